@@ -1,0 +1,432 @@
+/*
+ * libleec — an ACME (RFC 8555) client library.
+ *
+ * This header is the only door into the library. The model:
+ *
+ *   leec_ctx    one per process (or per CA): the CA's directory, the account,
+ *               the store, the shared HTTP transport and the event loop.
+ *   leec_agent  one per certificate: an explicit state machine that orders,
+ *               validates, finalizes, downloads and installs one certificate.
+ *   leec_store  where accounts and certificates live (filesystem backend).
+ *
+ * Nothing blocks: agents advance when leec_ctx_perform() is called, and
+ * leec_ctx_poll() waits for the next socket event or deadline. leec_ctx_run()
+ * does both until every agent has finished.
+ *
+ * Threading: a context and everything created from it must be used from one
+ * thread at a time. Separate contexts are independent; the library has no
+ * global mutable state.
+ *
+ * Strings passed in are copied unless said otherwise. Strings returned as
+ * "const char *" belong to the object they come from and stay valid until that
+ * object is freed (or the next call that says it invalidates them). Every
+ * _free() function accepts NULL and does nothing.
+ */
+#ifndef LEEC_LEEC_H
+#define LEEC_LEEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(LEEC_STATIC)
+#define LEEC_API __attribute__((visibility("default")))
+#else
+#define LEEC_API
+#endif
+
+#define LEEC_VERSION "0.1.0"
+
+/* --------------------------------------------------------------------- */
+/* Errors                                                                 */
+/* --------------------------------------------------------------------- */
+
+/*
+ * Result codes. The numbers are stable: they may be stored or compared
+ * across versions. X(name, number, message).
+ */
+#define LEEC_CODES(X)                                                          \
+    X(LEEC_OK, 0, "success")                                                   \
+    X(LEEC_E_NOMEM, 1, "out of memory")                                        \
+    X(LEEC_E_INVALID_ARG, 2, "invalid argument")                               \
+    X(LEEC_E_IO, 3, "file system error")                                       \
+    X(LEEC_E_CRYPTO, 4, "cryptographic operation failed")                      \
+    X(LEEC_E_JSON, 5, "malformed JSON")                                        \
+    X(LEEC_E_PROTOCOL, 6, "unexpected response from the CA")                   \
+    X(LEEC_E_HTTP, 7, "HTTP transport error")                                  \
+    X(LEEC_E_TIMEOUT, 8, "timed out")                                          \
+    X(LEEC_E_TOO_LARGE, 9, "response too large")                               \
+    X(LEEC_E_ACME, 10, "the CA returned an error")                             \
+    X(LEEC_E_TOS, 11, "the CA's terms of service must be agreed to")           \
+    X(LEEC_E_INVALID_ORDER, 12, "the order or an authorization is invalid")    \
+    X(LEEC_E_CERT_MISMATCH, 13, "certificate does not match key or names")     \
+    X(LEEC_E_STORE, 14, "certificate store error")                             \
+    X(LEEC_E_NOT_FOUND, 15, "not found")                                       \
+    X(LEEC_E_SOLVER, 16, "challenge solver failed")                            \
+    X(LEEC_E_NO_CHALLENGE, 17, "no challenge this client can solve")           \
+    X(LEEC_E_INSECURE_URL, 18, "the CA URL must use https")                    \
+    X(LEEC_E_CANCELLED, 19, "cancelled")                                       \
+    X(LEEC_E_RATE_LIMITED, 20, "rate limited by the CA")                       \
+    X(LEEC_E_BAD_NAME, 21, "invalid domain name")                              \
+    X(LEEC_E_BAD_KEY, 22, "invalid or unsupported key")                       \
+    X(LEEC_E_STATE, 23, "operation not allowed in this state")                 \
+    X(LEEC_E_TLS, 24, "TLS error talking to the CA")
+
+typedef enum leec_code {
+#define LEEC_X_ENUM(name, num, msg) name = num,
+    LEEC_CODES(LEEC_X_ENUM)
+#undef LEEC_X_ENUM
+} leec_code;
+
+/* A static, human-readable message for a code; never NULL. */
+LEEC_API const char *leec_strerror(leec_code code);
+
+/* A subproblem of an RFC 8555 problem document (§6.7.1). */
+typedef struct leec_subproblem {
+    const char *type;       /* URN, e.g. "urn:ietf:params:acme:error:dns" */
+    const char *detail;     /* may be NULL */
+    const char *id_type;    /* identifier type ("dns", "ip"), may be NULL */
+    const char *id_value;   /* identifier value, may be NULL */
+} leec_subproblem;
+
+/*
+ * An RFC 7807 problem document the CA returned. Read-only; owned by the
+ * object it was obtained from. Strings are sanitised (control characters
+ * replaced) and may be NULL when the CA left them out.
+ */
+typedef struct leec_problem {
+    const char *type;        /* URN, e.g. "urn:ietf:params:acme:error:rejectedIdentifier" */
+    const char *detail;
+    long status;             /* HTTP status of the response, 0 if not from HTTP */
+    long retry_after;        /* seconds from Retry-After, or -1 */
+    size_t nsub;
+    const leec_subproblem *sub;
+} leec_problem;
+
+/* --------------------------------------------------------------------- */
+/* Logging                                                                */
+/* --------------------------------------------------------------------- */
+
+typedef enum leec_log_level {
+    LEEC_LOG_ERROR = 0,
+    LEEC_LOG_WARN = 1,
+    LEEC_LOG_INFO = 2,
+    LEEC_LOG_DEBUG = 3
+} leec_log_level;
+
+/*
+ * Log callback. msg is a NUL-terminated line without a trailing newline,
+ * valid only during the call. It never contains private keys, HMAC keys or
+ * whole JWS bodies; bytes from the server are sanitised.
+ */
+typedef void (*leec_log_fn)(void *userdata, leec_log_level level,
+                            const char *msg);
+
+/* --------------------------------------------------------------------- */
+/* Keys                                                                   */
+/* --------------------------------------------------------------------- */
+
+typedef enum leec_key_type {
+    LEEC_KEY_EC256 = 0, /* ECDSA P-256, the default */
+    LEEC_KEY_EC384,
+    LEEC_KEY_RSA2048,
+    LEEC_KEY_RSA3072,
+    LEEC_KEY_RSA4096
+} leec_key_type;
+
+/* "ec256", "ec384", "rsa2048", ...; NULL for an unknown value. */
+LEEC_API const char *leec_key_type_name(leec_key_type type);
+/* Parses a name as above. Returns LEEC_E_INVALID_ARG if unknown. */
+LEEC_API leec_code leec_key_type_parse(const char *name, leec_key_type *out);
+
+/* --------------------------------------------------------------------- */
+/* Certificate summaries (what `openssl x509 -text` tells, condensed)      */
+/* --------------------------------------------------------------------- */
+
+typedef struct leec_cert_info {
+    char *subject;     /* one-line RFC 2253 form */
+    char *issuer;      /* one-line RFC 2253 form */
+    char *serial;      /* lower-case hex, no separators */
+    char **names;      /* subjectAltName entries (DNS names and IPs) */
+    size_t nnames;
+    char *key_type;    /* "EC", "RSA", ... */
+    char *key_detail;  /* "P-256", "2048 bits", ... */
+    int key_bits;
+    time_t not_before;
+    time_t not_after;
+} leec_cert_info;
+
+/*
+ * Parses the first certificate of a PEM buffer into a summary.
+ * *out is allocated; free it with leec_cert_info_free().
+ * Errors: LEEC_E_INVALID_ARG (no certificate), LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_cert_info_from_pem(const char *pem, size_t len,
+                                           leec_cert_info **out);
+LEEC_API void leec_cert_info_free(leec_cert_info *info);
+
+/* --------------------------------------------------------------------- */
+/* Store                                                                  */
+/* --------------------------------------------------------------------- */
+
+typedef struct leec_store leec_store;
+
+/*
+ * Opens (creating if needed, mode 0700) a filesystem store rooted at dir:
+ *   accounts/<ca>/account.json, account.key.pem
+ *   archive/<cert-name>/<N>/{privkey,cert,chain,fullchain}.pem
+ *   live/<cert-name> -> ../archive/<cert-name>/<N>   (switched atomically)
+ * Returns NULL on failure with *err set (LEEC_E_IO, LEEC_E_NOMEM) when err
+ * is not NULL.
+ */
+LEEC_API leec_store *leec_store_fs_new(const char *dir, leec_code *err);
+LEEC_API void leec_store_free(leec_store *store);
+
+/*
+ * Path of the live folder of a certificate in a filesystem store, as a
+ * newly allocated string the caller frees; NULL for other backends or on
+ * error. The folder may not exist yet.
+ */
+LEEC_API char *leec_store_live_path(leec_store *store, const char *cert_name);
+
+/*
+ * Reads the current certificate of cert_name (cert.pem contents) into a new
+ * NUL-terminated buffer the caller frees. LEEC_E_NOT_FOUND if none.
+ */
+LEEC_API leec_code leec_store_read_cert(leec_store *store,
+                                        const char *cert_name, char **pem);
+
+/* --------------------------------------------------------------------- */
+/* Context                                                                */
+/* --------------------------------------------------------------------- */
+
+typedef struct leec_ctx leec_ctx;
+typedef struct leec_agent leec_agent;
+
+/* Directory URLs of well-known CAs. */
+#define LEEC_LETSENCRYPT_URL "https://acme-v02.api.letsencrypt.org/directory"
+#define LEEC_LETSENCRYPT_STAGING_URL                                           \
+    "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+/*
+ * Maps "letsencrypt" and "letsencrypt-staging" to their directory URLs;
+ * returns any other string unchanged.
+ */
+LEEC_API const char *leec_server_url(const char *name_or_url);
+
+/*
+ * Creates a context. Defaults: Let's Encrypt production, the system trust
+ * store, a saved account without contact, no store (set one before starting
+ * an agent), log level WARN to nowhere. NULL on allocation failure.
+ */
+LEEC_API leec_ctx *leec_ctx_new(void);
+
+/*
+ * Frees the context. Agents still attached are freed too, their solvers'
+ * side effects (webroot files, responder tokens) undone; the store is freed.
+ */
+LEEC_API void leec_ctx_free(leec_ctx *ctx);
+
+/*
+ * Sets the CA's ACME directory URL. Must be https://, else
+ * LEEC_E_INSECURE_URL. Call before starting any agent (LEEC_E_STATE after).
+ */
+LEEC_API leec_code leec_ctx_set_server(leec_ctx *ctx, const char *url);
+
+/*
+ * Trusts the certificates in this PEM file instead of the system store for
+ * the CA connection (as curl's --cacert). NULL restores the system store.
+ */
+LEEC_API leec_code leec_ctx_set_ca_bundle(leec_ctx *ctx, const char *path);
+
+/* Takes ownership of store (freed with the context or when replaced). */
+LEEC_API void leec_ctx_set_store(leec_ctx *ctx, leec_store *store);
+
+/* The context's store, or NULL. Owned by the context. */
+LEEC_API leec_store *leec_ctx_get_store(leec_ctx *ctx);
+
+/*
+ * Logging: fn receives messages at level or more severe. fn NULL: silent.
+ */
+LEEC_API void leec_ctx_set_log(leec_ctx *ctx, leec_log_fn fn, void *userdata,
+                               leec_log_level level);
+
+typedef enum leec_account_mode {
+    /* One account per CA kept in the store and shared by every certificate
+     * (needed later for renewals with `replaces`, revocation, rate limits).
+     * Created on first use. */
+    LEEC_ACCOUNT_SAVED = 0,
+    /* A fresh account for this context only, never written anywhere. */
+    LEEC_ACCOUNT_THROWAWAY = 1
+} leec_account_mode;
+
+LEEC_API void leec_ctx_set_account_mode(leec_ctx *ctx, leec_account_mode mode);
+
+/*
+ * Contact e-mail for a new account (without "mailto:"); NULL for none.
+ * LEEC_E_INVALID_ARG for an address with no '@' or with control characters.
+ */
+LEEC_API leec_code leec_ctx_set_contact(leec_ctx *ctx, const char *email);
+
+/*
+ * Whether the user agrees to the CA's terms of service. Creating an account
+ * at a CA whose directory lists termsOfService fails with LEEC_E_TOS unless
+ * set; leec_ctx_terms_url() then tells the URL.
+ */
+LEEC_API void leec_ctx_set_agree_tos(leec_ctx *ctx, bool agree);
+
+/* The CA's terms-of-service URL once the directory is known, else NULL. */
+LEEC_API const char *leec_ctx_terms_url(leec_ctx *ctx);
+
+/* Key type of a new account key (default ec256). */
+LEEC_API void leec_ctx_set_account_key_type(leec_ctx *ctx, leec_key_type type);
+
+/*
+ * Starts the built-in http-01 responder (libmicrohttpd) on "[ADDR:]PORT"
+ * ("80", "127.0.0.1:5002", "[::1]:80"). It serves only
+ * /.well-known/acme-challenge/TOKEN for tokens of live challenges, from this
+ * context's event loop. Errors: LEEC_E_INVALID_ARG (bad address),
+ * LEEC_E_IO (cannot listen).
+ */
+LEEC_API leec_code leec_ctx_listen_http01(leec_ctx *ctx, const char *addr);
+
+/*
+ * The key authorization for an http-01 token of a live challenge of any
+ * agent of this context, so that a host web server can answer
+ * /.well-known/acme-challenge/TOKEN itself. *out is allocated (caller frees).
+ * LEEC_E_NOT_FOUND for an unknown token. May be called from callbacks.
+ */
+LEEC_API leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx,
+                                                     const char *token,
+                                                     char **out);
+
+/*
+ * Does all work that is due now without blocking: reads and writes sockets,
+ * fires deadlines, advances agents. *running (if not NULL) receives the
+ * number of agents not yet finished. Callbacks run from inside this call.
+ */
+LEEC_API leec_code leec_ctx_perform(leec_ctx *ctx, int *running);
+
+/*
+ * Waits until a socket is ready or the next deadline, at most timeout_ms
+ * (negative: no limit other than the next deadline). Then call perform.
+ */
+LEEC_API leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms);
+
+/* perform + poll until no agent is running. */
+LEEC_API leec_code leec_ctx_run(leec_ctx *ctx);
+
+/* Milliseconds until the next deadline of the context (-1: none). */
+LEEC_API long leec_ctx_timeout_ms(leec_ctx *ctx);
+
+/* Number of HTTP requests the context has sent (for measurements). */
+LEEC_API unsigned long leec_ctx_request_count(leec_ctx *ctx);
+
+/* --------------------------------------------------------------------- */
+/* Agents: one per certificate                                            */
+/* --------------------------------------------------------------------- */
+
+/*
+ * The states of an agent. The state machine is in lib/agent.c; every
+ * transition is logged and reported to the state callback.
+ */
+#define LEEC_STATES(X)                                                         \
+    X(LEEC_ST_IDLE, "IDLE")                                                    \
+    X(LEEC_ST_CHECK_EXISTING, "CHECK_EXISTING")                                \
+    X(LEEC_ST_WAIT_ACCOUNT, "WAIT_ACCOUNT")                                    \
+    X(LEEC_ST_NEW_ORDER, "NEW_ORDER")                                          \
+    X(LEEC_ST_FETCH_AUTHZ, "FETCH_AUTHZ")                                      \
+    X(LEEC_ST_PRESENT, "PRESENT")                                              \
+    X(LEEC_ST_RESPOND, "RESPOND")                                              \
+    X(LEEC_ST_AUTHZ_POLL, "AUTHZ_POLL")                                        \
+    X(LEEC_ST_FINALIZE, "FINALIZE")                                            \
+    X(LEEC_ST_ORDER_POLL, "ORDER_POLL")                                        \
+    X(LEEC_ST_DOWNLOAD, "DOWNLOAD")                                            \
+    X(LEEC_ST_INSTALL, "INSTALL")                                              \
+    X(LEEC_ST_DONE, "DONE")                                                    \
+    X(LEEC_ST_FAILED, "FAILED")
+
+typedef enum leec_agent_state {
+#define LEEC_X_STATE(name, str) name,
+    LEEC_STATES(LEEC_X_STATE)
+#undef LEEC_X_STATE
+    LEEC_ST__COUNT
+} leec_agent_state;
+
+/* "NEW_ORDER", ...; never NULL. */
+LEEC_API const char *leec_state_name(leec_agent_state state);
+
+typedef enum leec_outcome {
+    LEEC_OUTCOME_NONE = 0,   /* not finished */
+    LEEC_OUTCOME_ISSUED,     /* a new certificate is installed */
+    LEEC_OUTCOME_FRESH,      /* existing certificate kept: same names, not due */
+    LEEC_OUTCOME_FAILED
+} leec_outcome;
+
+/* Called on every state change, from inside leec_ctx_perform(). */
+typedef void (*leec_state_fn)(void *userdata, leec_agent *agent,
+                              leec_agent_state from, leec_agent_state to);
+/* Called once when the agent finishes (DONE or FAILED). The agent may be
+ * freed from inside this callback. */
+typedef void (*leec_done_fn)(void *userdata, leec_agent *agent,
+                             leec_outcome outcome);
+
+/*
+ * Creates an agent for one certificate covering names[0..n-1] (DNS names;
+ * the first is the subject). cert_name NULL means names[0]. Names are
+ * lower-cased; duplicates are dropped. The agent belongs to ctx and is freed
+ * with it unless freed before. NULL with *err set: LEEC_E_BAD_NAME,
+ * LEEC_E_INVALID_ARG (no names, bad cert name), LEEC_E_NOMEM.
+ */
+LEEC_API leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
+                                    const char *const *names, size_t n,
+                                    leec_code *err);
+
+/* Frees the agent, undoing its solvers' side effects if it is running. */
+LEEC_API void leec_agent_free(leec_agent *agent);
+
+/* Key type of the certificate key (default ec256). Before start only. */
+LEEC_API leec_code leec_agent_set_key_type(leec_agent *agent,
+                                           leec_key_type type);
+
+/*
+ * http-01 solver: write challenge files under
+ * dir/.well-known/acme-challenge/ (removed afterwards, on every path)
+ * instead of the built-in responder. Before start only.
+ */
+LEEC_API leec_code leec_agent_set_webroot(leec_agent *agent, const char *dir);
+
+/* Order even when the installed certificate is fresh. Before start only. */
+LEEC_API void leec_agent_set_force(leec_agent *agent, bool force);
+
+LEEC_API void leec_agent_set_callbacks(leec_agent *agent,
+                                       leec_state_fn on_state,
+                                       leec_done_fn on_done, void *userdata);
+
+/*
+ * Starts the agent. It advances from leec_ctx_perform(). LEEC_E_STATE if
+ * already started, LEEC_E_INVALID_ARG if the context has no store.
+ */
+LEEC_API leec_code leec_agent_start(leec_agent *agent);
+
+LEEC_API leec_agent_state leec_agent_get_state(const leec_agent *agent);
+LEEC_API leec_outcome leec_agent_get_outcome(const leec_agent *agent);
+LEEC_API const char *leec_agent_cert_name(const leec_agent *agent);
+
+/* After FAILED: the error code, a one-line message (never NULL), and the
+ * CA's problem document if one caused it (else NULL). */
+LEEC_API leec_code leec_agent_error(const leec_agent *agent);
+LEEC_API const char *leec_agent_error_message(const leec_agent *agent);
+LEEC_API const leec_problem *leec_agent_problem(const leec_agent *agent);
+
+/* The certificate installed (ISSUED) or kept (FRESH), as PEM; else NULL. */
+LEEC_API const char *leec_agent_cert_pem(const leec_agent *agent);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LEEC_LEEC_H */

@@ -1,0 +1,308 @@
+/* The context's shared resources: the CA's directory and the account. The
+ * first agent that needs them starts the requests; every agent waiting is
+ * woken when they resolve, successfully or not. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+#include "json.h"
+#include "problem.h"
+#include "store.h"
+
+char *leec_ca_id(const char *url)
+{
+    /* https://host[:port]/path -> "host" or "host_port" */
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    char *id = strndup(p, n);
+    if (!id)
+        return NULL;
+    for (char *c = id; *c; c++) {
+        if (*c == ':')
+            *c = '_';
+        else if (*c == '[' || *c == ']')
+            *c = '_';
+        else if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    }
+    if (!leec_store_name_valid(id)) {
+        free(id);
+        return NULL;
+    }
+    return id;
+}
+
+static void wake_agents(leec_ctx *ctx)
+{
+    /* Agents may finish (and be freed by a callback) while we walk: index
+     * loop over the live array, frees are deferred during perform. */
+    for (size_t i = 0; i < ctx->nagents; i++)
+        leec_agent_account_ready(ctx->agents[i]);
+}
+
+static void account_fail(leec_ctx *ctx, leec_code err, const char *msg,
+                         leec_problem *problem)
+{
+    ctx->acct_state = RES_FAILED;
+    ctx->acct_err = err;
+    free(ctx->acct_errmsg);
+    ctx->acct_errmsg = strdup(msg ? msg : leec_strerror(err));
+    leec_problem_free(ctx->acct_problem);
+    ctx->acct_problem = problem;
+    leec_log(ctx, LEEC_LOG_ERROR, "account: %s%s%s", ctx->acct_errmsg,
+             problem && problem->detail ? ": " : "",
+             problem && problem->detail ? problem->detail : "");
+    wake_agents(ctx);
+}
+
+static void account_ready(leec_ctx *ctx)
+{
+    ctx->acct_state = RES_READY;
+    wake_agents(ctx);
+}
+
+static char *account_json(leec_ctx *ctx)
+{
+    json_t *o = json_pack("{s:s, s:s}", "url", ctx->acct_url, "directory",
+                          ctx->server);
+    if (!o)
+        return NULL;
+    if (ctx->contact) {
+        char *m = NULL;
+        if (asprintf(&m, "mailto:%s", ctx->contact) >= 0) {
+            json_object_set_new(o, "contact", json_pack("[s]", m));
+            free(m);
+        }
+    }
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+static void on_new_account(void *ud, leec_acme_resp *r)
+{
+    leec_ctx *ctx = ud;
+    ctx->acct_req = NULL;
+    if (r->err != LEEC_OK) {
+        account_fail(ctx, r->err, r->errmsg, NULL);
+        return;
+    }
+    if (r->status != 201 && r->status != 200) {
+        leec_problem *p = r->problem;
+        r->problem = NULL;
+        account_fail(ctx, LEEC_E_ACME, "newAccount refused", p);
+        return;
+    }
+    const char *status = leec_json_str(r->json, "status");
+    if (!r->location || !leec_url_ok(r->location) ||
+        (status && strcmp(status, "valid") != 0)) {
+        account_fail(ctx, LEEC_E_PROTOCOL,
+                     "newAccount: no valid account URL or account not valid",
+                     NULL);
+        return;
+    }
+    if (!(ctx->acct_url = strdup(r->location))) {
+        account_fail(ctx, LEEC_E_NOMEM, NULL, NULL);
+        return;
+    }
+    leec_log(ctx, LEEC_LOG_INFO, "account created: %s", ctx->acct_url);
+    if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
+        char *pem = NULL;
+        char *js = account_json(ctx);
+        leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem)
+                          : LEEC_E_NOMEM;
+        if (rc == LEEC_OK)
+            rc = ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id,
+                                               pem, js);
+        leec_secure_free(pem);
+        free(js);
+        if (rc != LEEC_OK) {
+            account_fail(ctx, rc, "cannot save the account in the store",
+                         NULL);
+            return;
+        }
+    }
+    account_ready(ctx);
+}
+
+static void create_account(leec_ctx *ctx)
+{
+    leec_code rc;
+    json_t *p = NULL;
+    char *payload = NULL;
+    if (ctx->dir.terms && !ctx->agree_tos) {
+        char *msg = NULL;
+        if (asprintf(&msg,
+                     "creating an account requires agreeing to the CA's "
+                     "terms of service (%s)",
+                     ctx->dir.terms) < 0)
+            msg = NULL;
+        account_fail(ctx, LEEC_E_TOS, msg, NULL);
+        free(msg);
+        return;
+    }
+    if ((rc = leec_key_generate(ctx->account_key_type, &ctx->acct_key)) !=
+        LEEC_OK)
+        goto fail;
+    rc = LEEC_E_NOMEM;
+    p = json_object();
+    if (!p)
+        goto fail;
+    if (ctx->agree_tos)
+        json_object_set_new(p, "termsOfServiceAgreed", json_true());
+    if (ctx->contact) {
+        char *m = NULL;
+        if (asprintf(&m, "mailto:%s", ctx->contact) < 0)
+            goto fail;
+        json_object_set_new(p, "contact", json_pack("[s]", m));
+        free(m);
+    }
+    if (!(payload = json_dumps(p, JSON_COMPACT)))
+        goto fail;
+    rc = leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key,
+                        NULL, NULL, on_new_account, ctx, &ctx->acct_req);
+    if (rc != LEEC_OK)
+        goto fail;
+    json_decref(p);
+    free(payload);
+    return;
+fail:
+    json_decref(p);
+    free(payload);
+    account_fail(ctx, rc, "cannot start the account request", NULL);
+}
+
+static leec_code load_saved(leec_ctx *ctx, bool *found)
+{
+    char *pem = NULL, *js = NULL;
+    json_t *o = NULL;
+    *found = false;
+    leec_code rc = ctx->store->ops->account_load(ctx->store, ctx->acct_ca_id,
+                                                 &pem, &js);
+    if (rc == LEEC_E_NOT_FOUND)
+        return LEEC_OK;
+    if (rc != LEEC_OK)
+        goto out;
+    const char *url = NULL;
+    if ((rc = leec_json_parse_object(js, strlen(js), &o)) != LEEC_OK ||
+        (rc = leec_json_get_str(o, "url", true, &url)) != LEEC_OK ||
+        !leec_url_ok(url)) {
+        rc = LEEC_E_STORE;
+        goto out;
+    }
+    if ((rc = leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) != LEEC_OK)
+        goto out;
+    if (!(ctx->acct_url = strdup(url))) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    *found = true;
+    leec_log(ctx, LEEC_LOG_INFO, "using the saved account %s", url);
+out:
+    leec_secure_free(pem);
+    free(js);
+    json_decref(o);
+    return rc;
+}
+
+static void start_account(leec_ctx *ctx)
+{
+    ctx->acct_state = RES_PENDING;
+    if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
+        bool found = false;
+        leec_code rc = load_saved(ctx, &found);
+        if (rc != LEEC_OK) {
+            account_fail(ctx, rc, "the saved account cannot be read", NULL);
+            return;
+        }
+        if (found) {
+            account_ready(ctx);
+            return;
+        }
+    }
+    create_account(ctx);
+}
+
+static void on_directory(void *ud, leec_acme_resp *r)
+{
+    leec_ctx *ctx = ud;
+    char *why = NULL;
+    ctx->dir_req = NULL;
+    if (r->err != LEEC_OK) {
+        ctx->dir_state = RES_FAILED;
+        account_fail(ctx, r->err, r->errmsg, NULL);
+        return;
+    }
+    if (r->status != 200 || !r->json) {
+        ctx->dir_state = RES_FAILED;
+        char *msg = NULL;
+        if (asprintf(&msg, "directory %s: HTTP %ld, not an ACME directory",
+                     ctx->server, r->status) < 0)
+            msg = NULL;
+        leec_problem *p = r->problem;
+        r->problem = NULL;
+        account_fail(ctx, LEEC_E_PROTOCOL, msg, p);
+        free(msg);
+        return;
+    }
+    leec_code rc = leec_directory_parse(r->json, &ctx->dir, &why);
+    if (rc != LEEC_OK) {
+        ctx->dir_state = RES_FAILED;
+        account_fail(ctx, rc, why, NULL);
+        free(why);
+        return;
+    }
+    ctx->dir_state = RES_READY;
+    start_account(ctx);
+}
+
+void leec_account_ensure(leec_ctx *ctx)
+{
+    if (ctx->acct_state != RES_NONE)
+        return;
+    ctx->acct_state = RES_PENDING;
+    if (!ctx->acct_ca_id && !(ctx->acct_ca_id = leec_ca_id(ctx->server))) {
+        account_fail(ctx, LEEC_E_INVALID_ARG,
+                     "cannot derive a store id from the server URL", NULL);
+        return;
+    }
+    if (ctx->dir_state == RES_READY) {
+        start_account(ctx);
+        return;
+    }
+    ctx->dir_state = RES_PENDING;
+    leec_log(ctx, LEEC_LOG_DEBUG, "fetching directory %s", ctx->server);
+    leec_code rc = leec_acme_get(ctx, ctx->server, on_directory, ctx,
+                                 &ctx->dir_req);
+    if (rc != LEEC_OK) {
+        ctx->dir_state = RES_FAILED;
+        account_fail(ctx, rc, "cannot request the directory", NULL);
+    }
+}
+
+void leec_account_clear(leec_ctx *ctx)
+{
+    leec_acme_cancel(ctx, ctx->dir_req);
+    leec_acme_cancel(ctx, ctx->acct_req);
+    ctx->dir_req = ctx->acct_req = NULL;
+    leec_directory_clear(&ctx->dir);
+    leec_key_free(ctx->acct_key);
+    ctx->acct_key = NULL;
+    free(ctx->acct_url);
+    free(ctx->acct_ca_id);
+    free(ctx->acct_errmsg);
+    leec_problem_free(ctx->acct_problem);
+    ctx->acct_url = ctx->acct_ca_id = ctx->acct_errmsg = NULL;
+    ctx->acct_problem = NULL;
+    ctx->acct_state = RES_NONE;
+    ctx->dir_state = RES_NONE;
+}

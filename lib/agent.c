@@ -1,0 +1,1176 @@
+/*
+ * The agent: one certificate's state machine (LEEC's FSM). Every transition
+ * goes through go(); each state has one function that starts its work
+ * (enter_*) and one that consumes the CA's answer (on_*). The next state
+ * always follows the status the CA reports for the order or authorization.
+ *
+ *   IDLE -> CHECK_EXISTING -> WAIT_ACCOUNT -> NEW_ORDER -> FETCH_AUTHZ
+ *        -> PRESENT -> RESPOND -> AUTHZ_POLL -> FINALIZE -> ORDER_POLL
+ *        -> DOWNLOAD -> INSTALL -> DONE          (any state -> FAILED)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "b64url.h"
+#include "csr.h"
+#include "internal.h"
+#include "json.h"
+#include "problem.h"
+#include "solver/webroot.h"
+#include "store.h"
+#include "x509.h"
+
+#define POLL_FIRST_MS 50       /* pebble validates in milliseconds */
+#define POLL_CAP_MS 10000
+#define POLL_TOTAL_MS (300 * 1000)
+#define RETRY_MAX 3            /* transient failures of one idempotent step */
+
+typedef struct authz {
+    char *url;
+    char *ident;
+    char *chall_url;
+    char *token;
+    bool valid;
+    bool respond;   /* challenge still pending: present + respond */
+    bool presented; /* a side effect exists that must be undone */
+} authz;
+
+struct leec_agent {
+    leec_ctx *ctx;
+    unsigned id;
+    char *cert_name;
+    char **names;
+    size_t nnames;
+    leec_key_type key_type;
+    char *webroot;
+    bool force;
+    leec_state_fn on_state;
+    leec_done_fn on_done;
+    void *ud;
+
+    leec_agent_state state;
+    leec_outcome outcome;
+    bool zombie;
+    int64_t deadline;
+    leec_acme_req *req;
+    int retries;
+
+    char *order_url;
+    char *finalize_url;
+    char *cert_url;
+    authz *az;
+    size_t naz;
+    size_t cursor;
+    leec_backoff backoff;
+    leec_key *cert_key;
+    char *cert_pem;  /* the leaf, once downloaded (or the fresh one kept) */
+    char *chain_pem; /* its issuers */
+
+    leec_code err;
+    char *errmsg;
+    leec_problem *problem;
+};
+
+static void go(leec_agent *a, leec_agent_state to);
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+/* ------------------------------------------------------------------ */
+
+static bool is_ip(const char *s)
+{
+    unsigned char b[16];
+    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+/* A DNS name as a CA accepts it (LDH labels, an optional leading "*."). */
+static bool dns_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    if (s[0] == '*') {
+        if (s[1] != '.')
+            return false;
+        s += 2;
+    }
+    size_t label = 0;
+    char prev = '.';
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (c == '.') {
+            if (label == 0 || prev == '-')
+                return false;
+            label = 0;
+        } else if (isalnum((unsigned char)c) || c == '-' || c == '_') {
+            if (label == 0 && c == '-')
+                return false;
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+        prev = c;
+    }
+    return label > 0 && prev != '-';
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
+                           const char *const *names, size_t n,
+                           leec_code *err)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    leec_agent *a = NULL;
+    if (!ctx || !names || n == 0 || n > LEEC_MAX_NAMES) {
+        rc = LEEC_E_INVALID_ARG;
+        goto fail;
+    }
+    if (!(a = calloc(1, sizeof *a)) ||
+        !(a->names = calloc(n, sizeof *a->names)))
+        goto fail;
+    a->ctx = ctx;
+    a->deadline = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i]) {
+            rc = LEEC_E_BAD_NAME;
+            goto fail;
+        }
+        char *s = strdup(names[i]);
+        if (!s)
+            goto fail;
+        for (char *p = s; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        size_t len = strlen(s);
+        if (len && s[len - 1] == '.') /* "example.com." is the same name */
+            s[len - 1] = '\0';
+        if (!is_ip(s) && !dns_name_ok(s)) {
+            free(s);
+            rc = LEEC_E_BAD_NAME;
+            goto fail;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < a->nnames; j++)
+            dup = dup || strcmp(a->names[j], s) == 0;
+        if (dup)
+            free(s);
+        else
+            a->names[a->nnames++] = s;
+    }
+    const char *cn = cert_name ? cert_name : a->names[0];
+    if (!cert_name && strncmp(cn, "*.", 2) == 0)
+        cn += 2; /* "*.example.com" is stored as example.com */
+    if (!(a->cert_name = strdup(cn)))
+        goto fail;
+    if (!leec_store_name_valid(a->cert_name)) {
+        rc = LEEC_E_INVALID_ARG;
+        goto fail;
+    }
+    if (ctx->nagents == ctx->cap_agents) {
+        size_t cap = ctx->cap_agents ? ctx->cap_agents * 2 : 8;
+        leec_agent **v = realloc(ctx->agents, cap * sizeof *v);
+        if (!v)
+            goto fail;
+        ctx->agents = v;
+        ctx->cap_agents = cap;
+    }
+    a->id = ctx->nagents ? ctx->agents[ctx->nagents - 1]->id + 1 : 1;
+    ctx->agents[ctx->nagents++] = a;
+    if (err)
+        *err = LEEC_OK;
+    return a;
+fail:
+    if (a) {
+        for (size_t i = 0; i < a->nnames; i++)
+            free(a->names[i]);
+        free(a->names);
+        free(a->cert_name);
+        free(a);
+    }
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+static void authz_clear(leec_agent *a)
+{
+    for (size_t i = 0; i < a->naz; i++) {
+        free(a->az[i].url);
+        free(a->az[i].ident);
+        free(a->az[i].chall_url);
+        free(a->az[i].token);
+    }
+    free(a->az);
+    a->az = NULL;
+    a->naz = 0;
+}
+
+/* Undoes every side effect of the solvers, on every path. */
+static void solvers_cleanup(leec_agent *a)
+{
+    for (size_t i = 0; i < a->naz; i++) {
+        authz *z = &a->az[i];
+        if (!z->presented)
+            continue;
+        leec_tokens_remove(&a->ctx->tokens, z->token, a);
+        if (a->webroot && leec_webroot_cleanup(a->webroot, z->token) != LEEC_OK)
+            leec_log(a->ctx, LEEC_LOG_WARN,
+                     "agent %u: cannot remove the webroot file for %s",
+                     a->id, z->ident);
+        z->presented = false;
+    }
+}
+
+void leec_agent_destroy(leec_agent *a)
+{
+    if (!a)
+        return;
+    leec_ctx *ctx = a->ctx;
+    leec_acme_cancel(ctx, a->req);
+    solvers_cleanup(a);
+    for (size_t i = 0; i < ctx->nagents; i++) {
+        if (ctx->agents[i] == a) {
+            memmove(&ctx->agents[i], &ctx->agents[i + 1],
+                    (ctx->nagents - i - 1) * sizeof *ctx->agents);
+            ctx->nagents--;
+            break;
+        }
+    }
+    authz_clear(a);
+    for (size_t i = 0; i < a->nnames; i++)
+        free(a->names[i]);
+    free(a->names);
+    free(a->cert_name);
+    free(a->webroot);
+    free(a->order_url);
+    free(a->finalize_url);
+    free(a->cert_url);
+    leec_key_free(a->cert_key);
+    free(a->cert_pem);
+    free(a->chain_pem);
+    free(a->errmsg);
+    leec_problem_free(a->problem);
+    free(a);
+}
+
+void leec_agent_free(leec_agent *a)
+{
+    if (!a)
+        return;
+    if (a->ctx->depth > 0) {
+        /* Inside a callback: the loop still holds pointers to us. */
+        leec_acme_cancel(a->ctx, a->req);
+        a->req = NULL;
+        solvers_cleanup(a);
+        a->zombie = true;
+        a->deadline = -1;
+        a->ctx->reap = true;
+        return;
+    }
+    leec_agent_destroy(a);
+}
+
+leec_code leec_agent_set_key_type(leec_agent *a, leec_key_type type)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    if (!leec_key_type_name(type))
+        return LEEC_E_INVALID_ARG;
+    a->key_type = type;
+    return LEEC_OK;
+}
+
+leec_code leec_agent_set_webroot(leec_agent *a, const char *dir)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    char *s = NULL;
+    if (dir && !(s = strdup(dir)))
+        return LEEC_E_NOMEM;
+    free(a->webroot);
+    a->webroot = s;
+    return LEEC_OK;
+}
+
+void leec_agent_set_force(leec_agent *a, bool force)
+{
+    a->force = force;
+}
+
+void leec_agent_set_callbacks(leec_agent *a, leec_state_fn on_state,
+                              leec_done_fn on_done, void *userdata)
+{
+    a->on_state = on_state;
+    a->on_done = on_done;
+    a->ud = userdata;
+}
+
+leec_agent_state leec_agent_get_state(const leec_agent *a)
+{
+    return a->state;
+}
+leec_outcome leec_agent_get_outcome(const leec_agent *a)
+{
+    return a->outcome;
+}
+const char *leec_agent_cert_name(const leec_agent *a)
+{
+    return a->cert_name;
+}
+leec_code leec_agent_error(const leec_agent *a)
+{
+    return a->err;
+}
+const char *leec_agent_error_message(const leec_agent *a)
+{
+    return a->errmsg ? a->errmsg : leec_strerror(a->err);
+}
+const leec_problem *leec_agent_problem(const leec_agent *a)
+{
+    return a->problem;
+}
+const char *leec_agent_cert_pem(const leec_agent *a)
+{
+    return a->cert_pem;
+}
+int64_t leec_agent_deadline(const leec_agent *a)
+{
+    return a->zombie ? -1 : a->deadline;
+}
+bool leec_agent_running(const leec_agent *a)
+{
+    return !a->zombie && a->state != LEEC_ST_IDLE &&
+           a->state != LEEC_ST_DONE && a->state != LEEC_ST_FAILED;
+}
+bool leec_agent_zombie(const leec_agent *a)
+{
+    return a->zombie;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transitions                                                         */
+/* ------------------------------------------------------------------ */
+
+static void finish(leec_agent *a, leec_outcome outcome)
+{
+    solvers_cleanup(a);
+    a->outcome = outcome;
+    a->deadline = -1;
+    go(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED : LEEC_ST_DONE);
+}
+
+/* Fails the agent; takes ownership of problem. */
+static void fail(leec_agent *a, leec_code err, leec_problem *problem,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail(leec_agent *a, leec_code err, leec_problem *problem,
+                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    free(a->errmsg);
+    a->errmsg = msg;
+    a->err = err;
+    leec_problem_free(a->problem);
+    a->problem = problem;
+    leec_log(a->ctx, LEEC_LOG_ERROR, "agent %u (%s): %s%s%s", a->id,
+             a->cert_name, leec_agent_error_message(a),
+             problem && problem->detail ? ": " : "",
+             problem && problem->detail ? problem->detail : "");
+    finish(a, LEEC_OUTCOME_FAILED);
+}
+
+static void enter_check_existing(leec_agent *a);
+static void enter_wait_account(leec_agent *a);
+static void send_current(leec_agent *a);
+static void enter_present(leec_agent *a);
+static void enter_finalize(leec_agent *a);
+static void enter_install(leec_agent *a);
+
+static void go(leec_agent *a, leec_agent_state to)
+{
+    leec_agent_state from = a->state;
+    a->state = to;
+    a->cursor = 0;
+    a->retries = 0;
+    leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s -> %s", a->id,
+             a->cert_name, leec_state_name(from), leec_state_name(to));
+    if (a->on_state)
+        a->on_state(a->ud, a, from, to);
+    if (a->zombie)
+        return;
+    switch (to) {
+    case LEEC_ST_CHECK_EXISTING:
+        enter_check_existing(a);
+        break;
+    case LEEC_ST_WAIT_ACCOUNT:
+        enter_wait_account(a);
+        break;
+    case LEEC_ST_NEW_ORDER:
+    case LEEC_ST_FETCH_AUTHZ:
+    case LEEC_ST_RESPOND:
+    case LEEC_ST_DOWNLOAD:
+        send_current(a);
+        break;
+    case LEEC_ST_AUTHZ_POLL:
+    case LEEC_ST_ORDER_POLL:
+        leec_backoff_start(&a->backoff, leec_now_ms(a->ctx), POLL_FIRST_MS,
+                           POLL_CAP_MS, POLL_TOTAL_MS);
+        a->deadline = leec_now_ms(a->ctx) + POLL_FIRST_MS;
+        break;
+    case LEEC_ST_PRESENT:
+        enter_present(a);
+        break;
+    case LEEC_ST_FINALIZE:
+        enter_finalize(a);
+        break;
+    case LEEC_ST_INSTALL:
+        enter_install(a);
+        break;
+    case LEEC_ST_DONE:
+    case LEEC_ST_FAILED:
+        if (a->on_done)
+            a->on_done(a->ud, a, a->outcome);
+        break;
+    case LEEC_ST_IDLE:
+    case LEEC_ST__COUNT:
+        break;
+    }
+}
+
+leec_code leec_agent_start(leec_agent *a)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    if (!a->ctx->store)
+        return LEEC_E_INVALID_ARG;
+    if (!leec_ctx_http(a->ctx))
+        return LEEC_E_NOMEM;
+    go(a, LEEC_ST_CHECK_EXISTING);
+    return LEEC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* CHECK_EXISTING and WAIT_ACCOUNT                                     */
+/* ------------------------------------------------------------------ */
+
+static bool same_names(leec_agent *a, const leec_cert_info *ci)
+{
+    if (ci->nnames != a->nnames)
+        return false;
+    char **x = malloc(a->nnames * sizeof *x);
+    char **y = malloc(a->nnames * sizeof *y);
+    bool same = x && y;
+    if (same) {
+        memcpy(x, a->names, a->nnames * sizeof *x);
+        memcpy(y, ci->names, a->nnames * sizeof *y);
+        qsort(x, a->nnames, sizeof *x, cmp_str);
+        qsort(y, a->nnames, sizeof *y, cmp_str);
+        for (size_t i = 0; same && i < a->nnames; i++)
+            same = strcasecmp(x[i], y[i]) == 0;
+    }
+    free(x);
+    free(y);
+    return same;
+}
+
+static void enter_check_existing(leec_agent *a)
+{
+    char *pem = NULL;
+    leec_cert_info *ci = NULL;
+    leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
+    if (rc == LEEC_E_NOT_FOUND)
+        goto order;
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "cannot read the installed certificate");
+        goto out;
+    }
+    if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK) {
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): installed certificate unreadable; replacing",
+                 a->id, a->cert_name);
+        goto order;
+    }
+    time_t now = time(NULL);
+    /* Due when a third of the lifetime is left (the default without ARI). */
+    time_t due = ci->not_after - (ci->not_after - ci->not_before) / 3;
+    bool names_same = same_names(a, ci);
+    if (names_same && now < due && !a->force) {
+        char when[32];
+        struct tm tm;
+        gmtime_r(&due, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+        leec_log(a->ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): installed certificate is fresh (due %s)",
+                 a->id, a->cert_name, when);
+        a->cert_pem = pem;
+        pem = NULL;
+        finish(a, LEEC_OUTCOME_FRESH);
+        goto out;
+    }
+    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): ordering (%s)", a->id,
+             a->cert_name,
+             !names_same ? "names changed"
+             : a->force  ? "forced"
+                         : "due for renewal");
+order:
+    go(a, LEEC_ST_WAIT_ACCOUNT);
+out:
+    free(pem);
+    leec_cert_info_free(ci);
+}
+
+static void check_account(leec_agent *a)
+{
+    leec_ctx *ctx = a->ctx;
+    if (ctx->acct_state == RES_READY) {
+        go(a, LEEC_ST_NEW_ORDER);
+    } else if (ctx->acct_state == RES_FAILED) {
+        fail(a, ctx->acct_err, leec_problem_dup(ctx->acct_problem), "%s",
+             ctx->acct_errmsg ? ctx->acct_errmsg : "no account");
+    }
+}
+
+static void enter_wait_account(leec_agent *a)
+{
+    leec_account_ensure(a->ctx);
+    /* ensure() may have resolved synchronously and woken us already. */
+    if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
+        check_account(a);
+}
+
+void leec_agent_account_ready(leec_agent *a)
+{
+    if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
+        check_account(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+static void on_response(void *ud, leec_acme_resp *r);
+
+static void post(leec_agent *a, const char *url, const char *payload,
+                 const char *accept)
+{
+    leec_ctx *ctx = a->ctx;
+    leec_code rc = leec_acme_post(ctx, url, payload, ctx->acct_key,
+                                  ctx->acct_url, accept, on_response, a,
+                                  &a->req);
+    if (rc != LEEC_OK)
+        fail(a, rc, NULL, "cannot send a request to %s", url);
+}
+
+static char *new_order_payload(leec_agent *a)
+{
+    json_t *ids = json_array();
+    json_t *o = json_object();
+    char *s = NULL;
+    if (!ids || !o)
+        goto out;
+    for (size_t i = 0; i < a->nnames; i++)
+        json_array_append_new(ids, json_pack("{s:s, s:s}", "type",
+                                             is_ip(a->names[i]) ? "ip" : "dns",
+                                             "value", a->names[i]));
+    json_object_set(o, "identifiers", ids);
+    s = json_dumps(o, JSON_COMPACT);
+out:
+    json_decref(ids);
+    json_decref(o);
+    return s;
+}
+
+/* Sends the request of the current state (also on a retry or poll). */
+static void send_current(leec_agent *a)
+{
+    a->deadline = -1;
+    switch (a->state) {
+    case LEEC_ST_NEW_ORDER: {
+        char *p = new_order_payload(a);
+        if (!p) {
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            return;
+        }
+        post(a, a->ctx->dir.new_order, p, NULL);
+        free(p);
+        return;
+    }
+    case LEEC_ST_FETCH_AUTHZ:
+    case LEEC_ST_AUTHZ_POLL:
+        while (a->cursor < a->naz && a->az[a->cursor].valid)
+            a->cursor++;
+        if (a->cursor == a->naz) /* defensive: nothing left to ask */
+            return;
+        post(a, a->az[a->cursor].url, NULL, NULL);
+        return;
+    case LEEC_ST_RESPOND:
+        while (a->cursor < a->naz && !a->az[a->cursor].respond)
+            a->cursor++;
+        if (a->cursor == a->naz)
+            return;
+        post(a, a->az[a->cursor].chall_url, "{}", NULL);
+        return;
+    case LEEC_ST_ORDER_POLL:
+        post(a, a->order_url, NULL, NULL);
+        return;
+    case LEEC_ST_FINALIZE:
+        enter_finalize(a);
+        return;
+    case LEEC_ST_DOWNLOAD:
+        post(a, a->cert_url, NULL, "application/pem-certificate-chain");
+        return;
+    default:
+        return;
+    }
+}
+
+void leec_agent_on_timer(leec_agent *a)
+{
+    a->deadline = -1;
+    if (a->state == LEEC_ST_AUTHZ_POLL)
+        a->cursor = 0;
+    send_current(a);
+}
+
+static bool idempotent(leec_agent_state s)
+{
+    return s == LEEC_ST_FETCH_AUTHZ || s == LEEC_ST_RESPOND ||
+           s == LEEC_ST_AUTHZ_POLL || s == LEEC_ST_ORDER_POLL ||
+           s == LEEC_ST_DOWNLOAD;
+}
+
+/* A transient failure (transport error, 5xx, 429) of an idempotent step is
+ * retried a few times after Retry-After or a growing delay. */
+static bool retry_later(leec_agent *a, leec_acme_resp *r)
+{
+    bool transient = r->err == LEEC_E_HTTP || r->err == LEEC_E_TIMEOUT ||
+                     (r->err == LEEC_OK &&
+                      (r->status == 429 || r->status >= 500));
+    if (!transient || !idempotent(a->state) || a->retries >= RETRY_MAX)
+        return false;
+    a->retries++;
+    int64_t d = r->retry_after >= 0 ? (int64_t)r->retry_after * 1000
+                                     : (int64_t)1000 << (a->retries - 1);
+    if (d > 60000)
+        return false; /* a long pause is the governor's business, not ours */
+    leec_log(a->ctx, LEEC_LOG_WARN,
+             "agent %u (%s): %s failed (%s), retrying in %lld ms", a->id,
+             a->cert_name, leec_state_name(a->state),
+             r->err ? leec_strerror(r->err) : "server error", (long long)d);
+    a->deadline = leec_now_ms(a->ctx) + d;
+    return true;
+}
+
+static leec_problem *steal_problem(leec_acme_resp *r)
+{
+    leec_problem *p = r->problem;
+    r->problem = NULL;
+    return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Orders                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Checks that the order is for exactly our identifiers. */
+static bool order_ids_match(leec_agent *a, const json_t *order)
+{
+    json_t *ids = leec_json_array(order, "identifiers");
+    if (!ids)
+        return true; /* optional in some CAs' order updates */
+    if (json_array_size(ids) != a->nnames)
+        return false;
+    for (size_t i = 0; i < json_array_size(ids); i++) {
+        const char *v = leec_json_str(json_array_get(ids, i), "value");
+        bool found = false;
+        for (size_t j = 0; v && j < a->nnames && !found; j++)
+            found = strcasecmp(v, a->names[j]) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static bool set_url(char **slot, const char *url)
+{
+    if (!leec_url_ok(url))
+        return false;
+    char *s = strdup(url);
+    if (!s)
+        return false;
+    free(*slot);
+    *slot = s;
+    return true;
+}
+
+static void order_failed(leec_agent *a, const json_t *order)
+{
+    leec_problem *p = leec_problem_from_json(leec_json_object(order, "error"),
+                                             0, -1);
+    fail(a, LEEC_E_INVALID_ORDER, p, "the order became invalid");
+}
+
+/* Moves on according to the order's status (new order, finalize, poll). */
+static void follow_order(leec_agent *a, const json_t *order)
+{
+    const char *st = leec_json_str(order, "status");
+    if (!st) {
+        fail(a, LEEC_E_PROTOCOL, NULL, "order without a status");
+    } else if (strcmp(st, "invalid") == 0) {
+        order_failed(a, order);
+    } else if (strcmp(st, "pending") == 0) {
+        if (a->state == LEEC_ST_NEW_ORDER)
+            go(a, LEEC_ST_FETCH_AUTHZ);
+        else
+            fail(a, LEEC_E_PROTOCOL, NULL,
+                 "order is pending after its authorizations were valid");
+    } else if (strcmp(st, "ready") == 0) {
+        if (a->state == LEEC_ST_NEW_ORDER)
+            go(a, LEEC_ST_FINALIZE); /* every authorization was reused */
+        else
+            go(a, LEEC_ST_ORDER_POLL);
+    } else if (strcmp(st, "processing") == 0) {
+        go(a, LEEC_ST_ORDER_POLL);
+    } else if (strcmp(st, "valid") == 0) {
+        if (!set_url(&a->cert_url, leec_json_str(order, "certificate")))
+            fail(a, LEEC_E_PROTOCOL, NULL,
+                 "valid order without a valid certificate URL");
+        else if (!a->cert_key)
+            fail(a, LEEC_E_PROTOCOL, NULL,
+                 "the CA reports a valid order that leec did not finalize");
+        else
+            go(a, LEEC_ST_DOWNLOAD);
+    } else {
+        fail(a, LEEC_E_PROTOCOL, NULL, "unknown order status");
+    }
+}
+
+static void on_new_order(leec_agent *a, leec_acme_resp *r)
+{
+    if (r->status != 201 || !r->json) {
+        fail(a, LEEC_E_ACME, steal_problem(r), "newOrder refused (HTTP %ld)",
+             r->status);
+        return;
+    }
+    json_t *azs = leec_json_array(r->json, "authorizations");
+    size_t n = azs ? json_array_size(azs) : 0;
+    if (!set_url(&a->order_url, r->location) ||
+        !set_url(&a->finalize_url, leec_json_str(r->json, "finalize")) ||
+        n == 0 || n > LEEC_MAX_NAMES || !order_ids_match(a, r->json)) {
+        fail(a, LEEC_E_PROTOCOL, NULL,
+             "malformed order (URL, authorizations or identifiers)");
+        return;
+    }
+    authz_clear(a);
+    if (!(a->az = calloc(n, sizeof *a->az))) {
+        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        return;
+    }
+    a->naz = n;
+    for (size_t i = 0; i < n; i++) {
+        const char *u = json_string_value(json_array_get(azs, i));
+        if (!u || !set_url(&a->az[i].url, u)) {
+            fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization URL");
+            return;
+        }
+    }
+    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
+             a->cert_name, a->order_url);
+    follow_order(a, r->json);
+}
+
+/* ------------------------------------------------------------------ */
+/* Authorizations                                                      */
+/* ------------------------------------------------------------------ */
+
+/* The error of a failed authorization: its challenge's error document. */
+static leec_problem *authz_problem(const json_t *az)
+{
+    json_t *chs = leec_json_array(az, "challenges");
+    for (size_t i = 0; chs && i < json_array_size(chs); i++) {
+        json_t *e = leec_json_object(json_array_get(chs, i), "error");
+        if (e)
+            return leec_problem_from_json(e, 0, -1);
+    }
+    return NULL;
+}
+
+static void authz_invalid(leec_agent *a, authz *z, const json_t *az,
+                          const char *st)
+{
+    fail(a, LEEC_E_INVALID_ORDER, authz_problem(az),
+         "authorization for %s is %s", z->ident ? z->ident : "?", st);
+}
+
+static void on_authz(leec_agent *a, leec_acme_resp *r)
+{
+    authz *z = &a->az[a->cursor];
+    if (r->status != 200 || !r->json) {
+        fail(a, LEEC_E_ACME, steal_problem(r),
+             "cannot fetch an authorization (HTTP %ld)", r->status);
+        return;
+    }
+    const char *st = leec_json_str(r->json, "status");
+    const char *ident = leec_json_str(leec_json_object(r->json, "identifier"),
+                                      "value");
+    if (!st || !ident) {
+        fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
+        return;
+    }
+    if (!z->ident) {
+        bool wild = json_is_true(json_object_get(r->json, "wildcard"));
+        if (asprintf(&z->ident, "%s%s", wild ? "*." : "", ident) < 0) {
+            z->ident = NULL;
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            return;
+        }
+    }
+    if (strcmp(st, "valid") == 0) {
+        z->valid = true;
+        z->respond = false;
+        if (a->state == LEEC_ST_AUTHZ_POLL) {
+            leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): %s validated",
+                     a->id, a->cert_name, z->ident);
+            /* Take the token down as soon as it has served its purpose. */
+            if (z->presented) {
+                leec_tokens_remove(&a->ctx->tokens, z->token, a);
+                if (a->webroot)
+                    (void)leec_webroot_cleanup(a->webroot, z->token);
+                z->presented = false;
+            }
+        }
+    } else if (strcmp(st, "pending") == 0) {
+        if (a->state == LEEC_ST_FETCH_AUTHZ) {
+            json_t *chs = leec_json_array(r->json, "challenges");
+            json_t *ch = NULL;
+            leec_buf offered;
+            leec_buf_init(&offered, 256);
+            for (size_t i = 0; chs && i < json_array_size(chs); i++) {
+                json_t *c = json_array_get(chs, i);
+                const char *t = leec_json_str(c, "type");
+                if (t && strcmp(t, "http-01") == 0)
+                    ch = c;
+                else if (t)
+                    (void)leec_buf_printf(&offered, " %s", t);
+            }
+            if (!ch) {
+                fail(a, LEEC_E_NO_CHALLENGE, NULL,
+                     "no http-01 challenge for %s (offered:%s)", z->ident,
+                     offered.len ? offered.data : " none");
+                leec_buf_free(&offered);
+                return;
+            }
+            leec_buf_free(&offered);
+            const char *tok = leec_json_str(ch, "token");
+            const char *cst = leec_json_str(ch, "status");
+            if (!tok || !leec_b64url_valid(tok, LEEC_MAX_TOKEN) ||
+                !set_url(&z->chall_url, leec_json_str(ch, "url")) ||
+                !(z->token = strdup(tok))) {
+                fail(a, LEEC_E_PROTOCOL, NULL,
+                     "malformed http-01 challenge for %s", z->ident);
+                return;
+            }
+            /* processing: already answered (e.g. by an earlier run). */
+            z->respond = !cst || strcmp(cst, "pending") == 0;
+        }
+    } else if (strcmp(st, "invalid") == 0 || strcmp(st, "deactivated") == 0 ||
+               strcmp(st, "expired") == 0 || strcmp(st, "revoked") == 0) {
+        authz_invalid(a, z, r->json, st);
+        return;
+    } else {
+        fail(a, LEEC_E_PROTOCOL, NULL, "unknown authorization status");
+        return;
+    }
+
+    /* Next authorization, or the next state. */
+    a->cursor++;
+    while (a->cursor < a->naz && a->az[a->cursor].valid)
+        a->cursor++;
+    if (a->cursor < a->naz) {
+        send_current(a);
+        return;
+    }
+    bool all_valid = true, any_respond = false;
+    for (size_t i = 0; i < a->naz; i++) {
+        all_valid = all_valid && a->az[i].valid;
+        any_respond = any_respond || a->az[i].respond;
+    }
+    if (all_valid) {
+        go(a, LEEC_ST_FINALIZE);
+    } else if (a->state == LEEC_ST_FETCH_AUTHZ) {
+        go(a, any_respond ? LEEC_ST_PRESENT : LEEC_ST_AUTHZ_POLL);
+    } else {
+        int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
+                                      r->retry_after);
+        if (d < 0) {
+            fail(a, LEEC_E_TIMEOUT, NULL,
+                 "the CA did not validate the authorizations in time");
+            return;
+        }
+        a->cursor = 0;
+        a->deadline = leec_now_ms(a->ctx) + d;
+    }
+}
+
+static void enter_present(leec_agent *a)
+{
+    leec_ctx *ctx = a->ctx;
+    for (size_t i = 0; i < a->naz; i++) {
+        authz *z = &a->az[i];
+        if (!z->respond)
+            continue;
+        char *ka = NULL;
+        leec_code rc = leec_key_authorization(ctx->acct_key, z->token, &ka);
+        if (rc == LEEC_OK) {
+            /* Always in the table, so a host server can look it up too. */
+            rc = leec_tokens_add(&ctx->tokens, z->token, ka, a);
+            if (rc == LEEC_OK)
+                z->presented = true;
+        }
+        if (rc == LEEC_OK && a->webroot)
+            rc = leec_webroot_present(a->webroot, z->token, ka);
+        free(ka);
+        if (rc != LEEC_OK) {
+            fail(a, LEEC_E_SOLVER, NULL, "cannot present the challenge for %s%s%s",
+                 z->ident, a->webroot ? " in the webroot " : "",
+                 a->webroot ? a->webroot : "");
+            return;
+        }
+    }
+    go(a, LEEC_ST_RESPOND);
+}
+
+static void on_respond(leec_agent *a, leec_acme_resp *r)
+{
+    authz *z = &a->az[a->cursor];
+    if (r->status != 200 || !r->json) {
+        fail(a, LEEC_E_ACME, steal_problem(r),
+             "the CA refused the challenge response for %s", z->ident);
+        return;
+    }
+    const char *st = leec_json_str(r->json, "status");
+    if (st && strcmp(st, "invalid") == 0) {
+        fail(a, LEEC_E_INVALID_ORDER,
+             leec_problem_from_json(leec_json_object(r->json, "error"), 0, -1),
+             "challenge for %s is invalid", z->ident);
+        return;
+    }
+    z->respond = false;
+    a->cursor++;
+    while (a->cursor < a->naz && !a->az[a->cursor].respond)
+        a->cursor++;
+    if (a->cursor < a->naz)
+        send_current(a);
+    else
+        go(a, LEEC_ST_AUTHZ_POLL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Finalize, download, install                                         */
+/* ------------------------------------------------------------------ */
+
+static void enter_finalize(leec_agent *a)
+{
+    char *csr = NULL, *payload = NULL;
+    json_t *o = NULL;
+    leec_code rc = LEEC_OK;
+    if (!a->cert_key &&
+        (rc = leec_key_generate(a->key_type, &a->cert_key)) != LEEC_OK) {
+        fail(a, rc, NULL, "cannot generate the certificate key");
+        goto out;
+    }
+    rc = leec_csr_new(a->cert_key, (const char *const *)a->names, a->nnames,
+                      &csr);
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "cannot build the CSR");
+        goto out;
+    }
+    if (!(o = json_pack("{s:s}", "csr", csr)) ||
+        !(payload = json_dumps(o, JSON_COMPACT))) {
+        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    post(a, a->finalize_url, payload, NULL);
+out:
+    free(csr);
+    free(payload);
+    json_decref(o);
+}
+
+static void on_order(leec_agent *a, leec_acme_resp *r)
+{
+    if (r->status != 200 || !r->json) {
+        fail(a, LEEC_E_ACME, steal_problem(r), "%s refused (HTTP %ld)",
+             a->state == LEEC_ST_FINALIZE ? "finalize" : "order poll",
+             r->status);
+        return;
+    }
+    const char *st = leec_json_str(r->json, "status");
+    if (a->state == LEEC_ST_ORDER_POLL && st &&
+        (strcmp(st, "processing") == 0 || strcmp(st, "ready") == 0)) {
+        int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
+                                      r->retry_after);
+        if (d < 0)
+            fail(a, LEEC_E_TIMEOUT, NULL, "the CA did not issue in time");
+        else
+            a->deadline = leec_now_ms(a->ctx) + d;
+        return;
+    }
+    follow_order(a, r->json);
+}
+
+static void on_download(leec_agent *a, leec_acme_resp *r)
+{
+    char **certs = NULL;
+    size_t n = 0;
+    char *why = NULL;
+    if (r->status != 200) {
+        fail(a, LEEC_E_ACME, steal_problem(r),
+             "certificate download refused (HTTP %ld)", r->status);
+        goto out;
+    }
+    if (!r->content_type ||
+        strcmp(r->content_type, "application/pem-certificate-chain") != 0) {
+        fail(a, LEEC_E_PROTOCOL, NULL, "certificate has content type %s",
+             r->content_type ? r->content_type : "(none)");
+        goto out;
+    }
+    leec_code rc = leec_pem_split_chain(r->body->data, r->body->len, &certs,
+                                        &n);
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "the CA sent a malformed certificate chain");
+        goto out;
+    }
+    rc = leec_cert_check(certs[0], n > 1 ? certs[1] : NULL, a->cert_key,
+                         (const char *const *)a->names, a->nnames, &why);
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "refusing the certificate: %s",
+             why ? why : "does not match");
+        goto out;
+    }
+    free(a->cert_pem);
+    leec_buf chain;
+    leec_buf_init(&chain, 0);
+    for (size_t i = 1; i < n; i++)
+        if (leec_buf_append_str(&chain, certs[i]) != LEEC_OK) {
+            leec_buf_free(&chain);
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+    a->cert_pem = certs[0];
+    certs[0] = NULL;
+    free(a->chain_pem);
+    a->chain_pem = leec_buf_steal(&chain);
+    go(a, LEEC_ST_INSTALL);
+out:
+    leec_strv_free(certs, n);
+    free(why);
+}
+
+static char *meta_json(leec_agent *a)
+{
+    json_t *names = json_array();
+    json_t *o = json_object();
+    char *s = NULL;
+    if (!names || !o)
+        goto out;
+    for (size_t i = 0; i < a->nnames; i++)
+        json_array_append_new(names, json_string(a->names[i]));
+    json_object_set(o, "names", names);
+    json_object_set_new(o, "key_type",
+                        json_string(leec_key_type_name(a->key_type)));
+    json_object_set_new(o, "server", json_string(a->ctx->server));
+    if (a->webroot)
+        json_object_set_new(o, "webroot", json_string(a->webroot));
+    s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+out:
+    json_decref(names);
+    json_decref(o);
+    return s;
+}
+
+static void enter_install(leec_agent *a)
+{
+    char *key = NULL, *meta = NULL;
+    leec_code rc = leec_key_to_pem(a->cert_key, &key);
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "cannot encode the certificate key");
+        goto out;
+    }
+    meta = meta_json(a);
+    leec_cert_files f = {.privkey = key,
+                         .cert = a->cert_pem,
+                         .chain = a->chain_pem ? a->chain_pem : "",
+                         .meta_json = meta};
+    rc = a->ctx->store->ops->cert_install(a->ctx->store, a->cert_name, &f);
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "cannot install the certificate in the store");
+        goto out;
+    }
+    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
+             a->id, a->cert_name);
+    finish(a, LEEC_OUTCOME_ISSUED);
+out:
+    leec_secure_free(key);
+    free(meta);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch of answers                                                 */
+/* ------------------------------------------------------------------ */
+
+static void on_response(void *ud, leec_acme_resp *r)
+{
+    leec_agent *a = ud;
+    a->req = NULL;
+    if (a->zombie)
+        return;
+    if (retry_later(a, r))
+        return;
+    if (r->err != LEEC_OK) {
+        fail(a, r->err, NULL, "%s: %s", leec_state_name(a->state),
+             r->errmsg ? r->errmsg : leec_strerror(r->err));
+        return;
+    }
+    switch (a->state) {
+    case LEEC_ST_NEW_ORDER:
+        on_new_order(a, r);
+        break;
+    case LEEC_ST_FETCH_AUTHZ:
+    case LEEC_ST_AUTHZ_POLL:
+        on_authz(a, r);
+        break;
+    case LEEC_ST_RESPOND:
+        on_respond(a, r);
+        break;
+    case LEEC_ST_FINALIZE:
+    case LEEC_ST_ORDER_POLL:
+        on_order(a, r);
+        break;
+    case LEEC_ST_DOWNLOAD:
+        on_download(a, r);
+        break;
+    default:
+        fail(a, LEEC_E_STATE, NULL, "unexpected response in state %s",
+             leec_state_name(a->state));
+        break;
+    }
+}

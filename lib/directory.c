@@ -1,0 +1,73 @@
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+#include "json.h"
+
+bool leec_url_ok(const char *url)
+{
+    if (!url || strlen(url) > LEEC_MAX_URL)
+        return false;
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    return strncasecmp(url, "https://", 8) == 0 && url[8] != '\0';
+}
+
+void leec_directory_clear(leec_directory *d)
+{
+    free(d->new_nonce);
+    free(d->new_account);
+    free(d->new_order);
+    free(d->revoke_cert);
+    free(d->key_change);
+    free(d->renewal_info);
+    free(d->terms);
+    memset(d, 0, sizeof *d);
+}
+
+static leec_code take_url(const json_t *obj, const char *key, bool required,
+                          char **out, char **why)
+{
+    const char *v = NULL;
+    if (leec_json_get_str(obj, key, required, &v) != LEEC_OK ||
+        (v && !leec_url_ok(v))) {
+        if (why && !*why &&
+            asprintf(why, "directory: missing or invalid URL for %s", key) < 0)
+            *why = NULL;
+        return LEEC_E_PROTOCOL;
+    }
+    if (!v)
+        return LEEC_OK;
+    *out = strdup(v);
+    return *out ? LEEC_OK : LEEC_E_NOMEM;
+}
+
+leec_code leec_directory_parse(const json_t *obj, leec_directory *d,
+                               char **why)
+{
+    leec_code rc;
+    memset(d, 0, sizeof *d);
+    if ((rc = take_url(obj, "newNonce", true, &d->new_nonce, why)) ||
+        (rc = take_url(obj, "newAccount", true, &d->new_account, why)) ||
+        (rc = take_url(obj, "newOrder", true, &d->new_order, why)) ||
+        (rc = take_url(obj, "revokeCert", false, &d->revoke_cert, why)) ||
+        (rc = take_url(obj, "keyChange", false, &d->key_change, why)) ||
+        (rc = take_url(obj, "renewalInfo", false, &d->renewal_info, why)))
+        goto out;
+    /* The terms are shown to a person, never fetched: any printable string
+     * (pebble's is a data: URL). */
+    const char *tos = leec_json_str(leec_json_object(obj, "meta"),
+                                    "termsOfService");
+    if (tos && (leec_url_ok(tos) || strncmp(tos, "data:", 5) == 0 ||
+                strncmp(tos, "http://", 7) == 0) &&
+        !(d->terms = strdup(tos)))
+        rc = LEEC_E_NOMEM;
+out:
+    if (rc != LEEC_OK)
+        leec_directory_clear(d);
+    return rc;
+}

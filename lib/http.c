@@ -1,0 +1,433 @@
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HEADER_MAX 8192
+#define LINKS_MAX 16
+#define EXTRA_FDS_MAX 8
+
+typedef struct http_req {
+    struct http_req *next;
+    leec_http *h;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    leec_http_done_fn fn;
+    void *userdata;
+    leec_http_resp resp;
+    char errbuf[CURL_ERROR_SIZE]; /* curl's own contract: this size */
+} http_req;
+
+struct leec_http {
+    CURLM *multi;
+    CURLSH *share;
+    char *ca_bundle;
+    char *user_agent;
+    size_t max_body;
+    long connect_timeout_ms;
+    long timeout_ms;
+    http_req *reqs;
+    unsigned long count;
+};
+
+static void resp_clear(leec_http_resp *r)
+{
+    free(r->errmsg);
+    leec_buf_free(&r->body);
+    free(r->content_type);
+    free(r->location);
+    free(r->replay_nonce);
+    free(r->retry_after);
+    for (size_t i = 0; i < r->nlinks; i++) {
+        free(r->links[i].url);
+        free(r->links[i].rel);
+    }
+    free(r->links);
+}
+
+static void req_free(http_req *r)
+{
+    if (!r)
+        return;
+    if (r->easy) {
+        curl_multi_remove_handle(r->h->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+    }
+    curl_slist_free_all(r->headers);
+    free(r->body);
+    resp_clear(&r->resp);
+    free(r);
+}
+
+leec_http *leec_http_new(const leec_http_opts *o)
+{
+    leec_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->multi = curl_multi_init();
+    h->share = curl_share_init();
+    h->user_agent = strdup(o->user_agent ? o->user_agent : "leec");
+    if (o->ca_bundle)
+        h->ca_bundle = strdup(o->ca_bundle);
+    if (!h->multi || !h->share || !h->user_agent ||
+        (o->ca_bundle && !h->ca_bundle)) {
+        leec_http_free(h);
+        return NULL;
+    }
+    /* One TLS session cache and DNS cache for every request of the context. */
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 6L);
+    h->max_body = o->max_body ? o->max_body : 1024 * 1024;
+    h->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
+    h->timeout_ms = o->timeout_ms ? o->timeout_ms : 60000;
+    return h;
+}
+
+void leec_http_free(leec_http *h)
+{
+    if (!h)
+        return;
+    while (h->reqs) {
+        http_req *r = h->reqs;
+        h->reqs = r->next;
+        req_free(r);
+    }
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    if (h->share)
+        curl_share_cleanup(h->share);
+    free(h->ca_bundle);
+    free(h->user_agent);
+    free(h);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    http_req *r = ud;
+    size_t n = size * nmemb;
+    if (leec_buf_append(&r->resp.body, ptr, n) != LEEC_OK) {
+        r->resp.err = LEEC_E_TOO_LARGE;
+        return 0; /* makes curl abort the transfer */
+    }
+    return n;
+}
+
+static char *trimmed_dup(const char *s, size_t n)
+{
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    return strndup(s, n);
+}
+
+/* Link: <url>;rel="up", <url2>;rel="alternate" (RFC 8288). */
+static void parse_links(leec_http_resp *resp, const char *v, size_t n)
+{
+    const char *end = v + n;
+    while (v < end && resp->nlinks < LINKS_MAX) {
+        const char *lt = memchr(v, '<', (size_t)(end - v));
+        if (!lt)
+            return;
+        const char *gt = memchr(lt, '>', (size_t)(end - lt));
+        if (!gt)
+            return;
+        const char *next = memchr(gt, ',', (size_t)(end - gt));
+        const char *stop = next ? next : end;
+        const char *rel = NULL;
+        size_t rel_len = 0;
+        for (const char *p = gt + 1; p + 4 <= stop; p++) {
+            if (strncasecmp(p, "rel=", 4) == 0) {
+                rel = p + 4;
+                while (rel < stop && *rel == '"')
+                    rel++;
+                const char *re = rel;
+                while (re < stop && *re != '"' && *re != ';' &&
+                       !isspace((unsigned char)*re))
+                    re++;
+                rel_len = (size_t)(re - rel);
+                break;
+            }
+        }
+        if (rel) {
+            leec_http_link *nl = realloc(resp->links,
+                                         (resp->nlinks + 1) * sizeof *nl);
+            if (!nl)
+                return;
+            resp->links = nl;
+            nl[resp->nlinks].url = strndup(lt + 1, (size_t)(gt - lt - 1));
+            nl[resp->nlinks].rel = strndup(rel, rel_len);
+            if (!nl[resp->nlinks].url || !nl[resp->nlinks].rel) {
+                free(nl[resp->nlinks].url);
+                free(nl[resp->nlinks].rel);
+                return;
+            }
+            resp->nlinks++;
+        }
+        if (!next)
+            return;
+        v = next + 1;
+    }
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    http_req *r = ud;
+    size_t n = size * nmemb;
+    if (n > HEADER_MAX)
+        return n; /* ignored, not fatal: none we read is that long */
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        /* A new response (after 100-continue or a redirect): start over. */
+        free(r->resp.content_type);
+        free(r->resp.location);
+        free(r->resp.replay_nonce);
+        free(r->resp.retry_after);
+        r->resp.content_type = r->resp.location = NULL;
+        r->resp.replay_nonce = r->resp.retry_after = NULL;
+        return n;
+    }
+    const char *colon = memchr(ptr, ':', n);
+    if (!colon)
+        return n;
+    size_t klen = (size_t)(colon - ptr);
+    const char *v = colon + 1;
+    size_t vlen = n - klen - 1;
+    char **slot = NULL;
+    if (klen == 12 && strncasecmp(ptr, "Content-Type", 12) == 0) {
+        size_t m = 0;
+        while (m < vlen && v[m] != ';')
+            m++;
+        free(r->resp.content_type);
+        r->resp.content_type = trimmed_dup(v, m);
+        if (r->resp.content_type)
+            for (char *p = r->resp.content_type; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        return n;
+    }
+    if (klen == 8 && strncasecmp(ptr, "Location", 8) == 0)
+        slot = &r->resp.location;
+    else if (klen == 12 && strncasecmp(ptr, "Replay-Nonce", 12) == 0)
+        slot = &r->resp.replay_nonce;
+    else if (klen == 11 && strncasecmp(ptr, "Retry-After", 11) == 0)
+        slot = &r->resp.retry_after;
+    else if (klen == 4 && strncasecmp(ptr, "Link", 4) == 0)
+        parse_links(&r->resp, v, vlen);
+    if (slot) {
+        free(*slot);
+        *slot = trimmed_dup(v, vlen);
+    }
+    return n;
+}
+
+leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
+                           const char *body, const char *content_type,
+                           const char *accept, leec_http_done_fn fn,
+                           void *userdata)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    char *hdr = NULL;
+    http_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return LEEC_E_NOMEM;
+    r->h = h;
+    r->fn = fn;
+    r->userdata = userdata;
+    leec_buf_init(&r->resp.body, h->max_body);
+    r->easy = curl_easy_init();
+    if (!r->easy)
+        goto out;
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
+    curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (h->ca_bundle) {
+        /* Replace, not add to, the system store (as curl --cacert). */
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_bundle);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "POST") == 0) {
+        r->body = strdup(body ? body : "");
+        if (!r->body)
+            goto out;
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)strlen(r->body));
+    }
+    /* No "Expect: 100-continue" round trip for our small bodies. */
+    struct curl_slist *l = curl_slist_append(NULL, "Expect:");
+    if (!l)
+        goto out;
+    r->headers = l;
+    if (content_type) {
+        if (asprintf(&hdr, "Content-Type: %s", content_type) < 0) {
+            hdr = NULL;
+            goto out;
+        }
+        if (!(l = curl_slist_append(r->headers, hdr)))
+            goto out;
+        free(hdr);
+        hdr = NULL;
+    }
+    if (accept) {
+        if (asprintf(&hdr, "Accept: %s", accept) < 0) {
+            hdr = NULL;
+            goto out;
+        }
+        if (!(l = curl_slist_append(r->headers, hdr)))
+            goto out;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        rc = LEEC_E_HTTP;
+        goto out;
+    }
+    r->next = h->reqs;
+    h->reqs = r;
+    h->count++;
+    r = NULL;
+    rc = LEEC_OK;
+out:
+    free(hdr);
+    if (r) {
+        CURL *easy = r->easy;
+        r->easy = NULL; /* not added to the multi handle */
+        curl_easy_cleanup(easy);
+        req_free(r);
+    }
+    return rc;
+}
+
+static void unlink_req(leec_http *h, http_req *r)
+{
+    for (http_req **pp = &h->reqs; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            return;
+        }
+    }
+}
+
+void leec_http_cancel(leec_http *h, void *userdata)
+{
+    http_req **pp = &h->reqs;
+    while (*pp) {
+        http_req *r = *pp;
+        if (r->userdata == userdata) {
+            *pp = r->next;
+            req_free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+static leec_code map_curl_error(CURLcode c)
+{
+    switch (c) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return LEEC_E_TIMEOUT;
+    case CURLE_FILESIZE_EXCEEDED:
+        return LEEC_E_TOO_LARGE;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return LEEC_E_TLS;
+    default:
+        return LEEC_E_HTTP;
+    }
+}
+
+leec_code leec_http_perform(leec_http *h)
+{
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(h->multi, &running);
+    if (mc != CURLM_OK)
+        return LEEC_E_HTTP;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(h->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        http_req *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (!r)
+            continue;
+        CURLcode cc = msg->data.result;
+        unlink_req(h, r);
+        if (cc != CURLE_OK) {
+            if (r->resp.err == LEEC_OK)
+                r->resp.err = map_curl_error(cc);
+            r->resp.errmsg = strdup(r->errbuf[0] ? r->errbuf
+                                                 : curl_easy_strerror(cc));
+        } else {
+            curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
+                              &r->resp.status);
+        }
+        /* The callback may submit new requests or cancel others; this one
+         * is already unlinked so it cannot be cancelled under our feet. */
+        r->fn(r->userdata, &r->resp);
+        req_free(r);
+    }
+    return LEEC_OK;
+}
+
+leec_code leec_http_wait(leec_http *h, const int *extra_fds, size_t nextra,
+                         int timeout_ms)
+{
+    struct curl_waitfd w[EXTRA_FDS_MAX];
+    if (nextra > EXTRA_FDS_MAX)
+        nextra = EXTRA_FDS_MAX;
+    for (size_t i = 0; i < nextra; i++) {
+        w[i].fd = extra_fds[i];
+        w[i].events = CURL_WAIT_POLLIN;
+        w[i].revents = 0;
+    }
+    int numfds = 0;
+    if (timeout_ms < 0)
+        timeout_ms = 1000;
+    CURLMcode mc = curl_multi_poll(h->multi, nextra ? w : NULL,
+                                   (unsigned)nextra, timeout_ms, &numfds);
+    return mc == CURLM_OK ? LEEC_OK : LEEC_E_HTTP;
+}
+
+long leec_http_timeout_ms(leec_http *h)
+{
+    long t = -1;
+    if (curl_multi_timeout(h->multi, &t) != CURLM_OK)
+        return -1;
+    return t;
+}
+
+unsigned long leec_http_request_count(leec_http *h)
+{
+    return h->count;
+}

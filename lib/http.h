@@ -1,0 +1,77 @@
+/* The shared HTTP transport: one libcurl multi handle per context, reused
+ * connections, non-blocking. Only http.c includes libcurl; tests link a fake
+ * transport with the same functions (tests/fsm/fake_http.c). */
+#ifndef LEEC_HTTP_H
+#define LEEC_HTTP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "leec/leec.h"
+
+typedef struct leec_http leec_http;
+
+typedef struct leec_http_opts {
+    const char *ca_bundle;   /* NULL: system store */
+    const char *user_agent;
+    size_t max_body;         /* cap on a response body */
+    long connect_timeout_ms;
+    long timeout_ms;         /* whole request */
+} leec_http_opts;
+
+typedef struct leec_http_link {
+    char *url;
+    char *rel;
+} leec_http_link;
+
+/* A response. Header values are NULL when absent; they are copied only if
+ * short (a header line is capped at 8 KiB). */
+typedef struct leec_http_resp {
+    leec_code err;         /* LEEC_OK when an HTTP response arrived */
+    char *errmsg;          /* transport error text (curl's), else NULL */
+    long status;
+    leec_buf body;
+    char *content_type;    /* media type without parameters, lower-case */
+    char *location;
+    char *replay_nonce;
+    char *retry_after;     /* raw header value */
+    leec_http_link *links; /* Link headers, at most 16 */
+    size_t nlinks;
+} leec_http_resp;
+
+/* Called once per request, from leec_http_perform(). resp is owned by the
+ * transport and valid only during the call. */
+typedef void (*leec_http_done_fn)(void *userdata, leec_http_resp *resp);
+
+leec_http *leec_http_new(const leec_http_opts *opts);
+void leec_http_free(leec_http *h);
+
+/*
+ * Starts a request. method is "GET", "HEAD" or "POST"; body (POST) is
+ * copied; content_type for the body, accept for the Accept header (NULL:
+ * none). userdata identifies the request for leec_http_cancel().
+ * Errors: LEEC_E_NOMEM, LEEC_E_HTTP.
+ */
+leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
+                           const char *body, const char *content_type,
+                           const char *accept, leec_http_done_fn fn,
+                           void *userdata);
+
+/* Drops every request with this userdata; their callbacks never run. */
+void leec_http_cancel(leec_http *h, void *userdata);
+
+/* Reads/writes what is ready and runs callbacks of finished requests. */
+leec_code leec_http_perform(leec_http *h);
+
+/* Waits for socket activity, one of extra_fds readable, or timeout_ms. */
+leec_code leec_http_wait(leec_http *h, const int *extra_fds, size_t nextra,
+                         int timeout_ms);
+
+/* Milliseconds until the transport needs perform() (-1: no requests). */
+long leec_http_timeout_ms(leec_http *h);
+
+/* Requests started so far. */
+unsigned long leec_http_request_count(leec_http *h);
+
+
+#endif

@@ -1,0 +1,173 @@
+/* Internal structures shared by the library's files. Not installed. */
+#ifndef LEEC_INTERNAL_H
+#define LEEC_INTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "http.h"
+#include "leec/leec.h"
+#include "retry.h"
+
+/* Caps on what the CA may send us. */
+#define LEEC_MAX_BODY (1024 * 1024)     /* JSON objects and PEM chains */
+#define LEEC_MAX_URL 2048
+#define LEEC_MAX_NONCE 256
+#define LEEC_MAX_TOKEN 256
+#define LEEC_MAX_NAMES 100              /* Let's Encrypt's limit per order */
+#define LEEC_NONCE_POOL 32
+#define LEEC_BADNONCE_RETRIES 10        /* pebble rejects 5 % of good nonces */
+
+/* ---- logging (log.c) ---- */
+void leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- directory (directory.c) ---- */
+typedef struct leec_directory {
+    char *new_nonce;
+    char *new_account;
+    char *new_order;
+    char *revoke_cert;
+    char *key_change;
+    char *renewal_info; /* may be NULL */
+    char *terms;        /* meta.termsOfService, may be NULL */
+} leec_directory;
+
+/* Parses and validates a directory object: the required URLs must be https
+ * and short. */
+leec_code leec_directory_parse(const json_t *obj, leec_directory *dir,
+                               char **why);
+void leec_directory_clear(leec_directory *dir);
+
+/* True if url is https://, without spaces or control bytes, and short. */
+bool leec_url_ok(const char *url);
+
+/* ---- signed requests (request.c) ---- */
+typedef struct leec_acme_resp {
+    leec_code err;           /* LEEC_OK when the CA answered */
+    const char *errmsg;      /* transport error text or NULL */
+    long status;
+    const char *location;
+    long retry_after;        /* seconds, -1 when absent */
+    json_t *json;            /* parsed JSON object body, or NULL */
+    const leec_buf *body;    /* raw body */
+    const char *content_type;
+    leec_problem *problem;   /* error document; the callee may steal it */
+    const leec_http_resp *http;
+} leec_acme_resp;
+
+typedef void (*leec_acme_fn)(void *userdata, leec_acme_resp *resp);
+typedef struct leec_acme_req leec_acme_req;
+
+/*
+ * A JWS-signed POST (payload JSON text, or NULL for POST-as-GET) to url,
+ * signed by key with kid (or jwk when kid is NULL). Takes a nonce from the
+ * pool (fetching one first when empty) and retries badNonce transparently
+ * with the fresh nonce. fn runs exactly once unless cancelled.
+ */
+leec_code leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
+                         const leec_key *key, const char *kid,
+                         const char *accept, leec_acme_fn fn, void *userdata,
+                         leec_acme_req **handle);
+/* A plain GET (the directory). */
+leec_code leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
+                        void *userdata, leec_acme_req **handle);
+void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *req);
+
+/* ---- nonce pool (nonce.c) ---- */
+typedef struct leec_nonce_pool {
+    char *v[LEEC_NONCE_POOL];
+    size_t n;
+} leec_nonce_pool;
+/* Keeps a nonce from a response (validated base64url; the oldest is dropped
+ * when full). */
+void leec_nonce_put(leec_nonce_pool *p, const char *nonce);
+/* Takes the freshest nonce (caller frees) or NULL when empty. */
+char *leec_nonce_take(leec_nonce_pool *p);
+void leec_nonce_clear(leec_nonce_pool *p);
+
+/* ---- challenge tokens (tokens.c): the live http-01 tokens ---- */
+typedef struct leec_token {
+    char *token;
+    char *key_auth;
+    const void *owner;
+} leec_token;
+typedef struct leec_token_table {
+    leec_token *v;
+    size_t n, cap;
+} leec_token_table;
+leec_code leec_tokens_add(leec_token_table *t, const char *token,
+                          const char *key_auth, const void *owner);
+const char *leec_tokens_find(const leec_token_table *t, const char *token);
+void leec_tokens_remove(leec_token_table *t, const char *token,
+                        const void *owner);
+void leec_tokens_free(leec_token_table *t);
+
+/* ---- the context ---- */
+typedef enum { RES_NONE, RES_PENDING, RES_READY, RES_FAILED } leec_res_state;
+
+typedef int64_t (*leec_clock_fn)(void *userdata);
+
+struct leec_ctx {
+    char *server;
+    char *ca_bundle;
+    leec_store *store;
+    leec_log_fn log_fn;
+    void *log_ud;
+    leec_log_level log_level;
+    leec_account_mode account_mode;
+    char *contact;
+    bool agree_tos;
+    leec_key_type account_key_type;
+    leec_clock_fn clock;
+    void *clock_ud;
+
+    leec_http *http;
+    struct leec_http01_server *http01;
+    leec_nonce_pool nonces;
+    leec_token_table tokens;
+
+    /* The directory and the account are shared by every agent: the first
+     * agent that needs them starts their resolution, the others wait. */
+    leec_res_state dir_state;
+    leec_directory dir;
+    leec_acme_req *dir_req;
+    leec_res_state acct_state;
+    leec_key *acct_key;
+    char *acct_url;
+    char *acct_ca_id;
+    leec_acme_req *acct_req;
+    leec_code acct_err;
+    char *acct_errmsg;
+    leec_problem *acct_problem;
+
+    leec_agent **agents;
+    size_t nagents, cap_agents;
+    int depth;            /* > 0 while inside perform: frees are deferred */
+    bool reap;            /* some agent awaits its deferred free */
+};
+
+int64_t leec_now_ms(leec_ctx *ctx);
+leec_http *leec_ctx_http(leec_ctx *ctx);
+
+/* Account bootstrap (account.c): makes sure the directory and account are
+ * known, starting their requests if needed. The ctx wakes waiting agents
+ * (leec_agent_account_ready) when it resolves. */
+void leec_account_ensure(leec_ctx *ctx);
+void leec_account_clear(leec_ctx *ctx);
+/* An id of the CA usable as a store folder name ("host" or "host_port"). */
+char *leec_ca_id(const char *url);
+
+/* ---- agents (agent.c) ---- */
+void leec_agent_account_ready(leec_agent *agent);
+int64_t leec_agent_deadline(const leec_agent *agent); /* -1: none */
+void leec_agent_on_timer(leec_agent *agent);
+bool leec_agent_running(const leec_agent *agent);
+bool leec_agent_zombie(const leec_agent *agent);
+void leec_agent_destroy(leec_agent *agent); /* no deferral */
+
+/* Test hook (not public): a fake clock. */
+void leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata);
+
+#endif

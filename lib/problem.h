@@ -1,0 +1,27 @@
+/* RFC 7807 problem documents from the CA (RFC 8555 §6.7). */
+#ifndef LEEC_PROBLEM_H
+#define LEEC_PROBLEM_H
+
+#include <jansson.h>
+
+#include "leec/leec.h"
+
+#define LEEC_ACME_ERR "urn:ietf:params:acme:error:"
+
+/* Builds a problem from a parsed JSON object (a response body, or the
+ * "error" member of a challenge). Strings are copied and sanitised. A
+ * missing "type" becomes "about:blank" (RFC 7807 §4.2). NULL on OOM or when
+ * obj is not an object. Free with leec_problem_free. */
+leec_problem *leec_problem_from_json(const json_t *obj, long status,
+                                     long retry_after);
+void leec_problem_free(leec_problem *p);
+leec_problem *leec_problem_dup(const leec_problem *p);
+
+/* True if p's type is the ACME error urn:ietf:params:acme:error:<name>. */
+bool leec_problem_is(const leec_problem *p, const char *name);
+
+/* A malloc'd copy of s safe to print: control bytes become '?', at most max
+ * bytes (then "..."). NULL in gives NULL out. */
+char *leec_sanitize(const char *s, size_t max);
+
+#endif

@@ -1,0 +1,53 @@
+/* Backend-independent store functions: name rules and the public wrappers. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Names become single path components, so they must not be able to name
+ * a parent (".."), a hidden file, or an option-looking word. */
+#define STORE_NAME_MAX 200
+
+bool leec_store_name_valid(const char *name)
+{
+    size_t i = 0;
+
+    if (!name || name[0] == '\0' || name[0] == '.' || name[0] == '-')
+        return false;
+    for (i = 0; name[i]; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok || i >= STORE_NAME_MAX)
+            return false;
+    }
+    return true;
+}
+
+void leec_store_free(leec_store *store)
+{
+    if (store && store->ops && store->ops->destroy)
+        store->ops->destroy(store);
+}
+
+char *leec_store_live_path(leec_store *store, const char *cert_name)
+{
+    if (!store || !store->ops || !store->ops->live_path ||
+        !leec_store_name_valid(cert_name))
+        return NULL;
+    return store->ops->live_path(store, cert_name);
+}
+
+leec_code leec_store_read_cert(leec_store *store, const char *cert_name,
+                               char **pem)
+{
+    size_t len = 0;
+
+    if (!store || !store->ops || !store->ops->cert_read || !pem)
+        return LEEC_E_INVALID_ARG;
+    *pem = NULL;
+    if (!leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    /* A length is passed although unused: backends may rely on it. */
+    return store->ops->cert_read(store, cert_name, "cert.pem", pem, &len);
+}

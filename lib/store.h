@@ -1,0 +1,51 @@
+/* The store interface: where accounts and certificates live. Nothing above
+ * it touches paths. The filesystem backend is store_fs.c; a shared backend
+ * for fleets will implement the same operations. */
+#ifndef LEEC_STORE_H
+#define LEEC_STORE_H
+
+#include <stddef.h>
+
+#include "leec/leec.h"
+
+/* The files of one certificate version, as PEM text. */
+typedef struct leec_cert_files {
+    const char *privkey;   /* secret: written 0600 */
+    const char *cert;      /* the leaf */
+    const char *chain;     /* the issuer(s), may be "" */
+    const char *meta_json; /* settings kept with the version, may be NULL */
+} leec_cert_files;
+
+struct leec_store_ops {
+    /* ca_id is a short file-name-safe id of the CA ("host" or "host_port").
+     * Loads the account key (PEM) and account JSON text. LEEC_E_NOT_FOUND
+     * if none. Both out strings are malloc'd; key_pem is secret. */
+    leec_code (*account_load)(leec_store *s, const char *ca_id,
+                              char **key_pem, char **account_json);
+    /* Saves (replacing) the account atomically: key 0600, folder 0700. */
+    leec_code (*account_save)(leec_store *s, const char *ca_id,
+                              const char *key_pem, const char *account_json);
+    /* Reads one file ("privkey.pem", "cert.pem", "chain.pem",
+     * "fullchain.pem", "meta.json") of the current version of a
+     * certificate. LEEC_E_NOT_FOUND if there is none. *data malloc'd,
+     * NUL-terminated. */
+    leec_code (*cert_read)(leec_store *s, const char *name, const char *file,
+                           char **data, size_t *len);
+    /* Installs a new version and makes it current atomically (readers see
+     * the old version or the new one, never a mix). fullchain = cert+chain. */
+    leec_code (*cert_install)(leec_store *s, const char *name,
+                              const leec_cert_files *files);
+    /* Path of the live folder (filesystem backends), malloc'd, or NULL. */
+    char *(*live_path)(leec_store *s, const char *name);
+    void (*destroy)(leec_store *s);
+};
+
+struct leec_store {
+    const struct leec_store_ops *ops;
+};
+
+/* True if name is usable as a certificate or CA id: 1-200 characters of
+ * [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool leec_store_name_valid(const char *name);
+
+#endif

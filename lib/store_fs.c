@@ -1,0 +1,561 @@
+/* The filesystem store, laid out like certbot's so that existing web server
+ * configurations can point at live/<name>/fullchain.pem and privkey.pem:
+ *
+ *   accounts/<ca_id>/account.key.pem (0600), account.json
+ *   archive/<name>/<N>/privkey.pem (0600), cert.pem, chain.pem,
+ *                      fullchain.pem, meta.json
+ *   live/<name> -> ../archive/<name>/<N>
+ *
+ * A new version is built in a private temporary folder, renamed into place,
+ * and only then made current by renaming a fresh symlink over live/<name>.
+ * A reader that resolves live/<name> once thus gets one whole version. */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fsutil.h"
+#include "store.h"
+
+/* Certificates, chains, keys and account documents are a few KiB; anything
+ * bigger is not ours. */
+#define FS_READ_MAX ((size_t)1024 * 1024)
+#define FS_TMP_TRIES 32
+/* Version numbers beyond this are not ours either (and keep arithmetic
+ * far from overflow). */
+#define FS_VERSION_MAX 999999999UL
+
+typedef struct fs_store {
+    leec_store base; /* first, so a leec_store * is also an fs_store * */
+    char *dir;
+} fs_store;
+
+static fs_store *fs_of(leec_store *s)
+{
+    return (fs_store *)s;
+}
+
+/* A newly allocated path built printf-style, or NULL on allocation failure. */
+__attribute__((format(printf, 1, 2))) static char *pathf(const char *fmt, ...)
+{
+    va_list ap;
+    char *p = NULL;
+    int n = 0;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        goto out;
+    p = malloc((size_t)n + 1);
+    if (!p)
+        goto out;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+out:
+    return p;
+}
+
+/* Frees a buffer that held secret material after clearing it. */
+static void free_secret(char *p, size_t len)
+{
+    if (p)
+        explicit_bzero(p, len);
+    free(p);
+}
+
+/* 8 hex characters from the kernel's generator; see fsutil.c for why. */
+static void random_suffix(char out[9])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec ts = {0};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16);
+    }
+    for (int i = 0; i < 8; i++) {
+        out[i] = hex[r & 0xf];
+        r >>= 4;
+    }
+    out[8] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Accounts                                                            */
+/* ------------------------------------------------------------------ */
+
+static leec_code fs_account_load(leec_store *s, const char *ca_id,
+                                 char **key_pem, char **account_json)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *kpath = NULL;
+    char *jpath = NULL;
+    char *key = NULL;
+    char *json = NULL;
+    size_t klen = 0;
+
+    if (!key_pem || !account_json)
+        goto out;
+    *key_pem = NULL;
+    *account_json = NULL;
+    if (!leec_store_name_valid(ca_id))
+        goto out;
+
+    rc = LEEC_E_NOMEM;
+    kpath = pathf("%s/accounts/%s/account.key.pem", fs->dir, ca_id);
+    jpath = pathf("%s/accounts/%s/account.json", fs->dir, ca_id);
+    if (!kpath || !jpath)
+        goto out;
+    rc = leec_file_read(kpath, FS_READ_MAX, &key, &klen);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = leec_file_read(jpath, FS_READ_MAX, &json, NULL);
+    if (rc != LEEC_OK)
+        goto out;
+    *key_pem = key;
+    key = NULL;
+    *account_json = json;
+    json = NULL;
+
+out:
+    free_secret(key, klen);
+    free(json);
+    free(kpath);
+    free(jpath);
+    return rc;
+}
+
+static leec_code fs_account_save(leec_store *s, const char *ca_id,
+                                 const char *key_pem, const char *account_json)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *adir = NULL;
+    char *kpath = NULL;
+    char *jpath = NULL;
+
+    if (!key_pem || !account_json || !leec_store_name_valid(ca_id))
+        goto out;
+    rc = LEEC_E_NOMEM;
+    adir = pathf("%s/accounts/%s", fs->dir, ca_id);
+    kpath = pathf("%s/account.key.pem", adir ? adir : "");
+    jpath = pathf("%s/account.json", adir ? adir : "");
+    if (!adir || !kpath || !jpath)
+        goto out;
+    rc = leec_mkdir_p(adir, 0700);
+    if (rc != LEEC_OK)
+        goto out;
+    /* Key first: an account.json without its key would be useless, while a
+     * key without account.json is simply found again at the CA. */
+    rc = leec_file_write_atomic(kpath, key_pem, strlen(key_pem), 0600);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = leec_file_write_atomic(jpath, account_json, strlen(account_json),
+                                0644);
+
+out:
+    free(adir);
+    free(kpath);
+    free(jpath);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Certificates                                                        */
+/* ------------------------------------------------------------------ */
+
+/* The files a caller may read; anything else is refused rather than
+ * turned into a path. */
+static bool cert_file_known(const char *file)
+{
+    static const char *const known[] = {"privkey.pem", "cert.pem",
+                                        "chain.pem", "fullchain.pem",
+                                        "meta.json"};
+    if (!file)
+        return false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(file, known[i]) == 0)
+            return true;
+    return false;
+}
+
+static leec_code fs_cert_read(leec_store *s, const char *name,
+                              const char *file, char **data, size_t *len)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *link = NULL;
+    char *path = NULL;
+    struct stat st;
+
+    if (!data)
+        goto out;
+    *data = NULL;
+    if (len)
+        *len = 0;
+    if (!leec_store_name_valid(name) || !cert_file_known(file))
+        goto out;
+
+    rc = LEEC_E_NOMEM;
+    link = pathf("%s/live/%s", fs->dir, name);
+    path = pathf("%s/live/%s/%s", fs->dir, name, file);
+    if (!link || !path)
+        goto out;
+    if (lstat(link, &st) != 0) {
+        rc = errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
+        goto out;
+    }
+    rc = leec_file_read(path, FS_READ_MAX, data, len);
+
+out:
+    free(link);
+    free(path);
+    return rc;
+}
+
+/* The number after the highest numbered version in archive/<name>
+ * (1 for none). Temporary folders start with '.' and are skipped. */
+static leec_code next_version(const char *adir, unsigned long *out)
+{
+    leec_code rc = LEEC_E_IO;
+    DIR *d = NULL;
+    struct dirent *e = NULL;
+    unsigned long max = 0;
+
+    d = opendir(adir);
+    if (!d)
+        goto out;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        size_t i = 0;
+        unsigned long v = 0;
+
+        if (n[0] < '1' || n[0] > '9')
+            continue;
+        for (i = 0; n[i] >= '0' && n[i] <= '9' && v <= FS_VERSION_MAX; i++)
+            v = v * 10 + (unsigned long)(n[i] - '0');
+        if (n[i] != '\0' || v > FS_VERSION_MAX)
+            continue;
+        if (v > max)
+            max = v;
+    }
+    if (errno != 0)
+        goto out;
+    if (max >= FS_VERSION_MAX)
+        goto out;
+    *out = max + 1;
+    rc = LEEC_OK;
+
+out:
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+/* Removes a version folder we created and did not make current. Only the
+ * names we write are removed, so a mistake cannot delete anything else. */
+static void remove_version(const char *vdir)
+{
+    static const char *const files[] = {"privkey.pem", "cert.pem",
+                                        "chain.pem", "fullchain.pem",
+                                        "meta.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *p = pathf("%s/%s", vdir, files[i]);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+    rmdir(vdir);
+}
+
+static leec_code write_in(const char *dir, const char *file, const char *data,
+                          size_t len, mode_t mode)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    char *p = pathf("%s/%s", dir, file);
+    if (!p)
+        goto out;
+    rc = leec_file_write_atomic(p, data, len, mode);
+out:
+    free(p);
+    return rc;
+}
+
+/* Writes the files of one version into dir (a private temporary folder). */
+static leec_code write_version(const char *dir, const leec_cert_files *f)
+{
+    leec_code rc = LEEC_OK;
+    const char *chain = f->chain ? f->chain : "";
+    size_t clen = strlen(f->cert);
+    leec_buf full;
+
+    leec_buf_init(&full, 0);
+    rc = write_in(dir, "privkey.pem", f->privkey, strlen(f->privkey), 0600);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = write_in(dir, "cert.pem", f->cert, clen, 0644);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = write_in(dir, "chain.pem", chain, strlen(chain), 0644);
+    if (rc != LEEC_OK)
+        goto out;
+
+    rc = leec_buf_append(&full, f->cert, clen);
+    /* A leaf without a final newline would glue its END line to the
+     * chain's BEGIN line, which no PEM parser accepts. */
+    if (rc == LEEC_OK && clen > 0 && f->cert[clen - 1] != '\n' && *chain)
+        rc = leec_buf_append(&full, "\n", 1);
+    if (rc == LEEC_OK)
+        rc = leec_buf_append_str(&full, chain);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = write_in(dir, "fullchain.pem", full.data, full.len, 0644);
+    if (rc != LEEC_OK)
+        goto out;
+    if (f->meta_json)
+        rc = write_in(dir, "meta.json", f->meta_json, strlen(f->meta_json),
+                      0644);
+
+out:
+    leec_buf_free(&full);
+    return rc;
+}
+
+/* Points live/<name> at target by renaming a fresh symlink over it, so the
+ * link is replaced in one step and never missing. */
+static leec_code switch_live(const char *livedir, const char *name,
+                             const char *target)
+{
+    leec_code rc = LEEC_E_IO;
+    char *tmp = NULL;
+    char *link = NULL;
+
+    link = pathf("%s/%s", livedir, name);
+    if (!link) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    for (int i = 0; i < FS_TMP_TRIES; i++) {
+        char sfx[9];
+        random_suffix(sfx);
+        free(tmp);
+        tmp = pathf("%s/.%s.tmp-%s", livedir, name, sfx);
+        if (!tmp) {
+            rc = LEEC_E_NOMEM;
+            goto out;
+        }
+        if (symlink(target, tmp) == 0)
+            break;
+        if (errno != EEXIST) {
+            free(tmp);
+            tmp = NULL;
+            rc = LEEC_E_IO;
+            goto out;
+        }
+        free(tmp);
+        tmp = NULL;
+    }
+    if (!tmp)
+        goto out;
+    if (rename(tmp, link) != 0)
+        goto out;
+    free(tmp);
+    tmp = NULL;
+    rc = leec_fsync_dir(livedir);
+
+out:
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    free(link);
+    return rc;
+}
+
+static leec_code fs_cert_install(leec_store *s, const char *name,
+                                 const leec_cert_files *files)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *adir = NULL;
+    char *tmpdir = NULL;
+    char *vdir = NULL;
+    char *target = NULL;
+    char *livedir = NULL;
+    unsigned long n = 0;
+    bool unused_version = false;
+
+    if (!leec_store_name_valid(name) || !files || !files->privkey ||
+        !files->cert)
+        goto out;
+
+    rc = LEEC_E_NOMEM;
+    adir = pathf("%s/archive/%s", fs->dir, name);
+    livedir = pathf("%s/live", fs->dir);
+    if (!adir || !livedir)
+        goto out;
+    rc = leec_mkdir_p(adir, 0700);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = leec_mkdir_p(livedir, 0700);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = next_version(adir, &n);
+    if (rc != LEEC_OK)
+        goto out;
+
+    /* mkdtemp creates the folder 0700 with an unpredictable name. */
+    tmpdir = pathf("%s/.%lu.tmp-XXXXXX", adir, n);
+    if (!tmpdir) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    if (!mkdtemp(tmpdir)) {
+        free(tmpdir);
+        tmpdir = NULL;
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    rc = write_version(tmpdir, files);
+    if (rc != LEEC_OK)
+        goto out;
+
+    /* Another installer may have taken number n meanwhile: rename() refuses
+     * to replace a non-empty folder, so take the next number. */
+    for (int i = 0; i < FS_TMP_TRIES; i++, n++) {
+        free(vdir);
+        vdir = pathf("%s/%lu", adir, n);
+        if (!vdir) {
+            rc = LEEC_E_NOMEM;
+            goto out;
+        }
+        if (rename(tmpdir, vdir) == 0) {
+            unused_version = true;
+            break;
+        }
+        if (errno != ENOTEMPTY && errno != EEXIST) {
+            rc = LEEC_E_IO;
+            goto out;
+        }
+    }
+    if (!unused_version) {
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    free(tmpdir);
+    tmpdir = NULL;
+    rc = leec_fsync_dir(adir);
+    if (rc != LEEC_OK)
+        goto out;
+
+    target = pathf("../archive/%s/%lu", name, n);
+    if (!target) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    rc = switch_live(livedir, name, target);
+    if (rc != LEEC_OK)
+        goto out;
+    unused_version = false;
+
+out:
+    if (tmpdir)
+        remove_version(tmpdir);
+    /* A version that never became current would only confuse; remove it. */
+    if (unused_version && vdir)
+        remove_version(vdir);
+    free(adir);
+    free(tmpdir);
+    free(vdir);
+    free(target);
+    free(livedir);
+    return rc;
+}
+
+static char *fs_live_path(leec_store *s, const char *name)
+{
+    if (!leec_store_name_valid(name))
+        return NULL;
+    return pathf("%s/live/%s", fs_of(s)->dir, name);
+}
+
+static void fs_destroy(leec_store *s)
+{
+    fs_store *fs = fs_of(s);
+    if (!fs)
+        return;
+    free(fs->dir);
+    free(fs);
+}
+
+static const struct leec_store_ops fs_ops = {
+    .account_load = fs_account_load,
+    .account_save = fs_account_save,
+    .cert_read = fs_cert_read,
+    .cert_install = fs_cert_install,
+    .live_path = fs_live_path,
+    .destroy = fs_destroy,
+};
+
+leec_store *leec_store_fs_new(const char *dir, leec_code *err)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    fs_store *fs = NULL;
+    char *sub = NULL;
+    size_t len = 0;
+    static const char *const subdirs[] = {"accounts", "archive", "live"};
+
+    if (!dir || !*dir)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    fs = calloc(1, sizeof *fs);
+    if (!fs)
+        goto out;
+    fs->base.ops = &fs_ops;
+    /* Without trailing slashes, so that paths we report look natural. */
+    len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    fs->dir = strndup(dir, len);
+    if (!fs->dir)
+        goto out;
+
+    rc = leec_mkdir_p(fs->dir, 0700);
+    if (rc != LEEC_OK)
+        goto out;
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        free(sub);
+        sub = pathf("%s/%s", fs->dir, subdirs[i]);
+        if (!sub) {
+            rc = LEEC_E_NOMEM;
+            goto out;
+        }
+        rc = leec_mkdir_p(sub, 0700);
+        if (rc != LEEC_OK)
+            goto out;
+    }
+    rc = LEEC_OK;
+
+out:
+    free(sub);
+    if (rc != LEEC_OK) {
+        fs_destroy(fs ? &fs->base : NULL);
+        fs = NULL;
+    }
+    if (err)
+        *err = rc;
+    return fs ? &fs->base : NULL;
+}

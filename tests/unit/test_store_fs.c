@@ -1,0 +1,566 @@
+/* Tests for lib/store.c and lib/store_fs.c. */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fsutil.h"
+#include "store.h"
+
+#define KEY1 "-----BEGIN PRIVATE KEY-----\nkey-one\n-----END PRIVATE KEY-----\n"
+#define CERT1 "-----BEGIN CERTIFICATE-----\nleaf-one\n-----END CERTIFICATE-----\n"
+#define KEY2 "-----BEGIN PRIVATE KEY-----\nkey-two\n-----END PRIVATE KEY-----\n"
+#define CERT2 "-----BEGIN CERTIFICATE-----\nleaf-two\n-----END CERTIFICATE-----\n"
+#define CHAIN "-----BEGIN CERTIFICATE-----\nissuer\n-----END CERTIFICATE-----\n"
+
+typedef struct fixture {
+    char *dir;   /* the test's private temporary folder */
+    char *root;  /* the store, dir/store (created by the store) */
+    leec_store *store;
+    mode_t old_umask;
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    const char *tmp = getenv("TMPDIR");
+    leec_code err = LEEC_E_IO;
+
+    if (!f)
+        return -1;
+    if (asprintf(&f->dir, "%s/leec-store-XXXXXX", tmp ? tmp : "/tmp") < 0)
+        return -1;
+    if (!mkdtemp(f->dir))
+        return -1;
+    if (asprintf(&f->root, "%s/store", f->dir) < 0)
+        return -1;
+    /* A permissive umask shows that secrets do not depend on it. */
+    f->old_umask = umask(0);
+    f->store = leec_store_fs_new(f->root, &err);
+    if (!f->store || err != LEEC_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    leec_store_free(f->store);
+    umask(f->old_umask);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f->root);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+__attribute__((format(printf, 1, 2))) static char *pathf(const char *fmt, ...)
+{
+    char *p = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&p, fmt, ap) < 0)
+        p = NULL;
+    va_end(ap);
+    assert_non_null(p);
+    return p;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static char *slurp(const char *path)
+{
+    char *data = NULL;
+    assert_int_equal(leec_file_read(path, 1 << 20, &data, NULL), LEEC_OK);
+    return data;
+}
+
+static void assert_file(const char *root, const char *rel, const char *want,
+                        mode_t mode)
+{
+    char *p = pathf("%s/%s", root, rel);
+    char *got = slurp(p);
+    assert_string_equal(got, want);
+    assert_int_equal(mode_of(p), mode);
+    free(got);
+    free(p);
+}
+
+/* Entries of a folder other than . and .., as a count; hidden (temporary)
+ * names are counted separately. */
+static int count_entries(const char *dir, int *hidden)
+{
+    int n = 0;
+    struct dirent *e = NULL;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    if (hidden)
+        *hidden = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        n++;
+        if (hidden && e->d_name[0] == '.')
+            (*hidden)++;
+    }
+    closedir(d);
+    return n;
+}
+
+static leec_code install(leec_store *s, const char *name, const char *key,
+                         const char *cert, const char *chain, const char *meta)
+{
+    leec_cert_files files = {
+        .privkey = key, .cert = cert, .chain = chain, .meta_json = meta};
+    return s->ops->cert_install(s, name, &files);
+}
+
+static void test_name_valid(void **state)
+{
+    char longest[201];
+    char too_long[202];
+    (void)state;
+
+    memset(longest, 'a', 200);
+    longest[200] = '\0';
+    memset(too_long, 'a', 201);
+    too_long[201] = '\0';
+
+    assert_true(leec_store_name_valid("example.com"));
+    assert_true(leec_store_name_valid("A_b-c.9"));
+    assert_true(leec_store_name_valid("acme-v02.api.letsencrypt.org"));
+    assert_true(leec_store_name_valid("localhost_14000"));
+    assert_true(leec_store_name_valid(longest));
+    assert_false(leec_store_name_valid(too_long));
+    assert_false(leec_store_name_valid(NULL));
+    assert_false(leec_store_name_valid(""));
+    assert_false(leec_store_name_valid("."));
+    assert_false(leec_store_name_valid(".."));
+    assert_false(leec_store_name_valid("../x"));
+    assert_false(leec_store_name_valid(".hidden"));
+    assert_false(leec_store_name_valid("-rf"));
+    assert_false(leec_store_name_valid("a/b"));
+    assert_false(leec_store_name_valid("a b"));
+    assert_false(leec_store_name_valid("a\nb"));
+    assert_false(leec_store_name_valid("*.example.com"));
+    assert_false(leec_store_name_valid("caf\xc3\xa9"));
+}
+
+static void test_new_layout(void **state)
+{
+    fixture *f = *state;
+    char *p = NULL;
+    leec_code err = LEEC_OK;
+    leec_store *again = NULL;
+
+    assert_int_equal(mode_of(f->root), 0700);
+    p = pathf("%s/accounts", f->root);
+    assert_int_equal(mode_of(p), 0700);
+    free(p);
+    p = pathf("%s/archive", f->root);
+    assert_int_equal(mode_of(p), 0700);
+    free(p);
+    p = pathf("%s/live", f->root);
+    assert_int_equal(mode_of(p), 0700);
+    free(p);
+
+    /* Opening an existing store works; a trailing slash is dropped. */
+    p = pathf("%s/", f->root);
+    again = leec_store_fs_new(p, &err);
+    assert_non_null(again);
+    assert_int_equal(err, LEEC_OK);
+    free(p);
+    p = leec_store_live_path(again, "example.com");
+    {
+        char *want = pathf("%s/live/example.com", f->root);
+        assert_string_equal(p, want);
+        free(want);
+    }
+    free(p);
+    leec_store_free(again);
+
+    /* A store under a regular file cannot be created. */
+    p = pathf("%s/plain", f->dir);
+    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
+    {
+        char *below = pathf("%s/store", p);
+        err = LEEC_OK;
+        assert_null(leec_store_fs_new(below, &err));
+        assert_int_equal(err, LEEC_E_IO);
+        free(below);
+    }
+    free(p);
+    err = LEEC_OK;
+    assert_null(leec_store_fs_new("", &err));
+    assert_int_equal(err, LEEC_E_INVALID_ARG);
+    assert_null(leec_store_fs_new(NULL, NULL));
+
+    leec_store_free(NULL);
+}
+
+static void test_account_round_trip(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *key = NULL;
+    char *json = NULL;
+    char *p = NULL;
+
+    assert_int_equal(s->ops->account_load(s, "acme.example_443", &key, &json),
+                     LEEC_E_NOT_FOUND);
+    assert_null(key);
+    assert_null(json);
+
+    assert_int_equal(s->ops->account_save(s, "acme.example_443", KEY1,
+                                          "{\"url\":\"https://a/1\"}"),
+                     LEEC_OK);
+    assert_int_equal(s->ops->account_load(s, "acme.example_443", &key, &json),
+                     LEEC_OK);
+    assert_string_equal(key, KEY1);
+    assert_string_equal(json, "{\"url\":\"https://a/1\"}");
+    free(key);
+    free(json);
+    key = json = NULL;
+
+    p = pathf("%s/accounts/acme.example_443", f->root);
+    assert_int_equal(mode_of(p), 0700);
+    free(p);
+    assert_file(f->root, "accounts/acme.example_443/account.key.pem", KEY1,
+                0600);
+    assert_file(f->root, "accounts/acme.example_443/account.json",
+                "{\"url\":\"https://a/1\"}", 0644);
+
+    /* Saving again replaces both, leaving no temporaries. */
+    assert_int_equal(s->ops->account_save(s, "acme.example_443", KEY2, "{}"),
+                     LEEC_OK);
+    assert_int_equal(s->ops->account_load(s, "acme.example_443", &key, &json),
+                     LEEC_OK);
+    assert_string_equal(key, KEY2);
+    assert_string_equal(json, "{}");
+    free(key);
+    free(json);
+    p = pathf("%s/accounts/acme.example_443", f->root);
+    {
+        int hidden = 0;
+        assert_int_equal(count_entries(p, &hidden), 2);
+        assert_int_equal(hidden, 0);
+    }
+    free(p);
+}
+
+static void test_account_invalid_id(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    const char *bad[] = {"../x", ".hidden", "a/b", "", NULL};
+    char *key = NULL;
+    char *json = NULL;
+    char *p = pathf("%s/accounts", f->root);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(s->ops->account_save(s, bad[i], KEY1, "{}"),
+                         LEEC_E_INVALID_ARG);
+        assert_int_equal(s->ops->account_load(s, bad[i], &key, &json),
+                         LEEC_E_INVALID_ARG);
+        assert_null(key);
+        assert_null(json);
+    }
+    assert_int_equal(count_entries(p, NULL), 0);
+    assert_int_equal(count_entries(f->root, NULL), 3);
+    free(p);
+}
+
+static void test_install_versions(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char target[PATH_MAX];
+    ssize_t n = 0;
+    char *p = NULL;
+    char *pem = NULL;
+    size_t len = 0;
+    int hidden = 0;
+
+    assert_int_equal(install(s, "example.com", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    p = pathf("%s/live/example.com", f->root);
+    n = readlink(p, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, "../archive/example.com/1");
+    assert_int_equal(leec_store_read_cert(s, "example.com", &pem), LEEC_OK);
+    assert_string_equal(pem, CERT1);
+    free(pem);
+    pem = NULL;
+
+    assert_int_equal(install(s, "example.com", KEY2, CERT2, CHAIN,
+                             "{\"names\":[\"example.com\"]}"),
+                     LEEC_OK);
+    n = readlink(p, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, "../archive/example.com/2");
+    free(p);
+
+    /* The live view is version 2, whole. */
+    assert_file(f->root, "live/example.com/privkey.pem", KEY2, 0600);
+    assert_file(f->root, "live/example.com/cert.pem", CERT2, 0644);
+    assert_file(f->root, "live/example.com/chain.pem", CHAIN, 0644);
+    assert_file(f->root, "live/example.com/fullchain.pem", CERT2 CHAIN, 0644);
+    assert_file(f->root, "live/example.com/meta.json",
+                "{\"names\":[\"example.com\"]}", 0644);
+
+    /* Version 1 is kept, untouched, without meta.json. */
+    assert_file(f->root, "archive/example.com/1/privkey.pem", KEY1, 0600);
+    assert_file(f->root, "archive/example.com/1/cert.pem", CERT1, 0644);
+    assert_file(f->root, "archive/example.com/1/fullchain.pem", CERT1 CHAIN,
+                0644);
+    p = pathf("%s/archive/example.com/1", f->root);
+    assert_int_equal(count_entries(p, NULL), 4);
+    assert_int_equal(mode_of(p), 0700);
+    free(p);
+
+    p = pathf("%s/archive/example.com", f->root);
+    assert_int_equal(mode_of(p), 0700);
+    assert_int_equal(count_entries(p, &hidden), 2);
+    assert_int_equal(hidden, 0);
+    free(p);
+    p = pathf("%s/live", f->root);
+    assert_int_equal(mode_of(p), 0700);
+    assert_int_equal(count_entries(p, &hidden), 1);
+    assert_int_equal(hidden, 0);
+    free(p);
+
+    /* Reads through the ops go to the live version. */
+    assert_int_equal(s->ops->cert_read(s, "example.com", "privkey.pem", &pem,
+                                       &len),
+                     LEEC_OK);
+    assert_int_equal(len, strlen(KEY2));
+    assert_string_equal(pem, KEY2);
+    free(pem);
+    pem = NULL;
+    assert_int_equal(s->ops->cert_read(s, "example.com", "fullchain.pem",
+                                       &pem, NULL),
+                     LEEC_OK);
+    assert_string_equal(pem, CERT2 CHAIN);
+    free(pem);
+    pem = NULL;
+    assert_int_equal(leec_store_read_cert(s, "example.com", &pem), LEEC_OK);
+    assert_string_equal(pem, CERT2);
+    free(pem);
+}
+
+static void test_install_next_after_highest(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char target[PATH_MAX];
+    char *p = NULL;
+    ssize_t n = 0;
+
+    /* Gaps and stray entries: the next number follows the highest. */
+    p = pathf("%s/archive/gap.example/7", f->root);
+    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    free(p);
+    p = pathf("%s/archive/gap.example/not-a-number", f->root);
+    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    free(p);
+    p = pathf("%s/archive/gap.example/0099", f->root);
+    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    free(p);
+
+    assert_int_equal(install(s, "gap.example", KEY1, CERT1, "", NULL), LEEC_OK);
+    p = pathf("%s/live/gap.example", f->root);
+    n = readlink(p, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, "../archive/gap.example/8");
+    free(p);
+    /* An empty chain: fullchain is the leaf alone. */
+    assert_file(f->root, "live/gap.example/fullchain.pem", CERT1, 0644);
+    assert_file(f->root, "live/gap.example/chain.pem", "", 0644);
+}
+
+static void test_install_fullchain_newline(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    const char *leaf = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----";
+
+    assert_int_equal(install(s, "nl.example", KEY1, leaf, CHAIN, NULL), LEEC_OK);
+    {
+        char *want = pathf("%s\n%s", leaf, CHAIN);
+        assert_file(f->root, "live/nl.example/fullchain.pem", want, 0644);
+        free(want);
+    }
+    assert_file(f->root, "live/nl.example/cert.pem", leaf, 0644);
+    /* A NULL chain is an empty one. */
+    assert_int_equal(install(s, "nl.example", KEY1, CERT1, NULL, NULL),
+                     LEEC_OK);
+    assert_file(f->root, "live/nl.example/fullchain.pem", CERT1, 0644);
+}
+
+static void test_install_invalid(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    const char *bad[] = {"../x", ".hidden", "a/b", "", "-x", "..", NULL};
+    char *p = NULL;
+    char *pem = NULL;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(install(s, bad[i], KEY1, CERT1, CHAIN, NULL),
+                         LEEC_E_INVALID_ARG);
+        assert_int_equal(
+            s->ops->cert_read(s, bad[i], "cert.pem", &pem, NULL),
+            LEEC_E_INVALID_ARG);
+        assert_null(pem);
+        assert_int_equal(leec_store_read_cert(s, bad[i], &pem),
+                         LEEC_E_INVALID_ARG);
+        assert_null(leec_store_live_path(s, bad[i]));
+    }
+    /* Missing key or leaf. */
+    assert_int_equal(install(s, "ok.example", NULL, CERT1, CHAIN, NULL),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(install(s, "ok.example", KEY1, NULL, CHAIN, NULL),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(s->ops->cert_install(s, "ok.example", NULL),
+                     LEEC_E_INVALID_ARG);
+
+    p = pathf("%s/archive", f->root);
+    assert_int_equal(count_entries(p, NULL), 0);
+    free(p);
+    p = pathf("%s/live", f->root);
+    assert_int_equal(count_entries(p, NULL), 0);
+    free(p);
+    assert_int_equal(count_entries(f->dir, NULL), 1);
+}
+
+static void test_install_failure_cleans_up(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *p = NULL;
+    int hidden = 0;
+
+    /* live/<name> is a non-empty folder, so the symlink cannot replace it:
+     * the install fails and leaves neither a version nor a temporary. */
+    p = pathf("%s/live/blocked.example/keep", f->root);
+    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_E_IO);
+    free(p);
+    p = pathf("%s/live/blocked.example", f->root);
+    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    free(p);
+    p = pathf("%s/live/blocked.example/keep", f->root);
+    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
+    free(p);
+
+    assert_int_equal(install(s, "blocked.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_E_IO);
+    p = pathf("%s/archive/blocked.example", f->root);
+    assert_int_equal(count_entries(p, NULL), 0);
+    free(p);
+    p = pathf("%s/live", f->root);
+    assert_int_equal(count_entries(p, &hidden), 1);
+    assert_int_equal(hidden, 0);
+    free(p);
+}
+
+static void test_cert_read_not_found(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *pem = (char *)"sentinel";
+
+    assert_int_equal(leec_store_read_cert(s, "none.example", &pem),
+                     LEEC_E_NOT_FOUND);
+    assert_null(pem);
+    pem = (char *)"sentinel";
+    assert_int_equal(s->ops->cert_read(s, "none.example", "privkey.pem", &pem,
+                                       NULL),
+                     LEEC_E_NOT_FOUND);
+    assert_null(pem);
+
+    /* Installed without meta.json: that one file is not found. */
+    assert_int_equal(install(s, "some.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(s->ops->cert_read(s, "some.example", "meta.json", &pem,
+                                       NULL),
+                     LEEC_E_NOT_FOUND);
+    /* Only the known file names are readable. */
+    assert_int_equal(s->ops->cert_read(s, "some.example", "../../x", &pem,
+                                       NULL),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(s->ops->cert_read(s, "some.example", "other.pem", &pem,
+                                       NULL),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_store_read_cert(NULL, "some.example", &pem),
+                     LEEC_E_INVALID_ARG);
+    assert_null(leec_store_live_path(NULL, "some.example"));
+}
+
+static void test_cert_read_bounded(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    size_t n = 1024 * 1024 + 1;
+    char *big = malloc(n + 1);
+    char *pem = NULL;
+
+    assert_non_null(big);
+    memset(big, 'A', n);
+    big[n] = '\0';
+    assert_int_equal(install(s, "big.example", KEY1, big, "", NULL), LEEC_OK);
+    assert_int_equal(leec_store_read_cert(s, "big.example", &pem),
+                     LEEC_E_TOO_LARGE);
+    assert_null(pem);
+    free(big);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_name_valid),
+        T(test_new_layout),
+        T(test_account_round_trip),
+        T(test_account_invalid_id),
+        T(test_install_versions),
+        T(test_install_next_after_highest),
+        T(test_install_fullchain_newline),
+        T(test_install_invalid),
+        T(test_install_failure_cleans_up),
+        T(test_cert_read_not_found),
+        T(test_cert_read_bounded),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
