@@ -592,7 +592,7 @@ def main():
         if ENV is not None:
             ENV.stop()
         print("\ninterrupted; scratch kept in %s" % SCRATCH)
-        raise
+        return 130
     finally:
         if ENV is not None:
             ENV.stop()          # idempotent; tearDownModule normally did it

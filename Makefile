@@ -1,0 +1,45 @@
+# leec — top-level entry points. Everything real happens in meson/ninja and
+# the scripts under scripts/; see README.md.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?= --werror --buildtype=debugoptimized
+
+.PHONY: all deps build demo check test unit e2e lint asan install uninstall clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS) --prefix=$(PREFIX)
+
+build: deps $(BUILD)/build.ninja
+	@if [ "$$(meson introspect $(BUILD) --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')" != "$(PREFIX)" ]; then \
+		meson configure $(BUILD) --prefix=$(PREFIX); fi
+	ninja -C $(BUILD)
+
+demo: build
+	python3 scripts/demo.py --leec $(BUILD)/cli/leec
+
+# Every test: lint, unit + state machine (plain and under ASan/UBSan), end to
+# end against pebble. Ends with one "N passed, N failed" line.
+check: build
+	@bash scripts/check.sh $(BUILD) $(ASAN_BUILD)
+
+unit: build
+	meson test -C $(BUILD) --print-errorlogs
+
+e2e: build
+	python3 tests/e2e/run.py --leec $(BUILD)/cli/leec
+
+lint:
+	@bash scripts/lint.sh
+
+install: build
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) demo-state

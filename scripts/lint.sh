@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Banned functions and habits (DESIGN.md). Prints offenders, exits 1 if any.
+set -u
+cd "$(dirname "$0")/.."
+status=0
+check() {
+    local what=$1 pattern=$2; shift 2
+    # Strip // and /* */ one-line comments and string literals before matching.
+    local hits
+    hits=$(grep -nE "$pattern" "$@" 2>/dev/null |
+        grep -vE '^\S+:[0-9]+:\s*(/?\*|//)' || true)
+    if [ -n "$hits" ]; then
+        echo "lint: $what:" >&2
+        echo "$hits" >&2
+        status=1
+    fi
+}
+LIB=$(find lib -name '*.c' -o -name '*.h' | sort)
+ALL=$(find lib cli tests/unit tests/fsm -name '*.c' -o -name '*.h' 2>/dev/null | sort)
+# shellcheck disable=SC2086
+check "unbounded string function" '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok)\s*\(' $ALL
+# shellcheck disable=SC2086
+check "unchecked number parsing (use strtol/strtoull)" '\b(atoi|atol|atoll|atof)\s*\(' $ALL
+# shellcheck disable=SC2086
+check "printing from the library (log through the context)" '\b(printf|puts|perror)\s*\(|\bfprintf\s*\(\s*(stdout|stderr)' $LIB
+# shellcheck disable=SC2086
+check "sleeping in the library (use deadlines)" '\b(sleep|usleep|nanosleep)\s*\(' $LIB
+# shellcheck disable=SC2086
+check "curl outside http.c" '#include\s*<curl/' $(echo "$LIB" | grep -v '^lib/http.c$')
+# shellcheck disable=SC2086
+check "libmicrohttpd outside the http-01 solver" '#include\s*<microhttpd' $(echo "$LIB" | grep -v '^lib/solver/http01.c$')
+# shellcheck disable=SC2086
+check "OpenSSL outside the crypto files" '#include\s*<openssl/' $(echo "$LIB" | grep -vE '^lib/(crypto|jws|csr|x509)\.c$')
+[ $status -eq 0 ] && echo "lint: ok"
+exit $status
