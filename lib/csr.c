@@ -86,6 +86,12 @@ leec_code leec_csr_new(const leec_key *key, const char *const *names,
     for (size_t i = 0; i < n; i++) {
         if (!names[i] || !*names[i])
             return LEEC_E_INVALID_ARG;
+        /* dNSName is an IA5String: printable ASCII only (A-labels for IDNs),
+         * else the CSR itself would be malformed. */
+        for (const char *c = names[i]; *c; c++) {
+            if (*c < 0x21 || *c > 0x7e)
+                return LEEC_E_INVALID_ARG;
+        }
     }
     pkey = leec_key_evp(key);
 

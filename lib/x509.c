@@ -440,8 +440,11 @@ leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
         rc = leec_buf_printf(&msg, "certificate names differ: %s", diff.data);
         goto out;
     }
-    /* X509_cmp_current_time: -1 before now, 1 after, 0 on error. */
-    if (X509_cmp_current_time(X509_get0_notBefore(leaf)) != -1) {
+    /* X509_cmp_time: -1 before (or at) the time, 1 after, 0 on error. A CA
+     * whose clock runs an hour ahead of ours is tolerated: the certificate
+     * is still the one we asked for and becomes usable shortly. */
+    time_t skew = time(NULL) + 3600;
+    if (X509_cmp_time(X509_get0_notBefore(leaf), &skew) != -1) {
         rc = leec_buf_append_str(&msg, "certificate is not yet valid");
         goto out;
     }
@@ -522,6 +525,7 @@ static char *str_dup(const char *s)
 /* key_type, key_detail and key_bits of info. */
 static leec_code describe_key(EVP_PKEY *pkey, leec_cert_info *info)
 {
+    leec_code rc = LEEC_E_NOMEM;
     char group[80];
     size_t glen = 0;
     const char *type = NULL;
@@ -530,6 +534,7 @@ static leec_code describe_key(EVP_PKEY *pkey, leec_cert_info *info)
 
     leec_buf_init(&detail, 0);
     info->key_bits = EVP_PKEY_get_bits(pkey);
+    /* Display names, not OpenSSL's upper-case key manager names. */
     if (EVP_PKEY_is_a(pkey, "EC"))
         type = "EC";
     else if (EVP_PKEY_is_a(pkey, "RSA"))
@@ -544,24 +549,25 @@ static leec_code describe_key(EVP_PKEY *pkey, leec_cert_info *info)
         type = "unknown";
 
     if (strcmp(type, "EC") == 0 &&
-        EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                       &glen)) {
+        EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                       sizeof group, &glen)) {
         int nid = OBJ_sn2nid(group);
         nist = nid != NID_undef ? EC_curve_nid2nist(nid) : NULL;
-        if (leec_buf_append_str(&detail, nist ? nist : group) != LEEC_OK)
-            goto oom;
-    } else if (leec_buf_printf(&detail, "%d bits", info->key_bits) !=
-               LEEC_OK) {
-        goto oom;
+        rc = leec_buf_append_str(&detail, nist ? nist : group);
+    } else {
+        rc = leec_buf_printf(&detail, "%d bits", info->key_bits);
     }
+    if (rc != LEEC_OK)
+        goto out;
+    rc = LEEC_E_NOMEM;
     info->key_type = str_dup(type);
     info->key_detail = dup_printable((const unsigned char *)detail.data,
                                      detail.len);
+    if (info->key_type && info->key_detail)
+        rc = LEEC_OK;
+out:
     leec_buf_free(&detail);
-    return info->key_type && info->key_detail ? LEEC_OK : LEEC_E_NOMEM;
-oom:
-    leec_buf_free(&detail);
-    return LEEC_E_NOMEM;
+    return rc;
 }
 
 static leec_code asn1_to_time_t(const ASN1_TIME *t, time_t *out)
