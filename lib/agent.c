@@ -463,7 +463,15 @@ leec_code leec_agent_start(leec_agent *a)
         return LEEC_E_INVALID_ARG;
     if (!leec_ctx_http(a->ctx))
         return LEEC_E_NOMEM;
+    /* The agent may finish right here (fresh certificate, account failed
+     * synchronously) and a callback may free it: defer that free until go()
+     * has unwound, as inside perform. */
+    leec_ctx *ctx = a->ctx;
+    ctx->depth++;
     go(a, LEEC_ST_CHECK_EXISTING);
+    ctx->depth--;
+    if (ctx->depth == 0 && a->zombie)
+        leec_agent_destroy(a);
     return LEEC_OK;
 }
 
@@ -686,6 +694,14 @@ static leec_problem *steal_problem(leec_acme_resp *r)
     return p;
 }
 
+/* The error for an answer the agent cannot use: the CA's refusal, or (a
+ * success status without the JSON object it must carry) a protocol error. */
+static leec_code refusal_code(const leec_acme_resp *r)
+{
+    return r->status >= 200 && r->status < 300 ? LEEC_E_PROTOCOL
+                                               : LEEC_E_ACME;
+}
+
 /* ------------------------------------------------------------------ */
 /* Orders                                                              */
 /* ------------------------------------------------------------------ */
@@ -766,8 +782,8 @@ static void follow_order(leec_agent *a, const json_t *order)
 static void on_new_order(leec_agent *a, leec_acme_resp *r)
 {
     if (r->status != 201 || !r->json) {
-        fail(a, LEEC_E_ACME, steal_problem(r), "newOrder refused (HTTP %ld)",
-             r->status);
+        fail(a, refusal_code(r), steal_problem(r),
+             "newOrder refused (HTTP %ld)", r->status);
         return;
     }
     json_t *azs = leec_json_array(r->json, "authorizations");
@@ -824,7 +840,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
 {
     authz *z = &a->az[a->cursor];
     if (r->status != 200 || !r->json) {
-        fail(a, LEEC_E_ACME, steal_problem(r),
+        fail(a, refusal_code(r), steal_problem(r),
              "cannot fetch an authorization (HTTP %ld)", r->status);
         return;
     }
@@ -962,7 +978,7 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
 {
     authz *z = &a->az[a->cursor];
     if (r->status != 200 || !r->json) {
-        fail(a, LEEC_E_ACME, steal_problem(r),
+        fail(a, refusal_code(r), steal_problem(r),
              "the CA refused the challenge response for %s", z->ident);
         return;
     }
@@ -1018,7 +1034,7 @@ out:
 static void on_order(leec_agent *a, leec_acme_resp *r)
 {
     if (r->status != 200 || !r->json) {
-        fail(a, LEEC_E_ACME, steal_problem(r), "%s refused (HTTP %ld)",
+        fail(a, refusal_code(r), steal_problem(r), "%s refused (HTTP %ld)",
              a->state == LEEC_ST_FINALIZE ? "finalize" : "order poll",
              r->status);
         return;
@@ -1145,6 +1161,8 @@ static void on_response(void *ud, leec_acme_resp *r)
         return;
     if (retry_later(a, r))
         return;
+    if (r->err == LEEC_OK && r->status < 500 && r->status != 429)
+        a->retries = 0; /* the budget is for consecutive failures */
     if (r->err != LEEC_OK) {
         fail(a, r->err, NULL, "%s: %s", leec_state_name(a->state),
              r->errmsg ? r->errmsg : leec_strerror(r->err));

@@ -367,6 +367,20 @@ typedef enum leec_outcome {
     LEEC_OUTCOME_FAILED
 } leec_outcome;
 
+/* Why an agent (or a request) is waiting instead of working. */
+typedef enum leec_wait_reason {
+    LEEC_WAIT_NONE = 0,
+    LEEC_WAIT_PARALLEL,      /* the limit of orders in flight is reached */
+    LEEC_WAIT_RATE,          /* the request rate limit */
+    LEEC_WAIT_PAUSED,        /* the CA asked for a pause (429/503) */
+    LEEC_WAIT_ORDER_BUDGET,  /* new orders per account per window spent */
+    LEEC_WAIT_DOMAIN_BUDGET, /* certificates per registered domain spent */
+    LEEC_WAIT_LOCK           /* another process holds the certificate */
+} leec_wait_reason;
+
+/* "parallel limit", "CA pause", ...; never NULL. */
+LEEC_API const char *leec_wait_reason_name(leec_wait_reason reason);
+
 /* Called on every state change, from inside leec_ctx_perform(). */
 typedef void (*leec_state_fn)(void *userdata, leec_agent *agent,
                               leec_agent_state from, leec_agent_state to);

@@ -1,0 +1,73 @@
+/*
+ * The governor: LEEC's task ring, grown up. It sits between the agents and
+ * the transport and keeps the whole process within a CA's limits:
+ *   - how many orders are in flight at once (max_parallel);
+ *   - how many requests per second go to the CA (a token bucket);
+ *   - a CA-wide pause after a 429 or 503 with Retry-After: nothing is sent
+ *     until it has passed;
+ *   - budgets modelled on Let's Encrypt's published limits: new orders per
+ *     account per window, certificates per registered domain per window,
+ *     so a large batch is spread over time instead of failing half-way.
+ * Pure logic: time comes in as milliseconds, nothing here sleeps or does I/O,
+ * so it is tested with a fake clock.
+ */
+#ifndef LEEC_GOVERNOR_H
+#define LEEC_GOVERNOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leec/leec.h"
+
+typedef struct leec_gov_limits {
+    unsigned max_parallel;       /* orders in flight; 0: unlimited */
+    double rate;                 /* requests per second; 0: unlimited */
+    unsigned orders_per_window;  /* new orders per account; 0: off */
+    int64_t orders_window_ms;
+    unsigned certs_per_domain;   /* per registered domain; 0: off */
+    int64_t certs_window_ms;
+} leec_gov_limits;
+
+typedef struct leec_governor leec_governor;
+
+leec_governor *leec_gov_new(void);
+void leec_gov_free(leec_governor *g);
+void leec_gov_set_limits(leec_governor *g, const leec_gov_limits *limits);
+const leec_gov_limits *leec_gov_limits_get(const leec_governor *g);
+
+/*
+ * May an order for these registered domains start at now_ms? On
+ * LEEC_WAIT_NONE a slot is taken and the budgets are charged (release with
+ * leec_gov_order_done). Otherwise *until_ms says when to ask again (-1: when
+ * another order finishes). LEEC_E_NOMEM is reported as LEEC_WAIT_NONE never:
+ * on allocation failure the order is refused until later (PARALLEL).
+ */
+leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now_ms,
+                                      const char *const *domains, size_t n,
+                                      int64_t *until_ms);
+
+/* An admitted order finished. issued=false gives back the certificate budget
+ * it reserved (a failed order issues nothing); the order budget stays spent,
+ * as it does at the CA. */
+void leec_gov_order_done(leec_governor *g, int64_t now_ms,
+                         const char *const *domains, size_t n, bool issued);
+
+/* May a request go out at now_ms? 0: yes (a token is taken); else the
+ * milliseconds to wait. *why (if not NULL) is PAUSED or RATE. */
+int64_t leec_gov_request_admit(leec_governor *g, int64_t now_ms,
+                               leec_wait_reason *why);
+
+/* Feeds back a response: a 429 or 503 pauses every request to the CA for
+ * retry_after_s seconds (a default when absent). Returns the pause end
+ * (ms) when this response started or extended a pause, else -1. */
+int64_t leec_gov_on_response(leec_governor *g, int64_t now_ms, long status,
+                             long retry_after_s);
+
+/* End of the current CA-wide pause, or 0 when not paused. */
+int64_t leec_gov_paused_until(const leec_governor *g, int64_t now_ms);
+
+/* Orders in flight. */
+unsigned leec_gov_in_flight(const leec_governor *g);
+
+#endif

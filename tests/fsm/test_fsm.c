@@ -1,0 +1,942 @@
+/* The agent's state machine driven against the in-process fake CA over the
+ * scripted transport: no network, no sleeping (a fake clock jumps to the
+ * next deadline). */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake.h"
+#include "jws.h"
+#include "problem.h"
+
+#define MAX_ITER 20000
+#define MAX_REC 64
+
+static const char *const NAMES2[] = {"example.org", "www.example.org"};
+#define TOK0 "tok_0_0_AbCdEfGhIjKlMnOpQrStUvWxYz"
+#define TOK1 "tok_0_1_AbCdEfGhIjKlMnOpQrStUvWxYz"
+
+/* What the callbacks saw. */
+typedef struct rec {
+    leec_agent_state from[MAX_REC], to[MAX_REC];
+    size_t n;
+    int done;
+    leec_outcome outcome;
+    bool free_in_done;
+    leec_agent_state free_on_state; /* free the agent when entering it */
+    leec_agent_state hold_on_state; /* fake_http_hold() when entering it */
+    leec_ctx *ctx;
+    /* key authorizations looked up when the agent entered RESPOND */
+    leec_code ka_rc[2];
+    char *ka[2];
+} rec;
+
+typedef struct env {
+    char dir[64];
+    fake_ca *ca;
+    leec_ctx *ctx;
+    rec r;
+} env;
+
+static void log_fn(void *ud, leec_log_level level, const char *msg)
+{
+    (void)ud;
+    fprintf(stderr, "leec[%d]: %s\n", (int)level, msg);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static leec_ctx *new_ctx(env *e)
+{
+    leec_ctx *ctx = leec_ctx_new();
+    assert_non_null(ctx);
+    assert_int_equal(leec_ctx_set_server(ctx, FAKE_CA_DIR), LEEC_OK);
+    leec_code err = LEEC_E_IO;
+    leec_store *st = leec_store_fs_new(e->dir, &err);
+    assert_non_null(st);
+    assert_int_equal(err, LEEC_OK);
+    leec_ctx_set_store(ctx, st);
+    leec_ctx_set_clock(ctx, fake_clock, NULL);
+    leec_ctx_set_agree_tos(ctx, true);
+    if (getenv("LEEC_TEST_LOG"))
+        leec_ctx_set_log(ctx, log_fn, NULL, LEEC_LOG_DEBUG);
+    return ctx;
+}
+
+static int setup(void **state)
+{
+    env *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+    snprintf(e->dir, sizeof e->dir, "/tmp/leec-fsm-XXXXXX");
+    assert_non_null(mkdtemp(e->dir));
+    e->ca = fake_ca_new();
+    fake_http_set_responder(fake_ca_respond, e->ca);
+    fake_clock_set(1000000);
+    e->ctx = new_ctx(e);
+    e->ca->client = e->ctx;
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    leec_ctx_free(e->ctx);
+    for (int i = 0; i < 2; i++)
+        free(e->r.ka[i]);
+    fake_ca_free(e->ca);
+    fake_http_reset();
+    assert_int_equal(fake_http_pending(), 0);
+    nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(e);
+    return 0;
+}
+
+static void on_state(void *ud, leec_agent *a, leec_agent_state from,
+                     leec_agent_state to)
+{
+    rec *r = ud;
+    if (r->n < MAX_REC) {
+        r->from[r->n] = from;
+        r->to[r->n] = to;
+        r->n++;
+    }
+    if (r->hold_on_state != LEEC_ST_IDLE && to == r->hold_on_state)
+        fake_http_hold(true);
+    if (r->free_on_state != LEEC_ST_IDLE && to == r->free_on_state) {
+        leec_agent_free(a);
+        return;
+    }
+    if (to == LEEC_ST_RESPOND && r->ctx) {
+        const char *tok[2] = {TOK0, TOK1};
+        for (int i = 0; i < 2; i++) {
+            free(r->ka[i]);
+            r->ka[i] = NULL;
+            r->ka_rc[i] =
+                leec_ctx_http01_key_authorization(r->ctx, tok[i], &r->ka[i]);
+        }
+    }
+}
+
+static void on_done(void *ud, leec_agent *a, leec_outcome outcome)
+{
+    rec *r = ud;
+    r->done++;
+    r->outcome = outcome;
+    if (r->free_in_done)
+        leec_agent_free(a);
+}
+
+static leec_agent *agent_new(env *e, leec_ctx *ctx, const char *const *names,
+                             size_t n, rec *r)
+{
+    leec_code err = LEEC_E_IO;
+    leec_agent *a = leec_agent_new(ctx, NULL, names, n, &err);
+    assert_non_null(a);
+    assert_int_equal(err, LEEC_OK);
+    r->ctx = ctx;
+    leec_agent_set_callbacks(a, on_state, on_done, r);
+    (void)e;
+    return a;
+}
+
+/* Starts an agent for NAMES2 in e->ctx and runs it to the end. */
+static leec_agent *run_one(env *e)
+{
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 1);
+    return a;
+}
+
+static void assert_failed(env *e, leec_agent *a, leec_code code)
+{
+    if (leec_agent_get_outcome(a) != LEEC_OUTCOME_FAILED ||
+        leec_agent_error(a) != code)
+        fprintf(stderr, "outcome %d error %s: %s\n",
+                (int)leec_agent_get_outcome(a),
+                leec_strerror(leec_agent_error(a)),
+                leec_agent_error_message(a));
+    assert_int_equal(e->r.outcome, LEEC_OUTCOME_FAILED);
+    assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_FAILED);
+    assert_int_equal(leec_agent_get_state(a), LEEC_ST_FAILED);
+    assert_int_equal(leec_agent_error(a), code);
+    assert_non_null(leec_agent_error_message(a));
+    /* Nothing installed, no token left behind. */
+    char *pem = NULL;
+    assert_int_equal(leec_store_read_cert(leec_ctx_get_store(e->ctx),
+                                          "example.org", &pem),
+                     LEEC_E_NOT_FOUND);
+    assert_null(pem);
+    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(e->ca->stats.verify_failures, 0);
+}
+
+static void assert_issued(env *e, leec_agent *a)
+{
+    if (leec_agent_get_outcome(a) != LEEC_OUTCOME_ISSUED)
+        fprintf(stderr, "outcome %d error %s: %s\n",
+                (int)leec_agent_get_outcome(a),
+                leec_strerror(leec_agent_error(a)),
+                leec_agent_error_message(a));
+    assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_ISSUED);
+    assert_int_equal(leec_agent_get_state(a), LEEC_ST_DONE);
+    assert_int_equal(e->ca->stats.verify_failures, 0);
+    assert_int_equal(e->ca->stats.keyauth_failures, 0);
+    assert_int_equal(e->ctx->tokens.n, 0);
+}
+
+/* Times of the requests to one URL. */
+static size_t times_of(const char *url, int64_t *t, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fake_http_log_count() && n < max; i++)
+        if (strcmp(fake_http_log(i)->url, url) == 0)
+            t[n++] = fake_http_log(i)->t_ms;
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void dump_log(void)
+{
+    if (!getenv("LEEC_TEST_LOG"))
+        return;
+    for (size_t i = 0; i < fake_http_log_count(); i++) {
+        const fake_log_entry *l = fake_http_log(i);
+        fprintf(stderr, "%8lld %-4s %s -> %ld\n", (long long)l->t_ms,
+                l->method, l->url, l->status);
+    }
+}
+
+static void test_happy_path(void **state)
+{
+    env *e = *state;
+    leec_agent *a = run_one(e);
+    dump_log();
+    assert_issued(e, a);
+
+    static const leec_agent_state want[] = {
+        LEEC_ST_CHECK_EXISTING, LEEC_ST_WAIT_ACCOUNT, LEEC_ST_NEW_ORDER,
+        LEEC_ST_FETCH_AUTHZ,    LEEC_ST_PRESENT,      LEEC_ST_RESPOND,
+        LEEC_ST_AUTHZ_POLL,     LEEC_ST_FINALIZE,     LEEC_ST_ORDER_POLL,
+        LEEC_ST_DOWNLOAD,       LEEC_ST_INSTALL,      LEEC_ST_DONE,
+    };
+    size_t nwant = sizeof want / sizeof want[0];
+    assert_int_equal(e->r.n, nwant);
+    for (size_t i = 0; i < nwant; i++) {
+        assert_int_equal(e->r.to[i], want[i]);
+        assert_int_equal(e->r.from[i], i ? want[i - 1] : LEEC_ST_IDLE);
+    }
+
+    /* The key authorizations were served while the challenges were live
+     * (the CA checked them too), and are gone now. */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(e->r.ka_rc[i], LEEC_OK);
+        assert_non_null(e->r.ka[i]);
+        assert_true(strncmp(e->r.ka[i], i ? TOK1 "." : TOK0 ".",
+                            strlen(TOK0) + 1) == 0);
+    }
+    char *ka = NULL;
+    assert_int_equal(leec_ctx_http01_key_authorization(e->ctx, TOK0, &ka),
+                     LEEC_E_NOT_FOUND);
+    assert_null(ka);
+
+    /* dir (its Replay-Nonce fills the pool), newAccount, newOrder, 2 authz,
+     * 2 challenges, 2 rounds of 2 authz polls, finalize, 2 order polls,
+     * download. */
+    assert_int_equal(leec_ctx_request_count(e->ctx), 15);
+    assert_int_equal(fake_http_log_count(), 15);
+    assert_int_equal(e->ca->stats.dir, 1);
+    assert_int_equal(e->ca->stats.nonce, 0);
+    assert_int_equal(e->ca->stats.new_account, 1);
+    assert_int_equal(e->ca->stats.new_order, 1);
+    assert_int_equal(e->ca->stats.authz_get, 6);
+    assert_int_equal(e->ca->stats.chall_post, 2);
+    assert_int_equal(e->ca->stats.finalize, 1);
+    assert_int_equal(e->ca->stats.order_get, 2);
+    assert_int_equal(e->ca->stats.cert_get, 1);
+    assert_int_equal(e->ca->stats.bad_nonce_sent, 0);
+
+    /* newAccount carries the jwk, every later request the kid. */
+    for (size_t i = 0; i < fake_http_log_count(); i++) {
+        const fake_log_entry *l = fake_http_log(i);
+        if (strcmp(l->method, "POST") != 0)
+            continue;
+        assert_non_null(l->protected_);
+        bool acct = strcmp(l->url, FAKE_CA_BASE "/new-acct") == 0;
+        assert_true((strstr(l->protected_, "\"jwk\"") != NULL) == acct);
+        assert_true((strstr(l->protected_, "\"kid\"") != NULL) == !acct);
+        assert_non_null(strstr(l->protected_, "\"nonce\""));
+        assert_int_not_equal(l->status, 0);
+    }
+
+    /* Without Retry-After the second poll comes quickly. */
+    int64_t t[8];
+    assert_int_equal(times_of(FAKE_CA_BASE "/authz/0/0", t, 8), 3);
+    assert_true(t[2] - t[1] < 1000);
+
+    /* The live certificate is the one the agent reports. */
+    char *pem = NULL;
+    assert_int_equal(leec_store_read_cert(leec_ctx_get_store(e->ctx),
+                                          "example.org", &pem),
+                     LEEC_OK);
+    assert_non_null(leec_agent_cert_pem(a));
+    assert_string_equal(pem, leec_agent_cert_pem(a));
+    leec_cert_info *ci = NULL;
+    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &ci), LEEC_OK);
+    assert_int_equal(ci->nnames, 2);
+    assert_non_null(strstr(ci->issuer, "leec fake test CA"));
+    leec_cert_info_free(ci);
+    free(pem);
+}
+
+/* Other key types: RS256 account JWS, an EC P-384 certificate key. */
+static void test_rsa_account_ec384_cert(void **state)
+{
+    env *e = *state;
+    leec_ctx_set_account_key_type(e->ctx, LEEC_KEY_RSA2048);
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_set_key_type(a, LEEC_KEY_EC384), LEEC_OK);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_issued(e, a);
+    assert_non_null(strstr(fake_http_log(1)->protected_, "\"RS256\""));
+    leec_cert_info *ci = NULL;
+    const char *pem = leec_agent_cert_pem(a);
+    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &ci), LEEC_OK);
+    assert_string_equal(ci->key_type, "EC");
+    assert_int_equal(ci->key_bits, 384);
+    leec_cert_info_free(ci);
+}
+
+static void test_fresh_then_force(void **state)
+{
+    env *e = *state;
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    char *first = NULL;
+    assert_int_equal(leec_store_read_cert(leec_ctx_get_store(e->ctx),
+                                          "example.org", &first),
+                     LEEC_OK);
+
+    /* A new context on the same store: the saved account, the fresh cert. */
+    leec_ctx *ctx2 = new_ctx(e);
+    e->ca->client = ctx2;
+    rec r2;
+    memset(&r2, 0, sizeof r2);
+    static const char *const names[] = {"Example.ORG.", "www.example.org"};
+    leec_agent *b = agent_new(e, ctx2, names, 2, &r2);
+    assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_true(fake_drive(ctx2, MAX_ITER) > 0);
+    assert_int_equal(r2.done, 1);
+    assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_FRESH);
+    assert_int_equal(leec_ctx_request_count(ctx2), 0);
+    assert_int_equal(e->ca->stats.new_order, 1);
+    assert_string_equal(leec_agent_cert_pem(b), first);
+
+    /* Forced: ordered again with the saved account. */
+    rec r3;
+    memset(&r3, 0, sizeof r3);
+    leec_agent *c = agent_new(e, ctx2, NAMES2, 2, &r3);
+    leec_agent_set_force(c, true);
+    assert_int_equal(leec_agent_start(c), LEEC_OK);
+    assert_true(fake_drive(ctx2, MAX_ITER) > 0);
+    assert_int_equal(r3.done, 1);
+    if (leec_agent_get_outcome(c) != LEEC_OUTCOME_ISSUED)
+        fprintf(stderr, "%s\n", leec_agent_error_message(c));
+    assert_int_equal(leec_agent_get_outcome(c), LEEC_OUTCOME_ISSUED);
+    assert_int_equal(e->ca->stats.new_order, 2);
+    assert_int_equal(e->ca->stats.new_account, 1); /* reused */
+    assert_int_equal(e->ca->stats.verify_failures, 0);
+    assert_int_equal(e->ca->stats.keyauth_failures, 0);
+    char *second = NULL;
+    assert_int_equal(leec_store_read_cert(leec_ctx_get_store(ctx2),
+                                          "example.org", &second),
+                     LEEC_OK);
+    assert_string_not_equal(first, second);
+    assert_string_equal(second, leec_agent_cert_pem(c));
+    free(first);
+    free(second);
+    for (int i = 0; i < 2; i++) {
+        free(r2.ka[i]);
+        free(r3.ka[i]);
+    }
+    leec_ctx_free(ctx2);
+    e->ca->client = e->ctx;
+}
+
+static void test_two_agents_share_account(void **state)
+{
+    env *e = *state;
+    static const char *const n1[] = {"a.example"};
+    static const char *const n2[] = {"b.example"};
+    rec r1, r2;
+    memset(&r1, 0, sizeof r1);
+    memset(&r2, 0, sizeof r2);
+    leec_agent *a = agent_new(e, e->ctx, n1, 1, &r1);
+    leec_agent *b = agent_new(e, e->ctx, n2, 1, &r2);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_ISSUED);
+    assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_ISSUED);
+    assert_int_equal(e->ca->stats.dir, 1);
+    assert_int_equal(e->ca->stats.new_account, 1);
+    assert_int_equal(e->ca->stats.new_order, 2);
+    assert_int_equal(e->ca->stats.verify_failures, 0);
+    for (int i = 0; i < 2; i++) {
+        free(r1.ka[i]);
+        free(r2.ka[i]);
+    }
+}
+
+static void test_bad_nonce_retried(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.bad_nonces = 3;
+    e->ca->knobs.dir_without_nonce = true; /* so a HEAD newNonce comes first */
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    assert_int_equal(e->ca->stats.bad_nonce_sent, 3);
+    assert_int_equal(leec_ctx_request_count(e->ctx), 16 + 3);
+    /* The retries used the nonce of the badNonce answer: one HEAD only. */
+    assert_int_equal(e->ca->stats.nonce, 1);
+    assert_int_equal(fake_http_count("HEAD", FAKE_CA_BASE "/nonce"), 1);
+    assert_string_equal(fake_http_log(1)->method, "HEAD");
+    assert_int_equal(fake_http_count("POST", FAKE_CA_BASE "/new-acct"), 4);
+}
+
+static void test_bad_nonce_exhausted(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.bad_nonces = LEEC_BADNONCE_RETRIES + 5;
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_ACME);
+    const leec_problem *p = leec_agent_problem(a);
+    assert_non_null(p);
+    assert_string_equal(p->type, "urn:ietf:params:acme:error:badNonce");
+    assert_int_equal(p->status, 400);
+    assert_int_equal(fake_http_count("POST", FAKE_CA_BASE "/new-acct"),
+                     LEEC_BADNONCE_RETRIES + 1);
+    assert_int_equal(e->ca->stats.new_order, 0);
+}
+
+static void test_retry_after_honoured(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.retry_after = "7";
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    int64_t t[8];
+    /* fetch, poll (pending, Retry-After: 7), poll (valid) */
+    assert_int_equal(times_of(FAKE_CA_BASE "/authz/0/0", t, 8), 3);
+    assert_true(t[2] - t[1] >= 7000);
+    assert_int_equal(times_of(FAKE_CA_BASE "/authz/0/1", t, 8), 3);
+    assert_true(t[2] - t[1] >= 7000);
+    /* order: poll (processing, Retry-After: 7), poll (valid) */
+    assert_int_equal(times_of(FAKE_CA_BASE "/order/0", t, 8), 2);
+    assert_true(t[1] - t[0] >= 7000);
+    assert_true(t[1] - t[0] < 8000);
+}
+
+static void test_invalid_authorization(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.authz_fail = true;
+    e->ca->knobs.authz_fail_detail = "Connection refused by 192.0.2.1:80";
+    leec_agent *a = run_one(e);
+    /* The tokens were live while the CA validated... */
+    assert_int_equal(e->r.ka_rc[0], LEEC_OK);
+    assert_failed(e, a, LEEC_E_INVALID_ORDER);
+    const leec_problem *p = leec_agent_problem(a);
+    assert_non_null(p);
+    assert_string_equal(p->type, "urn:ietf:params:acme:error:connection");
+    assert_string_equal(p->detail, "Connection refused by 192.0.2.1:80");
+    assert_non_null(strstr(leec_agent_error_message(a), "example.org"));
+    /* ...and are gone now. */
+    char *ka = NULL;
+    assert_int_equal(leec_ctx_http01_key_authorization(e->ctx, TOK0, &ka),
+                     LEEC_E_NOT_FOUND);
+    assert_int_equal(leec_ctx_http01_key_authorization(e->ctx, TOK1, &ka),
+                     LEEC_E_NOT_FOUND);
+    assert_null(ka);
+    assert_int_equal(e->ca->stats.finalize, 0);
+}
+
+static void test_order_processing_forever(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.order_processing_forever = true;
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_TIMEOUT);
+    int64_t t[128], fin[2];
+    size_t n = times_of(FAKE_CA_BASE "/order/0", t, 128);
+    assert_int_equal(times_of(FAKE_CA_BASE "/finalize/0", fin, 2), 1);
+    /* 300 s with a back-off from 50 ms growing by half up to 10 s. */
+    assert_true(n >= 10);
+    assert_true(n <= 60);
+    assert_true(t[n - 1] - fin[0] <= 300 * 1000 + 100);
+    assert_true(t[n - 1] - fin[0] >= 290 * 1000);
+    for (size_t i = 2; i + 1 < n; i++)
+        assert_true(t[i] - t[i - 1] >= t[i - 1] - t[i - 2]);
+    assert_true(t[n - 2] - t[n - 3] <= 10000);
+}
+
+static void bad_body_case(void **state, fake_endpoint ep, fake_bad_body kind)
+{
+    env *e = *state;
+    e->ca->knobs.bad_endpoint = ep;
+    e->ca->knobs.bad_body = kind;
+    leec_agent *a = run_one(e);
+    /* A success status without a usable body: the CA broke the protocol. */
+    assert_failed(e, a, LEEC_E_PROTOCOL);
+    assert_null(leec_agent_problem(a));
+}
+
+static void test_malformed_new_order(void **state)
+{
+    bad_body_case(state, FAKE_EP_NEW_ORDER, FAKE_BODY_MALFORMED);
+}
+static void test_wrong_types_new_order(void **state)
+{
+    bad_body_case(state, FAKE_EP_NEW_ORDER, FAKE_BODY_WRONG_TYPES);
+}
+static void test_malformed_authz(void **state)
+{
+    bad_body_case(state, FAKE_EP_AUTHZ, FAKE_BODY_MALFORMED);
+}
+static void test_wrong_types_authz(void **state)
+{
+    bad_body_case(state, FAKE_EP_AUTHZ, FAKE_BODY_WRONG_TYPES);
+}
+static void test_malformed_order_poll(void **state)
+{
+    bad_body_case(state, FAKE_EP_ORDER, FAKE_BODY_MALFORMED);
+}
+static void test_wrong_types_order_poll(void **state)
+{
+    bad_body_case(state, FAKE_EP_ORDER, FAKE_BODY_WRONG_TYPES);
+}
+
+static void test_cert_for_other_names(void **state)
+{
+    env *e = *state;
+    static const char *const other[] = {"example.org", "evil.example"};
+    e->ca->knobs.issue_names = other;
+    e->ca->knobs.issue_nnames = 2;
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_CERT_MISMATCH);
+    assert_null(leec_agent_cert_pem(a));
+    char *live = leec_store_live_path(leec_ctx_get_store(e->ctx),
+                                      "example.org");
+    assert_non_null(live);
+    struct stat sb;
+    assert_int_not_equal(lstat(live, &sb), 0);
+    free(live);
+}
+
+static void test_directory_http_url(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.dir_http_url = true;
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_PROTOCOL);
+    assert_int_equal(e->r.to[e->r.n - 1], LEEC_ST_FAILED);
+    assert_int_equal(e->r.from[e->r.n - 1], LEEC_ST_WAIT_ACCOUNT);
+    assert_int_equal(e->ca->stats.new_account, 0);
+    assert_int_equal(leec_ctx_request_count(e->ctx), 1);
+}
+
+static void test_500_once_on_authz_poll(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.authz_poll_500 = 1;
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    assert_int_equal(e->ca->stats.http500_sent, 1);
+    size_t n500 = 0;
+    for (size_t i = 0; i < fake_http_log_count(); i++)
+        n500 += fake_http_log(i)->status == 500;
+    assert_int_equal(n500, 1);
+}
+
+static void test_rejected_identifier_subproblems(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.reject_identifiers = true;
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_ACME);
+    const leec_problem *p = leec_agent_problem(a);
+    assert_non_null(p);
+    assert_string_equal(p->type,
+                        "urn:ietf:params:acme:error:rejectedIdentifier");
+    assert_int_equal(p->status, 400);
+    assert_non_null(p->detail);
+    assert_int_equal(p->nsub, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(p->sub[i].type,
+                            "urn:ietf:params:acme:error:rejectedIdentifier");
+        assert_string_equal(p->sub[i].id_type, "dns");
+        assert_string_equal(p->sub[i].id_value, NAMES2[i]);
+        assert_non_null(p->sub[i].detail);
+    }
+}
+
+static void test_free_in_on_done(void **state)
+{
+    env *e = *state;
+    e->r.free_in_done = true;
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 1);
+    assert_int_equal(e->r.outcome, LEEC_OUTCOME_ISSUED);
+    assert_int_equal(e->ctx->nagents, 0);
+
+    /* FRESH finishes inside leec_agent_start (not inside perform). */
+    rec r2;
+    memset(&r2, 0, sizeof r2);
+    r2.free_in_done = true;
+    leec_agent *b = agent_new(e, e->ctx, NAMES2, 2, &r2);
+    assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_int_equal(r2.done, 1);
+    assert_int_equal(r2.outcome, LEEC_OUTCOME_FRESH);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->ctx->nagents, 0);
+
+    /* FAILED, also from inside perform (invalid authorization). */
+    e->ca->knobs.authz_fail = true;
+    rec r3;
+    memset(&r3, 0, sizeof r3);
+    r3.free_in_done = true;
+    static const char *const other[] = {"other.example"};
+    leec_agent *c = agent_new(e, e->ctx, other, 1, &r3);
+    assert_int_equal(leec_agent_start(c), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(r3.done, 1);
+    assert_int_equal(r3.outcome, LEEC_OUTCOME_FAILED);
+    assert_int_equal(e->ctx->nagents, 0);
+    assert_int_equal(e->ctx->tokens.n, 0);
+    for (int i = 0; i < 2; i++) {
+        free(r2.ka[i]);
+        free(r3.ka[i]);
+    }
+}
+
+/* The account fails synchronously inside leec_agent_start (no store id can
+ * be derived from the server URL) and on_done frees the agent there. */
+static void test_free_in_on_done_sync_failure(void **state)
+{
+    env *e = *state;
+    leec_ctx *ctx = leec_ctx_new();
+    assert_non_null(ctx);
+    assert_int_equal(leec_ctx_set_server(ctx, "https://-bad.test/dir"),
+                     LEEC_OK);
+    leec_ctx_set_store(ctx, leec_store_fs_new(e->dir, NULL));
+    leec_ctx_set_clock(ctx, fake_clock, NULL);
+    rec r;
+    memset(&r, 0, sizeof r);
+    r.free_in_done = true;
+    static const char *const n1[] = {"a.example"};
+    static const char *const n2[] = {"b.example"};
+    leec_agent *a = agent_new(e, ctx, n1, 1, &r);
+    rec rb;
+    memset(&rb, 0, sizeof rb);
+    leec_agent *b = agent_new(e, ctx, n2, 1, &rb);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_int_equal(r.done, 1);
+    assert_int_equal(r.outcome, LEEC_OUTCOME_FAILED);
+    /* The other agent, not started, is untouched. */
+    assert_int_equal(leec_agent_get_state(b), LEEC_ST_IDLE);
+    assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_FAILED);
+    assert_int_equal(leec_agent_error(b), LEEC_E_INVALID_ARG);
+    int running = -1;
+    assert_int_equal(leec_ctx_perform(ctx, &running), LEEC_OK);
+    assert_int_equal(running, 0);
+    assert_int_equal(ctx->nagents, 1);
+    leec_ctx_free(ctx);
+}
+
+static bool held(void *ud)
+{
+    (void)ud;
+    return fake_http_held();
+}
+
+static void test_free_in_on_state(void **state)
+{
+    env *e = *state;
+    /* Freed inside perform when it presents its tokens: they go too. */
+    e->r.free_on_state = LEEC_ST_RESPOND;
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_int_equal(e->r.ka_rc[0], 0);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 0);
+    assert_int_equal(e->r.ka_rc[0], LEEC_OK); /* live when it was freed */
+    assert_int_equal(e->ctx->nagents, 0);
+    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(fake_http_pending(), 0);
+    assert_int_equal(e->ca->stats.chall_post, 0);
+
+    /* Freed inside leec_agent_start. */
+    rec r2;
+    memset(&r2, 0, sizeof r2);
+    r2.free_on_state = LEEC_ST_CHECK_EXISTING;
+    leec_agent *b = agent_new(e, e->ctx, NAMES2, 2, &r2);
+    assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_int_equal(e->ctx->nagents, 0);
+}
+
+static void test_agent_free_mid_flight(void **state)
+{
+    env *e = *state;
+    static const char *const n1[] = {"a.example"};
+    rec r1;
+    memset(&r1, 0, sizeof r1);
+    r1.hold_on_state = LEEC_ST_FETCH_AUTHZ;
+    leec_agent *a = agent_new(e, e->ctx, n1, 1, &r1);
+    leec_agent *b = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_true(fake_drive_until(e->ctx, MAX_ITER, held, NULL) > 0);
+    assert_int_equal(leec_agent_get_state(a), LEEC_ST_FETCH_AUTHZ);
+    assert_true(fake_http_pending() > 0);
+    leec_agent_free(a); /* outside any callback, request in flight */
+    fake_http_hold(false);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(r1.done, 0);
+    assert_issued(e, b);
+    assert_int_equal(e->ctx->nagents, 1);
+    for (int i = 0; i < 2; i++)
+        free(r1.ka[i]);
+}
+
+static void test_ctx_free_right_after_start(void **state)
+{
+    env *e = *state;
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_int_equal(fake_http_pending(), 1); /* the directory */
+    leec_ctx_free(e->ctx);
+    e->ctx = NULL;
+    e->ca->client = NULL;
+    assert_int_equal(fake_http_pending(), 0);
+    assert_int_equal(e->r.done, 0);
+}
+
+static void test_ctx_free_mid_flight(void **state)
+{
+    env *e = *state;
+    char webroot[128];
+    snprintf(webroot, sizeof webroot, "%s/www", e->dir);
+    assert_int_equal(mkdir(webroot, 0700), 0);
+    e->ca->knobs.authz_pending_polls = 1000;
+    static const char *const n1[] = {"a.example"};
+    static const char *const n2[] = {"b.example"};
+    rec r1, r2;
+    memset(&r1, 0, sizeof r1);
+    memset(&r2, 0, sizeof r2);
+    leec_agent *v[2];
+    r2.hold_on_state = LEEC_ST_AUTHZ_POLL;
+    v[0] = agent_new(e, e->ctx, n1, 1, &r1);
+    v[1] = agent_new(e, e->ctx, n2, 1, &r2);
+    assert_int_equal(leec_agent_set_webroot(v[0], webroot), LEEC_OK);
+    assert_int_equal(leec_agent_start(v[0]), LEEC_OK);
+    assert_int_equal(leec_agent_start(v[1]), LEEC_OK);
+    assert_true(fake_drive_until(e->ctx, MAX_ITER, held, NULL) > 0);
+    /* Both poll: let the timers fire so that requests are in flight. */
+    fake_clock_set(fake_clock_now() + 100);
+    assert_int_equal(leec_ctx_perform(e->ctx, NULL), LEEC_OK);
+    assert_int_equal(leec_agent_get_state(v[0]), LEEC_ST_AUTHZ_POLL);
+    assert_int_equal(leec_agent_get_state(v[1]), LEEC_ST_AUTHZ_POLL);
+    assert_int_equal(fake_http_pending(), 2);
+    assert_int_equal(e->ctx->tokens.n, 2);
+    char path[256];
+    snprintf(path, sizeof path, "%s/.well-known/acme-challenge/%s", webroot,
+             TOK0);
+    assert_int_equal(access(path, F_OK), 0);
+    /* Free with requests in flight, tokens and a webroot file live. */
+    leec_ctx_free(e->ctx);
+    e->ctx = NULL;
+    e->ca->client = NULL;
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(fake_http_pending(), 0);
+    assert_int_equal(r1.done + r2.done, 0);
+    for (int i = 0; i < 2; i++) {
+        free(r1.ka[i]);
+        free(r2.ka[i]);
+    }
+}
+
+static void test_terms_of_service(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.terms = "https://ca.test/terms-v1.pdf";
+    leec_ctx_set_agree_tos(e->ctx, false);
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_TOS);
+    assert_int_equal(e->ca->stats.new_account, 0);
+    assert_int_equal(fake_http_count("POST", FAKE_CA_BASE "/new-acct"), 0);
+    assert_string_equal(leec_ctx_terms_url(e->ctx),
+                        "https://ca.test/terms-v1.pdf");
+    assert_non_null(strstr(leec_agent_error_message(a), "terms-v1.pdf"));
+}
+
+static void test_terms_agreed(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.terms = "https://ca.test/terms-v1.pdf";
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    for (size_t i = 0; i < fake_http_log_count(); i++) {
+        const fake_log_entry *l = fake_http_log(i);
+        if (strcmp(l->url, FAKE_CA_BASE "/new-acct") == 0)
+            assert_non_null(strstr(l->payload, "\"termsOfServiceAgreed\":true"));
+    }
+}
+
+/* The fake CA itself: its JWS checks are real (a forged signature, a wrong
+ * url, a replayed nonce are refused), so the other cases mean something. */
+static char *ca_nonce(env *e)
+{
+    fake_request rq = {"HEAD", FAKE_CA_BASE "/nonce", NULL, NULL, NULL};
+    leec_http_resp resp;
+    memset(&resp, 0, sizeof resp);
+    leec_buf_init(&resp.body, 0);
+    fake_ca_respond(e->ca, &rq, &resp);
+    assert_int_equal(resp.status, 200);
+    assert_non_null(resp.replay_nonce);
+    leec_buf_free(&resp.body);
+    return resp.replay_nonce;
+}
+
+static long ca_post(env *e, const leec_key *key, const char *nonce,
+                    const char *signed_url, const char *to_url, bool forge,
+                    char **type)
+{
+    char *jws = NULL;
+    assert_int_equal(leec_jws_sign(key, NULL, nonce, signed_url, "{}", &jws),
+                     LEEC_OK);
+    if (forge) {
+        char *sig = strstr(jws, "\"signature\":\"");
+        assert_non_null(sig);
+        sig += 13;
+        *sig = *sig == 'A' ? 'B' : 'A';
+    }
+    fake_request rq = {"POST", to_url, jws, "application/jose+json", NULL};
+    leec_http_resp resp;
+    memset(&resp, 0, sizeof resp);
+    leec_buf_init(&resp.body, 0);
+    fake_ca_respond(e->ca, &rq, &resp);
+    json_t *j = resp.body.data ? json_loads(resp.body.data, 0, NULL) : NULL;
+    *type = j && json_is_string(json_object_get(j, "type"))
+                ? strdup(json_string_value(json_object_get(j, "type")))
+                : NULL;
+    json_decref(j);
+    long status = resp.status;
+    free(resp.content_type);
+    free(resp.location);
+    free(resp.replay_nonce);
+    leec_buf_free(&resp.body);
+    free(jws);
+    return status;
+}
+
+static void test_fake_ca_checks_jws(void **state)
+{
+    env *e = *state;
+    leec_key *key = NULL;
+    char *type = NULL;
+    const char *acct = FAKE_CA_BASE "/new-acct";
+    assert_int_equal(leec_key_generate(LEEC_KEY_EC256, &key), LEEC_OK);
+
+    char *n1 = ca_nonce(e);
+    assert_int_equal(ca_post(e, key, n1, acct, acct, true, &type), 400);
+    assert_string_equal(type, "urn:ietf:params:acme:error:malformed");
+    free(type);
+    assert_int_equal(e->ca->stats.verify_failures, 1);
+
+    char *n2 = ca_nonce(e);
+    assert_int_equal(ca_post(e, key, n2, FAKE_CA_BASE "/new-order", acct,
+                             false, &type),
+                     400);
+    free(type);
+    assert_int_equal(e->ca->stats.verify_failures, 2);
+
+    char *n3 = ca_nonce(e);
+    assert_int_equal(ca_post(e, key, n3, acct, acct, false, &type), 201);
+    free(type);
+    /* the same nonce again */
+    assert_int_equal(ca_post(e, key, n3, acct, acct, false, &type), 400);
+    assert_string_equal(type, "urn:ietf:params:acme:error:badNonce");
+    free(type);
+    /* a nonce the CA never issued */
+    assert_int_equal(ca_post(e, key, "Nonce99999999", acct, acct, false,
+                             &type),
+                     400);
+    assert_string_equal(type, "urn:ietf:params:acme:error:badNonce");
+    free(type);
+    e->ca->stats.verify_failures = 0;
+    free(n1);
+    free(n2);
+    free(n3);
+    leec_key_free(key);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_happy_path),
+        T(test_rsa_account_ec384_cert),
+        T(test_fresh_then_force),
+        T(test_two_agents_share_account),
+        T(test_bad_nonce_retried),
+        T(test_bad_nonce_exhausted),
+        T(test_retry_after_honoured),
+        T(test_invalid_authorization),
+        T(test_order_processing_forever),
+        T(test_malformed_new_order),
+        T(test_wrong_types_new_order),
+        T(test_malformed_authz),
+        T(test_wrong_types_authz),
+        T(test_malformed_order_poll),
+        T(test_wrong_types_order_poll),
+        T(test_cert_for_other_names),
+        T(test_directory_http_url),
+        T(test_500_once_on_authz_poll),
+        T(test_rejected_identifier_subproblems),
+        T(test_free_in_on_done),
+        T(test_free_in_on_done_sync_failure),
+        T(test_ctx_free_mid_flight),
+        T(test_free_in_on_state),
+        T(test_agent_free_mid_flight),
+        T(test_ctx_free_right_after_start),
+        T(test_terms_of_service),
+        T(test_terms_agreed),
+        T(test_fake_ca_checks_jws),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

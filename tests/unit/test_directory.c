@@ -1,0 +1,218 @@
+/* The ACME directory, URL checks and the CA's store id. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define D "https://ca.test"
+
+/* leec_ca_id lives in account.c, which links the signed-request layer; the
+ * unit tests link no transport, so stand in for it (never called here). */
+leec_http *leec_http_new(const leec_http_opts *opts)
+{
+    (void)opts;
+    return NULL;
+}
+void leec_http_free(leec_http *h)
+{
+    (void)h;
+}
+leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
+                           const char *body, const char *content_type,
+                           const char *accept, leec_http_done_fn fn,
+                           void *userdata)
+{
+    (void)h, (void)method, (void)url, (void)body, (void)content_type;
+    (void)accept, (void)fn, (void)userdata;
+    return LEEC_E_HTTP;
+}
+void leec_http_cancel(leec_http *h, void *userdata)
+{
+    (void)h, (void)userdata;
+}
+leec_code leec_http_perform(leec_http *h)
+{
+    (void)h;
+    return LEEC_OK;
+}
+leec_code leec_http_wait(leec_http *h, const int *extra_fds, size_t nextra,
+                         int timeout_ms)
+{
+    (void)h, (void)extra_fds, (void)nextra, (void)timeout_ms;
+    return LEEC_OK;
+}
+long leec_http_timeout_ms(leec_http *h)
+{
+    (void)h;
+    return -1;
+}
+unsigned long leec_http_request_count(leec_http *h)
+{
+    (void)h;
+    return 0;
+}
+
+static json_t *load(const char *text)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_valid(void **state)
+{
+    (void)state;
+    json_t *j = load("{\"newNonce\":\"" D "/nonce\",\"newAccount\":\"" D
+                     "/acct\",\"newOrder\":\"" D "/order\",\"revokeCert\":\"" D
+                     "/revoke\",\"keyChange\":\"" D
+                     "/kc\",\"renewalInfo\":\"" D "/ari\",\"meta\":{"
+                     "\"termsOfService\":\"https://ca.test/tos.pdf\","
+                     "\"website\":\"https://ca.test\"},\"x-extra\":5}");
+    leec_directory d;
+    char *why = NULL;
+    assert_int_equal(leec_directory_parse(j, &d, &why), LEEC_OK);
+    assert_null(why);
+    assert_string_equal(d.new_nonce, D "/nonce");
+    assert_string_equal(d.new_account, D "/acct");
+    assert_string_equal(d.new_order, D "/order");
+    assert_string_equal(d.revoke_cert, D "/revoke");
+    assert_string_equal(d.key_change, D "/kc");
+    assert_string_equal(d.renewal_info, D "/ari");
+    assert_string_equal(d.terms, "https://ca.test/tos.pdf");
+    leec_directory_clear(&d);
+    assert_null(d.new_nonce);
+    json_decref(j);
+
+    /* Optional members may be absent; pebble's data: terms are kept. */
+    j = load("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
+             "/a\",\"newOrder\":\"" D "/o\",\"meta\":{\"termsOfService\":"
+             "\"data:text/plain,Do%20what%20thou%20wilt\"}}");
+    assert_int_equal(leec_directory_parse(j, &d, NULL), LEEC_OK);
+    assert_null(d.revoke_cert);
+    assert_null(d.renewal_info);
+    assert_string_equal(d.terms, "data:text/plain,Do%20what%20thou%20wilt");
+    leec_directory_clear(&d);
+    json_decref(j);
+
+    /* No meta: no terms. */
+    j = load("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
+             "/a\",\"newOrder\":\"" D "/o\"}");
+    assert_int_equal(leec_directory_parse(j, &d, NULL), LEEC_OK);
+    assert_null(d.terms);
+    leec_directory_clear(&d);
+    json_decref(j);
+}
+
+static void expect_bad(const char *text, const char *key)
+{
+    json_t *j = load(text);
+    leec_directory d;
+    char *why = NULL;
+    assert_int_equal(leec_directory_parse(j, &d, &why), LEEC_E_PROTOCOL);
+    assert_non_null(why);
+    assert_non_null(strstr(why, key));
+    assert_null(d.new_nonce);
+    assert_null(d.new_account);
+    assert_null(d.terms);
+    free(why);
+    json_decref(j);
+}
+
+static void test_invalid(void **state)
+{
+    (void)state;
+    expect_bad("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D "/a\"}",
+               "newOrder");
+    expect_bad("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
+               "/a\",\"newOrder\":null}",
+               "newOrder");
+    expect_bad("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
+               "/a\",\"newOrder\":5}",
+               "newOrder");
+    expect_bad("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
+               "/a\",\"newOrder\":\"http://ca.test/o\"}",
+               "newOrder");
+    expect_bad("{\"newNonce\":\"http://ca.test/n\",\"newAccount\":\"" D
+               "/a\",\"newOrder\":\"" D "/o\"}",
+               "newNonce");
+    /* an optional URL must be valid when present */
+    expect_bad("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
+               "/a\",\"newOrder\":\"" D "/o\",\"revokeCert\":\"ftp://x/\"}",
+               "revokeCert");
+    expect_bad("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
+               "/a x\",\"newOrder\":\"" D "/o\"}",
+               "newAccount");
+}
+
+static void test_url_ok(void **state)
+{
+    (void)state;
+    assert_true(leec_url_ok("https://ca.test/dir"));
+    assert_true(leec_url_ok("HTTPS://ca.test/dir"));
+    assert_true(leec_url_ok("https://127.0.0.1:14000/dir"));
+    assert_false(leec_url_ok(NULL));
+    assert_false(leec_url_ok(""));
+    assert_false(leec_url_ok("https://"));
+    assert_false(leec_url_ok("http://ca.test/dir"));
+    assert_false(leec_url_ok("ftp://ca.test/dir"));
+    assert_false(leec_url_ok("ca.test/dir"));
+    assert_false(leec_url_ok("https://ca.test/a b"));
+    assert_false(leec_url_ok("https://ca.test/a\tb"));
+    assert_false(leec_url_ok("https://ca.test/a\r\nX-Evil: 1"));
+    assert_false(leec_url_ok("https://ca.test/\x7f"));
+    char *big = malloc(LEEC_MAX_URL + 2);
+    assert_non_null(big);
+    memset(big, 'a', LEEC_MAX_URL + 1);
+    memcpy(big, "https://", 8);
+    big[LEEC_MAX_URL + 1] = '\0';
+    assert_false(leec_url_ok(big));
+    big[LEEC_MAX_URL] = '\0';
+    assert_true(leec_url_ok(big));
+    free(big);
+}
+
+static void expect_id(const char *url, const char *want)
+{
+    char *id = leec_ca_id(url);
+    if (!want) {
+        assert_null(id);
+        return;
+    }
+    assert_non_null(id);
+    assert_string_equal(id, want);
+    free(id);
+}
+
+static void test_ca_id(void **state)
+{
+    (void)state;
+    expect_id("https://127.0.0.1:14000/dir", "127.0.0.1_14000");
+    expect_id("https://acme-v02.api.letsencrypt.org/directory",
+              "acme-v02.api.letsencrypt.org");
+    expect_id(LEEC_LETSENCRYPT_STAGING_URL,
+              "acme-staging-v02.api.letsencrypt.org");
+    expect_id("https://CA.Example.COM/dir", "ca.example.com");
+    expect_id("https://ca.test", "ca.test");
+    expect_id("https://ca.test?x=1", "ca.test");
+    expect_id("https://user:pw@ca.test:8443/dir", "ca.test_8443");
+    expect_id("https://[::1]:14000/dir", "___1__14000");
+    expect_id("https://-bad.test/dir", NULL);
+    expect_id("https:///dir", NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_url_ok),
+        cmocka_unit_test(test_ca_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

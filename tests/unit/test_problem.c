@@ -1,0 +1,243 @@
+/* RFC 7807 problem documents: parsing, sanitising, copying. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "problem.h"
+
+static json_t *load(const char *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_type_detail_subproblems(void **state)
+{
+    (void)state;
+    json_t *j = load(
+        "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+        "\"detail\":\"Error creating new order\",\"status\":400,"
+        "\"subproblems\":["
+        "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+        "\"detail\":\"forbidden\","
+        "\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"}},"
+        "{\"type\":\"urn:ietf:params:acme:error:caa\","
+        "\"identifier\":{\"type\":\"ip\",\"value\":\"192.0.2.1\"}},"
+        "\"not an object\","
+        "{\"detail\":\"no type, no identifier\"}]}");
+    leec_problem *p = leec_problem_from_json(j, 400, 30);
+    json_decref(j);
+    assert_non_null(p);
+    assert_string_equal(p->type,
+                        "urn:ietf:params:acme:error:rejectedIdentifier");
+    assert_string_equal(p->detail, "Error creating new order");
+    assert_int_equal(p->status, 400);
+    assert_int_equal(p->retry_after, 30);
+    assert_int_equal(p->nsub, 3); /* the non-object is skipped */
+    assert_string_equal(p->sub[0].type,
+                        "urn:ietf:params:acme:error:rejectedIdentifier");
+    assert_string_equal(p->sub[0].detail, "forbidden");
+    assert_string_equal(p->sub[0].id_type, "dns");
+    assert_string_equal(p->sub[0].id_value, "a.example");
+    assert_string_equal(p->sub[1].type, "urn:ietf:params:acme:error:caa");
+    assert_null(p->sub[1].detail);
+    assert_string_equal(p->sub[1].id_type, "ip");
+    assert_string_equal(p->sub[1].id_value, "192.0.2.1");
+    assert_null(p->sub[2].type);
+    assert_string_equal(p->sub[2].detail, "no type, no identifier");
+    assert_null(p->sub[2].id_type);
+    assert_null(p->sub[2].id_value);
+    assert_true(leec_problem_is(p, "rejectedIdentifier"));
+    assert_false(leec_problem_is(p, "caa"));
+    leec_problem_free(p);
+}
+
+static void test_control_characters_sanitised(void **state)
+{
+    (void)state;
+    json_t *j = load("{\"type\":\"urn:x\\u001b[31m\","
+                     "\"detail\":\"line1\\nline2\\r\\t\\u007f end\","
+                     "\"subproblems\":[{\"detail\":\"a\\u0001b\","
+                     "\"identifier\":{\"type\":\"dns\","
+                     "\"value\":\"evil\\u0007.example\"}}]}");
+    leec_problem *p = leec_problem_from_json(j, 0, -1);
+    json_decref(j);
+    assert_non_null(p);
+    assert_string_equal(p->type, "urn:x?[31m");
+    assert_string_equal(p->detail, "line1?line2??? end");
+    assert_int_equal(p->nsub, 1);
+    assert_string_equal(p->sub[0].id_value, "evil?.example");
+    assert_string_equal(p->sub[0].detail, "a?b");
+    assert_string_equal(p->sub[0].id_type, "dns");
+    leec_problem_free(p);
+}
+
+static void test_long_detail_cut(void **state)
+{
+    (void)state;
+    char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    json_t *j = json_pack("{s:s, s:s}", "type", "urn:x", "detail", big);
+    leec_problem *p = leec_problem_from_json(j, 0, -1);
+    json_decref(j);
+    assert_non_null(p);
+    size_t n = strlen(p->detail);
+    assert_true(n < 2000);
+    assert_string_equal(p->detail + n - 3, "...");
+    leec_problem_free(p);
+}
+
+static void test_missing_type_is_about_blank(void **state)
+{
+    (void)state;
+    json_t *j = load("{\"detail\":\"something\",\"type\":5}");
+    leec_problem *p = leec_problem_from_json(j, 500, -1);
+    json_decref(j);
+    assert_non_null(p);
+    assert_string_equal(p->type, "about:blank");
+    assert_string_equal(p->detail, "something");
+    assert_int_equal(p->status, 500);
+    assert_int_equal(p->nsub, 0);
+    assert_null(p->sub);
+    assert_false(leec_problem_is(p, "malformed"));
+    leec_problem_free(p);
+
+    j = load("{}");
+    p = leec_problem_from_json(j, 0, -1);
+    json_decref(j);
+    assert_non_null(p);
+    assert_string_equal(p->type, "about:blank");
+    assert_null(p->detail);
+    leec_problem_free(p);
+}
+
+static void test_non_object(void **state)
+{
+    (void)state;
+    const char *texts[] = {"[]", "\"urn:ietf:params:acme:error:malformed\"",
+                           "5", "null", "true"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_t *j = load(texts[i]);
+        assert_null(leec_problem_from_json(j, 400, -1));
+        json_decref(j);
+    }
+    assert_null(leec_problem_from_json(NULL, 400, -1));
+    /* subproblems of the wrong type are ignored */
+    json_t *j = load("{\"type\":\"urn:x\",\"subproblems\":{\"a\":1}}");
+    leec_problem *p = leec_problem_from_json(j, 0, -1);
+    json_decref(j);
+    assert_non_null(p);
+    assert_int_equal(p->nsub, 0);
+    leec_problem_free(p);
+}
+
+static void test_problem_is(void **state)
+{
+    (void)state;
+    leec_problem p;
+    memset(&p, 0, sizeof p);
+    assert_false(leec_problem_is(NULL, "badNonce"));
+    assert_false(leec_problem_is(&p, "badNonce"));
+    p.type = "urn:ietf:params:acme:error:badNonce";
+    assert_true(leec_problem_is(&p, "badNonce"));
+    assert_false(leec_problem_is(&p, "badNonc"));
+    assert_false(leec_problem_is(&p, "badNonceX"));
+    assert_false(leec_problem_is(&p, "badnonce"));
+    p.type = "urn:ietf:params:acme:error:badNonceX";
+    assert_false(leec_problem_is(&p, "badNonce"));
+    p.type = "urn:other:badNonce";
+    assert_false(leec_problem_is(&p, "badNonce"));
+    p.type = "badNonce";
+    assert_false(leec_problem_is(&p, "badNonce"));
+}
+
+static void test_dup(void **state)
+{
+    (void)state;
+    assert_null(leec_problem_dup(NULL));
+    json_t *j = load(
+        "{\"type\":\"urn:ietf:params:acme:error:rateLimited\","
+        "\"detail\":\"too many\","
+        "\"subproblems\":[{\"type\":\"urn:ietf:params:acme:error:dns\","
+        "\"detail\":\"NXDOMAIN\","
+        "\"identifier\":{\"type\":\"dns\",\"value\":\"b.example\"}},"
+        "{\"type\":\"urn:x\"}]}");
+    leec_problem *p = leec_problem_from_json(j, 429, 3600);
+    json_decref(j);
+    assert_non_null(p);
+    leec_problem *d = leec_problem_dup(p);
+    assert_non_null(d);
+    assert_ptr_not_equal(d, p);
+    assert_ptr_not_equal(d->type, p->type);
+    assert_string_equal(d->type, p->type);
+    assert_string_equal(d->detail, p->detail);
+    assert_int_equal(d->status, 429);
+    assert_int_equal(d->retry_after, 3600);
+    assert_int_equal(d->nsub, 2);
+    assert_string_equal(d->sub[0].type, "urn:ietf:params:acme:error:dns");
+    assert_string_equal(d->sub[0].detail, "NXDOMAIN");
+    assert_string_equal(d->sub[0].id_type, "dns");
+    assert_string_equal(d->sub[0].id_value, "b.example");
+    assert_string_equal(d->sub[1].type, "urn:x");
+    assert_null(d->sub[1].detail);
+    assert_null(d->sub[1].id_type);
+    assert_null(d->sub[1].id_value);
+    leec_problem_free(p);
+    /* the copy outlives the original */
+    assert_true(leec_problem_is(d, "rateLimited"));
+    leec_problem_free(d);
+
+    j = load("{\"type\":\"urn:y\"}");
+    p = leec_problem_from_json(j, 0, -1);
+    json_decref(j);
+    d = leec_problem_dup(p);
+    assert_non_null(d);
+    assert_string_equal(d->type, "urn:y");
+    assert_null(d->detail);
+    assert_int_equal(d->nsub, 0);
+    leec_problem_free(p);
+    leec_problem_free(d);
+    leec_problem_free(NULL);
+}
+
+static void test_sanitize(void **state)
+{
+    (void)state;
+    assert_null(leec_sanitize(NULL, 10));
+    char *s = leec_sanitize("ab\x01\x7f" "c", 10);
+    assert_string_equal(s, "ab??c");
+    free(s);
+    s = leec_sanitize("abcdef", 3);
+    assert_string_equal(s, "abc...");
+    free(s);
+    s = leec_sanitize("abc", 3);
+    assert_string_equal(s, "abc");
+    free(s);
+    /* UTF-8 passes through */
+    s = leec_sanitize("h\xc3\xa9", 10);
+    assert_string_equal(s, "h\xc3\xa9");
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_type_detail_subproblems),
+        cmocka_unit_test(test_control_characters_sanitised),
+        cmocka_unit_test(test_long_detail_cut),
+        cmocka_unit_test(test_missing_type_is_about_blank),
+        cmocka_unit_test(test_non_object),
+        cmocka_unit_test(test_problem_is),
+        cmocka_unit_test(test_dup),
+        cmocka_unit_test(test_sanitize),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
