@@ -67,6 +67,7 @@ static void account_fail(leec_ctx *ctx, leec_code err, const char *msg,
 static void account_ready(leec_ctx *ctx)
 {
     ctx->acct_state = RES_READY;
+    ctx->acct_gen++;
     wake_agents(ctx);
 }
 
@@ -217,7 +218,7 @@ out:
 static void start_account(leec_ctx *ctx)
 {
     ctx->acct_state = RES_PENDING;
-    if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
+    if (ctx->account_mode == LEEC_ACCOUNT_SAVED && !ctx->acct_skip_saved) {
         bool found = false;
         leec_code rc = load_saved(ctx, &found);
         if (rc != LEEC_OK) {
@@ -287,6 +288,22 @@ void leec_account_ensure(leec_ctx *ctx)
         ctx->dir_state = RES_FAILED;
         account_fail(ctx, rc, "cannot request the directory", NULL);
     }
+}
+
+void leec_account_forget(leec_ctx *ctx, unsigned gen)
+{
+    if (gen != ctx->acct_gen || ctx->acct_state != RES_READY)
+        return; /* another agent already did it */
+    leec_log(ctx, LEEC_LOG_WARN,
+             "the CA no longer knows account %s; creating a new one",
+             ctx->acct_url);
+    leec_key_free(ctx->acct_key);
+    ctx->acct_key = NULL;
+    free(ctx->acct_url);
+    ctx->acct_url = NULL;
+    ctx->acct_state = RES_NONE;
+    /* The saved account is replaced when the new one is created. */
+    ctx->acct_skip_saved = true;
 }
 
 void leec_account_clear(leec_ctx *ctx)

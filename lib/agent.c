@@ -9,8 +9,6 @@
  *        -> DOWNLOAD -> INSTALL -> DONE          (any state -> FAILED)
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +19,8 @@
 #include "csr.h"
 #include "internal.h"
 #include "json.h"
+#include "names.h"
+#include "order.h"
 #include "problem.h"
 #include "solver/webroot.h"
 #include "store.h"
@@ -60,6 +60,8 @@ struct leec_agent {
     int64_t deadline;
     leec_acme_req *req;
     int retries;
+    unsigned acct_gen;     /* the account generation orders are signed by */
+    bool account_renewed;  /* accountDoesNotExist is recovered from once */
 
     char *order_url;
     char *finalize_url;
@@ -80,53 +82,6 @@ struct leec_agent {
 static void go(leec_agent *a, leec_agent_state to);
 
 /* ------------------------------------------------------------------ */
-/* Names                                                               */
-/* ------------------------------------------------------------------ */
-
-static bool is_ip(const char *s)
-{
-    unsigned char b[16];
-    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
-}
-
-/* A DNS name as a CA accepts it (LDH labels, an optional leading "*."). */
-static bool dns_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253)
-        return false;
-    if (s[0] == '*') {
-        if (s[1] != '.')
-            return false;
-        s += 2;
-    }
-    size_t label = 0;
-    char prev = '.';
-    for (const char *p = s; *p; p++) {
-        char c = *p;
-        if (c == '.') {
-            if (label == 0 || prev == '-')
-                return false;
-            label = 0;
-        } else if (isalnum((unsigned char)c) || c == '-' || c == '_') {
-            if (label == 0 && c == '-')
-                return false;
-            if (++label > 63)
-                return false;
-        } else {
-            return false;
-        }
-        prev = c;
-    }
-    return label > 0 && prev != '-';
-}
-
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-/* ------------------------------------------------------------------ */
 /* Life cycle                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -136,41 +91,18 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
 {
     leec_code rc = LEEC_E_NOMEM;
     leec_agent *a = NULL;
-    if (!ctx || !names || n == 0 || n > LEEC_MAX_NAMES) {
+    if (!ctx) {
         rc = LEEC_E_INVALID_ARG;
         goto fail;
     }
-    if (!(a = calloc(1, sizeof *a)) ||
-        !(a->names = calloc(n, sizeof *a->names)))
+    if (!(a = calloc(1, sizeof *a)))
         goto fail;
     a->ctx = ctx;
     a->deadline = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!names[i]) {
-            rc = LEEC_E_BAD_NAME;
-            goto fail;
-        }
-        char *s = strdup(names[i]);
-        if (!s)
-            goto fail;
-        for (char *p = s; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        size_t len = strlen(s);
-        if (len && s[len - 1] == '.') /* "example.com." is the same name */
-            s[len - 1] = '\0';
-        if (!is_ip(s) && !dns_name_ok(s)) {
-            free(s);
-            rc = LEEC_E_BAD_NAME;
-            goto fail;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < a->nnames; j++)
-            dup = dup || strcmp(a->names[j], s) == 0;
-        if (dup)
-            free(s);
-        else
-            a->names[a->nnames++] = s;
-    }
+    if ((rc = leec_names_normalize(names, n, LEEC_MAX_NAMES, &a->names,
+                                   &a->nnames, NULL)) != LEEC_OK)
+        goto fail;
+    rc = LEEC_E_NOMEM;
     const char *cn = cert_name ? cert_name : a->names[0];
     if (!cert_name && strncmp(cn, "*.", 2) == 0)
         cn += 2; /* "*.example.com" is stored as example.com */
@@ -195,9 +127,7 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
     return a;
 fail:
     if (a) {
-        for (size_t i = 0; i < a->nnames; i++)
-            free(a->names[i]);
-        free(a->names);
+        leec_names_free(a->names, a->nnames);
         free(a->cert_name);
         free(a);
     }
@@ -251,9 +181,7 @@ void leec_agent_destroy(leec_agent *a)
         }
     }
     authz_clear(a);
-    for (size_t i = 0; i < a->nnames; i++)
-        free(a->names[i]);
-    free(a->names);
+    leec_names_free(a->names, a->nnames);
     free(a->cert_name);
     free(a->webroot);
     free(a->order_url);
@@ -479,26 +407,6 @@ leec_code leec_agent_start(leec_agent *a)
 /* CHECK_EXISTING and WAIT_ACCOUNT                                     */
 /* ------------------------------------------------------------------ */
 
-static bool same_names(leec_agent *a, const leec_cert_info *ci)
-{
-    if (ci->nnames != a->nnames)
-        return false;
-    char **x = malloc(a->nnames * sizeof *x);
-    char **y = malloc(a->nnames * sizeof *y);
-    bool same = x && y;
-    if (same) {
-        memcpy(x, a->names, a->nnames * sizeof *x);
-        memcpy(y, ci->names, a->nnames * sizeof *y);
-        qsort(x, a->nnames, sizeof *x, cmp_str);
-        qsort(y, a->nnames, sizeof *y, cmp_str);
-        for (size_t i = 0; same && i < a->nnames; i++)
-            same = strcasecmp(x[i], y[i]) == 0;
-    }
-    free(x);
-    free(y);
-    return same;
-}
-
 static void enter_check_existing(leec_agent *a)
 {
     char *pem = NULL;
@@ -519,7 +427,8 @@ static void enter_check_existing(leec_agent *a)
     time_t now = time(NULL);
     /* Due when a third of the lifetime is left (the default without ARI). */
     time_t due = ci->not_after - (ci->not_after - ci->not_before) / 3;
-    bool names_same = same_names(a, ci);
+    bool names_same = leec_names_same(a->names, a->nnames, ci->names,
+                                      ci->nnames);
     if (names_same && now < due && !a->force) {
         char when[32];
         struct tm tm;
@@ -549,6 +458,7 @@ static void check_account(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
     if (ctx->acct_state == RES_READY) {
+        a->acct_gen = ctx->acct_gen;
         go(a, LEEC_ST_NEW_ORDER);
     } else if (ctx->acct_state == RES_FAILED) {
         fail(a, ctx->acct_err, leec_problem_dup(ctx->acct_problem), "%s",
@@ -596,7 +506,7 @@ static char *new_order_payload(leec_agent *a)
         goto out;
     for (size_t i = 0; i < a->nnames; i++)
         json_array_append_new(ids, json_pack("{s:s, s:s}", "type",
-                                             is_ip(a->names[i]) ? "ip" : "dns",
+                                             leec_name_is_ip(a->names[i]) ? "ip" : "dns",
                                              "value", a->names[i]));
     json_object_set(o, "identifiers", ids);
     s = json_dumps(o, JSON_COMPACT);
@@ -706,25 +616,6 @@ static leec_code refusal_code(const leec_acme_resp *r)
 /* Orders                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Checks that the order is for exactly our identifiers. */
-static bool order_ids_match(leec_agent *a, const json_t *order)
-{
-    json_t *ids = leec_json_array(order, "identifiers");
-    if (!ids)
-        return true; /* optional in some CAs' order updates */
-    if (json_array_size(ids) != a->nnames)
-        return false;
-    for (size_t i = 0; i < json_array_size(ids); i++) {
-        const char *v = leec_json_str(json_array_get(ids, i), "value");
-        bool found = false;
-        for (size_t j = 0; v && j < a->nnames && !found; j++)
-            found = strcasecmp(v, a->names[j]) == 0;
-        if (!found)
-            return false;
-    }
-    return true;
-}
-
 static bool set_url(char **slot, const char *url)
 {
     if (!leec_url_ok(url))
@@ -737,60 +628,70 @@ static bool set_url(char **slot, const char *url)
     return true;
 }
 
-static void order_failed(leec_agent *a, const json_t *order)
-{
-    leec_problem *p = leec_problem_from_json(leec_json_object(order, "error"),
-                                             0, -1);
-    fail(a, LEEC_E_INVALID_ORDER, p, "the order became invalid");
-}
-
 /* Moves on according to the order's status (new order, finalize, poll). */
 static void follow_order(leec_agent *a, const json_t *order)
 {
-    const char *st = leec_json_str(order, "status");
-    if (!st) {
-        fail(a, LEEC_E_PROTOCOL, NULL, "order without a status");
-    } else if (strcmp(st, "invalid") == 0) {
-        order_failed(a, order);
-    } else if (strcmp(st, "pending") == 0) {
+    leec_order_view v;
+    if (leec_order_parse(order, &v) != LEEC_OK) {
+        fail(a, LEEC_E_PROTOCOL, NULL, "malformed order object");
+        return;
+    }
+    switch (v.status) {
+    case LEEC_ORDER_INVALID:
+        fail(a, LEEC_E_INVALID_ORDER, leec_order_error(order),
+             "the order became invalid");
+        return;
+    case LEEC_ORDER_PENDING:
         if (a->state == LEEC_ST_NEW_ORDER)
             go(a, LEEC_ST_FETCH_AUTHZ);
         else
             fail(a, LEEC_E_PROTOCOL, NULL,
                  "order is pending after its authorizations were valid");
-    } else if (strcmp(st, "ready") == 0) {
-        if (a->state == LEEC_ST_NEW_ORDER)
-            go(a, LEEC_ST_FINALIZE); /* every authorization was reused */
-        else
-            go(a, LEEC_ST_ORDER_POLL);
-    } else if (strcmp(st, "processing") == 0) {
+        return;
+    case LEEC_ORDER_READY:
+        /* Straight from newOrder: every authorization was reused. */
+        go(a, a->state == LEEC_ST_NEW_ORDER ? LEEC_ST_FINALIZE
+                                            : LEEC_ST_ORDER_POLL);
+        return;
+    case LEEC_ORDER_PROCESSING:
         go(a, LEEC_ST_ORDER_POLL);
-    } else if (strcmp(st, "valid") == 0) {
-        if (!set_url(&a->cert_url, leec_json_str(order, "certificate")))
+        return;
+    case LEEC_ORDER_VALID:
+        if (!v.certificate || !set_url(&a->cert_url, v.certificate))
             fail(a, LEEC_E_PROTOCOL, NULL,
-                 "valid order without a valid certificate URL");
+                 "valid order without a certificate URL");
         else if (!a->cert_key)
             fail(a, LEEC_E_PROTOCOL, NULL,
                  "the CA reports a valid order that leec did not finalize");
         else
             go(a, LEEC_ST_DOWNLOAD);
-    } else {
-        fail(a, LEEC_E_PROTOCOL, NULL, "unknown order status");
+        return;
     }
 }
 
 static void on_new_order(leec_agent *a, leec_acme_resp *r)
 {
+    leec_order_view v;
+    if (leec_problem_is(r->problem, "accountDoesNotExist") &&
+        !a->account_renewed) {
+        /* A saved account deactivated or lost by the CA (a test CA that
+         * restarted): make a new one once, then order again. */
+        a->account_renewed = true;
+        leec_account_forget(a->ctx, a->acct_gen);
+        go(a, LEEC_ST_WAIT_ACCOUNT);
+        return;
+    }
     if (r->status != 201 || !r->json) {
         fail(a, refusal_code(r), steal_problem(r),
              "newOrder refused (HTTP %ld)", r->status);
         return;
     }
-    json_t *azs = leec_json_array(r->json, "authorizations");
-    size_t n = azs ? json_array_size(azs) : 0;
-    if (!set_url(&a->order_url, r->location) ||
-        !set_url(&a->finalize_url, leec_json_str(r->json, "finalize")) ||
-        n == 0 || n > LEEC_MAX_NAMES || !order_ids_match(a, r->json)) {
+    size_t n = 0;
+    if (leec_order_parse(r->json, &v) != LEEC_OK || !v.finalize ||
+        !v.authorizations || !(n = json_array_size(v.authorizations)) ||
+        !set_url(&a->order_url, r->location) ||
+        !set_url(&a->finalize_url, v.finalize) ||
+        !leec_order_ids_match(r->json, a->names, a->nnames)) {
         fail(a, LEEC_E_PROTOCOL, NULL,
              "malformed order (URL, authorizations or identifiers)");
         return;
@@ -802,9 +703,9 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     }
     a->naz = n;
     for (size_t i = 0; i < n; i++) {
-        const char *u = json_string_value(json_array_get(azs, i));
-        if (!u || !set_url(&a->az[i].url, u)) {
-            fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization URL");
+        if (!set_url(&a->az[i].url,
+                     json_string_value(json_array_get(v.authorizations, i)))) {
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             return;
         }
     }
@@ -817,113 +718,44 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
 /* Authorizations                                                      */
 /* ------------------------------------------------------------------ */
 
-/* The error of a failed authorization: its challenge's error document. */
-static leec_problem *authz_problem(const json_t *az)
+/* Takes a validated authorization's challenge down at once: it has served
+ * its purpose. */
+static void authz_done(leec_agent *a, authz *z)
 {
-    json_t *chs = leec_json_array(az, "challenges");
-    for (size_t i = 0; chs && i < json_array_size(chs); i++) {
-        json_t *e = leec_json_object(json_array_get(chs, i), "error");
-        if (e)
-            return leec_problem_from_json(e, 0, -1);
-    }
-    return NULL;
+    z->valid = true;
+    z->respond = false;
+    if (!z->presented)
+        return;
+    leec_tokens_remove(&a->ctx->tokens, z->token, a);
+    if (a->webroot)
+        (void)leec_webroot_cleanup(a->webroot, z->token);
+    z->presented = false;
 }
 
-static void authz_invalid(leec_agent *a, authz *z, const json_t *az,
-                          const char *st)
+/* Records the http-01 challenge of a pending authorization. */
+static bool take_challenge(leec_agent *a, authz *z, const leec_authz_view *v,
+                           const char *offered)
 {
-    fail(a, LEEC_E_INVALID_ORDER, authz_problem(az),
-         "authorization for %s is %s", z->ident ? z->ident : "?", st);
+    if (!v->chall_url) {
+        fail(a, LEEC_E_NO_CHALLENGE, NULL,
+             "no http-01 challenge for %s (offered: %s)", z->ident,
+             offered && *offered ? offered : "none");
+        return false;
+    }
+    if (!set_url(&z->chall_url, v->chall_url) ||
+        !(z->token = strdup(v->token))) {
+        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        return false;
+    }
+    /* processing: already answered (by an earlier run, say). */
+    z->respond = !v->chall_status || strcmp(v->chall_status, "pending") == 0;
+    return true;
 }
 
-static void on_authz(leec_agent *a, leec_acme_resp *r)
+/* After the last authorization of a round: the next state, or the next
+ * poll after a back-off. */
+static void authz_round_done(leec_agent *a, long retry_after)
 {
-    authz *z = &a->az[a->cursor];
-    if (r->status != 200 || !r->json) {
-        fail(a, refusal_code(r), steal_problem(r),
-             "cannot fetch an authorization (HTTP %ld)", r->status);
-        return;
-    }
-    const char *st = leec_json_str(r->json, "status");
-    const char *ident = leec_json_str(leec_json_object(r->json, "identifier"),
-                                      "value");
-    if (!st || !ident) {
-        fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
-        return;
-    }
-    if (!z->ident) {
-        bool wild = json_is_true(json_object_get(r->json, "wildcard"));
-        if (asprintf(&z->ident, "%s%s", wild ? "*." : "", ident) < 0) {
-            z->ident = NULL;
-            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
-            return;
-        }
-    }
-    if (strcmp(st, "valid") == 0) {
-        z->valid = true;
-        z->respond = false;
-        if (a->state == LEEC_ST_AUTHZ_POLL) {
-            leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): %s validated",
-                     a->id, a->cert_name, z->ident);
-            /* Take the token down as soon as it has served its purpose. */
-            if (z->presented) {
-                leec_tokens_remove(&a->ctx->tokens, z->token, a);
-                if (a->webroot)
-                    (void)leec_webroot_cleanup(a->webroot, z->token);
-                z->presented = false;
-            }
-        }
-    } else if (strcmp(st, "pending") == 0) {
-        if (a->state == LEEC_ST_FETCH_AUTHZ) {
-            json_t *chs = leec_json_array(r->json, "challenges");
-            json_t *ch = NULL;
-            leec_buf offered;
-            leec_buf_init(&offered, 256);
-            for (size_t i = 0; chs && i < json_array_size(chs); i++) {
-                json_t *c = json_array_get(chs, i);
-                const char *t = leec_json_str(c, "type");
-                if (t && strcmp(t, "http-01") == 0)
-                    ch = c;
-                else if (t)
-                    (void)leec_buf_printf(&offered, " %s", t);
-            }
-            if (!ch) {
-                fail(a, LEEC_E_NO_CHALLENGE, NULL,
-                     "no http-01 challenge for %s (offered:%s)", z->ident,
-                     offered.len ? offered.data : " none");
-                leec_buf_free(&offered);
-                return;
-            }
-            leec_buf_free(&offered);
-            const char *tok = leec_json_str(ch, "token");
-            const char *cst = leec_json_str(ch, "status");
-            if (!tok || !leec_b64url_valid(tok, LEEC_MAX_TOKEN) ||
-                !set_url(&z->chall_url, leec_json_str(ch, "url")) ||
-                !(z->token = strdup(tok))) {
-                fail(a, LEEC_E_PROTOCOL, NULL,
-                     "malformed http-01 challenge for %s", z->ident);
-                return;
-            }
-            /* processing: already answered (e.g. by an earlier run). */
-            z->respond = !cst || strcmp(cst, "pending") == 0;
-        }
-    } else if (strcmp(st, "invalid") == 0 || strcmp(st, "deactivated") == 0 ||
-               strcmp(st, "expired") == 0 || strcmp(st, "revoked") == 0) {
-        authz_invalid(a, z, r->json, st);
-        return;
-    } else {
-        fail(a, LEEC_E_PROTOCOL, NULL, "unknown authorization status");
-        return;
-    }
-
-    /* Next authorization, or the next state. */
-    a->cursor++;
-    while (a->cursor < a->naz && a->az[a->cursor].valid)
-        a->cursor++;
-    if (a->cursor < a->naz) {
-        send_current(a);
-        return;
-    }
     bool all_valid = true, any_respond = false;
     for (size_t i = 0; i < a->naz; i++) {
         all_valid = all_valid && a->az[i].valid;
@@ -935,7 +767,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
         go(a, any_respond ? LEEC_ST_PRESENT : LEEC_ST_AUTHZ_POLL);
     } else {
         int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
-                                      r->retry_after);
+                                      retry_after);
         if (d < 0) {
             fail(a, LEEC_E_TIMEOUT, NULL,
                  "the CA did not validate the authorizations in time");
@@ -944,6 +776,55 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
         a->cursor = 0;
         a->deadline = leec_now_ms(a->ctx) + d;
     }
+}
+
+static void on_authz(leec_agent *a, leec_acme_resp *r)
+{
+    authz *z = &a->az[a->cursor];
+    leec_authz_view v;
+    char *offered = NULL;
+    if (r->status != 200 || !r->json) {
+        fail(a, refusal_code(r), steal_problem(r),
+             "cannot fetch an authorization (HTTP %ld)", r->status);
+        return;
+    }
+    if (leec_authz_parse(r->json, "http-01", &v, &offered) != LEEC_OK) {
+        fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
+        goto out;
+    }
+    if (!z->ident &&
+        asprintf(&z->ident, "%s%s", v.wildcard ? "*." : "", v.ident) < 0) {
+        z->ident = NULL;
+        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    switch (v.status) {
+    case LEEC_AUTHZ_VALID:
+        if (a->state == LEEC_ST_AUTHZ_POLL)
+            leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): %s validated",
+                     a->id, a->cert_name, z->ident);
+        authz_done(a, z);
+        break;
+    case LEEC_AUTHZ_PENDING:
+        if (a->state == LEEC_ST_FETCH_AUTHZ &&
+            !take_challenge(a, z, &v, offered))
+            goto out;
+        break;
+    default:
+        fail(a, LEEC_E_INVALID_ORDER, leec_authz_error(r->json),
+             "authorization for %s is %s", z->ident, v.status_name);
+        goto out;
+    }
+    /* Next authorization, or the end of the round. */
+    a->cursor++;
+    while (a->cursor < a->naz && a->az[a->cursor].valid)
+        a->cursor++;
+    if (a->cursor < a->naz)
+        send_current(a);
+    else
+        authz_round_done(a, r->retry_after);
+out:
+    free(offered);
 }
 
 static void enter_present(leec_agent *a)
@@ -1039,9 +920,10 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
              r->status);
         return;
     }
-    const char *st = leec_json_str(r->json, "status");
-    if (a->state == LEEC_ST_ORDER_POLL && st &&
-        (strcmp(st, "processing") == 0 || strcmp(st, "ready") == 0)) {
+    leec_order_view v;
+    if (a->state == LEEC_ST_ORDER_POLL &&
+        leec_order_parse(r->json, &v) == LEEC_OK &&
+        (v.status == LEEC_ORDER_PROCESSING || v.status == LEEC_ORDER_READY)) {
         int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
                                       r->retry_after);
         if (d < 0)

@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "governor.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -271,7 +270,7 @@ int64_t leec_gov_request_admit(leec_governor *g, int64_t now,
     }
     if (why)
         *why = LEEC_WAIT_RATE;
-    int64_t wait = (int64_t)ceil((1 - g->tokens) * 1000.0 / g->lim.rate);
+    int64_t wait = (int64_t)((1 - g->tokens) * 1000.0 / g->lim.rate) + 1;
     return wait > 0 ? wait : 1;
 }
 

@@ -134,6 +134,8 @@ struct leec_ctx {
     leec_directory dir;
     leec_acme_req *dir_req;
     leec_res_state acct_state;
+    unsigned acct_gen;    /* bumped each time an account becomes ready */
+    bool acct_skip_saved; /* the saved account is gone at the CA */
     leec_key *acct_key;
     char *acct_url;
     char *acct_ca_id;
@@ -156,6 +158,10 @@ leec_http *leec_ctx_http(leec_ctx *ctx);
  * (leec_agent_account_ready) when it resolves. */
 void leec_account_ensure(leec_ctx *ctx);
 void leec_account_clear(leec_ctx *ctx);
+/* The CA says the account of generation gen does not exist (any more):
+ * forget it, so the next leec_account_ensure creates (and saves) a new one.
+ * Does nothing when another agent has already done so. */
+void leec_account_forget(leec_ctx *ctx, unsigned gen);
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
 char *leec_ca_id(const char *url);
 

@@ -350,6 +350,23 @@ class T(LeecCase):
                          for f in fs]
             self.assertEqual(leftovers, [], "files under accounts/")
 
+    def test_d_account_lost_at_ca(self):
+        """A saved account the CA no longer knows is replaced, once."""
+        self.issue_ok(["lost1.leec.test"])
+        path = os.path.join(self.dir, "accounts", ENV.ca_id, "account.json")
+        with open(path) as f:
+            acct = json.load(f)
+        acct["url"] = acct["url"].rsplit("/", 1)[0] + "/0123456789abcdef"
+        with open(path, "w") as f:
+            json.dump(acct, f)
+        before = ENV.count_endpoint("newAccount")
+        self.issue_ok(["lost2.leec.test"])
+        self.assertEqual(ENV.count_endpoint("newAccount") - before, 1)
+        with open(path) as f:
+            self.assertNotIn("0123456789abcdef", json.load(f)["url"])
+        self.check_account()
+        self.check_cert("lost2.leec.test", ["lost2.leec.test"])
+
     def test_e_fresh_then_force(self):
         name = "e.leec.test"
         self.issue_ok([name])

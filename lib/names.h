@@ -1,0 +1,31 @@
+/* Identifiers: the names a certificate is ordered for. */
+#ifndef LEEC_NAMES_H
+#define LEEC_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "leec/leec.h"
+
+/* A literal IPv4 or IPv6 address (an RFC 8738 "ip" identifier). */
+bool leec_name_is_ip(const char *s);
+
+/* A DNS name as CAs accept it: LDH labels of 1-63, at most 253 characters,
+ * an optional leading "*." (wildcard). Lower case expected. */
+bool leec_dns_name_ok(const char *s);
+
+/*
+ * Normalises names for an order: lower-cased, a trailing dot dropped,
+ * duplicates removed (first occurrence kept), each checked with the two
+ * functions above. *out is a malloc'd array of malloc'd strings, *nout its
+ * length. LEEC_E_BAD_NAME (with *bad the index of the culprit),
+ * LEEC_E_INVALID_ARG (none, or more than max), LEEC_E_NOMEM.
+ */
+leec_code leec_names_normalize(const char *const *in, size_t n, size_t max,
+                               char ***out, size_t *nout, size_t *bad);
+void leec_names_free(char **v, size_t n);
+
+/* The same set, whatever the order and case? */
+bool leec_names_same(char *const *a, size_t na, char *const *b, size_t nb);
+
+#endif
