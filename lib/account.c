@@ -12,35 +12,6 @@
 #include "problem.h"
 #include "store.h"
 
-char *leec_ca_id(const char *url)
-{
-    /* https://host[:port]/path -> "host" or "host_port" */
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    size_t n = strcspn(p, "/?#");
-    const char *at = memchr(p, '@', n);
-    if (at) {
-        n -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
-    char *id = strndup(p, n);
-    if (!id)
-        return NULL;
-    for (char *c = id; *c; c++) {
-        if (*c == ':')
-            *c = '_';
-        else if (*c == '[' || *c == ']')
-            *c = '_';
-        else if (*c >= 'A' && *c <= 'Z')
-            *c = (char)(*c - 'A' + 'a');
-    }
-    if (!leec_store_name_valid(id)) {
-        free(id);
-        return NULL;
-    }
-    return id;
-}
-
 static void wake_agents(leec_ctx *ctx)
 {
     /* Agents may finish (and be freed by a callback) while we walk: index
@@ -49,9 +20,18 @@ static void wake_agents(leec_ctx *ctx)
         leec_agent_account_ready(ctx->agents[i]);
 }
 
+static void unlock_account(leec_ctx *ctx)
+{
+    if (ctx->acct_lock) {
+        ctx->store->ops->unlock(ctx->store, ctx->acct_lock);
+        ctx->acct_lock = NULL;
+    }
+}
+
 static void account_fail(leec_ctx *ctx, leec_code err, const char *msg,
                          leec_problem *problem)
 {
+    unlock_account(ctx);
     ctx->acct_state = RES_FAILED;
     ctx->acct_err = err;
     free(ctx->acct_errmsg);
@@ -66,6 +46,7 @@ static void account_fail(leec_ctx *ctx, leec_code err, const char *msg,
 
 static void account_ready(leec_ctx *ctx)
 {
+    unlock_account(ctx);
     ctx->acct_state = RES_READY;
     ctx->acct_gen++;
     wake_agents(ctx);
@@ -215,22 +196,53 @@ out:
     return rc;
 }
 
+/* Looks for the saved account; true when it settled the matter (found, or
+ * failed). */
+static bool try_saved(leec_ctx *ctx)
+{
+    bool found = false;
+    if (ctx->acct_skip_saved)
+        return false;
+    leec_code rc = load_saved(ctx, &found);
+    if (rc != LEEC_OK)
+        account_fail(ctx, rc, "the saved account cannot be read", NULL);
+    else if (found)
+        account_ready(ctx);
+    return rc != LEEC_OK || found;
+}
+
+#define ACCOUNT_LOCK_RETRY_MS 200
+
 static void start_account(leec_ctx *ctx)
 {
     ctx->acct_state = RES_PENDING;
-    if (ctx->account_mode == LEEC_ACCOUNT_SAVED && !ctx->acct_skip_saved) {
-        bool found = false;
-        leec_code rc = load_saved(ctx, &found);
+    if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
+        if (try_saved(ctx))
+            return;
+        /* None saved: one process creates it while the others wait, then
+         * find it saved. */
+        leec_code rc = ctx->store->ops->lock(ctx->store, "account",
+                                             ctx->acct_ca_id, &ctx->acct_lock);
+        if (rc == LEEC_E_LOCKED) {
+            ctx->acct_retry_at = leec_now_ms(ctx) + ACCOUNT_LOCK_RETRY_MS;
+            return;
+        }
         if (rc != LEEC_OK) {
-            account_fail(ctx, rc, "the saved account cannot be read", NULL);
+            account_fail(ctx, rc, "cannot lock the account in the store",
+                         NULL);
             return;
         }
-        if (found) {
-            account_ready(ctx);
+        if (try_saved(ctx))
             return;
-        }
     }
     create_account(ctx);
+}
+
+void leec_account_on_timer(leec_ctx *ctx)
+{
+    ctx->acct_retry_at = -1;
+    if (ctx->acct_state == RES_PENDING && !ctx->acct_req)
+        start_account(ctx);
 }
 
 static void on_directory(void *ud, leec_acme_resp *r)
@@ -308,6 +320,8 @@ void leec_account_forget(leec_ctx *ctx, unsigned gen)
 
 void leec_account_clear(leec_ctx *ctx)
 {
+    unlock_account(ctx);
+    ctx->acct_retry_at = -1;
     leec_acme_cancel(ctx, ctx->dir_req);
     leec_acme_cancel(ctx, ctx->acct_req);
     ctx->dir_req = ctx->acct_req = NULL;

@@ -61,6 +61,13 @@ struct leec_agent {
     leec_acme_req *req;
     int retries;
     unsigned acct_gen;     /* the account generation orders are signed by */
+    void *lock;            /* the certificate's lock in the store */
+    bool lock_logged;
+    bool admitted;         /* holds an order slot of the governor */
+    char **regdoms;        /* registered domains, for the budgets */
+    size_t nregdoms;
+    leec_wait_reason wait; /* QUEUED or waiting for the lock: why */
+    int64_t wait_until;    /* ms, or -1 */
     bool account_renewed;  /* accountDoesNotExist is recovered from once */
 
     char *order_url;
@@ -80,6 +87,7 @@ struct leec_agent {
 };
 
 static void go(leec_agent *a, leec_agent_state to);
+static void release(leec_agent *a, bool issued);
 
 /* ------------------------------------------------------------------ */
 /* Life cycle                                                          */
@@ -172,6 +180,7 @@ void leec_agent_destroy(leec_agent *a)
     leec_ctx *ctx = a->ctx;
     leec_acme_cancel(ctx, a->req);
     solvers_cleanup(a);
+    release(a, false);
     for (size_t i = 0; i < ctx->nagents; i++) {
         if (ctx->agents[i] == a) {
             memmove(&ctx->agents[i], &ctx->agents[i + 1],
@@ -182,6 +191,7 @@ void leec_agent_destroy(leec_agent *a)
     }
     authz_clear(a);
     leec_names_free(a->names, a->nnames);
+    leec_names_free(a->regdoms, a->nregdoms);
     free(a->cert_name);
     free(a->webroot);
     free(a->order_url);
@@ -204,6 +214,7 @@ void leec_agent_free(leec_agent *a)
         leec_acme_cancel(a->ctx, a->req);
         a->req = NULL;
         solvers_cleanup(a);
+        release(a, false);
         a->zombie = true;
         a->deadline = -1;
         a->ctx->reap = true;
@@ -293,9 +304,28 @@ bool leec_agent_zombie(const leec_agent *a)
 /* Transitions                                                         */
 /* ------------------------------------------------------------------ */
 
+/* Gives back what the agent holds outside itself: the governor's slot and
+ * the store's lock. */
+static void release(leec_agent *a, bool issued)
+{
+    if (a->admitted) {
+        a->admitted = false;
+        leec_gov_order_done(a->ctx->gov, leec_now_ms(a->ctx),
+                            (const char *const *)a->regdoms, a->nregdoms,
+                            issued);
+        a->ctx->kick_queued = true;
+    }
+    if (a->lock) {
+        a->ctx->store->ops->unlock(a->ctx->store, a->lock);
+        a->lock = NULL;
+    }
+}
+
 static void finish(leec_agent *a, leec_outcome outcome)
 {
     solvers_cleanup(a);
+    release(a, outcome == LEEC_OUTCOME_ISSUED);
+    a->wait = LEEC_WAIT_NONE;
     a->outcome = outcome;
     a->deadline = -1;
     go(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED : LEEC_ST_DONE);
@@ -366,6 +396,9 @@ static void go(leec_agent *a, leec_agent_state to)
     case LEEC_ST_PRESENT:
         enter_present(a);
         break;
+    case LEEC_ST_QUEUED:
+        leec_agent_try_admit(a);
+        break;
     case LEEC_ST_FINALIZE:
         enter_finalize(a);
         break;
@@ -407,10 +440,41 @@ leec_code leec_agent_start(leec_agent *a)
 /* CHECK_EXISTING and WAIT_ACCOUNT                                     */
 /* ------------------------------------------------------------------ */
 
+#define LOCK_RETRY_MS 200
+
+/* Two processes never order the same certificate: the second waits for the
+ * lock, then finds the first one's certificate fresh. */
+static bool take_lock(leec_agent *a)
+{
+    leec_store *st = a->ctx->store;
+    leec_code rc = st->ops->lock(st, "cert", a->cert_name, &a->lock);
+    if (rc == LEEC_OK) {
+        a->wait = LEEC_WAIT_NONE;
+        return true;
+    }
+    if (rc != LEEC_E_LOCKED) {
+        fail(a, rc, NULL, "cannot lock the certificate in the store");
+        return false;
+    }
+    if (!a->lock_logged) {
+        a->lock_logged = true;
+        leec_log(a->ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): another process is working on this "
+                 "certificate; waiting for it",
+                 a->id, a->cert_name);
+    }
+    a->wait = LEEC_WAIT_LOCK;
+    a->wait_until = -1;
+    a->deadline = leec_now_ms(a->ctx) + LOCK_RETRY_MS;
+    return false;
+}
+
 static void enter_check_existing(leec_agent *a)
 {
     char *pem = NULL;
     leec_cert_info *ci = NULL;
+    if (!a->lock && !take_lock(a))
+        return;
     leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
     if (rc == LEEC_E_NOT_FOUND)
         goto order;
@@ -459,7 +523,7 @@ static void check_account(leec_agent *a)
     leec_ctx *ctx = a->ctx;
     if (ctx->acct_state == RES_READY) {
         a->acct_gen = ctx->acct_gen;
-        go(a, LEEC_ST_NEW_ORDER);
+        go(a, a->admitted ? LEEC_ST_NEW_ORDER : LEEC_ST_QUEUED);
     } else if (ctx->acct_state == RES_FAILED) {
         fail(a, ctx->acct_err, leec_problem_dup(ctx->acct_problem), "%s",
              ctx->acct_errmsg ? ctx->acct_errmsg : "no account");
@@ -472,6 +536,72 @@ static void enter_wait_account(leec_agent *a)
     /* ensure() may have resolved synchronously and woken us already. */
     if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
         check_account(a);
+}
+
+/* QUEUED: asks the governor for an order slot. */
+void leec_agent_try_admit(leec_agent *a)
+{
+    if (a->state != LEEC_ST_QUEUED || a->zombie)
+        return;
+    leec_ctx *ctx = a->ctx;
+    if (!a->regdoms) {
+        if (!(a->regdoms = calloc(a->nnames, sizeof *a->regdoms))) {
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < a->nnames; i++) {
+            if (!(a->regdoms[i] = leec_registered_domain(a->names[i]))) {
+                fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+                return;
+            }
+            a->nregdoms++;
+        }
+    }
+    int64_t until = -1;
+    leec_wait_reason why = leec_gov_order_admit(
+        ctx->gov, leec_now_ms(ctx), (const char *const *)a->regdoms,
+        a->nregdoms, &until);
+    if (why == LEEC_WAIT_NONE) {
+        a->admitted = true;
+        a->wait = LEEC_WAIT_NONE;
+        a->deadline = -1;
+        go(a, LEEC_ST_NEW_ORDER);
+        return;
+    }
+    if (why != a->wait)
+        leec_log(ctx, LEEC_LOG_DEBUG, "agent %u (%s): waiting (%s)", a->id,
+                 a->cert_name, leec_wait_reason_name(why));
+    a->wait = why;
+    a->wait_until = until;
+    a->deadline = until; /* -1: woken when an order finishes */
+}
+
+leec_wait_reason leec_agent_wait(const leec_agent *a, time_t *until)
+{
+    leec_wait_reason w = a->wait;
+    int64_t end = a->wait_until;
+    if (w == LEEC_WAIT_NONE && leec_agent_running(a)) {
+        int64_t now = leec_now_ms(a->ctx);
+        int64_t p = leec_gov_paused_until(a->ctx->gov, now);
+        if (p) {
+            w = LEEC_WAIT_PAUSED;
+            end = p;
+        }
+    }
+    if (until) {
+        int64_t now = leec_now_ms(a->ctx);
+        *until = w != LEEC_WAIT_NONE && end >= 0
+                     ? time(NULL) + (time_t)((end - now + 999) / 1000)
+                     : 0;
+    }
+    return w;
+}
+
+size_t leec_agent_names(const leec_agent *a, const char *const **names)
+{
+    if (names)
+        *names = (const char *const *)a->names;
+    return a->nnames;
 }
 
 void leec_agent_account_ready(leec_agent *a)
@@ -563,6 +693,14 @@ static void send_current(leec_agent *a)
 void leec_agent_on_timer(leec_agent *a)
 {
     a->deadline = -1;
+    if (a->state == LEEC_ST_CHECK_EXISTING) {
+        enter_check_existing(a); /* the lock, once more */
+        return;
+    }
+    if (a->state == LEEC_ST_QUEUED) {
+        leec_agent_try_admit(a);
+        return;
+    }
     if (a->state == LEEC_ST_AUTHZ_POLL)
         a->cursor = 0;
     send_current(a);
@@ -579,9 +717,10 @@ static bool idempotent(leec_agent_state s)
  * retried a few times after Retry-After or a growing delay. */
 static bool retry_later(leec_agent *a, leec_acme_resp *r)
 {
+    /* 429 and 503 never get here unless the governor gave up on them. */
     bool transient = r->err == LEEC_E_HTTP || r->err == LEEC_E_TIMEOUT ||
-                     (r->err == LEEC_OK &&
-                      (r->status == 429 || r->status >= 500));
+                     (r->err == LEEC_OK && r->status >= 500 &&
+                      r->status != 503);
     if (!transient || !idempotent(a->state) || a->retries >= RETRY_MAX)
         return false;
     a->retries++;
@@ -608,6 +747,8 @@ static leec_problem *steal_problem(leec_acme_resp *r)
  * success status without the JSON object it must carry) a protocol error. */
 static leec_code refusal_code(const leec_acme_resp *r)
 {
+    if (r->status == 429 || leec_problem_is(r->problem, "rateLimited"))
+        return LEEC_E_RATE_LIMITED;
     return r->status >= 200 && r->status < 300 ? LEEC_E_PROTOCOL
                                                : LEEC_E_ACME;
 }

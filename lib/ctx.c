@@ -1,8 +1,11 @@
 /* The context: settings, the shared transport and the event loop. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "b64url.h"
 #include "internal.h"
@@ -42,10 +45,16 @@ leec_ctx *leec_ctx_new(void)
     ctx->log_level = LEEC_LOG_WARN;
     ctx->clock = monotonic_ms;
     ctx->account_key_type = LEEC_KEY_EC256;
-    if (!ctx->server) {
-        free(ctx);
+    ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
+    ctx->gov = leec_gov_new();
+    ctx->max_pause_s = 3600;
+    ctx->acct_retry_at = -1;
+    if (!ctx->server || ctx->epfd < 0 || !ctx->gov) {
+        leec_ctx_free(ctx);
         return NULL;
     }
+    leec_gov_limits lim = {.max_parallel = 10};
+    leec_gov_set_limits(ctx->gov, &lim);
     return ctx;
 }
 
@@ -57,15 +66,113 @@ void leec_ctx_free(leec_ctx *ctx)
         leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
     free(ctx->agents);
     leec_account_clear(ctx);
+    leec_acme_drop_deferred(ctx);
     leec_http_free(ctx->http);
     leec_http01_server_free(ctx->http01);
     leec_nonce_clear(&ctx->nonces);
     leec_tokens_free(&ctx->tokens);
     leec_store_free(ctx->store);
+    leec_gov_free(ctx->gov);
+    if (ctx->epfd >= 0)
+        close(ctx->epfd);
     free(ctx->server);
     free(ctx->ca_bundle);
     free(ctx->contact);
     free(ctx);
+}
+
+static void watch_fd(leec_ctx *ctx, int fd)
+{
+    if (fd < 0)
+        return;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int leec_ctx_get_fd(leec_ctx *ctx)
+{
+    return leec_ctx_http(ctx) ? ctx->epfd : -1;
+}
+
+static bool is_letsencrypt(const char *url)
+{
+    return strcmp(url, LEEC_LETSENCRYPT_URL) == 0 ||
+           strcmp(url, LEEC_LETSENCRYPT_STAGING_URL) == 0;
+}
+
+/* Let's Encrypt's published limits, unless the caller chose otherwise. */
+static void apply_ca_defaults(leec_ctx *ctx)
+{
+    if (!is_letsencrypt(ctx->server))
+        return;
+    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    if (!ctx->rate_set)
+        l.rate = 20;
+    if (!ctx->orders_set) {
+        l.orders_per_window = 300;
+        l.orders_window_ms = (int64_t)3 * 3600 * 1000;
+    }
+    if (!ctx->domains_set) {
+        l.certs_per_domain = 50;
+        l.certs_window_ms = (int64_t)7 * 86400 * 1000;
+    }
+    leec_gov_set_limits(ctx->gov, &l);
+}
+
+void leec_ctx_set_max_parallel(leec_ctx *ctx, unsigned n)
+{
+    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    l.max_parallel = n;
+    leec_gov_set_limits(ctx->gov, &l);
+    ctx->kick_queued = true;
+}
+
+void leec_ctx_set_rate_limit(leec_ctx *ctx, double per_second)
+{
+    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    l.rate = per_second > 0 ? per_second : 0;
+    leec_gov_set_limits(ctx->gov, &l);
+    ctx->rate_set = true;
+}
+
+void leec_ctx_set_order_budget(leec_ctx *ctx, unsigned orders,
+                               unsigned window_s)
+{
+    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    l.orders_per_window = window_s ? orders : 0;
+    l.orders_window_ms = (int64_t)window_s * 1000;
+    leec_gov_set_limits(ctx->gov, &l);
+    ctx->orders_set = true;
+}
+
+void leec_ctx_set_domain_budget(leec_ctx *ctx, unsigned certs,
+                                unsigned window_s)
+{
+    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    l.certs_per_domain = window_s ? certs : 0;
+    l.certs_window_ms = (int64_t)window_s * 1000;
+    leec_gov_set_limits(ctx->gov, &l);
+    ctx->domains_set = true;
+}
+
+void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds)
+{
+    ctx->max_pause_s = seconds;
+}
+
+time_t leec_ctx_paused_until(leec_ctx *ctx)
+{
+    int64_t now = leec_now_ms(ctx);
+    int64_t until = leec_gov_paused_until(ctx->gov, now);
+    return until ? time(NULL) + (time_t)((until - now + 999) / 1000) : 0;
+}
+
+unsigned long leec_ctx_connection_count(leec_ctx *ctx)
+{
+    return ctx->http ? leec_http_connection_count(ctx->http) : 0;
 }
 
 static bool started(const leec_ctx *ctx)
@@ -184,8 +291,9 @@ leec_code leec_ctx_listen_http01(leec_ctx *ctx, const char *addr)
     leec_code rc = leec_http01_server_new(addr, http01_lookup, ctx, &srv);
     if (rc != LEEC_OK)
         return rc;
-    leec_http01_server_free(ctx->http01);
+    leec_http01_server_free(ctx->http01); /* closing drops it from epfd */
     ctx->http01 = srv;
+    watch_fd(ctx, leec_http01_server_fd(srv));
     leec_log(ctx, LEEC_LOG_INFO, "http-01 responder listening on %s", addr);
     return LEEC_OK;
 }
@@ -218,6 +326,10 @@ leec_http *leec_ctx_http(leec_ctx *ctx)
         .timeout_ms = 30000,
     };
     ctx->http = leec_http_new(&o);
+    if (ctx->http) {
+        watch_fd(ctx, leec_http_fd(ctx->http));
+        apply_ca_defaults(ctx);
+    }
     return ctx->http;
 }
 
@@ -236,6 +348,14 @@ static void reap(leec_ctx *ctx)
             leec_agent_destroy(ctx->agents[i]);
 }
 
+/* Offers free order slots to queued agents, oldest first. */
+static void admit_queued(leec_ctx *ctx)
+{
+    ctx->kick_queued = false;
+    for (size_t i = 0; i < ctx->nagents; i++)
+        leec_agent_try_admit(ctx->agents[i]);
+}
+
 leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
 {
     leec_code rc = LEEC_OK;
@@ -245,6 +365,8 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
     if (ctx->http01)
         leec_http01_server_run(ctx->http01);
     int64_t now = leec_now_ms(ctx);
+    if (ctx->acct_retry_at >= 0 && ctx->acct_retry_at <= now)
+        leec_account_on_timer(ctx);
     /* Index loop: timers may add requests but never add agents. */
     for (size_t i = 0; i < ctx->nagents; i++) {
         leec_agent *a = ctx->agents[i];
@@ -252,7 +374,11 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
         if (d >= 0 && d <= now)
             leec_agent_on_timer(a);
     }
-    /* Requests started by timers go out now rather than after the poll. */
+    if (ctx->kick_queued)
+        admit_queued(ctx);
+    if (ctx->deferred)
+        (void)leec_acme_release(ctx);
+    /* Requests started above go out now rather than after the next wait. */
     if (ctx->http && rc == LEEC_OK)
         rc = leec_http_perform(ctx->http);
     ctx->depth--;
@@ -267,18 +393,26 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
     return rc;
 }
 
+static void earliest(long *best, int64_t deadline, int64_t now)
+{
+    if (deadline < 0)
+        return;
+    long t = deadline <= now ? 0 : (long)(deadline - now);
+    if (*best < 0 || t < *best)
+        *best = t;
+}
+
 long leec_ctx_timeout_ms(leec_ctx *ctx)
 {
     int64_t now = leec_now_ms(ctx);
     long best = -1;
-    for (size_t i = 0; i < ctx->nagents; i++) {
-        int64_t d = leec_agent_deadline(ctx->agents[i]);
-        if (d < 0)
-            continue;
-        long t = d <= now ? 0 : (long)(d - now);
-        if (best < 0 || t < best)
-            best = t;
-    }
+    if (ctx->kick_queued)
+        return 0;
+    for (size_t i = 0; i < ctx->nagents; i++)
+        earliest(&best, leec_agent_deadline(ctx->agents[i]), now);
+    earliest(&best, ctx->acct_retry_at, now);
+    if (ctx->deferred)
+        earliest(&best, leec_acme_release(ctx), now);
     if (ctx->http) {
         long t = leec_http_timeout_ms(ctx->http);
         if (t >= 0 && (best < 0 || t < best))
@@ -294,19 +428,16 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
 
 leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms)
 {
+    if (!leec_ctx_http(ctx))
+        return LEEC_E_NOMEM;
     long t = leec_ctx_timeout_ms(ctx);
     if (t < 0 || (timeout_ms >= 0 && t > timeout_ms))
         t = timeout_ms;
     if (t < 0)
-        t = 1000;
-    leec_http *h = leec_ctx_http(ctx);
-    if (!h)
-        return LEEC_E_NOMEM;
-    int fds[1];
-    size_t nfds = 0;
-    if (ctx->http01)
-        fds[nfds++] = leec_http01_server_fd(ctx->http01);
-    return leec_http_wait(h, fds, nfds, (int)t);
+        t = 1000; /* nothing scheduled at all: look again in a while */
+    struct epoll_event ev[4];
+    int n = epoll_wait(ctx->epfd, ev, 4, (int)t);
+    return n >= 0 || errno == EINTR ? LEEC_OK : LEEC_E_IO;
 }
 
 leec_code leec_ctx_run(leec_ctx *ctx)

@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "store.h"
 
 bool leec_url_ok(const char *url)
 {
@@ -70,4 +71,33 @@ out:
     if (rc != LEEC_OK)
         leec_directory_clear(d);
     return rc;
+}
+
+char *leec_ca_id(const char *url)
+{
+    /* https://host[:port]/path -> "host" or "host_port" */
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    char *id = strndup(p, n);
+    if (!id)
+        return NULL;
+    for (char *c = id; *c; c++) {
+        if (*c == ':')
+            *c = '_';
+        else if (*c == '[' || *c == ']')
+            *c = '_';
+        else if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    }
+    if (!leec_store_name_valid(id)) {
+        free(id);
+        return NULL;
+    }
+    return id;
 }

@@ -3,13 +3,17 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
 
 #define HEADER_MAX 8192
 #define LINKS_MAX 16
-#define EXTRA_FDS_MAX 8
+#define EVENTS_MAX 64
 
 typedef struct http_req {
     struct http_req *next;
@@ -33,7 +37,49 @@ struct leec_http {
     long timeout_ms;
     http_req *reqs;
     unsigned long count;
+    unsigned long connects;
+    /* curl's sockets live in this epoll set (the multi_socket API), so the
+     * context can hand one descriptor to a host loop. */
+    int epfd;
+    int64_t timer_at; /* curl's next deadline (monotonic ms), -1: none */
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud,
+                     void *sockp)
+{
+    (void)easy;
+    (void)sockp;
+    leec_http *h = ud;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.data.fd = fd;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        ev.events |= EPOLLIN;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        ev.events |= EPOLLOUT;
+    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+        epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *ud)
+{
+    (void)multi;
+    leec_http *h = ud;
+    h->timer_at = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    return 0;
+}
 
 static void resp_clear(leec_http_resp *r)
 {
@@ -69,12 +115,14 @@ leec_http *leec_http_new(const leec_http_opts *o)
     leec_http *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    h->epfd = epoll_create1(EPOLL_CLOEXEC);
+    h->timer_at = -1;
     h->multi = curl_multi_init();
     h->share = curl_share_init();
     h->user_agent = strdup(o->user_agent ? o->user_agent : "leec");
     if (o->ca_bundle)
         h->ca_bundle = strdup(o->ca_bundle);
-    if (!h->multi || !h->share || !h->user_agent ||
+    if (h->epfd < 0 || !h->multi || !h->share || !h->user_agent ||
         (o->ca_bundle && !h->ca_bundle)) {
         leec_http_free(h);
         return NULL;
@@ -84,6 +132,10 @@ leec_http *leec_http_new(const leec_http_opts *o)
     curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 6L);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     h->max_body = o->max_body ? o->max_body : 1024 * 1024;
     h->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
     h->timeout_ms = o->timeout_ms ? o->timeout_ms : 60000;
@@ -103,6 +155,8 @@ void leec_http_free(leec_http *h)
         curl_multi_cleanup(h->multi);
     if (h->share)
         curl_share_cleanup(h->share);
+    if (h->epfd >= 0)
+        close(h->epfd);
     free(h->ca_bundle);
     free(h->user_agent);
     free(h);
@@ -366,12 +420,8 @@ static leec_code map_curl_error(CURLcode c)
     }
 }
 
-leec_code leec_http_perform(leec_http *h)
+static void collect(leec_http *h)
 {
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(h->multi, &running);
-    if (mc != CURLM_OK)
-        return LEEC_E_HTTP;
     CURLMsg *msg;
     int left;
     while ((msg = curl_multi_info_read(h->multi, &left))) {
@@ -382,6 +432,11 @@ leec_code leec_http_perform(leec_http *h)
         if (!r)
             continue;
         CURLcode cc = msg->data.result;
+        long conns = 0;
+        if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &conns) ==
+                CURLE_OK &&
+            conns > 0)
+            h->connects += (unsigned long)conns;
         unlink_req(h, r);
         if (cc != CURLE_OK) {
             if (r->resp.err == LEEC_OK)
@@ -397,34 +452,51 @@ leec_code leec_http_perform(leec_http *h)
         r->fn(r->userdata, &r->resp);
         req_free(r);
     }
+}
+
+leec_code leec_http_perform(leec_http *h)
+{
+    struct epoll_event ev[EVENTS_MAX];
+    int running = 0;
+    int n = epoll_wait(h->epfd, ev, EVENTS_MAX, 0);
+    for (int i = 0; i < n; i++) {
+        int mask = 0;
+        if (ev[i].events & (EPOLLIN | EPOLLHUP))
+            mask |= CURL_CSELECT_IN;
+        if (ev[i].events & EPOLLOUT)
+            mask |= CURL_CSELECT_OUT;
+        if (ev[i].events & EPOLLERR)
+            mask |= CURL_CSELECT_ERR;
+        if (curl_multi_socket_action(h->multi, ev[i].data.fd, mask,
+                                     &running) != CURLM_OK)
+            return LEEC_E_HTTP;
+    }
+    if (h->timer_at >= 0 && mono_ms() >= h->timer_at) {
+        h->timer_at = -1;
+        if (curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+                                     &running) != CURLM_OK)
+            return LEEC_E_HTTP;
+    }
+    collect(h);
     return LEEC_OK;
 }
 
-leec_code leec_http_wait(leec_http *h, const int *extra_fds, size_t nextra,
-                         int timeout_ms)
+int leec_http_fd(leec_http *h)
 {
-    struct curl_waitfd w[EXTRA_FDS_MAX];
-    if (nextra > EXTRA_FDS_MAX)
-        nextra = EXTRA_FDS_MAX;
-    for (size_t i = 0; i < nextra; i++) {
-        w[i].fd = extra_fds[i];
-        w[i].events = CURL_WAIT_POLLIN;
-        w[i].revents = 0;
-    }
-    int numfds = 0;
-    if (timeout_ms < 0)
-        timeout_ms = 1000;
-    CURLMcode mc = curl_multi_poll(h->multi, nextra ? w : NULL,
-                                   (unsigned)nextra, timeout_ms, &numfds);
-    return mc == CURLM_OK ? LEEC_OK : LEEC_E_HTTP;
+    return h->epfd;
 }
 
 long leec_http_timeout_ms(leec_http *h)
 {
-    long t = -1;
-    if (curl_multi_timeout(h->multi, &t) != CURLM_OK)
+    if (h->timer_at < 0)
         return -1;
-    return t;
+    int64_t d = h->timer_at - mono_ms();
+    return d < 0 ? 0 : (long)d;
+}
+
+unsigned long leec_http_connection_count(leec_http *h)
+{
+    return h->connects;
 }
 
 unsigned long leec_http_request_count(leec_http *h)

@@ -63,15 +63,18 @@ void leec_http_cancel(leec_http *h, void *userdata);
 /* Reads/writes what is ready and runs callbacks of finished requests. */
 leec_code leec_http_perform(leec_http *h);
 
-/* Waits for socket activity, one of extra_fds readable, or timeout_ms. */
-leec_code leec_http_wait(leec_http *h, const int *extra_fds, size_t nextra,
-                         int timeout_ms);
+/* An epoll descriptor that is readable when a socket of the transport has
+ * work; perform() then. -1 when the transport has none (a fake one). */
+int leec_http_fd(leec_http *h);
 
 /* Milliseconds until the transport needs perform() (-1: no requests). */
 long leec_http_timeout_ms(leec_http *h);
 
 /* Requests started so far. */
 unsigned long leec_http_request_count(leec_http *h);
+
+/* Connections (TCP + TLS handshakes) opened so far. */
+unsigned long leec_http_connection_count(leec_http *h);
 
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "crypto.h"
+#include "governor.h"
 #include "http.h"
 #include "leec/leec.h"
 #include "retry.h"
@@ -74,6 +75,10 @@ leec_code leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
 leec_code leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
                         void *userdata, leec_acme_req **handle);
 void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *req);
+/* Sends the requests the governor now allows; returns the time (monotonic
+ * ms) the next held request may go, or -1 when none is held. */
+int64_t leec_acme_release(leec_ctx *ctx);
+void leec_acme_drop_deferred(leec_ctx *ctx);
 
 /* ---- nonce pool (nonce.c) ---- */
 typedef struct leec_nonce_pool {
@@ -125,6 +130,14 @@ struct leec_ctx {
 
     leec_http *http;
     struct leec_http01_server *http01;
+    int epfd;             /* the one descriptor a host loop waits on */
+    leec_governor *gov;
+    bool rate_set, orders_set, domains_set; /* else the CA's defaults */
+    unsigned max_pause_s;
+    leec_acme_req *deferred;       /* requests held by the governor, FIFO */
+    leec_acme_req *deferred_tail;
+    int64_t pause_logged;          /* the pause end last announced */
+    bool kick_queued;              /* an order slot came free */
     leec_nonce_pool nonces;
     leec_token_table tokens;
 
@@ -140,6 +153,8 @@ struct leec_ctx {
     char *acct_url;
     char *acct_ca_id;
     leec_acme_req *acct_req;
+    int64_t acct_retry_at;  /* -1, or when to try the account lock again */
+    void *acct_lock;
     leec_code acct_err;
     char *acct_errmsg;
     leec_problem *acct_problem;
@@ -165,7 +180,12 @@ void leec_account_forget(leec_ctx *ctx, unsigned gen);
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
 char *leec_ca_id(const char *url);
 
+/* Runs the account bootstrap's own deadline (waiting for the account lock
+ * of another process). */
+void leec_account_on_timer(leec_ctx *ctx);
+
 /* ---- agents (agent.c) ---- */
+void leec_agent_try_admit(leec_agent *agent);
 void leec_agent_account_ready(leec_agent *agent);
 int64_t leec_agent_deadline(const leec_agent *agent); /* -1: none */
 void leec_agent_on_timer(leec_agent *agent);

@@ -2,6 +2,7 @@
 #include "names.h"
 
 #include <arpa/inet.h>
+#include <libpsl.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,4 +116,28 @@ bool leec_names_same(char *const *a, size_t na, char *const *b, size_t nb)
             return false;
     }
     return true;
+}
+
+char *leec_registered_domain(const char *name)
+{
+    if (strncmp(name, "*.", 2) == 0)
+        name += 2;
+    if (leec_name_is_ip(name))
+        return strdup(name);
+    /* The list compiled into libpsl: constant data, no global state. */
+    const psl_ctx_t *psl = psl_builtin();
+    const char *reg = psl ? psl_registrable_domain(psl, name) : NULL;
+    if (!reg) {
+        /* No list, or a name that is a public suffix itself: fall back to
+         * the last two labels, the common case. */
+        const char *last = strrchr(name, '.');
+        reg = name;
+        if (last) {
+            const char *p = last;
+            while (p > name && p[-1] != '.')
+                p--;
+            reg = p;
+        }
+    }
+    return strdup(reg);
 }

@@ -25,6 +25,11 @@ leec_code leec_names_normalize(const char *const *in, size_t n, size_t max,
                                char ***out, size_t *nout, size_t *bad);
 void leec_names_free(char **v, size_t n);
 
+/* The registrable domain of a name per the Public Suffix List
+ * ("www.example.co.uk" -> "example.co.uk"; a wildcard's "*." ignored; an IP
+ * address or a name that is itself a public suffix: the name). malloc'd. */
+char *leec_registered_domain(const char *name);
+
 /* The same set, whatever the order and case? */
 bool leec_names_same(char *const *a, size_t na, char *const *b, size_t nb);
 

@@ -20,6 +20,9 @@ struct leec_acme_req {
     leec_acme_fn fn;
     void *userdata;
     int nonce_tries;
+    int pause_tries;
+    bool held;                  /* waiting in the governor's queue */
+    struct leec_acme_req *next; /* in that queue */
 };
 
 static void req_free(leec_acme_req *r)
@@ -80,7 +83,7 @@ static void on_nonce(void *ud, leec_http_resp *hr)
 }
 
 /* Sends r now, or after fetching a nonce when the pool is empty. */
-static leec_code dispatch(leec_acme_req *r)
+static leec_code send_now(leec_acme_req *r)
 {
     leec_ctx *ctx = r->ctx;
     if (!r->post)
@@ -93,6 +96,109 @@ static leec_code dispatch(leec_acme_req *r)
         return LEEC_E_STATE;
     return leec_http_submit(ctx->http, "HEAD", ctx->dir.new_nonce, NULL, NULL,
                             NULL, on_nonce, r);
+}
+
+static void hold(leec_acme_req *r)
+{
+    leec_ctx *ctx = r->ctx;
+    r->held = true;
+    r->next = NULL;
+    if (ctx->deferred_tail)
+        ctx->deferred_tail->next = r;
+    else
+        ctx->deferred = r;
+    ctx->deferred_tail = r;
+}
+
+/* Every request passes the governor: the CA-wide pause and the rate. */
+static leec_code dispatch(leec_acme_req *r)
+{
+    leec_ctx *ctx = r->ctx;
+    if (ctx->deferred ||
+        leec_gov_request_admit(ctx->gov, leec_now_ms(ctx), NULL) > 0) {
+        hold(r); /* FIFO: nobody overtakes a request already waiting */
+        return LEEC_OK;
+    }
+    return send_now(r);
+}
+
+int64_t leec_acme_release(leec_ctx *ctx)
+{
+    while (ctx->deferred) {
+        int64_t now = leec_now_ms(ctx);
+        int64_t wait = leec_gov_request_admit(ctx->gov, now, NULL);
+        if (wait > 0)
+            return now + wait;
+        leec_acme_req *r = ctx->deferred;
+        ctx->deferred = r->next;
+        if (!ctx->deferred)
+            ctx->deferred_tail = NULL;
+        r->held = false;
+        leec_code rc = send_now(r);
+        if (rc != LEEC_OK)
+            deliver_error(r, rc, NULL);
+    }
+    return -1;
+}
+
+static void unhold(leec_ctx *ctx, leec_acme_req *r)
+{
+    leec_acme_req *prev = NULL;
+    for (leec_acme_req *q = ctx->deferred; q; prev = q, q = q->next) {
+        if (q != r)
+            continue;
+        if (prev)
+            prev->next = q->next;
+        else
+            ctx->deferred = q->next;
+        if (ctx->deferred_tail == q)
+            ctx->deferred_tail = prev;
+        r->held = false;
+        return;
+    }
+}
+
+void leec_acme_drop_deferred(leec_ctx *ctx)
+{
+    while (ctx->deferred) {
+        leec_acme_req *r = ctx->deferred;
+        ctx->deferred = r->next;
+        req_free(r);
+    }
+    ctx->deferred_tail = NULL;
+}
+
+/* 429 and 503 pause the whole CA (the governor); the request that met it is
+ * held and sent again after the pause, unless the pause is too long. */
+static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
+                      long retry_after, const leec_problem *problem)
+{
+    leec_ctx *ctx = r->ctx;
+    if (hr->status != 429 && hr->status != 503)
+        return false;
+    int64_t now = leec_now_ms(ctx);
+    int64_t until = leec_gov_on_response(ctx->gov, now, hr->status,
+                                         retry_after);
+    int64_t end = leec_gov_paused_until(ctx->gov, now);
+    if (!end || end - now > (int64_t)ctx->max_pause_s * 1000 ||
+        r->pause_tries >= 5)
+        return false;
+    if (until >= 0 && until != ctx->pause_logged) {
+        ctx->pause_logged = until;
+        char when[16];
+        time_t wall = time(NULL) + (time_t)((until - now + 999) / 1000);
+        struct tm tm;
+        localtime_r(&wall, &tm);
+        strftime(when, sizeof when, "%H:%M:%S", &tm);
+        leec_log(ctx, LEEC_LOG_WARN,
+                 "the CA answered HTTP %ld%s%s: pausing every request to it "
+                 "until %s",
+                 hr->status, problem && problem->detail ? ": " : "",
+                 problem && problem->detail ? problem->detail : "", when);
+    }
+    r->pause_tries++;
+    hold(r);
+    return true;
 }
 
 static bool is_json_type(const char *ct)
@@ -129,6 +235,11 @@ static void on_response(void *ud, leec_http_resp *hr)
                                                           hr->status,
                                                           resp.retry_after)
                                  : NULL;
+        if (paused_by(r, hr, resp.retry_after, resp.problem)) {
+            leec_problem_free(resp.problem);
+            json_decref(resp.json);
+            return;
+        }
         /* RFC 8555 §6.5: retry a badNonce with the nonce it carried. */
         if (r->post && leec_problem_is(resp.problem, "badNonce") &&
             r->nonce_tries < LEEC_BADNONCE_RETRIES) {
@@ -202,6 +313,9 @@ void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *r)
 {
     if (!r)
         return;
-    leec_http_cancel(ctx->http, r);
+    if (r->held)
+        unhold(ctx, r);
+    else if (ctx->http)
+        leec_http_cancel(ctx->http, r);
     req_free(r);
 }

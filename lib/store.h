@@ -35,6 +35,13 @@ struct leec_store_ops {
      * the old version or the new one, never a mix). fullchain = cert+chain. */
     leec_code (*cert_install)(leec_store *s, const char *name,
                               const leec_cert_files *files);
+    /* Takes the exclusive lock kind/name ("cert" or "account", and a valid
+     * name) without waiting: LEEC_OK with *handle set, LEEC_E_LOCKED when
+     * another holder (another process) has it. Locks die with their
+     * process. */
+    leec_code (*lock)(leec_store *s, const char *kind, const char *name,
+                      void **handle);
+    void (*unlock)(leec_store *s, void *handle);
     /* Path of the live folder (filesystem backends), malloc'd, or NULL. */
     char *(*live_path)(leec_store *s, const char *name);
     void (*destroy)(leec_store *s);

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -485,6 +487,59 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* Locks                                                               */
+/* ------------------------------------------------------------------ */
+
+/* flock(2) on locks/<kind>-<name>.lock: released by the kernel when the
+ * descriptor closes, so a crashed process never leaves a stale lock. The
+ * files are never unlinked (unlinking a lock file races with its next
+ * taker). */
+static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
+                         void **handle)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    char *path = NULL;
+    int fd = -1;
+    int *h = NULL;
+    *handle = NULL;
+    if (!leec_store_name_valid(kind) || !leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    if (!(path = pathf("%s/locks/%s-%s.lock", fs_of(s)->dir, kind, name)) ||
+        !(h = malloc(sizeof *h)))
+        goto out;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK ? LEEC_E_LOCKED : LEEC_E_IO;
+        goto out;
+    }
+    *h = fd;
+    *handle = h;
+    h = NULL;
+    fd = -1;
+    rc = LEEC_OK;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(h);
+    free(path);
+    return rc;
+}
+
+static void fs_unlock(leec_store *s, void *handle)
+{
+    (void)s;
+    int *h = handle;
+    if (!h)
+        return;
+    close(*h);
+    free(h);
+}
+
 static char *fs_live_path(leec_store *s, const char *name)
 {
     if (!leec_store_name_valid(name))
@@ -507,6 +562,8 @@ static const struct leec_store_ops fs_ops = {
     .cert_read = fs_cert_read,
     .cert_install = fs_cert_install,
     .live_path = fs_live_path,
+    .lock = fs_lock,
+    .unlock = fs_unlock,
     .destroy = fs_destroy,
 };
 
@@ -516,7 +573,8 @@ leec_store *leec_store_fs_new(const char *dir, leec_code *err)
     fs_store *fs = NULL;
     char *sub = NULL;
     size_t len = 0;
-    static const char *const subdirs[] = {"accounts", "archive", "live"};
+    static const char *const subdirs[] = {"accounts", "archive", "live",
+                                          "locks"};
 
     if (!dir || !*dir)
         goto out;

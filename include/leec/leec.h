@@ -74,7 +74,8 @@ extern "C" {
     X(LEEC_E_BAD_NAME, 21, "invalid domain name")                              \
     X(LEEC_E_BAD_KEY, 22, "invalid or unsupported key")                       \
     X(LEEC_E_STATE, 23, "operation not allowed in this state")                 \
-    X(LEEC_E_TLS, 24, "TLS error talking to the CA")
+    X(LEEC_E_TLS, 24, "TLS error talking to the CA")                          \
+    X(LEEC_E_LOCKED, 25, "locked by another process")
 
 typedef enum leec_code {
 #define LEEC_X_ENUM(name, num, msg) name = num,
@@ -180,6 +181,7 @@ typedef struct leec_store leec_store;
  *   accounts/<ca>/account.json, account.key.pem
  *   archive/<cert-name>/<N>/{privkey,cert,chain,fullchain}.pem
  *   live/<cert-name> -> ../archive/<cert-name>/<N>   (switched atomically)
+ *   locks/   advisory locks, so that several processes can share the store
  * Returns NULL on failure with *err set (LEEC_E_IO, LEEC_E_NOMEM) when err
  * is not NULL.
  */
@@ -323,8 +325,67 @@ LEEC_API leec_code leec_ctx_run(leec_ctx *ctx);
 /* Milliseconds until the next deadline of the context (-1: none). */
 LEEC_API long leec_ctx_timeout_ms(leec_ctx *ctx);
 
+/*
+ * A file descriptor for a host event loop (epoll, poll, select, libuv...):
+ * it becomes readable whenever the context has socket work. Add it to your
+ * loop for reading and call leec_ctx_perform() when it is readable or when
+ * leec_ctx_timeout_ms() has elapsed, whichever comes first. Owned by the
+ * context (never close it); the same for the context's whole life. -1 on
+ * failure (out of file descriptors).
+ */
+LEEC_API int leec_ctx_get_fd(leec_ctx *ctx);
+
 /* Number of HTTP requests the context has sent (for measurements). */
 LEEC_API unsigned long leec_ctx_request_count(leec_ctx *ctx);
+
+/* Number of connections (TCP, and so TLS handshakes) the context opened. */
+LEEC_API unsigned long leec_ctx_connection_count(leec_ctx *ctx);
+
+/* --------------------------------------------------------------------- */
+/* The governor: keeping a whole process within the CA's limits           */
+/* --------------------------------------------------------------------- */
+
+/*
+ * At most n orders in flight at once (default 10; 0: no limit). Agents
+ * beyond it wait in state QUEUED with reason LEEC_WAIT_PARALLEL and start
+ * as others finish. May be called at any time.
+ */
+LEEC_API void leec_ctx_set_max_parallel(leec_ctx *ctx, unsigned n);
+
+/*
+ * At most per_second requests per second to the CA (a token bucket with a
+ * burst of one second's worth; 0: no limit). The default is 0 except for
+ * the Let's Encrypt URLs, where it is 20 (their published overall limit).
+ */
+LEEC_API void leec_ctx_set_rate_limit(leec_ctx *ctx, double per_second);
+
+/*
+ * Budgets modelled on Let's Encrypt's limits, counted by this context:
+ * at most orders new orders per window_s seconds (LE: 300 per 3 hours), and
+ * at most certs certificates per registered domain (the public-suffix
+ * registrable domain, e.g. example.co.uk) per window_s (LE: 50 per 7 days).
+ * An agent over budget waits (LEEC_WAIT_ORDER_BUDGET,
+ * LEEC_WAIT_DOMAIN_BUDGET) until the window allows it, rather than failing.
+ * 0 turns a budget off (the default, except for the Let's Encrypt URLs).
+ */
+LEEC_API void leec_ctx_set_order_budget(leec_ctx *ctx, unsigned orders,
+                                        unsigned window_s);
+LEEC_API void leec_ctx_set_domain_budget(leec_ctx *ctx, unsigned certs,
+                                         unsigned window_s);
+
+/*
+ * When the CA answers 429 or 503 with Retry-After, the context sends it
+ * nothing at all until that time (every agent waits, LEEC_WAIT_PAUSED) and
+ * then carries on. Returns the wall-clock end of the current pause, or 0.
+ */
+LEEC_API time_t leec_ctx_paused_until(leec_ctx *ctx);
+
+/*
+ * How long one run waits for a CA pause at most (default 3600 s): a longer
+ * Retry-After fails the affected agents with LEEC_E_RATE_LIMITED, the
+ * problem document kept.
+ */
+LEEC_API void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds);
 
 /* --------------------------------------------------------------------- */
 /* Agents: one per certificate                                            */
@@ -338,6 +399,7 @@ LEEC_API unsigned long leec_ctx_request_count(leec_ctx *ctx);
     X(LEEC_ST_IDLE, "IDLE")                                                    \
     X(LEEC_ST_CHECK_EXISTING, "CHECK_EXISTING")                                \
     X(LEEC_ST_WAIT_ACCOUNT, "WAIT_ACCOUNT")                                    \
+    X(LEEC_ST_QUEUED, "QUEUED")                                                \
     X(LEEC_ST_NEW_ORDER, "NEW_ORDER")                                          \
     X(LEEC_ST_FETCH_AUTHZ, "FETCH_AUTHZ")                                      \
     X(LEEC_ST_PRESENT, "PRESENT")                                              \
@@ -436,6 +498,19 @@ LEEC_API const char *leec_agent_cert_name(const leec_agent *agent);
 LEEC_API leec_code leec_agent_error(const leec_agent *agent);
 LEEC_API const char *leec_agent_error_message(const leec_agent *agent);
 LEEC_API const leec_problem *leec_agent_problem(const leec_agent *agent);
+
+/*
+ * Whether the agent is waiting, and why (LEEC_WAIT_NONE when it is working
+ * or finished). *until (if not NULL) receives the wall-clock time the wait
+ * ends, or 0 when it ends on an event (another order finishing, a lock
+ * being released).
+ */
+LEEC_API leec_wait_reason leec_agent_wait(const leec_agent *agent,
+                                          time_t *until);
+
+/* The names the agent orders, normalised (lower case, no duplicates). */
+LEEC_API size_t leec_agent_names(const leec_agent *agent,
+                                 const char *const **names);
 
 /* The certificate installed (ISSUED) or kept (FRESH), as PEM; else NULL. */
 LEEC_API const char *leec_agent_cert_pem(const leec_agent *agent);

@@ -251,14 +251,15 @@ leec_code leec_http_perform(leec_http *h)
     return LEEC_OK;
 }
 
-leec_code leec_http_wait(leec_http *h, const int *extra_fds, size_t nextra,
-                         int timeout_ms)
+int leec_http_fd(leec_http *h)
 {
     (void)h;
-    (void)extra_fds;
-    (void)nextra;
-    (void)timeout_ms;
-    return LEEC_OK;
+    return -1; /* nothing to wait for: the driver jumps the clock */
+}
+
+unsigned long leec_http_connection_count(leec_http *h)
+{
+    return h && h->count ? 1 : 0;
 }
 
 long leec_http_timeout_ms(leec_http *h)

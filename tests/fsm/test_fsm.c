@@ -235,8 +235,9 @@ static void test_happy_path(void **state)
     assert_issued(e, a);
 
     static const leec_agent_state want[] = {
-        LEEC_ST_CHECK_EXISTING, LEEC_ST_WAIT_ACCOUNT, LEEC_ST_NEW_ORDER,
-        LEEC_ST_FETCH_AUTHZ,    LEEC_ST_PRESENT,      LEEC_ST_RESPOND,
+        LEEC_ST_CHECK_EXISTING, LEEC_ST_WAIT_ACCOUNT, LEEC_ST_QUEUED,
+        LEEC_ST_NEW_ORDER,      LEEC_ST_FETCH_AUTHZ,  LEEC_ST_PRESENT,
+        LEEC_ST_RESPOND,
         LEEC_ST_AUTHZ_POLL,     LEEC_ST_FINALIZE,     LEEC_ST_ORDER_POLL,
         LEEC_ST_DOWNLOAD,       LEEC_ST_INSTALL,      LEEC_ST_DONE,
     };

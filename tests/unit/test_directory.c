@@ -12,52 +12,6 @@
 
 #define D "https://ca.test"
 
-/* leec_ca_id lives in account.c, which links the signed-request layer; the
- * unit tests link no transport, so stand in for it (never called here). */
-leec_http *leec_http_new(const leec_http_opts *opts)
-{
-    (void)opts;
-    return NULL;
-}
-void leec_http_free(leec_http *h)
-{
-    (void)h;
-}
-leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
-                           const char *body, const char *content_type,
-                           const char *accept, leec_http_done_fn fn,
-                           void *userdata)
-{
-    (void)h, (void)method, (void)url, (void)body, (void)content_type;
-    (void)accept, (void)fn, (void)userdata;
-    return LEEC_E_HTTP;
-}
-void leec_http_cancel(leec_http *h, void *userdata)
-{
-    (void)h, (void)userdata;
-}
-leec_code leec_http_perform(leec_http *h)
-{
-    (void)h;
-    return LEEC_OK;
-}
-leec_code leec_http_wait(leec_http *h, const int *extra_fds, size_t nextra,
-                         int timeout_ms)
-{
-    (void)h, (void)extra_fds, (void)nextra, (void)timeout_ms;
-    return LEEC_OK;
-}
-long leec_http_timeout_ms(leec_http *h)
-{
-    (void)h;
-    return -1;
-}
-unsigned long leec_http_request_count(leec_http *h)
-{
-    (void)h;
-    return 0;
-}
-
 static json_t *load(const char *text)
 {
     json_t *j = json_loads(text, 0, NULL);

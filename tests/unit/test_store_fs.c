@@ -294,7 +294,7 @@ static void test_account_invalid_id(void **state)
         assert_null(json);
     }
     assert_int_equal(count_entries(p, NULL), 0);
-    assert_int_equal(count_entries(f->root, NULL), 3);
+    assert_int_equal(count_entries(f->root, NULL), 4); /* + locks/ */
     free(p);
 }
 
