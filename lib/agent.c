@@ -26,7 +26,7 @@
 #include "store.h"
 #include "x509.h"
 
-#define POLL_FIRST_MS 50       /* pebble validates in milliseconds */
+#define POLL_FIRST_MS 20       /* pebble validates in milliseconds */
 #define POLL_CAP_MS 10000
 #define POLL_TOTAL_MS (300 * 1000)
 #define RETRY_MAX 3            /* transient failures of one idempotent step */
@@ -580,14 +580,8 @@ leec_wait_reason leec_agent_wait(const leec_agent *a, time_t *until)
 {
     leec_wait_reason w = a->wait;
     int64_t end = a->wait_until;
-    if (w == LEEC_WAIT_NONE && leec_agent_running(a)) {
-        int64_t now = leec_now_ms(a->ctx);
-        int64_t p = leec_gov_paused_until(a->ctx->gov, now);
-        if (p) {
-            w = LEEC_WAIT_PAUSED;
-            end = p;
-        }
-    }
+    if (w == LEEC_WAIT_NONE && leec_agent_running(a))
+        w = leec_acme_held(a->ctx, a->req, &end);
     if (until) {
         int64_t now = leec_now_ms(a->ctx);
         *until = w != LEEC_WAIT_NONE && end >= 0
@@ -701,8 +695,6 @@ void leec_agent_on_timer(leec_agent *a)
         leec_agent_try_admit(a);
         return;
     }
-    if (a->state == LEEC_ST_AUTHZ_POLL)
-        a->cursor = 0;
     send_current(a);
 }
 
@@ -893,6 +885,19 @@ static bool take_challenge(leec_agent *a, authz *z, const leec_authz_view *v,
     return true;
 }
 
+/* The next authorization poll after a back-off (or Retry-After). */
+static void poll_later(leec_agent *a, long retry_after)
+{
+    int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
+                                  retry_after);
+    if (d < 0) {
+        fail(a, LEEC_E_TIMEOUT, NULL,
+             "the CA did not validate the authorizations in time");
+        return;
+    }
+    a->deadline = leec_now_ms(a->ctx) + d;
+}
+
 /* After the last authorization of a round: the next state, or the next
  * poll after a back-off. */
 static void authz_round_done(leec_agent *a, long retry_after)
@@ -907,15 +912,7 @@ static void authz_round_done(leec_agent *a, long retry_after)
     } else if (a->state == LEEC_ST_FETCH_AUTHZ) {
         go(a, any_respond ? LEEC_ST_PRESENT : LEEC_ST_AUTHZ_POLL);
     } else {
-        int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
-                                      retry_after);
-        if (d < 0) {
-            fail(a, LEEC_E_TIMEOUT, NULL,
-                 "the CA did not validate the authorizations in time");
-            return;
-        }
-        a->cursor = 0;
-        a->deadline = leec_now_ms(a->ctx) + d;
+        poll_later(a, retry_after);
     }
 }
 
@@ -954,6 +951,13 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
     default:
         fail(a, LEEC_E_INVALID_ORDER, leec_authz_error(r->json),
              "authorization for %s is %s", z->ident, v.status_name);
+        goto out;
+    }
+    if (a->state == LEEC_ST_AUTHZ_POLL && !z->valid) {
+        /* Still pending: the others were answered at the same moment and
+         * are most likely pending too, so wait before asking again rather
+         * than polling each of them now. */
+        poll_later(a, r->retry_after);
         goto out;
     }
     /* Next authorization, or the end of the round. */

@@ -79,6 +79,9 @@ void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *req);
  * ms) the next held request may go, or -1 when none is held. */
 int64_t leec_acme_release(leec_ctx *ctx);
 void leec_acme_drop_deferred(leec_ctx *ctx);
+/* Whether r waits in the governor's queue, and why (PAUSED, RATE). */
+leec_wait_reason leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
+                                int64_t *until);
 
 /* ---- nonce pool (nonce.c) ---- */
 typedef struct leec_nonce_pool {

@@ -20,6 +20,7 @@ struct leec_acme_req {
     leec_acme_fn fn;
     void *userdata;
     int nonce_tries;
+    int nonce_fetches;
     int pause_tries;
     bool held;                  /* waiting in the governor's queue */
     struct leec_acme_req *next; /* in that queue */
@@ -63,6 +64,8 @@ static leec_code send_signed(leec_acme_req *r, char *nonce)
     return rc;
 }
 
+static leec_code dispatch(leec_acme_req *r);
+
 static void on_nonce(void *ud, leec_http_resp *hr)
 {
     leec_acme_req *r = ud;
@@ -71,13 +74,13 @@ static void on_nonce(void *ud, leec_http_resp *hr)
         deliver_error(r, hr->err, hr->errmsg);
         return;
     }
-    leec_nonce_put(&ctx->nonces, hr->replay_nonce);
-    char *nonce = leec_nonce_take(&ctx->nonces);
-    if (!nonce) {
-        deliver_error(r, LEEC_E_PROTOCOL, "newNonce gave no valid Replay-Nonce");
+    if (!hr->replay_nonce) {
+        deliver_error(r, LEEC_E_PROTOCOL, "newNonce gave no Replay-Nonce");
         return;
     }
-    leec_code rc = send_signed(r, nonce);
+    leec_nonce_put(&ctx->nonces, hr->replay_nonce);
+    /* Through the governor again: a pause may have begun meanwhile. */
+    leec_code rc = dispatch(r);
     if (rc != LEEC_OK)
         deliver_error(r, rc, NULL);
 }
@@ -94,6 +97,9 @@ static leec_code send_now(leec_acme_req *r)
         return send_signed(r, nonce);
     if (!ctx->dir.new_nonce)
         return LEEC_E_STATE;
+    /* A CA whose nonces are never usable must not keep us asking. */
+    if (++r->nonce_fetches > LEEC_BADNONCE_RETRIES)
+        return LEEC_E_PROTOCOL;
     return leec_http_submit(ctx->http, "HEAD", ctx->dir.new_nonce, NULL, NULL,
                             NULL, on_nonce, r);
 }
@@ -156,6 +162,20 @@ static void unhold(leec_ctx *ctx, leec_acme_req *r)
         r->held = false;
         return;
     }
+}
+
+leec_wait_reason leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
+                                int64_t *until)
+{
+    *until = -1;
+    if (!r || !r->held)
+        return LEEC_WAIT_NONE;
+    int64_t p = leec_gov_paused_until(ctx->gov, leec_now_ms(ctx));
+    if (p) {
+        *until = p;
+        return LEEC_WAIT_PAUSED;
+    }
+    return LEEC_WAIT_RATE;
 }
 
 void leec_acme_drop_deferred(leec_ctx *ctx)
