@@ -64,6 +64,7 @@ struct leec_agent {
     void *lock;            /* the certificate's lock in the store */
     bool lock_logged;
     bool admitted;         /* holds an order slot of the governor */
+    int64_t admitted_at;
     char **regdoms;        /* registered domains, for the budgets */
     size_t nregdoms;
     leec_wait_reason wait; /* QUEUED or waiting for the lock: why */
@@ -310,7 +311,7 @@ static void release(leec_agent *a, bool issued)
 {
     if (a->admitted) {
         a->admitted = false;
-        leec_gov_order_done(a->ctx->gov, leec_now_ms(a->ctx),
+        leec_gov_order_done(a->ctx->gov, a->admitted_at,
                             (const char *const *)a->regdoms, a->nregdoms,
                             issued);
         a->ctx->kick_queued = true;
@@ -563,6 +564,7 @@ void leec_agent_try_admit(leec_agent *a)
         a->nregdoms, &until);
     if (why == LEEC_WAIT_NONE) {
         a->admitted = true;
+        a->admitted_at = leec_now_ms(ctx);
         a->wait = LEEC_WAIT_NONE;
         a->deadline = -1;
         go(a, LEEC_ST_NEW_ORDER);

@@ -72,9 +72,16 @@ void leec_gov_free(leec_governor *g)
 
 void leec_gov_set_limits(leec_governor *g, const leec_gov_limits *l)
 {
+    double cap = l->rate > 0 ? (l->rate < 1 ? 1 : l->rate) : 0;
+    if (l->rate != g->lim.rate) {
+        /* A new rate starts with a full bucket; changing another limit
+         * must not hand out a fresh burst. */
+        g->tokens = cap;
+        g->refill_ms = -1;
+    } else if (g->tokens > cap) {
+        g->tokens = cap;
+    }
     g->lim = *l;
-    g->tokens = l->rate > 0 ? (l->rate < 1 ? 1 : l->rate) : 0;
-    g->refill_ms = -1;
 }
 
 const leec_gov_limits *leec_gov_limits_get(const leec_governor *g)
@@ -121,10 +128,17 @@ static bool stamps_push(stamps *s, int64_t t)
     return true;
 }
 
-static void stamps_pop_newest(stamps *s)
+/* Removes the stamp t (the order's own reservation), else the newest. */
+static void stamps_pop(stamps *s, int64_t t)
 {
     if (!s->n)
         return;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i] == t) {
+            s->v[i] = s->v[--s->n];
+            return;
+        }
+    }
     size_t m = 0;
     for (size_t i = 1; i < s->n; i++)
         if (s->v[i] > s->v[m])
@@ -218,7 +232,7 @@ leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now,
                                           ? NULL
                                           : dom_find(g, domains[k], false);
                     if (d)
-                        stamps_pop_newest(&d->s);
+                        stamps_pop(&d->s, now);
                 }
                 return LEEC_WAIT_PARALLEL;
             }
@@ -230,10 +244,9 @@ leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now,
     return LEEC_WAIT_NONE;
 }
 
-void leec_gov_order_done(leec_governor *g, int64_t now,
+void leec_gov_order_done(leec_governor *g, int64_t admitted,
                          const char *const *domains, size_t n, bool issued)
 {
-    (void)now;
     if (g->in_flight)
         g->in_flight--;
     if (issued || !g->lim.certs_per_domain)
@@ -243,7 +256,7 @@ void leec_gov_order_done(leec_governor *g, int64_t now,
                               ? NULL
                               : dom_find(g, domains[i], false);
         if (e)
-            stamps_pop_newest(&e->s);
+            stamps_pop(&e->s, admitted);
     }
 }
 
@@ -279,7 +292,11 @@ int64_t leec_gov_on_response(leec_governor *g, int64_t now, long status,
 {
     if (status != 429 && status != 503)
         return -1;
-    long s = retry_after_s >= 0 ? retry_after_s : PAUSE_DEFAULT_S;
+    /* Without Retry-After: a minute for "too many requests", a few seconds
+     * for "unavailable" (usually a restart). */
+    long s = retry_after_s >= 0 ? retry_after_s
+             : status == 429    ? PAUSE_DEFAULT_S
+                                : 10;
     int64_t until = now + (int64_t)s * 1000;
     if (until <= g->paused_until)
         return -1;

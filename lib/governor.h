@@ -47,10 +47,11 @@ leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now_ms,
                                       const char *const *domains, size_t n,
                                       int64_t *until_ms);
 
-/* An admitted order finished. issued=false gives back the certificate budget
- * it reserved (a failed order issues nothing); the order budget stays spent,
- * as it does at the CA. */
-void leec_gov_order_done(leec_governor *g, int64_t now_ms,
+/* An admitted order finished; admitted_ms is the time it was admitted.
+ * issued=false gives back the certificate reservation it made at that time
+ * (a failed order issues nothing); the order budget stays spent, as it does
+ * at the CA. */
+void leec_gov_order_done(leec_governor *g, int64_t admitted_ms,
                          const char *const *domains, size_t n, bool issued);
 
 /* May a request go out at now_ms? 0: yes (a token is taken); else the

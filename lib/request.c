@@ -196,6 +196,10 @@ static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
     leec_ctx *ctx = r->ctx;
     if (hr->status != 429 && hr->status != 503)
         return false;
+    /* Longer than we may wait: not a pause but a refusal, which fails the
+     * requests it answers (each agent's own) instead of stalling all. */
+    if (retry_after > (long)ctx->max_pause_s)
+        return false;
     int64_t now = leec_now_ms(ctx);
     int64_t until = leec_gov_on_response(ctx->gov, now, hr->status,
                                          retry_after);

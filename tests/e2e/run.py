@@ -5,7 +5,11 @@
 
 The leec binary comes from --leec, else $LEEC_BIN, else build/cli/leec.
 One pebble + challtestsrv (see pebble_env.py) serves the whole run; each test
-has its own state directory (--dir).  On failure the scratch directory (state
+has its own state directory (--dir).  Besides the tests here, every
+tests/e2e/test_*.py module is imported and its TestCases run too; such a
+module does `import run` and uses run.ENV (the shared PebbleEnv, started once
+by run.ensure_env(), which LeecCase.setUpClass calls) and run.LeecCase (the
+base class with the issue/check helpers).  On failure the scratch directory (state
 dirs and pebble's logs) is kept and its path printed; LEEC_E2E_KEEP=1 keeps it
 always.  The last line of output is "N passed, N failed[, N skipped]"; the
 exit status is 0 only if nothing failed.
@@ -13,7 +17,9 @@ exit status is 0 only if nothing failed.
 
 import argparse
 import datetime
+import glob
 import http.server
+import importlib
 import json
 import os
 import re
@@ -25,6 +31,11 @@ import tempfile
 import threading
 import time
 import unittest
+
+if __name__ == "__main__":
+    # Test modules `import run`: let them get this very module (with its
+    # ENV, LEEC, SCRATCH), not a second copy.
+    sys.modules.setdefault("run", sys.modules[__name__])
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -174,22 +185,53 @@ class Webroot:
 
 
 # ------------------------------------------------------------------ tests
-def setUpModule():
+def ensure_env():
+    """Start the shared pebble once per run (idempotent); main() stops it."""
     global ENV, ROOT_PEM
-    ENV = PebbleEnv(extra_config={
-        "certificateValidityPeriod": VALIDITY_DAYS * 86400},
-        workdir=os.path.join(SCRATCH, "pebble"))
-    ENV.start()
-    ROOT_PEM = ENV.write_root()
+    if ENV is None:
+        env = PebbleEnv(extra_config={
+            "certificateValidityPeriod": VALIDITY_DAYS * 86400},
+            workdir=os.path.join(SCRATCH, "pebble"))
+        env.start()
+        ENV = env
+        ROOT_PEM = ENV.write_root()
+    return ENV
 
 
-def tearDownModule():
+def stop_env():
+    global ENV
     if ENV is not None:
         ENV.stop()
+        ENV = None
+
+
+def setUpModule():
+    ensure_env()
+
+
+def orders_created():
+    """Orders pebble has created (its "Added order" log lines).  Counting
+    "POST /order-plz" lines instead would also count the resends after a
+    badNonce, which pebble answers to 5 % of good nonces."""
+    return sum(1 for l in ENV.log_lines() if 'Added order "' in l)
+
+
+def accounts_created():
+    """Accounts pebble has created (not resends, not existing ones)."""
+    return sum(1 for l in ENV.log_lines()
+               if re.search(r"There are now \d+ accounts in memory", l))
 
 
 class LeecCase(unittest.TestCase):
+    """Base class of every e2e test case (here and in test_*.py modules)."""
     maxDiff = None
+    needs_pebble = True     # False: a case that brings its own server
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.needs_pebble:
+            ensure_env()
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix=self._testMethodName + "-",
@@ -359,9 +401,9 @@ class T(LeecCase):
         acct["url"] = acct["url"].rsplit("/", 1)[0] + "/0123456789abcdef"
         with open(path, "w") as f:
             json.dump(acct, f)
-        before = ENV.count_endpoint("newAccount")
+        before = accounts_created()
         self.issue_ok(["lost2.leec.test"])
-        self.assertEqual(ENV.count_endpoint("newAccount") - before, 1)
+        self.assertEqual(accounts_created() - before, 1)
         with open(path) as f:
             self.assertNotIn("0123456789abcdef", json.load(f)["url"])
         self.check_account()
@@ -374,20 +416,20 @@ class T(LeecCase):
         live = self.live(name)
         link1 = os.readlink(live)
         cert1 = open(os.path.join(live, "cert.pem")).read()
-        orders = ENV.count_endpoint("newOrder")
+        orders = orders_created()
 
         r = self.issue([name])
         self.assertEqual(r.returncode, 0, describe(r))
         self.assertRegex(r.stdout, r"(?<![\w/.-])fresh\b", describe(r))
         self.assertEqual(os.readlink(live), link1, "live link changed")
         self.assertEqual(open(os.path.join(live, "cert.pem")).read(), cert1)
-        self.assertEqual(ENV.count_endpoint("newOrder"), orders,
+        self.assertEqual(orders_created(), orders,
                          "a fresh certificate was ordered again")
         self.assertFalse(os.path.exists(os.path.join(self.dir, "archive", name,
                                                      "2")))
 
         self.issue_ok([name], "--force")
-        self.assertEqual(ENV.count_endpoint("newOrder"), orders + 1)
+        self.assertEqual(orders_created(), orders + 1)
         self.assertEqual(os.readlink(live).rstrip("/"), "../archive/%s/2" % name)
         self.assertTrue(os.path.isdir(os.path.join(self.dir, "archive", name, "1")))
         self.check_cert(name, [name])
@@ -574,6 +616,46 @@ class Result(unittest.TextTestResult):
         self._mark(test, "passed")
 
 
+def iter_tests(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from iter_tests(t)
+        else:
+            yield t
+
+
+class ImportFailure(unittest.TestCase):
+    """Stands for a test module that could not be imported."""
+    module = trace = None
+
+    def runTest(self):
+        self.fail("cannot import %s:\n%s" % (self.module, self.trace))
+
+    def id(self):
+        return "import." + self.module
+
+
+def load_suite(patterns):
+    """T here, then the TestCases of every test_*.py module next to run.py,
+    filtered by substrings of the test ids."""
+    loader = unittest.defaultTestLoader
+    tests = list(iter_tests(loader.loadTestsFromTestCase(T)))
+    for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        try:
+            mod = importlib.import_module(name)
+        except Exception:
+            import traceback
+            f = ImportFailure()
+            f.module, f.trace = name, traceback.format_exc()
+            tests.append(f)
+            continue
+        tests += list(iter_tests(loader.loadTestsFromModule(mod)))
+    if patterns:
+        tests = [t for t in tests if any(p in t.id() for p in patterns)]
+    return unittest.TestSuite(tests)
+
+
 def main():
     global LEEC, SCRATCH
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -583,7 +665,8 @@ def main():
     ap.add_argument("-k", "--keep", action="store_true",
                     help="keep the scratch directory even if all pass")
     ap.add_argument("tests", nargs="*",
-                    help="test method names or substrings (default: all)")
+                    help="test names or substrings of test ids, e.g. "
+                         "test_g_failure or test_governor (default: all)")
     args = ap.parse_args()
 
     LEEC = os.path.abspath(args.leec or os.path.join(REPO, "build", "cli", "leec"))
@@ -596,23 +679,18 @@ def main():
     SCRATCH = tempfile.mkdtemp(prefix="leec-e2e-")
     keep = args.keep or os.environ.get("LEEC_E2E_KEEP") == "1"
 
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(T)
-    if args.tests:
-        wanted = [t for t in suite if any(p in t.id() for p in args.tests)]
-        suite = unittest.TestSuite(wanted)
-    # setUpModule/tearDownModule run when the suite belongs to this module
+    suite = load_suite(args.tests)
     runner = unittest.TextTestRunner(stream=sys.stdout, resultclass=Result,
                                      verbosity=2 if args.verbose else 1)
+    t0 = time.monotonic()
     try:
         result = runner.run(suite)
     except KeyboardInterrupt:
-        if ENV is not None:
-            ENV.stop()
+        stop_env()
         print("\ninterrupted; scratch kept in %s" % SCRATCH)
         return 130
     finally:
-        if ENV is not None:
-            ENV.stop()          # idempotent; tearDownModule normally did it
+        stop_env()              # the one place pebble is stopped
 
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     for what in result.outcome.values():
@@ -624,6 +702,8 @@ def main():
         shutil.rmtree(SCRATCH, ignore_errors=True)
     else:
         print("scratch directory (state dirs, pebble logs): %s" % SCRATCH)
+    if args.verbose:
+        print("%.1f s" % (time.monotonic() - t0))
     line = "%d passed, %d failed" % (counts["passed"], counts["failed"])
     if counts["skipped"]:
         line += ", %d skipped" % counts["skipped"]

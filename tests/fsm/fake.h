@@ -105,6 +105,13 @@ typedef struct fake_ca_knobs {
     const char *terms;           /* meta.termsOfService */
     int authz_poll_500;          /* answer N authz polls with a 500 */
     bool reject_identifiers;     /* newOrder: 400 rejectedIdentifier + subs */
+    /* Answer the next limit_count signed requests to limit_endpoint with
+     * limit_status (0: 429), a rateLimited problem and, unless NULL,
+     * Retry-After: limit_retry_after. The nonce is used up, as at a CA. */
+    fake_endpoint limit_endpoint;
+    int limit_count;
+    long limit_status;
+    const char *limit_retry_after;
 } fake_ca_knobs;
 
 typedef struct fake_ca_stats {
@@ -115,6 +122,7 @@ typedef struct fake_ca_stats {
     int keyauth_failures; /* challenge POSTed while the key authorization
                              was not served by the client */
     int http500_sent;
+    int limited_sent;     /* answers from the limit_* knobs */
 } fake_ca_stats;
 
 typedef struct fake_ca {

@@ -959,6 +959,21 @@ static const char *after(const char *url, const char *prefix)
     return strncmp(url, prefix, n) == 0 ? url + n : NULL;
 }
 
+static bool limited_endpoint(fake_endpoint ep, const char *url)
+{
+    switch (ep) {
+    case FAKE_EP_NEW_ORDER:
+        return strcmp(url, FAKE_CA_BASE "/new-order") == 0;
+    case FAKE_EP_AUTHZ:
+        return after(url, FAKE_CA_BASE "/authz/") != NULL;
+    case FAKE_EP_ORDER:
+        return after(url, FAKE_CA_BASE "/order/") != NULL;
+    case FAKE_EP_NONE:
+        break;
+    }
+    return false;
+}
+
 void fake_ca_respond(void *ud, const fake_request *req, leec_http_resp *resp)
 {
     fake_ca *ca = ud;
@@ -986,6 +1001,20 @@ void fake_ca_respond(void *ud, const fake_request *req, leec_http_resp *resp)
     if (!check_jws(ca, req, resp, new_acct, &in))
         return;
     fresh_nonce(ca, resp);
+    if (ca->knobs.limit_count > 0 &&
+        limited_endpoint(ca->knobs.limit_endpoint, req->url)) {
+        ca->knobs.limit_count--;
+        ca->stats.limited_sent++;
+        if (ca->knobs.limit_retry_after)
+            fake_resp_set(&resp->retry_after, ca->knobs.limit_retry_after);
+        reply_problem(resp,
+                      ca->knobs.limit_status ? ca->knobs.limit_status : 429,
+                      ERR("rateLimited"),
+                      "too many new orders recently: see "
+                      "https://ca.test/docs/rate-limits");
+        jws_in_clear(&in);
+        return;
+    }
     if (new_acct) {
         ca->stats.new_account++;
         if (in.as_get)
