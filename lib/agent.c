@@ -57,6 +57,7 @@ struct leec_agent {
     leec_agent_state state;
     leec_outcome outcome;
     bool zombie;
+    bool started;
     int64_t deadline;
     leec_acme_req *req;
     int retries;
@@ -129,7 +130,7 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
         ctx->agents = v;
         ctx->cap_agents = cap;
     }
-    a->id = ctx->nagents ? ctx->agents[ctx->nagents - 1]->id + 1 : 1;
+    a->id = ++ctx->agent_ids;
     ctx->agents[ctx->nagents++] = a;
     if (err)
         *err = LEEC_OK;
@@ -293,8 +294,8 @@ int64_t leec_agent_deadline(const leec_agent *a)
 }
 bool leec_agent_running(const leec_agent *a)
 {
-    return !a->zombie && a->state != LEEC_ST_IDLE &&
-           a->state != LEEC_ST_DONE && a->state != LEEC_ST_FAILED;
+    return !a->zombie && a->started && a->state != LEEC_ST_DONE &&
+           a->state != LEEC_ST_FAILED;
 }
 bool leec_agent_zombie(const leec_agent *a)
 {
@@ -425,15 +426,10 @@ leec_code leec_agent_start(leec_agent *a)
         return LEEC_E_INVALID_ARG;
     if (!leec_ctx_http(a->ctx))
         return LEEC_E_NOMEM;
-    /* The agent may finish right here (fresh certificate, account failed
-     * synchronously) and a callback may free it: defer that free until go()
-     * has unwound, as inside perform. */
-    leec_ctx *ctx = a->ctx;
-    ctx->depth++;
-    go(a, LEEC_ST_CHECK_EXISTING);
-    ctx->depth--;
-    if (ctx->depth == 0 && a->zombie)
-        leec_agent_destroy(a);
+    /* The first step runs from the next leec_ctx_perform(), like every
+     * other: no callback ever runs inside this call. */
+    a->started = true;
+    a->deadline = leec_now_ms(a->ctx);
     return LEEC_OK;
 }
 
@@ -689,6 +685,10 @@ static void send_current(leec_agent *a)
 void leec_agent_on_timer(leec_agent *a)
 {
     a->deadline = -1;
+    if (a->state == LEEC_ST_IDLE) {
+        go(a, LEEC_ST_CHECK_EXISTING);
+        return;
+    }
     if (a->state == LEEC_ST_CHECK_EXISTING) {
         enter_check_existing(a); /* the lock, once more */
         return;

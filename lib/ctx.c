@@ -94,7 +94,9 @@ static void watch_fd(leec_ctx *ctx, int fd)
 
 int leec_ctx_get_fd(leec_ctx *ctx)
 {
-    return leec_ctx_http(ctx) ? ctx->epfd : -1;
+    /* The transport joins this set when it is created, so asking for the
+     * descriptor early does not freeze the CA settings. */
+    return ctx->epfd;
 }
 
 static bool is_letsencrypt(const char *url)

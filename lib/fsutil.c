@@ -97,6 +97,26 @@ out:
     return rc;
 }
 
+leec_code leec_file_write_new(const char *path, const void *data, size_t len,
+                              mode_t mode)
+{
+    if (!path || (!data && len > 0))
+        return LEEC_E_INVALID_ARG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  mode);
+    if (fd < 0)
+        return LEEC_E_IO;
+    leec_code rc = LEEC_E_IO;
+    if (fchmod(fd, mode) == 0 && (rc = write_all(fd, data, len)) == LEEC_OK &&
+        fsync(fd) != 0)
+        rc = LEEC_E_IO;
+    if (close(fd) != 0 && rc == LEEC_OK)
+        rc = LEEC_E_IO;
+    if (rc != LEEC_OK)
+        unlink(path);
+    return rc;
+}
+
 leec_code leec_file_write_atomic(const char *path, const void *data,
                                  size_t len, mode_t mode)
 {

@@ -14,6 +14,13 @@
 leec_code leec_file_write_atomic(const char *path, const void *data,
                                  size_t len, mode_t mode);
 
+/* Creates path (it must not exist), writes and fsyncs it, with exactly mode.
+ * For files inside a private temporary folder that is itself renamed into
+ * place: no rename per file, and the caller fsyncs the folder once. On
+ * failure the file is removed. LEEC_E_IO. */
+leec_code leec_file_write_new(const char *path, const void *data, size_t len,
+                              mode_t mode);
+
 /* Reads a whole file of at most max bytes into a malloc'd NUL-terminated
  * buffer. LEEC_E_NOT_FOUND (ENOENT), LEEC_E_TOO_LARGE, LEEC_E_IO. */
 leec_code leec_file_read(const char *path, size_t max, char **data,

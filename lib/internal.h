@@ -164,6 +164,7 @@ struct leec_ctx {
 
     leec_agent **agents;
     size_t nagents, cap_agents;
+    unsigned agent_ids;   /* the last id given, for logs */
     int depth;            /* > 0 while inside perform: frees are deferred */
     bool reap;            /* some agent awaits its deferred free */
 };

@@ -51,3 +51,22 @@ leec_code leec_store_read_cert(leec_store *store, const char *cert_name,
     /* A length is passed although unused: backends may rely on it. */
     return store->ops->cert_read(store, cert_name, "cert.pem", pem, &len);
 }
+
+leec_code leec_store_read_live(leec_store *store, const char *cert_name,
+                               char **privkey_pem, char **fullchain_pem)
+{
+    static const char *const files[] = {"privkey.pem", "fullchain.pem"};
+    char *out[2] = {NULL, NULL};
+    if (!store || !store->ops || !store->ops->cert_read_many ||
+        !privkey_pem || !fullchain_pem)
+        return LEEC_E_INVALID_ARG;
+    *privkey_pem = *fullchain_pem = NULL;
+    if (!leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = store->ops->cert_read_many(store, cert_name, files, 2, out);
+    if (rc == LEEC_OK) {
+        *privkey_pem = out[0];
+        *fullchain_pem = out[1];
+    }
+    return rc;
+}

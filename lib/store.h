@@ -31,6 +31,11 @@ struct leec_store_ops {
      * NUL-terminated. */
     leec_code (*cert_read)(leec_store *s, const char *name, const char *file,
                            char **data, size_t *len);
+    /* Reads n of those files of one and the same current version (all or
+     * nothing); out[i] malloc'd, NUL-terminated. */
+    leec_code (*cert_read_many)(leec_store *s, const char *name,
+                                const char *const *files, size_t n,
+                                char **out);
     /* Installs a new version and makes it current atomically (readers see
      * the old version or the new one, never a mix). fullchain = cert+chain. */
     leec_code (*cert_install)(leec_store *s, const char *name,

@@ -291,13 +291,15 @@ static leec_code write_in(const char *dir, const char *file, const char *data,
     char *p = pathf("%s/%s", dir, file);
     if (!p)
         goto out;
-    rc = leec_file_write_atomic(p, data, len, mode);
+    rc = leec_file_write_new(p, data, len, mode);
 out:
     free(p);
     return rc;
 }
 
-/* Writes the files of one version into dir (a private temporary folder). */
+/* Writes the files of one version into dir (a private temporary folder that
+ * is renamed into place afterwards: each file is fsync'd, then the folder
+ * once, instead of an atomic rename and folder fsync per file). */
 static leec_code write_version(const char *dir, const leec_cert_files *f)
 {
     leec_code rc = LEEC_OK;
@@ -331,6 +333,8 @@ static leec_code write_version(const char *dir, const leec_cert_files *f)
     if (f->meta_json)
         rc = write_in(dir, "meta.json", f->meta_json, strlen(f->meta_json),
                       0644);
+    if (rc == LEEC_OK)
+        rc = leec_fsync_dir(dir);
 
 out:
     leec_buf_free(&full);
@@ -487,6 +491,67 @@ out:
     return rc;
 }
 
+/* Reads several files of the current version, resolving live/<name> once
+ * so that all come from the same version even while a new one is being
+ * installed. */
+static leec_code fs_cert_read_many(leec_store *s, const char *name,
+                                   const char *const *files, size_t n,
+                                   char **out)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_NOMEM;
+    char *link = NULL, *path = NULL;
+    char target[256];
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!cert_file_known(files[i]))
+            return LEEC_E_INVALID_ARG;
+    if (!(link = pathf("%s/live/%s", fs->dir, name)))
+        goto out;
+    ssize_t len = readlink(link, target, sizeof target - 1);
+    if (len < 0) {
+        rc = errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
+        goto out;
+    }
+    target[len] = '\0';
+    /* Only links of our own making: ../archive/<name>/<N>. */
+    const char *num = strrchr(target, '/');
+    size_t prefix = strlen("../archive/") + strlen(name);
+    if (!num || (size_t)(num - target) != prefix ||
+        strncmp(target, "../archive/", 11) != 0 ||
+        strncmp(target + 11, name, strlen(name)) != 0 || !num[1] ||
+        strspn(num + 1, "0123456789") != strlen(num + 1)) {
+        rc = LEEC_E_STORE;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(path);
+        if (!(path = pathf("%s/archive/%s%s/%s", fs->dir, name, num,
+                           files[i]))) {
+            rc = LEEC_E_NOMEM;
+            goto out;
+        }
+        if ((rc = leec_file_read(path, FS_READ_MAX, &out[i], NULL)) !=
+            LEEC_OK)
+            goto out;
+    }
+    rc = LEEC_OK;
+out:
+    if (rc != LEEC_OK)
+        for (size_t i = 0; i < n; i++) {
+            if (out[i])
+                explicit_bzero(out[i], strlen(out[i]));
+            free(out[i]);
+            out[i] = NULL;
+        }
+    free(link);
+    free(path);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Locks                                                               */
 /* ------------------------------------------------------------------ */
@@ -560,6 +625,7 @@ static const struct leec_store_ops fs_ops = {
     .account_load = fs_account_load,
     .account_save = fs_account_save,
     .cert_read = fs_cert_read,
+    .cert_read_many = fs_cert_read_many,
     .cert_install = fs_cert_install,
     .live_path = fs_live_path,
     .lock = fs_lock,

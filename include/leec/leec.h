@@ -202,6 +202,19 @@ LEEC_API char *leec_store_live_path(leec_store *store, const char *cert_name);
 LEEC_API leec_code leec_store_read_cert(leec_store *store,
                                         const char *cert_name, char **pem);
 
+/*
+ * Reads the private key and the full chain (certificate then issuers) of the
+ * current version of cert_name, both from the same version even while a new
+ * one is being installed: what a server embedding the library loads. Both
+ * are newly allocated NUL-terminated PEM strings the caller frees; the key
+ * is secret (clear it before freeing). LEEC_E_NOT_FOUND if none,
+ * LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_STORE (a live link not made by leec).
+ */
+LEEC_API leec_code leec_store_read_live(leec_store *store,
+                                        const char *cert_name,
+                                        char **privkey_pem,
+                                        char **fullchain_pem);
+
 /* --------------------------------------------------------------------- */
 /* Context                                                                */
 /* --------------------------------------------------------------------- */
@@ -330,8 +343,8 @@ LEEC_API long leec_ctx_timeout_ms(leec_ctx *ctx);
  * it becomes readable whenever the context has socket work. Add it to your
  * loop for reading and call leec_ctx_perform() when it is readable or when
  * leec_ctx_timeout_ms() has elapsed, whichever comes first. Owned by the
- * context (never close it); the same for the context's whole life. -1 on
- * failure (out of file descriptors).
+ * context (never close it); the same for the context's whole life, and
+ * asking for it early changes no setting.
  */
 LEEC_API int leec_ctx_get_fd(leec_ctx *ctx);
 
@@ -484,8 +497,11 @@ LEEC_API void leec_agent_set_callbacks(leec_agent *agent,
                                        leec_done_fn on_done, void *userdata);
 
 /*
- * Starts the agent. It advances from leec_ctx_perform(). LEEC_E_STATE if
- * already started, LEEC_E_INVALID_ARG if the context has no store.
+ * Starts the agent. It advances from leec_ctx_perform(), from the next call
+ * on: no callback runs inside leec_agent_start(). LEEC_E_STATE if already
+ * started, LEEC_E_INVALID_ARG if the context has no store, LEEC_E_NOMEM.
+ * After the first start, leec_ctx_set_server() and leec_ctx_set_ca_bundle()
+ * answer LEEC_E_STATE.
  */
 LEEC_API leec_code leec_agent_start(leec_agent *agent);
 

@@ -613,12 +613,15 @@ static void test_free_in_on_done(void **state)
     assert_int_equal(e->r.outcome, LEEC_OUTCOME_ISSUED);
     assert_int_equal(e->ctx->nagents, 0);
 
-    /* FRESH finishes inside leec_agent_start (not inside perform). */
+    /* FRESH finishes in the first perform after start, never inside
+     * leec_agent_start itself. */
     rec r2;
     memset(&r2, 0, sizeof r2);
     r2.free_in_done = true;
     leec_agent *b = agent_new(e, e->ctx, NAMES2, 2, &r2);
     assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_int_equal(r2.done, 0);
+    assert_int_equal(leec_ctx_perform(e->ctx, NULL), LEEC_OK);
     assert_int_equal(r2.done, 1);
     assert_int_equal(r2.outcome, LEEC_OUTCOME_FRESH);
     assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
@@ -664,15 +667,17 @@ static void test_free_in_on_done_sync_failure(void **state)
     memset(&rb, 0, sizeof rb);
     leec_agent *b = agent_new(e, ctx, n2, 1, &rb);
     assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_int_equal(r.done, 0); /* no callback inside start */
+    assert_int_equal(leec_ctx_perform(ctx, NULL), LEEC_OK);
     assert_int_equal(r.done, 1);
     assert_int_equal(r.outcome, LEEC_OUTCOME_FAILED);
     /* The other agent, not started, is untouched. */
     assert_int_equal(leec_agent_get_state(b), LEEC_ST_IDLE);
     assert_int_equal(leec_agent_start(b), LEEC_OK);
-    assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_FAILED);
-    assert_int_equal(leec_agent_error(b), LEEC_E_INVALID_ARG);
     int running = -1;
     assert_int_equal(leec_ctx_perform(ctx, &running), LEEC_OK);
+    assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_FAILED);
+    assert_int_equal(leec_agent_error(b), LEEC_E_INVALID_ARG);
     assert_int_equal(running, 0);
     assert_int_equal(ctx->nagents, 1);
     leec_ctx_free(ctx);
@@ -700,12 +705,14 @@ static void test_free_in_on_state(void **state)
     assert_int_equal(fake_http_pending(), 0);
     assert_int_equal(e->ca->stats.chall_post, 0);
 
-    /* Freed inside leec_agent_start. */
+    /* Freed in its very first transition. */
     rec r2;
     memset(&r2, 0, sizeof r2);
     r2.free_on_state = LEEC_ST_CHECK_EXISTING;
     leec_agent *b = agent_new(e, e->ctx, NAMES2, 2, &r2);
     assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_int_equal(e->ctx->nagents, 1);
+    assert_int_equal(leec_ctx_perform(e->ctx, NULL), LEEC_OK);
     assert_int_equal(e->ctx->nagents, 0);
 }
 
@@ -738,6 +745,8 @@ static void test_ctx_free_right_after_start(void **state)
     env *e = *state;
     leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
     assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_int_equal(fake_http_pending(), 0); /* nothing before perform */
+    assert_int_equal(leec_ctx_perform(e->ctx, NULL), LEEC_OK);
     assert_int_equal(fake_http_pending(), 1); /* the directory */
     leec_ctx_free(e->ctx);
     e->ctx = NULL;

@@ -330,6 +330,22 @@ static void test_install_versions(void **state)
     assert_string_equal(target, "../archive/example.com/2");
     free(p);
 
+    /* Key and full chain read together, from the one current version. */
+    {
+        char *key = NULL, *full = NULL;
+        assert_int_equal(leec_store_read_live(s, "example.com", &key, &full),
+                         LEEC_OK);
+        assert_string_equal(key, KEY2);
+        assert_string_equal(full, CERT2 CHAIN);
+        free(key);
+        free(full);
+        assert_int_equal(leec_store_read_live(s, "nothing.example", &key,
+                                              &full),
+                         LEEC_E_NOT_FOUND);
+        assert_null(key);
+        assert_null(full);
+    }
+
     /* The live view is version 2, whole. */
     assert_file(f->root, "live/example.com/privkey.pem", KEY2, 0600);
     assert_file(f->root, "live/example.com/cert.pem", CERT2, 0644);
