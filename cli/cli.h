@@ -28,4 +28,28 @@ json_t *cli_problem_json(const leec_problem *p);
 /* "YYYY-MM-DDTHH:MM:SSZ" into buf. */
 void cli_iso_time(time_t t, char *buf, size_t len);
 
+/* --opt N: a whole number 0..UINT_MAX (false after a message). */
+bool cli_parse_unsigned(const char *opt, const char *s, unsigned *out);
+/* --opt N: a finite number 0..1e6, e.g. "0.5" (false after a message). */
+bool cli_parse_rate(const char *opt, const char *s, double *out);
+
+/* Writes a string from user input to stderr for a message: at most 200
+ * bytes, control and non-ASCII bytes as '?'. */
+void cli_put_safe(const char *s);
+
+/* A set of names compared without regard to ASCII case, each with the line
+ * it was first seen on. Zero-initialise; free with cli_nameset_free. */
+typedef struct cli_nameslot {
+    char *key; /* lower case */
+    unsigned line;
+} cli_nameslot;
+typedef struct cli_nameset {
+    cli_nameslot *v;
+    size_t n, cap; /* cap: 0 or a power of two */
+} cli_nameset;
+/* 1: added; 0: already there (*prev: its line); -1: out of memory. */
+int cli_nameset_add(cli_nameset *s, const char *name, unsigned line,
+                    unsigned *prev);
+void cli_nameset_free(cli_nameset *s);
+
 #endif

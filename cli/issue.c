@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
-/* leec issue: obtain one certificate through one agent. */
+/* leec issue: obtain one certificate through one agent, or many with
+ * --batch (batch.c). Option parsing and context set-up are shared. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,21 +8,37 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "issue.h"
 
-static volatile sig_atomic_t stop_signal;
+#define ORDERS_WINDOW_S (3u * 3600u)     /* --budget-orders: per 3 hours */
+#define DOMAIN_WINDOW_S (7u * 24u * 3600u) /* --budget-domain: per 7 days */
+
+volatile sig_atomic_t issue_stop_signal;
 
 static void on_signal(int sig)
 {
-    stop_signal = sig;
+    issue_stop_signal = sig;
+}
+
+void issue_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static void issue_usage(FILE *f)
 {
     fputs(
         "usage: leec issue -d NAME [-d NAME ...] [options]\n"
+        "       leec issue --batch FILE [options]\n"
         "  -d, --domain NAME        a name for the certificate (repeatable)\n"
         "      --cert-name NAME     name in the store (default: first name)\n"
+        "      --batch FILE         many certificates in one run, one per line\n"
+        "                           of FILE ('-': stdin): CERT-NAME NAME [NAME...]\n"
+        "                           ('#' starts a comment); not with -d\n"
         "      --server URL         ACME directory URL, or letsencrypt,\n"
         "                           letsencrypt-staging (default: letsencrypt)\n"
         "      --ca-bundle FILE     trust this PEM file for the CA instead of\n"
@@ -36,9 +53,19 @@ static void issue_usage(FILE *f)
         "      --force              order even if the certificate is fresh\n"
         "      --dir DIR            state folder (default /var/lib/leec as\n"
         "                           root, else ~/.local/share/leec)\n"
+        "      --max-parallel N     at most N orders in flight (default 10;\n"
+        "                           0: no limit)\n"
+        "      --rate-limit N       at most N requests per second to the CA\n"
+        "                           (default: 20 for Let's Encrypt, else none;\n"
+        "                           0: no limit)\n"
+        "      --budget-orders N    at most N new orders per 3 hours (0: off)\n"
+        "      --budget-domain N    at most N certificates per registered\n"
+        "                           domain per 7 days (0: off); over a budget,\n"
+        "                           certificates wait instead of failing\n"
         "  -v, --verbose            more output (twice: debug)\n"
         "  -q, --quiet              errors only\n"
-        "      --json               print the result as JSON\n",
+        "      --json               print the result as JSON (--batch: one\n"
+        "                           line per certificate as it finishes)\n",
         f);
 }
 
@@ -55,11 +82,17 @@ enum {
     OPT_FORCE,
     OPT_DIR,
     OPT_JSON,
+    OPT_BATCH,
+    OPT_MAX_PARALLEL,
+    OPT_RATE_LIMIT,
+    OPT_BUDGET_ORDERS,
+    OPT_BUDGET_DOMAIN,
 };
 
 static const struct option long_opts[] = {
     {"domain", required_argument, NULL, 'd'},
     {"cert-name", required_argument, NULL, OPT_CERT_NAME},
+    {"batch", required_argument, NULL, OPT_BATCH},
     {"server", required_argument, NULL, OPT_SERVER},
     {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
     {"http-port", required_argument, NULL, OPT_HTTP_PORT},
@@ -70,6 +103,10 @@ static const struct option long_opts[] = {
     {"throwaway-account", no_argument, NULL, OPT_THROWAWAY},
     {"force", no_argument, NULL, OPT_FORCE},
     {"dir", required_argument, NULL, OPT_DIR},
+    {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
+    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+    {"budget-orders", required_argument, NULL, OPT_BUDGET_ORDERS},
+    {"budget-domain", required_argument, NULL, OPT_BUDGET_DOMAIN},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"json", no_argument, NULL, OPT_JSON},
@@ -77,26 +114,7 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-typedef struct issue_opts {
-    const char **names;
-    size_t nnames;
-    const char *cert_name;
-    const char *server;
-    const char *ca_bundle;
-    const char *http_port;
-    const char *webroot;
-    leec_key_type key_type;
-    const char *email;
-    bool agree_tos;
-    bool throwaway;
-    bool force;
-    char *dir;
-    int verbose;
-    bool quiet;
-    bool json;
-} issue_opts;
-
-static double now_s(void)
+double issue_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -106,6 +124,7 @@ static double now_s(void)
 static int parse(int argc, char **argv, issue_opts *o)
 {
     int c;
+    o->max_parallel = 10;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:vqh", long_opts, NULL)) != -1) {
         switch (c) {
@@ -119,6 +138,9 @@ static int parse(int argc, char **argv, issue_opts *o)
         }
         case OPT_CERT_NAME:
             o->cert_name = optarg;
+            break;
+        case OPT_BATCH:
+            o->batch = optarg;
             break;
         case OPT_SERVER:
             o->server = optarg;
@@ -155,6 +177,25 @@ static int parse(int argc, char **argv, issue_opts *o)
             if (!(o->dir = strdup(optarg)))
                 return 1;
             break;
+        case OPT_MAX_PARALLEL:
+            if (!cli_parse_unsigned("--max-parallel", optarg, &o->max_parallel))
+                return EXIT_USAGE;
+            break;
+        case OPT_RATE_LIMIT:
+            if (!cli_parse_rate("--rate-limit", optarg, &o->rate_limit))
+                return EXIT_USAGE;
+            o->rate_set = true;
+            break;
+        case OPT_BUDGET_ORDERS:
+            if (!cli_parse_unsigned("--budget-orders", optarg, &o->budget_orders))
+                return EXIT_USAGE;
+            o->budget_orders_set = true;
+            break;
+        case OPT_BUDGET_DOMAIN:
+            if (!cli_parse_unsigned("--budget-domain", optarg, &o->budget_domain))
+                return EXIT_USAGE;
+            o->budget_domain_set = true;
+            break;
         case 'v':
             o->verbose++;
             break;
@@ -176,7 +217,17 @@ static int parse(int argc, char **argv, issue_opts *o)
         fprintf(stderr, "leec: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
-    if (o->nnames == 0) {
+    if (o->batch && o->nnames) {
+        fputs("leec: -d and --batch are mutually exclusive\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (o->batch && o->cert_name) {
+        fputs("leec: --cert-name does not go with --batch (each line of FILE "
+              "names its certificate)\n",
+              stderr);
+        return EXIT_USAGE;
+    }
+    if (!o->batch && o->nnames == 0) {
         fputs("leec: at least one -d NAME is needed\n", stderr);
         return EXIT_USAGE;
     }
@@ -193,45 +244,153 @@ static int parse(int argc, char **argv, issue_opts *o)
     return 0;
 }
 
+leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
+                        int *status)
+{
+    leec_code rc;
+    leec_ctx *ctx = leec_ctx_new();
+    *status = 1;
+    if (!ctx) {
+        fputs("leec: out of memory\n", stderr);
+        return NULL;
+    }
+    leec_log_level lvl = o->quiet       ? LEEC_LOG_ERROR
+                         : o->verbose > 1 ? LEEC_LOG_DEBUG
+                         : o->verbose     ? LEEC_LOG_INFO
+                                          : LEEC_LOG_WARN;
+    leec_ctx_set_log(ctx, log, logud, lvl);
+    if (o->server && (rc = leec_ctx_set_server(ctx, o->server)) != LEEC_OK) {
+        fprintf(stderr, "leec: --server %s: %s\n", o->server,
+                leec_strerror(rc));
+        *status = EXIT_USAGE;
+        goto fail;
+    }
+    if (o->ca_bundle)
+        leec_ctx_set_ca_bundle(ctx, o->ca_bundle);
+    if (o->email && (rc = leec_ctx_set_contact(ctx, o->email)) != LEEC_OK) {
+        fprintf(stderr, "leec: --email %s: %s\n", o->email, leec_strerror(rc));
+        *status = EXIT_USAGE;
+        goto fail;
+    }
+    leec_ctx_set_agree_tos(ctx, o->agree_tos);
+    leec_ctx_set_account_mode(ctx, o->throwaway ? LEEC_ACCOUNT_THROWAWAY
+                                                : LEEC_ACCOUNT_SAVED);
+    /* After set_server: the library picks its defaults from the URL. */
+    leec_ctx_set_max_parallel(ctx, o->max_parallel);
+    if (o->rate_set)
+        leec_ctx_set_rate_limit(ctx, o->rate_limit);
+    if (o->budget_orders_set)
+        leec_ctx_set_order_budget(ctx, o->budget_orders, ORDERS_WINDOW_S);
+    if (o->budget_domain_set)
+        leec_ctx_set_domain_budget(ctx, o->budget_domain, DOMAIN_WINDOW_S);
+    *status = 0;
+    return ctx;
+fail:
+    leec_ctx_free(ctx);
+    return NULL;
+}
+
+int issue_open_store(leec_ctx *ctx, const issue_opts *o)
+{
+    leec_code rc;
+    leec_store *store = leec_store_fs_new(o->dir, &rc);
+    if (!store) {
+        fprintf(stderr, "leec: cannot open the state folder %s: %s\n", o->dir,
+                leec_strerror(rc));
+        return 1;
+    }
+    leec_ctx_set_store(ctx, store);
+    return 0;
+}
+
+void issue_agent_setup(leec_agent *agent, const issue_opts *o)
+{
+    leec_agent_set_key_type(agent, o->key_type);
+    leec_agent_set_force(agent, o->force);
+    if (o->webroot)
+        leec_agent_set_webroot(agent, o->webroot);
+}
+
+int issue_listen(leec_ctx *ctx, const issue_opts *o)
+{
+    leec_code rc;
+    if (o->http_port &&
+        (rc = leec_ctx_listen_http01(ctx, o->http_port)) != LEEC_OK) {
+        fprintf(stderr, "leec: cannot listen on %s for http-01: %s\n",
+                o->http_port, leec_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+const char *issue_outcome_name(leec_outcome out)
+{
+    return out == LEEC_OUTCOME_ISSUED  ? "issued"
+           : out == LEEC_OUTCOME_FRESH ? "fresh"
+                                       : "failed";
+}
+
+json_t *issue_result_json(leec_agent *agent, leec_store *store, json_t *names,
+                          long requests, double seconds)
+{
+    leec_outcome out = leec_agent_get_outcome(agent);
+    const char *name = leec_agent_cert_name(agent);
+    char *live = leec_store_live_path(store, name);
+    json_t *j = json_pack("{s:s, s:s, s:o, s:s?}", "cert_name", name,
+                          "outcome", issue_outcome_name(out), "names", names,
+                          "live", live);
+    free(live);
+    if (!j)
+        return NULL;
+    if (requests >= 0)
+        json_object_set_new(j, "requests", json_integer(requests));
+    json_object_set_new(j, "seconds", json_real(seconds));
+    if (out == LEEC_OUTCOME_FAILED) {
+        json_object_set_new(j, "error",
+                            json_string(leec_agent_error_message(agent)));
+        if (leec_agent_problem(agent))
+            json_object_set_new(j, "problem",
+                                cli_problem_json(leec_agent_problem(agent)));
+    }
+    return j;
+}
+
+char *issue_failure_text(const leec_agent *agent)
+{
+    const leec_problem *p = leec_agent_problem(agent);
+    char *s = NULL;
+    int n = p ? asprintf(&s, "%s: %s (%s)", leec_agent_error_message(agent),
+                         p->detail ? p->detail : "", p->type ? p->type : "")
+              : asprintf(&s, "%s", leec_agent_error_message(agent));
+    return n < 0 ? NULL : s;
+}
+
 static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
                    leec_store *store, double seconds)
 {
     leec_outcome out = leec_agent_get_outcome(agent);
     const char *name = leec_agent_cert_name(agent);
-    char *live = leec_store_live_path(store, name);
     unsigned long nreq = leec_ctx_request_count(ctx);
     if (o->json) {
         json_t *names = json_array();
         for (size_t i = 0; i < o->nnames; i++)
             json_array_append_new(names, json_string(o->names[i]));
-        const char *oc = out == LEEC_OUTCOME_ISSUED  ? "issued"
-                         : out == LEEC_OUTCOME_FRESH ? "fresh"
-                                                     : "failed";
-        json_t *j = json_pack("{s:s, s:s, s:o, s:s?, s:I, s:f}", "cert_name",
-                              name, "outcome", oc, "names", names, "live",
-                              live, "requests", (json_int_t)nreq, "seconds",
-                              seconds);
-        if (out == LEEC_OUTCOME_FAILED) {
-            json_object_set_new(j, "error",
-                                json_string(leec_agent_error_message(agent)));
-            if (leec_agent_problem(agent))
-                json_object_set_new(j, "problem",
-                                    cli_problem_json(leec_agent_problem(agent)));
-        }
+        json_t *j = issue_result_json(agent, store, names, (long)nreq, seconds);
         cli_print_json(j);
         json_decref(j);
     } else if (out == LEEC_OUTCOME_FAILED) {
         const leec_problem *p = leec_agent_problem(agent);
-        fprintf(stderr, "leec: %s: %s", name, leec_agent_error_message(agent));
-        if (p)
-            fprintf(stderr, ": %s (%s)", p->detail ? p->detail : "", p->type);
-        fputc('\n', stderr);
+        char *text = issue_failure_text(agent);
+        fprintf(stderr, "leec: %s: %s\n", name,
+                text ? text : leec_agent_error_message(agent));
+        free(text);
         for (size_t i = 0; p && i < p->nsub; i++)
             fprintf(stderr, "leec:   %s: %s (%s)\n",
                     p->sub[i].id_value ? p->sub[i].id_value : "?",
                     p->sub[i].detail ? p->sub[i].detail : "",
                     p->sub[i].type ? p->sub[i].type : "");
     } else if (!o->quiet) {
+        char *live = leec_store_live_path(store, name);
         if (out == LEEC_OUTCOME_ISSUED)
             printf("issued %s -> %s\n", name, live ? live : "");
         else
@@ -240,58 +399,23 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
                    name);
         if (o->verbose)
             printf("%.3f s, %lu HTTP requests\n", seconds, nreq);
+        free(live);
     }
-    free(live);
 }
 
-int cmd_issue(int argc, char **argv)
+static int issue_single(const issue_opts *o)
 {
-    issue_opts o;
-    memset(&o, 0, sizeof o);
-    leec_ctx *ctx = NULL;
-    leec_code rc;
+    leec_code rc = LEEC_OK;
     int status = 1;
-    int p = parse(argc, argv, &o);
-    if (p != 0) {
-        status = p < 0 ? 0 : p;
+    double t0 = issue_now_s();
+    leec_ctx *ctx = issue_ctx_new(o, cli_log, NULL, &status);
+    if (!ctx)
+        return status;
+    status = 1;
+    if (issue_open_store(ctx, o) != 0)
         goto out;
-    }
-    double t0 = now_s();
-    if (!(ctx = leec_ctx_new()))
-        goto out;
-    leec_log_level lvl = o.quiet       ? LEEC_LOG_ERROR
-                         : o.verbose > 1 ? LEEC_LOG_DEBUG
-                         : o.verbose     ? LEEC_LOG_INFO
-                                         : LEEC_LOG_WARN;
-    /* The CLI prints the final failure itself; the library's own error
-     * line would say it twice. */
-    leec_ctx_set_log(ctx, cli_log, NULL,
-                     lvl == LEEC_LOG_WARN && !o.verbose ? LEEC_LOG_WARN : lvl);
-    if (o.server && (rc = leec_ctx_set_server(ctx, o.server)) != LEEC_OK) {
-        fprintf(stderr, "leec: --server %s: %s\n", o.server,
-                leec_strerror(rc));
-        status = EXIT_USAGE;
-        goto out;
-    }
-    if (o.ca_bundle)
-        leec_ctx_set_ca_bundle(ctx, o.ca_bundle);
-    if (o.email && (rc = leec_ctx_set_contact(ctx, o.email)) != LEEC_OK) {
-        fprintf(stderr, "leec: --email %s: %s\n", o.email, leec_strerror(rc));
-        status = EXIT_USAGE;
-        goto out;
-    }
-    leec_ctx_set_agree_tos(ctx, o.agree_tos);
-    leec_ctx_set_account_mode(ctx, o.throwaway ? LEEC_ACCOUNT_THROWAWAY
-                                               : LEEC_ACCOUNT_SAVED);
-    leec_store *store = leec_store_fs_new(o.dir, &rc);
-    if (!store) {
-        fprintf(stderr, "leec: cannot open the state folder %s: %s\n", o.dir,
-                leec_strerror(rc));
-        goto out;
-    }
-    leec_ctx_set_store(ctx, store);
-
-    leec_agent *agent = leec_agent_new(ctx, o.cert_name, o.names, o.nnames,
+    leec_store *store = leec_ctx_get_store(ctx);
+    leec_agent *agent = leec_agent_new(ctx, o->cert_name, o->names, o->nnames,
                                        &rc);
     if (!agent) {
         fprintf(stderr, "leec: %s\n",
@@ -302,49 +426,50 @@ int cmd_issue(int argc, char **argv)
         status = EXIT_USAGE;
         goto out;
     }
-    leec_agent_set_key_type(agent, o.key_type);
-    leec_agent_set_force(agent, o.force);
-    if (o.webroot)
-        leec_agent_set_webroot(agent, o.webroot);
-    if (o.http_port && (rc = leec_ctx_listen_http01(ctx, o.http_port)) !=
-                           LEEC_OK) {
-        fprintf(stderr, "leec: cannot listen on %s for http-01: %s\n",
-                o.http_port, leec_strerror(rc));
+    issue_agent_setup(agent, o);
+    if (issue_listen(ctx, o) != 0)
         goto out;
-    }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
+    issue_signals();
     if ((rc = leec_agent_start(agent)) != LEEC_OK) {
         fprintf(stderr, "leec: %s\n", leec_strerror(rc));
         goto out;
     }
     int running = 1;
-    while (!stop_signal) {
+    while (!issue_stop_signal) {
         if ((rc = leec_ctx_perform(ctx, &running)) != LEEC_OK || !running)
             break;
         /* Bounded wait so a signal is noticed promptly. */
         if ((rc = leec_ctx_poll(ctx, 250)) != LEEC_OK)
             break;
     }
-    if (stop_signal) {
+    if (issue_stop_signal) {
         /* Freeing the context undoes every solver's side effect. */
         fprintf(stderr, "leec: interrupted; challenge files removed\n");
-        status = 128 + stop_signal;
+        status = 128 + issue_stop_signal;
         goto out;
     }
     if (rc != LEEC_OK) {
         fprintf(stderr, "leec: event loop: %s\n", leec_strerror(rc));
         goto out;
     }
-    report(&o, ctx, agent, store, now_s() - t0);
+    report(o, ctx, agent, store, issue_now_s() - t0);
     status = leec_agent_get_outcome(agent) == LEEC_OUTCOME_FAILED ? 1 : 0;
 out:
     leec_ctx_free(ctx);
+    return status;
+}
+
+int cmd_issue(int argc, char **argv)
+{
+    issue_opts o;
+    memset(&o, 0, sizeof o);
+    int status = parse(argc, argv, &o);
+    if (status != 0)
+        status = status < 0 ? 0 : status;
+    else if (o.batch)
+        status = issue_batch(&o);
+    else
+        status = issue_single(&o);
     free(o.names);
     free(o.dir);
     return status;

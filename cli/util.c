@@ -1,4 +1,8 @@
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,4 +85,100 @@ void cli_iso_time(time_t t, char *buf, size_t len)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A whole non-negative decimal number that fits an unsigned. */
+bool cli_parse_unsigned(const char *opt, const char *s, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = isdigit((unsigned char)*s) ? strtoul(s, &end, 10) : 0;
+    if (!isdigit((unsigned char)*s) || *end || errno || v > UINT_MAX) {
+        fprintf(stderr, "leec: %s: '%s' is not a whole number (0 to %u)\n",
+                opt, s, UINT_MAX);
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
+/* A finite non-negative decimal number ("2", "0.5"). */
+bool cli_parse_rate(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    bool ok = isdigit((unsigned char)*s) || (*s == '.' &&
+                                             isdigit((unsigned char)s[1]));
+    double v = ok ? strtod(s, &end) : 0;
+    if (!ok || *end || errno || !isfinite(v) || v < 0 || v > 1e6) {
+        fprintf(stderr, "leec: %s: '%s' is not a number of requests per "
+                "second (0 to 1000000)\n", opt, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+void cli_put_safe(const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i < 200; i++)
+        fputc(isprint((unsigned char)s[i]) ? s[i] : '?', stderr);
+    if (s[i])
+        fputs("...", stderr);
+}
+
+static size_t hash(const char *s)
+{
+    size_t h = 14695981039346656037u & (size_t)-1;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * (size_t)1099511628211u;
+    return h;
+}
+
+static cli_nameslot *nameset_find(cli_nameset *s, const char *key)
+{
+    size_t i = hash(key) & (s->cap - 1);
+    while (s->v[i].key && strcmp(s->v[i].key, key) != 0)
+        i = (i + 1) & (s->cap - 1);
+    return &s->v[i];
+}
+
+int cli_nameset_add(cli_nameset *s, const char *name, unsigned line,
+                    unsigned *prev)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        cli_nameset g = {calloc(cap, sizeof(cli_nameslot)), 0, cap};
+        if (!g.v)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->v[i].key)
+                *nameset_find(&g, s->v[i].key) = s->v[i];
+        g.n = s->n;
+        free(s->v);
+        *s = g;
+    }
+    char *key = strdup(name);
+    if (!key)
+        return -1;
+    for (char *k = key; *k; k++)
+        *k = (char)tolower((unsigned char)*k);
+    cli_nameslot *slot = nameset_find(s, key);
+    if (slot->key) {
+        *prev = slot->line;
+        free(key);
+        return 0;
+    }
+    slot->key = key;
+    slot->line = line;
+    s->n++;
+    return 1;
+}
+
+void cli_nameset_free(cli_nameset *s)
+{
+    for (size_t i = 0; i < s->cap; i++)
+        free(s->v[i].key);
+    free(s->v);
 }

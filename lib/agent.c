@@ -183,7 +183,8 @@ void leec_agent_destroy(leec_agent *a)
     leec_acme_cancel(ctx, a->req);
     solvers_cleanup(a);
     release(a, false);
-    for (size_t i = 0; i < ctx->nagents; i++) {
+    /* From the end: contexts free their agents last to first. */
+    for (size_t i = ctx->nagents; i-- > 0;) {
         if (ctx->agents[i] == a) {
             memmove(&ctx->agents[i], &ctx->agents[i + 1],
                     (ctx->nagents - i - 1) * sizeof *ctx->agents);
@@ -350,7 +351,9 @@ static void fail(leec_agent *a, leec_code err, leec_problem *problem,
     a->err = err;
     leec_problem_free(a->problem);
     a->problem = problem;
-    leec_log(a->ctx, LEEC_LOG_ERROR, "agent %u (%s): %s%s%s", a->id,
+    /* INFO: the failure reaches the caller through the API (the done
+     * callback, leec_agent_error); a log line at ERROR would say it twice. */
+    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): failed: %s%s%s", a->id,
              a->cert_name, leec_agent_error_message(a),
              problem && problem->detail ? ": " : "",
              problem && problem->detail ? problem->detail : "");

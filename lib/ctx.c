@@ -167,9 +167,10 @@ void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds)
 
 time_t leec_ctx_paused_until(leec_ctx *ctx)
 {
-    int64_t now = leec_now_ms(ctx);
-    int64_t until = leec_gov_paused_until(ctx->gov, now);
-    return until ? time(NULL) + (time_t)((until - now + 999) / 1000) : 0;
+    /* The wall-clock end computed once when the pause began, so that every
+     * caller (and the log line) reports the same second. */
+    return leec_gov_paused_until(ctx->gov, leec_now_ms(ctx)) ? ctx->pause_wall
+                                                              : 0;
 }
 
 unsigned long leec_ctx_connection_count(leec_ctx *ctx)

@@ -140,6 +140,7 @@ struct leec_ctx {
     leec_acme_req *deferred;       /* requests held by the governor, FIFO */
     leec_acme_req *deferred_tail;
     int64_t pause_logged;          /* the pause end last announced */
+    time_t pause_wall;             /* its wall-clock end, computed once */
     bool kick_queued;              /* an order slot came free */
     leec_nonce_pool nonces;
     leec_token_table tokens;

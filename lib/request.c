@@ -211,6 +211,7 @@ static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
         ctx->pause_logged = until;
         char when[16];
         time_t wall = time(NULL) + (time_t)((until - now + 999) / 1000);
+        ctx->pause_wall = wall;
         struct tm tm;
         localtime_r(&wall, &tm);
         strftime(when, sizeof when, "%H:%M:%S", &tm);

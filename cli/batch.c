@@ -1,0 +1,416 @@
+#define _GNU_SOURCE
+/* leec issue --batch FILE: one agent per line of FILE, all in one context
+ * and one event loop; the governor in the library paces them. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+
+#define MAX_LINES 100000u
+#define MAX_LINE 65536u      /* bytes, without the newline */
+#define DRAW_INTERVAL 0.125  /* s: at most 8 redraws a second */
+#define POLL_MAX_MS 250      /* so that a signal is noticed promptly */
+
+void batch_clock(time_t t, char *buf, size_t len)
+{
+    struct tm tm, today;
+    time_t now = time(NULL);
+    localtime_r(&t, &tm);
+    localtime_r(&now, &today);
+    bool same_day = tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday;
+    strftime(buf, len, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* ---- reading FILE ---- */
+
+enum { LINE_OK, LINE_EOF, LINE_LONG, LINE_NUL, LINE_ERR };
+
+/* One line into buf (cap bytes, NUL-terminated, without the newline). */
+static int read_line(FILE *f, char *buf, size_t cap)
+{
+    size_t n = 0;
+    int c = EOF;
+    bool any = false, nul = false;
+    while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+        any = true;
+        if (n + 1 >= cap)
+            return LINE_LONG;
+        nul |= c == '\0';
+        buf[n++] = (char)c;
+    }
+    if (c == EOF && ferror(f))
+        return LINE_ERR;
+    if (c == EOF && !any)
+        return LINE_EOF;
+    buf[n] = '\0';
+    return nul ? LINE_NUL : LINE_OK;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Which name of a line the library refuses (for the message). */
+static const char *bad_name(leec_ctx *ctx, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        leec_code rc;
+        leec_agent *a = leec_agent_new(ctx, "probe", &names[i], 1, &rc);
+        leec_agent_free(a);
+        if (!a && rc == LEEC_E_BAD_NAME)
+            return names[i];
+    }
+    return NULL;
+}
+
+static void line_error(const batch *b, unsigned line, const char *what,
+                       const char *arg, const char *after)
+{
+    fprintf(stderr, "leec: %s:%u: %s", b->file, line, what);
+    if (arg) {
+        fputs(" '", stderr);
+        cli_put_safe(arg);
+        fputc('\'', stderr);
+    }
+    fprintf(stderr, "%s\n", after ? after : "");
+}
+
+/* Splits one line into words and creates its agent. 0, EXIT_USAGE, or 1
+ * (out of memory). */
+static int add_line(batch *b, cli_nameset *seen, char *s, unsigned line,
+                    const char ***tok, size_t *tokcap)
+{
+    size_t nt = 0;
+    for (;;) {
+        while (is_space(*s))
+            s++;
+        if (!*s || *s == '#') /* '#' starting a word: a comment */
+            break;
+        if (nt == *tokcap) {
+            size_t cap = *tokcap ? 2 * *tokcap : 16;
+            const char **v = realloc(*tok, cap * sizeof *v);
+            if (!v)
+                return 1;
+            *tok = v;
+            *tokcap = cap;
+        }
+        (*tok)[nt++] = s;
+        while (*s && !is_space(*s))
+            s++;
+        if (*s)
+            *s++ = '\0';
+    }
+    if (nt == 0)
+        return 0;
+    const char **w = *tok;
+    if (nt == 1) {
+        line_error(b, line, "no NAME after the certificate name", w[0],
+                   " (a line is CERT-NAME NAME [NAME ...])");
+        return EXIT_USAGE;
+    }
+    unsigned prev = 0;
+    int added = cli_nameset_add(seen, w[0], line, &prev);
+    if (added < 0)
+        return 1;
+    if (added == 0) {
+        char after[64];
+        snprintf(after, sizeof after, " is already on line %u", prev);
+        line_error(b, line, "certificate name", w[0], after);
+        return EXIT_USAGE;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        batch_cert *v = realloc(b->certs, cap * sizeof *v);
+        if (!v)
+            return 1;
+        b->certs = v;
+        b->cap = cap;
+    }
+    leec_code rc;
+    leec_agent *a = leec_agent_new(b->ctx, w[0], w + 1, nt - 1, &rc);
+    if (!a) {
+        const char *bad;
+        if (rc == LEEC_E_BAD_NAME && (bad = bad_name(b->ctx, w + 1, nt - 1)))
+            line_error(b, line, "invalid domain name", bad, NULL);
+        else if (rc == LEEC_E_BAD_NAME)
+            line_error(b, line, "invalid domain names for", w[0], NULL);
+        else if (rc == LEEC_E_INVALID_ARG)
+            line_error(b, line, "invalid certificate name", w[0],
+                       " (letters, digits, '.', '_', '-')");
+        else
+            line_error(b, line, leec_strerror(rc), NULL, NULL);
+        return rc == LEEC_E_NOMEM ? 1 : EXIT_USAGE;
+    }
+    issue_agent_setup(a, b->o);
+    batch_cert *c = &b->certs[b->n++];
+    memset(c, 0, sizeof *c);
+    c->agent = a;
+    c->line = line;
+    return 0;
+}
+
+/* Reads FILE and creates every agent, starting none. 0 or a status. */
+static int read_batch(batch *b)
+{
+    const char *path = b->o->batch;
+    bool std = strcmp(path, "-") == 0;
+    FILE *f = std ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "leec: cannot read %s: %s\n", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    char *buf = malloc(MAX_LINE + 2);
+    const char **tok = NULL;
+    size_t tokcap = 0;
+    cli_nameset seen = {NULL, 0, 0};
+    int status = buf ? 0 : 1;
+    for (unsigned line = 1; status == 0; line++) {
+        int r = read_line(f, buf, MAX_LINE + 2);
+        if (r == LINE_EOF)
+            break;
+        if (line > MAX_LINES) {
+            fprintf(stderr, "leec: %s: more than %u lines\n", b->file,
+                    MAX_LINES);
+            status = EXIT_USAGE;
+        } else if (r == LINE_LONG) {
+            fprintf(stderr, "leec: %s:%u: line longer than %u bytes\n",
+                    b->file, line, MAX_LINE);
+            status = EXIT_USAGE;
+        } else if (r == LINE_NUL) {
+            line_error(b, line, "NUL byte in the line", NULL, NULL);
+            status = EXIT_USAGE;
+        } else if (r == LINE_ERR) {
+            fprintf(stderr, "leec: cannot read %s: %s\n", b->file,
+                    strerror(errno));
+            status = EXIT_USAGE;
+        } else {
+            status = add_line(b, &seen, buf, line, &tok, &tokcap);
+        }
+    }
+    if (status == 1)
+        fputs("leec: out of memory\n", stderr);
+    else if (status == 0 && b->n == 0) {
+        fprintf(stderr, "leec: %s: no certificates\n", b->file);
+        status = EXIT_USAGE;
+    }
+    if (!std)
+        fclose(f);
+    cli_nameset_free(&seen);
+    free(tok);
+    free(buf);
+    return status;
+}
+
+/* ---- running ---- */
+
+static void on_state(void *ud, leec_agent *agent, leec_agent_state from,
+                     leec_agent_state to)
+{
+    batch_cert *c = ud;
+    if (from == LEEC_ST_QUEUED && to != LEEC_ST_QUEUED)
+        c->t_start = issue_now_s(); /* its own time starts with its order */
+}
+
+/* Records only: output happens in the loop, agents are freed with ctx. */
+static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
+{
+    batch_cert *c = ud;
+    batch *b = c->b;
+    if (c->outcome != LEEC_OUTCOME_NONE)
+        return;
+    c->outcome = outcome == LEEC_OUTCOME_NONE ? LEEC_OUTCOME_FAILED : outcome;
+    c->t_done = issue_now_s();
+    b->done_order[b->ndone++] = (size_t)(c - b->certs);
+    if (c->outcome == LEEC_OUTCOME_ISSUED)
+        b->issued++;
+    else if (c->outcome == LEEC_OUTCOME_FRESH)
+        b->fresh++;
+    else
+        b->failed++;
+}
+
+static void batch_log(void *ud, leec_log_level level, const char *msg)
+{
+    const batch *b = ud;
+    if (b->pv)
+        progress_clear(b->pv);
+    cli_log(NULL, level, msg);
+}
+
+static json_t *names_json(const leec_agent *a)
+{
+    const char *const *names;
+    size_t n = leec_agent_names(a, &names);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, json_string(names[i]));
+    return arr;
+}
+
+/* Output for the certificates finished since the last call. */
+static void report_done(batch *b)
+{
+    const issue_opts *o = b->o;
+    leec_store *store = leec_ctx_get_store(b->ctx);
+    while (b->nreported < b->ndone) {
+        batch_cert *c = &b->certs[b->done_order[b->nreported++]];
+        const char *name = leec_agent_cert_name(c->agent);
+        if (o->json) {
+            json_t *j = issue_result_json(c->agent, store,
+                                          names_json(c->agent), -1,
+                                          c->t_done - c->t_start);
+            char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                        : NULL;
+            if (s) {
+                fputs(s, stdout);
+                fputc('\n', stdout);
+                fflush(stdout);
+            }
+            free(s);
+            json_decref(j);
+        }
+        if (c->outcome == LEEC_OUTCOME_FAILED) {
+            char *text = issue_failure_text(c->agent);
+            if (b->pv)
+                progress_clear(b->pv);
+            fprintf(stderr, "leec: %s failed: %s\n", name,
+                    text ? text : leec_agent_error_message(c->agent));
+            free(text);
+        } else if (!o->quiet && !b->pv) {
+            fprintf(stderr, "leec: %s %s\n", name,
+                    issue_outcome_name(c->outcome));
+        }
+    }
+}
+
+static void summary(const batch *b, double elapsed)
+{
+    leec_store *store = leec_ctx_get_store(b->ctx);
+    int w = (int)strlen("CERT-NAME");
+    for (size_t i = 0; i < b->n; i++) {
+        size_t len = strlen(leec_agent_cert_name(b->certs[i].agent));
+        if (len > (size_t)w)
+            w = len > 48 ? 48 : (int)len;
+    }
+    printf("%-*s  %-7s  %s\n", w, "CERT-NAME", "OUTCOME", "DETAIL");
+    for (size_t i = 0; i < b->n; i++) {
+        const batch_cert *c = &b->certs[i];
+        const char *name = leec_agent_cert_name(c->agent);
+        char *detail = c->outcome == LEEC_OUTCOME_FAILED
+                           ? issue_failure_text(c->agent)
+                           : leec_store_live_path(store, name);
+        printf("%-*s  %-7s  %s\n", w, name,
+               c->outcome == LEEC_OUTCOME_NONE ? "-"
+                                              : issue_outcome_name(c->outcome),
+               detail ? detail : "");
+        free(detail);
+    }
+    size_t fin = b->issued + b->fresh + b->failed;
+    printf("%zu issued, %zu fresh, %zu failed in %.2f s (%.2f certificates/s, "
+           "%lu HTTP requests)\n",
+           b->issued, b->fresh, b->failed, elapsed,
+           elapsed > 0 ? (double)fin / elapsed : 0.0,
+           leec_ctx_request_count(b->ctx));
+}
+
+static leec_code run(batch *b)
+{
+    leec_code rc = LEEC_OK;
+    double next_draw = 0;
+    int running = 1;
+    while (!issue_stop_signal) {
+        if ((rc = leec_ctx_perform(b->ctx, &running)) != LEEC_OK)
+            break;
+        report_done(b);
+        /* The library logs a pause when it begins (a warning); the live
+         * view shows it from leec_ctx_paused_until. */
+        if (!running)
+            break;
+        int timeout = POLL_MAX_MS;
+        if (b->pv) {
+            double now = issue_now_s();
+            if (now >= next_draw) {
+                progress_draw(b->pv, b, now);
+                next_draw = now + DRAW_INTERVAL;
+            }
+            double ms = ceil((next_draw - now) * 1000.0);
+            if (ms < timeout)
+                timeout = ms < 0 ? 0 : (int)ms;
+        }
+        if ((rc = leec_ctx_poll(b->ctx, timeout)) != LEEC_OK)
+            break;
+    }
+    return rc;
+}
+
+int issue_batch(const issue_opts *o)
+{
+    batch bt;
+    batch *b = &bt;
+    memset(b, 0, sizeof *b);
+    b->o = o;
+    b->file = strcmp(o->batch, "-") == 0 ? "stdin" : o->batch;
+    b->t0 = issue_now_s();
+    int status = 1;
+    if (!(b->ctx = issue_ctx_new(o, batch_log, b, &status)))
+        return status;
+    /* Every line is checked before anything is written or sent. */
+    if ((status = read_batch(b)) != 0)
+        goto out;
+    status = 1;
+    if (issue_open_store(b->ctx, o) != 0)
+        goto out;
+    if (!(b->done_order = calloc(b->n, sizeof *b->done_order))) {
+        fputs("leec: out of memory\n", stderr);
+        goto out;
+    }
+    if (issue_listen(b->ctx, o) != 0)
+        goto out;
+    if (isatty(STDERR_FILENO) && !o->quiet && !o->json)
+        b->pv = progress_new(STDERR_FILENO);
+    issue_signals();
+    double t = issue_now_s();
+    for (size_t i = 0; i < b->n; i++) {
+        batch_cert *c = &b->certs[i];
+        c->b = b;
+        c->t_start = t;
+        leec_agent_set_callbacks(c->agent, on_state, on_done, c);
+        leec_code rc = leec_agent_start(c->agent);
+        if (rc != LEEC_OK) {
+            fprintf(stderr, "leec: %s: %s\n", leec_agent_cert_name(c->agent),
+                    leec_strerror(rc));
+            goto out;
+        }
+    }
+    leec_code rc = run(b);
+    progress_free(b->pv);
+    b->pv = NULL;
+    if (issue_stop_signal) {
+        /* Freeing the context undoes every solver's side effect. */
+        fprintf(stderr, "leec: interrupted; challenge files removed\n");
+        status = 128 + issue_stop_signal;
+        goto out;
+    }
+    if (rc != LEEC_OK) {
+        fprintf(stderr, "leec: event loop: %s\n", leec_strerror(rc));
+        goto out;
+    }
+    report_done(b);
+    if (!o->json && !o->quiet)
+        summary(b, issue_now_s() - b->t0);
+    status = b->failed == 0 && b->ndone == b->n ? 0 : 1;
+out:
+    progress_free(b->pv);
+    b->pv = NULL;
+    /* Before the records: callbacks may still run while agents are freed. */
+    leec_ctx_free(b->ctx);
+    free(b->done_order);
+    free(b->certs);
+    return status;
+}

@@ -1,0 +1,75 @@
+/* leec issue: what the single-certificate and the batch forms share. */
+#ifndef LEEC_CLI_ISSUE_H
+#define LEEC_CLI_ISSUE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+
+typedef struct issue_opts {
+    const char **names;   /* -d NAME ... (single form) */
+    size_t nnames;
+    const char *cert_name;
+    const char *batch;    /* --batch FILE ("-": stdin) */
+    const char *server;
+    const char *ca_bundle;
+    const char *http_port;
+    const char *webroot;
+    leec_key_type key_type;
+    const char *email;
+    bool agree_tos;
+    bool throwaway;
+    bool force;
+    char *dir;
+    int verbose;
+    bool quiet;
+    bool json;
+    unsigned max_parallel;  /* default 10; 0: unlimited */
+    bool rate_set;
+    double rate_limit;      /* requests per second */
+    bool budget_orders_set;
+    unsigned budget_orders; /* new orders per 3 hours; 0: off */
+    bool budget_domain_set;
+    unsigned budget_domain; /* certificates per registered domain per 7 days */
+} issue_opts;
+
+/* Set by SIGINT/SIGTERM once issue_signals() ran: the signal number. */
+extern volatile sig_atomic_t issue_stop_signal;
+void issue_signals(void);
+
+/* Monotonic seconds. */
+double issue_now_s(void);
+
+/* A context configured from the options (server, trust, account,
+ * governor limits), without a store yet. NULL with *status set (after a
+ * message on stderr). */
+leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
+                        int *status);
+
+/* Opens (creates) the --dir store into ctx. 0, or 1 after a message. */
+int issue_open_store(leec_ctx *ctx, const issue_opts *o);
+
+/* Per-certificate options: key type, --force, --webroot. */
+void issue_agent_setup(leec_agent *agent, const issue_opts *o);
+
+/* The built-in http-01 responder when --http-port is given. 0 or a status. */
+int issue_listen(leec_ctx *ctx, const issue_opts *o);
+
+/* "issued", "fresh", "failed". */
+const char *issue_outcome_name(leec_outcome out);
+
+/* The result object of one certificate (cert_name, outcome, names, live,
+ * [requests,] seconds, [error, problem]). names is stolen. requests < 0:
+ * left out. */
+json_t *issue_result_json(leec_agent *agent, leec_store *store, json_t *names,
+                          long requests, double seconds);
+
+/* "message: detail (type)" of a failed agent, malloc'd (NULL: no memory). */
+char *issue_failure_text(const leec_agent *agent);
+
+/* leec issue --batch FILE. */
+int issue_batch(const issue_opts *o);
+
+#endif
