@@ -63,6 +63,7 @@ struct leec_agent {
     int retries;
     unsigned acct_gen;     /* the account generation orders are signed by */
     void *lock;            /* the certificate's lock in the store */
+    char *seen_serial;     /* the installed certificate at the first look */
     bool lock_logged;
     bool admitted;         /* holds an order slot of the governor */
     int64_t admitted_at;
@@ -203,6 +204,7 @@ void leec_agent_destroy(leec_agent *a)
     leec_key_free(a->cert_key);
     free(a->cert_pem);
     free(a->chain_pem);
+    free(a->seen_serial);
     free(a->errmsg);
     leec_problem_free(a->problem);
     free(a);
@@ -315,7 +317,7 @@ static void release(leec_agent *a, bool issued)
         a->admitted = false;
         leec_gov_order_done(a->ctx->gov, a->admitted_at,
                             (const char *const *)a->regdoms, a->nregdoms,
-                            issued);
+                            a->order_url != NULL, issued);
         a->ctx->kick_queued = true;
     }
     if (a->lock) {
@@ -442,8 +444,9 @@ leec_code leec_agent_start(leec_agent *a)
 
 #define LOCK_RETRY_MS 200
 
-/* Two processes never order the same certificate: the second waits for the
- * lock, then finds the first one's certificate fresh. */
+/* Two processes never order the same certificate: the lock is taken once an
+ * order slot is granted (so a batch holds at most max_parallel of them), and
+ * a process that had to wait finds the other's certificate fresh. */
 static bool take_lock(leec_agent *a)
 {
     leec_store *st = a->ctx->store;
@@ -469,53 +472,83 @@ static bool take_lock(leec_agent *a)
     return false;
 }
 
-static void enter_check_existing(leec_agent *a)
+/*
+ * Looks at the installed certificate. Returns true when it is kept (the
+ * agent is finished: FRESH, or FAILED on a store error). The first look
+ * remembers its serial; at the second (under the lock), a certificate that
+ * another process installed meanwhile counts as fresh even with force: it is
+ * the new certificate that force asked for.
+ */
+static bool keep_installed(leec_agent *a, bool second_look)
 {
     char *pem = NULL;
     leec_cert_info *ci = NULL;
-    if (!a->lock && !take_lock(a))
-        return;
+    bool kept = false;
     leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
     if (rc == LEEC_E_NOT_FOUND)
-        goto order;
+        goto out;
     if (rc != LEEC_OK) {
         fail(a, rc, NULL, "cannot read the installed certificate");
+        kept = true;
         goto out;
     }
     if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK) {
         leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): installed certificate unreadable; replacing",
                  a->id, a->cert_name);
-        goto order;
+        goto out;
     }
+    bool changed = second_look && (!a->seen_serial ||
+                                   strcmp(a->seen_serial, ci->serial) != 0);
+    if (!second_look && !a->seen_serial)
+        a->seen_serial = strdup(ci->serial); /* NULL on OOM: "changed" */
     time_t now = time(NULL);
     /* Due when a third of the lifetime is left (the default without ARI). */
     time_t due = ci->not_after - (ci->not_after - ci->not_before) / 3;
     bool names_same = leec_names_same(a->names, a->nnames, ci->names,
                                       ci->nnames);
-    if (names_same && now < due && !a->force) {
+    bool force = a->force && !changed;
+    if (names_same && now < due && !force) {
         char when[32];
         struct tm tm;
         gmtime_r(&due, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
         leec_log(a->ctx, LEEC_LOG_INFO,
-                 "agent %u (%s): installed certificate is fresh (due %s)",
-                 a->id, a->cert_name, when);
+                 "agent %u (%s): installed certificate is fresh (due %s)%s",
+                 a->id, a->cert_name, when,
+                 changed ? ", installed by another process" : "");
+        free(a->cert_pem);
         a->cert_pem = pem;
         pem = NULL;
         finish(a, LEEC_OUTCOME_FRESH);
+        kept = true;
         goto out;
     }
-    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): ordering (%s)", a->id,
-             a->cert_name,
-             !names_same ? "names changed"
-             : a->force  ? "forced"
-                         : "due for renewal");
-order:
-    go(a, LEEC_ST_WAIT_ACCOUNT);
+    if (!second_look)
+        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): ordering (%s)",
+                 a->id, a->cert_name,
+                 !names_same ? "names changed"
+                 : force     ? "forced"
+                             : "due for renewal");
 out:
     free(pem);
     leec_cert_info_free(ci);
+    return kept;
+}
+
+static void enter_check_existing(leec_agent *a)
+{
+    if (!keep_installed(a, false))
+        go(a, LEEC_ST_WAIT_ACCOUNT);
+}
+
+/* QUEUED, slot granted: the lock, a second look, then the order. */
+static void lock_then_order(leec_agent *a)
+{
+    if (!a->lock && !take_lock(a))
+        return;
+    if (!keep_installed(a, true))
+        go(a, LEEC_ST_NEW_ORDER);
 }
 
 static void check_account(leec_agent *a)
@@ -541,7 +574,7 @@ static void enter_wait_account(leec_agent *a)
 /* QUEUED: asks the governor for an order slot. */
 void leec_agent_try_admit(leec_agent *a)
 {
-    if (a->state != LEEC_ST_QUEUED || a->zombie)
+    if (a->state != LEEC_ST_QUEUED || a->zombie || a->admitted)
         return;
     leec_ctx *ctx = a->ctx;
     if (!a->regdoms) {
@@ -566,7 +599,7 @@ void leec_agent_try_admit(leec_agent *a)
         a->admitted_at = leec_now_ms(ctx);
         a->wait = LEEC_WAIT_NONE;
         a->deadline = -1;
-        go(a, LEEC_ST_NEW_ORDER);
+        lock_then_order(a);
         return;
     }
     if (why != a->wait)
@@ -692,12 +725,11 @@ void leec_agent_on_timer(leec_agent *a)
         go(a, LEEC_ST_CHECK_EXISTING);
         return;
     }
-    if (a->state == LEEC_ST_CHECK_EXISTING) {
-        enter_check_existing(a); /* the lock, once more */
-        return;
-    }
     if (a->state == LEEC_ST_QUEUED) {
-        leec_agent_try_admit(a);
+        if (a->admitted)
+            lock_then_order(a); /* the lock, once more */
+        else
+            leec_agent_try_admit(a);
         return;
     }
     send_current(a);

@@ -245,10 +245,13 @@ leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now,
 }
 
 void leec_gov_order_done(leec_governor *g, int64_t admitted,
-                         const char *const *domains, size_t n, bool issued)
+                         const char *const *domains, size_t n, bool ordered,
+                         bool issued)
 {
     if (g->in_flight)
         g->in_flight--;
+    if (!ordered && g->lim.orders_per_window)
+        stamps_pop(&g->orders, admitted);
     if (issued || !g->lim.certs_per_domain)
         return;
     for (size_t i = 0; i < n; i++) {

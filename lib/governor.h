@@ -49,10 +49,12 @@ leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now_ms,
 
 /* An admitted order finished; admitted_ms is the time it was admitted.
  * issued=false gives back the certificate reservation it made at that time
- * (a failed order issues nothing); the order budget stays spent, as it does
- * at the CA. */
+ * (a failed order issues nothing); the order budget stays spent once the
+ * order was sent (ordered), as it does at the CA, and is given back when it
+ * never was (another process had meanwhile installed the certificate). */
 void leec_gov_order_done(leec_governor *g, int64_t admitted_ms,
-                         const char *const *domains, size_t n, bool issued);
+                         const char *const *domains, size_t n, bool ordered,
+                         bool issued);
 
 /* May a request go out at now_ms? 0: yes (a token is taken); else the
  * milliseconds to wait. *why (if not NULL) is PAUSED or RATE. */

@@ -148,7 +148,11 @@ class BatchTest(LeecCase):
 
         orders = run.orders_created()
         t0 = time.monotonic()
-        r = self._issue_batch(path, "--max-parallel", "10")
+        # One order at a time: pebble 2.4 deadlocks (a lock-order inversion
+        # between newOrder and issuance, seen in its goroutine dump) when
+        # orders overlap, which would make this test flaky. Concurrency is
+        # covered by the state-machine tests and by bench/.
+        r = self._issue_batch(path, "--max-parallel", "1")
         elapsed = time.monotonic() - t0
         self.assertEqual(r.returncode, 1, "exit status must be 1 when one "
                                           "failed\n" + describe(r))

@@ -75,18 +75,18 @@ static void test_parallel_limit(void **state)
     assert_int_equal(leec_gov_in_flight(g), 3);
 
     /* One finishes (issued or not): one slot, exactly. */
-    leec_gov_order_done(g, T0 + 10, EX, 1, true);
+    leec_gov_order_done(g, T0 + 10, EX, 1, true, true);
     assert_int_equal(leec_gov_in_flight(g), 2);
     assert_int_equal(admit(g, T0 + 10, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 10, EX, 1, &until), LEEC_WAIT_PARALLEL);
-    leec_gov_order_done(g, T0 + 20, EX, 1, false);
+    leec_gov_order_done(g, T0 + 20, EX, 1, true, false);
     assert_int_equal(admit(g, T0 + 20, EX, 1, &until), LEEC_WAIT_NONE);
 
     for (int i = 0; i < 3; i++)
-        leec_gov_order_done(g, T0 + 30, EX, 1, true);
+        leec_gov_order_done(g, T0 + 30, EX, 1, true, true);
     assert_int_equal(leec_gov_in_flight(g), 0);
     /* done without a matching admit never underflows */
-    leec_gov_order_done(g, T0 + 40, EX, 1, true);
+    leec_gov_order_done(g, T0 + 40, EX, 1, true, true);
     assert_int_equal(leec_gov_in_flight(g), 0);
     leec_gov_free(g);
 }
@@ -303,8 +303,8 @@ static void test_order_budget(void **state)
                      LEEC_WAIT_ORDER_BUDGET);
     assert_int_equal(until, T0 + 10000);
     /* finishing orders does not give the order budget back */
-    leec_gov_order_done(g, T0 + 4000, EX, 1, false);
-    leec_gov_order_done(g, T0 + 4000, ORG, 1, true);
+    leec_gov_order_done(g, T0 + 4000, EX, 1, true, false);
+    leec_gov_order_done(g, T0 + 4000, ORG, 1, true, true);
     assert_int_equal(admit(g, T0 + 4000, ORG, 1, &until),
                      LEEC_WAIT_ORDER_BUDGET);
     assert_int_equal(until, T0 + 10000);
@@ -360,19 +360,19 @@ static void test_domain_budget_failed_order_gives_back(void **state)
     assert_int_equal(admit(g, T0 + 20, EX, 1, &until),
                      LEEC_WAIT_DOMAIN_BUDGET);
     /* the second fails: its reservation comes back */
-    leec_gov_order_done(g, T0 + 30, EX, 1, false);
+    leec_gov_order_done(g, T0 + 30, EX, 1, true, false);
     assert_int_equal(admit(g, T0 + 40, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 50, EX, 1, &until),
                      LEEC_WAIT_DOMAIN_BUDGET);
     /* an issued one keeps it */
-    leec_gov_order_done(g, T0 + 60, EX, 1, true);
+    leec_gov_order_done(g, T0 + 60, EX, 1, true, true);
     assert_int_equal(admit(g, T0 + 70, EX, 1, &until),
                      LEEC_WAIT_DOMAIN_BUDGET);
     /* a failed order over two domains gives both back */
     assert_int_equal(admit(g, T0 + 80, ORG, 1, &until), LEEC_WAIT_NONE);
-    leec_gov_order_done(g, T0 + 90, EX, 1, false); /* frees one EX */
+    leec_gov_order_done(g, T0 + 90, EX, 1, true, false); /* frees one EX */
     assert_int_equal(admit(g, T0 + 100, EX_ORG, 2, &until), LEEC_WAIT_NONE);
-    leec_gov_order_done(g, T0 + 110, EX_ORG, 2, false);
+    leec_gov_order_done(g, T0 + 110, EX_ORG, 2, true, false);
     assert_int_equal(admit(g, T0 + 120, ORG, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 130, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 140, ORG, 1, &until),
@@ -394,7 +394,7 @@ static void test_domain_budget_same_domain_counts_once(void **state)
     assert_int_equal(admit(g, T0 + 2, EX_TWICE, 2, &until),
                      LEEC_WAIT_DOMAIN_BUDGET);
     /* and a failure gives back exactly one */
-    leec_gov_order_done(g, T0 + 3, EX_TWICE, 2, false);
+    leec_gov_order_done(g, T0 + 3, EX_TWICE, 2, true, false);
     assert_int_equal(admit(g, T0 + 4, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 5, EX, 1, &until),
                      LEEC_WAIT_DOMAIN_BUDGET);
@@ -430,9 +430,9 @@ static void test_order_checks_combined(void **state)
     for (int i = 0; i < 10; i++)
         assert_int_equal(admit(g, T0 + i, ORG, 1, &until),
                          LEEC_WAIT_PARALLEL);
-    leec_gov_order_done(g, T0 + 100, EX, 1, true);
+    leec_gov_order_done(g, T0 + 100, EX, 1, true, true);
     assert_int_equal(admit(g, T0 + 100, ORG, 1, &until), LEEC_WAIT_NONE);
-    leec_gov_order_done(g, T0 + 200, ORG, 1, true);
+    leec_gov_order_done(g, T0 + 200, ORG, 1, true, true);
     assert_int_equal(admit(g, T0 + 200, ORG, 1, &until),
                      LEEC_WAIT_ORDER_BUDGET);
     assert_int_equal(until, T0 + 10000);
@@ -461,7 +461,7 @@ static void test_set_limits_keeps_state(void **state)
     /* after the pause: one more order fits the parallel limit, and the
      * order budget (3) has one left */
     assert_int_equal(admit(g, T0 + 1000, EX, 1, &until), LEEC_WAIT_NONE);
-    leec_gov_order_done(g, T0 + 1000, EX, 1, true);
+    leec_gov_order_done(g, T0 + 1000, EX, 1, true, true);
     assert_int_equal(admit(g, T0 + 1000, EX, 1, &until),
                      LEEC_WAIT_ORDER_BUDGET);
 
