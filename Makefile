@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?= --werror --buildtype=debugoptimized
 
-.PHONY: all deps build demo check test unit e2e lint asan install uninstall clean
+.PHONY: all deps build demo check test unit e2e bench lint asan install uninstall clean
 
 all: build
 
@@ -34,6 +34,11 @@ unit: build
 
 e2e: build
 	python3 tests/e2e/run.py --leec $(BUILD)/cli/leec
+
+# Timing, CPU, memory, requests and connections for 1..1000 certificates
+# against a local pebble; writes bench/RESULTS.md (bench/run.py --help).
+bench: build
+	python3 bench/run.py --leec $(BUILD)/cli/leec
 
 lint:
 	@bash scripts/lint.sh
