@@ -2,7 +2,6 @@
 /* leec issue --batch FILE: one agent per line of FILE, all in one context
  * and one event loop; the governor in the library paces them. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,7 +338,7 @@ static leec_code run(batch *b)
                 progress_draw(b->pv, b, now);
                 next_draw = now + DRAW_INTERVAL;
             }
-            double ms = ceil((next_draw - now) * 1000.0);
+            double ms = (next_draw - now) * 1000.0 + 1; /* round up */
             if (ms < timeout)
                 timeout = ms < 0 ? 0 : (int)ms;
         }

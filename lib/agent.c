@@ -1119,49 +1119,37 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
 
 static void on_download(leec_agent *a, leec_acme_resp *r)
 {
-    char **certs = NULL;
-    size_t n = 0;
-    char *why = NULL;
+    char *leaf = NULL, *issuers = NULL, *why = NULL;
     if (r->status != 200) {
         fail(a, LEEC_E_ACME, steal_problem(r),
              "certificate download refused (HTTP %ld)", r->status);
-        goto out;
+        return;
     }
     if (!r->content_type ||
         strcmp(r->content_type, "application/pem-certificate-chain") != 0) {
         fail(a, LEEC_E_PROTOCOL, NULL, "certificate has content type %s",
              r->content_type ? r->content_type : "(none)");
-        goto out;
+        return;
     }
-    leec_code rc = leec_pem_split_chain(r->body->data, r->body->len, &certs,
-                                        &n);
-    if (rc != LEEC_OK) {
+    leec_code rc = leec_chain_accept(r->body->data, r->body->len, a->cert_key,
+                                     (const char *const *)a->names, a->nnames,
+                                     a->ctx->x509_cache, &leaf, &issuers,
+                                     &why);
+    if (rc == LEEC_E_PROTOCOL) {
         fail(a, rc, NULL, "the CA sent a malformed certificate chain");
-        goto out;
-    }
-    rc = leec_cert_check(certs[0], n > 1 ? certs[1] : NULL, a->cert_key,
-                         (const char *const *)a->names, a->nnames, &why);
-    if (rc != LEEC_OK) {
+    } else if (rc != LEEC_OK) {
         fail(a, rc, NULL, "refusing the certificate: %s",
-             why ? why : "does not match");
-        goto out;
+             why ? why : leec_strerror(rc));
+    } else {
+        free(a->cert_pem);
+        free(a->chain_pem);
+        a->cert_pem = leaf;
+        a->chain_pem = issuers;
+        leaf = issuers = NULL;
+        go(a, LEEC_ST_INSTALL);
     }
-    free(a->cert_pem);
-    leec_buf chain;
-    leec_buf_init(&chain, 0);
-    for (size_t i = 1; i < n; i++)
-        if (leec_buf_append_str(&chain, certs[i]) != LEEC_OK) {
-            leec_buf_free(&chain);
-            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
-            goto out;
-        }
-    a->cert_pem = certs[0];
-    certs[0] = NULL;
-    free(a->chain_pem);
-    a->chain_pem = leec_buf_steal(&chain);
-    go(a, LEEC_ST_INSTALL);
-out:
-    leec_strv_free(certs, n);
+    free(leaf);
+    free(issuers);
     free(why);
 }
 

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "solver/http01.h"
 #include "store.h"
+#include "x509.h"
 
 static int64_t monotonic_ms(void *ud)
 {
@@ -47,9 +48,10 @@ leec_ctx *leec_ctx_new(void)
     ctx->account_key_type = LEEC_KEY_EC256;
     ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
     ctx->gov = leec_gov_new();
+    ctx->x509_cache = leec_x509_cache_new();
     ctx->max_pause_s = 3600;
     ctx->acct_retry_at = -1;
-    if (!ctx->server || ctx->epfd < 0 || !ctx->gov) {
+    if (!ctx->server || ctx->epfd < 0 || !ctx->gov || !ctx->x509_cache) {
         leec_ctx_free(ctx);
         return NULL;
     }
@@ -73,6 +75,7 @@ void leec_ctx_free(leec_ctx *ctx)
     leec_tokens_free(&ctx->tokens);
     leec_store_free(ctx->store);
     leec_gov_free(ctx->gov);
+    leec_x509_cache_free(ctx->x509_cache);
     if (ctx->epfd >= 0)
         close(ctx->epfd);
     free(ctx->server);

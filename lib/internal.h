@@ -135,6 +135,7 @@ struct leec_ctx {
     struct leec_http01_server *http01;
     int epfd;             /* the one descriptor a host loop waits on */
     leec_governor *gov;
+    struct leec_x509_cache *x509_cache; /* issuers already parsed */
     bool rate_set, orders_set, domains_set; /* else the CA's defaults */
     unsigned max_pause_s;
     leec_acme_req *deferred;       /* requests held by the governor, FIFO */

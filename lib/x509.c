@@ -168,20 +168,72 @@ void leec_strv_free(char **v, size_t n)
     free(v);
 }
 
-leec_code leec_pem_split_chain(const char *pem, size_t len, char ***certs,
-                               size_t *n)
+#define CACHE_SLOTS 4
+
+struct leec_x509_cache {
+    struct {
+        char *block;
+        size_t len;
+        X509 *cert;
+    } slot[CACHE_SLOTS];
+    size_t next;
+};
+
+leec_x509_cache *leec_x509_cache_new(void)
+{
+    return calloc(1, sizeof(leec_x509_cache));
+}
+
+void leec_x509_cache_free(leec_x509_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        free(c->slot[i].block);
+        X509_free(c->slot[i].cert);
+    }
+    free(c);
+}
+
+/* An issuer block seen before comes back parsed (a new reference); others
+ * are parsed and remembered. Parsing costs OpenSSL 3.0 over a million
+ * instructions (its key decoder), and a batch's certificates share one
+ * intermediate. */
+static X509 *parse_issuer(leec_x509_cache *c, const char *block, size_t len)
+{
+    if (!c)
+        return parse_block(block, len);
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        if (c->slot[i].cert && c->slot[i].len == len &&
+            memcmp(c->slot[i].block, block, len) == 0) {
+            X509_up_ref(c->slot[i].cert);
+            return c->slot[i].cert;
+        }
+    }
+    X509 *x = parse_block(block, len);
+    char *copy = x ? malloc(len) : NULL;
+    if (copy) {
+        size_t k = c->next++ % CACHE_SLOTS;
+        free(c->slot[k].block);
+        X509_free(c->slot[k].cert);
+        memcpy(copy, block, len);
+        c->slot[k].block = copy;
+        c->slot[k].len = len;
+        c->slot[k].cert = x;
+        X509_up_ref(x);
+    }
+    return x;
+}
+
+/* Parses a chain body into certificates (each parsed once; issuers through
+ * the cache when given). Strict: only whitespace between blocks, every
+ * block a certificate, at most CHAIN_MAX. */
+static leec_code split_x509(const char *pem, size_t len, X509 **out,
+                            size_t *n, leec_x509_cache *cache)
 {
     leec_code rc = LEEC_E_PROTOCOL;
-    char *found[CHAIN_MAX] = {NULL};
     size_t count = 0;
     size_t pos = 0;
-    X509 *cert = NULL;
-    char **v = NULL;
-
-    if (!pem || !certs || !n)
-        return LEEC_E_INVALID_ARG;
-    *certs = NULL;
-    *n = 0;
     for (;;) {
         size_t end = 0;
         while (pos < len && is_pem_space(pem[pos]))
@@ -195,36 +247,53 @@ leec_code leec_pem_split_chain(const char *pem, size_t len, char ***certs,
         if (end == len || count == CHAIN_MAX)
             goto out;
         end += sizeof pem_end - 1;
-        cert = parse_block(pem + pos, end - pos);
-        if (!cert)
+        out[count] = count ? parse_issuer(cache, pem + pos, end - pos)
+                           : parse_block(pem + pos, end - pos);
+        if (!out[count])
             goto out;
-        found[count] = cert_to_pem(cert);
-        if (!found[count]) {
-            rc = LEEC_E_NOMEM;
-            goto out;
-        }
         count++;
-        X509_free(cert);
-        cert = NULL;
         pos = end;
     }
-    if (count == 0)
-        goto out;
-    v = malloc(count * sizeof *v);
-    if (!v) {
-        rc = LEEC_E_NOMEM;
-        goto out;
+    rc = count ? LEEC_OK : LEEC_E_PROTOCOL;
+out:
+    if (rc != LEEC_OK) {
+        for (size_t k = 0; k < count; k++)
+            X509_free(out[k]);
+        count = 0;
     }
-    memcpy(v, found, count * sizeof *v);
+    *n = count;
+    ERR_clear_error();
+    return rc;
+}
+
+leec_code leec_pem_split_chain(const char *pem, size_t len, char ***certs,
+                               size_t *n)
+{
+    X509 *x[CHAIN_MAX];
+    size_t count = 0;
+    char **v = NULL;
+
+    if (!pem || !certs || !n)
+        return LEEC_E_INVALID_ARG;
+    *certs = NULL;
+    *n = 0;
+    leec_code rc = split_x509(pem, len, x, &count, NULL);
+    if (rc != LEEC_OK)
+        return rc;
+    rc = LEEC_E_NOMEM;
+    if (!(v = calloc(count, sizeof *v)))
+        goto out;
+    for (size_t i = 0; i < count; i++)
+        if (!(v[i] = cert_to_pem(x[i])))
+            goto out;
     *certs = v;
     *n = count;
-    count = 0; /* ownership moved */
+    v = NULL;
     rc = LEEC_OK;
 out:
+    leec_strv_free(v, count);
     for (size_t i = 0; i < count; i++)
-        free(found[i]);
-    X509_free(cert);
-    ERR_clear_error();
+        X509_free(x[i]);
     return rc;
 }
 
@@ -401,43 +470,25 @@ out:
     return rc;
 }
 
-leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
-                          const leec_key *key, const char *const *names,
-                          size_t n, char **why)
+/* The checks themselves; a reason goes to msg (empty: all passed). */
+static leec_code check_x509(X509 *leaf, X509 *issuer, const leec_key *key,
+                            const char *const *names, size_t n,
+                            leec_buf *msg)
 {
     leec_code rc = LEEC_OK;
-    X509 *leaf = NULL;
-    X509 *issuer = NULL;
-    EVP_PKEY *ipub = NULL;
-    leec_buf msg;
     leec_buf diff;
-
-    leec_buf_init(&msg, 0);
     leec_buf_init(&diff, 0);
-    if (!leaf_pem || !key || (!names && n) || !why)
-        return LEEC_E_INVALID_ARG;
-    *why = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!names[i])
-            return LEEC_E_INVALID_ARG;
-    }
-
-    leaf = read_first_cert(leaf_pem, strlen(leaf_pem));
-    if (!leaf) {
-        rc = leec_buf_append_str(&msg, "the certificate cannot be parsed");
-        goto out;
-    }
     if (!X509_get0_pubkey(leaf) ||
         EVP_PKEY_eq(leec_key_evp(key), X509_get0_pubkey(leaf)) != 1) {
         rc = leec_buf_append_str(
-            &msg, "certificate public key does not match the private key");
+            msg, "certificate public key does not match the private key");
         goto out;
     }
     rc = compare_names(leaf, names, n, &diff);
     if (rc != LEEC_OK)
         goto out;
     if (diff.len) {
-        rc = leec_buf_printf(&msg, "certificate names differ: %s", diff.data);
+        rc = leec_buf_printf(msg, "certificate names differ: %s", diff.data);
         goto out;
     }
     /* X509_cmp_time: -1 before (or at) the time, 1 after, 0 on error. A CA
@@ -445,11 +496,53 @@ leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
      * is still the one we asked for and becomes usable shortly. */
     time_t skew = time(NULL) + 3600;
     if (X509_cmp_time(X509_get0_notBefore(leaf), &skew) != -1) {
-        rc = leec_buf_append_str(&msg, "certificate is not yet valid");
+        rc = leec_buf_append_str(msg, "certificate is not yet valid");
         goto out;
     }
     if (X509_cmp_current_time(X509_get0_notAfter(leaf)) != 1) {
-        rc = leec_buf_append_str(&msg, "certificate has expired");
+        rc = leec_buf_append_str(msg, "certificate has expired");
+        goto out;
+    }
+    if (issuer) {
+        EVP_PKEY *ipub = X509_get0_pubkey(issuer);
+        /* check_issued matches names and key identifiers; verify proves the
+         * signature. */
+        if (X509_check_issued(issuer, leaf) != X509_V_OK || !ipub ||
+            X509_verify(leaf, ipub) != 1)
+            rc = leec_buf_append_str(
+                msg, "certificate is not signed by the given issuer");
+    }
+out:
+    leec_buf_free(&diff);
+    return rc;
+}
+
+static bool names_ok(const char *const *names, size_t n)
+{
+    if (!names && n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!names[i])
+            return false;
+    return true;
+}
+
+leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
+                          const leec_key *key, const char *const *names,
+                          size_t n, char **why)
+{
+    leec_code rc = LEEC_OK;
+    X509 *leaf = NULL;
+    X509 *issuer = NULL;
+    leec_buf msg;
+
+    leec_buf_init(&msg, 0);
+    if (!leaf_pem || !key || !names_ok(names, n) || !why)
+        return LEEC_E_INVALID_ARG;
+    *why = NULL;
+    leaf = read_first_cert(leaf_pem, strlen(leaf_pem));
+    if (!leaf) {
+        rc = leec_buf_append_str(&msg, "the certificate cannot be parsed");
         goto out;
     }
     if (issuer_pem) {
@@ -459,16 +552,8 @@ leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
                                      "the issuer certificate cannot be parsed");
             goto out;
         }
-        ipub = X509_get0_pubkey(issuer);
-        /* check_issued matches names and key identifiers; verify proves the
-         * signature. */
-        if (X509_check_issued(issuer, leaf) != X509_V_OK || !ipub ||
-            X509_verify(leaf, ipub) != 1) {
-            rc = leec_buf_append_str(
-                &msg, "certificate is not signed by the given issuer");
-            goto out;
-        }
     }
+    rc = check_x509(leaf, issuer, key, names, n, &msg);
 out:
     if (rc == LEEC_OK && msg.len) {
         *why = leec_buf_steal(&msg);
@@ -477,7 +562,55 @@ out:
     X509_free(leaf);
     X509_free(issuer);
     leec_buf_free(&msg);
-    leec_buf_free(&diff);
+    ERR_clear_error();
+    return rc;
+}
+
+leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
+                            const char *const *names, size_t n,
+                            leec_x509_cache *cache, char **leaf_pem,
+                            char **issuers_pem, char **why)
+{
+    X509 *x[CHAIN_MAX];
+    size_t count = 0;
+    leec_buf msg, issuers;
+    leec_buf_init(&msg, 0);
+    leec_buf_init(&issuers, 0);
+    if (!pem || !key || !names_ok(names, n) || !leaf_pem || !issuers_pem ||
+        !why)
+        return LEEC_E_INVALID_ARG;
+    *leaf_pem = *issuers_pem = *why = NULL;
+    leec_code rc = split_x509(pem, len, x, &count, cache);
+    if (rc != LEEC_OK)
+        return rc;
+    rc = check_x509(x[0], count > 1 ? x[1] : NULL, key, names, n, &msg);
+    if (rc != LEEC_OK)
+        goto out;
+    if (msg.len) {
+        *why = leec_buf_steal(&msg);
+        rc = LEEC_E_CERT_MISMATCH;
+        goto out;
+    }
+    rc = LEEC_E_NOMEM;
+    for (size_t i = 1; i < count; i++) {
+        char *p = cert_to_pem(x[i]);
+        leec_code arc = p ? leec_buf_append_str(&issuers, p) : LEEC_E_NOMEM;
+        free(p);
+        if (arc != LEEC_OK)
+            goto out;
+    }
+    if (!(*leaf_pem = cert_to_pem(x[0])) ||
+        !(*issuers_pem = leec_buf_steal(&issuers))) {
+        free(*leaf_pem);
+        *leaf_pem = NULL;
+        goto out;
+    }
+    rc = LEEC_OK;
+out:
+    for (size_t i = 0; i < count; i++)
+        X509_free(x[i]);
+    leec_buf_free(&msg);
+    leec_buf_free(&issuers);
     ERR_clear_error();
     return rc;
 }

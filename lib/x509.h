@@ -29,4 +29,23 @@ leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
                           const leec_key *key, const char *const *names,
                           size_t n, char **why);
 
+/* Parsed issuer certificates remembered by their PEM text (a few), so that
+ * the certificates of a batch, which share an intermediate, do not parse it
+ * each time. One per context; not thread-safe. */
+typedef struct leec_x509_cache leec_x509_cache;
+leec_x509_cache *leec_x509_cache_new(void);
+void leec_x509_cache_free(leec_x509_cache *cache);
+
+/*
+ * What the agent does with a downloaded chain, each certificate parsed once:
+ * split it (as leec_pem_split_chain), run leec_cert_check on the leaf with
+ * the first issuer, and hand back the leaf and the issuers (concatenated) as
+ * malloc'd PEM. cache (may be NULL) spares parsing a known issuer again. LEEC_E_PROTOCOL (not a chain), LEEC_E_CERT_MISMATCH with *why,
+ * LEEC_E_NOMEM.
+ */
+leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
+                            const char *const *names, size_t n,
+                            leec_x509_cache *cache, char **leaf_pem,
+                            char **issuers_pem, char **why);
+
 #endif

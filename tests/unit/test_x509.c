@@ -313,6 +313,58 @@ static void test_check_ok(void **state)
     free(leaf);
 }
 
+static void test_chain_accept(void **state)
+{
+    struct fixture *f = *state;
+    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example");
+    const char *names[] = {"a.example"};
+    char *body = NULL, *l = NULL, *iss = NULL, *why = NULL;
+    size_t len = strlen(leaf) + strlen(f->ca_pem) + 2;
+    body = malloc(len);
+    assert_non_null(body);
+    snprintf(body, len, "%s\n%s", leaf, f->ca_pem);
+
+    leec_x509_cache *cache = leec_x509_cache_new();
+    assert_non_null(cache);
+    for (int round = 0; round < 3; round++) { /* parsed, then cached */
+        assert_int_equal(leec_chain_accept(body, strlen(body), f->leaf_key,
+                                           names, 1, cache, &l, &iss, &why),
+                         LEEC_OK);
+        assert_string_equal(l, leaf);
+        assert_string_equal(iss, f->ca_pem);
+        free(l);
+        free(iss);
+    }
+    leec_x509_cache_free(cache);
+    assert_int_equal(leec_chain_accept(body, strlen(body), f->leaf_key, names,
+                                       1, NULL, &l, &iss, &why),
+                     LEEC_OK);
+    assert_string_equal(l, leaf);
+    assert_string_equal(iss, f->ca_pem);
+    assert_null(why);
+    free(l);
+    free(iss);
+
+    /* Wrong key: refused with the reason, nothing handed back. */
+    l = iss = NULL;
+    assert_int_equal(leec_chain_accept(body, strlen(body), f->other_key,
+                                       names, 1, NULL, &l, &iss, &why),
+                     LEEC_E_CERT_MISMATCH);
+    assert_null(l);
+    assert_null(iss);
+    assert_non_null(why);
+    free(why);
+    why = NULL;
+
+    /* Not a chain. */
+    assert_int_equal(leec_chain_accept("junk", 4, f->leaf_key, names, 1, NULL,
+                                       &l, &iss, &why),
+                     LEEC_E_PROTOCOL);
+    assert_null(why);
+    free(body);
+    free(leaf);
+}
+
 static void expect_mismatch(const char *leaf, const char *issuer,
                             const leec_key *key, const char *const *names,
                             size_t n, const char *want)
@@ -544,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_split_rejects_trailing_der),
         cmocka_unit_test(test_split_bound),
         cmocka_unit_test(test_check_ok),
+        cmocka_unit_test(test_chain_accept),
         cmocka_unit_test(test_check_wrong_key),
         cmocka_unit_test(test_check_names),
         cmocka_unit_test(test_check_many_names_capped),
