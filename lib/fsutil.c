@@ -294,6 +294,12 @@ leec_code leec_mkdir_p(const char *path, mode_t mode)
         rc = LEEC_E_INVALID_ARG;
         goto out;
     }
+    /* The common case, a folder that exists: one stat, no walk. */
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        rc = S_ISDIR(st.st_mode) ? LEEC_OK : LEEC_E_IO;
+        goto out;
+    }
     p = strdup(path);
     if (!p) {
         rc = LEEC_E_NOMEM;

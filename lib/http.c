@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,7 +56,6 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud,
                      void *sockp)
 {
     (void)easy;
-    (void)sockp;
     leec_http *h = ud;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -68,8 +68,15 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud,
         ev.events |= EPOLLIN;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
         ev.events |= EPOLLOUT;
-    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
-        epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
+    /* curl keeps a pointer per socket for us: set once the socket is in
+     * the set, so each change is one system call. */
+    if (sockp) {
+        epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev);
+    } else if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ||
+               (errno == EEXIST &&
+                epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)) {
+        curl_multi_assign(h->multi, fd, h);
+    }
     return 0;
 }
 
