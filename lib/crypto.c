@@ -21,6 +21,10 @@
 struct leec_key {
     EVP_PKEY *pkey;
     leec_key_type type;
+    /* DigestSign context initialised once, on the first leec_key_sign(), and
+     * only ever copied: never signed with, so it never holds message state.
+     * Written through a const key (see crypto.h). */
+    EVP_MD_CTX *sign_tmpl;
 };
 
 static const struct {
@@ -140,6 +144,7 @@ static leec_code wrap(EVP_PKEY *pkey, leec_key_type type, leec_key **out)
     }
     k->pkey = pkey;
     k->type = type;
+    k->sign_tmpl = NULL;
     *out = k;
     return LEEC_OK;
 }
@@ -259,6 +264,7 @@ void leec_key_free(leec_key *key)
 {
     if (!key)
         return;
+    EVP_MD_CTX_free(key->sign_tmpl);
     EVP_PKEY_free(key->pkey);
     free(key);
 }
@@ -446,22 +452,22 @@ out:
     return rc;
 }
 
-leec_code leec_key_sign(const leec_key *key, const void *data, size_t len,
-                        unsigned char **sig, size_t *siglen)
+/* The key's signing template, made on first use. EVP_DigestSignInit_ex
+ * fetches the digest and signature algorithms and exports the key to the
+ * provider each time; copying an initialised context skips all of that. */
+static leec_code sign_template(const leec_key *key, EVP_MD_CTX **tmpl)
 {
     leec_code rc = LEEC_E_CRYPTO;
+    /* The key is malloc'd, never a const object: see crypto.h for why a
+     * cache inside a const key is safe. */
+    leec_key *mut = (leec_key *)key;
     EVP_MD_CTX *mctx = NULL;
-    unsigned char *der = NULL;
-    size_t dlen = 0;
-    const char *md = NULL;
+    const char *md = key->type == LEEC_KEY_EC384 ? "SHA384" : "SHA256";
 
-    if (!key || (!data && len) || !sig || !siglen)
-        return LEEC_E_INVALID_ARG;
-    *sig = NULL;
-    *siglen = 0;
-    if (!data)
-        data = "";
-    md = key->type == LEEC_KEY_EC384 ? "SHA384" : "SHA256";
+    if (key->sign_tmpl) {
+        rc = LEEC_OK;
+        goto out;
+    }
     mctx = EVP_MD_CTX_new();
     if (!mctx) {
         rc = LEEC_E_NOMEM;
@@ -471,9 +477,54 @@ leec_code leec_key_sign(const leec_key *key, const void *data, size_t len,
     if (EVP_DigestSignInit_ex(mctx, NULL, md, NULL, NULL, key->pkey, NULL) !=
         1)
         goto out;
-    if (EVP_DigestSign(mctx, NULL, &dlen, data, len) != 1)
+    /* Copies are signed with once and freed: let EVP_DigestSign finalise
+     * them in place instead of duplicating their state yet again. */
+    EVP_MD_CTX_set_flags(mctx, EVP_MD_CTX_FLAG_FINALISE);
+    mut->sign_tmpl = mctx;
+    mctx = NULL;
+    rc = LEEC_OK;
+out:
+    *tmpl = key->sign_tmpl;
+    EVP_MD_CTX_free(mctx);
+    return rc;
+}
+
+leec_code leec_key_sign(const leec_key *key, const void *data, size_t len,
+                        unsigned char **sig, size_t *siglen)
+{
+    leec_code rc = LEEC_E_CRYPTO;
+    EVP_MD_CTX *tmpl = NULL;
+    EVP_MD_CTX *mctx = NULL;
+    unsigned char *der = NULL;
+    size_t dlen = 0;
+    int max = 0;
+
+    if (!key || (!data && len) || !sig || !siglen)
+        return LEEC_E_INVALID_ARG;
+    *sig = NULL;
+    *siglen = 0;
+    if (!data)
+        data = "";
+    rc = sign_template(key, &tmpl);
+    if (rc != LEEC_OK)
         goto out;
-    der = malloc(dlen ? dlen : 1);
+    rc = LEEC_E_CRYPTO;
+    mctx = EVP_MD_CTX_new();
+    if (!mctx) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    /* A fresh copy each time: signing consumes the context (the digest has
+     * absorbed data, and FINALISE lets the provider finish it in place). */
+    if (EVP_MD_CTX_copy_ex(mctx, tmpl) != 1)
+        goto out;
+    /* Upper bound of the signature: the modulus size for RSA, the longest
+     * DER ECDSA-Sig-Value for EC. Saves EVP_DigestSign's size query. */
+    max = EVP_PKEY_get_size(key->pkey);
+    if (max <= 0)
+        goto out;
+    dlen = (size_t)max;
+    der = malloc(dlen);
     if (!der) {
         rc = LEEC_E_NOMEM;
         goto out;

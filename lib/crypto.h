@@ -7,7 +7,12 @@
 
 #include "leec/leec.h"
 
-typedef struct leec_key leec_key; /* wraps an EVP_PKEY */
+/* Wraps an EVP_PKEY. Not immutable behind a const pointer: leec_key_sign()
+ * keeps an initialised signing context inside the key (made on first use,
+ * freed by leec_key_free), so "const leec_key *" means "the key material does
+ * not change", not "safe to share". Like everything else (leec.h), a key must
+ * be used by one thread at a time, signing included. */
+typedef struct leec_key leec_key;
 
 /* Generates a fresh key. LEEC_E_CRYPTO, LEEC_E_NOMEM. */
 leec_code leec_key_generate(leec_key_type type, leec_key **out);
@@ -47,7 +52,8 @@ leec_code leec_key_thumbprint(const leec_key *key, char **b64);
 
 /* Signs data as JWS wants it: RS256 = RSASSA-PKCS1-v1_5 SHA-256; ES256/ES384
  * = raw r||s, each left-padded to 32/48 bytes (RFC 7518 §3.4), not DER.
- * *sig is malloc'd. */
+ * *sig is malloc'd. The first call caches a signing context in key (see the
+ * typedef): not reentrant on the same key. */
 leec_code leec_key_sign(const leec_key *key, const void *data, size_t len,
                         unsigned char **sig, size_t *siglen);
 

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -65,6 +68,68 @@ static bool is_ip_literal(const char *name)
     unsigned char ip[sizeof(struct in6_addr)];
     return inet_pton(AF_INET, name, ip) == 1 ||
            inet_pton(AF_INET6, name, ip) == 1;
+}
+
+/* Longest uncompressed point we make: 04 || x || y on P-384. */
+#define EC_POINT_MAX (1 + 2 * 48)
+
+/*
+ * The SubjectPublicKeyInfo of an EC key, set directly. X509_REQ_set_pubkey
+ * would encode the key through OSSL_ENCODER and decode the result back through
+ * OSSL_DECODER: ~2M instructions, most of the cost of a CSR. The DER is the
+ * same as i2d_PUBKEY's: id-ecPublicKey, the named curve's OID as parameters
+ * (classify() admits named P-256/P-384 keys only), the uncompressed point.
+ * One difference: a key loaded with a compressed point would be written
+ * compressed by i2d_PUBKEY; here it is always uncompressed, the form every CA
+ * must accept (RFC 5480 §2.2).
+ */
+static leec_code set_ec_pubkey(X509_REQ *req, EVP_PKEY *pkey, int curve)
+{
+    leec_code rc = LEEC_E_CRYPTO;
+    X509_PUBKEY *spki = X509_REQ_get_X509_PUBKEY(req);
+    ASN1_OBJECT *alg = OBJ_nid2obj(NID_X9_62_id_ecPublicKey);
+    ASN1_OBJECT *crv = OBJ_nid2obj(curve);
+    unsigned char *point = NULL;
+    size_t plen = 0;
+
+    if (!spki || !alg || !crv)
+        goto out;
+    /* OPENSSL_malloc'd: X509_PUBKEY_set0_param takes it on success. */
+    point = OPENSSL_malloc(EC_POINT_MAX);
+    if (!point) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    /* Always uncompressed, whatever the key's own conversion form. */
+    if (!EVP_PKEY_get_octet_string_param(pkey,
+                                         OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                         point, EC_POINT_MAX, &plen) ||
+        plen == 0 || point[0] != POINT_CONVERSION_UNCOMPRESSED)
+        goto out;
+    /* alg and crv are built-in objects, not freed by anyone. */
+    if (!X509_PUBKEY_set0_param(spki, alg, V_ASN1_OBJECT, crv, point,
+                                (int)plen))
+        goto out;
+    point = NULL;
+    rc = LEEC_OK;
+out:
+    OPENSSL_free(point);
+    return rc;
+}
+
+/* The request's public key: the direct path for EC, OpenSSL's for RSA. */
+static leec_code set_pubkey(X509_REQ *req, const leec_key *key)
+{
+    EVP_PKEY *pkey = leec_key_evp(key);
+
+    switch (leec_key_get_type(key)) {
+    case LEEC_KEY_EC256:
+        return set_ec_pubkey(req, pkey, NID_X9_62_prime256v1);
+    case LEEC_KEY_EC384:
+        return set_ec_pubkey(req, pkey, NID_secp384r1);
+    default:
+        return X509_REQ_set_pubkey(req, pkey) ? LEEC_OK : LEEC_E_CRYPTO;
+    }
 }
 
 leec_code leec_csr_new(const leec_key *key, const char *const *names,
@@ -127,8 +192,10 @@ leec_code leec_csr_new(const leec_key *key, const char *const *names,
     ext = NULL;
     if (!X509_REQ_add_extensions(req, exts))
         goto out;
-    if (!X509_REQ_set_pubkey(req, pkey))
+    rc = set_pubkey(req, key);
+    if (rc != LEEC_OK)
         goto out;
+    rc = LEEC_E_CRYPTO;
     if (X509_REQ_sign(req, pkey, EVP_sha256()) <= 0)
         goto out;
     dlen = i2d_X509_REQ(req, &der);

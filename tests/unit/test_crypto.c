@@ -480,6 +480,34 @@ static void test_sign_verify(void **state)
     }
 }
 
+/* Signing reuses a context cached in the key: a copy that kept state from
+ * the previous message (or a template that was signed with) would fail to
+ * verify from the second signature on. Every message differs. */
+static void test_sign_many(void **state)
+{
+    struct keys *ks = *state;
+    static const int types[] = {LEEC_KEY_EC256, LEEC_KEY_RSA2048};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        leec_key *k = ks->k[types[t]];
+        const char *md = "SHA256";
+        size_t want = types[t] == LEEC_KEY_EC256 ? 64 : 256;
+        for (int i = 0; i < 1000; i++) {
+            char msg[64];
+            unsigned char *sig = NULL;
+            size_t siglen = 0;
+            int mlen = snprintf(msg, sizeof msg, "eyJhbGciOiJFUzI1NiJ9.%d", i);
+            assert_true(mlen > 0 && (size_t)mlen < sizeof msg);
+            assert_int_equal(leec_key_sign(k, msg, (size_t)mlen, &sig,
+                                           &siglen),
+                             LEEC_OK);
+            assert_int_equal(siglen, want);
+            assert_true(verify_jws_sig(leec_key_evp(k), md, msg,
+                                       (size_t)mlen, sig, siglen));
+            free(sig);
+        }
+    }
+}
+
 static void check_jwk_shape(leec_key *k)
 {
     char *json = NULL;
@@ -674,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_rfc7638_thumbprint),
         cmocka_unit_test(test_rfc7515_a3),
         cmocka_unit_test(test_sign_verify),
+        cmocka_unit_test(test_sign_many),
         cmocka_unit_test(test_jwk_canonical),
         cmocka_unit_test(test_ec_coordinate_padding),
         cmocka_unit_test(test_thumbprint_and_keyauth),

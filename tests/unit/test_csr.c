@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -71,6 +72,19 @@ static X509_REQ *make(const leec_key *key, const char *const *names, size_t n)
     assert_int_equal(X509_REQ_verify(req, pub), 1);
     assert_int_equal(X509_REQ_get_signature_nid(req), want_sig);
     assert_int_equal(X509_REQ_get_version(req), X509_REQ_VERSION_1);
+    /* EC keys skip X509_REQ_set_pubkey: the SubjectPublicKeyInfo written
+     * directly must be the very bytes OpenSSL's encoder makes. */
+    {
+        unsigned char *mine = NULL;
+        unsigned char *ref = NULL;
+        int mlen = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &mine);
+        int rlen = i2d_PUBKEY(leec_key_evp(key), &ref);
+        assert_true(mlen > 0);
+        assert_int_equal(mlen, rlen);
+        assert_memory_equal(mine, ref, (size_t)mlen);
+        OPENSSL_free(mine);
+        OPENSSL_free(ref);
+    }
     free(der);
     free(b64);
     return req;
@@ -164,6 +178,56 @@ static void test_rsa(void **state)
     check_mixed(k->rsa);
 }
 
+/* A key whose conversion form is compressed: i2d_PUBKEY writes the short
+ * point, the CSR still carries the uncompressed one (RFC 5480 §2.2), for the
+ * same key. */
+static void test_ec_compressed_form(void **state)
+{
+    static const char *const names[] = {"c.example"};
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    leec_key *k = NULL;
+    char *b64 = NULL;
+    unsigned char *der = NULL;
+    size_t dlen = 0;
+    const unsigned char *p = NULL;
+    X509_REQ *req = NULL;
+    unsigned char *spki = NULL;
+    const unsigned char *point = NULL;
+    int plen = 0;
+    X509_ALGOR *alg = NULL;
+    int slen = 0;
+    (void)state;
+
+    assert_non_null(pk);
+    assert_int_equal(EVP_PKEY_set_utf8_string_param(
+                         pk, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                         "compressed"),
+                     1);
+    slen = i2d_PUBKEY(pk, &spki);
+    assert_int_equal(slen, 59); /* 33-byte point: compressed */
+    OPENSSL_free(spki);
+    assert_int_equal(leec_key_from_evp(pk, &k), LEEC_OK);
+
+    assert_int_equal(leec_csr_new(k, names, 1, &b64), LEEC_OK);
+    assert_int_equal(leec_b64url_decode(b64, strlen(b64), &der, &dlen),
+                     LEEC_OK);
+    p = der;
+    req = d2i_X509_REQ(NULL, &p, (long)dlen);
+    assert_non_null(req);
+    assert_int_equal(X509_PUBKEY_get0_param(NULL, &point, &plen, &alg,
+                                            X509_REQ_get_X509_PUBKEY(req)),
+                     1);
+    assert_int_equal(plen, 65);
+    assert_int_equal(point[0], 0x04);
+    assert_int_equal(EVP_PKEY_eq(X509_REQ_get0_pubkey(req), pk), 1);
+    assert_int_equal(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
+    X509_REQ_free(req);
+    free(der);
+    free(b64);
+    leec_key_free(k);
+    EVP_PKEY_free(pk);
+}
+
 static void test_cn_rules(void **state)
 {
     struct keys *k = *state;
@@ -246,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_ec256), cmocka_unit_test(test_ec384),
         cmocka_unit_test(test_rsa),   cmocka_unit_test(test_cn_rules),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_ec_compressed_form),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
