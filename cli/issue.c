@@ -376,6 +376,10 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
         for (size_t i = 0; i < o->nnames; i++)
             json_array_append_new(names, json_string(o->names[i]));
         json_t *j = issue_result_json(agent, store, names, (long)nreq, seconds);
+        if (j)
+            json_object_set_new(
+                j, "connections",
+                json_integer((json_int_t)leec_ctx_connection_count(ctx)));
         cli_print_json(j);
         json_decref(j);
     } else if (out == LEEC_OUTCOME_FAILED) {
@@ -398,7 +402,8 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
                    "to do (--force orders anyway)\n",
                    name);
         if (o->verbose)
-            printf("%.3f s, %lu HTTP requests\n", seconds, nreq);
+            printf("%.3f s, %lu HTTP requests, %lu connections\n", seconds,
+                   nreq, leec_ctx_connection_count(ctx));
         free(live);
     }
 }

@@ -1,0 +1,73 @@
+/* The agent's structure, shared by agent.c (the state machine) and
+ * agent_api.c (the object). Not installed. */
+#ifndef LEEC_AGENT_INTERNAL_H
+#define LEEC_AGENT_INTERNAL_H
+
+#include "internal.h"
+
+typedef struct authz {
+    char *url;
+    char *ident;
+    char *chall_url;
+    char *token;
+    bool valid;
+    bool respond;   /* challenge still pending: present + respond */
+    bool presented; /* a side effect exists that must be undone */
+} authz;
+
+struct leec_agent {
+    leec_ctx *ctx;
+    unsigned id;
+    char *cert_name;
+    char **names;
+    size_t nnames;
+    leec_key_type key_type;
+    char *webroot;
+    bool force;
+    leec_state_fn on_state;
+    leec_done_fn on_done;
+    void *ud;
+
+    leec_agent_state state;
+    leec_outcome outcome;
+    bool zombie;
+    bool started;
+    int64_t deadline;
+    leec_acme_req *req;
+    int retries;
+    unsigned acct_gen;     /* the account generation orders are signed by */
+    void *lock;            /* the certificate's lock in the store */
+    char *seen_serial;     /* the installed certificate at the first look */
+    bool lock_logged;
+    bool admitted;         /* holds an order slot of the governor */
+    int64_t admitted_at;
+    char **regdoms;        /* registered domains, for the budgets */
+    size_t nregdoms;
+    leec_wait_reason wait; /* QUEUED or waiting for the lock: why */
+    int64_t wait_until;    /* ms, or -1 */
+    bool account_renewed;  /* accountDoesNotExist is recovered from once */
+
+    char *order_url;
+    char *finalize_url;
+    char *cert_url;
+    authz *az;
+    size_t naz;
+    size_t cursor;
+    leec_backoff backoff;
+    leec_key *cert_key;
+    char *cert_pem;  /* the leaf, once downloaded (or the fresh one kept) */
+    char *chain_pem; /* its issuers */
+
+    leec_code err;
+    char *errmsg;
+    leec_problem *problem;
+};
+
+/* Gives back what the agent holds outside itself: the governor's slot and
+ * the store's lock. */
+void leec_agent_release(leec_agent *a, bool issued);
+/* Undoes every side effect of the solvers, on every path. */
+void leec_agent_solvers_cleanup(leec_agent *a);
+void leec_agent_authz_clear(leec_agent *a);
+
+#endif
