@@ -9,9 +9,14 @@
 
 #include "b64url.h"
 #include "internal.h"
+#include "loop.h"
 #include "solver/http01.h"
 #include "store.h"
 #include "x509.h"
+
+static void loop_run(leec_ctx *ctx);
+static void loop_free(leec_ctx *ctx);
+static int64_t loop_next_timer(const leec_ctx *ctx);
 
 static int64_t monotonic_ms(void *ud)
 {
@@ -74,6 +79,7 @@ void leec_ctx_free(leec_ctx *ctx)
     leec_nonce_clear(&ctx->nonces);
     leec_tokens_free(&ctx->tokens);
     leec_store_free(ctx->store);
+    loop_free(ctx);
     leec_gov_free(ctx->gov);
     leec_x509_cache_free(ctx->x509_cache);
     if (ctx->epfd >= 0)
@@ -370,6 +376,7 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
         rc = leec_http_perform(ctx->http);
     if (ctx->http01)
         leec_http01_server_run(ctx->http01);
+    loop_run(ctx);
     int64_t now = leec_now_ms(ctx);
     if (ctx->acct_retry_at >= 0 && ctx->acct_retry_at <= now)
         leec_account_on_timer(ctx);
@@ -417,6 +424,7 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
     for (size_t i = 0; i < ctx->nagents; i++)
         earliest(&best, leec_agent_deadline(ctx->agents[i]), now);
     earliest(&best, ctx->acct_retry_at, now);
+    earliest(&best, loop_next_timer(ctx), now);
     if (ctx->deferred)
         earliest(&best, leec_acme_release(ctx), now);
     if (ctx->http) {
@@ -458,4 +466,149 @@ leec_code leec_ctx_run(leec_ctx *ctx)
         if ((rc = leec_ctx_poll(ctx, -1)) != LEEC_OK)
             return rc;
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop's own watchers and timers (loop.h)                         */
+/* ------------------------------------------------------------------ */
+
+struct leec_watch {
+    int fd;
+    leec_io_fn fn;
+    void *userdata;
+};
+
+struct leec_timer {
+    int64_t at;
+    leec_timer_fn fn;
+    void *userdata;
+};
+
+static struct leec_watch *find_watch(leec_ctx *ctx, int fd)
+{
+    for (size_t i = 0; i < ctx->nwatches; i++)
+        if (ctx->watches[i].fd == fd)
+            return &ctx->watches[i];
+    return NULL;
+}
+
+leec_code leec_loop_watch(leec_ctx *ctx, int fd, unsigned events,
+                          leec_io_fn fn, void *userdata)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.fd = fd;
+    struct leec_watch *w = find_watch(ctx, fd);
+    if (w) {
+        if (epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+            return LEEC_E_IO;
+        w->fn = fn;
+        w->userdata = userdata;
+        return LEEC_OK;
+    }
+    if (ctx->nwatches == ctx->capwatches) {
+        size_t cap = ctx->capwatches ? ctx->capwatches * 2 : 8;
+        struct leec_watch *v = realloc(ctx->watches, cap * sizeof *v);
+        if (!v)
+            return LEEC_E_NOMEM;
+        ctx->watches = v;
+        ctx->capwatches = cap;
+    }
+    if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return LEEC_E_IO;
+    ctx->watches[ctx->nwatches++] = (struct leec_watch){fd, fn, userdata};
+    return LEEC_OK;
+}
+
+void leec_loop_unwatch(leec_ctx *ctx, int fd)
+{
+    struct leec_watch *w = find_watch(ctx, fd);
+    if (!w)
+        return;
+    epoll_ctl(ctx->epfd, EPOLL_CTL_DEL, fd, NULL);
+    *w = ctx->watches[--ctx->nwatches];
+}
+
+leec_timer *leec_loop_timer(leec_ctx *ctx, int64_t at_ms, leec_timer_fn fn,
+                            void *userdata)
+{
+    if (ctx->ntimers == ctx->captimers) {
+        size_t cap = ctx->captimers ? ctx->captimers * 2 : 8;
+        leec_timer **v = realloc(ctx->timers, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        ctx->timers = v;
+        ctx->captimers = cap;
+    }
+    leec_timer *t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    *t = (leec_timer){at_ms, fn, userdata};
+    ctx->timers[ctx->ntimers++] = t;
+    return t;
+}
+
+void leec_loop_timer_cancel(leec_ctx *ctx, leec_timer *t)
+{
+    for (size_t i = 0; t && i < ctx->ntimers; i++) {
+        if (ctx->timers[i] == t) {
+            ctx->timers[i] = ctx->timers[--ctx->ntimers];
+            free(t);
+            return;
+        }
+    }
+}
+
+static int64_t loop_next_timer(const leec_ctx *ctx)
+{
+    int64_t best = -1;
+    for (size_t i = 0; i < ctx->ntimers; i++)
+        if (best < 0 || ctx->timers[i]->at < best)
+            best = ctx->timers[i]->at;
+    return best;
+}
+
+/* Runs what is ready: watched descriptors, then due timers. A callback may
+ * watch, unwatch, add or cancel anything: each step looks things up again,
+ * and timers added now wait for the next round. */
+static void loop_run(leec_ctx *ctx)
+{
+    if (ctx->nwatches) {
+        struct epoll_event ev[32];
+        int n = epoll_wait(ctx->epfd, ev, 32, 0);
+        for (int i = 0; i < n; i++) {
+            struct leec_watch *w = find_watch(ctx, ev[i].data.fd);
+            if (w)
+                w->fn(w->userdata, w->fd, ev[i].events);
+        }
+    }
+    size_t budget = ctx->ntimers;
+    int64_t now = leec_now_ms(ctx);
+    while (budget-- > 0) {
+        size_t due = ctx->ntimers;
+        for (size_t i = 0; i < ctx->ntimers; i++)
+            if (ctx->timers[i]->at <= now &&
+                (due == ctx->ntimers || ctx->timers[i]->at < ctx->timers[due]->at))
+                due = i;
+        if (due == ctx->ntimers)
+            break;
+        leec_timer *t = ctx->timers[due];
+        ctx->timers[due] = ctx->timers[--ctx->ntimers];
+        leec_timer_fn fn = t->fn;
+        void *ud = t->userdata;
+        free(t);
+        fn(ud);
+    }
+}
+
+static void loop_free(leec_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->ntimers; i++)
+        free(ctx->timers[i]);
+    free(ctx->timers);
+    free(ctx->watches);
+    ctx->timers = NULL;
+    ctx->watches = NULL;
+    ctx->ntimers = ctx->nwatches = 0;
 }

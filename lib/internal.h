@@ -134,6 +134,10 @@ struct leec_ctx {
     leec_http *http;
     struct leec_http01_server *http01;
     int epfd;             /* the one descriptor a host loop waits on */
+    struct leec_watch *watches;    /* sockets of solvers, DNS, hooks */
+    size_t nwatches, capwatches;
+    struct leec_timer **timers;    /* their timers */
+    size_t ntimers, captimers;
     leec_governor *gov;
     struct leec_x509_cache *x509_cache; /* issuers already parsed */
     bool rate_set, orders_set, domains_set; /* else the CA's defaults */

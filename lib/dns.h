@@ -1,0 +1,47 @@
+/* A small asynchronous DNS client on the context's loop: one message out,
+ * one answer back, over UDP (retried) or TCP (when the answer is truncated,
+ * or asked for). Packets are built and parsed with ldns by the callers; only
+ * the DNS files (dns.c, solver/dns01.c, solver/rfc2136.c) include ldns. */
+#ifndef LEEC_DNS_H
+#define LEEC_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "leec/leec.h"
+
+/* "ADDR", "ADDR:PORT", "[V6]:PORT" -> a socket address (default_port when
+ * none given). Numeric addresses only. LEEC_E_INVALID_ARG. */
+leec_code leec_dns_parse_addr(const char *text, int default_port,
+                              struct sockaddr_storage *out, socklen_t *len);
+
+typedef struct leec_dns_query leec_dns_query;
+
+/* rc LEEC_OK with the answer's wire bytes (valid during the call), whose ID
+ * and question matched what was sent; LEEC_E_TIMEOUT, LEEC_E_IO,
+ * LEEC_E_PROTOCOL (malformed or mismatched answer, after the tries). */
+typedef void (*leec_dns_fn)(void *userdata, leec_code rc,
+                            const unsigned char *wire, size_t len);
+
+/*
+ * Sends msg (a DNS message in wire format; its ID is replaced by a random
+ * one) to the server. UDP: up to 3 tries within timeout_ms, then TCP when an
+ * answer comes back truncated; tcp=true: TCP from the start. Answers are
+ * bounded (64 KiB). fn runs exactly once from leec_ctx_perform() unless
+ * cancelled. *q (if not NULL) receives a handle valid until fn runs.
+ */
+leec_code leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
+                        socklen_t salen, const unsigned char *msg, size_t len,
+                        bool tcp, int timeout_ms, leec_dns_fn fn,
+                        void *userdata, leec_dns_query **q);
+void leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q);
+
+/* The same, blocking (poll), for teardown paths only; bounded by
+ * timeout_ms. *reply malloc'd. */
+leec_code leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
+                             const unsigned char *msg, size_t len, bool tcp,
+                             int timeout_ms, unsigned char **reply,
+                             size_t *rlen);
+
+#endif
