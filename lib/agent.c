@@ -22,7 +22,7 @@
 #include "names.h"
 #include "order.h"
 #include "problem.h"
-#include "solver/webroot.h"
+#include "solver/providers.h"
 #include "store.h"
 #include "x509.h"
 
@@ -410,7 +410,7 @@ static void send_current(leec_agent *a)
             a->cursor++;
         if (a->cursor == a->naz)
             return;
-        post(a, a->az[a->cursor].chall_url, "{}", NULL);
+        post(a, a->az[a->cursor].cand[a->az[a->cursor].ci].url, "{}", NULL);
         return;
     case LEEC_ST_ORDER_POLL:
         post(a, a->order_url, NULL, NULL);
@@ -581,6 +581,7 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     }
     a->naz = n;
     for (size_t i = 0; i < n; i++) {
+        a->az[i].agent = a;
         if (!set_url(&a->az[i].url,
                      json_string_value(json_array_get(v.authorizations, i)))) {
             fail(a, LEEC_E_NOMEM, NULL, "out of memory");
@@ -598,35 +599,67 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
 
 /* Takes a validated authorization's challenge down at once: it has served
  * its purpose. */
+static void cleaned(void *ud, leec_code rc, const char *msg)
+{
+    leec_ctx *ctx = ud;
+    if (rc != LEEC_OK)
+        leec_log(ctx, LEEC_LOG_WARN, "challenge clean-up failed: %s",
+                 msg ? msg : leec_strerror(rc));
+}
+
 static void authz_done(leec_agent *a, authz *z)
 {
     z->valid = true;
     z->respond = false;
     if (!z->presented)
         return;
-    leec_tokens_remove(&a->ctx->tokens, z->token, a);
-    if (a->webroot)
-        (void)leec_webroot_cleanup(a->webroot, z->token);
+    /* Asynchronous: a DNS record may take a round trip to remove; the
+     * result only matters to the log. */
+    a->solver->ops->cleanup(a->solver, z->op, true, cleaned, a->ctx);
     z->presented = false;
+    z->op = NULL;
 }
 
-/* Records the http-01 challenge of a pending authorization. */
-static bool take_challenge(leec_agent *a, authz *z, const leec_authz_view *v,
-                           const char *offered)
+/* Records the challenges of a pending authorization that the agent's
+ * solver can answer: one of its type, or (a solver for any type) all of
+ * them in the CA's order. */
+static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
 {
-    if (!v->chall_url) {
+    const char *want = a->solver->ops->type;
+    leec_chall_view c;
+    leec_buf offered;
+    leec_buf_init(&offered, 256);
+    bool pending = false;
+    for (size_t i = 0; leec_authz_challenge_at(az, i, &c); i++) {
+        (void)leec_buf_printf(&offered, "%s%s", offered.len ? " " : "",
+                              c.type);
+        if ((want && strcmp(c.type, want) != 0) ||
+            z->ncand == AUTHZ_CANDIDATES)
+            continue;
+        chall_cand *k = &z->cand[z->ncand];
+        if (!(k->type = strdup(c.type)) || !(k->url = strdup(c.url)) ||
+            !(k->token = strdup(c.token))) {
+            free(k->type);
+            free(k->url);
+            k->type = k->url = NULL;
+            leec_buf_free(&offered);
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            return false;
+        }
+        z->ncand++;
+        /* processing: already answered (by an earlier run, say). */
+        pending = pending || !c.status || strcmp(c.status, "pending") == 0;
+    }
+    if (!z->ncand) {
         fail(a, LEEC_E_NO_CHALLENGE, NULL,
-             "no http-01 challenge for %s (offered: %s)", z->ident,
-             offered && *offered ? offered : "none");
+             "no %s challenge for %s (offered: %s)", want ? want : "usable",
+             z->ident, offered.len ? offered.data : "none");
+        leec_buf_free(&offered);
         return false;
     }
-    if (!set_url(&z->chall_url, v->chall_url) ||
-        !(z->token = strdup(v->token))) {
-        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
-        return false;
-    }
-    /* processing: already answered (by an earlier run, say). */
-    z->respond = !v->chall_status || strcmp(v->chall_status, "pending") == 0;
+    leec_buf_free(&offered);
+    z->ci = 0;
+    z->respond = pending;
     return true;
 }
 
@@ -671,15 +704,17 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
              "cannot fetch an authorization (HTTP %ld)", r->status);
         return;
     }
-    if (leec_authz_parse(r->json, "http-01", &v, &offered) != LEEC_OK) {
+    if (leec_authz_parse(r->json, "", &v, &offered) != LEEC_OK) {
         fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
         goto out;
     }
-    if (!z->ident &&
-        asprintf(&z->ident, "%s%s", v.wildcard ? "*." : "", v.ident) < 0) {
-        z->ident = NULL;
-        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
-        goto out;
+    if (!z->ident) {
+        z->wildcard = v.wildcard;
+        if (asprintf(&z->ident, "%s%s", v.wildcard ? "*." : "", v.ident) < 0 ||
+            !(z->value = strdup(v.ident))) {
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            goto out;
+        }
     }
     switch (v.status) {
     case LEEC_AUTHZ_VALID:
@@ -689,8 +724,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
         authz_done(a, z);
         break;
     case LEEC_AUTHZ_PENDING:
-        if (a->state == LEEC_ST_FETCH_AUTHZ &&
-            !take_challenge(a, z, &v, offered))
+        if (a->state == LEEC_ST_FETCH_AUTHZ && !take_challenges(a, z, r->json))
             goto out;
         break;
     default:
@@ -717,32 +751,90 @@ out:
     free(offered);
 }
 
+static void present_one(leec_agent *a, authz *z);
+
+/* PRESENT ends when every solver has reported. */
+static void present_check(leec_agent *a)
+{
+    if (a->state != LEEC_ST_PRESENT || a->presenting_loop)
+        return;
+    for (size_t i = 0; i < a->naz; i++)
+        if (a->az[i].presenting)
+            return;
+    go(a, LEEC_ST_RESPOND);
+}
+
+static void presented(void *ud, leec_code rc, const char *msg)
+{
+    authz *z = ud;
+    leec_agent *a = z->agent;
+    z->presenting = false;
+    if (a->zombie || a->state != LEEC_ST_PRESENT)
+        return;
+    if (rc == LEEC_E_NO_CHALLENGE && z->ci + 1 < z->ncand) {
+        /* Declined (a hook for another type): try the next challenge. */
+        a->solver->ops->cleanup(a->solver, z->op, false, NULL, NULL);
+        z->presented = false;
+        z->op = NULL;
+        z->ci++;
+        present_one(a, z);
+        return;
+    }
+    if (rc != LEEC_OK) {
+        fail(a, rc == LEEC_E_NO_CHALLENGE ? rc : LEEC_E_SOLVER, NULL,
+             "%s for %s: %s", a->solver->ops->name, z->ident,
+             msg ? msg : leec_strerror(rc));
+        return;
+    }
+    leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s ready for %s", a->id,
+             a->cert_name, z->cand[z->ci].type, z->ident);
+    present_check(a);
+}
+
+static void present_one(leec_agent *a, authz *z)
+{
+    chall_cand *c = &z->cand[z->ci];
+    char *ka = NULL, *digest = NULL;
+    unsigned char sum[32];
+    leec_code rc = leec_key_authorization(a->ctx->acct_key, c->token, &ka);
+    if (rc == LEEC_OK) {
+        leec_sha256(ka, strlen(ka), sum);
+        if (!(digest = leec_b64url_encode(sum, sizeof sum)))
+            rc = LEEC_E_NOMEM;
+    }
+    if (rc == LEEC_OK) {
+        leec_chall ch = {.type = c->type,
+                         .ident = z->value,
+                         .wildcard = z->wildcard,
+                         .token = c->token,
+                         .key_auth = ka,
+                         .digest = digest};
+        z->presenting = true;
+        z->presented = false;
+        rc = a->solver->ops->present(a->solver, &ch, presented, z, &z->op);
+        if (rc == LEEC_OK)
+            z->presented = true; /* a cleanup is owed from now on */
+        else
+            z->presenting = false;
+    }
+    free(ka);
+    free(digest);
+    if (rc != LEEC_OK && !a->zombie && a->state == LEEC_ST_PRESENT)
+        fail(a, LEEC_E_SOLVER, NULL, "cannot present the %s challenge for %s",
+             c->type, z->ident);
+}
+
 static void enter_present(leec_agent *a)
 {
-    leec_ctx *ctx = a->ctx;
-    for (size_t i = 0; i < a->naz; i++) {
-        authz *z = &a->az[i];
-        if (!z->respond)
-            continue;
-        char *ka = NULL;
-        leec_code rc = leec_key_authorization(ctx->acct_key, z->token, &ka);
-        if (rc == LEEC_OK) {
-            /* Always in the table, so a host server can look it up too. */
-            rc = leec_tokens_add(&ctx->tokens, z->token, ka, a);
-            if (rc == LEEC_OK)
-                z->presented = true;
-        }
-        if (rc == LEEC_OK && a->webroot)
-            rc = leec_webroot_present(a->webroot, z->token, ka);
-        free(ka);
-        if (rc != LEEC_OK) {
-            fail(a, LEEC_E_SOLVER, NULL, "cannot present the challenge for %s%s%s",
-                 z->ident, a->webroot ? " in the webroot " : "",
-                 a->webroot ? a->webroot : "");
-            return;
-        }
-    }
-    go(a, LEEC_ST_RESPOND);
+    /* Presentations may report at once (http-01) or later (dns-01): the
+     * transition waits until the loop has started them all. */
+    a->presenting_loop = true;
+    for (size_t i = 0; i < a->naz && a->state == LEEC_ST_PRESENT; i++)
+        if (a->az[i].respond)
+            present_one(a, &a->az[i]);
+    a->presenting_loop = false;
+    if (!a->zombie)
+        present_check(a);
 }
 
 static void on_respond(leec_agent *a, leec_acme_resp *r)
@@ -874,8 +966,10 @@ static char *meta_json(leec_agent *a)
     json_object_set_new(o, "key_type",
                         json_string(leec_key_type_name(a->key_type)));
     json_object_set_new(o, "server", json_string(a->ctx->server));
-    if (a->webroot)
-        json_object_set_new(o, "webroot", json_string(a->webroot));
+    json_object_set_new(o, "solver", json_string(a->solver->ops->name));
+    const char *webroot = leec_webroot_solver_dir(a->solver);
+    if (webroot)
+        json_object_set_new(o, "webroot", json_string(webroot));
     s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 out:
     json_decref(names);

@@ -29,6 +29,8 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
         goto fail;
     a->ctx = ctx;
     a->deadline = -1;
+    if (!(a->solver = leec_ctx_default_solver(ctx)))
+        goto fail;
     if ((rc = leec_names_normalize(names, n, LEEC_MAX_NAMES, &a->names,
                                    &a->nnames, NULL)) != LEEC_OK)
         goto fail;
@@ -71,8 +73,12 @@ void leec_agent_authz_clear(leec_agent *a)
     for (size_t i = 0; i < a->naz; i++) {
         free(a->az[i].url);
         free(a->az[i].ident);
-        free(a->az[i].chall_url);
-        free(a->az[i].token);
+        free(a->az[i].value);
+        for (size_t k = 0; k < a->az[i].ncand; k++) {
+            free(a->az[i].cand[k].type);
+            free(a->az[i].cand[k].url);
+            free(a->az[i].cand[k].token);
+        }
     }
     free(a->az);
     a->az = NULL;
@@ -81,16 +87,14 @@ void leec_agent_authz_clear(leec_agent *a)
 
 void leec_agent_solvers_cleanup(leec_agent *a)
 {
+    /* Synchronous: the agent (or the run) is ending. */
     for (size_t i = 0; i < a->naz; i++) {
         authz *z = &a->az[i];
-        if (!z->presented)
+        if (!z->presented && !z->presenting)
             continue;
-        leec_tokens_remove(&a->ctx->tokens, z->token, a);
-        if (a->webroot && leec_webroot_cleanup(a->webroot, z->token) != LEEC_OK)
-            leec_log(a->ctx, LEEC_LOG_WARN,
-                     "agent %u: cannot remove the webroot file for %s",
-                     a->id, z->ident);
-        z->presented = false;
+        a->solver->ops->cleanup(a->solver, z->op, z->valid, NULL, NULL);
+        z->presented = z->presenting = false;
+        z->op = NULL;
     }
 }
 
@@ -115,7 +119,6 @@ void leec_agent_destroy(leec_agent *a)
     leec_names_free(a->names, a->nnames);
     leec_names_free(a->regdoms, a->nregdoms);
     free(a->cert_name);
-    free(a->webroot);
     free(a->order_url);
     free(a->finalize_url);
     free(a->cert_url);
@@ -160,11 +163,22 @@ leec_code leec_agent_set_webroot(leec_agent *a, const char *dir)
 {
     if (a->state != LEEC_ST_IDLE)
         return LEEC_E_STATE;
-    char *s = NULL;
-    if (dir && !(s = strdup(dir)))
-        return LEEC_E_NOMEM;
-    free(a->webroot);
-    a->webroot = s;
+    leec_code rc = LEEC_OK;
+    leec_solver *s = dir ? leec_ctx_solver_webroot(a->ctx, dir, &rc)
+                         : leec_ctx_default_solver(a->ctx);
+    if (!s)
+        return rc != LEEC_OK ? rc : LEEC_E_NOMEM;
+    a->solver = s;
+    return LEEC_OK;
+}
+
+leec_code leec_agent_set_solver(leec_agent *a, leec_solver *solver)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    if (!solver || solver->ctx != a->ctx)
+        return LEEC_E_INVALID_ARG;
+    a->solver = solver;
     return LEEC_OK;
 }
 

@@ -5,14 +5,29 @@
 
 #include "internal.h"
 
-typedef struct authz {
+#include "solver/solver.h"
+
+#define AUTHZ_CANDIDATES 4 /* challenges kept per authorization */
+
+typedef struct chall_cand {
+    char *type;
     char *url;
-    char *ident;
-    char *chall_url;
     char *token;
+} chall_cand;
+
+typedef struct authz {
+    struct leec_agent *agent;
+    char *url;
+    char *ident;       /* as shown: "*." + value for a wildcard */
+    char *value;       /* the identifier's value */
+    bool wildcard;
+    chall_cand cand[AUTHZ_CANDIDATES]; /* in the CA's order */
+    size_t ncand, ci;  /* ci: the one being answered */
     bool valid;
     bool respond;   /* challenge still pending: present + respond */
+    bool presenting; /* present started, done not yet called */
     bool presented; /* a side effect exists that must be undone */
+    void *op;       /* the solver's handle of the presentation */
 } authz;
 
 struct leec_agent {
@@ -22,7 +37,8 @@ struct leec_agent {
     char **names;
     size_t nnames;
     leec_key_type key_type;
-    char *webroot;
+    leec_solver *solver;   /* how challenges are answered (the context's) */
+    bool presenting_loop;  /* enter_present is starting presentations */
     bool force;
     leec_state_fn on_state;
     leec_done_fn on_done;

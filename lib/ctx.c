@@ -72,6 +72,7 @@ void leec_ctx_free(leec_ctx *ctx)
     while (ctx->nagents)
         leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
     free(ctx->agents);
+    leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
     leec_account_clear(ctx);
     leec_acme_drop_deferred(ctx);
     leec_http_free(ctx->http);

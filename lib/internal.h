@@ -149,6 +149,9 @@ struct leec_ctx {
     bool kick_queued;              /* an order slot came free */
     leec_nonce_pool nonces;
     leec_token_table tokens;
+    struct leec_solver **solvers;
+    size_t nsolvers;
+    struct leec_solver *http01_solver;
 
     /* The directory and the account are shared by every agent: the first
      * agent that needs them starts their resolution, the others wait. */
@@ -193,6 +196,14 @@ char *leec_ca_id(const char *url);
 /* Runs the account bootstrap's own deadline (waiting for the account lock
  * of another process). */
 void leec_account_on_timer(leec_ctx *ctx);
+
+/* ---- solvers (solvers.c): owned by the context ---- */
+struct leec_solver;
+/* Takes ownership (destroyed with the context, after its agents). */
+leec_code leec_ctx_add_solver(leec_ctx *ctx, struct leec_solver *s);
+/* http-01 through the token table, created on first use. */
+struct leec_solver *leec_ctx_default_solver(leec_ctx *ctx);
+void leec_ctx_free_solvers(leec_ctx *ctx);
 
 /* ---- agents (agent.c) ---- */
 void leec_agent_try_admit(leec_agent *agent);

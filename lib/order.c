@@ -138,3 +138,31 @@ leec_problem *leec_authz_error(const json_t *az)
     }
     return NULL;
 }
+
+bool leec_authz_challenge_at(const json_t *az, size_t i, leec_chall_view *v)
+{
+    static const char *const known[] = {"http-01", "dns-01", "tls-alpn-01"};
+    json_t *chs = leec_json_array(az, "challenges");
+    size_t k = 0;
+    memset(v, 0, sizeof *v);
+    for (size_t j = 0; chs && j < json_array_size(chs); j++) {
+        const json_t *c = json_array_get(chs, j);
+        const char *t = leec_json_str(c, "type");
+        bool ok = false;
+        for (size_t m = 0; t && m < sizeof known / sizeof *known; m++)
+            ok = ok || strcmp(t, known[m]) == 0;
+        const char *url = leec_json_str(c, "url");
+        const char *tok = leec_json_str(c, "token");
+        if (!ok || !leec_url_ok(url) || !tok ||
+            !leec_b64url_valid(tok, LEEC_MAX_TOKEN))
+            continue;
+        if (k++ == i) {
+            v->type = t;
+            v->url = url;
+            v->token = tok;
+            v->status = leec_json_str(c, "status");
+            return true;
+        }
+    }
+    return false;
+}

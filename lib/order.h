@@ -65,6 +65,18 @@ typedef struct leec_authz_view {
 leec_code leec_authz_parse(const json_t *az, const char *chall_type,
                            leec_authz_view *v, char **offered);
 
+/* A challenge of a type leec knows, with a valid url and token. */
+typedef struct leec_chall_view {
+    const char *type;
+    const char *url;
+    const char *token;
+    const char *status;
+} leec_chall_view;
+
+/* The i-th such challenge of the authorization, in the CA's order; false
+ * past the last. */
+bool leec_authz_challenge_at(const json_t *az, size_t i, leec_chall_view *v);
+
 /* The error document of a failed authorization (its challenge's), or NULL. */
 leec_problem *leec_authz_error(const json_t *az);
 

@@ -489,6 +489,25 @@ LEEC_API leec_code leec_agent_set_key_type(leec_agent *agent,
  */
 LEEC_API leec_code leec_agent_set_webroot(leec_agent *agent, const char *dir);
 
+/*
+ * Solvers answer challenges. They belong to the context (freed with it) and
+ * are shared by its agents; each agent uses one (default: http-01 through
+ * the context's token table: the built-in responder of
+ * leec_ctx_listen_http01, or the host's own server through
+ * leec_ctx_http01_key_authorization).
+ */
+typedef struct leec_solver leec_solver;
+
+/* The http-01 webroot solver for dir (one per folder; asking twice gives
+ * the same). NULL with *err on failure. */
+LEEC_API leec_solver *leec_ctx_solver_webroot(leec_ctx *ctx, const char *dir,
+                                              leec_code *err);
+
+/* Chooses the agent's solver (one of its context's). Before start only:
+ * LEEC_E_STATE; LEEC_E_INVALID_ARG for another context's solver. */
+LEEC_API leec_code leec_agent_set_solver(leec_agent *agent,
+                                         leec_solver *solver);
+
 /* Order even when the installed certificate is fresh. Before start only. */
 LEEC_API void leec_agent_set_force(leec_agent *agent, bool force);
 

@@ -52,5 +52,7 @@ leec_solver *leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
 leec_solver *leec_http01_solver_new(leec_ctx *ctx, leec_code *err);
 leec_solver *leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
                                      leec_code *err);
+/* The folder of a webroot solver, NULL for any other solver. */
+const char *leec_webroot_solver_dir(const leec_solver *s);
 
 #endif

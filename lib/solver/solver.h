@@ -13,7 +13,10 @@
  *            callback it may be asynchronous; with done == NULL (the context
  *            or agent is being freed, or a signal ends the run) it must
  *            finish before returning, bounded in time (a few seconds).
- *   destroy  free the solver (no present is outstanding by then).
+ *            A cleanup while its present is still in flight cancels it: that
+ *            present's done is then never called.
+ *   destroy  free the solver, finishing (synchronously, bounded) any
+ *            cleanup still in flight; no present is outstanding by then.
  */
 #ifndef LEEC_SOLVER_H
 #define LEEC_SOLVER_H

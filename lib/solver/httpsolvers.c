@@ -1,0 +1,123 @@
+/* http-01 on the solver interface: the context's token table (served by the
+ * built-in responder or looked up by the host server), optionally mirrored
+ * as files under a webroot. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "solver/providers.h"
+#include "solver/webroot.h"
+
+typedef struct http_solver {
+    leec_solver base;
+    char *webroot; /* NULL: the token table only */
+} http_solver;
+
+typedef struct http_op {
+    char *token;
+} http_op;
+
+static leec_code http_present(leec_solver *s, const leec_chall *ch,
+                              leec_solver_done_fn done, void *ud, void **op)
+{
+    http_solver *hs = (http_solver *)s;
+    http_op *o = calloc(1, sizeof *o);
+    if (!o || !(o->token = strdup(ch->token))) {
+        free(o);
+        return LEEC_E_NOMEM;
+    }
+    /* Owner: the op, so that several agents' tokens never collide. */
+    leec_code rc = leec_tokens_add(&s->ctx->tokens, ch->token, ch->key_auth,
+                                   o);
+    if (rc == LEEC_OK && hs->webroot) {
+        rc = leec_webroot_present(hs->webroot, ch->token, ch->key_auth);
+        if (rc != LEEC_OK)
+            leec_tokens_remove(&s->ctx->tokens, ch->token, o);
+    }
+    if (rc != LEEC_OK) {
+        free(o->token);
+        free(o);
+        return rc;
+    }
+    *op = o;
+    done(ud, LEEC_OK, NULL);
+    return LEEC_OK;
+}
+
+static void http_cleanup(leec_solver *s, void *op, bool valid,
+                         leec_solver_done_fn done, void *ud)
+{
+    (void)valid;
+    http_solver *hs = (http_solver *)s;
+    http_op *o = op;
+    leec_code rc = LEEC_OK;
+    leec_tokens_remove(&s->ctx->tokens, o->token, o);
+    if (hs->webroot)
+        rc = leec_webroot_cleanup(hs->webroot, o->token);
+    free(o->token);
+    free(o);
+    if (done)
+        done(ud, rc, rc == LEEC_OK ? NULL : "cannot remove the webroot file");
+}
+
+static void http_destroy(leec_solver *s)
+{
+    http_solver *hs = (http_solver *)s;
+    free(hs->webroot);
+    free(hs);
+}
+
+static const struct leec_solver_ops http01_ops = {
+    .type = "http-01",
+    .name = "http-01",
+    .present = http_present,
+    .cleanup = http_cleanup,
+    .destroy = http_destroy,
+};
+
+static const struct leec_solver_ops webroot_ops = {
+    .type = "http-01",
+    .name = "http-01 webroot",
+    .present = http_present,
+    .cleanup = http_cleanup,
+    .destroy = http_destroy,
+};
+
+static leec_solver *make(leec_ctx *ctx, const struct leec_solver_ops *ops,
+                         const char *dir, leec_code *err)
+{
+    http_solver *hs = calloc(1, sizeof *hs);
+    if (!hs || (dir && !(hs->webroot = strdup(dir)))) {
+        free(hs);
+        if (err)
+            *err = LEEC_E_NOMEM;
+        return NULL;
+    }
+    hs->base.ops = ops;
+    hs->base.ctx = ctx;
+    if (err)
+        *err = LEEC_OK;
+    return &hs->base;
+}
+
+leec_solver *leec_http01_solver_new(leec_ctx *ctx, leec_code *err)
+{
+    return make(ctx, &http01_ops, NULL, err);
+}
+
+leec_solver *leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
+                                     leec_code *err)
+{
+    if (!dir || !*dir) {
+        if (err)
+            *err = LEEC_E_INVALID_ARG;
+        return NULL;
+    }
+    return make(ctx, &webroot_ops, dir, err);
+}
+
+const char *leec_webroot_solver_dir(const leec_solver *s)
+{
+    return s->ops == &webroot_ops ? ((const http_solver *)s)->webroot : NULL;
+}
