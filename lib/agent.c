@@ -602,6 +602,7 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
 static void cleaned(void *ud, leec_code rc, const char *msg)
 {
     leec_ctx *ctx = ud;
+    ctx->cleanups--;
     if (rc != LEEC_OK)
         leec_log(ctx, LEEC_LOG_WARN, "challenge clean-up failed: %s",
                  msg ? msg : leec_strerror(rc));
@@ -615,6 +616,7 @@ static void authz_done(leec_agent *a, authz *z)
         return;
     /* Asynchronous: a DNS record may take a round trip to remove; the
      * result only matters to the log. */
+    a->ctx->cleanups++; /* the loop keeps running until it is done */
     a->solver->ops->cleanup(a->solver, z->op, true, cleaned, a->ctx);
     z->presented = false;
     z->op = NULL;

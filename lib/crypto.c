@@ -589,6 +589,25 @@ void leec_sha256(const void *data, size_t len, unsigned char out[32])
     }
 }
 
+void leec_sha1_hex(const void *data, size_t len, char out[41])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[20];
+    unsigned int olen = 0;
+
+    if (!data)
+        data = "";
+    if (!EVP_Digest(data, len, md, &olen, EVP_sha1(), NULL) || olen != 20) {
+        memset(md, 0, sizeof md);
+        ERR_clear_error();
+    }
+    for (size_t i = 0; i < sizeof md; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[40] = '\0';
+}
+
 leec_code leec_hmac(const char *hash, const void *key, size_t keylen,
                     const void *data, size_t len, unsigned char **mac,
                     size_t *maclen)

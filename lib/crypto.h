@@ -63,6 +63,10 @@ bool leec_key_matches_cert_pem(const leec_key *key, const char *cert_pem,
 
 void leec_sha256(const void *data, size_t len, unsigned char out[32]);
 
+/* SHA-1 as 40 lower-case hex digits and a NUL, only where a protocol
+ * mandates it (OVH's request signature). */
+void leec_sha1_hex(const void *data, size_t len, char out[41]);
+
 /* HMAC-SHA256/384/512 by hash name "sha256" etc.; *mac malloc'd. */
 leec_code leec_hmac(const char *hash, const void *key, size_t keylen,
                     const void *data, size_t len, unsigned char **mac,

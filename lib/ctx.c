@@ -402,7 +402,9 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
         int n = 0;
         for (size_t i = 0; i < ctx->nagents; i++)
             n += leec_agent_running(ctx->agents[i]);
-        *running = n;
+        /* A record still being removed keeps the loop going: callers stop
+         * when nothing runs, and must not leave DNS records behind. */
+        *running = n + (ctx->cleanups > 0);
     }
     return rc;
 }

@@ -294,8 +294,37 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
                            const char *accept, leec_http_done_fn fn,
                            void *userdata)
 {
+    return leec_http_submit_headers(h, method, url, body, content_type, accept,
+                                    NULL, fn, userdata);
+}
+
+/* "Name: value" with a token name and no line breaks (no injection). */
+static bool header_ok(const char *hv)
+{
+    const char *colon = strchr(hv, ':');
+    if (!colon || colon == hv || strlen(hv) > HEADER_MAX)
+        return false;
+    for (const char *p = hv; p < colon; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return false;
+    for (const char *p = colon; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            return false;
+    return true;
+}
+
+leec_code leec_http_submit_headers(leec_http *h, const char *method,
+                                   const char *url, const char *body,
+                                   const char *content_type,
+                                   const char *accept,
+                                   const char *const *headers,
+                                   leec_http_done_fn fn, void *userdata)
+{
     leec_code rc = LEEC_E_NOMEM;
     char *hdr = NULL;
+    for (size_t i = 0; headers && headers[i]; i++)
+        if (!header_ok(headers[i]))
+            return LEEC_E_INVALID_ARG;
     http_req *r = calloc(1, sizeof *r);
     if (!r)
         return LEEC_E_NOMEM;
@@ -341,6 +370,17 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)strlen(r->body));
+    } else if (strcmp(method, "GET") != 0) {
+        /* DELETE, PUT...: the verb as given, with the body if any. */
+        if (body) {
+            r->body = strdup(body);
+            if (!r->body)
+                goto out;
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)strlen(r->body));
+        }
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
     /* No "Expect: 100-continue" round trip for our small bodies. */
     struct curl_slist *l = curl_slist_append(NULL, "Expect:");
@@ -365,6 +405,9 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
         if (!(l = curl_slist_append(r->headers, hdr)))
             goto out;
     }
+    for (size_t i = 0; headers && headers[i]; i++)
+        if (!(l = curl_slist_append(r->headers, headers[i])))
+            goto out;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
         rc = LEEC_E_HTTP;

@@ -57,6 +57,19 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
                            const char *accept, leec_http_done_fn fn,
                            void *userdata);
 
+/*
+ * leec_http_submit with extra request headers: headers is NULL or a
+ * NULL-terminated array of "Name: value" lines (copied; a line with CR/LF
+ * or a bad name is refused with LEEC_E_INVALID_ARG). method may also be
+ * another verb ("DELETE", "PUT"), sent as is, with body when not NULL.
+ */
+leec_code leec_http_submit_headers(leec_http *h, const char *method,
+                                   const char *url, const char *body,
+                                   const char *content_type,
+                                   const char *accept,
+                                   const char *const *headers,
+                                   leec_http_done_fn fn, void *userdata);
+
 /* Drops every request with this userdata; their callbacks never run. */
 void leec_http_cancel(leec_http *h, void *userdata);
 

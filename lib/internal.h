@@ -147,6 +147,7 @@ struct leec_ctx {
     int64_t pause_logged;          /* the pause end last announced */
     time_t pause_wall;             /* its wall-clock end, computed once */
     bool kick_queued;              /* an order slot came free */
+    unsigned cleanups;             /* solver clean-ups under way */
     leec_nonce_pool nonces;
     leec_token_table tokens;
     struct leec_solver **solvers;

@@ -30,6 +30,8 @@ check "curl outside http.c" '#include\s*<curl/' $(echo "$LIB" | grep -v '^lib/ht
 # shellcheck disable=SC2086
 check "libmicrohttpd outside the http-01 solver" '#include\s*<microhttpd' $(echo "$LIB" | grep -v '^lib/solver/http01.c$')
 # shellcheck disable=SC2086
-check "OpenSSL outside the crypto files" '#include\s*<openssl/' $(echo "$LIB" | grep -vE '^lib/(crypto|jws|csr|x509)\.c$')
+check "OpenSSL outside the crypto files and the tls-alpn-01 responder" '#include\s*<openssl/' $(echo "$LIB" | grep -vE '^lib/(crypto|jws|csr|x509|solver/tlsalpn01)\.c$')
+# shellcheck disable=SC2086
+check "ldns outside the DNS files" '#include\s*<ldns/' $(echo "$LIB" | grep -vE '^lib/(dns|solver/dns01|solver/rfc2136)\.c$')
 [ $status -eq 0 ] && echo "lint: ok"
 exit $status

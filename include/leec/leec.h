@@ -322,7 +322,9 @@ LEEC_API leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx,
 /*
  * Does all work that is due now without blocking: reads and writes sockets,
  * fires deadlines, advances agents. *running (if not NULL) receives the
- * number of agents not yet finished. Callbacks run from inside this call.
+ * number of agents not yet finished, plus one while challenge clean-ups
+ * (removing DNS records, say) are still under way: loop until it is 0.
+ * Callbacks run from inside this call.
  */
 LEEC_API leec_code leec_ctx_perform(leec_ctx *ctx, int *running);
 
@@ -502,6 +504,57 @@ typedef struct leec_solver leec_solver;
  * the same). NULL with *err on failure. */
 LEEC_API leec_solver *leec_ctx_solver_webroot(leec_ctx *ctx, const char *dir,
                                               leec_code *err);
+
+/* dns-01 settings shared by the DNS solvers. */
+typedef struct leec_dns_options {
+    const char *resolver;      /* recursive resolver "ADDR[:PORT]" for SOA,
+                                  NS, CNAME and address lookups; NULL: the
+                                  system's (/etc/resolv.conf) */
+    const char *zone;          /* the zone, instead of an SOA lookup */
+    int propagation_timeout_s; /* wait until every authoritative server
+                                  serves the record, at most this long;
+                                  0: no check; negative: 120 */
+    int auth_port;             /* authoritative servers' port (0: 53) */
+} leec_dns_options;
+
+/*
+ * dns-01 solvers (wildcard certificates). Each adds the TXT record
+ * _acme-challenge.<name> (following CNAMEs: the record is written where they
+ * point), waits for every authoritative server to serve it, and removes it
+ * afterwards, on success, failure, and when the context is freed.
+ *   rfc2136: RFC 2136 dynamic update signed with TSIG; server "ADDR[:PORT]",
+ *            tsig_key_file in BIND's format (hmac-sha256, -sha512, -sha1).
+ *   ovh:     the OVH API; credentials_file (endpoint, application_key,
+ *            application_secret, consumer_key, optional ca_bundle), refused
+ *            when readable by group or others.
+ *   hook:    `cmd present FQDN VALUE` / `cmd cleanup FQDN VALUE`.
+ * NULL with *err on failure (the reason is logged at ERROR).
+ */
+LEEC_API leec_solver *leec_ctx_solver_dns_rfc2136(leec_ctx *ctx,
+                                                  const leec_dns_options *o,
+                                                  const char *server,
+                                                  const char *tsig_key_file,
+                                                  leec_code *err);
+LEEC_API leec_solver *leec_ctx_solver_dns_ovh(leec_ctx *ctx,
+                                              const leec_dns_options *o,
+                                              const char *credentials_file,
+                                              leec_code *err);
+LEEC_API leec_solver *leec_ctx_solver_dns_hook(leec_ctx *ctx,
+                                               const leec_dns_options *o,
+                                               const char *cmd,
+                                               leec_code *err);
+
+/* uacme's hook for every challenge type: `cmd begin|done|failed TYPE IDENT
+ * TOKEN AUTH`; a non-zero begin declines a type (the next one offered is
+ * tried). */
+LEEC_API leec_solver *leec_ctx_solver_hook(leec_ctx *ctx, const char *cmd,
+                                           leec_code *err);
+
+/* tls-alpn-01 (RFC 8737): a responder on "[ADDR:]PORT" presenting the
+ * acmeIdentifier certificate for ALPN acme-tls/1. */
+LEEC_API leec_solver *leec_ctx_solver_tls_alpn(leec_ctx *ctx,
+                                               const char *addr,
+                                               leec_code *err);
 
 /* Chooses the agent's solver (one of its context's). Before start only:
  * LEEC_E_STATE; LEEC_E_INVALID_ARG for another context's solver. */
