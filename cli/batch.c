@@ -369,7 +369,16 @@ int issue_batch(const issue_opts *o)
         fputs("leec: out of memory\n", stderr);
         goto out;
     }
-    if (issue_listen(b->ctx, o) != 0)
+    leec_agent **agents = calloc(b->n, sizeof *agents);
+    if (!agents) {
+        fputs("leec: out of memory\n", stderr);
+        goto out;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        agents[i] = b->certs[i].agent;
+    int lst = issue_listen(b->ctx, o, agents, b->n);
+    free(agents);
+    if (lst != 0)
         goto out;
     if (isatty(STDERR_FILENO) && !o->quiet && !o->json)
         b->pv = progress_new(STDERR_FILENO);

@@ -45,6 +45,21 @@ static void issue_usage(FILE *f)
         "                           the system store\n"
         "      --http-port [ADDR:]PORT  answer http-01 with the built-in server\n"
         "      --webroot DIR        answer http-01 with files under DIR\n"
+        "      --tls-port [ADDR:]PORT  answer tls-alpn-01 with the built-in\n"
+        "                           responder\n"
+        "      --dns rfc2136|ovh    answer dns-01 (wildcards) through RFC 2136\n"
+        "                           (--dns-server HOST[:PORT] --tsig-key FILE)\n"
+        "                           or the OVH API (--dns-credentials FILE)\n"
+        "      --dns-hook CMD       answer dns-01 with `CMD present|cleanup\n"
+        "                           FQDN VALUE`\n"
+        "      --dns-zone ZONE      the zone of the records (default: SOA lookup)\n"
+        "      --dns-resolver ADDR[:PORT]  resolver for SOA, NS, CNAME lookups\n"
+        "                           (default: the system's)\n"
+        "      --dns-propagation-timeout S  wait at most S seconds for every\n"
+        "                           authoritative server (default 120; 0: off)\n"
+        "      --dns-auth-port PORT port of the authoritative servers (53)\n"
+        "      --hook CMD           uacme-style hook for any challenge: `CMD\n"
+        "                           begin|done|failed TYPE IDENT TOKEN AUTH`\n"
         "      --key-type TYPE      ec256 (default), ec384, rsa2048, rsa3072,\n"
         "                           rsa4096\n"
         "      --email ADDR         contact for a new account\n"
@@ -87,6 +102,17 @@ enum {
     OPT_RATE_LIMIT,
     OPT_BUDGET_ORDERS,
     OPT_BUDGET_DOMAIN,
+    OPT_DNS,
+    OPT_DNS_SERVER,
+    OPT_TSIG_KEY,
+    OPT_DNS_ZONE,
+    OPT_DNS_CREDENTIALS,
+    OPT_DNS_HOOK,
+    OPT_DNS_RESOLVER,
+    OPT_DNS_PROPAGATION,
+    OPT_DNS_AUTH_PORT,
+    OPT_HOOK,
+    OPT_TLS_PORT,
 };
 
 static const struct option long_opts[] = {
@@ -107,6 +133,17 @@ static const struct option long_opts[] = {
     {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
     {"budget-orders", required_argument, NULL, OPT_BUDGET_ORDERS},
     {"budget-domain", required_argument, NULL, OPT_BUDGET_DOMAIN},
+    {"dns", required_argument, NULL, OPT_DNS},
+    {"dns-server", required_argument, NULL, OPT_DNS_SERVER},
+    {"tsig-key", required_argument, NULL, OPT_TSIG_KEY},
+    {"dns-zone", required_argument, NULL, OPT_DNS_ZONE},
+    {"dns-credentials", required_argument, NULL, OPT_DNS_CREDENTIALS},
+    {"dns-hook", required_argument, NULL, OPT_DNS_HOOK},
+    {"dns-resolver", required_argument, NULL, OPT_DNS_RESOLVER},
+    {"dns-propagation-timeout", required_argument, NULL, OPT_DNS_PROPAGATION},
+    {"dns-auth-port", required_argument, NULL, OPT_DNS_AUTH_PORT},
+    {"hook", required_argument, NULL, OPT_HOOK},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"json", no_argument, NULL, OPT_JSON},
@@ -196,6 +233,49 @@ static int parse(int argc, char **argv, issue_opts *o)
                 return EXIT_USAGE;
             o->budget_domain_set = true;
             break;
+        case OPT_DNS:
+            o->dns = optarg;
+            break;
+        case OPT_DNS_SERVER:
+            o->dns_server = optarg;
+            break;
+        case OPT_TSIG_KEY:
+            o->tsig_key = optarg;
+            break;
+        case OPT_DNS_ZONE:
+            o->dns_zone = optarg;
+            break;
+        case OPT_DNS_CREDENTIALS:
+            o->dns_credentials = optarg;
+            break;
+        case OPT_DNS_HOOK:
+            o->dns_hook = optarg;
+            break;
+        case OPT_DNS_RESOLVER:
+            o->dns_resolver = optarg;
+            break;
+        case OPT_DNS_PROPAGATION: {
+            unsigned v = 0;
+            if (!cli_parse_unsigned("--dns-propagation-timeout", optarg, &v) ||
+                v > 86400)
+                return EXIT_USAGE;
+            o->dns_propagation = (int)v;
+            break;
+        }
+        case OPT_DNS_AUTH_PORT:
+            if (!cli_parse_unsigned("--dns-auth-port", optarg,
+                                    &o->dns_auth_port) ||
+                o->dns_auth_port == 0 || o->dns_auth_port > 65535) {
+                fprintf(stderr, "leec: --dns-auth-port: 1 to 65535\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_HOOK:
+            o->hook = optarg;
+            break;
+        case OPT_TLS_PORT:
+            o->tls_port = optarg;
+            break;
         case 'v':
             o->verbose++;
             break;
@@ -231,10 +311,34 @@ static int parse(int argc, char **argv, issue_opts *o)
         fputs("leec: at least one -d NAME is needed\n", stderr);
         return EXIT_USAGE;
     }
-    if (!o->http_port == !o->webroot) {
-        fputs("leec: choose one http-01 solver: --http-port [ADDR:]PORT or "
-              "--webroot DIR\n",
+    if (o->dns_hook && !o->dns)
+        o->dns = "hook";
+    int solvers = !!o->http_port + !!o->webroot + !!o->dns + !!o->hook +
+                  !!o->tls_port;
+    if (solvers != 1) {
+        fputs("leec: choose one way to answer challenges: --http-port, "
+              "--webroot, --tls-port, --dns (or --dns-hook), or --hook\n",
               stderr);
+        return EXIT_USAGE;
+    }
+    if (o->dns && strcmp(o->dns, "rfc2136") == 0 &&
+        (!o->dns_server || !o->tsig_key)) {
+        fputs("leec: --dns rfc2136 needs --dns-server HOST[:PORT] and "
+              "--tsig-key FILE\n",
+              stderr);
+        return EXIT_USAGE;
+    }
+    if (o->dns && strcmp(o->dns, "ovh") == 0 && !o->dns_credentials) {
+        fputs("leec: --dns ovh needs --dns-credentials FILE\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (o->dns && strcmp(o->dns, "hook") == 0 && !o->dns_hook) {
+        fputs("leec: --dns hook needs --dns-hook CMD\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (o->dns && strcmp(o->dns, "rfc2136") != 0 &&
+        strcmp(o->dns, "ovh") != 0 && strcmp(o->dns, "hook") != 0) {
+        fprintf(stderr, "leec: --dns %s: rfc2136, ovh or hook\n", o->dns);
         return EXIT_USAGE;
     }
     if (!o->dir && !(o->dir = cli_default_dir())) {
@@ -311,7 +415,32 @@ void issue_agent_setup(leec_agent *agent, const issue_opts *o)
         leec_agent_set_webroot(agent, o->webroot);
 }
 
-int issue_listen(leec_ctx *ctx, const issue_opts *o)
+/* The solver chosen by the options, made once for all the run's agents
+ * (NULL: the default http-01 one). */
+static leec_solver *make_solver(leec_ctx *ctx, const issue_opts *o,
+                                leec_code *rc)
+{
+    leec_dns_options d = {.resolver = o->dns_resolver,
+                          .zone = o->dns_zone,
+                          .propagation_timeout_s = o->dns_propagation,
+                          .auth_port = (int)o->dns_auth_port};
+    *rc = LEEC_OK;
+    if (o->tls_port)
+        return leec_ctx_solver_tls_alpn(ctx, o->tls_port, rc);
+    if (o->hook)
+        return leec_ctx_solver_hook(ctx, o->hook, rc);
+    if (!o->dns)
+        return NULL;
+    if (strcmp(o->dns, "rfc2136") == 0)
+        return leec_ctx_solver_dns_rfc2136(ctx, &d, o->dns_server,
+                                           o->tsig_key, rc);
+    if (strcmp(o->dns, "ovh") == 0)
+        return leec_ctx_solver_dns_ovh(ctx, &d, o->dns_credentials, rc);
+    return leec_ctx_solver_dns_hook(ctx, &d, o->dns_hook, rc);
+}
+
+int issue_listen(leec_ctx *ctx, const issue_opts *o, leec_agent *const *agents,
+                 size_t n)
 {
     leec_code rc;
     if (o->http_port &&
@@ -320,6 +449,18 @@ int issue_listen(leec_ctx *ctx, const issue_opts *o)
                 o->http_port, leec_strerror(rc));
         return 1;
     }
+    leec_solver *s = make_solver(ctx, o, &rc);
+    if (!s && rc != LEEC_OK) {
+        /* The library logged why; say what it was about. */
+        fprintf(stderr, "leec: cannot set up the %s: %s\n",
+                o->tls_port ? "tls-alpn-01 responder"
+                : o->hook   ? "hook"
+                            : "dns-01 solver",
+                leec_strerror(rc));
+        return 1;
+    }
+    for (size_t i = 0; s && i < n; i++)
+        leec_agent_set_solver(agents[i], s);
     return 0;
 }
 
@@ -432,7 +573,7 @@ static int issue_single(const issue_opts *o)
         goto out;
     }
     issue_agent_setup(agent, o);
-    if (issue_listen(ctx, o) != 0)
+    if (issue_listen(ctx, o, &agent, 1) != 0)
         goto out;
     issue_signals();
     if ((rc = leec_agent_start(agent)) != LEEC_OK) {
@@ -468,6 +609,7 @@ int cmd_issue(int argc, char **argv)
 {
     issue_opts o;
     memset(&o, 0, sizeof o);
+    o.dns_propagation = -1;
     int status = parse(argc, argv, &o);
     if (status != 0)
         status = status < 0 ? 0 : status;

@@ -17,6 +17,17 @@ typedef struct issue_opts {
     const char *ca_bundle;
     const char *http_port;
     const char *webroot;
+    const char *dns;          /* --dns rfc2136|ovh|hook */
+    const char *dns_server;
+    const char *tsig_key;
+    const char *dns_zone;
+    const char *dns_credentials;
+    const char *dns_hook;
+    const char *dns_resolver;
+    int dns_propagation;      /* seconds; -1: the default */
+    unsigned dns_auth_port;   /* 0: 53 */
+    const char *hook;         /* uacme's hook, any challenge type */
+    const char *tls_port;     /* tls-alpn-01 responder */
     leec_key_type key_type;
     const char *email;
     bool agree_tos;
@@ -54,8 +65,10 @@ int issue_open_store(leec_ctx *ctx, const issue_opts *o);
 /* Per-certificate options: key type, --force, --webroot. */
 void issue_agent_setup(leec_agent *agent, const issue_opts *o);
 
-/* The built-in http-01 responder when --http-port is given. 0 or a status. */
-int issue_listen(leec_ctx *ctx, const issue_opts *o);
+/* The built-in http-01 responder (--http-port) and the solver of the other
+ * options, given to each of the agents. 0 or a status. */
+int issue_listen(leec_ctx *ctx, const issue_opts *o, leec_agent *const *agents,
+                 size_t n);
 
 /* "issued", "fresh", "failed". */
 const char *issue_outcome_name(leec_outcome out);

@@ -105,10 +105,17 @@ class PebbleEnv:
         default of 5 %, so clients must handle badNonce).
     workdir: directory for certificate, config and logs (default: a new temp
         dir, removed on stop unless keep=True or the env var PEBBLE_ENV_KEEP=1).
+    dns_server: "127.0.0.1:PORT" of the DNS server pebble resolves every name
+        through (its -dnsserver), e.g. a tests/e2e/named_env.py NamedEnv.
+        Default: this env's own challtestsrv (which runs either way; its
+        dns_port and management API stay usable).  Give a loopback server:
+        pebble must never ask the machine's resolver.
     """
 
     def __init__(self, extra_config=None, env=None, workdir=None, keep=False,
-                 start_timeout=20.0, attempts=3, verbose=False):
+                 start_timeout=20.0, attempts=3, verbose=False,
+                 dns_server=None):
+        self.dns_server = dns_server
         self.extra_config = dict(extra_config or {})
         self.env_overrides = dict(env or {})
         self._own_workdir = workdir is None
@@ -279,7 +286,7 @@ class PebbleEnv:
                          self._challtest_up)
         self.pebble = self._spawn(
             [PEBBLE, "-config", self.config_file,
-             "-dnsserver", "127.0.0.1:%d" % self.dns_port],
+             "-dnsserver", self.dns_server or "127.0.0.1:%d" % self.dns_port],
             "pebble.log", env=env)
         self._wait_until(deadline, self.pebble, "pebble", self._pebble_up)
         self._wait_until(deadline, self.pebble, "pebble management",
