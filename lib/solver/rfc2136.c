@@ -55,6 +55,8 @@ typedef struct rec {
     leec_dns_query *q;
     ldns_rdf *mac;            /* the request's MAC, to verify the answer */
     bool removing;            /* the UPDATE in flight deletes the record */
+    bool refused;             /* the server answered the add with a refusal:
+                                 there is nothing to delete */
     leec_solver_done_fn done;
     void *ud;
     struct rec *prev, *next;  /* the provider's list of UPDATEs in flight */
@@ -781,6 +783,8 @@ static void on_answer(void *userdata, leec_code rc, const unsigned char *wire,
     else
         leec_log(p->base.ctx, LEEC_LOG_DEBUG, "rfc2136: %s TXT %s: %s",
                  r->removing ? "removing" : "adding", r->fqdn, why);
+    if (!r->removing && rc == LEEC_E_SOLVER)
+        r->refused = true;
     if (r->removing)
         rec_free(r); /* done may free the provider: touch nothing after */
     /* r (an add's op) may be freed by done, through remove */
@@ -945,6 +949,13 @@ static void rfc_remove(leec_dns_provider *base, void *op,
     }
     r->done = NULL;
     r->ud = NULL;
+    if (r->refused) {
+        /* A signed refusal: the record never existed. */
+        rec_free(r);
+        if (done)
+            done(userdata, LEEC_OK, NULL);
+        return;
+    }
     if (!done) {
         remove_sync(p, r);
         rec_free(r);
