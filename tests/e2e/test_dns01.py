@@ -13,6 +13,8 @@ Loaded by run.py (every tests/e2e/test_*.py module is); run alone with
 """
 
 import os
+import subprocess
+import signal
 import re
 import shutil
 import stat
@@ -268,6 +270,45 @@ class Rfc2136Test(Dns01Case):
         self.assertLess(elapsed, 3 + 20, describe(r))
         self.assertEqual(self.named.txt(rr), [], "record not cleaned up")
 
+
+    def test_e_sigterm_removes_records(self):
+        """SIGTERM while waiting for propagation: the record goes anyway."""
+        rr = "_acme-challenge.sig.stale.test"
+        with NamedEnv(default_zones=False, zones={"stale.test": []},
+                      zone_ns={"stale.test": STALE_NS}, updates=False) as ns2:
+            try:
+                proxy = DnsProxy(("127.0.0.2", self.port),
+                                 ("127.0.0.1", ns2.port))
+            except OSError as e:
+                self.skipTest("cannot listen on 127.0.0.2:%d: %s"
+                              % (self.port, e))
+            ns = self.named
+            argv = [run.LEEC, "issue", "-d", "sig.stale.test",
+                    "--server", self.pebble.directory_url,
+                    "--ca-bundle", self.pebble.ca_bundle, "--agree-tos",
+                    "--dir", self.dir, "--dns", "rfc2136",
+                    "--dns-server", ns.server, "--tsig-key", ns.key_file,
+                    "--dns-resolver", ns.server,
+                    "--dns-auth-port", str(ns.port),
+                    "--dns-propagation-timeout", "60"]
+            with proxy:
+                p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     stdin=subprocess.DEVNULL)
+                try:
+                    deadline = time.monotonic() + 20
+                    while not ns.txt(rr) and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                    self.assertTrue(ns.txt(rr), "the record never appeared")
+                    p.send_signal(signal.SIGTERM)
+                    out, err = p.communicate(timeout=30)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        self.assertEqual(ns.txt(rr), [], "record left after SIGTERM\n" + err)
+        self.assertFalse(os.path.exists(self.live("sig.stale.test")))
 
 # ------------------------------------------------------------- hooks
 DNS_HOOK = r"""#!/bin/sh
