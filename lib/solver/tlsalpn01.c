@@ -32,6 +32,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "netaddr.h"
 #include "b64url.h"
 #include "crypto.h"
 #include "internal.h"
@@ -640,78 +641,6 @@ static void on_listen(void *userdata, int fd, unsigned events)
 
 /* ---- listening ---- */
 
-/* "0".."65535", digits only. */
-static bool parse_port(const char *p, uint16_t *port)
-{
-    unsigned long v = 0;
-    size_t i = 0;
-
-    if (!p || !*p)
-        return false;
-    for (i = 0; p[i]; i++) {
-        if (p[i] < '0' || p[i] > '9' || i >= 5)
-            return false;
-        v = v * 10 + (unsigned long)(p[i] - '0');
-    }
-    if (v > 65535)
-        return false;
-    *port = (uint16_t)v;
-    return true;
-}
-
-/* "PORT", "A.B.C.D:PORT" or "[V6]:PORT", as the http-01 responder takes
- * them. *len is 0 for "PORT" alone, meaning every address. */
-static leec_code parse_addr(const char *addr, struct sockaddr_storage *ss,
-                            socklen_t *len, uint16_t *port)
-{
-    leec_code rc = LEEC_E_INVALID_ARG;
-    char *host = NULL;
-    const char *colon = NULL;
-
-    memset(ss, 0, sizeof *ss);
-    *len = 0;
-    if (!addr || !*addr)
-        goto out;
-
-    if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        if (!end || end[1] != ':' || !parse_port(end + 2, port))
-            goto out;
-        host = strndup(addr + 1, (size_t)(end - addr - 1));
-        if (!host) {
-            rc = LEEC_E_NOMEM;
-            goto out;
-        }
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            goto out;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(*port);
-        *len = sizeof *sin6;
-    } else if ((colon = strchr(addr, ':')) != NULL) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        if (!parse_port(colon + 1, port))
-            goto out;
-        host = strndup(addr, (size_t)(colon - addr));
-        if (!host) {
-            rc = LEEC_E_NOMEM;
-            goto out;
-        }
-        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-            goto out;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(*port);
-        *len = sizeof *sin;
-    } else if (!parse_port(addr, port)) {
-        goto out;
-    }
-    rc = LEEC_OK;
-
-out:
-    free(host);
-    return rc;
-}
-
 /* A listening socket, or -1 with errno set. v6only: for an AF_INET6
  * address, whether IPv4 is refused. */
 static int listen_on(const struct sockaddr *sa, socklen_t len, bool v6only)
@@ -920,7 +849,7 @@ leec_solver *leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
 
     if (!ctx)
         goto out;
-    rc = parse_addr(addr, &ss, &sslen, &port);
+    rc = leec_parse_listen_addr(addr, &ss, &sslen, &port);
     if (rc != LEEC_OK) {
         leec_log(ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01: bad listen address \"%.100s\" "
