@@ -741,8 +741,9 @@ def main():
                     help="seconds without a request in pebble's log before "
                     "a run counts as stalled: pebble is restarted and the "
                     "run repeated (10; 0: never)")
-    ap.add_argument("--attempts", type=int, default=3,
-                    help="runs to try when pebble stalls (3)")
+    ap.add_argument("--attempts", type=int, default=6,
+                    help="runs to try when pebble stalls (6): pebble 2.4 "
+                         "deadlocks now and then under concurrent orders")
     ap.add_argument("--fresh-pebble-at", type=int, default=1000,
                     help="restart pebble (empty store, warmed up) before "
                     "every run with at least this many certificates (1000)")
