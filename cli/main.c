@@ -4,14 +4,22 @@
 
 #include "cli.h"
 
+/* One line per subcommand (each in its own file, declared in cli.h). */
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"issue", cmd_issue, "obtain certificates (or keep fresh ones)"},
+    {"show", cmd_show, "summarise a certificate"},
+};
+
 static void usage(FILE *f)
 {
-    fputs("usage: leec <command> [options]\n"
-          "\n"
-          "commands:\n"
-          "  issue    obtain a certificate (or keep a fresh one)\n"
-          "  show     summarise a certificate\n"
-          "  version  print the version\n"
+    fputs("usage: leec <command> [options]\n\ncommands:\n", f);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-9s%s\n", commands[i].name, commands[i].help);
+    fputs("  version  print the version\n"
           "\n"
           "`leec <command> --help` tells a command's options.\n",
           f);
@@ -24,10 +32,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "issue") == 0)
-        return cmd_issue(argc - 1, argv + 1);
-    if (strcmp(cmd, "show") == 0)
-        return cmd_show(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("leec %s\n", LEEC_VERSION);
         return 0;
