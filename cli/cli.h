@@ -11,6 +11,10 @@
 
 int cmd_issue(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
+int cmd_dhparam(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
 
 /* Default state folder: /var/lib/leec as root, else $XDG_DATA_HOME/leec
  * (~/.local/share/leec). malloc'd. */

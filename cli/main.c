@@ -12,6 +12,10 @@ static const struct command {
 } commands[] = {
     {"issue", cmd_issue, "obtain certificates (or keep fresh ones)"},
     {"show", cmd_show, "summarise a certificate"},
+    {"list", cmd_list, "list the managed certificates"},
+    {"reset", cmd_reset, "forget certificates (or all state)"},
+    {"dhparam", cmd_dhparam, "write Diffie-Hellman parameters (PEM)"},
+    {"revoke", cmd_revoke, "ask the CA to revoke a certificate"},
 };
 
 static void usage(FILE *f)

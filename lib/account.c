@@ -275,7 +275,28 @@ static void on_directory(void *ud, leec_acme_resp *r)
         return;
     }
     ctx->dir_state = RES_READY;
-    start_account(ctx);
+    if (ctx->acct_state == RES_PENDING)
+        start_account(ctx);
+    /* else only the directory was asked for (leec_directory_ensure): the
+     * revocations waiting for it look at dir_state from perform. */
+}
+
+static void fetch_directory(leec_ctx *ctx)
+{
+    ctx->dir_state = RES_PENDING;
+    leec_log(ctx, LEEC_LOG_DEBUG, "fetching directory %s", ctx->server);
+    leec_code rc = leec_acme_get(ctx, ctx->server, on_directory, ctx,
+                                 &ctx->dir_req);
+    if (rc != LEEC_OK) {
+        ctx->dir_state = RES_FAILED;
+        account_fail(ctx, rc, "cannot request the directory", NULL);
+    }
+}
+
+void leec_directory_ensure(leec_ctx *ctx)
+{
+    if (ctx->dir_state == RES_NONE && ctx->acct_state == RES_NONE)
+        fetch_directory(ctx);
 }
 
 void leec_account_ensure(leec_ctx *ctx)
@@ -292,14 +313,9 @@ void leec_account_ensure(leec_ctx *ctx)
         start_account(ctx);
         return;
     }
-    ctx->dir_state = RES_PENDING;
-    leec_log(ctx, LEEC_LOG_DEBUG, "fetching directory %s", ctx->server);
-    leec_code rc = leec_acme_get(ctx, ctx->server, on_directory, ctx,
-                                 &ctx->dir_req);
-    if (rc != LEEC_OK) {
-        ctx->dir_state = RES_FAILED;
-        account_fail(ctx, rc, "cannot request the directory", NULL);
-    }
+    if (ctx->dir_state == RES_PENDING)
+        return; /* fetched for a revocation: on_directory goes on */
+    fetch_directory(ctx);
 }
 
 void leec_account_forget(leec_ctx *ctx, unsigned gen)

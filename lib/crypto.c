@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -255,6 +256,91 @@ leec_code leec_key_to_pem(const leec_key *key, char **pem)
     rc = LEEC_OK;
 out:
     BIO_free(bio);
+    if (rc != LEEC_OK)
+        ERR_clear_error();
+    return rc;
+}
+
+/* RFC 7919 groups by size, as OpenSSL names them. */
+static const char *ffdhe_group(int bits)
+{
+    switch (bits) {
+    case 2048:
+        return "ffdhe2048";
+    case 3072:
+        return "ffdhe3072";
+    case 4096:
+        return "ffdhe4096";
+    default:
+        return NULL;
+    }
+}
+
+leec_code leec_dhparam_pem(int bits, bool generate, char **pem)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    const char *group = ffdhe_group(bits);
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY *params = NULL;
+    BIO *bio = NULL;
+    char *data = NULL;
+    long dlen = 0;
+    char *copy = NULL;
+
+    if (!pem)
+        return LEEC_E_INVALID_ARG;
+    *pem = NULL;
+    if (!group)
+        goto out;
+    rc = LEEC_E_CRYPTO;
+    pctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
+    if (!pctx || EVP_PKEY_paramgen_init(pctx) <= 0)
+        goto out;
+    if (generate) {
+        /* Safe prime p = 2q + 1 with generator 2, as `openssl dhparam`. */
+        size_t pbits = (size_t)bits;
+        int gen = 2;
+        OSSL_PARAM p[4];
+        p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_FFC_TYPE,
+                                                (char *)"generator", 0);
+        p[1] = OSSL_PARAM_construct_size_t(OSSL_PKEY_PARAM_FFC_PBITS, &pbits);
+        p[2] = OSSL_PARAM_construct_int(OSSL_PKEY_PARAM_DH_GENERATOR, &gen);
+        p[3] = OSSL_PARAM_construct_end();
+        if (EVP_PKEY_CTX_set_params(pctx, p) <= 0)
+            goto out;
+    } else {
+        OSSL_PARAM p[2];
+        p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                (char *)group, 0);
+        p[1] = OSSL_PARAM_construct_end();
+        if (EVP_PKEY_CTX_set_params(pctx, p) <= 0)
+            goto out;
+    }
+    if (EVP_PKEY_paramgen(pctx, &params) <= 0 || !params)
+        goto out;
+    bio = BIO_new(BIO_s_mem());
+    if (!bio) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    if (!PEM_write_bio_Parameters(bio, params))
+        goto out;
+    dlen = BIO_get_mem_data(bio, &data);
+    if (dlen <= 0 || !data)
+        goto out;
+    copy = malloc((size_t)dlen + 1);
+    if (!copy) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    memcpy(copy, data, (size_t)dlen);
+    copy[dlen] = '\0';
+    *pem = copy;
+    rc = LEEC_OK;
+out:
+    BIO_free(bio);
+    EVP_PKEY_free(params);
+    EVP_PKEY_CTX_free(pctx);
     if (rc != LEEC_OK)
         ERR_clear_error();
     return rc;

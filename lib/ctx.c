@@ -72,6 +72,7 @@ void leec_ctx_free(leec_ctx *ctx)
     while (ctx->nagents)
         leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
     free(ctx->agents);
+    leec_revoke_free_all(ctx);
     leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
     leec_account_clear(ctx);
     leec_acme_drop_deferred(ctx);
@@ -390,6 +391,8 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
     }
     if (ctx->kick_queued)
         admit_queued(ctx);
+    if (ctx->revokes)
+        leec_revoke_perform(ctx);
     if (ctx->deferred)
         (void)leec_acme_release(ctx);
     /* Requests started above go out now rather than after the next wait. */
@@ -404,7 +407,7 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
             n += leec_agent_running(ctx->agents[i]);
         /* A record still being removed keeps the loop going: callers stop
          * when nothing runs, and must not leave DNS records behind. */
-        *running = n + (ctx->cleanups > 0);
+        *running = n + (int)ctx->pending_ops + (ctx->cleanups > 0);
     }
     return rc;
 }
@@ -422,7 +425,7 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
 {
     int64_t now = leec_now_ms(ctx);
     long best = -1;
-    if (ctx->kick_queued)
+    if (ctx->kick_queued || leec_revoke_due(ctx))
         return 0;
     for (size_t i = 0; i < ctx->nagents; i++)
         earliest(&best, leec_agent_deadline(ctx->agents[i]), now);

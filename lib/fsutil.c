@@ -323,3 +323,11 @@ out:
     free(p);
     return rc;
 }
+
+leec_code leec_write_file_atomic(const char *path, const void *data,
+                                 size_t len, int mode)
+{
+    if (mode < 0 || mode > 07777)
+        return LEEC_E_INVALID_ARG;
+    return leec_file_write_atomic(path, data, len, (mode_t)mode);
+}

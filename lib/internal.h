@@ -148,6 +148,8 @@ struct leec_ctx {
     time_t pause_wall;             /* its wall-clock end, computed once */
     bool kick_queued;              /* an order slot came free */
     unsigned cleanups;             /* solver clean-ups under way */
+    struct leec_revoke_op *revokes; /* revocations under way (revoke.c) */
+    unsigned pending_ops;          /* their number, counted in *running */
     leec_nonce_pool nonces;
     leec_token_table tokens;
     struct leec_solver **solvers;
@@ -194,9 +196,22 @@ void leec_account_forget(leec_ctx *ctx, unsigned gen);
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
 char *leec_ca_id(const char *url);
 
+/* Makes sure the directory alone is known (fetching it if neither it nor
+ * the account is under way): what a revocation signed by the certificate's
+ * key needs. A failed fetch fails the account too (acct_err). */
+void leec_directory_ensure(leec_ctx *ctx);
+
 /* Runs the account bootstrap's own deadline (waiting for the account lock
  * of another process). */
 void leec_account_on_timer(leec_ctx *ctx);
+
+/* ---- revocations (revoke.c) ---- */
+/* Advances the revocations and reports the finished ones; from perform. */
+void leec_revoke_perform(leec_ctx *ctx);
+/* True when leec_revoke_perform has work now (perform without waiting). */
+bool leec_revoke_due(const leec_ctx *ctx);
+/* Drops them all without callbacks (context free). */
+void leec_revoke_free_all(leec_ctx *ctx);
 
 /* ---- solvers (solvers.c): owned by the context ---- */
 struct leec_solver;

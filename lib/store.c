@@ -70,3 +70,45 @@ leec_code leec_store_read_live(leec_store *store, const char *cert_name,
     }
     return rc;
 }
+
+leec_code leec_store_list(leec_store *store, char ***names, size_t *n)
+{
+    if (!names || !n)
+        return LEEC_E_INVALID_ARG;
+    *names = NULL;
+    *n = 0;
+    if (!store || !store->ops || !store->ops->list)
+        return LEEC_E_INVALID_ARG;
+    return store->ops->list(store, names, n);
+}
+
+void leec_store_list_free(char **names, size_t n)
+{
+    if (!names)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+leec_code leec_store_read_meta(leec_store *store, const char *cert_name,
+                               char **json)
+{
+    size_t len = 0;
+
+    if (!store || !store->ops || !store->ops->cert_read || !json)
+        return LEEC_E_INVALID_ARG;
+    *json = NULL;
+    if (!leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    return store->ops->cert_read(store, cert_name, "meta.json", json, &len);
+}
+
+leec_code leec_store_reset(leec_store *store, const char *cert_name)
+{
+    if (!store || !store->ops || !store->ops->reset)
+        return LEEC_E_INVALID_ARG;
+    if (cert_name && !leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    return store->ops->reset(store, cert_name);
+}

@@ -47,6 +47,14 @@ struct leec_store_ops {
     leec_code (*lock)(leec_store *s, const char *kind, const char *name,
                       void **handle);
     void (*unlock)(leec_store *s, void *handle);
+    /* The names with a current version, sorted by strcmp(); *names is a
+     * malloc'd array of *n malloc'd strings (NULL when none). */
+    leec_code (*list)(leec_store *s, char ***names, size_t *n);
+    /* Forgets the certificate name (all versions, live link first), or
+     * with NULL every certificate and then the accounts, never leaving a
+     * version half-removed. Takes the "cert" lock(s) itself: LEEC_E_LOCKED
+     * with nothing removed when another holder has one. */
+    leec_code (*reset)(leec_store *s, const char *name);
     /* Path of the live folder (filesystem backends), malloc'd, or NULL. */
     char *(*live_path)(leec_store *s, const char *name);
     void (*destroy)(leec_store *s);

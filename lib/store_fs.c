@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -605,6 +606,324 @@ static void fs_unlock(leec_store *s, void *handle)
     free(h);
 }
 
+/* ------------------------------------------------------------------ */
+/* Listing and resetting                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct name_vec {
+    char **v;
+    size_t n, cap;
+} name_vec;
+
+static void name_vec_free(name_vec *nv)
+{
+    for (size_t i = 0; i < nv->n; i++)
+        free(nv->v[i]);
+    free(nv->v);
+    nv->v = NULL;
+    nv->n = nv->cap = 0;
+}
+
+static leec_code name_vec_add(name_vec *nv, const char *name)
+{
+    if (nv->n == nv->cap) {
+        size_t cap = nv->cap ? nv->cap * 2 : 16;
+        char **v = reallocarray(nv->v, cap, sizeof *v);
+        if (!v)
+            return LEEC_E_NOMEM;
+        nv->v = v;
+        nv->cap = cap;
+    }
+    if (!(nv->v[nv->n] = strdup(name)))
+        return LEEC_E_NOMEM;
+    nv->n++;
+    return LEEC_OK;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts and drops duplicates. */
+static void name_vec_sort_unique(name_vec *nv)
+{
+    size_t k = 0;
+    if (nv->n == 0)
+        return;
+    qsort(nv->v, nv->n, sizeof *nv->v, cmp_name);
+    for (size_t i = 1; i < nv->n; i++) {
+        if (strcmp(nv->v[i], nv->v[k]) == 0)
+            free(nv->v[i]);
+        else
+            nv->v[++k] = nv->v[i];
+    }
+    nv->n = k + 1;
+}
+
+/* Adds the valid names of dir's entries of one file type (S_IFLNK or
+ * S_IFDIR, not following links). A missing folder has no entries. */
+static leec_code collect_names(const char *dir, mode_t type, name_vec *nv)
+{
+    leec_code rc = LEEC_E_IO;
+    DIR *d = opendir(dir);
+    struct dirent *e = NULL;
+
+    if (!d) {
+        rc = errno == ENOENT ? LEEC_OK : LEEC_E_IO;
+        goto out;
+    }
+    for (;;) {
+        struct stat st;
+        errno = 0;
+        if (!(e = readdir(d)))
+            break;
+        if (!leec_store_name_valid(e->d_name))
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)
+                continue; /* removed meanwhile */
+            goto out;
+        }
+        if ((st.st_mode & S_IFMT) != type)
+            continue;
+        rc = name_vec_add(nv, e->d_name);
+        if (rc != LEEC_OK)
+            goto out;
+        rc = LEEC_E_IO;
+    }
+    if (errno != 0)
+        goto out;
+    rc = LEEC_OK;
+
+out:
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+static leec_code fs_list(leec_store *s, char ***names, size_t *n)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_NOMEM;
+    name_vec nv = {0};
+    char *livedir = pathf("%s/live", fs->dir);
+
+    *names = NULL;
+    *n = 0;
+    if (!livedir)
+        goto out;
+    rc = collect_names(livedir, S_IFLNK, &nv);
+    if (rc != LEEC_OK)
+        goto out;
+    name_vec_sort_unique(&nv);
+    *names = nv.n ? nv.v : NULL;
+    *n = nv.n;
+    if (!nv.n)
+        free(nv.v);
+    nv.v = NULL;
+    nv.n = nv.cap = 0;
+
+out:
+    name_vec_free(&nv);
+    free(livedir);
+    return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Deletes a tree we renamed away (never follows links). */
+static leec_code remove_tree(const char *path)
+{
+    int r = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return r == 0 || errno == ENOENT ? LEEC_OK : LEEC_E_IO;
+}
+
+/* Renames parent/name to parent/.trash-<name>-<random> in one step, so
+ * that name is gone at once; *trash is the new path (malloc'd), or NULL
+ * when there was nothing to move. */
+static leec_code move_to_trash(const char *parent, const char *name,
+                               char **trash)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    char *from = pathf("%s/%s", parent, name);
+    char sfx[9];
+
+    *trash = NULL;
+    if (!from)
+        goto out;
+    random_suffix(sfx);
+    if (!(*trash = pathf("%s/.trash-%s-%s", parent, name, sfx)))
+        goto out;
+    if (rename(from, *trash) != 0) {
+        rc = errno == ENOENT ? LEEC_OK : LEEC_E_IO;
+        free(*trash);
+        *trash = NULL;
+        goto out;
+    }
+    rc = leec_fsync_dir(parent);
+
+out:
+    free(from);
+    return rc;
+}
+
+/* Deletes what earlier resets renamed away but could not delete (a crash,
+ * a full disk). Best effort: the entries are already out of sight. */
+static void sweep_trash(const char *parent)
+{
+    DIR *d = opendir(parent);
+    struct dirent *e = NULL;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, ".trash-", 7) != 0)
+            continue;
+        char *p = pathf("%s/%s", parent, e->d_name);
+        if (p)
+            remove_tree(p);
+        free(p);
+    }
+    closedir(d);
+}
+
+/* Removes one certificate; its lock is held. The live link goes first: a
+ * reader then finds no certificate rather than a link to a removed one. */
+static leec_code reset_cert(fs_store *fs, const char *name)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    char *livedir = pathf("%s/live", fs->dir);
+    char *adir = pathf("%s/archive", fs->dir);
+    char *trash = NULL;
+
+    if (!livedir || !adir)
+        goto out;
+    rc = move_to_trash(livedir, name, &trash);
+    if (rc != LEEC_OK)
+        goto out;
+    if (trash && unlink(trash) != 0 && errno != ENOENT) {
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    free(trash);
+    rc = move_to_trash(adir, name, &trash);
+    if (rc != LEEC_OK)
+        goto out;
+    if (trash)
+        rc = remove_tree(trash);
+    if (rc == LEEC_OK) {
+        sweep_trash(livedir);
+        sweep_trash(adir);
+    }
+
+out:
+    free(trash);
+    free(livedir);
+    free(adir);
+    return rc;
+}
+
+/* Every account, the folder renamed away whole and recreated empty. */
+static leec_code reset_accounts(fs_store *fs)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    char *acc = pathf("%s/accounts", fs->dir);
+    char *trash = NULL;
+
+    if (!acc)
+        goto out;
+    rc = move_to_trash(fs->dir, "accounts", &trash);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = leec_mkdir_p(acc, 0700);
+    if (rc != LEEC_OK)
+        goto out;
+    if (trash)
+        rc = remove_tree(trash);
+    if (rc == LEEC_OK)
+        sweep_trash(fs->dir);
+
+out:
+    free(trash);
+    free(acc);
+    return rc;
+}
+
+static leec_code fs_reset(leec_store *s, const char *name)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_NOMEM;
+    name_vec certs = {0};
+    name_vec accts = {0};
+    void **certlocks = NULL;
+    void **acctlocks = NULL;
+    char *sub = NULL;
+
+    if (name) {
+        if (!leec_store_name_valid(name))
+            return LEEC_E_INVALID_ARG;
+        rc = name_vec_add(&certs, name);
+    } else {
+        /* Versions without a live link (an install cut short) too. */
+        if (!(sub = pathf("%s/live", fs->dir)))
+            goto out;
+        rc = collect_names(sub, S_IFLNK, &certs);
+        free(sub);
+        sub = NULL;
+        if (rc == LEEC_OK && !(sub = pathf("%s/archive", fs->dir)))
+            rc = LEEC_E_NOMEM;
+        if (rc == LEEC_OK)
+            rc = collect_names(sub, S_IFDIR, &certs);
+        free(sub);
+        sub = NULL;
+        if (rc == LEEC_OK && !(sub = pathf("%s/accounts", fs->dir)))
+            rc = LEEC_E_NOMEM;
+        if (rc == LEEC_OK)
+            rc = collect_names(sub, S_IFDIR, &accts);
+    }
+    if (rc != LEEC_OK)
+        goto out;
+    /* A process holds one lock per name (flock conflicts even within a
+     * process), hence no duplicates. */
+    name_vec_sort_unique(&certs);
+    name_vec_sort_unique(&accts);
+    rc = LEEC_E_NOMEM;
+    if ((certs.n && !(certlocks = calloc(certs.n, sizeof *certlocks))) ||
+        (accts.n && !(acctlocks = calloc(accts.n, sizeof *acctlocks))))
+        goto out;
+    /* Every lock before anything is removed: all or nothing. */
+    for (size_t i = 0; i < certs.n; i++)
+        if ((rc = fs_lock(s, "cert", certs.v[i], &certlocks[i])) != LEEC_OK)
+            goto out;
+    for (size_t i = 0; i < accts.n; i++)
+        if ((rc = fs_lock(s, "account", accts.v[i], &acctlocks[i])) !=
+            LEEC_OK)
+            goto out;
+    for (size_t i = 0; i < certs.n; i++)
+        if ((rc = reset_cert(fs, certs.v[i])) != LEEC_OK)
+            goto out;
+    rc = name ? LEEC_OK : reset_accounts(fs);
+
+out:
+    for (size_t i = 0; certlocks && i < certs.n; i++)
+        fs_unlock(s, certlocks[i]);
+    for (size_t i = 0; acctlocks && i < accts.n; i++)
+        fs_unlock(s, acctlocks[i]);
+    free(certlocks);
+    free(acctlocks);
+    free(sub);
+    name_vec_free(&certs);
+    name_vec_free(&accts);
+    return rc;
+}
+
 static char *fs_live_path(leec_store *s, const char *name)
 {
     if (!leec_store_name_valid(name))
@@ -628,6 +947,8 @@ static const struct leec_store_ops fs_ops = {
     .cert_read_many = fs_cert_read_many,
     .cert_install = fs_cert_install,
     .live_path = fs_live_path,
+    .list = fs_list,
+    .reset = fs_reset,
     .lock = fs_lock,
     .unlock = fs_unlock,
     .destroy = fs_destroy,

@@ -794,3 +794,36 @@ void leec_cert_info_free(leec_cert_info *info)
     free(info->key_detail);
     free(info);
 }
+
+leec_code leec_cert_pem_to_der(const char *pem, size_t len,
+                               unsigned char **der, size_t *derlen)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    unsigned char *out = NULL;
+    *der = NULL;
+    *derlen = 0;
+    X509 *cert = read_first_cert(pem, len);
+    if (!cert)
+        goto out;
+    int n = i2d_X509(cert, NULL);
+    if (n <= 0)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(out = malloc((size_t)n)))
+        goto out;
+    unsigned char *p = out;
+    if (i2d_X509(cert, &p) != n) {
+        free(out);
+        out = NULL;
+        rc = LEEC_E_CRYPTO;
+        goto out;
+    }
+    *der = out;
+    *derlen = (size_t)n;
+    rc = LEEC_OK;
+out:
+    if (rc != LEEC_OK)
+        ERR_clear_error();
+    X509_free(cert);
+    return rc;
+}

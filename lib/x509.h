@@ -48,4 +48,10 @@ leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
                             leec_x509_cache *cache, char **leaf_pem,
                             char **issuers_pem, char **why);
 
+/* The DER encoding of the first certificate of a PEM text (revocation sends
+ * it, RFC 8555 §7.6). *der malloc'd. LEEC_E_INVALID_ARG (no certificate),
+ * LEEC_E_NOMEM. */
+leec_code leec_cert_pem_to_der(const char *pem, size_t len,
+                               unsigned char **der, size_t *derlen);
+
 #endif

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make check: lint, unit and state-machine tests (plain and sanitized), end to
-# end against pebble. Counts every suite and ends with "N passed, N failed".
+# make check: lint, unit and state-machine tests (plain and sanitized), an
+# install test (scripts/check_install.sh), end to end against pebble. Counts
+# every suite and ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -25,6 +26,9 @@ if bash scripts/lint.sh; then passed=$((passed + 1)); else failed=$((failed + 1)
 echo "== unit and state-machine tests"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2
 count_meson "$BUILD" "unit"
+
+echo "== install (into a temporary DESTDIR) and build a program against it"
+if bash scripts/check_install.sh "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("install"); fi
 
 echo "== the same under AddressSanitizer and UBSan"
 if [ ! -f "$ASAN/build.ninja" ]; then

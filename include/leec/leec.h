@@ -215,6 +215,64 @@ LEEC_API leec_code leec_store_read_live(leec_store *store,
                                         char **privkey_pem,
                                         char **fullchain_pem);
 
+/*
+ * The names of the certificates that have a current version (a live/<name>
+ * link in a filesystem store), sorted by strcmp(). *names is a newly
+ * allocated array of *n newly allocated strings (NULL when *n is 0); free
+ * it with leec_store_list_free(). Errors: LEEC_E_INVALID_ARG, LEEC_E_IO,
+ * LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_store_list(leec_store *store, char ***names,
+                                   size_t *n);
+/* Frees what leec_store_list() returned (names may be NULL). */
+LEEC_API void leec_store_list_free(char **names, size_t n);
+
+/*
+ * Reads meta.json of the current version of cert_name (the settings kept
+ * with it, e.g. "server", the CA's directory URL) into a new NUL-terminated
+ * buffer the caller frees. LEEC_E_NOT_FOUND if there is no current version
+ * or it has no meta.json; LEEC_E_INVALID_ARG, LEEC_E_IO.
+ */
+LEEC_API leec_code leec_store_read_meta(leec_store *store,
+                                        const char *cert_name, char **json);
+
+/*
+ * Forgets state. With cert_name: every version of that certificate (its
+ * live link first, so no reader ever finds a link to a removed version,
+ * then its archive, moved away by a rename before being deleted). With
+ * NULL: every certificate, then the accounts. Takes the certificate lock(s)
+ * first: LEEC_E_LOCKED, with nothing removed, while another process (an
+ * issue in progress) holds one. Resetting a certificate that does not exist
+ * succeeds. Errors: LEEC_E_INVALID_ARG, LEEC_E_LOCKED, LEEC_E_IO,
+ * LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_store_reset(leec_store *store, const char *cert_name);
+
+/* --------------------------------------------------------------------- */
+/* Files and parameters (for tools built on the library)                   */
+/* --------------------------------------------------------------------- */
+
+/*
+ * Writes len bytes of data to path atomically: a temporary file in the same
+ * folder, created with mode (e.g. 0644; 0600 for secrets), written, fsync'd
+ * and renamed over path, then the folder fsync'd. Readers see the old file
+ * or the new one, never a part. On failure path is untouched.
+ * Errors: LEEC_E_INVALID_ARG, LEEC_E_IO.
+ */
+LEEC_API leec_code leec_write_file_atomic(const char *path, const void *data,
+                                          size_t len, int mode);
+
+/*
+ * Diffie-Hellman parameters for a TLS server's finite-field key exchange,
+ * as PEM ("-----BEGIN DH PARAMETERS-----"). bits is 2048, 3072 or 4096.
+ * generate false: the RFC 7919 group of that size (ffdhe2048, ...; instant,
+ * and the recommended choice). generate true: fresh safe-prime parameters
+ * (slow: seconds to minutes). *pem is a newly allocated NUL-terminated
+ * string the caller frees. Errors: LEEC_E_INVALID_ARG (other sizes),
+ * LEEC_E_CRYPTO, LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_dhparam_pem(int bits, bool generate, char **pem);
+
 /* --------------------------------------------------------------------- */
 /* Context                                                                */
 /* --------------------------------------------------------------------- */
@@ -322,8 +380,9 @@ LEEC_API leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx,
 /*
  * Does all work that is due now without blocking: reads and writes sockets,
  * fires deadlines, advances agents. *running (if not NULL) receives the
- * number of agents not yet finished, plus one while challenge clean-ups
- * (removing DNS records, say) are still under way: loop until it is 0.
+ * number of agents not yet finished, plus the revocations not yet reported
+ * (leec_ctx_revoke), plus one while challenge clean-ups (removing DNS
+ * records, say) are still under way: loop until it is 0.
  * Callbacks run from inside this call.
  */
 LEEC_API leec_code leec_ctx_perform(leec_ctx *ctx, int *running);
@@ -334,7 +393,7 @@ LEEC_API leec_code leec_ctx_perform(leec_ctx *ctx, int *running);
  */
 LEEC_API leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms);
 
-/* perform + poll until no agent is running. */
+/* perform + poll until no agent (nor revocation) is running. */
 LEEC_API leec_code leec_ctx_run(leec_ctx *ctx);
 
 /* Milliseconds until the next deadline of the context (-1: none). */
@@ -602,6 +661,60 @@ LEEC_API size_t leec_agent_names(const leec_agent *agent,
 
 /* The certificate installed (ISSUED) or kept (FRESH), as PEM; else NULL. */
 LEEC_API const char *leec_agent_cert_pem(const leec_agent *agent);
+
+/* --------------------------------------------------------------------- */
+/* Revocation (RFC 8555 §7.6)                                             */
+/* --------------------------------------------------------------------- */
+
+/* RFC 5280 CRLReason codes accepted by leec_ctx_revoke (the ones Let's
+ * Encrypt accepts from subscribers). */
+#define LEEC_REVOKE_NO_REASON (-1)   /* send no "reason" */
+#define LEEC_REVOKE_UNSPECIFIED 0
+#define LEEC_REVOKE_KEY_COMPROMISE 1
+#define LEEC_REVOKE_AFFILIATION_CHANGED 3
+#define LEEC_REVOKE_SUPERSEDED 4
+#define LEEC_REVOKE_CESSATION_OF_OPERATION 5
+
+/*
+ * Called once when a revocation finishes, from inside leec_ctx_perform().
+ * rc: LEEC_OK (the CA revoked the certificate), LEEC_E_ACME with the CA's
+ * problem document (e.g. urn:ietf:params:acme:error:alreadyRevoked,
+ * unauthorized), or the error that stopped it (directory or account
+ * unavailable: the problem, if any, is the CA's). problem is NULL or valid
+ * only during the call.
+ */
+typedef void (*leec_revoke_fn)(void *userdata, leec_code rc,
+                               const leec_problem *problem);
+
+/*
+ * Asks the CA to revoke a certificate (cert_pem: its PEM, the first
+ * certificate is revoked; extra ones, such as a full chain's issuers, are
+ * ignored). The request is signed either
+ *   - by the account (cert_key_pem NULL): the context's account, which must
+ *     be the one that ordered the certificate or hold authorizations for all
+ *     its names. In LEEC_ACCOUNT_SAVED mode the account must already be saved
+ *     in the store: none is created for a revocation (LEEC_E_NOT_FOUND);
+ *   - or by the certificate's own private key (cert_key_pem: its PEM,
+ *     secret, not kept after the call), which needs no account at all: only
+ *     the CA's directory is fetched.
+ * reason is an RFC 5280 CRLReason (LEEC_REVOKE_*: 0, 1, 3, 4, 5) or
+ * LEEC_REVOKE_NO_REASON.
+ *
+ * The revocation advances from leec_ctx_perform(), from the next call on
+ * (no callback runs inside leec_ctx_revoke()), and counts in its *running
+ * until done has run, so leec_ctx_run() waits for it. Freeing the context
+ * first drops it without calling done.
+ *
+ * Errors (done is then never called): LEEC_E_INVALID_ARG (no certificate in
+ * cert_pem, a reason not listed, done NULL, no store in SAVED mode when
+ * signing with the account), LEEC_E_BAD_KEY (cert_key_pem unusable),
+ * LEEC_E_CERT_MISMATCH (the key is not the certificate's), LEEC_E_NOT_FOUND
+ * (no saved account), LEEC_E_STORE (the saved account cannot be read),
+ * LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_ctx_revoke(leec_ctx *ctx, const char *cert_pem,
+                                   const char *cert_key_pem, int reason,
+                                   leec_revoke_fn done, void *userdata);
 
 #ifdef __cplusplus
 }

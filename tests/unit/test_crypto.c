@@ -691,6 +691,77 @@ static void test_matches_cert(void **state)
     leec_secure_free(NULL);
 }
 
+/* The RFC 7919 group straight from OpenSSL, for comparison. */
+static EVP_PKEY *named_group(const char *name)
+{
+    EVP_PKEY *pk = NULL;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
+    OSSL_PARAM p[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                         (char *)name, 0),
+        OSSL_PARAM_construct_end()};
+    assert_non_null(c);
+    assert_true(EVP_PKEY_paramgen_init(c) > 0);
+    assert_true(EVP_PKEY_CTX_set_params(c, p) > 0);
+    assert_true(EVP_PKEY_paramgen(c, &pk) > 0);
+    EVP_PKEY_CTX_free(c);
+    return pk;
+}
+
+static void assert_same_bn(const EVP_PKEY *a, const EVP_PKEY *b,
+                           const char *param)
+{
+    BIGNUM *x = NULL, *y = NULL;
+    assert_true(EVP_PKEY_get_bn_param(a, param, &x));
+    assert_true(EVP_PKEY_get_bn_param(b, param, &y));
+    assert_int_equal(BN_cmp(x, y), 0);
+    BN_free(x);
+    BN_free(y);
+}
+
+static void test_dhparam_named(void **state)
+{
+    (void)state;
+    static const struct {
+        int bits;
+        const char *group;
+    } cases[] = {{2048, "ffdhe2048"}, {3072, "ffdhe3072"}, {4096, "ffdhe4096"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *pem = NULL;
+        assert_int_equal(leec_dhparam_pem(cases[i].bits, false, &pem),
+                         LEEC_OK);
+        assert_non_null(strstr(pem, "-----BEGIN DH PARAMETERS-----\n"));
+        BIO *bio = BIO_new_mem_buf(pem, -1);
+        EVP_PKEY *got = PEM_read_bio_Parameters(bio, NULL);
+        assert_non_null(got);
+        assert_true(EVP_PKEY_is_a(got, "DH"));
+        assert_int_equal(EVP_PKEY_get_bits(got), cases[i].bits);
+        EVP_PKEY *want = named_group(cases[i].group);
+        assert_same_bn(got, want, OSSL_PKEY_PARAM_FFC_P);
+        assert_same_bn(got, want, OSSL_PKEY_PARAM_FFC_G);
+        /* Checks out as DH parameters. */
+        EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, got, NULL);
+        assert_non_null(c);
+        assert_int_equal(EVP_PKEY_param_check(c), 1);
+        EVP_PKEY_CTX_free(c);
+        EVP_PKEY_free(want);
+        EVP_PKEY_free(got);
+        BIO_free(bio);
+        free(pem);
+    }
+}
+
+static void test_dhparam_invalid(void **state)
+{
+    (void)state;
+    char *pem = (char *)"sentinel";
+    assert_int_equal(leec_dhparam_pem(1024, false, &pem), LEEC_E_INVALID_ARG);
+    assert_null(pem);
+    assert_int_equal(leec_dhparam_pem(2047, true, &pem), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_dhparam_pem(8192, false, &pem), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_dhparam_pem(2048, false, NULL), LEEC_E_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +779,8 @@ int main(void)
         cmocka_unit_test(test_thumbprint_and_keyauth),
         cmocka_unit_test(test_sha256_hmac),
         cmocka_unit_test(test_matches_cert),
+        cmocka_unit_test(test_dhparam_named),
+        cmocka_unit_test(test_dhparam_invalid),
     };
     return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
 }

@@ -561,6 +561,219 @@ static void test_cert_read_bounded(void **state)
     free(big);
 }
 
+static bool exists(const char *root, const char *rel)
+{
+    struct stat st;
+    char *p = pathf("%s/%s", root, rel);
+    bool r = lstat(p, &st) == 0;
+    free(p);
+    return r;
+}
+
+static void test_list(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char **names = (char **)1;
+    size_t n = 99;
+
+    assert_int_equal(leec_store_list(s, &names, &n), LEEC_OK);
+    assert_int_equal(n, 0);
+    assert_null(names);
+
+    assert_int_equal(install(s, "b.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(install(s, "a.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(install(s, "a.example", KEY2, CERT2, CHAIN, NULL),
+                     LEEC_OK);
+    /* Not certificates: a hidden link, a plain file, a folder, a name that
+     * is not valid, and a version without a live link. */
+    char *p = pathf("%s/live/.hidden", f->root);
+    assert_int_equal(symlink("../archive/a.example/1", p), 0);
+    free(p);
+    p = pathf("%s/live/plain", f->root);
+    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
+    free(p);
+    p = pathf("%s/live/folder", f->root);
+    assert_int_equal(mkdir(p, 0700), 0);
+    free(p);
+    p = pathf("%s/live/bad name", f->root);
+    assert_int_equal(symlink("../archive/a.example/1", p), 0);
+    free(p);
+    p = pathf("%s/archive/c.example/1", f->root);
+    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    free(p);
+
+    assert_int_equal(leec_store_list(s, &names, &n), LEEC_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "a.example");
+    assert_string_equal(names[1], "b.example");
+    leec_store_list_free(names, n);
+    leec_store_list_free(NULL, 0);
+
+    assert_int_equal(leec_store_list(NULL, &names, &n), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_store_list(s, NULL, &n), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_store_list(s, &names, NULL), LEEC_E_INVALID_ARG);
+}
+
+static void test_read_meta(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *json = (char *)"sentinel";
+
+    assert_int_equal(leec_store_read_meta(s, "none.example", &json),
+                     LEEC_E_NOT_FOUND);
+    assert_null(json);
+    assert_int_equal(install(s, "m.example", KEY1, CERT1, CHAIN,
+                             "{\"server\":\"https://ca.test/dir\"}"),
+                     LEEC_OK);
+    assert_int_equal(install(s, "m.example", KEY2, CERT2, CHAIN,
+                             "{\"server\":\"https://ca2.test/dir\"}"),
+                     LEEC_OK);
+    /* The current version's. */
+    assert_int_equal(leec_store_read_meta(s, "m.example", &json), LEEC_OK);
+    assert_string_equal(json, "{\"server\":\"https://ca2.test/dir\"}");
+    free(json);
+    assert_int_equal(install(s, "n.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(leec_store_read_meta(s, "n.example", &json),
+                     LEEC_E_NOT_FOUND);
+    assert_int_equal(leec_store_read_meta(s, "../m.example", &json),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_store_read_meta(NULL, "m.example", &json),
+                     LEEC_E_INVALID_ARG);
+}
+
+/* Nothing left of the name, no trash left behind, the others intact. */
+static void test_reset_one(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char **names = NULL;
+    size_t n = 0;
+    char *pem = NULL;
+    int hidden = 0;
+
+    assert_int_equal(install(s, "a.example", KEY1, CERT1, CHAIN, "{}"),
+                     LEEC_OK);
+    assert_int_equal(install(s, "a.example", KEY2, CERT2, CHAIN, "{}"),
+                     LEEC_OK);
+    assert_int_equal(install(s, "b.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"),
+                     LEEC_OK);
+
+    assert_int_equal(leec_store_reset(s, "a.example"), LEEC_OK);
+    assert_false(exists(f->root, "live/a.example"));
+    assert_false(exists(f->root, "archive/a.example"));
+    char *live = pathf("%s/live", f->root);
+    char *archive = pathf("%s/archive", f->root);
+    assert_int_equal(count_entries(live, &hidden), 1);
+    assert_int_equal(hidden, 0);
+    assert_int_equal(count_entries(archive, &hidden), 1);
+    assert_int_equal(hidden, 0);
+    assert_int_equal(leec_store_list(s, &names, &n), LEEC_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "b.example");
+    leec_store_list_free(names, n);
+    assert_int_equal(leec_store_read_cert(s, "a.example", &pem),
+                     LEEC_E_NOT_FOUND);
+    assert_int_equal(leec_store_read_cert(s, "b.example", &pem), LEEC_OK);
+    assert_string_equal(pem, CERT1);
+    free(pem);
+    assert_file(f->root, "accounts/ca.test/account.json", "{}", 0644);
+
+    /* Again: nothing to do. An invalid name is refused. */
+    assert_int_equal(leec_store_reset(s, "a.example"), LEEC_OK);
+    assert_int_equal(leec_store_reset(s, ".."), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_store_reset(s, "x/y"), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_store_reset(NULL, "a.example"), LEEC_E_INVALID_ARG);
+
+    /* A later install starts over at version 1. */
+    assert_int_equal(install(s, "a.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_true(exists(f->root, "archive/a.example/1"));
+    assert_false(exists(f->root, "archive/a.example/2"));
+
+    /* Trash an earlier reset could not delete is swept. */
+    char *t = pathf("%s/.trash-old.example-12345678/1", archive);
+    assert_int_equal(leec_mkdir_p(t, 0700), LEEC_OK);
+    free(t);
+    assert_int_equal(leec_store_reset(s, "a.example"), LEEC_OK);
+    assert_int_equal(count_entries(archive, &hidden), 1);
+    assert_int_equal(hidden, 0);
+    free(live);
+    free(archive);
+}
+
+/* While an issue holds the certificate's lock, nothing is removed. */
+static void test_reset_locked(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    void *h = NULL;
+
+    assert_int_equal(install(s, "a.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(install(s, "b.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(s->ops->lock(s, "cert", "a.example", &h), LEEC_OK);
+    assert_int_equal(leec_store_reset(s, "a.example"), LEEC_E_LOCKED);
+    assert_true(exists(f->root, "live/a.example"));
+    assert_true(exists(f->root, "archive/a.example/1"));
+    /* All or nothing: b is not removed either. */
+    assert_int_equal(leec_store_reset(s, NULL), LEEC_E_LOCKED);
+    assert_true(exists(f->root, "live/a.example"));
+    assert_true(exists(f->root, "live/b.example"));
+    assert_true(exists(f->root, "archive/b.example/1"));
+    s->ops->unlock(s, h);
+    assert_int_equal(leec_store_reset(s, "a.example"), LEEC_OK);
+    assert_false(exists(f->root, "archive/a.example"));
+}
+
+static void test_reset_all(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char **names = NULL;
+    size_t n = 0;
+    char *key = NULL, *json = NULL;
+    int hidden = 0;
+
+    assert_int_equal(install(s, "a.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(install(s, "b.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    /* A version that never became current. */
+    char *p = pathf("%s/archive/c.example/1", f->root);
+    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    free(p);
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"),
+                     LEEC_OK);
+
+    assert_int_equal(leec_store_reset(s, NULL), LEEC_OK);
+    assert_int_equal(leec_store_list(s, &names, &n), LEEC_OK);
+    assert_int_equal(n, 0);
+    const char *sub[] = {"live", "archive", "accounts"};
+    for (size_t i = 0; i < 3; i++) {
+        p = pathf("%s/%s", f->root, sub[i]);
+        assert_int_equal(count_entries(p, &hidden), 0);
+        assert_int_equal(mode_of(p), 0700);
+        free(p);
+    }
+    assert_int_equal(count_entries(f->root, &hidden), 4);
+    assert_int_equal(hidden, 0);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &key, &json),
+                     LEEC_E_NOT_FOUND);
+    /* The store stays usable. */
+    assert_int_equal(install(s, "a.example", KEY2, CERT2, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"),
+                     LEEC_OK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -576,6 +789,11 @@ int main(void)
         T(test_install_failure_cleans_up),
         T(test_cert_read_not_found),
         T(test_cert_read_bounded),
+        T(test_list),
+        T(test_read_meta),
+        T(test_reset_one),
+        T(test_reset_locked),
+        T(test_reset_all),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

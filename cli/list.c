@@ -1,0 +1,222 @@
+#define _GNU_SOURCE
+/* leec list: the managed certificates, one row each. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define LIST_USAGE "usage: leec list [--dir DIR] [--json]\n"
+
+typedef struct row {
+    const char *name;
+    char *names; /* comma-separated SANs */
+    char *key;   /* "EC P-256" */
+    char *ca;    /* the CA's host, or NULL */
+    char not_after[32], renew[32];
+    char days[24];
+} row;
+
+/* Whole days from now to t, rounded towards minus infinity. */
+static long days_until(time_t t)
+{
+    double d = difftime(t, time(NULL)) / 86400.0;
+    return d < 0 ? (long)d - (d != (long)d) : (long)d;
+}
+
+/* The agent's rule: renew when a third of the lifetime is left. */
+static time_t renewal_time(const leec_cert_info *ci)
+{
+    if (ci->not_after <= ci->not_before)
+        return ci->not_after;
+    return ci->not_after - (ci->not_after - ci->not_before) / 3;
+}
+
+/* The "server" member of the version's meta.json, malloc'd, or NULL. */
+static char *meta_server(leec_store *store, const char *name)
+{
+    char *text = NULL, *out = NULL;
+    json_t *j = NULL;
+    if (leec_store_read_meta(store, name, &text) != LEEC_OK)
+        goto done;
+    j = json_loads(text, 0, NULL);
+    const char *s = json_string_value(json_object_get(j, "server"));
+    if (s)
+        out = strdup(s);
+done:
+    json_decref(j);
+    free(text);
+    return out;
+}
+
+static char *join_names(const leec_cert_info *ci)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < ci->nnames; i++)
+        len += strlen(ci->names[i]) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    size_t at = 0;
+    s[0] = '\0';
+    for (size_t i = 0; i < ci->nnames; i++) {
+        size_t n = strlen(ci->names[i]);
+        if (i)
+            s[at++] = ',';
+        memcpy(s + at, ci->names[i], n);
+        at += n;
+        s[at] = '\0';
+    }
+    return s;
+}
+
+static int width(int w, const char *s)
+{
+    int n = (int)strlen(s);
+    return n > w ? n : w;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'D'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char *dir = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    bool json = false, failed = false;
+    int c, status = 1;
+    leec_code rc;
+    leec_store *store = NULL;
+    row *rows = NULL;
+    json_t *arr = NULL;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D':
+            free(dir);
+            dir = strdup(optarg);
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            fputs(LIST_USAGE, stdout);
+            status = 0;
+            goto done;
+        default:
+            status = EXIT_USAGE;
+            goto done;
+        }
+    }
+    if (optind != argc) {
+        fputs(LIST_USAGE, stderr);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    if (!dir && !(dir = cli_default_dir())) {
+        fputs("leec: no state folder (set --dir)\n", stderr);
+        goto done;
+    }
+    if (!(store = leec_store_fs_new(dir, &rc))) {
+        fprintf(stderr, "leec: cannot open %s: %s\n", dir, leec_strerror(rc));
+        goto done;
+    }
+    if ((rc = leec_store_list(store, &names, &n)) != LEEC_OK) {
+        fprintf(stderr, "leec: cannot list %s: %s\n", dir, leec_strerror(rc));
+        goto done;
+    }
+    if (!(arr = json_array()) || (n && !(rows = calloc(n, sizeof *rows)))) {
+        fputs("leec: out of memory\n", stderr);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *pem = NULL, *server = NULL;
+        leec_cert_info *ci = NULL;
+        row *r = &rows[i];
+        r->name = names[i];
+        if ((rc = leec_store_read_cert(store, names[i], &pem)) != LEEC_OK ||
+            (rc = leec_cert_info_from_pem(pem, strlen(pem), &ci)) != LEEC_OK) {
+            fprintf(stderr, "leec: %s: cannot read its certificate: %s\n",
+                    names[i], leec_strerror(rc));
+            failed = true;
+            free(pem);
+            continue;
+        }
+        free(pem);
+        server = meta_server(store, names[i]);
+        time_t renew = renewal_time(ci);
+        long left = days_until(ci->not_after);
+        char nb[32];
+        cli_iso_time(ci->not_before, nb, sizeof nb);
+        cli_iso_time(ci->not_after, r->not_after, sizeof r->not_after);
+        cli_iso_time(renew, r->renew, sizeof r->renew);
+        snprintf(r->days, sizeof r->days, "%ld", left);
+        r->names = join_names(ci);
+        if (asprintf(&r->key, "%s %s", ci->key_type, ci->key_detail) < 0)
+            r->key = NULL;
+        json_t *sans = json_array();
+        for (size_t k = 0; k < ci->nnames; k++)
+            json_array_append_new(sans, json_string(ci->names[k]));
+        json_array_append_new(
+            arr,
+            json_pack("{s:s, s:o, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, "
+                      "s:o}",
+                      "name", names[i], "names", sans, "key_type", ci->key_type,
+                      "key_detail", ci->key_detail, "key_bits", ci->key_bits,
+                      "not_before", nb, "not_after", r->not_after, "days_left",
+                      (json_int_t)left, "next_renewal", r->renew,
+                      "renewal_reason", "lifetime", "ca",
+                      server ? json_string(server) : json_null()));
+        /* The table shows the CA's host, the JSON its whole URL. */
+        if (server) {
+            const char *h = strstr(server, "://");
+            h = h ? h + 3 : server;
+            r->ca = strndup(h, strcspn(h, "/"));
+        }
+        free(server);
+        leec_cert_info_free(ci);
+    }
+    if (json) {
+        cli_print_json(arr);
+    } else {
+        int wn = 4, ws = 5, wk = 3;
+        for (size_t i = 0; i < n; i++) {
+            if (!rows[i].not_after[0])
+                continue;
+            wn = width(wn, rows[i].name);
+            ws = width(ws, rows[i].names ? rows[i].names : "?");
+            wk = width(wk, rows[i].key ? rows[i].key : "?");
+        }
+        printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %s\n", wn, "NAME", ws,
+               "NAMES", wk, "KEY", "NOT AFTER", "DAYS LEFT", "NEXT RENEWAL",
+               "CA");
+        for (size_t i = 0; i < n; i++) {
+            if (!rows[i].not_after[0])
+                continue;
+            printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %s\n", wn,
+                   rows[i].name, ws, rows[i].names ? rows[i].names : "?", wk,
+                   rows[i].key ? rows[i].key : "?", rows[i].not_after,
+                   rows[i].days, rows[i].renew, rows[i].ca ? rows[i].ca : "-");
+        }
+    }
+    status = failed ? 1 : 0;
+done:
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].names);
+        free(rows[i].key);
+        free(rows[i].ca);
+    }
+    free(rows);
+    json_decref(arr);
+    leec_store_list_free(names, n);
+    leec_store_free(store);
+    free(dir);
+    return status;
+}

@@ -1,0 +1,355 @@
+#define _GNU_SOURCE
+/* leec revoke: ask the CA to revoke a certificate (RFC 8555 §7.6), signed
+ * by the saved account or by the certificate's own key. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "issue.h"
+
+#define PEM_MAX (1024 * 1024)
+
+static void revoke_usage(FILE *f)
+{
+    fputs(
+        "usage: leec revoke (CERT-NAME | FILE.pem) [options]\n"
+        "  CERT-NAME                a certificate of the store "
+        "(live/CERT-NAME)\n"
+        "  FILE.pem                 a certificate file (a path with '/' or\n"
+        "                           ending in .pem)\n"
+        "      --reason REASON      unspecified, keyCompromise,\n"
+        "                           affiliationChanged, superseded,\n"
+        "                           cessationOfOperation (default: none sent)\n"
+        "      --with-cert-key      sign with the certificate's private key\n"
+        "                           instead of the saved account (no account\n"
+        "                           needed); FILE.pem needs --key\n"
+        "      --key FILE           the certificate's private key (FILE.pem\n"
+        "                           form; implies --with-cert-key)\n"
+        "      --server URL         ACME directory URL, or letsencrypt,\n"
+        "                           letsencrypt-staging (default: "
+        "letsencrypt)\n"
+        "      --ca-bundle FILE     trust this PEM file for the CA instead of\n"
+        "                           the system store\n"
+        "      --dir DIR            state folder (default /var/lib/leec as\n"
+        "                           root, else ~/.local/share/leec)\n"
+        "      --agree-tos          accepted for symmetry with issue (no\n"
+        "                           account is ever created here)\n"
+        "  -v, --verbose            more output (twice: debug)\n"
+        "  -q, --quiet              errors only\n",
+        f);
+}
+
+static const struct {
+    const char *name;
+    int code;
+} reasons[] = {
+    {"unspecified", LEEC_REVOKE_UNSPECIFIED},
+    {"keyCompromise", LEEC_REVOKE_KEY_COMPROMISE},
+    {"affiliationChanged", LEEC_REVOKE_AFFILIATION_CHANGED},
+    {"superseded", LEEC_REVOKE_SUPERSEDED},
+    {"cessationOfOperation", LEEC_REVOKE_CESSATION_OF_OPERATION},
+};
+
+enum {
+    OPT_REASON = 256,
+    OPT_WITH_CERT_KEY,
+    OPT_KEY,
+    OPT_SERVER,
+    OPT_CA_BUNDLE,
+    OPT_DIR,
+    OPT_AGREE_TOS,
+};
+
+static const struct option long_opts[] = {
+    {"reason", required_argument, NULL, OPT_REASON},
+    {"with-cert-key", no_argument, NULL, OPT_WITH_CERT_KEY},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"agree-tos", no_argument, NULL, OPT_AGREE_TOS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct revoke_args {
+    const char *target;
+    const char *key_file;
+    bool with_key;
+    int reason;
+} revoke_args;
+
+/* 0, -1 after --help, or EXIT_USAGE after a message. */
+static int parse(int argc, char **argv, issue_opts *o, revoke_args *a)
+{
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "vqh", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_REASON: {
+            size_t i, n = sizeof reasons / sizeof *reasons;
+            for (i = 0; i < n; i++)
+                if (strcmp(optarg, reasons[i].name) == 0)
+                    break;
+            if (i == n) {
+                fputs("leec: --reason: unspecified, keyCompromise, "
+                      "affiliationChanged, superseded or "
+                      "cessationOfOperation\n",
+                      stderr);
+                return EXIT_USAGE;
+            }
+            a->reason = reasons[i].code;
+            break;
+        }
+        case OPT_WITH_CERT_KEY:
+            a->with_key = true;
+            break;
+        case OPT_KEY:
+            a->key_file = optarg;
+            a->with_key = true;
+            break;
+        case OPT_SERVER:
+            o->server = optarg;
+            break;
+        case OPT_CA_BUNDLE:
+            o->ca_bundle = optarg;
+            break;
+        case OPT_DIR:
+            free(o->dir);
+            if (!(o->dir = strdup(optarg))) {
+                fputs("leec: out of memory\n", stderr);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_AGREE_TOS:
+            o->agree_tos = true;
+            break;
+        case 'v':
+            o->verbose++;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            revoke_usage(stdout);
+            return -1;
+        default:
+            revoke_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(optind >= argc ? "leec: which certificate? CERT-NAME or "
+                               "FILE.pem\n"
+                             : "leec: one certificate at a time\n",
+              stderr);
+        revoke_usage(stderr);
+        return EXIT_USAGE;
+    }
+    a->target = argv[optind];
+    if (!o->dir && !(o->dir = cli_default_dir())) {
+        fputs("leec: no state folder: use --dir DIR\n", stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static bool is_file_target(const char *t)
+{
+    size_t n = strlen(t);
+    return strchr(t, '/') || (n > 4 && strcmp(t + n - 4, ".pem") == 0);
+}
+
+/* The whole file, NUL-terminated; 0 or -1 after a message. */
+static int read_file(const char *path, const char *what, char **out)
+{
+    int status = -1;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        goto out;
+    if (!(buf = malloc(PEM_MAX + 1)))
+        goto out;
+    n = fread(buf, 1, PEM_MAX + 1, f);
+    if (ferror(f) || n > PEM_MAX)
+        goto out;
+    buf[n] = '\0';
+    *out = buf;
+    buf = NULL;
+    status = 0;
+out:
+    if (f)
+        fclose(f);
+    if (buf) {
+        explicit_bzero(buf, PEM_MAX + 1);
+        free(buf);
+    }
+    if (status != 0) {
+        fprintf(stderr, "leec: cannot read the %s ", what);
+        cli_put_safe(path);
+        fputc('\n', stderr);
+    }
+    return status;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+typedef struct revoke_result {
+    bool finished;
+    leec_code rc;
+    char *problem_type;
+    char *problem_detail;
+} revoke_result;
+
+static void on_done(void *ud, leec_code rc, const leec_problem *p)
+{
+    revoke_result *r = ud;
+    r->finished = true;
+    r->rc = rc;
+    if (p && p->type)
+        r->problem_type = strdup(p->type);
+    if (p && p->detail)
+        r->problem_detail = strdup(p->detail);
+}
+
+/* Reads the certificate (and its key when asked) of the target. 0 or 1
+ * after a message. */
+static int load_target(leec_ctx *ctx, const revoke_args *a, bool file,
+                       char **cert, char **key)
+{
+    leec_code rc;
+    if (file) {
+        if (read_file(a->target, "certificate", cert) != 0)
+            return 1;
+        if (a->with_key && read_file(a->key_file, "key", key) != 0)
+            return 1;
+        return 0;
+    }
+    leec_store *store = leec_ctx_get_store(ctx);
+    if (a->with_key)
+        rc = leec_store_read_live(store, a->target, key, cert);
+    else
+        rc = leec_store_read_cert(store, a->target, cert);
+    if (rc != LEEC_OK) {
+        fputs("leec: no certificate '", stderr);
+        cli_put_safe(a->target);
+        fprintf(stderr, "' in the store: %s\n", leec_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+static void print_failure(const char *target, leec_code rc,
+                          const revoke_result *r)
+{
+    fputs("leec: cannot revoke ", stderr);
+    cli_put_safe(target);
+    fprintf(stderr, ": %s", leec_strerror(rc));
+    if (r && r->problem_detail) {
+        fputs(": ", stderr);
+        cli_put_safe(r->problem_detail);
+    }
+    if (r && r->problem_type) {
+        fputs(" (", stderr);
+        cli_put_safe(r->problem_type);
+        fputc(')', stderr);
+    }
+    fputc('\n', stderr);
+}
+
+int cmd_revoke(int argc, char **argv)
+{
+    issue_opts o;
+    revoke_args a = {.reason = LEEC_REVOKE_NO_REASON};
+    revoke_result res = {0};
+    leec_ctx *ctx = NULL;
+    leec_cert_info *info = NULL;
+    char *cert = NULL, *key = NULL;
+    int status;
+    memset(&o, 0, sizeof o);
+    o.max_parallel = 10;
+
+    if ((status = parse(argc, argv, &o, &a)) != 0) {
+        status = status < 0 ? 0 : status;
+        goto out;
+    }
+    bool file = is_file_target(a.target);
+    status = EXIT_USAGE;
+    if (file && a.with_key && !a.key_file) {
+        fputs("leec: --with-cert-key with FILE.pem needs --key FILE\n", stderr);
+        goto out;
+    }
+    if (!file && a.key_file) {
+        fputs("leec: --key goes with FILE.pem (a store certificate's key is "
+              "read from the store with --with-cert-key)\n",
+              stderr);
+        goto out;
+    }
+    if (!(ctx = issue_ctx_new(&o, cli_log, NULL, &status)))
+        goto out;
+    status = 1;
+    /* The store holds the account, and CERT-NAME's files; a file revoked
+     * with its own key needs none. */
+    if ((!file || !a.with_key) && issue_open_store(ctx, &o) != 0)
+        goto out;
+    if (load_target(ctx, &a, file, &cert, &key) != 0)
+        goto out;
+    if (leec_cert_info_from_pem(cert, strlen(cert), &info) != LEEC_OK) {
+        fputs("leec: no certificate in ", stderr);
+        cli_put_safe(a.target);
+        fputc('\n', stderr);
+        goto out;
+    }
+    leec_code rc = leec_ctx_revoke(ctx, cert, a.with_key ? key : NULL, a.reason,
+                                   on_done, &res);
+    free_secret(key);
+    key = NULL;
+    if (rc == LEEC_E_NOT_FOUND) {
+        fprintf(stderr,
+                "leec: no saved account for this CA in %s: revoke with "
+                "--with-cert-key (the certificate's private key), or with "
+                "the --dir of the account that issued it\n",
+                o.dir);
+        goto out;
+    }
+    if (rc == LEEC_E_CERT_MISMATCH) {
+        fputs("leec: the key is not the certificate's\n", stderr);
+        goto out;
+    }
+    if (rc != LEEC_OK) {
+        print_failure(a.target, rc, NULL);
+        goto out;
+    }
+    rc = leec_ctx_run(ctx);
+    if (!res.finished) {
+        print_failure(a.target, rc != LEEC_OK ? rc : LEEC_E_STATE, NULL);
+        goto out;
+    }
+    if (res.rc != LEEC_OK) {
+        print_failure(a.target, res.rc, &res);
+        goto out;
+    }
+    fputs("revoked ", stdout);
+    fputs(a.target, stdout);
+    printf(" (serial %s)\n", info->serial ? info->serial : "?");
+    status = 0;
+out:
+    free_secret(key);
+    free(cert);
+    free(res.problem_type);
+    free(res.problem_detail);
+    leec_cert_info_free(info);
+    leec_ctx_free(ctx);
+    free(o.dir);
+    return status;
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# make check's install test: `meson install` of a build into a temporary
+# DESTDIR, then checks that every file is there (program, shared library with
+# its soname, header, pkg-config file, man pages when scdoc is installed, bash
+# completion) and that a small program builds against the installed header
+# and library through pkg-config, links and runs. Exits 1 if anything fails.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${1:-build}
+status=0
+ok() { echo "install: ok: $*"; }
+bad() { echo "install: FAILED: $*" >&2; status=1; }
+
+[ -f "$BUILD/build.ninja" ] || { bad "$BUILD is not a configured build"; exit 1; }
+
+DEST=$(mktemp -d)
+trap 'rm -rf "$DEST"' EXIT
+
+# Installation directories as configured (relative ones are under prefix).
+bindir='' libdir='' includedir='' mandir='' datadir=''
+eval "$(meson introspect "$BUILD" --buildoptions | python3 -c '
+import json, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+p = o["prefix"]
+for k in ("bindir", "libdir", "includedir", "mandir", "datadir"):
+    v = o[k] if o[k].startswith("/") else p.rstrip("/") + "/" + o[k]
+    print(f"{k}={v!r}")
+')"
+
+if DESTDIR="$DEST" meson install -C "$BUILD" --no-rebuild >"$DEST.log" 2>&1; then
+    ok "meson install into DESTDIR"
+else
+    cat "$DEST.log" >&2
+    bad "meson install"
+fi
+rm -f "$DEST.log"
+
+lib="$DEST$libdir"
+have() { # test-flag path what
+    if test "$1" "$2"; then ok "$3 (${2#"$DEST"})"; else bad "$3 missing: ${2#"$DEST"}"; fi
+}
+have -x "$DEST$bindir/leec" "program"
+have -f "$lib/libleec.so.0" "shared library"
+have -L "$lib/libleec.so" "development link"
+have -f "$DEST$includedir/leec/leec.h" "header"
+have -f "$lib/pkgconfig/libleec.pc" "pkg-config file"
+have -f "$DEST$datadir/bash-completion/completions/leec" "bash completion"
+
+soname=$(readelf -d "$lib/libleec.so.0" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+if [ "$soname" = "libleec.so.0" ]; then ok "soname $soname"; else bad "soname is '$soname'"; fi
+
+if command -v scdoc >/dev/null 2>&1; then
+    for page in man1/leec.1 man3/libleec.3; do
+        f="$DEST$mandir/$page"
+        if [ -f "$f" ] && MANWIDTH=80 man -l "$f" 2>/dev/null | grep -q '^NAME'; then
+            ok "man page ${f#"$DEST"}"
+        else
+            bad "man page $page missing or does not render"
+        fi
+    done
+else
+    echo "install: skipped: man pages (scdoc is not installed)"
+fi
+
+comp="$DEST$datadir/bash-completion/completions/leec"
+if [ -f "$comp" ] && bash -c 'source "$1" && complete -p leec' _ "$comp" >/dev/null 2>&1; then
+    ok "completion loads"
+else
+    bad "completion does not load"
+fi
+
+out=$(LD_LIBRARY_PATH="$lib" "$DEST$bindir/leec" version 2>&1)
+if [ "$out" = "leec $(sed -n 's/^#define LEEC_VERSION "\(.*\)"/\1/p' include/leec/leec.h)" ]; then
+    ok "installed leec runs: $out"
+else
+    bad "installed leec version: $out"
+fi
+
+# Build a program against the installed files only, through pkg-config.
+export PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DEST"
+if pkg-config --print-errors --exists libleec &&
+    pkg-config --print-errors --static --libs libleec >/dev/null; then
+    ok "pkg-config libleec (Requires.private resolve): $(pkg-config --modversion libleec)"
+else
+    bad "pkg-config cannot resolve libleec or its Requires.private"
+fi
+cflags=$(pkg-config --cflags libleec)
+libs=$(pkg-config --libs libleec)
+cat >"$DEST/t.c" <<'C'
+#include <leec/leec.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+    leec_ctx *ctx = leec_ctx_new();
+    if (!ctx)
+        return 1;
+    const char *m = leec_strerror(LEEC_E_TOS);
+    printf("%s: %s\n", LEEC_VERSION, m);
+    leec_ctx_free(ctx);
+    return strcmp(leec_strerror(LEEC_OK), "success") != 0;
+}
+C
+# shellcheck disable=SC2086 # pkg-config output is a list of words
+if cc -std=c17 -Wall -Wextra -Werror -pedantic $cflags "$DEST/t.c" -o "$DEST/t" \
+    $libs -Wl,-rpath,"$lib" 2>&1; then
+    ok "compiled and linked with: cc $cflags t.c $libs"
+    if ldd "$DEST/t" | grep -q "libleec.so.0 => $lib/"; then
+        ok "the program uses the installed libleec"
+    else
+        bad "the program does not load the installed libleec: $(ldd "$DEST/t" | grep leec)"
+    fi
+    if out=$("$DEST/t"); then ok "the program runs: $out"; else bad "the program failed: $out"; fi
+else
+    bad "cannot build a program against the installed library"
+fi
+
+[ $status -eq 0 ] && echo "install: ok"
+exit $status
