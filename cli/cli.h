@@ -15,6 +15,8 @@ int cmd_list(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_dhparam(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
+int cmd_ca_cert(int argc, char **argv);
+int cmd_account(int argc, char **argv);
 
 /* Default state folder: /var/lib/leec as root, else $XDG_DATA_HOME/leec
  * (~/.local/share/leec). malloc'd. */
@@ -55,5 +57,9 @@ typedef struct cli_nameset {
 int cli_nameset_add(cli_nameset *s, const char *name, unsigned line,
                     unsigned *prev);
 void cli_nameset_free(cli_nameset *s);
+
+/* A non-empty option value of at most 256 bytes without control characters
+ * (nor spaces unless allowed). */
+bool cli_printable_word(const char *s, bool spaces);
 
 #endif

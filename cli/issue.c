@@ -63,6 +63,9 @@ static void issue_usage(FILE *f)
         "      --key-type TYPE      ec256 (default), ec384, rsa2048, rsa3072,\n"
         "                           rsa4096\n"
         "      --email ADDR         contact for a new account\n"
+        "      --eab-kid KID        External Account Binding key id (CAs\n"
+        "                           such as ZeroSSL need one for a new account)\n"
+        "      --eab-hmac-key KEY   its MAC key, base64url\n"
         "      --agree-tos          agree to the CA's terms of service\n"
         "      --throwaway-account  use a fresh account for this run only\n"
         "      --force              order even if the certificate is fresh\n"
@@ -77,6 +80,9 @@ static void issue_usage(FILE *f)
         "      --budget-domain N    at most N certificates per registered\n"
         "                           domain per 7 days (0: off); over a budget,\n"
         "                           certificates wait instead of failing\n"
+        "      --preferred-chain CN prefer the CA's alternate chain whose top\n"
+        "                           certificate is issued by (or is) CN\n"
+        "      --profile NAME       ask for the CA's certificate profile NAME\n"
         "  -v, --verbose            more output (twice: debug)\n"
         "  -q, --quiet              errors only\n"
         "      --json               print the result as JSON (--batch: one\n"
@@ -113,6 +119,10 @@ enum {
     OPT_DNS_AUTH_PORT,
     OPT_HOOK,
     OPT_TLS_PORT,
+    OPT_PREFERRED_CHAIN,
+    OPT_PROFILE,
+    OPT_EAB_KID,
+    OPT_EAB_HMAC_KEY,
 };
 
 static const struct option long_opts[] = {
@@ -144,6 +154,10 @@ static const struct option long_opts[] = {
     {"dns-auth-port", required_argument, NULL, OPT_DNS_AUTH_PORT},
     {"hook", required_argument, NULL, OPT_HOOK},
     {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+    {"preferred-chain", required_argument, NULL, OPT_PREFERRED_CHAIN},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"eab-kid", required_argument, NULL, OPT_EAB_KID},
+    {"eab-hmac-key", required_argument, NULL, OPT_EAB_HMAC_KEY},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"json", no_argument, NULL, OPT_JSON},
@@ -175,6 +189,21 @@ static int parse(int argc, char **argv, issue_opts *o)
         }
         case OPT_CERT_NAME:
             o->cert_name = optarg;
+            break;
+        case OPT_PREFERRED_CHAIN:
+            if (!cli_printable_word(optarg, true)) {
+                fputs("leec: --preferred-chain needs a CN (printable)\n",
+                      stderr);
+                return EXIT_USAGE;
+            }
+            o->preferred_chain = optarg;
+            break;
+        case OPT_PROFILE:
+            if (!cli_printable_word(optarg, false)) {
+                fputs("leec: --profile needs a profile name\n", stderr);
+                return EXIT_USAGE;
+            }
+            o->profile = optarg;
             break;
         case OPT_BATCH:
             o->batch = optarg;
@@ -275,6 +304,12 @@ static int parse(int argc, char **argv, issue_opts *o)
             break;
         case OPT_TLS_PORT:
             o->tls_port = optarg;
+            break;
+        case OPT_EAB_KID:
+            o->eab_kid = optarg;
+            break;
+        case OPT_EAB_HMAC_KEY:
+            o->eab_hmac_key = optarg;
             break;
         case 'v':
             o->verbose++;
@@ -377,6 +412,18 @@ leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
         goto fail;
     }
     leec_ctx_set_agree_tos(ctx, o->agree_tos);
+    if ((o->eab_kid != NULL) != (o->eab_hmac_key != NULL)) {
+        fputs("leec: --eab-kid and --eab-hmac-key go together\n", stderr);
+        *status = EXIT_USAGE;
+        goto fail;
+    }
+    if (o->eab_kid &&
+        (rc = leec_ctx_set_eab(ctx, o->eab_kid, o->eab_hmac_key)) != LEEC_OK) {
+        fprintf(stderr, "leec: --eab-kid/--eab-hmac-key: %s (the key is "
+                        "base64url)\n", leec_strerror(rc));
+        *status = EXIT_USAGE;
+        goto fail;
+    }
     leec_ctx_set_account_mode(ctx, o->throwaway ? LEEC_ACCOUNT_THROWAWAY
                                                 : LEEC_ACCOUNT_SAVED);
     /* After set_server: the library picks its defaults from the URL. */
@@ -413,6 +460,10 @@ void issue_agent_setup(leec_agent *agent, const issue_opts *o)
     leec_agent_set_force(agent, o->force);
     if (o->webroot)
         leec_agent_set_webroot(agent, o->webroot);
+    if (o->preferred_chain)
+        leec_agent_set_preferred_chain(agent, o->preferred_chain);
+    if (o->profile)
+        leec_agent_set_profile(agent, o->profile);
 }
 
 /* The solver chosen by the options, made once for all the run's agents
@@ -543,8 +594,9 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
                    "to do (--force orders anyway)\n",
                    name);
         if (o->verbose)
-            printf("%.3f s, %lu HTTP requests, %lu connections\n", seconds,
-                   nreq, leec_ctx_connection_count(ctx));
+            printf("%.3f s, %lu HTTP requests, %lu TCP connection%s\n",
+                   seconds, nreq, leec_ctx_connection_count(ctx),
+                   leec_ctx_connection_count(ctx) == 1 ? "" : "s");
         free(live);
     }
 }

@@ -30,6 +30,8 @@ typedef struct issue_opts {
     const char *tls_port;     /* tls-alpn-01 responder */
     leec_key_type key_type;
     const char *email;
+    const char *eab_kid;      /* --eab-kid: External Account Binding */
+    const char *eab_hmac_key; /* --eab-hmac-key (base64url, secret) */
     bool agree_tos;
     bool throwaway;
     bool force;
@@ -44,6 +46,8 @@ typedef struct issue_opts {
     unsigned budget_orders; /* new orders per 3 hours; 0: off */
     bool budget_domain_set;
     unsigned budget_domain; /* certificates per registered domain per 7 days */
+    const char *preferred_chain; /* --preferred-chain CN */
+    const char *profile;         /* --profile NAME */
 } issue_opts;
 
 /* Set by SIGINT/SIGTERM once issue_signals() ran: the signal number. */

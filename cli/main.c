@@ -16,6 +16,8 @@ static const struct command {
     {"reset", cmd_reset, "forget certificates (or all state)"},
     {"dhparam", cmd_dhparam, "write Diffie-Hellman parameters (PEM)"},
     {"revoke", cmd_revoke, "ask the CA to revoke a certificate"},
+    {"ca-cert", cmd_ca_cert, "write the CA certificate atop a chain"},
+    {"account", cmd_account, "manage the account at the CA"},
 };
 
 static void usage(FILE *f)

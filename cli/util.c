@@ -182,3 +182,15 @@ void cli_nameset_free(cli_nameset *s)
         free(s->v[i].key);
     free(s->v);
 }
+
+bool cli_printable_word(const char *s, bool spaces)
+{
+    if (!s || !*s || strlen(s) > 256)
+        return false;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f || (c == ' ' && !spaces))
+            return false;
+    }
+    return true;
+}

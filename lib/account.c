@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "jws.h"
 #include "json.h"
 #include "problem.h"
 #include "store.h"
@@ -70,6 +71,19 @@ static char *account_json(leec_ctx *ctx)
     return s;
 }
 
+leec_code leec_account_save(leec_ctx *ctx)
+{
+    char *pem = NULL;
+    char *js = account_json(ctx);
+    leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
+    if (rc == LEEC_OK)
+        rc = ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem,
+                                           js);
+    leec_secure_free(pem);
+    free(js);
+    return rc;
+}
+
 static void on_new_account(void *ud, leec_acme_resp *r)
 {
     leec_ctx *ctx = ud;
@@ -97,6 +111,7 @@ static void on_new_account(void *ud, leec_acme_resp *r)
         return;
     }
     leec_log(ctx, LEEC_LOG_INFO, "account created: %s", ctx->acct_url);
+    ctx->acct_created = true;
     if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
         char *pem = NULL;
         char *js = account_json(ctx);
@@ -114,6 +129,31 @@ static void on_new_account(void *ud, leec_acme_resp *r)
         }
     }
     account_ready(ctx);
+}
+
+/* RFC 8555 §7.3.4: the externalAccountBinding member, an HS256 JWS over
+ * the new account's public JWK. */
+static leec_code add_eab(leec_ctx *ctx, json_t *payload)
+{
+    char *jwk = NULL, *jws = NULL;
+    json_t *o = NULL;
+    leec_code rc = leec_key_jwk_json(ctx->acct_key, &jwk);
+    if (rc == LEEC_OK)
+        rc = leec_jws_sign_hmac(ctx->eab_key, ctx->eab_keylen, ctx->eab_kid,
+                                ctx->dir.new_account, jwk, &jws);
+    if (rc == LEEC_OK) {
+        o = json_loads(jws, 0, NULL);
+        rc = o && json_object_set_new(payload, "externalAccountBinding", o) ==
+                      0
+                 ? LEEC_OK
+                 : LEEC_E_NOMEM;
+    }
+    if (rc == LEEC_OK)
+        leec_log(ctx, LEEC_LOG_DEBUG, "newAccount with external account "
+                                      "binding (kid %s)", ctx->eab_kid);
+    free(jwk);
+    free(jws);
+    return rc;
 }
 
 static void create_account(leec_ctx *ctx)
@@ -148,6 +188,9 @@ static void create_account(leec_ctx *ctx)
         json_object_set_new(p, "contact", json_pack("[s]", m));
         free(m);
     }
+    if (ctx->eab_kid && (rc = add_eab(ctx, p)) != LEEC_OK)
+        goto fail;
+    rc = LEEC_E_NOMEM;
     if (!(payload = json_dumps(p, JSON_COMPACT)))
         goto fail;
     rc = leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key,

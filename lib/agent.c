@@ -375,11 +375,43 @@ static char *new_order_payload(leec_agent *a)
                                              leec_name_is_ip(a->names[i]) ? "ip" : "dns",
                                              "value", a->names[i]));
     json_object_set(o, "identifiers", ids);
+    if (a->profile)
+        json_object_set_new(o, "profile", json_string(a->profile));
     s = json_dumps(o, JSON_COMPACT);
 out:
     json_decref(ids);
     json_decref(o);
     return s;
+}
+
+/* With a profile asked for, whether the CA's directory lists it; fails the
+ * agent (nothing sent) when not. */
+static bool profile_offered(leec_agent *a)
+{
+    const leec_directory *d = &a->ctx->dir;
+    if (!a->profile)
+        return true;
+    for (size_t i = 0; i < d->nprofiles; i++)
+        if (strcmp(d->profiles[i], a->profile) == 0)
+            return true;
+    leec_buf list;
+    leec_buf_init(&list, 0);
+    for (size_t i = 0; i < d->nprofiles; i++)
+        if ((i && leec_buf_append_str(&list, ", ") != LEEC_OK) ||
+            leec_buf_append_str(&list, d->profiles[i]) != LEEC_OK)
+            break;
+    char *names = leec_buf_steal(&list);
+    if (d->nprofiles)
+        fail(a, LEEC_E_INVALID_ARG, NULL,
+             "profile %s is not offered; the CA offers profiles: %s",
+             a->profile, names ? names : "(out of memory)");
+    else
+        fail(a, LEEC_E_INVALID_ARG, NULL,
+             "profile %s is not offered; the CA offers no profiles",
+             a->profile);
+    free(names);
+    leec_buf_free(&list);
+    return false;
 }
 
 /* Sends the request of the current state (also on a retry or poll). */
@@ -388,6 +420,8 @@ static void send_current(leec_agent *a)
     a->deadline = -1;
     switch (a->state) {
     case LEEC_ST_NEW_ORDER: {
+        if (!profile_offered(a))
+            return;
         char *p = new_order_payload(a);
         if (!p) {
             fail(a, LEEC_E_NOMEM, NULL, "out of memory");
@@ -419,7 +453,9 @@ static void send_current(leec_agent *a)
         enter_finalize(a);
         return;
     case LEEC_ST_DOWNLOAD:
-        post(a, a->cert_url, NULL, "application/pem-certificate-chain");
+        /* cursor 0: the default chain; k: the alternate alt_urls[k - 1] */
+        post(a, a->cursor ? a->alt_urls[a->cursor - 1] : a->cert_url, NULL,
+             "application/pem-certificate-chain");
         return;
     default:
         return;
@@ -919,36 +955,114 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
     follow_order(a, r->json);
 }
 
+/* Whether a chain's top certificate was issued by (or is) a certificate
+ * with the preferred commonName. */
+static bool chain_preferred(leec_agent *a, const char *issuers)
+{
+    char *subject = NULL, *issuer = NULL;
+    if (!issuers || !*issuers ||
+        leec_chain_top(issuers, strlen(issuers), NULL, &subject, &issuer,
+                       NULL, NULL) != LEEC_OK)
+        return false;
+    bool yes = (issuer && strcmp(issuer, a->preferred_chain) == 0) ||
+               (subject && strcmp(subject, a->preferred_chain) == 0);
+    free(subject);
+    free(issuer);
+    return yes;
+}
+
+/* Remembers the alternate chains the CA links from the default one. */
+static void take_alternates(leec_agent *a, const leec_acme_resp *r)
+{
+    const leec_http_resp *h = r->http;
+    for (size_t i = 0; h && i < h->nlinks; i++) {
+        size_t cap = sizeof a->alt_urls / sizeof *a->alt_urls;
+        if (a->nalt == cap)
+            break;
+        if (!h->links[i].rel || strcmp(h->links[i].rel, "alternate") != 0 ||
+            !leec_url_ok(h->links[i].url))
+            continue;
+        char *u = strdup(h->links[i].url);
+        if (u)
+            a->alt_urls[a->nalt++] = u;
+    }
+}
+
+/* The next alternate chain, or the install of the chain at hand. */
+static void next_alternate(leec_agent *a)
+{
+    if (a->cursor < a->nalt) {
+        a->cursor++;
+        a->retries = 0;
+        send_current(a);
+        return;
+    }
+    leec_log(a->ctx, LEEC_LOG_INFO,
+             "agent %u (%s): no chain of the %zu the CA offers ends at %s; "
+             "keeping the default chain",
+             a->id, a->cert_name, a->nalt + 1, a->preferred_chain);
+    go(a, LEEC_ST_INSTALL);
+}
+
 static void on_download(leec_agent *a, leec_acme_resp *r)
 {
     char *leaf = NULL, *issuers = NULL, *why = NULL;
+    bool alternate = a->cursor > 0;
+    leec_code rc = LEEC_OK;
     if (r->status != 200) {
+        if (alternate) {
+            leec_log(a->ctx, LEEC_LOG_INFO,
+                     "agent %u (%s): alternate chain %zu refused (HTTP %ld)",
+                     a->id, a->cert_name, a->cursor, r->status);
+            next_alternate(a);
+            return;
+        }
         fail(a, LEEC_E_ACME, steal_problem(r),
              "certificate download refused (HTTP %ld)", r->status);
         return;
     }
     if (!r->content_type ||
         strcmp(r->content_type, "application/pem-certificate-chain") != 0) {
+        if (alternate) {
+            next_alternate(a);
+            return;
+        }
         fail(a, LEEC_E_PROTOCOL, NULL, "certificate has content type %s",
              r->content_type ? r->content_type : "(none)");
         return;
     }
-    leec_code rc = leec_chain_accept(r->body->data, r->body->len, a->cert_key,
-                                     (const char *const *)a->names, a->nnames,
-                                     a->ctx->x509_cache, &leaf, &issuers,
-                                     &why);
-    if (rc == LEEC_E_PROTOCOL) {
+    rc = leec_chain_accept(r->body->data, r->body->len, a->cert_key,
+                           (const char *const *)a->names, a->nnames,
+                           a->ctx->x509_cache, &leaf, &issuers, &why);
+    if (rc != LEEC_OK && alternate) {
+        leec_log(a->ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): refusing alternate chain %zu: %s", a->id,
+                 a->cert_name, a->cursor, why ? why : leec_strerror(rc));
+        next_alternate(a);
+    } else if (rc == LEEC_E_PROTOCOL) {
         fail(a, rc, NULL, "the CA sent a malformed certificate chain");
     } else if (rc != LEEC_OK) {
         fail(a, rc, NULL, "refusing the certificate: %s",
              why ? why : leec_strerror(rc));
+    } else if (alternate && !chain_preferred(a, issuers)) {
+        next_alternate(a);
     } else {
+        bool preferred = a->preferred_chain && chain_preferred(a, issuers);
         free(a->cert_pem);
         free(a->chain_pem);
         a->cert_pem = leaf;
         a->chain_pem = issuers;
         leaf = issuers = NULL;
-        go(a, LEEC_ST_INSTALL);
+        if (alternate)
+            leec_log(a->ctx, LEEC_LOG_INFO,
+                     "agent %u (%s): using alternate chain %zu (ends at %s)",
+                     a->id, a->cert_name, a->cursor, a->preferred_chain);
+        if (!a->preferred_chain || preferred || alternate) {
+            go(a, LEEC_ST_INSTALL);
+        } else {
+            take_alternates(a, r);
+            next_alternate(a);
+        }
     }
     free(leaf);
     free(issuers);
@@ -1019,6 +1133,13 @@ static void on_response(void *ud, leec_acme_resp *r)
         return;
     if (r->err == LEEC_OK && r->status < 500 && r->status != 429)
         a->retries = 0; /* the budget is for consecutive failures */
+    if (r->err != LEEC_OK && a->state == LEEC_ST_DOWNLOAD && a->cursor > 0) {
+        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): alternate chain %zu: %s",
+                 a->id, a->cert_name, a->cursor,
+                 r->errmsg ? r->errmsg : leec_strerror(r->err));
+        next_alternate(a);
+        return;
+    }
     if (r->err != LEEC_OK) {
         fail(a, r->err, NULL, "%s: %s", leec_state_name(a->state),
              r->errmsg ? r->errmsg : leec_strerror(r->err));

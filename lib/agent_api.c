@@ -128,6 +128,10 @@ void leec_agent_destroy(leec_agent *a)
     free(a->seen_serial);
     free(a->errmsg);
     leec_problem_free(a->problem);
+    free(a->preferred_chain);
+    free(a->profile);
+    for (size_t i = 0; i < a->nalt; i++)
+        free(a->alt_urls[i]);
     free(a);
 }
 
@@ -157,6 +161,37 @@ leec_code leec_agent_set_key_type(leec_agent *a, leec_key_type type)
         return LEEC_E_INVALID_ARG;
     a->key_type = type;
     return LEEC_OK;
+}
+
+/* A copy of an option string (NULL clears): short and printable. */
+static leec_code set_opt_str(leec_agent *a, char **slot, const char *v)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    char *c = NULL;
+    if (v) {
+        size_t n = strlen(v);
+        if (n == 0 || n > 256)
+            return LEEC_E_INVALID_ARG;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+                return LEEC_E_INVALID_ARG;
+        if (!(c = strdup(v)))
+            return LEEC_E_NOMEM;
+    }
+    free(*slot);
+    *slot = c;
+    return LEEC_OK;
+}
+
+leec_code leec_agent_set_preferred_chain(leec_agent *a, const char *cn)
+{
+    return set_opt_str(a, &a->preferred_chain, cn);
+}
+
+leec_code leec_agent_set_profile(leec_agent *a, const char *name)
+{
+    return set_opt_str(a, &a->profile, name);
 }
 
 leec_code leec_agent_set_webroot(leec_agent *a, const char *dir)

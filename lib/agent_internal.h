@@ -77,6 +77,11 @@ struct leec_agent {
     leec_code err;
     char *errmsg;
     leec_problem *problem;
+
+    char *preferred_chain; /* issuer CN wanted at the top, or NULL */
+    char *profile;         /* newOrder's profile, or NULL */
+    char *alt_urls[4];     /* Link rel="alternate" chains still to look at */
+    size_t nalt;
 };
 
 /* Gives back what the agent holds outside itself: the governor's slot and

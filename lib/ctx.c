@@ -73,6 +73,7 @@ void leec_ctx_free(leec_ctx *ctx)
         leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
     free(ctx->agents);
     leec_revoke_free_all(ctx);
+    leec_account_ops_free_all(ctx);
     leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
     leec_account_clear(ctx);
     leec_acme_drop_deferred(ctx);
@@ -393,6 +394,8 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
         admit_queued(ctx);
     if (ctx->revokes)
         leec_revoke_perform(ctx);
+    if (ctx->acct_jobs)
+        leec_account_ops_perform(ctx);
     if (ctx->deferred)
         (void)leec_acme_release(ctx);
     /* Requests started above go out now rather than after the next wait. */
@@ -426,6 +429,8 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
     int64_t now = leec_now_ms(ctx);
     long best = -1;
     if (ctx->kick_queued || leec_revoke_due(ctx))
+        return 0;
+    if (leec_account_ops_due(ctx))
         return 0;
     for (size_t i = 0; i < ctx->nagents; i++)
         earliest(&best, leec_agent_deadline(ctx->agents[i]), now);

@@ -27,6 +27,9 @@ void leec_directory_clear(leec_directory *d)
     free(d->key_change);
     free(d->renewal_info);
     free(d->terms);
+    for (size_t i = 0; i < d->nprofiles; i++)
+        free(d->profiles[i]);
+    free(d->profiles);
     memset(d, 0, sizeof *d);
 }
 
@@ -45,6 +48,35 @@ static leec_code take_url(const json_t *obj, const char *key, bool required,
         return LEEC_OK;
     *out = strdup(v);
     return *out ? LEEC_OK : LEEC_E_NOMEM;
+}
+
+/* meta.profiles: an object of profile name -> description. Names that are
+ * not short printable tokens are skipped; at most 32 are kept. */
+#define MAX_PROFILES 32
+static leec_code take_profiles(const json_t *meta, leec_directory *d)
+{
+    const json_t *p = meta ? json_object_get(meta, "profiles") : NULL;
+    if (!json_is_object(p) || json_object_size(p) == 0)
+        return LEEC_OK;
+    size_t n = json_object_size(p);
+    if (n > MAX_PROFILES)
+        n = MAX_PROFILES;
+    if (!(d->profiles = calloc(n, sizeof *d->profiles)))
+        return LEEC_E_NOMEM;
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)p, name, v) {
+        size_t len = strlen(name);
+        bool ok = len > 0 && len <= 64;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = name[i] > 0x20 && name[i] < 0x7f && name[i] != ',';
+        if (!ok || d->nprofiles == n)
+            continue;
+        if (!(d->profiles[d->nprofiles] = strdup(name)))
+            return LEEC_E_NOMEM;
+        d->nprofiles++;
+    }
+    return LEEC_OK;
 }
 
 leec_code leec_directory_parse(const json_t *obj, leec_directory *d,
@@ -67,6 +99,8 @@ leec_code leec_directory_parse(const json_t *obj, leec_directory *d,
                 strncmp(tos, "http://", 7) == 0) &&
         !(d->terms = strdup(tos)))
         rc = LEEC_E_NOMEM;
+    if (rc == LEEC_OK)
+        rc = take_profiles(leec_json_object(obj, "meta"), d);
 out:
     if (rc != LEEC_OK)
         leec_directory_clear(d);

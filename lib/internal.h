@@ -33,6 +33,8 @@ typedef struct leec_directory {
     char *key_change;
     char *renewal_info; /* may be NULL */
     char *terms;        /* meta.termsOfService, may be NULL */
+    char **profiles;    /* meta.profiles' names (draft-ietf-acme-profiles) */
+    size_t nprofiles;
 } leec_directory;
 
 /* Parses and validates a directory object: the required URLs must be https
@@ -150,6 +152,12 @@ struct leec_ctx {
     unsigned cleanups;             /* solver clean-ups under way */
     struct leec_revoke_op *revokes; /* revocations under way (revoke.c) */
     unsigned pending_ops;          /* their number, counted in *running */
+    struct leec_acct_job *acct_jobs; /* account operations (account_ops.c),
+                                        also counted in pending_ops */
+    char *eab_kid;                 /* External Account Binding, or NULL */
+    unsigned char *eab_key;        /* its MAC key (secret, wiped on free) */
+    size_t eab_keylen;
+    bool acct_created;             /* the account was created by this ctx */
     leec_nonce_pool nonces;
     leec_token_table tokens;
     struct leec_solver **solvers;
@@ -193,6 +201,9 @@ void leec_account_clear(leec_ctx *ctx);
  * forget it, so the next leec_account_ensure creates (and saves) a new one.
  * Does nothing when another agent has already done so. */
 void leec_account_forget(leec_ctx *ctx, unsigned gen);
+/* Saves ctx->acct_key and account.json (url, directory, ctx->contact) in
+ * the store under acct_ca_id, replacing what is there (key first). */
+leec_code leec_account_save(leec_ctx *ctx);
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
 char *leec_ca_id(const char *url);
 
@@ -212,6 +223,14 @@ void leec_revoke_perform(leec_ctx *ctx);
 bool leec_revoke_due(const leec_ctx *ctx);
 /* Drops them all without callbacks (context free). */
 void leec_revoke_free_all(leec_ctx *ctx);
+
+/* ---- account operations (account_ops.c) ---- */
+/* Advances the account operations and reports the finished ones. */
+void leec_account_ops_perform(leec_ctx *ctx);
+/* True when leec_account_ops_perform has work now. */
+bool leec_account_ops_due(const leec_ctx *ctx);
+/* Drops them all without callbacks, and wipes the EAB key (context free). */
+void leec_account_ops_free_all(leec_ctx *ctx);
 
 /* ---- solvers (solvers.c): owned by the context ---- */
 struct leec_solver;

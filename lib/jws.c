@@ -126,3 +126,68 @@ out:
     leec_buf_free(&input);
     return rc;
 }
+
+leec_code leec_jws_sign_hmac(const unsigned char *key, size_t keylen,
+                             const char *kid, const char *url,
+                             const char *payload, char **out)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    json_t *check = NULL;
+    json_t *hdr = NULL;
+    json_t *jws = NULL;
+    char *hdr_text = NULL;
+    char *hdr64 = NULL;
+    char *pay64 = NULL;
+    char *sig64 = NULL;
+    unsigned char *mac = NULL;
+    size_t maclen = 0;
+    leec_buf input;
+
+    leec_buf_init(&input, 0);
+    if (!out)
+        return LEEC_E_INVALID_ARG;
+    *out = NULL;
+    if (!key || !keylen || !kid || !*kid || !url || !*url || !payload)
+        goto out;
+    if (!(check = json_loads(payload, JSON_DECODE_ANY, NULL)))
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(hdr = json_object()))
+        goto out;
+    if ((rc = set_str(hdr, "alg", "HS256")) != LEEC_OK ||
+        (rc = set_str(hdr, "kid", kid)) != LEEC_OK ||
+        (rc = set_str(hdr, "url", url)) != LEEC_OK)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(hdr_text = json_dumps(hdr, JSON_COMPACT)) ||
+        !(hdr64 = leec_b64url_encode(hdr_text, strlen(hdr_text))) ||
+        !(pay64 = leec_b64url_encode(payload, strlen(payload))))
+        goto out;
+    if ((rc = leec_buf_printf(&input, "%s.%s", hdr64, pay64)) != LEEC_OK)
+        goto out;
+    rc = leec_hmac("sha256", key, keylen, input.data, input.len, &mac,
+                   &maclen);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(sig64 = leec_b64url_encode(mac, maclen)))
+        goto out;
+    jws = json_object();
+    if (!jws || json_object_set_new(jws, "protected", json_string(hdr64)) ||
+        json_object_set_new(jws, "payload", json_string(pay64)) ||
+        json_object_set_new(jws, "signature", json_string(sig64)))
+        goto out;
+    if ((*out = json_dumps(jws, JSON_COMPACT)))
+        rc = LEEC_OK;
+out:
+    json_decref(check);
+    json_decref(hdr);
+    json_decref(jws);
+    free(hdr_text);
+    free(hdr64);
+    free(pay64);
+    free(sig64);
+    free(mac);
+    leec_buf_free(&input);
+    return rc;
+}

@@ -25,6 +25,9 @@ struct leec_store_ops {
     /* Saves (replacing) the account atomically: key 0600, folder 0700. */
     leec_code (*account_save)(leec_store *s, const char *ca_id,
                               const char *key_pem, const char *account_json);
+    /* Removes the account of ca_id (key and JSON) at once; LEEC_OK when
+     * there is none. May be NULL in a backend that cannot. */
+    leec_code (*account_remove)(leec_store *s, const char *ca_id);
     /* Reads one file ("privkey.pem", "cert.pem", "chain.pem",
      * "fullchain.pem", "meta.json") of the current version of a
      * certificate. LEEC_E_NOT_FOUND if there is none. *data malloc'd,

@@ -830,6 +830,31 @@ out:
     return rc;
 }
 
+/* One CA's account: its folder renamed away in one step, then deleted.
+ * Removing an account that does not exist succeeds. */
+static leec_code fs_account_remove(leec_store *s, const char *ca_id)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_NOMEM;
+    char *acc = NULL;
+    char *trash = NULL;
+
+    if (!leec_store_name_valid(ca_id))
+        return LEEC_E_INVALID_ARG;
+    if (!(acc = pathf("%s/accounts", fs->dir)))
+        goto out;
+    rc = move_to_trash(acc, ca_id, &trash);
+    if (rc == LEEC_OK && trash)
+        rc = remove_tree(trash);
+    if (rc == LEEC_OK)
+        sweep_trash(acc);
+
+out:
+    free(trash);
+    free(acc);
+    return rc;
+}
+
 /* Every account, the folder renamed away whole and recreated empty. */
 static leec_code reset_accounts(fs_store *fs)
 {
@@ -943,6 +968,7 @@ static void fs_destroy(leec_store *s)
 static const struct leec_store_ops fs_ops = {
     .account_load = fs_account_load,
     .account_save = fs_account_save,
+    .account_remove = fs_account_remove,
     .cert_read = fs_cert_read,
     .cert_read_many = fs_cert_read_many,
     .cert_install = fs_cert_install,

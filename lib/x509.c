@@ -827,3 +827,93 @@ out:
     X509_free(cert);
     return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* The top of a chain                                                  */
+/* ------------------------------------------------------------------ */
+
+/* The first commonName of name, sanitised, or NULL (*oom on failure). */
+static char *name_cn(const X509_NAME *name, bool *oom)
+{
+    int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    if (i < 0)
+        return NULL;
+    const ASN1_STRING *d =
+        X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    unsigned char *utf8 = NULL;
+    int n = d ? ASN1_STRING_to_UTF8(&utf8, d) : -1;
+    if (n < 0)
+        return NULL;
+    char *s = dup_printable(utf8, (size_t)n);
+    OPENSSL_free(utf8);
+    if (!s)
+        *oom = true;
+    return s;
+}
+
+/* The first caIssuers URI of the Authority Information Access, or NULL. */
+static char *ca_issuers_uri(X509 *x, bool *oom)
+{
+    AUTHORITY_INFO_ACCESS *aia =
+        X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+    char *s = NULL;
+    for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
+        ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+        if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers ||
+            ad->location->type != GEN_URI)
+            continue;
+        const ASN1_IA5STRING *u = ad->location->d.uniformResourceIdentifier;
+        s = dup_printable(ASN1_STRING_get0_data(u),
+                          (size_t)ASN1_STRING_length(u));
+        if (!s)
+            *oom = true;
+        break;
+    }
+    AUTHORITY_INFO_ACCESS_free(aia);
+    return s;
+}
+
+leec_code leec_chain_top(const char *pem, size_t len, char **top_pem,
+                         char **subject_cn, char **issuer_cn,
+                         bool *self_signed, char **ca_issuers)
+{
+    X509 *x[CHAIN_MAX];
+    size_t count = 0;
+    char *outs[4] = {NULL, NULL, NULL, NULL};
+    bool oom = false;
+    if (!pem)
+        return LEEC_E_INVALID_ARG;
+    if (split_x509(pem, len, x, &count, NULL) != LEEC_OK)
+        return LEEC_E_INVALID_ARG;
+    X509 *top = x[count - 1];
+    if (top_pem && !(outs[0] = cert_to_pem(top)))
+        oom = true;
+    if (subject_cn)
+        outs[1] = name_cn(X509_get_subject_name(top), &oom);
+    if (issuer_cn)
+        outs[2] = name_cn(X509_get_issuer_name(top), &oom);
+    if (ca_issuers)
+        outs[3] = ca_issuers_uri(top, &oom);
+    if (self_signed) {
+        EVP_PKEY *pk = X509_get0_pubkey(top);
+        *self_signed = X509_check_issued(top, top) == X509_V_OK && pk &&
+                       X509_verify(top, pk) == 1;
+    }
+    for (size_t i = 0; i < count; i++)
+        X509_free(x[i]);
+    ERR_clear_error();
+    if (oom) {
+        for (size_t i = 0; i < 4; i++)
+            free(outs[i]);
+        return LEEC_E_NOMEM;
+    }
+    if (top_pem)
+        *top_pem = outs[0];
+    if (subject_cn)
+        *subject_cn = outs[1];
+    if (issuer_cn)
+        *issuer_cn = outs[2];
+    if (ca_issuers)
+        *ca_issuers = outs[3];
+    return LEEC_OK;
+}

@@ -170,6 +170,21 @@ LEEC_API leec_code leec_cert_info_from_pem(const char *pem, size_t len,
                                            leec_cert_info **out);
 LEEC_API void leec_cert_info_free(leec_cert_info *info);
 
+/*
+ * The top of a PEM chain (chain.pem, or a CA's download): its last
+ * certificate. Every output pointer may be NULL (not wanted); the strings
+ * are malloc'd: *top_pem (the certificate, re-encoded as PEM), *subject_cn
+ * and *issuer_cn (its subject's and issuer's commonName, NULL when absent),
+ * *ca_issuers (the caIssuers URI of its Authority Information Access, NULL
+ * when absent). *self_signed: the certificate is its own issuer (names
+ * match and its signature verifies with its own key): a root.
+ * Errors: LEEC_E_INVALID_ARG (not a chain of PEM certificates),
+ * LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_chain_top(const char *pem, size_t len, char **top_pem,
+                                  char **subject_cn, char **issuer_cn,
+                                  bool *self_signed, char **ca_issuers);
+
 /* --------------------------------------------------------------------- */
 /* Store                                                                  */
 /* --------------------------------------------------------------------- */
@@ -357,6 +372,22 @@ LEEC_API const char *leec_ctx_terms_url(leec_ctx *ctx);
 
 /* Key type of a new account key (default ec256). */
 LEEC_API void leec_ctx_set_account_key_type(leec_ctx *ctx, leec_key_type type);
+
+/*
+ * External Account Binding (RFC 8555 §7.3.4): some CAs (ZeroSSL, Google,
+ * SSL.com, ...) only create accounts tied to an account of theirs. kid is
+ * the key identifier they give, hmac_key_b64url the MAC key, base64url
+ * without padding (as they print it). A newAccount request then carries
+ * "externalAccountBinding": a JWS signed with HS256 over the new account's
+ * public JWK, protected {"alg":"HS256","kid":kid,"url":newAccount URL}.
+ * The key is decoded and kept in the context only (wiped when replaced or
+ * freed), never logged nor saved. kid NULL removes the binding. Only a new
+ * account uses it: a saved account is used as it is.
+ * Errors: LEEC_E_INVALID_ARG (kid empty or with control characters,
+ * hmac_key_b64url NULL, empty or not base64url), LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
+                                    const char *hmac_key_b64url);
 
 /*
  * Starts the built-in http-01 responder (libmicrohttpd) on "[ADDR:]PORT"
@@ -551,6 +582,32 @@ LEEC_API leec_code leec_agent_set_key_type(leec_agent *agent,
 LEEC_API leec_code leec_agent_set_webroot(leec_agent *agent, const char *dir);
 
 /*
+ * Preferred chain (like certbot's --preferred-chain): when the topmost
+ * certificate of the CA's default chain was not issued by (nor is) a
+ * certificate with this commonName, the alternate chains the CA offers
+ * (Link rel="alternate", at most 4) are downloaded, each checked like the
+ * default one, and the first whose top certificate's issuer CN (or subject
+ * CN) is cn is installed; if none matches, the default chain is kept (and
+ * that is logged). NULL: the default chain (the default). Before start
+ * only. Errors: LEEC_E_STATE, LEEC_E_INVALID_ARG (empty, over 256 bytes or
+ * control characters), LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_agent_set_preferred_chain(leec_agent *agent,
+                                                  const char *cn);
+
+/*
+ * Certificate profile (draft-ietf-acme-profiles): newOrder carries
+ * "profile": name. The CA's directory must list name in meta.profiles;
+ * otherwise the agent fails before newOrder with LEEC_E_INVALID_ARG and a
+ * message naming the profiles the CA offers ("the CA offers profiles:
+ * classic, tlsserver"). NULL: the CA's default (the default). Before start
+ * only. Errors: LEEC_E_STATE, LEEC_E_INVALID_ARG (empty, over 256 bytes or
+ * control characters), LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_agent_set_profile(leec_agent *agent,
+                                          const char *name);
+
+/*
  * Solvers answer challenges. They belong to the context (freed with it) and
  * are shared by its agents; each agent uses one (default: http-01 through
  * the context's token table: the built-in responder of
@@ -715,6 +772,79 @@ typedef void (*leec_revoke_fn)(void *userdata, leec_code rc,
 LEEC_API leec_code leec_ctx_revoke(leec_ctx *ctx, const char *cert_pem,
                                    const char *cert_key_pem, int reason,
                                    leec_revoke_fn done, void *userdata);
+
+/* --------------------------------------------------------------------- */
+/* Account management (RFC 8555 §7.3)                                     */
+/* --------------------------------------------------------------------- */
+
+/* What leec_ctx_account_op() does to the context's account. */
+typedef enum leec_account_op {
+    /* Makes sure the account exists: the saved one, else a new one created
+     * (with the context's contact, terms agreement and EAB) and saved; then
+     * fetched as SHOW does. info->created tells which. arg unused. */
+    LEEC_ACCOUNT_OP_REGISTER = 0,
+    /* POST-as-GET of the account URL: its status, contact and orders URL.
+     * arg unused. */
+    LEEC_ACCOUNT_OP_SHOW,
+    /* Replaces the account's contact: arg is an e-mail address (without
+     * "mailto:"), or NULL/"" for none. The saved account.json follows. */
+    LEEC_ACCOUNT_OP_UPDATE_CONTACT,
+    /* Key rollover (§7.3.5): a fresh account key of type arg ("ec256",
+     * ...; NULL: the context's account key type) replaces the old one at
+     * the CA, then in the store (the key file replaced atomically). No agent
+     * may be running (LEEC_E_STATE): their requests are signed with the old
+     * key. */
+    LEEC_ACCOUNT_OP_ROLLOVER,
+    /* Deactivation (§7.3.6), which cannot be undone: POST
+     * {"status":"deactivated"}; on success the account is removed from the
+     * store (accounts/<ca>/ deleted) and forgotten by the context, so that a
+     * later issuance creates a fresh account. arg unused. */
+    LEEC_ACCOUNT_OP_DEACTIVATE
+} leec_account_op;
+
+/* The account as the CA described it, valid only during the callback.
+ * Strings may be NULL when the CA left them out. */
+typedef struct leec_account_info {
+    const char *url;              /* the account URL (kid) */
+    const char *status;           /* "valid", "deactivated", "revoked" */
+    const char *const *contact;   /* ncontact URIs, e.g. "mailto:a@b.c" */
+    size_t ncontact;
+    const char *orders;           /* the orders list URL */
+    bool created;                 /* REGISTER: created by this call */
+} leec_account_info;
+
+/*
+ * Called once when an account operation finishes, from inside
+ * leec_ctx_perform(). rc: LEEC_OK with info (never NULL then); LEEC_E_ACME
+ * with the CA's problem (e.g. urn:ietf:params:acme:error:unauthorized for a
+ * deactivated account, externalAccountRequired); or the error that stopped
+ * it (directory or account unavailable, the store). info and problem are
+ * NULL or valid only during the call.
+ */
+typedef void (*leec_account_fn)(void *userdata, leec_code rc,
+                                const leec_account_info *info,
+                                const leec_problem *problem);
+
+/*
+ * Starts an operation on the context's account (see leec_account_op). In
+ * LEEC_ACCOUNT_SAVED mode every operation but REGISTER needs the account
+ * saved in the store already (LEEC_E_NOT_FOUND otherwise: none is created);
+ * in THROWAWAY mode the context's account is created first if needed.
+ *
+ * Like leec_ctx_revoke, the operation advances from leec_ctx_perform(),
+ * from the next call on (done never runs inside this call), and counts in
+ * its *running until done has run; freeing the context first drops it
+ * without calling done. Run one at a time per context for predictable
+ * results (they are carried out in order anyway).
+ *
+ * Errors (done is then never called): LEEC_E_INVALID_ARG (unknown op, done
+ * NULL, no store in SAVED mode, a bad e-mail address or key type name),
+ * LEEC_E_NOT_FOUND (no saved account), LEEC_E_STATE (ROLLOVER while agents
+ * run), LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
+                                       const char *arg, leec_account_fn done,
+                                       void *userdata);
 
 #ifdef __cplusplus
 }

@@ -12,11 +12,16 @@ no certificates.  Every request is recorded with its arrival time.
         ca.ca_bundle        # its self-signed certificate, for --ca-bundle
         ca.requests         # [(time.time(), method, path), ...]
         ca.limited_at       # [time.time() when each 429 was sent]
+        ca.payloads         # [(path, decoded JWS payload or None), ...]
+
+StubCA(..., profiles={"classic": "...", ...}) serves meta.profiles in its
+directory (draft-ietf-acme-profiles).
 
 It listens on 127.0.0.1 on a port the kernel picks, from a thread of this
 process; leaving the `with` stops it.
 """
 
+import base64
 import http.server
 import json
 import os
@@ -30,12 +35,14 @@ ERR = "urn:ietf:params:acme:error:"
 
 class StubCA:
     def __init__(self, workdir, retry_after=3, limited=1,
-                 limit_path="/new-order", final_status=403):
+                 limit_path="/new-order", final_status=403, profiles=None):
         self.workdir = workdir
         self.retry_after = retry_after
         self.limited = limited
         self.limit_path = limit_path
         self.final_status = final_status
+        self.profiles = profiles    # dict name -> description: meta.profiles
+        self.payloads = []          # (path, decoded JWS payload or None)
         self.requests = []          # (arrival time, method, path)
         self.limited_at = []        # time each 429 went out
         self.lock = threading.Lock()
@@ -129,14 +136,16 @@ class StubCA:
         if method == "POST":
             n = int(h.headers.get("Content-Length") or 0)
             if n:
-                h.rfile.read(n)
+                self._record(path, h.rfile.read(n))
         hdrs = {"Replay-Nonce": nonce, "Cache-Control": "no-store"}
         b = self.base
         if path == "/dir" and method == "GET":
-            return self._send(h, method, 200, {
-                "newNonce": b + "/nonce", "newAccount": b + "/new-acct",
-                "newOrder": b + "/new-order", "revokeCert": b + "/revoke",
-                "keyChange": b + "/key-change"}, hdrs)
+            d = {"newNonce": b + "/nonce", "newAccount": b + "/new-acct",
+                 "newOrder": b + "/new-order", "revokeCert": b + "/revoke",
+                 "keyChange": b + "/key-change"}
+            if self.profiles is not None:
+                d["meta"] = {"profiles": self.profiles}
+            return self._send(h, method, 200, d, hdrs)
         if path == "/nonce" and method in ("HEAD", "GET"):
             return self._send(h, method, 200 if method == "HEAD" else 204,
                               None, hdrs)
@@ -163,6 +172,20 @@ class StubCA:
                                  hdrs)
         return self._problem(h, method, 404, "malformed", "no such resource",
                              hdrs)
+
+    def _record(self, path, raw):
+        """Keeps the decoded payload of a JWS body (None: POST-as-GET or not
+        JSON)."""
+        payload = None
+        try:
+            p64 = json.loads(raw)["payload"]
+            if p64:
+                payload = json.loads(base64.urlsafe_b64decode(
+                    p64 + "=" * (-len(p64) % 4)))
+        except (ValueError, KeyError, TypeError):
+            pass
+        with self.lock:
+            self.payloads.append((path, payload))
 
     def _limited(self):
         with self.lock:

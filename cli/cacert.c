@@ -1,0 +1,159 @@
+#define _GNU_SOURCE
+/* leec ca-cert: the CA certificate at the top of a stored chain (the last
+ * certificate of chain.pem), for a trust store or a stapling
+ * configuration. A chain that stops short of its root is said so; when the
+ * top certificate names where its issuer is (AIA caIssuers), the URL is
+ * printed instead of writing a certificate that is not the root. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+#define CHAIN_MAX_BYTES (1024 * 1024)
+
+static const char usage_text[] =
+    "usage: leec ca-cert [CERT-NAME] [--dir DIR] [--out FILE]\n"
+    "  writes the CA certificate at the top of CERT-NAME's chain (default:\n"
+    "  the only certificate of the store) to FILE (default: stdout)\n";
+
+static char *read_small(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(CHAIN_MAX_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, CHAIN_MAX_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > CHAIN_MAX_BYTES) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The certificate name given, or the store's only one (malloc'd). */
+static char *pick_name(leec_store *store, const char *given)
+{
+    if (given)
+        return strdup(given);
+    char **names = NULL, *one = NULL;
+    size_t n = 0;
+    if (leec_store_list(store, &names, &n) != LEEC_OK)
+        fputs("leec: cannot list the certificates\n", stderr);
+    else if (n != 1)
+        fprintf(stderr, "leec: the store has %zu certificates: name one\n", n);
+    else
+        one = strdup(names[0]);
+    leec_store_list_free(names, n);
+    return one;
+}
+
+int cmd_ca_cert(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'D'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char *dir = NULL, *name = NULL, *live = NULL, *path = NULL, *chain = NULL;
+    char *top = NULL, *subject = NULL, *issuer = NULL, *aia = NULL;
+    const char *out = NULL;
+    bool self_signed = false;
+    int c, status = 1;
+    leec_store *store = NULL;
+    leec_code rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D':
+            free(dir);
+            dir = strdup(optarg);
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            status = 0;
+            goto out;
+        default:
+            status = EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (argc - optind > 1) {
+        fputs(usage_text, stderr);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (!dir && !(dir = cli_default_dir()))
+        goto out;
+    if (!(store = leec_store_fs_new(dir, &rc))) {
+        fprintf(stderr, "leec: cannot open %s: %s\n", dir, leec_strerror(rc));
+        goto out;
+    }
+    if (!(name = pick_name(store, optind < argc ? argv[optind] : NULL)))
+        goto out;
+    if (!(live = leec_store_live_path(store, name)) ||
+        asprintf(&path, "%s/chain.pem", live) < 0) {
+        path = NULL;
+        fputs("leec: out of memory\n", stderr);
+        goto out;
+    }
+    if (!(chain = read_small(path))) {
+        fprintf(stderr, "leec: %s: no such certificate in the store\n", name);
+        goto out;
+    }
+    rc = leec_chain_top(chain, strlen(chain), &top, &subject, &issuer,
+                        &self_signed, &aia);
+    if (rc != LEEC_OK) {
+        fprintf(stderr, "leec: %s: no CA certificate in its chain (%s)\n",
+                name, leec_strerror(rc));
+        goto out;
+    }
+    if (!self_signed && aia) {
+        fprintf(stderr,
+                "leec: the chain of %s stops short of its root: the top "
+                "certificate (%s) is issued by %s, published at\n",
+                name, subject ? subject : "?", issuer ? issuer : "?");
+        printf("%s\n", aia);
+        goto out;
+    }
+    if (!self_signed)
+        fprintf(stderr,
+                "leec: the chain of %s stops short of its root (the top "
+                "certificate, %s, is issued by %s, which the chain does not "
+                "include nor locate); writing the top certificate\n",
+                name, subject ? subject : "?", issuer ? issuer : "?");
+    if (out) {
+        rc = leec_write_file_atomic(out, top, strlen(top), 0644);
+        if (rc != LEEC_OK) {
+            fprintf(stderr, "leec: cannot write %s: %s\n", out,
+                    leec_strerror(rc));
+            goto out;
+        }
+        fprintf(stderr, "leec: wrote %s (%s) to %s\n",
+                self_signed ? "the root" : "the top CA certificate",
+                subject ? subject : "?", out);
+    } else {
+        fputs(top, stdout);
+    }
+    status = 0;
+out:
+    free(dir);
+    free(name);
+    free(live);
+    free(path);
+    free(chain);
+    free(top);
+    free(subject);
+    free(issuer);
+    free(aia);
+    leec_store_free(store);
+    return status;
+}
