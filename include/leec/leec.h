@@ -352,6 +352,8 @@ typedef enum leec_account_mode {
     LEEC_ACCOUNT_THROWAWAY = 1
 } leec_account_mode;
 
+/* Which account agents use (default LEEC_ACCOUNT_SAVED). Before the first
+ * agent starts. */
 LEEC_API void leec_ctx_set_account_mode(leec_ctx *ctx, leec_account_mode mode);
 
 /*
@@ -680,6 +682,9 @@ LEEC_API leec_code leec_agent_set_solver(leec_agent *agent,
 /* Order even when the installed certificate is fresh. Before start only. */
 LEEC_API void leec_agent_set_force(leec_agent *agent, bool force);
 
+/* The state and done callbacks (either may be NULL) and their userdata.
+ * They run from inside leec_ctx_perform(); the agent may be freed from its
+ * done callback. */
 LEEC_API void leec_agent_set_callbacks(leec_agent *agent,
                                        leec_state_fn on_state,
                                        leec_done_fn on_done, void *userdata);
@@ -693,6 +698,8 @@ LEEC_API void leec_agent_set_callbacks(leec_agent *agent,
  */
 LEEC_API leec_code leec_agent_start(leec_agent *agent);
 
+/* The agent's state, its outcome (LEEC_OUTCOME_NONE until finished), and
+ * its certificate name (owned by the agent). */
 LEEC_API leec_agent_state leec_agent_get_state(const leec_agent *agent);
 LEEC_API leec_outcome leec_agent_get_outcome(const leec_agent *agent);
 LEEC_API const char *leec_agent_cert_name(const leec_agent *agent);
