@@ -377,6 +377,15 @@ void leec_account_forget(leec_ctx *ctx, unsigned gen)
     ctx->acct_skip_saved = true;
 }
 
+leec_code leec_account_error(leec_ctx *ctx, leec_problem **problem)
+{
+    leec_code rc = ctx->acct_err != LEEC_OK ? ctx->acct_err : LEEC_E_STATE;
+    *problem = NULL;
+    if (ctx->acct_problem && !(*problem = leec_problem_dup(ctx->acct_problem)))
+        rc = LEEC_E_NOMEM;
+    return rc;
+}
+
 void leec_account_clear(leec_ctx *ctx)
 {
     unlock_account(ctx);

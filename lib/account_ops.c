@@ -354,11 +354,8 @@ static void send_op(struct leec_acct_job *j)
 
 static void fail_from_account(struct leec_acct_job *j)
 {
-    leec_ctx *ctx = j->ctx;
-    leec_code rc = ctx->acct_err != LEEC_OK ? ctx->acct_err : LEEC_E_STATE;
     leec_problem *p = NULL;
-    if (ctx->acct_problem && !(p = leec_problem_dup(ctx->acct_problem)))
-        rc = LEEC_E_NOMEM;
+    leec_code rc = leec_account_error(j->ctx, &p);
     finish(j, rc, p);
 }
 

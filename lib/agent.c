@@ -288,7 +288,9 @@ static void check_account(leec_agent *a)
         a->acct_gen = ctx->acct_gen;
         go(a, a->admitted ? LEEC_ST_NEW_ORDER : LEEC_ST_QUEUED);
     } else if (ctx->acct_state == RES_FAILED) {
-        fail(a, ctx->acct_err, leec_problem_dup(ctx->acct_problem), "%s",
+        leec_problem *p = NULL;
+        leec_code rc = leec_account_error(ctx, &p);
+        fail(a, rc, p, "%s",
              ctx->acct_errmsg ? ctx->acct_errmsg : "no account");
     }
 }

@@ -197,6 +197,10 @@ leec_http *leec_ctx_http(leec_ctx *ctx);
  * (leec_agent_account_ready) when it resolves. */
 void leec_account_ensure(leec_ctx *ctx);
 void leec_account_clear(leec_ctx *ctx);
+/* Why the account bootstrap failed: its code (LEEC_E_STATE if it has not),
+ * and a copy of the CA's problem document in *problem (NULL if none; the
+ * caller owns it). LEEC_E_NOMEM when the copy fails. */
+leec_code leec_account_error(leec_ctx *ctx, leec_problem **problem);
 /* The CA says the account of generation gen does not exist (any more):
  * forget it, so the next leec_account_ensure creates (and saves) a new one.
  * Does nothing when another agent has already done so. */

@@ -109,11 +109,8 @@ static void send_revoke(struct leec_revoke_op *op, const leec_key *key,
 /* The account bootstrap failed: report its error. */
 static void fail_from_account(struct leec_revoke_op *op)
 {
-    leec_ctx *ctx = op->ctx;
-    leec_code rc = ctx->acct_err != LEEC_OK ? ctx->acct_err : LEEC_E_STATE;
     leec_problem *p = NULL;
-    if (ctx->acct_problem && !(p = leec_problem_dup(ctx->acct_problem)))
-        rc = LEEC_E_NOMEM;
+    leec_code rc = leec_account_error(op->ctx, &p);
     finish(op, rc, p);
 }
 
