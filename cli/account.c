@@ -48,10 +48,6 @@ enum {
     OPT_EAB_KID,
     OPT_EAB_HMAC_KEY,
     OPT_KEY_TYPE,
-    OPT_SERVER,
-    OPT_CA_BUNDLE,
-    OPT_DIR,
-    OPT_AGREE_TOS,
     OPT_JSON,
 };
 
@@ -60,13 +56,8 @@ static const struct option long_opts[] = {
     {"eab-kid", required_argument, NULL, OPT_EAB_KID},
     {"eab-hmac-key", required_argument, NULL, OPT_EAB_HMAC_KEY},
     {"key-type", required_argument, NULL, OPT_KEY_TYPE},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
-    {"dir", required_argument, NULL, OPT_DIR},
-    {"agree-tos", no_argument, NULL, OPT_AGREE_TOS},
     {"json", no_argument, NULL, OPT_JSON},
-    {"verbose", no_argument, NULL, 'v'},
-    {"quiet", no_argument, NULL, 'q'},
+    ISSUE_CA_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -113,37 +104,20 @@ static int parse(int argc, char **argv, issue_opts *o, account_args *a)
             }
             a->key_type_set = true;
             break;
-        case OPT_SERVER:
-            o->server = optarg;
-            break;
-        case OPT_CA_BUNDLE:
-            o->ca_bundle = optarg;
-            break;
-        case OPT_DIR:
-            free(o->dir);
-            if (!(o->dir = strdup(optarg))) {
-                fputs("leec: out of memory\n", stderr);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_AGREE_TOS:
-            o->agree_tos = true;
-            break;
         case OPT_JSON:
             o->json = true;
-            break;
-        case 'v':
-            o->verbose++;
-            break;
-        case 'q':
-            o->quiet = true;
             break;
         case 'h':
             account_usage(stdout);
             return -1;
-        default:
-            account_usage(stderr);
-            return EXIT_USAGE;
+        default: {
+            int r = issue_ca_option(c, optarg, o);
+            if (r == 1)
+                break;
+            if (r == 0)
+                account_usage(stderr);
+            return r == 0 ? EXIT_USAGE : r;
+        }
         }
     }
     if (optind != argc - 1) {

@@ -92,16 +92,12 @@ static void issue_usage(FILE *f)
 
 enum {
     OPT_CERT_NAME = 256,
-    OPT_SERVER,
-    OPT_CA_BUNDLE,
     OPT_HTTP_PORT,
     OPT_WEBROOT,
     OPT_KEY_TYPE,
     OPT_EMAIL,
-    OPT_AGREE_TOS,
     OPT_THROWAWAY,
     OPT_FORCE,
-    OPT_DIR,
     OPT_JSON,
     OPT_BATCH,
     OPT_MAX_PARALLEL,
@@ -129,16 +125,12 @@ static const struct option long_opts[] = {
     {"domain", required_argument, NULL, 'd'},
     {"cert-name", required_argument, NULL, OPT_CERT_NAME},
     {"batch", required_argument, NULL, OPT_BATCH},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
     {"http-port", required_argument, NULL, OPT_HTTP_PORT},
     {"webroot", required_argument, NULL, OPT_WEBROOT},
     {"key-type", required_argument, NULL, OPT_KEY_TYPE},
     {"email", required_argument, NULL, OPT_EMAIL},
-    {"agree-tos", no_argument, NULL, OPT_AGREE_TOS},
     {"throwaway-account", no_argument, NULL, OPT_THROWAWAY},
     {"force", no_argument, NULL, OPT_FORCE},
-    {"dir", required_argument, NULL, OPT_DIR},
     {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
     {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
     {"budget-orders", required_argument, NULL, OPT_BUDGET_ORDERS},
@@ -158,8 +150,7 @@ static const struct option long_opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"eab-kid", required_argument, NULL, OPT_EAB_KID},
     {"eab-hmac-key", required_argument, NULL, OPT_EAB_HMAC_KEY},
-    {"verbose", no_argument, NULL, 'v'},
-    {"quiet", no_argument, NULL, 'q'},
+    ISSUE_CA_OPTIONS,
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -208,12 +199,6 @@ static int parse(int argc, char **argv, issue_opts *o)
         case OPT_BATCH:
             o->batch = optarg;
             break;
-        case OPT_SERVER:
-            o->server = optarg;
-            break;
-        case OPT_CA_BUNDLE:
-            o->ca_bundle = optarg;
-            break;
         case OPT_HTTP_PORT:
             o->http_port = optarg;
             break;
@@ -229,19 +214,11 @@ static int parse(int argc, char **argv, issue_opts *o)
         case OPT_EMAIL:
             o->email = optarg;
             break;
-        case OPT_AGREE_TOS:
-            o->agree_tos = true;
-            break;
         case OPT_THROWAWAY:
             o->throwaway = true;
             break;
         case OPT_FORCE:
             o->force = true;
-            break;
-        case OPT_DIR:
-            free(o->dir);
-            if (!(o->dir = strdup(optarg)))
-                return 1;
             break;
         case OPT_MAX_PARALLEL:
             if (!cli_parse_unsigned("--max-parallel", optarg, &o->max_parallel))
@@ -311,21 +288,20 @@ static int parse(int argc, char **argv, issue_opts *o)
         case OPT_EAB_HMAC_KEY:
             o->eab_hmac_key = optarg;
             break;
-        case 'v':
-            o->verbose++;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
         case OPT_JSON:
             o->json = true;
             break;
         case 'h':
             issue_usage(stdout);
             return -1;
-        default:
-            issue_usage(stderr);
-            return EXIT_USAGE;
+        default: {
+            int r = issue_ca_option(c, optarg, o);
+            if (r == 1)
+                break;
+            if (r == 0)
+                issue_usage(stderr);
+            return r == 0 ? EXIT_USAGE : r;
+        }
         }
     }
     if (optind < argc) {
@@ -381,6 +357,36 @@ static int parse(int argc, char **argv, issue_opts *o)
         return EXIT_USAGE;
     }
     return 0;
+}
+
+int issue_ca_option(int c, const char *arg, issue_opts *o)
+{
+    switch (c) {
+    case OPT_CA_SERVER:
+        o->server = arg;
+        return 1;
+    case OPT_CA_BUNDLE_FILE:
+        o->ca_bundle = arg;
+        return 1;
+    case OPT_CA_DIR:
+        free(o->dir);
+        if (!(o->dir = strdup(arg))) {
+            fputs("leec: out of memory\n", stderr);
+            return EXIT_USAGE;
+        }
+        return 1;
+    case OPT_CA_AGREE_TOS:
+        o->agree_tos = true;
+        return 1;
+    case 'v':
+        o->verbose++;
+        return 1;
+    case 'q':
+        o->quiet = true;
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,

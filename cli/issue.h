@@ -60,6 +60,26 @@ double issue_now_s(void);
 /* A context configured from the options (server, trust, account,
  * governor limits), without a store yet. NULL with *status set (after a
  * message on stderr). */
+/* The options of every command that talks to the CA (--server,
+ * --ca-bundle, --dir, --agree-tos, -v, -q): one copy of their parsing.
+ * Their codes sit above the commands' own. */
+enum {
+    OPT_CA_SERVER = 1000,
+    OPT_CA_BUNDLE_FILE,
+    OPT_CA_DIR,
+    OPT_CA_AGREE_TOS,
+};
+#define ISSUE_CA_OPTIONS                                                       \
+    {"server", required_argument, NULL, OPT_CA_SERVER},                        \
+        {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE_FILE},            \
+        {"dir", required_argument, NULL, OPT_CA_DIR},                          \
+        {"agree-tos", no_argument, NULL, OPT_CA_AGREE_TOS},                    \
+        {"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'}
+
+/* Takes getopt's answer c if it is one of those: 1 taken, 0 not one of
+ * them, EXIT_USAGE after a message (out of memory). */
+int issue_ca_option(int c, const char *arg, issue_opts *o);
+
 leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
                         int *status);
 

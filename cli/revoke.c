@@ -55,22 +55,13 @@ enum {
     OPT_REASON = 256,
     OPT_WITH_CERT_KEY,
     OPT_KEY,
-    OPT_SERVER,
-    OPT_CA_BUNDLE,
-    OPT_DIR,
-    OPT_AGREE_TOS,
 };
 
 static const struct option long_opts[] = {
     {"reason", required_argument, NULL, OPT_REASON},
     {"with-cert-key", no_argument, NULL, OPT_WITH_CERT_KEY},
     {"key", required_argument, NULL, OPT_KEY},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
-    {"dir", required_argument, NULL, OPT_DIR},
-    {"agree-tos", no_argument, NULL, OPT_AGREE_TOS},
-    {"verbose", no_argument, NULL, 'v'},
-    {"quiet", no_argument, NULL, 'q'},
+    ISSUE_CA_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -111,34 +102,17 @@ static int parse(int argc, char **argv, issue_opts *o, revoke_args *a)
             a->key_file = optarg;
             a->with_key = true;
             break;
-        case OPT_SERVER:
-            o->server = optarg;
-            break;
-        case OPT_CA_BUNDLE:
-            o->ca_bundle = optarg;
-            break;
-        case OPT_DIR:
-            free(o->dir);
-            if (!(o->dir = strdup(optarg))) {
-                fputs("leec: out of memory\n", stderr);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_AGREE_TOS:
-            o->agree_tos = true;
-            break;
-        case 'v':
-            o->verbose++;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
         case 'h':
             revoke_usage(stdout);
             return -1;
-        default:
-            revoke_usage(stderr);
-            return EXIT_USAGE;
+        default: {
+            int r = issue_ca_option(c, optarg, o);
+            if (r == 1)
+                break;
+            if (r == 0)
+                revoke_usage(stderr);
+            return r == 0 ? EXIT_USAGE : r;
+        }
         }
     }
     if (optind != argc - 1) {
