@@ -2,8 +2,9 @@
 # make check's install test: `meson install` of a build into a temporary
 # DESTDIR, then checks that every file is there (program, shared library with
 # its soname, header, pkg-config file, man pages when scdoc is installed, bash
-# completion) and that a small program builds against the installed header
-# and library through pkg-config, links and runs. Exits 1 if anything fails.
+# completion, systemd units) and that a small program builds against the
+# installed header and library through pkg-config, links and runs. Exits 1 if
+# anything fails.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
@@ -16,13 +17,15 @@ bad() { echo "install: FAILED: $*" >&2; status=1; }
 DEST=$(mktemp -d)
 trap 'rm -rf "$DEST"' EXIT
 
-# Installation directories as configured (relative ones are under prefix).
-bindir='' libdir='' includedir='' mandir='' datadir=''
+# Installation directories as configured (relative ones are under prefix;
+# an empty systemdunitdir means prefix/lib/systemd/system).
+bindir='' libdir='' includedir='' mandir='' datadir='' systemdunitdir=''
 eval "$(meson introspect "$BUILD" --buildoptions | python3 -c '
 import json, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
 p = o["prefix"]
-for k in ("bindir", "libdir", "includedir", "mandir", "datadir"):
+o["systemdunitdir"] = o.get("systemdunitdir") or "lib/systemd/system"
+for k in ("bindir", "libdir", "includedir", "mandir", "datadir", "systemdunitdir"):
     v = o[k] if o[k].startswith("/") else p.rstrip("/") + "/" + o[k]
     print(f"{k}={v!r}")
 ')"
@@ -60,6 +63,45 @@ if command -v scdoc >/dev/null 2>&1; then
     done
 else
     echo "install: skipped: man pages (scdoc is not installed)"
+fi
+
+# systemd units: all three, running the installed program by its full path.
+for unit in leec.service leec-renew.service leec-renew.timer; do
+    have -f "$DEST$systemdunitdir/$unit" "systemd unit"
+done
+for unit in leec.service leec-renew.service; do
+    f="$DEST$systemdunitdir/$unit"
+    if grep -q "^ExecStart=$bindir/leec " "$f" 2>/dev/null; then
+        ok "$unit runs $bindir/leec"
+    else
+        bad "$unit does not run $bindir/leec: $(grep '^ExecStart=' "$f" 2>/dev/null)"
+    fi
+done
+if grep -q '^OnCalendar=' "$DEST$systemdunitdir/leec-renew.timer" 2>/dev/null &&
+    ! grep -q '@[a-z]*@' "$DEST$systemdunitdir"/leec* 2>/dev/null; then
+    ok "systemd units configured (no @...@ left)"
+else
+    bad "systemd units not configured"
+fi
+# systemd's own check, on copies that run the program where it was installed
+# in DESTDIR (the units name its final path, which may not exist here).
+if command -v systemd-analyze >/dev/null 2>&1; then
+    mkdir -p "$DEST/units"
+    for unit in leec.service leec-renew.service leec-renew.timer; do
+        sed "s#^ExecStart=$bindir/leec #ExecStart=$DEST$bindir/leec #" \
+            "$DEST$systemdunitdir/$unit" >"$DEST/units/$unit"
+    done
+    # It warns of unknown keys and bad values but still exits 0: any output
+    # is a failure.
+    if out=$(cd "$DEST/units" && systemd-analyze verify --man=no \
+        ./leec.service ./leec-renew.service ./leec-renew.timer 2>&1) &&
+        [ -z "$out" ]; then
+        ok "systemd-analyze verify"
+    else
+        bad "systemd-analyze verify: $out"
+    fi
+else
+    echo "install: skipped: systemd-analyze verify (systemd-analyze is not installed)"
 fi
 
 comp="$DEST$datadir/bash-completion/completions/leec"
