@@ -1,9 +1,11 @@
 #define _GNU_SOURCE
 /* leec ca-cert: the CA certificate at the top of a stored chain (the last
  * certificate of chain.pem), for a trust store or a stapling
- * configuration. A chain that stops short of its root is said so; when the
- * top certificate names where its issuer is (AIA caIssuers), the URL is
- * printed instead of writing a certificate that is not the root. */
+ * configuration. When the chain stops short of its root and the top
+ * certificate names where its issuer is (AIA caIssuers), the issuers are
+ * fetched up to the root (leec_ctx_fetch_root, each checked by signature)
+ * and the root is written; a chain that stops short without saying where
+ * its issuer is gives its top certificate, with a warning. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,9 @@
 static const char usage_text[] =
     "usage: leec ca-cert [CERT-NAME] [--dir DIR] [--out FILE]\n"
     "  writes the CA certificate at the top of CERT-NAME's chain (default:\n"
-    "  the only certificate of the store) to FILE (default: stdout)\n";
+    "  the only certificate of the store) to FILE (default: stdout); when the\n"
+    "  chain stops short of its root, fetches the root over the AIA caIssuers\n"
+    "  URLs of the chain's top certificate and its issuers, and writes it\n";
 
 static char *read_small(const char *path)
 {
@@ -62,10 +66,12 @@ int cmd_ca_cert(int argc, char **argv)
     };
     char *dir = NULL, *name = NULL, *live = NULL, *path = NULL, *chain = NULL;
     char *top = NULL, *subject = NULL, *issuer = NULL, *aia = NULL;
+    char *root = NULL, *why = NULL;
     const char *out = NULL;
     bool self_signed = false;
     int c, status = 1;
     leec_store *store = NULL;
+    leec_ctx *ctx = NULL;
     leec_code rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -112,17 +118,38 @@ int cmd_ca_cert(int argc, char **argv)
     rc = leec_chain_top(chain, strlen(chain), &top, &subject, &issuer,
                         &self_signed, &aia);
     if (rc != LEEC_OK) {
-        fprintf(stderr, "leec: %s: no CA certificate in its chain (%s)\n",
-                name, leec_strerror(rc));
+        fprintf(stderr, "leec: %s: no CA certificate in its chain (%s)\n", name,
+                leec_strerror(rc));
         goto out;
     }
     if (!self_signed && aia) {
-        fprintf(stderr,
-                "leec: the chain of %s stops short of its root: the top "
-                "certificate (%s) is issued by %s, published at\n",
-                name, subject ? subject : "?", issuer ? issuer : "?");
-        printf("%s\n", aia);
-        goto out;
+        if (!(ctx = leec_ctx_new())) {
+            fputs("leec: out of memory\n", stderr);
+            goto out;
+        }
+        leec_ctx_set_log(ctx, cli_log, NULL, LEEC_LOG_WARN);
+        rc = leec_ctx_fetch_root(ctx, chain, strlen(chain), &root, &why);
+        if (rc != LEEC_OK) {
+            fprintf(stderr,
+                    "leec: the chain of %s stops short of its root (the top "
+                    "certificate, %s, is issued by %s), and the root could "
+                    "not be fetched: %s%s%s\n",
+                    name, subject ? subject : "?", issuer ? issuer : "?",
+                    why ? "" : aia, why ? "" : ": ",
+                    why ? why : leec_strerror(rc));
+            goto out;
+        }
+        free(top);
+        top = root;
+        root = NULL;
+        free(subject);
+        subject = NULL;
+        rc = leec_chain_top(top, strlen(top), NULL, &subject, NULL, NULL, NULL);
+        if (rc != LEEC_OK) {
+            fprintf(stderr, "leec: %s\n", leec_strerror(rc));
+            goto out;
+        }
+        self_signed = true;
     }
     if (!self_signed)
         fprintf(stderr,
@@ -154,6 +181,9 @@ out:
     free(subject);
     free(issuer);
     free(aia);
+    free(root);
+    free(why);
+    leec_ctx_free(ctx);
     leec_store_free(store);
     return status;
 }

@@ -320,8 +320,28 @@ leec_code leec_http_submit_headers(leec_http *h, const char *method,
                                    const char *const *headers,
                                    leec_http_done_fn fn, void *userdata)
 {
+    return leec_http_submit_opts(h, method, url, body, content_type, accept,
+                                 headers, NULL, fn, userdata);
+}
+
+leec_code leec_http_submit_opts(leec_http *h, const char *method,
+                                const char *url, const char *body,
+                                const char *content_type, const char *accept,
+                                const char *const *headers,
+                                const leec_http_req_opts *o,
+                                leec_http_done_fn fn, void *userdata)
+{
     leec_code rc = LEEC_E_NOMEM;
     char *hdr = NULL;
+    size_t max_body = h->max_body;
+    long timeout_ms = h->timeout_ms;
+    long connect_ms = h->connect_timeout_ms;
+    if (o && o->max_body && o->max_body < max_body)
+        max_body = o->max_body;
+    if (o && o->timeout_ms > 0 && o->timeout_ms < timeout_ms)
+        timeout_ms = o->timeout_ms;
+    if (connect_ms > timeout_ms)
+        connect_ms = timeout_ms;
     for (size_t i = 0; headers && headers[i]; i++)
         if (!header_ok(headers[i]))
             return LEEC_E_INVALID_ARG;
@@ -331,20 +351,22 @@ leec_code leec_http_submit_headers(leec_http *h, const char *method,
     r->h = h;
     r->fn = fn;
     r->userdata = userdata;
-    leec_buf_init(&r->resp.body, h->max_body);
+    leec_buf_init(&r->resp.body, max_body);
     r->easy = curl_easy_init();
     if (!r->easy)
         goto out;
     CURL *e = r->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+    /* https only, but for the one kind of request that asks for http. */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+                     o && o->allow_http ? "http,https" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
     curl_easy_setopt(e, CURLOPT_SHARE, h->share);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);

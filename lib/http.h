@@ -4,6 +4,7 @@
 #ifndef LEEC_HTTP_H
 #define LEEC_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -47,10 +48,11 @@ leec_http *leec_http_new(const leec_http_opts *opts);
 void leec_http_free(leec_http *h);
 
 /*
- * Starts a request. method is "GET", "HEAD" or "POST"; body (POST) is
- * copied; content_type for the body, accept for the Accept header (NULL:
- * none). userdata identifies the request for leec_http_cancel().
- * Errors: LEEC_E_NOMEM, LEEC_E_HTTP.
+ * Starts a request to an https:// URL (other schemes fail when the request
+ * runs: LEEC_E_HTTP in the response). method is "GET", "HEAD" or "POST";
+ * body (POST) is copied; content_type for the body, accept for the Accept
+ * header (NULL: none). userdata identifies the request for
+ * leec_http_cancel(). Errors: LEEC_E_NOMEM, LEEC_E_HTTP.
  */
 leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
                            const char *body, const char *content_type,
@@ -69,6 +71,28 @@ leec_code leec_http_submit_headers(leec_http *h, const char *method,
                                    const char *accept,
                                    const char *const *headers,
                                    leec_http_done_fn fn, void *userdata);
+
+/* Settings of one request, tighter than the transport's (0: the
+ * transport's own). */
+typedef struct leec_http_req_opts {
+    /* Also plain http:// URLs. Every request is https:// only otherwise:
+     * only the AIA caIssuers fetch (aia.c) sets it, since RFC 5280
+     * §4.2.2.1 publishes issuers over http (the certificate fetched is
+     * checked by signature, not by the channel). */
+    bool allow_http;
+    size_t max_body;  /* cap on the body, at most the transport's */
+    long timeout_ms;  /* whole request, at most the transport's */
+} leec_http_req_opts;
+
+/*
+ * leec_http_submit_headers with per-request settings (o may be NULL: none).
+ */
+leec_code leec_http_submit_opts(leec_http *h, const char *method,
+                                const char *url, const char *body,
+                                const char *content_type, const char *accept,
+                                const char *const *headers,
+                                const leec_http_req_opts *o,
+                                leec_http_done_fn fn, void *userdata);
 
 /* Drops every request with this userdata; their callbacks never run. */
 void leec_http_cancel(leec_http *h, void *userdata);

@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,9 +24,11 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "b64url.h"
 #include "buf.h"
 
 /* Let's Encrypt sends 2-3; a long "chain" is more likely abuse. */
@@ -916,4 +920,202 @@ leec_code leec_chain_top(const char *pem, size_t len, char **top_pem,
     if (ca_issuers)
         *ca_issuers = outs[3];
     return LEEC_OK;
+}
+
+leec_code leec_ari_cert_id(const char *pem, size_t len, char **id)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    X509 *cert = NULL;
+    BIGNUM *bn = NULL;
+    unsigned char *serial = NULL;
+    char *a = NULL, *b = NULL;
+    *id = NULL;
+    if (!(cert = read_first_cert(pem, len)))
+        goto out;
+    const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(cert);
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(cert);
+    if (!aki || ASN1_STRING_length(aki) <= 0 || !sn)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(bn = ASN1_INTEGER_to_BN(sn, NULL)))
+        goto out;
+    /* The INTEGER's content octets: the magnitude, with a leading zero
+     * when its top bit is set (serials are positive), "00" for zero. */
+    int nb = BN_num_bytes(bn);
+    if (!(serial = calloc((size_t)nb + 1, 1)))
+        goto out;
+    BN_bn2bin(bn, serial + 1);
+    bool pad = nb == 0 || (serial[1] & 0x80);
+    a = leec_b64url_encode(ASN1_STRING_get0_data(aki),
+                           (size_t)ASN1_STRING_length(aki));
+    b = leec_b64url_encode(pad ? serial : serial + 1, (size_t)nb + pad);
+    size_t n = a && b ? strlen(a) + strlen(b) + 2 : 0;
+    if (!n || !(*id = malloc(n)))
+        goto out;
+    snprintf(*id, n, "%s.%s", a, b);
+    rc = LEEC_OK;
+out:
+    X509_free(cert);
+    BN_free(bn);
+    free(serial);
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* An issuer fetched from a caIssuers URL                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct cand_set {
+    X509 *v[CHAIN_MAX];
+    size_t n;
+} cand_set;
+
+/* Keeps x (owned from now on; freed when the set is full). */
+static void cand_add(cand_set *c, X509 *x)
+{
+    if (!x)
+        return;
+    if (c->n == CHAIN_MAX) {
+        X509_free(x);
+        return;
+    }
+    c->v[c->n++] = x;
+}
+
+/* The certificates of a PKCS#7 SignedData (a certs-only bundle). */
+static void cand_add_p7(cand_set *c, const unsigned char *der, long len)
+{
+    const unsigned char *p = der;
+    PKCS7 *p7 = d2i_PKCS7(NULL, &p, len);
+    if (p7 && p == der + len && PKCS7_type_is_signed(p7) && p7->d.sign) {
+        STACK_OF(X509) *certs = p7->d.sign->cert;
+        for (int i = 0; i < sk_X509_num(certs); i++) {
+            X509 *x = sk_X509_value(certs, i);
+            if (X509_up_ref(x))
+                cand_add(c, x);
+        }
+    }
+    PKCS7_free(p7);
+}
+
+/* One DER certificate, with nothing after it. */
+static X509 *der_cert(const unsigned char *der, long len)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, len);
+    if (x && p != der + len) {
+        X509_free(x);
+        x = NULL;
+    }
+    return x;
+}
+
+/* PEM blocks: CERTIFICATE and PKCS7 ones are kept, others skipped. */
+static void cand_add_pem(cand_set *c, const unsigned char *body, size_t len)
+{
+    BIO *bio = BIO_new_mem_buf(body, (int)len);
+    while (bio && c->n < CHAIN_MAX) {
+        char *name = NULL, *header = NULL;
+        unsigned char *data = NULL;
+        long dlen = 0;
+        if (!PEM_read_bio(bio, &name, &header, &data, &dlen))
+            break;
+        if (header[0] == '\0' && dlen > 0) {
+            if (strcmp(name, "CERTIFICATE") == 0)
+                cand_add(c, der_cert(data, dlen));
+            else if (strcmp(name, "PKCS7") == 0)
+                cand_add_p7(c, data, dlen);
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+    }
+    BIO_free(bio);
+}
+
+/* Why cand did not issue child, or NULL when it did. */
+static const char *not_issuer(X509 *cand, X509 *child)
+{
+    if (X509_NAME_cmp(X509_get_subject_name(cand),
+                      X509_get_issuer_name(child)) != 0)
+        return "its subject is not the issuer name of the certificate";
+    int v = X509_check_issued(cand, child);
+    if (v != X509_V_OK)
+        return X509_verify_cert_error_string(v);
+    if (X509_check_ca(cand) == 0)
+        return "it is not a CA certificate";
+    EVP_PKEY *pk = X509_get0_pubkey(cand);
+    if (!pk || X509_verify(child, pk) != 1)
+        return "its key does not verify the certificate's signature";
+    return NULL;
+}
+
+leec_code leec_issuer_from_answer(const char *child_pem, size_t child_len,
+                                  const unsigned char *body, size_t len,
+                                  char **issuer_pem, char **why)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    cand_set c = {.n = 0};
+    X509 *child = NULL;
+    char *subject = NULL, *child_name = NULL;
+    const char *reason = NULL;
+    *issuer_pem = NULL;
+    if (why)
+        *why = NULL;
+    if (!(child = read_first_cert(child_pem, child_len)) || !body ||
+        len > INT_MAX)
+        goto out;
+    size_t i = 0;
+    while (i < len && is_pem_space((char)body[i]))
+        i++;
+    if (len - i >= 11 && memcmp(body + i, "-----BEGIN ", 11) == 0) {
+        cand_add_pem(&c, body, len);
+    } else {
+        X509 *x = der_cert(body, (long)len);
+        if (x)
+            cand_add(&c, x);
+        else
+            cand_add_p7(&c, body, (long)len);
+    }
+    rc = LEEC_E_PROTOCOL;
+    if (c.n == 0) {
+        if (why)
+            *why = str_dup("the answer holds no certificate (DER, PEM or "
+                           "PKCS#7)");
+        goto out;
+    }
+    for (size_t k = 0; k < c.n; k++) {
+        const char *r = not_issuer(c.v[k], child);
+        if (!r) {
+            rc = (*issuer_pem = cert_to_pem(c.v[k])) ? LEEC_OK : LEEC_E_NOMEM;
+            goto out;
+        }
+        if (!reason)
+            reason = r;
+    }
+    rc = LEEC_E_CERT_MISMATCH;
+    if (why) {
+        leec_buf msg;
+        leec_buf_init(&msg, 0);
+        subject = name_rfc2253(X509_get_subject_name(c.v[0]));
+        child_name = name_rfc2253(X509_get_subject_name(child));
+        if (leec_buf_printf(&msg, "%s (%s) is not the issuer of %s: %s",
+                            c.n == 1 ? "the certificate served"
+                                     : "none of the certificates served is "
+                                       "the issuer; the first",
+                            subject ? subject : "?",
+                            child_name ? child_name : "?", reason) == LEEC_OK)
+            *why = leec_buf_steal(&msg);
+        leec_buf_free(&msg);
+    }
+out:
+    for (size_t k = 0; k < c.n; k++)
+        X509_free(c.v[k]);
+    X509_free(child);
+    free(subject);
+    free(child_name);
+    ERR_clear_error();
+    return rc;
 }

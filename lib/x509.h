@@ -54,4 +54,26 @@ leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
 leec_code leec_cert_pem_to_der(const char *pem, size_t len,
                                unsigned char **der, size_t *derlen);
 
+/* The certificate's ARI identifier (RFC 9773 §4.1): base64url of its
+ * Authority Key Identifier's keyIdentifier, ".", base64url of its serial
+ * number's DER content octets. *id malloc'd. LEEC_E_INVALID_ARG (no
+ * certificate, or no AKI keyIdentifier), LEEC_E_NOMEM. */
+leec_code leec_ari_cert_id(const char *pem, size_t len, char **id);
+
+/*
+ * The issuer of child_pem's first certificate among the certificates of
+ * body, what a caIssuers URL (RFC 5280 §4.2.2.1) served: one DER
+ * certificate, PEM certificates, or a PKCS#7 certs-only bundle (DER or
+ * PEM). Nothing is trusted: the one kept has the child's issuer name as
+ * subject, agrees with it as X509_check_issued() requires (key
+ * identifiers, keyCertSign), is a CA, and its key verifies the child's
+ * signature. *issuer_pem malloc'd PEM. Errors: LEEC_E_INVALID_ARG (no
+ * certificate in child_pem), LEEC_E_PROTOCOL (body holds no certificate),
+ * LEEC_E_CERT_MISMATCH (none issued the child), LEEC_E_NOMEM; *why (when
+ * why is not NULL; malloc'd, NULL on OOM) then says why in one line.
+ */
+leec_code leec_issuer_from_answer(const char *child_pem, size_t child_len,
+                                  const unsigned char *body, size_t len,
+                                  char **issuer_pem, char **why);
+
 #endif

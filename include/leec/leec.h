@@ -727,6 +727,47 @@ LEEC_API size_t leec_agent_names(const leec_agent *agent,
 LEEC_API const char *leec_agent_cert_pem(const leec_agent *agent);
 
 /* --------------------------------------------------------------------- */
+/* The root above a chain (Authority Information Access, RFC 5280)        */
+/* --------------------------------------------------------------------- */
+
+/*
+ * The root certificate above a PEM chain (chain.pem, or any chain: its last
+ * certificate is its top). When the top is self-signed, it is the answer
+ * and nothing is fetched. Otherwise the top's AIA caIssuers URL (http:// or
+ * https://; RFC 5280 §4.2.2.1 publishes issuers over plain http, the only
+ * requests of the library allowed it) is fetched through the context's
+ * transport (at most 64 KiB, 15 s), the answer (DER, PEM, or a PKCS#7
+ * certs-only bundle) is checked to hold that certificate's issuer (its
+ * subject is the top's issuer name, it is a CA, and its key verifies the
+ * top's signature: nothing is trusted for the channel it came over), and
+ * the same is done from the issuer, at most 4 times, until a self-signed
+ * certificate: the root. Redirects are not followed. Whether the root is
+ * one to trust is the caller's decision.
+ *
+ * Blocking: runs the context's loop (leec_ctx_perform and leec_ctx_poll)
+ * until done, so the context's agents and other operations advance
+ * meanwhile; LEEC_E_STATE when called from inside leec_ctx_perform() (from
+ * a callback).
+ *
+ * *root_pem receives the root as a newly allocated PEM string the caller
+ * frees (NULL on failure). why may be NULL; otherwise *why receives, on
+ * failure, a newly allocated one-line reason naming the URL and what went
+ * wrong ("http://x/r.der: HTTP status 404", "...: the certificate served
+ * (CN=X) is not the issuer (CN=Y): ..."), which the caller frees (NULL on
+ * success or when out of memory).
+ * Errors: LEEC_E_INVALID_ARG (NULL arguments, not a chain of PEM
+ * certificates), LEEC_E_NOT_FOUND (a certificate on the way has no
+ * caIssuers URL, or not an http/https one), LEEC_E_HTTP (transport error,
+ * an HTTP status other than 200), LEEC_E_TIMEOUT, LEEC_E_TLS,
+ * LEEC_E_TOO_LARGE, LEEC_E_PROTOCOL (the answer holds no certificate; no
+ * self-signed certificate after 4 fetches), LEEC_E_CERT_MISMATCH (the
+ * certificate served is not the issuer), LEEC_E_STATE, LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_ctx_fetch_root(leec_ctx *ctx, const char *chain_pem,
+                                       size_t len, char **root_pem,
+                                       char **why);
+
+/* --------------------------------------------------------------------- */
 /* Revocation (RFC 8555 §7.6)                                             */
 /* --------------------------------------------------------------------- */
 
