@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "lifecycle.h"
 
 #define MAX_LINES 100000u
 #define MAX_LINE 65536u      /* bytes, without the newline */
@@ -146,7 +147,8 @@ static int add_line(batch *b, cli_nameset *seen, char *s, unsigned line,
             line_error(b, line, leec_strerror(rc), NULL, NULL);
         return rc == LEEC_E_NOMEM ? 1 : EXIT_USAGE;
     }
-    issue_agent_setup(a, b->o);
+    if (issue_agent_setup(a, b->o) != 0)
+        return 1;
     batch_cert *c = &b->certs[b->n++];
     memset(c, 0, sizeof *c);
     c->agent = a;
@@ -230,6 +232,8 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
         b->issued++;
     else if (c->outcome == LEEC_OUTCOME_FRESH)
         b->fresh++;
+    else if (c->outcome == LEEC_OUTCOME_DEFERRED)
+        b->deferred++;
     else
         b->failed++;
 }
@@ -310,7 +314,10 @@ static void summary(const batch *b, double elapsed)
                detail ? detail : "");
         free(detail);
     }
-    size_t fin = b->issued + b->fresh + b->failed;
+    size_t fin = b->issued + b->fresh + b->failed + b->deferred;
+    if (b->deferred)
+        printf("%zu deferred (backing off after failed renewals)\n",
+               b->deferred);
     printf("%zu issued, %zu fresh, %zu failed in %.2f s (%.2f certificates/s, "
            "%lu HTTP requests)\n",
            b->issued, b->fresh, b->failed, elapsed,
@@ -357,6 +364,8 @@ int issue_batch(const issue_opts *o)
     b->file = strcmp(o->batch, "-") == 0 ? "stdin" : o->batch;
     b->t0 = issue_now_s();
     int status = 1;
+    lc_hooks hooks;
+    lc_hooks_init(&hooks, NULL, issue_opts_of, (void *)o);
     if (!(b->ctx = issue_ctx_new(o, batch_log, b, &status)))
         return status;
     /* Every line is checked before anything is written or sent. */
@@ -380,6 +389,9 @@ int issue_batch(const issue_opts *o)
     free(agents);
     if (lst != 0)
         goto out;
+    lc_hooks_init(&hooks, leec_ctx_get_store(b->ctx), issue_opts_of,
+                  (void *)o);
+    leec_ctx_set_hook_fn(b->ctx, lc_hook_fn, &hooks);
     if (isatty(STDERR_FILENO) && !o->quiet && !o->json)
         b->pv = progress_new(STDERR_FILENO);
     issue_signals();
@@ -418,6 +430,9 @@ out:
     b->pv = NULL;
     /* Before the records: callbacks may still run while agents are freed. */
     leec_ctx_free(b->ctx);
+    lc_hooks_finish(&hooks);
+    if (hooks.failed && status == 0)
+        status = 1;
     free(b->done_order);
     free(b->certs);
     return status;

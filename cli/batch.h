@@ -27,7 +27,7 @@ struct batch {
     size_t n, cap;
     size_t *done_order;   /* indexes into certs, in completion order */
     size_t ndone, nreported;
-    size_t issued, fresh, failed;
+    size_t issued, fresh, failed, deferred;
     double t0;            /* monotonic start of the run */
     progress *pv;         /* the live view, or NULL */
 };

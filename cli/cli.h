@@ -17,6 +17,8 @@ int cmd_dhparam(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_ca_cert(int argc, char **argv);
 int cmd_account(int argc, char **argv);
+int cmd_renew(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 
 /* Default state folder: /var/lib/leec as root, else $XDG_DATA_HOME/leec
  * (~/.local/share/leec). malloc'd. */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "issue.h"
+#include "lifecycle.h"
 
 #define ORDERS_WINDOW_S (3u * 3600u)     /* --budget-orders: per 3 hours */
 #define DOMAIN_WINDOW_S (7u * 24u * 3600u) /* --budget-domain: per 7 days */
@@ -83,6 +84,15 @@ static void issue_usage(FILE *f)
         "      --preferred-chain CN prefer the CA's alternate chain whose top\n"
         "                           certificate is issued by (or is) CN\n"
         "      --profile NAME       ask for the CA's certificate profile NAME\n"
+        "      --reuse-key          keep the certificate's key when renewing\n"
+        "                           (for DANE/TLSA; default: a new key)\n"
+        "      --pre-hook CMD       run CMD (with /bin/sh) before the first\n"
+        "                           order of a run (e.g. stop a web server)\n"
+        "      --post-hook CMD      run CMD after the orders of a run\n"
+        "      --deploy-hook CMD    run CMD after a certificate is installed,\n"
+        "                           with LEEC_CERT_NAME, LEEC_LIVE_DIR and\n"
+        "                           LEEC_DOMAINS in its environment; all of\n"
+        "                           these options are kept for leec renew\n"
         "  -v, --verbose            more output (twice: debug)\n"
         "  -q, --quiet              errors only\n"
         "      --json               print the result as JSON (--batch: one\n"
@@ -119,6 +129,10 @@ enum {
     OPT_PROFILE,
     OPT_EAB_KID,
     OPT_EAB_HMAC_KEY,
+    OPT_REUSE_KEY,
+    OPT_PRE_HOOK,
+    OPT_POST_HOOK,
+    OPT_DEPLOY_HOOK,
 };
 
 static const struct option long_opts[] = {
@@ -150,6 +164,10 @@ static const struct option long_opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"eab-kid", required_argument, NULL, OPT_EAB_KID},
     {"eab-hmac-key", required_argument, NULL, OPT_EAB_HMAC_KEY},
+    {"reuse-key", no_argument, NULL, OPT_REUSE_KEY},
+    {"pre-hook", required_argument, NULL, OPT_PRE_HOOK},
+    {"post-hook", required_argument, NULL, OPT_POST_HOOK},
+    {"deploy-hook", required_argument, NULL, OPT_DEPLOY_HOOK},
     ISSUE_CA_OPTIONS,
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
@@ -290,6 +308,18 @@ static int parse(int argc, char **argv, issue_opts *o)
             break;
         case OPT_JSON:
             o->json = true;
+            break;
+        case OPT_REUSE_KEY:
+            o->reuse_key = true;
+            break;
+        case OPT_PRE_HOOK:
+            o->pre_hook = optarg;
+            break;
+        case OPT_POST_HOOK:
+            o->post_hook = optarg;
+            break;
+        case OPT_DEPLOY_HOOK:
+            o->deploy_hook = optarg;
             break;
         case 'h':
             issue_usage(stdout);
@@ -460,22 +490,41 @@ int issue_open_store(leec_ctx *ctx, const issue_opts *o)
     return 0;
 }
 
-void issue_agent_setup(leec_agent *agent, const issue_opts *o)
+int issue_agent_setup(leec_agent *agent, const issue_opts *o)
 {
-    leec_agent_set_key_type(agent, o->key_type);
+    leec_code rc = leec_agent_set_key_type(agent, o->key_type);
     leec_agent_set_force(agent, o->force);
-    if (o->webroot)
-        leec_agent_set_webroot(agent, o->webroot);
-    if (o->preferred_chain)
-        leec_agent_set_preferred_chain(agent, o->preferred_chain);
-    if (o->profile)
-        leec_agent_set_profile(agent, o->profile);
+    leec_agent_set_reuse_key(agent, o->reuse_key);
+    if (rc == LEEC_OK && o->webroot)
+        rc = leec_agent_set_webroot(agent, o->webroot);
+    if (rc == LEEC_OK && o->preferred_chain)
+        rc = leec_agent_set_preferred_chain(agent, o->preferred_chain);
+    if (rc == LEEC_OK && o->profile)
+        rc = leec_agent_set_profile(agent, o->profile);
+    json_t *j = rc == LEEC_OK ? lc_settings_json(o) : NULL;
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (rc == LEEC_OK)
+        rc = text ? leec_agent_set_settings(agent, text) : LEEC_E_NOMEM;
+    free(text);
+    json_decref(j);
+    if (rc != LEEC_OK) {
+        fprintf(stderr, "leec: %s: %s\n", leec_agent_cert_name(agent),
+                leec_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+const issue_opts *issue_opts_of(void *ud, leec_agent *agent)
+{
+    (void)agent;
+    return ud;
 }
 
 /* The solver chosen by the options, made once for all the run's agents
  * (NULL: the default http-01 one). */
-static leec_solver *make_solver(leec_ctx *ctx, const issue_opts *o,
-                                leec_code *rc)
+leec_solver *issue_make_solver(leec_ctx *ctx, const issue_opts *o,
+                               leec_code *rc)
 {
     leec_dns_options d = {.resolver = o->dns_resolver,
                           .zone = o->dns_zone,
@@ -506,7 +555,7 @@ int issue_listen(leec_ctx *ctx, const issue_opts *o, leec_agent *const *agents,
                 o->http_port, leec_strerror(rc));
         return 1;
     }
-    leec_solver *s = make_solver(ctx, o, &rc);
+    leec_solver *s = issue_make_solver(ctx, o, &rc);
     if (!s && rc != LEEC_OK) {
         /* The library logged why; say what it was about. */
         fprintf(stderr, "leec: cannot set up the %s: %s\n",
@@ -523,9 +572,10 @@ int issue_listen(leec_ctx *ctx, const issue_opts *o, leec_agent *const *agents,
 
 const char *issue_outcome_name(leec_outcome out)
 {
-    return out == LEEC_OUTCOME_ISSUED  ? "issued"
-           : out == LEEC_OUTCOME_FRESH ? "fresh"
-                                       : "failed";
+    return out == LEEC_OUTCOME_ISSUED     ? "issued"
+           : out == LEEC_OUTCOME_FRESH    ? "fresh"
+           : out == LEEC_OUTCOME_DEFERRED ? "deferred"
+                                          : "failed";
 }
 
 json_t *issue_result_json(leec_agent *agent, leec_store *store, json_t *names,
@@ -595,6 +645,10 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
         char *live = leec_store_live_path(store, name);
         if (out == LEEC_OUTCOME_ISSUED)
             printf("issued %s -> %s\n", name, live ? live : "");
+        else if (out == LEEC_OUTCOME_DEFERRED)
+            printf("%s: backing off after failed renewals; nothing sent "
+                   "(--force tries now)\n",
+                   name);
         else
             printf("%s is fresh: same names and not due for renewal; nothing "
                    "to do (--force orders anyway)\n",
@@ -612,6 +666,8 @@ static int issue_single(const issue_opts *o)
     leec_code rc = LEEC_OK;
     int status = 1;
     double t0 = issue_now_s();
+    lc_hooks hooks;
+    lc_hooks_init(&hooks, NULL, issue_opts_of, (void *)o);
     leec_ctx *ctx = issue_ctx_new(o, cli_log, NULL, &status);
     if (!ctx)
         return status;
@@ -630,9 +686,11 @@ static int issue_single(const issue_opts *o)
         status = EXIT_USAGE;
         goto out;
     }
-    issue_agent_setup(agent, o);
-    if (issue_listen(ctx, o, &agent, 1) != 0)
+    if (issue_agent_setup(agent, o) != 0 ||
+        issue_listen(ctx, o, &agent, 1) != 0)
         goto out;
+    lc_hooks_init(&hooks, store, issue_opts_of, (void *)o);
+    leec_ctx_set_hook_fn(ctx, lc_hook_fn, &hooks);
     issue_signals();
     if ((rc = leec_agent_start(agent)) != LEEC_OK) {
         fprintf(stderr, "leec: %s\n", leec_strerror(rc));
@@ -660,6 +718,9 @@ static int issue_single(const issue_opts *o)
     status = leec_agent_get_outcome(agent) == LEEC_OUTCOME_FAILED ? 1 : 0;
 out:
     leec_ctx_free(ctx);
+    lc_hooks_finish(&hooks);
+    if (hooks.failed && status == 0)
+        status = 1;
     return status;
 }
 

@@ -48,6 +48,10 @@ typedef struct issue_opts {
     unsigned budget_domain; /* certificates per registered domain per 7 days */
     const char *preferred_chain; /* --preferred-chain CN */
     const char *profile;         /* --profile NAME */
+    bool reuse_key;              /* --reuse-key */
+    const char *pre_hook;        /* --pre-hook CMD */
+    const char *post_hook;       /* --post-hook CMD */
+    const char *deploy_hook;     /* --deploy-hook CMD */
 } issue_opts;
 
 /* Set by SIGINT/SIGTERM once issue_signals() ran: the signal number. */
@@ -86,8 +90,17 @@ leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
 /* Opens (creates) the --dir store into ctx. 0, or 1 after a message. */
 int issue_open_store(leec_ctx *ctx, const issue_opts *o);
 
-/* Per-certificate options: key type, --force, --webroot. */
-void issue_agent_setup(leec_agent *agent, const issue_opts *o);
+/* Per-certificate options: key type, --force, --webroot, ..., and the
+ * renewal settings kept with the certificate. 0, or 1 after a message. */
+int issue_agent_setup(leec_agent *agent, const issue_opts *o);
+
+/* The solver the options choose (NULL with *rc LEEC_OK: the default
+ * http-01 one); the library logs why it fails. */
+leec_solver *issue_make_solver(leec_ctx *ctx, const issue_opts *o,
+                               leec_code *rc);
+
+/* lc_opts_of_fn for runs where every agent has the options o (ud). */
+const issue_opts *issue_opts_of(void *ud, leec_agent *agent);
 
 /* The built-in http-01 responder (--http-port) and the solver of the other
  * options, given to each of the agents. 0 or a status. */

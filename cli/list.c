@@ -16,6 +16,7 @@ typedef struct row {
     char *key;   /* "EC P-256" */
     char *ca;    /* the CA's host, or NULL */
     char not_after[32], renew[32];
+    const char *why; /* "ari", "lifetime", "backoff" */
     char days[24];
 } row;
 
@@ -26,13 +27,6 @@ static long days_until(time_t t)
     return d < 0 ? (long)d - (d != (long)d) : (long)d;
 }
 
-/* The agent's rule: renew when a third of the lifetime is left. */
-static time_t renewal_time(const leec_cert_info *ci)
-{
-    if (ci->not_after <= ci->not_before)
-        return ci->not_after;
-    return ci->not_after - (ci->not_after - ci->not_before) / 3;
-}
 
 /* The "server" member of the version's meta.json, malloc'd, or NULL. */
 static char *meta_server(leec_store *store, const char *name)
@@ -151,7 +145,22 @@ int cmd_list(int argc, char **argv)
         }
         free(pem);
         server = meta_server(store, names[i]);
-        time_t renew = renewal_time(ci);
+        leec_renewal_plan *pl = NULL;
+        if ((rc = leec_store_renewal_plan(store, names[i], &pl)) != LEEC_OK) {
+            fprintf(stderr, "leec: %s: cannot read its renewal state: %s\n",
+                    names[i], leec_strerror(rc));
+            failed = true;
+            free(server);
+            leec_cert_info_free(ci);
+            continue;
+        }
+        /* The same plan leec renew and the daemon follow. */
+        time_t renew = pl->due;
+        r->why = pl->why == LEEC_DUE_ARI ? "ari" : "lifetime";
+        if (pl->retry_at > renew) {
+            renew = pl->retry_at;
+            r->why = "backoff";
+        }
         long left = days_until(ci->not_after);
         char nb[32];
         cli_iso_time(ci->not_before, nb, sizeof nb);
@@ -172,8 +181,31 @@ int cmd_list(int argc, char **argv)
                       "key_detail", ci->key_detail, "key_bits", ci->key_bits,
                       "not_before", nb, "not_after", r->not_after, "days_left",
                       (json_int_t)left, "next_renewal", r->renew,
-                      "renewal_reason", "lifetime", "ca",
+                      "renewal_reason", r->why, "ca",
                       server ? json_string(server) : json_null()));
+        json_t *row_j = json_array_get(arr, json_array_size(arr) - 1);
+        char t1[32], t2[32];
+        if (row_j && pl->window_end) {
+            cli_iso_time(pl->window_start, t1, sizeof t1);
+            cli_iso_time(pl->window_end, t2, sizeof t2);
+            json_object_set_new(row_j, "ari_window",
+                                json_pack("{s:s, s:s}", "start", t1, "end", t2));
+        }
+        if (row_j && pl->ari) {
+            cli_iso_time(pl->next_check, t1, sizeof t1);
+            json_object_set_new(row_j, "ari_next_check", json_string(t1));
+        }
+        if (row_j && pl->explanation_url)
+            json_object_set_new(row_j, "ari_explanation",
+                                json_string(pl->explanation_url));
+        if (row_j && pl->failures) {
+            cli_iso_time(pl->retry_at, t1, sizeof t1);
+            json_object_set_new(
+                row_j, "failures",
+                json_pack("{s:i, s:s, s:s?}", "count", (int)pl->failures,
+                          "retry_at", t1, "last_error", pl->last_error));
+        }
+        leec_renewal_plan_free(pl);
         /* The table shows the CA's host, the JSON its whole URL. */
         if (server) {
             const char *h = strstr(server, "://");
@@ -194,16 +226,17 @@ int cmd_list(int argc, char **argv)
             ws = width(ws, rows[i].names ? rows[i].names : "?");
             wk = width(wk, rows[i].key ? rows[i].key : "?");
         }
-        printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %s\n", wn, "NAME", ws,
-               "NAMES", wk, "KEY", "NOT AFTER", "DAYS LEFT", "NEXT RENEWAL",
-               "CA");
+        printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %-8s  %s\n", wn, "NAME",
+               ws, "NAMES", wk, "KEY", "NOT AFTER", "DAYS LEFT",
+               "NEXT RENEWAL", "WHY", "CA");
         for (size_t i = 0; i < n; i++) {
             if (!rows[i].not_after[0])
                 continue;
-            printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %s\n", wn,
+            printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %-8s  %s\n", wn,
                    rows[i].name, ws, rows[i].names ? rows[i].names : "?", wk,
                    rows[i].key ? rows[i].key : "?", rows[i].not_after,
-                   rows[i].days, rows[i].renew, rows[i].ca ? rows[i].ca : "-");
+                   rows[i].days, rows[i].renew, rows[i].why,
+                   rows[i].ca ? rows[i].ca : "-");
         }
     }
     status = failed ? 1 : 0;

@@ -11,6 +11,8 @@ static const struct command {
     const char *help;
 } commands[] = {
     {"issue", cmd_issue, "obtain certificates (or keep fresh ones)"},
+    {"renew", cmd_renew, "renew the certificates that are due"},
+    {"daemon", cmd_daemon, "keep every certificate renewed (long-running)"},
     {"show", cmd_show, "summarise a certificate"},
     {"list", cmd_list, "list the managed certificates"},
     {"reset", cmd_reset, "forget certificates (or all state)"},

@@ -580,9 +580,12 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     server *s = ud;
     int64_t every = s->renew_every_s ? s->renew_every_s : DEFAULT_CHECK_S;
 
-    if (outcome == LEEC_OUTCOME_ISSUED || outcome == LEEC_OUTCOME_FRESH) {
+    if (outcome == LEEC_OUTCOME_ISSUED || outcome == LEEC_OUTCOME_FRESH ||
+        outcome == LEEC_OUTCOME_DEFERRED) {
         logf_("info", "certificate %s: %s", leec_agent_cert_name(agent),
-              outcome == LEEC_OUTCOME_ISSUED ? "issued" : "fresh");
+              outcome == LEEC_OUTCOME_ISSUED  ? "issued"
+              : outcome == LEEC_OUTCOME_FRESH ? "fresh"
+                                              : "backing off after failures");
         /* The agent's cert name, not names[0]: leec normalises names. */
         if (install_cert(s, leec_agent_cert_name(agent)) != 0 && !s->https) {
             s->stop = true;
@@ -599,6 +602,18 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
             s->stop = true;
             s->exit_code = 1;
         }
+    }
+    /* Without a forced period: look again when the library's plan says
+     * (due time, the CA's renewal-information Retry-After, back-off), at
+     * least a minute and at most the default period from now. */
+    leec_renewal_plan *plan = NULL;
+    if (!s->renew_every_s &&
+        leec_store_renewal_plan(leec_ctx_get_store(s->ctx),
+                                leec_agent_cert_name(agent),
+                                &plan) == LEEC_OK) {
+        time_t in = plan->wake - time(NULL);
+        every = in < 60 ? 60 : in < every ? (int64_t)in : every;
+        leec_renewal_plan_free(plan);
     }
     leec_agent_free(agent); /* allowed from inside this callback */
     s->agent = NULL;

@@ -320,8 +320,10 @@ static void on_directory(void *ud, leec_acme_resp *r)
     ctx->dir_state = RES_READY;
     if (ctx->acct_state == RES_PENDING)
         start_account(ctx);
-    /* else only the directory was asked for (leec_directory_ensure): the
-     * revocations waiting for it look at dir_state from perform. */
+    /* Agents looking for renewal information need only the directory
+     * (agents waiting for the account find it still pending); revocations
+     * waiting for it look at dir_state from perform. */
+    wake_agents(ctx);
 }
 
 static void fetch_directory(leec_ctx *ctx)

@@ -4,9 +4,11 @@
  * (enter_*) and one that consumes the CA's answer (on_*). The next state
  * always follows the status the CA reports for the order or authorization.
  *
- *   IDLE -> CHECK_EXISTING -> WAIT_ACCOUNT -> NEW_ORDER -> FETCH_AUTHZ
- *        -> PRESENT -> RESPOND -> AUTHZ_POLL -> FINALIZE -> ORDER_POLL
- *        -> DOWNLOAD -> INSTALL -> DONE          (any state -> FAILED)
+ *   IDLE -> CHECK_EXISTING [-> RENEWAL_INFO] -> WAIT_ACCOUNT -> QUEUED
+ *        -> NEW_ORDER -> FETCH_AUTHZ -> PRESENT -> RESPOND -> AUTHZ_POLL
+ *        -> FINALIZE -> ORDER_POLL -> DOWNLOAD -> INSTALL -> DONE
+ *   (any state -> FAILED; CHECK_EXISTING or RENEWAL_INFO -> DONE when the
+ *   installed certificate is kept)
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include "names.h"
 #include "order.h"
 #include "problem.h"
+#include "renewal.h"
 #include "solver/providers.h"
 #include "store.h"
 #include "x509.h"
@@ -56,14 +59,76 @@ void leec_agent_release(leec_agent *a, bool issued)
     }
 }
 
+void leec_agent_stop_ordering(leec_agent *a)
+{
+    if (a->ordering) {
+        a->ordering = false;
+        a->ctx->ordering--;
+    }
+}
+
+/* A failed renewal is remembered with the certificate it was to replace, and
+ * the next attempt waits (1 h, doubling up to a day): a broken name must not
+ * spend the CA's failed-validation limit run after run. */
+static void record_failure(leec_agent *a)
+{
+    leec_renewal_state *st = &a->rs;
+    time_t now = time(NULL);
+    const char *msg = leec_agent_error_message(a);
+    char *text = NULL;
+    if (asprintf(&text, "%s%s%s", msg,
+                 a->problem && a->problem->detail ? ": " : "",
+                 a->problem && a->problem->detail ? a->problem->detail : "") <
+        0)
+        text = NULL;
+    free(st->last_error);
+    st->last_error = text;
+    st->failures++;
+    st->last_failure = now;
+    st->retry_at = now + leec_renewal_backoff_s(st->failures);
+    leec_code rc = leec_renewal_save(a->ctx->store, a->cert_name, st);
+    char when[32];
+    struct tm tm;
+    gmtime_r(&st->retry_at, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+    leec_log(a->ctx, rc == LEEC_OK ? LEEC_LOG_INFO : LEEC_LOG_WARN,
+             "agent %u (%s): renewal failure %u; next attempt after %s%s",
+             a->id, a->cert_name, st->failures, when,
+             rc == LEEC_OK ? "" : " (could not be saved)");
+}
+
 static void finish(leec_agent *a, leec_outcome outcome)
 {
+    leec_ctx *ctx = a->ctx;
     leec_agent_solvers_cleanup(a);
     leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->outcome = outcome;
     a->deadline = -1;
+    bool ordered = a->ordering;
+    if (ordered && outcome == LEEC_OUTCOME_FAILED && a->had_cert &&
+        a->names_same)
+        record_failure(a);
+    if (outcome == LEEC_OUTCOME_ISSUED && ctx->hook_fn)
+        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_DEPLOY, a);
+    leec_agent_stop_ordering(a);
     go(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED : LEEC_ST_DONE);
+    /* The agent may be gone (freed by its done callback); ctx is not. */
+    if (ordered && ctx->ordering == 0 && ctx->hook_fn)
+        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_POST, NULL);
+}
+
+/* The agent will order: the PRE hook first. */
+static void start_ordering(leec_agent *a)
+{
+    leec_ctx *ctx = a->ctx;
+    if (!a->ordering) {
+        a->ordering = true;
+        ctx->ordering++;
+        if (ctx->hook_fn)
+            ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_PRE, a);
+    }
+    go(a, LEEC_ST_WAIT_ACCOUNT);
 }
 
 /* Fails the agent; takes ownership of problem. */
@@ -93,6 +158,7 @@ static void fail(leec_agent *a, leec_code err, leec_problem *problem,
 }
 
 static void enter_check_existing(leec_agent *a);
+static void renewal_info_step(leec_agent *a);
 static void enter_wait_account(leec_agent *a);
 static void send_current(leec_agent *a);
 static void enter_present(leec_agent *a);
@@ -114,6 +180,10 @@ static void go(leec_agent *a, leec_agent_state to)
     switch (to) {
     case LEEC_ST_CHECK_EXISTING:
         enter_check_existing(a);
+        break;
+    case LEEC_ST_RENEWAL_INFO:
+        leec_directory_ensure(a->ctx);
+        renewal_info_step(a);
         break;
     case LEEC_ST_WAIT_ACCOUNT:
         enter_wait_account(a);
@@ -202,83 +272,247 @@ static bool take_lock(leec_agent *a)
     return false;
 }
 
+static void decide(leec_agent *a);
+
+/* The renewal state holds a window for the installed certificate. */
+static bool ari_window_current(const leec_agent *a)
+{
+    return a->rs.ari_offered && a->rs.win_end && a->ari_id && a->rs.ari_id &&
+           strcmp(a->rs.ari_id, a->ari_id) == 0;
+}
+
+static void fmt_time(char *buf, size_t n, time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* The installed certificate is kept: FRESH. */
+static void keep(leec_agent *a, time_t due, const char *why)
+{
+    char when[32];
+    fmt_time(when, sizeof when, due);
+    leec_log(a->ctx, LEEC_LOG_INFO,
+             "agent %u (%s): installed certificate is fresh (due %s, %s)",
+             a->id, a->cert_name, when, why);
+    finish(a, LEEC_OUTCOME_FRESH);
+}
+
+static void order_because(leec_agent *a, const char *why)
+{
+    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): ordering (%s)", a->id,
+             a->cert_name, why);
+    start_ordering(a);
+}
+
 /*
- * Looks at the installed certificate. Returns true when it is kept (the
- * agent is finished: FRESH, or FAILED on a store error). The first look
- * remembers its serial; at the second (under the lock), a certificate that
- * another process installed meanwhile counts as fresh even with force: it is
- * the new certificate that force asked for.
+ * CHECK_EXISTING: looks at the installed certificate and its renewal state.
+ * New names, force, or no certificate: order. Backing off after failed
+ * renewals: DEFERRED. Otherwise the timing is decided by RENEWAL_INFO,
+ * except when the CA is known to offer no renewal information and the
+ * lifetime rule says "not yet" (no request at all).
  */
-static bool keep_installed(leec_agent *a, bool second_look)
+static void enter_check_existing(leec_agent *a)
 {
     char *pem = NULL;
     leec_cert_info *ci = NULL;
-    bool kept = false;
     leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
-    if (rc == LEEC_E_NOT_FOUND)
-        goto out;
+    if (rc == LEEC_E_NOT_FOUND) {
+        start_ordering(a);
+        return;
+    }
     if (rc != LEEC_OK) {
         fail(a, rc, NULL, "cannot read the installed certificate");
-        kept = true;
-        goto out;
+        return;
     }
-    if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK) {
+    if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK ||
+        !(a->seen_serial = strdup(ci->serial))) {
         leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): installed certificate unreadable; replacing",
                  a->id, a->cert_name);
-        goto out;
+        free(pem);
+        leec_cert_info_free(ci);
+        start_ordering(a);
+        return;
     }
-    bool changed = second_look && (!a->seen_serial ||
-                                   strcmp(a->seen_serial, ci->serial) != 0);
-    if (!second_look && !a->seen_serial)
-        a->seen_serial = strdup(ci->serial); /* NULL on OOM: "changed" */
-    time_t now = time(NULL);
-    /* Due when a third of the lifetime is left (the default without ARI). */
-    time_t due = ci->not_after - (ci->not_after - ci->not_before) / 3;
-    bool names_same = leec_names_same(a->names, a->nnames, ci->names,
-                                      ci->nnames);
-    bool force = a->force && !changed;
-    if (names_same && now < due && !force) {
-        char when[32];
-        struct tm tm;
-        gmtime_r(&due, &tm);
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
-        leec_log(a->ctx, LEEC_LOG_INFO,
-                 "agent %u (%s): installed certificate is fresh (due %s)%s",
-                 a->id, a->cert_name, when,
-                 changed ? ", installed by another process" : "");
-        free(a->cert_pem);
-        a->cert_pem = pem;
-        pem = NULL;
-        finish(a, LEEC_OUTCOME_FRESH);
-        kept = true;
-        goto out;
-    }
-    if (!second_look)
-        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): ordering (%s)",
-                 a->id, a->cert_name,
-                 !names_same ? "names changed"
-                 : force     ? "forced"
-                             : "due for renewal");
-out:
-    free(pem);
+    a->had_cert = true;
+    a->names_same = leec_names_same(a->names, a->nnames, ci->names,
+                                    ci->nnames);
+    a->lifetime_due = leec_renewal_lifetime_due(ci->not_before, ci->not_after);
+    free(a->ari_id);
+    if (leec_ari_cert_id(pem, strlen(pem), &a->ari_id) != LEEC_OK)
+        a->ari_id = NULL; /* no AKI: no renewal information */
+    free(a->cert_pem);
+    a->cert_pem = pem; /* leec_agent_cert_pem() when kept */
     leec_cert_info_free(ci);
-    return kept;
+    leec_renewal_clear(&a->rs);
+    if ((rc = leec_renewal_load(a->ctx->store, a->cert_name, &a->rs)) !=
+        LEEC_OK) {
+        fail(a, rc, NULL, "cannot read the renewal state");
+        return;
+    }
+    time_t now = time(NULL);
+    if (!a->names_same) {
+        order_because(a, "names changed");
+    } else if (a->force) {
+        order_because(a, "forced");
+    } else if (a->rs.failures && a->rs.retry_at > now) {
+        char when[32];
+        fmt_time(when, sizeof when, a->rs.retry_at);
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): %u failed renewal%s; next attempt after %s "
+                 "(last: %s)",
+                 a->id, a->cert_name, a->rs.failures,
+                 a->rs.failures == 1 ? "" : "s", when,
+                 a->rs.last_error ? a->rs.last_error : "?");
+        finish(a, LEEC_OUTCOME_DEFERRED);
+    } else if (a->rs.ari_known && !a->rs.ari_offered && now < a->lifetime_due) {
+        keep(a, a->lifetime_due, "by lifetime");
+    } else if (ari_window_current(a) && a->rs.next_check > now) {
+        decide(a); /* the window kept is still good: nothing to ask */
+    } else {
+        go(a, LEEC_ST_RENEWAL_INFO);
+    }
 }
 
-static void enter_check_existing(leec_agent *a)
+/* Decides from the lifetime or the window of a->rs. */
+static void decide(leec_agent *a)
 {
-    if (!keep_installed(a, false))
-        go(a, LEEC_ST_WAIT_ACCOUNT);
+    time_t now = time(NULL);
+    bool ari = ari_window_current(a);
+    time_t due = ari ? a->rs.chosen : a->lifetime_due;
+    if (now < due)
+        keep(a, due, ari ? "inside the CA's renewal window" : "by lifetime");
+    else
+        order_because(a, ari ? "due: renewal window (ARI)"
+                             : "due: a third of the lifetime left");
 }
 
-/* QUEUED, slot granted: the lock, a second look, then the order. */
+static void save_renewal_state(leec_agent *a)
+{
+    if (leec_renewal_save(a->ctx->store, a->cert_name, &a->rs) != LEEC_OK)
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): cannot save the renewal state", a->id,
+                 a->cert_name);
+}
+
+static void on_response(void *ud, leec_acme_resp *r);
+
+/* RENEWAL_INFO: with the directory known, fetch the certificate's
+ * renewalInfo unless the last answer's Retry-After has not passed. Runs
+ * again when the directory resolves (leec_agent_account_ready). */
+static void renewal_info_step(leec_agent *a)
+{
+    leec_ctx *ctx = a->ctx;
+    if (a->req || a->zombie || a->state != LEEC_ST_RENEWAL_INFO)
+        return;
+    if (ctx->dir_state == RES_PENDING ||
+        (ctx->dir_state == RES_NONE && ctx->acct_state == RES_PENDING))
+        return; /* woken when it resolves */
+    if (ctx->dir_state != RES_READY) {
+        /* A CA that cannot be reached must not fail a certificate that is
+         * not due: decide on what is known (an order, if due, then fails
+         * with the directory's error). */
+        leec_log(ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): no renewal information (%s); timing by what "
+                 "is known",
+                 a->id, a->cert_name,
+                 ctx->acct_errmsg ? ctx->acct_errmsg : "no directory");
+        decide(a);
+        return;
+    }
+    bool offered = ctx->dir.renewal_info && a->ari_id;
+    if (!offered) {
+        if (!a->rs.ari_known || a->rs.ari_offered) {
+            a->rs.ari_known = true;
+            a->rs.ari_offered = false;
+            save_renewal_state(a);
+        }
+        decide(a);
+        return;
+    }
+    time_t now = time(NULL);
+    bool same = a->rs.ari_id && strcmp(a->rs.ari_id, a->ari_id) == 0;
+    if (same && a->rs.ari_offered && a->rs.next_check > now) {
+        decide(a); /* the CA asked not to be asked again before then */
+        return;
+    }
+    char *url = NULL;
+    if (asprintf(&url, "%s/%s", ctx->dir.renewal_info, a->ari_id) < 0) {
+        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        return;
+    }
+    leec_code rc = leec_acme_get(ctx, url, on_response, a, &a->req);
+    free(url);
+    if (rc != LEEC_OK)
+        fail(a, rc, NULL, "cannot ask for the renewal information");
+}
+
+static void on_renewal_info(leec_agent *a, leec_acme_resp *r)
+{
+    time_t now = time(NULL);
+    leec_code rc = LEEC_E_PROTOCOL;
+    if (r->err == LEEC_OK && r->status == 200 && r->json)
+        rc = leec_renewal_take_ari(&a->rs, a->ari_id, r->json,
+                                   r->retry_after, now);
+    if (rc == LEEC_E_NOMEM) {
+        fail(a, rc, NULL, "out of memory");
+        return;
+    }
+    if (rc != LEEC_OK) {
+        /* RFC 9773 §4.3.3: fall back on our own timing; ask again later. */
+        a->rs.ari_known = a->rs.ari_offered = true;
+        a->rs.next_check = now + LEEC_ARI_FAILED_CHECK_S;
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): no usable renewal information (%s); "
+                 "timing by lifetime",
+                 a->id, a->cert_name,
+                 r->err != LEEC_OK ? leec_strerror(r->err)
+                 : r->status != 200 ? "HTTP error"
+                                    : "malformed answer");
+    } else {
+        char s[32], e[32];
+        fmt_time(s, sizeof s, a->rs.win_start);
+        fmt_time(e, sizeof e, a->rs.win_end);
+        leec_log(a->ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): renewal window %s to %s%s%s", a->id,
+                 a->cert_name, s, e,
+                 a->rs.explanation ? "; the CA explains: " : "",
+                 a->rs.explanation ? a->rs.explanation : "");
+    }
+    save_renewal_state(a);
+    decide(a);
+}
+
+/* QUEUED, slot granted: the lock, then a second look (under it) for a
+ * certificate another process installed meanwhile, then the order. */
 static void lock_then_order(leec_agent *a)
 {
     if (!a->lock && !take_lock(a))
         return;
-    if (!keep_installed(a, true))
-        go(a, LEEC_ST_NEW_ORDER);
+    char *pem = NULL;
+    leec_cert_info *ci = NULL;
+    leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
+    if (rc != LEEC_OK && rc != LEEC_E_NOT_FOUND) {
+        fail(a, rc, NULL, "cannot read the installed certificate");
+        return;
+    }
+    bool theirs = rc == LEEC_OK &&
+                  leec_cert_info_from_pem(pem, strlen(pem), &ci) == LEEC_OK &&
+                  (!a->seen_serial || strcmp(a->seen_serial, ci->serial)) &&
+                  leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
+    time_t due = ci ? leec_renewal_lifetime_due(ci->not_before, ci->not_after)
+                    : 0;
+    leec_cert_info_free(ci);
+    if (theirs) {
+        free(a->cert_pem);
+        a->cert_pem = pem;
+        keep(a, due, "installed by another process");
+        return;
+    }
+    free(pem);
+    go(a, LEEC_ST_NEW_ORDER);
 }
 
 static void check_account(leec_agent *a)
@@ -346,6 +580,8 @@ void leec_agent_account_ready(leec_agent *a)
 {
     if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
         check_account(a);
+    else if (a->state == LEEC_ST_RENEWAL_INFO)
+        renewal_info_step(a);
 }
 
 /* ------------------------------------------------------------------ */
@@ -379,6 +615,11 @@ static char *new_order_payload(leec_agent *a)
     json_object_set(o, "identifiers", ids);
     if (a->profile)
         json_object_set_new(o, "profile", json_string(a->profile));
+    /* RFC 9773 §5: a renewal names the certificate it replaces (the CA may
+     * then exempt it from rate limits). */
+    if (a->had_cert && a->names_same && a->ari_id &&
+        a->ctx->dir.renewal_info && !a->replaces_refused)
+        json_object_set_new(o, "replaces", json_string(a->ari_id));
     s = json_dumps(o, JSON_COMPACT);
 out:
     json_decref(ids);
@@ -595,6 +836,21 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         a->account_renewed = true;
         leec_account_forget(a->ctx, a->acct_gen);
         go(a, LEEC_ST_WAIT_ACCOUNT);
+        return;
+    }
+    if (r->status >= 400 && r->status < 500 && r->status != 429 &&
+        !a->replaces_refused && a->had_cert && a->names_same && a->ari_id &&
+        a->ctx->dir.renewal_info) {
+        /* alreadyReplaced (another order named it), or a CA that does not
+         * take "replaces" here: the renewal itself must not fail on it. */
+        a->replaces_refused = true;
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): the CA refused \"replaces\" (%s); ordering "
+                 "without it",
+                 a->id, a->cert_name,
+                 r->problem && r->problem->type ? r->problem->type
+                                                : "no problem document");
+        go(a, LEEC_ST_NEW_ORDER);
         return;
     }
     if (r->status != 201 || !r->json) {
@@ -906,11 +1162,40 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
 /* Finalize, download, install                                         */
 /* ------------------------------------------------------------------ */
 
+/* --reuse-key: the installed certificate's key, when it is of the type
+ * asked for (else a fresh one, said so). */
+static void reuse_installed_key(leec_agent *a)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    leec_key *k = NULL;
+    leec_store *st = a->ctx->store;
+    if (st->ops->cert_read(st, a->cert_name, "privkey.pem", &pem, &len) ==
+            LEEC_OK &&
+        leec_key_load_pem(pem, len, &k) == LEEC_OK &&
+        leec_key_get_type(k) == a->key_type) {
+        a->cert_key = k;
+        k = NULL;
+        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): reusing the key",
+                 a->id, a->cert_name);
+    } else {
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): the installed key cannot be reused (missing "
+                 "or not %s); using a new one",
+                 a->id, a->cert_name, leec_key_type_name(a->key_type));
+    }
+    leec_key_free(k);
+    if (pem)
+        leec_secure_free(pem);
+}
+
 static void enter_finalize(leec_agent *a)
 {
     char *csr = NULL, *payload = NULL;
     json_t *o = NULL;
     leec_code rc = LEEC_OK;
+    if (!a->cert_key && a->reuse_key && a->had_cert)
+        reuse_installed_key(a);
     if (!a->cert_key &&
         (rc = leec_key_generate(a->key_type, &a->cert_key)) != LEEC_OK) {
         fail(a, rc, NULL, "cannot generate the certificate key");
@@ -1088,6 +1373,14 @@ static char *meta_json(leec_agent *a)
     const char *webroot = leec_webroot_solver_dir(a->solver);
     if (webroot)
         json_object_set_new(o, "webroot", json_string(webroot));
+    if (a->profile)
+        json_object_set_new(o, "profile", json_string(a->profile));
+    if (a->preferred_chain)
+        json_object_set_new(o, "preferred_chain",
+                            json_string(a->preferred_chain));
+    json_object_set_new(o, "reuse_key", json_boolean(a->reuse_key));
+    if (a->settings)
+        json_object_set(o, "settings", a->settings);
     s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 out:
     json_decref(names);
@@ -1097,17 +1390,24 @@ out:
 
 static void enter_install(leec_agent *a)
 {
-    char *key = NULL, *meta = NULL;
+    char *key = NULL, *meta = NULL, *renewal = NULL;
     leec_code rc = leec_key_to_pem(a->cert_key, &key);
     if (rc != LEEC_OK) {
         fail(a, rc, NULL, "cannot encode the certificate key");
         goto out;
     }
     meta = meta_json(a);
+    /* The new version starts its renewal state: whether the CA offers
+     * renewal information (asked at the next run), no failures. */
+    leec_renewal_state rs = {.ari_known = true,
+                             .ari_offered = a->ctx->dir.renewal_info != NULL,
+                             .next_check = time(NULL)};
+    renewal = leec_renewal_json(&rs);
     leec_cert_files f = {.privkey = key,
                          .cert = a->cert_pem,
                          .chain = a->chain_pem ? a->chain_pem : "",
-                         .meta_json = meta};
+                         .meta_json = meta,
+                         .renewal_json = renewal};
     rc = a->ctx->store->ops->cert_install(a->ctx->store, a->cert_name, &f);
     if (rc != LEEC_OK) {
         fail(a, rc, NULL, "cannot install the certificate in the store");
@@ -1119,6 +1419,7 @@ static void enter_install(leec_agent *a)
 out:
     leec_secure_free(key);
     free(meta);
+    free(renewal);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1131,6 +1432,10 @@ static void on_response(void *ud, leec_acme_resp *r)
     a->req = NULL;
     if (a->zombie)
         return;
+    if (a->state == LEEC_ST_RENEWAL_INFO) {
+        on_renewal_info(a, r);
+        return;
+    }
     if (retry_later(a, r))
         return;
     if (r->err == LEEC_OK && r->status < 500 && r->status != 429)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "agent_internal.h"
+#include "json.h"
 #include "names.h"
 #include "problem.h"
 #include "solver/webroot.h"
@@ -106,6 +107,7 @@ void leec_agent_destroy(leec_agent *a)
     leec_acme_cancel(ctx, a->req);
     leec_agent_solvers_cleanup(a);
     leec_agent_release(a, false);
+    leec_agent_stop_ordering(a);
     /* From the end: contexts free their agents last to first. */
     for (size_t i = ctx->nagents; i-- > 0;) {
         if (ctx->agents[i] == a) {
@@ -130,6 +132,9 @@ void leec_agent_destroy(leec_agent *a)
     leec_problem_free(a->problem);
     free(a->preferred_chain);
     free(a->profile);
+    free(a->ari_id);
+    json_decref(a->settings);
+    leec_renewal_clear(&a->rs);
     for (size_t i = 0; i < a->nalt; i++)
         free(a->alt_urls[i]);
     free(a);
@@ -145,6 +150,7 @@ void leec_agent_free(leec_agent *a)
         a->req = NULL;
         leec_agent_solvers_cleanup(a);
         leec_agent_release(a, false);
+        leec_agent_stop_ordering(a);
         a->zombie = true;
         a->deadline = -1;
         a->ctx->reap = true;
@@ -220,6 +226,31 @@ leec_code leec_agent_set_solver(leec_agent *a, leec_solver *solver)
 void leec_agent_set_force(leec_agent *a, bool force)
 {
     a->force = force;
+}
+
+void leec_agent_set_reuse_key(leec_agent *a, bool reuse)
+{
+    a->reuse_key = reuse;
+}
+
+#define SETTINGS_MAX (64 * 1024)
+
+leec_code leec_agent_set_settings(leec_agent *a, const char *json)
+{
+    json_t *o = NULL;
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    if (json) {
+        size_t n = strlen(json);
+        if (n > SETTINGS_MAX)
+            return LEEC_E_INVALID_ARG;
+        leec_code rc = leec_json_parse_object(json, n, &o);
+        if (rc != LEEC_OK)
+            return rc == LEEC_E_NOMEM ? rc : LEEC_E_INVALID_ARG;
+    }
+    json_decref(a->settings);
+    a->settings = o;
+    return LEEC_OK;
 }
 
 void leec_agent_set_callbacks(leec_agent *a, leec_state_fn on_state,

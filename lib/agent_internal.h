@@ -4,6 +4,7 @@
 #define LEEC_AGENT_INTERNAL_H
 
 #include "internal.h"
+#include "renewal.h"
 
 #include "solver/solver.h"
 
@@ -78,6 +79,16 @@ struct leec_agent {
     char *errmsg;
     leec_problem *problem;
 
+    bool reuse_key;        /* renew with the installed certificate's key */
+    json_t *settings;      /* the application's, kept in meta.json */
+    bool had_cert;         /* a certificate was installed at the first look */
+    bool names_same;       /* ... for the same names */
+    bool ordering;         /* decided to order: counted in ctx->ordering */
+    char *ari_id;          /* the installed certificate's ARI id, or NULL */
+    leec_renewal_state rs; /* its renewal state (renewal.json) */
+    time_t lifetime_due;
+    bool replaces_refused; /* the CA refused "replaces": order without */
+
     char *preferred_chain; /* issuer CN wanted at the top, or NULL */
     char *profile;         /* newOrder's profile, or NULL */
     char *alt_urls[4];     /* Link rel="alternate" chains still to look at */
@@ -87,6 +98,9 @@ struct leec_agent {
 /* Gives back what the agent holds outside itself: the governor's slot and
  * the store's lock. */
 void leec_agent_release(leec_agent *a, bool issued);
+/* An agent that decided to order and ends without finishing (freed):
+ * leaves the context's count of ordering agents (no POST hook). */
+void leec_agent_stop_ordering(leec_agent *a);
 /* Undoes every side effect of the solvers, on every path. */
 void leec_agent_solvers_cleanup(leec_agent *a);
 void leec_agent_authz_clear(leec_agent *a);

@@ -177,6 +177,12 @@ void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds)
     ctx->max_pause_s = seconds;
 }
 
+void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn, void *userdata)
+{
+    ctx->hook_fn = fn;
+    ctx->hook_ud = userdata;
+}
+
 time_t leec_ctx_paused_until(leec_ctx *ctx)
 {
     /* The wall-clock end computed once when the pause began, so that every

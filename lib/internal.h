@@ -182,6 +182,10 @@ struct leec_ctx {
     char *acct_errmsg;
     leec_problem *acct_problem;
 
+    leec_hook_fn hook_fn;  /* pre/deploy/post hooks, or NULL */
+    void *hook_ud;
+    unsigned ordering;     /* agents that decided to order, not finished */
+
     leec_agent **agents;
     size_t nagents, cap_agents;
     unsigned agent_ids;   /* the last id given, for logs */

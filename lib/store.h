@@ -14,6 +14,7 @@ typedef struct leec_cert_files {
     const char *cert;      /* the leaf */
     const char *chain;     /* the issuer(s), may be "" */
     const char *meta_json; /* settings kept with the version, may be NULL */
+    const char *renewal_json; /* its first renewal state, may be NULL */
 } leec_cert_files;
 
 struct leec_store_ops {
@@ -29,7 +30,7 @@ struct leec_store_ops {
      * there is none. May be NULL in a backend that cannot. */
     leec_code (*account_remove)(leec_store *s, const char *ca_id);
     /* Reads one file ("privkey.pem", "cert.pem", "chain.pem",
-     * "fullchain.pem", "meta.json") of the current version of a
+     * "fullchain.pem", "meta.json", "renewal.json") of the current version of a
      * certificate. LEEC_E_NOT_FOUND if there is none. *data malloc'd,
      * NUL-terminated. */
     leec_code (*cert_read)(leec_store *s, const char *name, const char *file,
@@ -39,6 +40,11 @@ struct leec_store_ops {
     leec_code (*cert_read_many)(leec_store *s, const char *name,
                                 const char *const *files, size_t n,
                                 char **out);
+    /* Replaces (atomically) a file that changes during a version's life,
+     * "renewal.json" (renewal information, failures), in the current
+     * version of name. LEEC_E_NOT_FOUND if there is none. May be NULL. */
+    leec_code (*cert_write_state)(leec_store *s, const char *name,
+                                  const char *file, const char *data);
     /* Installs a new version and makes it current atomically (readers see
      * the old version or the new one, never a mix). fullchain = cert+chain. */
     leec_code (*cert_install)(leec_store *s, const char *name,

@@ -186,7 +186,7 @@ static bool cert_file_known(const char *file)
 {
     static const char *const known[] = {"privkey.pem", "cert.pem",
                                         "chain.pem", "fullchain.pem",
-                                        "meta.json"};
+                                        "meta.json", "renewal.json"};
     if (!file)
         return false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
@@ -275,7 +275,7 @@ static void remove_version(const char *vdir)
 {
     static const char *const files[] = {"privkey.pem", "cert.pem",
                                         "chain.pem", "fullchain.pem",
-                                        "meta.json"};
+                                        "meta.json", "renewal.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char *p = pathf("%s/%s", vdir, files[i]);
         if (p)
@@ -334,6 +334,9 @@ static leec_code write_version(const char *dir, const leec_cert_files *f)
     if (f->meta_json)
         rc = write_in(dir, "meta.json", f->meta_json, strlen(f->meta_json),
                       0644);
+    if (rc == LEEC_OK && f->renewal_json)
+        rc = write_in(dir, "renewal.json", f->renewal_json,
+                      strlen(f->renewal_json), 0644);
     if (rc == LEEC_OK)
         rc = leec_fsync_dir(dir);
 
@@ -949,6 +952,35 @@ out:
     return rc;
 }
 
+/* Through the live link: the file lands in the current version's folder
+ * (temporary file, fsync, rename there). A version made current meanwhile
+ * by another process starts with its own state, which is what it needs. */
+static leec_code fs_cert_write_state(leec_store *s, const char *name,
+                                     const char *file, const char *data)
+{
+    fs_store *fs = fs_of(s);
+    struct stat st;
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *link = NULL, *path = NULL;
+    if (!data || !leec_store_name_valid(name) || !file ||
+        strcmp(file, "renewal.json") != 0)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    link = pathf("%s/live/%s", fs->dir, name);
+    path = pathf("%s/live/%s/%s", fs->dir, name, file);
+    if (!link || !path)
+        goto out;
+    if (lstat(link, &st) != 0) {
+        rc = errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
+        goto out;
+    }
+    rc = leec_file_write_atomic(path, data, strlen(data), 0644);
+out:
+    free(link);
+    free(path);
+    return rc;
+}
+
 static char *fs_live_path(leec_store *s, const char *name)
 {
     if (!leec_store_name_valid(name))
@@ -972,6 +1004,7 @@ static const struct leec_store_ops fs_ops = {
     .cert_read = fs_cert_read,
     .cert_read_many = fs_cert_read_many,
     .cert_install = fs_cert_install,
+    .cert_write_state = fs_cert_write_state,
     .live_path = fs_live_path,
     .list = fs_list,
     .reset = fs_reset,

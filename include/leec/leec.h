@@ -263,6 +263,42 @@ LEEC_API leec_code leec_store_read_meta(leec_store *store,
  */
 LEEC_API leec_code leec_store_reset(leec_store *store, const char *cert_name);
 
+/*
+ * When a certificate is due for renewal, from what the store knows (no
+ * network): the lifetime rule (a third of the lifetime left, half for
+ * lifetimes under 10 days) or, when its CA offers ACME Renewal Information
+ * (RFC 9773) and a window was fetched, the random time chosen inside the
+ * suggested window; and the back-off after failed renewals.
+ */
+typedef enum leec_due_reason {
+    LEEC_DUE_LIFETIME = 0,
+    LEEC_DUE_ARI
+} leec_due_reason;
+
+typedef struct leec_renewal_plan {
+    time_t not_before, not_after; /* the installed certificate's */
+    time_t due;                   /* renewal is due from then */
+    leec_due_reason why;
+    bool ari;                     /* the CA offers renewal information */
+    time_t window_start, window_end; /* its suggested window (0: unknown) */
+    time_t next_check;   /* when renewal information is fetched again
+                            (Retry-After; 0: not offered) */
+    char *explanation_url;        /* the CA's explanation, or NULL */
+    unsigned failures;            /* consecutive failed renewals */
+    time_t retry_at;              /* no new attempt before (0: none) */
+    char *last_error;             /* the last failure, or NULL */
+    time_t wake;  /* when a renewal run should next look at it: the later
+                     of retry_at and the earlier of due and next_check */
+} leec_renewal_plan;
+
+/* Fills *out (allocated; free with leec_renewal_plan_free) for cert_name.
+ * Errors: LEEC_E_NOT_FOUND (no current version), LEEC_E_INVALID_ARG (bad
+ * name, or an unreadable certificate), LEEC_E_IO, LEEC_E_NOMEM. */
+LEEC_API leec_code leec_store_renewal_plan(leec_store *store,
+                                           const char *cert_name,
+                                           leec_renewal_plan **out);
+LEEC_API void leec_renewal_plan_free(leec_renewal_plan *plan);
+
 /* --------------------------------------------------------------------- */
 /* Files and parameters (for tools built on the library)                   */
 /* --------------------------------------------------------------------- */
@@ -494,6 +530,30 @@ LEEC_API time_t leec_ctx_paused_until(leec_ctx *ctx);
  */
 LEEC_API void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds);
 
+/*
+ * Hooks around ordering (certbot's pre, deploy and post hooks):
+ *   LEEC_HOOK_PRE    an agent is about to order (it is due, forced, or new):
+ *                    before anything is sent for it; the first PRE after
+ *                    a POST (or the first of all) opens a wave (stop a web
+ *                    server that holds port 80);
+ *   LEEC_HOOK_DEPLOY a certificate was installed (agent: whose; reload
+ *                    the server that uses it), before its done callback;
+ *   LEEC_HOOK_POST   no agent of the context is ordering any more, after
+ *                    some did (agent NULL): the wave is over.
+ * A context freed in the middle of a wave calls no POST. The callback runs
+ * synchronously from inside leec_ctx_perform() (the agent waits for it)
+ * and must not free the agent or the context.
+ */
+typedef enum leec_hook_point {
+    LEEC_HOOK_PRE = 0,
+    LEEC_HOOK_DEPLOY,
+    LEEC_HOOK_POST
+} leec_hook_point;
+typedef void (*leec_hook_fn)(void *userdata, leec_hook_point point,
+                             leec_agent *agent);
+LEEC_API void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn,
+                                   void *userdata);
+
 /* --------------------------------------------------------------------- */
 /* Agents: one per certificate                                            */
 /* --------------------------------------------------------------------- */
@@ -505,6 +565,7 @@ LEEC_API void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds);
 #define LEEC_STATES(X)                                                         \
     X(LEEC_ST_IDLE, "IDLE")                                                    \
     X(LEEC_ST_CHECK_EXISTING, "CHECK_EXISTING")                                \
+    X(LEEC_ST_RENEWAL_INFO, "RENEWAL_INFO")                                    \
     X(LEEC_ST_WAIT_ACCOUNT, "WAIT_ACCOUNT")                                    \
     X(LEEC_ST_QUEUED, "QUEUED")                                                \
     X(LEEC_ST_NEW_ORDER, "NEW_ORDER")                                          \
@@ -533,7 +594,8 @@ typedef enum leec_outcome {
     LEEC_OUTCOME_NONE = 0,   /* not finished */
     LEEC_OUTCOME_ISSUED,     /* a new certificate is installed */
     LEEC_OUTCOME_FRESH,      /* existing certificate kept: same names, not due */
-    LEEC_OUTCOME_FAILED
+    LEEC_OUTCOME_FAILED,
+    LEEC_OUTCOME_DEFERRED    /* due, but backing off after failed renewals */
 } leec_outcome;
 
 /* Why an agent (or a request) is waiting instead of working. */
@@ -679,8 +741,25 @@ LEEC_API leec_solver *leec_ctx_solver_tls_alpn(leec_ctx *ctx,
 LEEC_API leec_code leec_agent_set_solver(leec_agent *agent,
                                          leec_solver *solver);
 
-/* Order even when the installed certificate is fresh. Before start only. */
+/* Order even when the installed certificate is fresh, or backing off after
+ * failed renewals. Before start only. */
 LEEC_API void leec_agent_set_force(leec_agent *agent, bool force);
+
+/* Keep the installed certificate's private key in the renewed one (for
+ * DANE/TLSA records pinned to it) when its type is the agent's key type;
+ * default false: a fresh key each time. Before start only. */
+LEEC_API void leec_agent_set_reuse_key(leec_agent *agent, bool reuse);
+
+/*
+ * The application's own settings for this certificate, kept with each
+ * version it installs (meta.json, member "settings") so that a later
+ * renewal can be made with them (leec renew keeps its command-line options
+ * there). json must be a JSON object, at most 64 KiB; it must not hold
+ * secrets (the file is world-readable). NULL removes them. Before start
+ * only. Errors: LEEC_E_STATE, LEEC_E_INVALID_ARG, LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_agent_set_settings(leec_agent *agent,
+                                           const char *json);
 
 /* The state and done callbacks (either may be NULL) and their userdata.
  * They run from inside leec_ctx_perform(); the agent may be freed from its

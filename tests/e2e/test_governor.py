@@ -246,7 +246,7 @@ class LockTest(LeecCase):
         self.check_cert(name, [name])
         # no temporary files left behind
         arch = os.path.join(self.dir, "archive", name, "1")
-        self.assertEqual(set(os.listdir(arch)) - {"meta.json"},
+        self.assertEqual(set(os.listdir(arch)) - {"meta.json", "renewal.json"},
                          {"cert.pem", "chain.pem", "fullchain.pem",
                           "privkey.pem"})
         for entry in os.listdir(os.path.join(self.dir, "live")):

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fake.h"
@@ -602,6 +603,90 @@ static void test_rejected_identifier_subproblems(void **state)
     }
 }
 
+/* Hooks around orders, and the back-off after a failed renewal. */
+typedef struct hook_rec {
+    leec_hook_point point[16];
+    bool with_agent[16];
+    size_t n;
+} hook_rec;
+
+static void hook_fn(void *ud, leec_hook_point point, leec_agent *agent)
+{
+    hook_rec *h = ud;
+    if (h->n < 16) {
+        h->point[h->n] = point;
+        h->with_agent[h->n] = agent != NULL;
+        h->n++;
+    }
+}
+
+static leec_agent *run_again(env *e, rec *r, bool force)
+{
+    memset(r, 0, sizeof *r);
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, r);
+    leec_agent_set_force(a, force);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(r->done, 1);
+    return a;
+}
+
+static void test_hooks_and_backoff(void **state)
+{
+    env *e = *state;
+    hook_rec h;
+    memset(&h, 0, sizeof h);
+    leec_ctx_set_hook_fn(e->ctx, hook_fn, &h);
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.point[0], LEEC_HOOK_PRE);
+    assert_int_equal(h.point[1], LEEC_HOOK_DEPLOY);
+    assert_int_equal(h.point[2], LEEC_HOOK_POST);
+    assert_true(h.with_agent[0] && h.with_agent[1] && !h.with_agent[2]);
+
+    /* Fresh: no hook. */
+    rec r;
+    a = run_again(e, &r, false);
+    assert_int_equal(r.outcome, LEEC_OUTCOME_FRESH);
+    assert_int_equal(h.n, 3);
+
+    /* A forced renewal that fails: PRE and POST, no DEPLOY, and the
+     * failure is kept with the certificate. */
+    e->ca->knobs.authz_fail = true;
+    a = run_again(e, &r, true);
+    assert_int_equal(r.outcome, LEEC_OUTCOME_FAILED);
+    assert_int_equal(h.n, 5);
+    assert_int_equal(h.point[3], LEEC_HOOK_PRE);
+    assert_int_equal(h.point[4], LEEC_HOOK_POST);
+    leec_renewal_plan *p = NULL;
+    leec_store *st = leec_ctx_get_store(e->ctx);
+    assert_int_equal(leec_store_renewal_plan(st, "example.org", &p), LEEC_OK);
+    assert_int_equal(p->failures, 1);
+    assert_true(p->retry_at > time(NULL) + 3500);
+    assert_non_null(p->last_error);
+    assert_true(p->wake >= p->retry_at);
+    leec_renewal_plan_free(p);
+
+    /* Not forced: backing off, nothing sent, no hook. */
+    e->ca->knobs.authz_fail = false;
+    size_t sent = fake_http_log_count();
+    a = run_again(e, &r, false);
+    assert_int_equal(r.outcome, LEEC_OUTCOME_DEFERRED);
+    assert_int_equal(leec_agent_get_state(a), LEEC_ST_DONE);
+    assert_int_equal(fake_http_log_count(), sent);
+    assert_int_equal(h.n, 5);
+
+    /* Forced again: renewed, and the new version starts afresh. */
+    a = run_again(e, &r, true);
+    assert_int_equal(r.outcome, LEEC_OUTCOME_ISSUED);
+    assert_int_equal(h.n, 8);
+    assert_int_equal(leec_store_renewal_plan(st, "example.org", &p), LEEC_OK);
+    assert_int_equal(p->failures, 0);
+    assert_int_equal(p->retry_at, 0);
+    leec_renewal_plan_free(p);
+}
+
 static void test_free_in_on_done(void **state)
 {
     env *e = *state;
@@ -938,6 +1023,7 @@ int main(void)
         T(test_directory_http_url),
         T(test_500_once_on_authz_poll),
         T(test_rejected_identifier_subproblems),
+        T(test_hooks_and_backoff),
         T(test_free_in_on_done),
         T(test_free_in_on_done_sync_failure),
         T(test_ctx_free_mid_flight),

@@ -1,0 +1,42 @@
+/* What leec renew and the daemon need from leec issue: the renewal settings
+ * kept with each certificate (meta.json "settings"), and the pre, post and
+ * deploy hooks run around orders. */
+#ifndef LEEC_CLI_LIFECYCLE_H
+#define LEEC_CLI_LIFECYCLE_H
+
+#include "issue.h"
+
+#define LC_HOOK_TIMEOUT_S 600 /* a hook that hangs must not stop renewals */
+
+/* The per-certificate options of o as a JSON object (paths made absolute:
+ * a renewal runs from another folder). NULL on OOM. */
+json_t *lc_settings_json(const issue_opts *o);
+
+/* Fills the per-certificate fields of o from a settings object (the
+ * strings stay owned by it). 0, or 1 with a reason in *why (static). */
+int lc_opts_from_settings(const json_t *settings, issue_opts *o,
+                          const char **why);
+
+/* Hooks of a run: the pre-hook of each distinct command once per wave of
+ * orders, the post-hooks owed at the end of the wave, the deploy-hook of
+ * each installed certificate. opts_of gives an agent's options. */
+typedef const issue_opts *(*lc_opts_of_fn)(void *ud, leec_agent *agent);
+typedef struct lc_hooks {
+    leec_store *store;
+    lc_opts_of_fn opts_of;
+    void *ud;
+    const char **pre_ran;   /* pre-hooks run in this wave */
+    size_t npre;
+    const char **post_owed; /* post-hooks to run when it ends */
+    size_t npost;
+    unsigned failed;        /* hooks that failed (non-zero exit) */
+} lc_hooks;
+
+void lc_hooks_init(lc_hooks *h, leec_store *store, lc_opts_of_fn opts_of,
+                   void *ud);
+/* The library's hook callback (leec_ctx_set_hook_fn), ud = the lc_hooks. */
+void lc_hook_fn(void *ud, leec_hook_point point, leec_agent *agent);
+/* Runs the post-hooks still owed (a run that ended early), frees. */
+void lc_hooks_finish(lc_hooks *h);
+
+#endif

@@ -1,0 +1,739 @@
+#define _GNU_SOURCE
+/* leec renew and leec daemon: renew what is due, each certificate with the
+ * settings kept with it when it was issued (meta.json "settings"). A pass
+ * reads the store, picks the certificates whose time has come (the
+ * library's renewal plan: lifetime, ARI window and Retry-After, back-off),
+ * runs them through one context per CA and reports. The daemon runs passes
+ * and sleeps until the earliest next one, woken early by SIGHUP. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "issue.h"
+#include "lifecycle.h"
+
+#define NEVER ((time_t)-1)
+#define WAKE_MIN_S 60        /* never two passes closer than this */
+#define WAKE_RETRY_S 3600    /* after a pass that could not read the store */
+#define NAP_MAX_S 3600       /* re-read the clock at least this often */
+
+typedef struct rn_opts {
+    char *dir;
+    bool force, dry_run, quiet, syslog, daemon;
+    int verbose;
+    unsigned max_parallel;
+    bool rate_set;
+    double rate_limit;
+} rn_opts;
+
+typedef struct rn_cert {
+    char *name;
+    json_t *meta;        /* meta.json: owns the strings of o */
+    issue_opts o;        /* from its settings */
+    const char **names;  /* meta "names" (borrowed) */
+    size_t nnames;
+    leec_renewal_plan *plan;
+    const char *skip;    /* why it cannot be renewed, or NULL */
+    bool selected;
+    bool reported;
+    leec_agent *agent;
+    leec_outcome outcome;
+} rn_cert;
+
+typedef struct rn_pass {
+    const rn_opts *ro;
+    rn_cert *c;
+    size_t n;
+    unsigned issued, fresh, failed, deferred, skipped, hookfail;
+} rn_pass;
+
+static volatile sig_atomic_t reload_requested;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
+/* ---- output: stdout/stderr, or syslog for the daemon ---- */
+
+static bool use_syslog; /* set once by cmd_daemon before any pass */
+
+__attribute__((format(printf, 3, 4))) static void say(const rn_opts *ro,
+                                                      int prio,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    if (ro->quiet && prio > LOG_WARNING)
+        return;
+    va_start(ap, fmt);
+    if (use_syslog) {
+        vsyslog(prio, fmt, ap);
+    } else {
+        FILE *f = prio <= LOG_WARNING || ro->daemon ? stderr : stdout;
+        if (f == stderr)
+            fputs("leec: ", f);
+        vfprintf(f, fmt, ap);
+        fputc('\n', f);
+        fflush(f);
+    }
+    va_end(ap);
+}
+
+static void rn_log(void *ud, leec_log_level level, const char *msg)
+{
+    if (!use_syslog) {
+        cli_log(ud, level, msg);
+        return;
+    }
+    int prio = level == LEEC_LOG_ERROR  ? LOG_ERR
+               : level == LEEC_LOG_WARN ? LOG_WARNING
+               : level == LEEC_LOG_INFO ? LOG_INFO
+                                        : LOG_DEBUG;
+    syslog(prio, "%s", msg);
+}
+
+static void fmt_when(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* ---- loading ---- */
+
+static void cert_clear(rn_cert *c)
+{
+    free(c->name);
+    json_decref(c->meta);
+    free(c->names);
+    leec_renewal_plan_free(c->plan);
+    memset(c, 0, sizeof *c);
+}
+
+static int load_cert(leec_store *store, rn_cert *c)
+{
+    char *text = NULL;
+    json_error_t jerr;
+    leec_code rc = leec_store_renewal_plan(store, c->name, &c->plan);
+    if (rc != LEEC_OK)
+        return rc == LEEC_E_NOT_FOUND ? 2 : 1;
+    if (leec_store_read_meta(store, c->name, &text) != LEEC_OK ||
+        !(c->meta = json_loads(text, 0, &jerr)) || !json_is_object(c->meta)) {
+        c->skip = "no readable meta.json";
+        free(text);
+        return 0;
+    }
+    free(text);
+    json_t *names = json_object_get(c->meta, "names");
+    size_t n = json_array_size(names);
+    if (n == 0 || !(c->names = calloc(n, sizeof *c->names))) {
+        c->skip = "meta.json lists no names";
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(names, i));
+        if (!s) {
+            c->skip = "meta.json lists a name that is not a string";
+            return 0;
+        }
+        c->names[c->nnames++] = s;
+    }
+    c->o.dns_propagation = -1;
+    const char *why = NULL;
+    if (lc_opts_from_settings(json_object_get(c->meta, "settings"), &c->o,
+                              &why) != 0)
+        c->skip = why;
+    return 0;
+}
+
+/* The certificates of the pass (the given names, or every one). 0, or 1
+ * after a message. */
+static int load(rn_pass *p, leec_store *store, char **only, size_t nonly)
+{
+    char **names = NULL;
+    size_t n = nonly;
+    int status = 0;
+    if (!nonly && leec_store_list(store, &names, &n) != LEEC_OK) {
+        say(p->ro, LOG_ERR, "cannot list the certificates in %s",
+            p->ro->dir);
+        return 1;
+    }
+    if (n && !(p->c = calloc(n, sizeof *p->c))) {
+        say(p->ro, LOG_ERR, "out of memory");
+        status = 1;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rn_cert *c = &p->c[p->n];
+        if (!(c->name = strdup(nonly ? only[i] : names[i]))) {
+            status = 1;
+            goto out;
+        }
+        int r = load_cert(store, c);
+        if (r == 0) {
+            p->n++;
+            continue;
+        }
+        say(p->ro, LOG_ERR, "%s: %s", c->name,
+            r == 2 ? "no such certificate" : "cannot read it");
+        cert_clear(c);
+        status = 1;
+    }
+out:
+    leec_store_list_free(names, nonly ? 0 : n);
+    return status;
+}
+
+/* ---- running one group (one CA, one account) ---- */
+
+typedef struct rn_group {
+    rn_pass *p;
+    rn_cert **c;
+    size_t n;
+} rn_group;
+
+static const issue_opts *opts_of(void *ud, leec_agent *agent)
+{
+    rn_group *g = ud;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->c[i]->agent == agent)
+            return &g->c[i]->o;
+    return NULL;
+}
+
+static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
+{
+    rn_cert *c = ud;
+    (void)agent;
+    c->outcome = outcome;
+}
+
+/* Same CA, trust, contact and account kind: one context. */
+static bool same_group(const rn_cert *a, const rn_cert *b)
+{
+    const char *sa = leec_server_url(a->o.server ? a->o.server : "letsencrypt");
+    const char *sb = leec_server_url(b->o.server ? b->o.server : "letsencrypt");
+#define EQ(x, y) ((x) == (y) || ((x) && (y) && strcmp((x), (y)) == 0))
+    return EQ(sa, sb) && EQ(a->o.ca_bundle, b->o.ca_bundle) &&
+           EQ(a->o.email, b->o.email) && a->o.throwaway == b->o.throwaway;
+}
+
+typedef struct rn_solver {
+    char *key;
+    leec_solver *s;
+} rn_solver;
+
+/* The solver of c's settings, one per distinct configuration (a responder
+ * port can be bound once). */
+static int solver_for(leec_ctx *ctx, rn_cert *c, rn_solver **cache,
+                      size_t *ncache, char ***ports, size_t *nports)
+{
+    const issue_opts *o = &c->o;
+    if (o->http_port) {
+        for (size_t i = 0; i < *nports; i++)
+            if (strcmp((*ports)[i], o->http_port) == 0)
+                return 0;
+        leec_code rc = leec_ctx_listen_http01(ctx, o->http_port);
+        char **v = realloc(*ports, (*nports + 1) * sizeof *v);
+        if (v)
+            *ports = v;
+        if (rc != LEEC_OK || !v || !(v[*nports] = strdup(o->http_port))) {
+            fprintf(stderr, "leec: %s: cannot listen on %s for http-01: %s\n",
+                    c->name, o->http_port, leec_strerror(rc));
+            return 1;
+        }
+        (*nports)++;
+        return 0;
+    }
+    if (o->webroot)
+        return 0; /* issue_agent_setup sets it */
+    json_t *k = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
+                          "s:s?, s:i, s:i}",
+                          "tls", o->tls_port, "hook", o->hook, "dns", o->dns,
+                          "srv", o->dns_server, "tsig", o->tsig_key, "zone",
+                          o->dns_zone, "cred", o->dns_credentials, "dnshook",
+                          o->dns_hook, "res", o->dns_resolver, "prop",
+                          o->dns_propagation, "port", (int)o->dns_auth_port);
+    char *key = k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(k);
+    if (!key)
+        return 1;
+    leec_solver *s = NULL;
+    for (size_t i = 0; i < *ncache && !s; i++)
+        if (strcmp((*cache)[i].key, key) == 0)
+            s = (*cache)[i].s;
+    leec_code rc = LEEC_OK;
+    if (!s) {
+        if (!(s = issue_make_solver(ctx, o, &rc))) {
+            fprintf(stderr, "leec: %s: cannot set up its solver: %s\n",
+                    c->name, leec_strerror(rc));
+            free(key);
+            return 1;
+        }
+        rn_solver *v = realloc(*cache, (*ncache + 1) * sizeof *v);
+        if (!v) {
+            free(key);
+            return 1;
+        }
+        *cache = v;
+        v[(*ncache)++] = (rn_solver){key, s};
+        key = NULL;
+    }
+    free(key);
+    return leec_agent_set_solver(c->agent, s) == LEEC_OK ? 0 : 1;
+}
+
+static void report(rn_pass *p, rn_cert *c, leec_store *store)
+{
+    char when[32] = "";
+    const rn_opts *ro = p->ro;
+    c->reported = true;
+    switch (c->outcome) {
+    case LEEC_OUTCOME_ISSUED: {
+        char *live = leec_store_live_path(store, c->name);
+        say(ro, LOG_NOTICE, "renewed %s -> %s", c->name, live ? live : "");
+        free(live);
+        p->issued++;
+        break;
+    }
+    case LEEC_OUTCOME_FRESH: {
+        leec_renewal_plan *pl = NULL;
+        if (leec_store_renewal_plan(store, c->name, &pl) == LEEC_OK)
+            fmt_when(pl->due, when, sizeof when);
+        say(ro, LOG_INFO, "%s is not due (renewal from %s, %s)", c->name,
+            when, pl && pl->why == LEEC_DUE_ARI ? "the CA's window" : "lifetime");
+        leec_renewal_plan_free(pl);
+        p->fresh++;
+        break;
+    }
+    case LEEC_OUTCOME_DEFERRED:
+        if (c->plan->retry_at)
+            fmt_when(c->plan->retry_at, when, sizeof when);
+        say(ro, LOG_WARNING, "%s: backing off after failed renewals until %s",
+            c->name, when);
+        p->deferred++;
+        break;
+    default: {
+        char *text = c->agent ? issue_failure_text(c->agent) : NULL;
+        say(ro, LOG_ERR, "%s: renewal failed: %s", c->name,
+            text ? text : "not started");
+        free(text);
+        p->failed++;
+        break;
+    }
+    }
+}
+
+static int run_group(rn_pass *p, rn_group *g)
+{
+    const rn_opts *ro = p->ro;
+    issue_opts go = g->c[0]->o; /* the context-wide fields */
+    go.dir = ro->dir;
+    go.verbose = ro->verbose;
+    go.quiet = ro->quiet;
+    go.agree_tos = true; /* agreed when it was issued */
+    go.max_parallel = ro->max_parallel;
+    go.rate_set = ro->rate_set;
+    go.rate_limit = ro->rate_limit;
+    int status = 1;
+    rn_solver *cache = NULL;
+    size_t ncache = 0, nports = 0;
+    char **ports = NULL;
+    lc_hooks hooks;
+    lc_hooks_init(&hooks, NULL, opts_of, g);
+    leec_ctx *ctx = issue_ctx_new(&go, rn_log, NULL, &status);
+    if (!ctx)
+        goto out;
+    status = 1;
+    if (issue_open_store(ctx, &go) != 0)
+        goto out;
+    hooks.store = leec_ctx_get_store(ctx);
+    leec_ctx_set_hook_fn(ctx, lc_hook_fn, &hooks);
+    for (size_t i = 0; i < g->n; i++) {
+        rn_cert *c = g->c[i];
+        leec_code rc;
+        c->o.force = ro->force;
+        c->agent = leec_agent_new(ctx, c->name, c->names, c->nnames, &rc);
+        if (!c->agent) {
+            say(ro, LOG_ERR, "%s: %s", c->name, leec_strerror(rc));
+            continue;
+        }
+        leec_agent_set_callbacks(c->agent, NULL, on_done, c);
+        if (issue_agent_setup(c->agent, &c->o) != 0 ||
+            solver_for(ctx, c, &cache, &ncache, &ports, &nports) != 0 ||
+            leec_agent_start(c->agent) != LEEC_OK) {
+            leec_agent_free(c->agent);
+            c->agent = NULL;
+        }
+    }
+    leec_code rc = LEEC_OK;
+    int running = 1;
+    while (!issue_stop_signal) {
+        if ((rc = leec_ctx_perform(ctx, &running)) != LEEC_OK || !running)
+            break;
+        if ((rc = leec_ctx_poll(ctx, 250)) != LEEC_OK)
+            break;
+    }
+    if (issue_stop_signal) {
+        say(ro, LOG_WARNING, "interrupted; challenge answers removed");
+        status = 128 + issue_stop_signal;
+        goto out;
+    }
+    if (rc != LEEC_OK)
+        say(ro, LOG_ERR, "event loop: %s", leec_strerror(rc));
+    for (size_t i = 0; i < g->n; i++)
+        report(p, g->c[i], hooks.store);
+    status = 0;
+out:
+    leec_ctx_free(ctx);
+    lc_hooks_finish(&hooks);
+    p->hookfail += hooks.failed;
+    for (size_t i = 0; i < ncache; i++)
+        free(cache[i].key);
+    free(cache);
+    for (size_t i = 0; i < nports; i++)
+        free(ports[i]);
+    free(ports);
+    for (size_t i = 0; i < g->n; i++)
+        g->c[i]->agent = NULL; /* freed with the context */
+    return status;
+}
+
+/* ---- a pass ---- */
+
+static void dry_run(rn_pass *p)
+{
+    time_t now = time(NULL);
+    for (size_t i = 0; i < p->n; i++) {
+        rn_cert *c = &p->c[i];
+        char due[32], exp[32];
+        if (c->skip) {
+            printf("%s: cannot be renewed: %s\n", c->name, c->skip);
+            continue;
+        }
+        const leec_renewal_plan *pl = c->plan;
+        fmt_when(pl->due, due, sizeof due);
+        fmt_when(pl->not_after, exp, sizeof exp);
+        const char *why = pl->why == LEEC_DUE_ARI
+                              ? "the CA's renewal window (ARI)"
+                              : "a third of the lifetime left";
+        if (pl->failures && pl->retry_at > now && !p->ro->force) {
+            char r[32];
+            fmt_when(pl->retry_at, r, sizeof r);
+            printf("%s: backing off after %u failed renewal%s until %s "
+                   "(last: %s)\n",
+                   c->name, pl->failures, pl->failures == 1 ? "" : "s", r,
+                   pl->last_error ? pl->last_error : "?");
+        } else if (p->ro->force) {
+            printf("%s: would renew (forced; expires %s)\n", c->name, exp);
+        } else if (pl->due <= now) {
+            printf("%s: due since %s (%s; expires %s)\n", c->name, due, why,
+                   exp);
+        } else if (pl->ari && pl->next_check <= now) {
+            printf("%s: would ask the CA for its renewal window (due %s by "
+                   "%s so far)\n",
+                   c->name, due, why);
+        } else {
+            printf("%s: not due until %s (%s; expires %s)\n", c->name, due,
+                   why, exp);
+        }
+    }
+}
+
+/* Runs one pass; *wake: when the next one is needed (NEVER: nothing to
+ * watch). 0, 1 (something failed) or 128+signal. */
+static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
+{
+    rn_pass p;
+    memset(&p, 0, sizeof p);
+    p.ro = ro;
+    *wake = time(NULL) + WAKE_RETRY_S;
+    leec_code rc;
+    leec_store *store = leec_store_fs_new(ro->dir, &rc);
+    if (!store) {
+        say(ro, LOG_ERR, "cannot open the state folder %s: %s", ro->dir,
+            leec_strerror(rc));
+        return 1;
+    }
+    int status = load(&p, store, only, nonly);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < p.n; i++) {
+        rn_cert *c = &p.c[i];
+        if (c->skip) {
+            say(ro, LOG_ERR, "%s: cannot be renewed: %s", c->name, c->skip);
+            p.skipped++;
+            continue;
+        }
+        c->selected = ro->force || c->plan->wake <= now;
+        if (!c->selected && !ro->dry_run) {
+            char when[32];
+            fmt_when(c->plan->wake, when, sizeof when);
+            if (c->plan->failures && c->plan->retry_at == c->plan->wake) {
+                /* Said every run: a certificate that keeps failing must
+                 * not go unnoticed. */
+                say(ro, LOG_WARNING,
+                    "%s: backing off after %u failed renewal%s until %s "
+                    "(last: %s)",
+                    c->name, c->plan->failures,
+                    c->plan->failures == 1 ? "" : "s", when,
+                    c->plan->last_error ? c->plan->last_error : "?");
+                p.deferred++;
+                continue;
+            }
+            if (ro->verbose)
+                say(ro, LOG_INFO, "%s is not due (next look at %s)", c->name,
+                    when);
+            p.fresh++;
+        }
+    }
+    if (ro->dry_run) {
+        dry_run(&p);
+        goto out;
+    }
+    for (size_t i = 0; i < p.n && !issue_stop_signal; i++) {
+        rn_cert *lead = &p.c[i];
+        if (!lead->selected || lead->reported)
+            continue;
+        rn_group g = {&p, NULL, 0};
+        if (!(g.c = calloc(p.n, sizeof *g.c)))
+            break;
+        for (size_t k = i; k < p.n; k++)
+            if (p.c[k].selected && !p.c[k].reported &&
+                same_group(lead, &p.c[k]))
+                g.c[g.n++] = &p.c[k];
+        int r = run_group(&p, &g);
+        for (size_t k = 0; k < g.n; k++)
+            g.c[k]->reported = true;
+        free(g.c);
+        if (r > 1) {
+            status = r;
+            goto out;
+        }
+    }
+    if (!ro->daemon || p.issued || p.failed || p.deferred)
+        say(ro, LOG_INFO, "%u renewed, %u failed, %u deferred, %u not due",
+            p.issued, p.failed, p.deferred, p.fresh);
+    if (p.failed || p.skipped || p.hookfail)
+        status = status ? status : 1;
+    /* The next pass: the earliest time a certificate wants looking at. */
+    *wake = NEVER;
+    for (size_t i = 0; i < p.n; i++) {
+        leec_renewal_plan *pl = NULL;
+        if (p.c[i].skip ||
+            leec_store_renewal_plan(store, p.c[i].name, &pl) != LEEC_OK)
+            continue;
+        if (*wake == NEVER || pl->wake < *wake)
+            *wake = pl->wake;
+        leec_renewal_plan_free(pl);
+    }
+    if (*wake != NEVER && *wake < time(NULL) + WAKE_MIN_S)
+        *wake = time(NULL) + WAKE_MIN_S;
+out:
+    for (size_t i = 0; i < p.n; i++)
+        cert_clear(&p.c[i]);
+    free(p.c);
+    leec_store_free(store);
+    return status;
+}
+
+/* ---- options ---- */
+
+enum {
+    OPT_FORCE = 256,
+    OPT_DRY_RUN,
+    OPT_DIR,
+    OPT_SYSLOG,
+    OPT_MAX_PARALLEL,
+    OPT_RATE_LIMIT,
+};
+
+static int parse(int argc, char **argv, rn_opts *ro, bool daemon,
+                 const char *usage)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"dir", required_argument, NULL, OPT_DIR},
+        {"syslog", no_argument, NULL, OPT_SYSLOG},
+        {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
+        {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    ro->max_parallel = 10;
+    ro->daemon = daemon;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FORCE:
+        case OPT_DRY_RUN:
+            if (daemon)
+                goto bad;
+            if (c == OPT_FORCE)
+                ro->force = true;
+            else
+                ro->dry_run = true;
+            break;
+        case OPT_SYSLOG:
+            if (!daemon)
+                goto bad;
+            ro->syslog = true;
+            break;
+        case OPT_DIR:
+            free(ro->dir);
+            if (!(ro->dir = strdup(optarg)))
+                return 1;
+            break;
+        case OPT_MAX_PARALLEL:
+            if (!cli_parse_unsigned("--max-parallel", optarg,
+                                    &ro->max_parallel))
+                return EXIT_USAGE;
+            break;
+        case OPT_RATE_LIMIT:
+            if (!cli_parse_rate("--rate-limit", optarg, &ro->rate_limit))
+                return EXIT_USAGE;
+            ro->rate_set = true;
+            break;
+        case 'v':
+            ro->verbose++;
+            break;
+        case 'q':
+            ro->quiet = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return -1;
+        default:
+            goto bad;
+        }
+    }
+    if (daemon && optind < argc) {
+        fprintf(stderr, "leec: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!ro->dir && !(ro->dir = cli_default_dir())) {
+        fputs("leec: no state folder: use --dir DIR\n", stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+bad:
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+}
+
+static const char renew_usage[] =
+    "usage: leec renew [CERT-NAME ...] [options]\n"
+    "  renews the certificates that are due (default: every one in the\n"
+    "  state folder), each with the settings it was issued with\n"
+    "      --force              renew even if not due (or backing off)\n"
+    "      --dry-run            say what is due and why; send nothing\n"
+    "      --dir DIR            state folder\n"
+    "      --max-parallel N     at most N orders in flight (default 10)\n"
+    "      --rate-limit N       at most N requests per second to the CA\n"
+    "  -v, --verbose            more output (twice: debug)\n"
+    "  -q, --quiet              errors only\n";
+
+int cmd_renew(int argc, char **argv)
+{
+    rn_opts ro;
+    memset(&ro, 0, sizeof ro);
+    int status = parse(argc, argv, &ro, false, renew_usage);
+    if (status == 0) {
+        time_t wake;
+        issue_signals();
+        status = pass(&ro, argv + optind, (size_t)(argc - optind), &wake);
+    }
+    free(ro.dir);
+    return status < 0 ? 0 : status;
+}
+
+static const char daemon_usage[] =
+    "usage: leec daemon [options]\n"
+    "  keeps every certificate of the state folder renewed: renews what is\n"
+    "  due, then sleeps until the next certificate is due or the CA's\n"
+    "  renewal information is to be fetched again. SIGHUP: look again now;\n"
+    "  SIGTERM: stop (cleaning up a renewal under way)\n"
+    "      --dir DIR            state folder\n"
+    "      --syslog             log to syslog (daemon facility) instead of\n"
+    "                           stderr\n"
+    "      --max-parallel N     at most N orders in flight (default 10)\n"
+    "      --rate-limit N       at most N requests per second to the CA\n"
+    "  -v, --verbose            more output (twice: debug)\n"
+    "  -q, --quiet              errors only\n";
+
+/* Sleeps until wake (NEVER: until a signal), a stop or a reload, with the
+ * three signals blocked outside ppoll so that none is missed. */
+static void nap(time_t wake, const sigset_t *open_mask)
+{
+    while (!issue_stop_signal && !reload_requested) {
+        time_t now = time(NULL);
+        if (wake != NEVER && now >= wake)
+            return;
+        /* Chunks: a suspended machine's monotonic clock stands still. */
+        time_t left = wake == NEVER ? NAP_MAX_S : wake - now;
+        struct timespec ts = {left > NAP_MAX_S ? NAP_MAX_S : left, 0};
+        if (ppoll(NULL, 0, &ts, open_mask) < 0 && errno != EINTR)
+            return;
+    }
+}
+
+int cmd_daemon(int argc, char **argv)
+{
+    rn_opts ro;
+    memset(&ro, 0, sizeof ro);
+    int status = parse(argc, argv, &ro, true, daemon_usage);
+    if (status != 0) {
+        free(ro.dir);
+        return status < 0 ? 0 : status;
+    }
+    if (ro.syslog) {
+        openlog("leec", LOG_PID, LOG_DAEMON);
+        use_syslog = true;
+    }
+    issue_signals();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    sigset_t block, open_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    say(&ro, LOG_NOTICE, "daemon started (state folder %s)", ro.dir);
+    status = 0;
+    while (!issue_stop_signal) {
+        reload_requested = 0;
+        time_t wake = NEVER;
+        int r = pass(&ro, NULL, 0, &wake);
+        if (r > 1)
+            break; /* interrupted by SIGTERM/SIGINT */
+        sigprocmask(SIG_BLOCK, &block, &open_mask);
+        if (!issue_stop_signal && !reload_requested) {
+            char when[32] = "a signal";
+            if (wake != NEVER)
+                fmt_when(wake, when, sizeof when);
+            say(&ro, LOG_INFO, "next look at %s", when);
+        }
+        nap(wake, &open_mask);
+        sigprocmask(SIG_SETMASK, &open_mask, NULL);
+        if (reload_requested && !issue_stop_signal)
+            say(&ro, LOG_NOTICE, "SIGHUP: reading the certificates again");
+    }
+    say(&ro, LOG_NOTICE, "stopping (signal %d)", (int)issue_stop_signal);
+    if (use_syslog)
+        closelog();
+    free(ro.dir);
+    return status;
+}

@@ -1,0 +1,323 @@
+/* Renewal timing: the lifetime rule, ARI windows (RFC 9773) and the
+ * back-off after failures, persisted in the version's renewal.json so that
+ * a Retry-After or a failure is remembered across runs, and the plan a
+ * scheduler (leec renew, the daemon, a host) reads without the network. */
+#define _GNU_SOURCE
+#include "renewal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "json.h"
+#include "store.h"
+
+#define LIFETIME_SHORT_S (10 * 86400)
+#define BACKOFF_FIRST_S 3600
+#define BACKOFF_MAX_S 86400
+#define TEXT_MAX 1024 /* last_error, explanation URL */
+
+void leec_renewal_clear(leec_renewal_state *st)
+{
+    free(st->ari_id);
+    free(st->explanation);
+    free(st->last_error);
+    memset(st, 0, sizeof *st);
+}
+
+time_t leec_renewal_lifetime_due(time_t not_before, time_t not_after)
+{
+    time_t life = not_after - not_before;
+    if (life <= 0)
+        return not_before;
+    return not_after - (life < LIFETIME_SHORT_S ? life / 2 : life / 3);
+}
+
+time_t leec_renewal_backoff_s(unsigned failures)
+{
+    time_t d = BACKOFF_FIRST_S;
+    for (unsigned i = 1; i < failures && d < BACKOFF_MAX_S; i++)
+        d *= 2;
+    return d > BACKOFF_MAX_S ? BACKOFF_MAX_S : d;
+}
+
+static time_t get_time(const json_t *o, const char *key)
+{
+    json_t *v = o ? json_object_get(o, key) : NULL;
+    json_int_t i = json_is_integer(v) ? json_integer_value(v) : 0;
+    return i > 0 ? (time_t)i : 0;
+}
+
+static char *get_text(const json_t *o, const char *key)
+{
+    const char *s = o ? leec_json_str(o, key) : NULL;
+    return s && strlen(s) <= TEXT_MAX ? strdup(s) : NULL;
+}
+
+leec_code leec_renewal_load(leec_store *store, const char *cert_name,
+                            leec_renewal_state *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *o = NULL;
+    memset(st, 0, sizeof *st);
+    leec_code rc = store->ops->cert_read(store, cert_name, "renewal.json",
+                                         &text, &len);
+    if (rc == LEEC_E_NOMEM)
+        return rc;
+    if (rc != LEEC_OK || leec_json_parse_object(text, len, &o) != LEEC_OK) {
+        free(text);
+        return LEEC_OK; /* nothing known yet: an empty state */
+    }
+    free(text);
+    const json_t *ari = leec_json_object(o, "ari");
+    const json_t *fail = leec_json_object(o, "failures");
+    if (ari) {
+        st->ari_known = true;
+        st->ari_offered = json_is_true(json_object_get(ari, "offered"));
+        st->ari_id = get_text(ari, "id");
+        st->win_start = get_time(ari, "window_start");
+        st->win_end = get_time(ari, "window_end");
+        st->chosen = get_time(ari, "chosen");
+        st->next_check = get_time(ari, "next_check");
+        st->explanation = get_text(ari, "explanation_url");
+        if (st->win_end < st->win_start)
+            st->win_start = st->win_end = st->chosen = 0;
+    }
+    if (fail) {
+        json_t *n = json_object_get(fail, "count");
+        json_int_t c = json_is_integer(n) ? json_integer_value(n) : 0;
+        st->failures = c > 0 && c < 1000 ? (unsigned)c : 0;
+        st->last_failure = get_time(fail, "last");
+        st->retry_at = get_time(fail, "retry_at");
+        st->last_error = get_text(fail, "error");
+    }
+    json_decref(o);
+    return LEEC_OK;
+}
+
+char *leec_renewal_json(const leec_renewal_state *st)
+{
+    json_t *o = json_object();
+    char *s = NULL;
+    if (!o)
+        return NULL;
+    if (st->ari_known) {
+        json_t *a = json_pack("{s:b}", "offered", st->ari_offered);
+        if (a && st->ari_id)
+            json_object_set_new(a, "id", json_string(st->ari_id));
+        if (a && st->win_end) {
+            json_object_set_new(a, "window_start",
+                                json_integer((json_int_t)st->win_start));
+            json_object_set_new(a, "window_end",
+                                json_integer((json_int_t)st->win_end));
+            json_object_set_new(a, "chosen",
+                                json_integer((json_int_t)st->chosen));
+        }
+        if (a && st->ari_offered)
+            json_object_set_new(a, "next_check",
+                                json_integer((json_int_t)st->next_check));
+        if (a && st->explanation)
+            json_object_set_new(a, "explanation_url",
+                                json_string(st->explanation));
+        if (!a || json_object_set_new(o, "ari", a) != 0)
+            goto out;
+    }
+    if (st->failures) {
+        json_t *f = json_pack("{s:i, s:I, s:I}", "count", (int)st->failures,
+                              "last", (json_int_t)st->last_failure,
+                              "retry_at", (json_int_t)st->retry_at);
+        if (f && st->last_error)
+            json_object_set_new(f, "error", json_string(st->last_error));
+        if (!f || json_object_set_new(o, "failures", f) != 0)
+            goto out;
+    }
+    s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+out:
+    json_decref(o);
+    return s;
+}
+
+leec_code leec_renewal_save(leec_store *store, const char *cert_name,
+                            const leec_renewal_state *st)
+{
+    if (!store->ops->cert_write_state)
+        return LEEC_E_INVALID_ARG;
+    char *s = leec_renewal_json(st);
+    if (!s)
+        return LEEC_E_NOMEM;
+    leec_code rc = store->ops->cert_write_state(store, cert_name,
+                                                "renewal.json", s);
+    free(s);
+    return rc;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)", 't'/'z' accepted. */
+bool leec_rfc3339_parse(const char *s, time_t *out)
+{
+    struct tm tm;
+    int n = 0;
+    memset(&tm, 0, sizeof tm);
+    if (!s || sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon,
+                     &tm.tm_mday, &n) != 3 || n != 10)
+        return false;
+    s += n;
+    if (*s != 'T' && *s != 't')
+        return false;
+    s++;
+    if (sscanf(s, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+               &n) != 3 || n != 8)
+        return false;
+    s += n;
+    if (*s == '.') {
+        s++;
+        if (!isdigit((unsigned char)*s))
+            return false;
+        while (isdigit((unsigned char)*s))
+            s++;
+    }
+    long off = 0;
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 ||
+            hh > 23 || mm > 59)
+            return false;
+        off = (hh * 3600L + mm * 60L) * (*s == '-' ? -1 : 1);
+        s += 1 + n;
+    } else {
+        return false;
+    }
+    if (*s || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60 || tm.tm_year < 1970)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return false;
+    *out = t - off;
+    return true;
+}
+
+static time_t random_between(time_t a, time_t b)
+{
+    unsigned long long r = 0;
+    if (b <= a)
+        return a;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (unsigned long long)time(NULL); /* a spread, not a secret */
+    return a + (time_t)(r % ((unsigned long long)(b - a) + 1));
+}
+
+leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
+                                const json_t *obj, long retry_after,
+                                time_t now)
+{
+    const json_t *w = leec_json_object(obj, "suggestedWindow");
+    time_t start = 0, end = 0;
+    long wait = retry_after >= 0 ? retry_after : LEEC_ARI_DEFAULT_CHECK_S;
+    if (wait < LEEC_ARI_MIN_CHECK_S)
+        wait = LEEC_ARI_MIN_CHECK_S;
+    if (wait > LEEC_ARI_MAX_CHECK_S)
+        wait = LEEC_ARI_MAX_CHECK_S;
+    st->ari_known = st->ari_offered = true;
+    if (!w || !leec_rfc3339_parse(leec_json_str(w, "start"), &start) ||
+        !leec_rfc3339_parse(leec_json_str(w, "end"), &end) || end < start) {
+        st->next_check = now + LEEC_ARI_FAILED_CHECK_S;
+        return LEEC_E_PROTOCOL;
+    }
+    bool same_id = st->ari_id && strcmp(st->ari_id, id) == 0;
+    if (!same_id) {
+        char *c = strdup(id);
+        if (!c)
+            return LEEC_E_NOMEM;
+        free(st->ari_id);
+        st->ari_id = c;
+    }
+    /* A new random time only when the window moves: checking again must not
+     * re-roll the dice (it would drift towards the window's start). */
+    if (!same_id || start != st->win_start || end != st->win_end ||
+        st->chosen < start || st->chosen > end)
+        st->chosen = random_between(start, end);
+    st->win_start = start;
+    st->win_end = end;
+    st->next_check = now + wait;
+    free(st->explanation);
+    st->explanation = NULL;
+    const char *ex = leec_json_str(obj, "explanationURL");
+    bool clean = ex && strlen(ex) <= TEXT_MAX && strncmp(ex, "https://", 8) == 0;
+    for (const char *c = ex; clean && *c; c++)
+        clean = (unsigned char)*c > 0x20 && (unsigned char)*c < 0x7f &&
+                !strchr("\"<>\\", *c);
+    if (clean)
+        st->explanation = strdup(ex);
+    return LEEC_OK;
+}
+
+void leec_renewal_plan_free(leec_renewal_plan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->explanation_url);
+    free(plan->last_error);
+    free(plan);
+}
+
+leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
+                                  leec_renewal_plan **out)
+{
+    char *pem = NULL;
+    leec_cert_info *ci = NULL;
+    leec_renewal_state st;
+    leec_renewal_plan *p = NULL;
+    if (!store || !out || !leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    *out = NULL;
+    leec_code rc = leec_store_read_cert(store, cert_name, &pem);
+    if (rc != LEEC_OK)
+        return rc;
+    rc = leec_cert_info_from_pem(pem, strlen(pem), &ci);
+    free(pem);
+    if (rc != LEEC_OK)
+        return rc;
+    if ((rc = leec_renewal_load(store, cert_name, &st)) != LEEC_OK) {
+        leec_cert_info_free(ci);
+        return rc;
+    }
+    if (!(p = calloc(1, sizeof *p))) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    p->not_before = ci->not_before;
+    p->not_after = ci->not_after;
+    p->due = leec_renewal_lifetime_due(ci->not_before, ci->not_after);
+    p->why = LEEC_DUE_LIFETIME;
+    p->ari = st.ari_offered;
+    if (st.ari_offered && st.win_end) {
+        p->window_start = st.win_start;
+        p->window_end = st.win_end;
+        p->due = st.chosen;
+        p->why = LEEC_DUE_ARI;
+    }
+    p->next_check = st.ari_offered ? st.next_check : 0;
+    p->failures = st.failures;
+    p->retry_at = st.failures ? st.retry_at : 0;
+    p->explanation_url = st.explanation;
+    p->last_error = st.last_error;
+    st.explanation = st.last_error = NULL;
+    p->wake = p->due;
+    if (p->ari && p->next_check < p->wake)
+        p->wake = p->next_check;
+    if (p->retry_at > p->wake)
+        p->wake = p->retry_at;
+    *out = p;
+out:
+    leec_renewal_clear(&st);
+    leec_cert_info_free(ci);
+    return rc;
+}

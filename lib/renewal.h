@@ -1,0 +1,60 @@
+/* When to renew: the lifetime rule, ACME Renewal Information (RFC 9773) and
+ * the back-off after failures, kept per certificate version in
+ * renewal.json next to its files (a new version starts afresh). */
+#ifndef LEEC_RENEWAL_H
+#define LEEC_RENEWAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "leec/leec.h"
+
+#define LEEC_ARI_DEFAULT_CHECK_S (6 * 3600) /* no Retry-After: 6 hours */
+#define LEEC_ARI_MIN_CHECK_S 60             /* RFC 9773 §4.3.3's clamps */
+#define LEEC_ARI_MAX_CHECK_S 86400
+#define LEEC_ARI_FAILED_CHECK_S 3600        /* after an unusable answer */
+
+typedef struct leec_renewal_state {
+    bool ari_known;      /* whether the CA's offer was looked at */
+    bool ari_offered;    /* its directory has renewalInfo */
+    char *ari_id;        /* the id the window below belongs to */
+    time_t win_start, win_end; /* suggestedWindow (0: none yet) */
+    time_t chosen;       /* the random renewal time inside it */
+    time_t next_check;   /* fetch renewalInfo again from then (0: now) */
+    char *explanation;   /* explanationURL, or NULL */
+    unsigned failures;   /* consecutive failed renewals */
+    time_t last_failure;
+    time_t retry_at;     /* no attempt before (without force) */
+    char *last_error;
+} leec_renewal_state;
+
+/* Reads the state of cert_name's current version; a missing or unreadable
+ * file gives an empty state (LEEC_OK). LEEC_E_NOMEM. */
+leec_code leec_renewal_load(leec_store *store, const char *cert_name,
+                            leec_renewal_state *st);
+/* The state as JSON text (malloc'd, NULL on OOM). */
+char *leec_renewal_json(const leec_renewal_state *st);
+/* Replaces the current version's renewal.json. */
+leec_code leec_renewal_save(leec_store *store, const char *cert_name,
+                            const leec_renewal_state *st);
+void leec_renewal_clear(leec_renewal_state *st);
+
+/* Due by lifetime: a third of it left, half for lifetimes under 10 days. */
+time_t leec_renewal_lifetime_due(time_t not_before, time_t not_after);
+/* The wait after the n-th consecutive failure: 1 h, 2 h, 4 h, ... 1 day. */
+time_t leec_renewal_backoff_s(unsigned failures);
+
+/* Takes a renewalInfo answer (the JSON object, its Retry-After or -1) for
+ * id at now: the window (choosing a new random time when it moved), the
+ * next check, the explanation. LEEC_E_PROTOCOL (no usable window; the
+ * state then only gets a next check an hour later), LEEC_E_NOMEM. */
+leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
+                                const json_t *obj, long retry_after,
+                                time_t now);
+
+/* RFC 3339 date-time ("2025-01-02T03:04:05Z", fractions and offsets
+ * allowed) to time_t. false when malformed. */
+bool leec_rfc3339_parse(const char *s, time_t *out);
+
+#endif

@@ -1,0 +1,315 @@
+"""An HTTPS reverse proxy that adds ACME Renewal Information (RFC 9773) to a
+running pebble, which has none.  Python 3 standard library (+ the openssl
+command for its certificate and for ari_cert_id).
+
+Every request is forwarded to pebble unchanged (method, path, body, headers)
+with the Host header left as the proxy's own host:port: pebble builds every
+URL it returns from the request's Host and checks a JWS's protected "url"
+against it, so the whole conversation stays on the proxy.  On top of that:
+
+  - GET /dir gets "renewalInfo": https://127.0.0.1:PORT/renewal-info
+  - GET /renewal-info/<certID> answers 200 {"suggestedWindow": {"start",
+    "end"}} (RFC 3339, "Z"; + "explanationURL" if set), the same window for
+    every certID, or 404 when window is None; with Retry-After when set.
+  - refuse_replaces=True: a newOrder whose payload has "replaces" gets
+    409 urn:ietf:params:acme:error:alreadyReplaced (with a fresh nonce from
+    pebble) instead of being forwarded; newOrders without it go through.
+
+    with AriProxy(workdir, env.directory_url, env.ca_bundle,
+                  window=(start, end), retry_after=60) as ari:
+        ari.directory_url          # https://127.0.0.1:PORT/dir
+        ari.ca_bundle              # its self-signed certificate, --ca-bundle
+        ari.set_window(s, e)       # epoch seconds; the attributes window,
+        ari.retry_after = 5        # retry_after, explanation_url and
+        ari.refuse_replaces = True # refuse_replaces may change at any time
+        ari.renewal_info_requests  # [certID, ...] as asked
+        ari.new_orders             # [decoded newOrder payload (dict), ...]
+        ari.refused                # number of newOrders answered 409
+
+new_orders holds the refused ones and those pebble processed; a newOrder
+pebble rejected with badNonce (pebble does that to 5 % of good nonces, and
+the client resends it) is not recorded, so counts are stable.
+
+ari_cert_id(cert_pem_path) computes a certificate's RFC 9773 section 4.1
+certID.  The proxy listens on 127.0.0.1 on a port the kernel picks, from
+threads of this process (at most 32 connections at once); leaving the
+`with` stops it.
+"""
+
+import base64
+import http.client
+import http.server
+import json
+import os
+import re
+import ssl
+import subprocess
+import threading
+import time
+import urllib.parse
+
+__all__ = ["AriProxy", "ari_cert_id"]
+
+ERR = "urn:ietf:params:acme:error:"
+HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+       "te", "trailer", "upgrade", "content-length", "date", "server"}
+
+
+def _b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def ari_cert_id(cert_pem_path):
+    """RFC 9773 section 4.1 certID of a PEM certificate: base64url (no
+    padding) of the AKI keyIdentifier, ".", base64url of the serial
+    number's DER INTEGER content (minimal two's complement)."""
+    out = subprocess.run(
+        ["openssl", "x509", "-in", cert_pem_path, "-noout",
+         "-ext", "authorityKeyIdentifier", "-serial"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=30, check=True).stdout
+    serial = int(re.search(r"(?m)^serial=([0-9A-Fa-f]+)\s*$", out).group(1),
+                 16)
+    # OpenSSL 3 prints "    AB:CD:...", 1.1 "    keyid:AB:CD:..."
+    m = re.search(r"Authority Key Identifier:.*?\n\s*(?:keyid:)?"
+                  r"([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})*)\s*$", out, re.M)
+    aki = bytes.fromhex(m.group(1).replace(":", ""))
+    der = serial.to_bytes(serial.bit_length() // 8 + 1, "big")
+    return _b64u(aki) + "." + _b64u(der)
+
+
+def _rfc3339(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    slots = None
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(timeout=10):     # bounded: 32 at once
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+class AriProxy:
+    def __init__(self, workdir, upstream_directory_url, upstream_ca_bundle,
+                 window=None, retry_after=None, explanation_url=None,
+                 refuse_replaces=False):
+        self.workdir = workdir
+        self.upstream_directory_url = upstream_directory_url
+        self.upstream_ca_bundle = upstream_ca_bundle
+        self.window = window
+        self.retry_after = retry_after
+        self.explanation_url = explanation_url
+        self.refuse_replaces = refuse_replaces
+        self.renewal_info_requests = []
+        self.new_orders = []
+        self.refused = 0
+        self.lock = threading.Lock()
+        u = urllib.parse.urlsplit(upstream_directory_url)
+        self.up_host, self.up_port = u.hostname, u.port or 443
+        self.up_ctx = ssl.create_default_context(cafile=upstream_ca_bundle)
+        self.server = self.thread = None
+
+    def set_window(self, start, end):
+        self.window = (start, end)
+
+    # ------------------------------------------------------------- setup
+    def _cert(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        self.ca_bundle = os.path.join(self.workdir, "ari-proxy-tls.pem")
+        self.key = os.path.join(self.workdir, "ari-proxy-tls.key")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec",
+             "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", self.key, "-out", self.ca_bundle, "-days", "2",
+             "-subj", "/CN=leec ARI proxy",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, timeout=60, check=True)
+
+    def start(self):
+        self._cert()
+        path = urllib.parse.urlsplit(self.upstream_directory_url).path
+        self.dir_path = path or "/"
+        d = json.loads(self._upstream("GET", self.dir_path)[2])
+        self.new_order_path = urllib.parse.urlsplit(d["newOrder"]).path
+        self.new_nonce_path = urllib.parse.urlsplit(d["newNonce"]).path
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"   # keep-alive, as curl likes
+            timeout = 30                    # an idle connection ends
+
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                outer._handle(self, self.command)
+
+            do_GET = do_HEAD = do_POST = _any
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server.slots = threading.BoundedSemaphore(32)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.ca_bundle, self.key)
+        # handshake in the handler thread, not in the accept loop
+        self.server.socket = ctx.wrap_socket(self.server.socket,
+                                             server_side=True,
+                                             do_handshake_on_connect=False)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(timeout=10)
+            self.server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    @property
+    def base(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    @property
+    def directory_url(self):
+        return self.base + self.dir_path
+
+    # ---------------------------------------------------------- upstream
+    def _upstream(self, method, path, body=None, headers=(), host=None):
+        """One request to pebble on a fresh connection: (status, [(name,
+        value)], body)."""
+        c = http.client.HTTPSConnection(self.up_host, self.up_port,
+                                        context=self.up_ctx, timeout=30)
+        try:
+            c.putrequest(method, path, skip_host=host is not None,
+                         skip_accept_encoding=True)
+            if host is not None:
+                c.putheader("Host", host)
+            for k, v in headers:
+                c.putheader(k, v)
+            if body is not None or method == "POST":
+                c.putheader("Content-Length", str(len(body or b"")))
+            c.endheaders(body)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, r.getheaders(), data
+        finally:
+            c.close()
+
+    # ---------------------------------------------------------- answers
+    def _handle(self, h, method):
+        path = h.path
+        bare = urllib.parse.urlsplit(path).path
+        body = None
+        n = int(h.headers.get("Content-Length") or 0)
+        if n:
+            body = h.rfile.read(n)
+        if bare.startswith("/renewal-info/") and method in ("GET", "HEAD"):
+            return self._renewal_info(h, method, bare[len("/renewal-info/"):])
+        payload = None
+        if method == "POST" and bare == self.new_order_path:
+            payload = self._payload(body)
+            if self.refuse_replaces and isinstance(payload, dict) \
+                    and "replaces" in payload:
+                return self._refuse(h, payload)
+        host = h.headers.get("Host") or "127.0.0.1:%d" % self.port
+        fwd = [(k, v) for k, v in h.headers.items()
+               if k.lower() not in HOP and k.lower() != "host"]
+        try:
+            st, hdrs, data = self._upstream(method, path, body, fwd, host)
+        except (OSError, http.client.HTTPException) as e:
+            return self._send(h, method, 502, json.dumps({
+                "type": ERR + "serverInternal", "status": 502,
+                "detail": "ARI proxy: pebble unreachable: %s" % e}).encode(),
+                [("Content-Type", "application/problem+json")])
+        if payload is not None and not (st == 400 and b"badNonce" in data):
+            with self.lock:
+                self.new_orders.append(payload)
+        if bare == self.dir_path and method == "GET" and st == 200:
+            d = json.loads(data)
+            d["renewalInfo"] = self.base + "/renewal-info"
+            data = json.dumps(d, indent=2).encode()
+        self._send(h, method, st, data, hdrs)
+
+    def _renewal_info(self, h, method, cert_id):
+        with self.lock:
+            self.renewal_info_requests.append(cert_id)
+        hdrs = [("Cache-Control", "no-store")]
+        if self.retry_after is not None:
+            hdrs.append(("Retry-After", str(self.retry_after)))
+        w = self.window
+        if w is None:
+            obj, st = {"type": ERR + "malformed", "status": 404,
+                       "detail": "ARI proxy: no renewal information"}, 404
+            hdrs.append(("Content-Type", "application/problem+json"))
+        else:
+            obj, st = {"suggestedWindow": {"start": _rfc3339(w[0]),
+                                           "end": _rfc3339(w[1])}}, 200
+            if self.explanation_url:
+                obj["explanationURL"] = self.explanation_url
+            hdrs.append(("Content-Type", "application/json"))
+        self._send(h, method, st, json.dumps(obj).encode(), hdrs)
+
+    def _refuse(self, h, payload):
+        with self.lock:
+            self.new_orders.append(payload)
+            self.refused += 1
+        hdrs = [("Content-Type", "application/problem+json"),
+                ("Cache-Control", "no-store")]
+        try:
+            _, nh, _ = self._upstream("HEAD", self.new_nonce_path)
+            hdrs += [(k, v) for k, v in nh if k.lower() == "replay-nonce"]
+        except (OSError, http.client.HTTPException):
+            pass
+        self._send(h, "POST", 409, json.dumps({
+            "type": ERR + "alreadyReplaced", "status": 409,
+            "detail": "ARI proxy: certificate %s was already replaced"
+                      % payload["replaces"]}).encode(), hdrs)
+
+    @staticmethod
+    def _payload(raw):
+        """The decoded payload of a flattened JWS body, or None."""
+        try:
+            p64 = json.loads(raw)["payload"]
+            return json.loads(base64.urlsafe_b64decode(
+                p64 + "=" * (-len(p64) % 4))) if p64 else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def _send(h, method, status, body, hdrs):
+        h.send_response(status)
+        for k, v in hdrs:
+            if k.lower() not in HOP:
+                h.send_header(k, v)
+        bodiless = status in (204, 304)
+        if not bodiless:
+            h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if method != "HEAD" and not bodiless:
+            h.wfile.write(body)
+        h.wfile.flush()

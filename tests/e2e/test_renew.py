@@ -1,0 +1,354 @@
+"""e2e tests of the certificate lifecycle: `leec renew` (settings recalled
+from the store, --force, --dry-run, nothing sent when not due, due by
+lifetime, failure back-off, --reuse-key), ACME Renewal Information through
+tests/e2e/ari_proxy.py in front of pebble (window, Retry-After remembered
+across runs, "replaces" in the order, and the retry without it), the deploy
+hook's environment, pre/post hooks, and `leec daemon` renewing a due
+certificate and stopping on SIGTERM.
+
+Loaded by run.py; run alone with
+    python3 tests/e2e/run.py --leec build/cli/leec test_renew
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+import run
+from run import LeecCase, describe
+from ari_proxy import AriProxy, ari_cert_id
+from pebble_env import PebbleEnv
+
+SHORT_S = 40    # lifetime of the short-lived pebble's certificates
+
+
+def dates(path):
+    nb, na = run.cert_dates(path)
+    return nb.timestamp(), na.timestamp()
+
+
+def iso(s):
+    return run.parse_iso(s).timestamp()
+
+
+def versions(d, name):
+    a = os.path.join(d, "archive", name)
+    return sorted(int(v) for v in os.listdir(a) if v.isdigit())
+
+
+def hook_script(tmp, name):
+    """A deploy hook that appends its environment to a file, as JSON."""
+    out = os.path.join(tmp, name + ".log")
+    script = os.path.join(tmp, name + ".sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\n"
+                "printf '{\"event\":\"%%s\",\"name\":\"%%s\",\"live\":\"%%s\","
+                "\"domains\":\"%%s\"}\\n' \"$1\" \"$LEEC_CERT_NAME\" "
+                "\"$LEEC_LIVE_DIR\" \"$LEEC_DOMAINS\" >> %s\n" % out)
+    os.chmod(script, 0o755)
+    return script, out
+
+
+def hook_events(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+class RenewTest(LeecCase):
+    """Against the shared pebble (90-day certificates: never due)."""
+
+    def renew(self, *extra, d=None):
+        return self.leec("renew", "--dir", d or self.dir, *extra)
+
+    def test_a_settings_recalled_force_and_hooks(self):
+        name = "renew-a.leec.test"
+        script, log = hook_script(self.tmp, "h")
+        self.issue_ok([name, "www." + name], "--key-type", "ec384",
+                      "--deploy-hook", script + " deploy",
+                      "--pre-hook", script + " pre",
+                      "--post-hook", script + " post")
+        ev = hook_events(log)
+        self.assertEqual([e["event"] for e in ev], ["pre", "deploy", "post"])
+        self.assertEqual(ev[1]["name"], name)
+        self.assertEqual(ev[1]["live"], self.live(name))
+        self.assertEqual(ev[1]["domains"], "%s www.%s" % (name, name))
+
+        # Not due: nothing sent at all (no order, no hook).
+        before = run.orders_created()
+        r = self.renew()
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("0 renewed", r.stdout, describe(r))
+        self.assertEqual(run.orders_created(), before)
+        self.assertEqual(len(hook_events(log)), 3)
+        r = self.renew("--dry-run")
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertRegex(r.stdout, r"%s: not due until \S+ \S+ UTC \(a third "
+                         r"of the lifetime left" % re.escape(name), describe(r))
+
+        # --force, with no other flag: the stored settings (CA, trust, the
+        # http-01 port, key type, hooks) are used.
+        serial = run.cert_serial(os.path.join(self.live(name), "cert.pem"))
+        r = self.renew("--force", name)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("renewed %s" % name, r.stdout, describe(r))
+        self.assertEqual(versions(self.dir, name), [1, 2])
+        self.check_cert(name, [name, "www." + name], key_type="ec384")
+        self.assertNotEqual(
+            run.cert_serial(os.path.join(self.live(name), "cert.pem")), serial)
+        ev = hook_events(log)
+        self.assertEqual([e["event"] for e in ev],
+                         ["pre", "deploy", "post"] * 2)
+        # A fresh key by default.
+        k1 = open(os.path.join(self.dir, "archive", name, "1",
+                               "privkey.pem")).read()
+        k2 = open(os.path.join(self.dir, "archive", name, "2",
+                               "privkey.pem")).read()
+        self.assertNotEqual(k1, k2)
+
+    def test_b_reuse_key(self):
+        name = "renew-reuse.leec.test"
+        self.issue_ok([name], "--reuse-key")
+        r = self.renew("--force")
+        self.assertEqual(r.returncode, 0, describe(r))
+        k = [open(os.path.join(self.dir, "archive", name, v,
+                               "privkey.pem")).read() for v in ("1", "2")]
+        self.assertEqual(k[0], k[1], "--reuse-key: the key changed")
+        self.check_cert(name, [name])
+
+    def test_c_unknown_name_and_usage(self):
+        r = self.renew("nosuch.leec.test")
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("nosuch.leec.test: no such certificate", r.stderr)
+        r = self.leec("renew", "--syslog")
+        self.assertEqual(r.returncode, 2, describe(r))
+        r = self.leec("daemon", "--force")
+        self.assertEqual(r.returncode, 2, describe(r))
+
+    def test_d_list_reason(self):
+        name = "renew-list.leec.test"
+        self.issue_ok([name])
+        r = self.leec("list", "--json", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        row = json.loads(r.stdout)[0]
+        self.assertEqual(row["renewal_reason"], "lifetime")
+        self.assertNotIn("failures", row)
+
+
+class AriTest(LeecCase):
+    """ARI through a proxy in front of the shared pebble."""
+
+    def setUp(self):
+        super().setUp()
+        self.ari = AriProxy(os.path.join(self.tmp, "ari"),
+                            run.ENV.directory_url, run.ENV.ca_bundle)
+        self.ari.start()
+        self.addCleanup(self.ari.stop)
+
+    def issue_ari(self, name, *extra):
+        r = self.leec("issue", "-d", name, "--server", self.ari.directory_url,
+                      "--ca-bundle", self.ari.ca_bundle, "--agree-tos",
+                      "--dir", self.dir, "--http-port",
+                      "127.0.0.1:%d" % run.ENV.http_port, *extra)
+        self.assertEqual(r.returncode, 0, describe(r))
+        return os.path.join(self.live(name), "cert.pem")
+
+    def renew(self, *extra):
+        return self.leec("renew", "--dir", self.dir, "-v", *extra)
+
+    def test_a_window_ahead_and_retry_after_remembered(self):
+        name = "ari-ahead.leec.test"
+        cert = self.issue_ari(name)
+        cid = ari_cert_id(cert)
+        now = time.time()
+        start, end = int(now + 20 * 86400), int(now + 21 * 86400)
+        self.ari.set_window(start, end)
+        self.ari.retry_after = 3600
+        orders = len(self.ari.new_orders)
+        r = self.renew()
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(self.ari.renewal_info_requests, [cid])
+        self.assertIn("%s is not due" % name, r.stdout, describe(r))
+        self.assertEqual(len(self.ari.new_orders), orders)
+        # The chosen time lies inside the window, and list tells it.
+        r = self.leec("list", "--json", "--dir", self.dir)
+        row = json.loads(r.stdout)[0]
+        self.assertEqual(row["renewal_reason"], "ari")
+        due = iso(row["next_renewal"])
+        self.assertTrue(start - 60 <= due <= end + 60, row)
+        # Retry-After (an hour) is remembered by the next run: no request.
+        r = self.renew()
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(self.ari.renewal_info_requests, [cid])
+        # Even a window now in the past waits for the next check.
+        self.ari.set_window(int(now - 3600), int(now - 60))
+        r = self.renew("--dry-run")
+        self.assertIn("not due until", r.stdout, describe(r))
+        self.assertEqual(self.ari.renewal_info_requests, [cid])
+
+    def test_b_window_passed_renews_with_replaces(self):
+        name = "ari-due.leec.test"
+        cert = self.issue_ari(name)
+        cid = ari_cert_id(cert)
+        now = time.time()
+        self.ari.set_window(int(now - 7200), int(now - 3600))
+        r = self.renew()
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("renewed %s" % name, r.stdout, describe(r))
+        self.assertEqual(self.ari.renewal_info_requests, [cid])
+        self.assertEqual(self.ari.new_orders[-1].get("replaces"), cid)
+        self.assertEqual(versions(self.dir, name), [1, 2])
+        # The new certificate starts afresh: its own id is asked next time.
+        self.ari.set_window(int(now + 86400 * 30), int(now + 86400 * 31))
+        r = self.renew()
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(self.ari.renewal_info_requests[-1],
+                         ari_cert_id(os.path.join(self.live(name),
+                                                  "cert.pem")))
+
+    def test_c_replaces_refused_then_ordered_without(self):
+        name = "ari-refused.leec.test"
+        cert = self.issue_ari(name)
+        cid = ari_cert_id(cert)
+        now = time.time()
+        self.ari.set_window(int(now - 7200), int(now - 3600))
+        self.ari.refuse_replaces = True
+        r = self.renew()
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(self.ari.refused, 1)
+        self.assertEqual(self.ari.new_orders[-2].get("replaces"), cid)
+        self.assertNotIn("replaces", self.ari.new_orders[-1])
+        self.assertIn("alreadyReplaced", r.stderr, describe(r))
+        self.assertEqual(versions(self.dir, name), [1, 2])
+
+    def test_d_no_window_falls_back_on_lifetime(self):
+        name = "ari-404.leec.test"
+        self.issue_ari(name)
+        self.ari.window = None      # 404
+        r = self.renew()
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("no usable renewal information", r.stderr, describe(r))
+        self.assertIn("%s is not due" % name, r.stdout, describe(r))
+
+
+class ShortLivedTest(LeecCase):
+    """A pebble of its own issuing SHORT_S-second certificates (due after
+    half of it), without authorization reuse (so that a broken challenge
+    answer really fails)."""
+    needs_pebble = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.base = tempfile.mkdtemp(prefix="short-", dir=run.SCRATCH)
+        cls.pebble = PebbleEnv(
+            extra_config={"certificateValidityPeriod": SHORT_S},
+            env={"PEBBLE_AUTHZREUSE": "0"},
+            workdir=os.path.join(cls.base, "pebble"))
+        cls.pebble.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pebble.stop()
+        super().tearDownClass()
+
+    def issue_short(self, name, *extra):
+        p = self.pebble
+        r = self.leec("issue", "-d", name, "--server", p.directory_url,
+                      "--ca-bundle", p.ca_bundle, "--agree-tos",
+                      "--dir", self.dir, *extra)
+        self.assertEqual(r.returncode, 0, describe(r))
+
+    def wait_due(self, name):
+        nb, na = dates(os.path.join(self.live(name), "cert.pem"))
+        due = na - (na - nb) / 2
+        while time.time() < due + 0.5:
+            time.sleep(0.2)
+
+    def test_a_due_by_lifetime(self):
+        name = "short-a.leec.test"
+        self.issue_short(name, "--http-port",
+                         "127.0.0.1:%d" % self.pebble.http_port)
+        r = self.leec("renew", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(versions(self.dir, name), [1])
+        self.wait_due(name)
+        r = self.leec("renew", "--dir", self.dir, "--dry-run")
+        self.assertIn("%s: due since" % name, r.stdout, describe(r))
+        r = self.leec("renew", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("renewed %s" % name, r.stdout, describe(r))
+        self.assertEqual(versions(self.dir, name), [1, 2])
+
+    def test_b_failure_backs_off(self):
+        name = "short-b.leec.test"
+        webroot = os.path.join(self.tmp, "www")
+        os.makedirs(webroot)
+        with run.Webroot(webroot, self.pebble.http_port):
+            self.issue_short(name, "--webroot", webroot)
+        # No server answers for the webroot any more: the renewal fails.
+        before = sum(1 for l in self.pebble.log_lines()
+                     if 'Added order "' in l)
+        r = self.leec("renew", "--dir", self.dir, "--force")
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("renewal failed", r.stderr, describe(r))
+        r = self.leec("list", "--json", "--dir", self.dir)
+        row = json.loads(r.stdout)[0]
+        self.assertEqual(row["failures"]["count"], 1, row)
+        self.assertEqual(row["renewal_reason"], "backoff", row)
+        left = iso(row["failures"]["retry_at"]) - time.time()
+        self.assertTrue(3000 < left <= 3600, row)
+        # Due by now, but backing off: nothing is sent.
+        self.wait_due(name)
+        orders = sum(1 for l in self.pebble.log_lines()
+                     if 'Added order "' in l)
+        self.assertEqual(orders, before + 1)
+        r = self.leec("renew", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("backing off", r.stderr, describe(r))
+        self.assertEqual(sum(1 for l in self.pebble.log_lines()
+                             if 'Added order "' in l), orders)
+        r = self.leec("renew", "--dir", self.dir, "--dry-run")
+        self.assertIn("backing off after 1 failed renewal", r.stdout,
+                      describe(r))
+
+    def test_c_daemon_renews_then_stops_on_sigterm(self):
+        name = "short-c.leec.test"
+        script, log = hook_script(self.tmp, "d")
+        self.issue_short(name, "--http-port",
+                         "127.0.0.1:%d" % self.pebble.http_port,
+                         "--deploy-hook", script + " deploy")
+        errf = open(os.path.join(self.tmp, "daemon.err"), "w+")
+        p = subprocess.Popen([run.LEEC, "daemon", "--dir", self.dir, "-v"],
+                             stdout=subprocess.DEVNULL, stderr=errf,
+                             env=run.child_env())
+        try:
+            deadline = time.time() + SHORT_S + 30
+            while time.time() < deadline and len(versions(self.dir, name)) < 2:
+                time.sleep(0.2)
+            self.assertGreaterEqual(len(versions(self.dir, name)), 2,
+                                    "the daemon did not renew")
+            # The renewal happened when due, not before.
+            nb, na = dates(os.path.join(self.dir, "archive", name,
+                                                 "1", "cert.pem"))
+            nb2, _ = dates(os.path.join(self.dir, "archive", name,
+                                                 "2", "cert.pem"))
+            self.assertGreaterEqual(nb2 + 2, nb + (na - nb) / 2)
+            self.assertEqual(len(hook_events(log)), 2)   # issue + renewal
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=20), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        errf.seek(0)
+        err = errf.read()
+        errf.close()
+        self.assertIn("daemon started", err)
+        self.assertIn("next look at", err)
+        self.assertIn("stopping", err)

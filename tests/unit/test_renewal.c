@@ -1,0 +1,296 @@
+/* Tests for lib/renewal.c (timing: lifetime, ARI windows, back-off, the
+ * state file and the plan) and the ARI certificate id of lib/x509.c. */
+#define _GNU_SOURCE
+
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "renewal.h"
+#include "store.h"
+#include "x509.h"
+
+/* AKI keyid 69:88:5B:...:C8:D4 and serial 0x87654321: the example of
+ * RFC 9773 §4.1, made with openssl. */
+static const char leaf_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBeTCCAR+gAwIBAgIFAIdlQyEwCgYIKoZIzj0EAwIwFjEUMBIGA1UEAwwLYXJp\n"
+    "LXRlc3QtY2EwHhcNMjYxMTIyMDkwNzE5WhcNMzYxMTE5MDkwNzE5WjAWMRQwEgYD\n"
+    "VQQDDAthcmkuZXhhbXBsZTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNuVBOMm\n"
+    "KTMfFdei7FZGt+qz3Rl9ag5PkiAHg4iCQ2vGDTutdF26qIk73ZaPNw8WenAeS4OG\n"
+    "tXLMMyACLdl7XrOjWjBYMB8GA1UdIwQYMBaAFGmIW2uHRkBB4bN7hHugrizeAcjU\n"
+    "MBYGA1UdEQQPMA2CC2FyaS5leGFtcGxlMB0GA1UdDgQWBBRNsUrwN0rt/MDAsvXN\n"
+    "gU1m/srT7zAKBggqhkjOPQQDAgNIADBFAiEA5QYf5GlYnXSjxI2aajlLaQlLvPoz\n"
+    "l8ga+rjfnlyb6/ICIEq3N3M7NwFx5PdASOmqtIFBv8ltfCL00hcai/y0N7q4\n"
+    "-----END CERTIFICATE-----\n";
+static const char leaf_key[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg6VzdaYh6xeq4IJ9m\n"
+    "9OxQHO4bbIWERFBjos44rmhpNfqhRANCAATblQTjJikzHxXXouxWRrfqs90ZfWoO\n"
+    "T5IgB4OIgkNrxg07rXRduqiJO92WjzcPFnpwHkuDhrVyzDMgAi3Ze16z\n"
+    "-----END PRIVATE KEY-----\n";
+
+static void test_ari_cert_id_rfc_example(void **state)
+{
+    (void)state;
+    char *id = NULL;
+    assert_int_equal(leec_ari_cert_id(leaf_pem, strlen(leaf_pem), &id),
+                     LEEC_OK);
+    assert_string_equal(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+    free(id);
+    assert_int_equal(leec_ari_cert_id("nope", 4, &id), LEEC_E_INVALID_ARG);
+    assert_null(id);
+}
+
+static void test_rfc3339(void **state)
+{
+    (void)state;
+    time_t t = 0;
+    assert_true(leec_rfc3339_parse("2025-01-02T03:04:05Z", &t));
+    assert_int_equal(t, 1735787045);
+    assert_true(leec_rfc3339_parse("2025-01-02T03:04:05.123456Z", &t));
+    assert_int_equal(t, 1735787045);
+    assert_true(leec_rfc3339_parse("2025-01-02T04:04:05+01:00", &t));
+    assert_int_equal(t, 1735787045);
+    assert_true(leec_rfc3339_parse("2025-01-01T23:04:05-04:00", &t));
+    assert_int_equal(t, 1735787045);
+    assert_true(leec_rfc3339_parse("2025-01-02t03:04:05z", &t));
+    const char *bad[] = {"", "2025-01-02", "2025-01-02T03:04:05",
+                         "2025-1-02T03:04:05Z", "2025-01-02T03:04:05ZZ",
+                         "2025-13-02T03:04:05Z", "2025-01-02T03:04:05.Z",
+                         "2025-01-02T03:04:05+0100", "1969-12-31T00:00:00Z",
+                         "2025-01-02 03:04:05Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(leec_rfc3339_parse(bad[i], &t));
+    assert_false(leec_rfc3339_parse(NULL, &t));
+}
+
+static void test_lifetime_and_backoff(void **state)
+{
+    (void)state;
+    const time_t d = 86400;
+    /* 90 days: a third left; 6 days: half left; 10 days: a third. */
+    assert_int_equal(leec_renewal_lifetime_due(0, 90 * d), 60 * d);
+    assert_int_equal(leec_renewal_lifetime_due(0, 6 * d), 3 * d);
+    assert_int_equal(leec_renewal_lifetime_due(0, 30), 15);
+    assert_int_equal(leec_renewal_lifetime_due(100, 100), 100);
+    assert_int_equal(leec_renewal_backoff_s(1), 3600);
+    assert_int_equal(leec_renewal_backoff_s(2), 7200);
+    assert_int_equal(leec_renewal_backoff_s(5), 16 * 3600);
+    assert_int_equal(leec_renewal_backoff_s(6), 86400);
+    assert_int_equal(leec_renewal_backoff_s(400), 86400);
+}
+
+static json_t *window(const char *start, const char *end, const char *ex)
+{
+    json_t *o = json_pack("{s:{s:s, s:s}}", "suggestedWindow", "start", start,
+                          "end", end);
+    if (ex)
+        json_object_set_new(o, "explanationURL", json_string(ex));
+    return o;
+}
+
+static void test_take_ari(void **state)
+{
+    (void)state;
+    leec_renewal_state st;
+    memset(&st, 0, sizeof st);
+    const time_t now = 1735787045; /* 2025-01-02T03:04:05Z */
+    json_t *w = window("2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z",
+                       "https://ca.example/why");
+    assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, 5, now), LEEC_OK);
+    assert_true(st.ari_known && st.ari_offered);
+    assert_string_equal(st.ari_id, "a.b");
+    assert_int_equal(st.win_start, 1738368000);
+    assert_int_equal(st.win_end, 1738454400);
+    assert_true(st.chosen >= st.win_start && st.chosen <= st.win_end);
+    assert_int_equal(st.next_check, now + 60); /* clamped up to a minute */
+    assert_string_equal(st.explanation, "https://ca.example/why");
+    /* Asking again: same window, same chosen time (no re-roll). */
+    time_t chosen = st.chosen;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, -1, now),
+                         LEEC_OK);
+        assert_int_equal(st.chosen, chosen);
+    }
+    assert_int_equal(st.next_check, now + 6 * 3600); /* no Retry-After */
+    json_decref(w);
+    /* A moved window: a time inside the new one; huge Retry-After: a day. */
+    w = window("2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z",
+               "http://plain.example/");
+    assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, 86400 * 30, now),
+                     LEEC_OK);
+    assert_int_equal(st.chosen, 1740787200);
+    assert_int_equal(st.next_check, now + 86400);
+    assert_null(st.explanation); /* not https */
+    json_decref(w);
+    /* Unusable answers: end before start, missing window. */
+    w = window("2025-03-02T00:00:00Z", "2025-03-01T00:00:00Z", NULL);
+    assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, 60, now),
+                     LEEC_E_PROTOCOL);
+    assert_int_equal(st.next_check, now + 3600);
+    json_decref(w);
+    w = json_pack("{s:s}", "suggestedWindow", "soon");
+    assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, 60, now),
+                     LEEC_E_PROTOCOL);
+    json_decref(w);
+    leec_renewal_clear(&st);
+}
+
+/* ---- the state file and the plan, in a real filesystem store ---- */
+
+typedef struct fixture {
+    char *dir;
+    leec_store *store;
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    const char *tmp = getenv("TMPDIR");
+    if (!f || asprintf(&f->dir, "%s/leec-renewal-XXXXXX",
+                       tmp ? tmp : "/tmp") < 0 ||
+        !mkdtemp(f->dir))
+        return -1;
+    leec_code rc;
+    if (!(f->store = leec_store_fs_new(f->dir, &rc)))
+        return -1;
+    leec_cert_files files = {.privkey = leaf_key, .cert = leaf_pem,
+                             .chain = "", .meta_json = "{}"};
+    if (f->store->ops->cert_install(f->store, "ari.example", &files) !=
+        LEEC_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    leec_store_free(f->store);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void test_state_roundtrip_and_plan(void **state)
+{
+    fixture *f = *state;
+    leec_renewal_state st, back;
+    leec_renewal_plan *p = NULL;
+    leec_cert_info *ci = NULL;
+    assert_int_equal(leec_cert_info_from_pem(leaf_pem, strlen(leaf_pem), &ci),
+                     LEEC_OK);
+    time_t due = leec_renewal_lifetime_due(ci->not_before, ci->not_after);
+
+    /* Nothing known yet: the lifetime rule, no ARI. */
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_OK);
+    assert_int_equal(p->due, due);
+    assert_int_equal(p->why, LEEC_DUE_LIFETIME);
+    assert_false(p->ari);
+    assert_int_equal(p->wake, due);
+    leec_renewal_plan_free(p);
+
+    memset(&st, 0, sizeof st);
+    st.ari_known = st.ari_offered = true;
+    st.ari_id = strdup("a.b");
+    st.win_start = 1000;
+    st.win_end = 2000;
+    st.chosen = 1500;
+    st.next_check = 1200;
+    st.explanation = strdup("https://ca.example/why");
+    st.failures = 2;
+    st.last_failure = 900;
+    st.retry_at = 1700;
+    st.last_error = strdup("validation failed: \"quoted\"");
+    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    assert_int_equal(leec_renewal_load(f->store, "ari.example", &back),
+                     LEEC_OK);
+    assert_true(back.ari_known && back.ari_offered);
+    assert_string_equal(back.ari_id, "a.b");
+    assert_int_equal(back.win_start, 1000);
+    assert_int_equal(back.win_end, 2000);
+    assert_int_equal(back.chosen, 1500);
+    assert_int_equal(back.next_check, 1200);
+    assert_string_equal(back.explanation, "https://ca.example/why");
+    assert_int_equal(back.failures, 2);
+    assert_int_equal(back.last_failure, 900);
+    assert_int_equal(back.retry_at, 1700);
+    assert_string_equal(back.last_error, "validation failed: \"quoted\"");
+    leec_renewal_clear(&back);
+
+    /* The plan: due at the chosen time, woken at the next check unless
+     * backing off longer. */
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_OK);
+    assert_int_equal(p->why, LEEC_DUE_ARI);
+    assert_int_equal(p->due, 1500);
+    assert_int_equal(p->window_start, 1000);
+    assert_int_equal(p->next_check, 1200);
+    assert_int_equal(p->failures, 2);
+    assert_int_equal(p->wake, 1700); /* max(retry_at, min(due, check)) */
+    assert_string_equal(p->last_error, "validation failed: \"quoted\"");
+    leec_renewal_plan_free(p);
+
+    st.failures = 0;
+    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_OK);
+    assert_int_equal(p->wake, 1200);
+    assert_int_equal(p->retry_at, 0);
+    leec_renewal_plan_free(p);
+    leec_renewal_clear(&st);
+
+    /* A damaged file is an empty state, never an error. */
+    assert_int_equal(f->store->ops->cert_write_state(
+                         f->store, "ari.example", "renewal.json", "{not json"),
+                     LEEC_OK);
+    assert_int_equal(leec_renewal_load(f->store, "ari.example", &back),
+                     LEEC_OK);
+    assert_false(back.ari_known);
+    assert_int_equal(back.failures, 0);
+    leec_renewal_clear(&back);
+    /* Only renewal.json may be written so, and only for a known name. */
+    assert_int_equal(f->store->ops->cert_write_state(f->store, "ari.example",
+                                                     "cert.pem", "x"),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(f->store->ops->cert_write_state(f->store, "other",
+                                                     "renewal.json", "{}"),
+                     LEEC_E_NOT_FOUND);
+    assert_int_equal(leec_store_renewal_plan(f->store, "other", &p),
+                     LEEC_E_NOT_FOUND);
+    leec_cert_info_free(ci);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ari_cert_id_rfc_example),
+        cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_lifetime_and_backoff),
+        cmocka_unit_test(test_take_ari),
+        cmocka_unit_test_setup_teardown(test_state_roundtrip_and_plan, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
