@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "issue.h"
 #include "lifecycle.h"
@@ -672,20 +674,38 @@ static const char daemon_usage[] =
     "  -v, --verbose            more output (twice: debug)\n"
     "  -q, --quiet              errors only\n";
 
-/* Sleeps until wake (NEVER: until a signal), a stop or a reload, with the
- * three signals blocked outside ppoll so that none is missed. */
-static void nap(time_t wake, const sigset_t *open_mask)
+/* Reads every pending event of the live/ watch; true if there was one. */
+static bool drain(int ifd)
+{
+    bool any = false;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    while (ifd >= 0 && read(ifd, buf, sizeof buf) > 0)
+        any = true;
+    return any;
+}
+
+/* Sleeps until wake (NEVER: until a signal), a stop, a reload, or a change
+ * of live/ (a certificate added or removed by leec issue or leec reset,
+ * which may be due before wake), with the three signals blocked outside
+ * ppoll so that none is missed. True when woken by a change. */
+static bool nap(time_t wake, const sigset_t *open_mask, int ifd)
 {
     while (!issue_stop_signal && !reload_requested) {
         time_t now = time(NULL);
         if (wake != NEVER && now >= wake)
-            return;
+            return false;
         /* Chunks: a suspended machine's monotonic clock stands still. */
         time_t left = wake == NEVER ? NAP_MAX_S : wake - now;
         struct timespec ts = {left > NAP_MAX_S ? NAP_MAX_S : left, 0};
-        if (ppoll(NULL, 0, &ts, open_mask) < 0 && errno != EINTR)
-            return;
+        struct pollfd pfd = {ifd, POLLIN, 0};
+        int r = ppoll(ifd >= 0 ? &pfd : NULL, ifd >= 0 ? 1 : 0, &ts,
+                      open_mask);
+        if (r < 0 && errno != EINTR)
+            return false;
+        if (r > 0 && drain(ifd))
+            return true;
     }
+    return false;
 }
 
 int cmd_daemon(int argc, char **argv)
@@ -712,11 +732,31 @@ int cmd_daemon(int argc, char **argv)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGHUP);
     say(&ro, LOG_NOTICE, "daemon started (state folder %s)", ro.dir);
+    /* Watching live/ (the store makes it): certificates added meanwhile are
+     * seen at once, not at the next wake. Without it, SIGHUP does it. */
+    leec_code rc;
+    leec_store *st = leec_store_fs_new(ro.dir, &rc);
+    leec_store_free(st);
+    char *live = NULL;
+    int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (ifd >= 0 && (asprintf(&live, "%s/live", ro.dir) < 0 ||
+                     inotify_add_watch(ifd, live,
+                                       IN_CREATE | IN_MOVED_TO | IN_DELETE |
+                                           IN_MOVED_FROM) < 0)) {
+        say(&ro, LOG_WARNING,
+            "cannot watch %s/live (%s): send SIGHUP after adding a "
+            "certificate",
+            ro.dir, strerror(errno));
+        close(ifd);
+        ifd = -1;
+    }
+    free(live);
     status = 0;
     while (!issue_stop_signal) {
         reload_requested = 0;
         time_t wake = NEVER;
         int r = pass(&ro, NULL, 0, &wake);
+        drain(ifd); /* the pass's own installs */
         if (r > 1)
             break; /* interrupted by SIGTERM/SIGINT */
         sigprocmask(SIG_BLOCK, &block, &open_mask);
@@ -726,11 +766,15 @@ int cmd_daemon(int argc, char **argv)
                 fmt_when(wake, when, sizeof when);
             say(&ro, LOG_INFO, "next look at %s", when);
         }
-        nap(wake, &open_mask);
+        bool changed = nap(wake, &open_mask, ifd);
         sigprocmask(SIG_SETMASK, &open_mask, NULL);
         if (reload_requested && !issue_stop_signal)
             say(&ro, LOG_NOTICE, "SIGHUP: reading the certificates again");
+        else if (changed && !issue_stop_signal)
+            say(&ro, LOG_INFO, "certificates added or removed: looking again");
     }
+    if (ifd >= 0)
+        close(ifd);
     say(&ro, LOG_NOTICE, "stopping (signal %d)", (int)issue_stop_signal);
     if (use_syslog)
         closelog();

@@ -352,3 +352,46 @@ class ShortLivedTest(LeecCase):
         self.assertIn("daemon started", err)
         self.assertIn("next look at", err)
         self.assertIn("stopping", err)
+
+
+class DaemonSignalsTest(LeecCase):
+    """The daemon with nothing to renew: it sleeps until a signal; SIGHUP,
+    or a certificate added to live/, makes it look again at once; SIGTERM
+    stops it (exit 0)."""
+    needs_pebble = False
+
+    def test_hup_then_term(self):
+        os.makedirs(self.dir)
+        errf = open(os.path.join(self.tmp, "daemon.err"), "w+")
+        p = subprocess.Popen([run.LEEC, "daemon", "--dir", self.dir, "-v"],
+                             stdout=subprocess.DEVNULL, stderr=errf,
+                             env=run.child_env())
+
+        def log():
+            errf.seek(0)
+            return errf.read()
+
+        def wait_for(text, count=1):
+            deadline = time.time() + 20
+            while time.time() < deadline and log().count(text) < count:
+                time.sleep(0.05)
+            self.assertGreaterEqual(log().count(text), count, log())
+        try:
+            wait_for("next look at a signal")
+            p.send_signal(signal.SIGHUP)
+            wait_for("SIGHUP: reading the certificates again")
+            wait_for("next look at a signal", 2)
+            # A certificate appearing in live/ (here a dangling link) is
+            # looked at without waiting for the next wake.
+            os.symlink("../archive/new/1",
+                       os.path.join(self.dir, "live", "new.leec.test"))
+            wait_for("certificates added or removed: looking again")
+            wait_for("next look at a signal", 3)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=20), 0, log())
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertIn("stopping", log())
+        errf.close()
