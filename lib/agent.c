@@ -1379,6 +1379,10 @@ static char *meta_json(leec_agent *a)
         json_object_set_new(o, "preferred_chain",
                             json_string(a->preferred_chain));
     json_object_set_new(o, "reuse_key", json_boolean(a->reuse_key));
+    /* Whether to ask for renewal information at the next look (the
+     * version's renewal.json is written only once something is known). */
+    json_object_set_new(o, "ari_offered",
+                        json_boolean(a->ctx->dir.renewal_info != NULL));
     if (a->settings)
         json_object_set(o, "settings", a->settings);
     s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -1390,24 +1394,17 @@ out:
 
 static void enter_install(leec_agent *a)
 {
-    char *key = NULL, *meta = NULL, *renewal = NULL;
+    char *key = NULL, *meta = NULL;
     leec_code rc = leec_key_to_pem(a->cert_key, &key);
     if (rc != LEEC_OK) {
         fail(a, rc, NULL, "cannot encode the certificate key");
         goto out;
     }
     meta = meta_json(a);
-    /* The new version starts its renewal state: whether the CA offers
-     * renewal information (asked at the next run), no failures. */
-    leec_renewal_state rs = {.ari_known = true,
-                             .ari_offered = a->ctx->dir.renewal_info != NULL,
-                             .next_check = time(NULL)};
-    renewal = leec_renewal_json(&rs);
     leec_cert_files f = {.privkey = key,
                          .cert = a->cert_pem,
                          .chain = a->chain_pem ? a->chain_pem : "",
-                         .meta_json = meta,
-                         .renewal_json = renewal};
+                         .meta_json = meta};
     rc = a->ctx->store->ops->cert_install(a->ctx->store, a->cert_name, &f);
     if (rc != LEEC_OK) {
         fail(a, rc, NULL, "cannot install the certificate in the store");
@@ -1419,7 +1416,6 @@ static void enter_install(leec_agent *a)
 out:
     leec_secure_free(key);
     free(meta);
-    free(renewal);
 }
 
 /* ------------------------------------------------------------------ */

@@ -56,6 +56,32 @@ static char *get_text(const json_t *o, const char *key)
     return s && strlen(s) <= TEXT_MAX ? strdup(s) : NULL;
 }
 
+/* Whether the CA offered renewal information when the version was
+ * installed, from its meta.json ("ari_offered"): the state of a version
+ * that has no renewal.json yet (installs write no extra file). */
+static leec_code from_meta(leec_store *store, const char *cert_name,
+                           leec_renewal_state *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *o = NULL;
+    leec_code rc = store->ops->cert_read(store, cert_name, "meta.json", &text,
+                                         &len);
+    if (rc == LEEC_E_NOMEM)
+        return rc;
+    if (rc == LEEC_OK && leec_json_parse_object(text, len, &o) == LEEC_OK) {
+        json_t *v = json_object_get(o, "ari_offered");
+        if (json_is_boolean(v)) {
+            st->ari_known = true;
+            st->ari_offered = json_is_true(v);
+            st->next_check = 0; /* ask at the first look */
+        }
+    }
+    json_decref(o);
+    free(text);
+    return LEEC_OK;
+}
+
 leec_code leec_renewal_load(leec_store *store, const char *cert_name,
                             leec_renewal_state *st)
 {
@@ -69,7 +95,7 @@ leec_code leec_renewal_load(leec_store *store, const char *cert_name,
         return rc;
     if (rc != LEEC_OK || leec_json_parse_object(text, len, &o) != LEEC_OK) {
         free(text);
-        return LEEC_OK; /* nothing known yet: an empty state */
+        return from_meta(store, cert_name, st);
     }
     free(text);
     const json_t *ari = leec_json_object(o, "ari");
@@ -95,7 +121,7 @@ leec_code leec_renewal_load(leec_store *store, const char *cert_name,
         st->last_error = get_text(fail, "error");
     }
     json_decref(o);
-    return LEEC_OK;
+    return ari ? LEEC_OK : from_meta(store, cert_name, st);
 }
 
 char *leec_renewal_json(const leec_renewal_state *st)

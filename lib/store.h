@@ -14,7 +14,6 @@ typedef struct leec_cert_files {
     const char *cert;      /* the leaf */
     const char *chain;     /* the issuer(s), may be "" */
     const char *meta_json; /* settings kept with the version, may be NULL */
-    const char *renewal_json; /* its first renewal state, may be NULL */
 } leec_cert_files;
 
 struct leec_store_ops {

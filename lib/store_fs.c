@@ -334,9 +334,6 @@ static leec_code write_version(const char *dir, const leec_cert_files *f)
     if (f->meta_json)
         rc = write_in(dir, "meta.json", f->meta_json, strlen(f->meta_json),
                       0644);
-    if (rc == LEEC_OK && f->renewal_json)
-        rc = write_in(dir, "renewal.json", f->renewal_json,
-                      strlen(f->renewal_json), 0644);
     if (rc == LEEC_OK)
         rc = leec_fsync_dir(dir);
 

@@ -279,6 +279,19 @@ static void test_state_roundtrip_and_plan(void **state)
                      LEEC_E_NOT_FOUND);
     assert_int_equal(leec_store_renewal_plan(f->store, "other", &p),
                      LEEC_E_NOT_FOUND);
+
+    /* A version installed from a CA offering renewal information says so
+     * in its meta.json: its window is asked for at the first look. */
+    leec_cert_files files = {.privkey = leaf_key, .cert = leaf_pem,
+                             .chain = "", .meta_json = "{\"ari_offered\":true}"};
+    assert_int_equal(f->store->ops->cert_install(f->store, "fresh", &files),
+                     LEEC_OK);
+    assert_int_equal(leec_store_renewal_plan(f->store, "fresh", &p), LEEC_OK);
+    assert_true(p->ari);
+    assert_int_equal(p->why, LEEC_DUE_LIFETIME);
+    assert_int_equal(p->next_check, 0);
+    assert_int_equal(p->wake, 0);
+    leec_renewal_plan_free(p);
     leec_cert_info_free(ci);
 }
 
