@@ -386,7 +386,7 @@ static void decide(leec_agent *a)
         keep(a, due, ari ? "inside the CA's renewal window" : "by lifetime");
     else
         order_because(a, ari ? "due: renewal window (ARI)"
-                             : "due: a third of the lifetime left");
+                             : "due by lifetime");
 }
 
 static void save_renewal_state(leec_agent *a)
@@ -463,10 +463,15 @@ static void on_renewal_info(leec_agent *a, leec_acme_resp *r)
     if (rc != LEEC_OK) {
         /* RFC 9773 §4.3.3: fall back on our own timing; ask again later. */
         a->rs.ari_known = a->rs.ari_offered = true;
-        a->rs.next_check = now + LEEC_ARI_FAILED_CHECK_S;
+        long wait = r->retry_after >= LEEC_ARI_MIN_CHECK_S
+                        ? r->retry_after
+                        : LEEC_ARI_FAILED_CHECK_S;
+        a->rs.next_check = now + (wait > LEEC_ARI_MAX_CHECK_S
+                                      ? LEEC_ARI_MAX_CHECK_S
+                                      : wait);
         leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): no usable renewal information (%s); "
-                 "timing by lifetime",
+                 "timing by what is known",
                  a->id, a->cert_name,
                  r->err != LEEC_OK ? leec_strerror(r->err)
                  : r->status != 200 ? "HTTP error"
