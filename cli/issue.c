@@ -174,6 +174,20 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+leec_code issue_run(leec_ctx *ctx)
+{
+    leec_code rc = LEEC_OK;
+    int running = 1;
+    while (!issue_stop_signal) {
+        if ((rc = leec_ctx_perform(ctx, &running)) != LEEC_OK || !running)
+            break;
+        /* Bounded wait so a signal is noticed promptly. */
+        if ((rc = leec_ctx_poll(ctx, 250)) != LEEC_OK)
+            break;
+    }
+    return rc;
+}
+
 double issue_now_s(void)
 {
     struct timespec ts;
@@ -696,14 +710,7 @@ static int issue_single(const issue_opts *o)
         fprintf(stderr, "leec: %s\n", leec_strerror(rc));
         goto out;
     }
-    int running = 1;
-    while (!issue_stop_signal) {
-        if ((rc = leec_ctx_perform(ctx, &running)) != LEEC_OK || !running)
-            break;
-        /* Bounded wait so a signal is noticed promptly. */
-        if ((rc = leec_ctx_poll(ctx, 250)) != LEEC_OK)
-            break;
-    }
+    rc = issue_run(ctx);
     if (issue_stop_signal) {
         /* Freeing the context undoes every solver's side effect. */
         fprintf(stderr, "leec: interrupted; challenge files removed\n");

@@ -58,6 +58,10 @@ typedef struct issue_opts {
 extern volatile sig_atomic_t issue_stop_signal;
 void issue_signals(void);
 
+/* Runs the context's loop until its work is done or a stop signal came;
+ * the loop's error, or LEEC_OK. */
+leec_code issue_run(leec_ctx *ctx);
+
 /* Monotonic seconds. */
 double issue_now_s(void);
 

@@ -376,14 +376,7 @@ static int run_group(rn_pass *p, rn_group *g)
             c->agent = NULL;
         }
     }
-    leec_code rc = LEEC_OK;
-    int running = 1;
-    while (!issue_stop_signal) {
-        if ((rc = leec_ctx_perform(ctx, &running)) != LEEC_OK || !running)
-            break;
-        if ((rc = leec_ctx_poll(ctx, 250)) != LEEC_OK)
-            break;
-    }
+    leec_code rc = issue_run(ctx);
     if (issue_stop_signal) {
         say(ro, LOG_WARNING, "interrupted; challenge answers removed");
         status = 128 + issue_stop_signal;
@@ -525,16 +518,21 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
             p.issued, p.failed, p.deferred, p.fresh);
     if (p.failed || p.skipped || p.hookfail)
         status = status ? status : 1;
-    /* The next pass: the earliest time a certificate wants looking at. */
+    /* The next pass (the daemon's): the earliest time a certificate wants
+     * looking at. Only those that ran can have a new plan. */
     *wake = NEVER;
-    for (size_t i = 0; i < p.n; i++) {
+    for (size_t i = 0; ro->daemon && i < p.n; i++) {
+        rn_cert *c = &p.c[i];
         leec_renewal_plan *pl = NULL;
-        if (p.c[i].skip ||
-            leec_store_renewal_plan(store, p.c[i].name, &pl) != LEEC_OK)
+        if (c->skip)
             continue;
-        if (*wake == NEVER || pl->wake < *wake)
-            *wake = pl->wake;
-        leec_renewal_plan_free(pl);
+        if (c->selected &&
+            leec_store_renewal_plan(store, c->name, &pl) == LEEC_OK) {
+            leec_renewal_plan_free(c->plan);
+            c->plan = pl;
+        }
+        if (*wake == NEVER || c->plan->wake < *wake)
+            *wake = c->plan->wake;
     }
     if (*wake != NEVER && *wake < time(NULL) + WAKE_MIN_S)
         *wake = time(NULL) + WAKE_MIN_S;

@@ -195,36 +195,41 @@ static bool cert_file_known(const char *file)
     return false;
 }
 
+/* The path of file in the current version of name (through the live
+ * link), after checking the link exists: LEEC_E_NOT_FOUND without one. */
+static leec_code current_file(fs_store *fs, const char *name,
+                              const char *file, char **path)
+{
+    struct stat st;
+    char *link = pathf("%s/live/%s", fs->dir, name);
+    *path = pathf("%s/live/%s/%s", fs->dir, name, file);
+    leec_code rc = LEEC_E_NOMEM;
+    if (link && *path)
+        rc = lstat(link, &st) == 0 ? LEEC_OK
+             : errno == ENOENT     ? LEEC_E_NOT_FOUND
+                                   : LEEC_E_IO;
+    free(link);
+    if (rc != LEEC_OK) {
+        free(*path);
+        *path = NULL;
+    }
+    return rc;
+}
+
 static leec_code fs_cert_read(leec_store *s, const char *name,
                               const char *file, char **data, size_t *len)
 {
-    fs_store *fs = fs_of(s);
-    leec_code rc = LEEC_E_INVALID_ARG;
-    char *link = NULL;
     char *path = NULL;
-    struct stat st;
-
     if (!data)
-        goto out;
+        return LEEC_E_INVALID_ARG;
     *data = NULL;
     if (len)
         *len = 0;
     if (!leec_store_name_valid(name) || !cert_file_known(file))
-        goto out;
-
-    rc = LEEC_E_NOMEM;
-    link = pathf("%s/live/%s", fs->dir, name);
-    path = pathf("%s/live/%s/%s", fs->dir, name, file);
-    if (!link || !path)
-        goto out;
-    if (lstat(link, &st) != 0) {
-        rc = errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
-        goto out;
-    }
-    rc = leec_file_read(path, FS_READ_MAX, data, len);
-
-out:
-    free(link);
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = current_file(fs_of(s), name, file, &path);
+    if (rc == LEEC_OK)
+        rc = leec_file_read(path, FS_READ_MAX, data, len);
     free(path);
     return rc;
 }
@@ -955,25 +960,13 @@ out:
 static leec_code fs_cert_write_state(leec_store *s, const char *name,
                                      const char *file, const char *data)
 {
-    fs_store *fs = fs_of(s);
-    struct stat st;
-    leec_code rc = LEEC_E_INVALID_ARG;
-    char *link = NULL, *path = NULL;
+    char *path = NULL;
     if (!data || !leec_store_name_valid(name) || !file ||
         strcmp(file, "renewal.json") != 0)
-        goto out;
-    rc = LEEC_E_NOMEM;
-    link = pathf("%s/live/%s", fs->dir, name);
-    path = pathf("%s/live/%s/%s", fs->dir, name, file);
-    if (!link || !path)
-        goto out;
-    if (lstat(link, &st) != 0) {
-        rc = errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
-        goto out;
-    }
-    rc = leec_file_write_atomic(path, data, strlen(data), 0644);
-out:
-    free(link);
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = current_file(fs_of(s), name, file, &path);
+    if (rc == LEEC_OK)
+        rc = leec_file_write_atomic(path, data, strlen(data), 0644);
     free(path);
     return rc;
 }

@@ -38,15 +38,15 @@ threads of this process (at most 32 connections at once); leaving the
 
 import base64
 import http.client
-import http.server
 import json
-import os
 import re
 import ssl
 import subprocess
 import threading
 import time
 import urllib.parse
+
+from https_stub import HttpsStub
 
 __all__ = ["AriProxy", "ari_cert_id"]
 
@@ -82,28 +82,9 @@ def _rfc3339(t):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    slots = None
+class AriProxy(HttpsStub):
+    tls_name = "ari-proxy"
 
-    def process_request(self, request, client_address):
-        if not self.slots.acquire(timeout=10):     # bounded: 32 at once
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except Exception:
-            self.slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
-
-
-class AriProxy:
     def __init__(self, workdir, upstream_directory_url, upstream_ca_bundle,
                  window=None, retry_after=None, explanation_url=None,
                  refuse_replaces=False):
@@ -127,72 +108,13 @@ class AriProxy:
         self.window = (start, end)
 
     # ------------------------------------------------------------- setup
-    def _cert(self):
-        os.makedirs(self.workdir, exist_ok=True)
-        self.ca_bundle = os.path.join(self.workdir, "ari-proxy-tls.pem")
-        self.key = os.path.join(self.workdir, "ari-proxy-tls.key")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec",
-             "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", self.key, "-out", self.ca_bundle, "-days", "2",
-             "-subj", "/CN=leec ARI proxy",
-             "-addext", "subjectAltName=IP:127.0.0.1"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, timeout=60, check=True)
-
     def start(self):
-        self._cert()
         path = urllib.parse.urlsplit(self.upstream_directory_url).path
         self.dir_path = path or "/"
         d = json.loads(self._upstream("GET", self.dir_path)[2])
         self.new_order_path = urllib.parse.urlsplit(d["newOrder"]).path
         self.new_nonce_path = urllib.parse.urlsplit(d["newNonce"]).path
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"   # keep-alive, as curl likes
-            timeout = 30                    # an idle connection ends
-
-            def log_message(self, *a):
-                pass
-
-            def _any(self):
-                outer._handle(self, self.command)
-
-            do_GET = do_HEAD = do_POST = _any
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.server.slots = threading.BoundedSemaphore(32)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.ca_bundle, self.key)
-        # handshake in the handler thread, not in the accept loop
-        self.server.socket = ctx.wrap_socket(self.server.socket,
-                                             server_side=True,
-                                             do_handshake_on_connect=False)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(timeout=10)
-            self.server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    @property
-    def base(self):
-        return "https://127.0.0.1:%d" % self.port
+        return super().start()
 
     @property
     def directory_url(self):

@@ -38,17 +38,16 @@ URL and certificate file (one JSON line).
 """
 
 import hashlib
-import http.server
 import json
 import os
 import re
-import ssl
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
+
+from https_stub import HttpsStub
 
 DEFAULT_APP_KEY = "stubappkey0123456"
 DEFAULT_APP_SECRET = "stubappsecret0123456789abcdef0123"
@@ -84,7 +83,11 @@ def challtestsrv_push(mgmt_url, timeout=5):
     return push
 
 
-class OvhStub:
+class OvhStub(HttpsStub):
+    tls_name = "ovh-stub"
+    methods = ("GET", "POST", "PUT", "DELETE")
+    idle_timeout = None
+
     def __init__(self, workdir=None, app_key=DEFAULT_APP_KEY,
                  app_secret=DEFAULT_APP_SECRET,
                  consumer_key=DEFAULT_CONSUMER_KEY, push=None, zones=None,
@@ -122,75 +125,17 @@ class OvhStub:
         if self.workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="ovh-stub-")
             self.workdir = self._tmp.name
-        os.makedirs(self.workdir, exist_ok=True)
-        self.ca_file = os.path.join(self.workdir, "ovh-stub-tls.pem")
-        self.key_file = os.path.join(self.workdir, "ovh-stub-tls.key")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec",
-             "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", self.key_file, "-out", self.ca_file, "-days", "2",
-             "-subj", "/CN=leec OVH stub",
-             "-addext", "subjectAltName=IP:127.0.0.1"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, timeout=60, check=True)
+        super()._cert()
 
-    def start(self):
-        self._cert()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                outer._handle(self, "GET")
-
-            def do_POST(self):
-                outer._handle(self, "POST")
-
-            def do_PUT(self):
-                outer._handle(self, "PUT")
-
-            def do_DELETE(self):
-                outer._handle(self, "DELETE")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      Handler)
-        self.server.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.ca_file, self.key_file)
-        self.server.socket = ctx.wrap_socket(self.server.socket,
-                                             server_side=True,
-                                             do_handshake_on_connect=False)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-        return self
+    @property
+    def ca_file(self):
+        return self.ca_bundle
 
     def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(timeout=10)
-            self.server = None
+        super().stop()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    @property
-    def base(self):
-        return "https://127.0.0.1:%d" % self.port
 
     @property
     def url(self):

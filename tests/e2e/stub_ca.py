@@ -22,18 +22,18 @@ process; leaving the `with` stops it.
 """
 
 import base64
-import http.server
 import json
-import os
-import ssl
-import subprocess
 import threading
 import time
+
+from https_stub import HttpsStub
 
 ERR = "urn:ietf:params:acme:error:"
 
 
-class StubCA:
+class StubCA(HttpsStub):
+    tls_name = "stub"
+
     def __init__(self, workdir, retry_after=3, limited=1,
                  limit_path="/new-order", final_status=403, profiles=None):
         self.workdir = workdir
@@ -48,73 +48,6 @@ class StubCA:
         self.lock = threading.Lock()
         self.nonce = 0
         self.server = self.thread = None
-
-    # ------------------------------------------------------------- setup
-    def _cert(self):
-        os.makedirs(self.workdir, exist_ok=True)
-        self.ca_bundle = os.path.join(self.workdir, "stub-tls.pem")
-        self.key = os.path.join(self.workdir, "stub-tls.key")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec",
-             "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", self.key, "-out", self.ca_bundle, "-days", "2",
-             "-subj", "/CN=leec stub CA",
-             "-addext", "subjectAltName=IP:127.0.0.1"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, timeout=60, check=True)
-
-    def start(self):
-        self._cert()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"   # keep-alive, as curl likes
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                outer._handle(self, "GET")
-
-            def do_HEAD(self):
-                outer._handle(self, "HEAD")
-
-            def do_POST(self):
-                outer._handle(self, "POST")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      Handler)
-        self.server.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.ca_bundle, self.key)
-        # handshake in the handler thread, not in the accept loop
-        self.server.socket = ctx.wrap_socket(self.server.socket,
-                                             server_side=True,
-                                             do_handshake_on_connect=False)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(timeout=10)
-            self.server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    @property
-    def base(self):
-        return "https://127.0.0.1:%d" % self.port
 
     @property
     def directory_url(self):
