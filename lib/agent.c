@@ -100,15 +100,17 @@ static void record_failure(leec_agent *a)
 static void finish(leec_agent *a, leec_outcome outcome)
 {
     leec_ctx *ctx = a->ctx;
+    bool ordered = a->ordering;
     leec_agent_solvers_cleanup(a);
+    /* Under the certificate's lock still: no other process has installed a
+     * version the failure could be written into. */
+    if (ordered && outcome == LEEC_OUTCOME_FAILED && a->had_cert &&
+        a->names_same)
+        record_failure(a);
     leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->outcome = outcome;
     a->deadline = -1;
-    bool ordered = a->ordering;
-    if (ordered && outcome == LEEC_OUTCOME_FAILED && a->had_cert &&
-        a->names_same)
-        record_failure(a);
     if (outcome == LEEC_OUTCOME_ISSUED && ctx->hook_fn)
         ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_DEPLOY, a);
     leec_agent_stop_ordering(a);
@@ -347,9 +349,11 @@ static void enter_check_existing(leec_agent *a)
     a->cert_pem = pem; /* leec_agent_cert_pem() when kept */
     leec_cert_info_free(ci);
     leec_renewal_clear(&a->rs);
-    if ((rc = leec_renewal_load(a->ctx->store, a->cert_name, &a->rs)) !=
-        LEEC_OK) {
-        fail(a, rc, NULL, "cannot read the renewal state");
+    if ((rc = leec_renewal_load(a->ctx->store, a->cert_name, a->seen_serial,
+                                &a->rs)) != LEEC_OK ||
+        (!a->rs.serial && !(a->rs.serial = strdup(a->seen_serial)))) {
+        fail(a, rc != LEEC_OK ? rc : LEEC_E_NOMEM, NULL,
+             "cannot read the renewal state");
         return;
     }
     time_t now = time(NULL);

@@ -21,6 +21,7 @@
 
 void leec_renewal_clear(leec_renewal_state *st)
 {
+    free(st->serial);
     free(st->ari_id);
     free(st->explanation);
     free(st->last_error);
@@ -83,7 +84,7 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
 }
 
 leec_code leec_renewal_load(leec_store *store, const char *cert_name,
-                            leec_renewal_state *st)
+                            const char *serial, leec_renewal_state *st)
 {
     char *text = NULL;
     size_t len = 0;
@@ -98,6 +99,11 @@ leec_code leec_renewal_load(leec_store *store, const char *cert_name,
         return from_meta(store, cert_name, st);
     }
     free(text);
+    const char *whose = leec_json_str(o, "serial");
+    if (!whose || !serial || strcmp(whose, serial) != 0) {
+        json_decref(o); /* another certificate's: not this one's past */
+        return from_meta(store, cert_name, st);
+    }
     const json_t *ari = leec_json_object(o, "ari");
     const json_t *fail = leec_json_object(o, "failures");
     if (ari) {
@@ -130,6 +136,8 @@ char *leec_renewal_json(const leec_renewal_state *st)
     char *s = NULL;
     if (!o)
         return NULL;
+    if (st->serial)
+        json_object_set_new(o, "serial", json_string(st->serial));
     if (st->ari_known) {
         json_t *a = json_pack("{s:b}", "offered", st->ari_offered);
         if (a && st->ari_id)
@@ -311,7 +319,8 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     free(pem);
     if (rc != LEEC_OK)
         return rc;
-    if ((rc = leec_renewal_load(store, cert_name, &st)) != LEEC_OK) {
+    if ((rc = leec_renewal_load(store, cert_name, ci->serial, &st)) !=
+        LEEC_OK) {
         leec_cert_info_free(ci);
         return rc;
     }

@@ -16,6 +16,7 @@
 #define LEEC_ARI_FAILED_CHECK_S 3600        /* after an unusable answer */
 
 typedef struct leec_renewal_state {
+    char *serial;        /* the certificate it belongs to (hex), or NULL */
     bool ari_known;      /* whether the CA's offer was looked at */
     bool ari_offered;    /* its directory has renewalInfo */
     char *ari_id;        /* the id the window below belongs to */
@@ -29,13 +30,15 @@ typedef struct leec_renewal_state {
     char *last_error;
 } leec_renewal_state;
 
-/* Reads the state of cert_name's current version; a missing or unreadable
- * file gives an empty state (LEEC_OK). LEEC_E_NOMEM. */
+/* Reads the state of cert_name's current version, whose certificate has
+ * this serial (lower-case hex): a missing or unreadable file, or one
+ * written for another certificate (a version installed meanwhile by
+ * another process), gives an empty state (LEEC_OK). LEEC_E_NOMEM. */
 leec_code leec_renewal_load(leec_store *store, const char *cert_name,
-                            leec_renewal_state *st);
+                            const char *serial, leec_renewal_state *st);
 /* The state as JSON text (malloc'd, NULL on OOM). */
 char *leec_renewal_json(const leec_renewal_state *st);
-/* Replaces the current version's renewal.json. */
+/* Replaces the current version's renewal.json (st->serial says whose). */
 leec_code leec_renewal_save(leec_store *store, const char *cert_name,
                             const leec_renewal_state *st);
 void leec_renewal_clear(leec_renewal_state *st);

@@ -212,6 +212,7 @@ static void test_state_roundtrip_and_plan(void **state)
     leec_renewal_plan_free(p);
 
     memset(&st, 0, sizeof st);
+    st.serial = strdup("87654321");
     st.ari_known = st.ari_offered = true;
     st.ari_id = strdup("a.b");
     st.win_start = 1000;
@@ -224,7 +225,7 @@ static void test_state_roundtrip_and_plan(void **state)
     st.retry_at = 1700;
     st.last_error = strdup("validation failed: \"quoted\"");
     assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
-    assert_int_equal(leec_renewal_load(f->store, "ari.example", &back),
+    assert_int_equal(leec_renewal_load(f->store, "ari.example", "87654321", &back),
                      LEEC_OK);
     assert_true(back.ari_known && back.ari_offered);
     assert_string_equal(back.ari_id, "a.b");
@@ -259,13 +260,31 @@ static void test_state_roundtrip_and_plan(void **state)
     assert_int_equal(p->wake, 1200);
     assert_int_equal(p->retry_at, 0);
     leec_renewal_plan_free(p);
+
+    /* A state written for another certificate (one installed meanwhile by
+     * another process) is not this one's. */
+    free(st.serial);
+    st.serial = strdup("0123");
+    st.failures = 3;
+    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    assert_int_equal(
+        leec_renewal_load(f->store, "ari.example", "87654321", &back),
+        LEEC_OK);
+    assert_false(back.ari_known);
+    assert_int_equal(back.failures, 0);
+    leec_renewal_clear(&back);
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_OK);
+    assert_int_equal(p->failures, 0);
+    assert_int_equal(p->why, LEEC_DUE_LIFETIME);
+    leec_renewal_plan_free(p);
     leec_renewal_clear(&st);
 
     /* A damaged file is an empty state, never an error. */
     assert_int_equal(f->store->ops->cert_write_state(
                          f->store, "ari.example", "renewal.json", "{not json"),
                      LEEC_OK);
-    assert_int_equal(leec_renewal_load(f->store, "ari.example", &back),
+    assert_int_equal(leec_renewal_load(f->store, "ari.example", "87654321", &back),
                      LEEC_OK);
     assert_false(back.ari_known);
     assert_int_equal(back.failures, 0);
