@@ -193,6 +193,36 @@ class Rfc2136Test(Dns01Case):
         self.assertNotIn("deleting rrset", log, info)
         self.assertEqual(self.named.txt(rr), [], "TXT left at " + rr)
 
+    def test_a_renew_recalls_dns_settings(self):
+        """leec renew --force, with no DNS option, from another folder: the
+        server, TSIG key (given relative, kept absolute), resolver, port and
+        propagation timeout come from the certificate's settings."""
+        names = ["*.renew.example.test"]
+        keydir = os.path.join(self.tmp, "keys")
+        os.makedirs(keydir)
+        shutil.copy(self.named.key_file, os.path.join(keydir, "tsig.key"))
+        os.chmod(os.path.join(keydir, "tsig.key"), 0o600)
+        cwd = os.getcwd()
+        os.chdir(self.tmp)
+        try:
+            r = self.rfc2136(names, "--dns-propagation-timeout",
+                             self.PROPAGATION, key="keys/tsig.key")
+        finally:
+            os.chdir(cwd)
+        self.assert_issued(r, "renew.example.test")
+        off = self.log_offset()
+        r = self.leec("renew", "--force", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("renewed renew.example.test", r.stdout, describe(r))
+        updates, _ = self.update_log(off)
+        self.assertTrue(any("adding an RR at '_acme-challenge.renew.example"
+                            ".test' TXT" in u for u in updates),
+                        describe(r) + "\n".join(updates))
+        self.assertEqual(
+            sorted(os.listdir(os.path.join(self.dir, "archive",
+                                           "renew.example.test"))), ["1", "2"])
+        self.check_cert_root(self.root, "renew.example.test", names)
+
     def test_b_cname_delegation(self):
         names = ["deleg.example.test", "*.deleg.example.test"]
         owner = "_acme-challenge.deleg.example.test"
