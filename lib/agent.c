@@ -31,7 +31,8 @@
 
 #include "agent_internal.h"
 
-/* The object itself (creation, settings, accessors) is in agent_api.c. */
+/* The object itself (creation, settings, accessors) is in agent_api.c;
+ * whether to order at all (CHECK_EXISTING, RENEWAL_INFO) in agent_due.c. */
 
 #define POLL_FIRST_MS 20       /* pebble validates in milliseconds */
 #define POLL_CAP_MS 10000
@@ -67,36 +68,6 @@ void leec_agent_stop_ordering(leec_agent *a)
     }
 }
 
-/* A failed renewal is remembered with the certificate it was to replace, and
- * the next attempt waits (1 h, doubling up to a day): a broken name must not
- * spend the CA's failed-validation limit run after run. */
-static void record_failure(leec_agent *a)
-{
-    leec_renewal_state *st = &a->rs;
-    time_t now = time(NULL);
-    const char *msg = leec_agent_error_message(a);
-    char *text = NULL;
-    if (asprintf(&text, "%s%s%s", msg,
-                 a->problem && a->problem->detail ? ": " : "",
-                 a->problem && a->problem->detail ? a->problem->detail : "") <
-        0)
-        text = NULL;
-    free(st->last_error);
-    st->last_error = text;
-    st->failures++;
-    st->last_failure = now;
-    st->retry_at = now + leec_renewal_backoff_s(st->failures);
-    leec_code rc = leec_renewal_save(a->ctx->store, a->cert_name, st);
-    char when[32];
-    struct tm tm;
-    gmtime_r(&st->retry_at, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
-    leec_log(a->ctx, rc == LEEC_OK ? LEEC_LOG_INFO : LEEC_LOG_WARN,
-             "agent %u (%s): renewal failure %u; next attempt after %s%s",
-             a->id, a->cert_name, st->failures, when,
-             rc == LEEC_OK ? "" : " (could not be saved)");
-}
-
 static void finish(leec_agent *a, leec_outcome outcome)
 {
     leec_ctx *ctx = a->ctx;
@@ -106,7 +77,7 @@ static void finish(leec_agent *a, leec_outcome outcome)
      * version the failure could be written into. */
     if (ordered && outcome == LEEC_OUTCOME_FAILED && a->had_cert &&
         a->names_same)
-        record_failure(a);
+        leec_agent_record_failure(a);
     leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->outcome = outcome;
@@ -159,8 +130,6 @@ static void fail(leec_agent *a, leec_code err, leec_problem *problem,
     finish(a, LEEC_OUTCOME_FAILED);
 }
 
-static void enter_check_existing(leec_agent *a);
-static void renewal_info_step(leec_agent *a);
 static void enter_wait_account(leec_agent *a);
 static void send_current(leec_agent *a);
 static void enter_present(leec_agent *a);
@@ -181,11 +150,11 @@ static void go(leec_agent *a, leec_agent_state to)
         return;
     switch (to) {
     case LEEC_ST_CHECK_EXISTING:
-        enter_check_existing(a);
+        leec_agent_check_existing(a);
         break;
     case LEEC_ST_RENEWAL_INFO:
         leec_directory_ensure(a->ctx);
-        renewal_info_step(a);
+        leec_agent_renewal_info_step(a);
         break;
     case LEEC_ST_WAIT_ACCOUNT:
         enter_wait_account(a);
@@ -223,6 +192,27 @@ static void go(leec_agent *a, leec_agent_state to)
     case LEEC_ST__COUNT:
         break;
     }
+}
+
+/* For agent_due.c: the transitions and endings above. */
+void leec_agent_go(leec_agent *a, leec_agent_state to)
+{
+    go(a, to);
+}
+
+void leec_agent_finish(leec_agent *a, leec_outcome outcome)
+{
+    finish(a, outcome);
+}
+
+void leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg)
+{
+    fail(a, err, NULL, "%s", msg);
+}
+
+void leec_agent_start_ordering(leec_agent *a)
+{
+    start_ordering(a);
 }
 
 leec_code leec_agent_start(leec_agent *a)
@@ -274,254 +264,14 @@ static bool take_lock(leec_agent *a)
     return false;
 }
 
-static void decide(leec_agent *a);
-
-/* The renewal state holds a window for the installed certificate. */
-static bool ari_window_current(const leec_agent *a)
-{
-    return a->rs.ari_offered && a->rs.win_end && a->ari_id && a->rs.ari_id &&
-           strcmp(a->rs.ari_id, a->ari_id) == 0;
-}
-
-static void fmt_time(char *buf, size_t n, time_t t)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%d %H:%M UTC", &tm);
-}
-
-/* The installed certificate is kept: FRESH. */
-static void keep(leec_agent *a, time_t due, const char *why)
-{
-    char when[32];
-    fmt_time(when, sizeof when, due);
-    leec_log(a->ctx, LEEC_LOG_INFO,
-             "agent %u (%s): installed certificate is fresh (due %s, %s)",
-             a->id, a->cert_name, when, why);
-    finish(a, LEEC_OUTCOME_FRESH);
-}
-
-static void order_because(leec_agent *a, const char *why)
-{
-    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): ordering (%s)", a->id,
-             a->cert_name, why);
-    start_ordering(a);
-}
-
-/*
- * CHECK_EXISTING: looks at the installed certificate and its renewal state.
- * New names, force, or no certificate: order. Backing off after failed
- * renewals: DEFERRED. Otherwise the timing is decided by RENEWAL_INFO,
- * except when the CA is known to offer no renewal information and the
- * lifetime rule says "not yet" (no request at all).
- */
-static void enter_check_existing(leec_agent *a)
-{
-    char *pem = NULL;
-    leec_cert_info *ci = NULL;
-    leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
-    if (rc == LEEC_E_NOT_FOUND) {
-        start_ordering(a);
-        return;
-    }
-    if (rc != LEEC_OK) {
-        fail(a, rc, NULL, "cannot read the installed certificate");
-        return;
-    }
-    if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK ||
-        !(a->seen_serial = strdup(ci->serial))) {
-        leec_log(a->ctx, LEEC_LOG_WARN,
-                 "agent %u (%s): installed certificate unreadable; replacing",
-                 a->id, a->cert_name);
-        free(pem);
-        leec_cert_info_free(ci);
-        start_ordering(a);
-        return;
-    }
-    a->had_cert = true;
-    a->names_same = leec_names_same(a->names, a->nnames, ci->names,
-                                    ci->nnames);
-    a->lifetime_due = leec_renewal_lifetime_due(ci->not_before, ci->not_after);
-    free(a->ari_id);
-    if (leec_ari_cert_id(pem, strlen(pem), &a->ari_id) != LEEC_OK)
-        a->ari_id = NULL; /* no AKI: no renewal information */
-    free(a->cert_pem);
-    a->cert_pem = pem; /* leec_agent_cert_pem() when kept */
-    leec_cert_info_free(ci);
-    leec_renewal_clear(&a->rs);
-    if ((rc = leec_renewal_load(a->ctx->store, a->cert_name, a->seen_serial,
-                                &a->rs)) != LEEC_OK ||
-        (!a->rs.serial && !(a->rs.serial = strdup(a->seen_serial)))) {
-        fail(a, rc != LEEC_OK ? rc : LEEC_E_NOMEM, NULL,
-             "cannot read the renewal state");
-        return;
-    }
-    time_t now = time(NULL);
-    if (!a->names_same) {
-        order_because(a, "names changed");
-    } else if (a->force) {
-        order_because(a, "forced");
-    } else if (a->rs.failures && a->rs.retry_at > now) {
-        char when[32];
-        fmt_time(when, sizeof when, a->rs.retry_at);
-        leec_log(a->ctx, LEEC_LOG_WARN,
-                 "agent %u (%s): %u failed renewal%s; next attempt after %s "
-                 "(last: %s)",
-                 a->id, a->cert_name, a->rs.failures,
-                 a->rs.failures == 1 ? "" : "s", when,
-                 a->rs.last_error ? a->rs.last_error : "?");
-        finish(a, LEEC_OUTCOME_DEFERRED);
-    } else if (a->rs.ari_known && !a->rs.ari_offered && now < a->lifetime_due) {
-        keep(a, a->lifetime_due, "by lifetime");
-    } else if (ari_window_current(a) && a->rs.next_check > now) {
-        decide(a); /* the window kept is still good: nothing to ask */
-    } else {
-        go(a, LEEC_ST_RENEWAL_INFO);
-    }
-}
-
-/* Decides from the lifetime or the window of a->rs. */
-static void decide(leec_agent *a)
-{
-    time_t now = time(NULL);
-    bool ari = ari_window_current(a);
-    time_t due = ari ? a->rs.chosen : a->lifetime_due;
-    if (now < due)
-        keep(a, due, ari ? "inside the CA's renewal window" : "by lifetime");
-    else
-        order_because(a, ari ? "due: renewal window (ARI)"
-                             : "due by lifetime");
-}
-
-static void save_renewal_state(leec_agent *a)
-{
-    if (leec_renewal_save(a->ctx->store, a->cert_name, &a->rs) != LEEC_OK)
-        leec_log(a->ctx, LEEC_LOG_WARN,
-                 "agent %u (%s): cannot save the renewal state", a->id,
-                 a->cert_name);
-}
-
-static void on_response(void *ud, leec_acme_resp *r);
-
-/* RENEWAL_INFO: with the directory known, fetch the certificate's
- * renewalInfo unless the last answer's Retry-After has not passed. Runs
- * again when the directory resolves (leec_agent_account_ready). */
-static void renewal_info_step(leec_agent *a)
-{
-    leec_ctx *ctx = a->ctx;
-    if (a->req || a->zombie || a->state != LEEC_ST_RENEWAL_INFO)
-        return;
-    if (ctx->dir_state == RES_PENDING ||
-        (ctx->dir_state == RES_NONE && ctx->acct_state == RES_PENDING))
-        return; /* woken when it resolves */
-    if (ctx->dir_state != RES_READY) {
-        /* A CA that cannot be reached must not fail a certificate that is
-         * not due: decide on what is known (an order, if due, then fails
-         * with the directory's error). */
-        leec_log(ctx, LEEC_LOG_WARN,
-                 "agent %u (%s): no renewal information (%s); timing by what "
-                 "is known",
-                 a->id, a->cert_name,
-                 ctx->acct_errmsg ? ctx->acct_errmsg : "no directory");
-        decide(a);
-        return;
-    }
-    bool offered = ctx->dir.renewal_info && a->ari_id;
-    if (!offered) {
-        if (!a->rs.ari_known || a->rs.ari_offered) {
-            a->rs.ari_known = true;
-            a->rs.ari_offered = false;
-            save_renewal_state(a);
-        }
-        decide(a);
-        return;
-    }
-    time_t now = time(NULL);
-    bool same = a->rs.ari_id && strcmp(a->rs.ari_id, a->ari_id) == 0;
-    if (same && a->rs.ari_offered && a->rs.next_check > now) {
-        decide(a); /* the CA asked not to be asked again before then */
-        return;
-    }
-    char *url = NULL;
-    if (asprintf(&url, "%s/%s", ctx->dir.renewal_info, a->ari_id) < 0) {
-        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
-        return;
-    }
-    leec_code rc = leec_acme_get(ctx, url, on_response, a, &a->req);
-    free(url);
-    if (rc != LEEC_OK)
-        fail(a, rc, NULL, "cannot ask for the renewal information");
-}
-
-static void on_renewal_info(leec_agent *a, leec_acme_resp *r)
-{
-    time_t now = time(NULL);
-    leec_code rc = LEEC_E_PROTOCOL;
-    if (r->err == LEEC_OK && r->status == 200 && r->json)
-        rc = leec_renewal_take_ari(&a->rs, a->ari_id, r->json,
-                                   r->retry_after, now);
-    if (rc == LEEC_E_NOMEM) {
-        fail(a, rc, NULL, "out of memory");
-        return;
-    }
-    if (rc != LEEC_OK) {
-        /* RFC 9773 §4.3.3: fall back on our own timing; ask again later. */
-        a->rs.ari_known = a->rs.ari_offered = true;
-        long wait = r->retry_after >= LEEC_ARI_MIN_CHECK_S
-                        ? r->retry_after
-                        : LEEC_ARI_FAILED_CHECK_S;
-        a->rs.next_check = now + (wait > LEEC_ARI_MAX_CHECK_S
-                                      ? LEEC_ARI_MAX_CHECK_S
-                                      : wait);
-        leec_log(a->ctx, LEEC_LOG_WARN,
-                 "agent %u (%s): no usable renewal information (%s); "
-                 "timing by what is known",
-                 a->id, a->cert_name,
-                 r->err != LEEC_OK ? leec_strerror(r->err)
-                 : r->status != 200 ? "HTTP error"
-                                    : "malformed answer");
-    } else {
-        char s[32], e[32];
-        fmt_time(s, sizeof s, a->rs.win_start);
-        fmt_time(e, sizeof e, a->rs.win_end);
-        leec_log(a->ctx, LEEC_LOG_INFO,
-                 "agent %u (%s): renewal window %s to %s%s%s", a->id,
-                 a->cert_name, s, e,
-                 a->rs.explanation ? "; the CA explains: " : "",
-                 a->rs.explanation ? a->rs.explanation : "");
-    }
-    save_renewal_state(a);
-    decide(a);
-}
-
 /* QUEUED, slot granted: the lock, then a second look (under it) for a
  * certificate another process installed meanwhile, then the order. */
 static void lock_then_order(leec_agent *a)
 {
     if (!a->lock && !take_lock(a))
         return;
-    char *pem = NULL;
-    leec_cert_info *ci = NULL;
-    leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
-    if (rc != LEEC_OK && rc != LEEC_E_NOT_FOUND) {
-        fail(a, rc, NULL, "cannot read the installed certificate");
-        return;
-    }
-    bool theirs = rc == LEEC_OK &&
-                  leec_cert_info_from_pem(pem, strlen(pem), &ci) == LEEC_OK &&
-                  (!a->seen_serial || strcmp(a->seen_serial, ci->serial)) &&
-                  leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
-    time_t due = ci ? leec_renewal_lifetime_due(ci->not_before, ci->not_after)
-                    : 0;
-    leec_cert_info_free(ci);
-    if (theirs) {
-        free(a->cert_pem);
-        a->cert_pem = pem;
-        keep(a, due, "installed by another process");
-        return;
-    }
-    free(pem);
-    go(a, LEEC_ST_NEW_ORDER);
+    if (!leec_agent_kept_meanwhile(a))
+        go(a, LEEC_ST_NEW_ORDER);
 }
 
 static void check_account(leec_agent *a)
@@ -590,21 +340,20 @@ void leec_agent_account_ready(leec_agent *a)
     if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
         check_account(a);
     else if (a->state == LEEC_ST_RENEWAL_INFO)
-        renewal_info_step(a);
+        leec_agent_renewal_info_step(a);
 }
 
 /* ------------------------------------------------------------------ */
 /* Requests                                                            */
 /* ------------------------------------------------------------------ */
 
-static void on_response(void *ud, leec_acme_resp *r);
 
 static void post(leec_agent *a, const char *url, const char *payload,
                  const char *accept)
 {
     leec_ctx *ctx = a->ctx;
     leec_code rc = leec_acme_post(ctx, url, payload, ctx->acct_key,
-                                  ctx->acct_url, accept, on_response, a,
+                                  ctx->acct_url, accept, leec_agent_on_response, a,
                                   &a->req);
     if (rc != LEEC_OK)
         fail(a, rc, NULL, "cannot send a request to %s", url);
@@ -1431,14 +1180,14 @@ out:
 /* Dispatch of answers                                                 */
 /* ------------------------------------------------------------------ */
 
-static void on_response(void *ud, leec_acme_resp *r)
+void leec_agent_on_response(void *ud, leec_acme_resp *r)
 {
     leec_agent *a = ud;
     a->req = NULL;
     if (a->zombie)
         return;
     if (a->state == LEEC_ST_RENEWAL_INFO) {
-        on_renewal_info(a, r);
+        leec_agent_on_renewal_info(a, r);
         return;
     }
     if (retry_later(a, r))

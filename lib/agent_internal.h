@@ -103,6 +103,25 @@ void leec_agent_release(leec_agent *a, bool issued);
 void leec_agent_stop_ordering(leec_agent *a);
 /* Undoes every side effect of the solvers, on every path. */
 void leec_agent_solvers_cleanup(leec_agent *a);
+
+/* agent.c, for agent_due.c: a transition, the endings (the message is
+ * taken as it is), the start of ordering (PRE hook), and the dispatcher
+ * of the CA's answers. */
+void leec_agent_go(leec_agent *a, leec_agent_state to);
+void leec_agent_finish(leec_agent *a, leec_outcome outcome);
+void leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg);
+void leec_agent_start_ordering(leec_agent *a);
+void leec_agent_on_response(void *ud, leec_acme_resp *r);
+
+/* agent_due.c: CHECK_EXISTING, RENEWAL_INFO (its step, run again when the
+ * directory resolves, and its answer), the second look under the lock
+ * (true: the agent finished, keeping another process's certificate or
+ * failing), and the record of a failed renewal. */
+void leec_agent_check_existing(leec_agent *a);
+void leec_agent_renewal_info_step(leec_agent *a);
+void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r);
+bool leec_agent_kept_meanwhile(leec_agent *a);
+void leec_agent_record_failure(leec_agent *a);
 void leec_agent_authz_clear(leec_agent *a);
 
 #endif
