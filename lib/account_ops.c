@@ -1,8 +1,9 @@
 /* Account management (RFC 8555 §7.3): External Account Binding settings,
  * and the operations of leec_ctx_account_op (register, show, contact
- * update, key rollover, deactivation). Each operation is a small job of the
- * context like a revocation: queued by leec_ctx_account_op, advanced and
- * reported from leec_ctx_perform, counted in ctx->pending_ops. */
+ * update, key rollover, deactivation). Each is an operation of the context
+ * like a revocation (ctx_ops.c): queued by leec_ctx_account_op, advanced
+ * and reported from leec_ctx_perform. Here: the requests and what their
+ * answers change in the context. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 /* External Account Binding                                            */
 /* ------------------------------------------------------------------ */
 
-static void eab_clear(leec_ctx *ctx)
+void leec_eab_clear(leec_ctx *ctx)
 {
     if (ctx->eab_key) {
         explicit_bzero(ctx->eab_key, ctx->eab_keylen);
@@ -40,7 +41,7 @@ leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
     if (!ctx)
         return LEEC_E_INVALID_ARG;
     if (!kid) {
-        eab_clear(ctx);
+        leec_eab_clear(ctx);
         return LEEC_OK;
     }
     if (!*kid || strlen(kid) > 1024 || !hmac_key_b64url || !*hmac_key_b64url)
@@ -57,7 +58,7 @@ leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
         free(key);
         return keylen ? LEEC_E_NOMEM : LEEC_E_INVALID_ARG;
     }
-    eab_clear(ctx);
+    leec_eab_clear(ctx);
     ctx->eab_kid = k;
     ctx->eab_key = key;
     ctx->eab_keylen = keylen;
@@ -68,73 +69,50 @@ leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
 /* Jobs                                                                */
 /* ------------------------------------------------------------------ */
 
-typedef enum {
-    JOB_QUEUED, /* not looked at yet */
-    JOB_WAIT,   /* waiting for the directory and the account */
-    JOB_SENT,   /* the request is out */
-    JOB_DONE    /* finished: done is called next */
-} job_state;
-
 struct leec_acct_job {
-    struct leec_acct_job *next;
-    leec_ctx *ctx;
+    leec_op base; /* first: the queue handles it as a leec_op */
     leec_account_op op;
-    job_state state;
-    char *email;          /* UPDATE_CONTACT: NULL for none */
+    char *email; /* UPDATE_CONTACT: NULL for none */
     leec_key_type new_type;
-    leec_key *new_key;    /* ROLLOVER */
-    leec_acme_req *req;
+    leec_key *new_key; /* ROLLOVER */
     leec_account_fn done;
     void *userdata;
-    leec_code rc;
-    leec_problem *problem;
-    json_t *account;      /* the CA's account object, on success */
+    json_t *account; /* the CA's account object, on success */
     bool created;
 };
 
-static void job_free(struct leec_acct_job *j)
+static void job_destroy(leec_op *base)
 {
-    if (!j)
-        return;
-    leec_acme_cancel(j->ctx, j->req);
+    struct leec_acct_job *j = (struct leec_acct_job *)base;
     free(j->email);
     leec_key_free(j->new_key);
-    leec_problem_free(j->problem);
     json_decref(j->account);
     free(j);
 }
 
+/* The operation's name in logs ("account key rollover queued"). */
 static const char *op_name(leec_account_op op)
 {
     switch (op) {
     case LEEC_ACCOUNT_OP_REGISTER:
-        return "register";
+        return "account register";
     case LEEC_ACCOUNT_OP_SHOW:
-        return "show";
+        return "account show";
     case LEEC_ACCOUNT_OP_UPDATE_CONTACT:
-        return "contact update";
+        return "account contact update";
     case LEEC_ACCOUNT_OP_ROLLOVER:
-        return "key rollover";
+        return "account key rollover";
     case LEEC_ACCOUNT_OP_DEACTIVATE:
-        return "deactivation";
+        return "account deactivation";
     }
-    return "?";
+    return "account ?";
 }
 
-static void finish(struct leec_acct_job *j, leec_code rc,
-                   leec_problem *problem)
+static void finish(struct leec_acct_job *j, leec_code rc)
 {
-    j->state = JOB_DONE;
-    j->rc = rc;
-    leec_problem_free(j->problem);
-    j->problem = problem;
     if (rc == LEEC_OK)
-        leec_log(j->ctx, LEEC_LOG_INFO, "account %s done", op_name(j->op));
-    else
-        leec_log(j->ctx, LEEC_LOG_DEBUG, "account %s failed: %s%s%s",
-                 op_name(j->op), leec_strerror(rc),
-                 problem && problem->detail ? ": " : "",
-                 problem && problem->detail ? problem->detail : "");
+        leec_log(j->base.ctx, LEEC_LOG_INFO, "%s done", j->base.what);
+    leec_op_finish(&j->base, rc, NULL);
 }
 
 /* The context forgets its account (deactivated): the next use loads or
@@ -149,28 +127,13 @@ static void forget_account(leec_ctx *ctx)
     ctx->acct_skip_saved = false;
 }
 
-/* Common handling of the CA's answer: true when it is a success with an
- * account object (kept in the job). */
+/* The CA's answer: true when it is a success, its account object (if
+ * any) kept in the job. */
 static bool response_ok(struct leec_acct_job *j, leec_acme_resp *r,
-                        const char *what)
+                        const char *req_name)
 {
-    j->req = NULL;
-    if (r->err != LEEC_OK) {
-        leec_log(j->ctx, LEEC_LOG_ERROR, "%s: %s", what,
-                 r->errmsg ? r->errmsg : leec_strerror(r->err));
-        finish(j, r->err, NULL);
+    if (!leec_op_answer_ok(&j->base, r, req_name))
         return false;
-    }
-    if (r->status != 200) {
-        leec_problem *p = r->problem;
-        r->problem = NULL;
-        if (!p)
-            leec_log(j->ctx, LEEC_LOG_ERROR,
-                     "%s: HTTP %ld without a problem document", what,
-                     r->status);
-        finish(j, p ? LEEC_E_ACME : LEEC_E_PROTOCOL, p);
-        return false;
-    }
     if (r->json)
         j->account = json_incref(r->json);
     return true;
@@ -179,13 +142,14 @@ static bool response_ok(struct leec_acct_job *j, leec_acme_resp *r,
 static void on_account(void *ud, leec_acme_resp *r)
 {
     struct leec_acct_job *j = ud;
-    leec_ctx *ctx = j->ctx;
+    leec_ctx *ctx = j->base.ctx;
     if (!response_ok(j, r, "account"))
         return;
     if (!j->account) {
-        leec_log(ctx, LEEC_LOG_ERROR, "account: the CA's answer is no JSON "
-                                      "object");
-        finish(j, LEEC_E_PROTOCOL, NULL);
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "account: the CA's answer is no JSON "
+                 "object");
+        finish(j, LEEC_E_PROTOCOL);
         return;
     }
     leec_code rc = LEEC_OK;
@@ -199,8 +163,9 @@ static void on_account(void *ud, leec_acme_resp *r)
         if (rc == LEEC_OK && leec_ctx_set_contact(ctx, j->email) != LEEC_OK)
             rc = LEEC_E_NOMEM;
         if (rc != LEEC_OK)
-            leec_log(ctx, LEEC_LOG_WARN, "contact updated at the CA, but "
-                                         "account.json not rewritten");
+            leec_log(ctx, LEEC_LOG_WARN,
+                     "contact updated at the CA, but "
+                     "account.json not rewritten");
         rc = LEEC_OK; /* the CA has it; the file is only informational */
     } else if (j->op == LEEC_ACCOUNT_OP_DEACTIVATE) {
         if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
@@ -218,17 +183,16 @@ static void on_account(void *ud, leec_acme_resp *r)
         leec_log(ctx, LEEC_LOG_INFO, "account %s deactivated", ctx->acct_url);
         /* The URL is reported from the account object, then forgotten. */
         if (!json_object_get(j->account, "url") && ctx->acct_url)
-            json_object_set_new(j->account, "url",
-                                json_string(ctx->acct_url));
+            json_object_set_new(j->account, "url", json_string(ctx->acct_url));
         forget_account(ctx);
     }
-    finish(j, rc, NULL);
+    finish(j, rc);
 }
 
 static void on_rollover(void *ud, leec_acme_resp *r)
 {
     struct leec_acct_job *j = ud;
-    leec_ctx *ctx = j->ctx;
+    leec_ctx *ctx = j->base.ctx;
     if (!response_ok(j, r, "keyChange"))
         return;
     /* The CA now knows the new key only: use it, then save it. */
@@ -250,20 +214,21 @@ static void on_rollover(void *ud, leec_acme_resp *r)
         j->account = json_object();
     if (j->account && !json_object_get(j->account, "url"))
         json_object_set_new(j->account, "url", json_string(ctx->acct_url));
-    finish(j, rc == LEEC_OK ? LEEC_OK : LEEC_E_STORE, NULL);
+    finish(j, rc == LEEC_OK ? LEEC_OK : LEEC_E_STORE);
 }
 
 /* §7.3.5: the inner JWS, signed by the new key (jwk, no nonce), is the
  * payload of the outer one, signed by the old key (kid). */
 static leec_code start_rollover(struct leec_acct_job *j)
 {
-    leec_ctx *ctx = j->ctx;
+    leec_ctx *ctx = j->base.ctx;
     char *old_jwk = NULL, *payload = NULL, *inner = NULL;
     json_t *o = NULL, *jwk = NULL;
     leec_code rc;
     if (!ctx->dir.key_change) {
-        leec_log(ctx, LEEC_LOG_ERROR, "the CA's directory has no keyChange "
-                                      "URL");
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "the CA's directory has no keyChange "
+                 "URL");
         return LEEC_E_PROTOCOL;
     }
     if ((rc = leec_key_generate(j->new_type, &j->new_key)) != LEEC_OK)
@@ -280,7 +245,7 @@ static leec_code start_rollover(struct leec_acct_job *j)
                             payload, &inner)) != LEEC_OK)
         goto out;
     rc = leec_acme_post(ctx, ctx->dir.key_change, inner, ctx->acct_key,
-                        ctx->acct_url, NULL, on_rollover, j, &j->req);
+                        ctx->acct_url, NULL, on_rollover, j, &j->base.req);
 out:
     free(old_jwk);
     free(payload);
@@ -298,22 +263,22 @@ static bool agents_running(const leec_ctx *ctx)
     return false;
 }
 
-static void send_op(struct leec_acct_job *j)
+static leec_code job_send(leec_op *base)
 {
-    leec_ctx *ctx = j->ctx;
+    struct leec_acct_job *j = (struct leec_acct_job *)base;
+    leec_ctx *ctx = base->ctx;
     leec_code rc = LEEC_OK;
     char *payload = NULL;
     json_t *o = NULL;
-    j->state = JOB_SENT;
     switch (j->op) {
     case LEEC_ACCOUNT_OP_REGISTER:
         j->created = ctx->acct_created;
         rc = leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
-                            ctx->acct_url, NULL, on_account, j, &j->req);
+                            ctx->acct_url, NULL, on_account, j, &j->base.req);
         break;
     case LEEC_ACCOUNT_OP_SHOW:
         rc = leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
-                            ctx->acct_url, NULL, on_account, j, &j->req);
+                            ctx->acct_url, NULL, on_account, j, &j->base.req);
         break;
     case LEEC_ACCOUNT_OP_UPDATE_CONTACT: {
         rc = LEEC_E_NOMEM;
@@ -332,7 +297,7 @@ static void send_op(struct leec_acct_job *j)
         if (!(payload = json_dumps(o, JSON_COMPACT)))
             break;
         rc = leec_acme_post(ctx, ctx->acct_url, payload, ctx->acct_key,
-                            ctx->acct_url, NULL, on_account, j, &j->req);
+                            ctx->acct_url, NULL, on_account, j, &j->base.req);
         break;
     }
     case LEEC_ACCOUNT_OP_ROLLOVER:
@@ -341,49 +306,28 @@ static void send_op(struct leec_acct_job *j)
     case LEEC_ACCOUNT_OP_DEACTIVATE:
         rc = leec_acme_post(ctx, ctx->acct_url, "{\"status\":\"deactivated\"}",
                             ctx->acct_key, ctx->acct_url, NULL, on_account, j,
-                            &j->req);
+                            &j->base.req);
         break;
     }
     json_decref(o);
     free(payload);
-    if (rc != LEEC_OK) {
-        j->req = NULL;
-        finish(j, rc, NULL);
-    }
-}
-
-static void fail_from_account(struct leec_acct_job *j)
-{
-    leec_problem *p = NULL;
-    leec_code rc = leec_account_error(j->ctx, &p);
-    finish(j, rc, p);
-}
-
-static void advance(struct leec_acct_job *j)
-{
-    leec_ctx *ctx = j->ctx;
-    leec_account_ensure(ctx);
-    if (ctx->acct_state == RES_READY)
-        send_op(j);
-    else if (ctx->acct_state == RES_FAILED)
-        fail_from_account(j);
-    else
-        j->state = JOB_WAIT;
+    return rc;
 }
 
 /* The account object as leec_account_info, then done. */
-static void report(struct leec_acct_job *j)
+static void job_report(leec_op *base)
 {
+    struct leec_acct_job *j = (struct leec_acct_job *)base;
     leec_account_info info;
     const char **contact = NULL;
     memset(&info, 0, sizeof info);
-    if (j->rc != LEEC_OK || !j->account) {
-        j->done(j->userdata, j->rc, NULL, j->problem);
+    if (base->rc != LEEC_OK || !j->account) {
+        j->done(j->userdata, base->rc, NULL, base->problem);
         return;
     }
     info.url = leec_json_str(j->account, "url");
     if (!info.url)
-        info.url = j->ctx->acct_url;
+        info.url = base->ctx->acct_url;
     info.status = leec_json_str(j->account, "status");
     info.orders = leec_json_str(j->account, "orders");
     info.created = j->created;
@@ -401,74 +345,12 @@ static void report(struct leec_acct_job *j)
     free(contact);
 }
 
-void leec_account_ops_perform(leec_ctx *ctx)
-{
-    struct leec_acct_job **pp = &ctx->acct_jobs;
-    while (*pp) {
-        struct leec_acct_job *j = *pp;
-        /* One at a time, in order: a rollover or a deactivation changes
-         * the account the next one uses. */
-        if (j != ctx->acct_jobs && j->state == JOB_QUEUED)
-            break;
-        if (j->state == JOB_QUEUED || j->state == JOB_WAIT)
-            advance(j);
-        if (j->state != JOB_DONE)
-            break;
-        *pp = j->next;
-        ctx->pending_ops--;
-        report(j);
-        job_free(j);
-    }
-}
-
-bool leec_account_ops_due(const leec_ctx *ctx)
-{
-    const struct leec_acct_job *j = ctx->acct_jobs;
-    if (!j)
-        return false;
-    switch (j->state) {
-    case JOB_QUEUED:
-    case JOB_DONE:
-        return true;
-    case JOB_WAIT:
-        return ctx->acct_state != RES_PENDING;
-    case JOB_SENT:
-        break;
-    }
-    return false;
-}
-
-void leec_account_ops_free_all(leec_ctx *ctx)
-{
-    while (ctx->acct_jobs) {
-        struct leec_acct_job *j = ctx->acct_jobs;
-        ctx->acct_jobs = j->next;
-        job_free(j);
-        if (ctx->pending_ops)
-            ctx->pending_ops--;
-    }
-    eab_clear(ctx);
-}
-
-/* Every operation but REGISTER needs the saved account (none is created
- * for them). */
-static leec_code saved_account_exists(leec_ctx *ctx)
-{
-    char *pem = NULL, *js = NULL;
-    if (ctx->account_mode != LEEC_ACCOUNT_SAVED ||
-        ctx->acct_state == RES_READY || ctx->acct_state == RES_PENDING)
-        return LEEC_OK;
-    if (ctx->acct_skip_saved)
-        return LEEC_E_NOT_FOUND;
-    char *ca_id = leec_ca_id(ctx->server);
-    if (!ca_id)
-        return LEEC_E_INVALID_ARG;
-    leec_code rc = ctx->store->ops->account_load(ctx->store, ca_id, &pem, &js);
-    leec_secure_free(pem);
-    free(js);
-    free(ca_id);
-    return rc;
-}
+/* One at a time, in order: a rollover or a deactivation changes the
+ * account the next one uses. */
+static const leec_op_kind job_kind = {.one_at_a_time = true,
+                                      .send = job_send,
+                                      .report = job_report,
+                                      .destroy = job_destroy};
 
 leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
                               const char *arg, leec_account_fn done,
@@ -483,7 +365,7 @@ leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
     rc = LEEC_E_NOMEM;
     if (!(j = calloc(1, sizeof *j)))
         goto fail;
-    j->ctx = ctx;
+    leec_op_init(&j->base, ctx, &job_kind, op_name(op));
     j->op = op;
     j->done = done;
     j->userdata = userdata;
@@ -505,20 +387,15 @@ leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
         rc = LEEC_E_STATE;
         goto fail;
     }
+    /* Every operation but REGISTER needs the saved account. */
     if (op != LEEC_ACCOUNT_OP_REGISTER &&
-        (rc = saved_account_exists(ctx)) != LEEC_OK)
+        (rc = leec_op_saved_account_exists(ctx)) != LEEC_OK)
         goto fail;
-    rc = LEEC_E_NOMEM;
-    if (!leec_ctx_http(ctx))
+    if ((rc = leec_op_queue(&j->base)) != LEEC_OK)
         goto fail;
-    struct leec_acct_job **pp = &ctx->acct_jobs;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = j;
-    ctx->pending_ops++;
-    leec_log(ctx, LEEC_LOG_DEBUG, "account %s queued", op_name(op));
     return LEEC_OK;
 fail:
-    job_free(j);
+    if (j)
+        leec_op_free(&j->base);
     return rc;
 }

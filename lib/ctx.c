@@ -72,8 +72,8 @@ void leec_ctx_free(leec_ctx *ctx)
     while (ctx->nagents)
         leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
     free(ctx->agents);
-    leec_revoke_free_all(ctx);
-    leec_account_ops_free_all(ctx);
+    leec_ctx_ops_free_all(ctx);
+    leec_eab_clear(ctx);
     leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
     leec_account_clear(ctx);
     leec_acme_drop_deferred(ctx);
@@ -398,10 +398,8 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
     }
     if (ctx->kick_queued)
         admit_queued(ctx);
-    if (ctx->revokes)
-        leec_revoke_perform(ctx);
-    if (ctx->acct_jobs)
-        leec_account_ops_perform(ctx);
+    if (ctx->ops)
+        leec_ctx_ops_perform(ctx);
     if (ctx->deferred)
         (void)leec_acme_release(ctx);
     /* Requests started above go out now rather than after the next wait. */
@@ -434,9 +432,7 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
 {
     int64_t now = leec_now_ms(ctx);
     long best = -1;
-    if (ctx->kick_queued || leec_revoke_due(ctx))
-        return 0;
-    if (leec_account_ops_due(ctx))
+    if (ctx->kick_queued || leec_ctx_ops_due(ctx))
         return 0;
     for (size_t i = 0; i < ctx->nagents; i++)
         earliest(&best, leec_agent_deadline(ctx->agents[i]), now);

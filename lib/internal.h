@@ -150,10 +150,8 @@ struct leec_ctx {
     time_t pause_wall;             /* its wall-clock end, computed once */
     bool kick_queued;              /* an order slot came free */
     unsigned cleanups;             /* solver clean-ups under way */
-    struct leec_revoke_op *revokes; /* revocations under way (revoke.c) */
+    struct leec_op *ops;           /* revocations, account ops (ctx_ops.c) */
     unsigned pending_ops;          /* their number, counted in *running */
-    struct leec_acct_job *acct_jobs; /* account operations (account_ops.c),
-                                        also counted in pending_ops */
     char *eab_kid;                 /* External Account Binding, or NULL */
     unsigned char *eab_key;        /* its MAC key (secret, wiped on free) */
     size_t eab_keylen;
@@ -224,21 +222,71 @@ void leec_directory_ensure(leec_ctx *ctx);
  * of another process). */
 void leec_account_on_timer(leec_ctx *ctx);
 
-/* ---- revocations (revoke.c) ---- */
-/* Advances the revocations and reports the finished ones; from perform. */
-void leec_revoke_perform(leec_ctx *ctx);
-/* True when leec_revoke_perform has work now (perform without waiting). */
-bool leec_revoke_due(const leec_ctx *ctx);
-/* Drops them all without callbacks (context free). */
-void leec_revoke_free_all(leec_ctx *ctx);
+/* ---- context-level operations (ctx_ops.c) ---- */
+/* A revocation or an account operation: a job of the context queued by a
+ * public call, advanced and reported from leec_ctx_perform (never inside
+ * the call that queued it), counted in ctx->pending_ops so leec_ctx_run
+ * waits for it. Each kind embeds this header as its first member. */
+typedef struct leec_op leec_op;
 
-/* ---- account operations (account_ops.c) ---- */
-/* Advances the account operations and reports the finished ones. */
-void leec_account_ops_perform(leec_ctx *ctx);
-/* True when leec_account_ops_perform has work now. */
-bool leec_account_ops_due(const leec_ctx *ctx);
-/* Drops them all without callbacks, and wipes the EAB key (context free). */
-void leec_account_ops_free_all(leec_ctx *ctx);
+typedef enum {
+    LEEC_OP_QUEUED, /* not looked at yet */
+    LEEC_OP_WAIT,   /* waiting for the directory or the account */
+    LEEC_OP_SENT,   /* its request is out */
+    LEEC_OP_DONE    /* finished: reported next */
+} leec_op_state;
+
+typedef struct leec_op_kind {
+    /* Only the oldest operation of the kind advances: each may change
+     * what the next one uses (the account key, the account itself). */
+    bool one_at_a_time;
+    /* The directory (and the account unless dir_only) is ready: starts the
+     * request (leec_acme_post with &op->req). An error finishes op. */
+    leec_code (*send)(leec_op *op);
+    /* op is finished and unlinked: runs the caller's callback. */
+    void (*report)(leec_op *op);
+    /* Frees the kind's own fields and the operation itself. */
+    void (*destroy)(leec_op *op);
+} leec_op_kind;
+
+struct leec_op {
+    leec_op *next;
+    const leec_op_kind *kind;
+    leec_ctx *ctx;
+    const char *what;      /* for logs ("account show"), owned by the kind */
+    leec_op_state state;
+    bool dir_only;         /* signed by a key of its own: no account needed */
+    leec_acme_req *req;
+    leec_code rc;          /* once DONE */
+    leec_problem *problem; /* once DONE, may be NULL */
+};
+
+/* Fills op's header; op is not queued yet. */
+void leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
+                  const char *what);
+/* Appends op to the context's operations (taken on success; else the
+ * caller still owns it). */
+leec_code leec_op_queue(leec_op *op);
+/* Cancels op's request and frees it; NULL does nothing. */
+void leec_op_free(leec_op *op);
+/* Marks op DONE with rc and problem (taken), logging a failure. */
+void leec_op_finish(leec_op *op, leec_code rc, leec_problem *problem);
+/* Common handling of the CA's answer to op's request (named req_name in
+ * logs): true on HTTP 200, else op is finished with the error. */
+bool leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name);
+/* LEEC_OK unless the context signs with a saved account that is not
+ * loaded yet and missing from the store (none is created for these). */
+leec_code leec_op_saved_account_exists(leec_ctx *ctx);
+
+/* Advances the operations and reports the finished ones; from perform. */
+void leec_ctx_ops_perform(leec_ctx *ctx);
+/* True when leec_ctx_ops_perform has work now (perform without waiting). */
+bool leec_ctx_ops_due(const leec_ctx *ctx);
+/* Drops them all without callbacks (context free). */
+void leec_ctx_ops_free_all(leec_ctx *ctx);
+
+/* Forgets the External Account Binding, wiping its key (account_ops.c). */
+void leec_eab_clear(leec_ctx *ctx);
 
 /* ---- solvers (solvers.c): owned by the context ---- */
 struct leec_solver;

@@ -1,190 +1,76 @@
 /* Certificate revocation (RFC 8555 §7.6): a POST to the directory's
  * revokeCert URL, signed by the account (kid) or by the certificate's own
- * key (jwk). Each revocation is a small job of the context: queued by
- * leec_ctx_revoke, advanced and reported from leec_ctx_perform. */
+ * key (jwk). Each revocation is an operation of the context (ctx_ops.c):
+ * queued by leec_ctx_revoke, advanced and reported from leec_ctx_perform.
+ * Here: the payload, the request and the callback. */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "b64url.h"
 #include "internal.h"
-#include "problem.h"
-#include "store.h"
 #include "x509.h"
 
-typedef enum {
-    OP_QUEUED, /* not looked at yet */
-    OP_WAIT,   /* waiting for the directory (cert key) or the account */
-    OP_SENT,   /* the revokeCert request is out */
-    OP_DONE    /* finished: done is called next */
-} op_state;
-
 struct leec_revoke_op {
-    struct leec_revoke_op *next;
-    leec_ctx *ctx;
-    op_state state;
+    leec_op base; /* first: the queue handles it as a leec_op */
+    char *what;   /* "revocation of <serial>", for logs */
     char *payload;
     char *serial;       /* for logs, may be NULL */
     leec_key *cert_key; /* NULL: signed by the account */
-    leec_acme_req *req;
     leec_revoke_fn done;
     void *userdata;
-    leec_code rc;
-    leec_problem *problem;
 };
 
-static void op_free(struct leec_revoke_op *op)
+static void revoke_destroy(leec_op *base)
 {
-    if (!op)
-        return;
-    leec_acme_cancel(op->ctx, op->req);
+    struct leec_revoke_op *op = (struct leec_revoke_op *)base;
+    free(op->what);
     free(op->payload);
     free(op->serial);
     leec_key_free(op->cert_key);
-    leec_problem_free(op->problem);
     free(op);
-}
-
-static void finish(struct leec_revoke_op *op, leec_code rc,
-                   leec_problem *problem)
-{
-    op->state = OP_DONE;
-    op->rc = rc;
-    leec_problem_free(op->problem);
-    op->problem = problem;
-    const char *serial = op->serial ? op->serial : "?";
-    if (rc == LEEC_OK)
-        leec_log(op->ctx, LEEC_LOG_INFO, "certificate %s revoked", serial);
-    else
-        leec_log(op->ctx, LEEC_LOG_DEBUG, "revocation of %s failed: %s%s%s",
-                 serial, leec_strerror(rc),
-                 problem && problem->detail ? ": " : "",
-                 problem && problem->detail ? problem->detail : "");
 }
 
 static void on_response(void *ud, leec_acme_resp *r)
 {
     struct leec_revoke_op *op = ud;
-    op->req = NULL;
-    if (r->err != LEEC_OK) {
-        leec_log(op->ctx, LEEC_LOG_ERROR, "revokeCert: %s",
-                 r->errmsg ? r->errmsg : leec_strerror(r->err));
-        finish(op, r->err, NULL);
+    if (!leec_op_answer_ok(&op->base, r, "revokeCert"))
         return;
-    }
-    if (r->status == 200) {
-        finish(op, LEEC_OK, NULL);
-        return;
-    }
-    leec_problem *p = r->problem;
-    r->problem = NULL;
-    if (!p)
-        leec_log(op->ctx, LEEC_LOG_ERROR,
-                 "revokeCert: HTTP %ld without a problem document", r->status);
-    finish(op, p ? LEEC_E_ACME : LEEC_E_PROTOCOL, p);
+    leec_log(op->base.ctx, LEEC_LOG_INFO, "certificate %s revoked",
+             op->serial ? op->serial : "?");
+    leec_op_finish(&op->base, LEEC_OK, NULL);
 }
 
-static void send_revoke(struct leec_revoke_op *op, const leec_key *key,
-                        const char *kid)
+static leec_code revoke_send(leec_op *base)
 {
-    leec_ctx *ctx = op->ctx;
+    struct leec_revoke_op *op = (struct leec_revoke_op *)base;
+    leec_ctx *ctx = base->ctx;
     if (!ctx->dir.revoke_cert) {
         leec_log(ctx, LEEC_LOG_ERROR,
                  "the CA's directory has no revokeCert URL");
-        finish(op, LEEC_E_PROTOCOL, NULL);
-        return;
+        return LEEC_E_PROTOCOL;
     }
+    const leec_key *key = op->cert_key ? op->cert_key : ctx->acct_key;
+    const char *kid = op->cert_key ? NULL : ctx->acct_url;
     leec_log(ctx, LEEC_LOG_DEBUG, "revoking %s (signed by the %s)",
              op->serial ? op->serial : "?",
              kid ? "account" : "certificate key");
-    op->state = OP_SENT;
-    leec_code rc = leec_acme_post(ctx, ctx->dir.revoke_cert, op->payload, key,
-                                  kid, NULL, on_response, op, &op->req);
-    if (rc != LEEC_OK) {
-        op->req = NULL;
-        finish(op, rc, NULL);
-    }
+    return leec_acme_post(ctx, ctx->dir.revoke_cert, op->payload, key, kid,
+                          NULL, on_response, op, &base->req);
 }
 
-/* The account bootstrap failed: report its error. */
-static void fail_from_account(struct leec_revoke_op *op)
+static void revoke_report(leec_op *base)
 {
-    leec_problem *p = NULL;
-    leec_code rc = leec_account_error(op->ctx, &p);
-    finish(op, rc, p);
+    struct leec_revoke_op *op = (struct leec_revoke_op *)base;
+    op->done(op->userdata, base->rc, base->problem);
 }
 
-static void advance(struct leec_revoke_op *op)
-{
-    leec_ctx *ctx = op->ctx;
-    if (op->cert_key) {
-        leec_directory_ensure(ctx);
-        if (ctx->dir_state == RES_READY)
-            send_revoke(op, op->cert_key, NULL);
-        else if (ctx->dir_state == RES_FAILED ||
-                 (ctx->acct_state == RES_FAILED &&
-                  ctx->dir_state != RES_PENDING))
-            fail_from_account(op);
-        else
-            op->state = OP_WAIT;
-        return;
-    }
-    leec_account_ensure(ctx);
-    if (ctx->acct_state == RES_READY)
-        send_revoke(op, ctx->acct_key, ctx->acct_url);
-    else if (ctx->acct_state == RES_FAILED)
-        fail_from_account(op);
-    else
-        op->state = OP_WAIT;
-}
-
-void leec_revoke_perform(leec_ctx *ctx)
-{
-    struct leec_revoke_op **pp = &ctx->revokes;
-    while (*pp) {
-        struct leec_revoke_op *op = *pp;
-        if (op->state == OP_QUEUED || op->state == OP_WAIT)
-            advance(op);
-        if (op->state != OP_DONE) {
-            pp = &op->next;
-            continue;
-        }
-        /* Unlinked first: done may start another revocation (appended). */
-        *pp = op->next;
-        ctx->pending_ops--;
-        op->done(op->userdata, op->rc, op->problem);
-        op_free(op);
-    }
-}
-
-bool leec_revoke_due(const leec_ctx *ctx)
-{
-    for (const struct leec_revoke_op *op = ctx->revokes; op; op = op->next) {
-        switch (op->state) {
-        case OP_QUEUED:
-        case OP_DONE:
-            return true;
-        case OP_WAIT:
-            if (op->cert_key ? ctx->dir_state != RES_PENDING
-                             : ctx->acct_state != RES_PENDING)
-                return true;
-            break;
-        case OP_SENT:
-            break;
-        }
-    }
-    return false;
-}
-
-void leec_revoke_free_all(leec_ctx *ctx)
-{
-    while (ctx->revokes) {
-        struct leec_revoke_op *op = ctx->revokes;
-        ctx->revokes = op->next;
-        op_free(op);
-    }
-    ctx->pending_ops = 0;
-}
+/* Revocations run side by side: none changes what another uses. */
+static const leec_op_kind revoke_kind = {.one_at_a_time = false,
+                                         .send = revoke_send,
+                                         .report = revoke_report,
+                                         .destroy = revoke_destroy};
 
 static bool reason_ok(int reason)
 {
@@ -199,28 +85,6 @@ static bool reason_ok(int reason)
     default:
         return false;
     }
-}
-
-/* Signing with a saved account that is not loaded yet: it must exist in
- * the store (a new account could not revoke anything). */
-static leec_code saved_account_exists(leec_ctx *ctx)
-{
-    char *pem = NULL, *js = NULL;
-    if (ctx->account_mode != LEEC_ACCOUNT_SAVED ||
-        ctx->acct_state == RES_READY || ctx->acct_state == RES_PENDING)
-        return LEEC_OK;
-    if (!ctx->store)
-        return LEEC_E_INVALID_ARG;
-    if (ctx->acct_skip_saved)
-        return LEEC_E_NOT_FOUND;
-    char *ca_id = leec_ca_id(ctx->server);
-    if (!ca_id)
-        return LEEC_E_INVALID_ARG;
-    leec_code rc = ctx->store->ops->account_load(ctx->store, ca_id, &pem, &js);
-    leec_secure_free(pem);
-    free(js);
-    free(ca_id);
-    return rc;
 }
 
 static char *revoke_payload(const char *cert_pem, int reason, leec_code *rc)
@@ -259,7 +123,7 @@ leec_code leec_ctx_revoke(leec_ctx *ctx, const char *cert_pem,
     rc = LEEC_E_NOMEM;
     if (!(op = calloc(1, sizeof *op)))
         goto fail;
-    op->ctx = ctx;
+    leec_op_init(&op->base, ctx, &revoke_kind, NULL);
     op->done = done;
     op->userdata = userdata;
     if (!(op->payload = revoke_payload(cert_pem, reason, &rc)))
@@ -269,6 +133,13 @@ leec_code leec_ctx_revoke(leec_ctx *ctx, const char *cert_pem,
         op->serial = info->serial ? strdup(info->serial) : NULL;
         leec_cert_info_free(info);
     }
+    rc = LEEC_E_NOMEM;
+    if (asprintf(&op->what, "revocation of %s", op->serial ? op->serial : "?") <
+        0) {
+        op->what = NULL;
+        goto fail;
+    }
+    op->base.what = op->what;
     if (cert_key_pem) {
         rc = leec_key_load_pem(cert_key_pem, strlen(cert_key_pem),
                                &op->cert_key);
@@ -279,21 +150,15 @@ leec_code leec_ctx_revoke(leec_ctx *ctx, const char *cert_pem,
             rc = LEEC_E_CERT_MISMATCH;
             goto fail;
         }
-    } else if ((rc = saved_account_exists(ctx)) != LEEC_OK) {
+        op->base.dir_only = true;
+    } else if ((rc = leec_op_saved_account_exists(ctx)) != LEEC_OK) {
         goto fail;
     }
-    rc = LEEC_E_NOMEM;
-    if (!leec_ctx_http(ctx))
+    if ((rc = leec_op_queue(&op->base)) != LEEC_OK)
         goto fail;
-    struct leec_revoke_op **pp = &ctx->revokes;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = op;
-    ctx->pending_ops++;
-    leec_log(ctx, LEEC_LOG_DEBUG, "revocation of %s queued",
-             op->serial ? op->serial : "?");
     return LEEC_OK;
 fail:
-    op_free(op);
+    if (op)
+        leec_op_free(&op->base);
     return rc;
 }
