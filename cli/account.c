@@ -8,40 +8,33 @@
 
 #include "issue.h"
 
-static void account_usage(FILE *f)
-{
-    fputs(
-        "usage: leec account ACTION [options]\n"
-        "  register                 create and save the account (or say it\n"
-        "                           exists already)\n"
-        "  show                     the account as the CA knows it\n"
-        "  update-contact           replace its contact with --email ADDR\n"
-        "                           (none without --email)\n"
-        "  rollover                 replace its key by a new one (--key-type)\n"
-        "  deactivate               deactivate it at the CA (final) and\n"
-        "                           remove it from the state folder\n"
-        "options:\n"
-        "      --email ADDR         contact (register, update-contact)\n"
-        "      --eab-kid KID        External Account Binding key id\n"
-        "                           (register)\n"
-        "      --eab-hmac-key KEY   its MAC key, base64url\n"
-        "      --key-type TYPE      key type of a new account key: ec256\n"
-        "                           (default), ec384, rsa2048, rsa3072,\n"
-        "                           rsa4096\n"
-        "      --agree-tos          agree to the CA's terms of service\n"
-        "                           (register)\n"
-        "      --server URL         ACME directory URL, or letsencrypt,\n"
-        "                           letsencrypt-staging (default: "
-        "letsencrypt)\n"
-        "      --ca-bundle FILE     trust this PEM file for the CA instead of\n"
-        "                           the system store\n"
-        "      --dir DIR            state folder (default /var/lib/leec as\n"
-        "                           root, else ~/.local/share/leec)\n"
-        "      --json               print the account as JSON\n"
-        "  -v, --verbose            more output (twice: debug)\n"
-        "  -q, --quiet              errors only\n",
-        f);
-}
+/* One help line a line, as printed. */
+/* clang-format off */
+static const char account_usage[] =
+    "usage: leec account ACTION [options]\n"
+    "  register                 create and save the account (or say it\n"
+    "                           exists already)\n"
+    "  show                     the account as the CA knows it\n"
+    "  update-contact           replace its contact with --email ADDR\n"
+    "                           (none without --email)\n"
+    "  rollover                 replace its key by a new one (--key-type)\n"
+    "  deactivate               deactivate it at the CA (final) and\n"
+    "                           remove it from the state folder\n"
+    "options:\n"
+    "      --email ADDR         contact (register, update-contact)\n"
+    "      --eab-kid KID        External Account Binding key id\n"
+    "                           (register)\n"
+    "      --eab-hmac-key KEY   its MAC key, base64url\n"
+    "      --key-type TYPE      key type of a new account key: ec256\n"
+    "                           (default), ec384, rsa2048, rsa3072,\n"
+    "                           rsa4096\n"
+    "      --agree-tos          agree to the CA's terms of service\n"
+    "                           (register)\n"
+    ISSUE_USAGE_SERVER
+    ISSUE_USAGE_DIR
+    "      --json               print the account as JSON\n"
+    ISSUE_USAGE_VERBOSE;
+/* clang-format on */
 
 enum {
     OPT_EMAIL = 256,
@@ -74,60 +67,62 @@ static const struct {
 };
 
 typedef struct account_args {
+    issue_opts *o;
     const char *action;
     leec_account_op op;
     bool key_type_set;
 } account_args;
 
-/* 0, -1 after --help, or EXIT_USAGE after a message. */
-static int parse(int argc, char **argv, issue_opts *o, account_args *a)
+/* One of account's own options into the account_args ud (as cli_cmd's
+ * take). */
+static int take(void *ud, int c, const char *arg)
 {
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "vqh", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_EMAIL:
-            o->email = optarg;
-            break;
-        case OPT_EAB_KID:
-            o->eab_kid = optarg;
-            break;
-        case OPT_EAB_HMAC_KEY:
-            o->eab_hmac_key = optarg;
-            break;
-        case OPT_KEY_TYPE:
-            if (leec_key_type_parse(optarg, &o->key_type) != LEEC_OK) {
-                fputs("leec: --key-type: ec256, ec384, rsa2048, rsa3072 or "
-                      "rsa4096\n",
-                      stderr);
-                return EXIT_USAGE;
-            }
-            a->key_type_set = true;
-            break;
-        case OPT_JSON:
-            o->json = true;
-            break;
-        case 'h':
-            account_usage(stdout);
-            return -1;
-        default: {
-            int r = issue_ca_option(c, optarg, o);
-            if (r == 1)
-                break;
-            if (r == 0)
-                account_usage(stderr);
-            return r == 0 ? EXIT_USAGE : r;
+    account_args *a = ud;
+    issue_opts *o = a->o;
+    switch (c) {
+    case OPT_EMAIL:
+        o->email = arg;
+        return 0;
+    case OPT_EAB_KID:
+        o->eab_kid = arg;
+        return 0;
+    case OPT_EAB_HMAC_KEY:
+        o->eab_hmac_key = arg;
+        return 0;
+    case OPT_KEY_TYPE:
+        if (leec_key_type_parse(arg, &o->key_type) != LEEC_OK) {
+            fputs("leec: --key-type: ec256, ec384, rsa2048, rsa3072 or "
+                  "rsa4096\n",
+                  stderr);
+            return EXIT_USAGE;
         }
-        }
+        a->key_type_set = true;
+        return 0;
+    case OPT_JSON:
+        o->json = true;
+        return 0;
+    default:
+        return issue_ca_option(c, arg, o);
     }
-    if (optind != argc - 1) {
-        fputs(optind >= argc ? "leec: which action? register, show, "
-                               "update-contact, rollover or deactivate\n"
-                             : "leec: one action at a time\n",
-              stderr);
-        account_usage(stderr);
-        return EXIT_USAGE;
-    }
+}
+
+static const cli_cmd account_cmd = {
+    .shortopts = "vqh",
+    .longopts = long_opts,
+    .take = take,
+    .usage = account_usage,
+    .usage_on_error = true,
+    .missing = "leec: which action? register, show, update-contact, "
+               "rollover or deactivate\n",
+    .extra = "leec: one action at a time\n",
+};
+
+/* 0, -1 after --help, or EXIT_USAGE after a message. */
+static int parse(int argc, char **argv, account_args *a)
+{
+    int r = cli_getopt(&account_cmd, argc, argv, a);
+    if (r != 0)
+        return r;
     a->action = argv[optind];
     size_t i, n = sizeof actions / sizeof *actions;
     for (i = 0; i < n; i++)
@@ -137,45 +132,29 @@ static int parse(int argc, char **argv, issue_opts *o, account_args *a)
         fputs("leec: unknown account action '", stderr);
         cli_put_safe(a->action);
         fputs("'\n", stderr);
-        account_usage(stderr);
+        fputs(account_usage, stderr);
         return EXIT_USAGE;
     }
     a->op = actions[i].op;
-    if (o->eab_kid && a->op != LEEC_ACCOUNT_OP_REGISTER) {
+    if (a->o->eab_kid && a->op != LEEC_ACCOUNT_OP_REGISTER) {
         fputs("leec: --eab-kid/--eab-hmac-key only go with register (an "
               "existing account needs no binding)\n",
               stderr);
         return EXIT_USAGE;
     }
-    if (!o->dir && !(o->dir = cli_default_dir())) {
-        fputs("leec: no state folder: use --dir DIR\n", stderr);
-        return EXIT_USAGE;
-    }
-    return 0;
+    return cli_state_dir(&a->o->dir) ? 0 : EXIT_USAGE;
 }
 
 typedef struct account_result {
-    bool finished;
-    leec_code rc;
-    json_t *account;    /* url, status, contact, orders, created */
-    json_t *problem;
-    char *problem_type;
-    char *problem_detail;
+    issue_op op;     /* first: the callback's ud is both */
+    json_t *account; /* url, status, contact, orders, created */
 } account_result;
 
 static void on_done(void *ud, leec_code rc, const leec_account_info *info,
                     const leec_problem *p)
 {
     account_result *r = ud;
-    r->finished = true;
-    r->rc = rc;
-    if (p) {
-        r->problem = cli_problem_json(p);
-        if (p->type)
-            r->problem_type = strdup(p->type);
-        if (p->detail)
-            r->problem_detail = strdup(p->detail);
-    }
+    issue_op_done(&r->op, rc, p);
     if (!info)
         return;
     json_t *o = json_object();
@@ -187,33 +166,15 @@ static void on_done(void *ud, leec_code rc, const leec_account_info *info,
     }
     for (size_t i = 0; i < info->ncontact; i++)
         json_array_append_new(c, json_string(info->contact[i]));
-    json_object_set_new(o, "url", info->url ? json_string(info->url)
-                                            : json_null());
-    json_object_set_new(o, "status", info->status ? json_string(info->status)
-                                                  : json_null());
+    json_object_set_new(o, "url",
+                        info->url ? json_string(info->url) : json_null());
+    json_object_set_new(o, "status",
+                        info->status ? json_string(info->status) : json_null());
     json_object_set_new(o, "contact", c);
-    json_object_set_new(o, "orders", info->orders ? json_string(info->orders)
-                                                  : json_null());
+    json_object_set_new(o, "orders",
+                        info->orders ? json_string(info->orders) : json_null());
     json_object_set_new(o, "created", json_boolean(info->created));
     r->account = o;
-}
-
-static void print_failure(const char *action, leec_code rc,
-                          const account_result *r)
-{
-    fputs("leec: account ", stderr);
-    cli_put_safe(action);
-    fprintf(stderr, " failed: %s", leec_strerror(rc));
-    if (r && r->problem_detail) {
-        fputs(": ", stderr);
-        cli_put_safe(r->problem_detail);
-    }
-    if (r && r->problem_type) {
-        fputs(" (", stderr);
-        cli_put_safe(r->problem_type);
-        fputc(')', stderr);
-    }
-    fputc('\n', stderr);
 }
 
 /* A string member for printing ("-" when missing). */
@@ -260,17 +221,17 @@ static void print_account(const account_args *a, json_t *acc)
 int cmd_account(int argc, char **argv)
 {
     issue_opts o;
-    account_args a = {0};
-    account_result res = {0};
+    account_args a = {.o = &o};
+    account_result res = {.op = {.head = "account ", .sep = " failed: "}};
     leec_ctx *ctx = NULL;
     int status;
-    memset(&o, 0, sizeof o);
-    o.max_parallel = 10;
+    issue_opts_init(&o);
 
-    if ((status = parse(argc, argv, &o, &a)) != 0) {
+    if ((status = parse(argc, argv, &a)) != 0) {
         status = status < 0 ? 0 : status;
         goto out;
     }
+    res.op.what = a.action;
     if (!(ctx = issue_ctx_new(&o, cli_log, NULL, &status)))
         goto out;
     status = 1;
@@ -292,33 +253,30 @@ int cmd_account(int argc, char **argv)
         goto out;
     }
     if (rc != LEEC_OK) {
-        print_failure(a.action, rc, NULL);
+        issue_op_failure(&res.op, rc);
         status = rc == LEEC_E_INVALID_ARG ? EXIT_USAGE : 1;
         goto out;
     }
-    rc = leec_ctx_run(ctx);
-    if (!res.finished) {
-        print_failure(a.action, rc != LEEC_OK ? rc : LEEC_E_STATE, NULL);
+    if (issue_op_run(ctx, &res.op) != 0)
         goto out;
-    }
     if (o.json) {
         json_t *j = json_pack("{s:s, s:b}", "action", a.action, "ok",
-                              res.rc == LEEC_OK);
+                              res.op.rc == LEEC_OK);
         if (j) {
             if (res.account)
                 json_object_set(j, "account", res.account);
-            if (res.rc != LEEC_OK) {
+            if (res.op.rc != LEEC_OK) {
                 json_object_set_new(j, "error",
-                                    json_string(leec_strerror(res.rc)));
-                if (res.problem)
-                    json_object_set(j, "problem", res.problem);
+                                    json_string(leec_strerror(res.op.rc)));
+                if (res.op.problem)
+                    json_object_set(j, "problem", res.op.problem);
             }
             cli_print_json(j);
             json_decref(j);
         }
     }
-    if (res.rc != LEEC_OK) {
-        print_failure(a.action, res.rc, &res);
+    if (res.op.rc != LEEC_OK) {
+        issue_op_failure(&res.op, res.op.rc);
         goto out;
     }
     if (!o.json && res.account)
@@ -326,9 +284,7 @@ int cmd_account(int argc, char **argv)
     status = 0;
 out:
     json_decref(res.account);
-    json_decref(res.problem);
-    free(res.problem_type);
-    free(res.problem_detail);
+    issue_op_clear(&res.op);
     leec_ctx_free(ctx);
     free(o.dir);
     return status;

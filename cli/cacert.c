@@ -56,6 +56,21 @@ static char *pick_name(leec_store *store, const char *given)
     return one;
 }
 
+typedef struct cacert_args {
+    cli_dir_json d; /* --dir (no --json here) */
+    const char *out;
+} cacert_args;
+
+/* One of ca-cert's options into the cacert_args ud (as cli_cmd's take). */
+static int take(void *ud, int c, const char *arg)
+{
+    cacert_args *a = ud;
+    if (c != 'o')
+        return cli_take_dir_json(&a->d, c, arg);
+    a->out = arg;
+    return 0;
+}
+
 int cmd_ca_cert(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -64,45 +79,31 @@ int cmd_ca_cert(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char *dir = NULL, *name = NULL, *live = NULL, *path = NULL, *chain = NULL;
+    static const cli_cmd cmd = {.shortopts = "ho:",
+                                .longopts = opts,
+                                .take = take,
+                                .usage = usage_text};
+    cacert_args a = {0};
+    char *name = NULL, *live = NULL, *path = NULL, *chain = NULL;
     char *top = NULL, *subject = NULL, *issuer = NULL, *aia = NULL;
     char *root = NULL, *why = NULL;
-    const char *out = NULL;
     bool self_signed = false;
-    int c, status = 1;
+    int status;
     leec_store *store = NULL;
     leec_ctx *ctx = NULL;
     leec_code rc;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D':
-            free(dir);
-            dir = strdup(optarg);
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            status = 0;
-            goto out;
-        default:
-            status = EXIT_USAGE;
-            goto out;
-        }
+    if ((status = cli_getopt(&cmd, argc, argv, &a)) != 0) {
+        status = status < 0 ? 0 : status;
+        goto out;
     }
+    status = EXIT_USAGE;
     if (argc - optind > 1) {
         fputs(usage_text, stderr);
-        status = EXIT_USAGE;
         goto out;
     }
-    if (!dir && !(dir = cli_default_dir()))
+    status = 1;
+    if (!cli_state_dir(&a.d.dir) || !(store = cli_store_open(a.d.dir)))
         goto out;
-    if (!(store = leec_store_fs_new(dir, &rc))) {
-        fprintf(stderr, "leec: cannot open %s: %s\n", dir, leec_strerror(rc));
-        goto out;
-    }
     if (!(name = pick_name(store, optind < argc ? argv[optind] : NULL)))
         goto out;
     if (!(live = leec_store_live_path(store, name)) ||
@@ -157,22 +158,22 @@ int cmd_ca_cert(int argc, char **argv)
                 "certificate, %s, is issued by %s, which the chain does not "
                 "include nor locate); writing the top certificate\n",
                 name, subject ? subject : "?", issuer ? issuer : "?");
-    if (out) {
-        rc = leec_write_file_atomic(out, top, strlen(top), 0644);
+    if (a.out) {
+        rc = leec_write_file_atomic(a.out, top, strlen(top), 0644);
         if (rc != LEEC_OK) {
-            fprintf(stderr, "leec: cannot write %s: %s\n", out,
+            fprintf(stderr, "leec: cannot write %s: %s\n", a.out,
                     leec_strerror(rc));
             goto out;
         }
         fprintf(stderr, "leec: wrote %s (%s) to %s\n",
                 self_signed ? "the root" : "the top CA certificate",
-                subject ? subject : "?", out);
+                subject ? subject : "?", a.out);
     } else {
         fputs(top, stdout);
     }
     status = 0;
 out:
-    free(dir);
+    free(a.d.dir);
     free(name);
     free(live);
     free(path);

@@ -2,6 +2,7 @@
 #ifndef LEEC_CLI_H
 #define LEEC_CLI_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -19,6 +20,48 @@ int cmd_ca_cert(int argc, char **argv);
 int cmd_account(int argc, char **argv);
 int cmd_renew(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+
+/* A command's options, for cli_getopt: each command states them, one loop
+ * reads them (and --help, and an unknown option, the same way for all). */
+#define CLI_OPT_OTHER (-2) /* take: not one of the command's options */
+typedef struct cli_cmd {
+    const char *shortopts;         /* with 'h' */
+    const struct option *longopts; /* with {"help", ..., 'h'} */
+    /* One option getopt_long returned: 0 taken, CLI_OPT_OTHER, or the
+     * status to stop with (after a message). */
+    int (*take)(void *ud, int c, const char *arg);
+    const char *usage;   /* --help prints it on stdout */
+    bool usage_on_error; /* an unknown option prints it on stderr too */
+    /* Non-NULL: exactly one operand after the options, else this message
+     * (none, more than one) and the usage on stderr. */
+    const char *missing, *extra;
+} cli_cmd;
+
+/* Reads argv's options from the first (optind: the first operand after).
+ * 0, -1 after --help, or a status (EXIT_USAGE after an unknown option or
+ * a wrong number of operands). */
+int cli_getopt(const cli_cmd *cmd, int argc, char **argv, void *ud);
+
+/* The options of the commands that only read the state folder (list,
+ * show): --dir DIR, --json and --help, and cli_cmd's take for them into a
+ * cli_dir_json ud. */
+typedef struct cli_dir_json {
+    char *dir; /* malloc'd; NULL: none given */
+    bool json;
+} cli_dir_json;
+extern const struct option cli_dir_json_options[];
+int cli_take_dir_json(void *ud, int c, const char *arg);
+
+/* --dir DIR: *dir becomes a copy of arg. 0, or EXIT_USAGE after a
+ * message (out of memory). */
+int cli_set_dir(char **dir, const char *arg);
+
+/* *dir, or else the default state folder into it: false after a message. */
+bool cli_state_dir(char **dir);
+
+/* The filesystem store of dir (created if needed), or NULL after a
+ * message. */
+leec_store *cli_store_open(const char *dir);
 
 /* Default state folder: /var/lib/leec as root, else $XDG_DATA_HOME/leec
  * (~/.local/share/leec). malloc'd. */

@@ -11,7 +11,7 @@
 #include "issue.h"
 #include "lifecycle.h"
 
-#define ORDERS_WINDOW_S (3u * 3600u)     /* --budget-orders: per 3 hours */
+#define ORDERS_WINDOW_S (3u * 3600u)       /* --budget-orders: per 3 hours */
 #define DOMAIN_WINDOW_S (7u * 24u * 3600u) /* --budget-domain: per 7 days */
 
 volatile sig_atomic_t issue_stop_signal;
@@ -30,75 +30,69 @@ void issue_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static void issue_usage(FILE *f)
-{
-    fputs(
-        "usage: leec issue -d NAME [-d NAME ...] [options]\n"
-        "       leec issue --batch FILE [options]\n"
-        "  -d, --domain NAME        a name for the certificate (repeatable)\n"
-        "      --cert-name NAME     name in the store (default: first name)\n"
-        "      --batch FILE         many certificates in one run, one per line\n"
-        "                           of FILE ('-': stdin): CERT-NAME NAME [NAME...]\n"
-        "                           ('#' starts a comment); not with -d\n"
-        "      --server URL         ACME directory URL, or letsencrypt,\n"
-        "                           letsencrypt-staging (default: letsencrypt)\n"
-        "      --ca-bundle FILE     trust this PEM file for the CA instead of\n"
-        "                           the system store\n"
-        "      --http-port [ADDR:]PORT  answer http-01 with the built-in server\n"
-        "      --webroot DIR        answer http-01 with files under DIR\n"
-        "      --tls-port [ADDR:]PORT  answer tls-alpn-01 with the built-in\n"
-        "                           responder\n"
-        "      --dns rfc2136|ovh    answer dns-01 (wildcards) through RFC 2136\n"
-        "                           (--dns-server HOST[:PORT] --tsig-key FILE)\n"
-        "                           or the OVH API (--dns-credentials FILE)\n"
-        "      --dns-hook CMD       answer dns-01 with `CMD present|cleanup\n"
-        "                           FQDN VALUE`\n"
-        "      --dns-zone ZONE      the zone of the records (default: SOA lookup)\n"
-        "      --dns-resolver ADDR[:PORT]  resolver for SOA, NS, CNAME lookups\n"
-        "                           (default: the system's)\n"
-        "      --dns-propagation-timeout S  wait at most S seconds for every\n"
-        "                           authoritative server (default 120; 0: off)\n"
-        "      --dns-auth-port PORT port of the authoritative servers (53)\n"
-        "      --hook CMD           uacme-style hook for any challenge: `CMD\n"
-        "                           begin|done|failed TYPE IDENT TOKEN AUTH`\n"
-        "      --key-type TYPE      ec256 (default), ec384, rsa2048, rsa3072,\n"
-        "                           rsa4096\n"
-        "      --email ADDR         contact for a new account\n"
-        "      --eab-kid KID        External Account Binding key id (CAs\n"
-        "                           such as ZeroSSL need one for a new account)\n"
-        "      --eab-hmac-key KEY   its MAC key, base64url\n"
-        "      --agree-tos          agree to the CA's terms of service\n"
-        "      --throwaway-account  use a fresh account for this run only\n"
-        "      --force              order even if the certificate is fresh\n"
-        "      --dir DIR            state folder (default /var/lib/leec as\n"
-        "                           root, else ~/.local/share/leec)\n"
-        "      --max-parallel N     at most N orders in flight (default 10;\n"
-        "                           0: no limit)\n"
-        "      --rate-limit N       at most N requests per second to the CA\n"
-        "                           (default: 20 for Let's Encrypt, else none;\n"
-        "                           0: no limit)\n"
-        "      --budget-orders N    at most N new orders per 3 hours (0: off)\n"
-        "      --budget-domain N    at most N certificates per registered\n"
-        "                           domain per 7 days (0: off); over a budget,\n"
-        "                           certificates wait instead of failing\n"
-        "      --preferred-chain CN prefer the CA's alternate chain whose top\n"
-        "                           certificate is issued by (or is) CN\n"
-        "      --profile NAME       ask for the CA's certificate profile NAME\n"
-        "      --reuse-key          keep the certificate's key when renewing\n"
-        "                           (for DANE/TLSA; default: a new key)\n"
-        "      --pre-hook CMD       run CMD (with /bin/sh) before the first\n"
-        "                           order of a run (e.g. stop a web server)\n"
-        "      --post-hook CMD      run CMD after the orders of a run\n"
-        "      --deploy-hook CMD    run CMD after a certificate is installed,\n"
-        "                           with LEEC_CERT_NAME, LEEC_LIVE_DIR and\n"
-        "                           LEEC_DOMAINS in its environment; all of\n"
-        "                           these options are kept for leec renew\n"
-        "  -v, --verbose            more output (twice: debug)\n"
-        "  -q, --quiet              errors only\n"
-        "      --json               print the result as JSON (--batch: one\n"
-        "                           line per certificate as it finishes)\n",
-        f);
-}
+/* One help line a line, as printed. */
+/* clang-format off */
+static const char issue_usage[] =
+    "usage: leec issue -d NAME [-d NAME ...] [options]\n"
+    "       leec issue --batch FILE [options]\n"
+    "  -d, --domain NAME        a name for the certificate (repeatable)\n"
+    "      --cert-name NAME     name in the store (default: first name)\n"
+    "      --batch FILE         many certificates in one run, one per line\n"
+    "                           of FILE ('-': stdin): CERT-NAME NAME [NAME...]\n"
+    "                           ('#' starts a comment); not with -d\n"
+    ISSUE_USAGE_SERVER
+    "      --http-port [ADDR:]PORT  answer http-01 with the built-in server\n"
+    "      --webroot DIR        answer http-01 with files under DIR\n"
+    "      --tls-port [ADDR:]PORT  answer tls-alpn-01 with the built-in\n"
+    "                           responder\n"
+    "      --dns rfc2136|ovh    answer dns-01 (wildcards) through RFC 2136\n"
+    "                           (--dns-server HOST[:PORT] --tsig-key FILE)\n"
+    "                           or the OVH API (--dns-credentials FILE)\n"
+    "      --dns-hook CMD       answer dns-01 with `CMD present|cleanup\n"
+    "                           FQDN VALUE`\n"
+    "      --dns-zone ZONE      the zone of the records (default: SOA lookup)\n"
+    "      --dns-resolver ADDR[:PORT]  resolver for SOA, NS, CNAME lookups\n"
+    "                           (default: the system's)\n"
+    "      --dns-propagation-timeout S  wait at most S seconds for every\n"
+    "                           authoritative server (default 120; 0: off)\n"
+    "      --dns-auth-port PORT port of the authoritative servers (53)\n"
+    "      --hook CMD           uacme-style hook for any challenge: `CMD\n"
+    "                           begin|done|failed TYPE IDENT TOKEN AUTH`\n"
+    "      --key-type TYPE      ec256 (default), ec384, rsa2048, rsa3072,\n"
+    "                           rsa4096\n"
+    "      --email ADDR         contact for a new account\n"
+    "      --eab-kid KID        External Account Binding key id (CAs\n"
+    "                           such as ZeroSSL need one for a new account)\n"
+    "      --eab-hmac-key KEY   its MAC key, base64url\n"
+    "      --agree-tos          agree to the CA's terms of service\n"
+    "      --throwaway-account  use a fresh account for this run only\n"
+    "      --force              order even if the certificate is fresh\n"
+    ISSUE_USAGE_DIR
+    "      --max-parallel N     at most N orders in flight (default 10;\n"
+    "                           0: no limit)\n"
+    "      --rate-limit N       at most N requests per second to the CA\n"
+    "                           (default: 20 for Let's Encrypt, else none;\n"
+    "                           0: no limit)\n"
+    "      --budget-orders N    at most N new orders per 3 hours (0: off)\n"
+    "      --budget-domain N    at most N certificates per registered\n"
+    "                           domain per 7 days (0: off); over a budget,\n"
+    "                           certificates wait instead of failing\n"
+    "      --preferred-chain CN prefer the CA's alternate chain whose top\n"
+    "                           certificate is issued by (or is) CN\n"
+    "      --profile NAME       ask for the CA's certificate profile NAME\n"
+    "      --reuse-key          keep the certificate's key when renewing\n"
+    "                           (for DANE/TLSA; default: a new key)\n"
+    "      --pre-hook CMD       run CMD (with /bin/sh) before the first\n"
+    "                           order of a run (e.g. stop a web server)\n"
+    "      --post-hook CMD      run CMD after the orders of a run\n"
+    "      --deploy-hook CMD    run CMD after a certificate is installed,\n"
+    "                           with LEEC_CERT_NAME, LEEC_LIVE_DIR and\n"
+    "                           LEEC_DOMAINS in its environment; all of\n"
+    "                           these options are kept for leec renew\n"
+    ISSUE_USAGE_VERBOSE
+    "      --json               print the result as JSON (--batch: one\n"
+    "                           line per certificate as it finishes)\n";
+/* clang-format on */
 
 enum {
     OPT_CERT_NAME = 256,
@@ -188,6 +182,20 @@ leec_code issue_run(leec_ctx *ctx)
     return rc;
 }
 
+int issue_run_status(leec_code rc)
+{
+    if (issue_stop_signal) {
+        /* Freeing the context undoes every solver's side effect. */
+        fprintf(stderr, "leec: interrupted; challenge files removed\n");
+        return 128 + issue_stop_signal;
+    }
+    if (rc != LEEC_OK) {
+        fprintf(stderr, "leec: event loop: %s\n", leec_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
 double issue_now_s(void)
 {
     struct timespec ts;
@@ -195,159 +203,160 @@ double issue_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One of issue's own options into the issue_opts ud (as cli_cmd's take). */
+static int take(void *ud, int c, const char *arg)
+{
+    issue_opts *o = ud;
+    switch (c) {
+    case 'd': {
+        const char **v = realloc(o->names, (o->nnames + 1) * sizeof *v);
+        if (!v)
+            return 1;
+        o->names = v;
+        o->names[o->nnames++] = arg;
+        break;
+    }
+    case OPT_CERT_NAME:
+        o->cert_name = arg;
+        break;
+    case OPT_PREFERRED_CHAIN:
+        if (!cli_printable_word(arg, true)) {
+            fputs("leec: --preferred-chain needs a CN (printable)\n", stderr);
+            return EXIT_USAGE;
+        }
+        o->preferred_chain = arg;
+        break;
+    case OPT_PROFILE:
+        if (!cli_printable_word(arg, false)) {
+            fputs("leec: --profile needs a profile name\n", stderr);
+            return EXIT_USAGE;
+        }
+        o->profile = arg;
+        break;
+    case OPT_BATCH:
+        o->batch = arg;
+        break;
+    case OPT_HTTP_PORT:
+        o->http_port = arg;
+        break;
+    case OPT_WEBROOT:
+        o->webroot = arg;
+        break;
+    case OPT_KEY_TYPE:
+        if (leec_key_type_parse(arg, &o->key_type) != LEEC_OK) {
+            fprintf(stderr, "leec: unknown key type '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        break;
+    case OPT_EMAIL:
+        o->email = arg;
+        break;
+    case OPT_THROWAWAY:
+        o->throwaway = true;
+        break;
+    case OPT_FORCE:
+        o->force = true;
+        break;
+    case OPT_MAX_PARALLEL:
+        if (!cli_parse_unsigned("--max-parallel", arg, &o->max_parallel))
+            return EXIT_USAGE;
+        break;
+    case OPT_RATE_LIMIT:
+        if (!cli_parse_rate("--rate-limit", arg, &o->rate_limit))
+            return EXIT_USAGE;
+        o->rate_set = true;
+        break;
+    case OPT_BUDGET_ORDERS:
+        if (!cli_parse_unsigned("--budget-orders", arg, &o->budget_orders))
+            return EXIT_USAGE;
+        o->budget_orders_set = true;
+        break;
+    case OPT_BUDGET_DOMAIN:
+        if (!cli_parse_unsigned("--budget-domain", arg, &o->budget_domain))
+            return EXIT_USAGE;
+        o->budget_domain_set = true;
+        break;
+    case OPT_DNS:
+        o->dns = arg;
+        break;
+    case OPT_DNS_SERVER:
+        o->dns_server = arg;
+        break;
+    case OPT_TSIG_KEY:
+        o->tsig_key = arg;
+        break;
+    case OPT_DNS_ZONE:
+        o->dns_zone = arg;
+        break;
+    case OPT_DNS_CREDENTIALS:
+        o->dns_credentials = arg;
+        break;
+    case OPT_DNS_HOOK:
+        o->dns_hook = arg;
+        break;
+    case OPT_DNS_RESOLVER:
+        o->dns_resolver = arg;
+        break;
+    case OPT_DNS_PROPAGATION: {
+        unsigned v = 0;
+        if (!cli_parse_unsigned("--dns-propagation-timeout", arg, &v) ||
+            v > 86400)
+            return EXIT_USAGE;
+        o->dns_propagation = (int)v;
+        break;
+    }
+    case OPT_DNS_AUTH_PORT:
+        if (!cli_parse_unsigned("--dns-auth-port", arg, &o->dns_auth_port) ||
+            o->dns_auth_port == 0 || o->dns_auth_port > 65535) {
+            fprintf(stderr, "leec: --dns-auth-port: 1 to 65535\n");
+            return EXIT_USAGE;
+        }
+        break;
+    case OPT_HOOK:
+        o->hook = arg;
+        break;
+    case OPT_TLS_PORT:
+        o->tls_port = arg;
+        break;
+    case OPT_EAB_KID:
+        o->eab_kid = arg;
+        break;
+    case OPT_EAB_HMAC_KEY:
+        o->eab_hmac_key = arg;
+        break;
+    case OPT_JSON:
+        o->json = true;
+        break;
+    case OPT_REUSE_KEY:
+        o->reuse_key = true;
+        break;
+    case OPT_PRE_HOOK:
+        o->pre_hook = arg;
+        break;
+    case OPT_POST_HOOK:
+        o->post_hook = arg;
+        break;
+    case OPT_DEPLOY_HOOK:
+        o->deploy_hook = arg;
+        break;
+    default:
+        return issue_ca_option(c, arg, o);
+    }
+    return 0;
+}
+
+static const cli_cmd issue_cmd = {.shortopts = "d:vqh",
+                                  .longopts = long_opts,
+                                  .take = take,
+                                  .usage = issue_usage,
+                                  .usage_on_error = true};
+
+/* 0, -1 after --help, or a status after a message. */
 static int parse(int argc, char **argv, issue_opts *o)
 {
-    int c;
-    o->max_parallel = 10;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:vqh", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': {
-            const char **v = realloc(o->names, (o->nnames + 1) * sizeof *v);
-            if (!v)
-                return 1;
-            o->names = v;
-            o->names[o->nnames++] = optarg;
-            break;
-        }
-        case OPT_CERT_NAME:
-            o->cert_name = optarg;
-            break;
-        case OPT_PREFERRED_CHAIN:
-            if (!cli_printable_word(optarg, true)) {
-                fputs("leec: --preferred-chain needs a CN (printable)\n",
-                      stderr);
-                return EXIT_USAGE;
-            }
-            o->preferred_chain = optarg;
-            break;
-        case OPT_PROFILE:
-            if (!cli_printable_word(optarg, false)) {
-                fputs("leec: --profile needs a profile name\n", stderr);
-                return EXIT_USAGE;
-            }
-            o->profile = optarg;
-            break;
-        case OPT_BATCH:
-            o->batch = optarg;
-            break;
-        case OPT_HTTP_PORT:
-            o->http_port = optarg;
-            break;
-        case OPT_WEBROOT:
-            o->webroot = optarg;
-            break;
-        case OPT_KEY_TYPE:
-            if (leec_key_type_parse(optarg, &o->key_type) != LEEC_OK) {
-                fprintf(stderr, "leec: unknown key type '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_EMAIL:
-            o->email = optarg;
-            break;
-        case OPT_THROWAWAY:
-            o->throwaway = true;
-            break;
-        case OPT_FORCE:
-            o->force = true;
-            break;
-        case OPT_MAX_PARALLEL:
-            if (!cli_parse_unsigned("--max-parallel", optarg, &o->max_parallel))
-                return EXIT_USAGE;
-            break;
-        case OPT_RATE_LIMIT:
-            if (!cli_parse_rate("--rate-limit", optarg, &o->rate_limit))
-                return EXIT_USAGE;
-            o->rate_set = true;
-            break;
-        case OPT_BUDGET_ORDERS:
-            if (!cli_parse_unsigned("--budget-orders", optarg, &o->budget_orders))
-                return EXIT_USAGE;
-            o->budget_orders_set = true;
-            break;
-        case OPT_BUDGET_DOMAIN:
-            if (!cli_parse_unsigned("--budget-domain", optarg, &o->budget_domain))
-                return EXIT_USAGE;
-            o->budget_domain_set = true;
-            break;
-        case OPT_DNS:
-            o->dns = optarg;
-            break;
-        case OPT_DNS_SERVER:
-            o->dns_server = optarg;
-            break;
-        case OPT_TSIG_KEY:
-            o->tsig_key = optarg;
-            break;
-        case OPT_DNS_ZONE:
-            o->dns_zone = optarg;
-            break;
-        case OPT_DNS_CREDENTIALS:
-            o->dns_credentials = optarg;
-            break;
-        case OPT_DNS_HOOK:
-            o->dns_hook = optarg;
-            break;
-        case OPT_DNS_RESOLVER:
-            o->dns_resolver = optarg;
-            break;
-        case OPT_DNS_PROPAGATION: {
-            unsigned v = 0;
-            if (!cli_parse_unsigned("--dns-propagation-timeout", optarg, &v) ||
-                v > 86400)
-                return EXIT_USAGE;
-            o->dns_propagation = (int)v;
-            break;
-        }
-        case OPT_DNS_AUTH_PORT:
-            if (!cli_parse_unsigned("--dns-auth-port", optarg,
-                                    &o->dns_auth_port) ||
-                o->dns_auth_port == 0 || o->dns_auth_port > 65535) {
-                fprintf(stderr, "leec: --dns-auth-port: 1 to 65535\n");
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_HOOK:
-            o->hook = optarg;
-            break;
-        case OPT_TLS_PORT:
-            o->tls_port = optarg;
-            break;
-        case OPT_EAB_KID:
-            o->eab_kid = optarg;
-            break;
-        case OPT_EAB_HMAC_KEY:
-            o->eab_hmac_key = optarg;
-            break;
-        case OPT_JSON:
-            o->json = true;
-            break;
-        case OPT_REUSE_KEY:
-            o->reuse_key = true;
-            break;
-        case OPT_PRE_HOOK:
-            o->pre_hook = optarg;
-            break;
-        case OPT_POST_HOOK:
-            o->post_hook = optarg;
-            break;
-        case OPT_DEPLOY_HOOK:
-            o->deploy_hook = optarg;
-            break;
-        case 'h':
-            issue_usage(stdout);
-            return -1;
-        default: {
-            int r = issue_ca_option(c, optarg, o);
-            if (r == 1)
-                break;
-            if (r == 0)
-                issue_usage(stderr);
-            return r == 0 ? EXIT_USAGE : r;
-        }
-        }
-    }
+    int r = cli_getopt(&issue_cmd, argc, argv, o);
+    if (r != 0)
+        return r;
     if (optind < argc) {
         fprintf(stderr, "leec: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
@@ -368,8 +377,8 @@ static int parse(int argc, char **argv, issue_opts *o)
     }
     if (o->dns_hook && !o->dns)
         o->dns = "hook";
-    int solvers = !!o->http_port + !!o->webroot + !!o->dns + !!o->hook +
-                  !!o->tls_port;
+    int solvers =
+        !!o->http_port + !!o->webroot + !!o->dns + !!o->hook + !!o->tls_port;
     if (solvers != 1) {
         fputs("leec: choose one way to answer challenges: --http-port, "
               "--webroot, --tls-port, --dns (or --dns-hook), or --hook\n",
@@ -396,11 +405,14 @@ static int parse(int argc, char **argv, issue_opts *o)
         fprintf(stderr, "leec: --dns %s: rfc2136, ovh or hook\n", o->dns);
         return EXIT_USAGE;
     }
-    if (!o->dir && !(o->dir = cli_default_dir())) {
-        fputs("leec: no state folder: use --dir DIR\n", stderr);
-        return EXIT_USAGE;
-    }
-    return 0;
+    return cli_state_dir(&o->dir) ? 0 : EXIT_USAGE;
+}
+
+void issue_opts_init(issue_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_parallel = 10;
+    o->dns_propagation = -1;
 }
 
 int issue_ca_option(int c, const char *arg, issue_opts *o)
@@ -408,28 +420,23 @@ int issue_ca_option(int c, const char *arg, issue_opts *o)
     switch (c) {
     case OPT_CA_SERVER:
         o->server = arg;
-        return 1;
+        return 0;
     case OPT_CA_BUNDLE_FILE:
         o->ca_bundle = arg;
-        return 1;
+        return 0;
     case OPT_CA_DIR:
-        free(o->dir);
-        if (!(o->dir = strdup(arg))) {
-            fputs("leec: out of memory\n", stderr);
-            return EXIT_USAGE;
-        }
-        return 1;
+        return cli_set_dir(&o->dir, arg);
     case OPT_CA_AGREE_TOS:
         o->agree_tos = true;
-        return 1;
+        return 0;
     case 'v':
         o->verbose++;
-        return 1;
+        return 0;
     case 'q':
         o->quiet = true;
-        return 1;
-    default:
         return 0;
+    default:
+        return CLI_OPT_OTHER;
     }
 }
 
@@ -443,7 +450,7 @@ leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
         fputs("leec: out of memory\n", stderr);
         return NULL;
     }
-    leec_log_level lvl = o->quiet       ? LEEC_LOG_ERROR
+    leec_log_level lvl = o->quiet         ? LEEC_LOG_ERROR
                          : o->verbose > 1 ? LEEC_LOG_DEBUG
                          : o->verbose     ? LEEC_LOG_INFO
                                           : LEEC_LOG_WARN;
@@ -469,8 +476,10 @@ leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
     }
     if (o->eab_kid &&
         (rc = leec_ctx_set_eab(ctx, o->eab_kid, o->eab_hmac_key)) != LEEC_OK) {
-        fprintf(stderr, "leec: --eab-kid/--eab-hmac-key: %s (the key is "
-                        "base64url)\n", leec_strerror(rc));
+        fprintf(stderr,
+                "leec: --eab-kid/--eab-hmac-key: %s (the key is "
+                "base64url)\n",
+                leec_strerror(rc));
         *status = EXIT_USAGE;
         goto fail;
     }
@@ -502,6 +511,57 @@ int issue_open_store(leec_ctx *ctx, const issue_opts *o)
     }
     leec_ctx_set_store(ctx, store);
     return 0;
+}
+
+void issue_op_done(void *ud, leec_code rc, const leec_problem *p)
+{
+    issue_op *op = ud;
+    op->finished = true;
+    op->rc = rc;
+    if (!p)
+        return;
+    op->problem = cli_problem_json(p);
+    if (p->type)
+        op->problem_type = strdup(p->type);
+    if (p->detail)
+        op->problem_detail = strdup(p->detail);
+}
+
+void issue_op_failure(const issue_op *op, leec_code rc)
+{
+    fprintf(stderr, "leec: %s", op->head);
+    cli_put_safe(op->what);
+    fprintf(stderr, "%s%s", op->sep, leec_strerror(rc));
+    if (op->problem_detail) {
+        fputs(": ", stderr);
+        cli_put_safe(op->problem_detail);
+    }
+    if (op->problem_type) {
+        fputs(" (", stderr);
+        cli_put_safe(op->problem_type);
+        fputc(')', stderr);
+    }
+    fputc('\n', stderr);
+}
+
+int issue_op_run(leec_ctx *ctx, issue_op *op)
+{
+    /* The library's loop, not issue_run: these short operations catch no
+     * stop signal (SIGINT ends them, as it always did). */
+    leec_code rc = leec_ctx_run(ctx);
+    if (op->finished)
+        return 0;
+    issue_op_failure(op, rc != LEEC_OK ? rc : LEEC_E_STATE);
+    return 1;
+}
+
+void issue_op_clear(issue_op *op)
+{
+    json_decref(op->problem);
+    free(op->problem_type);
+    free(op->problem_detail);
+    op->problem = NULL;
+    op->problem_type = op->problem_detail = NULL;
 }
 
 int issue_agent_setup(leec_agent *agent, const issue_opts *o)
@@ -552,8 +612,8 @@ leec_solver *issue_make_solver(leec_ctx *ctx, const issue_opts *o,
     if (!o->dns)
         return NULL;
     if (strcmp(o->dns, "rfc2136") == 0)
-        return leec_ctx_solver_dns_rfc2136(ctx, &d, o->dns_server,
-                                           o->tsig_key, rc);
+        return leec_ctx_solver_dns_rfc2136(ctx, &d, o->dns_server, o->tsig_key,
+                                           rc);
     if (strcmp(o->dns, "ovh") == 0)
         return leec_ctx_solver_dns_ovh(ctx, &d, o->dns_credentials, rc);
     return leec_ctx_solver_dns_hook(ctx, &d, o->dns_hook, rc);
@@ -598,9 +658,9 @@ json_t *issue_result_json(leec_agent *agent, leec_store *store, json_t *names,
     leec_outcome out = leec_agent_get_outcome(agent);
     const char *name = leec_agent_cert_name(agent);
     char *live = leec_store_live_path(store, name);
-    json_t *j = json_pack("{s:s, s:s, s:o, s:s?}", "cert_name", name,
-                          "outcome", issue_outcome_name(out), "names", names,
-                          "live", live);
+    json_t *j =
+        json_pack("{s:s, s:s, s:o, s:s?}", "cert_name", name, "outcome",
+                  issue_outcome_name(out), "names", names, "live", live);
     free(live);
     if (!j)
         return NULL;
@@ -668,8 +728,8 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
                    "to do (--force orders anyway)\n",
                    name);
         if (o->verbose)
-            printf("%.3f s, %lu HTTP requests, %lu TCP connection%s\n",
-                   seconds, nreq, leec_ctx_connection_count(ctx),
+            printf("%.3f s, %lu HTTP requests, %lu TCP connection%s\n", seconds,
+                   nreq, leec_ctx_connection_count(ctx),
                    leec_ctx_connection_count(ctx) == 1 ? "" : "s");
         free(live);
     }
@@ -689,8 +749,8 @@ static int issue_single(const issue_opts *o)
     if (issue_open_store(ctx, o) != 0)
         goto out;
     leec_store *store = leec_ctx_get_store(ctx);
-    leec_agent *agent = leec_agent_new(ctx, o->cert_name, o->names, o->nnames,
-                                       &rc);
+    leec_agent *agent =
+        leec_agent_new(ctx, o->cert_name, o->names, o->nnames, &rc);
     if (!agent) {
         fprintf(stderr, "leec: %s\n",
                 rc == LEEC_E_BAD_NAME ? "invalid domain name among -d"
@@ -710,17 +770,8 @@ static int issue_single(const issue_opts *o)
         fprintf(stderr, "leec: %s\n", leec_strerror(rc));
         goto out;
     }
-    rc = issue_run(ctx);
-    if (issue_stop_signal) {
-        /* Freeing the context undoes every solver's side effect. */
-        fprintf(stderr, "leec: interrupted; challenge files removed\n");
-        status = 128 + issue_stop_signal;
+    if ((status = issue_run_status(issue_run(ctx))) != 0)
         goto out;
-    }
-    if (rc != LEEC_OK) {
-        fprintf(stderr, "leec: event loop: %s\n", leec_strerror(rc));
-        goto out;
-    }
     report(o, ctx, agent, store, issue_now_s() - t0);
     status = leec_agent_get_outcome(agent) == LEEC_OUTCOME_FAILED ? 1 : 0;
 out:
@@ -734,8 +785,7 @@ out:
 int cmd_issue(int argc, char **argv)
 {
     issue_opts o;
-    memset(&o, 0, sizeof o);
-    o.dns_propagation = -1;
+    issue_opts_init(&o);
     int status = parse(argc, argv, &o);
     if (status != 0)
         status = status < 0 ? 0 : status;

@@ -9,25 +9,25 @@
 #include "cli.h"
 
 typedef struct issue_opts {
-    const char **names;   /* -d NAME ... (single form) */
+    const char **names; /* -d NAME ... (single form) */
     size_t nnames;
     const char *cert_name;
-    const char *batch;    /* --batch FILE ("-": stdin) */
+    const char *batch; /* --batch FILE ("-": stdin) */
     const char *server;
     const char *ca_bundle;
     const char *http_port;
     const char *webroot;
-    const char *dns;          /* --dns rfc2136|ovh|hook */
+    const char *dns; /* --dns rfc2136|ovh|hook */
     const char *dns_server;
     const char *tsig_key;
     const char *dns_zone;
     const char *dns_credentials;
     const char *dns_hook;
     const char *dns_resolver;
-    int dns_propagation;      /* seconds; -1: the default */
-    unsigned dns_auth_port;   /* 0: 53 */
-    const char *hook;         /* uacme's hook, any challenge type */
-    const char *tls_port;     /* tls-alpn-01 responder */
+    int dns_propagation;    /* seconds; -1: the default */
+    unsigned dns_auth_port; /* 0: 53 */
+    const char *hook;       /* uacme's hook, any challenge type */
+    const char *tls_port;   /* tls-alpn-01 responder */
     leec_key_type key_type;
     const char *email;
     const char *eab_kid;      /* --eab-kid: External Account Binding */
@@ -39,9 +39,9 @@ typedef struct issue_opts {
     int verbose;
     bool quiet;
     bool json;
-    unsigned max_parallel;  /* default 10; 0: unlimited */
+    unsigned max_parallel; /* default 10; 0: unlimited */
     bool rate_set;
-    double rate_limit;      /* requests per second */
+    double rate_limit; /* requests per second */
     bool budget_orders_set;
     unsigned budget_orders; /* new orders per 3 hours; 0: off */
     bool budget_domain_set;
@@ -62,12 +62,17 @@ void issue_signals(void);
  * the loop's error, or LEEC_OK. */
 leec_code issue_run(leec_ctx *ctx);
 
+/* How a run that ended with rc went: 0, or the status after a message
+ * (128 + the signal when one stopped it, 1 after a loop error). */
+int issue_run_status(leec_code rc);
+
 /* Monotonic seconds. */
 double issue_now_s(void);
 
-/* A context configured from the options (server, trust, account,
- * governor limits), without a store yet. NULL with *status set (after a
- * message on stderr). */
+/* The options before parsing: none given, and the defaults (--max-parallel
+ * 10, the default DNS propagation timeout). */
+void issue_opts_init(issue_opts *o);
+
 /* The options of every command that talks to the CA (--server,
  * --ca-bundle, --dir, --agree-tos, -v, -q): one copy of their parsing.
  * Their codes sit above the commands' own. */
@@ -77,22 +82,69 @@ enum {
     OPT_CA_DIR,
     OPT_CA_AGREE_TOS,
 };
+/* One row a line: clang-format would pack them. */
+/* clang-format off */
 #define ISSUE_CA_OPTIONS                                                       \
     {"server", required_argument, NULL, OPT_CA_SERVER},                        \
-        {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE_FILE},            \
-        {"dir", required_argument, NULL, OPT_CA_DIR},                          \
-        {"agree-tos", no_argument, NULL, OPT_CA_AGREE_TOS},                    \
-        {"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'}
+    {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE_FILE},                \
+    {"dir", required_argument, NULL, OPT_CA_DIR},                              \
+    {"agree-tos", no_argument, NULL, OPT_CA_AGREE_TOS},                        \
+    {"verbose", no_argument, NULL, 'v'},                                       \
+    {"quiet", no_argument, NULL, 'q'}
 
-/* Takes getopt's answer c if it is one of those: 1 taken, 0 not one of
- * them, EXIT_USAGE after a message (out of memory). */
+/* Their help lines, in one place for every command's usage. */
+#define ISSUE_USAGE_SERVER                                                     \
+    "      --server URL         ACME directory URL, or letsencrypt,\n"         \
+    "                           letsencrypt-staging (default: letsencrypt)\n"  \
+    "      --ca-bundle FILE     trust this PEM file for the CA instead of\n"   \
+    "                           the system store\n"
+#define ISSUE_USAGE_DIR                                                        \
+    "      --dir DIR            state folder (default /var/lib/leec as\n"      \
+    "                           root, else ~/.local/share/leec)\n"
+#define ISSUE_USAGE_VERBOSE                                                    \
+    "  -v, --verbose            more output (twice: debug)\n"                  \
+    "  -q, --quiet              errors only\n"
+/* clang-format on */
+
+/* Takes getopt's answer c if it is one of those, as a cli_cmd's take
+ * does: 0 taken, CLI_OPT_OTHER not one of them, EXIT_USAGE after a message
+ * (out of memory). */
 int issue_ca_option(int c, const char *arg, issue_opts *o);
 
+/* A context configured from the options (server, trust, account,
+ * governor limits), without a store yet. NULL with *status set (after a
+ * message on stderr). */
 leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
                         int *status);
 
 /* Opens (creates) the --dir store into ctx. 0, or 1 after a message. */
 int issue_open_store(leec_ctx *ctx, const issue_opts *o);
+
+/* One operation on the CA outside any agent (leec account ACTION, leec
+ * revoke): what its callback reported, and how its failures are told
+ * ("leec: HEAD WHAT SEP error[: detail][ (type)]"). Zero-initialise but
+ * for the message parts; issue_op_clear frees it. */
+typedef struct issue_op {
+    const char *head, *what, *sep;
+    bool finished; /* its callback ran */
+    leec_code rc;
+    json_t *problem; /* the CA's problem document (cli_problem_json) */
+    char *problem_type;
+    char *problem_detail;
+} issue_op;
+
+/* Records the callback's outcome into the issue_op ud: a leec_revoke_fn. */
+void issue_op_done(void *ud, leec_code rc, const leec_problem *p);
+
+/* Tells op's failure rc on stderr, with the CA's problem once there. */
+void issue_op_failure(const issue_op *op, leec_code rc);
+
+/* Runs the context's loop until its work is done: 0 when op's callback
+ * ran, else 1 after the failure message (the loop's error, or
+ * LEEC_E_STATE when the loop ended without it). */
+int issue_op_run(leec_ctx *ctx, issue_op *op);
+
+void issue_op_clear(issue_op *op);
 
 /* Per-certificate options: key type, --force, --webroot, ..., and the
  * renewal settings kept with the certificate. 0, or 1 after a message. */

@@ -27,7 +27,6 @@ static long days_until(time_t t)
     return d < 0 ? (long)d - (d != (long)d) : (long)d;
 }
 
-
 /* The "server" member of the version's meta.json, malloc'd, or NULL. */
 static char *meta_server(leec_store *store, const char *name)
 {
@@ -74,56 +73,38 @@ static int width(int w, const char *s)
 
 int cmd_list(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'D'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    char *dir = NULL;
+    static const cli_cmd cmd = {.shortopts = "h",
+                                .longopts = cli_dir_json_options,
+                                .take = cli_take_dir_json,
+                                .usage = LIST_USAGE};
+    cli_dir_json a = {0};
     char **names = NULL;
     size_t n = 0;
-    bool json = false, failed = false;
-    int c, status = 1;
+    bool failed = false;
+    int status;
     leec_code rc;
     leec_store *store = NULL;
     row *rows = NULL;
     json_t *arr = NULL;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D':
-            free(dir);
-            dir = strdup(optarg);
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            fputs(LIST_USAGE, stdout);
-            status = 0;
-            goto done;
-        default:
-            status = EXIT_USAGE;
-            goto done;
-        }
-    }
-    if (optind != argc) {
-        fputs(LIST_USAGE, stderr);
-        status = EXIT_USAGE;
+    if ((status = cli_getopt(&cmd, argc, argv, &a)) != 0) {
+        status = status < 0 ? 0 : status;
         goto done;
     }
-    if (!dir && !(dir = cli_default_dir())) {
+    status = EXIT_USAGE;
+    if (optind != argc) {
+        fputs(LIST_USAGE, stderr);
+        goto done;
+    }
+    status = 1;
+    if (!a.dir && !(a.dir = cli_default_dir())) {
         fputs("leec: no state folder (set --dir)\n", stderr);
         goto done;
     }
-    if (!(store = leec_store_fs_new(dir, &rc))) {
-        fprintf(stderr, "leec: cannot open %s: %s\n", dir, leec_strerror(rc));
+    if (!(store = cli_store_open(a.dir)))
         goto done;
-    }
     if ((rc = leec_store_list(store, &names, &n)) != LEEC_OK) {
-        fprintf(stderr, "leec: cannot list %s: %s\n", dir, leec_strerror(rc));
+        fprintf(stderr, "leec: cannot list %s: %s\n", a.dir, leec_strerror(rc));
         goto done;
     }
     if (!(arr = json_array()) || (n && !(rows = calloc(n, sizeof *rows)))) {
@@ -188,8 +169,9 @@ int cmd_list(int argc, char **argv)
         if (row_j && pl->window_end) {
             cli_iso_time(pl->window_start, t1, sizeof t1);
             cli_iso_time(pl->window_end, t2, sizeof t2);
-            json_object_set_new(row_j, "ari_window",
-                                json_pack("{s:s, s:s}", "start", t1, "end", t2));
+            json_object_set_new(
+                row_j, "ari_window",
+                json_pack("{s:s, s:s}", "start", t1, "end", t2));
         }
         if (row_j && pl->ari) {
             cli_iso_time(pl->next_check, t1, sizeof t1);
@@ -200,10 +182,10 @@ int cmd_list(int argc, char **argv)
                                 json_string(pl->explanation_url));
         if (row_j && pl->failures) {
             cli_iso_time(pl->retry_at, t1, sizeof t1);
-            json_object_set_new(
-                row_j, "failures",
-                json_pack("{s:i, s:s, s:s?}", "count", (int)pl->failures,
-                          "retry_at", t1, "last_error", pl->last_error));
+            json_object_set_new(row_j, "failures",
+                                json_pack("{s:i, s:s, s:s?}", "count",
+                                          (int)pl->failures, "retry_at", t1,
+                                          "last_error", pl->last_error));
         }
         leec_renewal_plan_free(pl);
         /* The table shows the CA's host, the JSON its whole URL. */
@@ -215,7 +197,7 @@ int cmd_list(int argc, char **argv)
         free(server);
         leec_cert_info_free(ci);
     }
-    if (json) {
+    if (a.json) {
         cli_print_json(arr);
     } else {
         int wn = 4, ws = 5, wk = 3;
@@ -227,8 +209,8 @@ int cmd_list(int argc, char **argv)
             wk = width(wk, rows[i].key ? rows[i].key : "?");
         }
         printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %-8s  %s\n", wn, "NAME",
-               ws, "NAMES", wk, "KEY", "NOT AFTER", "DAYS LEFT",
-               "NEXT RENEWAL", "WHY", "CA");
+               ws, "NAMES", wk, "KEY", "NOT AFTER", "DAYS LEFT", "NEXT RENEWAL",
+               "WHY", "CA");
         for (size_t i = 0; i < n; i++) {
             if (!rows[i].not_after[0])
                 continue;
@@ -250,6 +232,6 @@ done:
     json_decref(arr);
     leec_store_list_free(names, n);
     leec_store_free(store);
-    free(dir);
+    free(a.dir);
     return status;
 }

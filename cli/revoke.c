@@ -10,35 +10,28 @@
 
 #define PEM_MAX (1024 * 1024)
 
-static void revoke_usage(FILE *f)
-{
-    fputs(
-        "usage: leec revoke (CERT-NAME | FILE.pem) [options]\n"
-        "  CERT-NAME                a certificate of the store "
-        "(live/CERT-NAME)\n"
-        "  FILE.pem                 a certificate file (a path with '/' or\n"
-        "                           ending in .pem)\n"
-        "      --reason REASON      unspecified, keyCompromise,\n"
-        "                           affiliationChanged, superseded,\n"
-        "                           cessationOfOperation (default: none sent)\n"
-        "      --with-cert-key      sign with the certificate's private key\n"
-        "                           instead of the saved account (no account\n"
-        "                           needed); FILE.pem needs --key\n"
-        "      --key FILE           the certificate's private key (FILE.pem\n"
-        "                           form; implies --with-cert-key)\n"
-        "      --server URL         ACME directory URL, or letsencrypt,\n"
-        "                           letsencrypt-staging (default: "
-        "letsencrypt)\n"
-        "      --ca-bundle FILE     trust this PEM file for the CA instead of\n"
-        "                           the system store\n"
-        "      --dir DIR            state folder (default /var/lib/leec as\n"
-        "                           root, else ~/.local/share/leec)\n"
-        "      --agree-tos          accepted for symmetry with issue (no\n"
-        "                           account is ever created here)\n"
-        "  -v, --verbose            more output (twice: debug)\n"
-        "  -q, --quiet              errors only\n",
-        f);
-}
+/* One help line a line, as printed. */
+/* clang-format off */
+static const char revoke_usage[] =
+    "usage: leec revoke (CERT-NAME | FILE.pem) [options]\n"
+    "  CERT-NAME                a certificate of the store "
+    "(live/CERT-NAME)\n"
+    "  FILE.pem                 a certificate file (a path with '/' or\n"
+    "                           ending in .pem)\n"
+    "      --reason REASON      unspecified, keyCompromise,\n"
+    "                           affiliationChanged, superseded,\n"
+    "                           cessationOfOperation (default: none sent)\n"
+    "      --with-cert-key      sign with the certificate's private key\n"
+    "                           instead of the saved account (no account\n"
+    "                           needed); FILE.pem needs --key\n"
+    "      --key FILE           the certificate's private key (FILE.pem\n"
+    "                           form; implies --with-cert-key)\n"
+    ISSUE_USAGE_SERVER
+    ISSUE_USAGE_DIR
+    "      --agree-tos          accepted for symmetry with issue (no\n"
+    "                           account is ever created here)\n"
+    ISSUE_USAGE_VERBOSE;
+/* clang-format on */
 
 static const struct {
     const char *name;
@@ -67,68 +60,64 @@ static const struct option long_opts[] = {
 };
 
 typedef struct revoke_args {
+    issue_opts *o;
     const char *target;
     const char *key_file;
     bool with_key;
     int reason;
 } revoke_args;
 
-/* 0, -1 after --help, or EXIT_USAGE after a message. */
-static int parse(int argc, char **argv, issue_opts *o, revoke_args *a)
+/* One of revoke's own options into the revoke_args ud (as cli_cmd's
+ * take). */
+static int take(void *ud, int c, const char *arg)
 {
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "vqh", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_REASON: {
-            size_t i, n = sizeof reasons / sizeof *reasons;
-            for (i = 0; i < n; i++)
-                if (strcmp(optarg, reasons[i].name) == 0)
-                    break;
-            if (i == n) {
-                fputs("leec: --reason: unspecified, keyCompromise, "
-                      "affiliationChanged, superseded or "
-                      "cessationOfOperation\n",
-                      stderr);
-                return EXIT_USAGE;
-            }
-            a->reason = reasons[i].code;
-            break;
-        }
-        case OPT_WITH_CERT_KEY:
-            a->with_key = true;
-            break;
-        case OPT_KEY:
-            a->key_file = optarg;
-            a->with_key = true;
-            break;
-        case 'h':
-            revoke_usage(stdout);
-            return -1;
-        default: {
-            int r = issue_ca_option(c, optarg, o);
-            if (r == 1)
+    revoke_args *a = ud;
+    switch (c) {
+    case OPT_REASON: {
+        size_t i, n = sizeof reasons / sizeof *reasons;
+        for (i = 0; i < n; i++)
+            if (strcmp(arg, reasons[i].name) == 0)
                 break;
-            if (r == 0)
-                revoke_usage(stderr);
-            return r == 0 ? EXIT_USAGE : r;
+        if (i == n) {
+            fputs("leec: --reason: unspecified, keyCompromise, "
+                  "affiliationChanged, superseded or "
+                  "cessationOfOperation\n",
+                  stderr);
+            return EXIT_USAGE;
         }
-        }
+        a->reason = reasons[i].code;
+        return 0;
     }
-    if (optind != argc - 1) {
-        fputs(optind >= argc ? "leec: which certificate? CERT-NAME or "
-                               "FILE.pem\n"
-                             : "leec: one certificate at a time\n",
-              stderr);
-        revoke_usage(stderr);
-        return EXIT_USAGE;
+    case OPT_WITH_CERT_KEY:
+        a->with_key = true;
+        return 0;
+    case OPT_KEY:
+        a->key_file = arg;
+        a->with_key = true;
+        return 0;
+    default:
+        return issue_ca_option(c, arg, a->o);
     }
+}
+
+static const cli_cmd revoke_cmd = {
+    .shortopts = "vqh",
+    .longopts = long_opts,
+    .take = take,
+    .usage = revoke_usage,
+    .usage_on_error = true,
+    .missing = "leec: which certificate? CERT-NAME or FILE.pem\n",
+    .extra = "leec: one certificate at a time\n",
+};
+
+/* 0, -1 after --help, or EXIT_USAGE after a message. */
+static int parse(int argc, char **argv, revoke_args *a)
+{
+    int r = cli_getopt(&revoke_cmd, argc, argv, a);
+    if (r != 0)
+        return r;
     a->target = argv[optind];
-    if (!o->dir && !(o->dir = cli_default_dir())) {
-        fputs("leec: no state folder: use --dir DIR\n", stderr);
-        return EXIT_USAGE;
-    }
-    return 0;
+    return cli_state_dir(&a->o->dir) ? 0 : EXIT_USAGE;
 }
 
 static bool is_file_target(const char *t)
@@ -178,24 +167,6 @@ static void free_secret(char *s)
     }
 }
 
-typedef struct revoke_result {
-    bool finished;
-    leec_code rc;
-    char *problem_type;
-    char *problem_detail;
-} revoke_result;
-
-static void on_done(void *ud, leec_code rc, const leec_problem *p)
-{
-    revoke_result *r = ud;
-    r->finished = true;
-    r->rc = rc;
-    if (p && p->type)
-        r->problem_type = strdup(p->type);
-    if (p && p->detail)
-        r->problem_detail = strdup(p->detail);
-}
-
 /* Reads the certificate (and its key when asked) of the target. 0 or 1
  * after a message. */
 static int load_target(leec_ctx *ctx, const revoke_args *a, bool file,
@@ -223,40 +194,22 @@ static int load_target(leec_ctx *ctx, const revoke_args *a, bool file,
     return 0;
 }
 
-static void print_failure(const char *target, leec_code rc,
-                          const revoke_result *r)
-{
-    fputs("leec: cannot revoke ", stderr);
-    cli_put_safe(target);
-    fprintf(stderr, ": %s", leec_strerror(rc));
-    if (r && r->problem_detail) {
-        fputs(": ", stderr);
-        cli_put_safe(r->problem_detail);
-    }
-    if (r && r->problem_type) {
-        fputs(" (", stderr);
-        cli_put_safe(r->problem_type);
-        fputc(')', stderr);
-    }
-    fputc('\n', stderr);
-}
-
 int cmd_revoke(int argc, char **argv)
 {
     issue_opts o;
-    revoke_args a = {.reason = LEEC_REVOKE_NO_REASON};
-    revoke_result res = {0};
+    revoke_args a = {.o = &o, .reason = LEEC_REVOKE_NO_REASON};
+    issue_op res = {.head = "cannot revoke ", .sep = ": "};
     leec_ctx *ctx = NULL;
     leec_cert_info *info = NULL;
     char *cert = NULL, *key = NULL;
     int status;
-    memset(&o, 0, sizeof o);
-    o.max_parallel = 10;
+    issue_opts_init(&o);
 
-    if ((status = parse(argc, argv, &o, &a)) != 0) {
+    if ((status = parse(argc, argv, &a)) != 0) {
         status = status < 0 ? 0 : status;
         goto out;
     }
+    res.what = a.target;
     bool file = is_file_target(a.target);
     status = EXIT_USAGE;
     if (file && a.with_key && !a.key_file) {
@@ -285,7 +238,7 @@ int cmd_revoke(int argc, char **argv)
         goto out;
     }
     leec_code rc = leec_ctx_revoke(ctx, cert, a.with_key ? key : NULL, a.reason,
-                                   on_done, &res);
+                                   issue_op_done, &res);
     free_secret(key);
     key = NULL;
     if (rc == LEEC_E_NOT_FOUND) {
@@ -301,16 +254,13 @@ int cmd_revoke(int argc, char **argv)
         goto out;
     }
     if (rc != LEEC_OK) {
-        print_failure(a.target, rc, NULL);
+        issue_op_failure(&res, rc);
         goto out;
     }
-    rc = leec_ctx_run(ctx);
-    if (!res.finished) {
-        print_failure(a.target, rc != LEEC_OK ? rc : LEEC_E_STATE, NULL);
+    if (issue_op_run(ctx, &res) != 0)
         goto out;
-    }
     if (res.rc != LEEC_OK) {
-        print_failure(a.target, res.rc, &res);
+        issue_op_failure(&res, res.rc);
         goto out;
     }
     fputs("revoked ", stdout);
@@ -320,8 +270,7 @@ int cmd_revoke(int argc, char **argv)
 out:
     free_secret(key);
     free(cert);
-    free(res.problem_type);
-    free(res.problem_detail);
+    issue_op_clear(&res);
     leec_cert_info_free(info);
     leec_ctx_free(ctx);
     free(o.dir);

@@ -35,58 +35,39 @@ static long days_left(time_t not_after)
 
 int cmd_show(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'D'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    char *dir = NULL, *pem = NULL;
-    bool json = false;
-    int c, status = 1;
+    /* One operand: no message of its own when it is missing or more, the
+     * usage says it. */
+    static const cli_cmd cmd = {
+        .shortopts = "h",
+        .longopts = cli_dir_json_options,
+        .take = cli_take_dir_json,
+        .usage =
+            "usage: leec show [--dir DIR] (CERT-NAME | FILE.pem) [--json]\n",
+        .missing = "",
+        .extra = ""};
+    cli_dir_json a = {0};
+    char *pem = NULL;
+    int status;
     leec_cert_info *ci = NULL;
     leec_store *store = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D':
-            free(dir);
-            dir = strdup(optarg);
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            puts("usage: leec show [--dir DIR] (CERT-NAME | FILE.pem) [--json]");
-            status = 0;
-            goto out;
-        default:
-            status = EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind != argc - 1) {
-        fputs("usage: leec show [--dir DIR] (CERT-NAME | FILE.pem) [--json]\n",
-              stderr);
-        status = EXIT_USAGE;
+    if ((status = cli_getopt(&cmd, argc, argv, &a)) != 0) {
+        status = status < 0 ? 0 : status;
         goto out;
     }
+    status = 1;
     const char *what = argv[optind];
-    if (strchr(what, '/') || (strlen(what) > 4 &&
-                              strcmp(what + strlen(what) - 4, ".pem") == 0)) {
+    if (strchr(what, '/') ||
+        (strlen(what) > 4 && strcmp(what + strlen(what) - 4, ".pem") == 0)) {
         if (read_file(what, &pem) != 0) {
             fprintf(stderr, "leec: cannot read %s\n", what);
             goto out;
         }
     } else {
         leec_code rc;
-        if (!dir && !(dir = cli_default_dir()))
+        if (!a.dir && !(a.dir = cli_default_dir()))
             goto out;
-        if (!(store = leec_store_fs_new(dir, &rc))) {
-            fprintf(stderr, "leec: cannot open %s: %s\n", dir,
-                    leec_strerror(rc));
+        if (!(store = cli_store_open(a.dir)))
             goto out;
-        }
         if ((rc = leec_store_read_cert(store, what, &pem)) != LEEC_OK) {
             fprintf(stderr, "leec: %s: %s\n", what,
                     rc == LEEC_E_NOT_FOUND ? "no such certificate in the store"
@@ -102,7 +83,7 @@ int cmd_show(int argc, char **argv)
     cli_iso_time(ci->not_before, nb, sizeof nb);
     cli_iso_time(ci->not_after, na, sizeof na);
     long left = days_left(ci->not_after);
-    if (json) {
+    if (a.json) {
         json_t *names = json_array();
         for (size_t i = 0; i < ci->nnames; i++)
             json_array_append_new(names, json_string(ci->names[i]));
@@ -130,6 +111,6 @@ out:
     leec_cert_info_free(ci);
     leec_store_free(store);
     free(pem);
-    free(dir);
+    free(a.dir);
     return status;
 }

@@ -39,6 +39,84 @@ char *cli_default_dir(void)
     return out;
 }
 
+int cli_getopt(const cli_cmd *cmd, int argc, char **argv, void *ud)
+{
+    int c, r;
+    optind = 1;
+    for (;;) {
+        c = getopt_long(argc, argv, cmd->shortopts, cmd->longopts, NULL);
+        if (c == -1)
+            break;
+        if (c == 'h') {
+            fputs(cmd->usage, stdout);
+            return -1;
+        }
+        /* getopt_long has said what was wrong with an unknown one. */
+        if ((r = cmd->take(ud, c, optarg)) == CLI_OPT_OTHER) {
+            if (cmd->usage_on_error)
+                fputs(cmd->usage, stderr);
+            return EXIT_USAGE;
+        }
+        if (r != 0)
+            return r;
+    }
+    if (cmd->missing && optind != argc - 1) {
+        fputs(optind >= argc ? cmd->missing : cmd->extra, stderr);
+        fputs(cmd->usage, stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int cli_set_dir(char **dir, const char *arg)
+{
+    free(*dir);
+    if (!(*dir = strdup(arg))) {
+        fputs("leec: out of memory\n", stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+const struct option cli_dir_json_options[] = {
+    {"dir", required_argument, NULL, 'D'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int cli_take_dir_json(void *ud, int c, const char *arg)
+{
+    cli_dir_json *a = ud;
+    switch (c) {
+    case 'D':
+        return cli_set_dir(&a->dir, arg);
+    case 'j':
+        a->json = true;
+        return 0;
+    default:
+        return CLI_OPT_OTHER;
+    }
+}
+
+bool cli_state_dir(char **dir)
+{
+    if (!*dir && !(*dir = cli_default_dir())) {
+        fputs("leec: no state folder: use --dir DIR\n", stderr);
+        return false;
+    }
+    return true;
+}
+
+leec_store *cli_store_open(const char *dir)
+{
+    leec_code rc;
+    leec_store *store = leec_store_fs_new(dir, &rc);
+    if (!store)
+        fprintf(stderr, "leec: cannot open %s: %s\n", dir, leec_strerror(rc));
+    return store;
+}
+
 void cli_log(void *userdata, leec_log_level level, const char *msg)
 {
     (void)userdata;
@@ -68,12 +146,12 @@ json_t *cli_problem_json(const leec_problem *p)
     json_t *subs = json_array();
     for (size_t i = 0; i < p->nsub; i++) {
         const leec_subproblem *s = &p->sub[i];
-        json_array_append_new(
-            subs, json_pack("{s:o, s:o, s:{s:o, s:o}}", "type",
-                            str_or_null(s->type), "detail",
-                            str_or_null(s->detail), "identifier", "type",
-                            str_or_null(s->id_type), "value",
-                            str_or_null(s->id_value)));
+        json_array_append_new(subs,
+                              json_pack("{s:o, s:o, s:{s:o, s:o}}", "type",
+                                        str_or_null(s->type), "detail",
+                                        str_or_null(s->detail), "identifier",
+                                        "type", str_or_null(s->id_type),
+                                        "value", str_or_null(s->id_value)));
     }
     return json_pack("{s:o, s:o, s:I, s:o}", "type", str_or_null(p->type),
                      "detail", str_or_null(p->detail), "status",
@@ -94,8 +172,8 @@ bool cli_parse_unsigned(const char *opt, const char *s, unsigned *out)
     errno = 0;
     unsigned long v = isdigit((unsigned char)*s) ? strtoul(s, &end, 10) : 0;
     if (!isdigit((unsigned char)*s) || *end || errno || v > UINT_MAX) {
-        fprintf(stderr, "leec: %s: '%s' is not a whole number (0 to %u)\n",
-                opt, s, UINT_MAX);
+        fprintf(stderr, "leec: %s: '%s' is not a whole number (0 to %u)\n", opt,
+                s, UINT_MAX);
         return false;
     }
     *out = (unsigned)v;
@@ -107,12 +185,14 @@ bool cli_parse_rate(const char *opt, const char *s, double *out)
 {
     char *end;
     errno = 0;
-    bool ok = isdigit((unsigned char)*s) || (*s == '.' &&
-                                             isdigit((unsigned char)s[1]));
+    bool ok = isdigit((unsigned char)*s) ||
+              (*s == '.' && isdigit((unsigned char)s[1]));
     double v = ok ? strtod(s, &end) : 0;
     if (!ok || *end || errno || !isfinite(v) || v < 0 || v > 1e6) {
-        fprintf(stderr, "leec: %s: '%s' is not a number of requests per "
-                "second (0 to 1000000)\n", opt, s);
+        fprintf(stderr,
+                "leec: %s: '%s' is not a number of requests per "
+                "second (0 to 1000000)\n",
+                opt, s);
         return false;
     }
     *out = v;
