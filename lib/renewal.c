@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "der.h"
 #include "json.h"
 #include "store.h"
 
@@ -305,8 +306,10 @@ void leec_renewal_plan_free(leec_renewal_plan *plan)
 leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
                                   leec_renewal_plan **out)
 {
-    char *pem = NULL;
-    leec_cert_info *ci = NULL;
+    char *pem = NULL, *serial = NULL;
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    time_t nb = 0, na = 0;
     leec_renewal_state st;
     leec_renewal_plan *p = NULL;
     if (!store || !out || !leec_store_name_valid(cert_name))
@@ -315,22 +318,26 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     leec_code rc = leec_store_read_cert(store, cert_name, &pem);
     if (rc != LEEC_OK)
         return rc;
-    rc = leec_cert_info_from_pem(pem, strlen(pem), &ci);
+    /* Validity and serial only: a pass over thousands of certificates
+     * must not decode each one whole. */
+    rc = leec_pem_cert_der(pem, strlen(pem), &der, &derlen);
     free(pem);
+    if (rc == LEEC_OK)
+        rc = leec_der_cert_basics(der, derlen, &nb, &na, &serial);
+    free(der);
     if (rc != LEEC_OK)
         return rc;
-    if ((rc = leec_renewal_load(store, cert_name, ci->serial, &st)) !=
-        LEEC_OK) {
-        leec_cert_info_free(ci);
+    rc = leec_renewal_load(store, cert_name, serial, &st);
+    free(serial);
+    if (rc != LEEC_OK)
         return rc;
-    }
     if (!(p = calloc(1, sizeof *p))) {
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    p->not_before = ci->not_before;
-    p->not_after = ci->not_after;
-    p->due = leec_renewal_lifetime_due(ci->not_before, ci->not_after);
+    p->not_before = nb;
+    p->not_after = na;
+    p->due = leec_renewal_lifetime_due(nb, na);
     p->why = LEEC_DUE_LIFETIME;
     p->ari = st.ari_offered;
     if (st.ari_offered && st.win_end) {
@@ -353,6 +360,5 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     *out = p;
 out:
     leec_renewal_clear(&st);
-    leec_cert_info_free(ci);
     return rc;
 }
