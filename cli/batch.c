@@ -411,16 +411,8 @@ int issue_batch(const issue_opts *o)
     leec_code rc = run(b);
     progress_free(b->pv);
     b->pv = NULL;
-    if (issue_stop_signal) {
-        /* Freeing the context undoes every solver's side effect. */
-        fprintf(stderr, "leec: interrupted; challenge files removed\n");
-        status = 128 + issue_stop_signal;
+    if ((status = issue_run_status(rc)) != 0)
         goto out;
-    }
-    if (rc != LEEC_OK) {
-        fprintf(stderr, "leec: event loop: %s\n", leec_strerror(rc));
-        goto out;
-    }
     report_done(b);
     if (!o->json && !o->quiet)
         summary(b, issue_now_s() - b->t0);

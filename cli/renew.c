@@ -555,81 +555,70 @@ enum {
     OPT_RATE_LIMIT,
 };
 
-static int parse(int argc, char **argv, rn_opts *ro, bool daemon,
-                 const char *usage)
+#define RN_COMMON_OPTIONS                                                      \
+    {"dir", required_argument, NULL, OPT_DIR},                                 \
+        {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},           \
+        {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},               \
+        {"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'}, \
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+
+static const struct option renew_options[] = {
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    RN_COMMON_OPTIONS,
+};
+
+static const struct option daemon_options[] = {
+    {"syslog", no_argument, NULL, OPT_SYSLOG},
+    RN_COMMON_OPTIONS,
+};
+
+static int take(void *ud, int c, const char *arg)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, NULL, OPT_FORCE},
-        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-        {"dir", required_argument, NULL, OPT_DIR},
-        {"syslog", no_argument, NULL, OPT_SYSLOG},
-        {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
-        {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    ro->max_parallel = 10;
-    ro->daemon = daemon;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_FORCE:
-        case OPT_DRY_RUN:
-            if (daemon)
-                goto bad;
-            if (c == OPT_FORCE)
-                ro->force = true;
-            else
-                ro->dry_run = true;
-            break;
-        case OPT_SYSLOG:
-            if (!daemon)
-                goto bad;
-            ro->syslog = true;
-            break;
-        case OPT_DIR:
-            free(ro->dir);
-            if (!(ro->dir = strdup(optarg)))
-                return 1;
-            break;
-        case OPT_MAX_PARALLEL:
-            if (!cli_parse_unsigned("--max-parallel", optarg,
-                                    &ro->max_parallel))
-                return EXIT_USAGE;
-            break;
-        case OPT_RATE_LIMIT:
-            if (!cli_parse_rate("--rate-limit", optarg, &ro->rate_limit))
-                return EXIT_USAGE;
-            ro->rate_set = true;
-            break;
-        case 'v':
-            ro->verbose++;
-            break;
-        case 'q':
-            ro->quiet = true;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return -1;
-        default:
-            goto bad;
-        }
+    rn_opts *ro = ud;
+    switch (c) {
+    case OPT_FORCE:
+        ro->force = true;
+        return 0;
+    case OPT_DRY_RUN:
+        ro->dry_run = true;
+        return 0;
+    case OPT_SYSLOG:
+        ro->syslog = true;
+        return 0;
+    case OPT_DIR:
+        return cli_set_dir(&ro->dir, arg);
+    case OPT_MAX_PARALLEL:
+        return cli_parse_unsigned("--max-parallel", arg, &ro->max_parallel)
+                   ? 0
+                   : EXIT_USAGE;
+    case OPT_RATE_LIMIT:
+        if (!cli_parse_rate("--rate-limit", arg, &ro->rate_limit))
+            return EXIT_USAGE;
+        ro->rate_set = true;
+        return 0;
+    case 'v':
+        ro->verbose++;
+        return 0;
+    case 'q':
+        ro->quiet = true;
+        return 0;
+    default:
+        return CLI_OPT_OTHER;
     }
-    if (daemon && optind < argc) {
+}
+
+static int parse(int argc, char **argv, rn_opts *ro, const cli_cmd *cmd)
+{
+    ro->max_parallel = 10;
+    int r = cli_getopt(cmd, argc, argv, ro);
+    if (r != 0)
+        return r;
+    if (ro->daemon && optind < argc) {
         fprintf(stderr, "leec: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
-    if (!ro->dir && !(ro->dir = cli_default_dir())) {
-        fputs("leec: no state folder: use --dir DIR\n", stderr);
-        return EXIT_USAGE;
-    }
-    return 0;
-bad:
-    fputs(usage, stderr);
-    return EXIT_USAGE;
+    return cli_state_dir(&ro->dir) ? 0 : EXIT_USAGE;
 }
 
 static const char renew_usage[] =
@@ -646,9 +635,11 @@ static const char renew_usage[] =
 
 int cmd_renew(int argc, char **argv)
 {
+    static const cli_cmd cmd = {"vqh", renew_options, take, renew_usage,
+                                 true, NULL, NULL};
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
-    int status = parse(argc, argv, &ro, false, renew_usage);
+    int status = parse(argc, argv, &ro, &cmd);
     if (status == 0) {
         time_t wake;
         issue_signals();
@@ -708,9 +699,12 @@ static bool nap(time_t wake, const sigset_t *open_mask, int ifd)
 
 int cmd_daemon(int argc, char **argv)
 {
+    static const cli_cmd cmd = {"vqh", daemon_options, take, daemon_usage,
+                                 true, NULL, NULL};
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
-    int status = parse(argc, argv, &ro, true, daemon_usage);
+    ro.daemon = true;
+    int status = parse(argc, argv, &ro, &cmd);
     if (status != 0) {
         free(ro.dir);
         return status < 0 ? 0 : status;
