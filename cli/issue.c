@@ -85,10 +85,11 @@ static const char issue_usage[] =
     "      --pre-hook CMD       run CMD (with /bin/sh) before the first\n"
     "                           order of a run (e.g. stop a web server)\n"
     "      --post-hook CMD      run CMD after the orders of a run\n"
-    "      --deploy-hook CMD    run CMD after a certificate is installed,\n"
-    "                           with LEEC_CERT_NAME, LEEC_LIVE_DIR and\n"
-    "                           LEEC_DOMAINS in its environment; all of\n"
-    "                           these options are kept for leec renew\n"
+    "      --deploy-hook CMD    run CMD for each certificate installed, when\n"
+    "                           the orders are over, with LEEC_CERT_NAME,\n"
+    "                           LEEC_LIVE_DIR and LEEC_DOMAINS in its\n"
+    "                           environment; all of these options are kept\n"
+    "                           for leec renew\n"
     ISSUE_USAGE_VERBOSE
     "      --json               print the result as JSON (--batch: one\n"
     "                           line per certificate as it finishes)\n";

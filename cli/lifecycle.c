@@ -157,8 +157,19 @@ static void run(lc_hooks *h, const char *what, const char *cmd,
     }
 }
 
+/* The deploy hooks owed, then the post-hooks: the end of a wave. */
 static void run_posts(lc_hooks *h)
 {
+    for (size_t i = 0; i < h->ndeploy; i++) {
+        lc_deploy *d = &h->deploys[i];
+        const char *env[] = {d->env[0], d->env[1], d->env[2], NULL};
+        run(h, "deploy hook", d->cmd, env);
+        for (int k = 0; k < 3; k++)
+            free(d->env[k]);
+    }
+    free(h->deploys);
+    h->deploys = NULL;
+    h->ndeploy = 0;
     for (size_t i = 0; i < h->npost; i++)
         run(h, "post-hook", h->post_owed[i], NULL);
     free(h->post_owed);
@@ -167,12 +178,19 @@ static void run_posts(lc_hooks *h)
     h->npost = h->npre = 0;
 }
 
+static char *env_var(const char *name, const char *value)
+{
+    char *s = NULL;
+    return value && asprintf(&s, "%s=%s", name, value) >= 0 ? s : NULL;
+}
+
+/* Queues the deploy hook of a certificate just installed, with what it is
+ * told in its environment. */
 static void deploy(lc_hooks *h, leec_agent *a, const char *cmd)
 {
     const char *const *names;
     size_t n = leec_agent_names(a, &names);
     char *live = leec_store_live_path(h->store, leec_agent_cert_name(a));
-    char *e_name = NULL, *e_live = NULL, *e_doms = NULL;
     size_t len = 1;
     for (size_t i = 0; i < n; i++)
         len += strlen(names[i]) + 1;
@@ -184,21 +202,23 @@ static void deploy(lc_hooks *h, leec_agent *a, const char *cmd)
         memcpy(at, names[i], k);
         at += k;
     }
-    if (!live || !doms ||
-        asprintf(&e_name, "LEEC_CERT_NAME=%s", leec_agent_cert_name(a)) < 0 ||
-        asprintf(&e_live, "LEEC_LIVE_DIR=%s", live) < 0 ||
-        asprintf(&e_doms, "LEEC_DOMAINS=%s", doms) < 0) {
+    lc_deploy d = {cmd,
+                   {env_var("LEEC_CERT_NAME", leec_agent_cert_name(a)),
+                    env_var("LEEC_LIVE_DIR", live),
+                    env_var("LEEC_DOMAINS", doms)}};
+    lc_deploy *v = realloc(h->deploys, (h->ndeploy + 1) * sizeof *v);
+    if (v)
+        h->deploys = v;
+    if (!v || !d.env[0] || !d.env[1] || !d.env[2]) {
         fputs("leec: out of memory: deploy hook not run\n", stderr);
         h->failed++;
+        for (int k = 0; k < 3; k++)
+            free(d.env[k]);
     } else {
-        const char *env[] = {e_name, e_live, e_doms, NULL};
-        run(h, "deploy hook", cmd, env);
+        v[h->ndeploy++] = d;
     }
     free(live);
     free(doms);
-    free(e_name);
-    free(e_live);
-    free(e_doms);
 }
 
 void lc_hook_fn(void *ud, leec_hook_point point, leec_agent *agent)

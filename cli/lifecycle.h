@@ -18,9 +18,13 @@ int lc_opts_from_settings(const json_t *settings, issue_opts *o,
                           const char **why);
 
 /* Hooks of a run: the pre-hook of each distinct command once per wave of
- * orders, the post-hooks owed at the end of the wave, the deploy-hook of
- * each installed certificate. opts_of gives an agent's options. */
+ * orders; at the end of the wave, the deploy-hook of each certificate
+ * installed, then the post-hooks owed. opts_of gives an agent's options. */
 typedef const issue_opts *(*lc_opts_of_fn)(void *ud, leec_agent *agent);
+typedef struct lc_deploy {
+    const char *cmd; /* the certificate's options' */
+    char *env[3];    /* LEEC_CERT_NAME=, LEEC_LIVE_DIR=, LEEC_DOMAINS= */
+} lc_deploy;
 typedef struct lc_hooks {
     leec_store *store;
     lc_opts_of_fn opts_of;
@@ -29,6 +33,10 @@ typedef struct lc_hooks {
     size_t npre;
     const char **post_owed; /* post-hooks to run when it ends */
     size_t npost;
+    lc_deploy *deploys;     /* deploy hooks owed, run when it ends: a slow
+                               hook must not stall other certificates'
+                               requests in flight */
+    size_t ndeploy;
     unsigned failed;        /* hooks that failed (non-zero exit) */
 } lc_hooks;
 
@@ -36,7 +44,7 @@ void lc_hooks_init(lc_hooks *h, leec_store *store, lc_opts_of_fn opts_of,
                    void *ud);
 /* The library's hook callback (leec_ctx_set_hook_fn), ud = the lc_hooks. */
 void lc_hook_fn(void *ud, leec_hook_point point, leec_agent *agent);
-/* Runs the post-hooks still owed (a run that ended early), frees. */
+/* Runs the deploy and post-hooks still owed (a run that ended early). */
 void lc_hooks_finish(lc_hooks *h);
 
 #endif

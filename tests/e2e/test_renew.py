@@ -111,6 +111,26 @@ class RenewTest(LeecCase):
                                "privkey.pem")).read()
         self.assertNotEqual(k1, k2)
 
+    def test_a_batch_hooks_once_per_run(self):
+        """A batch: the pre-hook once, each certificate's deploy hook (when
+        the orders are over, so a slow hook holds up no request), then the
+        post-hook once."""
+        script, log = hook_script(self.tmp, "b")
+        batch = os.path.join(self.tmp, "batch.txt")
+        with open(batch, "w") as f:
+            f.write("hb1 hb1.leec.test\nhb2 hb2.leec.test\n")
+        r = self.leec("issue", "--batch", batch, "--server",
+                      run.ENV.directory_url, "--ca-bundle", run.ENV.ca_bundle,
+                      "--agree-tos", "--dir", self.dir, "--max-parallel", "1",
+                      "--http-port", "127.0.0.1:%d" % run.ENV.http_port,
+                      "--pre-hook", script + " pre", "--post-hook",
+                      script + " post", "--deploy-hook", script + " deploy")
+        self.assertEqual(r.returncode, 0, describe(r))
+        ev = hook_events(log)
+        self.assertEqual([e["event"] for e in ev],
+                         ["pre", "deploy", "deploy", "post"], ev)
+        self.assertEqual(sorted(e["name"] for e in ev[1:3]), ["hb1", "hb2"])
+
     def test_b_reuse_key(self):
         name = "renew-reuse.leec.test"
         self.issue_ok([name], "--reuse-key")
