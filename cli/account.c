@@ -25,6 +25,7 @@ static const char account_usage[] =
     "      --eab-kid KID        External Account Binding key id\n"
     "                           (register)\n"
     "      --eab-hmac-key KEY   its MAC key, base64url\n"
+    ISSUE_USAGE_EAB_KEY_FILE
     "      --key-type TYPE      key type of a new account key: ec256\n"
     "                           (default), ec384, rsa2048, rsa3072,\n"
     "                           rsa4096\n"
@@ -48,6 +49,7 @@ static const struct option long_opts[] = {
     {"email", required_argument, NULL, OPT_EMAIL},
     {"eab-kid", required_argument, NULL, OPT_EAB_KID},
     {"eab-hmac-key", required_argument, NULL, OPT_EAB_HMAC_KEY},
+    ISSUE_EAB_KEY_FILE_OPTION,
     {"key-type", required_argument, NULL, OPT_KEY_TYPE},
     {"json", no_argument, NULL, OPT_JSON},
     ISSUE_CA_OPTIONS,

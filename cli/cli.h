@@ -63,6 +63,12 @@ bool cli_state_dir(char **dir);
  * message. */
 leec_store *cli_store_open(const char *dir);
 
+/* A secret from a file (--eab-hmac-key-file): at most 4 KiB, surrounding
+ * white space removed, refused when group or others may read it. NULL
+ * after a message naming opt. Free with cli_free_secret (wipes it). */
+char *cli_read_secret(const char *opt, const char *path);
+void cli_free_secret(char *s);
+
 /* Default state folder: /var/lib/leec as root, else $XDG_DATA_HOME/leec
  * (~/.local/share/leec). malloc'd. */
 char *cli_default_dir(void);

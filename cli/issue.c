@@ -64,6 +64,7 @@ static const char issue_usage[] =
     "      --eab-kid KID        External Account Binding key id (CAs\n"
     "                           such as ZeroSSL need one for a new account)\n"
     "      --eab-hmac-key KEY   its MAC key, base64url\n"
+    ISSUE_USAGE_EAB_KEY_FILE
     "      --agree-tos          agree to the CA's terms of service\n"
     "      --throwaway-account  use a fresh account for this run only\n"
     "      --force              order even if the certificate is fresh\n"
@@ -82,14 +83,11 @@ static const char issue_usage[] =
     "      --profile NAME       ask for the CA's certificate profile NAME\n"
     "      --reuse-key          keep the certificate's key when renewing\n"
     "                           (for DANE/TLSA; default: a new key)\n"
-    "      --pre-hook CMD       run CMD (with /bin/sh) before the first\n"
-    "                           order of a run (e.g. stop a web server)\n"
-    "      --post-hook CMD      run CMD after the orders of a run\n"
-    "      --deploy-hook CMD    run CMD for each certificate installed, when\n"
-    "                           the orders are over, with LEEC_CERT_NAME,\n"
-    "                           LEEC_LIVE_DIR and LEEC_DOMAINS in its\n"
-    "                           environment; all of these options are kept\n"
-    "                           for leec renew\n"
+    "      --pre-hook CMD       run CMD before a run's first order\n"
+    "      --post-hook CMD      run CMD after a run's orders\n"
+    "      --deploy-hook CMD    run CMD for each certificate installed, with\n"
+    "                           LEEC_CERT_NAME, LEEC_LIVE_DIR, LEEC_DOMAINS;\n"
+    "                           the certificate's options are kept for renew\n"
     ISSUE_USAGE_VERBOSE
     "      --json               print the result as JSON (--batch: one\n"
     "                           line per certificate as it finishes)\n";
@@ -159,6 +157,7 @@ static const struct option long_opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"eab-kid", required_argument, NULL, OPT_EAB_KID},
     {"eab-hmac-key", required_argument, NULL, OPT_EAB_HMAC_KEY},
+    ISSUE_EAB_KEY_FILE_OPTION,
     {"reuse-key", no_argument, NULL, OPT_REUSE_KEY},
     {"pre-hook", required_argument, NULL, OPT_PRE_HOOK},
     {"post-hook", required_argument, NULL, OPT_POST_HOOK},
@@ -430,6 +429,9 @@ int issue_ca_option(int c, const char *arg, issue_opts *o)
     case OPT_CA_AGREE_TOS:
         o->agree_tos = true;
         return 0;
+    case OPT_CA_EAB_KEY_FILE:
+        o->eab_hmac_key_file = arg;
+        return 0;
     case 'v':
         o->verbose++;
         return 0;
@@ -470,13 +472,31 @@ leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
         goto fail;
     }
     leec_ctx_set_agree_tos(ctx, o->agree_tos);
-    if ((o->eab_kid != NULL) != (o->eab_hmac_key != NULL)) {
-        fputs("leec: --eab-kid and --eab-hmac-key go together\n", stderr);
+    if (o->eab_hmac_key && o->eab_hmac_key_file) {
+        fputs("leec: --eab-hmac-key or --eab-hmac-key-file, not both\n",
+              stderr);
         *status = EXIT_USAGE;
         goto fail;
     }
-    if (o->eab_kid &&
-        (rc = leec_ctx_set_eab(ctx, o->eab_kid, o->eab_hmac_key)) != LEEC_OK) {
+    char *keybuf = NULL;
+    const char *key = o->eab_hmac_key;
+    if (o->eab_hmac_key_file) {
+        if (!(keybuf = cli_read_secret("--eab-hmac-key-file",
+                                       o->eab_hmac_key_file))) {
+            *status = EXIT_USAGE;
+            goto fail;
+        }
+        key = keybuf;
+    }
+    if ((o->eab_kid != NULL) != (key != NULL)) {
+        fputs("leec: --eab-kid and --eab-hmac-key go together\n", stderr);
+        cli_free_secret(keybuf);
+        *status = EXIT_USAGE;
+        goto fail;
+    }
+    rc = o->eab_kid ? leec_ctx_set_eab(ctx, o->eab_kid, key) : LEEC_OK;
+    cli_free_secret(keybuf); /* the context keeps its own copy */
+    if (rc != LEEC_OK) {
         fprintf(stderr,
                 "leec: --eab-kid/--eab-hmac-key: %s (the key is "
                 "base64url)\n",

@@ -32,6 +32,7 @@ typedef struct issue_opts {
     const char *email;
     const char *eab_kid;      /* --eab-kid: External Account Binding */
     const char *eab_hmac_key; /* --eab-hmac-key (base64url, secret) */
+    const char *eab_hmac_key_file; /* --eab-hmac-key-file FILE */
     bool agree_tos;
     bool throwaway;
     bool force;
@@ -81,7 +82,15 @@ enum {
     OPT_CA_BUNDLE_FILE,
     OPT_CA_DIR,
     OPT_CA_AGREE_TOS,
+    OPT_CA_EAB_KEY_FILE, /* issue and account register only */
 };
+/* --eab-hmac-key-file: not in ISSUE_CA_OPTIONS (revoke has no EAB). */
+#define ISSUE_EAB_KEY_FILE_OPTION                                              \
+    {"eab-hmac-key-file", required_argument, NULL, OPT_CA_EAB_KEY_FILE}
+#define ISSUE_USAGE_EAB_KEY_FILE                                               \
+    "      --eab-hmac-key-file FILE  read the MAC key from FILE (not\n"       \
+    "                           readable by group or others) rather than\n"   \
+    "                           the command line\n"
 /* One row a line: clang-format would pack them. */
 /* clang-format off */
 #define ISSUE_CA_OPTIONS                                                       \

@@ -1,12 +1,14 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -273,4 +275,68 @@ bool cli_printable_word(const char *s, bool spaces)
             return false;
     }
     return true;
+}
+
+#define SECRET_MAX 4096
+
+char *cli_read_secret(const char *opt, const char *path)
+{
+    struct stat st;
+    char *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "leec: %s %s: %s\n", opt, path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+        fprintf(stderr,
+                "leec: %s %s: must be a regular file that only its owner "
+                "can read (chmod 600)\n",
+                opt, path);
+        goto fail;
+    }
+    if (!(buf = calloc(1, SECRET_MAX + 1)))
+        goto fail;
+    size_t n = 0;
+    ssize_t r;
+    while (n <= SECRET_MAX &&
+           (r = read(fd, buf + n, SECRET_MAX + 1 - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            fprintf(stderr, "leec: %s %s: %s\n", opt, path, strerror(errno));
+            goto fail;
+        }
+        n += (size_t)r;
+    }
+    if (n > SECRET_MAX) {
+        fprintf(stderr, "leec: %s %s: larger than %d bytes\n", opt, path,
+                SECRET_MAX);
+        goto fail;
+    }
+    while (n && isspace((unsigned char)buf[n - 1]))
+        buf[--n] = '\0';
+    size_t skip = 0;
+    while (skip < n && isspace((unsigned char)buf[skip]))
+        skip++;
+    memmove(buf, buf + skip, n - skip + 1);
+    if (!*buf) {
+        fprintf(stderr, "leec: %s %s: empty\n", opt, path);
+        goto fail;
+    }
+    close(fd);
+    return buf;
+fail:
+    if (fd >= 0)
+        close(fd);
+    cli_free_secret(buf);
+    return NULL;
+}
+
+void cli_free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, SECRET_MAX + 1); /* trimmed bytes too */
+        free(s);
+    }
 }

@@ -177,6 +177,28 @@ class EabTest(AccountTest):
         # The key is a secret: never echoed.
         self.assertNotIn(EAB_KEY, r.stdout + r.stderr)
 
+    def test_f_issue_eab_key_from_file(self):
+        """--eab-hmac-key-file keeps the secret out of the command line; a
+        file others may read is refused before anything is sent."""
+        keyfile = os.path.join(self.tmp, "eab.key")
+        with open(keyfile, "w") as f:
+            f.write("  %s\n" % EAB_KEY)
+        os.chmod(keyfile, 0o640)
+        r = self.eab_issue("eab-file.leec.test", "--eab-kid", EAB_KID,
+                           "--eab-hmac-key-file", keyfile)
+        self.assertEqual(r.returncode, 2, describe(r))
+        self.assertIn("chmod 600", r.stderr, describe(r))
+        self.assertFalse(os.path.exists(self.account_dir(EAB_ENV)))
+        os.chmod(keyfile, 0o600)
+        r = self.eab_issue("eab-file.leec.test", "--eab-kid", EAB_KID,
+                           "--eab-hmac-key-file", keyfile,
+                           "--eab-hmac-key", EAB_KEY)
+        self.assertEqual(r.returncode, 2, describe(r))
+        r = self.eab_issue("eab-file.leec.test", "--eab-kid", EAB_KID,
+                           "--eab-hmac-key-file", keyfile)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertNotIn(EAB_KEY, r.stdout + r.stderr)
+
     def test_g_register_with_eab(self):
         r = self.account("register", "--agree-tos", env=EAB_ENV)
         self.assertEqual(r.returncode, 1, describe(r))
