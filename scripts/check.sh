@@ -3,7 +3,7 @@
 # install test (scripts/check_install.sh), end to end against pebble. Counts
 # every suite and ends with "N passed, N failed".
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
 ASAN=${2:-build-asan}
 passed=0
