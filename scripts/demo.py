@@ -3,7 +3,7 @@
 
 Starts pebble + pebble-challtestsrv on free loopback ports, runs
 `leec issue` for demo.leec.test and www.demo.leec.test with leec's built-in
-http-01 responder, then `leec show`, and leaves leec's state in ./demo-state/
+http-01 responder, then `leec show` and `leec renew --dry-run`, and leaves leec's state in ./demo-state/
 (wiped at the start of every demo).  Exits with leec's status.
 
     python3 scripts/demo.py [--leec build/cli/leec] [--state DIR]
@@ -82,6 +82,9 @@ def main():
                       "--agree-tos", "--dir", leec_dir, "-v"])
         if status == 0:
             run([leec, "show", "--dir", leec_dir, "demo.leec.test"])
+            # What keeps it renewed: the settings were stored with it, so
+            # `leec renew` (cron, the timer) or `leec daemon` needs no flag.
+            run([leec, "renew", "--dir", leec_dir, "--dry-run"])
             root = env.write_root(os.path.join(pebble_dir, "pebble-root.pem"))
     finally:
         env.stop()
