@@ -218,14 +218,16 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     c->outcome = outcome;
 }
 
-/* Same CA, trust, contact and account kind: one context. */
+/* Same CA, trust, contact and account kind, and the same port for the
+ * built-in http-01 responder (a context has one): one context. */
 static bool same_group(const rn_cert *a, const rn_cert *b)
 {
     const char *sa = leec_server_url(a->o.server ? a->o.server : "letsencrypt");
     const char *sb = leec_server_url(b->o.server ? b->o.server : "letsencrypt");
 #define EQ(x, y) ((x) == (y) || ((x) && (y) && strcmp((x), (y)) == 0))
     return EQ(sa, sb) && EQ(a->o.ca_bundle, b->o.ca_bundle) &&
-           EQ(a->o.email, b->o.email) && a->o.throwaway == b->o.throwaway;
+           EQ(a->o.email, b->o.email) && a->o.throwaway == b->o.throwaway &&
+           EQ(a->o.http_port, b->o.http_port);
 }
 
 typedef struct rn_solver {
@@ -233,26 +235,21 @@ typedef struct rn_solver {
     leec_solver *s;
 } rn_solver;
 
-/* The solver of c's settings, one per distinct configuration (a responder
- * port can be bound once). */
+/* The solver of c's settings, one per distinct configuration. The group
+ * shares one http-01 port (same_group): its responder is started once. */
 static int solver_for(leec_ctx *ctx, rn_cert *c, rn_solver **cache,
-                      size_t *ncache, char ***ports, size_t *nports)
+                      size_t *ncache, bool *listening)
 {
     const issue_opts *o = &c->o;
     if (o->http_port) {
-        for (size_t i = 0; i < *nports; i++)
-            if (strcmp((*ports)[i], o->http_port) == 0)
-                return 0;
-        leec_code rc = leec_ctx_listen_http01(ctx, o->http_port);
-        char **v = realloc(*ports, (*nports + 1) * sizeof *v);
-        if (v)
-            *ports = v;
-        if (rc != LEEC_OK || !v || !(v[*nports] = strdup(o->http_port))) {
+        leec_code rc = LEEC_OK;
+        if (!*listening &&
+            (rc = leec_ctx_listen_http01(ctx, o->http_port)) != LEEC_OK) {
             fprintf(stderr, "leec: %s: cannot listen on %s for http-01: %s\n",
                     c->name, o->http_port, leec_strerror(rc));
             return 1;
         }
-        (*nports)++;
+        *listening = true;
         return 0;
     }
     if (o->webroot)
@@ -347,8 +344,8 @@ static int run_group(rn_pass *p, rn_group *g)
     go.rate_limit = ro->rate_limit;
     int status = 1;
     rn_solver *cache = NULL;
-    size_t ncache = 0, nports = 0;
-    char **ports = NULL;
+    size_t ncache = 0;
+    bool listening = false;
     lc_hooks hooks;
     lc_hooks_init(&hooks, NULL, opts_of, g);
     leec_ctx *ctx = issue_ctx_new(&go, rn_log, NULL, &status);
@@ -370,7 +367,7 @@ static int run_group(rn_pass *p, rn_group *g)
         }
         leec_agent_set_callbacks(c->agent, NULL, on_done, c);
         if (issue_agent_setup(c->agent, &c->o) != 0 ||
-            solver_for(ctx, c, &cache, &ncache, &ports, &nports) != 0 ||
+            solver_for(ctx, c, &cache, &ncache, &listening) != 0 ||
             leec_agent_start(c->agent) != LEEC_OK) {
             leec_agent_free(c->agent);
             c->agent = NULL;
@@ -394,9 +391,6 @@ out:
     for (size_t i = 0; i < ncache; i++)
         free(cache[i].key);
     free(cache);
-    for (size_t i = 0; i < nports; i++)
-        free(ports[i]);
-    free(ports);
     for (size_t i = 0; i < g->n; i++)
         g->c[i]->agent = NULL; /* freed with the context */
     return status;
