@@ -29,13 +29,7 @@
 #include "dns.h"
 #include "internal.h"
 #include "solver/dns01.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "testutil.h"
 
 static int count_fds(void)
 {
@@ -285,8 +279,8 @@ static unsigned char *query_wire(const char *name, ldns_rr_type type,
  * has passed. */
 static void drive(leec_ctx *ctx, responder *r, const int *calls, int limit_ms)
 {
-    int64_t end = now_ms() + limit_ms;
-    while (*calls == 0 && now_ms() < end) {
+    int64_t end = tu_now_ms() + limit_ms;
+    while (*calls == 0 && tu_now_ms() < end) {
         assert_int_equal(leec_ctx_perform(ctx, NULL), LEEC_OK);
         if (r)
             serve(r);
@@ -319,13 +313,13 @@ static int64_t exchange(enum mode mode, bool tcp, int timeout_ms,
     leec_ctx_perform(ctx, NULL); /* let the context open what it opens */
     leec_ctx_poll(ctx, 0);
     fds = count_fds();
-    t0 = now_ms();
+    t0 = tu_now_ms();
     assert_int_equal(leec_dns_send(ctx, (struct sockaddr *)&ss, sl, q, qlen,
                                    tcp, timeout_ms, on_result, res, &h),
                      LEEC_OK);
     assert_non_null(h);
     drive(ctx, r, &res->calls, timeout_ms * 3);
-    int64_t elapsed = now_ms() - t0;
+    int64_t elapsed = tu_now_ms() - t0;
     assert_int_equal(res->calls, 1);
     assert_int_equal(count_fds(), fds); /* every socket closed */
     if (res->rc == LEEC_OK) {
@@ -432,14 +426,14 @@ static void test_tcp_timeout(void **state)
     responder_open(&r, M_SILENT);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons((uint16_t)r.port);
-    int64_t t0 = now_ms();
+    int64_t t0 = tu_now_ms();
     assert_int_equal(leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin, q,
                                    qlen, true, 300, on_result, &res, NULL),
                      LEEC_OK);
     drive(ctx, NULL, &res.calls, 2000);
     assert_int_equal(res.calls, 1);
     assert_int_equal(res.rc, LEEC_E_TIMEOUT);
-    assert_true(now_ms() - t0 >= 290);
+    assert_true(tu_now_ms() - t0 >= 290);
     free(q);
     leec_ctx_free(ctx);
     responder_close(&r);
@@ -498,8 +492,8 @@ static void test_sync(void **state)
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-            int64_t end = now_ms() + 3000;
-            while (now_ms() < end && r.tcp_queries + r.udp_queries < 2) {
+            int64_t end = tu_now_ms() + 3000;
+            while (tu_now_ms() < end && r.tcp_queries + r.udp_queries < 2) {
                 struct pollfd p[2] = {{r.udp, POLLIN, 0},
                                       {r.listener, POLLIN, 0}};
                 poll(p, 2, 10);
@@ -523,11 +517,11 @@ static void test_sync(void **state)
     /* Nobody answers: bounded. */
     responder_open(&r, M_SILENT);
     sin.sin_port = htons((uint16_t)r.port);
-    int64_t t0 = now_ms();
+    int64_t t0 = tu_now_ms();
     assert_int_equal(leec_dns_send_sync((struct sockaddr *)&sin, sizeof sin, q,
                                         qlen, false, 300, &reply, &rlen),
                      LEEC_E_TIMEOUT);
-    assert_true(now_ms() - t0 < 1000);
+    assert_true(tu_now_ms() - t0 < 1000);
     assert_null(reply);
     responder_close(&r);
     free(q);
@@ -702,7 +696,6 @@ static int named_start(void **state)
 
 static int named_stop(void **state)
 {
-    char cmd[128];
     (void)state;
     if (g_named.pid > 0) {
         kill(g_named.pid, SIGTERM);
@@ -710,8 +703,7 @@ static int named_stop(void **state)
         g_named.pid = -1;
     }
     if (g_named.dir[0] && !getenv("LEEC_KEEP_NAMED")) {
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_named.dir);
-        if (system(cmd) != 0)
+        if (tu_rmtree(g_named.dir) != 0)
             fprintf(stderr, "could not remove %s\n", g_named.dir);
     }
     return 0;

@@ -1,9 +1,7 @@
 /* Tests for lib/fsutil.c: atomic writes, bounded reads, mkdir -p. */
 #define _GNU_SOURCE
 
-#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,30 +15,19 @@
 #include <cmocka.h>
 
 #include "fsutil.h"
+#include "testutil.h"
 
 typedef struct fixture {
     char *dir;
     mode_t old_umask;
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
     if (!f)
         return -1;
-    if (asprintf(&f->dir, "%s/leec-fsutil-XXXXXX", tmp ? tmp : "/tmp") < 0)
-        return -1;
-    if (!mkdtemp(f->dir))
+    if (!(f->dir = tu_tmpdir("leec-fsutil")))
         return -1;
     f->old_umask = umask(022);
     *state = f;
@@ -51,7 +38,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     umask(f->old_umask);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f->dir);
     free(f);
     return 0;
@@ -65,27 +52,6 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-static mode_t mode_of(const char *path)
-{
-    struct stat st;
-    assert_int_equal(lstat(path, &st), 0);
-    return st.st_mode & 07777;
-}
-
-/* Number of entries in a folder other than . and .. */
-static int count_entries(const char *dir)
-{
-    int n = 0;
-    struct dirent *e = NULL;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
-}
-
 static void test_write_mode_exact(void **state)
 {
     fixture *f = *state;
@@ -96,14 +62,14 @@ static void test_write_mode_exact(void **state)
     /* A permissive umask must not widen a secret... */
     umask(0);
     assert_int_equal(leec_file_write_atomic(a, "k", 1, 0600), LEEC_OK);
-    assert_int_equal(mode_of(a), 0600);
+    assert_int_equal(tu_mode_of(a), 0600);
     /* ...and a strict one must not narrow a public file. */
     umask(077);
     assert_int_equal(leec_file_write_atomic(b, "p", 1, 0644), LEEC_OK);
-    assert_int_equal(mode_of(b), 0644);
+    assert_int_equal(tu_mode_of(b), 0644);
     umask(022);
     assert_int_equal(leec_file_write_atomic(c, "k", 1, 0600), LEEC_OK);
-    assert_int_equal(mode_of(c), 0600);
+    assert_int_equal(tu_mode_of(c), 0600);
 
     free(a);
     free(b);
@@ -122,9 +88,9 @@ static void test_write_overwrite(void **state)
     assert_int_equal(leec_file_read(p, 100, &data, &len), LEEC_OK);
     assert_int_equal(len, 4);
     assert_string_equal(data, "two!");
-    assert_int_equal(mode_of(p), 0600);
+    assert_int_equal(tu_mode_of(p), 0600);
     /* No temporary left behind. */
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(f->dir), 1);
 
     free(data);
     free(p);
@@ -190,16 +156,16 @@ static void test_write_failure_cleans_up(void **state)
     /* rename() over a folder fails: the temporary must go, the folder stay. */
     assert_int_equal(mkdir(sub, 0700), 0);
     assert_int_equal(leec_file_write_atomic(sub, "x", 1, 0644), LEEC_E_IO);
-    assert_int_equal(count_entries(f->dir), 1);
-    assert_int_equal(count_entries(sub), 0);
+    assert_int_equal(tu_count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(sub), 0);
 
     assert_int_equal(leec_file_write_atomic(missing, "x", 1, 0644), LEEC_E_IO);
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(f->dir), 1);
 
     /* A trailing slash names no file. */
     assert_int_equal(leec_file_write_atomic(slash, "x", 1, 0644),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(f->dir), 1);
 
     free(slash);
     free(sub);
@@ -217,7 +183,7 @@ static void test_write_long_name(void **state)
     name[sizeof name - 1] = '\0';
     p = join(f->dir, name);
     assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(f->dir), 1);
     free(p);
 }
 
@@ -277,11 +243,11 @@ static void test_mkdir_p(void **state)
 
     umask(077);
     assert_int_equal(leec_mkdir_p(deep, 0755), LEEC_OK);
-    assert_int_equal(mode_of(a), 0755);
-    assert_int_equal(mode_of(c), 0755);
+    assert_int_equal(tu_mode_of(a), 0755);
+    assert_int_equal(tu_mode_of(c), 0755);
     /* Existing folders are fine and keep their mode. */
     assert_int_equal(leec_mkdir_p(c, 0700), LEEC_OK);
-    assert_int_equal(mode_of(c), 0755);
+    assert_int_equal(tu_mode_of(c), 0755);
 
     assert_int_equal(leec_file_write_atomic(file, "x", 1, 0644), LEEC_OK);
     assert_int_equal(leec_mkdir_p(file, 0700), LEEC_E_IO);

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 #include "leec/leec.h"
 #include "solver/hook.h"
 #include "solver/providers.h"
+#include "testutil.h"
 
 #define FQDN "_acme-challenge.example.com."
 #define TXT "LPsIwTo7o8BoG0-vjCyGQGBWSVIPxI-i_X336eUOQZo"
@@ -48,15 +48,6 @@ typedef struct result {
     leec_code rc;
     char *msg;
 } result;
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int count_fds(void)
 {
@@ -98,13 +89,10 @@ static bool log_has(const fixture *f, const char *needle)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
 
     if (!f)
         return -1;
-    if (asprintf(&f->dir, "%s/leec-hook-XXXXXX", tmp ? tmp : "/tmp") < 0)
-        return -1;
-    if (!mkdtemp(f->dir))
+    if (!(f->dir = tu_tmpdir("leec-hook")))
         return -1;
     f->ctx = leec_ctx_new();
     if (!f->ctx)
@@ -122,7 +110,7 @@ static int teardown(void **state)
     fixture *f = *state;
 
     leec_ctx_free(f->ctx);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     for (size_t i = 0; i < f->nlogs; i++)
         free(f->logs[i]);
     free(f->logs);
@@ -211,13 +199,6 @@ static bool exists(const fixture *f, const char *name)
     return yes;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void done_cb(void *userdata, leec_code rc, const char *msg)
 {
     result *r = userdata;
@@ -237,9 +218,9 @@ static void result_reset(result *r)
 /* Drives the loop until r is reported, at most max_ms. */
 static void run_until(fixture *f, result *r, int max_ms)
 {
-    int64_t end = now_ms() + max_ms;
+    int64_t end = tu_now_ms() + max_ms;
 
-    while (r->calls == 0 && now_ms() < end) {
+    while (r->calls == 0 && tu_now_ms() < end) {
         assert_int_equal(leec_ctx_perform(f->ctx, NULL), LEEC_OK);
         if (r->calls)
             break;
@@ -251,9 +232,9 @@ static void run_until(fixture *f, result *r, int max_ms)
 /* Drives the loop a little more: nothing else may be reported. */
 static void run_idle(fixture *f, int ms)
 {
-    int64_t end = now_ms() + ms;
+    int64_t end = tu_now_ms() + ms;
 
-    while (now_ms() < end) {
+    while (tu_now_ms() < end) {
         assert_int_equal(leec_ctx_perform(f->ctx, NULL), LEEC_OK);
         assert_int_equal(leec_ctx_poll(f->ctx, 20), LEEC_OK);
     }
@@ -449,11 +430,11 @@ static void test_dns_timeout(void **state)
     leec_dns_provider *p = dns_hook(f, hook);
 
     leec_dns_hook_set_timeout_ms(p, 300);
-    int64_t t0 = now_ms();
+    int64_t t0 = tu_now_ms();
     assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
                      LEEC_OK);
     run_until(f, &r, 10000);
-    int64_t took = now_ms() - t0;
+    int64_t took = tu_now_ms() - t0;
     assert_true(took >= 300 && took < 3000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(r.msg, "timed out after 300 ms"));
@@ -464,8 +445,8 @@ static void test_dns_timeout(void **state)
     pid_t pid = (pid_t)strtol(bg, NULL, 10);
     assert_true(pid > 1);
     /* Reparented to init, which reaps it (or leaves a zombie). */
-    int64_t end = now_ms() + 2000;
-    while (proc_state(pid) != 0 && proc_state(pid) != 'Z' && now_ms() < end)
+    int64_t end = tu_now_ms() + 2000;
+    while (proc_state(pid) != 0 && proc_state(pid) != 'Z' && tu_now_ms() < end)
         usleep(10000);
     char st = proc_state(pid);
     assert_true(st == 0 || st == 'Z');
@@ -497,19 +478,19 @@ static void test_dns_timeout_kill(void **state)
      * does not: it gets SIGKILL when the shell is reaped. */
     leec_dns_provider *p = dns_hook(f, hook);
     leec_dns_hook_set_timeout_ms(p, 200);
-    int64_t t0 = now_ms();
+    int64_t t0 = tu_now_ms();
     assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
                      LEEC_OK);
     run_until(f, &r, 10000);
-    int64_t took = now_ms() - t0;
+    int64_t took = tu_now_ms() - t0;
     assert_true(took >= 200 && took < 3000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(r.msg, "timed out after 200 ms"));
     char *pidtext = slurp(f, "scriptpid");
     pid_t pid = (pid_t)strtol(pidtext, NULL, 10);
     assert_true(pid > 1);
-    int64_t end = now_ms() + 2000;
-    while (proc_state(pid) != 0 && proc_state(pid) != 'Z' && now_ms() < end)
+    int64_t end = tu_now_ms() + 2000;
+    while (proc_state(pid) != 0 && proc_state(pid) != 'Z' && tu_now_ms() < end)
         usleep(10000);
     char st = proc_state(pid);
     assert_true(st == 0 || st == 'Z');
@@ -523,11 +504,11 @@ static void test_dns_timeout_kill(void **state)
     assert_true(asprintf(&cmd, "exec %s", hook) >= 0);
     p = dns_hook(f, cmd);
     leec_dns_hook_set_timeout_ms(p, 200);
-    t0 = now_ms();
+    t0 = tu_now_ms();
     assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
                      LEEC_OK);
     run_until(f, &r, 10000);
-    took = now_ms() - t0;
+    took = tu_now_ms() - t0;
     assert_true(took >= 400 && took < 3000); /* timeout + grace */
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(r.msg, "timed out after 200 ms: started"));
@@ -535,9 +516,9 @@ static void test_dns_timeout_kill(void **state)
     result_reset(&r);
 
     /* The synchronous cleanup of a stubborn hook is bounded too. */
-    t0 = now_ms();
+    t0 = tu_now_ms();
     p->ops->remove(p, op, NULL, NULL);
-    took = now_ms() - t0;
+    took = tu_now_ms() - t0;
     assert_true(took >= 400 && took < 3000);
     p->ops->destroy(p);
     assert_clean(f);
@@ -577,9 +558,9 @@ static void test_dns_sync_cleanup(void **state)
     assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
                      LEEC_OK);
     run_idle(f, 100);
-    int64_t t0 = now_ms();
+    int64_t t0 = tu_now_ms();
     p->ops->remove(p, op, NULL, NULL);
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(tu_now_ms() - t0 < 3000);
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
     got = slurp(f, "args");
@@ -802,9 +783,9 @@ static void test_uacme_cancel(void **state)
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
     /* Teardown while begin runs: begin is stopped, failed runs. */
-    int64_t t0 = now_ms();
+    int64_t t0 = tu_now_ms();
     s->ops->cleanup(s, op, false, NULL, NULL);
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(tu_now_ms() - t0 < 3000);
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
     got = slurp(f, "args");

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "solver/http01.h"
+#include "testutil.h"
 
 #define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define KEYAUTH TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
@@ -56,13 +57,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sends req to the server over a fresh connection and returns everything
  * it answers until it closes the connection (malloc'd). */
 static char *exchange_on(leec_http01_server *srv, int family, const char *req)
@@ -74,25 +68,12 @@ static char *exchange_on(leec_http01_server *srv, int family, const char *req)
     size_t len = 0;
     size_t cap = 65536;
     char *resp = calloc(1, cap + 1);
-    long deadline = now_ms() + 5000;
+    long deadline = tu_now_ms() + 5000;
     bool eof = false;
 
     assert_non_null(resp);
     assert_true(port > 0);
-    memset(&ss, 0, sizeof ss);
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        a->sin6_addr = in6addr_loopback;
-        sslen = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sslen = sizeof *a;
-    }
+    sslen = tu_loopback(&ss, family, port);
     fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     /* Loopback connects complete in the kernel's backlog, before the
@@ -102,7 +83,7 @@ static char *exchange_on(leec_http01_server *srv, int family, const char *req)
                      (ssize_t)strlen(req));
     assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
 
-    while (!eof && now_ms() < deadline) {
+    while (!eof && tu_now_ms() < deadline) {
         struct pollfd pfd[2] = {
             {.fd = leec_http01_server_fd(srv), .events = POLLIN},
             {.fd = fd, .events = POLLIN},

@@ -17,6 +17,7 @@
 
 #include "crypto.h"
 #include "solver/providers.h"
+#include "testutil.h"
 
 /* The test hooks of ovh.c (not in any header). */
 leec_code leec_ovh_sign(const char *secret, const char *consumer_key,
@@ -60,13 +61,10 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
 
     if (!f)
         return -1;
-    if (asprintf(&f->dir, "%s/leec-ovh-XXXXXX", tmp ? tmp : "/tmp") < 0)
-        return -1;
-    if (!mkdtemp(f->dir))
+    if (!(f->dir = tu_tmpdir("leec-ovh")))
         return -1;
     if (asprintf(&f->file, "%s/ovh.conf", f->dir) < 0)
         return -1;
@@ -81,8 +79,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    unlink(f->file);
-    rmdir(f->dir);
+    tu_rmtree(f->dir);
     leec_ctx_free(f->ctx);
     free(f->file);
     free(f->dir);

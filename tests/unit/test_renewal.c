@@ -2,7 +2,6 @@
  * state file and the plan) and the ARI certificate id of lib/x509.c. */
 #define _GNU_SOURCE
 
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +16,7 @@
 
 #include "renewal.h"
 #include "store.h"
+#include "testutil.h"
 #include "x509.h"
 
 /* AKI keyid 69:88:5B:...:C8:D4 and serial 0x87654321: the example of
@@ -153,22 +153,10 @@ typedef struct fixture {
     leec_store *store;
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    if (!f || asprintf(&f->dir, "%s/leec-renewal-XXXXXX",
-                       tmp ? tmp : "/tmp") < 0 ||
-        !mkdtemp(f->dir))
+    if (!f || !(f->dir = tu_tmpdir("leec-renewal")))
         return -1;
     leec_code rc;
     if (!(f->store = leec_store_fs_new(f->dir, &rc)))
@@ -186,7 +174,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     leec_store_free(f->store);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f->dir);
     free(f);
     return 0;

@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,6 +29,7 @@
 
 #include "internal.h"
 #include "solver/providers.h"
+#include "testutil.h"
 
 #define SECRET256 "/nZIC6K8B5hg13eJ7nPti3bd4tO6yQY4llxk2UM0g/c="
 #define SECRET512                                                              \
@@ -68,24 +68,12 @@ static void log_cb(void *ud, leec_log_level level, const char *msg)
         f->loglen += (size_t)n;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
     if (!f)
         return -1;
-    if (asprintf(&f->dir, "%s/leec-rfc2136-XXXXXX", tmp ? tmp : "/tmp") < 0)
-        return -1;
-    if (!mkdtemp(f->dir))
+    if (!(f->dir = tu_tmpdir("leec-rfc2136")))
         return -1;
     f->ctx = leec_ctx_new();
     if (!f->ctx)
@@ -106,7 +94,7 @@ static int teardown(void **state)
     assert_null(strstr(f->log, "nZIC6K8B5hg1"));
     named_stop(&f->n);
     leec_ctx_free(f->ctx);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f->dir);
     free(f);
     return 0;

@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +18,7 @@
 
 #include "fsutil.h"
 #include "store.h"
+#include "testutil.h"
 
 #define KEY1 "-----BEGIN PRIVATE KEY-----\nkey-one\n-----END PRIVATE KEY-----\n"
 #define CERT1 "-----BEGIN CERTIFICATE-----\nleaf-one\n-----END CERTIFICATE-----\n"
@@ -33,26 +33,14 @@ typedef struct fixture {
     mode_t old_umask;
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
     leec_code err = LEEC_E_IO;
 
     if (!f)
         return -1;
-    if (asprintf(&f->dir, "%s/leec-store-XXXXXX", tmp ? tmp : "/tmp") < 0)
-        return -1;
-    if (!mkdtemp(f->dir))
+    if (!(f->dir = tu_tmpdir("leec-store")))
         return -1;
     if (asprintf(&f->root, "%s/store", f->dir) < 0)
         return -1;
@@ -70,30 +58,11 @@ static int teardown(void **state)
     fixture *f = *state;
     leec_store_free(f->store);
     umask(f->old_umask);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f->root);
     free(f->dir);
     free(f);
     return 0;
-}
-
-__attribute__((format(printf, 1, 2))) static char *pathf(const char *fmt, ...)
-{
-    char *p = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&p, fmt, ap) < 0)
-        p = NULL;
-    va_end(ap);
-    assert_non_null(p);
-    return p;
-}
-
-static mode_t mode_of(const char *path)
-{
-    struct stat st;
-    assert_int_equal(lstat(path, &st), 0);
-    return st.st_mode & 07777;
 }
 
 static char *slurp(const char *path)
@@ -106,10 +75,10 @@ static char *slurp(const char *path)
 static void assert_file(const char *root, const char *rel, const char *want,
                         mode_t mode)
 {
-    char *p = pathf("%s/%s", root, rel);
+    char *p = tu_pathf("%s/%s", root, rel);
     char *got = slurp(p);
     assert_string_equal(got, want);
-    assert_int_equal(mode_of(p), mode);
+    assert_int_equal(tu_mode_of(p), mode);
     free(got);
     free(p);
 }
@@ -181,26 +150,26 @@ static void test_new_layout(void **state)
     leec_code err = LEEC_OK;
     leec_store *again = NULL;
 
-    assert_int_equal(mode_of(f->root), 0700);
-    p = pathf("%s/accounts", f->root);
-    assert_int_equal(mode_of(p), 0700);
+    assert_int_equal(tu_mode_of(f->root), 0700);
+    p = tu_pathf("%s/accounts", f->root);
+    assert_int_equal(tu_mode_of(p), 0700);
     free(p);
-    p = pathf("%s/archive", f->root);
-    assert_int_equal(mode_of(p), 0700);
+    p = tu_pathf("%s/archive", f->root);
+    assert_int_equal(tu_mode_of(p), 0700);
     free(p);
-    p = pathf("%s/live", f->root);
-    assert_int_equal(mode_of(p), 0700);
+    p = tu_pathf("%s/live", f->root);
+    assert_int_equal(tu_mode_of(p), 0700);
     free(p);
 
     /* Opening an existing store works; a trailing slash is dropped. */
-    p = pathf("%s/", f->root);
+    p = tu_pathf("%s/", f->root);
     again = leec_store_fs_new(p, &err);
     assert_non_null(again);
     assert_int_equal(err, LEEC_OK);
     free(p);
     p = leec_store_live_path(again, "example.com");
     {
-        char *want = pathf("%s/live/example.com", f->root);
+        char *want = tu_pathf("%s/live/example.com", f->root);
         assert_string_equal(p, want);
         free(want);
     }
@@ -208,10 +177,10 @@ static void test_new_layout(void **state)
     leec_store_free(again);
 
     /* A store under a regular file cannot be created. */
-    p = pathf("%s/plain", f->dir);
+    p = tu_pathf("%s/plain", f->dir);
     assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
     {
-        char *below = pathf("%s/store", p);
+        char *below = tu_pathf("%s/store", p);
         err = LEEC_OK;
         assert_null(leec_store_fs_new(below, &err));
         assert_int_equal(err, LEEC_E_IO);
@@ -250,8 +219,8 @@ static void test_account_round_trip(void **state)
     free(json);
     key = json = NULL;
 
-    p = pathf("%s/accounts/acme.example_443", f->root);
-    assert_int_equal(mode_of(p), 0700);
+    p = tu_pathf("%s/accounts/acme.example_443", f->root);
+    assert_int_equal(tu_mode_of(p), 0700);
     free(p);
     assert_file(f->root, "accounts/acme.example_443/account.key.pem", KEY1,
                 0600);
@@ -267,7 +236,7 @@ static void test_account_round_trip(void **state)
     assert_string_equal(json, "{}");
     free(key);
     free(json);
-    p = pathf("%s/accounts/acme.example_443", f->root);
+    p = tu_pathf("%s/accounts/acme.example_443", f->root);
     {
         int hidden = 0;
         assert_int_equal(count_entries(p, &hidden), 2);
@@ -283,7 +252,7 @@ static void test_account_invalid_id(void **state)
     const char *bad[] = {"../x", ".hidden", "a/b", "", NULL};
     char *key = NULL;
     char *json = NULL;
-    char *p = pathf("%s/accounts", f->root);
+    char *p = tu_pathf("%s/accounts", f->root);
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(s->ops->account_save(s, bad[i], KEY1, "{}"),
@@ -311,7 +280,7 @@ static void test_install_versions(void **state)
 
     assert_int_equal(install(s, "example.com", KEY1, CERT1, CHAIN, NULL),
                      LEEC_OK);
-    p = pathf("%s/live/example.com", f->root);
+    p = tu_pathf("%s/live/example.com", f->root);
     n = readlink(p, target, sizeof target - 1);
     assert_true(n > 0);
     target[n] = '\0';
@@ -359,18 +328,18 @@ static void test_install_versions(void **state)
     assert_file(f->root, "archive/example.com/1/cert.pem", CERT1, 0644);
     assert_file(f->root, "archive/example.com/1/fullchain.pem", CERT1 CHAIN,
                 0644);
-    p = pathf("%s/archive/example.com/1", f->root);
+    p = tu_pathf("%s/archive/example.com/1", f->root);
     assert_int_equal(count_entries(p, NULL), 4);
-    assert_int_equal(mode_of(p), 0700);
+    assert_int_equal(tu_mode_of(p), 0700);
     free(p);
 
-    p = pathf("%s/archive/example.com", f->root);
-    assert_int_equal(mode_of(p), 0700);
+    p = tu_pathf("%s/archive/example.com", f->root);
+    assert_int_equal(tu_mode_of(p), 0700);
     assert_int_equal(count_entries(p, &hidden), 2);
     assert_int_equal(hidden, 0);
     free(p);
-    p = pathf("%s/live", f->root);
-    assert_int_equal(mode_of(p), 0700);
+    p = tu_pathf("%s/live", f->root);
+    assert_int_equal(tu_mode_of(p), 0700);
     assert_int_equal(count_entries(p, &hidden), 1);
     assert_int_equal(hidden, 0);
     free(p);
@@ -403,18 +372,18 @@ static void test_install_next_after_highest(void **state)
     ssize_t n = 0;
 
     /* Gaps and stray entries: the next number follows the highest. */
-    p = pathf("%s/archive/gap.example/7", f->root);
+    p = tu_pathf("%s/archive/gap.example/7", f->root);
     assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
-    p = pathf("%s/archive/gap.example/not-a-number", f->root);
+    p = tu_pathf("%s/archive/gap.example/not-a-number", f->root);
     assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
-    p = pathf("%s/archive/gap.example/0099", f->root);
+    p = tu_pathf("%s/archive/gap.example/0099", f->root);
     assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
 
     assert_int_equal(install(s, "gap.example", KEY1, CERT1, "", NULL), LEEC_OK);
-    p = pathf("%s/live/gap.example", f->root);
+    p = tu_pathf("%s/live/gap.example", f->root);
     n = readlink(p, target, sizeof target - 1);
     assert_true(n > 0);
     target[n] = '\0';
@@ -433,7 +402,7 @@ static void test_install_fullchain_newline(void **state)
 
     assert_int_equal(install(s, "nl.example", KEY1, leaf, CHAIN, NULL), LEEC_OK);
     {
-        char *want = pathf("%s\n%s", leaf, CHAIN);
+        char *want = tu_pathf("%s\n%s", leaf, CHAIN);
         assert_file(f->root, "live/nl.example/fullchain.pem", want, 0644);
         free(want);
     }
@@ -471,10 +440,10 @@ static void test_install_invalid(void **state)
     assert_int_equal(s->ops->cert_install(s, "ok.example", NULL),
                      LEEC_E_INVALID_ARG);
 
-    p = pathf("%s/archive", f->root);
+    p = tu_pathf("%s/archive", f->root);
     assert_int_equal(count_entries(p, NULL), 0);
     free(p);
-    p = pathf("%s/live", f->root);
+    p = tu_pathf("%s/live", f->root);
     assert_int_equal(count_entries(p, NULL), 0);
     free(p);
     assert_int_equal(count_entries(f->dir, NULL), 1);
@@ -489,22 +458,22 @@ static void test_install_failure_cleans_up(void **state)
 
     /* live/<name> is a non-empty folder, so the symlink cannot replace it:
      * the install fails and leaves neither a version nor a temporary. */
-    p = pathf("%s/live/blocked.example/keep", f->root);
+    p = tu_pathf("%s/live/blocked.example/keep", f->root);
     assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_E_IO);
     free(p);
-    p = pathf("%s/live/blocked.example", f->root);
+    p = tu_pathf("%s/live/blocked.example", f->root);
     assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
-    p = pathf("%s/live/blocked.example/keep", f->root);
+    p = tu_pathf("%s/live/blocked.example/keep", f->root);
     assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
     free(p);
 
     assert_int_equal(install(s, "blocked.example", KEY1, CERT1, CHAIN, NULL),
                      LEEC_E_IO);
-    p = pathf("%s/archive/blocked.example", f->root);
+    p = tu_pathf("%s/archive/blocked.example", f->root);
     assert_int_equal(count_entries(p, NULL), 0);
     free(p);
-    p = pathf("%s/live", f->root);
+    p = tu_pathf("%s/live", f->root);
     assert_int_equal(count_entries(p, &hidden), 1);
     assert_int_equal(hidden, 0);
     free(p);
@@ -564,7 +533,7 @@ static void test_cert_read_bounded(void **state)
 static bool exists(const char *root, const char *rel)
 {
     struct stat st;
-    char *p = pathf("%s/%s", root, rel);
+    char *p = tu_pathf("%s/%s", root, rel);
     bool r = lstat(p, &st) == 0;
     free(p);
     return r;
@@ -589,19 +558,19 @@ static void test_list(void **state)
                      LEEC_OK);
     /* Not certificates: a hidden link, a plain file, a folder, a name that
      * is not valid, and a version without a live link. */
-    char *p = pathf("%s/live/.hidden", f->root);
+    char *p = tu_pathf("%s/live/.hidden", f->root);
     assert_int_equal(symlink("../archive/a.example/1", p), 0);
     free(p);
-    p = pathf("%s/live/plain", f->root);
+    p = tu_pathf("%s/live/plain", f->root);
     assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
     free(p);
-    p = pathf("%s/live/folder", f->root);
+    p = tu_pathf("%s/live/folder", f->root);
     assert_int_equal(mkdir(p, 0700), 0);
     free(p);
-    p = pathf("%s/live/bad name", f->root);
+    p = tu_pathf("%s/live/bad name", f->root);
     assert_int_equal(symlink("../archive/a.example/1", p), 0);
     free(p);
-    p = pathf("%s/archive/c.example/1", f->root);
+    p = tu_pathf("%s/archive/c.example/1", f->root);
     assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
 
@@ -668,8 +637,8 @@ static void test_reset_one(void **state)
     assert_int_equal(leec_store_reset(s, "a.example"), LEEC_OK);
     assert_false(exists(f->root, "live/a.example"));
     assert_false(exists(f->root, "archive/a.example"));
-    char *live = pathf("%s/live", f->root);
-    char *archive = pathf("%s/archive", f->root);
+    char *live = tu_pathf("%s/live", f->root);
+    char *archive = tu_pathf("%s/archive", f->root);
     assert_int_equal(count_entries(live, &hidden), 1);
     assert_int_equal(hidden, 0);
     assert_int_equal(count_entries(archive, &hidden), 1);
@@ -698,7 +667,7 @@ static void test_reset_one(void **state)
     assert_false(exists(f->root, "archive/a.example/2"));
 
     /* Trash an earlier reset could not delete is swept. */
-    char *t = pathf("%s/.trash-old.example-12345678/1", archive);
+    char *t = tu_pathf("%s/.trash-old.example-12345678/1", archive);
     assert_int_equal(leec_mkdir_p(t, 0700), LEEC_OK);
     free(t);
     assert_int_equal(leec_store_reset(s, "a.example"), LEEC_OK);
@@ -747,7 +716,7 @@ static void test_reset_all(void **state)
     assert_int_equal(install(s, "b.example", KEY1, CERT1, CHAIN, NULL),
                      LEEC_OK);
     /* A version that never became current. */
-    char *p = pathf("%s/archive/c.example/1", f->root);
+    char *p = tu_pathf("%s/archive/c.example/1", f->root);
     assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
     assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"),
@@ -758,9 +727,9 @@ static void test_reset_all(void **state)
     assert_int_equal(n, 0);
     const char *sub[] = {"live", "archive", "accounts"};
     for (size_t i = 0; i < 3; i++) {
-        p = pathf("%s/%s", f->root, sub[i]);
+        p = tu_pathf("%s/%s", f->root, sub[i]);
         assert_int_equal(count_entries(p, &hidden), 0);
-        assert_int_equal(mode_of(p), 0700);
+        assert_int_equal(tu_mode_of(p), 0700);
         free(p);
     }
     assert_int_equal(count_entries(f->root, &hidden), 4);

@@ -32,6 +32,7 @@
 #include "internal.h"
 #include "solver/providers.h"
 #include "solver/tlsalpn01.h"
+#include "testutil.h"
 
 #define IDENT "alpn.leec.test"
 #define KEYAUTH                                                                \
@@ -108,13 +109,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits up to ms for the client socket or the context, then runs the
  * context once. */
 static void turn(fixture *f, int fd, short events, int ms)
@@ -165,20 +159,7 @@ static int connect_to(fixture *f, int family)
     int rc = 0;
 
     assert_true(port > 0);
-    memset(&ss, 0, sizeof ss);
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        a->sin6_addr = in6addr_loopback;
-        sslen = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sslen = sizeof *a;
-    }
+    sslen = tu_loopback(&ss, family, port);
     fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     rc = connect(fd, (struct sockaddr *)&ss, sslen);
@@ -209,7 +190,7 @@ static hs_result handshake(fixture *f, const hs_opts *o)
     SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
     SSL *ssl = NULL;
     int fd = connect_to(f, o->family ? o->family : AF_INET);
-    long deadline = now_ms() + 5000;
+    long deadline = tu_now_ms() + 5000;
 
     memset(&res, 0, sizeof res);
     assert_non_null(cctx);
@@ -230,7 +211,7 @@ static hs_result handshake(fixture *f, const hs_opts *o)
         short ev = POLLIN;
         int r = 0;
 
-        assert_true(now_ms() < deadline);
+        assert_true(tu_now_ms() < deadline);
         ERR_clear_error();
         r = SSL_connect(ssl);
         if (r == 1) {
@@ -580,13 +561,13 @@ static void test_connection_limit(void **state)
     int fds[70];
     int closed = 0;
 
-    long deadline = now_ms() + 5000;
+    long deadline = tu_now_ms() + 5000;
 
     for (size_t i = 0; i < 70; i++)
         fds[i] = connect_to(f, AF_INET);
     /* Connections past the kernel's backlog retry their SYN a second
      * later: wait for all 70 to have been accepted or refused. */
-    while (now_ms() < deadline) {
+    while (tu_now_ms() < deadline) {
         turn(f, -1, 0, 20);
         closed = 0;
         for (size_t i = 0; i < 70; i++) {

@@ -1,9 +1,7 @@
 /* Tests for lib/solver/webroot.c. */
 #define _GNU_SOURCE
 
-#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +16,7 @@
 
 #include "fsutil.h"
 #include "solver/webroot.h"
+#include "testutil.h"
 
 #define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define KEYAUTH TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
@@ -28,25 +27,13 @@ typedef struct fixture {
     mode_t old_umask;
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
 
     if (!f)
         return -1;
-    if (asprintf(&f->dir, "%s/leec-webroot-XXXXXX", tmp ? tmp : "/tmp") < 0)
-        return -1;
-    if (!mkdtemp(f->dir))
+    if (!(f->dir = tu_tmpdir("leec-webroot")))
         return -1;
     if (asprintf(&f->webroot, "%s/www", f->dir) < 0)
         return -1;
@@ -62,51 +49,20 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     umask(f->old_umask);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f->webroot);
     free(f->dir);
     free(f);
     return 0;
 }
 
-__attribute__((format(printf, 1, 2))) static char *pathf(const char *fmt, ...)
-{
-    char *p = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&p, fmt, ap) < 0)
-        p = NULL;
-    va_end(ap);
-    assert_non_null(p);
-    return p;
-}
-
-static mode_t mode_of(const char *path)
-{
-    struct stat st;
-    assert_int_equal(lstat(path, &st), 0);
-    return st.st_mode & 07777;
-}
-
-static int count_entries(const char *dir)
-{
-    int n = 0;
-    struct dirent *e = NULL;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
 static void test_present_and_cleanup(void **state)
 {
     fixture *f = *state;
-    char *file = pathf("%s/.well-known/acme-challenge/%s", f->webroot, TOKEN);
-    char *wk = pathf("%s/.well-known", f->webroot);
-    char *ac = pathf("%s/.well-known/acme-challenge", f->webroot);
+    char *file =
+        tu_pathf("%s/.well-known/acme-challenge/%s", f->webroot, TOKEN);
+    char *wk = tu_pathf("%s/.well-known", f->webroot);
+    char *ac = tu_pathf("%s/.well-known/acme-challenge", f->webroot);
     char *data = NULL;
     size_t len = 0;
 
@@ -116,22 +72,22 @@ static void test_present_and_cleanup(void **state)
     assert_int_equal(len, strlen(KEYAUTH));
     assert_string_equal(data, KEYAUTH);
     free(data);
-    assert_int_equal(mode_of(file), 0644);
-    assert_int_equal(mode_of(wk), 0755);
-    assert_int_equal(mode_of(ac), 0755);
+    assert_int_equal(tu_mode_of(file), 0644);
+    assert_int_equal(tu_mode_of(wk), 0755);
+    assert_int_equal(tu_mode_of(ac), 0755);
     /* The file alone: no temporary left. */
-    assert_int_equal(count_entries(ac), 1);
+    assert_int_equal(tu_count_entries(ac), 1);
 
     /* Presenting again (a retried challenge) just rewrites it. */
     assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH),
                      LEEC_OK);
-    assert_int_equal(count_entries(ac), 1);
+    assert_int_equal(tu_count_entries(ac), 1);
 
     assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN), LEEC_OK);
     assert_int_equal(access(file, F_OK), -1);
     assert_int_equal(errno, ENOENT);
     /* The folders stay; a second cleanup is not an error. */
-    assert_int_equal(count_entries(ac), 0);
+    assert_int_equal(tu_count_entries(ac), 0);
     assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN), LEEC_OK);
 
     free(file);
@@ -142,8 +98,9 @@ static void test_present_and_cleanup(void **state)
 static void test_trailing_slash_webroot(void **state)
 {
     fixture *f = *state;
-    char *root = pathf("%s/", f->webroot);
-    char *file = pathf("%s/.well-known/acme-challenge/%s", f->webroot, TOKEN);
+    char *root = tu_pathf("%s/", f->webroot);
+    char *file =
+        tu_pathf("%s/.well-known/acme-challenge/%s", f->webroot, TOKEN);
 
     assert_int_equal(leec_webroot_present(root, TOKEN, KEYAUTH), LEEC_OK);
     assert_int_equal(access(file, R_OK), 0);
@@ -170,15 +127,15 @@ static void test_bad_tokens(void **state)
                          LEEC_E_INVALID_ARG);
     }
     /* Nothing at all was written: not even the folders. */
-    assert_int_equal(count_entries(f->webroot), 0);
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(f->webroot), 0);
+    assert_int_equal(tu_count_entries(f->dir), 1);
 }
 
 static void test_bad_webroot(void **state)
 {
     fixture *f = *state;
-    char *missing = pathf("%s/nope", f->dir);
-    char *plain = pathf("%s/plain", f->dir);
+    char *missing = tu_pathf("%s/nope", f->dir);
+    char *plain = tu_pathf("%s/plain", f->dir);
 
     /* A missing webroot is not created. */
     assert_int_equal(leec_webroot_present(missing, TOKEN, KEYAUTH), LEEC_E_IO);
@@ -198,7 +155,8 @@ static void test_bad_webroot(void **state)
 static void test_cleanup_io_error(void **state)
 {
     fixture *f = *state;
-    char *file = pathf("%s/.well-known/acme-challenge/%s", f->webroot, TOKEN);
+    char *file =
+        tu_pathf("%s/.well-known/acme-challenge/%s", f->webroot, TOKEN);
 
     /* A folder where the file should be cannot be unlinked. */
     assert_int_equal(leec_mkdir_p(file, 0755), LEEC_OK);
