@@ -12,6 +12,43 @@
     "usage: leec dhparam [--bits 2048|3072|4096] [--generate] [--out FILE] "   \
     "[--dir DIR]\n"
 
+/* --help: one line a line, as printed. */
+/* clang-format off */
+static const char dh_help[] =
+    DH_USAGE
+    "\n"
+    "Writes Diffie-Hellman parameters as PEM, by default the RFC 7919 group\n"
+    "of that size (ffdhe2048, ...), with --generate fresh ones (slow), to\n"
+    "FILE or DIR/dh-params.pem (0644, replaced atomically).\n";
+/* clang-format on */
+
+typedef struct dh_args {
+    char *dir;       /* malloc'd; NULL: none given */
+    const char *out; /* NULL: DIR/dh-params.pem */
+    unsigned bits;
+    bool generate;
+} dh_args;
+
+/* One of dhparam's options into the dh_args ud (as cli_cmd's take). */
+static int take(void *ud, int c, const char *arg)
+{
+    dh_args *a = ud;
+    switch (c) {
+    case 'b':
+        return cli_parse_unsigned("--bits", arg, &a->bits) ? 0 : EXIT_USAGE;
+    case 'g':
+        a->generate = true;
+        return 0;
+    case 'o':
+        a->out = arg;
+        return 0;
+    case 'D':
+        return cli_set_dir(&a->dir, arg);
+    default:
+        return CLI_OPT_OTHER;
+    }
+}
+
 int cmd_dhparam(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -22,92 +59,70 @@ int cmd_dhparam(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char *dir = NULL, *out = NULL, *pem = NULL;
-    unsigned bits = 2048;
-    bool generate = false;
-    int c, status = 1;
+    /* No operands: checked here with --bits, one usage line for both. */
+    static const cli_cmd cmd = {
+        .shortopts = "h",
+        .longopts = opts,
+        .take = take,
+        .usage = dh_help,
+    };
+    dh_args a = {.bits = 2048};
+    char *path = NULL, *pem = NULL;
+    int status;
     leec_code rc;
     leec_store *store = NULL;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            if (!cli_parse_unsigned("--bits", optarg, &bits)) {
-                status = EXIT_USAGE;
-                goto done;
-            }
-            break;
-        case 'g':
-            generate = true;
-            break;
-        case 'o':
-            free(out);
-            out = strdup(optarg);
-            break;
-        case 'D':
-            free(dir);
-            dir = strdup(optarg);
-            break;
-        case 'h':
-            fputs(DH_USAGE
-                  "\n"
-                  "Writes Diffie-Hellman parameters as PEM, by default the "
-                  "RFC 7919 group\nof that size (ffdhe2048, ...), with "
-                  "--generate fresh ones (slow), to\nFILE or DIR/dh-params.pem "
-                  "(0644, replaced atomically).\n",
-                  stdout);
-            status = 0;
-            goto done;
-        default:
-            status = EXIT_USAGE;
-            goto done;
-        }
+    if ((status = cli_getopt(&cmd, argc, argv, &a)) != 0) {
+        status = status < 0 ? 0 : status;
+        goto done;
     }
-    if (optind != argc || (bits != 2048 && bits != 3072 && bits != 4096)) {
+    status = 1;
+    if (optind != argc ||
+        (a.bits != 2048 && a.bits != 3072 && a.bits != 4096)) {
         if (optind == argc)
             fputs("leec: --bits must be 2048, 3072 or 4096\n", stderr);
         fputs(DH_USAGE, stderr);
         status = EXIT_USAGE;
         goto done;
     }
-    if (!out) {
-        if (!dir && !(dir = cli_default_dir())) {
+    if (!a.out) {
+        /* Not cli_state_dir: dhparam's message says "(set --dir)". */
+        if (!a.dir && !(a.dir = cli_default_dir())) {
             fputs("leec: no state folder (set --dir)\n", stderr);
             goto done;
         }
         /* Opening the store creates the state folder if needed. */
-        if (!(store = leec_store_fs_new(dir, &rc))) {
-            fprintf(stderr, "leec: cannot open %s: %s\n", dir,
-                    leec_strerror(rc));
+        if (!(store = cli_store_open(a.dir)))
             goto done;
-        }
-        if (asprintf(&out, "%s/dh-params.pem", dir) < 0) {
-            out = NULL;
+        if (asprintf(&path, "%s/dh-params.pem", a.dir) < 0) {
+            path = NULL;
             fputs("leec: out of memory\n", stderr);
             goto done;
         }
+        a.out = path;
     }
-    if (generate && bits > 2048)
+    if (a.generate && a.bits > 2048)
         fprintf(stderr,
                 "leec: generating %u-bit parameters, this may take "
                 "minutes...\n",
-                bits);
-    if ((rc = leec_dhparam_pem((int)bits, generate, &pem)) != LEEC_OK) {
+                a.bits);
+    if ((rc = leec_dhparam_pem((int)a.bits, a.generate, &pem)) != LEEC_OK) {
         fprintf(stderr, "leec: cannot make DH parameters: %s\n",
                 leec_strerror(rc));
         goto done;
     }
-    if ((rc = leec_write_file_atomic(out, pem, strlen(pem), 0644)) != LEEC_OK) {
-        fprintf(stderr, "leec: cannot write %s: %s\n", out, leec_strerror(rc));
+    rc = leec_write_file_atomic(a.out, pem, strlen(pem), 0644);
+    if (rc != LEEC_OK) {
+        fprintf(stderr, "leec: cannot write %s: %s\n", a.out,
+                leec_strerror(rc));
         goto done;
     }
-    printf("%s\n", out);
+    printf("%s\n", a.out);
     status = 0;
 done:
     leec_store_free(store);
     free(pem);
-    free(out);
-    free(dir);
+    free(path);
+    free(a.dir);
     return status;
 }

@@ -11,6 +11,16 @@
 #define RESET_USAGE                                                            \
     "usage: leec reset [--dir DIR] [--yes] (CERT-NAME ... | --all)\n"
 
+/* --help: one line a line, as printed. */
+/* clang-format off */
+static const char reset_help[] =
+    RESET_USAGE
+    "\n"
+    "Forgets every version of the named certificates (their live link first,\n"
+    "then their archive); --all also forgets the accounts. Asks first unless\n"
+    "--yes.\n";
+/* clang-format on */
+
 /* Asks on the terminal; true for "y" or "yes". */
 static bool confirm(int argc, char **argv, bool all, const char *dir)
 {
@@ -58,6 +68,29 @@ static int reset_one(leec_store *store, const char *name)
     return 1;
 }
 
+typedef struct reset_args {
+    char *dir; /* malloc'd; NULL: none given */
+    bool all, yes;
+} reset_args;
+
+/* One of reset's options into the reset_args ud (as cli_cmd's take). */
+static int take(void *ud, int c, const char *arg)
+{
+    reset_args *a = ud;
+    switch (c) {
+    case 'D':
+        return cli_set_dir(&a->dir, arg);
+    case 'a':
+        a->all = true;
+        return 0;
+    case 'y':
+        a->yes = true;
+        return 0;
+    default:
+        return CLI_OPT_OTHER;
+    }
+}
+
 int cmd_reset(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -67,54 +100,38 @@ int cmd_reset(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char *dir = NULL;
-    bool all = false, yes = false;
-    int c, status = 1;
-    leec_code rc;
+    /* Names or --all: checked here, the operand count is not fixed. */
+    static const cli_cmd cmd = {
+        .shortopts = "hy",
+        .longopts = opts,
+        .take = take,
+        .usage = reset_help,
+    };
+    reset_args a = {0};
+    int status;
     leec_store *store = NULL;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D':
-            free(dir);
-            dir = strdup(optarg);
-            break;
-        case 'a':
-            all = true;
-            break;
-        case 'y':
-            yes = true;
-            break;
-        case 'h':
-            fputs(RESET_USAGE
-                  "\n"
-                  "Forgets every version of the named certificates (their "
-                  "live link first,\nthen their archive); --all also forgets "
-                  "the accounts. Asks first unless\n--yes.\n",
-                  stdout);
-            status = 0;
-            goto done;
-        default:
-            status = EXIT_USAGE;
-            goto done;
-        }
+    if ((status = cli_getopt(&cmd, argc, argv, &a)) != 0) {
+        status = status < 0 ? 0 : status;
+        goto done;
     }
+    status = 1;
     int nnames = argc - optind;
     char **names = argv + optind;
-    if (all == (nnames > 0)) {
-        fputs(all ? "leec: --all takes no certificate names\n"
-                  : "leec: name the certificates to reset, or --all\n",
+    if (a.all == (nnames > 0)) {
+        fputs(a.all ? "leec: --all takes no certificate names\n"
+                    : "leec: name the certificates to reset, or --all\n",
               stderr);
         fputs(RESET_USAGE, stderr);
         status = EXIT_USAGE;
         goto done;
     }
-    if (!dir && !(dir = cli_default_dir())) {
+    /* Not cli_state_dir: reset's message says "(set --dir)". */
+    if (!a.dir && !(a.dir = cli_default_dir())) {
         fputs("leec: no state folder (set --dir)\n", stderr);
         goto done;
     }
-    if (!yes) {
+    if (!a.yes) {
         if (!isatty(STDIN_FILENO)) {
             fputs("leec: reset forgets keys and certificates: confirm with "
                   "--yes when not on a terminal\n",
@@ -122,17 +139,15 @@ int cmd_reset(int argc, char **argv)
             status = EXIT_USAGE;
             goto done;
         }
-        if (!confirm(nnames, names, all, dir)) {
+        if (!confirm(nnames, names, a.all, a.dir)) {
             fputs("leec: nothing reset\n", stderr);
             goto done;
         }
     }
-    if (!(store = leec_store_fs_new(dir, &rc))) {
-        fprintf(stderr, "leec: cannot open %s: %s\n", dir, leec_strerror(rc));
+    if (!(store = cli_store_open(a.dir)))
         goto done;
-    }
     status = 0;
-    if (all) {
+    if (a.all) {
         status = reset_one(store, NULL);
     } else {
         for (int i = 0; i < nnames; i++) {
@@ -142,6 +157,6 @@ int cmd_reset(int argc, char **argv)
     }
 done:
     leec_store_free(store);
-    free(dir);
+    free(a.dir);
     return status;
 }
