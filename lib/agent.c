@@ -375,8 +375,8 @@ static char *new_order_payload(leec_agent *a)
         json_object_set_new(o, "profile", json_string(a->profile));
     /* RFC 9773 §5: a renewal names the certificate it replaces (the CA may
      * then exempt it from rate limits). */
-    if (a->had_cert && a->names_same && a->ari_id &&
-        a->ctx->dir.renewal_info && !a->replaces_refused)
+    if (a->had_cert && a->names_same && a->ctx->dir.renewal_info &&
+        !a->replaces_refused && leec_agent_ari_id(a))
         json_object_set_new(o, "replaces", json_string(a->ari_id));
     s = json_dumps(o, JSON_COMPACT);
 out:
@@ -597,7 +597,8 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         return;
     }
     if (r->status >= 400 && r->status < 500 && r->status != 429 &&
-        !a->replaces_refused && a->had_cert && a->names_same && a->ari_id &&
+        !a->replaces_refused && a->had_cert && a->names_same &&
+        leec_agent_ari_id(a) &&
         a->ctx->dir.renewal_info) {
         /* alreadyReplaced (another order named it), or a CA that does not
          * take "replaces" here: the renewal itself must not fail on it. */

@@ -57,11 +57,26 @@ void leec_agent_record_failure(leec_agent *a)
 
 static void decide(leec_agent *a);
 
-/* The renewal state holds a window for the installed certificate. */
-static bool ari_window_current(const leec_agent *a)
+const char *leec_agent_ari_id(leec_agent *a)
 {
-    return a->rs.ari_offered && a->rs.win_end && a->ari_id && a->rs.ari_id &&
-           strcmp(a->rs.ari_id, a->ari_id) == 0;
+    /* Another full X.509 decode: only when renewal information matters,
+     * not for every fresh certificate of a CA that offers none. */
+    if (!a->ari_id_known && a->had_cert && a->cert_pem) {
+        a->ari_id_known = true;
+        if (leec_ari_cert_id(a->cert_pem, strlen(a->cert_pem), &a->ari_id) !=
+            LEEC_OK)
+            a->ari_id = NULL; /* no AKI: no renewal information */
+    }
+    return a->ari_id;
+}
+
+/* The renewal state holds a window for the installed certificate. */
+static bool ari_window_current(leec_agent *a)
+{
+    const char *id = a->rs.ari_offered && a->rs.win_end && a->rs.ari_id
+                         ? leec_agent_ari_id(a)
+                         : NULL;
+    return id && strcmp(a->rs.ari_id, id) == 0;
 }
 
 /* The installed certificate is kept: FRESH. */
@@ -116,8 +131,8 @@ void leec_agent_check_existing(leec_agent *a)
     a->names_same = leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
     a->lifetime_due = leec_renewal_lifetime_due(ci->not_before, ci->not_after);
     free(a->ari_id);
-    if (leec_ari_cert_id(pem, strlen(pem), &a->ari_id) != LEEC_OK)
-        a->ari_id = NULL; /* no AKI: no renewal information */
+    a->ari_id = NULL;
+    a->ari_id_known = false;
     free(a->cert_pem);
     a->cert_pem = pem; /* leec_agent_cert_pem() when kept */
     leec_cert_info_free(ci);
@@ -196,7 +211,7 @@ void leec_agent_renewal_info_step(leec_agent *a)
         decide(a);
         return;
     }
-    bool offered = ctx->dir.renewal_info && a->ari_id;
+    bool offered = ctx->dir.renewal_info && leec_agent_ari_id(a);
     if (!offered) {
         if (!a->rs.ari_known || a->rs.ari_offered) {
             a->rs.ari_known = true;
@@ -272,8 +287,14 @@ bool leec_agent_kept_meanwhile(leec_agent *a)
         leec_agent_fail_msg(a, rc, "cannot read the installed certificate");
         return true;
     }
-    bool theirs = rc == LEEC_OK &&
-                  leec_cert_info_from_pem(pem, strlen(pem), &ci) == LEEC_OK &&
+    /* The same file as at the first look (the usual case): nothing to
+     * decode. */
+    if (rc == LEEC_E_NOT_FOUND ||
+        (a->had_cert && a->cert_pem && strcmp(pem, a->cert_pem) == 0)) {
+        free(pem);
+        return false;
+    }
+    bool theirs = leec_cert_info_from_pem(pem, strlen(pem), &ci) == LEEC_OK &&
                   (!a->seen_serial || strcmp(a->seen_serial, ci->serial)) &&
                   leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
     time_t due =

@@ -85,6 +85,7 @@ struct leec_agent {
     bool names_same;       /* ... for the same names */
     bool ordering;         /* decided to order: counted in ctx->ordering */
     char *ari_id;          /* the installed certificate's ARI id, or NULL */
+    bool ari_id_known;     /* ari_id computed (leec_agent_ari_id) */
     leec_renewal_state rs; /* its renewal state (renewal.json) */
     time_t lifetime_due;
     bool replaces_refused; /* the CA refused "replaces": order without */
@@ -122,6 +123,9 @@ void leec_agent_renewal_info_step(leec_agent *a);
 void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r);
 bool leec_agent_kept_meanwhile(leec_agent *a);
 void leec_agent_record_failure(leec_agent *a);
+/* The installed certificate's ARI id (RFC 9773 §4.1), computed on first
+ * use; NULL without one (no certificate, no AKI). Owned by the agent. */
+const char *leec_agent_ari_id(leec_agent *a);
 void leec_agent_authz_clear(leec_agent *a);
 
 #endif
