@@ -585,6 +585,14 @@ void issue_op_clear(issue_op *op)
     op->problem_type = op->problem_detail = NULL;
 }
 
+char *issue_settings_text(const issue_opts *o)
+{
+    json_t *j = lc_settings_json(o);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    return text;
+}
+
 int issue_agent_setup(leec_agent *agent, const issue_opts *o)
 {
     leec_code rc = leec_agent_set_key_type(agent, o->key_type);
@@ -596,12 +604,11 @@ int issue_agent_setup(leec_agent *agent, const issue_opts *o)
         rc = leec_agent_set_preferred_chain(agent, o->preferred_chain);
     if (rc == LEEC_OK && o->profile)
         rc = leec_agent_set_profile(agent, o->profile);
-    json_t *j = rc == LEEC_OK ? lc_settings_json(o) : NULL;
-    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *made = o->settings || rc != LEEC_OK ? NULL : issue_settings_text(o);
+    const char *text = o->settings ? o->settings : made;
     if (rc == LEEC_OK)
         rc = text ? leec_agent_set_settings(agent, text) : LEEC_E_NOMEM;
-    free(text);
-    json_decref(j);
+    free(made);
     if (rc != LEEC_OK) {
         fprintf(stderr, "leec: %s: %s\n", leec_agent_cert_name(agent),
                 leec_strerror(rc));
@@ -808,12 +815,19 @@ int cmd_issue(int argc, char **argv)
     issue_opts o;
     issue_opts_init(&o);
     int status = parse(argc, argv, &o);
+    /* The same settings for every certificate of the run: made once (the
+     * paths in them resolved once). */
+    if (status == 0 && !(o.settings = issue_settings_text(&o))) {
+        fputs("leec: out of memory\n", stderr);
+        status = 1;
+    }
     if (status != 0)
         status = status < 0 ? 0 : status;
     else if (o.batch)
         status = issue_batch(&o);
     else
         status = issue_single(&o);
+    free(o.settings);
     free(o.names);
     free(o.dir);
     return status;

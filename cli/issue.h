@@ -53,6 +53,9 @@ typedef struct issue_opts {
     const char *pre_hook;        /* --pre-hook CMD */
     const char *post_hook;       /* --post-hook CMD */
     const char *deploy_hook;     /* --deploy-hook CMD */
+    char *settings; /* the renewal settings as JSON text, made once per run
+                       (issue_settings_text) and owned by its maker; NULL:
+                       issue_agent_setup makes them for each agent */
 } issue_opts;
 
 /* Set by SIGINT/SIGTERM once issue_signals() ran: the signal number. */
@@ -163,6 +166,9 @@ int issue_agent_setup(leec_agent *agent, const issue_opts *o);
  * http-01 one); the library logs why it fails. */
 leec_solver *issue_make_solver(leec_ctx *ctx, const issue_opts *o,
                                leec_code *rc);
+
+/* lc_settings_json(o) as compact JSON text, malloc'd (NULL: no memory). */
+char *issue_settings_text(const issue_opts *o);
 
 /* lc_opts_of_fn for runs where every agent has the options o (ud). */
 const issue_opts *issue_opts_of(void *ud, leec_agent *agent);

@@ -21,10 +21,10 @@
 #include "issue.h"
 #include "lifecycle.h"
 
-#define NEVER ((time_t)-1)
-#define WAKE_MIN_S 60        /* never two passes closer than this */
-#define WAKE_RETRY_S 3600    /* after a pass that could not read the store */
-#define NAP_MAX_S 3600       /* re-read the clock at least this often */
+#define NEVER        ((time_t)-1)
+#define WAKE_MIN_S   60   /* never two passes closer than this */
+#define WAKE_RETRY_S 3600 /* after a pass that could not read the store */
+#define NAP_MAX_S    3600 /* re-read the clock at least this often */
 
 typedef struct rn_opts {
     char *dir;
@@ -37,12 +37,12 @@ typedef struct rn_opts {
 
 typedef struct rn_cert {
     char *name;
-    json_t *meta;        /* meta.json: owns the strings of o */
-    issue_opts o;        /* from its settings */
-    const char **names;  /* meta "names" (borrowed) */
+    json_t *meta;       /* meta.json: owns the strings of o */
+    issue_opts o;       /* from its settings */
+    const char **names; /* meta "names" (borrowed) */
     size_t nnames;
     leec_renewal_plan *plan;
-    const char *skip;    /* why it cannot be renewed, or NULL */
+    const char *skip; /* why it cannot be renewed, or NULL */
     bool selected;
     bool reported;
     leec_agent *agent;
@@ -68,9 +68,8 @@ static void on_hup(int sig)
 
 static bool use_syslog; /* set once by cmd_daemon before any pass */
 
-__attribute__((format(printf, 3, 4))) static void say(const rn_opts *ro,
-                                                      int prio,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+say(const rn_opts *ro, int prio, const char *fmt, ...)
 {
     va_list ap;
     if (ro->quiet && prio > LOG_WARNING)
@@ -115,6 +114,7 @@ static void cert_clear(rn_cert *c)
 {
     free(c->name);
     json_decref(c->meta);
+    free(c->o.settings);
     free(c->names);
     leec_renewal_plan_free(c->plan);
     memset(c, 0, sizeof *c);
@@ -150,9 +150,13 @@ static int load_cert(leec_store *store, rn_cert *c)
     }
     c->o.dns_propagation = -1;
     const char *why = NULL;
-    if (lc_opts_from_settings(json_object_get(c->meta, "settings"), &c->o,
-                              &why) != 0)
+    json_t *settings = json_object_get(c->meta, "settings");
+    if (lc_opts_from_settings(settings, &c->o, &why) != 0)
         c->skip = why;
+    /* Kept again as they are with the renewed version. */
+    else if (!(c->o.settings =
+                   json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS)))
+        return 1;
     return 0;
 }
 
@@ -164,8 +168,7 @@ static int load(rn_pass *p, leec_store *store, char **only, size_t nonly)
     size_t n = nonly;
     int status = 0;
     if (!nonly && leec_store_list(store, &names, &n) != LEEC_OK) {
-        say(p->ro, LOG_ERR, "cannot list the certificates in %s",
-            p->ro->dir);
+        say(p->ro, LOG_ERR, "cannot list the certificates in %s", p->ro->dir);
         return 1;
     }
     if (n && !(p->c = calloc(n, sizeof *p->c))) {
@@ -272,8 +275,8 @@ static int solver_for(leec_ctx *ctx, rn_cert *c, rn_solver **cache,
     leec_code rc = LEEC_OK;
     if (!s) {
         if (!(s = issue_make_solver(ctx, o, &rc))) {
-            fprintf(stderr, "leec: %s: cannot set up its solver: %s\n",
-                    c->name, leec_strerror(rc));
+            fprintf(stderr, "leec: %s: cannot set up its solver: %s\n", c->name,
+                    leec_strerror(rc));
             free(key);
             return 1;
         }
@@ -307,8 +310,8 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
         leec_renewal_plan *pl = NULL;
         if (leec_store_renewal_plan(store, c->name, &pl) == LEEC_OK)
             fmt_when(pl->due, when, sizeof when);
-        say(ro, LOG_INFO, "%s is not due (renewal from %s, %s)", c->name,
-            when, pl && pl->why == LEEC_DUE_ARI ? "the CA's window" : "lifetime");
+        say(ro, LOG_INFO, "%s is not due (renewal from %s, %s)", c->name, when,
+            pl && pl->why == LEEC_DUE_ARI ? "the CA's window" : "lifetime");
         leec_renewal_plan_free(pl);
         p->fresh++;
         break;
@@ -431,8 +434,8 @@ static void dry_run(rn_pass *p)
                    "%s so far)\n",
                    c->name, due, why);
         } else {
-            printf("%s: not due until %s (%s; expires %s)\n", c->name, due,
-                   why, exp);
+            printf("%s: not due until %s (%s; expires %s)\n", c->name, due, why,
+                   exp);
         }
     }
 }
@@ -553,8 +556,11 @@ enum {
     {"dir", required_argument, NULL, OPT_DIR},                                 \
         {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},           \
         {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},               \
-        {"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'}, \
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+        {"verbose", no_argument, NULL, 'v'},                                   \
+        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},   \
+    {                                                                          \
+        NULL, 0, NULL, 0                                                       \
+    }
 
 static const struct option renew_options[] = {
     {"force", no_argument, NULL, OPT_FORCE},
@@ -630,7 +636,7 @@ static const char renew_usage[] =
 int cmd_renew(int argc, char **argv)
 {
     static const cli_cmd cmd = {"vqh", renew_options, take, renew_usage,
-                                 true, NULL, NULL};
+                                true,  NULL,          NULL};
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
     int status = parse(argc, argv, &ro, &cmd);
@@ -681,8 +687,7 @@ static bool nap(time_t wake, const sigset_t *open_mask, int ifd)
         time_t left = wake == NEVER ? NAP_MAX_S : wake - now;
         struct timespec ts = {left > NAP_MAX_S ? NAP_MAX_S : left, 0};
         struct pollfd pfd = {ifd, POLLIN, 0};
-        int r = ppoll(ifd >= 0 ? &pfd : NULL, ifd >= 0 ? 1 : 0, &ts,
-                      open_mask);
+        int r = ppoll(ifd >= 0 ? &pfd : NULL, ifd >= 0 ? 1 : 0, &ts, open_mask);
         if (r < 0 && errno != EINTR)
             return false;
         if (r > 0 && drain(ifd))
@@ -694,7 +699,7 @@ static bool nap(time_t wake, const sigset_t *open_mask, int ifd)
 int cmd_daemon(int argc, char **argv)
 {
     static const cli_cmd cmd = {"vqh", daemon_options, take, daemon_usage,
-                                 true, NULL, NULL};
+                                true,  NULL,           NULL};
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.daemon = true;
