@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TAG_INTEGER 0x02
-#define TAG_UTCTIME 0x17
-#define TAG_GENTIME 0x18
+#include "b64url.h"
+
+#define TAG_INTEGER  0x02
+#define TAG_UTCTIME  0x17
+#define TAG_GENTIME  0x18
 #define TAG_SEQUENCE 0x30
-#define TAG_VERSION 0xa0 /* [0] EXPLICIT, constructed */
+#define TAG_VERSION  0xa0 /* [0] EXPLICIT, constructed */
 
 /* One TLV at *p (before end): its tag and value; *p moves past it. */
 static bool tlv(const unsigned char **p, const unsigned char *end,
@@ -72,9 +74,8 @@ static bool der_time(unsigned char tag, const unsigned char *s, size_t n,
         return false;
     if (yl == 2)
         y += y < 50 ? 2000 : 1900;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
         return false;
     tm.tm_year = y - 1900;
     tm.tm_mon -= 1;
@@ -142,21 +143,9 @@ leec_code leec_der_cert_basics(const unsigned char *der, size_t len,
     return LEEC_OK;
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
+/* The PEM body as base64url (the project's one base64 decoder, strict
+ * about trailing bits): line breaks and padding dropped, '+' and '/'
+ * mapped. */
 leec_code leec_pem_cert_der(const char *pem, size_t len, unsigned char **der,
                             size_t *derlen)
 {
@@ -171,37 +160,25 @@ leec_code leec_pem_cert_der(const char *pem, size_t len, unsigned char **der,
     const char *e = memmem(b, len - (size_t)(b - pem), endm, sizeof endm - 1);
     if (!e)
         return LEEC_E_INVALID_ARG;
-    unsigned char *out = malloc((size_t)(e - b) / 4 * 3 + 3);
-    if (!out)
+    char *u = malloc((size_t)(e - b) + 1);
+    if (!u)
         return LEEC_E_NOMEM;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0, pad = 0;
-    for (const char *c = b; c < e; c++) {
-        unsigned char ch = (unsigned char)*c;
-        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+    size_t n = 0, pad = 0;
+    leec_code rc = LEEC_OK;
+    for (const char *c = b; c < e && rc == LEEC_OK; c++) {
+        if (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n')
             continue;
-        int v = b64_value(ch);
-        if (ch == '=') {
+        if (*c == '=')
             pad++;
-            continue;
-        }
-        if (v < 0 || pad) {
-            free(out);
-            return LEEC_E_INVALID_ARG;
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
+        else if (pad || *c == '-' || *c == '_') /* after padding; not PEM */
+            rc = LEEC_E_INVALID_ARG;
+        else
+            u[n++] = *c == '+' ? '-' : *c == '/' ? '_' : *c;
     }
-    if (pad > 2 || o == 0) {
-        free(out);
-        return LEEC_E_INVALID_ARG;
-    }
-    *der = out;
-    *derlen = o;
-    return LEEC_OK;
+    if (rc == LEEC_OK && (pad > 2 || n == 0))
+        rc = LEEC_E_INVALID_ARG;
+    if (rc == LEEC_OK)
+        rc = leec_b64url_decode(u, n, der, derlen);
+    free(u);
+    return rc == LEEC_E_NOMEM ? rc : rc != LEEC_OK ? LEEC_E_INVALID_ARG : rc;
 }
