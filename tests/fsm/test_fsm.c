@@ -8,7 +8,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "../unit/testutil.h"
 #include "jws.h"
 #include "problem.h"
 
@@ -43,7 +43,7 @@ typedef struct rec {
 } rec;
 
 typedef struct env {
-    char dir[64];
+    char *dir; /* the store, a private temporary folder */
     fake_ca *ca;
     leec_ctx *ctx;
     rec r;
@@ -53,15 +53,6 @@ static void log_fn(void *ud, leec_log_level level, const char *msg)
 {
     (void)ud;
     fprintf(stderr, "leec[%d]: %s\n", (int)level, msg);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static leec_ctx *new_ctx(env *e)
@@ -85,8 +76,7 @@ static int setup(void **state)
 {
     env *e = calloc(1, sizeof *e);
     assert_non_null(e);
-    snprintf(e->dir, sizeof e->dir, "/tmp/leec-fsm-XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
+    assert_non_null(e->dir = tu_tmpdir("leec-fsm"));
     e->ca = fake_ca_new();
     fake_http_set_responder(fake_ca_respond, e->ca);
     fake_clock_set(1000000);
@@ -105,7 +95,8 @@ static int teardown(void **state)
     fake_ca_free(e->ca);
     fake_http_reset();
     assert_int_equal(fake_http_pending(), 0);
-    nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(e->dir);
+    free(e->dir);
     free(e);
     return 0;
 }
@@ -843,8 +834,8 @@ static void test_ctx_free_right_after_start(void **state)
 static void test_ctx_free_mid_flight(void **state)
 {
     env *e = *state;
-    char webroot[128];
-    snprintf(webroot, sizeof webroot, "%s/www", e->dir);
+    char *webroot = NULL;
+    assert_true(asprintf(&webroot, "%s/www", e->dir) > 0);
     assert_int_equal(mkdir(webroot, 0700), 0);
     e->ca->knobs.authz_pending_polls = 1000;
     static const char *const n1[] = {"a.example"};
@@ -882,6 +873,7 @@ static void test_ctx_free_mid_flight(void **state)
         free(r1.ka[i]);
         free(r2.ka[i]);
     }
+    free(webroot);
 }
 
 static void test_terms_of_service(void **state)

@@ -10,7 +10,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "../unit/testutil.h"
 
 #define MAX_ITER 50000
 #define MAX_AGENTS 8
@@ -35,7 +35,7 @@ typedef struct slot {
 } slot;
 
 struct env {
-    char dir[64];
+    char *dir; /* the store, a private temporary folder */
     fake_ca *ca;
     leec_ctx *ctx;
     slot s[MAX_AGENTS];
@@ -63,15 +63,6 @@ static void log_fn(void *ud, leec_log_level level, const char *msg)
             (long long)fake_clock_now(), msg);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* The fake CA, watched: remembers when it first said 429. */
 static void responder(void *ud, const fake_request *req, leec_http_resp *resp)
 {
@@ -96,8 +87,7 @@ static int setup(void **state)
 {
     env *e = calloc(1, sizeof *e);
     assert_non_null(e);
-    snprintf(e->dir, sizeof e->dir, "/tmp/leec-gov-XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
+    assert_non_null(e->dir = tu_tmpdir("leec-gov"));
     e->ca = fake_ca_new();
     fake_http_set_responder(responder, e);
     fake_clock_set(1000000);
@@ -125,7 +115,8 @@ static int teardown(void **state)
     fake_ca_free(e->ca);
     fake_http_reset();
     assert_int_equal(fake_http_pending(), 0);
-    nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(e->dir);
+    free(e->dir);
     free(e);
     return 0;
 }
