@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
 /* leec issue: obtain one certificate through one agent, or many with
- * --batch (batch.c). Option parsing and context set-up are shared. */
+ * --batch (batch.c). What every command talking to the CA shares (its
+ * options, the context, the loop) is in ca.c. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,25 +10,6 @@
 
 #include "issue.h"
 #include "lifecycle.h"
-
-#define ORDERS_WINDOW_S (3u * 3600u)       /* --budget-orders: per 3 hours */
-#define DOMAIN_WINDOW_S (7u * 24u * 3600u) /* --budget-domain: per 7 days */
-
-volatile sig_atomic_t issue_stop_signal;
-
-static void on_signal(int sig)
-{
-    issue_stop_signal = sig;
-}
-
-void issue_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 /* One help line a line, as printed. */
 /* clang-format off */
@@ -167,41 +148,6 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-
-leec_code issue_run(leec_ctx *ctx)
-{
-    leec_code rc = LEEC_OK;
-    int running = 1;
-    while (!issue_stop_signal) {
-        if ((rc = leec_ctx_perform(ctx, &running)) != LEEC_OK || !running)
-            break;
-        /* Bounded wait so a signal is noticed promptly. */
-        if ((rc = leec_ctx_poll(ctx, 250)) != LEEC_OK)
-            break;
-    }
-    return rc;
-}
-
-int issue_run_status(leec_code rc)
-{
-    if (issue_stop_signal) {
-        /* Freeing the context undoes every solver's side effect. */
-        fprintf(stderr, "leec: interrupted; challenge files removed\n");
-        return 128 + issue_stop_signal;
-    }
-    if (rc != LEEC_OK) {
-        fprintf(stderr, "leec: event loop: %s\n", leec_strerror(rc));
-        return 1;
-    }
-    return 0;
-}
-
-double issue_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* One of issue's own options into the issue_opts ud (as cli_cmd's take). */
 static int take(void *ud, int c, const char *arg)
@@ -406,183 +352,6 @@ static int parse(int argc, char **argv, issue_opts *o)
         return EXIT_USAGE;
     }
     return cli_state_dir(&o->dir) ? 0 : EXIT_USAGE;
-}
-
-void issue_opts_init(issue_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->max_parallel = 10;
-    o->dns_propagation = -1;
-}
-
-int issue_ca_option(int c, const char *arg, issue_opts *o)
-{
-    switch (c) {
-    case OPT_CA_SERVER:
-        o->server = arg;
-        return 0;
-    case OPT_CA_BUNDLE_FILE:
-        o->ca_bundle = arg;
-        return 0;
-    case OPT_CA_DIR:
-        return cli_set_dir(&o->dir, arg);
-    case OPT_CA_AGREE_TOS:
-        o->agree_tos = true;
-        return 0;
-    case OPT_CA_EAB_KEY_FILE:
-        o->eab_hmac_key_file = arg;
-        return 0;
-    case 'v':
-        o->verbose++;
-        return 0;
-    case 'q':
-        o->quiet = true;
-        return 0;
-    default:
-        return CLI_OPT_OTHER;
-    }
-}
-
-leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
-                        int *status)
-{
-    leec_code rc;
-    leec_ctx *ctx = leec_ctx_new();
-    *status = 1;
-    if (!ctx) {
-        fputs("leec: out of memory\n", stderr);
-        return NULL;
-    }
-    leec_log_level lvl = o->quiet         ? LEEC_LOG_ERROR
-                         : o->verbose > 1 ? LEEC_LOG_DEBUG
-                         : o->verbose     ? LEEC_LOG_INFO
-                                          : LEEC_LOG_WARN;
-    leec_ctx_set_log(ctx, log, logud, lvl);
-    if (o->server && (rc = leec_ctx_set_server(ctx, o->server)) != LEEC_OK) {
-        fprintf(stderr, "leec: --server %s: %s\n", o->server,
-                leec_strerror(rc));
-        *status = EXIT_USAGE;
-        goto fail;
-    }
-    if (o->ca_bundle)
-        leec_ctx_set_ca_bundle(ctx, o->ca_bundle);
-    if (o->email && (rc = leec_ctx_set_contact(ctx, o->email)) != LEEC_OK) {
-        fprintf(stderr, "leec: --email %s: %s\n", o->email, leec_strerror(rc));
-        *status = EXIT_USAGE;
-        goto fail;
-    }
-    leec_ctx_set_agree_tos(ctx, o->agree_tos);
-    if (o->eab_hmac_key && o->eab_hmac_key_file) {
-        fputs("leec: --eab-hmac-key or --eab-hmac-key-file, not both\n",
-              stderr);
-        *status = EXIT_USAGE;
-        goto fail;
-    }
-    char *keybuf = NULL;
-    const char *key = o->eab_hmac_key;
-    if (o->eab_hmac_key_file) {
-        if (!(keybuf = cli_read_secret("--eab-hmac-key-file",
-                                       o->eab_hmac_key_file))) {
-            *status = EXIT_USAGE;
-            goto fail;
-        }
-        key = keybuf;
-    }
-    if ((o->eab_kid != NULL) != (key != NULL)) {
-        fputs("leec: --eab-kid and --eab-hmac-key go together\n", stderr);
-        cli_free_secret(keybuf);
-        *status = EXIT_USAGE;
-        goto fail;
-    }
-    rc = o->eab_kid ? leec_ctx_set_eab(ctx, o->eab_kid, key) : LEEC_OK;
-    cli_free_secret(keybuf); /* the context keeps its own copy */
-    if (rc != LEEC_OK) {
-        fprintf(stderr,
-                "leec: --eab-kid/--eab-hmac-key: %s (the key is "
-                "base64url)\n",
-                leec_strerror(rc));
-        *status = EXIT_USAGE;
-        goto fail;
-    }
-    leec_ctx_set_account_mode(ctx, o->throwaway ? LEEC_ACCOUNT_THROWAWAY
-                                                : LEEC_ACCOUNT_SAVED);
-    /* After set_server: the library picks its defaults from the URL. */
-    leec_ctx_set_max_parallel(ctx, o->max_parallel);
-    if (o->rate_set)
-        leec_ctx_set_rate_limit(ctx, o->rate_limit);
-    if (o->budget_orders_set)
-        leec_ctx_set_order_budget(ctx, o->budget_orders, ORDERS_WINDOW_S);
-    if (o->budget_domain_set)
-        leec_ctx_set_domain_budget(ctx, o->budget_domain, DOMAIN_WINDOW_S);
-    *status = 0;
-    return ctx;
-fail:
-    leec_ctx_free(ctx);
-    return NULL;
-}
-
-int issue_open_store(leec_ctx *ctx, const issue_opts *o)
-{
-    leec_code rc;
-    leec_store *store = leec_store_fs_new(o->dir, &rc);
-    if (!store) {
-        fprintf(stderr, "leec: cannot open the state folder %s: %s\n", o->dir,
-                leec_strerror(rc));
-        return 1;
-    }
-    leec_ctx_set_store(ctx, store);
-    return 0;
-}
-
-void issue_op_done(void *ud, leec_code rc, const leec_problem *p)
-{
-    issue_op *op = ud;
-    op->finished = true;
-    op->rc = rc;
-    if (!p)
-        return;
-    op->problem = cli_problem_json(p);
-    if (p->type)
-        op->problem_type = strdup(p->type);
-    if (p->detail)
-        op->problem_detail = strdup(p->detail);
-}
-
-void issue_op_failure(const issue_op *op, leec_code rc)
-{
-    fprintf(stderr, "leec: %s", op->head);
-    cli_put_safe(op->what);
-    fprintf(stderr, "%s%s", op->sep, leec_strerror(rc));
-    if (op->problem_detail) {
-        fputs(": ", stderr);
-        cli_put_safe(op->problem_detail);
-    }
-    if (op->problem_type) {
-        fputs(" (", stderr);
-        cli_put_safe(op->problem_type);
-        fputc(')', stderr);
-    }
-    fputc('\n', stderr);
-}
-
-int issue_op_run(leec_ctx *ctx, issue_op *op)
-{
-    /* The library's loop, not issue_run: these short operations catch no
-     * stop signal (SIGINT ends them, as it always did). */
-    leec_code rc = leec_ctx_run(ctx);
-    if (op->finished)
-        return 0;
-    issue_op_failure(op, rc != LEEC_OK ? rc : LEEC_E_STATE);
-    return 1;
-}
-
-void issue_op_clear(issue_op *op)
-{
-    json_decref(op->problem);
-    free(op->problem_type);
-    free(op->problem_detail);
-    op->problem = NULL;
-    op->problem_type = op->problem_detail = NULL;
 }
 
 char *issue_settings_text(const issue_opts *o)
