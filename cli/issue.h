@@ -1,4 +1,6 @@
-/* leec issue: what the single-certificate and the batch forms share. */
+/* The options of the commands that talk to the CA, and what they share:
+ * ca.c (options, context, loop, operations) and issue.c (agents, solvers,
+ * results; the single-certificate and batch forms of leec issue). */
 #ifndef LEEC_CLI_ISSUE_H
 #define LEEC_CLI_ISSUE_H
 
