@@ -551,6 +551,8 @@ typedef enum leec_hook_point {
 } leec_hook_point;
 typedef void (*leec_hook_fn)(void *userdata, leec_hook_point point,
                              leec_agent *agent);
+/* Sets (fn NULL: removes) the context's hook callback; userdata is passed
+ * back, never freed. At any time; it applies to the next hook point. */
 LEEC_API void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn,
                                    void *userdata);
 
