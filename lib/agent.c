@@ -73,10 +73,15 @@ static void finish(leec_agent *a, leec_outcome outcome)
     leec_ctx *ctx = a->ctx;
     bool ordered = a->ordering;
     leec_agent_solvers_cleanup(a);
-    /* Under the certificate's lock still: no other process has installed a
-     * version the failure could be written into. */
+    /* Under the certificate's lock (taken now if the failure came before
+     * it was): no other process has installed a version the failure could
+     * be written into. One that holds it is working on the certificate:
+     * its outcome, not ours, is the news. */
     if (ordered && outcome == LEEC_OUTCOME_FAILED && a->had_cert &&
-        a->names_same)
+        a->names_same &&
+        (a->lock || a->ctx->store->ops->lock(a->ctx->store, "cert",
+                                             a->cert_name,
+                                             &a->lock) == LEEC_OK))
         leec_agent_record_failure(a);
     leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;

@@ -45,7 +45,7 @@ void leec_agent_record_failure(leec_agent *a)
     st->last_error = text;
     st->failures++;
     st->last_failure = now;
-    st->retry_at = now + leec_renewal_backoff_s(st->failures);
+    st->retry_at = leec_renewal_retry_at(st->failures, now, a->cert_na);
     leec_code rc = leec_renewal_save(a->ctx->store, a->cert_name, st);
     char when[32];
     fmt_time(when, sizeof when, st->retry_at);
@@ -54,8 +54,6 @@ void leec_agent_record_failure(leec_agent *a)
              a->id, a->cert_name, st->failures, when,
              rc == LEEC_OK ? "" : " (could not be saved)");
 }
-
-static void decide(leec_agent *a);
 
 const char *leec_agent_ari_id(leec_agent *a)
 {
@@ -97,12 +95,54 @@ static void order_because(leec_agent *a, const char *why)
     leec_agent_start_ordering(a);
 }
 
+/* When the installed certificate is due, by the rule leec_renewal_plan
+ * follows too (renewal.c), so that the agent, leec renew --dry-run, leec
+ * list and the daemon never disagree. A window that lies too late is
+ * said (WARN when just fetched: the CA's answer is news). */
+static leec_due due_now(leec_agent *a, bool fetched)
+{
+    leec_due d = leec_renewal_due(&a->rs, ari_window_current(a), a->cert_nb,
+                                  a->cert_na);
+    if (d.ari_ignored) {
+        char s[32], e[32], l[32];
+        fmt_time(s, sizeof s, a->rs.win_start);
+        fmt_time(e, sizeof e, a->rs.win_end);
+        fmt_time(l, sizeof l, d.at);
+        leec_log(a->ctx, fetched ? LEEC_LOG_WARN : LEEC_LOG_INFO,
+                 "agent %u (%s): ignoring the CA's renewal window (%s to "
+                 "%s): it starts after %s, when %s",
+                 a->id, a->cert_name, s, e, l,
+                 a->rs.win_start >= a->cert_na
+                     ? "the certificate has expired"
+                     : "the lifetime rule renews it");
+    }
+    return d;
+}
+
+/* Keeps or orders, from the renewal state as it stands. */
+static void decide(leec_agent *a, bool fetched)
+{
+    leec_due d = due_now(a, fetched);
+    const char *rule = leec_renewal_rule_text(d.why, a->cert_nb, a->cert_na);
+    if (time(NULL) < d.at) {
+        keep(a, d.at, rule);
+    } else {
+        char *why = NULL;
+        if (asprintf(&why, "due: %s", rule) < 0)
+            why = NULL;
+        order_because(a, why ? why : rule);
+        free(why);
+    }
+}
+
 /*
  * CHECK_EXISTING: looks at the installed certificate and its renewal state.
  * New names, force, or no certificate: order. Backing off after failed
- * renewals: DEFERRED. Otherwise the timing is decided by RENEWAL_INFO,
- * except when the CA is known to offer no renewal information and the
- * lifetime rule says "not yet" (no request at all).
+ * renewals: DEFERRED. Due already (revoked, the lifetime rule, a window
+ * time passed): order, with no need to ask the CA (a window cannot
+ * postpone it). Otherwise the timing is decided by RENEWAL_INFO, except
+ * when the CA is known to offer no renewal information or the window kept
+ * is still good (no request at all).
  */
 void leec_agent_check_existing(leec_agent *a)
 {
@@ -129,7 +169,8 @@ void leec_agent_check_existing(leec_agent *a)
     }
     a->had_cert = true;
     a->names_same = leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
-    a->lifetime_due = leec_renewal_lifetime_due(ci->not_before, ci->not_after);
+    a->cert_nb = ci->not_before;
+    a->cert_na = ci->not_after;
     free(a->ari_id);
     a->ari_id = NULL;
     a->ari_id_known = false;
@@ -159,25 +200,15 @@ void leec_agent_check_existing(leec_agent *a)
                  a->rs.failures == 1 ? "" : "s", when,
                  a->rs.last_error ? a->rs.last_error : "?");
         leec_agent_finish(a, LEEC_OUTCOME_DEFERRED);
-    } else if (a->rs.ari_known && !a->rs.ari_offered && now < a->lifetime_due) {
-        keep(a, a->lifetime_due, "by lifetime");
-    } else if (ari_window_current(a) && a->rs.next_check > now) {
-        decide(a); /* the window kept is still good: nothing to ask */
+    } else if (now >= leec_renewal_due(&a->rs, ari_window_current(a),
+                                       a->cert_nb, a->cert_na)
+                          .at ||
+               (a->rs.ari_known && !a->rs.ari_offered) ||
+               (ari_window_current(a) && a->rs.next_check > now)) {
+        decide(a, false); /* nothing the CA could say would change it */
     } else {
         leec_agent_go(a, LEEC_ST_RENEWAL_INFO);
     }
-}
-
-/* Decides from the lifetime or the window of a->rs. */
-static void decide(leec_agent *a)
-{
-    time_t now = time(NULL);
-    bool ari = ari_window_current(a);
-    time_t due = ari ? a->rs.chosen : a->lifetime_due;
-    if (now < due)
-        keep(a, due, ari ? "inside the CA's renewal window" : "by lifetime");
-    else
-        order_because(a, ari ? "due: renewal window (ARI)" : "due by lifetime");
 }
 
 static void save_renewal_state(leec_agent *a)
@@ -208,7 +239,7 @@ void leec_agent_renewal_info_step(leec_agent *a)
                  "is known",
                  a->id, a->cert_name,
                  ctx->acct_errmsg ? ctx->acct_errmsg : "no directory");
-        decide(a);
+        decide(a, false);
         return;
     }
     bool offered = ctx->dir.renewal_info && leec_agent_ari_id(a);
@@ -218,13 +249,13 @@ void leec_agent_renewal_info_step(leec_agent *a)
             a->rs.ari_offered = false;
             save_renewal_state(a);
         }
-        decide(a);
+        decide(a, false);
         return;
     }
     time_t now = time(NULL);
     bool same = a->rs.ari_id && strcmp(a->rs.ari_id, a->ari_id) == 0;
     if (same && a->rs.ari_offered && a->rs.next_check > now) {
-        decide(a); /* the CA asked not to be asked again before then */
+        decide(a, false); /* the CA asked not to be asked again before */
         return;
     }
     char *url = NULL;
@@ -275,7 +306,7 @@ void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
                  a->rs.explanation ? a->rs.explanation : "");
     }
     save_renewal_state(a);
-    decide(a);
+    decide(a, rc == LEEC_OK);
 }
 
 bool leec_agent_kept_meanwhile(leec_agent *a)

@@ -87,7 +87,7 @@ struct leec_agent {
     char *ari_id;          /* the installed certificate's ARI id, or NULL */
     bool ari_id_known;     /* ari_id computed (leec_agent_ari_id) */
     leec_renewal_state rs; /* its renewal state (renewal.json) */
-    time_t lifetime_due;
+    time_t cert_nb, cert_na; /* the installed certificate's validity */
     bool replaces_refused; /* the CA refused "replaces": order without */
 
     char *preferred_chain; /* issuer CN wanted at the top, or NULL */

@@ -45,6 +45,46 @@ time_t leec_renewal_backoff_s(unsigned failures)
     return d > BACKOFF_MAX_S ? BACKOFF_MAX_S : d;
 }
 
+time_t leec_renewal_retry_at(unsigned failures, time_t now, time_t not_after)
+{
+    time_t d = leec_renewal_backoff_s(failures);
+    if (not_after > now) {
+        /* An hour's back-off would let a certificate of minutes lapse. */
+        time_t cap = (not_after - now) / 3;
+        if (cap < LEEC_RETRY_MIN_S)
+            cap = LEEC_RETRY_MIN_S;
+        if (d > cap)
+            d = cap;
+    }
+    return now + d;
+}
+
+leec_due leec_renewal_due(const leec_renewal_state *st, bool window_current,
+                          time_t not_before, time_t not_after)
+{
+    leec_due d = {leec_renewal_lifetime_due(not_before, not_after),
+                  LEEC_DUE_LIFETIME, false};
+    if (st->revoked_at) {
+        d.at = st->revoked_at;
+        d.why = LEEC_DUE_REVOKED;
+        return d;
+    }
+    if (!window_current || !st->ari_offered || !st->win_end)
+        return d;
+    /* The CA may advance a renewal (a revocation ahead, an incident), never
+     * postpone it past our own rule: a window after it would let the
+     * certificate lapse on a CA's word. */
+    if (st->win_start > d.at) {
+        d.ari_ignored = true;
+        return d;
+    }
+    if (st->chosen <= d.at) {
+        d.at = st->chosen;
+        d.why = LEEC_DUE_ARI;
+    }
+    return d;
+}
+
 static time_t get_time(const json_t *o, const char *key)
 {
     json_t *v = o ? json_object_get(o, key) : NULL;
@@ -127,6 +167,7 @@ leec_code leec_renewal_load(leec_store *store, const char *cert_name,
         st->retry_at = get_time(fail, "retry_at");
         st->last_error = get_text(fail, "error");
     }
+    st->revoked_at = get_time(o, "revoked");
     json_decref(o);
     return ari ? LEEC_OK : from_meta(store, cert_name, st);
 }
@@ -169,6 +210,10 @@ char *leec_renewal_json(const leec_renewal_state *st)
         if (!f || json_object_set_new(o, "failures", f) != 0)
             goto out;
     }
+    if (st->revoked_at &&
+        json_object_set_new(o, "revoked",
+                            json_integer((json_int_t)st->revoked_at)) != 0)
+        goto out;
     s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 out:
     json_decref(o);
@@ -294,6 +339,75 @@ leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
     return LEEC_OK;
 }
 
+const char *leec_renewal_rule_text(leec_due_reason why, time_t not_before,
+                                   time_t not_after)
+{
+    switch (why) {
+    case LEEC_DUE_ARI:
+        return "the CA's renewal window (ARI)";
+    case LEEC_DUE_REVOKED:
+        return "revoked by leec";
+    case LEEC_DUE_LIFETIME:
+        break;
+    }
+    return not_after - not_before < LIFETIME_SHORT_S
+               ? "half of the lifetime left (lifetime under 10 days)"
+               : "a third of the lifetime left";
+}
+
+const char *leec_renewal_plan_rule(const leec_renewal_plan *plan)
+{
+    return plan ? leec_renewal_rule_text(plan->why, plan->not_before,
+                                         plan->not_after)
+                : "?";
+}
+
+/* The serial and validity of a PEM certificate, through the DER reader
+ * (no full X.509 decoding). */
+static leec_code pem_basics(const char *pem, time_t *nb, time_t *na,
+                            char **serial)
+{
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    leec_code rc = leec_pem_cert_der(pem, strlen(pem), &der, &derlen);
+    if (rc == LEEC_OK)
+        rc = leec_der_cert_basics(der, derlen, nb, na, serial);
+    free(der);
+    return rc;
+}
+
+leec_code leec_store_note_revoked(leec_store *store, const char *cert_name,
+                                  const char *cert_pem, time_t when)
+{
+    char *pem = NULL, *mine = NULL, *cur = NULL;
+    time_t nb, na;
+    leec_renewal_state st;
+    memset(&st, 0, sizeof st);
+    if (!store || !cert_pem || !leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = pem_basics(cert_pem, &nb, &na, &mine);
+    if (rc != LEEC_OK)
+        return rc == LEEC_E_NOMEM ? rc : LEEC_E_INVALID_ARG;
+    if ((rc = leec_store_read_cert(store, cert_name, &pem)) != LEEC_OK)
+        goto out;
+    if (pem_basics(pem, &nb, &na, &cur) != LEEC_OK || strcmp(cur, mine) != 0)
+        goto out; /* not the current version: nothing to plan */
+    if ((rc = leec_renewal_load(store, cert_name, cur, &st)) != LEEC_OK)
+        goto out;
+    if (!st.serial && !(st.serial = strdup(cur))) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    st.revoked_at = when > 0 ? when : 1;
+    rc = leec_renewal_save(store, cert_name, &st);
+out:
+    leec_renewal_clear(&st);
+    free(pem);
+    free(mine);
+    free(cur);
+    return rc;
+}
+
 void leec_renewal_plan_free(leec_renewal_plan *plan)
 {
     if (!plan)
@@ -307,8 +421,6 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
                                   leec_renewal_plan **out)
 {
     char *pem = NULL, *serial = NULL;
-    unsigned char *der = NULL;
-    size_t derlen = 0;
     time_t nb = 0, na = 0;
     leec_renewal_state st;
     leec_renewal_plan *p = NULL;
@@ -320,11 +432,8 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
         return rc;
     /* Validity and serial only: a pass over thousands of certificates
      * must not decode each one whole. */
-    rc = leec_pem_cert_der(pem, strlen(pem), &der, &derlen);
+    rc = pem_basics(pem, &nb, &na, &serial);
     free(pem);
-    if (rc == LEEC_OK)
-        rc = leec_der_cert_basics(der, derlen, &nb, &na, &serial);
-    free(der);
     if (rc != LEEC_OK)
         return rc;
     rc = leec_renewal_load(store, cert_name, serial, &st);
@@ -337,14 +446,17 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     }
     p->not_before = nb;
     p->not_after = na;
-    p->due = leec_renewal_lifetime_due(nb, na);
-    p->why = LEEC_DUE_LIFETIME;
+    /* renewal.json belongs to this certificate (its serial): its window
+     * is current. */
+    leec_due d = leec_renewal_due(&st, true, nb, na);
+    p->due = d.at;
+    p->why = d.why;
+    p->ari_ignored = d.ari_ignored;
+    p->revoked_at = st.revoked_at;
     p->ari = st.ari_offered;
     if (st.ari_offered && st.win_end) {
         p->window_start = st.win_start;
         p->window_end = st.win_end;
-        p->due = st.chosen;
-        p->why = LEEC_DUE_ARI;
     }
     p->next_check = st.ari_offered ? st.next_check : 0;
     p->failures = st.failures;

@@ -28,6 +28,7 @@ typedef struct leec_renewal_state {
     time_t last_failure;
     time_t retry_at;     /* no attempt before (without force) */
     char *last_error;
+    time_t revoked_at;   /* leec revoked it then (0: not that we know) */
 } leec_renewal_state;
 
 /* Reads the state of cert_name's current version, whose certificate has
@@ -47,6 +48,32 @@ void leec_renewal_clear(leec_renewal_state *st);
 time_t leec_renewal_lifetime_due(time_t not_before, time_t not_after);
 /* The wait after the n-th consecutive failure: 1 h, 2 h, 4 h, ... 1 day. */
 time_t leec_renewal_backoff_s(unsigned failures);
+/* When the next attempt may come after the n-th consecutive failure at now,
+ * for a certificate expiring at not_after: the back-off, but never more
+ * than a third of the time left (at least LEEC_RETRY_MIN_S), so that a
+ * short-lived certificate gets further attempts before it lapses. */
+#define LEEC_RETRY_MIN_S 10
+time_t leec_renewal_retry_at(unsigned failures, time_t now, time_t not_after);
+
+/*
+ * The one rule every reader follows (the agent, leec renew and its dry run,
+ * leec list, the daemon): when a certificate is due, and why.
+ *   - revoked by leec: at once (the time it was revoked);
+ *   - else the lifetime rule, unless the CA's renewal window (ARI, when
+ *     window_current: st's window belongs to this certificate) gives an
+ *     earlier time: the earlier of the two. A window that starts after the
+ *     lifetime rule's time (or after expiry) is ignored (*ari_ignored).
+ */
+typedef struct leec_due {
+    time_t at;
+    leec_due_reason why;
+    bool ari_ignored; /* a window was known but lies too late */
+} leec_due;
+/* The rule in words (leec_renewal_plan_rule's text). */
+const char *leec_renewal_rule_text(leec_due_reason why, time_t not_before,
+                                   time_t not_after);
+leec_due leec_renewal_due(const leec_renewal_state *st, bool window_current,
+                          time_t not_before, time_t not_after);
 
 /* Takes a renewalInfo answer (the JSON object, its Retry-After or -1) for
  * id at now: the window (choosing a new random time when it moved), the

@@ -265,14 +265,22 @@ LEEC_API leec_code leec_store_reset(leec_store *store, const char *cert_name);
 
 /*
  * When a certificate is due for renewal, from what the store knows (no
- * network): the lifetime rule (a third of the lifetime left, half for
- * lifetimes under 10 days) or, when its CA offers ACME Renewal Information
- * (RFC 9773) and a window was fetched, the random time chosen inside the
- * suggested window; and the back-off after failed renewals.
+ * network). One rule, the same for leec renew (and its dry run), leec list,
+ * the daemon and the agent itself:
+ *   - a certificate leec revoked (leec_store_note_revoked) is due at once;
+ *   - otherwise the lifetime rule (a third of the lifetime left, half for
+ *     lifetimes under 10 days), or, when its CA offers ACME Renewal
+ *     Information (RFC 9773) and a window was fetched, the random time
+ *     chosen inside the suggested window if that is earlier: a CA may
+ *     advance a renewal, never postpone it past the lifetime rule (a window
+ *     that starts later is ignored, and the plan says so);
+ *   - failed renewals back off (1 h doubling to a day, never more than a
+ *     third of the time left before expiry).
  */
 typedef enum leec_due_reason {
     LEEC_DUE_LIFETIME = 0,
-    LEEC_DUE_ARI
+    LEEC_DUE_ARI,
+    LEEC_DUE_REVOKED
 } leec_due_reason;
 
 typedef struct leec_renewal_plan {
@@ -289,6 +297,9 @@ typedef struct leec_renewal_plan {
     char *last_error;             /* the last failure, or NULL */
     time_t wake;  /* when a renewal run should next look at it: the later
                      of retry_at and the earlier of due and next_check */
+    bool ari_ignored;  /* the CA's window starts after the lifetime rule's
+                          time (or after expiry): ignored */
+    time_t revoked_at; /* leec revoked this certificate then (0: no) */
 } leec_renewal_plan;
 
 /* Fills *out (allocated; free with leec_renewal_plan_free) for cert_name.
@@ -297,7 +308,24 @@ typedef struct leec_renewal_plan {
 LEEC_API leec_code leec_store_renewal_plan(leec_store *store,
                                            const char *cert_name,
                                            leec_renewal_plan **out);
+/* The rule that makes plan->due, in words, for people: "the CA's renewal
+ * window (ARI)", "a third of the lifetime left", "half of the lifetime
+ * left (lifetime under 10 days)", "revoked by leec". A static string. */
+LEEC_API const char *leec_renewal_plan_rule(const leec_renewal_plan *plan);
 LEEC_API void leec_renewal_plan_free(leec_renewal_plan *plan);
+
+/*
+ * Records that cert_pem (its first certificate) was revoked at when, if it
+ * is the current version of cert_name: that version's renewal plan is then
+ * due at once (LEEC_DUE_REVOKED), so leec renew, the daemon and an agent
+ * started for it order a new one. Revoking an older version changes
+ * nothing (LEEC_OK). A version installed later starts afresh.
+ * Errors: LEEC_E_INVALID_ARG (bad name, no certificate in cert_pem),
+ * LEEC_E_NOT_FOUND (no current version), LEEC_E_IO, LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_store_note_revoked(leec_store *store,
+                                           const char *cert_name,
+                                           const char *cert_pem, time_t when);
 
 /* --------------------------------------------------------------------- */
 /* Files and parameters (for tools built on the library)                   */

@@ -90,6 +90,73 @@ static void test_lifetime_and_backoff(void **state)
     assert_int_equal(leec_renewal_backoff_s(400), 86400);
 }
 
+/* The one rule (renewal.c): the earlier of the lifetime rule and the CA's
+ * chosen time; a window after the lifetime rule is ignored; revoked: at
+ * once. */
+static void test_due_rule(void **state)
+{
+    (void)state;
+    const time_t d = 86400, nb = 1000 * d, na = nb + 90 * d;
+    const time_t life = na - 30 * d;
+    leec_renewal_state st;
+    memset(&st, 0, sizeof st);
+    /* Nothing known: the lifetime rule. */
+    leec_due due = leec_renewal_due(&st, true, nb, na);
+    assert_int_equal(due.at, life);
+    assert_int_equal(due.why, LEEC_DUE_LIFETIME);
+    assert_false(due.ari_ignored);
+    /* A window before the lifetime time: the CA's chosen time. */
+    st.ari_known = st.ari_offered = true;
+    st.win_start = life - 5 * d;
+    st.win_end = life - 3 * d;
+    st.chosen = life - 4 * d;
+    due = leec_renewal_due(&st, true, nb, na);
+    assert_int_equal(due.at, life - 4 * d);
+    assert_int_equal(due.why, LEEC_DUE_ARI);
+    /* ... not when the window belongs to another certificate. */
+    due = leec_renewal_due(&st, false, nb, na);
+    assert_int_equal(due.at, life);
+    assert_int_equal(due.why, LEEC_DUE_LIFETIME);
+    /* A window across the lifetime time, its chosen time later: the
+     * earlier of the two, nothing ignored. */
+    st.win_start = life - d;
+    st.win_end = life + d;
+    st.chosen = life + d / 2;
+    due = leec_renewal_due(&st, true, nb, na);
+    assert_int_equal(due.at, life);
+    assert_int_equal(due.why, LEEC_DUE_LIFETIME);
+    assert_false(due.ari_ignored);
+    /* A window ten years away (after expiry): ignored, said so. */
+    st.win_start = na + 3650 * d;
+    st.win_end = st.win_start + d;
+    st.chosen = st.win_start;
+    due = leec_renewal_due(&st, true, nb, na);
+    assert_int_equal(due.at, life);
+    assert_int_equal(due.why, LEEC_DUE_LIFETIME);
+    assert_true(due.ari_ignored);
+    /* A short certificate: half of its lifetime, named as such. */
+    due = leec_renewal_due(&st, true, nb, nb + 60);
+    assert_int_equal(due.at, nb + 30);
+    assert_string_equal(leec_renewal_rule_text(due.why, nb, nb + 60),
+                        "half of the lifetime left (lifetime under 10 days)");
+    assert_string_equal(leec_renewal_rule_text(LEEC_DUE_LIFETIME, nb, na),
+                        "a third of the lifetime left");
+    /* Revoked by leec: due then, whatever the window says. */
+    st.revoked_at = nb + d;
+    due = leec_renewal_due(&st, true, nb, na);
+    assert_int_equal(due.at, nb + d);
+    assert_int_equal(due.why, LEEC_DUE_REVOKED);
+    /* The back-off never lets a short certificate lapse: a third of the
+     * time left, at least LEEC_RETRY_MIN_S; the full back-off when far. */
+    assert_int_equal(leec_renewal_retry_at(1, nb, nb + 60), nb + 20);
+    assert_int_equal(leec_renewal_retry_at(3, nb, nb + 12),
+                     nb + LEEC_RETRY_MIN_S);
+    assert_int_equal(leec_renewal_retry_at(1, nb, na), nb + 3600);
+    assert_int_equal(leec_renewal_retry_at(1, na + 5, na), na + 5 + 3600);
+    st.win_start = st.win_end = st.chosen = 0;
+    leec_renewal_clear(&st);
+}
+
 static json_t *window(const char *start, const char *end, const char *ex)
 {
     json_t *o = json_pack("{s:{s:s, s:s}}", "suggestedWindow", "start", start,
@@ -299,6 +366,46 @@ static void test_state_roundtrip_and_plan(void **state)
     assert_int_equal(p->next_check, 0);
     assert_int_equal(p->wake, 0);
     leec_renewal_plan_free(p);
+
+    /* A window years after expiry: the lifetime rule, the window kept but
+     * marked ignored. */
+    memset(&st, 0, sizeof st);
+    st.serial = strdup("87654321");
+    st.ari_known = st.ari_offered = true;
+    st.ari_id = strdup("a.b");
+    st.win_start = ci->not_after + 3650L * 86400;
+    st.win_end = st.win_start + 86400;
+    st.chosen = st.win_start;
+    st.next_check = ci->not_after + 1;
+    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_OK);
+    assert_int_equal(p->due, due);
+    assert_int_equal(p->why, LEEC_DUE_LIFETIME);
+    assert_true(p->ari_ignored);
+    assert_int_equal(p->window_start, st.win_start);
+    assert_string_equal(leec_renewal_plan_rule(p), "a third of the lifetime left");
+    leec_renewal_plan_free(p);
+    leec_renewal_clear(&st);
+
+    /* Revoked by leec: due at once; an older certificate's revocation
+     * changes nothing; the window and the rest are kept. */
+    assert_int_equal(leec_store_note_revoked(f->store, "ari.example",
+                                             leaf_pem, 12345),
+                     LEEC_OK);
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_OK);
+    assert_int_equal(p->why, LEEC_DUE_REVOKED);
+    assert_int_equal(p->due, 12345);
+    assert_int_equal(p->revoked_at, 12345);
+    assert_int_equal(p->wake, 12345);
+    assert_true(p->ari);
+    assert_string_equal(leec_renewal_plan_rule(p), "revoked by leec");
+    leec_renewal_plan_free(p);
+    assert_int_equal(leec_store_note_revoked(f->store, "nosuch", leaf_pem, 1),
+                     LEEC_E_NOT_FOUND);
+    assert_int_equal(leec_store_note_revoked(f->store, "ari.example", "x", 1),
+                     LEEC_E_INVALID_ARG);
     leec_cert_info_free(ci);
 }
 
@@ -308,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_ari_cert_id_rfc_example),
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_lifetime_and_backoff),
+        cmocka_unit_test(test_due_rule),
         cmocka_unit_test(test_take_ari),
         cmocka_unit_test_setup_teardown(test_state_roundtrip_and_plan, setup,
                                         teardown),
