@@ -16,7 +16,8 @@ typedef struct row {
     char *key;   /* "EC P-256" */
     char *ca;    /* the CA's host, or NULL */
     char not_after[32], renew[32];
-    const char *why; /* "ari", "lifetime", "backoff" */
+    const char *why; /* "ari", "lifetime", "backoff", "revoked" */
+    const char *status; /* "valid", "due", "expired" */
     char days[24];
 } row;
 
@@ -136,12 +137,17 @@ int cmd_list(int argc, char **argv)
             continue;
         }
         /* The same plan leec renew and the daemon follow. */
-        time_t renew = pl->due;
-        r->why = pl->why == LEEC_DUE_ARI ? "ari" : "lifetime";
+        time_t renew = pl->due, now = time(NULL);
+        r->why = pl->why == LEEC_DUE_ARI       ? "ari"
+                 : pl->why == LEEC_DUE_REVOKED ? "revoked"
+                                               : "lifetime";
         if (pl->retry_at > renew) {
             renew = pl->retry_at;
             r->why = "backoff";
         }
+        r->status = ci->not_after <= now ? "expired"
+                    : renew <= now       ? "due"
+                                         : "valid";
         long left = days_until(ci->not_after);
         char nb[32];
         cli_iso_time(ci->not_before, nb, sizeof nb);
@@ -157,12 +163,13 @@ int cmd_list(int argc, char **argv)
         json_array_append_new(
             arr,
             json_pack("{s:s, s:o, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, "
-                      "s:o}",
+                      "s:s, s:s, s:o}",
                       "name", names[i], "names", sans, "key_type", ci->key_type,
                       "key_detail", ci->key_detail, "key_bits", ci->key_bits,
                       "not_before", nb, "not_after", r->not_after, "days_left",
                       (json_int_t)left, "next_renewal", r->renew,
-                      "renewal_reason", r->why, "ca",
+                      "renewal_reason", r->why, "renewal_rule",
+                      leec_renewal_plan_rule(pl), "status", r->status, "ca",
                       server ? json_string(server) : json_null()));
         json_t *row_j = json_array_get(arr, json_array_size(arr) - 1);
         char t1[32], t2[32];
@@ -176,6 +183,12 @@ int cmd_list(int argc, char **argv)
         if (row_j && pl->ari) {
             cli_iso_time(pl->next_check, t1, sizeof t1);
             json_object_set_new(row_j, "ari_next_check", json_string(t1));
+        }
+        if (row_j && pl->ari_ignored)
+            json_object_set_new(row_j, "ari_ignored", json_true());
+        if (row_j && pl->revoked_at) {
+            cli_iso_time(pl->revoked_at, t1, sizeof t1);
+            json_object_set_new(row_j, "revoked", json_string(t1));
         }
         if (row_j && pl->explanation_url)
             json_object_set_new(row_j, "ari_explanation",
@@ -208,16 +221,16 @@ int cmd_list(int argc, char **argv)
             ws = width(ws, rows[i].names ? rows[i].names : "?");
             wk = width(wk, rows[i].key ? rows[i].key : "?");
         }
-        printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %-8s  %s\n", wn, "NAME",
-               ws, "NAMES", wk, "KEY", "NOT AFTER", "DAYS LEFT", "NEXT RENEWAL",
-               "WHY", "CA");
+        printf("%-*s  %-*s  %-*s  %-20s  %9s  %-7s  %-20s  %-8s  %s\n", wn,
+               "NAME", ws, "NAMES", wk, "KEY", "NOT AFTER", "DAYS LEFT",
+               "STATUS", "NEXT RENEWAL", "WHY", "CA");
         for (size_t i = 0; i < n; i++) {
             if (!rows[i].not_after[0])
                 continue;
-            printf("%-*s  %-*s  %-*s  %-20s  %9s  %-20s  %-8s  %s\n", wn,
-                   rows[i].name, ws, rows[i].names ? rows[i].names : "?", wk,
-                   rows[i].key ? rows[i].key : "?", rows[i].not_after,
-                   rows[i].days, rows[i].renew, rows[i].why,
+            printf("%-*s  %-*s  %-*s  %-20s  %9s  %-7s  %-20s  %-8s  %s\n",
+                   wn, rows[i].name, ws, rows[i].names ? rows[i].names : "?",
+                   wk, rows[i].key ? rows[i].key : "?", rows[i].not_after,
+                   rows[i].days, rows[i].status, rows[i].renew, rows[i].why,
                    rows[i].ca ? rows[i].ca : "-");
         }
     }

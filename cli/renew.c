@@ -311,7 +311,7 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
         if (leec_store_renewal_plan(store, c->name, &pl) == LEEC_OK)
             fmt_when(pl->due, when, sizeof when);
         say(ro, LOG_INFO, "%s is not due (renewal from %s, %s)", c->name, when,
-            pl && pl->why == LEEC_DUE_ARI ? "the CA's window" : "lifetime");
+            leec_renewal_plan_rule(pl));
         leec_renewal_plan_free(pl);
         p->fresh++;
         break;
@@ -401,12 +401,29 @@ out:
 
 /* ---- a pass ---- */
 
-static void dry_run(rn_pass *p)
+/* The CA's window, when the plan ignores it (it lies after the lifetime
+ * rule's time): said wherever the due time is. */
+static void ignored_window(const leec_renewal_plan *pl, char *buf, size_t len)
+{
+    char s[32], e[32];
+    buf[0] = '\0';
+    if (!pl->ari_ignored)
+        return;
+    fmt_when(pl->window_start, s, sizeof s);
+    fmt_when(pl->window_end, e, sizeof e);
+    snprintf(buf, len, "; the CA's window %s to %s is ignored: it starts "
+             "later", s, e);
+}
+
+/* What a real run would do with each certificate, by the same plan. 0, or
+ * 1 when a certificate has expired. */
+static int dry_run(rn_pass *p)
 {
     time_t now = time(NULL);
+    int status = 0;
     for (size_t i = 0; i < p->n; i++) {
         rn_cert *c = &p->c[i];
-        char due[32], exp[32];
+        char due[32], exp[32], ign[128];
         if (c->skip) {
             printf("%s: cannot be renewed: %s\n", c->name, c->skip);
             continue;
@@ -414,30 +431,55 @@ static void dry_run(rn_pass *p)
         const leec_renewal_plan *pl = c->plan;
         fmt_when(pl->due, due, sizeof due);
         fmt_when(pl->not_after, exp, sizeof exp);
-        const char *why = pl->why == LEEC_DUE_ARI
-                              ? "the CA's renewal window (ARI)"
-                              : "a third of the lifetime left";
+        ignored_window(pl, ign, sizeof ign);
+        const char *why = leec_renewal_plan_rule(pl);
+        const char *expired = pl->not_after <= now ? "EXPIRED; " : "";
+        if (*expired)
+            status = 1;
         if (pl->failures && pl->retry_at > now && !p->ro->force) {
             char r[32];
             fmt_when(pl->retry_at, r, sizeof r);
-            printf("%s: backing off after %u failed renewal%s until %s "
+            printf("%s: %sbacking off after %u failed renewal%s until %s "
                    "(last: %s)\n",
-                   c->name, pl->failures, pl->failures == 1 ? "" : "s", r,
+                   c->name, expired, pl->failures,
+                   pl->failures == 1 ? "" : "s", r,
                    pl->last_error ? pl->last_error : "?");
         } else if (p->ro->force) {
-            printf("%s: would renew (forced; expires %s)\n", c->name, exp);
+            printf("%s: %swould renew (forced; expires %s)\n", c->name,
+                   expired, exp);
         } else if (pl->due <= now) {
-            printf("%s: due since %s (%s; expires %s)\n", c->name, due, why,
-                   exp);
+            printf("%s: %sdue since %s (%s; expires %s%s)\n", c->name, expired,
+                   due, why, exp, ign);
         } else if (pl->ari && pl->next_check <= now) {
             printf("%s: would ask the CA for its renewal window (due %s by "
                    "%s so far)\n",
                    c->name, due, why);
         } else {
-            printf("%s: not due until %s (%s; expires %s)\n", c->name, due, why,
-                   exp);
+            printf("%s: not due until %s (%s; expires %s%s)\n", c->name, due,
+                   why, exp, ign);
         }
     }
+    return status;
+}
+
+/* Certificates that have expired and were not renewed by this pass: an
+ * error each (the exit status says it). True if there is one. */
+static bool report_expired(rn_pass *p)
+{
+    time_t now = time(NULL);
+    bool any = false;
+    for (size_t i = 0; i < p->n; i++) {
+        rn_cert *c = &p->c[i];
+        if (!c->plan || c->plan->not_after > now ||
+            c->outcome == LEEC_OUTCOME_ISSUED)
+            continue;
+        char exp[32];
+        fmt_when(c->plan->not_after, exp, sizeof exp);
+        say(p->ro, LOG_ERR, "%s: expired on %s and not renewed", c->name,
+            exp);
+        any = true;
+    }
+    return any;
 }
 
 /* Runs one pass; *wake: when the next one is needed (NEVER: nothing to
@@ -487,7 +529,7 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
         }
     }
     if (ro->dry_run) {
-        dry_run(&p);
+        status = dry_run(&p) ? 1 : status;
         goto out;
     }
     for (size_t i = 0; i < p.n && !issue_stop_signal; i++) {
@@ -513,11 +555,12 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     if (!ro->daemon || p.issued || p.failed || p.deferred)
         say(ro, LOG_INFO, "%u renewed, %u failed, %u deferred, %u not due",
             p.issued, p.failed, p.deferred, p.fresh);
-    if (p.failed || p.skipped || p.hookfail)
+    if (report_expired(&p) || p.failed || p.skipped || p.hookfail)
         status = status ? status : 1;
     /* The next pass (the daemon's): the earliest time a certificate wants
      * looking at. Only those that ran can have a new plan. */
     *wake = NEVER;
+    time_t gap = WAKE_MIN_S;
     for (size_t i = 0; ro->daemon && i < p.n; i++) {
         rn_cert *c = &p.c[i];
         leec_renewal_plan *pl = NULL;
@@ -530,9 +573,14 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
         }
         if (*wake == NEVER || c->plan->wake < *wake)
             *wake = c->plan->wake;
+        /* Passes no closer than a minute, unless a certificate lives only
+         * minutes: a pass must come before it lapses. */
+        time_t life = c->plan->not_after - c->plan->not_before;
+        if (life / 8 < gap)
+            gap = life / 8 > 1 ? life / 8 : 1;
     }
-    if (*wake != NEVER && *wake < time(NULL) + WAKE_MIN_S)
-        *wake = time(NULL) + WAKE_MIN_S;
+    if (*wake != NEVER && *wake < time(NULL) + gap)
+        *wake = time(NULL) + gap;
 out:
     for (size_t i = 0; i < p.n; i++)
         cert_clear(&p.c[i]);

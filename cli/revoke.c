@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "issue.h"
 
@@ -194,6 +195,39 @@ static int load_target(leec_ctx *ctx, const revoke_args *a, bool file,
     return 0;
 }
 
+/* A store certificate goes back to the CA that issued it (meta.json's
+ * "server", and the trust its settings name), never to the default one,
+ * unless --server says otherwise. 0, or 1 after a message. */
+static int use_recorded_ca(leec_ctx *ctx, const revoke_args *a)
+{
+    char *text = NULL;
+    json_t *meta = NULL;
+    int status = 0;
+    leec_store *store = leec_ctx_get_store(ctx);
+    if (a->o->server ||
+        leec_store_read_meta(store, a->target, &text) != LEEC_OK)
+        goto out; /* no meta.json: load_target says what is missing */
+    meta = json_loads(text, 0, NULL);
+    const char *server = json_string_value(json_object_get(meta, "server"));
+    const char *bundle = json_string_value(
+        json_object_get(json_object_get(meta, "settings"), "ca_bundle"));
+    if (!server)
+        goto out;
+    leec_code rc = leec_ctx_set_server(ctx, server);
+    if (rc == LEEC_OK && bundle && !a->o->ca_bundle)
+        rc = leec_ctx_set_ca_bundle(ctx, bundle);
+    if (rc != LEEC_OK) {
+        fputs("leec: the CA recorded with ", stderr);
+        cli_put_safe(a->target);
+        fprintf(stderr, " cannot be used: %s\n", leec_strerror(rc));
+        status = 1;
+    }
+out:
+    json_decref(meta);
+    free(text);
+    return status;
+}
+
 int cmd_revoke(int argc, char **argv)
 {
     issue_opts o;
@@ -228,6 +262,8 @@ int cmd_revoke(int argc, char **argv)
     /* The store holds the account, and CERT-NAME's files; a file revoked
      * with its own key needs none. */
     if ((!file || !a.with_key) && issue_open_store(ctx, &o) != 0)
+        goto out;
+    if (!file && use_recorded_ca(ctx, &a) != 0)
         goto out;
     if (load_target(ctx, &a, file, &cert, &key) != 0)
         goto out;
@@ -267,6 +303,15 @@ int cmd_revoke(int argc, char **argv)
     fputs(a.target, stdout);
     printf(" (serial %s)\n", info->serial ? info->serial : "?");
     status = 0;
+    /* A certificate of the store that is revoked is due at once: leec
+     * renew (or the daemon) replaces it. */
+    if (!file && (rc = leec_store_note_revoked(leec_ctx_get_store(ctx),
+                                               a.target, cert, time(NULL))) !=
+                     LEEC_OK)
+        fprintf(stderr,
+                "leec: warning: cannot record the revocation with the "
+                "certificate (%s): leec renew --force replaces it\n",
+                leec_strerror(rc));
 out:
     free_secret(key);
     free(cert);

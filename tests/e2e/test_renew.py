@@ -160,6 +160,35 @@ class RenewTest(LeecCase):
         self.assertNotIn("failures", row)
 
 
+    def test_e_revoked_is_due_and_revoke_uses_its_ca(self):
+        """leec revoke NAME talks to the CA the certificate came from (no
+        --server: the default CA would be Let's Encrypt), and the revoked
+        certificate is due at once: list, the dry run and renew agree."""
+        name = "renew-revoked.leec.test"
+        self.issue_ok([name])
+        r = self.leec("revoke", name, "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        serial = re.search(r"\(serial ([0-9a-f]+)\)", r.stdout).group(1)
+        self.assertEqual(run.ENV.cert_status(serial).get("Status"), "Revoked")
+        row = json.loads(self.leec("list", "--json", "--dir",
+                                   self.dir).stdout)[0]
+        self.assertEqual(row["renewal_reason"], "revoked", row)
+        self.assertEqual(row["renewal_rule"], "revoked by leec", row)
+        self.assertEqual(row["status"], "due", row)
+        self.assertLessEqual(iso(row["next_renewal"]), time.time() + 1, row)
+        r = self.renew("--dry-run")
+        self.assertIn("%s: due since" % name, r.stdout, describe(r))
+        self.assertIn("revoked by leec", r.stdout, describe(r))
+        r = self.renew()
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("renewed %s" % name, r.stdout, describe(r))
+        self.assertEqual(versions(self.dir, name), [1, 2])
+        row = json.loads(self.leec("list", "--json", "--dir",
+                                   self.dir).stdout)[0]
+        self.assertEqual(row["renewal_reason"], "lifetime", row)
+        self.assertEqual(row["status"], "valid", row)
+
+
 class AriTest(LeecCase):
     """ARI through a proxy in front of the shared pebble."""
 
@@ -309,22 +338,30 @@ class ShortLivedTest(LeecCase):
         name = "short-b.leec.test"
         webroot = os.path.join(self.tmp, "www")
         os.makedirs(webroot)
+        # A throwaway account: the renewal's is a new one, with no valid
+        # authorization pebble could reuse (it sometimes does, whatever
+        # PEBBLE_AUTHZREUSE says).
         with run.Webroot(webroot, self.pebble.http_port):
-            self.issue_short(name, "--webroot", webroot)
-        # No server answers for the webroot any more: the renewal fails.
+            self.issue_short(name, "--webroot", webroot, "--throwaway-account")
+        # No server answers for the webroot any more: the renewal, when due,
+        # fails.
+        self.wait_due(name)
         before = sum(1 for l in self.pebble.log_lines()
                      if 'Added order "' in l)
-        r = self.leec("renew", "--dir", self.dir, "--force")
+        r = self.leec("renew", "--dir", self.dir)
         self.assertEqual(r.returncode, 1, describe(r))
         self.assertIn("renewal failed", r.stderr, describe(r))
         r = self.leec("list", "--json", "--dir", self.dir)
         row = json.loads(r.stdout)[0]
         self.assertEqual(row["failures"]["count"], 1, row)
-        self.assertEqual(row["renewal_reason"], "backoff", row)
-        left = iso(row["failures"]["retry_at"]) - time.time()
-        self.assertTrue(3000 < left <= 3600, row)
-        # Due by now, but backing off: nothing is sent.
-        self.wait_due(name)
+        # The back-off (an hour for a 90-day certificate) never exceeds a
+        # third of the time left (or 10 s): a certificate of seconds gets
+        # another attempt before it lapses.
+        _, na = dates(os.path.join(self.live(name), "cert.pem"))
+        retry = iso(row["failures"]["retry_at"])
+        self.assertTrue(time.time() < retry <= time.time() +
+                        max(10, (na - time.time()) / 3) + 2, row)
+        # Backing off: nothing is sent, and every run says so.
         orders = sum(1 for l in self.pebble.log_lines()
                      if 'Added order "' in l)
         self.assertEqual(orders, before + 1)
@@ -336,6 +373,14 @@ class ShortLivedTest(LeecCase):
         r = self.leec("renew", "--dir", self.dir, "--dry-run")
         self.assertIn("backing off after 1 failed renewal", r.stdout,
                       describe(r))
+        # Then tried again (and it fails again: two in a row).
+        while time.time() < retry + 0.5:
+            time.sleep(0.2)
+        r = self.leec("renew", "--dir", self.dir, "--force")
+        self.assertEqual(r.returncode, 1, describe(r))
+        row = json.loads(self.leec("list", "--json", "--dir",
+                                   self.dir).stdout)[0]
+        self.assertEqual(row["failures"]["count"], 2, row)
 
     def test_c_daemon_renews_then_stops_on_sigterm(self):
         name = "short-c.leec.test"
@@ -359,6 +404,9 @@ class ShortLivedTest(LeecCase):
             nb2, _ = dates(os.path.join(self.dir, "archive", name,
                                                  "2", "cert.pem"))
             self.assertGreaterEqual(nb2 + 2, nb + (na - nb) / 2)
+            # ... and before the first one expired: passes a minute apart
+            # would let a certificate of seconds lapse.
+            self.assertLessEqual(nb2, na, "the certificate lapsed")
             self.assertEqual(len(hook_events(log)), 2)   # issue + renewal
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=20), 0)
@@ -415,3 +463,127 @@ class DaemonSignalsTest(LeecCase):
                 p.wait()
         self.assertIn("stopping", log())
         errf.close()
+
+
+LIFE_S = 16     # LapseTest's certificates
+
+
+def minute(t):
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
+
+
+class LapseTest(LeecCase):
+    """A pebble of its own issuing LIFE_S-second certificates: neither what
+    a CA says nor a failed renewal lets one lapse unnoticed."""
+    needs_pebble = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.base = tempfile.mkdtemp(prefix="lapse-", dir=run.SCRATCH)
+        cls.pebble = PebbleEnv(
+            extra_config={"certificateValidityPeriod": LIFE_S},
+            env={"PEBBLE_AUTHZREUSE": "0"},
+            workdir=os.path.join(cls.base, "pebble"))
+        cls.pebble.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pebble.stop()
+        super().tearDownClass()
+
+    def renew(self, *extra):
+        return self.leec("renew", "--dir", self.dir, *extra)
+
+    def row(self):
+        r = self.leec("list", "--json", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        return json.loads(r.stdout)[0]
+
+    def test_a_window_after_expiry_is_ignored(self):
+        """renewalInfo says: in ten years. The lifetime rule (half of a
+        short lifetime) decides; renew, its dry run and list agree on the
+        time and the rule, then renew on time."""
+        name = "lapse-ari.leec.test"
+        p = self.pebble
+        with AriProxy(os.path.join(self.tmp, "ari"), p.directory_url,
+                      p.ca_bundle) as ari:
+            far = int(time.time()) + 3650 * 86400
+            ari.set_window(far, far + 86400)
+            r = self.leec("issue", "-d", name, "--server", ari.directory_url,
+                          "--ca-bundle", ari.ca_bundle, "--agree-tos",
+                          "--dir", self.dir, "--http-port",
+                          "127.0.0.1:%d" % p.http_port)
+            self.assertEqual(r.returncode, 0, describe(r))
+            cert = os.path.join(self.live(name), "cert.pem")
+            nb, na = dates(cert)
+            due = na - (na - nb) // 2
+            rule = "half of the lifetime left (lifetime under 10 days)"
+
+            r = self.renew("-v")
+            self.assertEqual(r.returncode, 0, describe(r))
+            self.assertEqual(ari.renewal_info_requests, [ari_cert_id(cert)])
+            self.assertIn("ignoring the CA's renewal window", r.stderr,
+                          describe(r))
+            self.assertIn("%s is not due (renewal from %s, %s)"
+                          % (name, minute(due), rule), r.stdout, describe(r))
+            row = self.row()
+            self.assertEqual(row["renewal_reason"], "lifetime", row)
+            self.assertEqual(row["renewal_rule"], rule, row)
+            self.assertTrue(row.get("ari_ignored"), row)
+            self.assertEqual(iso(row["next_renewal"]), due, row)
+            self.assertEqual(row["status"], "valid", row)
+            r = self.renew("--dry-run")
+            self.assertEqual(r.returncode, 0, describe(r))
+            self.assertIn("%s: not due until %s (%s; expires %s; the CA's "
+                          "window %s to %s is ignored" %
+                          (name, minute(due), rule, minute(na), minute(far),
+                           minute(far + 86400)), r.stdout, describe(r))
+
+            while time.time() < due + 0.5:
+                time.sleep(0.1)
+            r = self.renew("--dry-run")
+            self.assertIn("%s: due since %s (%s;" % (name, minute(due), rule),
+                          r.stdout, describe(r))
+            self.assertEqual(self.row()["status"], "due")
+            r = self.renew()
+            self.assertEqual(r.returncode, 0, describe(r))
+            self.assertIn("renewed %s" % name, r.stdout, describe(r))
+            self.assertEqual(versions(self.dir, name), [1, 2])
+            self.assertLessEqual(dates(os.path.join(self.live(name),
+                                                    "cert.pem"))[0], na)
+
+    def test_b_expired_not_renewed_is_an_error(self):
+        name = "lapse-exp.leec.test"
+        webroot = os.path.join(self.tmp, "www")
+        os.makedirs(webroot)
+        p = self.pebble
+        with run.Webroot(webroot, p.http_port):
+            r = self.leec("issue", "-d", name, "--server", p.directory_url,
+                          "--ca-bundle", p.ca_bundle, "--agree-tos",
+                          "--dir", self.dir, "--webroot", webroot,
+                          "--throwaway-account")
+            self.assertEqual(r.returncode, 0, describe(r))
+        _, na = dates(os.path.join(self.live(name), "cert.pem"))
+        while time.time() < na + 1:
+            time.sleep(0.2)
+        row = self.row()
+        self.assertEqual(row["status"], "expired", row)
+        r = self.leec("list", "--dir", self.dir)
+        self.assertRegex(r.stdout, r"(?m)^%s .* expired " % re.escape(name),
+                         describe(r))
+        # Nobody answers for the webroot: the renewal fails, and the
+        # expired certificate is an error of its own.
+        r = self.renew()
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("renewal failed", r.stderr, describe(r))
+        self.assertIn("%s: expired on %s and not renewed" % (name, minute(na)),
+                      r.stderr, describe(r))
+        # Backing off now: still an error while it is expired.
+        r = self.renew()
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("backing off", r.stderr, describe(r))
+        self.assertIn("expired on", r.stderr, describe(r))
+        r = self.renew("--dry-run")
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("EXPIRED", r.stdout, describe(r))
