@@ -71,6 +71,32 @@ void issue_opts_init(issue_opts *o)
     memset(o, 0, sizeof *o);
     o->max_parallel = 10;
     o->dns_propagation = -1;
+    o->waits = ISSUE_WAITS(ISSUE_MAX_WAIT_S);
+}
+
+int issue_wait_option(int c, const char *arg, issue_waits *w)
+{
+    const char *opt = c == OPT_WAIT_MAX     ? "--max-wait"
+                      : c == OPT_WAIT_ORDER ? "--order-timeout"
+                      : c == OPT_WAIT_LOCK  ? "--lock-timeout"
+                                            : NULL;
+    unsigned v = 0;
+    if (!opt)
+        return CLI_OPT_OTHER;
+    if (!cli_parse_unsigned(opt, arg, &v))
+        return EXIT_USAGE;
+    if (v > 86400 || (c == OPT_WAIT_ORDER && v == 0)) {
+        fprintf(stderr, "leec: %s: %s to 86400 seconds\n", opt,
+                c == OPT_WAIT_ORDER ? "1" : "0");
+        return EXIT_USAGE;
+    }
+    if (c == OPT_WAIT_MAX)
+        w->max_wait = v;
+    else if (c == OPT_WAIT_ORDER)
+        w->order_timeout = v;
+    else
+        w->lock_timeout = v;
+    return 0;
 }
 
 int issue_ca_option(int c, const char *arg, issue_opts *o)
@@ -97,7 +123,7 @@ int issue_ca_option(int c, const char *arg, issue_opts *o)
         o->quiet = true;
         return 0;
     default:
-        return CLI_OPT_OTHER;
+        return issue_wait_option(c, arg, &o->waits);
     }
 }
 
@@ -164,6 +190,9 @@ leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
     }
     leec_ctx_set_account_mode(ctx, o->throwaway ? LEEC_ACCOUNT_THROWAWAY
                                                 : LEEC_ACCOUNT_SAVED);
+    leec_ctx_set_max_pause(ctx, o->waits.max_wait);
+    leec_ctx_set_order_timeout(ctx, o->waits.order_timeout);
+    leec_ctx_set_lock_timeout(ctx, o->waits.lock_timeout);
     /* After set_server: the library picks its defaults from the URL. */
     leec_ctx_set_max_parallel(ctx, o->max_parallel);
     if (o->rate_set)

@@ -144,6 +144,7 @@ static const struct option long_opts[] = {
     {"post-hook", required_argument, NULL, OPT_POST_HOOK},
     {"deploy-hook", required_argument, NULL, OPT_DEPLOY_HOOK},
     ISSUE_CA_OPTIONS,
+    ISSUE_WAIT_OPTIONS,
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -295,6 +296,7 @@ static const cli_cmd issue_cmd = {.shortopts = "d:vqh",
                                   .longopts = long_opts,
                                   .take = take,
                                   .usage = issue_usage,
+                                  .usage_more = ISSUE_USAGE_WAITS(60),
                                   .usage_on_error = true};
 
 /* 0, -1 after --help, or a status after a message. */
@@ -477,10 +479,18 @@ json_t *issue_result_json(leec_agent *agent, leec_store *store, json_t *names,
 char *issue_failure_text(const leec_agent *agent)
 {
     const leec_problem *p = leec_agent_problem(agent);
-    char *s = NULL;
-    int n = p ? asprintf(&s, "%s: %s (%s)", leec_agent_error_message(agent),
-                         p->detail ? p->detail : "", p->type ? p->type : "")
-              : asprintf(&s, "%s", leec_agent_error_message(agent));
+    char *s = NULL, when[64] = "";
+    time_t retry = leec_agent_retry_at(agent);
+    if (retry) {
+        struct tm tm;
+        gmtime_r(&retry, &tm);
+        strftime(when, sizeof when,
+                 "; try again after %Y-%m-%d %H:%M:%S UTC", &tm);
+    }
+    int n = p ? asprintf(&s, "%s: %s (%s)%s", leec_agent_error_message(agent),
+                         p->detail ? p->detail : "", p->type ? p->type : "",
+                         when)
+              : asprintf(&s, "%s%s", leec_agent_error_message(agent), when);
     return n < 0 ? NULL : s;
 }
 

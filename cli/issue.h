@@ -10,6 +10,19 @@
 
 #include "cli.h"
 
+/* How long a run waits (--max-wait, --order-timeout, --lock-timeout):
+ * bounded, and said when exceeded. */
+typedef struct issue_waits {
+    unsigned max_wait;      /* the CA's Retry-After waited in the run, s */
+    unsigned order_timeout; /* an order or authorization stuck, s */
+    unsigned lock_timeout;  /* another process's lock, s */
+} issue_waits;
+#define ISSUE_MAX_WAIT_S 60          /* issue and renew: a one-shot run */
+#define ISSUE_DAEMON_MAX_WAIT_S 600  /* longer waits resume at the time */
+#define ISSUE_WAITS(max_wait)                                                  \
+    ((issue_waits){(max_wait), LEEC_ORDER_TIMEOUT_DEFAULT_S,                   \
+                   LEEC_LOCK_TIMEOUT_DEFAULT_S})
+
 typedef struct issue_opts {
     const char **names; /* -d NAME ... (single form) */
     size_t nnames;
@@ -55,6 +68,7 @@ typedef struct issue_opts {
     const char *pre_hook;        /* --pre-hook CMD */
     const char *post_hook;       /* --post-hook CMD */
     const char *deploy_hook;     /* --deploy-hook CMD */
+    issue_waits waits;
     char *settings; /* the renewal settings as JSON text, made once per run
                        (issue_settings_text) and owned by its maker; NULL:
                        issue_agent_setup makes them for each agent */
@@ -88,7 +102,19 @@ enum {
     OPT_CA_DIR,
     OPT_CA_AGREE_TOS,
     OPT_CA_EAB_KEY_FILE, /* issue and account register only */
+    OPT_WAIT_MAX,        /* issue, renew, daemon: ISSUE_WAIT_OPTIONS */
+    OPT_WAIT_ORDER,
+    OPT_WAIT_LOCK,
 };
+/* clang-format off */
+#define ISSUE_WAIT_OPTIONS                                                     \
+    {"max-wait", required_argument, NULL, OPT_WAIT_MAX},                       \
+    {"order-timeout", required_argument, NULL, OPT_WAIT_ORDER},                \
+    {"lock-timeout", required_argument, NULL, OPT_WAIT_LOCK}
+/* clang-format on */
+/* Takes one of ISSUE_WAIT_OPTIONS into *w: 0, CLI_OPT_OTHER (not one of
+ * them), EXIT_USAGE after a message. */
+int issue_wait_option(int c, const char *arg, issue_waits *w);
 /* --eab-hmac-key-file: not in ISSUE_CA_OPTIONS (revoke has no EAB). */
 #define ISSUE_EAB_KEY_FILE_OPTION                                              \
     {"eab-hmac-key-file", required_argument, NULL, OPT_CA_EAB_KEY_FILE}
@@ -115,6 +141,15 @@ enum {
 #define ISSUE_USAGE_DIR                                                        \
     "      --dir DIR            state folder (default /var/lib/leec as\n"      \
     "                           root, else ~/.local/share/leec)\n"
+#define ISSUE_USAGE_WAITS(max_wait)                                            \
+    "      --max-wait S         when the CA asks to wait longer than S\n"       \
+    "                           seconds (Retry-After), end the certificate\n"  \
+    "                           and say when to try again (default " #max_wait \
+    ")\n"                                                                      \
+    "      --order-timeout S    an order or authorization stuck pending or\n"  \
+    "                           processing fails after S seconds (90)\n"      \
+    "      --lock-timeout S     wait at most S seconds for another leec\n"     \
+    "                           working on the same certificate (300)\n"
 #define ISSUE_USAGE_VERBOSE                                                    \
     "  -v, --verbose            more output (twice: debug)\n"                  \
     "  -q, --quiet              errors only\n"

@@ -33,6 +33,7 @@ typedef struct rn_opts {
     unsigned max_parallel;
     bool rate_set;
     double rate_limit;
+    issue_waits waits;
 } rn_opts;
 
 typedef struct rn_cert {
@@ -345,6 +346,7 @@ static int run_group(rn_pass *p, rn_group *g)
     go.max_parallel = ro->max_parallel;
     go.rate_set = ro->rate_set;
     go.rate_limit = ro->rate_limit;
+    go.waits = ro->waits;
     int status = 1;
     rn_solver *cache = NULL;
     size_t ncache = 0;
@@ -440,10 +442,10 @@ static int dry_run(rn_pass *p)
             char r[32];
             fmt_when(pl->retry_at, r, sizeof r);
             printf("%s: %sbacking off after %u failed renewal%s until %s "
-                   "(last: %s)\n",
+                   "(last: %s); due %s (%s)\n",
                    c->name, expired, pl->failures,
                    pl->failures == 1 ? "" : "s", r,
-                   pl->last_error ? pl->last_error : "?");
+                   pl->last_error ? pl->last_error : "?", due, why);
         } else if (p->ro->force) {
             printf("%s: %swould renew (forced; expires %s)\n", c->name,
                    expired, exp);
@@ -604,6 +606,7 @@ enum {
     {"dir", required_argument, NULL, OPT_DIR},                                 \
         {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},           \
         {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},               \
+        ISSUE_WAIT_OPTIONS,                                                    \
         {"verbose", no_argument, NULL, 'v'},                                   \
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},   \
     {                                                                          \
@@ -652,13 +655,18 @@ static int take(void *ud, int c, const char *arg)
         ro->quiet = true;
         return 0;
     default:
-        return CLI_OPT_OTHER;
+        return issue_wait_option(c, arg, &ro->waits);
     }
 }
 
 static int parse(int argc, char **argv, rn_opts *ro, const cli_cmd *cmd)
 {
     ro->max_parallel = 10;
+    /* The daemon waits in its loop a while longer; beyond that, as renew
+     * does, a certificate the CA asks to wait for resumes at the time it
+     * named (recorded with it: its plan wakes the daemon then). */
+    ro->waits = ISSUE_WAITS(ro->daemon ? ISSUE_DAEMON_MAX_WAIT_S
+                                       : ISSUE_MAX_WAIT_S);
     int r = cli_getopt(cmd, argc, argv, ro);
     if (r != 0)
         return r;
@@ -678,13 +686,17 @@ static const char renew_usage[] =
     "      --dir DIR            state folder\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
     "      --rate-limit N       at most N requests per second to the CA\n"
+    ISSUE_USAGE_WAITS(60)
     "  -v, --verbose            more output (twice: debug)\n"
     "  -q, --quiet              errors only\n";
 
 int cmd_renew(int argc, char **argv)
 {
-    static const cli_cmd cmd = {"vqh", renew_options, take, renew_usage,
-                                true,  NULL,          NULL};
+    static const cli_cmd cmd = {.shortopts = "vqh",
+                                .longopts = renew_options,
+                                .take = take,
+                                .usage = renew_usage,
+                                .usage_on_error = true};
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
     int status = parse(argc, argv, &ro, &cmd);
@@ -708,6 +720,7 @@ static const char daemon_usage[] =
     "                           stderr\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
     "      --rate-limit N       at most N requests per second to the CA\n"
+    ISSUE_USAGE_WAITS(600)
     "  -v, --verbose            more output (twice: debug)\n"
     "  -q, --quiet              errors only\n";
 
@@ -746,8 +759,11 @@ static bool nap(time_t wake, const sigset_t *open_mask, int ifd)
 
 int cmd_daemon(int argc, char **argv)
 {
-    static const cli_cmd cmd = {"vqh", daemon_options, take, daemon_usage,
-                                true,  NULL,           NULL};
+    static const cli_cmd cmd = {.shortopts = "vqh",
+                                .longopts = daemon_options,
+                                .take = take,
+                                .usage = daemon_usage,
+                                .usage_on_error = true};
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.daemon = true;
@@ -770,12 +786,31 @@ int cmd_daemon(int argc, char **argv)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGHUP);
+    /* One daemon per state folder: a second would renew everything
+     * twice. The lock lives as long as this process. */
+    leec_code rc;
+    leec_store *st = leec_store_fs_new(ro.dir, &rc);
+    leec_store_lock *one = NULL;
+    char *holder = NULL;
+    if (!st || (rc = leec_store_lock_take(st, "daemon", &one, &holder)) !=
+                   LEEC_OK) {
+        if (rc == LEEC_E_LOCKED)
+            say(&ro, LOG_ERR,
+                "another leec daemon (%s) is running on the state folder %s",
+                holder ? holder : "?", ro.dir);
+        else
+            say(&ro, LOG_ERR, "cannot open the state folder %s: %s", ro.dir,
+                leec_strerror(rc));
+        free(holder);
+        leec_store_free(st);
+        free(ro.dir);
+        if (use_syslog)
+            closelog();
+        return 1;
+    }
     say(&ro, LOG_NOTICE, "daemon started (state folder %s)", ro.dir);
     /* Watching live/ (the store makes it): certificates added meanwhile are
      * seen at once, not at the next wake. Without it, SIGHUP does it. */
-    leec_code rc;
-    leec_store *st = leec_store_fs_new(ro.dir, &rc);
-    leec_store_free(st);
     char *live = NULL;
     int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (ifd >= 0 && (asprintf(&live, "%s/live", ro.dir) < 0 ||
@@ -815,6 +850,8 @@ int cmd_daemon(int argc, char **argv)
     if (ifd >= 0)
         close(ifd);
     say(&ro, LOG_NOTICE, "stopping (signal %d)", (int)issue_stop_signal);
+    leec_store_lock_release(one);
+    leec_store_free(st);
     if (use_syslog)
         closelog();
     free(ro.dir);

@@ -41,6 +41,13 @@ char *cli_default_dir(void)
     return out;
 }
 
+static void put_usage(const cli_cmd *cmd, FILE *f)
+{
+    fputs(cmd->usage, f);
+    if (cmd->usage_more)
+        fputs(cmd->usage_more, f);
+}
+
 int cli_getopt(const cli_cmd *cmd, int argc, char **argv, void *ud)
 {
     int c, r;
@@ -50,13 +57,13 @@ int cli_getopt(const cli_cmd *cmd, int argc, char **argv, void *ud)
         if (c == -1)
             break;
         if (c == 'h') {
-            fputs(cmd->usage, stdout);
+            put_usage(cmd, stdout);
             return -1;
         }
         /* getopt_long has said what was wrong with an unknown one. */
         if ((r = cmd->take(ud, c, optarg)) == CLI_OPT_OTHER) {
             if (cmd->usage_on_error)
-                fputs(cmd->usage, stderr);
+                put_usage(cmd, stderr);
             return EXIT_USAGE;
         }
         if (r != 0)
@@ -64,7 +71,7 @@ int cli_getopt(const cli_cmd *cmd, int argc, char **argv, void *ud)
     }
     if (cmd->missing && optind != argc - 1) {
         fputs(optind >= argc ? cmd->missing : cmd->extra, stderr);
-        fputs(cmd->usage, stderr);
+        put_usage(cmd, stderr);
         return EXIT_USAGE;
     }
     return 0;

@@ -266,10 +266,28 @@ static void start_account(leec_ctx *ctx)
          * find it saved. */
         leec_code rc = ctx->store->ops->lock(ctx->store, "account",
                                              ctx->acct_ca_id, &ctx->acct_lock);
+        int64_t now = leec_now_ms(ctx);
         if (rc == LEEC_E_LOCKED) {
-            ctx->acct_retry_at = leec_now_ms(ctx) + ACCOUNT_LOCK_RETRY_MS;
+            if (ctx->acct_lock_since < 0)
+                ctx->acct_lock_since = now;
+            if (now - ctx->acct_lock_since <
+                (int64_t)ctx->lock_timeout_s * 1000) {
+                ctx->acct_retry_at = now + ACCOUNT_LOCK_RETRY_MS;
+                return;
+            }
+            char *who = leec_lock_holder_text(ctx, "account", ctx->acct_ca_id);
+            char *msg = NULL;
+            if (asprintf(&msg,
+                         "another process (%s) holds the account's lock; gave "
+                         "up waiting after %u s",
+                         who ? who : "?", ctx->lock_timeout_s) < 0)
+                msg = NULL;
+            account_fail(ctx, LEEC_E_LOCKED, msg, NULL);
+            free(msg);
+            free(who);
             return;
         }
+        ctx->acct_lock_since = -1;
         if (rc != LEEC_OK) {
             account_fail(ctx, rc, "cannot lock the account in the store",
                          NULL);
@@ -392,6 +410,7 @@ void leec_account_clear(leec_ctx *ctx)
 {
     unlock_account(ctx);
     ctx->acct_retry_at = -1;
+    ctx->acct_lock_since = -1;
     leec_acme_cancel(ctx, ctx->dir_req);
     leec_acme_cancel(ctx, ctx->acct_req);
     ctx->dir_req = ctx->acct_req = NULL;

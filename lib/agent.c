@@ -36,7 +36,6 @@
 
 #define POLL_FIRST_MS 20       /* pebble validates in milliseconds */
 #define POLL_CAP_MS 10000
-#define POLL_TOTAL_MS (300 * 1000)
 #define RETRY_MAX 3            /* transient failures of one idempotent step */
 
 static void go(leec_agent *a, leec_agent_state to);
@@ -126,6 +125,8 @@ static void fail(leec_agent *a, leec_code err, leec_problem *problem,
     a->err = err;
     leec_problem_free(a->problem);
     a->problem = problem;
+    if (!a->retry_at && problem && problem->retry_after >= 0)
+        a->retry_at = time(NULL) + problem->retry_after;
     /* INFO: the failure reaches the caller through the API (the done
      * callback, leec_agent_error); a log line at ERROR would say it twice. */
     leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): failed: %s%s%s", a->id,
@@ -173,7 +174,8 @@ static void go(leec_agent *a, leec_agent_state to)
     case LEEC_ST_AUTHZ_POLL:
     case LEEC_ST_ORDER_POLL:
         leec_backoff_start(&a->backoff, leec_now_ms(a->ctx), POLL_FIRST_MS,
-                           POLL_CAP_MS, POLL_TOTAL_MS);
+                           POLL_CAP_MS,
+                           (int64_t)a->ctx->order_timeout_s * 1000);
         a->deadline = leec_now_ms(a->ctx) + POLL_FIRST_MS;
         break;
     case LEEC_ST_PRESENT:
@@ -246,8 +248,10 @@ leec_code leec_agent_start(leec_agent *a)
  * a process that had to wait finds the other's certificate fresh. */
 static bool take_lock(leec_agent *a)
 {
-    leec_store *st = a->ctx->store;
+    leec_ctx *ctx = a->ctx;
+    leec_store *st = ctx->store;
     leec_code rc = st->ops->lock(st, "cert", a->cert_name, &a->lock);
+    int64_t now = leec_now_ms(ctx);
     if (rc == LEEC_OK) {
         a->wait = LEEC_WAIT_NONE;
         return true;
@@ -258,10 +262,22 @@ static bool take_lock(leec_agent *a)
     }
     if (!a->lock_logged) {
         a->lock_logged = true;
-        leec_log(a->ctx, LEEC_LOG_INFO,
-                 "agent %u (%s): another process is working on this "
-                 "certificate; waiting for it",
-                 a->id, a->cert_name);
+        a->lock_since = now;
+        char *who = leec_lock_holder_text(ctx, "cert", a->cert_name);
+        leec_log(ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): another process (%s) is working on this "
+                 "certificate; waiting for it (at most %u s)",
+                 a->id, a->cert_name, who ? who : "?", ctx->lock_timeout_s);
+        free(who);
+    }
+    if (now - a->lock_since >= (int64_t)ctx->lock_timeout_s * 1000) {
+        char *who = leec_lock_holder_text(ctx, "cert", a->cert_name);
+        fail(a, LEEC_E_LOCKED, NULL,
+             "another process (%s) holds the certificate's lock; gave up "
+             "waiting after %u s",
+             who ? who : "?", ctx->lock_timeout_s);
+        free(who);
+        return false;
     }
     a->wait = LEEC_WAIT_LOCK;
     a->wait_until = -1;
@@ -729,8 +745,14 @@ static void poll_later(leec_agent *a, long retry_after)
     int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
                                   retry_after);
     if (d < 0) {
+        size_t i = a->cursor < a->naz ? a->cursor : 0;
+        while (i + 1 < a->naz && a->az[i].valid)
+            i++; /* the one still pending */
+        const authz *z = &a->az[i];
         fail(a, LEEC_E_TIMEOUT, NULL,
-             "the CA did not validate the authorizations in time");
+             "the authorization for %s (%s) stayed pending for %u s: the CA "
+             "did not validate it in time",
+             z->ident ? z->ident : "?", z->url, a->ctx->order_timeout_s);
         return;
     }
     a->deadline = leec_now_ms(a->ctx) + d;
@@ -998,7 +1020,12 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
         int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
                                       r->retry_after);
         if (d < 0)
-            fail(a, LEEC_E_TIMEOUT, NULL, "the CA did not issue in time");
+            fail(a, LEEC_E_TIMEOUT, NULL,
+                 "the order %s stayed %s for %u s: the CA did not issue in "
+                 "time",
+                 a->order_url, v.status == LEEC_ORDER_READY ? "ready"
+                                                            : "processing",
+                 a->ctx->order_timeout_s);
         else
             a->deadline = leec_now_ms(a->ctx) + d;
         return;
@@ -1192,6 +1219,10 @@ void leec_agent_on_response(void *ud, leec_acme_resp *r)
     a->req = NULL;
     if (a->zombie)
         return;
+    /* A refusal for a while (longer than the context may pause): when to
+     * try again, even without a problem document to carry it. */
+    if ((r->status == 429 || r->status == 503) && r->retry_after >= 0)
+        a->retry_at = time(NULL) + r->retry_after;
     if (a->state == LEEC_ST_RENEWAL_INFO) {
         leec_agent_on_renewal_info(a, r);
         return;

@@ -285,6 +285,10 @@ const leec_problem *leec_agent_problem(const leec_agent *a)
 {
     return a->problem;
 }
+time_t leec_agent_retry_at(const leec_agent *a)
+{
+    return a->state == LEEC_ST_FAILED ? a->retry_at : 0;
+}
 const char *leec_agent_cert_pem(const leec_agent *a)
 {
     return a->cert_pem;

@@ -45,7 +45,10 @@ void leec_agent_record_failure(leec_agent *a)
     st->last_error = text;
     st->failures++;
     st->last_failure = now;
-    st->retry_at = leec_renewal_retry_at(st->failures, now, a->cert_na);
+    /* The CA said when (a rate limit): then, and not before. */
+    st->retry_at = a->retry_at > now
+                       ? a->retry_at
+                       : leec_renewal_retry_at(st->failures, now, a->cert_na);
     leec_code rc = leec_renewal_save(a->ctx->store, a->cert_name, st);
     char when[32];
     fmt_time(when, sizeof when, st->retry_at);

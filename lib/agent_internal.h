@@ -56,6 +56,9 @@ struct leec_agent {
     void *lock;            /* the certificate's lock in the store */
     char *seen_serial;     /* the installed certificate at the first look */
     bool lock_logged;
+    int64_t lock_since;    /* waiting for the lock since (ms): once
+                              lock_logged */
+    time_t retry_at;       /* the CA's Retry-After of a refusal, or 0 */
     bool admitted;         /* holds an order slot of the governor */
     int64_t admitted_at;
     char **regdoms;        /* registered domains, for the budgets */

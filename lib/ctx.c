@@ -55,7 +55,10 @@ leec_ctx *leec_ctx_new(void)
     ctx->gov = leec_gov_new();
     ctx->x509_cache = leec_x509_cache_new();
     ctx->max_pause_s = 3600;
+    ctx->order_timeout_s = LEEC_ORDER_TIMEOUT_DEFAULT_S;
+    ctx->lock_timeout_s = LEEC_LOCK_TIMEOUT_DEFAULT_S;
     ctx->acct_retry_at = -1;
+    ctx->acct_lock_since = -1;
     if (!ctx->server || ctx->epfd < 0 || !ctx->gov || !ctx->x509_cache) {
         leec_ctx_free(ctx);
         return NULL;
@@ -175,6 +178,21 @@ void leec_ctx_set_domain_budget(leec_ctx *ctx, unsigned certs,
 void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds)
 {
     ctx->max_pause_s = seconds;
+}
+
+void leec_ctx_set_order_timeout(leec_ctx *ctx, unsigned seconds)
+{
+    ctx->order_timeout_s = seconds ? seconds : LEEC_ORDER_TIMEOUT_DEFAULT_S;
+}
+
+void leec_ctx_set_lock_timeout(leec_ctx *ctx, unsigned seconds)
+{
+    ctx->lock_timeout_s = seconds;
+}
+
+char *leec_lock_holder_text(leec_ctx *ctx, const char *kind, const char *name)
+{
+    return leec_store_holder_text(ctx->store, kind, name);
 }
 
 void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn, void *userdata)

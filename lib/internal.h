@@ -144,6 +144,8 @@ struct leec_ctx {
     struct leec_x509_cache *x509_cache; /* issuers already parsed */
     bool rate_set, orders_set, domains_set; /* else the CA's defaults */
     unsigned max_pause_s;
+    unsigned order_timeout_s;      /* an order or authorization stuck */
+    unsigned lock_timeout_s;       /* waiting for another process's lock */
     leec_acme_req *deferred;       /* requests held by the governor, FIFO */
     leec_acme_req *deferred_tail;
     int64_t pause_logged;          /* the pause end last announced */
@@ -175,6 +177,7 @@ struct leec_ctx {
     char *acct_ca_id;
     leec_acme_req *acct_req;
     int64_t acct_retry_at;  /* -1, or when to try the account lock again */
+    int64_t acct_lock_since; /* waiting for the account lock since (ms) */
     void *acct_lock;
     leec_code acct_err;
     char *acct_errmsg;
@@ -212,6 +215,12 @@ void leec_account_forget(leec_ctx *ctx, unsigned gen);
 leec_code leec_account_save(leec_ctx *ctx);
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
 char *leec_ca_id(const char *url);
+
+/* "PID 1234" or "PID 1234 on host" of whoever holds the store's lock
+ * kind/name, or "another process" when unknown: for messages (malloc'd,
+ * NULL on OOM). */
+char *leec_lock_holder_text(leec_ctx *ctx, const char *kind,
+                            const char *name);
 
 /* Makes sure the directory alone is known (fetching it if neither it nor
  * the account is under way): what a revocation signed by the certificate's

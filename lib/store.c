@@ -1,8 +1,11 @@
 /* Backend-independent store functions: name rules and the public wrappers. */
+#define _GNU_SOURCE
 #include "store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Names become single path components, so they must not be able to name
  * a parent (".."), a hidden file, or an option-looking word. */
@@ -111,4 +114,61 @@ leec_code leec_store_reset(leec_store *store, const char *cert_name)
     if (cert_name && !leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     return store->ops->reset(store, cert_name);
+}
+
+char *leec_store_holder_text(leec_store *st, const char *kind,
+                             const char *name)
+{
+    long pid = 0;
+    char *host = NULL, *s = NULL, me[256] = "";
+    if (!st || !st->ops->lock_holder ||
+        st->ops->lock_holder(st, kind, name, &pid, &host) != LEEC_OK ||
+        pid <= 0) {
+        free(host);
+        return strdup("another process");
+    }
+    if (gethostname(me, sizeof me - 1) != 0)
+        me[0] = '\0';
+    int n = host && strcmp(host, me) != 0
+                ? asprintf(&s, "PID %ld on %s", pid, host)
+                : asprintf(&s, "PID %ld", pid);
+    free(host);
+    return n < 0 ? NULL : s;
+}
+
+struct leec_store_lock {
+    leec_store *store;
+    void *handle;
+};
+
+leec_code leec_store_lock_take(leec_store *store, const char *name,
+                               leec_store_lock **lock, char **holder)
+{
+    if (lock)
+        *lock = NULL;
+    if (holder)
+        *holder = NULL;
+    if (!store || !lock || !store->ops->lock || !leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    leec_store_lock *l = calloc(1, sizeof *l);
+    if (!l)
+        return LEEC_E_NOMEM;
+    l->store = store;
+    leec_code rc = store->ops->lock(store, "store", name, &l->handle);
+    if (rc != LEEC_OK) {
+        free(l);
+        if (rc == LEEC_E_LOCKED && holder)
+            *holder = leec_store_holder_text(store, "store", name);
+        return rc;
+    }
+    *lock = l;
+    return LEEC_OK;
+}
+
+void leec_store_lock_release(leec_store_lock *lock)
+{
+    if (!lock)
+        return;
+    lock->store->ops->unlock(lock->store, lock->handle);
+    free(lock);
 }

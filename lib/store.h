@@ -55,6 +55,12 @@ struct leec_store_ops {
     leec_code (*lock)(leec_store *s, const char *kind, const char *name,
                       void **handle);
     void (*unlock)(leec_store *s, void *handle);
+    /* Who holds kind/name (after LEEC_E_LOCKED, to say whom one waits
+     * for): the holder's PID and host (malloc'd, may be NULL when
+     * unknown). LEEC_E_NOT_FOUND when the holder is not known. May be
+     * NULL in a backend that cannot tell. */
+    leec_code (*lock_holder)(leec_store *s, const char *kind,
+                             const char *name, long *pid, char **host);
     /* The names with a current version, sorted by strcmp(); *names is a
      * malloc'd array of *n malloc'd strings (NULL when none). */
     leec_code (*list)(leec_store *s, char ***names, size_t *n);
@@ -71,6 +77,12 @@ struct leec_store_ops {
 struct leec_store {
     const struct leec_store_ops *ops;
 };
+
+/* "PID 1234" or "PID 1234 on host" of whoever holds the lock kind/name,
+ * or "another process" when unknown: for messages (malloc'd, NULL on
+ * OOM). */
+char *leec_store_holder_text(leec_store *st, const char *kind,
+                             const char *name);
 
 /* True if name is usable as a certificate or CA id: 1-200 characters of
  * [A-Za-z0-9._-], not starting with '.' or '-'. */

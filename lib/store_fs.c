@@ -588,6 +588,16 @@ static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
         rc = errno == EWOULDBLOCK ? LEEC_E_LOCKED : LEEC_E_IO;
         goto out;
     }
+    /* Who holds it, for those who wait (advisory: the lock is the flock;
+     * a holder that could not write it is only unnamed). */
+    char me[320], host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    int n = snprintf(me, sizeof me, "%ld %s\n", (long)getpid(), host);
+    ssize_t w = n > 0 && ftruncate(fd, 0) == 0
+                    ? pwrite(fd, me, (size_t)n, 0)
+                    : -1;
+    (void)w;
     *h = fd;
     *handle = h;
     h = NULL;
@@ -598,6 +608,39 @@ out:
         close(fd);
     free(h);
     free(path);
+    return rc;
+}
+
+static leec_code fs_lock_holder(leec_store *s, const char *kind,
+                                const char *name, long *pid, char **host)
+{
+    char *path = NULL, *text = NULL;
+    size_t len = 0;
+    *pid = 0;
+    *host = NULL;
+    if (!leec_store_name_valid(kind) || !leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    if (!(path = pathf("%s/locks/%s-%s.lock", fs_of(s)->dir, kind, name)))
+        return LEEC_E_NOMEM;
+    leec_code rc = leec_file_read(path, 512, &text, &len);
+    free(path);
+    if (rc != LEEC_OK)
+        return rc == LEEC_E_TOO_LARGE ? LEEC_E_NOT_FOUND : rc;
+    /* "PID HOST\n", as fs_lock writes it; anything else is unknown. */
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (end == text || v <= 0 || *end != ' ') {
+        free(text);
+        return LEEC_E_NOT_FOUND;
+    }
+    size_t hl = strcspn(end + 1, "\n");
+    bool clean = hl > 0 && hl < 256;
+    for (size_t i = 0; clean && i < hl; i++)
+        clean = end[1 + i] > 0x20 && end[1 + i] < 0x7f;
+    *pid = v;
+    if (clean && !(*host = strndup(end + 1, hl)))
+        rc = LEEC_E_NOMEM;
+    free(text);
     return rc;
 }
 
@@ -999,6 +1042,7 @@ static const struct leec_store_ops fs_ops = {
     .list = fs_list,
     .reset = fs_reset,
     .lock = fs_lock,
+    .lock_holder = fs_lock_holder,
     .unlock = fs_unlock,
     .destroy = fs_destroy,
 };

@@ -264,6 +264,23 @@ LEEC_API leec_code leec_store_read_meta(leec_store *store,
 LEEC_API leec_code leec_store_reset(leec_store *store, const char *cert_name);
 
 /*
+ * A store-wide exclusive lock named name (a store name such as "daemon":
+ * one leec daemon per state folder), taken without waiting and held until
+ * released (or the process ends: a crashed holder leaves no stale lock).
+ * *lock is the handle to release. LEEC_E_LOCKED when another process holds
+ * it, with *holder (if holder is not NULL) a newly allocated "PID 1234"
+ * (or "PID 1234 on host", or "another process" when unknown) the caller
+ * frees. Errors: LEEC_E_INVALID_ARG, LEEC_E_LOCKED, LEEC_E_IO,
+ * LEEC_E_NOMEM.
+ */
+typedef struct leec_store_lock leec_store_lock;
+LEEC_API leec_code leec_store_lock_take(leec_store *store, const char *name,
+                                        leec_store_lock **lock,
+                                        char **holder);
+/* Releases a lock (NULL does nothing); before its store is freed. */
+LEEC_API void leec_store_lock_release(leec_store_lock *lock);
+
+/*
  * When a certificate is due for renewal, from what the store knows (no
  * network). One rule, the same for leec renew (and its dry run), leec list,
  * the daemon and the agent itself:
@@ -559,6 +576,27 @@ LEEC_API time_t leec_ctx_paused_until(leec_ctx *ctx);
 LEEC_API void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds);
 
 /*
+ * How long an order or an authorization may stay pending or processing
+ * once answered (default LEEC_ORDER_TIMEOUT_DEFAULT_S, 90 s; 0 restores
+ * it): polls come at growing intervals (honouring the CA's Retry-After),
+ * and when the time is up the agent fails with LEEC_E_TIMEOUT and a
+ * message naming the object that was stuck and its URL. At any time; it
+ * applies to the next wait.
+ */
+#define LEEC_ORDER_TIMEOUT_DEFAULT_S 90
+LEEC_API void leec_ctx_set_order_timeout(leec_ctx *ctx, unsigned seconds);
+
+/*
+ * How long an agent (or the account's creation) waits for a certificate's
+ * (or the account's) lock held by another process sharing the store
+ * (default LEEC_LOCK_TIMEOUT_DEFAULT_S, 300 s; 0: not at all). Then it
+ * fails with LEEC_E_LOCKED and a message naming the holder's PID. While it
+ * waits, leec_agent_wait() says LEEC_WAIT_LOCK.
+ */
+#define LEEC_LOCK_TIMEOUT_DEFAULT_S 300
+LEEC_API void leec_ctx_set_lock_timeout(leec_ctx *ctx, unsigned seconds);
+
+/*
  * Hooks around ordering (certbot's pre, deploy and post hooks):
  *   LEEC_HOOK_PRE    an agent is about to order (it is due, forced, or new):
  *                    before anything is sent for it; the first PRE after
@@ -818,6 +856,12 @@ LEEC_API const char *leec_agent_cert_name(const leec_agent *agent);
 LEEC_API leec_code leec_agent_error(const leec_agent *agent);
 LEEC_API const char *leec_agent_error_message(const leec_agent *agent);
 LEEC_API const leec_problem *leec_agent_problem(const leec_agent *agent);
+
+/* After FAILED because the CA refused for a while (429 or 503 with a
+ * Retry-After longer than leec_ctx_set_max_pause allows): the wall-clock
+ * time it asked to be tried again; else 0. A renewal records it with the
+ * certificate, so leec_store_renewal_plan's retry_at (and wake) is then. */
+LEEC_API time_t leec_agent_retry_at(const leec_agent *agent);
 
 /*
  * Whether the agent is waiting, and why (LEEC_WAIT_NONE when it is working

@@ -14,6 +14,8 @@ against it, so the whole conversation stays on the proxy.  On top of that:
   - refuse_replaces=True: a newOrder whose payload has "replaces" gets
     409 urn:ietf:params:acme:error:alreadyReplaced (with a fresh nonce from
     pebble) instead of being forwarded; newOrders without it go through.
+  - rate_limit=N (seconds): every newOrder gets 429 rateLimited with
+    Retry-After: N instead of being forwarded.
 
     with AriProxy(workdir, env.directory_url, env.ca_bundle,
                   window=(start, end), retry_after=60) as ari:
@@ -24,7 +26,8 @@ against it, so the whole conversation stays on the proxy.  On top of that:
         ari.refuse_replaces = True # refuse_replaces may change at any time
         ari.renewal_info_requests  # [certID, ...] as asked
         ari.new_orders             # [decoded newOrder payload (dict), ...]
-        ari.refused                # number of newOrders answered 409
+        ari.refused                # number of newOrders refused (409, 429)
+        ari.rate_limit = 7200      # newOrder: 429 with this Retry-After
 
 new_orders holds the refused ones and those pebble processed; a newOrder
 pebble rejected with badNonce (pebble does that to 5 % of good nonces, and
@@ -87,7 +90,7 @@ class AriProxy(HttpsStub):
 
     def __init__(self, workdir, upstream_directory_url, upstream_ca_bundle,
                  window=None, retry_after=None, explanation_url=None,
-                 refuse_replaces=False):
+                 refuse_replaces=False, rate_limit=None):
         self.workdir = workdir
         self.upstream_directory_url = upstream_directory_url
         self.upstream_ca_bundle = upstream_ca_bundle
@@ -95,6 +98,7 @@ class AriProxy(HttpsStub):
         self.retry_after = retry_after
         self.explanation_url = explanation_url
         self.refuse_replaces = refuse_replaces
+        self.rate_limit = rate_limit
         self.renewal_info_requests = []
         self.new_orders = []
         self.refused = 0
@@ -155,9 +159,15 @@ class AriProxy(HttpsStub):
         payload = None
         if method == "POST" and bare == self.new_order_path:
             payload = self._payload(body)
+            if self.rate_limit is not None:
+                return self._refuse(h, payload, 429, "rateLimited",
+                                    "ARI proxy: too many new orders",
+                                    [("Retry-After", str(self.rate_limit))])
             if self.refuse_replaces and isinstance(payload, dict) \
                     and "replaces" in payload:
-                return self._refuse(h, payload)
+                return self._refuse(h, payload, 409, "alreadyReplaced",
+                                    "ARI proxy: certificate %s was already "
+                                    "replaced" % payload["replaces"])
         host = h.headers.get("Host") or "127.0.0.1:%d" % self.port
         fwd = [(k, v) for k, v in h.headers.items()
                if k.lower() not in HOP and k.lower() != "host"]
@@ -196,21 +206,20 @@ class AriProxy(HttpsStub):
             hdrs.append(("Content-Type", "application/json"))
         self._send(h, method, st, json.dumps(obj).encode(), hdrs)
 
-    def _refuse(self, h, payload):
+    def _refuse(self, h, payload, status, kind, detail, extra=()):
         with self.lock:
             self.new_orders.append(payload)
             self.refused += 1
         hdrs = [("Content-Type", "application/problem+json"),
-                ("Cache-Control", "no-store")]
+                ("Cache-Control", "no-store")] + list(extra)
         try:
             _, nh, _ = self._upstream("HEAD", self.new_nonce_path)
             hdrs += [(k, v) for k, v in nh if k.lower() == "replay-nonce"]
         except (OSError, http.client.HTTPException):
             pass
-        self._send(h, "POST", 409, json.dumps({
-            "type": ERR + "alreadyReplaced", "status": 409,
-            "detail": "ARI proxy: certificate %s was already replaced"
-                      % payload["replaces"]}).encode(), hdrs)
+        self._send(h, "POST", status, json.dumps({
+            "type": ERR + kind, "status": status,
+            "detail": detail}).encode(), hdrs)
 
     @staticmethod
     def _payload(raw):

@@ -17,6 +17,14 @@ no certificates.  Every request is recorded with its arrival time.
 StubCA(..., profiles={"classic": "...", ...}) serves meta.profiles in its
 directory (draft-ietf-acme-profiles).
 
+StubCA(..., stuck="order" | "authz") answers newOrder (once the 429s are
+spent) with an order that never gets anywhere: "order" is ready at once,
+its finalize answers "processing" and so does every poll of it (with
+Retry-After: poll_retry_after when set); "authz" is pending with one
+pending http-01 authorization whose challenge answers "processing" and
+which stays pending for ever.  ca.polls records the time of each
+POST-as-GET of the order (or the authorization).
+
 It listens on 127.0.0.1 on a port the kernel picks, from a thread of this
 process; leaving the `with` stops it.
 """
@@ -35,7 +43,8 @@ class StubCA(HttpsStub):
     tls_name = "stub"
 
     def __init__(self, workdir, retry_after=3, limited=1,
-                 limit_path="/new-order", final_status=403, profiles=None):
+                 limit_path="/new-order", final_status=403, profiles=None,
+                 stuck=None, poll_retry_after=None):
         self.workdir = workdir
         self.retry_after = retry_after
         self.limited = limited
@@ -45,6 +54,10 @@ class StubCA(HttpsStub):
         self.payloads = []          # (path, decoded JWS payload or None)
         self.requests = []          # (arrival time, method, path)
         self.limited_at = []        # time each 429 went out
+        self.stuck = stuck          # None, "order" or "authz"
+        self.poll_retry_after = poll_retry_after
+        self.polls = []             # time of each poll of the stuck object
+        self.ident = None           # the identifier newOrder asked for
         self.lock = threading.Lock()
         self.nonce = 0
         self.server = self.thread = None
@@ -99,10 +112,55 @@ class StubCA(HttpsStub):
             hdrs["Location"] = b + "/acct/1"
             return self._send(h, method, 201, {
                 "status": "valid", "orders": b + "/acct/1/orders"}, hdrs)
+        if self.stuck and path.startswith(("/new-order", "/order/",
+                                           "/authz/", "/chall/")):
+            return self._stuck(h, method, path, hdrs)
         if path == "/new-order":
             return self._problem(h, method, self.final_status, "unauthorized",
                                  "stub CA: no certificates here (the end)",
                                  hdrs)
+        return self._problem(h, method, 404, "malformed", "no such resource",
+                             hdrs)
+
+    def _stuck(self, h, method, path, hdrs):
+        """The objects of a stuck order (see the module's doc)."""
+        b = self.base
+        token = "stuck-token-0123456789abcdefghijklmnopqrstu"
+        with self.lock:
+            if path == "/new-order" and self.payloads:
+                ids = (self.payloads[-1][1] or {}).get("identifiers") or []
+                self.ident = ids[0]["value"] if ids else "stub.leec.test"
+            ident = self.ident or "stub.leec.test"
+        order = {"status": "ready" if self.stuck == "order" else "pending",
+                 "identifiers": [{"type": "dns", "value": ident}],
+                 "authorizations": [b + "/authz/1"],
+                 "finalize": b + "/order/1/finalize"}
+        chall = {"type": "http-01", "url": b + "/chall/1", "token": token,
+                 "status": "pending"}
+        polled = (self.stuck == "order" and path == "/order/1") or \
+                 (self.stuck == "authz" and path == "/authz/1")
+        if polled:
+            with self.lock:
+                self.polls.append(time.time())
+            if self.poll_retry_after is not None:
+                hdrs["Retry-After"] = str(self.poll_retry_after)
+        if path == "/new-order":
+            hdrs["Location"] = b + "/order/1"
+            return self._send(h, method, 201, order, hdrs)
+        if path in ("/order/1", "/order/1/finalize"):
+            if self.stuck == "order" and path == "/order/1/finalize":
+                order["status"] = "processing"
+            elif self.stuck == "order" and self.polls:
+                order["status"] = "processing"
+            return self._send(h, method, 200, order, hdrs)
+        if path == "/authz/1":
+            return self._send(h, method, 200, {
+                "status": "pending", "identifier": {"type": "dns",
+                                                    "value": ident},
+                "challenges": [chall]}, hdrs)
+        if path == "/chall/1":
+            chall["status"] = "processing"
+            return self._send(h, method, 200, chall, hdrs)
         return self._problem(h, method, 404, "malformed", "no such resource",
                              hdrs)
 

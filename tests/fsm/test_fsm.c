@@ -484,14 +484,32 @@ static void test_order_processing_forever(void **state)
     int64_t t[128], fin[2];
     size_t n = times_of(FAKE_CA_BASE "/order/0", t, 128);
     assert_int_equal(times_of(FAKE_CA_BASE "/finalize/0", fin, 2), 1);
-    /* 300 s with a back-off from 50 ms growing by half up to 10 s. */
+    /* The default 90 s, with a back-off growing by half up to 10 s: a
+     * bounded number of polls, and the stuck order named. */
     assert_true(n >= 10);
-    assert_true(n <= 60);
-    assert_true(t[n - 1] - fin[0] <= 300 * 1000 + 100);
-    assert_true(t[n - 1] - fin[0] >= 290 * 1000);
+    assert_true(n <= 40);
+    assert_true(t[n - 1] - fin[0] <= 90 * 1000 + 100);
+    assert_true(t[n - 1] - fin[0] >= 80 * 1000);
     for (size_t i = 2; i + 1 < n; i++)
         assert_true(t[i] - t[i - 1] >= t[i - 1] - t[i - 2]);
     assert_true(t[n - 2] - t[n - 3] <= 10000);
+    assert_non_null(strstr(leec_agent_error_message(a),
+                           FAKE_CA_BASE "/order/0 stayed processing for 90 s"));
+}
+
+static void test_order_timeout_setting(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.order_processing_forever = true;
+    leec_ctx_set_order_timeout(e->ctx, 5);
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_TIMEOUT);
+    int64_t t[128], fin[2];
+    size_t n = times_of(FAKE_CA_BASE "/order/0", t, 128);
+    assert_int_equal(times_of(FAKE_CA_BASE "/finalize/0", fin, 2), 1);
+    assert_true(n >= 3 && n <= 16);
+    assert_true(t[n - 1] - fin[0] <= 5 * 1000 + 100);
+    assert_non_null(strstr(leec_agent_error_message(a), "for 5 s"));
 }
 
 static void bad_body_case(void **state, fake_endpoint ep, fake_bad_body kind)
@@ -1005,6 +1023,7 @@ int main(void)
         T(test_retry_after_honoured),
         T(test_invalid_authorization),
         T(test_order_processing_forever),
+        T(test_order_timeout_setting),
         T(test_malformed_new_order),
         T(test_wrong_types_new_order),
         T(test_malformed_authz),
