@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make check: lint, unit and state-machine tests (plain and sanitized), an
-# install test (scripts/check_install.sh), end to end against pebble. Counts
-# every suite and ends with "N passed, N failed".
+# install test (scripts/check_install.sh), the systemd units' confinement
+# (scripts/check_units.sh), end to end against pebble. Counts every suite and
+# ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
@@ -29,6 +30,9 @@ count_meson "$BUILD" "unit"
 
 echo "== install (into a temporary DESTDIR) and build a program against it"
 if bash scripts/check_install.sh "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("install"); fi
+
+echo "== systemd units: systemd-analyze security at most 4.0"
+if bash scripts/check_units.sh "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("units"); fi
 
 echo "== the same under AddressSanitizer and UBSan"
 if [ ! -f "$ASAN/build.ninja" ]; then
