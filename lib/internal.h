@@ -19,6 +19,11 @@
 #define LEEC_MAX_NAMES 100              /* Let's Encrypt's limit per order */
 #define LEEC_NONCE_POOL 32
 #define LEEC_BADNONCE_RETRIES 10        /* pebble rejects 5 % of good nonces */
+/* After that many in a row, rounds of as many again after a growing pause
+ * (250 ms, 500 ms, 1 s, 2 s): a storm of rejections (a CA rejecting half
+ * its nonces) must not fail a certificate. */
+#define LEEC_BADNONCE_ROUNDS 4
+#define LEEC_BADNONCE_PAUSE_MS 250
 
 /* ---- logging (log.c) ---- */
 void leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "jws.h"
 #include "json.h"
+#include "loop.h"
 #include "problem.h"
 
 struct leec_acme_req {
@@ -21,6 +22,8 @@ struct leec_acme_req {
     void *userdata;
     int nonce_tries;
     int nonce_fetches;
+    int nonce_rounds;           /* rounds of badNonce retries done */
+    leec_timer *nonce_timer;    /* the pause before the next round */
     int pause_tries;
     bool held;                  /* waiting in the governor's queue */
     struct leec_acme_req *next; /* in that queue */
@@ -232,6 +235,34 @@ static bool is_json_type(const char *ct)
                   strcmp(ct, "application/problem+json") == 0);
 }
 
+static void after_nonce_pause(void *ud)
+{
+    leec_acme_req *r = ud;
+    r->nonce_timer = NULL;
+    leec_code rc = dispatch(r);
+    if (rc != LEEC_OK)
+        deliver_error(r, rc, NULL);
+}
+
+/* The request met LEEC_BADNONCE_RETRIES badNonce answers in a row: it goes
+ * again, as new, after a pause that doubles with each round. */
+static void nonce_pause(leec_acme_req *r)
+{
+    leec_ctx *ctx = r->ctx;
+    int64_t wait = (int64_t)LEEC_BADNONCE_PAUSE_MS << r->nonce_rounds;
+    r->nonce_rounds++;
+    r->nonce_tries = 0;
+    r->nonce_fetches = 0;
+    leec_log(ctx, LEEC_LOG_INFO,
+             "%s: %d badNonce answers in a row; sending it again in %lld ms "
+             "(round %d of %d)",
+             r->url, LEEC_BADNONCE_RETRIES, (long long)wait, r->nonce_rounds,
+             LEEC_BADNONCE_ROUNDS);
+    if (!(r->nonce_timer = leec_loop_timer(ctx, leec_now_ms(ctx) + wait,
+                                           after_nonce_pause, r)))
+        deliver_error(r, LEEC_E_NOMEM, NULL);
+}
+
 static void on_response(void *ud, leec_http_resp *hr)
 {
     leec_acme_req *r = ud;
@@ -265,17 +296,23 @@ static void on_response(void *ud, leec_http_resp *hr)
             json_decref(resp.json);
             return;
         }
-        /* RFC 8555 §6.5: retry a badNonce with the nonce it carried. */
+        /* RFC 8555 §6.5: retry a badNonce with the nonce it carried; a
+         * run of them, again after a pause (the request was not taken). */
         if (r->post && leec_problem_is(resp.problem, "badNonce") &&
-            r->nonce_tries < LEEC_BADNONCE_RETRIES) {
-            r->nonce_tries++;
-            leec_log(ctx, LEEC_LOG_DEBUG, "badNonce on %s, retrying (%d)",
-                     r->url, r->nonce_tries);
+            (r->nonce_tries < LEEC_BADNONCE_RETRIES ||
+             r->nonce_rounds < LEEC_BADNONCE_ROUNDS)) {
             leec_problem_free(resp.problem);
             json_decref(resp.json);
-            leec_code rc = dispatch(r);
-            if (rc != LEEC_OK)
-                deliver_error(r, rc, NULL);
+            if (r->nonce_tries < LEEC_BADNONCE_RETRIES) {
+                r->nonce_tries++;
+                leec_log(ctx, LEEC_LOG_DEBUG, "badNonce on %s, retrying (%d)",
+                         r->url, r->nonce_tries);
+                leec_code rc = dispatch(r);
+                if (rc != LEEC_OK)
+                    deliver_error(r, rc, NULL);
+                return;
+            }
+            nonce_pause(r);
             return;
         }
     }
@@ -340,6 +377,8 @@ void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *r)
         return;
     if (r->held)
         unhold(ctx, r);
+    else if (r->nonce_timer)
+        leec_loop_timer_cancel(ctx, r->nonce_timer);
     else if (ctx->http)
         leec_http_cancel(ctx->http, r);
     req_free(r);

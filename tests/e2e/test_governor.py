@@ -12,8 +12,11 @@ import re
 import subprocess
 import time
 
+import tempfile
+
 import run
 from run import LeecCase, describe
+from pebble_env import PebbleEnv
 from stub_ca import StubCA
 
 
@@ -264,3 +267,47 @@ class LockTest(LeecCase):
         self._race("race1.leec.test", fresh_dir=True)
         # again with the account already there
         self._race("race2.leec.test", fresh_dir=False)
+
+
+class NonceStormTest(LeecCase):
+    """A pebble of its own rejecting half of all good nonces
+    (PEBBLE_WFE_NONCEREJECT=50): runs of ten badNonce answers in a row
+    come up in a batch of 60, and every certificate is still issued (the
+    request goes again after a pause instead of failing its certificate)."""
+    needs_pebble = False
+    N = 60
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.base = tempfile.mkdtemp(prefix="storm-", dir=run.SCRATCH)
+        cls.pebble = PebbleEnv(env={"PEBBLE_WFE_NONCEREJECT": "50"},
+                               workdir=os.path.join(cls.base, "pebble"))
+        cls.pebble.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pebble.stop()
+        super().tearDownClass()
+
+    def test_batch_60_half_the_nonces_rejected(self):
+        p = self.pebble
+        path = os.path.join(self.tmp, "batch.txt")
+        names = ["s%02d.storm.leec.test" % i for i in range(self.N)]
+        with open(path, "w") as f:
+            f.write("".join("%s %s\n" % (n, n) for n in names))
+        # One order at a time: see BatchTest (pebble 2.4 and overlapping
+        # orders).
+        r = self.leec("issue", "--batch", path, "--json", "--server",
+                      p.directory_url, "--ca-bundle", p.ca_bundle,
+                      "--agree-tos", "--dir", self.dir, "--max-parallel", "1",
+                      "--http-port", "127.0.0.1:%d" % p.http_port,
+                      timeout=300)
+        outcomes = {}
+        for line in r.stdout.splitlines():
+            js = json.loads(line)
+            outcomes[js["cert_name"]] = js["outcome"]
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(outcomes, {n: "issued" for n in names}, describe(r))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.dir, "live"))),
+                         sorted(names))

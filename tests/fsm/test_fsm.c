@@ -418,10 +418,32 @@ static void test_bad_nonce_retried(void **state)
     assert_int_equal(fake_http_count("POST", FAKE_CA_BASE "/new-acct"), 4);
 }
 
+/* A storm of badNonce answers (a CA rejecting half its nonces makes runs
+ * of ten likely in a batch): the request goes again after a pause, in
+ * rounds, and the certificate is issued. */
+static void test_bad_nonce_storm(void **state)
+{
+    env *e = *state;
+    const int attempts = LEEC_BADNONCE_RETRIES + 1;
+    e->ca->knobs.bad_nonces = 2 * attempts + 3;
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    int64_t t[64];
+    size_t n = times_of(FAKE_CA_BASE "/new-acct", t, 64);
+    assert_int_equal(n, 2 * attempts + 4);
+    /* 250 ms after the first run of eleven, 500 ms after the second. */
+    assert_true(t[attempts] - t[attempts - 1] >= LEEC_BADNONCE_PAUSE_MS);
+    assert_true(t[2 * attempts] - t[2 * attempts - 1] >=
+                2 * LEEC_BADNONCE_PAUSE_MS);
+    assert_true(t[1] - t[0] < LEEC_BADNONCE_PAUSE_MS);
+}
+
 static void test_bad_nonce_exhausted(void **state)
 {
     env *e = *state;
-    e->ca->knobs.bad_nonces = LEEC_BADNONCE_RETRIES + 5;
+    const int attempts =
+        (LEEC_BADNONCE_RETRIES + 1) * (LEEC_BADNONCE_ROUNDS + 1);
+    e->ca->knobs.bad_nonces = attempts + 5;
     leec_agent *a = run_one(e);
     assert_failed(e, a, LEEC_E_ACME);
     const leec_problem *p = leec_agent_problem(a);
@@ -429,7 +451,7 @@ static void test_bad_nonce_exhausted(void **state)
     assert_string_equal(p->type, "urn:ietf:params:acme:error:badNonce");
     assert_int_equal(p->status, 400);
     assert_int_equal(fake_http_count("POST", FAKE_CA_BASE "/new-acct"),
-                     LEEC_BADNONCE_RETRIES + 1);
+                     attempts);
     assert_int_equal(e->ca->stats.new_order, 0);
 }
 
@@ -1019,6 +1041,7 @@ int main(void)
         T(test_fresh_then_force),
         T(test_two_agents_share_account),
         T(test_bad_nonce_retried),
+        T(test_bad_nonce_storm),
         T(test_bad_nonce_exhausted),
         T(test_retry_after_honoured),
         T(test_invalid_authorization),
