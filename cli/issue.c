@@ -369,8 +369,18 @@ int issue_agent_setup(leec_agent *agent, const issue_opts *o)
     leec_code rc = leec_agent_set_key_type(agent, o->key_type);
     leec_agent_set_force(agent, o->force);
     leec_agent_set_reuse_key(agent, o->reuse_key);
-    if (rc == LEEC_OK && o->webroot)
-        rc = leec_agent_set_webroot(agent, o->webroot);
+    if (rc == LEEC_OK && o->webroot &&
+        (rc = leec_agent_set_webroot(agent, o->webroot)) != LEEC_OK &&
+        rc != LEEC_E_NOMEM) {
+        /* Said once, of the option: nothing has been ordered. */
+        fputs("leec: --webroot ", stderr);
+        cli_put_safe(o->webroot);
+        fprintf(stderr, ": %s\n",
+                rc == LEEC_E_NOT_FOUND    ? "no such folder"
+                : rc == LEEC_E_INVALID_ARG ? "not a folder"
+                                           : leec_strerror(rc));
+        return 1;
+    }
     if (rc == LEEC_OK && o->preferred_chain)
         rc = leec_agent_set_preferred_chain(agent, o->preferred_chain);
     if (rc == LEEC_OK && o->profile)

@@ -16,8 +16,9 @@ typedef struct row {
     char *key;   /* "EC P-256" */
     char *ca;    /* the CA's host, or NULL */
     char not_after[32], renew[32];
-    const char *why; /* "ari", "lifetime", "backoff", "revoked" */
-    const char *status; /* "valid", "due", "expired" */
+    const char *why; /* "ari", "lifetime", "backoff", "revoked", "broken" */
+    const char *status; /* "valid", "due", "expired", "broken"; NULL: no
+                           row (unreadable) */
     char days[24];
 } row;
 
@@ -117,59 +118,71 @@ int cmd_list(int argc, char **argv)
         leec_cert_info *ci = NULL;
         row *r = &rows[i];
         r->name = names[i];
-        if ((rc = leec_store_read_cert(store, names[i], &pem)) != LEEC_OK ||
-            (rc = leec_cert_info_from_pem(pem, strlen(pem), &ci)) != LEEC_OK) {
-            fprintf(stderr, "leec: %s: cannot read its certificate: %s\n",
-                    names[i], leec_strerror(rc));
-            failed = true;
-            free(pem);
-            continue;
-        }
-        free(pem);
-        server = meta_server(store, names[i]);
+        /* The same plan leec renew and the daemon follow. */
         leec_renewal_plan *pl = NULL;
         if ((rc = leec_store_renewal_plan(store, names[i], &pl)) != LEEC_OK) {
-            fprintf(stderr, "leec: %s: cannot read its renewal state: %s\n",
-                    names[i], leec_strerror(rc));
+            fprintf(stderr, "leec: %s: cannot read it: %s\n", names[i],
+                    leec_strerror(rc));
             failed = true;
-            free(server);
-            leec_cert_info_free(ci);
             continue;
         }
-        /* The same plan leec renew and the daemon follow. */
+        if (leec_store_read_cert(store, names[i], &pem) == LEEC_OK &&
+            leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK)
+            ci = NULL;
+        free(pem);
+        server = meta_server(store, names[i]);
         time_t renew = pl->due, now = time(NULL);
         r->why = pl->why == LEEC_DUE_ARI       ? "ari"
                  : pl->why == LEEC_DUE_REVOKED ? "revoked"
+                 : pl->why == LEEC_DUE_BROKEN  ? "broken"
                                                : "lifetime";
         if (pl->retry_at > renew) {
             renew = pl->retry_at;
             r->why = "backoff";
         }
-        r->status = ci->not_after <= now ? "expired"
-                    : renew <= now       ? "due"
-                                         : "valid";
-        long left = days_until(ci->not_after);
-        char nb[32];
-        cli_iso_time(ci->not_before, nb, sizeof nb);
-        cli_iso_time(ci->not_after, r->not_after, sizeof r->not_after);
+        r->status = pl->broken                  ? "broken"
+                    : pl->not_after <= now      ? "expired"
+                    : renew <= now              ? "due"
+                                                : "valid";
+        if (pl->broken) {
+            /* Said on stderr too, and in the exit status: a server cannot
+             * use it, and renew replaces it. */
+            fprintf(stderr,
+                    "leec: %s: broken: %s (leec renew or leec issue orders "
+                    "a new version)\n",
+                    names[i], pl->broken);
+            failed = true;
+        }
+        long left = ci ? days_until(ci->not_after) : 0;
+        char nb[32] = "";
+        if (ci) {
+            cli_iso_time(ci->not_before, nb, sizeof nb);
+            cli_iso_time(ci->not_after, r->not_after, sizeof r->not_after);
+            snprintf(r->days, sizeof r->days, "%ld", left);
+            r->names = join_names(ci);
+            if (asprintf(&r->key, "%s %s", ci->key_type, ci->key_detail) < 0)
+                r->key = NULL;
+        } else {
+            snprintf(r->not_after, sizeof r->not_after, "-");
+            snprintf(r->days, sizeof r->days, "-");
+        }
         cli_iso_time(renew, r->renew, sizeof r->renew);
-        snprintf(r->days, sizeof r->days, "%ld", left);
-        r->names = join_names(ci);
-        if (asprintf(&r->key, "%s %s", ci->key_type, ci->key_detail) < 0)
-            r->key = NULL;
         json_t *sans = json_array();
-        for (size_t k = 0; k < ci->nnames; k++)
+        for (size_t k = 0; ci && k < ci->nnames; k++)
             json_array_append_new(sans, json_string(ci->names[k]));
         json_array_append_new(
             arr,
-            json_pack("{s:s, s:o, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, "
+            json_pack("{s:s, s:o, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:s, s:s, "
                       "s:s, s:s, s:o}",
-                      "name", names[i], "names", sans, "key_type", ci->key_type,
-                      "key_detail", ci->key_detail, "key_bits", ci->key_bits,
-                      "not_before", nb, "not_after", r->not_after, "days_left",
-                      (json_int_t)left, "next_renewal", r->renew,
-                      "renewal_reason", r->why, "renewal_rule",
-                      leec_renewal_plan_rule(pl), "status", r->status, "ca",
+                      "name", names[i], "names", sans, "key_type",
+                      ci ? ci->key_type : NULL, "key_detail",
+                      ci ? ci->key_detail : NULL, "key_bits",
+                      ci ? ci->key_bits : 0, "not_before", ci ? nb : NULL,
+                      "not_after", ci ? r->not_after : NULL, "days_left",
+                      ci ? json_integer((json_int_t)left) : json_null(),
+                      "next_renewal", r->renew, "renewal_reason", r->why,
+                      "renewal_rule", leec_renewal_plan_rule(pl), "status",
+                      r->status, "ca",
                       server ? json_string(server) : json_null()));
         json_t *row_j = json_array_get(arr, json_array_size(arr) - 1);
         char t1[32], t2[32];
@@ -184,6 +197,8 @@ int cmd_list(int argc, char **argv)
             cli_iso_time(pl->next_check, t1, sizeof t1);
             json_object_set_new(row_j, "ari_next_check", json_string(t1));
         }
+        if (row_j && pl->broken)
+            json_object_set_new(row_j, "broken", json_string(pl->broken));
         if (row_j && pl->ari_ignored)
             json_object_set_new(row_j, "ari_ignored", json_true());
         if (row_j && pl->revoked_at) {
@@ -215,7 +230,7 @@ int cmd_list(int argc, char **argv)
     } else {
         int wn = 4, ws = 5, wk = 3;
         for (size_t i = 0; i < n; i++) {
-            if (!rows[i].not_after[0])
+            if (!rows[i].status)
                 continue;
             wn = width(wn, rows[i].name);
             ws = width(ws, rows[i].names ? rows[i].names : "?");
@@ -225,7 +240,7 @@ int cmd_list(int argc, char **argv)
                "NAME", ws, "NAMES", wk, "KEY", "NOT AFTER", "DAYS LEFT",
                "STATUS", "NEXT RENEWAL", "WHY", "CA");
         for (size_t i = 0; i < n; i++) {
-            if (!rows[i].not_after[0])
+            if (!rows[i].status)
                 continue;
             printf("%-*s  %-*s  %-*s  %-20s  %9s  %-7s  %-20s  %-8s  %s\n",
                    wn, rows[i].name, ws, rows[i].names ? rows[i].names : "?",

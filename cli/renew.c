@@ -130,7 +130,10 @@ static int load_cert(leec_store *store, rn_cert *c)
         return rc == LEEC_E_NOT_FOUND ? 2 : 1;
     if (leec_store_read_meta(store, c->name, &text) != LEEC_OK ||
         !(c->meta = json_loads(text, 0, &jerr)) || !json_is_object(c->meta)) {
-        c->skip = "no readable meta.json";
+        /* Its settings are lost: only leec issue, given them again, can
+         * order a new version. */
+        c->skip = "its meta.json is missing or malformed (truncated?), so "
+                  "its settings are lost: run leec issue for it again";
         free(text);
         return 0;
     }
@@ -436,9 +439,21 @@ static int dry_run(rn_pass *p)
         ignored_window(pl, ign, sizeof ign);
         const char *why = leec_renewal_plan_rule(pl);
         const char *expired = pl->not_after <= now ? "EXPIRED; " : "";
-        if (*expired)
+        if (*expired || pl->broken)
             status = 1;
-        if (pl->failures && pl->retry_at > now && !p->ro->force) {
+        if (pl->broken && !(pl->failures && pl->retry_at > now &&
+                            !p->ro->force)) {
+            printf("%s: BROKEN (%s): would order a new version\n", c->name,
+                   pl->broken);
+        } else if (pl->broken) {
+            char r[32];
+            fmt_when(pl->retry_at, r, sizeof r);
+            printf("%s: BROKEN (%s); backing off after %u failed "
+                   "renewal%s until %s (last: %s)\n",
+                   c->name, pl->broken, pl->failures,
+                   pl->failures == 1 ? "" : "s", r,
+                   pl->last_error ? pl->last_error : "?");
+        } else if (pl->failures && pl->retry_at > now && !p->ro->force) {
             char r[32];
             fmt_when(pl->retry_at, r, sizeof r);
             printf("%s: %sbacking off after %u failed renewal%s until %s "
@@ -509,6 +524,10 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
             continue;
         }
         c->selected = ro->force || c->plan->wake <= now;
+        if (c->plan->broken && !ro->dry_run)
+            say(ro, LOG_WARNING, "%s: the installed version is broken (%s)%s",
+                c->name, c->plan->broken,
+                c->selected ? "; ordering a new one" : "");
         if (!c->selected && !ro->dry_run) {
             char when[32];
             fmt_when(c->plan->wake, when, sizeof when);

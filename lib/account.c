@@ -39,7 +39,10 @@ static void account_fail(leec_ctx *ctx, leec_code err, const char *msg,
     ctx->acct_errmsg = strdup(msg ? msg : leec_strerror(err));
     leec_problem_free(ctx->acct_problem);
     ctx->acct_problem = problem;
-    leec_log(ctx, LEEC_LOG_ERROR, "account: %s%s%s", ctx->acct_errmsg,
+    /* INFO: each agent waiting for the account fails with this message,
+     * and reports it through the API (operations, which have no message,
+     * log it themselves): at ERROR it would be said twice. */
+    leec_log(ctx, LEEC_LOG_INFO, "account: %s%s%s", ctx->acct_errmsg,
              problem && problem->detail ? ": " : "",
              problem && problem->detail ? problem->detail : "");
     wake_agents(ctx);
@@ -95,7 +98,13 @@ static void on_new_account(void *ud, leec_acme_resp *r)
     if (r->status != 201 && r->status != 200) {
         leec_problem *p = r->problem;
         r->problem = NULL;
-        account_fail(ctx, LEEC_E_ACME, "newAccount refused", p);
+        account_fail(ctx, LEEC_E_ACME,
+                     ctx->acct_lookup
+                         ? "the CA knows no account for the saved account "
+                           "key (its account.json is missing); remove that "
+                           "account from the store to make a new one"
+                         : "newAccount refused",
+                     p);
         return;
     }
     const char *status = leec_json_str(r->json, "status");
@@ -110,8 +119,9 @@ static void on_new_account(void *ud, leec_acme_resp *r)
         account_fail(ctx, LEEC_E_NOMEM, NULL, NULL);
         return;
     }
-    leec_log(ctx, LEEC_LOG_INFO, "account created: %s", ctx->acct_url);
-    ctx->acct_created = true;
+    ctx->acct_created = r->status == 201;
+    leec_log(ctx, LEEC_LOG_INFO, "account %s: %s",
+             ctx->acct_created ? "created" : "found", ctx->acct_url);
     if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
         char *pem = NULL;
         char *js = account_json(ctx);
@@ -161,6 +171,15 @@ static void create_account(leec_ctx *ctx)
     leec_code rc;
     json_t *p = NULL;
     char *payload = NULL;
+    /* A saved key whose account.json was lost: its account is looked up
+     * (RFC 8555 §7.3.1), never a new one made with it. */
+    if ((ctx->acct_lookup = ctx->acct_key != NULL)) {
+        rc = LEEC_E_NOMEM;
+        if (!(p = json_pack("{s:b}", "onlyReturnExisting", 1)) ||
+            !(payload = json_dumps(p, JSON_COMPACT)))
+            goto fail;
+        goto send;
+    }
     if (ctx->dir.terms && !ctx->agree_tos) {
         char *msg = NULL;
         if (asprintf(&msg,
@@ -193,6 +212,7 @@ static void create_account(leec_ctx *ctx)
     rc = LEEC_E_NOMEM;
     if (!(payload = json_dumps(p, JSON_COMPACT)))
         goto fail;
+send:
     rc = leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key,
                         NULL, NULL, on_new_account, ctx, &ctx->acct_req);
     if (rc != LEEC_OK)
@@ -217,6 +237,18 @@ static leec_code load_saved(leec_ctx *ctx, bool *found)
         return LEEC_OK;
     if (rc != LEEC_OK)
         goto out;
+    leec_key_free(ctx->acct_key);
+    ctx->acct_key = NULL;
+    if (!js) {
+        /* Only the key: kept for newAccount, which finds the account. */
+        if ((rc = leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) ==
+            LEEC_OK)
+            leec_log(ctx, LEEC_LOG_WARN,
+                     "the saved account for %s has no account.json: asking "
+                     "the CA for the account of its key",
+                     ctx->acct_ca_id);
+        goto out;
+    }
     const char *url = NULL;
     if ((rc = leec_json_parse_object(js, strlen(js), &o)) != LEEC_OK ||
         (rc = leec_json_get_str(o, "url", true, &url)) != LEEC_OK ||
@@ -247,10 +279,23 @@ static bool try_saved(leec_ctx *ctx)
     if (ctx->acct_skip_saved)
         return false;
     leec_code rc = load_saved(ctx, &found);
-    if (rc != LEEC_OK)
-        account_fail(ctx, rc, "the saved account cannot be read", NULL);
-    else if (found)
+    if (rc != LEEC_OK) {
+        char *msg = NULL;
+        if (asprintf(&msg,
+                     "the saved account for %s cannot be used: %s "
+                     "(account.key.pem, account.json); restore them, or "
+                     "remove that account from the store to make a new one",
+                     ctx->acct_ca_id,
+                     rc == LEEC_E_BAD_KEY ? "its key is missing or unusable"
+                     : rc == LEEC_E_STORE ? "its account.json is malformed"
+                                          : leec_strerror(rc)) < 0)
+            msg = NULL;
+        account_fail(ctx, rc == LEEC_E_NOMEM ? rc : LEEC_E_STORE,
+                     msg ? msg : "the saved account cannot be read", NULL);
+        free(msg);
+    } else if (found) {
         account_ready(ctx);
+    }
     return rc != LEEC_OK || found;
 }
 

@@ -76,8 +76,8 @@ static void finish(leec_agent *a, leec_outcome outcome)
      * it was): no other process has installed a version the failure could
      * be written into. One that holds it is working on the certificate:
      * its outcome, not ours, is the news. */
-    if (ordered && outcome == LEEC_OUTCOME_FAILED && a->had_cert &&
-        a->names_same &&
+    if (ordered && outcome == LEEC_OUTCOME_FAILED &&
+        ((a->had_cert && a->names_same) || a->repairing) &&
         (a->lock || a->ctx->store->ops->lock(a->ctx->store, "cert",
                                              a->cert_name,
                                              &a->lock) == LEEC_OK))

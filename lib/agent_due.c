@@ -149,47 +149,55 @@ static void decide(leec_agent *a, bool fetched)
  */
 void leec_agent_check_existing(leec_agent *a)
 {
-    char *pem = NULL;
+    char *pem = NULL, *broken = NULL;
     leec_cert_info *ci = NULL;
-    leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
+    leec_store *st = a->ctx->store;
+    leec_code rc = leec_store_read_cert(st, a->cert_name, &pem);
     if (rc == LEEC_E_NOT_FOUND) {
         leec_agent_start_ordering(a);
         return;
     }
-    if (rc != LEEC_OK) {
+    if (rc == LEEC_E_IO) {
+        rc = LEEC_OK;
+        broken = strdup("cert.pem cannot be read");
+    } else if (rc != LEEC_OK) {
         leec_agent_fail_msg(a, rc, "cannot read the installed certificate");
         return;
+    } else if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK) {
+        broken = strdup("cert.pem holds no readable certificate");
+    } else if (!(a->seen_serial = strdup(ci->serial))) {
+        rc = LEEC_E_NOMEM;
+    } else {
+        a->had_cert = true;
+        a->names_same =
+            leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
+        a->cert_nb = ci->not_before;
+        a->cert_na = ci->not_after;
+        free(a->ari_id);
+        a->ari_id = NULL;
+        a->ari_id_known = false;
+        free(a->cert_pem);
+        a->cert_pem = pem; /* leec_agent_cert_pem() when kept */
+        pem = NULL;
+        /* The whole version, key included: a server could not use it. */
+        broken = leec_version_broken(st, a->cert_name, a->cert_pem, true, &rc);
     }
-    if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK ||
-        !(a->seen_serial = strdup(ci->serial))) {
-        leec_log(a->ctx, LEEC_LOG_WARN,
-                 "agent %u (%s): installed certificate unreadable; replacing",
-                 a->id, a->cert_name);
-        free(pem);
-        leec_cert_info_free(ci);
-        leec_agent_start_ordering(a);
-        return;
-    }
-    a->had_cert = true;
-    a->names_same = leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
-    a->cert_nb = ci->not_before;
-    a->cert_na = ci->not_after;
-    free(a->ari_id);
-    a->ari_id = NULL;
-    a->ari_id_known = false;
-    free(a->cert_pem);
-    a->cert_pem = pem; /* leec_agent_cert_pem() when kept */
+    free(pem);
     leec_cert_info_free(ci);
+    const char *serial = a->seen_serial ? a->seen_serial
+                                        : LEEC_SERIAL_UNREADABLE;
     leec_renewal_clear(&a->rs);
-    if ((rc = leec_renewal_load(a->ctx->store, a->cert_name, a->seen_serial,
-                                &a->rs)) != LEEC_OK ||
-        (!a->rs.serial && !(a->rs.serial = strdup(a->seen_serial)))) {
+    if (rc != LEEC_OK ||
+        (rc = leec_renewal_load(st, a->cert_name, serial, &a->rs)) !=
+            LEEC_OK ||
+        (!a->rs.serial && !(a->rs.serial = strdup(serial)))) {
+        free(broken);
         leec_agent_fail_msg(a, rc != LEEC_OK ? rc : LEEC_E_NOMEM,
-                            "cannot read the renewal state");
+                            "cannot read the installed version");
         return;
     }
     time_t now = time(NULL);
-    if (!a->names_same) {
+    if (a->had_cert && !a->names_same) {
         order_because(a, "names changed");
     } else if (a->force) {
         order_because(a, "forced");
@@ -203,6 +211,14 @@ void leec_agent_check_existing(leec_agent *a)
                  a->rs.failures == 1 ? "" : "s", when,
                  a->rs.last_error ? a->rs.last_error : "?");
         leec_agent_finish(a, LEEC_OUTCOME_DEFERRED);
+    } else if (broken) {
+        /* Never called fresh: what is installed cannot be served. */
+        a->repairing = true;
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): the installed version is broken (%s); "
+                 "ordering a new one",
+                 a->id, a->cert_name, broken);
+        leec_agent_start_ordering(a);
     } else if (now >= leec_renewal_due(&a->rs, ari_window_current(a),
                                        a->cert_nb, a->cert_na)
                           .at ||
@@ -212,6 +228,7 @@ void leec_agent_check_existing(leec_agent *a)
     } else {
         leec_agent_go(a, LEEC_ST_RENEWAL_INFO);
     }
+    free(broken);
 }
 
 static void save_renewal_state(leec_agent *a)

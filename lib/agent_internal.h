@@ -86,6 +86,7 @@ struct leec_agent {
     json_t *settings;      /* the application's, kept in meta.json */
     bool had_cert;         /* a certificate was installed at the first look */
     bool names_same;       /* ... for the same names */
+    bool repairing;        /* the installed version is broken: replaced */
     bool ordering;         /* decided to order: counted in ctx->ordering */
     char *ari_id;          /* the installed certificate's ARI id, or NULL */
     bool ari_id_known;     /* ari_id computed (leec_agent_ari_id) */

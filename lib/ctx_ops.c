@@ -111,6 +111,11 @@ static void fail_from_account(leec_op *op)
 {
     leec_problem *p = NULL;
     leec_code rc = leec_account_error(op->ctx, &p);
+    /* The operation's report has a code and the CA's problem, not the
+     * account's message (a transport error's detail, say): said here. */
+    if (op->ctx->acct_errmsg && !p)
+        leec_log(op->ctx, LEEC_LOG_ERROR, "account: %s",
+                 op->ctx->acct_errmsg);
     leec_op_finish(op, rc, p);
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,20 +147,9 @@ leec_code leec_der_cert_basics(const unsigned char *der, size_t len,
 /* The PEM body as base64url (the project's one base64 decoder, strict
  * about trailing bits): line breaks and padding dropped, '+' and '/'
  * mapped. */
-leec_code leec_pem_cert_der(const char *pem, size_t len, unsigned char **der,
-                            size_t *derlen)
+static leec_code pem_body(const char *b, const char *e, unsigned char **der,
+                          size_t *derlen)
 {
-    static const char begin[] = "-----BEGIN CERTIFICATE-----";
-    static const char endm[] = "-----END CERTIFICATE-----";
-    *der = NULL;
-    *derlen = 0;
-    const char *b = memmem(pem, len, begin, sizeof begin - 1);
-    if (!b)
-        return LEEC_E_INVALID_ARG;
-    b += sizeof begin - 1;
-    const char *e = memmem(b, len - (size_t)(b - pem), endm, sizeof endm - 1);
-    if (!e)
-        return LEEC_E_INVALID_ARG;
     char *u = malloc((size_t)(e - b) + 1);
     if (!u)
         return LEEC_E_NOMEM;
@@ -181,4 +171,54 @@ leec_code leec_pem_cert_der(const char *pem, size_t len, unsigned char **der,
         rc = leec_b64url_decode(u, n, der, derlen);
     free(u);
     return rc == LEEC_E_NOMEM ? rc : rc != LEEC_OK ? LEEC_E_INVALID_ARG : rc;
+}
+
+leec_code leec_pem_der(const char *pem, size_t len, const char *label,
+                       unsigned char **der, size_t *derlen)
+{
+    char begin[64], endm[64];
+    *der = NULL;
+    *derlen = 0;
+    int nb = snprintf(begin, sizeof begin, "-----BEGIN %s-----", label);
+    int ne = snprintf(endm, sizeof endm, "-----END %s-----", label);
+    if (nb < 0 || ne < 0 || (size_t)nb >= sizeof begin ||
+        (size_t)ne >= sizeof endm)
+        return LEEC_E_INVALID_ARG;
+    const char *b = memmem(pem, len, begin, (size_t)nb);
+    if (!b)
+        return LEEC_E_INVALID_ARG;
+    b += nb;
+    const char *e = memmem(b, len - (size_t)(b - pem), endm, (size_t)ne);
+    if (!e)
+        return LEEC_E_INVALID_ARG;
+    return pem_body(b, e, der, derlen);
+}
+
+leec_code leec_pem_cert_der(const char *pem, size_t len, unsigned char **der,
+                            size_t *derlen)
+{
+    return leec_pem_der(pem, len, "CERTIFICATE", der, derlen);
+}
+
+bool leec_pem_key_plausible(const char *pem, size_t len)
+{
+    static const char *const labels[] = {"PRIVATE KEY", "EC PRIVATE KEY",
+                                         "RSA PRIVATE KEY"};
+    for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) {
+        unsigned char *der = NULL;
+        size_t n = 0;
+        if (leec_pem_der(pem, len, labels[i], &der, &n) != LEEC_OK)
+            continue;
+        /* One DER SEQUENCE, exactly the whole body. */
+        const unsigned char *p = der;
+        const unsigned char *v = NULL;
+        unsigned char tag = 0;
+        size_t vlen = 0;
+        bool ok = tlv(&p, der + n, &tag, &v, &vlen) &&
+                  tag == TAG_SEQUENCE && p == der + n && vlen > 0;
+        explicit_bzero(der, n);
+        free(der);
+        return ok;
+    }
+    return false;
 }

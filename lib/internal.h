@@ -163,6 +163,7 @@ struct leec_ctx {
     unsigned char *eab_key;        /* its MAC key (secret, wiped on free) */
     size_t eab_keylen;
     bool acct_created;             /* the account was created by this ctx */
+    bool acct_lookup;   /* newAccount looks up the saved key's account */
     leec_nonce_pool nonces;
     leec_token_table tokens;
     struct leec_solver **solvers;

@@ -3,8 +3,11 @@
 #include "netaddr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* "0".."65535", digits only. */
 static bool parse_port(const char *s, uint16_t *port)
@@ -79,3 +82,62 @@ out:
     return rc;
 }
 
+
+/* A listening socket, or -1 with errno set. v6only: for an AF_INET6
+ * address, whether IPv4 is refused. */
+static int listen_on(const struct sockaddr *sa, socklen_t len, bool v6only,
+                     int backlog)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+    int one = 1;
+    int v6 = v6only ? 1 : 0;
+    int saved = 0;
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        goto fail;
+    if (sa->sa_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6) != 0)
+        goto fail;
+    if (bind(fd, sa, len) != 0 || listen(fd, backlog) != 0)
+        goto fail;
+    return fd;
+
+fail:
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+leec_code leec_listen_open(const struct sockaddr_storage *ss, socklen_t len,
+                           uint16_t port, int backlog, int *fd)
+{
+    struct sockaddr_in6 any6;
+    struct sockaddr_in any4;
+
+    if (len > 0) {
+        *fd = listen_on((const struct sockaddr *)ss, len, true, backlog);
+    } else {
+        /* Bare port: dual-stack; IPv4 only on hosts without IPv6. */
+        memset(&any6, 0, sizeof any6);
+        any6.sin6_family = AF_INET6;
+        any6.sin6_addr = in6addr_any;
+        any6.sin6_port = htons(port);
+        *fd = listen_on((const struct sockaddr *)&any6, sizeof any6, false,
+                        backlog);
+        if (*fd < 0 && errno != EADDRINUSE && errno != EACCES) {
+            memset(&any4, 0, sizeof any4);
+            any4.sin_family = AF_INET;
+            any4.sin_addr.s_addr = htonl(INADDR_ANY);
+            any4.sin_port = htons(port);
+            *fd = listen_on((const struct sockaddr *)&any4, sizeof any4,
+                            false, backlog);
+        }
+    }
+    if (*fd >= 0)
+        return LEEC_OK;
+    return errno == EADDRINUSE ? LEEC_E_ADDR_IN_USE : LEEC_E_IO;
+}

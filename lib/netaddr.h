@@ -13,4 +13,12 @@
 leec_code leec_parse_listen_addr(const char *addr, struct sockaddr_storage *ss,
                                  socklen_t *len, uint16_t *port);
 
+/* A listening TCP socket (non-blocking, close-on-exec) for what
+ * leec_parse_listen_addr gave: the address, or with len 0 every address
+ * (dual-stack; IPv4 only on hosts without IPv6). *fd, or -1 with
+ * LEEC_E_ADDR_IN_USE (another program listens there), LEEC_E_IO (why in
+ * errno: EACCES for a port below 1024 without the privilege, ...). */
+leec_code leec_listen_open(const struct sockaddr_storage *ss, socklen_t len,
+                           uint16_t port, int backlog, int *fd);
+
 #endif

@@ -6,11 +6,13 @@
 #include "renewal.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "crypto.h"
 #include "der.h"
 #include "json.h"
 #include "store.h"
@@ -347,6 +349,8 @@ const char *leec_renewal_rule_text(leec_due_reason why, time_t not_before,
         return "the CA's renewal window (ARI)";
     case LEEC_DUE_REVOKED:
         return "revoked by leec";
+    case LEEC_DUE_BROKEN:
+        return "the installed version is broken";
     case LEEC_DUE_LIFETIME:
         break;
     }
@@ -414,36 +418,122 @@ void leec_renewal_plan_free(leec_renewal_plan *plan)
         return;
     free(plan->explanation_url);
     free(plan->last_error);
+    free(plan->broken);
     free(plan);
+}
+
+/* A reason, or LEEC_E_NOMEM in *rc. */
+__attribute__((format(printf, 2, 3))) static char *reason(leec_code *rc,
+                                                          const char *fmt,
+                                                          ...)
+{
+    char *why = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&why, fmt, ap) < 0) {
+        why = NULL;
+        *rc = LEEC_E_NOMEM;
+    }
+    va_end(ap);
+    return why;
+}
+
+/* A file of the version, read for a check: its text, or a reason why it is
+ * not usable (*rc: only errors that are not the file's fault). */
+static char *read_part(leec_store *store, const char *name, const char *file,
+                       char **text, size_t *len, leec_code *rc)
+{
+    char *why = NULL;
+    *text = NULL;
+    *rc = store->ops->cert_read(store, name, file, text, len);
+    if (*rc == LEEC_E_NOT_FOUND) {
+        *rc = LEEC_OK;
+        why = reason(rc, "%s is missing", file);
+    } else if (*rc == LEEC_E_IO || *rc == LEEC_E_TOO_LARGE) {
+        leec_code was = *rc;
+        *rc = LEEC_OK;
+        why = reason(rc, "%s cannot be read (%s)", file, leec_strerror(was));
+    } else if (*rc == LEEC_OK && *len == 0) {
+        why = reason(rc, "%s is empty", file);
+    }
+    if (why || *rc != LEEC_OK) {
+        leec_secure_free(*text);
+        *text = NULL;
+    }
+    return why;
+}
+
+char *leec_version_broken(leec_store *store, const char *cert_name,
+                          const char *cert_pem, bool thorough, leec_code *rc)
+{
+    char *text = NULL, *why = NULL;
+    size_t len = 0;
+    leec_key *key = NULL;
+    json_t *meta = NULL;
+    why = read_part(store, cert_name, "privkey.pem", &text, &len, rc);
+    if (why || *rc != LEEC_OK)
+        goto out;
+    if (!leec_pem_key_plausible(text, len) ||
+        (thorough && leec_key_load_pem(text, len, &key) != LEEC_OK))
+        why = reason(rc, "privkey.pem holds no usable private key");
+    else if (thorough &&
+             !leec_key_matches_cert_pem(key, cert_pem, strlen(cert_pem)))
+        why = reason(rc, "privkey.pem is not the key of cert.pem");
+    leec_secure_free(text);
+    text = NULL;
+    if (why || *rc != LEEC_OK)
+        goto out;
+    why = read_part(store, cert_name, "meta.json", &text, &len, rc);
+    if (why || *rc != LEEC_OK)
+        goto out;
+    if (leec_json_parse_object(text, len, &meta) != LEEC_OK)
+        why = reason(rc, "meta.json is malformed (truncated?)");
+out:
+    if (*rc != LEEC_OK) {
+        free(why);
+        why = NULL;
+    }
+    leec_key_free(key);
+    json_decref(meta);
+    leec_secure_free(text);
+    return why;
 }
 
 leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
                                   leec_renewal_plan **out)
 {
-    char *pem = NULL, *serial = NULL;
+    char *pem = NULL, *serial = NULL, *broken = NULL;
     time_t nb = 0, na = 0;
     leec_renewal_state st;
     leec_renewal_plan *p = NULL;
+    memset(&st, 0, sizeof st);
     if (!store || !out || !leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     *out = NULL;
     leec_code rc = leec_store_read_cert(store, cert_name, &pem);
-    if (rc != LEEC_OK)
+    if (rc == LEEC_E_IO) {
+        rc = LEEC_OK;
+        broken = reason(&rc, "cert.pem cannot be read (%s)",
+                        leec_strerror(LEEC_E_IO));
+    } else if (rc != LEEC_OK) {
         return rc;
-    /* Validity and serial only: a pass over thousands of certificates
-     * must not decode each one whole. */
-    rc = pem_basics(pem, &nb, &na, &serial);
-    free(pem);
-    if (rc != LEEC_OK)
-        return rc;
-    rc = leec_renewal_load(store, cert_name, serial, &st);
-    free(serial);
-    if (rc != LEEC_OK)
-        return rc;
-    if (!(p = calloc(1, sizeof *p))) {
-        rc = LEEC_E_NOMEM;
-        goto out;
+    } else if (pem_basics(pem, &nb, &na, &serial) != LEEC_OK) {
+        /* Validity and serial only: a pass over thousands of certificates
+         * must not decode each one whole. */
+        nb = na = 0;
+        broken = reason(&rc, "cert.pem holds no readable certificate");
+    } else {
+        broken = leec_version_broken(store, cert_name, pem, false, &rc);
     }
+    free(pem);
+    if (rc == LEEC_OK)
+        rc = leec_renewal_load(store, cert_name,
+                               serial ? serial : LEEC_SERIAL_UNREADABLE, &st);
+    free(serial);
+    if (rc == LEEC_OK && !(p = calloc(1, sizeof *p)))
+        rc = LEEC_E_NOMEM;
+    if (rc != LEEC_OK)
+        goto out;
     p->not_before = nb;
     p->not_after = na;
     /* renewal.json belongs to this certificate (its serial): its window
@@ -464,6 +554,13 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     p->explanation_url = st.explanation;
     p->last_error = st.last_error;
     st.explanation = st.last_error = NULL;
+    if (broken) { /* due at once: a renewal replaces it */
+        p->broken = broken;
+        broken = NULL;
+        p->due = time(NULL);
+        p->why = LEEC_DUE_BROKEN;
+        p->ari_ignored = false;
+    }
     p->wake = p->due;
     if (p->ari && p->next_check < p->wake)
         p->wake = p->next_check;
@@ -471,6 +568,7 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
         p->wake = p->retry_at;
     *out = p;
 out:
+    free(broken);
     leec_renewal_clear(&st);
     return rc;
 }

@@ -69,6 +69,20 @@ typedef struct leec_due {
     leec_due_reason why;
     bool ari_ignored; /* a window was known but lies too late */
 } leec_due;
+/* The serial a renewal state is kept under when the installed certificate
+ * cannot be read (its repairs' failures still back off). */
+#define LEEC_SERIAL_UNREADABLE "unreadable"
+
+/* What makes cert_name's current version unusable to a server, with its
+ * certificate cert_pem (read already): a key file missing, empty or not a
+ * key, and with thorough not the certificate's (that one needs OpenSSL);
+ * meta.json missing or malformed. NULL when it is whole; else a malloc'd
+ * reason ("privkey.pem is empty"). *rc: LEEC_OK, or an error that is not
+ * the version's fault (LEEC_E_NOMEM, LEEC_E_STORE: a version the store
+ * refuses to read), with NULL returned. */
+char *leec_version_broken(leec_store *store, const char *cert_name,
+                          const char *cert_pem, bool thorough, leec_code *rc);
+
 /* The rule in words (leec_renewal_plan_rule's text). */
 const char *leec_renewal_rule_text(leec_due_reason why, time_t not_before,
                                    time_t not_after);

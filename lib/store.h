@@ -19,7 +19,11 @@ typedef struct leec_cert_files {
 struct leec_store_ops {
     /* ca_id is a short file-name-safe id of the CA ("host" or "host_port").
      * Loads the account key (PEM) and account JSON text. LEEC_E_NOT_FOUND
-     * if none. Both out strings are malloc'd; key_pem is secret. */
+     * if none; LEEC_E_BAD_KEY when the account's document is there but
+     * its key is missing or empty (never a reason to make a new account);
+     * *account_json NULL when only the key is there (it finds its account
+     * at the CA again). Both out strings are malloc'd; key_pem is
+     * secret. */
     leec_code (*account_load)(leec_store *s, const char *ca_id,
                               char **key_pem, char **account_json);
     /* Saves (replacing) the account atomically: key 0600, folder 0700. */

@@ -122,10 +122,21 @@ static leec_code fs_account_load(leec_store *s, const char *ca_id,
     jpath = pathf("%s/accounts/%s/account.json", fs->dir, ca_id);
     if (!kpath || !jpath)
         goto out;
-    rc = leec_file_read(kpath, FS_READ_MAX, &key, &klen);
-    if (rc != LEEC_OK)
-        goto out;
+    leec_code krc = leec_file_read(kpath, FS_READ_MAX, &key, &klen);
     rc = leec_file_read(jpath, FS_READ_MAX, &json, NULL);
+    if (krc == LEEC_E_NOT_FOUND && rc == LEEC_E_NOT_FOUND)
+        goto out; /* no account */
+    /* An account.json without its key must not become a new account
+     * written over it: the key is what the CA knows the account by. */
+    if (krc == LEEC_E_NOT_FOUND || (krc == LEEC_OK && klen == 0))
+        krc = LEEC_E_BAD_KEY;
+    if (krc != LEEC_OK) {
+        rc = krc;
+        goto out;
+    }
+    /* A key without account.json: the key finds its account again. */
+    if (rc == LEEC_E_NOT_FOUND)
+        rc = LEEC_OK;
     if (rc != LEEC_OK)
         goto out;
     *key_pem = key;

@@ -75,7 +75,8 @@ extern "C" {
     X(LEEC_E_BAD_KEY, 22, "invalid or unsupported key")                       \
     X(LEEC_E_STATE, 23, "operation not allowed in this state")                 \
     X(LEEC_E_TLS, 24, "TLS error talking to the CA")                          \
-    X(LEEC_E_LOCKED, 25, "locked by another process")
+    X(LEEC_E_LOCKED, 25, "locked by another process")                        \
+    X(LEEC_E_ADDR_IN_USE, 26, "address in use (another program listens there)")
 
 typedef enum leec_code {
 #define LEEC_X_ENUM(name, num, msg) name = num,
@@ -297,7 +298,8 @@ LEEC_API void leec_store_lock_release(leec_store_lock *lock);
 typedef enum leec_due_reason {
     LEEC_DUE_LIFETIME = 0,
     LEEC_DUE_ARI,
-    LEEC_DUE_REVOKED
+    LEEC_DUE_REVOKED,
+    LEEC_DUE_BROKEN  /* the installed version is unusable: see broken */
 } leec_due_reason;
 
 typedef struct leec_renewal_plan {
@@ -317,17 +319,28 @@ typedef struct leec_renewal_plan {
     bool ari_ignored;  /* the CA's window starts after the lifetime rule's
                           time (or after expiry): ignored */
     time_t revoked_at; /* leec revoked this certificate then (0: no) */
+    char *broken; /* what makes the installed version unusable, e.g.
+                     "privkey.pem is empty", "cert.pem holds no readable
+                     certificate" (not_before and not_after are 0 then),
+                     "meta.json is malformed"; NULL when it is whole. Due
+                     at once (LEEC_DUE_BROKEN): a renewal replaces it. */
 } leec_renewal_plan;
 
 /* Fills *out (allocated; free with leec_renewal_plan_free) for cert_name.
+ * The checks are cheap (no OpenSSL): the certificate's DER, the key's PEM
+ * and DER structure, meta.json's syntax; an agent started for it also
+ * checks that the key is the certificate's. A broken version gives a plan
+ * with broken set, not an error.
  * Errors: LEEC_E_NOT_FOUND (no current version), LEEC_E_INVALID_ARG (bad
- * name, or an unreadable certificate), LEEC_E_IO, LEEC_E_NOMEM. */
+ * name), LEEC_E_STORE (a version the store refuses to read), LEEC_E_IO,
+ * LEEC_E_NOMEM. */
 LEEC_API leec_code leec_store_renewal_plan(leec_store *store,
                                            const char *cert_name,
                                            leec_renewal_plan **out);
 /* The rule that makes plan->due, in words, for people: "the CA's renewal
  * window (ARI)", "a third of the lifetime left", "half of the lifetime
- * left (lifetime under 10 days)", "revoked by leec". A static string. */
+ * left (lifetime under 10 days)", "revoked by leec", "the installed
+ * version is broken". A static string. */
 LEEC_API const char *leec_renewal_plan_rule(const leec_renewal_plan *plan);
 LEEC_API void leec_renewal_plan_free(leec_renewal_plan *plan);
 
@@ -477,7 +490,8 @@ LEEC_API leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
  * ("80", "127.0.0.1:5002", "[::1]:80"). It serves only
  * /.well-known/acme-challenge/TOKEN for tokens of live challenges, from this
  * context's event loop. Errors: LEEC_E_INVALID_ARG (bad address),
- * LEEC_E_IO (cannot listen).
+ * LEEC_E_ADDR_IN_USE (another program listens there), LEEC_E_IO (cannot
+ * listen otherwise, e.g. a port below 1024 without the privilege).
  */
 LEEC_API leec_code leec_ctx_listen_http01(leec_ctx *ctx, const char *addr);
 
@@ -709,7 +723,9 @@ LEEC_API leec_code leec_agent_set_key_type(leec_agent *agent,
 /*
  * http-01 solver: write challenge files under
  * dir/.well-known/acme-challenge/ (removed afterwards, on every path)
- * instead of the built-in responder. Before start only.
+ * instead of the built-in responder. Before start only. Errors: as
+ * leec_ctx_solver_webroot (LEEC_E_NOT_FOUND: no such folder), and
+ * LEEC_E_STATE.
  */
 LEEC_API leec_code leec_agent_set_webroot(leec_agent *agent, const char *dir);
 
@@ -749,7 +765,10 @@ LEEC_API leec_code leec_agent_set_profile(leec_agent *agent,
 typedef struct leec_solver leec_solver;
 
 /* The http-01 webroot solver for dir (one per folder; asking twice gives
- * the same). NULL with *err on failure. */
+ * the same). dir must be an existing folder, so that a typo is refused
+ * before anything is ordered. NULL with *err on failure: LEEC_E_NOT_FOUND
+ * (no such folder), LEEC_E_INVALID_ARG (empty, or not a folder), LEEC_E_IO
+ * (it cannot be looked at), LEEC_E_NOMEM. */
 LEEC_API leec_solver *leec_ctx_solver_webroot(leec_ctx *ctx, const char *dir,
                                               leec_code *err);
 

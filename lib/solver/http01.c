@@ -98,17 +98,17 @@ out:
     return respond(conn, MHD_HTTP_OK, key_auth);
 }
 
-static struct MHD_Daemon *start(leec_http01_server *srv, unsigned int flags,
-                                uint16_t port, const struct sockaddr *sa)
+/* On a socket of our own (leec_listen_open): why a bind failed is known,
+ * which MHD would not tell. MHD owns it from here (closed on stop). */
+static struct MHD_Daemon *start(leec_http01_server *srv, int fd)
 {
-    /* Without MHD_USE_ERROR_LOG and with a dropping logger, MHD is silent.
-     * When sa is NULL the option list simply ends before SOCK_ADDR. */
+    /* Without MHD_USE_ERROR_LOG and with a dropping logger, MHD is silent. */
     return MHD_start_daemon(
-        flags | MHD_USE_EPOLL, port, NULL, NULL, handle_request, srv,
+        MHD_USE_EPOLL, 0, NULL, NULL, handle_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL,
         MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
-        sa ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, sa, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_END);
 }
 
 leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
@@ -134,17 +134,12 @@ leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
     srv->lookup = fn;
     srv->userdata = userdata;
 
-    if (sslen == 0) {
-        srv->daemon = start(srv, MHD_USE_DUAL_STACK, port, NULL);
-        /* Hosts without IPv6 cannot open a dual-stack socket; IPv4 is then
-         * all there is to listen on. */
-        if (!srv->daemon)
-            srv->daemon = start(srv, 0, port, NULL);
-    } else {
-        srv->daemon = start(srv, ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0,
-                            port, (const struct sockaddr *)&ss);
-    }
-    if (!srv->daemon) {
+    int fd = -1;
+    if ((rc = leec_listen_open(&ss, sslen, port, (int)CONN_LIMIT, &fd)) !=
+        LEEC_OK)
+        goto out;
+    if (!(srv->daemon = start(srv, fd))) {
+        close(fd);
         rc = LEEC_E_IO;
         goto out;
     }

@@ -2,8 +2,10 @@
  * built-in responder or looked up by the host server), optionally mirrored
  * as files under a webroot. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "solver/providers.h"
@@ -109,12 +111,24 @@ leec_solver *leec_http01_solver_new(leec_ctx *ctx, leec_code *err)
 leec_solver *leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
                                      leec_code *err)
 {
-    if (!dir || !*dir) {
-        if (err)
-            *err = LEEC_E_INVALID_ARG;
-        return NULL;
+    struct stat st;
+    leec_code rc = LEEC_E_INVALID_ARG;
+    if (!dir || !*dir)
+        goto fail;
+    /* Refused now, before anything is ordered: a typo must not cost the
+     * CA an order and a failed validation. */
+    if (stat(dir, &st) != 0) {
+        rc = errno == ENOENT || errno == ENOTDIR ? LEEC_E_NOT_FOUND
+                                                 : LEEC_E_IO;
+        goto fail;
     }
+    if (!S_ISDIR(st.st_mode))
+        goto fail;
     return make(ctx, &webroot_ops, dir, err);
+fail:
+    if (err)
+        *err = rc;
+    return NULL;
 }
 
 const char *leec_webroot_solver_dir(const leec_solver *s)

@@ -641,34 +641,6 @@ static void on_listen(void *userdata, int fd, unsigned events)
 
 /* ---- listening ---- */
 
-/* A listening socket, or -1 with errno set. v6only: for an AF_INET6
- * address, whether IPv4 is refused. */
-static int listen_on(const struct sockaddr *sa, socklen_t len, bool v6only)
-{
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
-    int one = 1;
-    int v6 = v6only ? 1 : 0;
-    int saved = 0;
-
-    if (fd < 0)
-        return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-        goto fail;
-    if (sa->sa_family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6) != 0)
-        goto fail;
-    if (bind(fd, sa, len) != 0 || listen(fd, (int)MAX_CONNS) != 0)
-        goto fail;
-    return fd;
-
-fail:
-    saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-}
-
 static int bound_port(int fd)
 {
     struct sockaddr_storage ss;
@@ -681,30 +653,6 @@ static int bound_port(int fd)
     if (ss.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     return -1;
-}
-
-static int open_listener(const struct sockaddr_storage *ss, socklen_t len,
-                         uint16_t port)
-{
-    struct sockaddr_in6 any6;
-    struct sockaddr_in any4;
-    int fd = -1;
-
-    if (len > 0)
-        return listen_on((const struct sockaddr *)ss, len, true);
-    /* Bare port: dual-stack; IPv4 only on hosts without IPv6. */
-    memset(&any6, 0, sizeof any6);
-    any6.sin6_family = AF_INET6;
-    any6.sin6_addr = in6addr_any;
-    any6.sin6_port = htons(port);
-    fd = listen_on((const struct sockaddr *)&any6, sizeof any6, false);
-    if (fd >= 0 || errno == EADDRINUSE || errno == EACCES)
-        return fd;
-    memset(&any4, 0, sizeof any4);
-    any4.sin_family = AF_INET;
-    any4.sin_addr.s_addr = htonl(INADDR_ANY);
-    any4.sin_port = htons(port);
-    return listen_on((const struct sockaddr *)&any4, sizeof any4, false);
 }
 
 /* ---- the solver ---- */
@@ -874,14 +822,17 @@ leec_solver *leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
         goto out;
     }
 
-    rc = LEEC_E_IO;
-    s->lfd = open_listener(&ss, sslen, port);
-    if (s->lfd < 0) {
+    rc = leec_listen_open(&ss, sslen, port, (int)MAX_CONNS, &s->lfd);
+    if (rc != LEEC_OK) {
         char buf[128];
-        leec_log(ctx, LEEC_LOG_ERROR, "tls-alpn-01: cannot listen on %s: %s",
-                 addr, strerror_r(errno, buf, sizeof buf));
+        /* LEEC_E_ADDR_IN_USE says it all; otherwise errno is the why. */
+        if (rc != LEEC_E_ADDR_IN_USE)
+            leec_log(ctx, LEEC_LOG_ERROR,
+                     "tls-alpn-01: cannot listen on %s: %s", addr,
+                     strerror_r(errno, buf, sizeof buf));
         goto out;
     }
+    rc = LEEC_E_IO;
     s->port = bound_port(s->lfd);
     if (s->port < 0 || !watch_listener(s)) {
         leec_log(ctx, LEEC_LOG_ERROR,

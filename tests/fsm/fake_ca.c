@@ -538,7 +538,9 @@ static void on_directory(fake_ca *ca, leec_http_resp *resp)
 static void on_new_account(fake_ca *ca, jws_in *in, leec_http_resp *resp)
 {
     struct fake_ca_state *st = ca->st;
-    if (ca->knobs.terms &&
+    bool only_existing =
+        json_is_true(json_object_get(in->payload, "onlyReturnExisting"));
+    if (!only_existing && ca->knobs.terms &&
         !json_is_true(json_object_get(in->payload, "termsOfServiceAgreed"))) {
         reply_problem(resp, 403, ERR("userActionRequired"),
                       "terms of service not agreed");
@@ -550,6 +552,11 @@ static void on_new_account(fake_ca *ca, jws_in *in, leec_http_resp *resp)
             reply_json(resp, 200, json_pack("{s:s}", "status", "valid"));
             return;
         }
+    }
+    if (only_existing) { /* RFC 8555 §7.3.1 */
+        reply_problem(resp, 400, ERR("accountDoesNotExist"),
+                      "no account for this key");
+        return;
     }
     if (st->nacct == MAX_ACCOUNTS)
         abort();

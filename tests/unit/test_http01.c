@@ -269,9 +269,12 @@ static void test_port_in_use(void **state)
 
     snprintf(addr, sizeof addr, "127.0.0.1:%d",
              leec_http01_server_port(f->srv));
+    /* Said as such, not as a file system error. */
     assert_int_equal(leec_http01_server_new(addr, lookup, f, &other),
-                     LEEC_E_IO);
+                     LEEC_E_ADDR_IN_USE);
     assert_null(other);
+    assert_non_null(strstr(leec_strerror(LEEC_E_ADDR_IN_USE),
+                           "address in use"));
 }
 
 static void test_dual_stack_and_v6(void **state)

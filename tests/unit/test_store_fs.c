@@ -267,6 +267,82 @@ static void test_account_invalid_id(void **state)
     free(p);
 }
 
+/* A half account: its account.json without the key is an error (never a
+ * new account written over it); a key without account.json is returned
+ * alone (it finds its account again); an empty key is no key. */
+static void test_account_half(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *key = NULL, *json = NULL;
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
+    char *k = tu_pathf("%s/accounts/ca.test/account.key.pem", f->root);
+    char *j = tu_pathf("%s/accounts/ca.test/account.json", f->root);
+
+    assert_int_equal(unlink(k), 0);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &key, &json),
+                     LEEC_E_BAD_KEY);
+    assert_null(key);
+    assert_null(json);
+    FILE *fp = fopen(k, "w"); /* empty */
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &key, &json),
+                     LEEC_E_BAD_KEY);
+
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
+    assert_int_equal(unlink(j), 0);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &key, &json),
+                     LEEC_OK);
+    assert_string_equal(key, KEY1);
+    assert_null(json);
+    free(key);
+    free(k);
+    free(j);
+}
+
+/* Who holds a lock: the PID (and host) its taker wrote. */
+static void test_lock_holder(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    void *h = NULL;
+    long pid = 0;
+    char *host = NULL;
+    assert_int_equal(s->ops->lock_holder(s, "cert", "a.example", &pid, &host),
+                     LEEC_E_NOT_FOUND);
+    assert_int_equal(s->ops->lock(s, "cert", "a.example", &h), LEEC_OK);
+    assert_int_equal(s->ops->lock_holder(s, "cert", "a.example", &pid, &host),
+                     LEEC_OK);
+    assert_int_equal(pid, (long)getpid());
+    assert_non_null(host);
+    free(host);
+    s->ops->unlock(s, h);
+    char *text = leec_store_holder_text(s, "cert", "nosuch");
+    assert_string_equal(text, "another process");
+    free(text);
+    /* The store-wide lock of the public API: exclusive per open file. */
+    leec_store_lock *l1 = NULL, *l2 = NULL;
+    char *who = NULL;
+    assert_int_equal(leec_store_lock_take(s, "daemon", &l1, &who), LEEC_OK);
+    assert_null(who);
+    leec_code rc;
+    leec_store *other = leec_store_fs_new(f->root, &rc);
+    assert_non_null(other);
+    assert_int_equal(leec_store_lock_take(other, "daemon", &l2, &who),
+                     LEEC_E_LOCKED);
+    assert_null(l2);
+    char want[64];
+    snprintf(want, sizeof want, "PID %ld", (long)getpid());
+    assert_string_equal(who, want);
+    free(who);
+    leec_store_lock_release(l1);
+    assert_int_equal(leec_store_lock_take(other, "daemon", &l2, NULL),
+                     LEEC_OK);
+    leec_store_lock_release(l2);
+    leec_store_free(other);
+}
+
 static void test_install_versions(void **state)
 {
     fixture *f = *state;
@@ -751,6 +827,8 @@ int main(void)
         T(test_new_layout),
         T(test_account_round_trip),
         T(test_account_invalid_id),
+        T(test_account_half),
+        T(test_lock_holder),
         T(test_install_versions),
         T(test_install_next_after_highest),
         T(test_install_fullchain_newline),

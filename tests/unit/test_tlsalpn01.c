@@ -642,8 +642,7 @@ static void test_bad_addresses(void **state)
     snprintf(addr, sizeof addr, "127.0.0.1:%d",
              leec_tlsalpn01_solver_port(f->s));
     assert_null(leec_tlsalpn01_solver_new(ctx, addr, &err));
-    assert_int_equal(err, LEEC_E_IO);
-    assert_non_null(strstr(f->log, "cannot listen"));
+    assert_int_equal(err, LEEC_E_ADDR_IN_USE); /* the code says it all */
     leec_ctx_free(ctx);
 }
 
