@@ -109,7 +109,8 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
     json_t *o = NULL;
     leec_code rc = store->ops->cert_read(store, cert_name, "meta.json", &text,
                                          &len);
-    if (rc == LEEC_E_NOMEM)
+    /* LEEC_E_STORE: refused as unsafe (its message says why), not absent. */
+    if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
         return rc;
     if (rc == LEEC_OK && leec_json_parse_object(text, len, &o) == LEEC_OK) {
         json_t *v = json_object_get(o, "ari_offered");
@@ -133,7 +134,7 @@ leec_code leec_renewal_load(leec_store *store, const char *cert_name,
     memset(st, 0, sizeof *st);
     leec_code rc = store->ops->cert_read(store, cert_name, "renewal.json",
                                          &text, &len);
-    if (rc == LEEC_E_NOMEM)
+    if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
         return rc;
     if (rc != LEEC_OK || leec_json_parse_object(text, len, &o) != LEEC_OK) {
         free(text);
