@@ -28,12 +28,18 @@ static long days_until(time_t t)
     return d < 0 ? (long)d - (d != (long)d) : (long)d;
 }
 
-/* The "server" member of the version's meta.json, malloc'd, or NULL. */
-static char *meta_server(leec_store *store, const char *name)
+/* The "server" member of the version's meta.json, malloc'd, or NULL;
+ * *refused after a message when the store refuses it as unsafe. */
+static char *meta_server(leec_store *store, const char *name, bool *refused)
 {
     char *text = NULL, *out = NULL;
     json_t *j = NULL;
-    if (leec_store_read_meta(store, name, &text) != LEEC_OK)
+    leec_code rc = leec_store_read_meta(store, name, &text);
+    if (rc == LEEC_E_STORE) {
+        fprintf(stderr, "leec: %s: %s\n", name, cli_store_error(store, rc));
+        *refused = true;
+    }
+    if (rc != LEEC_OK)
         goto done;
     j = json_loads(text, 0, NULL);
     const char *s = json_string_value(json_object_get(j, "server"));
@@ -120,17 +126,17 @@ int cmd_list(int argc, char **argv)
         if ((rc = leec_store_read_cert(store, names[i], &pem)) != LEEC_OK ||
             (rc = leec_cert_info_from_pem(pem, strlen(pem), &ci)) != LEEC_OK) {
             fprintf(stderr, "leec: %s: cannot read its certificate: %s\n",
-                    names[i], leec_strerror(rc));
+                    names[i], cli_store_error(store, rc));
             failed = true;
             free(pem);
             continue;
         }
         free(pem);
-        server = meta_server(store, names[i]);
+        server = meta_server(store, names[i], &failed);
         leec_renewal_plan *pl = NULL;
         if ((rc = leec_store_renewal_plan(store, names[i], &pl)) != LEEC_OK) {
             fprintf(stderr, "leec: %s: cannot read its renewal state: %s\n",
-                    names[i], leec_strerror(rc));
+                    names[i], cli_store_error(store, rc));
             failed = true;
             free(server);
             leec_cert_info_free(ci);
