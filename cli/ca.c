@@ -210,13 +210,9 @@ fail:
 
 int issue_open_store(leec_ctx *ctx, const issue_opts *o)
 {
-    leec_code rc;
-    leec_store *store = leec_store_fs_new(o->dir, &rc);
-    if (!store) {
-        fprintf(stderr, "leec: cannot open the state folder %s: %s\n", o->dir,
-                leec_strerror(rc));
+    leec_store *store = cli_store_open(o->dir);
+    if (!store)
         return 1;
-    }
     leec_ctx_set_store(ctx, store);
     return 0;
 }

@@ -14,30 +14,12 @@
 
 #include "cli.h"
 
-#define CHAIN_MAX_BYTES (1024 * 1024)
-
 static const char usage_text[] =
     "usage: leec ca-cert [CERT-NAME] [--dir DIR] [--out FILE]\n"
     "  writes the CA certificate at the top of CERT-NAME's chain (default:\n"
     "  the only certificate of the store) to FILE (default: stdout); when the\n"
     "  chain stops short of its root, fetches the root over the AIA caIssuers\n"
     "  URLs of the chain's top certificate and its issuers, and writes it\n";
-
-static char *read_small(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(CHAIN_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, CHAIN_MAX_BYTES + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > CHAIN_MAX_BYTES) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
 
 /* The certificate name given, or the store's only one (malloc'd). */
 static char *pick_name(leec_store *store, const char *given)
@@ -84,7 +66,7 @@ int cmd_ca_cert(int argc, char **argv)
                                 .take = take,
                                 .usage = usage_text};
     cacert_args a = {0};
-    char *name = NULL, *live = NULL, *path = NULL, *chain = NULL;
+    char *name = NULL, *chain = NULL;
     char *top = NULL, *subject = NULL, *issuer = NULL, *aia = NULL;
     char *root = NULL, *why = NULL;
     bool self_signed = false;
@@ -106,14 +88,12 @@ int cmd_ca_cert(int argc, char **argv)
         goto out;
     if (!(name = pick_name(store, optind < argc ? argv[optind] : NULL)))
         goto out;
-    if (!(live = leec_store_live_path(store, name)) ||
-        asprintf(&path, "%s/chain.pem", live) < 0) {
-        path = NULL;
-        fputs("leec: out of memory\n", stderr);
-        goto out;
-    }
-    if (!(chain = read_small(path))) {
-        fprintf(stderr, "leec: %s: no such certificate in the store\n", name);
+    /* Through the store: its live link is checked, not followed. */
+    if ((rc = leec_store_read_chain(store, name, &chain)) != LEEC_OK) {
+        fprintf(stderr, "leec: %s: %s\n", name,
+                rc == LEEC_E_NOT_FOUND || rc == LEEC_E_INVALID_ARG
+                    ? "no such certificate in the store"
+                    : cli_store_error(store, rc));
         goto out;
     }
     rc = leec_chain_top(chain, strlen(chain), &top, &subject, &issuer,
@@ -175,8 +155,6 @@ int cmd_ca_cert(int argc, char **argv)
 out:
     free(a.d.dir);
     free(name);
-    free(live);
-    free(path);
     free(chain);
     free(top);
     free(subject);

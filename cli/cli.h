@@ -62,8 +62,13 @@ int cli_set_dir(char **dir, const char *arg);
 bool cli_state_dir(char **dir);
 
 /* The filesystem store of dir (created if needed), or NULL after a
- * message. */
+ * message (an unsafe folder: the store's own, naming the fix). */
 leec_store *cli_store_open(const char *dir);
+
+/* What to say about rc, returned by a call on store: the store's message
+ * for a refusal (LEEC_E_STORE: which path, which fix), else
+ * leec_strerror(rc). Valid until the next call on store. */
+const char *cli_store_error(leec_store *store, leec_code rc);
 
 /* A secret from a file (--eab-hmac-key-file): at most 4 KiB, surrounding
  * white space removed, refused when group or others may read it. NULL

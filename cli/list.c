@@ -29,12 +29,18 @@ static long days_until(time_t t)
     return d < 0 ? (long)d - (d != (long)d) : (long)d;
 }
 
-/* The "server" member of the version's meta.json, malloc'd, or NULL. */
-static char *meta_server(leec_store *store, const char *name)
+/* The "server" member of the version's meta.json, malloc'd, or NULL;
+ * *refused after a message when the store refuses it as unsafe. */
+static char *meta_server(leec_store *store, const char *name, bool *refused)
 {
     char *text = NULL, *out = NULL;
     json_t *j = NULL;
-    if (leec_store_read_meta(store, name, &text) != LEEC_OK)
+    leec_code rc = leec_store_read_meta(store, name, &text);
+    if (rc == LEEC_E_STORE) {
+        fprintf(stderr, "leec: %s: %s\n", name, cli_store_error(store, rc));
+        *refused = true;
+    }
+    if (rc != LEEC_OK)
         goto done;
     j = json_loads(text, 0, NULL);
     const char *s = json_string_value(json_object_get(j, "server"));
@@ -122,7 +128,7 @@ int cmd_list(int argc, char **argv)
         leec_renewal_plan *pl = NULL;
         if ((rc = leec_store_renewal_plan(store, names[i], &pl)) != LEEC_OK) {
             fprintf(stderr, "leec: %s: cannot read it: %s\n", names[i],
-                    leec_strerror(rc));
+                    cli_store_error(store, rc));
             failed = true;
             continue;
         }
@@ -130,7 +136,7 @@ int cmd_list(int argc, char **argv)
             leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK)
             ci = NULL;
         free(pem);
-        server = meta_server(store, names[i]);
+        server = meta_server(store, names[i], &failed);
         time_t renew = pl->due, now = time(NULL);
         r->why = pl->why == LEEC_DUE_ARI       ? "ari"
                  : pl->why == LEEC_DUE_REVOKED ? "revoked"

@@ -44,6 +44,7 @@ typedef struct rn_cert {
     size_t nnames;
     leec_renewal_plan *plan;
     const char *skip; /* why it cannot be renewed, or NULL */
+    char *why;        /* the store's refusal (malloc'd), or NULL */
     bool selected;
     bool reported;
     leec_agent *agent;
@@ -117,6 +118,7 @@ static void cert_clear(rn_cert *c)
     json_decref(c->meta);
     free(c->o.settings);
     free(c->names);
+    free(c->why);
     leec_renewal_plan_free(c->plan);
     memset(c, 0, sizeof *c);
 }
@@ -126,14 +128,23 @@ static int load_cert(leec_store *store, rn_cert *c)
     char *text = NULL;
     json_error_t jerr;
     leec_code rc = leec_store_renewal_plan(store, c->name, &c->plan);
+    /* Refused as unsafe: the store says which file and the fix. Nothing of
+     * it is used, its hooks least of all. */
+    if (rc == LEEC_E_STORE)
+        c->why = strdup(cli_store_error(store, rc));
     if (rc != LEEC_OK)
         return rc == LEEC_E_NOT_FOUND ? 2 : 1;
-    if (leec_store_read_meta(store, c->name, &text) != LEEC_OK ||
+    if ((rc = leec_store_read_meta(store, c->name, &text)) != LEEC_OK ||
         !(c->meta = json_loads(text, 0, &jerr)) || !json_is_object(c->meta)) {
-        /* Its settings are lost: only leec issue, given them again, can
+        /* Refused as unsafe: the store says which file and the fix. Else
+         * its settings are lost: only leec issue, given them again, can
          * order a new version. */
-        c->skip = "its meta.json is missing or malformed (truncated?), so "
-                  "its settings are lost: run leec issue for it again";
+        if (rc == LEEC_E_STORE)
+            c->why = strdup(cli_store_error(store, rc));
+        c->skip = c->why ? c->why
+                         : "its meta.json is missing or malformed "
+                           "(truncated?), so its settings are lost: run "
+                           "leec issue for it again";
         free(text);
         return 0;
     }
@@ -192,7 +203,9 @@ static int load(rn_pass *p, leec_store *store, char **only, size_t nonly)
             continue;
         }
         say(p->ro, LOG_ERR, "%s: %s", c->name,
-            r == 2 ? "no such certificate" : "cannot read it");
+            r == 2   ? "no such certificate"
+            : c->why ? c->why
+                     : "cannot read it");
         cert_clear(c);
         status = 1;
     }
@@ -508,10 +521,15 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     p.ro = ro;
     *wake = time(NULL) + WAKE_RETRY_S;
     leec_code rc;
-    leec_store *store = leec_store_fs_new(ro->dir, &rc);
+    char *why = NULL;
+    leec_store *store = leec_store_fs_open(ro->dir, &rc, &why);
     if (!store) {
-        say(ro, LOG_ERR, "cannot open the state folder %s: %s", ro->dir,
-            leec_strerror(rc));
+        if (why)
+            say(ro, LOG_ERR, "%s", why);
+        else
+            say(ro, LOG_ERR, "cannot open the state folder %s: %s", ro->dir,
+                leec_strerror(rc));
+        free(why);
         return 1;
     }
     int status = load(&p, store, only, nonly);
@@ -808,7 +826,8 @@ int cmd_daemon(int argc, char **argv)
     /* One daemon per state folder: a second would renew everything
      * twice. The lock lives as long as this process. */
     leec_code rc;
-    leec_store *st = leec_store_fs_new(ro.dir, &rc);
+    char *why = NULL;
+    leec_store *st = leec_store_fs_open(ro.dir, &rc, &why);
     leec_store_lock *one = NULL;
     char *holder = NULL;
     if (!st || (rc = leec_store_lock_take(st, "daemon", &one, &holder)) !=
@@ -817,9 +836,12 @@ int cmd_daemon(int argc, char **argv)
             say(&ro, LOG_ERR,
                 "another leec daemon (%s) is running on the state folder %s",
                 holder ? holder : "?", ro.dir);
+        else if (why) /* unsafe: which folder, and the fix */
+            say(&ro, LOG_ERR, "%s", why);
         else
             say(&ro, LOG_ERR, "cannot open the state folder %s: %s", ro.dir,
                 leec_strerror(rc));
+        free(why);
         free(holder);
         leec_store_free(st);
         free(ro.dir);

@@ -64,7 +64,7 @@ static int reset_one(leec_store *store, const char *name)
               "nothing removed, try again later\n",
               stderr);
     else
-        fprintf(stderr, ": %s\n", leec_strerror(rc));
+        fprintf(stderr, ": %s\n", cli_store_error(store, rc));
     return 1;
 }
 

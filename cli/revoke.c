@@ -189,7 +189,7 @@ static int load_target(leec_ctx *ctx, const revoke_args *a, bool file,
     if (rc != LEEC_OK) {
         fputs("leec: no certificate '", stderr);
         cli_put_safe(a->target);
-        fprintf(stderr, "' in the store: %s\n", leec_strerror(rc));
+        fprintf(stderr, "' in the store: %s\n", cli_store_error(store, rc));
         return 1;
     }
     return 0;

@@ -71,7 +71,7 @@ int cmd_show(int argc, char **argv)
         if ((rc = leec_store_read_cert(store, what, &pem)) != LEEC_OK) {
             fprintf(stderr, "leec: %s: %s\n", what,
                     rc == LEEC_E_NOT_FOUND ? "no such certificate in the store"
-                                           : leec_strerror(rc));
+                                           : cli_store_error(store, rc));
             goto out;
         }
     }

@@ -120,10 +120,20 @@ bool cli_state_dir(char **dir)
 leec_store *cli_store_open(const char *dir)
 {
     leec_code rc;
-    leec_store *store = leec_store_fs_new(dir, &rc);
-    if (!store)
+    char *why = NULL;
+    leec_store *store = leec_store_fs_open(dir, &rc, &why);
+    if (!store && why)
+        fprintf(stderr, "leec: %s\n", why);
+    else if (!store)
         fprintf(stderr, "leec: cannot open %s: %s\n", dir, leec_strerror(rc));
+    free(why);
     return store;
+}
+
+const char *cli_store_error(leec_store *store, leec_code rc)
+{
+    const char *why = rc == LEEC_E_STORE ? leec_store_errmsg(store) : NULL;
+    return why ? why : leec_strerror(rc);
 }
 
 void cli_log(void *userdata, leec_log_level level, const char *msg)

@@ -843,10 +843,18 @@ int main(int argc, char **argv)
         ret = 2; /* a bad argument, like the ones above */
         goto out;
     }
-    store = leec_store_fs_new(dir, &rc);
-    if (!store) {
-        fprintf(stderr, PROG ": %s: %s\n", dir, leec_strerror(rc));
-        goto out;
+    {
+        /* An unsafe folder (others can write it) is refused: say why. */
+        char *why = NULL;
+        store = leec_store_fs_open(dir, &rc, &why);
+        if (!store) {
+            if (why)
+                fprintf(stderr, PROG ": %s\n", why);
+            else
+                fprintf(stderr, PROG ": %s: %s\n", dir, leec_strerror(rc));
+            free(why);
+            goto out;
+        }
     }
     leec_ctx_set_store(s.ctx, store);
 

@@ -253,6 +253,9 @@ void leec_ctx_set_store(leec_ctx *ctx, leec_store *store)
     if (ctx->store != store)
         leec_store_free(ctx->store);
     ctx->store = store;
+    /* What the store refuses (an unsafe state folder) is logged. */
+    if (store)
+        store->log_ctx = ctx;
 }
 
 leec_store *leec_ctx_get_store(leec_ctx *ctx)

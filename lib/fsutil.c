@@ -3,6 +3,7 @@
 
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -80,30 +81,30 @@ static leec_code write_all(int fd, const void *data, size_t len)
     return LEEC_OK;
 }
 
-leec_code leec_fsync_dir(const char *path)
+leec_code leec_fsync_fd(int fd)
 {
-    leec_code rc = LEEC_E_IO;
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        goto out;
     /* Some file systems cannot fsync a folder (EINVAL); their renames are
      * as durable as they will ever be, so that is not a failure. */
-    if (fsync(fd) != 0 && errno != EINVAL)
-        goto out;
-    rc = LEEC_OK;
-out:
-    if (fd >= 0)
-        close(fd);
+    return fsync(fd) == 0 || errno == EINVAL ? LEEC_OK : LEEC_E_IO;
+}
+
+leec_code leec_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return LEEC_E_IO;
+    leec_code rc = leec_fsync_fd(fd);
+    close(fd);
     return rc;
 }
 
-leec_code leec_file_write_new(const char *path, const void *data, size_t len,
-                              mode_t mode)
+leec_code leec_file_write_new_at(int dirfd, const char *name, const void *data,
+                                 size_t len, mode_t mode)
 {
-    if (!path || (!data && len > 0))
+    if (!name || !*name || (!data && len > 0))
         return LEEC_E_INVALID_ARG;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                  mode);
+    int fd = openat(dirfd, name,
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return LEEC_E_IO;
     leec_code rc = LEEC_E_IO;
@@ -113,43 +114,40 @@ leec_code leec_file_write_new(const char *path, const void *data, size_t len,
     if (close(fd) != 0 && rc == LEEC_OK)
         rc = LEEC_E_IO;
     if (rc != LEEC_OK)
-        unlink(path);
+        unlinkat(dirfd, name, 0);
     return rc;
 }
 
-leec_code leec_file_write_atomic(const char *path, const void *data,
-                                 size_t len, mode_t mode)
+leec_code leec_file_write_new(const char *path, const void *data, size_t len,
+                              mode_t mode)
+{
+    return leec_file_write_new_at(AT_FDCWD, path, data, len, mode);
+}
+
+leec_code leec_file_write_atomic_at(int dirfd, const char *name,
+                                    const void *data, size_t len, mode_t mode)
 {
     leec_code rc = LEEC_E_IO;
-    char *dir = NULL;
     char *tmp = NULL;
-    const char *base = NULL;
     leec_buf b;
     int fd = -1;
 
     leec_buf_init(&b, 0);
-    if (!path || (!data && len > 0)) {
+    if (!name || !*name || strchr(name, '/') || (!data && len > 0)) {
         rc = LEEC_E_INVALID_ARG;
         goto out;
     }
-    rc = split_path(path, &dir, &base);
-    if (rc != LEEC_OK)
-        goto out;
-    if (*base == '\0') {
-        rc = LEEC_E_INVALID_ARG;
-        goto out;
-    }
-
     for (int i = 0; i < TMP_TRIES && fd < 0; i++) {
         char sfx[9];
         random_suffix(sfx);
         leec_buf_reset(&b);
         /* Same folder as the target so that rename() is atomic. The name
-         * is cut so that the temporary fits NAME_MAX whenever path does. */
-        rc = leec_buf_printf(&b, "%s/.%.200s.tmp-%s", dir, base, sfx);
+         * is cut so that the temporary fits NAME_MAX whenever name does. */
+        rc = leec_buf_printf(&b, ".%.200s.tmp-%s", name, sfx);
         if (rc != LEEC_OK)
             goto out;
-        fd = open(b.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        fd = openat(dirfd, b.data,
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0 && errno != EEXIST && errno != EINTR) {
             rc = LEEC_E_IO;
             goto out;
@@ -184,57 +182,83 @@ leec_code leec_file_write_atomic(const char *path, const void *data,
         goto out;
     }
     fd = -1;
-    if (rename(tmp, path) != 0) {
+    /* rename replaces whatever name is (a planted symbolic link too)
+     * without following it. */
+    if (renameat(dirfd, tmp, dirfd, name) != 0) {
         rc = LEEC_E_IO;
         goto out;
     }
     /* Renamed: nothing left to unlink, even if the folder fsync fails. */
     free(tmp);
     tmp = NULL;
-    rc = leec_fsync_dir(dir);
+    rc = leec_fsync_fd(dirfd);
 
 out:
     if (fd >= 0)
         close(fd);
     if (tmp) {
-        unlink(tmp);
+        unlinkat(dirfd, tmp, 0);
         free(tmp);
     }
     leec_buf_free(&b);
+    return rc;
+}
+
+leec_code leec_file_write_atomic(const char *path, const void *data,
+                                 size_t len, mode_t mode)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *dir = NULL;
+    const char *base = NULL;
+    int dfd = -1;
+
+    if (!path || (!data && len > 0))
+        goto out;
+    rc = split_path(path, &dir, &base);
+    if (rc != LEEC_OK)
+        goto out;
+    if (*base == '\0') {
+        rc = LEEC_E_INVALID_ARG;
+        goto out;
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    rc = leec_file_write_atomic_at(dfd, base, data, len, mode);
+
+out:
+    if (dfd >= 0)
+        close(dfd);
     free(dir);
     return rc;
 }
 
-leec_code leec_file_read(const char *path, size_t max, char **data,
-                         size_t *len)
+leec_code leec_fd_read(int fd, const struct stat *st, size_t max,
+                       char **data, size_t *len)
 {
     leec_code rc = LEEC_E_IO;
     leec_buf b;
-    struct stat st;
-    int fd = -1;
+    struct stat own;
     char chunk[4096];
 
     leec_buf_init(&b, max);
-    if (!path || !data) {
+    if (!data) {
         rc = LEEC_E_INVALID_ARG;
         goto out;
     }
     *data = NULL;
     if (len)
         *len = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        rc = (errno == ENOENT || errno == ENOTDIR) ? LEEC_E_NOT_FOUND
-                                                  : LEEC_E_IO;
-        goto out;
-    }
     /* Only regular files: a FIFO or device could block or never end. */
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (!st && fstat(fd, &own) == 0)
+        st = &own;
+    if (!st || !S_ISREG(st->st_mode)) {
         rc = LEEC_E_IO;
         goto out;
     }
-    if (max && (uintmax_t)st.st_size > (uintmax_t)max) {
+    if (max && (uintmax_t)st->st_size > (uintmax_t)max) {
         rc = LEEC_E_TOO_LARGE;
         goto out;
     }
@@ -264,10 +288,75 @@ leec_code leec_file_read(const char *path, size_t max, char **data,
     rc = LEEC_OK;
 
 out:
-    if (fd >= 0)
-        close(fd);
+    explicit_bzero(chunk, sizeof chunk);
     leec_buf_free(&b);
     return rc;
+}
+
+leec_code leec_file_read(const char *path, size_t max, char **data,
+                         size_t *len)
+{
+    if (!path || !data)
+        return LEEC_E_INVALID_ARG;
+    *data = NULL;
+    if (len)
+        *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ENOTDIR) ? LEEC_E_NOT_FOUND
+                                                     : LEEC_E_IO;
+    leec_code rc = leec_fd_read(fd, NULL, max, data, len);
+    close(fd);
+    return rc;
+}
+
+/* Folders nest this deep at most below what leec_remove_tree_at removes
+ * (a version folder holds files only): a bound on open descriptors. */
+#define TREE_DEPTH_MAX 16
+
+static leec_code remove_tree(int parent, const char *name, int depth)
+{
+    leec_code rc = LEEC_OK;
+    struct dirent *e = NULL;
+    DIR *d = NULL;
+
+    if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+        return LEEC_OK;
+    if (errno != EISDIR && errno != EPERM)
+        return LEEC_E_IO;
+    if (depth >= TREE_DEPTH_MAX)
+        return LEEC_E_IO;
+    int fd = openat(parent, name,
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? LEEC_OK : LEEC_E_IO;
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return LEEC_E_IO;
+    }
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d)))
+            break;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (remove_tree(dirfd(d), e->d_name, depth + 1) != LEEC_OK)
+            rc = LEEC_E_IO;
+    }
+    if (errno != 0)
+        rc = LEEC_E_IO;
+    closedir(d);
+    if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+        rc = LEEC_E_IO;
+    return rc;
+}
+
+leec_code leec_remove_tree_at(int dirfd, const char *name)
+{
+    if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0)
+        return LEEC_E_INVALID_ARG;
+    return remove_tree(dirfd, name, 0);
 }
 
 /* Creates one folder; an existing folder is fine, anything else is not. */

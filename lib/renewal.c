@@ -111,7 +111,8 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
     json_t *o = NULL;
     leec_code rc = store->ops->cert_read(store, cert_name, "meta.json", &text,
                                          &len);
-    if (rc == LEEC_E_NOMEM)
+    /* LEEC_E_STORE: refused as unsafe (its message says why), not absent. */
+    if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
         return rc;
     if (rc == LEEC_OK && leec_json_parse_object(text, len, &o) == LEEC_OK) {
         json_t *v = json_object_get(o, "ari_offered");
@@ -135,7 +136,7 @@ leec_code leec_renewal_load(leec_store *store, const char *cert_name,
     memset(st, 0, sizeof *st);
     leec_code rc = store->ops->cert_read(store, cert_name, "renewal.json",
                                          &text, &len);
-    if (rc == LEEC_E_NOMEM)
+    if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
         return rc;
     if (rc != LEEC_OK || leec_json_parse_object(text, len, &o) != LEEC_OK) {
         free(text);
@@ -455,6 +456,13 @@ static char *read_part(leec_store *store, const char *name, const char *file,
         why = reason(rc, "%s cannot be read (%s)", file, leec_strerror(was));
     } else if (*rc == LEEC_OK && *len == 0) {
         why = reason(rc, "%s is empty", file);
+    } else if (*rc == LEEC_E_STORE && strcmp(file, "privkey.pem") == 0) {
+        /* A key refused as unsafe (readable by others, not ours): never
+         * read, and replaced by a new version with a new key. A refused
+         * meta.json stays an error: its hooks must not run. */
+        const char *m = leec_store_errmsg(store);
+        *rc = LEEC_OK;
+        why = reason(rc, "%s", m ? m : "privkey.pem is refused as unsafe");
     }
     if (why || *rc != LEEC_OK) {
         leec_secure_free(*text);

@@ -34,7 +34,8 @@ typedef struct leec_renewal_state {
 /* Reads the state of cert_name's current version, whose certificate has
  * this serial (lower-case hex): a missing or unreadable file, or one
  * written for another certificate (a version installed meanwhile by
- * another process), gives an empty state (LEEC_OK). LEEC_E_NOMEM. */
+ * another process), gives an empty state (LEEC_OK). LEEC_E_NOMEM;
+ * LEEC_E_STORE when the store refuses a file as unsafe. */
 leec_code leec_renewal_load(leec_store *store, const char *cert_name,
                             const char *serial, leec_renewal_state *st);
 /* The state as JSON text (malloc'd, NULL on OOM). */

@@ -2,10 +2,13 @@
 #define _GNU_SOURCE
 #include "store.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "internal.h"
 
 /* Names become single path components, so they must not be able to name
  * a parent (".."), a hidden file, or an option-looking word. */
@@ -27,9 +30,33 @@ bool leec_store_name_valid(const char *name)
     return true;
 }
 
+leec_code leec_store_refuse(leec_store *s, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    free(s->why);
+    s->why = msg; /* NULL when out of memory: the code still tells */
+    if (msg && s->log_ctx)
+        leec_log(s->log_ctx, LEEC_LOG_ERROR, "%s", msg);
+    return LEEC_E_STORE;
+}
+
+const char *leec_store_errmsg(const leec_store *store)
+{
+    return store ? store->why : NULL;
+}
+
 void leec_store_free(leec_store *store)
 {
-    if (store && store->ops && store->ops->destroy)
+    if (!store)
+        return;
+    free(store->why);
+    store->why = NULL;
+    if (store->ops && store->ops->destroy)
         store->ops->destroy(store);
 }
 
@@ -53,6 +80,19 @@ leec_code leec_store_read_cert(leec_store *store, const char *cert_name,
         return LEEC_E_INVALID_ARG;
     /* A length is passed although unused: backends may rely on it. */
     return store->ops->cert_read(store, cert_name, "cert.pem", pem, &len);
+}
+
+leec_code leec_store_read_chain(leec_store *store, const char *cert_name,
+                                char **pem)
+{
+    size_t len = 0;
+
+    if (!store || !store->ops || !store->ops->cert_read || !pem)
+        return LEEC_E_INVALID_ARG;
+    *pem = NULL;
+    if (!leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    return store->ops->cert_read(store, cert_name, "chain.pem", pem, &len);
 }
 
 leec_code leec_store_read_live(leec_store *store, const char *cert_name,

@@ -80,6 +80,8 @@ struct leec_store_ops {
 
 struct leec_store {
     const struct leec_store_ops *ops;
+    char *why;         /* why the last LEEC_E_STORE was returned, or NULL */
+    leec_ctx *log_ctx; /* refusals are also logged there (set_store) */
 };
 
 /* "PID 1234" or "PID 1234 on host" of whoever holds the lock kind/name,
@@ -87,6 +89,12 @@ struct leec_store {
  * OOM). */
 char *leec_store_holder_text(leec_store *st, const char *kind,
                              const char *name);
+
+/* Records why an operation on s is refused (a message naming the path and
+ * the fix), logs it through s->log_ctx when set, and returns LEEC_E_STORE.
+ * Every LEEC_E_STORE of a backend comes with one. */
+leec_code leec_store_refuse(leec_store *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* True if name is usable as a certificate or CA id: 1-200 characters of
  * [A-Za-z0-9._-], not starting with '.' or '-'. */

@@ -8,18 +8,37 @@
  *
  * A new version is built in a private temporary folder, renamed into place,
  * and only then made current by renaming a fresh symlink over live/<name>.
- * A reader that resolves live/<name> once thus gets one whole version. */
+ * A reader that resolves live/<name> once thus gets one whole version.
+ *
+ * Trust. What is read here decides which key a server uses and which hook
+ * commands `leec renew` runs (they are kept in meta.json), so the state is
+ * used only when nobody else can have written it:
+ *   - the root folder (reached through whatever links its path holds: the
+ *     administrator's choice) and every folder of the store below it are
+ *     owned by the user running leec (the effective user when the store is
+ *     opened) and not writable by group or others;
+ *     so is every file read (a private key not readable by others either;
+ *     by its group is an administrator's choice: 0640 for ssl-cert);
+ *   - the root stays open as a descriptor and everything below it is
+ *     reached from descriptors, one component at a time, never through a
+ *     symbolic link, with one exception: live/<name>, whose text must be
+ *     exactly ../archive/<name>/<N>, and which is then not followed but
+ *     re-resolved from archive/ without links.
+ * A refusal is LEEC_E_STORE with a message naming the path and the fix
+ * (leec_store_refuse). Checking costs an fstat per folder and file opened,
+ * on descriptors the read opens anyway. */
 #define _GNU_SOURCE
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -32,15 +51,22 @@
 
 /* Certificates, chains, keys and account documents are a few KiB; anything
  * bigger is not ours. */
-#define FS_READ_MAX ((size_t)1024 * 1024)
+#define FS_READ_MAX  ((size_t)1024 * 1024)
 #define FS_TMP_TRIES 32
 /* Version numbers beyond this are not ours either (and keep arithmetic
  * far from overflow). */
-#define FS_VERSION_MAX 999999999UL
+#define FS_VERSION_MAX    999999999UL
+#define FS_VERSION_DIGITS 9
+/* What of a foreign link target a message shows. */
+#define FS_SHOWN_MAX 200
+
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 typedef struct fs_store {
     leec_store base; /* first, so a leec_store * is also an fs_store * */
-    char *dir;
+    char *dir;       /* as given, without trailing slashes: for messages */
+    int root, live, archive, locks; /* checked folders, open */
+    uid_t uid; /* the effective user when opened: who must own it all */
 } fs_store;
 
 static fs_store *fs_of(leec_store *s)
@@ -78,6 +104,13 @@ static void free_secret(char *p, size_t len)
     free(p);
 }
 
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
 /* 8 hex characters from the kernel's generator; see fsutil.c for why. */
 static void random_suffix(char out[9])
 {
@@ -96,19 +129,217 @@ static void random_suffix(char out[9])
 }
 
 /* ------------------------------------------------------------------ */
+/* Trust checks                                                        */
+/* ------------------------------------------------------------------ */
+
+/* The name chown takes for uid: its user name, else the number. */
+static void user_name(uid_t uid, char *out, size_t len)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res &&
+        res->pw_name && *res->pw_name)
+        snprintf(out, len, "%s", res->pw_name);
+    else
+        snprintf(out, len, "%u", (unsigned)uid);
+}
+
+/* rel's path as the user knows it ("DIR" or "DIR/rel"), malloc'd. */
+static char *shown(fs_store *fs, const char *rel)
+{
+    return rel && *rel ? pathf("%s/%s", fs->dir, rel) : strdup(fs->dir);
+}
+
+/* Whether st (of what, at rel) may be trusted: owned by the user running
+ * leec and not writable by group or others (secret: not readable by
+ * others either). LEEC_OK, or LEEC_E_STORE with the fix. */
+static leec_code check_trusted(fs_store *fs, const struct stat *st,
+                               const char *what, const char *rel, bool secret)
+{
+    uid_t me = fs->uid;
+    mode_t mode = st->st_mode & 07777;
+    mode_t bad = mode & (mode_t)(secret ? 026 : 022);
+    leec_code rc = LEEC_OK;
+    char *p = NULL;
+
+    if (st->st_uid == me && !bad)
+        return LEEC_OK;
+    if (!(p = shown(fs, rel)))
+        return LEEC_E_NOMEM;
+    if (st->st_uid != me) {
+        char user[64];
+        user_name(me, user, sizeof user);
+        rc = leec_store_refuse(&fs->base,
+                               "%s %s is owned by uid %u, not by the user "
+                               "running leec (uid %u): chown %s %s",
+                               what, p, (unsigned)st->st_uid, (unsigned)me,
+                               user, p);
+    } else if (bad & 022) {
+        bool also_read = (bad & 004) != 0;
+        rc = leec_store_refuse(
+            &fs->base,
+            "%s %s is %s by group or others (mode %04o): "
+            "chmod %s %s",
+            what, p, also_read ? "readable by others and writable" : "writable",
+            (unsigned)mode, also_read ? "go-w,o-r" : "go-w", p);
+    } else {
+        rc = leec_store_refuse(&fs->base,
+                               "%s %s is readable by others (mode %04o): "
+                               "chmod o-r %s",
+                               what, p, (unsigned)mode, p);
+    }
+    free(p);
+    return rc;
+}
+
+/* Why name in parent could not be opened as a folder without following a
+ * link (errno e from openat): a refusal for a link or something else,
+ * LEEC_E_NOT_FOUND, or LEEC_E_IO. */
+static leec_code dir_open_failure(fs_store *fs, int parent, const char *name,
+                                  const char *rel, int e)
+{
+    struct stat st;
+    leec_code rc = LEEC_E_IO;
+    char *p = NULL;
+
+    if (e == ENOENT)
+        return LEEC_E_NOT_FOUND;
+    if (e != ELOOP && e != ENOTDIR)
+        return LEEC_E_IO;
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
+    if (!(p = shown(fs, rel)))
+        return LEEC_E_NOMEM;
+    if (S_ISLNK(st.st_mode))
+        rc = leec_store_refuse(&fs->base,
+                               "state folder %s is a symbolic link: leec "
+                               "follows no link inside its state folder but "
+                               "live/NAME (make it a folder)",
+                               p);
+    else
+        rc = leec_store_refuse(&fs->base, "state folder %s is not a folder", p);
+    free(p);
+    return rc;
+}
+
+/* Opens the folder name in parent, creating it (exactly 0700) when create,
+ * without following a link, and checks that it is trusted. rel: its path
+ * in the store, for messages. LEEC_E_NOT_FOUND when it is missing and not
+ * to be created. */
+static leec_code open_dir(fs_store *fs, int parent, const char *name,
+                          const char *rel, bool create, int *out)
+{
+    struct stat st;
+    bool made = false;
+    leec_code rc = LEEC_OK;
+    int fd = -1;
+
+    *out = -1;
+    if (create) {
+        if (mkdirat(parent, name, 0700) == 0)
+            made = true;
+        else if (errno != EEXIST)
+            return LEEC_E_IO;
+    }
+    fd = openat(parent, name, DIR_FLAGS);
+    if (fd < 0)
+        return dir_open_failure(fs, parent, name, rel, errno);
+    /* Exact mode regardless of umask, as for files. */
+    if ((made && fchmod(fd, 0700) != 0) || fstat(fd, &st) != 0) {
+        close(fd);
+        return LEEC_E_IO;
+    }
+    rc = check_trusted(fs, &st, "state folder", rel, false);
+    if (rc != LEEC_OK) {
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return LEEC_OK;
+}
+
+/* Reads file in the folder dirfd (at rel, for messages): a regular file,
+ * not reached through a link, trusted (secret: a private key). */
+static leec_code read_trusted(fs_store *fs, int dirfd, const char *rel,
+                              const char *file, bool secret, char **data,
+                              size_t *len)
+{
+    struct stat st;
+    leec_code rc = LEEC_E_IO;
+    char *r = NULL, *p = NULL;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = openat(dirfd, file,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0 && errno == ENOENT)
+        return LEEC_E_NOT_FOUND;
+    if (fd < 0 && errno != ELOOP)
+        return LEEC_E_IO;
+    if (fd >= 0 && fstat(fd, &st) != 0)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(r = pathf("%s/%s", rel, file)))
+        goto out;
+    if (fd < 0 || !S_ISREG(st.st_mode)) {
+        if (!(p = shown(fs, r)))
+            goto out;
+        rc = leec_store_refuse(&fs->base,
+                               fd < 0 ? "state file %s is a symbolic link: "
+                                        "leec follows no link inside its "
+                                        "state folder but live/NAME"
+                                      : "state file %s is not a regular file",
+                               p);
+        goto out;
+    }
+    rc = check_trusted(fs, &st, secret ? "private key" : "state file", r,
+                       secret);
+    if (rc == LEEC_OK)
+        rc = leec_fd_read(fd, &st, FS_READ_MAX, data, len);
+
+out:
+    if (fd >= 0)
+        close(fd);
+    free(r);
+    free(p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* Accounts                                                            */
 /* ------------------------------------------------------------------ */
+
+/* accounts/<ca_id>, checked (created when create). */
+static leec_code open_account(fs_store *fs, const char *ca_id, bool create,
+                              int *out, char **rel)
+{
+    int acc = -1;
+    leec_code rc = LEEC_E_NOMEM;
+
+    *out = -1;
+    if (!(*rel = pathf("accounts/%s", ca_id)))
+        goto out;
+    rc = open_dir(fs, fs->root, "accounts", "accounts", create, &acc);
+    if (rc == LEEC_OK)
+        rc = open_dir(fs, acc, ca_id, *rel, create, out);
+out:
+    close_fd(&acc);
+    if (rc != LEEC_OK) {
+        free(*rel);
+        *rel = NULL;
+    }
+    return rc;
+}
 
 static leec_code fs_account_load(leec_store *s, const char *ca_id,
                                  char **key_pem, char **account_json)
 {
     fs_store *fs = fs_of(s);
     leec_code rc = LEEC_E_INVALID_ARG;
-    char *kpath = NULL;
-    char *jpath = NULL;
     char *key = NULL;
     char *json = NULL;
+    char *rel = NULL;
     size_t klen = 0;
+    int afd = -1;
 
     if (!key_pem || !account_json)
         goto out;
@@ -117,13 +348,12 @@ static leec_code fs_account_load(leec_store *s, const char *ca_id,
     if (!leec_store_name_valid(ca_id))
         goto out;
 
-    rc = LEEC_E_NOMEM;
-    kpath = pathf("%s/accounts/%s/account.key.pem", fs->dir, ca_id);
-    jpath = pathf("%s/accounts/%s/account.json", fs->dir, ca_id);
-    if (!kpath || !jpath)
+    rc = open_account(fs, ca_id, false, &afd, &rel);
+    if (rc != LEEC_OK)
         goto out;
-    leec_code krc = leec_file_read(kpath, FS_READ_MAX, &key, &klen);
-    rc = leec_file_read(jpath, FS_READ_MAX, &json, NULL);
+    leec_code krc =
+        read_trusted(fs, afd, rel, "account.key.pem", true, &key, &klen);
+    rc = read_trusted(fs, afd, rel, "account.json", false, &json, NULL);
     if (krc == LEEC_E_NOT_FOUND && rc == LEEC_E_NOT_FOUND)
         goto out; /* no account */
     /* An account.json without its key must not become a new account
@@ -145,10 +375,10 @@ static leec_code fs_account_load(leec_store *s, const char *ca_id,
     json = NULL;
 
 out:
+    close_fd(&afd);
     free_secret(key, klen);
     free(json);
-    free(kpath);
-    free(jpath);
+    free(rel);
     return rc;
 }
 
@@ -157,33 +387,26 @@ static leec_code fs_account_save(leec_store *s, const char *ca_id,
 {
     fs_store *fs = fs_of(s);
     leec_code rc = LEEC_E_INVALID_ARG;
-    char *adir = NULL;
-    char *kpath = NULL;
-    char *jpath = NULL;
+    char *rel = NULL;
+    int afd = -1;
 
     if (!key_pem || !account_json || !leec_store_name_valid(ca_id))
         goto out;
-    rc = LEEC_E_NOMEM;
-    adir = pathf("%s/accounts/%s", fs->dir, ca_id);
-    kpath = pathf("%s/account.key.pem", adir ? adir : "");
-    jpath = pathf("%s/account.json", adir ? adir : "");
-    if (!adir || !kpath || !jpath)
-        goto out;
-    rc = leec_mkdir_p(adir, 0700);
+    rc = open_account(fs, ca_id, true, &afd, &rel);
     if (rc != LEEC_OK)
         goto out;
     /* Key first: an account.json without its key would be useless, while a
      * key without account.json is simply found again at the CA. */
-    rc = leec_file_write_atomic(kpath, key_pem, strlen(key_pem), 0600);
+    rc = leec_file_write_atomic_at(afd, "account.key.pem", key_pem,
+                                   strlen(key_pem), 0600);
     if (rc != LEEC_OK)
         goto out;
-    rc = leec_file_write_atomic(jpath, account_json, strlen(account_json),
-                                0644);
+    rc = leec_file_write_atomic_at(afd, "account.json", account_json,
+                                   strlen(account_json), 0644);
 
 out:
-    free(adir);
-    free(kpath);
-    free(jpath);
+    close_fd(&afd);
+    free(rel);
     return rc;
 }
 
@@ -196,8 +419,8 @@ out:
 static bool cert_file_known(const char *file)
 {
     static const char *const known[] = {"privkey.pem", "cert.pem",
-                                        "chain.pem", "fullchain.pem",
-                                        "meta.json", "renewal.json"};
+                                        "chain.pem",   "fullchain.pem",
+                                        "meta.json",   "renewal.json"};
     if (!file)
         return false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
@@ -206,31 +429,113 @@ static bool cert_file_known(const char *file)
     return false;
 }
 
-/* The path of file in the current version of name (through the live
- * link), after checking the link exists: LEEC_E_NOT_FOUND without one. */
-static leec_code current_file(fs_store *fs, const char *name,
-                              const char *file, char **path)
+/* The version number at the end of a live link's text, as installs write
+ * it: 1 to FS_VERSION_MAX in decimal, without leading zeros. NULL when
+ * target is not exactly "../archive/<name>/<N>". */
+static const char *link_version(const char *target, const char *name)
 {
-    struct stat st;
-    char *link = pathf("%s/live/%s", fs->dir, name);
-    *path = pathf("%s/live/%s/%s", fs->dir, name, file);
-    leec_code rc = LEEC_E_NOMEM;
-    if (link && *path)
-        rc = lstat(link, &st) == 0 ? LEEC_OK
-             : errno == ENOENT     ? LEEC_E_NOT_FOUND
-                                   : LEEC_E_IO;
-    free(link);
+    static const char prefix[] = "../archive/";
+    size_t plen = sizeof prefix - 1, nlen = strlen(name);
+    const char *num = NULL;
+    size_t digits = 0;
+
+    /* Each test runs only when the text is long enough for it. */
+    if (strncmp(target, prefix, plen) != 0 ||
+        strncmp(target + plen, name, nlen) != 0 || target[plen + nlen] != '/')
+        return NULL;
+    num = target + plen + nlen + 1;
+    digits = strspn(num, "0123456789");
+    if (digits == 0 || digits > FS_VERSION_DIGITS || num[digits] != '\0' ||
+        num[0] == '0')
+        return NULL;
+    return num;
+}
+
+/* A refusal for the live link of name whose text is target. */
+static leec_code foreign_link(fs_store *fs, const char *name,
+                              const char *target)
+{
+    char safe[FS_SHOWN_MAX + 4];
+    size_t i = 0;
+    for (; target[i] && i < FS_SHOWN_MAX; i++)
+        safe[i] = (target[i] >= 0x20 && target[i] < 0x7f) ? target[i] : '?';
+    safe[i] = '\0';
+    if (target[i])
+        memcpy(safe + i, "...", 4);
+    return leec_store_refuse(&fs->base,
+                             "live link %s/live/%s points at '%s', not at "
+                             "../archive/%s/N: leec reads only the links it "
+                             "makes (remove it, or leec reset %s)",
+                             fs->dir, name, safe, name, name);
+}
+
+/* Opens the current version of name, through the one check every reader
+ * goes through: live/<name> must read exactly ../archive/<name>/<N>, and
+ * archive/<name> and archive/<name>/<N> are then opened from archive/
+ * without following links and checked. *vfd: the version folder; *vrel:
+ * its path in the store (malloc'd), for messages. LEEC_E_NOT_FOUND without
+ * a link or a version. */
+static leec_code open_current(fs_store *fs, const char *name, int *vfd,
+                              char **vrel)
+{
+    char target[PATH_MAX];
+    const char *num = NULL;
+    leec_code rc = LEEC_E_IO;
+    char *arel = NULL;
+    int afd = -1;
+
+    *vfd = -1;
+    *vrel = NULL;
+    ssize_t n = readlinkat(fs->live, name, target, sizeof target - 1);
+    if (n < 0) {
+        if (errno == ENOENT)
+            return LEEC_E_NOT_FOUND;
+        if (errno != EINVAL)
+            return LEEC_E_IO;
+        /* Not a link: a folder or file someone put there. */
+        return leec_store_refuse(&fs->base,
+                                 "%s/live/%s is not a symbolic link: leec "
+                                 "reads only the links it makes (remove it, "
+                                 "or leec reset %s)",
+                                 fs->dir, name, name);
+    }
+    target[n] = '\0';
+    if (!(num = link_version(target, name)))
+        return foreign_link(fs, name, target);
+    if (!(arel = pathf("archive/%s", name)) ||
+        !(*vrel = pathf("archive/%s/%s", name, num))) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    rc = open_dir(fs, fs->archive, name, arel, false, &afd);
+    if (rc == LEEC_OK)
+        rc = open_dir(fs, afd, num, *vrel, false, vfd);
+
+out:
+    close_fd(&afd);
+    free(arel);
     if (rc != LEEC_OK) {
-        free(*path);
-        *path = NULL;
+        free(*vrel);
+        *vrel = NULL;
     }
     return rc;
 }
 
-static leec_code fs_cert_read(leec_store *s, const char *name,
+/* Reads file of the current version of name (open_current, then
+ * read_trusted): the one place a version's file is read. */
+static leec_code read_current(fs_store *fs, int vfd, const char *vrel,
                               const char *file, char **data, size_t *len)
 {
-    char *path = NULL;
+    return read_trusted(fs, vfd, vrel, file, strcmp(file, "privkey.pem") == 0,
+                        data, len);
+}
+
+static leec_code fs_cert_read(leec_store *s, const char *name, const char *file,
+                              char **data, size_t *len)
+{
+    fs_store *fs = fs_of(s);
+    char *vrel = NULL;
+    int vfd = -1;
     if (!data)
         return LEEC_E_INVALID_ARG;
     *data = NULL;
@@ -238,25 +543,28 @@ static leec_code fs_cert_read(leec_store *s, const char *name,
         *len = 0;
     if (!leec_store_name_valid(name) || !cert_file_known(file))
         return LEEC_E_INVALID_ARG;
-    leec_code rc = current_file(fs_of(s), name, file, &path);
+    leec_code rc = open_current(fs, name, &vfd, &vrel);
     if (rc == LEEC_OK)
-        rc = leec_file_read(path, FS_READ_MAX, data, len);
-    free(path);
+        rc = read_current(fs, vfd, vrel, file, data, len);
+    close_fd(&vfd);
+    free(vrel);
     return rc;
 }
 
-/* The number after the highest numbered version in archive/<name>
+/* The number after the highest numbered version in the folder afd
  * (1 for none). Temporary folders start with '.' and are skipped. */
-static leec_code next_version(const char *adir, unsigned long *out)
+static leec_code next_version(int afd, unsigned long *out)
 {
     leec_code rc = LEEC_E_IO;
     DIR *d = NULL;
     struct dirent *e = NULL;
     unsigned long max = 0;
+    /* A descriptor of its own: readdir moves its offset. */
+    int fd = openat(afd, ".", DIR_FLAGS);
 
-    d = opendir(adir);
-    if (!d)
+    if (fd < 0 || !(d = fdopendir(fd)))
         goto out;
+    fd = -1;
     errno = 0;
     while ((e = readdir(d)) != NULL) {
         const char *n = e->d_name;
@@ -280,44 +588,33 @@ static leec_code next_version(const char *adir, unsigned long *out)
     rc = LEEC_OK;
 
 out:
+    close_fd(&fd);
     if (d)
         closedir(d);
     return rc;
 }
 
-/* Removes a version folder we created and did not make current. Only the
- * names we write are removed, so a mistake cannot delete anything else. */
-static void remove_version(const char *vdir)
+/* Removes a version folder we created (name in afd) and did not make
+ * current. Only the names we write are removed, so a mistake cannot delete
+ * anything else. */
+static void remove_version(int afd, const char *name)
 {
     static const char *const files[] = {"privkey.pem", "cert.pem",
-                                        "chain.pem", "fullchain.pem",
-                                        "meta.json", "renewal.json"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *p = pathf("%s/%s", vdir, files[i]);
-        if (p)
-            unlink(p);
-        free(p);
+                                        "chain.pem",   "fullchain.pem",
+                                        "meta.json",   "renewal.json"};
+    int vfd = openat(afd, name, DIR_FLAGS);
+    if (vfd >= 0) {
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+            unlinkat(vfd, files[i], 0);
+        close(vfd);
     }
-    rmdir(vdir);
+    unlinkat(afd, name, AT_REMOVEDIR);
 }
 
-static leec_code write_in(const char *dir, const char *file, const char *data,
-                          size_t len, mode_t mode)
-{
-    leec_code rc = LEEC_E_NOMEM;
-    char *p = pathf("%s/%s", dir, file);
-    if (!p)
-        goto out;
-    rc = leec_file_write_new(p, data, len, mode);
-out:
-    free(p);
-    return rc;
-}
-
-/* Writes the files of one version into dir (a private temporary folder that
- * is renamed into place afterwards: each file is fsync'd, then the folder
- * once, instead of an atomic rename and folder fsync per file). */
-static leec_code write_version(const char *dir, const leec_cert_files *f)
+/* Writes the files of one version into the folder dfd (a private temporary
+ * folder that is renamed into place afterwards: each file is fsync'd, then
+ * the folder once, instead of an atomic rename and folder fsync per file). */
+static leec_code write_version(int dfd, const leec_cert_files *f)
 {
     leec_code rc = LEEC_OK;
     const char *chain = f->chain ? f->chain : "";
@@ -325,13 +622,14 @@ static leec_code write_version(const char *dir, const leec_cert_files *f)
     leec_buf full;
 
     leec_buf_init(&full, 0);
-    rc = write_in(dir, "privkey.pem", f->privkey, strlen(f->privkey), 0600);
+    rc = leec_file_write_new_at(dfd, "privkey.pem", f->privkey,
+                                strlen(f->privkey), 0600);
     if (rc != LEEC_OK)
         goto out;
-    rc = write_in(dir, "cert.pem", f->cert, clen, 0644);
+    rc = leec_file_write_new_at(dfd, "cert.pem", f->cert, clen, 0644);
     if (rc != LEEC_OK)
         goto out;
-    rc = write_in(dir, "chain.pem", chain, strlen(chain), 0644);
+    rc = leec_file_write_new_at(dfd, "chain.pem", chain, strlen(chain), 0644);
     if (rc != LEEC_OK)
         goto out;
 
@@ -344,14 +642,15 @@ static leec_code write_version(const char *dir, const leec_cert_files *f)
         rc = leec_buf_append_str(&full, chain);
     if (rc != LEEC_OK)
         goto out;
-    rc = write_in(dir, "fullchain.pem", full.data, full.len, 0644);
+    rc =
+        leec_file_write_new_at(dfd, "fullchain.pem", full.data, full.len, 0644);
     if (rc != LEEC_OK)
         goto out;
     if (f->meta_json)
-        rc = write_in(dir, "meta.json", f->meta_json, strlen(f->meta_json),
-                      0644);
+        rc = leec_file_write_new_at(dfd, "meta.json", f->meta_json,
+                                    strlen(f->meta_json), 0644);
     if (rc == LEEC_OK)
-        rc = leec_fsync_dir(dir);
+        rc = leec_fsync_fd(dfd);
 
 out:
     leec_buf_free(&full);
@@ -360,52 +659,72 @@ out:
 
 /* Points live/<name> at target by renaming a fresh symlink over it, so the
  * link is replaced in one step and never missing. */
-static leec_code switch_live(const char *livedir, const char *name,
-                             const char *target)
+static leec_code switch_live(fs_store *fs, const char *name, const char *target)
 {
     leec_code rc = LEEC_E_IO;
     char *tmp = NULL;
-    char *link = NULL;
 
-    link = pathf("%s/%s", livedir, name);
-    if (!link) {
-        rc = LEEC_E_NOMEM;
-        goto out;
-    }
     for (int i = 0; i < FS_TMP_TRIES; i++) {
         char sfx[9];
         random_suffix(sfx);
         free(tmp);
-        tmp = pathf("%s/.%s.tmp-%s", livedir, name, sfx);
+        tmp = pathf(".%s.tmp-%s", name, sfx);
         if (!tmp) {
             rc = LEEC_E_NOMEM;
             goto out;
         }
-        if (symlink(target, tmp) == 0)
+        if (symlinkat(target, fs->live, tmp) == 0)
             break;
-        if (errno != EEXIST) {
-            free(tmp);
-            tmp = NULL;
-            rc = LEEC_E_IO;
-            goto out;
-        }
+        int e = errno;
         free(tmp);
         tmp = NULL;
+        if (e != EEXIST)
+            goto out;
     }
     if (!tmp)
         goto out;
-    if (rename(tmp, link) != 0)
+    if (renameat(fs->live, tmp, fs->live, name) != 0)
         goto out;
     free(tmp);
     tmp = NULL;
-    rc = leec_fsync_dir(livedir);
+    rc = leec_fsync_fd(fs->live);
 
 out:
     if (tmp)
-        unlink(tmp);
+        unlinkat(fs->live, tmp, 0);
     free(tmp);
-    free(link);
     return rc;
+}
+
+/* A new private folder ".<n>.tmp-XXXXXXXX" in afd (0700, an unpredictable
+ * name), open as *tfd; its name in *tmp (malloc'd). */
+static leec_code make_tmp_version(int afd, unsigned long n, char **tmp,
+                                  int *tfd)
+{
+    *tmp = NULL;
+    *tfd = -1;
+    for (int i = 0; i < FS_TMP_TRIES; i++) {
+        char sfx[9];
+        random_suffix(sfx);
+        if (!(*tmp = pathf(".%lu.tmp-%s", n, sfx)))
+            return LEEC_E_NOMEM;
+        if (mkdirat(afd, *tmp, 0700) == 0) {
+            *tfd = openat(afd, *tmp, DIR_FLAGS);
+            if (*tfd >= 0 && fchmod(*tfd, 0700) == 0)
+                return LEEC_OK;
+            close_fd(tfd);
+            unlinkat(afd, *tmp, AT_REMOVEDIR);
+            break;
+        }
+        int e = errno;
+        free(*tmp);
+        *tmp = NULL;
+        if (e != EEXIST)
+            break;
+    }
+    free(*tmp);
+    *tmp = NULL;
+    return LEEC_E_IO;
 }
 
 static leec_code fs_cert_install(leec_store *s, const char *name,
@@ -413,59 +732,39 @@ static leec_code fs_cert_install(leec_store *s, const char *name,
 {
     fs_store *fs = fs_of(s);
     leec_code rc = LEEC_E_INVALID_ARG;
-    char *adir = NULL;
-    char *tmpdir = NULL;
-    char *vdir = NULL;
+    char *arel = NULL;
+    char *tmp = NULL;
     char *target = NULL;
-    char *livedir = NULL;
+    char num[24];
     unsigned long n = 0;
     bool unused_version = false;
+    int afd = -1, tfd = -1;
 
     if (!leec_store_name_valid(name) || !files || !files->privkey ||
         !files->cert)
         goto out;
 
     rc = LEEC_E_NOMEM;
-    adir = pathf("%s/archive/%s", fs->dir, name);
-    livedir = pathf("%s/live", fs->dir);
-    if (!adir || !livedir)
+    if (!(arel = pathf("archive/%s", name)))
         goto out;
-    rc = leec_mkdir_p(adir, 0700);
+    rc = open_dir(fs, fs->archive, name, arel, true, &afd);
     if (rc != LEEC_OK)
         goto out;
-    rc = leec_mkdir_p(livedir, 0700);
+    rc = next_version(afd, &n);
     if (rc != LEEC_OK)
         goto out;
-    rc = next_version(adir, &n);
+    rc = make_tmp_version(afd, n, &tmp, &tfd);
     if (rc != LEEC_OK)
         goto out;
-
-    /* mkdtemp creates the folder 0700 with an unpredictable name. */
-    tmpdir = pathf("%s/.%lu.tmp-XXXXXX", adir, n);
-    if (!tmpdir) {
-        rc = LEEC_E_NOMEM;
-        goto out;
-    }
-    if (!mkdtemp(tmpdir)) {
-        free(tmpdir);
-        tmpdir = NULL;
-        rc = LEEC_E_IO;
-        goto out;
-    }
-    rc = write_version(tmpdir, files);
+    rc = write_version(tfd, files);
     if (rc != LEEC_OK)
         goto out;
 
     /* Another installer may have taken number n meanwhile: rename() refuses
      * to replace a non-empty folder, so take the next number. */
     for (int i = 0; i < FS_TMP_TRIES; i++, n++) {
-        free(vdir);
-        vdir = pathf("%s/%lu", adir, n);
-        if (!vdir) {
-            rc = LEEC_E_NOMEM;
-            goto out;
-        }
-        if (rename(tmpdir, vdir) == 0) {
+        snprintf(num, sizeof num, "%lu", n);
+        if (renameat(afd, tmp, afd, num) == 0) {
             unused_version = true;
             break;
         }
@@ -478,9 +777,9 @@ static leec_code fs_cert_install(leec_store *s, const char *name,
         rc = LEEC_E_IO;
         goto out;
     }
-    free(tmpdir);
-    tmpdir = NULL;
-    rc = leec_fsync_dir(adir);
+    free(tmp);
+    tmp = NULL;
+    rc = leec_fsync_fd(afd);
     if (rc != LEEC_OK)
         goto out;
 
@@ -489,22 +788,22 @@ static leec_code fs_cert_install(leec_store *s, const char *name,
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    rc = switch_live(livedir, name, target);
+    rc = switch_live(fs, name, target);
     if (rc != LEEC_OK)
         goto out;
     unused_version = false;
 
 out:
-    if (tmpdir)
-        remove_version(tmpdir);
+    close_fd(&tfd);
+    if (tmp)
+        remove_version(afd, tmp);
     /* A version that never became current would only confuse; remove it. */
-    if (unused_version && vdir)
-        remove_version(vdir);
-    free(adir);
-    free(tmpdir);
-    free(vdir);
+    if (unused_version)
+        remove_version(afd, num);
+    close_fd(&afd);
+    free(arel);
+    free(tmp);
     free(target);
-    free(livedir);
     return rc;
 }
 
@@ -516,9 +815,9 @@ static leec_code fs_cert_read_many(leec_store *s, const char *name,
                                    char **out)
 {
     fs_store *fs = fs_of(s);
-    leec_code rc = LEEC_E_NOMEM;
-    char *link = NULL, *path = NULL;
-    char target[256];
+    leec_code rc = LEEC_OK;
+    char *vrel = NULL;
+    int vfd = -1;
     for (size_t i = 0; i < n; i++)
         out[i] = NULL;
     if (!leec_store_name_valid(name))
@@ -526,37 +825,9 @@ static leec_code fs_cert_read_many(leec_store *s, const char *name,
     for (size_t i = 0; i < n; i++)
         if (!cert_file_known(files[i]))
             return LEEC_E_INVALID_ARG;
-    if (!(link = pathf("%s/live/%s", fs->dir, name)))
-        goto out;
-    ssize_t len = readlink(link, target, sizeof target - 1);
-    if (len < 0) {
-        rc = errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
-        goto out;
-    }
-    target[len] = '\0';
-    /* Only links of our own making: ../archive/<name>/<N>. */
-    const char *num = strrchr(target, '/');
-    size_t prefix = strlen("../archive/") + strlen(name);
-    if (!num || (size_t)(num - target) != prefix ||
-        strncmp(target, "../archive/", 11) != 0 ||
-        strncmp(target + 11, name, strlen(name)) != 0 || !num[1] ||
-        strspn(num + 1, "0123456789") != strlen(num + 1)) {
-        rc = LEEC_E_STORE;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        free(path);
-        if (!(path = pathf("%s/archive/%s%s/%s", fs->dir, name, num,
-                           files[i]))) {
-            rc = LEEC_E_NOMEM;
-            goto out;
-        }
-        if ((rc = leec_file_read(path, FS_READ_MAX, &out[i], NULL)) !=
-            LEEC_OK)
-            goto out;
-    }
-    rc = LEEC_OK;
-out:
+    rc = open_current(fs, name, &vfd, &vrel);
+    for (size_t i = 0; i < n && rc == LEEC_OK; i++)
+        rc = read_current(fs, vfd, vrel, files[i], &out[i], NULL);
     if (rc != LEEC_OK)
         for (size_t i = 0; i < n; i++) {
             if (out[i])
@@ -564,8 +835,8 @@ out:
             free(out[i]);
             out[i] = NULL;
         }
-    free(link);
-    free(path);
+    close_fd(&vfd);
+    free(vrel);
     return rc;
 }
 
@@ -581,16 +852,16 @@ static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
                          void **handle)
 {
     leec_code rc = LEEC_E_NOMEM;
-    char *path = NULL;
+    char *file = NULL;
     int fd = -1;
     int *h = NULL;
     *handle = NULL;
     if (!leec_store_name_valid(kind) || !leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
-    if (!(path = pathf("%s/locks/%s-%s.lock", fs_of(s)->dir, kind, name)) ||
-        !(h = malloc(sizeof *h)))
+    if (!(file = pathf("%s-%s.lock", kind, name)) || !(h = malloc(sizeof *h)))
         goto out;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    fd = openat(fs_of(s)->locks, file,
+                O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         rc = LEEC_E_IO;
         goto out;
@@ -615,26 +886,31 @@ static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
     fd = -1;
     rc = LEEC_OK;
 out:
-    if (fd >= 0)
-        close(fd);
+    close_fd(&fd);
     free(h);
-    free(path);
+    free(file);
     return rc;
 }
 
 static leec_code fs_lock_holder(leec_store *s, const char *kind,
                                 const char *name, long *pid, char **host)
 {
-    char *path = NULL, *text = NULL;
+    char *file = NULL, *text = NULL;
     size_t len = 0;
     *pid = 0;
     *host = NULL;
     if (!leec_store_name_valid(kind) || !leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
-    if (!(path = pathf("%s/locks/%s-%s.lock", fs_of(s)->dir, kind, name)))
+    if (!(file = pathf("%s-%s.lock", kind, name)))
         return LEEC_E_NOMEM;
-    leec_code rc = leec_file_read(path, 512, &text, &len);
-    free(path);
+    /* In locks/ (checked when the store was opened), not through a link. */
+    int fd = openat(fs_of(s)->locks, file,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    free(file);
+    if (fd < 0)
+        return errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
+    leec_code rc = leec_fd_read(fd, NULL, 512, &text, &len);
+    close(fd);
     if (rc != LEEC_OK)
         return rc == LEEC_E_TOO_LARGE ? LEEC_E_NOT_FOUND : rc;
     /* "PID HOST\n", as fs_lock writes it; anything else is unknown. */
@@ -720,18 +996,26 @@ static void name_vec_sort_unique(name_vec *nv)
     nv->n = k + 1;
 }
 
-/* Adds the valid names of dir's entries of one file type (S_IFLNK or
- * S_IFDIR, not following links). A missing folder has no entries. */
-static leec_code collect_names(const char *dir, mode_t type, name_vec *nv)
+/* A directory stream of the folder dfd, on a descriptor of its own. */
+static DIR *open_stream(int dfd)
+{
+    int fd = openat(dfd, ".", DIR_FLAGS);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d && fd >= 0)
+        close(fd);
+    return d;
+}
+
+/* Adds the valid names of the entries of the folder dfd of one file type
+ * (S_IFLNK or S_IFDIR, not following links). */
+static leec_code collect_names(int dfd, mode_t type, name_vec *nv)
 {
     leec_code rc = LEEC_E_IO;
-    DIR *d = opendir(dir);
+    DIR *d = open_stream(dfd);
     struct dirent *e = NULL;
 
-    if (!d) {
-        rc = errno == ENOENT ? LEEC_OK : LEEC_E_IO;
+    if (!d)
         goto out;
-    }
     for (;;) {
         struct stat st;
         errno = 0;
@@ -761,18 +1045,16 @@ out:
     return rc;
 }
 
+/* Every live/<name> link (reading one checks it: open_current). */
 static leec_code fs_list(leec_store *s, char ***names, size_t *n)
 {
     fs_store *fs = fs_of(s);
-    leec_code rc = LEEC_E_NOMEM;
+    leec_code rc = LEEC_OK;
     name_vec nv = {0};
-    char *livedir = pathf("%s/live", fs->dir);
 
     *names = NULL;
     *n = 0;
-    if (!livedir)
-        goto out;
-    rc = collect_names(livedir, S_IFLNK, &nv);
+    rc = collect_names(fs->live, S_IFLNK, &nv);
     if (rc != LEEC_OK)
         goto out;
     name_vec_sort_unique(&nv);
@@ -785,71 +1067,39 @@ static leec_code fs_list(leec_store *s, char ***names, size_t *n)
 
 out:
     name_vec_free(&nv);
-    free(livedir);
     return rc;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Deletes a tree we renamed away (never follows links). */
-static leec_code remove_tree(const char *path)
-{
-    int r = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return r == 0 || errno == ENOENT ? LEEC_OK : LEEC_E_IO;
-}
-
-/* Renames parent/name to parent/.trash-<name>-<random> in one step, so
- * that name is gone at once; *trash is the new path (malloc'd), or NULL
+/* Renames name in the folder dfd to .trash-<name>-<random> in one step, so
+ * that name is gone at once; *trash is the new name (malloc'd), or NULL
  * when there was nothing to move. */
-static leec_code move_to_trash(const char *parent, const char *name,
-                               char **trash)
+static leec_code move_to_trash(int dfd, const char *name, char **trash)
 {
-    leec_code rc = LEEC_E_NOMEM;
-    char *from = pathf("%s/%s", parent, name);
     char sfx[9];
 
     *trash = NULL;
-    if (!from)
-        goto out;
     random_suffix(sfx);
-    if (!(*trash = pathf("%s/.trash-%s-%s", parent, name, sfx)))
-        goto out;
-    if (rename(from, *trash) != 0) {
-        rc = errno == ENOENT ? LEEC_OK : LEEC_E_IO;
+    if (!(*trash = pathf(".trash-%s-%s", name, sfx)))
+        return LEEC_E_NOMEM;
+    if (renameat(dfd, name, dfd, *trash) != 0) {
         free(*trash);
         *trash = NULL;
-        goto out;
+        return errno == ENOENT ? LEEC_OK : LEEC_E_IO;
     }
-    rc = leec_fsync_dir(parent);
-
-out:
-    free(from);
-    return rc;
+    return leec_fsync_fd(dfd);
 }
 
 /* Deletes what earlier resets renamed away but could not delete (a crash,
  * a full disk). Best effort: the entries are already out of sight. */
-static void sweep_trash(const char *parent)
+static void sweep_trash(int dfd)
 {
-    DIR *d = opendir(parent);
+    DIR *d = open_stream(dfd);
     struct dirent *e = NULL;
     if (!d)
         return;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, ".trash-", 7) != 0)
-            continue;
-        char *p = pathf("%s/%s", parent, e->d_name);
-        if (p)
-            remove_tree(p);
-        free(p);
-    }
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, ".trash-", 7) == 0)
+            leec_remove_tree_at(dfd, e->d_name);
     closedir(d);
 }
 
@@ -857,35 +1107,28 @@ static void sweep_trash(const char *parent)
  * reader then finds no certificate rather than a link to a removed one. */
 static leec_code reset_cert(fs_store *fs, const char *name)
 {
-    leec_code rc = LEEC_E_NOMEM;
-    char *livedir = pathf("%s/live", fs->dir);
-    char *adir = pathf("%s/archive", fs->dir);
     char *trash = NULL;
+    leec_code rc = move_to_trash(fs->live, name, &trash);
 
-    if (!livedir || !adir)
-        goto out;
-    rc = move_to_trash(livedir, name, &trash);
     if (rc != LEEC_OK)
         goto out;
-    if (trash && unlink(trash) != 0 && errno != ENOENT) {
+    if (trash && unlinkat(fs->live, trash, 0) != 0 && errno != ENOENT) {
         rc = LEEC_E_IO;
         goto out;
     }
     free(trash);
-    rc = move_to_trash(adir, name, &trash);
+    rc = move_to_trash(fs->archive, name, &trash);
     if (rc != LEEC_OK)
         goto out;
     if (trash)
-        rc = remove_tree(trash);
+        rc = leec_remove_tree_at(fs->archive, trash);
     if (rc == LEEC_OK) {
-        sweep_trash(livedir);
-        sweep_trash(adir);
+        sweep_trash(fs->live);
+        sweep_trash(fs->archive);
     }
 
 out:
     free(trash);
-    free(livedir);
-    free(adir);
     return rc;
 }
 
@@ -894,49 +1137,45 @@ out:
 static leec_code fs_account_remove(leec_store *s, const char *ca_id)
 {
     fs_store *fs = fs_of(s);
-    leec_code rc = LEEC_E_NOMEM;
-    char *acc = NULL;
     char *trash = NULL;
+    int acc = -1;
 
     if (!leec_store_name_valid(ca_id))
         return LEEC_E_INVALID_ARG;
-    if (!(acc = pathf("%s/accounts", fs->dir)))
-        goto out;
-    rc = move_to_trash(acc, ca_id, &trash);
+    leec_code rc = open_dir(fs, fs->root, "accounts", "accounts", false, &acc);
+    if (rc == LEEC_E_NOT_FOUND)
+        return LEEC_OK;
+    if (rc == LEEC_OK)
+        rc = move_to_trash(acc, ca_id, &trash);
     if (rc == LEEC_OK && trash)
-        rc = remove_tree(trash);
+        rc = leec_remove_tree_at(acc, trash);
     if (rc == LEEC_OK)
         sweep_trash(acc);
-
-out:
+    close_fd(&acc);
     free(trash);
-    free(acc);
     return rc;
 }
 
 /* Every account, the folder renamed away whole and recreated empty. */
 static leec_code reset_accounts(fs_store *fs)
 {
-    leec_code rc = LEEC_E_NOMEM;
-    char *acc = pathf("%s/accounts", fs->dir);
     char *trash = NULL;
+    int acc = -1;
+    leec_code rc = move_to_trash(fs->root, "accounts", &trash);
 
-    if (!acc)
-        goto out;
-    rc = move_to_trash(fs->dir, "accounts", &trash);
     if (rc != LEEC_OK)
         goto out;
-    rc = leec_mkdir_p(acc, 0700);
+    rc = open_dir(fs, fs->root, "accounts", "accounts", true, &acc);
     if (rc != LEEC_OK)
         goto out;
     if (trash)
-        rc = remove_tree(trash);
+        rc = leec_remove_tree_at(fs->root, trash);
     if (rc == LEEC_OK)
-        sweep_trash(fs->dir);
+        sweep_trash(fs->root);
 
 out:
+    close_fd(&acc);
     free(trash);
-    free(acc);
     return rc;
 }
 
@@ -948,7 +1187,7 @@ static leec_code fs_reset(leec_store *s, const char *name)
     name_vec accts = {0};
     void **certlocks = NULL;
     void **acctlocks = NULL;
-    char *sub = NULL;
+    int acc = -1;
 
     if (name) {
         if (!leec_store_name_valid(name))
@@ -956,21 +1195,15 @@ static leec_code fs_reset(leec_store *s, const char *name)
         rc = name_vec_add(&certs, name);
     } else {
         /* Versions without a live link (an install cut short) too. */
-        if (!(sub = pathf("%s/live", fs->dir)))
-            goto out;
-        rc = collect_names(sub, S_IFLNK, &certs);
-        free(sub);
-        sub = NULL;
-        if (rc == LEEC_OK && !(sub = pathf("%s/archive", fs->dir)))
-            rc = LEEC_E_NOMEM;
+        rc = collect_names(fs->live, S_IFLNK, &certs);
         if (rc == LEEC_OK)
-            rc = collect_names(sub, S_IFDIR, &certs);
-        free(sub);
-        sub = NULL;
-        if (rc == LEEC_OK && !(sub = pathf("%s/accounts", fs->dir)))
-            rc = LEEC_E_NOMEM;
+            rc = collect_names(fs->archive, S_IFDIR, &certs);
         if (rc == LEEC_OK)
-            rc = collect_names(sub, S_IFDIR, &accts);
+            rc = open_dir(fs, fs->root, "accounts", "accounts", false, &acc);
+        if (rc == LEEC_OK)
+            rc = collect_names(acc, S_IFDIR, &accts);
+        else if (rc == LEEC_E_NOT_FOUND)
+            rc = LEEC_OK;
     }
     if (rc != LEEC_OK)
         goto out;
@@ -987,8 +1220,7 @@ static leec_code fs_reset(leec_store *s, const char *name)
         if ((rc = fs_lock(s, "cert", certs.v[i], &certlocks[i])) != LEEC_OK)
             goto out;
     for (size_t i = 0; i < accts.n; i++)
-        if ((rc = fs_lock(s, "account", accts.v[i], &acctlocks[i])) !=
-            LEEC_OK)
+        if ((rc = fs_lock(s, "account", accts.v[i], &acctlocks[i])) != LEEC_OK)
             goto out;
     for (size_t i = 0; i < certs.n; i++)
         if ((rc = reset_cert(fs, certs.v[i])) != LEEC_OK)
@@ -1002,26 +1234,29 @@ out:
         fs_unlock(s, acctlocks[i]);
     free(certlocks);
     free(acctlocks);
-    free(sub);
+    close_fd(&acc);
     name_vec_free(&certs);
     name_vec_free(&accts);
     return rc;
 }
 
-/* Through the live link: the file lands in the current version's folder
+/* In the current version's folder, found through the live link's check
  * (temporary file, fsync, rename there). A version made current meanwhile
  * by another process starts with its own state, which is what it needs. */
 static leec_code fs_cert_write_state(leec_store *s, const char *name,
                                      const char *file, const char *data)
 {
-    char *path = NULL;
+    fs_store *fs = fs_of(s);
+    char *vrel = NULL;
+    int vfd = -1;
     if (!data || !leec_store_name_valid(name) || !file ||
         strcmp(file, "renewal.json") != 0)
         return LEEC_E_INVALID_ARG;
-    leec_code rc = current_file(fs_of(s), name, file, &path);
+    leec_code rc = open_current(fs, name, &vfd, &vrel);
     if (rc == LEEC_OK)
-        rc = leec_file_write_atomic(path, data, strlen(data), 0644);
-    free(path);
+        rc = leec_file_write_atomic_at(vfd, file, data, strlen(data), 0644);
+    close_fd(&vfd);
+    free(vrel);
     return rc;
 }
 
@@ -1037,6 +1272,10 @@ static void fs_destroy(leec_store *s)
     fs_store *fs = fs_of(s);
     if (!fs)
         return;
+    close_fd(&fs->root);
+    close_fd(&fs->live);
+    close_fd(&fs->archive);
+    close_fd(&fs->locks);
     free(fs->dir);
     free(fs);
 }
@@ -1058,15 +1297,29 @@ static const struct leec_store_ops fs_ops = {
     .destroy = fs_destroy,
 };
 
-leec_store *leec_store_fs_new(const char *dir, leec_code *err)
+/* The root, reached the usual way (links in the path given are the
+ * administrator's), then held open and checked. */
+static leec_code open_root(fs_store *fs)
+{
+    struct stat st;
+    leec_code rc = leec_mkdir_p(fs->dir, 0700);
+    if (rc != LEEC_OK)
+        return rc;
+    fs->root = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fs->root < 0 || fstat(fs->root, &st) != 0)
+        return LEEC_E_IO;
+    return check_trusted(fs, &st, "state folder", NULL, false);
+}
+
+leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
     fs_store *fs = NULL;
-    char *sub = NULL;
     size_t len = 0;
-    static const char *const subdirs[] = {"accounts", "archive", "live",
-                                          "locks"};
+    int acc = -1;
 
+    if (why)
+        *why = NULL;
     if (!dir || !*dir)
         goto out;
     rc = LEEC_E_NOMEM;
@@ -1074,6 +1327,8 @@ leec_store *leec_store_fs_new(const char *dir, leec_code *err)
     if (!fs)
         goto out;
     fs->base.ops = &fs_ops;
+    fs->root = fs->live = fs->archive = fs->locks = -1;
+    fs->uid = geteuid();
     /* Without trailing slashes, so that paths we report look natural. */
     len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
@@ -1082,29 +1337,38 @@ leec_store *leec_store_fs_new(const char *dir, leec_code *err)
     if (!fs->dir)
         goto out;
 
-    rc = leec_mkdir_p(fs->dir, 0700);
-    if (rc != LEEC_OK)
+    if ((rc = open_root(fs)) != LEEC_OK ||
+        (rc = open_dir(fs, fs->root, "live", "live", true, &fs->live)) !=
+            LEEC_OK ||
+        (rc = open_dir(fs, fs->root, "archive", "archive", true,
+                       &fs->archive)) != LEEC_OK ||
+        (rc = open_dir(fs, fs->root, "locks", "locks", true, &fs->locks)) !=
+            LEEC_OK ||
+        (rc = open_dir(fs, fs->root, "accounts", "accounts", true, &acc)) !=
+            LEEC_OK)
         goto out;
-    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        free(sub);
-        sub = pathf("%s/%s", fs->dir, subdirs[i]);
-        if (!sub) {
-            rc = LEEC_E_NOMEM;
-            goto out;
-        }
-        rc = leec_mkdir_p(sub, 0700);
-        if (rc != LEEC_OK)
-            goto out;
-    }
+    /* accounts/ is opened at each use: leec reset --all replaces it. */
+    close_fd(&acc);
     rc = LEEC_OK;
 
 out:
-    free(sub);
-    if (rc != LEEC_OK) {
-        fs_destroy(fs ? &fs->base : NULL);
+    if (rc != LEEC_OK && fs) {
+        if (why && rc == LEEC_E_STORE) {
+            *why = fs->base.why;
+            fs->base.why = NULL;
+        }
+        /* Not found here means a folder vanished while it was made. */
+        if (rc == LEEC_E_NOT_FOUND)
+            rc = LEEC_E_IO;
+        leec_store_free(&fs->base);
         fs = NULL;
     }
     if (err)
         *err = rc;
     return fs ? &fs->base : NULL;
+}
+
+leec_store *leec_store_fs_new(const char *dir, leec_code *err)
+{
+    return leec_store_fs_open(dir, err, NULL);
 }

@@ -198,11 +198,46 @@ typedef struct leec_store leec_store;
  *   archive/<cert-name>/<N>/{privkey,cert,chain,fullchain}.pem
  *   live/<cert-name> -> ../archive/<cert-name>/<N>   (switched atomically)
  *   locks/   advisory locks, so that several processes can share the store
- * Returns NULL on failure with *err set (LEEC_E_IO, LEEC_E_NOMEM) when err
- * is not NULL.
+ *
+ * The store is used only when nobody else can have written it, since it
+ * decides which key a server loads and which hook commands a renewal runs:
+ * dir (which may be reached through symbolic links: that is the caller's
+ * choice) and every folder of the store must be owned by the effective
+ * user of the process (when the store is opened) and not writable by
+ * group or others, and so must
+ * every file read from it (a private key not readable by others either;
+ * readable by its group is allowed). Inside dir nothing is reached through
+ * a symbolic link but live/<cert-name>, which is read only when it points
+ * exactly at ../archive/<cert-name>/<N>. What breaks these rules is
+ * refused with LEEC_E_STORE and a message naming the path and the fix
+ * (chmod, chown): *why here, leec_store_errmsg() later. dir and live/,
+ * archive/, locks/, accounts/ are checked here; the folders and files of a
+ * certificate or account each time they are used.
+ *
+ * Returns NULL on failure with *err set (LEEC_E_STORE, LEEC_E_IO,
+ * LEEC_E_INVALID_ARG, LEEC_E_NOMEM) when err is not NULL, and, for
+ * LEEC_E_STORE, *why set to a newly allocated message the caller frees
+ * (NULL otherwise) when why is not NULL. Returns the store, which keeps
+ * descriptors of dir and its folders open (close-on-exec) until
+ * leec_store_free().
  */
+LEEC_API leec_store *leec_store_fs_open(const char *dir, leec_code *err,
+                                        char **why);
+/* leec_store_fs_open(dir, err, NULL). */
 LEEC_API leec_store *leec_store_fs_new(const char *dir, leec_code *err);
 LEEC_API void leec_store_free(leec_store *store);
+
+/*
+ * Why the last function on store that returned LEEC_E_STORE did so: a
+ * message naming the path and the fix, e.g. "state file
+ * /var/lib/leec/archive/x/3/meta.json is writable by group or others
+ * (mode 0664): chmod go-w /var/lib/leec/archive/x/3/meta.json". NULL when
+ * there was none (or it could not be allocated). Owned by the store; valid
+ * until the next call on it. When the store belongs to a context
+ * (leec_ctx_set_store), these messages are also logged through it at
+ * LEEC_LOG_ERROR.
+ */
+LEEC_API const char *leec_store_errmsg(const leec_store *store);
 
 /*
  * Path of the live folder of a certificate in a filesystem store, as a
@@ -213,10 +248,19 @@ LEEC_API char *leec_store_live_path(leec_store *store, const char *cert_name);
 
 /*
  * Reads the current certificate of cert_name (cert.pem contents) into a new
- * NUL-terminated buffer the caller frees. LEEC_E_NOT_FOUND if none.
+ * NUL-terminated buffer the caller frees. LEEC_E_NOT_FOUND if none,
+ * LEEC_E_STORE when refused as unsafe (leec_store_errmsg() says why: a
+ * live link not made by leec, a file or folder others can write).
  */
 LEEC_API leec_code leec_store_read_cert(leec_store *store,
                                         const char *cert_name, char **pem);
+
+/*
+ * The same for the issuer chain of the current version (chain.pem, may be
+ * empty).
+ */
+LEEC_API leec_code leec_store_read_chain(leec_store *store,
+                                         const char *cert_name, char **pem);
 
 /*
  * Reads the private key and the full chain (certificate then issuers) of the
@@ -224,7 +268,9 @@ LEEC_API leec_code leec_store_read_cert(leec_store *store,
  * one is being installed: what a server embedding the library loads. Both
  * are newly allocated NUL-terminated PEM strings the caller frees; the key
  * is secret (clear it before freeing). LEEC_E_NOT_FOUND if none,
- * LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_STORE (a live link not made by leec).
+ * LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_STORE (refused as unsafe: a live link
+ * not made by leec, a file or folder others can write, a key others can
+ * read; leec_store_errmsg() says which and the fix).
  */
 LEEC_API leec_code leec_store_read_live(leec_store *store,
                                         const char *cert_name,
@@ -235,8 +281,9 @@ LEEC_API leec_code leec_store_read_live(leec_store *store,
  * The names of the certificates that have a current version (a live/<name>
  * link in a filesystem store), sorted by strcmp(). *names is a newly
  * allocated array of *n newly allocated strings (NULL when *n is 0); free
- * it with leec_store_list_free(). Errors: LEEC_E_INVALID_ARG, LEEC_E_IO,
- * LEEC_E_NOMEM.
+ * it with leec_store_list_free(). Every link is named; reading through one
+ * checks it (LEEC_E_STORE for one leec did not make). Errors:
+ * LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_NOMEM.
  */
 LEEC_API leec_code leec_store_list(leec_store *store, char ***names,
                                    size_t *n);
@@ -247,7 +294,10 @@ LEEC_API void leec_store_list_free(char **names, size_t n);
  * Reads meta.json of the current version of cert_name (the settings kept
  * with it, e.g. "server", the CA's directory URL) into a new NUL-terminated
  * buffer the caller frees. LEEC_E_NOT_FOUND if there is no current version
- * or it has no meta.json; LEEC_E_INVALID_ARG, LEEC_E_IO.
+ * or it has no meta.json; LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_STORE
+ * (refused as unsafe, see leec_store_errmsg(): the settings hold commands
+ * that `leec renew` runs, so a meta.json not owned by the user or writable
+ * by others is never read).
  */
 LEEC_API leec_code leec_store_read_meta(leec_store *store,
                                         const char *cert_name, char **json);
@@ -332,8 +382,8 @@ typedef struct leec_renewal_plan {
  * checks that the key is the certificate's. A broken version gives a plan
  * with broken set, not an error.
  * Errors: LEEC_E_NOT_FOUND (no current version), LEEC_E_INVALID_ARG (bad
- * name), LEEC_E_STORE (a version the store refuses to read), LEEC_E_IO,
- * LEEC_E_NOMEM. */
+ * name), LEEC_E_STORE (a file refused as unsafe, see leec_store_errmsg()),
+ * LEEC_E_IO, LEEC_E_NOMEM. */
 LEEC_API leec_code leec_store_renewal_plan(leec_store *store,
                                            const char *cert_name,
                                            leec_renewal_plan **out);

@@ -33,9 +33,14 @@ static leec_code http_present(leec_solver *s, const leec_chall *ch,
     leec_code rc = leec_tokens_add(&s->ctx->tokens, ch->token, ch->key_auth,
                                    o);
     if (rc == LEEC_OK && hs->webroot) {
-        rc = leec_webroot_present(hs->webroot, ch->token, ch->key_auth);
-        if (rc != LEEC_OK)
+        char *why = NULL;
+        rc = leec_webroot_present(hs->webroot, ch->token, ch->key_auth, &why);
+        if (rc != LEEC_OK) {
+            if (why)
+                leec_log(s->ctx, LEEC_LOG_ERROR, "http-01 webroot: %s", why);
             leec_tokens_remove(&s->ctx->tokens, ch->token, o);
+        }
+        free(why);
     }
     if (rc != LEEC_OK) {
         free(o->token);
@@ -54,13 +59,18 @@ static void http_cleanup(leec_solver *s, void *op, bool valid,
     http_solver *hs = (http_solver *)s;
     http_op *o = op;
     leec_code rc = LEEC_OK;
+    char *why = NULL;
     leec_tokens_remove(&s->ctx->tokens, o->token, o);
     if (hs->webroot)
-        rc = leec_webroot_cleanup(hs->webroot, o->token);
+        rc = leec_webroot_cleanup(hs->webroot, o->token, &why);
     free(o->token);
     free(o);
     if (done)
-        done(ud, rc, rc == LEEC_OK ? NULL : "cannot remove the webroot file");
+        done(ud, rc,
+             rc == LEEC_OK ? NULL
+             : why         ? why
+                           : "cannot remove the webroot file");
+    free(why);
 }
 
 static void http_destroy(leec_solver *s)

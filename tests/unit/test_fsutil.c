@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -279,6 +280,117 @@ static void test_relative_path(void **state)
     free(cwd);
 }
 
+/* The *_at writers stay in their folder and never write through a link
+ * planted at the name. */
+static void test_write_at_no_follow(void **state)
+{
+    fixture *f = *state;
+    char *out = join(f->dir, "outside");
+    char *in = join(f->dir, "in");
+    char *link = join(in, "file");
+    char *data = NULL;
+    int dfd = -1;
+
+    assert_int_equal(leec_file_write_atomic(out, "theirs", 6, 0644), LEEC_OK);
+    assert_int_equal(mkdir(in, 0700), 0);
+    assert_int_equal(symlink(out, link), 0);
+    dfd = open(in, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+
+    /* O_EXCL|O_NOFOLLOW: the link is a failure, its target untouched. */
+    assert_int_equal(leec_file_write_new_at(dfd, "file", "mine", 4, 0600),
+                     LEEC_E_IO);
+    /* The atomic write replaces the link itself. */
+    assert_int_equal(leec_file_write_atomic_at(dfd, "file", "mine", 4, 0600),
+                     LEEC_OK);
+    assert_int_equal(leec_file_read(out, 100, &data, NULL), LEEC_OK);
+    assert_string_equal(data, "theirs");
+    free(data);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(tu_count_entries(in), 1);
+
+    assert_int_equal(leec_file_write_new_at(dfd, "new", "n", 1, 0640),
+                     LEEC_OK);
+    assert_int_equal(tu_count_entries(in), 2);
+    /* One component only. */
+    assert_int_equal(leec_file_write_atomic_at(dfd, "a/b", "x", 1, 0644),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_file_write_atomic_at(dfd, "", "x", 1, 0644),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_file_write_new_at(dfd, "", "x", 1, 0644),
+                     LEEC_E_INVALID_ARG);
+
+    /* leec_fd_read: a regular file only. */
+    int fd = openat(dfd, "new", O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    size_t len = 0;
+    assert_int_equal(leec_fd_read(fd, NULL, 10, &data, &len), LEEC_OK);
+    assert_string_equal(data, "n");
+    assert_int_equal(len, 1);
+    free(data);
+    close(fd);
+    assert_int_equal(leec_fd_read(dfd, NULL, 10, &data, NULL), LEEC_E_IO);
+    /* With the caller's fstat: the same. */
+    struct stat dst;
+    assert_int_equal(fstat(dfd, &dst), 0);
+    assert_int_equal(leec_fd_read(dfd, &dst, 10, &data, NULL), LEEC_E_IO);
+    assert_null(data);
+
+    close(dfd);
+    free(out);
+    free(in);
+    free(link);
+}
+
+/* A tree is removed whole; what its links point at is not. */
+static void test_remove_tree_at(void **state)
+{
+    fixture *f = *state;
+    char *keep = join(f->dir, "keep");
+    char *keepfile = join(keep, "precious");
+    char *tree = join(f->dir, "tree");
+    char *deep = join(tree, "a/b/c");
+    char *p = NULL;
+    int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    assert_true(dfd >= 0);
+    assert_int_equal(leec_mkdir_p(keep, 0700), LEEC_OK);
+    assert_int_equal(leec_file_write_atomic(keepfile, "x", 1, 0644), LEEC_OK);
+    assert_int_equal(leec_mkdir_p(deep, 0700), LEEC_OK);
+    p = join(deep, "file");
+    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0600), LEEC_OK);
+    free(p);
+    p = join(tree, "a/link");
+    assert_int_equal(symlink(keep, p), 0);
+    free(p);
+
+    assert_int_equal(leec_remove_tree_at(dfd, "tree"), LEEC_OK);
+    assert_int_equal(access(tree, F_OK), -1);
+    assert_int_equal(access(keepfile, F_OK), 0);
+    /* A missing name, a link at the top (removed, not followed). */
+    assert_int_equal(leec_remove_tree_at(dfd, "tree"), LEEC_OK);
+    p = join(f->dir, "toplink");
+    assert_int_equal(symlink(keep, p), 0);
+    assert_int_equal(leec_remove_tree_at(dfd, "toplink"), LEEC_OK);
+    assert_int_equal(access(keepfile, F_OK), 0);
+    free(p);
+    assert_int_equal(leec_remove_tree_at(dfd, "."), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_remove_tree_at(dfd, ".."), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_remove_tree_at(dfd, "keep/precious"),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_remove_tree_at(dfd, ""), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_fsync_fd(dfd), LEEC_OK);
+
+    close(dfd);
+    free(keep);
+    free(keepfile);
+    free(tree);
+    free(deep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +406,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relative_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_at_no_follow, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_remove_tree_at, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

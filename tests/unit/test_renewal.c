@@ -409,6 +409,47 @@ static void test_state_roundtrip_and_plan(void **state)
     leec_cert_info_free(ci);
 }
 
+/* A renewal.json or meta.json others can write is refused, not taken for
+ * a missing one (which would silently forget the back-off). */
+static void test_unsafe_state_refused(void **state)
+{
+    fixture *f = *state;
+    leec_renewal_plan *p = NULL;
+    leec_renewal_state st;
+    char *vdir = tu_pathf("%s/archive/ari.example/1", f->dir);
+    char *rj = tu_pathf("%s/renewal.json", vdir);
+    char *meta = tu_pathf("%s/meta.json", vdir);
+
+    assert_int_equal(chmod(meta, 0666), 0);
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_E_STORE);
+    assert_null(p);
+    assert_non_null(strstr(leec_store_errmsg(f->store), meta));
+    assert_int_equal(chmod(meta, 0644), 0);
+
+    memset(&st, 0, sizeof st);
+    st.serial = strdup("87654321");
+    st.failures = 1;
+    st.retry_at = 1700;
+    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    leec_renewal_clear(&st);
+    assert_int_equal(chmod(rj, 0664), 0);
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_E_STORE);
+    assert_non_null(strstr(leec_store_errmsg(f->store), rj));
+    assert_int_equal(
+        leec_renewal_load(f->store, "ari.example", "87654321", &st),
+        LEEC_E_STORE);
+    leec_renewal_clear(&st);
+    assert_int_equal(chmod(rj, 0644), 0);
+    assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
+                     LEEC_OK);
+    leec_renewal_plan_free(p);
+    free(vdir);
+    free(rj);
+    free(meta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +459,8 @@ int main(void)
         cmocka_unit_test(test_due_rule),
         cmocka_unit_test(test_take_ari),
         cmocka_unit_test_setup_teardown(test_state_roundtrip_and_plan, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_state_refused, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

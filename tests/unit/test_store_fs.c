@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fsutil.h"
+#include "internal.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -284,9 +286,9 @@ static void test_account_half(void **state)
                      LEEC_E_BAD_KEY);
     assert_null(key);
     assert_null(json);
-    FILE *fp = fopen(k, "w"); /* empty */
-    assert_non_null(fp);
-    fclose(fp);
+    int fd = open(k, O_WRONLY | O_CREAT | O_TRUNC, 0600); /* empty */
+    assert_true(fd >= 0);
+    close(fd);
     assert_int_equal(s->ops->account_load(s, "ca.test", &key, &json),
                      LEEC_E_BAD_KEY);
 
@@ -819,6 +821,550 @@ static void test_reset_all(void **state)
                      LEEC_OK);
 }
 
+/* ------------------------------------------------------------------ */
+/* Trust: what others can write is never used (issue 9, item 2)        */
+/* ------------------------------------------------------------------ */
+
+#define META_HOOK "{\"settings\":{\"deploy_hook\":\"touch /tmp/pwned\"}}"
+#define NOBODY 65534
+
+static bool is_root(void)
+{
+    return geteuid() == 0;
+}
+
+/* The store's last refusal mentions every one of the NULL-terminated
+ * strings. */
+static void assert_why_(const char *why, ...)
+{
+    va_list ap;
+    const char *want = NULL;
+    assert_non_null(why);
+    va_start(ap, why);
+    while ((want = va_arg(ap, const char *)) != NULL) {
+        if (!strstr(why, want))
+            fail_msg("'%s' not in '%s'", want, why);
+    }
+    va_end(ap);
+}
+#define assert_why(why, ...) assert_why_((why), __VA_ARGS__, (const char *)NULL)
+
+/* Opening dir is refused with a message holding the strings given. */
+#define assert_open_refused(dir, ...)                                          \
+    do {                                                                       \
+        leec_code err_ = LEEC_OK;                                              \
+        char *why_ = NULL;                                                     \
+        assert_null(leec_store_fs_open((dir), &err_, &why_));                  \
+        assert_int_equal(err_, LEEC_E_STORE);                                  \
+        assert_why(why_, __VA_ARGS__);                                         \
+        free(why_);                                                            \
+        err_ = LEEC_OK;                                                        \
+        assert_null(leec_store_fs_new((dir), &err_));                          \
+        assert_int_equal(err_, LEEC_E_STORE);                                  \
+    } while (0)
+
+static void assert_opens(const char *dir)
+{
+    leec_code err = LEEC_E_IO;
+    char *why = (char *)"sentinel";
+    leec_store *s = leec_store_fs_open(dir, &err, &why);
+    assert_non_null(s);
+    assert_int_equal(err, LEEC_OK);
+    assert_null(why);
+    assert_null(leec_store_errmsg(s));
+    leec_store_free(s);
+}
+
+static void test_open_unsafe_root(void **state)
+{
+    fixture *f = *state;
+    char *fix = tu_pathf("chmod go-w %s", f->root);
+
+    assert_int_equal(chmod(f->root, 0777), 0);
+    assert_open_refused(f->root, "state folder ", f->root, "(mode 0777)",
+                        "writable by group or others", fix);
+    assert_int_equal(chmod(f->root, 0770), 0);
+    assert_open_refused(f->root, fix);
+    assert_int_equal(chmod(f->root, 0702), 0);
+    assert_open_refused(f->root, fix);
+    /* Readable by others is no risk: the files that matter are 0600. */
+    assert_int_equal(chmod(f->root, 0755), 0);
+    assert_opens(f->root);
+    /* The trailing slash is not shown. */
+    assert_int_equal(chmod(f->root, 0777), 0);
+    char *slash = tu_pathf("%s/", f->root);
+    assert_open_refused(slash, fix);
+    free(slash);
+    assert_int_equal(chmod(f->root, 0700), 0);
+    /* A missing folder is made safe. */
+    char *fresh = tu_pathf("%s/fresh/store", f->dir);
+    assert_opens(fresh);
+    assert_int_equal(tu_mode_of(fresh), 0700);
+    free(fresh);
+    free(fix);
+}
+
+static void test_open_unsafe_subfolders(void **state)
+{
+    fixture *f = *state;
+    static const char *const subs[] = {"live", "archive", "locks",
+                                       "accounts"};
+
+    for (size_t i = 0; i < 4; i++) {
+        char *p = tu_pathf("%s/%s", f->root, subs[i]);
+        char *fix = tu_pathf("chmod go-w %s", p);
+        assert_int_equal(chmod(p, 0730), 0);
+        assert_open_refused(f->root, p, "(mode 0730)", fix);
+        assert_int_equal(chmod(p, 0700), 0);
+        free(fix);
+        free(p);
+    }
+    assert_opens(f->root);
+
+    /* live/ a link to a folder of ours: not followed. */
+    char *live = tu_pathf("%s/live", f->root);
+    char *other = tu_pathf("%s/other", f->dir);
+    assert_int_equal(mkdir(other, 0700), 0);
+    assert_int_equal(rmdir(live), 0);
+    assert_int_equal(symlink(other, live), 0);
+    assert_open_refused(f->root, live, "is a symbolic link");
+    assert_int_equal(tu_count_entries(other), 0);
+    assert_int_equal(unlink(live), 0);
+    /* locks/ a file. */
+    char *locks = tu_pathf("%s/locks", f->root);
+    assert_int_equal(rmdir(locks), 0);
+    assert_int_equal(leec_file_write_atomic(locks, "x", 1, 0600), LEEC_OK);
+    assert_open_refused(f->root, locks, "is not a folder");
+    assert_int_equal(unlink(locks), 0);
+    assert_opens(f->root);
+    free(locks);
+    free(live);
+    free(other);
+}
+
+/* --dir itself may be reached through a link (/var -> /srv/var): the
+ * folder it leads to is what is checked. */
+static void test_open_root_through_link(void **state)
+{
+    fixture *f = *state;
+    char *alias = tu_pathf("%s/alias", f->dir);
+    assert_int_equal(symlink(f->root, alias), 0);
+    assert_opens(alias);
+    assert_int_equal(chmod(f->root, 0777), 0);
+    assert_open_refused(alias, alias, "chmod go-w");
+    assert_int_equal(chmod(f->root, 0700), 0);
+    free(alias);
+}
+
+static void test_open_foreign_owner(void **state)
+{
+    fixture *f = *state;
+    if (!is_root())
+        skip();
+    char *fix = tu_pathf("chown root %s", f->root);
+    assert_int_equal(chown(f->root, NOBODY, NOBODY), 0);
+    assert_open_refused(f->root, f->root, "owned by uid 65534",
+                        "not by the user running leec (uid 0)", fix);
+    assert_int_equal(chown(f->root, 0, 0), 0);
+    free(fix);
+    char *archive = tu_pathf("%s/archive", f->root);
+    fix = tu_pathf("chown root %s", archive);
+    assert_int_equal(chown(archive, NOBODY, 0), 0);
+    assert_open_refused(f->root, "owned by uid 65534", fix);
+    assert_int_equal(chown(archive, 0, 0), 0);
+    assert_opens(f->root);
+    free(archive);
+    free(fix);
+}
+
+/* A version somewhere else, as a local user would plant it: every file,
+ * and settings with a hook. */
+static char *plant_version(fixture *f)
+{
+    char *evil = tu_pathf("%s/evil", f->dir);
+    static const char *const files[] = {"privkey.pem", "cert.pem",
+                                        "chain.pem", "fullchain.pem",
+                                        "meta.json", "renewal.json"};
+    assert_int_equal(mkdir(evil, 0700), 0);
+    for (size_t i = 0; i < 6; i++) {
+        char *p = tu_pathf("%s/%s", evil, files[i]);
+        assert_int_equal(leec_file_write_atomic(p, META_HOOK,
+                                                strlen(META_HOOK), 0600),
+                         LEEC_OK);
+        free(p);
+    }
+    return evil;
+}
+
+/* Every reader refuses name with LEEC_E_STORE and a message naming
+ * want. */
+static void assert_reads_refused(leec_store *s, const char *name,
+                                 const char *want)
+{
+    char *a = NULL, *b = NULL;
+    leec_renewal_plan *plan = NULL;
+    size_t len = 0;
+
+    assert_int_equal(leec_store_read_cert(s, name, &a), LEEC_E_STORE);
+    assert_null(a);
+    assert_why(leec_store_errmsg(s), want);
+    assert_int_equal(leec_store_read_chain(s, name, &a), LEEC_E_STORE);
+    assert_int_equal(leec_store_read_live(s, name, &a, &b), LEEC_E_STORE);
+    assert_null(a);
+    assert_null(b);
+    assert_int_equal(leec_store_read_meta(s, name, &a), LEEC_E_STORE);
+    assert_null(a);
+    assert_why(leec_store_errmsg(s), want);
+    assert_int_equal(s->ops->cert_read(s, name, "renewal.json", &a, &len),
+                     LEEC_E_STORE);
+    assert_int_equal(leec_store_renewal_plan(s, name, &plan), LEEC_E_STORE);
+    assert_null(plan);
+    assert_int_equal(s->ops->cert_write_state(s, name, "renewal.json", "{}"),
+                     LEEC_E_STORE);
+}
+
+static void test_live_link_checked(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *evil = plant_version(f);
+    char *link = tu_pathf("%s/live/a.example", f->root);
+    char **names = NULL;
+    size_t n = 0;
+
+    assert_int_equal(install(s, "a.example", KEY1, CERT1, CHAIN, "{}"),
+                     LEEC_OK);
+    assert_int_equal(install(s, "b.example", KEY2, CERT2, CHAIN, "{}"),
+                     LEEC_OK);
+    /* Towards a folder outside the store. */
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink(evil, link), 0);
+    assert_reads_refused(s, "a.example", link);
+    assert_why(leec_store_errmsg(s), evil, "not at ../archive/a.example/N",
+               "leec reset a.example");
+    /* Nothing written there, nothing but the link changed. */
+    assert_int_equal(tu_count_entries(evil), 6);
+    {
+        char *rj = tu_pathf("%s/renewal.json", evil);
+        char *got = slurp(rj);
+        assert_string_equal(got, META_HOOK);
+        free(got);
+        free(rj);
+    }
+    /* Listed (so that renew and list say why it cannot be read). */
+    assert_int_equal(leec_store_list(s, &names, &n), LEEC_OK);
+    assert_int_equal(n, 2);
+    leec_store_list_free(names, n);
+
+    /* Whatever else than what installs write. */
+    static const char *const bad[] = {
+        "../archive/a.example/1/",  "../archive/a.example/01",
+        "../archive/a.example/0",   "../archive/a.example/../a.example/1",
+        "../archive/b.example/1",   "archive/a.example/1",
+        "../archive/a.example/1x",  "../archive/a.example/",
+        "../archive/a.example",     "../../evil",
+        "../archive/a.example/1234567890",
+        "./../archive/a.example/1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(unlink(link), 0);
+        assert_int_equal(symlink(bad[i], link), 0);
+        assert_reads_refused(s, "a.example", link);
+    }
+    /* Control characters in a target are not printed as they are. */
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink("\x1b[2J", link), 0);
+    assert_reads_refused(s, "a.example", "'?[2J'");
+
+    /* Not a link at all. */
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(mkdir(link, 0700), 0);
+    assert_reads_refused(s, "a.example", "is not a symbolic link");
+    assert_int_equal(rmdir(link), 0);
+
+    /* A version that is not there: simply none. */
+    char *pem = NULL;
+    assert_int_equal(symlink("../archive/a.example/9", link), 0);
+    assert_int_equal(leec_store_read_cert(s, "a.example", &pem),
+                     LEEC_E_NOT_FOUND);
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink("../archive/a.example/1", link), 0);
+    assert_int_equal(leec_store_read_cert(s, "a.example", &pem), LEEC_OK);
+    assert_string_equal(pem, CERT1);
+    free(pem);
+    free(evil);
+    free(link);
+}
+
+/* archive/NAME and archive/NAME/N are reached without following links. */
+static void test_version_folders_checked(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *evil = plant_version(f);
+    char *v2 = tu_pathf("%s/archive/a.example/2", f->root);
+    char *adir = tu_pathf("%s/archive/a.example", f->root);
+    char *v1 = tu_pathf("%s/archive/a.example/1", f->root);
+    char *link = tu_pathf("%s/live/a.example", f->root);
+
+    assert_int_equal(install(s, "a.example", KEY1, CERT1, CHAIN, "{}"),
+                     LEEC_OK);
+    /* The link's text is right, but version 2 is a link elsewhere. */
+    assert_int_equal(symlink(evil, v2), 0);
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink("../archive/a.example/2", link), 0);
+    assert_reads_refused(s, "a.example", v2);
+    assert_why(leec_store_errmsg(s), "is a symbolic link");
+    assert_int_equal(tu_count_entries(evil), 6);
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink("../archive/a.example/1", link), 0);
+
+    /* Folders others can write. */
+    assert_int_equal(chmod(v1, 0770), 0);
+    assert_reads_refused(s, "a.example", v1);
+    assert_why(leec_store_errmsg(s), "(mode 0770)", "chmod go-w");
+    assert_int_equal(chmod(v1, 0700), 0);
+    assert_int_equal(chmod(adir, 0777), 0);
+    assert_reads_refused(s, "a.example", adir);
+    /* ... nor is anything installed into one. */
+    assert_int_equal(install(s, "a.example", KEY2, CERT2, CHAIN, NULL),
+                     LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), adir, "chmod go-w");
+    assert_int_equal(count_entries(adir, NULL), 2); /* 1 and the link 2 */
+    assert_int_equal(chmod(adir, 0700), 0);
+
+    if (is_root()) {
+        assert_int_equal(chown(v1, NOBODY, 0), 0);
+        assert_reads_refused(s, "a.example", "owned by uid 65534");
+        assert_int_equal(chown(v1, 0, 0), 0);
+        assert_int_equal(chown(adir, NOBODY, 0), 0);
+        assert_reads_refused(s, "a.example", adir);
+        assert_int_equal(install(s, "a.example", KEY2, CERT2, CHAIN, NULL),
+                         LEEC_E_STORE);
+        assert_int_equal(chown(adir, 0, 0), 0);
+    }
+    char *pem = NULL;
+    assert_int_equal(leec_store_read_cert(s, "a.example", &pem), LEEC_OK);
+    free(pem);
+
+    /* archive/NAME a link: refused, by readers and installs alike. */
+    char *moved = tu_pathf("%s/moved", f->dir);
+    assert_int_equal(rename(adir, moved), 0);
+    assert_int_equal(symlink(moved, adir), 0);
+    assert_reads_refused(s, "a.example", adir);
+    assert_int_equal(install(s, "a.example", KEY2, CERT2, CHAIN, NULL),
+                     LEEC_E_STORE);
+    assert_int_equal(count_entries(moved, NULL), 2); /* 1 and the link 2 */
+    free(moved);
+    free(evil);
+    free(v1);
+    free(v2);
+    free(adir);
+    free(link);
+}
+
+/* The files of a version: regular, not links, ours, not writable by
+ * others; a key not readable by others either. */
+static void test_version_files_checked(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *meta = tu_pathf("%s/archive/m.example/1/meta.json", f->root);
+    char *key = tu_pathf("%s/archive/m.example/1/privkey.pem", f->root);
+    char *chain = tu_pathf("%s/archive/m.example/1/chain.pem", f->root);
+    char *renewal = tu_pathf("%s/archive/m.example/1/renewal.json", f->root);
+    char *outside = tu_pathf("%s/outside.json", f->dir);
+    char *a = NULL, *b = NULL;
+
+    assert_int_equal(install(s, "m.example", KEY1, CERT1, CHAIN, META_HOOK),
+                     LEEC_OK);
+    assert_int_equal(leec_store_read_meta(s, "m.example", &a), LEEC_OK);
+    free(a);
+
+    /* meta.json: the hooks `leec renew` runs. */
+    assert_int_equal(chmod(meta, 0664), 0);
+    assert_int_equal(leec_store_read_meta(s, "m.example", &a), LEEC_E_STORE);
+    assert_null(a);
+    char *fix = tu_pathf("chmod go-w %s", meta);
+    assert_why(leec_store_errmsg(s), "state file ", meta, "(mode 0664)", fix);
+    free(fix);
+    assert_int_equal(chmod(meta, 0646), 0);
+    assert_int_equal(leec_store_read_meta(s, "m.example", &a), LEEC_E_STORE);
+    assert_int_equal(chmod(meta, 0644), 0);
+    assert_int_equal(leec_store_read_meta(s, "m.example", &a), LEEC_OK);
+    free(a);
+    a = NULL;
+    if (is_root()) {
+        assert_int_equal(chown(meta, NOBODY, NOBODY), 0);
+        assert_int_equal(leec_store_read_meta(s, "m.example", &a),
+                         LEEC_E_STORE);
+        assert_why(leec_store_errmsg(s), meta, "owned by uid 65534",
+                   "chown root");
+        assert_int_equal(chown(meta, 0, 0), 0);
+    }
+    /* A link, even to a file of ours. */
+    assert_int_equal(leec_file_write_atomic(outside, "{}", 2, 0600), LEEC_OK);
+    assert_int_equal(unlink(meta), 0);
+    assert_int_equal(symlink(outside, meta), 0);
+    assert_int_equal(leec_store_read_meta(s, "m.example", &a), LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), meta, "is a symbolic link");
+    assert_int_equal(unlink(meta), 0);
+    assert_int_equal(leec_file_write_atomic(meta, "{}", 2, 0644), LEEC_OK);
+
+    /* The key: readable by its group is an administrator's choice. */
+    assert_int_equal(chmod(key, 0640), 0);
+    assert_int_equal(leec_store_read_live(s, "m.example", &a, &b), LEEC_OK);
+    free(a);
+    free(b);
+    assert_int_equal(chmod(key, 0644), 0);
+    assert_int_equal(leec_store_read_live(s, "m.example", &a, &b),
+                     LEEC_E_STORE);
+    fix = tu_pathf("chmod o-r %s", key);
+    assert_why(leec_store_errmsg(s), "private key ", key, "readable by others",
+               fix);
+    free(fix);
+    assert_int_equal(chmod(key, 0666), 0);
+    assert_int_equal(leec_store_read_live(s, "m.example", &a, &b),
+                     LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), "chmod go-w,o-r");
+    assert_int_equal(chmod(key, 0620), 0);
+    assert_int_equal(leec_store_read_live(s, "m.example", &a, &b),
+                     LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), "chmod go-w ");
+    assert_int_equal(chmod(key, 0600), 0);
+    /* The certificate itself is no secret. */
+    assert_int_equal(leec_store_read_cert(s, "m.example", &a), LEEC_OK);
+    free(a);
+
+    /* renewal.json steers when renewal happens (test_renewal: the plan is
+     * refused, not made without it). */
+    assert_int_equal(s->ops->cert_write_state(s, "m.example", "renewal.json",
+                                              "{}"),
+                     LEEC_OK);
+    assert_int_equal(tu_mode_of(renewal), 0644);
+    size_t len = 0;
+    assert_int_equal(s->ops->cert_read(s, "m.example", "renewal.json", &a,
+                                       &len),
+                     LEEC_OK);
+    free(a);
+    a = NULL;
+    assert_int_equal(chmod(renewal, 0666), 0);
+    assert_int_equal(s->ops->cert_read(s, "m.example", "renewal.json", &a,
+                                       &len),
+                     LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), renewal);
+    assert_int_equal(chmod(renewal, 0644), 0);
+
+    /* Not a regular file: refused, and opening a FIFO does not block. */
+    assert_int_equal(unlink(chain), 0);
+    assert_int_equal(mkfifo(chain, 0600), 0);
+    assert_int_equal(leec_store_read_chain(s, "m.example", &a), LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), chain, "not a regular file");
+
+    free(meta);
+    free(key);
+    free(chain);
+    free(renewal);
+    free(outside);
+}
+
+static void test_accounts_checked(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *adir = tu_pathf("%s/accounts/ca.test", f->root);
+    char *key = tu_pathf("%s/account.key.pem", adir);
+    char *json = tu_pathf("%s/account.json", adir);
+    char *k = NULL, *j = NULL;
+
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
+    assert_int_equal(chmod(adir, 0777), 0);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j),
+                     LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), adir, "chmod go-w");
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY2, "{}"),
+                     LEEC_E_STORE);
+    assert_int_equal(chmod(adir, 0700), 0);
+    assert_int_equal(chmod(key, 0604), 0);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j),
+                     LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), "private key ", key);
+    assert_int_equal(chmod(key, 0600), 0);
+    assert_int_equal(chmod(json, 0666), 0);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j),
+                     LEEC_E_STORE);
+    assert_int_equal(chmod(json, 0644), 0);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j), LEEC_OK);
+    assert_string_equal(k, KEY1);
+    free(k);
+    free(j);
+    /* The account folder a link to one of ours: not followed. */
+    char *moved = tu_pathf("%s/moved", f->dir);
+    assert_int_equal(rename(adir, moved), 0);
+    assert_int_equal(symlink(moved, adir), 0);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j),
+                     LEEC_E_STORE);
+    assert_why(leec_store_errmsg(s), adir, "symbolic link");
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY2, "{}"),
+                     LEEC_E_STORE);
+    {
+        char *got = NULL;
+        char *mk = tu_pathf("%s/account.key.pem", moved);
+        got = slurp(mk);
+        assert_string_equal(got, KEY1);
+        free(got);
+        free(mk);
+    }
+    /* Removing it removes the link, not what it points at. */
+    assert_int_equal(s->ops->account_remove(s, "ca.test"), LEEC_OK);
+    assert_int_equal(count_entries(moved, NULL), 2);
+    free(moved);
+    free(adir);
+    free(key);
+    free(json);
+}
+
+static void log_capture(void *ud, leec_log_level level, const char *msg)
+{
+    char **last = ud;
+    assert_int_equal(level, LEEC_LOG_ERROR);
+    free(*last);
+    *last = strdup(msg);
+}
+
+/* A refusal is kept for leec_store_errmsg and logged through the context
+ * the store belongs to. */
+static void test_refusal_logged(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *last = NULL;
+    leec_ctx *ctx = calloc(1, sizeof *ctx);
+    char *pem = NULL;
+    assert_non_null(ctx);
+    ctx->log_fn = log_capture;
+    ctx->log_ud = &last;
+    ctx->log_level = LEEC_LOG_DEBUG;
+    s->log_ctx = ctx; /* what leec_ctx_set_store does */
+
+    assert_null(leec_store_errmsg(s));
+    assert_null(leec_store_errmsg(NULL));
+    assert_int_equal(install(s, "l.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    char *link = tu_pathf("%s/live/l.example", f->root);
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink("/etc", link), 0);
+    assert_int_equal(leec_store_read_cert(s, "l.example", &pem),
+                     LEEC_E_STORE);
+    assert_non_null(last);
+    assert_string_equal(last, leec_store_errmsg(s));
+    assert_why(last, link, "'/etc'");
+    s->log_ctx = NULL;
+    free(link);
+    free(last);
+    free(ctx);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -841,6 +1387,15 @@ int main(void)
         T(test_reset_one),
         T(test_reset_locked),
         T(test_reset_all),
+        T(test_open_unsafe_root),
+        T(test_open_unsafe_subfolders),
+        T(test_open_root_through_link),
+        T(test_open_foreign_owner),
+        T(test_live_link_checked),
+        T(test_version_folders_checked),
+        T(test_version_files_checked),
+        T(test_accounts_checked),
+        T(test_refusal_logged),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
