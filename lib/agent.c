@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "b64url.h"
@@ -120,6 +121,8 @@ static void fail(leec_agent *a, leec_code err, leec_problem *problem,
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
     va_end(ap);
+    if (msg) /* it may quote the CA: printed as it is by callers */
+        leec_text_clean(msg, strlen(msg));
     free(a->errmsg);
     a->errmsg = msg;
     a->err = err;
@@ -776,6 +779,27 @@ static void authz_round_done(leec_agent *a, long retry_after)
     }
 }
 
+/* Which of the order's names an authorization is for: its type and value
+ * (with "*." when it says wildcard), as asked; NULL for none. */
+static const char *authz_for_order(const leec_agent *a,
+                                   const leec_authz_view *v)
+{
+    bool ip = strcmp(v->ident_type, "ip") == 0;
+    if ((!ip && strcmp(v->ident_type, "dns") != 0) || (ip && v->wildcard))
+        return NULL;
+    size_t vl = strlen(v->ident), off = v->wildcard ? 2 : 0;
+    for (size_t i = 0; i < a->nnames; i++) {
+        const char *n = a->names[i];
+        if (leec_name_is_ip(n) != ip || strlen(n) != vl + off ||
+            (v->wildcard && strncmp(n, "*.", 2) != 0))
+            continue;
+        /* Names are lower case; a CA may answer in capitals. */
+        if (strcasecmp(n + off, v->ident) == 0)
+            return n;
+    }
+    return NULL;
+}
+
 static void on_authz(leec_agent *a, leec_acme_resp *r)
 {
     authz *z = &a->az[a->cursor];
@@ -790,10 +814,25 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
         fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
         goto out;
     }
+    /* The name it is for reaches solvers, DNS providers, hooks and logs:
+     * only one this order asked for, of the same type, and the same at
+     * every poll. */
+    const char *name = authz_for_order(a, &v);
+    if (!name || (z->ident && strcmp(z->ident, name) != 0)) {
+        char *what = leec_sanitize(v.ident, 256);
+        fail(a, LEEC_E_PROTOCOL, NULL,
+             "the CA's authorization %s is for %s %s%s, which this order did "
+             "not ask for",
+             z->url, v.ident_type, v.wildcard ? "*." : "",
+             what ? what : "?");
+        free(what);
+        goto out;
+    }
     if (!z->ident) {
+        /* Our own spelling of it (checked, lower case), not the CA's. */
         z->wildcard = v.wildcard;
-        if (asprintf(&z->ident, "%s%s", v.wildcard ? "*." : "", v.ident) < 0 ||
-            !(z->value = strdup(v.ident))) {
+        if (!(z->ident = strdup(name)) ||
+            !(z->value = strdup(name + (v.wildcard ? 2 : 0)))) {
             fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             goto out;
         }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "problem.h"
 
 void leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
 {
@@ -16,18 +17,25 @@ void leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
+    /* Every line is cleaned here, whatever it quotes (a CA's detail, a
+     * DNS name, curl's words): no control character reaches a terminal
+     * or a log file, C1 ones included. */
     if ((size_t)n < sizeof small) {
+        leec_text_clean(small, (size_t)n);
         ctx->log_fn(ctx->log_ud, level, small);
         return;
     }
     char *big = malloc((size_t)n + 1);
     if (!big) {
-        ctx->log_fn(ctx->log_ud, level, small); /* truncated beats nothing */
+        /* truncated beats nothing (a sequence cut at the end: '?') */
+        leec_text_clean(small, sizeof small - 1);
+        ctx->log_fn(ctx->log_ud, level, small);
         return;
     }
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
+    leec_text_clean(big, (size_t)n);
     ctx->log_fn(ctx->log_ud, level, big);
     free(big);
 }

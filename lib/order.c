@@ -91,8 +91,10 @@ leec_code leec_authz_parse(const json_t *az, const char *type,
         *offered = NULL;
     const char *s = leec_json_str(az, "status");
     int st = lookup(s, authz_status, sizeof authz_status / sizeof *authz_status);
-    v->ident = leec_json_str(leec_json_object(az, "identifier"), "value");
-    if (st < 0 || !v->ident)
+    const json_t *id = leec_json_object(az, "identifier");
+    v->ident = leec_json_str(id, "value");
+    v->ident_type = leec_json_str(id, "type");
+    if (st < 0 || !v->ident || !v->ident_type)
         return LEEC_E_PROTOCOL;
     v->status = (leec_authz_status)st;
     v->status_name = s;

@@ -48,6 +48,7 @@ typedef struct leec_authz_view {
     leec_authz_status status;
     const char *status_name;
     const char *ident;         /* identifier value */
+    const char *ident_type;    /* its type ("dns", "ip") */
     bool wildcard;
     /* The challenge of the wanted type, when offered: */
     const char *chall_url;     /* https URL */

@@ -3,6 +3,7 @@
 #define LEEC_PROBLEM_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "leec/leec.h"
 
@@ -20,8 +21,14 @@ leec_problem *leec_problem_dup(const leec_problem *p);
 /* True if p's type is the ACME error urn:ietf:params:acme:error:<name>. */
 bool leec_problem_is(const leec_problem *p, const char *name);
 
-/* A malloc'd copy of s safe to print: control bytes become '?', at most max
- * bytes (then "..."). NULL in gives NULL out. */
+/* Makes n bytes of text safe for a terminal or a log, in place: C0
+ * controls, DEL, C1 controls (U+0080-U+009F, as UTF-8 or as raw bytes) and
+ * every byte that is not part of valid UTF-8 become '?'. Returns how many
+ * bytes it replaced. */
+size_t leec_text_clean(char *s, size_t n);
+
+/* A malloc'd copy of s safe to print (leec_text_clean), at most max bytes
+ * (then "..."). NULL in gives NULL out. */
 char *leec_sanitize(const char *s, size_t max);
 
 #endif

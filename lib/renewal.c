@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "der.h"
 #include "json.h"
+#include "problem.h"
 #include "store.h"
 
 #define LIFETIME_SHORT_S (10 * 86400)
@@ -97,7 +98,8 @@ static time_t get_time(const json_t *o, const char *key)
 static char *get_text(const json_t *o, const char *key)
 {
     const char *s = o ? leec_json_str(o, key) : NULL;
-    return s && strlen(s) <= TEXT_MAX ? strdup(s) : NULL;
+    /* Printed by renew, list and the daemon: cleaned like any log line. */
+    return s && strlen(s) <= TEXT_MAX ? leec_sanitize(s, TEXT_MAX) : NULL;
 }
 
 /* Whether the CA offered renewal information when the version was

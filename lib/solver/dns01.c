@@ -244,10 +244,50 @@ static leec_code ask_resolver(dns01_op *op, const char *name,
     return rc;
 }
 
-/* The name of an RR as text (malloc'd, absolute). */
-static char *rdf_text(const ldns_rdf *rdf)
+/* A domain name from a DNS message as text ("a.example.", lower case,
+ * malloc'd) when it is a host name: labels of letters, digits, '-' and
+ * '_' (a '-' neither first nor last), 1 to 63 bytes each. NULL otherwise
+ * (or out of memory): never ldns's escaped presentation form, which a
+ * hook, a DNS provider or a log would take for something else. */
+static char *rdf_hostname(const ldns_rdf *rdf)
 {
-    return rdf ? ldns_rdf2str(rdf) : NULL;
+    if (!rdf || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME)
+        return NULL;
+    const uint8_t *d = ldns_rdf_data(rdf);
+    size_t n = ldns_rdf_size(rdf), i = 0, o = 0;
+    char *out = n >= 1 && n <= 255 ? malloc(n + 2) : NULL;
+    if (!out)
+        return NULL;
+    while (i < n) {
+        size_t l = d[i++];
+        if (l == 0)
+            break; /* the root: the end */
+        if (l > 63 || l > n - i)
+            goto bad;
+        for (size_t k = 0; k < l; k++) {
+            unsigned char c = d[i + k];
+            bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '_' || (c == '-' && k > 0 && k + 1 < l);
+            if (c >= 'A' && c <= 'Z') {
+                c = (unsigned char)(c - 'A' + 'a');
+                ok = true;
+            }
+            if (!ok)
+                goto bad;
+            out[o++] = (char)c;
+        }
+        out[o++] = '.';
+        i += l;
+    }
+    if (i != n)
+        goto bad; /* bytes after the root label */
+    if (o == 0)
+        out[o++] = '.';
+    out[o] = '\0';
+    return out;
+bad:
+    free(out);
+    return NULL;
 }
 
 /* Whether an RR of the type has the owner. */
@@ -279,7 +319,14 @@ static void cname_answer(dns01_op *op, ldns_pkt *pkt)
     for (size_t i = 0; an && i < ldns_rr_list_rr_count(an); i++) {
         ldns_rr *rr = ldns_rr_list_rr(an, i);
         if (rr_is(rr, LDNS_RR_TYPE_CNAME, cur) && ldns_rr_rd_count(rr) == 1) {
-            next = rdf_text(ldns_rr_rdf(rr, 0));
+            if (!(next = rdf_hostname(ldns_rr_rdf(rr, 0)))) {
+                ldns_rdf_deep_free(cur);
+                report(op, LEEC_E_BAD_NAME,
+                       "%s is a CNAME to a name that is not a host name: "
+                       "not followed",
+                       op->target);
+                return;
+            }
             break;
         }
     }
@@ -343,7 +390,7 @@ static void soa_answer(dns01_op *op, ldns_pkt *pkt)
     }
     for (size_t i = 0; an && i < ldns_rr_list_rr_count(an) && !op->zone; i++)
         if (rr_is(ldns_rr_list_rr(an, i), LDNS_RR_TYPE_SOA, walk))
-            op->zone = rdf_text(walk);
+            op->zone = rdf_hostname(walk);
     for (size_t i = 0; au && i < ldns_rr_list_rr_count(au) && !op->zone;
          i++) {
         ldns_rr *rr = ldns_rr_list_rr(au, i);
@@ -352,7 +399,7 @@ static void soa_answer(dns01_op *op, ldns_pkt *pkt)
         if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA &&
             (ldns_dname_compare(owner, walk) == 0 ||
              ldns_dname_is_subdomain(walk, owner)))
-            op->zone = rdf_text(owner);
+            op->zone = rdf_hostname(owner);
     }
     if (op->zone) {
         ldns_rdf_deep_free(walk);
@@ -369,7 +416,7 @@ static void soa_answer(dns01_op *op, ldns_pkt *pkt)
     }
     ldns_rdf_deep_free(walk);
     free(op->walk);
-    op->walk = rdf_text(up);
+    op->walk = rdf_hostname(up);
     ldns_rdf_deep_free(up);
     if (!op->walk) {
         report(op, LEEC_E_NOMEM, NULL);
@@ -448,7 +495,8 @@ static void ns_answer(dns01_op *op, ldns_pkt *pkt)
             break;
         if (!rr_is(rr, LDNS_RR_TYPE_NS, zone) || ldns_rr_rd_count(rr) != 1)
             continue;
-        char *name = rdf_text(ldns_rr_rdf(rr, 0));
+        /* A name server whose name is no host name is not asked. */
+        char *name = rdf_hostname(ldns_rr_rdf(rr, 0));
         if (name)
             op->ns[op->nns++] = name;
     }

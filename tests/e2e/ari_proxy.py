@@ -16,6 +16,8 @@ against it, so the whole conversation stays on the proxy.  On top of that:
     pebble) instead of being forwarded; newOrders without it go through.
   - rate_limit=N (seconds): every newOrder gets 429 rateLimited with
     Retry-After: N instead of being forwarded.
+  - authz_ident="name": every authorization pebble returns names this
+    identifier value instead of its own (a CA that lies).
 
     with AriProxy(workdir, env.directory_url, env.ca_bundle,
                   window=(start, end), retry_after=60) as ari:
@@ -90,7 +92,7 @@ class AriProxy(HttpsStub):
 
     def __init__(self, workdir, upstream_directory_url, upstream_ca_bundle,
                  window=None, retry_after=None, explanation_url=None,
-                 refuse_replaces=False, rate_limit=None):
+                 refuse_replaces=False, rate_limit=None, authz_ident=None):
         self.workdir = workdir
         self.upstream_directory_url = upstream_directory_url
         self.upstream_ca_bundle = upstream_ca_bundle
@@ -99,6 +101,7 @@ class AriProxy(HttpsStub):
         self.explanation_url = explanation_url
         self.refuse_replaces = refuse_replaces
         self.rate_limit = rate_limit
+        self.authz_ident = authz_ident
         self.renewal_info_requests = []
         self.new_orders = []
         self.refused = 0
@@ -184,6 +187,11 @@ class AriProxy(HttpsStub):
         if bare == self.dir_path and method == "GET" and st == 200:
             d = json.loads(data)
             d["renewalInfo"] = self.base + "/renewal-info"
+            data = json.dumps(d, indent=2).encode()
+        if self.authz_ident is not None and st == 200 and \
+                bare.startswith("/authZ/"):
+            d = json.loads(data)
+            d["identifier"]["value"] = self.authz_ident
             data = json.dumps(d, indent=2).encode()
         self._send(h, method, st, data, hdrs)
 

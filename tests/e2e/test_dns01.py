@@ -123,6 +123,11 @@ class Rfc2136Test(Dns01Case):
             # deleg.example.test an empty non-terminal otherwise (no wildcard
             # match any more).
             cls.named.nsupdate([
+                # A CNAME to a name with shell metacharacters (in the zone
+                # file's escapes): never followed, never handed on.
+                "update add _acme-challenge.evil.example.test. 60 CNAME "
+                "x\\$\\(touch\\032/tmp/leec-pwned\\)\\;.delegated.test.",
+                "update add evil.example.test. 60 A 127.0.0.1",
                 "update add _acme-challenge.deleg.example.test. 60 CNAME "
                 "_acme-challenge.deleg.delegated.test.",
                 "update add deleg.example.test. 60 A 127.0.0.1",
@@ -248,6 +253,26 @@ class Rfc2136Test(Dns01Case):
                          "TXT still visible through the CNAME")
         cname = self.named.dig(owner, "CNAME", "+short").stdout.split()
         self.assertEqual(cname, [target + "."], "the CNAME was touched")
+
+    def test_b_cname_to_no_host_name_fails(self):
+        """_acme-challenge.evil.example.test is a CNAME to a name with
+        shell metacharacters: the certificate fails, the dns hook is never
+        called (with it or its escaped form), nothing is written."""
+        log = os.path.join(self.tmp, "hook.log")
+        hook = write_script(os.path.join(self.tmp, "dns-hook.sh"),
+                            "#!/bin/sh\nprintf '%%s\\n' \"$*\" >> %s\n"
+                            "exit 0\n" % log)
+        off = self.log_offset()
+        r = self.issue_with(self.pebble, ["evil.example.test"], "--dns-hook",
+                            hook, "--dns-resolver", self.named.server,
+                            "--dns-auth-port", str(self.named.port))
+        self.assert_not_issued(r, "evil.example.test")
+        self.assertIn("is a CNAME to a name that is not a host name: not "
+                      "followed", r.stderr, describe(r))
+        self.assertNotIn("\\", r.stderr, describe(r))
+        self.assertFalse(os.path.exists(log), "the hook was called")
+        self.assertEqual(self.update_log(off)[0], [], "a zone was updated")
+        self.assertFalse(os.path.exists("/tmp/leec-pwned"))
 
     def test_c_wrong_tsig_key(self):
         names = ["badkey.example.test"]

@@ -105,6 +105,8 @@ typedef struct fake_ca_knobs {
     const char *terms;           /* meta.termsOfService */
     int authz_poll_500;          /* answer N authz polls with a 500 */
     bool reject_identifiers;     /* newOrder: 400 rejectedIdentifier + subs */
+    const char *authz_ident;     /* every authorization names this value */
+    const char *authz_ident_type; /* ... of this type (default "dns") */
     /* Answer the next limit_count signed requests to limit_endpoint with
      * limit_status (0: 429), a rateLimited problem and, unless NULL,
      * Retry-After: limit_retry_after. The nonce is used up, as at a CA. */

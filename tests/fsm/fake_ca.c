@@ -734,7 +734,11 @@ static json_t *authz_json(fake_ca *ca, size_t oi, size_t ai, ca_authz *z)
     json_t *dns = json_pack("{s:s, s:s, s:s, s:s}", "type", "dns-01", "url",
                             dns_url, "token", z->token, "status", "pending");
     return json_pack("{s:s, s:{s:s, s:s}, s:[o, o]}", "status", z->status,
-                     "identifier", "type", "dns", "value", z->ident,
+                     "identifier", "type",
+                     ca->knobs.authz_ident_type ? ca->knobs.authz_ident_type
+                                                : "dns",
+                     "value",
+                     ca->knobs.authz_ident ? ca->knobs.authz_ident : z->ident,
                      "challenges", dns, ch);
 }
 

@@ -497,6 +497,81 @@ static void test_invalid_authorization(void **state)
     assert_int_equal(e->ca->stats.finalize, 0);
 }
 
+/* An authorization for a name the order did not ask for: that name would
+ * reach the solver (a hook, a DNS provider) and the logs. Refused before
+ * any challenge is answered. */
+static void test_authz_for_another_name(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.authz_ident = "victim.example; rm -rf /";
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_PROTOCOL);
+    assert_non_null(strstr(leec_agent_error_message(a),
+                           "which this order did not ask for"));
+    assert_int_equal(e->ca->stats.chall_post, 0);
+    assert_int_equal(e->ca->stats.finalize, 0);
+    char *ka = NULL;
+    assert_int_equal(leec_ctx_http01_key_authorization(e->ctx, TOK0, &ka),
+                     LEEC_E_NOT_FOUND);
+}
+
+static void test_authz_of_another_type(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.authz_ident = "example.org";
+    e->ca->knobs.authz_ident_type = "ip";
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_PROTOCOL);
+    assert_non_null(strstr(leec_agent_error_message(a), "is for ip "));
+    assert_int_equal(e->ca->stats.chall_post, 0);
+}
+
+/* Capitals are the same name: accepted (and our spelling used). */
+static void test_authz_in_capitals(void **state)
+{
+    env *e = *state;
+    static const char *const one[] = {"example.org"};
+    e->ca->knobs.authz_ident = "EXAMPLE.ORG";
+    leec_agent *a = agent_new(e, e->ctx, one, 1, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_ISSUED);
+}
+
+static size_t log_dirty; /* log lines with a control character */
+static void strict_log(void *ud, leec_log_level level, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 &&
+                                        p[1] <= 0x9f) ||
+            (*p >= 0x80 && *p <= 0x9f && (p == (const unsigned char *)msg ||
+                                          p[-1] < 0xc0)))
+            log_dirty++;
+}
+
+/* A CA's words with C0 and C1 controls (U+009B is an 8-bit CSI): cleaned
+ * in the problem document, the agent's message and every log line. */
+static void test_controls_from_the_ca_cleaned(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.authz_fail = true;
+    /* (JSON is UTF-8: a raw 0x9b byte cannot come this way.) */
+    e->ca->knobs.authz_fail_detail = "refused \xc2\x9b" "2J\x1b]0;pwned\x07 "
+                                     "\xc2\x85" "end";
+    log_dirty = 0;
+    leec_ctx_set_log(e->ctx, strict_log, NULL, LEEC_LOG_DEBUG);
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_INVALID_ORDER);
+    const leec_problem *p = leec_agent_problem(a);
+    assert_non_null(p);
+    assert_string_equal(p->detail, "refused ??2J?]0;pwned? ??end");
+    assert_int_equal(log_dirty, 0);
+    for (const char *m = leec_agent_error_message(a); *m; m++)
+        assert_true((unsigned char)*m >= 0x20 && (unsigned char)*m < 0x7f);
+}
+
 static void test_order_processing_forever(void **state)
 {
     env *e = *state;
@@ -1045,6 +1120,10 @@ int main(void)
         T(test_bad_nonce_exhausted),
         T(test_retry_after_honoured),
         T(test_invalid_authorization),
+        T(test_authz_for_another_name),
+        T(test_authz_of_another_type),
+        T(test_authz_in_capitals),
+        T(test_controls_from_the_ca_cleaned),
         T(test_order_processing_forever),
         T(test_order_timeout_setting),
         T(test_malformed_new_order),

@@ -615,7 +615,12 @@ static int named_start(void **state)
         "ns1 IN A 127.0.0.1\n"
         "ns2 IN A 127.0.0.1\n"
         "_acme-challenge.alias IN CNAME _acme-challenge.target.other.test.\n"
-        "_acme-challenge.loop IN CNAME _acme-challenge.loop.example.test.\n";
+        "_acme-challenge.loop IN CNAME _acme-challenge.loop.example.test.\n"
+        /* CNAMEs to names no host has: shell metacharacters, a leading
+         * '-' (an option to a hook). */
+        "_acme-challenge.evil IN CNAME "
+        "x\\$\\(touch\\032/tmp/p\\)\\;.other.test.\n"
+        "_acme-challenge.dash IN CNAME -rf.other.test.\n";
     static const char zone_other[] =
         "$TTL 60\n"
         "@ IN SOA ns1.other.test. hostmaster.other.test. 1 3600 600 86400 60\n"
@@ -906,6 +911,26 @@ static void test_dns01_cname_loop(void **state)
     assert_int_equal(sp.removes, 0);
 }
 
+/* A CNAME to something that is no host name is not followed: neither the
+ * name nor ldns's escaped form of it reaches the provider. */
+static void test_dns01_cname_not_a_host(void **state)
+{
+    (void)state;
+    if (g_named.pid <= 0)
+        skip();
+    const char *bad[] = {"evil.example.test", "dash.example.test"};
+    for (size_t i = 0; i < 2; i++) {
+        stub_provider sp;
+        present_result pr;
+        run_present(bad[i], false, 10, &sp, &pr, false);
+        assert_int_equal(pr.rc, LEEC_E_BAD_NAME);
+        assert_non_null(strstr(pr.msg, "not a host name"));
+        assert_null(strchr(pr.msg, '\\'));
+        assert_int_equal(sp.adds, 0);
+        assert_int_equal(sp.removes, 0);
+    }
+}
+
 static void test_dns01_propagation_timeout(void **state)
 {
     stub_provider sp;
@@ -1036,6 +1061,7 @@ int main(void)
         cmocka_unit_test(test_dns01_plain),
         cmocka_unit_test(test_dns01_cname),
         cmocka_unit_test(test_dns01_cname_loop),
+        cmocka_unit_test(test_dns01_cname_not_a_host),
         cmocka_unit_test(test_dns01_propagation_timeout),
         cmocka_unit_test(test_dns01_cleanup_paths),
     };

@@ -227,9 +227,40 @@ static void test_sanitize(void **state)
     free(s);
 }
 
+/* C1 controls (U+0080-U+009F) go as C0 ones do, in UTF-8 (U+009B is an
+ * 8-bit CSI) and as raw bytes; so does anything that is not UTF-8. */
+static void test_text_clean_c1(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"a\xc2\x9b" "31mX", "a??31mX"},        /* U+009B CSI */
+        {"a\xc2\x85" "b", "a??b"},              /* U+0085 NEL */
+        {"a\x9b" "31m", "a?31m"},                /* raw 8-bit CSI */
+        {"\xc2\xa0|\xc3\xa9|\xe2\x82\xac", "\xc2\xa0|\xc3\xa9|\xe2\x82\xac"},
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"}, /* U+1F600 */
+        {"\xc0\x80", "??"},                     /* overlong NUL */
+        {"\xe0\x80\x80", "???"},               /* overlong */
+        {"\xed\xa0\x80", "???"},               /* surrogate */
+        {"\xf5\x80\x80\x80", "????"},         /* past U+10FFFF */
+        {"x\xe2\x82", "x??"},                   /* cut short */
+        {"tab\there\r\n", "tab?here??"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *s = leec_sanitize(cases[i].in, 100);
+        assert_non_null(s);
+        assert_string_equal(s, cases[i].out);
+        free(s);
+    }
+    char buf[] = "ok";
+    assert_int_equal(leec_text_clean(buf, 2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_clean_c1),
         cmocka_unit_test(test_type_detail_subproblems),
         cmocka_unit_test(test_control_characters_sanitised),
         cmocka_unit_test(test_long_detail_cut),
