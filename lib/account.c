@@ -320,7 +320,8 @@ static void start_account(leec_ctx *ctx)
                 ctx->acct_retry_at = now + ACCOUNT_LOCK_RETRY_MS;
                 return;
             }
-            char *who = leec_lock_holder_text(ctx, "account", ctx->acct_ca_id);
+            char *who = leec_store_holder_text(ctx->store, "account",
+                                               ctx->acct_ca_id);
             char *msg = NULL;
             if (asprintf(&msg,
                          "another process (%s) holds the account's lock; gave "

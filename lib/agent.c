@@ -266,7 +266,7 @@ static bool take_lock(leec_agent *a)
     if (!a->lock_logged) {
         a->lock_logged = true;
         a->lock_since = now;
-        char *who = leec_lock_holder_text(ctx, "cert", a->cert_name);
+        char *who = leec_store_holder_text(ctx->store, "cert", a->cert_name);
         leec_log(ctx, LEEC_LOG_INFO,
                  "agent %u (%s): another process (%s) is working on this "
                  "certificate; waiting for it (at most %u s)",
@@ -274,7 +274,7 @@ static bool take_lock(leec_agent *a)
         free(who);
     }
     if (now - a->lock_since >= (int64_t)ctx->lock_timeout_s * 1000) {
-        char *who = leec_lock_holder_text(ctx, "cert", a->cert_name);
+        char *who = leec_store_holder_text(ctx->store, "cert", a->cert_name);
         fail(a, LEEC_E_LOCKED, NULL,
              "another process (%s) holds the certificate's lock; gave up "
              "waiting after %u s",

@@ -190,11 +190,6 @@ void leec_ctx_set_lock_timeout(leec_ctx *ctx, unsigned seconds)
     ctx->lock_timeout_s = seconds;
 }
 
-char *leec_lock_holder_text(leec_ctx *ctx, const char *kind, const char *name)
-{
-    return leec_store_holder_text(ctx->store, kind, name);
-}
-
 void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn, void *userdata)
 {
     ctx->hook_fn = fn;

@@ -222,12 +222,6 @@ leec_code leec_account_save(leec_ctx *ctx);
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
 char *leec_ca_id(const char *url);
 
-/* "PID 1234" or "PID 1234 on host" of whoever holds the store's lock
- * kind/name, or "another process" when unknown: for messages (malloc'd,
- * NULL on OOM). */
-char *leec_lock_holder_text(leec_ctx *ctx, const char *kind,
-                            const char *name);
-
 /* Makes sure the directory alone is known (fetching it if neither it nor
  * the account is under way): what a revocation signed by the certificate's
  * key needs. A failed fetch fails the account too (acct_err). */
