@@ -68,31 +68,31 @@ char *leec_store_live_path(leec_store *store, const char *cert_name)
     return store->ops->live_path(store, cert_name);
 }
 
-leec_code leec_store_read_cert(leec_store *store, const char *cert_name,
-                               char **pem)
+/* One file of the current version of cert_name, NUL-terminated. */
+static leec_code read_one(leec_store *store, const char *cert_name,
+                          const char *file, char **out)
 {
     size_t len = 0;
 
-    if (!store || !store->ops || !store->ops->cert_read || !pem)
+    if (!store || !store->ops || !store->ops->cert_read || !out)
         return LEEC_E_INVALID_ARG;
-    *pem = NULL;
+    *out = NULL;
     if (!leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     /* A length is passed although unused: backends may rely on it. */
-    return store->ops->cert_read(store, cert_name, "cert.pem", pem, &len);
+    return store->ops->cert_read(store, cert_name, file, out, &len);
+}
+
+leec_code leec_store_read_cert(leec_store *store, const char *cert_name,
+                               char **pem)
+{
+    return read_one(store, cert_name, "cert.pem", pem);
 }
 
 leec_code leec_store_read_chain(leec_store *store, const char *cert_name,
                                 char **pem)
 {
-    size_t len = 0;
-
-    if (!store || !store->ops || !store->ops->cert_read || !pem)
-        return LEEC_E_INVALID_ARG;
-    *pem = NULL;
-    if (!leec_store_name_valid(cert_name))
-        return LEEC_E_INVALID_ARG;
-    return store->ops->cert_read(store, cert_name, "chain.pem", pem, &len);
+    return read_one(store, cert_name, "chain.pem", pem);
 }
 
 leec_code leec_store_read_live(leec_store *store, const char *cert_name,
@@ -137,14 +137,7 @@ void leec_store_list_free(char **names, size_t n)
 leec_code leec_store_read_meta(leec_store *store, const char *cert_name,
                                char **json)
 {
-    size_t len = 0;
-
-    if (!store || !store->ops || !store->ops->cert_read || !json)
-        return LEEC_E_INVALID_ARG;
-    *json = NULL;
-    if (!leec_store_name_valid(cert_name))
-        return LEEC_E_INVALID_ARG;
-    return store->ops->cert_read(store, cert_name, "meta.json", json, &len);
+    return read_one(store, cert_name, "meta.json", json);
 }
 
 leec_code leec_store_reset(leec_store *store, const char *cert_name)

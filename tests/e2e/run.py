@@ -329,6 +329,29 @@ class LeecCase(unittest.TestCase):
             json.load(f)
 
 
+class OwnPebbleCase(LeecCase):
+    """A case with a pebble of its own, cls.pebble, started once for the
+    class: pebble_config (extra configuration) and pebble_env (its
+    environment) say how."""
+    needs_pebble = False
+    pebble_config = {}
+    pebble_env = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.base = tempfile.mkdtemp(prefix=cls.__name__.lower() + "-",
+                                    dir=SCRATCH)
+        cls.pebble = PebbleEnv(extra_config=dict(cls.pebble_config),
+                               env=dict(cls.pebble_env),
+                               workdir=os.path.join(cls.base, "pebble"))
+        cls.pebble.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pebble.stop()
+        super().tearDownClass()
+
 class T(LeecCase):
     def test_a_san_builtin_responder(self):
         names = ["a.leec.test", "www.a.leec.test", "api.a.leec.test"]

@@ -12,11 +12,8 @@ import re
 import subprocess
 import time
 
-import tempfile
-
 import run
 from run import LeecCase, describe
-from pebble_env import PebbleEnv
 from stub_ca import StubCA
 
 
@@ -269,26 +266,13 @@ class LockTest(LeecCase):
         self._race("race2.leec.test", fresh_dir=False)
 
 
-class NonceStormTest(LeecCase):
+class NonceStormTest(run.OwnPebbleCase):
     """A pebble of its own rejecting half of all good nonces
     (PEBBLE_WFE_NONCEREJECT=50): runs of ten badNonce answers in a row
     come up in a batch of 60, and every certificate is still issued (the
     request goes again after a pause instead of failing its certificate)."""
-    needs_pebble = False
+    pebble_env = {"PEBBLE_WFE_NONCEREJECT": "50"}
     N = 60
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.base = tempfile.mkdtemp(prefix="storm-", dir=run.SCRATCH)
-        cls.pebble = PebbleEnv(env={"PEBBLE_WFE_NONCEREJECT": "50"},
-                               workdir=os.path.join(cls.base, "pebble"))
-        cls.pebble.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pebble.stop()
-        super().tearDownClass()
 
     def test_batch_60_half_the_nonces_rejected(self):
         p = self.pebble

@@ -15,13 +15,11 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import time
 
 import run
 from run import LeecCase, describe
 from ari_proxy import AriProxy, ari_cert_id
-from pebble_env import PebbleEnv
 
 SHORT_S = 40    # lifetime of the short-lived pebble's certificates
 
@@ -285,26 +283,12 @@ class AriTest(LeecCase):
         self.assertIn("%s is not due" % name, r.stdout, describe(r))
 
 
-class ShortLivedTest(LeecCase):
+class ShortLivedTest(run.OwnPebbleCase):
     """A pebble of its own issuing SHORT_S-second certificates (due after
     half of it), without authorization reuse (so that a broken challenge
     answer really fails)."""
-    needs_pebble = False
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.base = tempfile.mkdtemp(prefix="short-", dir=run.SCRATCH)
-        cls.pebble = PebbleEnv(
-            extra_config={"certificateValidityPeriod": SHORT_S},
-            env={"PEBBLE_AUTHZREUSE": "0"},
-            workdir=os.path.join(cls.base, "pebble"))
-        cls.pebble.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pebble.stop()
-        super().tearDownClass()
+    pebble_config = {"certificateValidityPeriod": SHORT_S}
+    pebble_env = {"PEBBLE_AUTHZREUSE": "0"}
 
     def issue_short(self, name, *extra):
         p = self.pebble
@@ -472,25 +456,11 @@ def minute(t):
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
 
 
-class LapseTest(LeecCase):
+class LapseTest(run.OwnPebbleCase):
     """A pebble of its own issuing LIFE_S-second certificates: neither what
     a CA says nor a failed renewal lets one lapse unnoticed."""
-    needs_pebble = False
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.base = tempfile.mkdtemp(prefix="lapse-", dir=run.SCRATCH)
-        cls.pebble = PebbleEnv(
-            extra_config={"certificateValidityPeriod": LIFE_S},
-            env={"PEBBLE_AUTHZREUSE": "0"},
-            workdir=os.path.join(cls.base, "pebble"))
-        cls.pebble.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pebble.stop()
-        super().tearDownClass()
+    pebble_config = {"certificateValidityPeriod": LIFE_S}
+    pebble_env = {"PEBBLE_AUTHZREUSE": "0"}
 
     def renew(self, *extra):
         return self.leec("renew", "--dir", self.dir, *extra)
