@@ -55,7 +55,7 @@ typedef struct rn_pass {
     const rn_opts *ro;
     rn_cert *c;
     size_t n;
-    unsigned issued, fresh, failed, deferred, skipped, hookfail;
+    unsigned issued, fresh, failed, deferred, skipped, hookfail, broken;
 } rn_pass;
 
 static volatile sig_atomic_t reload_requested;
@@ -542,10 +542,14 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
             continue;
         }
         c->selected = ro->force || c->plan->wake <= now;
-        if (c->plan->broken && !ro->dry_run)
-            say(ro, LOG_WARNING, "%s: the installed version is broken (%s)%s",
+        /* An error even when this run replaces it: something damaged the
+         * state folder, and the exit status tells a monitor so. */
+        if (c->plan->broken && !ro->dry_run) {
+            say(ro, LOG_ERR, "%s: the installed version is broken (%s)%s",
                 c->name, c->plan->broken,
                 c->selected ? "; ordering a new one" : "");
+            p.broken++;
+        }
         if (!c->selected && !ro->dry_run) {
             char when[32];
             fmt_when(c->plan->wake, when, sizeof when);
@@ -594,7 +598,8 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     if (!ro->daemon || p.issued || p.failed || p.deferred)
         say(ro, LOG_INFO, "%u renewed, %u failed, %u deferred, %u not due",
             p.issued, p.failed, p.deferred, p.fresh);
-    if (report_expired(&p) || p.failed || p.skipped || p.hookfail)
+    if (report_expired(&p) || p.failed || p.skipped || p.hookfail ||
+        p.broken)
         status = status ? status : 1;
     /* The next pass (the daemon's): the earliest time a certificate wants
      * looking at. Only those that ran can have a new plan. */
