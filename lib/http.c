@@ -85,21 +85,6 @@ static int on_timer(CURLM *multi, long timeout_ms, void *ud)
     return 0;
 }
 
-static void resp_clear(leec_http_resp *r)
-{
-    free(r->errmsg);
-    leec_buf_free(&r->body);
-    free(r->content_type);
-    free(r->location);
-    free(r->replay_nonce);
-    free(r->retry_after);
-    for (size_t i = 0; i < r->nlinks; i++) {
-        free(r->links[i].url);
-        free(r->links[i].rel);
-    }
-    free(r->links);
-}
-
 static void req_free(http_req *r)
 {
     if (!r)
@@ -110,7 +95,7 @@ static void req_free(http_req *r)
     }
     curl_slist_free_all(r->headers);
     free(r->body);
-    resp_clear(&r->resp);
+    leec_http_resp_clear(&r->resp);
     free(r);
 }
 

@@ -49,6 +49,8 @@ typedef struct leec_http_resp {
  * status line starts a new response (after 100-continue): the values kept
  * so far are dropped. */
 void leec_http_header_line(leec_http_resp *resp, const char *line, size_t n);
+/* Frees what resp holds (its strings, body and links), not resp itself. */
+void leec_http_resp_clear(leec_http_resp *resp);
 
 /* Called once per request, from leec_http_perform(). resp is owned by the
  * transport and valid only during the call. */

@@ -10,6 +10,21 @@
 #include <string.h>
 #include <strings.h>
 
+void leec_http_resp_clear(leec_http_resp *r)
+{
+    free(r->errmsg);
+    leec_buf_free(&r->body);
+    free(r->content_type);
+    free(r->location);
+    free(r->replay_nonce);
+    free(r->retry_after);
+    for (size_t i = 0; i < r->nlinks; i++) {
+        free(r->links[i].url);
+        free(r->links[i].rel);
+    }
+    free(r->links);
+}
+
 static char *trimmed_dup(const char *s, size_t n)
 {
     while (n && isspace((unsigned char)*s)) {

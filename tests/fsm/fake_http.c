@@ -206,21 +206,6 @@ void leec_http_cancel(leec_http *h, void *userdata)
     }
 }
 
-static void resp_clear(leec_http_resp *r)
-{
-    free(r->errmsg);
-    leec_buf_free(&r->body);
-    free(r->content_type);
-    free(r->location);
-    free(r->replay_nonce);
-    free(r->retry_after);
-    for (size_t i = 0; i < r->nlinks; i++) {
-        free(r->links[i].url);
-        free(r->links[i].rel);
-    }
-    free(r->links);
-}
-
 leec_code leec_http_perform(leec_http *h)
 {
     /* Answer what was queued when we started; requests the callbacks
@@ -245,7 +230,7 @@ leec_code leec_http_perform(leec_http *h)
         if (r->log_index < log_n)
             log_v[r->log_index].status = resp.status;
         r->fn(r->userdata, &resp);
-        resp_clear(&resp);
+        leec_http_resp_clear(&resp);
         req_free(r);
     }
     return LEEC_OK;
