@@ -21,3 +21,15 @@ char *fuzz_data(const char *name, size_t *len)
         *len = n;
     return text;
 }
+
+static void log_fn(void *ud, leec_log_level level, const char *msg)
+{
+    (void)ud;
+    fprintf(stderr, "leec[%d]: %s\n", (int)level, msg);
+}
+
+void fuzz_ctx_log(leec_ctx *ctx)
+{
+    if (getenv("FUZZ_LOG"))
+        leec_ctx_set_log(ctx, log_fn, NULL, LEEC_LOG_DEBUG);
+}

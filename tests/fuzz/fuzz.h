@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "leec/leec.h"
+
 /* libFuzzer's entry point, defined by each target. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -14,5 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * Aborts when the file cannot be read: a target without its data would
  * fuzz nothing. */
 char *fuzz_data(const char *name, size_t *len);
+
+/* With FUZZ_LOG set in the environment, ctx logs everything to stderr
+ * (to see what a target does with one input: run it on that file alone);
+ * silent otherwise. */
+void fuzz_ctx_log(leec_ctx *ctx);
 
 #endif
