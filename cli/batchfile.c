@@ -11,7 +11,7 @@
 #include "cli.h"
 
 #define MAX_LINES 100000u
-#define MAX_LINE 65536u /* bytes, without the newline */
+#define MAX_LINE  65536u /* bytes, without the newline */
 
 enum { LINE_OK, LINE_EOF, LINE_LONG, LINE_NUL, LINE_ERR };
 
@@ -83,8 +83,8 @@ static int take_line(const char *file, cli_nameset *seen, char *s,
         return 0;
     const char **w = *tok;
     if (nt == 1) {
-        batch_line_error(file, line, "no NAME after the certificate name",
-                         w[0], " (a line is CERT-NAME NAME [NAME ...])");
+        batch_line_error(file, line, "no NAME after the certificate name", w[0],
+                         " (a line is CERT-NAME NAME [NAME ...])");
         return EXIT_USAGE;
     }
     unsigned prev = 0;
@@ -113,8 +113,7 @@ int batch_file_read(FILE *f, const char *file, batch_line_fn fn, void *ud)
         if (r == LINE_EOF)
             break;
         if (line > MAX_LINES) {
-            fprintf(stderr, "leec: %s: more than %u lines\n", file,
-                    MAX_LINES);
+            fprintf(stderr, "leec: %s: more than %u lines\n", file, MAX_LINES);
             status = EXIT_USAGE;
         } else if (r == LINE_LONG) {
             fprintf(stderr, "leec: %s:%u: line longer than %u bytes\n", file,

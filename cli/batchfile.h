@@ -10,8 +10,8 @@
  * names (n >= 2), the certificate name not seen on an earlier line (ASCII
  * case ignored). Returns 0, EXIT_USAGE after its own message (by
  * batch_line_error), or 1 (out of memory). */
-typedef int (*batch_line_fn)(void *ud, unsigned line,
-                             const char *const *words, size_t n);
+typedef int (*batch_line_fn)(void *ud, unsigned line, const char *const *words,
+                             size_t n);
 
 /* Reads f (named file in messages) line by line: CERT-NAME NAME [NAME ...],
  * words separated by blanks, a word starting with '#' and the rest of its

@@ -65,8 +65,8 @@ static void parse_links(leec_http_resp *resp, const char *v, size_t n)
             }
         }
         if (rel) {
-            leec_http_link *nl = realloc(resp->links,
-                                         (resp->nlinks + 1) * sizeof *nl);
+            leec_http_link *nl =
+                realloc(resp->links, (resp->nlinks + 1) * sizeof *nl);
             if (!nl)
                 return;
             resp->links = nl;
