@@ -42,8 +42,7 @@ static void order(const json_t *o)
 static void authorization(const json_t *o)
 {
     /* "" is what the agent asks first (the list of types offered). */
-    static const char *const types[] = {"", "http-01", "dns-01",
-                                        "tls-alpn-01"};
+    static const char *const types[] = {"", "http-01", "dns-01", "tls-alpn-01"};
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         leec_authz_view v;
         char *offered = NULL;
@@ -78,8 +77,8 @@ static void renewal_info(const json_t *o)
 {
     leec_renewal_state st = {0};
     /* Twice: the second answer for the same id keeps the chosen time. */
-    if (leec_renewal_take_ari(&st, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", o,
-                              -1, NOW) == LEEC_OK)
+    if (leec_renewal_take_ari(&st, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", o, -1,
+                              NOW) == LEEC_OK)
         (void)leec_renewal_take_ari(&st, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
                                     o, 3600, NOW + 60);
     free(leec_renewal_json(&st));

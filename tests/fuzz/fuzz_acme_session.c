@@ -1,5 +1,5 @@
 /* A whole conversation with a CA, every answer from the input: the script
- * of responses (fuzz_script.h) to what an agent renewing the test leaf
+ * of responses (script.h) to what an agent renewing the test leaf
  * (pki/, installed in an in-memory store, its key reused so that a chain
  * issued for it installs) sends: the directory, nonces, newAccount (the
  * account object), renewalInfo when the directory offers it, newOrder,
@@ -15,8 +15,8 @@
 
 #include "fake.h"
 #include "fuzz.h"
-#include "fuzz_script.h"
-#include "fuzz_store.h"
+#include "memstore.h"
+#include "script.h"
 
 #define MAX_ITER 2000
 
@@ -83,8 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     leec_code rc;
     bool finished = false;
     leec_agent *a = leec_agent_new(ctx, NULL, names, 2, &rc);
-    if (!a ||
-        leec_agent_set_preferred_chain(a, "leec fuzz root") != LEEC_OK)
+    if (!a || leec_agent_set_preferred_chain(a, "leec fuzz root") != LEEC_OK)
         abort();
     leec_agent_set_reuse_key(a, true);
     leec_agent_set_force(a, !offers_ari(data, size));

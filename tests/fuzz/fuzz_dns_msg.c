@@ -7,7 +7,8 @@
  * two-byte length before each), given in order to the queries the solver
  * sends for _acme-challenge.www.example.com (resolver, zone, UPDATE, name
  * servers, their addresses, the check rounds; then the record's removal,
- * and a second presentation removed the blocking way). The DNS transport
+ * and a second presentation removed the blocking way). An empty message
+ * stands for a query that got no answer (a timeout). The DNS transport
  * is replaced at link time (-Wl,--wrap: leec_dns_send and friends become
  * the __wrap_ functions below): nothing is sent anywhere, and each answer
  * goes through leec_dns_answer_matches as the real transport's do, its ID
@@ -24,8 +25,8 @@
  * Seeds come from the same run against a real server: with
  * FUZZ_DNS_RECORD=FILE and FUZZ_DNS_SERVER=ADDR:PORT in the environment,
  * the __wrap_ functions hand every query to the real transport (the
- * __real_ ones), on the real clock, and append each answer to FILE in the
- * input's format (tests/fuzz/capture_seeds.py runs it against BIND). */
+ * __real_ ones), on the real clock, and the answers are written to FILE in
+ * the input's format (tests/fuzz/capture_seeds.py runs it against BIND). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,10 +43,10 @@
 #include "loop.h"
 #include "solver/providers.h"
 
-#define MAX_ITER 2000
-#define DIGEST "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
-#define SERVER "127.0.0.1:5353"
-#define KEY_NAME "leec-test."
+#define MAX_ITER   2000
+#define DIGEST     "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+#define SERVER     "127.0.0.1:5353"
+#define KEY_NAME   "leec-test."
 #define KEY_SECRET "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2U="
 
 static const char *record_file; /* FUZZ_DNS_RECORD: recording, not fuzzing */
@@ -116,9 +117,9 @@ static leec_code answer(const unsigned char *q, size_t qlen, bool tcp,
     size_t n = 0;
     *out = NULL;
     *outlen = 0;
-    if (!next_answer(&a, &n))
-        return LEEC_E_TIMEOUT;
-    if (!tcp && n > 2 && (a[2] & 0x02) && !next_answer(&a, &n))
+    if (!next_answer(&a, &n) || n == 0)
+        return LEEC_E_TIMEOUT; /* the script is over, or says so */
+    if (!tcp && n > 2 && (a[2] & 0x02) && (!next_answer(&a, &n) || n == 0))
         return LEEC_E_TIMEOUT; /* truncated: the TCP retry's answer */
     unsigned char *c = malloc(n ? n : 1);
     if (!c)
@@ -149,16 +150,53 @@ leec_code __real_leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
                                     bool tcp, int timeout_ms,
                                     unsigned char **reply, size_t *rlen);
 
-static void record(leec_code rc, const unsigned char *wire, size_t len)
+/* The answers of a recording, by query: the replay hands answers out in
+ * the order the queries were sent, whatever order they came back in (the
+ * A and AAAA queries of several name servers are out at once). A query
+ * that got no answer (an unreachable server) is an empty message, which
+ * the replay turns into a timeout. */
+static struct {
+    unsigned char *wire;
+    size_t len;
+} * answers;
+static size_t nanswers;
+
+static size_t record_slot(void)
 {
-    FILE *f = fopen(record_file, "ab");
-    if (rc != LEEC_OK || !f || len > 65535) {
-        fprintf(stderr, "fuzz_dns_msg: recording: %s\n", leec_strerror(rc));
-        abort(); /* a seed with a hole would not replay */
-    }
-    unsigned char n[2] = {(unsigned char)(len >> 8), (unsigned char)len};
-    if (fwrite(n, 1, 2, f) != 2 || fwrite(wire, 1, len, f) != len)
+    void *v = realloc(answers, (nanswers + 1) * sizeof *answers);
+    if (!v)
         abort();
+    answers = v;
+    answers[nanswers].wire = NULL;
+    answers[nanswers].len = 0;
+    return nanswers++;
+}
+
+static void record(size_t slot, leec_code rc, const unsigned char *wire,
+                   size_t len)
+{
+    if (rc != LEEC_OK || len > 65535)
+        return;
+    if (!(answers[slot].wire = malloc(len ? len : 1)))
+        abort();
+    memcpy(answers[slot].wire, wire, len);
+    answers[slot].len = len;
+}
+
+static void record_write(void)
+{
+    FILE *f = fopen(record_file, "wb");
+    if (!f)
+        abort();
+    for (size_t i = 0; i < nanswers; i++) {
+        size_t len = answers[i].len;
+        unsigned char n[2] = {(unsigned char)(len >> 8), (unsigned char)len};
+        if (fwrite(n, 1, 2, f) != 2 ||
+            (len && fwrite(answers[i].wire, 1, len, f) != len))
+            abort();
+        free(answers[i].wire);
+    }
+    free(answers);
     fclose(f);
 }
 
@@ -166,6 +204,7 @@ static void record(leec_code rc, const unsigned char *wire, size_t len)
 typedef struct recorded {
     leec_dns_fn fn;
     void *ud;
+    size_t slot;
 } recorded;
 
 static void on_recorded(void *ud, leec_code rc, const unsigned char *wire,
@@ -173,22 +212,27 @@ static void on_recorded(void *ud, leec_code rc, const unsigned char *wire,
 {
     recorded r = *(recorded *)ud;
     free(ud);
-    record(rc, wire, len);
+    record(r.slot, rc, wire, len);
     r.fn(r.ud, rc, wire, len);
 }
 
 /* ---- the stand-in transport ---- */
 
+/* Queries wait in the order they were sent and are answered in that
+ * order, on the next turn of the loop (one timer for all of them): the
+ * order of a recording's answers. */
 struct leec_dns_query {
-    leec_ctx *ctx;
+    struct leec_dns_query *next;
     unsigned char *msg;
     size_t len;
     bool tcp;
     leec_dns_fn fn;
     void *ud;
-    leec_timer *timer;
     bool in_cb; /* fn is running: a cancel must not free (as dns.c) */
 };
+
+static leec_dns_query *queue, **queue_tail = &queue;
+static leec_timer *queue_timer;
 
 leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
                                socklen_t salen, const unsigned char *msg,
@@ -207,18 +251,34 @@ static void query_free(leec_dns_query *q)
     free(q);
 }
 
-/* The answer arrives on the next turn of the loop, as a real one would. */
+static void unqueue(leec_dns_query *q)
+{
+    for (leec_dns_query **pp = &queue; *pp; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            if (queue_tail == &q->next)
+                queue_tail = pp;
+            return;
+        }
+}
+
+/* Answers the queries waiting, oldest first, and those their callbacks
+ * send meanwhile. */
 static void deliver(void *ud)
 {
-    leec_dns_query *q = ud;
-    unsigned char *a = NULL;
-    size_t n = 0;
-    q->timer = NULL;
-    leec_code rc = answer(q->msg, q->len, q->tcp, &a, &n);
-    q->in_cb = true;
-    q->fn(q->ud, rc, a, n);
-    free(a);
-    query_free(q);
+    (void)ud;
+    queue_timer = NULL;
+    while (queue) {
+        leec_dns_query *q = queue;
+        unsigned char *a = NULL;
+        size_t n = 0;
+        unqueue(q);
+        leec_code rc = answer(q->msg, q->len, q->tcp, &a, &n);
+        q->in_cb = true;
+        q->fn(q->ud, rc, a, n);
+        free(a);
+        query_free(q);
+    }
 }
 
 leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
@@ -231,7 +291,7 @@ leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
         recorded *r = malloc(sizeof *r);
         if (!r)
             return LEEC_E_NOMEM;
-        *r = (recorded){fn, userdata};
+        *r = (recorded){fn, userdata, record_slot()};
         leec_code rc = __real_leec_dns_send(ctx, sa, salen, msg, len, tcp,
                                             timeout_ms, on_recorded, r, out);
         if (rc != LEEC_OK)
@@ -249,14 +309,16 @@ leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
     }
     memcpy(q->msg, msg, len);
     q->len = len;
-    q->ctx = ctx;
     q->tcp = tcp;
     q->fn = fn;
     q->ud = userdata;
-    if (!(q->timer = leec_loop_timer(ctx, leec_now_ms(ctx), deliver, q))) {
+    if (!queue_timer && !(queue_timer = leec_loop_timer(ctx, leec_now_ms(ctx),
+                                                        deliver, NULL))) {
         query_free(q);
         return LEEC_E_NOMEM;
     }
+    *queue_tail = q;
+    queue_tail = &q->next;
     if (out)
         *out = q;
     return LEEC_OK;
@@ -270,8 +332,12 @@ void __wrap_leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q)
     }
     if (!q || q->in_cb)
         return;
-    leec_loop_timer_cancel(ctx, q->timer);
+    unqueue(q);
     query_free(q);
+    if (!queue) {
+        leec_loop_timer_cancel(ctx, queue_timer);
+        queue_timer = NULL;
+    }
 }
 
 leec_code __wrap_leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
@@ -280,9 +346,10 @@ leec_code __wrap_leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
                                     unsigned char **reply, size_t *rlen)
 {
     if (record_file) {
+        size_t slot = record_slot();
         leec_code rc = __real_leec_dns_send_sync(sa, salen, msg, len, tcp,
                                                  timeout_ms, reply, rlen);
-        record(rc, *reply, *rlen);
+        record(slot, rc, *reply, *rlen);
         return rc;
     }
     if (!msg || len < 12 || len > 65535 || timeout_ms <= 0 ||
@@ -386,6 +453,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s->ops->cleanup(s, op, false, NULL, NULL);
     }
     s->ops->destroy(s);
+    /* Queries nobody waits for any more (a run cut short). */
+    while (queue) {
+        leec_dns_query *q = queue;
+        unqueue(q);
+        query_free(q);
+    }
+    leec_loop_timer_cancel(ctx, queue_timer);
+    queue_timer = NULL;
     leec_ctx_free(ctx);
+    if (record_file)
+        record_write();
     return 0;
 }

@@ -1,5 +1,5 @@
 /* The OVH API's answers (lib/solver/ovh.c) as the provider reads them: the
- * input is the script of responses (fuzz_script.h) to one record's life,
+ * input is the script of responses (script.h) to one record's life,
  * GET /auth/time, POST .../record, POST .../refresh, then its removal,
  * DELETE .../record/ID and the refresh again, and a second record removed
  * the blocking way (what a stopped run does). The provider talks through
@@ -13,11 +13,11 @@
 
 #include "fake.h"
 #include "fuzz.h"
-#include "fuzz_script.h"
+#include "script.h"
 #include "solver/providers.h"
 
 #define MAX_ITER 200
-#define VALUE "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+#define VALUE    "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
 
 static char creds[64];
 
@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     added = false;
     op = NULL;
     if (fuzz_script_left() &&
-        ops->add(p, "example.com.", "_acme-challenge.example.com.", VALUE,
-                 done, &added, &op) == LEEC_OK) {
+        ops->add(p, "example.com.", "_acme-challenge.example.com.", VALUE, done,
+                 &added, &op) == LEEC_OK) {
         (void)fake_drive_until(ctx, MAX_ITER, is_true, &added);
         ops->remove(p, op, NULL, NULL);
     }

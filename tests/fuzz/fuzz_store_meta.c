@@ -11,9 +11,9 @@
 
 #include "fake.h"
 #include "fuzz.h"
-#include "fuzz_store.h"
 #include "json.h"
 #include "lifecycle.h"
+#include "memstore.h"
 #include "renewal.h"
 
 #define NAME "example.com"

@@ -1,6 +1,6 @@
-/* The in-memory store of the fuzz targets (fuzz_store.h). */
+/* The in-memory store of the fuzz targets (memstore.h). */
 #define _GNU_SOURCE
-#include "fuzz_store.h"
+#include "memstore.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -81,8 +81,8 @@ static leec_code account_load(leec_store *s, const char *ca_id, char **key,
     return rc;
 }
 
-static leec_code account_save(leec_store *s, const char *ca_id,
-                              const char *key, const char *json)
+static leec_code account_save(leec_store *s, const char *ca_id, const char *key,
+                              const char *json)
 {
     (void)ca_id;
     fuzz_store_set(s, "account.key.pem", key, strlen(key));

@@ -1,6 +1,6 @@
-/* The scripted server of the fuzz targets (fuzz_script.h). */
+/* The scripted server of the fuzz targets (script.h). */
 #define _GNU_SOURCE
-#include "fuzz_script.h"
+#include "script.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +12,7 @@ static const char *pos, *end;
 static const char *find(const char *p, const char *e, const char *s)
 {
     size_t n = strlen(s);
-    return p && (size_t)(e - p) >= n ? memmem(p, (size_t)(e - p), s, n)
-                                     : NULL;
+    return p && (size_t)(e - p) >= n ? memmem(p, (size_t)(e - p), s, n) : NULL;
 }
 
 /* The next response's bytes, [*b, *e); false when the script is over. */
