@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # make check: lint, unit and state-machine tests (plain and sanitized), an
-# install test (scripts/check_install.sh), a few seconds of each fuzz target
-# (when clang is there), end to end against pebble. Counts every suite and
-# ends with "N passed, N failed".
+# install test (scripts/check_install.sh), end to end against pebble. Counts
+# every suite and ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
