@@ -119,7 +119,8 @@ def split_response(raw):
 
 def install_leaf(state):
     """The test leaf as the current version of example.com, as the
-    filesystem store lays it out."""
+    filesystem store lays it out (with the meta.json the acme_session
+    target installs too)."""
     v = os.path.join(state, "archive", "example.com", "1")
     os.makedirs(v)
     for d in ("accounts", "live", "locks"):
@@ -127,9 +128,10 @@ def install_leaf(state):
     leaf = open(os.path.join(PKI, "leaf.pem"), "rb").read()
     inter = open(os.path.join(PKI, "inter.pem"), "rb").read()
     key = open(os.path.join(PKI, "leaf.key.pem"), "rb").read()
+    meta = open(os.path.join(PKI, "meta.json"), "rb").read()
     for name, data in (("cert.pem", leaf), ("chain.pem", inter),
                        ("fullchain.pem", leaf + inter),
-                       ("privkey.pem", key)):
+                       ("privkey.pem", key), ("meta.json", meta)):
         write(os.path.join(v, name), data)
     os.chmod(os.path.join(v, "privkey.pem"), 0o600)
     os.symlink("../archive/example.com/1",

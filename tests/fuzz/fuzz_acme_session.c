@@ -1,14 +1,15 @@
 /* A whole conversation with a CA, every answer from the input: the script
- * of responses (script.h) to what an agent renewing the test leaf
- * (pki/, installed in an in-memory store, its key reused so that a chain
- * issued for it installs) sends: the directory, nonces, newAccount (the
- * account object), renewalInfo when the directory offers it, newOrder,
- * authorizations, the challenge, polls, finalize, the download and the
- * alternate chains (the preferred chain is the test root's, which no CA
- * offers); then the context's account fetched (an account operation) and
- * a revocation. Everything the agent, the account code and the request
- * layer do with the CA's headers and bodies, in the order they do it; the
- * clock jumps to each deadline (Retry-After, polling). */
+ * of responses (script.h) to what an agent renewing the test leaf (pki/,
+ * installed with its meta.json in an in-memory store, its key reused so
+ * that a chain issued for it installs) sends: the directory, nonces,
+ * newAccount (the account object), renewalInfo when the directory offers
+ * it, newOrder, authorizations, the challenge, polls, finalize, the
+ * download and the alternate chains (the preferred chain is the test
+ * root's, which no CA offers); then the context's account fetched (an
+ * account operation) and a revocation. Everything the agent, the account
+ * code and the request layer do with the CA's headers and bodies, in the
+ * order they do it; the clock jumps to each deadline (Retry-After,
+ * polling). */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,8 @@
 
 #define MAX_ITER 2000
 
-static char *cert, *key;
-static size_t cert_len, key_len;
+static char *cert, *key, *meta;
+static size_t cert_len, key_len, meta_len;
 
 static void agent_done(void *ud, leec_agent *agent, leec_outcome outcome)
 {
@@ -66,12 +67,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!cert) {
         cert = fuzz_data("leaf.pem", &cert_len);
         key = fuzz_data("leaf.key.pem", &key_len);
+        meta = fuzz_data("meta.json", &meta_len);
     }
     fake_clock_set(1000000);
     fuzz_script_start(data, size);
     leec_store *store = fuzz_store_new();
     fuzz_store_set(store, "cert.pem", cert, cert_len);
     fuzz_store_set(store, "privkey.pem", key, key_len);
+    fuzz_store_set(store, "meta.json", meta, meta_len);
     leec_ctx *ctx = leec_ctx_new();
     if (!ctx || leec_ctx_set_server(ctx, "https://ca.test/dir") != LEEC_OK)
         abort();

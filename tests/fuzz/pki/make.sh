@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Writes the small test PKI the fuzz targets load at start-up (FUZZ_DATA_DIR):
+# Writes the small test PKI the fuzz targets load at start-up (FUZZ_DATA_DIR;
+# meta.json next to it, hand-written, is what acme_session installs with the
+# leaf):
 # a root, an intermediate it signs (with an AIA caIssuers URI), and a leaf
 # for example.com and www.example.com whose key the targets check chains
 # against. The files are committed; run this again only to replace them
