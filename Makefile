@@ -4,9 +4,11 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 MESON_OPTS ?= --werror --buildtype=debugoptimized
 
-.PHONY: all deps build demo check test unit e2e bench lint asan install uninstall clean
+.PHONY: all deps build demo check test unit e2e bench lint asan fuzz install uninstall clean
 
 all: build
 
@@ -27,7 +29,7 @@ demo: build
 # Every test: lint, unit + state machine (plain and under ASan/UBSan), end to
 # end against pebble. Ends with one "N passed, N failed" line.
 check: build
-	@bash scripts/check.sh $(BUILD) $(ASAN_BUILD)
+	@bash scripts/check.sh $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 unit: build
 	meson test -C $(BUILD) --print-errorlogs
@@ -43,8 +45,14 @@ bench: build
 lint:
 	@bash scripts/lint.sh
 
+# Every libFuzzer target of tests/fuzz (clang, ASan, UBSan; built in
+# $(FUZZ_BUILD)) for FUZZ_SECONDS each, from its seed corpus; one line per
+# target; fails when one finds a crash, a leak or a hang.
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh $(FUZZ_BUILD)
+
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) demo-state
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) demo-state

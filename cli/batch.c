@@ -9,10 +9,9 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "batchfile.h"
 #include "lifecycle.h"
 
-#define MAX_LINES 100000u
-#define MAX_LINE 65536u      /* bytes, without the newline */
 #define DRAW_INTERVAL 0.125  /* s: at most 8 redraws a second */
 #define POLL_MAX_MS 250      /* so that a signal is noticed promptly */
 
@@ -24,36 +23,6 @@ void batch_clock(time_t t, char *buf, size_t len)
     localtime_r(&now, &today);
     bool same_day = tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday;
     strftime(buf, len, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-/* ---- reading FILE ---- */
-
-enum { LINE_OK, LINE_EOF, LINE_LONG, LINE_NUL, LINE_ERR };
-
-/* One line into buf (cap bytes, NUL-terminated, without the newline). */
-static int read_line(FILE *f, char *buf, size_t cap)
-{
-    size_t n = 0;
-    int c = EOF;
-    bool any = false, nul = false;
-    while ((c = getc_unlocked(f)) != EOF && c != '\n') {
-        any = true;
-        if (n + 1 >= cap)
-            return LINE_LONG;
-        nul |= c == '\0';
-        buf[n++] = (char)c;
-    }
-    if (c == EOF && ferror(f))
-        return LINE_ERR;
-    if (c == EOF && !any)
-        return LINE_EOF;
-    buf[n] = '\0';
-    return nul ? LINE_NUL : LINE_OK;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
 /* Which name of a line the library refuses (for the message). */
@@ -69,61 +38,11 @@ static const char *bad_name(leec_ctx *ctx, const char *const *names, size_t n)
     return NULL;
 }
 
-static void line_error(const batch *b, unsigned line, const char *what,
-                       const char *arg, const char *after)
+/* A certificate line of FILE (batchfile.c splits them): its agent,
+ * started later. 0, EXIT_USAGE, or 1 (out of memory). */
+static int add_cert(void *ud, unsigned line, const char *const *w, size_t nt)
 {
-    fprintf(stderr, "leec: %s:%u: %s", b->file, line, what);
-    if (arg) {
-        fputs(" '", stderr);
-        cli_put_safe(arg);
-        fputc('\'', stderr);
-    }
-    fprintf(stderr, "%s\n", after ? after : "");
-}
-
-/* Splits one line into words and creates its agent. 0, EXIT_USAGE, or 1
- * (out of memory). */
-static int add_line(batch *b, cli_nameset *seen, char *s, unsigned line,
-                    const char ***tok, size_t *tokcap)
-{
-    size_t nt = 0;
-    for (;;) {
-        while (is_space(*s))
-            s++;
-        if (!*s || *s == '#') /* '#' starting a word: a comment */
-            break;
-        if (nt == *tokcap) {
-            size_t cap = *tokcap ? 2 * *tokcap : 16;
-            const char **v = realloc(*tok, cap * sizeof *v);
-            if (!v)
-                return 1;
-            *tok = v;
-            *tokcap = cap;
-        }
-        (*tok)[nt++] = s;
-        while (*s && !is_space(*s))
-            s++;
-        if (*s)
-            *s++ = '\0';
-    }
-    if (nt == 0)
-        return 0;
-    const char **w = *tok;
-    if (nt == 1) {
-        line_error(b, line, "no NAME after the certificate name", w[0],
-                   " (a line is CERT-NAME NAME [NAME ...])");
-        return EXIT_USAGE;
-    }
-    unsigned prev = 0;
-    int added = cli_nameset_add(seen, w[0], line, &prev);
-    if (added < 0)
-        return 1;
-    if (added == 0) {
-        char after[64];
-        snprintf(after, sizeof after, " is already on line %u", prev);
-        line_error(b, line, "certificate name", w[0], after);
-        return EXIT_USAGE;
-    }
+    batch *b = ud;
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 64;
         batch_cert *v = realloc(b->certs, cap * sizeof *v);
@@ -137,14 +56,15 @@ static int add_line(batch *b, cli_nameset *seen, char *s, unsigned line,
     if (!a) {
         const char *bad;
         if (rc == LEEC_E_BAD_NAME && (bad = bad_name(b->ctx, w + 1, nt - 1)))
-            line_error(b, line, "invalid domain name", bad, NULL);
+            batch_line_error(b->file, line, "invalid domain name", bad, NULL);
         else if (rc == LEEC_E_BAD_NAME)
-            line_error(b, line, "invalid domain names for", w[0], NULL);
+            batch_line_error(b->file, line, "invalid domain names for", w[0],
+                             NULL);
         else if (rc == LEEC_E_INVALID_ARG)
-            line_error(b, line, "invalid certificate name", w[0],
-                       " (letters, digits, '.', '_', '-')");
+            batch_line_error(b->file, line, "invalid certificate name", w[0],
+                             " (letters, digits, '.', '_', '-')");
         else
-            line_error(b, line, leec_strerror(rc), NULL, NULL);
+            batch_line_error(b->file, line, leec_strerror(rc), NULL, NULL);
         return rc == LEEC_E_NOMEM ? 1 : EXIT_USAGE;
     }
     if (issue_agent_setup(a, b->o) != 0)
@@ -166,45 +86,9 @@ static int read_batch(batch *b)
         fprintf(stderr, "leec: cannot read %s: %s\n", path, strerror(errno));
         return EXIT_USAGE;
     }
-    char *buf = malloc(MAX_LINE + 2);
-    const char **tok = NULL;
-    size_t tokcap = 0;
-    cli_nameset seen = {NULL, 0, 0};
-    int status = buf ? 0 : 1;
-    for (unsigned line = 1; status == 0; line++) {
-        int r = read_line(f, buf, MAX_LINE + 2);
-        if (r == LINE_EOF)
-            break;
-        if (line > MAX_LINES) {
-            fprintf(stderr, "leec: %s: more than %u lines\n", b->file,
-                    MAX_LINES);
-            status = EXIT_USAGE;
-        } else if (r == LINE_LONG) {
-            fprintf(stderr, "leec: %s:%u: line longer than %u bytes\n",
-                    b->file, line, MAX_LINE);
-            status = EXIT_USAGE;
-        } else if (r == LINE_NUL) {
-            line_error(b, line, "NUL byte in the line", NULL, NULL);
-            status = EXIT_USAGE;
-        } else if (r == LINE_ERR) {
-            fprintf(stderr, "leec: cannot read %s: %s\n", b->file,
-                    strerror(errno));
-            status = EXIT_USAGE;
-        } else {
-            status = add_line(b, &seen, buf, line, &tok, &tokcap);
-        }
-    }
-    if (status == 1)
-        fputs("leec: out of memory\n", stderr);
-    else if (status == 0 && b->n == 0) {
-        fprintf(stderr, "leec: %s: no certificates\n", b->file);
-        status = EXIT_USAGE;
-    }
+    int status = batch_file_read(f, b->file, add_cert, b);
     if (!std)
         fclose(f);
-    cli_nameset_free(&seen);
-    free(tok);
-    free(buf);
     return status;
 }
 

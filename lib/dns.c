@@ -162,10 +162,9 @@ leec_code leec_dns_parse_addr(const char *text, int default_port,
 
 /* ---- messages ---- */
 
-/* Offset just past the question section of a message, or 0 if malformed.
- * Names in questions we send are never compressed, but a pointer is
+/* Names in questions we send are never compressed, but a pointer is
  * followed by nothing else in the name, so it is skipped either way. */
-static size_t question_end(const unsigned char *m, size_t len)
+size_t leec_dns_question_end(const unsigned char *m, size_t len)
 {
     size_t off = DNS_HDR;
     unsigned qd = 0;
@@ -195,25 +194,26 @@ static size_t question_end(const unsigned char *m, size_t len)
     return off;
 }
 
-/* Whether an answer belongs to the query: same ID and opcode, QR set, and
- * the same question, byte for byte (servers copy it; an answer for another
- * name or type is not ours). An error answer without a question (some
- * servers send FORMERR/NOTIMP that way) is accepted so that the caller
- * sees the server's rcode rather than a timeout; it carries no data. */
-static bool answer_ok(const leec_dns_query *q, const unsigned char *a,
-                      size_t n)
+/* What belongs to a query: see dns.h. Kept apart from the query's state so
+ * that the fuzz target's stand-in transport judges answers the same way. */
+bool leec_dns_answer_matches(const unsigned char *m, size_t qend,
+                             const unsigned char *a, size_t n)
 {
-    const unsigned char *m = q->out + 2;
-
     if (n < DNS_HDR || a[0] != m[0] || a[1] != m[1])
         return false;
     if (!(a[2] & 0x80) || (a[2] & 0x78) != (m[2] & 0x78))
         return false;
     if (a[4] == 0 && a[5] == 0 && (a[3] & 0x0F) != 0)
         return true;
-    if (a[4] != m[4] || a[5] != m[5] || n < q->qend)
+    if (a[4] != m[4] || a[5] != m[5] || n < qend)
         return false;
-    return memcmp(a + DNS_HDR, m + DNS_HDR, q->qend - DNS_HDR) == 0;
+    return memcmp(a + DNS_HDR, m + DNS_HDR, qend - DNS_HDR) == 0;
+}
+
+static bool answer_ok(const leec_dns_query *q, const unsigned char *a,
+                      size_t n)
+{
+    return leec_dns_answer_matches(q->out + 2, q->qend, a, n);
 }
 
 /* ---- the state machine ---- */
@@ -542,7 +542,7 @@ static leec_code query_new(leec_ctx *ctx, const struct sockaddr *sa,
     q->out[0] = (unsigned char)(len >> 8);
     q->out[1] = (unsigned char)len;
     memcpy(q->out + 2, msg, len);
-    if (!(q->qend = question_end(q->out + 2, len))) {
+    if (!(q->qend = leec_dns_question_end(q->out + 2, len))) {
         query_free(q);
         return LEEC_E_INVALID_ARG;
     }

@@ -16,6 +16,20 @@
 leec_code leec_dns_parse_addr(const char *text, int default_port,
                               struct sockaddr_storage *out, socklen_t *len);
 
+/* Offset just past the question section of the message m, or 0 if it is
+ * malformed. */
+size_t leec_dns_question_end(const unsigned char *m, size_t len);
+
+/* Whether a (n bytes) answers the message m, whose question section ends
+ * at qend: same ID and opcode, QR set, and the same question, byte for
+ * byte (servers copy it; an answer for another name or type is not ours).
+ * An error answer without a question (some servers send FORMERR/NOTIMP
+ * that way) matches, so that the caller sees the server's rcode rather
+ * than a timeout; it carries no data. Every answer is judged so before
+ * the callback of leec_dns_send sees it. */
+bool leec_dns_answer_matches(const unsigned char *m, size_t qend,
+                             const unsigned char *a, size_t n);
+
 typedef struct leec_dns_query leec_dns_query;
 
 /* rc LEEC_OK with the answer's wire bytes (valid during the call), whose ID

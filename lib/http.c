@@ -7,13 +7,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HEADER_MAX 8192
-#define LINKS_MAX 16
 #define EVENTS_MAX 64
 
 typedef struct http_req {
@@ -88,21 +85,6 @@ static int on_timer(CURLM *multi, long timeout_ms, void *ud)
     return 0;
 }
 
-static void resp_clear(leec_http_resp *r)
-{
-    free(r->errmsg);
-    leec_buf_free(&r->body);
-    free(r->content_type);
-    free(r->location);
-    free(r->replay_nonce);
-    free(r->retry_after);
-    for (size_t i = 0; i < r->nlinks; i++) {
-        free(r->links[i].url);
-        free(r->links[i].rel);
-    }
-    free(r->links);
-}
-
 static void req_free(http_req *r)
 {
     if (!r)
@@ -113,7 +95,7 @@ static void req_free(http_req *r)
     }
     curl_slist_free_all(r->headers);
     free(r->body);
-    resp_clear(&r->resp);
+    leec_http_resp_clear(&r->resp);
     free(r);
 }
 
@@ -180,112 +162,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static char *trimmed_dup(const char *s, size_t n)
-{
-    while (n && isspace((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    return strndup(s, n);
-}
-
-/* Link: <url>;rel="up", <url2>;rel="alternate" (RFC 8288). */
-static void parse_links(leec_http_resp *resp, const char *v, size_t n)
-{
-    const char *end = v + n;
-    while (v < end && resp->nlinks < LINKS_MAX) {
-        const char *lt = memchr(v, '<', (size_t)(end - v));
-        if (!lt)
-            return;
-        const char *gt = memchr(lt, '>', (size_t)(end - lt));
-        if (!gt)
-            return;
-        const char *next = memchr(gt, ',', (size_t)(end - gt));
-        const char *stop = next ? next : end;
-        const char *rel = NULL;
-        size_t rel_len = 0;
-        for (const char *p = gt + 1; p + 4 <= stop; p++) {
-            if (strncasecmp(p, "rel=", 4) == 0) {
-                rel = p + 4;
-                while (rel < stop && *rel == '"')
-                    rel++;
-                const char *re = rel;
-                while (re < stop && *re != '"' && *re != ';' &&
-                       !isspace((unsigned char)*re))
-                    re++;
-                rel_len = (size_t)(re - rel);
-                break;
-            }
-        }
-        if (rel) {
-            leec_http_link *nl = realloc(resp->links,
-                                         (resp->nlinks + 1) * sizeof *nl);
-            if (!nl)
-                return;
-            resp->links = nl;
-            nl[resp->nlinks].url = strndup(lt + 1, (size_t)(gt - lt - 1));
-            nl[resp->nlinks].rel = strndup(rel, rel_len);
-            if (!nl[resp->nlinks].url || !nl[resp->nlinks].rel) {
-                free(nl[resp->nlinks].url);
-                free(nl[resp->nlinks].rel);
-                return;
-            }
-            resp->nlinks++;
-        }
-        if (!next)
-            return;
-        v = next + 1;
-    }
-}
-
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     http_req *r = ud;
     size_t n = size * nmemb;
-    if (n > HEADER_MAX)
-        return n; /* ignored, not fatal: none we read is that long */
-    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
-        /* A new response (after 100-continue or a redirect): start over. */
-        free(r->resp.content_type);
-        free(r->resp.location);
-        free(r->resp.replay_nonce);
-        free(r->resp.retry_after);
-        r->resp.content_type = r->resp.location = NULL;
-        r->resp.replay_nonce = r->resp.retry_after = NULL;
-        return n;
-    }
-    const char *colon = memchr(ptr, ':', n);
-    if (!colon)
-        return n;
-    size_t klen = (size_t)(colon - ptr);
-    const char *v = colon + 1;
-    size_t vlen = n - klen - 1;
-    char **slot = NULL;
-    if (klen == 12 && strncasecmp(ptr, "Content-Type", 12) == 0) {
-        size_t m = 0;
-        while (m < vlen && v[m] != ';')
-            m++;
-        free(r->resp.content_type);
-        r->resp.content_type = trimmed_dup(v, m);
-        if (r->resp.content_type)
-            for (char *p = r->resp.content_type; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-        return n;
-    }
-    if (klen == 8 && strncasecmp(ptr, "Location", 8) == 0)
-        slot = &r->resp.location;
-    else if (klen == 12 && strncasecmp(ptr, "Replay-Nonce", 12) == 0)
-        slot = &r->resp.replay_nonce;
-    else if (klen == 11 && strncasecmp(ptr, "Retry-After", 11) == 0)
-        slot = &r->resp.retry_after;
-    else if (klen == 4 && strncasecmp(ptr, "Link", 4) == 0)
-        parse_links(&r->resp, v, vlen);
-    if (slot) {
-        free(*slot);
-        *slot = trimmed_dup(v, vlen);
-    }
+    leec_http_header_line(&r->resp, ptr, n);
     return n;
 }
 
@@ -302,7 +183,7 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
 static bool header_ok(const char *hv)
 {
     const char *colon = strchr(hv, ':');
-    if (!colon || colon == hv || strlen(hv) > HEADER_MAX)
+    if (!colon || colon == hv || strlen(hv) > LEEC_HTTP_HEADER_MAX)
         return false;
     for (const char *p = hv; p < colon; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')

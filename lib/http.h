@@ -12,6 +12,9 @@
 
 typedef struct leec_http leec_http;
 
+#define LEEC_HTTP_HEADER_MAX 8192 /* a longer header line is ignored */
+#define LEEC_HTTP_LINKS_MAX 16    /* Link values kept per response */
+
 typedef struct leec_http_opts {
     const char *ca_bundle;   /* NULL: system store */
     const char *user_agent;
@@ -39,6 +42,15 @@ typedef struct leec_http_resp {
     leec_http_link *links; /* Link headers, at most 16 */
     size_t nlinks;
 } leec_http_resp;
+
+/* Takes one line of a response's header section as received (the status
+ * line, "Name: value\r\n", or the empty line) into resp: Content-Type,
+ * Location, Replay-Nonce, Retry-After and Link (http_parse.c, no curl). A
+ * status line starts a new response (after 100-continue): the values kept
+ * so far are dropped. */
+void leec_http_header_line(leec_http_resp *resp, const char *line, size_t n);
+/* Frees what resp holds (its strings, body and links), not resp itself. */
+void leec_http_resp_clear(leec_http_resp *resp);
 
 /* Called once per request, from leec_http_perform(). resp is owned by the
  * transport and valid only during the call. */

@@ -7,6 +7,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
 ASAN=${2:-build-asan}
+FUZZ=${3:-build-fuzz}
 passed=0
 failed=0
 failures=()
@@ -47,6 +48,18 @@ else
     ninja -C "$ASAN" | tail -30
     failed=$((failed + 1)); failures+=("asan build")
 fi
+
+# Every seed of every fuzz target, then a little fuzzing: a regression
+# that a seed (a past finding among them) catches fails here. Skipped
+# without clang and its libFuzzer runtime (not in scripts/deps.sh).
+echo "== fuzz targets, 3 seconds each (make fuzz runs them longer)"
+rm -rf "$FUZZ/fuzz-smoke"
+FUZZ_SECONDS=3 FUZZ_WORK="$FUZZ/fuzz-smoke" bash scripts/fuzz.sh "$FUZZ"
+case $? in
+0) passed=$((passed + 1)) ;;
+2) echo "fuzz: skipped: no clang with the libFuzzer runtime" ;;
+*) failed=$((failed + 1)); failures+=("fuzz") ;;
+esac
 
 count_e2e() { # label, then the arguments of tests/e2e/run.py
     local label=$1 out line p f

@@ -16,7 +16,7 @@ check() {
     fi
 }
 LIB=$(find lib -name '*.c' -o -name '*.h' | sort)
-ALL=$(find lib cli examples tests/unit tests/fsm -name '*.c' -o -name '*.h' 2>/dev/null | sort)
+ALL=$(find lib cli examples tests/unit tests/fsm tests/fuzz -name '*.c' -o -name '*.h' 2>/dev/null | sort)
 # shellcheck disable=SC2086
 check "unbounded string function" '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok)\s*\(' $ALL
 # shellcheck disable=SC2086

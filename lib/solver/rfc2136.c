@@ -650,6 +650,23 @@ static const char *rcode_text(unsigned rcode, const char **hint)
     }
 }
 
+/* Whether the answer's TSIG names our algorithm (alg: ldns's name), the one
+ * the answer must be signed with (RFC 8945 §5.3). Checked before
+ * ldns_pkt_tsig_verify, which leaks the packet's TSIG record when it
+ * cannot compute the MAC, as for an algorithm it does not know (ldns
+ * 1.8.3): a server, or a forger matching our query, could make us leak at
+ * every answer. */
+static bool same_alg(const ldns_rr *tsig, const char *alg)
+{
+    const ldns_rdf *have = ldns_rr_rdf(tsig, 0);
+    ldns_rdf *want = ldns_dname_new_frm_str(alg);
+    bool same = want && have &&
+                ldns_rdf_get_type(have) == LDNS_RDF_TYPE_DNAME &&
+                ldns_dname_compare(have, want) == 0;
+    ldns_rdf_deep_free(want);
+    return same;
+}
+
 /* Judges the server's answer to an UPDATE whose MAC was mac. LEEC_OK when
  * it is signed by our key and says NOERROR; else why says what happened. */
 static leec_code check_answer(const rfc2136 *p, const unsigned char *wire,
@@ -697,7 +714,8 @@ static leec_code check_answer(const rfc2136 *p, const unsigned char *wire,
             rc = LEEC_E_SOLVER;
             goto out;
         }
-        if (!ldns_pkt_tsig_verify(ans, wire, len, p->key_name, p->secret,
+        if (!same_alg(tsig, p->alg) ||
+            !ldns_pkt_tsig_verify(ans, wire, len, p->key_name, p->secret,
                                   mac)) {
             snprintf(why, whysz, "the answer of the DNS server %s has a TSIG "
                      "signature that does not verify [%s]", p->server, name);

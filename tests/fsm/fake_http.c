@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "b64url.h"
 #include "fake.h"
@@ -45,6 +47,7 @@ typedef struct fake_req {
 } fake_req;
 
 struct leec_http {
+    int fd; /* never readable: answers come from perform, on a timer */
     fake_req *head, *tail;
     size_t max_body;
     unsigned long count;
@@ -91,8 +94,15 @@ static char *dup_or_null(const char *s)
 leec_http *leec_http_new(const leec_http_opts *opts)
 {
     leec_http *h = calloc(1, sizeof *h);
-    if (h)
-        h->max_body = opts && opts->max_body ? opts->max_body : LEEC_MAX_BODY;
+    if (!h)
+        return NULL;
+    /* A descriptor as the real transport has, for the code that watches
+     * it on the context's loop (the OVH provider's own transport). */
+    if ((h->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        free(h);
+        return NULL;
+    }
+    h->max_body = opts && opts->max_body ? opts->max_body : LEEC_MAX_BODY;
     return h;
 }
 
@@ -106,6 +116,7 @@ void leec_http_free(leec_http *h)
         pending_total--;
         req_free(r);
     }
+    close(h->fd);
     free(h);
 }
 
@@ -178,6 +189,32 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
     return LEEC_OK;
 }
 
+/* Extra headers and per-request settings are not looked at: the
+ * responder answers by method and URL (the OVH provider, the AIA fetch). */
+leec_code leec_http_submit_headers(leec_http *h, const char *method,
+                                   const char *url, const char *body,
+                                   const char *content_type,
+                                   const char *accept,
+                                   const char *const *headers,
+                                   leec_http_done_fn fn, void *userdata)
+{
+    return leec_http_submit_opts(h, method, url, body, content_type, accept,
+                                 headers, NULL, fn, userdata);
+}
+
+leec_code leec_http_submit_opts(leec_http *h, const char *method,
+                                const char *url, const char *body,
+                                const char *content_type, const char *accept,
+                                const char *const *headers,
+                                const leec_http_req_opts *o,
+                                leec_http_done_fn fn, void *userdata)
+{
+    (void)headers;
+    (void)o;
+    return leec_http_submit(h, method, url, body, content_type, accept, fn,
+                            userdata);
+}
+
 static void unlink_head(leec_http *h)
 {
     fake_req *r = h->head;
@@ -206,21 +243,6 @@ void leec_http_cancel(leec_http *h, void *userdata)
     }
 }
 
-static void resp_clear(leec_http_resp *r)
-{
-    free(r->errmsg);
-    leec_buf_free(&r->body);
-    free(r->content_type);
-    free(r->location);
-    free(r->replay_nonce);
-    free(r->retry_after);
-    for (size_t i = 0; i < r->nlinks; i++) {
-        free(r->links[i].url);
-        free(r->links[i].rel);
-    }
-    free(r->links);
-}
-
 leec_code leec_http_perform(leec_http *h)
 {
     /* Answer what was queued when we started; requests the callbacks
@@ -245,7 +267,7 @@ leec_code leec_http_perform(leec_http *h)
         if (r->log_index < log_n)
             log_v[r->log_index].status = resp.status;
         r->fn(r->userdata, &resp);
-        resp_clear(&resp);
+        leec_http_resp_clear(&resp);
         req_free(r);
     }
     return LEEC_OK;
@@ -253,8 +275,8 @@ leec_code leec_http_perform(leec_http *h)
 
 int leec_http_fd(leec_http *h)
 {
-    (void)h;
-    return -1; /* nothing to wait for: the driver jumps the clock */
+    /* Never readable: the driver jumps the clock instead of waiting. */
+    return h->fd;
 }
 
 unsigned long leec_http_connection_count(leec_http *h)

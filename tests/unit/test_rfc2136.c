@@ -299,6 +299,7 @@ enum fake_mode {
     FAKE_REFUSED,       /* REFUSED, signed */
     FAKE_UNSIGNED,      /* NOERROR without TSIG */
     FAKE_BADMAC,        /* NOERROR signed with another secret */
+    FAKE_BADALG,        /* NOERROR, a TSIG naming an unknown algorithm */
     FAKE_SILENT,        /* no answer */
 };
 
@@ -362,6 +363,13 @@ static void fake_answer(fake *fk, const unsigned char *buf, size_t n,
                            mode == FAKE_BADMAC ? WRONG_SECRET : fk->secret,
                            300, fk->alg, mac) != LDNS_STATUS_OK)
         goto out;
+    if (mode == FAKE_BADALG) {
+        /* As signed, but naming an algorithm no one knows. */
+        ldns_rdf *alg = ldns_dname_new_frm_str("hmac-sha999.");
+        if (!alg)
+            goto out;
+        ldns_rdf_deep_free(ldns_rr_set_rdf(ldns_pkt_tsig(resp), alg, 0));
+    }
     if (ldns_pkt2wire(&w, resp, &wlen) != LDNS_STATUS_OK)
         goto out;
     (void)sendto(fk->fd, w, wlen, 0, from, fromlen);
@@ -624,6 +632,10 @@ static void test_bad_answers(void **state)
         {FAKE_REFUSED, LEEC_E_SOLVER, "refused the update: REFUSED"},
         {FAKE_UNSIGNED, LEEC_E_PROTOCOL, "without a TSIG signature"},
         {FAKE_BADMAC, LEEC_E_PROTOCOL, "does not verify"},
+        /* ldns cannot compute that MAC; its verification must not even be
+         * tried (it then leaks the answer's TSIG record: the sanitized
+         * build's leak check watches). */
+        {FAKE_BADALG, LEEC_E_PROTOCOL, "does not verify"},
     };
     fake fk;
     fake_start(&fk, "leec-test.", SECRET256, "hmac-sha256.");
