@@ -105,32 +105,40 @@ static char *get_text(const json_t *o, const char *key)
 /* Whether the CA offered renewal information when the version was
  * installed, from its meta.json ("ari_offered"): the state of a version
  * that has no renewal.json yet (installs write no extra file). */
+/* Whether the CA offered renewal information when the version was
+ * installed, from its meta.json ("ari_offered"): the state of a version
+ * that has no renewal.json yet (installs write no extra file). meta is
+ * the parsed meta.json when the caller has it already, else it is read. */
 static leec_code from_meta(leec_store *store, const char *cert_name,
-                           leec_renewal_state *st)
+                           const json_t *meta, leec_renewal_state *st)
 {
     char *text = NULL;
     size_t len = 0;
     json_t *o = NULL;
-    leec_code rc = store->ops->cert_read(store, cert_name, "meta.json", &text,
-                                         &len);
-    /* LEEC_E_STORE: refused as unsafe (its message says why), not absent. */
-    if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
-        return rc;
-    if (rc == LEEC_OK && leec_json_parse_object(text, len, &o) == LEEC_OK) {
-        json_t *v = json_object_get(o, "ari_offered");
-        if (json_is_boolean(v)) {
-            st->ari_known = true;
-            st->ari_offered = json_is_true(v);
-            st->next_check = 0; /* ask at the first look */
-        }
+    if (!meta) {
+        leec_code rc = store->ops->cert_read(store, cert_name, "meta.json",
+                                             &text, &len);
+        /* LEEC_E_STORE: refused as unsafe (its message says why), not
+         * absent. */
+        if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
+            return rc;
+        if (rc == LEEC_OK && leec_json_parse_object(text, len, &o) == LEEC_OK)
+            meta = o;
+    }
+    json_t *v = meta ? json_object_get(meta, "ari_offered") : NULL;
+    if (json_is_boolean(v)) {
+        st->ari_known = true;
+        st->ari_offered = json_is_true(v);
+        st->next_check = 0; /* ask at the first look */
     }
     json_decref(o);
     free(text);
     return LEEC_OK;
 }
 
-leec_code leec_renewal_load(leec_store *store, const char *cert_name,
-                            const char *serial, leec_renewal_state *st)
+static leec_code load_state(leec_store *store, const char *cert_name,
+                            const char *serial, const json_t *meta,
+                            leec_renewal_state *st)
 {
     char *text = NULL;
     size_t len = 0;
@@ -142,13 +150,13 @@ leec_code leec_renewal_load(leec_store *store, const char *cert_name,
         return rc;
     if (rc != LEEC_OK || leec_json_parse_object(text, len, &o) != LEEC_OK) {
         free(text);
-        return from_meta(store, cert_name, st);
+        return from_meta(store, cert_name, meta, st);
     }
     free(text);
     const char *whose = leec_json_str(o, "serial");
     if (!whose || !serial || strcmp(whose, serial) != 0) {
         json_decref(o); /* another certificate's: not this one's past */
-        return from_meta(store, cert_name, st);
+        return from_meta(store, cert_name, meta, st);
     }
     const json_t *ari = leec_json_object(o, "ari");
     const json_t *fail = leec_json_object(o, "failures");
@@ -174,7 +182,13 @@ leec_code leec_renewal_load(leec_store *store, const char *cert_name,
     }
     st->revoked_at = get_time(o, "revoked");
     json_decref(o);
-    return ari ? LEEC_OK : from_meta(store, cert_name, st);
+    return ari ? LEEC_OK : from_meta(store, cert_name, meta, st);
+}
+
+leec_code leec_renewal_load(leec_store *store, const char *cert_name,
+                            const char *serial, leec_renewal_state *st)
+{
+    return load_state(store, cert_name, serial, NULL, st);
 }
 
 char *leec_renewal_json(const leec_renewal_state *st)
@@ -473,46 +487,65 @@ static char *read_part(leec_store *store, const char *name, const char *file,
     return why;
 }
 
+/* What is wrong with a version's key and meta.json texts (read already;
+ * lengths without the NUL). *meta: the parsed meta.json, when whole and
+ * meta is not NULL (the caller's then). */
+static char *parts_broken(const char *key, size_t klen, const char *mtext,
+                          size_t mlen, const char *cert_pem, bool thorough,
+                          json_t **meta, leec_code *rc)
+{
+    char *why = NULL;
+    leec_key *k = NULL;
+    json_t *o = NULL;
+    if (klen == 0)
+        why = reason(rc, "privkey.pem is empty");
+    else if (!leec_pem_key_plausible(key, klen) ||
+             (thorough && leec_key_load_pem(key, klen, &k) != LEEC_OK))
+        why = reason(rc, "privkey.pem holds no usable private key");
+    else if (thorough &&
+             !leec_key_matches_cert_pem(k, cert_pem, strlen(cert_pem)))
+        why = reason(rc, "privkey.pem is not the key of cert.pem");
+    else if (mlen == 0)
+        why = reason(rc, "meta.json is empty");
+    else if (leec_json_parse_object(mtext, mlen, &o) != LEEC_OK)
+        why = reason(rc, "meta.json is malformed (truncated?)");
+    leec_key_free(k);
+    if (!why && meta) {
+        *meta = o;
+        o = NULL;
+    }
+    json_decref(o);
+    return why;
+}
+
 char *leec_version_broken(leec_store *store, const char *cert_name,
                           const char *cert_pem, bool thorough, leec_code *rc)
 {
-    char *text = NULL, *why = NULL;
-    size_t len = 0;
-    leec_key *key = NULL;
-    json_t *meta = NULL;
-    why = read_part(store, cert_name, "privkey.pem", &text, &len, rc);
-    if (why || *rc != LEEC_OK)
-        goto out;
-    if (!leec_pem_key_plausible(text, len) ||
-        (thorough && leec_key_load_pem(text, len, &key) != LEEC_OK))
-        why = reason(rc, "privkey.pem holds no usable private key");
-    else if (thorough &&
-             !leec_key_matches_cert_pem(key, cert_pem, strlen(cert_pem)))
-        why = reason(rc, "privkey.pem is not the key of cert.pem");
-    leec_secure_free(text);
-    text = NULL;
-    if (why || *rc != LEEC_OK)
-        goto out;
-    why = read_part(store, cert_name, "meta.json", &text, &len, rc);
-    if (why || *rc != LEEC_OK)
-        goto out;
-    if (leec_json_parse_object(text, len, &meta) != LEEC_OK)
-        why = reason(rc, "meta.json is malformed (truncated?)");
-out:
+    char *key = NULL, *meta = NULL, *why = NULL;
+    size_t klen = 0, mlen = 0;
+    why = read_part(store, cert_name, "privkey.pem", &key, &klen, rc);
+    if (!why && *rc == LEEC_OK)
+        why = read_part(store, cert_name, "meta.json", &meta, &mlen, rc);
+    if (!why && *rc == LEEC_OK)
+        why = parts_broken(key, klen, meta, mlen, cert_pem, thorough, NULL,
+                           rc);
     if (*rc != LEEC_OK) {
         free(why);
         why = NULL;
     }
-    leec_key_free(key);
-    json_decref(meta);
-    leec_secure_free(text);
+    leec_secure_free(key);
+    free(meta);
     return why;
 }
 
 leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
                                   leec_renewal_plan **out)
 {
-    char *pem = NULL, *serial = NULL, *broken = NULL;
+    static const char *const files[] = {"cert.pem", "privkey.pem",
+                                        "meta.json"};
+    char *part[3] = {NULL, NULL, NULL};
+    char *serial = NULL, *broken = NULL;
+    json_t *meta = NULL;
     time_t nb = 0, na = 0;
     leec_renewal_state st;
     leec_renewal_plan *p = NULL;
@@ -520,25 +553,36 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     if (!store || !out || !leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     *out = NULL;
-    leec_code rc = leec_store_read_cert(store, cert_name, &pem);
+    /* The usual case in one go (one look at the live link): the three
+     * files of one version; when one is amiss, each alone, to say which. */
+    leec_code rc = store->ops->cert_read_many
+                       ? store->ops->cert_read_many(store, cert_name, files, 3,
+                                                    part)
+                       : LEEC_E_INVALID_ARG;
+    if (rc == LEEC_E_NOMEM)
+        return rc;
+    if (rc != LEEC_OK)
+        rc = leec_store_read_cert(store, cert_name, &part[0]);
     if (rc == LEEC_E_IO) {
         rc = LEEC_OK;
         broken = reason(&rc, "cert.pem cannot be read (%s)",
                         leec_strerror(LEEC_E_IO));
     } else if (rc != LEEC_OK) {
         return rc;
-    } else if (pem_basics(pem, &nb, &na, &serial) != LEEC_OK) {
+    } else if (pem_basics(part[0], &nb, &na, &serial) != LEEC_OK) {
         /* Validity and serial only: a pass over thousands of certificates
          * must not decode each one whole. */
         nb = na = 0;
         broken = reason(&rc, "cert.pem holds no readable certificate");
+    } else if (part[1] && part[2]) {
+        broken = parts_broken(part[1], strlen(part[1]), part[2],
+                              strlen(part[2]), part[0], false, &meta, &rc);
     } else {
-        broken = leec_version_broken(store, cert_name, pem, false, &rc);
+        broken = leec_version_broken(store, cert_name, part[0], false, &rc);
     }
-    free(pem);
     if (rc == LEEC_OK)
-        rc = leec_renewal_load(store, cert_name,
-                               serial ? serial : LEEC_SERIAL_UNREADABLE, &st);
+        rc = load_state(store, cert_name,
+                        serial ? serial : LEEC_SERIAL_UNREADABLE, meta, &st);
     free(serial);
     if (rc == LEEC_OK && !(p = calloc(1, sizeof *p)))
         rc = LEEC_E_NOMEM;
@@ -579,6 +623,10 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     *out = p;
 out:
     free(broken);
+    json_decref(meta);
+    free(part[0]);
+    leec_secure_free(part[1]);
+    free(part[2]);
     leec_renewal_clear(&st);
     return rc;
 }
