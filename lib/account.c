@@ -253,7 +253,7 @@ static leec_code load_saved(leec_ctx *ctx, bool *found)
     if ((rc = leec_json_parse_object(js, strlen(js), &o)) != LEEC_OK ||
         (rc = leec_json_get_str(o, "url", true, &url)) != LEEC_OK ||
         !leec_url_ok(url)) {
-        rc = LEEC_E_STORE;
+        rc = LEEC_E_JSON; /* said so by try_saved */
         goto out;
     }
     if ((rc = leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) != LEEC_OK)
@@ -286,9 +286,11 @@ static bool try_saved(leec_ctx *ctx)
                      "(account.key.pem, account.json); restore them, or "
                      "remove that account from the store to make a new one",
                      ctx->acct_ca_id,
-                     rc == LEEC_E_BAD_KEY ? "its key is missing or unusable"
-                     : rc == LEEC_E_STORE ? "its account.json is malformed"
-                                          : leec_strerror(rc)) < 0)
+                     rc == LEEC_E_BAD_KEY  ? "its key is missing or unusable"
+                     : rc == LEEC_E_JSON   ? "its account.json is malformed"
+                     : rc == LEEC_E_STORE && leec_store_errmsg(ctx->store)
+                         ? leec_store_errmsg(ctx->store)
+                         : leec_strerror(rc)) < 0)
             msg = NULL;
         account_fail(ctx, rc == LEEC_E_NOMEM ? rc : LEEC_E_STORE,
                      msg ? msg : "the saved account cannot be read", NULL);
