@@ -12,8 +12,8 @@
 #include "batchfile.h"
 #include "lifecycle.h"
 
-#define DRAW_INTERVAL 0.125  /* s: at most 8 redraws a second */
-#define POLL_MAX_MS 250      /* so that a signal is noticed promptly */
+#define DRAW_INTERVAL 0.125 /* s: at most 8 redraws a second */
+#define POLL_MAX_MS   250   /* so that a signal is noticed promptly */
 
 void batch_clock(time_t t, char *buf, size_t len)
 {
@@ -149,11 +149,10 @@ static void report_done(batch *b)
         batch_cert *c = &b->certs[b->done_order[b->nreported++]];
         const char *name = leec_agent_cert_name(c->agent);
         if (o->json) {
-            json_t *j = issue_result_json(c->agent, store,
-                                          names_json(c->agent), -1,
-                                          c->t_done - c->t_start);
-            char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                        : NULL;
+            json_t *j = issue_result_json(c->agent, store, names_json(c->agent),
+                                          -1, c->t_done - c->t_start);
+            char *s =
+                j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
             if (s) {
                 fputs(s, stdout);
                 fputc('\n', stdout);
@@ -194,7 +193,7 @@ static void summary(const batch *b, double elapsed)
                            : leec_store_live_path(store, name);
         printf("%-*s  %-7s  %s\n", w, name,
                c->outcome == LEEC_OUTCOME_NONE ? "-"
-                                              : issue_outcome_name(c->outcome),
+                                               : issue_outcome_name(c->outcome),
                detail ? detail : "");
         free(detail);
     }
@@ -273,8 +272,7 @@ int issue_batch(const issue_opts *o)
     free(agents);
     if (lst != 0)
         goto out;
-    lc_hooks_init(&hooks, leec_ctx_get_store(b->ctx), issue_opts_of,
-                  (void *)o);
+    lc_hooks_init(&hooks, leec_ctx_get_store(b->ctx), issue_opts_of, (void *)o);
     leec_ctx_set_hook_fn(b->ctx, lc_hook_fn, &hooks);
     if (isatty(STDERR_FILENO) && !o->quiet && !o->json)
         b->pv = progress_new(STDERR_FILENO);

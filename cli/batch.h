@@ -11,25 +11,25 @@ typedef struct batch batch;
 typedef struct progress progress;
 
 typedef struct batch_cert {
-    batch *b;             /* back pointer for the callbacks */
-    leec_agent *agent;    /* owned by the context */
-    unsigned line;        /* in FILE */
-    double t_start;       /* monotonic: started, or last left QUEUED */
+    batch *b;          /* back pointer for the callbacks */
+    leec_agent *agent; /* owned by the context */
+    unsigned line;     /* in FILE */
+    double t_start;    /* monotonic: started, or last left QUEUED */
     double t_done;
     leec_outcome outcome; /* NONE until on_done */
 } batch_cert;
 
 struct batch {
     const issue_opts *o;
-    const char *file;     /* for messages: FILE or "stdin" */
+    const char *file; /* for messages: FILE or "stdin" */
     leec_ctx *ctx;
-    batch_cert *certs;    /* in FILE order */
+    batch_cert *certs; /* in FILE order */
     size_t n, cap;
-    size_t *done_order;   /* indexes into certs, in completion order */
+    size_t *done_order; /* indexes into certs, in completion order */
     size_t ndone, nreported;
     size_t issued, fresh, failed, deferred;
-    double t0;            /* monotonic start of the run */
-    progress *pv;         /* the live view, or NULL */
+    double t0;    /* monotonic start of the run */
+    progress *pv; /* the live view, or NULL */
 };
 
 /* The live view on a terminal (progress.c). */

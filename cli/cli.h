@@ -30,10 +30,10 @@ typedef struct cli_cmd {
     /* One option getopt_long returned: 0 taken, CLI_OPT_OTHER, or the
      * status to stop with (after a message). */
     int (*take)(void *ud, int c, const char *arg);
-    const char *usage;   /* --help prints it on stdout */
+    const char *usage;      /* --help prints it on stdout */
     const char *usage_more; /* and this after it, if not NULL (one string
                                literal may hold only 4095 bytes) */
-    bool usage_on_error; /* an unknown option prints it on stderr too */
+    bool usage_on_error;    /* an unknown option prints it on stderr too */
     /* Non-NULL: exactly one operand after the options, else this message
      * (none, more than one) and the usage on stderr. */
     const char *missing, *extra;

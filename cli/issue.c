@@ -376,7 +376,7 @@ int issue_agent_setup(leec_agent *agent, const issue_opts *o)
         fputs("leec: --webroot ", stderr);
         cli_put_safe(o->webroot);
         fprintf(stderr, ": %s\n",
-                rc == LEEC_E_NOT_FOUND    ? "no such folder"
+                rc == LEEC_E_NOT_FOUND     ? "no such folder"
                 : rc == LEEC_E_INVALID_ARG ? "not a folder"
                                            : leec_strerror(rc));
         return 1;
@@ -494,13 +494,13 @@ char *issue_failure_text(const leec_agent *agent)
     if (retry) {
         struct tm tm;
         gmtime_r(&retry, &tm);
-        strftime(when, sizeof when,
-                 "; try again after %Y-%m-%d %H:%M:%S UTC", &tm);
+        strftime(when, sizeof when, "; try again after %Y-%m-%d %H:%M:%S UTC",
+                 &tm);
     }
-    int n = p ? asprintf(&s, "%s: %s (%s)%s", leec_agent_error_message(agent),
-                         p->detail ? p->detail : "", p->type ? p->type : "",
-                         when)
-              : asprintf(&s, "%s%s", leec_agent_error_message(agent), when);
+    int n =
+        p ? asprintf(&s, "%s: %s (%s)%s", leec_agent_error_message(agent),
+                     p->detail ? p->detail : "", p->type ? p->type : "", when)
+          : asprintf(&s, "%s%s", leec_agent_error_message(agent), when);
     return n < 0 ? NULL : s;
 }
 

@@ -17,8 +17,8 @@ typedef struct issue_waits {
     unsigned order_timeout; /* an order or authorization stuck, s */
     unsigned lock_timeout;  /* another process's lock, s */
 } issue_waits;
-#define ISSUE_MAX_WAIT_S 60          /* issue and renew: a one-shot run */
-#define ISSUE_DAEMON_MAX_WAIT_S 600  /* longer waits resume at the time */
+#define ISSUE_MAX_WAIT_S        60  /* issue and renew: a one-shot run */
+#define ISSUE_DAEMON_MAX_WAIT_S 600 /* longer waits resume at the time */
 #define ISSUE_WAITS(max_wait)                                                  \
     ((issue_waits){(max_wait), LEEC_ORDER_TIMEOUT_DEFAULT_S,                   \
                    LEEC_LOCK_TIMEOUT_DEFAULT_S})
@@ -45,8 +45,8 @@ typedef struct issue_opts {
     const char *tls_port;   /* tls-alpn-01 responder */
     leec_key_type key_type;
     const char *email;
-    const char *eab_kid;      /* --eab-kid: External Account Binding */
-    const char *eab_hmac_key; /* --eab-hmac-key (base64url, secret) */
+    const char *eab_kid;           /* --eab-kid: External Account Binding */
+    const char *eab_hmac_key;      /* --eab-hmac-key (base64url, secret) */
     const char *eab_hmac_key_file; /* --eab-hmac-key-file FILE */
     bool agree_tos;
     bool throwaway;
@@ -117,10 +117,12 @@ enum {
 int issue_wait_option(int c, const char *arg, issue_waits *w);
 /* --eab-hmac-key-file: not in ISSUE_CA_OPTIONS (revoke has no EAB). */
 #define ISSUE_EAB_KEY_FILE_OPTION                                              \
-    {"eab-hmac-key-file", required_argument, NULL, OPT_CA_EAB_KEY_FILE}
+    {                                                                          \
+        "eab-hmac-key-file", required_argument, NULL, OPT_CA_EAB_KEY_FILE      \
+    }
 #define ISSUE_USAGE_EAB_KEY_FILE                                               \
-    "      --eab-hmac-key-file FILE  read the MAC key from FILE (not\n"       \
-    "                           readable by group or others) rather than\n"   \
+    "      --eab-hmac-key-file FILE  read the MAC key from FILE (not\n"        \
+    "                           readable by group or others) rather than\n"    \
     "                           the command line\n"
 /* One row a line: clang-format would pack them. */
 /* clang-format off */

@@ -43,8 +43,7 @@ json_t *lc_settings_json(const issue_opts *o)
         json_object_set_new(j, "dns_propagation_timeout",
                             json_integer(o->dns_propagation));
     if (o->dns_auth_port)
-        json_object_set_new(j, "dns_auth_port",
-                            json_integer(o->dns_auth_port));
+        json_object_set_new(j, "dns_auth_port", json_integer(o->dns_auth_port));
     put_str(j, "hook", o->hook);
     put_str(j, "key_type", leec_key_type_name(o->key_type));
     put_str(j, "email", o->email);
@@ -113,8 +112,8 @@ int lc_opts_from_settings(const json_t *j, issue_opts *o, const char **why)
     o->pre_hook = get_str(j, "pre_hook");
     o->post_hook = get_str(j, "post_hook");
     o->deploy_hook = get_str(j, "deploy_hook");
-    int solvers = !!o->http_port + !!o->webroot + !!o->dns + !!o->hook +
-                  !!o->tls_port;
+    int solvers =
+        !!o->http_port + !!o->webroot + !!o->dns + !!o->hook + !!o->tls_port;
     if (solvers != 1) {
         *why = "the renewal settings name no way to answer challenges";
         return 1;

@@ -29,15 +29,15 @@ typedef struct lc_hooks {
     leec_store *store;
     lc_opts_of_fn opts_of;
     void *ud;
-    const char **pre_ran;   /* pre-hooks run in this wave */
+    const char **pre_ran; /* pre-hooks run in this wave */
     size_t npre;
     const char **post_owed; /* post-hooks to run when it ends */
     size_t npost;
-    lc_deploy *deploys;     /* deploy hooks owed, run when it ends: a slow
-                               hook must not stall other certificates'
-                               requests in flight */
+    lc_deploy *deploys; /* deploy hooks owed, run when it ends: a slow
+                           hook must not stall other certificates'
+                           requests in flight */
     size_t ndeploy;
-    unsigned failed;        /* hooks that failed (non-zero exit) */
+    unsigned failed; /* hooks that failed (non-zero exit) */
 } lc_hooks;
 
 void lc_hooks_init(lc_hooks *h, leec_store *store, lc_opts_of_fn opts_of,

@@ -16,7 +16,7 @@ typedef struct row {
     char *key;   /* "EC P-256" */
     char *ca;    /* the CA's host, or NULL */
     char not_after[32], renew[32];
-    const char *why; /* "ari", "lifetime", "backoff", "revoked", "broken" */
+    const char *why;    /* "ari", "lifetime", "backoff", "revoked", "broken" */
     const char *status; /* "valid", "due", "expired", "broken"; NULL: no
                            row (unreadable) */
     char days[24];
@@ -146,10 +146,10 @@ int cmd_list(int argc, char **argv)
             renew = pl->retry_at;
             r->why = "backoff";
         }
-        r->status = pl->broken                  ? "broken"
-                    : pl->not_after <= now      ? "expired"
-                    : renew <= now              ? "due"
-                                                : "valid";
+        r->status = pl->broken             ? "broken"
+                    : pl->not_after <= now ? "expired"
+                    : renew <= now         ? "due"
+                                           : "valid";
         if (pl->broken) {
             /* Said on stderr too, and in the exit status: a server cannot
              * use it, and renew replaces it. */
@@ -248,9 +248,9 @@ int cmd_list(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             if (!rows[i].status)
                 continue;
-            printf("%-*s  %-*s  %-*s  %-20s  %9s  %-7s  %-20s  %-8s  %s\n",
-                   wn, rows[i].name, ws, rows[i].names ? rows[i].names : "?",
-                   wk, rows[i].key ? rows[i].key : "?", rows[i].not_after,
+            printf("%-*s  %-*s  %-*s  %-20s  %9s  %-7s  %-20s  %-8s  %s\n", wn,
+                   rows[i].name, ws, rows[i].names ? rows[i].names : "?", wk,
+                   rows[i].key ? rows[i].key : "?", rows[i].not_after,
                    rows[i].days, rows[i].status, rows[i].renew, rows[i].why,
                    rows[i].ca ? rows[i].ca : "-");
         }

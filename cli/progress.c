@@ -108,8 +108,9 @@ static void line(progress *p, unsigned cols, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n
-                                                     : sizeof tmp - 1;
+    size_t len = n < 0                    ? 0
+                 : (size_t)n < sizeof tmp ? (size_t)n
+                                          : sizeof tmp - 1;
     if (cols > 1 && len > cols - 1)
         len = cols - 1;
     put(p, tmp, len);

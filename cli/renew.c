@@ -429,8 +429,10 @@ static void ignored_window(const leec_renewal_plan *pl, char *buf, size_t len)
         return;
     fmt_when(pl->window_start, s, sizeof s);
     fmt_when(pl->window_end, e, sizeof e);
-    snprintf(buf, len, "; the CA's window %s to %s is ignored: it starts "
-             "later", s, e);
+    snprintf(buf, len,
+             "; the CA's window %s to %s is ignored: it starts "
+             "later",
+             s, e);
 }
 
 /* What a real run would do with each certificate, by the same plan. 0, or
@@ -454,8 +456,8 @@ static int dry_run(rn_pass *p)
         const char *expired = pl->not_after <= now ? "EXPIRED; " : "";
         if (*expired || pl->broken)
             status = 1;
-        if (pl->broken && !(pl->failures && pl->retry_at > now &&
-                            !p->ro->force)) {
+        if (pl->broken &&
+            !(pl->failures && pl->retry_at > now && !p->ro->force)) {
             printf("%s: BROKEN (%s): would order a new version\n", c->name,
                    pl->broken);
         } else if (pl->broken) {
@@ -471,12 +473,11 @@ static int dry_run(rn_pass *p)
             fmt_when(pl->retry_at, r, sizeof r);
             printf("%s: %sbacking off after %u failed renewal%s until %s "
                    "(last: %s); due %s (%s)\n",
-                   c->name, expired, pl->failures,
-                   pl->failures == 1 ? "" : "s", r,
-                   pl->last_error ? pl->last_error : "?", due, why);
+                   c->name, expired, pl->failures, pl->failures == 1 ? "" : "s",
+                   r, pl->last_error ? pl->last_error : "?", due, why);
         } else if (p->ro->force) {
-            printf("%s: %swould renew (forced; expires %s)\n", c->name,
-                   expired, exp);
+            printf("%s: %swould renew (forced; expires %s)\n", c->name, expired,
+                   exp);
         } else if (pl->due <= now) {
             printf("%s: %sdue since %s (%s; expires %s%s)\n", c->name, expired,
                    due, why, exp, ign);
@@ -505,8 +506,7 @@ static bool report_expired(rn_pass *p)
             continue;
         char exp[32];
         fmt_when(c->plan->not_after, exp, sizeof exp);
-        say(p->ro, LOG_ERR, "%s: expired on %s and not renewed", c->name,
-            exp);
+        say(p->ro, LOG_ERR, "%s: expired on %s and not renewed", c->name, exp);
         any = true;
     }
     return any;
@@ -598,8 +598,7 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     if (!ro->daemon || p.issued || p.failed || p.deferred)
         say(ro, LOG_INFO, "%u renewed, %u failed, %u deferred, %u not due",
             p.issued, p.failed, p.deferred, p.fresh);
-    if (report_expired(&p) || p.failed || p.skipped || p.hookfail ||
-        p.broken)
+    if (report_expired(&p) || p.failed || p.skipped || p.hookfail || p.broken)
         status = status ? status : 1;
     /* The next pass (the daemon's): the earliest time a certificate wants
      * looking at. Only those that ran can have a new plan. */
@@ -648,8 +647,7 @@ enum {
     {"dir", required_argument, NULL, OPT_DIR},                                 \
         {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},           \
         {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},               \
-        ISSUE_WAIT_OPTIONS,                                                    \
-        {"verbose", no_argument, NULL, 'v'},                                   \
+        ISSUE_WAIT_OPTIONS, {"verbose", no_argument, NULL, 'v'},               \
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},   \
     {                                                                          \
         NULL, 0, NULL, 0                                                       \
@@ -707,8 +705,8 @@ static int parse(int argc, char **argv, rn_opts *ro, const cli_cmd *cmd)
     /* The daemon waits in its loop a while longer; beyond that, as renew
      * does, a certificate the CA asks to wait for resumes at the time it
      * named (recorded with it: its plan wakes the daemon then). */
-    ro->waits = ISSUE_WAITS(ro->daemon ? ISSUE_DAEMON_MAX_WAIT_S
-                                       : ISSUE_MAX_WAIT_S);
+    ro->waits =
+        ISSUE_WAITS(ro->daemon ? ISSUE_DAEMON_MAX_WAIT_S : ISSUE_MAX_WAIT_S);
     int r = cli_getopt(cmd, argc, argv, ro);
     if (r != 0)
         return r;
@@ -727,10 +725,10 @@ static const char renew_usage[] =
     "      --dry-run            say what is due and why; send nothing\n"
     "      --dir DIR            state folder\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
-    "      --rate-limit N       at most N requests per second to the CA\n"
-    ISSUE_USAGE_WAITS(60)
-    "  -v, --verbose            more output (twice: debug)\n"
-    "  -q, --quiet              errors only\n";
+    "      --rate-limit N       at most N requests per second to the "
+    "CA\n" ISSUE_USAGE_WAITS(
+        60) "  -v, --verbose            more output (twice: debug)\n"
+            "  -q, --quiet              errors only\n";
 
 int cmd_renew(int argc, char **argv)
 {
@@ -761,10 +759,10 @@ static const char daemon_usage[] =
     "      --syslog             log to syslog (daemon facility) instead of\n"
     "                           stderr\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
-    "      --rate-limit N       at most N requests per second to the CA\n"
-    ISSUE_USAGE_WAITS(600)
-    "  -v, --verbose            more output (twice: debug)\n"
-    "  -q, --quiet              errors only\n";
+    "      --rate-limit N       at most N requests per second to the "
+    "CA\n" ISSUE_USAGE_WAITS(
+        600) "  -v, --verbose            more output (twice: debug)\n"
+             "  -q, --quiet              errors only\n";
 
 /* Reads every pending event of the live/ watch; true if there was one. */
 static bool drain(int ifd)
@@ -835,8 +833,8 @@ int cmd_daemon(int argc, char **argv)
     leec_store *st = leec_store_fs_open(ro.dir, &rc, &why);
     leec_store_lock *one = NULL;
     char *holder = NULL;
-    if (!st || (rc = leec_store_lock_take(st, "daemon", &one, &holder)) !=
-                   LEEC_OK) {
+    if (!st ||
+        (rc = leec_store_lock_take(st, "daemon", &one, &holder)) != LEEC_OK) {
         if (rc == LEEC_E_LOCKED)
             say(&ro, LOG_ERR,
                 "another leec daemon (%s) is running on the state folder %s",

@@ -305,9 +305,9 @@ int cmd_revoke(int argc, char **argv)
     status = 0;
     /* A certificate of the store that is revoked is due at once: leec
      * renew (or the daemon) replaces it. */
-    if (!file && (rc = leec_store_note_revoked(leec_ctx_get_store(ctx),
-                                               a.target, cert, time(NULL))) !=
-                     LEEC_OK)
+    if (!file &&
+        (rc = leec_store_note_revoked(leec_ctx_get_store(ctx), a.target, cert,
+                                      time(NULL))) != LEEC_OK)
         fprintf(stderr,
                 "leec: warning: cannot record the revocation with the "
                 "certificate (%s): leec renew --force replaces it\n",

@@ -44,16 +44,16 @@
 
 #include <leec/leec.h>
 
-#define PROG "leec-https-server"
+#define PROG             "leec-https-server"
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
-#define MAX_NAMES 100
-#define MAX_CHAIN 8                   /* leaf + issuers in fullchain.pem */
+#define MAX_NAMES        100
+#define MAX_CHAIN        8 /* leaf + issuers in fullchain.pem */
 /* Without --renew-every, ask the agent every 12 h whether the certificate is
  * due (it answers FRESH without contacting the CA until a third of the
  * lifetime is left, so this is cheap). */
 #define DEFAULT_CHECK_S (12L * 3600)
-#define CONN_TIMEOUT_S 30U
-#define CONN_LIMIT 256U
+#define CONN_TIMEOUT_S  30U
+#define CONN_LIMIT      256U
 
 /* One certificate with its key, as GnuTLS wants them for a handshake. */
 typedef struct cert_gen {
@@ -61,14 +61,14 @@ typedef struct cert_gen {
     gnutls_pcert_st pcert[MAX_CHAIN];
     unsigned npcert;
     gnutls_privkey_t key;
-    char *serial;          /* lower-case hex, as leec_cert_info gives it */
-    unsigned conns;        /* HTTPS connections accepted while current */
+    char *serial;   /* lower-case hex, as leec_cert_info gives it */
+    unsigned conns; /* HTTPS connections accepted while current */
 } cert_gen;
 
 typedef struct listen_addr {
     struct sockaddr_storage ss;
     bool ipv6;
-    bool any;              /* no address given: MHD binds the wildcard */
+    bool any; /* no address given: MHD binds the wildcard */
     uint16_t port;
 } listen_addr;
 
@@ -78,8 +78,8 @@ typedef struct server {
     size_t nnames;
     listen_addr http_addr, https_addr;
     struct MHD_Daemon *http, *https;
-    unsigned https_port;   /* the bound port (differs when 0 was asked) */
-    cert_gen *gens;        /* list; NULL until the first certificate */
+    unsigned https_port; /* the bound port (differs when 0 was asked) */
+    cert_gen *gens;      /* list; NULL until the first certificate */
     cert_gen *current;
     leec_agent *agent;     /* the running agent, or NULL */
     long renew_every_s;    /* 0: the default check, without force */
@@ -242,8 +242,9 @@ static void gens_free_all(server *s)
 }
 
 /* gnutls_certificate_retrieve_function2: every handshake asks here. */
-static int cert_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
-                         int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+static int cert_callback(gnutls_session_t session,
+                         const gnutls_datum_t *req_ca_dn, int nreqs,
+                         const gnutls_pk_algorithm_t *pk_algos,
                          int pk_algos_length, gnutls_pcert_st **pcert,
                          unsigned int *pcert_length, gnutls_privkey_t *pkey)
 {
@@ -294,7 +295,8 @@ static const char *session_serial(server *s, struct MHD_Connection *conn)
     if (ours) {
         for (cert_gen *g = s->gens; g; g = g->next) {
             const gnutls_datum_t *d = &g->pcert[0].cert;
-            if (d->size == ours->size && memcmp(d->data, ours->data, d->size) == 0)
+            if (d->size == ours->size &&
+                memcmp(d->data, ours->data, d->size) == 0)
                 return g->serial;
         }
     }
@@ -316,8 +318,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
     if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 "text/plain; charset=utf-8") != MHD_YES)
         goto out;
-    if (location &&
-        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location) != MHD_YES)
+    if (location && MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION,
+                                            location) != MHD_YES)
         goto out;
     ret = MHD_queue_response(conn, status, r);
 out:
@@ -378,7 +380,8 @@ static enum MHD_Result redirect_to_https(server *s, struct MHD_Connection *conn,
             url = "/";
     if (s->https_port != 443)
         snprintf(port, sizeof port, ":%u", s->https_port);
-    int n = snprintf(location, sizeof location, "https://%s%s%s", host, port, url);
+    int n =
+        snprintf(location, sizeof location, "https://%s%s%s", host, port, url);
     if (n < 0 || (size_t)n >= sizeof location)
         return respond(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
     return respond(conn, MHD_HTTP_MOVED_PERMANENTLY,
@@ -387,7 +390,8 @@ static enum MHD_Result redirect_to_https(server *s, struct MHD_Connection *conn,
 
 static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn,
                                     const char *url, const char *method,
-                                    const char *version, const char *upload_data,
+                                    const char *version,
+                                    const char *upload_data,
                                     size_t *upload_data_size, void **req_cls)
 {
     server *s = cls;
@@ -416,7 +420,8 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn,
 
 static enum MHD_Result https_handler(void *cls, struct MHD_Connection *conn,
                                      const char *url, const char *method,
-                                     const char *version, const char *upload_data,
+                                     const char *version,
+                                     const char *upload_data,
                                      size_t *upload_data_size, void **req_cls)
 {
     server *s = cls;
@@ -459,7 +464,8 @@ static bool parse_addr(const char *arg, listen_addr *out)
     } else {
         const char *colon = strrchr(arg, ':');
         if (colon) {
-            if ((size_t)(colon - arg) >= sizeof host || strchr(arg, ':') != colon)
+            if ((size_t)(colon - arg) >= sizeof host ||
+                strchr(arg, ':') != colon)
                 goto out;
             memcpy(host, arg, (size_t)(colon - arg));
             host[colon - arg] = '\0';
@@ -469,7 +475,8 @@ static bool parse_addr(const char *arg, listen_addr *out)
     char *end = NULL;
     errno = 0;
     unsigned long p = strtoul(port, &end, 10);
-    if (!*port || *end || errno || p > 65535 || port[0] == '-' || port[0] == '+')
+    if (!*port || *end || errno || p > 65535 || port[0] == '-' ||
+        port[0] == '+')
         goto out;
     out->port = (uint16_t)p;
     if (!host[0]) {
@@ -501,12 +508,10 @@ static struct MHD_Daemon *start_http(server *s)
      * A NULL sockaddr means the port on the wildcard address. */
     return MHD_start_daemon(
         flags, s->http_addr.port, NULL, NULL, http_handler, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s,
-        MHD_OPTION_SOCK_ADDR,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s, MHD_OPTION_SOCK_ADDR,
         s->http_addr.any ? NULL : (const struct sockaddr *)&s->http_addr.ss,
         MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, MHD_OPTION_END);
 }
 
 static struct MHD_Daemon *start_https(server *s)
@@ -516,14 +521,12 @@ static struct MHD_Daemon *start_https(server *s)
         flags |= MHD_USE_IPv6;
     return MHD_start_daemon(
         flags, s->https_addr.port, NULL, NULL, https_handler, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s,
-        MHD_OPTION_SOCK_ADDR,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s, MHD_OPTION_SOCK_ADDR,
         s->https_addr.any ? NULL : (const struct sockaddr *)&s->https_addr.ss,
         MHD_OPTION_HTTPS_CERT_CALLBACK, &cert_callback,
         MHD_OPTION_NOTIFY_CONNECTION, notify_conn, s,
         MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, MHD_OPTION_END);
 }
 
 static unsigned bound_port(struct MHD_Daemon *d, unsigned fallback)
@@ -670,7 +673,8 @@ static int run_loop(server *s, int leec_fd, int http_fd)
         min_timeout(&t, mhd_timeout(s->https));
         if (s->next_check_ms >= 0) {
             int64_t left = s->next_check_ms - now_ms();
-            min_timeout(&t, left < 0 ? 0 : (long)(left > LONG_MAX ? LONG_MAX : left));
+            min_timeout(
+                &t, left < 0 ? 0 : (long)(left > LONG_MAX ? LONG_MAX : left));
         }
         if (t > INT_MAX)
             t = INT_MAX;
@@ -701,7 +705,8 @@ static int run_loop(server *s, int leec_fd, int http_fd)
         MHD_run(s->http);
         if (s->https)
             MHD_run(s->https);
-        if (!s->agent && s->next_check_ms >= 0 && now_ms() >= s->next_check_ms &&
+        if (!s->agent && s->next_check_ms >= 0 &&
+            now_ms() >= s->next_check_ms &&
             start_agent(s, s->renew_every_s > 0) != 0)
             s->next_check_ms = now_ms() + 60 * 1000; /* try again later */
     }
@@ -775,13 +780,27 @@ int main(int argc, char **argv)
     s.next_check_ms = -1;
     while ((c = getopt_long(argc, argv, "d:vh", opts, NULL)) != -1) {
         switch (c) {
-        case O_SERVER: url = optarg; break;
-        case O_CA: ca = optarg; break;
-        case O_DIR: dir = optarg; break;
-        case O_HTTP: http_arg = optarg; break;
-        case O_HTTPS: https_arg = optarg; break;
-        case O_TOS: tos = true; break;
-        case 'v': verbose++; break;
+        case O_SERVER:
+            url = optarg;
+            break;
+        case O_CA:
+            ca = optarg;
+            break;
+        case O_DIR:
+            dir = optarg;
+            break;
+        case O_HTTP:
+            http_arg = optarg;
+            break;
+        case O_HTTPS:
+            https_arg = optarg;
+            break;
+        case O_TOS:
+            tos = true;
+            break;
+        case 'v':
+            verbose++;
+            break;
         case 'd':
             if (s.nnames == MAX_NAMES) {
                 fprintf(stderr, PROG ": at most %d names\n", MAX_NAMES);
@@ -800,15 +819,22 @@ int main(int argc, char **argv)
             s.renew_every_s = v;
             break;
         }
-        case 'h': usage(stdout); ret = 0; goto out;
-        default: usage(stderr); goto out;
+        case 'h':
+            usage(stdout);
+            ret = 0;
+            goto out;
+        default:
+            usage(stderr);
+            goto out;
         }
     }
-    if (optind != argc || !url || !dir || !http_arg || !https_arg || !s.nnames) {
+    if (optind != argc || !url || !dir || !http_arg || !https_arg ||
+        !s.nnames) {
         usage(stderr);
         goto out;
     }
-    if (!parse_addr(http_arg, &s.http_addr) || !parse_addr(https_arg, &s.https_addr)) {
+    if (!parse_addr(http_arg, &s.http_addr) ||
+        !parse_addr(https_arg, &s.https_addr)) {
         fprintf(stderr, PROG ": ports are [ADDR:]PORT, ADDR numeric\n");
         goto out;
     }
@@ -819,7 +845,7 @@ int main(int argc, char **argv)
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
         MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES) {
         fprintf(stderr, PROG ": this libmicrohttpd lacks TLS or the "
-                        "certificate callback\n");
+                             "certificate callback\n");
         goto out;
     }
     if (install_signals() != 0) {

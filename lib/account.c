@@ -58,8 +58,8 @@ static void account_ready(leec_ctx *ctx)
 
 static char *account_json(leec_ctx *ctx)
 {
-    json_t *o = json_pack("{s:s, s:s}", "url", ctx->acct_url, "directory",
-                          ctx->server);
+    json_t *o =
+        json_pack("{s:s, s:s}", "url", ctx->acct_url, "directory", ctx->server);
     if (!o)
         return NULL;
     if (ctx->contact) {
@@ -80,8 +80,8 @@ leec_code leec_account_save(leec_ctx *ctx)
     char *js = account_json(ctx);
     leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
     if (rc == LEEC_OK)
-        rc = ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem,
-                                           js);
+        rc =
+            ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem, js);
     leec_secure_free(pem);
     free(js);
     return rc;
@@ -125,16 +125,14 @@ static void on_new_account(void *ud, leec_acme_resp *r)
     if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
         char *pem = NULL;
         char *js = account_json(ctx);
-        leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem)
-                          : LEEC_E_NOMEM;
+        leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
         if (rc == LEEC_OK)
-            rc = ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id,
-                                               pem, js);
+            rc = ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem,
+                                               js);
         leec_secure_free(pem);
         free(js);
         if (rc != LEEC_OK) {
-            account_fail(ctx, rc, "cannot save the account in the store",
-                         NULL);
+            account_fail(ctx, rc, "cannot save the account in the store", NULL);
             return;
         }
     }
@@ -153,14 +151,15 @@ static leec_code add_eab(leec_ctx *ctx, json_t *payload)
                                 ctx->dir.new_account, jwk, &jws);
     if (rc == LEEC_OK) {
         o = json_loads(jws, 0, NULL);
-        rc = o && json_object_set_new(payload, "externalAccountBinding", o) ==
-                      0
+        rc = o && json_object_set_new(payload, "externalAccountBinding", o) == 0
                  ? LEEC_OK
                  : LEEC_E_NOMEM;
     }
     if (rc == LEEC_OK)
-        leec_log(ctx, LEEC_LOG_DEBUG, "newAccount with external account "
-                                      "binding (kid %s)", ctx->eab_kid);
+        leec_log(ctx, LEEC_LOG_DEBUG,
+                 "newAccount with external account "
+                 "binding (kid %s)",
+                 ctx->eab_kid);
     free(jwk);
     free(jws);
     return rc;
@@ -213,8 +212,8 @@ static void create_account(leec_ctx *ctx)
     if (!(payload = json_dumps(p, JSON_COMPACT)))
         goto fail;
 send:
-    rc = leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key,
-                        NULL, NULL, on_new_account, ctx, &ctx->acct_req);
+    rc = leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key, NULL,
+                        NULL, on_new_account, ctx, &ctx->acct_req);
     if (rc != LEEC_OK)
         goto fail;
     json_decref(p);
@@ -231,8 +230,8 @@ static leec_code load_saved(leec_ctx *ctx, bool *found)
     char *pem = NULL, *js = NULL;
     json_t *o = NULL;
     *found = false;
-    leec_code rc = ctx->store->ops->account_load(ctx->store, ctx->acct_ca_id,
-                                                 &pem, &js);
+    leec_code rc =
+        ctx->store->ops->account_load(ctx->store, ctx->acct_ca_id, &pem, &js);
     if (rc == LEEC_E_NOT_FOUND)
         return LEEC_OK;
     if (rc != LEEC_OK)
@@ -286,8 +285,8 @@ static bool try_saved(leec_ctx *ctx)
                      "(account.key.pem, account.json); restore them, or "
                      "remove that account from the store to make a new one",
                      ctx->acct_ca_id,
-                     rc == LEEC_E_BAD_KEY  ? "its key is missing or unusable"
-                     : rc == LEEC_E_JSON   ? "its account.json is malformed"
+                     rc == LEEC_E_BAD_KEY ? "its key is missing or unusable"
+                     : rc == LEEC_E_JSON  ? "its account.json is malformed"
                      : rc == LEEC_E_STORE && leec_store_errmsg(ctx->store)
                          ? leec_store_errmsg(ctx->store)
                          : leec_strerror(rc)) < 0)
@@ -322,8 +321,8 @@ static void start_account(leec_ctx *ctx)
                 ctx->acct_retry_at = now + ACCOUNT_LOCK_RETRY_MS;
                 return;
             }
-            char *who = leec_store_holder_text(ctx->store, "account",
-                                               ctx->acct_ca_id);
+            char *who =
+                leec_store_holder_text(ctx->store, "account", ctx->acct_ca_id);
             char *msg = NULL;
             if (asprintf(&msg,
                          "another process (%s) holds the account's lock; gave "
@@ -337,8 +336,7 @@ static void start_account(leec_ctx *ctx)
         }
         ctx->acct_lock_since = -1;
         if (rc != LEEC_OK) {
-            account_fail(ctx, rc, "cannot lock the account in the store",
-                         NULL);
+            account_fail(ctx, rc, "cannot lock the account in the store", NULL);
             return;
         }
         if (try_saved(ctx))
@@ -396,8 +394,8 @@ static void fetch_directory(leec_ctx *ctx)
 {
     ctx->dir_state = RES_PENDING;
     leec_log(ctx, LEEC_LOG_DEBUG, "fetching directory %s", ctx->server);
-    leec_code rc = leec_acme_get(ctx, ctx->server, on_directory, ctx,
-                                 &ctx->dir_req);
+    leec_code rc =
+        leec_acme_get(ctx, ctx->server, on_directory, ctx, &ctx->dir_req);
     if (rc != LEEC_OK) {
         ctx->dir_state = RES_FAILED;
         account_fail(ctx, rc, "cannot request the directory", NULL);

@@ -35,9 +35,9 @@
 /* The object itself (creation, settings, accessors) is in agent_api.c;
  * whether to order at all (CHECK_EXISTING, RENEWAL_INFO) in agent_due.c. */
 
-#define POLL_FIRST_MS 20       /* pebble validates in milliseconds */
-#define POLL_CAP_MS 10000
-#define RETRY_MAX 3            /* transient failures of one idempotent step */
+#define POLL_FIRST_MS 20 /* pebble validates in milliseconds */
+#define POLL_CAP_MS   10000
+#define RETRY_MAX     3 /* transient failures of one idempotent step */
 
 static void go(leec_agent *a, leec_agent_state to);
 
@@ -79,9 +79,9 @@ static void finish(leec_agent *a, leec_outcome outcome)
      * its outcome, not ours, is the news. */
     if (ordered && outcome == LEEC_OUTCOME_FAILED &&
         ((a->had_cert && a->names_same) || a->repairing) &&
-        (a->lock || a->ctx->store->ops->lock(a->ctx->store, "cert",
-                                             a->cert_name,
-                                             &a->lock) == LEEC_OK))
+        (a->lock ||
+         a->ctx->store->ops->lock(a->ctx->store, "cert", a->cert_name,
+                                  &a->lock) == LEEC_OK))
         leec_agent_record_failure(a);
     leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
@@ -340,9 +340,9 @@ void leec_agent_try_admit(leec_agent *a)
         }
     }
     int64_t until = -1;
-    leec_wait_reason why = leec_gov_order_admit(
-        ctx->gov, leec_now_ms(ctx), (const char *const *)a->regdoms,
-        a->nregdoms, &until);
+    leec_wait_reason why = leec_gov_order_admit(ctx->gov, leec_now_ms(ctx),
+                                                (const char *const *)a->regdoms,
+                                                a->nregdoms, &until);
     if (why == LEEC_WAIT_NONE) {
         a->admitted = true;
         a->admitted_at = leec_now_ms(ctx);
@@ -371,14 +371,13 @@ void leec_agent_account_ready(leec_agent *a)
 /* Requests                                                            */
 /* ------------------------------------------------------------------ */
 
-
 static void post(leec_agent *a, const char *url, const char *payload,
                  const char *accept)
 {
     leec_ctx *ctx = a->ctx;
-    leec_code rc = leec_acme_post(ctx, url, payload, ctx->acct_key,
-                                  ctx->acct_url, accept, leec_agent_on_response, a,
-                                  &a->req);
+    leec_code rc =
+        leec_acme_post(ctx, url, payload, ctx->acct_key, ctx->acct_url, accept,
+                       leec_agent_on_response, a, &a->req);
     if (rc != LEEC_OK)
         fail(a, rc, NULL, "cannot send a request to %s", url);
 }
@@ -391,9 +390,10 @@ static char *new_order_payload(leec_agent *a)
     if (!ids || !o)
         goto out;
     for (size_t i = 0; i < a->nnames; i++)
-        json_array_append_new(ids, json_pack("{s:s, s:s}", "type",
-                                             leec_name_is_ip(a->names[i]) ? "ip" : "dns",
-                                             "value", a->names[i]));
+        json_array_append_new(
+            ids, json_pack("{s:s, s:s}", "type",
+                           leec_name_is_ip(a->names[i]) ? "ip" : "dns", "value",
+                           a->names[i]));
     json_object_set(o, "identifiers", ids);
     if (a->profile)
         json_object_set_new(o, "profile", json_string(a->profile));
@@ -516,14 +516,14 @@ static bool idempotent(leec_agent_state s)
 static bool retry_later(leec_agent *a, leec_acme_resp *r)
 {
     /* 429 and 503 never get here unless the governor gave up on them. */
-    bool transient = r->err == LEEC_E_HTTP || r->err == LEEC_E_TIMEOUT ||
-                     (r->err == LEEC_OK && r->status >= 500 &&
-                      r->status != 503);
+    bool transient =
+        r->err == LEEC_E_HTTP || r->err == LEEC_E_TIMEOUT ||
+        (r->err == LEEC_OK && r->status >= 500 && r->status != 503);
     if (!transient || !idempotent(a->state) || a->retries >= RETRY_MAX)
         return false;
     a->retries++;
     int64_t d = r->retry_after >= 0 ? (int64_t)r->retry_after * 1000
-                                     : (int64_t)1000 << (a->retries - 1);
+                                    : (int64_t)1000 << (a->retries - 1);
     if (d > 60000)
         return false; /* a long pause is the governor's business, not ours */
     leec_log(a->ctx, LEEC_LOG_WARN,
@@ -547,8 +547,7 @@ static leec_code refusal_code(const leec_acme_resp *r)
 {
     if (r->status == 429 || leec_problem_is(r->problem, "rateLimited"))
         return LEEC_E_RATE_LIMITED;
-    return r->status >= 200 && r->status < 300 ? LEEC_E_PROTOCOL
-                                               : LEEC_E_ACME;
+    return r->status >= 200 && r->status < 300 ? LEEC_E_PROTOCOL : LEEC_E_ACME;
 }
 
 /* ------------------------------------------------------------------ */
@@ -622,8 +621,7 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     }
     if (r->status >= 400 && r->status < 500 && r->status != 429 &&
         !a->replaces_refused && a->had_cert && a->names_same &&
-        leec_agent_ari_id(a) &&
-        a->ctx->dir.renewal_info) {
+        leec_agent_ari_id(a) && a->ctx->dir.renewal_info) {
         /* alreadyReplaced (another order named it), or a CA that does not
          * take "replaces" here: the renewal itself must not fail on it. */
         a->replaces_refused = true;
@@ -710,10 +708,8 @@ static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
     leec_buf_init(&offered, 256);
     bool pending = false;
     for (size_t i = 0; leec_authz_challenge_at(az, i, &c); i++) {
-        (void)leec_buf_printf(&offered, "%s%s", offered.len ? " " : "",
-                              c.type);
-        if ((want && strcmp(c.type, want) != 0) ||
-            z->ncand == AUTHZ_CANDIDATES)
+        (void)leec_buf_printf(&offered, "%s%s", offered.len ? " " : "", c.type);
+        if ((want && strcmp(c.type, want) != 0) || z->ncand == AUTHZ_CANDIDATES)
             continue;
         chall_cand *k = &z->cand[z->ncand];
         if (!(k->type = strdup(c.type)) || !(k->url = strdup(c.url)) ||
@@ -745,8 +741,8 @@ static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
 /* The next authorization poll after a back-off (or Retry-After). */
 static void poll_later(leec_agent *a, long retry_after)
 {
-    int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
-                                  retry_after);
+    int64_t d =
+        leec_backoff_next(&a->backoff, leec_now_ms(a->ctx), retry_after);
     if (d < 0) {
         size_t i = a->cursor < a->naz ? a->cursor : 0;
         while (i + 1 < a->naz && a->az[i].valid)
@@ -823,8 +819,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
         fail(a, LEEC_E_PROTOCOL, NULL,
              "the CA's authorization %s is for %s %s%s, which this order did "
              "not ask for",
-             z->url, v.ident_type, v.wildcard ? "*." : "",
-             what ? what : "?");
+             z->url, v.ident_type, v.wildcard ? "*." : "", what ? what : "?");
         free(what);
         goto out;
     }
@@ -1001,8 +996,8 @@ static void reuse_installed_key(leec_agent *a)
         leec_key_get_type(k) == a->key_type) {
         a->cert_key = k;
         k = NULL;
-        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): reusing the key",
-                 a->id, a->cert_name);
+        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): reusing the key", a->id,
+                 a->cert_name);
     } else {
         leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): the installed key cannot be reused (missing "
@@ -1056,14 +1051,14 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
     if (a->state == LEEC_ST_ORDER_POLL &&
         leec_order_parse(r->json, &v) == LEEC_OK &&
         (v.status == LEEC_ORDER_PROCESSING || v.status == LEEC_ORDER_READY)) {
-        int64_t d = leec_backoff_next(&a->backoff, leec_now_ms(a->ctx),
-                                      r->retry_after);
+        int64_t d =
+            leec_backoff_next(&a->backoff, leec_now_ms(a->ctx), r->retry_after);
         if (d < 0)
             fail(a, LEEC_E_TIMEOUT, NULL,
                  "the order %s stayed %s for %u s: the CA did not issue in "
                  "time",
-                 a->order_url, v.status == LEEC_ORDER_READY ? "ready"
-                                                            : "processing",
+                 a->order_url,
+                 v.status == LEEC_ORDER_READY ? "ready" : "processing",
                  a->ctx->order_timeout_s);
         else
             a->deadline = leec_now_ms(a->ctx) + d;
@@ -1078,8 +1073,8 @@ static bool chain_preferred(leec_agent *a, const char *issuers)
 {
     char *subject = NULL, *issuer = NULL;
     if (!issuers || !*issuers ||
-        leec_chain_top(issuers, strlen(issuers), NULL, &subject, &issuer,
-                       NULL, NULL) != LEEC_OK)
+        leec_chain_top(issuers, strlen(issuers), NULL, &subject, &issuer, NULL,
+                       NULL) != LEEC_OK)
         return false;
     bool yes = (issuer && strcmp(issuer, a->preferred_chain) == 0) ||
                (subject && strcmp(subject, a->preferred_chain) == 0);
@@ -1271,9 +1266,9 @@ void leec_agent_on_response(void *ud, leec_acme_resp *r)
     if (r->err == LEEC_OK && r->status < 500 && r->status != 429)
         a->retries = 0; /* the budget is for consecutive failures */
     if (r->err != LEEC_OK && a->state == LEEC_ST_DOWNLOAD && a->cursor > 0) {
-        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): alternate chain %zu: %s",
-                 a->id, a->cert_name, a->cursor,
-                 r->errmsg ? r->errmsg : leec_strerror(r->err));
+        leec_log(a->ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): alternate chain %zu: %s", a->id, a->cert_name,
+                 a->cursor, r->errmsg ? r->errmsg : leec_strerror(r->err));
         next_alternate(a);
         return;
     }

@@ -17,8 +17,7 @@
 /* ------------------------------------------------------------------ */
 
 leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
-                           const char *const *names, size_t n,
-                           leec_code *err)
+                           const char *const *names, size_t n, leec_code *err)
 {
     leec_code rc = LEEC_E_NOMEM;
     leec_agent *a = NULL;
@@ -328,4 +327,3 @@ size_t leec_agent_names(const leec_agent *a, const char *const **names)
         *names = (const char *const *)a->names;
     return a->nnames;
 }
-

@@ -104,8 +104,8 @@ static void order_because(leec_agent *a, const char *why)
  * said (WARN when just fetched: the CA's answer is news). */
 static leec_due due_now(leec_agent *a, bool fetched)
 {
-    leec_due d = leec_renewal_due(&a->rs, ari_window_current(a), a->cert_nb,
-                                  a->cert_na);
+    leec_due d =
+        leec_renewal_due(&a->rs, ari_window_current(a), a->cert_nb, a->cert_na);
     if (d.ari_ignored) {
         char s[32], e[32], l[32];
         fmt_time(s, sizeof s, a->rs.win_start);
@@ -115,9 +115,8 @@ static leec_due due_now(leec_agent *a, bool fetched)
                  "agent %u (%s): ignoring the CA's renewal window (%s to "
                  "%s): it starts after %s, when %s",
                  a->id, a->cert_name, s, e, l,
-                 a->rs.win_start >= a->cert_na
-                     ? "the certificate has expired"
-                     : "the lifetime rule renews it");
+                 a->rs.win_start >= a->cert_na ? "the certificate has expired"
+                                               : "the lifetime rule renews it");
     }
     return d;
 }
@@ -184,12 +183,11 @@ void leec_agent_check_existing(leec_agent *a)
     }
     free(pem);
     leec_cert_info_free(ci);
-    const char *serial = a->seen_serial ? a->seen_serial
-                                        : LEEC_SERIAL_UNREADABLE;
+    const char *serial =
+        a->seen_serial ? a->seen_serial : LEEC_SERIAL_UNREADABLE;
     leec_renewal_clear(&a->rs);
     if (rc != LEEC_OK ||
-        (rc = leec_renewal_load(st, a->cert_name, serial, &a->rs)) !=
-            LEEC_OK ||
+        (rc = leec_renewal_load(st, a->cert_name, serial, &a->rs)) != LEEC_OK ||
         (!a->rs.serial && !(a->rs.serial = strdup(serial)))) {
         free(broken);
         leec_agent_fail_msg(a, rc != LEEC_OK ? rc : LEEC_E_NOMEM,

@@ -19,16 +19,16 @@ typedef struct chall_cand {
 typedef struct authz {
     struct leec_agent *agent;
     char *url;
-    char *ident;       /* as shown: "*." + value for a wildcard */
-    char *value;       /* the identifier's value */
+    char *ident; /* as shown: "*." + value for a wildcard */
+    char *value; /* the identifier's value */
     bool wildcard;
     chall_cand cand[AUTHZ_CANDIDATES]; /* in the CA's order */
-    size_t ncand, ci;  /* ci: the one being answered */
+    size_t ncand, ci;                  /* ci: the one being answered */
     bool valid;
-    bool respond;   /* challenge still pending: present + respond */
+    bool respond;    /* challenge still pending: present + respond */
     bool presenting; /* present started, done not yet called */
-    bool presented; /* a side effect exists that must be undone */
-    void *op;       /* the solver's handle of the presentation */
+    bool presented;  /* a side effect exists that must be undone */
+    void *op;        /* the solver's handle of the presentation */
 } authz;
 
 struct leec_agent {
@@ -38,8 +38,8 @@ struct leec_agent {
     char **names;
     size_t nnames;
     leec_key_type key_type;
-    leec_solver *solver;   /* how challenges are answered (the context's) */
-    bool presenting_loop;  /* enter_present is starting presentations */
+    leec_solver *solver;  /* how challenges are answered (the context's) */
+    bool presenting_loop; /* enter_present is starting presentations */
     bool force;
     leec_state_fn on_state;
     leec_done_fn on_done;
@@ -52,16 +52,16 @@ struct leec_agent {
     int64_t deadline;
     leec_acme_req *req;
     int retries;
-    unsigned acct_gen;     /* the account generation orders are signed by */
-    void *lock;            /* the certificate's lock in the store */
-    char *seen_serial;     /* the installed certificate at the first look */
+    unsigned acct_gen; /* the account generation orders are signed by */
+    void *lock;        /* the certificate's lock in the store */
+    char *seen_serial; /* the installed certificate at the first look */
     bool lock_logged;
-    int64_t lock_since;    /* waiting for the lock since (ms): once
-                              lock_logged */
-    time_t retry_at;       /* the CA's Retry-After of a refusal, or 0 */
-    bool admitted;         /* holds an order slot of the governor */
+    int64_t lock_since; /* waiting for the lock since (ms): once
+                           lock_logged */
+    time_t retry_at;    /* the CA's Retry-After of a refusal, or 0 */
+    bool admitted;      /* holds an order slot of the governor */
     int64_t admitted_at;
-    char **regdoms;        /* registered domains, for the budgets */
+    char **regdoms; /* registered domains, for the budgets */
     size_t nregdoms;
     leec_wait_reason wait; /* QUEUED or waiting for the lock: why */
     int64_t wait_until;    /* ms, or -1 */
@@ -82,17 +82,17 @@ struct leec_agent {
     char *errmsg;
     leec_problem *problem;
 
-    bool reuse_key;        /* renew with the installed certificate's key */
-    json_t *settings;      /* the application's, kept in meta.json */
-    bool had_cert;         /* a certificate was installed at the first look */
-    bool names_same;       /* ... for the same names */
-    bool repairing;        /* the installed version is broken: replaced */
-    bool ordering;         /* decided to order: counted in ctx->ordering */
-    char *ari_id;          /* the installed certificate's ARI id, or NULL */
-    bool ari_id_known;     /* ari_id computed (leec_agent_ari_id) */
-    leec_renewal_state rs; /* its renewal state (renewal.json) */
+    bool reuse_key;          /* renew with the installed certificate's key */
+    json_t *settings;        /* the application's, kept in meta.json */
+    bool had_cert;           /* a certificate was installed at the first look */
+    bool names_same;         /* ... for the same names */
+    bool repairing;          /* the installed version is broken: replaced */
+    bool ordering;           /* decided to order: counted in ctx->ordering */
+    char *ari_id;            /* the installed certificate's ARI id, or NULL */
+    bool ari_id_known;       /* ari_id computed (leec_agent_ari_id) */
+    leec_renewal_state rs;   /* its renewal state (renewal.json) */
     time_t cert_nb, cert_na; /* the installed certificate's validity */
-    bool replaces_refused; /* the CA refused "replaces": order without */
+    bool replaces_refused;   /* the CA refused "replaces": order without */
 
     char *preferred_chain; /* issuer CN wanted at the top, or NULL */
     char *profile;         /* newOrder's profile, or NULL */

@@ -40,8 +40,8 @@ char *leec_b64url_encode(const void *data, size_t len)
         return NULL;
 
     for (i = 0; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-                     in[i + 2];
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         out[o++] = b64url_alphabet[v >> 18 & 63];
         out[o++] = b64url_alphabet[v >> 12 & 63];
         out[o++] = b64url_alphabet[v >> 6 & 63];

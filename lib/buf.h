@@ -1,4 +1,5 @@
-/* Growable byte buffers with a hard cap, for everything read from the network. */
+/* Growable byte buffers with a hard cap, for everything read from the network.
+ */
 #ifndef LEEC_BUF_H
 #define LEEC_BUF_H
 
@@ -7,15 +8,17 @@
 #include "leec/leec.h"
 
 typedef struct leec_buf {
-    char *data;  /* always NUL-terminated when non-NULL (the NUL is not in len) */
+    /* always NUL-terminated when non-NULL (the NUL is not in len) */
+    char *data;
     size_t len;
     size_t cap;
-    size_t max;  /* appending past max fails with LEEC_E_TOO_LARGE */
+    size_t max; /* appending past max fails with LEEC_E_TOO_LARGE */
 } leec_buf;
 
 /* An empty buffer that may grow to max bytes (0: no cap). Allocates nothing. */
 void leec_buf_init(leec_buf *b, size_t max);
-/* LEEC_E_TOO_LARGE past the cap (the buffer is left unchanged), LEEC_E_NOMEM. */
+/* LEEC_E_TOO_LARGE past the cap (the buffer is left unchanged), LEEC_E_NOMEM.
+ */
 leec_code leec_buf_append(leec_buf *b, const void *data, size_t len);
 leec_code leec_buf_append_str(leec_buf *b, const char *s);
 /* Appends printf-style text. */

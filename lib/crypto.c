@@ -204,8 +204,7 @@ leec_code leec_key_load_pem(const char *pem, size_t len, leec_key **out)
         goto out;
     }
     /* The decoders behind this read PKCS#8, SEC1 and PKCS#1 alike. */
-    pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, no_password, NULL, NULL,
-                                      NULL);
+    pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, no_password, NULL, NULL, NULL);
     if (!pkey)
         goto out;
     rc = classify(pkey, &type);
@@ -465,8 +464,8 @@ leec_code leec_key_jwk_json(const leec_key *key, char **json)
         if ((rc = bn_b64url(a, 0, &sa)) != LEEC_OK ||
             (rc = bn_b64url(b, 0, &sb)) != LEEC_OK)
             goto out;
-        rc = leec_buf_printf(&buf, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}",
-                             sb, sa);
+        rc = leec_buf_printf(
+            &buf, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", sb, sa);
     }
     if (rc != LEEC_OK)
         goto out;
@@ -560,8 +559,7 @@ static leec_code sign_template(const leec_key *key, EVP_MD_CTX **tmpl)
         goto out;
     }
     /* RSA keys default to PKCS#1 v1.5 padding, which is what RS256 is. */
-    if (EVP_DigestSignInit_ex(mctx, NULL, md, NULL, NULL, key->pkey, NULL) !=
-        1)
+    if (EVP_DigestSignInit_ex(mctx, NULL, md, NULL, NULL, key->pkey, NULL) != 1)
         goto out;
     /* Copies are signed with once and freed: let EVP_DigestSign finalise
      * them in place instead of duplicating their state yet again. */
@@ -747,8 +745,8 @@ void leec_secure_free(char *s)
     free(s);
 }
 
-leec_code leec_key_authorization(const leec_key *account_key,
-                                 const char *token, char **out)
+leec_code leec_key_authorization(const leec_key *account_key, const char *token,
+                                 char **out)
 {
     leec_code rc = LEEC_OK;
     char *thumb = NULL;

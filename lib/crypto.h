@@ -77,7 +77,7 @@ void leec_secure_free(char *s);
 
 /* Key authorization (RFC 8555 §8.1): token "." thumbprint(account key).
  * malloc'd. */
-leec_code leec_key_authorization(const leec_key *account_key,
-                                 const char *token, char **out);
+leec_code leec_key_authorization(const leec_key *account_key, const char *token,
+                                 char **out);
 
 #endif

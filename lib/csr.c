@@ -132,8 +132,8 @@ static leec_code set_pubkey(X509_REQ *req, const leec_key *key)
     }
 }
 
-leec_code leec_csr_new(const leec_key *key, const char *const *names,
-                       size_t n, char **b64url_der)
+leec_code leec_csr_new(const leec_key *key, const char *const *names, size_t n,
+                       char **b64url_der)
 {
     leec_code rc = LEEC_E_CRYPTO;
     EVP_PKEY *pkey = NULL;
@@ -174,8 +174,8 @@ leec_code leec_csr_new(const leec_key *key, const char *const *names,
      * software, and must fit in 64 characters or it breaks the CSR. */
     if (!is_ip_literal(names[0]) && strlen(names[0]) <= CN_MAX) {
         if (!X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
-                                        (const unsigned char *)names[0], -1,
-                                        -1, 0))
+                                        (const unsigned char *)names[0], -1, -1,
+                                        0))
             goto out;
     }
     if (!X509_REQ_set_subject_name(req, subj))

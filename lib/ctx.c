@@ -201,7 +201,7 @@ time_t leec_ctx_paused_until(leec_ctx *ctx)
     /* The wall-clock end computed once when the pause began, so that every
      * caller (and the log line) reports the same second. */
     return leec_gov_paused_until(ctx->gov, leec_now_ms(ctx)) ? ctx->pause_wall
-                                                              : 0;
+                                                             : 0;
 }
 
 unsigned long leec_ctx_connection_count(leec_ctx *ctx)
@@ -521,8 +521,8 @@ static struct leec_watch *find_watch(leec_ctx *ctx, int fd)
     return NULL;
 }
 
-leec_code leec_loop_watch(leec_ctx *ctx, int fd, unsigned events,
-                          leec_io_fn fn, void *userdata)
+leec_code leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
+                          void *userdata)
 {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
@@ -618,7 +618,8 @@ static void loop_run(leec_ctx *ctx)
         size_t due = ctx->ntimers;
         for (size_t i = 0; i < ctx->ntimers; i++)
             if (ctx->timers[i]->at <= now &&
-                (due == ctx->ntimers || ctx->timers[i]->at < ctx->timers[due]->at))
+                (due == ctx->ntimers ||
+                 ctx->timers[i]->at < ctx->timers[due]->at))
                 due = i;
         if (due == ctx->ntimers)
             break;

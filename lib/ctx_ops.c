@@ -114,8 +114,7 @@ static void fail_from_account(leec_op *op)
     /* The operation's report has a code and the CA's problem, not the
      * account's message (a transport error's detail, say): said here. */
     if (op->ctx->acct_errmsg && !p)
-        leec_log(op->ctx, LEEC_LOG_ERROR, "account: %s",
-                 op->ctx->acct_errmsg);
+        leec_log(op->ctx, LEEC_LOG_ERROR, "account: %s", op->ctx->acct_errmsg);
     leec_op_finish(op, rc, p);
 }
 

@@ -214,8 +214,8 @@ bool leec_pem_key_plausible(const char *pem, size_t len)
         const unsigned char *v = NULL;
         unsigned char tag = 0;
         size_t vlen = 0;
-        bool ok = tlv(&p, der + n, &tag, &v, &vlen) &&
-                  tag == TAG_SEQUENCE && p == der + n && vlen > 0;
+        bool ok = tlv(&p, der + n, &tag, &v, &vlen) && tag == TAG_SEQUENCE &&
+                  p == der + n && vlen > 0;
         explicit_bzero(der, n);
         free(der);
         return ok;

@@ -65,7 +65,8 @@ static leec_code take_profiles(const json_t *meta, leec_directory *d)
         return LEEC_E_NOMEM;
     const char *name;
     const json_t *v;
-    json_object_foreach((json_t *)p, name, v) {
+    json_object_foreach((json_t *)p, name, v)
+    {
         size_t len = strlen(name);
         bool ok = len > 0 && len <= 64;
         for (size_t i = 0; ok && i < len; i++)
@@ -79,8 +80,7 @@ static leec_code take_profiles(const json_t *meta, leec_directory *d)
     return LEEC_OK;
 }
 
-leec_code leec_directory_parse(const json_t *obj, leec_directory *d,
-                               char **why)
+leec_code leec_directory_parse(const json_t *obj, leec_directory *d, char **why)
 {
     leec_code rc;
     memset(d, 0, sizeof *d);
@@ -93,10 +93,11 @@ leec_code leec_directory_parse(const json_t *obj, leec_directory *d,
         goto out;
     /* The terms are shown to a person, never fetched: any printable string
      * (pebble's is a data: URL). */
-    const char *tos = leec_json_str(leec_json_object(obj, "meta"),
-                                    "termsOfService");
-    if (tos && (leec_url_ok(tos) || strncmp(tos, "data:", 5) == 0 ||
-                strncmp(tos, "http://", 7) == 0) &&
+    const char *tos =
+        leec_json_str(leec_json_object(obj, "meta"), "termsOfService");
+    if (tos &&
+        (leec_url_ok(tos) || strncmp(tos, "data:", 5) == 0 ||
+         strncmp(tos, "http://", 7) == 0) &&
         !(d->terms = strdup(tos)))
         rc = LEEC_E_NOMEM;
     if (rc == LEEC_OK)

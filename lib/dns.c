@@ -22,8 +22,8 @@
 #include "internal.h"
 #include "loop.h"
 
-#define DNS_HDR 12
-#define DNS_MAX 65535
+#define DNS_HDR   12
+#define DNS_MAX   65535
 #define UDP_TRIES 3
 /* UDP answers larger than this are treated as truncated (the TCP retry
  * gets them whole): callers advertise at most 1232 bytes (EDNS), so this
@@ -34,27 +34,27 @@
 #define UDP_BURST 16
 
 struct leec_dns_query {
-    leec_ctx *ctx;      /* NULL: driven by leec_dns_send_sync's poll loop */
+    leec_ctx *ctx; /* NULL: driven by leec_dns_send_sync's poll loop */
     struct sockaddr_storage sa;
     socklen_t salen;
     unsigned char *out; /* 2-byte length prefix (for TCP) + the message */
     size_t len;         /* the message's length */
     size_t qend;        /* end of its question section */
     int timeout_ms;
-    bool tcp;           /* in the TCP phase */
+    bool tcp; /* in the TCP phase */
     bool connecting;
     int fd;
-    unsigned watched;   /* events watched; 0: not registered */
-    int tries;          /* UDP datagrams sent */
-    int64_t start;      /* when the UDP phase began */
-    int64_t deadline;   /* end of the current phase */
-    leec_timer *timer;  /* async mode */
-    int64_t timer_at;   /* sync mode: -1 for none */
-    size_t woff;        /* TCP: bytes of out written */
-    unsigned char *in;  /* the answer being read */
+    unsigned watched;  /* events watched; 0: not registered */
+    int tries;         /* UDP datagrams sent */
+    int64_t start;     /* when the UDP phase began */
+    int64_t deadline;  /* end of the current phase */
+    leec_timer *timer; /* async mode */
+    int64_t timer_at;  /* sync mode: -1 for none */
+    size_t woff;       /* TCP: bytes of out written */
+    unsigned char *in; /* the answer being read */
     size_t incap, inlen;
-    leec_code soft;     /* reported when the UDP tries run out */
-    bool in_cb;         /* fn is running: cancel must not free */
+    leec_code soft; /* reported when the UDP tries run out */
+    bool in_cb;     /* fn is running: cancel must not free */
     leec_dns_fn fn;
     void *ud;
 };
@@ -210,8 +210,7 @@ bool leec_dns_answer_matches(const unsigned char *m, size_t qend,
     return memcmp(a + DNS_HDR, m + DNS_HDR, qend - DNS_HDR) == 0;
 }
 
-static bool answer_ok(const leec_dns_query *q, const unsigned char *a,
-                      size_t n)
+static bool answer_ok(const leec_dns_query *q, const unsigned char *a, size_t n)
 {
     return leec_dns_answer_matches(q->out + 2, q->qend, a, n);
 }
@@ -426,8 +425,8 @@ static void on_tcp(leec_dns_query *q, unsigned events)
         q->connecting = false;
     }
     while (q->woff < total) {
-        ssize_t n = send(q->fd, q->out + q->woff, total - q->woff,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(q->fd, q->out + q->woff, total - q->woff, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;

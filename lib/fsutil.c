@@ -204,8 +204,8 @@ out:
     return rc;
 }
 
-leec_code leec_file_write_atomic(const char *path, const void *data,
-                                 size_t len, mode_t mode)
+leec_code leec_file_write_atomic(const char *path, const void *data, size_t len,
+                                 mode_t mode)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
     char *dir = NULL;
@@ -235,8 +235,8 @@ out:
     return rc;
 }
 
-leec_code leec_fd_read(int fd, const struct stat *st, size_t max,
-                       char **data, size_t *len)
+leec_code leec_fd_read(int fd, const struct stat *st, size_t max, char **data,
+                       size_t *len)
 {
     leec_code rc = LEEC_E_IO;
     leec_buf b;
@@ -293,8 +293,7 @@ out:
     return rc;
 }
 
-leec_code leec_file_read(const char *path, size_t max, char **data,
-                         size_t *len)
+leec_code leec_file_read(const char *path, size_t max, char **data, size_t *len)
 {
     if (!path || !data)
         return LEEC_E_INVALID_ARG;
@@ -326,8 +325,8 @@ static leec_code remove_tree(int parent, const char *name, int depth)
         return LEEC_E_IO;
     if (depth >= TREE_DEPTH_MAX)
         return LEEC_E_IO;
-    int fd = openat(parent, name,
-                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd =
+        openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? LEEC_OK : LEEC_E_IO;
     if (!(d = fdopendir(fd))) {
@@ -413,8 +412,8 @@ out:
     return rc;
 }
 
-leec_code leec_write_file_atomic(const char *path, const void *data,
-                                 size_t len, int mode)
+leec_code leec_write_file_atomic(const char *path, const void *data, size_t len,
+                                 int mode)
 {
     if (mode < 0 || mode > 07777)
         return LEEC_E_INVALID_ARG;

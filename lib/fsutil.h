@@ -18,8 +18,8 @@
  * mode (so a secret is never readable by others, not even briefly), written,
  * fsync'd, renamed over path, then the folder fsync'd. On any failure the
  * temporary is removed and path is untouched. LEEC_E_IO. */
-leec_code leec_file_write_atomic(const char *path, const void *data,
-                                 size_t len, mode_t mode);
+leec_code leec_file_write_atomic(const char *path, const void *data, size_t len,
+                                 mode_t mode);
 /* The same in the folder dirfd (name: one component, no '/'). A symbolic
  * link at name is replaced, never followed. */
 leec_code leec_file_write_atomic_at(int dirfd, const char *name,
@@ -43,8 +43,8 @@ leec_code leec_file_read(const char *path, size_t max, char **data,
 /* The same for a file already open as fd (read from its current offset);
  * st: its fstat when the caller has it (NULL: taken here). LEEC_E_IO for
  * anything but a regular file. fd stays open. */
-leec_code leec_fd_read(int fd, const struct stat *st, size_t max,
-                       char **data, size_t *len);
+leec_code leec_fd_read(int fd, const struct stat *st, size_t max, char **data,
+                       size_t *len);
 
 /* Removes name in dirfd and, when it is a folder, everything below it,
  * never following a symbolic link (a link is removed, not what it points

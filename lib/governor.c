@@ -255,9 +255,8 @@ void leec_gov_order_done(leec_governor *g, int64_t admitted,
     if (issued || !g->lim.certs_per_domain)
         return;
     for (size_t i = 0; i < n; i++) {
-        domain_entry *e = seen_before(domains, i)
-                              ? NULL
-                              : dom_find(g, domains[i], false);
+        domain_entry *e =
+            seen_before(domains, i) ? NULL : dom_find(g, domains[i], false);
         if (e)
             stamps_pop(&e->s, admitted);
     }

@@ -21,11 +21,11 @@
 #include "leec/leec.h"
 
 typedef struct leec_gov_limits {
-    unsigned max_parallel;       /* orders in flight; 0: unlimited */
-    double rate;                 /* requests per second; 0: unlimited */
-    unsigned orders_per_window;  /* new orders per account; 0: off */
+    unsigned max_parallel;      /* orders in flight; 0: unlimited */
+    double rate;                /* requests per second; 0: unlimited */
+    unsigned orders_per_window; /* new orders per account; 0: off */
     int64_t orders_window_ms;
-    unsigned certs_per_domain;   /* per registered domain; 0: off */
+    unsigned certs_per_domain; /* per registered domain; 0: off */
     int64_t certs_window_ms;
 } leec_gov_limits;
 

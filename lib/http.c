@@ -126,7 +126,8 @@ leec_http *leec_http_new(const leec_http_opts *o)
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     h->max_body = o->max_body ? o->max_body : 1024 * 1024;
-    h->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
+    h->connect_timeout_ms =
+        o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
     h->timeout_ms = o->timeout_ms ? o->timeout_ms : 60000;
     return h;
 }
@@ -196,8 +197,7 @@ static bool header_ok(const char *hv)
 
 leec_code leec_http_submit_headers(leec_http *h, const char *method,
                                    const char *url, const char *body,
-                                   const char *content_type,
-                                   const char *accept,
+                                   const char *content_type, const char *accept,
                                    const char *const *headers,
                                    leec_http_done_fn fn, void *userdata)
 {
@@ -394,11 +394,10 @@ static void collect(leec_http *h)
         if (cc != CURLE_OK) {
             if (r->resp.err == LEEC_OK)
                 r->resp.err = map_curl_error(cc);
-            r->resp.errmsg = strdup(r->errbuf[0] ? r->errbuf
-                                                 : curl_easy_strerror(cc));
+            r->resp.errmsg =
+                strdup(r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
         } else {
-            curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
-                              &r->resp.status);
+            curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->resp.status);
         }
         /* The callback may submit new requests or cancel others; this one
          * is already unlinked so it cannot be cancelled under our feet. */
@@ -420,8 +419,8 @@ leec_code leec_http_perform(leec_http *h)
             mask |= CURL_CSELECT_OUT;
         if (ev[i].events & EPOLLERR)
             mask |= CURL_CSELECT_ERR;
-        if (curl_multi_socket_action(h->multi, ev[i].data.fd, mask,
-                                     &running) != CURLM_OK)
+        if (curl_multi_socket_action(h->multi, ev[i].data.fd, mask, &running) !=
+            CURLM_OK)
             return LEEC_E_HTTP;
     }
     if (h->timer_at >= 0 && mono_ms() >= h->timer_at) {

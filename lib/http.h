@@ -13,14 +13,14 @@
 typedef struct leec_http leec_http;
 
 #define LEEC_HTTP_HEADER_MAX 8192 /* a longer header line is ignored */
-#define LEEC_HTTP_LINKS_MAX 16    /* Link values kept per response */
+#define LEEC_HTTP_LINKS_MAX  16   /* Link values kept per response */
 
 typedef struct leec_http_opts {
-    const char *ca_bundle;   /* NULL: system store */
+    const char *ca_bundle; /* NULL: system store */
     const char *user_agent;
-    size_t max_body;         /* cap on a response body */
+    size_t max_body; /* cap on a response body */
     long connect_timeout_ms;
-    long timeout_ms;         /* whole request */
+    long timeout_ms; /* whole request */
 } leec_http_opts;
 
 typedef struct leec_http_link {
@@ -31,11 +31,11 @@ typedef struct leec_http_link {
 /* A response. Header values are NULL when absent; they are copied only if
  * short (a header line is capped at 8 KiB). */
 typedef struct leec_http_resp {
-    leec_code err;         /* LEEC_OK when an HTTP response arrived */
-    char *errmsg;          /* transport error text (curl's), else NULL */
+    leec_code err; /* LEEC_OK when an HTTP response arrived */
+    char *errmsg;  /* transport error text (curl's), else NULL */
     long status;
     leec_buf body;
-    char *content_type;    /* media type without parameters, lower-case */
+    char *content_type; /* media type without parameters, lower-case */
     char *location;
     char *replay_nonce;
     char *retry_after;     /* raw header value */
@@ -79,8 +79,7 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
  */
 leec_code leec_http_submit_headers(leec_http *h, const char *method,
                                    const char *url, const char *body,
-                                   const char *content_type,
-                                   const char *accept,
+                                   const char *content_type, const char *accept,
                                    const char *const *headers,
                                    leec_http_done_fn fn, void *userdata);
 
@@ -92,8 +91,8 @@ typedef struct leec_http_req_opts {
      * §4.2.2.1 publishes issuers over http (the certificate fetched is
      * checked by signature, not by the channel). */
     bool allow_http;
-    size_t max_body;  /* cap on the body, at most the transport's */
-    long timeout_ms;  /* whole request, at most the transport's */
+    size_t max_body; /* cap on the body, at most the transport's */
+    long timeout_ms; /* whole request, at most the transport's */
 } leec_http_req_opts;
 
 /*
@@ -124,6 +123,5 @@ unsigned long leec_http_request_count(leec_http *h);
 
 /* Connections (TCP + TLS handshakes) opened so far. */
 unsigned long leec_http_connection_count(leec_http *h);
-
 
 #endif

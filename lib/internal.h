@@ -12,17 +12,17 @@
 #include "retry.h"
 
 /* Caps on what the CA may send us. */
-#define LEEC_MAX_BODY (1024 * 1024)     /* JSON objects and PEM chains */
-#define LEEC_MAX_URL 2048
-#define LEEC_MAX_NONCE 256
-#define LEEC_MAX_TOKEN 256
-#define LEEC_MAX_NAMES 100              /* Let's Encrypt's limit per order */
-#define LEEC_NONCE_POOL 32
-#define LEEC_BADNONCE_RETRIES 10        /* pebble rejects 5 % of good nonces */
+#define LEEC_MAX_BODY         (1024 * 1024) /* JSON objects and PEM chains */
+#define LEEC_MAX_URL          2048
+#define LEEC_MAX_NONCE        256
+#define LEEC_MAX_TOKEN        256
+#define LEEC_MAX_NAMES        100 /* Let's Encrypt's limit per order */
+#define LEEC_NONCE_POOL       32
+#define LEEC_BADNONCE_RETRIES 10 /* pebble rejects 5 % of good nonces */
 /* After that many in a row, rounds of as many again after a growing pause
  * (250 ms, 500 ms, 1 s, 2 s): a storm of rejections (a CA rejecting half
  * its nonces) must not fail a certificate. */
-#define LEEC_BADNONCE_ROUNDS 4
+#define LEEC_BADNONCE_ROUNDS   4
 #define LEEC_BADNONCE_PAUSE_MS 250
 
 /* ---- logging (log.c) ---- */
@@ -53,15 +53,15 @@ bool leec_url_ok(const char *url);
 
 /* ---- signed requests (request.c) ---- */
 typedef struct leec_acme_resp {
-    leec_code err;           /* LEEC_OK when the CA answered */
-    const char *errmsg;      /* transport error text or NULL */
+    leec_code err;      /* LEEC_OK when the CA answered */
+    const char *errmsg; /* transport error text or NULL */
     long status;
     const char *location;
-    long retry_after;        /* seconds, -1 when absent */
-    json_t *json;            /* parsed JSON object body, or NULL */
-    const leec_buf *body;    /* raw body */
+    long retry_after;     /* seconds, -1 when absent */
+    json_t *json;         /* parsed JSON object body, or NULL */
+    const leec_buf *body; /* raw body */
     const char *content_type;
-    leec_problem *problem;   /* error document; the callee may steal it */
+    leec_problem *problem; /* error document; the callee may steal it */
     const leec_http_resp *http;
 } leec_acme_resp;
 
@@ -140,30 +140,30 @@ struct leec_ctx {
 
     leec_http *http;
     struct leec_http01_server *http01;
-    int epfd;             /* the one descriptor a host loop waits on */
-    struct leec_watch *watches;    /* sockets of solvers, DNS, hooks */
+    int epfd;                   /* the one descriptor a host loop waits on */
+    struct leec_watch *watches; /* sockets of solvers, DNS, hooks */
     size_t nwatches, capwatches;
-    struct leec_timer **timers;    /* their timers */
+    struct leec_timer **timers; /* their timers */
     size_t ntimers, captimers;
     leec_governor *gov;
-    struct leec_x509_cache *x509_cache; /* issuers already parsed */
+    struct leec_x509_cache *x509_cache;     /* issuers already parsed */
     bool rate_set, orders_set, domains_set; /* else the CA's defaults */
     unsigned max_pause_s;
-    unsigned order_timeout_s;      /* an order or authorization stuck */
-    unsigned lock_timeout_s;       /* waiting for another process's lock */
-    leec_acme_req *deferred;       /* requests held by the governor, FIFO */
+    unsigned order_timeout_s; /* an order or authorization stuck */
+    unsigned lock_timeout_s;  /* waiting for another process's lock */
+    leec_acme_req *deferred;  /* requests held by the governor, FIFO */
     leec_acme_req *deferred_tail;
-    int64_t pause_logged;          /* the pause end last announced */
-    time_t pause_wall;             /* its wall-clock end, computed once */
-    bool kick_queued;              /* an order slot came free */
-    unsigned cleanups;             /* solver clean-ups under way */
-    struct leec_op *ops;           /* revocations, account ops (ctx_ops.c) */
-    unsigned pending_ops;          /* their number, counted in *running */
-    char *eab_kid;                 /* External Account Binding, or NULL */
-    unsigned char *eab_key;        /* its MAC key (secret, wiped on free) */
+    int64_t pause_logged;   /* the pause end last announced */
+    time_t pause_wall;      /* its wall-clock end, computed once */
+    bool kick_queued;       /* an order slot came free */
+    unsigned cleanups;      /* solver clean-ups under way */
+    struct leec_op *ops;    /* revocations, account ops (ctx_ops.c) */
+    unsigned pending_ops;   /* their number, counted in *running */
+    char *eab_kid;          /* External Account Binding, or NULL */
+    unsigned char *eab_key; /* its MAC key (secret, wiped on free) */
     size_t eab_keylen;
-    bool acct_created;             /* the account was created by this ctx */
-    bool acct_lookup;   /* newAccount looks up the saved key's account */
+    bool acct_created; /* the account was created by this ctx */
+    bool acct_lookup;  /* newAccount looks up the saved key's account */
     leec_nonce_pool nonces;
     leec_token_table tokens;
     struct leec_solver **solvers;
@@ -182,22 +182,22 @@ struct leec_ctx {
     char *acct_url;
     char *acct_ca_id;
     leec_acme_req *acct_req;
-    int64_t acct_retry_at;  /* -1, or when to try the account lock again */
+    int64_t acct_retry_at;   /* -1, or when to try the account lock again */
     int64_t acct_lock_since; /* waiting for the account lock since (ms) */
     void *acct_lock;
     leec_code acct_err;
     char *acct_errmsg;
     leec_problem *acct_problem;
 
-    leec_hook_fn hook_fn;  /* pre/deploy/post hooks, or NULL */
+    leec_hook_fn hook_fn; /* pre/deploy/post hooks, or NULL */
     void *hook_ud;
-    unsigned ordering;     /* agents that decided to order, not finished */
+    unsigned ordering; /* agents that decided to order, not finished */
 
     leec_agent **agents;
     size_t nagents, cap_agents;
-    unsigned agent_ids;   /* the last id given, for logs */
-    int depth;            /* > 0 while inside perform: frees are deferred */
-    bool reap;            /* some agent awaits its deferred free */
+    unsigned agent_ids; /* the last id given, for logs */
+    int depth;          /* > 0 while inside perform: frees are deferred */
+    bool reap;          /* some agent awaits its deferred free */
 };
 
 int64_t leec_now_ms(leec_ctx *ctx);
@@ -262,9 +262,9 @@ struct leec_op {
     leec_op *next;
     const leec_op_kind *kind;
     leec_ctx *ctx;
-    const char *what;      /* for logs ("account show"), owned by the kind */
+    const char *what; /* for logs ("account show"), owned by the kind */
     leec_op_state state;
-    bool dir_only;         /* signed by a key of its own: no account needed */
+    bool dir_only; /* signed by a key of its own: no account needed */
     leec_acme_req *req;
     leec_code rc;          /* once DONE */
     leec_problem *problem; /* once DONE, may be NULL */

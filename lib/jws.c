@@ -61,9 +61,8 @@ out:
     return rc;
 }
 
-leec_code leec_jws_sign(const leec_key *key, const char *kid,
-                        const char *nonce, const char *url,
-                        const char *payload, char **out)
+leec_code leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
+                        const char *url, const char *payload, char **out)
 {
     leec_code rc = LEEC_E_NOMEM;
     json_t *check = NULL;
@@ -165,8 +164,7 @@ leec_code leec_jws_sign_hmac(const unsigned char *key, size_t keylen,
         goto out;
     if ((rc = leec_buf_printf(&input, "%s.%s", hdr64, pay64)) != LEEC_OK)
         goto out;
-    rc = leec_hmac("sha256", key, keylen, input.data, input.len, &mac,
-                   &maclen);
+    rc = leec_hmac("sha256", key, keylen, input.data, input.len, &mac, &maclen);
     if (rc != LEEC_OK)
         goto out;
     rc = LEEC_E_NOMEM;

@@ -12,11 +12,11 @@
  * §6.3). nonce NULL leaves it out (the inner JWS of a key rollover).
  * *out is the JWS as malloc'd JSON text:
  *   {"protected":"...","payload":"...","signature":"..."}
- * Errors: LEEC_E_INVALID_ARG (payload is not JSON), LEEC_E_CRYPTO, LEEC_E_NOMEM.
+ * Errors: LEEC_E_INVALID_ARG (payload is not JSON), LEEC_E_CRYPTO,
+ * LEEC_E_NOMEM.
  */
-leec_code leec_jws_sign(const leec_key *key, const char *kid,
-                        const char *nonce, const char *url,
-                        const char *payload, char **out);
+leec_code leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
+                        const char *url, const char *payload, char **out);
 
 /*
  * An HMAC-signed JWS (HS256), as the externalAccountBinding of a

@@ -19,8 +19,8 @@ typedef void (*leec_io_fn)(void *userdata, int fd, unsigned events);
  * replaces its events and callback. The caller keeps ownership of fd and
  * must unwatch it before closing it. LEEC_E_IO, LEEC_E_NOMEM.
  */
-leec_code leec_loop_watch(leec_ctx *ctx, int fd, unsigned events,
-                          leec_io_fn fn, void *userdata);
+leec_code leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
+                          void *userdata);
 void leec_loop_unwatch(leec_ctx *ctx, int fd);
 
 typedef struct leec_timer leec_timer;

@@ -32,7 +32,7 @@ static bool parse_port(const char *s, uint16_t *port)
  * alone, meaning every address. Host names are not accepted: which
  * address they resolve to is the admin's decision, not ours. */
 leec_code leec_parse_listen_addr(const char *addr, struct sockaddr_storage *ss,
-                            socklen_t *len, uint16_t *port)
+                                 socklen_t *len, uint16_t *port)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
     char *host = NULL;
@@ -82,14 +82,13 @@ out:
     return rc;
 }
 
-
 /* A listening socket, or -1 with errno set. v6only: for an AF_INET6
  * address, whether IPv4 is refused. */
 static int listen_on(const struct sockaddr *sa, socklen_t len, bool v6only,
                      int backlog)
 {
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     int v6 = v6only ? 1 : 0;
     int saved = 0;
@@ -133,8 +132,8 @@ leec_code leec_listen_open(const struct sockaddr_storage *ss, socklen_t len,
             any4.sin_family = AF_INET;
             any4.sin_addr.s_addr = htonl(INADDR_ANY);
             any4.sin_port = htons(port);
-            *fd = listen_on((const struct sockaddr *)&any4, sizeof any4,
-                            false, backlog);
+            *fd = listen_on((const struct sockaddr *)&any4, sizeof any4, false,
+                            backlog);
         }
     }
     if (*fd >= 0)

@@ -10,15 +10,17 @@
 #include "json.h"
 #include "problem.h"
 
-static const char *const order_status[] = {
-    [LEEC_ORDER_PENDING] = "pending", [LEEC_ORDER_READY] = "ready",
-    [LEEC_ORDER_PROCESSING] = "processing", [LEEC_ORDER_VALID] = "valid",
-    [LEEC_ORDER_INVALID] = "invalid"};
+static const char *const order_status[] = {[LEEC_ORDER_PENDING] = "pending",
+                                           [LEEC_ORDER_READY] = "ready",
+                                           [LEEC_ORDER_PROCESSING] =
+                                               "processing",
+                                           [LEEC_ORDER_VALID] = "valid",
+                                           [LEEC_ORDER_INVALID] = "invalid"};
 
 static const char *const authz_status[] = {
-    [LEEC_AUTHZ_PENDING] = "pending",     [LEEC_AUTHZ_VALID] = "valid",
-    [LEEC_AUTHZ_INVALID] = "invalid",     [LEEC_AUTHZ_DEACTIVATED] = "deactivated",
-    [LEEC_AUTHZ_EXPIRED] = "expired",     [LEEC_AUTHZ_REVOKED] = "revoked"};
+    [LEEC_AUTHZ_PENDING] = "pending", [LEEC_AUTHZ_VALID] = "valid",
+    [LEEC_AUTHZ_INVALID] = "invalid", [LEEC_AUTHZ_DEACTIVATED] = "deactivated",
+    [LEEC_AUTHZ_EXPIRED] = "expired", [LEEC_AUTHZ_REVOKED] = "revoked"};
 
 static int lookup(const char *s, const char *const *names, size_t n)
 {
@@ -90,7 +92,8 @@ leec_code leec_authz_parse(const json_t *az, const char *type,
     if (offered)
         *offered = NULL;
     const char *s = leec_json_str(az, "status");
-    int st = lookup(s, authz_status, sizeof authz_status / sizeof *authz_status);
+    int st =
+        lookup(s, authz_status, sizeof authz_status / sizeof *authz_status);
     const json_t *id = leec_json_object(az, "identifier");
     v->ident = leec_json_str(id, "value");
     v->ident_type = leec_json_str(id, "type");

@@ -20,9 +20,9 @@ typedef enum leec_order_status {
 /* Pointers borrow from the JSON object. */
 typedef struct leec_order_view {
     leec_order_status status;
-    const char *finalize;          /* https URL or NULL */
-    const char *certificate;       /* https URL or NULL */
-    const json_t *authorizations;  /* array of https URL strings, or NULL */
+    const char *finalize;         /* https URL or NULL */
+    const char *certificate;      /* https URL or NULL */
+    const json_t *authorizations; /* array of https URL strings, or NULL */
 } leec_order_view;
 
 /* LEEC_E_PROTOCOL when the status is missing or unknown, a URL member is
@@ -47,13 +47,13 @@ typedef enum leec_authz_status {
 typedef struct leec_authz_view {
     leec_authz_status status;
     const char *status_name;
-    const char *ident;         /* identifier value */
-    const char *ident_type;    /* its type ("dns", "ip") */
+    const char *ident;      /* identifier value */
+    const char *ident_type; /* its type ("dns", "ip") */
     bool wildcard;
     /* The challenge of the wanted type, when offered: */
-    const char *chall_url;     /* https URL */
-    const char *token;         /* base64url */
-    const char *chall_status;  /* "pending", "processing", ... or NULL */
+    const char *chall_url;    /* https URL */
+    const char *token;        /* base64url */
+    const char *chall_status; /* "pending", "processing", ... or NULL */
 } leec_authz_view;
 
 /*

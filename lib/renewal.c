@@ -19,9 +19,9 @@
 #include "store.h"
 
 #define LIFETIME_SHORT_S (10 * 86400)
-#define BACKOFF_FIRST_S 3600
-#define BACKOFF_MAX_S 86400
-#define TEXT_MAX 1024 /* last_error, explanation URL */
+#define BACKOFF_FIRST_S  3600
+#define BACKOFF_MAX_S    86400
+#define TEXT_MAX         1024 /* last_error, explanation URL */
 
 void leec_renewal_clear(leec_renewal_state *st)
 {
@@ -116,8 +116,8 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
     size_t len = 0;
     json_t *o = NULL;
     if (!meta) {
-        leec_code rc = store->ops->cert_read(store, cert_name, "meta.json",
-                                             &text, &len);
+        leec_code rc =
+            store->ops->cert_read(store, cert_name, "meta.json", &text, &len);
         /* LEEC_E_STORE: refused as unsafe (its message says why), not
          * absent. */
         if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
@@ -144,8 +144,8 @@ static leec_code load_state(leec_store *store, const char *cert_name,
     size_t len = 0;
     json_t *o = NULL;
     memset(st, 0, sizeof *st);
-    leec_code rc = store->ops->cert_read(store, cert_name, "renewal.json",
-                                         &text, &len);
+    leec_code rc =
+        store->ops->cert_read(store, cert_name, "renewal.json", &text, &len);
     if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
         return rc;
     if (rc != LEEC_OK || leec_json_parse_object(text, len, &o) != LEEC_OK) {
@@ -222,8 +222,8 @@ char *leec_renewal_json(const leec_renewal_state *st)
     }
     if (st->failures) {
         json_t *f = json_pack("{s:i, s:I, s:I}", "count", (int)st->failures,
-                              "last", (json_int_t)st->last_failure,
-                              "retry_at", (json_int_t)st->retry_at);
+                              "last", (json_int_t)st->last_failure, "retry_at",
+                              (json_int_t)st->retry_at);
         if (f && st->last_error)
             json_object_set_new(f, "error", json_string(st->last_error));
         if (!f || json_object_set_new(o, "failures", f) != 0)
@@ -247,8 +247,8 @@ leec_code leec_renewal_save(leec_store *store, const char *cert_name,
     char *s = leec_renewal_json(st);
     if (!s)
         return LEEC_E_NOMEM;
-    leec_code rc = store->ops->cert_write_state(store, cert_name,
-                                                "renewal.json", s);
+    leec_code rc =
+        store->ops->cert_write_state(store, cert_name, "renewal.json", s);
     free(s);
     return rc;
 }
@@ -259,15 +259,18 @@ bool leec_rfc3339_parse(const char *s, time_t *out)
     struct tm tm;
     int n = 0;
     memset(&tm, 0, sizeof tm);
-    if (!s || sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon,
-                     &tm.tm_mday, &n) != 3 || n != 10)
+    if (!s ||
+        sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) !=
+            3 ||
+        n != 10)
         return false;
     s += n;
     if (*s != 'T' && *s != 't')
         return false;
     s++;
-    if (sscanf(s, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-               &n) != 3 || n != 8)
+    if (sscanf(s, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) !=
+            3 ||
+        n != 8)
         return false;
     s += n;
     if (*s == '.') {
@@ -314,8 +317,7 @@ static time_t random_between(time_t a, time_t b)
 }
 
 leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
-                                const json_t *obj, long retry_after,
-                                time_t now)
+                                const json_t *obj, long retry_after, time_t now)
 {
     const json_t *w = leec_json_object(obj, "suggestedWindow");
     time_t start = 0, end = 0;
@@ -349,7 +351,8 @@ leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
     free(st->explanation);
     st->explanation = NULL;
     const char *ex = leec_json_str(obj, "explanationURL");
-    bool clean = ex && strlen(ex) <= TEXT_MAX && strncmp(ex, "https://", 8) == 0;
+    bool clean =
+        ex && strlen(ex) <= TEXT_MAX && strncmp(ex, "https://", 8) == 0;
     for (const char *c = ex; clean && *c; c++)
         clean = (unsigned char)*c > 0x20 && (unsigned char)*c < 0x7f &&
                 !strchr("\"<>\\", *c);
@@ -441,8 +444,7 @@ void leec_renewal_plan_free(leec_renewal_plan *plan)
 
 /* A reason, or LEEC_E_NOMEM in *rc. */
 __attribute__((format(printf, 2, 3))) static char *reason(leec_code *rc,
-                                                          const char *fmt,
-                                                          ...)
+                                                          const char *fmt, ...)
 {
     char *why = NULL;
     va_list ap;
@@ -527,8 +529,7 @@ char *leec_version_broken(leec_store *store, const char *cert_name,
     if (!why && *rc == LEEC_OK)
         why = read_part(store, cert_name, "meta.json", &meta, &mlen, rc);
     if (!why && *rc == LEEC_OK)
-        why = parts_broken(key, klen, meta, mlen, cert_pem, thorough, NULL,
-                           rc);
+        why = parts_broken(key, klen, meta, mlen, cert_pem, thorough, NULL, rc);
     if (*rc != LEEC_OK) {
         free(why);
         why = NULL;
@@ -541,8 +542,7 @@ char *leec_version_broken(leec_store *store, const char *cert_name,
 leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
                                   leec_renewal_plan **out)
 {
-    static const char *const files[] = {"cert.pem", "privkey.pem",
-                                        "meta.json"};
+    static const char *const files[] = {"cert.pem", "privkey.pem", "meta.json"};
     char *part[3] = {NULL, NULL, NULL};
     char *serial = NULL, *broken = NULL;
     json_t *meta = NULL;
@@ -555,10 +555,10 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     *out = NULL;
     /* The usual case in one go (one look at the live link): the three
      * files of one version; when one is amiss, each alone, to say which. */
-    leec_code rc = store->ops->cert_read_many
-                       ? store->ops->cert_read_many(store, cert_name, files, 3,
-                                                    part)
-                       : LEEC_E_INVALID_ARG;
+    leec_code rc =
+        store->ops->cert_read_many
+            ? store->ops->cert_read_many(store, cert_name, files, 3, part)
+            : LEEC_E_INVALID_ARG;
     if (rc == LEEC_E_NOMEM)
         return rc;
     if (rc != LEEC_OK)

@@ -11,24 +11,24 @@
 #include "leec/leec.h"
 
 #define LEEC_ARI_DEFAULT_CHECK_S (6 * 3600) /* no Retry-After: 6 hours */
-#define LEEC_ARI_MIN_CHECK_S 60             /* RFC 9773 §4.3.3's clamps */
-#define LEEC_ARI_MAX_CHECK_S 86400
-#define LEEC_ARI_FAILED_CHECK_S 3600        /* after an unusable answer */
+#define LEEC_ARI_MIN_CHECK_S     60         /* RFC 9773 §4.3.3's clamps */
+#define LEEC_ARI_MAX_CHECK_S     86400
+#define LEEC_ARI_FAILED_CHECK_S  3600 /* after an unusable answer */
 
 typedef struct leec_renewal_state {
-    char *serial;        /* the certificate it belongs to (hex), or NULL */
-    bool ari_known;      /* whether the CA's offer was looked at */
-    bool ari_offered;    /* its directory has renewalInfo */
-    char *ari_id;        /* the id the window below belongs to */
+    char *serial;     /* the certificate it belongs to (hex), or NULL */
+    bool ari_known;   /* whether the CA's offer was looked at */
+    bool ari_offered; /* its directory has renewalInfo */
+    char *ari_id;     /* the id the window below belongs to */
     time_t win_start, win_end; /* suggestedWindow (0: none yet) */
-    time_t chosen;       /* the random renewal time inside it */
-    time_t next_check;   /* fetch renewalInfo again from then (0: now) */
-    char *explanation;   /* explanationURL, or NULL */
-    unsigned failures;   /* consecutive failed renewals */
+    time_t chosen;             /* the random renewal time inside it */
+    time_t next_check;         /* fetch renewalInfo again from then (0: now) */
+    char *explanation;         /* explanationURL, or NULL */
+    unsigned failures;         /* consecutive failed renewals */
     time_t last_failure;
-    time_t retry_at;     /* no attempt before (without force) */
+    time_t retry_at; /* no attempt before (without force) */
     char *last_error;
-    time_t revoked_at;   /* leec revoked it then (0: not that we know) */
+    time_t revoked_at; /* leec revoked it then (0: not that we know) */
 } leec_renewal_state;
 
 /* Reads the state of cert_name's current version, whose certificate has

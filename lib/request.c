@@ -14,7 +14,7 @@ struct leec_acme_req {
     leec_ctx *ctx;
     bool post;
     char *url;
-    char *payload;      /* NULL: POST-as-GET */
+    char *payload; /* NULL: POST-as-GET */
     const leec_key *key;
     char *kid;
     char *accept;
@@ -22,8 +22,8 @@ struct leec_acme_req {
     void *userdata;
     int nonce_tries;
     int nonce_fetches;
-    int nonce_rounds;           /* rounds of badNonce retries done */
-    leec_timer *nonce_timer;    /* the pause before the next round */
+    int nonce_rounds;        /* rounds of badNonce retries done */
+    leec_timer *nonce_timer; /* the pause before the next round */
     int pause_tries;
     bool held;                  /* waiting in the governor's queue */
     struct leec_acme_req *next; /* in that queue */
@@ -56,8 +56,8 @@ static void deliver_error(leec_acme_req *r, leec_code err, const char *msg)
 static leec_code send_signed(leec_acme_req *r, char *nonce)
 {
     char *jws = NULL;
-    leec_code rc = leec_jws_sign(r->key, r->kid, nonce, r->url, r->payload,
-                                 &jws);
+    leec_code rc =
+        leec_jws_sign(r->key, r->kid, nonce, r->url, r->payload, &jws);
     free(nonce);
     if (rc != LEEC_OK)
         return rc;
@@ -93,8 +93,8 @@ static leec_code send_now(leec_acme_req *r)
 {
     leec_ctx *ctx = r->ctx;
     if (!r->post)
-        return leec_http_submit(ctx->http, "GET", r->url, NULL, NULL,
-                                r->accept, on_response, r);
+        return leec_http_submit(ctx->http, "GET", r->url, NULL, NULL, r->accept,
+                                on_response, r);
     char *nonce = leec_nonce_take(&ctx->nonces);
     if (nonce)
         return send_signed(r, nonce);
@@ -204,8 +204,8 @@ static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
     if (retry_after > (long)ctx->max_pause_s)
         return false;
     int64_t now = leec_now_ms(ctx);
-    int64_t until = leec_gov_on_response(ctx->gov, now, hr->status,
-                                         retry_after);
+    int64_t until =
+        leec_gov_on_response(ctx->gov, now, hr->status, retry_after);
     int64_t end = leec_gov_paused_until(ctx->gov, now);
     if (!end || end - now > (int64_t)ctx->max_pause_s * 1000 ||
         r->pause_tries >= 5)
@@ -282,13 +282,11 @@ static void on_response(void *ud, leec_http_resp *hr)
     resp.location = hr->location;
     resp.body = &hr->body;
     resp.content_type = hr->content_type;
-    resp.retry_after = leec_retry_after_seconds(hr->retry_after,
-                                                time(NULL));
+    resp.retry_after = leec_retry_after_seconds(hr->retry_after, time(NULL));
     if (is_json_type(hr->content_type) && hr->body.len)
         (void)leec_json_parse_object(hr->body.data, hr->body.len, &resp.json);
     if (hr->status >= 400) {
-        resp.problem = resp.json ? leec_problem_from_json(resp.json,
-                                                          hr->status,
+        resp.problem = resp.json ? leec_problem_from_json(resp.json, hr->status,
                                                           resp.retry_after)
                                  : NULL;
         if (paused_by(r, hr, resp.retry_after, resp.problem)) {

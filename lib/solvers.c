@@ -33,8 +33,8 @@ static leec_solver *adopt(leec_ctx *ctx, leec_solver *s, leec_code *err)
 leec_solver *leec_ctx_default_solver(leec_ctx *ctx)
 {
     if (!ctx->http01_solver)
-        ctx->http01_solver = adopt(ctx, leec_http01_solver_new(ctx, NULL),
-                                   NULL);
+        ctx->http01_solver =
+            adopt(ctx, leec_http01_solver_new(ctx, NULL), NULL);
     return ctx->http01_solver;
 }
 

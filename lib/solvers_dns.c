@@ -48,8 +48,7 @@ leec_solver *leec_ctx_solver_dns_ovh(leec_ctx *ctx, const leec_dns_options *o,
     return dns01(ctx, o, leec_ovh_new(ctx, credentials_file, err), err);
 }
 
-leec_solver *leec_ctx_solver_dns_hook(leec_ctx *ctx,
-                                      const leec_dns_options *o,
+leec_solver *leec_ctx_solver_dns_hook(leec_ctx *ctx, const leec_dns_options *o,
                                       const char *cmd, leec_code *err)
 {
     return dns01(ctx, o, leec_dns_hook_new(ctx, cmd, err), err);

@@ -100,8 +100,8 @@ leec_code leec_store_read_live(leec_store *store, const char *cert_name,
 {
     static const char *const files[] = {"privkey.pem", "fullchain.pem"};
     char *out[2] = {NULL, NULL};
-    if (!store || !store->ops || !store->ops->cert_read_many ||
-        !privkey_pem || !fullchain_pem)
+    if (!store || !store->ops || !store->ops->cert_read_many || !privkey_pem ||
+        !fullchain_pem)
         return LEEC_E_INVALID_ARG;
     *privkey_pem = *fullchain_pem = NULL;
     if (!leec_store_name_valid(cert_name))
@@ -149,8 +149,7 @@ leec_code leec_store_reset(leec_store *store, const char *cert_name)
     return store->ops->reset(store, cert_name);
 }
 
-char *leec_store_holder_text(leec_store *st, const char *kind,
-                             const char *name)
+char *leec_store_holder_text(leec_store *st, const char *kind, const char *name)
 {
     long pid = 0;
     char *host = NULL, *s = NULL, me[256] = "";

@@ -24,8 +24,8 @@ struct leec_store_ops {
      * *account_json NULL when only the key is there (it finds its account
      * at the CA again). Both out strings are malloc'd; key_pem is
      * secret. */
-    leec_code (*account_load)(leec_store *s, const char *ca_id,
-                              char **key_pem, char **account_json);
+    leec_code (*account_load)(leec_store *s, const char *ca_id, char **key_pem,
+                              char **account_json);
     /* Saves (replacing) the account atomically: key 0600, folder 0700. */
     leec_code (*account_save)(leec_store *s, const char *ca_id,
                               const char *key_pem, const char *account_json);
@@ -41,8 +41,7 @@ struct leec_store_ops {
     /* Reads n of those files of one and the same current version (all or
      * nothing); out[i] malloc'd, NUL-terminated. */
     leec_code (*cert_read_many)(leec_store *s, const char *name,
-                                const char *const *files, size_t n,
-                                char **out);
+                                const char *const *files, size_t n, char **out);
     /* Replaces (atomically) a file that changes during a version's life,
      * "renewal.json" (renewal information, failures), in the current
      * version of name. LEEC_E_NOT_FOUND if there is none. May be NULL. */
@@ -63,8 +62,8 @@ struct leec_store_ops {
      * for): the holder's PID and host (malloc'd, may be NULL when
      * unknown). LEEC_E_NOT_FOUND when the holder is not known. May be
      * NULL in a backend that cannot tell. */
-    leec_code (*lock_holder)(leec_store *s, const char *kind,
-                             const char *name, long *pid, char **host);
+    leec_code (*lock_holder)(leec_store *s, const char *kind, const char *name,
+                             long *pid, char **host);
     /* The names with a current version, sorted by strcmp(); *names is a
      * malloc'd array of *n malloc'd strings (NULL when none). */
     leec_code (*list)(leec_store *s, char ***names, size_t *n);

@@ -876,9 +876,8 @@ static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';
     int n = snprintf(me, sizeof me, "%ld %s\n", (long)getpid(), host);
-    ssize_t w = n > 0 && ftruncate(fd, 0) == 0
-                    ? pwrite(fd, me, (size_t)n, 0)
-                    : -1;
+    ssize_t w =
+        n > 0 && ftruncate(fd, 0) == 0 ? pwrite(fd, me, (size_t)n, 0) : -1;
     (void)w;
     *h = fd;
     *handle = h;

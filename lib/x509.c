@@ -232,8 +232,8 @@ static X509 *parse_issuer(leec_x509_cache *c, const char *block, size_t len)
 /* Parses a chain body into certificates (each parsed once; issuers through
  * the cache when given). Strict: only whitespace between blocks, every
  * block a certificate, at most CHAIN_MAX. */
-static leec_code split_x509(const char *pem, size_t len, X509 **out,
-                            size_t *n, leec_x509_cache *cache)
+static leec_code split_x509(const char *pem, size_t len, X509 **out, size_t *n,
+                            leec_x509_cache *cache)
 {
     leec_code rc = LEEC_E_PROTOCOL;
     size_t count = 0;
@@ -406,8 +406,8 @@ static leec_code why_more(leec_buf *why, size_t shown)
 
 /* Compares the certificate's DNS/IP SANs with names as sets. Empty *diff
  * when equal, else "missing a, extra b" style text. */
-static leec_code compare_names(X509 *cert, const char *const *names,
-                               size_t n, leec_buf *diff)
+static leec_code compare_names(X509 *cert, const char *const *names, size_t n,
+                               leec_buf *diff)
 {
     leec_code rc = LEEC_OK;
     GENERAL_NAMES *gens = NULL;
@@ -476,8 +476,7 @@ out:
 
 /* The checks themselves; a reason goes to msg (empty: all passed). */
 static leec_code check_x509(X509 *leaf, X509 *issuer, const leec_key *key,
-                            const char *const *names, size_t n,
-                            leec_buf *msg)
+                            const char *const *names, size_t n, leec_buf *msg)
 {
     leec_code rc = LEEC_OK;
     leec_buf diff;
@@ -698,8 +697,8 @@ static leec_code describe_key(EVP_PKEY *pkey, leec_cert_info *info)
         goto out;
     rc = LEEC_E_NOMEM;
     info->key_type = str_dup(type);
-    info->key_detail = dup_printable((const unsigned char *)detail.data,
-                                     detail.len);
+    info->key_detail =
+        dup_printable((const unsigned char *)detail.data, detail.len);
     if (info->key_type && info->key_detail)
         rc = LEEC_OK;
 out:
@@ -799,8 +798,8 @@ void leec_cert_info_free(leec_cert_info *info)
     free(info);
 }
 
-leec_code leec_cert_pem_to_der(const char *pem, size_t len,
-                               unsigned char **der, size_t *derlen)
+leec_code leec_cert_pem_to_der(const char *pem, size_t len, unsigned char **der,
+                               size_t *derlen)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
     unsigned char *out = NULL;
@@ -878,8 +877,8 @@ static char *ca_issuers_uri(X509 *x, bool *oom)
 }
 
 leec_code leec_chain_top(const char *pem, size_t len, char **top_pem,
-                         char **subject_cn, char **issuer_cn,
-                         bool *self_signed, char **ca_issuers)
+                         char **subject_cn, char **issuer_cn, bool *self_signed,
+                         char **ca_issuers)
 {
     X509 *x[CHAIN_MAX];
     size_t count = 0;

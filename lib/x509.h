@@ -40,8 +40,8 @@ void leec_x509_cache_free(leec_x509_cache *cache);
  * What the agent does with a downloaded chain, each certificate parsed once:
  * split it (as leec_pem_split_chain), run leec_cert_check on the leaf with
  * the first issuer, and hand back the leaf and the issuers (concatenated) as
- * malloc'd PEM. cache (may be NULL) spares parsing a known issuer again. LEEC_E_PROTOCOL (not a chain), LEEC_E_CERT_MISMATCH with *why,
- * LEEC_E_NOMEM.
+ * malloc'd PEM. cache (may be NULL) spares parsing a known issuer again.
+ * LEEC_E_PROTOCOL (not a chain), LEEC_E_CERT_MISMATCH with *why, LEEC_E_NOMEM.
  */
 leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
                             const char *const *names, size_t n,
@@ -51,8 +51,8 @@ leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
 /* The DER encoding of the first certificate of a PEM text (revocation sends
  * it, RFC 8555 §7.6). *der malloc'd. LEEC_E_INVALID_ARG (no certificate),
  * LEEC_E_NOMEM. */
-leec_code leec_cert_pem_to_der(const char *pem, size_t len,
-                               unsigned char **der, size_t *derlen);
+leec_code leec_cert_pem_to_der(const char *pem, size_t len, unsigned char **der,
+                               size_t *derlen);
 
 /* The certificate's ARI identifier (RFC 9773 §4.1): base64url of its
  * Authority Key Identifier's keyIdentifier, ".", base64url of its serial

@@ -72,10 +72,10 @@ extern "C" {
     X(LEEC_E_CANCELLED, 19, "cancelled")                                       \
     X(LEEC_E_RATE_LIMITED, 20, "rate limited by the CA")                       \
     X(LEEC_E_BAD_NAME, 21, "invalid domain name")                              \
-    X(LEEC_E_BAD_KEY, 22, "invalid or unsupported key")                       \
+    X(LEEC_E_BAD_KEY, 22, "invalid or unsupported key")                        \
     X(LEEC_E_STATE, 23, "operation not allowed in this state")                 \
-    X(LEEC_E_TLS, 24, "TLS error talking to the CA")                          \
-    X(LEEC_E_LOCKED, 25, "locked by another process")                        \
+    X(LEEC_E_TLS, 24, "TLS error talking to the CA")                           \
+    X(LEEC_E_LOCKED, 25, "locked by another process")                          \
     X(LEEC_E_ADDR_IN_USE, 26, "address in use (another program listens there)")
 
 typedef enum leec_code {
@@ -89,10 +89,10 @@ LEEC_API const char *leec_strerror(leec_code code);
 
 /* A subproblem of an RFC 8555 problem document (§6.7.1). */
 typedef struct leec_subproblem {
-    const char *type;       /* URN, e.g. "urn:ietf:params:acme:error:dns" */
-    const char *detail;     /* may be NULL */
-    const char *id_type;    /* identifier type ("dns", "ip"), may be NULL */
-    const char *id_value;   /* identifier value, may be NULL */
+    const char *type;     /* URN, e.g. "urn:ietf:params:acme:error:dns" */
+    const char *detail;   /* may be NULL */
+    const char *id_type;  /* identifier type ("dns", "ip"), may be NULL */
+    const char *id_value; /* identifier value, may be NULL */
 } leec_subproblem;
 
 /*
@@ -101,10 +101,11 @@ typedef struct leec_subproblem {
  * replaced) and may be NULL when the CA left them out.
  */
 typedef struct leec_problem {
-    const char *type;        /* URN, e.g. "urn:ietf:params:acme:error:rejectedIdentifier" */
+    /* URN, e.g. "urn:ietf:params:acme:error:rejectedIdentifier" */
+    const char *type;
     const char *detail;
-    long status;             /* HTTP status of the response, 0 if not from HTTP */
-    long retry_after;        /* seconds from Retry-After, or -1 */
+    long status;      /* HTTP status of the response, 0 if not from HTTP */
+    long retry_after; /* seconds from Retry-After, or -1 */
     size_t nsub;
     const leec_subproblem *sub;
 } leec_problem;
@@ -150,13 +151,13 @@ LEEC_API leec_code leec_key_type_parse(const char *name, leec_key_type *out);
 /* --------------------------------------------------------------------- */
 
 typedef struct leec_cert_info {
-    char *subject;     /* one-line RFC 2253 form */
-    char *issuer;      /* one-line RFC 2253 form */
-    char *serial;      /* lower-case hex, no separators */
-    char **names;      /* subjectAltName entries (DNS names and IPs) */
+    char *subject; /* one-line RFC 2253 form */
+    char *issuer;  /* one-line RFC 2253 form */
+    char *serial;  /* lower-case hex, no separators */
+    char **names;  /* subjectAltName entries (DNS names and IPs) */
     size_t nnames;
-    char *key_type;    /* "EC", "RSA", ... */
-    char *key_detail;  /* "P-256", "2048 bits", ... */
+    char *key_type;   /* "EC", "RSA", ... */
+    char *key_detail; /* "P-256", "2048 bits", ... */
     int key_bits;
     time_t not_before;
     time_t not_after;
@@ -285,8 +286,7 @@ LEEC_API leec_code leec_store_read_live(leec_store *store,
  * checks it (LEEC_E_STORE for one leec did not make). Errors:
  * LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_NOMEM.
  */
-LEEC_API leec_code leec_store_list(leec_store *store, char ***names,
-                                   size_t *n);
+LEEC_API leec_code leec_store_list(leec_store *store, char ***names, size_t *n);
 /* Frees what leec_store_list() returned (names may be NULL). */
 LEEC_API void leec_store_list_free(char **names, size_t n);
 
@@ -326,8 +326,7 @@ LEEC_API leec_code leec_store_reset(leec_store *store, const char *cert_name);
  */
 typedef struct leec_store_lock leec_store_lock;
 LEEC_API leec_code leec_store_lock_take(leec_store *store, const char *name,
-                                        leec_store_lock **lock,
-                                        char **holder);
+                                        leec_store_lock **lock, char **holder);
 /* Releases a lock (NULL does nothing); before its store is freed. */
 LEEC_API void leec_store_lock_release(leec_store_lock *lock);
 
@@ -349,31 +348,31 @@ typedef enum leec_due_reason {
     LEEC_DUE_LIFETIME = 0,
     LEEC_DUE_ARI,
     LEEC_DUE_REVOKED,
-    LEEC_DUE_BROKEN  /* the installed version is unusable: see broken */
+    LEEC_DUE_BROKEN /* the installed version is unusable: see broken */
 } leec_due_reason;
 
 typedef struct leec_renewal_plan {
     time_t not_before, not_after; /* the installed certificate's */
     time_t due;                   /* renewal is due from then */
     leec_due_reason why;
-    bool ari;                     /* the CA offers renewal information */
+    bool ari;                        /* the CA offers renewal information */
     time_t window_start, window_end; /* its suggested window (0: unknown) */
-    time_t next_check;   /* when renewal information is fetched again
-                            (Retry-After; 0: not offered) */
-    char *explanation_url;        /* the CA's explanation, or NULL */
-    unsigned failures;            /* consecutive failed renewals */
-    time_t retry_at;              /* no new attempt before (0: none) */
-    char *last_error;             /* the last failure, or NULL */
-    time_t wake;  /* when a renewal run should next look at it: the later
-                     of retry_at and the earlier of due and next_check */
+    time_t next_check;     /* when renewal information is fetched again
+                              (Retry-After; 0: not offered) */
+    char *explanation_url; /* the CA's explanation, or NULL */
+    unsigned failures;     /* consecutive failed renewals */
+    time_t retry_at;       /* no new attempt before (0: none) */
+    char *last_error;      /* the last failure, or NULL */
+    time_t wake;       /* when a renewal run should next look at it: the later
+                          of retry_at and the earlier of due and next_check */
     bool ari_ignored;  /* the CA's window starts after the lifetime rule's
                           time (or after expiry): ignored */
     time_t revoked_at; /* leec revoked this certificate then (0: no) */
-    char *broken; /* what makes the installed version unusable, e.g.
-                     "privkey.pem is empty", "cert.pem holds no readable
-                     certificate" (not_before and not_after are 0 then),
-                     "meta.json is malformed"; NULL when it is whole. Due
-                     at once (LEEC_DUE_BROKEN): a renewal replaces it. */
+    char *broken;      /* what makes the installed version unusable, e.g.
+                          "privkey.pem is empty", "cert.pem holds no readable
+                          certificate" (not_before and not_after are 0 then),
+                          "meta.json is malformed"; NULL when it is whole. Due
+                          at once (LEEC_DUE_BROKEN): a renewal replaces it. */
 } leec_renewal_plan;
 
 /* Fills *out (allocated; free with leec_renewal_plan_free) for cert_name.
@@ -716,18 +715,18 @@ typedef enum leec_agent_state {
 #define LEEC_X_STATE(name, str) name,
     LEEC_STATES(LEEC_X_STATE)
 #undef LEEC_X_STATE
-    LEEC_ST__COUNT
+        LEEC_ST__COUNT
 } leec_agent_state;
 
 /* "NEW_ORDER", ...; never NULL. */
 LEEC_API const char *leec_state_name(leec_agent_state state);
 
 typedef enum leec_outcome {
-    LEEC_OUTCOME_NONE = 0,   /* not finished */
-    LEEC_OUTCOME_ISSUED,     /* a new certificate is installed */
-    LEEC_OUTCOME_FRESH,      /* existing certificate kept: same names, not due */
+    LEEC_OUTCOME_NONE = 0, /* not finished */
+    LEEC_OUTCOME_ISSUED,   /* a new certificate is installed */
+    LEEC_OUTCOME_FRESH,    /* existing certificate kept: same names, not due */
     LEEC_OUTCOME_FAILED,
-    LEEC_OUTCOME_DEFERRED    /* due, but backing off after failed renewals */
+    LEEC_OUTCOME_DEFERRED /* due, but backing off after failed renewals */
 } leec_outcome;
 
 /* Why an agent (or a request) is waiting instead of working. */
@@ -802,8 +801,7 @@ LEEC_API leec_code leec_agent_set_preferred_chain(leec_agent *agent,
  * only. Errors: LEEC_E_STATE, LEEC_E_INVALID_ARG (empty, over 256 bytes or
  * control characters), LEEC_E_NOMEM.
  */
-LEEC_API leec_code leec_agent_set_profile(leec_agent *agent,
-                                          const char *name);
+LEEC_API leec_code leec_agent_set_profile(leec_agent *agent, const char *name);
 
 /*
  * Solvers answer challenges. They belong to the context (freed with it) and
@@ -858,8 +856,7 @@ LEEC_API leec_solver *leec_ctx_solver_dns_ovh(leec_ctx *ctx,
                                               leec_code *err);
 LEEC_API leec_solver *leec_ctx_solver_dns_hook(leec_ctx *ctx,
                                                const leec_dns_options *o,
-                                               const char *cmd,
-                                               leec_code *err);
+                                               const char *cmd, leec_code *err);
 
 /* uacme's hook for every challenge type: `cmd begin|done|failed TYPE IDENT
  * TOKEN AUTH`; a non-zero begin declines a type (the next one offered is
@@ -869,8 +866,7 @@ LEEC_API leec_solver *leec_ctx_solver_hook(leec_ctx *ctx, const char *cmd,
 
 /* tls-alpn-01 (RFC 8737): a responder on "[ADDR:]PORT" presenting the
  * acmeIdentifier certificate for ALPN acme-tls/1. */
-LEEC_API leec_solver *leec_ctx_solver_tls_alpn(leec_ctx *ctx,
-                                               const char *addr,
+LEEC_API leec_solver *leec_ctx_solver_tls_alpn(leec_ctx *ctx, const char *addr,
                                                leec_code *err);
 
 /* Chooses the agent's solver (one of its context's). Before start only:
@@ -895,8 +891,7 @@ LEEC_API void leec_agent_set_reuse_key(leec_agent *agent, bool reuse);
  * secrets (the file is world-readable). NULL removes them. Before start
  * only. Errors: LEEC_E_STATE, LEEC_E_INVALID_ARG, LEEC_E_NOMEM.
  */
-LEEC_API leec_code leec_agent_set_settings(leec_agent *agent,
-                                           const char *json);
+LEEC_API leec_code leec_agent_set_settings(leec_agent *agent, const char *json);
 
 /* The state and done callbacks (either may be NULL) and their userdata.
  * They run from inside leec_ctx_perform(); the agent may be freed from its
@@ -986,8 +981,7 @@ LEEC_API const char *leec_agent_cert_pem(const leec_agent *agent);
  * certificate served is not the issuer), LEEC_E_STATE, LEEC_E_NOMEM.
  */
 LEEC_API leec_code leec_ctx_fetch_root(leec_ctx *ctx, const char *chain_pem,
-                                       size_t len, char **root_pem,
-                                       char **why);
+                                       size_t len, char **root_pem, char **why);
 
 /* --------------------------------------------------------------------- */
 /* Revocation (RFC 8555 §7.6)                                             */
@@ -995,11 +989,11 @@ LEEC_API leec_code leec_ctx_fetch_root(leec_ctx *ctx, const char *chain_pem,
 
 /* RFC 5280 CRLReason codes accepted by leec_ctx_revoke (the ones Let's
  * Encrypt accepts from subscribers). */
-#define LEEC_REVOKE_NO_REASON (-1)   /* send no "reason" */
-#define LEEC_REVOKE_UNSPECIFIED 0
-#define LEEC_REVOKE_KEY_COMPROMISE 1
-#define LEEC_REVOKE_AFFILIATION_CHANGED 3
-#define LEEC_REVOKE_SUPERSEDED 4
+#define LEEC_REVOKE_NO_REASON              (-1) /* send no "reason" */
+#define LEEC_REVOKE_UNSPECIFIED            0
+#define LEEC_REVOKE_KEY_COMPROMISE         1
+#define LEEC_REVOKE_AFFILIATION_CHANGED    3
+#define LEEC_REVOKE_SUPERSEDED             4
 #define LEEC_REVOKE_CESSATION_OF_OPERATION 5
 
 /*
@@ -1075,12 +1069,12 @@ typedef enum leec_account_op {
 /* The account as the CA described it, valid only during the callback.
  * Strings may be NULL when the CA left them out. */
 typedef struct leec_account_info {
-    const char *url;              /* the account URL (kid) */
-    const char *status;           /* "valid", "deactivated", "revoked" */
-    const char *const *contact;   /* ncontact URIs, e.g. "mailto:a@b.c" */
+    const char *url;            /* the account URL (kid) */
+    const char *status;         /* "valid", "deactivated", "revoked" */
+    const char *const *contact; /* ncontact URIs, e.g. "mailto:a@b.c" */
     size_t ncontact;
-    const char *orders;           /* the orders list URL */
-    bool created;                 /* REGISTER: created by this call */
+    const char *orders; /* the orders list URL */
+    bool created;       /* REGISTER: created by this call */
 } leec_account_info;
 
 /*

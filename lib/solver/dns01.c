@@ -30,17 +30,17 @@
 #include "internal.h"
 #include "loop.h"
 
-#define MAX_HOPS 8          /* CNAMEs followed */
-#define MAX_NS 13           /* NS names used (the root has 13) */
-#define MAX_ADDRS_PER_SET 4 /* A or AAAA records used per NS name */
-#define MAX_SERVERS 26      /* addresses checked */
-#define MAX_SLOTS (2 * MAX_NS > MAX_SERVERS ? 2 * MAX_NS : MAX_SERVERS)
-#define MAX_LABELS 127      /* SOA walk: a name has at most 127 labels */
-#define QUERY_MS 2000
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 2000
-#define EDNS_SIZE 1232      /* the DNS flag day's safe UDP size */
-#define MSG_MAX 512
+#define MAX_HOPS          8  /* CNAMEs followed */
+#define MAX_NS            13 /* NS names used (the root has 13) */
+#define MAX_ADDRS_PER_SET 4  /* A or AAAA records used per NS name */
+#define MAX_SERVERS       26 /* addresses checked */
+#define MAX_SLOTS         (2 * MAX_NS > MAX_SERVERS ? 2 * MAX_NS : MAX_SERVERS)
+#define MAX_LABELS        127 /* SOA walk: a name has at most 127 labels */
+#define QUERY_MS          2000
+#define BACKOFF_MIN_MS    250
+#define BACKOFF_MAX_MS    2000
+#define EDNS_SIZE         1232 /* the DNS flag day's safe UDP size */
+#define MSG_MAX           512
 
 typedef struct dns01_solver {
     leec_solver base;
@@ -48,7 +48,7 @@ typedef struct dns01_solver {
     struct sockaddr_storage res;
     socklen_t reslen;
     char res_text[INET6_ADDRSTRLEN + 16];
-    char *zone;     /* opts.zone, absolute; NULL: SOA lookup */
+    char *zone; /* opts.zone, absolute; NULL: SOA lookup */
     int prop_s;
     int auth_port;
 } dns01_solver;
@@ -68,7 +68,7 @@ typedef struct slot {
     struct dns01_op *op;
     leec_dns_query *q; /* NULL when idle */
     slot_kind kind;
-    size_t idx;        /* K_ADDR: the NS name; K_CHECK: the server */
+    size_t idx; /* K_ADDR: the NS name; K_CHECK: the server */
     ldns_rr_type type;
 } slot;
 
@@ -77,14 +77,14 @@ typedef struct dns01_op {
     leec_solver_done_fn done; /* NULL once reported */
     void *ud;
     char *value;
-    char *target;          /* the name being followed, then the final one */
+    char *target; /* the name being followed, then the final one */
     bool target_final;
     int hops;
     char *zone;
-    char *walk;            /* SOA walk: the name asked */
+    char *walk; /* SOA walk: the name asked */
     int walked;
     bool add_called, added, in_add;
-    bool add_pending;      /* add's done ran inside add() */
+    bool add_pending; /* add's done ran inside add() */
     leec_code add_rc;
     char *add_msg;
     void *prov_op;
@@ -98,7 +98,7 @@ typedef struct dns01_op {
     int rounds;
     leec_timer *timer;
     slot slots[MAX_SLOTS];
-    size_t busy;           /* slots with a query out */
+    size_t busy; /* slots with a query out */
 } dns01_op;
 
 static void advance(dns01_op *op);
@@ -234,11 +234,11 @@ out:
     return rc;
 }
 
-static leec_code ask_resolver(dns01_op *op, const char *name,
-                              ldns_rr_type type, slot_kind kind, size_t idx)
+static leec_code ask_resolver(dns01_op *op, const char *name, ldns_rr_type type,
+                              slot_kind kind, size_t idx)
 {
-    leec_code rc = ask(op, &op->s->res, op->s->reslen, name, type, true, kind,
-                       idx);
+    leec_code rc =
+        ask(op, &op->s->res, op->s->reslen, name, type, true, kind, idx);
     if (rc == LEEC_OK)
         op->busy++;
     return rc;
@@ -391,8 +391,7 @@ static void soa_answer(dns01_op *op, ldns_pkt *pkt)
     for (size_t i = 0; an && i < ldns_rr_list_rr_count(an) && !op->zone; i++)
         if (rr_is(ldns_rr_list_rr(an, i), LDNS_RR_TYPE_SOA, walk))
             op->zone = rdf_hostname(walk);
-    for (size_t i = 0; au && i < ldns_rr_list_rr_count(au) && !op->zone;
-         i++) {
+    for (size_t i = 0; au && i < ldns_rr_list_rr_count(au) && !op->zone; i++) {
         ldns_rr *rr = ldns_rr_list_rr(au, i);
         const ldns_rdf *owner = ldns_rr_owner(rr);
         /* Only an ancestor (or the name itself) can hold the name. */
@@ -559,8 +558,8 @@ static void addr_answer(dns01_op *op, const slot *sl, ldns_pkt *pkt)
 
     for (size_t i = 0; an && i < ldns_rr_list_rr_count(an); i++) {
         ldns_rr *rr = ldns_rr_list_rr(an, i);
-        const ldns_rdf *rd = ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0)
-                                                       : NULL;
+        const ldns_rdf *rd =
+            ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0) : NULL;
         if (!rd || ldns_rr_get_type(rr) != sl->type ||
             used == MAX_ADDRS_PER_SET)
             continue;
@@ -614,9 +613,8 @@ static void start_round(dns01_op *op)
             /* Not fatal: an address we cannot even send to (an IPv6 server
              * on a host without IPv6) just stays unconfirmed, and is named
              * when time runs out. */
-            leec_log(op_ctx(op), LEEC_LOG_DEBUG,
-                     "dns-01: cannot query %s: %s", sv->text,
-                     leec_strerror(rc));
+            leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: cannot query %s: %s",
+                     sv->text, leec_strerror(rc));
     }
     if (op->busy == 0)
         advance(op); /* nothing went out: the round is over already */
@@ -781,8 +779,8 @@ static void on_answer(void *userdata, leec_code rc, const unsigned char *wire,
         sv->ok = rc == LEEC_OK && serves_value(op, pkt);
         if (!sv->ok)
             leec_log(op_ctx(op), LEEC_LOG_DEBUG,
-                     "dns-01: %s does not serve the record yet%s%s",
-                     sv->text, rc == LEEC_OK ? "" : ": ",
+                     "dns-01: %s does not serve the record yet%s%s", sv->text,
+                     rc == LEEC_OK ? "" : ": ",
                      rc == LEEC_OK ? "" : leec_strerror(rc));
         if (op->busy == 0)
             advance(op);
@@ -934,7 +932,8 @@ static leec_code system_resolver(struct sockaddr_storage *sa, socklen_t *len)
         const char *p = line;
         char addr[128];
         size_t n = 0;
-        if (strncmp(p, "nameserver", 10) != 0 || (p[10] != ' ' && p[10] != '\t'))
+        if (strncmp(p, "nameserver", 10) != 0 ||
+            (p[10] != ' ' && p[10] != '\t'))
             continue;
         p += 10;
         while (*p == ' ' || *p == '\t')
@@ -956,8 +955,7 @@ static leec_code system_resolver(struct sockaddr_storage *sa, socklen_t *len)
 }
 
 leec_solver *leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
-                                   const leec_dns01_opts *opts,
-                                   leec_code *err)
+                                   const leec_dns01_opts *opts, leec_code *err)
 {
     dns01_solver *s = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;

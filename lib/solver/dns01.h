@@ -15,8 +15,8 @@
 typedef struct leec_dns_provider leec_dns_provider;
 
 struct leec_dns_provider_ops {
-    const char *name;        /* "rfc2136", "ovh", "hook" */
-    bool needs_zone;         /* whether add() needs the zone (SOA lookup) */
+    const char *name; /* "rfc2136", "ovh", "hook" */
+    bool needs_zone;  /* whether add() needs the zone (SOA lookup) */
     /* Adds TXT fqdn = value ("_acme-challenge.example.com.", trailing dot)
      * in zone ("example.com.", or NULL when !needs_zone). done reports
      * when the provider has accepted it. *op: for remove. */
@@ -36,17 +36,16 @@ struct leec_dns_provider {
 };
 
 typedef struct leec_dns01_opts {
-    const char *resolver;       /* recursive resolver "ADDR[:PORT]"; NULL:
-                                   the system's (/etc/resolv.conf) */
-    const char *zone;           /* the zone, instead of the SOA lookup */
-    int propagation_timeout_s;  /* 0: no propagation check; default 120 */
-    int auth_port;              /* port of the authoritative servers (53) */
+    const char *resolver;      /* recursive resolver "ADDR[:PORT]"; NULL:
+                                  the system's (/etc/resolv.conf) */
+    const char *zone;          /* the zone, instead of the SOA lookup */
+    int propagation_timeout_s; /* 0: no propagation check; default 120 */
+    int auth_port;             /* port of the authoritative servers (53) */
 } leec_dns01_opts;
 
 /* A dns-01 solver over provider (owned from now on, even on failure).
  * NULL with *err: LEEC_E_INVALID_ARG (resolver address), LEEC_E_NOMEM. */
 leec_solver *leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
-                                   const leec_dns01_opts *opts,
-                                   leec_code *err);
+                                   const leec_dns01_opts *opts, leec_code *err);
 
 #endif

@@ -44,16 +44,16 @@
 
 extern char **environ;
 
-#define HOOK_TIMEOUT_MS 120000      /* a run on the loop */
-#define HOOK_SYNC_MAX_MS 10000      /* a run at teardown */
-#define HOOK_GRACE_MAX_MS 2000      /* from SIGTERM to SIGKILL */
-#define HOOK_OUTPUT_MAX (16 * 1024) /* output logged per run */
-#define HOOK_READ_MAX (64 * 1024)   /* read per event, and after the exit */
-#define HOOK_LINE_SHOWN 1024        /* bytes of one output line logged */
-#define HOOK_CMD_SHOWN 200          /* bytes of the command in messages */
-#define HOOK_POLL_MS 100            /* without a pidfd: waitpid this often */
-#define HOOK_ARG_MAX 4096           /* a value passed to the command */
-#define HOOK_CMD_MAX 4096
+#define HOOK_TIMEOUT_MS   120000      /* a run on the loop */
+#define HOOK_SYNC_MAX_MS  10000       /* a run at teardown */
+#define HOOK_GRACE_MAX_MS 2000        /* from SIGTERM to SIGKILL */
+#define HOOK_OUTPUT_MAX   (16 * 1024) /* output logged per run */
+#define HOOK_READ_MAX     (64 * 1024) /* read per event, and after the exit */
+#define HOOK_LINE_SHOWN   1024        /* bytes of one output line logged */
+#define HOOK_CMD_SHOWN    200         /* bytes of the command in messages */
+#define HOOK_POLL_MS      100         /* without a pidfd: waitpid this often */
+#define HOOK_ARG_MAX      4096        /* a value passed to the command */
+#define HOOK_CMD_MAX      4096
 
 /* ------------------------------------------------------------------ */
 /* The process runner                                                  */
@@ -81,27 +81,27 @@ typedef struct hook_report hook_report;
 
 typedef struct hook_runner {
     leec_ctx *ctx;
-    const char *what;   /* "dns hook", "hook": for messages */
-    char *shown;        /* the command, sanitised and cut, for messages */
-    char *script;       /* CMD " \"$@\"" */
+    const char *what; /* "dns hook", "hook": for messages */
+    char *shown;      /* the command, sanitised and cut, for messages */
+    char *script;     /* CMD " \"$@\"" */
     int64_t timeout_ms;
-    hook_proc *live;    /* processes running on the loop */
+    hook_proc *live;      /* processes running on the loop */
     hook_report *reports; /* results waiting for their timer */
 } hook_runner;
 
 struct hook_proc {
     hook_runner *r;
     hook_proc *prev, *next;
-    char *label;        /* "dns hook present": for the log */
-    pid_t pid;          /* -1 before the spawn */
-    int pidfd;          /* -1: polled with waitpid */
-    int fd[2];          /* stdout, stderr (read ends); -1 once closed */
-    leec_buf line[2];   /* the line being read on each */
-    char *last[2];      /* the last line of each, sanitised */
-    size_t taken;       /* output bytes consumed, up to HOOK_OUTPUT_MAX */
+    char *label;      /* "dns hook present": for the log */
+    pid_t pid;        /* -1 before the spawn */
+    int pidfd;        /* -1: polled with waitpid */
+    int fd[2];        /* stdout, stderr (read ends); -1 once closed */
+    leec_buf line[2]; /* the line being read on each */
+    char *last[2];    /* the last line of each, sanitised */
+    size_t taken;     /* output bytes consumed, up to HOOK_OUTPUT_MAX */
     bool truncated;
-    bool on_loop;       /* its descriptors are watched */
-    bool exited;        /* reaped (or gone) */
+    bool on_loop; /* its descriptors are watched */
+    bool exited;  /* reaped (or gone) */
     bool status_known;
     int wstatus;
     bool timed_out;
@@ -235,7 +235,8 @@ static void take_output(hook_proc *p, int i, const char *d, size_t n)
             emit_line(p, 1);
             leec_log(p->r->ctx, LEEC_LOG_INFO,
                      "%s[%ld]: more than %d bytes of output, the rest is "
-                     "not logged", p->label, (long)p->pid, HOOK_OUTPUT_MAX);
+                     "not logged",
+                     p->label, (long)p->pid, HOOK_OUTPUT_MAX);
             break;
         }
         const char *nl = memchr(d, '\n', n);
@@ -359,8 +360,8 @@ static void proc_result(hook_proc *p, hook_result *res)
     else
         p->last[0] = NULL;
     if (res->how == HOOK_EXITED)
-        leec_log(p->r->ctx, LEEC_LOG_DEBUG, "%s[%ld]: exit status %d",
-                 p->label, (long)p->pid, res->code);
+        leec_log(p->r->ctx, LEEC_LOG_DEBUG, "%s[%ld]: exit status %d", p->label,
+                 (long)p->pid, res->code);
 }
 
 /* "dns hook 'CMD' exited with status 1: the last line", malloc'd. */
@@ -373,8 +374,8 @@ static char *describe(const hook_runner *r, const hook_result *res)
 
     switch (res->how) {
     case HOOK_EXITED:
-        n = asprintf(&s, "%s '%s' exited with status %d%s%s", r->what,
-                     r->shown, res->code, sep, last);
+        n = asprintf(&s, "%s '%s' exited with status %d%s%s", r->what, r->shown,
+                     res->code, sep, last);
         break;
     case HOOK_SIGNALED:
         n = asprintf(&s, "%s '%s' was killed by signal %d%s%s", r->what,
@@ -441,8 +442,7 @@ static char **make_env(void)
 
 /* Starts CMD METHOD ARGS... (not yet on the loop). */
 static leec_code spawn(hook_runner *r, const char *method,
-                       const char *const *args, size_t nargs,
-                       hook_proc **out)
+                       const char *const *args, size_t nargs, hook_proc **out)
 {
     static char sh[] = "/bin/sh", dash_c[] = "-c", name[] = "leec-hook";
     leec_code rc = LEEC_E_NOMEM;
@@ -565,7 +565,8 @@ static void proc_wait_sync(hook_proc *p, int64_t wait_ms)
                 p->limit_ms = wait_ms;
                 leec_log(p->r->ctx, LEEC_LOG_WARN,
                          "%s[%ld]: still running after %lld ms, terminating "
-                         "it", p->label, (long)p->pid, (long long)wait_ms);
+                         "it",
+                         p->label, (long)p->pid, (long long)wait_ms);
             }
             signal_group(p, SIGTERM);
             termed = true;
@@ -573,8 +574,8 @@ static void proc_wait_sync(hook_proc *p, int64_t wait_ms)
             continue;
         }
         if (now >= deadline) {
-            leec_log(p->r->ctx, LEEC_LOG_WARN, "%s[%ld]: killing it",
-                     p->label, (long)p->pid);
+            leec_log(p->r->ctx, LEEC_LOG_WARN, "%s[%ld]: killing it", p->label,
+                     (long)p->pid);
             signal_group(p, SIGKILL);
             (void)try_reap(p, true);
             break;
@@ -652,8 +653,8 @@ static void on_deadline(void *userdata)
              "%s[%ld]: still running after %lld ms, terminating it", p->label,
              (long)p->pid, (long long)p->r->timeout_ms);
     signal_group(p, SIGTERM);
-    p->deadline = leec_loop_timer(ctx, leec_now_ms(ctx) + grace_ms(p->r),
-                                  on_deadline, p);
+    p->deadline =
+        leec_loop_timer(ctx, leec_now_ms(ctx) + grace_ms(p->r), on_deadline, p);
     if (!p->deadline)
         signal_group(p, SIGKILL);
 }
@@ -665,8 +666,8 @@ static void on_poll(void *userdata)
 
     p->poll = NULL;
     if (!try_reap(p, false))
-        p->poll = leec_loop_timer(ctx, leec_now_ms(ctx) + HOOK_POLL_MS,
-                                  on_poll, p);
+        p->poll =
+            leec_loop_timer(ctx, leec_now_ms(ctx) + HOOK_POLL_MS, on_poll, p);
     if (!p->poll && !p->exited) {
         /* Out of memory: no other way to notice its end. */
         signal_group(p, SIGKILL);
@@ -767,8 +768,8 @@ static void report_later(hook_runner *r, leec_solver_done_fn done,
     hook_report *rep = calloc(1, sizeof *rep);
 
     if (rep)
-        rep->timer = leec_loop_timer(r->ctx, leec_now_ms(r->ctx), on_report,
-                                     rep);
+        rep->timer =
+            leec_loop_timer(r->ctx, leec_now_ms(r->ctx), on_report, rep);
     if (!rep || !rep->timer) {
         free(rep);
         done(userdata, rc, msg); /* late beats never */
@@ -1054,8 +1055,8 @@ enum { ARG_TYPE, ARG_IDENT, ARG_TOKEN, ARG_AUTH, NARGS };
 typedef struct hook_op {
     hook_solver *hs;
     char *args[NARGS];
-    hook_proc *proc;   /* begin or done/failed, while it runs */
-    bool declined;     /* begin said no: nothing to undo */
+    hook_proc *proc; /* begin or done/failed, while it runs */
+    bool declined;   /* begin said no: nothing to undo */
     leec_solver_done_fn done;
     void *userdata;
 } hook_op;
@@ -1189,12 +1190,11 @@ static void hook_cleanup(leec_solver *s, void *opv, bool valid,
     proc_cancel(op->proc);
     op->proc = NULL;
     if (!done) {
-        rc = proc_run_sync(&hs->r, method, (const char *const *)op->args,
-                           NARGS, &res);
+        rc = proc_run_sync(&hs->r, method, (const char *const *)op->args, NARGS,
+                           &res);
         if (rc == LEEC_OK && !succeeded(&res)) {
             char *msg = describe(&hs->r, &res);
-            leec_log(hs->r.ctx, LEEC_LOG_WARN, "%s",
-                     msg ? msg : "hook failed");
+            leec_log(hs->r.ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
             free(msg);
         }
         if (rc == LEEC_OK)

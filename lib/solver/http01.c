@@ -20,9 +20,9 @@
 #include "b64url.h"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
-#define TOKEN_MAX 256
+#define TOKEN_MAX        256
 /* Enough for a CA's few validation servers plus some stray scanners. */
-#define CONN_LIMIT 64U
+#define CONN_LIMIT     64U
 #define CONN_TIMEOUT_S 10U
 
 struct leec_http01_server {
@@ -39,8 +39,8 @@ static void drop_log(void *cls, const char *fmt, va_list ap)
     (void)ap;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn,
-                               unsigned int status, const char *body)
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
+                               const char *body)
 {
     enum MHD_Result ret = MHD_NO;
     struct MHD_Response *resp = NULL;
@@ -103,12 +103,11 @@ out:
 static struct MHD_Daemon *start(leec_http01_server *srv, int fd)
 {
     /* Without MHD_USE_ERROR_LOG and with a dropping logger, MHD is silent. */
-    return MHD_start_daemon(
-        MHD_USE_EPOLL, 0, NULL, NULL, handle_request, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_END);
+    return MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, handle_request, srv,
+                            MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL,
+                            MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
+                            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_END);
 }
 
 leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,

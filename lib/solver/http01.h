@@ -9,8 +9,7 @@ typedef struct leec_http01_server leec_http01_server;
 
 /* Returns the key authorization for a token (borrowed, valid until the next
  * event loop step), or NULL if the token is not live. */
-typedef const char *(*leec_http01_lookup_fn)(void *userdata,
-                                             const char *token);
+typedef const char *(*leec_http01_lookup_fn)(void *userdata, const char *token);
 
 /*
  * Listens on "[ADDR:]PORT" (IPv4 "127.0.0.1:80", IPv6 "[::1]:80", or just

@@ -30,8 +30,7 @@ static leec_code http_present(leec_solver *s, const leec_chall *ch,
         return LEEC_E_NOMEM;
     }
     /* Owner: the op, so that several agents' tokens never collide. */
-    leec_code rc = leec_tokens_add(&s->ctx->tokens, ch->token, ch->key_auth,
-                                   o);
+    leec_code rc = leec_tokens_add(&s->ctx->tokens, ch->token, ch->key_auth, o);
     if (rc == LEEC_OK && hs->webroot) {
         char *why = NULL;
         rc = leec_webroot_present(hs->webroot, ch->token, ch->key_auth, &why);
@@ -128,8 +127,7 @@ leec_solver *leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
     /* Refused now, before anything is ordered: a typo must not cost the
      * CA an order and a failed validation. */
     if (stat(dir, &st) != 0) {
-        rc = errno == ENOENT || errno == ENOTDIR ? LEEC_E_NOT_FOUND
-                                                 : LEEC_E_IO;
+        rc = errno == ENOENT || errno == ENOTDIR ? LEEC_E_NOT_FOUND : LEEC_E_IO;
         goto fail;
     }
     if (!S_ISDIR(st.st_mode))

@@ -40,11 +40,11 @@
 #include "loop.h"
 #include "solver/providers.h"
 
-#define CREDS_MAX (16 * 1024)   /* a credentials file is a few lines */
-#define VALUE_MAX 1024          /* any one credential */
-#define RESP_MAX (64 * 1024)    /* OVH's answers here are small objects */
-#define MSG_MAX 200             /* OVH's "message" as quoted in errors */
-#define SYNC_BUDGET_MS 5000     /* the whole blocking remove */
+#define CREDS_MAX      (16 * 1024) /* a credentials file is a few lines */
+#define VALUE_MAX      1024        /* any one credential */
+#define RESP_MAX       (64 * 1024) /* OVH's answers here are small objects */
+#define MSG_MAX        200         /* OVH's "message" as quoted in errors */
+#define SYNC_BUDGET_MS 5000        /* the whole blocking remove */
 
 /* Test hooks (tests/unit/test_ovh.c), not part of any header. */
 leec_code leec_ovh_sign(const char *secret, const char *consumer_key,
@@ -57,44 +57,44 @@ const char *leec_ovh_cred(const leec_dns_provider *p, const char *key);
 typedef struct ovh ovh;
 
 typedef enum {
-    OP_TIME_WAIT,     /* waits for /auth/time */
-    OP_CREATE,        /* POST record in flight */
-    OP_REFRESH_ADD,   /* POST refresh in flight (after the create) */
-    OP_ADDED,         /* add reported LEEC_OK */
-    OP_FAILED,        /* add reported an error */
-    OP_DELETE,        /* DELETE in flight (remove) */
-    OP_REFRESH_DEL,   /* POST refresh in flight (after the delete) */
+    OP_TIME_WAIT,   /* waits for /auth/time */
+    OP_CREATE,      /* POST record in flight */
+    OP_REFRESH_ADD, /* POST refresh in flight (after the create) */
+    OP_ADDED,       /* add reported LEEC_OK */
+    OP_FAILED,      /* add reported an error */
+    OP_DELETE,      /* DELETE in flight (remove) */
+    OP_REFRESH_DEL, /* POST refresh in flight (after the delete) */
 } op_state;
 
 typedef struct ovh_op {
     struct ovh_op *next;
     ovh *p;
     op_state state;
-    char *zone;      /* OVH's zone name: "example.com" */
-    char *sub;       /* "_acme-challenge.www" */
-    char *fqdn;      /* for logs */
+    char *zone; /* OVH's zone name: "example.com" */
+    char *sub;  /* "_acme-challenge.www" */
+    char *fqdn; /* for logs */
     char *value;
-    long long id;    /* the record, 0 until created */
-    bool removing;   /* remove() was called: add's done is not reported */
-    leec_solver_done_fn done;   /* add's, then remove's */
+    long long id;  /* the record, 0 until created */
+    bool removing; /* remove() was called: add's done is not reported */
+    leec_solver_done_fn done; /* add's, then remove's */
     void *userdata;
 } ovh_op;
 
 struct ovh {
     leec_dns_provider base;
-    char *endpoint;          /* without a trailing '/' */
+    char *endpoint; /* without a trailing '/' */
     char *app_key;
-    char *app_secret;        /* secret */
-    char *consumer_key;      /* secret */
+    char *app_secret;   /* secret */
+    char *consumer_key; /* secret */
     char *ca_bundle;
     leec_http *http;
-    leec_http *sync_http;    /* the blocking remove's, made when needed */
+    leec_http *sync_http; /* the blocking remove's, made when needed */
     bool watched;
     leec_timer *timer;
     enum { TIME_UNKNOWN, TIME_ASKED, TIME_KNOWN } time_state;
-    long long delta;         /* server time - local time, seconds */
-    ovh_op *ops;             /* every op not yet freed */
-    int depth;               /* > 0 inside perform: destroy is deferred */
+    long long delta; /* server time - local time, seconds */
+    ovh_op *ops;     /* every op not yet freed */
+    int depth;       /* > 0 inside perform: destroy is deferred */
     bool dead;
 };
 
@@ -180,7 +180,7 @@ leec_code leec_ovh_split(const char *zone, const char *fqdn, char **ovh_zone,
     z = strndup(zone, zl);
     rc = (z && s) ? LEEC_OK : LEEC_E_NOMEM;
     if (rc == LEEC_OK) {
-        for (char *c = z; *c; c++)  /* OVH's zone names are lower-case */
+        for (char *c = z; *c; c++) /* OVH's zone names are lower-case */
             if (*c >= 'A' && *c <= 'Z')
                 *c = (char)(*c - 'A' + 'a');
         *ovh_zone = z;
@@ -401,8 +401,8 @@ static leec_code loop_submit(ovh *p, ovh_op *o, const char *method,
     void *ud = o ? (void *)o : (void *)p;
 
     if (!p->watched) {
-        rc = leec_loop_watch(p->base.ctx, leec_http_fd(p->http), EPOLLIN,
-                             on_io, p);
+        rc = leec_loop_watch(p->base.ctx, leec_http_fd(p->http), EPOLLIN, on_io,
+                             p);
         if (rc != LEEC_OK)
             return rc;
         p->watched = true;
@@ -520,8 +520,10 @@ static void on_create(void *ud, leec_http_resp *r)
     id = json_is_object(j) ? json_object_get(j, "id") : NULL;
     if (!json_is_integer(id) || json_integer_value(id) <= 0) {
         rc = LEEC_E_PROTOCOL;
-        if (asprintf(&msg, "OVH record creation: no record id in the "
-                           "answer for %s", o->fqdn) < 0)
+        if (asprintf(&msg,
+                     "OVH record creation: no record id in the "
+                     "answer for %s",
+                     o->fqdn) < 0)
             msg = NULL;
         goto out;
     }
@@ -549,8 +551,8 @@ static void on_refresh(void *ud, leec_http_resp *r)
 
     if (rc == LEEC_OK && o->state == OP_REFRESH_ADD) {
         leec_log(o->p->base.ctx, LEEC_LOG_INFO,
-                 "OVH: TXT %s added to zone %s (record %lld)", o->fqdn,
-                 o->zone, o->id);
+                 "OVH: TXT %s added to zone %s (record %lld)", o->fqdn, o->zone,
+                 o->id);
         if (o->removing) {
             start_delete(o);
             goto out;
@@ -664,9 +666,8 @@ static leec_code ovh_add(leec_dns_provider *base, const char *zone,
     o->p = p;
     rc = leec_ovh_split(zone, fqdn, &o->zone, &o->sub);
     if (rc == LEEC_E_INVALID_ARG)
-        leec_log(base->ctx, LEEC_LOG_ERROR,
-                 "OVH: %s is not a name in zone %s", fqdn ? fqdn : "(null)",
-                 zone ? zone : "(null)");
+        leec_log(base->ctx, LEEC_LOG_ERROR, "OVH: %s is not a name in zone %s",
+                 fqdn ? fqdn : "(null)", zone ? zone : "(null)");
     if (rc != LEEC_OK)
         goto out;
     o->fqdn = strdup(fqdn);
@@ -684,8 +685,8 @@ static leec_code ovh_add(leec_dns_provider *base, const char *zone,
             goto out;
         p->time_state = TIME_ASKED;
     }
-    leec_log(base->ctx, LEEC_LOG_INFO, "OVH: adding TXT %s in zone %s",
-             fqdn, o->zone);
+    leec_log(base->ctx, LEEC_LOG_INFO, "OVH: adding TXT %s in zone %s", fqdn,
+             o->zone);
     if (p->time_state == TIME_KNOWN) {
         rc = start_create(o);
         if (rc != LEEC_OK)
@@ -740,8 +741,10 @@ static leec_code sync_call(ovh *p, const char *method, const char *path,
     memset(s, 0, sizeof *s);
     if (!p->sync_http) {
         leec_http_opts o = {
-            .ca_bundle = p->ca_bundle, .user_agent = "leec",
-            .max_body = RESP_MAX, .connect_timeout_ms = SYNC_BUDGET_MS,
+            .ca_bundle = p->ca_bundle,
+            .user_agent = "leec",
+            .max_body = RESP_MAX,
+            .connect_timeout_ms = SYNC_BUDGET_MS,
             .timeout_ms = SYNC_BUDGET_MS,
         };
         p->sync_http = leec_http_new(&o);
@@ -804,8 +807,8 @@ out:
     else
         leec_log(p->base.ctx, LEEC_LOG_ERROR,
                  "OVH: could not remove TXT %s (record %lld) from zone %s: "
-                 "%s; remove it by hand", o->fqdn, o->id, o->zone,
-                 s.msg ? s.msg : leec_strerror(rc));
+                 "%s; remove it by hand",
+                 o->fqdn, o->id, o->zone, s.msg ? s.msg : leec_strerror(rc));
     free(s.msg);
     free(path);
 }
@@ -825,7 +828,8 @@ static void ovh_remove(leec_dns_provider *base, void *op,
         if (o->state == OP_CREATE)
             leec_log(base->ctx, LEEC_LOG_WARN,
                      "OVH: stopped while creating TXT %s: the record may "
-                     "remain in zone %s", o->fqdn, o->zone);
+                     "remain in zone %s",
+                     o->fqdn, o->zone);
         leec_http_cancel(p->http, o);
         if (o->id > 0)
             remove_sync(p, o);
@@ -928,20 +932,25 @@ static leec_code read_creds(leec_ctx *ctx, const char *file, leec_buf *out)
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
     if (fd < 0) {
-        leec_log(ctx, LEEC_LOG_ERROR, "OVH: cannot open credentials file "
-                 "%s: %s", file, strerror(errno));
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "OVH: cannot open credentials file "
+                 "%s: %s",
+                 file, strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        leec_log(ctx, LEEC_LOG_ERROR, "OVH: credentials file %s is not a "
-                 "regular file", file);
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "OVH: credentials file %s is not a "
+                 "regular file",
+                 file);
         rc = LEEC_E_INVALID_ARG;
         goto out;
     }
     if (st.st_mode & 077) {
-        leec_log(ctx, LEEC_LOG_ERROR, "OVH: credentials file %s is readable "
-                 "by group or others (mode %04o); chmod 600 it", file,
-                 (unsigned)(st.st_mode & 07777));
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "OVH: credentials file %s is readable "
+                 "by group or others (mode %04o); chmod 600 it",
+                 file, (unsigned)(st.st_mode & 07777));
         rc = LEEC_E_INVALID_ARG;
         goto out;
     }
@@ -951,8 +960,10 @@ static leec_code read_creds(leec_ctx *ctx, const char *file, leec_buf *out)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            leec_log(ctx, LEEC_LOG_ERROR, "OVH: cannot read credentials file "
-                     "%s: %s", file, strerror(errno));
+            leec_log(ctx, LEEC_LOG_ERROR,
+                     "OVH: cannot read credentials file "
+                     "%s: %s",
+                     file, strerror(errno));
             explicit_bzero(chunk, sizeof chunk);
             goto out;
         }
@@ -962,8 +973,10 @@ static leec_code read_creds(leec_ctx *ctx, const char *file, leec_buf *out)
         explicit_bzero(chunk, sizeof chunk);
         if (rc != LEEC_OK) {
             if (rc == LEEC_E_TOO_LARGE) {
-                leec_log(ctx, LEEC_LOG_ERROR, "OVH: credentials file %s is "
-                         "too large", file);
+                leec_log(ctx, LEEC_LOG_ERROR,
+                         "OVH: credentials file %s is "
+                         "too large",
+                         file);
                 rc = LEEC_E_INVALID_ARG;
             }
             goto out;
@@ -1000,8 +1013,10 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s line %u: expected "
-                     "key = value", file, lineno);
+            leec_log(ctx, LEEC_LOG_ERROR,
+                     "OVH: %s line %u: expected "
+                     "key = value",
+                     file, lineno);
             return LEEC_E_INVALID_ARG;
         }
         char *k = trim(s, eq);
@@ -1011,8 +1026,10 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
             i++;
         if (i == sizeof keys / sizeof *keys) {
             /* k is bounded text before '=', not a value: safe to quote. */
-            leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s line %u: unknown key "
-                     "\"%.64s\"", file, lineno, k);
+            leec_log(ctx, LEEC_LOG_ERROR,
+                     "OVH: %s line %u: unknown key "
+                     "\"%.64s\"",
+                     file, lineno, k);
             return LEEC_E_INVALID_ARG;
         }
         if (*slots[i]) {
@@ -1024,8 +1041,10 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
         for (const char *c = v; !bad && *c; c++)
             bad = (unsigned char)*c < 0x20 || *c == 0x7f;
         if (bad) {
-            leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s line %u: empty, too long "
-                     "or unprintable value for %s", file, lineno, keys[i]);
+            leec_log(ctx, LEEC_LOG_ERROR,
+                     "OVH: %s line %u: empty, too long "
+                     "or unprintable value for %s",
+                     file, lineno, keys[i]);
             return LEEC_E_INVALID_ARG;
         }
         *slots[i] = strdup(v);
@@ -1034,8 +1053,7 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
     }
     for (size_t i = 0; i < 4; i++) {
         if (!*slots[i]) {
-            leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s: %s missing", file,
-                     keys[i]);
+            leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s: %s missing", file, keys[i]);
             return LEEC_E_INVALID_ARG;
         }
     }
@@ -1045,8 +1063,10 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
     for (size_t i = 1; i < 4; i++) {
         for (const char *c = *slots[i]; *c; c++) {
             if (*c == ' ' || *c == '\t') {
-                leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s: %s contains "
-                         "spaces", file, keys[i]);
+                leec_log(ctx, LEEC_LOG_ERROR,
+                         "OVH: %s: %s contains "
+                         "spaces",
+                         file, keys[i]);
                 return LEEC_E_INVALID_ARG;
             }
         }
@@ -1056,8 +1076,10 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
         p->endpoint[--el] = '\0';
     if (!leec_url_ok(p->endpoint) || strchr(p->endpoint, '?') ||
         strchr(p->endpoint, '#')) {
-        leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s: endpoint must be an https "
-                 "URL (e.g. https://eu.api.ovh.com/1.0)", file);
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "OVH: %s: endpoint must be an https "
+                 "URL (e.g. https://eu.api.ovh.com/1.0)",
+                 file);
         return LEEC_E_INVALID_ARG;
     }
     return LEEC_OK;
@@ -1107,8 +1129,10 @@ leec_dns_provider *leec_ovh_new(leec_ctx *ctx, const char *credentials_file,
     if (rc != LEEC_OK)
         goto out;
     leec_http_opts o = {
-        .ca_bundle = p->ca_bundle, .user_agent = "leec",
-        .max_body = RESP_MAX, .connect_timeout_ms = 10000,
+        .ca_bundle = p->ca_bundle,
+        .user_agent = "leec",
+        .max_body = RESP_MAX,
+        .connect_timeout_ms = 10000,
         .timeout_ms = 30000,
     };
     p->http = leec_http_new(&o);

@@ -12,8 +12,7 @@
  * Algorithms hmac-sha256 (default), hmac-sha512, hmac-sha1; others are
  * refused by name. *err: LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_NOMEM. */
 leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
-                                    const char *tsig_key_file,
-                                    leec_code *err);
+                                    const char *tsig_key_file, leec_code *err);
 
 /* The OVH API (solver/ovh.c). credentials_file: key = value lines:
  * endpoint (URL of the API, e.g. https://eu.api.ovh.com/1.0),

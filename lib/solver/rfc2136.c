@@ -29,18 +29,18 @@
 #include "internal.h"
 #include "solver/providers.h"
 
-#define KEYFILE_MAX (64 * 1024)
-#define UPDATE_TTL 60
-#define TSIG_FUDGE 300
-#define ADD_TIMEOUT_MS 10000
+#define KEYFILE_MAX     (64 * 1024)
+#define UPDATE_TTL      60
+#define TSIG_FUDGE      300
+#define ADD_TIMEOUT_MS  10000
 #define SYNC_TIMEOUT_MS 3000
-#define UDP_MAX 512          /* larger messages go over TCP */
-#define WHY_MAX 320
+#define UDP_MAX         512 /* larger messages go over TCP */
+#define WHY_MAX         320
 
 /* TSIG extended errors (RFC 8945 §5.2, in the TSIG record's Error field). */
-#define TSIG_BADSIG 16
-#define TSIG_BADKEY 17
-#define TSIG_BADTIME 18
+#define TSIG_BADSIG   16
+#define TSIG_BADKEY   17
+#define TSIG_BADTIME  18
 #define TSIG_BADTRUNC 22
 
 typedef struct rfc2136 rfc2136;
@@ -53,23 +53,23 @@ typedef struct rec {
     char *value;
     /* in flight */
     leec_dns_query *q;
-    ldns_rdf *mac;            /* the request's MAC, to verify the answer */
-    bool removing;            /* the UPDATE in flight deletes the record */
-    bool refused;             /* the server answered the add with a refusal:
-                                 there is nothing to delete */
+    ldns_rdf *mac; /* the request's MAC, to verify the answer */
+    bool removing; /* the UPDATE in flight deletes the record */
+    bool refused;  /* the server answered the add with a refusal:
+                      there is nothing to delete */
     leec_solver_done_fn done;
     void *ud;
-    struct rec *prev, *next;  /* the provider's list of UPDATEs in flight */
+    struct rec *prev, *next; /* the provider's list of UPDATEs in flight */
 } rec;
 
 struct rfc2136 {
     leec_dns_provider base;
-    char *server;             /* as given, for messages */
+    char *server; /* as given, for messages */
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    char *key_name;           /* absolute, lower case: "name." */
-    const char *alg;          /* ldns's name: "hmac-sha256." */
-    char *secret;             /* base64; secret */
+    char *key_name;  /* absolute, lower case: "name." */
+    const char *alg; /* ldns's name: "hmac-sha256." */
+    char *secret;    /* base64; secret */
     rec *inflight;
 };
 
@@ -251,23 +251,26 @@ static const char *map_alg(const char *s, size_t len, char *why, size_t whysz)
         snprintf(why, whysz,
                  "TSIG algorithm %s is not supported (the DNS library cannot "
                  "sign with it); use hmac-sha256 (tsig-keygen's default), "
-                 "hmac-sha512 or hmac-sha1", name);
+                 "hmac-sha512 or hmac-sha1",
+                 name);
     else if (strcmp(name, "hmac-md5") == 0 ||
              strcmp(name, "hmac-md5.sig-alg.reg.int") == 0)
         snprintf(why, whysz,
                  "TSIG algorithm %s is obsolete and refused; use hmac-sha256 "
-                 "(tsig-keygen's default), hmac-sha512 or hmac-sha1", name);
+                 "(tsig-keygen's default), hmac-sha512 or hmac-sha1",
+                 name);
     else
         snprintf(why, whysz,
                  "unknown TSIG algorithm '%s'; supported: hmac-sha256 "
-                 "(the default), hmac-sha512, hmac-sha1", name);
+                 "(the default), hmac-sha512, hmac-sha1",
+                 name);
     return NULL;
 }
 
 typedef struct tsig_key {
-    char *name;       /* "name.", lower case */
-    const char *alg;  /* ldns's spelling */
-    char *secret;     /* base64 */
+    char *name;      /* "name.", lower case */
+    const char *alg; /* ldns's spelling */
+    char *secret;    /* base64 */
 } tsig_key;
 
 static void tsig_key_clear(tsig_key *k)
@@ -336,11 +339,13 @@ static leec_code parse_key(const char *text, size_t len, tsig_key *out,
         bool is_secret = t == T_WORD && tok_is(&lx, "secret");
         if (!is_alg && !is_secret) {
             if (tok_showable(&lx))
-                snprintf(emsg, sizeof emsg, "unknown statement '%.*s' in the "
-                         "key (expected algorithm or secret)", (int)lx.tlen,
-                         lx.t);
+                snprintf(emsg, sizeof emsg,
+                         "unknown statement '%.*s' in the "
+                         "key (expected algorithm or secret)",
+                         (int)lx.tlen, lx.t);
             else
-                snprintf(emsg, sizeof emsg, "unexpected text in the key "
+                snprintf(emsg, sizeof emsg,
+                         "unexpected text in the key "
                          "(expected algorithm or secret)");
             goto bad;
         }
@@ -381,7 +386,8 @@ static leec_code parse_key(const char *text, size_t len, tsig_key *out,
     t = lex(&lx, emsg, sizeof emsg);
     if (t != T_EOF) {
         if (t == T_WORD && tok_is(&lx, "key"))
-            snprintf(emsg, sizeof emsg, "more than one key in the file "
+            snprintf(emsg, sizeof emsg,
+                     "more than one key in the file "
                      "(give a file with exactly one)");
         else if (t != T_ERR)
             snprintf(emsg, sizeof emsg, "unexpected text after the key");
@@ -418,7 +424,8 @@ static leec_code parse_key(const char *text, size_t len, tsig_key *out,
         if (ldns_str2rdf_dname(&dn, out->name) != LDNS_STATUS_OK ||
             strcmp(out->name, ".") == 0) {
             ldns_rdf_deep_free(dn);
-            snprintf(emsg, sizeof emsg, "the key's name is not a valid DNS "
+            snprintf(emsg, sizeof emsg,
+                     "the key's name is not a valid DNS "
                      "name");
             goto bad;
         }
@@ -454,24 +461,32 @@ static leec_code load_key(leec_ctx *ctx, const char *path, tsig_key *key)
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: cannot open the TSIG key "
-                 "file %s: %s", path, strerror(errno));
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "rfc2136: cannot open the TSIG key "
+                 "file %s: %s",
+                 path, strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: the TSIG key file %s is not "
-                 "a regular file", path);
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "rfc2136: the TSIG key file %s is not "
+                 "a regular file",
+                 path);
         goto out;
     }
     if (st.st_size > KEYFILE_MAX) {
-        leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: the TSIG key file %s is "
-                 "larger than %d bytes", path, KEYFILE_MAX);
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "rfc2136: the TSIG key file %s is "
+                 "larger than %d bytes",
+                 path, KEYFILE_MAX);
         rc = LEEC_E_INVALID_ARG;
         goto out;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO))
-        leec_log(ctx, LEEC_LOG_WARN, "rfc2136: the TSIG key file %s is "
-                 "accessible by group or others (chmod 600 it)", path);
+        leec_log(ctx, LEEC_LOG_WARN,
+                 "rfc2136: the TSIG key file %s is "
+                 "accessible by group or others (chmod 600 it)",
+                 path);
     /* One allocation, never grown: no copy of the secret left behind. */
     cap = KEYFILE_MAX + 1;
     buf = malloc(cap);
@@ -484,16 +499,20 @@ static leec_code load_key(leec_ctx *ctx, const char *path, tsig_key *key)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: cannot read the TSIG key "
-                     "file %s: %s", path, strerror(errno));
+            leec_log(ctx, LEEC_LOG_ERROR,
+                     "rfc2136: cannot read the TSIG key "
+                     "file %s: %s",
+                     path, strerror(errno));
             goto out;
         }
         if (n == 0)
             break;
         len += (size_t)n;
         if (len == cap) {
-            leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: the TSIG key file %s is "
-                     "larger than %d bytes", path, KEYFILE_MAX);
+            leec_log(ctx, LEEC_LOG_ERROR,
+                     "rfc2136: the TSIG key file %s is "
+                     "larger than %d bytes",
+                     path, KEYFILE_MAX);
             rc = LEEC_E_INVALID_ARG;
             goto out;
         }
@@ -554,8 +573,7 @@ out:
 
 /* The signed UPDATE for r, in wire format (*wire: free()), and its MAC. */
 static leec_code build_update(const rfc2136 *p, const rec *r, bool del,
-                              unsigned char **wire, size_t *len,
-                              ldns_rdf **mac)
+                              unsigned char **wire, size_t *len, ldns_rdf **mac)
 {
     leec_code rc = LEEC_E_NOMEM;
     ldns_rdf *zone = NULL;
@@ -685,8 +703,10 @@ static leec_code check_answer(const rfc2136 *p, const unsigned char *wire,
         goto out;
     }
     if (!ldns_pkt_qr(ans) || ldns_pkt_get_opcode(ans) != LDNS_PACKET_UPDATE) {
-        snprintf(why, whysz, "the DNS server %s did not answer with an "
-                 "UPDATE response", p->server);
+        snprintf(why, whysz,
+                 "the DNS server %s did not answer with an "
+                 "UPDATE response",
+                 p->server);
         goto out;
     }
     unsigned rcode = ldns_pkt_get_rcode(ans);
@@ -699,32 +719,42 @@ static leec_code check_answer(const rfc2136 *p, const unsigned char *wire,
     if (tsig && ldns_rr_rd_count(tsig) >= 6) {
         unsigned err = ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5));
         if (err != 0) {
-            const char *e = err == TSIG_BADSIG ? "BADSIG (wrong secret?)"
-                          : err == TSIG_BADKEY ? "BADKEY (unknown key name or "
-                                                 "algorithm?)"
-                          : err == TSIG_BADTIME ? "BADTIME (the clocks differ "
-                                                  "by more than 5 minutes?)"
-                          : err == TSIG_BADTRUNC ? "BADTRUNC" : NULL;
+            const char *e =
+                err == TSIG_BADSIG     ? "BADSIG (wrong secret?)"
+                : err == TSIG_BADKEY   ? "BADKEY (unknown key name or "
+                                         "algorithm?)"
+                : err == TSIG_BADTIME  ? "BADTIME (the clocks differ "
+                                         "by more than 5 minutes?)"
+                : err == TSIG_BADTRUNC ? "BADTRUNC"
+                                       : NULL;
             if (e)
-                snprintf(why, whysz, "the DNS server %s rejected the TSIG "
-                         "signature: %s [%s]", p->server, e, name);
+                snprintf(why, whysz,
+                         "the DNS server %s rejected the TSIG "
+                         "signature: %s [%s]",
+                         p->server, e, name);
             else
-                snprintf(why, whysz, "the DNS server %s rejected the TSIG "
-                         "signature: error %u [%s]", p->server, err, name);
+                snprintf(why, whysz,
+                         "the DNS server %s rejected the TSIG "
+                         "signature: error %u [%s]",
+                         p->server, err, name);
             rc = LEEC_E_SOLVER;
             goto out;
         }
         if (!same_alg(tsig, p->alg) ||
             !ldns_pkt_tsig_verify(ans, wire, len, p->key_name, p->secret,
                                   mac)) {
-            snprintf(why, whysz, "the answer of the DNS server %s has a TSIG "
-                     "signature that does not verify [%s]", p->server, name);
+            snprintf(why, whysz,
+                     "the answer of the DNS server %s has a TSIG "
+                     "signature that does not verify [%s]",
+                     p->server, name);
             rc = LEEC_E_PROTOCOL;
             goto out;
         }
     } else if (rcode == LDNS_RCODE_NOERROR) {
-        snprintf(why, whysz, "the DNS server %s answered without a TSIG "
-                 "signature", p->server);
+        snprintf(why, whysz,
+                 "the DNS server %s answered without a TSIG "
+                 "signature",
+                 p->server);
         rc = LEEC_E_PROTOCOL;
         goto out;
     }
@@ -877,10 +907,11 @@ static leec_code rfc_add(leec_dns_provider *base, const char *zone,
     if (op)
         *op = NULL;
     if (!op || !done || !names_ok(zone, fqdn) || !value_ok(value)) {
-        leec_log(base->ctx, LEEC_LOG_ERROR, "rfc2136: cannot add TXT %s in "
+        leec_log(base->ctx, LEEC_LOG_ERROR,
+                 "rfc2136: cannot add TXT %s in "
                  "zone %s: not an absolute name inside the zone, or a value "
-                 "unfit for a TXT record", fqdn ? fqdn : "(null)",
-                 zone ? zone : "(null)");
+                 "unfit for a TXT record",
+                 fqdn ? fqdn : "(null)", zone ? zone : "(null)");
         goto out;
     }
     rc = LEEC_E_NOMEM;
@@ -897,13 +928,16 @@ static leec_code rfc_add(leec_dns_provider *base, const char *zone,
     r->ud = userdata;
     rc = send_update(p, r, false);
     if (rc != LEEC_OK) {
-        leec_log(base->ctx, LEEC_LOG_ERROR, "rfc2136: cannot send the update "
-                 "adding TXT %s to %s: %s", fqdn, p->server,
-                 leec_strerror(rc));
+        leec_log(base->ctx, LEEC_LOG_ERROR,
+                 "rfc2136: cannot send the update "
+                 "adding TXT %s to %s: %s",
+                 fqdn, p->server, leec_strerror(rc));
         goto out;
     }
-    leec_log(base->ctx, LEEC_LOG_DEBUG, "rfc2136: adding TXT %s \"%s\" in "
-             "zone %s via %s", fqdn, value, zone, p->server);
+    leec_log(base->ctx, LEEC_LOG_DEBUG,
+             "rfc2136: adding TXT %s \"%s\" in "
+             "zone %s via %s",
+             fqdn, value, zone, p->server);
     *op = r;
     r = NULL;
 
@@ -928,9 +962,8 @@ static void remove_sync(rfc2136 *p, rec *r)
                  leec_strerror(rc));
         goto out;
     }
-    rc = leec_dns_send_sync((const struct sockaddr *)&p->addr, p->addrlen,
-                            wire, len, len > UDP_MAX, SYNC_TIMEOUT_MS, &reply,
-                            &rlen);
+    rc = leec_dns_send_sync((const struct sockaddr *)&p->addr, p->addrlen, wire,
+                            len, len > UDP_MAX, SYNC_TIMEOUT_MS, &reply, &rlen);
     if (rc != LEEC_OK) {
         snprintf(why, sizeof why, "no answer from the DNS server %s: %s",
                  p->server, leec_strerror(rc));
@@ -943,8 +976,10 @@ out:
         leec_log(p->base.ctx, LEEC_LOG_INFO, "rfc2136: removed TXT %s \"%s\"",
                  r->fqdn, r->value);
     else
-        leec_log(p->base.ctx, LEEC_LOG_WARN, "rfc2136: could not remove TXT "
-                 "%s \"%s\": %s", r->fqdn, r->value, why);
+        leec_log(p->base.ctx, LEEC_LOG_WARN,
+                 "rfc2136: could not remove TXT "
+                 "%s \"%s\": %s",
+                 r->fqdn, r->value, why);
     free(wire);
     free(reply);
 }
@@ -984,8 +1019,10 @@ static void rfc_remove(leec_dns_provider *base, void *op,
     rc = send_update(p, r, true);
     if (rc != LEEC_OK) {
         char why[WHY_MAX];
-        snprintf(why, sizeof why, "cannot send the update removing TXT %s "
-                 "to %s: %s", r->fqdn, p->server, leec_strerror(rc));
+        snprintf(why, sizeof why,
+                 "cannot send the update removing TXT %s "
+                 "to %s: %s",
+                 r->fqdn, p->server, leec_strerror(rc));
         leec_log(base->ctx, LEEC_LOG_WARN, "rfc2136: %s", why);
         rec_free(r);
         done(userdata, rc, why);
@@ -1028,15 +1065,15 @@ static const struct leec_dns_provider_ops rfc2136_ops = {
 };
 
 leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
-                                    const char *tsig_key_file,
-                                    leec_code *err)
+                                    const char *tsig_key_file, leec_code *err)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
     rfc2136 *p = NULL;
     tsig_key key = {0};
 
     if (!ctx || !server || !*server || !tsig_key_file || !*tsig_key_file) {
-        leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: a server address and a TSIG "
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "rfc2136: a server address and a TSIG "
                  "key file are required");
         goto out;
     }
@@ -1050,8 +1087,10 @@ leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
     p->addrlen = sizeof p->addr;
     rc = leec_dns_parse_addr(server, 53, &p->addr, &p->addrlen);
     if (rc != LEEC_OK) {
-        leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: bad server address '%s' "
-                 "(a numeric address, optionally with :PORT)", server);
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "rfc2136: bad server address '%s' "
+                 "(a numeric address, optionally with :PORT)",
+                 server);
         goto out;
     }
     p->server = strdup(server);

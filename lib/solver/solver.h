@@ -26,13 +26,13 @@
 #include "leec/leec.h"
 
 typedef struct leec_chall {
-    const char *type;      /* "http-01", "dns-01", "tls-alpn-01" */
-    const char *ident;     /* the identifier's value, never with "*." */
-    bool wildcard;         /* the authorization is for "*." + ident */
-    const char *token;     /* validated base64url */
-    const char *key_auth;  /* token "." thumbprint (RFC 8555 §8.1) */
-    const char *digest;    /* base64url(SHA-256(key_auth)): the dns-01 TXT
-                              value, the tls-alpn-01 extension content */
+    const char *type;     /* "http-01", "dns-01", "tls-alpn-01" */
+    const char *ident;    /* the identifier's value, never with "*." */
+    bool wildcard;        /* the authorization is for "*." + ident */
+    const char *token;    /* validated base64url */
+    const char *key_auth; /* token "." thumbprint (RFC 8555 §8.1) */
+    const char *digest;   /* base64url(SHA-256(key_auth)): the dns-01 TXT
+                             value, the tls-alpn-01 extension content */
 } leec_chall;
 
 /* rc LEEC_OK: ready; else why not (msg: one line, may be NULL). */

@@ -40,15 +40,15 @@
 #include "solver/providers.h"
 #include "solver/tlsalpn01.h"
 
-#define TYPE "tls-alpn-01"
-#define ALPN_PROTO "acme-tls/1"
-#define ACME_ID_OID "1.3.6.1.5.5.7.1.31"
-#define MAX_CONNS 64U
+#define TYPE            "tls-alpn-01"
+#define ALPN_PROTO      "acme-tls/1"
+#define ACME_ID_OID     "1.3.6.1.5.5.7.1.31"
+#define MAX_CONNS       64U
 #define CONN_TIMEOUT_MS 10000
 #define ACCEPT_PAUSE_MS 1000 /* after EMFILE and the like */
-#define MAX_NAME 253
-#define CN_MAX 64           /* ub-common-name (RFC 5280) */
-#define DAY_S 86400L
+#define MAX_NAME        253
+#define CN_MAX          64 /* ub-common-name (RFC 5280) */
+#define DAY_S           86400L
 
 typedef struct tlsalpn_solver tlsalpn_solver;
 
@@ -149,8 +149,7 @@ static BIO_METHOD *bio_method(void)
     if (!m)
         return NULL;
     if (!BIO_meth_set_write_ex(m, bio_write) ||
-        !BIO_meth_set_read_ex(m, bio_read) ||
-        !BIO_meth_set_ctrl(m, bio_ctrl) ||
+        !BIO_meth_set_read_ex(m, bio_read) || !BIO_meth_set_ctrl(m, bio_ctrl) ||
         !BIO_meth_set_create(m, bio_create)) {
         BIO_meth_free(m);
         return NULL;
@@ -313,9 +312,9 @@ static leec_code make_cert(EVP_PKEY *pkey, const char *ident, int family,
     /* CN = ident when it fits; a longer name leaves the subject empty, and
      * the SAN is then critical (RFC 5280 §4.2.1.6). */
     name = X509_get_subject_name(x);
-    if (has_cn && !X509_NAME_add_entry_by_NID(
-                      name, NID_commonName, MBSTRING_UTF8,
-                      (const unsigned char *)ident, -1, -1, 0))
+    if (has_cn &&
+        !X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                                    (const unsigned char *)ident, -1, -1, 0))
         goto out;
     if (!X509_set_issuer_name(x, name))
         goto out;
@@ -401,7 +400,9 @@ static int on_servername(SSL *ssl, int *al, void *arg)
     if (!c) {
         leec_log(s->base.ctx, LEEC_LOG_DEBUG,
                  "tls-alpn-01: no challenge for server name %s",
-                 !sni ? "(none)" : ident_ok(sni) ? sni : "(malformed)");
+                 !sni            ? "(none)"
+                 : ident_ok(sni) ? sni
+                                 : "(malformed)");
         *al = SSL_AD_UNRECOGNIZED_NAME;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
@@ -513,8 +514,7 @@ static void conn_step(alpn_conn *c)
         unsigned long e = ERR_peek_last_error();
         if (e)
             ERR_error_string_n(e, why, sizeof why);
-        leec_log(ctx, LEEC_LOG_DEBUG, "tls-alpn-01: handshake failed: %s",
-                 why);
+        leec_log(ctx, LEEC_LOG_DEBUG, "tls-alpn-01: handshake failed: %s", why);
         conn_close(c);
         return;
     }
@@ -583,8 +583,7 @@ static void on_listen(void *userdata, int fd, unsigned events);
 
 static bool watch_listener(tlsalpn_solver *s)
 {
-    if (leec_loop_watch(s->base.ctx, s->lfd, EPOLLIN, on_listen, s) !=
-        LEEC_OK)
+    if (leec_loop_watch(s->base.ctx, s->lfd, EPOLLIN, on_listen, s) != LEEC_OK)
         return false;
     s->lwatched = true;
     return true;
@@ -608,8 +607,8 @@ static void pause_accept(tlsalpn_solver *s)
 
     if (s->resume)
         return;
-    s->resume = leec_loop_timer(ctx, leec_now_ms(ctx) + ACCEPT_PAUSE_MS,
-                                on_resume, s);
+    s->resume =
+        leec_loop_timer(ctx, leec_now_ms(ctx) + ACCEPT_PAUSE_MS, on_resume, s);
     if (!s->resume)
         return; /* keep watching: better spinning than deaf */
     leec_loop_unwatch(ctx, s->lfd);
@@ -670,10 +669,11 @@ static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
     char rev[80];
     int family = AF_UNSPEC;
 
-    if (!ch || !op || !ch->type || strcmp(ch->type, TYPE) != 0 ||
-        !ch->ident || !ident_ok(ch->ident)) {
-        leec_log(ctx, LEEC_LOG_ERROR, "tls-alpn-01: not a challenge it can "
-                                      "answer");
+    if (!ch || !op || !ch->type || strcmp(ch->type, TYPE) != 0 || !ch->ident ||
+        !ident_ok(ch->ident)) {
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "tls-alpn-01: not a challenge it can "
+                 "answer");
         goto out;
     }
     *op = NULL;
@@ -711,8 +711,7 @@ static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
                    &c->cert);
     if (rc != LEEC_OK) {
         leec_log(ctx, LEEC_LOG_ERROR,
-                 "tls-alpn-01: cannot make the certificate for %s",
-                 ch->ident);
+                 "tls-alpn-01: cannot make the certificate for %s", ch->ident);
         goto out;
     }
     c->next = s->challs;

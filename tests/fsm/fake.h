@@ -19,7 +19,7 @@ int64_t fake_clock_now(void);
 
 /* ---- fake transport ---- */
 typedef struct fake_request {
-    const char *method;       /* "GET", "HEAD", "POST" */
+    const char *method; /* "GET", "HEAD", "POST" */
     const char *url;
     const char *body;         /* NULL for GET/HEAD */
     const char *content_type; /* of the body, may be NULL */
@@ -74,7 +74,7 @@ int fake_drive_until(leec_ctx *ctx, int max_iter, bool (*stop)(void *ud),
 
 /* ---- fake CA ---- */
 #define FAKE_CA_BASE "https://ca.test"
-#define FAKE_CA_DIR FAKE_CA_BASE "/dir"
+#define FAKE_CA_DIR  FAKE_CA_BASE "/dir"
 
 typedef enum fake_endpoint {
     FAKE_EP_NONE = 0,
@@ -89,23 +89,23 @@ typedef enum fake_bad_body {
 } fake_bad_body;
 
 typedef struct fake_ca_knobs {
-    int bad_nonces;              /* reject the next N signed requests */
-    const char *retry_after;     /* Retry-After on poll responses */
-    int authz_pending_polls;     /* K: polls still pending after the POST */
-    int order_processing_polls;  /* P: polls answered "processing" */
+    int bad_nonces;             /* reject the next N signed requests */
+    const char *retry_after;    /* Retry-After on poll responses */
+    int authz_pending_polls;    /* K: polls still pending after the POST */
+    int order_processing_polls; /* P: polls answered "processing" */
     bool order_processing_forever;
-    bool authz_fail;             /* authorizations become invalid */
+    bool authz_fail; /* authorizations become invalid */
     const char *authz_fail_detail;
-    fake_endpoint bad_endpoint;  /* answer this endpoint with a bad body */
+    fake_endpoint bad_endpoint; /* answer this endpoint with a bad body */
     fake_bad_body bad_body;
     const char *const *issue_names; /* issue for these names instead */
     size_t issue_nnames;
-    bool dir_without_nonce;      /* the directory has no Replay-Nonce */
-    bool dir_http_url;           /* newOrder URL in the directory is http:// */
-    const char *terms;           /* meta.termsOfService */
-    int authz_poll_500;          /* answer N authz polls with a 500 */
-    bool reject_identifiers;     /* newOrder: 400 rejectedIdentifier + subs */
-    const char *authz_ident;     /* every authorization names this value */
+    bool dir_without_nonce;       /* the directory has no Replay-Nonce */
+    bool dir_http_url;            /* newOrder URL in the directory is http:// */
+    const char *terms;            /* meta.termsOfService */
+    int authz_poll_500;           /* answer N authz polls with a 500 */
+    bool reject_identifiers;      /* newOrder: 400 rejectedIdentifier + subs */
+    const char *authz_ident;      /* every authorization names this value */
     const char *authz_ident_type; /* ... of this type (default "dns") */
     /* Answer the next limit_count signed requests to limit_endpoint with
      * limit_status (0: 429), a rateLimited problem and, unless NULL,
@@ -124,19 +124,20 @@ typedef struct fake_ca_stats {
     int keyauth_failures; /* challenge POSTed while the key authorization
                              was not served by the client */
     int http500_sent;
-    int limited_sent;     /* answers from the limit_* knobs */
+    int limited_sent; /* answers from the limit_* knobs */
 } fake_ca_stats;
 
 typedef struct fake_ca {
     fake_ca_knobs knobs;
     fake_ca_stats stats;
-    leec_ctx *client;          /* to check key authorizations; may be NULL */
-    struct fake_ca_state *st;  /* internal */
+    leec_ctx *client;         /* to check key authorizations; may be NULL */
+    struct fake_ca_state *st; /* internal */
 } fake_ca;
 
 fake_ca *fake_ca_new(void);
 void fake_ca_free(fake_ca *ca);
-/* The responder to install with fake_http_set_responder(fake_ca_respond, ca). */
+/* The responder to install with fake_http_set_responder(fake_ca_respond, ca).
+ */
 void fake_ca_respond(void *ud, const fake_request *req, leec_http_resp *resp);
 /* The CA certificate (PEM). */
 const char *fake_ca_cert_pem(const fake_ca *ca);

@@ -24,15 +24,15 @@
 #include "b64url.h"
 #include "fake.h"
 
-#define MAX_NAMES 8
-#define MAX_ORDERS 16
+#define MAX_NAMES    8
+#define MAX_ORDERS   16
 #define MAX_ACCOUNTS 8
 
 typedef struct ca_authz {
     char *ident;
     char *token;
-    bool posted;       /* challenge answered */
-    int polls_left;    /* polls still "pending" after the POST */
+    bool posted;        /* challenge answered */
+    int polls_left;     /* polls still "pending" after the POST */
     const char *status; /* pending, valid, invalid */
 } ca_authz;
 
@@ -41,9 +41,9 @@ typedef struct ca_order {
     size_t n;
     ca_authz az[MAX_NAMES];
     int account;
-    const char *status;  /* pending, ready, processing, valid, invalid */
+    const char *status; /* pending, ready, processing, valid, invalid */
     int processing_left;
-    char *chain;         /* leaf + CA, once issued */
+    char *chain; /* leaf + CA, once issued */
 } ca_order;
 
 typedef struct ca_account {
@@ -265,14 +265,14 @@ static EVP_PKEY *jwk_key(const json_t *jwk, char **thumb)
         memcpy(pt + 1, x, want);
         memcpy(pt + 1 + want, y, want);
         OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-                                        want == 32 ? "prime256v1"
-                                                   : "secp384r1",
+                                        want == 32 ? "prime256v1" : "secp384r1",
                                         0);
         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt,
                                          1 + 2 * want);
         type = "EC";
-        if (asprintf(&canon, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\","
-                             "\"y\":\"%s\"}",
+        if (asprintf(&canon,
+                     "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\","
+                     "\"y\":\"%s\"}",
                      crv, xs, ys) < 0)
             canon = NULL;
     } else if (strcmp(kty, "RSA") == 0) {
@@ -382,11 +382,11 @@ static bool nonce_take(struct fake_ca_state *st, const char *nonce)
 }
 
 typedef struct jws_in {
-    json_t *payload;     /* NULL for POST-as-GET */
+    json_t *payload; /* NULL for POST-as-GET */
     bool as_get;
-    int account;         /* index, -1 for a jwk request */
-    EVP_PKEY *jwk;       /* newAccount: the key (owned) */
-    char *thumbprint;    /* newAccount: its thumbprint (owned) */
+    int account;      /* index, -1 for a jwk request */
+    EVP_PKEY *jwk;    /* newAccount: the key (owned) */
+    char *thumbprint; /* newAccount: its thumbprint (owned) */
 } jws_in;
 
 static void jws_in_clear(jws_in *in)
@@ -459,8 +459,7 @@ static bool check_jws(fake_ca *ca, const fake_request *req,
                 in->account = (int)i;
         if (in->account < 0) {
             fresh_nonce(ca, resp);
-            reply_problem(resp, 400, ERR("accountDoesNotExist"),
-                          "unknown kid");
+            reply_problem(resp, 400, ERR("accountDoesNotExist"), "unknown kid");
             goto out;
         }
         key = st->acct[in->account].key;
@@ -491,8 +490,8 @@ static bool check_jws(fake_ca *ca, const fake_request *req,
     }
     if (!*pl64) {
         in->as_get = true;
-    } else if (!(in->payload = json_loadb((const char *)raw, rawlen, 0,
-                                          NULL)) ||
+    } else if (!(in->payload =
+                     json_loadb((const char *)raw, rawlen, 0, NULL)) ||
                !json_is_object(in->payload)) {
         why = "payload is not a JSON object";
         goto bad;
@@ -521,17 +520,16 @@ out:
 
 static void on_directory(fake_ca *ca, leec_http_resp *resp)
 {
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s}", "newNonce", FAKE_CA_BASE "/nonce",
-        "newAccount", FAKE_CA_BASE "/new-acct", "newOrder",
-        ca->knobs.dir_http_url ? "http://ca.test/new-order"
-                               : FAKE_CA_BASE "/new-order",
-        "revokeCert", FAKE_CA_BASE "/revoke", "keyChange",
-        FAKE_CA_BASE "/key-change");
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "newNonce",
+                          FAKE_CA_BASE "/nonce", "newAccount",
+                          FAKE_CA_BASE "/new-acct", "newOrder",
+                          ca->knobs.dir_http_url ? "http://ca.test/new-order"
+                                                 : FAKE_CA_BASE "/new-order",
+                          "revokeCert", FAKE_CA_BASE "/revoke", "keyChange",
+                          FAKE_CA_BASE "/key-change");
     if (ca->knobs.terms)
-        json_object_set_new(o, "meta",
-                            json_pack("{s:s}", "termsOfService",
-                                      ca->knobs.terms));
+        json_object_set_new(
+            o, "meta", json_pack("{s:s}", "termsOfService", ca->knobs.terms));
     reply_json(resp, 200, o);
 }
 
@@ -577,24 +575,23 @@ static json_t *order_json(size_t oi, const ca_order *o)
     json_t *ids = json_array(), *azs = json_array();
     char url[128];
     for (size_t i = 0; i < o->n; i++) {
-        json_array_append_new(ids, json_pack("{s:s, s:s}", "type", "dns",
-                                             "value", o->names[i]));
+        json_array_append_new(
+            ids, json_pack("{s:s, s:s}", "type", "dns", "value", o->names[i]));
         snprintf(url, sizeof url, FAKE_CA_BASE "/authz/%zu/%zu", oi, i);
         json_array_append_new(azs, json_string(url));
     }
     snprintf(url, sizeof url, FAKE_CA_BASE "/finalize/%zu", oi);
-    json_t *j = json_pack("{s:s, s:o, s:o, s:s}", "status", o->status,
-                          "identifiers", ids, "authorizations", azs,
-                          "finalize", url);
+    json_t *j =
+        json_pack("{s:s, s:o, s:o, s:s}", "status", o->status, "identifiers",
+                  ids, "authorizations", azs, "finalize", url);
     if (strcmp(o->status, "valid") == 0) {
         snprintf(url, sizeof url, FAKE_CA_BASE "/cert/%zu", oi);
         json_object_set_new(j, "certificate", json_string(url));
     }
     if (strcmp(o->status, "invalid") == 0)
         json_object_set_new(j, "error",
-                            json_pack("{s:s, s:s}", "type",
-                                      ERR("unauthorized"), "detail",
-                                      "an authorization failed"));
+                            json_pack("{s:s, s:s}", "type", ERR("unauthorized"),
+                                      "detail", "an authorization failed"));
     return j;
 }
 
@@ -649,8 +646,8 @@ static void on_new_order(fake_ca *ca, jws_in *in, leec_http_resp *resp)
             return;
         }
         char tok[64];
-        snprintf(tok, sizeof tok, "tok_%zu_%zu_AbCdEfGhIjKlMnOpQrStUvWxYz",
-                 oi, i);
+        snprintf(tok, sizeof tok, "tok_%zu_%zu_AbCdEfGhIjKlMnOpQrStUvWxYz", oi,
+                 i);
         o->names[o->n] = strdup(v);
         o->az[o->n].ident = strdup(v);
         o->az[o->n].token = strdup(tok);
@@ -670,8 +667,8 @@ static void on_new_order(fake_ca *ca, jws_in *in, leec_http_resp *resp)
     reply_json(resp, 201, order_json(oi, o));
 }
 
-static ca_order *find_order(fake_ca *ca, const char *s, size_t *oi,
-                            size_t *ai, bool with_authz)
+static ca_order *find_order(fake_ca *ca, const char *s, size_t *oi, size_t *ai,
+                            bool with_authz)
 {
     size_t o = 0, a = 0;
     int used = 0;
@@ -724,22 +721,19 @@ static json_t *authz_json(fake_ca *ca, size_t oi, size_t ai, ca_authz *z)
         json_object_set_new(
             ch, "error",
             json_pack("{s:s, s:s, s:i}", "type", ERR("connection"), "detail",
-                      ca->knobs.authz_fail_detail
-                          ? ca->knobs.authz_fail_detail
-                          : "Connection refused",
+                      ca->knobs.authz_fail_detail ? ca->knobs.authz_fail_detail
+                                                  : "Connection refused",
                       "status", 400));
     char dns_url[128];
     snprintf(dns_url, sizeof dns_url, FAKE_CA_BASE "/chall-dns/%zu/%zu", oi,
              ai);
     json_t *dns = json_pack("{s:s, s:s, s:s, s:s}", "type", "dns-01", "url",
                             dns_url, "token", z->token, "status", "pending");
-    return json_pack("{s:s, s:{s:s, s:s}, s:[o, o]}", "status", z->status,
-                     "identifier", "type",
-                     ca->knobs.authz_ident_type ? ca->knobs.authz_ident_type
-                                                : "dns",
-                     "value",
-                     ca->knobs.authz_ident ? ca->knobs.authz_ident : z->ident,
-                     "challenges", dns, ch);
+    return json_pack(
+        "{s:s, s:{s:s, s:s}, s:[o, o]}", "status", z->status, "identifier",
+        "type", ca->knobs.authz_ident_type ? ca->knobs.authz_ident_type : "dns",
+        "value", ca->knobs.authz_ident ? ca->knobs.authz_ident : z->ident,
+        "challenges", dns, ch);
 }
 
 static void on_authz(fake_ca *ca, const char *rest, leec_http_resp *resp)
@@ -788,8 +782,8 @@ static void on_challenge(fake_ca *ca, const char *rest, leec_http_resp *resp)
         /* "Validate": the client must serve token.thumbprint right now. */
         if (ca->client) {
             char *ka = NULL, *want = NULL;
-            leec_code rc = leec_ctx_http01_key_authorization(ca->client,
-                                                             z->token, &ka);
+            leec_code rc =
+                leec_ctx_http01_key_authorization(ca->client, z->token, &ka);
             if (asprintf(&want, "%s.%s", z->token,
                          ca->st->acct[o->account].thumbprint) < 0)
                 want = NULL;
@@ -803,8 +797,8 @@ static void on_challenge(fake_ca *ca, const char *rest, leec_http_resp *resp)
         }
     }
     json_t *az = authz_json(ca, oi, ai, z);
-    json_t *ch = json_incref(json_array_get(json_object_get(az, "challenges"),
-                                            1));
+    json_t *ch =
+        json_incref(json_array_get(json_object_get(az, "challenges"), 1));
     json_decref(az);
     reply_json(resp, 200, ch);
 }
@@ -823,8 +817,8 @@ static bool csr_names(X509_REQ *req, char **names, size_t *n)
             break;
         }
         const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
-        names[(*n)++] = strndup((const char *)d,
-                                (size_t)ASN1_STRING_length(g->d.dNSName));
+        names[(*n)++] =
+            strndup((const char *)d, (size_t)ASN1_STRING_length(g->d.dNSName));
     }
     GENERAL_NAMES_free(gens);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -887,9 +881,8 @@ static void on_finalize(fake_ca *ca, const char *rest, jws_in *in,
         return;
     }
     size_t dlen = 0;
-    unsigned char *der = b64d(json_string_value(
-                                  json_object_get(in->payload, "csr")),
-                              &dlen);
+    unsigned char *der =
+        b64d(json_string_value(json_object_get(in->payload, "csr")), &dlen);
     const unsigned char *p = der;
     if (!der || !(req = d2i_X509_REQ(NULL, &p, (long)dlen)) ||
         !(pub = X509_REQ_get_pubkey(req)) || X509_REQ_verify(req, pub) != 1 ||
@@ -912,10 +905,10 @@ static void on_finalize(fake_ca *ca, const char *rest, jws_in *in,
         reply_problem(resp, 400, ERR("badCSR"), "CSR names differ");
         goto out;
     }
-    o->chain = ca->knobs.issue_names
-                   ? issue(ca, pub, ca->knobs.issue_names,
-                           ca->knobs.issue_nnames)
-                   : issue(ca, pub, (const char *const *)names, n);
+    o->chain =
+        ca->knobs.issue_names
+            ? issue(ca, pub, ca->knobs.issue_names, ca->knobs.issue_nnames)
+            : issue(ca, pub, (const char *const *)names, n);
     o->processing_left = ca->knobs.order_processing_polls;
     o->status = "processing"; /* as pebble: issued asynchronously */
     reply_json(resp, 200, order_json(oi, o));
@@ -993,8 +986,7 @@ void fake_ca_respond(void *ud, const fake_request *req, leec_http_resp *resp)
     memset(&in, 0, sizeof in);
     resp->err = LEEC_OK;
 
-    if (strcmp(req->url, FAKE_CA_DIR) == 0 &&
-        strcmp(req->method, "GET") == 0) {
+    if (strcmp(req->url, FAKE_CA_DIR) == 0 && strcmp(req->method, "GET") == 0) {
         ca->stats.dir++;
         if (!ca->knobs.dir_without_nonce)
             fresh_nonce(ca, resp);

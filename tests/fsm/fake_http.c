@@ -193,8 +193,7 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
  * responder answers by method and URL (the OVH provider, the AIA fetch). */
 leec_code leec_http_submit_headers(leec_http *h, const char *method,
                                    const char *url, const char *body,
-                                   const char *content_type,
-                                   const char *accept,
+                                   const char *content_type, const char *accept,
                                    const char *const *headers,
                                    leec_http_done_fn fn, void *userdata)
 {

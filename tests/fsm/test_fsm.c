@@ -21,7 +21,7 @@
 #include "problem.h"
 
 #define MAX_ITER 20000
-#define MAX_REC 64
+#define MAX_REC  64
 
 static const char *const NAMES2[] = {"example.org", "www.example.org"};
 #define TOK0 "tok_0_0_AbCdEfGhIjKlMnOpQrStUvWxYz"
@@ -163,10 +163,9 @@ static void assert_failed(env *e, leec_agent *a, leec_code code)
 {
     if (leec_agent_get_outcome(a) != LEEC_OUTCOME_FAILED ||
         leec_agent_error(a) != code)
-        fprintf(stderr, "outcome %d error %s: %s\n",
-                (int)leec_agent_get_outcome(a),
-                leec_strerror(leec_agent_error(a)),
-                leec_agent_error_message(a));
+        fprintf(
+            stderr, "outcome %d error %s: %s\n", (int)leec_agent_get_outcome(a),
+            leec_strerror(leec_agent_error(a)), leec_agent_error_message(a));
     assert_int_equal(e->r.outcome, LEEC_OUTCOME_FAILED);
     assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_FAILED);
     assert_int_equal(leec_agent_get_state(a), LEEC_ST_FAILED);
@@ -174,9 +173,9 @@ static void assert_failed(env *e, leec_agent *a, leec_code code)
     assert_non_null(leec_agent_error_message(a));
     /* Nothing installed, no token left behind. */
     char *pem = NULL;
-    assert_int_equal(leec_store_read_cert(leec_ctx_get_store(e->ctx),
-                                          "example.org", &pem),
-                     LEEC_E_NOT_FOUND);
+    assert_int_equal(
+        leec_store_read_cert(leec_ctx_get_store(e->ctx), "example.org", &pem),
+        LEEC_E_NOT_FOUND);
     assert_null(pem);
     assert_int_equal(e->ctx->tokens.n, 0);
     assert_int_equal(e->ca->stats.verify_failures, 0);
@@ -185,10 +184,9 @@ static void assert_failed(env *e, leec_agent *a, leec_code code)
 static void assert_issued(env *e, leec_agent *a)
 {
     if (leec_agent_get_outcome(a) != LEEC_OUTCOME_ISSUED)
-        fprintf(stderr, "outcome %d error %s: %s\n",
-                (int)leec_agent_get_outcome(a),
-                leec_strerror(leec_agent_error(a)),
-                leec_agent_error_message(a));
+        fprintf(
+            stderr, "outcome %d error %s: %s\n", (int)leec_agent_get_outcome(a),
+            leec_strerror(leec_agent_error(a)), leec_agent_error_message(a));
     assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_ISSUED);
     assert_int_equal(leec_agent_get_state(a), LEEC_ST_DONE);
     assert_int_equal(e->ca->stats.verify_failures, 0);
@@ -214,8 +212,8 @@ static void dump_log(void)
         return;
     for (size_t i = 0; i < fake_http_log_count(); i++) {
         const fake_log_entry *l = fake_http_log(i);
-        fprintf(stderr, "%8lld %-4s %s -> %ld\n", (long long)l->t_ms,
-                l->method, l->url, l->status);
+        fprintf(stderr, "%8lld %-4s %s -> %ld\n", (long long)l->t_ms, l->method,
+                l->url, l->status);
     }
 }
 
@@ -229,9 +227,9 @@ static void test_happy_path(void **state)
     static const leec_agent_state want[] = {
         LEEC_ST_CHECK_EXISTING, LEEC_ST_WAIT_ACCOUNT, LEEC_ST_QUEUED,
         LEEC_ST_NEW_ORDER,      LEEC_ST_FETCH_AUTHZ,  LEEC_ST_PRESENT,
-        LEEC_ST_RESPOND,
-        LEEC_ST_AUTHZ_POLL,     LEEC_ST_FINALIZE,     LEEC_ST_ORDER_POLL,
-        LEEC_ST_DOWNLOAD,       LEEC_ST_INSTALL,      LEEC_ST_DONE,
+        LEEC_ST_RESPOND,        LEEC_ST_AUTHZ_POLL,   LEEC_ST_FINALIZE,
+        LEEC_ST_ORDER_POLL,     LEEC_ST_DOWNLOAD,     LEEC_ST_INSTALL,
+        LEEC_ST_DONE,
     };
     size_t nwant = sizeof want / sizeof want[0];
     assert_int_equal(e->r.n, nwant);
@@ -289,9 +287,9 @@ static void test_happy_path(void **state)
 
     /* The live certificate is the one the agent reports. */
     char *pem = NULL;
-    assert_int_equal(leec_store_read_cert(leec_ctx_get_store(e->ctx),
-                                          "example.org", &pem),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_store_read_cert(leec_ctx_get_store(e->ctx), "example.org", &pem),
+        LEEC_OK);
     assert_non_null(leec_agent_cert_pem(a));
     assert_string_equal(pem, leec_agent_cert_pem(a));
     leec_cert_info *ci = NULL;
@@ -327,9 +325,9 @@ static void test_fresh_then_force(void **state)
     leec_agent *a = run_one(e);
     assert_issued(e, a);
     char *first = NULL;
-    assert_int_equal(leec_store_read_cert(leec_ctx_get_store(e->ctx),
-                                          "example.org", &first),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_store_read_cert(leec_ctx_get_store(e->ctx), "example.org", &first),
+        LEEC_OK);
 
     /* A new context on the same store: the saved account, the fresh cert. */
     leec_ctx *ctx2 = new_ctx(e);
@@ -362,9 +360,9 @@ static void test_fresh_then_force(void **state)
     assert_int_equal(e->ca->stats.verify_failures, 0);
     assert_int_equal(e->ca->stats.keyauth_failures, 0);
     char *second = NULL;
-    assert_int_equal(leec_store_read_cert(leec_ctx_get_store(ctx2),
-                                          "example.org", &second),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_store_read_cert(leec_ctx_get_store(ctx2), "example.org", &second),
+        LEEC_OK);
     assert_string_not_equal(first, second);
     assert_string_equal(second, leec_agent_cert_pem(c));
     free(first);
@@ -544,10 +542,10 @@ static void strict_log(void *ud, leec_log_level level, const char *msg)
     (void)ud;
     (void)level;
     for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
-        if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 &&
-                                        p[1] <= 0x9f) ||
-            (*p >= 0x80 && *p <= 0x9f && (p == (const unsigned char *)msg ||
-                                          p[-1] < 0xc0)))
+        if (*p < 0x20 || *p == 0x7f ||
+            (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+            (*p >= 0x80 && *p <= 0x9f &&
+             (p == (const unsigned char *)msg || p[-1] < 0xc0)))
             log_dirty++;
 }
 
@@ -558,8 +556,10 @@ static void test_controls_from_the_ca_cleaned(void **state)
     env *e = *state;
     e->ca->knobs.authz_fail = true;
     /* (JSON is UTF-8: a raw 0x9b byte cannot come this way.) */
-    e->ca->knobs.authz_fail_detail = "refused \xc2\x9b" "2J\x1b]0;pwned\x07 "
-                                     "\xc2\x85" "end";
+    e->ca->knobs.authz_fail_detail = "refused \xc2\x9b"
+                                     "2J\x1b]0;pwned\x07 "
+                                     "\xc2\x85"
+                                     "end";
     log_dirty = 0;
     leec_ctx_set_log(e->ctx, strict_log, NULL, LEEC_LOG_DEBUG);
     leec_agent *a = run_one(e);
@@ -654,8 +654,8 @@ static void test_cert_for_other_names(void **state)
     leec_agent *a = run_one(e);
     assert_failed(e, a, LEEC_E_CERT_MISMATCH);
     assert_null(leec_agent_cert_pem(a));
-    char *live = leec_store_live_path(leec_ctx_get_store(e->ctx),
-                                      "example.org");
+    char *live =
+        leec_store_live_path(leec_ctx_get_store(e->ctx), "example.org");
     assert_non_null(live);
     struct stat sb;
     assert_int_not_equal(lstat(live, &sb), 0);
@@ -1014,7 +1014,8 @@ static void test_terms_agreed(void **state)
     for (size_t i = 0; i < fake_http_log_count(); i++) {
         const fake_log_entry *l = fake_http_log(i);
         if (strcmp(l->url, FAKE_CA_BASE "/new-acct") == 0)
-            assert_non_null(strstr(l->payload, "\"termsOfServiceAgreed\":true"));
+            assert_non_null(
+                strstr(l->payload, "\"termsOfServiceAgreed\":true"));
     }
 }
 
@@ -1080,9 +1081,9 @@ static void test_fake_ca_checks_jws(void **state)
     assert_int_equal(e->ca->stats.verify_failures, 1);
 
     char *n2 = ca_nonce(e);
-    assert_int_equal(ca_post(e, key, n2, FAKE_CA_BASE "/new-order", acct,
-                             false, &type),
-                     400);
+    assert_int_equal(
+        ca_post(e, key, n2, FAKE_CA_BASE "/new-order", acct, false, &type),
+        400);
     free(type);
     assert_int_equal(e->ca->stats.verify_failures, 2);
 
@@ -1094,8 +1095,7 @@ static void test_fake_ca_checks_jws(void **state)
     assert_string_equal(type, "urn:ietf:params:acme:error:badNonce");
     free(type);
     /* a nonce the CA never issued */
-    assert_int_equal(ca_post(e, key, "Nonce99999999", acct, acct, false,
-                             &type),
+    assert_int_equal(ca_post(e, key, "Nonce99999999", acct, acct, false, &type),
                      400);
     assert_string_equal(type, "urn:ietf:params:acme:error:badNonce");
     free(type);

@@ -20,7 +20,7 @@
 #include "fake.h"
 #include "../unit/testutil.h"
 
-#define MAX_ITER 50000
+#define MAX_ITER   50000
 #define MAX_AGENTS 8
 
 typedef struct env env;
@@ -31,7 +31,7 @@ typedef struct slot {
     leec_agent *agent;
     int done;
     leec_outcome outcome;
-    bool queued;             /* entered QUEUED at least once */
+    bool queued; /* entered QUEUED at least once */
 } slot;
 
 struct env {
@@ -46,13 +46,13 @@ struct env {
     int ca_max_open;
     /* the first 429 the CA sent */
     bool limited;
-    int64_t pause_ms;        /* the pause the test expects after it */
-    int64_t limited_t;       /* fake clock when it was answered */
-    size_t limited_log;      /* log entries submitted before it was answered */
+    int64_t pause_ms;   /* the pause the test expects after it */
+    int64_t limited_t;  /* fake clock when it was answered */
+    size_t limited_log; /* log entries submitted before it was answered */
     /* leec_agent_wait() samples taken between perform calls */
     int seen[LEEC_WAIT_LOCK + 1];
-    int bad_samples;         /* samples contradicting the expectation */
-    int pause_samples;       /* samples taken inside the pause */
+    int bad_samples;   /* samples contradicting the expectation */
+    int pause_samples; /* samples taken inside the pause */
     char why_bad[256];
 };
 
@@ -194,8 +194,8 @@ static bool sample(void *ud)
 {
     env *e = ud;
     int64_t now = fake_clock_now();
-    bool in_pause = e->limited && e->pause_ms > 0 &&
-                    now < e->limited_t + e->pause_ms;
+    bool in_pause =
+        e->limited && e->pause_ms > 0 && now < e->limited_t + e->pause_ms;
     if (in_pause)
         e->pause_samples++;
     for (size_t i = 0; i < e->n; i++) {
@@ -251,10 +251,10 @@ static void drive(env *e)
     int it = fake_drive_until(e->ctx, MAX_ITER, sample, e);
     if (it <= 0)
         for (size_t i = 0; i < e->n; i++)
-            fprintf(stderr, "agent %zu: %s, wait %s\n", i,
-                    leec_state_name(leec_agent_get_state(e->s[i].agent)),
-                    leec_wait_reason_name(leec_agent_wait(e->s[i].agent,
-                                                          NULL)));
+            fprintf(
+                stderr, "agent %zu: %s, wait %s\n", i,
+                leec_state_name(leec_agent_get_state(e->s[i].agent)),
+                leec_wait_reason_name(leec_agent_wait(e->s[i].agent, NULL)));
     assert_true(it > 0);
     if (e->bad_samples)
         fprintf(stderr, "%d bad samples; first: %s\n", e->bad_samples,
@@ -407,8 +407,8 @@ static void test_pause_on_429(void **state)
     for (size_t i = e->limited_log; i < n; i++) {
         const fake_log_entry *l = fake_http_log(i);
         if (l->t_ms < e->limited_t + 10000) {
-            fprintf(stderr, "%s %s at t+%lld ms, inside the pause\n",
-                    l->method, l->url, (long long)(l->t_ms - e->limited_t));
+            fprintf(stderr, "%s %s at t+%lld ms, inside the pause\n", l->method,
+                    l->url, (long long)(l->t_ms - e->limited_t));
             dump_log(e);
             fail();
         }
@@ -639,8 +639,7 @@ static void test_lock_two_contexts(void **state)
     assert_true(fake_drive(b, MAX_ITER) > 0);
     if (leec_agent_get_outcome(ab) != LEEC_OUTCOME_FRESH)
         fprintf(stderr, "second: outcome %d, %s\n",
-                (int)leec_agent_get_outcome(ab),
-                leec_agent_error_message(ab));
+                (int)leec_agent_get_outcome(ab), leec_agent_error_message(ab));
     assert_int_equal(leec_agent_get_outcome(ab), LEEC_OUTCOME_FRESH);
     assert_int_equal(leec_agent_wait(ab, NULL), LEEC_WAIT_NONE);
     assert_int_equal(e->ca->stats.new_order, 1);

@@ -15,8 +15,12 @@ static const struct {
     const char *raw;
     const char *enc;
 } vectors[] = {
-    {"", ""},          {"f", "Zg"},           {"fo", "Zm8"},
-    {"foo", "Zm9v"},   {"foob", "Zm9vYg"},    {"fooba", "Zm9vYmE"},
+    {"", ""},
+    {"f", "Zg"},
+    {"fo", "Zm8"},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg"},
+    {"fooba", "Zm9vYmE"},
     {"foobar", "Zm9vYmFy"},
 };
 
@@ -94,23 +98,23 @@ static void expect_reject(const char *s, size_t len)
 static void test_strict_rejections(void **state)
 {
     (void)state;
-    expect_reject("Zg==", 4);       /* padding */
-    expect_reject("Zg=", 3);        /* partial padding */
+    expect_reject("Zg==", 4); /* padding */
+    expect_reject("Zg=", 3);  /* partial padding */
     expect_reject("Zm9vYg==", 8);
-    expect_reject("+/8", 3);        /* standard alphabet */
+    expect_reject("+/8", 3); /* standard alphabet */
     expect_reject("Zm+v", 4);
     expect_reject("Zm/v", 4);
-    expect_reject("Zm9 v", 5);      /* whitespace */
+    expect_reject("Zm9 v", 5); /* whitespace */
     expect_reject("Zm9v\n", 5);
     expect_reject("\tZm9v", 5);
     expect_reject("Zm9v\r\nYg", 8);
-    expect_reject("Z", 1);          /* one char cannot hold a byte */
+    expect_reject("Z", 1); /* one char cannot hold a byte */
     expect_reject("Zm9vY", 5);
-    expect_reject("Zh", 2);         /* non-zero trailing bits */
-    expect_reject("Zm9", 3);        /* "Zm8" is the canonical form */
+    expect_reject("Zh", 2);  /* non-zero trailing bits */
+    expect_reject("Zm9", 3); /* "Zm8" is the canonical form */
     expect_reject("Zm9vYh", 6);
-    expect_reject("Zm9vYmF", 7);    /* "Zm9vYmE" is canonical */
-    expect_reject("Zm\0v", 4);      /* embedded NUL */
+    expect_reject("Zm9vYmF", 7); /* "Zm9vYmE" is canonical */
+    expect_reject("Zm\0v", 4);   /* embedded NUL */
     expect_reject("Zm9v\xc3\xa9", 6);
 }
 
@@ -137,10 +141,10 @@ static void test_valid(void **state)
 {
     (void)state;
     assert_true(leec_b64url_valid("abcXYZ019-_", 64));
-    assert_true(leec_b64url_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
-                                  43));
-    assert_false(leec_b64url_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
-                                   42));
+    assert_true(
+        leec_b64url_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", 43));
+    assert_false(
+        leec_b64url_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", 42));
     assert_false(leec_b64url_valid("", 10));
     assert_false(leec_b64url_valid(NULL, 10));
     assert_false(leec_b64url_valid("abc=", 10));

@@ -70,8 +70,7 @@ static unsigned char *b64d(const char *s, size_t *len)
 /* Verifies a JWS-style signature (raw r||s for EC) with plain OpenSSL, so
  * the library's encoding is checked against an independent path. */
 static bool verify_jws_sig(EVP_PKEY *pkey, const char *md, const void *data,
-                           size_t len, const unsigned char *sig,
-                           size_t siglen)
+                           size_t len, const unsigned char *sig, size_t siglen)
 {
     unsigned char *der = NULL;
     int derlen = 0;
@@ -120,8 +119,8 @@ static EVP_PKEY *rsa_from_ne(const char *n64, const char *e64)
     params = OSSL_PARAM_BLD_to_param(bld);
     assert_non_null(params);
     assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
-    assert_int_equal(
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params), 1);
+    assert_int_equal(EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params),
+                     1);
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     EVP_PKEY_CTX_free(ctx);
@@ -178,8 +177,8 @@ static EVP_PKEY *a3_key(void)
 /* PEM text of pkey in the given OpenSSL encoder structure. */
 static char *encode_pem(EVP_PKEY *pkey, int selection, const char *structure)
 {
-    OSSL_ENCODER_CTX *ectx = OSSL_ENCODER_CTX_new_for_pkey(
-        pkey, selection, "PEM", structure, NULL);
+    OSSL_ENCODER_CTX *ectx =
+        OSSL_ENCODER_CTX_new_for_pkey(pkey, selection, "PEM", structure, NULL);
     unsigned char *data = NULL;
     size_t len = 0;
     char *s = NULL;
@@ -219,8 +218,8 @@ static int teardown_keys(void **state)
 
 static void test_key_type_names(void **state)
 {
-    static const char *names[NTYPES] = {"ec256", "ec384", "rsa2048",
-                                        "rsa3072", "rsa4096"};
+    static const char *names[NTYPES] = {"ec256", "ec384", "rsa2048", "rsa3072",
+                                        "rsa4096"};
     leec_key_type t = LEEC_KEY_RSA4096;
     (void)state;
     for (int i = 0; i < NTYPES; i++) {
@@ -280,8 +279,8 @@ static void test_load_traditional(void **state)
     struct keys *ks = *state;
     for (int t = 0; t < NTYPES; t += 2) { /* ec256, rsa2048, rsa4096 */
         EVP_PKEY *pk = leec_key_evp(ks->k[t]);
-        char *pem = encode_pem(pk, OSSL_KEYMGMT_SELECT_KEYPAIR,
-                               "type-specific");
+        char *pem =
+            encode_pem(pk, OSSL_KEYMGMT_SELECT_KEYPAIR, "type-specific");
         leec_key *k2 = NULL;
         assert_non_null(strstr(pem, t < 2 ? "-----BEGIN EC PRIVATE KEY-----"
                                           : "-----BEGIN RSA PRIVATE KEY-----"));
@@ -349,9 +348,9 @@ static void test_load_rejects(void **state)
 
     /* An encrypted key fails instead of prompting for a password. */
     bio = BIO_new(BIO_s_mem());
-    assert_int_equal(PEM_write_bio_PKCS8PrivateKey(
-                         bio, leec_key_evp(ks->k[0]), EVP_aes_128_cbc(),
-                         "secret", 6, NULL, NULL),
+    assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, leec_key_evp(ks->k[0]),
+                                                   EVP_aes_128_cbc(), "secret",
+                                                   6, NULL, NULL),
                      1);
     len = BIO_get_mem_data(bio, &data);
     enc = dupn(data, (size_t)len);
@@ -424,16 +423,15 @@ static void test_rfc7515_a3(void **state)
      * the checker below is right. */
     sig = b64d(a3_sig, &siglen);
     assert_int_equal(siglen, 64);
-    assert_true(verify_jws_sig(pk, "SHA256", a3_input, strlen(a3_input), sig,
-                               siglen));
+    assert_true(
+        verify_jws_sig(pk, "SHA256", a3_input, strlen(a3_input), sig, siglen));
     sig[10] ^= 1;
-    assert_false(verify_jws_sig(pk, "SHA256", a3_input, strlen(a3_input), sig,
-                                siglen));
+    assert_false(
+        verify_jws_sig(pk, "SHA256", a3_input, strlen(a3_input), sig, siglen));
 
     /* And ours verifies through the same checker. */
     assert_int_equal(
-        leec_key_sign(k, a3_input, strlen(a3_input), &mine, &minelen),
-        LEEC_OK);
+        leec_key_sign(k, a3_input, strlen(a3_input), &mine, &minelen), LEEC_OK);
     assert_int_equal(minelen, 64);
     assert_true(verify_jws_sig(pk, "SHA256", a3_input, strlen(a3_input), mine,
                                minelen));
@@ -462,8 +460,8 @@ static void test_sign_verify(void **state)
             assert_int_equal(siglen, lens[t]);
             assert_true(verify_jws_sig(leec_key_evp(ks->k[t]), md, msg,
                                        strlen(msg), sig, siglen));
-            assert_false(verify_jws_sig(leec_key_evp(ks->k[t]), md, "x", 1,
-                                        sig, siglen));
+            assert_false(verify_jws_sig(leec_key_evp(ks->k[t]), md, "x", 1, sig,
+                                        siglen));
             free(sig);
         }
     }
@@ -473,9 +471,8 @@ static void test_sign_verify(void **state)
         size_t siglen = 0;
         assert_int_equal(leec_key_sign(ks->k[0], NULL, 0, &sig, &siglen),
                          LEEC_OK);
-        assert_true(
-            verify_jws_sig(leec_key_evp(ks->k[0]), "SHA256", "", 0, sig,
-                           siglen));
+        assert_true(verify_jws_sig(leec_key_evp(ks->k[0]), "SHA256", "", 0, sig,
+                                   siglen));
         free(sig);
     }
 }
@@ -497,12 +494,11 @@ static void test_sign_many(void **state)
             size_t siglen = 0;
             int mlen = snprintf(msg, sizeof msg, "eyJhbGciOiJFUzI1NiJ9.%d", i);
             assert_true(mlen > 0 && (size_t)mlen < sizeof msg);
-            assert_int_equal(leec_key_sign(k, msg, (size_t)mlen, &sig,
-                                           &siglen),
+            assert_int_equal(leec_key_sign(k, msg, (size_t)mlen, &sig, &siglen),
                              LEEC_OK);
             assert_int_equal(siglen, want);
-            assert_true(verify_jws_sig(leec_key_evp(k), md, msg,
-                                       (size_t)mlen, sig, siglen));
+            assert_true(verify_jws_sig(leec_key_evp(k), md, msg, (size_t)mlen,
+                                       sig, siglen));
             free(sig);
         }
     }
@@ -578,8 +574,9 @@ static void test_thumbprint_and_keyauth(void **state)
     assert_int_equal(strlen(thumb), 43);
 
     assert_int_equal(
-        leec_key_authorization(ks->k[0], "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PC"
-                                         "t92wr-oA",
+        leec_key_authorization(ks->k[0],
+                               "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PC"
+                               "t92wr-oA",
                                &ka),
         LEEC_OK);
     snprintf(want, sizeof want, "%s.%s",
@@ -618,33 +615,33 @@ static void test_sha256_hmac(void **state)
         h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 
     /* RFC 4231 test case 2. */
-    assert_int_equal(leec_hmac("sha256", "Jefe", 4, msg, strlen(msg), &mac,
-                               &maclen),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_hmac("sha256", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
+        LEEC_OK);
     assert_int_equal(maclen, 32);
     hex(mac, maclen, h);
     assert_string_equal(
         h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     free(mac);
-    assert_int_equal(leec_hmac("sha384", "Jefe", 4, msg, strlen(msg), &mac,
-                               &maclen),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_hmac("sha384", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
+        LEEC_OK);
     hex(mac, maclen, h);
     assert_string_equal(h, "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e4"
                            "2ec3736322445e8e2240ca5e69e2c78b3239ecfab21649");
     free(mac);
-    assert_int_equal(leec_hmac("sha512", "Jefe", 4, msg, strlen(msg), &mac,
-                               &maclen),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_hmac("sha512", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
+        LEEC_OK);
     hex(mac, maclen, h);
     assert_string_equal(
         h, "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
            "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
     free(mac);
     mac = NULL;
-    assert_int_equal(leec_hmac("md5", "Jefe", 4, msg, strlen(msg), &mac,
-                               &maclen),
-                     LEEC_E_INVALID_ARG);
+    assert_int_equal(
+        leec_hmac("md5", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
+        LEEC_E_INVALID_ARG);
     assert_null(mac);
 }
 
@@ -696,10 +693,9 @@ static EVP_PKEY *named_group(const char *name)
 {
     EVP_PKEY *pk = NULL;
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
-    OSSL_PARAM p[2] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                         (char *)name, 0),
-        OSSL_PARAM_construct_end()};
+    OSSL_PARAM p[2] = {OSSL_PARAM_construct_utf8_string(
+                           OSSL_PKEY_PARAM_GROUP_NAME, (char *)name, 0),
+                       OSSL_PARAM_construct_end()};
     assert_non_null(c);
     assert_true(EVP_PKEY_paramgen_init(c) > 0);
     assert_true(EVP_PKEY_CTX_set_params(c, p) > 0);
@@ -728,8 +724,7 @@ static void test_dhparam_named(void **state)
     } cases[] = {{2048, "ffdhe2048"}, {3072, "ffdhe3072"}, {4096, "ffdhe4096"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *pem = NULL;
-        assert_int_equal(leec_dhparam_pem(cases[i].bits, false, &pem),
-                         LEEC_OK);
+        assert_int_equal(leec_dhparam_pem(cases[i].bits, false, &pem), LEEC_OK);
         assert_non_null(strstr(pem, "-----BEGIN DH PARAMETERS-----\n"));
         BIO *bio = BIO_new_mem_buf(pem, -1);
         EVP_PKEY *got = PEM_read_bio_Parameters(bio, NULL);

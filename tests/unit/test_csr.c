@@ -104,8 +104,8 @@ static GENERAL_NAMES *sans(X509_REQ *req)
 static void expect_dns(GENERAL_NAMES *gens, int i, const char *name)
 {
     int type = 0;
-    ASN1_STRING *s = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, i),
-                                             &type);
+    ASN1_STRING *s =
+        GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, i), &type);
     assert_int_equal(type, GEN_DNS);
     assert_int_equal(ASN1_STRING_length(s), strlen(name));
     assert_memory_equal(ASN1_STRING_get0_data(s), name, strlen(name));
@@ -115,8 +115,8 @@ static void expect_ip(GENERAL_NAMES *gens, int i, const unsigned char *ip,
                       int len)
 {
     int type = 0;
-    ASN1_STRING *s = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, i),
-                                             &type);
+    ASN1_STRING *s =
+        GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, i), &type);
     assert_int_equal(type, GEN_IPADD);
     assert_int_equal(ASN1_STRING_length(s), len);
     assert_memory_equal(ASN1_STRING_get0_data(s), ip, (size_t)len);
@@ -199,10 +199,10 @@ static void test_ec_compressed_form(void **state)
     (void)state;
 
     assert_non_null(pk);
-    assert_int_equal(EVP_PKEY_set_utf8_string_param(
-                         pk, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-                         "compressed"),
-                     1);
+    assert_int_equal(
+        EVP_PKEY_set_utf8_string_param(
+            pk, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+        1);
     slen = i2d_PUBKEY(pk, &spki);
     assert_int_equal(slen, 59); /* 33-byte point: compressed */
     OPENSSL_free(spki);
@@ -307,8 +307,10 @@ static void test_bad_args(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ec256), cmocka_unit_test(test_ec384),
-        cmocka_unit_test(test_rsa),   cmocka_unit_test(test_cn_rules),
+        cmocka_unit_test(test_ec256),
+        cmocka_unit_test(test_ec384),
+        cmocka_unit_test(test_rsa),
+        cmocka_unit_test(test_cn_rules),
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_ec_compressed_form),
     };

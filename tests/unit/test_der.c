@@ -60,8 +60,7 @@ static void agrees(const char *pem, const char *want_serial)
     char *serial = NULL;
     leec_cert_info *ci = NULL;
     assert_int_equal(leec_pem_cert_der(pem, strlen(pem), &der, &n), LEEC_OK);
-    assert_int_equal(leec_der_cert_basics(der, n, &nb, &na, &serial),
-                     LEEC_OK);
+    assert_int_equal(leec_der_cert_basics(der, n, &nb, &na, &serial), LEEC_OK);
     assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &ci), LEEC_OK);
     assert_int_equal(nb, ci->not_before);
     assert_int_equal(na, ci->not_after);

@@ -24,8 +24,8 @@ static void test_valid(void **state)
     (void)state;
     json_t *j = load("{\"newNonce\":\"" D "/nonce\",\"newAccount\":\"" D
                      "/acct\",\"newOrder\":\"" D "/order\",\"revokeCert\":\"" D
-                     "/revoke\",\"keyChange\":\"" D
-                     "/kc\",\"renewalInfo\":\"" D "/ari\",\"meta\":{"
+                     "/revoke\",\"keyChange\":\"" D "/kc\",\"renewalInfo\":\"" D
+                     "/ari\",\"meta\":{"
                      "\"termsOfService\":\"https://ca.test/tos.pdf\","
                      "\"website\":\"https://ca.test\"},\"x-extra\":5}");
     leec_directory d;

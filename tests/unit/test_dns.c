@@ -44,8 +44,7 @@ static int count_fds(void)
 
 /* ---- leec_dns_parse_addr ---- */
 
-static void check_addr(const char *text, int family, const char *host,
-                       int port)
+static void check_addr(const char *text, int family, const char *host, int port)
 {
     struct sockaddr_storage ss;
     socklen_t len = 0;
@@ -70,10 +69,24 @@ static void check_addr(const char *text, int family, const char *host,
 static void test_parse_addr(void **state)
 {
     static const char *const bad[] = {
-        "", ":53", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:53x",
-        "1.2.3.4:-1", "1.2.3.4: 53", "ns1.example.com", "ns1.example.com:53",
-        "[::1", "[::1]x", "[::1]:", "[1.2.3.4]:53", "1.2.3", "256.1.1.1",
-        "[::1]:123456", " 1.2.3.4",
+        "",
+        ":53",
+        "1.2.3.4:",
+        "1.2.3.4:0",
+        "1.2.3.4:65536",
+        "1.2.3.4:53x",
+        "1.2.3.4:-1",
+        "1.2.3.4: 53",
+        "ns1.example.com",
+        "ns1.example.com:53",
+        "[::1",
+        "[::1]x",
+        "[::1]:",
+        "[1.2.3.4]:53",
+        "1.2.3",
+        "256.1.1.1",
+        "[::1]:123456",
+        " 1.2.3.4",
     };
     struct sockaddr_storage ss;
     socklen_t len = 0;
@@ -97,12 +110,12 @@ static void test_parse_addr(void **state)
 /* ---- a responder answered by hand ---- */
 
 enum mode {
-    M_ANSWER,     /* answer every query */
-    M_DROP_FIRST, /* ignore the first query */
-    M_BAD_ID,     /* first a reply with a wrong ID, then the right one */
+    M_ANSWER,       /* answer every query */
+    M_DROP_FIRST,   /* ignore the first query */
+    M_BAD_ID,       /* first a reply with a wrong ID, then the right one */
     M_BAD_QUESTION, /* only replies for another question */
-    M_TC,         /* truncated over UDP; the answer over TCP */
-    M_SILENT,     /* never answer */
+    M_TC,           /* truncated over UDP; the answer over TCP */
+    M_SILENT,       /* never answer */
 };
 
 typedef struct responder {
@@ -157,8 +170,8 @@ static void responder_close(responder *r)
 static size_t make_answer(const unsigned char *q, size_t qlen,
                           unsigned char *out, bool tc)
 {
-    static const unsigned char rr[] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0,
-                                       60,   0,    4, 192, 0, 2, 7};
+    static const unsigned char rr[] = {0xC0, 0x0C, 0, 1, 0,   1, 0, 0,
+                                       0,    60,   0, 4, 192, 0, 2, 7};
     memcpy(out, q, qlen);
     out[2] |= 0x80;
     out[3] = 0x80; /* RA, NOERROR */
@@ -178,8 +191,8 @@ static void serve(responder *r)
 
     for (;;) {
         socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(r->udp, q, sizeof q, 0, (struct sockaddr *)&from,
-                             &fl);
+        ssize_t n =
+            recvfrom(r->udp, q, sizeof q, 0, (struct sockaddr *)&from, &fl);
         if (n < 0)
             break;
         r->udp_queries++;
@@ -214,7 +227,8 @@ static void serve(responder *r)
     /* TCP: one connection at a time, non-blocking, as the client runs in
      * this very thread. */
     if (r->conn < 0) {
-        r->conn = accept4(r->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        r->conn =
+            accept4(r->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         r->blen = 0;
     }
     if (r->conn < 0)
@@ -267,9 +281,9 @@ static unsigned char *query_wire(const char *name, ldns_rr_type type,
 {
     ldns_pkt *pkt = NULL;
     uint8_t *wire = NULL;
-    assert_int_equal(ldns_pkt_query_new_frm_str(&pkt, name, type,
-                                                LDNS_RR_CLASS_IN, LDNS_RD),
-                     LDNS_STATUS_OK);
+    assert_int_equal(
+        ldns_pkt_query_new_frm_str(&pkt, name, type, LDNS_RR_CLASS_IN, LDNS_RD),
+        LDNS_STATUS_OK);
     assert_int_equal(ldns_pkt2wire(&wire, pkt, len), LDNS_STATUS_OK);
     ldns_pkt_free(pkt);
     return wire;
@@ -292,8 +306,8 @@ static void drive(leec_ctx *ctx, responder *r, const int *calls, int limit_ms)
 
 /* Sends one query to the responder in the given mode; returns the elapsed
  * time. */
-static int64_t exchange(enum mode mode, bool tcp, int timeout_ms,
-                        result *res, responder *r)
+static int64_t exchange(enum mode mode, bool tcp, int timeout_ms, result *res,
+                        responder *r)
 {
     leec_ctx *ctx = leec_ctx_new();
     struct sockaddr_storage ss;
@@ -504,9 +518,8 @@ static void test_sync(void **state)
         }
         sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         sin.sin_port = htons((uint16_t)r.port);
-        assert_int_equal(leec_dns_send_sync((struct sockaddr *)&sin,
-                                            sizeof sin, q, qlen, false, 900,
-                                            &reply, &rlen),
+        assert_int_equal(leec_dns_send_sync((struct sockaddr *)&sin, sizeof sin,
+                                            q, qlen, false, 900, &reply, &rlen),
                          LEEC_OK);
         assert_true(rlen > qlen);
         assert_int_equal(reply[7], 1);
@@ -630,8 +643,8 @@ static int named_start(void **state)
     char path[128];
     (void)state;
 
-    if (access("/usr/sbin/named", X_OK) != 0 || access("/usr/bin/nsupdate",
-                                                       X_OK) != 0)
+    if (access("/usr/sbin/named", X_OK) != 0 ||
+        access("/usr/bin/nsupdate", X_OK) != 0)
         return 0; /* the named tests skip themselves */
     snprintf(g_named.dir, sizeof g_named.dir, "/tmp/leec-test-dns-XXXXXX");
     if (!mkdtemp(g_named.dir))
@@ -813,8 +826,7 @@ static void log_to_stderr(void *ud, leec_log_level level, const char *msg)
 
 /* Presents ident through the stub and returns the stub's view. */
 static void run_present(const char *ident, bool fake, int prop_s,
-                        stub_provider *sp, present_result *pr,
-                        bool check_gone)
+                        stub_provider *sp, present_result *pr, bool check_gone)
 {
     leec_ctx *ctx = leec_ctx_new();
     char resolver[32];
@@ -848,20 +860,17 @@ static void run_present(const char *ident, bool fake, int prop_s,
     assert_int_equal(pr->calls, 1);
     if (pr->rc == LEEC_OK && check_gone) {
         ldns_pkt *pkt = NULL;
-        assert_int_equal(ask_sync(g_named.port, sp->fqdn, LDNS_RR_TYPE_TXT,
-                                  &pkt),
-                         LEEC_OK);
-        assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(pkt)) > 0,
-                         true);
+        assert_int_equal(
+            ask_sync(g_named.port, sp->fqdn, LDNS_RR_TYPE_TXT, &pkt), LEEC_OK);
+        assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(pkt)) > 0, true);
         ldns_pkt_free(pkt);
     }
     s->ops->cleanup(s, op, false, NULL, NULL); /* synchronous */
     assert_int_equal(count_fds(), fds);
     if (check_gone) {
         ldns_pkt *pkt = NULL;
-        assert_int_equal(ask_sync(g_named.port, sp->fqdn, LDNS_RR_TYPE_TXT,
-                                  &pkt),
-                         LEEC_OK);
+        assert_int_equal(
+            ask_sync(g_named.port, sp->fqdn, LDNS_RR_TYPE_TXT, &pkt), LEEC_OK);
         assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(pkt)), 0);
         ldns_pkt_free(pkt);
     }

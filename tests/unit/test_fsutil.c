@@ -197,8 +197,7 @@ static void test_read_bounds(void **state)
     size_t len = 0;
 
     memset(buf, 'z', sizeof buf);
-    assert_int_equal(leec_file_write_atomic(p, buf, sizeof buf, 0644),
-                     LEEC_OK);
+    assert_int_equal(leec_file_write_atomic(p, buf, sizeof buf, 0644), LEEC_OK);
     assert_int_equal(leec_file_read(p, 100, &data, &len), LEEC_OK);
     assert_int_equal(len, 100);
     free(data);
@@ -312,8 +311,7 @@ static void test_write_at_no_follow(void **state)
     assert_int_equal(st.st_mode & 07777, 0600);
     assert_int_equal(tu_count_entries(in), 1);
 
-    assert_int_equal(leec_file_write_new_at(dfd, "new", "n", 1, 0640),
-                     LEEC_OK);
+    assert_int_equal(leec_file_write_new_at(dfd, "new", "n", 1, 0640), LEEC_OK);
     assert_int_equal(tu_count_entries(in), 2);
     /* One component only. */
     assert_int_equal(leec_file_write_atomic_at(dfd, "a/b", "x", 1, 0644),

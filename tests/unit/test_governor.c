@@ -19,9 +19,9 @@ static const char *const EX_TWICE[] = {"example.com", "example.com"};
 static const char *const ORG[] = {"example.org"};
 static const char *const EX_ORG[] = {"example.org", "example.com"};
 
-static leec_governor *gov(unsigned max_parallel, double rate,
-                          unsigned orders, int64_t orders_window_ms,
-                          unsigned certs, int64_t certs_window_ms)
+static leec_governor *gov(unsigned max_parallel, double rate, unsigned orders,
+                          int64_t orders_window_ms, unsigned certs,
+                          int64_t certs_window_ms)
 {
     leec_governor *g = leec_gov_new();
     assert_non_null(g);
@@ -222,8 +222,7 @@ static void test_pause_extended_by_longer(void **state)
     leec_governor *g = gov(0, 0, 0, 0, 0, 0);
     assert_int_equal(leec_gov_on_response(g, T0, 429, 30), T0 + 30000);
     /* a longer one later extends it */
-    assert_int_equal(leec_gov_on_response(g, T0 + 10000, 429, 60),
-                     T0 + 70000);
+    assert_int_equal(leec_gov_on_response(g, T0 + 10000, 429, 60), T0 + 70000);
     assert_int_equal(leec_gov_paused_until(g, T0 + 40000), T0 + 70000);
     assert_int_equal(leec_gov_request_admit(g, T0 + 40000, NULL), 30000);
     assert_int_equal(leec_gov_request_admit(g, T0 + 70000, NULL), 0);
@@ -357,17 +356,14 @@ static void test_domain_budget_failed_order_gives_back(void **state)
     int64_t until = 0;
     assert_int_equal(admit(g, T0, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 10, EX, 1, &until), LEEC_WAIT_NONE);
-    assert_int_equal(admit(g, T0 + 20, EX, 1, &until),
-                     LEEC_WAIT_DOMAIN_BUDGET);
+    assert_int_equal(admit(g, T0 + 20, EX, 1, &until), LEEC_WAIT_DOMAIN_BUDGET);
     /* the second fails: its reservation comes back */
     leec_gov_order_done(g, T0 + 30, EX, 1, true, false);
     assert_int_equal(admit(g, T0 + 40, EX, 1, &until), LEEC_WAIT_NONE);
-    assert_int_equal(admit(g, T0 + 50, EX, 1, &until),
-                     LEEC_WAIT_DOMAIN_BUDGET);
+    assert_int_equal(admit(g, T0 + 50, EX, 1, &until), LEEC_WAIT_DOMAIN_BUDGET);
     /* an issued one keeps it */
     leec_gov_order_done(g, T0 + 60, EX, 1, true, true);
-    assert_int_equal(admit(g, T0 + 70, EX, 1, &until),
-                     LEEC_WAIT_DOMAIN_BUDGET);
+    assert_int_equal(admit(g, T0 + 70, EX, 1, &until), LEEC_WAIT_DOMAIN_BUDGET);
     /* a failed order over two domains gives both back */
     assert_int_equal(admit(g, T0 + 80, ORG, 1, &until), LEEC_WAIT_NONE);
     leec_gov_order_done(g, T0 + 90, EX, 1, true, false); /* frees one EX */
@@ -396,8 +392,7 @@ static void test_domain_budget_same_domain_counts_once(void **state)
     /* and a failure gives back exactly one */
     leec_gov_order_done(g, T0 + 3, EX_TWICE, 2, true, false);
     assert_int_equal(admit(g, T0 + 4, EX, 1, &until), LEEC_WAIT_NONE);
-    assert_int_equal(admit(g, T0 + 5, EX, 1, &until),
-                     LEEC_WAIT_DOMAIN_BUDGET);
+    assert_int_equal(admit(g, T0 + 5, EX, 1, &until), LEEC_WAIT_DOMAIN_BUDGET);
     leec_gov_free(g);
 }
 
@@ -428,8 +423,7 @@ static void test_order_checks_combined(void **state)
     int64_t until = 0;
     assert_int_equal(admit(g, T0, EX, 1, &until), LEEC_WAIT_NONE);
     for (int i = 0; i < 10; i++)
-        assert_int_equal(admit(g, T0 + i, ORG, 1, &until),
-                         LEEC_WAIT_PARALLEL);
+        assert_int_equal(admit(g, T0 + i, ORG, 1, &until), LEEC_WAIT_PARALLEL);
     leec_gov_order_done(g, T0 + 100, EX, 1, true, true);
     assert_int_equal(admit(g, T0 + 100, ORG, 1, &until), LEEC_WAIT_NONE);
     leec_gov_order_done(g, T0 + 200, ORG, 1, true, true);
@@ -490,9 +484,8 @@ static void test_wait_reason_names(void **state)
 {
     (void)state;
     const leec_wait_reason all[] = {
-        LEEC_WAIT_NONE,         LEEC_WAIT_PARALLEL,
-        LEEC_WAIT_RATE,         LEEC_WAIT_PAUSED,
-        LEEC_WAIT_ORDER_BUDGET, LEEC_WAIT_DOMAIN_BUDGET,
+        LEEC_WAIT_NONE,   LEEC_WAIT_PARALLEL,     LEEC_WAIT_RATE,
+        LEEC_WAIT_PAUSED, LEEC_WAIT_ORDER_BUDGET, LEEC_WAIT_DOMAIN_BUDGET,
         LEEC_WAIT_LOCK,
     };
     const size_t n = sizeof all / sizeof all[0];

@@ -25,13 +25,14 @@
 #include "solver/providers.h"
 #include "testutil.h"
 
-#define FQDN "_acme-challenge.example.com."
-#define TXT "LPsIwTo7o8BoG0-vjCyGQGBWSVIPxI-i_X336eUOQZo"
-#define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
+#define FQDN    "_acme-challenge.example.com."
+#define TXT     "LPsIwTo7o8BoG0-vjCyGQGBWSVIPxI-i_X336eUOQZo"
+#define TOKEN   "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define KEYAUTH TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
 /* What a hostile CA might try on a hook that builds a shell string. */
-#define EVIL "a b  \"c\" 'd' $(touch PWNED1) ; touch PWNED2 `touch PWNED3` " \
-             "$HOME \\ * && touch PWNED4 | >PWNED5"
+#define EVIL                                                                   \
+    "a b  \"c\" 'd' $(touch PWNED1) ; touch PWNED2 `touch PWNED3` "            \
+    "$HOME \\ * && touch PWNED4 | >PWNED5"
 /* A descriptor the host opened without O_CLOEXEC: no hook may see it. */
 #define STRAY_FD 57
 
@@ -318,11 +319,10 @@ static void test_dns_args_exact(void **state)
     result_reset(&r);
 
     got = slurp(f, "args");
-    assert_true(asprintf(&want,
-                         "--- 4\n[user arg]\n[present]\n[" FQDN "]\n[" EVIL
-                         "]\nLEEC_HOOK=1\n"
-                         "--- 4\n[user arg]\n[cleanup]\n[" FQDN "]\n[" EVIL
-                         "]\nLEEC_HOOK=1\n") >= 0);
+    assert_true(asprintf(&want, "--- 4\n[user arg]\n[present]\n[" FQDN
+                                "]\n[" EVIL "]\nLEEC_HOOK=1\n"
+                                "--- 4\n[user arg]\n[cleanup]\n[" FQDN
+                                "]\n[" EVIL "]\nLEEC_HOOK=1\n") >= 0);
     assert_string_equal(got, want);
     for (int i = 1; i <= 5; i++) {
         char name[16];
@@ -423,8 +423,8 @@ static void test_dns_timeout(void **state)
 {
     fixture *f = *state;
     /* The script and what it started get SIGTERM: its process group. */
-    char *hook = script(f, "hang.sh",
-                        "sleep 30 &\necho $! > bgpid\nwait\nexit 0");
+    char *hook =
+        script(f, "hang.sh", "sleep 30 &\necho $! > bgpid\nwait\nexit 0");
     result r = {0};
     void *op = NULL;
     leec_dns_provider *p = dns_hook(f, hook);
@@ -627,8 +627,11 @@ static void test_bad_arguments(void **state)
     p->ops->destroy(p);
 
     leec_solver *s = hook_solver(f, "true");
-    leec_chall ch = {.type = "http-01", .ident = "example.com",
-                     .token = "tok\x7f", .key_auth = KEYAUTH, .digest = TXT};
+    leec_chall ch = {.type = "http-01",
+                     .ident = "example.com",
+                     .token = "tok\x7f",
+                     .key_auth = KEYAUTH,
+                     .digest = TXT};
     assert_int_equal(s->ops->present(s, &ch, done_cb, &r, &op),
                      LEEC_E_INVALID_ARG);
     assert_null(op);
@@ -653,13 +656,22 @@ static void test_uacme_sequence(void **state)
     result r = {0};
     void *op = NULL;
     leec_solver *s = hook_solver(f, hook);
-    leec_chall http = {.type = "http-01", .ident = "example.com",
-                       .token = TOKEN, .key_auth = KEYAUTH, .digest = TXT};
-    leec_chall dns = {.type = "dns-01", .ident = "example.com",
-                      .wildcard = true, .token = TOKEN, .key_auth = KEYAUTH,
+    leec_chall http = {.type = "http-01",
+                       .ident = "example.com",
+                       .token = TOKEN,
+                       .key_auth = KEYAUTH,
+                       .digest = TXT};
+    leec_chall dns = {.type = "dns-01",
+                      .ident = "example.com",
+                      .wildcard = true,
+                      .token = TOKEN,
+                      .key_auth = KEYAUTH,
                       .digest = TXT};
-    leec_chall alpn = {.type = "tls-alpn-01", .ident = "www.example.com",
-                       .token = TOKEN, .key_auth = KEYAUTH, .digest = TXT};
+    leec_chall alpn = {.type = "tls-alpn-01",
+                       .ident = "www.example.com",
+                       .token = TOKEN,
+                       .key_auth = KEYAUTH,
+                       .digest = TXT};
 
     /* http-01 declined: the next type is to be tried; nothing to undo. */
     assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
@@ -693,17 +705,16 @@ static void test_uacme_sequence(void **state)
 
     got = slurp(f, "args");
     assert_string_equal(
-        got,
-        "--- 5\n[begin]\n[http-01]\n[example.com]\n[" TOKEN "]\n[" KEYAUTH
-        "]\nLEEC_HOOK=1\n"
-        "--- 5\n[begin]\n[dns-01]\n[example.com]\n[" TOKEN "]\n[" TXT
-        "]\nLEEC_HOOK=1\n"
-        "--- 5\n[done]\n[dns-01]\n[example.com]\n[" TOKEN "]\n[" TXT
-        "]\nLEEC_HOOK=1\n"
-        "--- 5\n[begin]\n[tls-alpn-01]\n[www.example.com]\n[" TOKEN "]\n[" TXT
-        "]\nLEEC_HOOK=1\n"
-        "--- 5\n[failed]\n[tls-alpn-01]\n[www.example.com]\n[" TOKEN "]\n[" TXT
-        "]\nLEEC_HOOK=1\n");
+        got, "--- 5\n[begin]\n[http-01]\n[example.com]\n[" TOKEN "]\n[" KEYAUTH
+             "]\nLEEC_HOOK=1\n"
+             "--- 5\n[begin]\n[dns-01]\n[example.com]\n[" TOKEN "]\n[" TXT
+             "]\nLEEC_HOOK=1\n"
+             "--- 5\n[done]\n[dns-01]\n[example.com]\n[" TOKEN "]\n[" TXT
+             "]\nLEEC_HOOK=1\n"
+             "--- 5\n[begin]\n[tls-alpn-01]\n[www.example.com]\n[" TOKEN
+             "]\n[" TXT "]\nLEEC_HOOK=1\n"
+             "--- 5\n[failed]\n[tls-alpn-01]\n[www.example.com]\n[" TOKEN
+             "]\n[" TXT "]\nLEEC_HOOK=1\n");
     s->ops->destroy(s);
     assert_clean(f);
     free(got);
@@ -717,16 +728,19 @@ static void test_uacme_failures(void **state)
     char *want = NULL;
     result r = {0};
     void *op = NULL;
-    leec_chall http = {.type = "http-01", .ident = "example.com",
-                       .token = TOKEN, .key_auth = KEYAUTH, .digest = TXT};
+    leec_chall http = {.type = "http-01",
+                       .ident = "example.com",
+                       .token = TOKEN,
+                       .key_auth = KEYAUTH,
+                       .digest = TXT};
 
     /* A command the shell cannot find is an error, not a decline. */
     leec_solver *s = hook_solver(f, missing);
     assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
-    assert_true(asprintf(&want, "hook '%s' exited with status 127: ",
-                         missing) >= 0);
+    assert_true(
+        asprintf(&want, "hook '%s' exited with status 127: ", missing) >= 0);
     assert_non_null(strstr(r.msg, want));
     assert_non_null(strstr(r.msg, "not found"));
     result_reset(&r);
@@ -775,8 +789,11 @@ static void test_uacme_cancel(void **state)
     char *got = NULL;
     result r = {0};
     void *op = NULL;
-    leec_chall dns = {.type = "dns-01", .ident = "example.org",
-                      .token = TOKEN, .key_auth = KEYAUTH, .digest = TXT};
+    leec_chall dns = {.type = "dns-01",
+                      .ident = "example.org",
+                      .token = TOKEN,
+                      .key_auth = KEYAUTH,
+                      .digest = TXT};
     leec_solver *s = hook_solver(f, hook);
 
     assert_int_equal(s->ops->present(s, &dns, done_cb, &r, &op), LEEC_OK);
@@ -801,20 +818,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dns_args_exact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dns_exit_status, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dns_exit_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dns_timeout_kill, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_dns_sync_cleanup, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dns_timeout_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns_sync_cleanup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns_destroy_waits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uacme_sequence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_uacme_failures, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_uacme_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uacme_cancel, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,7 +23,7 @@
 #include "solver/http01.h"
 #include "testutil.h"
 
-#define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
+#define TOKEN   "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define KEYAUTH TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
 
 typedef struct fixture {
@@ -242,12 +242,24 @@ static void test_garbage_request(void **state)
 
 static void test_bad_addresses(void **state)
 {
-    const char *bad[] = {"",          "abc",          "70000",
-                         "-1",        "1.2.3.4",      "1.2.3.4:",
-                         ":80",       "[::1]80",      "[::1]:",
-                         "[::1",      "::1:80",       "localhost:80",
-                         "1.2.3:80",  "1.2.3.4:8a",   "1.2.3.4:123456",
-                         "[1.2.3.4]:80", "80 ",       NULL};
+    const char *bad[] = {"",
+                         "abc",
+                         "70000",
+                         "-1",
+                         "1.2.3.4",
+                         "1.2.3.4:",
+                         ":80",
+                         "[::1]80",
+                         "[::1]:",
+                         "[::1",
+                         "::1:80",
+                         "localhost:80",
+                         "1.2.3:80",
+                         "1.2.3.4:8a",
+                         "1.2.3.4:123456",
+                         "[1.2.3.4]:80",
+                         "80 ",
+                         NULL};
     leec_http01_server *srv = NULL;
     (void)state;
 
@@ -273,8 +285,8 @@ static void test_port_in_use(void **state)
     assert_int_equal(leec_http01_server_new(addr, lookup, f, &other),
                      LEEC_E_ADDR_IN_USE);
     assert_null(other);
-    assert_non_null(strstr(leec_strerror(LEEC_E_ADDR_IN_USE),
-                           "address in use"));
+    assert_non_null(
+        strstr(leec_strerror(LEEC_E_ADDR_IN_USE), "address in use"));
 }
 
 static void test_dual_stack_and_v6(void **state)

@@ -18,9 +18,9 @@
 #include "crypto.h"
 #include "jws.h"
 
-#define URL "https://ca.example/acme/new-order"
+#define URL   "https://ca.example/acme/new-order"
 #define NONCE "oFvnlFP1wIhRlYS2jTaXbA"
-#define KID "https://ca.example/acme/acct/evOfKhNU60wg"
+#define KID   "https://ca.example/acme/acct/evOfKhNU60wg"
 
 struct keys {
     leec_key *ec256;
@@ -72,8 +72,8 @@ static void verify(const leec_key *key, json_t *jws)
     const char *pay = json_string_value(json_object_get(jws, "payload"));
     const char *sig64 = json_string_value(json_object_get(jws, "signature"));
     EVP_PKEY *pkey = leec_key_evp(key);
-    const char *md = leec_key_get_type(key) == LEEC_KEY_EC384 ? "SHA384"
-                                                               : "SHA256";
+    const char *md =
+        leec_key_get_type(key) == LEEC_KEY_EC384 ? "SHA384" : "SHA256";
     size_t siglen = 0;
     unsigned char *sig = NULL;
     unsigned char *der = NULL;
@@ -111,16 +111,16 @@ static void verify(const leec_key *key, json_t *jws)
     memcpy(input + strlen(prot) + 1, pay, strlen(pay) + 1);
     assert_int_equal(
         EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, pkey, NULL), 1);
-    assert_int_equal(EVP_DigestVerify(ctx, vsig, vlen,
-                                      (const unsigned char *)input, ilen),
-                     1);
+    assert_int_equal(
+        EVP_DigestVerify(ctx, vsig, vlen, (const unsigned char *)input, ilen),
+        1);
     /* Flipping one byte of the signing input must break it. */
     input[0] ^= 1;
     assert_int_equal(
         EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, pkey, NULL), 1);
-    assert_int_not_equal(EVP_DigestVerify(ctx, vsig, vlen,
-                                          (const unsigned char *)input, ilen),
-                         1);
+    assert_int_not_equal(
+        EVP_DigestVerify(ctx, vsig, vlen, (const unsigned char *)input, ilen),
+        1);
     EVP_MD_CTX_free(ctx);
     OPENSSL_free(der);
     free(sig);
@@ -258,10 +258,10 @@ static void test_no_nonce(void **state)
     char *out = NULL;
     struct parsed p;
 
-    assert_int_equal(
-        leec_jws_sign(k->ec384, NULL, NULL, URL,
-                      "{\"account\":\"" KID "\",\"oldKey\":{}}", &out),
-        LEEC_OK);
+    assert_int_equal(leec_jws_sign(k->ec384, NULL, NULL, URL,
+                                   "{\"account\":\"" KID "\",\"oldKey\":{}}",
+                                   &out),
+                     LEEC_OK);
     parse(out, &p);
     assert_null(json_object_get(p.hdr, "nonce"));
     assert_int_equal(json_object_size(p.hdr), 3);
@@ -278,8 +278,7 @@ static void test_payload_must_be_json(void **state)
                      LEEC_E_INVALID_ARG);
     assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, URL, "{", &out),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, URL, "not json",
-                                   &out),
+    assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, URL, "not json", &out),
                      LEEC_E_INVALID_ARG);
     assert_null(out);
     /* "{}" (an empty object) is JSON, unlike an empty string. */
@@ -290,9 +289,8 @@ static void test_payload_must_be_json(void **state)
     assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, NULL, "{}", &out),
                      LEEC_E_INVALID_ARG);
     /* A nonce that is not UTF-8 (it comes from the server). */
-    assert_int_equal(
-        leec_jws_sign(k->ec256, KID, "\xff\xfe", URL, "{}", &out),
-        LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_jws_sign(k->ec256, KID, "\xff\xfe", URL, "{}", &out),
+                     LEEC_E_INVALID_ARG);
     assert_null(out);
 }
 

@@ -27,10 +27,10 @@ leec_code leec_ovh_split(const char *zone, const char *fqdn, char **ovh_zone,
                          char **sub);
 const char *leec_ovh_cred(const leec_dns_provider *p, const char *key);
 
-#define SECRET "EXEMPLEpV4ucWaLmnS7sYDSoawRcR54m"
+#define SECRET   "EXEMPLEpV4ucWaLmnS7sYDSoawRcR54m"
 #define CONSUMER "MtSwSrPpNjqfVSmJhLbPyr2i45lSwPU1"
-#define APPKEY "7kbG7Bk7S9Nt7ZSV"
-#define URL "https://eu.api.ovh.com/1.0/domain/zone/example.com/record"
+#define APPKEY   "7kbG7Bk7S9Nt7ZSV"
+#define URL      "https://eu.api.ovh.com/1.0/domain/zone/example.com/record"
 #define BODY                                                                   \
     "{\"fieldType\":\"TXT\",\"subDomain\":\"_acme-challenge\",\"target\":"     \
     "\"abc\",\"ttl\":60}"
@@ -144,9 +144,9 @@ static void test_signature(void **state)
     (void)state;
     char got[44], want[44];
 
-    assert_int_equal(leec_ovh_sign(SECRET, CONSUMER, "POST", URL, BODY,
-                                   1366560945LL, got),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_ovh_sign(SECRET, CONSUMER, "POST", URL, BODY, 1366560945LL, got),
+        LEEC_OK);
     reference_sign("POST", URL, BODY, 1366560945LL, want);
     assert_string_equal(got, want);
     /* The same vector computed by tests/e2e/ovh_stub.py (Python's
@@ -154,8 +154,8 @@ static void test_signature(void **state)
     assert_string_equal(got, "$1$b6d973772b585068e5ad96a560f2faa34a8deec8");
 
     /* No body (GET, DELETE, the refresh): an empty field. */
-    assert_int_equal(leec_ovh_sign(SECRET, CONSUMER, "DELETE",
-                                   URL "/1234", NULL, 1700000000LL, got),
+    assert_int_equal(leec_ovh_sign(SECRET, CONSUMER, "DELETE", URL "/1234",
+                                   NULL, 1700000000LL, got),
                      LEEC_OK);
     reference_sign("DELETE", URL "/1234", "", 1700000000LL, want);
     assert_string_equal(got, want);
@@ -163,9 +163,9 @@ static void test_signature(void **state)
 
     /* Every part counts. */
     reference_sign("POST", URL, BODY, 1366560946LL, want);
-    assert_int_equal(leec_ovh_sign(SECRET, CONSUMER, "POST", URL, BODY,
-                                   1366560945LL, got),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_ovh_sign(SECRET, CONSUMER, "POST", URL, BODY, 1366560945LL, got),
+        LEEC_OK);
     assert_string_not_equal(got, want);
     assert_int_equal(leec_ovh_sign(NULL, CONSUMER, "GET", URL, NULL, 1, got),
                      LEEC_E_INVALID_ARG);
@@ -231,8 +231,7 @@ static void test_creds_ok(void **state)
     assert_string_equal(leec_ovh_cred(p, "application_key"), APPKEY);
     assert_string_equal(leec_ovh_cred(p, "application_secret"), SECRET);
     assert_string_equal(leec_ovh_cred(p, "consumer_key"), CONSUMER);
-    assert_string_equal(leec_ovh_cred(p, "ca_bundle"),
-                        "/etc/ssl/certs/ca.pem");
+    assert_string_equal(leec_ovh_cred(p, "ca_bundle"), "/etc/ssl/certs/ca.pem");
     p->ops->destroy(p);
 
     /* 0400 is fine too; ca_bundle is optional. */

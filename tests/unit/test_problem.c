@@ -21,17 +21,17 @@ static json_t *load(const char *text)
 static void test_type_detail_subproblems(void **state)
 {
     (void)state;
-    json_t *j = load(
-        "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
-        "\"detail\":\"Error creating new order\",\"status\":400,"
-        "\"subproblems\":["
-        "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
-        "\"detail\":\"forbidden\","
-        "\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"}},"
-        "{\"type\":\"urn:ietf:params:acme:error:caa\","
-        "\"identifier\":{\"type\":\"ip\",\"value\":\"192.0.2.1\"}},"
-        "\"not an object\","
-        "{\"detail\":\"no type, no identifier\"}]}");
+    json_t *j =
+        load("{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+             "\"detail\":\"Error creating new order\",\"status\":400,"
+             "\"subproblems\":["
+             "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+             "\"detail\":\"forbidden\","
+             "\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"}},"
+             "{\"type\":\"urn:ietf:params:acme:error:caa\","
+             "\"identifier\":{\"type\":\"ip\",\"value\":\"192.0.2.1\"}},"
+             "\"not an object\","
+             "{\"detail\":\"no type, no identifier\"}]}");
     leec_problem *p = leec_problem_from_json(j, 400, 30);
     json_decref(j);
     assert_non_null(p);
@@ -163,13 +163,13 @@ static void test_dup(void **state)
 {
     (void)state;
     assert_null(leec_problem_dup(NULL));
-    json_t *j = load(
-        "{\"type\":\"urn:ietf:params:acme:error:rateLimited\","
-        "\"detail\":\"too many\","
-        "\"subproblems\":[{\"type\":\"urn:ietf:params:acme:error:dns\","
-        "\"detail\":\"NXDOMAIN\","
-        "\"identifier\":{\"type\":\"dns\",\"value\":\"b.example\"}},"
-        "{\"type\":\"urn:x\"}]}");
+    json_t *j =
+        load("{\"type\":\"urn:ietf:params:acme:error:rateLimited\","
+             "\"detail\":\"too many\","
+             "\"subproblems\":[{\"type\":\"urn:ietf:params:acme:error:dns\","
+             "\"detail\":\"NXDOMAIN\","
+             "\"identifier\":{\"type\":\"dns\",\"value\":\"b.example\"}},"
+             "{\"type\":\"urn:x\"}]}");
     leec_problem *p = leec_problem_from_json(j, 429, 3600);
     json_decref(j);
     assert_non_null(p);
@@ -212,7 +212,9 @@ static void test_sanitize(void **state)
 {
     (void)state;
     assert_null(leec_sanitize(NULL, 10));
-    char *s = leec_sanitize("ab\x01\x7f" "c", 10);
+    char *s = leec_sanitize("ab\x01\x7f"
+                            "c",
+                            10);
     assert_string_equal(s, "ab??c");
     free(s);
     s = leec_sanitize("abcdef", 3);
@@ -235,16 +237,22 @@ static void test_text_clean_c1(void **state)
     static const struct {
         const char *in, *out;
     } cases[] = {
-        {"a\xc2\x9b" "31mX", "a??31mX"},        /* U+009B CSI */
-        {"a\xc2\x85" "b", "a??b"},              /* U+0085 NEL */
-        {"a\x9b" "31m", "a?31m"},                /* raw 8-bit CSI */
+        {"a\xc2\x9b"
+         "31mX",
+         "a??31mX"}, /* U+009B CSI */
+        {"a\xc2\x85"
+         "b",
+         "a??b"}, /* U+0085 NEL */
+        {"a\x9b"
+         "31m",
+         "a?31m"}, /* raw 8-bit CSI */
         {"\xc2\xa0|\xc3\xa9|\xe2\x82\xac", "\xc2\xa0|\xc3\xa9|\xe2\x82\xac"},
         {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"}, /* U+1F600 */
-        {"\xc0\x80", "??"},                     /* overlong NUL */
-        {"\xe0\x80\x80", "???"},               /* overlong */
-        {"\xed\xa0\x80", "???"},               /* surrogate */
-        {"\xf5\x80\x80\x80", "????"},         /* past U+10FFFF */
-        {"x\xe2\x82", "x??"},                   /* cut short */
+        {"\xc0\x80", "??"},                       /* overlong NUL */
+        {"\xe0\x80\x80", "???"},                  /* overlong */
+        {"\xed\xa0\x80", "???"},                  /* surrogate */
+        {"\xf5\x80\x80\x80", "????"},             /* past U+10FFFF */
+        {"x\xe2\x82", "x??"},                     /* cut short */
         {"tab\there\r\n", "tab?here??"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

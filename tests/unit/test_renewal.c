@@ -64,10 +64,15 @@ static void test_rfc3339(void **state)
     assert_true(leec_rfc3339_parse("2025-01-01T23:04:05-04:00", &t));
     assert_int_equal(t, 1735787045);
     assert_true(leec_rfc3339_parse("2025-01-02t03:04:05z", &t));
-    const char *bad[] = {"", "2025-01-02", "2025-01-02T03:04:05",
-                         "2025-1-02T03:04:05Z", "2025-01-02T03:04:05ZZ",
-                         "2025-13-02T03:04:05Z", "2025-01-02T03:04:05.Z",
-                         "2025-01-02T03:04:05+0100", "1969-12-31T00:00:00Z",
+    const char *bad[] = {"",
+                         "2025-01-02",
+                         "2025-01-02T03:04:05",
+                         "2025-1-02T03:04:05Z",
+                         "2025-01-02T03:04:05ZZ",
+                         "2025-13-02T03:04:05Z",
+                         "2025-01-02T03:04:05.Z",
+                         "2025-01-02T03:04:05+0100",
+                         "1969-12-31T00:00:00Z",
                          "2025-01-02 03:04:05Z"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_false(leec_rfc3339_parse(bad[i], &t));
@@ -228,10 +233,9 @@ static int setup(void **state)
     leec_code rc;
     if (!(f->store = leec_store_fs_new(f->dir, &rc)))
         return -1;
-    leec_cert_files files = {.privkey = leaf_key, .cert = leaf_pem,
-                             .chain = "", .meta_json = "{}"};
-    if (f->store->ops->cert_install(f->store, "ari.example", &files) !=
-        LEEC_OK)
+    leec_cert_files files = {
+        .privkey = leaf_key, .cert = leaf_pem, .chain = "", .meta_json = "{}"};
+    if (f->store->ops->cert_install(f->store, "ari.example", &files) != LEEC_OK)
         return -1;
     *state = f;
     return 0;
@@ -280,8 +284,8 @@ static void test_state_roundtrip_and_plan(void **state)
     st.retry_at = 1700;
     st.last_error = strdup("validation failed: \"quoted\"");
     assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
-    assert_int_equal(leec_renewal_load(f->store, "ari.example", "87654321", &back),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
     assert_true(back.ari_known && back.ari_offered);
     assert_string_equal(back.ari_id, "a.b");
     assert_int_equal(back.win_start, 1000);
@@ -323,8 +327,7 @@ static void test_state_roundtrip_and_plan(void **state)
     st.failures = 3;
     assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
     assert_int_equal(
-        leec_renewal_load(f->store, "ari.example", "87654321", &back),
-        LEEC_OK);
+        leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
     assert_false(back.ari_known);
     assert_int_equal(back.failures, 0);
     leec_renewal_clear(&back);
@@ -339,8 +342,8 @@ static void test_state_roundtrip_and_plan(void **state)
     assert_int_equal(f->store->ops->cert_write_state(
                          f->store, "ari.example", "renewal.json", "{not json"),
                      LEEC_OK);
-    assert_int_equal(leec_renewal_load(f->store, "ari.example", "87654321", &back),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
     assert_false(back.ari_known);
     assert_int_equal(back.failures, 0);
     leec_renewal_clear(&back);
@@ -356,8 +359,10 @@ static void test_state_roundtrip_and_plan(void **state)
 
     /* A version installed from a CA offering renewal information says so
      * in its meta.json: its window is asked for at the first look. */
-    leec_cert_files files = {.privkey = leaf_key, .cert = leaf_pem,
-                             .chain = "", .meta_json = "{\"ari_offered\":true}"};
+    leec_cert_files files = {.privkey = leaf_key,
+                             .cert = leaf_pem,
+                             .chain = "",
+                             .meta_json = "{\"ari_offered\":true}"};
     assert_int_equal(f->store->ops->cert_install(f->store, "fresh", &files),
                      LEEC_OK);
     assert_int_equal(leec_store_renewal_plan(f->store, "fresh", &p), LEEC_OK);
@@ -384,15 +389,16 @@ static void test_state_roundtrip_and_plan(void **state)
     assert_int_equal(p->why, LEEC_DUE_LIFETIME);
     assert_true(p->ari_ignored);
     assert_int_equal(p->window_start, st.win_start);
-    assert_string_equal(leec_renewal_plan_rule(p), "a third of the lifetime left");
+    assert_string_equal(leec_renewal_plan_rule(p),
+                        "a third of the lifetime left");
     leec_renewal_plan_free(p);
     leec_renewal_clear(&st);
 
     /* Revoked by leec: due at once; an older certificate's revocation
      * changes nothing; the window and the rest are kept. */
-    assert_int_equal(leec_store_note_revoked(f->store, "ari.example",
-                                             leaf_pem, 12345),
-                     LEEC_OK);
+    assert_int_equal(
+        leec_store_note_revoked(f->store, "ari.example", leaf_pem, 12345),
+        LEEC_OK);
     assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
                      LEEC_OK);
     assert_int_equal(p->why, LEEC_DUE_REVOKED);

@@ -11,7 +11,7 @@
 
 /* "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's example) */
 #define EXAMPLE_DATE "Sun, 06 Nov 1994 08:49:37 GMT"
-#define EXAMPLE_T ((time_t)784111777)
+#define EXAMPLE_T    ((time_t)784111777)
 
 static void test_delta_seconds(void **state)
 {
@@ -39,8 +39,7 @@ static void test_garbage(void **state)
     assert_int_equal(leec_retry_after_seconds("5s", now), -1);
     assert_int_equal(leec_retry_after_seconds("5 6", now), -1);
     assert_int_equal(leec_retry_after_seconds("1.5", now), -1);
-    assert_int_equal(leec_retry_after_seconds(EXAMPLE_DATE " extra", now),
-                     -1);
+    assert_int_equal(leec_retry_after_seconds(EXAMPLE_DATE " extra", now), -1);
     assert_int_equal(
         leec_retry_after_seconds("Sun, 32 Nov 1994 08:49:37 GMT", now), -1);
 }
@@ -59,8 +58,7 @@ static void test_imf_fixdate(void **state)
                      1);
     /* far future: clamped */
     assert_int_equal(
-        leec_retry_after_seconds(EXAMPLE_DATE, EXAMPLE_T - 10 * 86400),
-        86400);
+        leec_retry_after_seconds(EXAMPLE_DATE, EXAMPLE_T - 10 * 86400), 86400);
 }
 
 static void test_backoff_growth_and_cap(void **state)

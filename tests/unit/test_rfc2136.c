@@ -33,13 +33,13 @@
 
 #define SECRET256 "/nZIC6K8B5hg13eJ7nPti3bd4tO6yQY4llxk2UM0g/c="
 #define SECRET512                                                              \
-    "jv2vXvqdj8G/fSIeuyOHUvXngYEa34A8ojmMv398ZiC9oBEkYk1oqlRCmM6g9nr+p0Szy" \
+    "jv2vXvqdj8G/fSIeuyOHUvXngYEa34A8ojmMv398ZiC9oBEkYk1oqlRCmM6g9nr+p0Szy"    \
     "HzlofCscMWntDRJ8Q=="
-#define SECRET1 "y5IhRvLqv9Jqu7r5ytpWVf1043Q="
+#define SECRET1      "y5IhRvLqv9Jqu7r5ytpWVf1043Q="
 #define WRONG_SECRET "c3CRVnbl5I8bS6Ts5lPqpM4OAM/zhhfJK6ZPvczvtAg="
-#define VALUE "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
-#define FQDN "_acme-challenge.www.test.leec."
-#define ZONE "test.leec."
+#define VALUE        "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+#define FQDN         "_acme-challenge.www.test.leec."
+#define ZONE         "test.leec."
 
 /* ---- fixture: a private folder, a context whose log is kept ---- */
 
@@ -52,7 +52,7 @@ static void named_stop(named *n);
 
 typedef struct fixture {
     char *dir;
-    named n;    /* killed by teardown whatever happened */
+    named n; /* killed by teardown whatever happened */
     leec_ctx *ctx;
     char log[16384];
     size_t loglen;
@@ -62,8 +62,8 @@ static void log_cb(void *ud, leec_log_level level, const char *msg)
 {
     fixture *f = ud;
     (void)level;
-    int n = snprintf(f->log + f->loglen, sizeof f->log - f->loglen, "%s\n",
-                     msg);
+    int n =
+        snprintf(f->log + f->loglen, sizeof f->log - f->loglen, "%s\n", msg);
     if (n > 0 && (size_t)n < sizeof f->log - f->loglen)
         f->loglen += (size_t)n;
 }
@@ -116,8 +116,10 @@ static char *write_file(fixture *f, const char *name, const char *text)
 static char *key_text(const char *name, const char *alg, const char *secret)
 {
     char *t = NULL;
-    assert_true(asprintf(&t, "key \"%s\" {\n\talgorithm %s;\n\tsecret "
-                         "\"%s\";\n};\n", name, alg, secret) > 0);
+    assert_true(asprintf(&t,
+                         "key \"%s\" {\n\talgorithm %s;\n\tsecret "
+                         "\"%s\";\n};\n",
+                         name, alg, secret) > 0);
     return t;
 }
 
@@ -153,8 +155,7 @@ static void test_key_good(void **state)
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         leec_code rc = LEEC_E_IO;
-        leec_dns_provider *p = provider_from(f, "127.0.0.1:5353", good[i],
-                                             &rc);
+        leec_dns_provider *p = provider_from(f, "127.0.0.1:5353", good[i], &rc);
         if (!p)
             fprintf(stderr, "case %zu: %s\n", i, f->log);
         assert_non_null(p);
@@ -222,9 +223,9 @@ static void test_key_malformed(void **state)
         {"key \"x\" { algorithm hmac-sha256; };", "the key has no secret"},
         {"key \"x\" { secret \"not base64!\"; };", "not valid base64"},
         {"key \"x\" { secret \"" SECRET256 "\"; }", "expected ';' after the "
-                                                   "key's '}'"},
+                                                    "key's '}'"},
         {"key \"x\" { secret \"" SECRET256 "\" };", "expected ';' after the "
-                                                   "secret"},
+                                                    "secret"},
         {"key \"x\" { secret \"" SECRET256, "unterminated quoted string"},
         {"key \"x\" { secret \"" SECRET256 "\"; /* }; ", "unterminated /*"},
         {"key \"x\" { secret \"" SECRET256 "\";", "missing '}'"},
@@ -233,8 +234,9 @@ static void test_key_malformed(void **state)
         {"key \"x\" { secret \"" SECRET256 "\"; owner root; };",
          "unknown statement 'owner'"},
         {"key \"x\" { " SECRET256 "; };", "unexpected text in the key"},
-        {"key \"x\" { secret \"" SECRET256 "\"; };\nkey \"y\" { secret \"" 
-         SECRET256 "\"; };", "more than one key"},
+        {"key \"x\" { secret \"" SECRET256
+         "\"; };\nkey \"y\" { secret \"" SECRET256 "\"; };",
+         "more than one key"},
         {"options { };", "expected 'key'"},
         {"key { secret \"" SECRET256 "\"; };", "expected the key's name"},
         {"key \"x\" secret;", "expected '{'"},
@@ -295,12 +297,12 @@ static void test_key_file_errors(void **state)
 /* ---- a fake DNS server in a thread ---- */
 
 enum fake_mode {
-    FAKE_OK,            /* NOERROR, signed with the key */
-    FAKE_REFUSED,       /* REFUSED, signed */
-    FAKE_UNSIGNED,      /* NOERROR without TSIG */
-    FAKE_BADMAC,        /* NOERROR signed with another secret */
-    FAKE_BADALG,        /* NOERROR, a TSIG naming an unknown algorithm */
-    FAKE_SILENT,        /* no answer */
+    FAKE_OK,       /* NOERROR, signed with the key */
+    FAKE_REFUSED,  /* REFUSED, signed */
+    FAKE_UNSIGNED, /* NOERROR without TSIG */
+    FAKE_BADMAC,   /* NOERROR signed with another secret */
+    FAKE_BADALG,   /* NOERROR, a TSIG naming an unknown algorithm */
+    FAKE_SILENT,   /* no answer */
 };
 
 typedef struct fake {
@@ -314,7 +316,7 @@ typedef struct fake {
     unsigned char last[4096]; /* the last request */
     size_t lastlen;
     int count;
-    bool last_verified;       /* its TSIG verified with the key */
+    bool last_verified; /* its TSIG verified with the key */
 } fake;
 
 static void fake_answer(fake *fk, const unsigned char *buf, size_t n,
@@ -333,13 +335,13 @@ static void fake_answer(fake *fk, const unsigned char *buf, size_t n,
     if (ldns_pkt_tsig(req)) {
         /* The client's ID was replaced after signing (as RFC 8945 allows):
          * verify with the original ID put back, as servers do. */
-        uint16_t orig = ldns_rdf2native_int16(
-            ldns_rr_rdf(ldns_pkt_tsig(req), 4));
+        uint16_t orig =
+            ldns_rdf2native_int16(ldns_rr_rdf(ldns_pkt_tsig(req), 4));
         memcpy(copy, buf, n);
         copy[0] = (unsigned char)(orig >> 8);
         copy[1] = (unsigned char)(orig & 0xff);
-        verified = ldns_pkt_tsig_verify(req, copy, n, fk->key_name,
-                                        fk->secret, NULL);
+        verified =
+            ldns_pkt_tsig_verify(req, copy, n, fk->key_name, fk->secret, NULL);
         mac = ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(req), 3));
     }
     pthread_mutex_lock(&fk->mu);
@@ -360,8 +362,8 @@ static void fake_answer(fake *fk, const unsigned char *buf, size_t n,
                      ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(req), 0)));
     if (mode != FAKE_UNSIGNED &&
         ldns_pkt_tsig_sign(resp, fk->key_name,
-                           mode == FAKE_BADMAC ? WRONG_SECRET : fk->secret,
-                           300, fk->alg, mac) != LDNS_STATUS_OK)
+                           mode == FAKE_BADMAC ? WRONG_SECRET : fk->secret, 300,
+                           fk->alg, mac) != LDNS_STATUS_OK)
         goto out;
     if (mode == FAKE_BADALG) {
         /* As signed, but naming an algorithm no one knows. */
@@ -394,8 +396,7 @@ static void *fake_main(void *arg)
         ssize_t n = recvfrom(fk->fd, buf, sizeof buf, 0,
                              (struct sockaddr *)&from, &fromlen);
         if (n > 12)
-            fake_answer(fk, buf, (size_t)n, (struct sockaddr *)&from,
-                        fromlen);
+            fake_answer(fk, buf, (size_t)n, (struct sockaddr *)&from, fromlen);
     }
     return NULL;
 }
@@ -583,12 +584,13 @@ static void test_update_messages(void **state)
     check_request(&fk, LDNS_RR_CLASS_NONE, 0, "hmac-sha256.");
 
     /* bad arguments */
-    assert_int_equal(p->ops->add(p, ZONE, "www.other.leec.", VALUE, done_cb,
-                                 &r, &op), LEEC_E_INVALID_ARG);
-    assert_int_equal(p->ops->add(p, ZONE, FQDN, "with space", done_cb, &r,
-                                 &op), LEEC_E_INVALID_ARG);
-    assert_int_equal(p->ops->add(p, "test.leec", FQDN, VALUE, done_cb, &r,
-                                 &op), LEEC_E_INVALID_ARG);
+    assert_int_equal(
+        p->ops->add(p, ZONE, "www.other.leec.", VALUE, done_cb, &r, &op),
+        LEEC_E_INVALID_ARG);
+    assert_int_equal(p->ops->add(p, ZONE, FQDN, "with space", done_cb, &r, &op),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(p->ops->add(p, "test.leec", FQDN, VALUE, done_cb, &r, &op),
+                     LEEC_E_INVALID_ARG);
     p->ops->destroy(p);
     fake_stop(&fk);
 }
@@ -607,8 +609,8 @@ static void test_update_sha512_sha1(void **state)
         result r = {0};
         void *op = NULL;
         fake_start(&fk, "leec-test.", cases[i].secret, cases[i].ldns_alg);
-        leec_dns_provider *p = fake_provider(f, &fk, cases[i].alg,
-                                             cases[i].secret);
+        leec_dns_provider *p =
+            fake_provider(f, &fk, cases[i].alg, cases[i].secret);
         assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
                          LEEC_OK);
         run_until(f->ctx, &r, 5000);
@@ -685,8 +687,8 @@ static const char *find_tool(const char *name)
 {
     static char buf[2][64];
     static int k;
-    static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/sbin",
-                                       "/bin", "/usr/local/sbin"};
+    static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/sbin", "/bin",
+                                       "/usr/local/sbin"};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         char *b = buf[k++ & 1];
         snprintf(b, sizeof buf[0], "%s/%s", dirs[i], name);
@@ -825,9 +827,8 @@ static bool named_start(fixture *f, named *n)
     memset(n, 0, sizeof *n);
     if (!named_bin || !keygen)
         return false;
-    static const char *const keys[][2] = {{"hmac-sha256", "k256"},
-                                          {"hmac-sha512", "k512"},
-                                          {"hmac-sha1", "k1"}};
+    static const char *const keys[][2] = {
+        {"hmac-sha256", "k256"}, {"hmac-sha512", "k512"}, {"hmac-sha1", "k1"}};
     for (size_t i = 0; i < 3; i++) {
         assert_true(asprintf(&path, "%s/%s.conf", f->dir, keys[i][1]) > 0);
         assert_true(run_keygen(keygen, keys[i][0], keys[i][1], path));
@@ -837,25 +838,26 @@ static bool named_start(fixture *f, named *n)
     n->port = free_port();
     assert_true(n->port > 0);
     assert_true(asprintf(&conf,
-        "options {\n"
-        "  directory \"%s\";\n"
-        "  pid-file \"%s/named.pid\";\n"
-        "  listen-on port %d { 127.0.0.1; };\n"
-        "  listen-on-v6 { none; };\n"
-        "  recursion no;\n"
-        "  dnssec-validation no;\n"
-        "  notify no;\n"
-        "};\n"
-        "controls { };\n"
-        "include \"%s/k256.conf\";\n"
-        "include \"%s/k512.conf\";\n"
-        "include \"%s/k1.conf\";\n"
-        "zone \"test.leec\" {\n"
-        "  type primary;\n"
-        "  file \"%s/test.leec.db\";\n"
-        "  allow-update { key k256; key k512; key k1; };\n"
-        "};\n", f->dir, f->dir, n->port, f->dir, f->dir, f->dir,
-        f->dir) > 0);
+                         "options {\n"
+                         "  directory \"%s\";\n"
+                         "  pid-file \"%s/named.pid\";\n"
+                         "  listen-on port %d { 127.0.0.1; };\n"
+                         "  listen-on-v6 { none; };\n"
+                         "  recursion no;\n"
+                         "  dnssec-validation no;\n"
+                         "  notify no;\n"
+                         "};\n"
+                         "controls { };\n"
+                         "include \"%s/k256.conf\";\n"
+                         "include \"%s/k512.conf\";\n"
+                         "include \"%s/k1.conf\";\n"
+                         "zone \"test.leec\" {\n"
+                         "  type primary;\n"
+                         "  file \"%s/test.leec.db\";\n"
+                         "  allow-update { key k256; key k512; key k1; };\n"
+                         "};\n",
+                         f->dir, f->dir, n->port, f->dir, f->dir, f->dir,
+                         f->dir) > 0);
     free(write_file(f, "named.conf", conf));
     free(write_file(f, "test.leec.db",
                     "$TTL 60\n"
@@ -934,8 +936,7 @@ static void test_named_round_trip(void **state)
         skip();
         return;
     }
-    static const char *const keyfiles[] = {"k256.conf", "k512.conf",
-                                           "k1.conf"};
+    static const char *const keyfiles[] = {"k256.conf", "k512.conf", "k1.conf"};
     for (size_t i = 0; i < 3; i++) {
         leec_dns_provider *p = named_provider(f, np, keyfiles[i]);
         result r = {0};
@@ -944,8 +945,9 @@ static void test_named_round_trip(void **state)
         /* another value at the name, which must survive the removal */
         result r0 = {0};
         void *op0 = NULL;
-        assert_int_equal(p->ops->add(p, ZONE, FQDN, "other-value", done_cb,
-                                     &r0, &op0), LEEC_OK);
+        assert_int_equal(
+            p->ops->add(p, ZONE, FQDN, "other-value", done_cb, &r0, &op0),
+            LEEC_OK);
         run_until(f->ctx, &r0, 10000);
         assert_int_equal(r0.rc, LEEC_OK);
 
@@ -1024,7 +1026,8 @@ static void test_named_round_trip(void **state)
         void *op = NULL;
         assert_int_equal(p->ops->add(p, "other.leec.",
                                      "_acme-challenge.other.leec.", VALUE,
-                                     done_cb, &r, &op), LEEC_OK);
+                                     done_cb, &r, &op),
+                         LEEC_OK);
         run_until(f->ctx, &r, 10000);
         assert_int_equal(r.rc, LEEC_E_SOLVER);
         fprintf(stderr, "other zone: %s\n", r.msg);

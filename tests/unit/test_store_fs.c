@@ -23,14 +23,16 @@
 #include "testutil.h"
 
 #define KEY1 "-----BEGIN PRIVATE KEY-----\nkey-one\n-----END PRIVATE KEY-----\n"
-#define CERT1 "-----BEGIN CERTIFICATE-----\nleaf-one\n-----END CERTIFICATE-----\n"
+#define CERT1                                                                  \
+    "-----BEGIN CERTIFICATE-----\nleaf-one\n-----END CERTIFICATE-----\n"
 #define KEY2 "-----BEGIN PRIVATE KEY-----\nkey-two\n-----END PRIVATE KEY-----\n"
-#define CERT2 "-----BEGIN CERTIFICATE-----\nleaf-two\n-----END CERTIFICATE-----\n"
+#define CERT2                                                                  \
+    "-----BEGIN CERTIFICATE-----\nleaf-two\n-----END CERTIFICATE-----\n"
 #define CHAIN "-----BEGIN CERTIFICATE-----\nissuer\n-----END CERTIFICATE-----\n"
 
 typedef struct fixture {
-    char *dir;   /* the test's private temporary folder */
-    char *root;  /* the store, dir/store (created by the store) */
+    char *dir;  /* the test's private temporary folder */
+    char *root; /* the store, dir/store (created by the store) */
     leec_store *store;
     mode_t old_umask;
 } fixture;
@@ -294,8 +296,7 @@ static void test_account_half(void **state)
 
     assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
     assert_int_equal(unlink(j), 0);
-    assert_int_equal(s->ops->account_load(s, "ca.test", &key, &json),
-                     LEEC_OK);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &key, &json), LEEC_OK);
     assert_string_equal(key, KEY1);
     assert_null(json);
     free(key);
@@ -339,8 +340,7 @@ static void test_lock_holder(void **state)
     assert_string_equal(who, want);
     free(who);
     leec_store_lock_release(l1);
-    assert_int_equal(leec_store_lock_take(other, "daemon", &l2, NULL),
-                     LEEC_OK);
+    assert_int_equal(leec_store_lock_take(other, "daemon", &l2, NULL), LEEC_OK);
     leec_store_lock_release(l2);
     leec_store_free(other);
 }
@@ -386,9 +386,9 @@ static void test_install_versions(void **state)
         assert_string_equal(full, CERT2 CHAIN);
         free(key);
         free(full);
-        assert_int_equal(leec_store_read_live(s, "nothing.example", &key,
-                                              &full),
-                         LEEC_E_NOT_FOUND);
+        assert_int_equal(
+            leec_store_read_live(s, "nothing.example", &key, &full),
+            LEEC_E_NOT_FOUND);
         assert_null(key);
         assert_null(full);
     }
@@ -423,16 +423,16 @@ static void test_install_versions(void **state)
     free(p);
 
     /* Reads through the ops go to the live version. */
-    assert_int_equal(s->ops->cert_read(s, "example.com", "privkey.pem", &pem,
-                                       &len),
-                     LEEC_OK);
+    assert_int_equal(
+        s->ops->cert_read(s, "example.com", "privkey.pem", &pem, &len),
+        LEEC_OK);
     assert_int_equal(len, strlen(KEY2));
     assert_string_equal(pem, KEY2);
     free(pem);
     pem = NULL;
-    assert_int_equal(s->ops->cert_read(s, "example.com", "fullchain.pem",
-                                       &pem, NULL),
-                     LEEC_OK);
+    assert_int_equal(
+        s->ops->cert_read(s, "example.com", "fullchain.pem", &pem, NULL),
+        LEEC_OK);
     assert_string_equal(pem, CERT2 CHAIN);
     free(pem);
     pem = NULL;
@@ -476,9 +476,11 @@ static void test_install_fullchain_newline(void **state)
 {
     fixture *f = *state;
     leec_store *s = f->store;
-    const char *leaf = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----";
+    const char *leaf =
+        "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----";
 
-    assert_int_equal(install(s, "nl.example", KEY1, leaf, CHAIN, NULL), LEEC_OK);
+    assert_int_equal(install(s, "nl.example", KEY1, leaf, CHAIN, NULL),
+                     LEEC_OK);
     {
         char *want = tu_pathf("%s\n%s", leaf, CHAIN);
         assert_file(f->root, "live/nl.example/fullchain.pem", want, 0644);
@@ -502,9 +504,8 @@ static void test_install_invalid(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(install(s, bad[i], KEY1, CERT1, CHAIN, NULL),
                          LEEC_E_INVALID_ARG);
-        assert_int_equal(
-            s->ops->cert_read(s, bad[i], "cert.pem", &pem, NULL),
-            LEEC_E_INVALID_ARG);
+        assert_int_equal(s->ops->cert_read(s, bad[i], "cert.pem", &pem, NULL),
+                         LEEC_E_INVALID_ARG);
         assert_null(pem);
         assert_int_equal(leec_store_read_cert(s, bad[i], &pem),
                          LEEC_E_INVALID_ARG);
@@ -567,24 +568,24 @@ static void test_cert_read_not_found(void **state)
                      LEEC_E_NOT_FOUND);
     assert_null(pem);
     pem = (char *)"sentinel";
-    assert_int_equal(s->ops->cert_read(s, "none.example", "privkey.pem", &pem,
-                                       NULL),
-                     LEEC_E_NOT_FOUND);
+    assert_int_equal(
+        s->ops->cert_read(s, "none.example", "privkey.pem", &pem, NULL),
+        LEEC_E_NOT_FOUND);
     assert_null(pem);
 
     /* Installed without meta.json: that one file is not found. */
     assert_int_equal(install(s, "some.example", KEY1, CERT1, CHAIN, NULL),
                      LEEC_OK);
-    assert_int_equal(s->ops->cert_read(s, "some.example", "meta.json", &pem,
-                                       NULL),
-                     LEEC_E_NOT_FOUND);
+    assert_int_equal(
+        s->ops->cert_read(s, "some.example", "meta.json", &pem, NULL),
+        LEEC_E_NOT_FOUND);
     /* Only the known file names are readable. */
-    assert_int_equal(s->ops->cert_read(s, "some.example", "../../x", &pem,
-                                       NULL),
-                     LEEC_E_INVALID_ARG);
-    assert_int_equal(s->ops->cert_read(s, "some.example", "other.pem", &pem,
-                                       NULL),
-                     LEEC_E_INVALID_ARG);
+    assert_int_equal(
+        s->ops->cert_read(s, "some.example", "../../x", &pem, NULL),
+        LEEC_E_INVALID_ARG);
+    assert_int_equal(
+        s->ops->cert_read(s, "some.example", "other.pem", &pem, NULL),
+        LEEC_E_INVALID_ARG);
     assert_int_equal(leec_store_read_cert(NULL, "some.example", &pem),
                      LEEC_E_INVALID_ARG);
     assert_null(leec_store_live_path(NULL, "some.example"));
@@ -709,8 +710,7 @@ static void test_reset_one(void **state)
                      LEEC_OK);
     assert_int_equal(install(s, "b.example", KEY1, CERT1, CHAIN, NULL),
                      LEEC_OK);
-    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"),
-                     LEEC_OK);
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
 
     assert_int_equal(leec_store_reset(s, "a.example"), LEEC_OK);
     assert_false(exists(f->root, "live/a.example"));
@@ -797,8 +797,7 @@ static void test_reset_all(void **state)
     char *p = tu_pathf("%s/archive/c.example/1", f->root);
     assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
-    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"),
-                     LEEC_OK);
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
 
     assert_int_equal(leec_store_reset(s, NULL), LEEC_OK);
     assert_int_equal(leec_store_list(s, &names, &n), LEEC_OK);
@@ -817,8 +816,7 @@ static void test_reset_all(void **state)
     /* The store stays usable. */
     assert_int_equal(install(s, "a.example", KEY2, CERT2, CHAIN, NULL),
                      LEEC_OK);
-    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"),
-                     LEEC_OK);
+    assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
 }
 
 /* ------------------------------------------------------------------ */
@@ -826,7 +824,7 @@ static void test_reset_all(void **state)
 /* ------------------------------------------------------------------ */
 
 #define META_HOOK "{\"settings\":{\"deploy_hook\":\"touch /tmp/pwned\"}}"
-#define NOBODY 65534
+#define NOBODY    65534
 
 static bool is_root(void)
 {
@@ -907,8 +905,7 @@ static void test_open_unsafe_root(void **state)
 static void test_open_unsafe_subfolders(void **state)
 {
     fixture *f = *state;
-    static const char *const subs[] = {"live", "archive", "locks",
-                                       "accounts"};
+    static const char *const subs[] = {"live", "archive", "locks", "accounts"};
 
     for (size_t i = 0; i < 4; i++) {
         char *p = tu_pathf("%s/%s", f->root, subs[i]);
@@ -983,14 +980,14 @@ static char *plant_version(fixture *f)
 {
     char *evil = tu_pathf("%s/evil", f->dir);
     static const char *const files[] = {"privkey.pem", "cert.pem",
-                                        "chain.pem", "fullchain.pem",
-                                        "meta.json", "renewal.json"};
+                                        "chain.pem",   "fullchain.pem",
+                                        "meta.json",   "renewal.json"};
     assert_int_equal(mkdir(evil, 0700), 0);
     for (size_t i = 0; i < 6; i++) {
         char *p = tu_pathf("%s/%s", evil, files[i]);
-        assert_int_equal(leec_file_write_atomic(p, META_HOOK,
-                                                strlen(META_HOOK), 0600),
-                         LEEC_OK);
+        assert_int_equal(
+            leec_file_write_atomic(p, META_HOOK, strlen(META_HOOK), 0600),
+            LEEC_OK);
         free(p);
     }
     return evil;
@@ -1058,11 +1055,16 @@ static void test_live_link_checked(void **state)
 
     /* Whatever else than what installs write. */
     static const char *const bad[] = {
-        "../archive/a.example/1/",  "../archive/a.example/01",
-        "../archive/a.example/0",   "../archive/a.example/../a.example/1",
-        "../archive/b.example/1",   "archive/a.example/1",
-        "../archive/a.example/1x",  "../archive/a.example/",
-        "../archive/a.example",     "../../evil",
+        "../archive/a.example/1/",
+        "../archive/a.example/01",
+        "../archive/a.example/0",
+        "../archive/a.example/../a.example/1",
+        "../archive/b.example/1",
+        "archive/a.example/1",
+        "../archive/a.example/1x",
+        "../archive/a.example/",
+        "../archive/a.example",
+        "../../evil",
         "../archive/a.example/1234567890",
         "./../archive/a.example/1",
     };
@@ -1238,20 +1240,19 @@ static void test_version_files_checked(void **state)
 
     /* renewal.json steers when renewal happens (test_renewal: the plan is
      * refused, not made without it). */
-    assert_int_equal(s->ops->cert_write_state(s, "m.example", "renewal.json",
-                                              "{}"),
-                     LEEC_OK);
+    assert_int_equal(
+        s->ops->cert_write_state(s, "m.example", "renewal.json", "{}"),
+        LEEC_OK);
     assert_int_equal(tu_mode_of(renewal), 0644);
     size_t len = 0;
-    assert_int_equal(s->ops->cert_read(s, "m.example", "renewal.json", &a,
-                                       &len),
-                     LEEC_OK);
+    assert_int_equal(
+        s->ops->cert_read(s, "m.example", "renewal.json", &a, &len), LEEC_OK);
     free(a);
     a = NULL;
     assert_int_equal(chmod(renewal, 0666), 0);
-    assert_int_equal(s->ops->cert_read(s, "m.example", "renewal.json", &a,
-                                       &len),
-                     LEEC_E_STORE);
+    assert_int_equal(
+        s->ops->cert_read(s, "m.example", "renewal.json", &a, &len),
+        LEEC_E_STORE);
     assert_why(leec_store_errmsg(s), renewal);
     assert_int_equal(chmod(renewal, 0644), 0);
 
@@ -1279,20 +1280,17 @@ static void test_accounts_checked(void **state)
 
     assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
     assert_int_equal(chmod(adir, 0777), 0);
-    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j),
-                     LEEC_E_STORE);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j), LEEC_E_STORE);
     assert_why(leec_store_errmsg(s), adir, "chmod go-w");
     assert_int_equal(s->ops->account_save(s, "ca.test", KEY2, "{}"),
                      LEEC_E_STORE);
     assert_int_equal(chmod(adir, 0700), 0);
     assert_int_equal(chmod(key, 0604), 0);
-    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j),
-                     LEEC_E_STORE);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j), LEEC_E_STORE);
     assert_why(leec_store_errmsg(s), "private key ", key);
     assert_int_equal(chmod(key, 0600), 0);
     assert_int_equal(chmod(json, 0666), 0);
-    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j),
-                     LEEC_E_STORE);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j), LEEC_E_STORE);
     assert_int_equal(chmod(json, 0644), 0);
     assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j), LEEC_OK);
     assert_string_equal(k, KEY1);
@@ -1302,8 +1300,7 @@ static void test_accounts_checked(void **state)
     char *moved = tu_pathf("%s/moved", f->dir);
     assert_int_equal(rename(adir, moved), 0);
     assert_int_equal(symlink(moved, adir), 0);
-    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j),
-                     LEEC_E_STORE);
+    assert_int_equal(s->ops->account_load(s, "ca.test", &k, &j), LEEC_E_STORE);
     assert_why(leec_store_errmsg(s), adir, "symbolic link");
     assert_int_equal(s->ops->account_save(s, "ca.test", KEY2, "{}"),
                      LEEC_E_STORE);
@@ -1354,8 +1351,7 @@ static void test_refusal_logged(void **state)
     char *link = tu_pathf("%s/live/l.example", f->root);
     assert_int_equal(unlink(link), 0);
     assert_int_equal(symlink("/etc", link), 0);
-    assert_int_equal(leec_store_read_cert(s, "l.example", &pem),
-                     LEEC_E_STORE);
+    assert_int_equal(leec_store_read_cert(s, "l.example", &pem), LEEC_E_STORE);
     assert_non_null(last);
     assert_string_equal(last, leec_store_errmsg(s));
     assert_why(last, link, "'/etc'");

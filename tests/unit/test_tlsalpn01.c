@@ -38,7 +38,9 @@
 #define KEYAUTH                                                                \
     "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"                              \
     ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
-#define ACME_TLS1 "\x0a" "acme-tls/1"
+#define ACME_TLS1                                                              \
+    "\x0a"                                                                     \
+    "acme-tls/1"
 
 typedef struct fixture {
     leec_ctx *ctx;
@@ -134,8 +136,7 @@ static void *present(fixture *f, const char *ident, const char *key_auth,
     void *op = NULL;
     int before = f->dones;
 
-    assert_int_equal(f->s->ops->present(f->s, &ch, on_done, f, &op),
-                     LEEC_OK);
+    assert_int_equal(f->s->ops->present(f->s, &ch, on_done, f, &op), LEEC_OK);
     assert_non_null(op);
     /* Ready at once: done ran before present returned. */
     assert_int_equal(f->dones, before + 1);
@@ -168,18 +169,18 @@ static int connect_to(fixture *f, int family)
 }
 
 typedef struct hs_opts {
-    int family;              /* AF_INET by default */
-    const char *sni;         /* NULL: none */
-    const char *alpn;        /* wire format; NULL: no ALPN */
+    int family;       /* AF_INET by default */
+    const char *sni;  /* NULL: none */
+    const char *alpn; /* wire format; NULL: no ALPN */
     size_t alpn_len;
-    int max_version;         /* 0: any */
+    int max_version; /* 0: any */
 } hs_opts;
 
 typedef struct hs_result {
     bool ok;
-    unsigned long err;  /* the client's OpenSSL error when !ok */
-    char alpn[32];      /* selected protocol */
-    X509 *peer;         /* caller frees */
+    unsigned long err; /* the client's OpenSSL error when !ok */
+    char alpn[32];     /* selected protocol */
+    X509 *peer;        /* caller frees */
     int version;
 } hs_result;
 
@@ -204,8 +205,9 @@ static hs_result handshake(fixture *f, const hs_opts *o)
     if (o->sni)
         assert_int_equal(SSL_set_tlsext_host_name(ssl, o->sni), 1);
     if (o->alpn) /* 0 is success here */
-        assert_int_equal(SSL_set_alpn_protos(ssl, (const unsigned char *)
-                                             o->alpn, (unsigned)o->alpn_len),
+        assert_int_equal(SSL_set_alpn_protos(ssl,
+                                             (const unsigned char *)o->alpn,
+                                             (unsigned)o->alpn_len),
                          0);
     for (;;) {
         short ev = POLLIN;
@@ -262,8 +264,8 @@ static void check_cert(X509 *x, const char *dns, const unsigned char *ip,
                        size_t iplen, const char *key_auth)
 {
     int crit = -1;
-    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit,
-                                           NULL);
+    GENERAL_NAMES *gens =
+        X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
     ASN1_OBJECT *obj = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
     unsigned char want[34] = {0x04, 0x20};
     const GENERAL_NAME *gn = NULL;
@@ -283,8 +285,7 @@ static void check_cert(X509 *x, const char *dns, const unsigned char *ip,
     } else {
         assert_int_equal(gn->type, GEN_IPADD);
         assert_int_equal(ASN1_STRING_length(gn->d.iPAddress), iplen);
-        assert_memory_equal(ASN1_STRING_get0_data(gn->d.iPAddress), ip,
-                            iplen);
+        assert_memory_equal(ASN1_STRING_get0_data(gn->d.iPAddress), ip, iplen);
     }
     GENERAL_NAMES_free(gens);
 
@@ -332,7 +333,9 @@ static void test_validation_succeeds(void **state)
     r = validate(f, IDENT "..");
     assert_false(r.ok);
     {
-        hs_opts o = {.sni = IDENT, .alpn = ACME_TLS1, .alpn_len = 11,
+        hs_opts o = {.sni = IDENT,
+                     .alpn = ACME_TLS1,
+                     .alpn_len = 11,
                      .max_version = TLS1_2_VERSION};
         r = handshake(f, &o);
         assert_true(r.ok);
@@ -342,9 +345,10 @@ static void test_validation_succeeds(void **state)
     }
     /* acme-tls/1 among others is picked. */
     {
-        static const char protos[] = "\x02h2\x0a" "acme-tls/1\x08http/1.1";
-        hs_opts o = {.sni = IDENT, .alpn = protos,
-                     .alpn_len = sizeof protos - 1};
+        static const char protos[] = "\x02h2\x0a"
+                                     "acme-tls/1\x08http/1.1";
+        hs_opts o = {
+            .sni = IDENT, .alpn = protos, .alpn_len = sizeof protos - 1};
         r = handshake(f, &o);
         assert_true(r.ok);
         assert_string_equal(r.alpn, "acme-tls/1");
@@ -379,7 +383,9 @@ static void test_alpn_required(void **state)
     void *op = present(f, IDENT, KEYAUTH, NULL);
     hs_opts none = {.sni = IDENT};
     hs_opts h2 = {.sni = IDENT, .alpn = "\x02h2", .alpn_len = 3};
-    hs_opts h2_12 = {.sni = IDENT, .alpn = "\x02h2", .alpn_len = 3,
+    hs_opts h2_12 = {.sni = IDENT,
+                     .alpn = "\x02h2",
+                     .alpn_len = 3,
                      .max_version = TLS1_2_VERSION};
     hs_result r = handshake(f, &none);
 
@@ -486,8 +492,8 @@ static void test_long_name(void **state)
 {
     fixture *f = *state;
     /* 70 characters: too long for a CN (64), fine for a SAN. */
-    static const char name[] =
-        "a23456789012345678901234567890123456789012345678901234567890.leec.test";
+    static const char name[] = "a2345678901234567890123456789012345678901234567"
+                               "8901234567890.leec.test";
     void *op = present(f, name, KEYAUTH, NULL);
     hs_result r = validate(f, name);
     int crit = -1;
@@ -506,12 +512,13 @@ static void test_refused_challenges(void **state)
 {
     fixture *f = *state;
     void *op = NULL;
-    leec_chall wild = {.type = "tls-alpn-01", .ident = IDENT,
-                       .wildcard = true, .key_auth = KEYAUTH};
-    leec_chall http = {.type = "http-01", .ident = IDENT,
+    leec_chall wild = {.type = "tls-alpn-01",
+                       .ident = IDENT,
+                       .wildcard = true,
                        .key_auth = KEYAUTH};
-    leec_chall bad = {.type = "tls-alpn-01", .ident = "a b\n.test",
-                      .key_auth = KEYAUTH};
+    leec_chall http = {.type = "http-01", .ident = IDENT, .key_auth = KEYAUTH};
+    leec_chall bad = {
+        .type = "tls-alpn-01", .ident = "a b\n.test", .key_auth = KEYAUTH};
     leec_chall nokey = {.type = "tls-alpn-01", .ident = IDENT};
 
     assert_int_not_equal(f->s->ops->present(f->s, &wild, on_done, f, &op),
@@ -594,8 +601,8 @@ static void test_dual_stack(void **state)
 {
     fixture *f = *state;
     void *op = present(f, IDENT, KEYAUTH, NULL);
-    hs_opts o4 = {.family = AF_INET, .sni = IDENT, .alpn = ACME_TLS1,
-                  .alpn_len = 11};
+    hs_opts o4 = {
+        .family = AF_INET, .sni = IDENT, .alpn = ACME_TLS1, .alpn_len = 11};
     hs_opts o6 = o4;
     hs_result r = handshake(f, &o4);
     int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -620,9 +627,9 @@ static void test_dual_stack(void **state)
 
 static void test_bad_addresses(void **state)
 {
-    static const char *bad[] = {"", "x", "70000", "1.2.3.4", "1.2.3:80",
-                                "[::1]", "[::1]80", "host:80", "-1",
-                                "127.0.0.1:", "127.0.0.1:8a"};
+    static const char *bad[] = {
+        "",        "x",       "70000", "1.2.3.4",    "1.2.3:80",    "[::1]",
+        "[::1]80", "host:80", "-1",    "127.0.0.1:", "127.0.0.1:8a"};
     leec_ctx *ctx = leec_ctx_new();
     leec_code err = LEEC_OK;
     fixture *f = *state;
@@ -656,17 +663,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alpn_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_after_cleanup, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_name_twice, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_same_name_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ip_identifiers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_challenges, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connection_limit, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_dual_stack, setup_dual,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dual_stack, setup_dual, teardown),
         cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

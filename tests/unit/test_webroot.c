@@ -18,7 +18,7 @@
 #include "solver/webroot.h"
 #include "testutil.h"
 
-#define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
+#define TOKEN   "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define KEYAUTH TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
 
 typedef struct fixture {
@@ -115,14 +115,16 @@ static void test_bad_tokens(void **state)
 {
     fixture *f = *state;
     char long_token[300];
-    const char *bad[] = {"../../etc/passwd", "a/b", "", "..", ".",
-                         "abc def", "abc%2F", "a\\b", long_token, NULL};
+    const char *bad[] = {
+        "../../etc/passwd", "a/b",    "",     "..",       ".",
+        "abc def",          "abc%2F", "a\\b", long_token, NULL};
 
     memset(long_token, 'a', sizeof long_token - 1);
     long_token[sizeof long_token - 1] = '\0';
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(leec_webroot_present(f->webroot, bad[i], KEYAUTH, NULL),
-                         LEEC_E_INVALID_ARG);
+        assert_int_equal(
+            leec_webroot_present(f->webroot, bad[i], KEYAUTH, NULL),
+            LEEC_E_INVALID_ARG);
         assert_int_equal(leec_webroot_cleanup(f->webroot, bad[i], NULL),
                          LEEC_E_INVALID_ARG);
     }
@@ -138,15 +140,18 @@ static void test_bad_webroot(void **state)
     char *plain = tu_pathf("%s/plain", f->dir);
 
     /* A missing webroot is not created. */
-    assert_int_equal(leec_webroot_present(missing, TOKEN, KEYAUTH, NULL), LEEC_E_IO);
+    assert_int_equal(leec_webroot_present(missing, TOKEN, KEYAUTH, NULL),
+                     LEEC_E_IO);
     assert_int_equal(access(missing, F_OK), -1);
     assert_int_equal(leec_file_write_atomic(plain, "x", 1, 0644), LEEC_OK);
-    assert_int_equal(leec_webroot_present(plain, TOKEN, KEYAUTH, NULL), LEEC_E_IO);
+    assert_int_equal(leec_webroot_present(plain, TOKEN, KEYAUTH, NULL),
+                     LEEC_E_IO);
     assert_int_equal(leec_webroot_present(NULL, TOKEN, KEYAUTH, NULL),
                      LEEC_E_INVALID_ARG);
     assert_int_equal(leec_webroot_present(f->webroot, TOKEN, NULL, NULL),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_webroot_cleanup(NULL, TOKEN, NULL), LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_webroot_cleanup(NULL, TOKEN, NULL),
+                     LEEC_E_INVALID_ARG);
 
     free(missing);
     free(plain);
@@ -206,8 +211,7 @@ static void test_foreign_links_refused(void **state)
     char *tac = tu_pathf("%s/acme-challenge", target);
     char *tfile = tu_pathf("%s/%s", tac, TOKEN);
     assert_int_equal(mkdir(tac, 0755), 0);
-    assert_int_equal(leec_file_write_atomic(tfile, "theirs", 6, 0644),
-                     LEEC_OK);
+    assert_int_equal(leec_file_write_atomic(tfile, "theirs", 6, 0644), LEEC_OK);
     why = NULL;
     assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN, &why), LEEC_E_IO);
     assert_why(why, "uid 65534", NULL);
@@ -269,8 +273,7 @@ static void test_token_link_replaced(void **state)
     char *data = NULL;
     struct stat st;
 
-    assert_int_equal(leec_file_write_atomic(outside, "keep", 4, 0600),
-                     LEEC_OK);
+    assert_int_equal(leec_file_write_atomic(outside, "keep", 4, 0600), LEEC_OK);
     assert_int_equal(leec_mkdir_p(ac, 0755), LEEC_OK);
     assert_int_equal(symlink(outside, file), 0);
     assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
@@ -305,14 +308,10 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_present_and_cleanup),
-        T(test_trailing_slash_webroot),
-        T(test_bad_tokens),
-        T(test_bad_webroot),
-        T(test_cleanup_io_error),
-        T(test_foreign_links_refused),
-        T(test_own_links_followed),
-        T(test_token_link_replaced),
+        T(test_present_and_cleanup), T(test_trailing_slash_webroot),
+        T(test_bad_tokens),          T(test_bad_webroot),
+        T(test_cleanup_io_error),    T(test_foreign_links_refused),
+        T(test_own_links_followed),  T(test_token_link_replaced),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,11 +22,11 @@
 #include "x509.h"
 
 #define HOUR 3600L
-#define DAY (24 * HOUR)
+#define DAY  (24 * HOUR)
 
 struct fixture {
     leec_key *ca_key;
-    leec_key *ca2_key;   /* a second CA with the same name */
+    leec_key *ca2_key; /* a second CA with the same name */
     leec_key *leaf_key;
     leec_key *other_key;
     X509 *ca;
@@ -142,9 +142,9 @@ static int teardown(void **state)
 static char *leaf_pem(struct fixture *f, EVP_PKEY *pub, const char *sans)
 {
     time_t now = time(NULL);
-    X509 *x = make_cert("a.example", NULL, pub, f->ca,
-                        leec_key_evp(f->ca_key), sans, now - HOUR,
-                        now + 90 * DAY, 0x0abcdef12345L, false);
+    X509 *x =
+        make_cert("a.example", NULL, pub, f->ca, leec_key_evp(f->ca_key), sans,
+                  now - HOUR, now + 90 * DAY, 0x0abcdef12345L, false);
     char *s = to_pem(x);
     X509_free(x);
     return s;
@@ -304,8 +304,7 @@ static void test_check_ok(void **state)
     char *why = NULL;
 
     assert_int_equal(
-        leec_cert_check(leaf, f->ca_pem, f->leaf_key, names, 4, &why),
-        LEEC_OK);
+        leec_cert_check(leaf, f->ca_pem, f->leaf_key, names, 4, &why), LEEC_OK);
     assert_null(why);
     assert_int_equal(leec_cert_check(leaf, NULL, f->leaf_key, names, 4, &why),
                      LEEC_OK);
@@ -347,8 +346,8 @@ static void test_chain_accept(void **state)
 
     /* Wrong key: refused with the reason, nothing handed back. */
     l = iss = NULL;
-    assert_int_equal(leec_chain_accept(body, strlen(body), f->other_key,
-                                       names, 1, NULL, &l, &iss, &why),
+    assert_int_equal(leec_chain_accept(body, strlen(body), f->other_key, names,
+                                       1, NULL, &l, &iss, &why),
                      LEEC_E_CERT_MISMATCH);
     assert_null(l);
     assert_null(iss);
@@ -391,8 +390,8 @@ static void test_check_wrong_key(void **state)
 static void test_check_names(void **state)
 {
     struct fixture *f = *state;
-    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key),
-                          "DNS:a.example,DNS:c.example");
+    char *leaf =
+        leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example,DNS:c.example");
     const char *missing[] = {"a.example", "c.example", "b.example"};
     const char *extra[] = {"a.example"};
     const char *both[] = {"a.example", "b.example"};
@@ -515,8 +514,7 @@ static void test_cert_info(void **state)
     char *pem = to_pem(x);
     leec_cert_info *info = NULL;
 
-    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info),
-                     LEEC_OK);
+    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info), LEEC_OK);
     assert_string_equal(info->subject, "CN=a.example");
     assert_string_equal(info->issuer, "CN=Test CA,O=leec");
     assert_string_equal(info->serial, "0abcdef12345");
@@ -550,8 +548,7 @@ static void test_cert_info_key_kinds(void **state)
     assert_non_null(ed);
 
     pem = leaf_pem(f, leec_key_evp(rsa), "DNS:a.example");
-    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info),
-                     LEEC_OK);
+    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info), LEEC_OK);
     assert_string_equal(info->key_type, "RSA");
     assert_string_equal(info->key_detail, "2048 bits");
     assert_int_equal(info->key_bits, 2048);
@@ -559,8 +556,7 @@ static void test_cert_info_key_kinds(void **state)
     free(pem);
 
     pem = leaf_pem(f, leec_key_evp(ec384), "DNS:a.example");
-    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info),
-                     LEEC_OK);
+    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info), LEEC_OK);
     assert_string_equal(info->key_type, "EC");
     assert_string_equal(info->key_detail, "P-384");
     assert_int_equal(info->key_bits, 384);
@@ -568,8 +564,7 @@ static void test_cert_info_key_kinds(void **state)
     free(pem);
 
     pem = leaf_pem(f, ed, NULL);
-    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info),
-                     LEEC_OK);
+    assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info), LEEC_OK);
     assert_string_equal(info->key_type, "Ed25519");
     assert_int_equal(info->nnames, 0);
     assert_null(info->names);
@@ -580,8 +575,7 @@ static void test_cert_info_key_kinds(void **state)
     assert_int_equal(leec_cert_info_from_pem("nope", 4, &info),
                      LEEC_E_INVALID_ARG);
     assert_null(info);
-    assert_int_equal(leec_cert_info_from_pem("", 0, &info),
-                     LEEC_E_INVALID_ARG);
+    assert_int_equal(leec_cert_info_from_pem("", 0, &info), LEEC_E_INVALID_ARG);
 
     EVP_PKEY_free(ed);
     leec_key_free(rsa);
