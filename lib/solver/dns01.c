@@ -26,9 +26,9 @@
 
 #include <ldns/ldns.h>
 
-#include "dns.h"
-#include "internal.h"
-#include "loop.h"
+#include "net/dns.h"
+#include "engine/internal.h"
+#include "engine/loop.h"
 
 #define MAX_HOPS          8  /* CNAMEs followed */
 #define MAX_NS            13 /* NS names used (the root has 13) */

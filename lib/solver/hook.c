@@ -36,10 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "internal.h"
-#include "loop.h"
-#include "problem.h"
+#include "util/buf.h"
+#include "engine/internal.h"
+#include "engine/loop.h"
+#include "acme/problem.h"
 #include "solver/providers.h"
 
 extern char **environ;

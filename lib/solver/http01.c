@@ -1,196 +1,145 @@
-/* The built-in http-01 responder. libmicrohttpd runs in external epoll mode:
- * the context's event loop polls our epoll fd and calls MHD_run(), so the
- * library stays single-threaded. */
+/* http-01 on the solver interface: the context's token table (served by the
+ * built-in responder or looked up by the host server), optionally mirrored
+ * as files under a webroot. */
 #define _GNU_SOURCE
-
-#include "netaddr.h"
-#include "solver/http01.h"
-
-#include <arpa/inet.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <stdarg.h>
-#include <stdint.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/stat.h>
 
-#include <microhttpd.h>
+#include "engine/internal.h"
+#include "solver/providers.h"
+#include "solver/webroot.h"
 
-#include "b64url.h"
+typedef struct http_solver {
+    leec_solver base;
+    char *webroot; /* NULL: the token table only */
+} http_solver;
 
-#define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
-#define TOKEN_MAX        256
-/* Enough for a CA's few validation servers plus some stray scanners. */
-#define CONN_LIMIT     64U
-#define CONN_TIMEOUT_S 10U
+typedef struct http_op {
+    char *token;
+} http_op;
 
-struct leec_http01_server {
-    struct MHD_Daemon *daemon;
-    leec_http01_lookup_fn lookup;
-    void *userdata;
+static leec_code http_present(leec_solver *s, const leec_chall *ch,
+                              leec_solver_done_fn done, void *ud, void **op)
+{
+    http_solver *hs = (http_solver *)s;
+    http_op *o = calloc(1, sizeof *o);
+    if (!o || !(o->token = strdup(ch->token))) {
+        free(o);
+        return LEEC_E_NOMEM;
+    }
+    /* Owner: the op, so that several agents' tokens never collide. */
+    leec_code rc = leec_tokens_add(&s->ctx->tokens, ch->token, ch->key_auth, o);
+    if (rc == LEEC_OK && hs->webroot) {
+        char *why = NULL;
+        rc = leec_webroot_present(hs->webroot, ch->token, ch->key_auth, &why);
+        if (rc != LEEC_OK) {
+            if (why)
+                leec_log(s->ctx, LEEC_LOG_ERROR, "http-01 webroot: %s", why);
+            leec_tokens_remove(&s->ctx->tokens, ch->token, o);
+        }
+        free(why);
+    }
+    if (rc != LEEC_OK) {
+        free(o->token);
+        free(o);
+        return rc;
+    }
+    *op = o;
+    done(ud, LEEC_OK, NULL);
+    return LEEC_OK;
+}
+
+static void http_cleanup(leec_solver *s, void *op, bool valid,
+                         leec_solver_done_fn done, void *ud)
+{
+    (void)valid;
+    http_solver *hs = (http_solver *)s;
+    http_op *o = op;
+    leec_code rc = LEEC_OK;
+    char *why = NULL;
+    leec_tokens_remove(&s->ctx->tokens, o->token, o);
+    if (hs->webroot)
+        rc = leec_webroot_cleanup(hs->webroot, o->token, &why);
+    free(o->token);
+    free(o);
+    if (done)
+        done(ud, rc,
+             rc == LEEC_OK ? NULL
+             : why         ? why
+                           : "cannot remove the webroot file");
+    free(why);
+}
+
+static void http_destroy(leec_solver *s)
+{
+    http_solver *hs = (http_solver *)s;
+    free(hs->webroot);
+    free(hs);
+}
+
+static const struct leec_solver_ops http01_ops = {
+    .type = "http-01",
+    .name = "http-01",
+    .present = http_present,
+    .cleanup = http_cleanup,
+    .destroy = http_destroy,
 };
 
-/* MHD would otherwise write to stderr, which a library must not do. */
-static void drop_log(void *cls, const char *fmt, va_list ap)
+static const struct leec_solver_ops webroot_ops = {
+    .type = "http-01",
+    .name = "http-01 webroot",
+    .present = http_present,
+    .cleanup = http_cleanup,
+    .destroy = http_destroy,
+};
+
+static leec_solver *make(leec_ctx *ctx, const struct leec_solver_ops *ops,
+                         const char *dir, leec_code *err)
 {
-    (void)cls;
-    (void)fmt;
-    (void)ap;
-}
-
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
-                               const char *body)
-{
-    enum MHD_Result ret = MHD_NO;
-    struct MHD_Response *resp = NULL;
-
-    /* MUST_COPY: body may be the lookup's borrowed string, which can be
-     * gone by the time MHD sends it. (MHD takes void * even for copies;
-     * it does not write to it.) */
-    resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
-                                           MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        goto out;
-    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                "text/plain") != MHD_YES)
-        goto out;
-    ret = MHD_queue_response(conn, status, resp);
-
-out:
-    if (resp)
-        MHD_destroy_response(resp);
-    return ret;
-}
-
-static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
-                                      const char *url, const char *method,
-                                      const char *version,
-                                      const char *upload_data,
-                                      size_t *upload_data_size, void **req_cls)
-{
-    leec_http01_server *srv = cls;
-    const char *token = NULL;
-    const char *key_auth = NULL;
-    size_t plen = strlen(CHALLENGE_PREFIX);
-
-    (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    (void)req_cls;
-
-    /* Answered on the first call, before any body is read: a body is never
-     * needed, and MHD then closes the connection instead of reading it. */
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        goto out;
-    if (!url || strncmp(url, CHALLENGE_PREFIX, plen) != 0)
-        goto out;
-    token = url + plen;
-    /* Only the base64url alphabet: no '/', '.', '%' tricks reach lookup. */
-    if (!leec_b64url_valid(token, TOKEN_MAX))
-        goto out;
-    key_auth = srv->lookup(srv->userdata, token);
-
-out:
-    if (!key_auth)
-        return respond(conn, MHD_HTTP_NOT_FOUND, "not found");
-    return respond(conn, MHD_HTTP_OK, key_auth);
-}
-
-/* On a socket of our own (leec_listen_open): why a bind failed is known,
- * which MHD would not tell. MHD owns it from here (closed on stop). */
-static struct MHD_Daemon *start(leec_http01_server *srv, int fd)
-{
-    /* Without MHD_USE_ERROR_LOG and with a dropping logger, MHD is silent. */
-    return MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, handle_request, srv,
-                            MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL,
-                            MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
-                            MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
-                            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_END);
-}
-
-leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
-                                 void *userdata, leec_http01_server **out)
-{
-    leec_code rc = LEEC_E_INVALID_ARG;
-    leec_http01_server *srv = NULL;
-    struct sockaddr_storage ss;
-    socklen_t sslen = 0;
-    uint16_t port = 0;
-
-    if (!out || !fn)
-        goto out;
-    *out = NULL;
-    rc = leec_parse_listen_addr(addr, &ss, &sslen, &port);
-    if (rc != LEEC_OK)
-        goto out;
-
-    rc = LEEC_E_NOMEM;
-    srv = calloc(1, sizeof *srv);
-    if (!srv)
-        goto out;
-    srv->lookup = fn;
-    srv->userdata = userdata;
-
-    int fd = -1;
-    if ((rc = leec_listen_open(&ss, sslen, port, (int)CONN_LIMIT, &fd)) !=
-        LEEC_OK)
-        goto out;
-    if (!(srv->daemon = start(srv, fd))) {
-        close(fd);
-        rc = LEEC_E_IO;
-        goto out;
+    http_solver *hs = calloc(1, sizeof *hs);
+    if (!hs || (dir && !(hs->webroot = strdup(dir)))) {
+        free(hs);
+        if (err)
+            *err = LEEC_E_NOMEM;
+        return NULL;
     }
-    *out = srv;
-    srv = NULL;
-    rc = LEEC_OK;
-
-out:
-    leec_http01_server_free(srv);
-    return rc;
+    hs->base.ops = ops;
+    hs->base.ctx = ctx;
+    if (err)
+        *err = LEEC_OK;
+    return &hs->base;
 }
 
-int leec_http01_server_fd(leec_http01_server *srv)
+leec_solver *leec_http01_solver_new(leec_ctx *ctx, leec_code *err)
 {
-    const union MHD_DaemonInfo *info = NULL;
-
-    if (!srv || !srv->daemon)
-        return -1;
-    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    return info ? info->epoll_fd : -1;
+    return make(ctx, &http01_ops, NULL, err);
 }
 
-long leec_http01_server_timeout_ms(leec_http01_server *srv)
+leec_solver *leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
+                                     leec_code *err)
 {
-    MHD_UNSIGNED_LONG_LONG ms = 0;
-
-    if (!srv || !srv->daemon || MHD_get_timeout(srv->daemon, &ms) != MHD_YES)
-        return -1;
-    return ms > (MHD_UNSIGNED_LONG_LONG)LONG_MAX ? LONG_MAX : (long)ms;
+    struct stat st;
+    leec_code rc = LEEC_E_INVALID_ARG;
+    if (!dir || !*dir)
+        goto fail;
+    /* Refused now, before anything is ordered: a typo must not cost the
+     * CA an order and a failed validation. */
+    if (stat(dir, &st) != 0) {
+        rc = errno == ENOENT || errno == ENOTDIR ? LEEC_E_NOT_FOUND : LEEC_E_IO;
+        goto fail;
+    }
+    if (!S_ISDIR(st.st_mode))
+        goto fail;
+    return make(ctx, &webroot_ops, dir, err);
+fail:
+    if (err)
+        *err = rc;
+    return NULL;
 }
 
-void leec_http01_server_run(leec_http01_server *srv)
+const char *leec_webroot_solver_dir(const leec_solver *s)
 {
-    if (srv && srv->daemon)
-        MHD_run(srv->daemon);
-}
-
-int leec_http01_server_port(leec_http01_server *srv)
-{
-    const union MHD_DaemonInfo *info = NULL;
-
-    if (!srv || !srv->daemon)
-        return -1;
-    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? (int)info->port : -1;
-}
-
-void leec_http01_server_free(leec_http01_server *srv)
-{
-    if (!srv)
-        return;
-    if (srv->daemon)
-        MHD_stop_daemon(srv->daemon);
-    free(srv);
+    return s->ops == &webroot_ops ? ((const http_solver *)s)->webroot : NULL;
 }

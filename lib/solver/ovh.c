@@ -32,12 +32,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "http.h"
-#include "internal.h"
-#include "json.h"
-#include "loop.h"
+#include "util/buf.h"
+#include "crypto/crypto.h"
+#include "net/http.h"
+#include "engine/internal.h"
+#include "util/json.h"
+#include "engine/loop.h"
 #include "solver/providers.h"
 
 #define CREDS_MAX      (16 * 1024) /* a credentials file is a few lines */

@@ -25,8 +25,8 @@
 
 #include <ldns/ldns.h>
 
-#include "dns.h"
-#include "internal.h"
+#include "net/dns.h"
+#include "engine/internal.h"
 #include "solver/providers.h"
 
 #define KEYFILE_MAX     (64 * 1024)

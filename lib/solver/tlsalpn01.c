@@ -32,11 +32,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "netaddr.h"
-#include "b64url.h"
-#include "crypto.h"
-#include "internal.h"
-#include "loop.h"
+#include "net/netaddr.h"
+#include "util/b64url.h"
+#include "crypto/crypto.h"
+#include "engine/internal.h"
+#include "engine/loop.h"
 #include "solver/providers.h"
 #include "solver/tlsalpn01.h"
 

@@ -27,8 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "b64url.h"
-#include "fsutil.h"
+#include "util/b64url.h"
+#include "util/fsutil.h"
 
 /* RFC 8555 tokens carry 128 bits (22 characters); 256 leaves room for CAs
  * that use longer ones while keeping file names short. */

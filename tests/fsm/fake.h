@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http.h"
-#include "internal.h"
+#include "net/http.h"
+#include "engine/internal.h"
 
 /* ---- fake clock ---- */
 /* The clock handed to leec_ctx_set_clock(ctx, fake_clock, NULL). */

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
+#include "util/b64url.h"
 #include "fake.h"
 
 #define MAX_NAMES    8

@@ -9,7 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "b64url.h"
+#include "util/b64url.h"
 #include "fake.h"
 
 /* ---- clock ---- */

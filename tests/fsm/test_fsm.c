@@ -17,8 +17,8 @@
 
 #include "fake.h"
 #include "../unit/testutil.h"
-#include "jws.h"
-#include "problem.h"
+#include "crypto/jws.h"
+#include "acme/problem.h"
 
 #define MAX_ITER 20000
 #define MAX_REC  64

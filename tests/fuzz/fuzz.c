@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fsutil.h"
+#include "util/fsutil.h"
 
 char *fuzz_data(const char *name, size_t *len)
 {

@@ -10,11 +10,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "internal.h"
-#include "json.h"
-#include "order.h"
-#include "problem.h"
-#include "renewal.h"
+#include "engine/internal.h"
+#include "util/json.h"
+#include "acme/order.h"
+#include "acme/problem.h"
+#include "engine/renewal.h"
 
 /* A fixed "now", so that an input always takes the same path. */
 #define NOW ((time_t)1767225600) /* 2026-01-01 */

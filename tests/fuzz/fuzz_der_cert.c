@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "der.h"
+#include "crypto/der.h"
 #include "fuzz.h"
-#include "x509.h"
+#include "crypto/x509.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

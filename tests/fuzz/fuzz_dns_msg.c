@@ -37,10 +37,10 @@
 
 #include <ldns/ldns.h>
 
-#include "dns.h"
+#include "net/dns.h"
 #include "fake.h"
 #include "fuzz.h"
-#include "loop.h"
+#include "engine/loop.h"
 #include "solver/providers.h"
 
 #define MAX_ITER   2000

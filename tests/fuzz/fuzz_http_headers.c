@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "http.h"
-#include "internal.h"
-#include "retry.h"
+#include "net/http.h"
+#include "engine/internal.h"
+#include "acme/retry.h"
 
 #define NOW ((time_t)1767225600) /* 2026-01-01, so runs repeat */
 

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "der.h"
+#include "crypto/crypto.h"
+#include "crypto/der.h"
 #include "fuzz.h"
-#include "x509.h"
+#include "crypto/x509.h"
 
 static leec_key *leaf_key;
 

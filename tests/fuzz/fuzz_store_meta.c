@@ -11,10 +11,10 @@
 
 #include "fake.h"
 #include "fuzz.h"
-#include "json.h"
+#include "util/json.h"
 #include "lifecycle.h"
 #include "memstore.h"
-#include "renewal.h"
+#include "engine/renewal.h"
 
 #define NAME "example.com"
 #define DIRECTORY                                                              \

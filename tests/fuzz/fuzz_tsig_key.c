@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "internal.h"
+#include "engine/internal.h"
 #include "solver/providers.h"
 
 static leec_ctx *ctx;

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "store.h"
+#include "store/store.h"
 
 leec_store *fuzz_store_new(void);
 /* Sets (a copy of len bytes of data) or, data NULL, removes a file:

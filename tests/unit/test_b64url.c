@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
+#include "util/b64url.h"
 
 static const struct {
     const char *raw;

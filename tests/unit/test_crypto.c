@@ -19,8 +19,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "b64url.h"
-#include "crypto.h"
+#include "util/b64url.h"
+#include "crypto/crypto.h"
 
 #define NTYPES 5
 

@@ -14,9 +14,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "b64url.h"
-#include "crypto.h"
-#include "csr.h"
+#include "util/b64url.h"
+#include "crypto/crypto.h"
+#include "crypto/csr.h"
 
 struct keys {
     leec_key *ec256;

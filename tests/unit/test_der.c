@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "der.h"
+#include "crypto/der.h"
 
 /* serial 0x87654321 (a sign byte in DER), UTCTime */
 static const char leaf_pem[] =

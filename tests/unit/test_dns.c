@@ -26,8 +26,8 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
-#include "dns.h"
-#include "internal.h"
+#include "net/dns.h"
+#include "engine/internal.h"
 #include "solver/dns01.h"
 #include "testutil.h"
 

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "fsutil.h"
+#include "util/fsutil.h"
 #include "testutil.h"
 
 typedef struct fixture {

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "governor.h"
+#include "engine/governor.h"
 
 #define T0 ((int64_t)1000000) /* an arbitrary start time (ms) */
 

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "solver/http01.h"
+#include "net/http01_server.h"
 #include "testutil.h"
 
 #define TOKEN   "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"

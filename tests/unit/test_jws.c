@@ -14,9 +14,9 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
-#include "b64url.h"
-#include "crypto.h"
-#include "jws.h"
+#include "util/b64url.h"
+#include "crypto/crypto.h"
+#include "crypto/jws.h"
 
 #define URL   "https://ca.example/acme/new-order"
 #define NONCE "oFvnlFP1wIhRlYS2jTaXbA"

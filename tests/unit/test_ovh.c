@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <openssl/sha.h>
 
-#include "crypto.h"
+#include "crypto/crypto.h"
 #include "solver/providers.h"
 #include "testutil.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "problem.h"
+#include "acme/problem.h"
 
 static json_t *load(const char *text)
 {

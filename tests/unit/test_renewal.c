@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "renewal.h"
-#include "store.h"
+#include "engine/renewal.h"
+#include "store/store.h"
 #include "testutil.h"
-#include "x509.h"
+#include "crypto/x509.h"
 
 /* AKI keyid 69:88:5B:...:C8:D4 and serial 0x87654321: the example of
  * RFC 9773 §4.1, made with openssl. */

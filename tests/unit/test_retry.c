@@ -7,7 +7,7 @@
 
 #include <time.h>
 
-#include "retry.h"
+#include "acme/retry.h"
 
 /* "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's example) */
 #define EXAMPLE_DATE "Sun, 06 Nov 1994 08:49:37 GMT"

@@ -27,7 +27,7 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
-#include "internal.h"
+#include "engine/internal.h"
 #include "solver/providers.h"
 #include "testutil.h"
 

@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "fsutil.h"
-#include "internal.h"
-#include "store.h"
+#include "util/fsutil.h"
+#include "engine/internal.h"
+#include "store/store.h"
 #include "testutil.h"
 
 #define KEY1 "-----BEGIN PRIVATE KEY-----\nkey-one\n-----END PRIVATE KEY-----\n"

@@ -27,9 +27,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "b64url.h"
-#include "crypto.h"
-#include "internal.h"
+#include "util/b64url.h"
+#include "crypto/crypto.h"
+#include "engine/internal.h"
 #include "solver/providers.h"
 #include "solver/tlsalpn01.h"
 #include "testutil.h"

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "fsutil.h"
+#include "util/fsutil.h"
 #include "solver/webroot.h"
 #include "testutil.h"
 

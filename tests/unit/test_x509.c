@@ -17,9 +17,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "x509.h"
+#include "util/buf.h"
+#include "crypto/crypto.h"
+#include "crypto/x509.h"
 
 #define HOUR 3600L
 #define DAY  (24 * HOUR)

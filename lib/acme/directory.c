@@ -1,0 +1,138 @@
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/internal.h"
+#include "util/json.h"
+#include "store/store.h"
+
+bool leec_url_ok(const char *url)
+{
+    if (!url || strlen(url) > LEEC_MAX_URL)
+        return false;
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    return strncasecmp(url, "https://", 8) == 0 && url[8] != '\0';
+}
+
+void leec_directory_clear(leec_directory *d)
+{
+    free(d->new_nonce);
+    free(d->new_account);
+    free(d->new_order);
+    free(d->revoke_cert);
+    free(d->key_change);
+    free(d->renewal_info);
+    free(d->terms);
+    for (size_t i = 0; i < d->nprofiles; i++)
+        free(d->profiles[i]);
+    free(d->profiles);
+    memset(d, 0, sizeof *d);
+}
+
+static leec_code take_url(const json_t *obj, const char *key, bool required,
+                          char **out, char **why)
+{
+    const char *v = NULL;
+    if (leec_json_get_str(obj, key, required, &v) != LEEC_OK ||
+        (v && !leec_url_ok(v))) {
+        if (why && !*why &&
+            asprintf(why, "directory: missing or invalid URL for %s", key) < 0)
+            *why = NULL;
+        return LEEC_E_PROTOCOL;
+    }
+    if (!v)
+        return LEEC_OK;
+    *out = strdup(v);
+    return *out ? LEEC_OK : LEEC_E_NOMEM;
+}
+
+/* meta.profiles: an object of profile name -> description. Names that are
+ * not short printable tokens are skipped; at most 32 are kept. */
+#define MAX_PROFILES 32
+static leec_code take_profiles(const json_t *meta, leec_directory *d)
+{
+    const json_t *p = meta ? json_object_get(meta, "profiles") : NULL;
+    if (!json_is_object(p) || json_object_size(p) == 0)
+        return LEEC_OK;
+    size_t n = json_object_size(p);
+    if (n > MAX_PROFILES)
+        n = MAX_PROFILES;
+    if (!(d->profiles = calloc(n, sizeof *d->profiles)))
+        return LEEC_E_NOMEM;
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)p, name, v)
+    {
+        size_t len = strlen(name);
+        bool ok = len > 0 && len <= 64;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = name[i] > 0x20 && name[i] < 0x7f && name[i] != ',';
+        if (!ok || d->nprofiles == n)
+            continue;
+        if (!(d->profiles[d->nprofiles] = strdup(name)))
+            return LEEC_E_NOMEM;
+        d->nprofiles++;
+    }
+    return LEEC_OK;
+}
+
+leec_code leec_directory_parse(const json_t *obj, leec_directory *d, char **why)
+{
+    leec_code rc;
+    memset(d, 0, sizeof *d);
+    if ((rc = take_url(obj, "newNonce", true, &d->new_nonce, why)) ||
+        (rc = take_url(obj, "newAccount", true, &d->new_account, why)) ||
+        (rc = take_url(obj, "newOrder", true, &d->new_order, why)) ||
+        (rc = take_url(obj, "revokeCert", false, &d->revoke_cert, why)) ||
+        (rc = take_url(obj, "keyChange", false, &d->key_change, why)) ||
+        (rc = take_url(obj, "renewalInfo", false, &d->renewal_info, why)))
+        goto out;
+    /* The terms are shown to a person, never fetched: any printable string
+     * (pebble's is a data: URL). */
+    const char *tos =
+        leec_json_str(leec_json_object(obj, "meta"), "termsOfService");
+    if (tos &&
+        (leec_url_ok(tos) || strncmp(tos, "data:", 5) == 0 ||
+         strncmp(tos, "http://", 7) == 0) &&
+        !(d->terms = strdup(tos)))
+        rc = LEEC_E_NOMEM;
+    if (rc == LEEC_OK)
+        rc = take_profiles(leec_json_object(obj, "meta"), d);
+out:
+    if (rc != LEEC_OK)
+        leec_directory_clear(d);
+    return rc;
+}
+
+char *leec_ca_id(const char *url)
+{
+    /* https://host[:port]/path -> "host" or "host_port" */
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    char *id = strndup(p, n);
+    if (!id)
+        return NULL;
+    for (char *c = id; *c; c++) {
+        if (*c == ':')
+            *c = '_';
+        else if (*c == '[' || *c == ']')
+            *c = '_';
+        else if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    }
+    if (!leec_store_name_valid(id)) {
+        free(id);
+        return NULL;
+    }
+    return id;
+}

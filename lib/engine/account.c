@@ -1,0 +1,474 @@
+/* The context's shared resources: the CA's directory and the account. The
+ * first agent that needs them starts the requests; every agent waiting is
+ * woken when they resolve, successfully or not. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/internal.h"
+#include "crypto/jws.h"
+#include "util/json.h"
+#include "acme/problem.h"
+#include "store/store.h"
+
+static void wake_agents(leec_ctx *ctx)
+{
+    /* Agents may finish (and be freed by a callback) while we walk: index
+     * loop over the live array, frees are deferred during perform. */
+    for (size_t i = 0; i < ctx->nagents; i++)
+        leec_agent_account_ready(ctx->agents[i]);
+}
+
+static void unlock_account(leec_ctx *ctx)
+{
+    if (ctx->acct_lock) {
+        ctx->store->ops->unlock(ctx->store, ctx->acct_lock);
+        ctx->acct_lock = NULL;
+    }
+}
+
+static void account_fail(leec_ctx *ctx, leec_code err, const char *msg,
+                         leec_problem *problem)
+{
+    unlock_account(ctx);
+    ctx->acct_state = RES_FAILED;
+    ctx->acct_err = err;
+    free(ctx->acct_errmsg);
+    ctx->acct_errmsg = strdup(msg ? msg : leec_strerror(err));
+    leec_problem_free(ctx->acct_problem);
+    ctx->acct_problem = problem;
+    /* INFO: each agent waiting for the account fails with this message,
+     * and reports it through the API (operations, which have no message,
+     * log it themselves): at ERROR it would be said twice. */
+    leec_log(ctx, LEEC_LOG_INFO, "account: %s%s%s", ctx->acct_errmsg,
+             problem && problem->detail ? ": " : "",
+             problem && problem->detail ? problem->detail : "");
+    wake_agents(ctx);
+}
+
+static void account_ready(leec_ctx *ctx)
+{
+    unlock_account(ctx);
+    ctx->acct_state = RES_READY;
+    ctx->acct_gen++;
+    wake_agents(ctx);
+}
+
+static char *account_json(leec_ctx *ctx)
+{
+    json_t *o =
+        json_pack("{s:s, s:s}", "url", ctx->acct_url, "directory", ctx->server);
+    if (!o)
+        return NULL;
+    if (ctx->contact) {
+        char *m = NULL;
+        if (asprintf(&m, "mailto:%s", ctx->contact) >= 0) {
+            json_object_set_new(o, "contact", json_pack("[s]", m));
+            free(m);
+        }
+    }
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+leec_code leec_account_save(leec_ctx *ctx)
+{
+    char *pem = NULL;
+    char *js = account_json(ctx);
+    leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
+    if (rc == LEEC_OK)
+        rc =
+            ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem, js);
+    leec_secure_free(pem);
+    free(js);
+    return rc;
+}
+
+static void on_new_account(void *ud, leec_acme_resp *r)
+{
+    leec_ctx *ctx = ud;
+    ctx->acct_req = NULL;
+    if (r->err != LEEC_OK) {
+        account_fail(ctx, r->err, r->errmsg, NULL);
+        return;
+    }
+    if (r->status != 201 && r->status != 200) {
+        leec_problem *p = r->problem;
+        r->problem = NULL;
+        account_fail(ctx, LEEC_E_ACME,
+                     ctx->acct_lookup
+                         ? "the CA knows no account for the saved account "
+                           "key (its account.json is missing); remove that "
+                           "account from the store to make a new one"
+                         : "newAccount refused",
+                     p);
+        return;
+    }
+    const char *status = leec_json_str(r->json, "status");
+    if (!r->location || !leec_url_ok(r->location) ||
+        (status && strcmp(status, "valid") != 0)) {
+        account_fail(ctx, LEEC_E_PROTOCOL,
+                     "newAccount: no valid account URL or account not valid",
+                     NULL);
+        return;
+    }
+    if (!(ctx->acct_url = strdup(r->location))) {
+        account_fail(ctx, LEEC_E_NOMEM, NULL, NULL);
+        return;
+    }
+    ctx->acct_created = r->status == 201;
+    leec_log(ctx, LEEC_LOG_INFO, "account %s: %s",
+             ctx->acct_created ? "created" : "found", ctx->acct_url);
+    if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
+        char *pem = NULL;
+        char *js = account_json(ctx);
+        leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
+        if (rc == LEEC_OK)
+            rc = ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem,
+                                               js);
+        leec_secure_free(pem);
+        free(js);
+        if (rc != LEEC_OK) {
+            account_fail(ctx, rc, "cannot save the account in the store", NULL);
+            return;
+        }
+    }
+    account_ready(ctx);
+}
+
+/* RFC 8555 §7.3.4: the externalAccountBinding member, an HS256 JWS over
+ * the new account's public JWK. */
+static leec_code add_eab(leec_ctx *ctx, json_t *payload)
+{
+    char *jwk = NULL, *jws = NULL;
+    json_t *o = NULL;
+    leec_code rc = leec_key_jwk_json(ctx->acct_key, &jwk);
+    if (rc == LEEC_OK)
+        rc = leec_jws_sign_hmac(ctx->eab_key, ctx->eab_keylen, ctx->eab_kid,
+                                ctx->dir.new_account, jwk, &jws);
+    if (rc == LEEC_OK) {
+        o = json_loads(jws, 0, NULL);
+        rc = o && json_object_set_new(payload, "externalAccountBinding", o) == 0
+                 ? LEEC_OK
+                 : LEEC_E_NOMEM;
+    }
+    if (rc == LEEC_OK)
+        leec_log(ctx, LEEC_LOG_DEBUG,
+                 "newAccount with external account "
+                 "binding (kid %s)",
+                 ctx->eab_kid);
+    free(jwk);
+    free(jws);
+    return rc;
+}
+
+static void create_account(leec_ctx *ctx)
+{
+    leec_code rc;
+    json_t *p = NULL;
+    char *payload = NULL;
+    /* A saved key whose account.json was lost: its account is looked up
+     * (RFC 8555 §7.3.1), never a new one made with it. */
+    if ((ctx->acct_lookup = ctx->acct_key != NULL)) {
+        rc = LEEC_E_NOMEM;
+        if (!(p = json_pack("{s:b}", "onlyReturnExisting", 1)) ||
+            !(payload = json_dumps(p, JSON_COMPACT)))
+            goto fail;
+        goto send;
+    }
+    if (ctx->dir.terms && !ctx->agree_tos) {
+        char *msg = NULL;
+        if (asprintf(&msg,
+                     "creating an account requires agreeing to the CA's "
+                     "terms of service (%s)",
+                     ctx->dir.terms) < 0)
+            msg = NULL;
+        account_fail(ctx, LEEC_E_TOS, msg, NULL);
+        free(msg);
+        return;
+    }
+    if ((rc = leec_key_generate(ctx->account_key_type, &ctx->acct_key)) !=
+        LEEC_OK)
+        goto fail;
+    rc = LEEC_E_NOMEM;
+    p = json_object();
+    if (!p)
+        goto fail;
+    if (ctx->agree_tos)
+        json_object_set_new(p, "termsOfServiceAgreed", json_true());
+    if (ctx->contact) {
+        char *m = NULL;
+        if (asprintf(&m, "mailto:%s", ctx->contact) < 0)
+            goto fail;
+        json_object_set_new(p, "contact", json_pack("[s]", m));
+        free(m);
+    }
+    if (ctx->eab_kid && (rc = add_eab(ctx, p)) != LEEC_OK)
+        goto fail;
+    rc = LEEC_E_NOMEM;
+    if (!(payload = json_dumps(p, JSON_COMPACT)))
+        goto fail;
+send:
+    rc = leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key, NULL,
+                        NULL, on_new_account, ctx, &ctx->acct_req);
+    if (rc != LEEC_OK)
+        goto fail;
+    json_decref(p);
+    free(payload);
+    return;
+fail:
+    json_decref(p);
+    free(payload);
+    account_fail(ctx, rc, "cannot start the account request", NULL);
+}
+
+static leec_code load_saved(leec_ctx *ctx, bool *found)
+{
+    char *pem = NULL, *js = NULL;
+    json_t *o = NULL;
+    *found = false;
+    leec_code rc =
+        ctx->store->ops->account_load(ctx->store, ctx->acct_ca_id, &pem, &js);
+    if (rc == LEEC_E_NOT_FOUND)
+        return LEEC_OK;
+    if (rc != LEEC_OK)
+        goto out;
+    leec_key_free(ctx->acct_key);
+    ctx->acct_key = NULL;
+    if (!js) {
+        /* Only the key: kept for newAccount, which finds the account. */
+        if ((rc = leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) ==
+            LEEC_OK)
+            leec_log(ctx, LEEC_LOG_WARN,
+                     "the saved account for %s has no account.json: asking "
+                     "the CA for the account of its key",
+                     ctx->acct_ca_id);
+        goto out;
+    }
+    const char *url = NULL;
+    if ((rc = leec_json_parse_object(js, strlen(js), &o)) != LEEC_OK ||
+        (rc = leec_json_get_str(o, "url", true, &url)) != LEEC_OK ||
+        !leec_url_ok(url)) {
+        rc = LEEC_E_JSON; /* said so by try_saved */
+        goto out;
+    }
+    if ((rc = leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) != LEEC_OK)
+        goto out;
+    if (!(ctx->acct_url = strdup(url))) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    *found = true;
+    leec_log(ctx, LEEC_LOG_INFO, "using the saved account %s", url);
+out:
+    leec_secure_free(pem);
+    free(js);
+    json_decref(o);
+    return rc;
+}
+
+/* Looks for the saved account; true when it settled the matter (found, or
+ * failed). */
+static bool try_saved(leec_ctx *ctx)
+{
+    bool found = false;
+    if (ctx->acct_skip_saved)
+        return false;
+    leec_code rc = load_saved(ctx, &found);
+    if (rc != LEEC_OK) {
+        char *msg = NULL;
+        if (asprintf(&msg,
+                     "the saved account for %s cannot be used: %s "
+                     "(account.key.pem, account.json); restore them, or "
+                     "remove that account from the store to make a new one",
+                     ctx->acct_ca_id,
+                     rc == LEEC_E_BAD_KEY ? "its key is missing or unusable"
+                     : rc == LEEC_E_JSON  ? "its account.json is malformed"
+                     : rc == LEEC_E_STORE && leec_store_errmsg(ctx->store)
+                         ? leec_store_errmsg(ctx->store)
+                         : leec_strerror(rc)) < 0)
+            msg = NULL;
+        account_fail(ctx, rc == LEEC_E_NOMEM ? rc : LEEC_E_STORE,
+                     msg ? msg : "the saved account cannot be read", NULL);
+        free(msg);
+    } else if (found) {
+        account_ready(ctx);
+    }
+    return rc != LEEC_OK || found;
+}
+
+#define ACCOUNT_LOCK_RETRY_MS 200
+
+static void start_account(leec_ctx *ctx)
+{
+    ctx->acct_state = RES_PENDING;
+    if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
+        if (try_saved(ctx))
+            return;
+        /* None saved: one process creates it while the others wait, then
+         * find it saved. */
+        leec_code rc = ctx->store->ops->lock(ctx->store, "account",
+                                             ctx->acct_ca_id, &ctx->acct_lock);
+        int64_t now = leec_now_ms(ctx);
+        if (rc == LEEC_E_LOCKED) {
+            if (ctx->acct_lock_since < 0)
+                ctx->acct_lock_since = now;
+            if (now - ctx->acct_lock_since <
+                (int64_t)ctx->lock_timeout_s * 1000) {
+                ctx->acct_retry_at = now + ACCOUNT_LOCK_RETRY_MS;
+                return;
+            }
+            char *who =
+                leec_store_holder_text(ctx->store, "account", ctx->acct_ca_id);
+            char *msg = NULL;
+            if (asprintf(&msg,
+                         "another process (%s) holds the account's lock; gave "
+                         "up waiting after %u s",
+                         who ? who : "?", ctx->lock_timeout_s) < 0)
+                msg = NULL;
+            account_fail(ctx, LEEC_E_LOCKED, msg, NULL);
+            free(msg);
+            free(who);
+            return;
+        }
+        ctx->acct_lock_since = -1;
+        if (rc != LEEC_OK) {
+            account_fail(ctx, rc, "cannot lock the account in the store", NULL);
+            return;
+        }
+        if (try_saved(ctx))
+            return;
+    }
+    create_account(ctx);
+}
+
+void leec_account_on_timer(leec_ctx *ctx)
+{
+    ctx->acct_retry_at = -1;
+    if (ctx->acct_state == RES_PENDING && !ctx->acct_req)
+        start_account(ctx);
+}
+
+static void on_directory(void *ud, leec_acme_resp *r)
+{
+    leec_ctx *ctx = ud;
+    char *why = NULL;
+    ctx->dir_req = NULL;
+    if (r->err != LEEC_OK) {
+        ctx->dir_state = RES_FAILED;
+        account_fail(ctx, r->err, r->errmsg, NULL);
+        return;
+    }
+    if (r->status != 200 || !r->json) {
+        ctx->dir_state = RES_FAILED;
+        char *msg = NULL;
+        if (asprintf(&msg, "directory %s: HTTP %ld, not an ACME directory",
+                     ctx->server, r->status) < 0)
+            msg = NULL;
+        leec_problem *p = r->problem;
+        r->problem = NULL;
+        account_fail(ctx, LEEC_E_PROTOCOL, msg, p);
+        free(msg);
+        return;
+    }
+    leec_code rc = leec_directory_parse(r->json, &ctx->dir, &why);
+    if (rc != LEEC_OK) {
+        ctx->dir_state = RES_FAILED;
+        account_fail(ctx, rc, why, NULL);
+        free(why);
+        return;
+    }
+    ctx->dir_state = RES_READY;
+    if (ctx->acct_state == RES_PENDING)
+        start_account(ctx);
+    /* Agents looking for renewal information need only the directory
+     * (agents waiting for the account find it still pending); revocations
+     * waiting for it look at dir_state from perform. */
+    wake_agents(ctx);
+}
+
+static void fetch_directory(leec_ctx *ctx)
+{
+    ctx->dir_state = RES_PENDING;
+    leec_log(ctx, LEEC_LOG_DEBUG, "fetching directory %s", ctx->server);
+    leec_code rc =
+        leec_acme_get(ctx, ctx->server, on_directory, ctx, &ctx->dir_req);
+    if (rc != LEEC_OK) {
+        ctx->dir_state = RES_FAILED;
+        account_fail(ctx, rc, "cannot request the directory", NULL);
+    }
+}
+
+void leec_directory_ensure(leec_ctx *ctx)
+{
+    if (ctx->dir_state == RES_NONE && ctx->acct_state == RES_NONE)
+        fetch_directory(ctx);
+}
+
+void leec_account_ensure(leec_ctx *ctx)
+{
+    if (ctx->acct_state != RES_NONE)
+        return;
+    ctx->acct_state = RES_PENDING;
+    if (!ctx->acct_ca_id && !(ctx->acct_ca_id = leec_ca_id(ctx->server))) {
+        account_fail(ctx, LEEC_E_INVALID_ARG,
+                     "cannot derive a store id from the server URL", NULL);
+        return;
+    }
+    if (ctx->dir_state == RES_READY) {
+        start_account(ctx);
+        return;
+    }
+    if (ctx->dir_state == RES_PENDING)
+        return; /* fetched for a revocation: on_directory goes on */
+    fetch_directory(ctx);
+}
+
+void leec_account_forget(leec_ctx *ctx, unsigned gen)
+{
+    if (gen != ctx->acct_gen || ctx->acct_state != RES_READY)
+        return; /* another agent already did it */
+    leec_log(ctx, LEEC_LOG_WARN,
+             "the CA no longer knows account %s; creating a new one",
+             ctx->acct_url);
+    leec_key_free(ctx->acct_key);
+    ctx->acct_key = NULL;
+    free(ctx->acct_url);
+    ctx->acct_url = NULL;
+    ctx->acct_state = RES_NONE;
+    /* The saved account is replaced when the new one is created. */
+    ctx->acct_skip_saved = true;
+}
+
+leec_code leec_account_error(leec_ctx *ctx, leec_problem **problem)
+{
+    leec_code rc = ctx->acct_err != LEEC_OK ? ctx->acct_err : LEEC_E_STATE;
+    *problem = NULL;
+    if (ctx->acct_problem && !(*problem = leec_problem_dup(ctx->acct_problem)))
+        rc = LEEC_E_NOMEM;
+    return rc;
+}
+
+void leec_account_clear(leec_ctx *ctx)
+{
+    unlock_account(ctx);
+    ctx->acct_retry_at = -1;
+    ctx->acct_lock_since = -1;
+    leec_acme_cancel(ctx, ctx->dir_req);
+    leec_acme_cancel(ctx, ctx->acct_req);
+    ctx->dir_req = ctx->acct_req = NULL;
+    leec_directory_clear(&ctx->dir);
+    leec_key_free(ctx->acct_key);
+    ctx->acct_key = NULL;
+    free(ctx->acct_url);
+    free(ctx->acct_ca_id);
+    free(ctx->acct_errmsg);
+    leec_problem_free(ctx->acct_problem);
+    ctx->acct_url = ctx->acct_ca_id = ctx->acct_errmsg = NULL;
+    ctx->acct_problem = NULL;
+    ctx->acct_state = RES_NONE;
+    ctx->dir_state = RES_NONE;
+}

@@ -1,0 +1,401 @@
+/* Account management (RFC 8555 §7.3): External Account Binding settings,
+ * and the operations of leec_ctx_account_op (register, show, contact
+ * update, key rollover, deactivation). Each is an operation of the context
+ * like a revocation (ctx_ops.c): queued by leec_ctx_account_op, advanced
+ * and reported from leec_ctx_perform. Here: the requests and what their
+ * answers change in the context. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/b64url.h"
+#include "engine/internal.h"
+#include "util/json.h"
+#include "crypto/jws.h"
+#include "acme/problem.h"
+#include "store/store.h"
+
+/* ------------------------------------------------------------------ */
+/* External Account Binding                                            */
+/* ------------------------------------------------------------------ */
+
+void leec_eab_clear(leec_ctx *ctx)
+{
+    if (ctx->eab_key) {
+        explicit_bzero(ctx->eab_key, ctx->eab_keylen);
+        free(ctx->eab_key);
+    }
+    free(ctx->eab_kid);
+    ctx->eab_key = NULL;
+    ctx->eab_keylen = 0;
+    ctx->eab_kid = NULL;
+}
+
+leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
+                           const char *hmac_key_b64url)
+{
+    unsigned char *key = NULL;
+    size_t keylen = 0;
+    char *k = NULL;
+    if (!ctx)
+        return LEEC_E_INVALID_ARG;
+    if (!kid) {
+        leec_eab_clear(ctx);
+        return LEEC_OK;
+    }
+    if (!*kid || strlen(kid) > 1024 || !hmac_key_b64url || !*hmac_key_b64url)
+        return LEEC_E_INVALID_ARG;
+    for (const char *p = kid; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return LEEC_E_INVALID_ARG;
+    leec_code rc = leec_b64url_decode(hmac_key_b64url, strlen(hmac_key_b64url),
+                                      &key, &keylen);
+    if (rc != LEEC_OK)
+        return rc;
+    if (!keylen || !(k = strdup(kid))) {
+        explicit_bzero(key, keylen);
+        free(key);
+        return keylen ? LEEC_E_NOMEM : LEEC_E_INVALID_ARG;
+    }
+    leec_eab_clear(ctx);
+    ctx->eab_kid = k;
+    ctx->eab_key = key;
+    ctx->eab_keylen = keylen;
+    return LEEC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Jobs                                                                */
+/* ------------------------------------------------------------------ */
+
+struct leec_acct_job {
+    leec_op base; /* first: the queue handles it as a leec_op */
+    leec_account_op op;
+    char *email; /* UPDATE_CONTACT: NULL for none */
+    leec_key_type new_type;
+    leec_key *new_key; /* ROLLOVER */
+    leec_account_fn done;
+    void *userdata;
+    json_t *account; /* the CA's account object, on success */
+    bool created;
+};
+
+static void job_destroy(leec_op *base)
+{
+    struct leec_acct_job *j = (struct leec_acct_job *)base;
+    free(j->email);
+    leec_key_free(j->new_key);
+    json_decref(j->account);
+    free(j);
+}
+
+/* The operation's name in logs ("account key rollover queued"). */
+static const char *op_name(leec_account_op op)
+{
+    switch (op) {
+    case LEEC_ACCOUNT_OP_REGISTER:
+        return "account register";
+    case LEEC_ACCOUNT_OP_SHOW:
+        return "account show";
+    case LEEC_ACCOUNT_OP_UPDATE_CONTACT:
+        return "account contact update";
+    case LEEC_ACCOUNT_OP_ROLLOVER:
+        return "account key rollover";
+    case LEEC_ACCOUNT_OP_DEACTIVATE:
+        return "account deactivation";
+    }
+    return "account ?";
+}
+
+static void finish(struct leec_acct_job *j, leec_code rc)
+{
+    if (rc == LEEC_OK)
+        leec_log(j->base.ctx, LEEC_LOG_INFO, "%s done", j->base.what);
+    leec_op_finish(&j->base, rc, NULL);
+}
+
+/* The context forgets its account (deactivated): the next use loads or
+ * creates another. */
+static void forget_account(leec_ctx *ctx)
+{
+    leec_key_free(ctx->acct_key);
+    ctx->acct_key = NULL;
+    free(ctx->acct_url);
+    ctx->acct_url = NULL;
+    ctx->acct_state = RES_NONE;
+    ctx->acct_skip_saved = false;
+}
+
+/* The CA's answer: true when it is a success, its account object (if
+ * any) kept in the job. */
+static bool response_ok(struct leec_acct_job *j, leec_acme_resp *r,
+                        const char *req_name)
+{
+    if (!leec_op_answer_ok(&j->base, r, req_name))
+        return false;
+    if (r->json)
+        j->account = json_incref(r->json);
+    return true;
+}
+
+static void on_account(void *ud, leec_acme_resp *r)
+{
+    struct leec_acct_job *j = ud;
+    leec_ctx *ctx = j->base.ctx;
+    if (!response_ok(j, r, "account"))
+        return;
+    if (!j->account) {
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "account: the CA's answer is no JSON "
+                 "object");
+        finish(j, LEEC_E_PROTOCOL);
+        return;
+    }
+    leec_code rc = LEEC_OK;
+    if (j->op == LEEC_ACCOUNT_OP_UPDATE_CONTACT) {
+        /* account.json keeps the contact too (informational). */
+        char *keep = ctx->contact;
+        ctx->contact = j->email;
+        if (ctx->account_mode == LEEC_ACCOUNT_SAVED)
+            rc = leec_account_save(ctx);
+        ctx->contact = keep;
+        if (rc == LEEC_OK && leec_ctx_set_contact(ctx, j->email) != LEEC_OK)
+            rc = LEEC_E_NOMEM;
+        if (rc != LEEC_OK)
+            leec_log(ctx, LEEC_LOG_WARN,
+                     "contact updated at the CA, but "
+                     "account.json not rewritten");
+        rc = LEEC_OK; /* the CA has it; the file is only informational */
+    } else if (j->op == LEEC_ACCOUNT_OP_DEACTIVATE) {
+        if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
+            if (ctx->store->ops->account_remove)
+                rc = ctx->store->ops->account_remove(ctx->store,
+                                                     ctx->acct_ca_id);
+            else
+                rc = LEEC_E_STORE;
+            if (rc != LEEC_OK)
+                leec_log(ctx, LEEC_LOG_ERROR,
+                         "account deactivated at the CA, but it cannot be "
+                         "removed from the store: %s",
+                         leec_strerror(rc));
+        }
+        leec_log(ctx, LEEC_LOG_INFO, "account %s deactivated", ctx->acct_url);
+        /* The URL is reported from the account object, then forgotten. */
+        if (!json_object_get(j->account, "url") && ctx->acct_url)
+            json_object_set_new(j->account, "url", json_string(ctx->acct_url));
+        forget_account(ctx);
+    }
+    finish(j, rc);
+}
+
+static void on_rollover(void *ud, leec_acme_resp *r)
+{
+    struct leec_acct_job *j = ud;
+    leec_ctx *ctx = j->base.ctx;
+    if (!response_ok(j, r, "keyChange"))
+        return;
+    /* The CA now knows the new key only: use it, then save it. */
+    leec_key *old = ctx->acct_key;
+    ctx->acct_key = j->new_key;
+    j->new_key = old;
+    leec_log(ctx, LEEC_LOG_INFO, "account key rolled over (%s)",
+             leec_key_type_name(leec_key_get_type(ctx->acct_key)));
+    leec_code rc = LEEC_OK;
+    if (ctx->account_mode == LEEC_ACCOUNT_SAVED &&
+        (rc = leec_account_save(ctx)) != LEEC_OK)
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "the CA has the new account key, but it cannot be saved: "
+                 "%s",
+                 leec_strerror(rc));
+    /* keyChange answers with the account object at most; without one,
+     * report what is known. */
+    if (!j->account)
+        j->account = json_object();
+    if (j->account && !json_object_get(j->account, "url"))
+        json_object_set_new(j->account, "url", json_string(ctx->acct_url));
+    finish(j, rc == LEEC_OK ? LEEC_OK : LEEC_E_STORE);
+}
+
+/* §7.3.5: the inner JWS, signed by the new key (jwk, no nonce), is the
+ * payload of the outer one, signed by the old key (kid). */
+static leec_code start_rollover(struct leec_acct_job *j)
+{
+    leec_ctx *ctx = j->base.ctx;
+    char *old_jwk = NULL, *payload = NULL, *inner = NULL;
+    json_t *o = NULL, *jwk = NULL;
+    leec_code rc;
+    if (!ctx->dir.key_change) {
+        leec_log(ctx, LEEC_LOG_ERROR,
+                 "the CA's directory has no keyChange "
+                 "URL");
+        return LEEC_E_PROTOCOL;
+    }
+    if ((rc = leec_key_generate(j->new_type, &j->new_key)) != LEEC_OK)
+        goto out;
+    if ((rc = leec_key_jwk_json(ctx->acct_key, &old_jwk)) != LEEC_OK)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(jwk = json_loads(old_jwk, 0, NULL)) ||
+        !(o = json_pack("{s:s, s:O}", "account", ctx->acct_url, "oldKey",
+                        jwk)) ||
+        !(payload = json_dumps(o, JSON_COMPACT)))
+        goto out;
+    if ((rc = leec_jws_sign(j->new_key, NULL, NULL, ctx->dir.key_change,
+                            payload, &inner)) != LEEC_OK)
+        goto out;
+    rc = leec_acme_post(ctx, ctx->dir.key_change, inner, ctx->acct_key,
+                        ctx->acct_url, NULL, on_rollover, j, &j->base.req);
+out:
+    free(old_jwk);
+    free(payload);
+    free(inner);
+    json_decref(o);
+    json_decref(jwk);
+    return rc;
+}
+
+static bool agents_running(const leec_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->nagents; i++)
+        if (leec_agent_running(ctx->agents[i]))
+            return true;
+    return false;
+}
+
+static leec_code job_send(leec_op *base)
+{
+    struct leec_acct_job *j = (struct leec_acct_job *)base;
+    leec_ctx *ctx = base->ctx;
+    leec_code rc = LEEC_OK;
+    char *payload = NULL;
+    json_t *o = NULL;
+    switch (j->op) {
+    case LEEC_ACCOUNT_OP_REGISTER:
+        j->created = ctx->acct_created;
+        rc = leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
+                            ctx->acct_url, NULL, on_account, j, &j->base.req);
+        break;
+    case LEEC_ACCOUNT_OP_SHOW:
+        rc = leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
+                            ctx->acct_url, NULL, on_account, j, &j->base.req);
+        break;
+    case LEEC_ACCOUNT_OP_UPDATE_CONTACT: {
+        rc = LEEC_E_NOMEM;
+        json_t *list = json_array();
+        if (!list || !(o = json_pack("{s:o}", "contact", list)))
+            break;
+        if (j->email) {
+            char *m = NULL;
+            if (asprintf(&m, "mailto:%s", j->email) < 0)
+                break;
+            int bad = json_array_append_new(list, json_string(m));
+            free(m);
+            if (bad)
+                break;
+        }
+        if (!(payload = json_dumps(o, JSON_COMPACT)))
+            break;
+        rc = leec_acme_post(ctx, ctx->acct_url, payload, ctx->acct_key,
+                            ctx->acct_url, NULL, on_account, j, &j->base.req);
+        break;
+    }
+    case LEEC_ACCOUNT_OP_ROLLOVER:
+        rc = agents_running(ctx) ? LEEC_E_STATE : start_rollover(j);
+        break;
+    case LEEC_ACCOUNT_OP_DEACTIVATE:
+        rc = leec_acme_post(ctx, ctx->acct_url, "{\"status\":\"deactivated\"}",
+                            ctx->acct_key, ctx->acct_url, NULL, on_account, j,
+                            &j->base.req);
+        break;
+    }
+    json_decref(o);
+    free(payload);
+    return rc;
+}
+
+/* The account object as leec_account_info, then done. */
+static void job_report(leec_op *base)
+{
+    struct leec_acct_job *j = (struct leec_acct_job *)base;
+    leec_account_info info;
+    const char **contact = NULL;
+    memset(&info, 0, sizeof info);
+    if (base->rc != LEEC_OK || !j->account) {
+        j->done(j->userdata, base->rc, NULL, base->problem);
+        return;
+    }
+    info.url = leec_json_str(j->account, "url");
+    if (!info.url)
+        info.url = base->ctx->acct_url;
+    info.status = leec_json_str(j->account, "status");
+    info.orders = leec_json_str(j->account, "orders");
+    info.created = j->created;
+    json_t *c = json_object_get(j->account, "contact");
+    size_t n = json_is_array(c) ? json_array_size(c) : 0;
+    if (n && (contact = calloc(n, sizeof *contact))) {
+        for (size_t i = 0; i < n; i++) {
+            const char *s = json_string_value(json_array_get(c, i));
+            if (s)
+                contact[info.ncontact++] = s;
+        }
+    }
+    info.contact = contact;
+    j->done(j->userdata, LEEC_OK, &info, NULL);
+    free(contact);
+}
+
+/* One at a time, in order: a rollover or a deactivation changes the
+ * account the next one uses. */
+static const leec_op_kind job_kind = {.one_at_a_time = true,
+                                      .send = job_send,
+                                      .report = job_report,
+                                      .destroy = job_destroy};
+
+leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
+                              const char *arg, leec_account_fn done,
+                              void *userdata)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    struct leec_acct_job *j = NULL;
+    if (!ctx || !done || (unsigned)op > LEEC_ACCOUNT_OP_DEACTIVATE)
+        goto fail;
+    if (ctx->account_mode == LEEC_ACCOUNT_SAVED && !ctx->store)
+        goto fail;
+    rc = LEEC_E_NOMEM;
+    if (!(j = calloc(1, sizeof *j)))
+        goto fail;
+    leec_op_init(&j->base, ctx, &job_kind, op_name(op));
+    j->op = op;
+    j->done = done;
+    j->userdata = userdata;
+    j->new_type = ctx->account_key_type;
+    if (op == LEEC_ACCOUNT_OP_UPDATE_CONTACT && arg && *arg) {
+        /* The same checks as a new account's contact. */
+        char *keep = ctx->contact;
+        ctx->contact = NULL;
+        rc = leec_ctx_set_contact(ctx, arg);
+        j->email = ctx->contact;
+        ctx->contact = keep;
+        if (rc != LEEC_OK)
+            goto fail;
+    }
+    if (op == LEEC_ACCOUNT_OP_ROLLOVER && arg &&
+        (rc = leec_key_type_parse(arg, &j->new_type)) != LEEC_OK)
+        goto fail;
+    if (op == LEEC_ACCOUNT_OP_ROLLOVER && agents_running(ctx)) {
+        rc = LEEC_E_STATE;
+        goto fail;
+    }
+    /* Every operation but REGISTER needs the saved account. */
+    if (op != LEEC_ACCOUNT_OP_REGISTER &&
+        (rc = leec_op_saved_account_exists(ctx)) != LEEC_OK)
+        goto fail;
+    if ((rc = leec_op_queue(&j->base)) != LEEC_OK)
+        goto fail;
+    return LEEC_OK;
+fail:
+    if (j)
+        leec_op_free(&j->base);
+    return rc;
+}

@@ -1,0 +1,1303 @@
+/*
+ * The agent: one certificate's state machine (LEEC's FSM). Every transition
+ * goes through go(); each state has one function that starts its work
+ * (enter_*) and one that consumes the CA's answer (on_*). The next state
+ * always follows the status the CA reports for the order or authorization.
+ *
+ *   IDLE -> CHECK_EXISTING [-> RENEWAL_INFO] -> WAIT_ACCOUNT -> QUEUED
+ *        -> NEW_ORDER -> FETCH_AUTHZ -> PRESENT -> RESPOND -> AUTHZ_POLL
+ *        -> FINALIZE -> ORDER_POLL -> DOWNLOAD -> INSTALL -> DONE
+ *   (any state -> FAILED; CHECK_EXISTING or RENEWAL_INFO -> DONE when the
+ *   installed certificate is kept)
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "util/b64url.h"
+#include "crypto/csr.h"
+#include "engine/internal.h"
+#include "util/json.h"
+#include "util/names.h"
+#include "acme/order.h"
+#include "acme/problem.h"
+#include "engine/renewal.h"
+#include "solver/providers.h"
+#include "store/store.h"
+#include "crypto/x509.h"
+
+#include "engine/agent_internal.h"
+
+/* The object itself (creation, settings, accessors) is in agent_api.c;
+ * whether to order at all (CHECK_EXISTING, RENEWAL_INFO) in agent_due.c. */
+
+#define POLL_FIRST_MS 20 /* pebble validates in milliseconds */
+#define POLL_CAP_MS   10000
+#define RETRY_MAX     3 /* transient failures of one idempotent step */
+
+static void go(leec_agent *a, leec_agent_state to);
+
+/* ------------------------------------------------------------------ */
+/* Transitions                                                         */
+/* ------------------------------------------------------------------ */
+
+void leec_agent_release(leec_agent *a, bool issued)
+{
+    if (a->admitted) {
+        a->admitted = false;
+        leec_gov_order_done(a->ctx->gov, a->admitted_at,
+                            (const char *const *)a->regdoms, a->nregdoms,
+                            a->order_url != NULL, issued);
+        a->ctx->kick_queued = true;
+    }
+    if (a->lock) {
+        a->ctx->store->ops->unlock(a->ctx->store, a->lock);
+        a->lock = NULL;
+    }
+}
+
+void leec_agent_stop_ordering(leec_agent *a)
+{
+    if (a->ordering) {
+        a->ordering = false;
+        a->ctx->ordering--;
+    }
+}
+
+static void finish(leec_agent *a, leec_outcome outcome)
+{
+    leec_ctx *ctx = a->ctx;
+    bool ordered = a->ordering;
+    leec_agent_solvers_cleanup(a);
+    /* Under the certificate's lock (taken now if the failure came before
+     * it was): no other process has installed a version the failure could
+     * be written into. One that holds it is working on the certificate:
+     * its outcome, not ours, is the news. */
+    if (ordered && outcome == LEEC_OUTCOME_FAILED &&
+        ((a->had_cert && a->names_same) || a->repairing) &&
+        (a->lock ||
+         a->ctx->store->ops->lock(a->ctx->store, "cert", a->cert_name,
+                                  &a->lock) == LEEC_OK))
+        leec_agent_record_failure(a);
+    leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
+    a->wait = LEEC_WAIT_NONE;
+    a->outcome = outcome;
+    a->deadline = -1;
+    if (outcome == LEEC_OUTCOME_ISSUED && ctx->hook_fn)
+        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_DEPLOY, a);
+    leec_agent_stop_ordering(a);
+    go(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED : LEEC_ST_DONE);
+    /* The agent may be gone (freed by its done callback); ctx is not. */
+    if (ordered && ctx->ordering == 0 && ctx->hook_fn)
+        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_POST, NULL);
+}
+
+/* The agent will order: the PRE hook first. */
+static void start_ordering(leec_agent *a)
+{
+    leec_ctx *ctx = a->ctx;
+    if (!a->ordering) {
+        a->ordering = true;
+        ctx->ordering++;
+        if (ctx->hook_fn)
+            ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_PRE, a);
+    }
+    go(a, LEEC_ST_WAIT_ACCOUNT);
+}
+
+/* Fails the agent; takes ownership of problem. */
+static void fail(leec_agent *a, leec_code err, leec_problem *problem,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail(leec_agent *a, leec_code err, leec_problem *problem,
+                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (msg) /* it may quote the CA: printed as it is by callers */
+        leec_text_clean(msg, strlen(msg));
+    free(a->errmsg);
+    a->errmsg = msg;
+    a->err = err;
+    leec_problem_free(a->problem);
+    a->problem = problem;
+    if (!a->retry_at && problem && problem->retry_after >= 0)
+        a->retry_at = time(NULL) + problem->retry_after;
+    /* INFO: the failure reaches the caller through the API (the done
+     * callback, leec_agent_error); a log line at ERROR would say it twice. */
+    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): failed: %s%s%s", a->id,
+             a->cert_name, leec_agent_error_message(a),
+             problem && problem->detail ? ": " : "",
+             problem && problem->detail ? problem->detail : "");
+    finish(a, LEEC_OUTCOME_FAILED);
+}
+
+static void enter_wait_account(leec_agent *a);
+static void send_current(leec_agent *a);
+static void enter_present(leec_agent *a);
+static void enter_finalize(leec_agent *a);
+static void enter_install(leec_agent *a);
+
+static void go(leec_agent *a, leec_agent_state to)
+{
+    leec_agent_state from = a->state;
+    a->state = to;
+    a->cursor = 0;
+    a->retries = 0;
+    leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s -> %s", a->id,
+             a->cert_name, leec_state_name(from), leec_state_name(to));
+    if (a->on_state)
+        a->on_state(a->ud, a, from, to);
+    if (a->zombie)
+        return;
+    switch (to) {
+    case LEEC_ST_CHECK_EXISTING:
+        leec_agent_check_existing(a);
+        break;
+    case LEEC_ST_RENEWAL_INFO:
+        leec_directory_ensure(a->ctx);
+        leec_agent_renewal_info_step(a);
+        break;
+    case LEEC_ST_WAIT_ACCOUNT:
+        enter_wait_account(a);
+        break;
+    case LEEC_ST_NEW_ORDER:
+    case LEEC_ST_FETCH_AUTHZ:
+    case LEEC_ST_RESPOND:
+    case LEEC_ST_DOWNLOAD:
+        send_current(a);
+        break;
+    case LEEC_ST_AUTHZ_POLL:
+    case LEEC_ST_ORDER_POLL:
+        leec_backoff_start(&a->backoff, leec_now_ms(a->ctx), POLL_FIRST_MS,
+                           POLL_CAP_MS,
+                           (int64_t)a->ctx->order_timeout_s * 1000);
+        a->deadline = leec_now_ms(a->ctx) + POLL_FIRST_MS;
+        break;
+    case LEEC_ST_PRESENT:
+        enter_present(a);
+        break;
+    case LEEC_ST_QUEUED:
+        leec_agent_try_admit(a);
+        break;
+    case LEEC_ST_FINALIZE:
+        enter_finalize(a);
+        break;
+    case LEEC_ST_INSTALL:
+        enter_install(a);
+        break;
+    case LEEC_ST_DONE:
+    case LEEC_ST_FAILED:
+        if (a->on_done)
+            a->on_done(a->ud, a, a->outcome);
+        break;
+    case LEEC_ST_IDLE:
+    case LEEC_ST__COUNT:
+        break;
+    }
+}
+
+/* For agent_due.c: the transitions and endings above. */
+void leec_agent_go(leec_agent *a, leec_agent_state to)
+{
+    go(a, to);
+}
+
+void leec_agent_finish(leec_agent *a, leec_outcome outcome)
+{
+    finish(a, outcome);
+}
+
+void leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg)
+{
+    fail(a, err, NULL, "%s", msg);
+}
+
+void leec_agent_start_ordering(leec_agent *a)
+{
+    start_ordering(a);
+}
+
+leec_code leec_agent_start(leec_agent *a)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    if (!a->ctx->store)
+        return LEEC_E_INVALID_ARG;
+    if (!leec_ctx_http(a->ctx))
+        return LEEC_E_NOMEM;
+    /* The first step runs from the next leec_ctx_perform(), like every
+     * other: no callback ever runs inside this call. */
+    a->started = true;
+    a->deadline = leec_now_ms(a->ctx);
+    return LEEC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* CHECK_EXISTING and WAIT_ACCOUNT                                     */
+/* ------------------------------------------------------------------ */
+
+#define LOCK_RETRY_MS 200
+
+/* Two processes never order the same certificate: the lock is taken once an
+ * order slot is granted (so a batch holds at most max_parallel of them), and
+ * a process that had to wait finds the other's certificate fresh. */
+static bool take_lock(leec_agent *a)
+{
+    leec_ctx *ctx = a->ctx;
+    leec_store *st = ctx->store;
+    leec_code rc = st->ops->lock(st, "cert", a->cert_name, &a->lock);
+    int64_t now = leec_now_ms(ctx);
+    if (rc == LEEC_OK) {
+        a->wait = LEEC_WAIT_NONE;
+        return true;
+    }
+    if (rc != LEEC_E_LOCKED) {
+        fail(a, rc, NULL, "cannot lock the certificate in the store");
+        return false;
+    }
+    if (!a->lock_logged) {
+        a->lock_logged = true;
+        a->lock_since = now;
+        char *who = leec_store_holder_text(ctx->store, "cert", a->cert_name);
+        leec_log(ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): another process (%s) is working on this "
+                 "certificate; waiting for it (at most %u s)",
+                 a->id, a->cert_name, who ? who : "?", ctx->lock_timeout_s);
+        free(who);
+    }
+    if (now - a->lock_since >= (int64_t)ctx->lock_timeout_s * 1000) {
+        char *who = leec_store_holder_text(ctx->store, "cert", a->cert_name);
+        fail(a, LEEC_E_LOCKED, NULL,
+             "another process (%s) holds the certificate's lock; gave up "
+             "waiting after %u s",
+             who ? who : "?", ctx->lock_timeout_s);
+        free(who);
+        return false;
+    }
+    a->wait = LEEC_WAIT_LOCK;
+    a->wait_until = -1;
+    a->deadline = leec_now_ms(a->ctx) + LOCK_RETRY_MS;
+    return false;
+}
+
+/* QUEUED, slot granted: the lock, then a second look (under it) for a
+ * certificate another process installed meanwhile, then the order. */
+static void lock_then_order(leec_agent *a)
+{
+    if (!a->lock && !take_lock(a))
+        return;
+    if (!leec_agent_kept_meanwhile(a))
+        go(a, LEEC_ST_NEW_ORDER);
+}
+
+static void check_account(leec_agent *a)
+{
+    leec_ctx *ctx = a->ctx;
+    if (ctx->acct_state == RES_READY) {
+        a->acct_gen = ctx->acct_gen;
+        go(a, a->admitted ? LEEC_ST_NEW_ORDER : LEEC_ST_QUEUED);
+    } else if (ctx->acct_state == RES_FAILED) {
+        leec_problem *p = NULL;
+        leec_code rc = leec_account_error(ctx, &p);
+        fail(a, rc, p, "%s",
+             ctx->acct_errmsg ? ctx->acct_errmsg : "no account");
+    }
+}
+
+static void enter_wait_account(leec_agent *a)
+{
+    leec_account_ensure(a->ctx);
+    /* ensure() may have resolved synchronously and woken us already. */
+    if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
+        check_account(a);
+}
+
+/* QUEUED: asks the governor for an order slot. */
+void leec_agent_try_admit(leec_agent *a)
+{
+    if (a->state != LEEC_ST_QUEUED || a->zombie || a->admitted)
+        return;
+    leec_ctx *ctx = a->ctx;
+    if (!a->regdoms) {
+        if (!(a->regdoms = calloc(a->nnames, sizeof *a->regdoms))) {
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < a->nnames; i++) {
+            if (!(a->regdoms[i] = leec_registered_domain(a->names[i]))) {
+                fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+                return;
+            }
+            a->nregdoms++;
+        }
+    }
+    int64_t until = -1;
+    leec_wait_reason why = leec_gov_order_admit(ctx->gov, leec_now_ms(ctx),
+                                                (const char *const *)a->regdoms,
+                                                a->nregdoms, &until);
+    if (why == LEEC_WAIT_NONE) {
+        a->admitted = true;
+        a->admitted_at = leec_now_ms(ctx);
+        a->wait = LEEC_WAIT_NONE;
+        a->deadline = -1;
+        lock_then_order(a);
+        return;
+    }
+    if (why != a->wait)
+        leec_log(ctx, LEEC_LOG_DEBUG, "agent %u (%s): waiting (%s)", a->id,
+                 a->cert_name, leec_wait_reason_name(why));
+    a->wait = why;
+    a->wait_until = until;
+    a->deadline = until; /* -1: woken when an order finishes */
+}
+
+void leec_agent_account_ready(leec_agent *a)
+{
+    if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
+        check_account(a);
+    else if (a->state == LEEC_ST_RENEWAL_INFO)
+        leec_agent_renewal_info_step(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+static void post(leec_agent *a, const char *url, const char *payload,
+                 const char *accept)
+{
+    leec_ctx *ctx = a->ctx;
+    leec_code rc =
+        leec_acme_post(ctx, url, payload, ctx->acct_key, ctx->acct_url, accept,
+                       leec_agent_on_response, a, &a->req);
+    if (rc != LEEC_OK)
+        fail(a, rc, NULL, "cannot send a request to %s", url);
+}
+
+static char *new_order_payload(leec_agent *a)
+{
+    json_t *ids = json_array();
+    json_t *o = json_object();
+    char *s = NULL;
+    if (!ids || !o)
+        goto out;
+    for (size_t i = 0; i < a->nnames; i++)
+        json_array_append_new(
+            ids, json_pack("{s:s, s:s}", "type",
+                           leec_name_is_ip(a->names[i]) ? "ip" : "dns", "value",
+                           a->names[i]));
+    json_object_set(o, "identifiers", ids);
+    if (a->profile)
+        json_object_set_new(o, "profile", json_string(a->profile));
+    /* RFC 9773 §5: a renewal names the certificate it replaces (the CA may
+     * then exempt it from rate limits). */
+    if (a->had_cert && a->names_same && a->ctx->dir.renewal_info &&
+        !a->replaces_refused && leec_agent_ari_id(a))
+        json_object_set_new(o, "replaces", json_string(a->ari_id));
+    s = json_dumps(o, JSON_COMPACT);
+out:
+    json_decref(ids);
+    json_decref(o);
+    return s;
+}
+
+/* With a profile asked for, whether the CA's directory lists it; fails the
+ * agent (nothing sent) when not. */
+static bool profile_offered(leec_agent *a)
+{
+    const leec_directory *d = &a->ctx->dir;
+    if (!a->profile)
+        return true;
+    for (size_t i = 0; i < d->nprofiles; i++)
+        if (strcmp(d->profiles[i], a->profile) == 0)
+            return true;
+    leec_buf list;
+    leec_buf_init(&list, 0);
+    for (size_t i = 0; i < d->nprofiles; i++)
+        if ((i && leec_buf_append_str(&list, ", ") != LEEC_OK) ||
+            leec_buf_append_str(&list, d->profiles[i]) != LEEC_OK)
+            break;
+    char *names = leec_buf_steal(&list);
+    if (d->nprofiles)
+        fail(a, LEEC_E_INVALID_ARG, NULL,
+             "profile %s is not offered; the CA offers profiles: %s",
+             a->profile, names ? names : "(out of memory)");
+    else
+        fail(a, LEEC_E_INVALID_ARG, NULL,
+             "profile %s is not offered; the CA offers no profiles",
+             a->profile);
+    free(names);
+    leec_buf_free(&list);
+    return false;
+}
+
+/* Sends the request of the current state (also on a retry or poll). */
+static void send_current(leec_agent *a)
+{
+    a->deadline = -1;
+    switch (a->state) {
+    case LEEC_ST_NEW_ORDER: {
+        if (!profile_offered(a))
+            return;
+        char *p = new_order_payload(a);
+        if (!p) {
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            return;
+        }
+        post(a, a->ctx->dir.new_order, p, NULL);
+        free(p);
+        return;
+    }
+    case LEEC_ST_FETCH_AUTHZ:
+    case LEEC_ST_AUTHZ_POLL:
+        while (a->cursor < a->naz && a->az[a->cursor].valid)
+            a->cursor++;
+        if (a->cursor == a->naz) /* defensive: nothing left to ask */
+            return;
+        post(a, a->az[a->cursor].url, NULL, NULL);
+        return;
+    case LEEC_ST_RESPOND:
+        while (a->cursor < a->naz && !a->az[a->cursor].respond)
+            a->cursor++;
+        if (a->cursor == a->naz)
+            return;
+        post(a, a->az[a->cursor].cand[a->az[a->cursor].ci].url, "{}", NULL);
+        return;
+    case LEEC_ST_ORDER_POLL:
+        post(a, a->order_url, NULL, NULL);
+        return;
+    case LEEC_ST_FINALIZE:
+        enter_finalize(a);
+        return;
+    case LEEC_ST_DOWNLOAD:
+        /* cursor 0: the default chain; k: the alternate alt_urls[k - 1] */
+        post(a, a->cursor ? a->alt_urls[a->cursor - 1] : a->cert_url, NULL,
+             "application/pem-certificate-chain");
+        return;
+    default:
+        return;
+    }
+}
+
+void leec_agent_on_timer(leec_agent *a)
+{
+    a->deadline = -1;
+    if (a->state == LEEC_ST_IDLE) {
+        go(a, LEEC_ST_CHECK_EXISTING);
+        return;
+    }
+    if (a->state == LEEC_ST_QUEUED) {
+        if (a->admitted)
+            lock_then_order(a); /* the lock, once more */
+        else
+            leec_agent_try_admit(a);
+        return;
+    }
+    send_current(a);
+}
+
+static bool idempotent(leec_agent_state s)
+{
+    return s == LEEC_ST_FETCH_AUTHZ || s == LEEC_ST_RESPOND ||
+           s == LEEC_ST_AUTHZ_POLL || s == LEEC_ST_ORDER_POLL ||
+           s == LEEC_ST_DOWNLOAD;
+}
+
+/* A transient failure (transport error, 5xx, 429) of an idempotent step is
+ * retried a few times after Retry-After or a growing delay. */
+static bool retry_later(leec_agent *a, leec_acme_resp *r)
+{
+    /* 429 and 503 never get here unless the governor gave up on them. */
+    bool transient =
+        r->err == LEEC_E_HTTP || r->err == LEEC_E_TIMEOUT ||
+        (r->err == LEEC_OK && r->status >= 500 && r->status != 503);
+    if (!transient || !idempotent(a->state) || a->retries >= RETRY_MAX)
+        return false;
+    a->retries++;
+    int64_t d = r->retry_after >= 0 ? (int64_t)r->retry_after * 1000
+                                    : (int64_t)1000 << (a->retries - 1);
+    if (d > 60000)
+        return false; /* a long pause is the governor's business, not ours */
+    leec_log(a->ctx, LEEC_LOG_WARN,
+             "agent %u (%s): %s failed (%s), retrying in %lld ms", a->id,
+             a->cert_name, leec_state_name(a->state),
+             r->err ? leec_strerror(r->err) : "server error", (long long)d);
+    a->deadline = leec_now_ms(a->ctx) + d;
+    return true;
+}
+
+static leec_problem *steal_problem(leec_acme_resp *r)
+{
+    leec_problem *p = r->problem;
+    r->problem = NULL;
+    return p;
+}
+
+/* The error for an answer the agent cannot use: the CA's refusal, or (a
+ * success status without the JSON object it must carry) a protocol error. */
+static leec_code refusal_code(const leec_acme_resp *r)
+{
+    if (r->status == 429 || leec_problem_is(r->problem, "rateLimited"))
+        return LEEC_E_RATE_LIMITED;
+    return r->status >= 200 && r->status < 300 ? LEEC_E_PROTOCOL : LEEC_E_ACME;
+}
+
+/* ------------------------------------------------------------------ */
+/* Orders                                                              */
+/* ------------------------------------------------------------------ */
+
+static bool set_url(char **slot, const char *url)
+{
+    if (!leec_url_ok(url))
+        return false;
+    char *s = strdup(url);
+    if (!s)
+        return false;
+    free(*slot);
+    *slot = s;
+    return true;
+}
+
+/* Moves on according to the order's status (new order, finalize, poll). */
+static void follow_order(leec_agent *a, const json_t *order)
+{
+    leec_order_view v;
+    if (leec_order_parse(order, &v) != LEEC_OK) {
+        fail(a, LEEC_E_PROTOCOL, NULL, "malformed order object");
+        return;
+    }
+    switch (v.status) {
+    case LEEC_ORDER_INVALID:
+        fail(a, LEEC_E_INVALID_ORDER, leec_order_error(order),
+             "the order became invalid");
+        return;
+    case LEEC_ORDER_PENDING:
+        if (a->state == LEEC_ST_NEW_ORDER)
+            go(a, LEEC_ST_FETCH_AUTHZ);
+        else
+            fail(a, LEEC_E_PROTOCOL, NULL,
+                 "order is pending after its authorizations were valid");
+        return;
+    case LEEC_ORDER_READY:
+        /* Straight from newOrder: every authorization was reused. */
+        go(a, a->state == LEEC_ST_NEW_ORDER ? LEEC_ST_FINALIZE
+                                            : LEEC_ST_ORDER_POLL);
+        return;
+    case LEEC_ORDER_PROCESSING:
+        go(a, LEEC_ST_ORDER_POLL);
+        return;
+    case LEEC_ORDER_VALID:
+        if (!v.certificate || !set_url(&a->cert_url, v.certificate))
+            fail(a, LEEC_E_PROTOCOL, NULL,
+                 "valid order without a certificate URL");
+        else if (!a->cert_key)
+            fail(a, LEEC_E_PROTOCOL, NULL,
+                 "the CA reports a valid order that leec did not finalize");
+        else
+            go(a, LEEC_ST_DOWNLOAD);
+        return;
+    }
+}
+
+static void on_new_order(leec_agent *a, leec_acme_resp *r)
+{
+    leec_order_view v;
+    if (leec_problem_is(r->problem, "accountDoesNotExist") &&
+        !a->account_renewed) {
+        /* A saved account deactivated or lost by the CA (a test CA that
+         * restarted): make a new one once, then order again. */
+        a->account_renewed = true;
+        leec_account_forget(a->ctx, a->acct_gen);
+        go(a, LEEC_ST_WAIT_ACCOUNT);
+        return;
+    }
+    if (r->status >= 400 && r->status < 500 && r->status != 429 &&
+        !a->replaces_refused && a->had_cert && a->names_same &&
+        leec_agent_ari_id(a) && a->ctx->dir.renewal_info) {
+        /* alreadyReplaced (another order named it), or a CA that does not
+         * take "replaces" here: the renewal itself must not fail on it. */
+        a->replaces_refused = true;
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): the CA refused \"replaces\" (%s); ordering "
+                 "without it",
+                 a->id, a->cert_name,
+                 r->problem && r->problem->type ? r->problem->type
+                                                : "no problem document");
+        go(a, LEEC_ST_NEW_ORDER);
+        return;
+    }
+    if (r->status != 201 || !r->json) {
+        fail(a, refusal_code(r), steal_problem(r),
+             "newOrder refused (HTTP %ld)", r->status);
+        return;
+    }
+    size_t n = 0;
+    if (leec_order_parse(r->json, &v) != LEEC_OK || !v.finalize ||
+        !v.authorizations || !(n = json_array_size(v.authorizations)) ||
+        !set_url(&a->order_url, r->location) ||
+        !set_url(&a->finalize_url, v.finalize) ||
+        !leec_order_ids_match(r->json, a->names, a->nnames)) {
+        fail(a, LEEC_E_PROTOCOL, NULL,
+             "malformed order (URL, authorizations or identifiers)");
+        return;
+    }
+    leec_agent_authz_clear(a);
+    if (!(a->az = calloc(n, sizeof *a->az))) {
+        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        return;
+    }
+    a->naz = n;
+    for (size_t i = 0; i < n; i++) {
+        a->az[i].agent = a;
+        if (!set_url(&a->az[i].url,
+                     json_string_value(json_array_get(v.authorizations, i)))) {
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            return;
+        }
+    }
+    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
+             a->cert_name, a->order_url);
+    follow_order(a, r->json);
+}
+
+/* ------------------------------------------------------------------ */
+/* Authorizations                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Takes a validated authorization's challenge down at once: it has served
+ * its purpose. */
+static void cleaned(void *ud, leec_code rc, const char *msg)
+{
+    leec_ctx *ctx = ud;
+    ctx->cleanups--;
+    if (rc != LEEC_OK)
+        leec_log(ctx, LEEC_LOG_WARN, "challenge clean-up failed: %s",
+                 msg ? msg : leec_strerror(rc));
+}
+
+static void authz_done(leec_agent *a, authz *z)
+{
+    z->valid = true;
+    z->respond = false;
+    if (!z->presented)
+        return;
+    /* Asynchronous: a DNS record may take a round trip to remove; the
+     * result only matters to the log. */
+    a->ctx->cleanups++; /* the loop keeps running until it is done */
+    a->solver->ops->cleanup(a->solver, z->op, true, cleaned, a->ctx);
+    z->presented = false;
+    z->op = NULL;
+}
+
+/* Records the challenges of a pending authorization that the agent's
+ * solver can answer: one of its type, or (a solver for any type) all of
+ * them in the CA's order. */
+static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
+{
+    const char *want = a->solver->ops->type;
+    leec_chall_view c;
+    leec_buf offered;
+    leec_buf_init(&offered, 256);
+    bool pending = false;
+    for (size_t i = 0; leec_authz_challenge_at(az, i, &c); i++) {
+        (void)leec_buf_printf(&offered, "%s%s", offered.len ? " " : "", c.type);
+        if ((want && strcmp(c.type, want) != 0) || z->ncand == AUTHZ_CANDIDATES)
+            continue;
+        chall_cand *k = &z->cand[z->ncand];
+        if (!(k->type = strdup(c.type)) || !(k->url = strdup(c.url)) ||
+            !(k->token = strdup(c.token))) {
+            free(k->type);
+            free(k->url);
+            k->type = k->url = NULL;
+            leec_buf_free(&offered);
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            return false;
+        }
+        z->ncand++;
+        /* processing: already answered (by an earlier run, say). */
+        pending = pending || !c.status || strcmp(c.status, "pending") == 0;
+    }
+    if (!z->ncand) {
+        fail(a, LEEC_E_NO_CHALLENGE, NULL,
+             "no %s challenge for %s (offered: %s)", want ? want : "usable",
+             z->ident, offered.len ? offered.data : "none");
+        leec_buf_free(&offered);
+        return false;
+    }
+    leec_buf_free(&offered);
+    z->ci = 0;
+    z->respond = pending;
+    return true;
+}
+
+/* The next authorization poll after a back-off (or Retry-After). */
+static void poll_later(leec_agent *a, long retry_after)
+{
+    int64_t d =
+        leec_backoff_next(&a->backoff, leec_now_ms(a->ctx), retry_after);
+    if (d < 0) {
+        size_t i = a->cursor < a->naz ? a->cursor : 0;
+        while (i + 1 < a->naz && a->az[i].valid)
+            i++; /* the one still pending */
+        const authz *z = &a->az[i];
+        fail(a, LEEC_E_TIMEOUT, NULL,
+             "the authorization for %s (%s) stayed pending for %u s: the CA "
+             "did not validate it in time",
+             z->ident ? z->ident : "?", z->url, a->ctx->order_timeout_s);
+        return;
+    }
+    a->deadline = leec_now_ms(a->ctx) + d;
+}
+
+/* After the last authorization of a round: the next state, or the next
+ * poll after a back-off. */
+static void authz_round_done(leec_agent *a, long retry_after)
+{
+    bool all_valid = true, any_respond = false;
+    for (size_t i = 0; i < a->naz; i++) {
+        all_valid = all_valid && a->az[i].valid;
+        any_respond = any_respond || a->az[i].respond;
+    }
+    if (all_valid) {
+        go(a, LEEC_ST_FINALIZE);
+    } else if (a->state == LEEC_ST_FETCH_AUTHZ) {
+        go(a, any_respond ? LEEC_ST_PRESENT : LEEC_ST_AUTHZ_POLL);
+    } else {
+        poll_later(a, retry_after);
+    }
+}
+
+/* Which of the order's names an authorization is for: its type and value
+ * (with "*." when it says wildcard), as asked; NULL for none. */
+static const char *authz_for_order(const leec_agent *a,
+                                   const leec_authz_view *v)
+{
+    bool ip = strcmp(v->ident_type, "ip") == 0;
+    if ((!ip && strcmp(v->ident_type, "dns") != 0) || (ip && v->wildcard))
+        return NULL;
+    size_t vl = strlen(v->ident), off = v->wildcard ? 2 : 0;
+    for (size_t i = 0; i < a->nnames; i++) {
+        const char *n = a->names[i];
+        if (leec_name_is_ip(n) != ip || strlen(n) != vl + off ||
+            (v->wildcard && strncmp(n, "*.", 2) != 0))
+            continue;
+        /* Names are lower case; a CA may answer in capitals. */
+        if (strcasecmp(n + off, v->ident) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+static void on_authz(leec_agent *a, leec_acme_resp *r)
+{
+    authz *z = &a->az[a->cursor];
+    leec_authz_view v;
+    char *offered = NULL;
+    if (r->status != 200 || !r->json) {
+        fail(a, refusal_code(r), steal_problem(r),
+             "cannot fetch an authorization (HTTP %ld)", r->status);
+        return;
+    }
+    if (leec_authz_parse(r->json, "", &v, &offered) != LEEC_OK) {
+        fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
+        goto out;
+    }
+    /* The name it is for reaches solvers, DNS providers, hooks and logs:
+     * only one this order asked for, of the same type, and the same at
+     * every poll. */
+    const char *name = authz_for_order(a, &v);
+    if (!name || (z->ident && strcmp(z->ident, name) != 0)) {
+        char *what = leec_sanitize(v.ident, 256);
+        fail(a, LEEC_E_PROTOCOL, NULL,
+             "the CA's authorization %s is for %s %s%s, which this order did "
+             "not ask for",
+             z->url, v.ident_type, v.wildcard ? "*." : "", what ? what : "?");
+        free(what);
+        goto out;
+    }
+    if (!z->ident) {
+        /* Our own spelling of it (checked, lower case), not the CA's. */
+        z->wildcard = v.wildcard;
+        if (!(z->ident = strdup(name)) ||
+            !(z->value = strdup(name + (v.wildcard ? 2 : 0)))) {
+            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+    }
+    switch (v.status) {
+    case LEEC_AUTHZ_VALID:
+        if (a->state == LEEC_ST_AUTHZ_POLL)
+            leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): %s validated",
+                     a->id, a->cert_name, z->ident);
+        authz_done(a, z);
+        break;
+    case LEEC_AUTHZ_PENDING:
+        if (a->state == LEEC_ST_FETCH_AUTHZ && !take_challenges(a, z, r->json))
+            goto out;
+        break;
+    default:
+        fail(a, LEEC_E_INVALID_ORDER, leec_authz_error(r->json),
+             "authorization for %s is %s", z->ident, v.status_name);
+        goto out;
+    }
+    if (a->state == LEEC_ST_AUTHZ_POLL && !z->valid) {
+        /* Still pending: the others were answered at the same moment and
+         * are most likely pending too, so wait before asking again rather
+         * than polling each of them now. */
+        poll_later(a, r->retry_after);
+        goto out;
+    }
+    /* Next authorization, or the end of the round. */
+    a->cursor++;
+    while (a->cursor < a->naz && a->az[a->cursor].valid)
+        a->cursor++;
+    if (a->cursor < a->naz)
+        send_current(a);
+    else
+        authz_round_done(a, r->retry_after);
+out:
+    free(offered);
+}
+
+static void present_one(leec_agent *a, authz *z);
+
+/* PRESENT ends when every solver has reported. */
+static void present_check(leec_agent *a)
+{
+    if (a->state != LEEC_ST_PRESENT || a->presenting_loop)
+        return;
+    for (size_t i = 0; i < a->naz; i++)
+        if (a->az[i].presenting)
+            return;
+    go(a, LEEC_ST_RESPOND);
+}
+
+static void presented(void *ud, leec_code rc, const char *msg)
+{
+    authz *z = ud;
+    leec_agent *a = z->agent;
+    z->presenting = false;
+    if (a->zombie || a->state != LEEC_ST_PRESENT)
+        return;
+    if (rc == LEEC_E_NO_CHALLENGE && z->ci + 1 < z->ncand) {
+        /* Declined (a hook for another type): try the next challenge. */
+        a->solver->ops->cleanup(a->solver, z->op, false, NULL, NULL);
+        z->presented = false;
+        z->op = NULL;
+        z->ci++;
+        present_one(a, z);
+        return;
+    }
+    if (rc != LEEC_OK) {
+        fail(a, rc == LEEC_E_NO_CHALLENGE ? rc : LEEC_E_SOLVER, NULL,
+             "%s for %s: %s", a->solver->ops->name, z->ident,
+             msg ? msg : leec_strerror(rc));
+        return;
+    }
+    leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s ready for %s", a->id,
+             a->cert_name, z->cand[z->ci].type, z->ident);
+    present_check(a);
+}
+
+static void present_one(leec_agent *a, authz *z)
+{
+    chall_cand *c = &z->cand[z->ci];
+    char *ka = NULL, *digest = NULL;
+    unsigned char sum[32];
+    leec_code rc = leec_key_authorization(a->ctx->acct_key, c->token, &ka);
+    if (rc == LEEC_OK) {
+        leec_sha256(ka, strlen(ka), sum);
+        if (!(digest = leec_b64url_encode(sum, sizeof sum)))
+            rc = LEEC_E_NOMEM;
+    }
+    if (rc == LEEC_OK) {
+        leec_chall ch = {.type = c->type,
+                         .ident = z->value,
+                         .wildcard = z->wildcard,
+                         .token = c->token,
+                         .key_auth = ka,
+                         .digest = digest};
+        z->presenting = true;
+        z->presented = false;
+        rc = a->solver->ops->present(a->solver, &ch, presented, z, &z->op);
+        if (rc == LEEC_OK)
+            z->presented = true; /* a cleanup is owed from now on */
+        else
+            z->presenting = false;
+    }
+    free(ka);
+    free(digest);
+    if (rc != LEEC_OK && !a->zombie && a->state == LEEC_ST_PRESENT)
+        fail(a, LEEC_E_SOLVER, NULL, "cannot present the %s challenge for %s",
+             c->type, z->ident);
+}
+
+static void enter_present(leec_agent *a)
+{
+    /* Presentations may report at once (http-01) or later (dns-01): the
+     * transition waits until the loop has started them all. */
+    a->presenting_loop = true;
+    for (size_t i = 0; i < a->naz && a->state == LEEC_ST_PRESENT; i++)
+        if (a->az[i].respond)
+            present_one(a, &a->az[i]);
+    a->presenting_loop = false;
+    if (!a->zombie)
+        present_check(a);
+}
+
+static void on_respond(leec_agent *a, leec_acme_resp *r)
+{
+    authz *z = &a->az[a->cursor];
+    if (r->status != 200 || !r->json) {
+        fail(a, refusal_code(r), steal_problem(r),
+             "the CA refused the challenge response for %s", z->ident);
+        return;
+    }
+    const char *st = leec_json_str(r->json, "status");
+    if (st && strcmp(st, "invalid") == 0) {
+        fail(a, LEEC_E_INVALID_ORDER,
+             leec_problem_from_json(leec_json_object(r->json, "error"), 0, -1),
+             "challenge for %s is invalid", z->ident);
+        return;
+    }
+    z->respond = false;
+    a->cursor++;
+    while (a->cursor < a->naz && !a->az[a->cursor].respond)
+        a->cursor++;
+    if (a->cursor < a->naz)
+        send_current(a);
+    else
+        go(a, LEEC_ST_AUTHZ_POLL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Finalize, download, install                                         */
+/* ------------------------------------------------------------------ */
+
+/* --reuse-key: the installed certificate's key, when it is of the type
+ * asked for (else a fresh one, said so). */
+static void reuse_installed_key(leec_agent *a)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    leec_key *k = NULL;
+    leec_store *st = a->ctx->store;
+    if (st->ops->cert_read(st, a->cert_name, "privkey.pem", &pem, &len) ==
+            LEEC_OK &&
+        leec_key_load_pem(pem, len, &k) == LEEC_OK &&
+        leec_key_get_type(k) == a->key_type) {
+        a->cert_key = k;
+        k = NULL;
+        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): reusing the key", a->id,
+                 a->cert_name);
+    } else {
+        leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): the installed key cannot be reused (missing "
+                 "or not %s); using a new one",
+                 a->id, a->cert_name, leec_key_type_name(a->key_type));
+    }
+    leec_key_free(k);
+    if (pem)
+        leec_secure_free(pem);
+}
+
+static void enter_finalize(leec_agent *a)
+{
+    char *csr = NULL, *payload = NULL;
+    json_t *o = NULL;
+    leec_code rc = LEEC_OK;
+    if (!a->cert_key && a->reuse_key && a->had_cert)
+        reuse_installed_key(a);
+    if (!a->cert_key &&
+        (rc = leec_key_generate(a->key_type, &a->cert_key)) != LEEC_OK) {
+        fail(a, rc, NULL, "cannot generate the certificate key");
+        goto out;
+    }
+    rc = leec_csr_new(a->cert_key, (const char *const *)a->names, a->nnames,
+                      &csr);
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "cannot build the CSR");
+        goto out;
+    }
+    if (!(o = json_pack("{s:s}", "csr", csr)) ||
+        !(payload = json_dumps(o, JSON_COMPACT))) {
+        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    post(a, a->finalize_url, payload, NULL);
+out:
+    free(csr);
+    free(payload);
+    json_decref(o);
+}
+
+static void on_order(leec_agent *a, leec_acme_resp *r)
+{
+    if (r->status != 200 || !r->json) {
+        fail(a, refusal_code(r), steal_problem(r), "%s refused (HTTP %ld)",
+             a->state == LEEC_ST_FINALIZE ? "finalize" : "order poll",
+             r->status);
+        return;
+    }
+    leec_order_view v;
+    if (a->state == LEEC_ST_ORDER_POLL &&
+        leec_order_parse(r->json, &v) == LEEC_OK &&
+        (v.status == LEEC_ORDER_PROCESSING || v.status == LEEC_ORDER_READY)) {
+        int64_t d =
+            leec_backoff_next(&a->backoff, leec_now_ms(a->ctx), r->retry_after);
+        if (d < 0)
+            fail(a, LEEC_E_TIMEOUT, NULL,
+                 "the order %s stayed %s for %u s: the CA did not issue in "
+                 "time",
+                 a->order_url,
+                 v.status == LEEC_ORDER_READY ? "ready" : "processing",
+                 a->ctx->order_timeout_s);
+        else
+            a->deadline = leec_now_ms(a->ctx) + d;
+        return;
+    }
+    follow_order(a, r->json);
+}
+
+/* Whether a chain's top certificate was issued by (or is) a certificate
+ * with the preferred commonName. */
+static bool chain_preferred(leec_agent *a, const char *issuers)
+{
+    char *subject = NULL, *issuer = NULL;
+    if (!issuers || !*issuers ||
+        leec_chain_top(issuers, strlen(issuers), NULL, &subject, &issuer, NULL,
+                       NULL) != LEEC_OK)
+        return false;
+    bool yes = (issuer && strcmp(issuer, a->preferred_chain) == 0) ||
+               (subject && strcmp(subject, a->preferred_chain) == 0);
+    free(subject);
+    free(issuer);
+    return yes;
+}
+
+/* Remembers the alternate chains the CA links from the default one. */
+static void take_alternates(leec_agent *a, const leec_acme_resp *r)
+{
+    const leec_http_resp *h = r->http;
+    for (size_t i = 0; h && i < h->nlinks; i++) {
+        size_t cap = sizeof a->alt_urls / sizeof *a->alt_urls;
+        if (a->nalt == cap)
+            break;
+        if (!h->links[i].rel || strcmp(h->links[i].rel, "alternate") != 0 ||
+            !leec_url_ok(h->links[i].url))
+            continue;
+        char *u = strdup(h->links[i].url);
+        if (u)
+            a->alt_urls[a->nalt++] = u;
+    }
+}
+
+/* The next alternate chain, or the install of the chain at hand. */
+static void next_alternate(leec_agent *a)
+{
+    if (a->cursor < a->nalt) {
+        a->cursor++;
+        a->retries = 0;
+        send_current(a);
+        return;
+    }
+    leec_log(a->ctx, LEEC_LOG_INFO,
+             "agent %u (%s): no chain of the %zu the CA offers ends at %s; "
+             "keeping the default chain",
+             a->id, a->cert_name, a->nalt + 1, a->preferred_chain);
+    go(a, LEEC_ST_INSTALL);
+}
+
+static void on_download(leec_agent *a, leec_acme_resp *r)
+{
+    char *leaf = NULL, *issuers = NULL, *why = NULL;
+    bool alternate = a->cursor > 0;
+    leec_code rc = LEEC_OK;
+    if (r->status != 200) {
+        if (alternate) {
+            leec_log(a->ctx, LEEC_LOG_INFO,
+                     "agent %u (%s): alternate chain %zu refused (HTTP %ld)",
+                     a->id, a->cert_name, a->cursor, r->status);
+            next_alternate(a);
+            return;
+        }
+        fail(a, LEEC_E_ACME, steal_problem(r),
+             "certificate download refused (HTTP %ld)", r->status);
+        return;
+    }
+    if (!r->content_type ||
+        strcmp(r->content_type, "application/pem-certificate-chain") != 0) {
+        if (alternate) {
+            next_alternate(a);
+            return;
+        }
+        fail(a, LEEC_E_PROTOCOL, NULL, "certificate has content type %s",
+             r->content_type ? r->content_type : "(none)");
+        return;
+    }
+    rc = leec_chain_accept(r->body->data, r->body->len, a->cert_key,
+                           (const char *const *)a->names, a->nnames,
+                           a->ctx->x509_cache, &leaf, &issuers, &why);
+    if (rc != LEEC_OK && alternate) {
+        leec_log(a->ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): refusing alternate chain %zu: %s", a->id,
+                 a->cert_name, a->cursor, why ? why : leec_strerror(rc));
+        next_alternate(a);
+    } else if (rc == LEEC_E_PROTOCOL) {
+        fail(a, rc, NULL, "the CA sent a malformed certificate chain");
+    } else if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "refusing the certificate: %s",
+             why ? why : leec_strerror(rc));
+    } else if (alternate && !chain_preferred(a, issuers)) {
+        next_alternate(a);
+    } else {
+        bool preferred = a->preferred_chain && chain_preferred(a, issuers);
+        free(a->cert_pem);
+        free(a->chain_pem);
+        a->cert_pem = leaf;
+        a->chain_pem = issuers;
+        leaf = issuers = NULL;
+        if (alternate)
+            leec_log(a->ctx, LEEC_LOG_INFO,
+                     "agent %u (%s): using alternate chain %zu (ends at %s)",
+                     a->id, a->cert_name, a->cursor, a->preferred_chain);
+        if (!a->preferred_chain || preferred || alternate) {
+            go(a, LEEC_ST_INSTALL);
+        } else {
+            take_alternates(a, r);
+            next_alternate(a);
+        }
+    }
+    free(leaf);
+    free(issuers);
+    free(why);
+}
+
+static char *meta_json(leec_agent *a)
+{
+    json_t *names = json_array();
+    json_t *o = json_object();
+    char *s = NULL;
+    if (!names || !o)
+        goto out;
+    for (size_t i = 0; i < a->nnames; i++)
+        json_array_append_new(names, json_string(a->names[i]));
+    json_object_set(o, "names", names);
+    json_object_set_new(o, "key_type",
+                        json_string(leec_key_type_name(a->key_type)));
+    json_object_set_new(o, "server", json_string(a->ctx->server));
+    json_object_set_new(o, "solver", json_string(a->solver->ops->name));
+    const char *webroot = leec_webroot_solver_dir(a->solver);
+    if (webroot)
+        json_object_set_new(o, "webroot", json_string(webroot));
+    if (a->profile)
+        json_object_set_new(o, "profile", json_string(a->profile));
+    if (a->preferred_chain)
+        json_object_set_new(o, "preferred_chain",
+                            json_string(a->preferred_chain));
+    json_object_set_new(o, "reuse_key", json_boolean(a->reuse_key));
+    /* Whether to ask for renewal information at the next look (the
+     * version's renewal.json is written only once something is known). */
+    json_object_set_new(o, "ari_offered",
+                        json_boolean(a->ctx->dir.renewal_info != NULL));
+    if (a->settings)
+        json_object_set(o, "settings", a->settings);
+    s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+out:
+    json_decref(names);
+    json_decref(o);
+    return s;
+}
+
+static void enter_install(leec_agent *a)
+{
+    char *key = NULL, *meta = NULL;
+    leec_code rc = leec_key_to_pem(a->cert_key, &key);
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "cannot encode the certificate key");
+        goto out;
+    }
+    meta = meta_json(a);
+    leec_cert_files f = {.privkey = key,
+                         .cert = a->cert_pem,
+                         .chain = a->chain_pem ? a->chain_pem : "",
+                         .meta_json = meta};
+    rc = a->ctx->store->ops->cert_install(a->ctx->store, a->cert_name, &f);
+    if (rc != LEEC_OK) {
+        fail(a, rc, NULL, "cannot install the certificate in the store");
+        goto out;
+    }
+    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
+             a->id, a->cert_name);
+    finish(a, LEEC_OUTCOME_ISSUED);
+out:
+    leec_secure_free(key);
+    free(meta);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch of answers                                                 */
+/* ------------------------------------------------------------------ */
+
+void leec_agent_on_response(void *ud, leec_acme_resp *r)
+{
+    leec_agent *a = ud;
+    a->req = NULL;
+    if (a->zombie)
+        return;
+    /* A refusal for a while (longer than the context may pause): when to
+     * try again, even without a problem document to carry it. */
+    if ((r->status == 429 || r->status == 503) && r->retry_after >= 0)
+        a->retry_at = time(NULL) + r->retry_after;
+    if (a->state == LEEC_ST_RENEWAL_INFO) {
+        leec_agent_on_renewal_info(a, r);
+        return;
+    }
+    if (retry_later(a, r))
+        return;
+    if (r->err == LEEC_OK && r->status < 500 && r->status != 429)
+        a->retries = 0; /* the budget is for consecutive failures */
+    if (r->err != LEEC_OK && a->state == LEEC_ST_DOWNLOAD && a->cursor > 0) {
+        leec_log(a->ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): alternate chain %zu: %s", a->id, a->cert_name,
+                 a->cursor, r->errmsg ? r->errmsg : leec_strerror(r->err));
+        next_alternate(a);
+        return;
+    }
+    if (r->err != LEEC_OK) {
+        fail(a, r->err, NULL, "%s: %s", leec_state_name(a->state),
+             r->errmsg ? r->errmsg : leec_strerror(r->err));
+        return;
+    }
+    switch (a->state) {
+    case LEEC_ST_NEW_ORDER:
+        on_new_order(a, r);
+        break;
+    case LEEC_ST_FETCH_AUTHZ:
+    case LEEC_ST_AUTHZ_POLL:
+        on_authz(a, r);
+        break;
+    case LEEC_ST_RESPOND:
+        on_respond(a, r);
+        break;
+    case LEEC_ST_FINALIZE:
+    case LEEC_ST_ORDER_POLL:
+        on_order(a, r);
+        break;
+    case LEEC_ST_DOWNLOAD:
+        on_download(a, r);
+        break;
+    default:
+        fail(a, LEEC_E_STATE, NULL, "unexpected response in state %s",
+             leec_state_name(a->state));
+        break;
+    }
+}

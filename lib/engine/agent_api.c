@@ -1,0 +1,329 @@
+/* The agent object: creation, settings, accessors and freeing. Its state
+ * machine is in agent.c. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/agent_internal.h"
+#include "util/json.h"
+#include "util/names.h"
+#include "acme/problem.h"
+#include "solver/webroot.h"
+#include "store/store.h"
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
+                           const char *const *names, size_t n, leec_code *err)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    leec_agent *a = NULL;
+    if (!ctx) {
+        rc = LEEC_E_INVALID_ARG;
+        goto fail;
+    }
+    if (!(a = calloc(1, sizeof *a)))
+        goto fail;
+    a->ctx = ctx;
+    a->deadline = -1;
+    if (!(a->solver = leec_ctx_default_solver(ctx)))
+        goto fail;
+    if ((rc = leec_names_normalize(names, n, LEEC_MAX_NAMES, &a->names,
+                                   &a->nnames, NULL)) != LEEC_OK)
+        goto fail;
+    rc = LEEC_E_NOMEM;
+    const char *cn = cert_name ? cert_name : a->names[0];
+    if (!cert_name && strncmp(cn, "*.", 2) == 0)
+        cn += 2; /* "*.example.com" is stored as example.com */
+    if (!(a->cert_name = strdup(cn)))
+        goto fail;
+    if (!leec_store_name_valid(a->cert_name)) {
+        rc = LEEC_E_INVALID_ARG;
+        goto fail;
+    }
+    if (ctx->nagents == ctx->cap_agents) {
+        size_t cap = ctx->cap_agents ? ctx->cap_agents * 2 : 8;
+        leec_agent **v = realloc(ctx->agents, cap * sizeof *v);
+        if (!v)
+            goto fail;
+        ctx->agents = v;
+        ctx->cap_agents = cap;
+    }
+    a->id = ++ctx->agent_ids;
+    ctx->agents[ctx->nagents++] = a;
+    if (err)
+        *err = LEEC_OK;
+    return a;
+fail:
+    if (a) {
+        leec_names_free(a->names, a->nnames);
+        free(a->cert_name);
+        free(a);
+    }
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+void leec_agent_authz_clear(leec_agent *a)
+{
+    for (size_t i = 0; i < a->naz; i++) {
+        free(a->az[i].url);
+        free(a->az[i].ident);
+        free(a->az[i].value);
+        for (size_t k = 0; k < a->az[i].ncand; k++) {
+            free(a->az[i].cand[k].type);
+            free(a->az[i].cand[k].url);
+            free(a->az[i].cand[k].token);
+        }
+    }
+    free(a->az);
+    a->az = NULL;
+    a->naz = 0;
+}
+
+void leec_agent_solvers_cleanup(leec_agent *a)
+{
+    /* Synchronous: the agent (or the run) is ending. */
+    for (size_t i = 0; i < a->naz; i++) {
+        authz *z = &a->az[i];
+        if (!z->presented && !z->presenting)
+            continue;
+        a->solver->ops->cleanup(a->solver, z->op, z->valid, NULL, NULL);
+        z->presented = z->presenting = false;
+        z->op = NULL;
+    }
+}
+
+void leec_agent_destroy(leec_agent *a)
+{
+    if (!a)
+        return;
+    leec_ctx *ctx = a->ctx;
+    leec_acme_cancel(ctx, a->req);
+    leec_agent_solvers_cleanup(a);
+    leec_agent_release(a, false);
+    leec_agent_stop_ordering(a);
+    /* From the end: contexts free their agents last to first. */
+    for (size_t i = ctx->nagents; i-- > 0;) {
+        if (ctx->agents[i] == a) {
+            memmove(&ctx->agents[i], &ctx->agents[i + 1],
+                    (ctx->nagents - i - 1) * sizeof *ctx->agents);
+            ctx->nagents--;
+            break;
+        }
+    }
+    leec_agent_authz_clear(a);
+    leec_names_free(a->names, a->nnames);
+    leec_names_free(a->regdoms, a->nregdoms);
+    free(a->cert_name);
+    free(a->order_url);
+    free(a->finalize_url);
+    free(a->cert_url);
+    leec_key_free(a->cert_key);
+    free(a->cert_pem);
+    free(a->chain_pem);
+    free(a->seen_serial);
+    free(a->errmsg);
+    leec_problem_free(a->problem);
+    free(a->preferred_chain);
+    free(a->profile);
+    free(a->ari_id);
+    json_decref(a->settings);
+    leec_renewal_clear(&a->rs);
+    for (size_t i = 0; i < a->nalt; i++)
+        free(a->alt_urls[i]);
+    free(a);
+}
+
+void leec_agent_free(leec_agent *a)
+{
+    if (!a)
+        return;
+    if (a->ctx->depth > 0) {
+        /* Inside a callback: the loop still holds pointers to us. */
+        leec_acme_cancel(a->ctx, a->req);
+        a->req = NULL;
+        leec_agent_solvers_cleanup(a);
+        leec_agent_release(a, false);
+        leec_agent_stop_ordering(a);
+        a->zombie = true;
+        a->deadline = -1;
+        a->ctx->reap = true;
+        return;
+    }
+    leec_agent_destroy(a);
+}
+
+leec_code leec_agent_set_key_type(leec_agent *a, leec_key_type type)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    if (!leec_key_type_name(type))
+        return LEEC_E_INVALID_ARG;
+    a->key_type = type;
+    return LEEC_OK;
+}
+
+/* A copy of an option string (NULL clears): short and printable. */
+static leec_code set_opt_str(leec_agent *a, char **slot, const char *v)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    char *c = NULL;
+    if (v) {
+        size_t n = strlen(v);
+        if (n == 0 || n > 256)
+            return LEEC_E_INVALID_ARG;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+                return LEEC_E_INVALID_ARG;
+        if (!(c = strdup(v)))
+            return LEEC_E_NOMEM;
+    }
+    free(*slot);
+    *slot = c;
+    return LEEC_OK;
+}
+
+leec_code leec_agent_set_preferred_chain(leec_agent *a, const char *cn)
+{
+    return set_opt_str(a, &a->preferred_chain, cn);
+}
+
+leec_code leec_agent_set_profile(leec_agent *a, const char *name)
+{
+    return set_opt_str(a, &a->profile, name);
+}
+
+leec_code leec_agent_set_webroot(leec_agent *a, const char *dir)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    leec_code rc = LEEC_OK;
+    leec_solver *s = dir ? leec_ctx_solver_webroot(a->ctx, dir, &rc)
+                         : leec_ctx_default_solver(a->ctx);
+    if (!s)
+        return rc != LEEC_OK ? rc : LEEC_E_NOMEM;
+    a->solver = s;
+    return LEEC_OK;
+}
+
+leec_code leec_agent_set_solver(leec_agent *a, leec_solver *solver)
+{
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    if (!solver || solver->ctx != a->ctx)
+        return LEEC_E_INVALID_ARG;
+    a->solver = solver;
+    return LEEC_OK;
+}
+
+void leec_agent_set_force(leec_agent *a, bool force)
+{
+    a->force = force;
+}
+
+void leec_agent_set_reuse_key(leec_agent *a, bool reuse)
+{
+    a->reuse_key = reuse;
+}
+
+#define SETTINGS_MAX (64 * 1024)
+
+leec_code leec_agent_set_settings(leec_agent *a, const char *json)
+{
+    json_t *o = NULL;
+    if (a->state != LEEC_ST_IDLE)
+        return LEEC_E_STATE;
+    if (json) {
+        size_t n = strlen(json);
+        if (n > SETTINGS_MAX)
+            return LEEC_E_INVALID_ARG;
+        leec_code rc = leec_json_parse_object(json, n, &o);
+        if (rc != LEEC_OK)
+            return rc == LEEC_E_NOMEM ? rc : LEEC_E_INVALID_ARG;
+    }
+    json_decref(a->settings);
+    a->settings = o;
+    return LEEC_OK;
+}
+
+void leec_agent_set_callbacks(leec_agent *a, leec_state_fn on_state,
+                              leec_done_fn on_done, void *userdata)
+{
+    a->on_state = on_state;
+    a->on_done = on_done;
+    a->ud = userdata;
+}
+
+leec_agent_state leec_agent_get_state(const leec_agent *a)
+{
+    return a->state;
+}
+leec_outcome leec_agent_get_outcome(const leec_agent *a)
+{
+    return a->outcome;
+}
+const char *leec_agent_cert_name(const leec_agent *a)
+{
+    return a->cert_name;
+}
+leec_code leec_agent_error(const leec_agent *a)
+{
+    return a->err;
+}
+const char *leec_agent_error_message(const leec_agent *a)
+{
+    return a->errmsg ? a->errmsg : leec_strerror(a->err);
+}
+const leec_problem *leec_agent_problem(const leec_agent *a)
+{
+    return a->problem;
+}
+time_t leec_agent_retry_at(const leec_agent *a)
+{
+    return a->state == LEEC_ST_FAILED ? a->retry_at : 0;
+}
+const char *leec_agent_cert_pem(const leec_agent *a)
+{
+    return a->cert_pem;
+}
+int64_t leec_agent_deadline(const leec_agent *a)
+{
+    return a->zombie ? -1 : a->deadline;
+}
+bool leec_agent_running(const leec_agent *a)
+{
+    return !a->zombie && a->started && a->state != LEEC_ST_DONE &&
+           a->state != LEEC_ST_FAILED;
+}
+bool leec_agent_zombie(const leec_agent *a)
+{
+    return a->zombie;
+}
+
+leec_wait_reason leec_agent_wait(const leec_agent *a, time_t *until)
+{
+    leec_wait_reason w = a->wait;
+    int64_t end = a->wait_until;
+    if (w == LEEC_WAIT_NONE && leec_agent_running(a))
+        w = leec_acme_held(a->ctx, a->req, &end);
+    if (until) {
+        int64_t now = leec_now_ms(a->ctx);
+        *until = w != LEEC_WAIT_NONE && end >= 0
+                     ? time(NULL) + (time_t)((end - now + 999) / 1000)
+                     : 0;
+    }
+    return w;
+}
+
+size_t leec_agent_names(const leec_agent *a, const char *const **names)
+{
+    if (names)
+        *names = (const char *const *)a->names;
+    return a->nnames;
+}

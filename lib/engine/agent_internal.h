@@ -1,0 +1,135 @@
+/* The agent's structure, shared by agent.c (the state machine) and
+ * agent_api.c (the object). Not installed. */
+#ifndef LEEC_AGENT_INTERNAL_H
+#define LEEC_AGENT_INTERNAL_H
+
+#include "engine/internal.h"
+#include "engine/renewal.h"
+
+#include "solver/solver.h"
+
+#define AUTHZ_CANDIDATES 4 /* challenges kept per authorization */
+
+typedef struct chall_cand {
+    char *type;
+    char *url;
+    char *token;
+} chall_cand;
+
+typedef struct authz {
+    struct leec_agent *agent;
+    char *url;
+    char *ident; /* as shown: "*." + value for a wildcard */
+    char *value; /* the identifier's value */
+    bool wildcard;
+    chall_cand cand[AUTHZ_CANDIDATES]; /* in the CA's order */
+    size_t ncand, ci;                  /* ci: the one being answered */
+    bool valid;
+    bool respond;    /* challenge still pending: present + respond */
+    bool presenting; /* present started, done not yet called */
+    bool presented;  /* a side effect exists that must be undone */
+    void *op;        /* the solver's handle of the presentation */
+} authz;
+
+struct leec_agent {
+    leec_ctx *ctx;
+    unsigned id;
+    char *cert_name;
+    char **names;
+    size_t nnames;
+    leec_key_type key_type;
+    leec_solver *solver;  /* how challenges are answered (the context's) */
+    bool presenting_loop; /* enter_present is starting presentations */
+    bool force;
+    leec_state_fn on_state;
+    leec_done_fn on_done;
+    void *ud;
+
+    leec_agent_state state;
+    leec_outcome outcome;
+    bool zombie;
+    bool started;
+    int64_t deadline;
+    leec_acme_req *req;
+    int retries;
+    unsigned acct_gen; /* the account generation orders are signed by */
+    void *lock;        /* the certificate's lock in the store */
+    char *seen_serial; /* the installed certificate at the first look */
+    bool lock_logged;
+    int64_t lock_since; /* waiting for the lock since (ms): once
+                           lock_logged */
+    time_t retry_at;    /* the CA's Retry-After of a refusal, or 0 */
+    bool admitted;      /* holds an order slot of the governor */
+    int64_t admitted_at;
+    char **regdoms; /* registered domains, for the budgets */
+    size_t nregdoms;
+    leec_wait_reason wait; /* QUEUED or waiting for the lock: why */
+    int64_t wait_until;    /* ms, or -1 */
+    bool account_renewed;  /* accountDoesNotExist is recovered from once */
+
+    char *order_url;
+    char *finalize_url;
+    char *cert_url;
+    authz *az;
+    size_t naz;
+    size_t cursor;
+    leec_backoff backoff;
+    leec_key *cert_key;
+    char *cert_pem;  /* the leaf, once downloaded (or the fresh one kept) */
+    char *chain_pem; /* its issuers */
+
+    leec_code err;
+    char *errmsg;
+    leec_problem *problem;
+
+    bool reuse_key;          /* renew with the installed certificate's key */
+    json_t *settings;        /* the application's, kept in meta.json */
+    bool had_cert;           /* a certificate was installed at the first look */
+    bool names_same;         /* ... for the same names */
+    bool repairing;          /* the installed version is broken: replaced */
+    bool ordering;           /* decided to order: counted in ctx->ordering */
+    char *ari_id;            /* the installed certificate's ARI id, or NULL */
+    bool ari_id_known;       /* ari_id computed (leec_agent_ari_id) */
+    leec_renewal_state rs;   /* its renewal state (renewal.json) */
+    time_t cert_nb, cert_na; /* the installed certificate's validity */
+    bool replaces_refused;   /* the CA refused "replaces": order without */
+
+    char *preferred_chain; /* issuer CN wanted at the top, or NULL */
+    char *profile;         /* newOrder's profile, or NULL */
+    char *alt_urls[4];     /* Link rel="alternate" chains still to look at */
+    size_t nalt;
+};
+
+/* Gives back what the agent holds outside itself: the governor's slot and
+ * the store's lock. */
+void leec_agent_release(leec_agent *a, bool issued);
+/* An agent that decided to order and ends without finishing (freed):
+ * leaves the context's count of ordering agents (no POST hook). */
+void leec_agent_stop_ordering(leec_agent *a);
+/* Undoes every side effect of the solvers, on every path. */
+void leec_agent_solvers_cleanup(leec_agent *a);
+
+/* agent.c, for agent_due.c: a transition, the endings (the message is
+ * taken as it is), the start of ordering (PRE hook), and the dispatcher
+ * of the CA's answers. */
+void leec_agent_go(leec_agent *a, leec_agent_state to);
+void leec_agent_finish(leec_agent *a, leec_outcome outcome);
+void leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg);
+void leec_agent_start_ordering(leec_agent *a);
+void leec_agent_on_response(void *ud, leec_acme_resp *r);
+
+/* agent_due.c: CHECK_EXISTING, RENEWAL_INFO (its step, run again when the
+ * directory resolves, and its answer), the second look under the lock
+ * (true: the agent finished, keeping another process's certificate or
+ * failing), and the record of a failed renewal. */
+void leec_agent_check_existing(leec_agent *a);
+void leec_agent_renewal_info_step(leec_agent *a);
+void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r);
+bool leec_agent_kept_meanwhile(leec_agent *a);
+void leec_agent_record_failure(leec_agent *a);
+/* The installed certificate's ARI id (RFC 9773 §4.1), computed on first
+ * use; NULL without one (no certificate, no AKI). Owned by the agent. */
+const char *leec_agent_ari_id(leec_agent *a);
+void leec_agent_authz_clear(leec_agent *a);
+
+#endif

@@ -1,0 +1,206 @@
+/* Context-level operations (revocations, account operations): the queue,
+ * the wait for the directory or the account bootstrap, the request's common
+ * answers, and the report from leec_ctx_perform. What each operation sends
+ * and makes of the CA's answer stays in its own file (revoke.c,
+ * account_ops.c). */
+#include <stdlib.h>
+
+#include "engine/internal.h"
+#include "acme/problem.h"
+#include "store/store.h"
+
+void leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
+                  const char *what)
+{
+    op->ctx = ctx;
+    op->kind = kind;
+    op->what = what;
+    op->state = LEEC_OP_QUEUED;
+}
+
+leec_code leec_op_queue(leec_op *op)
+{
+    leec_ctx *ctx = op->ctx;
+    /* The loop must exist: perform sends the request. */
+    if (!leec_ctx_http(ctx))
+        return LEEC_E_NOMEM;
+    leec_op **pp = &ctx->ops;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = op;
+    ctx->pending_ops++;
+    leec_log(ctx, LEEC_LOG_DEBUG, "%s queued", op->what);
+    return LEEC_OK;
+}
+
+void leec_op_free(leec_op *op)
+{
+    if (!op)
+        return;
+    leec_acme_cancel(op->ctx, op->req);
+    leec_problem_free(op->problem);
+    op->kind->destroy(op);
+}
+
+void leec_op_finish(leec_op *op, leec_code rc, leec_problem *problem)
+{
+    op->state = LEEC_OP_DONE;
+    op->rc = rc;
+    leec_problem_free(op->problem);
+    op->problem = problem;
+    if (rc != LEEC_OK)
+        leec_log(op->ctx, LEEC_LOG_DEBUG, "%s failed: %s%s%s", op->what,
+                 leec_strerror(rc), problem && problem->detail ? ": " : "",
+                 problem && problem->detail ? problem->detail : "");
+}
+
+bool leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name)
+{
+    op->req = NULL;
+    if (r->err != LEEC_OK) {
+        leec_log(op->ctx, LEEC_LOG_ERROR, "%s: %s", req_name,
+                 r->errmsg ? r->errmsg : leec_strerror(r->err));
+        leec_op_finish(op, r->err, NULL);
+        return false;
+    }
+    if (r->status == 200)
+        return true;
+    leec_problem *p = r->problem;
+    r->problem = NULL;
+    if (!p)
+        leec_log(op->ctx, LEEC_LOG_ERROR,
+                 "%s: HTTP %ld without a problem document", req_name,
+                 r->status);
+    leec_op_finish(op, p ? LEEC_E_ACME : LEEC_E_PROTOCOL, p);
+    return false;
+}
+
+leec_code leec_op_saved_account_exists(leec_ctx *ctx)
+{
+    char *pem = NULL, *js = NULL;
+    if (ctx->account_mode != LEEC_ACCOUNT_SAVED ||
+        ctx->acct_state == RES_READY || ctx->acct_state == RES_PENDING)
+        return LEEC_OK;
+    if (!ctx->store)
+        return LEEC_E_INVALID_ARG;
+    if (ctx->acct_skip_saved)
+        return LEEC_E_NOT_FOUND;
+    char *ca_id = leec_ca_id(ctx->server);
+    if (!ca_id)
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = ctx->store->ops->account_load(ctx->store, ca_id, &pem, &js);
+    leec_secure_free(pem);
+    free(js);
+    free(ca_id);
+    return rc;
+}
+
+static void start(leec_op *op)
+{
+    op->state = LEEC_OP_SENT;
+    leec_code rc = op->kind->send(op);
+    if (rc != LEEC_OK) {
+        op->req = NULL;
+        leec_op_finish(op, rc, NULL);
+    }
+}
+
+/* The account bootstrap (or the directory fetch) failed: report its
+ * error. */
+static void fail_from_account(leec_op *op)
+{
+    leec_problem *p = NULL;
+    leec_code rc = leec_account_error(op->ctx, &p);
+    /* The operation's report has a code and the CA's problem, not the
+     * account's message (a transport error's detail, say): said here. */
+    if (op->ctx->acct_errmsg && !p)
+        leec_log(op->ctx, LEEC_LOG_ERROR, "account: %s", op->ctx->acct_errmsg);
+    leec_op_finish(op, rc, p);
+}
+
+static void advance(leec_op *op)
+{
+    leec_ctx *ctx = op->ctx;
+    if (op->dir_only) {
+        leec_directory_ensure(ctx);
+        if (ctx->dir_state == RES_READY)
+            start(op);
+        else if (ctx->dir_state == RES_FAILED ||
+                 (ctx->acct_state == RES_FAILED &&
+                  ctx->dir_state != RES_PENDING))
+            fail_from_account(op);
+        else
+            op->state = LEEC_OP_WAIT;
+        return;
+    }
+    leec_account_ensure(ctx);
+    if (ctx->acct_state == RES_READY)
+        start(op);
+    else if (ctx->acct_state == RES_FAILED)
+        fail_from_account(op);
+    else
+        op->state = LEEC_OP_WAIT;
+}
+
+/* False for an operation that waits behind an older one of its kind. */
+static bool may_advance(const leec_ctx *ctx, const leec_op *op)
+{
+    if (!op->kind->one_at_a_time)
+        return true;
+    for (const leec_op *o = ctx->ops; o != op; o = o->next)
+        if (o->kind == op->kind)
+            return false;
+    return true;
+}
+
+void leec_ctx_ops_perform(leec_ctx *ctx)
+{
+    leec_op **pp = &ctx->ops;
+    while (*pp) {
+        leec_op *op = *pp;
+        if (may_advance(ctx, op) &&
+            (op->state == LEEC_OP_QUEUED || op->state == LEEC_OP_WAIT))
+            advance(op);
+        if (op->state != LEEC_OP_DONE) {
+            pp = &op->next;
+            continue;
+        }
+        /* Unlinked first: report may queue another operation (appended,
+         * so this loop reaches it). */
+        *pp = op->next;
+        ctx->pending_ops--;
+        op->kind->report(op);
+        leec_op_free(op);
+    }
+}
+
+bool leec_ctx_ops_due(const leec_ctx *ctx)
+{
+    for (const leec_op *op = ctx->ops; op; op = op->next) {
+        if (!may_advance(ctx, op))
+            continue;
+        switch (op->state) {
+        case LEEC_OP_QUEUED:
+        case LEEC_OP_DONE:
+            return true;
+        case LEEC_OP_WAIT:
+            if (op->dir_only ? ctx->dir_state != RES_PENDING
+                             : ctx->acct_state != RES_PENDING)
+                return true;
+            break;
+        case LEEC_OP_SENT:
+            break;
+        }
+    }
+    return false;
+}
+
+void leec_ctx_ops_free_all(leec_ctx *ctx)
+{
+    while (ctx->ops) {
+        leec_op *op = ctx->ops;
+        ctx->ops = op->next;
+        leec_op_free(op);
+    }
+    ctx->pending_ops = 0;
+}

@@ -1,0 +1,320 @@
+/* Internal structures shared by the library's files. Not installed. */
+#ifndef LEEC_INTERNAL_H
+#define LEEC_INTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "engine/governor.h"
+#include "net/http.h"
+#include "leec/leec.h"
+#include "acme/retry.h"
+
+/* Caps on what the CA may send us. */
+#define LEEC_MAX_BODY         (1024 * 1024) /* JSON objects and PEM chains */
+#define LEEC_MAX_URL          2048
+#define LEEC_MAX_NONCE        256
+#define LEEC_MAX_TOKEN        256
+#define LEEC_MAX_NAMES        100 /* Let's Encrypt's limit per order */
+#define LEEC_NONCE_POOL       32
+#define LEEC_BADNONCE_RETRIES 10 /* pebble rejects 5 % of good nonces */
+/* After that many in a row, rounds of as many again after a growing pause
+ * (250 ms, 500 ms, 1 s, 2 s): a storm of rejections (a CA rejecting half
+ * its nonces) must not fail a certificate. */
+#define LEEC_BADNONCE_ROUNDS   4
+#define LEEC_BADNONCE_PAUSE_MS 250
+
+/* ---- logging (log.c) ---- */
+void leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- directory (directory.c) ---- */
+typedef struct leec_directory {
+    char *new_nonce;
+    char *new_account;
+    char *new_order;
+    char *revoke_cert;
+    char *key_change;
+    char *renewal_info; /* may be NULL */
+    char *terms;        /* meta.termsOfService, may be NULL */
+    char **profiles;    /* meta.profiles' names (draft-ietf-acme-profiles) */
+    size_t nprofiles;
+} leec_directory;
+
+/* Parses and validates a directory object: the required URLs must be https
+ * and short. */
+leec_code leec_directory_parse(const json_t *obj, leec_directory *dir,
+                               char **why);
+void leec_directory_clear(leec_directory *dir);
+
+/* True if url is https://, without spaces or control bytes, and short. */
+bool leec_url_ok(const char *url);
+
+/* ---- signed requests (request.c) ---- */
+typedef struct leec_acme_resp {
+    leec_code err;      /* LEEC_OK when the CA answered */
+    const char *errmsg; /* transport error text or NULL */
+    long status;
+    const char *location;
+    long retry_after;     /* seconds, -1 when absent */
+    json_t *json;         /* parsed JSON object body, or NULL */
+    const leec_buf *body; /* raw body */
+    const char *content_type;
+    leec_problem *problem; /* error document; the callee may steal it */
+    const leec_http_resp *http;
+} leec_acme_resp;
+
+typedef void (*leec_acme_fn)(void *userdata, leec_acme_resp *resp);
+typedef struct leec_acme_req leec_acme_req;
+
+/*
+ * A JWS-signed POST (payload JSON text, or NULL for POST-as-GET) to url,
+ * signed by key with kid (or jwk when kid is NULL). Takes a nonce from the
+ * pool (fetching one first when empty) and retries badNonce transparently
+ * with the fresh nonce. fn runs exactly once unless cancelled.
+ */
+leec_code leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
+                         const leec_key *key, const char *kid,
+                         const char *accept, leec_acme_fn fn, void *userdata,
+                         leec_acme_req **handle);
+/* A plain GET (the directory). */
+leec_code leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
+                        void *userdata, leec_acme_req **handle);
+void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *req);
+/* Sends the requests the governor now allows; returns the time (monotonic
+ * ms) the next held request may go, or -1 when none is held. */
+int64_t leec_acme_release(leec_ctx *ctx);
+void leec_acme_drop_deferred(leec_ctx *ctx);
+/* Whether r waits in the governor's queue, and why (PAUSED, RATE). */
+leec_wait_reason leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
+                                int64_t *until);
+
+/* ---- nonce pool (nonce.c) ---- */
+typedef struct leec_nonce_pool {
+    char *v[LEEC_NONCE_POOL];
+    size_t n;
+} leec_nonce_pool;
+/* Keeps a nonce from a response (validated base64url; the oldest is dropped
+ * when full). */
+void leec_nonce_put(leec_nonce_pool *p, const char *nonce);
+/* Takes the freshest nonce (caller frees) or NULL when empty. */
+char *leec_nonce_take(leec_nonce_pool *p);
+void leec_nonce_clear(leec_nonce_pool *p);
+
+/* ---- challenge tokens (tokens.c): the live http-01 tokens ---- */
+typedef struct leec_token {
+    char *token;
+    char *key_auth;
+    const void *owner;
+} leec_token;
+typedef struct leec_token_table {
+    leec_token *v;
+    size_t n, cap;
+} leec_token_table;
+leec_code leec_tokens_add(leec_token_table *t, const char *token,
+                          const char *key_auth, const void *owner);
+const char *leec_tokens_find(const leec_token_table *t, const char *token);
+void leec_tokens_remove(leec_token_table *t, const char *token,
+                        const void *owner);
+void leec_tokens_free(leec_token_table *t);
+
+/* ---- the context ---- */
+typedef enum { RES_NONE, RES_PENDING, RES_READY, RES_FAILED } leec_res_state;
+
+typedef int64_t (*leec_clock_fn)(void *userdata);
+
+struct leec_ctx {
+    char *server;
+    char *ca_bundle;
+    leec_store *store;
+    leec_log_fn log_fn;
+    void *log_ud;
+    leec_log_level log_level;
+    leec_account_mode account_mode;
+    char *contact;
+    bool agree_tos;
+    leec_key_type account_key_type;
+    leec_clock_fn clock;
+    void *clock_ud;
+
+    leec_http *http;
+    struct leec_http01_server *http01;
+    int epfd;                   /* the one descriptor a host loop waits on */
+    struct leec_watch *watches; /* sockets of solvers, DNS, hooks */
+    size_t nwatches, capwatches;
+    struct leec_timer **timers; /* their timers */
+    size_t ntimers, captimers;
+    leec_governor *gov;
+    struct leec_x509_cache *x509_cache;     /* issuers already parsed */
+    bool rate_set, orders_set, domains_set; /* else the CA's defaults */
+    unsigned max_pause_s;
+    unsigned order_timeout_s; /* an order or authorization stuck */
+    unsigned lock_timeout_s;  /* waiting for another process's lock */
+    leec_acme_req *deferred;  /* requests held by the governor, FIFO */
+    leec_acme_req *deferred_tail;
+    int64_t pause_logged;   /* the pause end last announced */
+    time_t pause_wall;      /* its wall-clock end, computed once */
+    bool kick_queued;       /* an order slot came free */
+    unsigned cleanups;      /* solver clean-ups under way */
+    struct leec_op *ops;    /* revocations, account ops (ctx_ops.c) */
+    unsigned pending_ops;   /* their number, counted in *running */
+    char *eab_kid;          /* External Account Binding, or NULL */
+    unsigned char *eab_key; /* its MAC key (secret, wiped on free) */
+    size_t eab_keylen;
+    bool acct_created; /* the account was created by this ctx */
+    bool acct_lookup;  /* newAccount looks up the saved key's account */
+    leec_nonce_pool nonces;
+    leec_token_table tokens;
+    struct leec_solver **solvers;
+    size_t nsolvers;
+    struct leec_solver *http01_solver;
+
+    /* The directory and the account are shared by every agent: the first
+     * agent that needs them starts their resolution, the others wait. */
+    leec_res_state dir_state;
+    leec_directory dir;
+    leec_acme_req *dir_req;
+    leec_res_state acct_state;
+    unsigned acct_gen;    /* bumped each time an account becomes ready */
+    bool acct_skip_saved; /* the saved account is gone at the CA */
+    leec_key *acct_key;
+    char *acct_url;
+    char *acct_ca_id;
+    leec_acme_req *acct_req;
+    int64_t acct_retry_at;   /* -1, or when to try the account lock again */
+    int64_t acct_lock_since; /* waiting for the account lock since (ms) */
+    void *acct_lock;
+    leec_code acct_err;
+    char *acct_errmsg;
+    leec_problem *acct_problem;
+
+    leec_hook_fn hook_fn; /* pre/deploy/post hooks, or NULL */
+    void *hook_ud;
+    unsigned ordering; /* agents that decided to order, not finished */
+
+    leec_agent **agents;
+    size_t nagents, cap_agents;
+    unsigned agent_ids; /* the last id given, for logs */
+    int depth;          /* > 0 while inside perform: frees are deferred */
+    bool reap;          /* some agent awaits its deferred free */
+};
+
+int64_t leec_now_ms(leec_ctx *ctx);
+leec_http *leec_ctx_http(leec_ctx *ctx);
+
+/* Account bootstrap (account.c): makes sure the directory and account are
+ * known, starting their requests if needed. The ctx wakes waiting agents
+ * (leec_agent_account_ready) when it resolves. */
+void leec_account_ensure(leec_ctx *ctx);
+void leec_account_clear(leec_ctx *ctx);
+/* Why the account bootstrap failed: its code (LEEC_E_STATE if it has not),
+ * and a copy of the CA's problem document in *problem (NULL if none; the
+ * caller owns it). LEEC_E_NOMEM when the copy fails. */
+leec_code leec_account_error(leec_ctx *ctx, leec_problem **problem);
+/* The CA says the account of generation gen does not exist (any more):
+ * forget it, so the next leec_account_ensure creates (and saves) a new one.
+ * Does nothing when another agent has already done so. */
+void leec_account_forget(leec_ctx *ctx, unsigned gen);
+/* Saves ctx->acct_key and account.json (url, directory, ctx->contact) in
+ * the store under acct_ca_id, replacing what is there (key first). */
+leec_code leec_account_save(leec_ctx *ctx);
+/* An id of the CA usable as a store folder name ("host" or "host_port"). */
+char *leec_ca_id(const char *url);
+
+/* Makes sure the directory alone is known (fetching it if neither it nor
+ * the account is under way): what a revocation signed by the certificate's
+ * key needs. A failed fetch fails the account too (acct_err). */
+void leec_directory_ensure(leec_ctx *ctx);
+
+/* Runs the account bootstrap's own deadline (waiting for the account lock
+ * of another process). */
+void leec_account_on_timer(leec_ctx *ctx);
+
+/* ---- context-level operations (ctx_ops.c) ---- */
+/* A revocation or an account operation: a job of the context queued by a
+ * public call, advanced and reported from leec_ctx_perform (never inside
+ * the call that queued it), counted in ctx->pending_ops so leec_ctx_run
+ * waits for it. Each kind embeds this header as its first member. */
+typedef struct leec_op leec_op;
+
+typedef enum {
+    LEEC_OP_QUEUED, /* not looked at yet */
+    LEEC_OP_WAIT,   /* waiting for the directory or the account */
+    LEEC_OP_SENT,   /* its request is out */
+    LEEC_OP_DONE    /* finished: reported next */
+} leec_op_state;
+
+typedef struct leec_op_kind {
+    /* Only the oldest operation of the kind advances: each may change
+     * what the next one uses (the account key, the account itself). */
+    bool one_at_a_time;
+    /* The directory (and the account unless dir_only) is ready: starts the
+     * request (leec_acme_post with &op->req). An error finishes op. */
+    leec_code (*send)(leec_op *op);
+    /* op is finished and unlinked: runs the caller's callback. */
+    void (*report)(leec_op *op);
+    /* Frees the kind's own fields and the operation itself. */
+    void (*destroy)(leec_op *op);
+} leec_op_kind;
+
+struct leec_op {
+    leec_op *next;
+    const leec_op_kind *kind;
+    leec_ctx *ctx;
+    const char *what; /* for logs ("account show"), owned by the kind */
+    leec_op_state state;
+    bool dir_only; /* signed by a key of its own: no account needed */
+    leec_acme_req *req;
+    leec_code rc;          /* once DONE */
+    leec_problem *problem; /* once DONE, may be NULL */
+};
+
+/* Fills op's header; op is not queued yet. */
+void leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
+                  const char *what);
+/* Appends op to the context's operations (taken on success; else the
+ * caller still owns it). */
+leec_code leec_op_queue(leec_op *op);
+/* Cancels op's request and frees it; NULL does nothing. */
+void leec_op_free(leec_op *op);
+/* Marks op DONE with rc and problem (taken), logging a failure. */
+void leec_op_finish(leec_op *op, leec_code rc, leec_problem *problem);
+/* Common handling of the CA's answer to op's request (named req_name in
+ * logs): true on HTTP 200, else op is finished with the error. */
+bool leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name);
+/* LEEC_OK unless the context signs with a saved account that is not
+ * loaded yet and missing from the store (none is created for these). */
+leec_code leec_op_saved_account_exists(leec_ctx *ctx);
+
+/* Advances the operations and reports the finished ones; from perform. */
+void leec_ctx_ops_perform(leec_ctx *ctx);
+/* True when leec_ctx_ops_perform has work now (perform without waiting). */
+bool leec_ctx_ops_due(const leec_ctx *ctx);
+/* Drops them all without callbacks (context free). */
+void leec_ctx_ops_free_all(leec_ctx *ctx);
+
+/* Forgets the External Account Binding, wiping its key (account_ops.c). */
+void leec_eab_clear(leec_ctx *ctx);
+
+/* ---- solvers (solvers.c): owned by the context ---- */
+struct leec_solver;
+/* Takes ownership (destroyed with the context, after its agents). */
+leec_code leec_ctx_add_solver(leec_ctx *ctx, struct leec_solver *s);
+/* http-01 through the token table, created on first use. */
+struct leec_solver *leec_ctx_default_solver(leec_ctx *ctx);
+void leec_ctx_free_solvers(leec_ctx *ctx);
+
+/* ---- agents (agent.c) ---- */
+void leec_agent_try_admit(leec_agent *agent);
+void leec_agent_account_ready(leec_agent *agent);
+int64_t leec_agent_deadline(const leec_agent *agent); /* -1: none */
+void leec_agent_on_timer(leec_agent *agent);
+bool leec_agent_running(const leec_agent *agent);
+bool leec_agent_zombie(const leec_agent *agent);
+void leec_agent_destroy(leec_agent *agent); /* no deferral */
+
+/* Test hook (not public): a fake clock. */
+void leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata);
+
+#endif

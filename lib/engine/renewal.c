@@ -1,0 +1,632 @@
+/* Renewal timing: the lifetime rule, ARI windows (RFC 9773) and the
+ * back-off after failures, persisted in the version's renewal.json so that
+ * a Retry-After or a failure is remembered across runs, and the plan a
+ * scheduler (leec renew, the daemon, a host) reads without the network. */
+#define _GNU_SOURCE
+#include "engine/renewal.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "crypto/crypto.h"
+#include "crypto/der.h"
+#include "util/json.h"
+#include "acme/problem.h"
+#include "store/store.h"
+
+#define LIFETIME_SHORT_S (10 * 86400)
+#define BACKOFF_FIRST_S  3600
+#define BACKOFF_MAX_S    86400
+#define TEXT_MAX         1024 /* last_error, explanation URL */
+
+void leec_renewal_clear(leec_renewal_state *st)
+{
+    free(st->serial);
+    free(st->ari_id);
+    free(st->explanation);
+    free(st->last_error);
+    memset(st, 0, sizeof *st);
+}
+
+time_t leec_renewal_lifetime_due(time_t not_before, time_t not_after)
+{
+    time_t life = not_after - not_before;
+    if (life <= 0)
+        return not_before;
+    return not_after - (life < LIFETIME_SHORT_S ? life / 2 : life / 3);
+}
+
+time_t leec_renewal_backoff_s(unsigned failures)
+{
+    time_t d = BACKOFF_FIRST_S;
+    for (unsigned i = 1; i < failures && d < BACKOFF_MAX_S; i++)
+        d *= 2;
+    return d > BACKOFF_MAX_S ? BACKOFF_MAX_S : d;
+}
+
+time_t leec_renewal_retry_at(unsigned failures, time_t now, time_t not_after)
+{
+    time_t d = leec_renewal_backoff_s(failures);
+    if (not_after > now) {
+        /* An hour's back-off would let a certificate of minutes lapse. */
+        time_t cap = (not_after - now) / 3;
+        if (cap < LEEC_RETRY_MIN_S)
+            cap = LEEC_RETRY_MIN_S;
+        if (d > cap)
+            d = cap;
+    }
+    return now + d;
+}
+
+leec_due leec_renewal_due(const leec_renewal_state *st, bool window_current,
+                          time_t not_before, time_t not_after)
+{
+    leec_due d = {leec_renewal_lifetime_due(not_before, not_after),
+                  LEEC_DUE_LIFETIME, false};
+    if (st->revoked_at) {
+        d.at = st->revoked_at;
+        d.why = LEEC_DUE_REVOKED;
+        return d;
+    }
+    if (!window_current || !st->ari_offered || !st->win_end)
+        return d;
+    /* The CA may advance a renewal (a revocation ahead, an incident), never
+     * postpone it past our own rule: a window after it would let the
+     * certificate lapse on a CA's word. */
+    if (st->win_start > d.at) {
+        d.ari_ignored = true;
+        return d;
+    }
+    if (st->chosen <= d.at) {
+        d.at = st->chosen;
+        d.why = LEEC_DUE_ARI;
+    }
+    return d;
+}
+
+static time_t get_time(const json_t *o, const char *key)
+{
+    json_t *v = o ? json_object_get(o, key) : NULL;
+    json_int_t i = json_is_integer(v) ? json_integer_value(v) : 0;
+    return i > 0 ? (time_t)i : 0;
+}
+
+static char *get_text(const json_t *o, const char *key)
+{
+    const char *s = o ? leec_json_str(o, key) : NULL;
+    /* Printed by renew, list and the daemon: cleaned like any log line. */
+    return s && strlen(s) <= TEXT_MAX ? leec_sanitize(s, TEXT_MAX) : NULL;
+}
+
+/* Whether the CA offered renewal information when the version was
+ * installed, from its meta.json ("ari_offered"): the state of a version
+ * that has no renewal.json yet (installs write no extra file). */
+/* Whether the CA offered renewal information when the version was
+ * installed, from its meta.json ("ari_offered"): the state of a version
+ * that has no renewal.json yet (installs write no extra file). meta is
+ * the parsed meta.json when the caller has it already, else it is read. */
+static leec_code from_meta(leec_store *store, const char *cert_name,
+                           const json_t *meta, leec_renewal_state *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *o = NULL;
+    if (!meta) {
+        leec_code rc =
+            store->ops->cert_read(store, cert_name, "meta.json", &text, &len);
+        /* LEEC_E_STORE: refused as unsafe (its message says why), not
+         * absent. */
+        if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
+            return rc;
+        if (rc == LEEC_OK && leec_json_parse_object(text, len, &o) == LEEC_OK)
+            meta = o;
+    }
+    json_t *v = meta ? json_object_get(meta, "ari_offered") : NULL;
+    if (json_is_boolean(v)) {
+        st->ari_known = true;
+        st->ari_offered = json_is_true(v);
+        st->next_check = 0; /* ask at the first look */
+    }
+    json_decref(o);
+    free(text);
+    return LEEC_OK;
+}
+
+static leec_code load_state(leec_store *store, const char *cert_name,
+                            const char *serial, const json_t *meta,
+                            leec_renewal_state *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *o = NULL;
+    memset(st, 0, sizeof *st);
+    leec_code rc =
+        store->ops->cert_read(store, cert_name, "renewal.json", &text, &len);
+    if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
+        return rc;
+    if (rc != LEEC_OK || leec_json_parse_object(text, len, &o) != LEEC_OK) {
+        free(text);
+        return from_meta(store, cert_name, meta, st);
+    }
+    free(text);
+    const char *whose = leec_json_str(o, "serial");
+    if (!whose || !serial || strcmp(whose, serial) != 0) {
+        json_decref(o); /* another certificate's: not this one's past */
+        return from_meta(store, cert_name, meta, st);
+    }
+    const json_t *ari = leec_json_object(o, "ari");
+    const json_t *fail = leec_json_object(o, "failures");
+    if (ari) {
+        st->ari_known = true;
+        st->ari_offered = json_is_true(json_object_get(ari, "offered"));
+        st->ari_id = get_text(ari, "id");
+        st->win_start = get_time(ari, "window_start");
+        st->win_end = get_time(ari, "window_end");
+        st->chosen = get_time(ari, "chosen");
+        st->next_check = get_time(ari, "next_check");
+        st->explanation = get_text(ari, "explanation_url");
+        if (st->win_end < st->win_start)
+            st->win_start = st->win_end = st->chosen = 0;
+    }
+    if (fail) {
+        json_t *n = json_object_get(fail, "count");
+        json_int_t c = json_is_integer(n) ? json_integer_value(n) : 0;
+        st->failures = c > 0 && c < 1000 ? (unsigned)c : 0;
+        st->last_failure = get_time(fail, "last");
+        st->retry_at = get_time(fail, "retry_at");
+        st->last_error = get_text(fail, "error");
+    }
+    st->revoked_at = get_time(o, "revoked");
+    json_decref(o);
+    return ari ? LEEC_OK : from_meta(store, cert_name, meta, st);
+}
+
+leec_code leec_renewal_load(leec_store *store, const char *cert_name,
+                            const char *serial, leec_renewal_state *st)
+{
+    return load_state(store, cert_name, serial, NULL, st);
+}
+
+char *leec_renewal_json(const leec_renewal_state *st)
+{
+    json_t *o = json_object();
+    char *s = NULL;
+    if (!o)
+        return NULL;
+    if (st->serial)
+        json_object_set_new(o, "serial", json_string(st->serial));
+    if (st->ari_known) {
+        json_t *a = json_pack("{s:b}", "offered", st->ari_offered);
+        if (a && st->ari_id)
+            json_object_set_new(a, "id", json_string(st->ari_id));
+        if (a && st->win_end) {
+            json_object_set_new(a, "window_start",
+                                json_integer((json_int_t)st->win_start));
+            json_object_set_new(a, "window_end",
+                                json_integer((json_int_t)st->win_end));
+            json_object_set_new(a, "chosen",
+                                json_integer((json_int_t)st->chosen));
+        }
+        if (a && st->ari_offered)
+            json_object_set_new(a, "next_check",
+                                json_integer((json_int_t)st->next_check));
+        if (a && st->explanation)
+            json_object_set_new(a, "explanation_url",
+                                json_string(st->explanation));
+        if (!a || json_object_set_new(o, "ari", a) != 0)
+            goto out;
+    }
+    if (st->failures) {
+        json_t *f = json_pack("{s:i, s:I, s:I}", "count", (int)st->failures,
+                              "last", (json_int_t)st->last_failure, "retry_at",
+                              (json_int_t)st->retry_at);
+        if (f && st->last_error)
+            json_object_set_new(f, "error", json_string(st->last_error));
+        if (!f || json_object_set_new(o, "failures", f) != 0)
+            goto out;
+    }
+    if (st->revoked_at &&
+        json_object_set_new(o, "revoked",
+                            json_integer((json_int_t)st->revoked_at)) != 0)
+        goto out;
+    s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+out:
+    json_decref(o);
+    return s;
+}
+
+leec_code leec_renewal_save(leec_store *store, const char *cert_name,
+                            const leec_renewal_state *st)
+{
+    if (!store->ops->cert_write_state)
+        return LEEC_E_INVALID_ARG;
+    char *s = leec_renewal_json(st);
+    if (!s)
+        return LEEC_E_NOMEM;
+    leec_code rc =
+        store->ops->cert_write_state(store, cert_name, "renewal.json", s);
+    free(s);
+    return rc;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)", 't'/'z' accepted. */
+bool leec_rfc3339_parse(const char *s, time_t *out)
+{
+    struct tm tm;
+    int n = 0;
+    memset(&tm, 0, sizeof tm);
+    if (!s ||
+        sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) !=
+            3 ||
+        n != 10)
+        return false;
+    s += n;
+    if (*s != 'T' && *s != 't')
+        return false;
+    s++;
+    if (sscanf(s, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) !=
+            3 ||
+        n != 8)
+        return false;
+    s += n;
+    if (*s == '.') {
+        s++;
+        if (!isdigit((unsigned char)*s))
+            return false;
+        while (isdigit((unsigned char)*s))
+            s++;
+    }
+    long off = 0;
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 ||
+            hh > 23 || mm > 59)
+            return false;
+        off = (hh * 3600L + mm * 60L) * (*s == '-' ? -1 : 1);
+        s += 1 + n;
+    } else {
+        return false;
+    }
+    if (*s || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60 || tm.tm_year < 1970)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return false;
+    *out = t - off;
+    return true;
+}
+
+static time_t random_between(time_t a, time_t b)
+{
+    unsigned long long r = 0;
+    if (b <= a)
+        return a;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (unsigned long long)time(NULL); /* a spread, not a secret */
+    return a + (time_t)(r % ((unsigned long long)(b - a) + 1));
+}
+
+leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
+                                const json_t *obj, long retry_after, time_t now)
+{
+    const json_t *w = leec_json_object(obj, "suggestedWindow");
+    time_t start = 0, end = 0;
+    long wait = retry_after >= 0 ? retry_after : LEEC_ARI_DEFAULT_CHECK_S;
+    if (wait < LEEC_ARI_MIN_CHECK_S)
+        wait = LEEC_ARI_MIN_CHECK_S;
+    if (wait > LEEC_ARI_MAX_CHECK_S)
+        wait = LEEC_ARI_MAX_CHECK_S;
+    st->ari_known = st->ari_offered = true;
+    if (!w || !leec_rfc3339_parse(leec_json_str(w, "start"), &start) ||
+        !leec_rfc3339_parse(leec_json_str(w, "end"), &end) || end < start) {
+        st->next_check = now + LEEC_ARI_FAILED_CHECK_S;
+        return LEEC_E_PROTOCOL;
+    }
+    bool same_id = st->ari_id && strcmp(st->ari_id, id) == 0;
+    if (!same_id) {
+        char *c = strdup(id);
+        if (!c)
+            return LEEC_E_NOMEM;
+        free(st->ari_id);
+        st->ari_id = c;
+    }
+    /* A new random time only when the window moves: checking again must not
+     * re-roll the dice (it would drift towards the window's start). */
+    if (!same_id || start != st->win_start || end != st->win_end ||
+        st->chosen < start || st->chosen > end)
+        st->chosen = random_between(start, end);
+    st->win_start = start;
+    st->win_end = end;
+    st->next_check = now + wait;
+    free(st->explanation);
+    st->explanation = NULL;
+    const char *ex = leec_json_str(obj, "explanationURL");
+    bool clean =
+        ex && strlen(ex) <= TEXT_MAX && strncmp(ex, "https://", 8) == 0;
+    for (const char *c = ex; clean && *c; c++)
+        clean = (unsigned char)*c > 0x20 && (unsigned char)*c < 0x7f &&
+                !strchr("\"<>\\", *c);
+    if (clean)
+        st->explanation = strdup(ex);
+    return LEEC_OK;
+}
+
+const char *leec_renewal_rule_text(leec_due_reason why, time_t not_before,
+                                   time_t not_after)
+{
+    switch (why) {
+    case LEEC_DUE_ARI:
+        return "the CA's renewal window (ARI)";
+    case LEEC_DUE_REVOKED:
+        return "revoked by leec";
+    case LEEC_DUE_BROKEN:
+        return "the installed version is broken";
+    case LEEC_DUE_LIFETIME:
+        break;
+    }
+    return not_after - not_before < LIFETIME_SHORT_S
+               ? "half of the lifetime left (lifetime under 10 days)"
+               : "a third of the lifetime left";
+}
+
+const char *leec_renewal_plan_rule(const leec_renewal_plan *plan)
+{
+    return plan ? leec_renewal_rule_text(plan->why, plan->not_before,
+                                         plan->not_after)
+                : "?";
+}
+
+/* The serial and validity of a PEM certificate, through the DER reader
+ * (no full X.509 decoding). */
+static leec_code pem_basics(const char *pem, time_t *nb, time_t *na,
+                            char **serial)
+{
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    leec_code rc = leec_pem_cert_der(pem, strlen(pem), &der, &derlen);
+    if (rc == LEEC_OK)
+        rc = leec_der_cert_basics(der, derlen, nb, na, serial);
+    free(der);
+    return rc;
+}
+
+leec_code leec_store_note_revoked(leec_store *store, const char *cert_name,
+                                  const char *cert_pem, time_t when)
+{
+    char *pem = NULL, *mine = NULL, *cur = NULL;
+    time_t nb, na;
+    leec_renewal_state st;
+    memset(&st, 0, sizeof st);
+    if (!store || !cert_pem || !leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = pem_basics(cert_pem, &nb, &na, &mine);
+    if (rc != LEEC_OK)
+        return rc == LEEC_E_NOMEM ? rc : LEEC_E_INVALID_ARG;
+    if ((rc = leec_store_read_cert(store, cert_name, &pem)) != LEEC_OK)
+        goto out;
+    if (pem_basics(pem, &nb, &na, &cur) != LEEC_OK || strcmp(cur, mine) != 0)
+        goto out; /* not the current version: nothing to plan */
+    if ((rc = leec_renewal_load(store, cert_name, cur, &st)) != LEEC_OK)
+        goto out;
+    if (!st.serial && !(st.serial = strdup(cur))) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    st.revoked_at = when > 0 ? when : 1;
+    rc = leec_renewal_save(store, cert_name, &st);
+out:
+    leec_renewal_clear(&st);
+    free(pem);
+    free(mine);
+    free(cur);
+    return rc;
+}
+
+void leec_renewal_plan_free(leec_renewal_plan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->explanation_url);
+    free(plan->last_error);
+    free(plan->broken);
+    free(plan);
+}
+
+/* A reason, or LEEC_E_NOMEM in *rc. */
+__attribute__((format(printf, 2, 3))) static char *reason(leec_code *rc,
+                                                          const char *fmt, ...)
+{
+    char *why = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&why, fmt, ap) < 0) {
+        why = NULL;
+        *rc = LEEC_E_NOMEM;
+    }
+    va_end(ap);
+    return why;
+}
+
+/* A file of the version, read for a check: its text, or a reason why it is
+ * not usable (*rc: only errors that are not the file's fault). */
+static char *read_part(leec_store *store, const char *name, const char *file,
+                       char **text, size_t *len, leec_code *rc)
+{
+    char *why = NULL;
+    *text = NULL;
+    *rc = store->ops->cert_read(store, name, file, text, len);
+    if (*rc == LEEC_E_NOT_FOUND) {
+        *rc = LEEC_OK;
+        why = reason(rc, "%s is missing", file);
+    } else if (*rc == LEEC_E_IO || *rc == LEEC_E_TOO_LARGE) {
+        leec_code was = *rc;
+        *rc = LEEC_OK;
+        why = reason(rc, "%s cannot be read (%s)", file, leec_strerror(was));
+    } else if (*rc == LEEC_OK && *len == 0) {
+        why = reason(rc, "%s is empty", file);
+    } else if (*rc == LEEC_E_STORE && strcmp(file, "privkey.pem") == 0) {
+        /* A key refused as unsafe (readable by others, not ours): never
+         * read, and replaced by a new version with a new key. A refused
+         * meta.json stays an error: its hooks must not run. */
+        const char *m = leec_store_errmsg(store);
+        *rc = LEEC_OK;
+        why = reason(rc, "%s", m ? m : "privkey.pem is refused as unsafe");
+    }
+    if (why || *rc != LEEC_OK) {
+        leec_secure_free(*text);
+        *text = NULL;
+    }
+    return why;
+}
+
+/* What is wrong with a version's key and meta.json texts (read already;
+ * lengths without the NUL). *meta: the parsed meta.json, when whole and
+ * meta is not NULL (the caller's then). */
+static char *parts_broken(const char *key, size_t klen, const char *mtext,
+                          size_t mlen, const char *cert_pem, bool thorough,
+                          json_t **meta, leec_code *rc)
+{
+    char *why = NULL;
+    leec_key *k = NULL;
+    json_t *o = NULL;
+    if (klen == 0)
+        why = reason(rc, "privkey.pem is empty");
+    else if (!leec_pem_key_plausible(key, klen) ||
+             (thorough && leec_key_load_pem(key, klen, &k) != LEEC_OK))
+        why = reason(rc, "privkey.pem holds no usable private key");
+    else if (thorough &&
+             !leec_key_matches_cert_pem(k, cert_pem, strlen(cert_pem)))
+        why = reason(rc, "privkey.pem is not the key of cert.pem");
+    else if (mlen == 0)
+        why = reason(rc, "meta.json is empty");
+    else if (leec_json_parse_object(mtext, mlen, &o) != LEEC_OK)
+        why = reason(rc, "meta.json is malformed (truncated?)");
+    leec_key_free(k);
+    if (!why && meta) {
+        *meta = o;
+        o = NULL;
+    }
+    json_decref(o);
+    return why;
+}
+
+char *leec_version_broken(leec_store *store, const char *cert_name,
+                          const char *cert_pem, bool thorough, leec_code *rc)
+{
+    char *key = NULL, *meta = NULL, *why = NULL;
+    size_t klen = 0, mlen = 0;
+    why = read_part(store, cert_name, "privkey.pem", &key, &klen, rc);
+    if (!why && *rc == LEEC_OK)
+        why = read_part(store, cert_name, "meta.json", &meta, &mlen, rc);
+    if (!why && *rc == LEEC_OK)
+        why = parts_broken(key, klen, meta, mlen, cert_pem, thorough, NULL, rc);
+    if (*rc != LEEC_OK) {
+        free(why);
+        why = NULL;
+    }
+    leec_secure_free(key);
+    free(meta);
+    return why;
+}
+
+leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
+                                  leec_renewal_plan **out)
+{
+    static const char *const files[] = {"cert.pem", "privkey.pem", "meta.json"};
+    char *part[3] = {NULL, NULL, NULL};
+    char *serial = NULL, *broken = NULL;
+    json_t *meta = NULL;
+    time_t nb = 0, na = 0;
+    leec_renewal_state st;
+    leec_renewal_plan *p = NULL;
+    memset(&st, 0, sizeof st);
+    if (!store || !out || !leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    *out = NULL;
+    /* The usual case in one go (one look at the live link): the three
+     * files of one version; when one is amiss, each alone, to say which. */
+    leec_code rc =
+        store->ops->cert_read_many
+            ? store->ops->cert_read_many(store, cert_name, files, 3, part)
+            : LEEC_E_INVALID_ARG;
+    if (rc == LEEC_E_NOMEM)
+        return rc;
+    if (rc != LEEC_OK)
+        rc = leec_store_read_cert(store, cert_name, &part[0]);
+    if (rc == LEEC_E_IO) {
+        rc = LEEC_OK;
+        broken = reason(&rc, "cert.pem cannot be read (%s)",
+                        leec_strerror(LEEC_E_IO));
+    } else if (rc != LEEC_OK) {
+        return rc;
+    } else if (pem_basics(part[0], &nb, &na, &serial) != LEEC_OK) {
+        /* Validity and serial only: a pass over thousands of certificates
+         * must not decode each one whole. */
+        nb = na = 0;
+        broken = reason(&rc, "cert.pem holds no readable certificate");
+    } else if (part[1] && part[2]) {
+        broken = parts_broken(part[1], strlen(part[1]), part[2],
+                              strlen(part[2]), part[0], false, &meta, &rc);
+    } else {
+        broken = leec_version_broken(store, cert_name, part[0], false, &rc);
+    }
+    if (rc == LEEC_OK)
+        rc = load_state(store, cert_name,
+                        serial ? serial : LEEC_SERIAL_UNREADABLE, meta, &st);
+    free(serial);
+    if (rc == LEEC_OK && !(p = calloc(1, sizeof *p)))
+        rc = LEEC_E_NOMEM;
+    if (rc != LEEC_OK)
+        goto out;
+    p->not_before = nb;
+    p->not_after = na;
+    /* renewal.json belongs to this certificate (its serial): its window
+     * is current. */
+    leec_due d = leec_renewal_due(&st, true, nb, na);
+    p->due = d.at;
+    p->why = d.why;
+    p->ari_ignored = d.ari_ignored;
+    p->revoked_at = st.revoked_at;
+    p->ari = st.ari_offered;
+    if (st.ari_offered && st.win_end) {
+        p->window_start = st.win_start;
+        p->window_end = st.win_end;
+    }
+    p->next_check = st.ari_offered ? st.next_check : 0;
+    p->failures = st.failures;
+    p->retry_at = st.failures ? st.retry_at : 0;
+    p->explanation_url = st.explanation;
+    p->last_error = st.last_error;
+    st.explanation = st.last_error = NULL;
+    if (broken) { /* due at once: a renewal replaces it */
+        p->broken = broken;
+        broken = NULL;
+        p->due = time(NULL);
+        p->why = LEEC_DUE_BROKEN;
+        p->ari_ignored = false;
+    }
+    p->wake = p->due;
+    if (p->ari && p->next_check < p->wake)
+        p->wake = p->next_check;
+    if (p->retry_at > p->wake)
+        p->wake = p->retry_at;
+    *out = p;
+out:
+    free(broken);
+    json_decref(meta);
+    free(part[0]);
+    leec_secure_free(part[1]);
+    free(part[2]);
+    leec_renewal_clear(&st);
+    return rc;
+}

@@ -1,0 +1,383 @@
+#define _GNU_SOURCE
+/* Signed ACME requests: nonces, JWS, badNonce retries, response parsing.
+ * The agent sees one callback per logical request, whatever happened below. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/internal.h"
+#include "crypto/jws.h"
+#include "util/json.h"
+#include "engine/loop.h"
+#include "acme/problem.h"
+
+struct leec_acme_req {
+    leec_ctx *ctx;
+    bool post;
+    char *url;
+    char *payload; /* NULL: POST-as-GET */
+    const leec_key *key;
+    char *kid;
+    char *accept;
+    leec_acme_fn fn;
+    void *userdata;
+    int nonce_tries;
+    int nonce_fetches;
+    int nonce_rounds;        /* rounds of badNonce retries done */
+    leec_timer *nonce_timer; /* the pause before the next round */
+    int pause_tries;
+    bool held;                  /* waiting in the governor's queue */
+    struct leec_acme_req *next; /* in that queue */
+};
+
+static void req_free(leec_acme_req *r)
+{
+    if (!r)
+        return;
+    free(r->url);
+    free(r->payload);
+    free(r->kid);
+    free(r->accept);
+    free(r);
+}
+
+static void on_response(void *ud, leec_http_resp *hr);
+
+static void deliver_error(leec_acme_req *r, leec_code err, const char *msg)
+{
+    leec_acme_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.err = err;
+    resp.errmsg = msg;
+    resp.retry_after = -1;
+    r->fn(r->userdata, &resp);
+    req_free(r);
+}
+
+static leec_code send_signed(leec_acme_req *r, char *nonce)
+{
+    char *jws = NULL;
+    leec_code rc =
+        leec_jws_sign(r->key, r->kid, nonce, r->url, r->payload, &jws);
+    free(nonce);
+    if (rc != LEEC_OK)
+        return rc;
+    rc = leec_http_submit(r->ctx->http, "POST", r->url, jws,
+                          "application/jose+json", r->accept, on_response, r);
+    free(jws);
+    return rc;
+}
+
+static leec_code dispatch(leec_acme_req *r);
+
+static void on_nonce(void *ud, leec_http_resp *hr)
+{
+    leec_acme_req *r = ud;
+    leec_ctx *ctx = r->ctx;
+    if (hr->err != LEEC_OK) {
+        deliver_error(r, hr->err, hr->errmsg);
+        return;
+    }
+    if (!hr->replay_nonce) {
+        deliver_error(r, LEEC_E_PROTOCOL, "newNonce gave no Replay-Nonce");
+        return;
+    }
+    leec_nonce_put(&ctx->nonces, hr->replay_nonce);
+    /* Through the governor again: a pause may have begun meanwhile. */
+    leec_code rc = dispatch(r);
+    if (rc != LEEC_OK)
+        deliver_error(r, rc, NULL);
+}
+
+/* Sends r now, or after fetching a nonce when the pool is empty. */
+static leec_code send_now(leec_acme_req *r)
+{
+    leec_ctx *ctx = r->ctx;
+    if (!r->post)
+        return leec_http_submit(ctx->http, "GET", r->url, NULL, NULL, r->accept,
+                                on_response, r);
+    char *nonce = leec_nonce_take(&ctx->nonces);
+    if (nonce)
+        return send_signed(r, nonce);
+    if (!ctx->dir.new_nonce)
+        return LEEC_E_STATE;
+    /* A CA whose nonces are never usable must not keep us asking. */
+    if (++r->nonce_fetches > LEEC_BADNONCE_RETRIES)
+        return LEEC_E_PROTOCOL;
+    return leec_http_submit(ctx->http, "HEAD", ctx->dir.new_nonce, NULL, NULL,
+                            NULL, on_nonce, r);
+}
+
+static void hold(leec_acme_req *r)
+{
+    leec_ctx *ctx = r->ctx;
+    r->held = true;
+    r->next = NULL;
+    if (ctx->deferred_tail)
+        ctx->deferred_tail->next = r;
+    else
+        ctx->deferred = r;
+    ctx->deferred_tail = r;
+}
+
+/* Every request passes the governor: the CA-wide pause and the rate. */
+static leec_code dispatch(leec_acme_req *r)
+{
+    leec_ctx *ctx = r->ctx;
+    if (ctx->deferred ||
+        leec_gov_request_admit(ctx->gov, leec_now_ms(ctx), NULL) > 0) {
+        hold(r); /* FIFO: nobody overtakes a request already waiting */
+        return LEEC_OK;
+    }
+    return send_now(r);
+}
+
+int64_t leec_acme_release(leec_ctx *ctx)
+{
+    while (ctx->deferred) {
+        int64_t now = leec_now_ms(ctx);
+        int64_t wait = leec_gov_request_admit(ctx->gov, now, NULL);
+        if (wait > 0)
+            return now + wait;
+        leec_acme_req *r = ctx->deferred;
+        ctx->deferred = r->next;
+        if (!ctx->deferred)
+            ctx->deferred_tail = NULL;
+        r->held = false;
+        leec_code rc = send_now(r);
+        if (rc != LEEC_OK)
+            deliver_error(r, rc, NULL);
+    }
+    return -1;
+}
+
+static void unhold(leec_ctx *ctx, leec_acme_req *r)
+{
+    leec_acme_req *prev = NULL;
+    for (leec_acme_req *q = ctx->deferred; q; prev = q, q = q->next) {
+        if (q != r)
+            continue;
+        if (prev)
+            prev->next = q->next;
+        else
+            ctx->deferred = q->next;
+        if (ctx->deferred_tail == q)
+            ctx->deferred_tail = prev;
+        r->held = false;
+        return;
+    }
+}
+
+leec_wait_reason leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
+                                int64_t *until)
+{
+    *until = -1;
+    if (!r || !r->held)
+        return LEEC_WAIT_NONE;
+    int64_t p = leec_gov_paused_until(ctx->gov, leec_now_ms(ctx));
+    if (p) {
+        *until = p;
+        return LEEC_WAIT_PAUSED;
+    }
+    return LEEC_WAIT_RATE;
+}
+
+void leec_acme_drop_deferred(leec_ctx *ctx)
+{
+    while (ctx->deferred) {
+        leec_acme_req *r = ctx->deferred;
+        ctx->deferred = r->next;
+        req_free(r);
+    }
+    ctx->deferred_tail = NULL;
+}
+
+/* 429 and 503 pause the whole CA (the governor); the request that met it is
+ * held and sent again after the pause, unless the pause is too long. */
+static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
+                      long retry_after, const leec_problem *problem)
+{
+    leec_ctx *ctx = r->ctx;
+    if (hr->status != 429 && hr->status != 503)
+        return false;
+    /* Longer than we may wait: not a pause but a refusal, which fails the
+     * requests it answers (each agent's own) instead of stalling all. */
+    if (retry_after > (long)ctx->max_pause_s)
+        return false;
+    int64_t now = leec_now_ms(ctx);
+    int64_t until =
+        leec_gov_on_response(ctx->gov, now, hr->status, retry_after);
+    int64_t end = leec_gov_paused_until(ctx->gov, now);
+    if (!end || end - now > (int64_t)ctx->max_pause_s * 1000 ||
+        r->pause_tries >= 5)
+        return false;
+    if (until >= 0 && until != ctx->pause_logged) {
+        ctx->pause_logged = until;
+        char when[16];
+        time_t wall = time(NULL) + (time_t)((until - now + 999) / 1000);
+        ctx->pause_wall = wall;
+        struct tm tm;
+        localtime_r(&wall, &tm);
+        strftime(when, sizeof when, "%H:%M:%S", &tm);
+        leec_log(ctx, LEEC_LOG_WARN,
+                 "the CA answered HTTP %ld%s%s: pausing every request to it "
+                 "until %s",
+                 hr->status, problem && problem->detail ? ": " : "",
+                 problem && problem->detail ? problem->detail : "", when);
+    }
+    r->pause_tries++;
+    hold(r);
+    return true;
+}
+
+static bool is_json_type(const char *ct)
+{
+    return ct && (strcmp(ct, "application/json") == 0 ||
+                  strcmp(ct, "application/problem+json") == 0);
+}
+
+static void after_nonce_pause(void *ud)
+{
+    leec_acme_req *r = ud;
+    r->nonce_timer = NULL;
+    leec_code rc = dispatch(r);
+    if (rc != LEEC_OK)
+        deliver_error(r, rc, NULL);
+}
+
+/* The request met LEEC_BADNONCE_RETRIES badNonce answers in a row: it goes
+ * again, as new, after a pause that doubles with each round. */
+static void nonce_pause(leec_acme_req *r)
+{
+    leec_ctx *ctx = r->ctx;
+    int64_t wait = (int64_t)LEEC_BADNONCE_PAUSE_MS << r->nonce_rounds;
+    r->nonce_rounds++;
+    r->nonce_tries = 0;
+    r->nonce_fetches = 0;
+    leec_log(ctx, LEEC_LOG_INFO,
+             "%s: %d badNonce answers in a row; sending it again in %lld ms "
+             "(round %d of %d)",
+             r->url, LEEC_BADNONCE_RETRIES, (long long)wait, r->nonce_rounds,
+             LEEC_BADNONCE_ROUNDS);
+    if (!(r->nonce_timer = leec_loop_timer(ctx, leec_now_ms(ctx) + wait,
+                                           after_nonce_pause, r)))
+        deliver_error(r, LEEC_E_NOMEM, NULL);
+}
+
+static void on_response(void *ud, leec_http_resp *hr)
+{
+    leec_acme_req *r = ud;
+    leec_ctx *ctx = r->ctx;
+    if (hr->err != LEEC_OK) {
+        leec_log(ctx, LEEC_LOG_DEBUG, "%s: transport error: %s", r->url,
+                 hr->errmsg ? hr->errmsg : leec_strerror(hr->err));
+        deliver_error(r, hr->err, hr->errmsg);
+        return;
+    }
+    leec_nonce_put(&ctx->nonces, hr->replay_nonce);
+
+    leec_acme_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.http = hr;
+    resp.status = hr->status;
+    resp.location = hr->location;
+    resp.body = &hr->body;
+    resp.content_type = hr->content_type;
+    resp.retry_after = leec_retry_after_seconds(hr->retry_after, time(NULL));
+    if (is_json_type(hr->content_type) && hr->body.len)
+        (void)leec_json_parse_object(hr->body.data, hr->body.len, &resp.json);
+    if (hr->status >= 400) {
+        resp.problem = resp.json ? leec_problem_from_json(resp.json, hr->status,
+                                                          resp.retry_after)
+                                 : NULL;
+        if (paused_by(r, hr, resp.retry_after, resp.problem)) {
+            leec_problem_free(resp.problem);
+            json_decref(resp.json);
+            return;
+        }
+        /* RFC 8555 §6.5: retry a badNonce with the nonce it carried; a
+         * run of them, again after a pause (the request was not taken). */
+        if (r->post && leec_problem_is(resp.problem, "badNonce") &&
+            (r->nonce_tries < LEEC_BADNONCE_RETRIES ||
+             r->nonce_rounds < LEEC_BADNONCE_ROUNDS)) {
+            leec_problem_free(resp.problem);
+            json_decref(resp.json);
+            if (r->nonce_tries < LEEC_BADNONCE_RETRIES) {
+                r->nonce_tries++;
+                leec_log(ctx, LEEC_LOG_DEBUG, "badNonce on %s, retrying (%d)",
+                         r->url, r->nonce_tries);
+                leec_code rc = dispatch(r);
+                if (rc != LEEC_OK)
+                    deliver_error(r, rc, NULL);
+                return;
+            }
+            nonce_pause(r);
+            return;
+        }
+    }
+    resp.err = LEEC_OK;
+    r->fn(r->userdata, &resp);
+    leec_problem_free(resp.problem);
+    json_decref(resp.json);
+    req_free(r);
+}
+
+static leec_code start(leec_ctx *ctx, bool post, const char *url,
+                       const char *payload, const leec_key *key,
+                       const char *kid, const char *accept, leec_acme_fn fn,
+                       void *userdata, leec_acme_req **handle)
+{
+    if (!leec_url_ok(url))
+        return LEEC_E_INSECURE_URL;
+    leec_acme_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return LEEC_E_NOMEM;
+    r->ctx = ctx;
+    r->post = post;
+    r->key = key;
+    r->fn = fn;
+    r->userdata = userdata;
+    r->url = strdup(url);
+    if (!r->url || (payload && !(r->payload = strdup(payload))) ||
+        (kid && !(r->kid = strdup(kid))) ||
+        (accept && !(r->accept = strdup(accept)))) {
+        req_free(r);
+        return LEEC_E_NOMEM;
+    }
+    leec_code rc = dispatch(r);
+    if (rc != LEEC_OK) {
+        req_free(r);
+        return rc;
+    }
+    if (handle)
+        *handle = r;
+    return LEEC_OK;
+}
+
+leec_code leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
+                         const leec_key *key, const char *kid,
+                         const char *accept, leec_acme_fn fn, void *userdata,
+                         leec_acme_req **handle)
+{
+    return start(ctx, true, url, payload, key, kid, accept, fn, userdata,
+                 handle);
+}
+
+leec_code leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
+                        void *userdata, leec_acme_req **handle)
+{
+    return start(ctx, false, url, NULL, NULL, NULL, "application/json", fn,
+                 userdata, handle);
+}
+
+void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *r)
+{
+    if (!r)
+        return;
+    if (r->held)
+        unhold(ctx, r);
+    else if (r->nonce_timer)
+        leec_loop_timer_cancel(ctx, r->nonce_timer);
+    else if (ctx->http)
+        leec_http_cancel(ctx->http, r);
+    req_free(r);
+}

@@ -1,0 +1,66 @@
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/internal.h"
+
+/* A flat array: a few tokens per agent in flight; lookups are rare (one per
+ * validation request from the CA). */
+
+leec_code leec_tokens_add(leec_token_table *t, const char *token,
+                          const char *key_auth, const void *owner)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        leec_token *v = realloc(t->v, cap * sizeof *v);
+        if (!v)
+            return LEEC_E_NOMEM;
+        t->v = v;
+        t->cap = cap;
+    }
+    leec_token *e = &t->v[t->n];
+    e->token = strdup(token);
+    e->key_auth = strdup(key_auth);
+    e->owner = owner;
+    if (!e->token || !e->key_auth) {
+        free(e->token);
+        free(e->key_auth);
+        return LEEC_E_NOMEM;
+    }
+    t->n++;
+    return LEEC_OK;
+}
+
+const char *leec_tokens_find(const leec_token_table *t, const char *token)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].token, token) == 0)
+            return t->v[i].key_auth;
+    return NULL;
+}
+
+void leec_tokens_remove(leec_token_table *t, const char *token,
+                        const void *owner)
+{
+    for (size_t i = 0; i < t->n;) {
+        leec_token *e = &t->v[i];
+        if (e->owner == owner && (!token || strcmp(e->token, token) == 0)) {
+            free(e->token);
+            free(e->key_auth);
+            t->v[i] = t->v[--t->n];
+        } else {
+            i++;
+        }
+    }
+}
+
+void leec_tokens_free(leec_token_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].token);
+        free(t->v[i].key_auth);
+    }
+    free(t->v);
+    t->v = NULL;
+    t->n = t->cap = 0;
+}

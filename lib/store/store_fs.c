@@ -1,0 +1,1373 @@
+/* The filesystem store, laid out like certbot's so that existing web server
+ * configurations can point at live/<name>/fullchain.pem and privkey.pem:
+ *
+ *   accounts/<ca_id>/account.key.pem (0600), account.json
+ *   archive/<name>/<N>/privkey.pem (0600), cert.pem, chain.pem,
+ *                      fullchain.pem, meta.json
+ *   live/<name> -> ../archive/<name>/<N>
+ *
+ * A new version is built in a private temporary folder, renamed into place,
+ * and only then made current by renaming a fresh symlink over live/<name>.
+ * A reader that resolves live/<name> once thus gets one whole version.
+ *
+ * Trust. What is read here decides which key a server uses and which hook
+ * commands `leec renew` runs (they are kept in meta.json), so the state is
+ * used only when nobody else can have written it:
+ *   - the root folder (reached through whatever links its path holds: the
+ *     administrator's choice) and every folder of the store below it are
+ *     owned by the user running leec (the effective user when the store is
+ *     opened) and not writable by group or others;
+ *     so is every file read (a private key not readable by others either;
+ *     by its group is an administrator's choice: 0640 for ssl-cert);
+ *   - the root stays open as a descriptor and everything below it is
+ *     reached from descriptors, one component at a time, never through a
+ *     symbolic link, with one exception: live/<name>, whose text must be
+ *     exactly ../archive/<name>/<N>, and which is then not followed but
+ *     re-resolved from archive/ without links.
+ * A refusal is LEEC_E_STORE with a message naming the path and the fix
+ * (leec_store_refuse). Checking costs an fstat per folder and file opened,
+ * on descriptors the read opens anyway. */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "store/store.h"
+
+/* Certificates, chains, keys and account documents are a few KiB; anything
+ * bigger is not ours. */
+#define FS_READ_MAX  ((size_t)1024 * 1024)
+#define FS_TMP_TRIES 32
+/* Version numbers beyond this are not ours either (and keep arithmetic
+ * far from overflow). */
+#define FS_VERSION_MAX    999999999UL
+#define FS_VERSION_DIGITS 9
+/* What of a foreign link target a message shows. */
+#define FS_SHOWN_MAX 200
+
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+typedef struct fs_store {
+    leec_store base; /* first, so a leec_store * is also an fs_store * */
+    char *dir;       /* as given, without trailing slashes: for messages */
+    int root, live, archive, locks; /* checked folders, open */
+    uid_t uid; /* the effective user when opened: who must own it all */
+} fs_store;
+
+static fs_store *fs_of(leec_store *s)
+{
+    return (fs_store *)s;
+}
+
+/* A newly allocated path built printf-style, or NULL on allocation failure. */
+__attribute__((format(printf, 1, 2))) static char *pathf(const char *fmt, ...)
+{
+    va_list ap;
+    char *p = NULL;
+    int n = 0;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        goto out;
+    p = malloc((size_t)n + 1);
+    if (!p)
+        goto out;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+out:
+    return p;
+}
+
+/* Frees a buffer that held secret material after clearing it. */
+static void free_secret(char *p, size_t len)
+{
+    if (p)
+        explicit_bzero(p, len);
+    free(p);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* 8 hex characters from the kernel's generator; see fsutil.c for why. */
+static void random_suffix(char out[9])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec ts = {0};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16);
+    }
+    for (int i = 0; i < 8; i++) {
+        out[i] = hex[r & 0xf];
+        r >>= 4;
+    }
+    out[8] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Trust checks                                                        */
+/* ------------------------------------------------------------------ */
+
+/* The name chown takes for uid: its user name, else the number. */
+static void user_name(uid_t uid, char *out, size_t len)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res &&
+        res->pw_name && *res->pw_name)
+        snprintf(out, len, "%s", res->pw_name);
+    else
+        snprintf(out, len, "%u", (unsigned)uid);
+}
+
+/* rel's path as the user knows it ("DIR" or "DIR/rel"), malloc'd. */
+static char *shown(fs_store *fs, const char *rel)
+{
+    return rel && *rel ? pathf("%s/%s", fs->dir, rel) : strdup(fs->dir);
+}
+
+/* Whether st (of what, at rel) may be trusted: owned by the user running
+ * leec and not writable by group or others (secret: not readable by
+ * others either). LEEC_OK, or LEEC_E_STORE with the fix. */
+static leec_code check_trusted(fs_store *fs, const struct stat *st,
+                               const char *what, const char *rel, bool secret)
+{
+    uid_t me = fs->uid;
+    mode_t mode = st->st_mode & 07777;
+    mode_t bad = mode & (mode_t)(secret ? 026 : 022);
+    leec_code rc = LEEC_OK;
+    char *p = NULL;
+
+    if (st->st_uid == me && !bad)
+        return LEEC_OK;
+    if (!(p = shown(fs, rel)))
+        return LEEC_E_NOMEM;
+    if (st->st_uid != me) {
+        char user[64];
+        user_name(me, user, sizeof user);
+        rc = leec_store_refuse(&fs->base,
+                               "%s %s is owned by uid %u, not by the user "
+                               "running leec (uid %u): chown %s %s",
+                               what, p, (unsigned)st->st_uid, (unsigned)me,
+                               user, p);
+    } else if (bad & 022) {
+        bool also_read = (bad & 004) != 0;
+        rc = leec_store_refuse(
+            &fs->base,
+            "%s %s is %s by group or others (mode %04o): "
+            "chmod %s %s",
+            what, p, also_read ? "readable by others and writable" : "writable",
+            (unsigned)mode, also_read ? "go-w,o-r" : "go-w", p);
+    } else {
+        rc = leec_store_refuse(&fs->base,
+                               "%s %s is readable by others (mode %04o): "
+                               "chmod o-r %s",
+                               what, p, (unsigned)mode, p);
+    }
+    free(p);
+    return rc;
+}
+
+/* Why name in parent could not be opened as a folder without following a
+ * link (errno e from openat): a refusal for a link or something else,
+ * LEEC_E_NOT_FOUND, or LEEC_E_IO. */
+static leec_code dir_open_failure(fs_store *fs, int parent, const char *name,
+                                  const char *rel, int e)
+{
+    struct stat st;
+    leec_code rc = LEEC_E_IO;
+    char *p = NULL;
+
+    if (e == ENOENT)
+        return LEEC_E_NOT_FOUND;
+    if (e != ELOOP && e != ENOTDIR)
+        return LEEC_E_IO;
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
+    if (!(p = shown(fs, rel)))
+        return LEEC_E_NOMEM;
+    if (S_ISLNK(st.st_mode))
+        rc = leec_store_refuse(&fs->base,
+                               "state folder %s is a symbolic link: leec "
+                               "follows no link inside its state folder but "
+                               "live/NAME (make it a folder)",
+                               p);
+    else
+        rc = leec_store_refuse(&fs->base, "state folder %s is not a folder", p);
+    free(p);
+    return rc;
+}
+
+/* Opens the folder name in parent, creating it (exactly 0700) when create,
+ * without following a link, and checks that it is trusted. rel: its path
+ * in the store, for messages. LEEC_E_NOT_FOUND when it is missing and not
+ * to be created. */
+static leec_code open_dir(fs_store *fs, int parent, const char *name,
+                          const char *rel, bool create, int *out)
+{
+    struct stat st;
+    bool made = false;
+    leec_code rc = LEEC_OK;
+    int fd = -1;
+
+    *out = -1;
+    if (create) {
+        if (mkdirat(parent, name, 0700) == 0)
+            made = true;
+        else if (errno != EEXIST)
+            return LEEC_E_IO;
+    }
+    fd = openat(parent, name, DIR_FLAGS);
+    if (fd < 0)
+        return dir_open_failure(fs, parent, name, rel, errno);
+    /* Exact mode regardless of umask, as for files. */
+    if ((made && fchmod(fd, 0700) != 0) || fstat(fd, &st) != 0) {
+        close(fd);
+        return LEEC_E_IO;
+    }
+    rc = check_trusted(fs, &st, "state folder", rel, false);
+    if (rc != LEEC_OK) {
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return LEEC_OK;
+}
+
+/* Reads file in the folder dirfd (at rel, for messages): a regular file,
+ * not reached through a link, trusted (secret: a private key). */
+static leec_code read_trusted(fs_store *fs, int dirfd, const char *rel,
+                              const char *file, bool secret, char **data,
+                              size_t *len)
+{
+    struct stat st;
+    leec_code rc = LEEC_E_IO;
+    char *r = NULL, *p = NULL;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = openat(dirfd, file,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0 && errno == ENOENT)
+        return LEEC_E_NOT_FOUND;
+    if (fd < 0 && errno != ELOOP)
+        return LEEC_E_IO;
+    if (fd >= 0 && fstat(fd, &st) != 0)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(r = pathf("%s/%s", rel, file)))
+        goto out;
+    if (fd < 0 || !S_ISREG(st.st_mode)) {
+        if (!(p = shown(fs, r)))
+            goto out;
+        rc = leec_store_refuse(&fs->base,
+                               fd < 0 ? "state file %s is a symbolic link: "
+                                        "leec follows no link inside its "
+                                        "state folder but live/NAME"
+                                      : "state file %s is not a regular file",
+                               p);
+        goto out;
+    }
+    rc = check_trusted(fs, &st, secret ? "private key" : "state file", r,
+                       secret);
+    if (rc == LEEC_OK)
+        rc = leec_fd_read(fd, &st, FS_READ_MAX, data, len);
+
+out:
+    if (fd >= 0)
+        close(fd);
+    free(r);
+    free(p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Accounts                                                            */
+/* ------------------------------------------------------------------ */
+
+/* accounts/<ca_id>, checked (created when create). */
+static leec_code open_account(fs_store *fs, const char *ca_id, bool create,
+                              int *out, char **rel)
+{
+    int acc = -1;
+    leec_code rc = LEEC_E_NOMEM;
+
+    *out = -1;
+    if (!(*rel = pathf("accounts/%s", ca_id)))
+        goto out;
+    rc = open_dir(fs, fs->root, "accounts", "accounts", create, &acc);
+    if (rc == LEEC_OK)
+        rc = open_dir(fs, acc, ca_id, *rel, create, out);
+out:
+    close_fd(&acc);
+    if (rc != LEEC_OK) {
+        free(*rel);
+        *rel = NULL;
+    }
+    return rc;
+}
+
+static leec_code fs_account_load(leec_store *s, const char *ca_id,
+                                 char **key_pem, char **account_json)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *key = NULL;
+    char *json = NULL;
+    char *rel = NULL;
+    size_t klen = 0;
+    int afd = -1;
+
+    if (!key_pem || !account_json)
+        goto out;
+    *key_pem = NULL;
+    *account_json = NULL;
+    if (!leec_store_name_valid(ca_id))
+        goto out;
+
+    rc = open_account(fs, ca_id, false, &afd, &rel);
+    if (rc != LEEC_OK)
+        goto out;
+    leec_code krc =
+        read_trusted(fs, afd, rel, "account.key.pem", true, &key, &klen);
+    rc = read_trusted(fs, afd, rel, "account.json", false, &json, NULL);
+    if (krc == LEEC_E_NOT_FOUND && rc == LEEC_E_NOT_FOUND)
+        goto out; /* no account */
+    /* An account.json without its key must not become a new account
+     * written over it: the key is what the CA knows the account by. */
+    if (krc == LEEC_E_NOT_FOUND || (krc == LEEC_OK && klen == 0))
+        krc = LEEC_E_BAD_KEY;
+    if (krc != LEEC_OK) {
+        rc = krc;
+        goto out;
+    }
+    /* A key without account.json: the key finds its account again. */
+    if (rc == LEEC_E_NOT_FOUND)
+        rc = LEEC_OK;
+    if (rc != LEEC_OK)
+        goto out;
+    *key_pem = key;
+    key = NULL;
+    *account_json = json;
+    json = NULL;
+
+out:
+    close_fd(&afd);
+    free_secret(key, klen);
+    free(json);
+    free(rel);
+    return rc;
+}
+
+static leec_code fs_account_save(leec_store *s, const char *ca_id,
+                                 const char *key_pem, const char *account_json)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *rel = NULL;
+    int afd = -1;
+
+    if (!key_pem || !account_json || !leec_store_name_valid(ca_id))
+        goto out;
+    rc = open_account(fs, ca_id, true, &afd, &rel);
+    if (rc != LEEC_OK)
+        goto out;
+    /* Key first: an account.json without its key would be useless, while a
+     * key without account.json is simply found again at the CA. */
+    rc = leec_file_write_atomic_at(afd, "account.key.pem", key_pem,
+                                   strlen(key_pem), 0600);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = leec_file_write_atomic_at(afd, "account.json", account_json,
+                                   strlen(account_json), 0644);
+
+out:
+    close_fd(&afd);
+    free(rel);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Certificates                                                        */
+/* ------------------------------------------------------------------ */
+
+/* The files a caller may read; anything else is refused rather than
+ * turned into a path. */
+static bool cert_file_known(const char *file)
+{
+    static const char *const known[] = {"privkey.pem", "cert.pem",
+                                        "chain.pem",   "fullchain.pem",
+                                        "meta.json",   "renewal.json"};
+    if (!file)
+        return false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(file, known[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The version number at the end of a live link's text, as installs write
+ * it: 1 to FS_VERSION_MAX in decimal, without leading zeros. NULL when
+ * target is not exactly "../archive/<name>/<N>". */
+static const char *link_version(const char *target, const char *name)
+{
+    static const char prefix[] = "../archive/";
+    size_t plen = sizeof prefix - 1, nlen = strlen(name);
+    const char *num = NULL;
+    size_t digits = 0;
+
+    /* Each test runs only when the text is long enough for it. */
+    if (strncmp(target, prefix, plen) != 0 ||
+        strncmp(target + plen, name, nlen) != 0 || target[plen + nlen] != '/')
+        return NULL;
+    num = target + plen + nlen + 1;
+    digits = strspn(num, "0123456789");
+    if (digits == 0 || digits > FS_VERSION_DIGITS || num[digits] != '\0' ||
+        num[0] == '0')
+        return NULL;
+    return num;
+}
+
+/* A refusal for the live link of name whose text is target. */
+static leec_code foreign_link(fs_store *fs, const char *name,
+                              const char *target)
+{
+    char safe[FS_SHOWN_MAX + 4];
+    size_t i = 0;
+    for (; target[i] && i < FS_SHOWN_MAX; i++)
+        safe[i] = (target[i] >= 0x20 && target[i] < 0x7f) ? target[i] : '?';
+    safe[i] = '\0';
+    if (target[i])
+        memcpy(safe + i, "...", 4);
+    return leec_store_refuse(&fs->base,
+                             "live link %s/live/%s points at '%s', not at "
+                             "../archive/%s/N: leec reads only the links it "
+                             "makes (remove it, or leec reset %s)",
+                             fs->dir, name, safe, name, name);
+}
+
+/* Opens the current version of name, through the one check every reader
+ * goes through: live/<name> must read exactly ../archive/<name>/<N>, and
+ * archive/<name> and archive/<name>/<N> are then opened from archive/
+ * without following links and checked. *vfd: the version folder; *vrel:
+ * its path in the store (malloc'd), for messages. LEEC_E_NOT_FOUND without
+ * a link or a version. */
+static leec_code open_current(fs_store *fs, const char *name, int *vfd,
+                              char **vrel)
+{
+    char target[PATH_MAX];
+    const char *num = NULL;
+    leec_code rc = LEEC_E_IO;
+    char *arel = NULL;
+    int afd = -1;
+
+    *vfd = -1;
+    *vrel = NULL;
+    ssize_t n = readlinkat(fs->live, name, target, sizeof target - 1);
+    if (n < 0) {
+        if (errno == ENOENT)
+            return LEEC_E_NOT_FOUND;
+        if (errno != EINVAL)
+            return LEEC_E_IO;
+        /* Not a link: a folder or file someone put there. */
+        return leec_store_refuse(&fs->base,
+                                 "%s/live/%s is not a symbolic link: leec "
+                                 "reads only the links it makes (remove it, "
+                                 "or leec reset %s)",
+                                 fs->dir, name, name);
+    }
+    target[n] = '\0';
+    if (!(num = link_version(target, name)))
+        return foreign_link(fs, name, target);
+    if (!(arel = pathf("archive/%s", name)) ||
+        !(*vrel = pathf("archive/%s/%s", name, num))) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    rc = open_dir(fs, fs->archive, name, arel, false, &afd);
+    if (rc == LEEC_OK)
+        rc = open_dir(fs, afd, num, *vrel, false, vfd);
+
+out:
+    close_fd(&afd);
+    free(arel);
+    if (rc != LEEC_OK) {
+        free(*vrel);
+        *vrel = NULL;
+    }
+    return rc;
+}
+
+/* Reads file of the current version of name (open_current, then
+ * read_trusted): the one place a version's file is read. */
+static leec_code read_current(fs_store *fs, int vfd, const char *vrel,
+                              const char *file, char **data, size_t *len)
+{
+    return read_trusted(fs, vfd, vrel, file, strcmp(file, "privkey.pem") == 0,
+                        data, len);
+}
+
+static leec_code fs_cert_read(leec_store *s, const char *name, const char *file,
+                              char **data, size_t *len)
+{
+    fs_store *fs = fs_of(s);
+    char *vrel = NULL;
+    int vfd = -1;
+    if (!data)
+        return LEEC_E_INVALID_ARG;
+    *data = NULL;
+    if (len)
+        *len = 0;
+    if (!leec_store_name_valid(name) || !cert_file_known(file))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = open_current(fs, name, &vfd, &vrel);
+    if (rc == LEEC_OK)
+        rc = read_current(fs, vfd, vrel, file, data, len);
+    close_fd(&vfd);
+    free(vrel);
+    return rc;
+}
+
+/* The number after the highest numbered version in the folder afd
+ * (1 for none). Temporary folders start with '.' and are skipped. */
+static leec_code next_version(int afd, unsigned long *out)
+{
+    leec_code rc = LEEC_E_IO;
+    DIR *d = NULL;
+    struct dirent *e = NULL;
+    unsigned long max = 0;
+    /* A descriptor of its own: readdir moves its offset. */
+    int fd = openat(afd, ".", DIR_FLAGS);
+
+    if (fd < 0 || !(d = fdopendir(fd)))
+        goto out;
+    fd = -1;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        size_t i = 0;
+        unsigned long v = 0;
+
+        if (n[0] < '1' || n[0] > '9')
+            continue;
+        for (i = 0; n[i] >= '0' && n[i] <= '9' && v <= FS_VERSION_MAX; i++)
+            v = v * 10 + (unsigned long)(n[i] - '0');
+        if (n[i] != '\0' || v > FS_VERSION_MAX)
+            continue;
+        if (v > max)
+            max = v;
+    }
+    if (errno != 0)
+        goto out;
+    if (max >= FS_VERSION_MAX)
+        goto out;
+    *out = max + 1;
+    rc = LEEC_OK;
+
+out:
+    close_fd(&fd);
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+/* Removes a version folder we created (name in afd) and did not make
+ * current. Only the names we write are removed, so a mistake cannot delete
+ * anything else. */
+static void remove_version(int afd, const char *name)
+{
+    static const char *const files[] = {"privkey.pem", "cert.pem",
+                                        "chain.pem",   "fullchain.pem",
+                                        "meta.json",   "renewal.json"};
+    int vfd = openat(afd, name, DIR_FLAGS);
+    if (vfd >= 0) {
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+            unlinkat(vfd, files[i], 0);
+        close(vfd);
+    }
+    unlinkat(afd, name, AT_REMOVEDIR);
+}
+
+/* Writes the files of one version into the folder dfd (a private temporary
+ * folder that is renamed into place afterwards: each file is fsync'd, then
+ * the folder once, instead of an atomic rename and folder fsync per file). */
+static leec_code write_version(int dfd, const leec_cert_files *f)
+{
+    leec_code rc = LEEC_OK;
+    const char *chain = f->chain ? f->chain : "";
+    size_t clen = strlen(f->cert);
+    leec_buf full;
+
+    leec_buf_init(&full, 0);
+    rc = leec_file_write_new_at(dfd, "privkey.pem", f->privkey,
+                                strlen(f->privkey), 0600);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = leec_file_write_new_at(dfd, "cert.pem", f->cert, clen, 0644);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = leec_file_write_new_at(dfd, "chain.pem", chain, strlen(chain), 0644);
+    if (rc != LEEC_OK)
+        goto out;
+
+    rc = leec_buf_append(&full, f->cert, clen);
+    /* A leaf without a final newline would glue its END line to the
+     * chain's BEGIN line, which no PEM parser accepts. */
+    if (rc == LEEC_OK && clen > 0 && f->cert[clen - 1] != '\n' && *chain)
+        rc = leec_buf_append(&full, "\n", 1);
+    if (rc == LEEC_OK)
+        rc = leec_buf_append_str(&full, chain);
+    if (rc != LEEC_OK)
+        goto out;
+    rc =
+        leec_file_write_new_at(dfd, "fullchain.pem", full.data, full.len, 0644);
+    if (rc != LEEC_OK)
+        goto out;
+    if (f->meta_json)
+        rc = leec_file_write_new_at(dfd, "meta.json", f->meta_json,
+                                    strlen(f->meta_json), 0644);
+    if (rc == LEEC_OK)
+        rc = leec_fsync_fd(dfd);
+
+out:
+    leec_buf_free(&full);
+    return rc;
+}
+
+/* Points live/<name> at target by renaming a fresh symlink over it, so the
+ * link is replaced in one step and never missing. */
+static leec_code switch_live(fs_store *fs, const char *name, const char *target)
+{
+    leec_code rc = LEEC_E_IO;
+    char *tmp = NULL;
+
+    for (int i = 0; i < FS_TMP_TRIES; i++) {
+        char sfx[9];
+        random_suffix(sfx);
+        free(tmp);
+        tmp = pathf(".%s.tmp-%s", name, sfx);
+        if (!tmp) {
+            rc = LEEC_E_NOMEM;
+            goto out;
+        }
+        if (symlinkat(target, fs->live, tmp) == 0)
+            break;
+        int e = errno;
+        free(tmp);
+        tmp = NULL;
+        if (e != EEXIST)
+            goto out;
+    }
+    if (!tmp)
+        goto out;
+    if (renameat(fs->live, tmp, fs->live, name) != 0)
+        goto out;
+    free(tmp);
+    tmp = NULL;
+    rc = leec_fsync_fd(fs->live);
+
+out:
+    if (tmp)
+        unlinkat(fs->live, tmp, 0);
+    free(tmp);
+    return rc;
+}
+
+/* A new private folder ".<n>.tmp-XXXXXXXX" in afd (0700, an unpredictable
+ * name), open as *tfd; its name in *tmp (malloc'd). */
+static leec_code make_tmp_version(int afd, unsigned long n, char **tmp,
+                                  int *tfd)
+{
+    *tmp = NULL;
+    *tfd = -1;
+    for (int i = 0; i < FS_TMP_TRIES; i++) {
+        char sfx[9];
+        random_suffix(sfx);
+        if (!(*tmp = pathf(".%lu.tmp-%s", n, sfx)))
+            return LEEC_E_NOMEM;
+        if (mkdirat(afd, *tmp, 0700) == 0) {
+            *tfd = openat(afd, *tmp, DIR_FLAGS);
+            if (*tfd >= 0 && fchmod(*tfd, 0700) == 0)
+                return LEEC_OK;
+            close_fd(tfd);
+            unlinkat(afd, *tmp, AT_REMOVEDIR);
+            break;
+        }
+        int e = errno;
+        free(*tmp);
+        *tmp = NULL;
+        if (e != EEXIST)
+            break;
+    }
+    free(*tmp);
+    *tmp = NULL;
+    return LEEC_E_IO;
+}
+
+static leec_code fs_cert_install(leec_store *s, const char *name,
+                                 const leec_cert_files *files)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_INVALID_ARG;
+    char *arel = NULL;
+    char *tmp = NULL;
+    char *target = NULL;
+    char num[24];
+    unsigned long n = 0;
+    bool unused_version = false;
+    int afd = -1, tfd = -1;
+
+    if (!leec_store_name_valid(name) || !files || !files->privkey ||
+        !files->cert)
+        goto out;
+
+    rc = LEEC_E_NOMEM;
+    if (!(arel = pathf("archive/%s", name)))
+        goto out;
+    rc = open_dir(fs, fs->archive, name, arel, true, &afd);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = next_version(afd, &n);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = make_tmp_version(afd, n, &tmp, &tfd);
+    if (rc != LEEC_OK)
+        goto out;
+    rc = write_version(tfd, files);
+    if (rc != LEEC_OK)
+        goto out;
+
+    /* Another installer may have taken number n meanwhile: rename() refuses
+     * to replace a non-empty folder, so take the next number. */
+    for (int i = 0; i < FS_TMP_TRIES; i++, n++) {
+        snprintf(num, sizeof num, "%lu", n);
+        if (renameat(afd, tmp, afd, num) == 0) {
+            unused_version = true;
+            break;
+        }
+        if (errno != ENOTEMPTY && errno != EEXIST) {
+            rc = LEEC_E_IO;
+            goto out;
+        }
+    }
+    if (!unused_version) {
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    rc = leec_fsync_fd(afd);
+    if (rc != LEEC_OK)
+        goto out;
+
+    target = pathf("../archive/%s/%lu", name, n);
+    if (!target) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    rc = switch_live(fs, name, target);
+    if (rc != LEEC_OK)
+        goto out;
+    unused_version = false;
+
+out:
+    close_fd(&tfd);
+    if (tmp)
+        remove_version(afd, tmp);
+    /* A version that never became current would only confuse; remove it. */
+    if (unused_version)
+        remove_version(afd, num);
+    close_fd(&afd);
+    free(arel);
+    free(tmp);
+    free(target);
+    return rc;
+}
+
+/* Reads several files of the current version, resolving live/<name> once
+ * so that all come from the same version even while a new one is being
+ * installed. */
+static leec_code fs_cert_read_many(leec_store *s, const char *name,
+                                   const char *const *files, size_t n,
+                                   char **out)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_OK;
+    char *vrel = NULL;
+    int vfd = -1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!cert_file_known(files[i]))
+            return LEEC_E_INVALID_ARG;
+    rc = open_current(fs, name, &vfd, &vrel);
+    for (size_t i = 0; i < n && rc == LEEC_OK; i++)
+        rc = read_current(fs, vfd, vrel, files[i], &out[i], NULL);
+    if (rc != LEEC_OK)
+        for (size_t i = 0; i < n; i++) {
+            if (out[i])
+                explicit_bzero(out[i], strlen(out[i]));
+            free(out[i]);
+            out[i] = NULL;
+        }
+    close_fd(&vfd);
+    free(vrel);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Locks                                                               */
+/* ------------------------------------------------------------------ */
+
+/* flock(2) on locks/<kind>-<name>.lock: released by the kernel when the
+ * descriptor closes, so a crashed process never leaves a stale lock. The
+ * files are never unlinked (unlinking a lock file races with its next
+ * taker). */
+static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
+                         void **handle)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    char *file = NULL;
+    int fd = -1;
+    int *h = NULL;
+    *handle = NULL;
+    if (!leec_store_name_valid(kind) || !leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    if (!(file = pathf("%s-%s.lock", kind, name)) || !(h = malloc(sizeof *h)))
+        goto out;
+    fd = openat(fs_of(s)->locks, file,
+                O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK ? LEEC_E_LOCKED : LEEC_E_IO;
+        goto out;
+    }
+    /* Who holds it, for those who wait (advisory: the lock is the flock;
+     * a holder that could not write it is only unnamed). */
+    char me[320], host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    int n = snprintf(me, sizeof me, "%ld %s\n", (long)getpid(), host);
+    ssize_t w =
+        n > 0 && ftruncate(fd, 0) == 0 ? pwrite(fd, me, (size_t)n, 0) : -1;
+    (void)w;
+    *h = fd;
+    *handle = h;
+    h = NULL;
+    fd = -1;
+    rc = LEEC_OK;
+out:
+    close_fd(&fd);
+    free(h);
+    free(file);
+    return rc;
+}
+
+static leec_code fs_lock_holder(leec_store *s, const char *kind,
+                                const char *name, long *pid, char **host)
+{
+    char *file = NULL, *text = NULL;
+    size_t len = 0;
+    *pid = 0;
+    *host = NULL;
+    if (!leec_store_name_valid(kind) || !leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    if (!(file = pathf("%s-%s.lock", kind, name)))
+        return LEEC_E_NOMEM;
+    /* In locks/ (checked when the store was opened), not through a link. */
+    int fd = openat(fs_of(s)->locks, file,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    free(file);
+    if (fd < 0)
+        return errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
+    leec_code rc = leec_fd_read(fd, NULL, 512, &text, &len);
+    close(fd);
+    if (rc != LEEC_OK)
+        return rc == LEEC_E_TOO_LARGE ? LEEC_E_NOT_FOUND : rc;
+    /* "PID HOST\n", as fs_lock writes it; anything else is unknown. */
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (end == text || v <= 0 || *end != ' ') {
+        free(text);
+        return LEEC_E_NOT_FOUND;
+    }
+    size_t hl = strcspn(end + 1, "\n");
+    bool clean = hl > 0 && hl < 256;
+    for (size_t i = 0; clean && i < hl; i++)
+        clean = end[1 + i] > 0x20 && end[1 + i] < 0x7f;
+    *pid = v;
+    if (clean && !(*host = strndup(end + 1, hl)))
+        rc = LEEC_E_NOMEM;
+    free(text);
+    return rc;
+}
+
+static void fs_unlock(leec_store *s, void *handle)
+{
+    (void)s;
+    int *h = handle;
+    if (!h)
+        return;
+    close(*h);
+    free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listing and resetting                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct name_vec {
+    char **v;
+    size_t n, cap;
+} name_vec;
+
+static void name_vec_free(name_vec *nv)
+{
+    for (size_t i = 0; i < nv->n; i++)
+        free(nv->v[i]);
+    free(nv->v);
+    nv->v = NULL;
+    nv->n = nv->cap = 0;
+}
+
+static leec_code name_vec_add(name_vec *nv, const char *name)
+{
+    if (nv->n == nv->cap) {
+        size_t cap = nv->cap ? nv->cap * 2 : 16;
+        char **v = reallocarray(nv->v, cap, sizeof *v);
+        if (!v)
+            return LEEC_E_NOMEM;
+        nv->v = v;
+        nv->cap = cap;
+    }
+    if (!(nv->v[nv->n] = strdup(name)))
+        return LEEC_E_NOMEM;
+    nv->n++;
+    return LEEC_OK;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts and drops duplicates. */
+static void name_vec_sort_unique(name_vec *nv)
+{
+    size_t k = 0;
+    if (nv->n == 0)
+        return;
+    qsort(nv->v, nv->n, sizeof *nv->v, cmp_name);
+    for (size_t i = 1; i < nv->n; i++) {
+        if (strcmp(nv->v[i], nv->v[k]) == 0)
+            free(nv->v[i]);
+        else
+            nv->v[++k] = nv->v[i];
+    }
+    nv->n = k + 1;
+}
+
+/* A directory stream of the folder dfd, on a descriptor of its own. */
+static DIR *open_stream(int dfd)
+{
+    int fd = openat(dfd, ".", DIR_FLAGS);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d && fd >= 0)
+        close(fd);
+    return d;
+}
+
+/* Adds the valid names of the entries of the folder dfd of one file type
+ * (S_IFLNK or S_IFDIR, not following links). */
+static leec_code collect_names(int dfd, mode_t type, name_vec *nv)
+{
+    leec_code rc = LEEC_E_IO;
+    DIR *d = open_stream(dfd);
+    struct dirent *e = NULL;
+
+    if (!d)
+        goto out;
+    for (;;) {
+        struct stat st;
+        errno = 0;
+        if (!(e = readdir(d)))
+            break;
+        if (!leec_store_name_valid(e->d_name))
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)
+                continue; /* removed meanwhile */
+            goto out;
+        }
+        if ((st.st_mode & S_IFMT) != type)
+            continue;
+        rc = name_vec_add(nv, e->d_name);
+        if (rc != LEEC_OK)
+            goto out;
+        rc = LEEC_E_IO;
+    }
+    if (errno != 0)
+        goto out;
+    rc = LEEC_OK;
+
+out:
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+/* Every live/<name> link (reading one checks it: open_current). */
+static leec_code fs_list(leec_store *s, char ***names, size_t *n)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_OK;
+    name_vec nv = {0};
+
+    *names = NULL;
+    *n = 0;
+    rc = collect_names(fs->live, S_IFLNK, &nv);
+    if (rc != LEEC_OK)
+        goto out;
+    name_vec_sort_unique(&nv);
+    *names = nv.n ? nv.v : NULL;
+    *n = nv.n;
+    if (!nv.n)
+        free(nv.v);
+    nv.v = NULL;
+    nv.n = nv.cap = 0;
+
+out:
+    name_vec_free(&nv);
+    return rc;
+}
+
+/* Renames name in the folder dfd to .trash-<name>-<random> in one step, so
+ * that name is gone at once; *trash is the new name (malloc'd), or NULL
+ * when there was nothing to move. */
+static leec_code move_to_trash(int dfd, const char *name, char **trash)
+{
+    char sfx[9];
+
+    *trash = NULL;
+    random_suffix(sfx);
+    if (!(*trash = pathf(".trash-%s-%s", name, sfx)))
+        return LEEC_E_NOMEM;
+    if (renameat(dfd, name, dfd, *trash) != 0) {
+        free(*trash);
+        *trash = NULL;
+        return errno == ENOENT ? LEEC_OK : LEEC_E_IO;
+    }
+    return leec_fsync_fd(dfd);
+}
+
+/* Deletes what earlier resets renamed away but could not delete (a crash,
+ * a full disk). Best effort: the entries are already out of sight. */
+static void sweep_trash(int dfd)
+{
+    DIR *d = open_stream(dfd);
+    struct dirent *e = NULL;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, ".trash-", 7) == 0)
+            leec_remove_tree_at(dfd, e->d_name);
+    closedir(d);
+}
+
+/* Removes one certificate; its lock is held. The live link goes first: a
+ * reader then finds no certificate rather than a link to a removed one. */
+static leec_code reset_cert(fs_store *fs, const char *name)
+{
+    char *trash = NULL;
+    leec_code rc = move_to_trash(fs->live, name, &trash);
+
+    if (rc != LEEC_OK)
+        goto out;
+    if (trash && unlinkat(fs->live, trash, 0) != 0 && errno != ENOENT) {
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    free(trash);
+    rc = move_to_trash(fs->archive, name, &trash);
+    if (rc != LEEC_OK)
+        goto out;
+    if (trash)
+        rc = leec_remove_tree_at(fs->archive, trash);
+    if (rc == LEEC_OK) {
+        sweep_trash(fs->live);
+        sweep_trash(fs->archive);
+    }
+
+out:
+    free(trash);
+    return rc;
+}
+
+/* One CA's account: its folder renamed away in one step, then deleted.
+ * Removing an account that does not exist succeeds. */
+static leec_code fs_account_remove(leec_store *s, const char *ca_id)
+{
+    fs_store *fs = fs_of(s);
+    char *trash = NULL;
+    int acc = -1;
+
+    if (!leec_store_name_valid(ca_id))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = open_dir(fs, fs->root, "accounts", "accounts", false, &acc);
+    if (rc == LEEC_E_NOT_FOUND)
+        return LEEC_OK;
+    if (rc == LEEC_OK)
+        rc = move_to_trash(acc, ca_id, &trash);
+    if (rc == LEEC_OK && trash)
+        rc = leec_remove_tree_at(acc, trash);
+    if (rc == LEEC_OK)
+        sweep_trash(acc);
+    close_fd(&acc);
+    free(trash);
+    return rc;
+}
+
+/* Every account, the folder renamed away whole and recreated empty. */
+static leec_code reset_accounts(fs_store *fs)
+{
+    char *trash = NULL;
+    int acc = -1;
+    leec_code rc = move_to_trash(fs->root, "accounts", &trash);
+
+    if (rc != LEEC_OK)
+        goto out;
+    rc = open_dir(fs, fs->root, "accounts", "accounts", true, &acc);
+    if (rc != LEEC_OK)
+        goto out;
+    if (trash)
+        rc = leec_remove_tree_at(fs->root, trash);
+    if (rc == LEEC_OK)
+        sweep_trash(fs->root);
+
+out:
+    close_fd(&acc);
+    free(trash);
+    return rc;
+}
+
+static leec_code fs_reset(leec_store *s, const char *name)
+{
+    fs_store *fs = fs_of(s);
+    leec_code rc = LEEC_E_NOMEM;
+    name_vec certs = {0};
+    name_vec accts = {0};
+    void **certlocks = NULL;
+    void **acctlocks = NULL;
+    int acc = -1;
+
+    if (name) {
+        if (!leec_store_name_valid(name))
+            return LEEC_E_INVALID_ARG;
+        rc = name_vec_add(&certs, name);
+    } else {
+        /* Versions without a live link (an install cut short) too. */
+        rc = collect_names(fs->live, S_IFLNK, &certs);
+        if (rc == LEEC_OK)
+            rc = collect_names(fs->archive, S_IFDIR, &certs);
+        if (rc == LEEC_OK)
+            rc = open_dir(fs, fs->root, "accounts", "accounts", false, &acc);
+        if (rc == LEEC_OK)
+            rc = collect_names(acc, S_IFDIR, &accts);
+        else if (rc == LEEC_E_NOT_FOUND)
+            rc = LEEC_OK;
+    }
+    if (rc != LEEC_OK)
+        goto out;
+    /* A process holds one lock per name (flock conflicts even within a
+     * process), hence no duplicates. */
+    name_vec_sort_unique(&certs);
+    name_vec_sort_unique(&accts);
+    rc = LEEC_E_NOMEM;
+    if ((certs.n && !(certlocks = calloc(certs.n, sizeof *certlocks))) ||
+        (accts.n && !(acctlocks = calloc(accts.n, sizeof *acctlocks))))
+        goto out;
+    /* Every lock before anything is removed: all or nothing. */
+    for (size_t i = 0; i < certs.n; i++)
+        if ((rc = fs_lock(s, "cert", certs.v[i], &certlocks[i])) != LEEC_OK)
+            goto out;
+    for (size_t i = 0; i < accts.n; i++)
+        if ((rc = fs_lock(s, "account", accts.v[i], &acctlocks[i])) != LEEC_OK)
+            goto out;
+    for (size_t i = 0; i < certs.n; i++)
+        if ((rc = reset_cert(fs, certs.v[i])) != LEEC_OK)
+            goto out;
+    rc = name ? LEEC_OK : reset_accounts(fs);
+
+out:
+    for (size_t i = 0; certlocks && i < certs.n; i++)
+        fs_unlock(s, certlocks[i]);
+    for (size_t i = 0; acctlocks && i < accts.n; i++)
+        fs_unlock(s, acctlocks[i]);
+    free(certlocks);
+    free(acctlocks);
+    close_fd(&acc);
+    name_vec_free(&certs);
+    name_vec_free(&accts);
+    return rc;
+}
+
+/* In the current version's folder, found through the live link's check
+ * (temporary file, fsync, rename there). A version made current meanwhile
+ * by another process starts with its own state, which is what it needs. */
+static leec_code fs_cert_write_state(leec_store *s, const char *name,
+                                     const char *file, const char *data)
+{
+    fs_store *fs = fs_of(s);
+    char *vrel = NULL;
+    int vfd = -1;
+    if (!data || !leec_store_name_valid(name) || !file ||
+        strcmp(file, "renewal.json") != 0)
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = open_current(fs, name, &vfd, &vrel);
+    if (rc == LEEC_OK)
+        rc = leec_file_write_atomic_at(vfd, file, data, strlen(data), 0644);
+    close_fd(&vfd);
+    free(vrel);
+    return rc;
+}
+
+static char *fs_live_path(leec_store *s, const char *name)
+{
+    if (!leec_store_name_valid(name))
+        return NULL;
+    return pathf("%s/live/%s", fs_of(s)->dir, name);
+}
+
+static void fs_destroy(leec_store *s)
+{
+    fs_store *fs = fs_of(s);
+    if (!fs)
+        return;
+    close_fd(&fs->root);
+    close_fd(&fs->live);
+    close_fd(&fs->archive);
+    close_fd(&fs->locks);
+    free(fs->dir);
+    free(fs);
+}
+
+static const struct leec_store_ops fs_ops = {
+    .account_load = fs_account_load,
+    .account_save = fs_account_save,
+    .account_remove = fs_account_remove,
+    .cert_read = fs_cert_read,
+    .cert_read_many = fs_cert_read_many,
+    .cert_install = fs_cert_install,
+    .cert_write_state = fs_cert_write_state,
+    .live_path = fs_live_path,
+    .list = fs_list,
+    .reset = fs_reset,
+    .lock = fs_lock,
+    .lock_holder = fs_lock_holder,
+    .unlock = fs_unlock,
+    .destroy = fs_destroy,
+};
+
+/* The root, reached the usual way (links in the path given are the
+ * administrator's), then held open and checked. */
+static leec_code open_root(fs_store *fs)
+{
+    struct stat st;
+    leec_code rc = leec_mkdir_p(fs->dir, 0700);
+    if (rc != LEEC_OK)
+        return rc;
+    fs->root = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fs->root < 0 || fstat(fs->root, &st) != 0)
+        return LEEC_E_IO;
+    return check_trusted(fs, &st, "state folder", NULL, false);
+}
+
+leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
+{
+    leec_code rc = LEEC_E_INVALID_ARG;
+    fs_store *fs = NULL;
+    size_t len = 0;
+    int acc = -1;
+
+    if (why)
+        *why = NULL;
+    if (!dir || !*dir)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    fs = calloc(1, sizeof *fs);
+    if (!fs)
+        goto out;
+    fs->base.ops = &fs_ops;
+    fs->root = fs->live = fs->archive = fs->locks = -1;
+    fs->uid = geteuid();
+    /* Without trailing slashes, so that paths we report look natural. */
+    len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    fs->dir = strndup(dir, len);
+    if (!fs->dir)
+        goto out;
+
+    if ((rc = open_root(fs)) != LEEC_OK ||
+        (rc = open_dir(fs, fs->root, "live", "live", true, &fs->live)) !=
+            LEEC_OK ||
+        (rc = open_dir(fs, fs->root, "archive", "archive", true,
+                       &fs->archive)) != LEEC_OK ||
+        (rc = open_dir(fs, fs->root, "locks", "locks", true, &fs->locks)) !=
+            LEEC_OK ||
+        (rc = open_dir(fs, fs->root, "accounts", "accounts", true, &acc)) !=
+            LEEC_OK)
+        goto out;
+    /* accounts/ is opened at each use: leec reset --all replaces it. */
+    close_fd(&acc);
+    rc = LEEC_OK;
+
+out:
+    if (rc != LEEC_OK && fs) {
+        if (why && rc == LEEC_E_STORE) {
+            *why = fs->base.why;
+            fs->base.why = NULL;
+        }
+        /* Not found here means a folder vanished while it was made. */
+        if (rc == LEEC_E_NOT_FOUND)
+            rc = LEEC_E_IO;
+        leec_store_free(&fs->base);
+        fs = NULL;
+    }
+    if (err)
+        *err = rc;
+    return fs ? &fs->base : NULL;
+}
+
+leec_store *leec_store_fs_new(const char *dir, leec_code *err)
+{
+    return leec_store_fs_open(dir, err, NULL);
+}

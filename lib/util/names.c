@@ -1,0 +1,143 @@
+#define _GNU_SOURCE
+#include "util/names.h"
+
+#include <arpa/inet.h>
+#include <libpsl.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool leec_name_is_ip(const char *s)
+{
+    unsigned char b[16];
+    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+bool leec_dns_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    if (s[0] == '*') {
+        if (s[1] != '.')
+            return false;
+        s += 2;
+    }
+    size_t label = 0;
+    char prev = '.';
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (c == '.') {
+            if (label == 0 || prev == '-')
+                return false;
+            label = 0;
+        } else if (isalnum((unsigned char)c) || c == '-' || c == '_') {
+            if ((label == 0 && c == '-') || ++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+        prev = c;
+    }
+    return label > 0 && prev != '-';
+}
+
+void leec_names_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+leec_code leec_names_normalize(const char *const *in, size_t n, size_t max,
+                               char ***out, size_t *nout, size_t *bad)
+{
+    *out = NULL;
+    *nout = 0;
+    if (!in || n == 0 || n > max)
+        return LEEC_E_INVALID_ARG;
+    char **v = calloc(n, sizeof *v);
+    size_t k = 0;
+    if (!v)
+        return LEEC_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char *s = in[i] ? strdup(in[i]) : NULL;
+        if (!s) {
+            leec_names_free(v, k);
+            if (bad)
+                *bad = i;
+            return in[i] ? LEEC_E_NOMEM : LEEC_E_BAD_NAME;
+        }
+        for (char *p = s; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        size_t len = strlen(s);
+        if (len > 1 && s[len - 1] == '.') /* "example.com." is the same */
+            s[len - 1] = '\0';
+        if (!leec_name_is_ip(s) && !leec_dns_name_ok(s)) {
+            free(s);
+            leec_names_free(v, k);
+            if (bad)
+                *bad = i;
+            return LEEC_E_BAD_NAME;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = strcmp(v[j], s) == 0;
+        if (dup)
+            free(s);
+        else
+            v[k++] = s;
+    }
+    *out = v;
+    *nout = k;
+    return LEEC_OK;
+}
+
+bool leec_names_same(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    /* Sets of at most 100 names: quadratic is fine and allocation-free. */
+    for (size_t i = 0; i < na; i++) {
+        bool found = false;
+        for (size_t j = 0; j < nb && !found; j++)
+            found = strcasecmp(a[i], b[j]) == 0;
+        if (!found)
+            return false;
+    }
+    for (size_t j = 0; j < nb; j++) {
+        bool found = false;
+        for (size_t i = 0; i < na && !found; i++)
+            found = strcasecmp(a[i], b[j]) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+char *leec_registered_domain(const char *name)
+{
+    if (strncmp(name, "*.", 2) == 0)
+        name += 2;
+    if (leec_name_is_ip(name))
+        return strdup(name);
+    /* The list compiled into libpsl: constant data, no global state. */
+    const psl_ctx_t *psl = psl_builtin();
+    const char *reg = psl ? psl_registrable_domain(psl, name) : NULL;
+    if (!reg) {
+        /* No list, or a name that is a public suffix itself: fall back to
+         * the last two labels, the common case. */
+        const char *last = strrchr(name, '.');
+        reg = name;
+        if (last) {
+            const char *p = last;
+            while (p > name && p[-1] != '.')
+                p--;
+            reg = p;
+        }
+    }
+    return strdup(reg);
+}
