@@ -8,7 +8,7 @@
 #include "util/json.h"
 #include "store/store.h"
 
-bool leec_url_ok(const char *url)
+bool Leec_url_ok(const char *url)
 {
     if (!url || strlen(url) > LEEC_MAX_URL)
         return false;
@@ -18,7 +18,7 @@ bool leec_url_ok(const char *url)
     return strncasecmp(url, "https://", 8) == 0 && url[8] != '\0';
 }
 
-void leec_directory_clear(leec_directory *d)
+void Leec_directory_clear(leec_directory *d)
 {
     free(d->new_nonce);
     free(d->new_account);
@@ -37,8 +37,8 @@ static leec_code take_url(const json_t *obj, const char *key, bool required,
                           char **out, char **why)
 {
     const char *v = NULL;
-    if (leec_json_get_str(obj, key, required, &v) != LEEC_OK ||
-        (v && !leec_url_ok(v))) {
+    if (Leec_json_get_str(obj, key, required, &v) != LEEC_OK ||
+        (v && !Leec_url_ok(v))) {
         if (why && !*why &&
             asprintf(why, "directory: missing or invalid URL for %s", key) < 0)
             *why = NULL;
@@ -80,7 +80,7 @@ static leec_code take_profiles(const json_t *meta, leec_directory *d)
     return LEEC_OK;
 }
 
-leec_code leec_directory_parse(const json_t *obj, leec_directory *d, char **why)
+leec_code Leec_directory_parse(const json_t *obj, leec_directory *d, char **why)
 {
     leec_code rc;
     memset(d, 0, sizeof *d);
@@ -94,21 +94,21 @@ leec_code leec_directory_parse(const json_t *obj, leec_directory *d, char **why)
     /* The terms are shown to a person, never fetched: any printable string
      * (pebble's is a data: URL). */
     const char *tos =
-        leec_json_str(leec_json_object(obj, "meta"), "termsOfService");
+        Leec_json_str(Leec_json_object(obj, "meta"), "termsOfService");
     if (tos &&
-        (leec_url_ok(tos) || strncmp(tos, "data:", 5) == 0 ||
+        (Leec_url_ok(tos) || strncmp(tos, "data:", 5) == 0 ||
          strncmp(tos, "http://", 7) == 0) &&
         !(d->terms = strdup(tos)))
         rc = LEEC_E_NOMEM;
     if (rc == LEEC_OK)
-        rc = take_profiles(leec_json_object(obj, "meta"), d);
+        rc = take_profiles(Leec_json_object(obj, "meta"), d);
 out:
     if (rc != LEEC_OK)
-        leec_directory_clear(d);
+        Leec_directory_clear(d);
     return rc;
 }
 
-char *leec_ca_id(const char *url)
+char *Leec_ca_id(const char *url)
 {
     /* https://host[:port]/path -> "host" or "host_port" */
     const char *p = strstr(url, "://");
@@ -130,7 +130,7 @@ char *leec_ca_id(const char *url)
         else if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c - 'A' + 'a');
     }
-    if (!leec_store_name_valid(id)) {
+    if (!Leec_store_name_valid(id)) {
         free(id);
         return NULL;
     }

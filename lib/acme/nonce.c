@@ -5,10 +5,10 @@
 #include "util/b64url.h"
 #include "engine/internal.h"
 
-void leec_nonce_put(leec_nonce_pool *p, const char *nonce)
+void Leec_nonce_put(leec_nonce_pool *p, const char *nonce)
 {
     /* RFC 8555 §6.5.1: a nonce is base64url; anything else is not replayed. */
-    if (!nonce || !leec_b64url_valid(nonce, LEEC_MAX_NONCE))
+    if (!nonce || !Leec_b64url_valid(nonce, LEEC_MAX_NONCE))
         return;
     char *copy = strdup(nonce);
     if (!copy)
@@ -21,12 +21,12 @@ void leec_nonce_put(leec_nonce_pool *p, const char *nonce)
     p->v[p->n++] = copy;
 }
 
-char *leec_nonce_take(leec_nonce_pool *p)
+char *Leec_nonce_take(leec_nonce_pool *p)
 {
     return p->n ? p->v[--p->n] : NULL;
 }
 
-void leec_nonce_clear(leec_nonce_pool *p)
+void Leec_nonce_clear(leec_nonce_pool *p)
 {
     while (p->n)
         free(p->v[--p->n]);

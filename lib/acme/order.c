@@ -33,16 +33,16 @@ static int lookup(const char *s, const char *const *names, size_t n)
 /* An optional URL member: absent is fine, present must be https. */
 static leec_code opt_url(const json_t *o, const char *key, const char **out)
 {
-    if (leec_json_get_str(o, key, false, out) != LEEC_OK ||
-        (*out && !leec_url_ok(*out)))
+    if (Leec_json_get_str(o, key, false, out) != LEEC_OK ||
+        (*out && !Leec_url_ok(*out)))
         return LEEC_E_PROTOCOL;
     return LEEC_OK;
 }
 
-leec_code leec_order_parse(const json_t *o, leec_order_view *v)
+leec_code Leec_order_parse(const json_t *o, leec_order_view *v)
 {
     memset(v, 0, sizeof *v);
-    int st = lookup(leec_json_str(o, "status"), order_status,
+    int st = lookup(Leec_json_str(o, "status"), order_status,
                     sizeof order_status / sizeof *order_status);
     if (st < 0)
         return LEEC_E_PROTOCOL;
@@ -55,22 +55,22 @@ leec_code leec_order_parse(const json_t *o, leec_order_view *v)
         if (!json_is_array(azs) || json_array_size(azs) > LEEC_MAX_NAMES)
             return LEEC_E_PROTOCOL;
         for (size_t i = 0; i < json_array_size(azs); i++)
-            if (!leec_url_ok(json_string_value(json_array_get(azs, i))))
+            if (!Leec_url_ok(json_string_value(json_array_get(azs, i))))
                 return LEEC_E_PROTOCOL;
         v->authorizations = azs;
     }
     return LEEC_OK;
 }
 
-bool leec_order_ids_match(const json_t *order, char *const *names, size_t n)
+bool Leec_order_ids_match(const json_t *order, char *const *names, size_t n)
 {
-    json_t *ids = leec_json_array(order, "identifiers");
+    json_t *ids = Leec_json_array(order, "identifiers");
     if (!ids)
         return true; /* optional in some CAs' order updates */
     if (json_array_size(ids) != n)
         return false;
     for (size_t i = 0; i < n; i++) {
-        const char *v = leec_json_str(json_array_get(ids, i), "value");
+        const char *v = Leec_json_str(json_array_get(ids, i), "value");
         bool found = false;
         for (size_t j = 0; v && j < n && !found; j++)
             found = strcasecmp(v, names[j]) == 0;
@@ -80,23 +80,23 @@ bool leec_order_ids_match(const json_t *order, char *const *names, size_t n)
     return true;
 }
 
-leec_problem *leec_order_error(const json_t *order)
+leec_problem *Leec_order_error(const json_t *order)
 {
-    return leec_problem_from_json(leec_json_object(order, "error"), 0, -1);
+    return Leec_problem_from_json(Leec_json_object(order, "error"), 0, -1);
 }
 
-leec_code leec_authz_parse(const json_t *az, const char *type,
+leec_code Leec_authz_parse(const json_t *az, const char *type,
                            leec_authz_view *v, char **offered)
 {
     memset(v, 0, sizeof *v);
     if (offered)
         *offered = NULL;
-    const char *s = leec_json_str(az, "status");
+    const char *s = Leec_json_str(az, "status");
     int st =
         lookup(s, authz_status, sizeof authz_status / sizeof *authz_status);
-    const json_t *id = leec_json_object(az, "identifier");
-    v->ident = leec_json_str(id, "value");
-    v->ident_type = leec_json_str(id, "type");
+    const json_t *id = Leec_json_object(az, "identifier");
+    v->ident = Leec_json_str(id, "value");
+    v->ident_type = Leec_json_str(id, "type");
     if (st < 0 || !v->ident || !v->ident_type)
         return LEEC_E_PROTOCOL;
     v->status = (leec_authz_status)st;
@@ -107,65 +107,65 @@ leec_code leec_authz_parse(const json_t *az, const char *type,
         return LEEC_E_PROTOCOL;
     const json_t *ch = NULL;
     leec_buf list;
-    leec_buf_init(&list, 1024);
+    Leec_buf_init(&list, 1024);
     for (size_t i = 0; chs && i < json_array_size(chs); i++) {
         const json_t *c = json_array_get(chs, i);
-        const char *t = leec_json_str(c, "type");
+        const char *t = Leec_json_str(c, "type");
         if (!t)
             continue;
         if (strcmp(t, type) == 0 && !ch)
             ch = c;
-        (void)leec_buf_printf(&list, "%s%s", list.len ? " " : "", t);
+        (void)Leec_buf_printf(&list, "%s%s", list.len ? " " : "", t);
     }
     if (!ch) {
         if (offered)
-            *offered = leec_buf_steal(&list);
-        leec_buf_free(&list);
+            *offered = Leec_buf_steal(&list);
+        Leec_buf_free(&list);
         return LEEC_OK;
     }
-    leec_buf_free(&list);
-    v->chall_url = leec_json_str(ch, "url");
-    v->token = leec_json_str(ch, "token");
-    v->chall_status = leec_json_str(ch, "status");
-    if (!leec_url_ok(v->chall_url) || !v->token ||
-        !leec_b64url_valid(v->token, LEEC_MAX_TOKEN))
+    Leec_buf_free(&list);
+    v->chall_url = Leec_json_str(ch, "url");
+    v->token = Leec_json_str(ch, "token");
+    v->chall_status = Leec_json_str(ch, "status");
+    if (!Leec_url_ok(v->chall_url) || !v->token ||
+        !Leec_b64url_valid(v->token, LEEC_MAX_TOKEN))
         return LEEC_E_PROTOCOL;
     return LEEC_OK;
 }
 
-leec_problem *leec_authz_error(const json_t *az)
+leec_problem *Leec_authz_error(const json_t *az)
 {
-    json_t *chs = leec_json_array(az, "challenges");
+    json_t *chs = Leec_json_array(az, "challenges");
     for (size_t i = 0; chs && i < json_array_size(chs); i++) {
-        json_t *e = leec_json_object(json_array_get(chs, i), "error");
+        json_t *e = Leec_json_object(json_array_get(chs, i), "error");
         if (e)
-            return leec_problem_from_json(e, 0, -1);
+            return Leec_problem_from_json(e, 0, -1);
     }
     return NULL;
 }
 
-bool leec_authz_challenge_at(const json_t *az, size_t i, leec_chall_view *v)
+bool Leec_authz_challenge_at(const json_t *az, size_t i, leec_chall_view *v)
 {
     static const char *const known[] = {"http-01", "dns-01", "tls-alpn-01"};
-    json_t *chs = leec_json_array(az, "challenges");
+    json_t *chs = Leec_json_array(az, "challenges");
     size_t k = 0;
     memset(v, 0, sizeof *v);
     for (size_t j = 0; chs && j < json_array_size(chs); j++) {
         const json_t *c = json_array_get(chs, j);
-        const char *t = leec_json_str(c, "type");
+        const char *t = Leec_json_str(c, "type");
         bool ok = false;
         for (size_t m = 0; t && m < sizeof known / sizeof *known; m++)
             ok = ok || strcmp(t, known[m]) == 0;
-        const char *url = leec_json_str(c, "url");
-        const char *tok = leec_json_str(c, "token");
-        if (!ok || !leec_url_ok(url) || !tok ||
-            !leec_b64url_valid(tok, LEEC_MAX_TOKEN))
+        const char *url = Leec_json_str(c, "url");
+        const char *tok = Leec_json_str(c, "token");
+        if (!ok || !Leec_url_ok(url) || !tok ||
+            !Leec_b64url_valid(tok, LEEC_MAX_TOKEN))
             continue;
         if (k++ == i) {
             v->type = t;
             v->url = url;
             v->token = tok;
-            v->status = leec_json_str(c, "status");
+            v->status = Leec_json_str(c, "status");
             return true;
         }
     }

@@ -27,13 +27,13 @@ typedef struct leec_order_view {
 
 /* LEEC_E_PROTOCOL when the status is missing or unknown, a URL member is
  * not an https URL, or authorizations is not an array of https URLs. */
-leec_code leec_order_parse(const json_t *order, leec_order_view *v);
+leec_code Leec_order_parse(const json_t *order, leec_order_view *v);
 
 /* True when the order's identifiers (when present) are exactly names. */
-bool leec_order_ids_match(const json_t *order, char *const *names, size_t n);
+bool Leec_order_ids_match(const json_t *order, char *const *names, size_t n);
 
 /* The order's "error" problem, or NULL. */
-leec_problem *leec_order_error(const json_t *order);
+leec_problem *Leec_order_error(const json_t *order);
 
 typedef enum leec_authz_status {
     LEEC_AUTHZ_PENDING,
@@ -63,7 +63,7 @@ typedef struct leec_authz_view {
  * here (chall_url stays NULL); *offered (when not NULL) then receives a
  * malloc'd space-separated list of the types offered.
  */
-leec_code leec_authz_parse(const json_t *az, const char *chall_type,
+leec_code Leec_authz_parse(const json_t *az, const char *chall_type,
                            leec_authz_view *v, char **offered);
 
 /* A challenge of a type leec knows, with a valid url and token. */
@@ -76,9 +76,9 @@ typedef struct leec_chall_view {
 
 /* The i-th such challenge of the authorization, in the CA's order; false
  * past the last. */
-bool leec_authz_challenge_at(const json_t *az, size_t i, leec_chall_view *v);
+bool Leec_authz_challenge_at(const json_t *az, size_t i, leec_chall_view *v);
 
 /* The error document of a failed authorization (its challenge's), or NULL. */
-leec_problem *leec_authz_error(const json_t *az);
+leec_problem *Leec_authz_error(const json_t *az);
 
 #endif

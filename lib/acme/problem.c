@@ -34,7 +34,7 @@ static size_t utf8_ok(const unsigned char *s, size_t n)
     return len;
 }
 
-size_t leec_text_clean(char *s, size_t n)
+size_t Leec_text_clean(char *s, size_t n)
 {
     size_t changed = 0;
     unsigned char *p = (unsigned char *)s;
@@ -56,7 +56,7 @@ size_t leec_text_clean(char *s, size_t n)
     return changed;
 }
 
-char *leec_sanitize(const char *s, size_t max)
+char *Leec_sanitize(const char *s, size_t max)
 {
     if (!s)
         return NULL;
@@ -68,7 +68,7 @@ char *leec_sanitize(const char *s, size_t max)
     if (!out)
         return NULL;
     memcpy(out, s, n);
-    leec_text_clean(out, n);
+    Leec_text_clean(out, n);
     if (cut)
         memcpy(out + n, "...", 4);
     else
@@ -78,10 +78,10 @@ char *leec_sanitize(const char *s, size_t max)
 
 static char *dup_member(const json_t *obj, const char *key)
 {
-    return leec_sanitize(leec_json_str(obj, key), PROBLEM_STR_MAX);
+    return Leec_sanitize(Leec_json_str(obj, key), PROBLEM_STR_MAX);
 }
 
-void leec_problem_free(leec_problem *p)
+void Leec_problem_free(leec_problem *p)
 {
     if (!p)
         return;
@@ -97,7 +97,7 @@ void leec_problem_free(leec_problem *p)
     free(p);
 }
 
-leec_problem *leec_problem_from_json(const json_t *obj, long status,
+leec_problem *Leec_problem_from_json(const json_t *obj, long status,
                                      long retry_after)
 {
     if (!json_is_object(obj))
@@ -113,7 +113,7 @@ leec_problem *leec_problem_from_json(const json_t *obj, long status,
     p->detail = dup_member(obj, "detail");
     if (!p->type)
         goto fail;
-    json_t *subs = leec_json_array(obj, "subproblems");
+    json_t *subs = Leec_json_array(obj, "subproblems");
     size_t n = subs ? json_array_size(subs) : 0;
     if (n > PROBLEM_SUB_MAX)
         n = PROBLEM_SUB_MAX;
@@ -126,7 +126,7 @@ leec_problem *leec_problem_from_json(const json_t *obj, long status,
             json_t *s = json_array_get(subs, i);
             if (!json_is_object(s))
                 continue;
-            json_t *id = leec_json_object(s, "identifier");
+            json_t *id = Leec_json_object(s, "identifier");
             leec_subproblem *d = &sub[p->nsub++];
             d->type = dup_member(s, "type");
             d->detail = dup_member(s, "detail");
@@ -136,11 +136,11 @@ leec_problem *leec_problem_from_json(const json_t *obj, long status,
     }
     return p;
 fail:
-    leec_problem_free(p);
+    Leec_problem_free(p);
     return NULL;
 }
 
-leec_problem *leec_problem_dup(const leec_problem *p)
+leec_problem *Leec_problem_dup(const leec_problem *p)
 {
     if (!p)
         return NULL;
@@ -173,14 +173,14 @@ leec_problem *leec_problem_dup(const leec_problem *p)
         json_array_append_new(subs, s);
     }
     json_object_set(o, "subproblems", subs);
-    out = leec_problem_from_json(o, p->status, p->retry_after);
+    out = Leec_problem_from_json(o, p->status, p->retry_after);
 out:
     json_decref(subs);
     json_decref(o);
     return out;
 }
 
-bool leec_problem_is(const leec_problem *p, const char *name)
+bool Leec_problem_is(const leec_problem *p, const char *name)
 {
     size_t pl = strlen(LEEC_ACME_ERR);
     return p && p->type && strncmp(p->type, LEEC_ACME_ERR, pl) == 0 &&

@@ -12,23 +12,23 @@
 /* Builds a problem from a parsed JSON object (a response body, or the
  * "error" member of a challenge). Strings are copied and sanitised. A
  * missing "type" becomes "about:blank" (RFC 7807 §4.2). NULL on OOM or when
- * obj is not an object. Free with leec_problem_free. */
-leec_problem *leec_problem_from_json(const json_t *obj, long status,
+ * obj is not an object. Free with Leec_problem_free. */
+leec_problem *Leec_problem_from_json(const json_t *obj, long status,
                                      long retry_after);
-void leec_problem_free(leec_problem *p);
-leec_problem *leec_problem_dup(const leec_problem *p);
+void Leec_problem_free(leec_problem *p);
+leec_problem *Leec_problem_dup(const leec_problem *p);
 
 /* True if p's type is the ACME error urn:ietf:params:acme:error:<name>. */
-bool leec_problem_is(const leec_problem *p, const char *name);
+bool Leec_problem_is(const leec_problem *p, const char *name);
 
 /* Makes n bytes of text safe for a terminal or a log, in place: C0
  * controls, DEL, C1 controls (U+0080-U+009F, as UTF-8 or as raw bytes) and
  * every byte that is not part of valid UTF-8 become '?'. Returns how many
  * bytes it replaced. */
-size_t leec_text_clean(char *s, size_t n);
+size_t Leec_text_clean(char *s, size_t n);
 
-/* A malloc'd copy of s safe to print (leec_text_clean), at most max bytes
+/* A malloc'd copy of s safe to print (Leec_text_clean), at most max bytes
  * (then "..."). NULL in gives NULL out. */
-char *leec_sanitize(const char *s, size_t max);
+char *Leec_sanitize(const char *s, size_t max);
 
 #endif

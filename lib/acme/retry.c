@@ -8,7 +8,7 @@
 
 #define RETRY_AFTER_MAX 86400
 
-long leec_retry_after_seconds(const char *value, time_t now)
+long Leec_retry_after_seconds(const char *value, time_t now)
 {
     if (!value || !*value)
         return -1;
@@ -37,7 +37,7 @@ long leec_retry_after_seconds(const char *value, time_t now)
     return t - now > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : (long)(t - now);
 }
 
-void leec_backoff_start(leec_backoff *b, int64_t now_ms, int64_t first_ms,
+void Leec_backoff_start(leec_backoff *b, int64_t now_ms, int64_t first_ms,
                         int64_t cap_ms, int64_t total_ms)
 {
     b->first_ms = first_ms;
@@ -46,7 +46,7 @@ void leec_backoff_start(leec_backoff *b, int64_t now_ms, int64_t first_ms,
     b->give_up_at = now_ms + total_ms;
 }
 
-int64_t leec_backoff_next(leec_backoff *b, int64_t now_ms, long retry_after_s)
+int64_t Leec_backoff_next(leec_backoff *b, int64_t now_ms, long retry_after_s)
 {
     if (now_ms >= b->give_up_at)
         return -1;

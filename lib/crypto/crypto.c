@@ -22,7 +22,7 @@
 struct leec_key {
     EVP_PKEY *pkey;
     leec_key_type type;
-    /* DigestSign context initialised once, on the first leec_key_sign(), and
+    /* DigestSign context initialised once, on the first Leec_key_sign(), and
      * only ever copied: never signed with, so it never holds message state.
      * Written through a const key (see crypto.h). */
     EVP_MD_CTX *sign_tmpl;
@@ -150,7 +150,7 @@ static leec_code wrap(EVP_PKEY *pkey, leec_key_type type, leec_key **out)
     return LEEC_OK;
 }
 
-leec_code leec_key_generate(leec_key_type type, leec_key **out)
+leec_code Leec_key_generate(leec_key_type type, leec_key **out)
 {
     leec_code rc = LEEC_E_CRYPTO;
     EVP_PKEY *pkey = NULL;
@@ -188,7 +188,7 @@ out:
     return rc;
 }
 
-leec_code leec_key_load_pem(const char *pem, size_t len, leec_key **out)
+leec_code Leec_key_load_pem(const char *pem, size_t len, leec_key **out)
 {
     leec_code rc = LEEC_E_BAD_KEY;
     BIO *bio = NULL;
@@ -221,7 +221,7 @@ out:
     return rc;
 }
 
-leec_code leec_key_to_pem(const leec_key *key, char **pem)
+leec_code Leec_key_to_pem(const leec_key *key, char **pem)
 {
     leec_code rc = LEEC_E_CRYPTO;
     BIO *bio = NULL;
@@ -345,7 +345,7 @@ out:
     return rc;
 }
 
-void leec_key_free(leec_key *key)
+void Leec_key_free(leec_key *key)
 {
     if (!key)
         return;
@@ -354,12 +354,12 @@ void leec_key_free(leec_key *key)
     free(key);
 }
 
-struct evp_pkey_st *leec_key_evp(const leec_key *key)
+struct evp_pkey_st *Leec_key_evp(const leec_key *key)
 {
     return key ? key->pkey : NULL;
 }
 
-leec_code leec_key_from_evp(struct evp_pkey_st *pkey, leec_key **out)
+leec_code Leec_key_from_evp(struct evp_pkey_st *pkey, leec_key **out)
 {
     leec_code rc = LEEC_OK;
     leec_key_type type = LEEC_KEY_EC256;
@@ -375,12 +375,12 @@ leec_code leec_key_from_evp(struct evp_pkey_st *pkey, leec_key **out)
     return wrap(pkey, type, out);
 }
 
-leec_key_type leec_key_get_type(const leec_key *key)
+leec_key_type Leec_key_get_type(const leec_key *key)
 {
     return key->type;
 }
 
-const char *leec_key_jws_alg(const leec_key *key)
+const char *Leec_key_jws_alg(const leec_key *key)
 {
     switch (key->type) {
     case LEEC_KEY_EC256:
@@ -422,14 +422,14 @@ static leec_code bn_b64url(const BIGNUM *bn, size_t pad, char **out)
     } else {
         BN_bn2bin(bn, bin);
     }
-    *out = leec_b64url_encode(bin, blen);
+    *out = Leec_b64url_encode(bin, blen);
     rc = *out ? LEEC_OK : LEEC_E_NOMEM;
 out:
     free(bin);
     return rc;
 }
 
-leec_code leec_key_jwk_json(const leec_key *key, char **json)
+leec_code Leec_key_jwk_json(const leec_key *key, char **json)
 {
     leec_code rc = LEEC_E_CRYPTO;
     BIGNUM *a = NULL;
@@ -438,7 +438,7 @@ leec_code leec_key_jwk_json(const leec_key *key, char **json)
     char *sb = NULL;
     leec_buf buf;
 
-    leec_buf_init(&buf, 0);
+    Leec_buf_init(&buf, 0);
     if (!key || !json)
         return LEEC_E_INVALID_ARG;
     *json = NULL;
@@ -451,7 +451,7 @@ leec_code leec_key_jwk_json(const leec_key *key, char **json)
             (rc = bn_b64url(b, ec_size(key), &sb)) != LEEC_OK)
             goto out;
         /* RFC 7638 §3.2: required members only, in lexicographic order. */
-        rc = leec_buf_printf(&buf,
+        rc = Leec_buf_printf(&buf,
                              "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\","
                              "\"y\":\"%s\"}",
                              key->type == LEEC_KEY_EC384 ? "P-384" : "P-256",
@@ -464,25 +464,25 @@ leec_code leec_key_jwk_json(const leec_key *key, char **json)
         if ((rc = bn_b64url(a, 0, &sa)) != LEEC_OK ||
             (rc = bn_b64url(b, 0, &sb)) != LEEC_OK)
             goto out;
-        rc = leec_buf_printf(
+        rc = Leec_buf_printf(
             &buf, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", sb, sa);
     }
     if (rc != LEEC_OK)
         goto out;
-    *json = leec_buf_steal(&buf);
+    *json = Leec_buf_steal(&buf);
     rc = *json ? LEEC_OK : LEEC_E_NOMEM;
 out:
     BN_free(a);
     BN_free(b);
     free(sa);
     free(sb);
-    leec_buf_free(&buf);
+    Leec_buf_free(&buf);
     if (rc != LEEC_OK)
         ERR_clear_error();
     return rc;
 }
 
-leec_code leec_key_thumbprint(const leec_key *key, char **b64)
+leec_code Leec_key_thumbprint(const leec_key *key, char **b64)
 {
     leec_code rc = LEEC_OK;
     char *json = NULL;
@@ -491,11 +491,11 @@ leec_code leec_key_thumbprint(const leec_key *key, char **b64)
     if (!key || !b64)
         return LEEC_E_INVALID_ARG;
     *b64 = NULL;
-    rc = leec_key_jwk_json(key, &json);
+    rc = Leec_key_jwk_json(key, &json);
     if (rc != LEEC_OK)
         goto out;
-    leec_sha256(json, strlen(json), digest);
-    *b64 = leec_b64url_encode(digest, sizeof digest);
+    Leec_sha256(json, strlen(json), digest);
+    *b64 = Leec_b64url_encode(digest, sizeof digest);
     rc = *b64 ? LEEC_OK : LEEC_E_NOMEM;
 out:
     free(json);
@@ -573,7 +573,7 @@ out:
     return rc;
 }
 
-leec_code leec_key_sign(const leec_key *key, const void *data, size_t len,
+leec_code Leec_key_sign(const leec_key *key, const void *data, size_t len,
                         unsigned char **sig, size_t *siglen)
 {
     leec_code rc = LEEC_E_CRYPTO;
@@ -634,7 +634,7 @@ out:
     return rc;
 }
 
-bool leec_key_matches_cert_pem(const leec_key *key, const char *cert_pem,
+bool Leec_key_matches_cert_pem(const leec_key *key, const char *cert_pem,
                                size_t len)
 {
     bool ok = false;
@@ -659,7 +659,7 @@ out:
     return ok;
 }
 
-void leec_sha256(const void *data, size_t len, unsigned char out[32])
+void Leec_sha256(const void *data, size_t len, unsigned char out[32])
 {
     unsigned int olen = 0;
 
@@ -673,7 +673,7 @@ void leec_sha256(const void *data, size_t len, unsigned char out[32])
     }
 }
 
-void leec_sha1_hex(const void *data, size_t len, char out[41])
+void Leec_sha1_hex(const void *data, size_t len, char out[41])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[20];
@@ -692,7 +692,7 @@ void leec_sha1_hex(const void *data, size_t len, char out[41])
     out[40] = '\0';
 }
 
-leec_code leec_hmac(const char *hash, const void *key, size_t keylen,
+leec_code Leec_hmac(const char *hash, const void *key, size_t keylen,
                     const void *data, size_t len, unsigned char **mac,
                     size_t *maclen)
 {
@@ -737,7 +737,7 @@ out:
     return rc;
 }
 
-void leec_secure_free(char *s)
+void Leec_secure_free(char *s)
 {
     if (!s)
         return;
@@ -745,31 +745,31 @@ void leec_secure_free(char *s)
     free(s);
 }
 
-leec_code leec_key_authorization(const leec_key *account_key, const char *token,
+leec_code Leec_key_authorization(const leec_key *account_key, const char *token,
                                  char **out)
 {
     leec_code rc = LEEC_OK;
     char *thumb = NULL;
     leec_buf buf;
 
-    leec_buf_init(&buf, 0);
+    Leec_buf_init(&buf, 0);
     if (!account_key || !token || !out)
         return LEEC_E_INVALID_ARG;
     *out = NULL;
     /* The result is served over HTTP and may be written to disk: refuse a
      * token with anything outside the base64url alphabet. */
-    if (!leec_b64url_valid(token, 1024))
+    if (!Leec_b64url_valid(token, 1024))
         return LEEC_E_INVALID_ARG;
-    rc = leec_key_thumbprint(account_key, &thumb);
+    rc = Leec_key_thumbprint(account_key, &thumb);
     if (rc != LEEC_OK)
         goto out;
-    rc = leec_buf_printf(&buf, "%s.%s", token, thumb);
+    rc = Leec_buf_printf(&buf, "%s.%s", token, thumb);
     if (rc != LEEC_OK)
         goto out;
-    *out = leec_buf_steal(&buf);
+    *out = Leec_buf_steal(&buf);
     rc = *out ? LEEC_OK : LEEC_E_NOMEM;
 out:
     free(thumb);
-    leec_buf_free(&buf);
+    Leec_buf_free(&buf);
     return rc;
 }

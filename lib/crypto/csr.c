@@ -120,9 +120,9 @@ out:
 /* The request's public key: the direct path for EC, OpenSSL's for RSA. */
 static leec_code set_pubkey(X509_REQ *req, const leec_key *key)
 {
-    EVP_PKEY *pkey = leec_key_evp(key);
+    EVP_PKEY *pkey = Leec_key_evp(key);
 
-    switch (leec_key_get_type(key)) {
+    switch (Leec_key_get_type(key)) {
     case LEEC_KEY_EC256:
         return set_ec_pubkey(req, pkey, NID_X9_62_prime256v1);
     case LEEC_KEY_EC384:
@@ -132,7 +132,7 @@ static leec_code set_pubkey(X509_REQ *req, const leec_key *key)
     }
 }
 
-leec_code leec_csr_new(const leec_key *key, const char *const *names, size_t n,
+leec_code Leec_csr_new(const leec_key *key, const char *const *names, size_t n,
                        char **b64url_der)
 {
     leec_code rc = LEEC_E_CRYPTO;
@@ -158,7 +158,7 @@ leec_code leec_csr_new(const leec_key *key, const char *const *names, size_t n,
                 return LEEC_E_INVALID_ARG;
         }
     }
-    pkey = leec_key_evp(key);
+    pkey = Leec_key_evp(key);
 
     req = X509_REQ_new();
     subj = X509_NAME_new();
@@ -201,7 +201,7 @@ leec_code leec_csr_new(const leec_key *key, const char *const *names, size_t n,
     dlen = i2d_X509_REQ(req, &der);
     if (dlen <= 0)
         goto out;
-    *b64url_der = leec_b64url_encode(der, (size_t)dlen);
+    *b64url_der = Leec_b64url_encode(der, (size_t)dlen);
     rc = *b64url_der ? LEEC_OK : LEEC_E_NOMEM;
 out:
     OPENSSL_free(der);

@@ -10,7 +10,7 @@
  * when it is a DNS name of at most 64 characters. Returned as base64url DER,
  * malloc'd, ready for the finalize payload. SHA-256 signature.
  */
-leec_code leec_csr_new(const leec_key *key, const char *const *names, size_t n,
+leec_code Leec_csr_new(const leec_key *key, const char *const *names, size_t n,
                        char **b64url_der);
 
 #endif

@@ -87,7 +87,7 @@ static bool der_time(unsigned char tag, const unsigned char *s, size_t n,
     return true;
 }
 
-leec_code leec_der_cert_basics(const unsigned char *der, size_t len,
+leec_code Leec_der_cert_basics(const unsigned char *der, size_t len,
                                time_t *not_before, time_t *not_after,
                                char **serial)
 {
@@ -168,12 +168,12 @@ static leec_code pem_body(const char *b, const char *e, unsigned char **der,
     if (rc == LEEC_OK && (pad > 2 || n == 0))
         rc = LEEC_E_INVALID_ARG;
     if (rc == LEEC_OK)
-        rc = leec_b64url_decode(u, n, der, derlen);
+        rc = Leec_b64url_decode(u, n, der, derlen);
     free(u);
     return rc == LEEC_E_NOMEM ? rc : rc != LEEC_OK ? LEEC_E_INVALID_ARG : rc;
 }
 
-leec_code leec_pem_der(const char *pem, size_t len, const char *label,
+leec_code Leec_pem_der(const char *pem, size_t len, const char *label,
                        unsigned char **der, size_t *derlen)
 {
     char begin[64], endm[64];
@@ -194,20 +194,20 @@ leec_code leec_pem_der(const char *pem, size_t len, const char *label,
     return pem_body(b, e, der, derlen);
 }
 
-leec_code leec_pem_cert_der(const char *pem, size_t len, unsigned char **der,
+leec_code Leec_pem_cert_der(const char *pem, size_t len, unsigned char **der,
                             size_t *derlen)
 {
-    return leec_pem_der(pem, len, "CERTIFICATE", der, derlen);
+    return Leec_pem_der(pem, len, "CERTIFICATE", der, derlen);
 }
 
-bool leec_pem_key_plausible(const char *pem, size_t len)
+bool Leec_pem_key_plausible(const char *pem, size_t len)
 {
     static const char *const labels[] = {"PRIVATE KEY", "EC PRIVATE KEY",
                                          "RSA PRIVATE KEY"};
     for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) {
         unsigned char *der = NULL;
         size_t n = 0;
-        if (leec_pem_der(pem, len, labels[i], &der, &n) != LEEC_OK)
+        if (Leec_pem_der(pem, len, labels[i], &der, &n) != LEEC_OK)
             continue;
         /* One DER SEQUENCE, exactly the whole body. */
         const unsigned char *p = der;

@@ -31,13 +31,13 @@ static leec_code build_header(const leec_key *key, const char *kid,
     hdr = json_object();
     if (!hdr)
         goto out;
-    if ((rc = set_str(hdr, "alg", leec_key_jws_alg(key))) != LEEC_OK)
+    if ((rc = set_str(hdr, "alg", Leec_key_jws_alg(key))) != LEEC_OK)
         goto out;
     if (kid) {
         if ((rc = set_str(hdr, "kid", kid)) != LEEC_OK)
             goto out;
     } else {
-        rc = leec_key_jwk_json(key, &jwk_text);
+        rc = Leec_key_jwk_json(key, &jwk_text);
         if (rc != LEEC_OK)
             goto out;
         rc = LEEC_E_NOMEM;
@@ -61,7 +61,7 @@ out:
     return rc;
 }
 
-leec_code leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
+leec_code Leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
                         const char *url, const char *payload, char **out)
 {
     leec_code rc = LEEC_E_NOMEM;
@@ -75,7 +75,7 @@ leec_code leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
     size_t siglen = 0;
     leec_buf input;
 
-    leec_buf_init(&input, 0);
+    Leec_buf_init(&input, 0);
     if (!key || !url || !out)
         return LEEC_E_INVALID_ARG;
     *out = NULL;
@@ -91,19 +91,19 @@ leec_code leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
     if (rc != LEEC_OK)
         goto out;
     rc = LEEC_E_NOMEM;
-    hdr64 = leec_b64url_encode(hdr, strlen(hdr));
+    hdr64 = Leec_b64url_encode(hdr, strlen(hdr));
     /* POST-as-GET (RFC 8555 §6.3) signs an empty payload. */
-    pay64 = payload ? leec_b64url_encode(payload, strlen(payload))
-                    : leec_b64url_encode("", 0);
+    pay64 = payload ? Leec_b64url_encode(payload, strlen(payload))
+                    : Leec_b64url_encode("", 0);
     if (!hdr64 || !pay64)
         goto out;
-    if ((rc = leec_buf_printf(&input, "%s.%s", hdr64, pay64)) != LEEC_OK)
+    if ((rc = Leec_buf_printf(&input, "%s.%s", hdr64, pay64)) != LEEC_OK)
         goto out;
-    rc = leec_key_sign(key, input.data, input.len, &sig, &siglen);
+    rc = Leec_key_sign(key, input.data, input.len, &sig, &siglen);
     if (rc != LEEC_OK)
         goto out;
     rc = LEEC_E_NOMEM;
-    sig64 = leec_b64url_encode(sig, siglen);
+    sig64 = Leec_b64url_encode(sig, siglen);
     if (!sig64)
         goto out;
     jws = json_object();
@@ -122,11 +122,11 @@ out:
     free(pay64);
     free(sig64);
     free(sig);
-    leec_buf_free(&input);
+    Leec_buf_free(&input);
     return rc;
 }
 
-leec_code leec_jws_sign_hmac(const unsigned char *key, size_t keylen,
+leec_code Leec_jws_sign_hmac(const unsigned char *key, size_t keylen,
                              const char *kid, const char *url,
                              const char *payload, char **out)
 {
@@ -142,7 +142,7 @@ leec_code leec_jws_sign_hmac(const unsigned char *key, size_t keylen,
     size_t maclen = 0;
     leec_buf input;
 
-    leec_buf_init(&input, 0);
+    Leec_buf_init(&input, 0);
     if (!out)
         return LEEC_E_INVALID_ARG;
     *out = NULL;
@@ -159,16 +159,16 @@ leec_code leec_jws_sign_hmac(const unsigned char *key, size_t keylen,
         goto out;
     rc = LEEC_E_NOMEM;
     if (!(hdr_text = json_dumps(hdr, JSON_COMPACT)) ||
-        !(hdr64 = leec_b64url_encode(hdr_text, strlen(hdr_text))) ||
-        !(pay64 = leec_b64url_encode(payload, strlen(payload))))
+        !(hdr64 = Leec_b64url_encode(hdr_text, strlen(hdr_text))) ||
+        !(pay64 = Leec_b64url_encode(payload, strlen(payload))))
         goto out;
-    if ((rc = leec_buf_printf(&input, "%s.%s", hdr64, pay64)) != LEEC_OK)
+    if ((rc = Leec_buf_printf(&input, "%s.%s", hdr64, pay64)) != LEEC_OK)
         goto out;
-    rc = leec_hmac("sha256", key, keylen, input.data, input.len, &mac, &maclen);
+    rc = Leec_hmac("sha256", key, keylen, input.data, input.len, &mac, &maclen);
     if (rc != LEEC_OK)
         goto out;
     rc = LEEC_E_NOMEM;
-    if (!(sig64 = leec_b64url_encode(mac, maclen)))
+    if (!(sig64 = Leec_b64url_encode(mac, maclen)))
         goto out;
     jws = json_object();
     if (!jws || json_object_set_new(jws, "protected", json_string(hdr64)) ||
@@ -186,6 +186,6 @@ out:
     free(pay64);
     free(sig64);
     free(mac);
-    leec_buf_free(&input);
+    Leec_buf_free(&input);
     return rc;
 }

@@ -15,7 +15,7 @@
  * Errors: LEEC_E_INVALID_ARG (payload is not JSON), LEEC_E_CRYPTO,
  * LEEC_E_NOMEM.
  */
-leec_code leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
+leec_code Leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
                         const char *url, const char *payload, char **out);
 
 /*
@@ -28,7 +28,7 @@ leec_code leec_jws_sign(const leec_key *key, const char *kid, const char *nonce,
  * Errors: LEEC_E_INVALID_ARG (NULL or empty key, kid or url, payload not
  * JSON), LEEC_E_CRYPTO, LEEC_E_NOMEM.
  */
-leec_code leec_jws_sign_hmac(const unsigned char *key, size_t keylen,
+leec_code Leec_jws_sign_hmac(const unsigned char *key, size_t keylen,
                              const char *kid, const char *url,
                              const char *payload, char **out);
 

@@ -163,7 +163,7 @@ static char *cert_to_pem(X509 *cert)
     return s;
 }
 
-void leec_strv_free(char **v, size_t n)
+void Leec_strv_free(char **v, size_t n)
 {
     if (!v)
         return;
@@ -183,12 +183,12 @@ struct leec_x509_cache {
     size_t next;
 };
 
-leec_x509_cache *leec_x509_cache_new(void)
+leec_x509_cache *Leec_x509_cache_new(void)
 {
     return calloc(1, sizeof(leec_x509_cache));
 }
 
-void leec_x509_cache_free(leec_x509_cache *c)
+void Leec_x509_cache_free(leec_x509_cache *c)
 {
     if (!c)
         return;
@@ -270,7 +270,7 @@ out:
     return rc;
 }
 
-leec_code leec_pem_split_chain(const char *pem, size_t len, char ***certs,
+leec_code Leec_pem_split_chain(const char *pem, size_t len, char ***certs,
                                size_t *n)
 {
     X509 *x[CHAIN_MAX];
@@ -295,7 +295,7 @@ leec_code leec_pem_split_chain(const char *pem, size_t len, char ***certs,
     v = NULL;
     rc = LEEC_OK;
 out:
-    leec_strv_free(v, count);
+    Leec_strv_free(v, count);
     for (size_t i = 0; i < count; i++)
         X509_free(x[i]);
     return rc;
@@ -390,9 +390,9 @@ static leec_code why_item(leec_buf *why, size_t *shown, const char *label,
 {
     leec_code rc = LEEC_OK;
     if (*shown == 0)
-        rc = leec_buf_printf(why, "%s%s", why->len ? ", " : "", label);
+        rc = Leec_buf_printf(why, "%s%s", why->len ? ", " : "", label);
     if (rc == LEEC_OK && *shown < WHY_MAX_NAMES)
-        rc = leec_buf_printf(why, " %s", name);
+        rc = Leec_buf_printf(why, " %s", name);
     (*shown)++;
     return rc;
 }
@@ -401,7 +401,7 @@ static leec_code why_more(leec_buf *why, size_t shown)
 {
     if (shown <= WHY_MAX_NAMES)
         return LEEC_OK;
-    return leec_buf_printf(why, " (+%zu more)", shown - WHY_MAX_NAMES);
+    return Leec_buf_printf(why, " (+%zu more)", shown - WHY_MAX_NAMES);
 }
 
 /* Compares the certificate's DNS/IP SANs with names as sets. Empty *diff
@@ -421,7 +421,7 @@ static leec_code compare_names(X509 *cert, const char *const *names, size_t n,
     gens = X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, NULL);
     if (!gens && crit != -1) {
         /* Present but unparseable, or repeated. */
-        rc = leec_buf_append_str(diff, "subjectAltName cannot be read");
+        rc = Leec_buf_append_str(diff, "subjectAltName cannot be read");
         goto out;
     }
     ngens = gens ? sk_GENERAL_NAME_num(gens) : 0;
@@ -480,10 +480,10 @@ static leec_code check_x509(X509 *leaf, X509 *issuer, const leec_key *key,
 {
     leec_code rc = LEEC_OK;
     leec_buf diff;
-    leec_buf_init(&diff, 0);
+    Leec_buf_init(&diff, 0);
     if (!X509_get0_pubkey(leaf) ||
-        EVP_PKEY_eq(leec_key_evp(key), X509_get0_pubkey(leaf)) != 1) {
-        rc = leec_buf_append_str(
+        EVP_PKEY_eq(Leec_key_evp(key), X509_get0_pubkey(leaf)) != 1) {
+        rc = Leec_buf_append_str(
             msg, "certificate public key does not match the private key");
         goto out;
     }
@@ -491,7 +491,7 @@ static leec_code check_x509(X509 *leaf, X509 *issuer, const leec_key *key,
     if (rc != LEEC_OK)
         goto out;
     if (diff.len) {
-        rc = leec_buf_printf(msg, "certificate names differ: %s", diff.data);
+        rc = Leec_buf_printf(msg, "certificate names differ: %s", diff.data);
         goto out;
     }
     /* X509_cmp_time: -1 before (or at) the time, 1 after, 0 on error. A CA
@@ -499,11 +499,11 @@ static leec_code check_x509(X509 *leaf, X509 *issuer, const leec_key *key,
      * is still the one we asked for and becomes usable shortly. */
     time_t skew = time(NULL) + 3600;
     if (X509_cmp_time(X509_get0_notBefore(leaf), &skew) != -1) {
-        rc = leec_buf_append_str(msg, "certificate is not yet valid");
+        rc = Leec_buf_append_str(msg, "certificate is not yet valid");
         goto out;
     }
     if (X509_cmp_current_time(X509_get0_notAfter(leaf)) != 1) {
-        rc = leec_buf_append_str(msg, "certificate has expired");
+        rc = Leec_buf_append_str(msg, "certificate has expired");
         goto out;
     }
     if (issuer) {
@@ -512,11 +512,11 @@ static leec_code check_x509(X509 *leaf, X509 *issuer, const leec_key *key,
          * signature. */
         if (X509_check_issued(issuer, leaf) != X509_V_OK || !ipub ||
             X509_verify(leaf, ipub) != 1)
-            rc = leec_buf_append_str(
+            rc = Leec_buf_append_str(
                 msg, "certificate is not signed by the given issuer");
     }
 out:
-    leec_buf_free(&diff);
+    Leec_buf_free(&diff);
     return rc;
 }
 
@@ -530,7 +530,7 @@ static bool names_ok(const char *const *names, size_t n)
     return true;
 }
 
-leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
+leec_code Leec_cert_check(const char *leaf_pem, const char *issuer_pem,
                           const leec_key *key, const char *const *names,
                           size_t n, char **why)
 {
@@ -539,19 +539,19 @@ leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
     X509 *issuer = NULL;
     leec_buf msg;
 
-    leec_buf_init(&msg, 0);
+    Leec_buf_init(&msg, 0);
     if (!leaf_pem || !key || !names_ok(names, n) || !why)
         return LEEC_E_INVALID_ARG;
     *why = NULL;
     leaf = read_first_cert(leaf_pem, strlen(leaf_pem));
     if (!leaf) {
-        rc = leec_buf_append_str(&msg, "the certificate cannot be parsed");
+        rc = Leec_buf_append_str(&msg, "the certificate cannot be parsed");
         goto out;
     }
     if (issuer_pem) {
         issuer = read_first_cert(issuer_pem, strlen(issuer_pem));
         if (!issuer) {
-            rc = leec_buf_append_str(&msg,
+            rc = Leec_buf_append_str(&msg,
                                      "the issuer certificate cannot be parsed");
             goto out;
         }
@@ -559,17 +559,17 @@ leec_code leec_cert_check(const char *leaf_pem, const char *issuer_pem,
     rc = check_x509(leaf, issuer, key, names, n, &msg);
 out:
     if (rc == LEEC_OK && msg.len) {
-        *why = leec_buf_steal(&msg);
+        *why = Leec_buf_steal(&msg);
         rc = LEEC_E_CERT_MISMATCH;
     }
     X509_free(leaf);
     X509_free(issuer);
-    leec_buf_free(&msg);
+    Leec_buf_free(&msg);
     ERR_clear_error();
     return rc;
 }
 
-leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
+leec_code Leec_chain_accept(const char *pem, size_t len, const leec_key *key,
                             const char *const *names, size_t n,
                             leec_x509_cache *cache, char **leaf_pem,
                             char **issuers_pem, char **why)
@@ -577,8 +577,8 @@ leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
     X509 *x[CHAIN_MAX];
     size_t count = 0;
     leec_buf msg, issuers;
-    leec_buf_init(&msg, 0);
-    leec_buf_init(&issuers, 0);
+    Leec_buf_init(&msg, 0);
+    Leec_buf_init(&issuers, 0);
     if (!pem || !key || !names_ok(names, n) || !leaf_pem || !issuers_pem ||
         !why)
         return LEEC_E_INVALID_ARG;
@@ -590,20 +590,20 @@ leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
     if (rc != LEEC_OK)
         goto out;
     if (msg.len) {
-        *why = leec_buf_steal(&msg);
+        *why = Leec_buf_steal(&msg);
         rc = LEEC_E_CERT_MISMATCH;
         goto out;
     }
     rc = LEEC_E_NOMEM;
     for (size_t i = 1; i < count; i++) {
         char *p = cert_to_pem(x[i]);
-        leec_code arc = p ? leec_buf_append_str(&issuers, p) : LEEC_E_NOMEM;
+        leec_code arc = p ? Leec_buf_append_str(&issuers, p) : LEEC_E_NOMEM;
         free(p);
         if (arc != LEEC_OK)
             goto out;
     }
     if (!(*leaf_pem = cert_to_pem(x[0])) ||
-        !(*issuers_pem = leec_buf_steal(&issuers))) {
+        !(*issuers_pem = Leec_buf_steal(&issuers))) {
         free(*leaf_pem);
         *leaf_pem = NULL;
         goto out;
@@ -612,8 +612,8 @@ leec_code leec_chain_accept(const char *pem, size_t len, const leec_key *key,
 out:
     for (size_t i = 0; i < count; i++)
         X509_free(x[i]);
-    leec_buf_free(&msg);
-    leec_buf_free(&issuers);
+    Leec_buf_free(&msg);
+    Leec_buf_free(&issuers);
     ERR_clear_error();
     return rc;
 }
@@ -668,7 +668,7 @@ static leec_code describe_key(EVP_PKEY *pkey, leec_cert_info *info)
     const char *nist = NULL;
     leec_buf detail;
 
-    leec_buf_init(&detail, 0);
+    Leec_buf_init(&detail, 0);
     info->key_bits = EVP_PKEY_get_bits(pkey);
     /* Display names, not OpenSSL's upper-case key manager names. */
     if (EVP_PKEY_is_a(pkey, "EC"))
@@ -689,9 +689,9 @@ static leec_code describe_key(EVP_PKEY *pkey, leec_cert_info *info)
                                        sizeof group, &glen)) {
         int nid = OBJ_sn2nid(group);
         nist = nid != NID_undef ? EC_curve_nid2nist(nid) : NULL;
-        rc = leec_buf_append_str(&detail, nist ? nist : group);
+        rc = Leec_buf_append_str(&detail, nist ? nist : group);
     } else {
-        rc = leec_buf_printf(&detail, "%d bits", info->key_bits);
+        rc = Leec_buf_printf(&detail, "%d bits", info->key_bits);
     }
     if (rc != LEEC_OK)
         goto out;
@@ -702,7 +702,7 @@ static leec_code describe_key(EVP_PKEY *pkey, leec_cert_info *info)
     if (info->key_type && info->key_detail)
         rc = LEEC_OK;
 out:
-    leec_buf_free(&detail);
+    Leec_buf_free(&detail);
     return rc;
 }
 
@@ -798,7 +798,7 @@ void leec_cert_info_free(leec_cert_info *info)
     free(info);
 }
 
-leec_code leec_cert_pem_to_der(const char *pem, size_t len, unsigned char **der,
+leec_code Leec_cert_pem_to_der(const char *pem, size_t len, unsigned char **der,
                                size_t *derlen)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -921,7 +921,7 @@ leec_code leec_chain_top(const char *pem, size_t len, char **top_pem,
     return LEEC_OK;
 }
 
-leec_code leec_ari_cert_id(const char *pem, size_t len, char **id)
+leec_code Leec_ari_cert_id(const char *pem, size_t len, char **id)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
     X509 *cert = NULL;
@@ -945,9 +945,9 @@ leec_code leec_ari_cert_id(const char *pem, size_t len, char **id)
         goto out;
     BN_bn2bin(bn, serial + 1);
     bool pad = nb == 0 || (serial[1] & 0x80);
-    a = leec_b64url_encode(ASN1_STRING_get0_data(aki),
+    a = Leec_b64url_encode(ASN1_STRING_get0_data(aki),
                            (size_t)ASN1_STRING_length(aki));
-    b = leec_b64url_encode(pad ? serial : serial + 1, (size_t)nb + pad);
+    b = Leec_b64url_encode(pad ? serial : serial + 1, (size_t)nb + pad);
     size_t n = a && b ? strlen(a) + strlen(b) + 2 : 0;
     if (!n || !(*id = malloc(n)))
         goto out;
@@ -1051,7 +1051,7 @@ static const char *not_issuer(X509 *cand, X509 *child)
     return NULL;
 }
 
-leec_code leec_issuer_from_answer(const char *child_pem, size_t child_len,
+leec_code Leec_issuer_from_answer(const char *child_pem, size_t child_len,
                                   const unsigned char *body, size_t len,
                                   char **issuer_pem, char **why)
 {
@@ -1097,17 +1097,17 @@ leec_code leec_issuer_from_answer(const char *child_pem, size_t child_len,
     rc = LEEC_E_CERT_MISMATCH;
     if (why) {
         leec_buf msg;
-        leec_buf_init(&msg, 0);
+        Leec_buf_init(&msg, 0);
         subject = name_rfc2253(X509_get_subject_name(c.v[0]));
         child_name = name_rfc2253(X509_get_subject_name(child));
-        if (leec_buf_printf(&msg, "%s (%s) is not the issuer of %s: %s",
+        if (Leec_buf_printf(&msg, "%s (%s) is not the issuer of %s: %s",
                             c.n == 1 ? "the certificate served"
                                      : "none of the certificates served is "
                                        "the issuer; the first",
                             subject ? subject : "?",
                             child_name ? child_name : "?", reason) == LEEC_OK)
-            *why = leec_buf_steal(&msg);
-        leec_buf_free(&msg);
+            *why = Leec_buf_steal(&msg);
+        Leec_buf_free(&msg);
     }
 out:
     for (size_t k = 0; k < c.n; k++)

@@ -18,7 +18,7 @@ static void wake_agents(leec_ctx *ctx)
     /* Agents may finish (and be freed by a callback) while we walk: index
      * loop over the live array, frees are deferred during perform. */
     for (size_t i = 0; i < ctx->nagents; i++)
-        leec_agent_account_ready(ctx->agents[i]);
+        Leec_agent_account_ready(ctx->agents[i]);
 }
 
 static void unlock_account(leec_ctx *ctx)
@@ -37,12 +37,12 @@ static void account_fail(leec_ctx *ctx, leec_code err, const char *msg,
     ctx->acct_err = err;
     free(ctx->acct_errmsg);
     ctx->acct_errmsg = strdup(msg ? msg : leec_strerror(err));
-    leec_problem_free(ctx->acct_problem);
+    Leec_problem_free(ctx->acct_problem);
     ctx->acct_problem = problem;
     /* INFO: each agent waiting for the account fails with this message,
      * and reports it through the API (operations, which have no message,
      * log it themselves): at ERROR it would be said twice. */
-    leec_log(ctx, LEEC_LOG_INFO, "account: %s%s%s", ctx->acct_errmsg,
+    Leec_log(ctx, LEEC_LOG_INFO, "account: %s%s%s", ctx->acct_errmsg,
              problem && problem->detail ? ": " : "",
              problem && problem->detail ? problem->detail : "");
     wake_agents(ctx);
@@ -74,15 +74,15 @@ static char *account_json(leec_ctx *ctx)
     return s;
 }
 
-leec_code leec_account_save(leec_ctx *ctx)
+leec_code Leec_account_save(leec_ctx *ctx)
 {
     char *pem = NULL;
     char *js = account_json(ctx);
-    leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
+    leec_code rc = js ? Leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
     if (rc == LEEC_OK)
         rc =
             ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem, js);
-    leec_secure_free(pem);
+    Leec_secure_free(pem);
     free(js);
     return rc;
 }
@@ -107,8 +107,8 @@ static void on_new_account(void *ud, leec_acme_resp *r)
                      p);
         return;
     }
-    const char *status = leec_json_str(r->json, "status");
-    if (!r->location || !leec_url_ok(r->location) ||
+    const char *status = Leec_json_str(r->json, "status");
+    if (!r->location || !Leec_url_ok(r->location) ||
         (status && strcmp(status, "valid") != 0)) {
         account_fail(ctx, LEEC_E_PROTOCOL,
                      "newAccount: no valid account URL or account not valid",
@@ -120,16 +120,16 @@ static void on_new_account(void *ud, leec_acme_resp *r)
         return;
     }
     ctx->acct_created = r->status == 201;
-    leec_log(ctx, LEEC_LOG_INFO, "account %s: %s",
+    Leec_log(ctx, LEEC_LOG_INFO, "account %s: %s",
              ctx->acct_created ? "created" : "found", ctx->acct_url);
     if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
         char *pem = NULL;
         char *js = account_json(ctx);
-        leec_code rc = js ? leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
+        leec_code rc = js ? Leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
         if (rc == LEEC_OK)
             rc = ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem,
                                                js);
-        leec_secure_free(pem);
+        Leec_secure_free(pem);
         free(js);
         if (rc != LEEC_OK) {
             account_fail(ctx, rc, "cannot save the account in the store", NULL);
@@ -145,9 +145,9 @@ static leec_code add_eab(leec_ctx *ctx, json_t *payload)
 {
     char *jwk = NULL, *jws = NULL;
     json_t *o = NULL;
-    leec_code rc = leec_key_jwk_json(ctx->acct_key, &jwk);
+    leec_code rc = Leec_key_jwk_json(ctx->acct_key, &jwk);
     if (rc == LEEC_OK)
-        rc = leec_jws_sign_hmac(ctx->eab_key, ctx->eab_keylen, ctx->eab_kid,
+        rc = Leec_jws_sign_hmac(ctx->eab_key, ctx->eab_keylen, ctx->eab_kid,
                                 ctx->dir.new_account, jwk, &jws);
     if (rc == LEEC_OK) {
         o = json_loads(jws, 0, NULL);
@@ -156,7 +156,7 @@ static leec_code add_eab(leec_ctx *ctx, json_t *payload)
                  : LEEC_E_NOMEM;
     }
     if (rc == LEEC_OK)
-        leec_log(ctx, LEEC_LOG_DEBUG,
+        Leec_log(ctx, LEEC_LOG_DEBUG,
                  "newAccount with external account "
                  "binding (kid %s)",
                  ctx->eab_kid);
@@ -190,7 +190,7 @@ static void create_account(leec_ctx *ctx)
         free(msg);
         return;
     }
-    if ((rc = leec_key_generate(ctx->account_key_type, &ctx->acct_key)) !=
+    if ((rc = Leec_key_generate(ctx->account_key_type, &ctx->acct_key)) !=
         LEEC_OK)
         goto fail;
     rc = LEEC_E_NOMEM;
@@ -212,7 +212,7 @@ static void create_account(leec_ctx *ctx)
     if (!(payload = json_dumps(p, JSON_COMPACT)))
         goto fail;
 send:
-    rc = leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key, NULL,
+    rc = Leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key, NULL,
                         NULL, on_new_account, ctx, &ctx->acct_req);
     if (rc != LEEC_OK)
         goto fail;
@@ -236,35 +236,35 @@ static leec_code load_saved(leec_ctx *ctx, bool *found)
         return LEEC_OK;
     if (rc != LEEC_OK)
         goto out;
-    leec_key_free(ctx->acct_key);
+    Leec_key_free(ctx->acct_key);
     ctx->acct_key = NULL;
     if (!js) {
         /* Only the key: kept for newAccount, which finds the account. */
-        if ((rc = leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) ==
+        if ((rc = Leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) ==
             LEEC_OK)
-            leec_log(ctx, LEEC_LOG_WARN,
+            Leec_log(ctx, LEEC_LOG_WARN,
                      "the saved account for %s has no account.json: asking "
                      "the CA for the account of its key",
                      ctx->acct_ca_id);
         goto out;
     }
     const char *url = NULL;
-    if ((rc = leec_json_parse_object(js, strlen(js), &o)) != LEEC_OK ||
-        (rc = leec_json_get_str(o, "url", true, &url)) != LEEC_OK ||
-        !leec_url_ok(url)) {
+    if ((rc = Leec_json_parse_object(js, strlen(js), &o)) != LEEC_OK ||
+        (rc = Leec_json_get_str(o, "url", true, &url)) != LEEC_OK ||
+        !Leec_url_ok(url)) {
         rc = LEEC_E_JSON; /* said so by try_saved */
         goto out;
     }
-    if ((rc = leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) != LEEC_OK)
+    if ((rc = Leec_key_load_pem(pem, strlen(pem), &ctx->acct_key)) != LEEC_OK)
         goto out;
     if (!(ctx->acct_url = strdup(url))) {
         rc = LEEC_E_NOMEM;
         goto out;
     }
     *found = true;
-    leec_log(ctx, LEEC_LOG_INFO, "using the saved account %s", url);
+    Leec_log(ctx, LEEC_LOG_INFO, "using the saved account %s", url);
 out:
-    leec_secure_free(pem);
+    Leec_secure_free(pem);
     free(js);
     json_decref(o);
     return rc;
@@ -312,7 +312,7 @@ static void start_account(leec_ctx *ctx)
          * find it saved. */
         leec_code rc = ctx->store->ops->lock(ctx->store, "account",
                                              ctx->acct_ca_id, &ctx->acct_lock);
-        int64_t now = leec_now_ms(ctx);
+        int64_t now = Leec_now_ms(ctx);
         if (rc == LEEC_E_LOCKED) {
             if (ctx->acct_lock_since < 0)
                 ctx->acct_lock_since = now;
@@ -322,7 +322,7 @@ static void start_account(leec_ctx *ctx)
                 return;
             }
             char *who =
-                leec_store_holder_text(ctx->store, "account", ctx->acct_ca_id);
+                Leec_store_holder_text(ctx->store, "account", ctx->acct_ca_id);
             char *msg = NULL;
             if (asprintf(&msg,
                          "another process (%s) holds the account's lock; gave "
@@ -345,7 +345,7 @@ static void start_account(leec_ctx *ctx)
     create_account(ctx);
 }
 
-void leec_account_on_timer(leec_ctx *ctx)
+void Leec_account_on_timer(leec_ctx *ctx)
 {
     ctx->acct_retry_at = -1;
     if (ctx->acct_state == RES_PENDING && !ctx->acct_req)
@@ -374,7 +374,7 @@ static void on_directory(void *ud, leec_acme_resp *r)
         free(msg);
         return;
     }
-    leec_code rc = leec_directory_parse(r->json, &ctx->dir, &why);
+    leec_code rc = Leec_directory_parse(r->json, &ctx->dir, &why);
     if (rc != LEEC_OK) {
         ctx->dir_state = RES_FAILED;
         account_fail(ctx, rc, why, NULL);
@@ -393,27 +393,27 @@ static void on_directory(void *ud, leec_acme_resp *r)
 static void fetch_directory(leec_ctx *ctx)
 {
     ctx->dir_state = RES_PENDING;
-    leec_log(ctx, LEEC_LOG_DEBUG, "fetching directory %s", ctx->server);
+    Leec_log(ctx, LEEC_LOG_DEBUG, "fetching directory %s", ctx->server);
     leec_code rc =
-        leec_acme_get(ctx, ctx->server, on_directory, ctx, &ctx->dir_req);
+        Leec_acme_get(ctx, ctx->server, on_directory, ctx, &ctx->dir_req);
     if (rc != LEEC_OK) {
         ctx->dir_state = RES_FAILED;
         account_fail(ctx, rc, "cannot request the directory", NULL);
     }
 }
 
-void leec_directory_ensure(leec_ctx *ctx)
+void Leec_directory_ensure(leec_ctx *ctx)
 {
     if (ctx->dir_state == RES_NONE && ctx->acct_state == RES_NONE)
         fetch_directory(ctx);
 }
 
-void leec_account_ensure(leec_ctx *ctx)
+void Leec_account_ensure(leec_ctx *ctx)
 {
     if (ctx->acct_state != RES_NONE)
         return;
     ctx->acct_state = RES_PENDING;
-    if (!ctx->acct_ca_id && !(ctx->acct_ca_id = leec_ca_id(ctx->server))) {
+    if (!ctx->acct_ca_id && !(ctx->acct_ca_id = Leec_ca_id(ctx->server))) {
         account_fail(ctx, LEEC_E_INVALID_ARG,
                      "cannot derive a store id from the server URL", NULL);
         return;
@@ -427,14 +427,14 @@ void leec_account_ensure(leec_ctx *ctx)
     fetch_directory(ctx);
 }
 
-void leec_account_forget(leec_ctx *ctx, unsigned gen)
+void Leec_account_forget(leec_ctx *ctx, unsigned gen)
 {
     if (gen != ctx->acct_gen || ctx->acct_state != RES_READY)
         return; /* another agent already did it */
-    leec_log(ctx, LEEC_LOG_WARN,
+    Leec_log(ctx, LEEC_LOG_WARN,
              "the CA no longer knows account %s; creating a new one",
              ctx->acct_url);
-    leec_key_free(ctx->acct_key);
+    Leec_key_free(ctx->acct_key);
     ctx->acct_key = NULL;
     free(ctx->acct_url);
     ctx->acct_url = NULL;
@@ -443,30 +443,30 @@ void leec_account_forget(leec_ctx *ctx, unsigned gen)
     ctx->acct_skip_saved = true;
 }
 
-leec_code leec_account_error(leec_ctx *ctx, leec_problem **problem)
+leec_code Leec_account_error(leec_ctx *ctx, leec_problem **problem)
 {
     leec_code rc = ctx->acct_err != LEEC_OK ? ctx->acct_err : LEEC_E_STATE;
     *problem = NULL;
-    if (ctx->acct_problem && !(*problem = leec_problem_dup(ctx->acct_problem)))
+    if (ctx->acct_problem && !(*problem = Leec_problem_dup(ctx->acct_problem)))
         rc = LEEC_E_NOMEM;
     return rc;
 }
 
-void leec_account_clear(leec_ctx *ctx)
+void Leec_account_clear(leec_ctx *ctx)
 {
     unlock_account(ctx);
     ctx->acct_retry_at = -1;
     ctx->acct_lock_since = -1;
-    leec_acme_cancel(ctx, ctx->dir_req);
-    leec_acme_cancel(ctx, ctx->acct_req);
+    Leec_acme_cancel(ctx, ctx->dir_req);
+    Leec_acme_cancel(ctx, ctx->acct_req);
     ctx->dir_req = ctx->acct_req = NULL;
-    leec_directory_clear(&ctx->dir);
-    leec_key_free(ctx->acct_key);
+    Leec_directory_clear(&ctx->dir);
+    Leec_key_free(ctx->acct_key);
     ctx->acct_key = NULL;
     free(ctx->acct_url);
     free(ctx->acct_ca_id);
     free(ctx->acct_errmsg);
-    leec_problem_free(ctx->acct_problem);
+    Leec_problem_free(ctx->acct_problem);
     ctx->acct_url = ctx->acct_ca_id = ctx->acct_errmsg = NULL;
     ctx->acct_problem = NULL;
     ctx->acct_state = RES_NONE;

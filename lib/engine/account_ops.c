@@ -20,7 +20,7 @@
 /* External Account Binding                                            */
 /* ------------------------------------------------------------------ */
 
-void leec_eab_clear(leec_ctx *ctx)
+void Leec_eab_clear(leec_ctx *ctx)
 {
     if (ctx->eab_key) {
         explicit_bzero(ctx->eab_key, ctx->eab_keylen);
@@ -41,7 +41,7 @@ leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
     if (!ctx)
         return LEEC_E_INVALID_ARG;
     if (!kid) {
-        leec_eab_clear(ctx);
+        Leec_eab_clear(ctx);
         return LEEC_OK;
     }
     if (!*kid || strlen(kid) > 1024 || !hmac_key_b64url || !*hmac_key_b64url)
@@ -49,7 +49,7 @@ leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
     for (const char *p = kid; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return LEEC_E_INVALID_ARG;
-    leec_code rc = leec_b64url_decode(hmac_key_b64url, strlen(hmac_key_b64url),
+    leec_code rc = Leec_b64url_decode(hmac_key_b64url, strlen(hmac_key_b64url),
                                       &key, &keylen);
     if (rc != LEEC_OK)
         return rc;
@@ -58,7 +58,7 @@ leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
         free(key);
         return keylen ? LEEC_E_NOMEM : LEEC_E_INVALID_ARG;
     }
-    leec_eab_clear(ctx);
+    Leec_eab_clear(ctx);
     ctx->eab_kid = k;
     ctx->eab_key = key;
     ctx->eab_keylen = keylen;
@@ -85,7 +85,7 @@ static void job_destroy(leec_op *base)
 {
     struct leec_acct_job *j = (struct leec_acct_job *)base;
     free(j->email);
-    leec_key_free(j->new_key);
+    Leec_key_free(j->new_key);
     json_decref(j->account);
     free(j);
 }
@@ -111,15 +111,15 @@ static const char *op_name(leec_account_op op)
 static void finish(struct leec_acct_job *j, leec_code rc)
 {
     if (rc == LEEC_OK)
-        leec_log(j->base.ctx, LEEC_LOG_INFO, "%s done", j->base.what);
-    leec_op_finish(&j->base, rc, NULL);
+        Leec_log(j->base.ctx, LEEC_LOG_INFO, "%s done", j->base.what);
+    Leec_op_finish(&j->base, rc, NULL);
 }
 
 /* The context forgets its account (deactivated): the next use loads or
  * creates another. */
 static void forget_account(leec_ctx *ctx)
 {
-    leec_key_free(ctx->acct_key);
+    Leec_key_free(ctx->acct_key);
     ctx->acct_key = NULL;
     free(ctx->acct_url);
     ctx->acct_url = NULL;
@@ -132,7 +132,7 @@ static void forget_account(leec_ctx *ctx)
 static bool response_ok(struct leec_acct_job *j, leec_acme_resp *r,
                         const char *req_name)
 {
-    if (!leec_op_answer_ok(&j->base, r, req_name))
+    if (!Leec_op_answer_ok(&j->base, r, req_name))
         return false;
     if (r->json)
         j->account = json_incref(r->json);
@@ -146,7 +146,7 @@ static void on_account(void *ud, leec_acme_resp *r)
     if (!response_ok(j, r, "account"))
         return;
     if (!j->account) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "account: the CA's answer is no JSON "
                  "object");
         finish(j, LEEC_E_PROTOCOL);
@@ -158,12 +158,12 @@ static void on_account(void *ud, leec_acme_resp *r)
         char *keep = ctx->contact;
         ctx->contact = j->email;
         if (ctx->account_mode == LEEC_ACCOUNT_SAVED)
-            rc = leec_account_save(ctx);
+            rc = Leec_account_save(ctx);
         ctx->contact = keep;
         if (rc == LEEC_OK && leec_ctx_set_contact(ctx, j->email) != LEEC_OK)
             rc = LEEC_E_NOMEM;
         if (rc != LEEC_OK)
-            leec_log(ctx, LEEC_LOG_WARN,
+            Leec_log(ctx, LEEC_LOG_WARN,
                      "contact updated at the CA, but "
                      "account.json not rewritten");
         rc = LEEC_OK; /* the CA has it; the file is only informational */
@@ -175,12 +175,12 @@ static void on_account(void *ud, leec_acme_resp *r)
             else
                 rc = LEEC_E_STORE;
             if (rc != LEEC_OK)
-                leec_log(ctx, LEEC_LOG_ERROR,
+                Leec_log(ctx, LEEC_LOG_ERROR,
                          "account deactivated at the CA, but it cannot be "
                          "removed from the store: %s",
                          leec_strerror(rc));
         }
-        leec_log(ctx, LEEC_LOG_INFO, "account %s deactivated", ctx->acct_url);
+        Leec_log(ctx, LEEC_LOG_INFO, "account %s deactivated", ctx->acct_url);
         /* The URL is reported from the account object, then forgotten. */
         if (!json_object_get(j->account, "url") && ctx->acct_url)
             json_object_set_new(j->account, "url", json_string(ctx->acct_url));
@@ -199,12 +199,12 @@ static void on_rollover(void *ud, leec_acme_resp *r)
     leec_key *old = ctx->acct_key;
     ctx->acct_key = j->new_key;
     j->new_key = old;
-    leec_log(ctx, LEEC_LOG_INFO, "account key rolled over (%s)",
-             leec_key_type_name(leec_key_get_type(ctx->acct_key)));
+    Leec_log(ctx, LEEC_LOG_INFO, "account key rolled over (%s)",
+             leec_key_type_name(Leec_key_get_type(ctx->acct_key)));
     leec_code rc = LEEC_OK;
     if (ctx->account_mode == LEEC_ACCOUNT_SAVED &&
-        (rc = leec_account_save(ctx)) != LEEC_OK)
-        leec_log(ctx, LEEC_LOG_ERROR,
+        (rc = Leec_account_save(ctx)) != LEEC_OK)
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "the CA has the new account key, but it cannot be saved: "
                  "%s",
                  leec_strerror(rc));
@@ -226,14 +226,14 @@ static leec_code start_rollover(struct leec_acct_job *j)
     json_t *o = NULL, *jwk = NULL;
     leec_code rc;
     if (!ctx->dir.key_change) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "the CA's directory has no keyChange "
                  "URL");
         return LEEC_E_PROTOCOL;
     }
-    if ((rc = leec_key_generate(j->new_type, &j->new_key)) != LEEC_OK)
+    if ((rc = Leec_key_generate(j->new_type, &j->new_key)) != LEEC_OK)
         goto out;
-    if ((rc = leec_key_jwk_json(ctx->acct_key, &old_jwk)) != LEEC_OK)
+    if ((rc = Leec_key_jwk_json(ctx->acct_key, &old_jwk)) != LEEC_OK)
         goto out;
     rc = LEEC_E_NOMEM;
     if (!(jwk = json_loads(old_jwk, 0, NULL)) ||
@@ -241,10 +241,10 @@ static leec_code start_rollover(struct leec_acct_job *j)
                         jwk)) ||
         !(payload = json_dumps(o, JSON_COMPACT)))
         goto out;
-    if ((rc = leec_jws_sign(j->new_key, NULL, NULL, ctx->dir.key_change,
+    if ((rc = Leec_jws_sign(j->new_key, NULL, NULL, ctx->dir.key_change,
                             payload, &inner)) != LEEC_OK)
         goto out;
-    rc = leec_acme_post(ctx, ctx->dir.key_change, inner, ctx->acct_key,
+    rc = Leec_acme_post(ctx, ctx->dir.key_change, inner, ctx->acct_key,
                         ctx->acct_url, NULL, on_rollover, j, &j->base.req);
 out:
     free(old_jwk);
@@ -258,7 +258,7 @@ out:
 static bool agents_running(const leec_ctx *ctx)
 {
     for (size_t i = 0; i < ctx->nagents; i++)
-        if (leec_agent_running(ctx->agents[i]))
+        if (Leec_agent_running(ctx->agents[i]))
             return true;
     return false;
 }
@@ -273,11 +273,11 @@ static leec_code job_send(leec_op *base)
     switch (j->op) {
     case LEEC_ACCOUNT_OP_REGISTER:
         j->created = ctx->acct_created;
-        rc = leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
+        rc = Leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
                             ctx->acct_url, NULL, on_account, j, &j->base.req);
         break;
     case LEEC_ACCOUNT_OP_SHOW:
-        rc = leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
+        rc = Leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
                             ctx->acct_url, NULL, on_account, j, &j->base.req);
         break;
     case LEEC_ACCOUNT_OP_UPDATE_CONTACT: {
@@ -296,7 +296,7 @@ static leec_code job_send(leec_op *base)
         }
         if (!(payload = json_dumps(o, JSON_COMPACT)))
             break;
-        rc = leec_acme_post(ctx, ctx->acct_url, payload, ctx->acct_key,
+        rc = Leec_acme_post(ctx, ctx->acct_url, payload, ctx->acct_key,
                             ctx->acct_url, NULL, on_account, j, &j->base.req);
         break;
     }
@@ -304,7 +304,7 @@ static leec_code job_send(leec_op *base)
         rc = agents_running(ctx) ? LEEC_E_STATE : start_rollover(j);
         break;
     case LEEC_ACCOUNT_OP_DEACTIVATE:
-        rc = leec_acme_post(ctx, ctx->acct_url, "{\"status\":\"deactivated\"}",
+        rc = Leec_acme_post(ctx, ctx->acct_url, "{\"status\":\"deactivated\"}",
                             ctx->acct_key, ctx->acct_url, NULL, on_account, j,
                             &j->base.req);
         break;
@@ -325,11 +325,11 @@ static void job_report(leec_op *base)
         j->done(j->userdata, base->rc, NULL, base->problem);
         return;
     }
-    info.url = leec_json_str(j->account, "url");
+    info.url = Leec_json_str(j->account, "url");
     if (!info.url)
         info.url = base->ctx->acct_url;
-    info.status = leec_json_str(j->account, "status");
-    info.orders = leec_json_str(j->account, "orders");
+    info.status = Leec_json_str(j->account, "status");
+    info.orders = Leec_json_str(j->account, "orders");
     info.created = j->created;
     json_t *c = json_object_get(j->account, "contact");
     size_t n = json_is_array(c) ? json_array_size(c) : 0;
@@ -365,7 +365,7 @@ leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
     rc = LEEC_E_NOMEM;
     if (!(j = calloc(1, sizeof *j)))
         goto fail;
-    leec_op_init(&j->base, ctx, &job_kind, op_name(op));
+    Leec_op_init(&j->base, ctx, &job_kind, op_name(op));
     j->op = op;
     j->done = done;
     j->userdata = userdata;
@@ -389,13 +389,13 @@ leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
     }
     /* Every operation but REGISTER needs the saved account. */
     if (op != LEEC_ACCOUNT_OP_REGISTER &&
-        (rc = leec_op_saved_account_exists(ctx)) != LEEC_OK)
+        (rc = Leec_op_saved_account_exists(ctx)) != LEEC_OK)
         goto fail;
-    if ((rc = leec_op_queue(&j->base)) != LEEC_OK)
+    if ((rc = Leec_op_queue(&j->base)) != LEEC_OK)
         goto fail;
     return LEEC_OK;
 fail:
     if (j)
-        leec_op_free(&j->base);
+        Leec_op_free(&j->base);
     return rc;
 }

@@ -45,11 +45,11 @@ static void go(leec_agent *a, leec_agent_state to);
 /* Transitions                                                         */
 /* ------------------------------------------------------------------ */
 
-void leec_agent_release(leec_agent *a, bool issued)
+void Leec_agent_release(leec_agent *a, bool issued)
 {
     if (a->admitted) {
         a->admitted = false;
-        leec_gov_order_done(a->ctx->gov, a->admitted_at,
+        Leec_gov_order_done(a->ctx->gov, a->admitted_at,
                             (const char *const *)a->regdoms, a->nregdoms,
                             a->order_url != NULL, issued);
         a->ctx->kick_queued = true;
@@ -60,7 +60,7 @@ void leec_agent_release(leec_agent *a, bool issued)
     }
 }
 
-void leec_agent_stop_ordering(leec_agent *a)
+void Leec_agent_stop_ordering(leec_agent *a)
 {
     if (a->ordering) {
         a->ordering = false;
@@ -72,7 +72,7 @@ static void finish(leec_agent *a, leec_outcome outcome)
 {
     leec_ctx *ctx = a->ctx;
     bool ordered = a->ordering;
-    leec_agent_solvers_cleanup(a);
+    Leec_agent_solvers_cleanup(a);
     /* Under the certificate's lock (taken now if the failure came before
      * it was): no other process has installed a version the failure could
      * be written into. One that holds it is working on the certificate:
@@ -82,14 +82,14 @@ static void finish(leec_agent *a, leec_outcome outcome)
         (a->lock ||
          a->ctx->store->ops->lock(a->ctx->store, "cert", a->cert_name,
                                   &a->lock) == LEEC_OK))
-        leec_agent_record_failure(a);
-    leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
+        Leec_agent_record_failure(a);
+    Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->outcome = outcome;
     a->deadline = -1;
     if (outcome == LEEC_OUTCOME_ISSUED && ctx->hook_fn)
         ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_DEPLOY, a);
-    leec_agent_stop_ordering(a);
+    Leec_agent_stop_ordering(a);
     go(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED : LEEC_ST_DONE);
     /* The agent may be gone (freed by its done callback); ctx is not. */
     if (ordered && ctx->ordering == 0 && ctx->hook_fn)
@@ -122,17 +122,17 @@ static void fail(leec_agent *a, leec_code err, leec_problem *problem,
         msg = NULL;
     va_end(ap);
     if (msg) /* it may quote the CA: printed as it is by callers */
-        leec_text_clean(msg, strlen(msg));
+        Leec_text_clean(msg, strlen(msg));
     free(a->errmsg);
     a->errmsg = msg;
     a->err = err;
-    leec_problem_free(a->problem);
+    Leec_problem_free(a->problem);
     a->problem = problem;
     if (!a->retry_at && problem && problem->retry_after >= 0)
         a->retry_at = time(NULL) + problem->retry_after;
     /* INFO: the failure reaches the caller through the API (the done
      * callback, leec_agent_error); a log line at ERROR would say it twice. */
-    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): failed: %s%s%s", a->id,
+    Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): failed: %s%s%s", a->id,
              a->cert_name, leec_agent_error_message(a),
              problem && problem->detail ? ": " : "",
              problem && problem->detail ? problem->detail : "");
@@ -151,7 +151,7 @@ static void go(leec_agent *a, leec_agent_state to)
     a->state = to;
     a->cursor = 0;
     a->retries = 0;
-    leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s -> %s", a->id,
+    Leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s -> %s", a->id,
              a->cert_name, leec_state_name(from), leec_state_name(to));
     if (a->on_state)
         a->on_state(a->ud, a, from, to);
@@ -159,11 +159,11 @@ static void go(leec_agent *a, leec_agent_state to)
         return;
     switch (to) {
     case LEEC_ST_CHECK_EXISTING:
-        leec_agent_check_existing(a);
+        Leec_agent_check_existing(a);
         break;
     case LEEC_ST_RENEWAL_INFO:
-        leec_directory_ensure(a->ctx);
-        leec_agent_renewal_info_step(a);
+        Leec_directory_ensure(a->ctx);
+        Leec_agent_renewal_info_step(a);
         break;
     case LEEC_ST_WAIT_ACCOUNT:
         enter_wait_account(a);
@@ -176,16 +176,16 @@ static void go(leec_agent *a, leec_agent_state to)
         break;
     case LEEC_ST_AUTHZ_POLL:
     case LEEC_ST_ORDER_POLL:
-        leec_backoff_start(&a->backoff, leec_now_ms(a->ctx), POLL_FIRST_MS,
+        Leec_backoff_start(&a->backoff, Leec_now_ms(a->ctx), POLL_FIRST_MS,
                            POLL_CAP_MS,
                            (int64_t)a->ctx->order_timeout_s * 1000);
-        a->deadline = leec_now_ms(a->ctx) + POLL_FIRST_MS;
+        a->deadline = Leec_now_ms(a->ctx) + POLL_FIRST_MS;
         break;
     case LEEC_ST_PRESENT:
         enter_present(a);
         break;
     case LEEC_ST_QUEUED:
-        leec_agent_try_admit(a);
+        Leec_agent_try_admit(a);
         break;
     case LEEC_ST_FINALIZE:
         enter_finalize(a);
@@ -205,22 +205,22 @@ static void go(leec_agent *a, leec_agent_state to)
 }
 
 /* For agent_due.c: the transitions and endings above. */
-void leec_agent_go(leec_agent *a, leec_agent_state to)
+void Leec_agent_go(leec_agent *a, leec_agent_state to)
 {
     go(a, to);
 }
 
-void leec_agent_finish(leec_agent *a, leec_outcome outcome)
+void Leec_agent_finish(leec_agent *a, leec_outcome outcome)
 {
     finish(a, outcome);
 }
 
-void leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg)
+void Leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg)
 {
     fail(a, err, NULL, "%s", msg);
 }
 
-void leec_agent_start_ordering(leec_agent *a)
+void Leec_agent_start_ordering(leec_agent *a)
 {
     start_ordering(a);
 }
@@ -231,12 +231,12 @@ leec_code leec_agent_start(leec_agent *a)
         return LEEC_E_STATE;
     if (!a->ctx->store)
         return LEEC_E_INVALID_ARG;
-    if (!leec_ctx_http(a->ctx))
+    if (!Leec_ctx_http(a->ctx))
         return LEEC_E_NOMEM;
     /* The first step runs from the next leec_ctx_perform(), like every
      * other: no callback ever runs inside this call. */
     a->started = true;
-    a->deadline = leec_now_ms(a->ctx);
+    a->deadline = Leec_now_ms(a->ctx);
     return LEEC_OK;
 }
 
@@ -254,7 +254,7 @@ static bool take_lock(leec_agent *a)
     leec_ctx *ctx = a->ctx;
     leec_store *st = ctx->store;
     leec_code rc = st->ops->lock(st, "cert", a->cert_name, &a->lock);
-    int64_t now = leec_now_ms(ctx);
+    int64_t now = Leec_now_ms(ctx);
     if (rc == LEEC_OK) {
         a->wait = LEEC_WAIT_NONE;
         return true;
@@ -266,15 +266,15 @@ static bool take_lock(leec_agent *a)
     if (!a->lock_logged) {
         a->lock_logged = true;
         a->lock_since = now;
-        char *who = leec_store_holder_text(ctx->store, "cert", a->cert_name);
-        leec_log(ctx, LEEC_LOG_INFO,
+        char *who = Leec_store_holder_text(ctx->store, "cert", a->cert_name);
+        Leec_log(ctx, LEEC_LOG_INFO,
                  "agent %u (%s): another process (%s) is working on this "
                  "certificate; waiting for it (at most %u s)",
                  a->id, a->cert_name, who ? who : "?", ctx->lock_timeout_s);
         free(who);
     }
     if (now - a->lock_since >= (int64_t)ctx->lock_timeout_s * 1000) {
-        char *who = leec_store_holder_text(ctx->store, "cert", a->cert_name);
+        char *who = Leec_store_holder_text(ctx->store, "cert", a->cert_name);
         fail(a, LEEC_E_LOCKED, NULL,
              "another process (%s) holds the certificate's lock; gave up "
              "waiting after %u s",
@@ -284,7 +284,7 @@ static bool take_lock(leec_agent *a)
     }
     a->wait = LEEC_WAIT_LOCK;
     a->wait_until = -1;
-    a->deadline = leec_now_ms(a->ctx) + LOCK_RETRY_MS;
+    a->deadline = Leec_now_ms(a->ctx) + LOCK_RETRY_MS;
     return false;
 }
 
@@ -294,7 +294,7 @@ static void lock_then_order(leec_agent *a)
 {
     if (!a->lock && !take_lock(a))
         return;
-    if (!leec_agent_kept_meanwhile(a))
+    if (!Leec_agent_kept_meanwhile(a))
         go(a, LEEC_ST_NEW_ORDER);
 }
 
@@ -306,7 +306,7 @@ static void check_account(leec_agent *a)
         go(a, a->admitted ? LEEC_ST_NEW_ORDER : LEEC_ST_QUEUED);
     } else if (ctx->acct_state == RES_FAILED) {
         leec_problem *p = NULL;
-        leec_code rc = leec_account_error(ctx, &p);
+        leec_code rc = Leec_account_error(ctx, &p);
         fail(a, rc, p, "%s",
              ctx->acct_errmsg ? ctx->acct_errmsg : "no account");
     }
@@ -314,14 +314,14 @@ static void check_account(leec_agent *a)
 
 static void enter_wait_account(leec_agent *a)
 {
-    leec_account_ensure(a->ctx);
+    Leec_account_ensure(a->ctx);
     /* ensure() may have resolved synchronously and woken us already. */
     if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
         check_account(a);
 }
 
 /* QUEUED: asks the governor for an order slot. */
-void leec_agent_try_admit(leec_agent *a)
+void Leec_agent_try_admit(leec_agent *a)
 {
     if (a->state != LEEC_ST_QUEUED || a->zombie || a->admitted)
         return;
@@ -332,7 +332,7 @@ void leec_agent_try_admit(leec_agent *a)
             return;
         }
         for (size_t i = 0; i < a->nnames; i++) {
-            if (!(a->regdoms[i] = leec_registered_domain(a->names[i]))) {
+            if (!(a->regdoms[i] = Leec_registered_domain(a->names[i]))) {
                 fail(a, LEEC_E_NOMEM, NULL, "out of memory");
                 return;
             }
@@ -340,31 +340,31 @@ void leec_agent_try_admit(leec_agent *a)
         }
     }
     int64_t until = -1;
-    leec_wait_reason why = leec_gov_order_admit(ctx->gov, leec_now_ms(ctx),
+    leec_wait_reason why = Leec_gov_order_admit(ctx->gov, Leec_now_ms(ctx),
                                                 (const char *const *)a->regdoms,
                                                 a->nregdoms, &until);
     if (why == LEEC_WAIT_NONE) {
         a->admitted = true;
-        a->admitted_at = leec_now_ms(ctx);
+        a->admitted_at = Leec_now_ms(ctx);
         a->wait = LEEC_WAIT_NONE;
         a->deadline = -1;
         lock_then_order(a);
         return;
     }
     if (why != a->wait)
-        leec_log(ctx, LEEC_LOG_DEBUG, "agent %u (%s): waiting (%s)", a->id,
+        Leec_log(ctx, LEEC_LOG_DEBUG, "agent %u (%s): waiting (%s)", a->id,
                  a->cert_name, leec_wait_reason_name(why));
     a->wait = why;
     a->wait_until = until;
     a->deadline = until; /* -1: woken when an order finishes */
 }
 
-void leec_agent_account_ready(leec_agent *a)
+void Leec_agent_account_ready(leec_agent *a)
 {
     if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
         check_account(a);
     else if (a->state == LEEC_ST_RENEWAL_INFO)
-        leec_agent_renewal_info_step(a);
+        Leec_agent_renewal_info_step(a);
 }
 
 /* ------------------------------------------------------------------ */
@@ -376,8 +376,8 @@ static void post(leec_agent *a, const char *url, const char *payload,
 {
     leec_ctx *ctx = a->ctx;
     leec_code rc =
-        leec_acme_post(ctx, url, payload, ctx->acct_key, ctx->acct_url, accept,
-                       leec_agent_on_response, a, &a->req);
+        Leec_acme_post(ctx, url, payload, ctx->acct_key, ctx->acct_url, accept,
+                       Leec_agent_on_response, a, &a->req);
     if (rc != LEEC_OK)
         fail(a, rc, NULL, "cannot send a request to %s", url);
 }
@@ -392,7 +392,7 @@ static char *new_order_payload(leec_agent *a)
     for (size_t i = 0; i < a->nnames; i++)
         json_array_append_new(
             ids, json_pack("{s:s, s:s}", "type",
-                           leec_name_is_ip(a->names[i]) ? "ip" : "dns", "value",
+                           Leec_name_is_ip(a->names[i]) ? "ip" : "dns", "value",
                            a->names[i]));
     json_object_set(o, "identifiers", ids);
     if (a->profile)
@@ -400,7 +400,7 @@ static char *new_order_payload(leec_agent *a)
     /* RFC 9773 §5: a renewal names the certificate it replaces (the CA may
      * then exempt it from rate limits). */
     if (a->had_cert && a->names_same && a->ctx->dir.renewal_info &&
-        !a->replaces_refused && leec_agent_ari_id(a))
+        !a->replaces_refused && Leec_agent_ari_id(a))
         json_object_set_new(o, "replaces", json_string(a->ari_id));
     s = json_dumps(o, JSON_COMPACT);
 out:
@@ -420,12 +420,12 @@ static bool profile_offered(leec_agent *a)
         if (strcmp(d->profiles[i], a->profile) == 0)
             return true;
     leec_buf list;
-    leec_buf_init(&list, 0);
+    Leec_buf_init(&list, 0);
     for (size_t i = 0; i < d->nprofiles; i++)
-        if ((i && leec_buf_append_str(&list, ", ") != LEEC_OK) ||
-            leec_buf_append_str(&list, d->profiles[i]) != LEEC_OK)
+        if ((i && Leec_buf_append_str(&list, ", ") != LEEC_OK) ||
+            Leec_buf_append_str(&list, d->profiles[i]) != LEEC_OK)
             break;
-    char *names = leec_buf_steal(&list);
+    char *names = Leec_buf_steal(&list);
     if (d->nprofiles)
         fail(a, LEEC_E_INVALID_ARG, NULL,
              "profile %s is not offered; the CA offers profiles: %s",
@@ -435,7 +435,7 @@ static bool profile_offered(leec_agent *a)
              "profile %s is not offered; the CA offers no profiles",
              a->profile);
     free(names);
-    leec_buf_free(&list);
+    Leec_buf_free(&list);
     return false;
 }
 
@@ -487,7 +487,7 @@ static void send_current(leec_agent *a)
     }
 }
 
-void leec_agent_on_timer(leec_agent *a)
+void Leec_agent_on_timer(leec_agent *a)
 {
     a->deadline = -1;
     if (a->state == LEEC_ST_IDLE) {
@@ -498,7 +498,7 @@ void leec_agent_on_timer(leec_agent *a)
         if (a->admitted)
             lock_then_order(a); /* the lock, once more */
         else
-            leec_agent_try_admit(a);
+            Leec_agent_try_admit(a);
         return;
     }
     send_current(a);
@@ -526,11 +526,11 @@ static bool retry_later(leec_agent *a, leec_acme_resp *r)
                                     : (int64_t)1000 << (a->retries - 1);
     if (d > 60000)
         return false; /* a long pause is the governor's business, not ours */
-    leec_log(a->ctx, LEEC_LOG_WARN,
+    Leec_log(a->ctx, LEEC_LOG_WARN,
              "agent %u (%s): %s failed (%s), retrying in %lld ms", a->id,
              a->cert_name, leec_state_name(a->state),
              r->err ? leec_strerror(r->err) : "server error", (long long)d);
-    a->deadline = leec_now_ms(a->ctx) + d;
+    a->deadline = Leec_now_ms(a->ctx) + d;
     return true;
 }
 
@@ -545,7 +545,7 @@ static leec_problem *steal_problem(leec_acme_resp *r)
  * success status without the JSON object it must carry) a protocol error. */
 static leec_code refusal_code(const leec_acme_resp *r)
 {
-    if (r->status == 429 || leec_problem_is(r->problem, "rateLimited"))
+    if (r->status == 429 || Leec_problem_is(r->problem, "rateLimited"))
         return LEEC_E_RATE_LIMITED;
     return r->status >= 200 && r->status < 300 ? LEEC_E_PROTOCOL : LEEC_E_ACME;
 }
@@ -556,7 +556,7 @@ static leec_code refusal_code(const leec_acme_resp *r)
 
 static bool set_url(char **slot, const char *url)
 {
-    if (!leec_url_ok(url))
+    if (!Leec_url_ok(url))
         return false;
     char *s = strdup(url);
     if (!s)
@@ -570,13 +570,13 @@ static bool set_url(char **slot, const char *url)
 static void follow_order(leec_agent *a, const json_t *order)
 {
     leec_order_view v;
-    if (leec_order_parse(order, &v) != LEEC_OK) {
+    if (Leec_order_parse(order, &v) != LEEC_OK) {
         fail(a, LEEC_E_PROTOCOL, NULL, "malformed order object");
         return;
     }
     switch (v.status) {
     case LEEC_ORDER_INVALID:
-        fail(a, LEEC_E_INVALID_ORDER, leec_order_error(order),
+        fail(a, LEEC_E_INVALID_ORDER, Leec_order_error(order),
              "the order became invalid");
         return;
     case LEEC_ORDER_PENDING:
@@ -610,22 +610,22 @@ static void follow_order(leec_agent *a, const json_t *order)
 static void on_new_order(leec_agent *a, leec_acme_resp *r)
 {
     leec_order_view v;
-    if (leec_problem_is(r->problem, "accountDoesNotExist") &&
+    if (Leec_problem_is(r->problem, "accountDoesNotExist") &&
         !a->account_renewed) {
         /* A saved account deactivated or lost by the CA (a test CA that
          * restarted): make a new one once, then order again. */
         a->account_renewed = true;
-        leec_account_forget(a->ctx, a->acct_gen);
+        Leec_account_forget(a->ctx, a->acct_gen);
         go(a, LEEC_ST_WAIT_ACCOUNT);
         return;
     }
     if (r->status >= 400 && r->status < 500 && r->status != 429 &&
         !a->replaces_refused && a->had_cert && a->names_same &&
-        leec_agent_ari_id(a) && a->ctx->dir.renewal_info) {
+        Leec_agent_ari_id(a) && a->ctx->dir.renewal_info) {
         /* alreadyReplaced (another order named it), or a CA that does not
          * take "replaces" here: the renewal itself must not fail on it. */
         a->replaces_refused = true;
-        leec_log(a->ctx, LEEC_LOG_WARN,
+        Leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): the CA refused \"replaces\" (%s); ordering "
                  "without it",
                  a->id, a->cert_name,
@@ -640,16 +640,16 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         return;
     }
     size_t n = 0;
-    if (leec_order_parse(r->json, &v) != LEEC_OK || !v.finalize ||
+    if (Leec_order_parse(r->json, &v) != LEEC_OK || !v.finalize ||
         !v.authorizations || !(n = json_array_size(v.authorizations)) ||
         !set_url(&a->order_url, r->location) ||
         !set_url(&a->finalize_url, v.finalize) ||
-        !leec_order_ids_match(r->json, a->names, a->nnames)) {
+        !Leec_order_ids_match(r->json, a->names, a->nnames)) {
         fail(a, LEEC_E_PROTOCOL, NULL,
              "malformed order (URL, authorizations or identifiers)");
         return;
     }
-    leec_agent_authz_clear(a);
+    Leec_agent_authz_clear(a);
     if (!(a->az = calloc(n, sizeof *a->az))) {
         fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         return;
@@ -663,7 +663,7 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
             return;
         }
     }
-    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
+    Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
              a->cert_name, a->order_url);
     follow_order(a, r->json);
 }
@@ -679,7 +679,7 @@ static void cleaned(void *ud, leec_code rc, const char *msg)
     leec_ctx *ctx = ud;
     ctx->cleanups--;
     if (rc != LEEC_OK)
-        leec_log(ctx, LEEC_LOG_WARN, "challenge clean-up failed: %s",
+        Leec_log(ctx, LEEC_LOG_WARN, "challenge clean-up failed: %s",
                  msg ? msg : leec_strerror(rc));
 }
 
@@ -705,10 +705,10 @@ static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
     const char *want = a->solver->ops->type;
     leec_chall_view c;
     leec_buf offered;
-    leec_buf_init(&offered, 256);
+    Leec_buf_init(&offered, 256);
     bool pending = false;
-    for (size_t i = 0; leec_authz_challenge_at(az, i, &c); i++) {
-        (void)leec_buf_printf(&offered, "%s%s", offered.len ? " " : "", c.type);
+    for (size_t i = 0; Leec_authz_challenge_at(az, i, &c); i++) {
+        (void)Leec_buf_printf(&offered, "%s%s", offered.len ? " " : "", c.type);
         if ((want && strcmp(c.type, want) != 0) || z->ncand == AUTHZ_CANDIDATES)
             continue;
         chall_cand *k = &z->cand[z->ncand];
@@ -717,7 +717,7 @@ static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
             free(k->type);
             free(k->url);
             k->type = k->url = NULL;
-            leec_buf_free(&offered);
+            Leec_buf_free(&offered);
             fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             return false;
         }
@@ -729,10 +729,10 @@ static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
         fail(a, LEEC_E_NO_CHALLENGE, NULL,
              "no %s challenge for %s (offered: %s)", want ? want : "usable",
              z->ident, offered.len ? offered.data : "none");
-        leec_buf_free(&offered);
+        Leec_buf_free(&offered);
         return false;
     }
-    leec_buf_free(&offered);
+    Leec_buf_free(&offered);
     z->ci = 0;
     z->respond = pending;
     return true;
@@ -742,7 +742,7 @@ static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
 static void poll_later(leec_agent *a, long retry_after)
 {
     int64_t d =
-        leec_backoff_next(&a->backoff, leec_now_ms(a->ctx), retry_after);
+        Leec_backoff_next(&a->backoff, Leec_now_ms(a->ctx), retry_after);
     if (d < 0) {
         size_t i = a->cursor < a->naz ? a->cursor : 0;
         while (i + 1 < a->naz && a->az[i].valid)
@@ -754,7 +754,7 @@ static void poll_later(leec_agent *a, long retry_after)
              z->ident ? z->ident : "?", z->url, a->ctx->order_timeout_s);
         return;
     }
-    a->deadline = leec_now_ms(a->ctx) + d;
+    a->deadline = Leec_now_ms(a->ctx) + d;
 }
 
 /* After the last authorization of a round: the next state, or the next
@@ -786,7 +786,7 @@ static const char *authz_for_order(const leec_agent *a,
     size_t vl = strlen(v->ident), off = v->wildcard ? 2 : 0;
     for (size_t i = 0; i < a->nnames; i++) {
         const char *n = a->names[i];
-        if (leec_name_is_ip(n) != ip || strlen(n) != vl + off ||
+        if (Leec_name_is_ip(n) != ip || strlen(n) != vl + off ||
             (v->wildcard && strncmp(n, "*.", 2) != 0))
             continue;
         /* Names are lower case; a CA may answer in capitals. */
@@ -806,7 +806,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
              "cannot fetch an authorization (HTTP %ld)", r->status);
         return;
     }
-    if (leec_authz_parse(r->json, "", &v, &offered) != LEEC_OK) {
+    if (Leec_authz_parse(r->json, "", &v, &offered) != LEEC_OK) {
         fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
         goto out;
     }
@@ -815,7 +815,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
      * every poll. */
     const char *name = authz_for_order(a, &v);
     if (!name || (z->ident && strcmp(z->ident, name) != 0)) {
-        char *what = leec_sanitize(v.ident, 256);
+        char *what = Leec_sanitize(v.ident, 256);
         fail(a, LEEC_E_PROTOCOL, NULL,
              "the CA's authorization %s is for %s %s%s, which this order did "
              "not ask for",
@@ -835,7 +835,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
     switch (v.status) {
     case LEEC_AUTHZ_VALID:
         if (a->state == LEEC_ST_AUTHZ_POLL)
-            leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): %s validated",
+            Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): %s validated",
                      a->id, a->cert_name, z->ident);
         authz_done(a, z);
         break;
@@ -844,7 +844,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
             goto out;
         break;
     default:
-        fail(a, LEEC_E_INVALID_ORDER, leec_authz_error(r->json),
+        fail(a, LEEC_E_INVALID_ORDER, Leec_authz_error(r->json),
              "authorization for %s is %s", z->ident, v.status_name);
         goto out;
     }
@@ -902,7 +902,7 @@ static void presented(void *ud, leec_code rc, const char *msg)
              msg ? msg : leec_strerror(rc));
         return;
     }
-    leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s ready for %s", a->id,
+    Leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s ready for %s", a->id,
              a->cert_name, z->cand[z->ci].type, z->ident);
     present_check(a);
 }
@@ -912,10 +912,10 @@ static void present_one(leec_agent *a, authz *z)
     chall_cand *c = &z->cand[z->ci];
     char *ka = NULL, *digest = NULL;
     unsigned char sum[32];
-    leec_code rc = leec_key_authorization(a->ctx->acct_key, c->token, &ka);
+    leec_code rc = Leec_key_authorization(a->ctx->acct_key, c->token, &ka);
     if (rc == LEEC_OK) {
-        leec_sha256(ka, strlen(ka), sum);
-        if (!(digest = leec_b64url_encode(sum, sizeof sum)))
+        Leec_sha256(ka, strlen(ka), sum);
+        if (!(digest = Leec_b64url_encode(sum, sizeof sum)))
             rc = LEEC_E_NOMEM;
     }
     if (rc == LEEC_OK) {
@@ -961,10 +961,10 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
              "the CA refused the challenge response for %s", z->ident);
         return;
     }
-    const char *st = leec_json_str(r->json, "status");
+    const char *st = Leec_json_str(r->json, "status");
     if (st && strcmp(st, "invalid") == 0) {
         fail(a, LEEC_E_INVALID_ORDER,
-             leec_problem_from_json(leec_json_object(r->json, "error"), 0, -1),
+             Leec_problem_from_json(Leec_json_object(r->json, "error"), 0, -1),
              "challenge for %s is invalid", z->ident);
         return;
     }
@@ -992,21 +992,21 @@ static void reuse_installed_key(leec_agent *a)
     leec_store *st = a->ctx->store;
     if (st->ops->cert_read(st, a->cert_name, "privkey.pem", &pem, &len) ==
             LEEC_OK &&
-        leec_key_load_pem(pem, len, &k) == LEEC_OK &&
-        leec_key_get_type(k) == a->key_type) {
+        Leec_key_load_pem(pem, len, &k) == LEEC_OK &&
+        Leec_key_get_type(k) == a->key_type) {
         a->cert_key = k;
         k = NULL;
-        leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): reusing the key", a->id,
+        Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): reusing the key", a->id,
                  a->cert_name);
     } else {
-        leec_log(a->ctx, LEEC_LOG_WARN,
+        Leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): the installed key cannot be reused (missing "
                  "or not %s); using a new one",
                  a->id, a->cert_name, leec_key_type_name(a->key_type));
     }
-    leec_key_free(k);
+    Leec_key_free(k);
     if (pem)
-        leec_secure_free(pem);
+        Leec_secure_free(pem);
 }
 
 static void enter_finalize(leec_agent *a)
@@ -1017,11 +1017,11 @@ static void enter_finalize(leec_agent *a)
     if (!a->cert_key && a->reuse_key && a->had_cert)
         reuse_installed_key(a);
     if (!a->cert_key &&
-        (rc = leec_key_generate(a->key_type, &a->cert_key)) != LEEC_OK) {
+        (rc = Leec_key_generate(a->key_type, &a->cert_key)) != LEEC_OK) {
         fail(a, rc, NULL, "cannot generate the certificate key");
         goto out;
     }
-    rc = leec_csr_new(a->cert_key, (const char *const *)a->names, a->nnames,
+    rc = Leec_csr_new(a->cert_key, (const char *const *)a->names, a->nnames,
                       &csr);
     if (rc != LEEC_OK) {
         fail(a, rc, NULL, "cannot build the CSR");
@@ -1049,10 +1049,10 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
     }
     leec_order_view v;
     if (a->state == LEEC_ST_ORDER_POLL &&
-        leec_order_parse(r->json, &v) == LEEC_OK &&
+        Leec_order_parse(r->json, &v) == LEEC_OK &&
         (v.status == LEEC_ORDER_PROCESSING || v.status == LEEC_ORDER_READY)) {
         int64_t d =
-            leec_backoff_next(&a->backoff, leec_now_ms(a->ctx), r->retry_after);
+            Leec_backoff_next(&a->backoff, Leec_now_ms(a->ctx), r->retry_after);
         if (d < 0)
             fail(a, LEEC_E_TIMEOUT, NULL,
                  "the order %s stayed %s for %u s: the CA did not issue in "
@@ -1061,7 +1061,7 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
                  v.status == LEEC_ORDER_READY ? "ready" : "processing",
                  a->ctx->order_timeout_s);
         else
-            a->deadline = leec_now_ms(a->ctx) + d;
+            a->deadline = Leec_now_ms(a->ctx) + d;
         return;
     }
     follow_order(a, r->json);
@@ -1092,7 +1092,7 @@ static void take_alternates(leec_agent *a, const leec_acme_resp *r)
         if (a->nalt == cap)
             break;
         if (!h->links[i].rel || strcmp(h->links[i].rel, "alternate") != 0 ||
-            !leec_url_ok(h->links[i].url))
+            !Leec_url_ok(h->links[i].url))
             continue;
         char *u = strdup(h->links[i].url);
         if (u)
@@ -1109,7 +1109,7 @@ static void next_alternate(leec_agent *a)
         send_current(a);
         return;
     }
-    leec_log(a->ctx, LEEC_LOG_INFO,
+    Leec_log(a->ctx, LEEC_LOG_INFO,
              "agent %u (%s): no chain of the %zu the CA offers ends at %s; "
              "keeping the default chain",
              a->id, a->cert_name, a->nalt + 1, a->preferred_chain);
@@ -1123,7 +1123,7 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
     leec_code rc = LEEC_OK;
     if (r->status != 200) {
         if (alternate) {
-            leec_log(a->ctx, LEEC_LOG_INFO,
+            Leec_log(a->ctx, LEEC_LOG_INFO,
                      "agent %u (%s): alternate chain %zu refused (HTTP %ld)",
                      a->id, a->cert_name, a->cursor, r->status);
             next_alternate(a);
@@ -1143,11 +1143,11 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
              r->content_type ? r->content_type : "(none)");
         return;
     }
-    rc = leec_chain_accept(r->body->data, r->body->len, a->cert_key,
+    rc = Leec_chain_accept(r->body->data, r->body->len, a->cert_key,
                            (const char *const *)a->names, a->nnames,
                            a->ctx->x509_cache, &leaf, &issuers, &why);
     if (rc != LEEC_OK && alternate) {
-        leec_log(a->ctx, LEEC_LOG_INFO,
+        Leec_log(a->ctx, LEEC_LOG_INFO,
                  "agent %u (%s): refusing alternate chain %zu: %s", a->id,
                  a->cert_name, a->cursor, why ? why : leec_strerror(rc));
         next_alternate(a);
@@ -1166,7 +1166,7 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
         a->chain_pem = issuers;
         leaf = issuers = NULL;
         if (alternate)
-            leec_log(a->ctx, LEEC_LOG_INFO,
+            Leec_log(a->ctx, LEEC_LOG_INFO,
                      "agent %u (%s): using alternate chain %zu (ends at %s)",
                      a->id, a->cert_name, a->cursor, a->preferred_chain);
         if (!a->preferred_chain || preferred || alternate) {
@@ -1195,7 +1195,7 @@ static char *meta_json(leec_agent *a)
                         json_string(leec_key_type_name(a->key_type)));
     json_object_set_new(o, "server", json_string(a->ctx->server));
     json_object_set_new(o, "solver", json_string(a->solver->ops->name));
-    const char *webroot = leec_webroot_solver_dir(a->solver);
+    const char *webroot = Leec_webroot_solver_dir(a->solver);
     if (webroot)
         json_object_set_new(o, "webroot", json_string(webroot));
     if (a->profile)
@@ -1220,7 +1220,7 @@ out:
 static void enter_install(leec_agent *a)
 {
     char *key = NULL, *meta = NULL;
-    leec_code rc = leec_key_to_pem(a->cert_key, &key);
+    leec_code rc = Leec_key_to_pem(a->cert_key, &key);
     if (rc != LEEC_OK) {
         fail(a, rc, NULL, "cannot encode the certificate key");
         goto out;
@@ -1235,11 +1235,11 @@ static void enter_install(leec_agent *a)
         fail(a, rc, NULL, "cannot install the certificate in the store");
         goto out;
     }
-    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
+    Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
              a->id, a->cert_name);
     finish(a, LEEC_OUTCOME_ISSUED);
 out:
-    leec_secure_free(key);
+    Leec_secure_free(key);
     free(meta);
 }
 
@@ -1247,7 +1247,7 @@ out:
 /* Dispatch of answers                                                 */
 /* ------------------------------------------------------------------ */
 
-void leec_agent_on_response(void *ud, leec_acme_resp *r)
+void Leec_agent_on_response(void *ud, leec_acme_resp *r)
 {
     leec_agent *a = ud;
     a->req = NULL;
@@ -1258,7 +1258,7 @@ void leec_agent_on_response(void *ud, leec_acme_resp *r)
     if ((r->status == 429 || r->status == 503) && r->retry_after >= 0)
         a->retry_at = time(NULL) + r->retry_after;
     if (a->state == LEEC_ST_RENEWAL_INFO) {
-        leec_agent_on_renewal_info(a, r);
+        Leec_agent_on_renewal_info(a, r);
         return;
     }
     if (retry_later(a, r))
@@ -1266,7 +1266,7 @@ void leec_agent_on_response(void *ud, leec_acme_resp *r)
     if (r->err == LEEC_OK && r->status < 500 && r->status != 429)
         a->retries = 0; /* the budget is for consecutive failures */
     if (r->err != LEEC_OK && a->state == LEEC_ST_DOWNLOAD && a->cursor > 0) {
-        leec_log(a->ctx, LEEC_LOG_INFO,
+        Leec_log(a->ctx, LEEC_LOG_INFO,
                  "agent %u (%s): alternate chain %zu: %s", a->id, a->cert_name,
                  a->cursor, r->errmsg ? r->errmsg : leec_strerror(r->err));
         next_alternate(a);

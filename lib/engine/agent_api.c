@@ -29,9 +29,9 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
         goto fail;
     a->ctx = ctx;
     a->deadline = -1;
-    if (!(a->solver = leec_ctx_default_solver(ctx)))
+    if (!(a->solver = Leec_ctx_default_solver(ctx)))
         goto fail;
-    if ((rc = leec_names_normalize(names, n, LEEC_MAX_NAMES, &a->names,
+    if ((rc = Leec_names_normalize(names, n, LEEC_MAX_NAMES, &a->names,
                                    &a->nnames, NULL)) != LEEC_OK)
         goto fail;
     rc = LEEC_E_NOMEM;
@@ -40,7 +40,7 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
         cn += 2; /* "*.example.com" is stored as example.com */
     if (!(a->cert_name = strdup(cn)))
         goto fail;
-    if (!leec_store_name_valid(a->cert_name)) {
+    if (!Leec_store_name_valid(a->cert_name)) {
         rc = LEEC_E_INVALID_ARG;
         goto fail;
     }
@@ -59,7 +59,7 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
     return a;
 fail:
     if (a) {
-        leec_names_free(a->names, a->nnames);
+        Leec_names_free(a->names, a->nnames);
         free(a->cert_name);
         free(a);
     }
@@ -68,7 +68,7 @@ fail:
     return NULL;
 }
 
-void leec_agent_authz_clear(leec_agent *a)
+void Leec_agent_authz_clear(leec_agent *a)
 {
     for (size_t i = 0; i < a->naz; i++) {
         free(a->az[i].url);
@@ -85,7 +85,7 @@ void leec_agent_authz_clear(leec_agent *a)
     a->naz = 0;
 }
 
-void leec_agent_solvers_cleanup(leec_agent *a)
+void Leec_agent_solvers_cleanup(leec_agent *a)
 {
     /* Synchronous: the agent (or the run) is ending. */
     for (size_t i = 0; i < a->naz; i++) {
@@ -98,15 +98,15 @@ void leec_agent_solvers_cleanup(leec_agent *a)
     }
 }
 
-void leec_agent_destroy(leec_agent *a)
+void Leec_agent_destroy(leec_agent *a)
 {
     if (!a)
         return;
     leec_ctx *ctx = a->ctx;
-    leec_acme_cancel(ctx, a->req);
-    leec_agent_solvers_cleanup(a);
-    leec_agent_release(a, false);
-    leec_agent_stop_ordering(a);
+    Leec_acme_cancel(ctx, a->req);
+    Leec_agent_solvers_cleanup(a);
+    Leec_agent_release(a, false);
+    Leec_agent_stop_ordering(a);
     /* From the end: contexts free their agents last to first. */
     for (size_t i = ctx->nagents; i-- > 0;) {
         if (ctx->agents[i] == a) {
@@ -116,24 +116,24 @@ void leec_agent_destroy(leec_agent *a)
             break;
         }
     }
-    leec_agent_authz_clear(a);
-    leec_names_free(a->names, a->nnames);
-    leec_names_free(a->regdoms, a->nregdoms);
+    Leec_agent_authz_clear(a);
+    Leec_names_free(a->names, a->nnames);
+    Leec_names_free(a->regdoms, a->nregdoms);
     free(a->cert_name);
     free(a->order_url);
     free(a->finalize_url);
     free(a->cert_url);
-    leec_key_free(a->cert_key);
+    Leec_key_free(a->cert_key);
     free(a->cert_pem);
     free(a->chain_pem);
     free(a->seen_serial);
     free(a->errmsg);
-    leec_problem_free(a->problem);
+    Leec_problem_free(a->problem);
     free(a->preferred_chain);
     free(a->profile);
     free(a->ari_id);
     json_decref(a->settings);
-    leec_renewal_clear(&a->rs);
+    Leec_renewal_clear(&a->rs);
     for (size_t i = 0; i < a->nalt; i++)
         free(a->alt_urls[i]);
     free(a);
@@ -145,17 +145,17 @@ void leec_agent_free(leec_agent *a)
         return;
     if (a->ctx->depth > 0) {
         /* Inside a callback: the loop still holds pointers to us. */
-        leec_acme_cancel(a->ctx, a->req);
+        Leec_acme_cancel(a->ctx, a->req);
         a->req = NULL;
-        leec_agent_solvers_cleanup(a);
-        leec_agent_release(a, false);
-        leec_agent_stop_ordering(a);
+        Leec_agent_solvers_cleanup(a);
+        Leec_agent_release(a, false);
+        Leec_agent_stop_ordering(a);
         a->zombie = true;
         a->deadline = -1;
         a->ctx->reap = true;
         return;
     }
-    leec_agent_destroy(a);
+    Leec_agent_destroy(a);
 }
 
 leec_code leec_agent_set_key_type(leec_agent *a, leec_key_type type)
@@ -205,7 +205,7 @@ leec_code leec_agent_set_webroot(leec_agent *a, const char *dir)
         return LEEC_E_STATE;
     leec_code rc = LEEC_OK;
     leec_solver *s = dir ? leec_ctx_solver_webroot(a->ctx, dir, &rc)
-                         : leec_ctx_default_solver(a->ctx);
+                         : Leec_ctx_default_solver(a->ctx);
     if (!s)
         return rc != LEEC_OK ? rc : LEEC_E_NOMEM;
     a->solver = s;
@@ -243,7 +243,7 @@ leec_code leec_agent_set_settings(leec_agent *a, const char *json)
         size_t n = strlen(json);
         if (n > SETTINGS_MAX)
             return LEEC_E_INVALID_ARG;
-        leec_code rc = leec_json_parse_object(json, n, &o);
+        leec_code rc = Leec_json_parse_object(json, n, &o);
         if (rc != LEEC_OK)
             return rc == LEEC_E_NOMEM ? rc : LEEC_E_INVALID_ARG;
     }
@@ -292,16 +292,16 @@ const char *leec_agent_cert_pem(const leec_agent *a)
 {
     return a->cert_pem;
 }
-int64_t leec_agent_deadline(const leec_agent *a)
+int64_t Leec_agent_deadline(const leec_agent *a)
 {
     return a->zombie ? -1 : a->deadline;
 }
-bool leec_agent_running(const leec_agent *a)
+bool Leec_agent_running(const leec_agent *a)
 {
     return !a->zombie && a->started && a->state != LEEC_ST_DONE &&
            a->state != LEEC_ST_FAILED;
 }
-bool leec_agent_zombie(const leec_agent *a)
+bool Leec_agent_zombie(const leec_agent *a)
 {
     return a->zombie;
 }
@@ -310,10 +310,10 @@ leec_wait_reason leec_agent_wait(const leec_agent *a, time_t *until)
 {
     leec_wait_reason w = a->wait;
     int64_t end = a->wait_until;
-    if (w == LEEC_WAIT_NONE && leec_agent_running(a))
-        w = leec_acme_held(a->ctx, a->req, &end);
+    if (w == LEEC_WAIT_NONE && Leec_agent_running(a))
+        w = Leec_acme_held(a->ctx, a->req, &end);
     if (until) {
-        int64_t now = leec_now_ms(a->ctx);
+        int64_t now = Leec_now_ms(a->ctx);
         *until = w != LEEC_WAIT_NONE && end >= 0
                      ? time(NULL) + (time_t)((end - now + 999) / 1000)
                      : 0;

@@ -31,7 +31,7 @@ static void fmt_time(char *buf, size_t n, time_t t)
 /* A failed renewal is remembered with the certificate it was to replace, and
  * the next attempt waits (1 h, doubling up to a day): a broken name must not
  * spend the CA's failed-validation limit run after run. */
-void leec_agent_record_failure(leec_agent *a)
+void Leec_agent_record_failure(leec_agent *a)
 {
     leec_renewal_state *st = &a->rs;
     time_t now = time(NULL);
@@ -48,23 +48,23 @@ void leec_agent_record_failure(leec_agent *a)
     /* The CA said when (a rate limit): then, and not before. */
     st->retry_at = a->retry_at > now
                        ? a->retry_at
-                       : leec_renewal_retry_at(st->failures, now, a->cert_na);
-    leec_code rc = leec_renewal_save(a->ctx->store, a->cert_name, st);
+                       : Leec_renewal_retry_at(st->failures, now, a->cert_na);
+    leec_code rc = Leec_renewal_save(a->ctx->store, a->cert_name, st);
     char when[32];
     fmt_time(when, sizeof when, st->retry_at);
-    leec_log(a->ctx, rc == LEEC_OK ? LEEC_LOG_INFO : LEEC_LOG_WARN,
+    Leec_log(a->ctx, rc == LEEC_OK ? LEEC_LOG_INFO : LEEC_LOG_WARN,
              "agent %u (%s): renewal failure %u; next attempt after %s%s",
              a->id, a->cert_name, st->failures, when,
              rc == LEEC_OK ? "" : " (could not be saved)");
 }
 
-const char *leec_agent_ari_id(leec_agent *a)
+const char *Leec_agent_ari_id(leec_agent *a)
 {
     /* Another full X.509 decode: only when renewal information matters,
      * not for every fresh certificate of a CA that offers none. */
     if (!a->ari_id_known && a->had_cert && a->cert_pem) {
         a->ari_id_known = true;
-        if (leec_ari_cert_id(a->cert_pem, strlen(a->cert_pem), &a->ari_id) !=
+        if (Leec_ari_cert_id(a->cert_pem, strlen(a->cert_pem), &a->ari_id) !=
             LEEC_OK)
             a->ari_id = NULL; /* no AKI: no renewal information */
     }
@@ -75,7 +75,7 @@ const char *leec_agent_ari_id(leec_agent *a)
 static bool ari_window_current(leec_agent *a)
 {
     const char *id = a->rs.ari_offered && a->rs.win_end && a->rs.ari_id
-                         ? leec_agent_ari_id(a)
+                         ? Leec_agent_ari_id(a)
                          : NULL;
     return id && strcmp(a->rs.ari_id, id) == 0;
 }
@@ -85,17 +85,17 @@ static void keep(leec_agent *a, time_t due, const char *why)
 {
     char when[32];
     fmt_time(when, sizeof when, due);
-    leec_log(a->ctx, LEEC_LOG_INFO,
+    Leec_log(a->ctx, LEEC_LOG_INFO,
              "agent %u (%s): installed certificate is fresh (due %s, %s)",
              a->id, a->cert_name, when, why);
-    leec_agent_finish(a, LEEC_OUTCOME_FRESH);
+    Leec_agent_finish(a, LEEC_OUTCOME_FRESH);
 }
 
 static void order_because(leec_agent *a, const char *why)
 {
-    leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): ordering (%s)", a->id,
+    Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): ordering (%s)", a->id,
              a->cert_name, why);
-    leec_agent_start_ordering(a);
+    Leec_agent_start_ordering(a);
 }
 
 /* When the installed certificate is due, by the rule leec_renewal_plan
@@ -105,13 +105,13 @@ static void order_because(leec_agent *a, const char *why)
 static leec_due due_now(leec_agent *a, bool fetched)
 {
     leec_due d =
-        leec_renewal_due(&a->rs, ari_window_current(a), a->cert_nb, a->cert_na);
+        Leec_renewal_due(&a->rs, ari_window_current(a), a->cert_nb, a->cert_na);
     if (d.ari_ignored) {
         char s[32], e[32], l[32];
         fmt_time(s, sizeof s, a->rs.win_start);
         fmt_time(e, sizeof e, a->rs.win_end);
         fmt_time(l, sizeof l, d.at);
-        leec_log(a->ctx, fetched ? LEEC_LOG_WARN : LEEC_LOG_INFO,
+        Leec_log(a->ctx, fetched ? LEEC_LOG_WARN : LEEC_LOG_INFO,
                  "agent %u (%s): ignoring the CA's renewal window (%s to "
                  "%s): it starts after %s, when %s",
                  a->id, a->cert_name, s, e, l,
@@ -125,7 +125,7 @@ static leec_due due_now(leec_agent *a, bool fetched)
 static void decide(leec_agent *a, bool fetched)
 {
     leec_due d = due_now(a, fetched);
-    const char *rule = leec_renewal_rule_text(d.why, a->cert_nb, a->cert_na);
+    const char *rule = Leec_renewal_rule_text(d.why, a->cert_nb, a->cert_na);
     if (time(NULL) < d.at) {
         keep(a, d.at, rule);
     } else {
@@ -146,21 +146,21 @@ static void decide(leec_agent *a, bool fetched)
  * when the CA is known to offer no renewal information or the window kept
  * is still good (no request at all).
  */
-void leec_agent_check_existing(leec_agent *a)
+void Leec_agent_check_existing(leec_agent *a)
 {
     char *pem = NULL, *broken = NULL;
     leec_cert_info *ci = NULL;
     leec_store *st = a->ctx->store;
     leec_code rc = leec_store_read_cert(st, a->cert_name, &pem);
     if (rc == LEEC_E_NOT_FOUND) {
-        leec_agent_start_ordering(a);
+        Leec_agent_start_ordering(a);
         return;
     }
     if (rc == LEEC_E_IO) {
         rc = LEEC_OK;
         broken = strdup("cert.pem cannot be read");
     } else if (rc != LEEC_OK) {
-        leec_agent_fail_msg(a, rc, "cannot read the installed certificate");
+        Leec_agent_fail_msg(a, rc, "cannot read the installed certificate");
         return;
     } else if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK) {
         broken = strdup("cert.pem holds no readable certificate");
@@ -169,7 +169,7 @@ void leec_agent_check_existing(leec_agent *a)
     } else {
         a->had_cert = true;
         a->names_same =
-            leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
+            Leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
         a->cert_nb = ci->not_before;
         a->cert_na = ci->not_after;
         free(a->ari_id);
@@ -179,18 +179,18 @@ void leec_agent_check_existing(leec_agent *a)
         a->cert_pem = pem; /* leec_agent_cert_pem() when kept */
         pem = NULL;
         /* The whole version, key included: a server could not use it. */
-        broken = leec_version_broken(st, a->cert_name, a->cert_pem, true, &rc);
+        broken = Leec_version_broken(st, a->cert_name, a->cert_pem, true, &rc);
     }
     free(pem);
     leec_cert_info_free(ci);
     const char *serial =
         a->seen_serial ? a->seen_serial : LEEC_SERIAL_UNREADABLE;
-    leec_renewal_clear(&a->rs);
+    Leec_renewal_clear(&a->rs);
     if (rc != LEEC_OK ||
-        (rc = leec_renewal_load(st, a->cert_name, serial, &a->rs)) != LEEC_OK ||
+        (rc = Leec_renewal_load(st, a->cert_name, serial, &a->rs)) != LEEC_OK ||
         (!a->rs.serial && !(a->rs.serial = strdup(serial)))) {
         free(broken);
-        leec_agent_fail_msg(a, rc != LEEC_OK ? rc : LEEC_E_NOMEM,
+        Leec_agent_fail_msg(a, rc != LEEC_OK ? rc : LEEC_E_NOMEM,
                             "cannot read the installed version");
         return;
     }
@@ -202,45 +202,45 @@ void leec_agent_check_existing(leec_agent *a)
     } else if (a->rs.failures && a->rs.retry_at > now) {
         char when[32];
         fmt_time(when, sizeof when, a->rs.retry_at);
-        leec_log(a->ctx, LEEC_LOG_WARN,
+        Leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): %u failed renewal%s; next attempt after %s "
                  "(last: %s)",
                  a->id, a->cert_name, a->rs.failures,
                  a->rs.failures == 1 ? "" : "s", when,
                  a->rs.last_error ? a->rs.last_error : "?");
-        leec_agent_finish(a, LEEC_OUTCOME_DEFERRED);
+        Leec_agent_finish(a, LEEC_OUTCOME_DEFERRED);
     } else if (broken) {
         /* Never called fresh: what is installed cannot be served. */
         a->repairing = true;
-        leec_log(a->ctx, LEEC_LOG_WARN,
+        Leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): the installed version is broken (%s); "
                  "ordering a new one",
                  a->id, a->cert_name, broken);
-        leec_agent_start_ordering(a);
-    } else if (now >= leec_renewal_due(&a->rs, ari_window_current(a),
+        Leec_agent_start_ordering(a);
+    } else if (now >= Leec_renewal_due(&a->rs, ari_window_current(a),
                                        a->cert_nb, a->cert_na)
                           .at ||
                (a->rs.ari_known && !a->rs.ari_offered) ||
                (ari_window_current(a) && a->rs.next_check > now)) {
         decide(a, false); /* nothing the CA could say would change it */
     } else {
-        leec_agent_go(a, LEEC_ST_RENEWAL_INFO);
+        Leec_agent_go(a, LEEC_ST_RENEWAL_INFO);
     }
     free(broken);
 }
 
 static void save_renewal_state(leec_agent *a)
 {
-    if (leec_renewal_save(a->ctx->store, a->cert_name, &a->rs) != LEEC_OK)
-        leec_log(a->ctx, LEEC_LOG_WARN,
+    if (Leec_renewal_save(a->ctx->store, a->cert_name, &a->rs) != LEEC_OK)
+        Leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): cannot save the renewal state", a->id,
                  a->cert_name);
 }
 
 /* RENEWAL_INFO: with the directory known, fetch the certificate's
  * renewalInfo unless the last answer's Retry-After has not passed. Runs
- * again when the directory resolves (leec_agent_account_ready). */
-void leec_agent_renewal_info_step(leec_agent *a)
+ * again when the directory resolves (Leec_agent_account_ready). */
+void Leec_agent_renewal_info_step(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
     if (a->req || a->zombie || a->state != LEEC_ST_RENEWAL_INFO)
@@ -252,7 +252,7 @@ void leec_agent_renewal_info_step(leec_agent *a)
         /* A CA that cannot be reached must not fail a certificate that is
          * not due: decide on what is known (an order, if due, then fails
          * with the directory's error). */
-        leec_log(ctx, LEEC_LOG_WARN,
+        Leec_log(ctx, LEEC_LOG_WARN,
                  "agent %u (%s): no renewal information (%s); timing by what "
                  "is known",
                  a->id, a->cert_name,
@@ -260,7 +260,7 @@ void leec_agent_renewal_info_step(leec_agent *a)
         decide(a, false);
         return;
     }
-    bool offered = ctx->dir.renewal_info && leec_agent_ari_id(a);
+    bool offered = ctx->dir.renewal_info && Leec_agent_ari_id(a);
     if (!offered) {
         if (!a->rs.ari_known || a->rs.ari_offered) {
             a->rs.ari_known = true;
@@ -278,24 +278,24 @@ void leec_agent_renewal_info_step(leec_agent *a)
     }
     char *url = NULL;
     if (asprintf(&url, "%s/%s", ctx->dir.renewal_info, a->ari_id) < 0) {
-        leec_agent_fail_msg(a, LEEC_E_NOMEM, "out of memory");
+        Leec_agent_fail_msg(a, LEEC_E_NOMEM, "out of memory");
         return;
     }
-    leec_code rc = leec_acme_get(ctx, url, leec_agent_on_response, a, &a->req);
+    leec_code rc = Leec_acme_get(ctx, url, Leec_agent_on_response, a, &a->req);
     free(url);
     if (rc != LEEC_OK)
-        leec_agent_fail_msg(a, rc, "cannot ask for the renewal information");
+        Leec_agent_fail_msg(a, rc, "cannot ask for the renewal information");
 }
 
-void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
+void Leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
 {
     time_t now = time(NULL);
     leec_code rc = LEEC_E_PROTOCOL;
     if (r->err == LEEC_OK && r->status == 200 && r->json)
-        rc = leec_renewal_take_ari(&a->rs, a->ari_id, r->json, r->retry_after,
+        rc = Leec_renewal_take_ari(&a->rs, a->ari_id, r->json, r->retry_after,
                                    now);
     if (rc == LEEC_E_NOMEM) {
-        leec_agent_fail_msg(a, rc, "out of memory");
+        Leec_agent_fail_msg(a, rc, "out of memory");
         return;
     }
     if (rc != LEEC_OK) {
@@ -306,7 +306,7 @@ void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
                         : LEEC_ARI_FAILED_CHECK_S;
         a->rs.next_check =
             now + (wait > LEEC_ARI_MAX_CHECK_S ? LEEC_ARI_MAX_CHECK_S : wait);
-        leec_log(a->ctx, LEEC_LOG_WARN,
+        Leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): no usable renewal information (%s); "
                  "timing by what is known",
                  a->id, a->cert_name,
@@ -317,7 +317,7 @@ void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
         char s[32], e[32];
         fmt_time(s, sizeof s, a->rs.win_start);
         fmt_time(e, sizeof e, a->rs.win_end);
-        leec_log(a->ctx, LEEC_LOG_INFO,
+        Leec_log(a->ctx, LEEC_LOG_INFO,
                  "agent %u (%s): renewal window %s to %s%s%s", a->id,
                  a->cert_name, s, e,
                  a->rs.explanation ? "; the CA explains: " : "",
@@ -327,13 +327,13 @@ void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
     decide(a, rc == LEEC_OK);
 }
 
-bool leec_agent_kept_meanwhile(leec_agent *a)
+bool Leec_agent_kept_meanwhile(leec_agent *a)
 {
     char *pem = NULL;
     leec_cert_info *ci = NULL;
     leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
     if (rc != LEEC_OK && rc != LEEC_E_NOT_FOUND) {
-        leec_agent_fail_msg(a, rc, "cannot read the installed certificate");
+        Leec_agent_fail_msg(a, rc, "cannot read the installed certificate");
         return true;
     }
     /* The same file as at the first look (the usual case): nothing to
@@ -345,9 +345,9 @@ bool leec_agent_kept_meanwhile(leec_agent *a)
     }
     bool theirs = leec_cert_info_from_pem(pem, strlen(pem), &ci) == LEEC_OK &&
                   (!a->seen_serial || strcmp(a->seen_serial, ci->serial)) &&
-                  leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
+                  Leec_names_same(a->names, a->nnames, ci->names, ci->nnames);
     time_t due =
-        ci ? leec_renewal_lifetime_due(ci->not_before, ci->not_after) : 0;
+        ci ? Leec_renewal_lifetime_due(ci->not_before, ci->not_after) : 0;
     leec_cert_info_free(ci);
     if (theirs) {
         free(a->cert_pem);

@@ -89,7 +89,7 @@ struct leec_agent {
     bool repairing;          /* the installed version is broken: replaced */
     bool ordering;           /* decided to order: counted in ctx->ordering */
     char *ari_id;            /* the installed certificate's ARI id, or NULL */
-    bool ari_id_known;       /* ari_id computed (leec_agent_ari_id) */
+    bool ari_id_known;       /* ari_id computed (Leec_agent_ari_id) */
     leec_renewal_state rs;   /* its renewal state (renewal.json) */
     time_t cert_nb, cert_na; /* the installed certificate's validity */
     bool replaces_refused;   /* the CA refused "replaces": order without */
@@ -102,34 +102,34 @@ struct leec_agent {
 
 /* Gives back what the agent holds outside itself: the governor's slot and
  * the store's lock. */
-void leec_agent_release(leec_agent *a, bool issued);
+void Leec_agent_release(leec_agent *a, bool issued);
 /* An agent that decided to order and ends without finishing (freed):
  * leaves the context's count of ordering agents (no POST hook). */
-void leec_agent_stop_ordering(leec_agent *a);
+void Leec_agent_stop_ordering(leec_agent *a);
 /* Undoes every side effect of the solvers, on every path. */
-void leec_agent_solvers_cleanup(leec_agent *a);
+void Leec_agent_solvers_cleanup(leec_agent *a);
 
 /* agent.c, for agent_due.c: a transition, the endings (the message is
  * taken as it is), the start of ordering (PRE hook), and the dispatcher
  * of the CA's answers. */
-void leec_agent_go(leec_agent *a, leec_agent_state to);
-void leec_agent_finish(leec_agent *a, leec_outcome outcome);
-void leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg);
-void leec_agent_start_ordering(leec_agent *a);
-void leec_agent_on_response(void *ud, leec_acme_resp *r);
+void Leec_agent_go(leec_agent *a, leec_agent_state to);
+void Leec_agent_finish(leec_agent *a, leec_outcome outcome);
+void Leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg);
+void Leec_agent_start_ordering(leec_agent *a);
+void Leec_agent_on_response(void *ud, leec_acme_resp *r);
 
 /* agent_due.c: CHECK_EXISTING, RENEWAL_INFO (its step, run again when the
  * directory resolves, and its answer), the second look under the lock
  * (true: the agent finished, keeping another process's certificate or
  * failing), and the record of a failed renewal. */
-void leec_agent_check_existing(leec_agent *a);
-void leec_agent_renewal_info_step(leec_agent *a);
-void leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r);
-bool leec_agent_kept_meanwhile(leec_agent *a);
-void leec_agent_record_failure(leec_agent *a);
+void Leec_agent_check_existing(leec_agent *a);
+void Leec_agent_renewal_info_step(leec_agent *a);
+void Leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r);
+bool Leec_agent_kept_meanwhile(leec_agent *a);
+void Leec_agent_record_failure(leec_agent *a);
 /* The installed certificate's ARI id (RFC 9773 §4.1), computed on first
  * use; NULL without one (no certificate, no AKI). Owned by the agent. */
-const char *leec_agent_ari_id(leec_agent *a);
-void leec_agent_authz_clear(leec_agent *a);
+const char *Leec_agent_ari_id(leec_agent *a);
+void Leec_agent_authz_clear(leec_agent *a);
 
 #endif

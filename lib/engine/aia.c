@@ -53,7 +53,7 @@ static void on_answer(void *ud, leec_http_resp *r)
     if (r->errmsg)
         f->errmsg = printable_dup(r->errmsg);
     if (r->err == LEEC_OK && r->body.len &&
-        leec_buf_append(&f->body, r->body.data, r->body.len) != LEEC_OK)
+        Leec_buf_append(&f->body, r->body.data, r->body.len) != LEEC_OK)
         f->err = LEEC_E_NOMEM;
 }
 
@@ -97,7 +97,7 @@ static leec_code fetch_one(leec_ctx *ctx, const char *url, aia_fetch *f,
                            char **why)
 {
     leec_code rc = LEEC_E_NOMEM;
-    leec_http *h = leec_ctx_http(ctx);
+    leec_http *h = Leec_ctx_http(ctx);
     const leec_http_req_opts o = {.allow_http = true,
                                   .max_body = AIA_MAX_BODY,
                                   .timeout_ms = AIA_TIMEOUT_MS};
@@ -105,25 +105,25 @@ static leec_code fetch_one(leec_ctx *ctx, const char *url, aia_fetch *f,
         set_why(why, "%s: %s", url, leec_strerror(rc));
         return rc;
     }
-    leec_log(ctx, LEEC_LOG_INFO, "fetching an issuer from %s", url);
-    rc = leec_http_submit_opts(h, "GET", url, NULL, NULL, aia_accept, NULL, &o,
+    Leec_log(ctx, LEEC_LOG_INFO, "fetching an issuer from %s", url);
+    rc = Leec_http_submit_opts(h, "GET", url, NULL, NULL, aia_accept, NULL, &o,
                                on_answer, f);
     if (rc != LEEC_OK) {
         set_why(why, "%s: %s", url, leec_strerror(rc));
         return rc;
     }
-    int64_t deadline = leec_now_ms(ctx) + AIA_TIMEOUT_MS + AIA_SLACK_MS;
+    int64_t deadline = Leec_now_ms(ctx) + AIA_TIMEOUT_MS + AIA_SLACK_MS;
     while (!f->done) {
         rc = leec_ctx_perform(ctx, NULL);
         if (f->done)
             break;
-        int64_t left = deadline - leec_now_ms(ctx);
+        int64_t left = deadline - Leec_now_ms(ctx);
         if (rc == LEEC_OK && left <= 0)
             rc = LEEC_E_TIMEOUT;
         if (rc == LEEC_OK)
             rc = leec_ctx_poll(ctx, (int)left);
         if (rc != LEEC_OK) {
-            leec_http_cancel(h, f);
+            Leec_http_cancel(h, f);
             set_why(why, "%s: %s", url, leec_strerror(rc));
             return rc;
         }
@@ -148,7 +148,7 @@ leec_code leec_ctx_fetch_root(leec_ctx *ctx, const char *chain_pem, size_t len,
     char *next = NULL, *reason = NULL;
     bool self_signed = false;
     aia_fetch f = {.done = false};
-    leec_buf_init(&f.body, AIA_MAX_BODY);
+    Leec_buf_init(&f.body, AIA_MAX_BODY);
     if (root_pem)
         *root_pem = NULL;
     if (why)
@@ -198,17 +198,17 @@ leec_code leec_ctx_fetch_root(leec_ctx *ctx, const char *chain_pem, size_t len,
         free(f.errmsg);
         f.errmsg = NULL;
         f.done = false;
-        leec_buf_reset(&f.body);
+        Leec_buf_reset(&f.body);
         if ((rc = fetch_one(ctx, url, &f, why)) != LEEC_OK)
             goto out;
-        rc = leec_issuer_from_answer(cur, strlen(cur),
+        rc = Leec_issuer_from_answer(cur, strlen(cur),
                                      (const unsigned char *)f.body.data,
                                      f.body.len, &next, why ? &reason : NULL);
         if (rc != LEEC_OK) {
             set_why(why, "%s: %s", url, reason ? reason : leec_strerror(rc));
             goto out;
         }
-        leec_log(ctx, LEEC_LOG_INFO, "%s: the issuer of %s", url,
+        Leec_log(ctx, LEEC_LOG_INFO, "%s: the issuer of %s", url,
                  subject ? subject : "?");
         free(cur);
         free(subject);
@@ -234,6 +234,6 @@ out:
     free(next);
     free(reason);
     free(f.errmsg);
-    leec_buf_free(&f.body);
+    Leec_buf_free(&f.body);
     return rc;
 }

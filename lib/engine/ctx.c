@@ -26,7 +26,7 @@ static int64_t monotonic_ms(void *ud)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t leec_now_ms(leec_ctx *ctx)
+int64_t Leec_now_ms(leec_ctx *ctx)
 {
     return ctx->clock(ctx->clock_ud);
 }
@@ -52,8 +52,8 @@ leec_ctx *leec_ctx_new(void)
     ctx->clock = monotonic_ms;
     ctx->account_key_type = LEEC_KEY_EC256;
     ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
-    ctx->gov = leec_gov_new();
-    ctx->x509_cache = leec_x509_cache_new();
+    ctx->gov = Leec_gov_new();
+    ctx->x509_cache = Leec_x509_cache_new();
     ctx->max_pause_s = 3600;
     ctx->order_timeout_s = LEEC_ORDER_TIMEOUT_DEFAULT_S;
     ctx->lock_timeout_s = LEEC_LOCK_TIMEOUT_DEFAULT_S;
@@ -64,7 +64,7 @@ leec_ctx *leec_ctx_new(void)
         return NULL;
     }
     leec_gov_limits lim = {.max_parallel = 10};
-    leec_gov_set_limits(ctx->gov, &lim);
+    Leec_gov_set_limits(ctx->gov, &lim);
     return ctx;
 }
 
@@ -73,21 +73,21 @@ void leec_ctx_free(leec_ctx *ctx)
     if (!ctx)
         return;
     while (ctx->nagents)
-        leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
+        Leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
     free(ctx->agents);
-    leec_ctx_ops_free_all(ctx);
-    leec_eab_clear(ctx);
-    leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
-    leec_account_clear(ctx);
-    leec_acme_drop_deferred(ctx);
-    leec_http_free(ctx->http);
-    leec_http01_server_free(ctx->http01);
-    leec_nonce_clear(&ctx->nonces);
-    leec_tokens_free(&ctx->tokens);
+    Leec_ctx_ops_free_all(ctx);
+    Leec_eab_clear(ctx);
+    Leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
+    Leec_account_clear(ctx);
+    Leec_acme_drop_deferred(ctx);
+    Leec_http_free(ctx->http);
+    Leec_http01_server_free(ctx->http01);
+    Leec_nonce_clear(&ctx->nonces);
+    Leec_tokens_free(&ctx->tokens);
     leec_store_free(ctx->store);
     loop_free(ctx);
-    leec_gov_free(ctx->gov);
-    leec_x509_cache_free(ctx->x509_cache);
+    Leec_gov_free(ctx->gov);
+    Leec_x509_cache_free(ctx->x509_cache);
     if (ctx->epfd >= 0)
         close(ctx->epfd);
     free(ctx->server);
@@ -125,7 +125,7 @@ static void apply_ca_defaults(leec_ctx *ctx)
 {
     if (!is_letsencrypt(ctx->server))
         return;
-    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    leec_gov_limits l = *Leec_gov_limits_get(ctx->gov);
     if (!ctx->rate_set)
         l.rate = 20;
     if (!ctx->orders_set) {
@@ -136,42 +136,42 @@ static void apply_ca_defaults(leec_ctx *ctx)
         l.certs_per_domain = 50;
         l.certs_window_ms = (int64_t)7 * 86400 * 1000;
     }
-    leec_gov_set_limits(ctx->gov, &l);
+    Leec_gov_set_limits(ctx->gov, &l);
 }
 
 void leec_ctx_set_max_parallel(leec_ctx *ctx, unsigned n)
 {
-    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    leec_gov_limits l = *Leec_gov_limits_get(ctx->gov);
     l.max_parallel = n;
-    leec_gov_set_limits(ctx->gov, &l);
+    Leec_gov_set_limits(ctx->gov, &l);
     ctx->kick_queued = true;
 }
 
 void leec_ctx_set_rate_limit(leec_ctx *ctx, double per_second)
 {
-    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    leec_gov_limits l = *Leec_gov_limits_get(ctx->gov);
     l.rate = per_second > 0 ? per_second : 0;
-    leec_gov_set_limits(ctx->gov, &l);
+    Leec_gov_set_limits(ctx->gov, &l);
     ctx->rate_set = true;
 }
 
 void leec_ctx_set_order_budget(leec_ctx *ctx, unsigned orders,
                                unsigned window_s)
 {
-    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    leec_gov_limits l = *Leec_gov_limits_get(ctx->gov);
     l.orders_per_window = window_s ? orders : 0;
     l.orders_window_ms = (int64_t)window_s * 1000;
-    leec_gov_set_limits(ctx->gov, &l);
+    Leec_gov_set_limits(ctx->gov, &l);
     ctx->orders_set = true;
 }
 
 void leec_ctx_set_domain_budget(leec_ctx *ctx, unsigned certs,
                                 unsigned window_s)
 {
-    leec_gov_limits l = *leec_gov_limits_get(ctx->gov);
+    leec_gov_limits l = *Leec_gov_limits_get(ctx->gov);
     l.certs_per_domain = window_s ? certs : 0;
     l.certs_window_ms = (int64_t)window_s * 1000;
-    leec_gov_set_limits(ctx->gov, &l);
+    Leec_gov_set_limits(ctx->gov, &l);
     ctx->domains_set = true;
 }
 
@@ -200,13 +200,13 @@ time_t leec_ctx_paused_until(leec_ctx *ctx)
 {
     /* The wall-clock end computed once when the pause began, so that every
      * caller (and the log line) reports the same second. */
-    return leec_gov_paused_until(ctx->gov, leec_now_ms(ctx)) ? ctx->pause_wall
+    return Leec_gov_paused_until(ctx->gov, Leec_now_ms(ctx)) ? ctx->pause_wall
                                                              : 0;
 }
 
 unsigned long leec_ctx_connection_count(leec_ctx *ctx)
 {
-    return ctx->http ? leec_http_connection_count(ctx->http) : 0;
+    return ctx->http ? Leec_http_connection_count(ctx->http) : 0;
 }
 
 static bool started(const leec_ctx *ctx)
@@ -221,7 +221,7 @@ leec_code leec_ctx_set_server(leec_ctx *ctx, const char *url)
     if (started(ctx))
         return LEEC_E_STATE;
     url = leec_server_url(url);
-    if (!leec_url_ok(url))
+    if (!Leec_url_ok(url))
         return LEEC_E_INSECURE_URL;
     char *s = strdup(url);
     if (!s)
@@ -305,7 +305,7 @@ void leec_ctx_set_account_key_type(leec_ctx *ctx, leec_key_type type)
     ctx->account_key_type = type;
 }
 
-void leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata)
+void Leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata)
 {
     ctx->clock = fn ? fn : monotonic_ms;
     ctx->clock_ud = userdata;
@@ -314,8 +314,8 @@ void leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata)
 static const char *http01_lookup(void *ud, const char *token)
 {
     leec_ctx *ctx = ud;
-    const char *ka = leec_tokens_find(&ctx->tokens, token);
-    leec_log(ctx, LEEC_LOG_DEBUG, "http-01 responder: token %s %s", token,
+    const char *ka = Leec_tokens_find(&ctx->tokens, token);
+    Leec_log(ctx, LEEC_LOG_DEBUG, "http-01 responder: token %s %s", token,
              ka ? "served" : "unknown");
     return ka;
 }
@@ -325,13 +325,13 @@ leec_code leec_ctx_listen_http01(leec_ctx *ctx, const char *addr)
     if (!addr)
         return LEEC_E_INVALID_ARG;
     leec_http01_server *srv = NULL;
-    leec_code rc = leec_http01_server_new(addr, http01_lookup, ctx, &srv);
+    leec_code rc = Leec_http01_server_new(addr, http01_lookup, ctx, &srv);
     if (rc != LEEC_OK)
         return rc;
-    leec_http01_server_free(ctx->http01); /* closing drops it from epfd */
+    Leec_http01_server_free(ctx->http01); /* closing drops it from epfd */
     ctx->http01 = srv;
-    watch_fd(ctx, leec_http01_server_fd(srv));
-    leec_log(ctx, LEEC_LOG_INFO, "http-01 responder listening on %s", addr);
+    watch_fd(ctx, Leec_http01_server_fd(srv));
+    Leec_log(ctx, LEEC_LOG_INFO, "http-01 responder listening on %s", addr);
     return LEEC_OK;
 }
 
@@ -341,9 +341,9 @@ leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx, const char *token,
     if (!token || !out)
         return LEEC_E_INVALID_ARG;
     *out = NULL;
-    if (!leec_b64url_valid(token, LEEC_MAX_TOKEN))
+    if (!Leec_b64url_valid(token, LEEC_MAX_TOKEN))
         return LEEC_E_NOT_FOUND;
-    const char *ka = leec_tokens_find(&ctx->tokens, token);
+    const char *ka = Leec_tokens_find(&ctx->tokens, token);
     if (!ka)
         return LEEC_E_NOT_FOUND;
     return (*out = strdup(ka)) ? LEEC_OK : LEEC_E_NOMEM;
@@ -351,7 +351,7 @@ leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx, const char *token,
 
 /* The transport is created on first use, so that settings made before the
  * first agent starts (CA bundle) apply to it. */
-leec_http *leec_ctx_http(leec_ctx *ctx)
+leec_http *Leec_ctx_http(leec_ctx *ctx)
 {
     if (ctx->http)
         return ctx->http;
@@ -362,9 +362,9 @@ leec_http *leec_ctx_http(leec_ctx *ctx)
         .connect_timeout_ms = 10000,
         .timeout_ms = 30000,
     };
-    ctx->http = leec_http_new(&o);
+    ctx->http = Leec_http_new(&o);
     if (ctx->http) {
-        watch_fd(ctx, leec_http_fd(ctx->http));
+        watch_fd(ctx, Leec_http_fd(ctx->http));
         apply_ca_defaults(ctx);
     }
     return ctx->http;
@@ -372,7 +372,7 @@ leec_http *leec_ctx_http(leec_ctx *ctx)
 
 unsigned long leec_ctx_request_count(leec_ctx *ctx)
 {
-    return ctx->http ? leec_http_request_count(ctx->http) : 0;
+    return ctx->http ? Leec_http_request_count(ctx->http) : 0;
 }
 
 static void reap(leec_ctx *ctx)
@@ -381,8 +381,8 @@ static void reap(leec_ctx *ctx)
         return;
     ctx->reap = false;
     for (size_t i = ctx->nagents; i-- > 0;)
-        if (leec_agent_zombie(ctx->agents[i]))
-            leec_agent_destroy(ctx->agents[i]);
+        if (Leec_agent_zombie(ctx->agents[i]))
+            Leec_agent_destroy(ctx->agents[i]);
 }
 
 /* Offers free order slots to queued agents, oldest first. */
@@ -390,7 +390,7 @@ static void admit_queued(leec_ctx *ctx)
 {
     ctx->kick_queued = false;
     for (size_t i = 0; i < ctx->nagents; i++)
-        leec_agent_try_admit(ctx->agents[i]);
+        Leec_agent_try_admit(ctx->agents[i]);
 }
 
 leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
@@ -398,36 +398,36 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
     leec_code rc = LEEC_OK;
     ctx->depth++;
     if (ctx->http)
-        rc = leec_http_perform(ctx->http);
+        rc = Leec_http_perform(ctx->http);
     if (ctx->http01)
-        leec_http01_server_run(ctx->http01);
+        Leec_http01_server_run(ctx->http01);
     loop_run(ctx);
-    int64_t now = leec_now_ms(ctx);
+    int64_t now = Leec_now_ms(ctx);
     if (ctx->acct_retry_at >= 0 && ctx->acct_retry_at <= now)
-        leec_account_on_timer(ctx);
+        Leec_account_on_timer(ctx);
     /* Index loop: timers may add requests but never add agents. */
     for (size_t i = 0; i < ctx->nagents; i++) {
         leec_agent *a = ctx->agents[i];
-        int64_t d = leec_agent_deadline(a);
+        int64_t d = Leec_agent_deadline(a);
         if (d >= 0 && d <= now)
-            leec_agent_on_timer(a);
+            Leec_agent_on_timer(a);
     }
     if (ctx->kick_queued)
         admit_queued(ctx);
     if (ctx->ops)
-        leec_ctx_ops_perform(ctx);
+        Leec_ctx_ops_perform(ctx);
     if (ctx->deferred)
-        (void)leec_acme_release(ctx);
+        (void)Leec_acme_release(ctx);
     /* Requests started above go out now rather than after the next wait. */
     if (ctx->http && rc == LEEC_OK)
-        rc = leec_http_perform(ctx->http);
+        rc = Leec_http_perform(ctx->http);
     ctx->depth--;
     if (ctx->depth == 0)
         reap(ctx);
     if (running) {
         int n = 0;
         for (size_t i = 0; i < ctx->nagents; i++)
-            n += leec_agent_running(ctx->agents[i]);
+            n += Leec_agent_running(ctx->agents[i]);
         /* A record still being removed keeps the loop going: callers stop
          * when nothing runs, and must not leave DNS records behind. */
         *running = n + (int)ctx->pending_ops + (ctx->cleanups > 0);
@@ -446,23 +446,23 @@ static void earliest(long *best, int64_t deadline, int64_t now)
 
 long leec_ctx_timeout_ms(leec_ctx *ctx)
 {
-    int64_t now = leec_now_ms(ctx);
+    int64_t now = Leec_now_ms(ctx);
     long best = -1;
-    if (ctx->kick_queued || leec_ctx_ops_due(ctx))
+    if (ctx->kick_queued || Leec_ctx_ops_due(ctx))
         return 0;
     for (size_t i = 0; i < ctx->nagents; i++)
-        earliest(&best, leec_agent_deadline(ctx->agents[i]), now);
+        earliest(&best, Leec_agent_deadline(ctx->agents[i]), now);
     earliest(&best, ctx->acct_retry_at, now);
     earliest(&best, loop_next_timer(ctx), now);
     if (ctx->deferred)
-        earliest(&best, leec_acme_release(ctx), now);
+        earliest(&best, Leec_acme_release(ctx), now);
     if (ctx->http) {
-        long t = leec_http_timeout_ms(ctx->http);
+        long t = Leec_http_timeout_ms(ctx->http);
         if (t >= 0 && (best < 0 || t < best))
             best = t;
     }
     if (ctx->http01) {
-        long t = leec_http01_server_timeout_ms(ctx->http01);
+        long t = Leec_http01_server_timeout_ms(ctx->http01);
         if (t >= 0 && (best < 0 || t < best))
             best = t;
     }
@@ -471,7 +471,7 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
 
 leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms)
 {
-    if (!leec_ctx_http(ctx))
+    if (!Leec_ctx_http(ctx))
         return LEEC_E_NOMEM;
     long t = leec_ctx_timeout_ms(ctx);
     if (t < 0 || (timeout_ms >= 0 && t > timeout_ms))
@@ -521,7 +521,7 @@ static struct leec_watch *find_watch(leec_ctx *ctx, int fd)
     return NULL;
 }
 
-leec_code leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
+leec_code Leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
                           void *userdata)
 {
     struct epoll_event ev;
@@ -550,7 +550,7 @@ leec_code leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
     return LEEC_OK;
 }
 
-void leec_loop_unwatch(leec_ctx *ctx, int fd)
+void Leec_loop_unwatch(leec_ctx *ctx, int fd)
 {
     struct leec_watch *w = find_watch(ctx, fd);
     if (!w)
@@ -559,7 +559,7 @@ void leec_loop_unwatch(leec_ctx *ctx, int fd)
     *w = ctx->watches[--ctx->nwatches];
 }
 
-leec_timer *leec_loop_timer(leec_ctx *ctx, int64_t at_ms, leec_timer_fn fn,
+leec_timer *Leec_loop_timer(leec_ctx *ctx, int64_t at_ms, leec_timer_fn fn,
                             void *userdata)
 {
     if (ctx->ntimers == ctx->captimers) {
@@ -578,7 +578,7 @@ leec_timer *leec_loop_timer(leec_ctx *ctx, int64_t at_ms, leec_timer_fn fn,
     return t;
 }
 
-void leec_loop_timer_cancel(leec_ctx *ctx, leec_timer *t)
+void Leec_loop_timer_cancel(leec_ctx *ctx, leec_timer *t)
 {
     for (size_t i = 0; t && i < ctx->ntimers; i++) {
         if (ctx->timers[i] == t) {
@@ -613,7 +613,7 @@ static void loop_run(leec_ctx *ctx)
         }
     }
     size_t budget = ctx->ntimers;
-    int64_t now = leec_now_ms(ctx);
+    int64_t now = Leec_now_ms(ctx);
     while (budget-- > 0) {
         size_t due = ctx->ntimers;
         for (size_t i = 0; i < ctx->ntimers; i++)

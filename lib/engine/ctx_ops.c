@@ -9,7 +9,7 @@
 #include "acme/problem.h"
 #include "store/store.h"
 
-void leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
+void Leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
                   const char *what)
 {
     op->ctx = ctx;
@@ -18,49 +18,49 @@ void leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
     op->state = LEEC_OP_QUEUED;
 }
 
-leec_code leec_op_queue(leec_op *op)
+leec_code Leec_op_queue(leec_op *op)
 {
     leec_ctx *ctx = op->ctx;
     /* The loop must exist: perform sends the request. */
-    if (!leec_ctx_http(ctx))
+    if (!Leec_ctx_http(ctx))
         return LEEC_E_NOMEM;
     leec_op **pp = &ctx->ops;
     while (*pp)
         pp = &(*pp)->next;
     *pp = op;
     ctx->pending_ops++;
-    leec_log(ctx, LEEC_LOG_DEBUG, "%s queued", op->what);
+    Leec_log(ctx, LEEC_LOG_DEBUG, "%s queued", op->what);
     return LEEC_OK;
 }
 
-void leec_op_free(leec_op *op)
+void Leec_op_free(leec_op *op)
 {
     if (!op)
         return;
-    leec_acme_cancel(op->ctx, op->req);
-    leec_problem_free(op->problem);
+    Leec_acme_cancel(op->ctx, op->req);
+    Leec_problem_free(op->problem);
     op->kind->destroy(op);
 }
 
-void leec_op_finish(leec_op *op, leec_code rc, leec_problem *problem)
+void Leec_op_finish(leec_op *op, leec_code rc, leec_problem *problem)
 {
     op->state = LEEC_OP_DONE;
     op->rc = rc;
-    leec_problem_free(op->problem);
+    Leec_problem_free(op->problem);
     op->problem = problem;
     if (rc != LEEC_OK)
-        leec_log(op->ctx, LEEC_LOG_DEBUG, "%s failed: %s%s%s", op->what,
+        Leec_log(op->ctx, LEEC_LOG_DEBUG, "%s failed: %s%s%s", op->what,
                  leec_strerror(rc), problem && problem->detail ? ": " : "",
                  problem && problem->detail ? problem->detail : "");
 }
 
-bool leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name)
+bool Leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name)
 {
     op->req = NULL;
     if (r->err != LEEC_OK) {
-        leec_log(op->ctx, LEEC_LOG_ERROR, "%s: %s", req_name,
+        Leec_log(op->ctx, LEEC_LOG_ERROR, "%s: %s", req_name,
                  r->errmsg ? r->errmsg : leec_strerror(r->err));
-        leec_op_finish(op, r->err, NULL);
+        Leec_op_finish(op, r->err, NULL);
         return false;
     }
     if (r->status == 200)
@@ -68,14 +68,14 @@ bool leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name)
     leec_problem *p = r->problem;
     r->problem = NULL;
     if (!p)
-        leec_log(op->ctx, LEEC_LOG_ERROR,
+        Leec_log(op->ctx, LEEC_LOG_ERROR,
                  "%s: HTTP %ld without a problem document", req_name,
                  r->status);
-    leec_op_finish(op, p ? LEEC_E_ACME : LEEC_E_PROTOCOL, p);
+    Leec_op_finish(op, p ? LEEC_E_ACME : LEEC_E_PROTOCOL, p);
     return false;
 }
 
-leec_code leec_op_saved_account_exists(leec_ctx *ctx)
+leec_code Leec_op_saved_account_exists(leec_ctx *ctx)
 {
     char *pem = NULL, *js = NULL;
     if (ctx->account_mode != LEEC_ACCOUNT_SAVED ||
@@ -85,11 +85,11 @@ leec_code leec_op_saved_account_exists(leec_ctx *ctx)
         return LEEC_E_INVALID_ARG;
     if (ctx->acct_skip_saved)
         return LEEC_E_NOT_FOUND;
-    char *ca_id = leec_ca_id(ctx->server);
+    char *ca_id = Leec_ca_id(ctx->server);
     if (!ca_id)
         return LEEC_E_INVALID_ARG;
     leec_code rc = ctx->store->ops->account_load(ctx->store, ca_id, &pem, &js);
-    leec_secure_free(pem);
+    Leec_secure_free(pem);
     free(js);
     free(ca_id);
     return rc;
@@ -101,7 +101,7 @@ static void start(leec_op *op)
     leec_code rc = op->kind->send(op);
     if (rc != LEEC_OK) {
         op->req = NULL;
-        leec_op_finish(op, rc, NULL);
+        Leec_op_finish(op, rc, NULL);
     }
 }
 
@@ -110,19 +110,19 @@ static void start(leec_op *op)
 static void fail_from_account(leec_op *op)
 {
     leec_problem *p = NULL;
-    leec_code rc = leec_account_error(op->ctx, &p);
+    leec_code rc = Leec_account_error(op->ctx, &p);
     /* The operation's report has a code and the CA's problem, not the
      * account's message (a transport error's detail, say): said here. */
     if (op->ctx->acct_errmsg && !p)
-        leec_log(op->ctx, LEEC_LOG_ERROR, "account: %s", op->ctx->acct_errmsg);
-    leec_op_finish(op, rc, p);
+        Leec_log(op->ctx, LEEC_LOG_ERROR, "account: %s", op->ctx->acct_errmsg);
+    Leec_op_finish(op, rc, p);
 }
 
 static void advance(leec_op *op)
 {
     leec_ctx *ctx = op->ctx;
     if (op->dir_only) {
-        leec_directory_ensure(ctx);
+        Leec_directory_ensure(ctx);
         if (ctx->dir_state == RES_READY)
             start(op);
         else if (ctx->dir_state == RES_FAILED ||
@@ -133,7 +133,7 @@ static void advance(leec_op *op)
             op->state = LEEC_OP_WAIT;
         return;
     }
-    leec_account_ensure(ctx);
+    Leec_account_ensure(ctx);
     if (ctx->acct_state == RES_READY)
         start(op);
     else if (ctx->acct_state == RES_FAILED)
@@ -153,7 +153,7 @@ static bool may_advance(const leec_ctx *ctx, const leec_op *op)
     return true;
 }
 
-void leec_ctx_ops_perform(leec_ctx *ctx)
+void Leec_ctx_ops_perform(leec_ctx *ctx)
 {
     leec_op **pp = &ctx->ops;
     while (*pp) {
@@ -170,11 +170,11 @@ void leec_ctx_ops_perform(leec_ctx *ctx)
         *pp = op->next;
         ctx->pending_ops--;
         op->kind->report(op);
-        leec_op_free(op);
+        Leec_op_free(op);
     }
 }
 
-bool leec_ctx_ops_due(const leec_ctx *ctx)
+bool Leec_ctx_ops_due(const leec_ctx *ctx)
 {
     for (const leec_op *op = ctx->ops; op; op = op->next) {
         if (!may_advance(ctx, op))
@@ -195,12 +195,12 @@ bool leec_ctx_ops_due(const leec_ctx *ctx)
     return false;
 }
 
-void leec_ctx_ops_free_all(leec_ctx *ctx)
+void Leec_ctx_ops_free_all(leec_ctx *ctx)
 {
     while (ctx->ops) {
         leec_op *op = ctx->ops;
         ctx->ops = op->next;
-        leec_op_free(op);
+        Leec_op_free(op);
     }
     ctx->pending_ops = 0;
 }

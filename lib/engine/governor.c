@@ -49,7 +49,7 @@ const char *leec_wait_reason_name(leec_wait_reason r)
     return "unknown";
 }
 
-leec_governor *leec_gov_new(void)
+leec_governor *Leec_gov_new(void)
 {
     leec_governor *g = calloc(1, sizeof *g);
     if (g)
@@ -57,7 +57,7 @@ leec_governor *leec_gov_new(void)
     return g;
 }
 
-void leec_gov_free(leec_governor *g)
+void Leec_gov_free(leec_governor *g)
 {
     if (!g)
         return;
@@ -70,7 +70,7 @@ void leec_gov_free(leec_governor *g)
     free(g);
 }
 
-void leec_gov_set_limits(leec_governor *g, const leec_gov_limits *l)
+void Leec_gov_set_limits(leec_governor *g, const leec_gov_limits *l)
 {
     double cap = l->rate > 0 ? (l->rate < 1 ? 1 : l->rate) : 0;
     if (l->rate != g->lim.rate) {
@@ -84,12 +84,12 @@ void leec_gov_set_limits(leec_governor *g, const leec_gov_limits *l)
     g->lim = *l;
 }
 
-const leec_gov_limits *leec_gov_limits_get(const leec_governor *g)
+const leec_gov_limits *Leec_gov_limits_get(const leec_governor *g)
 {
     return &g->lim;
 }
 
-unsigned leec_gov_in_flight(const leec_governor *g)
+unsigned Leec_gov_in_flight(const leec_governor *g)
 {
     return g->in_flight;
 }
@@ -195,7 +195,7 @@ static bool seen_before(const char *const *d, size_t i)
     return false;
 }
 
-leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now,
+leec_wait_reason Leec_gov_order_admit(leec_governor *g, int64_t now,
                                       const char *const *domains, size_t n,
                                       int64_t *until)
 {
@@ -244,7 +244,7 @@ leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now,
     return LEEC_WAIT_NONE;
 }
 
-void leec_gov_order_done(leec_governor *g, int64_t admitted,
+void Leec_gov_order_done(leec_governor *g, int64_t admitted,
                          const char *const *domains, size_t n, bool ordered,
                          bool issued)
 {
@@ -262,7 +262,7 @@ void leec_gov_order_done(leec_governor *g, int64_t admitted,
     }
 }
 
-int64_t leec_gov_request_admit(leec_governor *g, int64_t now,
+int64_t Leec_gov_request_admit(leec_governor *g, int64_t now,
                                leec_wait_reason *why)
 {
     if (g->paused_until > now) {
@@ -289,7 +289,7 @@ int64_t leec_gov_request_admit(leec_governor *g, int64_t now,
     return wait > 0 ? wait : 1;
 }
 
-int64_t leec_gov_on_response(leec_governor *g, int64_t now, long status,
+int64_t Leec_gov_on_response(leec_governor *g, int64_t now, long status,
                              long retry_after_s)
 {
     if (status != 429 && status != 503)
@@ -306,7 +306,7 @@ int64_t leec_gov_on_response(leec_governor *g, int64_t now, long status,
     return until;
 }
 
-int64_t leec_gov_paused_until(const leec_governor *g, int64_t now)
+int64_t Leec_gov_paused_until(const leec_governor *g, int64_t now)
 {
     return g->paused_until > now ? g->paused_until : 0;
 }

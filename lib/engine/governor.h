@@ -31,19 +31,19 @@ typedef struct leec_gov_limits {
 
 typedef struct leec_governor leec_governor;
 
-leec_governor *leec_gov_new(void);
-void leec_gov_free(leec_governor *g);
-void leec_gov_set_limits(leec_governor *g, const leec_gov_limits *limits);
-const leec_gov_limits *leec_gov_limits_get(const leec_governor *g);
+leec_governor *Leec_gov_new(void);
+void Leec_gov_free(leec_governor *g);
+void Leec_gov_set_limits(leec_governor *g, const leec_gov_limits *limits);
+const leec_gov_limits *Leec_gov_limits_get(const leec_governor *g);
 
 /*
  * May an order for these registered domains start at now_ms? On
  * LEEC_WAIT_NONE a slot is taken and the budgets are charged (release with
- * leec_gov_order_done). Otherwise *until_ms says when to ask again (-1: when
+ * Leec_gov_order_done). Otherwise *until_ms says when to ask again (-1: when
  * another order finishes). LEEC_E_NOMEM is reported as LEEC_WAIT_NONE never:
  * on allocation failure the order is refused until later (PARALLEL).
  */
-leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now_ms,
+leec_wait_reason Leec_gov_order_admit(leec_governor *g, int64_t now_ms,
                                       const char *const *domains, size_t n,
                                       int64_t *until_ms);
 
@@ -52,25 +52,25 @@ leec_wait_reason leec_gov_order_admit(leec_governor *g, int64_t now_ms,
  * (a failed order issues nothing); the order budget stays spent once the
  * order was sent (ordered), as it does at the CA, and is given back when it
  * never was (another process had meanwhile installed the certificate). */
-void leec_gov_order_done(leec_governor *g, int64_t admitted_ms,
+void Leec_gov_order_done(leec_governor *g, int64_t admitted_ms,
                          const char *const *domains, size_t n, bool ordered,
                          bool issued);
 
 /* May a request go out at now_ms? 0: yes (a token is taken); else the
  * milliseconds to wait. *why (if not NULL) is PAUSED or RATE. */
-int64_t leec_gov_request_admit(leec_governor *g, int64_t now_ms,
+int64_t Leec_gov_request_admit(leec_governor *g, int64_t now_ms,
                                leec_wait_reason *why);
 
 /* Feeds back a response: a 429 or 503 pauses every request to the CA for
  * retry_after_s seconds (a default when absent). Returns the pause end
  * (ms) when this response started or extended a pause, else -1. */
-int64_t leec_gov_on_response(leec_governor *g, int64_t now_ms, long status,
+int64_t Leec_gov_on_response(leec_governor *g, int64_t now_ms, long status,
                              long retry_after_s);
 
 /* End of the current CA-wide pause, or 0 when not paused. */
-int64_t leec_gov_paused_until(const leec_governor *g, int64_t now_ms);
+int64_t Leec_gov_paused_until(const leec_governor *g, int64_t now_ms);
 
 /* Orders in flight. */
-unsigned leec_gov_in_flight(const leec_governor *g);
+unsigned Leec_gov_in_flight(const leec_governor *g);
 
 #endif

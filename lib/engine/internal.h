@@ -26,7 +26,7 @@
 #define LEEC_BADNONCE_PAUSE_MS 250
 
 /* ---- logging (log.c) ---- */
-void leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
+void Leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---- directory (directory.c) ---- */
@@ -44,12 +44,12 @@ typedef struct leec_directory {
 
 /* Parses and validates a directory object: the required URLs must be https
  * and short. */
-leec_code leec_directory_parse(const json_t *obj, leec_directory *dir,
+leec_code Leec_directory_parse(const json_t *obj, leec_directory *dir,
                                char **why);
-void leec_directory_clear(leec_directory *dir);
+void Leec_directory_clear(leec_directory *dir);
 
 /* True if url is https://, without spaces or control bytes, and short. */
-bool leec_url_ok(const char *url);
+bool Leec_url_ok(const char *url);
 
 /* ---- signed requests (request.c) ---- */
 typedef struct leec_acme_resp {
@@ -74,20 +74,20 @@ typedef struct leec_acme_req leec_acme_req;
  * pool (fetching one first when empty) and retries badNonce transparently
  * with the fresh nonce. fn runs exactly once unless cancelled.
  */
-leec_code leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
+leec_code Leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
                          const leec_key *key, const char *kid,
                          const char *accept, leec_acme_fn fn, void *userdata,
                          leec_acme_req **handle);
 /* A plain GET (the directory). */
-leec_code leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
+leec_code Leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
                         void *userdata, leec_acme_req **handle);
-void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *req);
+void Leec_acme_cancel(leec_ctx *ctx, leec_acme_req *req);
 /* Sends the requests the governor now allows; returns the time (monotonic
  * ms) the next held request may go, or -1 when none is held. */
-int64_t leec_acme_release(leec_ctx *ctx);
-void leec_acme_drop_deferred(leec_ctx *ctx);
+int64_t Leec_acme_release(leec_ctx *ctx);
+void Leec_acme_drop_deferred(leec_ctx *ctx);
 /* Whether r waits in the governor's queue, and why (PAUSED, RATE). */
-leec_wait_reason leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
+leec_wait_reason Leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
                                 int64_t *until);
 
 /* ---- nonce pool (nonce.c) ---- */
@@ -97,10 +97,10 @@ typedef struct leec_nonce_pool {
 } leec_nonce_pool;
 /* Keeps a nonce from a response (validated base64url; the oldest is dropped
  * when full). */
-void leec_nonce_put(leec_nonce_pool *p, const char *nonce);
+void Leec_nonce_put(leec_nonce_pool *p, const char *nonce);
 /* Takes the freshest nonce (caller frees) or NULL when empty. */
-char *leec_nonce_take(leec_nonce_pool *p);
-void leec_nonce_clear(leec_nonce_pool *p);
+char *Leec_nonce_take(leec_nonce_pool *p);
+void Leec_nonce_clear(leec_nonce_pool *p);
 
 /* ---- challenge tokens (tokens.c): the live http-01 tokens ---- */
 typedef struct leec_token {
@@ -112,12 +112,12 @@ typedef struct leec_token_table {
     leec_token *v;
     size_t n, cap;
 } leec_token_table;
-leec_code leec_tokens_add(leec_token_table *t, const char *token,
+leec_code Leec_tokens_add(leec_token_table *t, const char *token,
                           const char *key_auth, const void *owner);
-const char *leec_tokens_find(const leec_token_table *t, const char *token);
-void leec_tokens_remove(leec_token_table *t, const char *token,
+const char *Leec_tokens_find(const leec_token_table *t, const char *token);
+void Leec_tokens_remove(leec_token_table *t, const char *token,
                         const void *owner);
-void leec_tokens_free(leec_token_table *t);
+void Leec_tokens_free(leec_token_table *t);
 
 /* ---- the context ---- */
 typedef enum { RES_NONE, RES_PENDING, RES_READY, RES_FAILED } leec_res_state;
@@ -200,36 +200,36 @@ struct leec_ctx {
     bool reap;          /* some agent awaits its deferred free */
 };
 
-int64_t leec_now_ms(leec_ctx *ctx);
-leec_http *leec_ctx_http(leec_ctx *ctx);
+int64_t Leec_now_ms(leec_ctx *ctx);
+leec_http *Leec_ctx_http(leec_ctx *ctx);
 
 /* Account bootstrap (account.c): makes sure the directory and account are
  * known, starting their requests if needed. The ctx wakes waiting agents
- * (leec_agent_account_ready) when it resolves. */
-void leec_account_ensure(leec_ctx *ctx);
-void leec_account_clear(leec_ctx *ctx);
+ * (Leec_agent_account_ready) when it resolves. */
+void Leec_account_ensure(leec_ctx *ctx);
+void Leec_account_clear(leec_ctx *ctx);
 /* Why the account bootstrap failed: its code (LEEC_E_STATE if it has not),
  * and a copy of the CA's problem document in *problem (NULL if none; the
  * caller owns it). LEEC_E_NOMEM when the copy fails. */
-leec_code leec_account_error(leec_ctx *ctx, leec_problem **problem);
+leec_code Leec_account_error(leec_ctx *ctx, leec_problem **problem);
 /* The CA says the account of generation gen does not exist (any more):
- * forget it, so the next leec_account_ensure creates (and saves) a new one.
+ * forget it, so the next Leec_account_ensure creates (and saves) a new one.
  * Does nothing when another agent has already done so. */
-void leec_account_forget(leec_ctx *ctx, unsigned gen);
+void Leec_account_forget(leec_ctx *ctx, unsigned gen);
 /* Saves ctx->acct_key and account.json (url, directory, ctx->contact) in
  * the store under acct_ca_id, replacing what is there (key first). */
-leec_code leec_account_save(leec_ctx *ctx);
+leec_code Leec_account_save(leec_ctx *ctx);
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
-char *leec_ca_id(const char *url);
+char *Leec_ca_id(const char *url);
 
 /* Makes sure the directory alone is known (fetching it if neither it nor
  * the account is under way): what a revocation signed by the certificate's
  * key needs. A failed fetch fails the account too (acct_err). */
-void leec_directory_ensure(leec_ctx *ctx);
+void Leec_directory_ensure(leec_ctx *ctx);
 
 /* Runs the account bootstrap's own deadline (waiting for the account lock
  * of another process). */
-void leec_account_on_timer(leec_ctx *ctx);
+void Leec_account_on_timer(leec_ctx *ctx);
 
 /* ---- context-level operations (ctx_ops.c) ---- */
 /* A revocation or an account operation: a job of the context queued by a
@@ -250,7 +250,7 @@ typedef struct leec_op_kind {
      * what the next one uses (the account key, the account itself). */
     bool one_at_a_time;
     /* The directory (and the account unless dir_only) is ready: starts the
-     * request (leec_acme_post with &op->req). An error finishes op. */
+     * request (Leec_acme_post with &op->req). An error finishes op. */
     leec_code (*send)(leec_op *op);
     /* op is finished and unlinked: runs the caller's callback. */
     void (*report)(leec_op *op);
@@ -271,50 +271,50 @@ struct leec_op {
 };
 
 /* Fills op's header; op is not queued yet. */
-void leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
+void Leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
                   const char *what);
 /* Appends op to the context's operations (taken on success; else the
  * caller still owns it). */
-leec_code leec_op_queue(leec_op *op);
+leec_code Leec_op_queue(leec_op *op);
 /* Cancels op's request and frees it; NULL does nothing. */
-void leec_op_free(leec_op *op);
+void Leec_op_free(leec_op *op);
 /* Marks op DONE with rc and problem (taken), logging a failure. */
-void leec_op_finish(leec_op *op, leec_code rc, leec_problem *problem);
+void Leec_op_finish(leec_op *op, leec_code rc, leec_problem *problem);
 /* Common handling of the CA's answer to op's request (named req_name in
  * logs): true on HTTP 200, else op is finished with the error. */
-bool leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name);
+bool Leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name);
 /* LEEC_OK unless the context signs with a saved account that is not
  * loaded yet and missing from the store (none is created for these). */
-leec_code leec_op_saved_account_exists(leec_ctx *ctx);
+leec_code Leec_op_saved_account_exists(leec_ctx *ctx);
 
 /* Advances the operations and reports the finished ones; from perform. */
-void leec_ctx_ops_perform(leec_ctx *ctx);
-/* True when leec_ctx_ops_perform has work now (perform without waiting). */
-bool leec_ctx_ops_due(const leec_ctx *ctx);
+void Leec_ctx_ops_perform(leec_ctx *ctx);
+/* True when Leec_ctx_ops_perform has work now (perform without waiting). */
+bool Leec_ctx_ops_due(const leec_ctx *ctx);
 /* Drops them all without callbacks (context free). */
-void leec_ctx_ops_free_all(leec_ctx *ctx);
+void Leec_ctx_ops_free_all(leec_ctx *ctx);
 
 /* Forgets the External Account Binding, wiping its key (account_ops.c). */
-void leec_eab_clear(leec_ctx *ctx);
+void Leec_eab_clear(leec_ctx *ctx);
 
 /* ---- solvers (solvers.c): owned by the context ---- */
 struct leec_solver;
 /* Takes ownership (destroyed with the context, after its agents). */
-leec_code leec_ctx_add_solver(leec_ctx *ctx, struct leec_solver *s);
+leec_code Leec_ctx_add_solver(leec_ctx *ctx, struct leec_solver *s);
 /* http-01 through the token table, created on first use. */
-struct leec_solver *leec_ctx_default_solver(leec_ctx *ctx);
-void leec_ctx_free_solvers(leec_ctx *ctx);
+struct leec_solver *Leec_ctx_default_solver(leec_ctx *ctx);
+void Leec_ctx_free_solvers(leec_ctx *ctx);
 
 /* ---- agents (agent.c) ---- */
-void leec_agent_try_admit(leec_agent *agent);
-void leec_agent_account_ready(leec_agent *agent);
-int64_t leec_agent_deadline(const leec_agent *agent); /* -1: none */
-void leec_agent_on_timer(leec_agent *agent);
-bool leec_agent_running(const leec_agent *agent);
-bool leec_agent_zombie(const leec_agent *agent);
-void leec_agent_destroy(leec_agent *agent); /* no deferral */
+void Leec_agent_try_admit(leec_agent *agent);
+void Leec_agent_account_ready(leec_agent *agent);
+int64_t Leec_agent_deadline(const leec_agent *agent); /* -1: none */
+void Leec_agent_on_timer(leec_agent *agent);
+bool Leec_agent_running(const leec_agent *agent);
+bool Leec_agent_zombie(const leec_agent *agent);
+void Leec_agent_destroy(leec_agent *agent); /* no deferral */
 
 /* Test hook (not public): a fake clock. */
-void leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata);
+void Leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata);
 
 #endif

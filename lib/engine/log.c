@@ -6,7 +6,7 @@
 #include "engine/internal.h"
 #include "acme/problem.h"
 
-void leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
+void Leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
 {
     if (!ctx || !ctx->log_fn || level > ctx->log_level)
         return;
@@ -21,21 +21,21 @@ void leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
      * DNS name, curl's words): no control character reaches a terminal
      * or a log file, C1 ones included. */
     if ((size_t)n < sizeof small) {
-        leec_text_clean(small, (size_t)n);
+        Leec_text_clean(small, (size_t)n);
         ctx->log_fn(ctx->log_ud, level, small);
         return;
     }
     char *big = malloc((size_t)n + 1);
     if (!big) {
         /* truncated beats nothing (a sequence cut at the end: '?') */
-        leec_text_clean(small, sizeof small - 1);
+        Leec_text_clean(small, sizeof small - 1);
         ctx->log_fn(ctx->log_ud, level, small);
         return;
     }
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    leec_text_clean(big, (size_t)n);
+    Leec_text_clean(big, (size_t)n);
     ctx->log_fn(ctx->log_ud, level, big);
     free(big);
 }

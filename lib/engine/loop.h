@@ -19,18 +19,18 @@ typedef void (*leec_io_fn)(void *userdata, int fd, unsigned events);
  * replaces its events and callback. The caller keeps ownership of fd and
  * must unwatch it before closing it. LEEC_E_IO, LEEC_E_NOMEM.
  */
-leec_code leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
+leec_code Leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
                           void *userdata);
-void leec_loop_unwatch(leec_ctx *ctx, int fd);
+void Leec_loop_unwatch(leec_ctx *ctx, int fd);
 
 typedef struct leec_timer leec_timer;
 typedef void (*leec_timer_fn)(void *userdata);
 
-/* Runs fn once at (or after) at_ms on the context's clock (leec_now_ms). The
+/* Runs fn once at (or after) at_ms on the context's clock (Leec_now_ms). The
  * handle is valid until fn runs or the timer is cancelled. NULL on OOM. */
-leec_timer *leec_loop_timer(leec_ctx *ctx, int64_t at_ms, leec_timer_fn fn,
+leec_timer *Leec_loop_timer(leec_ctx *ctx, int64_t at_ms, leec_timer_fn fn,
                             void *userdata);
 /* Cancels a timer that has not run yet; NULL is fine. */
-void leec_loop_timer_cancel(leec_ctx *ctx, leec_timer *timer);
+void Leec_loop_timer_cancel(leec_ctx *ctx, leec_timer *timer);
 
 #endif

@@ -23,7 +23,7 @@
 #define BACKOFF_MAX_S    86400
 #define TEXT_MAX         1024 /* last_error, explanation URL */
 
-void leec_renewal_clear(leec_renewal_state *st)
+void Leec_renewal_clear(leec_renewal_state *st)
 {
     free(st->serial);
     free(st->ari_id);
@@ -32,7 +32,7 @@ void leec_renewal_clear(leec_renewal_state *st)
     memset(st, 0, sizeof *st);
 }
 
-time_t leec_renewal_lifetime_due(time_t not_before, time_t not_after)
+time_t Leec_renewal_lifetime_due(time_t not_before, time_t not_after)
 {
     time_t life = not_after - not_before;
     if (life <= 0)
@@ -40,7 +40,7 @@ time_t leec_renewal_lifetime_due(time_t not_before, time_t not_after)
     return not_after - (life < LIFETIME_SHORT_S ? life / 2 : life / 3);
 }
 
-time_t leec_renewal_backoff_s(unsigned failures)
+time_t Leec_renewal_backoff_s(unsigned failures)
 {
     time_t d = BACKOFF_FIRST_S;
     for (unsigned i = 1; i < failures && d < BACKOFF_MAX_S; i++)
@@ -48,9 +48,9 @@ time_t leec_renewal_backoff_s(unsigned failures)
     return d > BACKOFF_MAX_S ? BACKOFF_MAX_S : d;
 }
 
-time_t leec_renewal_retry_at(unsigned failures, time_t now, time_t not_after)
+time_t Leec_renewal_retry_at(unsigned failures, time_t now, time_t not_after)
 {
-    time_t d = leec_renewal_backoff_s(failures);
+    time_t d = Leec_renewal_backoff_s(failures);
     if (not_after > now) {
         /* An hour's back-off would let a certificate of minutes lapse. */
         time_t cap = (not_after - now) / 3;
@@ -62,10 +62,10 @@ time_t leec_renewal_retry_at(unsigned failures, time_t now, time_t not_after)
     return now + d;
 }
 
-leec_due leec_renewal_due(const leec_renewal_state *st, bool window_current,
+leec_due Leec_renewal_due(const leec_renewal_state *st, bool window_current,
                           time_t not_before, time_t not_after)
 {
-    leec_due d = {leec_renewal_lifetime_due(not_before, not_after),
+    leec_due d = {Leec_renewal_lifetime_due(not_before, not_after),
                   LEEC_DUE_LIFETIME, false};
     if (st->revoked_at) {
         d.at = st->revoked_at;
@@ -97,9 +97,9 @@ static time_t get_time(const json_t *o, const char *key)
 
 static char *get_text(const json_t *o, const char *key)
 {
-    const char *s = o ? leec_json_str(o, key) : NULL;
+    const char *s = o ? Leec_json_str(o, key) : NULL;
     /* Printed by renew, list and the daemon: cleaned like any log line. */
-    return s && strlen(s) <= TEXT_MAX ? leec_sanitize(s, TEXT_MAX) : NULL;
+    return s && strlen(s) <= TEXT_MAX ? Leec_sanitize(s, TEXT_MAX) : NULL;
 }
 
 /* Whether the CA offered renewal information when the version was
@@ -122,7 +122,7 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
          * absent. */
         if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
             return rc;
-        if (rc == LEEC_OK && leec_json_parse_object(text, len, &o) == LEEC_OK)
+        if (rc == LEEC_OK && Leec_json_parse_object(text, len, &o) == LEEC_OK)
             meta = o;
     }
     json_t *v = meta ? json_object_get(meta, "ari_offered") : NULL;
@@ -148,18 +148,18 @@ static leec_code load_state(leec_store *store, const char *cert_name,
         store->ops->cert_read(store, cert_name, "renewal.json", &text, &len);
     if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
         return rc;
-    if (rc != LEEC_OK || leec_json_parse_object(text, len, &o) != LEEC_OK) {
+    if (rc != LEEC_OK || Leec_json_parse_object(text, len, &o) != LEEC_OK) {
         free(text);
         return from_meta(store, cert_name, meta, st);
     }
     free(text);
-    const char *whose = leec_json_str(o, "serial");
+    const char *whose = Leec_json_str(o, "serial");
     if (!whose || !serial || strcmp(whose, serial) != 0) {
         json_decref(o); /* another certificate's: not this one's past */
         return from_meta(store, cert_name, meta, st);
     }
-    const json_t *ari = leec_json_object(o, "ari");
-    const json_t *fail = leec_json_object(o, "failures");
+    const json_t *ari = Leec_json_object(o, "ari");
+    const json_t *fail = Leec_json_object(o, "failures");
     if (ari) {
         st->ari_known = true;
         st->ari_offered = json_is_true(json_object_get(ari, "offered"));
@@ -185,13 +185,13 @@ static leec_code load_state(leec_store *store, const char *cert_name,
     return ari ? LEEC_OK : from_meta(store, cert_name, meta, st);
 }
 
-leec_code leec_renewal_load(leec_store *store, const char *cert_name,
+leec_code Leec_renewal_load(leec_store *store, const char *cert_name,
                             const char *serial, leec_renewal_state *st)
 {
     return load_state(store, cert_name, serial, NULL, st);
 }
 
-char *leec_renewal_json(const leec_renewal_state *st)
+char *Leec_renewal_json(const leec_renewal_state *st)
 {
     json_t *o = json_object();
     char *s = NULL;
@@ -239,12 +239,12 @@ out:
     return s;
 }
 
-leec_code leec_renewal_save(leec_store *store, const char *cert_name,
+leec_code Leec_renewal_save(leec_store *store, const char *cert_name,
                             const leec_renewal_state *st)
 {
     if (!store->ops->cert_write_state)
         return LEEC_E_INVALID_ARG;
-    char *s = leec_renewal_json(st);
+    char *s = Leec_renewal_json(st);
     if (!s)
         return LEEC_E_NOMEM;
     leec_code rc =
@@ -254,7 +254,7 @@ leec_code leec_renewal_save(leec_store *store, const char *cert_name,
 }
 
 /* "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)", 't'/'z' accepted. */
-bool leec_rfc3339_parse(const char *s, time_t *out)
+bool Leec_rfc3339_parse(const char *s, time_t *out)
 {
     struct tm tm;
     int n = 0;
@@ -316,10 +316,10 @@ static time_t random_between(time_t a, time_t b)
     return a + (time_t)(r % ((unsigned long long)(b - a) + 1));
 }
 
-leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
+leec_code Leec_renewal_take_ari(leec_renewal_state *st, const char *id,
                                 const json_t *obj, long retry_after, time_t now)
 {
-    const json_t *w = leec_json_object(obj, "suggestedWindow");
+    const json_t *w = Leec_json_object(obj, "suggestedWindow");
     time_t start = 0, end = 0;
     long wait = retry_after >= 0 ? retry_after : LEEC_ARI_DEFAULT_CHECK_S;
     if (wait < LEEC_ARI_MIN_CHECK_S)
@@ -327,8 +327,8 @@ leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
     if (wait > LEEC_ARI_MAX_CHECK_S)
         wait = LEEC_ARI_MAX_CHECK_S;
     st->ari_known = st->ari_offered = true;
-    if (!w || !leec_rfc3339_parse(leec_json_str(w, "start"), &start) ||
-        !leec_rfc3339_parse(leec_json_str(w, "end"), &end) || end < start) {
+    if (!w || !Leec_rfc3339_parse(Leec_json_str(w, "start"), &start) ||
+        !Leec_rfc3339_parse(Leec_json_str(w, "end"), &end) || end < start) {
         st->next_check = now + LEEC_ARI_FAILED_CHECK_S;
         return LEEC_E_PROTOCOL;
     }
@@ -350,7 +350,7 @@ leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
     st->next_check = now + wait;
     free(st->explanation);
     st->explanation = NULL;
-    const char *ex = leec_json_str(obj, "explanationURL");
+    const char *ex = Leec_json_str(obj, "explanationURL");
     bool clean =
         ex && strlen(ex) <= TEXT_MAX && strncmp(ex, "https://", 8) == 0;
     for (const char *c = ex; clean && *c; c++)
@@ -361,7 +361,7 @@ leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
     return LEEC_OK;
 }
 
-const char *leec_renewal_rule_text(leec_due_reason why, time_t not_before,
+const char *Leec_renewal_rule_text(leec_due_reason why, time_t not_before,
                                    time_t not_after)
 {
     switch (why) {
@@ -381,7 +381,7 @@ const char *leec_renewal_rule_text(leec_due_reason why, time_t not_before,
 
 const char *leec_renewal_plan_rule(const leec_renewal_plan *plan)
 {
-    return plan ? leec_renewal_rule_text(plan->why, plan->not_before,
+    return plan ? Leec_renewal_rule_text(plan->why, plan->not_before,
                                          plan->not_after)
                 : "?";
 }
@@ -393,9 +393,9 @@ static leec_code pem_basics(const char *pem, time_t *nb, time_t *na,
 {
     unsigned char *der = NULL;
     size_t derlen = 0;
-    leec_code rc = leec_pem_cert_der(pem, strlen(pem), &der, &derlen);
+    leec_code rc = Leec_pem_cert_der(pem, strlen(pem), &der, &derlen);
     if (rc == LEEC_OK)
-        rc = leec_der_cert_basics(der, derlen, nb, na, serial);
+        rc = Leec_der_cert_basics(der, derlen, nb, na, serial);
     free(der);
     return rc;
 }
@@ -407,7 +407,7 @@ leec_code leec_store_note_revoked(leec_store *store, const char *cert_name,
     time_t nb, na;
     leec_renewal_state st;
     memset(&st, 0, sizeof st);
-    if (!store || !cert_pem || !leec_store_name_valid(cert_name))
+    if (!store || !cert_pem || !Leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     leec_code rc = pem_basics(cert_pem, &nb, &na, &mine);
     if (rc != LEEC_OK)
@@ -416,16 +416,16 @@ leec_code leec_store_note_revoked(leec_store *store, const char *cert_name,
         goto out;
     if (pem_basics(pem, &nb, &na, &cur) != LEEC_OK || strcmp(cur, mine) != 0)
         goto out; /* not the current version: nothing to plan */
-    if ((rc = leec_renewal_load(store, cert_name, cur, &st)) != LEEC_OK)
+    if ((rc = Leec_renewal_load(store, cert_name, cur, &st)) != LEEC_OK)
         goto out;
     if (!st.serial && !(st.serial = strdup(cur))) {
         rc = LEEC_E_NOMEM;
         goto out;
     }
     st.revoked_at = when > 0 ? when : 1;
-    rc = leec_renewal_save(store, cert_name, &st);
+    rc = Leec_renewal_save(store, cert_name, &st);
 out:
-    leec_renewal_clear(&st);
+    Leec_renewal_clear(&st);
     free(pem);
     free(mine);
     free(cur);
@@ -483,7 +483,7 @@ static char *read_part(leec_store *store, const char *name, const char *file,
         why = reason(rc, "%s", m ? m : "privkey.pem is refused as unsafe");
     }
     if (why || *rc != LEEC_OK) {
-        leec_secure_free(*text);
+        Leec_secure_free(*text);
         *text = NULL;
     }
     return why;
@@ -501,17 +501,17 @@ static char *parts_broken(const char *key, size_t klen, const char *mtext,
     json_t *o = NULL;
     if (klen == 0)
         why = reason(rc, "privkey.pem is empty");
-    else if (!leec_pem_key_plausible(key, klen) ||
-             (thorough && leec_key_load_pem(key, klen, &k) != LEEC_OK))
+    else if (!Leec_pem_key_plausible(key, klen) ||
+             (thorough && Leec_key_load_pem(key, klen, &k) != LEEC_OK))
         why = reason(rc, "privkey.pem holds no usable private key");
     else if (thorough &&
-             !leec_key_matches_cert_pem(k, cert_pem, strlen(cert_pem)))
+             !Leec_key_matches_cert_pem(k, cert_pem, strlen(cert_pem)))
         why = reason(rc, "privkey.pem is not the key of cert.pem");
     else if (mlen == 0)
         why = reason(rc, "meta.json is empty");
-    else if (leec_json_parse_object(mtext, mlen, &o) != LEEC_OK)
+    else if (Leec_json_parse_object(mtext, mlen, &o) != LEEC_OK)
         why = reason(rc, "meta.json is malformed (truncated?)");
-    leec_key_free(k);
+    Leec_key_free(k);
     if (!why && meta) {
         *meta = o;
         o = NULL;
@@ -520,7 +520,7 @@ static char *parts_broken(const char *key, size_t klen, const char *mtext,
     return why;
 }
 
-char *leec_version_broken(leec_store *store, const char *cert_name,
+char *Leec_version_broken(leec_store *store, const char *cert_name,
                           const char *cert_pem, bool thorough, leec_code *rc)
 {
     char *key = NULL, *meta = NULL, *why = NULL;
@@ -534,7 +534,7 @@ char *leec_version_broken(leec_store *store, const char *cert_name,
         free(why);
         why = NULL;
     }
-    leec_secure_free(key);
+    Leec_secure_free(key);
     free(meta);
     return why;
 }
@@ -550,7 +550,7 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     leec_renewal_state st;
     leec_renewal_plan *p = NULL;
     memset(&st, 0, sizeof st);
-    if (!store || !out || !leec_store_name_valid(cert_name))
+    if (!store || !out || !Leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     *out = NULL;
     /* The usual case in one go (one look at the live link): the three
@@ -578,7 +578,7 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
         broken = parts_broken(part[1], strlen(part[1]), part[2],
                               strlen(part[2]), part[0], false, &meta, &rc);
     } else {
-        broken = leec_version_broken(store, cert_name, part[0], false, &rc);
+        broken = Leec_version_broken(store, cert_name, part[0], false, &rc);
     }
     if (rc == LEEC_OK)
         rc = load_state(store, cert_name,
@@ -592,7 +592,7 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     p->not_after = na;
     /* renewal.json belongs to this certificate (its serial): its window
      * is current. */
-    leec_due d = leec_renewal_due(&st, true, nb, na);
+    leec_due d = Leec_renewal_due(&st, true, nb, na);
     p->due = d.at;
     p->why = d.why;
     p->ari_ignored = d.ari_ignored;
@@ -625,8 +625,8 @@ out:
     free(broken);
     json_decref(meta);
     free(part[0]);
-    leec_secure_free(part[1]);
+    Leec_secure_free(part[1]);
     free(part[2]);
-    leec_renewal_clear(&st);
+    Leec_renewal_clear(&st);
     return rc;
 }

@@ -36,25 +36,25 @@ typedef struct leec_renewal_state {
  * written for another certificate (a version installed meanwhile by
  * another process), gives an empty state (LEEC_OK). LEEC_E_NOMEM;
  * LEEC_E_STORE when the store refuses a file as unsafe. */
-leec_code leec_renewal_load(leec_store *store, const char *cert_name,
+leec_code Leec_renewal_load(leec_store *store, const char *cert_name,
                             const char *serial, leec_renewal_state *st);
 /* The state as JSON text (malloc'd, NULL on OOM). */
-char *leec_renewal_json(const leec_renewal_state *st);
+char *Leec_renewal_json(const leec_renewal_state *st);
 /* Replaces the current version's renewal.json (st->serial says whose). */
-leec_code leec_renewal_save(leec_store *store, const char *cert_name,
+leec_code Leec_renewal_save(leec_store *store, const char *cert_name,
                             const leec_renewal_state *st);
-void leec_renewal_clear(leec_renewal_state *st);
+void Leec_renewal_clear(leec_renewal_state *st);
 
 /* Due by lifetime: a third of it left, half for lifetimes under 10 days. */
-time_t leec_renewal_lifetime_due(time_t not_before, time_t not_after);
+time_t Leec_renewal_lifetime_due(time_t not_before, time_t not_after);
 /* The wait after the n-th consecutive failure: 1 h, 2 h, 4 h, ... 1 day. */
-time_t leec_renewal_backoff_s(unsigned failures);
+time_t Leec_renewal_backoff_s(unsigned failures);
 /* When the next attempt may come after the n-th consecutive failure at now,
  * for a certificate expiring at not_after: the back-off, but never more
  * than a third of the time left (at least LEEC_RETRY_MIN_S), so that a
  * short-lived certificate gets further attempts before it lapses. */
 #define LEEC_RETRY_MIN_S 10
-time_t leec_renewal_retry_at(unsigned failures, time_t now, time_t not_after);
+time_t Leec_renewal_retry_at(unsigned failures, time_t now, time_t not_after);
 
 /*
  * The one rule every reader follows (the agent, leec renew and its dry run,
@@ -81,25 +81,25 @@ typedef struct leec_due {
  * reason ("privkey.pem is empty"). *rc: LEEC_OK, or an error that is not
  * the version's fault (LEEC_E_NOMEM, LEEC_E_STORE: a version the store
  * refuses to read), with NULL returned. */
-char *leec_version_broken(leec_store *store, const char *cert_name,
+char *Leec_version_broken(leec_store *store, const char *cert_name,
                           const char *cert_pem, bool thorough, leec_code *rc);
 
 /* The rule in words (leec_renewal_plan_rule's text). */
-const char *leec_renewal_rule_text(leec_due_reason why, time_t not_before,
+const char *Leec_renewal_rule_text(leec_due_reason why, time_t not_before,
                                    time_t not_after);
-leec_due leec_renewal_due(const leec_renewal_state *st, bool window_current,
+leec_due Leec_renewal_due(const leec_renewal_state *st, bool window_current,
                           time_t not_before, time_t not_after);
 
 /* Takes a renewalInfo answer (the JSON object, its Retry-After or -1) for
  * id at now: the window (choosing a new random time when it moved), the
  * next check, the explanation. LEEC_E_PROTOCOL (no usable window; the
  * state then only gets a next check an hour later), LEEC_E_NOMEM. */
-leec_code leec_renewal_take_ari(leec_renewal_state *st, const char *id,
+leec_code Leec_renewal_take_ari(leec_renewal_state *st, const char *id,
                                 const json_t *obj, long retry_after,
                                 time_t now);
 
 /* RFC 3339 date-time ("2025-01-02T03:04:05Z", fractions and offsets
  * allowed) to time_t. false when malformed. */
-bool leec_rfc3339_parse(const char *s, time_t *out);
+bool Leec_rfc3339_parse(const char *s, time_t *out);
 
 #endif

@@ -57,11 +57,11 @@ static leec_code send_signed(leec_acme_req *r, char *nonce)
 {
     char *jws = NULL;
     leec_code rc =
-        leec_jws_sign(r->key, r->kid, nonce, r->url, r->payload, &jws);
+        Leec_jws_sign(r->key, r->kid, nonce, r->url, r->payload, &jws);
     free(nonce);
     if (rc != LEEC_OK)
         return rc;
-    rc = leec_http_submit(r->ctx->http, "POST", r->url, jws,
+    rc = Leec_http_submit(r->ctx->http, "POST", r->url, jws,
                           "application/jose+json", r->accept, on_response, r);
     free(jws);
     return rc;
@@ -81,7 +81,7 @@ static void on_nonce(void *ud, leec_http_resp *hr)
         deliver_error(r, LEEC_E_PROTOCOL, "newNonce gave no Replay-Nonce");
         return;
     }
-    leec_nonce_put(&ctx->nonces, hr->replay_nonce);
+    Leec_nonce_put(&ctx->nonces, hr->replay_nonce);
     /* Through the governor again: a pause may have begun meanwhile. */
     leec_code rc = dispatch(r);
     if (rc != LEEC_OK)
@@ -93,9 +93,9 @@ static leec_code send_now(leec_acme_req *r)
 {
     leec_ctx *ctx = r->ctx;
     if (!r->post)
-        return leec_http_submit(ctx->http, "GET", r->url, NULL, NULL, r->accept,
+        return Leec_http_submit(ctx->http, "GET", r->url, NULL, NULL, r->accept,
                                 on_response, r);
-    char *nonce = leec_nonce_take(&ctx->nonces);
+    char *nonce = Leec_nonce_take(&ctx->nonces);
     if (nonce)
         return send_signed(r, nonce);
     if (!ctx->dir.new_nonce)
@@ -103,7 +103,7 @@ static leec_code send_now(leec_acme_req *r)
     /* A CA whose nonces are never usable must not keep us asking. */
     if (++r->nonce_fetches > LEEC_BADNONCE_RETRIES)
         return LEEC_E_PROTOCOL;
-    return leec_http_submit(ctx->http, "HEAD", ctx->dir.new_nonce, NULL, NULL,
+    return Leec_http_submit(ctx->http, "HEAD", ctx->dir.new_nonce, NULL, NULL,
                             NULL, on_nonce, r);
 }
 
@@ -124,18 +124,18 @@ static leec_code dispatch(leec_acme_req *r)
 {
     leec_ctx *ctx = r->ctx;
     if (ctx->deferred ||
-        leec_gov_request_admit(ctx->gov, leec_now_ms(ctx), NULL) > 0) {
+        Leec_gov_request_admit(ctx->gov, Leec_now_ms(ctx), NULL) > 0) {
         hold(r); /* FIFO: nobody overtakes a request already waiting */
         return LEEC_OK;
     }
     return send_now(r);
 }
 
-int64_t leec_acme_release(leec_ctx *ctx)
+int64_t Leec_acme_release(leec_ctx *ctx)
 {
     while (ctx->deferred) {
-        int64_t now = leec_now_ms(ctx);
-        int64_t wait = leec_gov_request_admit(ctx->gov, now, NULL);
+        int64_t now = Leec_now_ms(ctx);
+        int64_t wait = Leec_gov_request_admit(ctx->gov, now, NULL);
         if (wait > 0)
             return now + wait;
         leec_acme_req *r = ctx->deferred;
@@ -167,13 +167,13 @@ static void unhold(leec_ctx *ctx, leec_acme_req *r)
     }
 }
 
-leec_wait_reason leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
+leec_wait_reason Leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
                                 int64_t *until)
 {
     *until = -1;
     if (!r || !r->held)
         return LEEC_WAIT_NONE;
-    int64_t p = leec_gov_paused_until(ctx->gov, leec_now_ms(ctx));
+    int64_t p = Leec_gov_paused_until(ctx->gov, Leec_now_ms(ctx));
     if (p) {
         *until = p;
         return LEEC_WAIT_PAUSED;
@@ -181,7 +181,7 @@ leec_wait_reason leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
     return LEEC_WAIT_RATE;
 }
 
-void leec_acme_drop_deferred(leec_ctx *ctx)
+void Leec_acme_drop_deferred(leec_ctx *ctx)
 {
     while (ctx->deferred) {
         leec_acme_req *r = ctx->deferred;
@@ -203,10 +203,10 @@ static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
      * requests it answers (each agent's own) instead of stalling all. */
     if (retry_after > (long)ctx->max_pause_s)
         return false;
-    int64_t now = leec_now_ms(ctx);
+    int64_t now = Leec_now_ms(ctx);
     int64_t until =
-        leec_gov_on_response(ctx->gov, now, hr->status, retry_after);
-    int64_t end = leec_gov_paused_until(ctx->gov, now);
+        Leec_gov_on_response(ctx->gov, now, hr->status, retry_after);
+    int64_t end = Leec_gov_paused_until(ctx->gov, now);
     if (!end || end - now > (int64_t)ctx->max_pause_s * 1000 ||
         r->pause_tries >= 5)
         return false;
@@ -218,7 +218,7 @@ static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
         struct tm tm;
         localtime_r(&wall, &tm);
         strftime(when, sizeof when, "%H:%M:%S", &tm);
-        leec_log(ctx, LEEC_LOG_WARN,
+        Leec_log(ctx, LEEC_LOG_WARN,
                  "the CA answered HTTP %ld%s%s: pausing every request to it "
                  "until %s",
                  hr->status, problem && problem->detail ? ": " : "",
@@ -253,12 +253,12 @@ static void nonce_pause(leec_acme_req *r)
     r->nonce_rounds++;
     r->nonce_tries = 0;
     r->nonce_fetches = 0;
-    leec_log(ctx, LEEC_LOG_INFO,
+    Leec_log(ctx, LEEC_LOG_INFO,
              "%s: %d badNonce answers in a row; sending it again in %lld ms "
              "(round %d of %d)",
              r->url, LEEC_BADNONCE_RETRIES, (long long)wait, r->nonce_rounds,
              LEEC_BADNONCE_ROUNDS);
-    if (!(r->nonce_timer = leec_loop_timer(ctx, leec_now_ms(ctx) + wait,
+    if (!(r->nonce_timer = Leec_loop_timer(ctx, Leec_now_ms(ctx) + wait,
                                            after_nonce_pause, r)))
         deliver_error(r, LEEC_E_NOMEM, NULL);
 }
@@ -268,12 +268,12 @@ static void on_response(void *ud, leec_http_resp *hr)
     leec_acme_req *r = ud;
     leec_ctx *ctx = r->ctx;
     if (hr->err != LEEC_OK) {
-        leec_log(ctx, LEEC_LOG_DEBUG, "%s: transport error: %s", r->url,
+        Leec_log(ctx, LEEC_LOG_DEBUG, "%s: transport error: %s", r->url,
                  hr->errmsg ? hr->errmsg : leec_strerror(hr->err));
         deliver_error(r, hr->err, hr->errmsg);
         return;
     }
-    leec_nonce_put(&ctx->nonces, hr->replay_nonce);
+    Leec_nonce_put(&ctx->nonces, hr->replay_nonce);
 
     leec_acme_resp resp;
     memset(&resp, 0, sizeof resp);
@@ -282,28 +282,28 @@ static void on_response(void *ud, leec_http_resp *hr)
     resp.location = hr->location;
     resp.body = &hr->body;
     resp.content_type = hr->content_type;
-    resp.retry_after = leec_retry_after_seconds(hr->retry_after, time(NULL));
+    resp.retry_after = Leec_retry_after_seconds(hr->retry_after, time(NULL));
     if (is_json_type(hr->content_type) && hr->body.len)
-        (void)leec_json_parse_object(hr->body.data, hr->body.len, &resp.json);
+        (void)Leec_json_parse_object(hr->body.data, hr->body.len, &resp.json);
     if (hr->status >= 400) {
-        resp.problem = resp.json ? leec_problem_from_json(resp.json, hr->status,
+        resp.problem = resp.json ? Leec_problem_from_json(resp.json, hr->status,
                                                           resp.retry_after)
                                  : NULL;
         if (paused_by(r, hr, resp.retry_after, resp.problem)) {
-            leec_problem_free(resp.problem);
+            Leec_problem_free(resp.problem);
             json_decref(resp.json);
             return;
         }
         /* RFC 8555 §6.5: retry a badNonce with the nonce it carried; a
          * run of them, again after a pause (the request was not taken). */
-        if (r->post && leec_problem_is(resp.problem, "badNonce") &&
+        if (r->post && Leec_problem_is(resp.problem, "badNonce") &&
             (r->nonce_tries < LEEC_BADNONCE_RETRIES ||
              r->nonce_rounds < LEEC_BADNONCE_ROUNDS)) {
-            leec_problem_free(resp.problem);
+            Leec_problem_free(resp.problem);
             json_decref(resp.json);
             if (r->nonce_tries < LEEC_BADNONCE_RETRIES) {
                 r->nonce_tries++;
-                leec_log(ctx, LEEC_LOG_DEBUG, "badNonce on %s, retrying (%d)",
+                Leec_log(ctx, LEEC_LOG_DEBUG, "badNonce on %s, retrying (%d)",
                          r->url, r->nonce_tries);
                 leec_code rc = dispatch(r);
                 if (rc != LEEC_OK)
@@ -316,7 +316,7 @@ static void on_response(void *ud, leec_http_resp *hr)
     }
     resp.err = LEEC_OK;
     r->fn(r->userdata, &resp);
-    leec_problem_free(resp.problem);
+    Leec_problem_free(resp.problem);
     json_decref(resp.json);
     req_free(r);
 }
@@ -326,7 +326,7 @@ static leec_code start(leec_ctx *ctx, bool post, const char *url,
                        const char *kid, const char *accept, leec_acme_fn fn,
                        void *userdata, leec_acme_req **handle)
 {
-    if (!leec_url_ok(url))
+    if (!Leec_url_ok(url))
         return LEEC_E_INSECURE_URL;
     leec_acme_req *r = calloc(1, sizeof *r);
     if (!r)
@@ -353,7 +353,7 @@ static leec_code start(leec_ctx *ctx, bool post, const char *url,
     return LEEC_OK;
 }
 
-leec_code leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
+leec_code Leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
                          const leec_key *key, const char *kid,
                          const char *accept, leec_acme_fn fn, void *userdata,
                          leec_acme_req **handle)
@@ -362,22 +362,22 @@ leec_code leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
                  handle);
 }
 
-leec_code leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
+leec_code Leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
                         void *userdata, leec_acme_req **handle)
 {
     return start(ctx, false, url, NULL, NULL, NULL, "application/json", fn,
                  userdata, handle);
 }
 
-void leec_acme_cancel(leec_ctx *ctx, leec_acme_req *r)
+void Leec_acme_cancel(leec_ctx *ctx, leec_acme_req *r)
 {
     if (!r)
         return;
     if (r->held)
         unhold(ctx, r);
     else if (r->nonce_timer)
-        leec_loop_timer_cancel(ctx, r->nonce_timer);
+        Leec_loop_timer_cancel(ctx, r->nonce_timer);
     else if (ctx->http)
-        leec_http_cancel(ctx->http, r);
+        Leec_http_cancel(ctx->http, r);
     req_free(r);
 }

@@ -28,18 +28,18 @@ static void revoke_destroy(leec_op *base)
     free(op->what);
     free(op->payload);
     free(op->serial);
-    leec_key_free(op->cert_key);
+    Leec_key_free(op->cert_key);
     free(op);
 }
 
 static void on_response(void *ud, leec_acme_resp *r)
 {
     struct leec_revoke_op *op = ud;
-    if (!leec_op_answer_ok(&op->base, r, "revokeCert"))
+    if (!Leec_op_answer_ok(&op->base, r, "revokeCert"))
         return;
-    leec_log(op->base.ctx, LEEC_LOG_INFO, "certificate %s revoked",
+    Leec_log(op->base.ctx, LEEC_LOG_INFO, "certificate %s revoked",
              op->serial ? op->serial : "?");
-    leec_op_finish(&op->base, LEEC_OK, NULL);
+    Leec_op_finish(&op->base, LEEC_OK, NULL);
 }
 
 static leec_code revoke_send(leec_op *base)
@@ -47,16 +47,16 @@ static leec_code revoke_send(leec_op *base)
     struct leec_revoke_op *op = (struct leec_revoke_op *)base;
     leec_ctx *ctx = base->ctx;
     if (!ctx->dir.revoke_cert) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "the CA's directory has no revokeCert URL");
         return LEEC_E_PROTOCOL;
     }
     const leec_key *key = op->cert_key ? op->cert_key : ctx->acct_key;
     const char *kid = op->cert_key ? NULL : ctx->acct_url;
-    leec_log(ctx, LEEC_LOG_DEBUG, "revoking %s (signed by the %s)",
+    Leec_log(ctx, LEEC_LOG_DEBUG, "revoking %s (signed by the %s)",
              op->serial ? op->serial : "?",
              kid ? "account" : "certificate key");
-    return leec_acme_post(ctx, ctx->dir.revoke_cert, op->payload, key, kid,
+    return Leec_acme_post(ctx, ctx->dir.revoke_cert, op->payload, key, kid,
                           NULL, on_response, op, &base->req);
 }
 
@@ -93,11 +93,11 @@ static char *revoke_payload(const char *cert_pem, int reason, leec_code *rc)
     size_t derlen = 0;
     char *b64 = NULL, *out = NULL;
     json_t *o = NULL;
-    *rc = leec_cert_pem_to_der(cert_pem, strlen(cert_pem), &der, &derlen);
+    *rc = Leec_cert_pem_to_der(cert_pem, strlen(cert_pem), &der, &derlen);
     if (*rc != LEEC_OK)
         goto out;
     *rc = LEEC_E_NOMEM;
-    if (!(b64 = leec_b64url_encode(der, derlen)) ||
+    if (!(b64 = Leec_b64url_encode(der, derlen)) ||
         !(o = json_pack("{s:s}", "certificate", b64)))
         goto out;
     if (reason != LEEC_REVOKE_NO_REASON &&
@@ -123,7 +123,7 @@ leec_code leec_ctx_revoke(leec_ctx *ctx, const char *cert_pem,
     rc = LEEC_E_NOMEM;
     if (!(op = calloc(1, sizeof *op)))
         goto fail;
-    leec_op_init(&op->base, ctx, &revoke_kind, NULL);
+    Leec_op_init(&op->base, ctx, &revoke_kind, NULL);
     op->done = done;
     op->userdata = userdata;
     if (!(op->payload = revoke_payload(cert_pem, reason, &rc)))
@@ -141,24 +141,24 @@ leec_code leec_ctx_revoke(leec_ctx *ctx, const char *cert_pem,
     }
     op->base.what = op->what;
     if (cert_key_pem) {
-        rc = leec_key_load_pem(cert_key_pem, strlen(cert_key_pem),
+        rc = Leec_key_load_pem(cert_key_pem, strlen(cert_key_pem),
                                &op->cert_key);
         if (rc != LEEC_OK)
             goto fail;
-        if (!leec_key_matches_cert_pem(op->cert_key, cert_pem,
+        if (!Leec_key_matches_cert_pem(op->cert_key, cert_pem,
                                        strlen(cert_pem))) {
             rc = LEEC_E_CERT_MISMATCH;
             goto fail;
         }
         op->base.dir_only = true;
-    } else if ((rc = leec_op_saved_account_exists(ctx)) != LEEC_OK) {
+    } else if ((rc = Leec_op_saved_account_exists(ctx)) != LEEC_OK) {
         goto fail;
     }
-    if ((rc = leec_op_queue(&op->base)) != LEEC_OK)
+    if ((rc = Leec_op_queue(&op->base)) != LEEC_OK)
         goto fail;
     return LEEC_OK;
 fail:
     if (op)
-        leec_op_free(&op->base);
+        Leec_op_free(&op->base);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* The DNS transport: one message out, one validated answer back, over UDP
  * (retried) or TCP. The same state machine serves the asynchronous API (on
- * the context's loop) and the blocking one (leec_dns_send_sync drives it
+ * the context's loop) and the blocking one (Leec_dns_send_sync drives it
  * with poll()), so both validate answers the same way. */
 #define _GNU_SOURCE
 
@@ -34,7 +34,7 @@
 #define UDP_BURST 16
 
 struct leec_dns_query {
-    leec_ctx *ctx; /* NULL: driven by leec_dns_send_sync's poll loop */
+    leec_ctx *ctx; /* NULL: driven by Leec_dns_send_sync's poll loop */
     struct sockaddr_storage sa;
     socklen_t salen;
     unsigned char *out; /* 2-byte length prefix (for TCP) + the message */
@@ -117,7 +117,7 @@ out:
     return rc;
 }
 
-leec_code leec_dns_parse_addr(const char *text, int default_port,
+leec_code Leec_dns_parse_addr(const char *text, int default_port,
                               struct sockaddr_storage *out, socklen_t *len)
 {
     char host[INET6_ADDRSTRLEN + 32];
@@ -164,7 +164,7 @@ leec_code leec_dns_parse_addr(const char *text, int default_port,
 
 /* Names in questions we send are never compressed, but a pointer is
  * followed by nothing else in the name, so it is skipped either way. */
-size_t leec_dns_question_end(const unsigned char *m, size_t len)
+size_t Leec_dns_question_end(const unsigned char *m, size_t len)
 {
     size_t off = DNS_HDR;
     unsigned qd = 0;
@@ -196,7 +196,7 @@ size_t leec_dns_question_end(const unsigned char *m, size_t len)
 
 /* What belongs to a query: see dns.h. Kept apart from the query's state so
  * that the fuzz target's stand-in transport judges answers the same way. */
-bool leec_dns_answer_matches(const unsigned char *m, size_t qend,
+bool Leec_dns_answer_matches(const unsigned char *m, size_t qend,
                              const unsigned char *a, size_t n)
 {
     if (n < DNS_HDR || a[0] != m[0] || a[1] != m[1])
@@ -212,7 +212,7 @@ bool leec_dns_answer_matches(const unsigned char *m, size_t qend,
 
 static bool answer_ok(const leec_dns_query *q, const unsigned char *a, size_t n)
 {
-    return leec_dns_answer_matches(q->out + 2, q->qend, a, n);
+    return Leec_dns_answer_matches(q->out + 2, q->qend, a, n);
 }
 
 /* ---- the state machine ---- */
@@ -226,7 +226,7 @@ static int64_t mono_ms(void)
 
 static int64_t now(const leec_dns_query *q)
 {
-    return q->ctx ? leec_now_ms(q->ctx) : mono_ms();
+    return q->ctx ? Leec_now_ms(q->ctx) : mono_ms();
 }
 
 static void on_io(void *userdata, int fd, unsigned events);
@@ -235,7 +235,7 @@ static void on_timer(void *userdata);
 static leec_code watch(leec_dns_query *q, unsigned events)
 {
     if (q->ctx) {
-        leec_code rc = leec_loop_watch(q->ctx, q->fd, events, on_io, q);
+        leec_code rc = Leec_loop_watch(q->ctx, q->fd, events, on_io, q);
         if (rc != LEEC_OK)
             return rc;
     }
@@ -246,7 +246,7 @@ static leec_code watch(leec_dns_query *q, unsigned events)
 static void cancel_timer(leec_dns_query *q)
 {
     if (q->ctx && q->timer)
-        leec_loop_timer_cancel(q->ctx, q->timer);
+        Leec_loop_timer_cancel(q->ctx, q->timer);
     q->timer = NULL;
     q->timer_at = -1;
 }
@@ -255,7 +255,7 @@ static leec_code set_timer(leec_dns_query *q, int64_t at)
 {
     cancel_timer(q);
     if (q->ctx) {
-        q->timer = leec_loop_timer(q->ctx, at, on_timer, q);
+        q->timer = Leec_loop_timer(q->ctx, at, on_timer, q);
         if (!q->timer)
             return LEEC_E_NOMEM;
     }
@@ -270,7 +270,7 @@ static void close_socket(leec_dns_query *q)
     if (q->fd < 0)
         return;
     if (q->watched && q->ctx)
-        leec_loop_unwatch(q->ctx, q->fd);
+        Leec_loop_unwatch(q->ctx, q->fd);
     q->watched = 0;
     close(q->fd);
     q->fd = -1;
@@ -541,7 +541,7 @@ static leec_code query_new(leec_ctx *ctx, const struct sockaddr *sa,
     q->out[0] = (unsigned char)(len >> 8);
     q->out[1] = (unsigned char)len;
     memcpy(q->out + 2, msg, len);
-    if (!(q->qend = leec_dns_question_end(q->out + 2, len))) {
+    if (!(q->qend = Leec_dns_question_end(q->out + 2, len))) {
         query_free(q);
         return LEEC_E_INVALID_ARG;
     }
@@ -559,7 +559,7 @@ static leec_code query_new(leec_ctx *ctx, const struct sockaddr *sa,
     return LEEC_OK;
 }
 
-leec_code leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
+leec_code Leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
                         socklen_t salen, const unsigned char *msg, size_t len,
                         bool tcp, int timeout_ms, leec_dns_fn fn,
                         void *userdata, leec_dns_query **handle)
@@ -582,7 +582,7 @@ leec_code leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
     return LEEC_OK;
 }
 
-void leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q)
+void Leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q)
 {
     (void)ctx;
     /* From inside its own callback the query is about to be freed by
@@ -617,7 +617,7 @@ static void sync_done(void *userdata, leec_code rc, const unsigned char *wire,
     r->rlen = len;
 }
 
-leec_code leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
+leec_code Leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
                              const unsigned char *msg, size_t len, bool tcp,
                              int timeout_ms, unsigned char **reply,
                              size_t *rlen)

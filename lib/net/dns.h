@@ -13,12 +13,12 @@
 
 /* "ADDR", "ADDR:PORT", "[V6]:PORT" -> a socket address (default_port when
  * none given). Numeric addresses only. LEEC_E_INVALID_ARG. */
-leec_code leec_dns_parse_addr(const char *text, int default_port,
+leec_code Leec_dns_parse_addr(const char *text, int default_port,
                               struct sockaddr_storage *out, socklen_t *len);
 
 /* Offset just past the question section of the message m, or 0 if it is
  * malformed. */
-size_t leec_dns_question_end(const unsigned char *m, size_t len);
+size_t Leec_dns_question_end(const unsigned char *m, size_t len);
 
 /* Whether a (n bytes) answers the message m, whose question section ends
  * at qend: same ID and opcode, QR set, and the same question, byte for
@@ -26,8 +26,8 @@ size_t leec_dns_question_end(const unsigned char *m, size_t len);
  * An error answer without a question (some servers send FORMERR/NOTIMP
  * that way) matches, so that the caller sees the server's rcode rather
  * than a timeout; it carries no data. Every answer is judged so before
- * the callback of leec_dns_send sees it. */
-bool leec_dns_answer_matches(const unsigned char *m, size_t qend,
+ * the callback of Leec_dns_send sees it. */
+bool Leec_dns_answer_matches(const unsigned char *m, size_t qend,
                              const unsigned char *a, size_t n);
 
 typedef struct leec_dns_query leec_dns_query;
@@ -45,15 +45,15 @@ typedef void (*leec_dns_fn)(void *userdata, leec_code rc,
  * bounded (64 KiB). fn runs exactly once from leec_ctx_perform() unless
  * cancelled. *q (if not NULL) receives a handle valid until fn runs.
  */
-leec_code leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
+leec_code Leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
                         socklen_t salen, const unsigned char *msg, size_t len,
                         bool tcp, int timeout_ms, leec_dns_fn fn,
                         void *userdata, leec_dns_query **q);
-void leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q);
+void Leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q);
 
 /* The same, blocking (poll), for teardown paths only; bounded by
  * timeout_ms. *reply malloc'd. */
-leec_code leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
+leec_code Leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
                              const unsigned char *msg, size_t len, bool tcp,
                              int timeout_ms, unsigned char **reply,
                              size_t *rlen);

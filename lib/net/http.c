@@ -95,11 +95,11 @@ static void req_free(http_req *r)
     }
     curl_slist_free_all(r->headers);
     free(r->body);
-    leec_http_resp_clear(&r->resp);
+    Leec_http_resp_clear(&r->resp);
     free(r);
 }
 
-leec_http *leec_http_new(const leec_http_opts *o)
+leec_http *Leec_http_new(const leec_http_opts *o)
 {
     leec_http *h = calloc(1, sizeof *h);
     if (!h)
@@ -113,7 +113,7 @@ leec_http *leec_http_new(const leec_http_opts *o)
         h->ca_bundle = strdup(o->ca_bundle);
     if (h->epfd < 0 || !h->multi || !h->share || !h->user_agent ||
         (o->ca_bundle && !h->ca_bundle)) {
-        leec_http_free(h);
+        Leec_http_free(h);
         return NULL;
     }
     /* One TLS session cache and DNS cache for every request of the context. */
@@ -132,7 +132,7 @@ leec_http *leec_http_new(const leec_http_opts *o)
     return h;
 }
 
-void leec_http_free(leec_http *h)
+void Leec_http_free(leec_http *h)
 {
     if (!h)
         return;
@@ -156,7 +156,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     http_req *r = ud;
     size_t n = size * nmemb;
-    if (leec_buf_append(&r->resp.body, ptr, n) != LEEC_OK) {
+    if (Leec_buf_append(&r->resp.body, ptr, n) != LEEC_OK) {
         r->resp.err = LEEC_E_TOO_LARGE;
         return 0; /* makes curl abort the transfer */
     }
@@ -167,16 +167,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     http_req *r = ud;
     size_t n = size * nmemb;
-    leec_http_header_line(&r->resp, ptr, n);
+    Leec_http_header_line(&r->resp, ptr, n);
     return n;
 }
 
-leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
+leec_code Leec_http_submit(leec_http *h, const char *method, const char *url,
                            const char *body, const char *content_type,
                            const char *accept, leec_http_done_fn fn,
                            void *userdata)
 {
-    return leec_http_submit_headers(h, method, url, body, content_type, accept,
+    return Leec_http_submit_headers(h, method, url, body, content_type, accept,
                                     NULL, fn, userdata);
 }
 
@@ -195,17 +195,17 @@ static bool header_ok(const char *hv)
     return true;
 }
 
-leec_code leec_http_submit_headers(leec_http *h, const char *method,
+leec_code Leec_http_submit_headers(leec_http *h, const char *method,
                                    const char *url, const char *body,
                                    const char *content_type, const char *accept,
                                    const char *const *headers,
                                    leec_http_done_fn fn, void *userdata)
 {
-    return leec_http_submit_opts(h, method, url, body, content_type, accept,
+    return Leec_http_submit_opts(h, method, url, body, content_type, accept,
                                  headers, NULL, fn, userdata);
 }
 
-leec_code leec_http_submit_opts(leec_http *h, const char *method,
+leec_code Leec_http_submit_opts(leec_http *h, const char *method,
                                 const char *url, const char *body,
                                 const char *content_type, const char *accept,
                                 const char *const *headers,
@@ -232,7 +232,7 @@ leec_code leec_http_submit_opts(leec_http *h, const char *method,
     r->h = h;
     r->fn = fn;
     r->userdata = userdata;
-    leec_buf_init(&r->resp.body, max_body);
+    Leec_buf_init(&r->resp.body, max_body);
     r->easy = curl_easy_init();
     if (!r->easy)
         goto out;
@@ -342,7 +342,7 @@ static void unlink_req(leec_http *h, http_req *r)
     }
 }
 
-void leec_http_cancel(leec_http *h, void *userdata)
+void Leec_http_cancel(leec_http *h, void *userdata)
 {
     http_req **pp = &h->reqs;
     while (*pp) {
@@ -406,7 +406,7 @@ static void collect(leec_http *h)
     }
 }
 
-leec_code leec_http_perform(leec_http *h)
+leec_code Leec_http_perform(leec_http *h)
 {
     struct epoll_event ev[EVENTS_MAX];
     int running = 0;
@@ -433,12 +433,12 @@ leec_code leec_http_perform(leec_http *h)
     return LEEC_OK;
 }
 
-int leec_http_fd(leec_http *h)
+int Leec_http_fd(leec_http *h)
 {
     return h->epfd;
 }
 
-long leec_http_timeout_ms(leec_http *h)
+long Leec_http_timeout_ms(leec_http *h)
 {
     if (h->timer_at < 0)
         return -1;
@@ -446,12 +446,12 @@ long leec_http_timeout_ms(leec_http *h)
     return d < 0 ? 0 : (long)d;
 }
 
-unsigned long leec_http_connection_count(leec_http *h)
+unsigned long Leec_http_connection_count(leec_http *h)
 {
     return h->connects;
 }
 
-unsigned long leec_http_request_count(leec_http *h)
+unsigned long Leec_http_request_count(leec_http *h)
 {
     return h->count;
 }

@@ -48,36 +48,36 @@ typedef struct leec_http_resp {
  * Location, Replay-Nonce, Retry-After and Link (http_parse.c, no curl). A
  * status line starts a new response (after 100-continue): the values kept
  * so far are dropped. */
-void leec_http_header_line(leec_http_resp *resp, const char *line, size_t n);
+void Leec_http_header_line(leec_http_resp *resp, const char *line, size_t n);
 /* Frees what resp holds (its strings, body and links), not resp itself. */
-void leec_http_resp_clear(leec_http_resp *resp);
+void Leec_http_resp_clear(leec_http_resp *resp);
 
-/* Called once per request, from leec_http_perform(). resp is owned by the
+/* Called once per request, from Leec_http_perform(). resp is owned by the
  * transport and valid only during the call. */
 typedef void (*leec_http_done_fn)(void *userdata, leec_http_resp *resp);
 
-leec_http *leec_http_new(const leec_http_opts *opts);
-void leec_http_free(leec_http *h);
+leec_http *Leec_http_new(const leec_http_opts *opts);
+void Leec_http_free(leec_http *h);
 
 /*
  * Starts a request to an https:// URL (other schemes fail when the request
  * runs: LEEC_E_HTTP in the response). method is "GET", "HEAD" or "POST";
  * body (POST) is copied; content_type for the body, accept for the Accept
  * header (NULL: none). userdata identifies the request for
- * leec_http_cancel(). Errors: LEEC_E_NOMEM, LEEC_E_HTTP.
+ * Leec_http_cancel(). Errors: LEEC_E_NOMEM, LEEC_E_HTTP.
  */
-leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
+leec_code Leec_http_submit(leec_http *h, const char *method, const char *url,
                            const char *body, const char *content_type,
                            const char *accept, leec_http_done_fn fn,
                            void *userdata);
 
 /*
- * leec_http_submit with extra request headers: headers is NULL or a
+ * Leec_http_submit with extra request headers: headers is NULL or a
  * NULL-terminated array of "Name: value" lines (copied; a line with CR/LF
  * or a bad name is refused with LEEC_E_INVALID_ARG). method may also be
  * another verb ("DELETE", "PUT"), sent as is, with body when not NULL.
  */
-leec_code leec_http_submit_headers(leec_http *h, const char *method,
+leec_code Leec_http_submit_headers(leec_http *h, const char *method,
                                    const char *url, const char *body,
                                    const char *content_type, const char *accept,
                                    const char *const *headers,
@@ -96,9 +96,9 @@ typedef struct leec_http_req_opts {
 } leec_http_req_opts;
 
 /*
- * leec_http_submit_headers with per-request settings (o may be NULL: none).
+ * Leec_http_submit_headers with per-request settings (o may be NULL: none).
  */
-leec_code leec_http_submit_opts(leec_http *h, const char *method,
+leec_code Leec_http_submit_opts(leec_http *h, const char *method,
                                 const char *url, const char *body,
                                 const char *content_type, const char *accept,
                                 const char *const *headers,
@@ -106,22 +106,22 @@ leec_code leec_http_submit_opts(leec_http *h, const char *method,
                                 leec_http_done_fn fn, void *userdata);
 
 /* Drops every request with this userdata; their callbacks never run. */
-void leec_http_cancel(leec_http *h, void *userdata);
+void Leec_http_cancel(leec_http *h, void *userdata);
 
 /* Reads/writes what is ready and runs callbacks of finished requests. */
-leec_code leec_http_perform(leec_http *h);
+leec_code Leec_http_perform(leec_http *h);
 
 /* An epoll descriptor that is readable when a socket of the transport has
  * work; perform() then. -1 when the transport has none (a fake one). */
-int leec_http_fd(leec_http *h);
+int Leec_http_fd(leec_http *h);
 
 /* Milliseconds until the transport needs perform() (-1: no requests). */
-long leec_http_timeout_ms(leec_http *h);
+long Leec_http_timeout_ms(leec_http *h);
 
 /* Requests started so far. */
-unsigned long leec_http_request_count(leec_http *h);
+unsigned long Leec_http_request_count(leec_http *h);
 
 /* Connections (TCP + TLS handshakes) opened so far. */
-unsigned long leec_http_connection_count(leec_http *h);
+unsigned long Leec_http_connection_count(leec_http *h);
 
 #endif

@@ -88,7 +88,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
         goto out;
     token = url + plen;
     /* Only the base64url alphabet: no '/', '.', '%' tricks reach lookup. */
-    if (!leec_b64url_valid(token, TOKEN_MAX))
+    if (!Leec_b64url_valid(token, TOKEN_MAX))
         goto out;
     key_auth = srv->lookup(srv->userdata, token);
 
@@ -98,7 +98,7 @@ out:
     return respond(conn, MHD_HTTP_OK, key_auth);
 }
 
-/* On a socket of our own (leec_listen_open): why a bind failed is known,
+/* On a socket of our own (Leec_listen_open): why a bind failed is known,
  * which MHD would not tell. MHD owns it from here (closed on stop). */
 static struct MHD_Daemon *start(leec_http01_server *srv, int fd)
 {
@@ -110,7 +110,7 @@ static struct MHD_Daemon *start(leec_http01_server *srv, int fd)
                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_END);
 }
 
-leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
+leec_code Leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
                                  void *userdata, leec_http01_server **out)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -122,7 +122,7 @@ leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
     if (!out || !fn)
         goto out;
     *out = NULL;
-    rc = leec_parse_listen_addr(addr, &ss, &sslen, &port);
+    rc = Leec_parse_listen_addr(addr, &ss, &sslen, &port);
     if (rc != LEEC_OK)
         goto out;
 
@@ -134,7 +134,7 @@ leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
     srv->userdata = userdata;
 
     int fd = -1;
-    if ((rc = leec_listen_open(&ss, sslen, port, (int)CONN_LIMIT, &fd)) !=
+    if ((rc = Leec_listen_open(&ss, sslen, port, (int)CONN_LIMIT, &fd)) !=
         LEEC_OK)
         goto out;
     if (!(srv->daemon = start(srv, fd))) {
@@ -147,11 +147,11 @@ leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
     rc = LEEC_OK;
 
 out:
-    leec_http01_server_free(srv);
+    Leec_http01_server_free(srv);
     return rc;
 }
 
-int leec_http01_server_fd(leec_http01_server *srv)
+int Leec_http01_server_fd(leec_http01_server *srv)
 {
     const union MHD_DaemonInfo *info = NULL;
 
@@ -161,7 +161,7 @@ int leec_http01_server_fd(leec_http01_server *srv)
     return info ? info->epoll_fd : -1;
 }
 
-long leec_http01_server_timeout_ms(leec_http01_server *srv)
+long Leec_http01_server_timeout_ms(leec_http01_server *srv)
 {
     MHD_UNSIGNED_LONG_LONG ms = 0;
 
@@ -170,13 +170,13 @@ long leec_http01_server_timeout_ms(leec_http01_server *srv)
     return ms > (MHD_UNSIGNED_LONG_LONG)LONG_MAX ? LONG_MAX : (long)ms;
 }
 
-void leec_http01_server_run(leec_http01_server *srv)
+void Leec_http01_server_run(leec_http01_server *srv)
 {
     if (srv && srv->daemon)
         MHD_run(srv->daemon);
 }
 
-int leec_http01_server_port(leec_http01_server *srv)
+int Leec_http01_server_port(leec_http01_server *srv)
 {
     const union MHD_DaemonInfo *info = NULL;
 
@@ -186,7 +186,7 @@ int leec_http01_server_port(leec_http01_server *srv)
     return info ? (int)info->port : -1;
 }
 
-void leec_http01_server_free(leec_http01_server *srv)
+void Leec_http01_server_free(leec_http01_server *srv)
 {
     if (!srv)
         return;

@@ -19,22 +19,22 @@ typedef const char *(*leec_http01_lookup_fn)(void *userdata, const char *token);
  * everything else 404. Bounded: at most 64 connections, 10 s timeout.
  * Errors: LEEC_E_INVALID_ARG (address), LEEC_E_IO (cannot listen).
  */
-leec_code leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
+leec_code Leec_http01_server_new(const char *addr, leec_http01_lookup_fn fn,
                                  void *userdata, leec_http01_server **out);
 
 /* A file descriptor that becomes readable when the server has work
- * (an epoll fd): poll it, then call leec_http01_server_run(). */
-int leec_http01_server_fd(leec_http01_server *srv);
+ * (an epoll fd): poll it, then call Leec_http01_server_run(). */
+int Leec_http01_server_fd(leec_http01_server *srv);
 
 /* Milliseconds until the server needs run() for its own timeouts (-1: none). */
-long leec_http01_server_timeout_ms(leec_http01_server *srv);
+long Leec_http01_server_timeout_ms(leec_http01_server *srv);
 
 /* Does all pending work without blocking. */
-void leec_http01_server_run(leec_http01_server *srv);
+void Leec_http01_server_run(leec_http01_server *srv);
 
 /* The port actually bound (useful when asked for port 0). */
-int leec_http01_server_port(leec_http01_server *srv);
+int Leec_http01_server_port(leec_http01_server *srv);
 
-void leec_http01_server_free(leec_http01_server *srv);
+void Leec_http01_server_free(leec_http01_server *srv);
 
 #endif

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
-void leec_http_resp_clear(leec_http_resp *r)
+void Leec_http_resp_clear(leec_http_resp *r)
 {
     free(r->errmsg);
-    leec_buf_free(&r->body);
+    Leec_buf_free(&r->body);
     free(r->content_type);
     free(r->location);
     free(r->replay_nonce);
@@ -85,7 +85,7 @@ static void parse_links(leec_http_resp *resp, const char *v, size_t n)
     }
 }
 
-void leec_http_header_line(leec_http_resp *resp, const char *ptr, size_t n)
+void Leec_http_header_line(leec_http_resp *resp, const char *ptr, size_t n)
 {
     if (n > LEEC_HTTP_HEADER_MAX)
         return; /* ignored, not fatal: none we read is that long */

@@ -31,7 +31,7 @@ static bool parse_port(const char *s, uint16_t *port)
 /* Parses "PORT", "A.B.C.D:PORT" or "[V6]:PORT". *len is 0 for "PORT"
  * alone, meaning every address. Host names are not accepted: which
  * address they resolve to is the admin's decision, not ours. */
-leec_code leec_parse_listen_addr(const char *addr, struct sockaddr_storage *ss,
+leec_code Leec_parse_listen_addr(const char *addr, struct sockaddr_storage *ss,
                                  socklen_t *len, uint16_t *port)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -111,7 +111,7 @@ fail:
     return -1;
 }
 
-leec_code leec_listen_open(const struct sockaddr_storage *ss, socklen_t len,
+leec_code Leec_listen_open(const struct sockaddr_storage *ss, socklen_t len,
                            uint16_t port, int backlog, int *fd)
 {
     struct sockaddr_in6 any6;

@@ -114,12 +114,12 @@ static void cancel_all(dns01_op *op)
 {
     for (size_t i = 0; i < MAX_SLOTS; i++) {
         if (op->slots[i].q)
-            leec_dns_cancel(op_ctx(op), op->slots[i].q);
+            Leec_dns_cancel(op_ctx(op), op->slots[i].q);
         op->slots[i].q = NULL;
     }
     op->busy = 0;
     if (op->timer)
-        leec_loop_timer_cancel(op_ctx(op), op->timer);
+        Leec_loop_timer_cancel(op_ctx(op), op->timer);
     op->timer = NULL;
 }
 
@@ -157,7 +157,7 @@ static void report(dns01_op *op, leec_code rc, const char *fmt, ...)
         va_end(ap);
     }
     if (msg)
-        leec_log(op_ctx(op), rc == LEEC_OK ? LEEC_LOG_DEBUG : LEEC_LOG_WARN,
+        Leec_log(op_ctx(op), rc == LEEC_OK ? LEEC_LOG_DEBUG : LEEC_LOG_WARN,
                  "dns-01: %s", msg);
     if (done)
         done(ud, rc, msg);
@@ -227,7 +227,7 @@ static leec_code ask(dns01_op *op, const struct sockaddr_storage *sa,
     if ((rc = build_query(name, type, rd, &wire, &len)) != LEEC_OK)
         goto out;
     *sl = (slot){.op = op, .kind = kind, .idx = idx, .type = type};
-    rc = leec_dns_send(op_ctx(op), (const struct sockaddr *)sa, salen, wire,
+    rc = Leec_dns_send(op_ctx(op), (const struct sockaddr *)sa, salen, wire,
                        len, false, QUERY_MS, on_answer, sl, &sl->q);
 out:
     free(wire);
@@ -333,7 +333,7 @@ static void cname_answer(dns01_op *op, ldns_pkt *pkt)
     ldns_rdf_deep_free(cur);
     if (!next) {
         op->target_final = true;
-        leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: the record goes at %s",
+        Leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: the record goes at %s",
                  op->target);
         advance(op);
         return;
@@ -344,7 +344,7 @@ static void cname_answer(dns01_op *op, ldns_pkt *pkt)
                MAX_HOPS);
         return;
     }
-    leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: %s is a CNAME to %s",
+    Leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: %s is a CNAME to %s",
              op->target, next);
     free(op->target);
     op->target = next;
@@ -402,7 +402,7 @@ static void soa_answer(dns01_op *op, ldns_pkt *pkt)
     }
     if (op->zone) {
         ldns_rdf_deep_free(walk);
-        leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: %s is in zone %s",
+        Leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: %s is in zone %s",
                  op->target, op->zone);
         advance(op);
         return;
@@ -435,7 +435,7 @@ static void add_result(dns01_op *op, leec_code rc, const char *msg)
         return;
     }
     op->added = true;
-    leec_log(op_ctx(op), LEEC_LOG_INFO, "dns-01: TXT record added at %s (%s)",
+    Leec_log(op_ctx(op), LEEC_LOG_INFO, "dns-01: TXT record added at %s (%s)",
              op->target, op->s->prov->ops->name);
     advance(op);
 }
@@ -581,7 +581,7 @@ static void addrs_finished(dns01_op *op)
         return;
     }
     op->addrs_done = true;
-    leec_log(op_ctx(op), LEEC_LOG_DEBUG,
+    Leec_log(op_ctx(op), LEEC_LOG_DEBUG,
              "dns-01: %zu name server address(es) for zone %s", op->nservers,
              op->zone);
     advance(op);
@@ -613,7 +613,7 @@ static void start_round(dns01_op *op)
             /* Not fatal: an address we cannot even send to (an IPv6 server
              * on a host without IPv6) just stays unconfirmed, and is named
              * when time runs out. */
-            leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: cannot query %s: %s",
+            Leec_log(op_ctx(op), LEEC_LOG_DEBUG, "dns-01: cannot query %s: %s",
                      sv->text, leec_strerror(rc));
     }
     if (op->busy == 0)
@@ -622,9 +622,9 @@ static void start_round(dns01_op *op)
 
 static void start_check(dns01_op *op)
 {
-    op->prop_deadline = leec_now_ms(op_ctx(op)) + (int64_t)op->s->prop_s * 1000;
+    op->prop_deadline = Leec_now_ms(op_ctx(op)) + (int64_t)op->s->prop_s * 1000;
     op->backoff_ms = BACKOFF_MIN_MS;
-    leec_log(op_ctx(op), LEEC_LOG_INFO,
+    Leec_log(op_ctx(op), LEEC_LOG_INFO,
              "dns-01: waiting for %zu authoritative server(s) of %s to serve "
              "%s (at most %d s)",
              op->nservers, op->zone, op->target, op->s->prop_s);
@@ -671,7 +671,7 @@ out:
 static void round_finished(dns01_op *op)
 {
     size_t missing = 0;
-    int64_t now = leec_now_ms(op_ctx(op));
+    int64_t now = Leec_now_ms(op_ctx(op));
     char list[512] = "";
     size_t used = 0;
 
@@ -686,7 +686,7 @@ static void round_finished(dns01_op *op)
         }
     }
     if (missing == 0) {
-        leec_log(op_ctx(op), LEEC_LOG_INFO,
+        Leec_log(op_ctx(op), LEEC_LOG_INFO,
                  "dns-01: every authoritative server serves %s", op->target);
         report(op, LEEC_OK, NULL);
         return;
@@ -698,7 +698,7 @@ static void round_finished(dns01_op *op)
                list, op->target, op->s->prop_s);
         return;
     }
-    leec_log(op_ctx(op), LEEC_LOG_DEBUG,
+    Leec_log(op_ctx(op), LEEC_LOG_DEBUG,
              "dns-01: round %d: %zu server(s) without the record yet: %s",
              op->rounds, missing, list);
     int64_t at = now + op->backoff_ms;
@@ -706,7 +706,7 @@ static void round_finished(dns01_op *op)
         at = op->prop_deadline;
     op->backoff_ms = op->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                                                          : op->backoff_ms * 2;
-    if (!(op->timer = leec_loop_timer(op_ctx(op), at, on_round_timer, op)))
+    if (!(op->timer = Leec_loop_timer(op_ctx(op), at, on_round_timer, op)))
         report(op, LEEC_E_NOMEM, NULL);
 }
 
@@ -778,7 +778,7 @@ static void on_answer(void *userdata, leec_code rc, const unsigned char *wire,
         server *sv = &op->servers[sl->idx];
         sv->ok = rc == LEEC_OK && serves_value(op, pkt);
         if (!sv->ok)
-            leec_log(op_ctx(op), LEEC_LOG_DEBUG,
+            Leec_log(op_ctx(op), LEEC_LOG_DEBUG,
                      "dns-01: %s does not serve the record yet%s%s", sv->text,
                      rc == LEEC_OK ? "" : ": ",
                      rc == LEEC_OK ? "" : leec_strerror(rc));
@@ -857,7 +857,7 @@ static leec_code dns01_present(leec_solver *base, const leec_chall *ch,
     if (!(check = ldns_dname_new_frm_str(op->target)))
         goto fail;
     ldns_rdf_deep_free(check);
-    leec_log(base->ctx, LEEC_LOG_INFO, "dns-01: presenting %s via %s",
+    Leec_log(base->ctx, LEEC_LOG_INFO, "dns-01: presenting %s via %s",
              op->target, s->prov->ops->name);
     if ((rc = ask_resolver(op, op->target, LDNS_RR_TYPE_CNAME, K_CNAME, 0)) !=
         LEEC_OK)
@@ -887,7 +887,7 @@ static void dns01_cleanup(leec_solver *base, void *opv, bool valid,
         added = op->add_called;
         prov_op = op->prov_op;
         if (added)
-            leec_log(base->ctx, LEEC_LOG_DEBUG,
+            Leec_log(base->ctx, LEEC_LOG_DEBUG,
                      "dns-01: removing the TXT record at %s", op->target);
         op_free(op);
     }
@@ -945,16 +945,16 @@ static leec_code system_resolver(struct sockaddr_storage *sa, socklen_t *len)
             continue;
         memcpy(addr, p, n);
         addr[n] = '\0';
-        rc = leec_dns_parse_addr(addr, 53, sa, len);
+        rc = Leec_dns_parse_addr(addr, 53, sa, len);
     }
     if (f)
         fclose(f);
     if (rc != LEEC_OK)
-        rc = leec_dns_parse_addr("127.0.0.1", 53, sa, len);
+        rc = Leec_dns_parse_addr("127.0.0.1", 53, sa, len);
     return rc;
 }
 
-leec_solver *leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
+leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
                                    const leec_dns01_opts *opts, leec_code *err)
 {
     dns01_solver *s = NULL;
@@ -986,7 +986,7 @@ leec_solver *leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
         goto fail;
     if (opts && opts->resolver && *opts->resolver) {
         why = "the resolver must be a numeric ADDR[:PORT]";
-        if ((rc = leec_dns_parse_addr(opts->resolver, 53, &s->res,
+        if ((rc = Leec_dns_parse_addr(opts->resolver, 53, &s->res,
                                       &s->reslen)) != LEEC_OK)
             goto fail;
     } else {
@@ -1012,14 +1012,14 @@ leec_solver *leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
             goto fail;
         ldns_rdf_deep_free(check);
     }
-    leec_log(ctx, LEEC_LOG_DEBUG,
+    Leec_log(ctx, LEEC_LOG_DEBUG,
              "dns-01 via %s: resolver %s, propagation check %d s, port %d",
              s->prov->ops->name, s->res_text, s->prop_s, s->auth_port);
     if (err)
         *err = LEEC_OK;
     return &s->base;
 fail:
-    leec_log(ctx, LEEC_LOG_ERROR, "dns-01: %s", why);
+    Leec_log(ctx, LEEC_LOG_ERROR, "dns-01: %s", why);
     if (provider)
         provider->ops->destroy(provider);
     dns01_destroy(s ? &s->base : NULL);

@@ -45,7 +45,7 @@ typedef struct leec_dns01_opts {
 
 /* A dns-01 solver over provider (owned from now on, even on failure).
  * NULL with *err: LEEC_E_INVALID_ARG (resolver address), LEEC_E_NOMEM. */
-leec_solver *leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
+leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
                                    const leec_dns01_opts *opts, leec_code *err);
 
 #endif

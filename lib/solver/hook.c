@@ -213,9 +213,9 @@ static void emit_line(hook_proc *p, int i)
     if (b->data[b->len - 1] == '\r')
         b->data[--b->len] = '\0';
     if (b->len > 0)
-        shown = leec_sanitize(b->data, HOOK_LINE_SHOWN);
+        shown = Leec_sanitize(b->data, HOOK_LINE_SHOWN);
     if (shown) {
-        leec_log(p->r->ctx, LEEC_LOG_INFO, "%s[%ld]%s: %s", p->label,
+        Leec_log(p->r->ctx, LEEC_LOG_INFO, "%s[%ld]%s: %s", p->label,
                  (long)p->pid, i ? " stderr" : "", shown);
         free(p->last[i]);
         p->last[i] = shown;
@@ -233,7 +233,7 @@ static void take_output(hook_proc *p, int i, const char *d, size_t n)
             p->truncated = true;
             emit_line(p, 0);
             emit_line(p, 1);
-            leec_log(p->r->ctx, LEEC_LOG_INFO,
+            Leec_log(p->r->ctx, LEEC_LOG_INFO,
                      "%s[%ld]: more than %d bytes of output, the rest is "
                      "not logged",
                      p->label, (long)p->pid, HOOK_OUTPUT_MAX);
@@ -245,7 +245,7 @@ static void take_output(hook_proc *p, int i, const char *d, size_t n)
         size_t take = whole ? span : room;
         size_t keep = whole && nl ? take - 1 : take;
         /* On OOM the bytes are lost from the log, nothing else. */
-        (void)leec_buf_append(&p->line[i], d, keep);
+        (void)Leec_buf_append(&p->line[i], d, keep);
         p->taken += take;
         if (whole && nl)
             emit_line(p, i);
@@ -260,7 +260,7 @@ static void close_stream(hook_proc *p, int i)
         return;
     emit_line(p, i);
     if (p->on_loop)
-        leec_loop_unwatch(p->r->ctx, p->fd[i]);
+        Leec_loop_unwatch(p->r->ctx, p->fd[i]);
     close(p->fd[i]);
     p->fd[i] = -1;
 }
@@ -303,14 +303,14 @@ static void leave_loop(hook_proc *p)
 
     if (p->on_loop) {
         if (p->pidfd >= 0)
-            leec_loop_unwatch(ctx, p->pidfd);
+            Leec_loop_unwatch(ctx, p->pidfd);
         for (int i = 0; i < 2; i++)
             if (p->fd[i] >= 0)
-                leec_loop_unwatch(ctx, p->fd[i]);
+                Leec_loop_unwatch(ctx, p->fd[i]);
         p->on_loop = false;
     }
-    leec_loop_timer_cancel(ctx, p->deadline);
-    leec_loop_timer_cancel(ctx, p->poll);
+    Leec_loop_timer_cancel(ctx, p->deadline);
+    Leec_loop_timer_cancel(ctx, p->poll);
     p->deadline = p->poll = NULL;
 }
 
@@ -325,7 +325,7 @@ static void proc_free(hook_proc *p)
     for (int i = 0; i < 2; i++) {
         if (p->fd[i] >= 0)
             close(p->fd[i]);
-        leec_buf_free(&p->line[i]);
+        Leec_buf_free(&p->line[i]);
         free(p->last[i]);
     }
     if (p->prev)
@@ -360,7 +360,7 @@ static void proc_result(hook_proc *p, hook_result *res)
     else
         p->last[0] = NULL;
     if (res->how == HOOK_EXITED)
-        leec_log(p->r->ctx, LEEC_LOG_DEBUG, "%s[%ld]: exit status %d", p->label,
+        Leec_log(p->r->ctx, LEEC_LOG_DEBUG, "%s[%ld]: exit status %d", p->label,
                  (long)p->pid, res->code);
 }
 
@@ -462,8 +462,8 @@ static leec_code spawn(hook_runner *r, const char *method,
     p->r = r;
     p->pid = -1;
     p->pidfd = p->fd[0] = p->fd[1] = -1;
-    leec_buf_init(&p->line[0], 0);
-    leec_buf_init(&p->line[1], 0);
+    Leec_buf_init(&p->line[0], 0);
+    Leec_buf_init(&p->line[1], 0);
     if (asprintf(&p->label, "%s %s", r->what, method) < 0) {
         p->label = NULL;
         goto out;
@@ -521,7 +521,7 @@ static leec_code spawn(hook_runner *r, const char *method,
     if (r->live)
         r->live->prev = p;
     r->live = p;
-    leec_log(r->ctx, LEEC_LOG_INFO, "%s: running '%s' %s (pid %ld)", r->what,
+    Leec_log(r->ctx, LEEC_LOG_INFO, "%s: running '%s' %s (pid %ld)", r->what,
              r->shown, method, (long)p->pid);
     *out = p;
     p = NULL;
@@ -529,7 +529,7 @@ static leec_code spawn(hook_runner *r, const char *method,
     goto out;
 
 fail:
-    leec_log(r->ctx, LEEC_LOG_ERROR, "%s '%s': cannot start it: %s: %s",
+    Leec_log(r->ctx, LEEC_LOG_ERROR, "%s '%s': cannot start it: %s: %s",
              r->what, r->shown, step, strerror(e));
 out:
     if (fa_ok)
@@ -563,7 +563,7 @@ static void proc_wait_sync(hook_proc *p, int64_t wait_ms)
             if (wait_ms > 0) {
                 p->timed_out = true;
                 p->limit_ms = wait_ms;
-                leec_log(p->r->ctx, LEEC_LOG_WARN,
+                Leec_log(p->r->ctx, LEEC_LOG_WARN,
                          "%s[%ld]: still running after %lld ms, terminating "
                          "it",
                          p->label, (long)p->pid, (long long)wait_ms);
@@ -574,7 +574,7 @@ static void proc_wait_sync(hook_proc *p, int64_t wait_ms)
             continue;
         }
         if (now >= deadline) {
-            leec_log(p->r->ctx, LEEC_LOG_WARN, "%s[%ld]: killing it", p->label,
+            Leec_log(p->r->ctx, LEEC_LOG_WARN, "%s[%ld]: killing it", p->label,
                      (long)p->pid);
             signal_group(p, SIGKILL);
             (void)try_reap(p, true);
@@ -642,19 +642,19 @@ static void on_deadline(void *userdata)
 
     p->deadline = NULL;
     if (p->timed_out) {
-        leec_log(ctx, LEEC_LOG_WARN, "%s[%ld]: killing it", p->label,
+        Leec_log(ctx, LEEC_LOG_WARN, "%s[%ld]: killing it", p->label,
                  (long)p->pid);
         signal_group(p, SIGKILL);
         return;
     }
     p->timed_out = true;
     p->limit_ms = p->r->timeout_ms;
-    leec_log(ctx, LEEC_LOG_WARN,
+    Leec_log(ctx, LEEC_LOG_WARN,
              "%s[%ld]: still running after %lld ms, terminating it", p->label,
              (long)p->pid, (long long)p->r->timeout_ms);
     signal_group(p, SIGTERM);
     p->deadline =
-        leec_loop_timer(ctx, leec_now_ms(ctx) + grace_ms(p->r), on_deadline, p);
+        Leec_loop_timer(ctx, Leec_now_ms(ctx) + grace_ms(p->r), on_deadline, p);
     if (!p->deadline)
         signal_group(p, SIGKILL);
 }
@@ -667,7 +667,7 @@ static void on_poll(void *userdata)
     p->poll = NULL;
     if (!try_reap(p, false))
         p->poll =
-            leec_loop_timer(ctx, leec_now_ms(ctx) + HOOK_POLL_MS, on_poll, p);
+            Leec_loop_timer(ctx, Leec_now_ms(ctx) + HOOK_POLL_MS, on_poll, p);
     if (!p->poll && !p->exited) {
         /* Out of memory: no other way to notice its end. */
         signal_group(p, SIGKILL);
@@ -693,18 +693,18 @@ static leec_code proc_start(hook_runner *r, const char *method,
     p->userdata = userdata;
     p->on_loop = true;
     if (p->pidfd >= 0)
-        rc = leec_loop_watch(ctx, p->pidfd, EPOLLIN, on_io, p);
-    else if (!(p->poll = leec_loop_timer(ctx, leec_now_ms(ctx) + HOOK_POLL_MS,
+        rc = Leec_loop_watch(ctx, p->pidfd, EPOLLIN, on_io, p);
+    else if (!(p->poll = Leec_loop_timer(ctx, Leec_now_ms(ctx) + HOOK_POLL_MS,
                                          on_poll, p)))
         rc = LEEC_E_NOMEM;
     for (int i = 0; i < 2 && rc == LEEC_OK; i++)
-        rc = leec_loop_watch(ctx, p->fd[i], EPOLLIN, on_io, p);
+        rc = Leec_loop_watch(ctx, p->fd[i], EPOLLIN, on_io, p);
     if (rc == LEEC_OK &&
-        !(p->deadline = leec_loop_timer(ctx, leec_now_ms(ctx) + r->timeout_ms,
+        !(p->deadline = Leec_loop_timer(ctx, Leec_now_ms(ctx) + r->timeout_ms,
                                         on_deadline, p)))
         rc = LEEC_E_NOMEM;
     if (rc != LEEC_OK) {
-        leec_log(ctx, LEEC_LOG_ERROR, "%s '%s': cannot watch it: %s", r->what,
+        Leec_log(ctx, LEEC_LOG_ERROR, "%s '%s': cannot watch it: %s", r->what,
                  r->shown, leec_strerror(rc));
         proc_wait_sync(p, 0);
         proc_free(p);
@@ -736,7 +736,7 @@ static void proc_cancel(hook_proc *p)
 {
     if (!p)
         return;
-    leec_log(p->r->ctx, LEEC_LOG_INFO, "%s[%ld]: cancelled", p->label,
+    Leec_log(p->r->ctx, LEEC_LOG_INFO, "%s[%ld]: cancelled", p->label,
              (long)p->pid);
     proc_wait_sync(p, 0);
     proc_free(p);
@@ -769,7 +769,7 @@ static void report_later(hook_runner *r, leec_solver_done_fn done,
 
     if (rep)
         rep->timer =
-            leec_loop_timer(r->ctx, leec_now_ms(r->ctx), on_report, rep);
+            Leec_loop_timer(r->ctx, Leec_now_ms(r->ctx), on_report, rep);
     if (!rep || !rep->timer) {
         free(rep);
         done(userdata, rc, msg); /* late beats never */
@@ -805,15 +805,15 @@ static leec_code runner_init(hook_runner *r, leec_ctx *ctx, const char *cmd,
             blank = false;
     }
     if (!cmd || cmd[n] || blank) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "%s: the command must be one line of at most %d bytes", what,
                  HOOK_CMD_MAX);
         return LEEC_E_INVALID_ARG;
     }
-    r->shown = leec_sanitize(cmd, HOOK_CMD_SHOWN);
+    r->shown = Leec_sanitize(cmd, HOOK_CMD_SHOWN);
     if (!r->shown || asprintf(&r->script, "%s \"$@\"", cmd) < 0) {
         r->script = NULL;
-        leec_log(ctx, LEEC_LOG_ERROR, "%s: out of memory", what);
+        Leec_log(ctx, LEEC_LOG_ERROR, "%s: out of memory", what);
         return LEEC_E_NOMEM;
     }
     return LEEC_OK;
@@ -840,7 +840,7 @@ static void runner_clear(hook_runner *r)
     while (r->reports) {
         hook_report *rep = r->reports;
         r->reports = rep->next;
-        leec_loop_timer_cancel(r->ctx, rep->timer);
+        Leec_loop_timer_cancel(r->ctx, rep->timer);
         free(rep->msg);
         free(rep);
     }
@@ -892,7 +892,7 @@ static void dns_end(dns_hook_op *op, const hook_result *res, bool last)
     if (!succeeded(res)) {
         rc = LEEC_E_SOLVER;
         msg = describe(&op->h->r, res);
-        leec_log(op->h->r.ctx, LEEC_LOG_WARN, "%s",
+        Leec_log(op->h->r.ctx, LEEC_LOG_WARN, "%s",
                  msg ? msg : "dns hook failed");
     }
     if (last)
@@ -967,7 +967,7 @@ static void dns_hook_remove(leec_dns_provider *pv, void *opv,
         rc = proc_run_sync(&h->r, "cleanup", args, 2, &res);
         if (rc == LEEC_OK && !succeeded(&res)) {
             char *msg = describe(&h->r, &res);
-            leec_log(h->r.ctx, LEEC_LOG_WARN, "%s",
+            Leec_log(h->r.ctx, LEEC_LOG_WARN, "%s",
                      msg ? msg : "dns hook cleanup failed");
             free(msg);
         }
@@ -1008,14 +1008,14 @@ static const struct leec_dns_provider_ops dns_hook_ops = {
     .destroy = dns_hook_destroy,
 };
 
-leec_dns_provider *leec_dns_hook_new(leec_ctx *ctx, const char *cmd,
+leec_dns_provider *Leec_dns_hook_new(leec_ctx *ctx, const char *cmd,
                                      leec_code *err)
 {
     dns_hook *h = calloc(1, sizeof *h);
     leec_code rc = LEEC_E_NOMEM;
 
     if (!h) {
-        leec_log(ctx, LEEC_LOG_ERROR, "dns hook: out of memory");
+        Leec_log(ctx, LEEC_LOG_ERROR, "dns hook: out of memory");
         goto out;
     }
     rc = runner_init(&h->r, ctx, cmd, "dns hook");
@@ -1035,7 +1035,7 @@ out:
     return h ? &h->base : NULL;
 }
 
-void leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms)
+void Leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms)
 {
     if (p && p->ops == &dns_hook_ops && ms > 0)
         ((dns_hook *)p)->r.timeout_ms = ms;
@@ -1083,7 +1083,7 @@ static void hook_begin_end(void *userdata, const hook_result *res)
         return;
     }
     if (succeeded(res)) {
-        leec_log(r->ctx, LEEC_LOG_INFO, "hook: %s ready for %s",
+        Leec_log(r->ctx, LEEC_LOG_INFO, "hook: %s ready for %s",
                  op->args[ARG_TYPE], op->args[ARG_IDENT]);
     } else if (res->how == HOOK_EXITED && res->code != 126 &&
                res->code != 127) {
@@ -1091,7 +1091,7 @@ static void hook_begin_end(void *userdata, const hook_result *res)
          * setup, not a hook declining a type. */
         op->declined = true;
         rc = LEEC_E_NO_CHALLENGE;
-        leec_log(r->ctx, LEEC_LOG_INFO,
+        Leec_log(r->ctx, LEEC_LOG_INFO,
                  "hook: '%s' declined %s for %s (status %d)", r->shown,
                  op->args[ARG_TYPE], op->args[ARG_IDENT], res->code);
         if (asprintf(&msg, "hook declined %s", op->args[ARG_TYPE]) < 0)
@@ -1099,7 +1099,7 @@ static void hook_begin_end(void *userdata, const hook_result *res)
     } else {
         rc = LEEC_E_SOLVER;
         msg = describe(r, res);
-        leec_log(r->ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
+        Leec_log(r->ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
     }
     op->done(op->userdata, rc, msg); /* may free op */
     free(msg);
@@ -1118,7 +1118,7 @@ static void hook_cleanup_end(void *userdata, const hook_result *res)
     if (res->how != HOOK_ABANDONED && !succeeded(res)) {
         rc = LEEC_E_SOLVER;
         msg = describe(r, res);
-        leec_log(r->ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
+        Leec_log(r->ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
     }
     hook_op_free(op);
     if (res->how != HOOK_ABANDONED)
@@ -1194,7 +1194,7 @@ static void hook_cleanup(leec_solver *s, void *opv, bool valid,
                            &res);
         if (rc == LEEC_OK && !succeeded(&res)) {
             char *msg = describe(&hs->r, &res);
-            leec_log(hs->r.ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
+            Leec_log(hs->r.ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
             free(msg);
         }
         if (rc == LEEC_OK)
@@ -1234,14 +1234,14 @@ static const struct leec_solver_ops hook_solver_ops = {
     .destroy = hook_destroy,
 };
 
-leec_solver *leec_hook_solver_new(leec_ctx *ctx, const char *cmd,
+leec_solver *Leec_hook_solver_new(leec_ctx *ctx, const char *cmd,
                                   leec_code *err)
 {
     hook_solver *hs = calloc(1, sizeof *hs);
     leec_code rc = LEEC_E_NOMEM;
 
     if (!hs) {
-        leec_log(ctx, LEEC_LOG_ERROR, "hook: out of memory");
+        Leec_log(ctx, LEEC_LOG_ERROR, "hook: out of memory");
         goto out;
     }
     rc = runner_init(&hs->r, ctx, cmd, "hook");
@@ -1261,7 +1261,7 @@ out:
     return hs ? &hs->base : NULL;
 }
 
-void leec_hook_solver_set_timeout_ms(leec_solver *s, int64_t ms)
+void Leec_hook_solver_set_timeout_ms(leec_solver *s, int64_t ms)
 {
     if (s && s->ops == &hook_solver_ops && ms > 0)
         ((hook_solver *)s)->r.timeout_ms = ms;

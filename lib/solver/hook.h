@@ -12,7 +12,7 @@
  * group gets SIGTERM and, min(2 s, timeout) later, SIGKILL. A synchronous
  * run (teardown) waits min(timeout, 10 s) before doing the same. ms > 0.
  * Objects of another kind are left alone. For tests. */
-void leec_hook_solver_set_timeout_ms(leec_solver *s, int64_t ms);
-void leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms);
+void Leec_hook_solver_set_timeout_ms(leec_solver *s, int64_t ms);
+void Leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms);
 
 #endif

@@ -30,14 +30,14 @@ static leec_code http_present(leec_solver *s, const leec_chall *ch,
         return LEEC_E_NOMEM;
     }
     /* Owner: the op, so that several agents' tokens never collide. */
-    leec_code rc = leec_tokens_add(&s->ctx->tokens, ch->token, ch->key_auth, o);
+    leec_code rc = Leec_tokens_add(&s->ctx->tokens, ch->token, ch->key_auth, o);
     if (rc == LEEC_OK && hs->webroot) {
         char *why = NULL;
-        rc = leec_webroot_present(hs->webroot, ch->token, ch->key_auth, &why);
+        rc = Leec_webroot_present(hs->webroot, ch->token, ch->key_auth, &why);
         if (rc != LEEC_OK) {
             if (why)
-                leec_log(s->ctx, LEEC_LOG_ERROR, "http-01 webroot: %s", why);
-            leec_tokens_remove(&s->ctx->tokens, ch->token, o);
+                Leec_log(s->ctx, LEEC_LOG_ERROR, "http-01 webroot: %s", why);
+            Leec_tokens_remove(&s->ctx->tokens, ch->token, o);
         }
         free(why);
     }
@@ -59,9 +59,9 @@ static void http_cleanup(leec_solver *s, void *op, bool valid,
     http_op *o = op;
     leec_code rc = LEEC_OK;
     char *why = NULL;
-    leec_tokens_remove(&s->ctx->tokens, o->token, o);
+    Leec_tokens_remove(&s->ctx->tokens, o->token, o);
     if (hs->webroot)
-        rc = leec_webroot_cleanup(hs->webroot, o->token, &why);
+        rc = Leec_webroot_cleanup(hs->webroot, o->token, &why);
     free(o->token);
     free(o);
     if (done)
@@ -112,12 +112,12 @@ static leec_solver *make(leec_ctx *ctx, const struct leec_solver_ops *ops,
     return &hs->base;
 }
 
-leec_solver *leec_http01_solver_new(leec_ctx *ctx, leec_code *err)
+leec_solver *Leec_http01_solver_new(leec_ctx *ctx, leec_code *err)
 {
     return make(ctx, &http01_ops, NULL, err);
 }
 
-leec_solver *leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
+leec_solver *Leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
                                      leec_code *err)
 {
     struct stat st;
@@ -139,7 +139,7 @@ fail:
     return NULL;
 }
 
-const char *leec_webroot_solver_dir(const leec_solver *s)
+const char *Leec_webroot_solver_dir(const leec_solver *s)
 {
     return s->ops == &webroot_ops ? ((const http_solver *)s)->webroot : NULL;
 }

@@ -7,7 +7,7 @@
 /* A flat array: a few tokens per agent in flight; lookups are rare (one per
  * validation request from the CA). */
 
-leec_code leec_tokens_add(leec_token_table *t, const char *token,
+leec_code Leec_tokens_add(leec_token_table *t, const char *token,
                           const char *key_auth, const void *owner)
 {
     if (t->n == t->cap) {
@@ -31,7 +31,7 @@ leec_code leec_tokens_add(leec_token_table *t, const char *token,
     return LEEC_OK;
 }
 
-const char *leec_tokens_find(const leec_token_table *t, const char *token)
+const char *Leec_tokens_find(const leec_token_table *t, const char *token)
 {
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->v[i].token, token) == 0)
@@ -39,7 +39,7 @@ const char *leec_tokens_find(const leec_token_table *t, const char *token)
     return NULL;
 }
 
-void leec_tokens_remove(leec_token_table *t, const char *token,
+void Leec_tokens_remove(leec_token_table *t, const char *token,
                         const void *owner)
 {
     for (size_t i = 0; i < t->n;) {
@@ -54,7 +54,7 @@ void leec_tokens_remove(leec_token_table *t, const char *token,
     }
 }
 
-void leec_tokens_free(leec_token_table *t)
+void Leec_tokens_free(leec_token_table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
         free(t->v[i].token);

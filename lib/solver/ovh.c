@@ -47,12 +47,12 @@
 #define SYNC_BUDGET_MS 5000        /* the whole blocking remove */
 
 /* Test hooks (tests/unit/test_ovh.c), not part of any header. */
-leec_code leec_ovh_sign(const char *secret, const char *consumer_key,
+leec_code Leec_ovh_sign(const char *secret, const char *consumer_key,
                         const char *method, const char *url, const char *body,
                         long long timestamp, char out[44]);
-leec_code leec_ovh_split(const char *zone, const char *fqdn, char **ovh_zone,
+leec_code Leec_ovh_split(const char *zone, const char *fqdn, char **ovh_zone,
                          char **sub);
-const char *leec_ovh_cred(const leec_dns_provider *p, const char *key);
+const char *Leec_ovh_cred(const leec_dns_provider *p, const char *key);
 
 typedef struct ovh ovh;
 
@@ -109,7 +109,7 @@ static void secret_free(char *s)
     free(s);
 }
 
-leec_code leec_ovh_sign(const char *secret, const char *consumer_key,
+leec_code Leec_ovh_sign(const char *secret, const char *consumer_key,
                         const char *method, const char *url, const char *body,
                         long long timestamp, char out[44])
 {
@@ -117,20 +117,20 @@ leec_code leec_ovh_sign(const char *secret, const char *consumer_key,
     leec_buf b;
     char hex[41];
 
-    leec_buf_init(&b, 0);
+    Leec_buf_init(&b, 0);
     if (!secret || !consumer_key || !method || !url || !out)
         return LEEC_E_INVALID_ARG;
-    rc = leec_buf_printf(&b, "%s+%s+%s+%s+%s+%lld", secret, consumer_key,
+    rc = Leec_buf_printf(&b, "%s+%s+%s+%s+%s+%lld", secret, consumer_key,
                          method, url, body ? body : "", timestamp);
     if (rc != LEEC_OK)
         goto out;
-    leec_sha1_hex(b.data, b.len, hex);
+    Leec_sha1_hex(b.data, b.len, hex);
     memcpy(out, "$1$", 3);
     memcpy(out + 3, hex, sizeof hex);
 out:
     if (b.data)
         explicit_bzero(b.data, b.len);
-    leec_buf_free(&b);
+    Leec_buf_free(&b);
     return rc;
 }
 
@@ -147,7 +147,7 @@ static bool name_ok(const char *s, size_t n)
     return true;
 }
 
-leec_code leec_ovh_split(const char *zone, const char *fqdn, char **ovh_zone,
+leec_code Leec_ovh_split(const char *zone, const char *fqdn, char **ovh_zone,
                          char **sub)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -204,7 +204,7 @@ static char *ovh_message(const leec_http_resp *r)
     if (!r->body.data || !r->body.len)
         return NULL;
     j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    s = j && json_is_object(j) ? leec_json_str(j, "message") : NULL;
+    s = j && json_is_object(j) ? Leec_json_str(j, "message") : NULL;
     if (s) {
         m = strndup(s, MSG_MAX);
         for (char *c = m; c && *c; c++)
@@ -263,14 +263,14 @@ static void rearm(ovh *p)
 {
     if (p->dead)
         return;
-    leec_loop_timer_cancel(p->base.ctx, p->timer);
+    Leec_loop_timer_cancel(p->base.ctx, p->timer);
     p->timer = NULL;
-    long t = leec_http_timeout_ms(p->http);
+    long t = Leec_http_timeout_ms(p->http);
     if (t >= 0) {
-        p->timer = leec_loop_timer(p->base.ctx, leec_now_ms(p->base.ctx) + t,
+        p->timer = Leec_loop_timer(p->base.ctx, Leec_now_ms(p->base.ctx) + t,
                                    on_timer, p);
         if (!p->timer)
-            leec_log(p->base.ctx, LEEC_LOG_ERROR,
+            Leec_log(p->base.ctx, LEEC_LOG_ERROR,
                      "OVH: out of memory arming a timer");
     }
 }
@@ -293,7 +293,7 @@ static void on_timer(void *ud)
 static void drive(ovh *p)
 {
     p->depth++;
-    leec_code rc = leec_http_perform(p->http);
+    leec_code rc = Leec_http_perform(p->http);
     p->depth--;
     if (p->dead) {
         if (p->depth == 0)
@@ -301,7 +301,7 @@ static void drive(ovh *p)
         return;
     }
     if (rc != LEEC_OK)
-        leec_log(p->base.ctx, LEEC_LOG_WARN, "OVH: transport: %s",
+        Leec_log(p->base.ctx, LEEC_LOG_WARN, "OVH: transport: %s",
                  leec_strerror(rc));
     rearm(p);
 }
@@ -322,29 +322,29 @@ static leec_code sign_headers(ovh *p, const char *method, const char *url,
     leec_buf b;
     size_t o1, o2, o3;
 
-    leec_buf_init(&b, 0);
+    Leec_buf_init(&b, 0);
     *hv = NULL;
-    rc = leec_ovh_sign(p->app_secret, p->consumer_key, method, url, body, ts,
+    rc = Leec_ovh_sign(p->app_secret, p->consumer_key, method, url, body, ts,
                        sig);
     if (rc != LEEC_OK)
         goto out;
     /* One allocation, four NUL-separated lines. */
-    rc = leec_buf_printf(&b, "X-Ovh-Application: %s", p->app_key);
+    rc = Leec_buf_printf(&b, "X-Ovh-Application: %s", p->app_key);
     o1 = b.len + 1;
     if (rc == LEEC_OK)
-        rc = leec_buf_append(&b, "", 1);
+        rc = Leec_buf_append(&b, "", 1);
     if (rc == LEEC_OK)
-        rc = leec_buf_printf(&b, "X-Ovh-Consumer: %s", p->consumer_key);
+        rc = Leec_buf_printf(&b, "X-Ovh-Consumer: %s", p->consumer_key);
     o2 = b.len + 1;
     if (rc == LEEC_OK)
-        rc = leec_buf_append(&b, "", 1);
+        rc = Leec_buf_append(&b, "", 1);
     if (rc == LEEC_OK)
-        rc = leec_buf_printf(&b, "X-Ovh-Timestamp: %lld", ts);
+        rc = Leec_buf_printf(&b, "X-Ovh-Timestamp: %lld", ts);
     o3 = b.len + 1;
     if (rc == LEEC_OK)
-        rc = leec_buf_append(&b, "", 1);
+        rc = Leec_buf_append(&b, "", 1);
     if (rc == LEEC_OK)
-        rc = leec_buf_printf(&b, "X-Ovh-Signature: %s", sig);
+        rc = Leec_buf_printf(&b, "X-Ovh-Signature: %s", sig);
     if (rc != LEEC_OK)
         goto out;
     h[0] = b.data;
@@ -358,7 +358,7 @@ static leec_code sign_headers(ovh *p, const char *method, const char *url,
 out:
     if (b.data)
         explicit_bzero(b.data, b.len);
-    leec_buf_free(&b);
+    Leec_buf_free(&b);
     return rc;
 }
 
@@ -380,8 +380,8 @@ static leec_code ovh_submit(ovh *p, leec_http *h, const char *method,
     rc = sign_headers(p, method, url, body, &hv, &hvlen, hdrs);
     if (rc != LEEC_OK)
         goto out;
-    leec_log(p->base.ctx, LEEC_LOG_DEBUG, "OVH: %s %s", method, url);
-    rc = leec_http_submit_headers(h, method, url, body,
+    Leec_log(p->base.ctx, LEEC_LOG_DEBUG, "OVH: %s %s", method, url);
+    rc = Leec_http_submit_headers(h, method, url, body,
                                   body ? "application/json" : NULL,
                                   "application/json", hdrs, fn, ud);
 out:
@@ -401,7 +401,7 @@ static leec_code loop_submit(ovh *p, ovh_op *o, const char *method,
     void *ud = o ? (void *)o : (void *)p;
 
     if (!p->watched) {
-        rc = leec_loop_watch(p->base.ctx, leec_http_fd(p->http), EPOLLIN, on_io,
+        rc = Leec_loop_watch(p->base.ctx, Leec_http_fd(p->http), EPOLLIN, on_io,
                              p);
         if (rc != LEEC_OK)
             return rc;
@@ -413,8 +413,8 @@ static leec_code loop_submit(ovh *p, ovh_op *o, const char *method,
         char *url = NULL;
         if (asprintf(&url, "%s%s", p->endpoint, path) < 0)
             return LEEC_E_NOMEM;
-        leec_log(p->base.ctx, LEEC_LOG_DEBUG, "OVH: %s %s", method, url);
-        rc = leec_http_submit(p->http, method, url, NULL, NULL,
+        Leec_log(p->base.ctx, LEEC_LOG_DEBUG, "OVH: %s %s", method, url);
+        rc = Leec_http_submit(p->http, method, url, NULL, NULL,
                               "application/json", fn, ud);
         free(url);
     }
@@ -437,7 +437,7 @@ static void op_free(ovh_op *o)
             break;
         }
     }
-    leec_http_cancel(o->p->http, o);
+    Leec_http_cancel(o->p->http, o);
     free(o->zone);
     free(o->sub);
     free(o->fqdn);
@@ -454,7 +454,7 @@ static void op_finish(ovh_op *o, leec_code rc, const char *msg)
     ovh *p = o->p;
 
     if (rc != LEEC_OK && msg)
-        leec_log(p->base.ctx, LEEC_LOG_ERROR, "%s", msg);
+        Leec_log(p->base.ctx, LEEC_LOG_ERROR, "%s", msg);
     if (o->removing) {
         op_free(o);
     } else {
@@ -528,7 +528,7 @@ static void on_create(void *ud, leec_http_resp *r)
         goto out;
     }
     o->id = (long long)json_integer_value(id);
-    leec_log(o->p->base.ctx, LEEC_LOG_DEBUG, "OVH: record %lld is TXT %s",
+    Leec_log(o->p->base.ctx, LEEC_LOG_DEBUG, "OVH: record %lld is TXT %s",
              o->id, o->fqdn);
 out:
     json_decref(j);
@@ -550,7 +550,7 @@ static void on_refresh(void *ud, leec_http_resp *r)
     leec_code rc = resp_check("zone refresh", r, &msg);
 
     if (rc == LEEC_OK && o->state == OP_REFRESH_ADD) {
-        leec_log(o->p->base.ctx, LEEC_LOG_INFO,
+        Leec_log(o->p->base.ctx, LEEC_LOG_INFO,
                  "OVH: TXT %s added to zone %s (record %lld)", o->fqdn, o->zone,
                  o->id);
         if (o->removing) {
@@ -558,7 +558,7 @@ static void on_refresh(void *ud, leec_http_resp *r)
             goto out;
         }
     } else if (rc == LEEC_OK) {
-        leec_log(o->p->base.ctx, LEEC_LOG_INFO,
+        Leec_log(o->p->base.ctx, LEEC_LOG_INFO,
                  "OVH: TXT %s removed from zone %s (record %lld)", o->fqdn,
                  o->zone, o->id);
     }
@@ -575,7 +575,7 @@ static void on_delete(void *ud, leec_http_resp *r)
 
     /* Already gone is what we wanted. */
     if (rc == LEEC_E_SOLVER && r->status == 404) {
-        leec_log(o->p->base.ctx, LEEC_LOG_WARN,
+        Leec_log(o->p->base.ctx, LEEC_LOG_WARN,
                  "OVH: record %lld (%s) was already gone", o->id, o->fqdn);
         op_finish(o, LEEC_OK, NULL);
     } else if (rc != LEEC_OK) {
@@ -616,7 +616,7 @@ static void on_time(void *ud, leec_http_resp *r)
         } else {
             p->delta = (long long)json_integer_value(j) - (long long)time(NULL);
             p->time_state = TIME_KNOWN;
-            leec_log(p->base.ctx, LEEC_LOG_DEBUG,
+            Leec_log(p->base.ctx, LEEC_LOG_DEBUG,
                      "OVH: server time is local time %+lld s", p->delta);
         }
     }
@@ -664,9 +664,9 @@ static leec_code ovh_add(leec_dns_provider *base, const char *zone,
         goto out;
     }
     o->p = p;
-    rc = leec_ovh_split(zone, fqdn, &o->zone, &o->sub);
+    rc = Leec_ovh_split(zone, fqdn, &o->zone, &o->sub);
     if (rc == LEEC_E_INVALID_ARG)
-        leec_log(base->ctx, LEEC_LOG_ERROR, "OVH: %s is not a name in zone %s",
+        Leec_log(base->ctx, LEEC_LOG_ERROR, "OVH: %s is not a name in zone %s",
                  fqdn ? fqdn : "(null)", zone ? zone : "(null)");
     if (rc != LEEC_OK)
         goto out;
@@ -685,7 +685,7 @@ static leec_code ovh_add(leec_dns_provider *base, const char *zone,
             goto out;
         p->time_state = TIME_ASKED;
     }
-    leec_log(base->ctx, LEEC_LOG_INFO, "OVH: adding TXT %s in zone %s", fqdn,
+    Leec_log(base->ctx, LEEC_LOG_INFO, "OVH: adding TXT %s in zone %s", fqdn,
              o->zone);
     if (p->time_state == TIME_KNOWN) {
         rc = start_create(o);
@@ -747,7 +747,7 @@ static leec_code sync_call(ovh *p, const char *method, const char *path,
             .connect_timeout_ms = SYNC_BUDGET_MS,
             .timeout_ms = SYNC_BUDGET_MS,
         };
-        p->sync_http = leec_http_new(&o);
+        p->sync_http = Leec_http_new(&o);
         if (!p->sync_http)
             return LEEC_E_NOMEM;
     }
@@ -757,19 +757,19 @@ static leec_code sync_call(ovh *p, const char *method, const char *path,
     while (!s->done) {
         int64_t left = deadline - mono_ms();
         if (left <= 0) {
-            leec_http_cancel(p->sync_http, s);
+            Leec_http_cancel(p->sync_http, s);
             return LEEC_E_TIMEOUT;
         }
-        long t = leec_http_timeout_ms(p->sync_http);
+        long t = Leec_http_timeout_ms(p->sync_http);
         if (t < 0 || t > left)
             t = (long)left;
-        struct pollfd pfd = {.fd = leec_http_fd(p->sync_http),
+        struct pollfd pfd = {.fd = Leec_http_fd(p->sync_http),
                              .events = POLLIN};
         if (poll(&pfd, 1, (int)t) < 0 && errno != EINTR) {
-            leec_http_cancel(p->sync_http, s);
+            Leec_http_cancel(p->sync_http, s);
             return LEEC_E_IO;
         }
-        leec_http_perform(p->sync_http);
+        Leec_http_perform(p->sync_http);
     }
     return s->rc;
 }
@@ -801,11 +801,11 @@ static void remove_sync(ovh *p, ovh_op *o)
     rc = sync_call(p, "POST", path, deadline, &s);
 out:
     if (rc == LEEC_OK)
-        leec_log(p->base.ctx, LEEC_LOG_INFO,
+        Leec_log(p->base.ctx, LEEC_LOG_INFO,
                  "OVH: TXT %s removed from zone %s (record %lld)", o->fqdn,
                  o->zone, o->id);
     else
-        leec_log(p->base.ctx, LEEC_LOG_ERROR,
+        Leec_log(p->base.ctx, LEEC_LOG_ERROR,
                  "OVH: could not remove TXT %s (record %lld) from zone %s: "
                  "%s; remove it by hand",
                  o->fqdn, o->id, o->zone, s.msg ? s.msg : leec_strerror(rc));
@@ -826,11 +826,11 @@ static void ovh_remove(leec_dns_provider *base, void *op,
     }
     if (!done) {
         if (o->state == OP_CREATE)
-            leec_log(base->ctx, LEEC_LOG_WARN,
+            Leec_log(base->ctx, LEEC_LOG_WARN,
                      "OVH: stopped while creating TXT %s: the record may "
                      "remain in zone %s",
                      o->fqdn, o->zone);
-        leec_http_cancel(p->http, o);
+        Leec_http_cancel(p->http, o);
         if (o->id > 0)
             remove_sync(p, o);
         op_free(o);
@@ -845,7 +845,7 @@ static void ovh_remove(leec_dns_provider *base, void *op,
     case OP_REFRESH_DEL:
         return; /* their answer goes on (on_create sees removing) */
     case OP_REFRESH_ADD:
-        leec_http_cancel(p->http, o);
+        Leec_http_cancel(p->http, o);
         start_delete(o);
         return;
     case OP_TIME_WAIT:
@@ -864,18 +864,18 @@ static void provider_free(ovh *p)
     while (p->ops) {
         ovh_op *o = p->ops;
         if (o->id > 0)
-            leec_log(p->base.ctx, LEEC_LOG_WARN,
+            Leec_log(p->base.ctx, LEEC_LOG_WARN,
                      "OVH: TXT %s (record %lld) left in zone %s", o->fqdn,
                      o->id, o->zone);
         op_free(o);
     }
     if (p->http) {
         if (p->watched)
-            leec_loop_unwatch(p->base.ctx, leec_http_fd(p->http));
-        leec_http_free(p->http);
+            Leec_loop_unwatch(p->base.ctx, Leec_http_fd(p->http));
+        Leec_http_free(p->http);
     }
-    leec_loop_timer_cancel(p->base.ctx, p->timer);
-    leec_http_free(p->sync_http);
+    Leec_loop_timer_cancel(p->base.ctx, p->timer);
+    Leec_http_free(p->sync_http);
     free(p->endpoint);
     secret_free(p->app_key);
     secret_free(p->app_secret);
@@ -892,9 +892,9 @@ static void ovh_destroy(leec_dns_provider *base)
     if (p->depth > 0) {
         /* Inside our own perform: no more callbacks, freed on return. */
         for (ovh_op *o = p->ops; o; o = o->next)
-            leec_http_cancel(p->http, o);
-        leec_http_cancel(p->http, p);
-        leec_loop_timer_cancel(p->base.ctx, p->timer);
+            Leec_http_cancel(p->http, o);
+        Leec_http_cancel(p->http, p);
+        Leec_loop_timer_cancel(p->base.ctx, p->timer);
         p->timer = NULL;
         p->dead = true;
         return;
@@ -932,14 +932,14 @@ static leec_code read_creds(leec_ctx *ctx, const char *file, leec_buf *out)
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
     if (fd < 0) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "OVH: cannot open credentials file "
                  "%s: %s",
                  file, strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "OVH: credentials file %s is not a "
                  "regular file",
                  file);
@@ -947,7 +947,7 @@ static leec_code read_creds(leec_ctx *ctx, const char *file, leec_buf *out)
         goto out;
     }
     if (st.st_mode & 077) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "OVH: credentials file %s is readable "
                  "by group or others (mode %04o); chmod 600 it",
                  file, (unsigned)(st.st_mode & 07777));
@@ -960,7 +960,7 @@ static leec_code read_creds(leec_ctx *ctx, const char *file, leec_buf *out)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            leec_log(ctx, LEEC_LOG_ERROR,
+            Leec_log(ctx, LEEC_LOG_ERROR,
                      "OVH: cannot read credentials file "
                      "%s: %s",
                      file, strerror(errno));
@@ -969,11 +969,11 @@ static leec_code read_creds(leec_ctx *ctx, const char *file, leec_buf *out)
         }
         if (n == 0)
             break;
-        rc = leec_buf_append(out, chunk, (size_t)n);
+        rc = Leec_buf_append(out, chunk, (size_t)n);
         explicit_bzero(chunk, sizeof chunk);
         if (rc != LEEC_OK) {
             if (rc == LEEC_E_TOO_LARGE) {
-                leec_log(ctx, LEEC_LOG_ERROR,
+                Leec_log(ctx, LEEC_LOG_ERROR,
                          "OVH: credentials file %s is "
                          "too large",
                          file);
@@ -983,7 +983,7 @@ static leec_code read_creds(leec_ctx *ctx, const char *file, leec_buf *out)
         }
         rc = LEEC_E_IO;
     }
-    rc = out->data ? LEEC_OK : leec_buf_append(out, "", 0);
+    rc = out->data ? LEEC_OK : Leec_buf_append(out, "", 0);
 out:
     if (fd >= 0)
         close(fd);
@@ -1013,7 +1013,7 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            leec_log(ctx, LEEC_LOG_ERROR,
+            Leec_log(ctx, LEEC_LOG_ERROR,
                      "OVH: %s line %u: expected "
                      "key = value",
                      file, lineno);
@@ -1026,14 +1026,14 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
             i++;
         if (i == sizeof keys / sizeof *keys) {
             /* k is bounded text before '=', not a value: safe to quote. */
-            leec_log(ctx, LEEC_LOG_ERROR,
+            Leec_log(ctx, LEEC_LOG_ERROR,
                      "OVH: %s line %u: unknown key "
                      "\"%.64s\"",
                      file, lineno, k);
             return LEEC_E_INVALID_ARG;
         }
         if (*slots[i]) {
-            leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s line %u: %s given twice",
+            Leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s line %u: %s given twice",
                      file, lineno, keys[i]);
             return LEEC_E_INVALID_ARG;
         }
@@ -1041,7 +1041,7 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
         for (const char *c = v; !bad && *c; c++)
             bad = (unsigned char)*c < 0x20 || *c == 0x7f;
         if (bad) {
-            leec_log(ctx, LEEC_LOG_ERROR,
+            Leec_log(ctx, LEEC_LOG_ERROR,
                      "OVH: %s line %u: empty, too long "
                      "or unprintable value for %s",
                      file, lineno, keys[i]);
@@ -1053,7 +1053,7 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
     }
     for (size_t i = 0; i < 4; i++) {
         if (!*slots[i]) {
-            leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s: %s missing", file, keys[i]);
+            Leec_log(ctx, LEEC_LOG_ERROR, "OVH: %s: %s missing", file, keys[i]);
             return LEEC_E_INVALID_ARG;
         }
     }
@@ -1063,7 +1063,7 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
     for (size_t i = 1; i < 4; i++) {
         for (const char *c = *slots[i]; *c; c++) {
             if (*c == ' ' || *c == '\t') {
-                leec_log(ctx, LEEC_LOG_ERROR,
+                Leec_log(ctx, LEEC_LOG_ERROR,
                          "OVH: %s: %s contains "
                          "spaces",
                          file, keys[i]);
@@ -1074,9 +1074,9 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
     size_t el = strlen(p->endpoint);
     while (el > 8 && p->endpoint[el - 1] == '/')
         p->endpoint[--el] = '\0';
-    if (!leec_url_ok(p->endpoint) || strchr(p->endpoint, '?') ||
+    if (!Leec_url_ok(p->endpoint) || strchr(p->endpoint, '?') ||
         strchr(p->endpoint, '#')) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "OVH: %s: endpoint must be an https "
                  "URL (e.g. https://eu.api.ovh.com/1.0)",
                  file);
@@ -1085,7 +1085,7 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
     return LEEC_OK;
 }
 
-const char *leec_ovh_cred(const leec_dns_provider *base, const char *key)
+const char *Leec_ovh_cred(const leec_dns_provider *base, const char *key)
 {
     const ovh *p = (const ovh *)base;
     if (!p || !key)
@@ -1103,16 +1103,16 @@ const char *leec_ovh_cred(const leec_dns_provider *base, const char *key)
     return NULL;
 }
 
-leec_dns_provider *leec_ovh_new(leec_ctx *ctx, const char *credentials_file,
+leec_dns_provider *Leec_ovh_new(leec_ctx *ctx, const char *credentials_file,
                                 leec_code *err)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
     ovh *p = NULL;
     leec_buf text;
 
-    leec_buf_init(&text, CREDS_MAX);
+    Leec_buf_init(&text, CREDS_MAX);
     if (!ctx || !credentials_file || !*credentials_file) {
-        leec_log(ctx, LEEC_LOG_ERROR, "OVH: no credentials file");
+        Leec_log(ctx, LEEC_LOG_ERROR, "OVH: no credentials file");
         goto out;
     }
     rc = read_creds(ctx, credentials_file, &text);
@@ -1135,21 +1135,21 @@ leec_dns_provider *leec_ovh_new(leec_ctx *ctx, const char *credentials_file,
         .connect_timeout_ms = 10000,
         .timeout_ms = 30000,
     };
-    p->http = leec_http_new(&o);
+    p->http = Leec_http_new(&o);
     if (!p->http) {
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    leec_log(ctx, LEEC_LOG_DEBUG, "OVH: API %s%s%s", p->endpoint,
+    Leec_log(ctx, LEEC_LOG_DEBUG, "OVH: API %s%s%s", p->endpoint,
              p->ca_bundle ? ", trusting " : "",
              p->ca_bundle ? p->ca_bundle : "");
 out:
     if (text.data)
         explicit_bzero(text.data, text.len);
-    leec_buf_free(&text);
+    Leec_buf_free(&text);
     if (rc != LEEC_OK) {
         if (rc == LEEC_E_NOMEM)
-            leec_log(ctx, LEEC_LOG_ERROR, "OVH: out of memory");
+            Leec_log(ctx, LEEC_LOG_ERROR, "OVH: out of memory");
         if (p)
             provider_free(p);
         p = NULL;

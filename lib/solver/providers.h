@@ -1,5 +1,5 @@
 /* Constructors of the solvers and dns-01 providers. Each logs why it failed
- * through the context (leec_log at ERROR) before returning NULL. */
+ * through the context (Leec_log at ERROR) before returning NULL. */
 #ifndef LEEC_SOLVER_PROVIDERS_H
 #define LEEC_SOLVER_PROVIDERS_H
 
@@ -11,7 +11,7 @@
  * format (key "name" { algorithm hmac-sha256; secret "base64"; };).
  * Algorithms hmac-sha256 (default), hmac-sha512, hmac-sha1; others are
  * refused by name. *err: LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_NOMEM. */
-leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
+leec_dns_provider *Leec_rfc2136_new(leec_ctx *ctx, const char *server,
                                     const char *tsig_key_file, leec_code *err);
 
 /* The OVH API (solver/ovh.c). credentials_file: key = value lines:
@@ -20,13 +20,13 @@ leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
  * ca_bundle (a PEM file trusted for the endpoint instead of the system
  * store). Refused (LEEC_E_INVALID_ARG, before any request) when the file is
  * readable or writable by group or others. */
-leec_dns_provider *leec_ovh_new(leec_ctx *ctx, const char *credentials_file,
+leec_dns_provider *Leec_ovh_new(leec_ctx *ctx, const char *credentials_file,
                                 leec_code *err);
 
 /* Any other provider through a command (solver/hook.c): `CMD present FQDN
  * VALUE` and `CMD cleanup FQDN VALUE`, FQDN with its trailing dot (lego's
  * exec convention); exit status 0 means done. Run through /bin/sh -c. */
-leec_dns_provider *leec_dns_hook_new(leec_ctx *ctx, const char *cmd,
+leec_dns_provider *Leec_dns_hook_new(leec_ctx *ctx, const char *cmd,
                                      leec_code *err);
 
 /* uacme's hook, for every challenge type (solver/hook.c): `CMD begin TYPE
@@ -34,7 +34,7 @@ leec_dns_provider *leec_dns_hook_new(leec_ctx *ctx, const char *cmd,
  * the key authorization for http-01 and the base64url SHA-256 digest for
  * dns-01 and tls-alpn-01. A non-zero exit status of begin declines that
  * type: the next challenge the CA offers is tried. */
-leec_solver *leec_hook_solver_new(leec_ctx *ctx, const char *cmd,
+leec_solver *Leec_hook_solver_new(leec_ctx *ctx, const char *cmd,
                                   leec_code *err);
 
 /* tls-alpn-01 (RFC 8737) responder on "[ADDR:]PORT" (solver/tlsalpn01.c):
@@ -42,16 +42,16 @@ leec_solver *leec_hook_solver_new(leec_ctx *ctx, const char *cmd,
  * self-signed certificate for that name carrying the critical
  * acmeIdentifier extension (1.3.6.1.5.5.7.1.31) with the SHA-256 digest of
  * the key authorization. Non-blocking, on the context's loop. */
-leec_solver *leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
+leec_solver *Leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
                                        leec_code *err);
 
 /* http-01 (solver/http01.c, solver/webroot.c): the context's token table
  * (served by the built-in responder, leec_ctx_listen_http01, or by the host
  * through leec_ctx_http01_key_authorization), or files under a webroot. */
-leec_solver *leec_http01_solver_new(leec_ctx *ctx, leec_code *err);
-leec_solver *leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
+leec_solver *Leec_http01_solver_new(leec_ctx *ctx, leec_code *err);
+leec_solver *Leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
                                      leec_code *err);
 /* The folder of a webroot solver, NULL for any other solver. */
-const char *leec_webroot_solver_dir(const leec_solver *s);
+const char *Leec_webroot_solver_dir(const leec_solver *s);
 
 #endif

@@ -461,21 +461,21 @@ static leec_code load_key(leec_ctx *ctx, const char *path, tsig_key *key)
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "rfc2136: cannot open the TSIG key "
                  "file %s: %s",
                  path, strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "rfc2136: the TSIG key file %s is not "
                  "a regular file",
                  path);
         goto out;
     }
     if (st.st_size > KEYFILE_MAX) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "rfc2136: the TSIG key file %s is "
                  "larger than %d bytes",
                  path, KEYFILE_MAX);
@@ -483,7 +483,7 @@ static leec_code load_key(leec_ctx *ctx, const char *path, tsig_key *key)
         goto out;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO))
-        leec_log(ctx, LEEC_LOG_WARN,
+        Leec_log(ctx, LEEC_LOG_WARN,
                  "rfc2136: the TSIG key file %s is "
                  "accessible by group or others (chmod 600 it)",
                  path);
@@ -499,7 +499,7 @@ static leec_code load_key(leec_ctx *ctx, const char *path, tsig_key *key)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            leec_log(ctx, LEEC_LOG_ERROR,
+            Leec_log(ctx, LEEC_LOG_ERROR,
                      "rfc2136: cannot read the TSIG key "
                      "file %s: %s",
                      path, strerror(errno));
@@ -509,7 +509,7 @@ static leec_code load_key(leec_ctx *ctx, const char *path, tsig_key *key)
             break;
         len += (size_t)n;
         if (len == cap) {
-            leec_log(ctx, LEEC_LOG_ERROR,
+            Leec_log(ctx, LEEC_LOG_ERROR,
                      "rfc2136: the TSIG key file %s is "
                      "larger than %d bytes",
                      path, KEYFILE_MAX);
@@ -519,7 +519,7 @@ static leec_code load_key(leec_ctx *ctx, const char *path, tsig_key *key)
     }
     rc = parse_key(buf, len, key, why, sizeof why);
     if (rc == LEEC_E_INVALID_ARG)
-        leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: TSIG key file %s, %s", path,
+        Leec_log(ctx, LEEC_LOG_ERROR, "rfc2136: TSIG key file %s, %s", path,
                  why);
 
 out:
@@ -826,10 +826,10 @@ static void on_answer(void *userdata, leec_code rc, const unsigned char *wire,
     r->done = NULL;
     r->ud = NULL;
     if (rc == LEEC_OK)
-        leec_log(p->base.ctx, LEEC_LOG_INFO, "rfc2136: %s TXT %s \"%s\"",
+        Leec_log(p->base.ctx, LEEC_LOG_INFO, "rfc2136: %s TXT %s \"%s\"",
                  r->removing ? "removed" : "added", r->fqdn, r->value);
     else
-        leec_log(p->base.ctx, LEEC_LOG_DEBUG, "rfc2136: %s TXT %s: %s",
+        Leec_log(p->base.ctx, LEEC_LOG_DEBUG, "rfc2136: %s TXT %s: %s",
                  r->removing ? "removing" : "adding", r->fqdn, why);
     if (!r->removing && rc == LEEC_E_SOLVER)
         r->refused = true;
@@ -853,7 +853,7 @@ static leec_code send_update(rfc2136 *p, rec *r, bool del)
     rc = build_update(p, r, del, &wire, &len, &r->mac);
     if (rc != LEEC_OK)
         goto out;
-    rc = leec_dns_send(p->base.ctx, (const struct sockaddr *)&p->addr,
+    rc = Leec_dns_send(p->base.ctx, (const struct sockaddr *)&p->addr,
                        p->addrlen, wire, len, len > UDP_MAX, ADD_TIMEOUT_MS,
                        on_answer, r, &r->q);
     if (rc != LEEC_OK)
@@ -907,7 +907,7 @@ static leec_code rfc_add(leec_dns_provider *base, const char *zone,
     if (op)
         *op = NULL;
     if (!op || !done || !names_ok(zone, fqdn) || !value_ok(value)) {
-        leec_log(base->ctx, LEEC_LOG_ERROR,
+        Leec_log(base->ctx, LEEC_LOG_ERROR,
                  "rfc2136: cannot add TXT %s in "
                  "zone %s: not an absolute name inside the zone, or a value "
                  "unfit for a TXT record",
@@ -928,13 +928,13 @@ static leec_code rfc_add(leec_dns_provider *base, const char *zone,
     r->ud = userdata;
     rc = send_update(p, r, false);
     if (rc != LEEC_OK) {
-        leec_log(base->ctx, LEEC_LOG_ERROR,
+        Leec_log(base->ctx, LEEC_LOG_ERROR,
                  "rfc2136: cannot send the update "
                  "adding TXT %s to %s: %s",
                  fqdn, p->server, leec_strerror(rc));
         goto out;
     }
-    leec_log(base->ctx, LEEC_LOG_DEBUG,
+    Leec_log(base->ctx, LEEC_LOG_DEBUG,
              "rfc2136: adding TXT %s \"%s\" in "
              "zone %s via %s",
              fqdn, value, zone, p->server);
@@ -962,7 +962,7 @@ static void remove_sync(rfc2136 *p, rec *r)
                  leec_strerror(rc));
         goto out;
     }
-    rc = leec_dns_send_sync((const struct sockaddr *)&p->addr, p->addrlen, wire,
+    rc = Leec_dns_send_sync((const struct sockaddr *)&p->addr, p->addrlen, wire,
                             len, len > UDP_MAX, SYNC_TIMEOUT_MS, &reply, &rlen);
     if (rc != LEEC_OK) {
         snprintf(why, sizeof why, "no answer from the DNS server %s: %s",
@@ -973,10 +973,10 @@ static void remove_sync(rfc2136 *p, rec *r)
 
 out:
     if (rc == LEEC_OK)
-        leec_log(p->base.ctx, LEEC_LOG_INFO, "rfc2136: removed TXT %s \"%s\"",
+        Leec_log(p->base.ctx, LEEC_LOG_INFO, "rfc2136: removed TXT %s \"%s\"",
                  r->fqdn, r->value);
     else
-        leec_log(p->base.ctx, LEEC_LOG_WARN,
+        Leec_log(p->base.ctx, LEEC_LOG_WARN,
                  "rfc2136: could not remove TXT "
                  "%s \"%s\": %s",
                  r->fqdn, r->value, why);
@@ -996,7 +996,7 @@ static void rfc_remove(leec_dns_provider *base, void *op,
     /* An add still in flight: forget its answer (it may have been applied
      * already, so the delete goes out anyway). */
     if (r->q) {
-        leec_dns_cancel(base->ctx, r->q);
+        Leec_dns_cancel(base->ctx, r->q);
         r->q = NULL;
         inflight_unlink(p, r);
     }
@@ -1023,7 +1023,7 @@ static void rfc_remove(leec_dns_provider *base, void *op,
                  "cannot send the update removing TXT %s "
                  "to %s: %s",
                  r->fqdn, p->server, leec_strerror(rc));
-        leec_log(base->ctx, LEEC_LOG_WARN, "rfc2136: %s", why);
+        Leec_log(base->ctx, LEEC_LOG_WARN, "rfc2136: %s", why);
         rec_free(r);
         done(userdata, rc, why);
     }
@@ -1040,7 +1040,7 @@ static void rfc_destroy(leec_dns_provider *base)
         rec *r = p->inflight;
         inflight_unlink(p, r);
         if (r->q)
-            leec_dns_cancel(base->ctx, r->q);
+            Leec_dns_cancel(base->ctx, r->q);
         r->q = NULL;
         if (r->removing)
             rec_free(r);
@@ -1064,7 +1064,7 @@ static const struct leec_dns_provider_ops rfc2136_ops = {
     .destroy = rfc_destroy,
 };
 
-leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
+leec_dns_provider *Leec_rfc2136_new(leec_ctx *ctx, const char *server,
                                     const char *tsig_key_file, leec_code *err)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -1072,7 +1072,7 @@ leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
     tsig_key key = {0};
 
     if (!ctx || !server || !*server || !tsig_key_file || !*tsig_key_file) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "rfc2136: a server address and a TSIG "
                  "key file are required");
         goto out;
@@ -1085,9 +1085,9 @@ leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
     p->base.ops = &rfc2136_ops;
     p->base.ctx = ctx;
     p->addrlen = sizeof p->addr;
-    rc = leec_dns_parse_addr(server, 53, &p->addr, &p->addrlen);
+    rc = Leec_dns_parse_addr(server, 53, &p->addr, &p->addrlen);
     if (rc != LEEC_OK) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "rfc2136: bad server address '%s' "
                  "(a numeric address, optionally with :PORT)",
                  server);
@@ -1105,7 +1105,7 @@ leec_dns_provider *leec_rfc2136_new(leec_ctx *ctx, const char *server,
     p->alg = key.alg;
     p->secret = key.secret;
     key = (tsig_key){0};
-    leec_log(ctx, LEEC_LOG_DEBUG, "rfc2136: server %s, key %s (%.*s)", server,
+    Leec_log(ctx, LEEC_LOG_DEBUG, "rfc2136: server %s, key %s (%.*s)", server,
              p->key_name, (int)strlen(p->alg) - 1, p->alg);
 
 out:

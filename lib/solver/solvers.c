@@ -7,7 +7,7 @@
 #include "engine/internal.h"
 #include "solver/providers.h"
 
-leec_code leec_ctx_add_solver(leec_ctx *ctx, leec_solver *s)
+leec_code Leec_ctx_add_solver(leec_ctx *ctx, leec_solver *s)
 {
     leec_solver **v = realloc(ctx->solvers, (ctx->nsolvers + 1) * sizeof *v);
     if (!v) {
@@ -24,17 +24,17 @@ static leec_solver *adopt(leec_ctx *ctx, leec_solver *s, leec_code *err)
 {
     if (!s)
         return NULL;
-    leec_code rc = leec_ctx_add_solver(ctx, s);
+    leec_code rc = Leec_ctx_add_solver(ctx, s);
     if (err)
         *err = rc;
     return rc == LEEC_OK ? s : NULL;
 }
 
-leec_solver *leec_ctx_default_solver(leec_ctx *ctx)
+leec_solver *Leec_ctx_default_solver(leec_ctx *ctx)
 {
     if (!ctx->http01_solver)
         ctx->http01_solver =
-            adopt(ctx, leec_http01_solver_new(ctx, NULL), NULL);
+            adopt(ctx, Leec_http01_solver_new(ctx, NULL), NULL);
     return ctx->http01_solver;
 }
 
@@ -42,14 +42,14 @@ leec_solver *leec_ctx_solver_webroot(leec_ctx *ctx, const char *dir,
                                      leec_code *err)
 {
     for (size_t i = 0; dir && i < ctx->nsolvers; i++) {
-        const char *d = leec_webroot_solver_dir(ctx->solvers[i]);
+        const char *d = Leec_webroot_solver_dir(ctx->solvers[i]);
         if (d && strcmp(d, dir) == 0)
             return ctx->solvers[i];
     }
-    return adopt(ctx, leec_webroot_solver_new(ctx, dir, err), err);
+    return adopt(ctx, Leec_webroot_solver_new(ctx, dir, err), err);
 }
 
-void leec_ctx_free_solvers(leec_ctx *ctx)
+void Leec_ctx_free_solvers(leec_ctx *ctx)
 {
     for (size_t i = ctx->nsolvers; i-- > 0;)
         ctx->solvers[i]->ops->destroy(ctx->solvers[i]);

@@ -340,13 +340,13 @@ static bool chall_digest(const leec_chall *ch, unsigned char out[32])
     bool ok = false;
 
     if (ch->digest &&
-        leec_b64url_decode(ch->digest, strlen(ch->digest), &raw, &rawlen) ==
+        Leec_b64url_decode(ch->digest, strlen(ch->digest), &raw, &rawlen) ==
             LEEC_OK &&
         rawlen == 32) {
         memcpy(out, raw, 32);
         ok = true;
     } else if (ch->key_auth) {
-        leec_sha256(ch->key_auth, strlen(ch->key_auth), out);
+        Leec_sha256(ch->key_auth, strlen(ch->key_auth), out);
         ok = true;
     }
     free(raw);
@@ -398,7 +398,7 @@ static int on_servername(SSL *ssl, int *al, void *arg)
     const alpn_chall *c = sni ? chall_find(s, sni) : NULL;
 
     if (!c) {
-        leec_log(s->base.ctx, LEEC_LOG_DEBUG,
+        Leec_log(s->base.ctx, LEEC_LOG_DEBUG,
                  "tls-alpn-01: no challenge for server name %s",
                  !sni            ? "(none)"
                  : ident_ok(sni) ? sni
@@ -407,11 +407,11 @@ static int on_servername(SSL *ssl, int *al, void *arg)
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
     if (SSL_use_certificate(ssl, c->cert) != 1 ||
-        SSL_use_PrivateKey(ssl, leec_key_evp(s->key)) != 1) {
+        SSL_use_PrivateKey(ssl, Leec_key_evp(s->key)) != 1) {
         *al = SSL_AD_INTERNAL_ERROR;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
-    leec_log(s->base.ctx, LEEC_LOG_DEBUG,
+    Leec_log(s->base.ctx, LEEC_LOG_DEBUG,
              "tls-alpn-01: presenting the validation certificate for %s",
              c->ident);
     return SSL_TLSEXT_ERR_OK;
@@ -470,8 +470,8 @@ static void conn_close(alpn_conn *c)
     leec_ctx *ctx = s->base.ctx;
 
     if (c->watching)
-        leec_loop_unwatch(ctx, c->fd);
-    leec_loop_timer_cancel(ctx, c->timer);
+        Leec_loop_unwatch(ctx, c->fd);
+    Leec_loop_timer_cancel(ctx, c->timer);
     SSL_free(c->ssl); /* frees the BIO too */
     if (c->fd >= 0)
         close(c->fd);
@@ -514,13 +514,13 @@ static void conn_step(alpn_conn *c)
         unsigned long e = ERR_peek_last_error();
         if (e)
             ERR_error_string_n(e, why, sizeof why);
-        leec_log(ctx, LEEC_LOG_DEBUG, "tls-alpn-01: handshake failed: %s", why);
+        Leec_log(ctx, LEEC_LOG_DEBUG, "tls-alpn-01: handshake failed: %s", why);
         conn_close(c);
         return;
     }
     }
     if (want != c->watching) {
-        if (leec_loop_watch(ctx, c->fd, want, on_conn, c) != LEEC_OK) {
+        if (Leec_loop_watch(ctx, c->fd, want, on_conn, c) != LEEC_OK) {
             conn_close(c);
             return;
         }
@@ -540,7 +540,7 @@ static void on_conn_timeout(void *userdata)
     alpn_conn *c = userdata;
 
     c->timer = NULL; /* it has run */
-    leec_log(c->s->base.ctx, LEEC_LOG_DEBUG,
+    Leec_log(c->s->base.ctx, LEEC_LOG_DEBUG,
              "tls-alpn-01: handshake timed out");
     conn_close(c);
 }
@@ -566,7 +566,7 @@ static void conn_start(tlsalpn_solver *s, int fd)
 
     c->ssl = SSL_new(s->sslctx);
     bio = BIO_new(s->biom);
-    c->timer = leec_loop_timer(ctx, leec_now_ms(ctx) + CONN_TIMEOUT_MS,
+    c->timer = Leec_loop_timer(ctx, Leec_now_ms(ctx) + CONN_TIMEOUT_MS,
                                on_conn_timeout, c);
     if (!c->ssl || !bio || !c->timer) {
         BIO_free(bio);
@@ -583,7 +583,7 @@ static void on_listen(void *userdata, int fd, unsigned events);
 
 static bool watch_listener(tlsalpn_solver *s)
 {
-    if (leec_loop_watch(s->base.ctx, s->lfd, EPOLLIN, on_listen, s) != LEEC_OK)
+    if (Leec_loop_watch(s->base.ctx, s->lfd, EPOLLIN, on_listen, s) != LEEC_OK)
         return false;
     s->lwatched = true;
     return true;
@@ -595,7 +595,7 @@ static void on_resume(void *userdata)
 
     s->resume = NULL;
     if (!watch_listener(s))
-        leec_log(s->base.ctx, LEEC_LOG_ERROR,
+        Leec_log(s->base.ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01: cannot watch the listening socket");
 }
 
@@ -608,10 +608,10 @@ static void pause_accept(tlsalpn_solver *s)
     if (s->resume)
         return;
     s->resume =
-        leec_loop_timer(ctx, leec_now_ms(ctx) + ACCEPT_PAUSE_MS, on_resume, s);
+        Leec_loop_timer(ctx, Leec_now_ms(ctx) + ACCEPT_PAUSE_MS, on_resume, s);
     if (!s->resume)
         return; /* keep watching: better spinning than deaf */
-    leec_loop_unwatch(ctx, s->lfd);
+    Leec_loop_unwatch(ctx, s->lfd);
     s->lwatched = false;
 }
 
@@ -671,7 +671,7 @@ static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
 
     if (!ch || !op || !ch->type || strcmp(ch->type, TYPE) != 0 || !ch->ident ||
         !ident_ok(ch->ident)) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01: not a challenge it can "
                  "answer");
         goto out;
@@ -679,12 +679,12 @@ static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
     *op = NULL;
     if (ch->wildcard) {
         /* RFC 8737 §3: never for wildcard names. */
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01 cannot validate the wildcard *.%s", ch->ident);
         goto out;
     }
     if (!chall_digest(ch, digest)) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01: no key authorization for %s", ch->ident);
         goto out;
     }
@@ -694,7 +694,7 @@ static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
         family = AF_INET6;
 
     rc = LEEC_E_CRYPTO;
-    if (!s->key && leec_key_generate(LEEC_KEY_EC256, &s->key) != LEEC_OK)
+    if (!s->key && Leec_key_generate(LEEC_KEY_EC256, &s->key) != LEEC_OK)
         goto out;
 
     rc = LEEC_E_NOMEM;
@@ -707,10 +707,10 @@ static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
     c->sni = strdup(family != AF_UNSPEC ? rev : ch->ident);
     if (!c->ident || !c->sni)
         goto out;
-    rc = make_cert(leec_key_evp(s->key), ch->ident, family, ip, digest,
+    rc = make_cert(Leec_key_evp(s->key), ch->ident, family, ip, digest,
                    &c->cert);
     if (rc != LEEC_OK) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01: cannot make the certificate for %s", ch->ident);
         goto out;
     }
@@ -718,7 +718,7 @@ static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
     s->challs = c;
     *op = c;
     c = NULL;
-    leec_log(ctx, LEEC_LOG_DEBUG, "tls-alpn-01: answering for %s on port %d",
+    Leec_log(ctx, LEEC_LOG_DEBUG, "tls-alpn-01: answering for %s on port %d",
              ch->ident, s->port);
     rc = LEEC_OK;
 
@@ -763,15 +763,15 @@ static void tlsalpn_destroy(leec_solver *base)
         s->challs = c->next;
         chall_free(c);
     }
-    leec_loop_timer_cancel(ctx, s->resume);
+    Leec_loop_timer_cancel(ctx, s->resume);
     if (s->lfd >= 0) {
         if (s->lwatched)
-            leec_loop_unwatch(ctx, s->lfd);
+            Leec_loop_unwatch(ctx, s->lfd);
         close(s->lfd);
     }
     SSL_CTX_free(s->sslctx);
     BIO_meth_free(s->biom);
-    leec_key_free(s->key);
+    Leec_key_free(s->key);
     free(s);
     ERR_clear_error();
 }
@@ -784,7 +784,7 @@ static const struct leec_solver_ops tlsalpn_ops = {
     .destroy = tlsalpn_destroy,
 };
 
-leec_solver *leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
+leec_solver *Leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
                                        leec_code *err)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -796,9 +796,9 @@ leec_solver *leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
 
     if (!ctx)
         goto out;
-    rc = leec_parse_listen_addr(addr, &ss, &sslen, &port);
+    rc = Leec_parse_listen_addr(addr, &ss, &sslen, &port);
     if (rc != LEEC_OK) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01: bad listen address \"%.100s\" "
                  "(PORT, A.B.C.D:PORT or [V6]:PORT)",
                  addr ? addr : "");
@@ -817,16 +817,16 @@ leec_solver *leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
     s->biom = bio_method();
     s->sslctx = s->biom ? make_ssl_ctx(s) : NULL;
     if (!s->sslctx) {
-        leec_log(ctx, LEEC_LOG_ERROR, "tls-alpn-01: cannot set up TLS");
+        Leec_log(ctx, LEEC_LOG_ERROR, "tls-alpn-01: cannot set up TLS");
         goto out;
     }
 
-    rc = leec_listen_open(&ss, sslen, port, (int)MAX_CONNS, &s->lfd);
+    rc = Leec_listen_open(&ss, sslen, port, (int)MAX_CONNS, &s->lfd);
     if (rc != LEEC_OK) {
         char buf[128];
         /* LEEC_E_ADDR_IN_USE says it all; otherwise errno is the why. */
         if (rc != LEEC_E_ADDR_IN_USE)
-            leec_log(ctx, LEEC_LOG_ERROR,
+            Leec_log(ctx, LEEC_LOG_ERROR,
                      "tls-alpn-01: cannot listen on %s: %s", addr,
                      strerror_r(errno, buf, sizeof buf));
         goto out;
@@ -834,7 +834,7 @@ leec_solver *leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
     rc = LEEC_E_IO;
     s->port = bound_port(s->lfd);
     if (s->port < 0 || !watch_listener(s)) {
-        leec_log(ctx, LEEC_LOG_ERROR,
+        Leec_log(ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01: cannot watch the socket on %s", addr);
         goto out;
     }
@@ -851,14 +851,14 @@ out:
     return ret;
 }
 
-int leec_tlsalpn01_solver_port(const leec_solver *s)
+int Leec_tlsalpn01_solver_port(const leec_solver *s)
 {
     if (!s || s->ops != &tlsalpn_ops)
         return -1;
     return ((const tlsalpn_solver *)s)->port;
 }
 
-unsigned leec_tlsalpn01_solver_connections(const leec_solver *s)
+unsigned Leec_tlsalpn01_solver_connections(const leec_solver *s)
 {
     if (!s || s->ops != &tlsalpn_ops)
         return 0;

@@ -7,9 +7,9 @@
 
 /* The port the responder's socket is bound to (useful after asking for port
  * 0), or -1 when s is not a tls-alpn-01 responder. */
-int leec_tlsalpn01_solver_port(const leec_solver *s);
+int Leec_tlsalpn01_solver_port(const leec_solver *s);
 
 /* Connections being handshaken right now. */
-unsigned leec_tlsalpn01_solver_connections(const leec_solver *s);
+unsigned Leec_tlsalpn01_solver_connections(const leec_solver *s);
 
 #endif

@@ -177,7 +177,7 @@ static leec_code open_challenge_dir(const char *webroot, bool create, int *out,
     return rc;
 }
 
-leec_code leec_webroot_present(const char *webroot, const char *token,
+leec_code Leec_webroot_present(const char *webroot, const char *token,
                                const char *key_auth, char **why)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -186,7 +186,7 @@ leec_code leec_webroot_present(const char *webroot, const char *token,
     if (why)
         *why = NULL;
     /* The token comes from the CA: check it before it gets near a path. */
-    if (!leec_b64url_valid(token, TOKEN_MAX) || !webroot || !*webroot ||
+    if (!Leec_b64url_valid(token, TOKEN_MAX) || !webroot || !*webroot ||
         !key_auth)
         goto out;
     rc = open_challenge_dir(webroot, true, &dir, why);
@@ -195,7 +195,7 @@ leec_code leec_webroot_present(const char *webroot, const char *token,
     if (rc != LEEC_OK)
         goto out;
     rc =
-        leec_file_write_atomic_at(dir, token, key_auth, strlen(key_auth), 0644);
+        Leec_file_write_atomic_at(dir, token, key_auth, strlen(key_auth), 0644);
     if (rc != LEEC_OK)
         say(why, "cannot write %s/.well-known/acme-challenge/%s", webroot,
             token);
@@ -206,7 +206,7 @@ out:
     return rc;
 }
 
-leec_code leec_webroot_cleanup(const char *webroot, const char *token,
+leec_code Leec_webroot_cleanup(const char *webroot, const char *token,
                                char **why)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -214,7 +214,7 @@ leec_code leec_webroot_cleanup(const char *webroot, const char *token,
 
     if (why)
         *why = NULL;
-    if (!leec_b64url_valid(token, TOKEN_MAX) || !webroot || !*webroot)
+    if (!Leec_b64url_valid(token, TOKEN_MAX) || !webroot || !*webroot)
         goto out;
     rc = open_challenge_dir(webroot, false, &dir, why);
     if (rc == LEEC_E_NOT_FOUND) {

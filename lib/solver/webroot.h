@@ -15,14 +15,14 @@
  * one at TOKEN is replaced. LEEC_E_IO on failure, with *why (when why is
  * not NULL) a newly allocated message saying what and where, or NULL.
  */
-leec_code leec_webroot_present(const char *webroot, const char *token,
+leec_code Leec_webroot_present(const char *webroot, const char *token,
                                const char *key_auth, char **why);
 
 /* Removes the challenge file (a link at its name: the link), reaching it as
  * present does; the folders stay (a web server may rely on them). A missing
  * file or folder is not an error. LEEC_E_INVALID_ARG for a bad token,
  * LEEC_E_IO if it cannot be removed, with *why as for present. */
-leec_code leec_webroot_cleanup(const char *webroot, const char *token,
+leec_code Leec_webroot_cleanup(const char *webroot, const char *token,
                                char **why);
 
 #endif

@@ -14,7 +14,7 @@
  * a parent (".."), a hidden file, or an option-looking word. */
 #define STORE_NAME_MAX 200
 
-bool leec_store_name_valid(const char *name)
+bool Leec_store_name_valid(const char *name)
 {
     size_t i = 0;
 
@@ -30,7 +30,7 @@ bool leec_store_name_valid(const char *name)
     return true;
 }
 
-leec_code leec_store_refuse(leec_store *s, const char *fmt, ...)
+leec_code Leec_store_refuse(leec_store *s, const char *fmt, ...)
 {
     char *msg = NULL;
     va_list ap;
@@ -41,7 +41,7 @@ leec_code leec_store_refuse(leec_store *s, const char *fmt, ...)
     free(s->why);
     s->why = msg; /* NULL when out of memory: the code still tells */
     if (msg && s->log_ctx)
-        leec_log(s->log_ctx, LEEC_LOG_ERROR, "%s", msg);
+        Leec_log(s->log_ctx, LEEC_LOG_ERROR, "%s", msg);
     return LEEC_E_STORE;
 }
 
@@ -63,7 +63,7 @@ void leec_store_free(leec_store *store)
 char *leec_store_live_path(leec_store *store, const char *cert_name)
 {
     if (!store || !store->ops || !store->ops->live_path ||
-        !leec_store_name_valid(cert_name))
+        !Leec_store_name_valid(cert_name))
         return NULL;
     return store->ops->live_path(store, cert_name);
 }
@@ -77,7 +77,7 @@ static leec_code read_one(leec_store *store, const char *cert_name,
     if (!store || !store->ops || !store->ops->cert_read || !out)
         return LEEC_E_INVALID_ARG;
     *out = NULL;
-    if (!leec_store_name_valid(cert_name))
+    if (!Leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     /* A length is passed although unused: backends may rely on it. */
     return store->ops->cert_read(store, cert_name, file, out, &len);
@@ -104,7 +104,7 @@ leec_code leec_store_read_live(leec_store *store, const char *cert_name,
         !fullchain_pem)
         return LEEC_E_INVALID_ARG;
     *privkey_pem = *fullchain_pem = NULL;
-    if (!leec_store_name_valid(cert_name))
+    if (!Leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     leec_code rc = store->ops->cert_read_many(store, cert_name, files, 2, out);
     if (rc == LEEC_OK) {
@@ -144,12 +144,12 @@ leec_code leec_store_reset(leec_store *store, const char *cert_name)
 {
     if (!store || !store->ops || !store->ops->reset)
         return LEEC_E_INVALID_ARG;
-    if (cert_name && !leec_store_name_valid(cert_name))
+    if (cert_name && !Leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     return store->ops->reset(store, cert_name);
 }
 
-char *leec_store_holder_text(leec_store *st, const char *kind, const char *name)
+char *Leec_store_holder_text(leec_store *st, const char *kind, const char *name)
 {
     long pid = 0;
     char *host = NULL, *s = NULL, me[256] = "";
@@ -180,7 +180,7 @@ leec_code leec_store_lock_take(leec_store *store, const char *name,
         *lock = NULL;
     if (holder)
         *holder = NULL;
-    if (!store || !lock || !store->ops->lock || !leec_store_name_valid(name))
+    if (!store || !lock || !store->ops->lock || !Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
     leec_store_lock *l = calloc(1, sizeof *l);
     if (!l)
@@ -190,7 +190,7 @@ leec_code leec_store_lock_take(leec_store *store, const char *name,
     if (rc != LEEC_OK) {
         free(l);
         if (rc == LEEC_E_LOCKED && holder)
-            *holder = leec_store_holder_text(store, "store", name);
+            *holder = Leec_store_holder_text(store, "store", name);
         return rc;
     }
     *lock = l;

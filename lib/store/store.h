@@ -86,17 +86,17 @@ struct leec_store {
 /* "PID 1234" or "PID 1234 on host" of whoever holds the lock kind/name,
  * or "another process" when unknown: for messages (malloc'd, NULL on
  * OOM). */
-char *leec_store_holder_text(leec_store *st, const char *kind,
+char *Leec_store_holder_text(leec_store *st, const char *kind,
                              const char *name);
 
 /* Records why an operation on s is refused (a message naming the path and
  * the fix), logs it through s->log_ctx when set, and returns LEEC_E_STORE.
  * Every LEEC_E_STORE of a backend comes with one. */
-leec_code leec_store_refuse(leec_store *s, const char *fmt, ...)
+leec_code Leec_store_refuse(leec_store *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* True if name is usable as a certificate or CA id: 1-200 characters of
  * [A-Za-z0-9._-], not starting with '.' or '-'. */
-bool leec_store_name_valid(const char *name);
+bool Leec_store_name_valid(const char *name);
 
 #endif

@@ -25,7 +25,7 @@
  *     exactly ../archive/<name>/<N>, and which is then not followed but
  *     re-resolved from archive/ without links.
  * A refusal is LEEC_E_STORE with a message naming the path and the fix
- * (leec_store_refuse). Checking costs an fstat per folder and file opened,
+ * (Leec_store_refuse). Checking costs an fstat per folder and file opened,
  * on descriptors the read opens anyway. */
 #define _GNU_SOURCE
 
@@ -169,21 +169,21 @@ static leec_code check_trusted(fs_store *fs, const struct stat *st,
     if (st->st_uid != me) {
         char user[64];
         user_name(me, user, sizeof user);
-        rc = leec_store_refuse(&fs->base,
+        rc = Leec_store_refuse(&fs->base,
                                "%s %s is owned by uid %u, not by the user "
                                "running leec (uid %u): chown %s %s",
                                what, p, (unsigned)st->st_uid, (unsigned)me,
                                user, p);
     } else if (bad & 022) {
         bool also_read = (bad & 004) != 0;
-        rc = leec_store_refuse(
+        rc = Leec_store_refuse(
             &fs->base,
             "%s %s is %s by group or others (mode %04o): "
             "chmod %s %s",
             what, p, also_read ? "readable by others and writable" : "writable",
             (unsigned)mode, also_read ? "go-w,o-r" : "go-w", p);
     } else {
-        rc = leec_store_refuse(&fs->base,
+        rc = Leec_store_refuse(&fs->base,
                                "%s %s is readable by others (mode %04o): "
                                "chmod o-r %s",
                                what, p, (unsigned)mode, p);
@@ -211,13 +211,13 @@ static leec_code dir_open_failure(fs_store *fs, int parent, const char *name,
     if (!(p = shown(fs, rel)))
         return LEEC_E_NOMEM;
     if (S_ISLNK(st.st_mode))
-        rc = leec_store_refuse(&fs->base,
+        rc = Leec_store_refuse(&fs->base,
                                "state folder %s is a symbolic link: leec "
                                "follows no link inside its state folder but "
                                "live/NAME (make it a folder)",
                                p);
     else
-        rc = leec_store_refuse(&fs->base, "state folder %s is not a folder", p);
+        rc = Leec_store_refuse(&fs->base, "state folder %s is not a folder", p);
     free(p);
     return rc;
 }
@@ -283,7 +283,7 @@ static leec_code read_trusted(fs_store *fs, int dirfd, const char *rel,
     if (fd < 0 || !S_ISREG(st.st_mode)) {
         if (!(p = shown(fs, r)))
             goto out;
-        rc = leec_store_refuse(&fs->base,
+        rc = Leec_store_refuse(&fs->base,
                                fd < 0 ? "state file %s is a symbolic link: "
                                         "leec follows no link inside its "
                                         "state folder but live/NAME"
@@ -294,7 +294,7 @@ static leec_code read_trusted(fs_store *fs, int dirfd, const char *rel,
     rc = check_trusted(fs, &st, secret ? "private key" : "state file", r,
                        secret);
     if (rc == LEEC_OK)
-        rc = leec_fd_read(fd, &st, FS_READ_MAX, data, len);
+        rc = Leec_fd_read(fd, &st, FS_READ_MAX, data, len);
 
 out:
     if (fd >= 0)
@@ -345,7 +345,7 @@ static leec_code fs_account_load(leec_store *s, const char *ca_id,
         goto out;
     *key_pem = NULL;
     *account_json = NULL;
-    if (!leec_store_name_valid(ca_id))
+    if (!Leec_store_name_valid(ca_id))
         goto out;
 
     rc = open_account(fs, ca_id, false, &afd, &rel);
@@ -390,18 +390,18 @@ static leec_code fs_account_save(leec_store *s, const char *ca_id,
     char *rel = NULL;
     int afd = -1;
 
-    if (!key_pem || !account_json || !leec_store_name_valid(ca_id))
+    if (!key_pem || !account_json || !Leec_store_name_valid(ca_id))
         goto out;
     rc = open_account(fs, ca_id, true, &afd, &rel);
     if (rc != LEEC_OK)
         goto out;
     /* Key first: an account.json without its key would be useless, while a
      * key without account.json is simply found again at the CA. */
-    rc = leec_file_write_atomic_at(afd, "account.key.pem", key_pem,
+    rc = Leec_file_write_atomic_at(afd, "account.key.pem", key_pem,
                                    strlen(key_pem), 0600);
     if (rc != LEEC_OK)
         goto out;
-    rc = leec_file_write_atomic_at(afd, "account.json", account_json,
+    rc = Leec_file_write_atomic_at(afd, "account.json", account_json,
                                    strlen(account_json), 0644);
 
 out:
@@ -462,7 +462,7 @@ static leec_code foreign_link(fs_store *fs, const char *name,
     safe[i] = '\0';
     if (target[i])
         memcpy(safe + i, "...", 4);
-    return leec_store_refuse(&fs->base,
+    return Leec_store_refuse(&fs->base,
                              "live link %s/live/%s points at '%s', not at "
                              "../archive/%s/N: leec reads only the links it "
                              "makes (remove it, or leec reset %s)",
@@ -493,7 +493,7 @@ static leec_code open_current(fs_store *fs, const char *name, int *vfd,
         if (errno != EINVAL)
             return LEEC_E_IO;
         /* Not a link: a folder or file someone put there. */
-        return leec_store_refuse(&fs->base,
+        return Leec_store_refuse(&fs->base,
                                  "%s/live/%s is not a symbolic link: leec "
                                  "reads only the links it makes (remove it, "
                                  "or leec reset %s)",
@@ -541,7 +541,7 @@ static leec_code fs_cert_read(leec_store *s, const char *name, const char *file,
     *data = NULL;
     if (len)
         *len = 0;
-    if (!leec_store_name_valid(name) || !cert_file_known(file))
+    if (!Leec_store_name_valid(name) || !cert_file_known(file))
         return LEEC_E_INVALID_ARG;
     leec_code rc = open_current(fs, name, &vfd, &vrel);
     if (rc == LEEC_OK)
@@ -621,39 +621,39 @@ static leec_code write_version(int dfd, const leec_cert_files *f)
     size_t clen = strlen(f->cert);
     leec_buf full;
 
-    leec_buf_init(&full, 0);
-    rc = leec_file_write_new_at(dfd, "privkey.pem", f->privkey,
+    Leec_buf_init(&full, 0);
+    rc = Leec_file_write_new_at(dfd, "privkey.pem", f->privkey,
                                 strlen(f->privkey), 0600);
     if (rc != LEEC_OK)
         goto out;
-    rc = leec_file_write_new_at(dfd, "cert.pem", f->cert, clen, 0644);
+    rc = Leec_file_write_new_at(dfd, "cert.pem", f->cert, clen, 0644);
     if (rc != LEEC_OK)
         goto out;
-    rc = leec_file_write_new_at(dfd, "chain.pem", chain, strlen(chain), 0644);
+    rc = Leec_file_write_new_at(dfd, "chain.pem", chain, strlen(chain), 0644);
     if (rc != LEEC_OK)
         goto out;
 
-    rc = leec_buf_append(&full, f->cert, clen);
+    rc = Leec_buf_append(&full, f->cert, clen);
     /* A leaf without a final newline would glue its END line to the
      * chain's BEGIN line, which no PEM parser accepts. */
     if (rc == LEEC_OK && clen > 0 && f->cert[clen - 1] != '\n' && *chain)
-        rc = leec_buf_append(&full, "\n", 1);
+        rc = Leec_buf_append(&full, "\n", 1);
     if (rc == LEEC_OK)
-        rc = leec_buf_append_str(&full, chain);
+        rc = Leec_buf_append_str(&full, chain);
     if (rc != LEEC_OK)
         goto out;
     rc =
-        leec_file_write_new_at(dfd, "fullchain.pem", full.data, full.len, 0644);
+        Leec_file_write_new_at(dfd, "fullchain.pem", full.data, full.len, 0644);
     if (rc != LEEC_OK)
         goto out;
     if (f->meta_json)
-        rc = leec_file_write_new_at(dfd, "meta.json", f->meta_json,
+        rc = Leec_file_write_new_at(dfd, "meta.json", f->meta_json,
                                     strlen(f->meta_json), 0644);
     if (rc == LEEC_OK)
-        rc = leec_fsync_fd(dfd);
+        rc = Leec_fsync_fd(dfd);
 
 out:
-    leec_buf_free(&full);
+    Leec_buf_free(&full);
     return rc;
 }
 
@@ -687,7 +687,7 @@ static leec_code switch_live(fs_store *fs, const char *name, const char *target)
         goto out;
     free(tmp);
     tmp = NULL;
-    rc = leec_fsync_fd(fs->live);
+    rc = Leec_fsync_fd(fs->live);
 
 out:
     if (tmp)
@@ -740,7 +740,7 @@ static leec_code fs_cert_install(leec_store *s, const char *name,
     bool unused_version = false;
     int afd = -1, tfd = -1;
 
-    if (!leec_store_name_valid(name) || !files || !files->privkey ||
+    if (!Leec_store_name_valid(name) || !files || !files->privkey ||
         !files->cert)
         goto out;
 
@@ -779,7 +779,7 @@ static leec_code fs_cert_install(leec_store *s, const char *name,
     }
     free(tmp);
     tmp = NULL;
-    rc = leec_fsync_fd(afd);
+    rc = Leec_fsync_fd(afd);
     if (rc != LEEC_OK)
         goto out;
 
@@ -820,7 +820,7 @@ static leec_code fs_cert_read_many(leec_store *s, const char *name,
     int vfd = -1;
     for (size_t i = 0; i < n; i++)
         out[i] = NULL;
-    if (!leec_store_name_valid(name))
+    if (!Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
     for (size_t i = 0; i < n; i++)
         if (!cert_file_known(files[i]))
@@ -856,7 +856,7 @@ static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
     int fd = -1;
     int *h = NULL;
     *handle = NULL;
-    if (!leec_store_name_valid(kind) || !leec_store_name_valid(name))
+    if (!Leec_store_name_valid(kind) || !Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
     if (!(file = pathf("%s-%s.lock", kind, name)) || !(h = malloc(sizeof *h)))
         goto out;
@@ -898,7 +898,7 @@ static leec_code fs_lock_holder(leec_store *s, const char *kind,
     size_t len = 0;
     *pid = 0;
     *host = NULL;
-    if (!leec_store_name_valid(kind) || !leec_store_name_valid(name))
+    if (!Leec_store_name_valid(kind) || !Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
     if (!(file = pathf("%s-%s.lock", kind, name)))
         return LEEC_E_NOMEM;
@@ -908,7 +908,7 @@ static leec_code fs_lock_holder(leec_store *s, const char *kind,
     free(file);
     if (fd < 0)
         return errno == ENOENT ? LEEC_E_NOT_FOUND : LEEC_E_IO;
-    leec_code rc = leec_fd_read(fd, NULL, 512, &text, &len);
+    leec_code rc = Leec_fd_read(fd, NULL, 512, &text, &len);
     close(fd);
     if (rc != LEEC_OK)
         return rc == LEEC_E_TOO_LARGE ? LEEC_E_NOT_FOUND : rc;
@@ -1020,7 +1020,7 @@ static leec_code collect_names(int dfd, mode_t type, name_vec *nv)
         errno = 0;
         if (!(e = readdir(d)))
             break;
-        if (!leec_store_name_valid(e->d_name))
+        if (!Leec_store_name_valid(e->d_name))
             continue;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT)
@@ -1085,7 +1085,7 @@ static leec_code move_to_trash(int dfd, const char *name, char **trash)
         *trash = NULL;
         return errno == ENOENT ? LEEC_OK : LEEC_E_IO;
     }
-    return leec_fsync_fd(dfd);
+    return Leec_fsync_fd(dfd);
 }
 
 /* Deletes what earlier resets renamed away but could not delete (a crash,
@@ -1098,7 +1098,7 @@ static void sweep_trash(int dfd)
         return;
     while ((e = readdir(d)) != NULL)
         if (strncmp(e->d_name, ".trash-", 7) == 0)
-            leec_remove_tree_at(dfd, e->d_name);
+            Leec_remove_tree_at(dfd, e->d_name);
     closedir(d);
 }
 
@@ -1120,7 +1120,7 @@ static leec_code reset_cert(fs_store *fs, const char *name)
     if (rc != LEEC_OK)
         goto out;
     if (trash)
-        rc = leec_remove_tree_at(fs->archive, trash);
+        rc = Leec_remove_tree_at(fs->archive, trash);
     if (rc == LEEC_OK) {
         sweep_trash(fs->live);
         sweep_trash(fs->archive);
@@ -1139,7 +1139,7 @@ static leec_code fs_account_remove(leec_store *s, const char *ca_id)
     char *trash = NULL;
     int acc = -1;
 
-    if (!leec_store_name_valid(ca_id))
+    if (!Leec_store_name_valid(ca_id))
         return LEEC_E_INVALID_ARG;
     leec_code rc = open_dir(fs, fs->root, "accounts", "accounts", false, &acc);
     if (rc == LEEC_E_NOT_FOUND)
@@ -1147,7 +1147,7 @@ static leec_code fs_account_remove(leec_store *s, const char *ca_id)
     if (rc == LEEC_OK)
         rc = move_to_trash(acc, ca_id, &trash);
     if (rc == LEEC_OK && trash)
-        rc = leec_remove_tree_at(acc, trash);
+        rc = Leec_remove_tree_at(acc, trash);
     if (rc == LEEC_OK)
         sweep_trash(acc);
     close_fd(&acc);
@@ -1168,7 +1168,7 @@ static leec_code reset_accounts(fs_store *fs)
     if (rc != LEEC_OK)
         goto out;
     if (trash)
-        rc = leec_remove_tree_at(fs->root, trash);
+        rc = Leec_remove_tree_at(fs->root, trash);
     if (rc == LEEC_OK)
         sweep_trash(fs->root);
 
@@ -1189,7 +1189,7 @@ static leec_code fs_reset(leec_store *s, const char *name)
     int acc = -1;
 
     if (name) {
-        if (!leec_store_name_valid(name))
+        if (!Leec_store_name_valid(name))
             return LEEC_E_INVALID_ARG;
         rc = name_vec_add(&certs, name);
     } else {
@@ -1248,12 +1248,12 @@ static leec_code fs_cert_write_state(leec_store *s, const char *name,
     fs_store *fs = fs_of(s);
     char *vrel = NULL;
     int vfd = -1;
-    if (!data || !leec_store_name_valid(name) || !file ||
+    if (!data || !Leec_store_name_valid(name) || !file ||
         strcmp(file, "renewal.json") != 0)
         return LEEC_E_INVALID_ARG;
     leec_code rc = open_current(fs, name, &vfd, &vrel);
     if (rc == LEEC_OK)
-        rc = leec_file_write_atomic_at(vfd, file, data, strlen(data), 0644);
+        rc = Leec_file_write_atomic_at(vfd, file, data, strlen(data), 0644);
     close_fd(&vfd);
     free(vrel);
     return rc;
@@ -1261,7 +1261,7 @@ static leec_code fs_cert_write_state(leec_store *s, const char *name,
 
 static char *fs_live_path(leec_store *s, const char *name)
 {
-    if (!leec_store_name_valid(name))
+    if (!Leec_store_name_valid(name))
         return NULL;
     return pathf("%s/live/%s", fs_of(s)->dir, name);
 }
@@ -1301,7 +1301,7 @@ static const struct leec_store_ops fs_ops = {
 static leec_code open_root(fs_store *fs)
 {
     struct stat st;
-    leec_code rc = leec_mkdir_p(fs->dir, 0700);
+    leec_code rc = Leec_mkdir_p(fs->dir, 0700);
     if (rc != LEEC_OK)
         return rc;
     fs->root = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

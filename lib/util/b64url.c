@@ -23,7 +23,7 @@ static int b64url_value(unsigned char c)
     return -1;
 }
 
-char *leec_b64url_encode(const void *data, size_t len)
+char *Leec_b64url_encode(const void *data, size_t len)
 {
     const unsigned char *in = data;
     char *out = NULL;
@@ -61,7 +61,7 @@ char *leec_b64url_encode(const void *data, size_t len)
     return out;
 }
 
-leec_code leec_b64url_decode(const char *s, size_t slen, unsigned char **out,
+leec_code Leec_b64url_decode(const char *s, size_t slen, unsigned char **out,
                              size_t *outlen)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -110,7 +110,7 @@ out:
     return rc;
 }
 
-bool leec_b64url_valid(const char *s, size_t max)
+bool Leec_b64url_valid(const char *s, size_t max)
 {
     size_t i = 0;
 

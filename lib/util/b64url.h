@@ -8,16 +8,16 @@
 #include "leec/leec.h"
 
 /* Encodes len bytes; returns a malloc'd NUL-terminated string or NULL (OOM). */
-char *leec_b64url_encode(const void *data, size_t len);
+char *Leec_b64url_encode(const void *data, size_t len);
 
 /* Strict decode: only the url-safe alphabet, no padding, no whitespace, no
  * impossible trailing bits. *out is malloc'd (caller frees).
  * LEEC_E_INVALID_ARG on bad input, LEEC_E_NOMEM. */
-leec_code leec_b64url_decode(const char *s, size_t slen, unsigned char **out,
+leec_code Leec_b64url_decode(const char *s, size_t slen, unsigned char **out,
                              size_t *outlen);
 
 /* True if s is a non-empty base64url string of at most max characters
  * (used to validate ACME tokens before they reach a path or a URL). */
-bool leec_b64url_valid(const char *s, size_t max);
+bool Leec_b64url_valid(const char *s, size_t max);
 
 #endif

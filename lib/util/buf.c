@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void leec_buf_init(leec_buf *b, size_t max)
+void Leec_buf_init(leec_buf *b, size_t max)
 {
     b->data = NULL;
     b->len = 0;
@@ -35,7 +35,7 @@ static leec_code reserve(leec_buf *b, size_t extra)
     return LEEC_OK;
 }
 
-leec_code leec_buf_append(leec_buf *b, const void *data, size_t len)
+leec_code Leec_buf_append(leec_buf *b, const void *data, size_t len)
 {
     leec_code rc = reserve(b, len);
     if (rc != LEEC_OK)
@@ -47,12 +47,12 @@ leec_code leec_buf_append(leec_buf *b, const void *data, size_t len)
     return LEEC_OK;
 }
 
-leec_code leec_buf_append_str(leec_buf *b, const char *s)
+leec_code Leec_buf_append_str(leec_buf *b, const char *s)
 {
-    return leec_buf_append(b, s, strlen(s));
+    return Leec_buf_append(b, s, strlen(s));
 }
 
-leec_code leec_buf_printf(leec_buf *b, const char *fmt, ...)
+leec_code Leec_buf_printf(leec_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -70,7 +70,7 @@ leec_code leec_buf_printf(leec_buf *b, const char *fmt, ...)
     return LEEC_OK;
 }
 
-char *leec_buf_steal(leec_buf *b)
+char *Leec_buf_steal(leec_buf *b)
 {
     char *p = b->data;
     if (!p)
@@ -80,14 +80,14 @@ char *leec_buf_steal(leec_buf *b)
     return p;
 }
 
-void leec_buf_reset(leec_buf *b)
+void Leec_buf_reset(leec_buf *b)
 {
     b->len = 0;
     if (b->data)
         b->data[0] = '\0';
 }
 
-void leec_buf_free(leec_buf *b)
+void Leec_buf_free(leec_buf *b)
 {
     free(b->data);
     b->data = NULL;

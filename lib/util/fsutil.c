@@ -81,24 +81,24 @@ static leec_code write_all(int fd, const void *data, size_t len)
     return LEEC_OK;
 }
 
-leec_code leec_fsync_fd(int fd)
+leec_code Leec_fsync_fd(int fd)
 {
     /* Some file systems cannot fsync a folder (EINVAL); their renames are
      * as durable as they will ever be, so that is not a failure. */
     return fsync(fd) == 0 || errno == EINVAL ? LEEC_OK : LEEC_E_IO;
 }
 
-leec_code leec_fsync_dir(const char *path)
+leec_code Leec_fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return LEEC_E_IO;
-    leec_code rc = leec_fsync_fd(fd);
+    leec_code rc = Leec_fsync_fd(fd);
     close(fd);
     return rc;
 }
 
-leec_code leec_file_write_new_at(int dirfd, const char *name, const void *data,
+leec_code Leec_file_write_new_at(int dirfd, const char *name, const void *data,
                                  size_t len, mode_t mode)
 {
     if (!name || !*name || (!data && len > 0))
@@ -118,13 +118,13 @@ leec_code leec_file_write_new_at(int dirfd, const char *name, const void *data,
     return rc;
 }
 
-leec_code leec_file_write_new(const char *path, const void *data, size_t len,
+leec_code Leec_file_write_new(const char *path, const void *data, size_t len,
                               mode_t mode)
 {
-    return leec_file_write_new_at(AT_FDCWD, path, data, len, mode);
+    return Leec_file_write_new_at(AT_FDCWD, path, data, len, mode);
 }
 
-leec_code leec_file_write_atomic_at(int dirfd, const char *name,
+leec_code Leec_file_write_atomic_at(int dirfd, const char *name,
                                     const void *data, size_t len, mode_t mode)
 {
     leec_code rc = LEEC_E_IO;
@@ -132,7 +132,7 @@ leec_code leec_file_write_atomic_at(int dirfd, const char *name,
     leec_buf b;
     int fd = -1;
 
-    leec_buf_init(&b, 0);
+    Leec_buf_init(&b, 0);
     if (!name || !*name || strchr(name, '/') || (!data && len > 0)) {
         rc = LEEC_E_INVALID_ARG;
         goto out;
@@ -140,10 +140,10 @@ leec_code leec_file_write_atomic_at(int dirfd, const char *name,
     for (int i = 0; i < TMP_TRIES && fd < 0; i++) {
         char sfx[9];
         random_suffix(sfx);
-        leec_buf_reset(&b);
+        Leec_buf_reset(&b);
         /* Same folder as the target so that rename() is atomic. The name
          * is cut so that the temporary fits NAME_MAX whenever name does. */
-        rc = leec_buf_printf(&b, ".%.200s.tmp-%s", name, sfx);
+        rc = Leec_buf_printf(&b, ".%.200s.tmp-%s", name, sfx);
         if (rc != LEEC_OK)
             goto out;
         fd = openat(dirfd, b.data,
@@ -157,7 +157,7 @@ leec_code leec_file_write_atomic_at(int dirfd, const char *name,
         rc = LEEC_E_IO;
         goto out;
     }
-    tmp = leec_buf_steal(&b);
+    tmp = Leec_buf_steal(&b);
     if (!tmp) {
         rc = LEEC_E_NOMEM;
         goto out;
@@ -191,7 +191,7 @@ leec_code leec_file_write_atomic_at(int dirfd, const char *name,
     /* Renamed: nothing left to unlink, even if the folder fsync fails. */
     free(tmp);
     tmp = NULL;
-    rc = leec_fsync_fd(dirfd);
+    rc = Leec_fsync_fd(dirfd);
 
 out:
     if (fd >= 0)
@@ -200,11 +200,11 @@ out:
         unlinkat(dirfd, tmp, 0);
         free(tmp);
     }
-    leec_buf_free(&b);
+    Leec_buf_free(&b);
     return rc;
 }
 
-leec_code leec_file_write_atomic(const char *path, const void *data, size_t len,
+leec_code Leec_file_write_atomic(const char *path, const void *data, size_t len,
                                  mode_t mode)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -226,7 +226,7 @@ leec_code leec_file_write_atomic(const char *path, const void *data, size_t len,
         rc = LEEC_E_IO;
         goto out;
     }
-    rc = leec_file_write_atomic_at(dfd, base, data, len, mode);
+    rc = Leec_file_write_atomic_at(dfd, base, data, len, mode);
 
 out:
     if (dfd >= 0)
@@ -235,7 +235,7 @@ out:
     return rc;
 }
 
-leec_code leec_fd_read(int fd, const struct stat *st, size_t max, char **data,
+leec_code Leec_fd_read(int fd, const struct stat *st, size_t max, char **data,
                        size_t *len)
 {
     leec_code rc = LEEC_E_IO;
@@ -243,7 +243,7 @@ leec_code leec_fd_read(int fd, const struct stat *st, size_t max, char **data,
     struct stat own;
     char chunk[4096];
 
-    leec_buf_init(&b, max);
+    Leec_buf_init(&b, max);
     if (!data) {
         rc = LEEC_E_INVALID_ARG;
         goto out;
@@ -273,12 +273,12 @@ leec_code leec_fd_read(int fd, const struct stat *st, size_t max, char **data,
         if (n == 0)
             break;
         /* The file may grow after fstat; the buffer cap still holds. */
-        rc = leec_buf_append(&b, chunk, (size_t)n);
+        rc = Leec_buf_append(&b, chunk, (size_t)n);
         if (rc != LEEC_OK)
             goto out;
     }
     size_t got = b.len;
-    *data = leec_buf_steal(&b);
+    *data = Leec_buf_steal(&b);
     if (!*data) {
         rc = LEEC_E_NOMEM;
         goto out;
@@ -289,11 +289,11 @@ leec_code leec_fd_read(int fd, const struct stat *st, size_t max, char **data,
 
 out:
     explicit_bzero(chunk, sizeof chunk);
-    leec_buf_free(&b);
+    Leec_buf_free(&b);
     return rc;
 }
 
-leec_code leec_file_read(const char *path, size_t max, char **data, size_t *len)
+leec_code Leec_file_read(const char *path, size_t max, char **data, size_t *len)
 {
     if (!path || !data)
         return LEEC_E_INVALID_ARG;
@@ -304,12 +304,12 @@ leec_code leec_file_read(const char *path, size_t max, char **data, size_t *len)
     if (fd < 0)
         return (errno == ENOENT || errno == ENOTDIR) ? LEEC_E_NOT_FOUND
                                                      : LEEC_E_IO;
-    leec_code rc = leec_fd_read(fd, NULL, max, data, len);
+    leec_code rc = Leec_fd_read(fd, NULL, max, data, len);
     close(fd);
     return rc;
 }
 
-/* Folders nest this deep at most below what leec_remove_tree_at removes
+/* Folders nest this deep at most below what Leec_remove_tree_at removes
  * (a version folder holds files only): a bound on open descriptors. */
 #define TREE_DEPTH_MAX 16
 
@@ -350,7 +350,7 @@ static leec_code remove_tree(int parent, const char *name, int depth)
     return rc;
 }
 
-leec_code leec_remove_tree_at(int dirfd, const char *name)
+leec_code Leec_remove_tree_at(int dirfd, const char *name)
 {
     if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
         strcmp(name, "..") == 0)
@@ -373,7 +373,7 @@ static leec_code mkdir_one(const char *path, mode_t mode)
     return LEEC_OK;
 }
 
-leec_code leec_mkdir_p(const char *path, mode_t mode)
+leec_code Leec_mkdir_p(const char *path, mode_t mode)
 {
     leec_code rc = LEEC_E_IO;
     char *p = NULL;
@@ -417,5 +417,5 @@ leec_code leec_write_file_atomic(const char *path, const void *data, size_t len,
 {
     if (mode < 0 || mode > 07777)
         return LEEC_E_INVALID_ARG;
-    return leec_file_write_atomic(path, data, len, (mode_t)mode);
+    return Leec_file_write_atomic(path, data, len, (mode_t)mode);
 }

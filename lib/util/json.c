@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 #include "util/json.h"
 
-leec_code leec_json_parse_object(const char *data, size_t len, json_t **out)
+leec_code Leec_json_parse_object(const char *data, size_t len, json_t **out)
 {
     json_error_t jerr;
     *out = NULL;
@@ -18,13 +18,13 @@ leec_code leec_json_parse_object(const char *data, size_t len, json_t **out)
     return LEEC_OK;
 }
 
-const char *leec_json_str(const json_t *obj, const char *key)
+const char *Leec_json_str(const json_t *obj, const char *key)
 {
     json_t *v = obj ? json_object_get(obj, key) : NULL;
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-leec_code leec_json_get_str(const json_t *obj, const char *key, bool required,
+leec_code Leec_json_get_str(const json_t *obj, const char *key, bool required,
                             const char **out)
 {
     json_t *v = obj ? json_object_get(obj, key) : NULL;
@@ -37,13 +37,13 @@ leec_code leec_json_get_str(const json_t *obj, const char *key, bool required,
     return LEEC_OK;
 }
 
-json_t *leec_json_array(const json_t *obj, const char *key)
+json_t *Leec_json_array(const json_t *obj, const char *key)
 {
     json_t *v = obj ? json_object_get(obj, key) : NULL;
     return json_is_array(v) ? v : NULL;
 }
 
-json_t *leec_json_object(const json_t *obj, const char *key)
+json_t *Leec_json_object(const json_t *obj, const char *key)
 {
     json_t *v = obj ? json_object_get(obj, key) : NULL;
     return json_is_object(v) ? v : NULL;

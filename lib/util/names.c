@@ -8,13 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
-bool leec_name_is_ip(const char *s)
+bool Leec_name_is_ip(const char *s)
 {
     unsigned char b[16];
     return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
-bool leec_dns_name_ok(const char *s)
+bool Leec_dns_name_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 253)
@@ -43,7 +43,7 @@ bool leec_dns_name_ok(const char *s)
     return label > 0 && prev != '-';
 }
 
-void leec_names_free(char **v, size_t n)
+void Leec_names_free(char **v, size_t n)
 {
     if (!v)
         return;
@@ -52,7 +52,7 @@ void leec_names_free(char **v, size_t n)
     free(v);
 }
 
-leec_code leec_names_normalize(const char *const *in, size_t n, size_t max,
+leec_code Leec_names_normalize(const char *const *in, size_t n, size_t max,
                                char ***out, size_t *nout, size_t *bad)
 {
     *out = NULL;
@@ -66,7 +66,7 @@ leec_code leec_names_normalize(const char *const *in, size_t n, size_t max,
     for (size_t i = 0; i < n; i++) {
         char *s = in[i] ? strdup(in[i]) : NULL;
         if (!s) {
-            leec_names_free(v, k);
+            Leec_names_free(v, k);
             if (bad)
                 *bad = i;
             return in[i] ? LEEC_E_NOMEM : LEEC_E_BAD_NAME;
@@ -76,9 +76,9 @@ leec_code leec_names_normalize(const char *const *in, size_t n, size_t max,
         size_t len = strlen(s);
         if (len > 1 && s[len - 1] == '.') /* "example.com." is the same */
             s[len - 1] = '\0';
-        if (!leec_name_is_ip(s) && !leec_dns_name_ok(s)) {
+        if (!Leec_name_is_ip(s) && !Leec_dns_name_ok(s)) {
             free(s);
-            leec_names_free(v, k);
+            Leec_names_free(v, k);
             if (bad)
                 *bad = i;
             return LEEC_E_BAD_NAME;
@@ -96,7 +96,7 @@ leec_code leec_names_normalize(const char *const *in, size_t n, size_t max,
     return LEEC_OK;
 }
 
-bool leec_names_same(char *const *a, size_t na, char *const *b, size_t nb)
+bool Leec_names_same(char *const *a, size_t na, char *const *b, size_t nb)
 {
     if (na != nb)
         return false;
@@ -118,11 +118,11 @@ bool leec_names_same(char *const *a, size_t na, char *const *b, size_t nb)
     return true;
 }
 
-char *leec_registered_domain(const char *name)
+char *Leec_registered_domain(const char *name)
 {
     if (strncmp(name, "*.", 2) == 0)
         name += 2;
-    if (leec_name_is_ip(name))
+    if (Leec_name_is_ip(name))
         return strdup(name);
     /* The list compiled into libpsl: constant data, no global state. */
     const psl_ctx_t *psl = psl_builtin();

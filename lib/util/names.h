@@ -8,11 +8,11 @@
 #include "leec/leec.h"
 
 /* A literal IPv4 or IPv6 address (an RFC 8738 "ip" identifier). */
-bool leec_name_is_ip(const char *s);
+bool Leec_name_is_ip(const char *s);
 
 /* A DNS name as CAs accept it: LDH labels of 1-63, at most 253 characters,
  * an optional leading "*." (wildcard). Lower case expected. */
-bool leec_dns_name_ok(const char *s);
+bool Leec_dns_name_ok(const char *s);
 
 /*
  * Normalises names for an order: lower-cased, a trailing dot dropped,
@@ -21,16 +21,16 @@ bool leec_dns_name_ok(const char *s);
  * length. LEEC_E_BAD_NAME (with *bad the index of the culprit),
  * LEEC_E_INVALID_ARG (none, or more than max), LEEC_E_NOMEM.
  */
-leec_code leec_names_normalize(const char *const *in, size_t n, size_t max,
+leec_code Leec_names_normalize(const char *const *in, size_t n, size_t max,
                                char ***out, size_t *nout, size_t *bad);
-void leec_names_free(char **v, size_t n);
+void Leec_names_free(char **v, size_t n);
 
 /* The registrable domain of a name per the Public Suffix List
  * ("www.example.co.uk" -> "example.co.uk"; a wildcard's "*." ignored; an IP
  * address or a name that is itself a public suffix: the name). malloc'd. */
-char *leec_registered_domain(const char *name);
+char *Leec_registered_domain(const char *name);
 
 /* The same set, whatever the order and case? */
-bool leec_names_same(char *const *a, size_t na, char *const *b, size_t nb);
+bool Leec_names_same(char *const *a, size_t na, char *const *b, size_t nb);
 
 #endif

@@ -143,7 +143,7 @@ class OvhStub(HttpsStub):
         return self.base + "/1.0"
 
     def write_credentials(self, path, mode=0o600, **override):
-        """Writes a credentials file for leec_ovh_new (mode 0600 unless
+        """Writes a credentials file for Leec_ovh_new (mode 0600 unless
         told otherwise); override replaces or adds keys."""
         creds = {"endpoint": self.url, "application_key": self.app_key,
                  "application_secret": self.app_secret,

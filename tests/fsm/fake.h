@@ -12,7 +12,7 @@
 #include "engine/internal.h"
 
 /* ---- fake clock ---- */
-/* The clock handed to leec_ctx_set_clock(ctx, fake_clock, NULL). */
+/* The clock handed to Leec_ctx_set_clock(ctx, fake_clock, NULL). */
 int64_t fake_clock(void *ud);
 void fake_clock_set(int64_t now_ms);
 int64_t fake_clock_now(void);

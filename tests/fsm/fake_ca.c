@@ -220,7 +220,7 @@ static void reply_bad_body(fake_ca *ca, leec_http_resp *resp, long status)
 static unsigned char *b64d(const char *s, size_t *n)
 {
     unsigned char *raw = NULL;
-    if (!s || leec_b64url_decode(s, strlen(s), &raw, n) != LEEC_OK)
+    if (!s || Leec_b64url_decode(s, strlen(s), &raw, n) != LEEC_OK)
         return NULL;
     return raw;
 }
@@ -299,7 +299,7 @@ static EVP_PKEY *jwk_key(const json_t *jwk, char **thumb)
     }
     unsigned char dg[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)canon, strlen(canon), dg);
-    *thumb = leec_b64url_encode(dg, sizeof dg);
+    *thumb = Leec_b64url_encode(dg, sizeof dg);
 out:
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);

@@ -1,6 +1,6 @@
 /* A scripted transport with the functions of lib/http.h, without curl:
- * requests are queued by leec_http_submit() and answered in order by the
- * test's responder from leec_http_perform(). Also the fake clock and the
+ * requests are queued by Leec_http_submit() and answered in order by the
+ * test's responder from Leec_http_perform(). Also the fake clock and the
  * driver loop. */
 #define _GNU_SOURCE
 #include <jansson.h>
@@ -91,7 +91,7 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-leec_http *leec_http_new(const leec_http_opts *opts)
+leec_http *Leec_http_new(const leec_http_opts *opts)
 {
     leec_http *h = calloc(1, sizeof *h);
     if (!h)
@@ -106,7 +106,7 @@ leec_http *leec_http_new(const leec_http_opts *opts)
     return h;
 }
 
-void leec_http_free(leec_http *h)
+void Leec_http_free(leec_http *h)
 {
     if (!h)
         return;
@@ -126,7 +126,7 @@ static char *jws_member(const json_t *jws, const char *key)
     const char *v = json_string_value(json_object_get(jws, key));
     unsigned char *raw = NULL;
     size_t n = 0;
-    if (!v || leec_b64url_decode(v, strlen(v), &raw, &n) != LEEC_OK)
+    if (!v || Leec_b64url_decode(v, strlen(v), &raw, &n) != LEEC_OK)
         return NULL;
     char *s = strndup((const char *)raw, n);
     free(raw);
@@ -158,7 +158,7 @@ static void log_add(const fake_req *r)
     }
 }
 
-leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
+leec_code Leec_http_submit(leec_http *h, const char *method, const char *url,
                            const char *body, const char *content_type,
                            const char *accept, leec_http_done_fn fn,
                            void *userdata)
@@ -191,17 +191,17 @@ leec_code leec_http_submit(leec_http *h, const char *method, const char *url,
 
 /* Extra headers and per-request settings are not looked at: the
  * responder answers by method and URL (the OVH provider, the AIA fetch). */
-leec_code leec_http_submit_headers(leec_http *h, const char *method,
+leec_code Leec_http_submit_headers(leec_http *h, const char *method,
                                    const char *url, const char *body,
                                    const char *content_type, const char *accept,
                                    const char *const *headers,
                                    leec_http_done_fn fn, void *userdata)
 {
-    return leec_http_submit_opts(h, method, url, body, content_type, accept,
+    return Leec_http_submit_opts(h, method, url, body, content_type, accept,
                                  headers, NULL, fn, userdata);
 }
 
-leec_code leec_http_submit_opts(leec_http *h, const char *method,
+leec_code Leec_http_submit_opts(leec_http *h, const char *method,
                                 const char *url, const char *body,
                                 const char *content_type, const char *accept,
                                 const char *const *headers,
@@ -210,7 +210,7 @@ leec_code leec_http_submit_opts(leec_http *h, const char *method,
 {
     (void)headers;
     (void)o;
-    return leec_http_submit(h, method, url, body, content_type, accept, fn,
+    return Leec_http_submit(h, method, url, body, content_type, accept, fn,
                             userdata);
 }
 
@@ -223,7 +223,7 @@ static void unlink_head(leec_http *h)
     pending_total--;
 }
 
-void leec_http_cancel(leec_http *h, void *userdata)
+void Leec_http_cancel(leec_http *h, void *userdata)
 {
     if (!h)
         return;
@@ -242,7 +242,7 @@ void leec_http_cancel(leec_http *h, void *userdata)
     }
 }
 
-leec_code leec_http_perform(leec_http *h)
+leec_code Leec_http_perform(leec_http *h)
 {
     /* Answer what was queued when we started; requests the callbacks
      * submit go out on the next call (as with a real network). */
@@ -254,7 +254,7 @@ leec_code leec_http_perform(leec_http *h)
         unlink_head(h);
         leec_http_resp resp;
         memset(&resp, 0, sizeof resp);
-        leec_buf_init(&resp.body, h->max_body);
+        Leec_buf_init(&resp.body, h->max_body);
         if (responder) {
             fake_request fr = {r->method, r->url, r->body, r->content_type,
                                r->accept};
@@ -266,29 +266,29 @@ leec_code leec_http_perform(leec_http *h)
         if (r->log_index < log_n)
             log_v[r->log_index].status = resp.status;
         r->fn(r->userdata, &resp);
-        leec_http_resp_clear(&resp);
+        Leec_http_resp_clear(&resp);
         req_free(r);
     }
     return LEEC_OK;
 }
 
-int leec_http_fd(leec_http *h)
+int Leec_http_fd(leec_http *h)
 {
     /* Never readable: the driver jumps the clock instead of waiting. */
     return h->fd;
 }
 
-unsigned long leec_http_connection_count(leec_http *h)
+unsigned long Leec_http_connection_count(leec_http *h)
 {
     return h && h->count ? 1 : 0;
 }
 
-long leec_http_timeout_ms(leec_http *h)
+long Leec_http_timeout_ms(leec_http *h)
 {
     return h && h->head ? 0 : -1;
 }
 
-unsigned long leec_http_request_count(leec_http *h)
+unsigned long Leec_http_request_count(leec_http *h)
 {
     return h ? h->count : 0;
 }
@@ -355,8 +355,8 @@ void fake_resp_body(leec_http_resp *resp, const char *content_type,
                     const char *body)
 {
     fake_resp_set(&resp->content_type, content_type);
-    leec_buf_reset(&resp->body);
-    if (body && leec_buf_append_str(&resp->body, body) != LEEC_OK)
+    Leec_buf_reset(&resp->body);
+    if (body && Leec_buf_append_str(&resp->body, body) != LEEC_OK)
         abort();
 }
 
@@ -365,7 +365,7 @@ void fake_resp_body(leec_http_resp *resp, const char *content_type,
 static bool any_running(leec_ctx *ctx)
 {
     for (size_t i = 0; i < ctx->nagents; i++)
-        if (leec_agent_running(ctx->agents[i]))
+        if (Leec_agent_running(ctx->agents[i]))
             return true;
     return false;
 }

@@ -65,7 +65,7 @@ static leec_ctx *new_ctx(env *e)
     assert_non_null(st);
     assert_int_equal(err, LEEC_OK);
     leec_ctx_set_store(ctx, st);
-    leec_ctx_set_clock(ctx, fake_clock, NULL);
+    Leec_ctx_set_clock(ctx, fake_clock, NULL);
     leec_ctx_set_agree_tos(ctx, true);
     if (getenv("LEEC_TEST_LOG"))
         leec_ctx_set_log(ctx, log_fn, NULL, LEEC_LOG_DEBUG);
@@ -847,7 +847,7 @@ static void test_free_in_on_done_sync_failure(void **state)
     assert_int_equal(leec_ctx_set_server(ctx, "https://-bad.test/dir"),
                      LEEC_OK);
     leec_ctx_set_store(ctx, leec_store_fs_new(e->dir, NULL));
-    leec_ctx_set_clock(ctx, fake_clock, NULL);
+    Leec_ctx_set_clock(ctx, fake_clock, NULL);
     rec r;
     memset(&r, 0, sizeof r);
     r.free_in_done = true;
@@ -1026,11 +1026,11 @@ static char *ca_nonce(env *e)
     fake_request rq = {"HEAD", FAKE_CA_BASE "/nonce", NULL, NULL, NULL};
     leec_http_resp resp;
     memset(&resp, 0, sizeof resp);
-    leec_buf_init(&resp.body, 0);
+    Leec_buf_init(&resp.body, 0);
     fake_ca_respond(e->ca, &rq, &resp);
     assert_int_equal(resp.status, 200);
     assert_non_null(resp.replay_nonce);
-    leec_buf_free(&resp.body);
+    Leec_buf_free(&resp.body);
     return resp.replay_nonce;
 }
 
@@ -1039,7 +1039,7 @@ static long ca_post(env *e, const leec_key *key, const char *nonce,
                     char **type)
 {
     char *jws = NULL;
-    assert_int_equal(leec_jws_sign(key, NULL, nonce, signed_url, "{}", &jws),
+    assert_int_equal(Leec_jws_sign(key, NULL, nonce, signed_url, "{}", &jws),
                      LEEC_OK);
     if (forge) {
         char *sig = strstr(jws, "\"signature\":\"");
@@ -1050,7 +1050,7 @@ static long ca_post(env *e, const leec_key *key, const char *nonce,
     fake_request rq = {"POST", to_url, jws, "application/jose+json", NULL};
     leec_http_resp resp;
     memset(&resp, 0, sizeof resp);
-    leec_buf_init(&resp.body, 0);
+    Leec_buf_init(&resp.body, 0);
     fake_ca_respond(e->ca, &rq, &resp);
     json_t *j = resp.body.data ? json_loads(resp.body.data, 0, NULL) : NULL;
     *type = j && json_is_string(json_object_get(j, "type"))
@@ -1061,7 +1061,7 @@ static long ca_post(env *e, const leec_key *key, const char *nonce,
     free(resp.content_type);
     free(resp.location);
     free(resp.replay_nonce);
-    leec_buf_free(&resp.body);
+    Leec_buf_free(&resp.body);
     free(jws);
     return status;
 }
@@ -1072,7 +1072,7 @@ static void test_fake_ca_checks_jws(void **state)
     leec_key *key = NULL;
     char *type = NULL;
     const char *acct = FAKE_CA_BASE "/new-acct";
-    assert_int_equal(leec_key_generate(LEEC_KEY_EC256, &key), LEEC_OK);
+    assert_int_equal(Leec_key_generate(LEEC_KEY_EC256, &key), LEEC_OK);
 
     char *n1 = ca_nonce(e);
     assert_int_equal(ca_post(e, key, n1, acct, acct, true, &type), 400);
@@ -1103,7 +1103,7 @@ static void test_fake_ca_checks_jws(void **state)
     free(n1);
     free(n2);
     free(n3);
-    leec_key_free(key);
+    Leec_key_free(key);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)

@@ -98,7 +98,7 @@ static int setup(void **state)
     leec_store *st = leec_store_fs_new(e->dir, &err);
     assert_non_null(st);
     leec_ctx_set_store(ctx, st);
-    leec_ctx_set_clock(ctx, fake_clock, NULL);
+    Leec_ctx_set_clock(ctx, fake_clock, NULL);
     leec_ctx_set_agree_tos(ctx, true);
     if (getenv("LEEC_TEST_LOG"))
         leec_ctx_set_log(ctx, log_fn, NULL, LEEC_LOG_DEBUG);
@@ -619,7 +619,7 @@ static void test_lock_two_contexts(void **state)
     leec_store *st = leec_store_fs_new(e->dir, &err);
     assert_non_null(st);
     leec_ctx_set_store(b, st);
-    leec_ctx_set_clock(b, fake_clock, NULL);
+    Leec_ctx_set_clock(b, fake_clock, NULL);
     leec_ctx_set_agree_tos(b, true);
     if (getenv("LEEC_TEST_LOG"))
         leec_ctx_set_log(b, log_fn, NULL, LEEC_LOG_DEBUG);

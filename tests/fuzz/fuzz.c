@@ -12,7 +12,7 @@ char *fuzz_data(const char *name, size_t *len)
     char *path = NULL, *text = NULL;
     size_t n = 0;
     if (asprintf(&path, "%s/%s", FUZZ_DATA_DIR, name) < 0 ||
-        leec_file_read(path, 1 << 20, &text, &n) != LEEC_OK) {
+        Leec_file_read(path, 1 << 20, &text, &n) != LEEC_OK) {
         fprintf(stderr, "fuzz: cannot read %s\n", path ? path : name);
         abort();
     }

@@ -23,8 +23,8 @@ static void directory(const json_t *o)
 {
     leec_directory d;
     char *why = NULL;
-    if (leec_directory_parse(o, &d, &why) == LEEC_OK)
-        leec_directory_clear(&d);
+    if (Leec_directory_parse(o, &d, &why) == LEEC_OK)
+        Leec_directory_clear(&d);
     free(why);
 }
 
@@ -32,11 +32,11 @@ static void order(const json_t *o)
 {
     static char *const names[] = {"example.com", "www.example.com"};
     leec_order_view v;
-    (void)leec_order_parse(o, &v);
-    (void)leec_order_ids_match(o, names, 2);
-    (void)leec_order_ids_match(o, names, 1);
-    leec_problem *p = leec_order_error(o);
-    leec_problem_free(p);
+    (void)Leec_order_parse(o, &v);
+    (void)Leec_order_ids_match(o, names, 2);
+    (void)Leec_order_ids_match(o, names, 1);
+    leec_problem *p = Leec_order_error(o);
+    Leec_problem_free(p);
 }
 
 static void authorization(const json_t *o)
@@ -46,43 +46,43 @@ static void authorization(const json_t *o)
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         leec_authz_view v;
         char *offered = NULL;
-        (void)leec_authz_parse(o, types[i], &v, &offered);
+        (void)Leec_authz_parse(o, types[i], &v, &offered);
         free(offered);
     }
     leec_chall_view c;
-    for (size_t i = 0; leec_authz_challenge_at(o, i, &c); i++)
+    for (size_t i = 0; Leec_authz_challenge_at(o, i, &c); i++)
         ;
-    leec_problem_free(leec_authz_error(o));
+    Leec_problem_free(Leec_authz_error(o));
 }
 
 /* The answer to a challenge POST: its status and error (agent.c). */
 static void challenge(const json_t *o)
 {
-    (void)leec_json_str(o, "status");
-    leec_problem_free(
-        leec_problem_from_json(leec_json_object(o, "error"), 0, -1));
+    (void)Leec_json_str(o, "status");
+    Leec_problem_free(
+        Leec_problem_from_json(Leec_json_object(o, "error"), 0, -1));
 }
 
 static void problem(const json_t *o)
 {
-    leec_problem *p = leec_problem_from_json(o, 400, -1);
-    leec_problem *d = leec_problem_dup(p);
-    (void)leec_problem_is(p, "badNonce");
-    (void)leec_problem_is(d, "rateLimited");
-    leec_problem_free(d);
-    leec_problem_free(p);
+    leec_problem *p = Leec_problem_from_json(o, 400, -1);
+    leec_problem *d = Leec_problem_dup(p);
+    (void)Leec_problem_is(p, "badNonce");
+    (void)Leec_problem_is(d, "rateLimited");
+    Leec_problem_free(d);
+    Leec_problem_free(p);
 }
 
 static void renewal_info(const json_t *o)
 {
     leec_renewal_state st = {0};
     /* Twice: the second answer for the same id keeps the chosen time. */
-    if (leec_renewal_take_ari(&st, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", o, -1,
+    if (Leec_renewal_take_ari(&st, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", o, -1,
                               NOW) == LEEC_OK)
-        (void)leec_renewal_take_ari(&st, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
+        (void)Leec_renewal_take_ari(&st, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
                                     o, 3600, NOW + 60);
-    free(leec_renewal_json(&st));
-    leec_renewal_clear(&st);
+    free(Leec_renewal_json(&st));
+    Leec_renewal_clear(&st);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *o = NULL;
     if (size > LEEC_MAX_BODY) /* the transport's cap on a body */
         return 0;
-    if (leec_json_parse_object((const char *)data, size, &o) != LEEC_OK)
+    if (Leec_json_parse_object((const char *)data, size, &o) != LEEC_OK)
         return 0;
     directory(o);
     order(o);

@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ctx || leec_ctx_set_server(ctx, "https://ca.test/dir") != LEEC_OK)
         abort();
     leec_ctx_set_store(ctx, store);
-    leec_ctx_set_clock(ctx, fake_clock, NULL);
+    Leec_ctx_set_clock(ctx, fake_clock, NULL);
     leec_ctx_set_account_mode(ctx, LEEC_ACCOUNT_THROWAWAY);
     leec_ctx_set_agree_tos(ctx, true);
     fuzz_ctx_log(ctx);

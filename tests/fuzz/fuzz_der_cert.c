@@ -1,8 +1,8 @@
 /* DER from outside: what an AIA caIssuers URL serves (one DER certificate,
  * PEM certificates, or a PKCS#7 certs-only bundle, DER or PEM), judged by
- * leec_issuer_from_answer as the issuer of the test intermediate (pki/;
+ * Leec_issuer_from_answer as the issuer of the test intermediate (pki/;
  * the test root is the right answer), and a certificate read by the
- * renewal pass's own DER walker (leec_der_cert_basics). */
+ * renewal pass's own DER walker (Leec_der_cert_basics). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data, size);
     time_t nb = 0, na = 0;
     char *serial = NULL, *issuer = NULL, *why = NULL;
-    if (leec_der_cert_basics(body, size, &nb, &na, &serial) == LEEC_OK)
+    if (Leec_der_cert_basics(body, size, &nb, &na, &serial) == LEEC_OK)
         free(serial);
-    (void)leec_issuer_from_answer(child, child_len, body, size, &issuer, &why);
+    (void)Leec_issuer_from_answer(child, child_len, body, size, &issuer, &why);
     free(issuer);
     free(why);
     free(body);

@@ -9,9 +9,9 @@
  * servers, their addresses, the check rounds; then the record's removal,
  * and a second presentation removed the blocking way). An empty message
  * stands for a query that got no answer (a timeout). The DNS transport
- * is replaced at link time (-Wl,--wrap: leec_dns_send and friends become
+ * is replaced at link time (-Wl,--wrap: Leec_dns_send and friends become
  * the __wrap_ functions below): nothing is sent anywhere, and each answer
- * goes through leec_dns_answer_matches as the real transport's do, its ID
+ * goes through Leec_dns_answer_matches as the real transport's do, its ID
  * set to the query's (the real transport picks a random one). An answer
  * with TC set to a UDP query is followed by the next one, as over TCP.
  *
@@ -128,7 +128,7 @@ static leec_code answer(const unsigned char *q, size_t qlen, bool tcp,
     if (n >= 2 && qlen >= 2)
         memcpy(c, q, 2);
     resign(q, qlen, &c, &n);
-    if (!leec_dns_answer_matches(q, leec_dns_question_end(q, qlen), c, n)) {
+    if (!Leec_dns_answer_matches(q, Leec_dns_question_end(q, qlen), c, n)) {
         free(c);
         return LEEC_E_PROTOCOL;
     }
@@ -139,13 +139,13 @@ static leec_code answer(const unsigned char *q, size_t qlen, bool tcp,
 
 /* ---- recording ---- */
 
-leec_code __real_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
+leec_code __real_Leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
                                socklen_t salen, const unsigned char *msg,
                                size_t len, bool tcp, int timeout_ms,
                                leec_dns_fn fn, void *userdata,
                                leec_dns_query **q);
-void __real_leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q);
-leec_code __real_leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
+void __real_Leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q);
+leec_code __real_Leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
                                     const unsigned char *msg, size_t len,
                                     bool tcp, int timeout_ms,
                                     unsigned char **reply, size_t *rlen);
@@ -234,13 +234,13 @@ struct leec_dns_query {
 static leec_dns_query *queue, **queue_tail = &queue;
 static leec_timer *queue_timer;
 
-leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
+leec_code __wrap_Leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
                                socklen_t salen, const unsigned char *msg,
                                size_t len, bool tcp, int timeout_ms,
                                leec_dns_fn fn, void *userdata,
                                leec_dns_query **q);
-void __wrap_leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q);
-leec_code __wrap_leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
+void __wrap_Leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q);
+leec_code __wrap_Leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
                                     const unsigned char *msg, size_t len,
                                     bool tcp, int timeout_ms,
                                     unsigned char **reply, size_t *rlen);
@@ -281,7 +281,7 @@ static void deliver(void *ud)
     }
 }
 
-leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
+leec_code __wrap_Leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
                                socklen_t salen, const unsigned char *msg,
                                size_t len, bool tcp, int timeout_ms,
                                leec_dns_fn fn, void *userdata,
@@ -292,7 +292,7 @@ leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
         if (!r)
             return LEEC_E_NOMEM;
         *r = (recorded){fn, userdata, record_slot()};
-        leec_code rc = __real_leec_dns_send(ctx, sa, salen, msg, len, tcp,
+        leec_code rc = __real_Leec_dns_send(ctx, sa, salen, msg, len, tcp,
                                             timeout_ms, on_recorded, r, out);
         if (rc != LEEC_OK)
             free(r);
@@ -300,7 +300,7 @@ leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
     }
     /* What the real one refuses up front. */
     if (!msg || !fn || len < 12 || len > 65535 || timeout_ms <= 0 ||
-        !leec_dns_question_end(msg, len))
+        !Leec_dns_question_end(msg, len))
         return LEEC_E_INVALID_ARG;
     leec_dns_query *q = calloc(1, sizeof *q);
     if (!q || !(q->msg = malloc(len))) {
@@ -312,7 +312,7 @@ leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
     q->tcp = tcp;
     q->fn = fn;
     q->ud = userdata;
-    if (!queue_timer && !(queue_timer = leec_loop_timer(ctx, leec_now_ms(ctx),
+    if (!queue_timer && !(queue_timer = Leec_loop_timer(ctx, Leec_now_ms(ctx),
                                                         deliver, NULL))) {
         query_free(q);
         return LEEC_E_NOMEM;
@@ -324,10 +324,10 @@ leec_code __wrap_leec_dns_send(leec_ctx *ctx, const struct sockaddr *sa,
     return LEEC_OK;
 }
 
-void __wrap_leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q)
+void __wrap_Leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q)
 {
     if (record_file) {
-        __real_leec_dns_cancel(ctx, q);
+        __real_Leec_dns_cancel(ctx, q);
         return;
     }
     if (!q || q->in_cb)
@@ -335,25 +335,25 @@ void __wrap_leec_dns_cancel(leec_ctx *ctx, leec_dns_query *q)
     unqueue(q);
     query_free(q);
     if (!queue) {
-        leec_loop_timer_cancel(ctx, queue_timer);
+        Leec_loop_timer_cancel(ctx, queue_timer);
         queue_timer = NULL;
     }
 }
 
-leec_code __wrap_leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
+leec_code __wrap_Leec_dns_send_sync(const struct sockaddr *sa, socklen_t salen,
                                     const unsigned char *msg, size_t len,
                                     bool tcp, int timeout_ms,
                                     unsigned char **reply, size_t *rlen)
 {
     if (record_file) {
         size_t slot = record_slot();
-        leec_code rc = __real_leec_dns_send_sync(sa, salen, msg, len, tcp,
+        leec_code rc = __real_Leec_dns_send_sync(sa, salen, msg, len, tcp,
                                                  timeout_ms, reply, rlen);
         record(slot, rc, *reply, *rlen);
         return rc;
     }
     if (!msg || len < 12 || len > 65535 || timeout_ms <= 0 ||
-        !leec_dns_question_end(msg, len))
+        !Leec_dns_question_end(msg, len))
         return LEEC_E_INVALID_ARG;
     return answer(msg, len, tcp, reply, rlen);
 }
@@ -421,14 +421,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ctx)
         abort();
     if (!record_file)
-        leec_ctx_set_clock(ctx, fake_clock, NULL);
+        Leec_ctx_set_clock(ctx, fake_clock, NULL);
     fuzz_ctx_log(ctx);
     leec_code rc;
-    leec_dns_provider *p = leec_rfc2136_new(ctx, server, keyfile, &rc);
+    leec_dns_provider *p = Leec_rfc2136_new(ctx, server, keyfile, &rc);
     leec_dns01_opts o = {.resolver = server,
                          .propagation_timeout_s = 10,
                          .auth_port = auth_port};
-    leec_solver *s = p ? leec_dns01_solver_new(ctx, p, &o, &rc) : NULL;
+    leec_solver *s = p ? Leec_dns01_solver_new(ctx, p, &o, &rc) : NULL;
     if (!s)
         abort();
     leec_chall ch = {.type = "dns-01",
@@ -459,7 +459,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unqueue(q);
         query_free(q);
     }
-    leec_loop_timer_cancel(ctx, queue_timer);
+    Leec_loop_timer_cancel(ctx, queue_timer);
     queue_timer = NULL;
     leec_ctx_free(ctx);
     if (record_file)

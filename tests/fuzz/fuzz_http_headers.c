@@ -1,6 +1,6 @@
 /* The header section of a response, as the transport receives it: one
  * line at a time (each with its CRLF, as curl hands them over) into
- * leec_http_header_line, then what request.c and the agent take from the
+ * Leec_http_header_line, then what request.c and the agent take from the
  * result: Retry-After as seconds, Replay-Nonce into the nonce pool, the
  * Location and Link URLs. */
 #include <stddef.h>
@@ -25,19 +25,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
-        leec_http_header_line(&resp, p, n);
+        Leec_http_header_line(&resp, p, n);
         p += n;
     }
-    (void)leec_retry_after_seconds(resp.retry_after, NOW);
-    (void)leec_url_ok(resp.location);
+    (void)Leec_retry_after_seconds(resp.retry_after, NOW);
+    (void)Leec_url_ok(resp.location);
     for (size_t i = 0; i < resp.nlinks; i++)
-        (void)(leec_url_ok(resp.links[i].url) &&
+        (void)(Leec_url_ok(resp.links[i].url) &&
                strcmp(resp.links[i].rel, "alternate") == 0);
     leec_nonce_pool pool = {0};
-    leec_nonce_put(&pool, resp.replay_nonce);
-    char *nonce = leec_nonce_take(&pool);
+    Leec_nonce_put(&pool, resp.replay_nonce);
+    char *nonce = Leec_nonce_take(&pool);
     free(nonce);
-    leec_nonce_clear(&pool);
-    leec_http_resp_clear(&resp);
+    Leec_nonce_clear(&pool);
+    Leec_http_resp_clear(&resp);
     return 0;
 }

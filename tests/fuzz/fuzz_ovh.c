@@ -57,10 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     leec_ctx *ctx = leec_ctx_new();
     if (!ctx)
         abort();
-    leec_ctx_set_clock(ctx, fake_clock, NULL);
+    Leec_ctx_set_clock(ctx, fake_clock, NULL);
     fuzz_ctx_log(ctx);
     leec_code rc;
-    leec_dns_provider *p = leec_ovh_new(ctx, creds, &rc);
+    leec_dns_provider *p = Leec_ovh_new(ctx, creds, &rc);
     if (!p)
         abort();
     fuzz_script_start(data, size);

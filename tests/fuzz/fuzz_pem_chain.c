@@ -2,7 +2,7 @@
  * certificate-chain) and from the store (cert.pem, chain.pem, privkey.pem):
  * every reader of PEM certificates and keys. The chain is checked against
  * the test leaf's key and names (pki/), so that a seed built on that key
- * goes all the way through leec_chain_accept. */
+ * goes all the way through Leec_chain_accept. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,9 +17,9 @@ static void setup(void)
 {
     size_t n = 0;
     char *pem = fuzz_data("leaf.key.pem", &n);
-    if (leec_key_load_pem(pem, n, &leaf_key) != LEEC_OK)
+    if (Leec_key_load_pem(pem, n, &leaf_key) != LEEC_OK)
         abort();
-    leec_secure_free(pem);
+    Leec_secure_free(pem);
 }
 
 static void chain(const char *pem, size_t len)
@@ -27,20 +27,20 @@ static void chain(const char *pem, size_t len)
     static const char *const names[] = {"example.com", "www.example.com"};
     char **certs = NULL, *leaf = NULL, *issuers = NULL, *why = NULL;
     size_t n = 0;
-    if (leec_pem_split_chain(pem, len, &certs, &n) == LEEC_OK)
-        leec_strv_free(certs, n);
+    if (Leec_pem_split_chain(pem, len, &certs, &n) == LEEC_OK)
+        Leec_strv_free(certs, n);
     /* A cache per input: an issuer remembered from an earlier input
      * would make runs depend on their order. */
-    leec_x509_cache *cache = leec_x509_cache_new();
+    leec_x509_cache *cache = Leec_x509_cache_new();
     for (int i = 0; i < 2; i++) { /* the second time from the cache */
-        (void)leec_chain_accept(pem, len, leaf_key, names, 2, cache, &leaf,
+        (void)Leec_chain_accept(pem, len, leaf_key, names, 2, cache, &leaf,
                                 &issuers, &why);
         free(leaf);
         free(issuers);
         free(why);
         leaf = issuers = why = NULL;
     }
-    leec_x509_cache_free(cache);
+    Leec_x509_cache_free(cache);
 }
 
 static void summaries(const char *pem, size_t len)
@@ -56,7 +56,7 @@ static void summaries(const char *pem, size_t len)
         free(icn);
         free(aia);
     }
-    if (leec_ari_cert_id(pem, len, &id) == LEEC_OK)
+    if (Leec_ari_cert_id(pem, len, &id) == LEEC_OK)
         free(id);
 }
 
@@ -64,14 +64,14 @@ static void der(const char *pem, size_t len)
 {
     unsigned char *d = NULL;
     size_t dlen = 0;
-    if (leec_cert_pem_to_der(pem, len, &d, &dlen) == LEEC_OK)
+    if (Leec_cert_pem_to_der(pem, len, &d, &dlen) == LEEC_OK)
         free(d);
     /* The renewal pass's fast path: PEM to DER by hand, then the DER. */
     d = NULL;
-    if (leec_pem_cert_der(pem, len, &d, &dlen) == LEEC_OK) {
+    if (Leec_pem_cert_der(pem, len, &d, &dlen) == LEEC_OK) {
         time_t nb = 0, na = 0;
         char *serial = NULL;
-        if (leec_der_cert_basics(d, dlen, &nb, &na, &serial) == LEEC_OK)
+        if (Leec_der_cert_basics(d, dlen, &nb, &na, &serial) == LEEC_OK)
             free(serial);
         free(d);
     }
@@ -91,8 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     summaries(pem, size);
     der(pem, size);
     leec_key *k = NULL;
-    if (leec_key_load_pem(pem, size, &k) == LEEC_OK)
-        leec_key_free(k);
+    if (Leec_key_load_pem(pem, size, &k) == LEEC_OK)
+        Leec_key_free(k);
     free(pem);
     return 0;
 }

@@ -55,7 +55,7 @@ static void account(leec_store *store)
     if (!ctx || leec_ctx_set_server(ctx, "https://ca.test/dir") != LEEC_OK)
         abort();
     leec_ctx_set_store(ctx, store); /* freed with the context */
-    leec_ctx_set_clock(ctx, fake_clock, NULL);
+    Leec_ctx_set_clock(ctx, fake_clock, NULL);
     fuzz_ctx_log(ctx);
     if (leec_ctx_account_op(ctx, LEEC_ACCOUNT_OP_SHOW, NULL, done, &finished) ==
         LEEC_OK)
@@ -72,7 +72,7 @@ static void account(leec_store *store)
 static void renew_settings(const uint8_t *data, size_t size)
 {
     json_t *meta = NULL;
-    if (leec_json_parse_object((const char *)data, size, &meta) != LEEC_OK)
+    if (Leec_json_parse_object((const char *)data, size, &meta) != LEEC_OK)
         return;
     json_t *names = json_object_get(meta, "names");
     for (size_t i = 0; i < json_array_size(names); i++)
@@ -93,14 +93,14 @@ static void renewal(leec_store *store, const uint8_t *data, size_t size)
      * the file is read, then of the installed one. */
     char *serial = NULL;
     json_t *o = NULL;
-    if (leec_json_parse_object((const char *)data, size, &o) == LEEC_OK &&
-        leec_json_str(o, "serial"))
-        serial = strdup(leec_json_str(o, "serial"));
+    if (Leec_json_parse_object((const char *)data, size, &o) == LEEC_OK &&
+        Leec_json_str(o, "serial"))
+        serial = strdup(Leec_json_str(o, "serial"));
     json_decref(o);
     leec_renewal_state st;
-    if (leec_renewal_load(store, NAME, serial, &st) == LEEC_OK) {
-        free(leec_renewal_json(&st));
-        leec_renewal_clear(&st);
+    if (Leec_renewal_load(store, NAME, serial, &st) == LEEC_OK) {
+        free(Leec_renewal_json(&st));
+        Leec_renewal_clear(&st);
     }
     free(serial);
     leec_renewal_plan *plan = NULL;

@@ -1,6 +1,6 @@
 /* A TSIG key file in BIND's format (key "NAME" { algorithm A; secret
  * "B64"; };), read as `leec issue --tsig-key FILE` reads it: through
- * leec_rfc2136_new, from a file. The file is a memfd rewritten for each
+ * Leec_rfc2136_new, from a file. The file is a memfd rewritten for each
  * input (opened again by its /proc path: the provider opens a path). */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
         abort();
     leec_code rc;
-    leec_dns_provider *p = leec_rfc2136_new(ctx, "127.0.0.1:53", path, &rc);
+    leec_dns_provider *p = Leec_rfc2136_new(ctx, "127.0.0.1:53", path, &rc);
     if (p)
         p->ops->destroy(p);
     return 0;

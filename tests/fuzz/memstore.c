@@ -38,7 +38,7 @@ static leec_code get(mem_store *m, const char *file, char **out, size_t *len)
     if (!(*out = malloc(m->len[i] + 1)))
         return LEEC_E_NOMEM;
     memcpy(*out, m->data[i], m->len[i]);
-    (*out)[m->len[i]] = '\0'; /* as leec_file_read leaves it */
+    (*out)[m->len[i]] = '\0'; /* as Leec_file_read leaves it */
     if (len)
         *len = m->len[i];
     return LEEC_OK;
@@ -101,7 +101,7 @@ static leec_code account_remove(leec_store *s, const char *ca_id)
 static leec_code cert_read(leec_store *s, const char *name, const char *file,
                            char **data, size_t *len)
 {
-    if (!leec_store_name_valid(name))
+    if (!Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
     return get((mem_store *)s, file, data, len);
 }
@@ -126,7 +126,7 @@ static leec_code cert_write_state(leec_store *s, const char *name,
                                   const char *file, const char *data)
 {
     mem_store *m = (mem_store *)s;
-    if (!leec_store_name_valid(name) || strcmp(file, "renewal.json") != 0)
+    if (!Leec_store_name_valid(name) || strcmp(file, "renewal.json") != 0)
         return LEEC_E_INVALID_ARG;
     if (!m->data[file_index("cert.pem")])
         return LEEC_E_NOT_FOUND;
@@ -137,7 +137,7 @@ static leec_code cert_write_state(leec_store *s, const char *name,
 static leec_code cert_install(leec_store *s, const char *name,
                               const leec_cert_files *f)
 {
-    if (!leec_store_name_valid(name))
+    if (!Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
     size_t cl = strlen(f->cert), hl = strlen(f->chain);
     char *full = malloc(cl + hl + 1);

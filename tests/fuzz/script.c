@@ -56,14 +56,14 @@ static void respond(void *ud, const fake_request *req, leec_http_resp *resp)
         const char *le = nl ? nl + 1 : e;
         bool blank = le - p == 1 || (le - p == 2 && *p == '\r');
         if (!blank)
-            leec_http_header_line(resp, p, (size_t)(le - p));
+            Leec_http_header_line(resp, p, (size_t)(le - p));
         p = le;
         if (blank)
             break;
     }
     /* A HEAD answer has no body (curl does not read one). */
     if (strcmp(req->method, "HEAD") != 0 && p < e &&
-        leec_buf_append(&resp->body, p, (size_t)(e - p)) != LEEC_OK)
+        Leec_buf_append(&resp->body, p, (size_t)(e - p)) != LEEC_OK)
         resp->err = LEEC_E_TOO_LARGE; /* as http.c's on_body */
 }
 

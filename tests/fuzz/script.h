@@ -12,7 +12,7 @@
  *   HTTP/1.1 200 OK
  *   ...
  *
- * Header lines go through leec_http_header_line as the real transport's
+ * Header lines go through Leec_http_header_line as the real transport's
  * do; the status is the number after the first line's "HTTP/x "; a first
  * line that is not a status line makes the request fail as curl fails on
  * a reply that is not HTTP. Once the script is over, every request fails

@@ -28,12 +28,12 @@ static void test_rfc4648_vectors(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
-        char *enc = leec_b64url_encode(vectors[i].raw, strlen(vectors[i].raw));
+        char *enc = Leec_b64url_encode(vectors[i].raw, strlen(vectors[i].raw));
         unsigned char *dec = NULL;
         size_t dlen = 0;
         assert_non_null(enc);
         assert_string_equal(enc, vectors[i].enc);
-        assert_int_equal(leec_b64url_decode(enc, strlen(enc), &dec, &dlen),
+        assert_int_equal(Leec_b64url_decode(enc, strlen(enc), &dec, &dlen),
                          LEEC_OK);
         assert_non_null(dec);
         assert_int_equal(dlen, strlen(vectors[i].raw));
@@ -52,13 +52,13 @@ static void test_url_alphabet(void **state)
     char *e = NULL;
     (void)state;
 
-    e = leec_b64url_encode(minus, sizeof minus);
+    e = Leec_b64url_encode(minus, sizeof minus);
     assert_string_equal(e, "----");
     free(e);
-    e = leec_b64url_encode(under, sizeof under);
+    e = Leec_b64url_encode(under, sizeof under);
     assert_string_equal(e, "____");
     free(e);
-    e = leec_b64url_encode(mixed, sizeof mixed);
+    e = Leec_b64url_encode(mixed, sizeof mixed);
     assert_string_equal(e, "-_8");
     free(e);
 }
@@ -70,12 +70,12 @@ static void test_roundtrip_all_bytes(void **state)
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (unsigned char)(255 - i);
     for (size_t len = 0; len <= sizeof data; len++) {
-        char *enc = leec_b64url_encode(data, len);
+        char *enc = Leec_b64url_encode(data, len);
         unsigned char *dec = NULL;
         size_t dlen = 0;
         assert_non_null(enc);
         assert_true(strlen(enc) == len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0));
-        assert_int_equal(leec_b64url_decode(enc, strlen(enc), &dec, &dlen),
+        assert_int_equal(Leec_b64url_decode(enc, strlen(enc), &dec, &dlen),
                          LEEC_OK);
         assert_int_equal(dlen, len);
         if (len)
@@ -89,7 +89,7 @@ static void expect_reject(const char *s, size_t len)
 {
     unsigned char *dec = (unsigned char *)"sentinel";
     size_t dlen = 99;
-    assert_int_equal(leec_b64url_decode(s, len, &dec, &dlen),
+    assert_int_equal(Leec_b64url_decode(s, len, &dec, &dlen),
                      LEEC_E_INVALID_ARG);
     assert_null(dec);
     assert_int_equal(dlen, 0);
@@ -123,15 +123,15 @@ static void test_decode_args(void **state)
     unsigned char *dec = NULL;
     size_t dlen = 0;
     (void)state;
-    assert_int_equal(leec_b64url_decode(NULL, 0, &dec, &dlen), LEEC_OK);
+    assert_int_equal(Leec_b64url_decode(NULL, 0, &dec, &dlen), LEEC_OK);
     assert_int_equal(dlen, 0);
     free(dec);
-    assert_int_equal(leec_b64url_decode(NULL, 3, &dec, &dlen),
+    assert_int_equal(Leec_b64url_decode(NULL, 3, &dec, &dlen),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_b64url_decode("Zg", 2, NULL, &dlen),
+    assert_int_equal(Leec_b64url_decode("Zg", 2, NULL, &dlen),
                      LEEC_E_INVALID_ARG);
     /* slen, not the NUL, bounds the input. */
-    assert_int_equal(leec_b64url_decode("Zm9vYmFy", 4, &dec, &dlen), LEEC_OK);
+    assert_int_equal(Leec_b64url_decode("Zm9vYmFy", 4, &dec, &dlen), LEEC_OK);
     assert_int_equal(dlen, 3);
     assert_memory_equal(dec, "foo", 3);
     free(dec);
@@ -140,20 +140,20 @@ static void test_decode_args(void **state)
 static void test_valid(void **state)
 {
     (void)state;
-    assert_true(leec_b64url_valid("abcXYZ019-_", 64));
+    assert_true(Leec_b64url_valid("abcXYZ019-_", 64));
     assert_true(
-        leec_b64url_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", 43));
+        Leec_b64url_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", 43));
     assert_false(
-        leec_b64url_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", 42));
-    assert_false(leec_b64url_valid("", 10));
-    assert_false(leec_b64url_valid(NULL, 10));
-    assert_false(leec_b64url_valid("abc=", 10));
-    assert_false(leec_b64url_valid("a+b", 10));
-    assert_false(leec_b64url_valid("a/b", 10));
-    assert_false(leec_b64url_valid("../etc", 10));
-    assert_false(leec_b64url_valid("a b", 10));
-    assert_false(leec_b64url_valid("ab\n", 10));
-    assert_false(leec_b64url_valid("a", 0));
+        Leec_b64url_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", 42));
+    assert_false(Leec_b64url_valid("", 10));
+    assert_false(Leec_b64url_valid(NULL, 10));
+    assert_false(Leec_b64url_valid("abc=", 10));
+    assert_false(Leec_b64url_valid("a+b", 10));
+    assert_false(Leec_b64url_valid("a/b", 10));
+    assert_false(Leec_b64url_valid("../etc", 10));
+    assert_false(Leec_b64url_valid("a b", 10));
+    assert_false(Leec_b64url_valid("ab\n", 10));
+    assert_false(Leec_b64url_valid("a", 0));
 }
 
 int main(void)

@@ -63,7 +63,7 @@ static char *dupn(const char *p, size_t n)
 static unsigned char *b64d(const char *s, size_t *len)
 {
     unsigned char *out = NULL;
-    assert_int_equal(leec_b64url_decode(s, strlen(s), &out, len), LEEC_OK);
+    assert_int_equal(Leec_b64url_decode(s, strlen(s), &out, len), LEEC_OK);
     return out;
 }
 
@@ -200,7 +200,7 @@ static int setup_keys(void **state)
     if (!ks)
         return -1;
     for (int t = 0; t < NTYPES; t++) {
-        if (leec_key_generate((leec_key_type)t, &ks->k[t]) != LEEC_OK)
+        if (Leec_key_generate((leec_key_type)t, &ks->k[t]) != LEEC_OK)
             return -1;
     }
     *state = ks;
@@ -211,7 +211,7 @@ static int teardown_keys(void **state)
 {
     struct keys *ks = *state;
     for (int t = 0; t < NTYPES; t++)
-        leec_key_free(ks->k[t]);
+        Leec_key_free(ks->k[t]);
     free(ks);
     return 0;
 }
@@ -243,9 +243,9 @@ static void test_generate_types(void **state)
                                        "RS256"};
     static const int bits[NTYPES] = {256, 384, 2048, 3072, 4096};
     for (int t = 0; t < NTYPES; t++) {
-        assert_int_equal(leec_key_get_type(ks->k[t]), t);
-        assert_string_equal(leec_key_jws_alg(ks->k[t]), algs[t]);
-        assert_int_equal(EVP_PKEY_get_bits(leec_key_evp(ks->k[t])), bits[t]);
+        assert_int_equal(Leec_key_get_type(ks->k[t]), t);
+        assert_string_equal(Leec_key_jws_alg(ks->k[t]), algs[t]);
+        assert_int_equal(EVP_PKEY_get_bits(Leec_key_evp(ks->k[t])), bits[t]);
     }
 }
 
@@ -255,21 +255,21 @@ static void test_pem_roundtrip(void **state)
     for (int t = 0; t < NTYPES; t++) {
         char *pem = NULL, *pem2 = NULL, *j1 = NULL, *j2 = NULL;
         leec_key *k2 = NULL;
-        assert_int_equal(leec_key_to_pem(ks->k[t], &pem), LEEC_OK);
+        assert_int_equal(Leec_key_to_pem(ks->k[t], &pem), LEEC_OK);
         assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
         assert_null(strstr(pem, "ENCRYPTED"));
-        assert_int_equal(leec_key_load_pem(pem, strlen(pem), &k2), LEEC_OK);
-        assert_int_equal(leec_key_get_type(k2), t);
-        assert_int_equal(leec_key_to_pem(k2, &pem2), LEEC_OK);
+        assert_int_equal(Leec_key_load_pem(pem, strlen(pem), &k2), LEEC_OK);
+        assert_int_equal(Leec_key_get_type(k2), t);
+        assert_int_equal(Leec_key_to_pem(k2, &pem2), LEEC_OK);
         assert_string_equal(pem, pem2);
-        assert_int_equal(leec_key_jwk_json(ks->k[t], &j1), LEEC_OK);
-        assert_int_equal(leec_key_jwk_json(k2, &j2), LEEC_OK);
+        assert_int_equal(Leec_key_jwk_json(ks->k[t], &j1), LEEC_OK);
+        assert_int_equal(Leec_key_jwk_json(k2, &j2), LEEC_OK);
         assert_string_equal(j1, j2);
-        leec_secure_free(pem);
-        leec_secure_free(pem2);
+        Leec_secure_free(pem);
+        Leec_secure_free(pem2);
         free(j1);
         free(j2);
-        leec_key_free(k2);
+        Leec_key_free(k2);
     }
 }
 
@@ -278,27 +278,27 @@ static void test_load_traditional(void **state)
 {
     struct keys *ks = *state;
     for (int t = 0; t < NTYPES; t += 2) { /* ec256, rsa2048, rsa4096 */
-        EVP_PKEY *pk = leec_key_evp(ks->k[t]);
+        EVP_PKEY *pk = Leec_key_evp(ks->k[t]);
         char *pem =
             encode_pem(pk, OSSL_KEYMGMT_SELECT_KEYPAIR, "type-specific");
         leec_key *k2 = NULL;
         assert_non_null(strstr(pem, t < 2 ? "-----BEGIN EC PRIVATE KEY-----"
                                           : "-----BEGIN RSA PRIVATE KEY-----"));
-        assert_int_equal(leec_key_load_pem(pem, strlen(pem), &k2), LEEC_OK);
-        assert_int_equal(leec_key_get_type(k2), t);
-        assert_int_equal(EVP_PKEY_eq(pk, leec_key_evp(k2)), 1);
-        leec_key_free(k2);
-        leec_secure_free(pem);
+        assert_int_equal(Leec_key_load_pem(pem, strlen(pem), &k2), LEEC_OK);
+        assert_int_equal(Leec_key_get_type(k2), t);
+        assert_int_equal(EVP_PKEY_eq(pk, Leec_key_evp(k2)), 1);
+        Leec_key_free(k2);
+        Leec_secure_free(pem);
     }
     /* ec384 in SEC1 as well, the other curve. */
     {
-        char *pem = encode_pem(leec_key_evp(ks->k[1]),
+        char *pem = encode_pem(Leec_key_evp(ks->k[1]),
                                OSSL_KEYMGMT_SELECT_KEYPAIR, "type-specific");
         leec_key *k2 = NULL;
-        assert_int_equal(leec_key_load_pem(pem, strlen(pem), &k2), LEEC_OK);
-        assert_int_equal(leec_key_get_type(k2), LEEC_KEY_EC384);
-        leec_key_free(k2);
-        leec_secure_free(pem);
+        assert_int_equal(Leec_key_load_pem(pem, strlen(pem), &k2), LEEC_OK);
+        assert_int_equal(Leec_key_get_type(k2), LEEC_KEY_EC384);
+        Leec_key_free(k2);
+        Leec_secure_free(pem);
     }
 }
 
@@ -306,9 +306,9 @@ static void expect_bad_key(EVP_PKEY *pk, const char *structure)
 {
     char *pem = encode_pem(pk, OSSL_KEYMGMT_SELECT_KEYPAIR, structure);
     leec_key *k = NULL;
-    assert_int_equal(leec_key_load_pem(pem, strlen(pem), &k), LEEC_E_BAD_KEY);
+    assert_int_equal(Leec_key_load_pem(pem, strlen(pem), &k), LEEC_E_BAD_KEY);
     assert_null(k);
-    leec_secure_free(pem);
+    Leec_secure_free(pem);
 }
 
 static void test_load_rejects(void **state)
@@ -336,31 +336,31 @@ static void test_load_rejects(void **state)
     expect_bad_key(rsa1024, "type-specific");
     expect_bad_key(ed, "PrivateKeyInfo");
 
-    assert_int_equal(leec_key_load_pem(garbage, strlen(garbage), &k),
+    assert_int_equal(Leec_key_load_pem(garbage, strlen(garbage), &k),
                      LEEC_E_BAD_KEY);
-    assert_int_equal(leec_key_load_pem("", 0, &k), LEEC_E_BAD_KEY);
-    assert_int_equal(leec_key_load_pem(NULL, 0, &k), LEEC_E_INVALID_ARG);
+    assert_int_equal(Leec_key_load_pem("", 0, &k), LEEC_E_BAD_KEY);
+    assert_int_equal(Leec_key_load_pem(NULL, 0, &k), LEEC_E_INVALID_ARG);
 
     /* A public key is not a private key. */
-    pub = encode_pem(leec_key_evp(ks->k[0]), OSSL_KEYMGMT_SELECT_PUBLIC_KEY,
+    pub = encode_pem(Leec_key_evp(ks->k[0]), OSSL_KEYMGMT_SELECT_PUBLIC_KEY,
                      "SubjectPublicKeyInfo");
-    assert_int_equal(leec_key_load_pem(pub, strlen(pub), &k), LEEC_E_BAD_KEY);
+    assert_int_equal(Leec_key_load_pem(pub, strlen(pub), &k), LEEC_E_BAD_KEY);
 
     /* An encrypted key fails instead of prompting for a password. */
     bio = BIO_new(BIO_s_mem());
-    assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, leec_key_evp(ks->k[0]),
+    assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, Leec_key_evp(ks->k[0]),
                                                    EVP_aes_128_cbc(), "secret",
                                                    6, NULL, NULL),
                      1);
     len = BIO_get_mem_data(bio, &data);
     enc = dupn(data, (size_t)len);
     assert_non_null(strstr(enc, "ENCRYPTED PRIVATE KEY"));
-    assert_int_equal(leec_key_load_pem(enc, strlen(enc), &k), LEEC_E_BAD_KEY);
+    assert_int_equal(Leec_key_load_pem(enc, strlen(enc), &k), LEEC_E_BAD_KEY);
     assert_null(k);
 
     /* The wrapper applies the same rules. */
-    assert_int_equal(leec_key_from_evp(p521, &k), LEEC_E_BAD_KEY);
-    assert_int_equal(leec_key_from_evp(ed, &k), LEEC_E_BAD_KEY);
+    assert_int_equal(Leec_key_from_evp(p521, &k), LEEC_E_BAD_KEY);
+    assert_int_equal(Leec_key_from_evp(ed, &k), LEEC_E_BAD_KEY);
 
     BIO_free(bio);
     free(enc);
@@ -382,21 +382,21 @@ static void test_rfc7638_thumbprint(void **state)
     size_t siglen = 0;
     (void)state;
 
-    assert_int_equal(leec_key_from_evp(pk, &k), LEEC_OK);
+    assert_int_equal(Leec_key_from_evp(pk, &k), LEEC_OK);
     EVP_PKEY_free(pk); /* the wrapper holds its own reference */
-    assert_int_equal(leec_key_get_type(k), LEEC_KEY_RSA2048);
-    assert_int_equal(leec_key_jwk_json(k, &json), LEEC_OK);
+    assert_int_equal(Leec_key_get_type(k), LEEC_KEY_RSA2048);
+    assert_int_equal(Leec_key_jwk_json(k, &json), LEEC_OK);
     snprintf(want, sizeof want, "{\"e\":\"AQAB\",\"kty\":\"RSA\",\"n\":\"%s\"}",
              rfc7638_n);
     assert_string_equal(json, want);
-    assert_int_equal(leec_key_thumbprint(k, &thumb), LEEC_OK);
+    assert_int_equal(Leec_key_thumbprint(k, &thumb), LEEC_OK);
     assert_string_equal(thumb, rfc7638_thumb);
     /* Public only: signing must fail cleanly. */
-    assert_int_equal(leec_key_sign(k, "x", 1, &sig, &siglen), LEEC_E_CRYPTO);
+    assert_int_equal(Leec_key_sign(k, "x", 1, &sig, &siglen), LEEC_E_CRYPTO);
     assert_null(sig);
     free(thumb);
     free(json);
-    leec_key_free(k);
+    Leec_key_free(k);
 }
 
 static void test_rfc7515_a3(void **state)
@@ -411,9 +411,9 @@ static void test_rfc7515_a3(void **state)
     size_t minelen = 0;
     (void)state;
 
-    assert_int_equal(leec_key_from_evp(pk, &k), LEEC_OK);
-    assert_int_equal(leec_key_get_type(k), LEEC_KEY_EC256);
-    assert_int_equal(leec_key_jwk_json(k, &json), LEEC_OK);
+    assert_int_equal(Leec_key_from_evp(pk, &k), LEEC_OK);
+    assert_int_equal(Leec_key_get_type(k), LEEC_KEY_EC256);
+    assert_int_equal(Leec_key_jwk_json(k, &json), LEEC_OK);
     snprintf(want, sizeof want,
              "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
              a3_x, a3_y);
@@ -431,14 +431,14 @@ static void test_rfc7515_a3(void **state)
 
     /* And ours verifies through the same checker. */
     assert_int_equal(
-        leec_key_sign(k, a3_input, strlen(a3_input), &mine, &minelen), LEEC_OK);
+        Leec_key_sign(k, a3_input, strlen(a3_input), &mine, &minelen), LEEC_OK);
     assert_int_equal(minelen, 64);
     assert_true(verify_jws_sig(pk, "SHA256", a3_input, strlen(a3_input), mine,
                                minelen));
     free(mine);
     free(sig);
     free(json);
-    leec_key_free(k);
+    Leec_key_free(k);
     EVP_PKEY_free(pk);
 }
 
@@ -455,12 +455,12 @@ static void test_sign_verify(void **state)
             unsigned char *sig = NULL;
             size_t siglen = 0;
             assert_int_equal(
-                leec_key_sign(ks->k[t], msg, strlen(msg), &sig, &siglen),
+                Leec_key_sign(ks->k[t], msg, strlen(msg), &sig, &siglen),
                 LEEC_OK);
             assert_int_equal(siglen, lens[t]);
-            assert_true(verify_jws_sig(leec_key_evp(ks->k[t]), md, msg,
+            assert_true(verify_jws_sig(Leec_key_evp(ks->k[t]), md, msg,
                                        strlen(msg), sig, siglen));
-            assert_false(verify_jws_sig(leec_key_evp(ks->k[t]), md, "x", 1, sig,
+            assert_false(verify_jws_sig(Leec_key_evp(ks->k[t]), md, "x", 1, sig,
                                         siglen));
             free(sig);
         }
@@ -469,9 +469,9 @@ static void test_sign_verify(void **state)
     {
         unsigned char *sig = NULL;
         size_t siglen = 0;
-        assert_int_equal(leec_key_sign(ks->k[0], NULL, 0, &sig, &siglen),
+        assert_int_equal(Leec_key_sign(ks->k[0], NULL, 0, &sig, &siglen),
                          LEEC_OK);
-        assert_true(verify_jws_sig(leec_key_evp(ks->k[0]), "SHA256", "", 0, sig,
+        assert_true(verify_jws_sig(Leec_key_evp(ks->k[0]), "SHA256", "", 0, sig,
                                    siglen));
         free(sig);
     }
@@ -494,10 +494,10 @@ static void test_sign_many(void **state)
             size_t siglen = 0;
             int mlen = snprintf(msg, sizeof msg, "eyJhbGciOiJFUzI1NiJ9.%d", i);
             assert_true(mlen > 0 && (size_t)mlen < sizeof msg);
-            assert_int_equal(leec_key_sign(k, msg, (size_t)mlen, &sig, &siglen),
+            assert_int_equal(Leec_key_sign(k, msg, (size_t)mlen, &sig, &siglen),
                              LEEC_OK);
             assert_int_equal(siglen, want);
-            assert_true(verify_jws_sig(leec_key_evp(k), md, msg, (size_t)mlen,
+            assert_true(verify_jws_sig(Leec_key_evp(k), md, msg, (size_t)mlen,
                                        sig, siglen));
             free(sig);
         }
@@ -507,13 +507,13 @@ static void test_sign_many(void **state)
 static void check_jwk_shape(leec_key *k)
 {
     char *json = NULL;
-    assert_int_equal(leec_key_jwk_json(k, &json), LEEC_OK);
+    assert_int_equal(Leec_key_jwk_json(k, &json), LEEC_OK);
     assert_null(strpbrk(json, " \t\r\n"));
-    if (leec_key_get_type(k) <= LEEC_KEY_EC384) {
-        const char *pfx = leec_key_get_type(k) == LEEC_KEY_EC256
+    if (Leec_key_get_type(k) <= LEEC_KEY_EC384) {
+        const char *pfx = Leec_key_get_type(k) == LEEC_KEY_EC256
                               ? "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\""
                               : "{\"crv\":\"P-384\",\"kty\":\"EC\",\"x\":\"";
-        size_t clen = leec_key_get_type(k) == LEEC_KEY_EC256 ? 43 : 64;
+        size_t clen = Leec_key_get_type(k) == LEEC_KEY_EC256 ? 43 : 64;
         const char *x = json + strlen(pfx);
         assert_memory_equal(json, pfx, strlen(pfx));
         assert_memory_equal(x + clen, "\",\"y\":\"", 7);
@@ -541,11 +541,11 @@ static void test_ec_coordinate_padding(void **state)
     for (int i = 0; i < 5000 && !found; i++) {
         leec_key *k = NULL;
         BIGNUM *x = NULL, *y = NULL;
-        assert_int_equal(leec_key_generate(LEEC_KEY_EC256, &k), LEEC_OK);
-        assert_int_equal(EVP_PKEY_get_bn_param(leec_key_evp(k),
+        assert_int_equal(Leec_key_generate(LEEC_KEY_EC256, &k), LEEC_OK);
+        assert_int_equal(EVP_PKEY_get_bn_param(Leec_key_evp(k),
                                                OSSL_PKEY_PARAM_EC_PUB_X, &x),
                          1);
-        assert_int_equal(EVP_PKEY_get_bn_param(leec_key_evp(k),
+        assert_int_equal(EVP_PKEY_get_bn_param(Leec_key_evp(k),
                                                OSSL_PKEY_PARAM_EC_PUB_Y, &y),
                          1);
         if (BN_num_bytes(x) < 32 || BN_num_bytes(y) < 32) {
@@ -554,7 +554,7 @@ static void test_ec_coordinate_padding(void **state)
         }
         BN_free(x);
         BN_free(y);
-        leec_key_free(k);
+        Leec_key_free(k);
     }
     assert_true(found);
 }
@@ -566,15 +566,15 @@ static void test_thumbprint_and_keyauth(void **state)
     unsigned char digest[32];
     char want[256];
 
-    assert_int_equal(leec_key_jwk_json(ks->k[0], &json), LEEC_OK);
-    leec_sha256(json, strlen(json), digest);
-    want_thumb = leec_b64url_encode(digest, sizeof digest);
-    assert_int_equal(leec_key_thumbprint(ks->k[0], &thumb), LEEC_OK);
+    assert_int_equal(Leec_key_jwk_json(ks->k[0], &json), LEEC_OK);
+    Leec_sha256(json, strlen(json), digest);
+    want_thumb = Leec_b64url_encode(digest, sizeof digest);
+    assert_int_equal(Leec_key_thumbprint(ks->k[0], &thumb), LEEC_OK);
     assert_string_equal(thumb, want_thumb);
     assert_int_equal(strlen(thumb), 43);
 
     assert_int_equal(
-        leec_key_authorization(ks->k[0],
+        Leec_key_authorization(ks->k[0],
                                "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PC"
                                "t92wr-oA",
                                &ka),
@@ -584,9 +584,9 @@ static void test_thumbprint_and_keyauth(void **state)
     assert_string_equal(ka, want);
     free(ka);
     ka = NULL;
-    assert_int_equal(leec_key_authorization(ks->k[0], "../../etc", &ka),
+    assert_int_equal(Leec_key_authorization(ks->k[0], "../../etc", &ka),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_key_authorization(ks->k[0], "", &ka),
+    assert_int_equal(Leec_key_authorization(ks->k[0], "", &ka),
                      LEEC_E_INVALID_ARG);
     assert_null(ka);
     free(json);
@@ -609,14 +609,14 @@ static void test_sha256_hmac(void **state)
     static const char msg[] = "what do ya want for nothing?";
     (void)state;
 
-    leec_sha256("abc", 3, d);
+    Leec_sha256("abc", 3, d);
     hex(d, 32, h);
     assert_string_equal(
         h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 
     /* RFC 4231 test case 2. */
     assert_int_equal(
-        leec_hmac("sha256", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
+        Leec_hmac("sha256", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
         LEEC_OK);
     assert_int_equal(maclen, 32);
     hex(mac, maclen, h);
@@ -624,14 +624,14 @@ static void test_sha256_hmac(void **state)
         h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     free(mac);
     assert_int_equal(
-        leec_hmac("sha384", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
+        Leec_hmac("sha384", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
         LEEC_OK);
     hex(mac, maclen, h);
     assert_string_equal(h, "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e4"
                            "2ec3736322445e8e2240ca5e69e2c78b3239ecfab21649");
     free(mac);
     assert_int_equal(
-        leec_hmac("sha512", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
+        Leec_hmac("sha512", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
         LEEC_OK);
     hex(mac, maclen, h);
     assert_string_equal(
@@ -640,7 +640,7 @@ static void test_sha256_hmac(void **state)
     free(mac);
     mac = NULL;
     assert_int_equal(
-        leec_hmac("md5", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
+        Leec_hmac("md5", "Jefe", 4, msg, strlen(msg), &mac, &maclen),
         LEEC_E_INVALID_ARG);
     assert_null(mac);
 }
@@ -675,17 +675,17 @@ static char *self_signed(EVP_PKEY *pkey)
 static void test_matches_cert(void **state)
 {
     struct keys *ks = *state;
-    char *pem0 = self_signed(leec_key_evp(ks->k[0]));
-    char *pem2 = self_signed(leec_key_evp(ks->k[2]));
-    assert_true(leec_key_matches_cert_pem(ks->k[0], pem0, strlen(pem0)));
-    assert_true(leec_key_matches_cert_pem(ks->k[2], pem2, strlen(pem2)));
-    assert_false(leec_key_matches_cert_pem(ks->k[0], pem2, strlen(pem2)));
-    assert_false(leec_key_matches_cert_pem(ks->k[1], pem0, strlen(pem0)));
-    assert_false(leec_key_matches_cert_pem(ks->k[0], "junk", 4));
-    assert_false(leec_key_matches_cert_pem(ks->k[0], pem0, 20));
+    char *pem0 = self_signed(Leec_key_evp(ks->k[0]));
+    char *pem2 = self_signed(Leec_key_evp(ks->k[2]));
+    assert_true(Leec_key_matches_cert_pem(ks->k[0], pem0, strlen(pem0)));
+    assert_true(Leec_key_matches_cert_pem(ks->k[2], pem2, strlen(pem2)));
+    assert_false(Leec_key_matches_cert_pem(ks->k[0], pem2, strlen(pem2)));
+    assert_false(Leec_key_matches_cert_pem(ks->k[1], pem0, strlen(pem0)));
+    assert_false(Leec_key_matches_cert_pem(ks->k[0], "junk", 4));
+    assert_false(Leec_key_matches_cert_pem(ks->k[0], pem0, 20));
     free(pem0);
     free(pem2);
-    leec_secure_free(NULL);
+    Leec_secure_free(NULL);
 }
 
 /* The RFC 7919 group straight from OpenSSL, for comparison. */

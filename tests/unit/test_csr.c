@@ -1,4 +1,4 @@
-/* CSRs: decode what leec_csr_new makes and inspect it with OpenSSL. */
+/* CSRs: decode what Leec_csr_new makes and inspect it with OpenSSL. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,9 +27,9 @@ struct keys {
 static int setup(void **state)
 {
     struct keys *k = calloc(1, sizeof *k);
-    if (!k || leec_key_generate(LEEC_KEY_EC256, &k->ec256) != LEEC_OK ||
-        leec_key_generate(LEEC_KEY_EC384, &k->ec384) != LEEC_OK ||
-        leec_key_generate(LEEC_KEY_RSA2048, &k->rsa) != LEEC_OK)
+    if (!k || Leec_key_generate(LEEC_KEY_EC256, &k->ec256) != LEEC_OK ||
+        Leec_key_generate(LEEC_KEY_EC384, &k->ec384) != LEEC_OK ||
+        Leec_key_generate(LEEC_KEY_RSA2048, &k->rsa) != LEEC_OK)
         return -1;
     *state = k;
     return 0;
@@ -38,9 +38,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct keys *k = *state;
-    leec_key_free(k->ec256);
-    leec_key_free(k->ec384);
-    leec_key_free(k->rsa);
+    Leec_key_free(k->ec256);
+    Leec_key_free(k->ec384);
+    Leec_key_free(k->rsa);
     free(k);
     return 0;
 }
@@ -54,13 +54,13 @@ static X509_REQ *make(const leec_key *key, const char *const *names, size_t n)
     const unsigned char *p = NULL;
     X509_REQ *req = NULL;
     EVP_PKEY *pub = NULL;
-    int want_sig = leec_key_get_type(key) <= LEEC_KEY_EC384
+    int want_sig = Leec_key_get_type(key) <= LEEC_KEY_EC384
                        ? NID_ecdsa_with_SHA256
                        : NID_sha256WithRSAEncryption;
 
-    assert_int_equal(leec_csr_new(key, names, n, &b64), LEEC_OK);
-    assert_true(leec_b64url_valid(b64, strlen(b64)));
-    assert_int_equal(leec_b64url_decode(b64, strlen(b64), &der, &dlen),
+    assert_int_equal(Leec_csr_new(key, names, n, &b64), LEEC_OK);
+    assert_true(Leec_b64url_valid(b64, strlen(b64)));
+    assert_int_equal(Leec_b64url_decode(b64, strlen(b64), &der, &dlen),
                      LEEC_OK);
     p = der;
     req = d2i_X509_REQ(NULL, &p, (long)dlen);
@@ -68,7 +68,7 @@ static X509_REQ *make(const leec_key *key, const char *const *names, size_t n)
     assert_ptr_equal(p, der + dlen);
     pub = X509_REQ_get0_pubkey(req);
     assert_non_null(pub);
-    assert_int_equal(EVP_PKEY_eq(pub, leec_key_evp(key)), 1);
+    assert_int_equal(EVP_PKEY_eq(pub, Leec_key_evp(key)), 1);
     assert_int_equal(X509_REQ_verify(req, pub), 1);
     assert_int_equal(X509_REQ_get_signature_nid(req), want_sig);
     assert_int_equal(X509_REQ_get_version(req), X509_REQ_VERSION_1);
@@ -78,7 +78,7 @@ static X509_REQ *make(const leec_key *key, const char *const *names, size_t n)
         unsigned char *mine = NULL;
         unsigned char *ref = NULL;
         int mlen = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &mine);
-        int rlen = i2d_PUBKEY(leec_key_evp(key), &ref);
+        int rlen = i2d_PUBKEY(Leec_key_evp(key), &ref);
         assert_true(mlen > 0);
         assert_int_equal(mlen, rlen);
         assert_memory_equal(mine, ref, (size_t)mlen);
@@ -206,10 +206,10 @@ static void test_ec_compressed_form(void **state)
     slen = i2d_PUBKEY(pk, &spki);
     assert_int_equal(slen, 59); /* 33-byte point: compressed */
     OPENSSL_free(spki);
-    assert_int_equal(leec_key_from_evp(pk, &k), LEEC_OK);
+    assert_int_equal(Leec_key_from_evp(pk, &k), LEEC_OK);
 
-    assert_int_equal(leec_csr_new(k, names, 1, &b64), LEEC_OK);
-    assert_int_equal(leec_b64url_decode(b64, strlen(b64), &der, &dlen),
+    assert_int_equal(Leec_csr_new(k, names, 1, &b64), LEEC_OK);
+    assert_int_equal(Leec_b64url_decode(b64, strlen(b64), &der, &dlen),
                      LEEC_OK);
     p = der;
     req = d2i_X509_REQ(NULL, &p, (long)dlen);
@@ -224,7 +224,7 @@ static void test_ec_compressed_form(void **state)
     X509_REQ_free(req);
     free(der);
     free(b64);
-    leec_key_free(k);
+    Leec_key_free(k);
     EVP_PKEY_free(pk);
 }
 
@@ -286,19 +286,19 @@ static void test_bad_args(void **state)
     const char *names[] = {"a.example", NULL};
     const char *empty[] = {""};
     char *out = NULL;
-    assert_int_equal(leec_csr_new(k->ec256, names, 0, &out),
+    assert_int_equal(Leec_csr_new(k->ec256, names, 0, &out),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_csr_new(k->ec256, names, 2, &out),
+    assert_int_equal(Leec_csr_new(k->ec256, names, 2, &out),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_csr_new(k->ec256, empty, 1, &out),
+    assert_int_equal(Leec_csr_new(k->ec256, empty, 1, &out),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_csr_new(NULL, names, 1, &out), LEEC_E_INVALID_ARG);
+    assert_int_equal(Leec_csr_new(NULL, names, 1, &out), LEEC_E_INVALID_ARG);
     /* IA5String cannot hold these: U-labels, spaces, control bytes. */
     {
         const char *bad[] = {"b\303\274cher.example", "a example",
                              "a\n.example"};
         for (size_t i = 0; i < 3; i++)
-            assert_int_equal(leec_csr_new(k->ec256, &bad[i], 1, &out),
+            assert_int_equal(Leec_csr_new(k->ec256, &bad[i], 1, &out),
                              LEEC_E_INVALID_ARG);
     }
     assert_null(out);

@@ -59,8 +59,8 @@ static void agrees(const char *pem, const char *want_serial)
     time_t nb = 0, na = 0;
     char *serial = NULL;
     leec_cert_info *ci = NULL;
-    assert_int_equal(leec_pem_cert_der(pem, strlen(pem), &der, &n), LEEC_OK);
-    assert_int_equal(leec_der_cert_basics(der, n, &nb, &na, &serial), LEEC_OK);
+    assert_int_equal(Leec_pem_cert_der(pem, strlen(pem), &der, &n), LEEC_OK);
+    assert_int_equal(Leec_der_cert_basics(der, n, &nb, &na, &serial), LEEC_OK);
     assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &ci), LEEC_OK);
     assert_int_equal(nb, ci->not_before);
     assert_int_equal(na, ci->not_after);
@@ -87,30 +87,30 @@ static void test_refuses_what_is_not_strict_der(void **state)
     size_t n = 0;
     time_t nb, na;
     char *serial = NULL;
-    assert_int_equal(leec_pem_cert_der(leaf_pem, strlen(leaf_pem), &der, &n),
+    assert_int_equal(Leec_pem_cert_der(leaf_pem, strlen(leaf_pem), &der, &n),
                      LEEC_OK);
     /* Every truncation. */
     for (size_t k = 0; k < n; k++)
-        assert_int_equal(leec_der_cert_basics(der, k, &nb, &na, &serial),
+        assert_int_equal(Leec_der_cert_basics(der, k, &nb, &na, &serial),
                          LEEC_E_INVALID_ARG);
     assert_null(serial);
     assert_non_null(bad = malloc(n));
     /* Indefinite length at the top. */
     memcpy(bad, der, n);
     bad[1] = 0x80;
-    assert_int_equal(leec_der_cert_basics(bad, n, &nb, &na, &serial),
+    assert_int_equal(Leec_der_cert_basics(bad, n, &nb, &na, &serial),
                      LEEC_E_INVALID_ARG);
     /* Not a SEQUENCE. */
     memcpy(bad, der, n);
     bad[0] = 0x31;
-    assert_int_equal(leec_der_cert_basics(bad, n, &nb, &na, &serial),
+    assert_int_equal(Leec_der_cert_basics(bad, n, &nb, &na, &serial),
                      LEEC_E_INVALID_ARG);
     /* A time without its Z, and a negative serial. */
     for (size_t i = 0; i + 13 < n; i++) {
         if (der[i] == 0x17 && der[i + 1] == 13) {
             memcpy(bad, der, n);
             bad[i + 2 + 12] = 'X';
-            assert_int_equal(leec_der_cert_basics(bad, n, &nb, &na, &serial),
+            assert_int_equal(Leec_der_cert_basics(bad, n, &nb, &na, &serial),
                              LEEC_E_INVALID_ARG);
             break;
         }
@@ -119,7 +119,7 @@ static void test_refuses_what_is_not_strict_der(void **state)
         if (der[i] == 0x02 && der[i + 1] == 5 && der[i + 2] == 0) {
             memcpy(bad, der, n);
             bad[i + 2] = 0xff; /* the sign byte: negative */
-            assert_int_equal(leec_der_cert_basics(bad, n, &nb, &na, &serial),
+            assert_int_equal(Leec_der_cert_basics(bad, n, &nb, &na, &serial),
                              LEEC_E_INVALID_ARG);
             break;
         }
@@ -127,15 +127,15 @@ static void test_refuses_what_is_not_strict_der(void **state)
     free(bad);
     free(der);
     /* PEM: no block, bad base64. */
-    assert_int_equal(leec_pem_cert_der("nothing", 7, &der, &n),
+    assert_int_equal(Leec_pem_cert_der("nothing", 7, &der, &n),
                      LEEC_E_INVALID_ARG);
     const char *broken = "-----BEGIN CERTIFICATE-----\nMII*\n"
                          "-----END CERTIFICATE-----\n";
-    assert_int_equal(leec_pem_cert_der(broken, strlen(broken), &der, &n),
+    assert_int_equal(Leec_pem_cert_der(broken, strlen(broken), &der, &n),
                      LEEC_E_INVALID_ARG);
     const char *empty = "-----BEGIN CERTIFICATE-----\n"
                         "-----END CERTIFICATE-----\n";
-    assert_int_equal(leec_pem_cert_der(empty, strlen(empty), &der, &n),
+    assert_int_equal(Leec_pem_cert_der(empty, strlen(empty), &der, &n),
                      LEEC_E_INVALID_ARG);
     assert_null(der);
 }

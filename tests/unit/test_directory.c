@@ -30,7 +30,7 @@ static void test_valid(void **state)
                      "\"website\":\"https://ca.test\"},\"x-extra\":5}");
     leec_directory d;
     char *why = NULL;
-    assert_int_equal(leec_directory_parse(j, &d, &why), LEEC_OK);
+    assert_int_equal(Leec_directory_parse(j, &d, &why), LEEC_OK);
     assert_null(why);
     assert_string_equal(d.new_nonce, D "/nonce");
     assert_string_equal(d.new_account, D "/acct");
@@ -39,7 +39,7 @@ static void test_valid(void **state)
     assert_string_equal(d.key_change, D "/kc");
     assert_string_equal(d.renewal_info, D "/ari");
     assert_string_equal(d.terms, "https://ca.test/tos.pdf");
-    leec_directory_clear(&d);
+    Leec_directory_clear(&d);
     assert_null(d.new_nonce);
     json_decref(j);
 
@@ -47,19 +47,19 @@ static void test_valid(void **state)
     j = load("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
              "/a\",\"newOrder\":\"" D "/o\",\"meta\":{\"termsOfService\":"
              "\"data:text/plain,Do%20what%20thou%20wilt\"}}");
-    assert_int_equal(leec_directory_parse(j, &d, NULL), LEEC_OK);
+    assert_int_equal(Leec_directory_parse(j, &d, NULL), LEEC_OK);
     assert_null(d.revoke_cert);
     assert_null(d.renewal_info);
     assert_string_equal(d.terms, "data:text/plain,Do%20what%20thou%20wilt");
-    leec_directory_clear(&d);
+    Leec_directory_clear(&d);
     json_decref(j);
 
     /* No meta: no terms. */
     j = load("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
              "/a\",\"newOrder\":\"" D "/o\"}");
-    assert_int_equal(leec_directory_parse(j, &d, NULL), LEEC_OK);
+    assert_int_equal(Leec_directory_parse(j, &d, NULL), LEEC_OK);
     assert_null(d.terms);
-    leec_directory_clear(&d);
+    Leec_directory_clear(&d);
     json_decref(j);
 }
 
@@ -68,7 +68,7 @@ static void expect_bad(const char *text, const char *key)
     json_t *j = load(text);
     leec_directory d;
     char *why = NULL;
-    assert_int_equal(leec_directory_parse(j, &d, &why), LEEC_E_PROTOCOL);
+    assert_int_equal(Leec_directory_parse(j, &d, &why), LEEC_E_PROTOCOL);
     assert_non_null(why);
     assert_non_null(strstr(why, key));
     assert_null(d.new_nonce);
@@ -107,33 +107,33 @@ static void test_invalid(void **state)
 static void test_url_ok(void **state)
 {
     (void)state;
-    assert_true(leec_url_ok("https://ca.test/dir"));
-    assert_true(leec_url_ok("HTTPS://ca.test/dir"));
-    assert_true(leec_url_ok("https://127.0.0.1:14000/dir"));
-    assert_false(leec_url_ok(NULL));
-    assert_false(leec_url_ok(""));
-    assert_false(leec_url_ok("https://"));
-    assert_false(leec_url_ok("http://ca.test/dir"));
-    assert_false(leec_url_ok("ftp://ca.test/dir"));
-    assert_false(leec_url_ok("ca.test/dir"));
-    assert_false(leec_url_ok("https://ca.test/a b"));
-    assert_false(leec_url_ok("https://ca.test/a\tb"));
-    assert_false(leec_url_ok("https://ca.test/a\r\nX-Evil: 1"));
-    assert_false(leec_url_ok("https://ca.test/\x7f"));
+    assert_true(Leec_url_ok("https://ca.test/dir"));
+    assert_true(Leec_url_ok("HTTPS://ca.test/dir"));
+    assert_true(Leec_url_ok("https://127.0.0.1:14000/dir"));
+    assert_false(Leec_url_ok(NULL));
+    assert_false(Leec_url_ok(""));
+    assert_false(Leec_url_ok("https://"));
+    assert_false(Leec_url_ok("http://ca.test/dir"));
+    assert_false(Leec_url_ok("ftp://ca.test/dir"));
+    assert_false(Leec_url_ok("ca.test/dir"));
+    assert_false(Leec_url_ok("https://ca.test/a b"));
+    assert_false(Leec_url_ok("https://ca.test/a\tb"));
+    assert_false(Leec_url_ok("https://ca.test/a\r\nX-Evil: 1"));
+    assert_false(Leec_url_ok("https://ca.test/\x7f"));
     char *big = malloc(LEEC_MAX_URL + 2);
     assert_non_null(big);
     memset(big, 'a', LEEC_MAX_URL + 1);
     memcpy(big, "https://", 8);
     big[LEEC_MAX_URL + 1] = '\0';
-    assert_false(leec_url_ok(big));
+    assert_false(Leec_url_ok(big));
     big[LEEC_MAX_URL] = '\0';
-    assert_true(leec_url_ok(big));
+    assert_true(Leec_url_ok(big));
     free(big);
 }
 
 static void expect_id(const char *url, const char *want)
 {
-    char *id = leec_ca_id(url);
+    char *id = Leec_ca_id(url);
     if (!want) {
         assert_null(id);
         return;

@@ -42,7 +42,7 @@ static int count_fds(void)
     return n;
 }
 
-/* ---- leec_dns_parse_addr ---- */
+/* ---- Leec_dns_parse_addr ---- */
 
 static void check_addr(const char *text, int family, const char *host, int port)
 {
@@ -50,7 +50,7 @@ static void check_addr(const char *text, int family, const char *host, int port)
     socklen_t len = 0;
     char buf[INET6_ADDRSTRLEN];
 
-    assert_int_equal(leec_dns_parse_addr(text, 53, &ss, &len), LEEC_OK);
+    assert_int_equal(Leec_dns_parse_addr(text, 53, &ss, &len), LEEC_OK);
     assert_int_equal(ss.ss_family, family);
     if (family == AF_INET) {
         struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -99,11 +99,11 @@ static void test_parse_addr(void **state)
     check_addr("[2001:db8::1]:65535", AF_INET6, "2001:db8::1", 65535);
     check_addr("[fe80::1%lo]:53", AF_INET6, "fe80::1", 53);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(leec_dns_parse_addr(bad[i], 53, &ss, &len),
+        assert_int_equal(Leec_dns_parse_addr(bad[i], 53, &ss, &len),
                          LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_dns_parse_addr(NULL, 53, &ss, &len),
+    assert_int_equal(Leec_dns_parse_addr(NULL, 53, &ss, &len),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_dns_parse_addr("127.0.0.1", 0, &ss, &len),
+    assert_int_equal(Leec_dns_parse_addr("127.0.0.1", 0, &ss, &len),
                      LEEC_E_INVALID_ARG);
 }
 
@@ -322,13 +322,13 @@ static int64_t exchange(enum mode mode, bool tcp, int timeout_ms, result *res,
     assert_non_null(ctx);
     responder_open(r, mode);
     snprintf(addr, sizeof addr, "127.0.0.1:%d", r->port);
-    assert_int_equal(leec_dns_parse_addr(addr, 53, &ss, &sl), LEEC_OK);
+    assert_int_equal(Leec_dns_parse_addr(addr, 53, &ss, &sl), LEEC_OK);
     memset(res, 0, sizeof *res);
     leec_ctx_perform(ctx, NULL); /* let the context open what it opens */
     leec_ctx_poll(ctx, 0);
     fds = count_fds();
     t0 = tu_now_ms();
-    assert_int_equal(leec_dns_send(ctx, (struct sockaddr *)&ss, sl, q, qlen,
+    assert_int_equal(Leec_dns_send(ctx, (struct sockaddr *)&ss, sl, q, qlen,
                                    tcp, timeout_ms, on_result, res, &h),
                      LEEC_OK);
     assert_non_null(h);
@@ -441,7 +441,7 @@ static void test_tcp_timeout(void **state)
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons((uint16_t)r.port);
     int64_t t0 = tu_now_ms();
-    assert_int_equal(leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin, q,
+    assert_int_equal(Leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin, q,
                                    qlen, true, 300, on_result, &res, NULL),
                      LEEC_OK);
     drive(ctx, NULL, &res.calls, 2000);
@@ -471,17 +471,17 @@ static void test_cancel(void **state)
     leec_ctx_poll(ctx, 0);
     int fds = count_fds();
     /* Cancelled in the UDP phase, before anything came back. */
-    assert_int_equal(leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin, q,
+    assert_int_equal(Leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin, q,
                                    qlen, false, 300, on_result, &res, &h),
                      LEEC_OK);
-    leec_dns_cancel(ctx, h);
+    Leec_dns_cancel(ctx, h);
     assert_int_equal(count_fds(), fds);
     /* Cancelled while connecting over TCP. */
-    assert_int_equal(leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin, q,
+    assert_int_equal(Leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin, q,
                                    qlen, true, 300, on_result, &res, &h),
                      LEEC_OK);
-    leec_dns_cancel(ctx, h);
-    leec_dns_cancel(ctx, NULL);
+    Leec_dns_cancel(ctx, h);
+    Leec_dns_cancel(ctx, NULL);
     assert_int_equal(count_fds(), fds);
     drive(ctx, &r, &res.calls, 700);
     assert_int_equal(res.calls, 0);
@@ -490,7 +490,7 @@ static void test_cancel(void **state)
     responder_close(&r);
 }
 
-/* leec_dns_send_sync against a child process that answers. */
+/* Leec_dns_send_sync against a child process that answers. */
 static void test_sync(void **state)
 {
     responder r;
@@ -518,7 +518,7 @@ static void test_sync(void **state)
         }
         sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         sin.sin_port = htons((uint16_t)r.port);
-        assert_int_equal(leec_dns_send_sync((struct sockaddr *)&sin, sizeof sin,
+        assert_int_equal(Leec_dns_send_sync((struct sockaddr *)&sin, sizeof sin,
                                             q, qlen, false, 900, &reply, &rlen),
                          LEEC_OK);
         assert_true(rlen > qlen);
@@ -531,7 +531,7 @@ static void test_sync(void **state)
     responder_open(&r, M_SILENT);
     sin.sin_port = htons((uint16_t)r.port);
     int64_t t0 = tu_now_ms();
-    assert_int_equal(leec_dns_send_sync((struct sockaddr *)&sin, sizeof sin, q,
+    assert_int_equal(Leec_dns_send_sync((struct sockaddr *)&sin, sizeof sin, q,
                                         qlen, false, 300, &reply, &rlen),
                      LEEC_E_TIMEOUT);
     assert_true(tu_now_ms() - t0 < 1000);
@@ -552,11 +552,11 @@ static void test_bad_args(void **state)
 
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons(53);
-    assert_int_equal(leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin,
+    assert_int_equal(Leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin,
                                    tiny, sizeof tiny, false, 100, on_result,
                                    &res, NULL),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin,
+    assert_int_equal(Leec_dns_send(ctx, (struct sockaddr *)&sin, sizeof sin,
                                    trunc, sizeof trunc, false, 100, on_result,
                                    &res, NULL),
                      LEEC_E_INVALID_ARG);
@@ -607,7 +607,7 @@ static leec_code ask_sync(int port, const char *name, ldns_rr_type type,
     size_t rlen = 0;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons((uint16_t)port);
-    leec_code rc = leec_dns_send_sync((struct sockaddr *)&sin, sizeof sin, q,
+    leec_code rc = Leec_dns_send_sync((struct sockaddr *)&sin, sizeof sin, q,
                                       qlen, false, 500, &reply, &rlen);
     free(q);
     if (rc == LEEC_OK) {
@@ -849,7 +849,7 @@ static void run_present(const char *ident, bool fake, int prop_s,
     opts.resolver = resolver;
     opts.propagation_timeout_s = prop_s;
     opts.auth_port = g_named.port;
-    leec_solver *s = leec_dns01_solver_new(ctx, &sp->base, &opts, &err);
+    leec_solver *s = Leec_dns01_solver_new(ctx, &sp->base, &opts, &err);
     assert_non_null(s);
     assert_string_equal(s->ops->type, "dns-01");
     leec_ctx_perform(ctx, NULL); /* let the context open what it opens */
@@ -984,7 +984,7 @@ static void test_dns01_cleanup_paths(void **state)
     opts.resolver = resolver;
     opts.propagation_timeout_s = 5;
     opts.auth_port = g_named.port;
-    leec_solver *s = leec_dns01_solver_new(ctx, &sp.base, &opts, NULL);
+    leec_solver *s = Leec_dns01_solver_new(ctx, &sp.base, &opts, NULL);
     assert_non_null(s);
     leec_ctx_perform(ctx, NULL);
     leec_ctx_poll(ctx, 0);
@@ -1027,23 +1027,23 @@ static void test_dns01_new_args(void **state)
     sp.base.ops = &stub_ops;
     sp.base.ctx = ctx;
     opts.resolver = "resolver.example";
-    assert_null(leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
+    assert_null(Leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
     opts.resolver = "127.0.0.1:53";
     opts.auth_port = 70000;
-    assert_null(leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
+    assert_null(Leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
     opts.auth_port = 0;
     opts.zone = "bad..zone";
-    assert_null(leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
+    assert_null(Leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
     opts.zone = "example.test";
-    leec_solver *s = leec_dns01_solver_new(ctx, &sp.base, &opts, &err);
+    leec_solver *s = Leec_dns01_solver_new(ctx, &sp.base, &opts, &err);
     assert_non_null(s);
     assert_int_equal(err, LEEC_OK);
     s->ops->destroy(s);
     /* The system's resolver (whatever resolv.conf says). */
-    s = leec_dns01_solver_new(ctx, &sp.base, NULL, &err);
+    s = Leec_dns01_solver_new(ctx, &sp.base, NULL, &err);
     assert_non_null(s);
     s->ops->destroy(s);
     leec_ctx_free(ctx);

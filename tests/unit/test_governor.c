@@ -23,7 +23,7 @@ static leec_governor *gov(unsigned max_parallel, double rate, unsigned orders,
                           int64_t orders_window_ms, unsigned certs,
                           int64_t certs_window_ms)
 {
-    leec_governor *g = leec_gov_new();
+    leec_governor *g = Leec_gov_new();
     assert_non_null(g);
     leec_gov_limits l;
     memset(&l, 0, sizeof l);
@@ -33,8 +33,8 @@ static leec_governor *gov(unsigned max_parallel, double rate, unsigned orders,
     l.orders_window_ms = orders_window_ms;
     l.certs_per_domain = certs;
     l.certs_window_ms = certs_window_ms;
-    leec_gov_set_limits(g, &l);
-    const leec_gov_limits *got = leec_gov_limits_get(g);
+    Leec_gov_set_limits(g, &l);
+    const leec_gov_limits *got = Leec_gov_limits_get(g);
     assert_int_equal(got->max_parallel, max_parallel);
     assert_int_equal(got->orders_per_window, orders);
     assert_int_equal(got->certs_per_domain, certs);
@@ -46,7 +46,7 @@ static leec_wait_reason admit(leec_governor *g, int64_t now,
                               const char *const *d, size_t n, int64_t *until)
 {
     int64_t u = 12345; /* must be overwritten */
-    leec_wait_reason r = leec_gov_order_admit(g, now, d, n, &u);
+    leec_wait_reason r = Leec_gov_order_admit(g, now, d, n, &u);
     if (until)
         *until = u;
     return r;
@@ -63,7 +63,7 @@ static void test_parallel_limit(void **state)
     int64_t until = 0;
     for (unsigned i = 0; i < 3; i++) {
         assert_int_equal(admit(g, T0, EX, 1, &until), LEEC_WAIT_NONE);
-        assert_int_equal(leec_gov_in_flight(g), i + 1);
+        assert_int_equal(Leec_gov_in_flight(g), i + 1);
     }
     /* Full: PARALLEL, ask again when another order finishes (-1). */
     assert_int_equal(admit(g, T0, EX, 1, &until), LEEC_WAIT_PARALLEL);
@@ -72,23 +72,23 @@ static void test_parallel_limit(void **state)
     assert_int_equal(admit(g, T0 + 3600000, ORG, 1, &until),
                      LEEC_WAIT_PARALLEL);
     assert_int_equal(until, -1);
-    assert_int_equal(leec_gov_in_flight(g), 3);
+    assert_int_equal(Leec_gov_in_flight(g), 3);
 
     /* One finishes (issued or not): one slot, exactly. */
-    leec_gov_order_done(g, T0 + 10, EX, 1, true, true);
-    assert_int_equal(leec_gov_in_flight(g), 2);
+    Leec_gov_order_done(g, T0 + 10, EX, 1, true, true);
+    assert_int_equal(Leec_gov_in_flight(g), 2);
     assert_int_equal(admit(g, T0 + 10, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 10, EX, 1, &until), LEEC_WAIT_PARALLEL);
-    leec_gov_order_done(g, T0 + 20, EX, 1, true, false);
+    Leec_gov_order_done(g, T0 + 20, EX, 1, true, false);
     assert_int_equal(admit(g, T0 + 20, EX, 1, &until), LEEC_WAIT_NONE);
 
     for (int i = 0; i < 3; i++)
-        leec_gov_order_done(g, T0 + 30, EX, 1, true, true);
-    assert_int_equal(leec_gov_in_flight(g), 0);
+        Leec_gov_order_done(g, T0 + 30, EX, 1, true, true);
+    assert_int_equal(Leec_gov_in_flight(g), 0);
     /* done without a matching admit never underflows */
-    leec_gov_order_done(g, T0 + 40, EX, 1, true, true);
-    assert_int_equal(leec_gov_in_flight(g), 0);
-    leec_gov_free(g);
+    Leec_gov_order_done(g, T0 + 40, EX, 1, true, true);
+    assert_int_equal(Leec_gov_in_flight(g), 0);
+    Leec_gov_free(g);
 }
 
 static void test_parallel_unlimited(void **state)
@@ -97,11 +97,11 @@ static void test_parallel_unlimited(void **state)
     leec_governor *g = gov(0, 0, 0, 0, 0, 0);
     for (unsigned i = 0; i < 1000; i++)
         assert_int_equal(admit(g, T0, EX, 1, NULL), LEEC_WAIT_NONE);
-    assert_int_equal(leec_gov_in_flight(g), 1000);
+    assert_int_equal(Leec_gov_in_flight(g), 1000);
     /* no limits at all: requests always go */
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(leec_gov_request_admit(g, T0, NULL), 0);
-    leec_gov_free(g);
+        assert_int_equal(Leec_gov_request_admit(g, T0, NULL), 0);
+    Leec_gov_free(g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -114,23 +114,23 @@ static void test_rate_burst_then_wait(void **state)
     leec_governor *g = gov(0, 5, 0, 0, 0, 0);
     leec_wait_reason why = LEEC_WAIT_NONE;
     for (int i = 0; i < 5; i++)
-        assert_int_equal(leec_gov_request_admit(g, T0, &why), 0);
+        assert_int_equal(Leec_gov_request_admit(g, T0, &why), 0);
     /* 6th at the same instant: one token takes 200 ms at 5/s */
     why = LEEC_WAIT_NONE;
-    int64_t w = leec_gov_request_admit(g, T0, &why);
+    int64_t w = Leec_gov_request_admit(g, T0, &why);
     assert_int_equal(why, LEEC_WAIT_RATE);
     assert_in_range(w, 190, 210);
     /* Asking again too early still waits, for the rest of it. */
     why = LEEC_WAIT_NONE;
-    int64_t w2 = leec_gov_request_admit(g, T0 + 100, &why);
+    int64_t w2 = Leec_gov_request_admit(g, T0 + 100, &why);
     assert_int_equal(why, LEEC_WAIT_RATE);
     assert_in_range(w2, 90, 110);
     /* At the announced time it goes, and only one does. */
-    assert_int_equal(leec_gov_request_admit(g, T0 + w, &why), 0);
-    assert_true(leec_gov_request_admit(g, T0 + w, &why) > 0);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + w, &why), 0);
+    assert_true(Leec_gov_request_admit(g, T0 + w, &why) > 0);
     /* why may be NULL */
-    assert_true(leec_gov_request_admit(g, T0 + w, NULL) > 0);
-    leec_gov_free(g);
+    assert_true(Leec_gov_request_admit(g, T0 + w, NULL) > 0);
+    Leec_gov_free(g);
 }
 
 static void test_rate_refill_and_cap(void **state)
@@ -138,28 +138,28 @@ static void test_rate_refill_and_cap(void **state)
     (void)state;
     leec_governor *g = gov(0, 5, 0, 0, 0, 0);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(leec_gov_request_admit(g, T0, NULL), 0);
+        assert_int_equal(Leec_gov_request_admit(g, T0, NULL), 0);
     /* 400 ms refill two tokens */
     int64_t t = T0 + 400;
-    assert_int_equal(leec_gov_request_admit(g, t, NULL), 0);
-    assert_int_equal(leec_gov_request_admit(g, t, NULL), 0);
-    assert_true(leec_gov_request_admit(g, t, NULL) > 0);
+    assert_int_equal(Leec_gov_request_admit(g, t, NULL), 0);
+    assert_int_equal(Leec_gov_request_admit(g, t, NULL), 0);
+    assert_true(Leec_gov_request_admit(g, t, NULL) > 0);
 
     /* Steady state: one every 200 ms, never faster. */
     int sent = 0;
     for (int64_t now = t; now < t + 10000; now += 10)
-        if (leec_gov_request_admit(g, now, NULL) == 0)
+        if (Leec_gov_request_admit(g, now, NULL) == 0)
             sent++;
     assert_in_range(sent, 49, 51);
 
     /* A long idle time refills only up to the burst (one second's worth). */
     t += 3600000;
     for (int i = 0; i < 5; i++)
-        assert_int_equal(leec_gov_request_admit(g, t, NULL), 0);
+        assert_int_equal(Leec_gov_request_admit(g, t, NULL), 0);
     leec_wait_reason why = LEEC_WAIT_NONE;
-    assert_true(leec_gov_request_admit(g, t, &why) > 0);
+    assert_true(Leec_gov_request_admit(g, t, &why) > 0);
     assert_int_equal(why, LEEC_WAIT_RATE);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 static void test_rate_below_one(void **state)
@@ -167,11 +167,11 @@ static void test_rate_below_one(void **state)
     (void)state;
     /* 0.5/s: burst of one request, then one per 2 s */
     leec_governor *g = gov(0, 0.5, 0, 0, 0, 0);
-    assert_int_equal(leec_gov_request_admit(g, T0, NULL), 0);
-    int64_t w = leec_gov_request_admit(g, T0, NULL);
+    assert_int_equal(Leec_gov_request_admit(g, T0, NULL), 0);
+    int64_t w = Leec_gov_request_admit(g, T0, NULL);
     assert_in_range(w, 1990, 2010);
-    assert_int_equal(leec_gov_request_admit(g, T0 + w, NULL), 0);
-    leec_gov_free(g);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + w, NULL), 0);
+    Leec_gov_free(g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -182,51 +182,51 @@ static void test_pause_429(void **state)
 {
     (void)state;
     leec_governor *g = gov(10, 0, 0, 0, 0, 0);
-    assert_int_equal(leec_gov_paused_until(g, T0), 0);
-    int64_t end = leec_gov_on_response(g, T0, 429, 30);
+    assert_int_equal(Leec_gov_paused_until(g, T0), 0);
+    int64_t end = Leec_gov_on_response(g, T0, 429, 30);
     assert_int_equal(end, T0 + 30000);
-    assert_int_equal(leec_gov_paused_until(g, T0), T0 + 30000);
+    assert_int_equal(Leec_gov_paused_until(g, T0), T0 + 30000);
 
     /* Every request waits for the rest of the pause. */
     leec_wait_reason why = LEEC_WAIT_NONE;
-    assert_int_equal(leec_gov_request_admit(g, T0, &why), 30000);
+    assert_int_equal(Leec_gov_request_admit(g, T0, &why), 30000);
     assert_int_equal(why, LEEC_WAIT_PAUSED);
     why = LEEC_WAIT_NONE;
-    assert_int_equal(leec_gov_request_admit(g, T0 + 12345, &why),
+    assert_int_equal(Leec_gov_request_admit(g, T0 + 12345, &why),
                      30000 - 12345);
     assert_int_equal(why, LEEC_WAIT_PAUSED);
-    assert_int_equal(leec_gov_request_admit(g, T0 + 29999, &why), 1);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + 29999, &why), 1);
 
     /* New orders wait too, until the end. */
     int64_t until = 0;
     assert_int_equal(admit(g, T0 + 5000, EX, 1, &until), LEEC_WAIT_PAUSED);
     assert_int_equal(until, T0 + 30000);
-    assert_int_equal(leec_gov_in_flight(g), 0);
+    assert_int_equal(Leec_gov_in_flight(g), 0);
 
     /* A shorter Retry-After later on does not shorten it. */
-    assert_int_equal(leec_gov_on_response(g, T0 + 1000, 429, 5), -1);
-    assert_int_equal(leec_gov_paused_until(g, T0 + 1000), T0 + 30000);
-    assert_int_equal(leec_gov_on_response(g, T0 + 1000, 503, 0), -1);
-    assert_int_equal(leec_gov_paused_until(g, T0 + 1000), T0 + 30000);
+    assert_int_equal(Leec_gov_on_response(g, T0 + 1000, 429, 5), -1);
+    assert_int_equal(Leec_gov_paused_until(g, T0 + 1000), T0 + 30000);
+    assert_int_equal(Leec_gov_on_response(g, T0 + 1000, 503, 0), -1);
+    assert_int_equal(Leec_gov_paused_until(g, T0 + 1000), T0 + 30000);
 
     /* It ends at the right time. */
-    assert_int_equal(leec_gov_paused_until(g, T0 + 30000), 0);
-    assert_int_equal(leec_gov_request_admit(g, T0 + 30000, &why), 0);
+    assert_int_equal(Leec_gov_paused_until(g, T0 + 30000), 0);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + 30000, &why), 0);
     assert_int_equal(admit(g, T0 + 30000, EX, 1, &until), LEEC_WAIT_NONE);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 static void test_pause_extended_by_longer(void **state)
 {
     (void)state;
     leec_governor *g = gov(0, 0, 0, 0, 0, 0);
-    assert_int_equal(leec_gov_on_response(g, T0, 429, 30), T0 + 30000);
+    assert_int_equal(Leec_gov_on_response(g, T0, 429, 30), T0 + 30000);
     /* a longer one later extends it */
-    assert_int_equal(leec_gov_on_response(g, T0 + 10000, 429, 60), T0 + 70000);
-    assert_int_equal(leec_gov_paused_until(g, T0 + 40000), T0 + 70000);
-    assert_int_equal(leec_gov_request_admit(g, T0 + 40000, NULL), 30000);
-    assert_int_equal(leec_gov_request_admit(g, T0 + 70000, NULL), 0);
-    leec_gov_free(g);
+    assert_int_equal(Leec_gov_on_response(g, T0 + 10000, 429, 60), T0 + 70000);
+    assert_int_equal(Leec_gov_paused_until(g, T0 + 40000), T0 + 70000);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + 40000, NULL), 30000);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + 70000, NULL), 0);
+    Leec_gov_free(g);
 }
 
 static void test_pause_503_and_others(void **state)
@@ -236,52 +236,52 @@ static void test_pause_503_and_others(void **state)
     /* Statuses that are not 429/503 never pause. */
     const long other[] = {200, 201, 204, 400, 403, 404, 500, 502, 504};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
-        assert_int_equal(leec_gov_on_response(g, T0, other[i], 30), -1);
-        assert_int_equal(leec_gov_paused_until(g, T0), 0);
-        assert_int_equal(leec_gov_request_admit(g, T0, NULL), 0);
+        assert_int_equal(Leec_gov_on_response(g, T0, other[i], 30), -1);
+        assert_int_equal(Leec_gov_paused_until(g, T0), 0);
+        assert_int_equal(Leec_gov_request_admit(g, T0, NULL), 0);
     }
     /* 503 pauses like 429 */
-    assert_int_equal(leec_gov_on_response(g, T0, 503, 7), T0 + 7000);
+    assert_int_equal(Leec_gov_on_response(g, T0, 503, 7), T0 + 7000);
     leec_wait_reason why = LEEC_WAIT_NONE;
-    assert_int_equal(leec_gov_request_admit(g, T0 + 2000, &why), 5000);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + 2000, &why), 5000);
     assert_int_equal(why, LEEC_WAIT_PAUSED);
-    assert_int_equal(leec_gov_paused_until(g, T0 + 7000), 0);
-    leec_gov_free(g);
+    assert_int_equal(Leec_gov_paused_until(g, T0 + 7000), 0);
+    Leec_gov_free(g);
 }
 
 static void test_pause_without_retry_after(void **state)
 {
     (void)state;
     leec_governor *g = gov(0, 0, 0, 0, 0, 0);
-    int64_t end = leec_gov_on_response(g, T0, 429, -1);
+    int64_t end = Leec_gov_on_response(g, T0, 429, -1);
     assert_true(end > T0); /* a default pause, > 0 */
-    assert_int_equal(leec_gov_paused_until(g, T0), end);
+    assert_int_equal(Leec_gov_paused_until(g, T0), end);
     leec_wait_reason why = LEEC_WAIT_NONE;
-    assert_int_equal(leec_gov_request_admit(g, T0, &why), end - T0);
+    assert_int_equal(Leec_gov_request_admit(g, T0, &why), end - T0);
     assert_int_equal(why, LEEC_WAIT_PAUSED);
-    assert_int_equal(leec_gov_request_admit(g, end, NULL), 0);
+    assert_int_equal(Leec_gov_request_admit(g, end, NULL), 0);
 
     leec_governor *g2 = gov(0, 0, 0, 0, 0, 0);
-    assert_true(leec_gov_on_response(g2, T0, 503, -1) > T0);
-    leec_gov_free(g2);
-    leec_gov_free(g);
+    assert_true(Leec_gov_on_response(g2, T0, 503, -1) > T0);
+    Leec_gov_free(g2);
+    Leec_gov_free(g);
 }
 
 static void test_pause_and_rate_together(void **state)
 {
     (void)state;
     leec_governor *g = gov(0, 2, 0, 0, 0, 0);
-    assert_int_equal(leec_gov_on_response(g, T0, 429, 3), T0 + 3000);
+    assert_int_equal(Leec_gov_on_response(g, T0, 429, 3), T0 + 3000);
     leec_wait_reason why = LEEC_WAIT_NONE;
-    assert_true(leec_gov_request_admit(g, T0, &why) > 0);
+    assert_true(Leec_gov_request_admit(g, T0, &why) > 0);
     assert_int_equal(why, LEEC_WAIT_PAUSED);
     /* after the pause the rate limit still applies: the burst, then wait */
-    assert_int_equal(leec_gov_request_admit(g, T0 + 3000, NULL), 0);
-    assert_int_equal(leec_gov_request_admit(g, T0 + 3000, NULL), 0);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + 3000, NULL), 0);
+    assert_int_equal(Leec_gov_request_admit(g, T0 + 3000, NULL), 0);
     why = LEEC_WAIT_NONE;
-    assert_true(leec_gov_request_admit(g, T0 + 3000, &why) > 0);
+    assert_true(Leec_gov_request_admit(g, T0 + 3000, &why) > 0);
     assert_int_equal(why, LEEC_WAIT_RATE);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -302,8 +302,8 @@ static void test_order_budget(void **state)
                      LEEC_WAIT_ORDER_BUDGET);
     assert_int_equal(until, T0 + 10000);
     /* finishing orders does not give the order budget back */
-    leec_gov_order_done(g, T0 + 4000, EX, 1, true, false);
-    leec_gov_order_done(g, T0 + 4000, ORG, 1, true, true);
+    Leec_gov_order_done(g, T0 + 4000, EX, 1, true, false);
+    Leec_gov_order_done(g, T0 + 4000, ORG, 1, true, true);
     assert_int_equal(admit(g, T0 + 4000, ORG, 1, &until),
                      LEEC_WAIT_ORDER_BUDGET);
     assert_int_equal(until, T0 + 10000);
@@ -314,7 +314,7 @@ static void test_order_budget(void **state)
     assert_int_equal(admit(g, T0 + 10000, ORG, 1, &until),
                      LEEC_WAIT_ORDER_BUDGET);
     assert_int_equal(until, T0 + 11000);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 static void test_domain_budget(void **state)
@@ -346,7 +346,7 @@ static void test_domain_budget(void **state)
                      LEEC_WAIT_DOMAIN_BUDGET);
     assert_int_equal(until, T0 + 500 + 60000);
     assert_int_equal(admit(g, T0 + 60500, EX, 1, &until), LEEC_WAIT_NONE);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 static void test_domain_budget_failed_order_gives_back(void **state)
@@ -358,24 +358,24 @@ static void test_domain_budget_failed_order_gives_back(void **state)
     assert_int_equal(admit(g, T0 + 10, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 20, EX, 1, &until), LEEC_WAIT_DOMAIN_BUDGET);
     /* the second fails: its reservation comes back */
-    leec_gov_order_done(g, T0 + 30, EX, 1, true, false);
+    Leec_gov_order_done(g, T0 + 30, EX, 1, true, false);
     assert_int_equal(admit(g, T0 + 40, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 50, EX, 1, &until), LEEC_WAIT_DOMAIN_BUDGET);
     /* an issued one keeps it */
-    leec_gov_order_done(g, T0 + 60, EX, 1, true, true);
+    Leec_gov_order_done(g, T0 + 60, EX, 1, true, true);
     assert_int_equal(admit(g, T0 + 70, EX, 1, &until), LEEC_WAIT_DOMAIN_BUDGET);
     /* a failed order over two domains gives both back */
     assert_int_equal(admit(g, T0 + 80, ORG, 1, &until), LEEC_WAIT_NONE);
-    leec_gov_order_done(g, T0 + 90, EX, 1, true, false); /* frees one EX */
+    Leec_gov_order_done(g, T0 + 90, EX, 1, true, false); /* frees one EX */
     assert_int_equal(admit(g, T0 + 100, EX_ORG, 2, &until), LEEC_WAIT_NONE);
-    leec_gov_order_done(g, T0 + 110, EX_ORG, 2, true, false);
+    Leec_gov_order_done(g, T0 + 110, EX_ORG, 2, true, false);
     assert_int_equal(admit(g, T0 + 120, ORG, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 130, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 140, ORG, 1, &until),
                      LEEC_WAIT_DOMAIN_BUDGET);
     assert_int_equal(admit(g, T0 + 140, EX, 1, &until),
                      LEEC_WAIT_DOMAIN_BUDGET);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 static void test_domain_budget_same_domain_counts_once(void **state)
@@ -390,10 +390,10 @@ static void test_domain_budget_same_domain_counts_once(void **state)
     assert_int_equal(admit(g, T0 + 2, EX_TWICE, 2, &until),
                      LEEC_WAIT_DOMAIN_BUDGET);
     /* and a failure gives back exactly one */
-    leec_gov_order_done(g, T0 + 3, EX_TWICE, 2, true, false);
+    Leec_gov_order_done(g, T0 + 3, EX_TWICE, 2, true, false);
     assert_int_equal(admit(g, T0 + 4, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0 + 5, EX, 1, &until), LEEC_WAIT_DOMAIN_BUDGET);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 static void test_many_domains(void **state)
@@ -412,7 +412,7 @@ static void test_many_domains(void **state)
         const char *d[] = {buf};
         assert_int_equal(admit(g, T0, d, 1, NULL), LEEC_WAIT_DOMAIN_BUDGET);
     }
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 static void test_order_checks_combined(void **state)
@@ -424,13 +424,13 @@ static void test_order_checks_combined(void **state)
     assert_int_equal(admit(g, T0, EX, 1, &until), LEEC_WAIT_NONE);
     for (int i = 0; i < 10; i++)
         assert_int_equal(admit(g, T0 + i, ORG, 1, &until), LEEC_WAIT_PARALLEL);
-    leec_gov_order_done(g, T0 + 100, EX, 1, true, true);
+    Leec_gov_order_done(g, T0 + 100, EX, 1, true, true);
     assert_int_equal(admit(g, T0 + 100, ORG, 1, &until), LEEC_WAIT_NONE);
-    leec_gov_order_done(g, T0 + 200, ORG, 1, true, true);
+    Leec_gov_order_done(g, T0 + 200, ORG, 1, true, true);
     assert_int_equal(admit(g, T0 + 200, ORG, 1, &until),
                      LEEC_WAIT_ORDER_BUDGET);
     assert_int_equal(until, T0 + 10000);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 /* Changing limits mid-run (leec_ctx_set_max_parallel "at any time") keeps
@@ -444,36 +444,36 @@ static void test_set_limits_keeps_state(void **state)
     assert_int_equal(admit(g, T0, EX, 1, &until), LEEC_WAIT_NONE);
     assert_int_equal(admit(g, T0, EX, 1, &until), LEEC_WAIT_NONE);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(leec_gov_request_admit(g, T0, NULL), 0);
-    assert_int_equal(leec_gov_on_response(g, T0, 429, 1), T0 + 1000);
+        assert_int_equal(Leec_gov_request_admit(g, T0, NULL), 0);
+    assert_int_equal(Leec_gov_on_response(g, T0, 429, 1), T0 + 1000);
 
-    leec_gov_limits l = *leec_gov_limits_get(g);
+    leec_gov_limits l = *Leec_gov_limits_get(g);
     l.max_parallel = 3;
-    leec_gov_set_limits(g, &l);
-    assert_int_equal(leec_gov_in_flight(g), 2);
-    assert_int_equal(leec_gov_paused_until(g, T0), T0 + 1000);
+    Leec_gov_set_limits(g, &l);
+    assert_int_equal(Leec_gov_in_flight(g), 2);
+    assert_int_equal(Leec_gov_paused_until(g, T0), T0 + 1000);
     /* after the pause: one more order fits the parallel limit, and the
      * order budget (3) has one left */
     assert_int_equal(admit(g, T0 + 1000, EX, 1, &until), LEEC_WAIT_NONE);
-    leec_gov_order_done(g, T0 + 1000, EX, 1, true, true);
+    Leec_gov_order_done(g, T0 + 1000, EX, 1, true, true);
     assert_int_equal(admit(g, T0 + 1000, EX, 1, &until),
                      LEEC_WAIT_ORDER_BUDGET);
 
     /* the bucket: 5 spent at T0, 1000 ms of refill at 5/s = 5 tokens */
     for (int i = 0; i < 5; i++)
-        assert_int_equal(leec_gov_request_admit(g, T0 + 1000, NULL), 0);
+        assert_int_equal(Leec_gov_request_admit(g, T0 + 1000, NULL), 0);
     l.max_parallel = 4;
-    leec_gov_set_limits(g, &l); /* must not hand out another burst */
+    Leec_gov_set_limits(g, &l); /* must not hand out another burst */
     leec_wait_reason why = LEEC_WAIT_NONE;
-    assert_true(leec_gov_request_admit(g, T0 + 1000, &why) > 0);
+    assert_true(Leec_gov_request_admit(g, T0 + 1000, &why) > 0);
     assert_int_equal(why, LEEC_WAIT_RATE);
-    leec_gov_free(g);
+    Leec_gov_free(g);
 }
 
 static void test_free_null(void **state)
 {
     (void)state;
-    leec_gov_free(NULL);
+    Leec_gov_free(NULL);
 }
 
 /* ------------------------------------------------------------------ */

@@ -244,7 +244,7 @@ static void run_idle(fixture *f, int ms)
 static leec_dns_provider *dns_hook(fixture *f, const char *cmd)
 {
     leec_code err = LEEC_E_STATE;
-    leec_dns_provider *p = leec_dns_hook_new(f->ctx, cmd, &err);
+    leec_dns_provider *p = Leec_dns_hook_new(f->ctx, cmd, &err);
 
     assert_non_null(p);
     assert_int_equal(err, LEEC_OK);
@@ -255,7 +255,7 @@ static leec_dns_provider *dns_hook(fixture *f, const char *cmd)
 static leec_solver *hook_solver(fixture *f, const char *cmd)
 {
     leec_code err = LEEC_E_STATE;
-    leec_solver *s = leec_hook_solver_new(f->ctx, cmd, &err);
+    leec_solver *s = Leec_hook_solver_new(f->ctx, cmd, &err);
 
     assert_non_null(s);
     assert_int_equal(err, LEEC_OK);
@@ -429,7 +429,7 @@ static void test_dns_timeout(void **state)
     void *op = NULL;
     leec_dns_provider *p = dns_hook(f, hook);
 
-    leec_dns_hook_set_timeout_ms(p, 300);
+    Leec_dns_hook_set_timeout_ms(p, 300);
     int64_t t0 = tu_now_ms();
     assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
                      LEEC_OK);
@@ -477,7 +477,7 @@ static void test_dns_timeout_kill(void **state)
     /* The shell running the command dies of SIGTERM, the script it started
      * does not: it gets SIGKILL when the shell is reaped. */
     leec_dns_provider *p = dns_hook(f, hook);
-    leec_dns_hook_set_timeout_ms(p, 200);
+    Leec_dns_hook_set_timeout_ms(p, 200);
     int64_t t0 = tu_now_ms();
     assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
                      LEEC_OK);
@@ -503,7 +503,7 @@ static void test_dns_timeout_kill(void **state)
     /* The command itself ignores SIGTERM: SIGKILL after the grace. */
     assert_true(asprintf(&cmd, "exec %s", hook) >= 0);
     p = dns_hook(f, cmd);
-    leec_dns_hook_set_timeout_ms(p, 200);
+    Leec_dns_hook_set_timeout_ms(p, 200);
     t0 = tu_now_ms();
     assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
                      LEEC_OK);
@@ -605,14 +605,14 @@ static void test_bad_arguments(void **state)
     result r = {0};
     void *op = NULL;
 
-    assert_null(leec_dns_hook_new(f->ctx, NULL, &err));
+    assert_null(Leec_dns_hook_new(f->ctx, NULL, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err = LEEC_OK;
-        assert_null(leec_dns_hook_new(f->ctx, bad[i], &err));
+        assert_null(Leec_dns_hook_new(f->ctx, bad[i], &err));
         assert_int_equal(err, LEEC_E_INVALID_ARG);
         err = LEEC_OK;
-        assert_null(leec_hook_solver_new(f->ctx, bad[i], &err));
+        assert_null(Leec_hook_solver_new(f->ctx, bad[i], &err));
         assert_int_equal(err, LEEC_E_INVALID_ARG);
     }
     assert_true(log_has(f, "the command must be one line"));
@@ -766,7 +766,7 @@ static void test_uacme_failures(void **state)
     result_reset(&r);
 
     /* A begin that hangs times out: an error, not a decline. */
-    leec_hook_solver_set_timeout_ms(s, 200);
+    Leec_hook_solver_set_timeout_ms(s, 200);
     free(hook);
     hook = script(f, "picky.sh", "sleep 30");
     assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);

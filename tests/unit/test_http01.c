@@ -43,7 +43,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    if (leec_http01_server_new("127.0.0.1:0", lookup, f, &f->srv) != LEEC_OK)
+    if (Leec_http01_server_new("127.0.0.1:0", lookup, f, &f->srv) != LEEC_OK)
         return -1;
     *state = f;
     return 0;
@@ -52,7 +52,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    leec_http01_server_free(f->srv);
+    Leec_http01_server_free(f->srv);
     free(f);
     return 0;
 }
@@ -63,7 +63,7 @@ static char *exchange_on(leec_http01_server *srv, int family, const char *req)
 {
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
-    int port = leec_http01_server_port(srv);
+    int port = Leec_http01_server_port(srv);
     int fd = -1;
     size_t len = 0;
     size_t cap = 65536;
@@ -85,15 +85,15 @@ static char *exchange_on(leec_http01_server *srv, int family, const char *req)
 
     while (!eof && tu_now_ms() < deadline) {
         struct pollfd pfd[2] = {
-            {.fd = leec_http01_server_fd(srv), .events = POLLIN},
+            {.fd = Leec_http01_server_fd(srv), .events = POLLIN},
             {.fd = fd, .events = POLLIN},
         };
-        long t = leec_http01_server_timeout_ms(srv);
+        long t = Leec_http01_server_timeout_ms(srv);
         int wait = (t >= 0 && t < 100) ? (int)t : 100;
 
         assert_true(pfd[0].fd >= 0);
         assert_true(poll(pfd, 2, wait) >= 0);
-        leec_http01_server_run(srv);
+        Leec_http01_server_run(srv);
         for (;;) {
             ssize_t n = recv(fd, resp + len, cap - len, 0);
             if (n > 0) {
@@ -264,13 +264,13 @@ static void test_bad_addresses(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(leec_http01_server_new(bad[i], lookup, NULL, &srv),
+        assert_int_equal(Leec_http01_server_new(bad[i], lookup, NULL, &srv),
                          LEEC_E_INVALID_ARG);
         assert_null(srv);
     }
-    assert_int_equal(leec_http01_server_new("0", NULL, NULL, &srv),
+    assert_int_equal(Leec_http01_server_new("0", NULL, NULL, &srv),
                      LEEC_E_INVALID_ARG);
-    leec_http01_server_free(NULL);
+    Leec_http01_server_free(NULL);
 }
 
 static void test_port_in_use(void **state)
@@ -280,9 +280,9 @@ static void test_port_in_use(void **state)
     char addr[64];
 
     snprintf(addr, sizeof addr, "127.0.0.1:%d",
-             leec_http01_server_port(f->srv));
+             Leec_http01_server_port(f->srv));
     /* Said as such, not as a file system error. */
-    assert_int_equal(leec_http01_server_new(addr, lookup, f, &other),
+    assert_int_equal(Leec_http01_server_new(addr, lookup, f, &other),
                      LEEC_E_ADDR_IN_USE);
     assert_null(other);
     assert_non_null(
@@ -296,17 +296,17 @@ static void test_dual_stack_and_v6(void **state)
     (void)state;
 
     /* "PORT" alone listens on every address (dual stack when possible). */
-    assert_int_equal(leec_http01_server_new("0", lookup, &f, &f.srv), LEEC_OK);
-    assert_true(leec_http01_server_port(f.srv) > 0);
+    assert_int_equal(Leec_http01_server_new("0", lookup, &f, &f.srv), LEEC_OK);
+    assert_true(Leec_http01_server_port(f.srv) > 0);
     resp = exchange(f.srv, "GET /.well-known/acme-challenge/" TOKEN
                            " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_int_equal(status_of(resp), 200);
     free(resp);
-    leec_http01_server_free(f.srv);
+    Leec_http01_server_free(f.srv);
     f.srv = NULL;
 
     /* Explicit IPv6 loopback, when the host has IPv6. */
-    if (leec_http01_server_new("[::1]:0", lookup, &f, &f.srv) != LEEC_OK) {
+    if (Leec_http01_server_new("[::1]:0", lookup, &f, &f.srv) != LEEC_OK) {
         skip();
         return;
     }
@@ -316,18 +316,18 @@ static void test_dual_stack_and_v6(void **state)
     assert_int_equal(status_of(resp), 200);
     assert_string_equal(body_of(resp), KEYAUTH);
     free(resp);
-    leec_http01_server_free(f.srv);
+    Leec_http01_server_free(f.srv);
 }
 
 static void test_idle_without_requests(void **state)
 {
     fixture *f = *state;
-    long t = leec_http01_server_timeout_ms(f->srv);
+    long t = Leec_http01_server_timeout_ms(f->srv);
 
     /* No connection: nothing is due; run() must not block. */
     assert_true(t == -1 || t >= 0);
-    leec_http01_server_run(f->srv);
-    assert_true(leec_http01_server_fd(f->srv) >= 0);
+    Leec_http01_server_run(f->srv);
+    assert_true(Leec_http01_server_fd(f->srv) >= 0);
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-/* JWS for ACME: parse what leec_jws_sign writes and check it with jansson
+/* JWS for ACME: parse what Leec_jws_sign writes and check it with jansson
  * and plain OpenSSL. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,9 +39,9 @@ struct parsed {
 static int setup(void **state)
 {
     struct keys *k = calloc(1, sizeof *k);
-    if (!k || leec_key_generate(LEEC_KEY_EC256, &k->ec256) != LEEC_OK ||
-        leec_key_generate(LEEC_KEY_EC384, &k->ec384) != LEEC_OK ||
-        leec_key_generate(LEEC_KEY_RSA2048, &k->rsa) != LEEC_OK)
+    if (!k || Leec_key_generate(LEEC_KEY_EC256, &k->ec256) != LEEC_OK ||
+        Leec_key_generate(LEEC_KEY_EC384, &k->ec384) != LEEC_OK ||
+        Leec_key_generate(LEEC_KEY_RSA2048, &k->rsa) != LEEC_OK)
         return -1;
     *state = k;
     return 0;
@@ -50,9 +50,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct keys *k = *state;
-    leec_key_free(k->ec256);
-    leec_key_free(k->ec384);
-    leec_key_free(k->rsa);
+    Leec_key_free(k->ec256);
+    Leec_key_free(k->ec384);
+    Leec_key_free(k->rsa);
     free(k);
     return 0;
 }
@@ -60,7 +60,7 @@ static int teardown(void **state)
 static unsigned char *b64d(const char *s, size_t *len)
 {
     unsigned char *out = NULL;
-    assert_int_equal(leec_b64url_decode(s, strlen(s), &out, len), LEEC_OK);
+    assert_int_equal(Leec_b64url_decode(s, strlen(s), &out, len), LEEC_OK);
     return out;
 }
 
@@ -71,9 +71,9 @@ static void verify(const leec_key *key, json_t *jws)
     const char *prot = json_string_value(json_object_get(jws, "protected"));
     const char *pay = json_string_value(json_object_get(jws, "payload"));
     const char *sig64 = json_string_value(json_object_get(jws, "signature"));
-    EVP_PKEY *pkey = leec_key_evp(key);
+    EVP_PKEY *pkey = Leec_key_evp(key);
     const char *md =
-        leec_key_get_type(key) == LEEC_KEY_EC384 ? "SHA384" : "SHA256";
+        Leec_key_get_type(key) == LEEC_KEY_EC384 ? "SHA384" : "SHA256";
     size_t siglen = 0;
     unsigned char *sig = NULL;
     unsigned char *der = NULL;
@@ -88,7 +88,7 @@ static void verify(const leec_key *key, json_t *jws)
     vsig = sig;
     vlen = siglen;
     if (EVP_PKEY_is_a(pkey, "EC")) {
-        size_t half = leec_key_get_type(key) == LEEC_KEY_EC384 ? 48 : 32;
+        size_t half = Leec_key_get_type(key) == LEEC_KEY_EC384 ? 48 : 32;
         ECDSA_SIG *es = ECDSA_SIG_new();
         int dl = 0;
         assert_int_equal(siglen, 2 * half);
@@ -172,7 +172,7 @@ static void check_jwk_member(struct parsed *p, const leec_key *key)
 {
     char *canon = NULL;
     json_t *want = NULL;
-    assert_int_equal(leec_key_jwk_json(key, &canon), LEEC_OK);
+    assert_int_equal(Leec_key_jwk_json(key, &canon), LEEC_OK);
     want = json_loads(canon, 0, NULL);
     assert_non_null(want);
     assert_true(json_equal(json_object_get(p->hdr, "jwk"), want));
@@ -188,7 +188,7 @@ static void sign_and_check(const leec_key *key, const char *alg)
     struct parsed p;
 
     /* New-account style: jwk, nonce, url. */
-    assert_int_equal(leec_jws_sign(key, NULL, NONCE, URL, payload, &out),
+    assert_int_equal(Leec_jws_sign(key, NULL, NONCE, URL, payload, &out),
                      LEEC_OK);
     parse(out, &p);
     assert_string_equal(hdr_str(&p, "alg"), alg);
@@ -204,7 +204,7 @@ static void sign_and_check(const leec_key *key, const char *alg)
     out = NULL;
 
     /* Account requests: kid, no jwk. */
-    assert_int_equal(leec_jws_sign(key, KID, NONCE, URL, payload, &out),
+    assert_int_equal(Leec_jws_sign(key, KID, NONCE, URL, payload, &out),
                      LEEC_OK);
     parse(out, &p);
     assert_string_equal(hdr_str(&p, "alg"), alg);
@@ -240,7 +240,7 @@ static void test_post_as_get(void **state)
     char *out = NULL;
     struct parsed p;
 
-    assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, URL, NULL, &out),
+    assert_int_equal(Leec_jws_sign(k->ec256, KID, NONCE, URL, NULL, &out),
                      LEEC_OK);
     parse(out, &p);
     assert_string_equal(json_string_value(json_object_get(p.jws, "payload")),
@@ -258,7 +258,7 @@ static void test_no_nonce(void **state)
     char *out = NULL;
     struct parsed p;
 
-    assert_int_equal(leec_jws_sign(k->ec384, NULL, NULL, URL,
+    assert_int_equal(Leec_jws_sign(k->ec384, NULL, NULL, URL,
                                    "{\"account\":\"" KID "\",\"oldKey\":{}}",
                                    &out),
                      LEEC_OK);
@@ -274,22 +274,22 @@ static void test_payload_must_be_json(void **state)
 {
     struct keys *k = *state;
     char *out = NULL;
-    assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, URL, "", &out),
+    assert_int_equal(Leec_jws_sign(k->ec256, KID, NONCE, URL, "", &out),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, URL, "{", &out),
+    assert_int_equal(Leec_jws_sign(k->ec256, KID, NONCE, URL, "{", &out),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, URL, "not json", &out),
+    assert_int_equal(Leec_jws_sign(k->ec256, KID, NONCE, URL, "not json", &out),
                      LEEC_E_INVALID_ARG);
     assert_null(out);
     /* "{}" (an empty object) is JSON, unlike an empty string. */
-    assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, URL, "{}", &out),
+    assert_int_equal(Leec_jws_sign(k->ec256, KID, NONCE, URL, "{}", &out),
                      LEEC_OK);
     free(out);
     out = NULL;
-    assert_int_equal(leec_jws_sign(k->ec256, KID, NONCE, NULL, "{}", &out),
+    assert_int_equal(Leec_jws_sign(k->ec256, KID, NONCE, NULL, "{}", &out),
                      LEEC_E_INVALID_ARG);
     /* A nonce that is not UTF-8 (it comes from the server). */
-    assert_int_equal(leec_jws_sign(k->ec256, KID, "\xff\xfe", URL, "{}", &out),
+    assert_int_equal(Leec_jws_sign(k->ec256, KID, "\xff\xfe", URL, "{}", &out),
                      LEEC_E_INVALID_ARG);
     assert_null(out);
 }

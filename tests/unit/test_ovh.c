@@ -20,12 +20,12 @@
 #include "testutil.h"
 
 /* The test hooks of ovh.c (not in any header). */
-leec_code leec_ovh_sign(const char *secret, const char *consumer_key,
+leec_code Leec_ovh_sign(const char *secret, const char *consumer_key,
                         const char *method, const char *url, const char *body,
                         long long timestamp, char out[44]);
-leec_code leec_ovh_split(const char *zone, const char *fqdn, char **ovh_zone,
+leec_code Leec_ovh_split(const char *zone, const char *fqdn, char **ovh_zone,
                          char **sub);
-const char *leec_ovh_cred(const leec_dns_provider *p, const char *key);
+const char *Leec_ovh_cred(const leec_dns_provider *p, const char *key);
 
 #define SECRET   "EXEMPLEpV4ucWaLmnS7sYDSoawRcR54m"
 #define CONSUMER "MtSwSrPpNjqfVSmJhLbPyr2i45lSwPU1"
@@ -133,9 +133,9 @@ static void test_sha1_hex(void **state)
 {
     (void)state;
     char hex[41];
-    leec_sha1_hex("abc", 3, hex);
+    Leec_sha1_hex("abc", 3, hex);
     assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
-    leec_sha1_hex("", 0, hex);
+    Leec_sha1_hex("", 0, hex);
     assert_string_equal(hex, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
 }
 
@@ -145,7 +145,7 @@ static void test_signature(void **state)
     char got[44], want[44];
 
     assert_int_equal(
-        leec_ovh_sign(SECRET, CONSUMER, "POST", URL, BODY, 1366560945LL, got),
+        Leec_ovh_sign(SECRET, CONSUMER, "POST", URL, BODY, 1366560945LL, got),
         LEEC_OK);
     reference_sign("POST", URL, BODY, 1366560945LL, want);
     assert_string_equal(got, want);
@@ -154,7 +154,7 @@ static void test_signature(void **state)
     assert_string_equal(got, "$1$b6d973772b585068e5ad96a560f2faa34a8deec8");
 
     /* No body (GET, DELETE, the refresh): an empty field. */
-    assert_int_equal(leec_ovh_sign(SECRET, CONSUMER, "DELETE", URL "/1234",
+    assert_int_equal(Leec_ovh_sign(SECRET, CONSUMER, "DELETE", URL "/1234",
                                    NULL, 1700000000LL, got),
                      LEEC_OK);
     reference_sign("DELETE", URL "/1234", "", 1700000000LL, want);
@@ -164,10 +164,10 @@ static void test_signature(void **state)
     /* Every part counts. */
     reference_sign("POST", URL, BODY, 1366560946LL, want);
     assert_int_equal(
-        leec_ovh_sign(SECRET, CONSUMER, "POST", URL, BODY, 1366560945LL, got),
+        Leec_ovh_sign(SECRET, CONSUMER, "POST", URL, BODY, 1366560945LL, got),
         LEEC_OK);
     assert_string_not_equal(got, want);
-    assert_int_equal(leec_ovh_sign(NULL, CONSUMER, "GET", URL, NULL, 1, got),
+    assert_int_equal(Leec_ovh_sign(NULL, CONSUMER, "GET", URL, NULL, 1, got),
                      LEEC_E_INVALID_ARG);
 }
 
@@ -177,7 +177,7 @@ static void check_split(const char *zone, const char *fqdn, const char *z,
                         const char *s)
 {
     char *oz = NULL, *os = NULL;
-    assert_int_equal(leec_ovh_split(zone, fqdn, &oz, &os), LEEC_OK);
+    assert_int_equal(Leec_ovh_split(zone, fqdn, &oz, &os), LEEC_OK);
     assert_string_equal(oz, z);
     assert_string_equal(os, s);
     free(oz);
@@ -187,7 +187,7 @@ static void check_split(const char *zone, const char *fqdn, const char *z,
 static void check_split_bad(const char *zone, const char *fqdn)
 {
     char *oz = NULL, *os = NULL;
-    assert_int_equal(leec_ovh_split(zone, fqdn, &oz, &os), LEEC_E_INVALID_ARG);
+    assert_int_equal(Leec_ovh_split(zone, fqdn, &oz, &os), LEEC_E_INVALID_ARG);
     assert_null(oz);
     assert_null(os);
 }
@@ -221,25 +221,25 @@ static void test_creds_ok(void **state)
     leec_code err = LEEC_E_IO;
 
     write_file(f, GOOD_CREDS "ca_bundle = /etc/ssl/certs/ca.pem\n", 0600);
-    leec_dns_provider *p = leec_ovh_new(f->ctx, f->file, &err);
+    leec_dns_provider *p = Leec_ovh_new(f->ctx, f->file, &err);
     assert_int_equal(err, LEEC_OK);
     assert_non_null(p);
     assert_string_equal(p->ops->name, "ovh");
     assert_true(p->ops->needs_zone);
-    assert_string_equal(leec_ovh_cred(p, "endpoint"),
+    assert_string_equal(Leec_ovh_cred(p, "endpoint"),
                         "https://eu.api.ovh.com/1.0");
-    assert_string_equal(leec_ovh_cred(p, "application_key"), APPKEY);
-    assert_string_equal(leec_ovh_cred(p, "application_secret"), SECRET);
-    assert_string_equal(leec_ovh_cred(p, "consumer_key"), CONSUMER);
-    assert_string_equal(leec_ovh_cred(p, "ca_bundle"), "/etc/ssl/certs/ca.pem");
+    assert_string_equal(Leec_ovh_cred(p, "application_key"), APPKEY);
+    assert_string_equal(Leec_ovh_cred(p, "application_secret"), SECRET);
+    assert_string_equal(Leec_ovh_cred(p, "consumer_key"), CONSUMER);
+    assert_string_equal(Leec_ovh_cred(p, "ca_bundle"), "/etc/ssl/certs/ca.pem");
     p->ops->destroy(p);
 
     /* 0400 is fine too; ca_bundle is optional. */
     write_file(f, GOOD_CREDS, 0400);
-    p = leec_ovh_new(f->ctx, f->file, &err);
+    p = Leec_ovh_new(f->ctx, f->file, &err);
     assert_int_equal(err, LEEC_OK);
     assert_non_null(p);
-    assert_null(leec_ovh_cred(p, "ca_bundle"));
+    assert_null(Leec_ovh_cred(p, "ca_bundle"));
     p->ops->destroy(p);
     assert_no_secret(f);
 }
@@ -254,7 +254,7 @@ static void test_creds_mode(void **state)
         f->log.len = 0;
         f->log.text[0] = '\0';
         write_file(f, GOOD_CREDS, bad[i]);
-        assert_null(leec_ovh_new(f->ctx, f->file, &err));
+        assert_null(Leec_ovh_new(f->ctx, f->file, &err));
         assert_int_equal(err, LEEC_E_INVALID_ARG);
         assert_non_null(strstr(f->log.text, "readable by group or others"));
         assert_non_null(strstr(f->log.text, "chmod 600 it"));
@@ -267,13 +267,13 @@ static void test_creds_mode(void **state)
     /* Refused even when the content is garbage: the mode comes first. */
     write_file(f, "not a credentials file\n", 0644);
     f->log.len = 0;
-    assert_null(leec_ovh_new(f->ctx, f->file, &err));
+    assert_null(Leec_ovh_new(f->ctx, f->file, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
     assert_non_null(strstr(f->log.text, "chmod 600 it"));
     assert_null(strstr(f->log.text, "key = value"));
 
     write_file(f, GOOD_CREDS, 0600);
-    leec_dns_provider *p = leec_ovh_new(f->ctx, f->file, &err);
+    leec_dns_provider *p = Leec_ovh_new(f->ctx, f->file, &err);
     assert_non_null(p);
     assert_int_equal(err, LEEC_OK);
     p->ops->destroy(p);
@@ -285,7 +285,7 @@ static void expect_refused(fixture *f, const char *text, const char *why)
     f->log.len = 0;
     f->log.text[0] = '\0';
     write_file(f, text, 0600);
-    assert_null(leec_ovh_new(f->ctx, f->file, &err));
+    assert_null(Leec_ovh_new(f->ctx, f->file, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
     if (!strstr(f->log.text, why))
         fail_msg("log \"%s\" lacks \"%s\"", f->log.text, why);
@@ -330,12 +330,12 @@ static void test_creds_bad(void **state)
     char *missing = NULL;
     assert_true(asprintf(&missing, "%s/nope.conf", f->dir) > 0);
     f->log.len = 0;
-    assert_null(leec_ovh_new(f->ctx, missing, &err));
+    assert_null(Leec_ovh_new(f->ctx, missing, &err));
     assert_int_equal(err, LEEC_E_IO);
     assert_non_null(strstr(f->log.text, missing));
     free(missing);
     /* A directory is not a credentials file. */
-    assert_null(leec_ovh_new(f->ctx, f->dir, &err));
+    assert_null(Leec_ovh_new(f->ctx, f->dir, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
 }
 

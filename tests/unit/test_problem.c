@@ -32,7 +32,7 @@ static void test_type_detail_subproblems(void **state)
              "\"identifier\":{\"type\":\"ip\",\"value\":\"192.0.2.1\"}},"
              "\"not an object\","
              "{\"detail\":\"no type, no identifier\"}]}");
-    leec_problem *p = leec_problem_from_json(j, 400, 30);
+    leec_problem *p = Leec_problem_from_json(j, 400, 30);
     json_decref(j);
     assert_non_null(p);
     assert_string_equal(p->type,
@@ -54,9 +54,9 @@ static void test_type_detail_subproblems(void **state)
     assert_string_equal(p->sub[2].detail, "no type, no identifier");
     assert_null(p->sub[2].id_type);
     assert_null(p->sub[2].id_value);
-    assert_true(leec_problem_is(p, "rejectedIdentifier"));
-    assert_false(leec_problem_is(p, "caa"));
-    leec_problem_free(p);
+    assert_true(Leec_problem_is(p, "rejectedIdentifier"));
+    assert_false(Leec_problem_is(p, "caa"));
+    Leec_problem_free(p);
 }
 
 static void test_control_characters_sanitised(void **state)
@@ -67,7 +67,7 @@ static void test_control_characters_sanitised(void **state)
                      "\"subproblems\":[{\"detail\":\"a\\u0001b\","
                      "\"identifier\":{\"type\":\"dns\","
                      "\"value\":\"evil\\u0007.example\"}}]}");
-    leec_problem *p = leec_problem_from_json(j, 0, -1);
+    leec_problem *p = Leec_problem_from_json(j, 0, -1);
     json_decref(j);
     assert_non_null(p);
     assert_string_equal(p->type, "urn:x?[31m");
@@ -76,7 +76,7 @@ static void test_control_characters_sanitised(void **state)
     assert_string_equal(p->sub[0].id_value, "evil?.example");
     assert_string_equal(p->sub[0].detail, "a?b");
     assert_string_equal(p->sub[0].id_type, "dns");
-    leec_problem_free(p);
+    Leec_problem_free(p);
 }
 
 static void test_long_detail_cut(void **state)
@@ -86,20 +86,20 @@ static void test_long_detail_cut(void **state)
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     json_t *j = json_pack("{s:s, s:s}", "type", "urn:x", "detail", big);
-    leec_problem *p = leec_problem_from_json(j, 0, -1);
+    leec_problem *p = Leec_problem_from_json(j, 0, -1);
     json_decref(j);
     assert_non_null(p);
     size_t n = strlen(p->detail);
     assert_true(n < 2000);
     assert_string_equal(p->detail + n - 3, "...");
-    leec_problem_free(p);
+    Leec_problem_free(p);
 }
 
 static void test_missing_type_is_about_blank(void **state)
 {
     (void)state;
     json_t *j = load("{\"detail\":\"something\",\"type\":5}");
-    leec_problem *p = leec_problem_from_json(j, 500, -1);
+    leec_problem *p = Leec_problem_from_json(j, 500, -1);
     json_decref(j);
     assert_non_null(p);
     assert_string_equal(p->type, "about:blank");
@@ -107,16 +107,16 @@ static void test_missing_type_is_about_blank(void **state)
     assert_int_equal(p->status, 500);
     assert_int_equal(p->nsub, 0);
     assert_null(p->sub);
-    assert_false(leec_problem_is(p, "malformed"));
-    leec_problem_free(p);
+    assert_false(Leec_problem_is(p, "malformed"));
+    Leec_problem_free(p);
 
     j = load("{}");
-    p = leec_problem_from_json(j, 0, -1);
+    p = Leec_problem_from_json(j, 0, -1);
     json_decref(j);
     assert_non_null(p);
     assert_string_equal(p->type, "about:blank");
     assert_null(p->detail);
-    leec_problem_free(p);
+    Leec_problem_free(p);
 }
 
 static void test_non_object(void **state)
@@ -126,17 +126,17 @@ static void test_non_object(void **state)
                            "5", "null", "true"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         json_t *j = load(texts[i]);
-        assert_null(leec_problem_from_json(j, 400, -1));
+        assert_null(Leec_problem_from_json(j, 400, -1));
         json_decref(j);
     }
-    assert_null(leec_problem_from_json(NULL, 400, -1));
+    assert_null(Leec_problem_from_json(NULL, 400, -1));
     /* subproblems of the wrong type are ignored */
     json_t *j = load("{\"type\":\"urn:x\",\"subproblems\":{\"a\":1}}");
-    leec_problem *p = leec_problem_from_json(j, 0, -1);
+    leec_problem *p = Leec_problem_from_json(j, 0, -1);
     json_decref(j);
     assert_non_null(p);
     assert_int_equal(p->nsub, 0);
-    leec_problem_free(p);
+    Leec_problem_free(p);
 }
 
 static void test_problem_is(void **state)
@@ -144,25 +144,25 @@ static void test_problem_is(void **state)
     (void)state;
     leec_problem p;
     memset(&p, 0, sizeof p);
-    assert_false(leec_problem_is(NULL, "badNonce"));
-    assert_false(leec_problem_is(&p, "badNonce"));
+    assert_false(Leec_problem_is(NULL, "badNonce"));
+    assert_false(Leec_problem_is(&p, "badNonce"));
     p.type = "urn:ietf:params:acme:error:badNonce";
-    assert_true(leec_problem_is(&p, "badNonce"));
-    assert_false(leec_problem_is(&p, "badNonc"));
-    assert_false(leec_problem_is(&p, "badNonceX"));
-    assert_false(leec_problem_is(&p, "badnonce"));
+    assert_true(Leec_problem_is(&p, "badNonce"));
+    assert_false(Leec_problem_is(&p, "badNonc"));
+    assert_false(Leec_problem_is(&p, "badNonceX"));
+    assert_false(Leec_problem_is(&p, "badnonce"));
     p.type = "urn:ietf:params:acme:error:badNonceX";
-    assert_false(leec_problem_is(&p, "badNonce"));
+    assert_false(Leec_problem_is(&p, "badNonce"));
     p.type = "urn:other:badNonce";
-    assert_false(leec_problem_is(&p, "badNonce"));
+    assert_false(Leec_problem_is(&p, "badNonce"));
     p.type = "badNonce";
-    assert_false(leec_problem_is(&p, "badNonce"));
+    assert_false(Leec_problem_is(&p, "badNonce"));
 }
 
 static void test_dup(void **state)
 {
     (void)state;
-    assert_null(leec_problem_dup(NULL));
+    assert_null(Leec_problem_dup(NULL));
     json_t *j =
         load("{\"type\":\"urn:ietf:params:acme:error:rateLimited\","
              "\"detail\":\"too many\","
@@ -170,10 +170,10 @@ static void test_dup(void **state)
              "\"detail\":\"NXDOMAIN\","
              "\"identifier\":{\"type\":\"dns\",\"value\":\"b.example\"}},"
              "{\"type\":\"urn:x\"}]}");
-    leec_problem *p = leec_problem_from_json(j, 429, 3600);
+    leec_problem *p = Leec_problem_from_json(j, 429, 3600);
     json_decref(j);
     assert_non_null(p);
-    leec_problem *d = leec_problem_dup(p);
+    leec_problem *d = Leec_problem_dup(p);
     assert_non_null(d);
     assert_ptr_not_equal(d, p);
     assert_ptr_not_equal(d->type, p->type);
@@ -190,41 +190,41 @@ static void test_dup(void **state)
     assert_null(d->sub[1].detail);
     assert_null(d->sub[1].id_type);
     assert_null(d->sub[1].id_value);
-    leec_problem_free(p);
+    Leec_problem_free(p);
     /* the copy outlives the original */
-    assert_true(leec_problem_is(d, "rateLimited"));
-    leec_problem_free(d);
+    assert_true(Leec_problem_is(d, "rateLimited"));
+    Leec_problem_free(d);
 
     j = load("{\"type\":\"urn:y\"}");
-    p = leec_problem_from_json(j, 0, -1);
+    p = Leec_problem_from_json(j, 0, -1);
     json_decref(j);
-    d = leec_problem_dup(p);
+    d = Leec_problem_dup(p);
     assert_non_null(d);
     assert_string_equal(d->type, "urn:y");
     assert_null(d->detail);
     assert_int_equal(d->nsub, 0);
-    leec_problem_free(p);
-    leec_problem_free(d);
-    leec_problem_free(NULL);
+    Leec_problem_free(p);
+    Leec_problem_free(d);
+    Leec_problem_free(NULL);
 }
 
 static void test_sanitize(void **state)
 {
     (void)state;
-    assert_null(leec_sanitize(NULL, 10));
-    char *s = leec_sanitize("ab\x01\x7f"
+    assert_null(Leec_sanitize(NULL, 10));
+    char *s = Leec_sanitize("ab\x01\x7f"
                             "c",
                             10);
     assert_string_equal(s, "ab??c");
     free(s);
-    s = leec_sanitize("abcdef", 3);
+    s = Leec_sanitize("abcdef", 3);
     assert_string_equal(s, "abc...");
     free(s);
-    s = leec_sanitize("abc", 3);
+    s = Leec_sanitize("abc", 3);
     assert_string_equal(s, "abc");
     free(s);
     /* UTF-8 passes through */
-    s = leec_sanitize("h\xc3\xa9", 10);
+    s = Leec_sanitize("h\xc3\xa9", 10);
     assert_string_equal(s, "h\xc3\xa9");
     free(s);
 }
@@ -256,13 +256,13 @@ static void test_text_clean_c1(void **state)
         {"tab\there\r\n", "tab?here??"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char *s = leec_sanitize(cases[i].in, 100);
+        char *s = Leec_sanitize(cases[i].in, 100);
         assert_non_null(s);
         assert_string_equal(s, cases[i].out);
         free(s);
     }
     char buf[] = "ok";
-    assert_int_equal(leec_text_clean(buf, 2), 0);
+    assert_int_equal(Leec_text_clean(buf, 2), 0);
 }
 
 int main(void)

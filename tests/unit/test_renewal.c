@@ -43,11 +43,11 @@ static void test_ari_cert_id_rfc_example(void **state)
 {
     (void)state;
     char *id = NULL;
-    assert_int_equal(leec_ari_cert_id(leaf_pem, strlen(leaf_pem), &id),
+    assert_int_equal(Leec_ari_cert_id(leaf_pem, strlen(leaf_pem), &id),
                      LEEC_OK);
     assert_string_equal(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
     free(id);
-    assert_int_equal(leec_ari_cert_id("nope", 4, &id), LEEC_E_INVALID_ARG);
+    assert_int_equal(Leec_ari_cert_id("nope", 4, &id), LEEC_E_INVALID_ARG);
     assert_null(id);
 }
 
@@ -55,15 +55,15 @@ static void test_rfc3339(void **state)
 {
     (void)state;
     time_t t = 0;
-    assert_true(leec_rfc3339_parse("2025-01-02T03:04:05Z", &t));
+    assert_true(Leec_rfc3339_parse("2025-01-02T03:04:05Z", &t));
     assert_int_equal(t, 1735787045);
-    assert_true(leec_rfc3339_parse("2025-01-02T03:04:05.123456Z", &t));
+    assert_true(Leec_rfc3339_parse("2025-01-02T03:04:05.123456Z", &t));
     assert_int_equal(t, 1735787045);
-    assert_true(leec_rfc3339_parse("2025-01-02T04:04:05+01:00", &t));
+    assert_true(Leec_rfc3339_parse("2025-01-02T04:04:05+01:00", &t));
     assert_int_equal(t, 1735787045);
-    assert_true(leec_rfc3339_parse("2025-01-01T23:04:05-04:00", &t));
+    assert_true(Leec_rfc3339_parse("2025-01-01T23:04:05-04:00", &t));
     assert_int_equal(t, 1735787045);
-    assert_true(leec_rfc3339_parse("2025-01-02t03:04:05z", &t));
+    assert_true(Leec_rfc3339_parse("2025-01-02t03:04:05z", &t));
     const char *bad[] = {"",
                          "2025-01-02",
                          "2025-01-02T03:04:05",
@@ -75,8 +75,8 @@ static void test_rfc3339(void **state)
                          "1969-12-31T00:00:00Z",
                          "2025-01-02 03:04:05Z"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_false(leec_rfc3339_parse(bad[i], &t));
-    assert_false(leec_rfc3339_parse(NULL, &t));
+        assert_false(Leec_rfc3339_parse(bad[i], &t));
+    assert_false(Leec_rfc3339_parse(NULL, &t));
 }
 
 static void test_lifetime_and_backoff(void **state)
@@ -84,15 +84,15 @@ static void test_lifetime_and_backoff(void **state)
     (void)state;
     const time_t d = 86400;
     /* 90 days: a third left; 6 days: half left; 10 days: a third. */
-    assert_int_equal(leec_renewal_lifetime_due(0, 90 * d), 60 * d);
-    assert_int_equal(leec_renewal_lifetime_due(0, 6 * d), 3 * d);
-    assert_int_equal(leec_renewal_lifetime_due(0, 30), 15);
-    assert_int_equal(leec_renewal_lifetime_due(100, 100), 100);
-    assert_int_equal(leec_renewal_backoff_s(1), 3600);
-    assert_int_equal(leec_renewal_backoff_s(2), 7200);
-    assert_int_equal(leec_renewal_backoff_s(5), 16 * 3600);
-    assert_int_equal(leec_renewal_backoff_s(6), 86400);
-    assert_int_equal(leec_renewal_backoff_s(400), 86400);
+    assert_int_equal(Leec_renewal_lifetime_due(0, 90 * d), 60 * d);
+    assert_int_equal(Leec_renewal_lifetime_due(0, 6 * d), 3 * d);
+    assert_int_equal(Leec_renewal_lifetime_due(0, 30), 15);
+    assert_int_equal(Leec_renewal_lifetime_due(100, 100), 100);
+    assert_int_equal(Leec_renewal_backoff_s(1), 3600);
+    assert_int_equal(Leec_renewal_backoff_s(2), 7200);
+    assert_int_equal(Leec_renewal_backoff_s(5), 16 * 3600);
+    assert_int_equal(Leec_renewal_backoff_s(6), 86400);
+    assert_int_equal(Leec_renewal_backoff_s(400), 86400);
 }
 
 /* The one rule (renewal.c): the earlier of the lifetime rule and the CA's
@@ -106,7 +106,7 @@ static void test_due_rule(void **state)
     leec_renewal_state st;
     memset(&st, 0, sizeof st);
     /* Nothing known: the lifetime rule. */
-    leec_due due = leec_renewal_due(&st, true, nb, na);
+    leec_due due = Leec_renewal_due(&st, true, nb, na);
     assert_int_equal(due.at, life);
     assert_int_equal(due.why, LEEC_DUE_LIFETIME);
     assert_false(due.ari_ignored);
@@ -115,11 +115,11 @@ static void test_due_rule(void **state)
     st.win_start = life - 5 * d;
     st.win_end = life - 3 * d;
     st.chosen = life - 4 * d;
-    due = leec_renewal_due(&st, true, nb, na);
+    due = Leec_renewal_due(&st, true, nb, na);
     assert_int_equal(due.at, life - 4 * d);
     assert_int_equal(due.why, LEEC_DUE_ARI);
     /* ... not when the window belongs to another certificate. */
-    due = leec_renewal_due(&st, false, nb, na);
+    due = Leec_renewal_due(&st, false, nb, na);
     assert_int_equal(due.at, life);
     assert_int_equal(due.why, LEEC_DUE_LIFETIME);
     /* A window across the lifetime time, its chosen time later: the
@@ -127,7 +127,7 @@ static void test_due_rule(void **state)
     st.win_start = life - d;
     st.win_end = life + d;
     st.chosen = life + d / 2;
-    due = leec_renewal_due(&st, true, nb, na);
+    due = Leec_renewal_due(&st, true, nb, na);
     assert_int_equal(due.at, life);
     assert_int_equal(due.why, LEEC_DUE_LIFETIME);
     assert_false(due.ari_ignored);
@@ -135,31 +135,31 @@ static void test_due_rule(void **state)
     st.win_start = na + 3650 * d;
     st.win_end = st.win_start + d;
     st.chosen = st.win_start;
-    due = leec_renewal_due(&st, true, nb, na);
+    due = Leec_renewal_due(&st, true, nb, na);
     assert_int_equal(due.at, life);
     assert_int_equal(due.why, LEEC_DUE_LIFETIME);
     assert_true(due.ari_ignored);
     /* A short certificate: half of its lifetime, named as such. */
-    due = leec_renewal_due(&st, true, nb, nb + 60);
+    due = Leec_renewal_due(&st, true, nb, nb + 60);
     assert_int_equal(due.at, nb + 30);
-    assert_string_equal(leec_renewal_rule_text(due.why, nb, nb + 60),
+    assert_string_equal(Leec_renewal_rule_text(due.why, nb, nb + 60),
                         "half of the lifetime left (lifetime under 10 days)");
-    assert_string_equal(leec_renewal_rule_text(LEEC_DUE_LIFETIME, nb, na),
+    assert_string_equal(Leec_renewal_rule_text(LEEC_DUE_LIFETIME, nb, na),
                         "a third of the lifetime left");
     /* Revoked by leec: due then, whatever the window says. */
     st.revoked_at = nb + d;
-    due = leec_renewal_due(&st, true, nb, na);
+    due = Leec_renewal_due(&st, true, nb, na);
     assert_int_equal(due.at, nb + d);
     assert_int_equal(due.why, LEEC_DUE_REVOKED);
     /* The back-off never lets a short certificate lapse: a third of the
      * time left, at least LEEC_RETRY_MIN_S; the full back-off when far. */
-    assert_int_equal(leec_renewal_retry_at(1, nb, nb + 60), nb + 20);
-    assert_int_equal(leec_renewal_retry_at(3, nb, nb + 12),
+    assert_int_equal(Leec_renewal_retry_at(1, nb, nb + 60), nb + 20);
+    assert_int_equal(Leec_renewal_retry_at(3, nb, nb + 12),
                      nb + LEEC_RETRY_MIN_S);
-    assert_int_equal(leec_renewal_retry_at(1, nb, na), nb + 3600);
-    assert_int_equal(leec_renewal_retry_at(1, na + 5, na), na + 5 + 3600);
+    assert_int_equal(Leec_renewal_retry_at(1, nb, na), nb + 3600);
+    assert_int_equal(Leec_renewal_retry_at(1, na + 5, na), na + 5 + 3600);
     st.win_start = st.win_end = st.chosen = 0;
-    leec_renewal_clear(&st);
+    Leec_renewal_clear(&st);
 }
 
 static json_t *window(const char *start, const char *end, const char *ex)
@@ -179,7 +179,7 @@ static void test_take_ari(void **state)
     const time_t now = 1735787045; /* 2025-01-02T03:04:05Z */
     json_t *w = window("2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z",
                        "https://ca.example/why");
-    assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, 5, now), LEEC_OK);
+    assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, 5, now), LEEC_OK);
     assert_true(st.ari_known && st.ari_offered);
     assert_string_equal(st.ari_id, "a.b");
     assert_int_equal(st.win_start, 1738368000);
@@ -190,7 +190,7 @@ static void test_take_ari(void **state)
     /* Asking again: same window, same chosen time (no re-roll). */
     time_t chosen = st.chosen;
     for (int i = 0; i < 20; i++) {
-        assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, -1, now),
+        assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, -1, now),
                          LEEC_OK);
         assert_int_equal(st.chosen, chosen);
     }
@@ -199,7 +199,7 @@ static void test_take_ari(void **state)
     /* A moved window: a time inside the new one; huge Retry-After: a day. */
     w = window("2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z",
                "http://plain.example/");
-    assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, 86400 * 30, now),
+    assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, 86400 * 30, now),
                      LEEC_OK);
     assert_int_equal(st.chosen, 1740787200);
     assert_int_equal(st.next_check, now + 86400);
@@ -207,15 +207,15 @@ static void test_take_ari(void **state)
     json_decref(w);
     /* Unusable answers: end before start, missing window. */
     w = window("2025-03-02T00:00:00Z", "2025-03-01T00:00:00Z", NULL);
-    assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, 60, now),
+    assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, 60, now),
                      LEEC_E_PROTOCOL);
     assert_int_equal(st.next_check, now + 3600);
     json_decref(w);
     w = json_pack("{s:s}", "suggestedWindow", "soon");
-    assert_int_equal(leec_renewal_take_ari(&st, "a.b", w, 60, now),
+    assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, 60, now),
                      LEEC_E_PROTOCOL);
     json_decref(w);
-    leec_renewal_clear(&st);
+    Leec_renewal_clear(&st);
 }
 
 /* ---- the state file and the plan, in a real filesystem store ---- */
@@ -259,7 +259,7 @@ static void test_state_roundtrip_and_plan(void **state)
     leec_cert_info *ci = NULL;
     assert_int_equal(leec_cert_info_from_pem(leaf_pem, strlen(leaf_pem), &ci),
                      LEEC_OK);
-    time_t due = leec_renewal_lifetime_due(ci->not_before, ci->not_after);
+    time_t due = Leec_renewal_lifetime_due(ci->not_before, ci->not_after);
 
     /* Nothing known yet: the lifetime rule, no ARI. */
     assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
@@ -283,9 +283,9 @@ static void test_state_roundtrip_and_plan(void **state)
     st.last_failure = 900;
     st.retry_at = 1700;
     st.last_error = strdup("validation failed: \"quoted\"");
-    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    assert_int_equal(Leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
     assert_int_equal(
-        leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
+        Leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
     assert_true(back.ari_known && back.ari_offered);
     assert_string_equal(back.ari_id, "a.b");
     assert_int_equal(back.win_start, 1000);
@@ -297,7 +297,7 @@ static void test_state_roundtrip_and_plan(void **state)
     assert_int_equal(back.last_failure, 900);
     assert_int_equal(back.retry_at, 1700);
     assert_string_equal(back.last_error, "validation failed: \"quoted\"");
-    leec_renewal_clear(&back);
+    Leec_renewal_clear(&back);
 
     /* The plan: due at the chosen time, woken at the next check unless
      * backing off longer. */
@@ -313,7 +313,7 @@ static void test_state_roundtrip_and_plan(void **state)
     leec_renewal_plan_free(p);
 
     st.failures = 0;
-    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    assert_int_equal(Leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
     assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
                      LEEC_OK);
     assert_int_equal(p->wake, 1200);
@@ -325,28 +325,28 @@ static void test_state_roundtrip_and_plan(void **state)
     free(st.serial);
     st.serial = strdup("0123");
     st.failures = 3;
-    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    assert_int_equal(Leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
     assert_int_equal(
-        leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
+        Leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
     assert_false(back.ari_known);
     assert_int_equal(back.failures, 0);
-    leec_renewal_clear(&back);
+    Leec_renewal_clear(&back);
     assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
                      LEEC_OK);
     assert_int_equal(p->failures, 0);
     assert_int_equal(p->why, LEEC_DUE_LIFETIME);
     leec_renewal_plan_free(p);
-    leec_renewal_clear(&st);
+    Leec_renewal_clear(&st);
 
     /* A damaged file is an empty state, never an error. */
     assert_int_equal(f->store->ops->cert_write_state(
                          f->store, "ari.example", "renewal.json", "{not json"),
                      LEEC_OK);
     assert_int_equal(
-        leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
+        Leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
     assert_false(back.ari_known);
     assert_int_equal(back.failures, 0);
-    leec_renewal_clear(&back);
+    Leec_renewal_clear(&back);
     /* Only renewal.json may be written so, and only for a known name. */
     assert_int_equal(f->store->ops->cert_write_state(f->store, "ari.example",
                                                      "cert.pem", "x"),
@@ -382,7 +382,7 @@ static void test_state_roundtrip_and_plan(void **state)
     st.win_end = st.win_start + 86400;
     st.chosen = st.win_start;
     st.next_check = ci->not_after + 1;
-    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    assert_int_equal(Leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
     assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
                      LEEC_OK);
     assert_int_equal(p->due, due);
@@ -392,7 +392,7 @@ static void test_state_roundtrip_and_plan(void **state)
     assert_string_equal(leec_renewal_plan_rule(p),
                         "a third of the lifetime left");
     leec_renewal_plan_free(p);
-    leec_renewal_clear(&st);
+    Leec_renewal_clear(&st);
 
     /* Revoked by leec: due at once; an older certificate's revocation
      * changes nothing; the window and the rest are kept. */
@@ -437,16 +437,16 @@ static void test_unsafe_state_refused(void **state)
     st.serial = strdup("87654321");
     st.failures = 1;
     st.retry_at = 1700;
-    assert_int_equal(leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
-    leec_renewal_clear(&st);
+    assert_int_equal(Leec_renewal_save(f->store, "ari.example", &st), LEEC_OK);
+    Leec_renewal_clear(&st);
     assert_int_equal(chmod(rj, 0664), 0);
     assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
                      LEEC_E_STORE);
     assert_non_null(strstr(leec_store_errmsg(f->store), rj));
     assert_int_equal(
-        leec_renewal_load(f->store, "ari.example", "87654321", &st),
+        Leec_renewal_load(f->store, "ari.example", "87654321", &st),
         LEEC_E_STORE);
-    leec_renewal_clear(&st);
+    Leec_renewal_clear(&st);
     assert_int_equal(chmod(rj, 0644), 0);
     assert_int_equal(leec_store_renewal_plan(f->store, "ari.example", &p),
                      LEEC_OK);

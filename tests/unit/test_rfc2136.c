@@ -123,12 +123,12 @@ static char *key_text(const char *name, const char *alg, const char *secret)
     return t;
 }
 
-/* leec_rfc2136_new over a key file holding text. */
+/* Leec_rfc2136_new over a key file holding text. */
 static leec_dns_provider *provider_from(fixture *f, const char *server,
                                         const char *text, leec_code *rc)
 {
     char *path = write_file(f, "key.conf", text);
-    leec_dns_provider *p = leec_rfc2136_new(f->ctx, server, path, rc);
+    leec_dns_provider *p = Leec_rfc2136_new(f->ctx, server, path, rc);
     free(path);
     return p;
 }
@@ -175,7 +175,7 @@ static void test_key_mode_warning(void **state)
     char *text = key_text("leec-test", "hmac-sha256", SECRET256);
     char *path = write_file(f, "open.conf", text);
     assert_int_equal(chmod(path, 0644), 0);
-    leec_dns_provider *p = leec_rfc2136_new(f->ctx, "127.0.0.1", path, &rc);
+    leec_dns_provider *p = Leec_rfc2136_new(f->ctx, "127.0.0.1", path, &rc);
     assert_non_null(p); /* a warning, not a refusal */
     assert_non_null(strstr(f->log, "chmod 600"));
     p->ops->destroy(p);
@@ -265,11 +265,11 @@ static void test_key_file_errors(void **state)
 
     /* missing file */
     assert_true(asprintf(&missing, "%s/nope.conf", f->dir) > 0);
-    assert_null(leec_rfc2136_new(f->ctx, "127.0.0.1", missing, &rc));
+    assert_null(Leec_rfc2136_new(f->ctx, "127.0.0.1", missing, &rc));
     assert_int_equal(rc, LEEC_E_IO);
     assert_non_null(strstr(f->log, "cannot open"));
     /* a folder */
-    assert_null(leec_rfc2136_new(f->ctx, "127.0.0.1", f->dir, &rc));
+    assert_null(Leec_rfc2136_new(f->ctx, "127.0.0.1", f->dir, &rc));
     assert_int_equal(rc, LEEC_E_IO);
     /* over 64 KiB (comments and all) */
     big = malloc(70000);
@@ -277,7 +277,7 @@ static void test_key_file_errors(void **state)
     memset(big, '#', 69999);
     big[69999] = '\0';
     path = write_file(f, "big.conf", big);
-    assert_null(leec_rfc2136_new(f->ctx, "127.0.0.1", path, &rc));
+    assert_null(Leec_rfc2136_new(f->ctx, "127.0.0.1", path, &rc));
     assert_int_equal(rc, LEEC_E_INVALID_ARG);
     assert_non_null(strstr(f->log, "larger than"));
     free(path);
@@ -287,7 +287,7 @@ static void test_key_file_errors(void **state)
     assert_int_equal(rc, LEEC_E_INVALID_ARG);
     assert_null(provider_from(f, "", text, &rc));
     assert_int_equal(rc, LEEC_E_INVALID_ARG);
-    assert_null(leec_rfc2136_new(f->ctx, "127.0.0.1", NULL, &rc));
+    assert_null(Leec_rfc2136_new(f->ctx, "127.0.0.1", NULL, &rc));
     assert_int_equal(rc, LEEC_E_INVALID_ARG);
     free(text);
     free(big);
@@ -918,7 +918,7 @@ static leec_dns_provider *named_provider(fixture *f, const named *n,
     leec_code rc;
     snprintf(server, sizeof server, "127.0.0.1:%d", n->port);
     assert_true(asprintf(&path, "%s/%s", f->dir, keyfile) > 0);
-    leec_dns_provider *p = leec_rfc2136_new(f->ctx, server, path, &rc);
+    leec_dns_provider *p = Leec_rfc2136_new(f->ctx, server, path, &rc);
     if (!p)
         fprintf(stderr, "log: %s\n", f->log);
     assert_non_null(p);

@@ -72,7 +72,7 @@ static int teardown(void **state)
 static char *slurp(const char *path)
 {
     char *data = NULL;
-    assert_int_equal(leec_file_read(path, 1 << 20, &data, NULL), LEEC_OK);
+    assert_int_equal(Leec_file_read(path, 1 << 20, &data, NULL), LEEC_OK);
     return data;
 }
 
@@ -127,24 +127,24 @@ static void test_name_valid(void **state)
     memset(too_long, 'a', 201);
     too_long[201] = '\0';
 
-    assert_true(leec_store_name_valid("example.com"));
-    assert_true(leec_store_name_valid("A_b-c.9"));
-    assert_true(leec_store_name_valid("acme-v02.api.letsencrypt.org"));
-    assert_true(leec_store_name_valid("localhost_14000"));
-    assert_true(leec_store_name_valid(longest));
-    assert_false(leec_store_name_valid(too_long));
-    assert_false(leec_store_name_valid(NULL));
-    assert_false(leec_store_name_valid(""));
-    assert_false(leec_store_name_valid("."));
-    assert_false(leec_store_name_valid(".."));
-    assert_false(leec_store_name_valid("../x"));
-    assert_false(leec_store_name_valid(".hidden"));
-    assert_false(leec_store_name_valid("-rf"));
-    assert_false(leec_store_name_valid("a/b"));
-    assert_false(leec_store_name_valid("a b"));
-    assert_false(leec_store_name_valid("a\nb"));
-    assert_false(leec_store_name_valid("*.example.com"));
-    assert_false(leec_store_name_valid("caf\xc3\xa9"));
+    assert_true(Leec_store_name_valid("example.com"));
+    assert_true(Leec_store_name_valid("A_b-c.9"));
+    assert_true(Leec_store_name_valid("acme-v02.api.letsencrypt.org"));
+    assert_true(Leec_store_name_valid("localhost_14000"));
+    assert_true(Leec_store_name_valid(longest));
+    assert_false(Leec_store_name_valid(too_long));
+    assert_false(Leec_store_name_valid(NULL));
+    assert_false(Leec_store_name_valid(""));
+    assert_false(Leec_store_name_valid("."));
+    assert_false(Leec_store_name_valid(".."));
+    assert_false(Leec_store_name_valid("../x"));
+    assert_false(Leec_store_name_valid(".hidden"));
+    assert_false(Leec_store_name_valid("-rf"));
+    assert_false(Leec_store_name_valid("a/b"));
+    assert_false(Leec_store_name_valid("a b"));
+    assert_false(Leec_store_name_valid("a\nb"));
+    assert_false(Leec_store_name_valid("*.example.com"));
+    assert_false(Leec_store_name_valid("caf\xc3\xa9"));
 }
 
 static void test_new_layout(void **state)
@@ -182,7 +182,7 @@ static void test_new_layout(void **state)
 
     /* A store under a regular file cannot be created. */
     p = tu_pathf("%s/plain", f->dir);
-    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
     {
         char *below = tu_pathf("%s/store", p);
         err = LEEC_OK;
@@ -321,7 +321,7 @@ static void test_lock_holder(void **state)
     assert_non_null(host);
     free(host);
     s->ops->unlock(s, h);
-    char *text = leec_store_holder_text(s, "cert", "nosuch");
+    char *text = Leec_store_holder_text(s, "cert", "nosuch");
     assert_string_equal(text, "another process");
     free(text);
     /* The store-wide lock of the public API: exclusive per open file. */
@@ -451,13 +451,13 @@ static void test_install_next_after_highest(void **state)
 
     /* Gaps and stray entries: the next number follows the highest. */
     p = tu_pathf("%s/archive/gap.example/7", f->root);
-    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    assert_int_equal(Leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
     p = tu_pathf("%s/archive/gap.example/not-a-number", f->root);
-    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    assert_int_equal(Leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
     p = tu_pathf("%s/archive/gap.example/0099", f->root);
-    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    assert_int_equal(Leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
 
     assert_int_equal(install(s, "gap.example", KEY1, CERT1, "", NULL), LEEC_OK);
@@ -538,13 +538,13 @@ static void test_install_failure_cleans_up(void **state)
     /* live/<name> is a non-empty folder, so the symlink cannot replace it:
      * the install fails and leaves neither a version nor a temporary. */
     p = tu_pathf("%s/live/blocked.example/keep", f->root);
-    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_E_IO);
+    assert_int_equal(Leec_file_write_atomic(p, "x", 1, 0644), LEEC_E_IO);
     free(p);
     p = tu_pathf("%s/live/blocked.example", f->root);
-    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    assert_int_equal(Leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
     p = tu_pathf("%s/live/blocked.example/keep", f->root);
-    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
     free(p);
 
     assert_int_equal(install(s, "blocked.example", KEY1, CERT1, CHAIN, NULL),
@@ -641,7 +641,7 @@ static void test_list(void **state)
     assert_int_equal(symlink("../archive/a.example/1", p), 0);
     free(p);
     p = tu_pathf("%s/live/plain", f->root);
-    assert_int_equal(leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(p, "x", 1, 0644), LEEC_OK);
     free(p);
     p = tu_pathf("%s/live/folder", f->root);
     assert_int_equal(mkdir(p, 0700), 0);
@@ -650,7 +650,7 @@ static void test_list(void **state)
     assert_int_equal(symlink("../archive/a.example/1", p), 0);
     free(p);
     p = tu_pathf("%s/archive/c.example/1", f->root);
-    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    assert_int_equal(Leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
 
     assert_int_equal(leec_store_list(s, &names, &n), LEEC_OK);
@@ -746,7 +746,7 @@ static void test_reset_one(void **state)
 
     /* Trash an earlier reset could not delete is swept. */
     char *t = tu_pathf("%s/.trash-old.example-12345678/1", archive);
-    assert_int_equal(leec_mkdir_p(t, 0700), LEEC_OK);
+    assert_int_equal(Leec_mkdir_p(t, 0700), LEEC_OK);
     free(t);
     assert_int_equal(leec_store_reset(s, "a.example"), LEEC_OK);
     assert_int_equal(count_entries(archive, &hidden), 1);
@@ -795,7 +795,7 @@ static void test_reset_all(void **state)
                      LEEC_OK);
     /* A version that never became current. */
     char *p = tu_pathf("%s/archive/c.example/1", f->root);
-    assert_int_equal(leec_mkdir_p(p, 0700), LEEC_OK);
+    assert_int_equal(Leec_mkdir_p(p, 0700), LEEC_OK);
     free(p);
     assert_int_equal(s->ops->account_save(s, "ca.test", KEY1, "{}"), LEEC_OK);
 
@@ -930,7 +930,7 @@ static void test_open_unsafe_subfolders(void **state)
     /* locks/ a file. */
     char *locks = tu_pathf("%s/locks", f->root);
     assert_int_equal(rmdir(locks), 0);
-    assert_int_equal(leec_file_write_atomic(locks, "x", 1, 0600), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(locks, "x", 1, 0600), LEEC_OK);
     assert_open_refused(f->root, locks, "is not a folder");
     assert_int_equal(unlink(locks), 0);
     assert_opens(f->root);
@@ -986,7 +986,7 @@ static char *plant_version(fixture *f)
     for (size_t i = 0; i < 6; i++) {
         char *p = tu_pathf("%s/%s", evil, files[i]);
         assert_int_equal(
-            leec_file_write_atomic(p, META_HOOK, strlen(META_HOOK), 0600),
+            Leec_file_write_atomic(p, META_HOOK, strlen(META_HOOK), 0600),
             LEEC_OK);
         free(p);
     }
@@ -1205,13 +1205,13 @@ static void test_version_files_checked(void **state)
         assert_int_equal(chown(meta, 0, 0), 0);
     }
     /* A link, even to a file of ours. */
-    assert_int_equal(leec_file_write_atomic(outside, "{}", 2, 0600), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(outside, "{}", 2, 0600), LEEC_OK);
     assert_int_equal(unlink(meta), 0);
     assert_int_equal(symlink(outside, meta), 0);
     assert_int_equal(leec_store_read_meta(s, "m.example", &a), LEEC_E_STORE);
     assert_why(leec_store_errmsg(s), meta, "is a symbolic link");
     assert_int_equal(unlink(meta), 0);
-    assert_int_equal(leec_file_write_atomic(meta, "{}", 2, 0644), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(meta, "{}", 2, 0644), LEEC_OK);
 
     /* The key: readable by its group is an administrator's choice. */
     assert_int_equal(chmod(key, 0640), 0);

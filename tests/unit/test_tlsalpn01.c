@@ -82,9 +82,9 @@ static int setup_addr(void **state, const char *addr)
     f->ctx = leec_ctx_new();
     if (!f->ctx)
         return -1;
-    leec_ctx_set_clock(f->ctx, fake_clock, f);
+    Leec_ctx_set_clock(f->ctx, fake_clock, f);
     leec_ctx_set_log(f->ctx, capture_log, f, LEEC_LOG_DEBUG);
-    f->s = leec_tlsalpn01_solver_new(f->ctx, addr, &err);
+    f->s = Leec_tlsalpn01_solver_new(f->ctx, addr, &err);
     if (!f->s || err != LEEC_OK)
         return -1;
     *state = f;
@@ -155,7 +155,7 @@ static int connect_to(fixture *f, int family)
 {
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
-    int port = leec_tlsalpn01_solver_port(f->s);
+    int port = Leec_tlsalpn01_solver_port(f->s);
     int fd = -1;
     int rc = 0;
 
@@ -246,9 +246,9 @@ done:
     SSL_CTX_free(cctx);
     close(fd);
     /* Let the server notice the end of the connection. */
-    for (int i = 0; i < 100 && leec_tlsalpn01_solver_connections(f->s); i++)
+    for (int i = 0; i < 100 && Leec_tlsalpn01_solver_connections(f->s); i++)
         turn(f, -1, 0, 10);
-    assert_int_equal(leec_tlsalpn01_solver_connections(f->s), 0);
+    assert_int_equal(Leec_tlsalpn01_solver_connections(f->s), 0);
     return res;
 }
 
@@ -296,7 +296,7 @@ static void check_cert(X509 *x, const char *dns, const unsigned char *ip,
     ext = X509_get_ext(x, idx);
     assert_int_equal(X509_EXTENSION_get_critical(ext), 1);
     data = X509_EXTENSION_get_data(ext);
-    leec_sha256(key_auth, strlen(key_auth), want + 2);
+    Leec_sha256(key_auth, strlen(key_auth), want + 2);
     assert_int_equal(ASN1_STRING_length(data), sizeof want);
     assert_memory_equal(ASN1_STRING_get0_data(data), want, sizeof want);
 
@@ -365,8 +365,8 @@ static void test_digest_from_challenge(void **state)
     void *op = NULL;
     hs_result r;
 
-    leec_sha256(KEYAUTH, strlen(KEYAUTH), d);
-    b64 = leec_b64url_encode(d, sizeof d);
+    Leec_sha256(KEYAUTH, strlen(KEYAUTH), d);
+    b64 = Leec_b64url_encode(d, sizeof d);
     assert_non_null(b64);
     op = present(f, IDENT, NULL, b64); /* no key_auth: the digest is used */
     r = validate(f, IDENT);
@@ -541,15 +541,15 @@ static void test_idle_timeout(void **state)
     char c = 0;
     ssize_t n = 0;
 
-    for (int i = 0; i < 100 && !leec_tlsalpn01_solver_connections(f->s); i++)
+    for (int i = 0; i < 100 && !Leec_tlsalpn01_solver_connections(f->s); i++)
         turn(f, -1, 0, 10);
-    assert_int_equal(leec_tlsalpn01_solver_connections(f->s), 1);
+    assert_int_equal(Leec_tlsalpn01_solver_connections(f->s), 1);
     f->now += 9000;
     turn(f, -1, 0, 0);
-    assert_int_equal(leec_tlsalpn01_solver_connections(f->s), 1);
+    assert_int_equal(Leec_tlsalpn01_solver_connections(f->s), 1);
     f->now += 1001;
     turn(f, -1, 0, 0);
-    assert_int_equal(leec_tlsalpn01_solver_connections(f->s), 0);
+    assert_int_equal(Leec_tlsalpn01_solver_connections(f->s), 0);
     /* The client sees the end of the connection. */
     {
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -582,10 +582,10 @@ static void test_connection_limit(void **state)
             if (poll(&p, 1, 0) == 1)
                 closed++;
         }
-        if (closed >= 6 && leec_tlsalpn01_solver_connections(f->s) >= 64)
+        if (closed >= 6 && Leec_tlsalpn01_solver_connections(f->s) >= 64)
             break;
     }
-    assert_int_equal(leec_tlsalpn01_solver_connections(f->s), 64);
+    assert_int_equal(Leec_tlsalpn01_solver_connections(f->s), 64);
     assert_int_equal(closed, 6);
 
     f->s->ops->destroy(f->s);
@@ -638,17 +638,17 @@ static void test_bad_addresses(void **state)
     assert_non_null(ctx);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err = LEEC_OK;
-        assert_null(leec_tlsalpn01_solver_new(ctx, bad[i], &err));
+        assert_null(Leec_tlsalpn01_solver_new(ctx, bad[i], &err));
         assert_int_equal(err, LEEC_E_INVALID_ARG);
     }
-    assert_null(leec_tlsalpn01_solver_new(ctx, NULL, &err));
+    assert_null(Leec_tlsalpn01_solver_new(ctx, NULL, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
 
     /* The port the fixture holds is taken. */
     leec_ctx_set_log(ctx, capture_log, f, LEEC_LOG_ERROR);
     snprintf(addr, sizeof addr, "127.0.0.1:%d",
-             leec_tlsalpn01_solver_port(f->s));
-    assert_null(leec_tlsalpn01_solver_new(ctx, addr, &err));
+             Leec_tlsalpn01_solver_port(f->s));
+    assert_null(Leec_tlsalpn01_solver_new(ctx, addr, &err));
     assert_int_equal(err, LEEC_E_ADDR_IN_USE); /* the code says it all */
     leec_ctx_free(ctx);
 }

@@ -66,9 +66,9 @@ static void test_present_and_cleanup(void **state)
     char *data = NULL;
     size_t len = 0;
 
-    assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
+    assert_int_equal(Leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
                      LEEC_OK);
-    assert_int_equal(leec_file_read(file, 4096, &data, &len), LEEC_OK);
+    assert_int_equal(Leec_file_read(file, 4096, &data, &len), LEEC_OK);
     assert_int_equal(len, strlen(KEYAUTH));
     assert_string_equal(data, KEYAUTH);
     free(data);
@@ -79,16 +79,16 @@ static void test_present_and_cleanup(void **state)
     assert_int_equal(tu_count_entries(ac), 1);
 
     /* Presenting again (a retried challenge) just rewrites it. */
-    assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
+    assert_int_equal(Leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
                      LEEC_OK);
     assert_int_equal(tu_count_entries(ac), 1);
 
-    assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_OK);
+    assert_int_equal(Leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_OK);
     assert_int_equal(access(file, F_OK), -1);
     assert_int_equal(errno, ENOENT);
     /* The folders stay; a second cleanup is not an error. */
     assert_int_equal(tu_count_entries(ac), 0);
-    assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_OK);
+    assert_int_equal(Leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_OK);
 
     free(file);
     free(wk);
@@ -102,9 +102,9 @@ static void test_trailing_slash_webroot(void **state)
     char *file =
         tu_pathf("%s/.well-known/acme-challenge/%s", f->webroot, TOKEN);
 
-    assert_int_equal(leec_webroot_present(root, TOKEN, KEYAUTH, NULL), LEEC_OK);
+    assert_int_equal(Leec_webroot_present(root, TOKEN, KEYAUTH, NULL), LEEC_OK);
     assert_int_equal(access(file, R_OK), 0);
-    assert_int_equal(leec_webroot_cleanup(root, TOKEN, NULL), LEEC_OK);
+    assert_int_equal(Leec_webroot_cleanup(root, TOKEN, NULL), LEEC_OK);
     assert_int_equal(access(file, F_OK), -1);
 
     free(root);
@@ -123,9 +123,9 @@ static void test_bad_tokens(void **state)
     long_token[sizeof long_token - 1] = '\0';
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(
-            leec_webroot_present(f->webroot, bad[i], KEYAUTH, NULL),
+            Leec_webroot_present(f->webroot, bad[i], KEYAUTH, NULL),
             LEEC_E_INVALID_ARG);
-        assert_int_equal(leec_webroot_cleanup(f->webroot, bad[i], NULL),
+        assert_int_equal(Leec_webroot_cleanup(f->webroot, bad[i], NULL),
                          LEEC_E_INVALID_ARG);
     }
     /* Nothing at all was written: not even the folders. */
@@ -140,17 +140,17 @@ static void test_bad_webroot(void **state)
     char *plain = tu_pathf("%s/plain", f->dir);
 
     /* A missing webroot is not created. */
-    assert_int_equal(leec_webroot_present(missing, TOKEN, KEYAUTH, NULL),
+    assert_int_equal(Leec_webroot_present(missing, TOKEN, KEYAUTH, NULL),
                      LEEC_E_IO);
     assert_int_equal(access(missing, F_OK), -1);
-    assert_int_equal(leec_file_write_atomic(plain, "x", 1, 0644), LEEC_OK);
-    assert_int_equal(leec_webroot_present(plain, TOKEN, KEYAUTH, NULL),
+    assert_int_equal(Leec_file_write_atomic(plain, "x", 1, 0644), LEEC_OK);
+    assert_int_equal(Leec_webroot_present(plain, TOKEN, KEYAUTH, NULL),
                      LEEC_E_IO);
-    assert_int_equal(leec_webroot_present(NULL, TOKEN, KEYAUTH, NULL),
+    assert_int_equal(Leec_webroot_present(NULL, TOKEN, KEYAUTH, NULL),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_webroot_present(f->webroot, TOKEN, NULL, NULL),
+    assert_int_equal(Leec_webroot_present(f->webroot, TOKEN, NULL, NULL),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(leec_webroot_cleanup(NULL, TOKEN, NULL),
+    assert_int_equal(Leec_webroot_cleanup(NULL, TOKEN, NULL),
                      LEEC_E_INVALID_ARG);
 
     free(missing);
@@ -164,8 +164,8 @@ static void test_cleanup_io_error(void **state)
         tu_pathf("%s/.well-known/acme-challenge/%s", f->webroot, TOKEN);
 
     /* A folder where the file should be cannot be unlinked. */
-    assert_int_equal(leec_mkdir_p(file, 0755), LEEC_OK);
-    assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_E_IO);
+    assert_int_equal(Leec_mkdir_p(file, 0755), LEEC_OK);
+    assert_int_equal(Leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_E_IO);
     free(file);
 }
 
@@ -202,7 +202,7 @@ static void test_foreign_links_refused(void **state)
     /* .well-known -> target */
     assert_int_equal(symlink(target, wk), 0);
     assert_int_equal(lchown(wk, NOBODY, NOBODY), 0);
-    assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH, &why),
+    assert_int_equal(Leec_webroot_present(f->webroot, TOKEN, KEYAUTH, &why),
                      LEEC_E_IO);
     assert_why(why, "/www/.well-known is a symbolic link owned by uid 65534",
                "not followed");
@@ -211,9 +211,9 @@ static void test_foreign_links_refused(void **state)
     char *tac = tu_pathf("%s/acme-challenge", target);
     char *tfile = tu_pathf("%s/%s", tac, TOKEN);
     assert_int_equal(mkdir(tac, 0755), 0);
-    assert_int_equal(leec_file_write_atomic(tfile, "theirs", 6, 0644), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(tfile, "theirs", 6, 0644), LEEC_OK);
     why = NULL;
-    assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN, &why), LEEC_E_IO);
+    assert_int_equal(Leec_webroot_cleanup(f->webroot, TOKEN, &why), LEEC_E_IO);
     assert_why(why, "uid 65534", NULL);
     assert_int_equal(access(tfile, F_OK), 0);
     assert_int_equal(unlink(wk), 0);
@@ -223,14 +223,14 @@ static void test_foreign_links_refused(void **state)
     assert_int_equal(symlink(tac, ac), 0);
     assert_int_equal(lchown(ac, NOBODY, NOBODY), 0);
     why = NULL;
-    assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH, &why),
+    assert_int_equal(Leec_webroot_present(f->webroot, TOKEN, KEYAUTH, &why),
                      LEEC_E_IO);
     assert_why(why, "/www/.well-known/acme-challenge is a symbolic link",
                "uid 65534");
-    assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_E_IO);
+    assert_int_equal(Leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_E_IO);
     assert_int_equal(tu_count_entries(tac), 1);
     char *data = NULL;
-    assert_int_equal(leec_file_read(tfile, 100, &data, NULL), LEEC_OK);
+    assert_int_equal(Leec_file_read(tfile, 100, &data, NULL), LEEC_OK);
     assert_string_equal(data, "theirs");
     free(data);
 
@@ -252,10 +252,10 @@ static void test_own_links_followed(void **state)
 
     /* Relative, as `ln -s ../shared` makes it. */
     assert_int_equal(symlink("../shared", wk), 0);
-    assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
+    assert_int_equal(Leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
                      LEEC_OK);
     assert_int_equal(access(file, R_OK), 0);
-    assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_OK);
+    assert_int_equal(Leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_OK);
     assert_int_equal(access(file, F_OK), -1);
     free(shared);
     free(wk);
@@ -273,29 +273,29 @@ static void test_token_link_replaced(void **state)
     char *data = NULL;
     struct stat st;
 
-    assert_int_equal(leec_file_write_atomic(outside, "keep", 4, 0600), LEEC_OK);
-    assert_int_equal(leec_mkdir_p(ac, 0755), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(outside, "keep", 4, 0600), LEEC_OK);
+    assert_int_equal(Leec_mkdir_p(ac, 0755), LEEC_OK);
     assert_int_equal(symlink(outside, file), 0);
-    assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
+    assert_int_equal(Leec_webroot_present(f->webroot, TOKEN, KEYAUTH, NULL),
                      LEEC_OK);
     assert_int_equal(lstat(file, &st), 0);
     assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(leec_file_read(outside, 100, &data, NULL), LEEC_OK);
+    assert_int_equal(Leec_file_read(outside, 100, &data, NULL), LEEC_OK);
     assert_string_equal(data, "keep");
     free(data);
 
     assert_int_equal(unlink(file), 0);
     assert_int_equal(symlink(outside, file), 0);
-    assert_int_equal(leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_OK);
+    assert_int_equal(Leec_webroot_cleanup(f->webroot, TOKEN, NULL), LEEC_OK);
     assert_int_equal(lstat(file, &st), -1);
     assert_int_equal(access(outside, F_OK), 0);
 
     /* Something else than a folder at .well-known. */
     char *wk = tu_pathf("%s/.well-known", f->webroot);
     assert_int_equal(tu_rmtree(wk), 0);
-    assert_int_equal(leec_file_write_atomic(wk, "x", 1, 0644), LEEC_OK);
+    assert_int_equal(Leec_file_write_atomic(wk, "x", 1, 0644), LEEC_OK);
     char *why = NULL;
-    assert_int_equal(leec_webroot_present(f->webroot, TOKEN, KEYAUTH, &why),
+    assert_int_equal(Leec_webroot_present(f->webroot, TOKEN, KEYAUTH, &why),
                      LEEC_E_IO);
     assert_why(why, "/www/.well-known is not a folder", NULL);
     free(wk);

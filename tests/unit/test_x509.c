@@ -106,16 +106,16 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     time_t now = time(NULL);
-    if (!f || leec_key_generate(LEEC_KEY_EC256, &f->ca_key) != LEEC_OK ||
-        leec_key_generate(LEEC_KEY_EC256, &f->ca2_key) != LEEC_OK ||
-        leec_key_generate(LEEC_KEY_EC256, &f->leaf_key) != LEEC_OK ||
-        leec_key_generate(LEEC_KEY_EC256, &f->other_key) != LEEC_OK)
+    if (!f || Leec_key_generate(LEEC_KEY_EC256, &f->ca_key) != LEEC_OK ||
+        Leec_key_generate(LEEC_KEY_EC256, &f->ca2_key) != LEEC_OK ||
+        Leec_key_generate(LEEC_KEY_EC256, &f->leaf_key) != LEEC_OK ||
+        Leec_key_generate(LEEC_KEY_EC256, &f->other_key) != LEEC_OK)
         return -1;
-    f->ca = make_cert("Test CA", "leec", leec_key_evp(f->ca_key), NULL,
-                      leec_key_evp(f->ca_key), NULL, now - DAY, now + 30 * DAY,
+    f->ca = make_cert("Test CA", "leec", Leec_key_evp(f->ca_key), NULL,
+                      Leec_key_evp(f->ca_key), NULL, now - DAY, now + 30 * DAY,
                       1, true);
-    f->ca2 = make_cert("Test CA", "leec", leec_key_evp(f->ca2_key), NULL,
-                       leec_key_evp(f->ca2_key), NULL, now - DAY,
+    f->ca2 = make_cert("Test CA", "leec", Leec_key_evp(f->ca2_key), NULL,
+                       Leec_key_evp(f->ca2_key), NULL, now - DAY,
                        now + 30 * DAY, 2, true);
     f->ca_pem = to_pem(f->ca);
     f->ca2_pem = to_pem(f->ca2);
@@ -126,10 +126,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    leec_key_free(f->ca_key);
-    leec_key_free(f->ca2_key);
-    leec_key_free(f->leaf_key);
-    leec_key_free(f->other_key);
+    Leec_key_free(f->ca_key);
+    Leec_key_free(f->ca2_key);
+    Leec_key_free(f->leaf_key);
+    Leec_key_free(f->other_key);
     X509_free(f->ca);
     X509_free(f->ca2);
     free(f->ca_pem);
@@ -143,7 +143,7 @@ static char *leaf_pem(struct fixture *f, EVP_PKEY *pub, const char *sans)
 {
     time_t now = time(NULL);
     X509 *x =
-        make_cert("a.example", NULL, pub, f->ca, leec_key_evp(f->ca_key), sans,
+        make_cert("a.example", NULL, pub, f->ca, Leec_key_evp(f->ca_key), sans,
                   now - HOUR, now + 90 * DAY, 0x0abcdef12345L, false);
     char *s = to_pem(x);
     X509_free(x);
@@ -153,9 +153,9 @@ static char *leaf_pem(struct fixture *f, EVP_PKEY *pub, const char *sans)
 static char *concat3(const char *a, const char *b, const char *c)
 {
     leec_buf buf;
-    leec_buf_init(&buf, 0);
-    assert_int_equal(leec_buf_printf(&buf, "%s%s%s", a, b, c), LEEC_OK);
-    return leec_buf_steal(&buf);
+    Leec_buf_init(&buf, 0);
+    assert_int_equal(Leec_buf_printf(&buf, "%s%s%s", a, b, c), LEEC_OK);
+    return Leec_buf_steal(&buf);
 }
 
 /* ------------------------------------------------------------------ */
@@ -163,35 +163,35 @@ static char *concat3(const char *a, const char *b, const char *c)
 static void test_split_two(void **state)
 {
     struct fixture *f = *state;
-    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example");
+    char *leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example");
     char *mid = concat3(leaf, "\n\r\n  \t\n", f->ca_pem);
     char *all = concat3("\n  ", mid, "\n\n");
     char **certs = NULL;
     size_t n = 0;
 
-    assert_int_equal(leec_pem_split_chain(all, strlen(all), &certs, &n),
+    assert_int_equal(Leec_pem_split_chain(all, strlen(all), &certs, &n),
                      LEEC_OK);
     assert_int_equal(n, 2);
     assert_string_equal(certs[0], leaf);
     assert_string_equal(certs[1], f->ca_pem);
-    leec_strv_free(certs, n);
+    Leec_strv_free(certs, n);
     certs = NULL;
 
     /* Blocks back to back, no newline between END and BEGIN. */
     free(mid);
     mid = concat3(leaf, "", f->ca_pem);
     mid[strlen(leaf) - 1] = ' '; /* the newline after the leaf's END */
-    assert_int_equal(leec_pem_split_chain(mid, strlen(mid), &certs, &n),
+    assert_int_equal(Leec_pem_split_chain(mid, strlen(mid), &certs, &n),
                      LEEC_OK);
     assert_int_equal(n, 2);
-    leec_strv_free(certs, n);
+    Leec_strv_free(certs, n);
 
     /* len bounds the input: only the first block. */
-    assert_int_equal(leec_pem_split_chain(all, strlen(leaf) + 3, &certs, &n),
+    assert_int_equal(Leec_pem_split_chain(all, strlen(leaf) + 3, &certs, &n),
                      LEEC_OK);
     assert_int_equal(n, 1);
-    leec_strv_free(certs, n);
-    leec_strv_free(NULL, 0);
+    Leec_strv_free(certs, n);
+    Leec_strv_free(NULL, 0);
     free(leaf);
     free(mid);
     free(all);
@@ -201,7 +201,7 @@ static void expect_not_chain(const char *pem)
 {
     char **certs = NULL;
     size_t n = 7;
-    assert_int_equal(leec_pem_split_chain(pem, strlen(pem), &certs, &n),
+    assert_int_equal(Leec_pem_split_chain(pem, strlen(pem), &certs, &n),
                      LEEC_E_PROTOCOL);
     assert_null(certs);
     assert_int_equal(n, 0);
@@ -210,7 +210,7 @@ static void expect_not_chain(const char *pem)
 static void test_split_rejects(void **state)
 {
     struct fixture *f = *state;
-    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example");
+    char *leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example");
     char *s = NULL;
     char *bad = NULL;
 
@@ -278,16 +278,16 @@ static void test_split_bound(void **state)
     char **certs = NULL;
     size_t n = 0;
 
-    leec_buf_init(&buf, 0);
+    Leec_buf_init(&buf, 0);
     for (int i = 0; i < 16; i++)
-        assert_int_equal(leec_buf_append_str(&buf, f->ca_pem), LEEC_OK);
-    assert_int_equal(leec_pem_split_chain(buf.data, buf.len, &certs, &n),
+        assert_int_equal(Leec_buf_append_str(&buf, f->ca_pem), LEEC_OK);
+    assert_int_equal(Leec_pem_split_chain(buf.data, buf.len, &certs, &n),
                      LEEC_OK);
     assert_int_equal(n, 16);
-    leec_strv_free(certs, n);
-    assert_int_equal(leec_buf_append_str(&buf, f->ca_pem), LEEC_OK);
+    Leec_strv_free(certs, n);
+    assert_int_equal(Leec_buf_append_str(&buf, f->ca_pem), LEEC_OK);
     expect_not_chain(buf.data);
-    leec_buf_free(&buf);
+    Leec_buf_free(&buf);
 }
 
 /* ------------------------------------------------------------------ */
@@ -295,7 +295,7 @@ static void test_split_bound(void **state)
 static void test_check_ok(void **state)
 {
     struct fixture *f = *state;
-    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key),
+    char *leaf = leaf_pem(f, Leec_key_evp(f->leaf_key),
                           "DNS:a.example,DNS:WWW.a.example,IP:192.0.2.1,"
                           "IP:2001:db8::1");
     /* Other order, other case, another spelling of the IPv6 address. */
@@ -304,9 +304,9 @@ static void test_check_ok(void **state)
     char *why = NULL;
 
     assert_int_equal(
-        leec_cert_check(leaf, f->ca_pem, f->leaf_key, names, 4, &why), LEEC_OK);
+        Leec_cert_check(leaf, f->ca_pem, f->leaf_key, names, 4, &why), LEEC_OK);
     assert_null(why);
-    assert_int_equal(leec_cert_check(leaf, NULL, f->leaf_key, names, 4, &why),
+    assert_int_equal(Leec_cert_check(leaf, NULL, f->leaf_key, names, 4, &why),
                      LEEC_OK);
     assert_null(why);
     free(leaf);
@@ -315,7 +315,7 @@ static void test_check_ok(void **state)
 static void test_chain_accept(void **state)
 {
     struct fixture *f = *state;
-    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example");
+    char *leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example");
     const char *names[] = {"a.example"};
     char *body = NULL, *l = NULL, *iss = NULL, *why = NULL;
     size_t len = strlen(leaf) + strlen(f->ca_pem) + 2;
@@ -323,10 +323,10 @@ static void test_chain_accept(void **state)
     assert_non_null(body);
     snprintf(body, len, "%s\n%s", leaf, f->ca_pem);
 
-    leec_x509_cache *cache = leec_x509_cache_new();
+    leec_x509_cache *cache = Leec_x509_cache_new();
     assert_non_null(cache);
     for (int round = 0; round < 3; round++) { /* parsed, then cached */
-        assert_int_equal(leec_chain_accept(body, strlen(body), f->leaf_key,
+        assert_int_equal(Leec_chain_accept(body, strlen(body), f->leaf_key,
                                            names, 1, cache, &l, &iss, &why),
                          LEEC_OK);
         assert_string_equal(l, leaf);
@@ -334,8 +334,8 @@ static void test_chain_accept(void **state)
         free(l);
         free(iss);
     }
-    leec_x509_cache_free(cache);
-    assert_int_equal(leec_chain_accept(body, strlen(body), f->leaf_key, names,
+    Leec_x509_cache_free(cache);
+    assert_int_equal(Leec_chain_accept(body, strlen(body), f->leaf_key, names,
                                        1, NULL, &l, &iss, &why),
                      LEEC_OK);
     assert_string_equal(l, leaf);
@@ -346,7 +346,7 @@ static void test_chain_accept(void **state)
 
     /* Wrong key: refused with the reason, nothing handed back. */
     l = iss = NULL;
-    assert_int_equal(leec_chain_accept(body, strlen(body), f->other_key, names,
+    assert_int_equal(Leec_chain_accept(body, strlen(body), f->other_key, names,
                                        1, NULL, &l, &iss, &why),
                      LEEC_E_CERT_MISMATCH);
     assert_null(l);
@@ -356,7 +356,7 @@ static void test_chain_accept(void **state)
     why = NULL;
 
     /* Not a chain. */
-    assert_int_equal(leec_chain_accept("junk", 4, f->leaf_key, names, 1, NULL,
+    assert_int_equal(Leec_chain_accept("junk", 4, f->leaf_key, names, 1, NULL,
                                        &l, &iss, &why),
                      LEEC_E_PROTOCOL);
     assert_null(why);
@@ -369,7 +369,7 @@ static void expect_mismatch(const char *leaf, const char *issuer,
                             size_t n, const char *want)
 {
     char *why = NULL;
-    assert_int_equal(leec_cert_check(leaf, issuer, key, names, n, &why),
+    assert_int_equal(Leec_cert_check(leaf, issuer, key, names, n, &why),
                      LEEC_E_CERT_MISMATCH);
     assert_non_null(why);
     assert_string_equal(why, want);
@@ -380,7 +380,7 @@ static void expect_mismatch(const char *leaf, const char *issuer,
 static void test_check_wrong_key(void **state)
 {
     struct fixture *f = *state;
-    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example");
+    char *leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example");
     const char *names[] = {"a.example"};
     expect_mismatch(leaf, f->ca_pem, f->other_key, names, 1,
                     "certificate public key does not match the private key");
@@ -391,7 +391,7 @@ static void test_check_names(void **state)
 {
     struct fixture *f = *state;
     char *leaf =
-        leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example,DNS:c.example");
+        leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example,DNS:c.example");
     const char *missing[] = {"a.example", "c.example", "b.example"};
     const char *extra[] = {"a.example"};
     const char *both[] = {"a.example", "b.example"};
@@ -409,7 +409,7 @@ static void test_check_names(void **state)
     free(leaf);
 
     /* An IP in the certificate does not stand for the same text as DNS. */
-    leaf = leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example,IP:10.0.0.1");
+    leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example,IP:10.0.0.1");
     {
         const char *dns_only[] = {"a.example", "10.0.0.2"};
         expect_mismatch(leaf, NULL, f->leaf_key, dns_only, 2,
@@ -419,7 +419,7 @@ static void test_check_names(void **state)
     free(leaf);
 
     /* No SAN extension at all. */
-    leaf = leaf_pem(f, leec_key_evp(f->leaf_key), NULL);
+    leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), NULL);
     expect_mismatch(leaf, NULL, f->leaf_key, extra, 1,
                     "certificate names differ: missing a.example");
     free(leaf);
@@ -428,7 +428,7 @@ static void test_check_names(void **state)
 static void test_check_many_names_capped(void **state)
 {
     struct fixture *f = *state;
-    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example");
+    char *leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example");
     const char *names[12];
     char store[12][16];
     char *why = NULL;
@@ -438,7 +438,7 @@ static void test_check_many_names_capped(void **state)
         snprintf(store[i], sizeof store[i], "n%d.example", i);
         names[i] = store[i];
     }
-    assert_int_equal(leec_cert_check(leaf, NULL, f->leaf_key, names, 12, &why),
+    assert_int_equal(Leec_cert_check(leaf, NULL, f->leaf_key, names, 12, &why),
                      LEEC_E_CERT_MISMATCH);
     assert_string_equal(why, "certificate names differ: missing n1.example "
                              "n2.example n3.example n4.example n5.example "
@@ -450,11 +450,11 @@ static void test_check_many_names_capped(void **state)
 static void test_check_issuer(void **state)
 {
     struct fixture *f = *state;
-    char *leaf = leaf_pem(f, leec_key_evp(f->leaf_key), "DNS:a.example");
+    char *leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example");
     const char *names[] = {"a.example"};
     time_t now = time(NULL);
-    X509 *other = make_cert("Other CA", NULL, leec_key_evp(f->other_key), NULL,
-                            leec_key_evp(f->other_key), NULL, now - DAY,
+    X509 *other = make_cert("Other CA", NULL, Leec_key_evp(f->other_key), NULL,
+                            Leec_key_evp(f->other_key), NULL, now - DAY,
                             now + DAY, 9, true);
     char *other_pem = to_pem(other);
 
@@ -478,11 +478,11 @@ static void test_check_validity(void **state)
     struct fixture *f = *state;
     const char *names[] = {"a.example"};
     time_t now = time(NULL);
-    X509 *old = make_cert("a.example", NULL, leec_key_evp(f->leaf_key), f->ca,
-                          leec_key_evp(f->ca_key), "DNS:a.example",
+    X509 *old = make_cert("a.example", NULL, Leec_key_evp(f->leaf_key), f->ca,
+                          Leec_key_evp(f->ca_key), "DNS:a.example",
                           now - 10 * DAY, now - DAY, 3, false);
-    X509 *future = make_cert("a.example", NULL, leec_key_evp(f->leaf_key),
-                             f->ca, leec_key_evp(f->ca_key), "DNS:a.example",
+    X509 *future = make_cert("a.example", NULL, Leec_key_evp(f->leaf_key),
+                             f->ca, Leec_key_evp(f->ca_key), "DNS:a.example",
                              now + DAY, now + 10 * DAY, 4, false);
     char *old_pem = to_pem(old);
     char *future_pem = to_pem(future);
@@ -506,8 +506,8 @@ static void test_cert_info(void **state)
     struct fixture *f = *state;
     time_t nb = 1700000000;
     time_t na = 1700000000 + 90 * DAY;
-    X509 *x = make_cert("a.example", NULL, leec_key_evp(f->leaf_key), f->ca,
-                        leec_key_evp(f->ca_key),
+    X509 *x = make_cert("a.example", NULL, Leec_key_evp(f->leaf_key), f->ca,
+                        Leec_key_evp(f->ca_key),
                         "DNS:a.example,DNS:B.example,IP:192.0.2.1,"
                         "IP:2001:db8::1,email:x@a.example",
                         nb, na, 0x0abcdef12345L, false);
@@ -543,11 +543,11 @@ static void test_cert_info_key_kinds(void **state)
     char *pem = NULL;
     leec_cert_info *info = NULL;
 
-    assert_int_equal(leec_key_generate(LEEC_KEY_RSA2048, &rsa), LEEC_OK);
-    assert_int_equal(leec_key_generate(LEEC_KEY_EC384, &ec384), LEEC_OK);
+    assert_int_equal(Leec_key_generate(LEEC_KEY_RSA2048, &rsa), LEEC_OK);
+    assert_int_equal(Leec_key_generate(LEEC_KEY_EC384, &ec384), LEEC_OK);
     assert_non_null(ed);
 
-    pem = leaf_pem(f, leec_key_evp(rsa), "DNS:a.example");
+    pem = leaf_pem(f, Leec_key_evp(rsa), "DNS:a.example");
     assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info), LEEC_OK);
     assert_string_equal(info->key_type, "RSA");
     assert_string_equal(info->key_detail, "2048 bits");
@@ -555,7 +555,7 @@ static void test_cert_info_key_kinds(void **state)
     leec_cert_info_free(info);
     free(pem);
 
-    pem = leaf_pem(f, leec_key_evp(ec384), "DNS:a.example");
+    pem = leaf_pem(f, Leec_key_evp(ec384), "DNS:a.example");
     assert_int_equal(leec_cert_info_from_pem(pem, strlen(pem), &info), LEEC_OK);
     assert_string_equal(info->key_type, "EC");
     assert_string_equal(info->key_detail, "P-384");
@@ -578,8 +578,8 @@ static void test_cert_info_key_kinds(void **state)
     assert_int_equal(leec_cert_info_from_pem("", 0, &info), LEEC_E_INVALID_ARG);
 
     EVP_PKEY_free(ed);
-    leec_key_free(rsa);
-    leec_key_free(ec384);
+    Leec_key_free(rsa);
+    Leec_key_free(ec384);
 }
 
 int main(void)
