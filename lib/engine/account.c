@@ -13,12 +13,11 @@
 #include "acme/problem.h"
 #include "store/store.h"
 
+/* The agents waiting look again from perform, each in its own driver:
+ * never from inside another agent's step. */
 static void wake_agents(leec_ctx *ctx)
 {
-    /* Agents may finish (and be freed by a callback) while we walk: index
-     * loop over the live array, frees are deferred during perform. */
-    for (size_t i = 0; i < ctx->nagents; i++)
-        Leec_agent_account_ready(ctx->agents[i]);
+    ctx->wake_agents = true;
 }
 
 static void unlock_account(leec_ctx *ctx)

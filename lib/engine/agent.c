@@ -1,14 +1,53 @@
 /*
- * The agent: one certificate's state machine (LEEC's FSM). Every transition
- * goes through go(); each state has one function that starts its work
- * (enter_*) and one that consumes the CA's answer (on_*). The next state
- * always follows the status the CA reports for the order or authorization.
+ * The agent: one certificate's state machine (LEEC's FSM), driven as curl's
+ * multi_runsingle drives an easy handle. A transition only records the next
+ * state (set_state); Leec_agent_run, the driver, is the one place where it
+ * takes effect: it reports it (on_state), runs the new state's step, and
+ * goes on until a step waits for an event. Events (an answer from the CA,
+ * a deadline, a solver reporting, the account or an order slot becoming
+ * available) are handled by the state they come to, which records what
+ * comes next, then the driver runs: nothing recurses into a transition.
+ * The next state always follows the status the CA reports for the order
+ * or the authorization.
  *
- *   IDLE -> CHECK_EXISTING [-> RENEWAL_INFO] -> WAIT_ACCOUNT -> QUEUED
- *        -> NEW_ORDER -> FETCH_AUTHZ -> PRESENT -> RESPOND -> AUTHZ_POLL
- *        -> FINALIZE -> ORDER_POLL -> DOWNLOAD -> INSTALL -> DONE
- *   (any state -> FAILED; CHECK_EXISTING or RENEWAL_INFO -> DONE when the
- *   installed certificate is kept)
+ *   state           its step                           left on (to)
+ *   IDLE            -                                  leec_agent_start's first
+ *                                                      perform (CHECK_EXISTING)
+ *   CHECK_EXISTING  looks at the installed version     at once: fresh (DONE),
+ *                   (agent_due.c)                      backing off (DONE),
+ *                                                      due or new
+ *                                                      (WAIT_ACCOUNT), asks
+ *                                                      the CA (RENEWAL_INFO)
+ *   RENEWAL_INFO    the directory, then GET            the answer, or the
+ *                   renewalInfo (agent_due.c)          directory failing (DONE
+ *                                                      or WAIT_ACCOUNT)
+ *   WAIT_ACCOUNT    the context's account              the account ready
+ *                                                      (QUEUED) or failed
+ *                                                      (FAILED)
+ *   QUEUED          an order slot of the governor,     slot and lock
+ * (NEW_ORDER), then the certificate's lock, then  another process's a second
+ * look under it             version (DONE), lock timeout (FAILED) NEW_ORDER
+ * POST newOrder                      its answer (FETCH_AUTHZ, FINALIZE,
+ *                                                      ORDER_POLL, or again:
+ *                                                      WAIT_ACCOUNT, NEW_ORDER)
+ *   FETCH_AUTHZ     POST-as-GET each authorization     the last answer
+ *                                                      (PRESENT, AUTHZ_POLL,
+ *                                                      FINALIZE)
+ *   PRESENT         the solver presents each challenge every solver reported
+ *                                                      (RESPOND)
+ *   RESPOND         POST {} to each challenge          the last answer
+ *                                                      (AUTHZ_POLL)
+ *   AUTHZ_POLL      polls what is pending, growing     all valid (FINALIZE)
+ *                   back-off or Retry-After
+ *   FINALIZE        the key, the CSR, POST finalize    its answer (ORDER_POLL,
+ *                                                      DOWNLOAD)
+ *   ORDER_POLL      polls the order                    valid (DOWNLOAD)
+ *   DOWNLOAD        the chain (and alternates)         accepted (INSTALL)
+ *   INSTALL         installs the version in the store  at once (DONE)
+ *   DONE, FAILED    ends: clean-ups, the lock and slot given back, hooks,
+ *                   on_done (which may free the agent)
+ *
+ * Any state may end in FAILED (its reason and the CA's problem kept).
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -39,11 +78,15 @@
 #define POLL_CAP_MS   10000
 #define RETRY_MAX     3 /* transient failures of one idempotent step */
 
-static void go(leec_agent *a, leec_agent_state to);
+/* ------------------------------------------------------------------ */
+/* Transitions: recorded here, made by the driver                      */
+/* ------------------------------------------------------------------ */
 
-/* ------------------------------------------------------------------ */
-/* Transitions                                                         */
-/* ------------------------------------------------------------------ */
+void Leec_agent_set_state(leec_agent *a, leec_agent_state to)
+{
+    a->next = to;
+    a->moving = true;
+}
 
 void Leec_agent_release(leec_agent *a, bool issued)
 {
@@ -52,7 +95,7 @@ void Leec_agent_release(leec_agent *a, bool issued)
         Leec_gov_order_done(a->ctx->gov, a->admitted_at,
                             (const char *const *)a->regdoms, a->nregdoms,
                             a->order_url != NULL, issued);
-        a->ctx->kick_queued = true;
+        a->ctx->wake_agents = true;
     }
     if (a->lock) {
         a->ctx->store->ops->unlock(a->ctx->store, a->lock);
@@ -68,52 +111,29 @@ void Leec_agent_stop_ordering(leec_agent *a)
     }
 }
 
-static void finish(leec_agent *a, leec_outcome outcome)
+void Leec_agent_finish(leec_agent *a, leec_outcome outcome)
 {
-    leec_ctx *ctx = a->ctx;
-    bool ordered = a->ordering;
-    Leec_agent_solvers_cleanup(a);
-    /* Under the certificate's lock (taken now if the failure came before
-     * it was): no other process has installed a version the failure could
-     * be written into. One that holds it is working on the certificate:
-     * its outcome, not ours, is the news. */
-    if (ordered && outcome == LEEC_OUTCOME_FAILED &&
-        ((a->had_cert && a->names_same) || a->repairing) &&
-        (a->lock ||
-         a->ctx->store->ops->lock(a->ctx->store, "cert", a->cert_name,
-                                  &a->lock) == LEEC_OK))
-        Leec_agent_record_failure(a);
-    Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
-    a->wait = LEEC_WAIT_NONE;
     a->outcome = outcome;
     a->deadline = -1;
-    if (outcome == LEEC_OUTCOME_ISSUED && ctx->hook_fn)
-        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_DEPLOY, a);
-    Leec_agent_stop_ordering(a);
-    go(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED : LEEC_ST_DONE);
-    /* The agent may be gone (freed by its done callback); ctx is not. */
-    if (ordered && ctx->ordering == 0 && ctx->hook_fn)
-        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_POST, NULL);
+    Leec_agent_set_state(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED
+                                                           : LEEC_ST_DONE);
 }
 
-/* The agent will order: the PRE hook first. */
-static void start_ordering(leec_agent *a)
+void Leec_agent_start_ordering(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
     if (!a->ordering) {
         a->ordering = true;
         ctx->ordering++;
+        /* The PRE hook: before anything is sent for it. */
         if (ctx->hook_fn)
             ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_PRE, a);
     }
-    go(a, LEEC_ST_WAIT_ACCOUNT);
+    Leec_agent_set_state(a, LEEC_ST_WAIT_ACCOUNT);
 }
 
-/* Fails the agent; takes ownership of problem. */
-static void fail(leec_agent *a, leec_code err, leec_problem *problem,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void fail(leec_agent *a, leec_code err, leec_problem *problem,
-                 const char *fmt, ...)
+void Leec_agent_fail(leec_agent *a, leec_code err, leec_problem *problem,
+                     const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -136,28 +156,26 @@ static void fail(leec_agent *a, leec_code err, leec_problem *problem,
              a->cert_name, leec_agent_error_message(a),
              problem && problem->detail ? ": " : "",
              problem && problem->detail ? problem->detail : "");
-    finish(a, LEEC_OUTCOME_FAILED);
+    Leec_agent_finish(a, LEEC_OUTCOME_FAILED);
 }
 
+/* ------------------------------------------------------------------ */
+/* The driver                                                          */
+/* ------------------------------------------------------------------ */
+
 static void enter_wait_account(leec_agent *a);
+static void enter_queued(leec_agent *a);
 static void send_current(leec_agent *a);
 static void enter_present(leec_agent *a);
 static void enter_finalize(leec_agent *a);
 static void enter_install(leec_agent *a);
+static void lock_then_order(leec_agent *a);
 
-static void go(leec_agent *a, leec_agent_state to)
+/* The step of the state just entered: it starts the state's work (a
+ * request, a timer, the solvers), or decides at once. */
+static void enter(leec_agent *a)
 {
-    leec_agent_state from = a->state;
-    a->state = to;
-    a->cursor = 0;
-    a->retries = 0;
-    Leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s -> %s", a->id,
-             a->cert_name, leec_state_name(from), leec_state_name(to));
-    if (a->on_state)
-        a->on_state(a->ud, a, from, to);
-    if (a->zombie)
-        return;
-    switch (to) {
+    switch (a->state) {
     case LEEC_ST_CHECK_EXISTING:
         Leec_agent_check_existing(a);
         break;
@@ -167,6 +185,9 @@ static void go(leec_agent *a, leec_agent_state to)
         break;
     case LEEC_ST_WAIT_ACCOUNT:
         enter_wait_account(a);
+        break;
+    case LEEC_ST_QUEUED:
+        enter_queued(a);
         break;
     case LEEC_ST_NEW_ORDER:
     case LEEC_ST_FETCH_AUTHZ:
@@ -184,45 +205,79 @@ static void go(leec_agent *a, leec_agent_state to)
     case LEEC_ST_PRESENT:
         enter_present(a);
         break;
-    case LEEC_ST_QUEUED:
-        Leec_agent_try_admit(a);
-        break;
     case LEEC_ST_FINALIZE:
         enter_finalize(a);
         break;
     case LEEC_ST_INSTALL:
         enter_install(a);
         break;
+    case LEEC_ST_IDLE:
     case LEEC_ST_DONE:
     case LEEC_ST_FAILED:
-        if (a->on_done)
-            a->on_done(a->ud, a, a->outcome);
-        break;
-    case LEEC_ST_IDLE:
     case LEEC_ST__COUNT:
         break;
     }
 }
 
-/* For agent_due.c: the transitions and endings above. */
-void Leec_agent_go(leec_agent *a, leec_agent_state to)
+/* DONE or FAILED: what the agent holds goes back, then the hooks and the
+ * done callback, which may free the agent (the context defers that). */
+static void ending(leec_agent *a)
 {
-    go(a, to);
+    leec_ctx *ctx = a->ctx;
+    bool ordered = a->ordering;
+    leec_outcome outcome = a->outcome;
+    Leec_acme_cancel(ctx, a->req);
+    a->req = NULL;
+    Leec_agent_solvers_cleanup(a);
+    /* Under the certificate's lock (taken now if the failure came before
+     * it was): no other process has installed a version the failure could
+     * be written into. One that holds it is working on the certificate:
+     * its outcome, not ours, is the news. */
+    if (ordered && outcome == LEEC_OUTCOME_FAILED &&
+        ((a->had_cert && a->names_same) || a->repairing) &&
+        (a->lock || ctx->store->ops->lock(ctx->store, "cert", a->cert_name,
+                                          &a->lock) == LEEC_OK))
+        Leec_agent_record_failure(a);
+    Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
+    a->wait = LEEC_WAIT_NONE;
+    a->deadline = -1;
+    if (outcome == LEEC_OUTCOME_ISSUED && ctx->hook_fn)
+        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_DEPLOY, a);
+    Leec_agent_stop_ordering(a);
+    if (a->on_done)
+        a->on_done(a->ud, a, outcome);
+    /* The agent may be gone (freed by its done callback); ctx is not. */
+    if (ordered && ctx->ordering == 0 && ctx->hook_fn)
+        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_POST, NULL);
 }
 
-void Leec_agent_finish(leec_agent *a, leec_outcome outcome)
+void Leec_agent_run(leec_agent *a)
 {
-    finish(a, outcome);
-}
-
-void Leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg)
-{
-    fail(a, err, NULL, "%s", msg);
-}
-
-void Leec_agent_start_ordering(leec_agent *a)
-{
-    start_ordering(a);
+    /* An event that comes while a step runs (a solver reporting at once)
+     * has recorded what it had to: the loop below takes it from there. */
+    if (a->driving)
+        return;
+    a->driving = true;
+    while (a->moving && !a->zombie) {
+        leec_agent_state from = a->state, to = a->next;
+        a->moving = false;
+        a->state = to;
+        a->cursor = 0;
+        a->retries = 0;
+        Leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s -> %s", a->id,
+                 a->cert_name, leec_state_name(from), leec_state_name(to));
+        if (a->on_state)
+            a->on_state(a->ud, a, from, to);
+        if (a->zombie) /* freed by its state callback */
+            break;
+        if (to == LEEC_ST_DONE || to == LEEC_ST_FAILED) {
+            a->driving = false;
+            ending(a); /* a may be freed from here on */
+            return;
+        }
+        enter(a);
+    }
+    a->driving = false;
 }
 
 leec_code leec_agent_start(leec_agent *a)
@@ -260,7 +315,8 @@ static bool take_lock(leec_agent *a)
         return true;
     }
     if (rc != LEEC_E_LOCKED) {
-        fail(a, rc, NULL, "cannot lock the certificate in the store");
+        Leec_agent_fail(a, rc, NULL,
+                        "cannot lock the certificate in the store");
         return false;
     }
     if (!a->lock_logged) {
@@ -275,10 +331,11 @@ static bool take_lock(leec_agent *a)
     }
     if (now - a->lock_since >= (int64_t)ctx->lock_timeout_s * 1000) {
         char *who = Leec_store_holder_text(ctx->store, "cert", a->cert_name);
-        fail(a, LEEC_E_LOCKED, NULL,
-             "another process (%s) holds the certificate's lock; gave up "
-             "waiting after %u s",
-             who ? who : "?", ctx->lock_timeout_s);
+        Leec_agent_fail(
+            a, LEEC_E_LOCKED, NULL,
+            "another process (%s) holds the certificate's lock; gave up "
+            "waiting after %u s",
+            who ? who : "?", ctx->lock_timeout_s);
         free(who);
         return false;
     }
@@ -295,7 +352,7 @@ static void lock_then_order(leec_agent *a)
     if (!a->lock && !take_lock(a))
         return;
     if (!Leec_agent_kept_meanwhile(a))
-        go(a, LEEC_ST_NEW_ORDER);
+        Leec_agent_set_state(a, LEEC_ST_NEW_ORDER);
 }
 
 static void check_account(leec_agent *a)
@@ -303,37 +360,39 @@ static void check_account(leec_agent *a)
     leec_ctx *ctx = a->ctx;
     if (ctx->acct_state == RES_READY) {
         a->acct_gen = ctx->acct_gen;
-        go(a, a->admitted ? LEEC_ST_NEW_ORDER : LEEC_ST_QUEUED);
+        Leec_agent_set_state(a,
+                             a->admitted ? LEEC_ST_NEW_ORDER : LEEC_ST_QUEUED);
     } else if (ctx->acct_state == RES_FAILED) {
         leec_problem *p = NULL;
         leec_code rc = Leec_account_error(ctx, &p);
-        fail(a, rc, p, "%s",
-             ctx->acct_errmsg ? ctx->acct_errmsg : "no account");
+        Leec_agent_fail(a, rc, p, "%s",
+                        ctx->acct_errmsg ? ctx->acct_errmsg : "no account");
     }
 }
 
 static void enter_wait_account(leec_agent *a)
 {
+    /* It may be known at once (a saved account), else a wake comes. */
     Leec_account_ensure(a->ctx);
-    /* ensure() may have resolved synchronously and woken us already. */
-    if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
-        check_account(a);
+    check_account(a);
 }
 
-/* QUEUED: asks the governor for an order slot. */
-void Leec_agent_try_admit(leec_agent *a)
+/* QUEUED: asks the governor for an order slot; with one, the lock. */
+static void enter_queued(leec_agent *a)
 {
-    if (a->state != LEEC_ST_QUEUED || a->zombie || a->admitted)
-        return;
     leec_ctx *ctx = a->ctx;
+    if (a->admitted) {
+        lock_then_order(a); /* the lock, once more */
+        return;
+    }
     if (!a->regdoms) {
         if (!(a->regdoms = calloc(a->nnames, sizeof *a->regdoms))) {
-            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             return;
         }
         for (size_t i = 0; i < a->nnames; i++) {
             if (!(a->regdoms[i] = Leec_registered_domain(a->names[i]))) {
-                fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+                Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
                 return;
             }
             a->nregdoms++;
@@ -359,12 +418,24 @@ void Leec_agent_try_admit(leec_agent *a)
     a->deadline = until; /* -1: woken when an order finishes */
 }
 
-void Leec_agent_account_ready(leec_agent *a)
+void Leec_agent_wake(leec_agent *a)
 {
-    if (a->state == LEEC_ST_WAIT_ACCOUNT && !a->zombie)
+    /* What it may wait for: the account, the directory, an order slot. */
+    switch (a->state) {
+    case LEEC_ST_WAIT_ACCOUNT:
         check_account(a);
-    else if (a->state == LEEC_ST_RENEWAL_INFO)
+        break;
+    case LEEC_ST_RENEWAL_INFO:
         Leec_agent_renewal_info_step(a);
+        break;
+    case LEEC_ST_QUEUED:
+        if (!a->admitted)
+            enter_queued(a);
+        break;
+    default:
+        return;
+    }
+    Leec_agent_run(a);
 }
 
 /* ------------------------------------------------------------------ */
@@ -379,7 +450,7 @@ static void post(leec_agent *a, const char *url, const char *payload,
         Leec_acme_post(ctx, url, payload, ctx->acct_key, ctx->acct_url, accept,
                        Leec_agent_on_response, a, &a->req);
     if (rc != LEEC_OK)
-        fail(a, rc, NULL, "cannot send a request to %s", url);
+        Leec_agent_fail(a, rc, NULL, "cannot send a request to %s", url);
 }
 
 static char *new_order_payload(leec_agent *a)
@@ -427,13 +498,13 @@ static bool profile_offered(leec_agent *a)
             break;
     char *names = Leec_buf_steal(&list);
     if (d->nprofiles)
-        fail(a, LEEC_E_INVALID_ARG, NULL,
-             "profile %s is not offered; the CA offers profiles: %s",
-             a->profile, names ? names : "(out of memory)");
+        Leec_agent_fail(a, LEEC_E_INVALID_ARG, NULL,
+                        "profile %s is not offered; the CA offers profiles: %s",
+                        a->profile, names ? names : "(out of memory)");
     else
-        fail(a, LEEC_E_INVALID_ARG, NULL,
-             "profile %s is not offered; the CA offers no profiles",
-             a->profile);
+        Leec_agent_fail(a, LEEC_E_INVALID_ARG, NULL,
+                        "profile %s is not offered; the CA offers no profiles",
+                        a->profile);
     free(names);
     Leec_buf_free(&list);
     return false;
@@ -449,7 +520,7 @@ static void send_current(leec_agent *a)
             return;
         char *p = new_order_payload(a);
         if (!p) {
-            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             return;
         }
         post(a, a->ctx->dir.new_order, p, NULL);
@@ -490,18 +561,13 @@ static void send_current(leec_agent *a)
 void Leec_agent_on_timer(leec_agent *a)
 {
     a->deadline = -1;
-    if (a->state == LEEC_ST_IDLE) {
-        go(a, LEEC_ST_CHECK_EXISTING);
-        return;
-    }
-    if (a->state == LEEC_ST_QUEUED) {
-        if (a->admitted)
-            lock_then_order(a); /* the lock, once more */
-        else
-            Leec_agent_try_admit(a);
-        return;
-    }
-    send_current(a);
+    if (a->state == LEEC_ST_IDLE)
+        Leec_agent_set_state(a, LEEC_ST_CHECK_EXISTING);
+    else if (a->state == LEEC_ST_QUEUED)
+        enter_queued(a);
+    else
+        send_current(a); /* a poll, or a retry after a transient failure */
+    Leec_agent_run(a);
 }
 
 static bool idempotent(leec_agent_state s)
@@ -571,38 +637,41 @@ static void follow_order(leec_agent *a, const json_t *order)
 {
     leec_order_view v;
     if (Leec_order_parse(order, &v) != LEEC_OK) {
-        fail(a, LEEC_E_PROTOCOL, NULL, "malformed order object");
+        Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL, "malformed order object");
         return;
     }
     switch (v.status) {
     case LEEC_ORDER_INVALID:
-        fail(a, LEEC_E_INVALID_ORDER, Leec_order_error(order),
-             "the order became invalid");
+        Leec_agent_fail(a, LEEC_E_INVALID_ORDER, Leec_order_error(order),
+                        "the order became invalid");
         return;
     case LEEC_ORDER_PENDING:
         if (a->state == LEEC_ST_NEW_ORDER)
-            go(a, LEEC_ST_FETCH_AUTHZ);
+            Leec_agent_set_state(a, LEEC_ST_FETCH_AUTHZ);
         else
-            fail(a, LEEC_E_PROTOCOL, NULL,
-                 "order is pending after its authorizations were valid");
+            Leec_agent_fail(
+                a, LEEC_E_PROTOCOL, NULL,
+                "order is pending after its authorizations were valid");
         return;
     case LEEC_ORDER_READY:
         /* Straight from newOrder: every authorization was reused. */
-        go(a, a->state == LEEC_ST_NEW_ORDER ? LEEC_ST_FINALIZE
-                                            : LEEC_ST_ORDER_POLL);
+        Leec_agent_set_state(a, a->state == LEEC_ST_NEW_ORDER
+                                    ? LEEC_ST_FINALIZE
+                                    : LEEC_ST_ORDER_POLL);
         return;
     case LEEC_ORDER_PROCESSING:
-        go(a, LEEC_ST_ORDER_POLL);
+        Leec_agent_set_state(a, LEEC_ST_ORDER_POLL);
         return;
     case LEEC_ORDER_VALID:
         if (!v.certificate || !set_url(&a->cert_url, v.certificate))
-            fail(a, LEEC_E_PROTOCOL, NULL,
-                 "valid order without a certificate URL");
+            Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL,
+                            "valid order without a certificate URL");
         else if (!a->cert_key)
-            fail(a, LEEC_E_PROTOCOL, NULL,
-                 "the CA reports a valid order that leec did not finalize");
+            Leec_agent_fail(
+                a, LEEC_E_PROTOCOL, NULL,
+                "the CA reports a valid order that leec did not finalize");
         else
-            go(a, LEEC_ST_DOWNLOAD);
+            Leec_agent_set_state(a, LEEC_ST_DOWNLOAD);
         return;
     }
 }
@@ -616,7 +685,7 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
          * restarted): make a new one once, then order again. */
         a->account_renewed = true;
         Leec_account_forget(a->ctx, a->acct_gen);
-        go(a, LEEC_ST_WAIT_ACCOUNT);
+        Leec_agent_set_state(a, LEEC_ST_WAIT_ACCOUNT);
         return;
     }
     if (r->status >= 400 && r->status < 500 && r->status != 429 &&
@@ -631,12 +700,12 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
                  a->id, a->cert_name,
                  r->problem && r->problem->type ? r->problem->type
                                                 : "no problem document");
-        go(a, LEEC_ST_NEW_ORDER);
+        Leec_agent_set_state(a, LEEC_ST_NEW_ORDER);
         return;
     }
     if (r->status != 201 || !r->json) {
-        fail(a, refusal_code(r), steal_problem(r),
-             "newOrder refused (HTTP %ld)", r->status);
+        Leec_agent_fail(a, refusal_code(r), steal_problem(r),
+                        "newOrder refused (HTTP %ld)", r->status);
         return;
     }
     size_t n = 0;
@@ -645,13 +714,13 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         !set_url(&a->order_url, r->location) ||
         !set_url(&a->finalize_url, v.finalize) ||
         !Leec_order_ids_match(r->json, a->names, a->nnames)) {
-        fail(a, LEEC_E_PROTOCOL, NULL,
-             "malformed order (URL, authorizations or identifiers)");
+        Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL,
+                        "malformed order (URL, authorizations or identifiers)");
         return;
     }
     Leec_agent_authz_clear(a);
     if (!(a->az = calloc(n, sizeof *a->az))) {
-        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         return;
     }
     a->naz = n;
@@ -659,7 +728,7 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         a->az[i].agent = a;
         if (!set_url(&a->az[i].url,
                      json_string_value(json_array_get(v.authorizations, i)))) {
-            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             return;
         }
     }
@@ -718,7 +787,7 @@ static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
             free(k->url);
             k->type = k->url = NULL;
             Leec_buf_free(&offered);
-            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             return false;
         }
         z->ncand++;
@@ -726,9 +795,10 @@ static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
         pending = pending || !c.status || strcmp(c.status, "pending") == 0;
     }
     if (!z->ncand) {
-        fail(a, LEEC_E_NO_CHALLENGE, NULL,
-             "no %s challenge for %s (offered: %s)", want ? want : "usable",
-             z->ident, offered.len ? offered.data : "none");
+        Leec_agent_fail(a, LEEC_E_NO_CHALLENGE, NULL,
+                        "no %s challenge for %s (offered: %s)",
+                        want ? want : "usable", z->ident,
+                        offered.len ? offered.data : "none");
         Leec_buf_free(&offered);
         return false;
     }
@@ -748,10 +818,11 @@ static void poll_later(leec_agent *a, long retry_after)
         while (i + 1 < a->naz && a->az[i].valid)
             i++; /* the one still pending */
         const authz *z = &a->az[i];
-        fail(a, LEEC_E_TIMEOUT, NULL,
-             "the authorization for %s (%s) stayed pending for %u s: the CA "
-             "did not validate it in time",
-             z->ident ? z->ident : "?", z->url, a->ctx->order_timeout_s);
+        Leec_agent_fail(
+            a, LEEC_E_TIMEOUT, NULL,
+            "the authorization for %s (%s) stayed pending for %u s: the CA "
+            "did not validate it in time",
+            z->ident ? z->ident : "?", z->url, a->ctx->order_timeout_s);
         return;
     }
     a->deadline = Leec_now_ms(a->ctx) + d;
@@ -767,9 +838,10 @@ static void authz_round_done(leec_agent *a, long retry_after)
         any_respond = any_respond || a->az[i].respond;
     }
     if (all_valid) {
-        go(a, LEEC_ST_FINALIZE);
+        Leec_agent_set_state(a, LEEC_ST_FINALIZE);
     } else if (a->state == LEEC_ST_FETCH_AUTHZ) {
-        go(a, any_respond ? LEEC_ST_PRESENT : LEEC_ST_AUTHZ_POLL);
+        Leec_agent_set_state(a, any_respond ? LEEC_ST_PRESENT
+                                            : LEEC_ST_AUTHZ_POLL);
     } else {
         poll_later(a, retry_after);
     }
@@ -802,12 +874,12 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
     leec_authz_view v;
     char *offered = NULL;
     if (r->status != 200 || !r->json) {
-        fail(a, refusal_code(r), steal_problem(r),
-             "cannot fetch an authorization (HTTP %ld)", r->status);
+        Leec_agent_fail(a, refusal_code(r), steal_problem(r),
+                        "cannot fetch an authorization (HTTP %ld)", r->status);
         return;
     }
     if (Leec_authz_parse(r->json, "", &v, &offered) != LEEC_OK) {
-        fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
+        Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
         goto out;
     }
     /* The name it is for reaches solvers, DNS providers, hooks and logs:
@@ -816,10 +888,11 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
     const char *name = authz_for_order(a, &v);
     if (!name || (z->ident && strcmp(z->ident, name) != 0)) {
         char *what = Leec_sanitize(v.ident, 256);
-        fail(a, LEEC_E_PROTOCOL, NULL,
-             "the CA's authorization %s is for %s %s%s, which this order did "
-             "not ask for",
-             z->url, v.ident_type, v.wildcard ? "*." : "", what ? what : "?");
+        Leec_agent_fail(
+            a, LEEC_E_PROTOCOL, NULL,
+            "the CA's authorization %s is for %s %s%s, which this order did "
+            "not ask for",
+            z->url, v.ident_type, v.wildcard ? "*." : "", what ? what : "?");
         free(what);
         goto out;
     }
@@ -828,7 +901,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
         z->wildcard = v.wildcard;
         if (!(z->ident = strdup(name)) ||
             !(z->value = strdup(name + (v.wildcard ? 2 : 0)))) {
-            fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+            Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             goto out;
         }
     }
@@ -844,8 +917,8 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
             goto out;
         break;
     default:
-        fail(a, LEEC_E_INVALID_ORDER, Leec_authz_error(r->json),
-             "authorization for %s is %s", z->ident, v.status_name);
+        Leec_agent_fail(a, LEEC_E_INVALID_ORDER, Leec_authz_error(r->json),
+                        "authorization for %s is %s", z->ident, v.status_name);
         goto out;
     }
     if (a->state == LEEC_ST_AUTHZ_POLL && !z->valid) {
@@ -869,24 +942,25 @@ out:
 
 static void present_one(leec_agent *a, authz *z);
 
-/* PRESENT ends when every solver has reported. */
+/* PRESENT ends when the solver has reported for every challenge to
+ * answer (some report at once, http-01; some later, dns-01). */
 static void present_check(leec_agent *a)
 {
-    if (a->state != LEEC_ST_PRESENT || a->presenting_loop)
-        return;
     for (size_t i = 0; i < a->naz; i++)
-        if (a->az[i].presenting)
+        if (a->az[i].respond && !a->az[i].ready)
             return;
-    go(a, LEEC_ST_RESPOND);
+    Leec_agent_set_state(a, LEEC_ST_RESPOND);
 }
 
+/* A solver's report; it may come from inside present_one (the step runs)
+ * or later from the loop (then the driver runs). */
 static void presented(void *ud, leec_code rc, const char *msg)
 {
     authz *z = ud;
     leec_agent *a = z->agent;
     z->presenting = false;
-    if (a->zombie || a->state != LEEC_ST_PRESENT)
-        return;
+    if (a->state != LEEC_ST_PRESENT || a->moving)
+        return; /* ending already */
     if (rc == LEEC_E_NO_CHALLENGE && z->ci + 1 < z->ncand) {
         /* Declined (a hook for another type): try the next challenge. */
         a->solver->ops->cleanup(a->solver, z->op, false, NULL, NULL);
@@ -894,17 +968,17 @@ static void presented(void *ud, leec_code rc, const char *msg)
         z->op = NULL;
         z->ci++;
         present_one(a, z);
-        return;
+    } else if (rc != LEEC_OK) {
+        Leec_agent_fail(a, rc == LEEC_E_NO_CHALLENGE ? rc : LEEC_E_SOLVER, NULL,
+                        "%s for %s: %s", a->solver->ops->name, z->ident,
+                        msg ? msg : leec_strerror(rc));
+    } else {
+        z->ready = true;
+        Leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s ready for %s",
+                 a->id, a->cert_name, z->cand[z->ci].type, z->ident);
+        present_check(a);
     }
-    if (rc != LEEC_OK) {
-        fail(a, rc == LEEC_E_NO_CHALLENGE ? rc : LEEC_E_SOLVER, NULL,
-             "%s for %s: %s", a->solver->ops->name, z->ident,
-             msg ? msg : leec_strerror(rc));
-        return;
-    }
-    Leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s ready for %s", a->id,
-             a->cert_name, z->cand[z->ci].type, z->ident);
-    present_check(a);
+    Leec_agent_run(a);
 }
 
 static void present_one(leec_agent *a, authz *z)
@@ -927,6 +1001,7 @@ static void present_one(leec_agent *a, authz *z)
                          .digest = digest};
         z->presenting = true;
         z->presented = false;
+        z->ready = false;
         rc = a->solver->ops->present(a->solver, &ch, presented, z, &z->op);
         if (rc == LEEC_OK)
             z->presented = true; /* a cleanup is owed from now on */
@@ -935,37 +1010,36 @@ static void present_one(leec_agent *a, authz *z)
     }
     free(ka);
     free(digest);
-    if (rc != LEEC_OK && !a->zombie && a->state == LEEC_ST_PRESENT)
-        fail(a, LEEC_E_SOLVER, NULL, "cannot present the %s challenge for %s",
-             c->type, z->ident);
+    if (rc != LEEC_OK && !a->moving)
+        Leec_agent_fail(a, LEEC_E_SOLVER, NULL,
+                        "cannot present the %s challenge for %s", c->type,
+                        z->ident);
 }
 
 static void enter_present(leec_agent *a)
 {
-    /* Presentations may report at once (http-01) or later (dns-01): the
-     * transition waits until the loop has started them all. */
-    a->presenting_loop = true;
-    for (size_t i = 0; i < a->naz && a->state == LEEC_ST_PRESENT; i++)
+    for (size_t i = 0; i < a->naz && !a->moving; i++)
         if (a->az[i].respond)
             present_one(a, &a->az[i]);
-    a->presenting_loop = false;
-    if (!a->zombie)
-        present_check(a);
+    if (!a->moving)
+        present_check(a); /* every solver may have reported at once */
 }
 
 static void on_respond(leec_agent *a, leec_acme_resp *r)
 {
     authz *z = &a->az[a->cursor];
     if (r->status != 200 || !r->json) {
-        fail(a, refusal_code(r), steal_problem(r),
-             "the CA refused the challenge response for %s", z->ident);
+        Leec_agent_fail(a, refusal_code(r), steal_problem(r),
+                        "the CA refused the challenge response for %s",
+                        z->ident);
         return;
     }
     const char *st = Leec_json_str(r->json, "status");
     if (st && strcmp(st, "invalid") == 0) {
-        fail(a, LEEC_E_INVALID_ORDER,
-             Leec_problem_from_json(Leec_json_object(r->json, "error"), 0, -1),
-             "challenge for %s is invalid", z->ident);
+        Leec_agent_fail(
+            a, LEEC_E_INVALID_ORDER,
+            Leec_problem_from_json(Leec_json_object(r->json, "error"), 0, -1),
+            "challenge for %s is invalid", z->ident);
         return;
     }
     z->respond = false;
@@ -975,7 +1049,7 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
     if (a->cursor < a->naz)
         send_current(a);
     else
-        go(a, LEEC_ST_AUTHZ_POLL);
+        Leec_agent_set_state(a, LEEC_ST_AUTHZ_POLL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1018,18 +1092,18 @@ static void enter_finalize(leec_agent *a)
         reuse_installed_key(a);
     if (!a->cert_key &&
         (rc = Leec_key_generate(a->key_type, &a->cert_key)) != LEEC_OK) {
-        fail(a, rc, NULL, "cannot generate the certificate key");
+        Leec_agent_fail(a, rc, NULL, "cannot generate the certificate key");
         goto out;
     }
     rc = Leec_csr_new(a->cert_key, (const char *const *)a->names, a->nnames,
                       &csr);
     if (rc != LEEC_OK) {
-        fail(a, rc, NULL, "cannot build the CSR");
+        Leec_agent_fail(a, rc, NULL, "cannot build the CSR");
         goto out;
     }
     if (!(o = json_pack("{s:s}", "csr", csr)) ||
         !(payload = json_dumps(o, JSON_COMPACT))) {
-        fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         goto out;
     }
     post(a, a->finalize_url, payload, NULL);
@@ -1042,9 +1116,10 @@ out:
 static void on_order(leec_agent *a, leec_acme_resp *r)
 {
     if (r->status != 200 || !r->json) {
-        fail(a, refusal_code(r), steal_problem(r), "%s refused (HTTP %ld)",
-             a->state == LEEC_ST_FINALIZE ? "finalize" : "order poll",
-             r->status);
+        Leec_agent_fail(
+            a, refusal_code(r), steal_problem(r), "%s refused (HTTP %ld)",
+            a->state == LEEC_ST_FINALIZE ? "finalize" : "order poll",
+            r->status);
         return;
     }
     leec_order_view v;
@@ -1054,12 +1129,13 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
         int64_t d =
             Leec_backoff_next(&a->backoff, Leec_now_ms(a->ctx), r->retry_after);
         if (d < 0)
-            fail(a, LEEC_E_TIMEOUT, NULL,
-                 "the order %s stayed %s for %u s: the CA did not issue in "
-                 "time",
-                 a->order_url,
-                 v.status == LEEC_ORDER_READY ? "ready" : "processing",
-                 a->ctx->order_timeout_s);
+            Leec_agent_fail(
+                a, LEEC_E_TIMEOUT, NULL,
+                "the order %s stayed %s for %u s: the CA did not issue in "
+                "time",
+                a->order_url,
+                v.status == LEEC_ORDER_READY ? "ready" : "processing",
+                a->ctx->order_timeout_s);
         else
             a->deadline = Leec_now_ms(a->ctx) + d;
         return;
@@ -1113,7 +1189,7 @@ static void next_alternate(leec_agent *a)
              "agent %u (%s): no chain of the %zu the CA offers ends at %s; "
              "keeping the default chain",
              a->id, a->cert_name, a->nalt + 1, a->preferred_chain);
-    go(a, LEEC_ST_INSTALL);
+    Leec_agent_set_state(a, LEEC_ST_INSTALL);
 }
 
 static void on_download(leec_agent *a, leec_acme_resp *r)
@@ -1129,8 +1205,8 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
             next_alternate(a);
             return;
         }
-        fail(a, LEEC_E_ACME, steal_problem(r),
-             "certificate download refused (HTTP %ld)", r->status);
+        Leec_agent_fail(a, LEEC_E_ACME, steal_problem(r),
+                        "certificate download refused (HTTP %ld)", r->status);
         return;
     }
     if (!r->content_type ||
@@ -1139,8 +1215,9 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
             next_alternate(a);
             return;
         }
-        fail(a, LEEC_E_PROTOCOL, NULL, "certificate has content type %s",
-             r->content_type ? r->content_type : "(none)");
+        Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL,
+                        "certificate has content type %s",
+                        r->content_type ? r->content_type : "(none)");
         return;
     }
     rc = Leec_chain_accept(r->body->data, r->body->len, a->cert_key,
@@ -1152,10 +1229,11 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
                  a->cert_name, a->cursor, why ? why : leec_strerror(rc));
         next_alternate(a);
     } else if (rc == LEEC_E_PROTOCOL) {
-        fail(a, rc, NULL, "the CA sent a malformed certificate chain");
+        Leec_agent_fail(a, rc, NULL,
+                        "the CA sent a malformed certificate chain");
     } else if (rc != LEEC_OK) {
-        fail(a, rc, NULL, "refusing the certificate: %s",
-             why ? why : leec_strerror(rc));
+        Leec_agent_fail(a, rc, NULL, "refusing the certificate: %s",
+                        why ? why : leec_strerror(rc));
     } else if (alternate && !chain_preferred(a, issuers)) {
         next_alternate(a);
     } else {
@@ -1170,7 +1248,7 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
                      "agent %u (%s): using alternate chain %zu (ends at %s)",
                      a->id, a->cert_name, a->cursor, a->preferred_chain);
         if (!a->preferred_chain || preferred || alternate) {
-            go(a, LEEC_ST_INSTALL);
+            Leec_agent_set_state(a, LEEC_ST_INSTALL);
         } else {
             take_alternates(a, r);
             next_alternate(a);
@@ -1222,7 +1300,7 @@ static void enter_install(leec_agent *a)
     char *key = NULL, *meta = NULL;
     leec_code rc = Leec_key_to_pem(a->cert_key, &key);
     if (rc != LEEC_OK) {
-        fail(a, rc, NULL, "cannot encode the certificate key");
+        Leec_agent_fail(a, rc, NULL, "cannot encode the certificate key");
         goto out;
     }
     meta = meta_json(a);
@@ -1232,12 +1310,13 @@ static void enter_install(leec_agent *a)
                          .meta_json = meta};
     rc = a->ctx->store->ops->cert_install(a->ctx->store, a->cert_name, &f);
     if (rc != LEEC_OK) {
-        fail(a, rc, NULL, "cannot install the certificate in the store");
+        Leec_agent_fail(a, rc, NULL,
+                        "cannot install the certificate in the store");
         goto out;
     }
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
              a->id, a->cert_name);
-    finish(a, LEEC_OUTCOME_ISSUED);
+    Leec_agent_finish(a, LEEC_OUTCOME_ISSUED);
 out:
     Leec_secure_free(key);
     free(meta);
@@ -1247,12 +1326,19 @@ out:
 /* Dispatch of answers                                                 */
 /* ------------------------------------------------------------------ */
 
+static void on_answer(leec_agent *a, leec_acme_resp *r);
+
 void Leec_agent_on_response(void *ud, leec_acme_resp *r)
 {
     leec_agent *a = ud;
     a->req = NULL;
-    if (a->zombie)
-        return;
+    on_answer(a, r);
+    Leec_agent_run(a);
+}
+
+/* The CA's answer to the request of the current state. */
+static void on_answer(leec_agent *a, leec_acme_resp *r)
+{
     /* A refusal for a while (longer than the context may pause): when to
      * try again, even without a problem document to carry it. */
     if ((r->status == 429 || r->status == 503) && r->retry_after >= 0)
@@ -1273,8 +1359,8 @@ void Leec_agent_on_response(void *ud, leec_acme_resp *r)
         return;
     }
     if (r->err != LEEC_OK) {
-        fail(a, r->err, NULL, "%s: %s", leec_state_name(a->state),
-             r->errmsg ? r->errmsg : leec_strerror(r->err));
+        Leec_agent_fail(a, r->err, NULL, "%s: %s", leec_state_name(a->state),
+                        r->errmsg ? r->errmsg : leec_strerror(r->err));
         return;
     }
     switch (a->state) {
@@ -1296,8 +1382,9 @@ void Leec_agent_on_response(void *ud, leec_acme_resp *r)
         on_download(a, r);
         break;
     default:
-        fail(a, LEEC_E_STATE, NULL, "unexpected response in state %s",
-             leec_state_name(a->state));
+        Leec_agent_fail(a, LEEC_E_STATE, NULL,
+                        "unexpected response in state %s",
+                        leec_state_name(a->state));
         break;
     }
 }

@@ -160,7 +160,7 @@ void Leec_agent_check_existing(leec_agent *a)
         rc = LEEC_OK;
         broken = strdup("cert.pem cannot be read");
     } else if (rc != LEEC_OK) {
-        Leec_agent_fail_msg(a, rc, "cannot read the installed certificate");
+        Leec_agent_fail(a, rc, NULL, "cannot read the installed certificate");
         return;
     } else if (leec_cert_info_from_pem(pem, strlen(pem), &ci) != LEEC_OK) {
         broken = strdup("cert.pem holds no readable certificate");
@@ -190,8 +190,8 @@ void Leec_agent_check_existing(leec_agent *a)
         (rc = Leec_renewal_load(st, a->cert_name, serial, &a->rs)) != LEEC_OK ||
         (!a->rs.serial && !(a->rs.serial = strdup(serial)))) {
         free(broken);
-        Leec_agent_fail_msg(a, rc != LEEC_OK ? rc : LEEC_E_NOMEM,
-                            "cannot read the installed version");
+        Leec_agent_fail(a, rc != LEEC_OK ? rc : LEEC_E_NOMEM, NULL,
+                        "cannot read the installed version");
         return;
     }
     time_t now = time(NULL);
@@ -224,7 +224,7 @@ void Leec_agent_check_existing(leec_agent *a)
                (ari_window_current(a) && a->rs.next_check > now)) {
         decide(a, false); /* nothing the CA could say would change it */
     } else {
-        Leec_agent_go(a, LEEC_ST_RENEWAL_INFO);
+        Leec_agent_set_state(a, LEEC_ST_RENEWAL_INFO);
     }
     free(broken);
 }
@@ -239,11 +239,11 @@ static void save_renewal_state(leec_agent *a)
 
 /* RENEWAL_INFO: with the directory known, fetch the certificate's
  * renewalInfo unless the last answer's Retry-After has not passed. Runs
- * again when the directory resolves (Leec_agent_account_ready). */
+ * again when the directory resolves (Leec_agent_wake). */
 void Leec_agent_renewal_info_step(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
-    if (a->req || a->zombie || a->state != LEEC_ST_RENEWAL_INFO)
+    if (a->req || a->state != LEEC_ST_RENEWAL_INFO)
         return;
     if (ctx->dir_state == RES_PENDING ||
         (ctx->dir_state == RES_NONE && ctx->acct_state == RES_PENDING))
@@ -278,13 +278,13 @@ void Leec_agent_renewal_info_step(leec_agent *a)
     }
     char *url = NULL;
     if (asprintf(&url, "%s/%s", ctx->dir.renewal_info, a->ari_id) < 0) {
-        Leec_agent_fail_msg(a, LEEC_E_NOMEM, "out of memory");
+        Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         return;
     }
     leec_code rc = Leec_acme_get(ctx, url, Leec_agent_on_response, a, &a->req);
     free(url);
     if (rc != LEEC_OK)
-        Leec_agent_fail_msg(a, rc, "cannot ask for the renewal information");
+        Leec_agent_fail(a, rc, NULL, "cannot ask for the renewal information");
 }
 
 void Leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
@@ -295,7 +295,7 @@ void Leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
         rc = Leec_renewal_take_ari(&a->rs, a->ari_id, r->json, r->retry_after,
                                    now);
     if (rc == LEEC_E_NOMEM) {
-        Leec_agent_fail_msg(a, rc, "out of memory");
+        Leec_agent_fail(a, rc, NULL, "out of memory");
         return;
     }
     if (rc != LEEC_OK) {
@@ -333,7 +333,7 @@ bool Leec_agent_kept_meanwhile(leec_agent *a)
     leec_cert_info *ci = NULL;
     leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
     if (rc != LEEC_OK && rc != LEEC_E_NOT_FOUND) {
-        Leec_agent_fail_msg(a, rc, "cannot read the installed certificate");
+        Leec_agent_fail(a, rc, NULL, "cannot read the installed certificate");
         return true;
     }
     /* The same file as at the first look (the usual case): nothing to

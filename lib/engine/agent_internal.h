@@ -27,6 +27,7 @@ typedef struct authz {
     bool valid;
     bool respond;    /* challenge still pending: present + respond */
     bool presenting; /* present started, done not yet called */
+    bool ready;      /* the solver reported the challenge answered */
     bool presented;  /* a side effect exists that must be undone */
     void *op;        /* the solver's handle of the presentation */
 } authz;
@@ -38,16 +39,18 @@ struct leec_agent {
     char **names;
     size_t nnames;
     leec_key_type key_type;
-    leec_solver *solver;  /* how challenges are answered (the context's) */
-    bool presenting_loop; /* enter_present is starting presentations */
+    leec_solver *solver; /* how challenges are answered (the context's) */
     bool force;
     leec_state_fn on_state;
     leec_done_fn on_done;
     void *ud;
 
     leec_agent_state state;
+    leec_agent_state next; /* recorded by a transition, made by the driver */
+    bool moving;           /* next is set */
+    bool driving;          /* Leec_agent_run is on the stack */
     leec_outcome outcome;
-    bool zombie;
+    bool zombie; /* freed inside perform: reaped after it */
     bool started;
     int64_t deadline;
     leec_acme_req *req;
@@ -109,13 +112,22 @@ void Leec_agent_stop_ordering(leec_agent *a);
 /* Undoes every side effect of the solvers, on every path. */
 void Leec_agent_solvers_cleanup(leec_agent *a);
 
-/* agent.c, for agent_due.c: a transition, the endings (the message is
- * taken as it is), the start of ordering (PRE hook), and the dispatcher
- * of the CA's answers. */
-void Leec_agent_go(leec_agent *a, leec_agent_state to);
+/* agent.c. Transitions, for every step (agent_due.c's too): each only
+ * records the next state; Leec_agent_run, the driver, makes it. */
+void Leec_agent_set_state(leec_agent *a, leec_agent_state to);
+/* The end: DONE (ISSUED, FRESH, DEFERRED) or FAILED next. */
 void Leec_agent_finish(leec_agent *a, leec_outcome outcome);
-void Leec_agent_fail_msg(leec_agent *a, leec_code err, const char *msg);
+/* FAILED next, with the error, a message (printf-style; cleaned of control
+ * characters) and the CA's problem (taken, may be NULL). */
+void Leec_agent_fail(leec_agent *a, leec_code err, leec_problem *problem,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The agent will order: the PRE hook (once), then WAIT_ACCOUNT next. */
 void Leec_agent_start_ordering(leec_agent *a);
+/* The driver: makes the recorded transitions, running each new state's
+ * step, until one waits for an event. Every event ends with it. */
+void Leec_agent_run(leec_agent *a);
+/* The answer to the agent's request (the request's callback). */
 void Leec_agent_on_response(void *ud, leec_acme_resp *r);
 
 /* agent_due.c: CHECK_EXISTING, RENEWAL_INFO (its step, run again when the

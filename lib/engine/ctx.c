@@ -144,7 +144,7 @@ void leec_ctx_set_max_parallel(leec_ctx *ctx, unsigned n)
     leec_gov_limits l = *Leec_gov_limits_get(ctx->gov);
     l.max_parallel = n;
     Leec_gov_set_limits(ctx->gov, &l);
-    ctx->kick_queued = true;
+    ctx->wake_agents = true;
 }
 
 void leec_ctx_set_rate_limit(leec_ctx *ctx, double per_second)
@@ -385,12 +385,13 @@ static void reap(leec_ctx *ctx)
             Leec_agent_destroy(ctx->agents[i]);
 }
 
-/* Offers free order slots to queued agents, oldest first. */
-static void admit_queued(leec_ctx *ctx)
+/* Wakes the agents (oldest first) after the account, the directory or an
+ * order slot came: each looks again, in its own driver. */
+static void wake_all(leec_ctx *ctx)
 {
-    ctx->kick_queued = false;
+    ctx->wake_agents = false;
     for (size_t i = 0; i < ctx->nagents; i++)
-        Leec_agent_try_admit(ctx->agents[i]);
+        Leec_agent_wake(ctx->agents[i]);
 }
 
 leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
@@ -412,8 +413,8 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
         if (d >= 0 && d <= now)
             Leec_agent_on_timer(a);
     }
-    if (ctx->kick_queued)
-        admit_queued(ctx);
+    if (ctx->wake_agents)
+        wake_all(ctx);
     if (ctx->ops)
         Leec_ctx_ops_perform(ctx);
     if (ctx->deferred)
@@ -448,7 +449,7 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
 {
     int64_t now = Leec_now_ms(ctx);
     long best = -1;
-    if (ctx->kick_queued || Leec_ctx_ops_due(ctx))
+    if (ctx->wake_agents || Leec_ctx_ops_due(ctx))
         return 0;
     for (size_t i = 0; i < ctx->nagents; i++)
         earliest(&best, Leec_agent_deadline(ctx->agents[i]), now);

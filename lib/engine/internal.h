@@ -153,13 +153,13 @@ struct leec_ctx {
     unsigned lock_timeout_s;  /* waiting for another process's lock */
     leec_acme_req *deferred;  /* requests held by the governor, FIFO */
     leec_acme_req *deferred_tail;
-    int64_t pause_logged;   /* the pause end last announced */
-    time_t pause_wall;      /* its wall-clock end, computed once */
-    bool kick_queued;       /* an order slot came free */
-    unsigned cleanups;      /* solver clean-ups under way */
-    struct leec_op *ops;    /* revocations, account ops (ctx_ops.c) */
-    unsigned pending_ops;   /* their number, counted in *running */
-    char *eab_kid;          /* External Account Binding, or NULL */
+    int64_t pause_logged; /* the pause end last announced */
+    time_t pause_wall;    /* its wall-clock end, computed once */
+    bool wake_agents;     /* the account, the directory or an order slot came */
+    unsigned cleanups;    /* solver clean-ups under way */
+    struct leec_op *ops;  /* revocations, account ops (ctx_ops.c) */
+    unsigned pending_ops; /* their number, counted in *running */
+    char *eab_kid;        /* External Account Binding, or NULL */
     unsigned char *eab_key; /* its MAC key (secret, wiped on free) */
     size_t eab_keylen;
     bool acct_created; /* the account was created by this ctx */
@@ -205,7 +205,7 @@ leec_http *Leec_ctx_http(leec_ctx *ctx);
 
 /* Account bootstrap (account.c): makes sure the directory and account are
  * known, starting their requests if needed. The ctx wakes waiting agents
- * (Leec_agent_account_ready) when it resolves. */
+ * (Leec_agent_wake) when it resolves. */
 void Leec_account_ensure(leec_ctx *ctx);
 void Leec_account_clear(leec_ctx *ctx);
 /* Why the account bootstrap failed: its code (LEEC_E_STATE if it has not),
@@ -306,8 +306,9 @@ struct leec_solver *Leec_ctx_default_solver(leec_ctx *ctx);
 void Leec_ctx_free_solvers(leec_ctx *ctx);
 
 /* ---- agents (agent.c) ---- */
-void Leec_agent_try_admit(leec_agent *agent);
-void Leec_agent_account_ready(leec_agent *agent);
+/* Something an agent may wait for has come (the account, the directory,
+ * an order slot): it looks again. */
+void Leec_agent_wake(leec_agent *agent);
 int64_t Leec_agent_deadline(const leec_agent *agent); /* -1: none */
 void Leec_agent_on_timer(leec_agent *agent);
 bool Leec_agent_running(const leec_agent *agent);
