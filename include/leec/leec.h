@@ -567,13 +567,17 @@ LEEC_API leec_code leec_ctx_perform(leec_ctx *ctx, int *running);
 /*
  * Waits until a socket is ready or the next deadline, at most timeout_ms
  * (negative: no limit other than the next deadline). Then call perform.
+ * A wait only: nothing is sent or created, and no callback runs.
  */
 LEEC_API leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms);
 
 /* perform + poll until no agent (nor revocation) is running. */
 LEEC_API leec_code leec_ctx_run(leec_ctx *ctx);
 
-/* Milliseconds until the next deadline of the context (-1: none). */
+/* Milliseconds until the next deadline of the context (-1: none; 0: work
+ * is due now). A query, as every getter of this header: nothing is sent or
+ * released, and no callback runs; only leec_ctx_perform() (and the waits
+ * built on it) acts. */
 LEEC_API long leec_ctx_timeout_ms(leec_ctx *ctx);
 
 /*

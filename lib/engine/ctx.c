@@ -26,7 +26,7 @@ static int64_t monotonic_ms(void *ud)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t Leec_now_ms(leec_ctx *ctx)
+int64_t Leec_now_ms(const leec_ctx *ctx)
 {
     return ctx->clock(ctx->clock_ud);
 }
@@ -455,8 +455,7 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
         earliest(&best, Leec_agent_deadline(ctx->agents[i]), now);
     earliest(&best, ctx->acct_retry_at, now);
     earliest(&best, loop_next_timer(ctx), now);
-    if (ctx->deferred)
-        earliest(&best, Leec_acme_release(ctx), now);
+    earliest(&best, Leec_acme_next_release(ctx), now);
     if (ctx->http) {
         long t = Leec_http_timeout_ms(ctx->http);
         if (t >= 0 && (best < 0 || t < best))
@@ -472,8 +471,8 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
 
 leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms)
 {
-    if (!Leec_ctx_http(ctx))
-        return LEEC_E_NOMEM;
+    /* A wait, nothing more: the transport comes with the first agent or
+     * operation, and its descriptor joins epfd then. */
     long t = leec_ctx_timeout_ms(ctx);
     if (t < 0 || (timeout_ms >= 0 && t > timeout_ms))
         t = timeout_ms;

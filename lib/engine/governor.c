@@ -289,6 +289,25 @@ int64_t Leec_gov_request_admit(leec_governor *g, int64_t now,
     return wait > 0 ? wait : 1;
 }
 
+int64_t Leec_gov_request_wait(const leec_governor *g, int64_t now)
+{
+    if (g->paused_until > now)
+        return g->paused_until - now;
+    if (g->lim.rate <= 0)
+        return 0;
+    double cap = g->lim.rate < 1 ? 1 : g->lim.rate;
+    double tokens = g->tokens;
+    if (g->refill_ms >= 0 && now > g->refill_ms) {
+        tokens += (double)(now - g->refill_ms) * g->lim.rate / 1000.0;
+        if (tokens > cap)
+            tokens = cap;
+    }
+    if (tokens >= 1)
+        return 0;
+    int64_t wait = (int64_t)((1 - tokens) * 1000.0 / g->lim.rate) + 1;
+    return wait > 0 ? wait : 1;
+}
+
 int64_t Leec_gov_on_response(leec_governor *g, int64_t now, long status,
                              long retry_after_s)
 {

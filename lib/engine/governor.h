@@ -60,6 +60,9 @@ void Leec_gov_order_done(leec_governor *g, int64_t admitted_ms,
  * milliseconds to wait. *why (if not NULL) is PAUSED or RATE. */
 int64_t Leec_gov_request_admit(leec_governor *g, int64_t now_ms,
                                leec_wait_reason *why);
+/* What Leec_gov_request_admit would answer at now, taking nothing: how long
+ * a request must wait (0: it may go). A query, for deadlines. */
+int64_t Leec_gov_request_wait(const leec_governor *g, int64_t now_ms);
 
 /* Feeds back a response: a 429 or 503 pauses every request to the CA for
  * retry_after_s seconds (a default when absent). Returns the pause end

@@ -85,6 +85,9 @@ void Leec_acme_cancel(leec_ctx *ctx, leec_acme_req *req);
 /* Sends the requests the governor now allows; returns the time (monotonic
  * ms) the next held request may go, or -1 when none is held. */
 int64_t Leec_acme_release(leec_ctx *ctx);
+/* When the first held request may go (monotonic ms), or -1 when none is
+ * held: a query (nothing is sent, taken or called). */
+int64_t Leec_acme_next_release(const leec_ctx *ctx);
 void Leec_acme_drop_deferred(leec_ctx *ctx);
 /* Whether r waits in the governor's queue, and why (PAUSED, RATE). */
 leec_wait_reason Leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
@@ -200,7 +203,7 @@ struct leec_ctx {
     bool reap;          /* some agent awaits its deferred free */
 };
 
-int64_t Leec_now_ms(leec_ctx *ctx);
+int64_t Leec_now_ms(const leec_ctx *ctx);
 leec_http *Leec_ctx_http(leec_ctx *ctx);
 
 /* Account bootstrap (account.c): makes sure the directory and account are

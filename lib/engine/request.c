@@ -150,6 +150,14 @@ int64_t Leec_acme_release(leec_ctx *ctx)
     return -1;
 }
 
+int64_t Leec_acme_next_release(const leec_ctx *ctx)
+{
+    if (!ctx->deferred)
+        return -1;
+    int64_t now = Leec_now_ms(ctx);
+    return now + Leec_gov_request_wait(ctx->gov, now);
+}
+
 static void unhold(leec_ctx *ctx, leec_acme_req *r)
 {
     leec_acme_req *prev = NULL;

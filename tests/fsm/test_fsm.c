@@ -572,6 +572,79 @@ static void test_controls_from_the_ca_cleaned(void **state)
         assert_true((unsigned char)*m >= 0x20 && (unsigned char)*m < 0x7f);
 }
 
+static int callbacks; /* every callback of the getters' test */
+static void counting_log(void *ud, leec_log_level level, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    (void)msg;
+    callbacks++;
+}
+static void counting_state(void *ud, leec_agent *a, leec_agent_state from,
+                           leec_agent_state to)
+{
+    (void)ud;
+    (void)a;
+    (void)from;
+    (void)to;
+    callbacks++;
+}
+static void counting_done(void *ud, leec_agent *a, leec_outcome outcome)
+{
+    (void)ud;
+    (void)a;
+    (void)outcome;
+    callbacks++;
+}
+
+/* Queries never act: with requests held by the governor and their time
+ * come, asking for the timeout (or anything else) sends nothing and runs
+ * no callback; only perform does. */
+static void test_getters_never_act(void **state)
+{
+    env *e = *state;
+    time_t until = 0;
+    leec_ctx_set_rate_limit(e->ctx, 1);
+    leec_ctx_set_log(e->ctx, counting_log, NULL, LEEC_LOG_DEBUG);
+    leec_agent *a = leec_agent_new(e->ctx, NULL, NAMES2, 2, NULL);
+    assert_non_null(a);
+    leec_agent_set_callbacks(a, counting_state, counting_done, NULL);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    /* Until a request is held, with nothing else left to do now. */
+    for (int i = 0;
+         i < 100 && (!e->ctx->deferred || leec_ctx_timeout_ms(e->ctx) == 0);
+         i++) {
+        int running = 0;
+        assert_int_equal(leec_ctx_perform(e->ctx, &running), LEEC_OK);
+    }
+    assert_non_null(e->ctx->deferred); /* held by the rate limit */
+    size_t sent = fake_http_log_count();
+    int calls = callbacks;
+    fake_clock_set(fake_clock_now() + 60000); /* their time has come */
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(leec_ctx_timeout_ms(e->ctx), 0);
+        (void)leec_ctx_get_fd(e->ctx);
+        (void)leec_ctx_paused_until(e->ctx);
+        (void)leec_ctx_request_count(e->ctx);
+        (void)leec_ctx_connection_count(e->ctx);
+        (void)leec_ctx_terms_url(e->ctx);
+        (void)leec_agent_get_state(a);
+        (void)leec_agent_get_outcome(a);
+        (void)leec_agent_wait(a, &until);
+        (void)leec_agent_error(a);
+        (void)leec_agent_error_message(a);
+        (void)leec_agent_names(a, NULL);
+        (void)leec_agent_cert_pem(a);
+    }
+    assert_int_equal(callbacks, calls);
+    assert_int_equal(fake_http_log_count(), sent);
+    assert_non_null(e->ctx->deferred);
+    /* perform releases them, and the agent goes on to its end. */
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_ISSUED);
+    assert_true(fake_http_log_count() > sent);
+}
+
 static void test_order_processing_forever(void **state)
 {
     env *e = *state;
@@ -1124,6 +1197,7 @@ int main(void)
         T(test_authz_of_another_type),
         T(test_authz_in_capitals),
         T(test_controls_from_the_ca_cleaned),
+        T(test_getters_never_act),
         T(test_order_processing_forever),
         T(test_order_timeout_setting),
         T(test_malformed_new_order),
