@@ -15,7 +15,9 @@
  *
  * Threading: a context and everything created from it must be used from one
  * thread at a time. Separate contexts are independent; the library has no
- * global mutable state.
+ * global mutable state. A context generates RSA keys on worker threads of
+ * its own (started when first needed, joined by leec_ctx_free), which touch
+ * nothing of the context and run no callback: its loop never stalls.
  *
  * Strings passed in are copied unless said otherwise. Strings returned as
  * "const char *" belong to the object they come from and stay valid until that

@@ -150,6 +150,12 @@ static leec_code wrap(EVP_PKEY *pkey, leec_key_type type, leec_key **out)
     return LEEC_OK;
 }
 
+bool Leec_key_type_is_slow(leec_key_type type)
+{
+    return type == LEEC_KEY_RSA2048 || type == LEEC_KEY_RSA3072 ||
+           type == LEEC_KEY_RSA4096;
+}
+
 leec_code Leec_key_generate(leec_key_type type, leec_key **out)
 {
     leec_code rc = LEEC_E_CRYPTO;

@@ -16,6 +16,9 @@ typedef struct leec_key leec_key;
 
 /* Generates a fresh key. LEEC_E_CRYPTO, LEEC_E_NOMEM. */
 leec_code Leec_key_generate(leec_key_type type, leec_key **out);
+/* Whether generating a key of this type takes long (RSA: from tens of
+ * milliseconds to seconds) rather than microseconds (EC). */
+bool Leec_key_type_is_slow(leec_key_type type);
 
 /* Loads a private key from PEM (PKCS#8, SEC1 "EC PRIVATE KEY" or PKCS#1
  * "RSA PRIVATE KEY"). Only the five supported types are accepted:

@@ -12,6 +12,7 @@
 #include "util/json.h"
 #include "acme/problem.h"
 #include "store/store.h"
+#include "engine/workers.h"
 
 /* The agents waiting look again from perform, each in its own driver:
  * never from inside another agent's step. */
@@ -164,19 +165,90 @@ static leec_code add_eab(leec_ctx *ctx, json_t *payload)
     return rc;
 }
 
+/* newAccount with ctx->acct_key: a lookup of the saved key's account
+ * (RFC 8555 §7.3.1: its account.json was lost, never a new one made with
+ * it), or a new account. */
+static void send_new_account(leec_ctx *ctx, bool lookup)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    json_t *p = NULL;
+    char *payload = NULL;
+    ctx->acct_lookup = lookup;
+    if (lookup) {
+        if (!(p = json_pack("{s:b}", "onlyReturnExisting", 1)))
+            goto fail;
+    } else {
+        if (!(p = json_object()))
+            goto fail;
+        if (ctx->agree_tos)
+            json_object_set_new(p, "termsOfServiceAgreed", json_true());
+        if (ctx->contact) {
+            char *m = NULL;
+            if (asprintf(&m, "mailto:%s", ctx->contact) < 0)
+                goto fail;
+            json_object_set_new(p, "contact", json_pack("[s]", m));
+            free(m);
+        }
+        if (ctx->eab_kid && (rc = add_eab(ctx, p)) != LEEC_OK)
+            goto fail;
+        rc = LEEC_E_NOMEM;
+    }
+    if (!(payload = json_dumps(p, JSON_COMPACT)))
+        goto fail;
+    rc = Leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key, NULL,
+                        NULL, on_new_account, ctx, &ctx->acct_req);
+    if (rc != LEEC_OK)
+        goto fail;
+    json_decref(p);
+    free(payload);
+    return;
+fail:
+    json_decref(p);
+    free(payload);
+    account_fail(ctx, rc, "cannot start the account request", NULL);
+}
+
+/* An RSA account key comes from a worker thread (seconds of CPU). */
+typedef struct acct_keygen {
+    leec_ctx *ctx;
+    leec_key_type type;
+    leec_key *key;
+    leec_code rc;
+} acct_keygen;
+
+static void keygen_run(void *arg)
+{
+    acct_keygen *k = arg;
+    k->rc = Leec_key_generate(k->type, &k->key);
+}
+
+static void keygen_free(void *arg)
+{
+    acct_keygen *k = arg;
+    Leec_key_free(k->key);
+    free(k);
+}
+
+static void keygen_done(void *arg)
+{
+    acct_keygen *k = arg;
+    leec_ctx *ctx = k->ctx;
+    ctx->acct_keygen = NULL;
+    if (k->rc != LEEC_OK) {
+        account_fail(ctx, k->rc, "cannot generate the account key", NULL);
+        return;
+    }
+    ctx->acct_key = k->key;
+    k->key = NULL;
+    send_new_account(ctx, false);
+}
+
 static void create_account(leec_ctx *ctx)
 {
     leec_code rc;
-    json_t *p = NULL;
-    char *payload = NULL;
-    /* A saved key whose account.json was lost: its account is looked up
-     * (RFC 8555 §7.3.1), never a new one made with it. */
-    if ((ctx->acct_lookup = ctx->acct_key != NULL)) {
-        rc = LEEC_E_NOMEM;
-        if (!(p = json_pack("{s:b}", "onlyReturnExisting", 1)) ||
-            !(payload = json_dumps(p, JSON_COMPACT)))
-            goto fail;
-        goto send;
+    if (ctx->acct_key) {
+        send_new_account(ctx, true);
+        return;
     }
     if (ctx->dir.terms && !ctx->agree_tos) {
         char *msg = NULL;
@@ -189,39 +261,24 @@ static void create_account(leec_ctx *ctx)
         free(msg);
         return;
     }
-    if ((rc = Leec_key_generate(ctx->account_key_type, &ctx->acct_key)) !=
-        LEEC_OK)
-        goto fail;
-    rc = LEEC_E_NOMEM;
-    p = json_object();
-    if (!p)
-        goto fail;
-    if (ctx->agree_tos)
-        json_object_set_new(p, "termsOfServiceAgreed", json_true());
-    if (ctx->contact) {
-        char *m = NULL;
-        if (asprintf(&m, "mailto:%s", ctx->contact) < 0)
-            goto fail;
-        json_object_set_new(p, "contact", json_pack("[s]", m));
-        free(m);
+    if (Leec_key_type_is_slow(ctx->account_key_type)) {
+        acct_keygen *k = calloc(1, sizeof *k);
+        if (k) {
+            k->ctx = ctx;
+            k->type = ctx->account_key_type;
+            if (Leec_job_submit(ctx, keygen_run, keygen_done, keygen_free, k,
+                                &ctx->acct_keygen) == LEEC_OK)
+                return; /* keygen_done goes on */
+            free(k);
+        }
+        /* No thread to be had: generated here, as before. */
     }
-    if (ctx->eab_kid && (rc = add_eab(ctx, p)) != LEEC_OK)
-        goto fail;
-    rc = LEEC_E_NOMEM;
-    if (!(payload = json_dumps(p, JSON_COMPACT)))
-        goto fail;
-send:
-    rc = Leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key, NULL,
-                        NULL, on_new_account, ctx, &ctx->acct_req);
-    if (rc != LEEC_OK)
-        goto fail;
-    json_decref(p);
-    free(payload);
-    return;
-fail:
-    json_decref(p);
-    free(payload);
-    account_fail(ctx, rc, "cannot start the account request", NULL);
+    if ((rc = Leec_key_generate(ctx->account_key_type, &ctx->acct_key)) !=
+        LEEC_OK) {
+        account_fail(ctx, rc, "cannot start the account request", NULL);
+        return;
+    }
+    send_new_account(ctx, false);
 }
 
 static leec_code load_saved(leec_ctx *ctx, bool *found)
@@ -453,6 +510,8 @@ leec_code Leec_account_error(leec_ctx *ctx, leec_problem **problem)
 
 void Leec_account_clear(leec_ctx *ctx)
 {
+    Leec_job_cancel(ctx, ctx->acct_keygen);
+    ctx->acct_keygen = NULL;
     unlock_account(ctx);
     ctx->acct_retry_at = -1;
     ctx->acct_lock_since = -1;

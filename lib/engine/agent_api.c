@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "engine/agent_internal.h"
+#include "engine/workers.h"
 #include "util/json.h"
 #include "util/names.h"
 #include "acme/problem.h"
@@ -104,6 +105,7 @@ void Leec_agent_destroy(leec_agent *a)
         return;
     leec_ctx *ctx = a->ctx;
     Leec_acme_cancel(ctx, a->req);
+    Leec_job_cancel(ctx, a->keygen);
     Leec_agent_solvers_cleanup(a);
     Leec_agent_release(a, false);
     Leec_agent_stop_ordering(a);
@@ -147,6 +149,8 @@ void leec_agent_free(leec_agent *a)
         /* Inside a callback: the loop still holds pointers to us. */
         Leec_acme_cancel(a->ctx, a->req);
         a->req = NULL;
+        Leec_job_cancel(a->ctx, a->keygen);
+        a->keygen = NULL;
         Leec_agent_solvers_cleanup(a);
         Leec_agent_release(a, false);
         Leec_agent_stop_ordering(a);

@@ -54,6 +54,7 @@ struct leec_agent {
     bool started;
     int64_t deadline;
     leec_acme_req *req;
+    struct leec_job *keygen; /* the certificate key, on a worker thread */
     int retries;
     unsigned acct_gen; /* the account generation orders are signed by */
     void *lock;        /* the certificate's lock in the store */

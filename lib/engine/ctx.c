@@ -10,6 +10,7 @@
 #include "util/b64url.h"
 #include "engine/internal.h"
 #include "engine/loop.h"
+#include "engine/workers.h"
 #include "net/http01_server.h"
 #include "store/store.h"
 #include "crypto/x509.h"
@@ -79,6 +80,8 @@ void leec_ctx_free(leec_ctx *ctx)
     Leec_eab_clear(ctx);
     Leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
     Leec_account_clear(ctx);
+    /* Their jobs cancelled by now: the threads end, nothing completes. */
+    Leec_workers_free(ctx->workers);
     Leec_acme_drop_deferred(ctx);
     Leec_http_free(ctx->http);
     Leec_http01_server_free(ctx->http01);

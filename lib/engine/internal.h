@@ -149,6 +149,7 @@ struct leec_ctx {
     struct leec_timer **timers; /* their timers */
     size_t ntimers, captimers;
     leec_governor *gov;
+    struct leec_workers *workers; /* threads for CPU-heavy steps, or NULL */
     struct leec_x509_cache *x509_cache;     /* issuers already parsed */
     bool rate_set, orders_set, domains_set; /* else the CA's defaults */
     unsigned max_pause_s;
@@ -185,6 +186,7 @@ struct leec_ctx {
     char *acct_url;
     char *acct_ca_id;
     leec_acme_req *acct_req;
+    struct leec_job *acct_keygen; /* a new account's key, on a worker */
     int64_t acct_retry_at;   /* -1, or when to try the account lock again */
     int64_t acct_lock_since; /* waiting for the account lock since (ms) */
     void *acct_lock;

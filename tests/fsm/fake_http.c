@@ -382,6 +382,13 @@ int fake_drive_until(leec_ctx *ctx, int max_iter, bool (*stop)(void *ud),
         if (ctx->http && ctx->http->head)
             continue; /* answer them on the next perform */
         long t = leec_ctx_timeout_ms(ctx);
+        if (t < 0 && ctx->workers) {
+            /* A worker thread at work (a key): its completion comes
+             * through the context's descriptor, in real time. */
+            if (leec_ctx_poll(ctx, 30000) != LEEC_OK)
+                return -1;
+            continue;
+        }
         if (t < 0)
             return -1; /* nothing queued, no deadline: stuck */
         clock_now += t;

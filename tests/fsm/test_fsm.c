@@ -597,6 +597,60 @@ static void counting_done(void *ud, leec_agent *a, leec_outcome outcome)
     callbacks++;
 }
 
+/* An RSA certificate key comes from a worker thread: the other agent goes
+ * on meanwhile, and both are issued, each with its key type. */
+static void test_rsa_key_on_a_worker(void **state)
+{
+    env *e = *state;
+    static const char *const one[] = {"rsa.example.org"};
+    static const char *const two[] = {"ec.example.org"};
+    rec r2;
+    memset(&r2, 0, sizeof r2);
+    leec_agent *rsa = agent_new(e, e->ctx, one, 1, &e->r);
+    leec_agent *ec = agent_new(e, e->ctx, two, 1, &r2);
+    assert_int_equal(leec_agent_set_key_type(rsa, LEEC_KEY_RSA2048), LEEC_OK);
+    assert_int_equal(leec_agent_start(rsa), LEEC_OK);
+    assert_int_equal(leec_agent_start(ec), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(leec_agent_get_outcome(rsa), LEEC_OUTCOME_ISSUED);
+    assert_int_equal(leec_agent_get_outcome(ec), LEEC_OUTCOME_ISSUED);
+    assert_non_null(e->ctx->workers); /* it did go to a thread */
+    char *key = NULL, *chain = NULL;
+    assert_int_equal(leec_store_read_live(leec_ctx_get_store(e->ctx),
+                                          "rsa.example.org", &key, &chain),
+                     LEEC_OK);
+    assert_non_null(strstr(key, "PRIVATE KEY"));
+    leec_key *k = NULL;
+    assert_int_equal(Leec_key_load_pem(key, strlen(key), &k), LEEC_OK);
+    assert_int_equal(Leec_key_get_type(k), LEEC_KEY_RSA2048);
+    Leec_key_free(k);
+    free(key);
+    free(chain);
+    for (int i = 0; i < 2; i++)
+        free(r2.ka[i]);
+}
+
+/* An agent freed (or a context freed) while its key is being generated:
+ * the job is cancelled, its key freed, nothing completes afterwards. */
+static bool in_finalize(void *ud)
+{
+    return leec_agent_get_state(ud) == LEEC_ST_FINALIZE;
+}
+
+static void test_keygen_cancelled(void **state)
+{
+    env *e = *state;
+    static const char *const one[] = {"rsa.example.org"};
+    leec_agent *a = agent_new(e, e->ctx, one, 1, &e->r);
+    assert_int_equal(leec_agent_set_key_type(a, LEEC_KEY_RSA4096), LEEC_OK);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive_until(e->ctx, MAX_ITER, in_finalize, a) > 0);
+    leec_agent_free(a); /* outside perform: at once */
+    assert_int_equal(e->r.done, 0);
+    /* The context frees its threads (the key still being made is waited
+     * for and dropped) in teardown. */
+}
+
 /* Queries never act: with requests held by the governor and their time
  * come, asking for the timeout (or anything else) sends nothing and runs
  * no callback; only perform does. */
@@ -1197,6 +1251,8 @@ int main(void)
         T(test_authz_of_another_type),
         T(test_authz_in_capitals),
         T(test_controls_from_the_ca_cleaned),
+        T(test_rsa_key_on_a_worker),
+        T(test_keygen_cancelled),
         T(test_getters_never_act),
         T(test_order_processing_forever),
         T(test_order_timeout_setting),
