@@ -17,6 +17,8 @@
  *   renewal state  JSON text belonging to one version (the CA's renewal
  *                  window, failed attempts, a revocation): a new version
  *                  starts without one;
+ *   http-01 token  the key authorization answered for a token, for several
+ *                  processes answering challenges for one store;
  *   lock           exclusive, per kind and name, taken without waiting and
  *                  held until released or until its holder dies.
  *
@@ -235,6 +237,17 @@ typedef struct leec_store_ops {
      * none. Read it with version_read (LEEC_PART_RENEWAL). */
     leec_code (*renewal_write)(leec_store *s, const char *name, uint64_t number,
                                const char *json);
+
+    /* http-01 tokens: */
+    /* The key authorization kept for token (1 to 256 base64url characters;
+     * key_auth at most 1024 printable ASCII characters), replacing any.
+     * Optional (NULL: the store keeps none, LEEC_E_INVALID_ARG). */
+    leec_code (*token_put)(leec_store *s, const char *token,
+                           const char *key_auth);
+    /* *key_auth for token, or LEEC_E_NOT_FOUND. Optional. */
+    leec_code (*token_get)(leec_store *s, const char *token, char **key_auth);
+    /* Forgets token; LEEC_OK when there is none. Optional. */
+    leec_code (*token_delete)(leec_store *s, const char *token);
 
     /* Locks: */
     /* Takes the exclusive lock kind/name (kind: "cert", "account" or

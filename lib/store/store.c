@@ -14,6 +14,10 @@
 /* Names become single path components, so they must not be able to name
  * a parent (".."), a hidden file, or an option-looking word. */
 #define STORE_NAME_MAX 200
+/* http-01: RFC 8555 tokens (base64url, as the responder takes them) and
+ * their key authorizations (token '.' thumbprint). */
+#define STORE_TOKEN_MAX    256
+#define STORE_KEY_AUTH_MAX 1024
 
 bool Leec_store_name_valid(const char *name)
 {
@@ -330,6 +334,68 @@ leec_code Leec_store_account_remove(leec_store *s, const char *ca_id)
     if (!s || !Leec_store_name_valid(ca_id))
         return LEEC_E_INVALID_ARG;
     return s->ops->account_remove(s, ca_id);
+}
+
+/* ------------------------------------------------------------------ */
+/* http-01 tokens                                                      */
+/* ------------------------------------------------------------------ */
+
+static bool token_valid(const char *t)
+{
+    size_t i = 0;
+    if (!t)
+        return false;
+    for (; t[i]; i++) {
+        char c = t[i];
+        if (i >= STORE_TOKEN_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return i > 0;
+}
+
+static bool key_auth_valid(const char *k)
+{
+    size_t i = 0;
+    if (!k)
+        return false;
+    for (; k[i]; i++)
+        if (i >= STORE_KEY_AUTH_MAX || k[i] <= 0x20 || k[i] >= 0x7f)
+            return false;
+    return i > 0;
+}
+
+leec_code Leec_store_token_put(leec_store *s, const char *token,
+                               const char *key_auth)
+{
+    if (!s || !s->ops->token_put || !token_valid(token) ||
+        !key_auth_valid(key_auth))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->token_put(s, token, key_auth);
+}
+
+leec_code Leec_store_token_get(leec_store *s, const char *token,
+                               char **key_auth)
+{
+    if (!key_auth)
+        return LEEC_E_INVALID_ARG;
+    *key_auth = NULL;
+    if (!s || !s->ops->token_get || !token_valid(token))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = s->ops->token_get(s, token, key_auth);
+    if (rc != LEEC_OK) {
+        free(*key_auth);
+        *key_auth = NULL;
+    }
+    return rc;
+}
+
+leec_code Leec_store_token_delete(leec_store *s, const char *token)
+{
+    if (!s || !s->ops->token_delete || !token_valid(token))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->token_delete(s, token);
 }
 
 /* ------------------------------------------------------------------ */

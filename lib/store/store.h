@@ -35,6 +35,16 @@ leec_code Leec_store_account_remove(leec_store *s, const char *ca_id);
 leec_code Leec_store_renewal_write(leec_store *s, const char *name,
                                    uint64_t number, const char *json);
 
+/* http-01 tokens (token_put, token_get, token_delete): LEEC_E_INVALID_ARG
+ * for a store without them, a token that is not 1 to 256 base64url
+ * characters, or a key authorization that is not 1 to 1024 printable
+ * ASCII characters. */
+leec_code Leec_store_token_put(leec_store *s, const char *token,
+                               const char *key_auth);
+leec_code Leec_store_token_get(leec_store *s, const char *token,
+                               char **key_auth);
+leec_code Leec_store_token_delete(leec_store *s, const char *token);
+
 /* Locks (lock, unlock). Unlocking NULL does nothing. */
 leec_code Leec_store_lock(leec_store *s, const char *kind, const char *name,
                           void **handle);

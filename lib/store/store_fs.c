@@ -10,6 +10,7 @@
  *   renewal state  archive/<name>/<N>/renewal.json
  *   current        live/<name> -> ../archive/<name>/<N>
  *   locks          locks/<kind>-<name>.lock (flock)
+ *   http-01 tokens in memory, per store instance (no file)
  *
  * A new version is built in a private temporary folder, renamed into place,
  * and only then made current by renaming a fresh symlink over live/<name>.
@@ -68,11 +69,18 @@
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
+/* An http-01 token and its key authorization (kept in memory). */
+typedef struct fs_token {
+    char *token, *key_auth;
+} fs_token;
+
 typedef struct fs_store {
     leec_store *st; /* the handle this is the state of: for refusals */
     char *dir;      /* as given, without trailing slashes: for messages */
     int root, live, archive, locks; /* checked folders, open */
     uid_t uid; /* the effective user when opened: who must own it all */
+    fs_token *tokens;
+    size_t ntokens;
 } fs_store;
 
 static fs_store *fs_of(leec_store *s)
@@ -1204,6 +1212,67 @@ static leec_code fs_renewal_write(leec_store *s, const char *name,
     return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* http-01 tokens: in memory, per store instance                       */
+/* ------------------------------------------------------------------ */
+
+/* A process answering the CA itself (leec's responder, a host server)
+ * keeps its tokens here; no file is written, so the layout is certbot's
+ * and nothing secret-adjacent outlives the process. Other processes on
+ * the same folder do not see them: a fleet needs a shared backend. */
+static fs_token *token_find(fs_store *fs, const char *token)
+{
+    for (size_t i = 0; i < fs->ntokens; i++)
+        if (strcmp(fs->tokens[i].token, token) == 0)
+            return &fs->tokens[i];
+    return NULL;
+}
+
+static leec_code fs_token_put(leec_store *s, const char *token,
+                              const char *key_auth)
+{
+    fs_store *fs = fs_of(s);
+    fs_token *t = token_find(fs, token);
+    char *k = strdup(key_auth);
+    if (!k)
+        return LEEC_E_NOMEM;
+    if (t) {
+        free(t->key_auth);
+        t->key_auth = k;
+        return LEEC_OK;
+    }
+    fs_token *v = reallocarray(fs->tokens, fs->ntokens + 1, sizeof *v);
+    char *name = v ? strdup(token) : NULL;
+    if (v)
+        fs->tokens = v;
+    if (!name) {
+        free(k);
+        return LEEC_E_NOMEM;
+    }
+    fs->tokens[fs->ntokens++] = (fs_token){name, k};
+    return LEEC_OK;
+}
+
+static leec_code fs_token_get(leec_store *s, const char *token, char **key_auth)
+{
+    fs_token *t = token_find(fs_of(s), token);
+    if (!t)
+        return LEEC_E_NOT_FOUND;
+    return (*key_auth = strdup(t->key_auth)) ? LEEC_OK : LEEC_E_NOMEM;
+}
+
+static leec_code fs_token_delete(leec_store *s, const char *token)
+{
+    fs_store *fs = fs_of(s);
+    fs_token *t = token_find(fs, token);
+    if (t) {
+        free(t->token);
+        free(t->key_auth);
+        *t = fs->tokens[--fs->ntokens];
+    }
+    return LEEC_OK;
+}
+
 static void fs_free(fs_store *fs)
 {
     if (!fs)
@@ -1212,6 +1281,11 @@ static void fs_free(fs_store *fs)
     close_fd(&fs->live);
     close_fd(&fs->archive);
     close_fd(&fs->locks);
+    for (size_t i = 0; i < fs->ntokens; i++) {
+        free(fs->tokens[i].token);
+        free(fs->tokens[i].key_auth);
+    }
+    free(fs->tokens);
     free(fs->dir);
     free(fs);
 }
@@ -1231,6 +1305,9 @@ static const leec_store_ops fs_ops = {
     .list = fs_list,
     .reset = fs_reset,
     .renewal_write = fs_renewal_write,
+    .token_put = fs_token_put,
+    .token_get = fs_token_get,
+    .token_delete = fs_token_delete,
     .lock = fs_lock,
     .unlock = fs_unlock,
     .lock_holder = fs_lock_holder,

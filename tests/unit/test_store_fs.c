@@ -1384,6 +1384,30 @@ static void test_refusal_logged(void **state)
     free(ctx);
 }
 
+/* http-01 tokens are kept in memory by the store that was given them:
+ * no file, so the layout stays certbot's; another store on the same folder
+ * (another process) does not see them. */
+static void test_tokens_in_memory(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    char *ka = NULL;
+    leec_code err = LEEC_E_IO;
+    leec_store *other = leec_store_fs_new(f->root, &err);
+    assert_non_null(other);
+
+    assert_int_equal(Leec_store_token_put(s, "tok", "tok.thumb"), LEEC_OK);
+    assert_int_equal(Leec_store_token_get(s, "tok", &ka), LEEC_OK);
+    assert_string_equal(ka, "tok.thumb");
+    free(ka);
+    assert_int_equal(Leec_store_token_get(other, "tok", &ka), LEEC_E_NOT_FOUND);
+    assert_null(ka);
+    assert_int_equal(count_entries(f->root, NULL), 4); /* no tokens/ */
+    leec_store_free(other);
+    /* Freed with the store (ASan would see a leak). */
+    assert_int_equal(Leec_store_token_put(s, "tok2", "tok2.thumb"), LEEC_OK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1415,6 +1439,7 @@ int main(void)
         T(test_version_files_checked),
         T(test_accounts_checked),
         T(test_refusal_logged),
+        T(test_tokens_in_memory),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
