@@ -637,8 +637,9 @@ static leec_code write_version(int dfd, const leec_store_new_version *in)
 }
 
 /* Points live/<name> at target by renaming a fresh symlink over it, so the
- * link is replaced in one step and never missing. */
-static leec_code switch_live(fs_store *fs, const char *name, const char *target)
+ * link is replaced in one step and never missing. Nothing changes on
+ * failure. */
+static leec_code link_live(fs_store *fs, const char *name, const char *target)
 {
     leec_code rc = LEEC_E_IO;
     char *tmp = NULL;
@@ -666,12 +667,38 @@ static leec_code switch_live(fs_store *fs, const char *name, const char *target)
         goto out;
     free(tmp);
     tmp = NULL;
-    rc = Leec_fsync_fd(fs->live);
+    rc = LEEC_OK;
 
 out:
     if (tmp)
         unlinkat(fs->live, tmp, 0);
     free(tmp);
+    return rc;
+}
+
+/* Makes target the current version of name (link_live), durably: live/ is
+ * fsync'd. When that fsync fails the install fails, so the previous link
+ * is put back (old: its text, NULL when there was none); *kept when that
+ * failed too and the new link stays (the caller must not remove its
+ * version then). */
+static leec_code switch_live(fs_store *fs, const char *name, const char *target,
+                             const char *old, bool old_known, bool *kept)
+{
+    *kept = false;
+    leec_code rc = link_live(fs, name, target);
+    if (rc != LEEC_OK)
+        return rc;
+    rc = Leec_fsync_fd(fs->live);
+    if (rc == LEEC_OK)
+        return rc;
+    leec_code back = !old_known ? LEEC_E_IO
+                     : old      ? link_live(fs, name, old)
+                     : unlinkat(fs->live, name, 0) == 0 ? LEEC_OK
+                                                        : LEEC_E_IO;
+    if (back == LEEC_OK)
+        (void)Leec_fsync_fd(fs->live); /* as durable as it can be */
+    else
+        *kept = true;
     return rc;
 }
 
@@ -716,8 +743,9 @@ static leec_code fs_version_install(leec_store *s, const char *name,
     char *tmp = NULL;
     char *target = NULL;
     char num[24];
+    char old[PATH_MAX];
     unsigned long n = 0;
-    bool unused_version = false;
+    bool unused_version = false, kept = false, old_known = false;
     int afd = -1, tfd = -1;
 
     if (!Leec_store_name_valid(name) || !in || !in->privkey || !in->cert ||
@@ -768,8 +796,14 @@ static leec_code fs_version_install(leec_store *s, const char *name,
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    rc = switch_live(fs, name, target);
-    if (rc != LEEC_OK)
+    /* What live/<name> says now, to be put back should the switch not
+     * become durable. */
+    ssize_t ol = readlinkat(fs->live, name, old, sizeof old - 1);
+    if (ol >= 0)
+        old[ol] = '\0';
+    old_known = ol >= 0 || errno == ENOENT;
+    rc = switch_live(fs, name, target, ol >= 0 ? old : NULL, old_known, &kept);
+    if (rc != LEEC_OK && !kept)
         goto out;
     unused_version = false;
     if (rc == LEEC_OK && number)
@@ -1174,6 +1208,12 @@ static leec_code fs_reset(leec_store *s, const char *name)
         if ((rc = reset_cert(fs, certs.v[i])) != LEEC_OK)
             goto out;
     rc = name ? LEEC_OK : reset_accounts(fs);
+    /* What a reset cut short left behind, even when no certificate is left
+     * to reset (reset_cert sweeps after each one). */
+    if (rc == LEEC_OK && !name) {
+        sweep_trash(fs->live);
+        sweep_trash(fs->archive);
+    }
 
 out:
     for (size_t i = 0; certlocks && i < certs.n; i++)
