@@ -43,6 +43,7 @@
 #include <microhttpd.h>
 
 #include <leec/leec.h>
+#include <leec/store.h>
 
 #define PROG             "leec-https-server"
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
@@ -156,20 +157,27 @@ static void gen_free(cert_gen *g)
 }
 
 /*
- * Loads the key and full chain of the current version. leec_store_read_live
- * reads both from one version, even if the store switches live/<name>
- * meanwhile.
+ * Loads the key and full chain of the current version: one read of two
+ * parts of a version record (leec/store.h), both from that version even if
+ * another process installs a new one meanwhile.
  */
 static int gen_load(leec_store *store, const char *cert_name, cert_gen **out)
 {
     int ret = -1;
-    char *keypem = NULL, *fullchain = NULL;
+    const char *keypem = NULL, *fullchain = NULL;
+    leec_store_version v;
     leec_cert_info *info = NULL;
     cert_gen *g = NULL;
     int rc;
 
     *out = NULL;
-    leec_code lc = leec_store_read_live(store, cert_name, &keypem, &fullchain);
+    leec_code lc = leec_store_read_version(
+        store, cert_name,
+        LEEC_PARTS(LEEC_PART_PRIVKEY) | LEEC_PARTS(LEEC_PART_FULLCHAIN), &v);
+    keypem = v.text[LEEC_PART_PRIVKEY];
+    fullchain = v.text[LEEC_PART_FULLCHAIN];
+    if (lc == LEEC_OK && (!keypem || !fullchain))
+        lc = LEEC_E_NOT_FOUND; /* a version missing a file */
     if (lc != LEEC_OK) {
         logf_("error", "reading %s from the store: %s", cert_name,
               leec_strerror(lc));
@@ -213,11 +221,7 @@ static int gen_load(leec_store *store, const char *cert_name, cert_gen **out)
 
 out:
     leec_cert_info_free(info);
-    if (keypem) {
-        gnutls_memset(keypem, 0, strlen(keypem)); /* private key material */
-        free(keypem);
-    }
-    free(fullchain);
+    leec_store_version_clear(&v); /* clears the key first */
     gen_free(g);
     return ret;
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make check's install test: `meson install` of a build into a temporary
 # DESTDIR, then checks that every file is there (program, shared library with
-# its soname, header, pkg-config file, man pages when scdoc is installed, bash
+# its soname, headers, pkg-config file, man pages when scdoc is installed, bash
 # completion, systemd units) and that a small program builds against the
-# installed header and library through pkg-config, links and runs. Exits 1 if
+# installed headers and library through pkg-config, links and runs. Exits 1 if
 # anything fails.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -46,6 +46,7 @@ have -x "$DEST$bindir/leec" "program"
 have -f "$lib/libleec.so.0" "shared library"
 have -L "$lib/libleec.so" "development link"
 have -f "$DEST$includedir/leec/leec.h" "header"
+have -f "$DEST$includedir/leec/store.h" "header"
 have -f "$lib/pkgconfig/libleec.pc" "pkg-config file"
 have -f "$DEST$datadir/bash-completion/completions/leec" "bash completion"
 
@@ -130,6 +131,7 @@ cflags=$(pkg-config --cflags libleec)
 libs=$(pkg-config --libs libleec)
 cat >"$DEST/t.c" <<'C'
 #include <leec/leec.h>
+#include <leec/store.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -137,6 +139,10 @@ int main(void)
 {
     leec_ctx *ctx = leec_ctx_new();
     if (!ctx)
+        return 1;
+    /* The store interface's header stands on its own. */
+    if (!leec_store_name_valid("example.com") ||
+        leec_store_new(NULL, NULL, NULL) != NULL)
         return 1;
     const char *m = leec_strerror(LEEC_E_TOS);
     printf("%s: %s\n", LEEC_VERSION, m);

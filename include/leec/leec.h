@@ -1,13 +1,16 @@
 /*
  * libleec — an ACME (RFC 8555) client library.
  *
- * This header is the only door into the library. The model:
+ * This header is the door into the library; <leec/store.h> adds the store's
+ * records and the interface a store backend implements. The model:
  *
  *   leec_ctx    one per process (or per CA): the CA's directory, the account,
  *               the store, the shared HTTP transport and the event loop.
  *   leec_agent  one per certificate: an explicit state machine that orders,
  *               validates, finalizes, downloads and installs one certificate.
- *   leec_store  where accounts and certificates live (filesystem backend).
+ *   leec_store  where accounts and certificates live: records (accounts,
+ *               certificate versions, renewal state) in the filesystem
+ *               backend below or in a program's own (<leec/store.h>).
  *
  * Nothing blocks: agents advance when leec_ctx_perform() is called, and
  * leec_ctx_poll() waits for the next socket event or deadline. leec_ctx_run()
@@ -193,6 +196,8 @@ LEEC_API leec_code leec_chain_top(const char *pem, size_t len, char **top_pem,
 /* Store                                                                  */
 /* --------------------------------------------------------------------- */
 
+/* A store: a backend's operations and state (the filesystem store here;
+ * <leec/store.h> for its records, version reads and other backends). */
 typedef struct leec_store leec_store;
 
 /*
@@ -228,6 +233,7 @@ LEEC_API leec_store *leec_store_fs_open(const char *dir, leec_code *err,
                                         char **why);
 /* leec_store_fs_open(dir, err, NULL). */
 LEEC_API leec_store *leec_store_fs_new(const char *dir, leec_code *err);
+/* Frees a store (its backend's state through its destroy operation). */
 LEEC_API void leec_store_free(leec_store *store);
 
 /*
@@ -243,9 +249,10 @@ LEEC_API void leec_store_free(leec_store *store);
 LEEC_API const char *leec_store_errmsg(const leec_store *store);
 
 /*
- * Path of the live folder of a certificate in a filesystem store, as a
- * newly allocated string the caller frees; NULL for other backends or on
- * error. The folder may not exist yet.
+ * Path of the live folder of a certificate in a filesystem store (live/ is
+ * that backend's export for web servers), as a newly allocated string the
+ * caller frees; NULL for other backends or on error. The folder may not
+ * exist yet.
  */
 LEEC_API char *leec_store_live_path(leec_store *store, const char *cert_name);
 

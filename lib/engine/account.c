@@ -24,7 +24,7 @@ static void wake_agents(leec_ctx *ctx)
 static void unlock_account(leec_ctx *ctx)
 {
     if (ctx->acct_lock) {
-        ctx->store->ops->unlock(ctx->store, ctx->acct_lock);
+        Leec_store_unlock(ctx->store, ctx->acct_lock);
         ctx->acct_lock = NULL;
     }
 }
@@ -80,8 +80,7 @@ leec_code Leec_account_save(leec_ctx *ctx)
     char *js = account_json(ctx);
     leec_code rc = js ? Leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
     if (rc == LEEC_OK)
-        rc =
-            ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem, js);
+        rc = Leec_store_account_save(ctx->store, ctx->acct_ca_id, pem, js);
     Leec_secure_free(pem);
     free(js);
     return rc;
@@ -127,8 +126,7 @@ static void on_new_account(void *ud, leec_acme_resp *r)
         char *js = account_json(ctx);
         leec_code rc = js ? Leec_key_to_pem(ctx->acct_key, &pem) : LEEC_E_NOMEM;
         if (rc == LEEC_OK)
-            rc = ctx->store->ops->account_save(ctx->store, ctx->acct_ca_id, pem,
-                                               js);
+            rc = Leec_store_account_save(ctx->store, ctx->acct_ca_id, pem, js);
         Leec_secure_free(pem);
         free(js);
         if (rc != LEEC_OK) {
@@ -287,7 +285,7 @@ static leec_code load_saved(leec_ctx *ctx, bool *found)
     json_t *o = NULL;
     *found = false;
     leec_code rc =
-        ctx->store->ops->account_load(ctx->store, ctx->acct_ca_id, &pem, &js);
+        Leec_store_account_load(ctx->store, ctx->acct_ca_id, &pem, &js);
     if (rc == LEEC_E_NOT_FOUND)
         return LEEC_OK;
     if (rc != LEEC_OK)
@@ -366,8 +364,8 @@ static void start_account(leec_ctx *ctx)
             return;
         /* None saved: one process creates it while the others wait, then
          * find it saved. */
-        leec_code rc = ctx->store->ops->lock(ctx->store, "account",
-                                             ctx->acct_ca_id, &ctx->acct_lock);
+        leec_code rc = Leec_store_lock(ctx->store, "account", ctx->acct_ca_id,
+                                       &ctx->acct_lock);
         int64_t now = Leec_now_ms(ctx);
         if (rc == LEEC_E_LOCKED) {
             if (ctx->acct_lock_since < 0)

@@ -169,11 +169,7 @@ static void on_account(void *ud, leec_acme_resp *r)
         rc = LEEC_OK; /* the CA has it; the file is only informational */
     } else if (j->op == LEEC_ACCOUNT_OP_DEACTIVATE) {
         if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
-            if (ctx->store->ops->account_remove)
-                rc = ctx->store->ops->account_remove(ctx->store,
-                                                     ctx->acct_ca_id);
-            else
-                rc = LEEC_E_STORE;
+            rc = Leec_store_account_remove(ctx->store, ctx->acct_ca_id);
             if (rc != LEEC_OK)
                 Leec_log(ctx, LEEC_LOG_ERROR,
                          "account deactivated at the CA, but it cannot be "

@@ -99,7 +99,7 @@ void Leec_agent_release(leec_agent *a, bool issued)
         a->ctx->wake_agents = true;
     }
     if (a->lock) {
-        a->ctx->store->ops->unlock(a->ctx->store, a->lock);
+        Leec_store_unlock(a->ctx->store, a->lock);
         a->lock = NULL;
     }
 }
@@ -238,8 +238,8 @@ static void ending(leec_agent *a)
      * its outcome, not ours, is the news. */
     if (ordered && outcome == LEEC_OUTCOME_FAILED &&
         ((a->had_cert && a->names_same) || a->repairing) &&
-        (a->lock || ctx->store->ops->lock(ctx->store, "cert", a->cert_name,
-                                          &a->lock) == LEEC_OK))
+        (a->lock || Leec_store_lock(ctx->store, "cert", a->cert_name,
+                                    &a->lock) == LEEC_OK))
         Leec_agent_record_failure(a);
     Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
@@ -311,7 +311,7 @@ static bool take_lock(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
     leec_store *st = ctx->store;
-    leec_code rc = st->ops->lock(st, "cert", a->cert_name, &a->lock);
+    leec_code rc = Leec_store_lock(st, "cert", a->cert_name, &a->lock);
     int64_t now = Leec_now_ms(ctx);
     if (rc == LEEC_OK) {
         a->wait = LEEC_WAIT_NONE;
@@ -1067,7 +1067,7 @@ static void reuse_installed_key(leec_agent *a)
     size_t len = 0;
     leec_key *k = NULL;
     leec_store *st = a->ctx->store;
-    if (st->ops->cert_read(st, a->cert_name, "privkey.pem", &pem, &len) ==
+    if (leec_store_read_part(st, a->cert_name, LEEC_PART_PRIVKEY, &pem, &len) ==
             LEEC_OK &&
         Leec_key_load_pem(pem, len, &k) == LEEC_OK &&
         Leec_key_get_type(k) == a->key_type) {
@@ -1369,11 +1369,13 @@ static void enter_install(leec_agent *a)
         goto out;
     }
     meta = meta_json(a);
-    leec_cert_files f = {.privkey = key,
-                         .cert = a->cert_pem,
-                         .chain = a->chain_pem ? a->chain_pem : "",
-                         .meta_json = meta};
-    rc = a->ctx->store->ops->cert_install(a->ctx->store, a->cert_name, &f);
+    leec_store_new_version f = {.privkey = key,
+                                .cert = a->cert_pem,
+                                .chain = a->chain_pem ? a->chain_pem : "",
+                                .meta_json = meta,
+                                .names = (const char *const *)a->names,
+                                .nnames = a->nnames};
+    rc = leec_store_install_version(a->ctx->store, a->cert_name, &f, NULL);
     if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc, NULL,
                         "cannot install the certificate in the store");

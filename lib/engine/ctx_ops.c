@@ -88,7 +88,7 @@ leec_code Leec_op_saved_account_exists(leec_ctx *ctx)
     char *ca_id = Leec_ca_id(ctx->server);
     if (!ca_id)
         return LEEC_E_INVALID_ARG;
-    leec_code rc = ctx->store->ops->account_load(ctx->store, ca_id, &pem, &js);
+    leec_code rc = Leec_store_account_load(ctx->store, ca_id, &pem, &js);
     Leec_secure_free(pem);
     free(js);
     free(ca_id);

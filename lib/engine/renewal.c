@@ -117,7 +117,7 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
     json_t *o = NULL;
     if (!meta) {
         leec_code rc =
-            store->ops->cert_read(store, cert_name, "meta.json", &text, &len);
+            leec_store_read_part(store, cert_name, LEEC_PART_META, &text, &len);
         /* LEEC_E_STORE: refused as unsafe (its message says why), not
          * absent. */
         if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
@@ -136,23 +136,37 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
     return LEEC_OK;
 }
 
+/* The state of the version in ver (read already, with its renewal state)
+ * or, ver NULL, of the current version, read here. */
 static leec_code load_state(leec_store *store, const char *cert_name,
                             const char *serial, const json_t *meta,
+                            const leec_store_version *ver,
                             leec_renewal_state *st)
 {
-    char *text = NULL;
-    size_t len = 0;
+    leec_store_version own;
     json_t *o = NULL;
     memset(st, 0, sizeof *st);
-    leec_code rc =
-        store->ops->cert_read(store, cert_name, "renewal.json", &text, &len);
-    if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
-        return rc;
-    if (rc != LEEC_OK || Leec_json_parse_object(text, len, &o) != LEEC_OK) {
-        free(text);
-        return from_meta(store, cert_name, meta, st);
+    if (!ver) {
+        leec_code rc = leec_store_read_version(
+            store, cert_name, LEEC_PARTS(LEEC_PART_RENEWAL), &own);
+        if (rc == LEEC_E_NOMEM || rc == LEEC_E_STORE)
+            return rc;
+        /* Unreadable (too large, an I/O error): no state, but the version
+         * it is saved into next. */
+        if (rc != LEEC_OK &&
+            leec_store_read_version(store, cert_name, 0, &own) != LEEC_OK)
+            leec_store_version_clear(&own);
+        ver = &own;
     }
-    free(text);
+    const char *text = ver->text[LEEC_PART_RENEWAL];
+    st->version = ver->number;
+    leec_code rc =
+        text ? Leec_json_parse_object(text, ver->len[LEEC_PART_RENEWAL], &o)
+             : LEEC_E_NOT_FOUND;
+    if (ver == &own)
+        leec_store_version_clear(&own);
+    if (rc != LEEC_OK)
+        return from_meta(store, cert_name, meta, st);
     const char *whose = Leec_json_str(o, "serial");
     if (!whose || !serial || strcmp(whose, serial) != 0) {
         json_decref(o); /* another certificate's: not this one's past */
@@ -188,7 +202,7 @@ static leec_code load_state(leec_store *store, const char *cert_name,
 leec_code Leec_renewal_load(leec_store *store, const char *cert_name,
                             const char *serial, leec_renewal_state *st)
 {
-    return load_state(store, cert_name, serial, NULL, st);
+    return load_state(store, cert_name, serial, NULL, NULL, st);
 }
 
 char *Leec_renewal_json(const leec_renewal_state *st)
@@ -242,13 +256,10 @@ out:
 leec_code Leec_renewal_save(leec_store *store, const char *cert_name,
                             const leec_renewal_state *st)
 {
-    if (!store->ops->cert_write_state)
-        return LEEC_E_INVALID_ARG;
     char *s = Leec_renewal_json(st);
     if (!s)
         return LEEC_E_NOMEM;
-    leec_code rc =
-        store->ops->cert_write_state(store, cert_name, "renewal.json", s);
+    leec_code rc = Leec_store_renewal_write(store, cert_name, st->version, s);
     free(s);
     return rc;
 }
@@ -457,14 +468,34 @@ __attribute__((format(printf, 2, 3))) static char *reason(leec_code *rc,
     return why;
 }
 
-/* A file of the version, read for a check: its text, or a reason why it is
- * not usable (*rc: only errors that are not the file's fault). */
-static char *read_part(leec_store *store, const char *name, const char *file,
-                       char **text, size_t *len, leec_code *rc)
+/* The file name of a part, for reasons. */
+static const char *part_name(leec_store_part part)
+{
+    return part == LEEC_PART_PRIVKEY ? "privkey.pem" : "meta.json";
+}
+
+/* Why a part of the version read already (v) is not usable: missing or
+ * empty; NULL when neither. */
+static char *part_missing(const leec_store_version *v, leec_store_part part,
+                          leec_code *rc)
+{
+    if (!v->text[part])
+        return reason(rc, "%s is missing", part_name(part));
+    if (v->len[part] == 0)
+        return reason(rc, "%s is empty", part_name(part));
+    return NULL;
+}
+
+/* A part of the version, read for a check: its text, or a reason why it is
+ * not usable (*rc: only errors that are not the part's fault). */
+static char *read_part(leec_store *store, const char *name,
+                       leec_store_part part, char **text, size_t *len,
+                       leec_code *rc)
 {
     char *why = NULL;
+    const char *file = part_name(part);
     *text = NULL;
-    *rc = store->ops->cert_read(store, name, file, text, len);
+    *rc = leec_store_read_part(store, name, part, text, len);
     if (*rc == LEEC_E_NOT_FOUND) {
         *rc = LEEC_OK;
         why = reason(rc, "%s is missing", file);
@@ -474,7 +505,7 @@ static char *read_part(leec_store *store, const char *name, const char *file,
         why = reason(rc, "%s cannot be read (%s)", file, leec_strerror(was));
     } else if (*rc == LEEC_OK && *len == 0) {
         why = reason(rc, "%s is empty", file);
-    } else if (*rc == LEEC_E_STORE && strcmp(file, "privkey.pem") == 0) {
+    } else if (*rc == LEEC_E_STORE && part == LEEC_PART_PRIVKEY) {
         /* A key refused as unsafe (readable by others, not ours): never
          * read, and replaced by a new version with a new key. A refused
          * meta.json stays an error: its hooks must not run. */
@@ -525,9 +556,9 @@ char *Leec_version_broken(leec_store *store, const char *cert_name,
 {
     char *key = NULL, *meta = NULL, *why = NULL;
     size_t klen = 0, mlen = 0;
-    why = read_part(store, cert_name, "privkey.pem", &key, &klen, rc);
+    why = read_part(store, cert_name, LEEC_PART_PRIVKEY, &key, &klen, rc);
     if (!why && *rc == LEEC_OK)
-        why = read_part(store, cert_name, "meta.json", &meta, &mlen, rc);
+        why = read_part(store, cert_name, LEEC_PART_META, &meta, &mlen, rc);
     if (!why && *rc == LEEC_OK)
         why = parts_broken(key, klen, meta, mlen, cert_pem, thorough, NULL, rc);
     if (*rc != LEEC_OK) {
@@ -542,47 +573,59 @@ char *Leec_version_broken(leec_store *store, const char *cert_name,
 leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
                                   leec_renewal_plan **out)
 {
-    static const char *const files[] = {"cert.pem", "privkey.pem", "meta.json"};
-    char *part[3] = {NULL, NULL, NULL};
+    const leec_store_part C = LEEC_PART_CERT, K = LEEC_PART_PRIVKEY,
+                          M = LEEC_PART_META;
+    leec_store_version v;
     char *serial = NULL, *broken = NULL;
     json_t *meta = NULL;
     time_t nb = 0, na = 0;
+    bool whole = true; /* v holds every part asked for that there is */
     leec_renewal_state st;
     leec_renewal_plan *p = NULL;
     memset(&st, 0, sizeof st);
+    memset(&v, 0, sizeof v);
     if (!store || !out || !Leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     *out = NULL;
-    /* The usual case in one go (one look at the live link): the three
-     * files of one version; when one is amiss, each alone, to say which. */
+    /* The usual case in one go (one look at the current version): its
+     * certificate, key, settings and renewal state; when one is amiss,
+     * each alone, to say which. */
     leec_code rc =
-        store->ops->cert_read_many
-            ? store->ops->cert_read_many(store, cert_name, files, 3, part)
-            : LEEC_E_INVALID_ARG;
+        leec_store_read_version(store, cert_name,
+                                LEEC_PARTS(C) | LEEC_PARTS(K) | LEEC_PARTS(M) |
+                                    LEEC_PARTS(LEEC_PART_RENEWAL),
+                                &v);
     if (rc == LEEC_E_NOMEM)
         return rc;
-    if (rc != LEEC_OK)
-        rc = leec_store_read_cert(store, cert_name, &part[0]);
+    if (rc != LEEC_OK) {
+        whole = false;
+        rc = leec_store_read_version(store, cert_name, LEEC_PARTS(C), &v);
+    }
+    if (rc == LEEC_OK && !v.text[C])
+        rc = LEEC_E_NOT_FOUND; /* a version without its certificate */
     if (rc == LEEC_E_IO) {
         rc = LEEC_OK;
         broken = reason(&rc, "cert.pem cannot be read (%s)",
                         leec_strerror(LEEC_E_IO));
     } else if (rc != LEEC_OK) {
-        return rc;
-    } else if (pem_basics(part[0], &nb, &na, &serial) != LEEC_OK) {
+        goto out;
+    } else if (pem_basics(v.text[C], &nb, &na, &serial) != LEEC_OK) {
         /* Validity and serial only: a pass over thousands of certificates
          * must not decode each one whole. */
         nb = na = 0;
         broken = reason(&rc, "cert.pem holds no readable certificate");
-    } else if (part[1] && part[2]) {
-        broken = parts_broken(part[1], strlen(part[1]), part[2],
-                              strlen(part[2]), part[0], false, &meta, &rc);
+    } else if (whole) {
+        if (!(broken = part_missing(&v, K, &rc)) && rc == LEEC_OK &&
+            !(broken = part_missing(&v, M, &rc)) && rc == LEEC_OK)
+            broken = parts_broken(v.text[K], v.len[K], v.text[M], v.len[M],
+                                  v.text[C], false, &meta, &rc);
     } else {
-        broken = Leec_version_broken(store, cert_name, part[0], false, &rc);
+        broken = Leec_version_broken(store, cert_name, v.text[C], false, &rc);
     }
     if (rc == LEEC_OK)
         rc = load_state(store, cert_name,
-                        serial ? serial : LEEC_SERIAL_UNREADABLE, meta, &st);
+                        serial ? serial : LEEC_SERIAL_UNREADABLE, meta,
+                        whole ? &v : NULL, &st);
     free(serial);
     if (rc == LEEC_OK && !(p = calloc(1, sizeof *p)))
         rc = LEEC_E_NOMEM;
@@ -624,9 +667,7 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
 out:
     free(broken);
     json_decref(meta);
-    free(part[0]);
-    Leec_secure_free(part[1]);
-    free(part[2]);
+    leec_store_version_clear(&v);
     Leec_renewal_clear(&st);
     return rc;
 }

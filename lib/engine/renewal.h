@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "leec/leec.h"
@@ -29,18 +30,23 @@ typedef struct leec_renewal_state {
     time_t retry_at; /* no attempt before (without force) */
     char *last_error;
     time_t revoked_at; /* leec revoked it then (0: not that we know) */
+    uint64_t version;  /* the store's version it was read for, where it is
+                          saved (0: none) */
 } leec_renewal_state;
 
 /* Reads the state of cert_name's current version, whose certificate has
  * this serial (lower-case hex): a missing or unreadable file, or one
  * written for another certificate (a version installed meanwhile by
- * another process), gives an empty state (LEEC_OK). LEEC_E_NOMEM;
- * LEEC_E_STORE when the store refuses a file as unsafe. */
+ * another process), gives an empty state (LEEC_OK). st->version: that
+ * version. LEEC_E_NOMEM; LEEC_E_STORE when the store refuses a file as
+ * unsafe. */
 leec_code Leec_renewal_load(leec_store *store, const char *cert_name,
                             const char *serial, leec_renewal_state *st);
 /* The state as JSON text (malloc'd, NULL on OOM). */
 char *Leec_renewal_json(const leec_renewal_state *st);
-/* Replaces the current version's renewal.json (st->serial says whose). */
+/* Replaces the renewal state of version st->version, when that is still
+ * current (st->serial says whose certificate it is): LEEC_E_NOT_FOUND
+ * when another version was installed meanwhile (it starts afresh). */
 leec_code Leec_renewal_save(leec_store *store, const char *cert_name,
                             const leec_renewal_state *st);
 void Leec_renewal_clear(leec_renewal_state *st);

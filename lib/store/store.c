@@ -1,4 +1,5 @@
-/* Backend-independent store functions: name rules and the public wrappers. */
+/* Backend-independent store functions: the handle, name rules, and the
+ * wrappers that check what the library passes to a backend. */
 #define _GNU_SOURCE
 #include "store/store.h"
 
@@ -13,6 +14,10 @@
 /* Names become single path components, so they must not be able to name
  * a parent (".."), a hidden file, or an option-looking word. */
 #define STORE_NAME_MAX 200
+/* http-01: RFC 8555 tokens (base64url, as the responder takes them) and
+ * their key authorizations (token '.' thumbprint). */
+#define STORE_TOKEN_MAX    256
+#define STORE_KEY_AUTH_MAX 1024
 
 bool Leec_store_name_valid(const char *name)
 {
@@ -30,7 +35,59 @@ bool Leec_store_name_valid(const char *name)
     return true;
 }
 
-leec_code Leec_store_refuse(leec_store *s, const char *fmt, ...)
+bool leec_store_name_valid(const char *name)
+{
+    return Leec_store_name_valid(name);
+}
+
+static void free_secret(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* The handle                                                          */
+/* ------------------------------------------------------------------ */
+
+leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
+                           leec_code *err)
+{
+    leec_store *s = NULL;
+    leec_code rc = LEEC_E_INVALID_ARG;
+    if (!ops || ops->abi != LEEC_STORE_ABI || !ops->account_load ||
+        !ops->account_save || !ops->account_remove || !ops->version_read ||
+        !ops->version_install || !ops->list || !ops->reset ||
+        !ops->renewal_write || !ops->lock || !ops->unlock || !ops->destroy)
+        goto out;
+    rc = LEEC_E_NOMEM;
+    if (!(s = calloc(1, sizeof *s)))
+        goto out;
+    s->ops = ops;
+    s->impl = impl;
+    rc = LEEC_OK;
+out:
+    if (err)
+        *err = rc;
+    return s;
+}
+
+void *leec_store_impl(const leec_store *store)
+{
+    return store ? store->impl : NULL;
+}
+
+void leec_store_free(leec_store *store)
+{
+    if (!store)
+        return;
+    store->ops->destroy(store);
+    free(store->why);
+    free(store);
+}
+
+leec_code leec_store_refuse(leec_store *s, const char *fmt, ...)
 {
     char *msg = NULL;
     va_list ap;
@@ -50,67 +107,155 @@ const char *leec_store_errmsg(const leec_store *store)
     return store ? store->why : NULL;
 }
 
-void leec_store_free(leec_store *store)
+/* ------------------------------------------------------------------ */
+/* Versions                                                            */
+/* ------------------------------------------------------------------ */
+
+void leec_store_version_clear(leec_store_version *v)
 {
-    if (!store)
+    if (!v)
         return;
-    free(store->why);
-    store->why = NULL;
-    if (store->ops && store->ops->destroy)
-        store->ops->destroy(store);
+    for (int i = 0; i < LEEC_PART_COUNT; i++)
+        if (v->text[i]) {
+            explicit_bzero(v->text[i], v->len[i]);
+            free(v->text[i]);
+        }
+    memset(v, 0, sizeof *v);
 }
 
-char *leec_store_live_path(leec_store *store, const char *cert_name)
+leec_code leec_store_read_version(leec_store *store, const char *cert_name,
+                                  unsigned want, leec_store_version *v)
 {
-    if (!store || !store->ops || !store->ops->live_path ||
-        !Leec_store_name_valid(cert_name))
+    if (!v)
+        return LEEC_E_INVALID_ARG;
+    memset(v, 0, sizeof *v);
+    if (!store || !Leec_store_name_valid(cert_name) ||
+        (want & ~LEEC_PARTS_ALL) != 0)
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = store->ops->version_read(store, cert_name, want, v);
+    if (rc != LEEC_OK)
+        leec_store_version_clear(v); /* nothing, whatever the backend left */
+    return rc;
+}
+
+leec_code leec_store_read_part(leec_store *store, const char *cert_name,
+                               leec_store_part part, char **text, size_t *len)
+{
+    leec_store_version v;
+    if (len)
+        *len = 0;
+    if (!text)
+        return LEEC_E_INVALID_ARG;
+    *text = NULL;
+    if ((unsigned)part >= LEEC_PART_COUNT)
+        return LEEC_E_INVALID_ARG;
+    leec_code rc =
+        leec_store_read_version(store, cert_name, LEEC_PARTS(part), &v);
+    if (rc == LEEC_OK && !v.text[part])
+        rc = LEEC_E_NOT_FOUND;
+    if (rc == LEEC_OK) {
+        *text = v.text[part];
+        if (len)
+            *len = v.len[part];
+        v.text[part] = NULL;
+    }
+    leec_store_version_clear(&v);
+    return rc;
+}
+
+/* The full chain an install keeps: the leaf, then the issuers. A leaf
+ * without a final newline would glue its END line to the chain's BEGIN
+ * line, which no PEM parser accepts. NULL on allocation failure. */
+static char *make_fullchain(const char *cert, const char *chain)
+{
+    size_t cl = strlen(cert), hl = strlen(chain);
+    bool nl = cl > 0 && cert[cl - 1] != '\n' && hl > 0;
+    char *full = malloc(cl + nl + hl + 1);
+    if (!full)
         return NULL;
-    return store->ops->live_path(store, cert_name);
+    memcpy(full, cert, cl);
+    if (nl)
+        full[cl] = '\n';
+    memcpy(full + cl + nl, chain, hl + 1);
+    return full;
 }
 
-/* One file of the current version of cert_name, NUL-terminated. */
-static leec_code read_one(leec_store *store, const char *cert_name,
-                          const char *file, char **out)
+static bool too_large(const char *s)
 {
-    size_t len = 0;
-
-    if (!store || !store->ops || !store->ops->cert_read || !out)
-        return LEEC_E_INVALID_ARG;
-    *out = NULL;
-    if (!Leec_store_name_valid(cert_name))
-        return LEEC_E_INVALID_ARG;
-    /* A length is passed although unused: backends may rely on it. */
-    return store->ops->cert_read(store, cert_name, file, out, &len);
+    return s && strnlen(s, LEEC_STORE_PART_MAX + 1) > LEEC_STORE_PART_MAX;
 }
 
+leec_code leec_store_install_version(leec_store *store, const char *cert_name,
+                                     const leec_store_new_version *in,
+                                     uint64_t *number)
+{
+    leec_store_new_version v;
+    uint64_t n = 0;
+    if (number)
+        *number = 0;
+    if (!store || !Leec_store_name_valid(cert_name) || !in || !in->privkey ||
+        !in->cert || (in->nnames && !in->names))
+        return LEEC_E_INVALID_ARG;
+    for (size_t i = 0; i < in->nnames; i++)
+        if (!in->names[i])
+            return LEEC_E_INVALID_ARG;
+    v = *in;
+    if (!v.chain)
+        v.chain = "";
+    if (too_large(v.privkey) || too_large(v.cert) || too_large(v.chain) ||
+        too_large(v.meta_json))
+        return LEEC_E_TOO_LARGE;
+    char *full = make_fullchain(v.cert, v.chain);
+    if (!full)
+        return LEEC_E_NOMEM;
+    v.fullchain = full;
+    leec_code rc = too_large(full)
+                       ? LEEC_E_TOO_LARGE
+                       : store->ops->version_install(store, cert_name, &v, &n);
+    free(full);
+    if (rc == LEEC_OK && number)
+        *number = n;
+    return rc;
+}
+
+/* The public readers of one part (leec.h). */
 leec_code leec_store_read_cert(leec_store *store, const char *cert_name,
                                char **pem)
 {
-    return read_one(store, cert_name, "cert.pem", pem);
+    return leec_store_read_part(store, cert_name, LEEC_PART_CERT, pem, NULL);
 }
 
 leec_code leec_store_read_chain(leec_store *store, const char *cert_name,
                                 char **pem)
 {
-    return read_one(store, cert_name, "chain.pem", pem);
+    return leec_store_read_part(store, cert_name, LEEC_PART_CHAIN, pem, NULL);
+}
+
+leec_code leec_store_read_meta(leec_store *store, const char *cert_name,
+                               char **json)
+{
+    return leec_store_read_part(store, cert_name, LEEC_PART_META, json, NULL);
 }
 
 leec_code leec_store_read_live(leec_store *store, const char *cert_name,
                                char **privkey_pem, char **fullchain_pem)
 {
-    static const char *const files[] = {"privkey.pem", "fullchain.pem"};
-    char *out[2] = {NULL, NULL};
-    if (!store || !store->ops || !store->ops->cert_read_many || !privkey_pem ||
-        !fullchain_pem)
+    leec_store_version v;
+    if (!privkey_pem || !fullchain_pem)
         return LEEC_E_INVALID_ARG;
     *privkey_pem = *fullchain_pem = NULL;
-    if (!Leec_store_name_valid(cert_name))
-        return LEEC_E_INVALID_ARG;
-    leec_code rc = store->ops->cert_read_many(store, cert_name, files, 2, out);
+    leec_code rc = leec_store_read_version(
+        store, cert_name,
+        LEEC_PARTS(LEEC_PART_PRIVKEY) | LEEC_PARTS(LEEC_PART_FULLCHAIN), &v);
+    if (rc == LEEC_OK &&
+        (!v.text[LEEC_PART_PRIVKEY] || !v.text[LEEC_PART_FULLCHAIN]))
+        rc = LEEC_E_NOT_FOUND;
     if (rc == LEEC_OK) {
-        *privkey_pem = out[0];
-        *fullchain_pem = out[1];
+        *privkey_pem = v.text[LEEC_PART_PRIVKEY];
+        *fullchain_pem = v.text[LEEC_PART_FULLCHAIN];
+        v.text[LEEC_PART_PRIVKEY] = v.text[LEEC_PART_FULLCHAIN] = NULL;
     }
+    leec_store_version_clear(&v);
     return rc;
 }
 
@@ -120,7 +265,7 @@ leec_code leec_store_list(leec_store *store, char ***names, size_t *n)
         return LEEC_E_INVALID_ARG;
     *names = NULL;
     *n = 0;
-    if (!store || !store->ops || !store->ops->list)
+    if (!store)
         return LEEC_E_INVALID_ARG;
     return store->ops->list(store, names, n);
 }
@@ -134,26 +279,155 @@ void leec_store_list_free(char **names, size_t n)
     free(names);
 }
 
-leec_code leec_store_read_meta(leec_store *store, const char *cert_name,
-                               char **json)
-{
-    return read_one(store, cert_name, "meta.json", json);
-}
-
 leec_code leec_store_reset(leec_store *store, const char *cert_name)
 {
-    if (!store || !store->ops || !store->ops->reset)
+    if (!store)
         return LEEC_E_INVALID_ARG;
     if (cert_name && !Leec_store_name_valid(cert_name))
         return LEEC_E_INVALID_ARG;
     return store->ops->reset(store, cert_name);
 }
 
+leec_code Leec_store_renewal_write(leec_store *s, const char *name,
+                                   uint64_t number, const char *json)
+{
+    if (!s || !Leec_store_name_valid(name) || !json || number == 0)
+        return LEEC_E_INVALID_ARG;
+    if (too_large(json))
+        return LEEC_E_TOO_LARGE;
+    return s->ops->renewal_write(s, name, number, json);
+}
+
+/* ------------------------------------------------------------------ */
+/* Accounts                                                            */
+/* ------------------------------------------------------------------ */
+
+leec_code Leec_store_account_load(leec_store *s, const char *ca_id,
+                                  char **key_pem, char **account_json)
+{
+    if (!key_pem || !account_json)
+        return LEEC_E_INVALID_ARG;
+    *key_pem = *account_json = NULL;
+    if (!s || !Leec_store_name_valid(ca_id))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = s->ops->account_load(s, ca_id, key_pem, account_json);
+    if (rc != LEEC_OK) {
+        free_secret(*key_pem);
+        free(*account_json);
+        *key_pem = *account_json = NULL;
+    }
+    return rc;
+}
+
+leec_code Leec_store_account_save(leec_store *s, const char *ca_id,
+                                  const char *key_pem, const char *account_json)
+{
+    if (!s || !Leec_store_name_valid(ca_id) || !key_pem || !account_json)
+        return LEEC_E_INVALID_ARG;
+    if (too_large(key_pem) || too_large(account_json))
+        return LEEC_E_TOO_LARGE;
+    return s->ops->account_save(s, ca_id, key_pem, account_json);
+}
+
+leec_code Leec_store_account_remove(leec_store *s, const char *ca_id)
+{
+    if (!s || !Leec_store_name_valid(ca_id))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->account_remove(s, ca_id);
+}
+
+/* ------------------------------------------------------------------ */
+/* http-01 tokens                                                      */
+/* ------------------------------------------------------------------ */
+
+static bool token_valid(const char *t)
+{
+    size_t i = 0;
+    if (!t)
+        return false;
+    for (; t[i]; i++) {
+        char c = t[i];
+        if (i >= STORE_TOKEN_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return i > 0;
+}
+
+static bool key_auth_valid(const char *k)
+{
+    size_t i = 0;
+    if (!k)
+        return false;
+    for (; k[i]; i++)
+        if (i >= STORE_KEY_AUTH_MAX || k[i] <= 0x20 || k[i] >= 0x7f)
+            return false;
+    return i > 0;
+}
+
+leec_code Leec_store_token_put(leec_store *s, const char *token,
+                               const char *key_auth)
+{
+    if (!s || !s->ops->token_put || !token_valid(token) ||
+        !key_auth_valid(key_auth))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->token_put(s, token, key_auth);
+}
+
+leec_code Leec_store_token_get(leec_store *s, const char *token,
+                               char **key_auth)
+{
+    if (!key_auth)
+        return LEEC_E_INVALID_ARG;
+    *key_auth = NULL;
+    if (!s || !s->ops->token_get || !token_valid(token))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = s->ops->token_get(s, token, key_auth);
+    if (rc != LEEC_OK) {
+        free(*key_auth);
+        *key_auth = NULL;
+    }
+    return rc;
+}
+
+leec_code Leec_store_token_delete(leec_store *s, const char *token)
+{
+    if (!s || !s->ops->token_delete || !token_valid(token))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->token_delete(s, token);
+}
+
+/* ------------------------------------------------------------------ */
+/* Locks                                                               */
+/* ------------------------------------------------------------------ */
+
+leec_code Leec_store_lock(leec_store *s, const char *kind, const char *name,
+                          void **handle)
+{
+    if (!handle)
+        return LEEC_E_INVALID_ARG;
+    *handle = NULL;
+    if (!s || !Leec_store_name_valid(kind) || !Leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = s->ops->lock(s, kind, name, handle);
+    if (rc == LEEC_OK && !*handle)
+        rc = LEEC_E_INVALID_ARG; /* a backend's mistake: never "held" */
+    return rc;
+}
+
+void Leec_store_unlock(leec_store *s, void *handle)
+{
+    if (s && handle)
+        s->ops->unlock(s, handle);
+}
+
 char *Leec_store_holder_text(leec_store *st, const char *kind, const char *name)
 {
     long pid = 0;
     char *host = NULL, *s = NULL, me[256] = "";
-    if (!st || !st->ops->lock_holder ||
+    if (!st || !st->ops->lock_holder || !Leec_store_name_valid(kind) ||
+        !Leec_store_name_valid(name) ||
         st->ops->lock_holder(st, kind, name, &pid, &host) != LEEC_OK ||
         pid <= 0) {
         free(host);
@@ -180,13 +454,13 @@ leec_code leec_store_lock_take(leec_store *store, const char *name,
         *lock = NULL;
     if (holder)
         *holder = NULL;
-    if (!store || !lock || !store->ops->lock || !Leec_store_name_valid(name))
+    if (!store || !lock || !Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
     leec_store_lock *l = calloc(1, sizeof *l);
     if (!l)
         return LEEC_E_NOMEM;
     l->store = store;
-    leec_code rc = store->ops->lock(store, "store", name, &l->handle);
+    leec_code rc = Leec_store_lock(store, "store", name, &l->handle);
     if (rc != LEEC_OK) {
         free(l);
         if (rc == LEEC_E_LOCKED && holder)
@@ -201,6 +475,6 @@ void leec_store_lock_release(leec_store_lock *lock)
 {
     if (!lock)
         return;
-    lock->store->ops->unlock(lock->store, lock->handle);
+    Leec_store_unlock(lock->store, lock->handle);
     free(lock);
 }

@@ -1,14 +1,22 @@
-/* The filesystem store, laid out like certbot's so that existing web server
- * configurations can point at live/<name>/fullchain.pem and privkey.pem:
+/* The filesystem store: the records of include/leec/store.h laid out like
+ * certbot's files, so that existing web server configurations can point at
+ * live/<name>/fullchain.pem and privkey.pem (live/ is this backend's export
+ * for web servers, leec_store_live_path):
  *
- *   accounts/<ca_id>/account.key.pem (0600), account.json
- *   archive/<name>/<N>/privkey.pem (0600), cert.pem, chain.pem,
- *                      fullchain.pem, meta.json
- *   live/<name> -> ../archive/<name>/<N>
+ *   account        accounts/<ca_id>/account.key.pem (0600), account.json
+ *   version N      archive/<name>/<N>/privkey.pem (0600), cert.pem,
+ *                  chain.pem, fullchain.pem, meta.json (the certificate's
+ *                  settings: the names are in it)
+ *   renewal state  archive/<name>/<N>/renewal.json
+ *   current        live/<name> -> ../archive/<name>/<N>
+ *   locks          locks/<kind>-<name>.lock (flock)
+ *   http-01 tokens in memory, per store instance (no file)
  *
  * A new version is built in a private temporary folder, renamed into place,
  * and only then made current by renaming a fresh symlink over live/<name>.
- * A reader that resolves live/<name> once thus gets one whole version.
+ * A reader that resolves live/<name> once thus gets one whole version. An
+ * install that fails at any step leaves the previous version current and
+ * removes what it wrote.
  *
  * Trust. What is read here decides which key a server uses and which hook
  * commands `leec renew` runs (they are kept in meta.json), so the state is
@@ -25,7 +33,7 @@
  *     exactly ../archive/<name>/<N>, and which is then not followed but
  *     re-resolved from archive/ without links.
  * A refusal is LEEC_E_STORE with a message naming the path and the fix
- * (Leec_store_refuse). Checking costs an fstat per folder and file opened,
+ * (leec_store_refuse). Checking costs an fstat per folder and file opened,
  * on descriptors the read opens anyway. */
 #define _GNU_SOURCE
 
@@ -45,7 +53,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/buf.h"
 #include "util/fsutil.h"
 #include "store/store.h"
 
@@ -62,16 +69,23 @@
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
+/* An http-01 token and its key authorization (kept in memory). */
+typedef struct fs_token {
+    char *token, *key_auth;
+} fs_token;
+
 typedef struct fs_store {
-    leec_store base; /* first, so a leec_store * is also an fs_store * */
-    char *dir;       /* as given, without trailing slashes: for messages */
+    leec_store *st; /* the handle this is the state of: for refusals */
+    char *dir;      /* as given, without trailing slashes: for messages */
     int root, live, archive, locks; /* checked folders, open */
     uid_t uid; /* the effective user when opened: who must own it all */
+    fs_token *tokens;
+    size_t ntokens;
 } fs_store;
 
 static fs_store *fs_of(leec_store *s)
 {
-    return (fs_store *)s;
+    return s->impl;
 }
 
 /* A newly allocated path built printf-style, or NULL on allocation failure. */
@@ -169,21 +183,21 @@ static leec_code check_trusted(fs_store *fs, const struct stat *st,
     if (st->st_uid != me) {
         char user[64];
         user_name(me, user, sizeof user);
-        rc = Leec_store_refuse(&fs->base,
+        rc = leec_store_refuse(fs->st,
                                "%s %s is owned by uid %u, not by the user "
                                "running leec (uid %u): chown %s %s",
                                what, p, (unsigned)st->st_uid, (unsigned)me,
                                user, p);
     } else if (bad & 022) {
         bool also_read = (bad & 004) != 0;
-        rc = Leec_store_refuse(
-            &fs->base,
+        rc = leec_store_refuse(
+            fs->st,
             "%s %s is %s by group or others (mode %04o): "
             "chmod %s %s",
             what, p, also_read ? "readable by others and writable" : "writable",
             (unsigned)mode, also_read ? "go-w,o-r" : "go-w", p);
     } else {
-        rc = Leec_store_refuse(&fs->base,
+        rc = leec_store_refuse(fs->st,
                                "%s %s is readable by others (mode %04o): "
                                "chmod o-r %s",
                                what, p, (unsigned)mode, p);
@@ -211,13 +225,13 @@ static leec_code dir_open_failure(fs_store *fs, int parent, const char *name,
     if (!(p = shown(fs, rel)))
         return LEEC_E_NOMEM;
     if (S_ISLNK(st.st_mode))
-        rc = Leec_store_refuse(&fs->base,
+        rc = leec_store_refuse(fs->st,
                                "state folder %s is a symbolic link: leec "
                                "follows no link inside its state folder but "
                                "live/NAME (make it a folder)",
                                p);
     else
-        rc = Leec_store_refuse(&fs->base, "state folder %s is not a folder", p);
+        rc = leec_store_refuse(fs->st, "state folder %s is not a folder", p);
     free(p);
     return rc;
 }
@@ -283,7 +297,7 @@ static leec_code read_trusted(fs_store *fs, int dirfd, const char *rel,
     if (fd < 0 || !S_ISREG(st.st_mode)) {
         if (!(p = shown(fs, r)))
             goto out;
-        rc = Leec_store_refuse(&fs->base,
+        rc = leec_store_refuse(fs->st,
                                fd < 0 ? "state file %s is a symbolic link: "
                                         "leec follows no link inside its "
                                         "state folder but live/NAME"
@@ -414,20 +428,15 @@ out:
 /* Certificates                                                        */
 /* ------------------------------------------------------------------ */
 
-/* The files a caller may read; anything else is refused rather than
- * turned into a path. */
-static bool cert_file_known(const char *file)
-{
-    static const char *const known[] = {"privkey.pem", "cert.pem",
-                                        "chain.pem",   "fullchain.pem",
-                                        "meta.json",   "renewal.json"};
-    if (!file)
-        return false;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(file, known[i]) == 0)
-            return true;
-    return false;
-}
+/* The file of each part of a version (leec_store_part): the only names
+ * a version folder holds. */
+static const char *const part_file[LEEC_PART_COUNT] = {
+    [LEEC_PART_PRIVKEY] = "privkey.pem",
+    [LEEC_PART_CERT] = "cert.pem",
+    [LEEC_PART_CHAIN] = "chain.pem",
+    [LEEC_PART_FULLCHAIN] = "fullchain.pem",
+    [LEEC_PART_META] = "meta.json",
+    [LEEC_PART_RENEWAL] = "renewal.json"};
 
 /* The version number at the end of a live link's text, as installs write
  * it: 1 to FS_VERSION_MAX in decimal, without leading zeros. NULL when
@@ -462,7 +471,7 @@ static leec_code foreign_link(fs_store *fs, const char *name,
     safe[i] = '\0';
     if (target[i])
         memcpy(safe + i, "...", 4);
-    return Leec_store_refuse(&fs->base,
+    return leec_store_refuse(fs->st,
                              "live link %s/live/%s points at '%s', not at "
                              "../archive/%s/N: leec reads only the links it "
                              "makes (remove it, or leec reset %s)",
@@ -473,10 +482,10 @@ static leec_code foreign_link(fs_store *fs, const char *name,
  * goes through: live/<name> must read exactly ../archive/<name>/<N>, and
  * archive/<name> and archive/<name>/<N> are then opened from archive/
  * without following links and checked. *vfd: the version folder; *vrel:
- * its path in the store (malloc'd), for messages. LEEC_E_NOT_FOUND without
- * a link or a version. */
+ * its path in the store (malloc'd), for messages; *number: N.
+ * LEEC_E_NOT_FOUND without a link or a version. */
 static leec_code open_current(fs_store *fs, const char *name, int *vfd,
-                              char **vrel)
+                              char **vrel, uint64_t *number)
 {
     char target[PATH_MAX];
     const char *num = NULL;
@@ -493,7 +502,7 @@ static leec_code open_current(fs_store *fs, const char *name, int *vfd,
         if (errno != EINVAL)
             return LEEC_E_IO;
         /* Not a link: a folder or file someone put there. */
-        return Leec_store_refuse(&fs->base,
+        return leec_store_refuse(fs->st,
                                  "%s/live/%s is not a symbolic link: leec "
                                  "reads only the links it makes (remove it, "
                                  "or leec reset %s)",
@@ -502,6 +511,8 @@ static leec_code open_current(fs_store *fs, const char *name, int *vfd,
     target[n] = '\0';
     if (!(num = link_version(target, name)))
         return foreign_link(fs, name, target);
+    /* At most FS_VERSION_DIGITS digits (link_version): no overflow. */
+    *number = strtoull(num, NULL, 10);
     if (!(arel = pathf("archive/%s", name)) ||
         !(*vrel = pathf("archive/%s/%s", name, num))) {
         rc = LEEC_E_NOMEM;
@@ -521,31 +532,29 @@ out:
     return rc;
 }
 
-/* Reads file of the current version of name (open_current, then
- * read_trusted): the one place a version's file is read. */
-static leec_code read_current(fs_store *fs, int vfd, const char *vrel,
-                              const char *file, char **data, size_t *len)
-{
-    return read_trusted(fs, vfd, vrel, file, strcmp(file, "privkey.pem") == 0,
-                        data, len);
-}
-
-static leec_code fs_cert_read(leec_store *s, const char *name, const char *file,
-                              char **data, size_t *len)
+/* Reads the parts in want of the current version, resolving live/<name>
+ * once (open_current) so that all come from the same version even while a
+ * new one is being installed: the one place a version's files are read. A
+ * file that is not there is a part the version lacks. */
+static leec_code fs_version_read(leec_store *s, const char *name, unsigned want,
+                                 leec_store_version *v)
 {
     fs_store *fs = fs_of(s);
     char *vrel = NULL;
     int vfd = -1;
-    if (!data)
+    if (!Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
-    *data = NULL;
-    if (len)
-        *len = 0;
-    if (!Leec_store_name_valid(name) || !cert_file_known(file))
-        return LEEC_E_INVALID_ARG;
-    leec_code rc = open_current(fs, name, &vfd, &vrel);
-    if (rc == LEEC_OK)
-        rc = read_current(fs, vfd, vrel, file, data, len);
+    leec_code rc = open_current(fs, name, &vfd, &vrel, &v->number);
+    for (int p = 0; p < LEEC_PART_COUNT && rc == LEEC_OK; p++) {
+        if (!(want & LEEC_PARTS(p)))
+            continue;
+        rc = read_trusted(fs, vfd, vrel, part_file[p], p == LEEC_PART_PRIVKEY,
+                          &v->text[p], &v->len[p]);
+        if (rc == LEEC_E_NOT_FOUND)
+            rc = LEEC_OK;
+    }
+    if (rc != LEEC_OK)
+        leec_store_version_clear(v);
     close_fd(&vfd);
     free(vrel);
     return rc;
@@ -599,13 +608,10 @@ out:
  * anything else. */
 static void remove_version(int afd, const char *name)
 {
-    static const char *const files[] = {"privkey.pem", "cert.pem",
-                                        "chain.pem",   "fullchain.pem",
-                                        "meta.json",   "renewal.json"};
     int vfd = openat(afd, name, DIR_FLAGS);
     if (vfd >= 0) {
-        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-            unlinkat(vfd, files[i], 0);
+        for (int p = 0; p < LEEC_PART_COUNT; p++)
+            unlinkat(vfd, part_file[p], 0);
         close(vfd);
     }
     unlinkat(afd, name, AT_REMOVEDIR);
@@ -614,52 +620,26 @@ static void remove_version(int afd, const char *name)
 /* Writes the files of one version into the folder dfd (a private temporary
  * folder that is renamed into place afterwards: each file is fsync'd, then
  * the folder once, instead of an atomic rename and folder fsync per file). */
-static leec_code write_version(int dfd, const leec_cert_files *f)
+static leec_code write_version(int dfd, const leec_store_new_version *in)
 {
+    const char *text[LEEC_PART_COUNT] = {[LEEC_PART_PRIVKEY] = in->privkey,
+                                         [LEEC_PART_CERT] = in->cert,
+                                         [LEEC_PART_CHAIN] = in->chain,
+                                         [LEEC_PART_FULLCHAIN] = in->fullchain,
+                                         [LEEC_PART_META] = in->meta_json};
     leec_code rc = LEEC_OK;
-    const char *chain = f->chain ? f->chain : "";
-    size_t clen = strlen(f->cert);
-    leec_buf full;
-
-    Leec_buf_init(&full, 0);
-    rc = Leec_file_write_new_at(dfd, "privkey.pem", f->privkey,
-                                strlen(f->privkey), 0600);
-    if (rc != LEEC_OK)
-        goto out;
-    rc = Leec_file_write_new_at(dfd, "cert.pem", f->cert, clen, 0644);
-    if (rc != LEEC_OK)
-        goto out;
-    rc = Leec_file_write_new_at(dfd, "chain.pem", chain, strlen(chain), 0644);
-    if (rc != LEEC_OK)
-        goto out;
-
-    rc = Leec_buf_append(&full, f->cert, clen);
-    /* A leaf without a final newline would glue its END line to the
-     * chain's BEGIN line, which no PEM parser accepts. */
-    if (rc == LEEC_OK && clen > 0 && f->cert[clen - 1] != '\n' && *chain)
-        rc = Leec_buf_append(&full, "\n", 1);
-    if (rc == LEEC_OK)
-        rc = Leec_buf_append_str(&full, chain);
-    if (rc != LEEC_OK)
-        goto out;
-    rc =
-        Leec_file_write_new_at(dfd, "fullchain.pem", full.data, full.len, 0644);
-    if (rc != LEEC_OK)
-        goto out;
-    if (f->meta_json)
-        rc = Leec_file_write_new_at(dfd, "meta.json", f->meta_json,
-                                    strlen(f->meta_json), 0644);
-    if (rc == LEEC_OK)
-        rc = Leec_fsync_fd(dfd);
-
-out:
-    Leec_buf_free(&full);
-    return rc;
+    for (int p = 0; p < LEEC_PART_COUNT && rc == LEEC_OK; p++)
+        if (text[p])
+            rc = Leec_file_write_new_at(dfd, part_file[p], text[p],
+                                        strlen(text[p]),
+                                        p == LEEC_PART_PRIVKEY ? 0600 : 0644);
+    return rc == LEEC_OK ? Leec_fsync_fd(dfd) : rc;
 }
 
 /* Points live/<name> at target by renaming a fresh symlink over it, so the
- * link is replaced in one step and never missing. */
-static leec_code switch_live(fs_store *fs, const char *name, const char *target)
+ * link is replaced in one step and never missing. Nothing changes on
+ * failure. */
+static leec_code link_live(fs_store *fs, const char *name, const char *target)
 {
     leec_code rc = LEEC_E_IO;
     char *tmp = NULL;
@@ -687,12 +667,38 @@ static leec_code switch_live(fs_store *fs, const char *name, const char *target)
         goto out;
     free(tmp);
     tmp = NULL;
-    rc = Leec_fsync_fd(fs->live);
+    rc = LEEC_OK;
 
 out:
     if (tmp)
         unlinkat(fs->live, tmp, 0);
     free(tmp);
+    return rc;
+}
+
+/* Makes target the current version of name (link_live), durably: live/ is
+ * fsync'd. When that fsync fails the install fails, so the previous link
+ * is put back (old: its text, NULL when there was none); *kept when that
+ * failed too and the new link stays (the caller must not remove its
+ * version then). */
+static leec_code switch_live(fs_store *fs, const char *name, const char *target,
+                             const char *old, bool old_known, bool *kept)
+{
+    *kept = false;
+    leec_code rc = link_live(fs, name, target);
+    if (rc != LEEC_OK)
+        return rc;
+    rc = Leec_fsync_fd(fs->live);
+    if (rc == LEEC_OK)
+        return rc;
+    leec_code back = !old_known ? LEEC_E_IO
+                     : old      ? link_live(fs, name, old)
+                     : unlinkat(fs->live, name, 0) == 0 ? LEEC_OK
+                                                        : LEEC_E_IO;
+    if (back == LEEC_OK)
+        (void)Leec_fsync_fd(fs->live); /* as durable as it can be */
+    else
+        *kept = true;
     return rc;
 }
 
@@ -727,8 +733,9 @@ static leec_code make_tmp_version(int afd, unsigned long n, char **tmp,
     return LEEC_E_IO;
 }
 
-static leec_code fs_cert_install(leec_store *s, const char *name,
-                                 const leec_cert_files *files)
+static leec_code fs_version_install(leec_store *s, const char *name,
+                                    const leec_store_new_version *in,
+                                    uint64_t *number)
 {
     fs_store *fs = fs_of(s);
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -736,12 +743,13 @@ static leec_code fs_cert_install(leec_store *s, const char *name,
     char *tmp = NULL;
     char *target = NULL;
     char num[24];
+    char old[PATH_MAX];
     unsigned long n = 0;
-    bool unused_version = false;
+    bool unused_version = false, kept = false, old_known = false;
     int afd = -1, tfd = -1;
 
-    if (!Leec_store_name_valid(name) || !files || !files->privkey ||
-        !files->cert)
+    if (!Leec_store_name_valid(name) || !in || !in->privkey || !in->cert ||
+        !in->chain || !in->fullchain)
         goto out;
 
     rc = LEEC_E_NOMEM;
@@ -756,7 +764,7 @@ static leec_code fs_cert_install(leec_store *s, const char *name,
     rc = make_tmp_version(afd, n, &tmp, &tfd);
     if (rc != LEEC_OK)
         goto out;
-    rc = write_version(tfd, files);
+    rc = write_version(tfd, in);
     if (rc != LEEC_OK)
         goto out;
 
@@ -788,10 +796,18 @@ static leec_code fs_cert_install(leec_store *s, const char *name,
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    rc = switch_live(fs, name, target);
-    if (rc != LEEC_OK)
+    /* What live/<name> says now, to be put back should the switch not
+     * become durable. */
+    ssize_t ol = readlinkat(fs->live, name, old, sizeof old - 1);
+    if (ol >= 0)
+        old[ol] = '\0';
+    old_known = ol >= 0 || errno == ENOENT;
+    rc = switch_live(fs, name, target, ol >= 0 ? old : NULL, old_known, &kept);
+    if (rc != LEEC_OK && !kept)
         goto out;
     unused_version = false;
+    if (rc == LEEC_OK && number)
+        *number = n;
 
 out:
     close_fd(&tfd);
@@ -804,39 +820,6 @@ out:
     free(arel);
     free(tmp);
     free(target);
-    return rc;
-}
-
-/* Reads several files of the current version, resolving live/<name> once
- * so that all come from the same version even while a new one is being
- * installed. */
-static leec_code fs_cert_read_many(leec_store *s, const char *name,
-                                   const char *const *files, size_t n,
-                                   char **out)
-{
-    fs_store *fs = fs_of(s);
-    leec_code rc = LEEC_OK;
-    char *vrel = NULL;
-    int vfd = -1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = NULL;
-    if (!Leec_store_name_valid(name))
-        return LEEC_E_INVALID_ARG;
-    for (size_t i = 0; i < n; i++)
-        if (!cert_file_known(files[i]))
-            return LEEC_E_INVALID_ARG;
-    rc = open_current(fs, name, &vfd, &vrel);
-    for (size_t i = 0; i < n && rc == LEEC_OK; i++)
-        rc = read_current(fs, vfd, vrel, files[i], &out[i], NULL);
-    if (rc != LEEC_OK)
-        for (size_t i = 0; i < n; i++) {
-            if (out[i])
-                explicit_bzero(out[i], strlen(out[i]));
-            free(out[i]);
-            out[i] = NULL;
-        }
-    close_fd(&vfd);
-    free(vrel);
     return rc;
 }
 
@@ -1225,6 +1208,12 @@ static leec_code fs_reset(leec_store *s, const char *name)
         if ((rc = reset_cert(fs, certs.v[i])) != LEEC_OK)
             goto out;
     rc = name ? LEEC_OK : reset_accounts(fs);
+    /* What a reset cut short left behind, even when no certificate is left
+     * to reset (reset_cert sweeps after each one). */
+    if (rc == LEEC_OK && !name) {
+        sweep_trash(fs->live);
+        sweep_trash(fs->archive);
+    }
 
 out:
     for (size_t i = 0; certlocks && i < certs.n; i++)
@@ -1239,62 +1228,139 @@ out:
     return rc;
 }
 
-/* In the current version's folder, found through the live link's check
- * (temporary file, fsync, rename there). A version made current meanwhile
- * by another process starts with its own state, which is what it needs. */
-static leec_code fs_cert_write_state(leec_store *s, const char *name,
-                                     const char *file, const char *data)
+/* renewal.json in the current version's folder, found through the live
+ * link's check, when that is version number (temporary file, fsync,
+ * rename there). A version made current meanwhile by another process
+ * starts with its own state, which is what it needs. */
+static leec_code fs_renewal_write(leec_store *s, const char *name,
+                                  uint64_t number, const char *json)
 {
     fs_store *fs = fs_of(s);
     char *vrel = NULL;
+    uint64_t cur = 0;
     int vfd = -1;
-    if (!data || !Leec_store_name_valid(name) || !file ||
-        strcmp(file, "renewal.json") != 0)
+    if (!json || !Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
-    leec_code rc = open_current(fs, name, &vfd, &vrel);
+    leec_code rc = open_current(fs, name, &vfd, &vrel, &cur);
+    if (rc == LEEC_OK && cur != number)
+        rc = LEEC_E_NOT_FOUND;
     if (rc == LEEC_OK)
-        rc = Leec_file_write_atomic_at(vfd, file, data, strlen(data), 0644);
+        rc = Leec_file_write_atomic_at(vfd, part_file[LEEC_PART_RENEWAL], json,
+                                       strlen(json), 0644);
     close_fd(&vfd);
     free(vrel);
     return rc;
 }
 
-static char *fs_live_path(leec_store *s, const char *name)
+/* ------------------------------------------------------------------ */
+/* http-01 tokens: in memory, per store instance                       */
+/* ------------------------------------------------------------------ */
+
+/* A process answering the CA itself (leec's responder, a host server)
+ * keeps its tokens here; no file is written, so the layout is certbot's
+ * and nothing secret-adjacent outlives the process. Other processes on
+ * the same folder do not see them: a fleet needs a shared backend. */
+static fs_token *token_find(fs_store *fs, const char *token)
 {
-    if (!Leec_store_name_valid(name))
-        return NULL;
-    return pathf("%s/live/%s", fs_of(s)->dir, name);
+    for (size_t i = 0; i < fs->ntokens; i++)
+        if (strcmp(fs->tokens[i].token, token) == 0)
+            return &fs->tokens[i];
+    return NULL;
 }
 
-static void fs_destroy(leec_store *s)
+static leec_code fs_token_put(leec_store *s, const char *token,
+                              const char *key_auth)
 {
     fs_store *fs = fs_of(s);
+    fs_token *t = token_find(fs, token);
+    char *k = strdup(key_auth);
+    if (!k)
+        return LEEC_E_NOMEM;
+    if (t) {
+        free(t->key_auth);
+        t->key_auth = k;
+        return LEEC_OK;
+    }
+    fs_token *v = reallocarray(fs->tokens, fs->ntokens + 1, sizeof *v);
+    char *name = v ? strdup(token) : NULL;
+    if (v)
+        fs->tokens = v;
+    if (!name) {
+        free(k);
+        return LEEC_E_NOMEM;
+    }
+    fs->tokens[fs->ntokens++] = (fs_token){name, k};
+    return LEEC_OK;
+}
+
+static leec_code fs_token_get(leec_store *s, const char *token, char **key_auth)
+{
+    fs_token *t = token_find(fs_of(s), token);
+    if (!t)
+        return LEEC_E_NOT_FOUND;
+    return (*key_auth = strdup(t->key_auth)) ? LEEC_OK : LEEC_E_NOMEM;
+}
+
+static leec_code fs_token_delete(leec_store *s, const char *token)
+{
+    fs_store *fs = fs_of(s);
+    fs_token *t = token_find(fs, token);
+    if (t) {
+        free(t->token);
+        free(t->key_auth);
+        *t = fs->tokens[--fs->ntokens];
+    }
+    return LEEC_OK;
+}
+
+static void fs_free(fs_store *fs)
+{
     if (!fs)
         return;
     close_fd(&fs->root);
     close_fd(&fs->live);
     close_fd(&fs->archive);
     close_fd(&fs->locks);
+    for (size_t i = 0; i < fs->ntokens; i++) {
+        free(fs->tokens[i].token);
+        free(fs->tokens[i].key_auth);
+    }
+    free(fs->tokens);
     free(fs->dir);
     free(fs);
 }
 
-static const struct leec_store_ops fs_ops = {
+static void fs_destroy(leec_store *s)
+{
+    fs_free(fs_of(s));
+}
+
+static const leec_store_ops fs_ops = {
+    .abi = LEEC_STORE_ABI,
     .account_load = fs_account_load,
     .account_save = fs_account_save,
     .account_remove = fs_account_remove,
-    .cert_read = fs_cert_read,
-    .cert_read_many = fs_cert_read_many,
-    .cert_install = fs_cert_install,
-    .cert_write_state = fs_cert_write_state,
-    .live_path = fs_live_path,
+    .version_read = fs_version_read,
+    .version_install = fs_version_install,
     .list = fs_list,
     .reset = fs_reset,
+    .renewal_write = fs_renewal_write,
+    .token_put = fs_token_put,
+    .token_get = fs_token_get,
+    .token_delete = fs_token_delete,
     .lock = fs_lock,
-    .lock_holder = fs_lock_holder,
     .unlock = fs_unlock,
+    .lock_holder = fs_lock_holder,
     .destroy = fs_destroy,
 };
+
+/* The filesystem store's export: live/<name>, where web servers read. */
+char *leec_store_live_path(leec_store *store, const char *cert_name)
+{
+    if (!store || store->ops != &fs_ops || !Leec_store_name_valid(cert_name))
+        return NULL;
+    return pathf("%s/live/%s", fs_of(store)->dir, cert_name);
+}
 
 /* The root, reached the usual way (links in the path given are the
  * administrator's), then held open and checked. */
@@ -1313,6 +1379,7 @@ static leec_code open_root(fs_store *fs)
 leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
 {
     leec_code rc = LEEC_E_INVALID_ARG;
+    leec_store *st = NULL;
     fs_store *fs = NULL;
     size_t len = 0;
     int acc = -1;
@@ -1325,7 +1392,6 @@ leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
     fs = calloc(1, sizeof *fs);
     if (!fs)
         goto out;
-    fs->base.ops = &fs_ops;
     fs->root = fs->live = fs->archive = fs->locks = -1;
     fs->uid = geteuid();
     /* Without trailing slashes, so that paths we report look natural. */
@@ -1333,17 +1399,21 @@ leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
     while (len > 1 && dir[len - 1] == '/')
         len--;
     fs->dir = strndup(dir, len);
-    if (!fs->dir)
+    if (!fs->dir || !(st = leec_store_new(&fs_ops, fs, &rc)))
         goto out;
+    fs->st = st;
+    /* The store owns fs now. */
+    fs = NULL;
+    fs_store *f = st->impl;
 
-    if ((rc = open_root(fs)) != LEEC_OK ||
-        (rc = open_dir(fs, fs->root, "live", "live", true, &fs->live)) !=
+    if ((rc = open_root(f)) != LEEC_OK ||
+        (rc = open_dir(f, f->root, "live", "live", true, &f->live)) !=
             LEEC_OK ||
-        (rc = open_dir(fs, fs->root, "archive", "archive", true,
-                       &fs->archive)) != LEEC_OK ||
-        (rc = open_dir(fs, fs->root, "locks", "locks", true, &fs->locks)) !=
+        (rc = open_dir(f, f->root, "archive", "archive", true, &f->archive)) !=
             LEEC_OK ||
-        (rc = open_dir(fs, fs->root, "accounts", "accounts", true, &acc)) !=
+        (rc = open_dir(f, f->root, "locks", "locks", true, &f->locks)) !=
+            LEEC_OK ||
+        (rc = open_dir(f, f->root, "accounts", "accounts", true, &acc)) !=
             LEEC_OK)
         goto out;
     /* accounts/ is opened at each use: leec reset --all replaces it. */
@@ -1351,20 +1421,21 @@ leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
     rc = LEEC_OK;
 
 out:
-    if (rc != LEEC_OK && fs) {
+    fs_free(fs);
+    if (rc != LEEC_OK && st) {
         if (why && rc == LEEC_E_STORE) {
-            *why = fs->base.why;
-            fs->base.why = NULL;
+            *why = st->why;
+            st->why = NULL;
         }
         /* Not found here means a folder vanished while it was made. */
         if (rc == LEEC_E_NOT_FOUND)
             rc = LEEC_E_IO;
-        leec_store_free(&fs->base);
-        fs = NULL;
+        leec_store_free(st);
+        st = NULL;
     }
     if (err)
         *err = rc;
-    return fs ? &fs->base : NULL;
+    return st;
 }
 
 leec_store *leec_store_fs_new(const char *dir, leec_code *err)

@@ -12,9 +12,9 @@ static const char *const files[] = {
 #define NFILES (sizeof files / sizeof *files)
 
 typedef struct mem_store {
-    leec_store base;
     char *data[NFILES];
     size_t len[NFILES];
+    uint64_t version; /* of the certificate's files (0: 1, as set) */
 } mem_store;
 
 static int file_index(const char *file)
@@ -47,7 +47,7 @@ static leec_code get(mem_store *m, const char *file, char **out, size_t *len)
 void fuzz_store_set(leec_store *s, const char *file, const void *data,
                     size_t len)
 {
-    mem_store *m = (mem_store *)s;
+    mem_store *m = leec_store_impl(s);
     int i = file_index(file);
     if (i < 0)
         abort();
@@ -72,9 +72,9 @@ static leec_code account_load(leec_store *s, const char *ca_id, char **key,
                               char **json)
 {
     (void)ca_id;
-    leec_code rc = get((mem_store *)s, "account.key.pem", key, NULL);
-    if (rc == LEEC_OK &&
-        (rc = get((mem_store *)s, "account.json", json, NULL)) != LEEC_OK) {
+    mem_store *m = leec_store_impl(s);
+    leec_code rc = get(m, "account.key.pem", key, NULL);
+    if (rc == LEEC_OK && (rc = get(m, "account.json", json, NULL)) != LEEC_OK) {
         free(*key);
         *key = NULL;
     }
@@ -98,61 +98,60 @@ static leec_code account_remove(leec_store *s, const char *ca_id)
     return LEEC_OK;
 }
 
-static leec_code cert_read(leec_store *s, const char *name, const char *file,
-                           char **data, size_t *len)
-{
-    if (!Leec_store_name_valid(name))
-        return LEEC_E_INVALID_ARG;
-    return get((mem_store *)s, file, data, len);
-}
+/* The file of each part, in leec_store_part's order. */
+static const char *const part_file[LEEC_PART_COUNT] = {
+    "privkey.pem",   "cert.pem",  "chain.pem",
+    "fullchain.pem", "meta.json", "renewal.json"};
 
-static leec_code cert_read_many(leec_store *s, const char *name,
-                                const char *const *f, size_t n, char **out)
+static leec_code version_read(leec_store *s, const char *name, unsigned want,
+                              leec_store_version *v)
 {
+    mem_store *m = leec_store_impl(s);
     leec_code rc = LEEC_OK;
-    for (size_t i = 0; i < n; i++)
-        out[i] = NULL;
-    for (size_t i = 0; i < n && rc == LEEC_OK; i++)
-        rc = cert_read(s, name, f[i], &out[i], NULL);
-    if (rc != LEEC_OK)
-        for (size_t i = 0; i < n; i++) {
-            free(out[i]);
-            out[i] = NULL;
+    if (!leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    if (!m->data[file_index("cert.pem")])
+        return LEEC_E_NOT_FOUND; /* no version without a certificate */
+    v->number = m->version ? m->version : 1;
+    for (int p = 0; p < LEEC_PART_COUNT && rc == LEEC_OK; p++)
+        if (want & LEEC_PARTS(p)) {
+            rc = get(m, part_file[p], &v->text[p], &v->len[p]);
+            if (rc == LEEC_E_NOT_FOUND)
+                rc = LEEC_OK;
         }
+    if (rc != LEEC_OK)
+        leec_store_version_clear(v);
     return rc;
 }
 
-static leec_code cert_write_state(leec_store *s, const char *name,
-                                  const char *file, const char *data)
+static leec_code renewal_write(leec_store *s, const char *name, uint64_t number,
+                               const char *json)
 {
-    mem_store *m = (mem_store *)s;
-    if (!Leec_store_name_valid(name) || strcmp(file, "renewal.json") != 0)
+    mem_store *m = leec_store_impl(s);
+    if (!leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
-    if (!m->data[file_index("cert.pem")])
+    if (!m->data[file_index("cert.pem")] ||
+        number != (m->version ? m->version : 1))
         return LEEC_E_NOT_FOUND;
-    fuzz_store_set(s, file, data, strlen(data));
+    fuzz_store_set(s, "renewal.json", json, strlen(json));
     return LEEC_OK;
 }
 
-static leec_code cert_install(leec_store *s, const char *name,
-                              const leec_cert_files *f)
+static leec_code version_install(leec_store *s, const char *name,
+                                 const leec_store_new_version *f,
+                                 uint64_t *number)
 {
-    if (!Leec_store_name_valid(name))
+    mem_store *m = leec_store_impl(s);
+    if (!leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
-    size_t cl = strlen(f->cert), hl = strlen(f->chain);
-    char *full = malloc(cl + hl + 1);
-    if (!full)
-        return LEEC_E_NOMEM;
-    memcpy(full, f->cert, cl);
-    memcpy(full + cl, f->chain, hl + 1);
     fuzz_store_set(s, "privkey.pem", f->privkey, strlen(f->privkey));
-    fuzz_store_set(s, "cert.pem", f->cert, cl);
-    fuzz_store_set(s, "chain.pem", f->chain, hl);
-    fuzz_store_set(s, "fullchain.pem", full, cl + hl);
+    fuzz_store_set(s, "cert.pem", f->cert, strlen(f->cert));
+    fuzz_store_set(s, "chain.pem", f->chain, strlen(f->chain));
+    fuzz_store_set(s, "fullchain.pem", f->fullchain, strlen(f->fullchain));
     fuzz_store_set(s, "meta.json", f->meta_json,
                    f->meta_json ? strlen(f->meta_json) : 0);
     fuzz_store_set(s, "renewal.json", NULL, 0); /* a new version */
-    free(full);
+    *number = m->version = (m->version ? m->version : 1) + 1;
     return LEEC_OK;
 }
 
@@ -173,7 +172,7 @@ static void unlock(leec_store *s, void *handle)
 
 static leec_code list(leec_store *s, char ***names, size_t *n)
 {
-    mem_store *m = (mem_store *)s;
+    mem_store *m = leec_store_impl(s);
     *names = NULL;
     *n = 0;
     if (!m->data[file_index("cert.pem")])
@@ -195,40 +194,32 @@ static leec_code reset(leec_store *s, const char *name)
     return LEEC_OK;
 }
 
-static char *live_path(leec_store *s, const char *name)
-{
-    (void)s;
-    (void)name;
-    return NULL;
-}
-
 static void destroy(leec_store *s)
 {
     fuzz_store_clear(s);
-    free(s);
+    free(leec_store_impl(s));
 }
 
-static const struct leec_store_ops ops = {
+static const leec_store_ops ops = {
+    .abi = LEEC_STORE_ABI,
     .account_load = account_load,
     .account_save = account_save,
     .account_remove = account_remove,
-    .cert_read = cert_read,
-    .cert_read_many = cert_read_many,
-    .cert_write_state = cert_write_state,
-    .cert_install = cert_install,
-    .lock = lock,
-    .unlock = unlock,
+    .version_read = version_read,
+    .version_install = version_install,
     .list = list,
     .reset = reset,
-    .live_path = live_path,
+    .renewal_write = renewal_write,
+    .lock = lock,
+    .unlock = unlock,
     .destroy = destroy,
 };
 
 leec_store *fuzz_store_new(void)
 {
     mem_store *m = calloc(1, sizeof *m);
-    if (!m)
+    leec_store *s = m ? leec_store_new(&ops, m, NULL) : NULL;
+    if (!s)
         abort();
-    m->base.ops = &ops;
-    return &m->base;
+    return s;
 }

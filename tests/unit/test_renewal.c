@@ -233,9 +233,10 @@ static int setup(void **state)
     leec_code rc;
     if (!(f->store = leec_store_fs_new(f->dir, &rc)))
         return -1;
-    leec_cert_files files = {
+    leec_store_new_version in = {
         .privkey = leaf_key, .cert = leaf_pem, .chain = "", .meta_json = "{}"};
-    if (f->store->ops->cert_install(f->store, "ari.example", &files) != LEEC_OK)
+    if (leec_store_install_version(f->store, "ari.example", &in, NULL) !=
+        LEEC_OK)
         return -1;
     *state = f;
     return 0;
@@ -271,6 +272,7 @@ static void test_state_roundtrip_and_plan(void **state)
     leec_renewal_plan_free(p);
 
     memset(&st, 0, sizeof st);
+    st.version = 1; /* saved into version 1, the current one */
     st.serial = strdup("87654321");
     st.ari_known = st.ari_offered = true;
     st.ari_id = strdup("a.b");
@@ -339,31 +341,31 @@ static void test_state_roundtrip_and_plan(void **state)
     Leec_renewal_clear(&st);
 
     /* A damaged file is an empty state, never an error. */
-    assert_int_equal(f->store->ops->cert_write_state(
-                         f->store, "ari.example", "renewal.json", "{not json"),
-                     LEEC_OK);
+    assert_int_equal(
+        Leec_store_renewal_write(f->store, "ari.example", 1, "{not json"),
+        LEEC_OK);
     assert_int_equal(
         Leec_renewal_load(f->store, "ari.example", "87654321", &back), LEEC_OK);
     assert_false(back.ari_known);
     assert_int_equal(back.failures, 0);
     Leec_renewal_clear(&back);
-    /* Only renewal.json may be written so, and only for a known name. */
-    assert_int_equal(f->store->ops->cert_write_state(f->store, "ari.example",
-                                                     "cert.pem", "x"),
+    /* Only for the current version of a known name. */
+    assert_int_equal(Leec_store_renewal_write(f->store, "ari.example", 0, "x"),
                      LEEC_E_INVALID_ARG);
-    assert_int_equal(f->store->ops->cert_write_state(f->store, "other",
-                                                     "renewal.json", "{}"),
+    assert_int_equal(Leec_store_renewal_write(f->store, "ari.example", 2, "x"),
+                     LEEC_E_NOT_FOUND);
+    assert_int_equal(Leec_store_renewal_write(f->store, "other", 1, "{}"),
                      LEEC_E_NOT_FOUND);
     assert_int_equal(leec_store_renewal_plan(f->store, "other", &p),
                      LEEC_E_NOT_FOUND);
 
     /* A version installed from a CA offering renewal information says so
      * in its meta.json: its window is asked for at the first look. */
-    leec_cert_files files = {.privkey = leaf_key,
-                             .cert = leaf_pem,
-                             .chain = "",
-                             .meta_json = "{\"ari_offered\":true}"};
-    assert_int_equal(f->store->ops->cert_install(f->store, "fresh", &files),
+    leec_store_new_version in = {.privkey = leaf_key,
+                                 .cert = leaf_pem,
+                                 .chain = "",
+                                 .meta_json = "{\"ari_offered\":true}"};
+    assert_int_equal(leec_store_install_version(f->store, "fresh", &in, NULL),
                      LEEC_OK);
     assert_int_equal(leec_store_renewal_plan(f->store, "fresh", &p), LEEC_OK);
     assert_true(p->ari);
@@ -375,6 +377,7 @@ static void test_state_roundtrip_and_plan(void **state)
     /* A window years after expiry: the lifetime rule, the window kept but
      * marked ignored. */
     memset(&st, 0, sizeof st);
+    st.version = 1;
     st.serial = strdup("87654321");
     st.ari_known = st.ari_offered = true;
     st.ari_id = strdup("a.b");
@@ -434,6 +437,7 @@ static void test_unsafe_state_refused(void **state)
     assert_int_equal(chmod(meta, 0644), 0);
 
     memset(&st, 0, sizeof st);
+    st.version = 1;
     st.serial = strdup("87654321");
     st.failures = 1;
     st.retry_at = 1700;

@@ -1,0 +1,297 @@
+/*
+ * libleec — the store interface: where accounts and certificates live, for
+ * programs that read a store's records or bring a store of their own.
+ *
+ * A store holds records, not files:
+ *
+ *   account        one per CA (its id, e.g. "acme-v02.api.letsencrypt.org"):
+ *                  the account key (PEM, secret) and the account document
+ *                  (JSON text: its URL, the directory, the contact);
+ *   certificate    a name (e.g. "example.com") with its versions; one of
+ *                  them is current. Its settings (names, CA, key type,
+ *                  solver, hooks) are kept with each version;
+ *   version        what an install writes, whole or not at all: the private
+ *                  key, the leaf, the issuer chain, the full chain and the
+ *                  settings (meta.json), with a number that grows with each
+ *                  install of that certificate;
+ *   renewal state  JSON text belonging to one version (the CA's renewal
+ *                  window, failed attempts, a revocation): a new version
+ *                  starts without one;
+ *   http-01 token  the key authorization answered for a token, for several
+ *                  processes answering challenges for one store;
+ *   lock           exclusive, per kind and name, taken without waiting and
+ *                  held until released or until its holder dies.
+ *
+ * The library comes with one backend, the filesystem store
+ * (leec_store_fs_open() in leec.h), whose live/ folder is its export for
+ * web servers. A program may bring another (a database shared by a fleet)
+ * by filling a leec_store_ops and calling leec_store_new(); the library
+ * then uses it like the filesystem store. Tests of the library run one
+ * conformance suite against a backend (tests/unit/store_conformance.c).
+ *
+ * Names. Certificate names, CA ids and lock names are 1 to 200 characters
+ * of [A-Za-z0-9._-], not starting with '.' or '-' (leec_store_name_valid):
+ * a backend may use them as file names. The library checks every name
+ * before it calls a backend.
+ *
+ * Threading. A store is used from one thread at a time: the thread of the
+ * context that owns it (leec_ctx_set_store), or the caller's. The library
+ * calls a backend from leec_ctx_perform() and from the functions below;
+ * every operation may block on its I/O (the file system, a round trip to a
+ * database) and so delays the loop, but none waits for another holder of a
+ * lock. Two stores on the same data (two processes, or two leec_store in
+ * one) see each other's installs and locks.
+ *
+ * Errors. LEEC_E_INVALID_ARG (a bad name or argument), LEEC_E_NOT_FOUND,
+ * LEEC_E_IO (the backend's I/O failed), LEEC_E_TOO_LARGE (a record above
+ * LEEC_STORE_PART_MAX), LEEC_E_LOCKED, LEEC_E_NOMEM, and LEEC_E_STORE: a
+ * record refused as unsafe, with a message naming it and the fix
+ * (leec_store_errmsg()).
+ */
+#ifndef LEEC_STORE_H
+#define LEEC_STORE_H
+
+#include <stdint.h>
+
+#include "leec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LEEC_STORE_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LEEC_STORE_PRINTF(f, a)
+#endif
+
+/* The largest record part a store keeps or reads (a key, a chain, a JSON
+ * document): 1 MiB. Bigger is LEEC_E_TOO_LARGE. */
+#define LEEC_STORE_PART_MAX ((size_t)1024 * 1024)
+
+/* --------------------------------------------------------------------- */
+/* Records                                                                */
+/* --------------------------------------------------------------------- */
+
+/* The parts of a certificate version (the file names of the filesystem
+ * store in parentheses). */
+typedef enum leec_store_part {
+    LEEC_PART_PRIVKEY = 0, /* the private key, PEM, secret (privkey.pem) */
+    LEEC_PART_CERT,        /* the leaf, PEM (cert.pem) */
+    LEEC_PART_CHAIN,       /* the issuers, PEM, may be empty (chain.pem) */
+    LEEC_PART_FULLCHAIN,   /* the leaf then the issuers (fullchain.pem) */
+    LEEC_PART_META,        /* the certificate's settings, JSON (meta.json) */
+    LEEC_PART_RENEWAL,     /* the version's renewal state (renewal.json) */
+    LEEC_PART_COUNT
+} leec_store_part;
+
+/* A set of parts: LEEC_PARTS(LEEC_PART_CERT) | LEEC_PARTS(LEEC_PART_META). */
+#define LEEC_PARTS(p)  (1u << (p))
+#define LEEC_PARTS_ALL ((1u << LEEC_PART_COUNT) - 1)
+
+/* One version as read. Each part asked for that the version has is in
+ * text[part]: NUL-terminated, len[part] bytes before the NUL, allocated;
+ * the other entries are NULL. The reader owns it: free it with
+ * leec_store_version_clear() (which clears the key first). */
+typedef struct leec_store_version {
+    uint64_t number; /* 1, 2, ...: grows with each install of the
+                        certificate (filesystem: N of archive/NAME/N) */
+    char *text[LEEC_PART_COUNT];
+    size_t len[LEEC_PART_COUNT];
+} leec_store_version;
+
+/* What an install writes. Every pointer is borrowed for the call. */
+typedef struct leec_store_new_version {
+    const char *privkey;      /* PEM, secret; required */
+    const char *cert;         /* the leaf, PEM; required */
+    const char *chain;        /* the issuers, PEM; NULL or "" for none */
+    const char *fullchain;    /* made by leec_store_install_version() from
+                                 cert and chain (a newline between them when
+                                 the leaf lacks its last one); ignored when
+                                 given to it. A backend keeps it as given. */
+    const char *meta_json;    /* the settings (a JSON object's text: the
+                                 engine's list "names", "server", "key_type",
+                                 "solver", "settings"...), or NULL */
+    const char *const *names; /* the identifiers the version certifies, for
+                                 a backend that indexes them (the filesystem
+                                 store does not: meta_json lists them) */
+    size_t nnames;
+} leec_store_new_version;
+
+/* --------------------------------------------------------------------- */
+/* Reading and installing versions (any store)                            */
+/* --------------------------------------------------------------------- */
+
+/*
+ * Reads the parts in want (a set of LEEC_PARTS()) of the current version
+ * of cert_name into *v, all from that one version even while another
+ * process installs a new one. A part the version does not have (meta.json
+ * or renewal state not written, a file lost) is NULL: not an error. want 0
+ * reads only the number. *v is always initialised: clear it with
+ * leec_store_version_clear(), also after an error (it holds nothing then).
+ * Errors: LEEC_E_NOT_FOUND (no current version), LEEC_E_INVALID_ARG,
+ * LEEC_E_IO, LEEC_E_TOO_LARGE, LEEC_E_STORE (a part refused as unsafe:
+ * leec_store_errmsg()), LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_store_read_version(leec_store *store,
+                                           const char *cert_name, unsigned want,
+                                           leec_store_version *v);
+/* Frees the parts of v (the key cleared first) and zeroes it. */
+LEEC_API void leec_store_version_clear(leec_store_version *v);
+
+/*
+ * One part of the current version of cert_name as a new NUL-terminated
+ * string the caller frees (a key: clear it first), its length in *len when
+ * len is not NULL. The errors of leec_store_read_version(), and
+ * LEEC_E_NOT_FOUND also when the version lacks that part.
+ */
+LEEC_API leec_code leec_store_read_part(leec_store *store,
+                                        const char *cert_name,
+                                        leec_store_part part, char **text,
+                                        size_t *len);
+
+/*
+ * Installs a new version of cert_name and makes it current at once:
+ * readers see the previous version or the new one, never a part of it;
+ * after a failure the previous version is still current, whole, and
+ * nothing of the new one is visible. Its number is in *number when number
+ * is not NULL. No renewal state yet. The caller should hold the "cert"
+ * lock of cert_name (the engine does). Errors: LEEC_E_INVALID_ARG (no key
+ * or leaf, a bad name), LEEC_E_TOO_LARGE (a part above
+ * LEEC_STORE_PART_MAX), LEEC_E_IO, LEEC_E_STORE, LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_store_install_version(leec_store *store,
+                                              const char *cert_name,
+                                              const leec_store_new_version *in,
+                                              uint64_t *number);
+
+/* True if name is usable as a certificate name, CA id or lock name. */
+LEEC_API bool leec_store_name_valid(const char *name);
+
+/* --------------------------------------------------------------------- */
+/* Writing a backend                                                      */
+/* --------------------------------------------------------------------- */
+
+/* The version of struct leec_store_ops this header describes. Operations
+ * for an order journal and for leases (an expiry and a fencing token
+ * presented to writes) will come with a later version; a backend written
+ * for this one keeps working. */
+#define LEEC_STORE_ABI 1
+
+/*
+ * A backend's operations. Each receives its store; leec_store_impl(s) is
+ * the backend's own state. The library has checked the names (see Names
+ * above), the sizes of what is written (at most LEEC_STORE_PART_MAX) and
+ * the pointers before it calls an operation; it initialised the out
+ * parameters (NULL, 0). Strings a backend returns are allocated with
+ * malloc() and NUL-terminated; the library frees them (clearing secrets).
+ * Return LEEC_E_STORE only through leec_store_refuse(), so the refusal has
+ * its message. Every operation is required unless it says otherwise.
+ */
+typedef struct leec_store_ops {
+    unsigned abi; /* LEEC_STORE_ABI */
+
+    /* Accounts, one per CA id: */
+    /* The account of ca_id: *key_pem (secret) and *account_json. NOT_FOUND
+     * when there is none; LEEC_E_BAD_KEY when its document is there but
+     * its key is missing or empty (never a reason to make a new account);
+     * *account_json NULL when only the key is there (the CA finds the
+     * account of the key again). */
+    leec_code (*account_load)(leec_store *s, const char *ca_id, char **key_pem,
+                              char **account_json);
+    /* Saves (replacing) the account: the key first, so that the document
+     * is never there without its key. The key is kept secret. */
+    leec_code (*account_save)(leec_store *s, const char *ca_id,
+                              const char *key_pem, const char *account_json);
+    /* Removes the account of ca_id at once; LEEC_OK when there is none. */
+    leec_code (*account_remove)(leec_store *s, const char *ca_id);
+
+    /* Certificates and their versions: */
+    /* See leec_store_read_version(): the parts of want, from the current
+     * version, consistently; *v arrives zeroed. On an error, v holds
+     * nothing (the backend frees what it read). */
+    leec_code (*version_read)(leec_store *s, const char *name, unsigned want,
+                              leec_store_version *v);
+    /* See leec_store_install_version(): in->fullchain is set. All or
+     * nothing: a failure at any step leaves the previous version current
+     * and whole and no trace of the new one a reader could see. */
+    leec_code (*version_install)(leec_store *s, const char *name,
+                                 const leec_store_new_version *in,
+                                 uint64_t *number);
+    /* The names with a current version, sorted by strcmp(), without
+     * duplicates: *names a malloc'd array of *n malloc'd strings (NULL when
+     * none). */
+    leec_code (*list)(leec_store *s, char ***names, size_t *n);
+    /* Forgets certificate name (every version, the current one first so
+     * that no reader finds a removed version) or, name NULL, every
+     * certificate and then every account; LEEC_OK when there is nothing.
+     * Takes the "cert" lock of each certificate (and the "account" lock of
+     * each account) before removing anything: LEEC_E_LOCKED, with nothing
+     * removed, when another holder has one. */
+    leec_code (*reset)(leec_store *s, const char *name);
+
+    /* Renewal state: */
+    /* Replaces the renewal state (json) of version number of name, which
+     * must still be current: LEEC_E_NOT_FOUND when it is not (another
+     * installed a newer one, which starts with its own state) or there is
+     * none. Read it with version_read (LEEC_PART_RENEWAL). */
+    leec_code (*renewal_write)(leec_store *s, const char *name, uint64_t number,
+                               const char *json);
+
+    /* http-01 tokens: */
+    /* The key authorization kept for token (1 to 256 base64url characters;
+     * key_auth at most 1024 printable ASCII characters), replacing any.
+     * Optional (NULL: the store keeps none, LEEC_E_INVALID_ARG). */
+    leec_code (*token_put)(leec_store *s, const char *token,
+                           const char *key_auth);
+    /* *key_auth for token, or LEEC_E_NOT_FOUND. Optional. */
+    leec_code (*token_get)(leec_store *s, const char *token, char **key_auth);
+    /* Forgets token; LEEC_OK when there is none. Optional. */
+    leec_code (*token_delete)(leec_store *s, const char *token);
+
+    /* Locks: */
+    /* Takes the exclusive lock kind/name (kind: "cert", "account" or
+     * "store"; name: a certificate name, a CA id or a store-wide name such
+     * as "daemon") without waiting: LEEC_OK with *handle set (never NULL),
+     * LEEC_E_LOCKED when another holder has it, another store instance
+     * included. A lock dies with its holder's process. */
+    leec_code (*lock)(leec_store *s, const char *kind, const char *name,
+                      void **handle);
+    /* Releases a lock taken by lock on this store. */
+    void (*unlock)(leec_store *s, void *handle);
+    /* Who holds kind/name, for messages: *pid and *host (malloc'd; NULL
+     * when unknown). LEEC_E_NOT_FOUND when unknown. Optional. */
+    leec_code (*lock_holder)(leec_store *s, const char *kind, const char *name,
+                             long *pid, char **host);
+
+    /* Frees the backend's state, once, from leec_store_free(). */
+    void (*destroy)(leec_store *s);
+} leec_store_ops;
+
+/*
+ * A store made of a backend's operations and its state impl. ops must stay
+ * valid as long as the store (usually a static const). On success the
+ * store owns impl: leec_store_free() calls ops->destroy once (also when
+ * the store belongs to a context that frees it). On failure (*err, when err
+ * is not NULL: LEEC_E_INVALID_ARG for ops of another LEEC_STORE_ABI or
+ * without a required operation, LEEC_E_NOMEM) NULL, and the caller keeps
+ * impl.
+ */
+LEEC_API leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
+                                    leec_code *err);
+/* The impl given to leec_store_new(). */
+LEEC_API void *leec_store_impl(const leec_store *store);
+
+/*
+ * For backends: records why an operation is refused (a message naming the
+ * record and the fix, printf-style) for leec_store_errmsg(), logs it
+ * through the context owning the store, and returns LEEC_E_STORE.
+ */
+LEEC_API leec_code leec_store_refuse(leec_store *store, const char *fmt, ...)
+    LEEC_STORE_PRINTF(2, 3);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
