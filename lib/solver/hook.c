@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +36,11 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/spawn.h"
 #include "engine/internal.h"
 #include "engine/loop.h"
 #include "acme/problem.h"
 #include "solver/providers.h"
-
-extern char **environ;
 
 #define HOOK_TIMEOUT_MS   120000      /* a run on the loop */
 #define HOOK_SYNC_MAX_MS  10000       /* a run at teardown */
@@ -419,40 +417,16 @@ static leec_code make_pipe(int fds[2])
     return LEEC_OK;
 }
 
-/* The environment plus LEEC_HOOK=1 (any LEEC_HOOK already there dropped).
- * The strings stay environ's. */
-static char **make_env(void)
-{
-    static char mark[] = "LEEC_HOOK=1";
-    size_t n = 0, k = 0;
-    char **env = NULL;
-
-    while (environ && environ[n])
-        n++;
-    env = calloc(n + 2, sizeof *env);
-    if (!env)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "LEEC_HOOK=", 10) != 0)
-            env[k++] = environ[i];
-    env[k++] = mark;
-    env[k] = NULL;
-    return env;
-}
-
 /* Starts CMD METHOD ARGS... (not yet on the loop). */
 static leec_code spawn(hook_runner *r, const char *method,
                        const char *const *args, size_t nargs, hook_proc **out)
 {
     static char sh[] = "/bin/sh", dash_c[] = "-c", name[] = "leec-hook";
+    static const char *const mark[] = {"LEEC_HOOK=1", NULL};
     leec_code rc = LEEC_E_NOMEM;
     hook_proc *p = NULL;
     int pout[2] = {-1, -1}, perr[2] = {-1, -1};
     char **argv = NULL, **envp = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    bool fa_ok = false, attr_ok = false;
-    sigset_t none, all;
     const char *step = "posix_spawn";
     int e = 0;
 
@@ -469,7 +443,9 @@ static leec_code spawn(hook_runner *r, const char *method,
         goto out;
     }
     argv = calloc(nargs + 6, sizeof *argv);
-    envp = make_env();
+    /* The environment plus LEEC_HOOK=1 (any LEEC_HOOK already there
+     * dropped). */
+    envp = Leec_spawn_env(mark);
     if (!argv || !envp)
         goto out;
     argv[0] = sh;
@@ -486,29 +462,7 @@ static leec_code spawn(hook_runner *r, const char *method,
         step = "pipe";
         goto fail;
     }
-    if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-        goto fail;
-    fa_ok = true;
-    if ((e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
-                                              0)) != 0 ||
-        (e = posix_spawn_file_actions_adddup2(&fa, pout[1], 1)) != 0 ||
-        (e = posix_spawn_file_actions_adddup2(&fa, perr[1], 2)) != 0 ||
-        /* Also what the host opened without O_CLOEXEC. */
-        (e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
-        goto fail;
-    if ((e = posix_spawnattr_init(&attr)) != 0)
-        goto fail;
-    attr_ok = true;
-    sigemptyset(&none);
-    sigfillset(&all);
-    if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-                                                 POSIX_SPAWN_SETSIGMASK |
-                                                 POSIX_SPAWN_SETSIGDEF)) != 0 ||
-        (e = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-        (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-        (e = posix_spawnattr_setsigdefault(&attr, &all)) != 0)
-        goto fail;
-    if ((e = posix_spawn(&p->pid, sh, &fa, &attr, argv, envp)) != 0) {
+    if ((e = Leec_spawn(&p->pid, sh, argv, envp, pout[1], perr[1])) != 0) {
         p->pid = -1;
         goto fail;
     }
@@ -532,10 +486,6 @@ fail:
     Leec_log(r->ctx, LEEC_LOG_ERROR, "%s '%s': cannot start it: %s: %s",
              r->what, r->shown, step, strerror(e));
 out:
-    if (fa_ok)
-        posix_spawn_file_actions_destroy(&fa);
-    if (attr_ok)
-        posix_spawnattr_destroy(&attr);
     for (int i = 0; i < 2; i++) {
         if (pout[i] >= 0)
             close(pout[i]);
