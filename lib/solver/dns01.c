@@ -43,7 +43,7 @@
 #define MSG_MAX           512
 
 typedef struct dns01_solver {
-    leec_solver base;
+    leec_ctx *ctx;
     leec_dns_provider *prov;
     struct sockaddr_storage res;
     socklen_t reslen;
@@ -107,7 +107,7 @@ static void advance(dns01_op *op);
 
 static leec_ctx *op_ctx(const dns01_op *op)
 {
-    return op->s->base.ctx;
+    return op->s->ctx;
 }
 
 static void cancel_all(dns01_op *op)
@@ -823,11 +823,11 @@ out:
 
 /* ---- the solver ---- */
 
-static leec_code dns01_present(leec_solver *base, const leec_chall *ch,
-                               leec_solver_done_fn done, void *userdata,
-                               void **opp)
+static leec_status dns01_present(void *impl, const leec_challenge *ch,
+                                 leec_solver_done_fn done, void *userdata,
+                                 void **opp)
 {
-    dns01_solver *s = (dns01_solver *)base;
+    dns01_solver *s = impl;
     dns01_op *op = NULL;
     ldns_rdf *check = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -857,23 +857,24 @@ static leec_code dns01_present(leec_solver *base, const leec_chall *ch,
     if (!(check = ldns_dname_new_frm_str(op->target)))
         goto fail;
     ldns_rdf_deep_free(check);
-    Leec_log(base->ctx, LEEC_LOG_INFO, "dns-01: presenting %s via %s",
-             op->target, s->prov->ops->name);
+    Leec_log(s->ctx, LEEC_LOG_INFO, "dns-01: presenting %s via %s", op->target,
+             s->prov->ops->name);
     if ((rc = ask_resolver(op, op->target, LDNS_RR_TYPE_CNAME, K_CNAME, 0)) !=
         LEEC_OK)
         goto fail;
     *opp = op;
-    return LEEC_OK;
+    return LEEC_STATUS_PENDING;
 fail:
     if (op)
         op_free(op);
-    return rc;
+    (void)rc; /* the agent says it could not present the challenge */
+    return LEEC_STATUS_FAILED;
 }
 
-static void dns01_cleanup(leec_solver *base, void *opv, bool valid,
-                          leec_solver_done_fn done, void *userdata)
+static leec_status dns01_cleanup(void *impl, void *opv, bool valid,
+                                 leec_solver_done_fn done, void *userdata)
 {
-    dns01_solver *s = (dns01_solver *)base;
+    dns01_solver *s = impl;
     dns01_op *op = opv;
     void *prov_op = NULL;
     bool added = false;
@@ -887,7 +888,7 @@ static void dns01_cleanup(leec_solver *base, void *opv, bool valid,
         added = op->add_called;
         prov_op = op->prov_op;
         if (added)
-            Leec_log(base->ctx, LEEC_LOG_DEBUG,
+            Leec_log(s->ctx, LEEC_LOG_DEBUG,
                      "dns-01: removing the TXT record at %s", op->target);
         op_free(op);
     }
@@ -895,15 +896,14 @@ static void dns01_cleanup(leec_solver *base, void *opv, bool valid,
      * op even when the add then failed or is still in flight. */
     if (added) {
         s->prov->ops->remove(s->prov, prov_op, done, userdata);
-        return;
+        return done ? LEEC_STATUS_PENDING : LEEC_STATUS_DONE;
     }
-    if (done)
-        done(userdata, LEEC_OK, NULL);
+    return LEEC_STATUS_DONE;
 }
 
-static void dns01_destroy(leec_solver *base)
+static void dns01_destroy(void *impl)
 {
-    dns01_solver *s = (dns01_solver *)base;
+    dns01_solver *s = impl;
     if (!s)
         return;
     if (s->prov)
@@ -967,8 +967,7 @@ leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
     why = "out of memory";
     if (!(s = calloc(1, sizeof *s)))
         goto fail;
-    s->base.ops = &dns01_ops;
-    s->base.ctx = ctx;
+    s->ctx = ctx;
     s->prov = provider;
     provider = NULL;
     s->prop_s = 120;
@@ -1015,14 +1014,12 @@ leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
     Leec_log(ctx, LEEC_LOG_DEBUG,
              "dns-01 via %s: resolver %s, propagation check %d s, port %d",
              s->prov->ops->name, s->res_text, s->prop_s, s->auth_port);
-    if (err)
-        *err = LEEC_OK;
-    return &s->base;
+    return Leec_solver_new(ctx, &dns01_ops, s, err); /* s is taken */
 fail:
     Leec_log(ctx, LEEC_LOG_ERROR, "dns-01: %s", why);
     if (provider)
         provider->ops->destroy(provider);
-    dns01_destroy(s ? &s->base : NULL);
+    dns01_destroy(s);
     if (err)
         *err = rc;
     return NULL;

@@ -996,7 +996,6 @@ void Leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms)
 /* ------------------------------------------------------------------ */
 
 typedef struct hook_solver {
-    leec_solver base;
     hook_runner r;
 } hook_solver;
 
@@ -1076,11 +1075,11 @@ static void hook_cleanup_end(void *userdata, const hook_result *res)
     free(msg);
 }
 
-static leec_code hook_present(leec_solver *s, const leec_chall *ch,
-                              leec_solver_done_fn done, void *userdata,
-                              void **opp)
+static leec_status hook_present(void *impl, const leec_challenge *ch,
+                                leec_solver_done_fn done, void *userdata,
+                                void **opp)
 {
-    hook_solver *hs = (hook_solver *)s;
+    hook_solver *hs = impl;
     hook_op *op = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;
     const char *auth = NULL;
@@ -1117,23 +1116,22 @@ static leec_code hook_present(leec_solver *s, const leec_chall *ch,
 
 out:
     hook_op_free(op);
-    return rc;
+    return rc == LEEC_OK ? LEEC_STATUS_PENDING : LEEC_STATUS_FAILED;
 }
 
-static void hook_cleanup(leec_solver *s, void *opv, bool valid,
-                         leec_solver_done_fn done, void *userdata)
+static leec_status hook_cleanup(void *impl, void *opv, bool valid,
+                                leec_solver_done_fn done, void *userdata)
 {
-    hook_solver *hs = (hook_solver *)s;
+    hook_solver *hs = impl;
     hook_op *op = opv;
     const char *method = valid ? "done" : "failed";
     hook_result res;
     leec_code rc = LEEC_OK;
+    bool ok = true;
 
     if (!op || op->declined) {
         hook_op_free(op);
-        if (done)
-            report_later(&hs->r, done, userdata, LEEC_OK, NULL);
-        return;
+        return LEEC_STATUS_DONE;
     }
     /* begin still running (the run is being torn down): it is stopped,
      * and told "failed" like any other begin. */
@@ -1142,7 +1140,8 @@ static void hook_cleanup(leec_solver *s, void *opv, bool valid,
     if (!done) {
         rc = proc_run_sync(&hs->r, method, (const char *const *)op->args, NARGS,
                            &res);
-        if (rc == LEEC_OK && !succeeded(&res)) {
+        ok = rc == LEEC_OK && succeeded(&res);
+        if (rc == LEEC_OK && !ok) {
             char *msg = describe(&hs->r, &res);
             Leec_log(hs->r.ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
             free(msg);
@@ -1150,7 +1149,7 @@ static void hook_cleanup(leec_solver *s, void *opv, bool valid,
         if (rc == LEEC_OK)
             free(res.last);
         hook_op_free(op);
-        return;
+        return ok ? LEEC_STATUS_DONE : LEEC_STATUS_FAILED;
     }
     op->done = done;
     op->userdata = userdata;
@@ -1161,14 +1160,16 @@ static void hook_cleanup(leec_solver *s, void *opv, bool valid,
         if (asprintf(&msg, "hook '%s' could not be started", hs->r.shown) < 0)
             msg = NULL;
         hook_op_free(op);
-        report_later(&hs->r, done, userdata,
-                     rc == LEEC_E_NOMEM ? rc : LEEC_E_SOLVER, msg);
+        /* The reason, with the failure (the library acts on it later). */
+        done(userdata, rc == LEEC_E_NOMEM ? rc : LEEC_E_SOLVER, msg);
+        free(msg);
     }
+    return LEEC_STATUS_PENDING;
 }
 
-static void hook_destroy(leec_solver *s)
+static void hook_destroy(void *impl)
 {
-    hook_solver *hs = (hook_solver *)s;
+    hook_solver *hs = impl;
 
     if (!hs)
         return;
@@ -1197,22 +1198,21 @@ leec_solver *Leec_hook_solver_new(leec_ctx *ctx, const char *cmd,
     rc = runner_init(&hs->r, ctx, cmd, "hook");
     if (rc != LEEC_OK)
         goto out;
-    hs->base.ops = &hook_solver_ops;
-    hs->base.ctx = ctx;
+    return Leec_solver_new(ctx, &hook_solver_ops, hs, err); /* hs is taken */
 
 out:
-    if (rc != LEEC_OK && hs) {
+    if (hs) {
         runner_clear(&hs->r);
         free(hs);
-        hs = NULL;
     }
     if (err)
         *err = rc;
-    return hs ? &hs->base : NULL;
+    return NULL;
 }
 
 void Leec_hook_solver_set_timeout_ms(leec_solver *s, int64_t ms)
 {
-    if (s && s->ops == &hook_solver_ops && ms > 0)
-        ((hook_solver *)s)->r.timeout_ms = ms;
+    hook_solver *hs = Leec_solver_impl(s, &hook_solver_ops);
+    if (hs && ms > 0)
+        hs->r.timeout_ms = ms;
 }

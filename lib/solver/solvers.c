@@ -13,7 +13,7 @@ leec_code Leec_ctx_add_solver(leec_ctx *ctx, leec_solver *s)
 {
     leec_solver **v = realloc(ctx->solvers, (ctx->nsolvers + 1) * sizeof *v);
     if (!v) {
-        s->ops->destroy(s);
+        Leec_solver_free(s);
         return LEEC_E_NOMEM;
     }
     ctx->solvers = v;
@@ -30,6 +30,12 @@ static leec_solver *adopt(leec_ctx *ctx, leec_solver *s, leec_code *err)
     if (err)
         *err = rc;
     return rc == LEEC_OK ? s : NULL;
+}
+
+leec_solver *leec_ctx_add_solver(leec_ctx *ctx, const leec_solver_ops *ops,
+                                 void *impl, leec_code *err)
+{
+    return adopt(ctx, Leec_solver_new(ctx, ops, impl, err), err);
 }
 
 leec_solver *Leec_ctx_default_solver(leec_ctx *ctx)
@@ -54,7 +60,7 @@ leec_solver *leec_ctx_solver_webroot(leec_ctx *ctx, const char *dir,
 void Leec_ctx_free_solvers(leec_ctx *ctx)
 {
     for (size_t i = ctx->nsolvers; i-- > 0;)
-        ctx->solvers[i]->ops->destroy(ctx->solvers[i]);
+        Leec_solver_free(ctx->solvers[i]);
     free(ctx->solvers);
     ctx->solvers = NULL;
     ctx->nsolvers = 0;

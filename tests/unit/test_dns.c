@@ -832,11 +832,12 @@ static void run_present(const char *ident, bool fake, int prop_s,
     char resolver[32];
     leec_dns01_opts opts = {0};
     leec_code err = LEEC_OK;
-    leec_chall ch = {.type = "dns-01",
-                     .ident = ident,
-                     .token = "tok",
-                     .key_auth = "tok.thumb",
-                     .digest = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"};
+    leec_challenge ch = {.type = "dns-01",
+                         .ident = ident,
+                         .token = "tok",
+                         .key_auth = "tok.thumb",
+                         .digest =
+                             "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"};
     void *op = NULL;
 
     leec_ctx_set_log(ctx, log_to_stderr, NULL, LEEC_LOG_DEBUG);
@@ -855,7 +856,7 @@ static void run_present(const char *ident, bool fake, int prop_s,
     leec_ctx_perform(ctx, NULL); /* let the context open what it opens */
     leec_ctx_poll(ctx, 0);
     int fds = count_fds();
-    assert_int_equal(s->ops->present(s, &ch, on_present, pr, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &ch, on_present, pr, &op), LEEC_OK);
     drive(ctx, NULL, &pr->calls, (prop_s + 5) * 1000);
     assert_int_equal(pr->calls, 1);
     if (pr->rc == LEEC_OK && check_gone) {
@@ -865,7 +866,7 @@ static void run_present(const char *ident, bool fake, int prop_s,
         assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(pkt)) > 0, true);
         ldns_pkt_free(pkt);
     }
-    s->ops->cleanup(s, op, false, NULL, NULL); /* synchronous */
+    Leec_solver_cleanup(s, op, false, NULL, NULL); /* synchronous */
     assert_int_equal(count_fds(), fds);
     if (check_gone) {
         ldns_pkt *pkt = NULL;
@@ -874,7 +875,7 @@ static void run_present(const char *ident, bool fake, int prop_s,
         assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(pkt)), 0);
         ldns_pkt_free(pkt);
     }
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     leec_ctx_free(ctx);
 }
 
@@ -968,11 +969,12 @@ static void test_dns01_cleanup_paths(void **state)
     present_result pr = {0}, cr = {0};
     char resolver[32];
     leec_dns01_opts opts = {0};
-    leec_chall ch = {.type = "dns-01",
-                     .ident = "early.example.test",
-                     .token = "tok",
-                     .key_auth = "tok.thumb",
-                     .digest = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"};
+    leec_challenge ch = {.type = "dns-01",
+                         .ident = "early.example.test",
+                         .token = "tok",
+                         .key_auth = "tok.thumb",
+                         .digest =
+                             "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"};
     void *op = NULL;
     (void)state;
     if (g_named.pid <= 0)
@@ -991,8 +993,9 @@ static void test_dns01_cleanup_paths(void **state)
     int fds = count_fds();
 
     /* Cancelled while the CNAME query is out. */
-    assert_int_equal(s->ops->present(s, &ch, on_present, &pr, &op), LEEC_OK);
-    s->ops->cleanup(s, op, false, on_present, &cr);
+    assert_int_equal(Leec_solver_present(s, &ch, on_present, &pr, &op),
+                     LEEC_OK);
+    Leec_solver_cleanup(s, op, false, on_present, &cr);
     assert_int_equal(cr.calls, 1);
     assert_int_equal(cr.rc, LEEC_OK);
     assert_int_equal(count_fds(), fds);
@@ -1002,17 +1005,18 @@ static void test_dns01_cleanup_paths(void **state)
 
     /* Through to the end, then an asynchronous cleanup. */
     memset(&cr, 0, sizeof cr);
-    assert_int_equal(s->ops->present(s, &ch, on_present, &pr, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &ch, on_present, &pr, &op),
+                     LEEC_OK);
     drive(ctx, NULL, &pr.calls, 5000);
     assert_int_equal(pr.calls, 1);
     assert_int_equal(pr.rc, LEEC_OK);
-    s->ops->cleanup(s, op, true, on_present, &cr);
+    Leec_solver_cleanup(s, op, true, on_present, &cr);
     drive(ctx, NULL, &cr.calls, 1000);
     assert_int_equal(cr.calls, 1);
     assert_int_equal(sp.adds, 1);
     assert_int_equal(sp.removes, 1);
     assert_int_equal(count_fds(), fds);
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     leec_ctx_free(ctx);
 }
 
@@ -1041,11 +1045,11 @@ static void test_dns01_new_args(void **state)
     leec_solver *s = Leec_dns01_solver_new(ctx, &sp.base, &opts, &err);
     assert_non_null(s);
     assert_int_equal(err, LEEC_OK);
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     /* The system's resolver (whatever resolv.conf says). */
     s = Leec_dns01_solver_new(ctx, &sp.base, NULL, &err);
     assert_non_null(s);
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     leec_ctx_free(ctx);
 }
 

@@ -627,15 +627,15 @@ static void test_bad_arguments(void **state)
     p->ops->destroy(p);
 
     leec_solver *s = hook_solver(f, "true");
-    leec_chall ch = {.type = "http-01",
-                     .ident = "example.com",
-                     .token = "tok\x7f",
-                     .key_auth = KEYAUTH,
-                     .digest = TXT};
-    assert_int_equal(s->ops->present(s, &ch, done_cb, &r, &op),
-                     LEEC_E_INVALID_ARG);
+    leec_challenge ch = {.type = "http-01",
+                         .ident = "example.com",
+                         .token = "tok\x7f",
+                         .key_auth = KEYAUTH,
+                         .digest = TXT};
+    assert_int_equal(Leec_solver_present(s, &ch, done_cb, &r, &op),
+                     LEEC_E_SOLVER);
     assert_null(op);
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     assert_int_equal(r.calls, 0);
     assert_clean(f);
 }
@@ -656,52 +656,51 @@ static void test_uacme_sequence(void **state)
     result r = {0};
     void *op = NULL;
     leec_solver *s = hook_solver(f, hook);
-    leec_chall http = {.type = "http-01",
-                       .ident = "example.com",
-                       .token = TOKEN,
-                       .key_auth = KEYAUTH,
-                       .digest = TXT};
-    leec_chall dns = {.type = "dns-01",
-                      .ident = "example.com",
-                      .wildcard = true,
-                      .token = TOKEN,
-                      .key_auth = KEYAUTH,
-                      .digest = TXT};
-    leec_chall alpn = {.type = "tls-alpn-01",
-                       .ident = "www.example.com",
-                       .token = TOKEN,
-                       .key_auth = KEYAUTH,
-                       .digest = TXT};
+    leec_challenge http = {.type = "http-01",
+                           .ident = "example.com",
+                           .token = TOKEN,
+                           .key_auth = KEYAUTH,
+                           .digest = TXT};
+    leec_challenge dns = {.type = "dns-01",
+                          .ident = "example.com",
+                          .wildcard = true,
+                          .token = TOKEN,
+                          .key_auth = KEYAUTH,
+                          .digest = TXT};
+    leec_challenge alpn = {.type = "tls-alpn-01",
+                           .ident = "www.example.com",
+                           .token = TOKEN,
+                           .key_auth = KEYAUTH,
+                           .digest = TXT};
 
     /* http-01 declined: the next type is to be tried; nothing to undo. */
-    assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_NO_CHALLENGE);
     assert_string_equal(r.msg, "hook declined http-01");
     result_reset(&r);
-    s->ops->cleanup(s, op, false, done_cb, &r);
-    assert_int_equal(r.calls, 0);
-    run_until(f, &r, 10000);
+    Leec_solver_cleanup(s, op, false, done_cb, &r);
+    assert_int_equal(r.calls, 1); /* nothing to run: done at once */
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
 
     /* dns-01 accepted, validated: done. AUTH is the digest. */
-    assert_int_equal(s->ops->present(s, &dns, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &dns, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     assert_null(r.msg);
     result_reset(&r);
-    s->ops->cleanup(s, op, true, done_cb, &r);
+    Leec_solver_cleanup(s, op, true, done_cb, &r);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
 
     /* tls-alpn-01 accepted, not validated: failed, synchronously. */
-    assert_int_equal(s->ops->present(s, &alpn, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &alpn, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
-    s->ops->cleanup(s, op, false, NULL, NULL);
+    Leec_solver_cleanup(s, op, false, NULL, NULL);
 
     got = slurp(f, "args");
     assert_string_equal(
@@ -715,7 +714,7 @@ static void test_uacme_sequence(void **state)
              "]\n[" TXT "]\nLEEC_HOOK=1\n"
              "--- 5\n[failed]\n[tls-alpn-01]\n[www.example.com]\n[" TOKEN
              "]\n[" TXT "]\nLEEC_HOOK=1\n");
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     assert_clean(f);
     free(got);
     free(hook);
@@ -728,15 +727,15 @@ static void test_uacme_failures(void **state)
     char *want = NULL;
     result r = {0};
     void *op = NULL;
-    leec_chall http = {.type = "http-01",
-                       .ident = "example.com",
-                       .token = TOKEN,
-                       .key_auth = KEYAUTH,
-                       .digest = TXT};
+    leec_challenge http = {.type = "http-01",
+                           .ident = "example.com",
+                           .token = TOKEN,
+                           .key_auth = KEYAUTH,
+                           .digest = TXT};
 
     /* A command the shell cannot find is an error, not a decline. */
     leec_solver *s = hook_solver(f, missing);
-    assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_true(
@@ -744,22 +743,22 @@ static void test_uacme_failures(void **state)
     assert_non_null(strstr(r.msg, want));
     assert_non_null(strstr(r.msg, "not found"));
     result_reset(&r);
-    s->ops->cleanup(s, op, false, done_cb, &r); /* failed: fails too */
+    Leec_solver_cleanup(s, op, false, done_cb, &r); /* failed: fails too */
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     result_reset(&r);
-    s->ops->destroy(s);
+    Leec_solver_free(s);
 
     /* done/failed exiting non-zero is reported. */
     char *hook = script(f, "picky.sh",
                         "[ \"$1\" = begin ] && exit 0\n"
                         "echo \"cannot undo $2\" >&2\nexit 4");
     s = hook_solver(f, hook);
-    assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
-    s->ops->cleanup(s, op, true, done_cb, &r);
+    Leec_solver_cleanup(s, op, true, done_cb, &r);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(r.msg, "exited with status 4: cannot undo http-01"));
@@ -769,13 +768,13 @@ static void test_uacme_failures(void **state)
     Leec_hook_solver_set_timeout_ms(s, 200);
     free(hook);
     hook = script(f, "picky.sh", "sleep 30");
-    assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(r.msg, "timed out after 200 ms"));
     result_reset(&r);
-    s->ops->cleanup(s, op, false, NULL, NULL);
-    s->ops->destroy(s);
+    Leec_solver_cleanup(s, op, false, NULL, NULL);
+    Leec_solver_free(s);
     assert_clean(f);
     free(hook);
     free(want);
@@ -789,26 +788,26 @@ static void test_uacme_cancel(void **state)
     char *got = NULL;
     result r = {0};
     void *op = NULL;
-    leec_chall dns = {.type = "dns-01",
-                      .ident = "example.org",
-                      .token = TOKEN,
-                      .key_auth = KEYAUTH,
-                      .digest = TXT};
+    leec_challenge dns = {.type = "dns-01",
+                          .ident = "example.org",
+                          .token = TOKEN,
+                          .key_auth = KEYAUTH,
+                          .digest = TXT};
     leec_solver *s = hook_solver(f, hook);
 
-    assert_int_equal(s->ops->present(s, &dns, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &dns, done_cb, &r, &op), LEEC_OK);
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
     /* Teardown while begin runs: begin is stopped, failed runs. */
     int64_t t0 = tu_now_ms();
-    s->ops->cleanup(s, op, false, NULL, NULL);
+    Leec_solver_cleanup(s, op, false, NULL, NULL);
     assert_true(tu_now_ms() - t0 < 3000);
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
     got = slurp(f, "args");
     assert_non_null(strstr(got, "LEEC_HOOK=1\n--- 5\n[failed]\n[dns-01]\n"
                                 "[example.org]\n"));
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     assert_clean(f);
     free(got);
     free(hook);
