@@ -84,7 +84,8 @@ typedef struct dns01_op {
     char *walk; /* SOA walk: the name asked */
     int walked;
     bool add_called, added, in_add;
-    bool add_pending; /* add's done ran inside add() */
+    bool add_pending;  /* add's done ran inside add() */
+    bool add_reported; /* add's result is known */
     leec_code add_rc;
     char *add_msg;
     void *prov_op;
@@ -443,6 +444,8 @@ static void add_result(dns01_op *op, leec_code rc, const char *msg)
 static void add_done(void *userdata, leec_code rc, const char *msg)
 {
     dns01_op *op = userdata;
+    if (op->add_reported)
+        return; /* a second report */
     /* Inside add(): prov_op is not known yet, and reporting now could
      * free op under the provider's feet. Finished after add() returns. */
     if (op->in_add) {
@@ -452,27 +455,31 @@ static void add_done(void *userdata, leec_code rc, const char *msg)
         op->add_msg = msg ? strdup(msg) : NULL;
         return;
     }
+    op->add_reported = true;
     add_result(op, rc, msg);
 }
 
 static void start_add(dns01_op *op)
 {
-    const struct leec_dns_provider_ops *ops = op->s->prov->ops;
-    leec_code rc = LEEC_OK;
+    const leec_dns_provider_ops *ops = op->s->prov->ops;
+    leec_status st;
 
     op->in_add = true;
-    rc = ops->add(op->s->prov, ops->needs_zone ? op->zone : NULL, op->target,
-                  op->value, add_done, op, &op->prov_op);
+    st = ops->add(op->s->prov->impl, ops->needs_zone ? op->zone : NULL,
+                  op->target, op->value, add_done, op, &op->prov_op);
     op->in_add = false;
-    if (rc != LEEC_OK) {
-        op->prov_op = NULL;
-        report(op, rc, "%s could not add the TXT record at %s", ops->name,
-               op->target);
+    if (st != LEEC_STATUS_DONE && st != LEEC_STATUS_PENDING) {
+        op->prov_op = NULL; /* nothing to remove */
+        report(op, LEEC_E_SOLVER, "%s could not add the TXT record at %s",
+               ops->name, op->target);
         return;
     }
-    op->add_called = true;
-    if (op->add_pending) {
-        op->add_pending = false;
+    op->add_called = true; /* remove is owed from now on */
+    if (st == LEEC_STATUS_DONE) {
+        op->add_reported = true; /* what it returned, whatever it called */
+        add_result(op, LEEC_OK, NULL);
+    } else if (op->add_pending) {
+        op->add_reported = true;
         add_result(op, op->add_rc, op->add_msg);
     }
 }
@@ -714,7 +721,7 @@ static void round_finished(dns01_op *op)
 
 static void advance(dns01_op *op)
 {
-    const struct leec_dns_provider_ops *ops = op->s->prov->ops;
+    const leec_dns_provider_ops *ops = op->s->prov->ops;
 
     if (op->busy)
         return; /* a step still has queries out */
@@ -892,12 +899,11 @@ static leec_status dns01_cleanup(void *impl, void *opv, bool valid,
                      "dns-01: removing the TXT record at %s", op->target);
         op_free(op);
     }
-    /* Whenever add() returned OK, remove() runs: it frees the provider's
-     * op even when the add then failed or is still in flight. */
-    if (added) {
-        s->prov->ops->remove(s->prov, prov_op, done, userdata);
-        return done ? LEEC_STATUS_PENDING : LEEC_STATUS_DONE;
-    }
+    /* Whenever add() returned DONE or PENDING, remove() runs: it frees
+     * the provider's op even when the add then failed or is still in
+     * flight. Its done is the caller's (the solver layer's). */
+    if (added)
+        return s->prov->ops->remove(s->prov->impl, prov_op, done, userdata);
     return LEEC_STATUS_DONE;
 }
 
@@ -906,8 +912,7 @@ static void dns01_destroy(void *impl)
     dns01_solver *s = impl;
     if (!s)
         return;
-    if (s->prov)
-        s->prov->ops->destroy(s->prov);
+    Leec_dns_provider_free(s->prov);
     free(s->zone);
     free(s);
 }
@@ -1017,10 +1022,47 @@ leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
     return Leec_solver_new(ctx, &dns01_ops, s, err); /* s is taken */
 fail:
     Leec_log(ctx, LEEC_LOG_ERROR, "dns-01: %s", why);
-    if (provider)
-        provider->ops->destroy(provider);
+    Leec_dns_provider_free(provider);
     dns01_destroy(s);
     if (err)
         *err = rc;
     return NULL;
+}
+
+leec_dns_provider *Leec_dns_provider_new(leec_ctx *ctx,
+                                         const leec_dns_provider_ops *ops,
+                                         void *impl, leec_code *err)
+{
+    leec_dns_provider *p = NULL;
+    leec_code rc = LEEC_E_INVALID_ARG;
+
+    if (!ctx || !ops || !ops->name || !ops->add || !ops->remove) {
+        if (ctx)
+            Leec_log(ctx, LEEC_LOG_ERROR,
+                     "dns-01: a DNS provider needs a name, add and remove");
+        goto fail;
+    }
+    rc = LEEC_E_NOMEM;
+    if (!(p = calloc(1, sizeof *p)))
+        goto fail;
+    p->ops = ops;
+    p->impl = impl;
+    if (err)
+        *err = LEEC_OK;
+    return p;
+fail:
+    if (ops && ops->destroy)
+        ops->destroy(impl);
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+void Leec_dns_provider_free(leec_dns_provider *p)
+{
+    if (!p)
+        return;
+    if (p->ops->destroy)
+        p->ops->destroy(p->impl);
+    free(p);
 }

@@ -75,7 +75,6 @@ typedef struct hook_result {
 typedef void (*hook_end_fn)(void *userdata, const hook_result *res);
 
 typedef struct hook_proc hook_proc;
-typedef struct hook_report hook_report;
 
 typedef struct hook_runner {
     leec_ctx *ctx;
@@ -83,8 +82,7 @@ typedef struct hook_runner {
     char *shown;      /* the command, sanitised and cut, for messages */
     char *script;     /* CMD " \"$@\"" */
     int64_t timeout_ms;
-    hook_proc *live;      /* processes running on the loop */
-    hook_report *reports; /* results waiting for their timer */
+    hook_proc *live; /* processes running on the loop */
 } hook_runner;
 
 struct hook_proc {
@@ -109,18 +107,6 @@ struct hook_proc {
     leec_timer *poll;     /* waitpid polling when there is no pidfd */
     hook_end_fn fn;
     void *userdata;
-};
-
-/* A result reported from a timer rather than from inside the call that
- * produced it. */
-struct hook_report {
-    hook_runner *r;
-    hook_report *prev, *next;
-    leec_timer *timer;
-    leec_solver_done_fn done;
-    void *userdata;
-    leec_code rc;
-    char *msg;
 };
 
 static int64_t mono_ms(void)
@@ -692,51 +678,6 @@ static void proc_cancel(hook_proc *p)
     proc_free(p);
 }
 
-static void on_report(void *userdata)
-{
-    hook_report *rep = userdata;
-    leec_solver_done_fn done = rep->done;
-    void *ud = rep->userdata;
-    leec_code rc = rep->rc;
-    char *msg = rep->msg;
-
-    if (rep->prev)
-        rep->prev->next = rep->next;
-    else
-        rep->r->reports = rep->next;
-    if (rep->next)
-        rep->next->prev = rep->prev;
-    free(rep);
-    done(ud, rc, msg);
-    free(msg);
-}
-
-/* Reports rc (and msg, taken) through done from the loop. */
-static void report_later(hook_runner *r, leec_solver_done_fn done,
-                         void *userdata, leec_code rc, char *msg)
-{
-    hook_report *rep = calloc(1, sizeof *rep);
-
-    if (rep)
-        rep->timer =
-            Leec_loop_timer(r->ctx, Leec_now_ms(r->ctx), on_report, rep);
-    if (!rep || !rep->timer) {
-        free(rep);
-        done(userdata, rc, msg); /* late beats never */
-        free(msg);
-        return;
-    }
-    rep->r = r;
-    rep->done = done;
-    rep->userdata = userdata;
-    rep->rc = rc;
-    rep->msg = msg;
-    rep->next = r->reports;
-    if (r->reports)
-        r->reports->prev = rep;
-    r->reports = rep;
-}
-
 static leec_code runner_init(hook_runner *r, leec_ctx *ctx, const char *cmd,
                              const char *what)
 {
@@ -770,8 +711,7 @@ static leec_code runner_init(hook_runner *r, leec_ctx *ctx, const char *cmd,
 }
 
 /* Teardown: running processes get their bounded time, then are killed;
- * their owners are told HOOK_ABANDONED (to free, not to report). Pending
- * reports are dropped. */
+ * their owners are told HOOK_ABANDONED (to free, not to report). */
 static void runner_clear(hook_runner *r)
 {
     while (r->live) {
@@ -787,13 +727,6 @@ static void runner_clear(hook_runner *r)
         fn(ud, &res);
         free(res.last);
     }
-    while (r->reports) {
-        hook_report *rep = r->reports;
-        r->reports = rep->next;
-        Leec_loop_timer_cancel(r->ctx, rep->timer);
-        free(rep->msg);
-        free(rep);
-    }
     free(r->shown);
     free(r->script);
     r->shown = r->script = NULL;
@@ -804,7 +737,6 @@ static void runner_clear(hook_runner *r)
 /* ------------------------------------------------------------------ */
 
 typedef struct dns_hook {
-    leec_dns_provider base;
     hook_runner r;
 } dns_hook;
 
@@ -861,12 +793,11 @@ static void dns_remove_end(void *userdata, const hook_result *res)
     dns_end(userdata, res, true);
 }
 
-static leec_code dns_hook_add(leec_dns_provider *pv, const char *zone,
-                              const char *fqdn, const char *value,
-                              leec_solver_done_fn done, void *userdata,
-                              void **opp)
+static leec_status dns_hook_add(void *impl, const char *zone, const char *fqdn,
+                                const char *value, leec_solver_done_fn done,
+                                void *userdata, void **opp)
 {
-    dns_hook *h = (dns_hook *)pv;
+    dns_hook *h = impl;
     dns_hook_op *op = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;
 
@@ -893,29 +824,28 @@ static leec_code dns_hook_add(leec_dns_provider *pv, const char *zone,
 
 out:
     dns_op_free(op);
-    return rc;
+    return rc == LEEC_OK ? LEEC_STATUS_PENDING : LEEC_STATUS_FAILED;
 }
 
-static void dns_hook_remove(leec_dns_provider *pv, void *opv,
-                            leec_solver_done_fn done, void *userdata)
+static leec_status dns_hook_remove(void *impl, void *opv,
+                                   leec_solver_done_fn done, void *userdata)
 {
-    dns_hook *h = (dns_hook *)pv;
+    dns_hook *h = impl;
     dns_hook_op *op = opv;
     hook_result res;
     leec_code rc = LEEC_OK;
+    bool ok = true;
 
-    if (!op) {
-        if (done)
-            report_later(&h->r, done, userdata, LEEC_OK, NULL);
-        return;
-    }
+    if (!op)
+        return LEEC_STATUS_DONE;
     /* present still running: whatever it did, cleanup undoes. */
     proc_cancel(op->proc);
     op->proc = NULL;
     const char *args[] = {op->fqdn, op->value};
     if (!done) {
         rc = proc_run_sync(&h->r, "cleanup", args, 2, &res);
-        if (rc == LEEC_OK && !succeeded(&res)) {
+        ok = rc == LEEC_OK && succeeded(&res);
+        if (rc == LEEC_OK && !ok) {
             char *msg = describe(&h->r, &res);
             Leec_log(h->r.ctx, LEEC_LOG_WARN, "%s",
                      msg ? msg : "dns hook cleanup failed");
@@ -924,7 +854,7 @@ static void dns_hook_remove(leec_dns_provider *pv, void *opv,
         if (rc == LEEC_OK)
             free(res.last);
         dns_op_free(op);
-        return;
+        return ok ? LEEC_STATUS_DONE : LEEC_STATUS_FAILED;
     }
     op->done = done;
     op->userdata = userdata;
@@ -935,14 +865,16 @@ static void dns_hook_remove(leec_dns_provider *pv, void *opv,
             0)
             msg = NULL;
         dns_op_free(op);
-        report_later(&h->r, done, userdata,
-                     rc == LEEC_E_NOMEM ? rc : LEEC_E_SOLVER, msg);
+        /* The reason, with the failure (the library acts on it later). */
+        done(userdata, rc == LEEC_E_NOMEM ? rc : LEEC_E_SOLVER, msg);
+        free(msg);
     }
+    return LEEC_STATUS_PENDING;
 }
 
-static void dns_hook_destroy(leec_dns_provider *pv)
+static void dns_hook_destroy(void *impl)
 {
-    dns_hook *h = (dns_hook *)pv;
+    dns_hook *h = impl;
 
     if (!h)
         return;
@@ -971,24 +903,22 @@ leec_dns_provider *Leec_dns_hook_new(leec_ctx *ctx, const char *cmd,
     rc = runner_init(&h->r, ctx, cmd, "dns hook");
     if (rc != LEEC_OK)
         goto out;
-    h->base.ops = &dns_hook_ops;
-    h->base.ctx = ctx;
+    return Leec_dns_provider_new(ctx, &dns_hook_ops, h, err); /* h is taken */
 
 out:
-    if (rc != LEEC_OK && h) {
+    if (h) {
         runner_clear(&h->r);
         free(h);
-        h = NULL;
     }
     if (err)
         *err = rc;
-    return h ? &h->base : NULL;
+    return NULL;
 }
 
 void Leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms)
 {
     if (p && p->ops == &dns_hook_ops && ms > 0)
-        ((dns_hook *)p)->r.timeout_ms = ms;
+        ((dns_hook *)p->impl)->r.timeout_ms = ms;
 }
 
 /* ------------------------------------------------------------------ */

@@ -82,6 +82,13 @@ static leec_solver *dns01(leec_ctx *ctx, const leec_dns_options *o,
     return adopt(ctx, Leec_dns01_solver_new(ctx, p, &d, err), err);
 }
 
+leec_solver *leec_ctx_solver_dns(leec_ctx *ctx, const leec_dns_options *o,
+                                 const leec_dns_provider_ops *ops, void *impl,
+                                 leec_code *err)
+{
+    return dns01(ctx, o, Leec_dns_provider_new(ctx, ops, impl, err), err);
+}
+
 leec_solver *leec_ctx_solver_dns_rfc2136(leec_ctx *ctx,
                                          const leec_dns_options *o,
                                          const char *server,
