@@ -1,7 +1,8 @@
 /*
  * libleec — an ACME (RFC 8555) client library.
  *
- * This header is the only door into the library. The model:
+ * This header is the door into the library (with, beside it, the two
+ * plug-in points: leec/solver.h and leec/dns_provider.h). The model:
  *
  *   leec_ctx    one per process (or per CA): the CA's directory, the account,
  *               the store, the shared HTTP transport and the event loop.
@@ -808,7 +809,10 @@ LEEC_API leec_code leec_agent_set_profile(leec_agent *agent, const char *name);
  * are shared by its agents; each agent uses one (default: http-01 through
  * the context's token table: the built-in responder of
  * leec_ctx_listen_http01, or the host's own server through
- * leec_ctx_http01_key_authorization).
+ * leec_ctx_http01_key_authorization). The ones below are built in; a
+ * program plugs in its own through <leec/solver.h> (leec_ctx_add_solver),
+ * or a DNS provider of its own under the dns-01 solver through
+ * <leec/dns_provider.h> (leec_ctx_solver_dns).
  */
 typedef struct leec_solver leec_solver;
 
