@@ -1217,6 +1217,15 @@ static bool both_pending(void *ud)
     return s->npending == 2;
 }
 
+/* Frees the context, which destroys the solver (ms lives in the test's
+ * frame: before it returns). */
+static void free_ctx(env *e, my_solver *ms, int destroyed)
+{
+    leec_ctx_free(e->ctx);
+    e->ctx = NULL;
+    assert_int_equal(ms->destroyed, destroyed);
+}
+
 /* Runs an agent for NAMES2 on my_ops until both http-01 presentations are
  * pending, then reports them from outside leec_ctx_perform (as a host's
  * own loop would) and runs the agent to its end. */
@@ -1265,9 +1274,7 @@ static void test_custom_solver(void **state)
     assert_int_equal(ms.valid_cleanups, 2);
     assert_int_equal(ms.ops_out, 0);
     assert_int_equal(ms.destroyed, 0);
-    leec_ctx_free(e->ctx); /* the solver is the context's */
-    e->ctx = NULL;
-    assert_int_equal(ms.destroyed, 1);
+    free_ctx(e, &ms, 1); /* the solver is the context's */
 }
 
 static void test_custom_solver_fails(void **state)
@@ -1283,6 +1290,53 @@ static void test_custom_solver_fails(void **state)
     assert_int_equal(ms.cleanups, 2);
     assert_int_equal(ms.valid_cleanups, 0);
     assert_int_equal(ms.ops_out, 0);
+    free_ctx(e, &ms, 1);
+}
+
+/* A solver of every type that declines them all: the agent fails with
+ * LEEC_E_NO_CHALLENGE, naming the last one, and nothing is left over. */
+static leec_status decline_present(void *impl, const leec_challenge *ch,
+                                   leec_solver_done_fn done, void *done_arg,
+                                   void **op)
+{
+    my_solver *s = impl;
+    (void)ch;
+    (void)done;
+    (void)done_arg;
+    (void)op;
+    s->presents++;
+    s->declined++;
+    return LEEC_STATUS_DECLINED;
+}
+
+static void test_custom_solver_declines_all(void **state)
+{
+    env *e = *state;
+    my_solver ms = {0};
+    leec_code err = LEEC_E_IO;
+    /* Not copied: it must outlive the solver (the context). */
+    static const leec_solver_ops ops = {
+        .type = NULL,
+        .name = "my solver",
+        .present = decline_present,
+        .cleanup = my_cleanup,
+        .destroy = my_destroy,
+    };
+
+    leec_solver *s = leec_ctx_add_solver(e->ctx, &ops, &ms, &err);
+    assert_non_null(s);
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_set_solver(a, s), LEEC_OK);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 1);
+    assert_failed(e, a, LEEC_E_NO_CHALLENGE);
+    assert_non_null(strstr(leec_agent_error_message(a),
+                           "my solver for example.org: declined http-01"));
+    assert_int_equal(ms.presents, 2); /* dns-01, then http-01 */
+    assert_int_equal(ms.cleanups, 0); /* nothing presented: none owed */
+    assert_int_equal(e->ca->stats.chall_post, 0);
+    free_ctx(e, &ms, 1);
 }
 
 /* A solver of one type that is ready at once, and the arguments
@@ -1353,6 +1407,7 @@ static void test_custom_solver_ready(void **state)
     assert_int_equal(ms.wrong, 0);
     assert_int_equal(ms.cleanups, 2);
     assert_int_equal(ms.valid_cleanups, 2);
+    free_ctx(e, &ms, 1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1398,6 +1453,7 @@ int main(void)
         T(test_custom_solver),
         T(test_custom_solver_fails),
         T(test_custom_solver_ready),
+        T(test_custom_solver_declines_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
