@@ -10,10 +10,11 @@
  * the CA is ever pasted into it, callers pass such values as environment
  * variables, which the shell does not parse.
  *
- * The child is started with posix_spawn: stdin /dev/null, stdout and stderr
- * leec's, every other descriptor closed (closefrom 3: the CA connection,
- * the store's locks), default signal dispositions, an empty signal mask, a
- * process group of its own. Its end is waited for through a pidfd and
+ * The child is started as the library's hooks are (lib/util/spawn.c,
+ * compiled in): stdin /dev/null, stdout and stderr leec's, every other
+ * descriptor closed (closefrom 3: the CA connection, the store's locks),
+ * default signal dispositions, an empty signal mask, a process group of its
+ * own. Its end is waited for through a pidfd and
  * poll() against a CLOCK_MONOTONIC deadline (or, where pidfd_open is
  * refused, waitpid polled every 100 ms); a signal that interrupts the wait
  * does not end it. At the deadline its group gets SIGTERM, 5 s later
@@ -23,13 +24,13 @@
 
 #include "hookrun.h"
 
+#include "util/spawn.h"
+
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,8 +41,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define HOOKRUN_GRACE_MS 5000    /* from SIGTERM to SIGKILL */
 #define HOOKRUN_POLL_MS  100     /* without a pidfd: waitpid this often */
@@ -82,46 +81,8 @@ static size_t env_name_len(const char *s)
     return eq ? (size_t)(eq - s) : 0;
 }
 
-static bool same_name(const char *a, const char *b, size_t n)
-{
-    return strncmp(a, b, n) == 0 && b[n] == '=';
-}
-
-/* environ without the variables env sets, then env's (the last of a name
- * wins). The strings stay their owners'; NULL when out of memory. */
-static char **make_env(const char *const *env)
-{
-    size_t n = 0, m = 0, k = 0;
-    char **out = NULL;
-
-    while (environ && environ[n])
-        n++;
-    while (env && env[m])
-        m++;
-    out = calloc(n + m + 1, sizeof *out);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = env_name_len(environ[i]);
-        bool replaced = false;
-        for (size_t j = 0; j < m && len > 0 && !replaced; j++)
-            replaced = same_name(environ[i], env[j], len);
-        if (!replaced)
-            out[k++] = environ[i];
-    }
-    for (size_t j = 0; j < m; j++) {
-        size_t len = env_name_len(env[j]);
-        bool later = false;
-        for (size_t i = j + 1; i < m && !later; i++)
-            later = same_name(env[j], env[i], len);
-        if (!later)
-            out[k++] = (char *)env[j];
-    }
-    out[k] = NULL;
-    return out;
-}
-
-/* Starts /bin/sh -c CMD. 0 with *pid set, else an errno value (*step: what
+/* Starts /bin/sh -c CMD with the environment plus env, its stdout and
+ * stderr leec's. 0 with *pid set, else an errno value (*step: what
  * failed). */
 static int spawn(const char *cmd, const char *const *env, pid_t *pid,
                  const char **step)
@@ -129,47 +90,17 @@ static int spawn(const char *cmd, const char *const *env, pid_t *pid,
     static char sh[] = "/bin/sh", dash_c[] = "-c";
     char *argv[] = {sh, dash_c, (char *)cmd, NULL};
     char **envp = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    bool fa_ok = false, attr_ok = false;
-    sigset_t none, all;
     int e = ENOMEM;
 
     *step = "out of memory";
-    envp = make_env(env);
+    envp = Leec_spawn_env(env);
     if (!envp)
-        goto out;
+        return e;
     *step = "posix_spawn";
-    if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-        goto out;
-    fa_ok = true;
-    if ((e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
-                                              0)) != 0 ||
-        /* Also what was opened without O_CLOEXEC. */
-        (e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
-        goto out;
-    if ((e = posix_spawnattr_init(&attr)) != 0)
-        goto out;
-    attr_ok = true;
-    sigemptyset(&none);
-    sigfillset(&all);
-    if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-                                                 POSIX_SPAWN_SETSIGMASK |
-                                                 POSIX_SPAWN_SETSIGDEF)) != 0 ||
-        (e = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-        (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-        (e = posix_spawnattr_setsigdefault(&attr, &all)) != 0)
-        goto out;
     /* What leec printed so far comes before what the command prints. */
     fflush(stdout);
     fflush(stderr);
-    e = posix_spawn(pid, sh, &fa, &attr, argv, envp);
-
-out:
-    if (fa_ok)
-        posix_spawn_file_actions_destroy(&fa);
-    if (attr_ok)
-        posix_spawnattr_destroy(&attr);
+    e = Leec_spawn(pid, sh, argv, envp, -1, -1);
     free(envp);
     return e;
 }

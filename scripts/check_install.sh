@@ -47,6 +47,8 @@ have -f "$lib/libleec.so.0" "shared library"
 have -L "$lib/libleec.so" "development link"
 have -f "$DEST$includedir/leec/leec.h" "header"
 have -f "$DEST$includedir/leec/store.h" "header"
+have -f "$DEST$includedir/leec/solver.h" "header (solver interface)"
+have -f "$DEST$includedir/leec/dns_provider.h" "header (DNS-provider interface)"
 have -f "$lib/pkgconfig/libleec.pc" "pkg-config file"
 have -f "$DEST$datadir/bash-completion/completions/leec" "bash completion"
 
@@ -119,7 +121,7 @@ else
     bad "installed leec version: $out"
 fi
 
-# Build a program against the installed files only, through pkg-config.
+# Build programs against the installed files only, through pkg-config.
 export PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DEST"
 if pkg-config --print-errors --exists libleec &&
     pkg-config --print-errors --static --libs libleec >/dev/null; then
@@ -162,6 +164,92 @@ if cc -std=c17 -Wall -Wextra -Werror -pedantic $cflags "$DEST/t.c" -o "$DEST/t" 
     if out=$("$DEST/t"); then ok "the program runs: $out"; else bad "the program failed: $out"; fi
 else
     bad "cannot build a program against the installed library"
+fi
+
+# A program with a solver and a DNS provider of its own, plugged in through
+# the installed headers: registered, given to an agent, destroyed with the
+# context (no network: the agent is never started).
+cat >"$DEST/plug.c" <<'C'
+#include <leec/dns_provider.h>
+#include <leec/leec.h>
+#include <leec/solver.h>
+#include <stdio.h>
+
+static int destroyed;
+
+static leec_status present(void *impl, const leec_challenge *ch,
+                           leec_solver_done_fn done, void *done_arg, void **op)
+{
+    (void)impl, (void)done, (void)done_arg, (void)op;
+    return ch->wildcard ? LEEC_STATUS_DECLINED : LEEC_STATUS_DONE;
+}
+
+static leec_status cleanup(void *impl, void *op, bool valid,
+                           leec_solver_done_fn done, void *done_arg)
+{
+    (void)impl, (void)op, (void)valid, (void)done, (void)done_arg;
+    return LEEC_STATUS_DONE;
+}
+
+static leec_status add(void *impl, const char *zone, const char *fqdn,
+                       const char *value, leec_solver_done_fn done,
+                       void *done_arg, void **op)
+{
+    (void)impl, (void)zone, (void)fqdn, (void)value, (void)op;
+    done(done_arg, LEEC_E_SOLVER, "not here");
+    return LEEC_STATUS_PENDING;
+}
+
+static leec_status remove_txt(void *impl, void *op, leec_solver_done_fn done,
+                              void *done_arg)
+{
+    (void)impl, (void)op, (void)done, (void)done_arg;
+    return LEEC_STATUS_DONE;
+}
+
+static void destroy(void *impl)
+{
+    (void)impl;
+    destroyed++;
+}
+
+static const leec_solver_ops solver_ops = {
+    .type = "http-01", .name = "mine", .present = present,
+    .cleanup = cleanup, .destroy = destroy};
+static const leec_dns_provider_ops dns_ops = {
+    .name = "my DNS", .needs_zone = true, .add = add,
+    .remove = remove_txt, .destroy = destroy};
+
+int main(void)
+{
+    leec_code err = LEEC_E_IO;
+    leec_ctx *ctx = leec_ctx_new();
+    leec_dns_options o = {.resolver = "127.0.0.1:53"};
+    const char *names[] = {"example.org"};
+    if (!ctx)
+        return 1;
+    leec_solver *s = leec_ctx_add_solver(ctx, &solver_ops, NULL, &err);
+    if (!s || err != LEEC_OK)
+        return 2;
+    leec_solver *d = leec_ctx_solver_dns(ctx, &o, &dns_ops, NULL, &err);
+    if (!d || err != LEEC_OK)
+        return 3;
+    leec_agent *a = leec_agent_new(ctx, NULL, names, 1, &err);
+    if (!a || leec_agent_set_solver(a, s) != LEEC_OK ||
+        leec_agent_set_solver(a, d) != LEEC_OK)
+        return 4;
+    leec_ctx_free(ctx);
+    printf("solver and DNS provider plugged in, %d destroyed\n", destroyed);
+    return destroyed != 2;
+}
+C
+# shellcheck disable=SC2086 # pkg-config output is a list of words
+if cc -std=c17 -Wall -Wextra -Werror -pedantic $cflags "$DEST/plug.c" \
+    -o "$DEST/plug" $libs -Wl,-rpath,"$lib" 2>&1; then
+    ok "compiled and linked a program with its own solver and DNS provider"
+    if out=$("$DEST/plug"); then ok "it runs: $out"; else bad "it failed: $out"; fi
+else
+    bad "cannot build a program with its own solver and DNS provider"
 fi
 
 [ $status -eq 0 ] && echo "install: ok"

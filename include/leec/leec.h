@@ -1,8 +1,9 @@
 /*
  * libleec — an ACME (RFC 8555) client library.
  *
- * This header is the door into the library; <leec/store.h> adds the store's
- * records and the interface a store backend implements. The model:
+ * This header is the door into the library. Beside it are the plug-in points:
+ * <leec/store.h> (the store's records and the interface a store backend
+ * implements), <leec/solver.h> and <leec/dns_provider.h>. The model:
  *
  *   leec_ctx    one per process (or per CA): the CA's directory, the account,
  *               the store, the shared HTTP transport and the event loop.
@@ -821,7 +822,10 @@ LEEC_API leec_code leec_agent_set_profile(leec_agent *agent, const char *name);
  * are shared by its agents; each agent uses one (default: http-01 through
  * the context's token table: the built-in responder of
  * leec_ctx_listen_http01, or the host's own server through
- * leec_ctx_http01_key_authorization).
+ * leec_ctx_http01_key_authorization). The ones below are built in; a
+ * program plugs in its own through <leec/solver.h> (leec_ctx_add_solver),
+ * or a DNS provider of its own under the dns-01 solver through
+ * <leec/dns_provider.h> (leec_ctx_solver_dns).
  */
 typedef struct leec_solver leec_solver;
 

@@ -764,7 +764,7 @@ static void authz_done(leec_agent *a, authz *z)
     /* Asynchronous: a DNS record may take a round trip to remove; the
      * result only matters to the log. */
     a->ctx->cleanups++; /* the loop keeps running until it is done */
-    a->solver->ops->cleanup(a->solver, z->op, true, cleaned, a->ctx);
+    Leec_solver_cleanup(a->solver, z->op, true, cleaned, a->ctx);
     z->presented = false;
     z->op = NULL;
 }
@@ -966,7 +966,7 @@ static void presented(void *ud, leec_code rc, const char *msg)
         return; /* ending already */
     if (rc == LEEC_E_NO_CHALLENGE && z->ci + 1 < z->ncand) {
         /* Declined (a hook for another type): try the next challenge. */
-        a->solver->ops->cleanup(a->solver, z->op, false, NULL, NULL);
+        Leec_solver_cleanup(a->solver, z->op, false, NULL, NULL);
         z->presented = false;
         z->op = NULL;
         z->ci++;
@@ -996,16 +996,18 @@ static void present_one(leec_agent *a, authz *z)
             rc = LEEC_E_NOMEM;
     }
     if (rc == LEEC_OK) {
-        leec_chall ch = {.type = c->type,
-                         .ident = z->value,
-                         .wildcard = z->wildcard,
-                         .token = c->token,
-                         .key_auth = ka,
-                         .digest = digest};
+        leec_challenge ch = {.type = c->type,
+                             .ident_type =
+                                 Leec_name_is_ip(z->value) ? "ip" : "dns",
+                             .ident = z->value,
+                             .wildcard = z->wildcard,
+                             .token = c->token,
+                             .key_auth = ka,
+                             .digest = digest};
         z->presenting = true;
         z->presented = false;
         z->ready = false;
-        rc = a->solver->ops->present(a->solver, &ch, presented, z, &z->op);
+        rc = Leec_solver_present(a->solver, &ch, presented, z, &z->op);
         if (rc == LEEC_OK)
             z->presented = true; /* a cleanup is owed from now on */
         else

@@ -93,7 +93,7 @@ void Leec_agent_solvers_cleanup(leec_agent *a)
         authz *z = &a->az[i];
         if (!z->presented && !z->presenting)
             continue;
-        a->solver->ops->cleanup(a->solver, z->op, z->valid, NULL, NULL);
+        Leec_solver_cleanup(a->solver, z->op, z->valid, NULL, NULL);
         z->presented = z->presenting = false;
         z->op = NULL;
     }

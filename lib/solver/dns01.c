@@ -43,7 +43,7 @@
 #define MSG_MAX           512
 
 typedef struct dns01_solver {
-    leec_solver base;
+    leec_ctx *ctx;
     leec_dns_provider *prov;
     struct sockaddr_storage res;
     socklen_t reslen;
@@ -84,7 +84,8 @@ typedef struct dns01_op {
     char *walk; /* SOA walk: the name asked */
     int walked;
     bool add_called, added, in_add;
-    bool add_pending; /* add's done ran inside add() */
+    bool add_pending;  /* add's done ran inside add() */
+    bool add_reported; /* add's result is known */
     leec_code add_rc;
     char *add_msg;
     void *prov_op;
@@ -107,7 +108,7 @@ static void advance(dns01_op *op);
 
 static leec_ctx *op_ctx(const dns01_op *op)
 {
-    return op->s->base.ctx;
+    return op->s->ctx;
 }
 
 static void cancel_all(dns01_op *op)
@@ -443,6 +444,8 @@ static void add_result(dns01_op *op, leec_code rc, const char *msg)
 static void add_done(void *userdata, leec_code rc, const char *msg)
 {
     dns01_op *op = userdata;
+    if (op->add_reported)
+        return; /* a second report */
     /* Inside add(): prov_op is not known yet, and reporting now could
      * free op under the provider's feet. Finished after add() returns. */
     if (op->in_add) {
@@ -452,27 +455,31 @@ static void add_done(void *userdata, leec_code rc, const char *msg)
         op->add_msg = msg ? strdup(msg) : NULL;
         return;
     }
+    op->add_reported = true;
     add_result(op, rc, msg);
 }
 
 static void start_add(dns01_op *op)
 {
-    const struct leec_dns_provider_ops *ops = op->s->prov->ops;
-    leec_code rc = LEEC_OK;
+    const leec_dns_provider_ops *ops = op->s->prov->ops;
+    leec_status st;
 
     op->in_add = true;
-    rc = ops->add(op->s->prov, ops->needs_zone ? op->zone : NULL, op->target,
-                  op->value, add_done, op, &op->prov_op);
+    st = ops->add(op->s->prov->impl, ops->needs_zone ? op->zone : NULL,
+                  op->target, op->value, add_done, op, &op->prov_op);
     op->in_add = false;
-    if (rc != LEEC_OK) {
-        op->prov_op = NULL;
-        report(op, rc, "%s could not add the TXT record at %s", ops->name,
-               op->target);
+    if (st != LEEC_STATUS_DONE && st != LEEC_STATUS_PENDING) {
+        op->prov_op = NULL; /* nothing to remove */
+        report(op, LEEC_E_SOLVER, "%s could not add the TXT record at %s",
+               ops->name, op->target);
         return;
     }
-    op->add_called = true;
-    if (op->add_pending) {
-        op->add_pending = false;
+    op->add_called = true; /* remove is owed from now on */
+    if (st == LEEC_STATUS_DONE) {
+        op->add_reported = true; /* what it returned, whatever it called */
+        add_result(op, LEEC_OK, NULL);
+    } else if (op->add_pending) {
+        op->add_reported = true;
         add_result(op, op->add_rc, op->add_msg);
     }
 }
@@ -714,7 +721,7 @@ static void round_finished(dns01_op *op)
 
 static void advance(dns01_op *op)
 {
-    const struct leec_dns_provider_ops *ops = op->s->prov->ops;
+    const leec_dns_provider_ops *ops = op->s->prov->ops;
 
     if (op->busy)
         return; /* a step still has queries out */
@@ -823,11 +830,11 @@ out:
 
 /* ---- the solver ---- */
 
-static leec_code dns01_present(leec_solver *base, const leec_chall *ch,
-                               leec_solver_done_fn done, void *userdata,
-                               void **opp)
+static leec_status dns01_present(void *impl, const leec_challenge *ch,
+                                 leec_solver_done_fn done, void *userdata,
+                                 void **opp)
 {
-    dns01_solver *s = (dns01_solver *)base;
+    dns01_solver *s = impl;
     dns01_op *op = NULL;
     ldns_rdf *check = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;
@@ -857,23 +864,24 @@ static leec_code dns01_present(leec_solver *base, const leec_chall *ch,
     if (!(check = ldns_dname_new_frm_str(op->target)))
         goto fail;
     ldns_rdf_deep_free(check);
-    Leec_log(base->ctx, LEEC_LOG_INFO, "dns-01: presenting %s via %s",
-             op->target, s->prov->ops->name);
+    Leec_log(s->ctx, LEEC_LOG_INFO, "dns-01: presenting %s via %s", op->target,
+             s->prov->ops->name);
     if ((rc = ask_resolver(op, op->target, LDNS_RR_TYPE_CNAME, K_CNAME, 0)) !=
         LEEC_OK)
         goto fail;
     *opp = op;
-    return LEEC_OK;
+    return LEEC_STATUS_PENDING;
 fail:
     if (op)
         op_free(op);
-    return rc;
+    (void)rc; /* the agent says it could not present the challenge */
+    return LEEC_STATUS_FAILED;
 }
 
-static void dns01_cleanup(leec_solver *base, void *opv, bool valid,
-                          leec_solver_done_fn done, void *userdata)
+static leec_status dns01_cleanup(void *impl, void *opv, bool valid,
+                                 leec_solver_done_fn done, void *userdata)
 {
-    dns01_solver *s = (dns01_solver *)base;
+    dns01_solver *s = impl;
     dns01_op *op = opv;
     void *prov_op = NULL;
     bool added = false;
@@ -887,27 +895,24 @@ static void dns01_cleanup(leec_solver *base, void *opv, bool valid,
         added = op->add_called;
         prov_op = op->prov_op;
         if (added)
-            Leec_log(base->ctx, LEEC_LOG_DEBUG,
+            Leec_log(s->ctx, LEEC_LOG_DEBUG,
                      "dns-01: removing the TXT record at %s", op->target);
         op_free(op);
     }
-    /* Whenever add() returned OK, remove() runs: it frees the provider's
-     * op even when the add then failed or is still in flight. */
-    if (added) {
-        s->prov->ops->remove(s->prov, prov_op, done, userdata);
-        return;
-    }
-    if (done)
-        done(userdata, LEEC_OK, NULL);
+    /* Whenever add() returned DONE or PENDING, remove() runs: it frees
+     * the provider's op even when the add then failed or is still in
+     * flight. Its done is the caller's (the solver layer's). */
+    if (added)
+        return s->prov->ops->remove(s->prov->impl, prov_op, done, userdata);
+    return LEEC_STATUS_DONE;
 }
 
-static void dns01_destroy(leec_solver *base)
+static void dns01_destroy(void *impl)
 {
-    dns01_solver *s = (dns01_solver *)base;
+    dns01_solver *s = impl;
     if (!s)
         return;
-    if (s->prov)
-        s->prov->ops->destroy(s->prov);
+    Leec_dns_provider_free(s->prov);
     free(s->zone);
     free(s);
 }
@@ -967,8 +972,7 @@ leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
     why = "out of memory";
     if (!(s = calloc(1, sizeof *s)))
         goto fail;
-    s->base.ops = &dns01_ops;
-    s->base.ctx = ctx;
+    s->ctx = ctx;
     s->prov = provider;
     provider = NULL;
     s->prop_s = 120;
@@ -1015,15 +1019,50 @@ leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
     Leec_log(ctx, LEEC_LOG_DEBUG,
              "dns-01 via %s: resolver %s, propagation check %d s, port %d",
              s->prov->ops->name, s->res_text, s->prop_s, s->auth_port);
-    if (err)
-        *err = LEEC_OK;
-    return &s->base;
+    return Leec_solver_new(ctx, &dns01_ops, s, err); /* s is taken */
 fail:
     Leec_log(ctx, LEEC_LOG_ERROR, "dns-01: %s", why);
-    if (provider)
-        provider->ops->destroy(provider);
-    dns01_destroy(s ? &s->base : NULL);
+    Leec_dns_provider_free(provider);
+    dns01_destroy(s);
     if (err)
         *err = rc;
     return NULL;
+}
+
+leec_dns_provider *Leec_dns_provider_new(leec_ctx *ctx,
+                                         const leec_dns_provider_ops *ops,
+                                         void *impl, leec_code *err)
+{
+    leec_dns_provider *p = NULL;
+    leec_code rc = LEEC_E_INVALID_ARG;
+
+    if (!ctx || !ops || !ops->name || !ops->add || !ops->remove) {
+        if (ctx)
+            Leec_log(ctx, LEEC_LOG_ERROR,
+                     "dns-01: a DNS provider needs a name, add and remove");
+        goto fail;
+    }
+    rc = LEEC_E_NOMEM;
+    if (!(p = calloc(1, sizeof *p)))
+        goto fail;
+    p->ops = ops;
+    p->impl = impl;
+    if (err)
+        *err = LEEC_OK;
+    return p;
+fail:
+    if (ops && ops->destroy)
+        ops->destroy(impl);
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+void Leec_dns_provider_free(leec_dns_provider *p)
+{
+    if (!p)
+        return;
+    if (p->ops->destroy)
+        p->ops->destroy(p->impl);
+    free(p);
 }

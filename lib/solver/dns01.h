@@ -10,30 +10,24 @@
 #ifndef LEEC_SOLVER_DNS01_H
 #define LEEC_SOLVER_DNS01_H
 
+#include "leec/dns_provider.h"
 #include "solver/solver.h"
 
-typedef struct leec_dns_provider leec_dns_provider;
+/* A DNS provider (include/leec/dns_provider.h, where the contract is): its
+ * ops and impl, whoever wrote them (rfc2136.c, ovh.c, hook.c, a program). */
+typedef struct leec_dns_provider {
+    const leec_dns_provider_ops *ops;
+    void *impl;
+} leec_dns_provider;
 
-struct leec_dns_provider_ops {
-    const char *name; /* "rfc2136", "ovh", "hook" */
-    bool needs_zone;  /* whether add() needs the zone (SOA lookup) */
-    /* Adds TXT fqdn = value ("_acme-challenge.example.com.", trailing dot)
-     * in zone ("example.com.", or NULL when !needs_zone). done reports
-     * when the provider has accepted it. *op: for remove. */
-    leec_code (*add)(leec_dns_provider *p, const char *zone, const char *fqdn,
-                     const char *value, leec_solver_done_fn done,
-                     void *userdata, void **op);
-    /* Removes exactly that record (other TXT values at the name stay).
-     * done == NULL: synchronously, bounded. Always frees op. */
-    void (*remove)(leec_dns_provider *p, void *op, leec_solver_done_fn done,
-                   void *userdata);
-    void (*destroy)(leec_dns_provider *p);
-};
-
-struct leec_dns_provider {
-    const struct leec_dns_provider_ops *ops;
-    leec_ctx *ctx;
-};
+/* A provider over ops and impl. impl is taken even on failure
+ * (ops->destroy(impl) then). NULL with *err: LEEC_E_INVALID_ARG (the
+ * reason logged), LEEC_E_NOMEM. */
+leec_dns_provider *Leec_dns_provider_new(leec_ctx *ctx,
+                                         const leec_dns_provider_ops *ops,
+                                         void *impl, leec_code *err);
+/* ops->destroy(impl), and the handle. NULL does nothing. */
+void Leec_dns_provider_free(leec_dns_provider *p);
 
 typedef struct leec_dns01_opts {
     const char *resolver;      /* recursive resolver "ADDR[:PORT]"; NULL:

@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +36,11 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/spawn.h"
 #include "engine/internal.h"
 #include "engine/loop.h"
 #include "acme/problem.h"
 #include "solver/providers.h"
-
-extern char **environ;
 
 #define HOOK_TIMEOUT_MS   120000      /* a run on the loop */
 #define HOOK_SYNC_MAX_MS  10000       /* a run at teardown */
@@ -77,7 +75,6 @@ typedef struct hook_result {
 typedef void (*hook_end_fn)(void *userdata, const hook_result *res);
 
 typedef struct hook_proc hook_proc;
-typedef struct hook_report hook_report;
 
 typedef struct hook_runner {
     leec_ctx *ctx;
@@ -85,8 +82,7 @@ typedef struct hook_runner {
     char *shown;      /* the command, sanitised and cut, for messages */
     char *script;     /* CMD " \"$@\"" */
     int64_t timeout_ms;
-    hook_proc *live;      /* processes running on the loop */
-    hook_report *reports; /* results waiting for their timer */
+    hook_proc *live; /* processes running on the loop */
 } hook_runner;
 
 struct hook_proc {
@@ -111,18 +107,6 @@ struct hook_proc {
     leec_timer *poll;     /* waitpid polling when there is no pidfd */
     hook_end_fn fn;
     void *userdata;
-};
-
-/* A result reported from a timer rather than from inside the call that
- * produced it. */
-struct hook_report {
-    hook_runner *r;
-    hook_report *prev, *next;
-    leec_timer *timer;
-    leec_solver_done_fn done;
-    void *userdata;
-    leec_code rc;
-    char *msg;
 };
 
 static int64_t mono_ms(void)
@@ -419,40 +403,16 @@ static leec_code make_pipe(int fds[2])
     return LEEC_OK;
 }
 
-/* The environment plus LEEC_HOOK=1 (any LEEC_HOOK already there dropped).
- * The strings stay environ's. */
-static char **make_env(void)
-{
-    static char mark[] = "LEEC_HOOK=1";
-    size_t n = 0, k = 0;
-    char **env = NULL;
-
-    while (environ && environ[n])
-        n++;
-    env = calloc(n + 2, sizeof *env);
-    if (!env)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "LEEC_HOOK=", 10) != 0)
-            env[k++] = environ[i];
-    env[k++] = mark;
-    env[k] = NULL;
-    return env;
-}
-
 /* Starts CMD METHOD ARGS... (not yet on the loop). */
 static leec_code spawn(hook_runner *r, const char *method,
                        const char *const *args, size_t nargs, hook_proc **out)
 {
     static char sh[] = "/bin/sh", dash_c[] = "-c", name[] = "leec-hook";
+    static const char *const mark[] = {"LEEC_HOOK=1", NULL};
     leec_code rc = LEEC_E_NOMEM;
     hook_proc *p = NULL;
     int pout[2] = {-1, -1}, perr[2] = {-1, -1};
     char **argv = NULL, **envp = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    bool fa_ok = false, attr_ok = false;
-    sigset_t none, all;
     const char *step = "posix_spawn";
     int e = 0;
 
@@ -469,7 +429,9 @@ static leec_code spawn(hook_runner *r, const char *method,
         goto out;
     }
     argv = calloc(nargs + 6, sizeof *argv);
-    envp = make_env();
+    /* The environment plus LEEC_HOOK=1 (any LEEC_HOOK already there
+     * dropped). */
+    envp = Leec_spawn_env(mark);
     if (!argv || !envp)
         goto out;
     argv[0] = sh;
@@ -486,29 +448,7 @@ static leec_code spawn(hook_runner *r, const char *method,
         step = "pipe";
         goto fail;
     }
-    if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-        goto fail;
-    fa_ok = true;
-    if ((e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
-                                              0)) != 0 ||
-        (e = posix_spawn_file_actions_adddup2(&fa, pout[1], 1)) != 0 ||
-        (e = posix_spawn_file_actions_adddup2(&fa, perr[1], 2)) != 0 ||
-        /* Also what the host opened without O_CLOEXEC. */
-        (e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
-        goto fail;
-    if ((e = posix_spawnattr_init(&attr)) != 0)
-        goto fail;
-    attr_ok = true;
-    sigemptyset(&none);
-    sigfillset(&all);
-    if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-                                                 POSIX_SPAWN_SETSIGMASK |
-                                                 POSIX_SPAWN_SETSIGDEF)) != 0 ||
-        (e = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-        (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-        (e = posix_spawnattr_setsigdefault(&attr, &all)) != 0)
-        goto fail;
-    if ((e = posix_spawn(&p->pid, sh, &fa, &attr, argv, envp)) != 0) {
+    if ((e = Leec_spawn(&p->pid, sh, argv, envp, pout[1], perr[1])) != 0) {
         p->pid = -1;
         goto fail;
     }
@@ -532,10 +472,6 @@ fail:
     Leec_log(r->ctx, LEEC_LOG_ERROR, "%s '%s': cannot start it: %s: %s",
              r->what, r->shown, step, strerror(e));
 out:
-    if (fa_ok)
-        posix_spawn_file_actions_destroy(&fa);
-    if (attr_ok)
-        posix_spawnattr_destroy(&attr);
     for (int i = 0; i < 2; i++) {
         if (pout[i] >= 0)
             close(pout[i]);
@@ -742,51 +678,6 @@ static void proc_cancel(hook_proc *p)
     proc_free(p);
 }
 
-static void on_report(void *userdata)
-{
-    hook_report *rep = userdata;
-    leec_solver_done_fn done = rep->done;
-    void *ud = rep->userdata;
-    leec_code rc = rep->rc;
-    char *msg = rep->msg;
-
-    if (rep->prev)
-        rep->prev->next = rep->next;
-    else
-        rep->r->reports = rep->next;
-    if (rep->next)
-        rep->next->prev = rep->prev;
-    free(rep);
-    done(ud, rc, msg);
-    free(msg);
-}
-
-/* Reports rc (and msg, taken) through done from the loop. */
-static void report_later(hook_runner *r, leec_solver_done_fn done,
-                         void *userdata, leec_code rc, char *msg)
-{
-    hook_report *rep = calloc(1, sizeof *rep);
-
-    if (rep)
-        rep->timer =
-            Leec_loop_timer(r->ctx, Leec_now_ms(r->ctx), on_report, rep);
-    if (!rep || !rep->timer) {
-        free(rep);
-        done(userdata, rc, msg); /* late beats never */
-        free(msg);
-        return;
-    }
-    rep->r = r;
-    rep->done = done;
-    rep->userdata = userdata;
-    rep->rc = rc;
-    rep->msg = msg;
-    rep->next = r->reports;
-    if (r->reports)
-        r->reports->prev = rep;
-    r->reports = rep;
-}
-
 static leec_code runner_init(hook_runner *r, leec_ctx *ctx, const char *cmd,
                              const char *what)
 {
@@ -820,8 +711,7 @@ static leec_code runner_init(hook_runner *r, leec_ctx *ctx, const char *cmd,
 }
 
 /* Teardown: running processes get their bounded time, then are killed;
- * their owners are told HOOK_ABANDONED (to free, not to report). Pending
- * reports are dropped. */
+ * their owners are told HOOK_ABANDONED (to free, not to report). */
 static void runner_clear(hook_runner *r)
 {
     while (r->live) {
@@ -837,13 +727,6 @@ static void runner_clear(hook_runner *r)
         fn(ud, &res);
         free(res.last);
     }
-    while (r->reports) {
-        hook_report *rep = r->reports;
-        r->reports = rep->next;
-        Leec_loop_timer_cancel(r->ctx, rep->timer);
-        free(rep->msg);
-        free(rep);
-    }
     free(r->shown);
     free(r->script);
     r->shown = r->script = NULL;
@@ -854,7 +737,6 @@ static void runner_clear(hook_runner *r)
 /* ------------------------------------------------------------------ */
 
 typedef struct dns_hook {
-    leec_dns_provider base;
     hook_runner r;
 } dns_hook;
 
@@ -911,12 +793,11 @@ static void dns_remove_end(void *userdata, const hook_result *res)
     dns_end(userdata, res, true);
 }
 
-static leec_code dns_hook_add(leec_dns_provider *pv, const char *zone,
-                              const char *fqdn, const char *value,
-                              leec_solver_done_fn done, void *userdata,
-                              void **opp)
+static leec_status dns_hook_add(void *impl, const char *zone, const char *fqdn,
+                                const char *value, leec_solver_done_fn done,
+                                void *userdata, void **opp)
 {
-    dns_hook *h = (dns_hook *)pv;
+    dns_hook *h = impl;
     dns_hook_op *op = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;
 
@@ -943,29 +824,28 @@ static leec_code dns_hook_add(leec_dns_provider *pv, const char *zone,
 
 out:
     dns_op_free(op);
-    return rc;
+    return rc == LEEC_OK ? LEEC_STATUS_PENDING : LEEC_STATUS_FAILED;
 }
 
-static void dns_hook_remove(leec_dns_provider *pv, void *opv,
-                            leec_solver_done_fn done, void *userdata)
+static leec_status dns_hook_remove(void *impl, void *opv,
+                                   leec_solver_done_fn done, void *userdata)
 {
-    dns_hook *h = (dns_hook *)pv;
+    dns_hook *h = impl;
     dns_hook_op *op = opv;
     hook_result res;
     leec_code rc = LEEC_OK;
+    bool ok = true;
 
-    if (!op) {
-        if (done)
-            report_later(&h->r, done, userdata, LEEC_OK, NULL);
-        return;
-    }
+    if (!op)
+        return LEEC_STATUS_DONE;
     /* present still running: whatever it did, cleanup undoes. */
     proc_cancel(op->proc);
     op->proc = NULL;
     const char *args[] = {op->fqdn, op->value};
     if (!done) {
         rc = proc_run_sync(&h->r, "cleanup", args, 2, &res);
-        if (rc == LEEC_OK && !succeeded(&res)) {
+        ok = rc == LEEC_OK && succeeded(&res);
+        if (rc == LEEC_OK && !ok) {
             char *msg = describe(&h->r, &res);
             Leec_log(h->r.ctx, LEEC_LOG_WARN, "%s",
                      msg ? msg : "dns hook cleanup failed");
@@ -974,7 +854,7 @@ static void dns_hook_remove(leec_dns_provider *pv, void *opv,
         if (rc == LEEC_OK)
             free(res.last);
         dns_op_free(op);
-        return;
+        return ok ? LEEC_STATUS_DONE : LEEC_STATUS_FAILED;
     }
     op->done = done;
     op->userdata = userdata;
@@ -985,14 +865,16 @@ static void dns_hook_remove(leec_dns_provider *pv, void *opv,
             0)
             msg = NULL;
         dns_op_free(op);
-        report_later(&h->r, done, userdata,
-                     rc == LEEC_E_NOMEM ? rc : LEEC_E_SOLVER, msg);
+        /* The reason, with the failure (the library acts on it later). */
+        done(userdata, rc == LEEC_E_NOMEM ? rc : LEEC_E_SOLVER, msg);
+        free(msg);
     }
+    return LEEC_STATUS_PENDING;
 }
 
-static void dns_hook_destroy(leec_dns_provider *pv)
+static void dns_hook_destroy(void *impl)
 {
-    dns_hook *h = (dns_hook *)pv;
+    dns_hook *h = impl;
 
     if (!h)
         return;
@@ -1021,24 +903,22 @@ leec_dns_provider *Leec_dns_hook_new(leec_ctx *ctx, const char *cmd,
     rc = runner_init(&h->r, ctx, cmd, "dns hook");
     if (rc != LEEC_OK)
         goto out;
-    h->base.ops = &dns_hook_ops;
-    h->base.ctx = ctx;
+    return Leec_dns_provider_new(ctx, &dns_hook_ops, h, err); /* h is taken */
 
 out:
-    if (rc != LEEC_OK && h) {
+    if (h) {
         runner_clear(&h->r);
         free(h);
-        h = NULL;
     }
     if (err)
         *err = rc;
-    return h ? &h->base : NULL;
+    return NULL;
 }
 
 void Leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms)
 {
     if (p && p->ops == &dns_hook_ops && ms > 0)
-        ((dns_hook *)p)->r.timeout_ms = ms;
+        ((dns_hook *)p->impl)->r.timeout_ms = ms;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1046,7 +926,6 @@ void Leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms)
 /* ------------------------------------------------------------------ */
 
 typedef struct hook_solver {
-    leec_solver base;
     hook_runner r;
 } hook_solver;
 
@@ -1126,11 +1005,11 @@ static void hook_cleanup_end(void *userdata, const hook_result *res)
     free(msg);
 }
 
-static leec_code hook_present(leec_solver *s, const leec_chall *ch,
-                              leec_solver_done_fn done, void *userdata,
-                              void **opp)
+static leec_status hook_present(void *impl, const leec_challenge *ch,
+                                leec_solver_done_fn done, void *userdata,
+                                void **opp)
 {
-    hook_solver *hs = (hook_solver *)s;
+    hook_solver *hs = impl;
     hook_op *op = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;
     const char *auth = NULL;
@@ -1167,23 +1046,22 @@ static leec_code hook_present(leec_solver *s, const leec_chall *ch,
 
 out:
     hook_op_free(op);
-    return rc;
+    return rc == LEEC_OK ? LEEC_STATUS_PENDING : LEEC_STATUS_FAILED;
 }
 
-static void hook_cleanup(leec_solver *s, void *opv, bool valid,
-                         leec_solver_done_fn done, void *userdata)
+static leec_status hook_cleanup(void *impl, void *opv, bool valid,
+                                leec_solver_done_fn done, void *userdata)
 {
-    hook_solver *hs = (hook_solver *)s;
+    hook_solver *hs = impl;
     hook_op *op = opv;
     const char *method = valid ? "done" : "failed";
     hook_result res;
     leec_code rc = LEEC_OK;
+    bool ok = true;
 
     if (!op || op->declined) {
         hook_op_free(op);
-        if (done)
-            report_later(&hs->r, done, userdata, LEEC_OK, NULL);
-        return;
+        return LEEC_STATUS_DONE;
     }
     /* begin still running (the run is being torn down): it is stopped,
      * and told "failed" like any other begin. */
@@ -1192,7 +1070,8 @@ static void hook_cleanup(leec_solver *s, void *opv, bool valid,
     if (!done) {
         rc = proc_run_sync(&hs->r, method, (const char *const *)op->args, NARGS,
                            &res);
-        if (rc == LEEC_OK && !succeeded(&res)) {
+        ok = rc == LEEC_OK && succeeded(&res);
+        if (rc == LEEC_OK && !ok) {
             char *msg = describe(&hs->r, &res);
             Leec_log(hs->r.ctx, LEEC_LOG_WARN, "%s", msg ? msg : "hook failed");
             free(msg);
@@ -1200,7 +1079,7 @@ static void hook_cleanup(leec_solver *s, void *opv, bool valid,
         if (rc == LEEC_OK)
             free(res.last);
         hook_op_free(op);
-        return;
+        return ok ? LEEC_STATUS_DONE : LEEC_STATUS_FAILED;
     }
     op->done = done;
     op->userdata = userdata;
@@ -1211,14 +1090,16 @@ static void hook_cleanup(leec_solver *s, void *opv, bool valid,
         if (asprintf(&msg, "hook '%s' could not be started", hs->r.shown) < 0)
             msg = NULL;
         hook_op_free(op);
-        report_later(&hs->r, done, userdata,
-                     rc == LEEC_E_NOMEM ? rc : LEEC_E_SOLVER, msg);
+        /* The reason, with the failure (the library acts on it later). */
+        done(userdata, rc == LEEC_E_NOMEM ? rc : LEEC_E_SOLVER, msg);
+        free(msg);
     }
+    return LEEC_STATUS_PENDING;
 }
 
-static void hook_destroy(leec_solver *s)
+static void hook_destroy(void *impl)
 {
-    hook_solver *hs = (hook_solver *)s;
+    hook_solver *hs = impl;
 
     if (!hs)
         return;
@@ -1247,22 +1128,21 @@ leec_solver *Leec_hook_solver_new(leec_ctx *ctx, const char *cmd,
     rc = runner_init(&hs->r, ctx, cmd, "hook");
     if (rc != LEEC_OK)
         goto out;
-    hs->base.ops = &hook_solver_ops;
-    hs->base.ctx = ctx;
+    return Leec_solver_new(ctx, &hook_solver_ops, hs, err); /* hs is taken */
 
 out:
-    if (rc != LEEC_OK && hs) {
+    if (hs) {
         runner_clear(&hs->r);
         free(hs);
-        hs = NULL;
     }
     if (err)
         *err = rc;
-    return hs ? &hs->base : NULL;
+    return NULL;
 }
 
 void Leec_hook_solver_set_timeout_ms(leec_solver *s, int64_t ms)
 {
-    if (s && s->ops == &hook_solver_ops && ms > 0)
-        ((hook_solver *)s)->r.timeout_ms = ms;
+    hook_solver *hs = Leec_solver_impl(s, &hook_solver_ops);
+    if (hs && ms > 0)
+        hs->r.timeout_ms = ms;
 }

@@ -12,7 +12,7 @@
 #include "solver/webroot.h"
 
 typedef struct http_solver {
-    leec_solver base;
+    leec_ctx *ctx;
     char *webroot; /* NULL: the token table only */
 } http_solver;
 
@@ -20,61 +20,64 @@ typedef struct http_op {
     char *token;
 } http_op;
 
-static leec_code http_present(leec_solver *s, const leec_chall *ch,
-                              leec_solver_done_fn done, void *ud, void **op)
+static leec_status http_present(void *impl, const leec_challenge *ch,
+                                leec_solver_done_fn done, void *ud, void **op)
 {
-    http_solver *hs = (http_solver *)s;
+    http_solver *hs = impl;
     http_op *o = calloc(1, sizeof *o);
+    (void)done;
+    (void)ud;
     if (!o || !(o->token = strdup(ch->token))) {
         free(o);
-        return LEEC_E_NOMEM;
+        return LEEC_STATUS_FAILED;
     }
     /* Owner: the op, so that several agents' tokens never collide. */
-    leec_code rc = Leec_tokens_add(&s->ctx->tokens, ch->token, ch->key_auth, o);
+    leec_code rc =
+        Leec_tokens_add(&hs->ctx->tokens, ch->token, ch->key_auth, o);
     if (rc == LEEC_OK && hs->webroot) {
         char *why = NULL;
         rc = Leec_webroot_present(hs->webroot, ch->token, ch->key_auth, &why);
         if (rc != LEEC_OK) {
             if (why)
-                Leec_log(s->ctx, LEEC_LOG_ERROR, "http-01 webroot: %s", why);
-            Leec_tokens_remove(&s->ctx->tokens, ch->token, o);
+                Leec_log(hs->ctx, LEEC_LOG_ERROR, "http-01 webroot: %s", why);
+            Leec_tokens_remove(&hs->ctx->tokens, ch->token, o);
         }
         free(why);
     }
     if (rc != LEEC_OK) {
         free(o->token);
         free(o);
-        return rc;
+        return LEEC_STATUS_FAILED;
     }
     *op = o;
-    done(ud, LEEC_OK, NULL);
-    return LEEC_OK;
+    return LEEC_STATUS_DONE;
 }
 
-static void http_cleanup(leec_solver *s, void *op, bool valid,
-                         leec_solver_done_fn done, void *ud)
+static leec_status http_cleanup(void *impl, void *op, bool valid,
+                                leec_solver_done_fn done, void *ud)
 {
     (void)valid;
-    http_solver *hs = (http_solver *)s;
+    http_solver *hs = impl;
     http_op *o = op;
     leec_code rc = LEEC_OK;
     char *why = NULL;
-    Leec_tokens_remove(&s->ctx->tokens, o->token, o);
+    Leec_tokens_remove(&hs->ctx->tokens, o->token, o);
     if (hs->webroot)
         rc = Leec_webroot_cleanup(hs->webroot, o->token, &why);
     free(o->token);
     free(o);
+    if (rc == LEEC_OK)
+        return LEEC_STATUS_DONE;
+    /* The reason goes with the failure, to the agent's log. */
     if (done)
-        done(ud, rc,
-             rc == LEEC_OK ? NULL
-             : why         ? why
-                           : "cannot remove the webroot file");
+        done(ud, rc, why ? why : "cannot remove the webroot file");
     free(why);
+    return done ? LEEC_STATUS_PENDING : LEEC_STATUS_FAILED;
 }
 
-static void http_destroy(leec_solver *s)
+static void http_destroy(void *impl)
 {
-    http_solver *hs = (http_solver *)s;
+    http_solver *hs = impl;
     free(hs->webroot);
     free(hs);
 }
@@ -105,11 +108,8 @@ static leec_solver *make(leec_ctx *ctx, const struct leec_solver_ops *ops,
             *err = LEEC_E_NOMEM;
         return NULL;
     }
-    hs->base.ops = ops;
-    hs->base.ctx = ctx;
-    if (err)
-        *err = LEEC_OK;
-    return &hs->base;
+    hs->ctx = ctx;
+    return Leec_solver_new(ctx, ops, hs, err);
 }
 
 leec_solver *Leec_http01_solver_new(leec_ctx *ctx, leec_code *err)
@@ -141,5 +141,6 @@ fail:
 
 const char *Leec_webroot_solver_dir(const leec_solver *s)
 {
-    return s->ops == &webroot_ops ? ((const http_solver *)s)->webroot : NULL;
+    const http_solver *hs = Leec_solver_impl(s, &webroot_ops);
+    return hs ? hs->webroot : NULL;
 }

@@ -81,7 +81,7 @@ typedef struct ovh_op {
 } ovh_op;
 
 struct ovh {
-    leec_dns_provider base;
+    leec_ctx *ctx;
     char *endpoint; /* without a trailing '/' */
     char *app_key;
     char *app_secret;   /* secret */
@@ -263,14 +263,14 @@ static void rearm(ovh *p)
 {
     if (p->dead)
         return;
-    Leec_loop_timer_cancel(p->base.ctx, p->timer);
+    Leec_loop_timer_cancel(p->ctx, p->timer);
     p->timer = NULL;
     long t = Leec_http_timeout_ms(p->http);
     if (t >= 0) {
-        p->timer = Leec_loop_timer(p->base.ctx, Leec_now_ms(p->base.ctx) + t,
-                                   on_timer, p);
+        p->timer =
+            Leec_loop_timer(p->ctx, Leec_now_ms(p->ctx) + t, on_timer, p);
         if (!p->timer)
-            Leec_log(p->base.ctx, LEEC_LOG_ERROR,
+            Leec_log(p->ctx, LEEC_LOG_ERROR,
                      "OVH: out of memory arming a timer");
     }
 }
@@ -301,7 +301,7 @@ static void drive(ovh *p)
         return;
     }
     if (rc != LEEC_OK)
-        Leec_log(p->base.ctx, LEEC_LOG_WARN, "OVH: transport: %s",
+        Leec_log(p->ctx, LEEC_LOG_WARN, "OVH: transport: %s",
                  leec_strerror(rc));
     rearm(p);
 }
@@ -380,7 +380,7 @@ static leec_code ovh_submit(ovh *p, leec_http *h, const char *method,
     rc = sign_headers(p, method, url, body, &hv, &hvlen, hdrs);
     if (rc != LEEC_OK)
         goto out;
-    Leec_log(p->base.ctx, LEEC_LOG_DEBUG, "OVH: %s %s", method, url);
+    Leec_log(p->ctx, LEEC_LOG_DEBUG, "OVH: %s %s", method, url);
     rc = Leec_http_submit_headers(h, method, url, body,
                                   body ? "application/json" : NULL,
                                   "application/json", hdrs, fn, ud);
@@ -401,8 +401,7 @@ static leec_code loop_submit(ovh *p, ovh_op *o, const char *method,
     void *ud = o ? (void *)o : (void *)p;
 
     if (!p->watched) {
-        rc = Leec_loop_watch(p->base.ctx, Leec_http_fd(p->http), EPOLLIN, on_io,
-                             p);
+        rc = Leec_loop_watch(p->ctx, Leec_http_fd(p->http), EPOLLIN, on_io, p);
         if (rc != LEEC_OK)
             return rc;
         p->watched = true;
@@ -413,7 +412,7 @@ static leec_code loop_submit(ovh *p, ovh_op *o, const char *method,
         char *url = NULL;
         if (asprintf(&url, "%s%s", p->endpoint, path) < 0)
             return LEEC_E_NOMEM;
-        Leec_log(p->base.ctx, LEEC_LOG_DEBUG, "OVH: %s %s", method, url);
+        Leec_log(p->ctx, LEEC_LOG_DEBUG, "OVH: %s %s", method, url);
         rc = Leec_http_submit(p->http, method, url, NULL, NULL,
                               "application/json", fn, ud);
         free(url);
@@ -454,7 +453,7 @@ static void op_finish(ovh_op *o, leec_code rc, const char *msg)
     ovh *p = o->p;
 
     if (rc != LEEC_OK && msg)
-        Leec_log(p->base.ctx, LEEC_LOG_ERROR, "%s", msg);
+        Leec_log(p->ctx, LEEC_LOG_ERROR, "%s", msg);
     if (o->removing) {
         op_free(o);
     } else {
@@ -528,8 +527,8 @@ static void on_create(void *ud, leec_http_resp *r)
         goto out;
     }
     o->id = (long long)json_integer_value(id);
-    Leec_log(o->p->base.ctx, LEEC_LOG_DEBUG, "OVH: record %lld is TXT %s",
-             o->id, o->fqdn);
+    Leec_log(o->p->ctx, LEEC_LOG_DEBUG, "OVH: record %lld is TXT %s", o->id,
+             o->fqdn);
 out:
     json_decref(j);
     if (rc != LEEC_OK && o->removing && r->err == LEEC_OK && r->status != 200)
@@ -550,7 +549,7 @@ static void on_refresh(void *ud, leec_http_resp *r)
     leec_code rc = resp_check("zone refresh", r, &msg);
 
     if (rc == LEEC_OK && o->state == OP_REFRESH_ADD) {
-        Leec_log(o->p->base.ctx, LEEC_LOG_INFO,
+        Leec_log(o->p->ctx, LEEC_LOG_INFO,
                  "OVH: TXT %s added to zone %s (record %lld)", o->fqdn, o->zone,
                  o->id);
         if (o->removing) {
@@ -558,7 +557,7 @@ static void on_refresh(void *ud, leec_http_resp *r)
             goto out;
         }
     } else if (rc == LEEC_OK) {
-        Leec_log(o->p->base.ctx, LEEC_LOG_INFO,
+        Leec_log(o->p->ctx, LEEC_LOG_INFO,
                  "OVH: TXT %s removed from zone %s (record %lld)", o->fqdn,
                  o->zone, o->id);
     }
@@ -575,7 +574,7 @@ static void on_delete(void *ud, leec_http_resp *r)
 
     /* Already gone is what we wanted. */
     if (rc == LEEC_E_SOLVER && r->status == 404) {
-        Leec_log(o->p->base.ctx, LEEC_LOG_WARN,
+        Leec_log(o->p->ctx, LEEC_LOG_WARN,
                  "OVH: record %lld (%s) was already gone", o->id, o->fqdn);
         op_finish(o, LEEC_OK, NULL);
     } else if (rc != LEEC_OK) {
@@ -616,7 +615,7 @@ static void on_time(void *ud, leec_http_resp *r)
         } else {
             p->delta = (long long)json_integer_value(j) - (long long)time(NULL);
             p->time_state = TIME_KNOWN;
-            Leec_log(p->base.ctx, LEEC_LOG_DEBUG,
+            Leec_log(p->ctx, LEEC_LOG_DEBUG,
                      "OVH: server time is local time %+lld s", p->delta);
         }
     }
@@ -645,11 +644,11 @@ static void on_time(void *ud, leec_http_resp *r)
 /* The provider's operations                                            */
 /* ------------------------------------------------------------------ */
 
-static leec_code ovh_add(leec_dns_provider *base, const char *zone,
-                         const char *fqdn, const char *value,
-                         leec_solver_done_fn done, void *userdata, void **op)
+static leec_status ovh_add(void *impl, const char *zone, const char *fqdn,
+                           const char *value, leec_solver_done_fn done,
+                           void *userdata, void **op)
 {
-    ovh *p = (ovh *)base;
+    ovh *p = impl;
     leec_code rc;
     ovh_op *o = NULL;
 
@@ -666,7 +665,7 @@ static leec_code ovh_add(leec_dns_provider *base, const char *zone,
     o->p = p;
     rc = Leec_ovh_split(zone, fqdn, &o->zone, &o->sub);
     if (rc == LEEC_E_INVALID_ARG)
-        Leec_log(base->ctx, LEEC_LOG_ERROR, "OVH: %s is not a name in zone %s",
+        Leec_log(p->ctx, LEEC_LOG_ERROR, "OVH: %s is not a name in zone %s",
                  fqdn ? fqdn : "(null)", zone ? zone : "(null)");
     if (rc != LEEC_OK)
         goto out;
@@ -685,7 +684,7 @@ static leec_code ovh_add(leec_dns_provider *base, const char *zone,
             goto out;
         p->time_state = TIME_ASKED;
     }
-    Leec_log(base->ctx, LEEC_LOG_INFO, "OVH: adding TXT %s in zone %s", fqdn,
+    Leec_log(p->ctx, LEEC_LOG_INFO, "OVH: adding TXT %s in zone %s", fqdn,
              o->zone);
     if (p->time_state == TIME_KNOWN) {
         rc = start_create(o);
@@ -705,7 +704,7 @@ out:
         free(o->value);
         free(o);
     }
-    return rc;
+    return rc == LEEC_OK ? LEEC_STATUS_PENDING : LEEC_STATUS_FAILED;
 }
 
 /* ---- the blocking remove ---- */
@@ -801,11 +800,11 @@ static void remove_sync(ovh *p, ovh_op *o)
     rc = sync_call(p, "POST", path, deadline, &s);
 out:
     if (rc == LEEC_OK)
-        Leec_log(p->base.ctx, LEEC_LOG_INFO,
+        Leec_log(p->ctx, LEEC_LOG_INFO,
                  "OVH: TXT %s removed from zone %s (record %lld)", o->fqdn,
                  o->zone, o->id);
     else
-        Leec_log(p->base.ctx, LEEC_LOG_ERROR,
+        Leec_log(p->ctx, LEEC_LOG_ERROR,
                  "OVH: could not remove TXT %s (record %lld) from zone %s: "
                  "%s; remove it by hand",
                  o->fqdn, o->id, o->zone, s.msg ? s.msg : leec_strerror(rc));
@@ -813,28 +812,25 @@ out:
     free(path);
 }
 
-static void ovh_remove(leec_dns_provider *base, void *op,
-                       leec_solver_done_fn done, void *userdata)
+static leec_status ovh_remove(void *impl, void *op, leec_solver_done_fn done,
+                              void *userdata)
 {
-    ovh *p = (ovh *)base;
+    ovh *p = impl;
     ovh_op *o = op;
 
-    if (!o) {
-        if (done)
-            done(userdata, LEEC_OK, NULL);
-        return;
-    }
+    if (!o)
+        return LEEC_STATUS_DONE;
     if (!done) {
         if (o->state == OP_CREATE)
-            Leec_log(base->ctx, LEEC_LOG_WARN,
+            Leec_log(p->ctx, LEEC_LOG_WARN,
                      "OVH: stopped while creating TXT %s: the record may "
                      "remain in zone %s",
                      o->fqdn, o->zone);
         Leec_http_cancel(p->http, o);
         if (o->id > 0)
-            remove_sync(p, o);
+            remove_sync(p, o); /* a failure is logged, "remove it by hand" */
         op_free(o);
-        return;
+        return LEEC_STATUS_DONE;
     }
     o->removing = true;
     o->done = done;
@@ -843,20 +839,21 @@ static void ovh_remove(leec_dns_provider *base, void *op,
     case OP_CREATE:
     case OP_DELETE:
     case OP_REFRESH_DEL:
-        return; /* their answer goes on (on_create sees removing) */
+        break; /* their answer goes on (on_create sees removing) */
     case OP_REFRESH_ADD:
         Leec_http_cancel(p->http, o);
         start_delete(o);
-        return;
+        break;
     case OP_TIME_WAIT:
     case OP_ADDED:
     case OP_FAILED:
         if (o->id > 0)
             start_delete(o);
         else
-            op_finish(o, LEEC_OK, NULL);
-        return;
+            op_finish(o, LEEC_OK, NULL); /* done, before returning */
+        break;
     }
+    return LEEC_STATUS_PENDING;
 }
 
 static void provider_free(ovh *p)
@@ -864,17 +861,17 @@ static void provider_free(ovh *p)
     while (p->ops) {
         ovh_op *o = p->ops;
         if (o->id > 0)
-            Leec_log(p->base.ctx, LEEC_LOG_WARN,
+            Leec_log(p->ctx, LEEC_LOG_WARN,
                      "OVH: TXT %s (record %lld) left in zone %s", o->fqdn,
                      o->id, o->zone);
         op_free(o);
     }
     if (p->http) {
         if (p->watched)
-            Leec_loop_unwatch(p->base.ctx, Leec_http_fd(p->http));
+            Leec_loop_unwatch(p->ctx, Leec_http_fd(p->http));
         Leec_http_free(p->http);
     }
-    Leec_loop_timer_cancel(p->base.ctx, p->timer);
+    Leec_loop_timer_cancel(p->ctx, p->timer);
     Leec_http_free(p->sync_http);
     free(p->endpoint);
     secret_free(p->app_key);
@@ -884,9 +881,9 @@ static void provider_free(ovh *p)
     free(p);
 }
 
-static void ovh_destroy(leec_dns_provider *base)
+static void ovh_destroy(void *impl)
 {
-    ovh *p = (ovh *)base;
+    ovh *p = impl;
     if (!p)
         return;
     if (p->depth > 0) {
@@ -894,7 +891,7 @@ static void ovh_destroy(leec_dns_provider *base)
         for (ovh_op *o = p->ops; o; o = o->next)
             Leec_http_cancel(p->http, o);
         Leec_http_cancel(p->http, p);
-        Leec_loop_timer_cancel(p->base.ctx, p->timer);
+        Leec_loop_timer_cancel(p->ctx, p->timer);
         p->timer = NULL;
         p->dead = true;
         return;
@@ -1087,7 +1084,7 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
 
 const char *Leec_ovh_cred(const leec_dns_provider *base, const char *key)
 {
-    const ovh *p = (const ovh *)base;
+    const ovh *p = base && base->ops == &ovh_ops ? base->impl : NULL;
     if (!p || !key)
         return NULL;
     if (strcmp(key, "endpoint") == 0)
@@ -1123,8 +1120,7 @@ leec_dns_provider *Leec_ovh_new(leec_ctx *ctx, const char *credentials_file,
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    p->base.ops = &ovh_ops;
-    p->base.ctx = ctx;
+    p->ctx = ctx;
     rc = parse_creds(ctx, credentials_file, text.data, p);
     if (rc != LEEC_OK)
         goto out;
@@ -1154,7 +1150,10 @@ out:
             provider_free(p);
         p = NULL;
     }
-    if (err)
-        *err = rc;
-    return p ? &p->base : NULL;
+    if (!p) {
+        if (err)
+            *err = rc;
+        return NULL;
+    }
+    return Leec_dns_provider_new(ctx, &ovh_ops, p, err); /* p is taken */
 }

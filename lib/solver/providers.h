@@ -1,5 +1,9 @@
-/* Constructors of the solvers and dns-01 providers. Each logs why it failed
- * through the context (Leec_log at ERROR) before returning NULL. */
+/* Constructors of the built-in solvers and dns-01 providers. Each is an
+ * implementation of the public interfaces (leec/solver.h,
+ * leec/dns_provider.h: static ops and an impl of its own), wrapped in the
+ * library's handle; none has a way in that a program's own lacks. Each
+ * logs why it failed through the context (Leec_log at ERROR) before
+ * returning NULL. */
 #ifndef LEEC_SOLVER_PROVIDERS_H
 #define LEEC_SOLVER_PROVIDERS_H
 

@@ -63,7 +63,7 @@ typedef struct rec {
 } rec;
 
 struct rfc2136 {
-    leec_dns_provider base;
+    leec_ctx *ctx;
     char *server; /* as given, for messages */
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -826,10 +826,10 @@ static void on_answer(void *userdata, leec_code rc, const unsigned char *wire,
     r->done = NULL;
     r->ud = NULL;
     if (rc == LEEC_OK)
-        Leec_log(p->base.ctx, LEEC_LOG_INFO, "rfc2136: %s TXT %s \"%s\"",
+        Leec_log(p->ctx, LEEC_LOG_INFO, "rfc2136: %s TXT %s \"%s\"",
                  r->removing ? "removed" : "added", r->fqdn, r->value);
     else
-        Leec_log(p->base.ctx, LEEC_LOG_DEBUG, "rfc2136: %s TXT %s: %s",
+        Leec_log(p->ctx, LEEC_LOG_DEBUG, "rfc2136: %s TXT %s: %s",
                  r->removing ? "removing" : "adding", r->fqdn, why);
     if (!r->removing && rc == LEEC_E_SOLVER)
         r->refused = true;
@@ -853,9 +853,9 @@ static leec_code send_update(rfc2136 *p, rec *r, bool del)
     rc = build_update(p, r, del, &wire, &len, &r->mac);
     if (rc != LEEC_OK)
         goto out;
-    rc = Leec_dns_send(p->base.ctx, (const struct sockaddr *)&p->addr,
-                       p->addrlen, wire, len, len > UDP_MAX, ADD_TIMEOUT_MS,
-                       on_answer, r, &r->q);
+    rc = Leec_dns_send(p->ctx, (const struct sockaddr *)&p->addr, p->addrlen,
+                       wire, len, len > UDP_MAX, ADD_TIMEOUT_MS, on_answer, r,
+                       &r->q);
     if (rc != LEEC_OK)
         goto out;
     inflight_link(p, r);
@@ -896,18 +896,18 @@ out:
     return ok;
 }
 
-static leec_code rfc_add(leec_dns_provider *base, const char *zone,
-                         const char *fqdn, const char *value,
-                         leec_solver_done_fn done, void *userdata, void **op)
+static leec_status rfc_add(void *impl, const char *zone, const char *fqdn,
+                           const char *value, leec_solver_done_fn done,
+                           void *userdata, void **op)
 {
-    rfc2136 *p = (rfc2136 *)base;
+    rfc2136 *p = impl;
     leec_code rc = LEEC_E_INVALID_ARG;
     rec *r = NULL;
 
     if (op)
         *op = NULL;
     if (!op || !done || !names_ok(zone, fqdn) || !value_ok(value)) {
-        Leec_log(base->ctx, LEEC_LOG_ERROR,
+        Leec_log(p->ctx, LEEC_LOG_ERROR,
                  "rfc2136: cannot add TXT %s in "
                  "zone %s: not an absolute name inside the zone, or a value "
                  "unfit for a TXT record",
@@ -928,13 +928,13 @@ static leec_code rfc_add(leec_dns_provider *base, const char *zone,
     r->ud = userdata;
     rc = send_update(p, r, false);
     if (rc != LEEC_OK) {
-        Leec_log(base->ctx, LEEC_LOG_ERROR,
+        Leec_log(p->ctx, LEEC_LOG_ERROR,
                  "rfc2136: cannot send the update "
                  "adding TXT %s to %s: %s",
                  fqdn, p->server, leec_strerror(rc));
         goto out;
     }
-    Leec_log(base->ctx, LEEC_LOG_DEBUG,
+    Leec_log(p->ctx, LEEC_LOG_DEBUG,
              "rfc2136: adding TXT %s \"%s\" in "
              "zone %s via %s",
              fqdn, value, zone, p->server);
@@ -943,11 +943,11 @@ static leec_code rfc_add(leec_dns_provider *base, const char *zone,
 
 out:
     rec_free(r);
-    return rc;
+    return rc == LEEC_OK ? LEEC_STATUS_PENDING : LEEC_STATUS_FAILED;
 }
 
 /* Deletes the record now, bounded (teardown). */
-static void remove_sync(rfc2136 *p, rec *r)
+static leec_code remove_sync(rfc2136 *p, rec *r)
 {
     leec_code rc;
     unsigned char *wire = NULL, *reply = NULL;
@@ -973,30 +973,31 @@ static void remove_sync(rfc2136 *p, rec *r)
 
 out:
     if (rc == LEEC_OK)
-        Leec_log(p->base.ctx, LEEC_LOG_INFO, "rfc2136: removed TXT %s \"%s\"",
+        Leec_log(p->ctx, LEEC_LOG_INFO, "rfc2136: removed TXT %s \"%s\"",
                  r->fqdn, r->value);
     else
-        Leec_log(p->base.ctx, LEEC_LOG_WARN,
+        Leec_log(p->ctx, LEEC_LOG_WARN,
                  "rfc2136: could not remove TXT "
                  "%s \"%s\": %s",
                  r->fqdn, r->value, why);
     free(wire);
     free(reply);
+    return rc;
 }
 
-static void rfc_remove(leec_dns_provider *base, void *op,
-                       leec_solver_done_fn done, void *userdata)
+static leec_status rfc_remove(void *impl, void *op, leec_solver_done_fn done,
+                              void *userdata)
 {
-    rfc2136 *p = (rfc2136 *)base;
+    rfc2136 *p = impl;
     rec *r = op;
     leec_code rc;
 
     if (!r)
-        return;
+        return LEEC_STATUS_DONE;
     /* An add still in flight: forget its answer (it may have been applied
      * already, so the delete goes out anyway). */
     if (r->q) {
-        Leec_dns_cancel(base->ctx, r->q);
+        Leec_dns_cancel(p->ctx, r->q);
         r->q = NULL;
         inflight_unlink(p, r);
     }
@@ -1005,14 +1006,12 @@ static void rfc_remove(leec_dns_provider *base, void *op,
     if (r->refused) {
         /* A signed refusal: the record never existed. */
         rec_free(r);
-        if (done)
-            done(userdata, LEEC_OK, NULL);
-        return;
+        return LEEC_STATUS_DONE;
     }
     if (!done) {
-        remove_sync(p, r);
+        rc = remove_sync(p, r);
         rec_free(r);
-        return;
+        return rc == LEEC_OK ? LEEC_STATUS_DONE : LEEC_STATUS_FAILED;
     }
     r->done = done;
     r->ud = userdata;
@@ -1023,15 +1022,16 @@ static void rfc_remove(leec_dns_provider *base, void *op,
                  "cannot send the update removing TXT %s "
                  "to %s: %s",
                  r->fqdn, p->server, leec_strerror(rc));
-        Leec_log(base->ctx, LEEC_LOG_WARN, "rfc2136: %s", why);
+        Leec_log(p->ctx, LEEC_LOG_WARN, "rfc2136: %s", why);
         rec_free(r);
-        done(userdata, rc, why);
+        done(userdata, rc, why); /* the reason, with the failure */
     }
+    return LEEC_STATUS_PENDING;
 }
 
-static void rfc_destroy(leec_dns_provider *base)
+static void rfc_destroy(void *impl)
 {
-    rfc2136 *p = (rfc2136 *)base;
+    rfc2136 *p = impl;
     if (!p)
         return;
     /* No present is outstanding by now; cancel whatever is still in flight
@@ -1040,7 +1040,7 @@ static void rfc_destroy(leec_dns_provider *base)
         rec *r = p->inflight;
         inflight_unlink(p, r);
         if (r->q)
-            Leec_dns_cancel(base->ctx, r->q);
+            Leec_dns_cancel(p->ctx, r->q);
         r->q = NULL;
         if (r->removing)
             rec_free(r);
@@ -1082,8 +1082,7 @@ leec_dns_provider *Leec_rfc2136_new(leec_ctx *ctx, const char *server,
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    p->base.ops = &rfc2136_ops;
-    p->base.ctx = ctx;
+    p->ctx = ctx;
     p->addrlen = sizeof p->addr;
     rc = Leec_dns_parse_addr(server, 53, &p->addr, &p->addrlen);
     if (rc != LEEC_OK) {
@@ -1111,10 +1110,10 @@ leec_dns_provider *Leec_rfc2136_new(leec_ctx *ctx, const char *server,
 out:
     tsig_key_clear(&key);
     if (rc != LEEC_OK) {
-        rfc_destroy(p ? &p->base : NULL);
-        p = NULL;
+        rfc_destroy(p);
+        if (err)
+            *err = rc;
+        return NULL;
     }
-    if (err)
-        *err = rc;
-    return p ? &p->base : NULL;
+    return Leec_dns_provider_new(ctx, &rfc2136_ops, p, err); /* p is taken */
 }

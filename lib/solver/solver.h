@@ -1,65 +1,65 @@
 /*
- * The solver interface: how an agent makes a challenge answerable. Every
- * challenge type (http-01, dns-01, tls-alpn-01) and every way of answering
- * it (built-in responder, webroot, RFC 2136, OVH, a hook) implements it; the
- * agent picks the challenge of its solver's type.
+ * The library's side of the solver interface (include/leec/solver.h, where
+ * the contract is): a solver is its ops and impl, whoever wrote them (the
+ * built-in solvers of this folder or a program). Agents use solvers only
+ * through Leec_solver_present and Leec_solver_cleanup, which keep one
+ * record per presentation and turn the public contract into the one the
+ * agent relies on:
  *
- *   present  start making the challenge answerable; report through done()
- *            when it is ready to be validated (for dns-01: after the
- *            propagation check), or failed. Asynchronous: done may run
- *            later from leec_ctx_perform(), or before present() returns.
- *   cleanup  undo what present did. Called exactly once for every present
- *            that returned LEEC_OK, whether it succeeded or not. With a done
- *            callback it may be asynchronous; with done == NULL (the context
- *            or agent is being freed, or a signal ends the run) it must
- *            finish before returning, bounded in time (a few seconds).
- *            A cleanup while its present is still in flight cancels it: that
- *            present's done is then never called.
- *   destroy  free the solver, finishing (synchronously, bounded) any
- *            cleanup still in flight; no present is outstanding by then.
+ *   - a result known when present returns (DONE, DECLINED, or a done
+ *     called from inside present) is reported through the agent's done
+ *     before Leec_solver_present returns, as it always was;
+ *   - a done called later is delivered from the context's loop (a timer
+ *     due at once), never from inside the solver's own call stack nor
+ *     outside leec_ctx_perform();
+ *   - after a cleanup, the presentation's done is never delivered;
+ *   - the implementation's cleanup is owed only for DONE and PENDING.
  */
-#ifndef LEEC_SOLVER_H
-#define LEEC_SOLVER_H
+#ifndef LEEC_SOLVER_SOLVER_H
+#define LEEC_SOLVER_SOLVER_H
 
 #include <stdbool.h>
 
 #include "leec/leec.h"
+#include "leec/solver.h"
 
-typedef struct leec_chall {
-    const char *type;     /* "http-01", "dns-01", "tls-alpn-01" */
-    const char *ident;    /* the identifier's value, never with "*." */
-    bool wildcard;        /* the authorization is for "*." + ident */
-    const char *token;    /* validated base64url */
-    const char *key_auth; /* token "." thumbprint (RFC 8555 §8.1) */
-    const char *digest;   /* base64url(SHA-256(key_auth)): the dns-01 TXT
-                             value, the tls-alpn-01 extension content */
-} leec_chall;
-
-/* rc LEEC_OK: ready; else why not (msg: one line, may be NULL). */
-typedef void (*leec_solver_done_fn)(void *userdata, leec_code rc,
-                                    const char *msg);
-
-typedef struct leec_solver leec_solver;
-
-struct leec_solver_ops {
-    /* The challenge type answered, or NULL for a solver that takes any
-     * type the CA offers, in the CA's order, declining those it cannot
-     * answer by reporting LEEC_E_NO_CHALLENGE through done (uacme's hook). */
-    const char *type;
-    const char *name; /* for logs: "dns-01 via RFC 2136", ... */
-    /* *op: the solver's handle of this presentation, passed to cleanup. */
-    leec_code (*present)(leec_solver *s, const leec_chall *ch,
-                         leec_solver_done_fn done, void *userdata, void **op);
-    /* valid: whether the challenge was validated (a hook is told "done"
-     * or "failed", as uacme's are). */
-    void (*cleanup)(leec_solver *s, void *op, bool valid,
-                    leec_solver_done_fn done, void *userdata);
-    void (*destroy)(leec_solver *s);
-};
+struct leec_presentation;
 
 struct leec_solver {
-    const struct leec_solver_ops *ops;
+    const leec_solver_ops *ops;
+    void *impl;
     leec_ctx *ctx;
+    struct leec_presentation *open; /* presentations not cleaned up yet,
+                                       and clean-ups under way */
+    bool dying;                     /* destroy is running */
 };
+
+/* A solver over ops and impl, not yet the context's (Leec_ctx_add_solver
+ * adopts it). impl is taken even on failure (ops->destroy(impl) then).
+ * NULL with *err: LEEC_E_INVALID_ARG (the reason logged), LEEC_E_NOMEM. */
+leec_solver *Leec_solver_new(leec_ctx *ctx, const leec_solver_ops *ops,
+                             void *impl, leec_code *err);
+
+/* ops->destroy(impl), then frees what is left of its presentations. NULL
+ * does nothing. */
+void Leec_solver_free(leec_solver *s);
+
+/* impl when s was made with ops, else NULL: how a built-in solver finds
+ * its own among the context's. */
+void *Leec_solver_impl(const leec_solver *s, const leec_solver_ops *ops);
+
+/* Starts presenting ch. LEEC_OK: done is called exactly once (maybe before
+ * this returns) unless the presentation is cleaned up first, and one
+ * Leec_solver_cleanup of *op is owed. Otherwise nothing is owed and done
+ * is never called: LEEC_E_SOLVER (the solver failed), LEEC_E_NOMEM. */
+leec_code Leec_solver_present(leec_solver *s, const leec_challenge *ch,
+                              leec_solver_done_fn done, void *userdata,
+                              void **op);
+
+/* Undoes a presentation (op from Leec_solver_present; NULL: nothing to
+ * undo). done NULL: before returning. Otherwise done is called exactly
+ * once, maybe before this returns. */
+void Leec_solver_cleanup(leec_solver *s, void *op, bool valid,
+                         leec_solver_done_fn done, void *userdata);
 
 #endif

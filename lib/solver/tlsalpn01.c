@@ -70,7 +70,7 @@ typedef struct alpn_conn {
 } alpn_conn;
 
 struct tlsalpn_solver {
-    leec_solver base; /* first: the solver interface casts */
+    leec_ctx *ctx;
     int lfd;
     int port;
     bool lwatched;
@@ -82,11 +82,6 @@ struct tlsalpn_solver {
     alpn_conn *conns;
     unsigned nconns;
 };
-
-static tlsalpn_solver *of(leec_solver *s)
-{
-    return (tlsalpn_solver *)s;
-}
 
 /* ---- the socket BIO (send with MSG_NOSIGNAL) ---- */
 
@@ -333,7 +328,7 @@ out:
 }
 
 /* The digest: ch->digest decoded, else SHA-256 of the key authorization. */
-static bool chall_digest(const leec_chall *ch, unsigned char out[32])
+static bool chall_digest(const leec_challenge *ch, unsigned char out[32])
 {
     unsigned char *raw = NULL;
     size_t rawlen = 0;
@@ -398,7 +393,7 @@ static int on_servername(SSL *ssl, int *al, void *arg)
     const alpn_chall *c = sni ? chall_find(s, sni) : NULL;
 
     if (!c) {
-        Leec_log(s->base.ctx, LEEC_LOG_DEBUG,
+        Leec_log(s->ctx, LEEC_LOG_DEBUG,
                  "tls-alpn-01: no challenge for server name %s",
                  !sni            ? "(none)"
                  : ident_ok(sni) ? sni
@@ -411,7 +406,7 @@ static int on_servername(SSL *ssl, int *al, void *arg)
         *al = SSL_AD_INTERNAL_ERROR;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
-    Leec_log(s->base.ctx, LEEC_LOG_DEBUG,
+    Leec_log(s->ctx, LEEC_LOG_DEBUG,
              "tls-alpn-01: presenting the validation certificate for %s",
              c->ident);
     return SSL_TLSEXT_ERR_OK;
@@ -467,7 +462,7 @@ static SSL_CTX *make_ssl_ctx(tlsalpn_solver *s)
 static void conn_close(alpn_conn *c)
 {
     tlsalpn_solver *s = c->s;
-    leec_ctx *ctx = s->base.ctx;
+    leec_ctx *ctx = s->ctx;
 
     if (c->watching)
         Leec_loop_unwatch(ctx, c->fd);
@@ -490,7 +485,7 @@ static void on_conn(void *userdata, int fd, unsigned events);
 
 static void conn_step(alpn_conn *c)
 {
-    leec_ctx *ctx = c->s->base.ctx;
+    leec_ctx *ctx = c->s->ctx;
     unsigned want = 0;
     int r = 0;
 
@@ -540,15 +535,14 @@ static void on_conn_timeout(void *userdata)
     alpn_conn *c = userdata;
 
     c->timer = NULL; /* it has run */
-    Leec_log(c->s->base.ctx, LEEC_LOG_DEBUG,
-             "tls-alpn-01: handshake timed out");
+    Leec_log(c->s->ctx, LEEC_LOG_DEBUG, "tls-alpn-01: handshake timed out");
     conn_close(c);
 }
 
 /* Takes fd (closed on failure). */
 static void conn_start(tlsalpn_solver *s, int fd)
 {
-    leec_ctx *ctx = s->base.ctx;
+    leec_ctx *ctx = s->ctx;
     alpn_conn *c = calloc(1, sizeof *c);
     BIO *bio = NULL;
 
@@ -583,7 +577,7 @@ static void on_listen(void *userdata, int fd, unsigned events);
 
 static bool watch_listener(tlsalpn_solver *s)
 {
-    if (Leec_loop_watch(s->base.ctx, s->lfd, EPOLLIN, on_listen, s) != LEEC_OK)
+    if (Leec_loop_watch(s->ctx, s->lfd, EPOLLIN, on_listen, s) != LEEC_OK)
         return false;
     s->lwatched = true;
     return true;
@@ -595,7 +589,7 @@ static void on_resume(void *userdata)
 
     s->resume = NULL;
     if (!watch_listener(s))
-        Leec_log(s->base.ctx, LEEC_LOG_ERROR,
+        Leec_log(s->ctx, LEEC_LOG_ERROR,
                  "tls-alpn-01: cannot watch the listening socket");
 }
 
@@ -603,7 +597,7 @@ static void on_resume(void *userdata)
  * spin on a listening socket that stays readable. */
 static void pause_accept(tlsalpn_solver *s)
 {
-    leec_ctx *ctx = s->base.ctx;
+    leec_ctx *ctx = s->ctx;
 
     if (s->resume)
         return;
@@ -656,12 +650,12 @@ static int bound_port(int fd)
 
 /* ---- the solver ---- */
 
-static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
-                                 leec_solver_done_fn done, void *userdata,
-                                 void **op)
+static leec_status tlsalpn_present(void *impl, const leec_challenge *ch,
+                                   leec_solver_done_fn done, void *userdata,
+                                   void **op)
 {
-    tlsalpn_solver *s = of(base);
-    leec_ctx *ctx = base->ctx;
+    tlsalpn_solver *s = impl;
+    leec_ctx *ctx = s->ctx;
     leec_code rc = LEEC_E_INVALID_ARG;
     alpn_chall *c = NULL;
     unsigned char digest[32];
@@ -725,17 +719,19 @@ static leec_code tlsalpn_present(leec_solver *base, const leec_chall *ch,
 out:
     chall_free(c);
     ERR_clear_error();
-    if (rc == LEEC_OK && done)
-        done(userdata, LEEC_OK, NULL);
-    return rc;
+    (void)done;
+    (void)userdata;
+    return rc == LEEC_OK ? LEEC_STATUS_DONE : LEEC_STATUS_FAILED;
 }
 
-static void tlsalpn_cleanup(leec_solver *base, void *op, bool valid,
-                            leec_solver_done_fn done, void *userdata)
+static leec_status tlsalpn_cleanup(void *impl, void *op, bool valid,
+                                   leec_solver_done_fn done, void *userdata)
 {
-    tlsalpn_solver *s = of(base);
+    tlsalpn_solver *s = impl;
 
     (void)valid;
+    (void)done;
+    (void)userdata;
     for (alpn_chall **pp = &s->challs; *pp; pp = &(*pp)->next) {
         if (*pp == op) {
             alpn_chall *c = *pp;
@@ -744,18 +740,17 @@ static void tlsalpn_cleanup(leec_solver *base, void *op, bool valid,
             break;
         }
     }
-    if (done)
-        done(userdata, LEEC_OK, NULL);
+    return LEEC_STATUS_DONE;
 }
 
-static void tlsalpn_destroy(leec_solver *base)
+static void tlsalpn_destroy(void *impl)
 {
-    tlsalpn_solver *s = of(base);
+    tlsalpn_solver *s = impl;
     leec_ctx *ctx = NULL;
 
     if (!s)
         return;
-    ctx = base->ctx;
+    ctx = s->ctx;
     while (s->conns)
         conn_close(s->conns);
     while (s->challs) {
@@ -809,8 +804,7 @@ leec_solver *Leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
     s = calloc(1, sizeof *s);
     if (!s)
         goto out;
-    s->base.ops = &tlsalpn_ops;
-    s->base.ctx = ctx;
+    s->ctx = ctx;
     s->lfd = -1;
 
     rc = LEEC_E_CRYPTO;
@@ -838,13 +832,12 @@ leec_solver *Leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
                  "tls-alpn-01: cannot watch the socket on %s", addr);
         goto out;
     }
-    ret = &s->base;
+    ret = Leec_solver_new(ctx, &tlsalpn_ops, s, &rc); /* s is taken */
     s = NULL;
-    rc = LEEC_OK;
 
 out:
     if (s)
-        tlsalpn_destroy(&s->base);
+        tlsalpn_destroy(s);
     ERR_clear_error();
     if (err)
         *err = rc;
@@ -853,14 +846,12 @@ out:
 
 int Leec_tlsalpn01_solver_port(const leec_solver *s)
 {
-    if (!s || s->ops != &tlsalpn_ops)
-        return -1;
-    return ((const tlsalpn_solver *)s)->port;
+    const tlsalpn_solver *t = Leec_solver_impl(s, &tlsalpn_ops);
+    return t ? t->port : -1;
 }
 
 unsigned Leec_tlsalpn01_solver_connections(const leec_solver *s)
 {
-    if (!s || s->ops != &tlsalpn_ops)
-        return 0;
-    return ((const tlsalpn_solver *)s)->nconns;
+    const tlsalpn_solver *t = Leec_solver_impl(s, &tlsalpn_ops);
+    return t ? t->nconns : 0;
 }

@@ -19,6 +19,9 @@
 #include "../unit/testutil.h"
 #include "crypto/jws.h"
 #include "acme/problem.h"
+#include "crypto/crypto.h"
+#include "leec/solver.h"
+#include "util/b64url.h"
 
 #define MAX_ITER 20000
 #define MAX_REC  64
@@ -1233,6 +1236,307 @@ static void test_fake_ca_checks_jws(void **state)
     Leec_key_free(key);
 }
 
+/* ------------------------------------------------------------------ */
+/* A solver of the program's own (leec/solver.h)                       */
+/* ------------------------------------------------------------------ */
+
+#define MAX_CALLS 8
+
+/* What the plugged-in solver saw, and how it answers: it takes any type,
+ * declines dns-01 at once, and answers http-01 later (PENDING), when the
+ * test calls the done it kept; fail: with that error instead. */
+typedef struct my_solver {
+    int presents, declined, cleanups, valid_cleanups, destroyed;
+    char types[MAX_CALLS][16];
+    int wrong; /* a challenge that did not hold together */
+    size_t npending;
+    leec_solver_done_fn done[MAX_CALLS];
+    void *done_arg[MAX_CALLS];
+    int ops_out; /* presentations not cleaned up yet */
+    bool fail;
+} my_solver;
+
+typedef struct my_op {
+    my_solver *s;
+    char token[128];
+} my_op;
+
+/* The challenge holds together: key_auth is token.thumbprint, digest its
+ * SHA-256 in base64url, the identifier one of the order's. */
+static bool challenge_ok(const leec_challenge *ch)
+{
+    size_t tl = strlen(ch->token);
+    unsigned char sum[32];
+    char *want = NULL;
+    bool ok = strncmp(ch->key_auth, ch->token, tl) == 0 &&
+              ch->key_auth[tl] == '.' && ch->key_auth[tl + 1] &&
+              strcmp(ch->ident_type, "dns") == 0 && !ch->wildcard &&
+              (strcmp(ch->ident, NAMES2[0]) == 0 ||
+               strcmp(ch->ident, NAMES2[1]) == 0);
+    Leec_sha256(ch->key_auth, strlen(ch->key_auth), sum);
+    want = Leec_b64url_encode(sum, sizeof sum);
+    ok = ok && want && strcmp(want, ch->digest) == 0;
+    free(want);
+    return ok;
+}
+
+static leec_status my_present(void *impl, const leec_challenge *ch,
+                              leec_solver_done_fn done, void *done_arg,
+                              void **op)
+{
+    my_solver *s = impl;
+    if (s->presents < MAX_CALLS)
+        snprintf(s->types[s->presents], sizeof s->types[0], "%s", ch->type);
+    s->presents++;
+    if (!challenge_ok(ch))
+        s->wrong++;
+    if (strcmp(ch->type, "http-01") != 0) {
+        s->declined++;
+        return LEEC_STATUS_DECLINED;
+    }
+    my_op *o = calloc(1, sizeof *o);
+    if (!o || s->npending == MAX_CALLS) {
+        free(o);
+        return LEEC_STATUS_FAILED;
+    }
+    o->s = s;
+    snprintf(o->token, sizeof o->token, "%s", ch->token);
+    s->done[s->npending] = done;
+    s->done_arg[s->npending++] = done_arg;
+    s->ops_out++;
+    *op = o;
+    return LEEC_STATUS_PENDING;
+}
+
+static leec_status my_cleanup(void *impl, void *op, bool valid,
+                              leec_solver_done_fn done, void *done_arg)
+{
+    my_solver *s = impl;
+    my_op *o = op;
+    (void)done;
+    (void)done_arg;
+    if (!o || o->s != s)
+        s->wrong++;
+    s->cleanups++;
+    s->valid_cleanups += valid;
+    s->ops_out--;
+    free(o);
+    return LEEC_STATUS_DONE;
+}
+
+static void my_destroy(void *impl)
+{
+    my_solver *s = impl;
+    s->destroyed++; /* lives in the test's frame */
+}
+
+static const leec_solver_ops my_ops = {
+    .type = NULL,
+    .name = "my solver",
+    .present = my_present,
+    .cleanup = my_cleanup,
+    .destroy = my_destroy,
+};
+
+static bool both_pending(void *ud)
+{
+    const my_solver *s = ud;
+    return s->npending == 2;
+}
+
+/* Frees the context, which destroys the solver (ms lives in the test's
+ * frame: before it returns). */
+static void free_ctx(env *e, my_solver *ms, int destroyed)
+{
+    leec_ctx_free(e->ctx);
+    e->ctx = NULL;
+    assert_int_equal(ms->destroyed, destroyed);
+}
+
+/* Runs an agent for NAMES2 on my_ops until both http-01 presentations are
+ * pending, then reports them from outside leec_ctx_perform (as a host's
+ * own loop would) and runs the agent to its end. */
+static leec_agent *run_my_solver(env *e, my_solver *ms)
+{
+    leec_code err = LEEC_E_IO;
+    leec_solver *s = leec_ctx_add_solver(e->ctx, &my_ops, ms, &err);
+    assert_non_null(s);
+    assert_int_equal(err, LEEC_OK);
+    e->ca->client = NULL; /* the CA cannot look into the solver */
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_set_solver(a, s), LEEC_OK);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive_until(e->ctx, MAX_ITER, both_pending, ms) > 0);
+    assert_int_equal(leec_agent_get_state(a), LEEC_ST_PRESENT);
+    assert_int_equal(e->ca->stats.chall_post, 0);
+    for (size_t i = 0; i < ms->npending; i++)
+        ms->done[i](ms->done_arg[i], ms->fail ? LEEC_E_SOLVER : LEEC_OK,
+                    ms->fail ? "my DNS host said no" : NULL);
+    /* Taken up by the next perform, never inside done. */
+    assert_int_equal(leec_agent_get_state(a), LEEC_ST_PRESENT);
+    assert_int_equal(leec_ctx_timeout_ms(e->ctx), 0);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 1);
+    return a;
+}
+
+static void test_custom_solver(void **state)
+{
+    env *e = *state;
+    my_solver ms = {0};
+    leec_agent *a = run_my_solver(e, &ms);
+    assert_issued(e, a);
+    /* Each authorization: dns-01 (the CA's first) declined, then
+     * http-01. */
+    assert_int_equal(ms.presents, 4);
+    assert_int_equal(ms.declined, 2);
+    assert_string_equal(ms.types[0], "dns-01");
+    assert_string_equal(ms.types[1], "http-01");
+    assert_string_equal(ms.types[2], "dns-01");
+    assert_string_equal(ms.types[3], "http-01");
+    assert_int_equal(ms.wrong, 0);
+    assert_int_equal(e->ca->stats.chall_post, 2);
+    /* Cleanup exactly once per accepted presentation, after validation. */
+    assert_int_equal(ms.cleanups, 2);
+    assert_int_equal(ms.valid_cleanups, 2);
+    assert_int_equal(ms.ops_out, 0);
+    assert_int_equal(ms.destroyed, 0);
+    free_ctx(e, &ms, 1); /* the solver is the context's */
+}
+
+static void test_custom_solver_fails(void **state)
+{
+    env *e = *state;
+    my_solver ms = {.fail = true};
+    leec_agent *a = run_my_solver(e, &ms);
+    assert_failed(e, a, LEEC_E_SOLVER);
+    assert_non_null(
+        strstr(leec_agent_error_message(a), "my solver for example.org"));
+    assert_non_null(strstr(leec_agent_error_message(a), "my DNS host said no"));
+    assert_int_equal(e->ca->stats.chall_post, 0);
+    assert_int_equal(ms.cleanups, 2);
+    assert_int_equal(ms.valid_cleanups, 0);
+    assert_int_equal(ms.ops_out, 0);
+    free_ctx(e, &ms, 1);
+}
+
+/* A solver of every type that declines them all: the agent fails with
+ * LEEC_E_NO_CHALLENGE, naming the last one, and nothing is left over. */
+static leec_status decline_present(void *impl, const leec_challenge *ch,
+                                   leec_solver_done_fn done, void *done_arg,
+                                   void **op)
+{
+    my_solver *s = impl;
+    (void)ch;
+    (void)done;
+    (void)done_arg;
+    (void)op;
+    s->presents++;
+    s->declined++;
+    return LEEC_STATUS_DECLINED;
+}
+
+static void test_custom_solver_declines_all(void **state)
+{
+    env *e = *state;
+    my_solver ms = {0};
+    leec_code err = LEEC_E_IO;
+    /* Not copied: it must outlive the solver (the context). */
+    static const leec_solver_ops ops = {
+        .type = NULL,
+        .name = "my solver",
+        .present = decline_present,
+        .cleanup = my_cleanup,
+        .destroy = my_destroy,
+    };
+
+    leec_solver *s = leec_ctx_add_solver(e->ctx, &ops, &ms, &err);
+    assert_non_null(s);
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_set_solver(a, s), LEEC_OK);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 1);
+    assert_failed(e, a, LEEC_E_NO_CHALLENGE);
+    assert_non_null(strstr(leec_agent_error_message(a),
+                           "my solver for example.org: declined http-01"));
+    assert_int_equal(ms.presents, 2); /* dns-01, then http-01 */
+    assert_int_equal(ms.cleanups, 0); /* nothing presented: none owed */
+    assert_int_equal(e->ca->stats.chall_post, 0);
+    free_ctx(e, &ms, 1);
+}
+
+/* A solver of one type that is ready at once, and the arguments
+ * leec_ctx_add_solver refuses (impl destroyed all the same). */
+static leec_status ready_present(void *impl, const leec_challenge *ch,
+                                 leec_solver_done_fn done, void *done_arg,
+                                 void **op)
+{
+    my_solver *s = impl;
+    (void)done;
+    (void)done_arg;
+    (void)op;
+    s->presents++;
+    if (strcmp(ch->type, "http-01") != 0 || !challenge_ok(ch))
+        s->wrong++;
+    return LEEC_STATUS_DONE; /* *op stays NULL: nothing of its own */
+}
+
+static leec_status ready_cleanup(void *impl, void *op, bool valid,
+                                 leec_solver_done_fn done, void *done_arg)
+{
+    my_solver *s = impl;
+    (void)done;
+    (void)done_arg;
+    if (op)
+        s->wrong++;
+    s->cleanups++;
+    s->valid_cleanups += valid;
+    return LEEC_STATUS_DONE;
+}
+
+static void test_custom_solver_ready(void **state)
+{
+    env *e = *state;
+    my_solver ms = {0};
+    leec_solver_ops ops = my_ops;
+    leec_code err = LEEC_OK;
+
+    ops.present = NULL;
+    assert_null(leec_ctx_add_solver(e->ctx, &ops, &ms, &err));
+    assert_int_equal(err, LEEC_E_INVALID_ARG);
+    assert_int_equal(ms.destroyed, 1);
+    ops = my_ops;
+    ops.type = "";
+    assert_null(leec_ctx_add_solver(e->ctx, &ops, &ms, &err));
+    assert_int_equal(ms.destroyed, 2);
+    assert_null(leec_ctx_add_solver(NULL, &my_ops, &ms, &err));
+    assert_int_equal(err, LEEC_E_INVALID_ARG);
+    assert_int_equal(ms.destroyed, 3);
+
+    static const leec_solver_ops ready_ops = {
+        .type = "http-01",
+        .name = "ready",
+        .present = ready_present,
+        .cleanup = ready_cleanup,
+        .destroy = my_destroy,
+    };
+    memset(&ms, 0, sizeof ms);
+    leec_solver *s = leec_ctx_add_solver(e->ctx, &ready_ops, &ms, &err);
+    assert_non_null(s);
+    e->ca->client = NULL;
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_set_solver(a, s), LEEC_OK);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_issued(e, a);
+    assert_int_equal(ms.presents, 2); /* only http-01 was offered to it */
+    assert_int_equal(ms.wrong, 0);
+    assert_int_equal(ms.cleanups, 2);
+    assert_int_equal(ms.valid_cleanups, 2);
+    free_ctx(e, &ms, 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1276,6 +1580,10 @@ int main(void)
         T(test_terms_of_service),
         T(test_terms_agreed),
         T(test_fake_ca_checks_jws),
+        T(test_custom_solver),
+        T(test_custom_solver_fails),
+        T(test_custom_solver_ready),
+        T(test_custom_solver_declines_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

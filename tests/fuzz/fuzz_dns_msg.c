@@ -431,16 +431,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     leec_solver *s = p ? Leec_dns01_solver_new(ctx, p, &o, &rc) : NULL;
     if (!s)
         abort();
-    leec_chall ch = {.type = "dns-01",
-                     .ident = "www.example.com",
-                     .token = "tok",
-                     .key_auth = "tok.thumb",
-                     .digest = DIGEST};
+    leec_challenge ch = {.type = "dns-01",
+                         .ident = "www.example.com",
+                         .token = "tok",
+                         .key_auth = "tok.thumb",
+                         .digest = DIGEST};
     void *op = NULL;
     bool presented = false, cleaned = false;
-    if (s->ops->present(s, &ch, done, &presented, &op) == LEEC_OK) {
+    if (Leec_solver_present(s, &ch, done, &presented, &op) == LEEC_OK) {
         drive(ctx, &presented);
-        s->ops->cleanup(s, op, true, done, &cleaned);
+        Leec_solver_cleanup(s, op, true, done, &cleaned);
         drive(ctx, &cleaned);
     }
     /* Again for a wildcard, cleaned up the blocking way once added. */
@@ -448,11 +448,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ch.wildcard = true;
     presented = false;
     if ((record_file || pos < end) &&
-        s->ops->present(s, &ch, done, &presented, &op) == LEEC_OK) {
+        Leec_solver_present(s, &ch, done, &presented, &op) == LEEC_OK) {
         drive(ctx, &presented);
-        s->ops->cleanup(s, op, false, NULL, NULL);
+        Leec_solver_cleanup(s, op, false, NULL, NULL);
     }
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     /* Queries nobody waits for any more (a run cut short). */
     while (queue) {
         leec_dns_query *q = queue;

@@ -67,22 +67,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct leec_dns_provider_ops *ops = p->ops;
     void *op = NULL;
     bool added = false, removed = false;
-    if (ops->add(p, "example.com.", "_acme-challenge.www.example.com.", VALUE,
-                 done, &added, &op) == LEEC_OK) {
+    if (ops->add(p->impl, "example.com.", "_acme-challenge.www.example.com.",
+                 VALUE, done, &added, &op) == LEEC_STATUS_PENDING) {
         (void)fake_drive_until(ctx, MAX_ITER, is_true, &added);
-        ops->remove(p, op, done, &removed);
+        ops->remove(p->impl, op, done, &removed);
         (void)fake_drive_until(ctx, MAX_ITER, is_true, &removed);
     }
     /* A record added, then removed without waiting (done NULL). */
     added = false;
     op = NULL;
     if (fuzz_script_left() &&
-        ops->add(p, "example.com.", "_acme-challenge.example.com.", VALUE, done,
-                 &added, &op) == LEEC_OK) {
+        ops->add(p->impl, "example.com.", "_acme-challenge.example.com.", VALUE,
+                 done, &added, &op) == LEEC_STATUS_PENDING) {
         (void)fake_drive_until(ctx, MAX_ITER, is_true, &added);
-        ops->remove(p, op, NULL, NULL);
+        ops->remove(p->impl, op, NULL, NULL);
     }
-    ops->destroy(p);
+    Leec_dns_provider_free(p);
     leec_ctx_free(ctx);
     fake_http_log_clear();
     return 0;

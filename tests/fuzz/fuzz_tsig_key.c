@@ -34,6 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     leec_code rc;
     leec_dns_provider *p = Leec_rfc2136_new(ctx, "127.0.0.1:53", path, &rc);
     if (p)
-        p->ops->destroy(p);
+        Leec_dns_provider_free(p);
     return 0;
 }

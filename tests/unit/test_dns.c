@@ -28,6 +28,7 @@
 
 #include "net/dns.h"
 #include "engine/internal.h"
+#include "leec/dns_provider.h"
 #include "solver/dns01.h"
 #include "testutil.h"
 
@@ -727,13 +728,15 @@ static int named_stop(void **state)
     return 0;
 }
 
-/* A provider that runs nsupdate synchronously (a test stand-in for the
- * RFC 2136 provider; blocking is fine here). fake: pretend to add. */
+/* A DNS provider of the test's own, on the public interface
+ * (leec/dns_provider.h): it runs nsupdate synchronously (a stand-in for the
+ * RFC 2136 provider; blocking is fine here). fake: pretend to add. sync:
+ * report through add's return value, else through done, called from
+ * inside add. */
 typedef struct stub_provider {
-    leec_dns_provider base;
-    bool fake;
+    bool fake, sync;
     char zone[128], fqdn[256], value[128];
-    int adds, removes;
+    int adds, removes, destroyed;
 } stub_provider;
 
 typedef struct stub_op {
@@ -752,11 +755,11 @@ static int nsupdate(const char *zone, const char *fqdn, const char *value,
     return system(cmd);
 }
 
-static leec_code stub_add(leec_dns_provider *p, const char *zone,
-                          const char *fqdn, const char *value,
-                          leec_solver_done_fn done, void *userdata, void **op)
+static leec_status stub_add(void *impl, const char *zone, const char *fqdn,
+                            const char *value, leec_solver_done_fn done,
+                            void *userdata, void **op)
 {
-    stub_provider *sp = (stub_provider *)p;
+    stub_provider *sp = impl;
     stub_op *o = calloc(1, sizeof *o);
     assert_non_null(o);
     assert_non_null(zone);
@@ -769,30 +772,33 @@ static leec_code stub_add(leec_dns_provider *p, const char *zone,
     snprintf(sp->value, sizeof sp->value, "%s", value);
     sp->adds++;
     *op = o;
+    bool ok = sp->fake || nsupdate(zone, fqdn, value, true) == 0;
+    if (sp->sync)
+        return ok ? LEEC_STATUS_DONE : LEEC_STATUS_FAILED;
     /* Reported before add() returns: the solver must cope. */
-    if (!sp->fake && nsupdate(zone, fqdn, value, true) != 0)
-        done(userdata, LEEC_E_SOLVER, "nsupdate failed");
-    else
-        done(userdata, LEEC_OK, NULL);
-    return LEEC_OK;
+    done(userdata, ok ? LEEC_OK : LEEC_E_SOLVER, ok ? NULL : "nsupdate failed");
+    return LEEC_STATUS_PENDING;
 }
 
-static void stub_remove(leec_dns_provider *p, void *opv,
-                        leec_solver_done_fn done, void *userdata)
+static leec_status stub_remove(void *impl, void *opv, leec_solver_done_fn done,
+                               void *userdata)
 {
-    stub_provider *sp = (stub_provider *)p;
+    stub_provider *sp = impl;
     stub_op *o = opv;
     sp->removes++;
     if (!sp->fake)
         assert_int_equal(nsupdate(o->zone, o->fqdn, o->value, false), 0);
     free(o);
-    if (done)
-        done(userdata, LEEC_OK, NULL);
+    if (sp->sync || !done)
+        return LEEC_STATUS_DONE;
+    done(userdata, LEEC_OK, NULL);
+    return LEEC_STATUS_PENDING;
 }
 
-static void stub_destroy(leec_dns_provider *p)
+static void stub_destroy(void *impl)
 {
-    (void)p; /* lives in the test's frame */
+    stub_provider *sp = impl;
+    sp->destroyed++; /* lives in the test's frame */
 }
 
 static const struct leec_dns_provider_ops stub_ops = {
@@ -824,38 +830,41 @@ static void log_to_stderr(void *ud, leec_log_level level, const char *msg)
         fprintf(stderr, "[%d] %s\n", (int)level, msg);
 }
 
-/* Presents ident through the stub and returns the stub's view. */
-static void run_present(const char *ident, bool fake, int prop_s,
+/* Presents ident through the library's dns-01 solver over the stub (made
+ * as a program makes it, leec_ctx_solver_dns) and returns the stub's
+ * view. */
+static void run_present(const char *ident, bool fake, bool sync, int prop_s,
                         stub_provider *sp, present_result *pr, bool check_gone)
 {
     leec_ctx *ctx = leec_ctx_new();
     char resolver[32];
-    leec_dns01_opts opts = {0};
+    leec_dns_options opts = {0};
     leec_code err = LEEC_OK;
-    leec_chall ch = {.type = "dns-01",
-                     .ident = ident,
-                     .token = "tok",
-                     .key_auth = "tok.thumb",
-                     .digest = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"};
+    leec_challenge ch = {.type = "dns-01",
+                         .ident = ident,
+                         .token = "tok",
+                         .key_auth = "tok.thumb",
+                         .digest =
+                             "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"};
     void *op = NULL;
 
     leec_ctx_set_log(ctx, log_to_stderr, NULL, LEEC_LOG_DEBUG);
     memset(sp, 0, sizeof *sp);
     memset(pr, 0, sizeof *pr);
-    sp->base.ops = &stub_ops;
-    sp->base.ctx = ctx;
     sp->fake = fake;
+    sp->sync = sync;
     snprintf(resolver, sizeof resolver, "127.0.0.1:%d", g_named.port);
     opts.resolver = resolver;
     opts.propagation_timeout_s = prop_s;
     opts.auth_port = g_named.port;
-    leec_solver *s = Leec_dns01_solver_new(ctx, &sp->base, &opts, &err);
+    leec_solver *s = leec_ctx_solver_dns(ctx, &opts, &stub_ops, sp, &err);
     assert_non_null(s);
+    assert_int_equal(err, LEEC_OK);
     assert_string_equal(s->ops->type, "dns-01");
     leec_ctx_perform(ctx, NULL); /* let the context open what it opens */
     leec_ctx_poll(ctx, 0);
     int fds = count_fds();
-    assert_int_equal(s->ops->present(s, &ch, on_present, pr, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &ch, on_present, pr, &op), LEEC_OK);
     drive(ctx, NULL, &pr->calls, (prop_s + 5) * 1000);
     assert_int_equal(pr->calls, 1);
     if (pr->rc == LEEC_OK && check_gone) {
@@ -865,7 +874,7 @@ static void run_present(const char *ident, bool fake, int prop_s,
         assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(pkt)) > 0, true);
         ldns_pkt_free(pkt);
     }
-    s->ops->cleanup(s, op, false, NULL, NULL); /* synchronous */
+    Leec_solver_cleanup(s, op, false, NULL, NULL); /* synchronous */
     assert_int_equal(count_fds(), fds);
     if (check_gone) {
         ldns_pkt *pkt = NULL;
@@ -874,8 +883,9 @@ static void run_present(const char *ident, bool fake, int prop_s,
         assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(pkt)), 0);
         ldns_pkt_free(pkt);
     }
-    s->ops->destroy(s);
-    leec_ctx_free(ctx);
+    assert_int_equal(sp->destroyed, 0);
+    leec_ctx_free(ctx); /* the context's solver, and so the stub */
+    assert_int_equal(sp->destroyed, 1);
 }
 
 static void test_dns01_plain(void **state)
@@ -885,7 +895,7 @@ static void test_dns01_plain(void **state)
     (void)state;
     if (g_named.pid <= 0)
         skip();
-    run_present("www.example.test", false, 10, &sp, &pr, true);
+    run_present("www.example.test", false, false, 10, &sp, &pr, true);
     assert_int_equal(pr.rc, LEEC_OK);
     assert_string_equal(sp.zone, "example.test.");
     assert_string_equal(sp.fqdn, "_acme-challenge.www.example.test.");
@@ -900,7 +910,7 @@ static void test_dns01_cname(void **state)
     (void)state;
     if (g_named.pid <= 0)
         skip();
-    run_present("alias.example.test", false, 10, &sp, &pr, true);
+    run_present("alias.example.test", false, true, 10, &sp, &pr, true);
     assert_int_equal(pr.rc, LEEC_OK);
     assert_string_equal(sp.zone, "other.test.");
     assert_string_equal(sp.fqdn, "_acme-challenge.target.other.test.");
@@ -913,7 +923,7 @@ static void test_dns01_cname_loop(void **state)
     (void)state;
     if (g_named.pid <= 0)
         skip();
-    run_present("loop.example.test", false, 10, &sp, &pr, false);
+    run_present("loop.example.test", false, false, 10, &sp, &pr, false);
     assert_int_equal(pr.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(pr.msg, "CNAME"));
     assert_int_equal(sp.adds, 0);
@@ -931,7 +941,7 @@ static void test_dns01_cname_not_a_host(void **state)
     for (size_t i = 0; i < 2; i++) {
         stub_provider sp;
         present_result pr;
-        run_present(bad[i], false, 10, &sp, &pr, false);
+        run_present(bad[i], false, true, 10, &sp, &pr, false);
         assert_int_equal(pr.rc, LEEC_E_BAD_NAME);
         assert_non_null(strstr(pr.msg, "not a host name"));
         assert_null(strchr(pr.msg, '\\'));
@@ -948,7 +958,7 @@ static void test_dns01_propagation_timeout(void **state)
     (void)state;
     if (g_named.pid <= 0)
         skip();
-    run_present("deep.sub.example.test", true, 1, &sp, &pr, false);
+    run_present("deep.sub.example.test", true, true, 1, &sp, &pr, false);
     assert_int_equal(pr.rc, LEEC_E_TIMEOUT);
     assert_string_equal(sp.zone, "example.test.");
     snprintf(want, sizeof want,
@@ -967,32 +977,32 @@ static void test_dns01_cleanup_paths(void **state)
     stub_provider sp = {0};
     present_result pr = {0}, cr = {0};
     char resolver[32];
-    leec_dns01_opts opts = {0};
-    leec_chall ch = {.type = "dns-01",
-                     .ident = "early.example.test",
-                     .token = "tok",
-                     .key_auth = "tok.thumb",
-                     .digest = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"};
+    leec_dns_options opts = {0};
+    leec_challenge ch = {.type = "dns-01",
+                         .ident = "early.example.test",
+                         .token = "tok",
+                         .key_auth = "tok.thumb",
+                         .digest =
+                             "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"};
     void *op = NULL;
     (void)state;
     if (g_named.pid <= 0)
         skip();
 
-    sp.base.ops = &stub_ops;
-    sp.base.ctx = ctx;
     snprintf(resolver, sizeof resolver, "127.0.0.1:%d", g_named.port);
     opts.resolver = resolver;
     opts.propagation_timeout_s = 5;
     opts.auth_port = g_named.port;
-    leec_solver *s = Leec_dns01_solver_new(ctx, &sp.base, &opts, NULL);
+    leec_solver *s = leec_ctx_solver_dns(ctx, &opts, &stub_ops, &sp, NULL);
     assert_non_null(s);
     leec_ctx_perform(ctx, NULL);
     leec_ctx_poll(ctx, 0);
     int fds = count_fds();
 
     /* Cancelled while the CNAME query is out. */
-    assert_int_equal(s->ops->present(s, &ch, on_present, &pr, &op), LEEC_OK);
-    s->ops->cleanup(s, op, false, on_present, &cr);
+    assert_int_equal(Leec_solver_present(s, &ch, on_present, &pr, &op),
+                     LEEC_OK);
+    Leec_solver_cleanup(s, op, false, on_present, &cr);
     assert_int_equal(cr.calls, 1);
     assert_int_equal(cr.rc, LEEC_OK);
     assert_int_equal(count_fds(), fds);
@@ -1002,51 +1012,61 @@ static void test_dns01_cleanup_paths(void **state)
 
     /* Through to the end, then an asynchronous cleanup. */
     memset(&cr, 0, sizeof cr);
-    assert_int_equal(s->ops->present(s, &ch, on_present, &pr, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &ch, on_present, &pr, &op),
+                     LEEC_OK);
     drive(ctx, NULL, &pr.calls, 5000);
     assert_int_equal(pr.calls, 1);
     assert_int_equal(pr.rc, LEEC_OK);
-    s->ops->cleanup(s, op, true, on_present, &cr);
+    Leec_solver_cleanup(s, op, true, on_present, &cr);
     drive(ctx, NULL, &cr.calls, 1000);
     assert_int_equal(cr.calls, 1);
     assert_int_equal(sp.adds, 1);
     assert_int_equal(sp.removes, 1);
     assert_int_equal(count_fds(), fds);
-    s->ops->destroy(s);
     leec_ctx_free(ctx);
+    assert_int_equal(sp.destroyed, 1);
 }
 
-/* Constructor arguments. */
+/* Constructor arguments (leec_ctx_solver_dns): the provider is the
+ * context's from the call on, destroyed at once when the call fails. */
 static void test_dns01_new_args(void **state)
 {
     leec_ctx *ctx = leec_ctx_new();
     stub_provider sp = {0};
-    leec_dns01_opts opts = {0};
+    leec_dns_options opts = {0};
     leec_code err = LEEC_OK;
+    leec_dns_provider_ops no_add = stub_ops;
     (void)state;
-    sp.base.ops = &stub_ops;
-    sp.base.ctx = ctx;
+    no_add.add = NULL;
+    assert_null(leec_ctx_solver_dns(ctx, NULL, NULL, &sp, &err));
+    assert_int_equal(err, LEEC_E_INVALID_ARG);
+    assert_int_equal(sp.destroyed, 0); /* no ops: no destroy to call */
+    assert_null(leec_ctx_solver_dns(ctx, NULL, &no_add, &sp, &err));
+    assert_int_equal(err, LEEC_E_INVALID_ARG);
+    assert_int_equal(sp.destroyed, 1);
     opts.resolver = "resolver.example";
-    assert_null(Leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
+    assert_null(leec_ctx_solver_dns(ctx, &opts, &stub_ops, &sp, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
     opts.resolver = "127.0.0.1:53";
     opts.auth_port = 70000;
-    assert_null(Leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
+    assert_null(leec_ctx_solver_dns(ctx, &opts, &stub_ops, &sp, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
     opts.auth_port = 0;
     opts.zone = "bad..zone";
-    assert_null(Leec_dns01_solver_new(ctx, &sp.base, &opts, &err));
+    assert_null(leec_ctx_solver_dns(ctx, &opts, &stub_ops, &sp, &err));
     assert_int_equal(err, LEEC_E_INVALID_ARG);
+    assert_int_equal(sp.destroyed, 4);
     opts.zone = "example.test";
-    leec_solver *s = Leec_dns01_solver_new(ctx, &sp.base, &opts, &err);
+    leec_solver *s = leec_ctx_solver_dns(ctx, &opts, &stub_ops, &sp, &err);
     assert_non_null(s);
     assert_int_equal(err, LEEC_OK);
-    s->ops->destroy(s);
+    assert_string_equal(s->ops->type, "dns-01");
     /* The system's resolver (whatever resolv.conf says). */
-    s = Leec_dns01_solver_new(ctx, &sp.base, NULL, &err);
+    s = leec_ctx_solver_dns(ctx, NULL, &stub_ops, &sp, &err);
     assert_non_null(s);
-    s->ops->destroy(s);
+    assert_int_equal(sp.destroyed, 4);
     leec_ctx_free(ctx);
+    assert_int_equal(sp.destroyed, 6);
 }
 
 int main(void)

@@ -303,8 +303,8 @@ static void test_dns_args_exact(void **state)
     setenv("LEEC_HOOK", "0", 1); /* replaced, not doubled */
 
     leec_dns_provider *p = dns_hook(f, cmd);
-    assert_int_equal(p->ops->add(p, NULL, FQDN, EVIL, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, EVIL, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     assert_non_null(op);
     assert_int_equal(r.calls, 0); /* never from inside add */
     run_until(f, &r, 10000);
@@ -312,7 +312,7 @@ static void test_dns_args_exact(void **state)
     assert_null(r.msg);
     result_reset(&r);
 
-    p->ops->remove(p, op, done_cb, &r);
+    p->ops->remove(p->impl, op, done_cb, &r);
     assert_int_equal(r.calls, 0);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
@@ -331,7 +331,7 @@ static void test_dns_args_exact(void **state)
     }
     unsetenv("LEEC_HOOK");
     close(STRAY_FD);
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     assert_clean(f);
     free(got);
     free(want);
@@ -352,8 +352,8 @@ static void test_dns_exit_status(void **state)
     void *op = NULL;
     leec_dns_provider *p = dns_hook(f, hook);
 
-    assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, TXT, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_true(asprintf(&want,
@@ -365,12 +365,12 @@ static void test_dns_exit_status(void **state)
     result_reset(&r);
 
     /* remove is owed all the same, and fails the same way. */
-    p->ops->remove(p, op, done_cb, &r);
+    p->ops->remove(p->impl, op, done_cb, &r);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(r.msg, "status 3"));
     result_reset(&r);
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     assert_clean(f);
     free(want);
     free(hook);
@@ -393,8 +393,8 @@ static void test_dns_output(void **state)
     void *op = NULL;
     leec_dns_provider *p = dns_hook(f, hook);
 
-    assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, TXT, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     assert_true(log_has(f, "dns hook present["));
@@ -405,7 +405,7 @@ static void test_dns_output(void **state)
     assert_false(log_has(f, "the rest is not logged"));
     result_reset(&r);
 
-    p->ops->remove(p, op, done_cb, &r);
+    p->ops->remove(p->impl, op, done_cb, &r);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     assert_true(log_has(f, "the rest is not logged"));
@@ -414,7 +414,7 @@ static void test_dns_output(void **state)
         lines += strstr(f->logs[i], "]: line of output") != NULL;
     assert_true(lines > 100 && lines < 16 * 1024 / 30 + 2);
     result_reset(&r);
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     assert_clean(f);
     free(hook);
 }
@@ -431,8 +431,8 @@ static void test_dns_timeout(void **state)
 
     Leec_dns_hook_set_timeout_ms(p, 300);
     int64_t t0 = tu_now_ms();
-    assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, TXT, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f, &r, 10000);
     int64_t took = tu_now_ms() - t0;
     assert_true(took >= 300 && took < 3000);
@@ -454,11 +454,11 @@ static void test_dns_timeout(void **state)
     result_reset(&r);
 
     /* Cleanup is a new run, with a fresh timeout. */
-    p->ops->remove(p, op, done_cb, &r);
+    p->ops->remove(p->impl, op, done_cb, &r);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     result_reset(&r);
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     assert_clean(f);
     free(hook);
 }
@@ -479,8 +479,8 @@ static void test_dns_timeout_kill(void **state)
     leec_dns_provider *p = dns_hook(f, hook);
     Leec_dns_hook_set_timeout_ms(p, 200);
     int64_t t0 = tu_now_ms();
-    assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, TXT, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f, &r, 10000);
     int64_t took = tu_now_ms() - t0;
     assert_true(took >= 200 && took < 3000);
@@ -496,8 +496,8 @@ static void test_dns_timeout_kill(void **state)
     assert_true(st == 0 || st == 'Z');
     free(pidtext);
     result_reset(&r);
-    p->ops->remove(p, op, NULL, NULL);
-    p->ops->destroy(p);
+    p->ops->remove(p->impl, op, NULL, NULL);
+    Leec_dns_provider_free(p);
     assert_clean(f);
 
     /* The command itself ignores SIGTERM: SIGKILL after the grace. */
@@ -505,8 +505,8 @@ static void test_dns_timeout_kill(void **state)
     p = dns_hook(f, cmd);
     Leec_dns_hook_set_timeout_ms(p, 200);
     t0 = tu_now_ms();
-    assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, TXT, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f, &r, 10000);
     took = tu_now_ms() - t0;
     assert_true(took >= 400 && took < 3000); /* timeout + grace */
@@ -517,10 +517,10 @@ static void test_dns_timeout_kill(void **state)
 
     /* The synchronous cleanup of a stubborn hook is bounded too. */
     t0 = tu_now_ms();
-    p->ops->remove(p, op, NULL, NULL);
+    p->ops->remove(p->impl, op, NULL, NULL);
     took = tu_now_ms() - t0;
     assert_true(took >= 400 && took < 3000);
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     assert_clean(f);
     free(cmd);
     free(hook);
@@ -535,14 +535,14 @@ static void test_dns_sync_cleanup(void **state)
     void *op = NULL;
     leec_dns_provider *p = dns_hook(f, hook);
 
-    assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, TXT, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
 
     /* done == NULL: finished when remove returns, nothing reported. */
-    p->ops->remove(p, op, NULL, NULL);
+    p->ops->remove(p->impl, op, NULL, NULL);
     got = slurp(f, "args");
     assert_non_null(strstr(got, "[cleanup]\n[" FQDN "]\n[" TXT "]\n"));
     assert_clean(f);
@@ -555,18 +555,18 @@ static void test_dns_sync_cleanup(void **state)
     char *slow = recorder(f, "[ \"$1\" = present ] && sleep 30\nexit 0");
     free(slow);
     op = NULL;
-    assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, TXT, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_idle(f, 100);
     int64_t t0 = tu_now_ms();
-    p->ops->remove(p, op, NULL, NULL);
+    p->ops->remove(p->impl, op, NULL, NULL);
     assert_true(tu_now_ms() - t0 < 3000);
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
     got = slurp(f, "args");
     assert_non_null(strstr(got, "[present]\n[" FQDN "]\n[" TXT "]\n"
                                 "LEEC_HOOK=1\n--- 3\n[cleanup]"));
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     assert_clean(f);
     free(got);
     free(hook);
@@ -582,14 +582,14 @@ static void test_dns_destroy_waits(void **state)
     void *op = NULL;
     leec_dns_provider *p = dns_hook(f, hook);
 
-    assert_int_equal(p->ops->add(p, NULL, FQDN, TXT, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, TXT, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f, &r, 10000);
     result_reset(&r);
     /* An asynchronous cleanup still running when the provider goes: it is
      * given its bounded time; its done is not called any more. */
-    p->ops->remove(p, op, done_cb, &r);
-    p->ops->destroy(p);
+    p->ops->remove(p->impl, op, done_cb, &r);
+    Leec_dns_provider_free(p);
     assert_true(exists(f, "cleaned"));
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
@@ -619,23 +619,23 @@ static void test_bad_arguments(void **state)
 
     /* Control bytes never reach a hook. */
     leec_dns_provider *p = dns_hook(f, "true");
-    assert_int_equal(p->ops->add(p, NULL, FQDN, "a\nb", done_cb, &r, &op),
-                     LEEC_E_INVALID_ARG);
-    assert_int_equal(p->ops->add(p, NULL, "", TXT, done_cb, &r, &op),
-                     LEEC_E_INVALID_ARG);
+    assert_int_equal(p->ops->add(p->impl, NULL, FQDN, "a\nb", done_cb, &r, &op),
+                     LEEC_STATUS_FAILED);
+    assert_int_equal(p->ops->add(p->impl, NULL, "", TXT, done_cb, &r, &op),
+                     LEEC_STATUS_FAILED);
     assert_null(op);
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
 
     leec_solver *s = hook_solver(f, "true");
-    leec_chall ch = {.type = "http-01",
-                     .ident = "example.com",
-                     .token = "tok\x7f",
-                     .key_auth = KEYAUTH,
-                     .digest = TXT};
-    assert_int_equal(s->ops->present(s, &ch, done_cb, &r, &op),
-                     LEEC_E_INVALID_ARG);
+    leec_challenge ch = {.type = "http-01",
+                         .ident = "example.com",
+                         .token = "tok\x7f",
+                         .key_auth = KEYAUTH,
+                         .digest = TXT};
+    assert_int_equal(Leec_solver_present(s, &ch, done_cb, &r, &op),
+                     LEEC_E_SOLVER);
     assert_null(op);
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     assert_int_equal(r.calls, 0);
     assert_clean(f);
 }
@@ -656,52 +656,51 @@ static void test_uacme_sequence(void **state)
     result r = {0};
     void *op = NULL;
     leec_solver *s = hook_solver(f, hook);
-    leec_chall http = {.type = "http-01",
-                       .ident = "example.com",
-                       .token = TOKEN,
-                       .key_auth = KEYAUTH,
-                       .digest = TXT};
-    leec_chall dns = {.type = "dns-01",
-                      .ident = "example.com",
-                      .wildcard = true,
-                      .token = TOKEN,
-                      .key_auth = KEYAUTH,
-                      .digest = TXT};
-    leec_chall alpn = {.type = "tls-alpn-01",
-                       .ident = "www.example.com",
-                       .token = TOKEN,
-                       .key_auth = KEYAUTH,
-                       .digest = TXT};
+    leec_challenge http = {.type = "http-01",
+                           .ident = "example.com",
+                           .token = TOKEN,
+                           .key_auth = KEYAUTH,
+                           .digest = TXT};
+    leec_challenge dns = {.type = "dns-01",
+                          .ident = "example.com",
+                          .wildcard = true,
+                          .token = TOKEN,
+                          .key_auth = KEYAUTH,
+                          .digest = TXT};
+    leec_challenge alpn = {.type = "tls-alpn-01",
+                           .ident = "www.example.com",
+                           .token = TOKEN,
+                           .key_auth = KEYAUTH,
+                           .digest = TXT};
 
     /* http-01 declined: the next type is to be tried; nothing to undo. */
-    assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_NO_CHALLENGE);
     assert_string_equal(r.msg, "hook declined http-01");
     result_reset(&r);
-    s->ops->cleanup(s, op, false, done_cb, &r);
-    assert_int_equal(r.calls, 0);
-    run_until(f, &r, 10000);
+    Leec_solver_cleanup(s, op, false, done_cb, &r);
+    assert_int_equal(r.calls, 1); /* nothing to run: done at once */
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
 
     /* dns-01 accepted, validated: done. AUTH is the digest. */
-    assert_int_equal(s->ops->present(s, &dns, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &dns, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     assert_null(r.msg);
     result_reset(&r);
-    s->ops->cleanup(s, op, true, done_cb, &r);
+    Leec_solver_cleanup(s, op, true, done_cb, &r);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
 
     /* tls-alpn-01 accepted, not validated: failed, synchronously. */
-    assert_int_equal(s->ops->present(s, &alpn, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &alpn, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
-    s->ops->cleanup(s, op, false, NULL, NULL);
+    Leec_solver_cleanup(s, op, false, NULL, NULL);
 
     got = slurp(f, "args");
     assert_string_equal(
@@ -715,7 +714,7 @@ static void test_uacme_sequence(void **state)
              "]\n[" TXT "]\nLEEC_HOOK=1\n"
              "--- 5\n[failed]\n[tls-alpn-01]\n[www.example.com]\n[" TOKEN
              "]\n[" TXT "]\nLEEC_HOOK=1\n");
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     assert_clean(f);
     free(got);
     free(hook);
@@ -728,15 +727,15 @@ static void test_uacme_failures(void **state)
     char *want = NULL;
     result r = {0};
     void *op = NULL;
-    leec_chall http = {.type = "http-01",
-                       .ident = "example.com",
-                       .token = TOKEN,
-                       .key_auth = KEYAUTH,
-                       .digest = TXT};
+    leec_challenge http = {.type = "http-01",
+                           .ident = "example.com",
+                           .token = TOKEN,
+                           .key_auth = KEYAUTH,
+                           .digest = TXT};
 
     /* A command the shell cannot find is an error, not a decline. */
     leec_solver *s = hook_solver(f, missing);
-    assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_true(
@@ -744,22 +743,22 @@ static void test_uacme_failures(void **state)
     assert_non_null(strstr(r.msg, want));
     assert_non_null(strstr(r.msg, "not found"));
     result_reset(&r);
-    s->ops->cleanup(s, op, false, done_cb, &r); /* failed: fails too */
+    Leec_solver_cleanup(s, op, false, done_cb, &r); /* failed: fails too */
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     result_reset(&r);
-    s->ops->destroy(s);
+    Leec_solver_free(s);
 
     /* done/failed exiting non-zero is reported. */
     char *hook = script(f, "picky.sh",
                         "[ \"$1\" = begin ] && exit 0\n"
                         "echo \"cannot undo $2\" >&2\nexit 4");
     s = hook_solver(f, hook);
-    assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_OK);
     result_reset(&r);
-    s->ops->cleanup(s, op, true, done_cb, &r);
+    Leec_solver_cleanup(s, op, true, done_cb, &r);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(r.msg, "exited with status 4: cannot undo http-01"));
@@ -769,13 +768,13 @@ static void test_uacme_failures(void **state)
     Leec_hook_solver_set_timeout_ms(s, 200);
     free(hook);
     hook = script(f, "picky.sh", "sleep 30");
-    assert_int_equal(s->ops->present(s, &http, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
     assert_int_equal(r.rc, LEEC_E_SOLVER);
     assert_non_null(strstr(r.msg, "timed out after 200 ms"));
     result_reset(&r);
-    s->ops->cleanup(s, op, false, NULL, NULL);
-    s->ops->destroy(s);
+    Leec_solver_cleanup(s, op, false, NULL, NULL);
+    Leec_solver_free(s);
     assert_clean(f);
     free(hook);
     free(want);
@@ -789,26 +788,26 @@ static void test_uacme_cancel(void **state)
     char *got = NULL;
     result r = {0};
     void *op = NULL;
-    leec_chall dns = {.type = "dns-01",
-                      .ident = "example.org",
-                      .token = TOKEN,
-                      .key_auth = KEYAUTH,
-                      .digest = TXT};
+    leec_challenge dns = {.type = "dns-01",
+                          .ident = "example.org",
+                          .token = TOKEN,
+                          .key_auth = KEYAUTH,
+                          .digest = TXT};
     leec_solver *s = hook_solver(f, hook);
 
-    assert_int_equal(s->ops->present(s, &dns, done_cb, &r, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(s, &dns, done_cb, &r, &op), LEEC_OK);
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
     /* Teardown while begin runs: begin is stopped, failed runs. */
     int64_t t0 = tu_now_ms();
-    s->ops->cleanup(s, op, false, NULL, NULL);
+    Leec_solver_cleanup(s, op, false, NULL, NULL);
     assert_true(tu_now_ms() - t0 < 3000);
     run_idle(f, 100);
     assert_int_equal(r.calls, 0);
     got = slurp(f, "args");
     assert_non_null(strstr(got, "LEEC_HOOK=1\n--- 5\n[failed]\n[dns-01]\n"
                                 "[example.org]\n"));
-    s->ops->destroy(s);
+    Leec_solver_free(s);
     assert_clean(f);
     free(got);
     free(hook);

@@ -232,7 +232,7 @@ static void test_creds_ok(void **state)
     assert_string_equal(Leec_ovh_cred(p, "application_secret"), SECRET);
     assert_string_equal(Leec_ovh_cred(p, "consumer_key"), CONSUMER);
     assert_string_equal(Leec_ovh_cred(p, "ca_bundle"), "/etc/ssl/certs/ca.pem");
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
 
     /* 0400 is fine too; ca_bundle is optional. */
     write_file(f, GOOD_CREDS, 0400);
@@ -240,7 +240,7 @@ static void test_creds_ok(void **state)
     assert_int_equal(err, LEEC_OK);
     assert_non_null(p);
     assert_null(Leec_ovh_cred(p, "ca_bundle"));
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     assert_no_secret(f);
 }
 
@@ -276,7 +276,7 @@ static void test_creds_mode(void **state)
     leec_dns_provider *p = Leec_ovh_new(f->ctx, f->file, &err);
     assert_non_null(p);
     assert_int_equal(err, LEEC_OK);
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
 }
 
 static void expect_refused(fixture *f, const char *text, const char *why)

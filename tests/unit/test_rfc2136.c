@@ -162,7 +162,7 @@ static void test_key_good(void **state)
         assert_int_equal(rc, LEEC_OK);
         assert_string_equal(p->ops->name, "rfc2136");
         assert_true(p->ops->needs_zone);
-        p->ops->destroy(p);
+        Leec_dns_provider_free(p);
     }
     /* The file is 0600: no warning about its mode. */
     assert_null(strstr(f->log, "chmod"));
@@ -178,7 +178,7 @@ static void test_key_mode_warning(void **state)
     leec_dns_provider *p = Leec_rfc2136_new(f->ctx, "127.0.0.1", path, &rc);
     assert_non_null(p); /* a warning, not a refusal */
     assert_non_null(strstr(f->log, "chmod 600"));
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     free(path);
     free(text);
 }
@@ -539,8 +539,8 @@ static void test_update_messages(void **state)
     leec_dns_provider *p = fake_provider(f, &fk, "hmac-sha256", SECRET256);
 
     /* add */
-    assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     assert_non_null(op);
     assert_false(r.called); /* never from inside add */
     run_until(f->ctx, &r, 5000);
@@ -552,7 +552,7 @@ static void test_update_messages(void **state)
 
     /* remove, asynchronously: the same record, class NONE, TTL 0 */
     memset(&r, 0, sizeof r);
-    p->ops->remove(p, op, done_cb, &r);
+    p->ops->remove(p->impl, op, done_cb, &r);
     run_until(f->ctx, &r, 5000);
     assert_true(r.called);
     assert_int_equal(r.rc, LEEC_OK);
@@ -561,11 +561,11 @@ static void test_update_messages(void **state)
     /* remove, synchronously (teardown) */
     memset(&r, 0, sizeof r);
     op = NULL;
-    assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f->ctx, &r, 5000);
     assert_int_equal(r.rc, LEEC_OK);
-    p->ops->remove(p, op, NULL, NULL);
+    p->ops->remove(p->impl, op, NULL, NULL);
     check_request(&fk, LDNS_RR_CLASS_NONE, 0, "hmac-sha256.");
     assert_int_equal(fk.count, 4);
 
@@ -574,9 +574,9 @@ static void test_update_messages(void **state)
     memset(&r, 0, sizeof r);
     result r2 = {0};
     op = NULL;
-    assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                     LEEC_OK);
-    p->ops->remove(p, op, done_cb, &r2);
+    assert_int_equal(p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
+    p->ops->remove(p->impl, op, done_cb, &r2);
     run_until(f->ctx, &r2, 5000);
     assert_true(r2.called);
     assert_int_equal(r2.rc, LEEC_OK);
@@ -585,13 +585,15 @@ static void test_update_messages(void **state)
 
     /* bad arguments */
     assert_int_equal(
-        p->ops->add(p, ZONE, "www.other.leec.", VALUE, done_cb, &r, &op),
-        LEEC_E_INVALID_ARG);
-    assert_int_equal(p->ops->add(p, ZONE, FQDN, "with space", done_cb, &r, &op),
-                     LEEC_E_INVALID_ARG);
-    assert_int_equal(p->ops->add(p, "test.leec", FQDN, VALUE, done_cb, &r, &op),
-                     LEEC_E_INVALID_ARG);
-    p->ops->destroy(p);
+        p->ops->add(p->impl, ZONE, "www.other.leec.", VALUE, done_cb, &r, &op),
+        LEEC_STATUS_FAILED);
+    assert_int_equal(
+        p->ops->add(p->impl, ZONE, FQDN, "with space", done_cb, &r, &op),
+        LEEC_STATUS_FAILED);
+    assert_int_equal(
+        p->ops->add(p->impl, "test.leec", FQDN, VALUE, done_cb, &r, &op),
+        LEEC_STATUS_FAILED);
+    Leec_dns_provider_free(p);
     fake_stop(&fk);
 }
 
@@ -611,14 +613,15 @@ static void test_update_sha512_sha1(void **state)
         fake_start(&fk, "leec-test.", cases[i].secret, cases[i].ldns_alg);
         leec_dns_provider *p =
             fake_provider(f, &fk, cases[i].alg, cases[i].secret);
-        assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                         LEEC_OK);
+        assert_int_equal(
+            p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+            LEEC_STATUS_PENDING);
         run_until(f->ctx, &r, 5000);
         assert_int_equal(r.rc, LEEC_OK);
         check_request(&fk, LDNS_RR_CLASS_IN, 60, cases[i].ldns_alg);
-        p->ops->remove(p, op, NULL, NULL);
+        p->ops->remove(p->impl, op, NULL, NULL);
         check_request(&fk, LDNS_RR_CLASS_NONE, 0, cases[i].ldns_alg);
-        p->ops->destroy(p);
+        Leec_dns_provider_free(p);
         fake_stop(&fk);
     }
 }
@@ -646,8 +649,9 @@ static void test_bad_answers(void **state)
         result r = {0};
         void *op = NULL;
         atomic_store(&fk.mode, cases[i].mode);
-        assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                         LEEC_OK);
+        assert_int_equal(
+            p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+            LEEC_STATUS_PENDING);
         run_until(f->ctx, &r, 5000);
         assert_true(r.called);
         assert_int_equal(r.rc, cases[i].rc);
@@ -655,24 +659,24 @@ static void test_bad_answers(void **state)
             fprintf(stderr, "msg: %s\n", r.msg);
         assert_non_null(strstr(r.msg, cases[i].expect));
         /* cleanup still happens after a failed add (sync: bounded) */
-        p->ops->remove(p, op, NULL, NULL);
+        p->ops->remove(p->impl, op, NULL, NULL);
     }
     /* no answer at all: the teardown path gives up within its bound */
     atomic_store(&fk.mode, FAKE_OK);
     void *op = NULL;
     result r = {0};
-    assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                     LEEC_OK);
+    assert_int_equal(p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+                     LEEC_STATUS_PENDING);
     run_until(f->ctx, &r, 5000);
     assert_int_equal(r.rc, LEEC_OK);
     atomic_store(&fk.mode, FAKE_SILENT);
     int64_t t0 = mono_ms();
     f->loglen = 0;
     f->log[0] = '\0';
-    p->ops->remove(p, op, NULL, NULL);
+    p->ops->remove(p->impl, op, NULL, NULL);
     assert_true(mono_ms() - t0 < 4500);
     assert_non_null(strstr(f->log, "could not remove TXT"));
-    p->ops->destroy(p);
+    Leec_dns_provider_free(p);
     fake_stop(&fk);
 }
 
@@ -946,13 +950,14 @@ static void test_named_round_trip(void **state)
         result r0 = {0};
         void *op0 = NULL;
         assert_int_equal(
-            p->ops->add(p, ZONE, FQDN, "other-value", done_cb, &r0, &op0),
-            LEEC_OK);
+            p->ops->add(p->impl, ZONE, FQDN, "other-value", done_cb, &r0, &op0),
+            LEEC_STATUS_PENDING);
         run_until(f->ctx, &r0, 10000);
         assert_int_equal(r0.rc, LEEC_OK);
 
-        assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                         LEEC_OK);
+        assert_int_equal(
+            p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+            LEEC_STATUS_PENDING);
         run_until(f->ctx, &r, 10000);
         assert_true(r.called);
         if (r.rc != LEEC_OK)
@@ -965,20 +970,20 @@ static void test_named_round_trip(void **state)
         /* removal: async for the first key, sync (teardown) otherwise */
         if (i == 0) {
             memset(&r, 0, sizeof r);
-            p->ops->remove(p, op, done_cb, &r);
+            p->ops->remove(p->impl, op, done_cb, &r);
             run_until(f->ctx, &r, 10000);
             assert_true(r.called);
             assert_int_equal(r.rc, LEEC_OK);
         } else {
-            p->ops->remove(p, op, NULL, NULL);
+            p->ops->remove(p->impl, op, NULL, NULL);
         }
         assert_true(query_txt(np->port, FQDN, txt, sizeof txt));
         assert_null(strstr(txt, VALUE));
         assert_non_null(strstr(txt, "\"other-value\""));
-        p->ops->remove(p, op0, NULL, NULL);
+        p->ops->remove(p->impl, op0, NULL, NULL);
         assert_true(query_txt(np->port, FQDN, txt, sizeof txt));
         assert_string_equal(txt, "");
-        p->ops->destroy(p);
+        Leec_dns_provider_free(p);
     }
 
     /* the right key name with a wrong secret: BADSIG, and no record */
@@ -989,8 +994,9 @@ static void test_named_round_trip(void **state)
         leec_dns_provider *p = named_provider(f, np, "wrong.conf");
         result r = {0};
         void *op = NULL;
-        assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                         LEEC_OK);
+        assert_int_equal(
+            p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+            LEEC_STATUS_PENDING);
         run_until(f->ctx, &r, 10000);
         assert_true(r.called);
         assert_int_equal(r.rc, LEEC_E_SOLVER);
@@ -999,8 +1005,8 @@ static void test_named_round_trip(void **state)
         assert_non_null(strstr(r.msg, "rejected the TSIG signature"));
         assert_true(query_txt(np->port, FQDN, txt, sizeof txt));
         assert_string_equal(txt, "");
-        p->ops->remove(p, op, NULL, NULL);
-        p->ops->destroy(p);
+        p->ops->remove(p->impl, op, NULL, NULL);
+        Leec_dns_provider_free(p);
     }
     /* a key named differently: BADKEY */
     {
@@ -1010,30 +1016,31 @@ static void test_named_round_trip(void **state)
         leec_dns_provider *p = named_provider(f, np, "nobody.conf");
         result r = {0};
         void *op = NULL;
-        assert_int_equal(p->ops->add(p, ZONE, FQDN, VALUE, done_cb, &r, &op),
-                         LEEC_OK);
+        assert_int_equal(
+            p->ops->add(p->impl, ZONE, FQDN, VALUE, done_cb, &r, &op),
+            LEEC_STATUS_PENDING);
         run_until(f->ctx, &r, 10000);
         assert_int_equal(r.rc, LEEC_E_SOLVER);
         fprintf(stderr, "unknown key: %s\n", r.msg);
         assert_non_null(strstr(r.msg, "BADKEY"));
-        p->ops->remove(p, op, NULL, NULL);
-        p->ops->destroy(p);
+        p->ops->remove(p->impl, op, NULL, NULL);
+        Leec_dns_provider_free(p);
     }
     /* a zone the server does not serve: NOTAUTH */
     {
         leec_dns_provider *p = named_provider(f, np, "k256.conf");
         result r = {0};
         void *op = NULL;
-        assert_int_equal(p->ops->add(p, "other.leec.",
+        assert_int_equal(p->ops->add(p->impl, "other.leec.",
                                      "_acme-challenge.other.leec.", VALUE,
                                      done_cb, &r, &op),
-                         LEEC_OK);
+                         LEEC_STATUS_PENDING);
         run_until(f->ctx, &r, 10000);
         assert_int_equal(r.rc, LEEC_E_SOLVER);
         fprintf(stderr, "other zone: %s\n", r.msg);
         assert_non_null(strstr(r.msg, "refused the update"));
-        p->ops->remove(p, op, NULL, NULL);
-        p->ops->destroy(p);
+        p->ops->remove(p->impl, op, NULL, NULL);
+        Leec_dns_provider_free(p);
     }
     named_stop(np);
 }

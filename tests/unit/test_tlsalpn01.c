@@ -105,7 +105,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (f->s)
-        f->s->ops->destroy(f->s);
+        Leec_solver_free(f->s);
     leec_ctx_free(f->ctx);
     free(f);
     return 0;
@@ -126,7 +126,7 @@ static void turn(fixture *f, int fd, short events, int ms)
 static void *present(fixture *f, const char *ident, const char *key_auth,
                      const char *digest)
 {
-    leec_chall ch = {
+    leec_challenge ch = {
         .type = "tls-alpn-01",
         .ident = ident,
         .token = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA",
@@ -136,7 +136,7 @@ static void *present(fixture *f, const char *ident, const char *key_auth,
     void *op = NULL;
     int before = f->dones;
 
-    assert_int_equal(f->s->ops->present(f->s, &ch, on_done, f, &op), LEEC_OK);
+    assert_int_equal(Leec_solver_present(f->s, &ch, on_done, f, &op), LEEC_OK);
     assert_non_null(op);
     /* Ready at once: done ran before present returned. */
     assert_int_equal(f->dones, before + 1);
@@ -147,7 +147,7 @@ static void *present(fixture *f, const char *ident, const char *key_auth,
 static void cleanup(fixture *f, void *op)
 {
     int before = f->dones;
-    f->s->ops->cleanup(f->s, op, true, on_done, f);
+    Leec_solver_cleanup(f->s, op, true, on_done, f);
     assert_int_equal(f->dones, before + 1);
 }
 
@@ -512,22 +512,23 @@ static void test_refused_challenges(void **state)
 {
     fixture *f = *state;
     void *op = NULL;
-    leec_chall wild = {.type = "tls-alpn-01",
-                       .ident = IDENT,
-                       .wildcard = true,
-                       .key_auth = KEYAUTH};
-    leec_chall http = {.type = "http-01", .ident = IDENT, .key_auth = KEYAUTH};
-    leec_chall bad = {
+    leec_challenge wild = {.type = "tls-alpn-01",
+                           .ident = IDENT,
+                           .wildcard = true,
+                           .key_auth = KEYAUTH};
+    leec_challenge http = {
+        .type = "http-01", .ident = IDENT, .key_auth = KEYAUTH};
+    leec_challenge bad = {
         .type = "tls-alpn-01", .ident = "a b\n.test", .key_auth = KEYAUTH};
-    leec_chall nokey = {.type = "tls-alpn-01", .ident = IDENT};
+    leec_challenge nokey = {.type = "tls-alpn-01", .ident = IDENT};
 
-    assert_int_not_equal(f->s->ops->present(f->s, &wild, on_done, f, &op),
+    assert_int_not_equal(Leec_solver_present(f->s, &wild, on_done, f, &op),
                          LEEC_OK);
-    assert_int_not_equal(f->s->ops->present(f->s, &http, on_done, f, &op),
+    assert_int_not_equal(Leec_solver_present(f->s, &http, on_done, f, &op),
                          LEEC_OK);
-    assert_int_not_equal(f->s->ops->present(f->s, &bad, on_done, f, &op),
+    assert_int_not_equal(Leec_solver_present(f->s, &bad, on_done, f, &op),
                          LEEC_OK);
-    assert_int_not_equal(f->s->ops->present(f->s, &nokey, on_done, f, &op),
+    assert_int_not_equal(Leec_solver_present(f->s, &nokey, on_done, f, &op),
                          LEEC_OK);
     assert_int_equal(f->dones, 0);
     assert_string_equal(f->s->ops->type, "tls-alpn-01");
@@ -588,7 +589,7 @@ static void test_connection_limit(void **state)
     assert_int_equal(Leec_tlsalpn01_solver_connections(f->s), 64);
     assert_int_equal(closed, 6);
 
-    f->s->ops->destroy(f->s);
+    Leec_solver_free(f->s);
     f->s = NULL;
     for (size_t i = 0; i < 70; i++) {
         struct pollfd p = {.fd = fds[i], .events = POLLIN};
