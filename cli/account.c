@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "issue.h"
+#include "ca.h"
 
 /* One help line a line, as printed. */
 /* clang-format off */
@@ -25,16 +25,16 @@ static const char account_usage[] =
     "      --eab-kid KID        External Account Binding key id\n"
     "                           (register)\n"
     "      --eab-hmac-key KEY   its MAC key, base64url\n"
-    ISSUE_USAGE_EAB_KEY_FILE
+    CA_USAGE_EAB_KEY_FILE
     "      --key-type TYPE      key type of a new account key: ec256\n"
     "                           (default), ec384, rsa2048, rsa3072,\n"
     "                           rsa4096\n"
     "      --agree-tos          agree to the CA's terms of service\n"
     "                           (register)\n"
-    ISSUE_USAGE_SERVER
-    ISSUE_USAGE_DIR
+    CA_USAGE_SERVER
+    CA_USAGE_DIR
     "      --json               print the account as JSON\n"
-    ISSUE_USAGE_VERBOSE;
+    CA_USAGE_VERBOSE;
 /* clang-format on */
 
 enum {
@@ -49,10 +49,10 @@ static const struct option long_opts[] = {
     {"email", required_argument, NULL, OPT_EMAIL},
     {"eab-kid", required_argument, NULL, OPT_EAB_KID},
     {"eab-hmac-key", required_argument, NULL, OPT_EAB_HMAC_KEY},
-    ISSUE_EAB_KEY_FILE_OPTION,
+    CA_EAB_KEY_FILE_OPTION,
     {"key-type", required_argument, NULL, OPT_KEY_TYPE},
     {"json", no_argument, NULL, OPT_JSON},
-    ISSUE_CA_OPTIONS,
+    CA_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -69,7 +69,7 @@ static const struct {
 };
 
 typedef struct account_args {
-    issue_opts *o;
+    ca_opts *o;
     const char *action;
     leec_account_op op;
     bool key_type_set;
@@ -80,7 +80,7 @@ typedef struct account_args {
 static int take(void *ud, int c, const char *arg)
 {
     account_args *a = ud;
-    issue_opts *o = a->o;
+    ca_opts *o = a->o;
     switch (c) {
     case OPT_EMAIL:
         o->email = arg;
@@ -104,7 +104,7 @@ static int take(void *ud, int c, const char *arg)
         o->json = true;
         return 0;
     default:
-        return issue_ca_option(c, arg, o);
+        return ca_option(c, arg, o);
     }
 }
 
@@ -148,7 +148,7 @@ static int parse(int argc, char **argv, account_args *a)
 }
 
 typedef struct account_result {
-    issue_op op;     /* first: the callback's ud is both */
+    ca_op op;        /* first: the callback's ud is both */
     json_t *account; /* url, status, contact, orders, created */
 } account_result;
 
@@ -156,7 +156,7 @@ static void on_done(void *ud, leec_code rc, const leec_account_info *info,
                     const leec_problem *p)
 {
     account_result *r = ud;
-    issue_op_done(&r->op, rc, p);
+    ca_op_done(&r->op, rc, p);
     if (!info)
         return;
     json_t *o = json_object();
@@ -222,24 +222,24 @@ static void print_account(const account_args *a, json_t *acc)
 
 int cmd_account(int argc, char **argv)
 {
-    issue_opts o;
+    ca_opts o;
     account_args a = {.o = &o};
     account_result res = {.op = {.head = "account ", .sep = " failed: "}};
     leec_ctx *ctx = NULL;
     int status;
-    issue_opts_init(&o);
+    ca_opts_init(&o);
 
     if ((status = parse(argc, argv, &a)) != 0) {
         status = status < 0 ? 0 : status;
         goto out;
     }
     res.op.what = a.action;
-    if (!(ctx = issue_ctx_new(&o, cli_log, NULL, &status)))
+    if (!(ctx = ca_ctx_new(&o, cli_log, NULL, &status)))
         goto out;
     status = 1;
     if (a.key_type_set)
         leec_ctx_set_account_key_type(ctx, o.key_type);
-    if (issue_open_store(ctx, &o) != 0)
+    if (ca_open_store(ctx, &o) != 0)
         goto out;
     const char *arg = NULL;
     if (a.op == LEEC_ACCOUNT_OP_UPDATE_CONTACT)
@@ -255,11 +255,11 @@ int cmd_account(int argc, char **argv)
         goto out;
     }
     if (rc != LEEC_OK) {
-        issue_op_failure(&res.op, rc);
+        ca_op_failure(&res.op, rc);
         status = rc == LEEC_E_INVALID_ARG ? EXIT_USAGE : 1;
         goto out;
     }
-    if (issue_op_run(ctx, &res.op) != 0)
+    if (ca_op_run(ctx, &res.op) != 0)
         goto out;
     if (o.json) {
         json_t *j = json_pack("{s:s, s:b}", "action", a.action, "ok",
@@ -278,7 +278,7 @@ int cmd_account(int argc, char **argv)
         }
     }
     if (res.op.rc != LEEC_OK) {
-        issue_op_failure(&res.op, res.op.rc);
+        ca_op_failure(&res.op, res.op.rc);
         goto out;
     }
     if (!o.json && res.account)
@@ -286,7 +286,7 @@ int cmd_account(int argc, char **argv)
     status = 0;
 out:
     json_decref(res.account);
-    issue_op_clear(&res.op);
+    ca_op_clear(&res.op);
     leec_ctx_free(ctx);
     free(o.dir);
     return status;

@@ -8,22 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agents.h"
 #include "batch.h"
 #include "batchfile.h"
 #include "lifecycle.h"
+#include "progress.h"
 
 #define DRAW_INTERVAL 0.125 /* s: at most 8 redraws a second */
 #define POLL_MAX_MS   250   /* so that a signal is noticed promptly */
-
-void batch_clock(time_t t, char *buf, size_t len)
-{
-    struct tm tm, today;
-    time_t now = time(NULL);
-    localtime_r(&t, &tm);
-    localtime_r(&now, &today);
-    bool same_day = tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday;
-    strftime(buf, len, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 /* Which name of a line the library refuses (for the message). */
 static const char *bad_name(leec_ctx *ctx, const char *const *names, size_t n)
@@ -67,7 +59,7 @@ static int add_cert(void *ud, unsigned line, const char *const *w, size_t nt)
             batch_line_error(b->file, line, leec_strerror(rc), NULL, NULL);
         return rc == LEEC_E_NOMEM ? 1 : EXIT_USAGE;
     }
-    if (issue_agent_setup(a, b->o) != 0)
+    if (agents_setup(a, b->o) != 0)
         return 1;
     batch_cert *c = &b->certs[b->n++];
     memset(c, 0, sizeof *c);
@@ -99,7 +91,7 @@ static void on_state(void *ud, leec_agent *agent, leec_agent_state from,
 {
     batch_cert *c = ud;
     if (from == LEEC_ST_QUEUED && to != LEEC_ST_QUEUED)
-        c->t_start = issue_now_s(); /* its own time starts with its order */
+        c->t_start = cli_now_s(); /* its own time starts with its order */
 }
 
 /* Records only: output happens in the loop, agents are freed with ctx. */
@@ -110,7 +102,7 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     if (c->outcome != LEEC_OUTCOME_NONE)
         return;
     c->outcome = outcome == LEEC_OUTCOME_NONE ? LEEC_OUTCOME_FAILED : outcome;
-    c->t_done = issue_now_s();
+    c->t_done = cli_now_s();
     b->done_order[b->ndone++] = (size_t)(c - b->certs);
     if (c->outcome == LEEC_OUTCOME_ISSUED)
         b->issued++;
@@ -143,14 +135,15 @@ static json_t *names_json(const leec_agent *a)
 /* Output for the certificates finished since the last call. */
 static void report_done(batch *b)
 {
-    const issue_opts *o = b->o;
+    const ca_opts *o = b->o;
     leec_store *store = leec_ctx_get_store(b->ctx);
     while (b->nreported < b->ndone) {
         batch_cert *c = &b->certs[b->done_order[b->nreported++]];
         const char *name = leec_agent_cert_name(c->agent);
         if (o->json) {
-            json_t *j = issue_result_json(c->agent, store, names_json(c->agent),
-                                          -1, c->t_done - c->t_start);
+            json_t *j =
+                agents_result_json(c->agent, store, names_json(c->agent), -1,
+                                   c->t_done - c->t_start);
             char *s =
                 j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
             if (s) {
@@ -162,7 +155,7 @@ static void report_done(batch *b)
             json_decref(j);
         }
         if (c->outcome == LEEC_OUTCOME_FAILED) {
-            char *text = issue_failure_text(c->agent);
+            char *text = agents_failure_text(c->agent);
             if (b->pv)
                 progress_clear(b->pv);
             fprintf(stderr, "leec: %s failed: %s\n", name,
@@ -170,7 +163,7 @@ static void report_done(batch *b)
             free(text);
         } else if (!o->quiet && !b->pv) {
             fprintf(stderr, "leec: %s %s\n", name,
-                    issue_outcome_name(c->outcome));
+                    agents_outcome_name(c->outcome));
         }
     }
 }
@@ -189,11 +182,12 @@ static void summary(const batch *b, double elapsed)
         const batch_cert *c = &b->certs[i];
         const char *name = leec_agent_cert_name(c->agent);
         char *detail = c->outcome == LEEC_OUTCOME_FAILED
-                           ? issue_failure_text(c->agent)
+                           ? agents_failure_text(c->agent)
                            : leec_store_live_path(store, name);
         printf("%-*s  %-7s  %s\n", w, name,
-               c->outcome == LEEC_OUTCOME_NONE ? "-"
-                                               : issue_outcome_name(c->outcome),
+               c->outcome == LEEC_OUTCOME_NONE
+                   ? "-"
+                   : agents_outcome_name(c->outcome),
                detail ? detail : "");
         free(detail);
     }
@@ -213,7 +207,7 @@ static leec_code run(batch *b)
     leec_code rc = LEEC_OK;
     double next_draw = 0;
     int running = 1;
-    while (!issue_stop_signal) {
+    while (!ca_stop_signal) {
         if ((rc = leec_ctx_perform(b->ctx, &running)) != LEEC_OK)
             break;
         report_done(b);
@@ -223,7 +217,7 @@ static leec_code run(batch *b)
             break;
         int timeout = POLL_MAX_MS;
         if (b->pv) {
-            double now = issue_now_s();
+            double now = cli_now_s();
             if (now >= next_draw) {
                 progress_draw(b->pv, b, now);
                 next_draw = now + DRAW_INTERVAL;
@@ -238,24 +232,24 @@ static leec_code run(batch *b)
     return rc;
 }
 
-int issue_batch(const issue_opts *o)
+int batch_issue(const ca_opts *o)
 {
     batch bt;
     batch *b = &bt;
     memset(b, 0, sizeof *b);
     b->o = o;
     b->file = strcmp(o->batch, "-") == 0 ? "stdin" : o->batch;
-    b->t0 = issue_now_s();
+    b->t0 = cli_now_s();
     int status = 1;
     lc_hooks hooks;
-    lc_hooks_init(&hooks, NULL, issue_opts_of, (void *)o);
-    if (!(b->ctx = issue_ctx_new(o, batch_log, b, &status)))
+    lc_hooks_init(&hooks, NULL, agents_opts_of, (void *)o);
+    if (!(b->ctx = ca_ctx_new(o, batch_log, b, &status)))
         return status;
     /* Every line is checked before anything is written or sent. */
     if ((status = read_batch(b)) != 0)
         goto out;
     status = 1;
-    if (issue_open_store(b->ctx, o) != 0)
+    if (ca_open_store(b->ctx, o) != 0)
         goto out;
     if (!(b->done_order = calloc(b->n, sizeof *b->done_order))) {
         fputs("leec: out of memory\n", stderr);
@@ -268,16 +262,17 @@ int issue_batch(const issue_opts *o)
     }
     for (size_t i = 0; i < b->n; i++)
         agents[i] = b->certs[i].agent;
-    int lst = issue_listen(b->ctx, o, agents, b->n);
+    int lst = agents_listen(b->ctx, o, agents, b->n);
     free(agents);
     if (lst != 0)
         goto out;
-    lc_hooks_init(&hooks, leec_ctx_get_store(b->ctx), issue_opts_of, (void *)o);
+    lc_hooks_init(&hooks, leec_ctx_get_store(b->ctx), agents_opts_of,
+                  (void *)o);
     leec_ctx_set_hook_fn(b->ctx, lc_hook_fn, &hooks);
     if (isatty(STDERR_FILENO) && !o->quiet && !o->json)
         b->pv = progress_new(STDERR_FILENO);
-    issue_signals();
-    double t = issue_now_s();
+    ca_signals();
+    double t = cli_now_s();
     for (size_t i = 0; i < b->n; i++) {
         batch_cert *c = &b->certs[i];
         c->b = b;
@@ -293,11 +288,11 @@ int issue_batch(const issue_opts *o)
     leec_code rc = run(b);
     progress_free(b->pv);
     b->pv = NULL;
-    if ((status = issue_run_status(rc)) != 0)
+    if ((status = ca_run_status(rc)) != 0)
         goto out;
     report_done(b);
     if (!o->json && !o->quiet)
-        summary(b, issue_now_s() - b->t0);
+        summary(b, cli_now_s() - b->t0);
     status = b->failed == 0 && b->ndone == b->n ? 0 : 1;
 out:
     progress_free(b->pv);

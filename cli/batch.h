@@ -1,14 +1,15 @@
-/* leec issue --batch: what batch.c shares with the terminal view. */
+/* leec issue --batch: the run's state, which the terminal view
+ * (progress.c) reads, and the run itself. */
 #ifndef LEEC_CLI_BATCH_H
 #define LEEC_CLI_BATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "issue.h"
+#include "ca.h"
 
 typedef struct batch batch;
-typedef struct progress progress;
+typedef struct progress progress; /* progress.h */
 
 typedef struct batch_cert {
     batch *b;          /* back pointer for the callbacks */
@@ -20,7 +21,7 @@ typedef struct batch_cert {
 } batch_cert;
 
 struct batch {
-    const issue_opts *o;
+    const ca_opts *o;
     const char *file; /* for messages: FILE or "stdin" */
     leec_ctx *ctx;
     batch_cert *certs; /* in FILE order */
@@ -32,20 +33,7 @@ struct batch {
     progress *pv; /* the live view, or NULL */
 };
 
-/* The live view on a terminal (progress.c). */
-
-/* A view drawn on fd, or NULL when out of memory. */
-progress *progress_new(int fd);
-/* Erases the view and frees it. */
-void progress_free(progress *p);
-/* Erases the view (before other output to the terminal); the next
- * progress_draw brings it back. */
-void progress_clear(progress *p);
-/* Redraws the view from the batch's state at monotonic time now. */
-void progress_draw(progress *p, const batch *b, double now);
-
-/* "HH:MM:SS", local time ("YYYY-MM-DD HH:MM:SS" on another day). buf:
- * at least 24 bytes. */
-void batch_clock(time_t t, char *buf, size_t len);
+/* leec issue --batch FILE (o->batch): the whole run, its status. */
+int batch_issue(const ca_opts *o);
 
 #endif

@@ -1,28 +1,26 @@
 #define _GNU_SOURCE
 /* What every command that talks to the CA shares (issue, renew, account,
- * revoke, ca-cert): the common options, the context made from them, the
+ * revoke): the common options, the context made from them, the
  * signals that stop a run, the event loop, and a context-level operation
- * (revocation, account operation) run until its callback fires. Declared
- * in issue.h, where the options are. */
+ * (revocation, account operation) run until its callback fires. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "issue.h"
+#include "ca.h"
 
 #define ORDERS_WINDOW_S (3u * 3600u)       /* --budget-orders: per 3 hours */
 #define DOMAIN_WINDOW_S (7u * 24u * 3600u) /* --budget-domain: per 7 days */
 
-volatile sig_atomic_t issue_stop_signal;
+volatile sig_atomic_t ca_stop_signal;
 
 static void on_signal(int sig)
 {
-    issue_stop_signal = sig;
+    ca_stop_signal = sig;
 }
 
-void issue_signals(void)
+void ca_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -31,11 +29,11 @@ void issue_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-leec_code issue_run(leec_ctx *ctx)
+leec_code ca_run(leec_ctx *ctx)
 {
     leec_code rc = LEEC_OK;
     int running = 1;
-    while (!issue_stop_signal) {
+    while (!ca_stop_signal) {
         if ((rc = leec_ctx_perform(ctx, &running)) != LEEC_OK || !running)
             break;
         /* Bounded wait so a signal is noticed promptly. */
@@ -45,12 +43,12 @@ leec_code issue_run(leec_ctx *ctx)
     return rc;
 }
 
-int issue_run_status(leec_code rc)
+int ca_run_status(leec_code rc)
 {
-    if (issue_stop_signal) {
+    if (ca_stop_signal) {
         /* Freeing the context undoes every solver's side effect. */
         fprintf(stderr, "leec: interrupted; challenge files removed\n");
-        return 128 + issue_stop_signal;
+        return 128 + ca_stop_signal;
     }
     if (rc != LEEC_OK) {
         fprintf(stderr, "leec: event loop: %s\n", leec_strerror(rc));
@@ -59,22 +57,15 @@ int issue_run_status(leec_code rc)
     return 0;
 }
 
-double issue_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void issue_opts_init(issue_opts *o)
+void ca_opts_init(ca_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->max_parallel = 10;
     o->dns_propagation = -1;
-    o->waits = ISSUE_WAITS(ISSUE_MAX_WAIT_S);
+    o->waits = CA_WAITS(CA_MAX_WAIT_S);
 }
 
-int issue_wait_option(int c, const char *arg, issue_waits *w)
+int ca_wait_option(int c, const char *arg, ca_waits *w)
 {
     const char *opt = c == OPT_WAIT_MAX     ? "--max-wait"
                       : c == OPT_WAIT_ORDER ? "--order-timeout"
@@ -99,7 +90,7 @@ int issue_wait_option(int c, const char *arg, issue_waits *w)
     return 0;
 }
 
-int issue_ca_option(int c, const char *arg, issue_opts *o)
+int ca_option(int c, const char *arg, ca_opts *o)
 {
     switch (c) {
     case OPT_CA_SERVER:
@@ -123,12 +114,12 @@ int issue_ca_option(int c, const char *arg, issue_opts *o)
         o->quiet = true;
         return 0;
     default:
-        return issue_wait_option(c, arg, &o->waits);
+        return ca_wait_option(c, arg, &o->waits);
     }
 }
 
-leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
-                        int *status)
+leec_ctx *ca_ctx_new(const ca_opts *o, leec_log_fn log, void *logud,
+                     int *status)
 {
     leec_code rc;
     leec_ctx *ctx = leec_ctx_new();
@@ -208,7 +199,7 @@ fail:
     return NULL;
 }
 
-int issue_open_store(leec_ctx *ctx, const issue_opts *o)
+int ca_open_store(leec_ctx *ctx, const ca_opts *o)
 {
     leec_store *store = cli_store_open(o->dir);
     if (!store)
@@ -217,9 +208,9 @@ int issue_open_store(leec_ctx *ctx, const issue_opts *o)
     return 0;
 }
 
-void issue_op_done(void *ud, leec_code rc, const leec_problem *p)
+void ca_op_done(void *ud, leec_code rc, const leec_problem *p)
 {
-    issue_op *op = ud;
+    ca_op *op = ud;
     op->finished = true;
     op->rc = rc;
     if (!p)
@@ -231,7 +222,7 @@ void issue_op_done(void *ud, leec_code rc, const leec_problem *p)
         op->problem_detail = strdup(p->detail);
 }
 
-void issue_op_failure(const issue_op *op, leec_code rc)
+void ca_op_failure(const ca_op *op, leec_code rc)
 {
     fprintf(stderr, "leec: %s", op->head);
     cli_put_safe(op->what);
@@ -248,18 +239,18 @@ void issue_op_failure(const issue_op *op, leec_code rc)
     fputc('\n', stderr);
 }
 
-int issue_op_run(leec_ctx *ctx, issue_op *op)
+int ca_op_run(leec_ctx *ctx, ca_op *op)
 {
-    /* The library's loop, not issue_run: these short operations catch no
+    /* The library's loop, not ca_run: these short operations catch no
      * stop signal (SIGINT ends them, as it always did). */
     leec_code rc = leec_ctx_run(ctx);
     if (op->finished)
         return 0;
-    issue_op_failure(op, rc != LEEC_OK ? rc : LEEC_E_STATE);
+    ca_op_failure(op, rc != LEEC_OK ? rc : LEEC_E_STATE);
     return 1;
 }
 
-void issue_op_clear(issue_op *op)
+void ca_op_clear(ca_op *op)
 {
     json_decref(op->problem);
     free(op->problem_type);

@@ -89,6 +89,9 @@ void cli_print_json(json_t *v);
 /* The problem document as JSON (NULL for NULL). */
 json_t *cli_problem_json(const leec_problem *p);
 
+/* Monotonic seconds. */
+double cli_now_s(void);
+
 /* "YYYY-MM-DDTHH:MM:SSZ" into buf. */
 void cli_iso_time(time_t t, char *buf, size_t len);
 

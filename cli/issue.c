@@ -1,14 +1,16 @@
 #define _GNU_SOURCE
 /* leec issue: obtain one certificate through one agent, or many with
  * --batch (batch.c). What every command talking to the CA shares (its
- * options, the context, the loop) is in ca.c. */
+ * options, the context, the loop) is in ca.c; how an agent is set up from
+ * the options and its result told, in agents.c. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "issue.h"
+#include "agents.h"
+#include "batch.h"
 #include "lifecycle.h"
 
 /* One help line a line, as printed. */
@@ -21,7 +23,7 @@ static const char issue_usage[] =
     "      --batch FILE         many certificates in one run, one per line\n"
     "                           of FILE ('-': stdin): CERT-NAME NAME [NAME...]\n"
     "                           ('#' starts a comment); not with -d\n"
-    ISSUE_USAGE_SERVER
+    CA_USAGE_SERVER
     "      --http-port [ADDR:]PORT  answer http-01 with the built-in server\n"
     "      --webroot DIR        answer http-01 with files under DIR\n"
     "      --tls-port [ADDR:]PORT  answer tls-alpn-01 with the built-in\n"
@@ -45,11 +47,11 @@ static const char issue_usage[] =
     "      --eab-kid KID        External Account Binding key id (CAs\n"
     "                           such as ZeroSSL need one for a new account)\n"
     "      --eab-hmac-key KEY   its MAC key, base64url\n"
-    ISSUE_USAGE_EAB_KEY_FILE
+    CA_USAGE_EAB_KEY_FILE
     "      --agree-tos          agree to the CA's terms of service\n"
     "      --throwaway-account  use a fresh account for this run only\n"
     "      --force              order even if the certificate is fresh\n"
-    ISSUE_USAGE_DIR
+    CA_USAGE_DIR
     "      --max-parallel N     at most N orders in flight (default 10;\n"
     "                           0: no limit)\n"
     "      --rate-limit N       at most N requests per second to the CA\n"
@@ -69,7 +71,7 @@ static const char issue_usage[] =
     "      --deploy-hook CMD    run CMD for each certificate installed, with\n"
     "                           LEEC_CERT_NAME, LEEC_LIVE_DIR, LEEC_DOMAINS;\n"
     "                           the certificate's options are kept for renew\n"
-    ISSUE_USAGE_VERBOSE
+    CA_USAGE_VERBOSE
     "      --json               print the result as JSON (--batch: one\n"
     "                           line per certificate as it finishes)\n";
 /* clang-format on */
@@ -138,22 +140,22 @@ static const struct option long_opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"eab-kid", required_argument, NULL, OPT_EAB_KID},
     {"eab-hmac-key", required_argument, NULL, OPT_EAB_HMAC_KEY},
-    ISSUE_EAB_KEY_FILE_OPTION,
+    CA_EAB_KEY_FILE_OPTION,
     {"reuse-key", no_argument, NULL, OPT_REUSE_KEY},
     {"pre-hook", required_argument, NULL, OPT_PRE_HOOK},
     {"post-hook", required_argument, NULL, OPT_POST_HOOK},
     {"deploy-hook", required_argument, NULL, OPT_DEPLOY_HOOK},
-    ISSUE_CA_OPTIONS,
-    ISSUE_WAIT_OPTIONS,
+    CA_OPTIONS,
+    CA_WAIT_OPTIONS,
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/* One of issue's own options into the issue_opts ud (as cli_cmd's take). */
+/* One of issue's own options into the ca_opts ud (as cli_cmd's take). */
 static int take(void *ud, int c, const char *arg)
 {
-    issue_opts *o = ud;
+    ca_opts *o = ud;
     switch (c) {
     case 'd': {
         const char **v = realloc(o->names, (o->nnames + 1) * sizeof *v);
@@ -287,7 +289,7 @@ static int take(void *ud, int c, const char *arg)
         o->deploy_hook = arg;
         break;
     default:
-        return issue_ca_option(c, arg, o);
+        return ca_option(c, arg, o);
     }
     return 0;
 }
@@ -296,11 +298,11 @@ static const cli_cmd issue_cmd = {.shortopts = "d:vqh",
                                   .longopts = long_opts,
                                   .take = take,
                                   .usage = issue_usage,
-                                  .usage_more = ISSUE_USAGE_WAITS(60),
+                                  .usage_more = CA_USAGE_WAITS(60),
                                   .usage_on_error = true};
 
 /* 0, -1 after --help, or a status after a message. */
-static int parse(int argc, char **argv, issue_opts *o)
+static int parse(int argc, char **argv, ca_opts *o)
 {
     int r = cli_getopt(&issue_cmd, argc, argv, o);
     if (r != 0)
@@ -356,155 +358,7 @@ static int parse(int argc, char **argv, issue_opts *o)
     return cli_state_dir(&o->dir) ? 0 : EXIT_USAGE;
 }
 
-char *issue_settings_text(const issue_opts *o)
-{
-    json_t *j = lc_settings_json(o);
-    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(j);
-    return text;
-}
-
-int issue_agent_setup(leec_agent *agent, const issue_opts *o)
-{
-    leec_code rc = leec_agent_set_key_type(agent, o->key_type);
-    leec_agent_set_force(agent, o->force);
-    leec_agent_set_reuse_key(agent, o->reuse_key);
-    if (rc == LEEC_OK && o->webroot &&
-        (rc = leec_agent_set_webroot(agent, o->webroot)) != LEEC_OK &&
-        rc != LEEC_E_NOMEM) {
-        /* Said once, of the option: nothing has been ordered. */
-        fputs("leec: --webroot ", stderr);
-        cli_put_safe(o->webroot);
-        fprintf(stderr, ": %s\n",
-                rc == LEEC_E_NOT_FOUND     ? "no such folder"
-                : rc == LEEC_E_INVALID_ARG ? "not a folder"
-                                           : leec_strerror(rc));
-        return 1;
-    }
-    if (rc == LEEC_OK && o->preferred_chain)
-        rc = leec_agent_set_preferred_chain(agent, o->preferred_chain);
-    if (rc == LEEC_OK && o->profile)
-        rc = leec_agent_set_profile(agent, o->profile);
-    char *made = o->settings || rc != LEEC_OK ? NULL : issue_settings_text(o);
-    const char *text = o->settings ? o->settings : made;
-    if (rc == LEEC_OK)
-        rc = text ? leec_agent_set_settings(agent, text) : LEEC_E_NOMEM;
-    free(made);
-    if (rc != LEEC_OK) {
-        fprintf(stderr, "leec: %s: %s\n", leec_agent_cert_name(agent),
-                leec_strerror(rc));
-        return 1;
-    }
-    return 0;
-}
-
-const issue_opts *issue_opts_of(void *ud, leec_agent *agent)
-{
-    (void)agent;
-    return ud;
-}
-
-/* The solver chosen by the options, made once for all the run's agents
- * (NULL: the default http-01 one). */
-leec_solver *issue_make_solver(leec_ctx *ctx, const issue_opts *o,
-                               leec_code *rc)
-{
-    leec_dns_options d = {.resolver = o->dns_resolver,
-                          .zone = o->dns_zone,
-                          .propagation_timeout_s = o->dns_propagation,
-                          .auth_port = (int)o->dns_auth_port};
-    *rc = LEEC_OK;
-    if (o->tls_port)
-        return leec_ctx_solver_tls_alpn(ctx, o->tls_port, rc);
-    if (o->hook)
-        return leec_ctx_solver_hook(ctx, o->hook, rc);
-    if (!o->dns)
-        return NULL;
-    if (strcmp(o->dns, "rfc2136") == 0)
-        return leec_ctx_solver_dns_rfc2136(ctx, &d, o->dns_server, o->tsig_key,
-                                           rc);
-    if (strcmp(o->dns, "ovh") == 0)
-        return leec_ctx_solver_dns_ovh(ctx, &d, o->dns_credentials, rc);
-    return leec_ctx_solver_dns_hook(ctx, &d, o->dns_hook, rc);
-}
-
-int issue_listen(leec_ctx *ctx, const issue_opts *o, leec_agent *const *agents,
-                 size_t n)
-{
-    leec_code rc;
-    if (o->http_port &&
-        (rc = leec_ctx_listen_http01(ctx, o->http_port)) != LEEC_OK) {
-        fprintf(stderr, "leec: cannot listen on %s for http-01: %s\n",
-                o->http_port, leec_strerror(rc));
-        return 1;
-    }
-    leec_solver *s = issue_make_solver(ctx, o, &rc);
-    if (!s && rc != LEEC_OK) {
-        /* The library logged why; say what it was about. */
-        fprintf(stderr, "leec: cannot set up the %s: %s\n",
-                o->tls_port ? "tls-alpn-01 responder"
-                : o->hook   ? "hook"
-                            : "dns-01 solver",
-                leec_strerror(rc));
-        return 1;
-    }
-    for (size_t i = 0; s && i < n; i++)
-        leec_agent_set_solver(agents[i], s);
-    return 0;
-}
-
-const char *issue_outcome_name(leec_outcome out)
-{
-    return out == LEEC_OUTCOME_ISSUED     ? "issued"
-           : out == LEEC_OUTCOME_FRESH    ? "fresh"
-           : out == LEEC_OUTCOME_DEFERRED ? "deferred"
-                                          : "failed";
-}
-
-json_t *issue_result_json(leec_agent *agent, leec_store *store, json_t *names,
-                          long requests, double seconds)
-{
-    leec_outcome out = leec_agent_get_outcome(agent);
-    const char *name = leec_agent_cert_name(agent);
-    char *live = leec_store_live_path(store, name);
-    json_t *j =
-        json_pack("{s:s, s:s, s:o, s:s?}", "cert_name", name, "outcome",
-                  issue_outcome_name(out), "names", names, "live", live);
-    free(live);
-    if (!j)
-        return NULL;
-    if (requests >= 0)
-        json_object_set_new(j, "requests", json_integer(requests));
-    json_object_set_new(j, "seconds", json_real(seconds));
-    if (out == LEEC_OUTCOME_FAILED) {
-        json_object_set_new(j, "error",
-                            json_string(leec_agent_error_message(agent)));
-        if (leec_agent_problem(agent))
-            json_object_set_new(j, "problem",
-                                cli_problem_json(leec_agent_problem(agent)));
-    }
-    return j;
-}
-
-char *issue_failure_text(const leec_agent *agent)
-{
-    const leec_problem *p = leec_agent_problem(agent);
-    char *s = NULL, when[64] = "";
-    time_t retry = leec_agent_retry_at(agent);
-    if (retry) {
-        struct tm tm;
-        gmtime_r(&retry, &tm);
-        strftime(when, sizeof when, "; try again after %Y-%m-%d %H:%M:%S UTC",
-                 &tm);
-    }
-    int n =
-        p ? asprintf(&s, "%s: %s (%s)%s", leec_agent_error_message(agent),
-                     p->detail ? p->detail : "", p->type ? p->type : "", when)
-          : asprintf(&s, "%s%s", leec_agent_error_message(agent), when);
-    return n < 0 ? NULL : s;
-}
-
-static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
+static void report(const ca_opts *o, leec_ctx *ctx, leec_agent *agent,
                    leec_store *store, double seconds)
 {
     leec_outcome out = leec_agent_get_outcome(agent);
@@ -514,7 +368,8 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
         json_t *names = json_array();
         for (size_t i = 0; i < o->nnames; i++)
             json_array_append_new(names, json_string(o->names[i]));
-        json_t *j = issue_result_json(agent, store, names, (long)nreq, seconds);
+        json_t *j =
+            agents_result_json(agent, store, names, (long)nreq, seconds);
         if (j)
             json_object_set_new(
                 j, "connections",
@@ -523,7 +378,7 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
         json_decref(j);
     } else if (out == LEEC_OUTCOME_FAILED) {
         const leec_problem *p = leec_agent_problem(agent);
-        char *text = issue_failure_text(agent);
+        char *text = agents_failure_text(agent);
         fprintf(stderr, "leec: %s: %s\n", name,
                 text ? text : leec_agent_error_message(agent));
         free(text);
@@ -552,18 +407,18 @@ static void report(const issue_opts *o, leec_ctx *ctx, leec_agent *agent,
     }
 }
 
-static int issue_single(const issue_opts *o)
+static int issue_single(const ca_opts *o)
 {
     leec_code rc = LEEC_OK;
     int status = 1;
-    double t0 = issue_now_s();
+    double t0 = cli_now_s();
     lc_hooks hooks;
-    lc_hooks_init(&hooks, NULL, issue_opts_of, (void *)o);
-    leec_ctx *ctx = issue_ctx_new(o, cli_log, NULL, &status);
+    lc_hooks_init(&hooks, NULL, agents_opts_of, (void *)o);
+    leec_ctx *ctx = ca_ctx_new(o, cli_log, NULL, &status);
     if (!ctx)
         return status;
     status = 1;
-    if (issue_open_store(ctx, o) != 0)
+    if (ca_open_store(ctx, o) != 0)
         goto out;
     leec_store *store = leec_ctx_get_store(ctx);
     leec_agent *agent =
@@ -577,19 +432,18 @@ static int issue_single(const issue_opts *o)
         status = EXIT_USAGE;
         goto out;
     }
-    if (issue_agent_setup(agent, o) != 0 ||
-        issue_listen(ctx, o, &agent, 1) != 0)
+    if (agents_setup(agent, o) != 0 || agents_listen(ctx, o, &agent, 1) != 0)
         goto out;
-    lc_hooks_init(&hooks, store, issue_opts_of, (void *)o);
+    lc_hooks_init(&hooks, store, agents_opts_of, (void *)o);
     leec_ctx_set_hook_fn(ctx, lc_hook_fn, &hooks);
-    issue_signals();
+    ca_signals();
     if ((rc = leec_agent_start(agent)) != LEEC_OK) {
         fprintf(stderr, "leec: %s\n", leec_strerror(rc));
         goto out;
     }
-    if ((status = issue_run_status(issue_run(ctx))) != 0)
+    if ((status = ca_run_status(ca_run(ctx))) != 0)
         goto out;
-    report(o, ctx, agent, store, issue_now_s() - t0);
+    report(o, ctx, agent, store, cli_now_s() - t0);
     status = leec_agent_get_outcome(agent) == LEEC_OUTCOME_FAILED ? 1 : 0;
 out:
     leec_ctx_free(ctx);
@@ -601,19 +455,19 @@ out:
 
 int cmd_issue(int argc, char **argv)
 {
-    issue_opts o;
-    issue_opts_init(&o);
+    ca_opts o;
+    ca_opts_init(&o);
     int status = parse(argc, argv, &o);
     /* The same settings for every certificate of the run: made once (the
      * paths in them resolved once). */
-    if (status == 0 && !(o.settings = issue_settings_text(&o))) {
+    if (status == 0 && !(o.settings = agents_settings_text(&o))) {
         fputs("leec: out of memory\n", stderr);
         status = 1;
     }
     if (status != 0)
         status = status < 0 ? 0 : status;
     else if (o.batch)
-        status = issue_batch(&o);
+        status = batch_issue(&o);
     else
         status = issue_single(&o);
     free(o.settings);

@@ -22,7 +22,7 @@ static void put_path(json_t *o, const char *key, const char *v)
     free(abs);
 }
 
-json_t *lc_settings_json(const issue_opts *o)
+json_t *lc_settings_json(const ca_opts *o)
 {
     json_t *j = json_pack("{s:i}", "version", 1);
     if (!j)
@@ -63,7 +63,7 @@ static const char *get_str(const json_t *j, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-int lc_opts_from_settings(const json_t *j, issue_opts *o, const char **why)
+int lc_opts_from_settings(const json_t *j, ca_opts *o, const char **why)
 {
     *why = NULL;
     if (!json_is_object(j)) {
@@ -223,7 +223,7 @@ static void deploy(lc_hooks *h, leec_agent *a, const char *cmd)
 void lc_hook_fn(void *ud, leec_hook_point point, leec_agent *agent)
 {
     lc_hooks *h = ud;
-    const issue_opts *o = agent ? h->opts_of(h->ud, agent) : NULL;
+    const ca_opts *o = agent ? h->opts_of(h->ud, agent) : NULL;
     switch (point) {
     case LEEC_HOOK_PRE:
         if (o && o->pre_hook && !in(h->pre_ran, h->npre, o->pre_hook)) {

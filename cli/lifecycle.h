@@ -4,23 +4,22 @@
 #ifndef LEEC_CLI_LIFECYCLE_H
 #define LEEC_CLI_LIFECYCLE_H
 
-#include "issue.h"
+#include "ca.h"
 
 #define LC_HOOK_TIMEOUT_S 600 /* a hook that hangs must not stop renewals */
 
 /* The per-certificate options of o as a JSON object (paths made absolute:
  * a renewal runs from another folder). NULL on OOM. */
-json_t *lc_settings_json(const issue_opts *o);
+json_t *lc_settings_json(const ca_opts *o);
 
 /* Fills the per-certificate fields of o from a settings object (the
  * strings stay owned by it). 0, or 1 with a reason in *why (static). */
-int lc_opts_from_settings(const json_t *settings, issue_opts *o,
-                          const char **why);
+int lc_opts_from_settings(const json_t *settings, ca_opts *o, const char **why);
 
 /* Hooks of a run: the pre-hook of each distinct command once per wave of
  * orders; at the end of the wave, the deploy-hook of each certificate
  * installed, then the post-hooks owed. opts_of gives an agent's options. */
-typedef const issue_opts *(*lc_opts_of_fn)(void *ud, leec_agent *agent);
+typedef const ca_opts *(*lc_opts_of_fn)(void *ud, leec_agent *agent);
 typedef struct lc_deploy {
     const char *cmd; /* the certificate's options' */
     char *env[3];    /* LEEC_CERT_NAME=, LEEC_LIVE_DIR=, LEEC_DOMAINS= */

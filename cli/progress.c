@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
+#include "progress.h"
 
 #define LINE_MAX_BYTES 1024
 
@@ -21,6 +23,18 @@ struct progress {
     size_t len, cap;
     bool oom;
 };
+
+/* "HH:MM:SS", local time ("YYYY-MM-DD HH:MM:SS" on another day). buf:
+ * at least 24 bytes. */
+static void clock_text(time_t t, char *buf, size_t len)
+{
+    struct tm tm, today;
+    time_t now = time(NULL);
+    localtime_r(&t, &tm);
+    localtime_r(&now, &today);
+    bool same_day = tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday;
+    strftime(buf, len, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+}
 
 progress *progress_new(int fd)
 {
@@ -196,7 +210,7 @@ void progress_draw(progress *p, const batch *b, double now)
         }
         hms[0] = '\0';
         if (until)
-            batch_clock(until, hms, sizeof hms);
+            clock_text(until, hms, sizeof hms);
         line(p, cols, "  %-*.*s  %-11s waiting: %s%s%s", w, w,
              leec_agent_cert_name(c->agent), leec_state_name(st),
              leec_wait_reason_name(r), until ? " until " : "", hms);
@@ -211,7 +225,7 @@ void progress_draw(progress *p, const batch *b, double now)
                 continue;
             hms[0] = '\0';
             if (why_until[r])
-                batch_clock(why_until[r], hms, sizeof hms);
+                clock_text(why_until[r], hms, sizeof hms);
             int n = snprintf(text + off, sizeof text - off, "%s%zu %s%s%s",
                              off ? ", " : "", why[r],
                              leec_wait_reason_name((leec_wait_reason)r),
@@ -227,7 +241,7 @@ void progress_draw(progress *p, const batch *b, double now)
         elapsed_text(secs, el, sizeof el);
         time_t pu = leec_ctx_paused_until(b->ctx);
         if (pu) { /* first: the line may be cut to the terminal's width */
-            batch_clock(pu, hms, sizeof hms);
+            clock_text(pu, hms, sizeof hms);
             snprintf(pause, sizeof pause, "CA paused until %s; ", hms);
         }
         line(p, cols,

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "issue.h"
+#include "agents.h"
 #include "lifecycle.h"
 
 #define NEVER        ((time_t)-1)
@@ -33,13 +33,13 @@ typedef struct rn_opts {
     unsigned max_parallel;
     bool rate_set;
     double rate_limit;
-    issue_waits waits;
+    ca_waits waits;
 } rn_opts;
 
 typedef struct rn_cert {
     char *name;
     json_t *meta;       /* meta.json: owns the strings of o */
-    issue_opts o;       /* from its settings */
+    ca_opts o;          /* from its settings */
     const char **names; /* meta "names" (borrowed) */
     size_t nnames;
     leec_renewal_plan *plan;
@@ -222,7 +222,7 @@ typedef struct rn_group {
     size_t n;
 } rn_group;
 
-static const issue_opts *opts_of(void *ud, leec_agent *agent)
+static const ca_opts *opts_of(void *ud, leec_agent *agent)
 {
     rn_group *g = ud;
     for (size_t i = 0; i < g->n; i++)
@@ -260,7 +260,7 @@ typedef struct rn_solver {
 static int solver_for(leec_ctx *ctx, rn_cert *c, rn_solver **cache,
                       size_t *ncache, bool *listening)
 {
-    const issue_opts *o = &c->o;
+    const ca_opts *o = &c->o;
     if (o->http_port) {
         leec_code rc = LEEC_OK;
         if (!*listening &&
@@ -273,7 +273,7 @@ static int solver_for(leec_ctx *ctx, rn_cert *c, rn_solver **cache,
         return 0;
     }
     if (o->webroot)
-        return 0; /* issue_agent_setup sets it */
+        return 0; /* agents_setup sets it */
     json_t *k = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
                           "s:s?, s:i, s:i}",
                           "tls", o->tls_port, "hook", o->hook, "dns", o->dns,
@@ -291,7 +291,7 @@ static int solver_for(leec_ctx *ctx, rn_cert *c, rn_solver **cache,
             s = (*cache)[i].s;
     leec_code rc = LEEC_OK;
     if (!s) {
-        if (!(s = issue_make_solver(ctx, o, &rc))) {
+        if (!(s = agents_make_solver(ctx, o, &rc))) {
             fprintf(stderr, "leec: %s: cannot set up its solver: %s\n", c->name,
                     leec_strerror(rc));
             free(key);
@@ -341,7 +341,7 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
         p->deferred++;
         break;
     default: {
-        char *text = c->agent ? issue_failure_text(c->agent) : NULL;
+        char *text = c->agent ? agents_failure_text(c->agent) : NULL;
         say(ro, LOG_ERR, "%s: renewal failed: %s", c->name,
             text ? text : "not started");
         free(text);
@@ -354,7 +354,7 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
 static int run_group(rn_pass *p, rn_group *g)
 {
     const rn_opts *ro = p->ro;
-    issue_opts go = g->c[0]->o; /* the context-wide fields */
+    ca_opts go = g->c[0]->o; /* the context-wide fields */
     go.dir = ro->dir;
     go.verbose = ro->verbose;
     go.quiet = ro->quiet;
@@ -369,11 +369,11 @@ static int run_group(rn_pass *p, rn_group *g)
     bool listening = false;
     lc_hooks hooks;
     lc_hooks_init(&hooks, NULL, opts_of, g);
-    leec_ctx *ctx = issue_ctx_new(&go, rn_log, NULL, &status);
+    leec_ctx *ctx = ca_ctx_new(&go, rn_log, NULL, &status);
     if (!ctx)
         goto out;
     status = 1;
-    if (issue_open_store(ctx, &go) != 0)
+    if (ca_open_store(ctx, &go) != 0)
         goto out;
     hooks.store = leec_ctx_get_store(ctx);
     leec_ctx_set_hook_fn(ctx, lc_hook_fn, &hooks);
@@ -387,17 +387,17 @@ static int run_group(rn_pass *p, rn_group *g)
             continue;
         }
         leec_agent_set_callbacks(c->agent, NULL, on_done, c);
-        if (issue_agent_setup(c->agent, &c->o) != 0 ||
+        if (agents_setup(c->agent, &c->o) != 0 ||
             solver_for(ctx, c, &cache, &ncache, &listening) != 0 ||
             leec_agent_start(c->agent) != LEEC_OK) {
             leec_agent_free(c->agent);
             c->agent = NULL;
         }
     }
-    leec_code rc = issue_run(ctx);
-    if (issue_stop_signal) {
+    leec_code rc = ca_run(ctx);
+    if (ca_stop_signal) {
         say(ro, LOG_WARNING, "interrupted; challenge answers removed");
-        status = 128 + issue_stop_signal;
+        status = 128 + ca_stop_signal;
         goto out;
     }
     if (rc != LEEC_OK)
@@ -575,7 +575,7 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
         status = dry_run(&p) ? 1 : status;
         goto out;
     }
-    for (size_t i = 0; i < p.n && !issue_stop_signal; i++) {
+    for (size_t i = 0; i < p.n && !ca_stop_signal; i++) {
         rn_cert *lead = &p.c[i];
         if (!lead->selected || lead->reported)
             continue;
@@ -647,7 +647,7 @@ enum {
     {"dir", required_argument, NULL, OPT_DIR},                                 \
         {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},           \
         {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},               \
-        ISSUE_WAIT_OPTIONS, {"verbose", no_argument, NULL, 'v'},               \
+        CA_WAIT_OPTIONS, {"verbose", no_argument, NULL, 'v'},                  \
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},   \
     {                                                                          \
         NULL, 0, NULL, 0                                                       \
@@ -695,7 +695,7 @@ static int take(void *ud, int c, const char *arg)
         ro->quiet = true;
         return 0;
     default:
-        return issue_wait_option(c, arg, &ro->waits);
+        return ca_wait_option(c, arg, &ro->waits);
     }
 }
 
@@ -705,8 +705,7 @@ static int parse(int argc, char **argv, rn_opts *ro, const cli_cmd *cmd)
     /* The daemon waits in its loop a while longer; beyond that, as renew
      * does, a certificate the CA asks to wait for resumes at the time it
      * named (recorded with it: its plan wakes the daemon then). */
-    ro->waits =
-        ISSUE_WAITS(ro->daemon ? ISSUE_DAEMON_MAX_WAIT_S : ISSUE_MAX_WAIT_S);
+    ro->waits = CA_WAITS(ro->daemon ? CA_DAEMON_MAX_WAIT_S : CA_MAX_WAIT_S);
     int r = cli_getopt(cmd, argc, argv, ro);
     if (r != 0)
         return r;
@@ -726,7 +725,7 @@ static const char renew_usage[] =
     "      --dir DIR            state folder\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
     "      --rate-limit N       at most N requests per second to the "
-    "CA\n" ISSUE_USAGE_WAITS(
+    "CA\n" CA_USAGE_WAITS(
         60) "  -v, --verbose            more output (twice: debug)\n"
             "  -q, --quiet              errors only\n";
 
@@ -742,7 +741,7 @@ int cmd_renew(int argc, char **argv)
     int status = parse(argc, argv, &ro, &cmd);
     if (status == 0) {
         time_t wake;
-        issue_signals();
+        ca_signals();
         status = pass(&ro, argv + optind, (size_t)(argc - optind), &wake);
     }
     free(ro.dir);
@@ -760,7 +759,7 @@ static const char daemon_usage[] =
     "                           stderr\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
     "      --rate-limit N       at most N requests per second to the "
-    "CA\n" ISSUE_USAGE_WAITS(
+    "CA\n" CA_USAGE_WAITS(
         600) "  -v, --verbose            more output (twice: debug)\n"
              "  -q, --quiet              errors only\n";
 
@@ -780,7 +779,7 @@ static bool drain(int ifd)
  * ppoll so that none is missed. True when woken by a change. */
 static bool nap(time_t wake, const sigset_t *open_mask, int ifd)
 {
-    while (!issue_stop_signal && !reload_requested) {
+    while (!ca_stop_signal && !reload_requested) {
         time_t now = time(NULL);
         if (wake != NEVER && now >= wake)
             return false;
@@ -816,7 +815,7 @@ int cmd_daemon(int argc, char **argv)
         openlog("leec", LOG_PID, LOG_DAEMON);
         use_syslog = true;
     }
-    issue_signals();
+    ca_signals();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_hup;
@@ -870,7 +869,7 @@ int cmd_daemon(int argc, char **argv)
     }
     free(live);
     status = 0;
-    while (!issue_stop_signal) {
+    while (!ca_stop_signal) {
         reload_requested = 0;
         time_t wake = NEVER;
         int r = pass(&ro, NULL, 0, &wake);
@@ -878,7 +877,7 @@ int cmd_daemon(int argc, char **argv)
         if (r > 1)
             break; /* interrupted by SIGTERM/SIGINT */
         sigprocmask(SIG_BLOCK, &block, &open_mask);
-        if (!issue_stop_signal && !reload_requested) {
+        if (!ca_stop_signal && !reload_requested) {
             char when[32] = "a signal";
             if (wake != NEVER)
                 fmt_when(wake, when, sizeof when);
@@ -886,14 +885,14 @@ int cmd_daemon(int argc, char **argv)
         }
         bool changed = nap(wake, &open_mask, ifd);
         sigprocmask(SIG_SETMASK, &open_mask, NULL);
-        if (reload_requested && !issue_stop_signal)
+        if (reload_requested && !ca_stop_signal)
             say(&ro, LOG_NOTICE, "SIGHUP: reading the certificates again");
-        else if (changed && !issue_stop_signal)
+        else if (changed && !ca_stop_signal)
             say(&ro, LOG_INFO, "certificates added or removed: looking again");
     }
     if (ifd >= 0)
         close(ifd);
-    say(&ro, LOG_NOTICE, "stopping (signal %d)", (int)issue_stop_signal);
+    say(&ro, LOG_NOTICE, "stopping (signal %d)", (int)ca_stop_signal);
     leec_store_lock_release(one);
     leec_store_free(st);
     if (use_syslog)

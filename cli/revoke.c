@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "issue.h"
+#include "ca.h"
 
 #define PEM_MAX (1024 * 1024)
 
@@ -27,11 +27,11 @@ static const char revoke_usage[] =
     "                           needed); FILE.pem needs --key\n"
     "      --key FILE           the certificate's private key (FILE.pem\n"
     "                           form; implies --with-cert-key)\n"
-    ISSUE_USAGE_SERVER
-    ISSUE_USAGE_DIR
+    CA_USAGE_SERVER
+    CA_USAGE_DIR
     "      --agree-tos          accepted for symmetry with issue (no\n"
     "                           account is ever created here)\n"
-    ISSUE_USAGE_VERBOSE;
+    CA_USAGE_VERBOSE;
 /* clang-format on */
 
 static const struct {
@@ -55,13 +55,13 @@ static const struct option long_opts[] = {
     {"reason", required_argument, NULL, OPT_REASON},
     {"with-cert-key", no_argument, NULL, OPT_WITH_CERT_KEY},
     {"key", required_argument, NULL, OPT_KEY},
-    ISSUE_CA_OPTIONS,
+    CA_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct revoke_args {
-    issue_opts *o;
+    ca_opts *o;
     const char *target;
     const char *key_file;
     bool with_key;
@@ -97,7 +97,7 @@ static int take(void *ud, int c, const char *arg)
         a->with_key = true;
         return 0;
     default:
-        return issue_ca_option(c, arg, a->o);
+        return ca_option(c, arg, a->o);
     }
 }
 
@@ -230,14 +230,14 @@ out:
 
 int cmd_revoke(int argc, char **argv)
 {
-    issue_opts o;
+    ca_opts o;
     revoke_args a = {.o = &o, .reason = LEEC_REVOKE_NO_REASON};
-    issue_op res = {.head = "cannot revoke ", .sep = ": "};
+    ca_op res = {.head = "cannot revoke ", .sep = ": "};
     leec_ctx *ctx = NULL;
     leec_cert_info *info = NULL;
     char *cert = NULL, *key = NULL;
     int status;
-    issue_opts_init(&o);
+    ca_opts_init(&o);
 
     if ((status = parse(argc, argv, &a)) != 0) {
         status = status < 0 ? 0 : status;
@@ -256,12 +256,12 @@ int cmd_revoke(int argc, char **argv)
               stderr);
         goto out;
     }
-    if (!(ctx = issue_ctx_new(&o, cli_log, NULL, &status)))
+    if (!(ctx = ca_ctx_new(&o, cli_log, NULL, &status)))
         goto out;
     status = 1;
     /* The store holds the account, and CERT-NAME's files; a file revoked
      * with its own key needs none. */
-    if ((!file || !a.with_key) && issue_open_store(ctx, &o) != 0)
+    if ((!file || !a.with_key) && ca_open_store(ctx, &o) != 0)
         goto out;
     if (!file && use_recorded_ca(ctx, &a) != 0)
         goto out;
@@ -274,7 +274,7 @@ int cmd_revoke(int argc, char **argv)
         goto out;
     }
     leec_code rc = leec_ctx_revoke(ctx, cert, a.with_key ? key : NULL, a.reason,
-                                   issue_op_done, &res);
+                                   ca_op_done, &res);
     free_secret(key);
     key = NULL;
     if (rc == LEEC_E_NOT_FOUND) {
@@ -290,13 +290,13 @@ int cmd_revoke(int argc, char **argv)
         goto out;
     }
     if (rc != LEEC_OK) {
-        issue_op_failure(&res, rc);
+        ca_op_failure(&res, rc);
         goto out;
     }
-    if (issue_op_run(ctx, &res) != 0)
+    if (ca_op_run(ctx, &res) != 0)
         goto out;
     if (res.rc != LEEC_OK) {
-        issue_op_failure(&res, res.rc);
+        ca_op_failure(&res, res.rc);
         goto out;
     }
     fputs("revoked ", stdout);
@@ -315,7 +315,7 @@ int cmd_revoke(int argc, char **argv)
 out:
     free_secret(key);
     free(cert);
-    issue_op_clear(&res);
+    ca_op_clear(&res);
     leec_cert_info_free(info);
     leec_ctx_free(ctx);
     free(o.dir);

@@ -357,3 +357,10 @@ void cli_free_secret(char *s)
         free(s);
     }
 }
+
+double cli_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -77,7 +77,7 @@ static void renew_settings(const uint8_t *data, size_t size)
     json_t *names = json_object_get(meta, "names");
     for (size_t i = 0; i < json_array_size(names); i++)
         (void)json_string_value(json_array_get(names, i));
-    issue_opts o;
+    ca_opts o;
     memset(&o, 0, sizeof o);
     o.dns_propagation = -1;
     const char *why = NULL;

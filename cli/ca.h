@@ -1,8 +1,10 @@
-/* The options of the commands that talk to the CA, and what they share:
- * ca.c (options, context, loop, operations) and issue.c (agents, solvers,
- * results; the single-certificate and batch forms of leec issue). */
-#ifndef LEEC_CLI_ISSUE_H
-#define LEEC_CLI_ISSUE_H
+/* What every command that talks to the CA shares (issue, renew, account,
+ * revoke), in ca.c: the options (issue's are the superset, renew reads the
+ * per-certificate ones back from a certificate's settings), the context
+ * made from them, the signals that stop a run, the event loop, and one
+ * context-level operation run until its callback fires. */
+#ifndef LEEC_CLI_CA_H
+#define LEEC_CLI_CA_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -12,18 +14,18 @@
 
 /* How long a run waits (--max-wait, --order-timeout, --lock-timeout):
  * bounded, and said when exceeded. */
-typedef struct issue_waits {
+typedef struct ca_waits {
     unsigned max_wait;      /* the CA's Retry-After waited in the run, s */
     unsigned order_timeout; /* an order or authorization stuck, s */
     unsigned lock_timeout;  /* another process's lock, s */
-} issue_waits;
-#define ISSUE_MAX_WAIT_S        60  /* issue and renew: a one-shot run */
-#define ISSUE_DAEMON_MAX_WAIT_S 600 /* longer waits resume at the time */
-#define ISSUE_WAITS(max_wait)                                                  \
-    ((issue_waits){(max_wait), LEEC_ORDER_TIMEOUT_DEFAULT_S,                   \
-                   LEEC_LOCK_TIMEOUT_DEFAULT_S})
+} ca_waits;
+#define CA_MAX_WAIT_S        60  /* issue and renew: a one-shot run */
+#define CA_DAEMON_MAX_WAIT_S 600 /* longer waits resume at the time */
+#define CA_WAITS(max_wait)                                                     \
+    ((ca_waits){(max_wait), LEEC_ORDER_TIMEOUT_DEFAULT_S,                      \
+                LEEC_LOCK_TIMEOUT_DEFAULT_S})
 
-typedef struct issue_opts {
+typedef struct ca_opts {
     const char **names; /* -d NAME ... (single form) */
     size_t nnames;
     const char *cert_name;
@@ -68,30 +70,27 @@ typedef struct issue_opts {
     const char *pre_hook;        /* --pre-hook CMD */
     const char *post_hook;       /* --post-hook CMD */
     const char *deploy_hook;     /* --deploy-hook CMD */
-    issue_waits waits;
+    ca_waits waits;
     char *settings; /* the renewal settings as JSON text, made once per run
-                       (issue_settings_text) and owned by its maker; NULL:
-                       issue_agent_setup makes them for each agent */
-} issue_opts;
+                       (agents_settings_text) and owned by its maker; NULL:
+                       agents_setup makes them for each agent */
+} ca_opts;
 
-/* Set by SIGINT/SIGTERM once issue_signals() ran: the signal number. */
-extern volatile sig_atomic_t issue_stop_signal;
-void issue_signals(void);
+/* Set by SIGINT/SIGTERM once ca_signals() ran: the signal number. */
+extern volatile sig_atomic_t ca_stop_signal;
+void ca_signals(void);
 
 /* Runs the context's loop until its work is done or a stop signal came;
  * the loop's error, or LEEC_OK. */
-leec_code issue_run(leec_ctx *ctx);
+leec_code ca_run(leec_ctx *ctx);
 
 /* How a run that ended with rc went: 0, or the status after a message
  * (128 + the signal when one stopped it, 1 after a loop error). */
-int issue_run_status(leec_code rc);
-
-/* Monotonic seconds. */
-double issue_now_s(void);
+int ca_run_status(leec_code rc);
 
 /* The options before parsing: none given, and the defaults (--max-parallel
  * 10, the default DNS propagation timeout). */
-void issue_opts_init(issue_opts *o);
+void ca_opts_init(ca_opts *o);
 
 /* The options of every command that talks to the CA (--server,
  * --ca-bundle, --dir, --agree-tos, -v, -q): one copy of their parsing.
@@ -102,31 +101,31 @@ enum {
     OPT_CA_DIR,
     OPT_CA_AGREE_TOS,
     OPT_CA_EAB_KEY_FILE, /* issue and account register only */
-    OPT_WAIT_MAX,        /* issue, renew, daemon: ISSUE_WAIT_OPTIONS */
+    OPT_WAIT_MAX,        /* issue, renew, daemon: CA_WAIT_OPTIONS */
     OPT_WAIT_ORDER,
     OPT_WAIT_LOCK,
 };
 /* clang-format off */
-#define ISSUE_WAIT_OPTIONS                                                     \
+#define CA_WAIT_OPTIONS                                                     \
     {"max-wait", required_argument, NULL, OPT_WAIT_MAX},                       \
     {"order-timeout", required_argument, NULL, OPT_WAIT_ORDER},                \
     {"lock-timeout", required_argument, NULL, OPT_WAIT_LOCK}
 /* clang-format on */
-/* Takes one of ISSUE_WAIT_OPTIONS into *w: 0, CLI_OPT_OTHER (not one of
+/* Takes one of CA_WAIT_OPTIONS into *w: 0, CLI_OPT_OTHER (not one of
  * them), EXIT_USAGE after a message. */
-int issue_wait_option(int c, const char *arg, issue_waits *w);
-/* --eab-hmac-key-file: not in ISSUE_CA_OPTIONS (revoke has no EAB). */
-#define ISSUE_EAB_KEY_FILE_OPTION                                              \
+int ca_wait_option(int c, const char *arg, ca_waits *w);
+/* --eab-hmac-key-file: not in CA_OPTIONS (revoke has no EAB). */
+#define CA_EAB_KEY_FILE_OPTION                                                 \
     {                                                                          \
         "eab-hmac-key-file", required_argument, NULL, OPT_CA_EAB_KEY_FILE      \
     }
-#define ISSUE_USAGE_EAB_KEY_FILE                                               \
+#define CA_USAGE_EAB_KEY_FILE                                                  \
     "      --eab-hmac-key-file FILE  read the MAC key from FILE (not\n"        \
     "                           readable by group or others) rather than\n"    \
     "                           the command line\n"
 /* One row a line: clang-format would pack them. */
 /* clang-format off */
-#define ISSUE_CA_OPTIONS                                                       \
+#define CA_OPTIONS                                                       \
     {"server", required_argument, NULL, OPT_CA_SERVER},                        \
     {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE_FILE},                \
     {"dir", required_argument, NULL, OPT_CA_DIR},                              \
@@ -135,15 +134,15 @@ int issue_wait_option(int c, const char *arg, issue_waits *w);
     {"quiet", no_argument, NULL, 'q'}
 
 /* Their help lines, in one place for every command's usage. */
-#define ISSUE_USAGE_SERVER                                                     \
+#define CA_USAGE_SERVER                                                     \
     "      --server URL         ACME directory URL, or letsencrypt,\n"         \
     "                           letsencrypt-staging (default: letsencrypt)\n"  \
     "      --ca-bundle FILE     trust this PEM file for the CA instead of\n"   \
     "                           the system store\n"
-#define ISSUE_USAGE_DIR                                                        \
+#define CA_USAGE_DIR                                                        \
     "      --dir DIR            state folder (default /var/lib/leec as\n"      \
     "                           root, else ~/.local/share/leec)\n"
-#define ISSUE_USAGE_WAITS(max_wait)                                            \
+#define CA_USAGE_WAITS(max_wait)                                            \
     "      --max-wait S         when the CA asks to wait longer than S\n"       \
     "                           seconds (Retry-After), end the certificate\n"  \
     "                           and say when to try again (default " #max_wait \
@@ -152,7 +151,7 @@ int issue_wait_option(int c, const char *arg, issue_waits *w);
     "                           processing fails after S seconds (90)\n"      \
     "      --lock-timeout S     wait at most S seconds for another leec\n"     \
     "                           working on the same certificate (300)\n"
-#define ISSUE_USAGE_VERBOSE                                                    \
+#define CA_USAGE_VERBOSE                                                    \
     "  -v, --verbose            more output (twice: debug)\n"                  \
     "  -q, --quiet              errors only\n"
 /* clang-format on */
@@ -160,76 +159,41 @@ int issue_wait_option(int c, const char *arg, issue_waits *w);
 /* Takes getopt's answer c if it is one of those, as a cli_cmd's take
  * does: 0 taken, CLI_OPT_OTHER not one of them, EXIT_USAGE after a message
  * (out of memory). */
-int issue_ca_option(int c, const char *arg, issue_opts *o);
+int ca_option(int c, const char *arg, ca_opts *o);
 
 /* A context configured from the options (server, trust, account,
  * governor limits), without a store yet. NULL with *status set (after a
  * message on stderr). */
-leec_ctx *issue_ctx_new(const issue_opts *o, leec_log_fn log, void *logud,
-                        int *status);
+leec_ctx *ca_ctx_new(const ca_opts *o, leec_log_fn log, void *logud,
+                     int *status);
 
 /* Opens (creates) the --dir store into ctx. 0, or 1 after a message. */
-int issue_open_store(leec_ctx *ctx, const issue_opts *o);
+int ca_open_store(leec_ctx *ctx, const ca_opts *o);
 
 /* One operation on the CA outside any agent (leec account ACTION, leec
  * revoke): what its callback reported, and how its failures are told
  * ("leec: HEAD WHAT SEP error[: detail][ (type)]"). Zero-initialise but
- * for the message parts; issue_op_clear frees it. */
-typedef struct issue_op {
+ * for the message parts; ca_op_clear frees it. */
+typedef struct ca_op {
     const char *head, *what, *sep;
     bool finished; /* its callback ran */
     leec_code rc;
     json_t *problem; /* the CA's problem document (cli_problem_json) */
     char *problem_type;
     char *problem_detail;
-} issue_op;
+} ca_op;
 
-/* Records the callback's outcome into the issue_op ud: a leec_revoke_fn. */
-void issue_op_done(void *ud, leec_code rc, const leec_problem *p);
+/* Records the callback's outcome into the ca_op ud: a leec_revoke_fn. */
+void ca_op_done(void *ud, leec_code rc, const leec_problem *p);
 
 /* Tells op's failure rc on stderr, with the CA's problem once there. */
-void issue_op_failure(const issue_op *op, leec_code rc);
+void ca_op_failure(const ca_op *op, leec_code rc);
 
 /* Runs the context's loop until its work is done: 0 when op's callback
  * ran, else 1 after the failure message (the loop's error, or
  * LEEC_E_STATE when the loop ended without it). */
-int issue_op_run(leec_ctx *ctx, issue_op *op);
+int ca_op_run(leec_ctx *ctx, ca_op *op);
 
-void issue_op_clear(issue_op *op);
-
-/* Per-certificate options: key type, --force, --webroot, ..., and the
- * renewal settings kept with the certificate. 0, or 1 after a message. */
-int issue_agent_setup(leec_agent *agent, const issue_opts *o);
-
-/* The solver the options choose (NULL with *rc LEEC_OK: the default
- * http-01 one); the library logs why it fails. */
-leec_solver *issue_make_solver(leec_ctx *ctx, const issue_opts *o,
-                               leec_code *rc);
-
-/* lc_settings_json(o) as compact JSON text, malloc'd (NULL: no memory). */
-char *issue_settings_text(const issue_opts *o);
-
-/* lc_opts_of_fn for runs where every agent has the options o (ud). */
-const issue_opts *issue_opts_of(void *ud, leec_agent *agent);
-
-/* The built-in http-01 responder (--http-port) and the solver of the other
- * options, given to each of the agents. 0 or a status. */
-int issue_listen(leec_ctx *ctx, const issue_opts *o, leec_agent *const *agents,
-                 size_t n);
-
-/* "issued", "fresh", "failed". */
-const char *issue_outcome_name(leec_outcome out);
-
-/* The result object of one certificate (cert_name, outcome, names, live,
- * [requests,] seconds, [error, problem]). names is stolen. requests < 0:
- * left out. */
-json_t *issue_result_json(leec_agent *agent, leec_store *store, json_t *names,
-                          long requests, double seconds);
-
-/* "message: detail (type)" of a failed agent, malloc'd (NULL: no memory). */
-char *issue_failure_text(const leec_agent *agent);
-
-/* leec issue --batch FILE. */
-int issue_batch(const issue_opts *o);
+void ca_op_clear(ca_op *op);
 
 #endif

@@ -1,0 +1,157 @@
+#define _GNU_SOURCE
+/* The agents of a run, as leec issue (both forms) and renew make them:
+ * per-certificate options and settings, the solver, the result. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agents.h"
+#include "lifecycle.h"
+
+char *agents_settings_text(const ca_opts *o)
+{
+    json_t *j = lc_settings_json(o);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    return text;
+}
+
+int agents_setup(leec_agent *agent, const ca_opts *o)
+{
+    leec_code rc = leec_agent_set_key_type(agent, o->key_type);
+    leec_agent_set_force(agent, o->force);
+    leec_agent_set_reuse_key(agent, o->reuse_key);
+    if (rc == LEEC_OK && o->webroot &&
+        (rc = leec_agent_set_webroot(agent, o->webroot)) != LEEC_OK &&
+        rc != LEEC_E_NOMEM) {
+        /* Said once, of the option: nothing has been ordered. */
+        fputs("leec: --webroot ", stderr);
+        cli_put_safe(o->webroot);
+        fprintf(stderr, ": %s\n",
+                rc == LEEC_E_NOT_FOUND     ? "no such folder"
+                : rc == LEEC_E_INVALID_ARG ? "not a folder"
+                                           : leec_strerror(rc));
+        return 1;
+    }
+    if (rc == LEEC_OK && o->preferred_chain)
+        rc = leec_agent_set_preferred_chain(agent, o->preferred_chain);
+    if (rc == LEEC_OK && o->profile)
+        rc = leec_agent_set_profile(agent, o->profile);
+    char *made = o->settings || rc != LEEC_OK ? NULL : agents_settings_text(o);
+    const char *text = o->settings ? o->settings : made;
+    if (rc == LEEC_OK)
+        rc = text ? leec_agent_set_settings(agent, text) : LEEC_E_NOMEM;
+    free(made);
+    if (rc != LEEC_OK) {
+        fprintf(stderr, "leec: %s: %s\n", leec_agent_cert_name(agent),
+                leec_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+const ca_opts *agents_opts_of(void *ud, leec_agent *agent)
+{
+    (void)agent;
+    return ud;
+}
+
+/* The solver chosen by the options, made once for all the run's agents
+ * (NULL: the default http-01 one). */
+leec_solver *agents_make_solver(leec_ctx *ctx, const ca_opts *o, leec_code *rc)
+{
+    leec_dns_options d = {.resolver = o->dns_resolver,
+                          .zone = o->dns_zone,
+                          .propagation_timeout_s = o->dns_propagation,
+                          .auth_port = (int)o->dns_auth_port};
+    *rc = LEEC_OK;
+    if (o->tls_port)
+        return leec_ctx_solver_tls_alpn(ctx, o->tls_port, rc);
+    if (o->hook)
+        return leec_ctx_solver_hook(ctx, o->hook, rc);
+    if (!o->dns)
+        return NULL;
+    if (strcmp(o->dns, "rfc2136") == 0)
+        return leec_ctx_solver_dns_rfc2136(ctx, &d, o->dns_server, o->tsig_key,
+                                           rc);
+    if (strcmp(o->dns, "ovh") == 0)
+        return leec_ctx_solver_dns_ovh(ctx, &d, o->dns_credentials, rc);
+    return leec_ctx_solver_dns_hook(ctx, &d, o->dns_hook, rc);
+}
+
+int agents_listen(leec_ctx *ctx, const ca_opts *o, leec_agent *const *agents,
+                  size_t n)
+{
+    leec_code rc;
+    if (o->http_port &&
+        (rc = leec_ctx_listen_http01(ctx, o->http_port)) != LEEC_OK) {
+        fprintf(stderr, "leec: cannot listen on %s for http-01: %s\n",
+                o->http_port, leec_strerror(rc));
+        return 1;
+    }
+    leec_solver *s = agents_make_solver(ctx, o, &rc);
+    if (!s && rc != LEEC_OK) {
+        /* The library logged why; say what it was about. */
+        fprintf(stderr, "leec: cannot set up the %s: %s\n",
+                o->tls_port ? "tls-alpn-01 responder"
+                : o->hook   ? "hook"
+                            : "dns-01 solver",
+                leec_strerror(rc));
+        return 1;
+    }
+    for (size_t i = 0; s && i < n; i++)
+        leec_agent_set_solver(agents[i], s);
+    return 0;
+}
+
+const char *agents_outcome_name(leec_outcome out)
+{
+    return out == LEEC_OUTCOME_ISSUED     ? "issued"
+           : out == LEEC_OUTCOME_FRESH    ? "fresh"
+           : out == LEEC_OUTCOME_DEFERRED ? "deferred"
+                                          : "failed";
+}
+
+json_t *agents_result_json(leec_agent *agent, leec_store *store, json_t *names,
+                           long requests, double seconds)
+{
+    leec_outcome out = leec_agent_get_outcome(agent);
+    const char *name = leec_agent_cert_name(agent);
+    char *live = leec_store_live_path(store, name);
+    json_t *j =
+        json_pack("{s:s, s:s, s:o, s:s?}", "cert_name", name, "outcome",
+                  agents_outcome_name(out), "names", names, "live", live);
+    free(live);
+    if (!j)
+        return NULL;
+    if (requests >= 0)
+        json_object_set_new(j, "requests", json_integer(requests));
+    json_object_set_new(j, "seconds", json_real(seconds));
+    if (out == LEEC_OUTCOME_FAILED) {
+        json_object_set_new(j, "error",
+                            json_string(leec_agent_error_message(agent)));
+        if (leec_agent_problem(agent))
+            json_object_set_new(j, "problem",
+                                cli_problem_json(leec_agent_problem(agent)));
+    }
+    return j;
+}
+
+char *agents_failure_text(const leec_agent *agent)
+{
+    const leec_problem *p = leec_agent_problem(agent);
+    char *s = NULL, when[64] = "";
+    time_t retry = leec_agent_retry_at(agent);
+    if (retry) {
+        struct tm tm;
+        gmtime_r(&retry, &tm);
+        strftime(when, sizeof when, "; try again after %Y-%m-%d %H:%M:%S UTC",
+                 &tm);
+    }
+    int n =
+        p ? asprintf(&s, "%s: %s (%s)%s", leec_agent_error_message(agent),
+                     p->detail ? p->detail : "", p->type ? p->type : "", when)
+          : asprintf(&s, "%s%s", leec_agent_error_message(agent), when);
+    return n < 0 ? NULL : s;
+}
