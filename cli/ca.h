@@ -25,6 +25,9 @@ typedef struct ca_waits {
     ((ca_waits){(max_wait), LEEC_ORDER_TIMEOUT_DEFAULT_S,                      \
                 LEEC_LOCK_TIMEOUT_DEFAULT_S})
 
+/* One run's options. Every command that talks to the CA fills the common
+ * ones (ca_option); the per-certificate ones (names, solver, key, hooks)
+ * are leec issue's, or renew's read back from a certificate's settings. */
 typedef struct ca_opts {
     const char **names; /* -d NAME ... (single form) */
     size_t nnames;
