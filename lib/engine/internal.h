@@ -15,7 +15,6 @@
 #define LEEC_MAX_BODY         (1024 * 1024) /* JSON objects and PEM chains */
 #define LEEC_MAX_URL          2048
 #define LEEC_MAX_NONCE        256
-#define LEEC_MAX_TOKEN        256
 #define LEEC_MAX_NAMES        100 /* Let's Encrypt's limit per order */
 #define LEEC_NONCE_POOL       32
 #define LEEC_BADNONCE_RETRIES 10 /* pebble rejects 5 % of good nonces */
