@@ -407,7 +407,7 @@ __attribute__((format(printf, 2, 3))) static char *reason(leec_code *rc,
 /* The file name of a part, for reasons. */
 static const char *part_name(leec_store_part part)
 {
-    return part == LEEC_PART_PRIVKEY ? "privkey.pem" : "meta.json";
+    return Leec_store_part_file(part);
 }
 
 /* Why a part of the version read already (v) is not usable: missing or
