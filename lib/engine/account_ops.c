@@ -137,6 +137,7 @@ static bool response_ok(struct leec_acct_job *j, leec_acme_resp *r,
     if (!Leec_op_answer_ok(&j->base, r, req_name))
         return false;
     if (r->json) {
+        Leec_account_view_clear(&j->account); /* an earlier answer's */
         leec_code rc = Leec_account_parse(r->json, &j->account);
         if (rc == LEEC_E_NOMEM) {
             finish(j, rc);
