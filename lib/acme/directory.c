@@ -33,7 +33,7 @@ void Leec_directory_clear(leec_directory *d)
     memset(d, 0, sizeof *d);
 }
 
-static leec_code take_url(const json_t *obj, const char *key, bool required,
+static leec_code take_url(const leec_json *obj, const char *key, bool required,
                           char **out, char **why)
 {
     const char *v = NULL;
@@ -53,34 +53,47 @@ static leec_code take_url(const json_t *obj, const char *key, bool required,
 /* meta.profiles: an object of profile name -> description. Names that are
  * not short printable tokens are skipped; at most 32 are kept. */
 #define MAX_PROFILES 32
-static leec_code take_profiles(const json_t *meta, leec_directory *d)
+typedef struct profiles_acc {
+    leec_directory *d;
+    size_t max;
+    leec_code rc;
+} profiles_acc;
+
+static bool take_profile(void *ud, const char *name, const leec_json *v)
 {
-    const json_t *p = meta ? json_object_get(meta, "profiles") : NULL;
-    if (!json_is_object(p) || json_object_size(p) == 0)
+    profiles_acc *acc = ud;
+    (void)v;
+    size_t len = strlen(name);
+    bool ok = len > 0 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = name[i] > 0x20 && name[i] < 0x7f && name[i] != ',';
+    if (!ok || acc->d->nprofiles == acc->max)
+        return true;
+    if (!(acc->d->profiles[acc->d->nprofiles] = strdup(name))) {
+        acc->rc = LEEC_E_NOMEM;
+        return false;
+    }
+    acc->d->nprofiles++;
+    return true;
+}
+
+static leec_code take_profiles(const leec_json *meta, leec_directory *d)
+{
+    const leec_json *p = Leec_json_object(meta, "profiles");
+    size_t n = Leec_json_len(p);
+    if (n == 0)
         return LEEC_OK;
-    size_t n = json_object_size(p);
     if (n > MAX_PROFILES)
         n = MAX_PROFILES;
     if (!(d->profiles = calloc(n, sizeof *d->profiles)))
         return LEEC_E_NOMEM;
-    const char *name;
-    const json_t *v;
-    json_object_foreach((json_t *)p, name, v)
-    {
-        size_t len = strlen(name);
-        bool ok = len > 0 && len <= 64;
-        for (size_t i = 0; ok && i < len; i++)
-            ok = name[i] > 0x20 && name[i] < 0x7f && name[i] != ',';
-        if (!ok || d->nprofiles == n)
-            continue;
-        if (!(d->profiles[d->nprofiles] = strdup(name)))
-            return LEEC_E_NOMEM;
-        d->nprofiles++;
-    }
-    return LEEC_OK;
+    profiles_acc acc = {d, n, LEEC_OK};
+    Leec_json_each(p, take_profile, &acc);
+    return acc.rc;
 }
 
-leec_code Leec_directory_parse(const json_t *obj, leec_directory *d, char **why)
+leec_code Leec_directory_parse(const leec_json *obj, leec_directory *d,
+                               char **why)
 {
     leec_code rc;
     memset(d, 0, sizeof *d);

@@ -1,13 +1,20 @@
-/* ACME order and authorization objects (RFC 8555 §7.1.3, §7.1.4), parsed
- * and validated into typed views. No I/O: the agent feeds them the CA's
- * answers and acts on the result. */
+/* ACME order, authorization and challenge objects (RFC 8555 §7.1.3,
+ * §7.1.4, §8), each parsed once into a typed view that owns its strings:
+ * every member the agent uses is checked here, where it enters, and the
+ * agent reads fields, never JSON. No I/O. */
 #ifndef LEEC_ORDER_H
 #define LEEC_ORDER_H
 
-#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 #include "leec/leec.h"
+#include "util/json.h"
+
+/* Challenges read from one authorization: a CA offers one per type (three
+ * today); more is a hostile document. */
+#define LEEC_MAX_CHALLENGES 16
 
 typedef enum leec_order_status {
     LEEC_ORDER_PENDING,
@@ -17,23 +24,36 @@ typedef enum leec_order_status {
     LEEC_ORDER_INVALID
 } leec_order_status;
 
-/* Pointers borrow from the JSON object. */
+typedef struct leec_order_ident {
+    char *type;
+    char *value;
+} leec_order_ident;
+
 typedef struct leec_order_view {
     leec_order_status status;
-    const char *finalize;         /* https URL or NULL */
-    const char *certificate;      /* https URL or NULL */
-    const json_t *authorizations; /* array of https URL strings, or NULL */
+    time_t expires;        /* 0 when absent or not RFC 3339 */
+    bool has_ids;          /* "identifiers" present (optional in updates) */
+    leec_order_ident *ids; /* nids, each with a type and a value */
+    size_t nids;           /* at most LEEC_MAX_NAMES */
+    char **authz;          /* the authorization URLs (https), nauthz */
+    size_t nauthz;         /* at most LEEC_MAX_NAMES */
+    char *finalize;        /* https URL or NULL */
+    char *certificate;     /* https URL or NULL */
+    leec_problem *error;   /* the "error" problem, or NULL */
+    const char *why;       /* when malformed: what is wrong (static) */
 } leec_order_view;
 
-/* LEEC_E_PROTOCOL when the status is missing or unknown, a URL member is
- * not an https URL, or authorizations is not an array of https URLs. */
-leec_code Leec_order_parse(const json_t *order, leec_order_view *v);
+/* LEEC_E_PROTOCOL (v->why says what) when the status is missing or
+ * unknown, a URL member is not an https URL, authorizations is not an
+ * array of https URLs or identifiers not an array of {type, value}
+ * strings, or either is longer than LEEC_MAX_NAMES; LEEC_E_NOMEM. Clear v
+ * with Leec_order_view_clear in every case. */
+leec_code Leec_order_parse(const leec_json *order, leec_order_view *v);
+void Leec_order_view_clear(leec_order_view *v);
 
 /* True when the order's identifiers (when present) are exactly names. */
-bool Leec_order_ids_match(const json_t *order, char *const *names, size_t n);
-
-/* The order's "error" problem, or NULL. */
-leec_problem *Leec_order_error(const json_t *order);
+bool Leec_order_ids_match(const leec_order_view *v, char *const *names,
+                          size_t n);
 
 typedef enum leec_authz_status {
     LEEC_AUTHZ_PENDING,
@@ -44,41 +64,57 @@ typedef enum leec_authz_status {
     LEEC_AUTHZ_REVOKED
 } leec_authz_status;
 
-typedef struct leec_authz_view {
-    leec_authz_status status;
-    const char *status_name;
-    const char *ident;      /* identifier value */
-    const char *ident_type; /* its type ("dns", "ip") */
-    bool wildcard;
-    /* The challenge of the wanted type, when offered: */
-    const char *chall_url;    /* https URL */
-    const char *token;        /* base64url */
-    const char *chall_status; /* "pending", "processing", ... or NULL */
-} leec_authz_view;
+typedef enum leec_chall_status {
+    LEEC_CHALL_NONE, /* no status member */
+    LEEC_CHALL_PENDING,
+    LEEC_CHALL_PROCESSING,
+    LEEC_CHALL_VALID,
+    LEEC_CHALL_INVALID,
+    LEEC_CHALL_OTHER
+} leec_chall_status;
 
-/*
- * Parses an authorization and picks its challenge of type chall_type.
- * LEEC_E_PROTOCOL for a malformed object, or a challenge of that type
- * whose url or token is invalid. A missing challenge type is not an error
- * here (chall_url stays NULL); *offered (when not NULL) then receives a
- * malloc'd space-separated list of the types offered.
- */
-leec_code Leec_authz_parse(const json_t *az, const char *chall_type,
-                           leec_authz_view *v, char **offered);
-
-/* A challenge of a type leec knows, with a valid url and token. */
+/* A challenge of a type leec knows, with a valid url and token. The
+ * strings are the view's; a taker moves them out (NULLs them). */
 typedef struct leec_chall_view {
-    const char *type;
-    const char *url;
-    const char *token;
-    const char *status;
+    char *type;  /* "http-01", "dns-01" or "tls-alpn-01" */
+    char *url;   /* https URL */
+    char *token; /* base64url, at most LEEC_TOKEN_MAX characters */
+    leec_chall_status status;
 } leec_chall_view;
 
-/* The i-th such challenge of the authorization, in the CA's order; false
- * past the last. */
-bool Leec_authz_challenge_at(const json_t *az, size_t i, leec_chall_view *v);
+typedef struct leec_authz_view {
+    leec_authz_status status;
+    const char *status_name; /* static */
+    char *ident;             /* identifier value */
+    char *ident_type;        /* its type ("dns", "ip") */
+    bool wildcard;
+    time_t expires; /* 0 when absent or not RFC 3339 */
+    /* The challenges of known types, in the CA's order (others are
+     * skipped). */
+    leec_chall_view chall[LEEC_MAX_CHALLENGES];
+    size_t nchall;
+    leec_problem *error; /* the first challenge's error document, or NULL */
+    const char *why;     /* when malformed: what is wrong (static) */
+} leec_authz_view;
 
-/* The error document of a failed authorization (its challenge's), or NULL. */
-leec_problem *Leec_authz_error(const json_t *az);
+/* One pass over the authorization. LEEC_E_PROTOCOL (v->why says what) for
+ * a missing or unknown status, a missing identifier, challenges that are
+ * not an array of objects or more than LEEC_MAX_CHALLENGES, or a challenge
+ * of a known type whose url is not https or whose token is not base64url
+ * of at most LEEC_TOKEN_MAX characters; LEEC_E_NOMEM. Clear v with
+ * Leec_authz_view_clear in every case. */
+leec_code Leec_authz_parse(const leec_json *az, leec_authz_view *v);
+void Leec_authz_view_clear(leec_authz_view *v);
+
+/* The challenge of that type, or NULL. */
+const leec_chall_view *Leec_authz_find(const leec_authz_view *v,
+                                       const char *type);
+
+/* The CA's answer to a challenge response: its status and error. */
+typedef struct leec_chall_answer {
+    leec_chall_status status;
+    leec_problem *error; /* NULL when none; the caller's once read */
+} leec_chall_answer;
+void Leec_chall_answer_parse(const leec_json *ch, leec_chall_answer *a);
 
 #endif

@@ -76,7 +76,7 @@ char *Leec_sanitize(const char *s, size_t max)
     return out;
 }
 
-static char *dup_member(const json_t *obj, const char *key)
+static char *dup_member(const leec_json *obj, const char *key)
 {
     return Leec_sanitize(Leec_json_str(obj, key), PROBLEM_STR_MAX);
 }
@@ -97,10 +97,10 @@ void Leec_problem_free(leec_problem *p)
     free(p);
 }
 
-leec_problem *Leec_problem_from_json(const json_t *obj, long status,
+leec_problem *Leec_problem_from_json(const leec_json *obj, long status,
                                      long retry_after)
 {
-    if (!json_is_object(obj))
+    if (!Leec_json_is_object(obj))
         return NULL;
     leec_problem *p = calloc(1, sizeof *p);
     if (!p)
@@ -113,8 +113,8 @@ leec_problem *Leec_problem_from_json(const json_t *obj, long status,
     p->detail = dup_member(obj, "detail");
     if (!p->type)
         goto fail;
-    json_t *subs = Leec_json_array(obj, "subproblems");
-    size_t n = subs ? json_array_size(subs) : 0;
+    const leec_json *subs = Leec_json_array(obj, "subproblems");
+    size_t n = Leec_json_len(subs);
     if (n > PROBLEM_SUB_MAX)
         n = PROBLEM_SUB_MAX;
     if (n) {
@@ -123,10 +123,10 @@ leec_problem *Leec_problem_from_json(const json_t *obj, long status,
             goto fail;
         p->sub = sub;
         for (size_t i = 0; i < n; i++) {
-            json_t *s = json_array_get(subs, i);
-            if (!json_is_object(s))
+            const leec_json *s = Leec_json_at(subs, i);
+            if (!Leec_json_is_object(s))
                 continue;
-            json_t *id = Leec_json_object(s, "identifier");
+            const leec_json *id = Leec_json_object(s, "identifier");
             leec_subproblem *d = &sub[p->nsub++];
             d->type = dup_member(s, "type");
             d->detail = dup_member(s, "detail");
@@ -140,44 +140,43 @@ fail:
     return NULL;
 }
 
+/* The strings were cleaned and bounded when the problem was made: copied
+ * as they are. */
+static bool dup_str(const char *s, const char **out)
+{
+    *out = s ? strdup(s) : NULL;
+    return !s || *out;
+}
+
 leec_problem *Leec_problem_dup(const leec_problem *p)
 {
     if (!p)
         return NULL;
-    json_t *o = json_object();
-    json_t *subs = json_array();
-    leec_problem *out = NULL;
-    if (!o || !subs)
-        goto out;
-    /* Round-trip through JSON: one copy routine instead of two. */
-    json_object_set_new(o, "type", json_string(p->type));
-    if (p->detail)
-        json_object_set_new(o, "detail", json_string(p->detail));
-    for (size_t i = 0; i < p->nsub; i++) {
-        json_t *s = json_object();
-        json_t *id = json_object();
-        if (!s || !id) {
-            json_decref(s);
-            json_decref(id);
-            goto out;
+    leec_problem *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->status = p->status;
+    d->retry_after = p->retry_after;
+    if (!dup_str(p->type, &d->type) || !dup_str(p->detail, &d->detail))
+        goto fail;
+    if (p->nsub) {
+        leec_subproblem *sub = calloc(p->nsub, sizeof *sub);
+        if (!sub)
+            goto fail;
+        d->sub = sub;
+        for (size_t i = 0; i < p->nsub; i++) {
+            d->nsub++;
+            if (!dup_str(p->sub[i].type, &sub[i].type) ||
+                !dup_str(p->sub[i].detail, &sub[i].detail) ||
+                !dup_str(p->sub[i].id_type, &sub[i].id_type) ||
+                !dup_str(p->sub[i].id_value, &sub[i].id_value))
+                goto fail;
         }
-        if (p->sub[i].type)
-            json_object_set_new(s, "type", json_string(p->sub[i].type));
-        if (p->sub[i].detail)
-            json_object_set_new(s, "detail", json_string(p->sub[i].detail));
-        if (p->sub[i].id_type)
-            json_object_set_new(id, "type", json_string(p->sub[i].id_type));
-        if (p->sub[i].id_value)
-            json_object_set_new(id, "value", json_string(p->sub[i].id_value));
-        json_object_set_new(s, "identifier", id);
-        json_array_append_new(subs, s);
     }
-    json_object_set(o, "subproblems", subs);
-    out = Leec_problem_from_json(o, p->status, p->retry_after);
-out:
-    json_decref(subs);
-    json_decref(o);
-    return out;
+    return d;
+fail:
+    Leec_problem_free(d);
+    return NULL;
 }
 
 bool Leec_problem_is(const leec_problem *p, const char *name)

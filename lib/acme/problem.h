@@ -2,10 +2,10 @@
 #ifndef LEEC_PROBLEM_H
 #define LEEC_PROBLEM_H
 
-#include <jansson.h>
 #include <stddef.h>
 
 #include "leec/leec.h"
+#include "util/json.h"
 
 #define LEEC_ACME_ERR "urn:ietf:params:acme:error:"
 
@@ -13,7 +13,7 @@
  * "error" member of a challenge). Strings are copied and sanitised. A
  * missing "type" becomes "about:blank" (RFC 7807 §4.2). NULL on OOM or when
  * obj is not an object. Free with Leec_problem_free. */
-leec_problem *Leec_problem_from_json(const json_t *obj, long status,
+leec_problem *Leec_problem_from_json(const leec_json *obj, long status,
                                      long retry_after);
 void Leec_problem_free(leec_problem *p);
 leec_problem *Leec_problem_dup(const leec_problem *p);

@@ -227,13 +227,44 @@ out:
     return rc;
 }
 
+leec_code Leec_bio_to_str(struct bio_st *bio, char **out, size_t *len)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    *out = NULL;
+    if (len)
+        *len = 0;
+    if (n < 0 || (n > 0 && !data))
+        return LEEC_E_CRYPTO;
+    char *s = malloc((size_t)n + 1);
+    if (!s)
+        return LEEC_E_NOMEM;
+    if (n)
+        memcpy(s, data, (size_t)n);
+    s[n] = '\0';
+    *out = s;
+    if (len)
+        *len = (size_t)n;
+    return LEEC_OK;
+}
+
+/* A PEM text written to bio: an empty one is OpenSSL's failure. */
+static leec_code pem_of(BIO *bio, char **pem)
+{
+    size_t n = 0;
+    leec_code rc = Leec_bio_to_str(bio, pem, &n);
+    if (rc == LEEC_OK && n == 0) {
+        free(*pem);
+        *pem = NULL;
+        rc = LEEC_E_CRYPTO;
+    }
+    return rc;
+}
+
 leec_code Leec_key_to_pem(const leec_key *key, char **pem)
 {
     leec_code rc = LEEC_E_CRYPTO;
     BIO *bio = NULL;
-    char *data = NULL;
-    long dlen = 0;
-    char *copy = NULL;
 
     if (!key || !pem)
         return LEEC_E_INVALID_ARG;
@@ -247,18 +278,7 @@ leec_code Leec_key_to_pem(const leec_key *key, char **pem)
     if (!PEM_write_bio_PKCS8PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL,
                                        NULL))
         goto out;
-    dlen = BIO_get_mem_data(bio, &data);
-    if (dlen <= 0 || !data)
-        goto out;
-    copy = malloc((size_t)dlen + 1);
-    if (!copy) {
-        rc = LEEC_E_NOMEM;
-        goto out;
-    }
-    memcpy(copy, data, (size_t)dlen);
-    copy[dlen] = '\0';
-    *pem = copy;
-    rc = LEEC_OK;
+    rc = pem_of(bio, pem);
 out:
     BIO_free(bio);
     if (rc != LEEC_OK)
@@ -288,9 +308,6 @@ leec_code leec_dhparam_pem(int bits, bool generate, char **pem)
     EVP_PKEY_CTX *pctx = NULL;
     EVP_PKEY *params = NULL;
     BIO *bio = NULL;
-    char *data = NULL;
-    long dlen = 0;
-    char *copy = NULL;
 
     if (!pem)
         return LEEC_E_INVALID_ARG;
@@ -330,18 +347,7 @@ leec_code leec_dhparam_pem(int bits, bool generate, char **pem)
     }
     if (!PEM_write_bio_Parameters(bio, params))
         goto out;
-    dlen = BIO_get_mem_data(bio, &data);
-    if (dlen <= 0 || !data)
-        goto out;
-    copy = malloc((size_t)dlen + 1);
-    if (!copy) {
-        rc = LEEC_E_NOMEM;
-        goto out;
-    }
-    memcpy(copy, data, (size_t)dlen);
-    copy[dlen] = '\0';
-    *pem = copy;
-    rc = LEEC_OK;
+    rc = pem_of(bio, pem);
 out:
     BIO_free(bio);
     EVP_PKEY_free(params);

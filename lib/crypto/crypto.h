@@ -29,6 +29,12 @@ leec_code Leec_key_load_pem(const char *pem, size_t len, leec_key **out);
  * secret (write 0600, never log) and should Leec_secure_free() it. */
 leec_code Leec_key_to_pem(const leec_key *key, char **pem);
 
+/* For the crypto files: the contents of a memory BIO as a malloc'd
+ * NUL-terminated copy (*len its length, when len is not NULL).
+ * LEEC_E_CRYPTO when its data cannot be read, LEEC_E_NOMEM. */
+struct bio_st;
+leec_code Leec_bio_to_str(struct bio_st *bio, char **out, size_t *len);
+
 void Leec_key_free(leec_key *key);
 
 /* For the files that see OpenSSL only: the EVP_PKEY inside key, owned by

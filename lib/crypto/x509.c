@@ -84,22 +84,14 @@ static char *dup_printable(const unsigned char *p, size_t len)
  * to be shown (names), as-is otherwise (PEM, whose newlines must stay). */
 static char *bio_to_str(BIO *bio, bool sanitise)
 {
-    char *data = NULL;
     char *s = NULL;
-    long len = BIO_get_mem_data(bio, &data);
+    size_t len = 0;
 
-    if (len < 0 || (len > 0 && !data))
-        return NULL;
-    if (sanitise)
-        return dup_printable((const unsigned char *)(len ? data : ""),
-                             (size_t)len);
-    s = malloc((size_t)len + 1);
-    if (!s)
-        return NULL;
-    if (len)
-        memcpy(s, data, (size_t)len);
-    s[len] = '\0';
-    return s;
+    if (Leec_bio_to_str(bio, &s, &len) != LEEC_OK || !sanitise)
+        return s;
+    char *clean = dup_printable((const unsigned char *)s, len);
+    free(s);
+    return clean;
 }
 
 /* The first certificate of a PEM text, or NULL. */

@@ -10,6 +10,7 @@
 #include "engine/internal.h"
 #include "crypto/jws.h"
 #include "util/json.h"
+#include "acme/account.h"
 #include "acme/problem.h"
 #include "store/store.h"
 #include "engine/workers.h"
@@ -56,21 +57,34 @@ static void account_ready(leec_ctx *ctx)
     wake_agents(ctx);
 }
 
+/* [m], or NULL on OOM. */
+static leec_json *contact_list(const char *m)
+{
+    leec_json *a = Leec_json_new_array();
+    if (!Leec_json_push_str(a, m)) {
+        Leec_json_free(a);
+        return NULL;
+    }
+    return a;
+}
+
 static char *account_json(leec_ctx *ctx)
 {
-    json_t *o =
-        json_pack("{s:s, s:s}", "url", ctx->acct_url, "directory", ctx->server);
-    if (!o)
+    leec_json *o = Leec_json_new_object();
+    if (!Leec_json_set_str(o, "url", ctx->acct_url) ||
+        !Leec_json_set_str(o, "directory", ctx->server)) {
+        Leec_json_free(o);
         return NULL;
+    }
     if (ctx->contact) {
         char *m = NULL;
         if (asprintf(&m, "mailto:%s", ctx->contact) >= 0) {
-            json_object_set_new(o, "contact", json_pack("[s]", m));
+            (void)Leec_json_set(o, "contact", contact_list(m));
             free(m);
         }
     }
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(o);
+    char *s = Leec_json_dump(o, true);
+    Leec_json_free(o);
     return s;
 }
 
@@ -106,9 +120,16 @@ static void on_new_account(void *ud, leec_acme_resp *r)
                      p);
         return;
     }
-    const char *status = Leec_json_str(r->json, "status");
-    if (!r->location || !Leec_url_ok(r->location) ||
-        (status && strcmp(status, "valid") != 0)) {
+    leec_account_view acct;
+    leec_code vrc = Leec_account_parse(r->json, &acct);
+    bool valid =
+        vrc != LEEC_OK || !acct.status || strcmp(acct.status, "valid") == 0;
+    Leec_account_view_clear(&acct);
+    if (vrc == LEEC_E_NOMEM) {
+        account_fail(ctx, LEEC_E_NOMEM, NULL, NULL);
+        return;
+    }
+    if (!r->location || !Leec_url_ok(r->location) || !valid) {
         account_fail(ctx, LEEC_E_PROTOCOL,
                      "newAccount: no valid account URL or account not valid",
                      NULL);
@@ -139,19 +160,18 @@ static void on_new_account(void *ud, leec_acme_resp *r)
 
 /* RFC 8555 §7.3.4: the externalAccountBinding member, an HS256 JWS over
  * the new account's public JWK. */
-static leec_code add_eab(leec_ctx *ctx, json_t *payload)
+static leec_code add_eab(leec_ctx *ctx, leec_json *payload)
 {
     char *jwk = NULL, *jws = NULL;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     leec_code rc = Leec_key_jwk_json(ctx->acct_key, &jwk);
     if (rc == LEEC_OK)
         rc = Leec_jws_sign_hmac(ctx->eab_key, ctx->eab_keylen, ctx->eab_kid,
                                 ctx->dir.new_account, jwk, &jws);
     if (rc == LEEC_OK) {
-        o = json_loads(jws, 0, NULL);
-        rc = o && json_object_set_new(payload, "externalAccountBinding", o) == 0
-                 ? LEEC_OK
-                 : LEEC_E_NOMEM;
+        (void)Leec_json_parse_object(jws, strlen(jws), &o);
+        rc = Leec_json_set(payload, "externalAccountBinding", o) ? LEEC_OK
+                                                                 : LEEC_E_NOMEM;
     }
     if (rc == LEEC_OK)
         Leec_log(ctx, LEEC_LOG_DEBUG,
@@ -169,39 +189,40 @@ static leec_code add_eab(leec_ctx *ctx, json_t *payload)
 static void send_new_account(leec_ctx *ctx, bool lookup)
 {
     leec_code rc = LEEC_E_NOMEM;
-    json_t *p = NULL;
+    leec_json *p = NULL;
     char *payload = NULL;
     ctx->acct_lookup = lookup;
     if (lookup) {
-        if (!(p = json_pack("{s:b}", "onlyReturnExisting", 1)))
+        if (!(p = Leec_json_new_object()) ||
+            !Leec_json_set_bool(p, "onlyReturnExisting", true))
             goto fail;
     } else {
-        if (!(p = json_object()))
+        if (!(p = Leec_json_new_object()))
             goto fail;
         if (ctx->agree_tos)
-            json_object_set_new(p, "termsOfServiceAgreed", json_true());
+            (void)Leec_json_set_bool(p, "termsOfServiceAgreed", true);
         if (ctx->contact) {
             char *m = NULL;
             if (asprintf(&m, "mailto:%s", ctx->contact) < 0)
                 goto fail;
-            json_object_set_new(p, "contact", json_pack("[s]", m));
+            (void)Leec_json_set(p, "contact", contact_list(m));
             free(m);
         }
         if (ctx->eab_kid && (rc = add_eab(ctx, p)) != LEEC_OK)
             goto fail;
         rc = LEEC_E_NOMEM;
     }
-    if (!(payload = json_dumps(p, JSON_COMPACT)))
+    if (!(payload = Leec_json_dump(p, false)))
         goto fail;
     rc = Leec_acme_post(ctx, ctx->dir.new_account, payload, ctx->acct_key, NULL,
                         NULL, on_new_account, ctx, &ctx->acct_req);
     if (rc != LEEC_OK)
         goto fail;
-    json_decref(p);
+    Leec_json_free(p);
     free(payload);
     return;
 fail:
-    json_decref(p);
+    Leec_json_free(p);
     free(payload);
     account_fail(ctx, rc, "cannot start the account request", NULL);
 }
@@ -282,7 +303,7 @@ static void create_account(leec_ctx *ctx)
 static leec_code load_saved(leec_ctx *ctx, bool *found)
 {
     char *pem = NULL, *js = NULL;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     *found = false;
     leec_code rc =
         Leec_store_account_load(ctx->store, ctx->acct_ca_id, &pem, &js);
@@ -320,7 +341,7 @@ static leec_code load_saved(leec_ctx *ctx, bool *found)
 out:
     Leec_secure_free(pem);
     free(js);
-    json_decref(o);
+    Leec_json_free(o);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "engine/internal.h"
 #include "util/json.h"
 #include "crypto/jws.h"
+#include "acme/account.h"
 #include "acme/problem.h"
 #include "store/store.h"
 
@@ -77,7 +78,8 @@ struct leec_acct_job {
     leec_key *new_key; /* ROLLOVER */
     leec_account_fn done;
     void *userdata;
-    json_t *account; /* the CA's account object, on success */
+    leec_account_view account; /* the CA's account object, on success */
+    bool have_account;
     bool created;
 };
 
@@ -86,7 +88,7 @@ static void job_destroy(leec_op *base)
     struct leec_acct_job *j = (struct leec_acct_job *)base;
     free(j->email);
     Leec_key_free(j->new_key);
-    json_decref(j->account);
+    Leec_account_view_clear(&j->account);
     free(j);
 }
 
@@ -134,8 +136,15 @@ static bool response_ok(struct leec_acct_job *j, leec_acme_resp *r,
 {
     if (!Leec_op_answer_ok(&j->base, r, req_name))
         return false;
-    if (r->json)
-        j->account = json_incref(r->json);
+    if (r->json) {
+        Leec_account_view_clear(&j->account); /* an earlier answer's */
+        leec_code rc = Leec_account_parse(r->json, &j->account);
+        if (rc == LEEC_E_NOMEM) {
+            finish(j, rc);
+            return false;
+        }
+        j->have_account = true;
+    }
     return true;
 }
 
@@ -145,7 +154,7 @@ static void on_account(void *ud, leec_acme_resp *r)
     leec_ctx *ctx = j->base.ctx;
     if (!response_ok(j, r, "account"))
         return;
-    if (!j->account) {
+    if (!j->have_account) {
         Leec_log(ctx, LEEC_LOG_ERROR,
                  "account: the CA's answer is no JSON "
                  "object");
@@ -178,8 +187,8 @@ static void on_account(void *ud, leec_acme_resp *r)
         }
         Leec_log(ctx, LEEC_LOG_INFO, "account %s deactivated", ctx->acct_url);
         /* The URL is reported from the account object, then forgotten. */
-        if (!json_object_get(j->account, "url") && ctx->acct_url)
-            json_object_set_new(j->account, "url", json_string(ctx->acct_url));
+        if (!j->account.url && ctx->acct_url)
+            j->account.url = strdup(ctx->acct_url);
         forget_account(ctx);
     }
     finish(j, rc);
@@ -206,10 +215,9 @@ static void on_rollover(void *ud, leec_acme_resp *r)
                  leec_strerror(rc));
     /* keyChange answers with the account object at most; without one,
      * report what is known. */
-    if (!j->account)
-        j->account = json_object();
-    if (j->account && !json_object_get(j->account, "url"))
-        json_object_set_new(j->account, "url", json_string(ctx->acct_url));
+    j->have_account = true;
+    if (!j->account.url && ctx->acct_url)
+        j->account.url = strdup(ctx->acct_url);
     finish(j, rc == LEEC_OK ? LEEC_OK : LEEC_E_STORE);
 }
 
@@ -219,7 +227,7 @@ static leec_code start_rollover(struct leec_acct_job *j)
 {
     leec_ctx *ctx = j->base.ctx;
     char *old_jwk = NULL, *payload = NULL, *inner = NULL;
-    json_t *o = NULL, *jwk = NULL;
+    leec_json *o = NULL, *jwk = NULL;
     leec_code rc;
     if (!ctx->dir.key_change) {
         Leec_log(ctx, LEEC_LOG_ERROR,
@@ -232,11 +240,15 @@ static leec_code start_rollover(struct leec_acct_job *j)
     if ((rc = Leec_key_jwk_json(ctx->acct_key, &old_jwk)) != LEEC_OK)
         goto out;
     rc = LEEC_E_NOMEM;
-    if (!(jwk = json_loads(old_jwk, 0, NULL)) ||
-        !(o = json_pack("{s:s, s:O}", "account", ctx->acct_url, "oldKey",
-                        jwk)) ||
-        !(payload = json_dumps(o, JSON_COMPACT)))
+    if (Leec_json_parse_object(old_jwk, strlen(old_jwk), &jwk) != LEEC_OK ||
+        !(o = Leec_json_new_object()) ||
+        !Leec_json_set_str(o, "account", ctx->acct_url) ||
+        !Leec_json_set(o, "oldKey", jwk) ||
+        !(payload = Leec_json_dump(o, false))) {
+        jwk = NULL; /* taken by o, or released */
         goto out;
+    }
+    jwk = NULL;
     if ((rc = Leec_jws_sign(j->new_key, NULL, NULL, ctx->dir.key_change,
                             payload, &inner)) != LEEC_OK)
         goto out;
@@ -246,8 +258,8 @@ out:
     free(old_jwk);
     free(payload);
     free(inner);
-    json_decref(o);
-    json_decref(jwk);
+    Leec_json_free(o);
+    Leec_json_free(jwk);
     return rc;
 }
 
@@ -265,7 +277,7 @@ static leec_code job_send(leec_op *base)
     leec_ctx *ctx = base->ctx;
     leec_code rc = LEEC_OK;
     char *payload = NULL;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     switch (j->op) {
     case LEEC_ACCOUNT_OP_REGISTER:
         j->created = ctx->acct_created;
@@ -278,19 +290,19 @@ static leec_code job_send(leec_op *base)
         break;
     case LEEC_ACCOUNT_OP_UPDATE_CONTACT: {
         rc = LEEC_E_NOMEM;
-        json_t *list = json_array();
-        if (!list || !(o = json_pack("{s:o}", "contact", list)))
+        leec_json *list = Leec_json_new_array();
+        if (!(o = Leec_json_new_object()) || !Leec_json_set(o, "contact", list))
             break;
         if (j->email) {
             char *m = NULL;
             if (asprintf(&m, "mailto:%s", j->email) < 0)
                 break;
-            int bad = json_array_append_new(list, json_string(m));
+            bool ok = Leec_json_push_str(list, m);
             free(m);
-            if (bad)
+            if (!ok)
                 break;
         }
-        if (!(payload = json_dumps(o, JSON_COMPACT)))
+        if (!(payload = Leec_json_dump(o, false)))
             break;
         rc = Leec_acme_post(ctx, ctx->acct_url, payload, ctx->acct_key,
                             ctx->acct_url, NULL, on_account, j, &j->base.req);
@@ -305,7 +317,7 @@ static leec_code job_send(leec_op *base)
                             &j->base.req);
         break;
     }
-    json_decref(o);
+    Leec_json_free(o);
     free(payload);
     return rc;
 }
@@ -315,30 +327,20 @@ static void job_report(leec_op *base)
 {
     struct leec_acct_job *j = (struct leec_acct_job *)base;
     leec_account_info info;
-    const char **contact = NULL;
     memset(&info, 0, sizeof info);
-    if (base->rc != LEEC_OK || !j->account) {
+    if (base->rc != LEEC_OK || !j->have_account) {
         j->done(j->userdata, base->rc, NULL, base->problem);
         return;
     }
-    info.url = Leec_json_str(j->account, "url");
+    info.url = j->account.url;
     if (!info.url)
         info.url = base->ctx->acct_url;
-    info.status = Leec_json_str(j->account, "status");
-    info.orders = Leec_json_str(j->account, "orders");
+    info.status = j->account.status;
+    info.orders = j->account.orders;
     info.created = j->created;
-    json_t *c = json_object_get(j->account, "contact");
-    size_t n = json_is_array(c) ? json_array_size(c) : 0;
-    if (n && (contact = calloc(n, sizeof *contact))) {
-        for (size_t i = 0; i < n; i++) {
-            const char *s = json_string_value(json_array_get(c, i));
-            if (s)
-                contact[info.ncontact++] = s;
-        }
-    }
-    info.contact = contact;
+    info.contact = (const char *const *)j->account.contact;
+    info.ncontact = j->account.ncontact;
     j->done(j->userdata, LEEC_OK, &info, NULL);
-    free(contact);
 }
 
 /* One at a time, in order: a rollover or a deactivation changes the

@@ -458,28 +458,30 @@ static void post(leec_agent *a, const char *url, const char *payload,
 
 static char *new_order_payload(leec_agent *a)
 {
-    json_t *ids = json_array();
-    json_t *o = json_object();
+    leec_json *ids = Leec_json_new_array();
+    leec_json *o = Leec_json_new_object();
     char *s = NULL;
-    if (!ids || !o)
-        goto out;
-    for (size_t i = 0; i < a->nnames; i++)
-        json_array_append_new(
-            ids, json_pack("{s:s, s:s}", "type",
-                           Leec_name_is_ip(a->names[i]) ? "ip" : "dns", "value",
-                           a->names[i]));
-    json_object_set(o, "identifiers", ids);
-    if (a->profile)
-        json_object_set_new(o, "profile", json_string(a->profile));
+    bool ok = Leec_json_set(o, "identifiers", ids);
+    for (size_t i = 0; ok && i < a->nnames; i++) {
+        leec_json *id = Leec_json_new_object();
+        ok = Leec_json_set_str(id, "type",
+                               Leec_name_is_ip(a->names[i]) ? "ip" : "dns") &&
+             Leec_json_set_str(id, "value", a->names[i]);
+        if (!ok)
+            Leec_json_free(id);
+        else
+            ok = Leec_json_push(ids, id);
+    }
+    if (ok && a->profile)
+        ok = Leec_json_set_str(o, "profile", a->profile);
     /* RFC 9773 §5: a renewal names the certificate it replaces (the CA may
      * then exempt it from rate limits). */
-    if (a->had_cert && a->names_same && a->ctx->dir.renewal_info &&
+    if (ok && a->had_cert && a->names_same && a->ctx->dir.renewal_info &&
         !a->replaces_refused && Leec_agent_ari_id(a))
-        json_object_set_new(o, "replaces", json_string(a->ari_id));
-    s = json_dumps(o, JSON_COMPACT);
-out:
-    json_decref(ids);
-    json_decref(o);
+        ok = Leec_json_set_str(o, "replaces", a->ari_id);
+    if (ok)
+        s = Leec_json_dump(o, false);
+    Leec_json_free(o);
     return s;
 }
 
@@ -635,17 +637,33 @@ static bool set_url(char **slot, const char *url)
     return true;
 }
 
-/* Moves on according to the order's status (new order, finalize, poll). */
-static void follow_order(leec_agent *a, const json_t *order)
+/* The view's string into *slot (the view lets go of it). */
+static void take_str(char **slot, char **from)
 {
-    leec_order_view v;
-    if (Leec_order_parse(order, &v) != LEEC_OK) {
-        Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL, "malformed order object");
+    free(*slot);
+    *slot = *from;
+    *from = NULL;
+}
+
+/* Moves on according to the order's status (new order, finalize, poll):
+ * the view parsed from the CA's answer, and what its parse returned. */
+static void follow_order(leec_agent *a, leec_order_view *v, leec_code prc)
+{
+    if (prc != LEEC_OK) {
+        if (prc == LEEC_E_NOMEM)
+            Leec_agent_fail(a, prc, NULL, "out of memory");
+        else
+            Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL,
+                            "malformed order object (%s)",
+                            v->why ? v->why : "?");
         return;
     }
-    switch (v.status) {
+    leec_problem *error;
+    switch (v->status) {
     case LEEC_ORDER_INVALID:
-        Leec_agent_fail(a, LEEC_E_INVALID_ORDER, Leec_order_error(order),
+        error = v->error;
+        v->error = NULL; /* taken by the agent */
+        Leec_agent_fail(a, LEEC_E_INVALID_ORDER, error,
                         "the order became invalid");
         return;
     case LEEC_ORDER_PENDING:
@@ -666,22 +684,23 @@ static void follow_order(leec_agent *a, const json_t *order)
         Leec_agent_set_state(a, LEEC_ST_ORDER_POLL);
         return;
     case LEEC_ORDER_VALID:
-        if (!v.certificate || !set_url(&a->cert_url, v.certificate))
+        if (!v->certificate)
             Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL,
                             "valid order without a certificate URL");
         else if (!a->cert_key)
             Leec_agent_fail(
                 a, LEEC_E_PROTOCOL, NULL,
                 "the CA reports a valid order that leec did not finalize");
-        else
+        else {
+            take_str(&a->cert_url, &v->certificate);
             Leec_agent_set_state(a, LEEC_ST_DOWNLOAD);
+        }
         return;
     }
 }
 
 static void on_new_order(leec_agent *a, leec_acme_resp *r)
 {
-    leec_order_view v;
     if (Leec_problem_is(r->problem, "accountDoesNotExist") &&
         !a->account_renewed) {
         /* A saved account deactivated or lost by the CA (a test CA that
@@ -711,33 +730,36 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
                         "newOrder refused (HTTP %ld)", r->status);
         return;
     }
-    size_t n = 0;
-    if (Leec_order_parse(r->json, &v) != LEEC_OK || !v.finalize ||
-        !v.authorizations || !(n = json_array_size(v.authorizations)) ||
+    leec_order_view v;
+    leec_code prc = Leec_order_parse(r->json, &v);
+    size_t n = v.nauthz;
+    if (prc == LEEC_E_NOMEM) {
+        Leec_agent_fail(a, prc, NULL, "out of memory");
+        goto out;
+    }
+    if (prc != LEEC_OK || !v.finalize || !n ||
         !set_url(&a->order_url, r->location) ||
-        !set_url(&a->finalize_url, v.finalize) ||
-        !Leec_order_ids_match(r->json, a->names, a->nnames)) {
+        !Leec_order_ids_match(&v, a->names, a->nnames)) {
         Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL,
                         "malformed order (URL, authorizations or identifiers)");
-        return;
+        goto out;
     }
+    take_str(&a->finalize_url, &v.finalize);
     Leec_agent_authz_clear(a);
     if (!(a->az = calloc(n, sizeof *a->az))) {
         Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
-        return;
+        goto out;
     }
     a->naz = n;
     for (size_t i = 0; i < n; i++) {
         a->az[i].agent = a;
-        if (!set_url(&a->az[i].url,
-                     json_string_value(json_array_get(v.authorizations, i)))) {
-            Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
-            return;
-        }
+        take_str(&a->az[i].url, &v.authz[i]);
     }
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
              a->cert_name, a->order_url);
-    follow_order(a, r->json);
+    follow_order(a, &v, prc);
+out:
+    Leec_order_view_clear(&v);
 }
 
 /* ------------------------------------------------------------------ */
@@ -772,30 +794,27 @@ static void authz_done(leec_agent *a, authz *z)
 /* Records the challenges of a pending authorization that the agent's
  * solver can answer: one of its type, or (a solver for any type) all of
  * them in the CA's order. */
-static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
+static bool take_challenges(leec_agent *a, authz *z, leec_authz_view *v)
 {
     const char *want = a->solver->ops->type;
-    leec_chall_view c;
     leec_buf offered;
     Leec_buf_init(&offered, 256);
     bool pending = false;
-    for (size_t i = 0; Leec_authz_challenge_at(az, i, &c); i++) {
-        (void)Leec_buf_printf(&offered, "%s%s", offered.len ? " " : "", c.type);
-        if ((want && strcmp(c.type, want) != 0) || z->ncand == AUTHZ_CANDIDATES)
+    for (size_t i = 0; i < v->nchall; i++) {
+        leec_chall_view *c = &v->chall[i];
+        (void)Leec_buf_printf(&offered, "%s%s", offered.len ? " " : "",
+                              c->type);
+        if ((want && strcmp(c->type, want) != 0) ||
+            z->ncand == AUTHZ_CANDIDATES)
             continue;
-        chall_cand *k = &z->cand[z->ncand];
-        if (!(k->type = strdup(c.type)) || !(k->url = strdup(c.url)) ||
-            !(k->token = strdup(c.token))) {
-            free(k->type);
-            free(k->url);
-            k->type = k->url = NULL;
-            Leec_buf_free(&offered);
-            Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
-            return false;
-        }
-        z->ncand++;
+        /* The view's strings, moved: copied once, when parsed. */
+        chall_cand *k = &z->cand[z->ncand++];
         /* processing: already answered (by an earlier run, say). */
-        pending = pending || !c.status || strcmp(c.status, "pending") == 0;
+        pending = pending || c->status == LEEC_CHALL_NONE ||
+                  c->status == LEEC_CHALL_PENDING;
+        take_str(&k->type, &c->type);
+        take_str(&k->url, &c->url);
+        take_str(&k->token, &c->token);
     }
     if (!z->ncand) {
         Leec_agent_fail(a, LEEC_E_NO_CHALLENGE, NULL,
@@ -875,14 +894,19 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
 {
     authz *z = &a->az[a->cursor];
     leec_authz_view v;
-    char *offered = NULL;
     if (r->status != 200 || !r->json) {
         Leec_agent_fail(a, refusal_code(r), steal_problem(r),
                         "cannot fetch an authorization (HTTP %ld)", r->status);
         return;
     }
-    if (Leec_authz_parse(r->json, "", &v, &offered) != LEEC_OK) {
-        Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL, "malformed authorization");
+    leec_code prc = Leec_authz_parse(r->json, &v);
+    if (prc == LEEC_E_NOMEM) {
+        Leec_agent_fail(a, prc, NULL, "out of memory");
+        goto out;
+    }
+    if (prc != LEEC_OK) {
+        Leec_agent_fail(a, LEEC_E_PROTOCOL, NULL,
+                        "malformed authorization (%s)", v.why ? v.why : "?");
         goto out;
     }
     /* The name it is for reaches solvers, DNS providers, hooks and logs:
@@ -916,13 +940,16 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
         authz_done(a, z);
         break;
     case LEEC_AUTHZ_PENDING:
-        if (a->state == LEEC_ST_FETCH_AUTHZ && !take_challenges(a, z, r->json))
+        if (a->state == LEEC_ST_FETCH_AUTHZ && !take_challenges(a, z, &v))
             goto out;
         break;
-    default:
-        Leec_agent_fail(a, LEEC_E_INVALID_ORDER, Leec_authz_error(r->json),
+    default: {
+        leec_problem *error = v.error;
+        v.error = NULL; /* taken by the agent */
+        Leec_agent_fail(a, LEEC_E_INVALID_ORDER, error,
                         "authorization for %s is %s", z->ident, v.status_name);
         goto out;
+    }
     }
     if (a->state == LEEC_ST_AUTHZ_POLL && !z->valid) {
         /* Still pending: the others were answered at the same moment and
@@ -940,7 +967,7 @@ static void on_authz(leec_agent *a, leec_acme_resp *r)
     else
         authz_round_done(a, r->retry_after);
 out:
-    free(offered);
+    Leec_authz_view_clear(&v);
 }
 
 static void present_one(leec_agent *a, authz *z);
@@ -1039,14 +1066,14 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
                         z->ident);
         return;
     }
-    const char *st = Leec_json_str(r->json, "status");
-    if (st && strcmp(st, "invalid") == 0) {
-        Leec_agent_fail(
-            a, LEEC_E_INVALID_ORDER,
-            Leec_problem_from_json(Leec_json_object(r->json, "error"), 0, -1),
-            "challenge for %s is invalid", z->ident);
+    leec_chall_answer ans;
+    Leec_chall_answer_parse(r->json, &ans);
+    if (ans.status == LEEC_CHALL_INVALID) {
+        Leec_agent_fail(a, LEEC_E_INVALID_ORDER, ans.error,
+                        "challenge for %s is invalid", z->ident);
         return;
     }
+    Leec_problem_free(ans.error);
     z->respond = false;
     a->cursor++;
     while (a->cursor < a->naz && !a->az[a->cursor].respond)
@@ -1092,15 +1119,15 @@ static void reuse_installed_key(leec_agent *a)
 static void send_finalize(leec_agent *a)
 {
     char *csr = NULL, *payload = NULL;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     leec_code rc = Leec_csr_new(a->cert_key, (const char *const *)a->names,
                                 a->nnames, &csr);
     if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc, NULL, "cannot build the CSR");
         goto out;
     }
-    if (!(o = json_pack("{s:s}", "csr", csr)) ||
-        !(payload = json_dumps(o, JSON_COMPACT))) {
+    if (!(o = Leec_json_new_object()) || !Leec_json_set_str(o, "csr", csr) ||
+        !(payload = Leec_json_dump(o, false))) {
         Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         goto out;
     }
@@ -1108,7 +1135,7 @@ static void send_finalize(leec_agent *a)
 out:
     free(csr);
     free(payload);
-    json_decref(o);
+    Leec_json_free(o);
 }
 
 /* A key generated by a worker thread: the job's own data, nothing of the
@@ -1190,8 +1217,8 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
         return;
     }
     leec_order_view v;
-    if (a->state == LEEC_ST_ORDER_POLL &&
-        Leec_order_parse(r->json, &v) == LEEC_OK &&
+    leec_code prc = Leec_order_parse(r->json, &v);
+    if (a->state == LEEC_ST_ORDER_POLL && prc == LEEC_OK &&
         (v.status == LEEC_ORDER_PROCESSING || v.status == LEEC_ORDER_READY)) {
         int64_t d =
             Leec_backoff_next(&a->backoff, Leec_now_ms(a->ctx), r->retry_after);
@@ -1205,9 +1232,10 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
                 a->ctx->order_timeout_s);
         else
             a->deadline = Leec_now_ms(a->ctx) + d;
-        return;
+    } else {
+        follow_order(a, &v, prc);
     }
-    follow_order(a, r->json);
+    Leec_order_view_clear(&v);
 }
 
 /* Whether a chain's top certificate was issued by (or is) a certificate
@@ -1328,37 +1356,34 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
 
 static char *meta_json(leec_agent *a)
 {
-    json_t *names = json_array();
-    json_t *o = json_object();
+    leec_json *names = Leec_json_new_array();
+    leec_json *o = Leec_json_new_object();
     char *s = NULL;
-    if (!names || !o)
+    bool ok = Leec_json_set(o, "names", names);
+    for (size_t i = 0; ok && i < a->nnames; i++)
+        ok = Leec_json_push_str(names, a->names[i]);
+    if (!ok)
         goto out;
-    for (size_t i = 0; i < a->nnames; i++)
-        json_array_append_new(names, json_string(a->names[i]));
-    json_object_set(o, "names", names);
-    json_object_set_new(o, "key_type",
-                        json_string(leec_key_type_name(a->key_type)));
-    json_object_set_new(o, "server", json_string(a->ctx->server));
-    json_object_set_new(o, "solver", json_string(a->solver->ops->name));
+    (void)Leec_json_set_str(o, "key_type", leec_key_type_name(a->key_type));
+    (void)Leec_json_set_str(o, "server", a->ctx->server);
+    (void)Leec_json_set_str(o, "solver", a->solver->ops->name);
     const char *webroot = Leec_webroot_solver_dir(a->solver);
     if (webroot)
-        json_object_set_new(o, "webroot", json_string(webroot));
+        (void)Leec_json_set_str(o, "webroot", webroot);
     if (a->profile)
-        json_object_set_new(o, "profile", json_string(a->profile));
+        (void)Leec_json_set_str(o, "profile", a->profile);
     if (a->preferred_chain)
-        json_object_set_new(o, "preferred_chain",
-                            json_string(a->preferred_chain));
-    json_object_set_new(o, "reuse_key", json_boolean(a->reuse_key));
+        (void)Leec_json_set_str(o, "preferred_chain", a->preferred_chain);
+    (void)Leec_json_set_bool(o, "reuse_key", a->reuse_key);
     /* Whether to ask for renewal information at the next look (the
      * version's renewal.json is written only once something is known). */
-    json_object_set_new(o, "ari_offered",
-                        json_boolean(a->ctx->dir.renewal_info != NULL));
+    (void)Leec_json_set_bool(o, "ari_offered",
+                             a->ctx->dir.renewal_info != NULL);
     if (a->settings)
-        json_object_set(o, "settings", a->settings);
-    s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        (void)Leec_json_set(o, "settings", Leec_json_ref(a->settings));
+    s = Leec_json_dump(o, true);
 out:
-    json_decref(names);
-    json_decref(o);
+    Leec_json_free(o);
     return s;
 }
 

@@ -134,7 +134,7 @@ void Leec_agent_destroy(leec_agent *a)
     free(a->preferred_chain);
     free(a->profile);
     free(a->ari_id);
-    json_decref(a->settings);
+    Leec_json_free(a->settings);
     Leec_renewal_clear(&a->rs);
     for (size_t i = 0; i < a->nalt; i++)
         free(a->alt_urls[i]);
@@ -240,7 +240,7 @@ void leec_agent_set_reuse_key(leec_agent *a, bool reuse)
 
 leec_code leec_agent_set_settings(leec_agent *a, const char *json)
 {
-    json_t *o = NULL;
+    leec_json *o = NULL;
     if (a->state != LEEC_ST_IDLE)
         return LEEC_E_STATE;
     if (json) {
@@ -251,7 +251,7 @@ leec_code leec_agent_set_settings(leec_agent *a, const char *json)
         if (rc != LEEC_OK)
             return rc == LEEC_E_NOMEM ? rc : LEEC_E_INVALID_ARG;
     }
-    json_decref(a->settings);
+    Leec_json_free(a->settings);
     a->settings = o;
     return LEEC_OK;
 }

@@ -291,9 +291,15 @@ void Leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r)
 {
     time_t now = time(NULL);
     leec_code rc = LEEC_E_PROTOCOL;
-    if (r->err == LEEC_OK && r->status == 200 && r->json)
-        rc = Leec_renewal_take_ari(&a->rs, a->ari_id, r->json, r->retry_after,
-                                   now);
+    if (r->err == LEEC_OK && r->status == 200 && r->json) {
+        leec_ari_view w;
+        rc = Leec_ari_parse(r->json, &w);
+        if (rc != LEEC_E_NOMEM)
+            rc = Leec_renewal_take_ari(&a->rs, a->ari_id,
+                                       rc == LEEC_OK ? &w : NULL,
+                                       r->retry_after, now);
+        Leec_ari_view_clear(&w);
+    }
     if (rc == LEEC_E_NOMEM) {
         Leec_agent_fail(a, rc, NULL, "out of memory");
         return;

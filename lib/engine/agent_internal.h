@@ -87,7 +87,7 @@ struct leec_agent {
     leec_problem *problem;
 
     bool reuse_key;          /* renew with the installed certificate's key */
-    json_t *settings;        /* the application's, kept in meta.json */
+    leec_json *settings;     /* the application's, kept in meta.json */
     bool had_cert;           /* a certificate was installed at the first look */
     bool names_same;         /* ... for the same names */
     bool repairing;          /* the installed version is broken: replaced */

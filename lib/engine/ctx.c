@@ -344,7 +344,7 @@ leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx, const char *token,
     if (!token || !out)
         return LEEC_E_INVALID_ARG;
     *out = NULL;
-    if (!Leec_b64url_valid(token, LEEC_MAX_TOKEN))
+    if (!Leec_token_valid(token))
         return LEEC_E_NOT_FOUND;
     const char *ka = Leec_tokens_find(&ctx->tokens, token);
     if (!ka)

@@ -2,7 +2,6 @@
 #ifndef LEEC_INTERNAL_H
 #define LEEC_INTERNAL_H
 
-#include <jansson.h>
 #include <stdint.h>
 
 #include "crypto/crypto.h"
@@ -10,12 +9,12 @@
 #include "net/http.h"
 #include "leec/leec.h"
 #include "acme/retry.h"
+#include "util/json.h"
 
 /* Caps on what the CA may send us. */
 #define LEEC_MAX_BODY         (1024 * 1024) /* JSON objects and PEM chains */
 #define LEEC_MAX_URL          2048
 #define LEEC_MAX_NONCE        256
-#define LEEC_MAX_TOKEN        256
 #define LEEC_MAX_NAMES        100 /* Let's Encrypt's limit per order */
 #define LEEC_NONCE_POOL       32
 #define LEEC_BADNONCE_RETRIES 10 /* pebble rejects 5 % of good nonces */
@@ -44,7 +43,7 @@ typedef struct leec_directory {
 
 /* Parses and validates a directory object: the required URLs must be https
  * and short. */
-leec_code Leec_directory_parse(const json_t *obj, leec_directory *dir,
+leec_code Leec_directory_parse(const leec_json *obj, leec_directory *dir,
                                char **why);
 void Leec_directory_clear(leec_directory *dir);
 
@@ -58,7 +57,7 @@ typedef struct leec_acme_resp {
     long status;
     const char *location;
     long retry_after;     /* seconds, -1 when absent */
-    json_t *json;         /* parsed JSON object body, or NULL */
+    leec_json *json;      /* parsed JSON object body, or NULL */
     const leec_buf *body; /* raw body */
     const char *content_type;
     leec_problem *problem; /* error document; the callee may steal it */

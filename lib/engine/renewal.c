@@ -5,7 +5,6 @@
 #define _GNU_SOURCE
 #include "engine/renewal.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,14 +87,13 @@ leec_due Leec_renewal_due(const leec_renewal_state *st, bool window_current,
     return d;
 }
 
-static time_t get_time(const json_t *o, const char *key)
+static time_t get_time(const leec_json *o, const char *key)
 {
-    json_t *v = o ? json_object_get(o, key) : NULL;
-    json_int_t i = json_is_integer(v) ? json_integer_value(v) : 0;
-    return i > 0 ? (time_t)i : 0;
+    long long i = 0;
+    return Leec_json_int(o, key, &i) && i > 0 ? (time_t)i : 0;
 }
 
-static char *get_text(const json_t *o, const char *key)
+static char *get_text(const leec_json *o, const char *key)
 {
     const char *s = o ? Leec_json_str(o, key) : NULL;
     /* Printed by renew, list and the daemon: cleaned like any log line. */
@@ -110,11 +108,11 @@ static char *get_text(const json_t *o, const char *key)
  * that has no renewal.json yet (installs write no extra file). meta is
  * the parsed meta.json when the caller has it already, else it is read. */
 static leec_code from_meta(leec_store *store, const char *cert_name,
-                           const json_t *meta, leec_renewal_state *st)
+                           const leec_json *meta, leec_renewal_state *st)
 {
     char *text = NULL;
     size_t len = 0;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     if (!meta) {
         leec_code rc =
             leec_store_read_part(store, cert_name, LEEC_PART_META, &text, &len);
@@ -125,13 +123,13 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
         if (rc == LEEC_OK && Leec_json_parse_object(text, len, &o) == LEEC_OK)
             meta = o;
     }
-    json_t *v = meta ? json_object_get(meta, "ari_offered") : NULL;
-    if (json_is_boolean(v)) {
+    int offered = Leec_json_bool(meta, "ari_offered");
+    if (offered >= 0) {
         st->ari_known = true;
-        st->ari_offered = json_is_true(v);
+        st->ari_offered = offered == 1;
         st->next_check = 0; /* ask at the first look */
     }
-    json_decref(o);
+    Leec_json_free(o);
     free(text);
     return LEEC_OK;
 }
@@ -139,12 +137,12 @@ static leec_code from_meta(leec_store *store, const char *cert_name,
 /* The state of the version in ver (read already, with its renewal state)
  * or, ver NULL, of the current version, read here. */
 static leec_code load_state(leec_store *store, const char *cert_name,
-                            const char *serial, const json_t *meta,
+                            const char *serial, const leec_json *meta,
                             const leec_store_version *ver,
                             leec_renewal_state *st)
 {
     leec_store_version own;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     memset(st, 0, sizeof *st);
     if (!ver) {
         leec_code rc = leec_store_read_version(
@@ -169,14 +167,14 @@ static leec_code load_state(leec_store *store, const char *cert_name,
         return from_meta(store, cert_name, meta, st);
     const char *whose = Leec_json_str(o, "serial");
     if (!whose || !serial || strcmp(whose, serial) != 0) {
-        json_decref(o); /* another certificate's: not this one's past */
+        Leec_json_free(o); /* another certificate's: not this one's past */
         return from_meta(store, cert_name, meta, st);
     }
-    const json_t *ari = Leec_json_object(o, "ari");
-    const json_t *fail = Leec_json_object(o, "failures");
+    const leec_json *ari = Leec_json_object(o, "ari");
+    const leec_json *fail = Leec_json_object(o, "failures");
     if (ari) {
         st->ari_known = true;
-        st->ari_offered = json_is_true(json_object_get(ari, "offered"));
+        st->ari_offered = Leec_json_bool(ari, "offered") == 1;
         st->ari_id = get_text(ari, "id");
         st->win_start = get_time(ari, "window_start");
         st->win_end = get_time(ari, "window_end");
@@ -187,15 +185,15 @@ static leec_code load_state(leec_store *store, const char *cert_name,
             st->win_start = st->win_end = st->chosen = 0;
     }
     if (fail) {
-        json_t *n = json_object_get(fail, "count");
-        json_int_t c = json_is_integer(n) ? json_integer_value(n) : 0;
+        long long c = 0;
+        (void)Leec_json_int(fail, "count", &c);
         st->failures = c > 0 && c < 1000 ? (unsigned)c : 0;
         st->last_failure = get_time(fail, "last");
         st->retry_at = get_time(fail, "retry_at");
         st->last_error = get_text(fail, "error");
     }
     st->revoked_at = get_time(o, "revoked");
-    json_decref(o);
+    Leec_json_free(o);
     return ari ? LEEC_OK : from_meta(store, cert_name, meta, st);
 }
 
@@ -207,49 +205,49 @@ leec_code Leec_renewal_load(leec_store *store, const char *cert_name,
 
 char *Leec_renewal_json(const leec_renewal_state *st)
 {
-    json_t *o = json_object();
+    leec_json *o = Leec_json_new_object();
     char *s = NULL;
-    if (!o)
-        return NULL;
-    if (st->serial)
-        json_object_set_new(o, "serial", json_string(st->serial));
-    if (st->ari_known) {
-        json_t *a = json_pack("{s:b}", "offered", st->ari_offered);
-        if (a && st->ari_id)
-            json_object_set_new(a, "id", json_string(st->ari_id));
-        if (a && st->win_end) {
-            json_object_set_new(a, "window_start",
-                                json_integer((json_int_t)st->win_start));
-            json_object_set_new(a, "window_end",
-                                json_integer((json_int_t)st->win_end));
-            json_object_set_new(a, "chosen",
-                                json_integer((json_int_t)st->chosen));
+    bool ok = o != NULL;
+    if (ok && st->serial)
+        ok = Leec_json_set_str(o, "serial", st->serial);
+    if (ok && st->ari_known) {
+        leec_json *a = Leec_json_new_object();
+        bool a_ok = Leec_json_set_bool(a, "offered", st->ari_offered);
+        if (a_ok && st->ari_id)
+            (void)Leec_json_set_str(a, "id", st->ari_id);
+        if (a_ok && st->win_end) {
+            (void)Leec_json_set_int(a, "window_start", st->win_start);
+            (void)Leec_json_set_int(a, "window_end", st->win_end);
+            (void)Leec_json_set_int(a, "chosen", st->chosen);
         }
-        if (a && st->ari_offered)
-            json_object_set_new(a, "next_check",
-                                json_integer((json_int_t)st->next_check));
-        if (a && st->explanation)
-            json_object_set_new(a, "explanation_url",
-                                json_string(st->explanation));
-        if (!a || json_object_set_new(o, "ari", a) != 0)
-            goto out;
+        if (a_ok && st->ari_offered)
+            (void)Leec_json_set_int(a, "next_check", st->next_check);
+        if (a_ok && st->explanation)
+            (void)Leec_json_set_str(a, "explanation_url", st->explanation);
+        if (!a_ok) {
+            Leec_json_free(a);
+            a = NULL;
+        }
+        ok = Leec_json_set(o, "ari", a);
     }
-    if (st->failures) {
-        json_t *f = json_pack("{s:i, s:I, s:I}", "count", (int)st->failures,
-                              "last", (json_int_t)st->last_failure, "retry_at",
-                              (json_int_t)st->retry_at);
-        if (f && st->last_error)
-            json_object_set_new(f, "error", json_string(st->last_error));
-        if (!f || json_object_set_new(o, "failures", f) != 0)
-            goto out;
+    if (ok && st->failures) {
+        leec_json *f = Leec_json_new_object();
+        bool f_ok = Leec_json_set_int(f, "count", (int)st->failures) &&
+                    Leec_json_set_int(f, "last", st->last_failure) &&
+                    Leec_json_set_int(f, "retry_at", st->retry_at);
+        if (f_ok && st->last_error)
+            (void)Leec_json_set_str(f, "error", st->last_error);
+        if (!f_ok) {
+            Leec_json_free(f);
+            f = NULL;
+        }
+        ok = Leec_json_set(o, "failures", f);
     }
-    if (st->revoked_at &&
-        json_object_set_new(o, "revoked",
-                            json_integer((json_int_t)st->revoked_at)) != 0)
-        goto out;
-    s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-out:
-    json_decref(o);
+    if (ok && st->revoked_at)
+        ok = Leec_json_set_int(o, "revoked", st->revoked_at);
+    if (ok)
+        s = Leec_json_dump(o, true);
+    Leec_json_free(o);
     return s;
 }
 
@@ -264,59 +262,6 @@ leec_code Leec_renewal_save(leec_store *store, const char *cert_name,
     return rc;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)", 't'/'z' accepted. */
-bool Leec_rfc3339_parse(const char *s, time_t *out)
-{
-    struct tm tm;
-    int n = 0;
-    memset(&tm, 0, sizeof tm);
-    if (!s ||
-        sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) !=
-            3 ||
-        n != 10)
-        return false;
-    s += n;
-    if (*s != 'T' && *s != 't')
-        return false;
-    s++;
-    if (sscanf(s, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) !=
-            3 ||
-        n != 8)
-        return false;
-    s += n;
-    if (*s == '.') {
-        s++;
-        if (!isdigit((unsigned char)*s))
-            return false;
-        while (isdigit((unsigned char)*s))
-            s++;
-    }
-    long off = 0;
-    if (*s == 'Z' || *s == 'z') {
-        s++;
-    } else if (*s == '+' || *s == '-') {
-        int hh = 0, mm = 0;
-        if (sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 ||
-            hh > 23 || mm > 59)
-            return false;
-        off = (hh * 3600L + mm * 60L) * (*s == '-' ? -1 : 1);
-        s += 1 + n;
-    } else {
-        return false;
-    }
-    if (*s || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60 || tm.tm_year < 1970)
-        return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return false;
-    *out = t - off;
-    return true;
-}
-
 static time_t random_between(time_t a, time_t b)
 {
     unsigned long long r = 0;
@@ -328,21 +273,19 @@ static time_t random_between(time_t a, time_t b)
 }
 
 leec_code Leec_renewal_take_ari(leec_renewal_state *st, const char *id,
-                                const json_t *obj, long retry_after, time_t now)
+                                leec_ari_view *w, long retry_after, time_t now)
 {
-    const json_t *w = Leec_json_object(obj, "suggestedWindow");
-    time_t start = 0, end = 0;
     long wait = retry_after >= 0 ? retry_after : LEEC_ARI_DEFAULT_CHECK_S;
     if (wait < LEEC_ARI_MIN_CHECK_S)
         wait = LEEC_ARI_MIN_CHECK_S;
     if (wait > LEEC_ARI_MAX_CHECK_S)
         wait = LEEC_ARI_MAX_CHECK_S;
     st->ari_known = st->ari_offered = true;
-    if (!w || !Leec_rfc3339_parse(Leec_json_str(w, "start"), &start) ||
-        !Leec_rfc3339_parse(Leec_json_str(w, "end"), &end) || end < start) {
+    if (!w) {
         st->next_check = now + LEEC_ARI_FAILED_CHECK_S;
         return LEEC_E_PROTOCOL;
     }
+    time_t start = w->start, end = w->end;
     bool same_id = st->ari_id && strcmp(st->ari_id, id) == 0;
     if (!same_id) {
         char *c = strdup(id);
@@ -360,15 +303,8 @@ leec_code Leec_renewal_take_ari(leec_renewal_state *st, const char *id,
     st->win_end = end;
     st->next_check = now + wait;
     free(st->explanation);
-    st->explanation = NULL;
-    const char *ex = Leec_json_str(obj, "explanationURL");
-    bool clean =
-        ex && strlen(ex) <= TEXT_MAX && strncmp(ex, "https://", 8) == 0;
-    for (const char *c = ex; clean && *c; c++)
-        clean = (unsigned char)*c > 0x20 && (unsigned char)*c < 0x7f &&
-                !strchr("\"<>\\", *c);
-    if (clean)
-        st->explanation = strdup(ex);
+    st->explanation = w->explanation;
+    w->explanation = NULL;
     return LEEC_OK;
 }
 
@@ -471,7 +407,7 @@ __attribute__((format(printf, 2, 3))) static char *reason(leec_code *rc,
 /* The file name of a part, for reasons. */
 static const char *part_name(leec_store_part part)
 {
-    return part == LEEC_PART_PRIVKEY ? "privkey.pem" : "meta.json";
+    return Leec_store_part_file(part);
 }
 
 /* Why a part of the version read already (v) is not usable: missing or
@@ -525,11 +461,11 @@ static char *read_part(leec_store *store, const char *name,
  * meta is not NULL (the caller's then). */
 static char *parts_broken(const char *key, size_t klen, const char *mtext,
                           size_t mlen, const char *cert_pem, bool thorough,
-                          json_t **meta, leec_code *rc)
+                          leec_json **meta, leec_code *rc)
 {
     char *why = NULL;
     leec_key *k = NULL;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     if (klen == 0)
         why = reason(rc, "privkey.pem is empty");
     else if (!Leec_pem_key_plausible(key, klen) ||
@@ -547,7 +483,7 @@ static char *parts_broken(const char *key, size_t klen, const char *mtext,
         *meta = o;
         o = NULL;
     }
-    json_decref(o);
+    Leec_json_free(o);
     return why;
 }
 
@@ -577,7 +513,7 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
                           M = LEEC_PART_META;
     leec_store_version v;
     char *serial = NULL, *broken = NULL;
-    json_t *meta = NULL;
+    leec_json *meta = NULL;
     time_t nb = 0, na = 0;
     bool whole = true; /* v holds every part asked for that there is */
     leec_renewal_state st;
@@ -666,7 +602,7 @@ leec_code leec_store_renewal_plan(leec_store *store, const char *cert_name,
     *out = p;
 out:
     free(broken);
-    json_decref(meta);
+    Leec_json_free(meta);
     leec_store_version_clear(&v);
     Leec_renewal_clear(&st);
     return rc;

@@ -4,12 +4,12 @@
 #ifndef LEEC_RENEWAL_H
 #define LEEC_RENEWAL_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "leec/leec.h"
+#include "acme/ari.h"
 
 #define LEEC_ARI_DEFAULT_CHECK_S (6 * 3600) /* no Retry-After: 6 hours */
 #define LEEC_ARI_MIN_CHECK_S     60         /* RFC 9773 §4.3.3's clamps */
@@ -96,16 +96,12 @@ const char *Leec_renewal_rule_text(leec_due_reason why, time_t not_before,
 leec_due Leec_renewal_due(const leec_renewal_state *st, bool window_current,
                           time_t not_before, time_t not_after);
 
-/* Takes a renewalInfo answer (the JSON object, its Retry-After or -1) for
- * id at now: the window (choosing a new random time when it moved), the
- * next check, the explanation. LEEC_E_PROTOCOL (no usable window; the
- * state then only gets a next check an hour later), LEEC_E_NOMEM. */
+/* Takes a renewalInfo answer (its view, NULL when malformed; its
+ * explanation is moved out) with its Retry-After or -1 for id at now: the
+ * window (choosing a new random time when it moved), the next check, the
+ * explanation. LEEC_E_PROTOCOL (no usable window; the state then only gets
+ * a next check an hour later), LEEC_E_NOMEM. */
 leec_code Leec_renewal_take_ari(leec_renewal_state *st, const char *id,
-                                const json_t *obj, long retry_after,
-                                time_t now);
-
-/* RFC 3339 date-time ("2025-01-02T03:04:05Z", fractions and offsets
- * allowed) to time_t. false when malformed. */
-bool Leec_rfc3339_parse(const char *s, time_t *out);
+                                leec_ari_view *w, long retry_after, time_t now);
 
 #endif

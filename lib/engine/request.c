@@ -299,7 +299,7 @@ static void on_response(void *ud, leec_http_resp *hr)
                                  : NULL;
         if (paused_by(r, hr, resp.retry_after, resp.problem)) {
             Leec_problem_free(resp.problem);
-            json_decref(resp.json);
+            Leec_json_free(resp.json);
             return;
         }
         /* RFC 8555 §6.5: retry a badNonce with the nonce it carried; a
@@ -308,7 +308,7 @@ static void on_response(void *ud, leec_http_resp *hr)
             (r->nonce_tries < LEEC_BADNONCE_RETRIES ||
              r->nonce_rounds < LEEC_BADNONCE_ROUNDS)) {
             Leec_problem_free(resp.problem);
-            json_decref(resp.json);
+            Leec_json_free(resp.json);
             if (r->nonce_tries < LEEC_BADNONCE_RETRIES) {
                 r->nonce_tries++;
                 Leec_log(ctx, LEEC_LOG_DEBUG, "badNonce on %s, retrying (%d)",
@@ -325,7 +325,7 @@ static void on_response(void *ud, leec_http_resp *hr)
     resp.err = LEEC_OK;
     r->fn(r->userdata, &resp);
     Leec_problem_free(resp.problem);
-    json_decref(resp.json);
+    Leec_json_free(resp.json);
     req_free(r);
 }
 

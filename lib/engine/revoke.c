@@ -92,23 +92,24 @@ static char *revoke_payload(const char *cert_pem, int reason, leec_code *rc)
     unsigned char *der = NULL;
     size_t derlen = 0;
     char *b64 = NULL, *out = NULL;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     *rc = Leec_cert_pem_to_der(cert_pem, strlen(cert_pem), &der, &derlen);
     if (*rc != LEEC_OK)
         goto out;
     *rc = LEEC_E_NOMEM;
     if (!(b64 = Leec_b64url_encode(der, derlen)) ||
-        !(o = json_pack("{s:s}", "certificate", b64)))
+        !(o = Leec_json_new_object()) ||
+        !Leec_json_set_str(o, "certificate", b64))
         goto out;
     if (reason != LEEC_REVOKE_NO_REASON &&
-        json_object_set_new(o, "reason", json_integer(reason)) != 0)
+        !Leec_json_set_int(o, "reason", reason))
         goto out;
-    if ((out = json_dumps(o, JSON_COMPACT)))
+    if ((out = Leec_json_dump(o, false)))
         *rc = LEEC_OK;
 out:
     free(der);
     free(b64);
-    json_decref(o);
+    Leec_json_free(o);
     return out;
 }
 

@@ -20,7 +20,6 @@
 #include "util/b64url.h"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
-#define TOKEN_MAX        256
 /* Enough for a CA's few validation servers plus some stray scanners. */
 #define CONN_LIMIT     64U
 #define CONN_TIMEOUT_S 10U
@@ -88,7 +87,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
         goto out;
     token = url + plen;
     /* Only the base64url alphabet: no '/', '.', '%' tricks reach lookup. */
-    if (!Leec_b64url_valid(token, TOKEN_MAX))
+    if (!Leec_token_valid(token))
         goto out;
     key_auth = srv->lookup(srv->userdata, token);
 

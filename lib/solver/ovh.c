@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,33 +195,30 @@ out:
 /* OVH's error text: the "message" member, printable ASCII, shortened. */
 static char *ovh_message(const leec_http_resp *r)
 {
-    json_t *j = NULL;
+    leec_json *j = NULL;
     char *m = NULL;
     const char *s;
-    json_error_t jerr;
 
     if (!r->body.data || !r->body.len)
         return NULL;
-    j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    s = j && json_is_object(j) ? Leec_json_str(j, "message") : NULL;
+    j = Leec_json_parse_any(r->body.data, r->body.len);
+    s = Leec_json_str(j, "message");
     if (s) {
         m = strndup(s, MSG_MAX);
         for (char *c = m; c && *c; c++)
             if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
                 *c = '?';
     }
-    json_decref(j);
+    Leec_json_free(j);
     return m;
 }
 
 /* Parses the body as any JSON value (OVH answers numbers and null, too). */
-static json_t *body_json(const leec_http_resp *r)
+static leec_json *body_json(const leec_http_resp *r)
 {
-    json_error_t jerr;
     if (!r->body.data || !r->body.len)
         return NULL;
-    return json_loadb(r->body.data, r->body.len,
-                      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    return Leec_json_parse_any(r->body.data, r->body.len);
 }
 
 /* LEEC_OK for a 200, else the code, with msg (malloc'd) saying why. */
@@ -472,12 +468,14 @@ static void on_refresh(void *ud, leec_http_resp *r);
 static leec_code start_create(ovh_op *o)
 {
     leec_code rc = LEEC_E_NOMEM;
-    json_t *j = NULL;
+    leec_json *j = Leec_json_new_object();
     char *body = NULL, *path = NULL;
 
-    j = json_pack("{s:s, s:s, s:s, s:i}", "fieldType", "TXT", "subDomain",
-                  o->sub, "target", o->value, "ttl", 60);
-    body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (Leec_json_set_str(j, "fieldType", "TXT") &&
+        Leec_json_set_str(j, "subDomain", o->sub) &&
+        Leec_json_set_str(j, "target", o->value) &&
+        Leec_json_set_int(j, "ttl", 60))
+        body = Leec_json_dump(j, false);
     if (!body || asprintf(&path, "/domain/zone/%s/record", o->zone) < 0) {
         path = NULL;
         goto out;
@@ -485,7 +483,7 @@ static leec_code start_create(ovh_op *o)
     o->state = OP_CREATE;
     rc = loop_submit(o->p, o, "POST", path, body, on_create, true);
 out:
-    json_decref(j);
+    Leec_json_free(j);
     free(body);
     free(path);
     return rc;
@@ -509,15 +507,14 @@ static void on_create(void *ud, leec_http_resp *r)
 {
     ovh_op *o = ud;
     char *msg = NULL;
-    json_t *j = NULL;
-    json_t *id;
+    leec_json *j = NULL;
+    long long id = 0;
     leec_code rc = resp_check("record creation", r, &msg);
 
     if (rc != LEEC_OK)
         goto out;
     j = body_json(r);
-    id = json_is_object(j) ? json_object_get(j, "id") : NULL;
-    if (!json_is_integer(id) || json_integer_value(id) <= 0) {
+    if (!Leec_json_int(j, "id", &id) || id <= 0) {
         rc = LEEC_E_PROTOCOL;
         if (asprintf(&msg,
                      "OVH record creation: no record id in the "
@@ -526,11 +523,11 @@ static void on_create(void *ud, leec_http_resp *r)
             msg = NULL;
         goto out;
     }
-    o->id = (long long)json_integer_value(id);
+    o->id = id;
     Leec_log(o->p->ctx, LEEC_LOG_DEBUG, "OVH: record %lld is TXT %s", o->id,
              o->fqdn);
 out:
-    json_decref(j);
+    Leec_json_free(j);
     if (rc != LEEC_OK && o->removing && r->err == LEEC_OK && r->status != 200)
         op_finish(o, LEEC_OK, NULL); /* refused: nothing to remove */
     else if (rc != LEEC_OK)
@@ -603,23 +600,24 @@ static void on_time(void *ud, leec_http_resp *r)
 {
     ovh *p = ud;
     char *msg = NULL;
-    json_t *j = NULL;
+    leec_json *j = NULL;
+    long long t = 0;
     leec_code rc = resp_check("GET /auth/time", r, &msg);
 
     if (rc == LEEC_OK) {
         j = body_json(r);
-        if (!json_is_integer(j) || json_integer_value(j) <= 0) {
+        if (!Leec_json_as_int(j, &t) || t <= 0) {
             rc = LEEC_E_PROTOCOL;
             if (asprintf(&msg, "OVH GET /auth/time: not a number") < 0)
                 msg = NULL;
         } else {
-            p->delta = (long long)json_integer_value(j) - (long long)time(NULL);
+            p->delta = t - (long long)time(NULL);
             p->time_state = TIME_KNOWN;
             Leec_log(p->ctx, LEEC_LOG_DEBUG,
                      "OVH: server time is local time %+lld s", p->delta);
         }
     }
-    json_decref(j);
+    Leec_json_free(j);
     if (rc != LEEC_OK)
         p->time_state = TIME_UNKNOWN; /* the next add asks again */
     /* Every op waiting for the time goes on (or fails). Each step may free

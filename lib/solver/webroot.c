@@ -30,10 +30,6 @@
 #include "util/b64url.h"
 #include "util/fsutil.h"
 
-/* RFC 8555 tokens carry 128 bits (22 characters); 256 leaves room for CAs
- * that use longer ones while keeping file names short. */
-#define TOKEN_MAX 256
-
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 
 /* *why = a message built printf-style (when why is not NULL). */
@@ -186,8 +182,7 @@ leec_code Leec_webroot_present(const char *webroot, const char *token,
     if (why)
         *why = NULL;
     /* The token comes from the CA: check it before it gets near a path. */
-    if (!Leec_b64url_valid(token, TOKEN_MAX) || !webroot || !*webroot ||
-        !key_auth)
+    if (!Leec_token_valid(token) || !webroot || !*webroot || !key_auth)
         goto out;
     rc = open_challenge_dir(webroot, true, &dir, why);
     if (rc == LEEC_E_NOT_FOUND)
@@ -214,7 +209,7 @@ leec_code Leec_webroot_cleanup(const char *webroot, const char *token,
 
     if (why)
         *why = NULL;
-    if (!Leec_b64url_valid(token, TOKEN_MAX) || !webroot || !*webroot)
+    if (!Leec_token_valid(token) || !webroot || !*webroot)
         goto out;
     rc = open_challenge_dir(webroot, false, &dir, why);
     if (rc == LEEC_E_NOT_FOUND) {

@@ -10,14 +10,26 @@
 #include <unistd.h>
 
 #include "engine/internal.h"
+#include "util/b64url.h"
 
 /* Names become single path components, so they must not be able to name
  * a parent (".."), a hidden file, or an option-looking word. */
 #define STORE_NAME_MAX 200
 /* http-01: RFC 8555 tokens (base64url, as the responder takes them) and
  * their key authorizations (token '.' thumbprint). */
-#define STORE_TOKEN_MAX    256
 #define STORE_KEY_AUTH_MAX 1024
+
+const char *Leec_store_part_file(leec_store_part part)
+{
+    static const char *const file[LEEC_PART_COUNT] = {
+        [LEEC_PART_PRIVKEY] = "privkey.pem",
+        [LEEC_PART_CERT] = "cert.pem",
+        [LEEC_PART_CHAIN] = "chain.pem",
+        [LEEC_PART_FULLCHAIN] = "fullchain.pem",
+        [LEEC_PART_META] = "meta.json",
+        [LEEC_PART_RENEWAL] = "renewal.json"};
+    return (unsigned)part < LEEC_PART_COUNT ? file[part] : NULL;
+}
 
 bool Leec_store_name_valid(const char *name)
 {
@@ -340,21 +352,6 @@ leec_code Leec_store_account_remove(leec_store *s, const char *ca_id)
 /* http-01 tokens                                                      */
 /* ------------------------------------------------------------------ */
 
-static bool token_valid(const char *t)
-{
-    size_t i = 0;
-    if (!t)
-        return false;
-    for (; t[i]; i++) {
-        char c = t[i];
-        if (i >= STORE_TOKEN_MAX ||
-            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return false;
-    }
-    return i > 0;
-}
-
 static bool key_auth_valid(const char *k)
 {
     size_t i = 0;
@@ -369,7 +366,7 @@ static bool key_auth_valid(const char *k)
 leec_code Leec_store_token_put(leec_store *s, const char *token,
                                const char *key_auth)
 {
-    if (!s || !s->ops->token_put || !token_valid(token) ||
+    if (!s || !s->ops->token_put || !Leec_token_valid(token) ||
         !key_auth_valid(key_auth))
         return LEEC_E_INVALID_ARG;
     return s->ops->token_put(s, token, key_auth);
@@ -381,7 +378,7 @@ leec_code Leec_store_token_get(leec_store *s, const char *token,
     if (!key_auth)
         return LEEC_E_INVALID_ARG;
     *key_auth = NULL;
-    if (!s || !s->ops->token_get || !token_valid(token))
+    if (!s || !s->ops->token_get || !Leec_token_valid(token))
         return LEEC_E_INVALID_ARG;
     leec_code rc = s->ops->token_get(s, token, key_auth);
     if (rc != LEEC_OK) {
@@ -393,7 +390,7 @@ leec_code Leec_store_token_get(leec_store *s, const char *token,
 
 leec_code Leec_store_token_delete(leec_store *s, const char *token)
 {
-    if (!s || !s->ops->token_delete || !token_valid(token))
+    if (!s || !s->ops->token_delete || !Leec_token_valid(token))
         return LEEC_E_INVALID_ARG;
     return s->ops->token_delete(s, token);
 }

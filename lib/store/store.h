@@ -60,4 +60,9 @@ char *Leec_store_holder_text(leec_store *st, const char *kind,
  * [A-Za-z0-9._-], not starting with '.' or '-'. */
 bool Leec_store_name_valid(const char *name);
 
+/* The file name of each part of a version ("privkey.pem", "meta.json",
+ * ...): the only names a version folder holds, also the names reasons and
+ * messages use. NULL for a value out of range. */
+const char *Leec_store_part_file(leec_store_part part);
+
 #endif

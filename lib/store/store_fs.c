@@ -428,16 +428,6 @@ out:
 /* Certificates                                                        */
 /* ------------------------------------------------------------------ */
 
-/* The file of each part of a version (leec_store_part): the only names
- * a version folder holds. */
-static const char *const part_file[LEEC_PART_COUNT] = {
-    [LEEC_PART_PRIVKEY] = "privkey.pem",
-    [LEEC_PART_CERT] = "cert.pem",
-    [LEEC_PART_CHAIN] = "chain.pem",
-    [LEEC_PART_FULLCHAIN] = "fullchain.pem",
-    [LEEC_PART_META] = "meta.json",
-    [LEEC_PART_RENEWAL] = "renewal.json"};
-
 /* The version number at the end of a live link's text, as installs write
  * it: 1 to FS_VERSION_MAX in decimal, without leading zeros. NULL when
  * target is not exactly "../archive/<name>/<N>". */
@@ -548,8 +538,8 @@ static leec_code fs_version_read(leec_store *s, const char *name, unsigned want,
     for (int p = 0; p < LEEC_PART_COUNT && rc == LEEC_OK; p++) {
         if (!(want & LEEC_PARTS(p)))
             continue;
-        rc = read_trusted(fs, vfd, vrel, part_file[p], p == LEEC_PART_PRIVKEY,
-                          &v->text[p], &v->len[p]);
+        rc = read_trusted(fs, vfd, vrel, Leec_store_part_file(p),
+                          p == LEEC_PART_PRIVKEY, &v->text[p], &v->len[p]);
         if (rc == LEEC_E_NOT_FOUND)
             rc = LEEC_OK;
     }
@@ -611,7 +601,7 @@ static void remove_version(int afd, const char *name)
     int vfd = openat(afd, name, DIR_FLAGS);
     if (vfd >= 0) {
         for (int p = 0; p < LEEC_PART_COUNT; p++)
-            unlinkat(vfd, part_file[p], 0);
+            unlinkat(vfd, Leec_store_part_file(p), 0);
         close(vfd);
     }
     unlinkat(afd, name, AT_REMOVEDIR);
@@ -630,7 +620,7 @@ static leec_code write_version(int dfd, const leec_store_new_version *in)
     leec_code rc = LEEC_OK;
     for (int p = 0; p < LEEC_PART_COUNT && rc == LEEC_OK; p++)
         if (text[p])
-            rc = Leec_file_write_new_at(dfd, part_file[p], text[p],
+            rc = Leec_file_write_new_at(dfd, Leec_store_part_file(p), text[p],
                                         strlen(text[p]),
                                         p == LEEC_PART_PRIVKEY ? 0600 : 0644);
     return rc == LEEC_OK ? Leec_fsync_fd(dfd) : rc;
@@ -1245,8 +1235,9 @@ static leec_code fs_renewal_write(leec_store *s, const char *name,
     if (rc == LEEC_OK && cur != number)
         rc = LEEC_E_NOT_FOUND;
     if (rc == LEEC_OK)
-        rc = Leec_file_write_atomic_at(vfd, part_file[LEEC_PART_RENEWAL], json,
-                                       strlen(json), 0644);
+        rc = Leec_file_write_atomic_at(vfd,
+                                       Leec_store_part_file(LEEC_PART_RENEWAL),
+                                       json, strlen(json), 0644);
     close_fd(&vfd);
     free(vrel);
     return rc;

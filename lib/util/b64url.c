@@ -124,3 +124,8 @@ bool Leec_b64url_valid(const char *s, size_t max)
     }
     return true;
 }
+
+bool Leec_token_valid(const char *s)
+{
+    return Leec_b64url_valid(s, LEEC_TOKEN_MAX);
+}

@@ -20,4 +20,14 @@ leec_code Leec_b64url_decode(const char *s, size_t slen, unsigned char **out,
  * (used to validate ACME tokens before they reach a path or a URL). */
 bool Leec_b64url_valid(const char *s, size_t max);
 
+/* The longest ACME challenge token taken, anywhere (the agent, the http-01
+ * responder and token table, webroot files, the store): RFC 8555 tokens
+ * carry 128 bits (22 characters); 256 leaves room for CAs that send more
+ * and still bounds a file name or a URL path. */
+#define LEEC_TOKEN_MAX 256
+
+/* True if s is a token leec takes: base64url, 1 to LEEC_TOKEN_MAX
+ * characters. */
+bool Leec_token_valid(const char *s);
+
 #endif

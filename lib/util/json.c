@@ -1,33 +1,74 @@
 #define _GNU_SOURCE
 #include "util/json.h"
 
-leec_code Leec_json_parse_object(const char *data, size_t len, json_t **out)
+#include <jansson.h>
+
+/* leec_json is never defined: a handle is a json_t seen from outside. */
+#define J(x)  ((json_t *)(x))
+#define CJ(x) ((const json_t *)(x))
+#define L(x)  ((leec_json *)(x))
+
+static json_t *load(const char *data, size_t len, size_t flags)
 {
     json_error_t jerr;
+    if (!data || len > LEEC_JSON_MAX_TEXT)
+        return NULL;
+    return json_loadb(data, len, flags | JSON_REJECT_DUPLICATES, &jerr);
+}
+
+leec_code Leec_json_parse_object(const char *data, size_t len, leec_json **out)
+{
     *out = NULL;
-    if (!data)
-        return LEEC_E_JSON;
-    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = load(data, len, 0);
     if (!j)
         return LEEC_E_JSON;
     if (!json_is_object(j)) {
         json_decref(j);
         return LEEC_E_JSON;
     }
-    *out = j;
+    *out = L(j);
     return LEEC_OK;
 }
 
-const char *Leec_json_str(const json_t *obj, const char *key)
+leec_json *Leec_json_parse_any(const char *data, size_t len)
 {
-    json_t *v = obj ? json_object_get(obj, key) : NULL;
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    return L(load(data, len, JSON_DECODE_ANY));
 }
 
-leec_code Leec_json_get_str(const json_t *obj, const char *key, bool required,
-                            const char **out)
+void Leec_json_free(leec_json *j)
 {
-    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    json_decref(J(j));
+}
+
+leec_json *Leec_json_ref(leec_json *j)
+{
+    return L(json_incref(J(j)));
+}
+
+bool Leec_json_is_object(const leec_json *v)
+{
+    return json_is_object(CJ(v));
+}
+
+bool Leec_json_is_array(const leec_json *v)
+{
+    return json_is_array(CJ(v));
+}
+
+const leec_json *Leec_json_get(const leec_json *obj, const char *key)
+{
+    return json_is_object(CJ(obj)) ? L(json_object_get(CJ(obj), key)) : NULL;
+}
+
+const char *Leec_json_str(const leec_json *obj, const char *key)
+{
+    return Leec_json_as_str(Leec_json_get(obj, key));
+}
+
+leec_code Leec_json_get_str(const leec_json *obj, const char *key,
+                            bool required, const char **out)
+{
+    const json_t *v = CJ(Leec_json_get(obj, key));
     *out = NULL;
     if (!v || json_is_null(v))
         return required ? LEEC_E_PROTOCOL : LEEC_OK;
@@ -37,14 +78,119 @@ leec_code Leec_json_get_str(const json_t *obj, const char *key, bool required,
     return LEEC_OK;
 }
 
-json_t *Leec_json_array(const json_t *obj, const char *key)
+const leec_json *Leec_json_array(const leec_json *obj, const char *key)
 {
-    json_t *v = obj ? json_object_get(obj, key) : NULL;
-    return json_is_array(v) ? v : NULL;
+    const leec_json *v = Leec_json_get(obj, key);
+    return json_is_array(CJ(v)) ? v : NULL;
 }
 
-json_t *Leec_json_object(const json_t *obj, const char *key)
+const leec_json *Leec_json_object(const leec_json *obj, const char *key)
 {
-    json_t *v = obj ? json_object_get(obj, key) : NULL;
-    return json_is_object(v) ? v : NULL;
+    const leec_json *v = Leec_json_get(obj, key);
+    return json_is_object(CJ(v)) ? v : NULL;
+}
+
+bool Leec_json_int(const leec_json *obj, const char *key, long long *out)
+{
+    return Leec_json_as_int(Leec_json_get(obj, key), out);
+}
+
+int Leec_json_bool(const leec_json *obj, const char *key)
+{
+    const json_t *v = CJ(Leec_json_get(obj, key));
+    return json_is_boolean(v) ? json_is_true(v) : -1;
+}
+
+const char *Leec_json_as_str(const leec_json *v)
+{
+    return json_is_string(CJ(v)) ? json_string_value(CJ(v)) : NULL;
+}
+
+bool Leec_json_as_int(const leec_json *v, long long *out)
+{
+    if (!json_is_integer(CJ(v)))
+        return false;
+    *out = (long long)json_integer_value(CJ(v));
+    return true;
+}
+
+size_t Leec_json_len(const leec_json *v)
+{
+    if (json_is_array(CJ(v)))
+        return json_array_size(CJ(v));
+    return json_is_object(CJ(v)) ? json_object_size(CJ(v)) : 0;
+}
+
+const leec_json *Leec_json_at(const leec_json *arr, size_t i)
+{
+    return json_is_array(CJ(arr)) ? L(json_array_get(CJ(arr), i)) : NULL;
+}
+
+void Leec_json_each(const leec_json *obj, leec_json_each_fn fn, void *ud)
+{
+    const char *key;
+    json_t *v;
+    if (!json_is_object(CJ(obj)))
+        return;
+    json_object_foreach(J(obj), key, v)
+    {
+        if (!fn(ud, key, L(v)))
+            return;
+    }
+}
+
+leec_json *Leec_json_new_object(void)
+{
+    return L(json_object());
+}
+
+leec_json *Leec_json_new_array(void)
+{
+    return L(json_array());
+}
+
+bool Leec_json_set(leec_json *obj, const char *key, leec_json *v)
+{
+    if (!obj || !v) {
+        json_decref(J(v));
+        return false;
+    }
+    return json_object_set_new(J(obj), key, J(v)) == 0;
+}
+
+bool Leec_json_set_str(leec_json *obj, const char *key, const char *s)
+{
+    return s && Leec_json_set(obj, key, L(json_string(s)));
+}
+
+bool Leec_json_set_int(leec_json *obj, const char *key, long long i)
+{
+    return Leec_json_set(obj, key, L(json_integer((json_int_t)i)));
+}
+
+bool Leec_json_set_bool(leec_json *obj, const char *key, bool b)
+{
+    return Leec_json_set(obj, key, L(json_boolean(b)));
+}
+
+bool Leec_json_push(leec_json *arr, leec_json *v)
+{
+    if (!arr || !v) {
+        json_decref(J(v));
+        return false;
+    }
+    return json_array_append_new(J(arr), J(v)) == 0;
+}
+
+bool Leec_json_push_str(leec_json *arr, const char *s)
+{
+    return s && Leec_json_push(arr, L(json_string(s)));
+}
+
+char *Leec_json_dump(const leec_json *j, bool pretty)
+{
+    if (!j)
+        return NULL;
+    return json_dumps(CJ(j),
+                      pretty ? JSON_INDENT(2) | JSON_SORT_KEYS : JSON_COMPACT);
 }

@@ -71,9 +71,14 @@ static void account(leec_store *store)
  * then the renewal settings. */
 static void renew_settings(const uint8_t *data, size_t size)
 {
-    json_t *meta = NULL;
-    if (Leec_json_parse_object((const char *)data, size, &meta) != LEEC_OK)
+    /* The CLI reads it with jansson itself (it is not the library). */
+    json_error_t jerr;
+    json_t *meta =
+        json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(meta)) {
+        json_decref(meta);
         return;
+    }
     json_t *names = json_object_get(meta, "names");
     for (size_t i = 0; i < json_array_size(names); i++)
         (void)json_string_value(json_array_get(names, i));
@@ -92,11 +97,11 @@ static void renewal(leec_store *store, const uint8_t *data, size_t size)
     /* The state of the certificate the input names, so that the rest of
      * the file is read, then of the installed one. */
     char *serial = NULL;
-    json_t *o = NULL;
+    leec_json *o = NULL;
     if (Leec_json_parse_object((const char *)data, size, &o) == LEEC_OK &&
         Leec_json_str(o, "serial"))
         serial = strdup(Leec_json_str(o, "serial"));
-    json_decref(o);
+    Leec_json_free(o);
     leec_renewal_state st;
     if (Leec_renewal_load(store, NAME, serial, &st) == LEEC_OK) {
         free(Leec_renewal_json(&st));

@@ -12,9 +12,9 @@
 
 #define D "https://ca.test"
 
-static json_t *load(const char *text)
+static leec_json *load(const char *text)
 {
-    json_t *j = json_loads(text, 0, NULL);
+    leec_json *j = Leec_json_parse_any(text, strlen(text));
     assert_non_null(j);
     return j;
 }
@@ -22,12 +22,13 @@ static json_t *load(const char *text)
 static void test_valid(void **state)
 {
     (void)state;
-    json_t *j = load("{\"newNonce\":\"" D "/nonce\",\"newAccount\":\"" D
-                     "/acct\",\"newOrder\":\"" D "/order\",\"revokeCert\":\"" D
-                     "/revoke\",\"keyChange\":\"" D "/kc\",\"renewalInfo\":\"" D
-                     "/ari\",\"meta\":{"
-                     "\"termsOfService\":\"https://ca.test/tos.pdf\","
-                     "\"website\":\"https://ca.test\"},\"x-extra\":5}");
+    leec_json *j =
+        load("{\"newNonce\":\"" D "/nonce\",\"newAccount\":\"" D
+             "/acct\",\"newOrder\":\"" D "/order\",\"revokeCert\":\"" D
+             "/revoke\",\"keyChange\":\"" D "/kc\",\"renewalInfo\":\"" D
+             "/ari\",\"meta\":{"
+             "\"termsOfService\":\"https://ca.test/tos.pdf\","
+             "\"website\":\"https://ca.test\"},\"x-extra\":5}");
     leec_directory d;
     char *why = NULL;
     assert_int_equal(Leec_directory_parse(j, &d, &why), LEEC_OK);
@@ -41,7 +42,7 @@ static void test_valid(void **state)
     assert_string_equal(d.terms, "https://ca.test/tos.pdf");
     Leec_directory_clear(&d);
     assert_null(d.new_nonce);
-    json_decref(j);
+    Leec_json_free(j);
 
     /* Optional members may be absent; pebble's data: terms are kept. */
     j = load("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
@@ -52,7 +53,7 @@ static void test_valid(void **state)
     assert_null(d.renewal_info);
     assert_string_equal(d.terms, "data:text/plain,Do%20what%20thou%20wilt");
     Leec_directory_clear(&d);
-    json_decref(j);
+    Leec_json_free(j);
 
     /* No meta: no terms. */
     j = load("{\"newNonce\":\"" D "/n\",\"newAccount\":\"" D
@@ -60,12 +61,12 @@ static void test_valid(void **state)
     assert_int_equal(Leec_directory_parse(j, &d, NULL), LEEC_OK);
     assert_null(d.terms);
     Leec_directory_clear(&d);
-    json_decref(j);
+    Leec_json_free(j);
 }
 
 static void expect_bad(const char *text, const char *key)
 {
-    json_t *j = load(text);
+    leec_json *j = load(text);
     leec_directory d;
     char *why = NULL;
     assert_int_equal(Leec_directory_parse(j, &d, &why), LEEC_E_PROTOCOL);
@@ -75,7 +76,7 @@ static void expect_bad(const char *text, const char *key)
     assert_null(d.new_account);
     assert_null(d.terms);
     free(why);
-    json_decref(j);
+    Leec_json_free(j);
 }
 
 static void test_invalid(void **state)

@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include "acme/problem.h"
+#include "util/json.h"
 
-static json_t *load(const char *text)
+static leec_json *load(const char *text)
 {
-    json_error_t jerr;
-    json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
+    leec_json *j = Leec_json_parse_any(text, strlen(text));
     assert_non_null(j);
     return j;
 }
@@ -21,7 +21,7 @@ static json_t *load(const char *text)
 static void test_type_detail_subproblems(void **state)
 {
     (void)state;
-    json_t *j =
+    leec_json *j =
         load("{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
              "\"detail\":\"Error creating new order\",\"status\":400,"
              "\"subproblems\":["
@@ -33,7 +33,7 @@ static void test_type_detail_subproblems(void **state)
              "\"not an object\","
              "{\"detail\":\"no type, no identifier\"}]}");
     leec_problem *p = Leec_problem_from_json(j, 400, 30);
-    json_decref(j);
+    Leec_json_free(j);
     assert_non_null(p);
     assert_string_equal(p->type,
                         "urn:ietf:params:acme:error:rejectedIdentifier");
@@ -62,13 +62,13 @@ static void test_type_detail_subproblems(void **state)
 static void test_control_characters_sanitised(void **state)
 {
     (void)state;
-    json_t *j = load("{\"type\":\"urn:x\\u001b[31m\","
-                     "\"detail\":\"line1\\nline2\\r\\t\\u007f end\","
-                     "\"subproblems\":[{\"detail\":\"a\\u0001b\","
-                     "\"identifier\":{\"type\":\"dns\","
-                     "\"value\":\"evil\\u0007.example\"}}]}");
+    leec_json *j = load("{\"type\":\"urn:x\\u001b[31m\","
+                        "\"detail\":\"line1\\nline2\\r\\t\\u007f end\","
+                        "\"subproblems\":[{\"detail\":\"a\\u0001b\","
+                        "\"identifier\":{\"type\":\"dns\","
+                        "\"value\":\"evil\\u0007.example\"}}]}");
     leec_problem *p = Leec_problem_from_json(j, 0, -1);
-    json_decref(j);
+    Leec_json_free(j);
     assert_non_null(p);
     assert_string_equal(p->type, "urn:x?[31m");
     assert_string_equal(p->detail, "line1?line2??? end");
@@ -85,9 +85,11 @@ static void test_long_detail_cut(void **state)
     char big[5000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    json_t *j = json_pack("{s:s, s:s}", "type", "urn:x", "detail", big);
+    leec_json *j = Leec_json_new_object();
+    assert_true(Leec_json_set_str(j, "type", "urn:x"));
+    assert_true(Leec_json_set_str(j, "detail", big));
     leec_problem *p = Leec_problem_from_json(j, 0, -1);
-    json_decref(j);
+    Leec_json_free(j);
     assert_non_null(p);
     size_t n = strlen(p->detail);
     assert_true(n < 2000);
@@ -98,9 +100,9 @@ static void test_long_detail_cut(void **state)
 static void test_missing_type_is_about_blank(void **state)
 {
     (void)state;
-    json_t *j = load("{\"detail\":\"something\",\"type\":5}");
+    leec_json *j = load("{\"detail\":\"something\",\"type\":5}");
     leec_problem *p = Leec_problem_from_json(j, 500, -1);
-    json_decref(j);
+    Leec_json_free(j);
     assert_non_null(p);
     assert_string_equal(p->type, "about:blank");
     assert_string_equal(p->detail, "something");
@@ -112,7 +114,7 @@ static void test_missing_type_is_about_blank(void **state)
 
     j = load("{}");
     p = Leec_problem_from_json(j, 0, -1);
-    json_decref(j);
+    Leec_json_free(j);
     assert_non_null(p);
     assert_string_equal(p->type, "about:blank");
     assert_null(p->detail);
@@ -125,15 +127,15 @@ static void test_non_object(void **state)
     const char *texts[] = {"[]", "\"urn:ietf:params:acme:error:malformed\"",
                            "5", "null", "true"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        json_t *j = load(texts[i]);
+        leec_json *j = load(texts[i]);
         assert_null(Leec_problem_from_json(j, 400, -1));
-        json_decref(j);
+        Leec_json_free(j);
     }
     assert_null(Leec_problem_from_json(NULL, 400, -1));
     /* subproblems of the wrong type are ignored */
-    json_t *j = load("{\"type\":\"urn:x\",\"subproblems\":{\"a\":1}}");
+    leec_json *j = load("{\"type\":\"urn:x\",\"subproblems\":{\"a\":1}}");
     leec_problem *p = Leec_problem_from_json(j, 0, -1);
-    json_decref(j);
+    Leec_json_free(j);
     assert_non_null(p);
     assert_int_equal(p->nsub, 0);
     Leec_problem_free(p);
@@ -163,7 +165,7 @@ static void test_dup(void **state)
 {
     (void)state;
     assert_null(Leec_problem_dup(NULL));
-    json_t *j =
+    leec_json *j =
         load("{\"type\":\"urn:ietf:params:acme:error:rateLimited\","
              "\"detail\":\"too many\","
              "\"subproblems\":[{\"type\":\"urn:ietf:params:acme:error:dns\","
@@ -171,7 +173,7 @@ static void test_dup(void **state)
              "\"identifier\":{\"type\":\"dns\",\"value\":\"b.example\"}},"
              "{\"type\":\"urn:x\"}]}");
     leec_problem *p = Leec_problem_from_json(j, 429, 3600);
-    json_decref(j);
+    Leec_json_free(j);
     assert_non_null(p);
     leec_problem *d = Leec_problem_dup(p);
     assert_non_null(d);
@@ -197,7 +199,7 @@ static void test_dup(void **state)
 
     j = load("{\"type\":\"urn:y\"}");
     p = Leec_problem_from_json(j, 0, -1);
-    json_decref(j);
+    Leec_json_free(j);
     d = Leec_problem_dup(p);
     assert_non_null(d);
     assert_string_equal(d->type, "urn:y");

@@ -162,13 +162,29 @@ static void test_due_rule(void **state)
     Leec_renewal_clear(&st);
 }
 
-static json_t *window(const char *start, const char *end, const char *ex)
+static leec_json *window(const char *start, const char *end, const char *ex)
 {
-    json_t *o = json_pack("{s:{s:s, s:s}}", "suggestedWindow", "start", start,
-                          "end", end);
+    leec_json *o = Leec_json_new_object();
+    leec_json *w = Leec_json_new_object();
+    assert_true(Leec_json_set_str(w, "start", start) &&
+                Leec_json_set_str(w, "end", end) &&
+                Leec_json_set(o, "suggestedWindow", w));
     if (ex)
-        json_object_set_new(o, "explanationURL", json_string(ex));
+        assert_true(Leec_json_set_str(o, "explanationURL", ex));
     return o;
+}
+
+/* The agent's way: the view, then the state (NULL view when malformed). */
+static leec_code take_ari(leec_renewal_state *st, const char *id,
+                          const leec_json *o, long retry_after, time_t now)
+{
+    leec_ari_view v;
+    leec_code rc = Leec_ari_parse(o, &v);
+    if (rc != LEEC_E_NOMEM)
+        rc = Leec_renewal_take_ari(st, id, rc == LEEC_OK ? &v : NULL,
+                                   retry_after, now);
+    Leec_ari_view_clear(&v);
+    return rc;
 }
 
 static void test_take_ari(void **state)
@@ -177,9 +193,9 @@ static void test_take_ari(void **state)
     leec_renewal_state st;
     memset(&st, 0, sizeof st);
     const time_t now = 1735787045; /* 2025-01-02T03:04:05Z */
-    json_t *w = window("2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z",
-                       "https://ca.example/why");
-    assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, 5, now), LEEC_OK);
+    leec_json *w = window("2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z",
+                          "https://ca.example/why");
+    assert_int_equal(take_ari(&st, "a.b", w, 5, now), LEEC_OK);
     assert_true(st.ari_known && st.ari_offered);
     assert_string_equal(st.ari_id, "a.b");
     assert_int_equal(st.win_start, 1738368000);
@@ -190,31 +206,28 @@ static void test_take_ari(void **state)
     /* Asking again: same window, same chosen time (no re-roll). */
     time_t chosen = st.chosen;
     for (int i = 0; i < 20; i++) {
-        assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, -1, now),
-                         LEEC_OK);
+        assert_int_equal(take_ari(&st, "a.b", w, -1, now), LEEC_OK);
         assert_int_equal(st.chosen, chosen);
     }
     assert_int_equal(st.next_check, now + 6 * 3600); /* no Retry-After */
-    json_decref(w);
+    Leec_json_free(w);
     /* A moved window: a time inside the new one; huge Retry-After: a day. */
     w = window("2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z",
                "http://plain.example/");
-    assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, 86400 * 30, now),
-                     LEEC_OK);
+    assert_int_equal(take_ari(&st, "a.b", w, 86400 * 30, now), LEEC_OK);
     assert_int_equal(st.chosen, 1740787200);
     assert_int_equal(st.next_check, now + 86400);
     assert_null(st.explanation); /* not https */
-    json_decref(w);
+    Leec_json_free(w);
     /* Unusable answers: end before start, missing window. */
     w = window("2025-03-02T00:00:00Z", "2025-03-01T00:00:00Z", NULL);
-    assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, 60, now),
-                     LEEC_E_PROTOCOL);
+    assert_int_equal(take_ari(&st, "a.b", w, 60, now), LEEC_E_PROTOCOL);
     assert_int_equal(st.next_check, now + 3600);
-    json_decref(w);
-    w = json_pack("{s:s}", "suggestedWindow", "soon");
-    assert_int_equal(Leec_renewal_take_ari(&st, "a.b", w, 60, now),
-                     LEEC_E_PROTOCOL);
-    json_decref(w);
+    Leec_json_free(w);
+    w = Leec_json_new_object();
+    assert_true(Leec_json_set_str(w, "suggestedWindow", "soon"));
+    assert_int_equal(take_ari(&st, "a.b", w, 60, now), LEEC_E_PROTOCOL);
+    Leec_json_free(w);
     Leec_renewal_clear(&st);
 }
 
