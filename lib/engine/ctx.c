@@ -9,28 +9,11 @@
 
 #include "util/b64url.h"
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "engine/workers.h"
 #include "net/http01_server.h"
 #include "store/store.h"
 #include "crypto/x509.h"
-
-static void loop_run(leec_ctx *ctx);
-static void loop_free(leec_ctx *ctx);
-static int64_t loop_next_timer(const leec_ctx *ctx);
-
-static int64_t monotonic_ms(void *ud)
-{
-    (void)ud;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t Leec_now_ms(const leec_ctx *ctx)
-{
-    return ctx->clock(ctx->clock_ud);
-}
 
 const char *leec_server_url(const char *s)
 {
@@ -48,11 +31,10 @@ leec_ctx *leec_ctx_new(void)
     leec_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
+    ctx->base.log = Leec_logger_new();
+    ctx->base.loop = Leec_loop_new();
     ctx->server = strdup(LEEC_LETSENCRYPT_URL);
-    ctx->log_level = LEEC_LOG_WARN;
-    ctx->clock = monotonic_ms;
     ctx->account_key_type = LEEC_KEY_EC256;
-    ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
     ctx->gov = Leec_gov_new();
     ctx->x509_cache = Leec_x509_cache_new();
     ctx->max_pause_s = 3600;
@@ -60,7 +42,8 @@ leec_ctx *leec_ctx_new(void)
     ctx->lock_timeout_s = LEEC_LOCK_TIMEOUT_DEFAULT_S;
     ctx->acct_retry_at = -1;
     ctx->acct_lock_since = -1;
-    if (!ctx->server || ctx->epfd < 0 || !ctx->gov || !ctx->x509_cache) {
+    if (!ctx->base.log || !ctx->base.loop || !ctx->server || !ctx->gov ||
+        !ctx->x509_cache) {
         leec_ctx_free(ctx);
         return NULL;
     }
@@ -86,35 +69,23 @@ void leec_ctx_free(leec_ctx *ctx)
     Leec_http_free(ctx->http);
     Leec_http01_server_free(ctx->http01);
     Leec_nonce_clear(&ctx->nonces);
-    Leec_tokens_free(&ctx->tokens);
+    Leec_ctx_tokens_free(ctx);
     leec_store_free(ctx->store);
-    loop_free(ctx);
     Leec_gov_free(ctx->gov);
     Leec_x509_cache_free(ctx->x509_cache);
-    if (ctx->epfd >= 0)
-        close(ctx->epfd);
+    Leec_loop_free(ctx->base.loop);
     free(ctx->server);
     free(ctx->ca_bundle);
     free(ctx->contact);
+    Leec_logger_free(ctx->base.log);
     free(ctx);
-}
-
-static void watch_fd(leec_ctx *ctx, int fd)
-{
-    if (fd < 0)
-        return;
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int leec_ctx_get_fd(leec_ctx *ctx)
 {
     /* The transport joins this set when it is created, so asking for the
      * descriptor early does not freeze the CA settings. */
-    return ctx->epfd;
+    return Leec_loop_fd(ctx);
 }
 
 static bool is_letsencrypt(const char *url)
@@ -264,9 +235,7 @@ leec_store *leec_ctx_get_store(leec_ctx *ctx)
 void leec_ctx_set_log(leec_ctx *ctx, leec_log_fn fn, void *userdata,
                       leec_log_level level)
 {
-    ctx->log_fn = fn;
-    ctx->log_ud = userdata;
-    ctx->log_level = level;
+    Leec_logger_set(ctx->base.log, fn, userdata, level);
 }
 
 void leec_ctx_set_account_mode(leec_ctx *ctx, leec_account_mode mode)
@@ -308,16 +277,10 @@ void leec_ctx_set_account_key_type(leec_ctx *ctx, leec_key_type type)
     ctx->account_key_type = type;
 }
 
-void Leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata)
-{
-    ctx->clock = fn ? fn : monotonic_ms;
-    ctx->clock_ud = userdata;
-}
-
 static const char *http01_lookup(void *ud, const char *token)
 {
     leec_ctx *ctx = ud;
-    const char *ka = Leec_tokens_find(&ctx->tokens, token);
+    const char *ka = Leec_tokens_find(Leec_ctx_tokens(ctx), token);
     Leec_log(ctx, LEEC_LOG_DEBUG, "http-01 responder: token %s %s", token,
              ka ? "served" : "unknown");
     return ka;
@@ -333,7 +296,7 @@ leec_code leec_ctx_listen_http01(leec_ctx *ctx, const char *addr)
         return rc;
     Leec_http01_server_free(ctx->http01); /* closing drops it from epfd */
     ctx->http01 = srv;
-    watch_fd(ctx, Leec_http01_server_fd(srv));
+    Leec_loop_add_fd(ctx, Leec_http01_server_fd(srv));
     Leec_log(ctx, LEEC_LOG_INFO, "http-01 responder listening on %s", addr);
     return LEEC_OK;
 }
@@ -346,7 +309,7 @@ leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx, const char *token,
     *out = NULL;
     if (!Leec_b64url_valid(token, LEEC_MAX_TOKEN))
         return LEEC_E_NOT_FOUND;
-    const char *ka = Leec_tokens_find(&ctx->tokens, token);
+    const char *ka = Leec_tokens_find(Leec_ctx_tokens(ctx), token);
     if (!ka)
         return LEEC_E_NOT_FOUND;
     return (*out = strdup(ka)) ? LEEC_OK : LEEC_E_NOMEM;
@@ -367,7 +330,7 @@ leec_http *Leec_ctx_http(leec_ctx *ctx)
     };
     ctx->http = Leec_http_new(&o);
     if (ctx->http) {
-        watch_fd(ctx, Leec_http_fd(ctx->http));
+        Leec_loop_add_fd(ctx, Leec_http_fd(ctx->http));
         apply_ca_defaults(ctx);
     }
     return ctx->http;
@@ -405,7 +368,7 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
         rc = Leec_http_perform(ctx->http);
     if (ctx->http01)
         Leec_http01_server_run(ctx->http01);
-    loop_run(ctx);
+    Leec_loop_run(ctx);
     int64_t now = Leec_now_ms(ctx);
     if (ctx->acct_retry_at >= 0 && ctx->acct_retry_at <= now)
         Leec_account_on_timer(ctx);
@@ -457,7 +420,7 @@ long leec_ctx_timeout_ms(leec_ctx *ctx)
     for (size_t i = 0; i < ctx->nagents; i++)
         earliest(&best, Leec_agent_deadline(ctx->agents[i]), now);
     earliest(&best, ctx->acct_retry_at, now);
-    earliest(&best, loop_next_timer(ctx), now);
+    earliest(&best, Leec_loop_next_timer(ctx), now);
     earliest(&best, Leec_acme_next_release(ctx), now);
     if (ctx->http) {
         long t = Leec_http_timeout_ms(ctx->http);
@@ -481,9 +444,7 @@ leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms)
         t = timeout_ms;
     if (t < 0)
         t = 1000; /* nothing scheduled at all: look again in a while */
-    struct epoll_event ev[4];
-    int n = epoll_wait(ctx->epfd, ev, 4, (int)t);
-    return n >= 0 || errno == EINTR ? LEEC_OK : LEEC_E_IO;
+    return Leec_loop_wait(ctx, (int)t);
 }
 
 leec_code leec_ctx_run(leec_ctx *ctx)
@@ -498,150 +459,4 @@ leec_code leec_ctx_run(leec_ctx *ctx)
         if ((rc = leec_ctx_poll(ctx, -1)) != LEEC_OK)
             return rc;
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* The loop's own watchers and timers (loop.h)                         */
-/* ------------------------------------------------------------------ */
-
-struct leec_watch {
-    int fd;
-    leec_io_fn fn;
-    void *userdata;
-};
-
-struct leec_timer {
-    int64_t at;
-    leec_timer_fn fn;
-    void *userdata;
-};
-
-static struct leec_watch *find_watch(leec_ctx *ctx, int fd)
-{
-    for (size_t i = 0; i < ctx->nwatches; i++)
-        if (ctx->watches[i].fd == fd)
-            return &ctx->watches[i];
-    return NULL;
-}
-
-leec_code Leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
-                          void *userdata)
-{
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = events;
-    ev.data.fd = fd;
-    struct leec_watch *w = find_watch(ctx, fd);
-    if (w) {
-        if (epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
-            return LEEC_E_IO;
-        w->fn = fn;
-        w->userdata = userdata;
-        return LEEC_OK;
-    }
-    if (ctx->nwatches == ctx->capwatches) {
-        size_t cap = ctx->capwatches ? ctx->capwatches * 2 : 8;
-        struct leec_watch *v = realloc(ctx->watches, cap * sizeof *v);
-        if (!v)
-            return LEEC_E_NOMEM;
-        ctx->watches = v;
-        ctx->capwatches = cap;
-    }
-    if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
-        return LEEC_E_IO;
-    ctx->watches[ctx->nwatches++] = (struct leec_watch){fd, fn, userdata};
-    return LEEC_OK;
-}
-
-void Leec_loop_unwatch(leec_ctx *ctx, int fd)
-{
-    struct leec_watch *w = find_watch(ctx, fd);
-    if (!w)
-        return;
-    epoll_ctl(ctx->epfd, EPOLL_CTL_DEL, fd, NULL);
-    *w = ctx->watches[--ctx->nwatches];
-}
-
-leec_timer *Leec_loop_timer(leec_ctx *ctx, int64_t at_ms, leec_timer_fn fn,
-                            void *userdata)
-{
-    if (ctx->ntimers == ctx->captimers) {
-        size_t cap = ctx->captimers ? ctx->captimers * 2 : 8;
-        leec_timer **v = realloc(ctx->timers, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        ctx->timers = v;
-        ctx->captimers = cap;
-    }
-    leec_timer *t = malloc(sizeof *t);
-    if (!t)
-        return NULL;
-    *t = (leec_timer){at_ms, fn, userdata};
-    ctx->timers[ctx->ntimers++] = t;
-    return t;
-}
-
-void Leec_loop_timer_cancel(leec_ctx *ctx, leec_timer *t)
-{
-    for (size_t i = 0; t && i < ctx->ntimers; i++) {
-        if (ctx->timers[i] == t) {
-            ctx->timers[i] = ctx->timers[--ctx->ntimers];
-            free(t);
-            return;
-        }
-    }
-}
-
-static int64_t loop_next_timer(const leec_ctx *ctx)
-{
-    int64_t best = -1;
-    for (size_t i = 0; i < ctx->ntimers; i++)
-        if (best < 0 || ctx->timers[i]->at < best)
-            best = ctx->timers[i]->at;
-    return best;
-}
-
-/* Runs what is ready: watched descriptors, then due timers. A callback may
- * watch, unwatch, add or cancel anything: each step looks things up again,
- * and timers added now wait for the next round. */
-static void loop_run(leec_ctx *ctx)
-{
-    if (ctx->nwatches) {
-        struct epoll_event ev[32];
-        int n = epoll_wait(ctx->epfd, ev, 32, 0);
-        for (int i = 0; i < n; i++) {
-            struct leec_watch *w = find_watch(ctx, ev[i].data.fd);
-            if (w)
-                w->fn(w->userdata, w->fd, ev[i].events);
-        }
-    }
-    size_t budget = ctx->ntimers;
-    int64_t now = Leec_now_ms(ctx);
-    while (budget-- > 0) {
-        size_t due = ctx->ntimers;
-        for (size_t i = 0; i < ctx->ntimers; i++)
-            if (ctx->timers[i]->at <= now &&
-                (due == ctx->ntimers ||
-                 ctx->timers[i]->at < ctx->timers[due]->at))
-                due = i;
-        if (due == ctx->ntimers)
-            break;
-        leec_timer *t = ctx->timers[due];
-        ctx->timers[due] = ctx->timers[--ctx->ntimers];
-        leec_timer_fn fn = t->fn;
-        void *ud = t->userdata;
-        free(t);
-        fn(ud);
-    }
-}
-
-static void loop_free(leec_ctx *ctx)
-{
-    for (size_t i = 0; i < ctx->ntimers; i++)
-        free(ctx->timers[i]);
-    free(ctx->timers);
-    free(ctx->watches);
-    ctx->timers = NULL;
-    ctx->watches = NULL;
-    ctx->ntimers = ctx->nwatches = 0;
 }

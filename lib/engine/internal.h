@@ -10,6 +10,9 @@
 #include "net/http.h"
 #include "leec/leec.h"
 #include "acme/retry.h"
+#include "util/ctx_base.h"
+#include "util/log.h"
+#include "util/loop.h"
 
 /* Caps on what the CA may send us. */
 #define LEEC_MAX_BODY         (1024 * 1024) /* JSON objects and PEM chains */
@@ -24,10 +27,6 @@
  * its nonces) must not fail a certificate. */
 #define LEEC_BADNONCE_ROUNDS   4
 #define LEEC_BADNONCE_PAUSE_MS 250
-
-/* ---- logging (log.c) ---- */
-void Leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ---- directory (directory.c) ---- */
 typedef struct leec_directory {
@@ -121,33 +120,26 @@ const char *Leec_tokens_find(const leec_token_table *t, const char *token);
 void Leec_tokens_remove(leec_token_table *t, const char *token,
                         const void *owner);
 void Leec_tokens_free(leec_token_table *t);
+/* The context's table (made on first use; NULL on OOM, which the functions
+ * above take as an empty table), and its end. */
+leec_token_table *Leec_ctx_tokens(leec_ctx *ctx);
+void Leec_ctx_tokens_free(leec_ctx *ctx);
 
 /* ---- the context ---- */
 typedef enum { RES_NONE, RES_PENDING, RES_READY, RES_FAILED } leec_res_state;
 
-typedef int64_t (*leec_clock_fn)(void *userdata);
-
 struct leec_ctx {
+    leec_ctx_base base; /* first: what the lower layers use (ctx_base.h) */
     char *server;
     char *ca_bundle;
     leec_store *store;
-    leec_log_fn log_fn;
-    void *log_ud;
-    leec_log_level log_level;
     leec_account_mode account_mode;
     char *contact;
     bool agree_tos;
     leec_key_type account_key_type;
-    leec_clock_fn clock;
-    void *clock_ud;
 
     leec_http *http;
     struct leec_http01_server *http01;
-    int epfd;                   /* the one descriptor a host loop waits on */
-    struct leec_watch *watches; /* sockets of solvers, DNS, hooks */
-    size_t nwatches, capwatches;
-    struct leec_timer **timers; /* their timers */
-    size_t ntimers, captimers;
     leec_governor *gov;
     struct leec_workers *workers; /* threads for CPU-heavy steps, or NULL */
     struct leec_x509_cache *x509_cache;     /* issuers already parsed */
@@ -169,10 +161,6 @@ struct leec_ctx {
     bool acct_created; /* the account was created by this ctx */
     bool acct_lookup;  /* newAccount looks up the saved key's account */
     leec_nonce_pool nonces;
-    leec_token_table tokens;
-    struct leec_solver **solvers;
-    size_t nsolvers;
-    struct leec_solver *http01_solver;
 
     /* The directory and the account are shared by every agent: the first
      * agent that needs them starts their resolution, the others wait. */
@@ -205,7 +193,6 @@ struct leec_ctx {
     bool reap;          /* some agent awaits its deferred free */
 };
 
-int64_t Leec_now_ms(const leec_ctx *ctx);
 leec_http *Leec_ctx_http(leec_ctx *ctx);
 
 /* Account bootstrap (account.c): makes sure the directory and account are
@@ -319,8 +306,5 @@ void Leec_agent_on_timer(leec_agent *agent);
 bool Leec_agent_running(const leec_agent *agent);
 bool Leec_agent_zombie(const leec_agent *agent);
 void Leec_agent_destroy(leec_agent *agent); /* no deferral */
-
-/* Test hook (not public): a fake clock. */
-void Leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata);
 
 #endif

@@ -7,7 +7,7 @@
 #include "engine/internal.h"
 #include "crypto/jws.h"
 #include "util/json.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "acme/problem.h"
 
 struct leec_acme_req {

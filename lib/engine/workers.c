@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 
 #define MAX_THREADS 4
 

@@ -28,7 +28,7 @@
 
 #include "net/dns.h"
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 
 #define MAX_HOPS          8  /* CNAMEs followed */
 #define MAX_NS            13 /* NS names used (the root has 13) */

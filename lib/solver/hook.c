@@ -38,7 +38,7 @@
 #include "util/buf.h"
 #include "util/spawn.h"
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "acme/problem.h"
 #include "solver/providers.h"
 

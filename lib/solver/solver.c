@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "solver/solver.h"
 
 typedef struct leec_presentation pres;

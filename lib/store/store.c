@@ -13,27 +13,10 @@
 
 /* Names become single path components, so they must not be able to name
  * a parent (".."), a hidden file, or an option-looking word. */
-#define STORE_NAME_MAX 200
 /* http-01: RFC 8555 tokens (base64url, as the responder takes them) and
  * their key authorizations (token '.' thumbprint). */
 #define STORE_TOKEN_MAX    256
 #define STORE_KEY_AUTH_MAX 1024
-
-bool Leec_store_name_valid(const char *name)
-{
-    size_t i = 0;
-
-    if (!name || name[0] == '\0' || name[0] == '.' || name[0] == '-')
-        return false;
-    for (i = 0; name[i]; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok || i >= STORE_NAME_MAX)
-            return false;
-    }
-    return true;
-}
 
 bool leec_store_name_valid(const char *name)
 {

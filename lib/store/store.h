@@ -15,6 +15,7 @@
 
 #include "leec/leec.h"
 #include "leec/store.h"
+#include "util/names.h"
 
 struct leec_store {
     const leec_store_ops *ops;
@@ -55,9 +56,5 @@ void Leec_store_unlock(leec_store *s, void *handle);
  * OOM). */
 char *Leec_store_holder_text(leec_store *st, const char *kind,
                              const char *name);
-
-/* True if name is usable as a certificate or CA id: 1-200 characters of
- * [A-Za-z0-9._-], not starting with '.' or '-'. */
-bool Leec_store_name_valid(const char *name);
 
 #endif

@@ -180,7 +180,7 @@ static void assert_failed(env *e, leec_agent *a, leec_code code)
         leec_store_read_cert(leec_ctx_get_store(e->ctx), "example.org", &pem),
         LEEC_E_NOT_FOUND);
     assert_null(pem);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
     assert_int_equal(e->ca->stats.verify_failures, 0);
 }
 
@@ -194,7 +194,7 @@ static void assert_issued(env *e, leec_agent *a)
     assert_int_equal(leec_agent_get_state(a), LEEC_ST_DONE);
     assert_int_equal(e->ca->stats.verify_failures, 0);
     assert_int_equal(e->ca->stats.keyauth_failures, 0);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
 }
 
 /* Times of the requests to one URL. */
@@ -960,7 +960,7 @@ static void test_free_in_on_done(void **state)
     assert_int_equal(r3.done, 1);
     assert_int_equal(r3.outcome, LEEC_OUTCOME_FAILED);
     assert_int_equal(e->ctx->nagents, 0);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
     for (int i = 0; i < 2; i++) {
         free(r2.ka[i]);
         free(r3.ka[i]);
@@ -1022,7 +1022,7 @@ static void test_free_in_on_state(void **state)
     assert_int_equal(e->r.done, 0);
     assert_int_equal(e->r.ka_rc[0], LEEC_OK); /* live when it was freed */
     assert_int_equal(e->ctx->nagents, 0);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
     assert_int_equal(fake_http_pending(), 0);
     assert_int_equal(e->ca->stats.chall_post, 0);
 
@@ -1102,7 +1102,7 @@ static void test_ctx_free_mid_flight(void **state)
     assert_int_equal(leec_agent_get_state(v[0]), LEEC_ST_AUTHZ_POLL);
     assert_int_equal(leec_agent_get_state(v[1]), LEEC_ST_AUTHZ_POLL);
     assert_int_equal(fake_http_pending(), 2);
-    assert_int_equal(e->ctx->tokens.n, 2);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 2);
     char path[256];
     snprintf(path, sizeof path, "%s/.well-known/acme-challenge/%s", webroot,
              TOK0);

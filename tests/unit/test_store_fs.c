@@ -1359,12 +1359,10 @@ static void test_refusal_logged(void **state)
     fixture *f = *state;
     leec_store *s = f->store;
     char *last = NULL;
-    leec_ctx *ctx = calloc(1, sizeof *ctx);
+    leec_ctx *ctx = leec_ctx_new();
     char *pem = NULL;
     assert_non_null(ctx);
-    ctx->log_fn = log_capture;
-    ctx->log_ud = &last;
-    ctx->log_level = LEEC_LOG_DEBUG;
+    leec_ctx_set_log(ctx, log_capture, &last, LEEC_LOG_DEBUG);
     s->log_ctx = ctx; /* what leec_ctx_set_store does */
 
     assert_null(leec_store_errmsg(s));
@@ -1381,7 +1379,7 @@ static void test_refusal_logged(void **state)
     s->log_ctx = NULL;
     free(link);
     free(last);
-    free(ctx);
+    leec_ctx_free(ctx);
 }
 
 /* http-01 tokens are kept in memory by the store that was given them:
