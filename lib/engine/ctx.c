@@ -1,4 +1,10 @@
-/* The context: settings, the shared transport and the event loop. */
+/* The context's owner object: the settings, the transport, the governor
+ * and the handles of the objects that the other files own (the CA session,
+ * account.c; the request queue, request.c; the operations, ctx_ops.c; the
+ * agents, agent_api.c; the workers, workers.c). Its fields are private to
+ * this file: the others use the accessors of internal.h. It calls nothing
+ * of the engine above it; the public calls that drive everything (new,
+ * free, perform, timeout, run) are in ctx_api.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +21,31 @@
 #include "store/store.h"
 #include "crypto/x509.h"
 
+struct leec_ctx {
+    leec_ctx_base base; /* first: what the lower layers use (ctx_base.h) */
+    char *server;
+    char *ca_bundle;
+    leec_store *store;
+    leec_http *http; /* created on first use (Leec_ctx_http) */
+    struct leec_http01_server *http01;
+    leec_governor *gov;
+    struct leec_workers *workers;           /* threads, or NULL */
+    struct leec_x509_cache *x509_cache;     /* issuers already parsed */
+    bool rate_set, orders_set, domains_set; /* else the CA's defaults */
+    unsigned order_timeout_s; /* an order or authorization stuck */
+    unsigned lock_timeout_s;  /* waiting for another process's lock */
+    leec_hook_fn hook_fn;     /* pre/deploy/post hooks, or NULL */
+    void *hook_ud;
+    unsigned ordering; /* agents that decided to order, not finished */
+    unsigned cleanups; /* solver clean-ups under way */
+    bool wake_agents;  /* the account, the directory or an order slot came */
+    int depth;         /* > 0 while inside perform: frees are deferred */
+    struct leec_session *session; /* account.c */
+    struct leec_queue *queue;     /* request.c */
+    struct leec_ops *ops;         /* ctx_ops.c */
+    struct leec_agents *agents;   /* agent_api.c */
+};
+
 const char *leec_server_url(const char *s)
 {
     if (!s)
@@ -26,7 +57,7 @@ const char *leec_server_url(const char *s)
     return s;
 }
 
-leec_ctx *leec_ctx_new(void)
+leec_ctx *Leec_ctx_alloc(void)
 {
     leec_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
@@ -34,17 +65,13 @@ leec_ctx *leec_ctx_new(void)
     ctx->base.log = Leec_logger_new();
     ctx->base.loop = Leec_loop_new();
     ctx->server = strdup(LEEC_LETSENCRYPT_URL);
-    ctx->account_key_type = LEEC_KEY_EC256;
     ctx->gov = Leec_gov_new();
     ctx->x509_cache = Leec_x509_cache_new();
-    ctx->max_pause_s = 3600;
     ctx->order_timeout_s = LEEC_ORDER_TIMEOUT_DEFAULT_S;
     ctx->lock_timeout_s = LEEC_LOCK_TIMEOUT_DEFAULT_S;
-    ctx->acct_retry_at = -1;
-    ctx->acct_lock_since = -1;
     if (!ctx->base.log || !ctx->base.loop || !ctx->server || !ctx->gov ||
         !ctx->x509_cache) {
-        leec_ctx_free(ctx);
+        Leec_ctx_dealloc(ctx);
         return NULL;
     }
     leec_gov_limits lim = {.max_parallel = 10};
@@ -52,23 +79,12 @@ leec_ctx *leec_ctx_new(void)
     return ctx;
 }
 
-void leec_ctx_free(leec_ctx *ctx)
+void Leec_ctx_dealloc(leec_ctx *ctx)
 {
     if (!ctx)
         return;
-    while (ctx->nagents)
-        Leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
-    free(ctx->agents);
-    Leec_ctx_ops_free_all(ctx);
-    Leec_eab_clear(ctx);
-    Leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
-    Leec_account_clear(ctx);
-    /* Their jobs cancelled by now: the threads end, nothing completes. */
-    Leec_workers_free(ctx->workers);
-    Leec_acme_drop_deferred(ctx);
     Leec_http_free(ctx->http);
     Leec_http01_server_free(ctx->http01);
-    Leec_nonce_clear(&ctx->nonces);
     Leec_ctx_tokens_free(ctx);
     leec_store_free(ctx->store);
     Leec_gov_free(ctx->gov);
@@ -76,7 +92,6 @@ void leec_ctx_free(leec_ctx *ctx)
     Leec_loop_free(ctx->base.loop);
     free(ctx->server);
     free(ctx->ca_bundle);
-    free(ctx->contact);
     Leec_logger_free(ctx->base.log);
     free(ctx);
 }
@@ -149,11 +164,6 @@ void leec_ctx_set_domain_budget(leec_ctx *ctx, unsigned certs,
     ctx->domains_set = true;
 }
 
-void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds)
-{
-    ctx->max_pause_s = seconds;
-}
-
 void leec_ctx_set_order_timeout(leec_ctx *ctx, unsigned seconds)
 {
     ctx->order_timeout_s = seconds ? seconds : LEEC_ORDER_TIMEOUT_DEFAULT_S;
@@ -168,14 +178,6 @@ void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn, void *userdata)
 {
     ctx->hook_fn = fn;
     ctx->hook_ud = userdata;
-}
-
-time_t leec_ctx_paused_until(leec_ctx *ctx)
-{
-    /* The wall-clock end computed once when the pause began, so that every
-     * caller (and the log line) reports the same second. */
-    return Leec_gov_paused_until(ctx->gov, Leec_now_ms(ctx)) ? ctx->pause_wall
-                                                             : 0;
 }
 
 unsigned long leec_ctx_connection_count(leec_ctx *ctx)
@@ -236,45 +238,6 @@ void leec_ctx_set_log(leec_ctx *ctx, leec_log_fn fn, void *userdata,
                       leec_log_level level)
 {
     Leec_logger_set(ctx->base.log, fn, userdata, level);
-}
-
-void leec_ctx_set_account_mode(leec_ctx *ctx, leec_account_mode mode)
-{
-    ctx->account_mode = mode;
-}
-
-leec_code leec_ctx_set_contact(leec_ctx *ctx, const char *email)
-{
-    char *s = NULL;
-    if (email) {
-        const char *at = strchr(email, '@');
-        if (!at || at == email || !at[1] || strlen(email) > 254)
-            return LEEC_E_INVALID_ARG;
-        for (const char *p = email; *p; p++)
-            if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == ',' ||
-                *p == '<' || *p == '>')
-                return LEEC_E_INVALID_ARG;
-        if (!(s = strdup(email)))
-            return LEEC_E_NOMEM;
-    }
-    free(ctx->contact);
-    ctx->contact = s;
-    return LEEC_OK;
-}
-
-void leec_ctx_set_agree_tos(leec_ctx *ctx, bool agree)
-{
-    ctx->agree_tos = agree;
-}
-
-const char *leec_ctx_terms_url(leec_ctx *ctx)
-{
-    return ctx->dir.terms;
-}
-
-void leec_ctx_set_account_key_type(leec_ctx *ctx, leec_key_type type)
-{
-    ctx->account_key_type = type;
 }
 
 static const char *http01_lookup(void *ud, const char *token)
@@ -341,122 +304,146 @@ unsigned long leec_ctx_request_count(leec_ctx *ctx)
     return ctx->http ? Leec_http_request_count(ctx->http) : 0;
 }
 
-static void reap(leec_ctx *ctx)
+/* ------------------------------------------------------------------ */
+/* Accessors                                                           */
+/* ------------------------------------------------------------------ */
+
+leec_http *Leec_ctx_transport(const leec_ctx *ctx)
 {
-    if (!ctx->reap)
-        return;
-    ctx->reap = false;
-    for (size_t i = ctx->nagents; i-- > 0;)
-        if (Leec_agent_zombie(ctx->agents[i]))
-            Leec_agent_destroy(ctx->agents[i]);
+    return ctx->http;
 }
 
-/* Wakes the agents (oldest first) after the account, the directory or an
- * order slot came: each looks again, in its own driver. */
-static void wake_all(leec_ctx *ctx)
+struct leec_http01_server *Leec_ctx_http01_server(const leec_ctx *ctx)
 {
+    return ctx->http01;
+}
+
+leec_governor *Leec_ctx_gov(const leec_ctx *ctx)
+{
+    return ctx->gov;
+}
+
+struct leec_x509_cache *Leec_ctx_x509_cache(const leec_ctx *ctx)
+{
+    return ctx->x509_cache;
+}
+
+const char *Leec_ctx_server(const leec_ctx *ctx)
+{
+    return ctx->server;
+}
+
+unsigned Leec_ctx_order_timeout_s(const leec_ctx *ctx)
+{
+    return ctx->order_timeout_s;
+}
+
+unsigned Leec_ctx_lock_timeout_s(const leec_ctx *ctx)
+{
+    return ctx->lock_timeout_s;
+}
+
+bool Leec_ctx_hook(leec_ctx *ctx, leec_hook_point point, leec_agent *agent)
+{
+    if (!ctx->hook_fn)
+        return false;
+    ctx->hook_fn(ctx->hook_ud, point, agent);
+    return true;
+}
+
+unsigned Leec_ctx_ordering(const leec_ctx *ctx)
+{
+    return ctx->ordering;
+}
+
+void Leec_ctx_ordering_add(leec_ctx *ctx, int delta)
+{
+    ctx->ordering += (unsigned)delta;
+}
+
+unsigned Leec_ctx_cleanups(const leec_ctx *ctx)
+{
+    return ctx->cleanups;
+}
+
+void Leec_ctx_cleanups_add(leec_ctx *ctx, int delta)
+{
+    ctx->cleanups += (unsigned)delta;
+}
+
+void Leec_ctx_wake_agents(leec_ctx *ctx)
+{
+    ctx->wake_agents = true;
+}
+
+bool Leec_ctx_wake_pending(const leec_ctx *ctx)
+{
+    return ctx->wake_agents;
+}
+
+bool Leec_ctx_take_wake(leec_ctx *ctx)
+{
+    bool w = ctx->wake_agents;
     ctx->wake_agents = false;
-    for (size_t i = 0; i < ctx->nagents; i++)
-        Leec_agent_wake(ctx->agents[i]);
+    return w;
 }
 
-leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
+int Leec_ctx_depth(const leec_ctx *ctx)
 {
-    leec_code rc = LEEC_OK;
-    ctx->depth++;
-    if (ctx->http)
-        rc = Leec_http_perform(ctx->http);
-    if (ctx->http01)
-        Leec_http01_server_run(ctx->http01);
-    Leec_loop_run(ctx);
-    int64_t now = Leec_now_ms(ctx);
-    if (ctx->acct_retry_at >= 0 && ctx->acct_retry_at <= now)
-        Leec_account_on_timer(ctx);
-    /* Index loop: timers may add requests but never add agents. */
-    for (size_t i = 0; i < ctx->nagents; i++) {
-        leec_agent *a = ctx->agents[i];
-        int64_t d = Leec_agent_deadline(a);
-        if (d >= 0 && d <= now)
-            Leec_agent_on_timer(a);
-    }
-    if (ctx->wake_agents)
-        wake_all(ctx);
-    if (ctx->ops)
-        Leec_ctx_ops_perform(ctx);
-    if (ctx->deferred)
-        (void)Leec_acme_release(ctx);
-    /* Requests started above go out now rather than after the next wait. */
-    if (ctx->http && rc == LEEC_OK)
-        rc = Leec_http_perform(ctx->http);
-    ctx->depth--;
-    if (ctx->depth == 0)
-        reap(ctx);
-    if (running) {
-        int n = 0;
-        for (size_t i = 0; i < ctx->nagents; i++)
-            n += Leec_agent_running(ctx->agents[i]);
-        /* A record still being removed keeps the loop going: callers stop
-         * when nothing runs, and must not leave DNS records behind. */
-        *running = n + (int)ctx->pending_ops + (ctx->cleanups > 0);
-    }
-    return rc;
+    return ctx->depth;
 }
 
-static void earliest(long *best, int64_t deadline, int64_t now)
+int Leec_ctx_depth_add(leec_ctx *ctx, int delta)
 {
-    if (deadline < 0)
-        return;
-    long t = deadline <= now ? 0 : (long)(deadline - now);
-    if (*best < 0 || t < *best)
-        *best = t;
+    return ctx->depth += delta;
 }
 
-long leec_ctx_timeout_ms(leec_ctx *ctx)
+struct leec_workers *Leec_ctx_workers(const leec_ctx *ctx)
 {
-    int64_t now = Leec_now_ms(ctx);
-    long best = -1;
-    if (ctx->wake_agents || Leec_ctx_ops_due(ctx))
-        return 0;
-    for (size_t i = 0; i < ctx->nagents; i++)
-        earliest(&best, Leec_agent_deadline(ctx->agents[i]), now);
-    earliest(&best, ctx->acct_retry_at, now);
-    earliest(&best, Leec_loop_next_timer(ctx), now);
-    earliest(&best, Leec_acme_next_release(ctx), now);
-    if (ctx->http) {
-        long t = Leec_http_timeout_ms(ctx->http);
-        if (t >= 0 && (best < 0 || t < best))
-            best = t;
-    }
-    if (ctx->http01) {
-        long t = Leec_http01_server_timeout_ms(ctx->http01);
-        if (t >= 0 && (best < 0 || t < best))
-            best = t;
-    }
-    return best;
+    return ctx->workers;
 }
 
-leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms)
+void Leec_ctx_set_workers(leec_ctx *ctx, struct leec_workers *w)
 {
-    /* A wait, nothing more: the transport comes with the first agent or
-     * operation, and its descriptor joins epfd then. */
-    long t = leec_ctx_timeout_ms(ctx);
-    if (t < 0 || (timeout_ms >= 0 && t > timeout_ms))
-        t = timeout_ms;
-    if (t < 0)
-        t = 1000; /* nothing scheduled at all: look again in a while */
-    return Leec_loop_wait(ctx, (int)t);
+    ctx->workers = w;
 }
 
-leec_code leec_ctx_run(leec_ctx *ctx)
+struct leec_session *Leec_ctx_session(const leec_ctx *ctx)
 {
-    for (;;) {
-        int running = 0;
-        leec_code rc = leec_ctx_perform(ctx, &running);
-        if (rc != LEEC_OK)
-            return rc;
-        if (!running)
-            return LEEC_OK;
-        if ((rc = leec_ctx_poll(ctx, -1)) != LEEC_OK)
-            return rc;
-    }
+    return ctx->session;
+}
+
+void Leec_ctx_set_session(leec_ctx *ctx, struct leec_session *s)
+{
+    ctx->session = s;
+}
+
+struct leec_queue *Leec_ctx_queue(const leec_ctx *ctx)
+{
+    return ctx->queue;
+}
+
+void Leec_ctx_set_queue(leec_ctx *ctx, struct leec_queue *q)
+{
+    ctx->queue = q;
+}
+
+struct leec_ops *Leec_ctx_ops(const leec_ctx *ctx)
+{
+    return ctx->ops;
+}
+
+void Leec_ctx_set_ops(leec_ctx *ctx, struct leec_ops *o)
+{
+    ctx->ops = o;
+}
+
+struct leec_agents *Leec_ctx_agents(const leec_ctx *ctx)
+{
+    return ctx->agents;
+}
+
+void Leec_ctx_set_agents(leec_ctx *ctx, struct leec_agents *a)
+{
+    ctx->agents = a;
 }
