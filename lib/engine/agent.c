@@ -73,91 +73,12 @@
 #include "engine/agent_internal.h"
 
 /* The object itself (creation, settings, accessors) is in agent_api.c;
- * whether to order at all (CHECK_EXISTING, RENEWAL_INFO) in agent_due.c. */
+ * whether to order at all (CHECK_EXISTING, RENEWAL_INFO) in agent_due.c;
+ * the transitions and clean-ups every file uses in agent_core.c. */
 
 #define POLL_FIRST_MS 20 /* pebble validates in milliseconds */
 #define POLL_CAP_MS   10000
 #define RETRY_MAX     3 /* transient failures of one idempotent step */
-
-/* ------------------------------------------------------------------ */
-/* Transitions: recorded here, made by the driver                      */
-/* ------------------------------------------------------------------ */
-
-void Leec_agent_set_state(leec_agent *a, leec_agent_state to)
-{
-    a->next = to;
-    a->moving = true;
-}
-
-void Leec_agent_release(leec_agent *a, bool issued)
-{
-    if (a->admitted) {
-        a->admitted = false;
-        Leec_gov_order_done(Leec_ctx_gov(a->ctx), a->admitted_at,
-                            (const char *const *)a->regdoms, a->nregdoms,
-                            a->order_url != NULL, issued);
-        Leec_ctx_wake_agents(a->ctx);
-    }
-    if (a->lock) {
-        Leec_store_unlock(leec_ctx_get_store(a->ctx), a->lock);
-        a->lock = NULL;
-    }
-}
-
-void Leec_agent_stop_ordering(leec_agent *a)
-{
-    if (a->ordering) {
-        a->ordering = false;
-        Leec_ctx_ordering_add(a->ctx, -1);
-    }
-}
-
-void Leec_agent_finish(leec_agent *a, leec_outcome outcome)
-{
-    a->outcome = outcome;
-    a->deadline = -1;
-    Leec_agent_set_state(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED
-                                                           : LEEC_ST_DONE);
-}
-
-void Leec_agent_start_ordering(leec_agent *a)
-{
-    leec_ctx *ctx = a->ctx;
-    if (!a->ordering) {
-        a->ordering = true;
-        Leec_ctx_ordering_add(ctx, 1);
-        /* The PRE hook: before anything is sent for it. */
-        Leec_ctx_hook(ctx, LEEC_HOOK_PRE, a);
-    }
-    Leec_agent_set_state(a, LEEC_ST_WAIT_ACCOUNT);
-}
-
-void Leec_agent_fail(leec_agent *a, leec_code err, leec_problem *problem,
-                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    if (msg) /* it may quote the CA: printed as it is by callers */
-        Leec_text_clean(msg, strlen(msg));
-    free(a->errmsg);
-    a->errmsg = msg;
-    a->err = err;
-    Leec_problem_free(a->problem);
-    a->problem = problem;
-    if (!a->retry_at && problem && problem->retry_after >= 0)
-        a->retry_at = time(NULL) + problem->retry_after;
-    /* INFO: the failure reaches the caller through the API (the done
-     * callback, leec_agent_error); a log line at ERROR would say it twice. */
-    Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): failed: %s%s%s", a->id,
-             a->cert_name, leec_agent_error_message(a),
-             problem && problem->detail ? ": " : "",
-             problem && problem->detail ? problem->detail : "");
-    Leec_agent_finish(a, LEEC_OUTCOME_FAILED);
-}
 
 /* ------------------------------------------------------------------ */
 /* The driver                                                          */
@@ -181,7 +102,7 @@ static void enter(leec_agent *a)
         break;
     case LEEC_ST_RENEWAL_INFO:
         Leec_directory_ensure(a->ctx);
-        Leec_agent_renewal_info_step(a);
+        Leec_agent_renewal_info_step(a, Leec_agent_on_response);
         break;
     case LEEC_ST_WAIT_ACCOUNT:
         enter_wait_account(a);
@@ -432,7 +353,7 @@ void Leec_agent_wake(leec_agent *a)
         check_account(a);
         break;
     case LEEC_ST_RENEWAL_INFO:
-        Leec_agent_renewal_info_step(a);
+        Leec_agent_renewal_info_step(a, Leec_agent_on_response);
         break;
     case LEEC_ST_QUEUED:
         if (!a->admitted)

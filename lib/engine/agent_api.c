@@ -124,36 +124,6 @@ fail:
     return NULL;
 }
 
-void Leec_agent_authz_clear(leec_agent *a)
-{
-    for (size_t i = 0; i < a->naz; i++) {
-        free(a->az[i].url);
-        free(a->az[i].ident);
-        free(a->az[i].value);
-        for (size_t k = 0; k < a->az[i].ncand; k++) {
-            free(a->az[i].cand[k].type);
-            free(a->az[i].cand[k].url);
-            free(a->az[i].cand[k].token);
-        }
-    }
-    free(a->az);
-    a->az = NULL;
-    a->naz = 0;
-}
-
-void Leec_agent_solvers_cleanup(leec_agent *a)
-{
-    /* Synchronous: the agent (or the run) is ending. */
-    for (size_t i = 0; i < a->naz; i++) {
-        authz *z = &a->az[i];
-        if (!z->presented && !z->presenting)
-            continue;
-        Leec_solver_cleanup(a->solver, z->op, z->valid, NULL, NULL);
-        z->presented = z->presenting = false;
-        z->op = NULL;
-    }
-}
-
 void Leec_agent_destroy(leec_agent *a)
 {
     if (!a)
@@ -334,10 +304,6 @@ const char *leec_agent_cert_name(const leec_agent *a)
 leec_code leec_agent_error(const leec_agent *a)
 {
     return a->err;
-}
-const char *leec_agent_error_message(const leec_agent *a)
-{
-    return a->errmsg ? a->errmsg : leec_strerror(a->err);
 }
 const leec_problem *leec_agent_problem(const leec_agent *a)
 {

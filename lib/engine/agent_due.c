@@ -242,7 +242,7 @@ static void save_renewal_state(leec_agent *a)
 /* RENEWAL_INFO: with the directory known, fetch the certificate's
  * renewalInfo unless the last answer's Retry-After has not passed. Runs
  * again when the directory resolves (Leec_agent_wake). */
-void Leec_agent_renewal_info_step(leec_agent *a)
+void Leec_agent_renewal_info_step(leec_agent *a, leec_acme_fn on_response)
 {
     leec_ctx *ctx = a->ctx;
     if (a->req || a->state != LEEC_ST_RENEWAL_INFO)
@@ -286,7 +286,7 @@ void Leec_agent_renewal_info_step(leec_agent *a)
         Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         return;
     }
-    leec_code rc = Leec_acme_get(ctx, url, Leec_agent_on_response, a, &a->req);
+    leec_code rc = Leec_acme_get(ctx, url, on_response, a, &a->req);
     free(url);
     if (rc != LEEC_OK)
         Leec_agent_fail(a, rc, NULL, "cannot ask for the renewal information");
