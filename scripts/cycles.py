@@ -21,35 +21,38 @@ ROOT = os.path.dirname(HERE)
 
 
 def sources(prefix):
-    """Meson names an object after its source path, '/' made '_'."""
-    out = {}
+    """The .c files under prefix, relative to the source root."""
+    out = []
     for top, _, files in os.walk(os.path.join(ROOT, prefix)):
-        for f in files:
-            if f.endswith(".c"):
-                rel = os.path.relpath(os.path.join(top, f), ROOT)
-                out[rel.replace("/", "_") + ".o"] = rel
+        out += [
+            os.path.relpath(os.path.join(top, f), ROOT)
+            for f in files
+            if f.endswith(".c")
+        ]
     return out
 
 
 def objects(build, prefix):
-    """The objects of prefix's files, once each (the library's objects are
-    in both the shared library and the internal archive)."""
-    names = sources(prefix)
+    """The objects of prefix's files, once each (the library's are in both
+    the shared library and the internal archive). Meson names an object
+    after its source's path from the folder of the meson.build that builds
+    it, '/' made '_': lib_engine_ctx.c.o, or batch.c.o for cli/batch.c."""
+    srcs = sources(prefix)
     found = {}
-    for d in sorted(os.listdir(build)) + [
-        os.path.join("cli", x)
-        for x in (
-            os.listdir(os.path.join(build, "cli"))
-            if os.path.isdir(os.path.join(build, "cli"))
-            else []
-        )
-    ]:
-        p = os.path.join(build, d)
-        if not (d.endswith(".p") and os.path.isdir(p)):
-            continue
-        for o in os.listdir(p):
-            if o in names and names[o] not in found:
-                found[names[o]] = os.path.join(p, o)
+    for top, dirs, _ in os.walk(build):
+        for d in sorted(dirs):
+            if not d.endswith(".p"):
+                continue
+            sub = os.path.relpath(top, build)
+            names = {}
+            for src in srcs:
+                rel = src if sub == "." else os.path.relpath(src, sub)
+                if not rel.startswith(".."):
+                    names[rel.replace("/", "_") + ".o"] = src
+            p = os.path.join(top, d)
+            for o in sorted(os.listdir(p)):
+                if o in names and names[o] not in found:
+                    found[names[o]] = os.path.join(p, o)
     return found
 
 

@@ -226,7 +226,7 @@ void leec_ctx_set_store(leec_ctx *ctx, leec_store *store)
     ctx->store = store;
     /* What the store refuses (an unsafe state folder) is logged. */
     if (store)
-        store->log_ctx = ctx;
+        Leec_store_set_log_ctx(store, ctx);
 }
 
 leec_store *leec_ctx_get_store(leec_ctx *ctx)

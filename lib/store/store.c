@@ -34,6 +34,11 @@ static void free_secret(char *s)
 /* The handle                                                          */
 /* ------------------------------------------------------------------ */
 
+void Leec_store_set_log_ctx(leec_store *s, leec_ctx *ctx)
+{
+    s->log_ctx = ctx;
+}
+
 leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
                            leec_code *err)
 {

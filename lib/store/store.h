@@ -24,6 +24,9 @@ struct leec_store {
     leec_ctx *log_ctx; /* refusals are also logged there (set_store) */
 };
 
+/* The context whose log the store's refusals also go to (NULL: none). */
+void Leec_store_set_log_ctx(leec_store *s, leec_ctx *ctx);
+
 /* Accounts (leec_store_ops: account_load, account_save, account_remove). */
 leec_code Leec_store_account_load(leec_store *s, const char *ca_id,
                                   char **key_pem, char **account_json);

@@ -1363,7 +1363,7 @@ static void test_refusal_logged(void **state)
     char *pem = NULL;
     assert_non_null(ctx);
     leec_ctx_set_log(ctx, log_capture, &last, LEEC_LOG_DEBUG);
-    s->log_ctx = ctx; /* what leec_ctx_set_store does */
+    Leec_store_set_log_ctx(s, ctx); /* what leec_ctx_set_store does */
 
     assert_null(leec_store_errmsg(s));
     assert_null(leec_store_errmsg(NULL));
@@ -1376,7 +1376,7 @@ static void test_refusal_logged(void **state)
     assert_non_null(last);
     assert_string_equal(last, leec_store_errmsg(s));
     assert_why(last, link, "'/etc'");
-    s->log_ctx = NULL;
+    Leec_store_set_log_ctx(s, NULL);
     free(link);
     free(last);
     leec_ctx_free(ctx);
