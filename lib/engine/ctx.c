@@ -6,12 +6,8 @@
  * of the engine above it; the public calls that drive everything (new,
  * free, perform, timeout, run) are in ctx_api.c. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "util/b64url.h"
 #include "engine/internal.h"
