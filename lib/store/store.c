@@ -34,6 +34,31 @@ static void free_secret(char *s)
 /* The handle                                                          */
 /* ------------------------------------------------------------------ */
 
+/* The handle: a backend's ops and impl. Private to this file. */
+struct leec_store {
+    const leec_store_ops *ops;
+    void *impl;        /* the backend's, freed by ops->destroy */
+    char *why;         /* why the last LEEC_E_STORE was returned, or NULL */
+    leec_ctx *log_ctx; /* refusals are also logged there (set_store) */
+};
+
+const leec_store_ops *Leec_store_ops(const leec_store *s)
+{
+    return s->ops;
+}
+
+void *Leec_store_impl(const leec_store *s, const leec_store_ops *ops)
+{
+    return s && s->ops == ops ? s->impl : NULL;
+}
+
+char *Leec_store_take_why(leec_store *s)
+{
+    char *why = s->why;
+    s->why = NULL;
+    return why;
+}
+
 void Leec_store_set_log_ctx(leec_store *s, leec_ctx *ctx)
 {
     s->log_ctx = ctx;

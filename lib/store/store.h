@@ -17,12 +17,12 @@
 #include "leec/store.h"
 #include "util/names.h"
 
-struct leec_store {
-    const leec_store_ops *ops;
-    void *impl;        /* the backend's, freed by ops->destroy */
-    char *why;         /* why the last LEEC_E_STORE was returned, or NULL */
-    leec_ctx *log_ctx; /* refusals are also logged there (set_store) */
-};
+/* The backend's operations (tests call them directly). */
+const leec_store_ops *Leec_store_ops(const leec_store *s);
+/* impl when s was made with ops, else NULL: how a backend finds its own. */
+void *Leec_store_impl(const leec_store *s, const leec_store_ops *ops);
+/* Why the last LEEC_E_STORE was returned (the caller's now), or NULL. */
+char *Leec_store_take_why(leec_store *s);
 
 /* The context whose log the store's refusals also go to (NULL: none). */
 void Leec_store_set_log_ctx(leec_store *s, leec_ctx *ctx);

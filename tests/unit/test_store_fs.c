@@ -316,11 +316,13 @@ static void test_lock_holder(void **state)
     void *h = NULL;
     long pid = 0;
     char *host = NULL;
-    assert_int_equal(s->ops->lock_holder(s, "cert", "a.example", &pid, &host),
-                     LEEC_E_NOT_FOUND);
+    assert_int_equal(
+        Leec_store_ops(s)->lock_holder(s, "cert", "a.example", &pid, &host),
+        LEEC_E_NOT_FOUND);
     assert_int_equal(Leec_store_lock(s, "cert", "a.example", &h), LEEC_OK);
-    assert_int_equal(s->ops->lock_holder(s, "cert", "a.example", &pid, &host),
-                     LEEC_OK);
+    assert_int_equal(
+        Leec_store_ops(s)->lock_holder(s, "cert", "a.example", &pid, &host),
+        LEEC_OK);
     assert_int_equal(pid, (long)getpid());
     assert_non_null(host);
     free(host);
