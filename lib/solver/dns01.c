@@ -1058,6 +1058,12 @@ fail:
     return NULL;
 }
 
+void *Leec_dns_provider_impl(const leec_dns_provider *p,
+                             const leec_dns_provider_ops *ops)
+{
+    return p && p->ops == ops ? p->impl : NULL;
+}
+
 void Leec_dns_provider_free(leec_dns_provider *p)
 {
     if (!p)
