@@ -700,7 +700,7 @@ static void authz_done(leec_agent *a, authz *z)
  * them in the CA's order. */
 static bool take_challenges(leec_agent *a, authz *z, const json_t *az)
 {
-    const char *want = a->solver->ops->type;
+    const char *want = Leec_solver_ops(a->solver)->type;
     leec_chall_view c;
     leec_buf offered;
     Leec_buf_init(&offered, 256);
@@ -900,8 +900,8 @@ static void presented(void *ud, leec_code rc, const char *msg)
         present_one(a, z);
     } else if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc == LEEC_E_NO_CHALLENGE ? rc : LEEC_E_SOLVER, NULL,
-                        "%s for %s: %s", a->solver->ops->name, z->ident,
-                        msg ? msg : leec_strerror(rc));
+                        "%s for %s: %s", Leec_solver_ops(a->solver)->name,
+                        z->ident, msg ? msg : leec_strerror(rc));
     } else {
         z->ready = true;
         Leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s ready for %s",
@@ -1267,7 +1267,8 @@ static char *meta_json(leec_agent *a)
     json_object_set_new(o, "key_type",
                         json_string(leec_key_type_name(a->key_type)));
     json_object_set_new(o, "server", json_string(Leec_ctx_server(a->ctx)));
-    json_object_set_new(o, "solver", json_string(a->solver->ops->name));
+    json_object_set_new(o, "solver",
+                        json_string(Leec_solver_ops(a->solver)->name));
     const char *webroot = Leec_webroot_solver_dir(a->solver);
     if (webroot)
         json_object_set_new(o, "webroot", json_string(webroot));

@@ -245,7 +245,7 @@ leec_code leec_agent_set_solver(leec_agent *a, leec_solver *solver)
 {
     if (a->state != LEEC_ST_IDLE)
         return LEEC_E_STATE;
-    if (!solver || solver->ctx != a->ctx)
+    if (!solver || Leec_solver_ctx(solver) != a->ctx)
         return LEEC_E_INVALID_ARG;
     a->solver = solver;
     return LEEC_OK;
