@@ -43,7 +43,7 @@ bench: build
 	python3 bench/run.py --leec $(BUILD)/cli/leec
 
 lint:
-	@bash scripts/lint.sh
+	@bash scripts/lint.sh $(BUILD)
 
 # Every libFuzzer target of tests/fuzz (clang, ASan, UBSan; built in
 # $(FUZZ_BUILD)) for FUZZ_SECONDS each, from its seed corpus; one line per

@@ -23,7 +23,7 @@ count_meson() { # builddir label
 }
 
 echo "== lint"
-if bash scripts/lint.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("lint"); fi
+if bash scripts/lint.sh "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("lint"); fi
 
 echo "== unit and state-machine tests"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2

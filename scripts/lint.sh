@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Banned functions and habits (DESIGN.md). Prints offenders, exits 1 if any.
+# usage: lint.sh [BUILD_DIR] (default build: the circles of calls are read
+# from its objects).
 set -u
 cd "$(dirname "$0")/.."
+BUILD=${1:-build}
 status=0
 check() {
     local what=$1 pattern=$2; shift 2
@@ -55,6 +58,17 @@ if command -v clang-format >/dev/null 2>&1 &&
     fi
 else
     echo "lint: format not checked (clang-format 14 not found)"
+fi
+# No circle of calls among the library's files, and no call up the layers;
+# no circle among the CLI's files either (scripts/cycles.py): read from the
+# objects of a build, so only with one.
+if [ -d "$BUILD/libleec_internal.a.p" ]; then
+    python3 scripts/cycles.py "$BUILD" lib || status=1
+    if [ -d "$BUILD/cli/leec.p" ]; then
+        python3 scripts/cycles.py "$BUILD" cli || status=1
+    fi
+else
+    echo "cycles: skipped (no build)"
 fi
 [ $status -eq 0 ] && echo "lint: ok"
 exit $status

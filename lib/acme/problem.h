@@ -6,6 +6,7 @@
 
 #include "leec/leec.h"
 #include "util/json.h"
+#include "util/text.h"
 
 #define LEEC_ACME_ERR "urn:ietf:params:acme:error:"
 
@@ -20,12 +21,6 @@ leec_problem *Leec_problem_dup(const leec_problem *p);
 
 /* True if p's type is the ACME error urn:ietf:params:acme:error:<name>. */
 bool Leec_problem_is(const leec_problem *p, const char *name);
-
-/* Makes n bytes of text safe for a terminal or a log, in place: C0
- * controls, DEL, C1 controls (U+0080-U+009F, as UTF-8 or as raw bytes) and
- * every byte that is not part of valid UTF-8 become '?'. Returns how many
- * bytes it replaced. */
-size_t Leec_text_clean(char *s, size_t n);
 
 /* A malloc'd copy of s safe to print (Leec_text_clean), at most max bytes
  * (then "..."). NULL in gives NULL out. */

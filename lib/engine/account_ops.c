@@ -18,55 +18,6 @@
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ */
-/* External Account Binding                                            */
-/* ------------------------------------------------------------------ */
-
-void Leec_eab_clear(leec_ctx *ctx)
-{
-    if (ctx->eab_key) {
-        explicit_bzero(ctx->eab_key, ctx->eab_keylen);
-        free(ctx->eab_key);
-    }
-    free(ctx->eab_kid);
-    ctx->eab_key = NULL;
-    ctx->eab_keylen = 0;
-    ctx->eab_kid = NULL;
-}
-
-leec_code leec_ctx_set_eab(leec_ctx *ctx, const char *kid,
-                           const char *hmac_key_b64url)
-{
-    unsigned char *key = NULL;
-    size_t keylen = 0;
-    char *k = NULL;
-    if (!ctx)
-        return LEEC_E_INVALID_ARG;
-    if (!kid) {
-        Leec_eab_clear(ctx);
-        return LEEC_OK;
-    }
-    if (!*kid || strlen(kid) > 1024 || !hmac_key_b64url || !*hmac_key_b64url)
-        return LEEC_E_INVALID_ARG;
-    for (const char *p = kid; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return LEEC_E_INVALID_ARG;
-    leec_code rc = Leec_b64url_decode(hmac_key_b64url, strlen(hmac_key_b64url),
-                                      &key, &keylen);
-    if (rc != LEEC_OK)
-        return rc;
-    if (!keylen || !(k = strdup(kid))) {
-        explicit_bzero(key, keylen);
-        free(key);
-        return keylen ? LEEC_E_NOMEM : LEEC_E_INVALID_ARG;
-    }
-    Leec_eab_clear(ctx);
-    ctx->eab_kid = k;
-    ctx->eab_key = key;
-    ctx->eab_keylen = keylen;
-    return LEEC_OK;
-}
-
-/* ------------------------------------------------------------------ */
 /* Jobs                                                                */
 /* ------------------------------------------------------------------ */
 
@@ -117,18 +68,6 @@ static void finish(struct leec_acct_job *j, leec_code rc)
     Leec_op_finish(&j->base, rc, NULL);
 }
 
-/* The context forgets its account (deactivated): the next use loads or
- * creates another. */
-static void forget_account(leec_ctx *ctx)
-{
-    Leec_key_free(ctx->acct_key);
-    ctx->acct_key = NULL;
-    free(ctx->acct_url);
-    ctx->acct_url = NULL;
-    ctx->acct_state = RES_NONE;
-    ctx->acct_skip_saved = false;
-}
-
 /* The CA's answer: true when it is a success, its account object (if
  * any) kept in the job. */
 static bool response_ok(struct leec_acct_job *j, leec_acme_resp *r,
@@ -164,11 +103,10 @@ static void on_account(void *ud, leec_acme_resp *r)
     leec_code rc = LEEC_OK;
     if (j->op == LEEC_ACCOUNT_OP_UPDATE_CONTACT) {
         /* account.json keeps the contact too (informational). */
-        char *keep = ctx->contact;
-        ctx->contact = j->email;
-        if (ctx->account_mode == LEEC_ACCOUNT_SAVED)
+        char *keep = Leec_account_swap_contact(ctx, j->email);
+        if (Leec_account_mode(ctx) == LEEC_ACCOUNT_SAVED)
             rc = Leec_account_save(ctx);
-        ctx->contact = keep;
+        Leec_account_swap_contact(ctx, keep);
         if (rc == LEEC_OK && leec_ctx_set_contact(ctx, j->email) != LEEC_OK)
             rc = LEEC_E_NOMEM;
         if (rc != LEEC_OK)
@@ -177,19 +115,21 @@ static void on_account(void *ud, leec_acme_resp *r)
                      "account.json not rewritten");
         rc = LEEC_OK; /* the CA has it; the file is only informational */
     } else if (j->op == LEEC_ACCOUNT_OP_DEACTIVATE) {
-        if (ctx->account_mode == LEEC_ACCOUNT_SAVED) {
-            rc = Leec_store_account_remove(ctx->store, ctx->acct_ca_id);
+        if (Leec_account_mode(ctx) == LEEC_ACCOUNT_SAVED) {
+            rc = Leec_store_account_remove(leec_ctx_get_store(ctx),
+                                           Leec_account_ca_id(ctx));
             if (rc != LEEC_OK)
                 Leec_log(ctx, LEEC_LOG_ERROR,
                          "account deactivated at the CA, but it cannot be "
                          "removed from the store: %s",
                          leec_strerror(rc));
         }
-        Leec_log(ctx, LEEC_LOG_INFO, "account %s deactivated", ctx->acct_url);
+        Leec_log(ctx, LEEC_LOG_INFO, "account %s deactivated",
+                 Leec_account_url(ctx));
         /* The URL is reported from the account object, then forgotten. */
-        if (!j->account.url && ctx->acct_url)
-            j->account.url = strdup(ctx->acct_url);
-        forget_account(ctx);
+        if (!j->account.url && Leec_account_url(ctx))
+            j->account.url = strdup(Leec_account_url(ctx));
+        Leec_account_drop(ctx);
     }
     finish(j, rc);
 }
@@ -201,13 +141,12 @@ static void on_rollover(void *ud, leec_acme_resp *r)
     if (!response_ok(j, r, "keyChange"))
         return;
     /* The CA now knows the new key only: use it, then save it. */
-    leec_key *old = ctx->acct_key;
-    ctx->acct_key = j->new_key;
+    leec_key *old = Leec_account_swap_key(ctx, j->new_key);
     j->new_key = old;
     Leec_log(ctx, LEEC_LOG_INFO, "account key rolled over (%s)",
-             leec_key_type_name(Leec_key_get_type(ctx->acct_key)));
+             leec_key_type_name(Leec_key_get_type(Leec_account_key(ctx))));
     leec_code rc = LEEC_OK;
-    if (ctx->account_mode == LEEC_ACCOUNT_SAVED &&
+    if (Leec_account_mode(ctx) == LEEC_ACCOUNT_SAVED &&
         (rc = Leec_account_save(ctx)) != LEEC_OK)
         Leec_log(ctx, LEEC_LOG_ERROR,
                  "the CA has the new account key, but it cannot be saved: "
@@ -216,8 +155,8 @@ static void on_rollover(void *ud, leec_acme_resp *r)
     /* keyChange answers with the account object at most; without one,
      * report what is known. */
     j->have_account = true;
-    if (!j->account.url && ctx->acct_url)
-        j->account.url = strdup(ctx->acct_url);
+    if (!j->account.url && Leec_account_url(ctx))
+        j->account.url = strdup(Leec_account_url(ctx));
     finish(j, rc == LEEC_OK ? LEEC_OK : LEEC_E_STORE);
 }
 
@@ -229,7 +168,7 @@ static leec_code start_rollover(struct leec_acct_job *j)
     char *old_jwk = NULL, *payload = NULL, *inner = NULL;
     leec_json *o = NULL, *jwk = NULL;
     leec_code rc;
-    if (!ctx->dir.key_change) {
+    if (!Leec_session_dir(ctx)->key_change) {
         Leec_log(ctx, LEEC_LOG_ERROR,
                  "the CA's directory has no keyChange "
                  "URL");
@@ -237,23 +176,25 @@ static leec_code start_rollover(struct leec_acct_job *j)
     }
     if ((rc = Leec_key_generate(j->new_type, &j->new_key)) != LEEC_OK)
         goto out;
-    if ((rc = Leec_key_jwk_json(ctx->acct_key, &old_jwk)) != LEEC_OK)
+    if ((rc = Leec_key_jwk_json(Leec_account_key(ctx), &old_jwk)) != LEEC_OK)
         goto out;
     rc = LEEC_E_NOMEM;
     if (Leec_json_parse_object(old_jwk, strlen(old_jwk), &jwk) != LEEC_OK ||
         !(o = Leec_json_new_object()) ||
-        !Leec_json_set_str(o, "account", ctx->acct_url) ||
+        !Leec_json_set_str(o, "account", Leec_account_url(ctx)) ||
         !Leec_json_set(o, "oldKey", jwk) ||
         !(payload = Leec_json_dump(o, false))) {
         jwk = NULL; /* taken by o, or released */
         goto out;
     }
     jwk = NULL;
-    if ((rc = Leec_jws_sign(j->new_key, NULL, NULL, ctx->dir.key_change,
-                            payload, &inner)) != LEEC_OK)
+    if ((rc = Leec_jws_sign(j->new_key, NULL, NULL,
+                            Leec_session_dir(ctx)->key_change, payload,
+                            &inner)) != LEEC_OK)
         goto out;
-    rc = Leec_acme_post(ctx, ctx->dir.key_change, inner, ctx->acct_key,
-                        ctx->acct_url, NULL, on_rollover, j, &j->base.req);
+    rc = Leec_acme_post(ctx, Leec_session_dir(ctx)->key_change, inner,
+                        Leec_account_key(ctx), Leec_account_url(ctx), NULL,
+                        on_rollover, j, &j->base.req);
 out:
     free(old_jwk);
     free(payload);
@@ -265,8 +206,8 @@ out:
 
 static bool agents_running(const leec_ctx *ctx)
 {
-    for (size_t i = 0; i < ctx->nagents; i++)
-        if (Leec_agent_running(ctx->agents[i]))
+    for (size_t i = 0; i < Leec_agents_count(ctx); i++)
+        if (Leec_agent_running(Leec_agents_at(ctx, i)))
             return true;
     return false;
 }
@@ -280,13 +221,15 @@ static leec_code job_send(leec_op *base)
     leec_json *o = NULL;
     switch (j->op) {
     case LEEC_ACCOUNT_OP_REGISTER:
-        j->created = ctx->acct_created;
-        rc = Leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
-                            ctx->acct_url, NULL, on_account, j, &j->base.req);
+        j->created = Leec_account_created(ctx);
+        rc = Leec_acme_post(ctx, Leec_account_url(ctx), NULL,
+                            Leec_account_key(ctx), Leec_account_url(ctx), NULL,
+                            on_account, j, &j->base.req);
         break;
     case LEEC_ACCOUNT_OP_SHOW:
-        rc = Leec_acme_post(ctx, ctx->acct_url, NULL, ctx->acct_key,
-                            ctx->acct_url, NULL, on_account, j, &j->base.req);
+        rc = Leec_acme_post(ctx, Leec_account_url(ctx), NULL,
+                            Leec_account_key(ctx), Leec_account_url(ctx), NULL,
+                            on_account, j, &j->base.req);
         break;
     case LEEC_ACCOUNT_OP_UPDATE_CONTACT: {
         rc = LEEC_E_NOMEM;
@@ -304,17 +247,19 @@ static leec_code job_send(leec_op *base)
         }
         if (!(payload = Leec_json_dump(o, false)))
             break;
-        rc = Leec_acme_post(ctx, ctx->acct_url, payload, ctx->acct_key,
-                            ctx->acct_url, NULL, on_account, j, &j->base.req);
+        rc = Leec_acme_post(ctx, Leec_account_url(ctx), payload,
+                            Leec_account_key(ctx), Leec_account_url(ctx), NULL,
+                            on_account, j, &j->base.req);
         break;
     }
     case LEEC_ACCOUNT_OP_ROLLOVER:
         rc = agents_running(ctx) ? LEEC_E_STATE : start_rollover(j);
         break;
     case LEEC_ACCOUNT_OP_DEACTIVATE:
-        rc = Leec_acme_post(ctx, ctx->acct_url, "{\"status\":\"deactivated\"}",
-                            ctx->acct_key, ctx->acct_url, NULL, on_account, j,
-                            &j->base.req);
+        rc = Leec_acme_post(ctx, Leec_account_url(ctx),
+                            "{\"status\":\"deactivated\"}",
+                            Leec_account_key(ctx), Leec_account_url(ctx), NULL,
+                            on_account, j, &j->base.req);
         break;
     }
     Leec_json_free(o);
@@ -334,7 +279,7 @@ static void job_report(leec_op *base)
     }
     info.url = j->account.url;
     if (!info.url)
-        info.url = base->ctx->acct_url;
+        info.url = Leec_account_url(base->ctx);
     info.status = j->account.status;
     info.orders = j->account.orders;
     info.created = j->created;
@@ -358,7 +303,8 @@ leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
     struct leec_acct_job *j = NULL;
     if (!ctx || !done || (unsigned)op > LEEC_ACCOUNT_OP_DEACTIVATE)
         goto fail;
-    if (ctx->account_mode == LEEC_ACCOUNT_SAVED && !ctx->store)
+    if (Leec_account_mode(ctx) == LEEC_ACCOUNT_SAVED &&
+        !leec_ctx_get_store(ctx))
         goto fail;
     rc = LEEC_E_NOMEM;
     if (!(j = calloc(1, sizeof *j)))
@@ -367,14 +313,12 @@ leec_code leec_ctx_account_op(leec_ctx *ctx, leec_account_op op,
     j->op = op;
     j->done = done;
     j->userdata = userdata;
-    j->new_type = ctx->account_key_type;
+    j->new_type = Leec_account_key_type(ctx);
     if (op == LEEC_ACCOUNT_OP_UPDATE_CONTACT && arg && *arg) {
         /* The same checks as a new account's contact. */
-        char *keep = ctx->contact;
-        ctx->contact = NULL;
+        char *keep = Leec_account_swap_contact(ctx, NULL);
         rc = leec_ctx_set_contact(ctx, arg);
-        j->email = ctx->contact;
-        ctx->contact = keep;
+        j->email = Leec_account_swap_contact(ctx, keep);
         if (rc != LEEC_OK)
             goto fail;
     }

@@ -73,92 +73,12 @@
 #include "engine/agent_internal.h"
 
 /* The object itself (creation, settings, accessors) is in agent_api.c;
- * whether to order at all (CHECK_EXISTING, RENEWAL_INFO) in agent_due.c. */
+ * whether to order at all (CHECK_EXISTING, RENEWAL_INFO) in agent_due.c;
+ * the transitions and clean-ups every file uses in agent_core.c. */
 
 #define POLL_FIRST_MS 20 /* pebble validates in milliseconds */
 #define POLL_CAP_MS   10000
 #define RETRY_MAX     3 /* transient failures of one idempotent step */
-
-/* ------------------------------------------------------------------ */
-/* Transitions: recorded here, made by the driver                      */
-/* ------------------------------------------------------------------ */
-
-void Leec_agent_set_state(leec_agent *a, leec_agent_state to)
-{
-    a->next = to;
-    a->moving = true;
-}
-
-void Leec_agent_release(leec_agent *a, bool issued)
-{
-    if (a->admitted) {
-        a->admitted = false;
-        Leec_gov_order_done(a->ctx->gov, a->admitted_at,
-                            (const char *const *)a->regdoms, a->nregdoms,
-                            a->order_url != NULL, issued);
-        a->ctx->wake_agents = true;
-    }
-    if (a->lock) {
-        Leec_store_unlock(a->ctx->store, a->lock);
-        a->lock = NULL;
-    }
-}
-
-void Leec_agent_stop_ordering(leec_agent *a)
-{
-    if (a->ordering) {
-        a->ordering = false;
-        a->ctx->ordering--;
-    }
-}
-
-void Leec_agent_finish(leec_agent *a, leec_outcome outcome)
-{
-    a->outcome = outcome;
-    a->deadline = -1;
-    Leec_agent_set_state(a, outcome == LEEC_OUTCOME_FAILED ? LEEC_ST_FAILED
-                                                           : LEEC_ST_DONE);
-}
-
-void Leec_agent_start_ordering(leec_agent *a)
-{
-    leec_ctx *ctx = a->ctx;
-    if (!a->ordering) {
-        a->ordering = true;
-        ctx->ordering++;
-        /* The PRE hook: before anything is sent for it. */
-        if (ctx->hook_fn)
-            ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_PRE, a);
-    }
-    Leec_agent_set_state(a, LEEC_ST_WAIT_ACCOUNT);
-}
-
-void Leec_agent_fail(leec_agent *a, leec_code err, leec_problem *problem,
-                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    if (msg) /* it may quote the CA: printed as it is by callers */
-        Leec_text_clean(msg, strlen(msg));
-    free(a->errmsg);
-    a->errmsg = msg;
-    a->err = err;
-    Leec_problem_free(a->problem);
-    a->problem = problem;
-    if (!a->retry_at && problem && problem->retry_after >= 0)
-        a->retry_at = time(NULL) + problem->retry_after;
-    /* INFO: the failure reaches the caller through the API (the done
-     * callback, leec_agent_error); a log line at ERROR would say it twice. */
-    Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): failed: %s%s%s", a->id,
-             a->cert_name, leec_agent_error_message(a),
-             problem && problem->detail ? ": " : "",
-             problem && problem->detail ? problem->detail : "");
-    Leec_agent_finish(a, LEEC_OUTCOME_FAILED);
-}
 
 /* ------------------------------------------------------------------ */
 /* The driver                                                          */
@@ -182,7 +102,7 @@ static void enter(leec_agent *a)
         break;
     case LEEC_ST_RENEWAL_INFO:
         Leec_directory_ensure(a->ctx);
-        Leec_agent_renewal_info_step(a);
+        Leec_agent_renewal_info_step(a, Leec_agent_on_response);
         break;
     case LEEC_ST_WAIT_ACCOUNT:
         enter_wait_account(a);
@@ -200,7 +120,7 @@ static void enter(leec_agent *a)
     case LEEC_ST_ORDER_POLL:
         Leec_backoff_start(&a->backoff, Leec_now_ms(a->ctx), POLL_FIRST_MS,
                            POLL_CAP_MS,
-                           (int64_t)a->ctx->order_timeout_s * 1000);
+                           (int64_t)Leec_ctx_order_timeout_s(a->ctx) * 1000);
         a->deadline = Leec_now_ms(a->ctx) + POLL_FIRST_MS;
         break;
     case LEEC_ST_PRESENT:
@@ -238,20 +158,20 @@ static void ending(leec_agent *a)
      * its outcome, not ours, is the news. */
     if (ordered && outcome == LEEC_OUTCOME_FAILED &&
         ((a->had_cert && a->names_same) || a->repairing) &&
-        (a->lock || Leec_store_lock(ctx->store, "cert", a->cert_name,
-                                    &a->lock) == LEEC_OK))
+        (a->lock || Leec_store_lock(leec_ctx_get_store(ctx), "cert",
+                                    a->cert_name, &a->lock) == LEEC_OK))
         Leec_agent_record_failure(a);
     Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->deadline = -1;
-    if (outcome == LEEC_OUTCOME_ISSUED && ctx->hook_fn)
-        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_DEPLOY, a);
+    if (outcome == LEEC_OUTCOME_ISSUED)
+        Leec_ctx_hook(ctx, LEEC_HOOK_DEPLOY, a);
     Leec_agent_stop_ordering(a);
     if (a->on_done)
         a->on_done(a->ud, a, outcome);
     /* The agent may be gone (freed by its done callback); ctx is not. */
-    if (ordered && ctx->ordering == 0 && ctx->hook_fn)
-        ctx->hook_fn(ctx->hook_ud, LEEC_HOOK_POST, NULL);
+    if (ordered && Leec_ctx_ordering(ctx) == 0)
+        Leec_ctx_hook(ctx, LEEC_HOOK_POST, NULL);
 }
 
 void Leec_agent_run(leec_agent *a)
@@ -287,7 +207,7 @@ leec_code leec_agent_start(leec_agent *a)
 {
     if (a->state != LEEC_ST_IDLE)
         return LEEC_E_STATE;
-    if (!a->ctx->store)
+    if (!leec_ctx_get_store(a->ctx))
         return LEEC_E_INVALID_ARG;
     if (!Leec_ctx_http(a->ctx))
         return LEEC_E_NOMEM;
@@ -310,7 +230,7 @@ leec_code leec_agent_start(leec_agent *a)
 static bool take_lock(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
-    leec_store *st = ctx->store;
+    leec_store *st = leec_ctx_get_store(ctx);
     leec_code rc = Leec_store_lock(st, "cert", a->cert_name, &a->lock);
     int64_t now = Leec_now_ms(ctx);
     if (rc == LEEC_OK) {
@@ -325,20 +245,23 @@ static bool take_lock(leec_agent *a)
     if (!a->lock_logged) {
         a->lock_logged = true;
         a->lock_since = now;
-        char *who = Leec_store_holder_text(ctx->store, "cert", a->cert_name);
+        char *who = Leec_store_holder_text(leec_ctx_get_store(ctx), "cert",
+                                           a->cert_name);
         Leec_log(ctx, LEEC_LOG_INFO,
                  "agent %u (%s): another process (%s) is working on this "
                  "certificate; waiting for it (at most %u s)",
-                 a->id, a->cert_name, who ? who : "?", ctx->lock_timeout_s);
+                 a->id, a->cert_name, who ? who : "?",
+                 Leec_ctx_lock_timeout_s(ctx));
         free(who);
     }
-    if (now - a->lock_since >= (int64_t)ctx->lock_timeout_s * 1000) {
-        char *who = Leec_store_holder_text(ctx->store, "cert", a->cert_name);
+    if (now - a->lock_since >= (int64_t)Leec_ctx_lock_timeout_s(ctx) * 1000) {
+        char *who = Leec_store_holder_text(leec_ctx_get_store(ctx), "cert",
+                                           a->cert_name);
         Leec_agent_fail(
             a, LEEC_E_LOCKED, NULL,
             "another process (%s) holds the certificate's lock; gave up "
             "waiting after %u s",
-            who ? who : "?", ctx->lock_timeout_s);
+            who ? who : "?", Leec_ctx_lock_timeout_s(ctx));
         free(who);
         return false;
     }
@@ -361,15 +284,16 @@ static void lock_then_order(leec_agent *a)
 static void check_account(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
-    if (ctx->acct_state == RES_READY) {
-        a->acct_gen = ctx->acct_gen;
+    if (Leec_account_state(ctx) == RES_READY) {
+        a->acct_gen = Leec_account_gen(ctx);
         Leec_agent_set_state(a,
                              a->admitted ? LEEC_ST_NEW_ORDER : LEEC_ST_QUEUED);
-    } else if (ctx->acct_state == RES_FAILED) {
+    } else if (Leec_account_state(ctx) == RES_FAILED) {
         leec_problem *p = NULL;
         leec_code rc = Leec_account_error(ctx, &p);
         Leec_agent_fail(a, rc, p, "%s",
-                        ctx->acct_errmsg ? ctx->acct_errmsg : "no account");
+                        Leec_account_errmsg(ctx) ? Leec_account_errmsg(ctx)
+                                                 : "no account");
     }
 }
 
@@ -402,9 +326,9 @@ static void enter_queued(leec_agent *a)
         }
     }
     int64_t until = -1;
-    leec_wait_reason why = Leec_gov_order_admit(ctx->gov, Leec_now_ms(ctx),
-                                                (const char *const *)a->regdoms,
-                                                a->nregdoms, &until);
+    leec_wait_reason why = Leec_gov_order_admit(
+        Leec_ctx_gov(ctx), Leec_now_ms(ctx), (const char *const *)a->regdoms,
+        a->nregdoms, &until);
     if (why == LEEC_WAIT_NONE) {
         a->admitted = true;
         a->admitted_at = Leec_now_ms(ctx);
@@ -429,7 +353,7 @@ void Leec_agent_wake(leec_agent *a)
         check_account(a);
         break;
     case LEEC_ST_RENEWAL_INFO:
-        Leec_agent_renewal_info_step(a);
+        Leec_agent_renewal_info_step(a, Leec_agent_on_response);
         break;
     case LEEC_ST_QUEUED:
         if (!a->admitted)
@@ -449,9 +373,9 @@ static void post(leec_agent *a, const char *url, const char *payload,
                  const char *accept)
 {
     leec_ctx *ctx = a->ctx;
-    leec_code rc =
-        Leec_acme_post(ctx, url, payload, ctx->acct_key, ctx->acct_url, accept,
-                       Leec_agent_on_response, a, &a->req);
+    leec_code rc = Leec_acme_post(ctx, url, payload, Leec_account_key(ctx),
+                                  Leec_account_url(ctx), accept,
+                                  Leec_agent_on_response, a, &a->req);
     if (rc != LEEC_OK)
         Leec_agent_fail(a, rc, NULL, "cannot send a request to %s", url);
 }
@@ -476,8 +400,9 @@ static char *new_order_payload(leec_agent *a)
         ok = Leec_json_set_str(o, "profile", a->profile);
     /* RFC 9773 §5: a renewal names the certificate it replaces (the CA may
      * then exempt it from rate limits). */
-    if (ok && a->had_cert && a->names_same && a->ctx->dir.renewal_info &&
-        !a->replaces_refused && Leec_agent_ari_id(a))
+    if (ok && a->had_cert && a->names_same &&
+        Leec_session_dir(a->ctx)->renewal_info && !a->replaces_refused &&
+        Leec_agent_ari_id(a))
         ok = Leec_json_set_str(o, "replaces", a->ari_id);
     if (ok)
         s = Leec_json_dump(o, false);
@@ -489,7 +414,7 @@ static char *new_order_payload(leec_agent *a)
  * agent (nothing sent) when not. */
 static bool profile_offered(leec_agent *a)
 {
-    const leec_directory *d = &a->ctx->dir;
+    const leec_directory *d = Leec_session_dir(a->ctx);
     if (!a->profile)
         return true;
     for (size_t i = 0; i < d->nprofiles; i++)
@@ -528,7 +453,7 @@ static void send_current(leec_agent *a)
             Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
             return;
         }
-        post(a, a->ctx->dir.new_order, p, NULL);
+        post(a, Leec_session_dir(a->ctx)->new_order, p, NULL);
         free(p);
         return;
     }
@@ -712,7 +637,7 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     }
     if (r->status >= 400 && r->status < 500 && r->status != 429 &&
         !a->replaces_refused && a->had_cert && a->names_same &&
-        Leec_agent_ari_id(a) && a->ctx->dir.renewal_info) {
+        Leec_agent_ari_id(a) && Leec_session_dir(a->ctx)->renewal_info) {
         /* alreadyReplaced (another order named it), or a CA that does not
          * take "replaces" here: the renewal itself must not fail on it. */
         a->replaces_refused = true;
@@ -771,7 +696,7 @@ out:
 static void cleaned(void *ud, leec_code rc, const char *msg)
 {
     leec_ctx *ctx = ud;
-    ctx->cleanups--;
+    Leec_ctx_cleanups_add(ctx, -1);
     if (rc != LEEC_OK)
         Leec_log(ctx, LEEC_LOG_WARN, "challenge clean-up failed: %s",
                  msg ? msg : leec_strerror(rc));
@@ -785,7 +710,8 @@ static void authz_done(leec_agent *a, authz *z)
         return;
     /* Asynchronous: a DNS record may take a round trip to remove; the
      * result only matters to the log. */
-    a->ctx->cleanups++; /* the loop keeps running until it is done */
+    Leec_ctx_cleanups_add(a->ctx,
+                          1); /* the loop keeps running until it is done */
     Leec_solver_cleanup(a->solver, z->op, true, cleaned, a->ctx);
     z->presented = false;
     z->op = NULL;
@@ -796,7 +722,7 @@ static void authz_done(leec_agent *a, authz *z)
  * them in the CA's order. */
 static bool take_challenges(leec_agent *a, authz *z, leec_authz_view *v)
 {
-    const char *want = a->solver->ops->type;
+    const char *want = Leec_solver_ops(a->solver)->type;
     leec_buf offered;
     Leec_buf_init(&offered, 256);
     bool pending = false;
@@ -844,7 +770,8 @@ static void poll_later(leec_agent *a, long retry_after)
             a, LEEC_E_TIMEOUT, NULL,
             "the authorization for %s (%s) stayed pending for %u s: the CA "
             "did not validate it in time",
-            z->ident ? z->ident : "?", z->url, a->ctx->order_timeout_s);
+            z->ident ? z->ident : "?", z->url,
+            Leec_ctx_order_timeout_s(a->ctx));
         return;
     }
     a->deadline = Leec_now_ms(a->ctx) + d;
@@ -1000,8 +927,8 @@ static void presented(void *ud, leec_code rc, const char *msg)
         present_one(a, z);
     } else if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc == LEEC_E_NO_CHALLENGE ? rc : LEEC_E_SOLVER, NULL,
-                        "%s for %s: %s", a->solver->ops->name, z->ident,
-                        msg ? msg : leec_strerror(rc));
+                        "%s for %s: %s", Leec_solver_ops(a->solver)->name,
+                        z->ident, msg ? msg : leec_strerror(rc));
     } else {
         z->ready = true;
         Leec_log(a->ctx, LEEC_LOG_DEBUG, "agent %u (%s): %s ready for %s",
@@ -1016,7 +943,8 @@ static void present_one(leec_agent *a, authz *z)
     chall_cand *c = &z->cand[z->ci];
     char *ka = NULL, *digest = NULL;
     unsigned char sum[32];
-    leec_code rc = Leec_key_authorization(a->ctx->acct_key, c->token, &ka);
+    leec_code rc =
+        Leec_key_authorization(Leec_account_key(a->ctx), c->token, &ka);
     if (rc == LEEC_OK) {
         Leec_sha256(ka, strlen(ka), sum);
         if (!(digest = Leec_b64url_encode(sum, sizeof sum)))
@@ -1095,7 +1023,7 @@ static void reuse_installed_key(leec_agent *a)
     char *pem = NULL;
     size_t len = 0;
     leec_key *k = NULL;
-    leec_store *st = a->ctx->store;
+    leec_store *st = leec_ctx_get_store(a->ctx);
     if (leec_store_read_part(st, a->cert_name, LEEC_PART_PRIVKEY, &pem, &len) ==
             LEEC_OK &&
         Leec_key_load_pem(pem, len, &k) == LEEC_OK &&
@@ -1229,7 +1157,7 @@ static void on_order(leec_agent *a, leec_acme_resp *r)
                 "time",
                 a->order_url,
                 v.status == LEEC_ORDER_READY ? "ready" : "processing",
-                a->ctx->order_timeout_s);
+                Leec_ctx_order_timeout_s(a->ctx));
         else
             a->deadline = Leec_now_ms(a->ctx) + d;
     } else {
@@ -1317,7 +1245,7 @@ static void on_download(leec_agent *a, leec_acme_resp *r)
     }
     rc = Leec_chain_accept(r->body->data, r->body->len, a->cert_key,
                            (const char *const *)a->names, a->nnames,
-                           a->ctx->x509_cache, &leaf, &issuers, &why);
+                           Leec_ctx_x509_cache(a->ctx), &leaf, &issuers, &why);
     if (rc != LEEC_OK && alternate) {
         Leec_log(a->ctx, LEEC_LOG_INFO,
                  "agent %u (%s): refusing alternate chain %zu: %s", a->id,
@@ -1365,8 +1293,8 @@ static char *meta_json(leec_agent *a)
     if (!ok)
         goto out;
     (void)Leec_json_set_str(o, "key_type", leec_key_type_name(a->key_type));
-    (void)Leec_json_set_str(o, "server", a->ctx->server);
-    (void)Leec_json_set_str(o, "solver", a->solver->ops->name);
+    (void)Leec_json_set_str(o, "server", Leec_ctx_server(a->ctx));
+    (void)Leec_json_set_str(o, "solver", Leec_solver_ops(a->solver)->name);
     const char *webroot = Leec_webroot_solver_dir(a->solver);
     if (webroot)
         (void)Leec_json_set_str(o, "webroot", webroot);
@@ -1378,7 +1306,7 @@ static char *meta_json(leec_agent *a)
     /* Whether to ask for renewal information at the next look (the
      * version's renewal.json is written only once something is known). */
     (void)Leec_json_set_bool(o, "ari_offered",
-                             a->ctx->dir.renewal_info != NULL);
+                             Leec_session_dir(a->ctx)->renewal_info != NULL);
     if (a->settings)
         (void)Leec_json_set(o, "settings", Leec_json_ref(a->settings));
     s = Leec_json_dump(o, true);
@@ -1402,7 +1330,8 @@ static void enter_install(leec_agent *a)
                                 .meta_json = meta,
                                 .names = (const char *const *)a->names,
                                 .nnames = a->nnames};
-    rc = leec_store_install_version(a->ctx->store, a->cert_name, &f, NULL);
+    rc = leec_store_install_version(leec_ctx_get_store(a->ctx), a->cert_name,
+                                    &f, NULL);
     if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc, NULL,
                         "cannot install the certificate in the store");

@@ -14,6 +14,60 @@
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ */
+/* The context's agents                                                */
+/* ------------------------------------------------------------------ */
+
+/* Private to this file: the context's agents, oldest first. */
+struct leec_agents {
+    leec_agent **v;
+    size_t n, cap;
+    unsigned ids; /* the last id given, for logs */
+    bool reap;    /* some agent awaits its deferred free */
+};
+
+leec_code Leec_agents_attach(leec_ctx *ctx)
+{
+    struct leec_agents *as = calloc(1, sizeof *as);
+    if (!as)
+        return LEEC_E_NOMEM;
+    Leec_ctx_set_agents(ctx, as);
+    return LEEC_OK;
+}
+
+void Leec_agents_detach(leec_ctx *ctx)
+{
+    struct leec_agents *as = Leec_ctx_agents(ctx);
+    if (!as)
+        return;
+    while (as->n)
+        Leec_agent_destroy(as->v[as->n - 1]);
+    free(as->v);
+    free(as);
+    Leec_ctx_set_agents(ctx, NULL);
+}
+
+size_t Leec_agents_count(const leec_ctx *ctx)
+{
+    return Leec_ctx_agents(ctx)->n;
+}
+
+leec_agent *Leec_agents_at(const leec_ctx *ctx, size_t i)
+{
+    return Leec_ctx_agents(ctx)->v[i];
+}
+
+void Leec_agents_reap(leec_ctx *ctx)
+{
+    struct leec_agents *as = Leec_ctx_agents(ctx);
+    if (!as->reap)
+        return;
+    as->reap = false;
+    for (size_t i = as->n; i-- > 0;)
+        if (Leec_agent_zombie(as->v[i]))
+            Leec_agent_destroy(as->v[i]);
+}
+
+/* ------------------------------------------------------------------ */
 /* Life cycle                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -45,16 +99,17 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
         rc = LEEC_E_INVALID_ARG;
         goto fail;
     }
-    if (ctx->nagents == ctx->cap_agents) {
-        size_t cap = ctx->cap_agents ? ctx->cap_agents * 2 : 8;
-        leec_agent **v = realloc(ctx->agents, cap * sizeof *v);
+    struct leec_agents *as = Leec_ctx_agents(ctx);
+    if (as->n == as->cap) {
+        size_t cap = as->cap ? as->cap * 2 : 8;
+        leec_agent **v = realloc(as->v, cap * sizeof *v);
         if (!v)
             goto fail;
-        ctx->agents = v;
-        ctx->cap_agents = cap;
+        as->v = v;
+        as->cap = cap;
     }
-    a->id = ++ctx->agent_ids;
-    ctx->agents[ctx->nagents++] = a;
+    a->id = ++as->ids;
+    as->v[as->n++] = a;
     if (err)
         *err = LEEC_OK;
     return a;
@@ -69,52 +124,22 @@ fail:
     return NULL;
 }
 
-void Leec_agent_authz_clear(leec_agent *a)
-{
-    for (size_t i = 0; i < a->naz; i++) {
-        free(a->az[i].url);
-        free(a->az[i].ident);
-        free(a->az[i].value);
-        for (size_t k = 0; k < a->az[i].ncand; k++) {
-            free(a->az[i].cand[k].type);
-            free(a->az[i].cand[k].url);
-            free(a->az[i].cand[k].token);
-        }
-    }
-    free(a->az);
-    a->az = NULL;
-    a->naz = 0;
-}
-
-void Leec_agent_solvers_cleanup(leec_agent *a)
-{
-    /* Synchronous: the agent (or the run) is ending. */
-    for (size_t i = 0; i < a->naz; i++) {
-        authz *z = &a->az[i];
-        if (!z->presented && !z->presenting)
-            continue;
-        Leec_solver_cleanup(a->solver, z->op, z->valid, NULL, NULL);
-        z->presented = z->presenting = false;
-        z->op = NULL;
-    }
-}
-
 void Leec_agent_destroy(leec_agent *a)
 {
     if (!a)
         return;
     leec_ctx *ctx = a->ctx;
+    struct leec_agents *as = Leec_ctx_agents(ctx);
     Leec_acme_cancel(ctx, a->req);
     Leec_job_cancel(ctx, a->keygen);
     Leec_agent_solvers_cleanup(a);
     Leec_agent_release(a, false);
     Leec_agent_stop_ordering(a);
     /* From the end: contexts free their agents last to first. */
-    for (size_t i = ctx->nagents; i-- > 0;) {
-        if (ctx->agents[i] == a) {
-            memmove(&ctx->agents[i], &ctx->agents[i + 1],
-                    (ctx->nagents - i - 1) * sizeof *ctx->agents);
-            ctx->nagents--;
+    for (size_t i = as->n; i-- > 0;) {
+        if (as->v[i] == a) {
+            memmove(&as->v[i], &as->v[i + 1], (as->n - i - 1) * sizeof *as->v);
+            as->n--;
             break;
         }
     }
@@ -145,7 +170,7 @@ void leec_agent_free(leec_agent *a)
 {
     if (!a)
         return;
-    if (a->ctx->depth > 0) {
+    if (Leec_ctx_depth(a->ctx) > 0) {
         /* Inside a callback: the loop still holds pointers to us. */
         Leec_acme_cancel(a->ctx, a->req);
         a->req = NULL;
@@ -156,7 +181,7 @@ void leec_agent_free(leec_agent *a)
         Leec_agent_stop_ordering(a);
         a->zombie = true;
         a->deadline = -1;
-        a->ctx->reap = true;
+        Leec_ctx_agents(a->ctx)->reap = true;
         return;
     }
     Leec_agent_destroy(a);
@@ -220,7 +245,7 @@ leec_code leec_agent_set_solver(leec_agent *a, leec_solver *solver)
 {
     if (a->state != LEEC_ST_IDLE)
         return LEEC_E_STATE;
-    if (!solver || solver->ctx != a->ctx)
+    if (!solver || Leec_solver_ctx(solver) != a->ctx)
         return LEEC_E_INVALID_ARG;
     a->solver = solver;
     return LEEC_OK;
@@ -279,10 +304,6 @@ const char *leec_agent_cert_name(const leec_agent *a)
 leec_code leec_agent_error(const leec_agent *a)
 {
     return a->err;
-}
-const char *leec_agent_error_message(const leec_agent *a)
-{
-    return a->errmsg ? a->errmsg : leec_strerror(a->err);
 }
 const leec_problem *leec_agent_problem(const leec_agent *a)
 {

@@ -49,7 +49,8 @@ void Leec_agent_record_failure(leec_agent *a)
     st->retry_at = a->retry_at > now
                        ? a->retry_at
                        : Leec_renewal_retry_at(st->failures, now, a->cert_na);
-    leec_code rc = Leec_renewal_save(a->ctx->store, a->cert_name, st);
+    leec_code rc =
+        Leec_renewal_save(leec_ctx_get_store(a->ctx), a->cert_name, st);
     char when[32];
     fmt_time(when, sizeof when, st->retry_at);
     Leec_log(a->ctx, rc == LEEC_OK ? LEEC_LOG_INFO : LEEC_LOG_WARN,
@@ -150,7 +151,7 @@ void Leec_agent_check_existing(leec_agent *a)
 {
     char *pem = NULL, *broken = NULL;
     leec_cert_info *ci = NULL;
-    leec_store *st = a->ctx->store;
+    leec_store *st = leec_ctx_get_store(a->ctx);
     leec_code rc = leec_store_read_cert(st, a->cert_name, &pem);
     if (rc == LEEC_E_NOT_FOUND) {
         Leec_agent_start_ordering(a);
@@ -231,7 +232,8 @@ void Leec_agent_check_existing(leec_agent *a)
 
 static void save_renewal_state(leec_agent *a)
 {
-    if (Leec_renewal_save(a->ctx->store, a->cert_name, &a->rs) != LEEC_OK)
+    if (Leec_renewal_save(leec_ctx_get_store(a->ctx), a->cert_name, &a->rs) !=
+        LEEC_OK)
         Leec_log(a->ctx, LEEC_LOG_WARN,
                  "agent %u (%s): cannot save the renewal state", a->id,
                  a->cert_name);
@@ -240,15 +242,16 @@ static void save_renewal_state(leec_agent *a)
 /* RENEWAL_INFO: with the directory known, fetch the certificate's
  * renewalInfo unless the last answer's Retry-After has not passed. Runs
  * again when the directory resolves (Leec_agent_wake). */
-void Leec_agent_renewal_info_step(leec_agent *a)
+void Leec_agent_renewal_info_step(leec_agent *a, leec_acme_fn on_response)
 {
     leec_ctx *ctx = a->ctx;
     if (a->req || a->state != LEEC_ST_RENEWAL_INFO)
         return;
-    if (ctx->dir_state == RES_PENDING ||
-        (ctx->dir_state == RES_NONE && ctx->acct_state == RES_PENDING))
+    if (Leec_dir_state(ctx) == RES_PENDING ||
+        (Leec_dir_state(ctx) == RES_NONE &&
+         Leec_account_state(ctx) == RES_PENDING))
         return; /* woken when it resolves */
-    if (ctx->dir_state != RES_READY) {
+    if (Leec_dir_state(ctx) != RES_READY) {
         /* A CA that cannot be reached must not fail a certificate that is
          * not due: decide on what is known (an order, if due, then fails
          * with the directory's error). */
@@ -256,11 +259,12 @@ void Leec_agent_renewal_info_step(leec_agent *a)
                  "agent %u (%s): no renewal information (%s); timing by what "
                  "is known",
                  a->id, a->cert_name,
-                 ctx->acct_errmsg ? ctx->acct_errmsg : "no directory");
+                 Leec_account_errmsg(ctx) ? Leec_account_errmsg(ctx)
+                                          : "no directory");
         decide(a, false);
         return;
     }
-    bool offered = ctx->dir.renewal_info && Leec_agent_ari_id(a);
+    bool offered = Leec_session_dir(ctx)->renewal_info && Leec_agent_ari_id(a);
     if (!offered) {
         if (!a->rs.ari_known || a->rs.ari_offered) {
             a->rs.ari_known = true;
@@ -277,11 +281,12 @@ void Leec_agent_renewal_info_step(leec_agent *a)
         return;
     }
     char *url = NULL;
-    if (asprintf(&url, "%s/%s", ctx->dir.renewal_info, a->ari_id) < 0) {
+    if (asprintf(&url, "%s/%s", Leec_session_dir(ctx)->renewal_info,
+                 a->ari_id) < 0) {
         Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         return;
     }
-    leec_code rc = Leec_acme_get(ctx, url, Leec_agent_on_response, a, &a->req);
+    leec_code rc = Leec_acme_get(ctx, url, on_response, a, &a->req);
     free(url);
     if (rc != LEEC_OK)
         Leec_agent_fail(a, rc, NULL, "cannot ask for the renewal information");
@@ -337,7 +342,8 @@ bool Leec_agent_kept_meanwhile(leec_agent *a)
 {
     char *pem = NULL;
     leec_cert_info *ci = NULL;
-    leec_code rc = leec_store_read_cert(a->ctx->store, a->cert_name, &pem);
+    leec_code rc =
+        leec_store_read_cert(leec_ctx_get_store(a->ctx), a->cert_name, &pem);
     if (rc != LEEC_OK && rc != LEEC_E_NOT_FOUND) {
         Leec_agent_fail(a, rc, NULL, "cannot read the installed certificate");
         return true;

@@ -1,5 +1,7 @@
-/* The agent's structure, shared by agent.c (the state machine) and
- * agent_api.c (the object). Not installed. */
+/* The agent's structure, shared by the agent's files only: agent_core.c
+ * (transitions, clean-ups; calls none of the others), agent_due.c (whether
+ * to order), agent.c (the state machine, the driver) and agent_api.c (the
+ * object and the context's list of agents). Not installed. */
 #ifndef LEEC_AGENT_INTERNAL_H
 #define LEEC_AGENT_INTERNAL_H
 
@@ -104,16 +106,18 @@ struct leec_agent {
     size_t nalt;
 };
 
-/* Gives back what the agent holds outside itself: the governor's slot and
- * the store's lock. */
+/* agent_core.c. Gives back what the agent holds outside itself: the
+ * governor's slot and the store's lock. */
 void Leec_agent_release(leec_agent *a, bool issued);
 /* An agent that decided to order and ends without finishing (freed):
  * leaves the context's count of ordering agents (no POST hook). */
 void Leec_agent_stop_ordering(leec_agent *a);
 /* Undoes every side effect of the solvers, on every path. */
 void Leec_agent_solvers_cleanup(leec_agent *a);
+/* Frees the authorizations (after the clean-ups). */
+void Leec_agent_authz_clear(leec_agent *a);
 
-/* agent.c. Transitions, for every step (agent_due.c's too): each only
+/* agent_core.c. Transitions, for every step (agent_due.c's too): each only
  * records the next state; Leec_agent_run, the driver, makes it. */
 void Leec_agent_set_state(leec_agent *a, leec_agent_state to);
 /* The end: DONE (ISSUED, FRESH, DEFERRED) or FAILED next. */
@@ -125,7 +129,7 @@ void Leec_agent_fail(leec_agent *a, leec_code err, leec_problem *problem,
     __attribute__((format(printf, 4, 5)));
 /* The agent will order: the PRE hook (once), then WAIT_ACCOUNT next. */
 void Leec_agent_start_ordering(leec_agent *a);
-/* The driver: makes the recorded transitions, running each new state's
+/* agent.c. The driver: makes the recorded transitions, running each new state's
  * step, until one waits for an event. Every event ends with it. */
 void Leec_agent_run(leec_agent *a);
 /* The answer to the agent's request (the request's callback). */
@@ -136,13 +140,14 @@ void Leec_agent_on_response(void *ud, leec_acme_resp *r);
  * (true: the agent finished, keeping another process's certificate or
  * failing), and the record of a failed renewal. */
 void Leec_agent_check_existing(leec_agent *a);
-void Leec_agent_renewal_info_step(leec_agent *a);
+/* on_response: the agent's answer handler (Leec_agent_on_response), passed
+ * down so that this file calls nothing of agent.c. */
+void Leec_agent_renewal_info_step(leec_agent *a, leec_acme_fn on_response);
 void Leec_agent_on_renewal_info(leec_agent *a, leec_acme_resp *r);
 bool Leec_agent_kept_meanwhile(leec_agent *a);
 void Leec_agent_record_failure(leec_agent *a);
 /* The installed certificate's ARI id (RFC 9773 §4.1), computed on first
  * use; NULL without one (no certificate, no AKI). Owned by the agent. */
 const char *Leec_agent_ari_id(leec_agent *a);
-void Leec_agent_authz_clear(leec_agent *a);
 
 #endif

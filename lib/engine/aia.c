@@ -157,7 +157,7 @@ leec_code leec_ctx_fetch_root(leec_ctx *ctx, const char *chain_pem, size_t len,
         set_why(why, "%s", leec_strerror(rc));
         goto out;
     }
-    if (ctx->depth > 0) {
+    if (Leec_ctx_depth(ctx) > 0) {
         rc = LEEC_E_STATE;
         set_why(why, "called from inside leec_ctx_perform()");
         goto out;

@@ -1,36 +1,46 @@
-/* The context: settings, the shared transport and the event loop. */
+/* The context's owner object: the settings, the transport, the governor
+ * and the handles of the objects that the other files own (the CA session,
+ * account.c; the request queue, request.c; the operations, ctx_ops.c; the
+ * agents, agent_api.c; the workers, workers.c). Its fields are private to
+ * this file: the others use the accessors of internal.h. It calls nothing
+ * of the engine above it; the public calls that drive everything (new,
+ * free, perform, timeout, run) are in ctx_api.c. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "util/b64url.h"
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "engine/workers.h"
 #include "net/http01_server.h"
 #include "store/store.h"
 #include "crypto/x509.h"
 
-static void loop_run(leec_ctx *ctx);
-static void loop_free(leec_ctx *ctx);
-static int64_t loop_next_timer(const leec_ctx *ctx);
-
-static int64_t monotonic_ms(void *ud)
-{
-    (void)ud;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t Leec_now_ms(const leec_ctx *ctx)
-{
-    return ctx->clock(ctx->clock_ud);
-}
+struct leec_ctx {
+    leec_ctx_base base; /* first: what the lower layers use (ctx_base.h) */
+    char *server;
+    char *ca_bundle;
+    leec_store *store;
+    leec_http *http; /* created on first use (Leec_ctx_http) */
+    struct leec_http01_server *http01;
+    leec_governor *gov;
+    struct leec_workers *workers;           /* threads, or NULL */
+    struct leec_x509_cache *x509_cache;     /* issuers already parsed */
+    bool rate_set, orders_set, domains_set; /* else the CA's defaults */
+    unsigned order_timeout_s; /* an order or authorization stuck */
+    unsigned lock_timeout_s;  /* waiting for another process's lock */
+    leec_hook_fn hook_fn;     /* pre/deploy/post hooks, or NULL */
+    void *hook_ud;
+    unsigned ordering; /* agents that decided to order, not finished */
+    unsigned cleanups; /* solver clean-ups under way */
+    bool wake_agents;  /* the account, the directory or an order slot came */
+    int depth;         /* > 0 while inside perform: frees are deferred */
+    struct leec_session *session; /* account.c */
+    struct leec_queue *queue;     /* request.c */
+    struct leec_ops *ops;         /* ctx_ops.c */
+    struct leec_agents *agents;   /* agent_api.c */
+};
 
 const char *leec_server_url(const char *s)
 {
@@ -43,25 +53,21 @@ const char *leec_server_url(const char *s)
     return s;
 }
 
-leec_ctx *leec_ctx_new(void)
+leec_ctx *Leec_ctx_alloc(void)
 {
     leec_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
+    ctx->base.log = Leec_logger_new();
+    ctx->base.loop = Leec_loop_new();
     ctx->server = strdup(LEEC_LETSENCRYPT_URL);
-    ctx->log_level = LEEC_LOG_WARN;
-    ctx->clock = monotonic_ms;
-    ctx->account_key_type = LEEC_KEY_EC256;
-    ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
     ctx->gov = Leec_gov_new();
     ctx->x509_cache = Leec_x509_cache_new();
-    ctx->max_pause_s = 3600;
     ctx->order_timeout_s = LEEC_ORDER_TIMEOUT_DEFAULT_S;
     ctx->lock_timeout_s = LEEC_LOCK_TIMEOUT_DEFAULT_S;
-    ctx->acct_retry_at = -1;
-    ctx->acct_lock_since = -1;
-    if (!ctx->server || ctx->epfd < 0 || !ctx->gov || !ctx->x509_cache) {
-        leec_ctx_free(ctx);
+    if (!ctx->base.log || !ctx->base.loop || !ctx->server || !ctx->gov ||
+        !ctx->x509_cache) {
+        Leec_ctx_dealloc(ctx);
         return NULL;
     }
     leec_gov_limits lim = {.max_parallel = 10};
@@ -69,52 +75,28 @@ leec_ctx *leec_ctx_new(void)
     return ctx;
 }
 
-void leec_ctx_free(leec_ctx *ctx)
+void Leec_ctx_dealloc(leec_ctx *ctx)
 {
     if (!ctx)
         return;
-    while (ctx->nagents)
-        Leec_agent_destroy(ctx->agents[ctx->nagents - 1]);
-    free(ctx->agents);
-    Leec_ctx_ops_free_all(ctx);
-    Leec_eab_clear(ctx);
-    Leec_ctx_free_solvers(ctx); /* after the agents, before the loop */
-    Leec_account_clear(ctx);
-    /* Their jobs cancelled by now: the threads end, nothing completes. */
-    Leec_workers_free(ctx->workers);
-    Leec_acme_drop_deferred(ctx);
     Leec_http_free(ctx->http);
     Leec_http01_server_free(ctx->http01);
-    Leec_nonce_clear(&ctx->nonces);
-    Leec_tokens_free(&ctx->tokens);
+    Leec_ctx_tokens_free(ctx);
     leec_store_free(ctx->store);
-    loop_free(ctx);
     Leec_gov_free(ctx->gov);
     Leec_x509_cache_free(ctx->x509_cache);
-    if (ctx->epfd >= 0)
-        close(ctx->epfd);
+    Leec_loop_free(ctx->base.loop);
     free(ctx->server);
     free(ctx->ca_bundle);
-    free(ctx->contact);
+    Leec_logger_free(ctx->base.log);
     free(ctx);
-}
-
-static void watch_fd(leec_ctx *ctx, int fd)
-{
-    if (fd < 0)
-        return;
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int leec_ctx_get_fd(leec_ctx *ctx)
 {
     /* The transport joins this set when it is created, so asking for the
      * descriptor early does not freeze the CA settings. */
-    return ctx->epfd;
+    return Leec_loop_fd(ctx);
 }
 
 static bool is_letsencrypt(const char *url)
@@ -178,11 +160,6 @@ void leec_ctx_set_domain_budget(leec_ctx *ctx, unsigned certs,
     ctx->domains_set = true;
 }
 
-void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds)
-{
-    ctx->max_pause_s = seconds;
-}
-
 void leec_ctx_set_order_timeout(leec_ctx *ctx, unsigned seconds)
 {
     ctx->order_timeout_s = seconds ? seconds : LEEC_ORDER_TIMEOUT_DEFAULT_S;
@@ -197,14 +174,6 @@ void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn, void *userdata)
 {
     ctx->hook_fn = fn;
     ctx->hook_ud = userdata;
-}
-
-time_t leec_ctx_paused_until(leec_ctx *ctx)
-{
-    /* The wall-clock end computed once when the pause began, so that every
-     * caller (and the log line) reports the same second. */
-    return Leec_gov_paused_until(ctx->gov, Leec_now_ms(ctx)) ? ctx->pause_wall
-                                                             : 0;
 }
 
 unsigned long leec_ctx_connection_count(leec_ctx *ctx)
@@ -253,7 +222,7 @@ void leec_ctx_set_store(leec_ctx *ctx, leec_store *store)
     ctx->store = store;
     /* What the store refuses (an unsafe state folder) is logged. */
     if (store)
-        store->log_ctx = ctx;
+        Leec_store_set_log_ctx(store, ctx);
 }
 
 leec_store *leec_ctx_get_store(leec_ctx *ctx)
@@ -264,60 +233,13 @@ leec_store *leec_ctx_get_store(leec_ctx *ctx)
 void leec_ctx_set_log(leec_ctx *ctx, leec_log_fn fn, void *userdata,
                       leec_log_level level)
 {
-    ctx->log_fn = fn;
-    ctx->log_ud = userdata;
-    ctx->log_level = level;
-}
-
-void leec_ctx_set_account_mode(leec_ctx *ctx, leec_account_mode mode)
-{
-    ctx->account_mode = mode;
-}
-
-leec_code leec_ctx_set_contact(leec_ctx *ctx, const char *email)
-{
-    char *s = NULL;
-    if (email) {
-        const char *at = strchr(email, '@');
-        if (!at || at == email || !at[1] || strlen(email) > 254)
-            return LEEC_E_INVALID_ARG;
-        for (const char *p = email; *p; p++)
-            if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == ',' ||
-                *p == '<' || *p == '>')
-                return LEEC_E_INVALID_ARG;
-        if (!(s = strdup(email)))
-            return LEEC_E_NOMEM;
-    }
-    free(ctx->contact);
-    ctx->contact = s;
-    return LEEC_OK;
-}
-
-void leec_ctx_set_agree_tos(leec_ctx *ctx, bool agree)
-{
-    ctx->agree_tos = agree;
-}
-
-const char *leec_ctx_terms_url(leec_ctx *ctx)
-{
-    return ctx->dir.terms;
-}
-
-void leec_ctx_set_account_key_type(leec_ctx *ctx, leec_key_type type)
-{
-    ctx->account_key_type = type;
-}
-
-void Leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata)
-{
-    ctx->clock = fn ? fn : monotonic_ms;
-    ctx->clock_ud = userdata;
+    Leec_logger_set(ctx->base.log, fn, userdata, level);
 }
 
 static const char *http01_lookup(void *ud, const char *token)
 {
     leec_ctx *ctx = ud;
-    const char *ka = Leec_tokens_find(&ctx->tokens, token);
+    const char *ka = Leec_tokens_find(Leec_ctx_tokens(ctx), token);
     Leec_log(ctx, LEEC_LOG_DEBUG, "http-01 responder: token %s %s", token,
              ka ? "served" : "unknown");
     return ka;
@@ -333,7 +255,7 @@ leec_code leec_ctx_listen_http01(leec_ctx *ctx, const char *addr)
         return rc;
     Leec_http01_server_free(ctx->http01); /* closing drops it from epfd */
     ctx->http01 = srv;
-    watch_fd(ctx, Leec_http01_server_fd(srv));
+    Leec_loop_add_fd(ctx, Leec_http01_server_fd(srv));
     Leec_log(ctx, LEEC_LOG_INFO, "http-01 responder listening on %s", addr);
     return LEEC_OK;
 }
@@ -346,7 +268,7 @@ leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx, const char *token,
     *out = NULL;
     if (!Leec_token_valid(token))
         return LEEC_E_NOT_FOUND;
-    const char *ka = Leec_tokens_find(&ctx->tokens, token);
+    const char *ka = Leec_tokens_find(Leec_ctx_tokens(ctx), token);
     if (!ka)
         return LEEC_E_NOT_FOUND;
     return (*out = strdup(ka)) ? LEEC_OK : LEEC_E_NOMEM;
@@ -367,7 +289,7 @@ leec_http *Leec_ctx_http(leec_ctx *ctx)
     };
     ctx->http = Leec_http_new(&o);
     if (ctx->http) {
-        watch_fd(ctx, Leec_http_fd(ctx->http));
+        Leec_loop_add_fd(ctx, Leec_http_fd(ctx->http));
         apply_ca_defaults(ctx);
     }
     return ctx->http;
@@ -378,270 +300,146 @@ unsigned long leec_ctx_request_count(leec_ctx *ctx)
     return ctx->http ? Leec_http_request_count(ctx->http) : 0;
 }
 
-static void reap(leec_ctx *ctx)
+/* ------------------------------------------------------------------ */
+/* Accessors                                                           */
+/* ------------------------------------------------------------------ */
+
+leec_http *Leec_ctx_transport(const leec_ctx *ctx)
 {
-    if (!ctx->reap)
-        return;
-    ctx->reap = false;
-    for (size_t i = ctx->nagents; i-- > 0;)
-        if (Leec_agent_zombie(ctx->agents[i]))
-            Leec_agent_destroy(ctx->agents[i]);
+    return ctx->http;
 }
 
-/* Wakes the agents (oldest first) after the account, the directory or an
- * order slot came: each looks again, in its own driver. */
-static void wake_all(leec_ctx *ctx)
+struct leec_http01_server *Leec_ctx_http01_server(const leec_ctx *ctx)
 {
+    return ctx->http01;
+}
+
+leec_governor *Leec_ctx_gov(const leec_ctx *ctx)
+{
+    return ctx->gov;
+}
+
+struct leec_x509_cache *Leec_ctx_x509_cache(const leec_ctx *ctx)
+{
+    return ctx->x509_cache;
+}
+
+const char *Leec_ctx_server(const leec_ctx *ctx)
+{
+    return ctx->server;
+}
+
+unsigned Leec_ctx_order_timeout_s(const leec_ctx *ctx)
+{
+    return ctx->order_timeout_s;
+}
+
+unsigned Leec_ctx_lock_timeout_s(const leec_ctx *ctx)
+{
+    return ctx->lock_timeout_s;
+}
+
+bool Leec_ctx_hook(leec_ctx *ctx, leec_hook_point point, leec_agent *agent)
+{
+    if (!ctx->hook_fn)
+        return false;
+    ctx->hook_fn(ctx->hook_ud, point, agent);
+    return true;
+}
+
+unsigned Leec_ctx_ordering(const leec_ctx *ctx)
+{
+    return ctx->ordering;
+}
+
+void Leec_ctx_ordering_add(leec_ctx *ctx, int delta)
+{
+    ctx->ordering += (unsigned)delta;
+}
+
+unsigned Leec_ctx_cleanups(const leec_ctx *ctx)
+{
+    return ctx->cleanups;
+}
+
+void Leec_ctx_cleanups_add(leec_ctx *ctx, int delta)
+{
+    ctx->cleanups += (unsigned)delta;
+}
+
+void Leec_ctx_wake_agents(leec_ctx *ctx)
+{
+    ctx->wake_agents = true;
+}
+
+bool Leec_ctx_wake_pending(const leec_ctx *ctx)
+{
+    return ctx->wake_agents;
+}
+
+bool Leec_ctx_take_wake(leec_ctx *ctx)
+{
+    bool w = ctx->wake_agents;
     ctx->wake_agents = false;
-    for (size_t i = 0; i < ctx->nagents; i++)
-        Leec_agent_wake(ctx->agents[i]);
+    return w;
 }
 
-leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
+int Leec_ctx_depth(const leec_ctx *ctx)
 {
-    leec_code rc = LEEC_OK;
-    ctx->depth++;
-    if (ctx->http)
-        rc = Leec_http_perform(ctx->http);
-    if (ctx->http01)
-        Leec_http01_server_run(ctx->http01);
-    loop_run(ctx);
-    int64_t now = Leec_now_ms(ctx);
-    if (ctx->acct_retry_at >= 0 && ctx->acct_retry_at <= now)
-        Leec_account_on_timer(ctx);
-    /* Index loop: timers may add requests but never add agents. */
-    for (size_t i = 0; i < ctx->nagents; i++) {
-        leec_agent *a = ctx->agents[i];
-        int64_t d = Leec_agent_deadline(a);
-        if (d >= 0 && d <= now)
-            Leec_agent_on_timer(a);
-    }
-    if (ctx->wake_agents)
-        wake_all(ctx);
-    if (ctx->ops)
-        Leec_ctx_ops_perform(ctx);
-    if (ctx->deferred)
-        (void)Leec_acme_release(ctx);
-    /* Requests started above go out now rather than after the next wait. */
-    if (ctx->http && rc == LEEC_OK)
-        rc = Leec_http_perform(ctx->http);
-    ctx->depth--;
-    if (ctx->depth == 0)
-        reap(ctx);
-    if (running) {
-        int n = 0;
-        for (size_t i = 0; i < ctx->nagents; i++)
-            n += Leec_agent_running(ctx->agents[i]);
-        /* A record still being removed keeps the loop going: callers stop
-         * when nothing runs, and must not leave DNS records behind. */
-        *running = n + (int)ctx->pending_ops + (ctx->cleanups > 0);
-    }
-    return rc;
+    return ctx->depth;
 }
 
-static void earliest(long *best, int64_t deadline, int64_t now)
+int Leec_ctx_depth_add(leec_ctx *ctx, int delta)
 {
-    if (deadline < 0)
-        return;
-    long t = deadline <= now ? 0 : (long)(deadline - now);
-    if (*best < 0 || t < *best)
-        *best = t;
+    return ctx->depth += delta;
 }
 
-long leec_ctx_timeout_ms(leec_ctx *ctx)
+struct leec_workers *Leec_ctx_workers(const leec_ctx *ctx)
 {
-    int64_t now = Leec_now_ms(ctx);
-    long best = -1;
-    if (ctx->wake_agents || Leec_ctx_ops_due(ctx))
-        return 0;
-    for (size_t i = 0; i < ctx->nagents; i++)
-        earliest(&best, Leec_agent_deadline(ctx->agents[i]), now);
-    earliest(&best, ctx->acct_retry_at, now);
-    earliest(&best, loop_next_timer(ctx), now);
-    earliest(&best, Leec_acme_next_release(ctx), now);
-    if (ctx->http) {
-        long t = Leec_http_timeout_ms(ctx->http);
-        if (t >= 0 && (best < 0 || t < best))
-            best = t;
-    }
-    if (ctx->http01) {
-        long t = Leec_http01_server_timeout_ms(ctx->http01);
-        if (t >= 0 && (best < 0 || t < best))
-            best = t;
-    }
-    return best;
+    return ctx->workers;
 }
 
-leec_code leec_ctx_poll(leec_ctx *ctx, int timeout_ms)
+void Leec_ctx_set_workers(leec_ctx *ctx, struct leec_workers *w)
 {
-    /* A wait, nothing more: the transport comes with the first agent or
-     * operation, and its descriptor joins epfd then. */
-    long t = leec_ctx_timeout_ms(ctx);
-    if (t < 0 || (timeout_ms >= 0 && t > timeout_ms))
-        t = timeout_ms;
-    if (t < 0)
-        t = 1000; /* nothing scheduled at all: look again in a while */
-    struct epoll_event ev[4];
-    int n = epoll_wait(ctx->epfd, ev, 4, (int)t);
-    return n >= 0 || errno == EINTR ? LEEC_OK : LEEC_E_IO;
+    ctx->workers = w;
 }
 
-leec_code leec_ctx_run(leec_ctx *ctx)
+struct leec_session *Leec_ctx_session(const leec_ctx *ctx)
 {
-    for (;;) {
-        int running = 0;
-        leec_code rc = leec_ctx_perform(ctx, &running);
-        if (rc != LEEC_OK)
-            return rc;
-        if (!running)
-            return LEEC_OK;
-        if ((rc = leec_ctx_poll(ctx, -1)) != LEEC_OK)
-            return rc;
-    }
+    return ctx->session;
 }
 
-/* ------------------------------------------------------------------ */
-/* The loop's own watchers and timers (loop.h)                         */
-/* ------------------------------------------------------------------ */
-
-struct leec_watch {
-    int fd;
-    leec_io_fn fn;
-    void *userdata;
-};
-
-struct leec_timer {
-    int64_t at;
-    leec_timer_fn fn;
-    void *userdata;
-};
-
-static struct leec_watch *find_watch(leec_ctx *ctx, int fd)
+void Leec_ctx_set_session(leec_ctx *ctx, struct leec_session *s)
 {
-    for (size_t i = 0; i < ctx->nwatches; i++)
-        if (ctx->watches[i].fd == fd)
-            return &ctx->watches[i];
-    return NULL;
+    ctx->session = s;
 }
 
-leec_code Leec_loop_watch(leec_ctx *ctx, int fd, unsigned events, leec_io_fn fn,
-                          void *userdata)
+struct leec_queue *Leec_ctx_queue(const leec_ctx *ctx)
 {
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = events;
-    ev.data.fd = fd;
-    struct leec_watch *w = find_watch(ctx, fd);
-    if (w) {
-        if (epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
-            return LEEC_E_IO;
-        w->fn = fn;
-        w->userdata = userdata;
-        return LEEC_OK;
-    }
-    if (ctx->nwatches == ctx->capwatches) {
-        size_t cap = ctx->capwatches ? ctx->capwatches * 2 : 8;
-        struct leec_watch *v = realloc(ctx->watches, cap * sizeof *v);
-        if (!v)
-            return LEEC_E_NOMEM;
-        ctx->watches = v;
-        ctx->capwatches = cap;
-    }
-    if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
-        return LEEC_E_IO;
-    ctx->watches[ctx->nwatches++] = (struct leec_watch){fd, fn, userdata};
-    return LEEC_OK;
+    return ctx->queue;
 }
 
-void Leec_loop_unwatch(leec_ctx *ctx, int fd)
+void Leec_ctx_set_queue(leec_ctx *ctx, struct leec_queue *q)
 {
-    struct leec_watch *w = find_watch(ctx, fd);
-    if (!w)
-        return;
-    epoll_ctl(ctx->epfd, EPOLL_CTL_DEL, fd, NULL);
-    *w = ctx->watches[--ctx->nwatches];
+    ctx->queue = q;
 }
 
-leec_timer *Leec_loop_timer(leec_ctx *ctx, int64_t at_ms, leec_timer_fn fn,
-                            void *userdata)
+struct leec_ops *Leec_ctx_ops(const leec_ctx *ctx)
 {
-    if (ctx->ntimers == ctx->captimers) {
-        size_t cap = ctx->captimers ? ctx->captimers * 2 : 8;
-        leec_timer **v = realloc(ctx->timers, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        ctx->timers = v;
-        ctx->captimers = cap;
-    }
-    leec_timer *t = malloc(sizeof *t);
-    if (!t)
-        return NULL;
-    *t = (leec_timer){at_ms, fn, userdata};
-    ctx->timers[ctx->ntimers++] = t;
-    return t;
+    return ctx->ops;
 }
 
-void Leec_loop_timer_cancel(leec_ctx *ctx, leec_timer *t)
+void Leec_ctx_set_ops(leec_ctx *ctx, struct leec_ops *o)
 {
-    for (size_t i = 0; t && i < ctx->ntimers; i++) {
-        if (ctx->timers[i] == t) {
-            ctx->timers[i] = ctx->timers[--ctx->ntimers];
-            free(t);
-            return;
-        }
-    }
+    ctx->ops = o;
 }
 
-static int64_t loop_next_timer(const leec_ctx *ctx)
+struct leec_agents *Leec_ctx_agents(const leec_ctx *ctx)
 {
-    int64_t best = -1;
-    for (size_t i = 0; i < ctx->ntimers; i++)
-        if (best < 0 || ctx->timers[i]->at < best)
-            best = ctx->timers[i]->at;
-    return best;
+    return ctx->agents;
 }
 
-/* Runs what is ready: watched descriptors, then due timers. A callback may
- * watch, unwatch, add or cancel anything: each step looks things up again,
- * and timers added now wait for the next round. */
-static void loop_run(leec_ctx *ctx)
+void Leec_ctx_set_agents(leec_ctx *ctx, struct leec_agents *a)
 {
-    if (ctx->nwatches) {
-        struct epoll_event ev[32];
-        int n = epoll_wait(ctx->epfd, ev, 32, 0);
-        for (int i = 0; i < n; i++) {
-            struct leec_watch *w = find_watch(ctx, ev[i].data.fd);
-            if (w)
-                w->fn(w->userdata, w->fd, ev[i].events);
-        }
-    }
-    size_t budget = ctx->ntimers;
-    int64_t now = Leec_now_ms(ctx);
-    while (budget-- > 0) {
-        size_t due = ctx->ntimers;
-        for (size_t i = 0; i < ctx->ntimers; i++)
-            if (ctx->timers[i]->at <= now &&
-                (due == ctx->ntimers ||
-                 ctx->timers[i]->at < ctx->timers[due]->at))
-                due = i;
-        if (due == ctx->ntimers)
-            break;
-        leec_timer *t = ctx->timers[due];
-        ctx->timers[due] = ctx->timers[--ctx->ntimers];
-        leec_timer_fn fn = t->fn;
-        void *ud = t->userdata;
-        free(t);
-        fn(ud);
-    }
-}
-
-static void loop_free(leec_ctx *ctx)
-{
-    for (size_t i = 0; i < ctx->ntimers; i++)
-        free(ctx->timers[i]);
-    free(ctx->timers);
-    free(ctx->watches);
-    ctx->timers = NULL;
-    ctx->watches = NULL;
-    ctx->ntimers = ctx->nwatches = 0;
+    ctx->agents = a;
 }

@@ -9,6 +9,35 @@
 #include "acme/problem.h"
 #include "store/store.h"
 
+/* The context's operations, oldest first. Private to this file. */
+struct leec_ops {
+    leec_op *list;
+    unsigned pending_ops; /* their number, counted in *running */
+};
+
+leec_code Leec_ctx_ops_attach(leec_ctx *ctx)
+{
+    struct leec_ops *os = calloc(1, sizeof *os);
+    if (!os)
+        return LEEC_E_NOMEM;
+    Leec_ctx_set_ops(ctx, os);
+    return LEEC_OK;
+}
+
+void Leec_ctx_ops_detach(leec_ctx *ctx)
+{
+    if (!Leec_ctx_ops(ctx))
+        return;
+    Leec_ctx_ops_free_all(ctx);
+    free(Leec_ctx_ops(ctx));
+    Leec_ctx_set_ops(ctx, NULL);
+}
+
+unsigned Leec_ctx_ops_pending(const leec_ctx *ctx)
+{
+    return Leec_ctx_ops(ctx)->pending_ops;
+}
+
 void Leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
                   const char *what)
 {
@@ -21,14 +50,15 @@ void Leec_op_init(leec_op *op, leec_ctx *ctx, const leec_op_kind *kind,
 leec_code Leec_op_queue(leec_op *op)
 {
     leec_ctx *ctx = op->ctx;
+    struct leec_ops *os = Leec_ctx_ops(ctx);
     /* The loop must exist: perform sends the request. */
     if (!Leec_ctx_http(ctx))
         return LEEC_E_NOMEM;
-    leec_op **pp = &ctx->ops;
+    leec_op **pp = &os->list;
     while (*pp)
         pp = &(*pp)->next;
     *pp = op;
-    ctx->pending_ops++;
+    os->pending_ops++;
     Leec_log(ctx, LEEC_LOG_DEBUG, "%s queued", op->what);
     return LEEC_OK;
 }
@@ -78,17 +108,19 @@ bool Leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name)
 leec_code Leec_op_saved_account_exists(leec_ctx *ctx)
 {
     char *pem = NULL, *js = NULL;
-    if (ctx->account_mode != LEEC_ACCOUNT_SAVED ||
-        ctx->acct_state == RES_READY || ctx->acct_state == RES_PENDING)
+    if (Leec_account_mode(ctx) != LEEC_ACCOUNT_SAVED ||
+        Leec_account_state(ctx) == RES_READY ||
+        Leec_account_state(ctx) == RES_PENDING)
         return LEEC_OK;
-    if (!ctx->store)
+    if (!leec_ctx_get_store(ctx))
         return LEEC_E_INVALID_ARG;
-    if (ctx->acct_skip_saved)
+    if (Leec_account_skip_saved(ctx))
         return LEEC_E_NOT_FOUND;
-    char *ca_id = Leec_ca_id(ctx->server);
+    char *ca_id = Leec_ca_id(Leec_ctx_server(ctx));
     if (!ca_id)
         return LEEC_E_INVALID_ARG;
-    leec_code rc = Leec_store_account_load(ctx->store, ca_id, &pem, &js);
+    leec_code rc =
+        Leec_store_account_load(leec_ctx_get_store(ctx), ca_id, &pem, &js);
     Leec_secure_free(pem);
     free(js);
     free(ca_id);
@@ -113,8 +145,9 @@ static void fail_from_account(leec_op *op)
     leec_code rc = Leec_account_error(op->ctx, &p);
     /* The operation's report has a code and the CA's problem, not the
      * account's message (a transport error's detail, say): said here. */
-    if (op->ctx->acct_errmsg && !p)
-        Leec_log(op->ctx, LEEC_LOG_ERROR, "account: %s", op->ctx->acct_errmsg);
+    if (Leec_account_errmsg(op->ctx) && !p)
+        Leec_log(op->ctx, LEEC_LOG_ERROR, "account: %s",
+                 Leec_account_errmsg(op->ctx));
     Leec_op_finish(op, rc, p);
 }
 
@@ -123,20 +156,20 @@ static void advance(leec_op *op)
     leec_ctx *ctx = op->ctx;
     if (op->dir_only) {
         Leec_directory_ensure(ctx);
-        if (ctx->dir_state == RES_READY)
+        if (Leec_dir_state(ctx) == RES_READY)
             start(op);
-        else if (ctx->dir_state == RES_FAILED ||
-                 (ctx->acct_state == RES_FAILED &&
-                  ctx->dir_state != RES_PENDING))
+        else if (Leec_dir_state(ctx) == RES_FAILED ||
+                 (Leec_account_state(ctx) == RES_FAILED &&
+                  Leec_dir_state(ctx) != RES_PENDING))
             fail_from_account(op);
         else
             op->state = LEEC_OP_WAIT;
         return;
     }
     Leec_account_ensure(ctx);
-    if (ctx->acct_state == RES_READY)
+    if (Leec_account_state(ctx) == RES_READY)
         start(op);
-    else if (ctx->acct_state == RES_FAILED)
+    else if (Leec_account_state(ctx) == RES_FAILED)
         fail_from_account(op);
     else
         op->state = LEEC_OP_WAIT;
@@ -145,9 +178,10 @@ static void advance(leec_op *op)
 /* False for an operation that waits behind an older one of its kind. */
 static bool may_advance(const leec_ctx *ctx, const leec_op *op)
 {
+    struct leec_ops *os = Leec_ctx_ops(ctx);
     if (!op->kind->one_at_a_time)
         return true;
-    for (const leec_op *o = ctx->ops; o != op; o = o->next)
+    for (const leec_op *o = os->list; o != op; o = o->next)
         if (o->kind == op->kind)
             return false;
     return true;
@@ -155,7 +189,8 @@ static bool may_advance(const leec_ctx *ctx, const leec_op *op)
 
 void Leec_ctx_ops_perform(leec_ctx *ctx)
 {
-    leec_op **pp = &ctx->ops;
+    struct leec_ops *os = Leec_ctx_ops(ctx);
+    leec_op **pp = &os->list;
     while (*pp) {
         leec_op *op = *pp;
         if (may_advance(ctx, op) &&
@@ -168,7 +203,7 @@ void Leec_ctx_ops_perform(leec_ctx *ctx)
         /* Unlinked first: report may queue another operation (appended,
          * so this loop reaches it). */
         *pp = op->next;
-        ctx->pending_ops--;
+        os->pending_ops--;
         op->kind->report(op);
         Leec_op_free(op);
     }
@@ -176,7 +211,8 @@ void Leec_ctx_ops_perform(leec_ctx *ctx)
 
 bool Leec_ctx_ops_due(const leec_ctx *ctx)
 {
-    for (const leec_op *op = ctx->ops; op; op = op->next) {
+    struct leec_ops *os = Leec_ctx_ops(ctx);
+    for (const leec_op *op = os->list; op; op = op->next) {
         if (!may_advance(ctx, op))
             continue;
         switch (op->state) {
@@ -184,8 +220,8 @@ bool Leec_ctx_ops_due(const leec_ctx *ctx)
         case LEEC_OP_DONE:
             return true;
         case LEEC_OP_WAIT:
-            if (op->dir_only ? ctx->dir_state != RES_PENDING
-                             : ctx->acct_state != RES_PENDING)
+            if (op->dir_only ? Leec_dir_state(ctx) != RES_PENDING
+                             : Leec_account_state(ctx) != RES_PENDING)
                 return true;
             break;
         case LEEC_OP_SENT:
@@ -197,10 +233,11 @@ bool Leec_ctx_ops_due(const leec_ctx *ctx)
 
 void Leec_ctx_ops_free_all(leec_ctx *ctx)
 {
-    while (ctx->ops) {
-        leec_op *op = ctx->ops;
-        ctx->ops = op->next;
+    struct leec_ops *os = Leec_ctx_ops(ctx);
+    while (os->list) {
+        leec_op *op = os->list;
+        os->list = op->next;
         Leec_op_free(op);
     }
-    ctx->pending_ops = 0;
+    os->pending_ops = 0;
 }

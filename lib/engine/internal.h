@@ -10,6 +10,9 @@
 #include "leec/leec.h"
 #include "acme/retry.h"
 #include "util/json.h"
+#include "util/ctx_base.h"
+#include "util/log.h"
+#include "util/loop.h"
 
 /* Caps on what the CA may send us. */
 #define LEEC_MAX_BODY         (1024 * 1024) /* JSON objects and PEM chains */
@@ -23,10 +26,6 @@
  * its nonces) must not fail a certificate. */
 #define LEEC_BADNONCE_ROUNDS   4
 #define LEEC_BADNONCE_PAUSE_MS 250
-
-/* ---- logging (log.c) ---- */
-void Leec_log(leec_ctx *ctx, leec_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ---- directory (directory.c) ---- */
 typedef struct leec_directory {
@@ -120,92 +119,88 @@ const char *Leec_tokens_find(const leec_token_table *t, const char *token);
 void Leec_tokens_remove(leec_token_table *t, const char *token,
                         const void *owner);
 void Leec_tokens_free(leec_token_table *t);
+/* The context's table (made on first use; NULL on OOM, which the functions
+ * above take as an empty table), and its end. */
+leec_token_table *Leec_ctx_tokens(leec_ctx *ctx);
+void Leec_ctx_tokens_free(leec_ctx *ctx);
 
 /* ---- the context ---- */
 typedef enum { RES_NONE, RES_PENDING, RES_READY, RES_FAILED } leec_res_state;
 
-typedef int64_t (*leec_clock_fn)(void *userdata);
+/* The context's owner object (ctx.c): its fields are private to ctx.c. */
+leec_ctx *Leec_ctx_alloc(void); /* the owner alone, objects not attached */
+void Leec_ctx_dealloc(leec_ctx *ctx);
 
-struct leec_ctx {
-    char *server;
-    char *ca_bundle;
-    leec_store *store;
-    leec_log_fn log_fn;
-    void *log_ud;
-    leec_log_level log_level;
-    leec_account_mode account_mode;
-    char *contact;
-    bool agree_tos;
-    leec_key_type account_key_type;
-    leec_clock_fn clock;
-    void *clock_ud;
+/* Its settings and the objects it owns itself. */
+leec_http *Leec_ctx_http(leec_ctx *ctx);            /* created on first use */
+leec_http *Leec_ctx_transport(const leec_ctx *ctx); /* NULL before that */
+struct leec_http01_server *Leec_ctx_http01_server(const leec_ctx *ctx);
+leec_governor *Leec_ctx_gov(const leec_ctx *ctx);
+struct leec_x509_cache *Leec_ctx_x509_cache(const leec_ctx *ctx);
+const char *Leec_ctx_server(const leec_ctx *ctx);
+unsigned Leec_ctx_order_timeout_s(const leec_ctx *ctx);
+unsigned Leec_ctx_lock_timeout_s(const leec_ctx *ctx);
+/* Runs the application's hook at point; false when it has none. */
+bool Leec_ctx_hook(leec_ctx *ctx, leec_hook_point point, leec_agent *agent);
+/* Agents that decided to order and have not finished. */
+unsigned Leec_ctx_ordering(const leec_ctx *ctx);
+void Leec_ctx_ordering_add(leec_ctx *ctx, int delta);
+/* Solver clean-ups under way: perform keeps reporting running. */
+unsigned Leec_ctx_cleanups(const leec_ctx *ctx);
+void Leec_ctx_cleanups_add(leec_ctx *ctx, int delta);
+/* The account, the directory or an order slot came: the agents look again
+ * from perform (ctx_api.c), never from inside the step that said so. */
+void Leec_ctx_wake_agents(leec_ctx *ctx);
+bool Leec_ctx_wake_pending(const leec_ctx *ctx);
+bool Leec_ctx_take_wake(leec_ctx *ctx); /* and clears it */
+/* > 0 while inside perform: frees are deferred. Returns the new depth. */
+int Leec_ctx_depth(const leec_ctx *ctx);
+int Leec_ctx_depth_add(leec_ctx *ctx, int delta);
 
-    leec_http *http;
-    struct leec_http01_server *http01;
-    int epfd;                   /* the one descriptor a host loop waits on */
-    struct leec_watch *watches; /* sockets of solvers, DNS, hooks */
-    size_t nwatches, capwatches;
-    struct leec_timer **timers; /* their timers */
-    size_t ntimers, captimers;
-    leec_governor *gov;
-    struct leec_workers *workers; /* threads for CPU-heavy steps, or NULL */
-    struct leec_x509_cache *x509_cache;     /* issuers already parsed */
-    bool rate_set, orders_set, domains_set; /* else the CA's defaults */
-    unsigned max_pause_s;
-    unsigned order_timeout_s; /* an order or authorization stuck */
-    unsigned lock_timeout_s;  /* waiting for another process's lock */
-    leec_acme_req *deferred;  /* requests held by the governor, FIFO */
-    leec_acme_req *deferred_tail;
-    int64_t pause_logged; /* the pause end last announced */
-    time_t pause_wall;    /* its wall-clock end, computed once */
-    bool wake_agents;     /* the account, the directory or an order slot came */
-    unsigned cleanups;    /* solver clean-ups under way */
-    struct leec_op *ops;  /* revocations, account ops (ctx_ops.c) */
-    unsigned pending_ops; /* their number, counted in *running */
-    char *eab_kid;        /* External Account Binding, or NULL */
-    unsigned char *eab_key; /* its MAC key (secret, wiped on free) */
-    size_t eab_keylen;
-    bool acct_created; /* the account was created by this ctx */
-    bool acct_lookup;  /* newAccount looks up the saved key's account */
-    leec_nonce_pool nonces;
-    leec_token_table tokens;
-    struct leec_solver **solvers;
-    size_t nsolvers;
-    struct leec_solver *http01_solver;
+/* The handles of the objects the other files own, each private to its
+ * file: set by that file's attach, read by its own functions. */
+struct leec_workers *Leec_ctx_workers(const leec_ctx *ctx);
+void Leec_ctx_set_workers(leec_ctx *ctx, struct leec_workers *w);
+struct leec_session *Leec_ctx_session(const leec_ctx *ctx);
+void Leec_ctx_set_session(leec_ctx *ctx, struct leec_session *s);
+struct leec_queue *Leec_ctx_queue(const leec_ctx *ctx);
+void Leec_ctx_set_queue(leec_ctx *ctx, struct leec_queue *q);
+struct leec_ops *Leec_ctx_ops(const leec_ctx *ctx);
+void Leec_ctx_set_ops(leec_ctx *ctx, struct leec_ops *o);
+struct leec_agents *Leec_ctx_agents(const leec_ctx *ctx);
+void Leec_ctx_set_agents(leec_ctx *ctx, struct leec_agents *a);
 
-    /* The directory and the account are shared by every agent: the first
-     * agent that needs them starts their resolution, the others wait. */
-    leec_res_state dir_state;
-    leec_directory dir;
-    leec_acme_req *dir_req;
-    leec_res_state acct_state;
-    unsigned acct_gen;    /* bumped each time an account becomes ready */
-    bool acct_skip_saved; /* the saved account is gone at the CA */
-    leec_key *acct_key;
-    char *acct_url;
-    char *acct_ca_id;
-    leec_acme_req *acct_req;
-    struct leec_job *acct_keygen; /* a new account's key, on a worker */
-    int64_t acct_retry_at;   /* -1, or when to try the account lock again */
-    int64_t acct_lock_since; /* waiting for the account lock since (ms) */
-    void *acct_lock;
-    leec_code acct_err;
-    char *acct_errmsg;
-    leec_problem *acct_problem;
+/* ---- the request queue (request.c) ---- */
+leec_code Leec_queue_attach(leec_ctx *ctx);
+void Leec_queue_detach(leec_ctx *ctx); /* drops what is held */
+/* The directory's newNonce URL (owned by the session, which sets it again
+ * before freeing it), or NULL. */
+void Leec_acme_set_nonce_url(leec_ctx *ctx, const char *url);
 
-    leec_hook_fn hook_fn; /* pre/deploy/post hooks, or NULL */
-    void *hook_ud;
-    unsigned ordering; /* agents that decided to order, not finished */
-
-    leec_agent **agents;
-    size_t nagents, cap_agents;
-    unsigned agent_ids; /* the last id given, for logs */
-    int depth;          /* > 0 while inside perform: frees are deferred */
-    bool reap;          /* some agent awaits its deferred free */
-};
-
-int64_t Leec_now_ms(const leec_ctx *ctx);
-leec_http *Leec_ctx_http(leec_ctx *ctx);
+/* ---- the CA session (account.c) ---- */
+leec_code Leec_session_attach(leec_ctx *ctx);
+void Leec_session_detach(leec_ctx *ctx);
+const leec_directory *Leec_session_dir(const leec_ctx *ctx);
+leec_res_state Leec_dir_state(const leec_ctx *ctx);
+leec_res_state Leec_account_state(const leec_ctx *ctx);
+unsigned Leec_account_gen(const leec_ctx *ctx);
+leec_key *Leec_account_key(const leec_ctx *ctx);
+const char *Leec_account_url(const leec_ctx *ctx);
+const char *Leec_account_ca_id(const leec_ctx *ctx);
+const char *Leec_account_errmsg(const leec_ctx *ctx);
+bool Leec_account_created(const leec_ctx *ctx);
+bool Leec_account_skip_saved(const leec_ctx *ctx);
+/* -1, or when the account bootstrap looks at the lock again (ms). */
+int64_t Leec_account_retry_at(const leec_ctx *ctx);
+leec_account_mode Leec_account_mode(const leec_ctx *ctx);
+leec_key_type Leec_account_key_type(const leec_ctx *ctx);
+/* The account key and the contact replaced (key rollover, contact update):
+ * each returns what it replaced, now the caller's. */
+leec_key *Leec_account_swap_key(leec_ctx *ctx, leec_key *key);
+char *Leec_account_swap_contact(leec_ctx *ctx, char *contact);
+/* The context forgets its account (deactivated): the next use loads or
+ * creates another. */
+void Leec_account_drop(leec_ctx *ctx);
 
 /* Account bootstrap (account.c): makes sure the directory and account are
  * known, starting their requests if needed. The ctx wakes waiting agents
@@ -220,7 +215,7 @@ leec_code Leec_account_error(leec_ctx *ctx, leec_problem **problem);
  * forget it, so the next Leec_account_ensure creates (and saves) a new one.
  * Does nothing when another agent has already done so. */
 void Leec_account_forget(leec_ctx *ctx, unsigned gen);
-/* Saves ctx->acct_key and account.json (url, directory, ctx->contact) in
+/* Saves the account key and account.json (url, directory, contact) in
  * the store under acct_ca_id, replacing what is there (key first). */
 leec_code Leec_account_save(leec_ctx *ctx);
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
@@ -238,7 +233,7 @@ void Leec_account_on_timer(leec_ctx *ctx);
 /* ---- context-level operations (ctx_ops.c) ---- */
 /* A revocation or an account operation: a job of the context queued by a
  * public call, advanced and reported from leec_ctx_perform (never inside
- * the call that queued it), counted in ctx->pending_ops so leec_ctx_run
+ * the call that queued it), counted in Leec_ctx_ops_pending so leec_ctx_run
  * waits for it. Each kind embeds this header as its first member. */
 typedef struct leec_op leec_op;
 
@@ -291,6 +286,10 @@ bool Leec_op_answer_ok(leec_op *op, leec_acme_resp *r, const char *req_name);
  * loaded yet and missing from the store (none is created for these). */
 leec_code Leec_op_saved_account_exists(leec_ctx *ctx);
 
+leec_code Leec_ctx_ops_attach(leec_ctx *ctx);
+void Leec_ctx_ops_detach(leec_ctx *ctx);
+/* Queued and not reported yet: they keep leec_ctx_run going. */
+unsigned Leec_ctx_ops_pending(const leec_ctx *ctx);
 /* Advances the operations and reports the finished ones; from perform. */
 void Leec_ctx_ops_perform(leec_ctx *ctx);
 /* True when Leec_ctx_ops_perform has work now (perform without waiting). */
@@ -298,7 +297,7 @@ bool Leec_ctx_ops_due(const leec_ctx *ctx);
 /* Drops them all without callbacks (context free). */
 void Leec_ctx_ops_free_all(leec_ctx *ctx);
 
-/* Forgets the External Account Binding, wiping its key (account_ops.c). */
+/* Forgets the External Account Binding, wiping its key (account.c). */
 void Leec_eab_clear(leec_ctx *ctx);
 
 /* ---- solvers (solvers.c): owned by the context ---- */
@@ -309,7 +308,14 @@ leec_code Leec_ctx_add_solver(leec_ctx *ctx, struct leec_solver *s);
 struct leec_solver *Leec_ctx_default_solver(leec_ctx *ctx);
 void Leec_ctx_free_solvers(leec_ctx *ctx);
 
-/* ---- agents (agent.c) ---- */
+/* ---- agents (agent.c, agent_api.c) ---- */
+/* The context's agents (agent_api.c), oldest first. */
+leec_code Leec_agents_attach(leec_ctx *ctx);
+void Leec_agents_detach(leec_ctx *ctx); /* destroys them, last first */
+size_t Leec_agents_count(const leec_ctx *ctx);
+leec_agent *Leec_agents_at(const leec_ctx *ctx, size_t i);
+/* Destroys the agents freed inside perform (after it). */
+void Leec_agents_reap(leec_ctx *ctx);
 /* Something an agent may wait for has come (the account, the directory,
  * an order slot): it looks again. */
 void Leec_agent_wake(leec_agent *agent);
@@ -318,8 +324,5 @@ void Leec_agent_on_timer(leec_agent *agent);
 bool Leec_agent_running(const leec_agent *agent);
 bool Leec_agent_zombie(const leec_agent *agent);
 void Leec_agent_destroy(leec_agent *agent); /* no deferral */
-
-/* Test hook (not public): a fake clock. */
-void Leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata);
 
 #endif

@@ -7,8 +7,20 @@
 #include "engine/internal.h"
 #include "crypto/jws.h"
 #include "util/json.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "acme/problem.h"
+
+/* The context's request queue: what the governor holds, the nonces, and
+ * the CA-wide pause as announced. Private to this file. */
+struct leec_queue {
+    leec_acme_req *deferred; /* requests held by the governor, FIFO */
+    leec_acme_req *deferred_tail;
+    int64_t pause_logged; /* the pause end last announced */
+    time_t pause_wall;    /* its wall-clock end, computed once */
+    unsigned max_pause_s;
+    leec_nonce_pool nonces;
+    const char *new_nonce; /* the directory's, owned by the session */
+};
 
 struct leec_acme_req {
     leec_ctx *ctx;
@@ -61,7 +73,7 @@ static leec_code send_signed(leec_acme_req *r, char *nonce)
     free(nonce);
     if (rc != LEEC_OK)
         return rc;
-    rc = Leec_http_submit(r->ctx->http, "POST", r->url, jws,
+    rc = Leec_http_submit(Leec_ctx_transport(r->ctx), "POST", r->url, jws,
                           "application/jose+json", r->accept, on_response, r);
     free(jws);
     return rc;
@@ -73,6 +85,7 @@ static void on_nonce(void *ud, leec_http_resp *hr)
 {
     leec_acme_req *r = ud;
     leec_ctx *ctx = r->ctx;
+    struct leec_queue *q = Leec_ctx_queue(ctx);
     if (hr->err != LEEC_OK) {
         deliver_error(r, hr->err, hr->errmsg);
         return;
@@ -81,7 +94,7 @@ static void on_nonce(void *ud, leec_http_resp *hr)
         deliver_error(r, LEEC_E_PROTOCOL, "newNonce gave no Replay-Nonce");
         return;
     }
-    Leec_nonce_put(&ctx->nonces, hr->replay_nonce);
+    Leec_nonce_put(&q->nonces, hr->replay_nonce);
     /* Through the governor again: a pause may have begun meanwhile. */
     leec_code rc = dispatch(r);
     if (rc != LEEC_OK)
@@ -92,39 +105,42 @@ static void on_nonce(void *ud, leec_http_resp *hr)
 static leec_code send_now(leec_acme_req *r)
 {
     leec_ctx *ctx = r->ctx;
+    struct leec_queue *q = Leec_ctx_queue(ctx);
     if (!r->post)
-        return Leec_http_submit(ctx->http, "GET", r->url, NULL, NULL, r->accept,
-                                on_response, r);
-    char *nonce = Leec_nonce_take(&ctx->nonces);
+        return Leec_http_submit(Leec_ctx_transport(ctx), "GET", r->url, NULL,
+                                NULL, r->accept, on_response, r);
+    char *nonce = Leec_nonce_take(&q->nonces);
     if (nonce)
         return send_signed(r, nonce);
-    if (!ctx->dir.new_nonce)
+    if (!q->new_nonce)
         return LEEC_E_STATE;
     /* A CA whose nonces are never usable must not keep us asking. */
     if (++r->nonce_fetches > LEEC_BADNONCE_RETRIES)
         return LEEC_E_PROTOCOL;
-    return Leec_http_submit(ctx->http, "HEAD", ctx->dir.new_nonce, NULL, NULL,
-                            NULL, on_nonce, r);
+    return Leec_http_submit(Leec_ctx_transport(ctx), "HEAD", q->new_nonce, NULL,
+                            NULL, NULL, on_nonce, r);
 }
 
 static void hold(leec_acme_req *r)
 {
     leec_ctx *ctx = r->ctx;
+    struct leec_queue *q = Leec_ctx_queue(ctx);
     r->held = true;
     r->next = NULL;
-    if (ctx->deferred_tail)
-        ctx->deferred_tail->next = r;
+    if (q->deferred_tail)
+        q->deferred_tail->next = r;
     else
-        ctx->deferred = r;
-    ctx->deferred_tail = r;
+        q->deferred = r;
+    q->deferred_tail = r;
 }
 
 /* Every request passes the governor: the CA-wide pause and the rate. */
 static leec_code dispatch(leec_acme_req *r)
 {
     leec_ctx *ctx = r->ctx;
-    if (ctx->deferred ||
-        Leec_gov_request_admit(ctx->gov, Leec_now_ms(ctx), NULL) > 0) {
+    struct leec_queue *q = Leec_ctx_queue(ctx);
+    if (q->deferred ||
+        Leec_gov_request_admit(Leec_ctx_gov(ctx), Leec_now_ms(ctx), NULL) > 0) {
         hold(r); /* FIFO: nobody overtakes a request already waiting */
         return LEEC_OK;
     }
@@ -133,15 +149,16 @@ static leec_code dispatch(leec_acme_req *r)
 
 int64_t Leec_acme_release(leec_ctx *ctx)
 {
-    while (ctx->deferred) {
+    struct leec_queue *q = Leec_ctx_queue(ctx);
+    while (q->deferred) {
         int64_t now = Leec_now_ms(ctx);
-        int64_t wait = Leec_gov_request_admit(ctx->gov, now, NULL);
+        int64_t wait = Leec_gov_request_admit(Leec_ctx_gov(ctx), now, NULL);
         if (wait > 0)
             return now + wait;
-        leec_acme_req *r = ctx->deferred;
-        ctx->deferred = r->next;
-        if (!ctx->deferred)
-            ctx->deferred_tail = NULL;
+        leec_acme_req *r = q->deferred;
+        q->deferred = r->next;
+        if (!q->deferred)
+            q->deferred_tail = NULL;
         r->held = false;
         leec_code rc = send_now(r);
         if (rc != LEEC_OK)
@@ -152,24 +169,26 @@ int64_t Leec_acme_release(leec_ctx *ctx)
 
 int64_t Leec_acme_next_release(const leec_ctx *ctx)
 {
-    if (!ctx->deferred)
+    struct leec_queue *q = Leec_ctx_queue(ctx);
+    if (!q->deferred)
         return -1;
     int64_t now = Leec_now_ms(ctx);
-    return now + Leec_gov_request_wait(ctx->gov, now);
+    return now + Leec_gov_request_wait(Leec_ctx_gov(ctx), now);
 }
 
 static void unhold(leec_ctx *ctx, leec_acme_req *r)
 {
+    struct leec_queue *qu = Leec_ctx_queue(ctx);
     leec_acme_req *prev = NULL;
-    for (leec_acme_req *q = ctx->deferred; q; prev = q, q = q->next) {
+    for (leec_acme_req *q = qu->deferred; q; prev = q, q = q->next) {
         if (q != r)
             continue;
         if (prev)
             prev->next = q->next;
         else
-            ctx->deferred = q->next;
-        if (ctx->deferred_tail == q)
-            ctx->deferred_tail = prev;
+            qu->deferred = q->next;
+        if (qu->deferred_tail == q)
+            qu->deferred_tail = prev;
         r->held = false;
         return;
     }
@@ -181,7 +200,7 @@ leec_wait_reason Leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
     *until = -1;
     if (!r || !r->held)
         return LEEC_WAIT_NONE;
-    int64_t p = Leec_gov_paused_until(ctx->gov, Leec_now_ms(ctx));
+    int64_t p = Leec_gov_paused_until(Leec_ctx_gov(ctx), Leec_now_ms(ctx));
     if (p) {
         *until = p;
         return LEEC_WAIT_PAUSED;
@@ -191,12 +210,13 @@ leec_wait_reason Leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
 
 void Leec_acme_drop_deferred(leec_ctx *ctx)
 {
-    while (ctx->deferred) {
-        leec_acme_req *r = ctx->deferred;
-        ctx->deferred = r->next;
+    struct leec_queue *q = Leec_ctx_queue(ctx);
+    while (q->deferred) {
+        leec_acme_req *r = q->deferred;
+        q->deferred = r->next;
         req_free(r);
     }
-    ctx->deferred_tail = NULL;
+    q->deferred_tail = NULL;
 }
 
 /* 429 and 503 pause the whole CA (the governor); the request that met it is
@@ -205,24 +225,25 @@ static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
                       long retry_after, const leec_problem *problem)
 {
     leec_ctx *ctx = r->ctx;
+    struct leec_queue *q = Leec_ctx_queue(ctx);
     if (hr->status != 429 && hr->status != 503)
         return false;
     /* Longer than we may wait: not a pause but a refusal, which fails the
      * requests it answers (each agent's own) instead of stalling all. */
-    if (retry_after > (long)ctx->max_pause_s)
+    if (retry_after > (long)q->max_pause_s)
         return false;
     int64_t now = Leec_now_ms(ctx);
     int64_t until =
-        Leec_gov_on_response(ctx->gov, now, hr->status, retry_after);
-    int64_t end = Leec_gov_paused_until(ctx->gov, now);
-    if (!end || end - now > (int64_t)ctx->max_pause_s * 1000 ||
+        Leec_gov_on_response(Leec_ctx_gov(ctx), now, hr->status, retry_after);
+    int64_t end = Leec_gov_paused_until(Leec_ctx_gov(ctx), now);
+    if (!end || end - now > (int64_t)q->max_pause_s * 1000 ||
         r->pause_tries >= 5)
         return false;
-    if (until >= 0 && until != ctx->pause_logged) {
-        ctx->pause_logged = until;
+    if (until >= 0 && until != q->pause_logged) {
+        q->pause_logged = until;
         char when[16];
         time_t wall = time(NULL) + (time_t)((until - now + 999) / 1000);
-        ctx->pause_wall = wall;
+        q->pause_wall = wall;
         struct tm tm;
         localtime_r(&wall, &tm);
         strftime(when, sizeof when, "%H:%M:%S", &tm);
@@ -275,13 +296,14 @@ static void on_response(void *ud, leec_http_resp *hr)
 {
     leec_acme_req *r = ud;
     leec_ctx *ctx = r->ctx;
+    struct leec_queue *q = Leec_ctx_queue(ctx);
     if (hr->err != LEEC_OK) {
         Leec_log(ctx, LEEC_LOG_DEBUG, "%s: transport error: %s", r->url,
                  hr->errmsg ? hr->errmsg : leec_strerror(hr->err));
         deliver_error(r, hr->err, hr->errmsg);
         return;
     }
-    Leec_nonce_put(&ctx->nonces, hr->replay_nonce);
+    Leec_nonce_put(&q->nonces, hr->replay_nonce);
 
     leec_acme_resp resp;
     memset(&resp, 0, sizeof resp);
@@ -385,7 +407,49 @@ void Leec_acme_cancel(leec_ctx *ctx, leec_acme_req *r)
         unhold(ctx, r);
     else if (r->nonce_timer)
         Leec_loop_timer_cancel(ctx, r->nonce_timer);
-    else if (ctx->http)
-        Leec_http_cancel(ctx->http, r);
+    else if (Leec_ctx_transport(ctx))
+        Leec_http_cancel(Leec_ctx_transport(ctx), r);
     req_free(r);
+}
+
+leec_code Leec_queue_attach(leec_ctx *ctx)
+{
+    struct leec_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return LEEC_E_NOMEM;
+    q->max_pause_s = 3600;
+    Leec_ctx_set_queue(ctx, q);
+    return LEEC_OK;
+}
+
+void Leec_queue_detach(leec_ctx *ctx)
+{
+    struct leec_queue *q = Leec_ctx_queue(ctx);
+    if (!q)
+        return;
+    Leec_acme_drop_deferred(ctx);
+    Leec_nonce_clear(&q->nonces);
+    free(q);
+    Leec_ctx_set_queue(ctx, NULL);
+}
+
+void Leec_acme_set_nonce_url(leec_ctx *ctx, const char *url)
+{
+    struct leec_queue *q = Leec_ctx_queue(ctx);
+    if (q) /* none while a context that failed to be made is freed */
+        q->new_nonce = url;
+}
+
+void leec_ctx_set_max_pause(leec_ctx *ctx, unsigned seconds)
+{
+    Leec_ctx_queue(ctx)->max_pause_s = seconds;
+}
+
+time_t leec_ctx_paused_until(leec_ctx *ctx)
+{
+    /* The wall-clock end computed once when the pause began, so that every
+     * caller (and the log line) reports the same second. */
+    return Leec_gov_paused_until(Leec_ctx_gov(ctx), Leec_now_ms(ctx))
+               ? Leec_ctx_queue(ctx)->pause_wall
+               : 0;
 }

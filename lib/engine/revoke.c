@@ -46,18 +46,18 @@ static leec_code revoke_send(leec_op *base)
 {
     struct leec_revoke_op *op = (struct leec_revoke_op *)base;
     leec_ctx *ctx = base->ctx;
-    if (!ctx->dir.revoke_cert) {
+    if (!Leec_session_dir(ctx)->revoke_cert) {
         Leec_log(ctx, LEEC_LOG_ERROR,
                  "the CA's directory has no revokeCert URL");
         return LEEC_E_PROTOCOL;
     }
-    const leec_key *key = op->cert_key ? op->cert_key : ctx->acct_key;
-    const char *kid = op->cert_key ? NULL : ctx->acct_url;
+    const leec_key *key = op->cert_key ? op->cert_key : Leec_account_key(ctx);
+    const char *kid = op->cert_key ? NULL : Leec_account_url(ctx);
     Leec_log(ctx, LEEC_LOG_DEBUG, "revoking %s (signed by the %s)",
              op->serial ? op->serial : "?",
              kid ? "account" : "certificate key");
-    return Leec_acme_post(ctx, ctx->dir.revoke_cert, op->payload, key, kid,
-                          NULL, on_response, op, &base->req);
+    return Leec_acme_post(ctx, Leec_session_dir(ctx)->revoke_cert, op->payload,
+                          key, kid, NULL, on_response, op, &base->req);
 }
 
 static void revoke_report(leec_op *base)

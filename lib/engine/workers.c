@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 
 #define MAX_THREADS 4
 
@@ -142,13 +142,17 @@ leec_code Leec_job_submit(leec_ctx *ctx, leec_job_run_fn run,
 {
     if (handle)
         *handle = NULL;
-    if (!ctx->workers && !(ctx->workers = workers_new(ctx)))
-        return errno == ENOMEM ? LEEC_E_NOMEM : LEEC_E_IO;
+    if (!Leec_ctx_workers(ctx)) {
+        leec_workers *made = workers_new(ctx);
+        if (!made)
+            return errno == ENOMEM ? LEEC_E_NOMEM : LEEC_E_IO;
+        Leec_ctx_set_workers(ctx, made);
+    }
     leec_job *j = calloc(1, sizeof *j);
     if (!j)
         return LEEC_E_NOMEM;
     *j = (leec_job){.run = run, .done = done, .free_arg = free_arg, .arg = arg};
-    leec_workers *w = ctx->workers;
+    leec_workers *w = Leec_ctx_workers(ctx);
     pthread_mutex_lock(&w->mu);
     append(&w->queue, &w->queue_tail, j);
     pthread_cond_signal(&w->cv);
@@ -160,7 +164,7 @@ leec_code Leec_job_submit(leec_ctx *ctx, leec_job_run_fn run,
 
 void Leec_job_cancel(leec_ctx *ctx, leec_job *job)
 {
-    leec_workers *w = ctx->workers;
+    leec_workers *w = Leec_ctx_workers(ctx);
     if (!job || !w)
         return;
     pthread_mutex_lock(&w->mu);

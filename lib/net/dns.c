@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 
 #define DNS_HDR   12
 #define DNS_MAX   65535

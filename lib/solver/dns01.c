@@ -28,7 +28,7 @@
 
 #include "net/dns.h"
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 
 #define MAX_HOPS          8  /* CNAMEs followed */
 #define MAX_NS            13 /* NS names used (the root has 13) */
@@ -1056,6 +1056,12 @@ fail:
     if (err)
         *err = rc;
     return NULL;
+}
+
+void *Leec_dns_provider_impl(const leec_dns_provider *p,
+                             const leec_dns_provider_ops *ops)
+{
+    return p && p->ops == ops ? p->impl : NULL;
 }
 
 void Leec_dns_provider_free(leec_dns_provider *p)

@@ -28,6 +28,9 @@ leec_dns_provider *Leec_dns_provider_new(leec_ctx *ctx,
                                          void *impl, leec_code *err);
 /* ops->destroy(impl), and the handle. NULL does nothing. */
 void Leec_dns_provider_free(leec_dns_provider *p);
+/* impl when p was made with ops, else NULL: how a provider finds its own. */
+void *Leec_dns_provider_impl(const leec_dns_provider *p,
+                             const leec_dns_provider_ops *ops);
 
 typedef struct leec_dns01_opts {
     const char *resolver;      /* recursive resolver "ADDR[:PORT]"; NULL:

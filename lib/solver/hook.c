@@ -38,7 +38,7 @@
 #include "util/buf.h"
 #include "util/spawn.h"
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "acme/problem.h"
 #include "solver/providers.h"
 
@@ -917,8 +917,9 @@ out:
 
 void Leec_dns_hook_set_timeout_ms(leec_dns_provider *p, int64_t ms)
 {
-    if (p && p->ops == &dns_hook_ops && ms > 0)
-        ((dns_hook *)p->impl)->r.timeout_ms = ms;
+    dns_hook *h = Leec_dns_provider_impl(p, &dns_hook_ops);
+    if (h && ms > 0)
+        h->r.timeout_ms = ms;
 }
 
 /* ------------------------------------------------------------------ */

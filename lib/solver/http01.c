@@ -33,14 +33,14 @@ static leec_status http_present(void *impl, const leec_challenge *ch,
     }
     /* Owner: the op, so that several agents' tokens never collide. */
     leec_code rc =
-        Leec_tokens_add(&hs->ctx->tokens, ch->token, ch->key_auth, o);
+        Leec_tokens_add(Leec_ctx_tokens(hs->ctx), ch->token, ch->key_auth, o);
     if (rc == LEEC_OK && hs->webroot) {
         char *why = NULL;
         rc = Leec_webroot_present(hs->webroot, ch->token, ch->key_auth, &why);
         if (rc != LEEC_OK) {
             if (why)
                 Leec_log(hs->ctx, LEEC_LOG_ERROR, "http-01 webroot: %s", why);
-            Leec_tokens_remove(&hs->ctx->tokens, ch->token, o);
+            Leec_tokens_remove(Leec_ctx_tokens(hs->ctx), ch->token, o);
         }
         free(why);
     }
@@ -61,7 +61,7 @@ static leec_status http_cleanup(void *impl, void *op, bool valid,
     http_op *o = op;
     leec_code rc = LEEC_OK;
     char *why = NULL;
-    Leec_tokens_remove(&hs->ctx->tokens, o->token, o);
+    Leec_tokens_remove(Leec_ctx_tokens(hs->ctx), o->token, o);
     if (hs->webroot)
         rc = Leec_webroot_cleanup(hs->webroot, o->token, &why);
     free(o->token);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "util/ctx_base.h"
 
 /* A flat array: a few tokens per agent in flight; lookups are rare (one per
  * validation request from the CA). */
@@ -10,6 +11,8 @@
 leec_code Leec_tokens_add(leec_token_table *t, const char *token,
                           const char *key_auth, const void *owner)
 {
+    if (!t)
+        return LEEC_E_NOMEM; /* the table could not be made */
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
         leec_token *v = realloc(t->v, cap * sizeof *v);
@@ -33,7 +36,7 @@ leec_code Leec_tokens_add(leec_token_table *t, const char *token,
 
 const char *Leec_tokens_find(const leec_token_table *t, const char *token)
 {
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; t && i < t->n; i++)
         if (strcmp(t->v[i].token, token) == 0)
             return t->v[i].key_auth;
     return NULL;
@@ -42,7 +45,7 @@ const char *Leec_tokens_find(const leec_token_table *t, const char *token)
 void Leec_tokens_remove(leec_token_table *t, const char *token,
                         const void *owner)
 {
-    for (size_t i = 0; i < t->n;) {
+    for (size_t i = 0; t && i < t->n;) {
         leec_token *e = &t->v[i];
         if (e->owner == owner && (!token || strcmp(e->token, token) == 0)) {
             free(e->token);
@@ -63,4 +66,24 @@ void Leec_tokens_free(leec_token_table *t)
     free(t->v);
     t->v = NULL;
     t->n = t->cap = 0;
+}
+
+/* The context's table, its slot in the context's base: made on first use
+ * (NULL on OOM, which the functions above take as an empty table). */
+leec_token_table *Leec_ctx_tokens(leec_ctx *ctx)
+{
+    leec_ctx_base *b = Leec_ctx_base(ctx);
+    if (!b->tokens)
+        b->tokens = calloc(1, sizeof *b->tokens);
+    return b->tokens;
+}
+
+void Leec_ctx_tokens_free(leec_ctx *ctx)
+{
+    leec_ctx_base *b = Leec_ctx_base(ctx);
+    if (!b->tokens)
+        return;
+    Leec_tokens_free(b->tokens);
+    free(b->tokens);
+    b->tokens = NULL;
 }

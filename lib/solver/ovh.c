@@ -36,7 +36,7 @@
 #include "net/http.h"
 #include "engine/internal.h"
 #include "util/json.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "solver/providers.h"
 
 #define CREDS_MAX      (16 * 1024) /* a credentials file is a few lines */

@@ -6,8 +6,18 @@
 #include <string.h>
 
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "solver/solver.h"
+
+/* The handle: ops, impl and the presentations. Private to this file. */
+struct leec_solver {
+    const leec_solver_ops *ops;
+    void *impl;
+    leec_ctx *ctx;
+    struct leec_presentation *open; /* presentations not cleaned up yet,
+                                       and clean-ups under way */
+    bool dying;                     /* destroy is running */
+};
 
 typedef struct leec_presentation pres;
 
@@ -254,4 +264,14 @@ void Leec_solver_free(leec_solver *s)
 void *Leec_solver_impl(const leec_solver *s, const leec_solver_ops *ops)
 {
     return s && s->ops == ops ? s->impl : NULL;
+}
+
+const leec_solver_ops *Leec_solver_ops(const leec_solver *s)
+{
+    return s->ops;
+}
+
+leec_ctx *Leec_solver_ctx(const leec_solver *s)
+{
+    return s->ctx;
 }

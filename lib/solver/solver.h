@@ -23,17 +23,6 @@
 #include "leec/leec.h"
 #include "leec/solver.h"
 
-struct leec_presentation;
-
-struct leec_solver {
-    const leec_solver_ops *ops;
-    void *impl;
-    leec_ctx *ctx;
-    struct leec_presentation *open; /* presentations not cleaned up yet,
-                                       and clean-ups under way */
-    bool dying;                     /* destroy is running */
-};
-
 /* A solver over ops and impl, not yet the context's (Leec_ctx_add_solver
  * adopts it). impl is taken even on failure (ops->destroy(impl) then).
  * NULL with *err: LEEC_E_INVALID_ARG (the reason logged), LEEC_E_NOMEM. */
@@ -43,6 +32,10 @@ leec_solver *Leec_solver_new(leec_ctx *ctx, const leec_solver_ops *ops,
 /* ops->destroy(impl), then frees what is left of its presentations. NULL
  * does nothing. */
 void Leec_solver_free(leec_solver *s);
+
+/* Its operations (type, name) and the context it belongs to. */
+const leec_solver_ops *Leec_solver_ops(const leec_solver *s);
+leec_ctx *Leec_solver_ctx(const leec_solver *s);
 
 /* impl when s was made with ops, else NULL: how a built-in solver finds
  * its own among the context's. */

@@ -7,17 +7,35 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "util/ctx_base.h"
 #include "solver/providers.h"
+
+/* The registry, the context's slot for it (made on first use). */
+struct leec_solvers {
+    leec_solver **solvers;
+    size_t nsolvers;
+    leec_solver *http01_solver;
+};
+
+static struct leec_solvers *registry(leec_ctx *ctx)
+{
+    leec_ctx_base *b = Leec_ctx_base(ctx);
+    if (!b->solvers)
+        b->solvers = calloc(1, sizeof *b->solvers);
+    return b->solvers;
+}
 
 leec_code Leec_ctx_add_solver(leec_ctx *ctx, leec_solver *s)
 {
-    leec_solver **v = realloc(ctx->solvers, (ctx->nsolvers + 1) * sizeof *v);
+    struct leec_solvers *r = registry(ctx);
+    leec_solver **v =
+        r ? realloc(r->solvers, (r->nsolvers + 1) * sizeof *v) : NULL;
     if (!v) {
         Leec_solver_free(s);
         return LEEC_E_NOMEM;
     }
-    ctx->solvers = v;
-    ctx->solvers[ctx->nsolvers++] = s;
+    r->solvers = v;
+    r->solvers[r->nsolvers++] = s;
     return LEEC_OK;
 }
 
@@ -40,31 +58,37 @@ leec_solver *leec_ctx_add_solver(leec_ctx *ctx, const leec_solver_ops *ops,
 
 leec_solver *Leec_ctx_default_solver(leec_ctx *ctx)
 {
-    if (!ctx->http01_solver)
-        ctx->http01_solver =
-            adopt(ctx, Leec_http01_solver_new(ctx, NULL), NULL);
-    return ctx->http01_solver;
+    struct leec_solvers *r = registry(ctx);
+    if (!r)
+        return NULL;
+    if (!r->http01_solver)
+        r->http01_solver = adopt(ctx, Leec_http01_solver_new(ctx, NULL), NULL);
+    return r->http01_solver;
 }
 
 leec_solver *leec_ctx_solver_webroot(leec_ctx *ctx, const char *dir,
                                      leec_code *err)
 {
-    for (size_t i = 0; dir && i < ctx->nsolvers; i++) {
-        const char *d = Leec_webroot_solver_dir(ctx->solvers[i]);
+    const struct leec_solvers *r = Leec_ctx_base(ctx)->solvers;
+    for (size_t i = 0; r && dir && i < r->nsolvers; i++) {
+        const char *d = Leec_webroot_solver_dir(r->solvers[i]);
         if (d && strcmp(d, dir) == 0)
-            return ctx->solvers[i];
+            return r->solvers[i];
     }
     return adopt(ctx, Leec_webroot_solver_new(ctx, dir, err), err);
 }
 
 void Leec_ctx_free_solvers(leec_ctx *ctx)
 {
-    for (size_t i = ctx->nsolvers; i-- > 0;)
-        Leec_solver_free(ctx->solvers[i]);
-    free(ctx->solvers);
-    ctx->solvers = NULL;
-    ctx->nsolvers = 0;
-    ctx->http01_solver = NULL;
+    leec_ctx_base *b = Leec_ctx_base(ctx);
+    struct leec_solvers *r = b->solvers;
+    if (!r)
+        return;
+    for (size_t i = r->nsolvers; i-- > 0;)
+        Leec_solver_free(r->solvers[i]);
+    free(r->solvers);
+    free(r);
+    b->solvers = NULL;
 }
 
 static leec_solver *dns01(leec_ctx *ctx, const leec_dns_options *o,

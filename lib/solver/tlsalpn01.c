@@ -36,7 +36,7 @@
 #include "util/b64url.h"
 #include "crypto/crypto.h"
 #include "engine/internal.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "solver/providers.h"
 #include "solver/tlsalpn01.h"
 

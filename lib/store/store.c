@@ -12,9 +12,6 @@
 #include "engine/internal.h"
 #include "util/b64url.h"
 
-/* Names become single path components, so they must not be able to name
- * a parent (".."), a hidden file, or an option-looking word. */
-#define STORE_NAME_MAX 200
 /* http-01: RFC 8555 tokens (base64url, as the responder takes them) and
  * their key authorizations (token '.' thumbprint). */
 #define STORE_KEY_AUTH_MAX 1024
@@ -29,22 +26,6 @@ const char *Leec_store_part_file(leec_store_part part)
         [LEEC_PART_META] = "meta.json",
         [LEEC_PART_RENEWAL] = "renewal.json"};
     return (unsigned)part < LEEC_PART_COUNT ? file[part] : NULL;
-}
-
-bool Leec_store_name_valid(const char *name)
-{
-    size_t i = 0;
-
-    if (!name || name[0] == '\0' || name[0] == '.' || name[0] == '-')
-        return false;
-    for (i = 0; name[i]; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok || i >= STORE_NAME_MAX)
-            return false;
-    }
-    return true;
 }
 
 bool leec_store_name_valid(const char *name)
@@ -62,6 +43,36 @@ static void free_secret(char *s)
 /* ------------------------------------------------------------------ */
 /* The handle                                                          */
 /* ------------------------------------------------------------------ */
+
+/* The handle: a backend's ops and impl. Private to this file. */
+struct leec_store {
+    const leec_store_ops *ops;
+    void *impl;        /* the backend's, freed by ops->destroy */
+    char *why;         /* why the last LEEC_E_STORE was returned, or NULL */
+    leec_ctx *log_ctx; /* refusals are also logged there (set_store) */
+};
+
+const leec_store_ops *Leec_store_ops(const leec_store *s)
+{
+    return s->ops;
+}
+
+void *Leec_store_impl(const leec_store *s, const leec_store_ops *ops)
+{
+    return s && s->ops == ops ? s->impl : NULL;
+}
+
+char *Leec_store_take_why(leec_store *s)
+{
+    char *why = s->why;
+    s->why = NULL;
+    return why;
+}
+
+void Leec_store_set_log_ctx(leec_store *s, leec_ctx *ctx)
+{
+    s->log_ctx = ctx;
+}
 
 leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
                            leec_code *err)

@@ -15,13 +15,17 @@
 
 #include "leec/leec.h"
 #include "leec/store.h"
+#include "util/names.h"
 
-struct leec_store {
-    const leec_store_ops *ops;
-    void *impl;        /* the backend's, freed by ops->destroy */
-    char *why;         /* why the last LEEC_E_STORE was returned, or NULL */
-    leec_ctx *log_ctx; /* refusals are also logged there (set_store) */
-};
+/* The backend's operations (tests call them directly). */
+const leec_store_ops *Leec_store_ops(const leec_store *s);
+/* impl when s was made with ops, else NULL: how a backend finds its own. */
+void *Leec_store_impl(const leec_store *s, const leec_store_ops *ops);
+/* Why the last LEEC_E_STORE was returned (the caller's now), or NULL. */
+char *Leec_store_take_why(leec_store *s);
+
+/* The context whose log the store's refusals also go to (NULL: none). */
+void Leec_store_set_log_ctx(leec_store *s, leec_ctx *ctx);
 
 /* Accounts (leec_store_ops: account_load, account_save, account_remove). */
 leec_code Leec_store_account_load(leec_store *s, const char *ca_id,
@@ -55,10 +59,6 @@ void Leec_store_unlock(leec_store *s, void *handle);
  * OOM). */
 char *Leec_store_holder_text(leec_store *st, const char *kind,
                              const char *name);
-
-/* True if name is usable as a certificate or CA id: 1-200 characters of
- * [A-Za-z0-9._-], not starting with '.' or '-'. */
-bool Leec_store_name_valid(const char *name);
 
 /* The file name of each part of a version ("privkey.pem", "meta.json",
  * ...): the only names a version folder holds, also the names reasons and

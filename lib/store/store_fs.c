@@ -83,9 +83,11 @@ typedef struct fs_store {
     size_t ntokens;
 } fs_store;
 
+static const leec_store_ops fs_ops;
+
 static fs_store *fs_of(leec_store *s)
 {
-    return s->impl;
+    return Leec_store_impl(s, &fs_ops);
 }
 
 /* A newly allocated path built printf-style, or NULL on allocation failure. */
@@ -1348,7 +1350,7 @@ static const leec_store_ops fs_ops = {
 /* The filesystem store's export: live/<name>, where web servers read. */
 char *leec_store_live_path(leec_store *store, const char *cert_name)
 {
-    if (!store || store->ops != &fs_ops || !Leec_store_name_valid(cert_name))
+    if (!Leec_store_impl(store, &fs_ops) || !Leec_store_name_valid(cert_name))
         return NULL;
     return pathf("%s/live/%s", fs_of(store)->dir, cert_name);
 }
@@ -1395,7 +1397,7 @@ leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
     fs->st = st;
     /* The store owns fs now. */
     fs = NULL;
-    fs_store *f = st->impl;
+    fs_store *f = fs_of(st);
 
     if ((rc = open_root(f)) != LEEC_OK ||
         (rc = open_dir(f, f->root, "live", "live", true, &f->live)) !=
@@ -1415,8 +1417,7 @@ out:
     fs_free(fs);
     if (rc != LEEC_OK && st) {
         if (why && rc == LEEC_E_STORE) {
-            *why = st->why;
-            st->why = NULL;
+            *why = Leec_store_take_why(st);
         }
         /* Not found here means a folder vanished while it was made. */
         if (rc == LEEC_E_NOT_FOUND)

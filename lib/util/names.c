@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define NAME_MAX_LEN 200 /* a store name */
+
 bool Leec_name_is_ip(const char *s)
 {
     unsigned char b[16];
@@ -140,4 +142,20 @@ char *Leec_registered_domain(const char *name)
         }
     }
     return strdup(reg);
+}
+
+bool Leec_store_name_valid(const char *name)
+{
+    size_t i = 0;
+
+    if (!name || name[0] == '\0' || name[0] == '.' || name[0] == '-')
+        return false;
+    for (i = 0; name[i]; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok || i >= NAME_MAX_LEN)
+            return false;
+    }
+    return true;
 }

@@ -33,4 +33,8 @@ char *Leec_registered_domain(const char *name);
 /* The same set, whatever the order and case? */
 bool Leec_names_same(char *const *a, size_t na, char *const *b, size_t nb);
 
+/* True if name is usable as a certificate or CA id (a store's folder):
+ * 1-200 characters of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool Leec_store_name_valid(const char *name);
+
 #endif

@@ -364,8 +364,8 @@ void fake_resp_body(leec_http_resp *resp, const char *content_type,
 
 static bool any_running(leec_ctx *ctx)
 {
-    for (size_t i = 0; i < ctx->nagents; i++)
-        if (Leec_agent_running(ctx->agents[i]))
+    for (size_t i = 0; i < Leec_agents_count(ctx); i++)
+        if (Leec_agent_running(Leec_agents_at(ctx, i)))
             return true;
     return false;
 }
@@ -379,10 +379,10 @@ int fake_drive_until(leec_ctx *ctx, int max_iter, bool (*stop)(void *ud),
             return -1;
         if (stop ? stop(ud) : (!running && !any_running(ctx)))
             return i + 1;
-        if (ctx->http && ctx->http->head)
+        if (Leec_ctx_transport(ctx) && Leec_ctx_transport(ctx)->head)
             continue; /* answer them on the next perform */
         long t = leec_ctx_timeout_ms(ctx);
-        if (t < 0 && ctx->workers) {
+        if (t < 0 && Leec_ctx_workers(ctx)) {
             /* A worker thread at work (a key): its completion comes
              * through the context's descriptor, in real time. */
             if (leec_ctx_poll(ctx, 30000) != LEEC_OK)

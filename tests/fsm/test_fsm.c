@@ -181,7 +181,7 @@ static void assert_failed(env *e, leec_agent *a, leec_code code)
         leec_store_read_cert(leec_ctx_get_store(e->ctx), "example.org", &pem),
         LEEC_E_NOT_FOUND);
     assert_null(pem);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
     assert_int_equal(e->ca->stats.verify_failures, 0);
 }
 
@@ -195,7 +195,7 @@ static void assert_issued(env *e, leec_agent *a)
     assert_int_equal(leec_agent_get_state(a), LEEC_ST_DONE);
     assert_int_equal(e->ca->stats.verify_failures, 0);
     assert_int_equal(e->ca->stats.keyauth_failures, 0);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
 }
 
 /* Times of the requests to one URL. */
@@ -618,7 +618,7 @@ static void test_rsa_key_on_a_worker(void **state)
     assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
     assert_int_equal(leec_agent_get_outcome(rsa), LEEC_OUTCOME_ISSUED);
     assert_int_equal(leec_agent_get_outcome(ec), LEEC_OUTCOME_ISSUED);
-    assert_non_null(e->ctx->workers); /* it did go to a thread */
+    assert_non_null(Leec_ctx_workers(e->ctx)); /* it did go to a thread */
     char *key = NULL, *chain = NULL;
     assert_int_equal(leec_store_read_live(leec_ctx_get_store(e->ctx),
                                           "rsa.example.org", &key, &chain),
@@ -669,13 +669,14 @@ static void test_getters_never_act(void **state)
     leec_agent_set_callbacks(a, counting_state, counting_done, NULL);
     assert_int_equal(leec_agent_start(a), LEEC_OK);
     /* Until a request is held, with nothing else left to do now. */
-    for (int i = 0;
-         i < 100 && (!e->ctx->deferred || leec_ctx_timeout_ms(e->ctx) == 0);
+    for (int i = 0; i < 100 && (Leec_acme_next_release(e->ctx) < 0 ||
+                                leec_ctx_timeout_ms(e->ctx) == 0);
          i++) {
         int running = 0;
         assert_int_equal(leec_ctx_perform(e->ctx, &running), LEEC_OK);
     }
-    assert_non_null(e->ctx->deferred); /* held by the rate limit */
+    assert_true(Leec_acme_next_release(e->ctx) >=
+                0); /* held by the rate limit */
     size_t sent = fake_http_log_count();
     int calls = callbacks;
     fake_clock_set(fake_clock_now() + 60000); /* their time has come */
@@ -696,7 +697,7 @@ static void test_getters_never_act(void **state)
     }
     assert_int_equal(callbacks, calls);
     assert_int_equal(fake_http_log_count(), sent);
-    assert_non_null(e->ctx->deferred);
+    assert_true(Leec_acme_next_release(e->ctx) >= 0);
     /* perform releases them, and the agent goes on to its end. */
     assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
     assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_ISSUED);
@@ -933,7 +934,7 @@ static void test_free_in_on_done(void **state)
     assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
     assert_int_equal(e->r.done, 1);
     assert_int_equal(e->r.outcome, LEEC_OUTCOME_ISSUED);
-    assert_int_equal(e->ctx->nagents, 0);
+    assert_int_equal(Leec_agents_count(e->ctx), 0);
 
     /* FRESH finishes in the first perform after start, never inside
      * leec_agent_start itself. */
@@ -947,7 +948,7 @@ static void test_free_in_on_done(void **state)
     assert_int_equal(r2.done, 1);
     assert_int_equal(r2.outcome, LEEC_OUTCOME_FRESH);
     assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
-    assert_int_equal(e->ctx->nagents, 0);
+    assert_int_equal(Leec_agents_count(e->ctx), 0);
 
     /* FAILED, also from inside perform (invalid authorization). */
     e->ca->knobs.authz_fail = true;
@@ -960,8 +961,8 @@ static void test_free_in_on_done(void **state)
     assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
     assert_int_equal(r3.done, 1);
     assert_int_equal(r3.outcome, LEEC_OUTCOME_FAILED);
-    assert_int_equal(e->ctx->nagents, 0);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_agents_count(e->ctx), 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
     for (int i = 0; i < 2; i++) {
         free(r2.ka[i]);
         free(r3.ka[i]);
@@ -1001,7 +1002,7 @@ static void test_free_in_on_done_sync_failure(void **state)
     assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_FAILED);
     assert_int_equal(leec_agent_error(b), LEEC_E_INVALID_ARG);
     assert_int_equal(running, 0);
-    assert_int_equal(ctx->nagents, 1);
+    assert_int_equal(Leec_agents_count(ctx), 1);
     leec_ctx_free(ctx);
 }
 
@@ -1022,8 +1023,8 @@ static void test_free_in_on_state(void **state)
     assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
     assert_int_equal(e->r.done, 0);
     assert_int_equal(e->r.ka_rc[0], LEEC_OK); /* live when it was freed */
-    assert_int_equal(e->ctx->nagents, 0);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_agents_count(e->ctx), 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
     assert_int_equal(fake_http_pending(), 0);
     assert_int_equal(e->ca->stats.chall_post, 0);
 
@@ -1033,9 +1034,9 @@ static void test_free_in_on_state(void **state)
     r2.free_on_state = LEEC_ST_CHECK_EXISTING;
     leec_agent *b = agent_new(e, e->ctx, NAMES2, 2, &r2);
     assert_int_equal(leec_agent_start(b), LEEC_OK);
-    assert_int_equal(e->ctx->nagents, 1);
+    assert_int_equal(Leec_agents_count(e->ctx), 1);
     assert_int_equal(leec_ctx_perform(e->ctx, NULL), LEEC_OK);
-    assert_int_equal(e->ctx->nagents, 0);
+    assert_int_equal(Leec_agents_count(e->ctx), 0);
 }
 
 static void test_agent_free_mid_flight(void **state)
@@ -1057,7 +1058,7 @@ static void test_agent_free_mid_flight(void **state)
     assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
     assert_int_equal(r1.done, 0);
     assert_issued(e, b);
-    assert_int_equal(e->ctx->nagents, 1);
+    assert_int_equal(Leec_agents_count(e->ctx), 1);
     for (int i = 0; i < 2; i++)
         free(r1.ka[i]);
 }
@@ -1103,7 +1104,7 @@ static void test_ctx_free_mid_flight(void **state)
     assert_int_equal(leec_agent_get_state(v[0]), LEEC_ST_AUTHZ_POLL);
     assert_int_equal(leec_agent_get_state(v[1]), LEEC_ST_AUTHZ_POLL);
     assert_int_equal(fake_http_pending(), 2);
-    assert_int_equal(e->ctx->tokens.n, 2);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 2);
     char path[256];
     snprintf(path, sizeof path, "%s/.well-known/acme-challenge/%s", webroot,
              TOK0);

@@ -472,7 +472,7 @@ static void test_pause_longer_than_max(void **state)
     assert_int_equal(leec_store_read_cert(leec_ctx_get_store(e->ctx),
                                           "m0.example.org", &pem),
                      LEEC_E_NOT_FOUND);
-    assert_int_equal(e->ctx->tokens.n, 0);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
 }
 
 /* The same with other agents running: the CA-wide pause is too long for

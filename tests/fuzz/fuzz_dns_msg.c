@@ -40,7 +40,7 @@
 #include "net/dns.h"
 #include "fake.h"
 #include "fuzz.h"
-#include "engine/loop.h"
+#include "util/loop.h"
 #include "solver/providers.h"
 
 #define MAX_ITER   2000

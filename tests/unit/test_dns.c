@@ -860,7 +860,7 @@ static void run_present(const char *ident, bool fake, bool sync, int prop_s,
     leec_solver *s = leec_ctx_solver_dns(ctx, &opts, &stub_ops, sp, &err);
     assert_non_null(s);
     assert_int_equal(err, LEEC_OK);
-    assert_string_equal(s->ops->type, "dns-01");
+    assert_string_equal(Leec_solver_ops(s)->type, "dns-01");
     leec_ctx_perform(ctx, NULL); /* let the context open what it opens */
     leec_ctx_poll(ctx, 0);
     int fds = count_fds();
@@ -1060,7 +1060,7 @@ static void test_dns01_new_args(void **state)
     leec_solver *s = leec_ctx_solver_dns(ctx, &opts, &stub_ops, &sp, &err);
     assert_non_null(s);
     assert_int_equal(err, LEEC_OK);
-    assert_string_equal(s->ops->type, "dns-01");
+    assert_string_equal(Leec_solver_ops(s)->type, "dns-01");
     /* The system's resolver (whatever resolv.conf says). */
     s = leec_ctx_solver_dns(ctx, NULL, &stub_ops, &sp, &err);
     assert_non_null(s);

@@ -259,7 +259,7 @@ static leec_solver *hook_solver(fixture *f, const char *cmd)
 
     assert_non_null(s);
     assert_int_equal(err, LEEC_OK);
-    assert_null(s->ops->type);
+    assert_null(Leec_solver_ops(s)->type);
     return s;
 }
 

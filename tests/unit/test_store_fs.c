@@ -316,11 +316,13 @@ static void test_lock_holder(void **state)
     void *h = NULL;
     long pid = 0;
     char *host = NULL;
-    assert_int_equal(s->ops->lock_holder(s, "cert", "a.example", &pid, &host),
-                     LEEC_E_NOT_FOUND);
+    assert_int_equal(
+        Leec_store_ops(s)->lock_holder(s, "cert", "a.example", &pid, &host),
+        LEEC_E_NOT_FOUND);
     assert_int_equal(Leec_store_lock(s, "cert", "a.example", &h), LEEC_OK);
-    assert_int_equal(s->ops->lock_holder(s, "cert", "a.example", &pid, &host),
-                     LEEC_OK);
+    assert_int_equal(
+        Leec_store_ops(s)->lock_holder(s, "cert", "a.example", &pid, &host),
+        LEEC_OK);
     assert_int_equal(pid, (long)getpid());
     assert_non_null(host);
     free(host);
@@ -1359,13 +1361,11 @@ static void test_refusal_logged(void **state)
     fixture *f = *state;
     leec_store *s = f->store;
     char *last = NULL;
-    leec_ctx *ctx = calloc(1, sizeof *ctx);
+    leec_ctx *ctx = leec_ctx_new();
     char *pem = NULL;
     assert_non_null(ctx);
-    ctx->log_fn = log_capture;
-    ctx->log_ud = &last;
-    ctx->log_level = LEEC_LOG_DEBUG;
-    s->log_ctx = ctx; /* what leec_ctx_set_store does */
+    leec_ctx_set_log(ctx, log_capture, &last, LEEC_LOG_DEBUG);
+    Leec_store_set_log_ctx(s, ctx); /* what leec_ctx_set_store does */
 
     assert_null(leec_store_errmsg(s));
     assert_null(leec_store_errmsg(NULL));
@@ -1378,10 +1378,10 @@ static void test_refusal_logged(void **state)
     assert_non_null(last);
     assert_string_equal(last, leec_store_errmsg(s));
     assert_why(last, link, "'/etc'");
-    s->log_ctx = NULL;
+    Leec_store_set_log_ctx(s, NULL);
     free(link);
     free(last);
-    free(ctx);
+    leec_ctx_free(ctx);
 }
 
 /* http-01 tokens are kept in memory by the store that was given them:

@@ -531,7 +531,7 @@ static void test_refused_challenges(void **state)
     assert_int_not_equal(Leec_solver_present(f->s, &nokey, on_done, f, &op),
                          LEEC_OK);
     assert_int_equal(f->dones, 0);
-    assert_string_equal(f->s->ops->type, "tls-alpn-01");
+    assert_string_equal(Leec_solver_ops(f->s)->type, "tls-alpn-01");
 }
 
 /* A connection that never speaks is closed after 10 s (fake clock). */

@@ -10,6 +10,31 @@
 
 #include "leec/leec.h"
 
+typedef struct leec_loop leec_loop;
+typedef int64_t (*leec_clock_fn)(void *userdata);
+
+/* The loop of a new context (an epoll set, the monotonic clock); NULL when
+ * it cannot be made. Freed last, once nothing watches any more. */
+leec_loop *Leec_loop_new(void);
+void Leec_loop_free(leec_loop *l);
+
+/* The context's clock, in milliseconds (monotonic unless a test set one). */
+int64_t Leec_now_ms(const leec_ctx *ctx);
+/* Test hook (not public): a fake clock; NULL restores the real one. */
+void Leec_ctx_set_clock(leec_ctx *ctx, leec_clock_fn fn, void *userdata);
+
+/* The epoll descriptor a host loop waits on (leec_ctx_get_fd). */
+int Leec_loop_fd(const leec_ctx *ctx);
+/* Adds fd to the set for readability without a callback: a descriptor
+ * whose owner runs from perform anyway (the transport, the responder). */
+void Leec_loop_add_fd(leec_ctx *ctx, int fd);
+/* Waits at most timeout_ms (-1: no limit) for any descriptor of the set. */
+leec_code Leec_loop_wait(leec_ctx *ctx, int timeout_ms);
+/* Runs the ready watchers and the due timers (from perform). */
+void Leec_loop_run(leec_ctx *ctx);
+/* When the next timer is due (ms), or -1 without one. */
+int64_t Leec_loop_next_timer(const leec_ctx *ctx);
+
 /* events: EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP as epoll reports them. */
 typedef void (*leec_io_fn)(void *userdata, int fd, unsigned events);
 
