@@ -5,17 +5,22 @@ A file calls another when its object has an undefined symbol that the
 other's defines (nm). Prints every circle of calls (a strongly connected
 component of more than one file) and, for lib/, every call that goes up
 the layers (util < crypto < acme < store < net < solver < engine).
-Exits 1 when there is either, so that they stay gone.
+For lib/ it also reads the sources: a file (.c or .h) may #include only
+headers of its own layer and the layers below ("engine/internal.h" from
+lib/acme would bring the context's structure down). Exits 1 when there is
+any of these, so that they stay gone.
 
 usage: cycles.py [BUILD_DIR] [PREFIX]
   BUILD_DIR  the meson build directory (default: build)
   PREFIX     the source folder to check (default: lib; cli for the CLI)
 """
 import os
+import re
 import subprocess
 import sys
 
 LAYERS = ["util", "crypto", "acme", "store", "net", "solver", "engine"]
+INCLUDE = re.compile(r'\s*#\s*include\s+"([a-z0-9_]+)/[^"]+"')
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -126,6 +131,28 @@ def layer(path):
     return None
 
 
+def includes_up(prefix):
+    """#include "LAYER/x.h" lines that name a layer above the file's."""
+    out = []
+    if prefix != "lib":
+        return out
+    for top, _, files in os.walk(os.path.join(ROOT, prefix)):
+        for f in sorted(files):
+            if not f.endswith((".c", ".h")):
+                continue
+            path = os.path.relpath(os.path.join(top, f), ROOT)
+            a = layer(path)
+            if a is None:
+                continue
+            with open(os.path.join(ROOT, path), errors="replace") as fh:
+                for n, line in enumerate(fh, 1):
+                    m = INCLUDE.match(line)
+                    if m and m.group(1) in LAYERS and \
+                            LAYERS.index(m.group(1)) > a:
+                        out.append(f"{path}:{n}: includes {m.group(0).split()[1]}")
+    return out
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     prefix = (sys.argv[2] if len(sys.argv) > 2 else "lib").rstrip("/")
@@ -154,6 +181,9 @@ def main():
             if a is not None and b is not None and b > a:
                 status = 1
                 print(f"cycles: {src} calls up into {dst}")
+    for hit in includes_up(prefix):
+        status = 1
+        print(f"cycles: {hit}, a header of a layer above")
     if status == 0:
         print(f"cycles: none in {prefix}/ ({len(objs)} files)")
     return status

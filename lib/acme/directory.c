@@ -4,9 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engine/internal.h"
+#include "acme/directory.h"
+#include "acme/limits.h"
 #include "util/json.h"
-#include "store/store.h"
 
 bool Leec_url_ok(const char *url)
 {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "util/b64url.h"
-#include "engine/internal.h"
+#include "acme/nonce.h"
 
 void Leec_nonce_put(leec_nonce_pool *p, const char *nonce)
 {

@@ -13,41 +13,10 @@
 #include "util/ctx_base.h"
 #include "util/log.h"
 #include "util/loop.h"
-
-/* Caps on what the CA may send us. */
-#define LEEC_MAX_BODY         (1024 * 1024) /* JSON objects and PEM chains */
-#define LEEC_MAX_URL          2048
-#define LEEC_MAX_NONCE        256
-#define LEEC_MAX_NAMES        100 /* Let's Encrypt's limit per order */
-#define LEEC_NONCE_POOL       32
-#define LEEC_BADNONCE_RETRIES 10 /* pebble rejects 5 % of good nonces */
-/* After that many in a row, rounds of as many again after a growing pause
- * (250 ms, 500 ms, 1 s, 2 s): a storm of rejections (a CA rejecting half
- * its nonces) must not fail a certificate. */
-#define LEEC_BADNONCE_ROUNDS   4
-#define LEEC_BADNONCE_PAUSE_MS 250
-
-/* ---- directory (directory.c) ---- */
-typedef struct leec_directory {
-    char *new_nonce;
-    char *new_account;
-    char *new_order;
-    char *revoke_cert;
-    char *key_change;
-    char *renewal_info; /* may be NULL */
-    char *terms;        /* meta.termsOfService, may be NULL */
-    char **profiles;    /* meta.profiles' names (draft-ietf-acme-profiles) */
-    size_t nprofiles;
-} leec_directory;
-
-/* Parses and validates a directory object: the required URLs must be https
- * and short. */
-leec_code Leec_directory_parse(const leec_json *obj, leec_directory *dir,
-                               char **why);
-void Leec_directory_clear(leec_directory *dir);
-
-/* True if url is https://, without spaces or control bytes, and short. */
-bool Leec_url_ok(const char *url);
+#include "acme/directory.h"
+#include "acme/limits.h"
+#include "acme/nonce.h"
+#include "solver/http01_tokens.h"
 
 /* ---- signed requests (request.c) ---- */
 typedef struct leec_acme_resp {
@@ -90,39 +59,6 @@ void Leec_acme_drop_deferred(leec_ctx *ctx);
 /* Whether r waits in the governor's queue, and why (PAUSED, RATE). */
 leec_wait_reason Leec_acme_held(leec_ctx *ctx, const leec_acme_req *r,
                                 int64_t *until);
-
-/* ---- nonce pool (nonce.c) ---- */
-typedef struct leec_nonce_pool {
-    char *v[LEEC_NONCE_POOL];
-    size_t n;
-} leec_nonce_pool;
-/* Keeps a nonce from a response (validated base64url; the oldest is dropped
- * when full). */
-void Leec_nonce_put(leec_nonce_pool *p, const char *nonce);
-/* Takes the freshest nonce (caller frees) or NULL when empty. */
-char *Leec_nonce_take(leec_nonce_pool *p);
-void Leec_nonce_clear(leec_nonce_pool *p);
-
-/* ---- challenge tokens (tokens.c): the live http-01 tokens ---- */
-typedef struct leec_token {
-    char *token;
-    char *key_auth;
-    const void *owner;
-} leec_token;
-typedef struct leec_token_table {
-    leec_token *v;
-    size_t n, cap;
-} leec_token_table;
-leec_code Leec_tokens_add(leec_token_table *t, const char *token,
-                          const char *key_auth, const void *owner);
-const char *Leec_tokens_find(const leec_token_table *t, const char *token);
-void Leec_tokens_remove(leec_token_table *t, const char *token,
-                        const void *owner);
-void Leec_tokens_free(leec_token_table *t);
-/* The context's table (made on first use; NULL on OOM, which the functions
- * above take as an empty table), and its end. */
-leec_token_table *Leec_ctx_tokens(leec_ctx *ctx);
-void Leec_ctx_tokens_free(leec_ctx *ctx);
 
 /* ---- the context ---- */
 typedef enum { RES_NONE, RES_PENDING, RES_READY, RES_FAILED } leec_res_state;

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/internal.h"
 #include "util/loop.h"
 
 #define DNS_HDR   12

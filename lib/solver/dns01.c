@@ -27,7 +27,6 @@
 #include <ldns/ldns.h>
 
 #include "net/dns.h"
-#include "engine/internal.h"
 #include "util/loop.h"
 
 #define MAX_HOPS          8  /* CNAMEs followed */

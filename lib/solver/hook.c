@@ -37,7 +37,6 @@
 
 #include "util/buf.h"
 #include "util/spawn.h"
-#include "engine/internal.h"
 #include "util/loop.h"
 #include "acme/problem.h"
 #include "solver/providers.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/internal.h"
+#include "solver/http01_tokens.h"
 #include "solver/providers.h"
 #include "solver/webroot.h"
 

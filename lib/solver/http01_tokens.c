@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/internal.h"
+#include "solver/http01_tokens.h"
 #include "util/ctx_base.h"
 
 /* A flat array: a few tokens per agent in flight; lookups are rare (one per

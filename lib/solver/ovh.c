@@ -34,7 +34,6 @@
 #include "util/buf.h"
 #include "crypto/crypto.h"
 #include "net/http.h"
-#include "engine/internal.h"
 #include "util/json.h"
 #include "util/loop.h"
 #include "solver/providers.h"

@@ -26,7 +26,6 @@
 #include <ldns/ldns.h>
 
 #include "net/dns.h"
-#include "engine/internal.h"
 #include "solver/providers.h"
 
 #define KEYFILE_MAX     (64 * 1024)

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/internal.h"
 #include "util/loop.h"
 #include "solver/solver.h"
 

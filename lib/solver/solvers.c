@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/internal.h"
 #include "util/ctx_base.h"
 #include "solver/providers.h"
 

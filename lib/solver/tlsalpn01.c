@@ -35,7 +35,6 @@
 #include "net/netaddr.h"
 #include "util/b64url.h"
 #include "crypto/crypto.h"
-#include "engine/internal.h"
 #include "util/loop.h"
 #include "solver/providers.h"
 #include "solver/tlsalpn01.h"

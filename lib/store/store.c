@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/internal.h"
 #include "util/b64url.h"
 
 /* http-01: RFC 8555 tokens (base64url, as the responder takes them) and

@@ -1,0 +1,28 @@
+/* The live http-01 tokens: token -> key authorization, one owner per entry.
+ * Not installed. */
+#ifndef LEEC_SOLVER_HTTP01_TOKENS_H
+#define LEEC_SOLVER_HTTP01_TOKENS_H
+
+#include "leec/leec.h"
+
+typedef struct leec_token {
+    char *token;
+    char *key_auth;
+    const void *owner;
+} leec_token;
+typedef struct leec_token_table {
+    leec_token *v;
+    size_t n, cap;
+} leec_token_table;
+leec_code Leec_tokens_add(leec_token_table *t, const char *token,
+                          const char *key_auth, const void *owner);
+const char *Leec_tokens_find(const leec_token_table *t, const char *token);
+void Leec_tokens_remove(leec_token_table *t, const char *token,
+                        const void *owner);
+void Leec_tokens_free(leec_token_table *t);
+/* The context's table (made on first use; NULL on OOM, which the functions
+ * above take as an empty table), and its end. */
+leec_token_table *Leec_ctx_tokens(leec_ctx *ctx);
+void Leec_ctx_tokens_free(leec_ctx *ctx);
+
+#endif
