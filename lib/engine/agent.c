@@ -1,3 +1,4 @@
+// clang-format off
 /*
  * The agent: one certificate's state machine (LEEC's FSM), driven as curl's
  * multi_runsingle drives an easy handle. A transition only records the next
@@ -25,9 +26,12 @@
  *                                                      (QUEUED) or failed
  *                                                      (FAILED)
  *   QUEUED          an order slot of the governor,     slot and lock
- * (NEW_ORDER), then the certificate's lock, then  another process's a second
- * look under it             version (DONE), lock timeout (FAILED) NEW_ORDER
- * POST newOrder                      its answer (FETCH_AUTHZ, FINALIZE,
+ *                   then the certificate's lock, then  (NEW_ORDER), another
+ *                   a second look under it             process's version
+ *                                                      (DONE), lock timeout
+ *                                                      (FAILED)
+ *   NEW_ORDER       POST newOrder                      its answer
+ *                                                      (FETCH_AUTHZ, FINALIZE,
  *                                                      ORDER_POLL, or again:
  *                                                      WAIT_ACCOUNT, NEW_ORDER)
  *   FETCH_AUTHZ     POST-as-GET each authorization     the last answer
@@ -49,6 +53,7 @@
  *
  * Any state may end in FAILED (its reason and the CA's problem kept).
  */
+// clang-format on
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
