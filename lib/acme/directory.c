@@ -7,6 +7,7 @@
 #include "acme/directory.h"
 #include "acme/limits.h"
 #include "util/json.h"
+#include "util/names.h"
 
 bool Leec_url_ok(const char *url)
 {

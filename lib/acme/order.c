@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "util/b64url.h"
+#include "acme/directory.h"
 #include "acme/limits.h"
 #include "acme/ari.h"
 #include "acme/problem.h"

@@ -154,8 +154,6 @@ void Leec_account_forget(leec_ctx *ctx, unsigned gen);
 /* Saves the account key and account.json (url, directory, contact) in
  * the store under acct_ca_id, replacing what is there (key first). */
 leec_code Leec_account_save(leec_ctx *ctx);
-/* An id of the CA usable as a store folder name ("host" or "host_port"). */
-char *Leec_ca_id(const char *url);
 
 /* Makes sure the directory alone is known (fetching it if neither it nor
  * the account is under way): what a revocation signed by the certificate's

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/b64url.h"
+#include "util/log.h"
 
 /* http-01: RFC 8555 tokens (base64url, as the responder takes them) and
  * their key authorizations (token '.' thumbprint). */
