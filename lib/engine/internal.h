@@ -17,6 +17,7 @@
 #include "acme/limits.h"
 #include "acme/nonce.h"
 #include "solver/http01_tokens.h"
+#include "solver/providers.h"
 
 /* ---- signed requests (request.c) ---- */
 typedef struct leec_acme_resp {
@@ -233,14 +234,6 @@ void Leec_ctx_ops_free_all(leec_ctx *ctx);
 
 /* Forgets the External Account Binding, wiping its key (account.c). */
 void Leec_eab_clear(leec_ctx *ctx);
-
-/* ---- solvers (solvers.c): owned by the context ---- */
-struct leec_solver;
-/* Takes ownership (destroyed with the context, after its agents). */
-leec_code Leec_ctx_add_solver(leec_ctx *ctx, struct leec_solver *s);
-/* http-01 through the token table, created on first use. */
-struct leec_solver *Leec_ctx_default_solver(leec_ctx *ctx);
-void Leec_ctx_free_solvers(leec_ctx *ctx);
 
 /* ---- agents (agent.c, agent_api.c) ---- */
 /* The context's agents (agent_api.c), oldest first. */

@@ -13,6 +13,7 @@
  * (only for the propagation check). */
 #define _GNU_SOURCE
 
+#include "util/log.h"
 #include "solver/dns01.h"
 
 #include <arpa/inet.h>

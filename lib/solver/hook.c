@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 
+#include "util/log.h"
 #include "solver/hook.h"
 
 #include <errno.h>

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/log.h"
 #include "solver/http01_tokens.h"
 #include "solver/providers.h"
 #include "solver/webroot.h"

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acme/directory.h"
+#include "util/log.h"
 #include "util/buf.h"
 #include "crypto/crypto.h"
 #include "net/http.h"

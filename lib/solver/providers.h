@@ -58,4 +58,11 @@ leec_solver *Leec_webroot_solver_new(leec_ctx *ctx, const char *dir,
 /* The folder of a webroot solver, NULL for any other solver. */
 const char *Leec_webroot_solver_dir(const leec_solver *s);
 
+/* The context's solvers (solvers.c): owned by the context. */
+/* Takes ownership (destroyed with the context, after its agents). */
+leec_code Leec_ctx_add_solver(leec_ctx *ctx, struct leec_solver *s);
+/* http-01 through the token table, created on first use. */
+struct leec_solver *Leec_ctx_default_solver(leec_ctx *ctx);
+void Leec_ctx_free_solvers(leec_ctx *ctx);
+
 #endif

@@ -25,6 +25,7 @@
 
 #include <ldns/ldns.h>
 
+#include "util/log.h"
 #include "net/dns.h"
 #include "solver/providers.h"
 

@@ -32,6 +32,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/log.h"
 #include "net/netaddr.h"
 #include "util/b64url.h"
 #include "crypto/crypto.h"
