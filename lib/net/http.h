@@ -45,7 +45,7 @@ typedef struct leec_http_resp {
 
 /* Takes one line of a response's header section as received (the status
  * line, "Name: value\r\n", or the empty line) into resp: Content-Type,
- * Location, Replay-Nonce, Retry-After and Link (http_parse.c, no curl). A
+ * Location, Replay-Nonce, Retry-After and Link (http_headers.c, no curl). A
  * status line starts a new response (after 100-continue): the values kept
  * so far are dropped. */
 void Leec_http_header_line(leec_http_resp *resp, const char *line, size_t n);
