@@ -5,9 +5,12 @@ only.  Used by test_crash.py and bench/crash.py.
     a = audit(state_dir)
     a.problems     # ["archive/x/2: privkey.pem without cert.pem", ...]
     a.leftovers    # temporaries left in the folder (also in problems)
-    a.stale_installs   # of which archive/<name>/.<N>.tmp-XXXXXXXX folders:
-                       # a version being installed when leec was killed
-    a.problems_besides_stale_installs()
+    a.stale_temps  # of which the store's own temporaries, left by a write
+                   # killed midway: archive/<name>/.<N>.tmp-XXXXXXXX (a
+                   # version being built), live/.<name>.tmp-XXXXXXXX (the
+                   # link about to replace live/<name>), .<file>.tmp-XXXXXXXX
+                   # (a file being replaced, util/fsutil.c)
+    a.problems_besides_stale_temps()   # the problems not inside those
     a.live         # {cert name: version folder live/<name> points at}
     a.accounts     # ["127.0.0.1_PORT", ...] (account folders)
 
@@ -36,17 +39,21 @@ __all__ = ["audit", "Audit"]
 VERSION_FILES = ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem")
 
 
-STALE_INSTALL = re.compile(r"archive/[^/]+/\.\d+\.tmp-[0-9a-f]+")
+STALE_TEMP = re.compile(r"\.[^/]+\.tmp-[0-9a-f]+")     # a path component
 
 
 class Audit:
     def __init__(self):
-        self.problems, self.leftovers, self.stale_installs = [], [], []
+        self.problems, self.leftovers, self.stale_temps = [], [], []
         self.live, self.accounts = {}, []
 
-    def problems_besides_stale_installs(self):
-        return [p for p in self.problems
-                if not STALE_INSTALL.match(p.split(":")[0])]
+    def problems_besides_stale_temps(self):
+        return [p for p in self.problems if not _in_stale_temp(
+            p.split(":")[0].split(" ")[0])]
+
+
+def _in_stale_temp(rel):
+    return any(STALE_TEMP.fullmatch(c) for c in rel.split("/"))
 
     def __repr__(self):
         return "Audit(live=%d, accounts=%r, problems=%r)" % (
@@ -173,7 +180,8 @@ def audit(d):
                     a.problems.append("%s: torn: not JSON" % rel(p))
             if b"PRIVATE KEY-----" in data and p not in keys_ok:
                 a.problems.append("%s: orphaned key" % rel(p))
-    a.stale_installs = [x for x in a.leftovers if STALE_INSTALL.fullmatch(x)]
+    a.stale_temps = [x for x in a.leftovers
+                     if STALE_TEMP.fullmatch(x.split("/")[-1])]
     for x in a.leftovers:
         a.problems.append("%s: leftover temporary" % x)
     return a
