@@ -258,8 +258,9 @@ def main():
     finally:
         env.stop()
     commit = sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
+    # The file the table is appended to does not make the tree dirty.
     if sh(["git", "-C", REPO, "status", "--porcelain",
-           "--untracked-files=no"]):
+           "--untracked-files=no", "--", ".", ":!bench/RESULTS.md"]):
         commit += " (+ uncommitted changes)"
     version = sh([args.leec, "--version"]) or "?"
     head = ("## Kill -9 and orders wasted (bench/crash.py)\n\n"
