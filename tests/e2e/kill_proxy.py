@@ -8,6 +8,8 @@ directory's included, on the proxy; anything that still names pebble's own
 address is rewritten to the proxy's), without ARI.  Kill points, each the
 Nth (nth=) such event of the run:
 
+  newaccount     after a newAccount pebble answered 201 (created) is
+                 passed back
   neworder       after a newOrder pebble answered 201 is passed back
   challenge      after a challenge answer (POST {} to a challenge URL)
                  is passed back
@@ -53,9 +55,11 @@ from pebble_env import PATHS
 
 __all__ = ["KillProxy", "POINTS"]
 
-POINTS = ("neworder", "challenge", "finalize-sent", "finalize", "certificate")
+POINTS = ("newaccount", "neworder", "challenge", "finalize-sent", "finalize",
+          "certificate")
 # the event each kill point counts
-EVENT = {"neworder": "neworder", "challenge": "challenge",
+EVENT = {"newaccount": "newaccount", "neworder": "neworder",
+         "challenge": "challenge",
          "finalize-sent": "finalize", "finalize": "finalize",
          "certificate": "certificate"}
 E30 = "e30"     # base64url of "{}": the payload of a challenge answer
@@ -148,7 +152,8 @@ class KillProxy(AriProxy):
                 self.orders_created += 1
             if event == "newaccount" and status == 201:
                 self.accounts_created += 1
-            if status not in (200, 201):
+            if status not in (200, 201) or \
+                    (event == "newaccount" and status != 201):
                 return None
             self.events[event] += 1
             if self.armed is None or EVENT.get(self.armed[0]) != event \

@@ -37,9 +37,11 @@ import re
 __all__ = ["audit", "Audit"]
 
 VERSION_FILES = ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem")
-
-
 STALE_TEMP = re.compile(r"\.[^/]+\.tmp-[0-9a-f]+")     # a path component
+
+
+def _in_stale_temp(rel):
+    return any(STALE_TEMP.fullmatch(c) for c in rel.split("/"))
 
 
 class Audit:
@@ -50,10 +52,6 @@ class Audit:
     def problems_besides_stale_temps(self):
         return [p for p in self.problems if not _in_stale_temp(
             p.split(":")[0].split(" ")[0])]
-
-
-def _in_stale_temp(rel):
-    return any(STALE_TEMP.fullmatch(c) for c in rel.split("/"))
 
     def __repr__(self):
         return "Audit(live=%d, accounts=%r, problems=%r)" % (

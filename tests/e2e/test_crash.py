@@ -7,8 +7,10 @@ leec talks to the shared pebble through a kill proxy (kill_proxy.py) that
 SIGKILLs leec's process group right after the chosen event: after the
 newOrder answer, after the challenge answer, after finalize was sent (its
 answer never delivered), after the finalize answer, after the certificate
-download.  The http-01 responder is leec's own (--http-port), so it dies
-with leec.
+download; and after the newAccount answer of the first run.  The http-01
+responder is leec's own (--http-port), so it dies with leec.  What today's
+binary leaves behind is asserted as it is, under the two flags below
+(STALE_TEMPS_SWEPT, ACCOUNT_KEY_SAVED_FIRST), and listed in the report.
 
 Orders wasted, today and with resumption. Today leec starts again from
 scratch after a kill, so the orders of the killed run are abandoned at the
@@ -51,8 +53,10 @@ RESUME_EXPECTED = False or os.environ.get("LEEC_TEST_EXPECT_RESUME") == "1"
 # a 0700 folder) and cert.pem, chain.pem, fullchain.pem, the last ones
 # whole or cut short: an orphaned key.  Seen too: live/.<name>.tmp-XXXXXXXX,
 # the link that was to replace live/<name> (killed between symlinkat and
-# renameat).  The random kills and the kill after the certificate download
-# hit them now and then; bench/crash.py's 60 certificates in most rounds.
+# renameat), accounts/<ca>/.account.key.pem.tmp-XXXXXXXX (killed while
+# writing the account key).  The random kills, the kill after the
+# certificate download and the one after newAccount hit them now and then;
+# bench/crash.py's 60 certificates in most rounds.
 # Today's truth is asserted: such temporaries are allowed after the clean
 # run (and listed in the report); nothing else is (the live files are
 # whole), and test_f_stale_install_folder asserts a planted one stays.
@@ -60,15 +64,27 @@ RESUME_EXPECTED = False or os.environ.get("LEEC_TEST_EXPECT_RESUME") == "1"
 # no other process can be building one): then none may be left anywhere.
 STALE_TEMPS_SWEPT = False
 
+# Another finding: the account key is saved only once newAccount answered
+# 201 (engine/account.c), so leec killed between that answer and the save
+# (the "newaccount" kill point; a random kill in the first run's first
+# tens of milliseconds) loses the key of an account the CA created, and
+# the next run creates a second one: today's truth, asserted.  The store
+# already takes a key without its account.json ("found again at the CA"):
+# set to True once the key is saved before newAccount is sent; then every
+# scenario must create exactly one account.
+ACCOUNT_KEY_SAVED_FIRST = False
+
 BATCH = 5               # certificates of the batch killed at each point
-NTH = {"neworder": 3, "challenge": 3, "finalize-sent": 3, "finalize": 3,
-       "certificate": 3}    # the batch is killed at the Nth such event
+NTH = {"newaccount": 1, "neworder": 3, "challenge": 3, "finalize-sent": 3,
+       "finalize": 3, "certificate": 3}    # the batch: at the Nth event
 RANDOM_CERTS = 20       # the batch killed at random moments
 RANDOM_KILLS = 4
 # Seconds after the start.  The issue's target measurement (bench/crash.py:
 # 60 certificates) kills at 0.05-0.6 s; 20 certificates through the proxy
-# take about 0.25 s, so the span is shortened for the kills to land.
+# take 0.2 s or more, so the span is shortened for the kills to land, the
+# first one's most (a run that ends first is the batch done: no more kills).
 RANDOM_SPAN = (0.05, 0.2)
+FIRST_SPAN = (0.05, 0.1)
 
 REPORT = []             # one line per scenario, printed at the end
 
@@ -180,39 +196,41 @@ class CrashCase(LeecCase):
             self.assertEqual(r.returncode, 0, describe(r))
             self.assertEqual(r.stdout.count(": OK"), len(certs), describe(r))
 
-    def check_after(self, names, d, mark, kills, label, after_kill):
-        """The clean run's result: every certificate, nothing torn or
-        orphaned, one account; the orders counted and reported."""
-        if len(names) == 1:
-            self.check_cert(names[0], names, d=d)
-        else:
-            self.check_certs(names, d)
+    def check_after(self, names, d, mark, kills, label, after_kill,
+                    accounts=(1,)):
+        """The clean run's result, reported first: every certificate,
+        nothing torn or orphaned, one account folder and as many accounts
+        created at the CA as accounts allows; the orders counted.
+        after_kill: what the kills left (before the clean run)."""
         a = audit(d)
-        if STALE_TEMPS_SWEPT:
-            self.assertEqual(a.problems, [], "%s: state after the clean run"
-                             % label)
-        else:
-            self.assertEqual(a.problems_besides_stale_temps(), [],
-                             "%s: state after the clean run" % label)
-            if a.stale_temps:
-                after_kill = list(after_kill) + [
-                    "STALE TEMPORARIES LEFT AFTER THE CLEAN RUN: "
-                    + ", ".join(a.stale_temps)]
-        self.assertEqual(sorted(a.live), sorted(names), label)
-        self.assertEqual(len(a.accounts), 1, "%s: accounts %r"
-                         % (label, a.accounts))
-        self.assertEqual(self.kp.accounts_created, 1,
-                         "%s: accounts created at the CA" % label)
         orders, unseen = self.kp.orders_created, self.kp.orders_unseen
         lost = authz_lost(mark)
         bound = len(names) + kills + unseen + lost
+        notes = ["after a kill: " + x for x in after_kill]
+        if a.stale_temps:
+            notes.append("STALE TEMPORARIES LEFT AFTER THE CLEAN RUN: "
+                         + ", ".join(a.stale_temps))
+        if self.kp.accounts_created > 1:
+            notes.append("%d ACCOUNTS CREATED AT THE CA"
+                         % self.kp.accounts_created)
         REPORT.append(
             "crash: %-30s %2d certs, %d kill(s): %3d orders created, %3d "
             "wasted (unseen %d, authz lost %d; bound with resumption %d)%s"
             % (label, len(names), kills, orders, orders - len(names),
-               unseen, lost, bound,
-               "; after the kill: " + "; ".join(after_kill)
-               if after_kill else ""))
+               unseen, lost, bound, "".join("\n    " + n for n in notes)))
+
+        if len(names) == 1:
+            self.check_cert(names[0], names, d=d)
+        else:
+            self.check_certs(names, d)
+        self.assertEqual(a.problems if STALE_TEMPS_SWEPT
+                         else a.problems_besides_stale_temps(), [],
+                         "%s: state after the clean run" % label)
+        self.assertEqual(sorted(a.live), sorted(names), label)
+        self.assertEqual(len(a.accounts), 1, "%s: accounts %r"
+                         % (label, a.accounts))
+        self.assertIn(self.kp.accounts_created, accounts,
+                      "%s: accounts created at the CA" % label)
         if RESUME_EXPECTED:
             self.assertLessEqual(orders, bound, "%s: orders wasted: %s"
                                  % (label, REPORT[-1]))
@@ -242,8 +260,13 @@ class CrashPointTest(CrashCase):
                 left = audit(d).problems if os.path.isdir(d) else []
                 r = self.clean_run(argv)
                 self.assertEqual(r.returncode, 0, describe(r))
+                accounts = (2,) if point == "newaccount" and \
+                    not ACCOUNT_KEY_SAVED_FIRST else (1,)
                 self.check_after(names, d, mark, 1,
-                                 "%s (%s)" % (point, label), left)
+                                 "%s (%s)" % (point, label), left, accounts)
+
+    def test_0_after_newaccount(self):
+        self.crash_at("newaccount")
 
     def test_a_after_neworder(self):
         self.crash_at("neworder")
@@ -302,8 +325,8 @@ class RandomKillTest(CrashCase):
         self.kp.reset()
         mark = pebble_mark()
         landed, left = 0, []
-        for _ in range(RANDOM_KILLS):
-            delay = rnd.uniform(*RANDOM_SPAN)
+        for k in range(RANDOM_KILLS):
+            delay = rnd.uniform(*(RANDOM_SPAN if k else FIRST_SPAN))
             p = self.start(argv)
             try:
                 p.wait(timeout=delay)
@@ -318,5 +341,8 @@ class RandomKillTest(CrashCase):
                            "before its moment")
         r = self.clean_run(argv)
         self.assertEqual(r.returncode, 0, describe(r))
+        # Today the first run's kill may land between newAccount and
+        # the save of its key (ACCOUNT_KEY_SAVED_FIRST).
         self.check_after(names, self.dir, mark, landed,
-                         "random (seed %d)" % seed, sorted(set(left)))
+                         "random (seed %d)" % seed, sorted(set(left)),
+                         (1,) if ACCOUNT_KEY_SAVED_FIRST else (1, 2))
