@@ -31,11 +31,20 @@ sends it again) does not count.
         kp.orders_created               # newOrders pebble answered 201
         kp.orders_unseen                # of which the answer was not
                                         # passed back before the kill
+        kp.orders_unrecorded            # of which the client sent no
+                                        # request about before its kill
         kp.accounts_created             # newAccounts answered 201
         kp.events                       # Counter of the events above
         kp.target(None)                 # a run not to be killed begins
         kp.note_kill()                  # the caller killed the run itself
         kp.reset()                      # counters to 0, disarmed
+
+orders_unrecorded is what resumption cannot save: issue 11 has the order
+journalled "as soon as newOrder answers, before any other request for that
+certificate", so a request for the order, one of its authorizations or its
+finalize URL shows the order recorded; an order the client was killed
+before asking anything about (its answer maybe never delivered) is lost
+with the client.
 
 The kill is one-shot: arm() again for the next run.  The proxy never kills
 anything but the process group given to target(), and only while armed.
@@ -84,6 +93,9 @@ class KillProxy(AriProxy):
             self.events = collections.Counter()
             self.orders_created = 0
             self.orders_unseen = 0
+            self.orders_unrecorded = 0
+            self.pending = {}           # n: (run, an order's URL paths)
+            self.seq = 0
             self.accounts_created = 0
             self.run = 0                # the client run requests belong to
             self.dead = set()           # the runs killed
@@ -106,7 +118,40 @@ class KillProxy(AriProxy):
         """The caller killed the client itself (a kill at a random time):
         newOrder answers from now on count in orders_unseen."""
         with self.lock:
-            self.dead.add(self.run)
+            self._dead(self.run)
+
+    def _dead(self, run):
+        """Run was killed (lock held): its orders not yet asked about are
+        lost."""
+        self.dead.add(run)
+        for n, (r, _) in list(self.pending.items()):
+            if r == run:
+                del self.pending[n]
+                self.orders_unrecorded += 1
+
+    def _asked(self, bare):
+        """A request for bare: the order it belongs to is recorded (lock
+        held)."""
+        for n, (_, paths) in list(self.pending.items()):
+            if bare in paths:
+                del self.pending[n]
+
+    def _new_order(self, run, data, hdrs, sent):
+        """Bookkeeping of a newOrder pebble answered 201 (lock held)."""
+        if run in self.dead or not sent:
+            self.orders_unseen += 1
+            self.orders_unrecorded += 1
+            return
+        path = lambda u: urllib.parse.urlsplit(u).path    # noqa: E731
+        paths = {path(v) for k, v in hdrs if k.lower() == "location"}
+        try:
+            obj = json.loads(data)
+            paths |= {path(u) for u in obj.get("authorizations", [])}
+            paths.add(path(obj["finalize"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        self.seq += 1
+        self.pending[self.seq] = (run, paths)
 
     def disarm(self):
         with self.lock:
@@ -176,7 +221,7 @@ class KillProxy(AriProxy):
             except ProcessLookupError:
                 return
             self.killed.append(point)
-            self.dead.add(self.run)
+            self._dead(self.run)
 
     # ---------------------------------------------------------- upstream
     def _upstream(self, method, path, body=None, headers=(), host=None):
@@ -244,6 +289,8 @@ class KillProxy(AriProxy):
         event = self._event(method, bare, body)
         with self.lock:
             run = self.run
+            if self.pending:
+                self._asked(bare)
         host = h.headers.get("Host") or "127.0.0.1:%d" % self.port
         fwd = [(k, v) for k, v in h.headers.items()
                if k.lower() not in HOP and k.lower() != "host"]
@@ -269,7 +316,6 @@ class KillProxy(AriProxy):
         finally:
             if event == "neworder" and st == 201:
                 with self.lock:
-                    if run in self.dead or not sent:
-                        self.orders_unseen += 1
+                    self._new_order(run, data, hdrs, sent)
             if fire:
                 self._kill()
