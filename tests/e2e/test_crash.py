@@ -42,6 +42,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 
 import run
 from run import LeecCase, describe
@@ -73,7 +74,8 @@ STALE_TEMPS_SWEPT = False
 # 201 (engine/account.c), so leec killed between that answer and the save
 # (the "newaccount" kill point; a random kill in the first run's first
 # tens of milliseconds) loses the key of an account the CA created, and
-# the next run creates a second one: today's truth, asserted.  The store
+# the next run creates a second one: allowed today (and reported: "2
+# ACCOUNTS CREATED AT THE CA").  The store
 # already takes a key without its account.json ("found again at the CA"):
 # set to True once the key is saved before newAccount is sent; then every
 # scenario must create exactly one account.
@@ -268,7 +270,10 @@ class CrashPointTest(CrashCase):
                 left = audit(d).problems if os.path.isdir(d) else []
                 r = self.clean_run(argv)
                 self.assertEqual(r.returncode, 0, describe(r))
-                accounts = (2,) if point == "newaccount" and \
+                # Two accounts after the kill at newaccount, as a rule;
+                # one if leec saved the key before the kill reached it (the
+                # proxy's thread may lag behind its answer under load).
+                accounts = (1, 2) if point == "newaccount" and \
                     not ACCOUNT_KEY_SAVED_FIRST else (1,)
                 self.check_after(names, d, mark, 1,
                                  "%s (%s)" % (point, label), left, accounts)
@@ -309,6 +314,11 @@ class CrashPointTest(CrashCase):
         stale = os.path.join(folder, ".1.tmp-0123abcd")
         shutil.copytree(os.path.join(other, "archive", name, "1"), stale)
         os.remove(os.path.join(stale, "meta.json"))    # not written yet
+        # An hour old, should a sweep spare recent ones.
+        old = time.time() - 3600
+        for f in os.listdir(stale):
+            os.utime(os.path.join(stale, f), (old, old))
+        os.utime(stale, (old, old))
         r = self.clean_run(self.argv([name], self.dir))
         self.assertEqual(r.returncode, 0, describe(r))
         self.check_cert(name, [name])
