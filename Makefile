@@ -8,7 +8,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 MESON_OPTS ?= --werror --buildtype=debugoptimized
 
-.PHONY: all deps build demo check test unit e2e bench lint asan fuzz install uninstall clean
+.PHONY: all deps build demo check test unit e2e bench bench-crash lint asan fuzz install uninstall clean
 
 all: build
 
@@ -41,6 +41,11 @@ e2e: build
 # against a local pebble; writes bench/RESULTS.md (bench/run.py --help).
 bench: build
 	python3 bench/run.py --leec $(BUILD)/cli/leec
+
+# Orders wasted by kill -9: 60 certificates, 8 random kills, a clean run
+# (issue 11's target); bench/crash.py --help.
+bench-crash: build
+	python3 bench/crash.py --leec $(BUILD)/cli/leec
 
 lint:
 	@bash scripts/lint.sh $(BUILD)
