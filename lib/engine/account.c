@@ -29,6 +29,8 @@ struct leec_session {
     size_t eab_keylen;
     bool acct_created; /* the account was created by this ctx */
     bool acct_lookup;  /* newAccount looks up the saved key's account */
+    bool acct_pending; /* the saved key is one whose newAccount may not have
+                          reached the CA (saved before it was sent) */
 
     /* The directory and the account are shared by every agent: the first
      * agent that needs them starts their resolution, the others wait. */
@@ -142,6 +144,8 @@ leec_code Leec_account_save(leec_ctx *ctx)
     return rc;
 }
 
+static void send_new_account(leec_ctx *ctx, bool lookup);
+
 static void on_new_account(void *ud, leec_acme_resp *r)
 {
     leec_ctx *ctx = ud;
@@ -151,9 +155,29 @@ static void on_new_account(void *ud, leec_acme_resp *r)
         account_fail(ctx, r->err, r->errmsg, NULL);
         return;
     }
+    if (r->status != 201 && r->status != 200 && ss->acct_lookup &&
+        ss->acct_pending &&
+        Leec_problem_is(r->problem, "accountDoesNotExist")) {
+        /* The key was saved before its newAccount was sent, and that
+         * request never made an account (the process died first): the
+         * key has no account, so one is made with it now. */
+        Leec_log(ctx, LEEC_LOG_INFO,
+                 "the saved key for %s has no account at the CA (its "
+                 "newAccount was interrupted): creating it",
+                 ss->acct_ca_id);
+        send_new_account(ctx, false);
+        return;
+    }
     if (r->status != 201 && r->status != 200) {
         leec_problem *p = r->problem;
         r->problem = NULL;
+        if (!ss->acct_lookup && ss->acct_pending) {
+            /* Refused: the CA made no account, so its key saved before
+             * the request goes (a later run starts afresh). */
+            (void)Leec_store_account_remove(leec_ctx_get_store(ctx),
+                                            ss->acct_ca_id);
+            ss->acct_pending = false;
+        }
         account_fail(ctx, LEEC_E_ACME,
                      ss->acct_lookup
                          ? "the CA knows no account for the saved account "
@@ -183,6 +207,7 @@ static void on_new_account(void *ud, leec_acme_resp *r)
         return;
     }
     ss->acct_created = r->status == 201;
+    ss->acct_pending = false; /* account.json with its URL is saved below */
     Leec_log(ctx, LEEC_LOG_INFO, "account %s: %s",
              ss->acct_created ? "created" : "found", ss->acct_url);
     if (ss->account_mode == LEEC_ACCOUNT_SAVED) {
@@ -228,6 +253,32 @@ static leec_code add_eab(leec_ctx *ctx, leec_json *payload)
     return rc;
 }
 
+/* Saves a new account's key before its newAccount is sent, with an
+ * account.json that has no URL yet ("pending"): a process killed between
+ * the CA's answer and the save would otherwise lose the key of an account
+ * the CA made, and the next run would make a second one. The next run
+ * asks the CA for the account of a pending key (and makes it with that
+ * key when there is none). */
+static leec_code save_pending(leec_ctx *ctx)
+{
+    leec_session *ss = Leec_ctx_session(ctx);
+    leec_json *o = Leec_json_new_object();
+    char *js = NULL, *pem = NULL;
+    leec_code rc = LEEC_E_NOMEM;
+    if (Leec_json_set_str(o, "directory", Leec_ctx_server(ctx)) &&
+        Leec_json_set_bool(o, "pending", true) &&
+        (js = Leec_json_dump(o, true)) &&
+        (rc = Leec_key_to_pem(ss->acct_key, &pem)) == LEEC_OK)
+        rc = Leec_store_account_save(leec_ctx_get_store(ctx), ss->acct_ca_id,
+                                     pem, js);
+    if (rc == LEEC_OK)
+        ss->acct_pending = true;
+    Leec_secure_free(pem);
+    free(js);
+    Leec_json_free(o);
+    return rc;
+}
+
 /* newAccount with ss->acct_key: a lookup of the saved key's account
  * (RFC 8555 §7.3.1: its account.json was lost, never a new one made with
  * it), or a new account. */
@@ -260,6 +311,13 @@ static void send_new_account(leec_ctx *ctx, bool lookup)
     }
     if (!(payload = Leec_json_dump(p, false)))
         goto fail;
+    if (!lookup && ss->account_mode == LEEC_ACCOUNT_SAVED &&
+        !ss->acct_pending && (rc = save_pending(ctx)) != LEEC_OK) {
+        Leec_json_free(p);
+        free(payload);
+        account_fail(ctx, rc, "cannot save the account key in the store", NULL);
+        return;
+    }
     rc = Leec_acme_post(ctx, ss->dir.new_account, payload, ss->acct_key, NULL,
                         NULL, on_new_account, ctx, &ss->acct_req);
     if (rc != LEEC_OK)
@@ -373,7 +431,21 @@ static leec_code load_saved(leec_ctx *ctx, bool *found)
         goto out;
     }
     const char *url = NULL;
-    if ((rc = Leec_json_parse_object(js, strlen(js), &o)) != LEEC_OK ||
+    if ((rc = Leec_json_parse_object(js, strlen(js), &o)) == LEEC_OK &&
+        Leec_json_bool(o, "pending") == 1 && !Leec_json_str(o, "url")) {
+        /* A key saved before its newAccount: newAccount finds its account,
+         * or makes it (on_new_account). */
+        if ((rc = Leec_key_load_pem(pem, strlen(pem), &ss->acct_key)) ==
+            LEEC_OK) {
+            ss->acct_pending = true;
+            Leec_log(ctx, LEEC_LOG_INFO,
+                     "the saved account key for %s was saved before its "
+                     "newAccount: asking the CA for its account",
+                     ss->acct_ca_id);
+        }
+        goto out;
+    }
+    if (rc != LEEC_OK ||
         (rc = Leec_json_get_str(o, "url", true, &url)) != LEEC_OK ||
         !Leec_url_ok(url)) {
         rc = LEEC_E_JSON; /* said so by try_saved */

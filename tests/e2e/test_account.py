@@ -114,6 +114,38 @@ class AccountTest(LeecCase):
         self.assertEqual(run.accounts_created(), before + 1)
         self.assertNotEqual(self.saved()["url"], url)
 
+    def plant_pending(self, key_pem):
+        """The store as a run killed right after saving a new account's
+        key leaves it: the key, and an account.json without a URL."""
+        d = self.account_dir()
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        with open(os.open(os.path.join(d, "account.key.pem"),
+                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                  "w") as f:
+            f.write(key_pem)
+        with open(os.path.join(d, "account.json"), "w") as f:
+            json.dump({"directory": run.ENV.directory_url, "pending": True}, f)
+
+    def test_d2_key_saved_before_newaccount(self):
+        # Killed before newAccount reached the CA: the next run makes the
+        # account with the saved key (one account, that key).
+        key = run.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                       "ec_paramgen_curve:P-256"]).stdout
+        self.assertIn("PRIVATE KEY", key)
+        self.plant_pending(key)
+        before = run.accounts_created()
+        self.issue_ok(["acct-pending.leec.test"])
+        self.assertEqual(run.accounts_created(), before + 1)
+        self.assertTrue(self.saved()["url"].startswith("https://"))
+        self.assertNotIn("pending", self.saved())
+        self.assertEqual(self.key_pem(), key, "the saved key was replaced")
+        # Killed after the CA made it: the next run finds it, makes none.
+        url = self.saved()["url"]
+        self.plant_pending(key)
+        self.issue_ok(["acct-pending2.leec.test"])
+        self.assertEqual(run.accounts_created(), before + 1)
+        self.assertEqual(self.saved()["url"], url)
+
     def test_e_usage(self):
         r = self.leec("account")
         self.assertEqual(r.returncode, 2, describe(r))
@@ -151,6 +183,7 @@ class EabTest(AccountTest):
     # The inherited AccountTest cases are not run again here.
     test_a_register_and_show = test_b_update_contact = None
     test_c_rollover_then_issue = test_d_deactivate = test_e_usage = None
+    test_d2_key_saved_before_newaccount = None
 
     def eab_issue(self, name, *extra):
         argv = ["issue", "-d", name, "--server", EAB_ENV.directory_url,

@@ -79,7 +79,7 @@ STALE_TEMPS_SWEPT = False
 # already takes a key without its account.json ("found again at the CA"):
 # set to True once the key is saved before newAccount is sent; then every
 # scenario must create exactly one account.
-ACCOUNT_KEY_SAVED_FIRST = False
+ACCOUNT_KEY_SAVED_FIRST = True
 
 BATCH = 5               # certificates of the batch killed at each point
 NTH = {"newaccount": 1, "neworder": 3, "challenge": 3, "finalize-sent": 3,
