@@ -144,6 +144,44 @@ static void random_suffix(char out[9])
     out[8] = '\0';
 }
 
+static DIR *open_stream(int dfd);
+
+/* Whether entry is a temporary this file or fsutil.c made for base (NULL:
+ * any base; digits: a base of decimal digits, a version being installed):
+ * "." base ".tmp-" and 8 characters of random_suffix. */
+static bool is_temp_of(const char *entry, const char *base, bool digits)
+{
+    size_t n = strlen(entry), bl = 0;
+    if (n < 1 + 5 + 8 + 1 || entry[0] != '.' ||
+        strncmp(entry + n - 13, ".tmp-", 5) != 0)
+        return false;
+    for (size_t i = n - 8; i < n; i++)
+        if (!strchr("0123456789abcdef", entry[i]))
+            return false;
+    bl = n - 14;
+    if (base)
+        return strlen(base) == bl && strncmp(entry + 1, base, bl) == 0;
+    for (size_t i = 1; digits && i <= bl; i++)
+        if (entry[i] < '0' || entry[i] > '9')
+            return false;
+    return bl > 0;
+}
+
+/* Removes the temporaries a killed writer left in dfd (see is_temp_of),
+ * a version's key among them. Called by a writer holding the lock of what
+ * dfd holds, so none of them is being written. Best effort. */
+static void sweep_temps(int dfd, const char *base, bool digits)
+{
+    DIR *d = open_stream(dfd);
+    struct dirent *e = NULL;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (is_temp_of(e->d_name, base, digits))
+            (void)Leec_remove_tree_at(dfd, e->d_name);
+    closedir(d);
+}
+
 /* ------------------------------------------------------------------ */
 /* Trust checks                                                        */
 /* ------------------------------------------------------------------ */
@@ -411,6 +449,7 @@ static leec_code fs_account_save(leec_store *s, const char *ca_id,
     rc = open_account(fs, ca_id, true, &afd, &rel);
     if (rc != LEEC_OK)
         goto out;
+    sweep_temps(afd, NULL, false); /* a killed save's, under the lock */
     /* Key first: an account.json without its key would be useless, while a
      * key without account.json is simply found again at the CA. */
     rc = Leec_file_write_atomic_at(afd, "account.key.pem", key_pem,
@@ -750,6 +789,10 @@ static leec_code fs_version_install(leec_store *s, const char *name,
     rc = open_dir(fs, fs->archive, name, arel, true, &afd);
     if (rc != LEEC_OK)
         goto out;
+    /* What an install killed midway left (its key among it): the lock of
+     * name is held, so no other install is under way. */
+    sweep_temps(afd, NULL, true);
+    sweep_temps(fs->live, name, false);
     rc = next_version(afd, &n);
     if (rc != LEEC_OK)
         goto out;
@@ -1236,6 +1279,8 @@ static leec_code fs_renewal_write(leec_store *s, const char *name,
     leec_code rc = open_current(fs, name, &vfd, &vrel, &cur);
     if (rc == LEEC_OK && cur != number)
         rc = LEEC_E_NOT_FOUND;
+    if (rc == LEEC_OK)
+        sweep_temps(vfd, Leec_store_part_file(LEEC_PART_RENEWAL), false);
     if (rc == LEEC_OK)
         rc = Leec_file_write_atomic_at(vfd,
                                        Leec_store_part_file(LEEC_PART_RENEWAL),

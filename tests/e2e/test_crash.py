@@ -68,7 +68,7 @@ RESUME_EXPECTED = False or os.environ.get("LEEC_TEST_EXPECT_RESUME") == "1"
 # whole), and test_f_stale_install_folder asserts a planted one stays.
 # Set to True once a run sweeps them (a certificate's under its lock, where
 # no other process can be building one): then none may be left anywhere.
-STALE_TEMPS_SWEPT = False
+STALE_TEMPS_SWEPT = True
 
 # Another finding: the account key is saved only once newAccount answered
 # 201 (engine/account.c), so leec killed between that answer and the save

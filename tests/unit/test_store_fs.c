@@ -478,6 +478,53 @@ static void test_install_next_after_highest(void **state)
     assert_file(f->root, "live/gap.example/chain.pem", "", 0644);
 }
 
+/* What a killed install or account save left (a version's key among it)
+ * goes with the next write under the same lock; names that only look
+ * alike stay. */
+static void test_killed_writes_swept(void **state)
+{
+    fixture *f = *state;
+    leec_store *s = f->store;
+    const char *gone[] = {"archive/swept.example/.1.tmp-0a1b2c3d",
+                          "live/.swept.example.tmp-89abcdef",
+                          "accounts/ca.example/.account.key.pem.tmp-01234567"};
+    const char *kept[] = {"archive/swept.example/.1.tmp-notahex!",
+                          "archive/swept.example/.x1.tmp-0a1b2c3d",
+                          "live/.other.example.tmp-89abcdef"};
+    char *p = tu_pathf("%s/archive/swept.example/.1.tmp-0a1b2c3d", f->root);
+    assert_int_equal(Leec_mkdir_p(p, 0700), LEEC_OK);
+    free(p);
+    p = tu_pathf("%s/archive/swept.example/.1.tmp-0a1b2c3d/privkey.pem",
+                 f->root);
+    assert_int_equal(Leec_file_write_atomic(p, KEY1, strlen(KEY1), 0600),
+                     LEEC_OK);
+    free(p);
+    assert_int_equal(Leec_store_account_save(s, "ca.example", KEY1, "{}"),
+                     LEEC_OK);
+    for (size_t i = 1; i < 3; i++) {
+        p = tu_pathf("%s/%s", f->root, gone[i]);
+        assert_int_equal(Leec_file_write_atomic(p, "x", 1, 0600), LEEC_OK);
+        free(p);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        p = tu_pathf("%s/%s", f->root, kept[i]);
+        assert_int_equal(Leec_file_write_atomic(p, "x", 1, 0600), LEEC_OK);
+        free(p);
+    }
+    assert_int_equal(install(s, "swept.example", KEY1, CERT1, CHAIN, NULL),
+                     LEEC_OK);
+    assert_int_equal(Leec_store_account_save(s, "ca.example", KEY1, "{}"),
+                     LEEC_OK);
+    for (size_t i = 0; i < 3; i++) {
+        p = tu_pathf("%s/%s", f->root, gone[i]);
+        assert_int_equal(access(p, F_OK), -1);
+        free(p);
+        p = tu_pathf("%s/%s", f->root, kept[i]);
+        assert_int_equal(access(p, F_OK), 0);
+        free(p);
+    }
+}
+
 static void test_install_fullchain_newline(void **state)
 {
     fixture *f = *state;
@@ -1420,6 +1467,7 @@ int main(void)
         T(test_lock_holder),
         T(test_install_versions),
         T(test_install_next_after_highest),
+        T(test_killed_writes_swept),
         T(test_install_fullchain_newline),
         T(test_install_invalid),
         T(test_install_failure_cleans_up),
