@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "crypto/crypto.h"
 
 #include <limits.h>
@@ -26,6 +27,12 @@ struct leec_key {
      * only ever copied: never signed with, so it never holds message state.
      * Written through a const key (see crypto.h). */
     EVP_MD_CTX *sign_tmpl;
+    /* The canonical public JWK and its RFC 7638 thumbprint, made on first
+     * use (the public key never changes): every key authorization needs
+     * the thumbprint, and reading the point back out of the provider costs
+     * a field inversion each time. Written through a const key too. */
+    char *jwk;
+    char *thumb;
 };
 
 static const struct {
@@ -146,6 +153,8 @@ static leec_code wrap(EVP_PKEY *pkey, leec_key_type type, leec_key **out)
     k->pkey = pkey;
     k->type = type;
     k->sign_tmpl = NULL;
+    k->jwk = NULL;
+    k->thumb = NULL;
     *out = k;
     return LEEC_OK;
 }
@@ -362,6 +371,8 @@ void Leec_key_free(leec_key *key)
     if (!key)
         return;
     EVP_MD_CTX_free(key->sign_tmpl);
+    free(key->jwk);
+    free(key->thumb);
     EVP_PKEY_free(key->pkey);
     free(key);
 }
@@ -441,7 +452,7 @@ out:
     return rc;
 }
 
-leec_code Leec_key_jwk_json(const leec_key *key, char **json)
+static leec_code make_jwk(const leec_key *key, char **json)
 {
     leec_code rc = LEEC_E_CRYPTO;
     BIGNUM *a = NULL;
@@ -494,24 +505,63 @@ out:
     return rc;
 }
 
+/* The key's cached JWK (see struct leec_key), made on first use. */
+static leec_code cached_jwk(const leec_key *key, const char **json)
+{
+    leec_key *mut = (leec_key *)key; /* malloc'd, never a const object */
+    leec_code rc = LEEC_OK;
+
+    if (!key->jwk && (rc = make_jwk(key, &mut->jwk)) != LEEC_OK)
+        return rc;
+    *json = key->jwk;
+    return LEEC_OK;
+}
+
+leec_code Leec_key_jwk_json(const leec_key *key, char **json)
+{
+    const char *jwk = NULL;
+    leec_code rc = LEEC_OK;
+
+    if (!key || !json)
+        return LEEC_E_INVALID_ARG;
+    *json = NULL;
+    if ((rc = cached_jwk(key, &jwk)) != LEEC_OK)
+        return rc;
+    *json = strdup(jwk);
+    return *json ? LEEC_OK : LEEC_E_NOMEM;
+}
+
+/* The key's cached thumbprint, made on first use. */
+static leec_code cached_thumbprint(const leec_key *key, const char **b64)
+{
+    leec_key *mut = (leec_key *)key; /* malloc'd, never a const object */
+    const char *jwk = NULL;
+    unsigned char digest[32];
+    leec_code rc = LEEC_OK;
+
+    if (!key->thumb) {
+        if ((rc = cached_jwk(key, &jwk)) != LEEC_OK)
+            return rc;
+        Leec_sha256(jwk, strlen(jwk), digest);
+        if (!(mut->thumb = Leec_b64url_encode(digest, sizeof digest)))
+            return LEEC_E_NOMEM;
+    }
+    *b64 = key->thumb;
+    return LEEC_OK;
+}
+
 leec_code Leec_key_thumbprint(const leec_key *key, char **b64)
 {
+    const char *thumb = NULL;
     leec_code rc = LEEC_OK;
-    char *json = NULL;
-    unsigned char digest[32];
 
     if (!key || !b64)
         return LEEC_E_INVALID_ARG;
     *b64 = NULL;
-    rc = Leec_key_jwk_json(key, &json);
-    if (rc != LEEC_OK)
-        goto out;
-    Leec_sha256(json, strlen(json), digest);
-    *b64 = Leec_b64url_encode(digest, sizeof digest);
-    rc = *b64 ? LEEC_OK : LEEC_E_NOMEM;
-out:
-    free(json);
-    return rc;
+    if ((rc = cached_thumbprint(key, &thumb)) != LEEC_OK)
+        return rc;
+    *b64 = strdup(thumb);
+    return *b64 ? LEEC_OK : LEEC_E_NOMEM;
 }
 
 /* DER ECDSA-Sig-Value to the fixed-width r||s of RFC 7518 §3.4. */
@@ -761,7 +811,7 @@ leec_code Leec_key_authorization(const leec_key *account_key, const char *token,
                                  char **out)
 {
     leec_code rc = LEEC_OK;
-    char *thumb = NULL;
+    const char *thumb = NULL;
     leec_buf buf;
 
     Leec_buf_init(&buf, 0);
@@ -772,7 +822,7 @@ leec_code Leec_key_authorization(const leec_key *account_key, const char *token,
      * token with anything outside the base64url alphabet. */
     if (!Leec_b64url_valid(token, 1024))
         return LEEC_E_INVALID_ARG;
-    rc = Leec_key_thumbprint(account_key, &thumb);
+    rc = cached_thumbprint(account_key, &thumb);
     if (rc != LEEC_OK)
         goto out;
     rc = Leec_buf_printf(&buf, "%s.%s", token, thumb);
@@ -781,7 +831,6 @@ leec_code Leec_key_authorization(const leec_key *account_key, const char *token,
     *out = Leec_buf_steal(&buf);
     rc = *out ? LEEC_OK : LEEC_E_NOMEM;
 out:
-    free(thumb);
     Leec_buf_free(&buf);
     return rc;
 }

@@ -8,9 +8,10 @@
 #include "leec/leec.h"
 
 /* Wraps an EVP_PKEY. Not immutable behind a const pointer: Leec_key_sign()
- * keeps an initialised signing context inside the key (made on first use,
- * freed by Leec_key_free), so "const leec_key *" means "the key material does
- * not change", not "safe to share". Like everything else (leec.h), a key must
+ * keeps an initialised signing context inside the key, and the JWK and
+ * thumbprint functions keep their text (each made on first use, freed by
+ * Leec_key_free), so "const leec_key *" means "the key material does not
+ * change", not "safe to share". Like everything else (leec.h), a key must
  * be used by one thread at a time, signing included. */
 typedef struct leec_key leec_key;
 

@@ -391,6 +391,14 @@ static void test_rfc7638_thumbprint(void **state)
     assert_string_equal(json, want);
     assert_int_equal(Leec_key_thumbprint(k, &thumb), LEEC_OK);
     assert_string_equal(thumb, rfc7638_thumb);
+    /* Made once and kept in the key: later calls hand out fresh copies of
+     * the same text. */
+    free(thumb);
+    free(json);
+    assert_int_equal(Leec_key_thumbprint(k, &thumb), LEEC_OK);
+    assert_string_equal(thumb, rfc7638_thumb);
+    assert_int_equal(Leec_key_jwk_json(k, &json), LEEC_OK);
+    assert_string_equal(json, want);
     /* Public only: signing must fail cleanly. */
     assert_int_equal(Leec_key_sign(k, "x", 1, &sig, &siglen), LEEC_E_CRYPTO);
     assert_null(sig);
