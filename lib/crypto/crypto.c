@@ -23,6 +23,10 @@
 struct leec_key {
     EVP_PKEY *pkey;
     leec_key_type type;
+    /* Made by Leec_key_generate: an EC key then has OpenSSL's default
+     * encoding (named curve, uncompressed point, public key included),
+     * which ec_pkcs8_pem() writes without OpenSSL's encoder. */
+    bool generated;
     /* DigestSign context initialised once, on the first Leec_key_sign(), and
      * only ever copied: never signed with, so it never holds message state.
      * Written through a const key (see crypto.h). */
@@ -152,6 +156,7 @@ static leec_code wrap(EVP_PKEY *pkey, leec_key_type type, leec_key **out)
     }
     k->pkey = pkey;
     k->type = type;
+    k->generated = false;
     k->sign_tmpl = NULL;
     k->jwk = NULL;
     k->thumb = NULL;
@@ -197,6 +202,8 @@ leec_code Leec_key_generate(leec_key_type type, leec_key **out)
         goto out;
     rc = wrap(pkey, type, out);
     pkey = NULL;
+    if (rc == LEEC_OK)
+        (*out)->generated = true;
 out:
     if (rc != LEEC_OK)
         ERR_clear_error();
@@ -270,6 +277,139 @@ static leec_code pem_of(BIO *bio, char **pem)
     return rc;
 }
 
+static bool key_is_ec(const leec_key *key)
+{
+    return key->type == LEEC_KEY_EC256 || key->type == LEEC_KEY_EC384;
+}
+
+/* Field (and r, s) size in bytes of an EC key. */
+static size_t ec_size(const leec_key *key)
+{
+    return key->type == LEEC_KEY_EC384 ? 48 : 32;
+}
+
+/* DER length octets for len < 65536 (all a key here needs). */
+static size_t der_len(unsigned char *p, size_t len)
+{
+    if (len < 0x80) {
+        p[0] = (unsigned char)len;
+        return 1;
+    }
+    if (len < 0x100) {
+        p[0] = 0x81;
+        p[1] = (unsigned char)len;
+        return 2;
+    }
+    p[0] = 0x82;
+    p[1] = (unsigned char)(len >> 8);
+    p[2] = (unsigned char)len;
+    return 3;
+}
+
+/* The largest PKCS#8 DER of an EC key here (P-384: 185 bytes). */
+#define EC_PKCS8_MAX 192
+
+/*
+ * PKCS#8 PEM of a generated EC key, byte for byte what
+ * PEM_write_bio_PKCS8PrivateKey writes (test_crypto compares them), built
+ * directly: OpenSSL 3.0's encoder path gathers and sorts every encoder of
+ * every provider on each call, about 0.8M instructions a key (3.6M the
+ * first time in a process) against some 60 thousand here.
+ *
+ *   PrivateKeyInfo ::= SEQUENCE { INTEGER 0,
+ *     SEQUENCE { OID id-ecPublicKey, OID namedCurve },
+ *     OCTET STRING { ECPrivateKey ::= SEQUENCE { INTEGER 1,
+ *       OCTET STRING d (padded to the order's size),
+ *       [1] { BIT STRING 04 || x || y } } } }
+ */
+static leec_code ec_pkcs8_pem(const leec_key *key, char **pem)
+{
+    static const unsigned char oid_ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48,
+                                           0xce, 0x3d, 0x02, 0x01};
+    static const unsigned char oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                             0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const unsigned char oid_p384[] = {0x06, 0x05, 0x2b, 0x81,
+                                             0x04, 0x00, 0x22};
+    static const char head[] = "-----BEGIN PRIVATE KEY-----\n";
+    static const char tail[] = "-----END PRIVATE KEY-----\n";
+    leec_code rc = LEEC_E_CRYPTO;
+    bool p384 = key->type == LEEC_KEY_EC384;
+    const unsigned char *crv = p384 ? oid_p384 : oid_p256;
+    size_t crvlen = p384 ? sizeof oid_p384 : sizeof oid_p256;
+    size_t dlen = ec_size(key);
+    unsigned char priv[48];
+    unsigned char point[1 + 2 * 48];
+    size_t plen = 0;
+    unsigned char der[EC_PKCS8_MAX];
+    size_t n = 0;
+    BIGNUM *d = NULL;
+    char *out = NULL;
+
+    *pem = NULL;
+    if (!EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) ||
+        BN_bn2binpad(d, priv, (int)dlen) < 0 ||
+        !EVP_PKEY_get_octet_string_param(key->pkey, OSSL_PKEY_PARAM_PUB_KEY,
+                                         point, sizeof point, &plen) ||
+        plen != 1 + 2 * dlen || point[0] != POINT_CONVERSION_UNCOMPRESSED)
+        goto out;
+    /* Inside out: sizes first, then the bytes in order. */
+    size_t bits = 2 + 1 + plen;                 /* BIT STRING */
+    size_t tag1 = 2 + bits;                     /* [1] */
+    size_t ecpk = 3 + (2 + dlen) + tag1;        /* ECPrivateKey content */
+    size_t octs = (ecpk < 0x80 ? 2 : 3) + ecpk; /* its SEQUENCE */
+    size_t alg = sizeof oid_ec + crvlen;        /* AlgorithmIdentifier */
+    size_t body = 3 + (2 + alg) + (octs < 0x80 ? 2 : 3) + octs;
+    der[n++] = 0x30;
+    n += der_len(der + n, body);
+    memcpy(der + n, "\x02\x01\x00\x30", 4);
+    n += 4;
+    der[n++] = (unsigned char)alg;
+    memcpy(der + n, oid_ec, sizeof oid_ec);
+    n += sizeof oid_ec;
+    memcpy(der + n, crv, crvlen);
+    n += crvlen;
+    der[n++] = 0x04;
+    n += der_len(der + n, octs);
+    der[n++] = 0x30;
+    n += der_len(der + n, ecpk);
+    memcpy(der + n, "\x02\x01\x01\x04", 4);
+    n += 4;
+    der[n++] = (unsigned char)dlen;
+    memcpy(der + n, priv, dlen);
+    n += dlen;
+    der[n++] = 0xa1;
+    der[n++] = (unsigned char)bits;
+    der[n++] = 0x03;
+    der[n++] = (unsigned char)(plen + 1);
+    der[n++] = 0x00;
+    memcpy(der + n, point, plen);
+    n += plen;
+    /* Base64 in lines of 64 characters (48 bytes), as PEM_write does. */
+    size_t lines = (n + 47) / 48;
+    size_t olen = sizeof head - 1 + (n + 2) / 3 * 4 + lines + sizeof tail - 1;
+    out = malloc(olen + 1);
+    if (!out) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    size_t o = sizeof head - 1;
+    memcpy(out, head, o);
+    for (size_t i = 0; i < n; i += 48) {
+        size_t chunk = n - i < 48 ? n - i : 48;
+        o += (size_t)EVP_EncodeBlock((unsigned char *)out + o, der + i,
+                                     (int)chunk);
+        out[o++] = '\n';
+    }
+    memcpy(out + o, tail, sizeof tail);
+    *pem = out;
+    rc = LEEC_OK;
+out:
+    OPENSSL_cleanse(priv, sizeof priv);
+    OPENSSL_cleanse(der, sizeof der);
+    BN_clear_free(d);
+    return rc;
+}
+
 leec_code Leec_key_to_pem(const leec_key *key, char **pem)
 {
     leec_code rc = LEEC_E_CRYPTO;
@@ -278,6 +418,12 @@ leec_code Leec_key_to_pem(const leec_key *key, char **pem)
     if (!key || !pem)
         return LEEC_E_INVALID_ARG;
     *pem = NULL;
+    if (key->generated && key_is_ec(key)) {
+        rc = ec_pkcs8_pem(key, pem);
+        if (rc != LEEC_OK)
+            ERR_clear_error();
+        return rc;
+    }
     /* A secure-memory BIO is cleansed when freed. */
     bio = BIO_new(BIO_s_secmem());
     if (!bio) {
@@ -413,17 +559,6 @@ const char *Leec_key_jws_alg(const leec_key *key)
     default:
         return "RS256";
     }
-}
-
-static bool key_is_ec(const leec_key *key)
-{
-    return key->type == LEEC_KEY_EC256 || key->type == LEEC_KEY_EC384;
-}
-
-/* Field (and r, s) size in bytes of an EC key. */
-static size_t ec_size(const leec_key *key)
-{
-    return key->type == LEEC_KEY_EC384 ? 48 : 32;
 }
 
 /* base64url of a big number, padded to pad bytes (0: minimal length). */
