@@ -1,6 +1,10 @@
 #define _GNU_SOURCE
 #include "util/json.h"
 
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
 #include <jansson.h>
 
 /* leec_json is never defined: a handle is a json_t seen from outside. */
@@ -193,4 +197,97 @@ char *Leec_json_dump(const leec_json *j, bool pretty)
         return NULL;
     return json_dumps(CJ(j),
                       pretty ? JSON_INDENT(2) | JSON_SORT_KEYS : JSON_COMPACT);
+}
+
+/* Length of the UTF-8 sequence at s (1 to 4), or 0 when it is not one
+ * jansson accepts (its utf8_check_first/utf8_check_full): no stray
+ * continuation byte, no overlong form, no surrogate, nothing past
+ * U+10FFFF. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = 0;
+    uint32_t v = 0;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        v = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        v = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        v = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0; /* the NUL that ends the string included */
+        v = v << 6 | (s[i] & 0x3f);
+    }
+    if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) || (n == 3 && v < 0x800) ||
+        (n == 4 && v < 0x10000))
+        return 0;
+    return n;
+}
+
+leec_code Leec_json_append_string(leec_buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t start = b->len;
+    leec_code rc = Leec_buf_append(b, "\"", 1);
+    while (rc == LEEC_OK && *p) {
+        /* The longest run that needs no escape, in one copy. */
+        const unsigned char *run = p;
+        size_t n = 0;
+        while (*p && *p != '"' && *p != '\\' && *p >= 0x20 &&
+               (n = utf8_len(p)) != 0)
+            p += n;
+        if (p > run)
+            rc = Leec_buf_append(b, run, (size_t)(p - run));
+        if (rc != LEEC_OK || !*p)
+            break;
+        if (*p >= 0x80) { /* not UTF-8 */
+            b->len = start;
+            b->data[start] = '\0';
+            return LEEC_E_INVALID_ARG;
+        }
+        char esc[7];
+        switch (*p) {
+        case '"':
+            memcpy(esc, "\\\"", 3);
+            break;
+        case '\\':
+            memcpy(esc, "\\\\", 3);
+            break;
+        case '\b':
+            memcpy(esc, "\\b", 3);
+            break;
+        case '\f':
+            memcpy(esc, "\\f", 3);
+            break;
+        case '\n':
+            memcpy(esc, "\\n", 3);
+            break;
+        case '\r':
+            memcpy(esc, "\\r", 3);
+            break;
+        case '\t':
+            memcpy(esc, "\\t", 3);
+            break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04X", (unsigned)*p);
+        }
+        rc = Leec_buf_append_str(b, esc);
+        p++;
+    }
+    if (rc == LEEC_OK)
+        rc = Leec_buf_append(b, "\"", 1);
+    if (rc != LEEC_OK && b->data) {
+        b->len = start;
+        b->data[start] = '\0';
+    }
+    return rc;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "leec/leec.h"
+#include "util/buf.h"
 
 /* A JSON value. Pointers returned by the getters borrow from the document
  * they were read from and live as long as it does. */
@@ -100,5 +101,13 @@ bool Leec_json_push_str(leec_json *arr, const char *s);
 /* The text of j: compact (request payloads), or pretty (indented, keys
  * sorted: files a person reads). malloc'd, NULL on OOM. */
 char *Leec_json_dump(const leec_json *j, bool pretty);
+
+/* Appends s as a JSON string literal, quotes included, exactly as
+ * json_dumps() writes it (no flags: '"', '\\' and control characters
+ * escaped, \b \f \n \r \t by name, others as \u00XX; everything else,
+ * non-ASCII included, as is). For JSON text built directly where a jansson
+ * tree would cost more than the text. LEEC_E_INVALID_ARG when s is not
+ * UTF-8 as json_string() accepts it (nothing appended), LEEC_E_NOMEM. */
+leec_code Leec_json_append_string(leec_buf *b, const char *s);
 
 #endif

@@ -17,6 +17,8 @@
 #include "util/b64url.h"
 #include "crypto/crypto.h"
 #include "crypto/jws.h"
+#include "util/buf.h"
+#include "util/json.h"
 
 #define URL   "https://ca.example/acme/new-order"
 #define NONCE "oFvnlFP1wIhRlYS2jTaXbA"
@@ -294,10 +296,168 @@ static void test_payload_must_be_json(void **state)
     assert_null(out);
 }
 
+/* What the header was before it was written directly: a jansson tree,
+ * dumped compact. NULL when jansson refuses a string. */
+static char *jansson_header(const leec_key *key, const char *kid,
+                            const char *nonce, const char *url)
+{
+    json_t *h = json_object();
+    json_t *v = NULL;
+    char *jwk = NULL;
+    char *text = NULL;
+    assert_non_null(h);
+    json_object_set_new(h, "alg", json_string(Leec_key_jws_alg(key)));
+    if (kid) {
+        if (!(v = json_string(kid)))
+            goto out;
+        json_object_set_new(h, "kid", v);
+    } else {
+        assert_int_equal(Leec_key_jwk_json(key, &jwk), LEEC_OK);
+        json_object_set_new(h, "jwk", json_loads(jwk, 0, NULL));
+    }
+    if (nonce) {
+        if (!(v = json_string(nonce)))
+            goto out;
+        json_object_set_new(h, "nonce", v);
+    }
+    if (!(v = json_string(url)))
+        goto out;
+    json_object_set_new(h, "url", v);
+    text = json_dumps(h, JSON_COMPACT);
+out:
+    json_decref(h);
+    free(jwk);
+    return text;
+}
+
+/* The JWS text is what jansson wrote before, byte for byte: the protected
+ * header (every member, strings escaped or refused alike) and the outer
+ * object, for keys of each kind and awkward server-supplied strings. */
+static void test_same_bytes_as_jansson(void **state)
+{
+    struct keys *k = *state;
+    static const char *const texts[] = {
+        NONCE,
+        KID,
+        "a\"b\\c/d",
+        "tab\there\nnew\rline\b\f",
+        "\x01\x1f\x7f end",
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92",
+        "",
+        "\xc0\x80",         /* overlong NUL */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "\xe2\x82",         /* cut short */
+        "\x80",             /* a lone continuation byte */
+        "ok \xff",
+    };
+    const leec_key *keys[] = {k->ec256, k->ec384, k->rsa};
+    for (size_t ki = 0; ki < 3; ki++) {
+        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+            for (int form = 0; form < 3; form++) {
+                /* the text as nonce (kid), as kid, as url (jwk) */
+                const char *kid = form == 0 ? KID : form == 1 ? texts[i] : NULL;
+                const char *nonce = form == 1 ? NONCE : texts[i];
+                const char *url = form == 2 ? texts[i] : URL;
+                char *want = jansson_header(keys[ki], kid, nonce, url);
+                char *out = NULL;
+                leec_code rc =
+                    Leec_jws_sign(keys[ki], kid, nonce, url, "{}", &out);
+                if (!want) {
+                    assert_int_equal(rc, LEEC_E_INVALID_ARG);
+                    assert_null(out);
+                    continue;
+                }
+                assert_int_equal(rc, LEEC_OK);
+                json_t *jws = json_loads(out, 0, NULL);
+                assert_non_null(jws);
+                /* The outer object as json_dumps writes it. */
+                char *again = json_dumps(jws, JSON_COMPACT);
+                assert_string_equal(out, again);
+                size_t hlen = 0;
+                unsigned char *hdr =
+                    b64d(json_string_value(json_object_get(jws, "protected")),
+                         &hlen);
+                assert_int_equal(hlen, strlen(want));
+                assert_memory_equal(hdr, want, hlen);
+                verify(keys[ki], jws);
+                free(hdr);
+                free(again);
+                json_decref(jws);
+                free(want);
+                free(out);
+            }
+        }
+    }
+}
+
+/* Leec_json_append_string against json_dumps of a json_string: every string
+ * of one and two bytes, then random ones of up to six bytes drawn mostly
+ * from the bytes that matter (controls, quotes, UTF-8 lead and
+ * continuation bytes). */
+static void append_matches(const char *s)
+{
+    json_t *j = json_string(s);
+    char *want = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    leec_buf b;
+    Leec_buf_init(&b, 0);
+    assert_int_equal(Leec_buf_append_str(&b, "x"), LEEC_OK);
+    leec_code rc = Leec_json_append_string(&b, s);
+    if (!j) {
+        assert_int_equal(rc, LEEC_E_INVALID_ARG);
+        assert_string_equal(b.data, "x"); /* nothing appended */
+    } else {
+        assert_int_equal(rc, LEEC_OK);
+        assert_non_null(want);
+        assert_string_equal(b.data + 1, want);
+    }
+    Leec_buf_free(&b);
+    free(want);
+    json_decref(j);
+}
+
+static void test_json_string_escaping(void **state)
+{
+    (void)state;
+    static const unsigned char pool[] = {
+        0x01, 0x08, 0x09, 0x0a, 0x0c, 0x0d, 0x1f, '"',  '\\', '/',  'a',
+        0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed,
+        0xef, 0xf0, 0xf4, 0xf5, 0xff, 0x8f, 0x90, 0xa5, 0x82, 0xac};
+    char s[8];
+    for (int a = 1; a < 256; a++) {
+        s[0] = (char)a;
+        s[1] = '\0';
+        append_matches(s);
+        for (int c = 1; c < 256; c++) {
+            s[1] = (char)c;
+            s[2] = '\0';
+            append_matches(s);
+        }
+    }
+    uint32_t x = 2463534242u; /* xorshift32: the same strings each run */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        size_t n = 1 + x % 6;
+        for (size_t j = 0; j < n; j++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            s[j] = (char)(x % 4 ? pool[(x >> 8) % sizeof pool]
+                                : 1 + (x >> 8) % 255);
+        }
+        s[n] = '\0';
+        append_matches(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_es256),
+        cmocka_unit_test(test_same_bytes_as_jansson),
+        cmocka_unit_test(test_json_string_escaping),
         cmocka_unit_test(test_es384),
         cmocka_unit_test(test_rs256),
         cmocka_unit_test(test_post_as_get),
