@@ -364,6 +364,72 @@ static void test_chain_accept(void **state)
     free(leaf);
 }
 
+/* With a cache the leaf is parsed without decoding its key (lean); what
+ * that cannot confirm is checked the full way: the verdict and the reason
+ * must be those of a chain accepted without a cache. */
+static void expect_same_verdict(const char *body, const leec_key *key,
+                                const char *const *names, size_t n,
+                                leec_code want)
+{
+    char *l[2] = {NULL, NULL}, *iss[2] = {NULL, NULL}, *why[2] = {NULL, NULL};
+    leec_x509_cache *cache = Leec_x509_cache_new();
+    assert_non_null(cache);
+    for (int c = 0; c < 2; c++)
+        assert_int_equal(Leec_chain_accept(body, strlen(body), key, names, n,
+                                           c ? cache : NULL, &l[c], &iss[c],
+                                           &why[c]),
+                         want);
+    for (int c = 0; c < 2; c++) {
+        if (want == LEEC_OK) {
+            assert_string_equal(l[c], l[0]);
+            assert_string_equal(iss[c], iss[0]);
+        } else {
+            assert_non_null(why[c]);
+            assert_string_equal(why[c], why[0]);
+        }
+    }
+    for (int c = 0; c < 2; c++) {
+        free(l[c]);
+        free(iss[c]);
+        free(why[c]);
+    }
+    Leec_x509_cache_free(cache);
+}
+
+static void test_chain_accept_lean(void **state)
+{
+    struct fixture *f = *state;
+    char *leaf = leaf_pem(f, Leec_key_evp(f->leaf_key), "DNS:a.example");
+    const char *names[] = {"a.example"};
+    const char *other[] = {"b.example"};
+    char *good = concat3(leaf, "\n", f->ca_pem);
+    char *wrong_ca = concat3(leaf, "\n", f->ca2_pem);
+    leec_key *rsa = NULL;
+
+    expect_same_verdict(good, f->leaf_key, names, 1, LEEC_OK);
+    expect_same_verdict(good, f->other_key, names, 1, LEEC_E_CERT_MISMATCH);
+    expect_same_verdict(good, f->leaf_key, other, 1, LEEC_E_CERT_MISMATCH);
+    expect_same_verdict(wrong_ca, f->leaf_key, names, 1, LEEC_E_CERT_MISMATCH);
+    expect_same_verdict(leaf, f->leaf_key, names, 1, LEEC_OK);
+    /* A flipped bit in the signature (the end of the DER): issued by the
+     * CA as far as names and key identifiers go, but not signed by it. */
+    char *bad = concat3(leaf, "\n", f->ca_pem);
+    char *end = strstr(bad, "\n-----END CERTIFICATE-----");
+    assert_non_null(end);
+    while (end[-1] == '=' || end[-1] == '\n')
+        end--;
+    end[-3] = end[-3] == 'A' ? 'B' : 'A';
+    expect_same_verdict(bad, f->leaf_key, names, 1, LEEC_E_CERT_MISMATCH);
+    free(bad);
+    /* An RSA key is never compared lean. */
+    assert_int_equal(Leec_key_generate(LEEC_KEY_RSA2048, &rsa), LEEC_OK);
+    expect_same_verdict(good, rsa, names, 1, LEEC_E_CERT_MISMATCH);
+    Leec_key_free(rsa);
+    free(good);
+    free(wrong_ca);
+    free(leaf);
+}
+
 static void expect_mismatch(const char *leaf, const char *issuer,
                             const leec_key *key, const char *const *names,
                             size_t n, const char *want)
@@ -591,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_split_bound),
         cmocka_unit_test(test_check_ok),
         cmocka_unit_test(test_chain_accept),
+        cmocka_unit_test(test_chain_accept_lean),
         cmocka_unit_test(test_check_wrong_key),
         cmocka_unit_test(test_check_names),
         cmocka_unit_test(test_check_many_names_capped),
