@@ -648,9 +648,37 @@ static void remove_version(int afd, const char *name)
     unlinkat(afd, name, AT_REMOVEDIR);
 }
 
+/* Creates name in dfd (it must not exist) with exactly mode and writes
+ * text into it; the open descriptor in *fd (-1 on failure). */
+static leec_code create_part(int dfd, const char *name, const char *text,
+                             mode_t mode, int *fd)
+{
+    size_t len = strlen(text);
+    *fd = openat(dfd, name,
+                 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (*fd < 0)
+        return LEEC_E_IO;
+    /* The umask may only have removed bits at creation. */
+    if (fchmod(*fd, mode) != 0)
+        return LEEC_E_IO;
+    while (len > 0) {
+        ssize_t w = write(*fd, text, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return LEEC_E_IO;
+        text += w;
+        len -= (size_t)w;
+    }
+    return LEEC_OK;
+}
+
 /* Writes the files of one version into the folder dfd (a private temporary
  * folder that is renamed into place afterwards: each file is fsync'd, then
- * the folder once, instead of an atomic rename and folder fsync per file). */
+ * the folder once, instead of an atomic rename and folder fsync per file).
+ * All the files are written before the first fsync: the folder, which
+ * every new file's fsync also writes out on ext4, then goes to the disk
+ * once rather than once a file. On failure the caller removes the folder. */
 static leec_code write_version(int dfd, const leec_store_new_version *in)
 {
     const char *text[LEEC_PART_COUNT] = {[LEEC_PART_PRIVKEY] = in->privkey,
@@ -658,12 +686,22 @@ static leec_code write_version(int dfd, const leec_store_new_version *in)
                                          [LEEC_PART_CHAIN] = in->chain,
                                          [LEEC_PART_FULLCHAIN] = in->fullchain,
                                          [LEEC_PART_META] = in->meta_json};
+    int fd[LEEC_PART_COUNT];
     leec_code rc = LEEC_OK;
+    for (int p = 0; p < LEEC_PART_COUNT; p++)
+        fd[p] = -1;
     for (int p = 0; p < LEEC_PART_COUNT && rc == LEEC_OK; p++)
         if (text[p])
-            rc = Leec_file_write_new_at(dfd, Leec_store_part_file(p), text[p],
-                                        strlen(text[p]),
-                                        p == LEEC_PART_PRIVKEY ? 0600 : 0644);
+            rc = create_part(dfd, Leec_store_part_file(p), text[p],
+                             p == LEEC_PART_PRIVKEY ? 0600 : 0644, &fd[p]);
+    for (int p = 0; p < LEEC_PART_COUNT; p++) {
+        if (fd[p] < 0)
+            continue;
+        if (rc == LEEC_OK && fsync(fd[p]) != 0)
+            rc = LEEC_E_IO;
+        if (close(fd[p]) != 0 && rc == LEEC_OK)
+            rc = LEEC_E_IO;
+    }
     return rc == LEEC_OK ? Leec_fsync_fd(dfd) : rc;
 }
 
