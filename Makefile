@@ -38,9 +38,10 @@ e2e: build
 	python3 tests/e2e/run.py --leec $(BUILD)/cli/leec
 
 # Timing, CPU, memory, requests and connections for 1..1000 certificates
-# against a local pebble; writes bench/RESULTS.md (bench/run.py --help).
+# against a local pebble (BIG=1: also 10000, several minutes more); writes
+# bench/RESULTS.md (bench/run.py --help).
 bench: build
-	python3 bench/run.py --leec $(BUILD)/cli/leec
+	python3 bench/run.py --leec $(BUILD)/cli/leec $(if $(BIG),--big)
 
 # Orders wasted by kill -9: 60 certificates, 8 random kills, a clean run
 # (issue 11's target); bench/crash.py --help.

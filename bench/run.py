@@ -4,6 +4,7 @@ nothing leaves 127.0.0.1.
 
     python3 bench/run.py --leec build/cli/leec            # full run (make bench)
     python3 bench/run.py --leec build/cli/leec --quick    # smoke: N=1,20,100, R=1
+    python3 bench/run.py --leec build/cli/leec --big      # and N=10000 (BIG=1)
 
 One pebble + pebble-challtestsrv (tests/e2e/pebble_env.py) serves the run,
 with PEBBLE_VA_NOSLEEP=1 and PEBBLE_WFE_NONCEREJECT=0 so request counts
@@ -42,6 +43,7 @@ from pebble_env import PebbleEnv, PebbleError  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HANDLER = "-> calling handler()"     # pebble logs one such line per request
+BIG = 10000                          # the --big row
 
 # The issue's targets, for comparison.
 TARGETS = [
@@ -52,8 +54,11 @@ TARGETS = [
     ("20", "20 certificates", "wall", 1.0, "s"),
     ("20", "20 certificates", "cpu", 0.2, "s"),
     ("1000", "1000 certificates", "issued", None, ""),
-    ("1000", "1000 certificates", "cpu_per_cert", 0.005, "s/cert"),
+    ("1000", "1000 certificates", "cpu_per_cert", 0.003, "s/cert"),
     ("1000", "1000 certificates", "rss", 64.0, "MiB"),
+    ("10000", "10000 certificates (--big)", "issued", None, ""),
+    ("10000", "10000 certificates (--big)", "cpu_per_cert", 0.003, "s/cert"),
+    ("10000", "10000 certificates (--big)", "rss", 64.0, "MiB"),
 ]
 
 
@@ -141,6 +146,8 @@ if pid == 0:
         os.execv(argv[0], argv)
     finally:
         os._exit(127)
+with open(out + ".pid", "w") as f:
+    f.write("%d\n" % pid)
 while True:
     try:
         _, st, ru = os.wait4(pid, 0)
@@ -197,6 +204,14 @@ def run_measured(argv, stdout_path, stderr_path, timeout, progress=None,
         if now - t0 > timeout:
             timed_out = True
         if timed_out or stalled:
+            # leec alone first: the spawner then still reports its usage
+            # (a resumed run counts the CPU of every segment).
+            try:
+                with open(res + ".pid") as f:
+                    os.kill(int(f.read()), signal.SIGKILL)
+                p.wait(timeout=10)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
             try:
                 os.killpg(p.pid, signal.SIGKILL)   # its own group (new session)
             except ProcessLookupError:
@@ -303,22 +318,87 @@ class Bench:
         os.makedirs(rundir)
         state = os.path.join(rundir, "state")
         names = ["c%d.%s.bench.leec.test" % (i, tag) for i in range(n)]
-        if form == "single":
-            assert n == 1
-            argv = [self.leec, "issue", "-d", names[0]]
-        else:
-            batch = os.path.join(rundir, "batch.txt")
-            with open(batch, "w") as f:
+        if form != "single":
+            with open(os.path.join(rundir, "batch.txt"), "w") as f:
                 for nm in names:
                     f.write("%s %s\n" % (nm, nm))
-            argv = [self.leec, "issue", "--batch", batch]
+        return rundir, state, names, self.argv(rundir, state, names, form,
+                                               extra)
+
+    def argv(self, rundir, state, names, form, extra):
+        """The leec command line for a run directory, against the pebble
+        running now (its ports change when it is restarted)."""
+        if form == "single":
+            assert len(names) == 1
+            argv = [self.leec, "issue", "-d", names[0]]
+        else:
+            argv = [self.leec, "issue", "--batch",
+                    os.path.join(rundir, "batch.txt")]
         argv += self.common(state) + ["--key-type", "ec256", "--json"]
-        argv += list(extra)
-        return rundir, state, names, argv
+        return argv + list(extra)
+
+    def resumable(self, n, form, extra, timeout):
+        """N certificates in one state folder, resumed across pebble
+        deadlocks: when pebble stops answering, it is restarted and the
+        same leec command (same folder, same batch file, the new pebble's
+        address) runs again; what was issued is kept ("fresh") and the rest
+        issued. CPU, wall time and requests are summed over the runs (a
+        stalled run's leec is killed alone, so its usage is known), peak
+        RSS is their maximum; a certificate counts as issued when its
+        live/NAME/cert.pem exists at the end (the folder was empty at the
+        start; a killed run's buffered output may be lost)."""
+        rundir, state, names, argv = self.prepare(n, form, extra)
+        what = "N=%d %s" % (n, form)
+        segs = []
+        for attempt in range(1, self.args.attempts + 1):
+            if attempt > 1:
+                argv = self.argv(rundir, state, names, form, extra)
+            r = self.execute(n, form, rundir, state, names, argv, timeout,
+                             tag=".%d" % attempt)
+            segs.append(r)
+            if not r["stalled"]:
+                break
+            self.notes.append(
+                "%s: pebble stopped answering (no request logged for %g s) "
+                "after %d of %d certificates in all (run %d; %s); pebble "
+                "restarted and the run resumed on the same state folder"
+                % (what, self.args.stall, len(self.live(state, names)), n,
+                   attempt, self.pebble_dump()))
+            self.restart("no request logged for %g s" % self.args.stall)
+        r = dict(segs[-1])
+        known = all(x["cpu"] is not None for x in segs)
+        for k in ("wall", "cpu", "utime", "stime", "pebble_cpu"):
+            vals = [x[k] for x in segs]
+            r[k] = sum(vals) if known and None not in vals else None
+        r["rss_mib"] = max((x["rss_mib"] or 0) for x in segs) if known \
+            else None
+        r["requests"] = sum(x["requests"] for x in segs)
+        r["segments"] = len(segs)
+        if len(segs) > 1:
+            # the CLI counts its own run only
+            r["cli_requests"] = r["cli_connections"] = None
+        ok = self.live(state, names)
+        r["issued"] = len(ok)
+        r["failed"] = n - len(ok)
+        r["bad"] = ["%s: not issued" % nm for nm in names
+                    if nm not in ok][:3]
+        return r
+
+    @staticmethod
+    def live(state, names):
+        """The names with a live/NAME/cert.pem in a state folder."""
+        return {nm for nm in names if os.path.isfile(
+            os.path.join(state, "live", nm, "cert.pem"))}
 
     def one(self, n, form, extra, timeout, traced=False):
         """One cold leec run; returns a dict of measurements."""
         rundir, state, names, argv = self.prepare(n, form, extra)
+        return self.execute(n, form, rundir, state, names, argv, timeout,
+                            traced)
+
+    def execute(self, n, form, rundir, state, names, argv, timeout,
+                traced=False, tag=""):
+        """Runs argv (prepared by prepare/argv) once, measured."""
         strace_out = os.path.join(rundir, "strace.txt")
         if traced:
             argv = [self.strace, "-f", "--seccomp-bpf", "-qq", "-e",
@@ -327,13 +407,14 @@ class Bench:
         off = log_size(self.env)
         pcpu0 = proc_cpu(self.env.pebble.pid)
         status, wall, ru, timed_out, stalled = run_measured(
-            argv, os.path.join(rundir, "stdout"),
-            os.path.join(rundir, "stderr"), timeout,
+            argv, os.path.join(rundir, "stdout" + tag),
+            os.path.join(rundir, "stderr" + tag), timeout,
             progress=lambda: log_size(self.env), stall=self.args.stall)
         pcpu1 = proc_cpu(self.env.pebble.pid)
         reqs = requests_since(self.env, off)
 
-        with open(os.path.join(rundir, "stdout"), errors="replace") as f:
+        with open(os.path.join(rundir, "stdout" + tag),
+                  errors="replace") as f:
             values = parse_json_values(f.read())
         certs = [v for v in values if isinstance(v, dict) and "outcome" in v]
         summaries = [v for v in values if isinstance(v, dict)
@@ -367,7 +448,7 @@ class Bench:
         conns = None
         if traced:
             conns = self.count_connects(strace_out)
-        known = ru.ru_maxrss > 0          # the spawner reported (not killed)
+        known = ru.ru_maxrss > 0          # the spawner reported
         r = {
             "n": n, "form": form, "exit": status, "timed_out": timed_out,
             "stalled": stalled,
@@ -382,11 +463,12 @@ class Bench:
             "pebble_cpu": (pcpu1 - pcpu0) if None not in (pcpu0, pcpu1)
             else None,
             "issued": issued, "failed": n - issued, "bad": bad,
-            "rundir": rundir,
+            "rundir": rundir, "segments": 1,
         }
         if status != 0 or issued != n:
             try:
-                with open(os.path.join(rundir, "stderr"), errors="replace") as f:
+                with open(os.path.join(rundir, "stderr" + tag),
+                          errors="replace") as f:
                     r["stderr_tail"] = f.read()[-600:]
             except OSError:
                 pass
@@ -405,6 +487,11 @@ class Bench:
         except OSError:
             return None
         return n
+
+
+def scratch_parent(hint=None):
+    """Where scratch folders go: hint, else the system's temporary folder."""
+    return hint or tempfile.gettempdir()
 
 
 def rss_floor(scratch_hint):
@@ -444,6 +531,8 @@ def configs(args, has_batch):
     """(key, N, form, extra args) rows in the order they run."""
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
         [1, 20, 100] if args.quick else [1, 20, 100, 1000])
+    if args.big and BIG not in sizes:
+        sizes.append(BIG)
     rows = []
     for n in sizes:
         if n == 1:
@@ -674,6 +763,12 @@ METHOD = """\
   runs with N >= {fresh} each get a freshly started, warmed pebble, and a run
   during which pebble logs no request for {stall:g} s is repeated on a
   restarted pebble, up to {attempts} tries (listed under Notes if it happened).
+- The N={big} row (`--big`, `make bench BIG=1`) runs once, on a fresh
+  pebble; when pebble deadlocks during it, leec is killed, pebble restarted
+  and the same command run again on the same state folder (the certificates
+  already issued are kept): CPU, wall time and requests are summed over the
+  runs, peak RSS is their maximum, and a certificate counts as issued when
+  its live/NAME/cert.pem exists at the end.
 - Success: every certificate reported `"outcome": "issued"` and its
   live/NAME/cert.pem exists (no openssl checks in the timed runs).
 """
@@ -754,7 +849,7 @@ def write_results(path, summaries, info, args, started, elapsed, notes,
               "## Method", "", METHOD.format(warm=args.warmup, floor=floor,
                                            fresh=args.fresh_pebble_at,
                                            stall=args.stall,
-                                           attempts=args.attempts)]
+                                           attempts=args.attempts, big=BIG)]
     with open(path, "w") as f:
         f.write("\n".join(parts).rstrip("\n") + "\n")
 
@@ -792,6 +887,14 @@ def main():
     ap.add_argument("--attempts", type=int, default=6,
                     help="runs to try when pebble stalls (6): pebble 2.4 "
                          "deadlocks now and then under concurrent orders")
+    ap.add_argument("--big", action="store_true",
+                    help="add the N=%d row (make bench BIG=1; several "
+                    "minutes, most of them pebble's): one run, resumed on a "
+                    "restarted pebble when pebble deadlocks" % BIG)
+    ap.add_argument("--resume-at", type=int, default=BIG,
+                    help="runs with at least this many certificates are "
+                    "resumed on the same state folder when pebble "
+                    "deadlocks, instead of started again (%d)" % BIG)
     ap.add_argument("--fresh-pebble-at", type=int, default=1000,
                     help="restart pebble (empty store, warmed up) before "
                     "every run with at least this many certificates (1000)")
@@ -860,7 +963,10 @@ def main():
             for i in range(R):
                 if n >= args.fresh_pebble_at:
                     b.restart("fresh store before N=%d" % n)
-                r = b.measure(n, form, extra, timeout)
+                if n >= args.resume_at:
+                    r = b.resumable(n, form, extra, timeout)
+                else:
+                    r = b.measure(n, form, extra, timeout)
                 runs.append(r)
                 print("  N=%-4d %-6s %s run %d/%d: wall %s s, cpu %s s, "
                       "rss %s MiB, %d req, issued %d/%d%s"
@@ -877,7 +983,7 @@ def main():
                             "\n", "\n    ")), file=sys.stderr)
             conn_run = None
             have_cli_conn = all(r["cli_connections"] is not None for r in runs)
-            if b.strace and not have_cli_conn:
+            if b.strace and not have_cli_conn and n < args.resume_at:
                 if n >= args.fresh_pebble_at:
                     b.restart("fresh store before N=%d (strace pass)" % n)
                 conn_run = b.measure(n, form, extra, timeout * 3, traced=True)
