@@ -404,6 +404,10 @@ class Bench:
             argv = [self.strace, "-f", "--seccomp-bpf", "-qq", "-e",
                     "trace=connect", "-e", "signal=none", "-o", strace_out,
                     "--"] + argv
+        # Untimed: dirty buffers of earlier runs (or of other work on the
+        # machine) written out now, not charged to this run's fsyncs and
+        # file creations.
+        os.sync()
         off = log_size(self.env)
         pcpu0 = proc_cpu(self.env.pebble.pid)
         status, wall, ru, timed_out, stalled = run_measured(
@@ -752,6 +756,8 @@ METHOD = """\
   spawner (forked from the bench's own Python, ru_maxrss would report that
   Python's high-water mark; the spawner's floor, `/bin/true`, is {floor}).
   pebble CPU: utime+stime from /proc/PID/stat before and after the run.
+  The file system is synced (untimed) before each run, so that writing out
+  what earlier runs or other work left dirty is not charged to leec.
 - HTTP requests: lines "-> calling handler()" pebble logged during the run (one
   per request), divided by N; ✓ means the CLI's own "requests" agreed.
 - TCP connections to pebble's ACME port: the CLI's "connections" where it
