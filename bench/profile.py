@@ -190,6 +190,10 @@ def phases(path):
                 v += sign * incl.get(t[2], 0)
             else:
                 v += sign * edge_sum(edges, t[2], t[3])
+        if v <= 0 and any(t[1] == "edge" for t in terms):
+            # edges that do not add up once the phases inside are taken
+            # out (seen for one certificate's HTTP client): unknown
+            return None
         return max(v, 0)
 
     rows = [(label, value(t)) for label, t in OUTSIDE_MAIN]
@@ -197,9 +201,9 @@ def phases(path):
     main = incl.get("main", 0)
     rows += inner
     rows.append(("rest of leec: state machine, CLI, output, jansson ...",
-                 max(main - sum(v for _, v in inner), 0)))
+                 max(main - sum(v or 0 for _, v in inner), 0)))
     rows.append(("other (ld.so lazy binding outside main, libc start)",
-                 max(total - main - sum(v for _, v in rows[:3]), 0)))
+                 max(total - main - sum(v or 0 for _, v in rows[:3]), 0)))
     return total, rows
 
 
@@ -392,10 +396,15 @@ def main():
         print(head)
         print(sep)
         for i, (label, v) in enumerate(one_rows):
-            line = "| %s | %s | %.1f%% | %.2f |" % (
-                label, fmt_m(v), 100.0 * v / one_total, v * rate * 1e3)
+            if v is None:
+                line = "| %s | n/a | | |" % label
+            else:
+                line = "| %s | %s | %.1f%% | %.2f |" % (
+                    label, fmt_m(v), 100.0 * v / one_total, v * rate * 1e3)
             if batch_rows:
-                line += " %s |" % fmt_m(batch_rows[i][1] / args.batch)
+                bv = batch_rows[i][1]
+                line += " %s |" % ("n/a" if bv is None
+                                   else fmt_m(bv / args.batch))
             print(line)
         line = "| **total** | **%s** | 100%% | %.2f |" % (fmt_m(one_total),
                                                         ou * 1e3)
