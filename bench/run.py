@@ -93,6 +93,25 @@ def proc_cpu(pid):
         return None
 
 
+def usage_of(stdout_path):
+    """The usage file run_measured's spawner writes for a run."""
+    return stdout_path + ".usage"
+
+
+def leec_cpu(usage):
+    """CPU time so far of the leec a spawner runs (its pid is in
+    usage + ".pid"), in whole half-seconds, or None. A leec busy on its own
+    (checking thousands of certificates already issued, when a run is
+    resumed) is not stalled; one idling while pebble is deadlocked uses
+    a tick now and then, which this does not count."""
+    try:
+        with open(usage + ".pid") as f:
+            cpu = proc_cpu(int(f.read()))
+    except (OSError, ValueError):
+        return None
+    return None if cpu is None else int(cpu * 2)
+
+
 def log_size(env):
     try:
         return os.path.getsize(env.pebble_log)
@@ -177,9 +196,9 @@ def run_measured(argv, stdout_path, stderr_path, timeout, progress=None,
                  stall=0):
     """Run argv under the spawner; return (exit status, wall seconds,
     Usage, timed_out, stalled).  The whole process group is killed after
-    timeout seconds, or when progress() (e.g. the size of pebble's log) has
-    not changed for stall seconds (0: never)."""
-    res = stdout_path + ".usage"
+    timeout seconds, or when progress() (e.g. the size of pebble's log and
+    leec's CPU time) has not changed for stall seconds (0: never)."""
+    res = usage_of(stdout_path)
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         p = subprocess.Popen([sys.executable, "-I", "-S", "-c", SPAWNER, res]
                              + argv, stdin=subprocess.DEVNULL, stdout=out,
@@ -413,7 +432,9 @@ class Bench:
         status, wall, ru, timed_out, stalled = run_measured(
             argv, os.path.join(rundir, "stdout" + tag),
             os.path.join(rundir, "stderr" + tag), timeout,
-            progress=lambda: log_size(self.env), stall=self.args.stall)
+            progress=lambda: (log_size(self.env), leec_cpu(usage_of(
+                os.path.join(rundir, "stdout" + tag)))),
+            stall=self.args.stall)
         pcpu1 = proc_cpu(self.env.pebble.pid)
         reqs = requests_since(self.env, off)
 
