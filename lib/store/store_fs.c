@@ -710,36 +710,23 @@ static leec_code write_version(int dfd, const leec_store_new_version *in)
  * failure. */
 static leec_code link_live(fs_store *fs, const char *name, const char *target)
 {
-    leec_code rc = LEEC_E_IO;
-    char *tmp = NULL;
-
-    for (int i = 0; i < FS_TMP_TRIES; i++) {
-        char sfx[9];
-        random_suffix(sfx);
-        free(tmp);
-        tmp = pathf(".%s.tmp-%s", name, sfx);
-        if (!tmp) {
-            rc = LEEC_E_NOMEM;
-            goto out;
-        }
-        if (symlinkat(target, fs->live, tmp) == 0)
-            break;
-        int e = errno;
-        free(tmp);
-        tmp = NULL;
-        if (e != EEXIST)
-            goto out;
-    }
+    /* One temporary name per certificate, not a random one: the lock of
+     * name is held, so nobody else uses it, and what a killed install left
+     * is removed here rather than found by reading live/ (thousands of
+     * entries) at every install. */
+    leec_code rc = LEEC_E_NOMEM;
+    char *tmp = pathf(".%s.tmp-00000000", name);
     if (!tmp)
-        goto out;
-    if (renameat(fs->live, tmp, fs->live, name) != 0)
-        goto out;
-    free(tmp);
-    tmp = NULL;
-    rc = LEEC_OK;
-
-out:
-    if (tmp)
+        return rc;
+    rc = LEEC_E_IO;
+    (void)unlinkat(fs->live, tmp, 0);
+    if (symlinkat(target, fs->live, tmp) != 0) {
+        free(tmp);
+        return rc;
+    }
+    if (renameat(fs->live, tmp, fs->live, name) == 0)
+        rc = LEEC_OK;
+    else
         unlinkat(fs->live, tmp, 0);
     free(tmp);
     return rc;
@@ -828,9 +815,9 @@ static leec_code fs_version_install(leec_store *s, const char *name,
     if (rc != LEEC_OK)
         goto out;
     /* What an install killed midway left (its key among it): the lock of
-     * name is held, so no other install is under way. */
+     * name is held, so no other install is under way. (A live link's
+     * temporary is replaced by link_live.) */
     sweep_temps(afd, NULL, true);
-    sweep_temps(fs->live, name, false);
     rc = next_version(afd, &n);
     if (rc != LEEC_OK)
         goto out;

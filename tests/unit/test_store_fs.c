@@ -486,7 +486,7 @@ static void test_killed_writes_swept(void **state)
     fixture *f = *state;
     leec_store *s = f->store;
     const char *gone[] = {"archive/swept.example/.1.tmp-0a1b2c3d",
-                          "live/.swept.example.tmp-89abcdef",
+                          "live/.swept.example.tmp-00000000",
                           "accounts/ca.example/.account.key.pem.tmp-01234567"};
     const char *kept[] = {"archive/swept.example/.1.tmp-notahex!",
                           "archive/swept.example/.x1.tmp-0a1b2c3d",
