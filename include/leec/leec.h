@@ -82,7 +82,10 @@ extern "C" {
     X(LEEC_E_STATE, 23, "operation not allowed in this state")                 \
     X(LEEC_E_TLS, 24, "TLS error talking to the CA")                           \
     X(LEEC_E_LOCKED, 25, "locked by another process")                          \
-    X(LEEC_E_ADDR_IN_USE, 26, "address in use (another program listens there)")
+    X(LEEC_E_ADDR_IN_USE, 26,                                                  \
+      "address in use (another program listens there)")                        \
+    X(LEEC_E_FENCED, 27,                                                       \
+      "refused: another holder was granted the lease since (fenced)")
 
 typedef enum leec_code {
 #define LEEC_X_ENUM(name, num, msg) name = num,
@@ -315,8 +318,10 @@ LEEC_API leec_code leec_store_read_meta(leec_store *store,
 /*
  * Forgets state. With cert_name: every version of that certificate (its
  * live link first, so no reader ever finds a link to a removed version,
- * then its archive, moved away by a rename before being deleted). With
- * NULL: every certificate, then the accounts. Takes the certificate lock(s)
+ * then its archive, moved away by a rename before being deleted) and its
+ * order in progress (the journal entry: the order is abandoned at the CA,
+ * leec_store_order_read() tells it first). With NULL: every certificate
+ * and order in progress, then the accounts. Takes the certificate lock(s)
  * first: LEEC_E_LOCKED, with nothing removed, while another process (an
  * issue in progress) holds one. Resetting a certificate that does not exist
  * succeeds. Errors: LEEC_E_INVALID_ARG, LEEC_E_LOCKED, LEEC_E_IO,
