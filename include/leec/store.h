@@ -193,7 +193,9 @@ typedef struct leec_store_order {
     char *account_url; /* that account's URL */
     char **names;      /* the identifiers ordered, nnames of them */
     size_t nnames;
-    char *key_pem;   /* the certificate key for the CSR: PEM, secret */
+    char *key_pem;   /* the certificate key for the CSR: PEM, secret;
+                        NULL until it is chosen (at the latest before
+                        finalize is sent) */
     char *step;      /* the step reached: "ordered" (the CA made it),
                         "answered" (challenges answered), "finalized"
                         (finalize sent) */

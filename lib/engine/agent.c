@@ -145,6 +145,86 @@ static void enter(leec_agent *a)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* The order journal                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Records the order in progress and the step reached, under the
+ * certificate's lease: once when the CA made it (before any other request
+ * for it), then once per step, the key with it from the step that has
+ * one (it must be there before finalize is sent). Fails the agent when
+ * the record cannot be made: nothing is sent for an order the next run
+ * could not find. */
+static bool journal_step(leec_agent *a, const char *step)
+{
+    leec_ctx *ctx = a->ctx;
+    leec_store *st = leec_ctx_get_store(ctx);
+    char *key = NULL;
+    if (!Leec_store_has_journal(st))
+        return true;
+    leec_code rc = a->cert_key ? Leec_key_to_pem(a->cert_key, &key) : LEEC_OK;
+    if (rc == LEEC_OK) {
+        leec_store_order o = {.order_url = a->order_url,
+                              .ca_id = (char *)Leec_account_ca_id(ctx),
+                              .account_url = (char *)Leec_account_url(ctx),
+                              .names = a->names,
+                              .nnames = a->nnames,
+                              .key_pem = key,
+                              .step = (char *)step,
+                              .since = a->order_since};
+        rc = o.ca_id
+                 ? Leec_store_order_write(st, a->cert_name, a->lease_token, &o)
+                 : LEEC_E_STATE;
+    }
+    if (key)
+        Leec_secure_free(key);
+    if (rc != LEEC_OK) {
+        Leec_agent_fail(a, rc, NULL,
+                        "cannot record the order %s in the store's journal",
+                        a->order_url);
+        return false;
+    }
+    a->journalled = true;
+    return true;
+}
+
+/* Forgets the journal's entry (the certificate installed, or the order
+ * dead); a failure only leaves an entry the next run finds finished. */
+static void journal_drop(leec_agent *a)
+{
+    leec_code rc = Leec_store_order_remove(leec_ctx_get_store(a->ctx),
+                                           a->cert_name, a->lease_token);
+    a->journalled = false;
+    if (rc != LEEC_OK)
+        Leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): cannot remove the order from the store's "
+                 "journal: %s",
+                 a->id, a->cert_name, leec_strerror(rc));
+}
+
+/* Whether a failure means the CA will not complete the order (invalid,
+ * refused, unusable), rather than a run cut short that the next one can
+ * take up. A fenced writer writes nothing more. */
+static bool order_dead(leec_code err)
+{
+    switch (err) {
+    case LEEC_E_HTTP:
+    case LEEC_E_TIMEOUT:
+    case LEEC_E_TLS:
+    case LEEC_E_IO:
+    case LEEC_E_NOMEM:
+    case LEEC_E_CANCELLED:
+    case LEEC_E_SOLVER:
+    case LEEC_E_RATE_LIMITED:
+    case LEEC_E_LOCKED:
+    case LEEC_E_FENCED:
+    case LEEC_E_STORE:
+        return false;
+    default:
+        return true;
+    }
+}
+
 /* DONE or FAILED: what the agent holds goes back, then the hooks and the
  * done callback, which may free the agent (the context defers that). */
 static void ending(leec_agent *a)
@@ -163,9 +243,15 @@ static void ending(leec_agent *a)
      * its outcome, not ours, is the news. */
     if (ordered && outcome == LEEC_OUTCOME_FAILED &&
         ((a->had_cert && a->names_same) || a->repairing) &&
-        (a->lock || Leec_store_lock(leec_ctx_get_store(ctx), "cert",
-                                    a->cert_name, &a->lock) == LEEC_OK))
+        (a->lock || Leec_store_lease(leec_ctx_get_store(ctx), "cert",
+                                     a->cert_name, LEEC_LEASE_TTL_S, &a->lock,
+                                     &a->lease_token) == LEEC_OK))
         Leec_agent_record_failure(a);
+    /* An order the CA will not complete is not taken up again; one cut
+     * short (the network, a timeout, a solver) is, by the next run. */
+    if (a->journalled && outcome == LEEC_OUTCOME_FAILED && a->lock &&
+        order_dead(a->err))
+        journal_drop(a);
     Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->deadline = -1;
@@ -236,7 +322,8 @@ static bool take_lock(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
     leec_store *st = leec_ctx_get_store(ctx);
-    leec_code rc = Leec_store_lock(st, "cert", a->cert_name, &a->lock);
+    leec_code rc = Leec_store_lease(st, "cert", a->cert_name, LEEC_LEASE_TTL_S,
+                                    &a->lock, &a->lease_token);
     int64_t now = Leec_now_ms(ctx);
     if (rc == LEEC_OK) {
         a->wait = LEEC_WAIT_NONE;
@@ -687,7 +774,9 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     }
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
              a->cert_name, a->order_url);
-    follow_order(a, &v, prc);
+    a->order_since = (int64_t)time(NULL);
+    if (journal_step(a, "ordered"))
+        follow_order(a, &v, prc);
 out:
     Leec_order_view_clear(&v);
 }
@@ -1013,7 +1102,7 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
         a->cursor++;
     if (a->cursor < a->naz)
         send_current(a);
-    else
+    else if (journal_step(a, "answered"))
         Leec_agent_set_state(a, LEEC_ST_AUTHZ_POLL);
 }
 
@@ -1064,7 +1153,10 @@ static void send_finalize(leec_agent *a)
         Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         goto out;
     }
-    post(a, a->finalize_url, payload, NULL);
+    /* The key before finalize: an order finalized with it is completed
+     * only with it. */
+    if (journal_step(a, "finalized"))
+        post(a, a->finalize_url, payload, NULL);
 out:
     free(csr);
     free(payload);
@@ -1335,8 +1427,8 @@ static void enter_install(leec_agent *a)
                                 .meta_json = meta,
                                 .names = (const char *const *)a->names,
                                 .nnames = a->nnames};
-    rc = leec_store_install_version(leec_ctx_get_store(a->ctx), a->cert_name,
-                                    &f, NULL);
+    rc = Leec_store_install_fenced(leec_ctx_get_store(a->ctx), a->cert_name, &f,
+                                   a->lease_token, NULL);
     if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc, NULL,
                         "cannot install the certificate in the store");
@@ -1344,6 +1436,8 @@ static void enter_install(leec_agent *a)
     }
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
              a->id, a->cert_name);
+    if (a->journalled)
+        journal_drop(a);
     Leec_agent_finish(a, LEEC_OUTCOME_ISSUED);
 out:
     Leec_secure_free(key);

@@ -35,6 +35,7 @@ void Leec_agent_release(leec_agent *a, bool issued)
     if (a->lock) {
         Leec_store_unlock(leec_ctx_get_store(a->ctx), a->lock);
         a->lock = NULL;
+        a->lease_token = 0;
     }
 }
 

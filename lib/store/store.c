@@ -580,7 +580,7 @@ static char *order_entry(const leec_store_order *o, int64_t now)
     bool ok = Leec_json_set(j, "names", names) &&
               Leec_json_set_str(j, "order_url", o->order_url) &&
               Leec_json_set_str(j, "ca_id", o->ca_id) &&
-              Leec_json_set_str(j, "key", o->key_pem) &&
+              (!o->key_pem || Leec_json_set_str(j, "key", o->key_pem)) &&
               Leec_json_set_int(j, "since", o->since) &&
               Leec_json_set_int(j, "updated", now) &&
               Leec_json_set_str(j, "step", o->step ? o->step : "ordered") &&
@@ -599,7 +599,7 @@ leec_code Leec_store_order_write(leec_store *s, const char *name,
                                  uint64_t token, const leec_store_order *o)
 {
     if (!s || !Leec_store_name_valid(name) || !o || !o->order_url ||
-        !o->ca_id || !o->key_pem || !o->nnames || !o->names)
+        !o->ca_id || !o->nnames || !o->names)
         return LEEC_E_INVALID_ARG;
     for (size_t i = 0; i < o->nnames; i++)
         if (!o->names[i])
@@ -647,8 +647,7 @@ static bool order_parse(const char *text, leec_store_order *o, bool *nomem)
     const leec_json *names = Leec_json_array(j, "names");
     bool ok = names && Leec_json_len(names) > 0 &&
               Leec_json_str(j, "order_url") && Leec_json_str(j, "ca_id") &&
-              Leec_json_str(j, "key") && Leec_json_str(j, "step") &&
-              Leec_json_int(j, "since", &since) &&
+              Leec_json_str(j, "step") && Leec_json_int(j, "since", &since) &&
               Leec_json_int(j, "updated", &updated);
     size_t n = ok ? Leec_json_len(names) : 0;
     if (ok && !(o->names = calloc(n, sizeof *o->names)))
@@ -668,7 +667,8 @@ static bool order_parse(const char *text, leec_store_order *o, bool *nomem)
         o->account_url = dup_str(j, "account_url");
         o->since = since;
         o->updated = updated;
-        if (!o->order_url || !o->ca_id || !o->key_pem || !o->step ||
+        if (!o->order_url || !o->ca_id || !o->step ||
+            (Leec_json_str(j, "key") && !o->key_pem) ||
             (Leec_json_str(j, "account_url") && !o->account_url))
             ok = !(*nomem = true);
     }

@@ -781,10 +781,21 @@ static void test_journal(void **state)
     assert_int_equal(Leec_store_order_remove(other, "a.example", 0), LEEC_OK);
     sc_assert_no_order(s, "a.example");
     sc_assert_order(s, "b.example", 3);
-    /* What a write needs. */
+    /* The key comes once chosen; then what a write needs. */
     sc_order t;
+    leec_store_order o;
     sc_order_make(5, &t);
     t.o.key_pem = NULL;
+    t.o.account_url = NULL;
+    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o), LEEC_OK);
+    assert_int_equal(leec_store_order_read(s, "a.example", &o), LEEC_OK);
+    assert_null(o.key_pem);
+    assert_null(o.account_url);
+    assert_string_equal(o.order_url, t.url);
+    leec_store_order_clear(&o);
+    assert_int_equal(Leec_store_order_remove(s, "a.example", 0), LEEC_OK);
+    sc_order_make(5, &t);
+    t.o.order_url = NULL;
     assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o),
                      LEEC_E_INVALID_ARG);
     sc_order_make(5, &t);
