@@ -709,8 +709,10 @@ LEEC_API void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn,
 /* --------------------------------------------------------------------- */
 
 /*
- * The states of an agent. The state machine is in lib/agent.c; every
- * transition is logged and reported to the state callback.
+ * The states of an agent. The state machine is in lib/engine/agent.c;
+ * every transition is logged and reported to the state callback. RESUME
+ * (an order of the store's journal taken up: POST-as-GET, then on as the
+ * CA's status says) comes last so that the numbers of the others stay.
  */
 #define LEEC_STATES(X)                                                         \
     X(LEEC_ST_IDLE, "IDLE")                                                    \
@@ -728,7 +730,8 @@ LEEC_API void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn,
     X(LEEC_ST_DOWNLOAD, "DOWNLOAD")                                            \
     X(LEEC_ST_INSTALL, "INSTALL")                                              \
     X(LEEC_ST_DONE, "DONE")                                                    \
-    X(LEEC_ST_FAILED, "FAILED")
+    X(LEEC_ST_FAILED, "FAILED")                                                \
+    X(LEEC_ST_RESUME, "RESUME")
 
 typedef enum leec_agent_state {
 #define LEEC_X_STATE(name, str) name,
@@ -964,6 +967,11 @@ LEEC_API size_t leec_agent_names(const leec_agent *agent,
 
 /* The certificate installed (ISSUED) or kept (FRESH), as PEM; else NULL. */
 LEEC_API const char *leec_agent_cert_pem(const leec_agent *agent);
+/* The URL of the agent's order at the CA once it has one (NULL before),
+ * and whether it is an order of an earlier run taken up from the store's
+ * journal (a run killed or cut short) rather than a new one. */
+LEEC_API const char *leec_agent_order_url(const leec_agent *agent);
+LEEC_API bool leec_agent_resumed(const leec_agent *agent);
 
 /* --------------------------------------------------------------------- */
 /* The root above a chain (Authority Information Access, RFC 5280)        */

@@ -63,6 +63,7 @@ struct leec_agent {
     uint64_t lease_token; /* its fencing token, presented with every write
                              of the certificate's state (0: none) */
     bool journalled;      /* the store's journal holds this order */
+    bool resumed;         /* the order is an earlier run's, taken up */
     int64_t order_since;  /* when the order was made (Unix time) */
     char *seen_serial;    /* the installed certificate at the first look */
     bool lock_logged;
