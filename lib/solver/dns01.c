@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 
 #include "solver/dns01.h"
+#include "util/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

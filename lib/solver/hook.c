@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 
 #include "solver/hook.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

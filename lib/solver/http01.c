@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "solver/http01_tokens.h"
+#include "util/log.h"
 #include "solver/providers.h"
 #include "solver/webroot.h"
 

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/log.h"
+#include "acme/directory.h"
 #include "crypto/crypto.h"
 #include "net/http.h"
 #include "util/json.h"

@@ -26,6 +26,7 @@
 #include <ldns/ldns.h>
 
 #include "net/dns.h"
+#include "util/log.h"
 #include "solver/providers.h"
 
 #define KEYFILE_MAX     (64 * 1024)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/loop.h"
+#include "util/log.h"
 #include "solver/solver.h"
 
 /* The handle: ops, impl and the presentations. Private to this file. */

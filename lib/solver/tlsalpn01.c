@@ -33,6 +33,7 @@
 #include <openssl/x509v3.h>
 
 #include "net/netaddr.h"
+#include "util/log.h"
 #include "util/b64url.h"
 #include "crypto/crypto.h"
 #include "util/loop.h"

@@ -13,6 +13,7 @@
 
 #include "util/b64url.h"
 #include "util/json.h"
+#include "util/log.h"
 
 /* http-01: RFC 8555 tokens (base64url, as the responder takes them) and
  * their key authorizations (token '.' thumbprint). */
