@@ -23,6 +23,7 @@
 #include "crypto/crypto.h"
 #include "leec/solver.h"
 #include "leec/store.h"
+#include "store/store.h"
 #include "util/b64url.h"
 
 #define MAX_ITER 20000
@@ -1716,6 +1717,40 @@ static void test_resume_other_names(void **state)
     assert_int_equal(fake_http_count("POST", FAKE_CA_BASE "/order/0"), 0);
 }
 
+/* A holder that lost its lease (here: its lock file removed, so that
+ * another process was granted a newer lease) writes nothing more: its
+ * next journal step is refused, and it fails with LEEC_E_FENCED. */
+static void test_fenced_writer(void **state)
+{
+    env *e = *state;
+    e->r.hold_on_state = LEEC_ST_FETCH_AUTHZ;
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive_until(e->ctx, MAX_ITER, held, NULL) > 0);
+    char *lock = NULL;
+    assert_true(asprintf(&lock, "%s/locks/cert-example.org.lock", e->dir) > 0);
+    assert_int_equal(unlink(lock), 0);
+    free(lock);
+    leec_store *other = leec_store_fs_new(e->dir, NULL);
+    void *h = NULL;
+    uint64_t t = 0;
+    assert_non_null(other);
+    assert_int_equal(Leec_store_lease(other, "cert", "example.org", 60, &h, &t),
+                     LEEC_OK);
+    fake_http_hold(false);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 1);
+    assert_int_equal(leec_agent_error(a), LEEC_E_FENCED);
+    assert_non_null(strstr(leec_strerror(LEEC_E_FENCED), "fenced"));
+    /* The entry stays as the holder left it, for the new holder. */
+    leec_store_order o;
+    assert_int_equal(leec_store_order_read(other, "example.org", &o), LEEC_OK);
+    assert_string_equal(o.step, "ordered");
+    leec_store_order_clear(&o);
+    Leec_store_unlock(other, h);
+    leec_store_free(other);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1771,6 +1806,7 @@ int main(void)
         T(test_resume_invalid),
         T(test_resume_gone),
         T(test_resume_other_names),
+        T(test_fenced_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
