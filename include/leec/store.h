@@ -345,17 +345,23 @@ typedef struct leec_store_ops {
 
     /* ABI 2. The order journal (required): */
     /* Replaces the journal entry of certificate name with entry (text the
-     * library makes; secret: it holds a key, kept like one), durably
-     * before it returns, whole or not at all: after a failure the previous
-     * entry is there, whole. token: that of the writer's "cert" lease of
-     * name (0: none presented); LEEC_E_FENCED, nothing written, when a
-     * newer lease was granted. */
+     * library makes; secret: it holds a key, kept like one), whole or not
+     * at all: after a failure the previous entry is there, whole. durable:
+     * on stable storage before it returns (the library asks it for the
+     * first entry of an order and for the one that brings its key);
+     * otherwise (a later step) it may be lost with a crash of the machine,
+     * never of the process, the previous entry standing. token: that of
+     * the writer's "cert" lease of name (0: none presented);
+     * LEEC_E_FENCED, nothing written, when a newer lease was granted. */
     leec_code (*journal_write)(leec_store *s, const char *name, uint64_t token,
-                               const char *entry);
+                               const char *entry, bool durable);
     /* *entry (secret), or LEEC_E_NOT_FOUND. */
     leec_code (*journal_read)(leec_store *s, const char *name, char **entry);
     /* Removes the entry of name (LEEC_OK when there is none); fenced as
-     * journal_write. reset removes a certificate's entry with it. */
+     * journal_write. Need not be durable: an entry a crash of the machine
+     * brings back is of a finished order, which the next run finds valid
+     * (downloaded again, no new order) or gone. reset removes a
+     * certificate's entry with it, durably. */
     leec_code (*journal_remove)(leec_store *s, const char *name,
                                 uint64_t token);
     /* The names with an entry, as list. */

@@ -63,9 +63,10 @@
  *
  * The order journal (the store's): the order is recorded under the
  * certificate's lease as soon as newOrder answers, before any other
- * request for it, then once per step (challenges answered; finalize about
- * to be sent, with the key), and dropped once installed or dead. A run
- * killed in between leaves it to the next, which takes it up (RESUME).
+ * request for it (on disk, with the certificate's key when it is made
+ * then), then once per step (challenges answered; finalize about to be
+ * sent), and dropped once installed or dead. A run killed in between
+ * leaves it to the next, which takes it up (RESUME).
  */
 // clang-format on
 #define _GNU_SOURCE
@@ -167,10 +168,12 @@ static void enter(leec_agent *a)
 /* Records the order in progress and the step reached, under the
  * certificate's lease: once when the CA made it (before any other request
  * for it), then once per step, the key with it from the step that has
- * one (it must be there before finalize is sent). Fails the agent when
- * the record cannot be made: nothing is sent for an order the next run
- * could not find. */
-static bool journal_step(leec_agent *a, const char *step)
+ * one (it must be there before finalize is sent). durable: on disk before
+ * anything else is sent (the order's first record, and the one that
+ * brings the key); a later step need only survive the process, which a
+ * rename without fsync does. Fails the agent when the record cannot be
+ * made: nothing is sent for an order the next run could not find. */
+static bool journal_step(leec_agent *a, const char *step, bool durable)
 {
     leec_ctx *ctx = a->ctx;
     leec_store *st = leec_ctx_get_store(ctx);
@@ -187,9 +190,11 @@ static bool journal_step(leec_agent *a, const char *step)
                               .key_pem = key,
                               .step = (char *)step,
                               .since = a->order_since};
-        rc = o.ca_id
-                 ? Leec_store_order_write(st, a->cert_name, a->lease_token, &o)
-                 : LEEC_E_STATE;
+        rc =
+            o.ca_id
+                ? Leec_store_order_write(st, a->cert_name, a->lease_token, &o,
+                                         durable || (key && !a->key_journalled))
+                : LEEC_E_STATE;
     }
     if (key)
         Leec_secure_free(key);
@@ -200,6 +205,7 @@ static bool journal_step(leec_agent *a, const char *step)
         return false;
     }
     a->journalled = true;
+    a->key_journalled = a->key_journalled || key;
     return true;
 }
 
@@ -259,6 +265,7 @@ static bool journal_take(leec_agent *a)
     a->cert_key = k;
     a->order_since = o.since;
     a->journalled = a->resumed = true;
+    a->key_journalled = k != NULL;
     Leec_log(ctx, LEEC_LOG_INFO,
              "agent %u (%s): taking up order %s (%s, of an earlier run)", a->id,
              a->cert_name, a->order_url, o.step);
@@ -813,7 +820,7 @@ static void resume_anew(leec_agent *a, const char *why)
     a->order_url = NULL;
     Leec_key_free(a->cert_key);
     a->cert_key = NULL;
-    a->resumed = false;
+    a->resumed = a->key_journalled = false;
     Leec_agent_set_state(a, LEEC_ST_NEW_ORDER);
 }
 
@@ -911,7 +918,20 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
              a->cert_name, a->order_url);
     a->order_since = (int64_t)time(NULL);
-    if (journal_step(a, "ordered"))
+    /* The certificate's key now (it was to be made at FINALIZE anyway), so
+     * that the order's one durable record holds it; a slow one (RSA), or
+     * the installed one to be reused, is recorded at FINALIZE instead. */
+    if (!a->cert_key && !(a->reuse_key && a->had_cert) &&
+        !Leec_key_type_is_slow(a->key_type)) {
+        leec_code krc = Leec_key_generate(a->key_type, &a->cert_key);
+        if (krc != LEEC_OK) {
+            Leec_agent_fail(a, krc, NULL,
+                            "cannot generate the certificate key");
+            goto out;
+        }
+    }
+    a->key_journalled = false;
+    if (journal_step(a, "ordered", true))
         follow_order(a, &v, prc);
 out:
     Leec_order_view_clear(&v);
@@ -1238,7 +1258,7 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
         a->cursor++;
     if (a->cursor < a->naz)
         send_current(a);
-    else if (journal_step(a, "answered"))
+    else if (journal_step(a, "answered", false))
         Leec_agent_set_state(a, LEEC_ST_AUTHZ_POLL);
 }
 
@@ -1291,7 +1311,7 @@ static void send_finalize(leec_agent *a)
     }
     /* The key before finalize: an order finalized with it is completed
      * only with it. */
-    if (journal_step(a, "finalized"))
+    if (journal_step(a, "finalized", false))
         post(a, a->finalize_url, payload, NULL);
 out:
     free(csr);

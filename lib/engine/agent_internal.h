@@ -64,6 +64,7 @@ struct leec_agent {
                              of the certificate's state (0: none) */
     bool journalled;      /* the store's journal holds this order */
     bool resumed;         /* the order is an earlier run's, taken up */
+    bool key_journalled;  /* cert_key is in the journal's entry */
     int64_t order_since;  /* when the order was made (Unix time) */
     char *seen_serial;    /* the installed certificate at the first look */
     bool lock_logged;

@@ -597,7 +597,8 @@ static char *order_entry(const leec_store_order *o, int64_t now)
 }
 
 leec_code Leec_store_order_write(leec_store *s, const char *name,
-                                 uint64_t token, const leec_store_order *o)
+                                 uint64_t token, const leec_store_order *o,
+                                 bool durable)
 {
     if (!s || !Leec_store_name_valid(name) || !o || !o->order_url ||
         !o->ca_id || !o->nnames || !o->names)
@@ -612,7 +613,7 @@ leec_code Leec_store_order_write(leec_store *s, const char *name,
         return LEEC_E_NOMEM;
     leec_code rc = too_large(text)
                        ? LEEC_E_TOO_LARGE
-                       : s->ops->journal_write(s, name, token, text);
+                       : s->ops->journal_write(s, name, token, text, durable);
     free_secret(text);
     return rc;
 }

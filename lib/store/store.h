@@ -78,10 +78,12 @@ leec_code Leec_store_renewal_write_fenced(leec_store *s, const char *name,
 /* The order journal (journal_*). Whether the store keeps one (ABI 2). */
 bool Leec_store_has_journal(const leec_store *s);
 /* Replaces the entry of name with o (order_url, ca_id and names required;
- * key_pem once the key is chosen; updated set here), durably; token as above.
+ * key_pem once the key is chosen; updated set here); durable as the
+ * backend's journal_write; token as above.
  * LEEC_OK without writing for a store without a journal. */
 leec_code Leec_store_order_write(leec_store *s, const char *name,
-                                 uint64_t token, const leec_store_order *o);
+                                 uint64_t token, const leec_store_order *o,
+                                 bool durable);
 /* Removes the entry of name; LEEC_OK when there is none. */
 leec_code Leec_store_order_remove(leec_store *s, const char *name,
                                   uint64_t token);

@@ -1059,38 +1059,30 @@ static leec_code lease_read(fs_store *fs, const char *kind, const char *name,
     return LEEC_OK;
 }
 
-/* Replaces the lease file of kind/name in one rename. No fsync: the
- * exclusion is the flock, and the token only has to grow while holders
- * live (see lease_read), which the page cache gives. */
-static leec_code lease_write(fs_store *fs, const char *kind, const char *name,
-                             uint64_t token, unsigned ttl_s)
+/* Replaces file in the folder dfd with text (mode 0600) in one rename,
+ * without fsync: whole, the old or the new, but the new one may be lost
+ * with the machine (never with the process). For records whose loss a
+ * crash of the machine makes harmless. */
+static leec_code replace_file(int dfd, const char *file, const char *text,
+                              size_t len)
 {
     leec_code rc = LEEC_E_NOMEM;
-    char host[256] = "", text[400], sfx[9];
-    char *file = pathf("%s-%s.lease", kind, name), *tmp = NULL;
+    char sfx[9], *tmp = NULL;
     int fd = -1;
-    if (!file)
-        goto out;
     random_suffix(sfx);
     if (!(tmp = pathf(".%s.tmp-%s", file, sfx)))
         goto out;
-    if (gethostname(host, sizeof host - 1) != 0 || !*host)
-        snprintf(host, sizeof host, "-");
-    int n = snprintf(
-        text, sizeof text, "%llu %lld %ld %s\n", (unsigned long long)token,
-        (long long)time(NULL) + (long long)ttl_s, (long)getpid(), host);
     rc = LEEC_E_IO;
-    fd = openat(fs->locks, tmp,
-                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || n <= 0 || (size_t)n >= sizeof text ||
-        write(fd, text, (size_t)n) != n)
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len)
         goto out;
     if (close(fd) != 0) {
         fd = -1;
         goto out;
     }
     fd = -1;
-    if (renameat(fs->locks, tmp, fs->locks, file) != 0)
+    if (renameat(dfd, tmp, dfd, file) != 0)
         goto out;
     free(tmp);
     tmp = NULL;
@@ -1098,8 +1090,29 @@ static leec_code lease_write(fs_store *fs, const char *kind, const char *name,
 out:
     close_fd(&fd);
     if (tmp)
-        unlinkat(fs->locks, tmp, 0);
+        unlinkat(dfd, tmp, 0);
     free(tmp);
+    return rc;
+}
+
+/* Replaces the lease file of kind/name (replace_file: the exclusion is the
+ * flock, and the token only has to grow while holders live, see
+ * lease_read, which the page cache gives). */
+static leec_code lease_write(fs_store *fs, const char *kind, const char *name,
+                             uint64_t token, unsigned ttl_s)
+{
+    char host[256] = "", text[400];
+    char *file = pathf("%s-%s.lease", kind, name);
+    if (!file)
+        return LEEC_E_NOMEM;
+    if (gethostname(host, sizeof host - 1) != 0 || !*host)
+        snprintf(host, sizeof host, "-");
+    int n = snprintf(
+        text, sizeof text, "%llu %lld %ld %s\n", (unsigned long long)token,
+        (long long)time(NULL) + (long long)ttl_s, (long)getpid(), host);
+    leec_code rc = n > 0 && (size_t)n < sizeof text
+                       ? replace_file(fs->locks, file, text, (size_t)n)
+                       : LEEC_E_IO;
     free(file);
     return rc;
 }
@@ -1149,7 +1162,8 @@ static leec_code fs_fence(leec_store *s, const char *kind, const char *name,
 #define JOURNAL_SUFFIX ".json"
 
 static leec_code fs_journal_write(leec_store *s, const char *name,
-                                  uint64_t token, const char *entry)
+                                  uint64_t token, const char *entry,
+                                  bool durable)
 {
     fs_store *fs = fs_of(s);
     char *file = NULL;
@@ -1161,9 +1175,10 @@ static leec_code fs_journal_write(leec_store *s, const char *name,
     if (!(file = pathf("%s" JOURNAL_SUFFIX, name)))
         return LEEC_E_NOMEM;
     /* One file, replaced by a rename: the previous entry stays whole until
-     * the new one is durable. */
-    rc = Leec_file_write_atomic_at(fs->journal, file, entry, strlen(entry),
-                                   0600);
+     * the new one is there (durable: on disk). */
+    rc = durable ? Leec_file_write_atomic_at(fs->journal, file, entry,
+                                             strlen(entry), 0600)
+                 : replace_file(fs->journal, file, entry, strlen(entry));
     free(file);
     return rc;
 }
@@ -1183,9 +1198,8 @@ static leec_code fs_journal_read(leec_store *s, const char *name, char **entry)
     return rc;
 }
 
-/* Removes journal/<name>.json, durably (a lost removal would show an
- * order in progress for a certificate already installed). */
-static leec_code journal_unlink(fs_store *fs, const char *name)
+/* Removes journal/<name>.json (durable: on disk, as a reset is). */
+static leec_code journal_unlink(fs_store *fs, const char *name, bool durable)
 {
     char *file = pathf("%s" JOURNAL_SUFFIX, name);
     if (!file)
@@ -1195,7 +1209,7 @@ static leec_code journal_unlink(fs_store *fs, const char *name)
     free(file);
     if (r != 0)
         return e == ENOENT ? LEEC_OK : LEEC_E_IO;
-    return Leec_fsync_fd(fs->journal);
+    return durable ? Leec_fsync_fd(fs->journal) : LEEC_OK;
 }
 
 static leec_code fs_journal_remove(leec_store *s, const char *name,
@@ -1204,7 +1218,7 @@ static leec_code fs_journal_remove(leec_store *s, const char *name,
     if (!Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
     leec_code rc = fs_fence(s, "cert", name, token);
-    return rc != LEEC_OK ? rc : journal_unlink(fs_of(s), name);
+    return rc != LEEC_OK ? rc : journal_unlink(fs_of(s), name, false);
 }
 
 /* Adds the names of the entries in journal/ (temporaries start with '.'
@@ -1334,7 +1348,7 @@ static leec_code reset_cert(fs_store *fs, const char *name)
     trash = NULL;
     /* The order in progress goes with it (after the live link: a reader
      * never finds a version whose order is gone but not the version). */
-    rc = journal_unlink(fs, name);
+    rc = journal_unlink(fs, name, true);
     if (rc != LEEC_OK)
         goto out;
     rc = move_to_trash(fs->archive, name, &trash);

@@ -592,12 +592,13 @@ static void sc_order_make(unsigned tag, sc_order *t)
                               .since = 1700000000 + tag};
 }
 
+/* Odd tags are written durably, even ones not: both kinds of write. */
 static leec_code sc_order_write(leec_store *s, const char *name, unsigned tag,
                                 uint64_t token)
 {
     sc_order t;
     sc_order_make(tag, &t);
-    return Leec_store_order_write(s, name, token, &t.o);
+    return Leec_store_order_write(s, name, token, &t.o, tag % 2 == 1);
 }
 
 /* The entry of name is the one written with tag, whole. */
@@ -787,7 +788,8 @@ static void test_journal(void **state)
     sc_order_make(5, &t);
     t.o.key_pem = NULL;
     t.o.account_url = NULL;
-    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o), LEEC_OK);
+    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o, true),
+                     LEEC_OK);
     assert_int_equal(leec_store_order_read(s, "a.example", &o), LEEC_OK);
     assert_null(o.key_pem);
     assert_null(o.account_url);
@@ -796,14 +798,14 @@ static void test_journal(void **state)
     assert_int_equal(Leec_store_order_remove(s, "a.example", 0), LEEC_OK);
     sc_order_make(5, &t);
     t.o.order_url = NULL;
-    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o),
+    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o, true),
                      LEEC_E_INVALID_ARG);
     sc_order_make(5, &t);
     t.o.nnames = 0;
-    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o),
+    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o, true),
                      LEEC_E_INVALID_ARG);
     sc_order_make(5, &t);
-    assert_int_equal(Leec_store_order_write(s, "../x", 0, &t.o),
+    assert_int_equal(Leec_store_order_write(s, "../x", 0, &t.o, true),
                      LEEC_E_INVALID_ARG);
     /* A reset takes the entry with the certificate, with a version or
      * without; a reset of everything takes them all. */
@@ -1349,43 +1351,48 @@ static void test_lease_fails(void **state)
     print_message("    lease: %u writes, each failed once\n", n - 1);
 }
 
-/* A journal entry replaced: the previous one or the new one, whole; a
- * removal: whole or gone. */
+/* A journal entry replaced, durably or not: the previous one or the new
+ * one, whole; a removal: whole or gone. */
 static void test_journal_write_fails(void **state)
 {
     sc_fixture *f = *state;
     leec_store *s = f->s;
-    unsigned n = 1, old = 1;
+    unsigned n = 1, old = 1, writes[2] = {0, 0};
     if (!sc_can_inject() || !sc_abi2(s)) {
         skip();
         return;
     }
     assert_int_equal(sc_order_write(s, "j.example", old, 0), LEEC_OK);
-    for (;; n++) {
-        assert_true(n < SC_WRITES_MAX);
-        B->inject_arm(B->ud, n);
-        leec_code rc = sc_order_write(s, "j.example", 100 + n, 0);
-        bool fired = B->inject_disarm(B->ud);
-        leec_store_order o;
-        assert_int_equal(leec_store_order_read(s, "j.example", &o), LEEC_OK);
-        sc_order want;
-        sc_order_make(100 + n, &want);
-        bool is_new = strcmp(o.order_url, want.url) == 0;
-        leec_store_order_clear(&o);
-        if (rc == LEEC_OK || is_new)
-            sc_assert_order(s, "j.example", 100 + n);
-        else
-            sc_assert_order(s, "j.example", old);
-        sc_clean(NULL, 0);
-        if (!fired) {
-            assert_int_equal(rc, LEEC_OK);
-            old = 100 + n;
-            break;
+    /* Even tags: written without durability; odd: durably. */
+    for (unsigned mode = 0; mode < 2; mode++) {
+        for (n = 1;; n++) {
+            unsigned tag = 100 + 2 * n + mode;
+            assert_true(n < SC_WRITES_MAX);
+            B->inject_arm(B->ud, n);
+            leec_code rc = sc_order_write(s, "j.example", tag, 0);
+            bool fired = B->inject_disarm(B->ud);
+            leec_store_order o;
+            assert_int_equal(leec_store_order_read(s, "j.example", &o),
+                             LEEC_OK);
+            sc_order want;
+            sc_order_make(tag, &want);
+            bool is_new = strcmp(o.order_url, want.url) == 0;
+            leec_store_order_clear(&o);
+            if (rc == LEEC_OK || is_new)
+                sc_assert_order(s, "j.example", tag);
+            else
+                sc_assert_order(s, "j.example", old);
+            sc_clean(NULL, 0);
+            if (!fired) {
+                assert_int_equal(rc, LEEC_OK);
+                old = tag;
+                break;
+            }
+            old = 1000 + n;
+            assert_int_equal(sc_order_write(s, "j.example", old, 0), LEEC_OK);
         }
-        old = 200 + n;
-        assert_int_equal(sc_order_write(s, "j.example", old, 0), LEEC_OK);
+        writes[mode] = n - 1;
     }
-    unsigned writes = n - 1;
     for (n = 1;; n++) {
         assert_true(n < SC_WRITES_MAX);
         B->inject_arm(B->ud, n);
@@ -1405,9 +1412,9 @@ static void test_journal_write_fails(void **state)
             break;
         assert_int_equal(sc_order_write(s, "j.example", old, 0), LEEC_OK);
     }
-    print_message("    journal entry: %u writes, its removal %u, each failed "
-                  "once\n",
-                  writes, n - 1);
+    print_message("    journal entry: %u writes (durable: %u), its removal %u, "
+                  "each failed once\n",
+                  writes[0], writes[1], n - 1);
 }
 
 int sc_run(const sc_backend *b)
