@@ -128,6 +128,14 @@ json_t *agents_result_json(leec_agent *agent, leec_store *store, json_t *names,
     if (requests >= 0)
         json_object_set_new(j, "requests", json_integer(requests));
     json_object_set_new(j, "seconds", json_real(seconds));
+    /* The order at the CA, and whether an earlier run made it (taken up
+     * from the store's journal rather than ordered again). */
+    if (leec_agent_order_url(agent)) {
+        json_object_set_new(j, "order_url",
+                            json_string(leec_agent_order_url(agent)));
+        json_object_set_new(j, "resumed",
+                            json_boolean(leec_agent_resumed(agent)));
+    }
     if (out == LEEC_OUTCOME_FAILED) {
         json_object_set_new(j, "error",
                             json_string(leec_agent_error_message(agent)));

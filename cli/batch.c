@@ -161,6 +161,10 @@ static void report_done(batch *b)
             fprintf(stderr, "leec: %s failed: %s\n", name,
                     text ? text : leec_agent_error_message(c->agent));
             free(text);
+        } else if (!o->quiet && !b->pv && leec_agent_resumed(c->agent)) {
+            fprintf(stderr, "leec: %s %s (resumed order %s)\n", name,
+                    agents_outcome_name(c->outcome),
+                    leec_agent_order_url(c->agent));
         } else if (!o->quiet && !b->pv) {
             fprintf(stderr, "leec: %s %s\n", name,
                     agents_outcome_name(c->outcome));

@@ -389,6 +389,9 @@ static void report(const ca_opts *o, leec_ctx *ctx, leec_agent *agent,
                     p->sub[i].type ? p->sub[i].type : "");
     } else if (!o->quiet) {
         char *live = leec_store_live_path(store, name);
+        if (leec_agent_resumed(agent))
+            printf("resumed order %s (made by an earlier run)\n",
+                   leec_agent_order_url(agent));
         if (out == LEEC_OUTCOME_ISSUED)
             printf("issued %s -> %s\n", name, live ? live : "");
         else if (out == LEEC_OUTCOME_DEFERRED)

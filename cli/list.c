@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "leec/store.h"
 
 #define LIST_USAGE "usage: leec list [--dir DIR] [--json]\n"
 
@@ -71,6 +72,74 @@ static char *join_names(const leec_cert_info *ci)
         s[at] = '\0';
     }
     return s;
+}
+
+/* The order in progress of a certificate (the store's journal), as JSON:
+ * its URL, the step reached and since when. The key stays in the store. */
+static json_t *order_json(const leec_store_order *o)
+{
+    char since[32], updated[32];
+    cli_iso_time((time_t)o->since, since, sizeof since);
+    cli_iso_time((time_t)o->updated, updated, sizeof updated);
+    return json_pack("{s:s, s:s, s:s, s:s}", "url", o->order_url, "step",
+                     o->step, "since", since, "updated", updated);
+}
+
+/* Adds the orders in progress to the rows of arr (a row of its own for a
+ * certificate without a version yet, status "ordering") and, for the
+ * table, prints them after it. false after a message. */
+static bool list_orders(leec_store *store, json_t *arr, bool table)
+{
+    char **names = NULL;
+    size_t n = 0;
+    bool ok = true, said = false;
+    leec_code rc = leec_store_order_list(store, &names, &n);
+    if (rc != LEEC_OK) {
+        fprintf(stderr, "leec: cannot list the orders in progress: %s\n",
+                cli_store_error(store, rc));
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        leec_store_order o;
+        rc = leec_store_order_read(store, names[i], &o);
+        if (rc == LEEC_E_NOT_FOUND)
+            continue; /* finished meanwhile */
+        if (rc != LEEC_OK) {
+            fprintf(stderr, "leec: %s: cannot read its order in progress: %s\n",
+                    names[i], cli_store_error(store, rc));
+            ok = false;
+            continue;
+        }
+        if (table) {
+            char since[32];
+            cli_iso_time((time_t)o.since, since, sizeof since);
+            if (!said)
+                printf("\nORDERS IN PROGRESS (the next run takes them up)\n");
+            said = true;
+            printf("%s  since %s  %s  %s\n", names[i], since, o.step,
+                   o.order_url);
+        } else {
+            json_t *jrow = NULL;
+            for (size_t k = 0; k < json_array_size(arr) && !jrow; k++) {
+                json_t *r = json_array_get(arr, k);
+                const char *nm = json_string_value(json_object_get(r, "name"));
+                if (nm && strcmp(nm, names[i]) == 0)
+                    jrow = r;
+            }
+            if (!jrow) {
+                json_t *sans = json_array();
+                for (size_t k = 0; k < o.nnames; k++)
+                    json_array_append_new(sans, json_string(o.names[k]));
+                jrow = json_pack("{s:s, s:o, s:s}", "name", names[i], "names",
+                                 sans, "status", "ordering");
+                json_array_append_new(arr, jrow);
+            }
+            json_object_set_new(jrow, "order", order_json(&o));
+        }
+        leec_store_order_clear(&o);
+    }
+    leec_store_list_free(names, n);
+    return ok;
 }
 
 static int width(int w, const char *s)
@@ -232,6 +301,8 @@ int cmd_list(int argc, char **argv)
         leec_cert_info_free(ci);
     }
     if (a.json) {
+        if (!list_orders(store, arr, false))
+            failed = true;
         cli_print_json(arr);
     } else {
         int wn = 4, ws = 5, wk = 3;
@@ -254,6 +325,8 @@ int cmd_list(int argc, char **argv)
                    rows[i].days, rows[i].status, rows[i].renew, rows[i].why,
                    rows[i].ca ? rows[i].ca : "-");
         }
+        if (!list_orders(store, arr, true))
+            failed = true;
     }
     status = failed ? 1 : 0;
 done:

@@ -134,7 +134,8 @@ static void line(progress *p, unsigned cols, const char *fmt, ...)
 
 static bool has_order(leec_agent_state st)
 {
-    return st >= LEEC_ST_NEW_ORDER && st <= LEEC_ST_INSTALL;
+    return (st >= LEEC_ST_NEW_ORDER && st <= LEEC_ST_INSTALL) ||
+           st == LEEC_ST_RESUME;
 }
 
 static void elapsed_text(double s, char *buf, size_t len)

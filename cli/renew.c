@@ -318,6 +318,9 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
     switch (c->outcome) {
     case LEEC_OUTCOME_ISSUED: {
         char *live = leec_store_live_path(store, c->name);
+        if (c->agent && leec_agent_resumed(c->agent))
+            say(ro, LOG_NOTICE, "%s: resumed order %s (made by an earlier run)",
+                c->name, leec_agent_order_url(c->agent));
         say(ro, LOG_NOTICE, "renewed %s -> %s", c->name, live ? live : "");
         free(live);
         p->issued++;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "leec/store.h"
 
 #define RESET_USAGE                                                            \
     "usage: leec reset [--dir DIR] [--yes] (CERT-NAME ... | --all)\n"
@@ -17,8 +18,8 @@ static const char reset_help[] =
     RESET_USAGE
     "\n"
     "Forgets every version of the named certificates (their live link first,\n"
-    "then their archive); --all also forgets the accounts. Asks first unless\n"
-    "--yes.\n";
+    "then their archive) and their orders in progress (abandoned at the CA);\n"
+    "--all also forgets the accounts. Asks first unless --yes.\n";
 /* clang-format on */
 
 /* Asks on the terminal; true for "y" or "yes". */
@@ -46,10 +47,52 @@ static bool confirm(int argc, char **argv, bool all, const char *dir)
            strcmp(line, "yes") == 0;
 }
 
+/* The URL of name's order in progress (malloc'd), or NULL. */
+static char *order_of(leec_store *store, const char *name)
+{
+    leec_store_order o;
+    char *url = NULL;
+    if (leec_store_order_read(store, name, &o) == LEEC_OK) {
+        url = o.order_url;
+        o.order_url = NULL;
+    }
+    leec_store_order_clear(&o);
+    return url;
+}
+
+/* Says which orders in progress a reset dropped: the CA keeps them until
+ * they expire, unused. */
+static void abandoned(const char *name, const char *url)
+{
+    fputs("leec: ", stderr);
+    cli_put_safe(name);
+    fputs(": order ", stderr);
+    cli_put_safe(url);
+    fputs(" abandoned at the CA (it expires there unused)\n", stderr);
+}
+
 /* 0, or 1 after a message. */
 static int reset_one(leec_store *store, const char *name)
 {
+    char **onames = NULL, **urls = NULL;
+    size_t on = 0;
+    if (name) {
+        on = 1;
+        if ((urls = calloc(1, sizeof *urls)))
+            urls[0] = order_of(store, name);
+    } else if (leec_store_order_list(store, &onames, &on) == LEEC_OK && on &&
+               (urls = calloc(on, sizeof *urls))) {
+        for (size_t i = 0; i < on; i++)
+            urls[i] = order_of(store, onames[i]);
+    }
     leec_code rc = leec_store_reset(store, name);
+    for (size_t i = 0; urls && i < on; i++) {
+        if (rc == LEEC_OK && urls[i])
+            abandoned(name ? name : onames[i], urls[i]);
+        free(urls[i]);
+    }
+    free(urls);
+    leec_store_list_free(onames, on);
     if (rc == LEEC_OK)
         return 0;
     fputs("leec: ", stderr);

@@ -82,7 +82,10 @@ extern "C" {
     X(LEEC_E_STATE, 23, "operation not allowed in this state")                 \
     X(LEEC_E_TLS, 24, "TLS error talking to the CA")                           \
     X(LEEC_E_LOCKED, 25, "locked by another process")                          \
-    X(LEEC_E_ADDR_IN_USE, 26, "address in use (another program listens there)")
+    X(LEEC_E_ADDR_IN_USE, 26,                                                  \
+      "address in use (another program listens there)")                        \
+    X(LEEC_E_FENCED, 27,                                                       \
+      "refused: another holder was granted the lease since (fenced)")
 
 typedef enum leec_code {
 #define LEEC_X_ENUM(name, num, msg) name = num,
@@ -315,8 +318,10 @@ LEEC_API leec_code leec_store_read_meta(leec_store *store,
 /*
  * Forgets state. With cert_name: every version of that certificate (its
  * live link first, so no reader ever finds a link to a removed version,
- * then its archive, moved away by a rename before being deleted). With
- * NULL: every certificate, then the accounts. Takes the certificate lock(s)
+ * then its archive, moved away by a rename before being deleted) and its
+ * order in progress (the journal entry: the order is abandoned at the CA,
+ * leec_store_order_read() tells it first). With NULL: every certificate
+ * and order in progress, then the accounts. Takes the certificate lock(s)
  * first: LEEC_E_LOCKED, with nothing removed, while another process (an
  * issue in progress) holds one. Resetting a certificate that does not exist
  * succeeds. Errors: LEEC_E_INVALID_ARG, LEEC_E_LOCKED, LEEC_E_IO,
@@ -704,8 +709,10 @@ LEEC_API void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn,
 /* --------------------------------------------------------------------- */
 
 /*
- * The states of an agent. The state machine is in lib/agent.c; every
- * transition is logged and reported to the state callback.
+ * The states of an agent. The state machine is in lib/engine/agent.c;
+ * every transition is logged and reported to the state callback. RESUME
+ * (an order of the store's journal taken up: POST-as-GET, then on as the
+ * CA's status says) comes last so that the numbers of the others stay.
  */
 #define LEEC_STATES(X)                                                         \
     X(LEEC_ST_IDLE, "IDLE")                                                    \
@@ -723,7 +730,8 @@ LEEC_API void leec_ctx_set_hook_fn(leec_ctx *ctx, leec_hook_fn fn,
     X(LEEC_ST_DOWNLOAD, "DOWNLOAD")                                            \
     X(LEEC_ST_INSTALL, "INSTALL")                                              \
     X(LEEC_ST_DONE, "DONE")                                                    \
-    X(LEEC_ST_FAILED, "FAILED")
+    X(LEEC_ST_FAILED, "FAILED")                                                \
+    X(LEEC_ST_RESUME, "RESUME")
 
 typedef enum leec_agent_state {
 #define LEEC_X_STATE(name, str) name,
@@ -959,6 +967,11 @@ LEEC_API size_t leec_agent_names(const leec_agent *agent,
 
 /* The certificate installed (ISSUED) or kept (FRESH), as PEM; else NULL. */
 LEEC_API const char *leec_agent_cert_pem(const leec_agent *agent);
+/* The URL of the agent's order at the CA once it has one (NULL before),
+ * and whether it is an order of an earlier run taken up from the store's
+ * journal (a run killed or cut short) rather than a new one. */
+LEEC_API const char *leec_agent_order_url(const leec_agent *agent);
+LEEC_API bool leec_agent_resumed(const leec_agent *agent);
 
 /* --------------------------------------------------------------------- */
 /* The root above a chain (Authority Information Access, RFC 5280)        */

@@ -19,8 +19,21 @@
  *                  starts without one;
  *   http-01 token  the key authorization answered for a token, for several
  *                  processes answering challenges for one store;
- *   lock           exclusive, per kind and name, taken without waiting and
- *                  held until released or until its holder dies.
+ *   lock, lease    exclusive, per kind and name, taken without waiting and
+ *                  held until released, until its holder dies or (a
+ *                  lease) until it expires. Each grant of a lease carries a
+ *                  fencing token greater than every token granted before
+ *                  for that kind and name; a write that changes a
+ *                  certificate's state presents the token of its "cert"
+ *                  lease and is refused (LEEC_E_FENCED) once a newer one
+ *                  was granted, so that a holder that lost its lease (it
+ *                  expired while the holder was stopped) writes nothing;
+ *   order journal  per certificate, the order in progress (since ABI 2):
+ *                  its URL, identifiers, account, the certificate key for
+ *                  the CSR (secret) and the step reached, written as soon
+ *                  as the CA creates the order and removed when the
+ *                  certificate is installed or the order is dead, so that
+ *                  a run killed in between is taken up by the next one.
  *
  * The library comes with one backend, the filesystem store
  * (leec_store_fs_open() in leec.h), whose live/ folder is its export for
@@ -44,7 +57,9 @@
  *
  * Errors. LEEC_E_INVALID_ARG (a bad name or argument), LEEC_E_NOT_FOUND,
  * LEEC_E_IO (the backend's I/O failed), LEEC_E_TOO_LARGE (a record above
- * LEEC_STORE_PART_MAX), LEEC_E_LOCKED, LEEC_E_NOMEM, and LEEC_E_STORE: a
+ * LEEC_STORE_PART_MAX), LEEC_E_LOCKED, LEEC_E_FENCED (a write presenting
+ * the token of a lease that another holder has been granted since),
+ * LEEC_E_NOMEM, and LEEC_E_STORE: a
  * record refused as unsafe, with a message naming it and the fix
  * (leec_store_errmsg()).
  */
@@ -165,6 +180,46 @@ LEEC_API leec_code leec_store_install_version(leec_store *store,
                                               const leec_store_new_version *in,
                                               uint64_t *number);
 
+/* --------------------------------------------------------------------- */
+/* The order journal (any store of ABI 2)                                 */
+/* --------------------------------------------------------------------- */
+
+/* The order in progress for a certificate, as the journal keeps it. The
+ * reader owns it: free it with leec_store_order_clear() (which clears the
+ * key first). */
+typedef struct leec_store_order {
+    char *order_url;   /* the order at the CA */
+    char *ca_id;       /* the CA id of the account it belongs to */
+    char *account_url; /* that account's URL */
+    char **names;      /* the identifiers ordered, nnames of them */
+    size_t nnames;
+    char *key_pem;   /* the certificate key for the CSR: PEM, secret;
+                        NULL until it is chosen (at the latest before
+                        finalize is sent) */
+    char *step;      /* the step reached: "ordered" (the CA made it),
+                        "answered" (challenges answered), "finalized"
+                        (finalize sent) */
+    int64_t since;   /* when the order was made (Unix time) */
+    int64_t updated; /* when the step was recorded (Unix time) */
+} leec_store_order;
+
+/*
+ * The journal entry of cert_name into *o (always initialised; clear it
+ * with leec_store_order_clear(), also after an error). LEEC_E_NOT_FOUND
+ * when no order is in progress (also for a store of ABI 1, which keeps no
+ * journal), LEEC_E_STORE for an entry that is not one leec wrote (the
+ * message names it), LEEC_E_INVALID_ARG, LEEC_E_IO, LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_store_order_read(leec_store *store,
+                                         const char *cert_name,
+                                         leec_store_order *o);
+/* Frees what o holds (the key cleared first) and zeroes it. */
+LEEC_API void leec_store_order_clear(leec_store_order *o);
+/* The certificates with an order in progress, sorted, as leec_store_list()
+ * gives them (free with leec_store_list_free()). */
+LEEC_API leec_code leec_store_order_list(leec_store *store, char ***names,
+                                         size_t *n);
+
 /* True if name is usable as a certificate name, CA id or lock name. */
 LEEC_API bool leec_store_name_valid(const char *name);
 
@@ -172,11 +227,13 @@ LEEC_API bool leec_store_name_valid(const char *name);
 /* Writing a backend                                                      */
 /* --------------------------------------------------------------------- */
 
-/* The version of struct leec_store_ops this header describes. Operations
- * for an order journal and for leases (an expiry and a fencing token
- * presented to writes) will come with a later version; a backend written
- * for this one keeps working. */
-#define LEEC_STORE_ABI 1
+/* The version of struct leec_store_ops this header describes. 2 added the
+ * leases (lease, fence) and the order journal (journal_*) at the end of
+ * the struct. A backend written for 1 (abi = 1, the operations up to
+ * destroy) keeps working: its locks carry no token (every write is
+ * accepted) and it keeps no journal (a killed run's order is not taken up
+ * again). */
+#define LEEC_STORE_ABI 2
 
 /*
  * A backend's operations. Each receives its store; leec_store_impl(s) is
@@ -225,9 +282,11 @@ typedef struct leec_store_ops {
     /* Forgets certificate name (every version, the current one first so
      * that no reader finds a removed version) or, name NULL, every
      * certificate and then every account; LEEC_OK when there is nothing.
-     * Takes the "cert" lock of each certificate (and the "account" lock of
-     * each account) before removing anything: LEEC_E_LOCKED, with nothing
-     * removed, when another holder has one. */
+     * A certificate's journal entry (ABI 2) goes with it, also when it has
+     * no version yet (name NULL: every entry). Takes the "cert" lock of each
+     * certificate (and the "account" lock of each account) before removing
+     * anything: LEEC_E_LOCKED, with nothing removed, when another holder has
+     * one. */
     leec_code (*reset)(leec_store *s, const char *name);
 
     /* Renewal state: */
@@ -266,6 +325,47 @@ typedef struct leec_store_ops {
 
     /* Frees the backend's state, once, from leec_store_free(). */
     void (*destroy)(leec_store *s);
+
+    /* ABI 2. Leases (required): */
+    /* lock, and more: a lease of kind/name for ttl_s seconds, *token a
+     * fencing token greater than every token granted before for kind/name
+     * (by any store on the same data, across restarts). The lease ends
+     * with unlock, with its holder's process, or at its expiry when the
+     * backend cannot tell whether the holder lives (a shared database); a
+     * holder whose process is known to be gone (a dead PID on the same
+     * host) never makes the next one wait. Released with unlock. */
+    leec_code (*lease)(leec_store *s, const char *kind, const char *name,
+                       unsigned ttl_s, void **handle, uint64_t *token);
+    /* LEEC_OK while no lease of kind/name newer than token has been
+     * granted, else LEEC_E_FENCED. The library calls it before
+     * version_install and renewal_write when the writer holds a lease; a
+     * backend whose writes are transactions checks in the write too. */
+    leec_code (*fence)(leec_store *s, const char *kind, const char *name,
+                       uint64_t token);
+
+    /* ABI 2. The order journal (required): */
+    /* Replaces the journal entry of certificate name with entry (text the
+     * library makes; secret: it holds a key, kept like one), whole or not
+     * at all: after a failure the previous entry is there, whole. durable:
+     * on stable storage before it returns (the library asks it for the
+     * first entry of an order and for the one that brings its key);
+     * otherwise (a later step) it may be lost with a crash of the machine,
+     * never of the process, the previous entry standing. token: that of
+     * the writer's "cert" lease of name (0: none presented);
+     * LEEC_E_FENCED, nothing written, when a newer lease was granted. */
+    leec_code (*journal_write)(leec_store *s, const char *name, uint64_t token,
+                               const char *entry, bool durable);
+    /* *entry (secret), or LEEC_E_NOT_FOUND. */
+    leec_code (*journal_read)(leec_store *s, const char *name, char **entry);
+    /* Removes the entry of name (LEEC_OK when there is none); fenced as
+     * journal_write. Need not be durable: an entry a crash of the machine
+     * brings back is of a finished order, which the next run finds valid
+     * (downloaded again, no new order) or gone. reset removes a
+     * certificate's entry with it, durably. */
+    leec_code (*journal_remove)(leec_store *s, const char *name,
+                                uint64_t token);
+    /* The names with an entry, as list. */
+    leec_code (*journal_list)(leec_store *s, char ***names, size_t *n);
 } leec_store_ops;
 
 /*
@@ -273,9 +373,9 @@ typedef struct leec_store_ops {
  * valid as long as the store (usually a static const). On success the
  * store owns impl: leec_store_free() calls ops->destroy once (also when
  * the store belongs to a context that frees it). On failure (*err, when err
- * is not NULL: LEEC_E_INVALID_ARG for ops of another LEEC_STORE_ABI or
- * without a required operation, LEEC_E_NOMEM) NULL, and the caller keeps
- * impl.
+ * is not NULL: LEEC_E_INVALID_ARG for ops of an unknown abi (1 and 2 are
+ * known) or without a required operation, LEEC_E_NOMEM) NULL, and the caller
+ * keeps impl.
  */
 LEEC_API leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
                                     leec_code *err);

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "acme/directory.h"
+#include "util/names.h"
 #include "acme/limits.h"
 #include "util/json.h"
 #include "util/names.h"

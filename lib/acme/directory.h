@@ -28,6 +28,9 @@ void Leec_directory_clear(leec_directory *dir);
 
 /* True if url is https://, without spaces or control bytes, and short. */
 bool Leec_url_ok(const char *url);
+/* An id of the CA usable as a store folder name ("host" or "host_port"),
+ * malloc'd. */
+char *Leec_ca_id(const char *url);
 
 /* An id of the CA usable as a store folder name ("host" or "host_port"). */
 char *Leec_ca_id(const char *url);

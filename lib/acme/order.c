@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "acme/order.h"
+#include "acme/directory.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -26,10 +26,18 @@
  *                                                      (QUEUED) or failed
  *                                                      (FAILED)
  *   QUEUED          an order slot of the governor,     slot and lock
- *                   then the certificate's lock, then  (NEW_ORDER), another
- *                   a second look under it             process's version
+ *                   then the certificate's lease, then (NEW_ORDER; RESUME
+ *                   a second look under it, then the   for an order of the
+ *                   store's journal                    journal), another
+ *                                                      process's version
  *                                                      (DONE), lock timeout
  *                                                      (FAILED)
+ *   RESUME          POST-as-GET the journal's order    its answer: as the
+ *                                                      order's status says
+ *                                                      (FETCH_AUTHZ, FINALIZE,
+ *                                                      ORDER_POLL, DOWNLOAD),
+ *                                                      or invalid or gone
+ *                                                      (NEW_ORDER)
  *   NEW_ORDER       POST newOrder                      its answer
  *                                                      (FETCH_AUTHZ, FINALIZE,
  *                                                      ORDER_POLL, or again:
@@ -52,6 +60,13 @@
  *                   on_done (which may free the agent)
  *
  * Any state may end in FAILED (its reason and the CA's problem kept).
+ *
+ * The order journal (the store's): the order is recorded under the
+ * certificate's lease as soon as newOrder answers, before any other
+ * request for it (on disk, with the certificate's key when it is made
+ * then), then once per step (challenges answered; finalize about to be
+ * sent), and dropped once installed or dead. A run killed in between
+ * leaves it to the next, which takes it up (RESUME).
  */
 // clang-format on
 #define _GNU_SOURCE
@@ -116,6 +131,7 @@ static void enter(leec_agent *a)
         enter_queued(a);
         break;
     case LEEC_ST_NEW_ORDER:
+    case LEEC_ST_RESUME:
     case LEEC_ST_FETCH_AUTHZ:
     case LEEC_ST_RESPOND:
     case LEEC_ST_DOWNLOAD:
@@ -145,6 +161,141 @@ static void enter(leec_agent *a)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* The order journal                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Records the order in progress and the step reached, under the
+ * certificate's lease: once when the CA made it (before any other request
+ * for it), then once per step, the key with it from the step that has
+ * one (it must be there before finalize is sent). durable: on disk before
+ * anything else is sent (the order's first record, and the one that
+ * brings the key); a later step need only survive the process, which a
+ * rename without fsync does. Fails the agent when the record cannot be
+ * made: nothing is sent for an order the next run could not find. */
+static bool journal_step(leec_agent *a, const char *step, bool durable)
+{
+    leec_ctx *ctx = a->ctx;
+    leec_store *st = leec_ctx_get_store(ctx);
+    char *key = NULL;
+    if (!Leec_store_has_journal(st))
+        return true;
+    leec_code rc = a->cert_key ? Leec_key_to_pem(a->cert_key, &key) : LEEC_OK;
+    if (rc == LEEC_OK) {
+        leec_store_order o = {.order_url = a->order_url,
+                              .ca_id = (char *)Leec_account_ca_id(ctx),
+                              .account_url = (char *)Leec_account_url(ctx),
+                              .names = a->names,
+                              .nnames = a->nnames,
+                              .key_pem = key,
+                              .step = (char *)step,
+                              .since = a->order_since};
+        rc =
+            o.ca_id
+                ? Leec_store_order_write(st, a->cert_name, a->lease_token, &o,
+                                         durable || (key && !a->key_journalled))
+                : LEEC_E_STATE;
+    }
+    if (key)
+        Leec_secure_free(key);
+    if (rc != LEEC_OK) {
+        Leec_agent_fail(a, rc, NULL,
+                        "cannot record the order %s in the store's journal",
+                        a->order_url);
+        return false;
+    }
+    a->journalled = true;
+    a->key_journalled = a->key_journalled || key;
+    return true;
+}
+
+/* Forgets the journal's entry (the certificate installed, or the order
+ * dead); a failure only leaves an entry the next run finds finished. */
+static void journal_drop(leec_agent *a)
+{
+    leec_code rc = Leec_store_order_remove(leec_ctx_get_store(a->ctx),
+                                           a->cert_name, a->lease_token);
+    a->journalled = false;
+    if (rc != LEEC_OK)
+        Leec_log(a->ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): cannot remove the order from the store's "
+                 "journal: %s",
+                 a->id, a->cert_name, leec_strerror(rc));
+}
+
+/* QUEUED, under the lease: an order of the journal for these names and
+ * this account is taken up (its URL, its key when it has one) rather
+ * than a new one made; one that cannot be is dropped. */
+static bool journal_take(leec_agent *a)
+{
+    leec_ctx *ctx = a->ctx;
+    const char *acct = Leec_account_url(ctx), *ca = Leec_account_ca_id(ctx);
+    const char *why = NULL;
+    leec_store_order o;
+    leec_key *k = NULL;
+    leec_code rc =
+        leec_store_order_read(leec_ctx_get_store(ctx), a->cert_name, &o);
+    if (rc == LEEC_E_NOT_FOUND)
+        return false;
+    if (rc != LEEC_OK)
+        why = leec_strerror(rc);
+    else if (!ca || strcmp(o.ca_id, ca) != 0)
+        why = "it was made at another CA";
+    else if (o.account_url && (!acct || strcmp(o.account_url, acct) != 0))
+        why = "it belongs to another account";
+    else if (!Leec_names_same(a->names, a->nnames, o.names, o.nnames))
+        why = "it is for other names";
+    else if (!Leec_url_ok(o.order_url))
+        why = "its URL is not usable";
+    else if (o.key_pem &&
+             Leec_key_load_pem(o.key_pem, strlen(o.key_pem), &k) != LEEC_OK)
+        why = "its key cannot be read";
+    if (why) {
+        Leec_log(ctx, LEEC_LOG_WARN,
+                 "agent %u (%s): not taking up the order in progress %s: %s",
+                 a->id, a->cert_name, o.order_url ? o.order_url : "", why);
+        leec_store_order_clear(&o);
+        journal_drop(a);
+        return false;
+    }
+    free(a->order_url);
+    a->order_url = o.order_url;
+    o.order_url = NULL;
+    Leec_key_free(a->cert_key);
+    a->cert_key = k;
+    a->order_since = o.since;
+    a->journalled = a->resumed = true;
+    a->key_journalled = k != NULL;
+    Leec_log(ctx, LEEC_LOG_INFO,
+             "agent %u (%s): taking up order %s (%s, of an earlier run)", a->id,
+             a->cert_name, a->order_url, o.step);
+    leec_store_order_clear(&o);
+    return true;
+}
+
+/* Whether a failure means the CA will not complete the order (invalid,
+ * refused, unusable), rather than a run cut short that the next one can
+ * take up. A fenced writer writes nothing more. */
+static bool order_dead(leec_code err)
+{
+    switch (err) {
+    case LEEC_E_HTTP:
+    case LEEC_E_TIMEOUT:
+    case LEEC_E_TLS:
+    case LEEC_E_IO:
+    case LEEC_E_NOMEM:
+    case LEEC_E_CANCELLED:
+    case LEEC_E_SOLVER:
+    case LEEC_E_RATE_LIMITED:
+    case LEEC_E_LOCKED:
+    case LEEC_E_FENCED:
+    case LEEC_E_STORE:
+        return false;
+    default:
+        return true;
+    }
+}
+
 /* DONE or FAILED: what the agent holds goes back, then the hooks and the
  * done callback, which may free the agent (the context defers that). */
 static void ending(leec_agent *a)
@@ -163,9 +314,15 @@ static void ending(leec_agent *a)
      * its outcome, not ours, is the news. */
     if (ordered && outcome == LEEC_OUTCOME_FAILED &&
         ((a->had_cert && a->names_same) || a->repairing) &&
-        (a->lock || Leec_store_lock(leec_ctx_get_store(ctx), "cert",
-                                    a->cert_name, &a->lock) == LEEC_OK))
+        (a->lock || Leec_store_lease(leec_ctx_get_store(ctx), "cert",
+                                     a->cert_name, LEEC_LEASE_TTL_S, &a->lock,
+                                     &a->lease_token) == LEEC_OK))
         Leec_agent_record_failure(a);
+    /* An order the CA will not complete is not taken up again; one cut
+     * short (the network, a timeout, a solver) is, by the next run. */
+    if (a->journalled && outcome == LEEC_OUTCOME_FAILED && a->lock &&
+        order_dead(a->err))
+        journal_drop(a);
     Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->deadline = -1;
@@ -236,7 +393,8 @@ static bool take_lock(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
     leec_store *st = leec_ctx_get_store(ctx);
-    leec_code rc = Leec_store_lock(st, "cert", a->cert_name, &a->lock);
+    leec_code rc = Leec_store_lease(st, "cert", a->cert_name, LEEC_LEASE_TTL_S,
+                                    &a->lock, &a->lease_token);
     int64_t now = Leec_now_ms(ctx);
     if (rc == LEEC_OK) {
         a->wait = LEEC_WAIT_NONE;
@@ -283,7 +441,8 @@ static void lock_then_order(leec_agent *a)
     if (!a->lock && !take_lock(a))
         return;
     if (!Leec_agent_kept_meanwhile(a))
-        Leec_agent_set_state(a, LEEC_ST_NEW_ORDER);
+        Leec_agent_set_state(a, journal_take(a) ? LEEC_ST_RESUME
+                                                : LEEC_ST_NEW_ORDER);
 }
 
 static void check_account(leec_agent *a)
@@ -478,6 +637,7 @@ static void send_current(leec_agent *a)
         post(a, a->az[a->cursor].cand[a->az[a->cursor].ci].url, "{}", NULL);
         return;
     case LEEC_ST_ORDER_POLL:
+    case LEEC_ST_RESUME:
         post(a, a->order_url, NULL, NULL);
         return;
     case LEEC_ST_FINALIZE:
@@ -507,9 +667,9 @@ void Leec_agent_on_timer(leec_agent *a)
 
 static bool idempotent(leec_agent_state s)
 {
-    return s == LEEC_ST_FETCH_AUTHZ || s == LEEC_ST_RESPOND ||
-           s == LEEC_ST_AUTHZ_POLL || s == LEEC_ST_ORDER_POLL ||
-           s == LEEC_ST_DOWNLOAD;
+    return s == LEEC_ST_RESUME || s == LEEC_ST_FETCH_AUTHZ ||
+           s == LEEC_ST_RESPOND || s == LEEC_ST_AUTHZ_POLL ||
+           s == LEEC_ST_ORDER_POLL || s == LEEC_ST_DOWNLOAD;
 }
 
 /* A transient failure (transport error, 5xx, 429) of an idempotent step is
@@ -597,7 +757,7 @@ static void follow_order(leec_agent *a, leec_order_view *v, leec_code prc)
                         "the order became invalid");
         return;
     case LEEC_ORDER_PENDING:
-        if (a->state == LEEC_ST_NEW_ORDER)
+        if (a->state == LEEC_ST_NEW_ORDER || a->state == LEEC_ST_RESUME)
             Leec_agent_set_state(a, LEEC_ST_FETCH_AUTHZ);
         else
             Leec_agent_fail(
@@ -605,8 +765,10 @@ static void follow_order(leec_agent *a, leec_order_view *v, leec_code prc)
                 "order is pending after its authorizations were valid");
         return;
     case LEEC_ORDER_READY:
-        /* Straight from newOrder: every authorization was reused. */
-        Leec_agent_set_state(a, a->state == LEEC_ST_NEW_ORDER
+        /* Straight from newOrder: every authorization was reused (or,
+         * taken up, they were validated before). */
+        Leec_agent_set_state(a, a->state == LEEC_ST_NEW_ORDER ||
+                                        a->state == LEEC_ST_RESUME
                                     ? LEEC_ST_FINALIZE
                                     : LEEC_ST_ORDER_POLL);
         return;
@@ -627,6 +789,83 @@ static void follow_order(leec_agent *a, leec_order_view *v, leec_code prc)
         }
         return;
     }
+}
+
+/* The order's finalize URL and authorizations (the view lets go of
+ * them). */
+static bool take_order(leec_agent *a, leec_order_view *v)
+{
+    take_str(&a->finalize_url, &v->finalize);
+    Leec_agent_authz_clear(a);
+    if (!(a->az = calloc(v->nauthz, sizeof *a->az))) {
+        Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+        return false;
+    }
+    a->naz = v->nauthz;
+    for (size_t i = 0; i < v->nauthz; i++) {
+        a->az[i].agent = a;
+        take_str(&a->az[i].url, &v->authz[i]);
+    }
+    return true;
+}
+
+/* RESUME found nothing to take up: the entry goes, a new order comes. */
+static void resume_anew(leec_agent *a, const char *why)
+{
+    Leec_log(a->ctx, LEEC_LOG_INFO,
+             "agent %u (%s): the order %s of an earlier run %s; ordering anew",
+             a->id, a->cert_name, a->order_url, why);
+    journal_drop(a);
+    free(a->order_url);
+    a->order_url = NULL;
+    Leec_key_free(a->cert_key);
+    a->cert_key = NULL;
+    a->resumed = a->key_journalled = false;
+    Leec_agent_set_state(a, LEEC_ST_NEW_ORDER);
+}
+
+/* RESUME: the order as the CA has it now. Only one invalid, expired (the
+ * CA reports it invalid) or gone leads to a new order; any other goes on
+ * from its status, as after newOrder. */
+static void on_resume(leec_agent *a, leec_acme_resp *r)
+{
+    if (r->status >= 400 && r->status < 500 && r->status != 429) {
+        resume_anew(a, "is gone at the CA");
+        return;
+    }
+    if (r->status != 200 || !r->json) {
+        Leec_agent_fail(a, refusal_code(r), steal_problem(r),
+                        "cannot fetch the order %s (HTTP %ld)", a->order_url,
+                        r->status);
+        return;
+    }
+    leec_order_view v;
+    leec_code prc = Leec_order_parse(r->json, &v);
+    if (prc == LEEC_E_NOMEM)
+        Leec_agent_fail(a, prc, NULL, "out of memory");
+    else if (prc != LEEC_OK || !v.finalize || !v.nauthz ||
+             !Leec_order_ids_match(&v, a->names, a->nnames))
+        resume_anew(a, "is not one leec can take up");
+    else if (v.status == LEEC_ORDER_INVALID)
+        resume_anew(a, "is invalid");
+    else if (v.expires && v.expires <= time(NULL) &&
+             v.status != LEEC_ORDER_VALID)
+        resume_anew(a, "has expired");
+    else if ((v.status == LEEC_ORDER_PROCESSING ||
+              v.status == LEEC_ORDER_VALID) &&
+             !a->cert_key)
+        resume_anew(a, "was finalized with a key that was not recorded");
+    else if (take_order(a, &v)) {
+        Leec_log(a->ctx, LEEC_LOG_INFO,
+                 "agent %u (%s): resumed order %s (%s at the CA)", a->id,
+                 a->cert_name, a->order_url,
+                 v.status == LEEC_ORDER_PENDING      ? "pending"
+                 : v.status == LEEC_ORDER_READY      ? "ready"
+                 : v.status == LEEC_ORDER_PROCESSING ? "processing"
+                                                     : "valid");
+        follow_order(a, &v, prc);
+    }
+    Leec_order_view_clear(&v);
 }
 
 static void on_new_order(leec_agent *a, leec_acme_resp *r)
@@ -674,20 +913,26 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
                         "malformed order (URL, authorizations or identifiers)");
         goto out;
     }
-    take_str(&a->finalize_url, &v.finalize);
-    Leec_agent_authz_clear(a);
-    if (!(a->az = calloc(n, sizeof *a->az))) {
-        Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
+    if (!take_order(a, &v))
         goto out;
-    }
-    a->naz = n;
-    for (size_t i = 0; i < n; i++) {
-        a->az[i].agent = a;
-        take_str(&a->az[i].url, &v.authz[i]);
-    }
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
              a->cert_name, a->order_url);
-    follow_order(a, &v, prc);
+    a->order_since = (int64_t)time(NULL);
+    /* The certificate's key now (it was to be made at FINALIZE anyway), so
+     * that the order's one durable record holds it; a slow one (RSA), or
+     * the installed one to be reused, is recorded at FINALIZE instead. */
+    if (!a->cert_key && !(a->reuse_key && a->had_cert) &&
+        !Leec_key_type_is_slow(a->key_type)) {
+        leec_code krc = Leec_key_generate(a->key_type, &a->cert_key);
+        if (krc != LEEC_OK) {
+            Leec_agent_fail(a, krc, NULL,
+                            "cannot generate the certificate key");
+            goto out;
+        }
+    }
+    a->key_journalled = false;
+    if (journal_step(a, "ordered", true))
+        follow_order(a, &v, prc);
 out:
     Leec_order_view_clear(&v);
 }
@@ -1013,7 +1258,7 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
         a->cursor++;
     if (a->cursor < a->naz)
         send_current(a);
-    else
+    else if (journal_step(a, "answered", false))
         Leec_agent_set_state(a, LEEC_ST_AUTHZ_POLL);
 }
 
@@ -1064,7 +1309,10 @@ static void send_finalize(leec_agent *a)
         Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         goto out;
     }
-    post(a, a->finalize_url, payload, NULL);
+    /* The key before finalize: an order finalized with it is completed
+     * only with it. */
+    if (journal_step(a, "finalized", false))
+        post(a, a->finalize_url, payload, NULL);
 out:
     free(csr);
     free(payload);
@@ -1335,8 +1583,8 @@ static void enter_install(leec_agent *a)
                                 .meta_json = meta,
                                 .names = (const char *const *)a->names,
                                 .nnames = a->nnames};
-    rc = leec_store_install_version(leec_ctx_get_store(a->ctx), a->cert_name,
-                                    &f, NULL);
+    rc = Leec_store_install_fenced(leec_ctx_get_store(a->ctx), a->cert_name, &f,
+                                   a->lease_token, NULL);
     if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc, NULL,
                         "cannot install the certificate in the store");
@@ -1344,6 +1592,8 @@ static void enter_install(leec_agent *a)
     }
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
              a->id, a->cert_name);
+    if (a->journalled)
+        journal_drop(a);
     Leec_agent_finish(a, LEEC_OUTCOME_ISSUED);
 out:
     Leec_secure_free(key);
@@ -1394,6 +1644,9 @@ static void on_answer(leec_agent *a, leec_acme_resp *r)
     switch (a->state) {
     case LEEC_ST_NEW_ORDER:
         on_new_order(a, r);
+        break;
+    case LEEC_ST_RESUME:
+        on_resume(a, r);
         break;
     case LEEC_ST_FETCH_AUTHZ:
     case LEEC_ST_AUTHZ_POLL:

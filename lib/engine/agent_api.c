@@ -317,6 +317,14 @@ const char *leec_agent_cert_pem(const leec_agent *a)
 {
     return a->cert_pem;
 }
+const char *leec_agent_order_url(const leec_agent *a)
+{
+    return a ? a->order_url : NULL;
+}
+bool leec_agent_resumed(const leec_agent *a)
+{
+    return a && a->resumed;
+}
 int64_t Leec_agent_deadline(const leec_agent *a)
 {
     return a->zombie ? -1 : a->deadline;

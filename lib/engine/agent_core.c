@@ -26,15 +26,18 @@ void Leec_agent_set_state(leec_agent *a, leec_agent_state to)
 void Leec_agent_release(leec_agent *a, bool issued)
 {
     if (a->admitted) {
+        /* An order taken up from the journal was counted by the run that
+         * made it. */
         a->admitted = false;
         Leec_gov_order_done(Leec_ctx_gov(a->ctx), a->admitted_at,
                             (const char *const *)a->regdoms, a->nregdoms,
-                            a->order_url != NULL, issued);
+                            a->order_url != NULL && !a->resumed, issued);
         Leec_ctx_wake_agents(a->ctx);
     }
     if (a->lock) {
         Leec_store_unlock(leec_ctx_get_store(a->ctx), a->lock);
         a->lock = NULL;
+        a->lease_token = 0;
     }
 }
 

@@ -49,8 +49,8 @@ void Leec_agent_record_failure(leec_agent *a)
     st->retry_at = a->retry_at > now
                        ? a->retry_at
                        : Leec_renewal_retry_at(st->failures, now, a->cert_na);
-    leec_code rc =
-        Leec_renewal_save(leec_ctx_get_store(a->ctx), a->cert_name, st);
+    leec_code rc = Leec_renewal_save_fenced(leec_ctx_get_store(a->ctx),
+                                            a->cert_name, st, a->lease_token);
     char when[32];
     fmt_time(when, sizeof when, st->retry_at);
     Leec_log(a->ctx, rc == LEEC_OK ? LEEC_LOG_INFO : LEEC_LOG_WARN,

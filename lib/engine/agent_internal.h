@@ -58,9 +58,15 @@ struct leec_agent {
     leec_acme_req *req;
     struct leec_job *keygen; /* the certificate key, on a worker thread */
     int retries;
-    unsigned acct_gen; /* the account generation orders are signed by */
-    void *lock;        /* the certificate's lock in the store */
-    char *seen_serial; /* the installed certificate at the first look */
+    unsigned acct_gen;    /* the account generation orders are signed by */
+    void *lock;           /* the certificate's lease in the store */
+    uint64_t lease_token; /* its fencing token, presented with every write
+                             of the certificate's state (0: none) */
+    bool journalled;      /* the store's journal holds this order */
+    bool resumed;         /* the order is an earlier run's, taken up */
+    bool key_journalled;  /* cert_key is in the journal's entry */
+    int64_t order_since;  /* when the order was made (Unix time) */
+    char *seen_serial;    /* the installed certificate at the first look */
     bool lock_logged;
     int64_t lock_since; /* waiting for the lock since (ms): once
                            lock_logged */

@@ -254,10 +254,17 @@ char *Leec_renewal_json(const leec_renewal_state *st)
 leec_code Leec_renewal_save(leec_store *store, const char *cert_name,
                             const leec_renewal_state *st)
 {
+    return Leec_renewal_save_fenced(store, cert_name, st, 0);
+}
+
+leec_code Leec_renewal_save_fenced(leec_store *store, const char *cert_name,
+                                   const leec_renewal_state *st, uint64_t token)
+{
     char *s = Leec_renewal_json(st);
     if (!s)
         return LEEC_E_NOMEM;
-    leec_code rc = Leec_store_renewal_write(store, cert_name, st->version, s);
+    leec_code rc = Leec_store_renewal_write_fenced(store, cert_name,
+                                                   st->version, s, token);
     free(s);
     return rc;
 }

@@ -49,6 +49,11 @@ char *Leec_renewal_json(const leec_renewal_state *st);
  * when another version was installed meanwhile (it starts afresh). */
 leec_code Leec_renewal_save(leec_store *store, const char *cert_name,
                             const leec_renewal_state *st);
+/* The same, presenting token, the fencing token of the writer's "cert"
+ * lease (LEEC_E_FENCED when a newer one was granted). */
+leec_code Leec_renewal_save_fenced(leec_store *store, const char *cert_name,
+                                   const leec_renewal_state *st,
+                                   uint64_t token);
 void Leec_renewal_clear(leec_renewal_state *st);
 
 /* Due by lifetime: a third of it left, half for lifetimes under 10 days. */

@@ -15,6 +15,7 @@
 
 #include "util/log.h"
 #include "solver/dns01.h"
+#include "util/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -22,6 +22,7 @@
 
 #include "util/log.h"
 #include "solver/hook.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

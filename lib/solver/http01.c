@@ -9,6 +9,7 @@
 
 #include "util/log.h"
 #include "solver/http01_tokens.h"
+#include "util/log.h"
 #include "solver/providers.h"
 #include "solver/webroot.h"
 

@@ -34,6 +34,8 @@
 #include "acme/directory.h"
 #include "util/log.h"
 #include "util/buf.h"
+#include "util/log.h"
+#include "acme/directory.h"
 #include "crypto/crypto.h"
 #include "net/http.h"
 #include "util/json.h"

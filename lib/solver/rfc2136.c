@@ -27,6 +27,7 @@
 
 #include "util/log.h"
 #include "net/dns.h"
+#include "util/log.h"
 #include "solver/providers.h"
 
 #define KEYFILE_MAX     (64 * 1024)

@@ -7,6 +7,7 @@
 
 #include "util/log.h"
 #include "util/loop.h"
+#include "util/log.h"
 #include "solver/solver.h"
 
 /* The handle: ops, impl and the presentations. Private to this file. */

@@ -23,6 +23,13 @@
 #include "leec/leec.h"
 #include "leec/solver.h"
 
+/* The context's solvers (solvers.c; the engine owns them through these).
+ * Takes ownership (destroyed with the context, after its agents). */
+leec_code Leec_ctx_add_solver(leec_ctx *ctx, leec_solver *s);
+/* http-01 through the token table, created on first use. */
+leec_solver *Leec_ctx_default_solver(leec_ctx *ctx);
+void Leec_ctx_free_solvers(leec_ctx *ctx);
+
 /* A solver over ops and impl, not yet the context's (Leec_ctx_add_solver
  * adopts it). impl is taken even on failure (ops->destroy(impl) then).
  * NULL with *err: LEEC_E_INVALID_ARG (the reason logged), LEEC_E_NOMEM. */

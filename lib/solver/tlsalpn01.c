@@ -34,6 +34,7 @@
 
 #include "util/log.h"
 #include "net/netaddr.h"
+#include "util/log.h"
 #include "util/b64url.h"
 #include "crypto/crypto.h"
 #include "util/loop.h"

@@ -4,12 +4,15 @@
 #include "store/store.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/b64url.h"
+#include "util/json.h"
 #include "util/log.h"
 
 /* http-01: RFC 8555 tokens (base64url, as the responder takes them) and
@@ -46,10 +49,12 @@ static void free_secret(char *s)
 
 /* The handle: a backend's ops and impl. Private to this file. */
 struct leec_store {
-    const leec_store_ops *ops;
-    void *impl;        /* the backend's, freed by ops->destroy */
-    char *why;         /* why the last LEEC_E_STORE was returned, or NULL */
-    leec_ctx *log_ctx; /* refusals are also logged there (set_store) */
+    const leec_store_ops *ops;   /* &own */
+    const leec_store_ops *given; /* the backend's, for Leec_store_impl */
+    leec_store_ops own; /* a copy, the operations of a later ABI NULL */
+    void *impl;         /* the backend's, freed by ops->destroy */
+    char *why;          /* why the last LEEC_E_STORE was returned, or NULL */
+    leec_ctx *log_ctx;  /* refusals are also logged there (set_store) */
 };
 
 const leec_store_ops *Leec_store_ops(const leec_store *s)
@@ -59,7 +64,7 @@ const leec_store_ops *Leec_store_ops(const leec_store *s)
 
 void *Leec_store_impl(const leec_store *s, const leec_store_ops *ops)
 {
-    return s && s->ops == ops ? s->impl : NULL;
+    return s && s->given == ops ? s->impl : NULL;
 }
 
 char *Leec_store_take_why(leec_store *s)
@@ -79,15 +84,25 @@ leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
 {
     leec_store *s = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;
-    if (!ops || ops->abi != LEEC_STORE_ABI || !ops->account_load ||
-        !ops->account_save || !ops->account_remove || !ops->version_read ||
-        !ops->version_install || !ops->list || !ops->reset ||
-        !ops->renewal_write || !ops->lock || !ops->unlock || !ops->destroy)
+    if (!ops || (ops->abi != 1 && ops->abi != LEEC_STORE_ABI) ||
+        !ops->account_load || !ops->account_save || !ops->account_remove ||
+        !ops->version_read || !ops->version_install || !ops->list ||
+        !ops->reset || !ops->renewal_write || !ops->lock || !ops->unlock ||
+        !ops->destroy)
+        goto out;
+    /* A backend of ABI 1 has a shorter struct: nothing after destroy is
+     * read from it. */
+    if (ops->abi >= 2 &&
+        (!ops->lease || !ops->fence || !ops->journal_write ||
+         !ops->journal_read || !ops->journal_remove || !ops->journal_list))
         goto out;
     rc = LEEC_E_NOMEM;
     if (!(s = calloc(1, sizeof *s)))
         goto out;
-    s->ops = ops;
+    memcpy(&s->own, ops,
+           ops->abi >= 2 ? sizeof *ops : offsetof(leec_store_ops, lease));
+    s->ops = &s->own;
+    s->given = ops;
     s->impl = impl;
     rc = LEEC_OK;
 out:
@@ -212,6 +227,13 @@ leec_code leec_store_install_version(leec_store *store, const char *cert_name,
                                      const leec_store_new_version *in,
                                      uint64_t *number)
 {
+    return Leec_store_install_fenced(store, cert_name, in, 0, number);
+}
+
+leec_code Leec_store_install_fenced(leec_store *store, const char *cert_name,
+                                    const leec_store_new_version *in,
+                                    uint64_t token, uint64_t *number)
+{
     leec_store_new_version v;
     uint64_t n = 0;
     if (number)
@@ -234,7 +256,9 @@ leec_code leec_store_install_version(leec_store *store, const char *cert_name,
     v.fullchain = full;
     leec_code rc = too_large(full)
                        ? LEEC_E_TOO_LARGE
-                       : store->ops->version_install(store, cert_name, &v, &n);
+                       : Leec_store_fence(store, "cert", cert_name, token);
+    if (rc == LEEC_OK)
+        rc = store->ops->version_install(store, cert_name, &v, &n);
     free(full);
     if (rc == LEEC_OK && number)
         *number = n;
@@ -314,11 +338,19 @@ leec_code leec_store_reset(leec_store *store, const char *cert_name)
 leec_code Leec_store_renewal_write(leec_store *s, const char *name,
                                    uint64_t number, const char *json)
 {
+    return Leec_store_renewal_write_fenced(s, name, number, json, 0);
+}
+
+leec_code Leec_store_renewal_write_fenced(leec_store *s, const char *name,
+                                          uint64_t number, const char *json,
+                                          uint64_t token)
+{
     if (!s || !Leec_store_name_valid(name) || !json || number == 0)
         return LEEC_E_INVALID_ARG;
     if (too_large(json))
         return LEEC_E_TOO_LARGE;
-    return s->ops->renewal_write(s, name, number, json);
+    leec_code rc = Leec_store_fence(s, "cert", name, token);
+    return rc != LEEC_OK ? rc : s->ops->renewal_write(s, name, number, json);
 }
 
 /* ------------------------------------------------------------------ */
@@ -413,15 +445,44 @@ leec_code Leec_store_token_delete(leec_store *s, const char *token)
 leec_code Leec_store_lock(leec_store *s, const char *kind, const char *name,
                           void **handle)
 {
+    return Leec_store_lease(s, kind, name, LEEC_LEASE_TTL_S, handle, NULL);
+}
+
+leec_code Leec_store_lease(leec_store *s, const char *kind, const char *name,
+                           unsigned ttl_s, void **handle, uint64_t *token)
+{
+    uint64_t t = 0;
+    if (token)
+        *token = 0;
     if (!handle)
         return LEEC_E_INVALID_ARG;
     *handle = NULL;
+    if (!s || !Leec_store_name_valid(kind) || !Leec_store_name_valid(name) ||
+        ttl_s == 0)
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = s->ops->lease
+                       ? s->ops->lease(s, kind, name, ttl_s, handle, &t)
+                       : s->ops->lock(s, kind, name, handle);
+    if (rc == LEEC_OK && (!*handle || (s->ops->lease && t == 0))) {
+        /* A backend's mistake: never "held", never an unfenced lease. */
+        if (*handle)
+            s->ops->unlock(s, *handle);
+        *handle = NULL;
+        rc = LEEC_E_INVALID_ARG;
+    }
+    if (rc == LEEC_OK && token)
+        *token = t;
+    return rc;
+}
+
+leec_code Leec_store_fence(leec_store *s, const char *kind, const char *name,
+                           uint64_t token)
+{
     if (!s || !Leec_store_name_valid(kind) || !Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
-    leec_code rc = s->ops->lock(s, kind, name, handle);
-    if (rc == LEEC_OK && !*handle)
-        rc = LEEC_E_INVALID_ARG; /* a backend's mistake: never "held" */
-    return rc;
+    if (token == 0 || !s->ops->fence)
+        return LEEC_OK;
+    return s->ops->fence(s, kind, name, token);
 }
 
 void Leec_store_unlock(leec_store *s, void *handle)
@@ -485,4 +546,175 @@ void leec_store_lock_release(leec_store_lock *lock)
         return;
     Leec_store_unlock(lock->store, lock->handle);
     free(lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* The order journal                                                   */
+/* ------------------------------------------------------------------ */
+
+bool Leec_store_has_journal(const leec_store *s)
+{
+    return s && s->ops->journal_write;
+}
+
+void leec_store_order_clear(leec_store_order *o)
+{
+    if (!o)
+        return;
+    free(o->order_url);
+    free(o->ca_id);
+    free(o->account_url);
+    for (size_t i = 0; o->names && i < o->nnames; i++)
+        free(o->names[i]);
+    free(o->names);
+    free_secret(o->key_pem);
+    free(o->step);
+    memset(o, 0, sizeof *o);
+}
+
+/* The entry's text: one JSON object, the key in it (the backend keeps the
+ * whole as a secret), so that an entry is one record written at once. */
+static char *order_entry(const leec_store_order *o, int64_t now)
+{
+    leec_json *j = Leec_json_new_object(), *names = Leec_json_new_array();
+    char *text = NULL;
+    bool ok = Leec_json_set(j, "names", names) &&
+              Leec_json_set_str(j, "order_url", o->order_url) &&
+              Leec_json_set_str(j, "ca_id", o->ca_id) &&
+              (!o->key_pem || Leec_json_set_str(j, "key", o->key_pem)) &&
+              Leec_json_set_int(j, "since", o->since) &&
+              Leec_json_set_int(j, "updated", now) &&
+              Leec_json_set_str(j, "step", o->step ? o->step : "ordered") &&
+              (!o->account_url ||
+               Leec_json_set_str(j, "account_url", o->account_url));
+    for (size_t i = 0; ok && i < o->nnames; i++)
+        ok = Leec_json_push_str(names, o->names[i]);
+    if (ok)
+        text = Leec_json_dump(j, false);
+    /* The dump holds the key too; the tree's copy is freed with it. */
+    Leec_json_free(j);
+    return text;
+}
+
+leec_code Leec_store_order_write(leec_store *s, const char *name,
+                                 uint64_t token, const leec_store_order *o,
+                                 bool durable)
+{
+    if (!s || !Leec_store_name_valid(name) || !o || !o->order_url ||
+        !o->ca_id || !o->nnames || !o->names)
+        return LEEC_E_INVALID_ARG;
+    for (size_t i = 0; i < o->nnames; i++)
+        if (!o->names[i])
+            return LEEC_E_INVALID_ARG;
+    if (!Leec_store_has_journal(s))
+        return LEEC_OK;
+    char *text = order_entry(o, (int64_t)time(NULL));
+    if (!text)
+        return LEEC_E_NOMEM;
+    leec_code rc = too_large(text)
+                       ? LEEC_E_TOO_LARGE
+                       : s->ops->journal_write(s, name, token, text, durable);
+    free_secret(text);
+    return rc;
+}
+
+leec_code Leec_store_order_remove(leec_store *s, const char *name,
+                                  uint64_t token)
+{
+    if (!s || !Leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    if (!Leec_store_has_journal(s))
+        return LEEC_OK;
+    return s->ops->journal_remove(s, name, token);
+}
+
+static char *dup_str(const leec_json *j, const char *key)
+{
+    const char *v = Leec_json_str(j, key);
+    return v ? strdup(v) : NULL;
+}
+
+/* The entry's text back into o; false when it is not one order_entry
+ * makes (or memory ran out: *nomem). */
+static bool order_parse(const char *text, leec_store_order *o, bool *nomem)
+{
+    leec_json *j = NULL;
+    long long since = 0, updated = 0;
+    *nomem = false;
+    leec_code rc = Leec_json_parse_object(text, strlen(text), &j);
+    if (rc != LEEC_OK) {
+        *nomem = rc == LEEC_E_NOMEM;
+        return false;
+    }
+    const leec_json *names = Leec_json_array(j, "names");
+    bool ok = names && Leec_json_len(names) > 0 &&
+              Leec_json_str(j, "order_url") && Leec_json_str(j, "ca_id") &&
+              Leec_json_str(j, "step") && Leec_json_int(j, "since", &since) &&
+              Leec_json_int(j, "updated", &updated);
+    size_t n = ok ? Leec_json_len(names) : 0;
+    if (ok && !(o->names = calloc(n, sizeof *o->names)))
+        ok = !(*nomem = true);
+    for (size_t i = 0; ok && i < n; i++) {
+        const char *v = Leec_json_as_str(Leec_json_at(names, i));
+        if (!v)
+            ok = false;
+        else if (!(o->names[o->nnames++] = strdup(v)))
+            ok = !(*nomem = true);
+    }
+    if (ok) {
+        o->order_url = dup_str(j, "order_url");
+        o->ca_id = dup_str(j, "ca_id");
+        o->key_pem = dup_str(j, "key");
+        o->step = dup_str(j, "step");
+        o->account_url = dup_str(j, "account_url");
+        o->since = since;
+        o->updated = updated;
+        if (!o->order_url || !o->ca_id || !o->step ||
+            (Leec_json_str(j, "key") && !o->key_pem) ||
+            (Leec_json_str(j, "account_url") && !o->account_url))
+            ok = !(*nomem = true);
+    }
+    /* The parsed tree held the key: cleared with the text by the caller;
+     * the tree's strings are freed here. */
+    Leec_json_free(j);
+    return ok;
+}
+
+leec_code leec_store_order_read(leec_store *store, const char *cert_name,
+                                leec_store_order *o)
+{
+    char *text = NULL;
+    bool nomem = false;
+    if (!o)
+        return LEEC_E_INVALID_ARG;
+    memset(o, 0, sizeof *o);
+    if (!store || !Leec_store_name_valid(cert_name))
+        return LEEC_E_INVALID_ARG;
+    if (!Leec_store_has_journal(store))
+        return LEEC_E_NOT_FOUND;
+    leec_code rc = store->ops->journal_read(store, cert_name, &text);
+    if (rc == LEEC_OK && !order_parse(text, o, &nomem))
+        rc = nomem ? LEEC_E_NOMEM
+                   : leec_store_refuse(store,
+                                       "the order journal entry of %s is not "
+                                       "one leec wrote (leec reset %s drops "
+                                       "it)",
+                                       cert_name, cert_name);
+    free_secret(text);
+    if (rc != LEEC_OK)
+        leec_store_order_clear(o);
+    return rc;
+}
+
+leec_code leec_store_order_list(leec_store *store, char ***names, size_t *n)
+{
+    if (!names || !n)
+        return LEEC_E_INVALID_ARG;
+    *names = NULL;
+    *n = 0;
+    if (!store)
+        return LEEC_E_INVALID_ARG;
+    if (!Leec_store_has_journal(store))
+        return LEEC_OK;
+    return store->ops->journal_list(store, names, n);
 }

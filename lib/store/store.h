@@ -10,6 +10,7 @@
 #ifndef LEEC_STORE_INTERNAL_H
 #define LEEC_STORE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,39 @@ leec_code Leec_store_token_delete(leec_store *s, const char *token);
 leec_code Leec_store_lock(leec_store *s, const char *kind, const char *name,
                           void **handle);
 void Leec_store_unlock(leec_store *s, void *handle);
+
+/* Leases (ABI 2: lease; a store of ABI 1 locks and gives token 0). Locks
+ * taken with Leec_store_lock are leases of LEEC_LEASE_TTL_S too. token
+ * may be NULL. */
+#define LEEC_LEASE_TTL_S 3600u
+leec_code Leec_store_lease(leec_store *s, const char *kind, const char *name,
+                           unsigned ttl_s, void **handle, uint64_t *token);
+/* LEEC_E_FENCED when a lease of kind/name newer than token was granted;
+ * LEEC_OK for token 0 (no lease presented) or a store of ABI 1. */
+leec_code Leec_store_fence(leec_store *s, const char *kind, const char *name,
+                           uint64_t token);
+
+/* leec_store_install_version and Leec_store_renewal_write presenting the
+ * token of the writer's "cert" lease of name (0: none). */
+leec_code Leec_store_install_fenced(leec_store *s, const char *name,
+                                    const leec_store_new_version *in,
+                                    uint64_t token, uint64_t *number);
+leec_code Leec_store_renewal_write_fenced(leec_store *s, const char *name,
+                                          uint64_t number, const char *json,
+                                          uint64_t token);
+
+/* The order journal (journal_*). Whether the store keeps one (ABI 2). */
+bool Leec_store_has_journal(const leec_store *s);
+/* Replaces the entry of name with o (order_url, ca_id and names required;
+ * key_pem once the key is chosen; updated set here); durable as the
+ * backend's journal_write; token as above.
+ * LEEC_OK without writing for a store without a journal. */
+leec_code Leec_store_order_write(leec_store *s, const char *name,
+                                 uint64_t token, const leec_store_order *o,
+                                 bool durable);
+/* Removes the entry of name; LEEC_OK when there is none. */
+leec_code Leec_store_order_remove(leec_store *s, const char *name,
+                                  uint64_t token);
 
 /* "PID 1234" or "PID 1234 on host" of whoever holds the lock kind/name,
  * or "another process" when unknown: for messages (malloc'd, NULL on

@@ -9,7 +9,12 @@
  *                  settings: the names are in it)
  *   renewal state  archive/<name>/<N>/renewal.json
  *   current        live/<name> -> ../archive/<name>/<N>
- *   locks          locks/<kind>-<name>.lock (flock)
+ *   locks, leases  locks/<kind>-<name>.lock (flock: the exclusion) and
+ *                  beside it <kind>-<name>.lease (the last grant: its
+ *                  fencing token, expiry and holder), replaced at each
+ *                  grant
+ *   order journal  journal/<name>.json (0600: it holds the certificate
+ *                  key), replaced whole at each step
  *   http-01 tokens in memory, per store instance (no file)
  *
  * A new version is built in a private temporary folder, renamed into place,
@@ -77,7 +82,7 @@ typedef struct fs_token {
 typedef struct fs_store {
     leec_store *st; /* the handle this is the state of: for refusals */
     char *dir;      /* as given, without trailing slashes: for messages */
-    int root, live, archive, locks; /* checked folders, open */
+    int root, live, archive, locks, journal; /* checked folders, open */
     uid_t uid; /* the effective user when opened: who must own it all */
     fs_token *tokens;
     size_t ntokens;
@@ -1087,6 +1092,255 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* Leases: flock for the exclusion, a file beside it for the token     */
+/* ------------------------------------------------------------------ */
+
+/* The last grant of kind/name: "TOKEN EXPIRY PID HOST\n" in
+ * locks/<kind>-<name>.lease. *token 0 when there was none. A file that
+ * does not read so (cut by a power failure: it is replaced without an
+ * fsync, below) counts as none too: tokens may then start again, which
+ * only a holder that died with the machine could notice. */
+static leec_code lease_read(fs_store *fs, const char *kind, const char *name,
+                            uint64_t *token)
+{
+    char *file = NULL, *text = NULL, *end = NULL;
+    *token = 0;
+    if (!(file = pathf("%s-%s.lease", kind, name)))
+        return LEEC_E_NOMEM;
+    int fd =
+        openat(fs->locks, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    free(file);
+    if (fd < 0)
+        return errno == ENOENT ? LEEC_OK : LEEC_E_IO;
+    leec_code rc = Leec_fd_read(fd, NULL, 1024, &text, NULL);
+    close(fd);
+    if (rc == LEEC_E_TOO_LARGE)
+        return LEEC_OK;
+    if (rc != LEEC_OK)
+        return rc;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end != text && *end == ' ' && errno == 0)
+        *token = v;
+    free(text);
+    return LEEC_OK;
+}
+
+/* Replaces file in the folder dfd with text (mode 0600) in one rename,
+ * without fsync: whole, the old or the new, but the new one may be lost
+ * with the machine (never with the process). For records whose loss a
+ * crash of the machine makes harmless. */
+static leec_code replace_file(int dfd, const char *file, const char *text,
+                              size_t len)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    char sfx[9], *tmp = NULL;
+    int fd = -1;
+    random_suffix(sfx);
+    if (!(tmp = pathf(".%s.tmp-%s", file, sfx)))
+        goto out;
+    rc = LEEC_E_IO;
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len)
+        goto out;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto out;
+    }
+    fd = -1;
+    if (renameat(dfd, tmp, dfd, file) != 0)
+        goto out;
+    free(tmp);
+    tmp = NULL;
+    rc = LEEC_OK;
+out:
+    close_fd(&fd);
+    if (tmp)
+        unlinkat(dfd, tmp, 0);
+    free(tmp);
+    return rc;
+}
+
+/* Replaces the lease file of kind/name (replace_file: the exclusion is the
+ * flock, and the token only has to grow while holders live, see
+ * lease_read, which the page cache gives). */
+static leec_code lease_write(fs_store *fs, const char *kind, const char *name,
+                             uint64_t token, unsigned ttl_s)
+{
+    char host[256] = "", text[400];
+    char *file = pathf("%s-%s.lease", kind, name);
+    if (!file)
+        return LEEC_E_NOMEM;
+    if (gethostname(host, sizeof host - 1) != 0 || !*host)
+        snprintf(host, sizeof host, "-");
+    int n = snprintf(
+        text, sizeof text, "%llu %lld %ld %s\n", (unsigned long long)token,
+        (long long)time(NULL) + (long long)ttl_s, (long)getpid(), host);
+    leec_code rc = n > 0 && (size_t)n < sizeof text
+                       ? replace_file(fs->locks, file, text, (size_t)n)
+                       : LEEC_E_IO;
+    free(file);
+    return rc;
+}
+
+/* The flock (fs_lock), then the next token. A holder that died released
+ * its flock with its descriptors: its successor never waits for an
+ * expiry, which only says until when the holder meant to work. */
+static leec_code fs_lease(leec_store *s, const char *kind, const char *name,
+                          unsigned ttl_s, void **handle, uint64_t *token)
+{
+    fs_store *fs = fs_of(s);
+    uint64_t cur = 0;
+    *token = 0;
+    leec_code rc = fs_lock(s, kind, name, handle);
+    if (rc != LEEC_OK)
+        return rc;
+    rc = lease_read(fs, kind, name, &cur);
+    if (rc == LEEC_OK && cur == UINT64_MAX)
+        rc = LEEC_E_IO;
+    if (rc == LEEC_OK)
+        rc = lease_write(fs, kind, name, cur + 1, ttl_s);
+    if (rc != LEEC_OK) {
+        fs_unlock(s, *handle);
+        *handle = NULL;
+        return rc;
+    }
+    *token = cur + 1;
+    return LEEC_OK;
+}
+
+static leec_code fs_fence(leec_store *s, const char *kind, const char *name,
+                          uint64_t token)
+{
+    uint64_t cur = 0;
+    if (!Leec_store_name_valid(kind) || !Leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = lease_read(fs_of(s), kind, name, &cur);
+    if (rc == LEEC_OK && token && cur > token)
+        rc = LEEC_E_FENCED;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The order journal: journal/<name>.json                              */
+/* ------------------------------------------------------------------ */
+
+#define JOURNAL_SUFFIX ".json"
+
+static leec_code fs_journal_write(leec_store *s, const char *name,
+                                  uint64_t token, const char *entry,
+                                  bool durable)
+{
+    fs_store *fs = fs_of(s);
+    char *file = NULL;
+    if (!Leec_store_name_valid(name) || !entry)
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = fs_fence(s, "cert", name, token);
+    if (rc != LEEC_OK)
+        return rc;
+    if (!(file = pathf("%s" JOURNAL_SUFFIX, name)))
+        return LEEC_E_NOMEM;
+    /* One file, replaced by a rename: the previous entry stays whole until
+     * the new one is there (durable: on disk). */
+    rc = durable ? Leec_file_write_atomic_at(fs->journal, file, entry,
+                                             strlen(entry), 0600)
+                 : replace_file(fs->journal, file, entry, strlen(entry));
+    free(file);
+    return rc;
+}
+
+static leec_code fs_journal_read(leec_store *s, const char *name, char **entry)
+{
+    fs_store *fs = fs_of(s);
+    char *file = NULL;
+    size_t len = 0;
+    if (!Leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    if (!(file = pathf("%s" JOURNAL_SUFFIX, name)))
+        return LEEC_E_NOMEM;
+    leec_code rc =
+        read_trusted(fs, fs->journal, "journal", file, true, entry, &len);
+    free(file);
+    return rc;
+}
+
+/* Removes journal/<name>.json (durable: on disk, as a reset is). */
+static leec_code journal_unlink(fs_store *fs, const char *name, bool durable)
+{
+    char *file = pathf("%s" JOURNAL_SUFFIX, name);
+    if (!file)
+        return LEEC_E_NOMEM;
+    int r = unlinkat(fs->journal, file, 0);
+    int e = errno;
+    free(file);
+    if (r != 0)
+        return e == ENOENT ? LEEC_OK : LEEC_E_IO;
+    return durable ? Leec_fsync_fd(fs->journal) : LEEC_OK;
+}
+
+static leec_code fs_journal_remove(leec_store *s, const char *name,
+                                   uint64_t token)
+{
+    if (!Leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = fs_fence(s, "cert", name, token);
+    return rc != LEEC_OK ? rc : journal_unlink(fs_of(s), name, false);
+}
+
+/* Adds the names of the entries in journal/ (temporaries start with '.'
+ * and are not names). */
+static leec_code collect_journal(fs_store *fs, name_vec *nv)
+{
+    leec_code rc = LEEC_E_IO;
+    DIR *d = open_stream(fs->journal);
+    struct dirent *e = NULL;
+    const size_t sl = strlen(JOURNAL_SUFFIX);
+    if (!d)
+        return LEEC_E_IO;
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d)))
+            break;
+        size_t l = strlen(e->d_name);
+        if (l <= sl || strcmp(e->d_name + l - sl, JOURNAL_SUFFIX) != 0)
+            continue;
+        char *n = strndup(e->d_name, l - sl);
+        if (!n) {
+            rc = LEEC_E_NOMEM;
+            goto out;
+        }
+        rc = Leec_store_name_valid(n) ? name_vec_add(nv, n) : LEEC_OK;
+        free(n);
+        if (rc != LEEC_OK)
+            goto out;
+        rc = LEEC_E_IO;
+    }
+    if (errno == 0)
+        rc = LEEC_OK;
+out:
+    closedir(d);
+    return rc;
+}
+
+static leec_code fs_journal_list(leec_store *s, char ***names, size_t *n)
+{
+    name_vec nv = {0};
+    *names = NULL;
+    *n = 0;
+    leec_code rc = collect_journal(fs_of(s), &nv);
+    if (rc == LEEC_OK && nv.n) {
+        name_vec_sort_unique(&nv);
+        *names = nv.v;
+        *n = nv.n;
+        nv.v = NULL;
+        nv.n = nv.cap = 0;
+    }
+    name_vec_free(&nv);
+    return rc;
+}
+
 /* Every live/<name> link (reading one checks it: open_current). */
 static leec_code fs_list(leec_store *s, char ***names, size_t *n)
 {
@@ -1159,6 +1413,12 @@ static leec_code reset_cert(fs_store *fs, const char *name)
         goto out;
     }
     free(trash);
+    trash = NULL;
+    /* The order in progress goes with it (after the live link: a reader
+     * never finds a version whose order is gone but not the version). */
+    rc = journal_unlink(fs, name, true);
+    if (rc != LEEC_OK)
+        goto out;
     rc = move_to_trash(fs->archive, name, &trash);
     if (rc != LEEC_OK)
         goto out;
@@ -1240,6 +1500,9 @@ static leec_code fs_reset(leec_store *s, const char *name)
         rc = collect_names(fs->live, S_IFLNK, &certs);
         if (rc == LEEC_OK)
             rc = collect_names(fs->archive, S_IFDIR, &certs);
+        /* Orders in progress for a certificate without a version yet. */
+        if (rc == LEEC_OK)
+            rc = collect_journal(fs, &certs);
         if (rc == LEEC_OK)
             rc = open_dir(fs, fs->root, "accounts", "accounts", false, &acc);
         if (rc == LEEC_OK)
@@ -1384,6 +1647,7 @@ static void fs_free(fs_store *fs)
     close_fd(&fs->live);
     close_fd(&fs->archive);
     close_fd(&fs->locks);
+    close_fd(&fs->journal);
     for (size_t i = 0; i < fs->ntokens; i++) {
         free(fs->tokens[i].token);
         free(fs->tokens[i].key_auth);
@@ -1415,6 +1679,12 @@ static const leec_store_ops fs_ops = {
     .unlock = fs_unlock,
     .lock_holder = fs_lock_holder,
     .destroy = fs_destroy,
+    .lease = fs_lease,
+    .fence = fs_fence,
+    .journal_write = fs_journal_write,
+    .journal_read = fs_journal_read,
+    .journal_remove = fs_journal_remove,
+    .journal_list = fs_journal_list,
 };
 
 /* The filesystem store's export: live/<name>, where web servers read. */
@@ -1455,7 +1725,7 @@ leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
     fs = calloc(1, sizeof *fs);
     if (!fs)
         goto out;
-    fs->root = fs->live = fs->archive = fs->locks = -1;
+    fs->root = fs->live = fs->archive = fs->locks = fs->journal = -1;
     fs->uid = geteuid();
     /* Without trailing slashes, so that paths we report look natural. */
     len = strlen(dir);
@@ -1475,6 +1745,8 @@ leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
         (rc = open_dir(f, f->root, "archive", "archive", true, &f->archive)) !=
             LEEC_OK ||
         (rc = open_dir(f, f->root, "locks", "locks", true, &f->locks)) !=
+            LEEC_OK ||
+        (rc = open_dir(f, f->root, "journal", "journal", true, &f->journal)) !=
             LEEC_OK ||
         (rc = open_dir(f, f->root, "accounts", "accounts", true, &acc)) !=
             LEEC_OK)

@@ -1,6 +1,8 @@
 """e2e tests of the administration commands against the shared pebble:
-`leec list` (one row per managed certificate), `leec reset` (forgets a
-certificate whole, so the next issue orders anew) and `leec dhparam`
+`leec list` (one row per managed certificate, and the orders in
+progress), `leec reset` (forgets a certificate whole, its order in progress
+too, so the next issue orders anew), an order of a run cut short taken up
+by the next one, and `leec dhparam`
 (Diffie-Hellman parameters that OpenSSL accepts).
 
 Loaded by run.py (every tests/e2e/test_*.py module is); run alone with
@@ -10,6 +12,7 @@ Loaded by run.py (every tests/e2e/test_*.py module is); run alone with
 import datetime
 import json
 import os
+import re
 
 import run
 from run import LeecCase, describe
@@ -91,6 +94,68 @@ class AdminTest(LeecCase):
         self.assertEqual(r.returncode, 2, describe(r))
         r = self.leec("reset", "--dir", self.dir, "--yes")
         self.assertEqual(r.returncode, 2, describe(r))
+
+    def journal(self, name):
+        return os.path.join(self.dir, "journal", name + ".json")
+
+    def test_b_order_taken_up(self):
+        """A run cut short after newOrder (its solver failed) leaves the
+        order in the journal: list shows it, the next run takes it up (no
+        second order), and it is gone once installed."""
+        name = "admin-resume.leec.test"
+        before = run.orders_created()
+        r = self.issue([name], "--dns-hook", "/bin/false", "--dns-zone",
+                       "leec.test", http=False)
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertEqual(run.orders_created(), before + 1)
+        self.assertEqual(run.mode(self.journal(name)), 0o600)
+        rows = {row["name"]: row for row in self.list_json()}
+        self.assertEqual(rows[name]["status"], "ordering", rows)
+        self.assertEqual(rows[name]["order"]["step"], "ordered", rows)
+        url = rows[name]["order"]["url"]
+        r = self.leec("list", "--dir", self.dir)
+        self.assertIn("ORDERS IN PROGRESS", r.stdout, describe(r))
+        self.assertRegex(r.stdout, r"(?m)^%s  since \S+  ordered  %s$"
+                         % (re.escape(name), re.escape(url)), describe(r))
+
+        r = self.issue_ok([name])
+        self.assertIn("resumed order %s" % url, r.stdout, describe(r))
+        self.assertEqual(run.orders_created(), before + 1)
+        self.assertFalse(os.path.exists(self.journal(name)))
+        self.check_cert(name, [name])
+        self.assertNotIn("order", self.list_json()[0])
+
+    def test_b_order_gone_or_reset(self):
+        """An order the CA does not know leads to a new one; reset drops
+        an order in progress and says so."""
+        name = "admin-gone.leec.test"
+        entry = {"names": [name], "order_url": run.ENV.directory_url
+                 .rsplit("/", 1)[0] + "/my-order/leec-test-gone",
+                 "ca_id": run.ENV.ca_id, "step": "ordered",
+                 "since": 1764000000, "updated": 1764000000}
+        os.makedirs(os.path.join(self.dir, "journal"), mode=0o700)
+        os.chmod(self.dir, 0o700)
+
+        def put():
+            fd = os.open(self.journal(name), os.O_CREAT | os.O_WRONLY, 0o600)
+            os.write(fd, json.dumps(entry).encode())
+            os.close(fd)
+        put()
+        r = self.leec("reset", "--yes", "--dir", self.dir, name)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("%s: order %s abandoned at the CA"
+                      % (name, entry["order_url"]), r.stderr, describe(r))
+        self.assertFalse(os.path.exists(self.journal(name)))
+
+        put()
+        before = run.orders_created()
+        r = self.issue_ok([name], "--json")
+        js = json.loads(r.stdout)
+        self.assertEqual(js["outcome"], "issued", js)
+        self.assertFalse(js["resumed"], js)
+        self.assertNotEqual(js["order_url"], entry["order_url"], js)
+        self.assertEqual(run.orders_created(), before + 1)
+        self.assertFalse(os.path.exists(self.journal(name)))
 
     def test_c_dhparam(self):
         r = self.leec("dhparam", "--dir", self.dir)

@@ -139,6 +139,10 @@ void fake_ca_free(fake_ca *ca);
 /* The responder to install with fake_http_set_responder(fake_ca_respond, ca).
  */
 void fake_ca_respond(void *ud, const fake_request *req, leec_http_resp *resp);
+/* What happened to order oi (0: the first made) while no client looked:
+ * its status becomes status ("invalid", ...), or, NULL, it is gone (404,
+ * as a CA that forgot it). */
+void fake_ca_order_set(fake_ca *ca, size_t oi, const char *status);
 /* The CA certificate (PEM). */
 const char *fake_ca_cert_pem(const fake_ca *ca);
 

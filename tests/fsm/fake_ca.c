@@ -44,6 +44,7 @@ typedef struct ca_order {
     const char *status; /* pending, ready, processing, valid, invalid */
     int processing_left;
     char *chain; /* leaf + CA, once issued */
+    bool gone;   /* forgotten: 404 (fake_ca_order_set) */
 } ca_order;
 
 typedef struct ca_account {
@@ -680,7 +681,7 @@ static ca_order *find_order(fake_ca *ca, const char *s, size_t *oi, size_t *ai,
     } else if (sscanf(s, "%zu%n%c", &o, &used, &tail) != 1 || s[used] != '\0') {
         return NULL;
     }
-    if (o >= ca->st->norder)
+    if (o >= ca->st->norder || ca->st->order[o].gone)
         return NULL;
     ca_order *ord = &ca->st->order[o];
     if (with_authz && a >= ord->n)
@@ -943,6 +944,16 @@ static void on_order(fake_ca *ca, const char *rest, leec_http_resp *resp)
     if (ca->knobs.retry_after && strcmp(o->status, "processing") == 0)
         fake_resp_set(&resp->retry_after, ca->knobs.retry_after);
     reply_json(resp, 200, order_json(oi, o));
+}
+
+void fake_ca_order_set(fake_ca *ca, size_t oi, const char *status)
+{
+    if (oi >= ca->st->norder)
+        abort();
+    if (status)
+        ca->st->order[oi].status = status;
+    else
+        ca->st->order[oi].gone = true;
 }
 
 static void on_cert(fake_ca *ca, const char *rest, leec_http_resp *resp)

@@ -22,6 +22,8 @@
 #include "acme/problem.h"
 #include "crypto/crypto.h"
 #include "leec/solver.h"
+#include "leec/store.h"
+#include "store/store.h"
 #include "util/b64url.h"
 
 #define MAX_ITER 20000
@@ -1539,6 +1541,216 @@ static void test_custom_solver_ready(void **state)
     free_ctx(e, &ms, 1);
 }
 
+/* ------------------------------------------------------------------ */
+/* Orders taken up from the journal                                    */
+/* ------------------------------------------------------------------ */
+
+/* A run killed as its agent enters kill_at (the agent freed there: no
+ * ending runs, the journal keeps the order); then what happened at the CA
+ * meanwhile (status: fake_ca_order_set, "" for nothing), and a new run
+ * (a new context on the same store, as another process) for names. */
+static leec_agent *killed_then_rerun(env *e, leec_agent_state kill_at,
+                                     const char *step, const char *status,
+                                     const char *const *names, size_t n)
+{
+    rec r1;
+    memset(&r1, 0, sizeof r1);
+    r1.free_on_state = kill_at;
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &r1);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(r1.done, 0);
+    assert_int_equal(e->ca->stats.new_order, 1);
+    for (int i = 0; i < 2; i++)
+        free(r1.ka[i]);
+
+    /* The journal holds the order, at the step reached, and its key (an
+     * EC key: chosen when the order was made). */
+    leec_store_order o;
+    assert_int_equal(
+        leec_store_order_read(leec_ctx_get_store(e->ctx), "example.org", &o),
+        LEEC_OK);
+    assert_string_equal(o.order_url, FAKE_CA_BASE "/order/0");
+    assert_string_equal(o.step, step);
+    assert_non_null(o.key_pem);
+    assert_int_equal(o.nnames, 2);
+    assert_non_null(o.account_url);
+    leec_store_order_clear(&o);
+
+    if (!status || *status)
+        fake_ca_order_set(e->ca, 0, status);
+    leec_ctx_free(e->ctx);
+    e->ctx = new_ctx(e);
+    e->ca->client = e->ctx;
+    a = agent_new(e, e->ctx, names, n, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    dump_log();
+    assert_int_equal(e->r.done, 1);
+    assert_issued(e, a);
+    assert_non_null(leec_agent_order_url(a));
+    /* Installed: the journal is empty. */
+    assert_int_equal(
+        leec_store_order_read(leec_ctx_get_store(e->ctx), "example.org", &o),
+        LEEC_E_NOT_FOUND);
+    return a;
+}
+
+static bool visited(const rec *r, leec_agent_state st)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->to[i] == st)
+            return true;
+    return false;
+}
+
+/* Taken up with its order as the CA has it: no second order. */
+static void assert_resumed(env *e, leec_agent *a)
+{
+    assert_true(leec_agent_resumed(a));
+    assert_string_equal(leec_agent_order_url(a), FAKE_CA_BASE "/order/0");
+    assert_int_equal(e->r.to[3], LEEC_ST_RESUME);
+    assert_false(visited(&e->r, LEEC_ST_NEW_ORDER));
+    assert_int_equal(e->ca->stats.new_order, 1);
+}
+
+static void test_resume_pending(void **state)
+{
+    env *e = *state;
+    /* Killed before any challenge was answered: both are answered now. */
+    leec_agent *a =
+        killed_then_rerun(e, LEEC_ST_PRESENT, "ordered", "", NAMES2, 2);
+    assert_resumed(e, a);
+    assert_int_equal(e->ca->stats.chall_post, 2);
+    assert_true(visited(&e->r, LEEC_ST_PRESENT));
+}
+
+static void test_resume_pending_answered(void **state)
+{
+    env *e = *state;
+    /* Killed once the challenges were answered, while the CA validates:
+     * none is answered again, the authorizations are polled. */
+    leec_agent *a =
+        killed_then_rerun(e, LEEC_ST_AUTHZ_POLL, "answered", "", NAMES2, 2);
+    assert_resumed(e, a);
+    assert_int_equal(e->ca->stats.chall_post, 2);
+    assert_false(visited(&e->r, LEEC_ST_PRESENT));
+    assert_int_equal(e->r.to[4], LEEC_ST_FETCH_AUTHZ);
+    assert_int_equal(e->r.to[5], LEEC_ST_AUTHZ_POLL);
+}
+
+static void test_resume_ready(void **state)
+{
+    env *e = *state;
+    /* Killed before finalize: finalized now, once, with the journal's
+     * key. */
+    leec_agent *a =
+        killed_then_rerun(e, LEEC_ST_FINALIZE, "answered", "", NAMES2, 2);
+    assert_resumed(e, a);
+    assert_int_equal(e->r.to[4], LEEC_ST_FINALIZE);
+    assert_int_equal(e->ca->stats.finalize, 1);
+    assert_int_equal(e->ca->stats.chall_post, 2);
+}
+
+static void test_resume_processing(void **state)
+{
+    env *e = *state;
+    /* Killed after finalize: polled, then installed with the journal's
+     * key (the chain is accepted only for the key of the CSR). */
+    leec_agent *a =
+        killed_then_rerun(e, LEEC_ST_ORDER_POLL, "finalized", "", NAMES2, 2);
+    assert_resumed(e, a);
+    assert_int_equal(e->r.to[4], LEEC_ST_ORDER_POLL);
+    assert_int_equal(e->ca->stats.finalize, 1);
+}
+
+static void test_resume_valid(void **state)
+{
+    env *e = *state;
+    /* Killed before the download: downloaded, checked, installed. */
+    leec_agent *a =
+        killed_then_rerun(e, LEEC_ST_DOWNLOAD, "finalized", "", NAMES2, 2);
+    assert_resumed(e, a);
+    assert_int_equal(e->r.to[4], LEEC_ST_DOWNLOAD);
+    assert_int_equal(e->ca->stats.finalize, 1);
+    assert_int_equal(e->ca->stats.cert_get, 1);
+}
+
+/* The order the journal kept cannot be completed: a new one. */
+static void assert_anew(env *e, leec_agent *a)
+{
+    assert_false(leec_agent_resumed(a));
+    assert_string_equal(leec_agent_order_url(a), FAKE_CA_BASE "/order/1");
+    assert_int_equal(e->ca->stats.new_order, 2);
+}
+
+static void test_resume_invalid(void **state)
+{
+    env *e = *state;
+    leec_agent *a =
+        killed_then_rerun(e, LEEC_ST_PRESENT, "ordered", "invalid", NAMES2, 2);
+    assert_anew(e, a);
+    assert_int_equal(e->r.to[3], LEEC_ST_RESUME);
+    assert_int_equal(e->r.to[4], LEEC_ST_NEW_ORDER);
+}
+
+static void test_resume_gone(void **state)
+{
+    env *e = *state;
+    leec_agent *a =
+        killed_then_rerun(e, LEEC_ST_FINALIZE, "answered", NULL, NAMES2, 2);
+    assert_anew(e, a);
+    assert_int_equal(e->r.to[3], LEEC_ST_RESUME);
+    assert_int_equal(e->r.to[4], LEEC_ST_NEW_ORDER);
+}
+
+static void test_resume_other_names(void **state)
+{
+    env *e = *state;
+    /* The certificate now has other names: its old order is not taken up
+     * (nor asked about). */
+    static const char *const one[] = {"example.org"};
+    leec_agent *a =
+        killed_then_rerun(e, LEEC_ST_PRESENT, "ordered", "", one, 1);
+    assert_anew(e, a);
+    assert_false(visited(&e->r, LEEC_ST_RESUME));
+    assert_int_equal(fake_http_count("POST", FAKE_CA_BASE "/order/0"), 0);
+}
+
+/* A holder that lost its lease (here: its lock file removed, so that
+ * another process was granted a newer lease) writes nothing more: its
+ * next journal step is refused, and it fails with LEEC_E_FENCED. */
+static void test_fenced_writer(void **state)
+{
+    env *e = *state;
+    e->r.hold_on_state = LEEC_ST_FETCH_AUTHZ;
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive_until(e->ctx, MAX_ITER, held, NULL) > 0);
+    char *lock = NULL;
+    assert_true(asprintf(&lock, "%s/locks/cert-example.org.lock", e->dir) > 0);
+    assert_int_equal(unlink(lock), 0);
+    free(lock);
+    leec_store *other = leec_store_fs_new(e->dir, NULL);
+    void *h = NULL;
+    uint64_t t = 0;
+    assert_non_null(other);
+    assert_int_equal(Leec_store_lease(other, "cert", "example.org", 60, &h, &t),
+                     LEEC_OK);
+    fake_http_hold(false);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 1);
+    assert_int_equal(leec_agent_error(a), LEEC_E_FENCED);
+    assert_non_null(strstr(leec_strerror(LEEC_E_FENCED), "fenced"));
+    /* The entry stays as the holder left it, for the new holder. */
+    leec_store_order o;
+    assert_int_equal(leec_store_order_read(other, "example.org", &o), LEEC_OK);
+    assert_string_equal(o.step, "ordered");
+    leec_store_order_clear(&o);
+    Leec_store_unlock(other, h);
+    leec_store_free(other);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1586,6 +1798,15 @@ int main(void)
         T(test_custom_solver_fails),
         T(test_custom_solver_ready),
         T(test_custom_solver_declines_all),
+        T(test_resume_pending),
+        T(test_resume_pending_answered),
+        T(test_resume_ready),
+        T(test_resume_processing),
+        T(test_resume_valid),
+        T(test_resume_invalid),
+        T(test_resume_gone),
+        T(test_resume_other_names),
+        T(test_fenced_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,7 +201,7 @@ static void destroy(leec_store *s)
 }
 
 static const leec_store_ops ops = {
-    .abi = LEEC_STORE_ABI,
+    .abi = 1, /* a backend of ABI 1: no leases, no order journal */
     .account_load = account_load,
     .account_save = account_save,
     .account_remove = account_remove,

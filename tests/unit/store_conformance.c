@@ -557,6 +557,278 @@ static void test_locks(void **state)
     leec_store_free(other);
 }
 
+/* ------------------------------------------------------------------ */
+/* Leases and the order journal (ABI 2)                                */
+/* ------------------------------------------------------------------ */
+
+static bool sc_abi2(leec_store *s)
+{
+    return Leec_store_ops(s)->abi >= 2;
+}
+
+/* An order record made of a tag, so that a read shows which write it saw. */
+typedef struct sc_order {
+    char url[64], key[96], step[16];
+    const char *names[2];
+    leec_store_order o;
+} sc_order;
+
+static void sc_order_make(unsigned tag, sc_order *t)
+{
+    snprintf(t->url, sizeof t->url, "https://ca.example/order/%u", tag);
+    snprintf(t->key, sizeof t->key,
+             "-----BEGIN PRIVATE KEY-----\nok-%u\n-----END PRIVATE KEY-----\n",
+             tag);
+    snprintf(t->step, sizeof t->step, "step-%u", tag);
+    t->names[0] = "a.example";
+    t->names[1] = "*.a.example";
+    t->o = (leec_store_order){.order_url = t->url,
+                              .ca_id = (char *)"ca.example",
+                              .account_url = (char *)"https://ca.example/a/1",
+                              .names = (char **)t->names,
+                              .nnames = 2,
+                              .key_pem = t->key,
+                              .step = t->step,
+                              .since = 1700000000 + tag};
+}
+
+/* Odd tags are written durably, even ones not: both kinds of write. */
+static leec_code sc_order_write(leec_store *s, const char *name, unsigned tag,
+                                uint64_t token)
+{
+    sc_order t;
+    sc_order_make(tag, &t);
+    return Leec_store_order_write(s, name, token, &t.o, tag % 2 == 1);
+}
+
+/* The entry of name is the one written with tag, whole. */
+static void sc_assert_order(leec_store *s, const char *name, unsigned tag)
+{
+    sc_order t;
+    leec_store_order o;
+    sc_order_make(tag, &t);
+    assert_int_equal(leec_store_order_read(s, name, &o), LEEC_OK);
+    assert_string_equal(o.order_url, t.url);
+    assert_string_equal(o.key_pem, t.key);
+    assert_string_equal(o.step, t.step);
+    assert_string_equal(o.ca_id, "ca.example");
+    assert_string_equal(o.account_url, "https://ca.example/a/1");
+    assert_int_equal(o.nnames, 2);
+    assert_string_equal(o.names[0], "a.example");
+    assert_string_equal(o.names[1], "*.a.example");
+    assert_int_equal(o.since, 1700000000 + tag);
+    assert_true(o.updated > 0);
+    leec_store_order_clear(&o);
+}
+
+static void sc_assert_no_order(leec_store *s, const char *name)
+{
+    leec_store_order o;
+    assert_int_equal(leec_store_order_read(s, name, &o), LEEC_E_NOT_FOUND);
+    assert_null(o.order_url);
+    assert_null(o.key_pem);
+}
+
+/* Every grant has a greater token; a write presenting an older one than
+ * the last grant is refused, whatever it writes. */
+static void test_leases(void **state)
+{
+    sc_fixture *f = *state;
+    leec_store *s = f->s;
+    void *h1 = NULL, *h2 = NULL, *h3 = NULL;
+    uint64_t t1 = 0, t2 = 0, t3 = 0, ta = 0;
+    if (!sc_abi2(s)) {
+        skip();
+        return;
+    }
+    leec_store *other = B->again(B->ud);
+    assert_non_null(other);
+    assert_int_equal(Leec_store_lease(s, "cert", "a.example", 60, &h1, &t1),
+                     LEEC_OK);
+    assert_non_null(h1);
+    assert_true(t1 > 0);
+    /* Exclusive, as a lock; no token for a refusal. */
+    assert_int_equal(Leec_store_lease(other, "cert", "a.example", 60, &h2, &t2),
+                     LEEC_E_LOCKED);
+    assert_null(h2);
+    assert_int_equal(t2, 0);
+    assert_int_equal(Leec_store_fence(other, "cert", "a.example", t1), LEEC_OK);
+    /* Writes under the lease go through. */
+    assert_int_equal(sc_order_write(s, "a.example", 1, t1), LEEC_OK);
+    Leec_store_unlock(s, h1);
+
+    /* The next holder, in another store: a greater token, and the old one
+     * fenced off everywhere. */
+    assert_int_equal(Leec_store_lease(other, "cert", "a.example", 60, &h2, &t2),
+                     LEEC_OK);
+    assert_true(t2 > t1);
+    assert_int_equal(Leec_store_fence(s, "cert", "a.example", t1),
+                     LEEC_E_FENCED);
+    assert_int_equal(Leec_store_fence(s, "cert", "a.example", t2), LEEC_OK);
+    assert_int_equal(Leec_store_fence(s, "cert", "a.example", 0), LEEC_OK);
+    assert_int_equal(sc_order_write(s, "a.example", 2, t1), LEEC_E_FENCED);
+    assert_int_equal(Leec_store_order_remove(s, "a.example", t1),
+                     LEEC_E_FENCED);
+    sc_assert_order(s, "a.example", 1);
+    sc_text t;
+    sc_make(1, &t);
+    leec_store_new_version in = {.privkey = t.key, .cert = t.cert};
+    assert_int_equal(Leec_store_install_fenced(s, "a.example", &in, t1, NULL),
+                     LEEC_E_FENCED);
+    sc_assert_none(s, "a.example");
+    uint64_t num = 0;
+    assert_int_equal(sc_install(other, "a.example", 3, &num), LEEC_OK);
+    assert_int_equal(
+        Leec_store_renewal_write_fenced(s, "a.example", num, "{}", t1),
+        LEEC_E_FENCED);
+    assert_int_equal(
+        Leec_store_renewal_write_fenced(other, "a.example", num, "{}", t2),
+        LEEC_OK);
+    assert_int_equal(
+        Leec_store_install_fenced(other, "a.example", &in, t2, NULL), LEEC_OK);
+    assert_int_equal(sc_order_write(other, "a.example", 4, t2), LEEC_OK);
+    assert_int_equal(Leec_store_order_remove(other, "a.example", t2), LEEC_OK);
+    sc_assert_no_order(s, "a.example");
+    /* Another kind or name has tokens of its own; a plain lock is a grant
+     * too. */
+    assert_int_equal(Leec_store_lease(s, "account", "a.example", 60, &h3, &ta),
+                     LEEC_OK);
+    assert_true(ta > 0);
+    assert_int_equal(Leec_store_fence(s, "cert", "a.example", t2), LEEC_OK);
+    Leec_store_unlock(s, h3);
+    Leec_store_unlock(other, h2);
+    assert_int_equal(Leec_store_lock(s, "cert", "a.example", &h1), LEEC_OK);
+    Leec_store_unlock(s, h1);
+    assert_int_equal(Leec_store_lease(s, "cert", "a.example", 60, &h1, &t3),
+                     LEEC_OK);
+    assert_true(t3 > t2 + 1);
+    Leec_store_unlock(s, h1);
+    leec_store_free(other);
+    sc_clean("a.example", 2);
+}
+
+/* A holder killed with its lease: the next one takes it at once. */
+static void test_lease_of_dead_holder(void **state)
+{
+    sc_fixture *f = *state;
+    int fds[2];
+    uint64_t dead = 0, t = 0;
+    void *h = NULL;
+    if (!sc_abi2(f->s)) {
+        skip();
+        return;
+    }
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        leec_store *other = B->again(B->ud);
+        void *ch = NULL;
+        uint64_t ct = 0;
+        if (!other ||
+            Leec_store_lease(other, "cert", "d.example", 600, &ch, &ct) !=
+                LEEC_OK ||
+            write(fds[1], &ct, sizeof ct) != (ssize_t)sizeof ct)
+            _exit(1);
+        raise(SIGKILL); /* no release */
+        _exit(2);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &dead, sizeof dead), (ssize_t)sizeof dead);
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_true(dead > 0);
+    assert_int_equal(Leec_store_lease(f->s, "cert", "d.example", 60, &h, &t),
+                     LEEC_OK);
+    assert_true(t > dead);
+    Leec_store_unlock(f->s, h);
+}
+
+static void test_journal(void **state)
+{
+    sc_fixture *f = *state;
+    leec_store *s = f->s;
+    char **names = NULL;
+    size_t n = 0;
+    if (!sc_abi2(s)) {
+        skip();
+        return;
+    }
+    sc_assert_no_order(s, "a.example");
+    assert_int_equal(leec_store_order_list(s, &names, &n), LEEC_OK);
+    assert_int_equal(n, 0);
+    assert_null(names);
+    /* Written, replaced (the next step), seen by another store. */
+    assert_int_equal(sc_order_write(s, "a.example", 1, 0), LEEC_OK);
+    sc_assert_order(s, "a.example", 1);
+    assert_int_equal(sc_order_write(s, "a.example", 2, 0), LEEC_OK);
+    assert_int_equal(sc_order_write(s, "b.example", 3, 0), LEEC_OK);
+    leec_store *other = B->again(B->ud);
+    assert_non_null(other);
+    sc_assert_order(other, "a.example", 2);
+    sc_assert_order(other, "b.example", 3);
+    assert_int_equal(leec_store_order_list(other, &names, &n), LEEC_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "a.example");
+    assert_string_equal(names[1], "b.example");
+    leec_store_list_free(names, n);
+    /* Not a certificate version: the list of certificates is apart. */
+    sc_assert_list(s, 0);
+    /* Removed (twice is no error). */
+    assert_int_equal(Leec_store_order_remove(other, "a.example", 0), LEEC_OK);
+    assert_int_equal(Leec_store_order_remove(other, "a.example", 0), LEEC_OK);
+    sc_assert_no_order(s, "a.example");
+    sc_assert_order(s, "b.example", 3);
+    /* The key comes once chosen; then what a write needs. */
+    sc_order t;
+    leec_store_order o;
+    sc_order_make(5, &t);
+    t.o.key_pem = NULL;
+    t.o.account_url = NULL;
+    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o, true),
+                     LEEC_OK);
+    assert_int_equal(leec_store_order_read(s, "a.example", &o), LEEC_OK);
+    assert_null(o.key_pem);
+    assert_null(o.account_url);
+    assert_string_equal(o.order_url, t.url);
+    leec_store_order_clear(&o);
+    assert_int_equal(Leec_store_order_remove(s, "a.example", 0), LEEC_OK);
+    sc_order_make(5, &t);
+    t.o.order_url = NULL;
+    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o, true),
+                     LEEC_E_INVALID_ARG);
+    sc_order_make(5, &t);
+    t.o.nnames = 0;
+    assert_int_equal(Leec_store_order_write(s, "a.example", 0, &t.o, true),
+                     LEEC_E_INVALID_ARG);
+    sc_order_make(5, &t);
+    assert_int_equal(Leec_store_order_write(s, "../x", 0, &t.o, true),
+                     LEEC_E_INVALID_ARG);
+    /* A reset takes the entry with the certificate, with a version or
+     * without; a reset of everything takes them all. */
+    assert_int_equal(leec_store_reset(s, "b.example"), LEEC_OK);
+    sc_assert_no_order(other, "b.example");
+    assert_int_equal(sc_install(s, "c.example", 1, NULL), LEEC_OK);
+    assert_int_equal(sc_order_write(s, "c.example", 6, 0), LEEC_OK);
+    assert_int_equal(leec_store_reset(s, "c.example"), LEEC_OK);
+    sc_assert_no_order(s, "c.example");
+    assert_int_equal(sc_order_write(s, "d.example", 7, 0), LEEC_OK);
+    assert_int_equal(sc_order_write(s, "e.example", 8, 0), LEEC_OK);
+    void *h = NULL;
+    assert_int_equal(Leec_store_lock(other, "cert", "d.example", &h), LEEC_OK);
+    assert_int_equal(leec_store_reset(s, NULL), LEEC_E_LOCKED);
+    sc_assert_order(s, "d.example", 7);
+    Leec_store_unlock(other, h);
+    assert_int_equal(leec_store_reset(s, NULL), LEEC_OK);
+    assert_int_equal(leec_store_order_list(s, &names, &n), LEEC_OK);
+    assert_int_equal(n, 0);
+    leec_store_free(other);
+    sc_clean(NULL, 0);
+}
+
 /* Names become keys (file names in the filesystem store): only the rule's
  * are taken, by every operation, before a backend sees them. */
 static void test_names_refused(void **state)
@@ -1032,6 +1304,119 @@ static void test_reset_all_fails(void **state)
                   n - 1);
 }
 
+/* A lease granted or not after a failure, never held without a token nor
+ * left held; tokens only grow. */
+static void test_lease_fails(void **state)
+{
+    sc_fixture *f = *state;
+    leec_store *s = f->s;
+    uint64_t last = 0;
+    unsigned n = 1;
+    if (!sc_can_inject() || !sc_abi2(s)) {
+        skip();
+        return;
+    }
+    leec_store *other = B->again(B->ud);
+    assert_non_null(other);
+    for (;; n++) {
+        void *h = NULL, *h2 = NULL;
+        uint64_t t = 0, t2 = 0;
+        assert_true(n < SC_WRITES_MAX);
+        B->inject_arm(B->ud, n);
+        leec_code rc = Leec_store_lease(s, "cert", "l.example", 60, &h, &t);
+        bool fired = B->inject_disarm(B->ud);
+        if (rc == LEEC_OK) {
+            assert_non_null(h);
+            assert_true(t > last);
+            last = t;
+            Leec_store_unlock(s, h);
+        } else {
+            assert_true(fired);
+            assert_null(h);
+            assert_int_equal(t, 0);
+        }
+        /* Not left held: another takes it, with a greater token. */
+        assert_int_equal(
+            Leec_store_lease(other, "cert", "l.example", 60, &h2, &t2),
+            LEEC_OK);
+        assert_true(t2 > last);
+        last = t2;
+        assert_int_equal(Leec_store_fence(s, "cert", "l.example", t2), LEEC_OK);
+        Leec_store_unlock(other, h2);
+        sc_clean(NULL, 0);
+        if (!fired)
+            break;
+    }
+    leec_store_free(other);
+    print_message("    lease: %u writes, each failed once\n", n - 1);
+}
+
+/* A journal entry replaced, durably or not: the previous one or the new
+ * one, whole; a removal: whole or gone. */
+static void test_journal_write_fails(void **state)
+{
+    sc_fixture *f = *state;
+    leec_store *s = f->s;
+    unsigned n = 1, old = 1, writes[2] = {0, 0};
+    if (!sc_can_inject() || !sc_abi2(s)) {
+        skip();
+        return;
+    }
+    assert_int_equal(sc_order_write(s, "j.example", old, 0), LEEC_OK);
+    /* Even tags: written without durability; odd: durably. */
+    for (unsigned mode = 0; mode < 2; mode++) {
+        for (n = 1;; n++) {
+            unsigned tag = 100 + 2 * n + mode;
+            assert_true(n < SC_WRITES_MAX);
+            B->inject_arm(B->ud, n);
+            leec_code rc = sc_order_write(s, "j.example", tag, 0);
+            bool fired = B->inject_disarm(B->ud);
+            leec_store_order o;
+            assert_int_equal(leec_store_order_read(s, "j.example", &o),
+                             LEEC_OK);
+            sc_order want;
+            sc_order_make(tag, &want);
+            bool is_new = strcmp(o.order_url, want.url) == 0;
+            leec_store_order_clear(&o);
+            if (rc == LEEC_OK || is_new)
+                sc_assert_order(s, "j.example", tag);
+            else
+                sc_assert_order(s, "j.example", old);
+            sc_clean(NULL, 0);
+            if (!fired) {
+                assert_int_equal(rc, LEEC_OK);
+                old = tag;
+                break;
+            }
+            old = 1000 + n;
+            assert_int_equal(sc_order_write(s, "j.example", old, 0), LEEC_OK);
+        }
+        writes[mode] = n - 1;
+    }
+    for (n = 1;; n++) {
+        assert_true(n < SC_WRITES_MAX);
+        B->inject_arm(B->ud, n);
+        leec_code rc = Leec_store_order_remove(s, "j.example", 0);
+        bool fired = B->inject_disarm(B->ud);
+        leec_store_order o;
+        leec_code rrc = leec_store_order_read(s, "j.example", &o);
+        leec_store_order_clear(&o);
+        if (rc == LEEC_OK)
+            assert_int_equal(rrc, LEEC_E_NOT_FOUND);
+        else if (rrc == LEEC_OK)
+            sc_assert_order(s, "j.example", old);
+        else
+            assert_int_equal(rrc, LEEC_E_NOT_FOUND);
+        sc_clean(NULL, 0);
+        if (!fired)
+            break;
+        assert_int_equal(sc_order_write(s, "j.example", old, 0), LEEC_OK);
+    }
+    print_message("    journal entry: %u writes (durable: %u), its removal %u, "
+                  "each failed once\n",
+                  writes[0], writes[1], n - 1);
+}
+
 int sc_run(const sc_backend *b)
 {
     const struct CMUnitTest tests[] = {
@@ -1064,6 +1449,14 @@ int sc_run(const sc_backend *b)
         cmocka_unit_test_setup_teardown(test_reset_fails, sc_setup,
                                         sc_teardown),
         cmocka_unit_test_setup_teardown(test_reset_all_fails, sc_setup,
+                                        sc_teardown),
+        cmocka_unit_test_setup_teardown(test_leases, sc_setup, sc_teardown),
+        cmocka_unit_test_setup_teardown(test_lease_of_dead_holder, sc_setup,
+                                        sc_teardown),
+        cmocka_unit_test_setup_teardown(test_journal, sc_setup, sc_teardown),
+        cmocka_unit_test_setup_teardown(test_lease_fails, sc_setup,
+                                        sc_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_write_fails, sc_setup,
                                         sc_teardown),
     };
     B = b;

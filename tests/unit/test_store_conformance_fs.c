@@ -228,18 +228,25 @@ static void assert_version_whole(const char *vdir)
 static void fs_assert_clean(void *ud, const char *name, size_t versions)
 {
     fs_factory *f = ud;
-    static const char *const top[] = {"accounts", "archive", "live", "locks"};
+    static const char *const top[] = {"accounts", "archive", "journal", "live",
+                                      "locks"};
     size_t n = 0;
     char **e = entries(f->root, &n);
     for (size_t i = 0; i < n; i++) {
         bool known = false;
-        for (size_t k = 0; k < 4; k++)
+        for (size_t k = 0; k < 5; k++)
             known = known || strcmp(e[i], top[k]) == 0;
         if (!known)
             fail_msg("%s/%s is left", f->root, e[i]);
     }
     entries_free(e);
     char *p = tu_pathf("%s/live", f->root);
+    assert_nothing_hidden(p);
+    free(p);
+    p = tu_pathf("%s/journal", f->root);
+    assert_nothing_hidden(p);
+    free(p);
+    p = tu_pathf("%s/locks", f->root);
     assert_nothing_hidden(p);
     free(p);
     p = tu_pathf("%s/archive", f->root);

@@ -268,7 +268,7 @@ static void test_account_invalid_id(void **state)
         assert_null(json);
     }
     assert_int_equal(count_entries(p, NULL), 0);
-    assert_int_equal(count_entries(f->root, NULL), 4); /* + locks/ */
+    assert_int_equal(count_entries(f->root, NULL), 5); /* + locks/, journal/ */
     free(p);
 }
 
@@ -876,7 +876,7 @@ static void test_reset_all(void **state)
         assert_int_equal(tu_mode_of(p), 0700);
         free(p);
     }
-    assert_int_equal(count_entries(f->root, &hidden), 4);
+    assert_int_equal(count_entries(f->root, &hidden), 5); /* + journal/ */
     assert_int_equal(hidden, 0);
     assert_int_equal(Leec_store_account_load(s, "ca.test", &key, &json),
                      LEEC_E_NOT_FOUND);
@@ -1449,7 +1449,7 @@ static void test_tokens_in_memory(void **state)
     free(ka);
     assert_int_equal(Leec_store_token_get(other, "tok", &ka), LEEC_E_NOT_FOUND);
     assert_null(ka);
-    assert_int_equal(count_entries(f->root, NULL), 4); /* no tokens/ */
+    assert_int_equal(count_entries(f->root, NULL), 5); /* no tokens/ */
     leec_store_free(other);
     /* Freed with the store (ASan would see a leak). */
     assert_int_equal(Leec_store_token_put(s, "tok2", "tok2.thumb"), LEEC_OK);
