@@ -1127,23 +1127,29 @@ static leec_code lease_read(fs_store *fs, const char *kind, const char *name,
     return LEEC_OK;
 }
 
-/* Replaces file in the folder dfd with text (mode 0600) in one rename,
- * without fsync: whole, the old or the new, but the new one may be lost
- * with the machine (never with the process). For records whose loss a
- * crash of the machine makes harmless. */
+/* Replaces file in the folder dfd with text (mode 0600) in one rename:
+ * whole, the old or the new. Durable: on disk (the file and the folder
+ * fsync'd); else the new one may be lost with the machine (never with the
+ * process), for records whose loss a crash of the machine makes harmless. */
 static leec_code replace_file(int dfd, const char *file, const char *text,
-                              size_t len)
+                              size_t len, bool durable)
 {
+    /* One temporary name per file, not a random one: the caller holds the
+     * lock of what file records, so nobody else writes it, and what a
+     * killed writer left is replaced here (a random name would stay for
+     * ever, or need the whole folder read at each write). */
     leec_code rc = LEEC_E_NOMEM;
-    char sfx[9], *tmp = NULL;
+    char *tmp = NULL;
     int fd = -1;
-    random_suffix(sfx);
-    if (!(tmp = pathf(".%s.tmp-%s", file, sfx)))
+    if (!(tmp = pathf(".%s.tmp-00000000", file)))
         goto out;
     rc = LEEC_E_IO;
+    (void)unlinkat(dfd, tmp, 0);
     fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 0600);
     if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len)
+        goto out;
+    if (durable && fsync(fd) != 0)
         goto out;
     if (close(fd) != 0) {
         fd = -1;
@@ -1154,7 +1160,7 @@ static leec_code replace_file(int dfd, const char *file, const char *text,
         goto out;
     free(tmp);
     tmp = NULL;
-    rc = LEEC_OK;
+    rc = durable ? Leec_fsync_fd(dfd) : LEEC_OK;
 out:
     close_fd(&fd);
     if (tmp)
@@ -1179,7 +1185,7 @@ static leec_code lease_write(fs_store *fs, const char *kind, const char *name,
         text, sizeof text, "%llu %lld %ld %s\n", (unsigned long long)token,
         (long long)time(NULL) + (long long)ttl_s, (long)getpid(), host);
     leec_code rc = n > 0 && (size_t)n < sizeof text
-                       ? replace_file(fs->locks, file, text, (size_t)n)
+                       ? replace_file(fs->locks, file, text, (size_t)n, false)
                        : LEEC_E_IO;
     free(file);
     return rc;
@@ -1244,9 +1250,7 @@ static leec_code fs_journal_write(leec_store *s, const char *name,
         return LEEC_E_NOMEM;
     /* One file, replaced by a rename: the previous entry stays whole until
      * the new one is there (durable: on disk). */
-    rc = durable ? Leec_file_write_atomic_at(fs->journal, file, entry,
-                                             strlen(entry), 0600)
-                 : replace_file(fs->journal, file, entry, strlen(entry));
+    rc = replace_file(fs->journal, file, entry, strlen(entry), durable);
     free(file);
     return rc;
 }
