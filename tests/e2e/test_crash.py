@@ -50,7 +50,7 @@ from kill_proxy import KillProxy
 from state_audit import audit
 
 # Switch on when leec resumes orders after a crash (issue 11, item 2).
-RESUME_EXPECTED = False or os.environ.get("LEEC_TEST_EXPECT_RESUME") == "1"
+RESUME_EXPECTED = True or os.environ.get("LEEC_TEST_EXPECT_RESUME") == "1"
 
 # A finding of these tests: a write killed midway leaves the store's
 # temporary behind, and no later run removes it.  Mostly leec killed while
