@@ -86,7 +86,19 @@ typedef struct fs_store {
     uid_t uid; /* the effective user when opened: who must own it all */
     fs_token *tokens;
     size_t ntokens;
+    struct fs_held *held; /* the locks this instance holds */
 } fs_store;
+
+/* A lock this store instance holds: its flocked descriptor, and the lease
+ * token granted with it. While it is held no other holder can be granted
+ * the lease (the flock excludes them), so fencing a write that presents
+ * this token needs no read of the lease file. */
+typedef struct fs_held {
+    int fd;
+    uint64_t token; /* 0 for a bare lock */
+    char *key;      /* "kind/name" */
+    struct fs_held *next;
+} fs_held;
 
 static const leec_store_ops fs_ops;
 
@@ -902,11 +914,12 @@ static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
     leec_code rc = LEEC_E_NOMEM;
     char *file = NULL;
     int fd = -1;
-    int *h = NULL;
+    fs_held *h = NULL;
     *handle = NULL;
     if (!Leec_store_name_valid(kind) || !Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
-    if (!(file = pathf("%s-%s.lock", kind, name)) || !(h = malloc(sizeof *h)))
+    if (!(file = pathf("%s-%s.lock", kind, name)) ||
+        !(h = calloc(1, sizeof *h)) || !(h->key = pathf("%s/%s", kind, name)))
         goto out;
     fd = openat(fs_of(s)->locks, file,
                 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -927,13 +940,17 @@ static leec_code fs_lock(leec_store *s, const char *kind, const char *name,
     ssize_t w =
         n > 0 && ftruncate(fd, 0) == 0 ? pwrite(fd, me, (size_t)n, 0) : -1;
     (void)w;
-    *h = fd;
+    h->fd = fd;
+    h->next = fs_of(s)->held;
+    fs_of(s)->held = h;
     *handle = h;
     h = NULL;
     fd = -1;
     rc = LEEC_OK;
 out:
     close_fd(&fd);
+    if (h)
+        free(h->key);
     free(h);
     free(file);
     return rc;
@@ -980,11 +997,16 @@ static leec_code fs_lock_holder(leec_store *s, const char *kind,
 
 static void fs_unlock(leec_store *s, void *handle)
 {
-    (void)s;
-    int *h = handle;
+    fs_held *h = handle;
     if (!h)
         return;
-    close(*h);
+    for (fs_held **p = &fs_of(s)->held; *p; p = &(*p)->next)
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    close(h->fd);
+    free(h->key);
     free(h);
 }
 
@@ -1214,6 +1236,7 @@ static leec_code fs_lease(leec_store *s, const char *kind, const char *name,
         return rc;
     }
     *token = cur + 1;
+    ((fs_held *)*handle)->token = cur + 1;
     return LEEC_OK;
 }
 
@@ -1223,6 +1246,16 @@ static leec_code fs_fence(leec_store *s, const char *kind, const char *name,
     uint64_t cur = 0;
     if (!Leec_store_name_valid(kind) || !Leec_store_name_valid(name))
         return LEEC_E_INVALID_ARG;
+    /* Held here, on the lock file that is still in place (a removed one
+     * has no link left: another holder may flock its successor): nobody
+     * can have been granted the lease since, no need to read it. */
+    size_t kl = strlen(kind);
+    struct stat st;
+    for (const fs_held *h = fs_of(s)->held; token && h; h = h->next)
+        if (h->token == token && strncmp(h->key, kind, kl) == 0 &&
+            h->key[kl] == '/' && strcmp(h->key + kl + 1, name) == 0 &&
+            fstat(h->fd, &st) == 0 && st.st_nlink > 0)
+            return LEEC_OK;
     leec_code rc = lease_read(fs_of(s), kind, name, &cur);
     if (rc == LEEC_OK && token && cur > token)
         rc = LEEC_E_FENCED;
@@ -1652,6 +1685,13 @@ static void fs_free(fs_store *fs)
     close_fd(&fs->archive);
     close_fd(&fs->locks);
     close_fd(&fs->journal);
+    while (fs->held) { /* locks never released: they end with the store */
+        fs_held *h = fs->held;
+        fs->held = h->next;
+        close(h->fd);
+        free(h->key);
+        free(h);
+    }
     for (size_t i = 0; i < fs->ntokens; i++) {
         free(fs->tokens[i].token);
         free(fs->tokens[i].key_auth);
