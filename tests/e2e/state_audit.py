@@ -13,6 +13,8 @@ only.  Used by test_crash.py and bench/crash.py.
     a.problems_besides_stale_temps()   # the problems not inside those
     a.live         # {cert name: version folder live/<name> points at}
     a.accounts     # ["127.0.0.1_PORT", ...] (account folders)
+    a.journal      # ["<name>", ...]: orders in progress (journal/<name>.json,
+                   # which hold their certificate's key inside their JSON)
 
 Checked, whatever the layout beyond the few fixed names below:
   - torn: every PEM block of every file is whole (its DER framing: a
@@ -47,7 +49,7 @@ def _in_stale_temp(rel):
 class Audit:
     def __init__(self):
         self.problems, self.leftovers, self.stale_temps = [], [], []
-        self.live, self.accounts = {}, []
+        self.live, self.accounts, self.journal = {}, [], []
 
     def problems_besides_stale_temps(self):
         return [p for p in self.problems if not _in_stale_temp(
@@ -166,6 +168,16 @@ def audit(d):
                     data = fh.read(1 << 20)
             except OSError as e:
                 a.problems.append("%s: unreadable: %s" % (rel(p), e))
+                continue
+            if (rel(top) == "journal" and f.endswith(".json")
+                    and not f.startswith(".")):
+                # An order in progress: its key is meant to be there, as a
+                # JSON string; torn would be JSON that does not parse.
+                try:
+                    json.loads(data)
+                    a.journal.append(f[:-len(".json")])
+                except ValueError:
+                    a.problems.append("%s: torn: not JSON" % rel(p))
                 continue
             if f.endswith(".pem") or b"-----BEGIN" in data:
                 why = _pem_problem(data)

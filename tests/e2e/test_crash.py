@@ -237,6 +237,8 @@ class CrashCase(LeecCase):
                          else a.problems_besides_stale_temps(), [],
                          "%s: state after the clean run" % label)
         self.assertEqual(sorted(a.live), sorted(names), label)
+        if RESUME_EXPECTED:  # every order ended: installed, or dead
+            self.assertEqual(a.journal, [], "%s: journal left" % label)
         self.assertEqual(len(a.accounts), 1, "%s: accounts %r"
                          % (label, a.accounts))
         self.assertIn(self.kp.accounts_created, accounts,
