@@ -130,16 +130,23 @@ static char *account_json(leec_ctx *ctx)
     return s;
 }
 
-leec_code Leec_account_save(leec_ctx *ctx)
+/* Saves the account key with the document js (NULL: out of memory). */
+static leec_code save_with(leec_ctx *ctx, const char *js)
 {
     leec_session *ss = Leec_ctx_session(ctx);
     char *pem = NULL;
-    char *js = account_json(ctx);
     leec_code rc = js ? Leec_key_to_pem(ss->acct_key, &pem) : LEEC_E_NOMEM;
     if (rc == LEEC_OK)
         rc = Leec_store_account_save(leec_ctx_get_store(ctx), ss->acct_ca_id,
                                      pem, js);
     Leec_secure_free(pem);
+    return rc;
+}
+
+leec_code Leec_account_save(leec_ctx *ctx)
+{
+    char *js = account_json(ctx);
+    leec_code rc = save_with(ctx, js);
     free(js);
     return rc;
 }
@@ -211,14 +218,7 @@ static void on_new_account(void *ud, leec_acme_resp *r)
     Leec_log(ctx, LEEC_LOG_INFO, "account %s: %s",
              ss->acct_created ? "created" : "found", ss->acct_url);
     if (ss->account_mode == LEEC_ACCOUNT_SAVED) {
-        char *pem = NULL;
-        char *js = account_json(ctx);
-        leec_code rc = js ? Leec_key_to_pem(ss->acct_key, &pem) : LEEC_E_NOMEM;
-        if (rc == LEEC_OK)
-            rc = Leec_store_account_save(leec_ctx_get_store(ctx),
-                                         ss->acct_ca_id, pem, js);
-        Leec_secure_free(pem);
-        free(js);
+        leec_code rc = Leec_account_save(ctx);
         if (rc != LEEC_OK) {
             account_fail(ctx, rc, "cannot save the account in the store", NULL);
             return;
@@ -263,17 +263,13 @@ static leec_code save_pending(leec_ctx *ctx)
 {
     leec_session *ss = Leec_ctx_session(ctx);
     leec_json *o = Leec_json_new_object();
-    char *js = NULL, *pem = NULL;
-    leec_code rc = LEEC_E_NOMEM;
+    char *js = NULL;
     if (Leec_json_set_str(o, "directory", Leec_ctx_server(ctx)) &&
-        Leec_json_set_bool(o, "pending", true) &&
-        (js = Leec_json_dump(o, true)) &&
-        (rc = Leec_key_to_pem(ss->acct_key, &pem)) == LEEC_OK)
-        rc = Leec_store_account_save(leec_ctx_get_store(ctx), ss->acct_ca_id,
-                                     pem, js);
+        Leec_json_set_bool(o, "pending", true))
+        js = Leec_json_dump(o, true);
+    leec_code rc = save_with(ctx, js);
     if (rc == LEEC_OK)
         ss->acct_pending = true;
-    Leec_secure_free(pem);
     free(js);
     Leec_json_free(o);
     return rc;

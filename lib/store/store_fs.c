@@ -609,7 +609,8 @@ static leec_code fs_version_read(leec_store *s, const char *name, unsigned want,
 }
 
 /* The number after the highest numbered version in the folder afd
- * (1 for none). Temporary folders start with '.' and are skipped. */
+ * (1 for none); on the way, removes the temporary version folders a killed
+ * install left (the caller holds the lock of the name). */
 static leec_code next_version(int afd, unsigned long *out)
 {
     leec_code rc = LEEC_E_IO;
@@ -628,6 +629,13 @@ static leec_code next_version(int afd, unsigned long *out)
         size_t i = 0;
         unsigned long v = 0;
 
+        if (is_temp_of(n, NULL, true)) {
+            /* What an install killed midway left (its key among it): the
+             * lock of the name is held, so no other install is under way.
+             * Removed in this same pass over the folder. */
+            (void)Leec_remove_tree_at(afd, n);
+            continue;
+        }
         if (n[0] < '1' || n[0] > '9')
             continue;
         for (i = 0; n[i] >= '0' && n[i] <= '9' && v <= FS_VERSION_MAX; i++)
@@ -831,10 +839,6 @@ static leec_code fs_version_install(leec_store *s, const char *name,
     rc = open_dir(fs, fs->archive, name, arel, true, &afd);
     if (rc != LEEC_OK)
         goto out;
-    /* What an install killed midway left (its key among it): the lock of
-     * name is held, so no other install is under way. (A live link's
-     * temporary is replaced by link_live.) */
-    sweep_temps(afd, NULL, true);
     rc = next_version(afd, &n);
     if (rc != LEEC_OK)
         goto out;
