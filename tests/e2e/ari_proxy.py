@@ -134,20 +134,25 @@ class AriProxy(HttpsStub):
         c = http.client.HTTPSConnection(self.up_host, self.up_port,
                                         context=self.up_ctx, timeout=30)
         try:
-            c.putrequest(method, path, skip_host=host is not None,
-                         skip_accept_encoding=True)
-            if host is not None:
-                c.putheader("Host", host)
-            for k, v in headers:
-                c.putheader(k, v)
-            if body is not None or method == "POST":
-                c.putheader("Content-Length", str(len(body or b"")))
-            c.endheaders(body)
-            r = c.getresponse()
-            data = r.read()
+            r, data = self._forward(c, method, path, body, headers, host)
             return r.status, r.getheaders(), data
         finally:
             c.close()
+
+    @staticmethod
+    def _forward(c, method, path, body, headers, host):
+        """One request on connection c, as leec sent it: (response, body)."""
+        c.putrequest(method, path, skip_host=host is not None,
+                     skip_accept_encoding=True)
+        if host is not None:
+            c.putheader("Host", host)
+        for k, v in headers:
+            c.putheader(k, v)
+        if body is not None or method == "POST":
+            c.putheader("Content-Length", str(len(body or b"")))
+        c.endheaders(body)
+        r = c.getresponse()
+        return r, r.read()
 
     # ---------------------------------------------------------- answers
     def _handle(self, h, method):

@@ -238,17 +238,7 @@ class KillProxy(AriProxy):
                                                 context=self.up_ctx,
                                                 timeout=30)
             try:
-                c.putrequest(method, path, skip_host=host is not None,
-                             skip_accept_encoding=True)
-                if host is not None:
-                    c.putheader("Host", host)
-                for k, v in headers:
-                    c.putheader(k, v)
-                if body is not None or method == "POST":
-                    c.putheader("Content-Length", str(len(body or b"")))
-                c.endheaders(body)
-                r = c.getresponse()
-                data = r.read()
+                r, data = self._forward(c, method, path, body, headers, host)
             except (http.client.RemoteDisconnected, BrokenPipeError,
                     ConnectionResetError):
                 c.close()
