@@ -967,9 +967,11 @@ LEEC_API size_t leec_agent_names(const leec_agent *agent,
 
 /* The certificate installed (ISSUED) or kept (FRESH), as PEM; else NULL. */
 LEEC_API const char *leec_agent_cert_pem(const leec_agent *agent);
-/* The URL of the agent's order at the CA once it has one (NULL before),
+/* The URL of the agent's order at the CA once it has one (NULL before;
+ * the agent's string, valid until the agent changes order or is freed),
  * and whether it is an order of an earlier run taken up from the store's
- * journal (a run killed or cut short) rather than a new one. */
+ * journal (a run killed or cut short) rather than a new one. Queries:
+ * they never act. */
 LEEC_API const char *leec_agent_order_url(const leec_agent *agent);
 LEEC_API bool leec_agent_resumed(const leec_agent *agent);
 
