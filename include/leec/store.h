@@ -220,6 +220,86 @@ LEEC_API void leec_store_order_clear(leec_store_order *o);
 LEEC_API leec_code leec_store_order_list(leec_store *store, char ***names,
                                          size_t *n);
 
+/* --------------------------------------------------------------------- */
+/* A store shared by a fleet (ABI 3)                                      */
+/* --------------------------------------------------------------------- */
+
+/* True when store is shared by several nodes (it claims work: the
+ * PostgreSQL store), false for the filesystem store. */
+LEEC_API bool leec_store_is_shared(const leec_store *store);
+/* Renews every lease held through store for ttl_s seconds (the operation
+ * heartbeat above). LEEC_OK for a store that is not shared. An error means
+ * the leases may be lost: stop acting on them. */
+LEEC_API leec_code leec_store_heartbeat(leec_store *store, unsigned ttl_s);
+/* Claims up to max due certificates (the operation claim above): *names
+ * (free with leec_store_list_free()) and *tokens (free()), *n of each.
+ * LEEC_E_INVALID_ARG for a store that is not shared. */
+LEEC_API leec_code leec_store_claim(leec_store *store, unsigned max,
+                                    unsigned ttl_s, char ***names,
+                                    uint64_t **tokens, size_t *n);
+/* When certificate name next needs a look (Unix time), under the lease of
+ * token (0: none). LEEC_OK, nothing done, for a store that is not shared. */
+LEEC_API leec_code leec_store_schedule(leec_store *store, const char *name,
+                                       int64_t when, uint64_t token);
+/* Records certificate name as wanted with its settings (JSON object text
+ * in the shape of a version's meta), for the fleet to order.
+ * LEEC_E_INVALID_ARG for a store that is not shared. */
+LEEC_API leec_code leec_store_want(leec_store *store, const char *name,
+                                   const char *settings);
+/* The settings of a wanted certificate (*settings, caller frees);
+ * LEEC_E_NOT_FOUND when it is not wanted. */
+LEEC_API leec_code leec_store_wanted_read(leec_store *store, const char *name,
+                                          char **settings);
+/* The wanted certificates, as leec_store_list(). */
+LEEC_API leec_code leec_store_wanted_list(leec_store *store, char ***names,
+                                          size_t *n);
+/* Forgets that name is wanted (LEEC_OK when it was not). */
+LEEC_API leec_code leec_store_unwant(leec_store *store, const char *name);
+/* A descriptor readable when another node installed a version, or -1; then
+ * leec_store_changes() gives the names (as leec_store_list()). */
+LEEC_API int leec_store_changes_fd(leec_store *store);
+LEEC_API leec_code leec_store_changes(leec_store *store, char ***names,
+                                      size_t *n);
+/* Seals every secret again with the store's current master key (those
+ * sealed with an old key given when opening it); *count how many.
+ * LEEC_E_INVALID_ARG for a store that seals nothing. */
+LEEC_API leec_code leec_store_rekey(leec_store *store, size_t *count);
+
+/* --------------------------------------------------------------------- */
+/* Opening a store                                                        */
+/* --------------------------------------------------------------------- */
+
+/* How to open a PostgreSQL store. Every field may be NULL. */
+typedef struct leec_store_pg_options {
+    const char *node;     /* this node's name, for leases and messages
+                             (1-200 of [A-Za-z0-9._-]); NULL: the host name */
+    const char *key_file; /* the master key sealing private keys: 32 bytes,
+                             raw, as 64 hex digits or as base64, in a file
+                             of mode 0600 or 0400 owned by the user;
+                             NULL: $CREDENTIALS_DIRECTORY/leec-store-key
+                             (systemd's LoadCredential=) */
+    const char *old_key_file; /* a previous master key, still accepted when
+                                 reading, for leec_store_rekey() */
+} leec_store_pg_options;
+
+/*
+ * Opens the PostgreSQL store at conninfo (a libpq URI, postgresql://... or
+ * postgres://..., or a "key=value ..." connection string), creating or
+ * migrating its schema (doc/store-postgresql.md). Private keys (account,
+ * certificate, journal) are sealed with AES-256-GCM under the master key.
+ * NULL on failure with *err (LEEC_E_IO: the server cannot be reached or
+ * refused, LEEC_E_BAD_KEY: no usable master key, LEEC_E_STORE: a schema
+ * newer than this library, LEEC_E_INVALID_ARG, LEEC_E_NOMEM) and *why (a
+ * message the caller frees) when not NULL.
+ */
+LEEC_API leec_store *leec_store_pg_open(const char *conninfo,
+                                        const leec_store_pg_options *o,
+                                        leec_code *err, char **why);
+
+/* True if spec names a PostgreSQL store (a postgresql:// or postgres://
+ * URI, or a connection string with '='), false for a folder. */
+LEEC_API bool leec_store_spec_is_pg(const char *spec);
+
 /* True if name is usable as a certificate name, CA id or lock name. */
 LEEC_API bool leec_store_name_valid(const char *name);
 
@@ -229,11 +309,12 @@ LEEC_API bool leec_store_name_valid(const char *name);
 
 /* The version of struct leec_store_ops this header describes. 2 added the
  * leases (lease, fence) and the order journal (journal_*) at the end of
- * the struct. A backend written for 1 (abi = 1, the operations up to
+ * the struct; 3 the optional operations of a store shared by a fleet
+ * (heartbeat ... rekey). A backend written for 1 (abi = 1, the operations up to
  * destroy) keeps working: its locks carry no token (every write is
  * accepted) and it keeps no journal (a killed run's order is not taken up
  * again). */
-#define LEEC_STORE_ABI 2
+#define LEEC_STORE_ABI 3
 
 /*
  * A backend's operations. Each receives its store; leec_store_impl(s) is
@@ -366,6 +447,49 @@ typedef struct leec_store_ops {
                                 uint64_t token);
     /* The names with an entry, as list. */
     leec_code (*journal_list)(leec_store *s, char ***names, size_t *n);
+
+    /* ABI 3. A store shared by a fleet of nodes (all optional: NULL for a
+     * store of one machine; the library then never calls them). */
+    /* Renews every lease held through s (claimed or taken by lease) until
+     * ttl_s seconds from now, judged by the store's clock. An error (the
+     * store unreachable, LEEC_E_IO) tells the holder it may lose its
+     * leases: it stops acting on them (self-fencing). LEEC_E_FENCED when
+     * one of them was lost (expired and granted to another): the holder
+     * forgets it, the others are renewed. */
+    leec_code (*heartbeat)(leec_store *s, unsigned ttl_s);
+    /* Leases ("cert" kind) up to max certificates whose work is due (a
+     * wanted certificate without a version, or one whose next check time,
+     * set by schedule, has passed) and whose lease is free or expired,
+     * skipping those another node is claiming at the same moment; for
+     * ttl_s seconds. *names as list (sorted), (*tokens)[i] the fencing
+     * token of names[i] (malloc'd array). A later lease() of one of them
+     * through s returns the same token. */
+    leec_code (*claim)(leec_store *s, unsigned max, unsigned ttl_s,
+                       char ***names, uint64_t **tokens, size_t *n);
+    /* Sets when certificate name next needs a look (Unix time); fenced by
+     * token as journal_write (0: no lease presented). */
+    leec_code (*schedule)(leec_store *s, const char *name, int64_t when,
+                          uint64_t token);
+    /* Records certificate name as wanted, with its settings (a JSON
+     * object's text, the shape of a version's meta), replacing any, due at
+     * once. wanted_read gives them back (LEEC_E_NOT_FOUND when not
+     * wanted); wanted_list the wanted names, as list; unwant forgets it
+     * (LEEC_OK when it was not; reset does it too). */
+    leec_code (*want)(leec_store *s, const char *name, const char *settings);
+    leec_code (*wanted_read)(leec_store *s, const char *name, char **settings);
+    leec_code (*wanted_list)(leec_store *s, char ***names, size_t *n);
+    leec_code (*unwant)(leec_store *s, const char *name);
+    /* A descriptor that becomes readable when another node installs a
+     * version (PostgreSQL: LISTEN); -1 when none. changes() drains it:
+     * the names announced since the last call (as list, possibly with
+     * duplicates removed, possibly empty). Never needed for correctness:
+     * a reader also looks periodically. */
+    int (*changes_fd)(leec_store *s);
+    leec_code (*changes)(leec_store *s, char ***names, size_t *n);
+    /* Seals again, with the store's current master key, every secret
+     * sealed with another (an old key the store was opened with); *count
+     * how many. */
+    leec_code (*rekey)(leec_store *s, size_t *count);
 } leec_store_ops;
 
 /*

@@ -84,7 +84,7 @@ leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
 {
     leec_store *s = NULL;
     leec_code rc = LEEC_E_INVALID_ARG;
-    if (!ops || (ops->abi != 1 && ops->abi != LEEC_STORE_ABI) ||
+    if (!ops || ops->abi < 1 || ops->abi > LEEC_STORE_ABI ||
         !ops->account_load || !ops->account_save || !ops->account_remove ||
         !ops->version_read || !ops->version_install || !ops->list ||
         !ops->reset || !ops->renewal_write || !ops->lock || !ops->unlock ||
@@ -100,7 +100,9 @@ leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
     if (!(s = calloc(1, sizeof *s)))
         goto out;
     memcpy(&s->own, ops,
-           ops->abi >= 2 ? sizeof *ops : offsetof(leec_store_ops, lease));
+           ops->abi >= 3   ? sizeof *ops
+           : ops->abi == 2 ? offsetof(leec_store_ops, heartbeat)
+                           : offsetof(leec_store_ops, lease));
     s->ops = &s->own;
     s->given = ops;
     s->impl = impl;
@@ -717,4 +719,128 @@ leec_code leec_store_order_list(leec_store *store, char ***names, size_t *n)
     if (!Leec_store_has_journal(store))
         return LEEC_OK;
     return store->ops->journal_list(store, names, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* A store shared by a fleet (ABI 3, optional operations)              */
+/* ------------------------------------------------------------------ */
+
+bool leec_store_is_shared(const leec_store *s)
+{
+    return s && s->ops->claim && s->ops->heartbeat && s->ops->schedule;
+}
+
+leec_code leec_store_heartbeat(leec_store *s, unsigned ttl_s)
+{
+    if (!s || ttl_s == 0)
+        return LEEC_E_INVALID_ARG;
+    return s->ops->heartbeat ? s->ops->heartbeat(s, ttl_s) : LEEC_OK;
+}
+
+leec_code leec_store_claim(leec_store *s, unsigned max, unsigned ttl_s,
+                           char ***names, uint64_t **tokens, size_t *n)
+{
+    if (!names || !tokens || !n)
+        return LEEC_E_INVALID_ARG;
+    *names = NULL;
+    *tokens = NULL;
+    *n = 0;
+    if (!s || !s->ops->claim || max == 0 || ttl_s == 0)
+        return LEEC_E_INVALID_ARG;
+    leec_code rc = s->ops->claim(s, max, ttl_s, names, tokens, n);
+    if (rc != LEEC_OK || *n > max) {
+        leec_store_list_free(*names, *n);
+        free(*tokens);
+        *names = NULL;
+        *tokens = NULL;
+        *n = 0;
+        if (rc == LEEC_OK)
+            rc = LEEC_E_IO;
+    }
+    return rc;
+}
+
+leec_code leec_store_schedule(leec_store *s, const char *name, int64_t when,
+                              uint64_t token)
+{
+    if (!s || !Leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->schedule ? s->ops->schedule(s, name, when, token) : LEEC_OK;
+}
+
+leec_code leec_store_want(leec_store *s, const char *name,
+                          const char *settings)
+{
+    if (!s || !s->ops->want || !Leec_store_name_valid(name) || !settings ||
+        strlen(settings) > LEEC_STORE_PART_MAX)
+        return LEEC_E_INVALID_ARG;
+    return s->ops->want(s, name, settings);
+}
+
+leec_code leec_store_wanted_read(leec_store *s, const char *name,
+                                 char **settings)
+{
+    if (!settings)
+        return LEEC_E_INVALID_ARG;
+    *settings = NULL;
+    if (!s || !Leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    if (!s->ops->wanted_read)
+        return LEEC_E_NOT_FOUND;
+    leec_code rc = s->ops->wanted_read(s, name, settings);
+    if (rc != LEEC_OK) {
+        free(*settings);
+        *settings = NULL;
+    }
+    return rc;
+}
+
+leec_code leec_store_wanted_list(leec_store *s, char ***names, size_t *n)
+{
+    if (!names || !n)
+        return LEEC_E_INVALID_ARG;
+    *names = NULL;
+    *n = 0;
+    if (!s)
+        return LEEC_E_INVALID_ARG;
+    return s->ops->wanted_list ? s->ops->wanted_list(s, names, n) : LEEC_OK;
+}
+
+leec_code leec_store_unwant(leec_store *s, const char *name)
+{
+    if (!s || !Leec_store_name_valid(name))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->unwant ? s->ops->unwant(s, name) : LEEC_OK;
+}
+
+int leec_store_changes_fd(leec_store *s)
+{
+    return s && s->ops->changes_fd ? s->ops->changes_fd(s) : -1;
+}
+
+leec_code leec_store_changes(leec_store *s, char ***names, size_t *n)
+{
+    if (!names || !n)
+        return LEEC_E_INVALID_ARG;
+    *names = NULL;
+    *n = 0;
+    if (!s)
+        return LEEC_E_INVALID_ARG;
+    return s->ops->changes ? s->ops->changes(s, names, n) : LEEC_OK;
+}
+
+leec_code leec_store_rekey(leec_store *s, size_t *count)
+{
+    if (count)
+        *count = 0;
+    if (!s || !count)
+        return LEEC_E_INVALID_ARG;
+    return s->ops->rekey ? s->ops->rekey(s, count) : LEEC_E_INVALID_ARG;
+}
+
+bool leec_store_spec_is_pg(const char *spec)
+{
+    return spec && (strncmp(spec, "postgresql://", 13) == 0 ||
+                    strncmp(spec, "postgres://", 11) == 0 ||
+                    strchr(spec, '=') != NULL);
 }
