@@ -271,13 +271,13 @@ LEEC_API leec_code leec_store_rekey(leec_store *store, size_t *count);
 
 /* How to open a PostgreSQL store. Every field may be NULL. */
 typedef struct leec_store_pg_options {
-    const char *node;     /* this node's name, for leases and messages
-                             (1-200 of [A-Za-z0-9._-]); NULL: the host name */
-    const char *key_file; /* the master key sealing private keys: 32 bytes,
-                             raw, as 64 hex digits or as base64, in a file
-                             of mode 0600 or 0400 owned by the user;
-                             NULL: $CREDENTIALS_DIRECTORY/leec-store-key
-                             (systemd's LoadCredential=) */
+    const char *node;         /* this node's name, for leases and messages
+                                 (1-200 of [A-Za-z0-9._-]); NULL: the host name */
+    const char *key_file;     /* the master key sealing private keys: 32 bytes,
+                                 raw, as 64 hex digits or as base64, in a file
+                                 of mode 0600 or 0400 owned by the user;
+                                 NULL: $CREDENTIALS_DIRECTORY/leec-store-key
+                                 (systemd's LoadCredential=) */
     const char *old_key_file; /* a previous master key, still accepted when
                                  reading, for leec_store_rekey() */
 } leec_store_pg_options;

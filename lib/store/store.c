@@ -768,8 +768,7 @@ leec_code leec_store_schedule(leec_store *s, const char *name, int64_t when,
     return s->ops->schedule ? s->ops->schedule(s, name, when, token) : LEEC_OK;
 }
 
-leec_code leec_store_want(leec_store *s, const char *name,
-                          const char *settings)
+leec_code leec_store_want(leec_store *s, const char *name, const char *settings)
 {
     if (!s || !s->ops->want || !Leec_store_name_valid(name) || !settings ||
         strlen(settings) > LEEC_STORE_PART_MAX)
@@ -840,7 +839,7 @@ leec_code leec_store_rekey(leec_store *s, size_t *count)
 
 bool leec_store_spec_is_pg(const char *spec)
 {
-    return spec && (strncmp(spec, "postgresql://", 13) == 0 ||
-                    strncmp(spec, "postgres://", 11) == 0 ||
-                    strchr(spec, '=') != NULL);
+    return spec &&
+           (strncmp(spec, "postgresql://", 13) == 0 ||
+            strncmp(spec, "postgres://", 11) == 0 || strchr(spec, '=') != NULL);
 }
