@@ -79,6 +79,21 @@ void Leec_store_set_log_ctx(leec_store *s, leec_ctx *ctx)
     s->log_ctx = ctx;
 }
 
+void Leec_store_log(leec_store *s, leec_log_level level, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    if (!s || !s->log_ctx)
+        return;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (msg)
+        Leec_log(s->log_ctx, level, "%s", msg);
+    free(msg);
+}
+
 leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
                            leec_code *err)
 {

@@ -27,6 +27,10 @@ char *Leec_store_take_why(leec_store *s);
 
 /* The context whose log the store's refusals also go to (NULL: none). */
 void Leec_store_set_log_ctx(leec_store *s, leec_ctx *ctx);
+/* For backends: a line in that context's log (nothing without one), such
+ * as why a database call failed with LEEC_E_IO. */
+void Leec_store_log(leec_store *s, leec_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Accounts (leec_store_ops: account_load, account_save, account_remove). */
 leec_code Leec_store_account_load(leec_store *s, const char *ca_id,
