@@ -40,6 +40,9 @@ check "OpenSSL outside the crypto files and the tls-alpn-01 responder" '#include
 check "jansson outside lib/util/json.c" '#include\s*<jansson' $(echo "$LIB" | grep -vE '^lib/util/json\.c$')
 # shellcheck disable=SC2086
 check "json_ call outside lib/util/json.c (use util/json.h)" '\bjson_[a-z_]+\s*\(' $(echo "$LIB" | grep -vE '^lib/util/json\.c$')
+# libpq behind the PostgreSQL store: nothing else in lib/ talks to a database.
+# shellcheck disable=SC2086
+check "libpq outside lib/store/store_pg.c" '#include\s*<(libpq-fe|libpq/|pg_config)' $(echo "$LIB" | grep -vE '^lib/store/store_pg\.c$')
 # shellcheck disable=SC2086
 check "ldns outside the DNS files" '#include\s*<ldns/' $(echo "$LIB" | grep -vE '^lib/(net/dns|solver/dns01|solver/rfc2136)\.c$')
 # The code's style (.clang-format), with the clang-format the tree is

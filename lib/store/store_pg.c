@@ -1,0 +1,1801 @@
+/* The PostgreSQL store: the records of include/leec/store.h in tables a
+ * fleet of nodes shares (doc/store-postgresql.md has the schema and the
+ * reasons):
+ *
+ *   account        leec_accounts (the key sealed)
+ *   certificate    leec_certs: the current version, the wanted settings,
+ *                  when it next needs a look
+ *   version N      leec_versions (the private key sealed)
+ *   order journal  leec_journal (the entry sealed: it holds a key)
+ *   http-01 token  leec_tokens (in clear: a key authorization is public)
+ *   locks, leases  leec_leases: one row per kind and name, its fencing
+ *                  token from the sequence leec_fence, its expiry judged by
+ *                  the database's clock (now()), never a node's
+ *
+ * Secrets are sealed with AES-256-GCM (crypto/seal.h) bound to their row,
+ * so that a dump holds no key and a value moved to another row does not
+ * open. Every write of a certificate's state is one transaction that also
+ * checks the writer's lease row (SELECT ... FOR SHARE): a holder that lost
+ * its lease writes nothing, even if it lost it a moment before.
+ *
+ * The store is used from one thread at a time and every call blocks for
+ * its round trips (statement_timeout bounds each). When the connection
+ * broke (the server restarted), the call reconnects once and repeats what
+ * is safe to repeat: a read, a write that may be made twice, or a
+ * transaction whose COMMIT was never sent. */
+#define _GNU_SOURCE
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "crypto/der.h"
+#include "crypto/seal.h"
+
+/* The schema this library writes; a database with a newer one is refused
+ * (an older leec must not write what it does not know). */
+#define PG_MIGRATE_LOCK "7310582947017336163" /* pg_advisory_xact_lock key */
+/* A sealed part: base64url of nonce, text and tag, and its prefix. */
+#define PG_SEALED_MAX 1400000
+_Static_assert((LEEC_STORE_PART_MAX + 28 + 2) / 3 * 4 + 64 <= PG_SEALED_MAX,
+               "a sealed part fits its column");
+#define PG_PART_MAX_SQL   "1048576"
+#define PG_SEALED_MAX_SQL "1400000"
+_Static_assert(LEEC_STORE_PART_MAX == 1048576, "PG_PART_MAX_SQL");
+
+/* The migrations, in order: migrations[i] brings the schema from version
+ * i to i + 1. Never edit one that shipped; add the next. */
+static const char *const migrations[] = {
+    /* 1: the tables of the first release. */
+    "CREATE SEQUENCE leec_fence;"
+    "CREATE TABLE leec_accounts ("
+    " ca_id text PRIMARY KEY,"
+    " key_sealed text NOT NULL"
+    "  CHECK (octet_length(key_sealed) <= " PG_SEALED_MAX_SQL "),"
+    " account_json text"
+    "  CHECK (octet_length(account_json) <= " PG_PART_MAX_SQL "),"
+    " updated timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE leec_certs ("
+    " name text PRIMARY KEY,"
+    " current bigint,"
+    " last_number bigint NOT NULL DEFAULT 0,"
+    " wanted text CHECK (octet_length(wanted) <= " PG_PART_MAX_SQL "),"
+    " next_check timestamptz,"
+    " updated timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX leec_certs_next_check ON leec_certs (next_check);"
+    "CREATE TABLE leec_versions ("
+    " name text NOT NULL REFERENCES leec_certs (name) ON DELETE CASCADE,"
+    " number bigint NOT NULL,"
+    " privkey_sealed text NOT NULL"
+    "  CHECK (octet_length(privkey_sealed) <= " PG_SEALED_MAX_SQL "),"
+    " cert text NOT NULL CHECK (octet_length(cert) <= " PG_PART_MAX_SQL "),"
+    " chain text NOT NULL CHECK (octet_length(chain) <= " PG_PART_MAX_SQL "),"
+    " fullchain text NOT NULL"
+    "  CHECK (octet_length(fullchain) <= " PG_PART_MAX_SQL "),"
+    " meta text CHECK (octet_length(meta) <= " PG_PART_MAX_SQL "),"
+    " renewal text CHECK (octet_length(renewal) <= " PG_PART_MAX_SQL "),"
+    " names text[] NOT NULL DEFAULT '{}',"
+    " not_after timestamptz,"
+    " created timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (name, number));"
+    "CREATE TABLE leec_journal ("
+    " name text PRIMARY KEY,"
+    " entry_sealed text NOT NULL"
+    "  CHECK (octet_length(entry_sealed) <= " PG_SEALED_MAX_SQL "),"
+    " updated timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE leec_tokens ("
+    " token text PRIMARY KEY CHECK (octet_length(token) <= 256),"
+    " key_auth text NOT NULL CHECK (octet_length(key_auth) <= 1024),"
+    " created timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE leec_leases ("
+    " kind text NOT NULL,"
+    " name text NOT NULL,"
+    " token bigint NOT NULL,"
+    " holder text NOT NULL,"
+    " node text NOT NULL,"
+    " host text NOT NULL,"
+    " pid bigint NOT NULL,"
+    " expires timestamptz NOT NULL,"
+    " PRIMARY KEY (kind, name));"
+    "CREATE INDEX leec_leases_holder ON leec_leases (holder);",
+};
+#define PG_SCHEMA_VERSION (sizeof migrations / sizeof *migrations)
+
+/* A lease this store instance holds (or claimed): shared by the handles
+ * lease() gave for it, so that a claim followed by the engine's own lease
+ * of that certificate is one grant with one token. */
+typedef struct pg_held {
+    char *kind, *name;
+    uint64_t token;
+    unsigned refs; /* handles given by lease(); 0: claimed, not leased */
+    bool lost;     /* the heartbeat found it gone: renewed no more */
+} pg_held;
+
+typedef struct pg_store {
+    leec_store *s; /* for messages; set once made */
+    PGconn *conn;
+    char *conninfo;
+    char holder[33]; /* this instance's random id, in leec_leases.holder */
+    char node[201];
+    char host[256];
+    leec_seal_key key; /* sealing, and opening */
+    leec_seal_key old; /* opening only (rotation), when has_old */
+    bool has_old;
+    bool listening;  /* LISTEN leec_versions issued (again after a reset) */
+    bool lost;       /* the connection broke during this attempt */
+    bool committing; /* COMMIT was sent during this attempt */
+    bool broken;     /* the connection must be made again */
+    pg_held **held;
+    size_t nheld;
+} pg_store;
+
+static const leec_store_ops pg_ops;
+
+static pg_store *impl(leec_store *s)
+{
+    return Leec_store_impl(s, &pg_ops);
+}
+
+static void free_secret(char *s, size_t n)
+{
+    if (s)
+        explicit_bzero(s, n);
+    free(s);
+}
+
+static void free_secret_str(char *s)
+{
+    free_secret(s, s ? strlen(s) : 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* The connection                                                      */
+/* ------------------------------------------------------------------ */
+
+/* libpq's last message on one line, for the log. */
+static void pg_log_error(pg_store *p, const char *what, const PGresult *r)
+{
+    const char *m = r ? PQresultErrorMessage(r) : "";
+    char line[512];
+    if (!m || !*m)
+        m = PQerrorMessage(p->conn);
+    snprintf(line, sizeof line, "%s", m && *m ? m : "no answer");
+    for (char *c = line; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    if (p->s)
+        Leec_store_log(p->s, LEEC_LOG_ERROR, "PostgreSQL store: %s: %s", what,
+                       line);
+}
+
+static leec_code pg_io(pg_store *p, const char *what, const PGresult *r)
+{
+    pg_log_error(p, what, r);
+    return LEEC_E_IO;
+}
+
+/* Whether a failure is the connection's: libpq says so, or the error has
+ * no SQLSTATE (libpq's own: the server closed the connection) or one of
+ * class 08 or of a server shutting down. */
+static bool conn_broke(PGconn *c, const PGresult *r)
+{
+    if (PQstatus(c) != CONNECTION_OK)
+        return true;
+    if (!r)
+        return false;
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return !st || strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0;
+}
+
+/* One statement. The result when it succeeded (the caller clears it),
+ * else NULL, p->lost set when the connection broke. */
+static PGresult *pg_exec(pg_store *p, const char *sql, int n,
+                         const char *const *vals)
+{
+    PGresult *r =
+        n < 0 ? PQexec(p->conn, sql)
+              : PQexecParams(p->conn, sql, n, NULL, vals, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    if (conn_broke(p->conn, r))
+        p->lost = p->broken = true;
+    pg_log_error(p, "a statement failed", r);
+    PQclear(r);
+    return NULL;
+}
+
+/* A statement whose result is not needed. */
+static bool pg_do(pg_store *p, const char *sql, int n, const char *const *vals)
+{
+    PGresult *r = pg_exec(p, sql, n, vals);
+    PQclear(r);
+    return r != NULL;
+}
+
+/* What a new session needs: a bound on every statement, and the
+ * notifications it listened to before. */
+static bool pg_session(pg_store *p)
+{
+    if (!pg_do(p,
+               "SELECT set_config('statement_timeout', '15s', false),"
+               " set_config('lock_timeout', '10s', false),"
+               " set_config('client_min_messages', 'warning', false)",
+               0, NULL))
+        return false;
+    return !p->listening || pg_do(p, "LISTEN leec_versions", 0, NULL);
+}
+
+static void pg_notice(void *arg, const char *message)
+{
+    pg_store *p = arg;
+    if (p->s)
+        Leec_store_log(p->s, LEEC_LOG_DEBUG, "PostgreSQL store: %.*s",
+                       (int)strcspn(message, "\n"), message);
+}
+
+static bool pg_connect(pg_store *p)
+{
+    /* Ours first, so that the connection string's own settings win
+     * (expand_dbname), but client_encoding after: leec's text is UTF-8. */
+    const char *keys[] = {"connect_timeout",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "application_name",
+                          "dbname",
+                          "client_encoding",
+                          NULL};
+    const char *vals[] = {"5",    "1",         "30",   "10", "3",
+                          "leec", p->conninfo, "UTF8", NULL};
+    if (p->conn) {
+        PQreset(p->conn);
+    } else {
+        p->conn = PQconnectdbParams(keys, vals, 1);
+        if (!p->conn)
+            return false;
+        /* libpq would print the server's notices on stderr. */
+        PQsetNoticeProcessor(p->conn, pg_notice, p);
+    }
+    if (PQstatus(p->conn) != CONNECTION_OK)
+        return false;
+    return pg_session(p);
+}
+
+/* Ready for a call: connected, and outside any transaction a failed call
+ * may have left open. */
+static leec_code pg_ready(pg_store *p)
+{
+    p->lost = p->committing = false;
+    if (PQstatus(p->conn) != CONNECTION_OK || p->broken) {
+        if (!pg_connect(p))
+            return pg_io(p, "cannot reach the database", NULL);
+        p->broken = false;
+    }
+    if (PQtransactionStatus(p->conn) != PQTRANS_IDLE &&
+        !pg_do(p, "ROLLBACK", 0, NULL))
+        return LEEC_E_IO;
+    return LEEC_OK;
+}
+
+/* One statement outside a transaction, repeated once on a new connection
+ * when the old one broke: only for reads and writes that may be made
+ * twice. NULL with *rc set on failure. */
+static PGresult *pg_q(pg_store *p, leec_code *rc, const char *sql, int n,
+                      const char *const *vals)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((*rc = pg_ready(p)) != LEEC_OK)
+            return NULL;
+        PGresult *r = pg_exec(p, sql, n, vals);
+        if (r)
+            return r;
+        if (!p->lost)
+            break;
+    }
+    *rc = LEEC_E_IO;
+    return NULL;
+}
+
+static leec_code pg_q_do(pg_store *p, const char *sql, int n,
+                         const char *const *vals)
+{
+    leec_code rc = LEEC_OK;
+    PQclear(pg_q(p, &rc, sql, n, vals));
+    return rc;
+}
+
+/* A transaction: body's statements between BEGIN and COMMIT (ROLLBACK
+ * when body fails). Repeated once on a new connection when the connection
+ * broke before COMMIT was sent (the server then rolled it back); after,
+ * whether it was committed is unknown: LEEC_E_IO. body must leave its
+ * results clean when it fails, as it may run twice. */
+typedef leec_code (*pg_body)(pg_store *p, void *arg);
+
+static leec_code pg_tx(pg_store *p, pg_body body, void *arg)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        leec_code rc = pg_ready(p);
+        if (rc != LEEC_OK)
+            return rc;
+        rc = pg_do(p, "BEGIN", 0, NULL) ? body(p, arg) : LEEC_E_IO;
+        if (rc == LEEC_OK) {
+            p->committing = true;
+            if (pg_do(p, "COMMIT", 0, NULL))
+                return LEEC_OK;
+            rc = LEEC_E_IO;
+        } else if (!p->lost) {
+            pg_do(p, "ROLLBACK", 0, NULL);
+        }
+        if (!p->lost || p->committing)
+            return rc;
+    }
+    return pg_io(p, "the connection broke twice", NULL);
+}
+
+static void u64s(char *buf, size_t n, uint64_t v)
+{
+    snprintf(buf, n, "%" PRIu64, v);
+}
+
+/* A text column as a new string, bounded by max: LEEC_E_TOO_LARGE above
+ * it. NULL column: *out NULL. */
+static leec_code col_dup(const PGresult *r, int row, int col, size_t max,
+                         char **out, size_t *len)
+{
+    *out = NULL;
+    if (len)
+        *len = 0;
+    if (PQgetisnull(r, row, col))
+        return LEEC_OK;
+    size_t n = (size_t)PQgetlength(r, row, col);
+    if (n > max)
+        return LEEC_E_TOO_LARGE;
+    if (!(*out = malloc(n + 1)))
+        return LEEC_E_NOMEM;
+    memcpy(*out, PQgetvalue(r, row, col), n);
+    (*out)[n] = '\0';
+    if (len)
+        *len = n;
+    return LEEC_OK;
+}
+
+static bool col_u64(const PGresult *r, int row, int col, uint64_t *v)
+{
+    char *end = NULL;
+    const char *t = PQgetvalue(r, row, col);
+    errno = 0;
+    unsigned long long x = strtoull(t, &end, 10);
+    if (PQgetisnull(r, row, col) || errno || end == t || *end)
+        return false;
+    *v = x;
+    return true;
+}
+
+/* Column 0 of every row: names as leec_store_list() gives them. */
+static leec_code names_of(const PGresult *r, char ***names, size_t *n)
+{
+    int rows = PQntuples(r);
+    *names = NULL;
+    *n = 0;
+    if (rows == 0)
+        return LEEC_OK;
+    char **v = calloc((size_t)rows, sizeof *v);
+    if (!v)
+        return LEEC_E_NOMEM;
+    for (int i = 0; i < rows; i++) {
+        leec_code rc = col_dup(r, i, 0, 255, &v[i], NULL);
+        if (rc == LEEC_OK && !v[i])
+            rc = LEEC_E_IO;
+        if (rc != LEEC_OK) {
+            leec_store_list_free(v, (size_t)i + 1);
+            return rc;
+        }
+    }
+    *names = v;
+    *n = (size_t)rows;
+    return LEEC_OK;
+}
+
+static leec_code pg_names(pg_store *p, const char *sql, char ***names,
+                          size_t *n)
+{
+    leec_code rc = LEEC_OK;
+    PGresult *r = pg_q(p, &rc, sql, 0, NULL);
+    if (!r)
+        return rc;
+    rc = names_of(r, names, n);
+    PQclear(r);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sealing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Opens what was sealed for the record aad describes (what: the record,
+ * for the message). A value that does not open is refused, never taken
+ * for another record's. */
+static leec_code pg_unseal(pg_store *p, const char *aad, const char *what,
+                           const char *sealed, char **plain, size_t *n)
+{
+    const leec_seal_key *keys[2] = {&p->key, &p->old};
+    leec_code rc = Leec_unseal(keys, p->has_old ? 2 : 1, aad, sealed, plain, n);
+    switch (rc) {
+    case LEEC_OK:
+    case LEEC_E_NOMEM:
+        return rc;
+    case LEEC_E_BAD_KEY:
+        return leec_store_refuse(
+            p->s,
+            "PostgreSQL store: %s is sealed with a master key this store was "
+            "not opened with (key id %.16s); give that key as the old one "
+            "(--store-old-key FILE) and run leec store rekey",
+            what, strchr(sealed, ':') ? strchr(sealed, ':') + 1 : "?");
+    default:
+        return leec_store_refuse(
+            p->s,
+            "PostgreSQL store: %s does not open with its master key: it was "
+            "altered or moved from another record; restore it from a backup "
+            "or remove the record",
+            what);
+    }
+}
+
+static char *aad_version(const char *name, uint64_t number)
+{
+    char *a = NULL;
+    return asprintf(&a, "version\n%s\n%" PRIu64 "\nprivkey", name, number) < 0
+               ? NULL
+               : a;
+}
+
+static char *aad_of(const char *kind, const char *name)
+{
+    char *a = NULL;
+    return asprintf(&a, "%s\n%s", kind, name) < 0 ? NULL : a;
+}
+
+/* ------------------------------------------------------------------ */
+/* Leases held                                                         */
+/* ------------------------------------------------------------------ */
+
+static pg_held *held_find(pg_store *p, const char *kind, const char *name)
+{
+    for (size_t i = 0; i < p->nheld; i++)
+        if (strcmp(p->held[i]->kind, kind) == 0 &&
+            strcmp(p->held[i]->name, name) == 0)
+            return p->held[i];
+    return NULL;
+}
+
+/* Records a grant of token for kind/name (refs more handles). */
+static pg_held *held_add(pg_store *p, const char *kind, const char *name,
+                         uint64_t token, unsigned refs)
+{
+    pg_held *h = held_find(p, kind, name);
+    if (h) {
+        h->token = token;
+        h->lost = false;
+        h->refs += refs;
+        return h;
+    }
+    pg_held **v = realloc(p->held, (p->nheld + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    p->held = v;
+    if (!(h = calloc(1, sizeof *h)) || !(h->kind = strdup(kind)) ||
+        !(h->name = strdup(name))) {
+        if (h)
+            free(h->kind);
+        free(h);
+        return NULL;
+    }
+    h->token = token;
+    h->refs = refs;
+    p->held[p->nheld++] = h;
+    return h;
+}
+
+static void held_drop(pg_store *p, pg_held *h)
+{
+    for (size_t i = 0; i < p->nheld; i++)
+        if (p->held[i] == h) {
+            p->held[i] = p->held[--p->nheld];
+            break;
+        }
+    free(h->kind);
+    free(h->name);
+    free(h);
+}
+
+/* The token this instance holds for the "cert" lease of name, or 0: what
+ * a write of that certificate's state is checked against. */
+static uint64_t cert_token(pg_store *p, const char *name, uint64_t given)
+{
+    if (given)
+        return given;
+    pg_held *h = held_find(p, "cert", name);
+    return h && !h->lost ? h->token : 0;
+}
+
+/* Inside a transaction: LEEC_OK while the lease of token is the newest of
+ * "cert"/name and unexpired, held so (FOR SHARE: a takeover waits for
+ * this transaction's end) until COMMIT; token 0: nothing to check. */
+static leec_code fence_in_tx(pg_store *p, const char *name, uint64_t token)
+{
+    char t[24];
+    if (!token)
+        return LEEC_OK;
+    u64s(t, sizeof t, token);
+    const char *v[] = {name, t};
+    PGresult *r = pg_exec(p,
+                          "SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+                          " AND name = $1 AND token = $2::bigint"
+                          " AND expires > now() FOR SHARE",
+                          2, v);
+    if (!r)
+        return LEEC_E_IO;
+    leec_code rc = PQntuples(r) == 1 ? LEEC_OK : LEEC_E_FENCED;
+    PQclear(r);
+    return rc;
+}
+
+/* A holder on this host whose process is gone: its lease need not be
+ * waited for (store.h). */
+static bool holder_dead(pg_store *p, const char *host, const char *pid)
+{
+    char *end = NULL;
+    long v = strtol(pid, &end, 10);
+    if (strcmp(host, p->host) != 0 || end == pid || *end || v <= 0 ||
+        v == (long)getpid())
+        return false;
+    return kill((pid_t)v, 0) != 0 && errno == ESRCH;
+}
+
+/* ------------------------------------------------------------------ */
+/* Accounts                                                            */
+/* ------------------------------------------------------------------ */
+
+static leec_code pg_account_load(leec_store *s, const char *ca_id,
+                                 char **key_pem, char **account_json)
+{
+    pg_store *p = impl(s);
+    leec_code rc = LEEC_OK;
+    const char *v[] = {ca_id};
+    PGresult *r = pg_q(p, &rc,
+                       "SELECT key_sealed, account_json FROM leec_accounts"
+                       " WHERE ca_id = $1",
+                       1, v);
+    if (!r)
+        return rc;
+    char *sealed = NULL, *aad = NULL;
+    if (PQntuples(r) != 1) {
+        rc = LEEC_E_NOT_FOUND;
+    } else if ((rc = col_dup(r, 0, 0, PG_SEALED_MAX, &sealed, NULL)) !=
+               LEEC_OK) {
+    } else if (!sealed || !*sealed) {
+        rc = LEEC_E_BAD_KEY;
+    } else if (!(aad = aad_of("account", ca_id))) {
+        rc = LEEC_E_NOMEM;
+    } else if ((rc = pg_unseal(p, aad, "the account key", sealed, key_pem,
+                               NULL)) == LEEC_OK) {
+        rc = col_dup(r, 0, 1, LEEC_STORE_PART_MAX, account_json, NULL);
+        if (rc != LEEC_OK) {
+            free_secret_str(*key_pem);
+            *key_pem = NULL;
+        }
+    }
+    free(sealed);
+    free(aad);
+    PQclear(r);
+    return rc;
+}
+
+static leec_code pg_account_save(leec_store *s, const char *ca_id,
+                                 const char *key_pem, const char *account_json)
+{
+    pg_store *p = impl(s);
+    char *aad = aad_of("account", ca_id), *sealed = NULL;
+    leec_code rc =
+        aad ? Leec_seal(&p->key, aad, key_pem, strlen(key_pem), &sealed)
+            : LEEC_E_NOMEM;
+    free(aad);
+    if (rc != LEEC_OK)
+        return rc;
+    /* Key and document in one row, one statement: never one without the
+     * other. */
+    const char *v[] = {ca_id, sealed, account_json};
+    rc = pg_q_do(p,
+                 "INSERT INTO leec_accounts (ca_id, key_sealed, account_json)"
+                 " VALUES ($1, $2, $3) ON CONFLICT (ca_id) DO UPDATE SET"
+                 " key_sealed = EXCLUDED.key_sealed,"
+                 " account_json = EXCLUDED.account_json, updated = now()",
+                 3, v);
+    free(sealed);
+    return rc;
+}
+
+static leec_code pg_account_remove(leec_store *s, const char *ca_id)
+{
+    const char *v[] = {ca_id};
+    return pg_q_do(impl(s), "DELETE FROM leec_accounts WHERE ca_id = $1", 1, v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Versions                                                            */
+/* ------------------------------------------------------------------ */
+
+static leec_code pg_version_read(leec_store *s, const char *name, unsigned want,
+                                 leec_store_version *out)
+{
+    pg_store *p = impl(s);
+    leec_code rc = LEEC_OK;
+    char w[16];
+    snprintf(w, sizeof w, "%u", want);
+    const char *v[] = {name, w};
+    /* One statement: every part from the one version current then. */
+    PGresult *r =
+        pg_q(p, &rc,
+             "SELECT v.number,"
+             " CASE WHEN $2::int & 1 <> 0 THEN v.privkey_sealed END,"
+             " CASE WHEN $2::int & 2 <> 0 THEN v.cert END,"
+             " CASE WHEN $2::int & 4 <> 0 THEN v.chain END,"
+             " CASE WHEN $2::int & 8 <> 0 THEN v.fullchain END,"
+             " CASE WHEN $2::int & 16 <> 0 THEN v.meta END,"
+             " CASE WHEN $2::int & 32 <> 0 THEN v.renewal END"
+             " FROM leec_certs c JOIN leec_versions v"
+             " ON v.name = c.name AND v.number = c.current WHERE c.name = $1",
+             2, v);
+    if (!r)
+        return rc;
+    leec_store_version got = {0};
+    if (PQntuples(r) != 1)
+        rc = LEEC_E_NOT_FOUND;
+    else if (!col_u64(r, 0, 0, &got.number))
+        rc = LEEC_E_IO;
+    for (int part = 1; rc == LEEC_OK && part < LEEC_PART_COUNT; part++)
+        rc = col_dup(r, 0, 1 + part, LEEC_STORE_PART_MAX, &got.text[part],
+                     &got.len[part]);
+    if (rc == LEEC_OK && !PQgetisnull(r, 0, 1)) {
+        char *sealed = NULL, *aad = aad_version(name, got.number), what[64];
+        snprintf(what, sizeof what, "the private key of version %" PRIu64,
+                 got.number);
+        rc =
+            aad ? col_dup(r, 0, 1, PG_SEALED_MAX, &sealed, NULL) : LEEC_E_NOMEM;
+        if (rc == LEEC_OK)
+            rc = pg_unseal(p, aad, what, sealed, &got.text[LEEC_PART_PRIVKEY],
+                           &got.len[LEEC_PART_PRIVKEY]);
+        if (rc == LEEC_OK && got.len[LEEC_PART_PRIVKEY] > LEEC_STORE_PART_MAX)
+            rc = LEEC_E_TOO_LARGE;
+        free(sealed);
+        free(aad);
+    }
+    PQclear(r);
+    if (rc != LEEC_OK)
+        leec_store_version_clear(&got);
+    else
+        *out = got;
+    return rc;
+}
+
+typedef struct pg_install {
+    const char *name;
+    const leec_store_new_version *in;
+    const char *names; /* in->names, one a line, or NULL */
+    const char *next;  /* when it next needs a look (Unix time), or NULL */
+    const char *not_after;
+    uint64_t token;
+    uint64_t number; /* out */
+} pg_install;
+
+static leec_code install_body(pg_store *p, void *arg)
+{
+    pg_install *a = arg;
+    leec_code rc = fence_in_tx(p, a->name, a->token);
+    if (rc != LEEC_OK)
+        return rc;
+    const char *v1[] = {a->name};
+    /* The row of the certificate, locked until COMMIT: installs of one
+     * certificate take their numbers one after the other. */
+    PGresult *r = pg_exec(p,
+                          "INSERT INTO leec_certs (name, last_number)"
+                          " VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET"
+                          " last_number = leec_certs.last_number + 1"
+                          " RETURNING last_number",
+                          1, v1);
+    if (!r)
+        return LEEC_E_IO;
+    uint64_t number = 0;
+    bool ok = PQntuples(r) == 1 && col_u64(r, 0, 0, &number);
+    PQclear(r);
+    if (!ok)
+        return LEEC_E_IO;
+    char *aad = aad_version(a->name, number), *sealed = NULL, num[24];
+    rc = aad ? Leec_seal(&p->key, aad, a->in->privkey, strlen(a->in->privkey),
+                         &sealed)
+             : LEEC_E_NOMEM;
+    free(aad);
+    if (rc != LEEC_OK)
+        return rc;
+    u64s(num, sizeof num, number);
+    const char *v2[] = {a->name,
+                        num,
+                        sealed,
+                        a->in->cert,
+                        a->in->chain ? a->in->chain : "",
+                        a->in->fullchain,
+                        a->in->meta_json,
+                        a->names,
+                        a->not_after,
+                        a->next};
+    ok = pg_do(p,
+               "WITH v AS (INSERT INTO leec_versions (name, number,"
+               " privkey_sealed, cert, chain, fullchain, meta, names,"
+               " not_after) VALUES ($1, $2::bigint, $3, $4, $5, $6, $7,"
+               " COALESCE(string_to_array($8, E'\\n'), '{}'),"
+               " to_timestamp($9::double precision)) RETURNING name, number)"
+               " UPDATE leec_certs c SET current = v.number, updated = now(),"
+               " next_check = COALESCE(to_timestamp($10::double precision),"
+               " now() + interval '1 hour') FROM v WHERE c.name = v.name",
+               10, v2);
+    free(sealed);
+    if (!ok || !pg_do(p, "SELECT pg_notify('leec_versions', $1)", 1, v1))
+        return LEEC_E_IO;
+    a->number = number;
+    return LEEC_OK;
+}
+
+/* The identifiers, one a line (none may hold a line break). */
+static leec_code names_text(const leec_store_new_version *in, char **out)
+{
+    size_t n = 0;
+    *out = NULL;
+    if (!in->nnames)
+        return LEEC_OK;
+    for (size_t i = 0; i < in->nnames; i++) {
+        if (!*in->names[i] || strpbrk(in->names[i], "\r\n") ||
+            strlen(in->names[i]) > 1024)
+            return LEEC_E_INVALID_ARG;
+        n += strlen(in->names[i]) + 1;
+    }
+    if (n > LEEC_STORE_PART_MAX)
+        return LEEC_E_TOO_LARGE;
+    char *t = malloc(n), *w = t;
+    if (!t)
+        return LEEC_E_NOMEM;
+    for (size_t i = 0; i < in->nnames; i++) {
+        size_t l = strlen(in->names[i]);
+        memcpy(w, in->names[i], l);
+        w += l;
+        *w++ = i + 1 < in->nnames ? '\n' : '\0';
+    }
+    *out = t;
+    return LEEC_OK;
+}
+
+static leec_code pg_version_install(leec_store *s, const char *name,
+                                    const leec_store_new_version *in,
+                                    uint64_t *number)
+{
+    pg_store *p = impl(s);
+    char next[24] = "", na[24] = "", *names = NULL;
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    time_t nb = 0, nafter = 0;
+    char *serial = NULL;
+    leec_code rc = names_text(in, &names);
+    if (rc != LEEC_OK)
+        return rc;
+    /* A safe first guess of when to look again (two thirds of the leaf's
+     * life); the library schedules the precise time right after. */
+    if (Leec_pem_cert_der(in->cert, strlen(in->cert), &der, &derlen) ==
+            LEEC_OK &&
+        Leec_der_cert_basics(der, derlen, &nb, &nafter, &serial) == LEEC_OK &&
+        nafter > nb) {
+        snprintf(next, sizeof next, "%lld",
+                 (long long)nb + ((long long)nafter - (long long)nb) * 2 / 3);
+        snprintf(na, sizeof na, "%lld", (long long)nafter);
+    }
+    free(der);
+    free(serial);
+    pg_install a = {.name = name,
+                    .in = in,
+                    .names = names,
+                    .next = *next ? next : NULL,
+                    .not_after = *na ? na : NULL,
+                    .token = cert_token(p, name, 0)};
+    rc = pg_tx(p, install_body, &a);
+    free(names);
+    if (rc == LEEC_OK)
+        *number = a.number;
+    return rc;
+}
+
+static leec_code pg_list(leec_store *s, char ***names, size_t *n)
+{
+    return pg_names(impl(s),
+                    "SELECT name FROM leec_certs WHERE current IS NOT NULL"
+                    " ORDER BY name COLLATE \"C\"",
+                    names, n);
+}
+
+typedef struct pg_reset {
+    const char *name; /* NULL: everything */
+} pg_reset;
+
+static leec_code reset_body(pg_store *p, void *arg)
+{
+    pg_reset *a = arg;
+    /* No lease granted while this runs (reset is rare): the check below
+     * then holds until COMMIT. */
+    if (!pg_do(p, "LOCK TABLE leec_leases IN SHARE ROW EXCLUSIVE MODE", 0,
+               NULL))
+        return LEEC_E_IO;
+    const char *v[] = {p->holder, a->name};
+    PGresult *r = pg_exec(
+        p,
+        a->name ? "SELECT host, pid FROM leec_leases WHERE kind = 'cert'"
+                  " AND name = $2 AND holder <> $1 AND expires > now()"
+                : "SELECT host, pid FROM leec_leases WHERE kind IN ('cert',"
+                  " 'account') AND holder <> $1 AND expires > now()",
+        a->name ? 2 : 1, v);
+    if (!r)
+        return LEEC_E_IO;
+    leec_code rc = LEEC_OK;
+    for (int i = 0; i < PQntuples(r) && rc == LEEC_OK; i++)
+        if (!holder_dead(p, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)))
+            rc = LEEC_E_LOCKED;
+    PQclear(r);
+    if (rc != LEEC_OK)
+        return rc;
+    bool ok =
+        a->name
+            ? pg_do(p, "DELETE FROM leec_journal WHERE name = $1", 1, v + 1) &&
+                  pg_do(p, "DELETE FROM leec_certs WHERE name = $1", 1, v + 1)
+            : pg_do(p, "DELETE FROM leec_journal", 0, NULL) &&
+                  pg_do(p, "DELETE FROM leec_certs", 0, NULL) &&
+                  pg_do(p, "DELETE FROM leec_accounts", 0, NULL);
+    return ok ? LEEC_OK : LEEC_E_IO;
+}
+
+static leec_code pg_reset_op(leec_store *s, const char *name)
+{
+    pg_reset a = {.name = name};
+    return pg_tx(impl(s), reset_body, &a);
+}
+
+typedef struct pg_renewal {
+    const char *name, *json;
+    uint64_t number, token;
+} pg_renewal;
+
+static leec_code renewal_body(pg_store *p, void *arg)
+{
+    pg_renewal *a = arg;
+    char num[24];
+    leec_code rc = fence_in_tx(p, a->name, a->token);
+    if (rc != LEEC_OK)
+        return rc;
+    u64s(num, sizeof num, a->number);
+    const char *v[] = {a->name, num, a->json};
+    PGresult *r = pg_exec(p,
+                          "UPDATE leec_versions v SET renewal = $3"
+                          " FROM leec_certs c WHERE c.name = $1"
+                          " AND c.current = $2::bigint AND v.name = c.name"
+                          " AND v.number = c.current",
+                          3, v);
+    if (!r)
+        return LEEC_E_IO;
+    rc = strcmp(PQcmdTuples(r), "1") == 0 ? LEEC_OK : LEEC_E_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+static leec_code pg_renewal_write(leec_store *s, const char *name,
+                                  uint64_t number, const char *json)
+{
+    pg_store *p = impl(s);
+    pg_renewal a = {.name = name,
+                    .json = json,
+                    .number = number,
+                    .token = cert_token(p, name, 0)};
+    return pg_tx(p, renewal_body, &a);
+}
+
+/* ------------------------------------------------------------------ */
+/* http-01 tokens                                                      */
+/* ------------------------------------------------------------------ */
+
+static leec_code pg_token_put(leec_store *s, const char *token,
+                              const char *key_auth)
+{
+    const char *v[] = {token, key_auth};
+    return pg_q_do(impl(s),
+                   "INSERT INTO leec_tokens (token, key_auth) VALUES ($1, $2)"
+                   " ON CONFLICT (token) DO UPDATE SET"
+                   " key_auth = EXCLUDED.key_auth, created = now()",
+                   2, v);
+}
+
+static leec_code pg_token_get(leec_store *s, const char *token, char **key_auth)
+{
+    pg_store *p = impl(s);
+    leec_code rc = LEEC_OK;
+    const char *v[] = {token};
+    PGresult *r =
+        pg_q(p, &rc, "SELECT key_auth FROM leec_tokens WHERE token = $1", 1, v);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) == 1 ? col_dup(r, 0, 0, 1024, key_auth, NULL)
+                           : LEEC_E_NOT_FOUND;
+    if (rc == LEEC_OK && !*key_auth)
+        rc = LEEC_E_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+static leec_code pg_token_delete(leec_store *s, const char *token)
+{
+    const char *v[] = {token};
+    return pg_q_do(impl(s), "DELETE FROM leec_tokens WHERE token = $1", 1, v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Leases                                                              */
+/* ------------------------------------------------------------------ */
+
+/* One attempt at kind/name: the token granted, 0 when another holds it. A
+ * row of this instance's, unexpired, is kept with its token (a claim, or
+ * a second lease of the same): one grant. */
+static leec_code lease_grant(pg_store *p, const char *kind, const char *name,
+                             unsigned ttl_s, uint64_t *token)
+{
+    char pid[24], ttl[16];
+    leec_code rc = LEEC_OK;
+    *token = 0;
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    snprintf(ttl, sizeof ttl, "%u", ttl_s);
+    const char *v[] = {kind, name, p->holder, p->node, p->host, pid, ttl};
+    PGresult *r = pg_q(
+        p, &rc,
+        "INSERT INTO leec_leases AS l (kind, name, token, holder, node, host,"
+        " pid, expires) VALUES ($1, $2, nextval('leec_fence'), $3, $4, $5,"
+        " $6::bigint, now() + make_interval(secs => $7::double precision))"
+        " ON CONFLICT (kind, name) DO UPDATE SET"
+        " token = CASE WHEN l.holder = EXCLUDED.holder AND l.expires > now()"
+        "  THEN l.token ELSE EXCLUDED.token END,"
+        " expires = CASE WHEN l.holder = EXCLUDED.holder AND l.expires > now()"
+        "  THEN greatest(l.expires, EXCLUDED.expires) ELSE EXCLUDED.expires"
+        "  END,"
+        " holder = EXCLUDED.holder, node = EXCLUDED.node,"
+        " host = EXCLUDED.host, pid = EXCLUDED.pid"
+        " WHERE l.expires <= now() OR l.holder = EXCLUDED.holder"
+        " RETURNING token",
+        7, v);
+    if (!r)
+        return rc;
+    if (PQntuples(r) == 1 && !col_u64(r, 0, 0, token))
+        rc = LEEC_E_IO;
+    PQclear(r);
+    if (rc != LEEC_OK || *token)
+        return rc;
+    /* Held by another: taken over at once when its process is gone. */
+    r = pg_q(p, &rc,
+             "SELECT token, host, pid FROM leec_leases"
+             " WHERE kind = $1 AND name = $2",
+             2, v);
+    if (!r)
+        return rc;
+    if (PQntuples(r) == 1 &&
+        holder_dead(p, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2))) {
+        const char *v2[] = {kind,    name, p->holder, p->node,
+                            p->host, pid,  ttl,       PQgetvalue(r, 0, 0)};
+        PGresult *t = pg_q(
+            p, &rc,
+            "UPDATE leec_leases SET token = nextval('leec_fence'),"
+            " holder = $3, node = $4, host = $5, pid = $6::bigint,"
+            " expires = now() + make_interval(secs => $7::double precision)"
+            " WHERE kind = $1 AND name = $2 AND token = $8::bigint"
+            " RETURNING token",
+            8, v2);
+        if (t && PQntuples(t) == 1 && !col_u64(t, 0, 0, token))
+            rc = LEEC_E_IO;
+        PQclear(t);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static leec_code pg_lease(leec_store *s, const char *kind, const char *name,
+                          unsigned ttl_s, void **handle, uint64_t *token)
+{
+    pg_store *p = impl(s);
+    uint64_t t = 0;
+    leec_code rc = LEEC_OK;
+    /* A release between the two statements of lease_grant: once more. */
+    for (int i = 0; i < 2 && rc == LEEC_OK && !t; i++)
+        rc = lease_grant(p, kind, name, ttl_s, &t);
+    if (rc != LEEC_OK)
+        return rc;
+    if (!t)
+        return LEEC_E_LOCKED;
+    pg_held *h = held_add(p, kind, name, t, 1);
+    if (!h) {
+        char tok[24];
+        u64s(tok, sizeof tok, t);
+        const char *v[] = {kind, name, tok};
+        pg_q_do(p,
+                "DELETE FROM leec_leases WHERE kind = $1 AND name = $2"
+                " AND token = $3::bigint",
+                3, v);
+        return LEEC_E_NOMEM;
+    }
+    *handle = h;
+    *token = t;
+    return LEEC_OK;
+}
+
+static leec_code pg_lock(leec_store *s, const char *kind, const char *name,
+                         void **handle)
+{
+    uint64_t t = 0;
+    return pg_lease(s, kind, name, LEEC_LEASE_TTL_S, handle, &t);
+}
+
+static void pg_unlock(leec_store *s, void *handle)
+{
+    pg_store *p = impl(s);
+    pg_held *h = handle;
+    char tok[24];
+    if (!h || h->refs == 0 || --h->refs > 0)
+        return;
+    u64s(tok, sizeof tok, h->token);
+    const char *v[] = {h->kind, h->name, tok};
+    /* Only ours: a lease lost and granted again is the new holder's. A
+     * failure leaves the row to expire. */
+    pg_q_do(p,
+            "DELETE FROM leec_leases WHERE kind = $1 AND name = $2"
+            " AND token = $3::bigint",
+            3, v);
+    held_drop(p, h);
+}
+
+static leec_code pg_fence(leec_store *s, const char *kind, const char *name,
+                          uint64_t token)
+{
+    pg_store *p = impl(s);
+    char tok[24];
+    leec_code rc = LEEC_OK;
+    u64s(tok, sizeof tok, token);
+    const char *v[] = {kind, name, tok};
+    PGresult *r = pg_q(p, &rc,
+                       "SELECT 1 FROM leec_leases WHERE kind = $1"
+                       " AND name = $2 AND token = $3::bigint"
+                       " AND expires > now()",
+                       3, v);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) == 1 ? LEEC_OK : LEEC_E_FENCED;
+    PQclear(r);
+    return rc;
+}
+
+static leec_code pg_lock_holder(leec_store *s, const char *kind,
+                                const char *name, long *pid, char **host)
+{
+    pg_store *p = impl(s);
+    leec_code rc = LEEC_OK;
+    const char *v[] = {kind, name};
+    PGresult *r = pg_q(p, &rc,
+                       "SELECT pid, host FROM leec_leases WHERE kind = $1"
+                       " AND name = $2 AND expires > now()",
+                       2, v);
+    if (!r)
+        return rc;
+    uint64_t n = 0;
+    if (PQntuples(r) != 1 || !col_u64(r, 0, 0, &n) || n > LONG_MAX)
+        rc = LEEC_E_NOT_FOUND;
+    else if ((rc = col_dup(r, 0, 1, 255, host, NULL)) == LEEC_OK)
+        *pid = (long)n;
+    PQclear(r);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The order journal                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct pg_journal {
+    const char *name;
+    const char *sealed; /* NULL: remove */
+    uint64_t token;
+    bool durable;
+} pg_journal;
+
+static leec_code journal_body(pg_store *p, void *arg)
+{
+    pg_journal *a = arg;
+    leec_code rc = fence_in_tx(p, a->name, a->token);
+    if (rc != LEEC_OK)
+        return rc;
+    /* A later step may be lost with the machine (store.h): no wait for
+     * the WAL's flush. */
+    if (!a->durable && !pg_do(p, "SET LOCAL synchronous_commit = off", 0, NULL))
+        return LEEC_E_IO;
+    const char *v[] = {a->name, a->sealed};
+    bool ok = a->sealed
+                  ? pg_do(p,
+                          "INSERT INTO leec_journal (name, entry_sealed)"
+                          " VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET"
+                          " entry_sealed = EXCLUDED.entry_sealed,"
+                          " updated = now()",
+                          2, v)
+                  : pg_do(p, "DELETE FROM leec_journal WHERE name = $1", 1, v);
+    return ok ? LEEC_OK : LEEC_E_IO;
+}
+
+static leec_code pg_journal_write(leec_store *s, const char *name,
+                                  uint64_t token, const char *entry,
+                                  bool durable)
+{
+    pg_store *p = impl(s);
+    char *aad = aad_of("journal", name), *sealed = NULL;
+    leec_code rc = aad ? Leec_seal(&p->key, aad, entry, strlen(entry), &sealed)
+                       : LEEC_E_NOMEM;
+    free(aad);
+    if (rc != LEEC_OK)
+        return rc;
+    pg_journal a = {.name = name,
+                    .sealed = sealed,
+                    .token = cert_token(p, name, token),
+                    .durable = durable};
+    rc = pg_tx(p, journal_body, &a);
+    free(sealed);
+    return rc;
+}
+
+static leec_code pg_journal_read(leec_store *s, const char *name, char **entry)
+{
+    pg_store *p = impl(s);
+    leec_code rc = LEEC_OK;
+    const char *v[] = {name};
+    PGresult *r = pg_q(
+        p, &rc, "SELECT entry_sealed FROM leec_journal WHERE name = $1", 1, v);
+    if (!r)
+        return rc;
+    char *sealed = NULL, *aad = NULL;
+    if (PQntuples(r) != 1)
+        rc = LEEC_E_NOT_FOUND;
+    else if ((rc = col_dup(r, 0, 0, PG_SEALED_MAX, &sealed, NULL)) != LEEC_OK)
+        ;
+    else if (!(aad = aad_of("journal", name)))
+        rc = LEEC_E_NOMEM;
+    else
+        rc = pg_unseal(p, aad, "the order journal entry", sealed, entry, NULL);
+    free(sealed);
+    free(aad);
+    PQclear(r);
+    return rc;
+}
+
+static leec_code pg_journal_remove(leec_store *s, const char *name,
+                                   uint64_t token)
+{
+    pg_store *p = impl(s);
+    pg_journal a = {
+        .name = name, .token = cert_token(p, name, token), .durable = false};
+    return pg_tx(p, journal_body, &a);
+}
+
+static leec_code pg_journal_list(leec_store *s, char ***names, size_t *n)
+{
+    return pg_names(impl(s),
+                    "SELECT name FROM leec_journal ORDER BY name COLLATE \"C\"",
+                    names, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* A store shared by a fleet                                           */
+/* ------------------------------------------------------------------ */
+
+static leec_code pg_heartbeat(leec_store *s, unsigned ttl_s)
+{
+    pg_store *p = impl(s);
+    size_t live = 0, len = 3;
+    for (size_t i = 0; i < p->nheld; i++)
+        if (!p->held[i]->lost) {
+            live++;
+            len += 21;
+        }
+    if (!live)
+        return LEEC_OK;
+    /* The tokens held, as an array literal of numbers: only the leases
+     * this instance knows it holds are renewed (one lost in a broken
+     * round trip expires). */
+    char *arr = malloc(len), ttl[16];
+    size_t w = 0;
+    if (!arr)
+        return LEEC_E_NOMEM;
+    arr[w++] = '{';
+    for (size_t i = 0; i < p->nheld; i++)
+        if (!p->held[i]->lost)
+            w += (size_t)snprintf(arr + w, len - w, "%s%" PRIu64,
+                                  w > 1 ? "," : "", p->held[i]->token);
+    snprintf(arr + w, len - w, "}");
+    snprintf(ttl, sizeof ttl, "%u", ttl_s);
+    const char *v[] = {p->holder, ttl, arr};
+    leec_code rc = LEEC_OK;
+    PGresult *r = pg_q(p, &rc,
+                       "UPDATE leec_leases SET expires = greatest(expires,"
+                       " now() + make_interval(secs => $2::double precision))"
+                       " WHERE holder = $1 AND token = ANY ($3::bigint[])"
+                       " AND expires > now() RETURNING token",
+                       3, v);
+    free(arr);
+    if (!r)
+        return rc;
+    /* Those not renewed are lost: forgotten (a handle still given out
+     * stays until unlock, marked lost). */
+    for (size_t i = p->nheld; i-- > 0;) {
+        pg_held *h = p->held[i];
+        bool renewed = false;
+        for (int k = 0; k < PQntuples(r) && !renewed && !h->lost; k++) {
+            uint64_t t = 0;
+            renewed = col_u64(r, k, 0, &t) && t == h->token;
+        }
+        if (renewed || h->lost)
+            continue;
+        rc = LEEC_E_FENCED;
+        if (h->refs)
+            h->lost = true;
+        else
+            held_drop(p, h);
+    }
+    PQclear(r);
+    return rc;
+}
+
+typedef struct pg_claim {
+    unsigned max, ttl_s;
+    PGresult *r; /* out */
+} pg_claim;
+
+static leec_code claim_body(pg_store *p, void *arg)
+{
+    pg_claim *a = arg;
+    char max[16], ttl[16], pid[24];
+    snprintf(max, sizeof max, "%u", a->max);
+    snprintf(ttl, sizeof ttl, "%u", a->ttl_s);
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    const char *v[] = {p->holder, p->node, p->host, pid, ttl, max};
+    /* One statement: the due certificates nobody holds, skipping the rows
+     * another node is claiming now, each granted a lease. */
+    a->r = pg_exec(
+        p,
+        "WITH due AS (SELECT c.name FROM leec_certs c"
+        " WHERE c.next_check <= now() AND NOT EXISTS (SELECT 1 FROM"
+        " leec_leases l WHERE l.kind = 'cert' AND l.name = c.name"
+        " AND l.expires > now())"
+        " ORDER BY c.next_check, c.name LIMIT $6::int"
+        " FOR UPDATE OF c SKIP LOCKED),"
+        " granted AS (INSERT INTO leec_leases AS l (kind, name, token,"
+        " holder, node, host, pid, expires) SELECT 'cert', name,"
+        " nextval('leec_fence'), $1, $2, $3, $4::bigint,"
+        " now() + make_interval(secs => $5::double precision) FROM due"
+        " ON CONFLICT (kind, name) DO UPDATE SET token = EXCLUDED.token,"
+        " holder = EXCLUDED.holder, node = EXCLUDED.node,"
+        " host = EXCLUDED.host, pid = EXCLUDED.pid,"
+        " expires = EXCLUDED.expires WHERE l.expires <= now()"
+        " RETURNING name, token)"
+        " SELECT name, token FROM granted ORDER BY name COLLATE \"C\"",
+        6, v);
+    return a->r ? LEEC_OK : LEEC_E_IO;
+}
+
+static leec_code pg_claim_op(leec_store *s, unsigned max, unsigned ttl_s,
+                             char ***names, uint64_t **tokens, size_t *n)
+{
+    pg_store *p = impl(s);
+    pg_claim a = {.max = max, .ttl_s = ttl_s};
+    leec_code rc = pg_tx(p, claim_body, &a);
+    if (rc != LEEC_OK) {
+        PQclear(a.r);
+        return rc;
+    }
+    int rows = PQntuples(a.r);
+    rc = names_of(a.r, names, n);
+    if (rc == LEEC_OK && rows > 0 &&
+        !(*tokens = calloc((size_t)rows, sizeof **tokens)))
+        rc = LEEC_E_NOMEM;
+    for (int i = 0; rc == LEEC_OK && i < rows; i++)
+        if (!col_u64(a.r, i, 1, &(*tokens)[i]))
+            rc = LEEC_E_IO;
+        else if (!held_add(p, "cert", (*names)[i], (*tokens)[i], 0))
+            rc = LEEC_E_NOMEM;
+    PQclear(a.r);
+    /* Granted but not given (out of memory): they expire unrenewed. */
+    return rc;
+}
+
+typedef struct pg_sched {
+    const char *name, *when;
+    uint64_t token;
+} pg_sched;
+
+static leec_code schedule_body(pg_store *p, void *arg)
+{
+    pg_sched *a = arg;
+    leec_code rc = fence_in_tx(p, a->name, a->token);
+    if (rc != LEEC_OK)
+        return rc;
+    const char *v[] = {a->name, a->when};
+    PGresult *r = pg_exec(p,
+                          "UPDATE leec_certs SET next_check ="
+                          " to_timestamp($2::double precision)"
+                          " WHERE name = $1",
+                          2, v);
+    if (!r)
+        return LEEC_E_IO;
+    rc = strcmp(PQcmdTuples(r), "1") == 0 ? LEEC_OK : LEEC_E_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+static leec_code pg_schedule(leec_store *s, const char *name, int64_t when,
+                             uint64_t token)
+{
+    pg_store *p = impl(s);
+    char w[24];
+    snprintf(w, sizeof w, "%" PRId64, when);
+    pg_sched a = {.name = name, .when = w, .token = cert_token(p, name, token)};
+    return pg_tx(p, schedule_body, &a);
+}
+
+static leec_code pg_want(leec_store *s, const char *name, const char *settings)
+{
+    const char *v[] = {name, settings};
+    return pg_q_do(impl(s),
+                   "INSERT INTO leec_certs (name, wanted, next_check)"
+                   " VALUES ($1, $2, now()) ON CONFLICT (name) DO UPDATE SET"
+                   " wanted = EXCLUDED.wanted, next_check = now(),"
+                   " updated = now()",
+                   2, v);
+}
+
+static leec_code pg_wanted_read(leec_store *s, const char *name,
+                                char **settings)
+{
+    pg_store *p = impl(s);
+    leec_code rc = LEEC_OK;
+    const char *v[] = {name};
+    PGresult *r = pg_q(p, &rc,
+                       "SELECT wanted FROM leec_certs WHERE name = $1"
+                       " AND wanted IS NOT NULL",
+                       1, v);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) == 1
+             ? col_dup(r, 0, 0, LEEC_STORE_PART_MAX, settings, NULL)
+             : LEEC_E_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+static leec_code pg_wanted_list(leec_store *s, char ***names, size_t *n)
+{
+    return pg_names(impl(s),
+                    "SELECT name FROM leec_certs WHERE wanted IS NOT NULL"
+                    " ORDER BY name COLLATE \"C\"",
+                    names, n);
+}
+
+static leec_code pg_unwant(leec_store *s, const char *name)
+{
+    const char *v[] = {name};
+    /* A certificate only wanted, never installed, leaves no row. */
+    return pg_q_do(impl(s),
+                   "WITH u AS (UPDATE leec_certs SET wanted = NULL,"
+                   " updated = now() WHERE name = $1 RETURNING name, current)"
+                   " DELETE FROM leec_certs c USING u WHERE c.name = u.name"
+                   " AND u.current IS NULL",
+                   1, v);
+}
+
+static int pg_changes_fd(leec_store *s)
+{
+    pg_store *p = impl(s);
+    if (!p->listening) {
+        p->listening = true;
+        if (pg_q_do(p, "LISTEN leec_versions", 0, NULL) != LEEC_OK) {
+            p->listening = false;
+            return -1;
+        }
+    }
+    return PQsocket(p->conn);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static leec_code pg_changes(leec_store *s, char ***names, size_t *n)
+{
+    pg_store *p = impl(s);
+    char **v = NULL;
+    size_t k = 0;
+    leec_code rc = LEEC_OK;
+    if (!p->listening)
+        return LEEC_OK;
+    if (!PQconsumeInput(p->conn))
+        return pg_io(p, "reading notifications", NULL);
+    PGnotify *note;
+    while ((note = PQnotifies(p->conn))) {
+        /* Our own installs are not news; a name not a name is dropped. */
+        if (rc == LEEC_OK && note->be_pid != PQbackendPID(p->conn) &&
+            strcmp(note->relname, "leec_versions") == 0 &&
+            leec_store_name_valid(note->extra) && k < 100000) {
+            char **nv = realloc(v, (k + 1) * sizeof *nv);
+            if (!nv || !(nv[k] = strdup(note->extra))) {
+                rc = LEEC_E_NOMEM;
+                if (nv)
+                    v = nv;
+            } else {
+                v = nv;
+                k++;
+            }
+        }
+        PQfreemem(note);
+    }
+    if (rc != LEEC_OK) {
+        leec_store_list_free(v, k);
+        return rc;
+    }
+    if (k > 1) {
+        size_t w = 1;
+        qsort(v, k, sizeof *v, cmp_names);
+        for (size_t i = 1; i < k; i++)
+            if (strcmp(v[i], v[w - 1]) == 0)
+                free(v[i]);
+            else
+                v[w++] = v[i];
+        k = w;
+    }
+    *names = v;
+    *n = k;
+    return LEEC_OK;
+}
+
+/* The rows of one table sealed with another key than the current one:
+ * opened and sealed again. */
+typedef struct pg_rekey_table {
+    const char *select; /* key columns then the sealed one, FOR UPDATE */
+    const char *update; /* $1.. the key columns, then the new sealed text */
+    int nkey;
+    const char *kind; /* the AAD's: "account", "journal", "version" */
+} pg_rekey_table;
+
+static const pg_rekey_table rekey_tables[] = {
+    {"SELECT ca_id, key_sealed FROM leec_accounts"
+     " WHERE key_sealed NOT LIKE $1 FOR UPDATE",
+     "UPDATE leec_accounts SET key_sealed = $2 WHERE ca_id = $1", 1, "account"},
+    {"SELECT name, entry_sealed FROM leec_journal"
+     " WHERE entry_sealed NOT LIKE $1 FOR UPDATE",
+     "UPDATE leec_journal SET entry_sealed = $2 WHERE name = $1", 1, "journal"},
+    {"SELECT name, number, privkey_sealed FROM leec_versions"
+     " WHERE privkey_sealed NOT LIKE $1 FOR UPDATE",
+     "UPDATE leec_versions SET privkey_sealed = $3 WHERE name = $1"
+     " AND number = $2::bigint",
+     2, "version"},
+};
+
+typedef struct pg_rekey {
+    size_t count; /* out */
+} pg_rekey;
+
+static leec_code rekey_row(pg_store *p, const pg_rekey_table *t,
+                           const PGresult *r, int row)
+{
+    char *aad = NULL, *plain = NULL, *sealed = NULL;
+    size_t n = 0;
+    uint64_t num = 0;
+    leec_code rc = LEEC_OK;
+    const char *name = PQgetvalue(r, row, 0);
+    if (t->nkey == 2)
+        aad = col_u64(r, row, 1, &num) ? aad_version(name, num) : NULL;
+    else
+        aad = aad_of(t->kind, name);
+    if (!aad)
+        return LEEC_E_NOMEM;
+    rc = pg_unseal(p, aad, t->kind, PQgetvalue(r, row, t->nkey), &plain, &n);
+    if (rc == LEEC_OK)
+        rc = Leec_seal(&p->key, aad, plain, n, &sealed);
+    free_secret(plain, n);
+    free(aad);
+    if (rc != LEEC_OK)
+        return rc;
+    const char *v[] = {name, t->nkey == 2 ? PQgetvalue(r, row, 1) : sealed,
+                       sealed};
+    rc = pg_do(p, t->update, t->nkey + 1, v) ? LEEC_OK : LEEC_E_IO;
+    free(sealed);
+    return rc;
+}
+
+static leec_code rekey_body(pg_store *p, void *arg)
+{
+    pg_rekey *a = arg;
+    char like[64];
+    a->count = 0;
+    snprintf(like, sizeof like, "leec-seal-1:%s:%%", p->key.id);
+    const char *v[] = {like};
+    for (size_t t = 0; t < sizeof rekey_tables / sizeof *rekey_tables; t++) {
+        PGresult *r = pg_exec(p, rekey_tables[t].select, 1, v);
+        if (!r)
+            return LEEC_E_IO;
+        leec_code rc = LEEC_OK;
+        for (int i = 0; i < PQntuples(r) && rc == LEEC_OK; i++)
+            rc = rekey_row(p, &rekey_tables[t], r, i);
+        if (rc == LEEC_OK)
+            a->count += (size_t)PQntuples(r);
+        PQclear(r);
+        if (rc != LEEC_OK)
+            return rc;
+    }
+    return LEEC_OK;
+}
+
+static leec_code pg_rekey_op(leec_store *s, size_t *count)
+{
+    pg_rekey a = {0};
+    leec_code rc = pg_tx(impl(s), rekey_body, &a);
+    if (rc == LEEC_OK)
+        *count = a.count;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening and closing                                                 */
+/* ------------------------------------------------------------------ */
+
+static void pg_free(pg_store *p)
+{
+    if (!p)
+        return;
+    while (p->nheld)
+        held_drop(p, p->held[0]);
+    free(p->held);
+    if (p->conn)
+        PQfinish(p->conn);
+    Leec_seal_key_clear(&p->key);
+    Leec_seal_key_clear(&p->old);
+    free(p->conninfo);
+    free(p);
+}
+
+static void pg_destroy(leec_store *s)
+{
+    pg_store *p = impl(s);
+    /* Leases die with their holder: given back now rather than at their
+     * expiry. */
+    if (p->nheld && PQstatus(p->conn) == CONNECTION_OK &&
+        PQtransactionStatus(p->conn) == PQTRANS_IDLE) {
+        const char *v[] = {p->holder};
+        pg_do(p, "DELETE FROM leec_leases WHERE holder = $1", 1, v);
+    }
+    pg_free(p);
+}
+
+static const leec_store_ops pg_ops = {
+    .abi = LEEC_STORE_ABI,
+    .account_load = pg_account_load,
+    .account_save = pg_account_save,
+    .account_remove = pg_account_remove,
+    .version_read = pg_version_read,
+    .version_install = pg_version_install,
+    .list = pg_list,
+    .reset = pg_reset_op,
+    .renewal_write = pg_renewal_write,
+    .token_put = pg_token_put,
+    .token_get = pg_token_get,
+    .token_delete = pg_token_delete,
+    .lock = pg_lock,
+    .unlock = pg_unlock,
+    .lock_holder = pg_lock_holder,
+    .destroy = pg_destroy,
+    .lease = pg_lease,
+    .fence = pg_fence,
+    .journal_write = pg_journal_write,
+    .journal_read = pg_journal_read,
+    .journal_remove = pg_journal_remove,
+    .journal_list = pg_journal_list,
+    .heartbeat = pg_heartbeat,
+    .claim = pg_claim_op,
+    .schedule = pg_schedule,
+    .want = pg_want,
+    .wanted_read = pg_wanted_read,
+    .wanted_list = pg_wanted_list,
+    .unwant = pg_unwant,
+    .changes_fd = pg_changes_fd,
+    .changes = pg_changes,
+    .rekey = pg_rekey_op,
+};
+
+static leec_code fail_why(char **why, leec_code rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static leec_code fail_why(char **why, leec_code rc, const char *fmt, ...)
+{
+    va_list ap;
+    if (!why || *why)
+        return rc;
+    va_start(ap, fmt);
+    if (vasprintf(why, fmt, ap) < 0)
+        *why = NULL;
+    va_end(ap);
+    return rc;
+}
+
+/* Creates or migrates the schema, in one transaction that the other
+ * nodes opening the store at the same time wait for. */
+static leec_code pg_migrate(pg_store *p, char **why)
+{
+    char *text = NULL;
+    if (!pg_do(p, "BEGIN", 0, NULL) ||
+        !pg_do(p, "SELECT pg_advisory_xact_lock(" PG_MIGRATE_LOCK ")", 0,
+               NULL) ||
+        !pg_do(p,
+               "CREATE TABLE IF NOT EXISTS leec_schema (version integer NOT"
+               " NULL, applied timestamptz NOT NULL DEFAULT now())",
+               0, NULL))
+        goto io;
+    PGresult *r = pg_exec(
+        p, "SELECT COALESCE(max(version), 0) FROM leec_schema", 0, NULL);
+    uint64_t have = 0;
+    bool ok = r && PQntuples(r) == 1 && col_u64(r, 0, 0, &have);
+    PQclear(r);
+    if (!ok)
+        goto io;
+    if (have > PG_SCHEMA_VERSION) {
+        pg_do(p, "ROLLBACK", 0, NULL);
+        return fail_why(why, LEEC_E_STORE,
+                        "PostgreSQL store: the database's schema is version "
+                        "%" PRIu64 ", newer than this leec's (%zu): a newer "
+                        "leec wrote it; upgrade leec on this node",
+                        have, PG_SCHEMA_VERSION);
+    }
+    for (uint64_t v = have; v < PG_SCHEMA_VERSION; v++) {
+        char num[24];
+        u64s(num, sizeof num, v + 1);
+        const char *vals[] = {num};
+        if (!pg_do(p, migrations[v], -1, NULL) ||
+            !pg_do(p, "INSERT INTO leec_schema (version) VALUES ($1::int)", 1,
+                   vals))
+            goto io;
+    }
+    if (pg_do(p, "COMMIT", 0, NULL))
+        return LEEC_OK;
+io:
+    text = PQerrorMessage(p->conn);
+    if (PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+        pg_do(p, "ROLLBACK", 0, NULL);
+    return fail_why(why, LEEC_E_IO,
+                    "PostgreSQL store: cannot create or migrate the schema: "
+                    "%s",
+                    text && *text ? text : "a statement failed");
+}
+
+static leec_code pg_keys(pg_store *p, const leec_store_pg_options *o,
+                         char **why)
+{
+    char *msg = NULL;
+    leec_code rc;
+    if (o && o->key_file) {
+        rc = Leec_seal_key_load(o->key_file, &p->key, &msg);
+    } else {
+        rc = Leec_seal_key_from_credentials(&p->key, &msg);
+        if (rc == LEEC_E_NOT_FOUND) {
+            free(msg);
+            return fail_why(
+                why, LEEC_E_BAD_KEY,
+                "PostgreSQL store: no master key to seal private keys with: "
+                "give --store-key FILE (32 random bytes, e.g. `openssl rand "
+                "-hex 32 > FILE; chmod 600 FILE`) or set "
+                "CREDENTIALS_DIRECTORY to a folder holding leec-store-key "
+                "(systemd's LoadCredential=)");
+        }
+    }
+    if (rc == LEEC_OK && o && o->old_key_file) {
+        rc = Leec_seal_key_load(o->old_key_file, &p->old, &msg);
+        p->has_old = rc == LEEC_OK;
+    }
+    if (rc != LEEC_OK && why && !*why) {
+        if (msg)
+            *why = msg, msg = NULL;
+        else
+            fail_why(why, rc,
+                     "PostgreSQL store: cannot read the master key (%s)",
+                     leec_strerror(rc));
+    }
+    free(msg);
+    return rc;
+}
+
+static bool pg_identity(pg_store *p, const leec_store_pg_options *o)
+{
+    unsigned char r[16];
+    if (gethostname(p->host, sizeof p->host - 1) != 0 || !*p->host)
+        snprintf(p->host, sizeof p->host, "unknown");
+    if (o && o->node) {
+        if (!leec_store_name_valid(o->node))
+            return false;
+        snprintf(p->node, sizeof p->node, "%s", o->node);
+    } else {
+        snprintf(p->node, sizeof p->node, "%.200s", p->host);
+    }
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        return false;
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(p->holder + 2 * i, 3, "%02x", r[i]);
+    return true;
+}
+
+leec_store *leec_store_pg_open(const char *conninfo,
+                               const leec_store_pg_options *o, leec_code *err,
+                               char **why)
+{
+    leec_code rc = LEEC_E_NOMEM, dummy;
+    leec_store *s = NULL;
+    if (!err)
+        err = &dummy;
+    if (why)
+        *why = NULL;
+    pg_store *p = calloc(1, sizeof *p);
+    if (!conninfo || !*conninfo || strlen(conninfo) > 4096) {
+        rc = fail_why(why, LEEC_E_INVALID_ARG,
+                      "PostgreSQL store: no connection string");
+        goto fail;
+    }
+    if (!p || !(p->conninfo = strdup(conninfo)))
+        goto fail;
+    if (!pg_identity(p, o)) {
+        rc = fail_why(why, LEEC_E_INVALID_ARG,
+                      "PostgreSQL store: the node name must be 1 to 200 of "
+                      "[A-Za-z0-9._-]");
+        goto fail;
+    }
+    if ((rc = pg_keys(p, o, why)) != LEEC_OK)
+        goto fail;
+    if (!pg_connect(p)) {
+        const char *m = p->conn ? PQerrorMessage(p->conn) : "out of memory";
+        rc =
+            fail_why(why, LEEC_E_IO, "PostgreSQL store: cannot connect: %s", m);
+        goto fail;
+    }
+    if ((rc = pg_migrate(p, why)) != LEEC_OK)
+        goto fail;
+    if (!(s = leec_store_new(&pg_ops, p, &rc)))
+        goto fail;
+    p->s = s;
+    *err = LEEC_OK;
+    return s;
+fail:
+    pg_free(p);
+    *err = rc;
+    if (rc == LEEC_E_NOMEM)
+        fail_why(why, rc, "PostgreSQL store: out of memory");
+    return NULL;
+}
