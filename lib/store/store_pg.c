@@ -340,7 +340,12 @@ static leec_code pg_tx(pg_store *p, pg_body body, void *arg)
         } else if (!p->lost) {
             pg_do(p, "ROLLBACK", 0, NULL);
         }
-        if (!p->lost || p->committing)
+        if (p->committing && p->lost)
+            return pg_io(p,
+                         "the connection broke after COMMIT was sent: "
+                         "whether it was committed is unknown",
+                         NULL);
+        if (!p->lost)
             return rc;
     }
     return pg_io(p, "the connection broke twice", NULL);
@@ -705,12 +710,11 @@ typedef struct pg_install {
 static leec_code install_body(pg_store *p, void *arg)
 {
     pg_install *a = arg;
-    leec_code rc = fence_in_tx(p, a->name, a->token);
-    if (rc != LEEC_OK)
-        return rc;
+    leec_code rc;
     const char *v1[] = {a->name};
     /* The row of the certificate, locked until COMMIT: installs of one
-     * certificate take their numbers one after the other. */
+     * certificate take their numbers one after the other. Locked before
+     * the lease row, as claim does, so that the two never deadlock. */
     PGresult *r = pg_exec(p,
                           "INSERT INTO leec_certs (name, last_number)"
                           " VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET"
@@ -724,6 +728,8 @@ static leec_code install_body(pg_store *p, void *arg)
     PQclear(r);
     if (!ok)
         return LEEC_E_IO;
+    if ((rc = fence_in_tx(p, a->name, a->token)) != LEEC_OK)
+        return rc;
     char *aad = aad_version(a->name, number), *sealed = NULL, num[24];
     rc = aad ? Leec_seal(&p->key, aad, a->in->privkey, strlen(a->in->privkey),
                          &sealed)
@@ -840,12 +846,18 @@ typedef struct pg_reset {
 static leec_code reset_body(pg_store *p, void *arg)
 {
     pg_reset *a = arg;
-    /* No lease granted while this runs (reset is rare): the check below
-     * then holds until COMMIT. */
-    if (!pg_do(p, "LOCK TABLE leec_leases IN SHARE ROW EXCLUSIVE MODE", 0,
+    const char *v[] = {p->holder, a->name};
+    /* The certificates' rows first (claim skips them then), and no lease
+     * granted while this runs (reset is rare): the check below holds
+     * until COMMIT, and the order of the locks is claim's. */
+    if (!(a->name ? pg_do(p,
+                          "SELECT 1 FROM leec_certs WHERE name = $1"
+                          " FOR UPDATE",
+                          1, v + 1)
+                  : pg_do(p, "SELECT 1 FROM leec_certs FOR UPDATE", 0, NULL)) ||
+        !pg_do(p, "LOCK TABLE leec_leases IN SHARE ROW EXCLUSIVE MODE", 0,
                NULL))
         return LEEC_E_IO;
-    const char *v[] = {p->holder, a->name};
     PGresult *r = pg_exec(
         p,
         a->name ? "SELECT host, pid FROM leec_leases WHERE kind = 'cert'"
@@ -1339,10 +1351,8 @@ typedef struct pg_sched {
 static leec_code schedule_body(pg_store *p, void *arg)
 {
     pg_sched *a = arg;
-    leec_code rc = fence_in_tx(p, a->name, a->token);
-    if (rc != LEEC_OK)
-        return rc;
     const char *v[] = {a->name, a->when};
+    /* The certificate's row before the lease's, as claim locks them. */
     PGresult *r = pg_exec(p,
                           "UPDATE leec_certs SET next_check ="
                           " to_timestamp($2::double precision)"
@@ -1350,9 +1360,10 @@ static leec_code schedule_body(pg_store *p, void *arg)
                           2, v);
     if (!r)
         return LEEC_E_IO;
-    rc = strcmp(PQcmdTuples(r), "1") == 0 ? LEEC_OK : LEEC_E_NOT_FOUND;
+    leec_code rc =
+        strcmp(PQcmdTuples(r), "1") == 0 ? LEEC_OK : LEEC_E_NOT_FOUND;
     PQclear(r);
-    return rc;
+    return rc == LEEC_OK ? fence_in_tx(p, a->name, a->token) : rc;
 }
 
 static leec_code pg_schedule(leec_store *s, const char *name, int64_t when,
@@ -1441,8 +1452,14 @@ static leec_code pg_changes(leec_store *s, char ***names, size_t *n)
     leec_code rc = LEEC_OK;
     if (!p->listening)
         return LEEC_OK;
-    if (!PQconsumeInput(p->conn))
-        return pg_io(p, "reading notifications", NULL);
+    if (!PQconsumeInput(p->conn)) {
+        /* Connected again (and listening again, on another descriptor:
+         * changes_fd tells which); what was announced meanwhile is lost,
+         * which the periodic look makes up for. */
+        p->broken = true;
+        pg_log_error(p, "reading notifications", NULL);
+        return pg_ready(p);
+    }
     PGnotify *note;
     while ((note = PQnotifies(p->conn))) {
         /* Our own installs are not news; a name not a name is dropped. */
