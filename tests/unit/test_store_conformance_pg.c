@@ -601,8 +601,11 @@ static void test_claim_concurrent(void **state)
                 bad = leec_store_claim(s, 3, 60, &n, &t, &c) != LEEC_OK;
                 if (bad || c == 0)
                     break;
-                for (size_t i = 0; i < c; i++)
-                    bad |= write(fds[k][1], n[i], 16) != 16;
+                for (size_t i = 0; i < c; i++) {
+                    char rec[16] = "";
+                    snprintf(rec, sizeof rec, "%s", n[i]);
+                    bad |= write(fds[k][1], rec, sizeof rec) != sizeof rec;
+                }
                 leec_store_list_free(n, c);
                 free(t);
             }
