@@ -29,6 +29,21 @@ echo "== unit and state-machine tests"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2
 count_meson "$BUILD" "unit"
 
+# The PostgreSQL store's tests need a server: tests/pg_env.py starts a
+# throwaway one (PostgreSQL 15, as nobody when root) for each run and stops
+# it after; meson test above skipped them.
+count_pg() { # label, test program
+    python3 tests/pg_env.py run -- "$2"
+    case $? in
+    0) passed=$((passed + 1)) ;;
+    77) echo "$1: skipped (no PostgreSQL 15)" ;;
+    *) failed=$((failed + 1)); failures+=("$1") ;;
+    esac
+}
+
+echo "== the PostgreSQL store against a throwaway server"
+count_pg "store_conformance_pg" "$BUILD/tests/test_store_conformance_pg"
+
 echo "== install (into a temporary DESTDIR) and build a program against it"
 if bash scripts/check_install.sh "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("install"); fi
 
@@ -44,6 +59,8 @@ if ninja -C "$ASAN" >/dev/null; then
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C "$ASAN" --print-errorlogs --num-processes 2
     count_meson "$ASAN" "asan"
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        count_pg "store_conformance_pg (asan)" "$ASAN/tests/test_store_conformance_pg"
 else
     ninja -C "$ASAN" | tail -30
     failed=$((failed + 1)); failures+=("asan build")
