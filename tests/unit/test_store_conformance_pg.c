@@ -352,6 +352,39 @@ static void test_sealed_at_rest(void **state)
     free(e2);
 }
 
+/* What is read is bounded too, whatever another writer put there. */
+static void test_reads_bounded(void **state)
+{
+    leec_store *s = *state;
+    char *text = NULL, *k = NULL, *doc = NULL;
+    assert_int_equal(install(s, "a.example", KEY1), LEEC_OK);
+    assert_int_equal(Leec_store_account_save(s, "ca1", KEY1, "{}"), LEEC_OK);
+    /* The schema refuses a part too large... */
+    PGresult *r = PQexec(F.admin, "UPDATE leec_versions SET cert = "
+                                  "repeat('A', 1048577)");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    PQclear(r);
+    /* ...and without its checks, the reader does. */
+    admin_do(
+        "ALTER TABLE leec_versions DROP CONSTRAINT leec_versions_cert_check");
+    admin_do("ALTER TABLE leec_accounts DROP CONSTRAINT "
+             "leec_accounts_account_json_check");
+    admin_do("UPDATE leec_versions SET cert = repeat('A', 1048577)");
+    admin_do("UPDATE leec_accounts SET account_json = repeat('A', 1048577)");
+    assert_int_equal(
+        leec_store_read_part(s, "a.example", LEEC_PART_CERT, &text, NULL),
+        LEEC_E_TOO_LARGE);
+    assert_null(text);
+    assert_int_equal(
+        leec_store_read_part(s, "a.example", LEEC_PART_PRIVKEY, &text, NULL),
+        LEEC_OK);
+    free(text);
+    assert_int_equal(Leec_store_account_load(s, "ca1", &k, &doc),
+                     LEEC_E_TOO_LARGE);
+    assert_null(k);
+    assert_null(doc);
+}
+
 static void test_rekey(void **state)
 {
     leec_store *s = *state, *t = NULL;
@@ -479,6 +512,24 @@ static void test_lease_expiry_fences(void **state)
     assert_int_equal(Leec_store_lease(b, "cert", "x.example", 60, &hb, &tb),
                      LEEC_E_LOCKED);
     assert_int_equal(Leec_store_fence(a, "cert", "x.example", ta), LEEC_OK);
+    /* Not renewed, a lease ends at its expiry, by the database's clock. */
+    void *hc = NULL, *hd = NULL;
+    uint64_t tc = 0, td = 0;
+    assert_int_equal(Leec_store_lease(a, "cert", "y.example", 1, &hc, &tc),
+                     LEEC_OK);
+    assert_int_equal(Leec_store_lease(b, "cert", "y.example", 60, &hd, &td),
+                     LEEC_E_LOCKED);
+    usleep(1300 * 1000);
+    assert_int_equal(Leec_store_lease(b, "cert", "y.example", 60, &hd, &td),
+                     LEEC_OK);
+    assert_true(td > tc);
+    assert_int_equal(Leec_store_fence(a, "cert", "y.example", tc),
+                     LEEC_E_FENCED);
+    /* a's heartbeat tells it; its unlock leaves b's lease alone. */
+    assert_int_equal(leec_store_heartbeat(a, 60), LEEC_E_FENCED);
+    Leec_store_unlock(a, hc);
+    assert_int_equal(Leec_store_fence(b, "cert", "y.example", td), LEEC_OK);
+    Leec_store_unlock(b, hd);
     /* Expired by the database's clock (as if a was stopped a minute). */
     admin_do("UPDATE leec_leases SET expires = now() - interval '1 second'");
     assert_int_equal(Leec_store_fence(a, "cert", "x.example", ta),
@@ -794,6 +845,7 @@ int main(void)
     int failed = sc_run(&b);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sealed_at_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_expiry_fences, setup,
