@@ -234,6 +234,19 @@ static const char *const KEY1 =
 static const char *const KEY2 =
     "-----BEGIN PRIVATE KEY-----\nsecret-two\n-----END PRIVATE KEY-----\n";
 
+/* A leaf valid from 2026-11-22 to 2036-11-19 (tests/unit/test_der.c's). */
+static const char leaf_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBeTCCAR+gAwIBAgIFAIdlQyEwCgYIKoZIzj0EAwIwFjEUMBIGA1UEAwwLYXJp\n"
+    "LXRlc3QtY2EwHhcNMjYxMTIyMDkwNzE5WhcNMzYxMTE5MDkwNzE5WjAWMRQwEgYD\n"
+    "VQQDDAthcmkuZXhhbXBsZTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNuVBOMm\n"
+    "KTMfFdei7FZGt+qz3Rl9ag5PkiAHg4iCQ2vGDTutdF26qIk73ZaPNw8WenAeS4OG\n"
+    "tXLMMyACLdl7XrOjWjBYMB8GA1UdIwQYMBaAFGmIW2uHRkBB4bN7hHugrizeAcjU\n"
+    "MBYGA1UdEQQPMA2CC2FyaS5leGFtcGxlMB0GA1UdDgQWBBRNsUrwN0rt/MDAsvXN\n"
+    "gU1m/srT7zAKBggqhkjOPQQDAgNIADBFAiEA5QYf5GlYnXSjxI2aajlLaQlLvPoz\n"
+    "l8ga+rjfnlyb6/ICIEq3N3M7NwFx5PdASOmqtIFBv8ltfCL00hcai/y0N7q4\n"
+    "-----END CERTIFICATE-----\n";
+
 static leec_code install(leec_store *s, const char *name, const char *key)
 {
     leec_store_new_version in = {
@@ -720,8 +733,27 @@ static void test_want_schedule(void **state)
                      LEEC_OK);
     leec_store_list_free(n, k);
     free(t);
-    /* An install makes it due later, by itself. */
-    assert_int_equal(install(s, "a.example", KEY1), LEEC_OK);
+    /* An install makes it due later, by itself; its names are kept. */
+    const char *names[] = {"a.example", "*.a.example"};
+    leec_store_new_version in = {
+        .privkey = KEY1, .cert = "leaf", .names = names, .nnames = 2};
+    assert_int_equal(leec_store_install_version(s, "a.example", &in, NULL),
+                     LEEC_OK);
+    char *kept = admin_value("SELECT array_to_string(names, ' ') FROM "
+                             "leec_versions WHERE name = 'a.example'");
+    assert_string_equal(kept, "a.example *.a.example");
+    free(kept);
+    /* A leaf it can read: looked at again after two thirds of its life. */
+    in.cert = leaf_pem;
+    assert_int_equal(leec_store_install_version(s, "a.example", &in, NULL),
+                     LEEC_OK);
+    kept = admin_value("SELECT to_char(c.next_check AT TIME ZONE 'UTC', "
+                       "'YYYY-MM') || ' ' || to_char(v.not_after AT TIME "
+                       "ZONE 'UTC', 'YYYY-MM-DD') FROM leec_certs c JOIN "
+                       "leec_versions v ON v.name = c.name AND v.number = "
+                       "c.current WHERE c.name = 'a.example'");
+    assert_string_equal(kept, "2033-07 2036-11-19");
+    free(kept);
     char *due = admin_value("SELECT next_check > now() FROM leec_certs WHERE "
                             "name = 'a.example'");
     assert_string_equal(due, "t");
