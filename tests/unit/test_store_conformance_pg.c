@@ -500,6 +500,49 @@ static void test_keys_refused(void **state)
     free(why);
     admin_do("DELETE FROM leec_schema WHERE version = 999");
     free(open_key);
+    /* No server there: an I/O error that says so, soon. */
+    leec_store_pg_options o = {.key_file = F.key};
+    assert_null(
+        leec_store_pg_open("host=127.0.0.1 port=1 dbname=x", &o, &rc, &why));
+    assert_int_equal(rc, LEEC_E_IO);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "cannot connect"));
+    free(why);
+}
+
+/* Nodes opening a new database at the same moment: one creates the
+ * schema, the others wait for it and find it made. */
+static void test_schema_made_once(void **state)
+{
+    (void)state;
+    enum { NODES = 4 };
+    pid_t pid[NODES];
+    admin_dof("DROP SCHEMA %s CASCADE", F.schema);
+    admin_dof("CREATE SCHEMA %s", F.schema);
+    fflush(NULL);
+    for (int i = 0; i < NODES; i++) {
+        pid[i] = fork();
+        assert_true(pid[i] >= 0);
+        if (pid[i] == 0) {
+            leec_store *s = pg_again(NULL);
+            int bad = !s || install(s, "m.example", KEY1) != LEEC_OK;
+            leec_store_free(s);
+            _exit(bad);
+        }
+    }
+    for (int i = 0; i < NODES; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    char *v = admin_value("SELECT string_agg(version::text, ',') FROM "
+                          "leec_schema");
+    assert_string_equal(v, "1");
+    free(v);
+    v = admin_value("SELECT max(number) FROM leec_versions");
+    assert_string_equal(v, "4");
+    free(v);
 }
 
 static void test_lease_expiry_fences(void **state)
@@ -880,6 +923,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_made_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_expiry_fences, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
