@@ -17,6 +17,7 @@ pg_ctl (its PID file), never by a name.
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -137,6 +138,12 @@ def main(argv):
         print("pg_env: PostgreSQL 15 not installed (%s): skipped" % BIN)
         return 77
     env = PgEnv()
+    # Stopped by a signal (a timeout, ^C): the server is stopped all the
+    # same, by the finally below.
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _exit)
     try:
         env.start()
         child = dict(os.environ)
