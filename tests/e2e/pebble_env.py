@@ -110,12 +110,17 @@ class PebbleEnv:
         Default: this env's own challtestsrv (which runs either way; its
         dns_port and management API stay usable).  Give a loopback server:
         pebble must never ask the machine's resolver.
+    http_port: the port pebble's validator connects to for http-01 (its
+        "httpPort"), e.g. a tests/e2e/balancer.py Balancer already listening
+        in front of several responders.  Default: a free port chosen at
+        start (env.http_port), where the test runs its own responder.
     """
 
     def __init__(self, extra_config=None, env=None, workdir=None, keep=False,
                  start_timeout=20.0, attempts=3, verbose=False,
-                 dns_server=None):
+                 dns_server=None, http_port=None):
         self.dns_server = dns_server
+        self.fixed_http_port = http_port
         self.extra_config = dict(extra_config or {})
         self.env_overrides = dict(env or {})
         self._own_workdir = workdir is None
@@ -248,6 +253,10 @@ class PebbleEnv:
     def _start_once(self, attempt):
         (self.listen_port, self.mgmt_port, self.http_port, self.tls_port,
          self.challtest_mgmt_port, self.dns_port) = free_ports(6, udp_too=(5,))
+        if self.fixed_http_port is not None:
+            # The chosen port is already taken (by its responder): the five
+            # others, picked free, cannot be it.
+            self.http_port = int(self.fixed_http_port)
 
         self.challtestsrv = self._spawn(
             [CHALLTESTSRV,
