@@ -1,0 +1,572 @@
+"""A fleet of `leec daemon` nodes sharing one PostgreSQL store, against a
+local pebble, for tests/e2e/test_fleet.py and bench/fleet.py.  Python 3
+standard library (+ the openssl and psql commands).
+
+    pg = load_pg_env().PgEnv(...)        # tests/pg_env.py: a throwaway server
+    pg.start()
+    with Fleet(workdir, leec, pg.conninfo, nodes=3, lease_ttl=6,
+               claim_interval=1) as f:   # pebble, balancer, proxy, store key
+        f.queue(certs)                   # leec issue --queue --batch
+        f.start_nodes()                  # leec daemon x nodes
+        f.wait_installed(names, timeout) # every certificate on every node
+        f.proxy.counts()                 # orders/finalizes per certificate
+        f.history                        # what each node's live/ held, when
+        f.kill(i, signal.SIGKILL)        # by PID, that node only
+
+Layout: pebble's http-01 validator connects to a tests/e2e/balancer.py
+Balancer (pebble_env.PebbleEnv(http_port=...)), which spreads connections
+round robin over the nodes' --http-listen ports, skipping a node that is
+down; so the node answering a challenge is usually not the one that
+ordered the certificate.  The nodes talk to pebble through a
+record_proxy.RecordProxy, which counts orders and finalizes per
+certificate.  Each node has its own --dir; a thread reads every node's
+live/ every POLL seconds and records, per node and certificate, the
+(version, serial) seen and when (`history`, `first_seen`).
+
+Every option name of the fleet CLI is in OPT below: the one place to change
+if the command line changes.
+"""
+
+import base64
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+from balancer import Balancer
+from pebble_env import PebbleEnv, free_ports
+from record_proxy import RecordProxy, cert_key
+
+__all__ = ["Fleet", "load_pg_env", "pg_missing", "fleet_cli_missing",
+           "OPT", "cert_serial_pem", "cert_key", "child_env"]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+
+# ------------------------------------------------- the fleet command line
+OPT = {
+    "store": "--store",             # URI of the shared store
+    "store_key": "--store-key",     # 32 random bytes, mode 0600
+    "queue": "--queue",             # issue: record the wanted certs, exit
+    "batch": "--batch",
+    "server": "--server",
+    "ca_bundle": "--ca-bundle",
+    "agree_tos": "--agree-tos",
+    "node": "--node",               # daemon: this node's name
+    "dir": "--dir",                 # daemon: where live/ is kept in sync
+    "http_listen": "--http-listen",  # daemon: http-01 for any node's token
+    "lease_ttl": "--lease-ttl",
+    "claim_interval": "--claim-interval",
+    "claim_batch": "--claim-batch",
+    "max_parallel": "--max-parallel",
+    "json": "--json",
+    "verbose": "-v",
+}
+# What `leec daemon --help` says once the fleet mode is there.
+DAEMON_HELP_MARK = OPT["node"]
+# A daemon's log line for a certificate it installed from its own order
+# (how the busiest node is found; lines of certificates synced from the
+# store may match too, hence also first_seen below).
+ISSUED_RE = re.compile(r"\b(issued|renewed)\b", re.I)
+# The log line of a node whose lease was lost (its writes refused).
+LEASE_LOST_RE = re.compile(r"lease.*\b(lost|fenced)\b|\b(lost|fenced)\b.*lease",
+                           re.I)
+# Fields of `leec list --json` entries that may name the node holding a
+# certificate's claim (the first present is used).
+OWNER_FIELDS = ("claimed_by", "owner", "node", "lease_owner")
+
+POLL = 0.2                  # seconds between two reads of the live/ folders
+VALIDITY_DAYS = 90
+
+
+def child_env():
+    env = dict(os.environ)
+    for k in list(env):
+        if k.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            del env[k]
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env
+
+
+# --------------------------------------------------------- prerequisites
+def pg_env_path():
+    """tests/pg_env.py (LEEC_PG_ENV=PATH names another copy)."""
+    return os.environ.get("LEEC_PG_ENV") or os.path.join(TESTS, "pg_env.py")
+
+
+def load_pg_env():
+    """The tests/pg_env.py module (a throwaway PostgreSQL), or None."""
+    path = pg_env_path()
+    if not os.path.isfile(path):
+        return None
+    spec = importlib.util.spec_from_file_location("pg_env", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def pg_class(mod):
+    """The server class of pg_env: PgEnv, else the first class with
+    start, stop and restart."""
+    cls = getattr(mod, "PgEnv", None)
+    if cls is not None:
+        return cls
+    for v in vars(mod).values():
+        if isinstance(v, type) and all(hasattr(v, a) for a in
+                                       ("start", "stop", "restart")):
+            return v
+    raise RuntimeError("%s has no PostgreSQL server class" % mod.__file__)
+
+
+def pg_bin(name):
+    """Path of a PostgreSQL program (PATH, else Debian's folder), or None."""
+    import shutil
+    p = shutil.which(name)
+    if p:
+        return p
+    base = "/usr/lib/postgresql"
+    if os.path.isdir(base):
+        for v in sorted(os.listdir(base), reverse=True):
+            p = os.path.join(base, v, "bin", name)
+            if os.access(p, os.X_OK):
+                return p
+    return None
+
+
+def pg_missing():
+    """Why PostgreSQL cannot run here, or None."""
+    missing = [b for b in ("initdb", "pg_ctl", "postgres", "psql")
+               if pg_bin(b) is None]
+    if missing:
+        return "PostgreSQL binaries missing (%s): apt-get install " \
+               "postgresql postgresql-contrib" % ", ".join(missing)
+    if not os.path.isfile(pg_env_path()):
+        return "%s not found (the PostgreSQL test server)" % pg_env_path()
+    return None
+
+
+def fleet_cli_missing(leec):
+    """Why this leec has no fleet mode, or None."""
+    try:
+        r = subprocess.run([leec, "daemon", "--help"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except OSError as e:
+        return "cannot run %s: %s" % (leec, e)
+    if DAEMON_HELP_MARK not in r.stdout + r.stderr:
+        return "`leec daemon --help` does not mention %s: no fleet mode in " \
+               "this binary yet" % DAEMON_HELP_MARK
+    return None
+
+
+# ------------------------------------------------------------- certificates
+def _tlv(b, i):
+    tag, n = b[i], b[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7f
+        n = int.from_bytes(b[i:i + k], "big")
+        i += k
+    return tag, i, n
+
+
+def cert_serial_pem(text):
+    """The serial number of the first certificate of a PEM text (a small
+    DER walk: Certificate, tbsCertificate, [0] version, serialNumber), or
+    None."""
+    m = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE",
+                  text, re.S)
+    if not m:
+        return None
+    try:
+        der = base64.b64decode("".join(m.group(1).split()))
+        _, i, _ = _tlv(der, 0)
+        _, i, _ = _tlv(der, i)
+        tag, j, n = _tlv(der, i)
+        if tag == 0xa0:
+            tag, j, n = _tlv(der, j + n)
+        if tag != 0x02:
+            return None
+        return int.from_bytes(der[j:j + n], "big")
+    except (ValueError, IndexError):
+        return None
+
+
+# ------------------------------------------------------------------ fleet
+class Node:
+    def __init__(self, fleet, i, port):
+        self.i = i
+        self.name = "node%d" % (i + 1)
+        self.port = port
+        self.base = os.path.join(fleet.workdir, self.name)
+        self.dir = os.path.join(self.base, "state")
+        self.log = os.path.join(self.base, "daemon.log")
+        self.proc = None
+        self.stopped = False        # SIGSTOPped
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def issued_lines(self):
+        return sum(1 for l in self.log_text().splitlines()
+                   if ISSUED_RE.search(l))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Fleet:
+    def __init__(self, workdir, leec, store_uri, nodes=3, lease_ttl=6,
+                 claim_interval=1, claim_batch=None, max_parallel=None,
+                 daemon_args=(), pebble_env=None, verbose=True):
+        self.workdir = workdir
+        self.leec = leec
+        self.store_uri = store_uri
+        self.lease_ttl = lease_ttl
+        self.claim_interval = claim_interval
+        self.claim_batch = claim_batch
+        self.max_parallel = max_parallel
+        self.daemon_args = list(daemon_args)
+        self.pebble_env = dict(pebble_env or {})
+        self.verbose = verbose
+        self.n = nodes
+        self.nodes = []
+        self.pebble = self.proxy = self.balancer = None
+        self.root_pem = None
+        self.lock = threading.Lock()
+        self.history = {}       # node i: {cert: [(t, version, serial)]}
+        self.first_seen = {}    # node i: {cert: monotonic time}
+        self._poller = None
+        self._polling = False
+
+    # ------------------------------------------------------- lifecycle
+    def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        self.store_key = os.path.join(self.workdir, "store.key")
+        fd = os.open(self.store_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+        ports = free_ports(self.n)
+        self.nodes = [Node(self, i, p) for i, p in enumerate(ports)]
+        for nd in self.nodes:
+            os.makedirs(nd.base, exist_ok=True)
+            self.history[nd.i] = {}
+            self.first_seen[nd.i] = {}
+        self.balancer = Balancer(ports).start()
+        self.pebble = PebbleEnv(
+            extra_config={"certificateValidityPeriod": VALIDITY_DAYS * 86400},
+            env=self.pebble_env, http_port=self.balancer.port,
+            workdir=os.path.join(self.workdir, "pebble"))
+        self.pebble.start()
+        self.root_pem = self.pebble.write_root()
+        self.proxy = RecordProxy(os.path.join(self.workdir, "proxy"),
+                                 self.pebble.directory_url,
+                                 self.pebble.ca_bundle)
+        self.proxy.start()
+        self._polling = True
+        self._poller = threading.Thread(target=self._poll_loop, daemon=True)
+        self._poller.start()
+        return self
+
+    def stop(self):
+        self._polling = False
+        if self._poller is not None:
+            self._poller.join(timeout=5)
+        for nd in self.nodes:
+            self.stop_node(nd.i)
+        for x in (self.proxy, self.pebble, self.balancer):
+            if x is not None:
+                x.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # ---------------------------------------------------------- leec
+    def store_args(self):
+        return [OPT["store"], self.store_uri, OPT["store_key"], self.store_key]
+
+    def run(self, argv, timeout=120):
+        return subprocess.run([self.leec] + [str(a) for a in argv],
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, errors="replace", timeout=timeout,
+                              env=child_env())
+
+    def write_batch(self, certs, path=None):
+        """certs: {cert name: [names]} -> a batch file."""
+        path = path or os.path.join(self.workdir, "certs.txt")
+        with open(path, "w") as f:
+            for c, names in certs.items():
+                f.write("%s %s\n" % (c, " ".join(names)))
+        return path
+
+    def queue(self, certs):
+        """leec issue --queue --batch for certs {cert name: [names]}."""
+        batch = self.write_batch(certs)
+        return self.run(["issue"] + self.store_args() +
+                        [OPT["queue"], OPT["server"], self.proxy.directory_url,
+                         OPT["ca_bundle"], self.proxy.ca_bundle,
+                         OPT["agree_tos"], OPT["batch"], batch])
+
+    def list_json(self):
+        """The entries of `leec list --store ... --json` (a list of dicts;
+        JSON Lines or one array accepted), or raises."""
+        r = self.run(["list"] + self.store_args() + [OPT["json"]])
+        if r.returncode != 0:
+            raise AssertionError("leec list: exit %d\n%s%s"
+                                 % (r.returncode, r.stdout, r.stderr))
+        text = r.stdout.strip()
+        try:
+            v = json.loads(text)
+            if isinstance(v, dict):
+                v = v.get("certificates", [v])
+            return v
+        except ValueError:
+            return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+    def daemon_argv(self, nd):
+        argv = [self.leec, "daemon"] + self.store_args() + [
+            OPT["node"], nd.name, OPT["dir"], nd.dir,
+            OPT["http_listen"], "127.0.0.1:%d" % nd.port,
+            OPT["ca_bundle"], self.proxy.ca_bundle,
+            OPT["lease_ttl"], str(self.lease_ttl),
+            OPT["claim_interval"], str(self.claim_interval)]
+        if self.claim_batch is not None:
+            argv += [OPT["claim_batch"], str(self.claim_batch)]
+        if self.max_parallel is not None:
+            argv += [OPT["max_parallel"], str(self.max_parallel)]
+        if self.verbose:
+            argv.append(OPT["verbose"])
+        return argv + self.daemon_args
+
+    def start_node(self, i):
+        nd = self.nodes[i]
+        log = open(nd.log, "ab")
+        try:
+            nd.proc = subprocess.Popen(self.daemon_argv(nd),
+                                       stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT,
+                                       env=child_env(),
+                                       start_new_session=True)
+        finally:
+            log.close()
+        nd.stopped = False
+        return nd
+
+    def start_nodes(self):
+        for nd in self.nodes:
+            self.start_node(nd.i)
+
+    def signal(self, i, sig):
+        """sig to node i's daemon, by its PID."""
+        nd = self.nodes[i]
+        if nd.proc is not None and nd.proc.poll() is None:
+            os.kill(nd.proc.pid, sig)
+            if sig == signal.SIGSTOP:
+                nd.stopped = True
+            elif sig == signal.SIGCONT:
+                nd.stopped = False
+
+    def kill(self, i):
+        nd = self.nodes[i]
+        self.signal(i, signal.SIGKILL)
+        nd.proc.wait(timeout=10)
+
+    def stop_node(self, i, timeout=15):
+        """SIGTERM (after SIGCONT if stopped), SIGKILL after timeout."""
+        nd = self.nodes[i]
+        p = nd.proc
+        if p is None:
+            return None
+        if p.poll() is None:
+            if nd.stopped:
+                os.kill(p.pid, signal.SIGCONT)
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+        return p.returncode
+
+    # ------------------------------------------------------ live/ reads
+    def read_live(self, i):
+        """{cert name: (version or None, serial)} of node i's live/ now."""
+        nd = self.nodes[i]
+        live = os.path.join(nd.dir, "live")
+        out = {}
+        try:
+            entries = os.listdir(live)
+        except OSError:
+            return out
+        for name in entries:
+            if name.startswith("."):
+                continue
+            p = os.path.join(live, name)
+            version = None
+            try:
+                target = os.readlink(p)
+                m = re.search(r"(\d+)/?$", target)
+                version = int(m.group(1)) if m else None
+                p = os.path.join(live, target)
+            except OSError:
+                pass            # not a link: read the folder itself
+            try:
+                with open(os.path.join(p, "cert.pem")) as f:
+                    serial = cert_serial_pem(f.read())
+            except OSError:
+                continue
+            if serial is not None:
+                out[name] = (version, serial)
+        return out
+
+    def _poll_once(self):
+        now = time.monotonic()
+        for nd in self.nodes:
+            seen = self.read_live(nd.i)
+            with self.lock:
+                h, first = self.history[nd.i], self.first_seen[nd.i]
+                for name, vs in seen.items():
+                    hs = h.setdefault(name, [])
+                    if not hs or hs[-1][1:] != vs:
+                        hs.append((now,) + vs)
+                    first.setdefault(name, now)
+
+    def _poll_loop(self):
+        while self._polling:
+            try:
+                self._poll_once()
+            except Exception:
+                pass
+            time.sleep(POLL)
+
+    def installed(self, i, names):
+        with self.lock:
+            return [n for n in names if n in self.first_seen[i]]
+
+    def installed_anywhere(self, names, among=None):
+        among = range(self.n) if among is None else among
+        with self.lock:
+            return [n for n in names
+                    if any(n in self.first_seen[i] for i in among)]
+
+    def fraction_installed(self, names):
+        return len(self.installed_anywhere(names)) / float(len(names))
+
+    def first_install(self, name, among=None):
+        """Monotonic time a certificate first appeared in a live/ of the
+        nodes among (default all), or None."""
+        among = range(self.n) if among is None else among
+        with self.lock:
+            ts = [self.first_seen[i][name] for i in among
+                  if name in self.first_seen[i]]
+        return min(ts) if ts else None
+
+    def wait_until(self, pred, timeout, what, step=0.2):
+        """Wait for pred() or raise AssertionError naming what (and the
+        nodes' state) after timeout seconds."""
+        end = time.monotonic() + timeout
+        while True:
+            if pred():
+                return
+            if time.monotonic() > end:
+                raise AssertionError("%s: not within %.0f s\n%s"
+                                     % (what, timeout, self.describe()))
+            time.sleep(step)
+
+    def wait_installed(self, names, timeout, among=None):
+        """Every name in the live/ of every node among (default all)."""
+        among = list(range(self.n)) if among is None else list(among)
+        self._poll_once()
+        self.wait_until(lambda: all(len(self.installed(i, names)) == len(names)
+                                    for i in among),
+                        timeout, "%d certificates on nodes %s" % (
+                            len(names), [self.nodes[i].name for i in among]))
+        self._poll_once()
+
+    def wait_fraction(self, names, frac, timeout):
+        self.wait_until(lambda: self.fraction_installed(names) >= frac,
+                        timeout, "%.0f %% of %d certificates installed"
+                        % (frac * 100, len(names)))
+
+    def describe(self):
+        lines = []
+        for nd in self.nodes:
+            with self.lock:
+                k = len(self.first_seen[nd.i])
+            st = "not started" if nd.proc is None else (
+                "running" if nd.proc.poll() is None
+                else "exit %s" % nd.proc.returncode)
+            tail = nd.log_text().splitlines()[-8:]
+            lines.append("%s (port %d): %s, %d installed; log %s, tail:\n    %s"
+                         % (nd.name, nd.port, st, k, nd.log,
+                            "\n    ".join(tail)))
+        if self.proxy is not None:
+            s = self.proxy.snapshot()
+            lines.append("proxy: %d orders, %d finalizes, %d requests"
+                         % (s["orders_created"], s["finalizes"],
+                            s["requests"]))
+        if self.balancer is not None:
+            lines.append("balancer: %r" % self.balancer.snapshot())
+        return "\n".join(lines)
+
+    def busiest(self, among=None):
+        """The node (index) with the most ISSUED_RE log lines; ties go to
+        the one that was first to install the most certificates."""
+        among = list(range(self.n)) if among is None else list(among)
+        with self.lock:
+            firsts = {i: 0 for i in among}
+            names = set()
+            for i in among:
+                names |= set(self.first_seen[i])
+            for n in names:
+                ts = [(self.first_seen[i][n], i) for i in among
+                      if n in self.first_seen[i]]
+                firsts[min(ts)[1]] += 1
+        return max(among, key=lambda i: (self.nodes[i].issued_lines(),
+                                         firsts[i]))
+
+    def owners(self):
+        """{cert name: node name} from `leec list --json` when it names the
+        holder of a claim (OWNER_FIELDS), else {}."""
+        out = {}
+        try:
+            entries = self.list_json()
+        except (AssertionError, ValueError, subprocess.TimeoutExpired):
+            return out
+        for e in entries:
+            if not isinstance(e, dict):
+                continue
+            for f in OWNER_FIELDS:
+                if e.get(f):
+                    out[e.get("cert_name") or e.get("name")] = e[f]
+                    break
+        return out
+
+    # -------------------------------------------------------- checks
+    def backwards(self):
+        """[(node, cert, history)] where a node's live/ went back: a
+        version number lower than one seen before, or a serial seen before
+        that was replaced coming back."""
+        bad = []
+        with self.lock:
+            for i, h in self.history.items():
+                for name, hs in h.items():
+                    vers = [v for _, v, _ in hs if v is not None]
+                    sers = [s for _, _, s in hs]
+                    if any(b < a for a, b in zip(vers, vers[1:])) or \
+                            len(set(sers)) != len(sers):
+                        bad.append((self.nodes[i].name, name,
+                                    [(v, "%x" % s) for _, v, s in hs]))
+        return bad
