@@ -8,7 +8,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 MESON_OPTS ?= --werror --buildtype=debugoptimized
 
-.PHONY: all deps build demo check test unit e2e bench bench-crash lint asan fuzz install uninstall clean
+.PHONY: all deps build demo check test unit e2e bench bench-crash bench-fleet lint asan fuzz install uninstall clean
 
 all: build
 
@@ -47,6 +47,14 @@ bench: build
 # (issue 11's target); bench/crash.py --help.
 bench-crash: build
 	python3 bench/crash.py --leec $(BUILD)/cli/leec
+
+# Fleet mode: 3 leec daemons on one PostgreSQL store, N certificates
+# (default 3000; N=300 for a quicker look): wall time, orders, finalizes,
+# statements per certificate, idle cost, takeover after SIGKILL, throughput
+# per node vs one process; appends a "Fleet" section to bench/RESULTS.md
+# (bench/fleet.py --help). Takes minutes.
+bench-fleet: build
+	python3 bench/fleet.py --leec $(BUILD)/cli/leec $(if $(N),--certs $(N))
 
 lint:
 	@bash scripts/lint.sh $(BUILD)

@@ -15,6 +15,7 @@ usually not the node that ordered the certificate.
         b.counts                # {backend port: connections forwarded}
         b.refused               # {backend port: connections it refused}
         b.turned_away           # connections no backend took
+        b.set_backends([p4])    # other backends from now on
 
     python3 tests/e2e/balancer.py [--listen [127.0.0.1:]PORT] BACKEND_PORT...
         runs until SIGINT/SIGTERM, then prints the counts as JSON.
@@ -96,6 +97,16 @@ class Balancer:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+    def set_backends(self, backends):
+        """Forward new connections to these ports from now on (their
+        counters start at 0 unless already there)."""
+        with self.lock:
+            self.backends = [int(p) for p in backends]
+            self.next = 0
+            for p in self.backends:
+                self.counts.setdefault(p, 0)
+                self.refused.setdefault(p, 0)
 
     def snapshot(self):
         """A copy of the counters: {"counts", "refused", "turned_away"}."""

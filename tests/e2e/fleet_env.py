@@ -122,6 +122,56 @@ def pg_class(mod):
     raise RuntimeError("%s has no PostgreSQL server class" % mod.__file__)
 
 
+def make_pg(workdir):
+    """A tests/pg_env.py server (not started) keeping its files in
+    workdir."""
+    cls = pg_class(load_pg_env())
+    try:
+        return cls(workdir=workdir)
+    except TypeError:
+        return cls()
+
+
+def psql(conninfo, sql, timeout=60):
+    """Run sql through psql on conninfo; its unaligned, tuples-only
+    output.  Raises AssertionError on failure."""
+    r = subprocess.run([pg_bin("psql"), "-X", "-v", "ON_ERROR_STOP=1",
+                        "-At", "-d", conninfo, "-c", sql],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=timeout, env=child_env())
+    if r.returncode != 0:
+        raise AssertionError("psql %r: exit %d\n%s" % (sql, r.returncode,
+                                                        r.stderr))
+    return r.stdout.strip()
+
+
+def enable_pg_stat_statements(pg):
+    """Load pg_stat_statements into a running pg_env server: ALTER SYSTEM
+    (postgresql.auto.conf in its data folder), a restart, CREATE
+    EXTENSION.  No hook of pg_env needed."""
+    psql(pg.conninfo, "ALTER SYSTEM SET shared_preload_libraries = "
+                      "'pg_stat_statements'")
+    psql(pg.conninfo, "ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+    pg.restart(immediate=False)
+    psql(pg.conninfo, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+
+# Our own statements (psql's, the counting's) are left out of the counts.
+OWN_SQL = "query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE " \
+          "'%pg_catalog%'"
+
+
+def pg_statements(conninfo):
+    """Statements executed since the last reset (pg_stat_statements, all
+    users and databases), ours left out."""
+    return int(psql(conninfo, "SELECT coalesce(sum(calls), 0) FROM "
+                              "pg_stat_statements WHERE " + OWN_SQL) or 0)
+
+
+def pg_statements_reset(conninfo):
+    psql(conninfo, "SELECT pg_stat_statements_reset()")
+
+
 def pg_bin(name):
     """Path of a PostgreSQL program (PATH, else Debian's folder), or None."""
     import shutil
@@ -267,6 +317,7 @@ class Fleet:
             workdir=os.path.join(self.workdir, "pebble"))
         self.pebble.start()
         self.root_pem = self.pebble.write_root()
+        self.roots = [self.pebble.root_pem()]
         self.proxy = RecordProxy(os.path.join(self.workdir, "proxy"),
                                  self.pebble.directory_url,
                                  self.pebble.ca_bundle)
@@ -275,6 +326,24 @@ class Fleet:
         self._poller = threading.Thread(target=self._poll_loop, daemon=True)
         self._poller.start()
         return self
+
+    def restart_pebble(self):
+        """A new pebble (same http-01 port: the balancer's) behind the same
+        proxy URL, for a pebble that stopped answering (pebble 2.4's
+        MemoryStore deadlock, see bench/RESULTS.md).  Everything pebble
+        knew (accounts, orders) is gone; its old root stays in roots."""
+        old = self.pebble
+        old.stop()
+        self.pebble = PebbleEnv(
+            extra_config={"certificateValidityPeriod": VALIDITY_DAYS * 86400},
+            env=self.pebble_env, http_port=self.balancer.port,
+            workdir=os.path.join(self.workdir, "pebble%d" % len(self.roots)))
+        self.pebble.start()
+        self.proxy.repoint(self.pebble.directory_url, self.pebble.ca_bundle)
+        self.roots.append(self.pebble.root_pem())
+        self.root_pem = os.path.join(self.workdir, "roots.pem")
+        with open(self.root_pem, "w") as f:
+            f.write("".join(self.roots))
 
     def stop(self):
         self._polling = False

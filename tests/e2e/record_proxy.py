@@ -38,6 +38,7 @@ Listens on 127.0.0.1 on a port the kernel picks, up to max_connections
 """
 
 import json
+import ssl
 import threading
 import time
 import urllib.parse
@@ -74,6 +75,18 @@ class RecordProxy(KillProxy):
         self.rec_requests = 0
         self.timeline = []
         self.order_finalizes = {}
+
+    def repoint(self, upstream_directory_url, upstream_ca_bundle):
+        """Forward to another pebble from now on (a restarted one): the
+        proxy's own URL, which the clients know, stays."""
+        u = urllib.parse.urlsplit(upstream_directory_url)
+        with self.lock:
+            self.up_host, self.up_port = u.hostname, u.port or 443
+            self.up_ctx = ssl.create_default_context(cafile=upstream_ca_bundle)
+            self.up_base = ("%s://%s" % (u.scheme, u.netloc)).encode()
+            pool, self.pool = self.pool, []
+        for c in pool:
+            c.close()
 
     def reset(self):
         super().reset()

@@ -270,12 +270,10 @@ class FleetTest(LeecCase, FleetChecks):
         why = fleet_env.fleet_cli_missing(run.LEEC) or fleet_env.pg_missing()
         if why:
             raise unittest.SkipTest("fleet: " + why)
-        cls.pg_mod = fleet_env.load_pg_env()
 
     def setUp(self):
         super().setUp()
-        self.pg = fleet_env.pg_class(self.pg_mod)(
-            workdir=os.path.join(self.tmp, "pg"))
+        self.pg = fleet_env.make_pg(os.path.join(self.tmp, "pg"))
         self.pg.start()
         self.addCleanup(self.pg.stop)
         self.fleet = Fleet(os.path.join(self.tmp, "fleet"), run.LEEC,
