@@ -148,17 +148,17 @@ def psql(conninfo, sql, timeout=60):
 def enable_pg_stat_statements(pg):
     """Load pg_stat_statements into a running pg_env server: ALTER SYSTEM
     (postgresql.auto.conf in its data folder), a restart, CREATE
-    EXTENSION.  No hook of pg_env needed."""
+    EXTENSION.  No hook of pg_env needed.  It counts the statements
+    clients send (pg_stat_statements.track = top, the default), not those
+    run inside functions."""
     psql(pg.conninfo, "ALTER SYSTEM SET shared_preload_libraries = "
                       "'pg_stat_statements'")
-    psql(pg.conninfo, "ALTER SYSTEM SET pg_stat_statements.track = 'all'")
     pg.restart(immediate=False)
     psql(pg.conninfo, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 
 
 # Our own statements (psql's, the counting's) are left out of the counts.
-OWN_SQL = "query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE " \
-          "'%pg_catalog%'"
+OWN_SQL = "query NOT ILIKE '%pg_stat_statements%'"
 
 
 def pg_statements(conninfo):
@@ -170,6 +170,24 @@ def pg_statements(conninfo):
 
 def pg_statements_reset(conninfo):
     psql(conninfo, "SELECT pg_stat_statements_reset()")
+
+
+def pg_outage(pg, seconds):
+    """PostgreSQL stopped as a crash would (pg_ctl stop -m immediate),
+    down for about seconds, started again on the same port and folder.
+    pg_env's restart(immediate=True) has no pause; with seconds > 0 its
+    two halves are called apart (PgEnv._stop_server/_start_server, private:
+    the one place to change should they be renamed).  Returns the seconds
+    it was down."""
+    t0 = time.monotonic()
+    if seconds > 0 and hasattr(pg, "_stop_server") and \
+            hasattr(pg, "_start_server"):
+        pg._stop_server("immediate")
+        time.sleep(seconds)
+        pg._start_server()
+    else:
+        pg.restart(immediate=True)
+    return time.monotonic() - t0
 
 
 def pg_bin(name):
@@ -196,6 +214,10 @@ def pg_missing():
                "postgresql postgresql-contrib" % ", ".join(missing)
     if not os.path.isfile(pg_env_path()):
         return "%s not found (the PostgreSQL test server)" % pg_env_path()
+    mod = load_pg_env()
+    if hasattr(mod, "available") and not mod.available():
+        return "pg_env.py: PostgreSQL not installed where it looks (%s)" \
+            % getattr(mod, "BIN", "?")
     return None
 
 

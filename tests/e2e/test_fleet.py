@@ -52,6 +52,7 @@ NODES = 3
 LEASE_TTL = 6               # seconds
 CLAIM_INTERVAL = 1
 ISSUE_SLACK = 20            # seconds to order and install what is left
+PG_OUTAGE = 3               # seconds PostgreSQL is down in test d
 SAN_EVERY = 5               # every 5th certificate has a second name
 
 
@@ -412,7 +413,7 @@ class FleetTest(LeecCase, FleetChecks):
         f.wait_fraction(names, 0.4, deadline(N))
         before = set(f.installed_anywhere(names))
         t_down = time.monotonic()
-        self.pg.restart(immediate=True)
+        fleet_env.pg_outage(self.pg, PG_OUTAGE)
         t_up = time.monotonic()
         f.wait_installed(names, deadline(N) + 30)
         self.alive_check(range(f.n))
