@@ -51,6 +51,10 @@ BIG_N = 300                 # LEEC_FLEET_N=300: the bigger check
 NODES = 3
 LEASE_TTL = 6               # seconds
 CLAIM_INTERVAL = 1
+# Few claims and orders at once per node, so that the kill, the stop and
+# the outage land with work in flight and work still to claim.
+CLAIM_BATCH = 2
+MAX_PARALLEL = 3
 ISSUE_SLACK = 20            # seconds to order and install what is left
 PG_OUTAGE = 3               # seconds PostgreSQL is down in test d
 SAN_EVERY = 5               # every 5th certificate has a second name
@@ -279,7 +283,8 @@ class FleetTest(LeecCase, FleetChecks):
         self.addCleanup(self.pg.stop)
         self.fleet = Fleet(os.path.join(self.tmp, "fleet"), run.LEEC,
                            self.pg.conninfo, nodes=NODES, lease_ttl=LEASE_TTL,
-                           claim_interval=CLAIM_INTERVAL)
+                           claim_interval=CLAIM_INTERVAL,
+                           claim_batch=CLAIM_BATCH, max_parallel=MAX_PARALLEL)
         self.fleet.start()
         self.addCleanup(self.fleet.stop)
 
@@ -290,6 +295,11 @@ class FleetTest(LeecCase, FleetChecks):
         t0 = time.monotonic()
         f.start_nodes()
         return t0
+
+    def mid_run(self, before, names, what):
+        self.assertLess(len(before), len(names),
+                        "%s landed after every certificate was installed: "
+                        "nothing tested" % what)
 
     def alive_check(self, among):
         for i in among:
@@ -325,6 +335,7 @@ class FleetTest(LeecCase, FleetChecks):
         orders_before = f.proxy.snapshot()["orders_created"]
         t_kill = time.monotonic()
         f.kill(victim)
+        self.mid_run(before, names, "the kill")
         left = [n for n in names if n not in before]
         survivors = [i for i in range(f.n) if i != victim]
         f.wait_installed(names, deadline(N) + LEASE_TTL, among=survivors)
@@ -335,8 +346,8 @@ class FleetTest(LeecCase, FleetChecks):
                    if o == f.nodes[victim].name and n not in before]
         # What the killed node can have had in flight: its claims not yet
         # installed when the list names them, else every certificate not
-        # installed at the kill, at most its --max-parallel (10).
-        in_flight = len(claimed) if owners else min(len(left), 10)
+        # installed at the kill, at most its --max-parallel.
+        in_flight = len(claimed) if owners else min(len(left), MAX_PARALLEL)
         wasted = f.proxy.snapshot()["orders_created"] - len(certs)
         REPORT.append(
             "fleet b: killed %s at %d/%d installed; takeover %.1f s (bound "
@@ -367,6 +378,7 @@ class FleetTest(LeecCase, FleetChecks):
         victim = f.busiest()
         before = set(f.installed_anywhere(names))
         f.signal(victim, signal.SIGSTOP)
+        self.mid_run(before, names, "the stop")
         pause = LEASE_TTL + 2 * CLAIM_INTERVAL + 2
         time.sleep(pause)
         f.signal(victim, signal.SIGCONT)
@@ -415,6 +427,7 @@ class FleetTest(LeecCase, FleetChecks):
         t_down = time.monotonic()
         fleet_env.pg_outage(self.pg, PG_OUTAGE)
         t_up = time.monotonic()
+        self.mid_run(before, names, "the outage")
         f.wait_installed(names, deadline(N) + 30)
         self.alive_check(range(f.n))
         # In flight during the outage: ordered before it came back, not
