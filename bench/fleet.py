@@ -267,7 +267,7 @@ class Bench:
         if r.returncode == 0:
             f.wait_until(lambda: f.fraction_installed(names) >= 0.4,
                          120 + k, "40 % of the takeover batch")
-            victim = f.busiest()
+            victim, held = f.busiest(names=names)
             before_k = set(f.installed_anywhere(names))
             t_kill = time.monotonic()
             f.kill(victim)
@@ -276,10 +276,12 @@ class Bench:
                 left = [x for x in names if x not in before_k]
                 takeover = max([f.first_install(x, survivors) - t_kill
                                 for x in left] or [0.0])
-                self.row("takeover after SIGKILL of %s at %d/%d (s; lease "
-                         "%d s, claim interval %d s)" % (
-                             f.nodes[victim].name, len(before_k), k,
-                             LEASE_TTL, CLAIM_INTERVAL), "%.1f" % takeover)
+                self.row("takeover after SIGKILL of %s at %d/%d installed, "
+                         "%s claims held (s; lease %d s, claim interval "
+                         "%d s)" % (f.nodes[victim].name, len(before_k), k,
+                                    "?" if held is None else held,
+                                    LEASE_TTL, CLAIM_INTERVAL),
+                         "%.1f" % takeover)
             else:
                 self.row("takeover after SIGKILL", "not completed")
         else:

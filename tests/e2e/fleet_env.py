@@ -612,21 +612,34 @@ class Fleet:
             lines.append("balancer: %r" % self.balancer.snapshot())
         return "\n".join(lines)
 
-    def busiest(self, among=None):
-        """The node (index) with the most ISSUED_RE log lines; ties go to
-        the one that was first to install the most certificates."""
+    def busiest(self, among=None, names=None):
+        """The node (index) to hit: the one holding the most claims on
+        certificates of names not installed anywhere yet, when `leec list
+        --json` names claim holders (OWNER_FIELDS); else the one with the
+        most ISSUED_RE log lines, ties going to the one first to install
+        the most certificates.  Returns (index, claims held or None)."""
         among = list(range(self.n)) if among is None else list(among)
+        owners = self.owners()
+        if owners:
+            done = set(self.installed_anywhere(list(owners)))
+            held = {i: sum(1 for c, o in owners.items()
+                           if o == self.nodes[i].name and c not in done
+                           and (names is None or c in names))
+                    for i in among}
+            i = max(among, key=lambda i: held[i])
+            if held[i]:
+                return i, held[i]
         with self.lock:
             firsts = {i: 0 for i in among}
-            names = set()
+            seen = set()
             for i in among:
-                names |= set(self.first_seen[i])
-            for n in names:
+                seen |= set(self.first_seen[i])
+            for n in seen:
                 ts = [(self.first_seen[i][n], i) for i in among
                       if n in self.first_seen[i]]
                 firsts[min(ts)[1]] += 1
         return max(among, key=lambda i: (self.nodes[i].issued_lines(),
-                                         firsts[i]))
+                                         firsts[i])), None
 
     def owners(self):
         """{cert name: node name} from `leec list --json` when it names the

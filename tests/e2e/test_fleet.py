@@ -329,8 +329,8 @@ class FleetTest(LeecCase, FleetChecks):
         names = list(certs)
         self.queue_and_start(certs)
         f.wait_fraction(names, 0.4, deadline(N))
-        victim = f.busiest()
         owners = f.owners()
+        victim, _ = f.busiest(names=names)
         before = set(f.installed_anywhere(names))
         orders_before = f.proxy.snapshot()["orders_created"]
         t_kill = time.monotonic()
@@ -375,7 +375,7 @@ class FleetTest(LeecCase, FleetChecks):
         names = list(certs)
         self.queue_and_start(certs)
         f.wait_fraction(names, 0.25, deadline(N))
-        victim = f.busiest()
+        victim, _ = f.busiest(names=names)
         before = set(f.installed_anywhere(names))
         f.signal(victim, signal.SIGSTOP)
         self.mid_run(before, names, "the stop")
