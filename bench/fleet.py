@@ -267,21 +267,24 @@ class Bench:
         if r.returncode == 0:
             f.wait_until(lambda: f.fraction_installed(names) >= 0.4,
                          120 + k, "40 % of the takeover batch")
-            victim, held = f.busiest(names=names)
+            owners = f.owners()
+            victim, held = f.busiest(names=names, owners=owners)
             before_k = set(f.installed_anywhere(names))
             t_kill = time.monotonic()
             f.kill(victim)
             survivors = [i for i in every if i != victim]
             if self.wait_all(f, names, survivors, 120 + k):
-                left = [x for x in names if x not in before_k]
-                takeover = max([f.first_install(x, survivors) - t_kill
-                                for x in left] or [0.0])
+                work = f.victim_work(victim, owners, names, before_k,
+                                     t_kill)
+                takeover = f.takeover(work, survivors, t_kill)
                 self.row("takeover after SIGKILL of %s at %d/%d installed, "
-                         "%s claims held (s; lease %d s, claim interval "
-                         "%d s)" % (f.nodes[victim].name, len(before_k), k,
-                                    "?" if held is None else held,
-                                    LEASE_TTL, CLAIM_INTERVAL),
-                         "%.1f" % takeover)
+                         "%d certificates in its hands (%s) (s; lease %d s, "
+                         "claim interval %d s)" % (
+                             f.nodes[victim].name, len(before_k), k,
+                             len(work), "its claims" if owners else
+                             "ordered before the kill",
+                             LEASE_TTL, CLAIM_INTERVAL),
+                         "-" if takeover is None else "%.1f" % takeover)
             else:
                 self.row("takeover after SIGKILL", "not completed")
         else:

@@ -313,6 +313,7 @@ class Fleet:
         self.pebble = self.proxy = self.balancer = None
         self.root_pem = None
         self.lock = threading.Lock()
+        self.cert_keys = {}     # cert name: cert_key (what was queued)
         self.history = {}       # node i: {cert: [(t, version, serial)]}
         self.first_seen = {}    # node i: {cert: monotonic time}
         self._poller = None
@@ -404,6 +405,7 @@ class Fleet:
 
     def queue(self, certs):
         """leec issue --queue --batch for certs {cert name: [names]}."""
+        self.cert_keys.update((c, cert_key(n)) for c, n in certs.items())
         batch = self.write_batch(certs)
         return self.run(["issue"] + self.store_args() +
                         [OPT["queue"], OPT["server"], self.proxy.directory_url,
@@ -612,14 +614,16 @@ class Fleet:
             lines.append("balancer: %r" % self.balancer.snapshot())
         return "\n".join(lines)
 
-    def busiest(self, among=None, names=None):
+    def busiest(self, among=None, names=None, owners=None):
         """The node (index) to hit: the one holding the most claims on
         certificates of names not installed anywhere yet, when `leec list
         --json` names claim holders (OWNER_FIELDS); else the one with the
         most ISSUED_RE log lines, ties going to the one first to install
-        the most certificates.  Returns (index, claims held or None)."""
+        the most certificates.  Returns (index, claims held or None).
+        owners: owners() if the caller has it (one `leec list` less)."""
         among = list(range(self.n)) if among is None else list(among)
-        owners = self.owners()
+        if owners is None:
+            owners = self.owners()
         if owners:
             done = set(self.installed_anywhere(list(owners)))
             held = {i: sum(1 for c, o in owners.items()
@@ -657,6 +661,27 @@ class Fleet:
                     out[e.get("cert_name") or e.get("name")] = e[f]
                     break
         return out
+
+    def victim_work(self, victim, owners, names, before, t_kill):
+        """The certificates of names the node victim was working on when
+        killed at t_kill (monotonic), before being the set installed
+        anywhere then: its claims when `leec list` named them (owners, from
+        owners() just before the kill), else every certificate with an
+        order created before the kill (the proxy's timeline), whoever made
+        it."""
+        left = set(names) - set(before)
+        if owners:
+            return {c for c, o in owners.items()
+                    if o == self.nodes[victim].name and c in left}
+        keys = {k for t, e, k, _ in self.proxy.timeline
+                if e == "order" and t <= t_kill}
+        return {c for c in left if self.cert_keys.get(c) in keys}
+
+    def takeover(self, work, survivors, t_kill):
+        """Seconds from t_kill to the last of work installed on a
+        survivor (None if work is empty)."""
+        ts = [self.first_install(c, survivors) for c in work]
+        return max(ts) - t_kill if ts else None
 
     # -------------------------------------------------------- checks
     def backwards(self):

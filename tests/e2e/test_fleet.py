@@ -330,7 +330,7 @@ class FleetTest(LeecCase, FleetChecks):
         self.queue_and_start(certs)
         f.wait_fraction(names, 0.4, deadline(N))
         owners = f.owners()
-        victim, _ = f.busiest(names=names)
+        victim, held = f.busiest(names=names, owners=owners)
         before = set(f.installed_anywhere(names))
         orders_before = f.proxy.snapshot()["orders_created"]
         t_kill = time.monotonic()
@@ -340,21 +340,24 @@ class FleetTest(LeecCase, FleetChecks):
         survivors = [i for i in range(f.n) if i != victim]
         f.wait_installed(names, deadline(N) + LEASE_TTL, among=survivors)
         self.alive_check(survivors)
-        takeover = max([f.first_install(n, survivors) - t_kill for n in left]
-                       or [0.0])
-        claimed = [n for n, o in owners.items()
-                   if o == f.nodes[victim].name and n not in before]
+        work = f.victim_work(victim, owners, names, before, t_kill)
+        takeover = f.takeover(work, survivors, t_kill)
         # What the killed node can have had in flight: its claims not yet
-        # installed when the list names them, else every certificate not
-        # installed at the kill, at most its --max-parallel.
-        in_flight = len(claimed) if owners else min(len(left), MAX_PARALLEL)
+        # installed when the list names them, else at most its
+        # --max-parallel.
+        in_flight = len(work) if owners else MAX_PARALLEL
         wasted = f.proxy.snapshot()["orders_created"] - len(certs)
         REPORT.append(
-            "fleet b: killed %s at %d/%d installed; takeover %.1f s (bound "
-            "%d s); %d orders wasted (bound %d%s); %d orders before the kill"
-            % (f.nodes[victim].name, len(before), len(names), takeover,
+            "fleet b: killed %s at %d/%d installed, %d certificates in its "
+            "hands (%s); takeover %s s (bound %d s); %d orders wasted "
+            "(bound %d); %d orders before the kill"
+            % (f.nodes[victim].name, len(before), len(names), len(work),
+               "its claims" if owners else "ordered before the kill",
+               "%.1f" % takeover if takeover is not None else "-",
                LEASE_TTL + CLAIM_INTERVAL + ISSUE_SLACK, wasted, in_flight,
-               ", from its claims" if owners else "", orders_before))
+               orders_before))
+        self.assertTrue(work, "the killed node had nothing in its hands: "
+                        "nothing taken over; " + REPORT[-1])
         self.assertLessEqual(takeover,
                              LEASE_TTL + CLAIM_INTERVAL + ISSUE_SLACK,
                              REPORT[-1])
@@ -375,7 +378,7 @@ class FleetTest(LeecCase, FleetChecks):
         names = list(certs)
         self.queue_and_start(certs)
         f.wait_fraction(names, 0.25, deadline(N))
-        victim, _ = f.busiest(names=names)
+        victim, held = f.busiest(names=names)
         before = set(f.installed_anywhere(names))
         f.signal(victim, signal.SIGSTOP)
         self.mid_run(before, names, "the stop")
@@ -412,9 +415,10 @@ class FleetTest(LeecCase, FleetChecks):
         left = set(names) - before
         self.check_counts(f, certs, extra_allowed=left)
         self.check_fleet_certs(f, certs)
-        REPORT.append("fleet c: stopped %s %d s at %d/%d installed; "
-                      "%d orders for %d certificates"
+        REPORT.append("fleet c: stopped %s %d s at %d/%d installed, %s "
+                      "claims held; %d orders for %d certificates"
                       % (f.nodes[victim].name, pause, len(before), len(names),
+                         "?" if held is None else held,
                          f.proxy.snapshot()["orders_created"], len(names)))
 
     def test_d_postgres_immediate_restart(self):
