@@ -20,7 +20,8 @@ other command to LEEC_REAL unchanged:
                   (else logs "lease lost (fenced)"), and writes every
                   installed certificate into its --dir/live as
                   live/NAME -> ../archive/NAME/VERSION
-  list --json     one JSON object a line per row
+  list --json     a JSON array, one object per row (name, names, as
+                  `leec list --json`; version, serial, claimed_by)
 
 It resumes no order: a certificate taken over is ordered again.
 """
@@ -137,12 +138,12 @@ def queue(argv):
 def list_json(argv):
     o = opts(argv, flags=(OPT["json"],))
     db = DB(o[OPT["store"]])
-    for name, names, version, serial, owner in db(
-            "SELECT name, names, version, coalesce(serial, ''), "
-            "coalesce(owner, '') FROM fake_certs ORDER BY name"):
-        print(json.dumps({"cert_name": name, "names": names.split(),
-                          "version": int(version), "serial": serial or None,
-                          "claimed_by": owner or None}))
+    rows = [{"name": name, "names": names.split(), "version": int(version),
+             "serial": serial or None, "claimed_by": owner or None}
+            for name, names, version, serial, owner in db(
+                "SELECT name, names, version, coalesce(serial, ''), "
+                "coalesce(owner, '') FROM fake_certs ORDER BY name")]
+    print(json.dumps(rows, indent=2))   # an array, as `leec list --json`
     return 0
 
 
