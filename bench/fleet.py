@@ -21,7 +21,7 @@ proxy that counts orders and finalizes per certificate.  Phases:
      on every node), orders and finalizes (orders must equal
      certificates), statements per certificate, throughput per node; then
      the idle cost again, at N certificates: it must not grow with N.
-  3. takeover: K = max(30, N/10) more queued, the busiest node SIGKILLed
+  3. takeover: K = max(300, N/10) more queued, the busiest node SIGKILLed
      at ~40 % of them installed: time from the kill to the last
      certificate not installed at the kill being installed on a survivor.
   4. single process: the same pebble (through the same proxy), `leec issue
@@ -203,7 +203,7 @@ class Bench:
         a = self.args
         n_total = a.certs
         s = max(30, n_total // 100)
-        k = max(30, n_total // 10)
+        k = max(300, n_total // 10)
         every = list(range(f.n))
 
         # 1. small
@@ -277,6 +277,10 @@ class Bench:
                 work = f.victim_work(victim, owners, names, before_k,
                                      t_kill)
                 takeover = f.takeover(work, survivors, t_kill)
+                if not work:
+                    self.note("takeover: %s had nothing in its hands when "
+                              "killed (%d/%d installed): nothing measured"
+                              % (f.nodes[victim].name, len(before_k), k))
                 self.row("takeover after SIGKILL of %s at %d/%d installed, "
                          "%d certificates in its hands (%s) (s; lease %d s, "
                          "claim interval %d s)" % (
