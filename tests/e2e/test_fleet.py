@@ -263,6 +263,35 @@ class FleetHarnessTest(LeecCase, FleetChecks):
         self.assertEqual(f.backwards(), [])
 
 
+    def test_c_pebble_replaced_behind_the_proxy(self):
+        """bench/fleet.py's way out of a stuck pebble: a new one behind
+        the same proxy URL and http-01 port; a client of the old one goes
+        on (its account replaced) and both roots verify."""
+        f = Fleet(os.path.join(self.tmp, "fleet"), run.LEEC, None)
+        f.start()
+        self.addCleanup(f.stop)
+        d, port = f.nodes[0].dir, f.nodes[0].port
+
+        def issue(name):
+            r = run.run([run.LEEC, "issue", "-d", name, "--server",
+                         f.proxy.directory_url, "--ca-bundle",
+                         f.proxy.ca_bundle, "--agree-tos", "--dir", d,
+                         "--http-port", "127.0.0.1:%d" % port])
+            self.assertEqual(r.returncode, 0, describe(r))
+        issue("old.fleet.leec.test")
+        old_url = f.pebble.directory_url
+        f.restart_pebble()
+        self.assertNotEqual(f.pebble.directory_url, old_url)
+        self.assertEqual(f.pebble.http_port, f.balancer.port)
+        issue("new.fleet.leec.test")
+        certs = {"old.fleet.leec.test": ["old.fleet.leec.test"],
+                 "new.fleet.leec.test": ["new.fleet.leec.test"]}
+        f.wait_installed(list(certs), 10, among=[0])
+        self.check_fleet_certs(f, certs, among=[0])
+        self.check_counts(f, certs)
+        self.assertEqual(len(f.roots), 2)
+
+
 # --------------------------------------------------------- the fleet
 class FleetTest(LeecCase, FleetChecks):
     """Three daemons on one PostgreSQL store; a fresh server, pebble and
