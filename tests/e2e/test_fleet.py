@@ -27,6 +27,11 @@ on a chosen http-01 port, with today's `leec issue --batch`.
 N: LEEC_FLEET_N (default 30; 300 is the bigger check).  Loaded by run.py;
 run alone with
     python3 tests/e2e/run.py --leec build/cli/leec test_fleet
+Every option name of the fleet CLI is in fleet_env.OPT.  Before the fleet
+CLI existed these tests were checked against tests/e2e/fleet_fake.py, a
+stand-in built from psql and today's leec (see its docstring):
+    LEEC_REAL=build/cli/leec python3 tests/e2e/run.py \
+        --leec tests/e2e/fleet_fake.py test_fleet
 """
 
 import http.server
