@@ -221,17 +221,29 @@ def pg_missing():
     return None
 
 
+# A store URI that names no server: `leec daemon --store ... --help` shows
+# the fleet daemon's options without connecting anywhere.
+NOWHERE_STORE = "postgresql:///leec?host=/nonexistent"
+
+
 def fleet_cli_missing(leec):
-    """Why this leec has no fleet mode, or None."""
-    try:
-        r = subprocess.run([leec, "daemon", "--help"], capture_output=True,
-                           text=True, timeout=30, stdin=subprocess.DEVNULL)
-    except OSError as e:
-        return "cannot run %s: %s" % (leec, e)
-    if DAEMON_HELP_MARK not in r.stdout + r.stderr:
-        return "`leec daemon --help` does not mention %s: no fleet mode in " \
-               "this binary yet" % DAEMON_HELP_MARK
-    return None
+    """Why this leec has no fleet mode, or None: neither `leec daemon
+    --help` nor `leec daemon --store postgresql://... --help` (the fleet
+    daemon's own usage) mentions DAEMON_HELP_MARK."""
+    seen = ""
+    for argv in ([leec, "daemon", "--help"],
+                 [leec, "daemon", OPT["store"], NOWHERE_STORE, "--help"]):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True,
+                               timeout=30, stdin=subprocess.DEVNULL,
+                               env=child_env())
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return "cannot run %s: %s" % (leec, e)
+        seen += r.stdout + r.stderr
+        if DAEMON_HELP_MARK in r.stdout + r.stderr:
+            return None
+    return "`leec daemon --help` does not mention %s: no fleet mode in " \
+           "this binary yet" % DAEMON_HELP_MARK
 
 
 # ------------------------------------------------------------- certificates
