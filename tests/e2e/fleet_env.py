@@ -444,6 +444,9 @@ class Fleet:
         argv = [self.leec, "daemon"] + self.store_args() + [
             OPT["node"], nd.name, OPT["dir"], nd.dir,
             OPT["http_listen"], "127.0.0.1:%d" % nd.port,
+            # the lead's daemon orders only certificates queued for its
+            # own --server ("ordered from another CA than this node's")
+            OPT["server"], self.proxy.directory_url,
             OPT["ca_bundle"], self.proxy.ca_bundle,
             OPT["lease_ttl"], str(self.lease_ttl),
             OPT["claim_interval"], str(self.claim_interval)]
