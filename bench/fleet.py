@@ -172,7 +172,7 @@ class Bench:
             fleet_env.enable_pg_stat_statements(pg)
             f = Fleet(os.path.join(work, "fleet"), a.leec, pg.conninfo,
                       nodes=a.nodes, lease_ttl=LEASE_TTL,
-                      claim_interval=CLAIM_INTERVAL, verbose=False)
+                      claim_interval=CLAIM_INTERVAL)
             f.start()
             self.phases(f, pg)
         finally:
@@ -267,11 +267,8 @@ class Bench:
         if r.returncode == 0:
             f.wait_until(lambda: f.fraction_installed(names) >= 0.4,
                          120 + k, "40 % of the takeover batch")
-            owners = f.owners()
-            victim, held = f.busiest(names=names, owners=owners)
-            before_k = set(f.installed_anywhere(names))
-            t_kill = time.monotonic()
-            f.kill(victim)
+            victim, owners, before_k, t_kill = f.hit_holder(signal.SIGKILL,
+                                                            names)
             survivors = [i for i in every if i != victim]
             if self.wait_all(f, names, survivors, 120 + k):
                 work = f.victim_work(victim, owners, names, before_k,
@@ -285,8 +282,8 @@ class Bench:
                          "%d certificates in its hands (%s) (s; lease %d s, "
                          "claim interval %d s)" % (
                              f.nodes[victim].name, len(before_k), k,
-                             len(work), "its claims" if owners else
-                             "ordered before the kill",
+                             len(work), "its claims in leec list" if owners
+                             else "its log",
                              LEASE_TTL, CLAIM_INTERVAL),
                          "-" if takeover is None else "%.1f" % takeover)
             else:

@@ -75,6 +75,14 @@ ISSUED_RE = re.compile(r"\b(issued|renewed)\b", re.I)
 # The log line of a node whose lease was lost (its writes refused).
 LEASE_LOST_RE = re.compile(r"lease.*\b(lost|fenced)\b|\b(lost|fenced)\b.*lease",
                            re.I)
+# Which certificates a node holds, from its -v log (the lead's cli/fleet.c:
+# "NAME: claimed (token N)" when claimed; "NAME: issued", "NAME: failed:
+# ...", "NAME is not due", "NAME: backing off ..." when done with it;
+# "...: stopping work on N certificates" when it drops them all).
+CLAIMED_RE = re.compile(r"^leec: (\S+): claimed \(token \d+\)")
+RELEASED_RE = re.compile(r"^leec: (?:error: |warning: )?(\S+?):? "
+                         r"(?:issued|failed|is not due|backing off)\b")
+DROPPED_RE = re.compile(r"stopping work on \d+ certificate")
 # Fields of `leec list --json` entries that may name the node holding a
 # certificate's claim (the first present is used).
 OWNER_FIELDS = ("claimed_by", "owner", "node", "lease_owner")
@@ -301,6 +309,22 @@ class Node:
     def issued_lines(self):
         return sum(1 for l in self.log_text().splitlines()
                    if ISSUED_RE.search(l))
+
+    def in_hand(self):
+        """The certificates this node's log says it holds now (claimed,
+        not yet done nor dropped): CLAIMED_RE, RELEASED_RE, DROPPED_RE."""
+        held = set()
+        for line in self.log_text().splitlines():
+            m = CLAIMED_RE.search(line)
+            if m:
+                held.add(m.group(1))
+                continue
+            m = RELEASED_RE.search(line)
+            if m:
+                held.discard(m.group(1))
+            elif DROPPED_RE.search(line):
+                held.clear()
+        return held
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -632,7 +656,8 @@ class Fleet:
     def busiest(self, among=None, names=None, owners=None):
         """The node (index) to hit: the one holding the most claims on
         certificates of names not installed anywhere yet, when `leec list
-        --json` names claim holders (OWNER_FIELDS); else the one with the
+        --json` names claim holders (OWNER_FIELDS), else as its log says
+        (Node.in_hand); if none holds any, the one with the
         most ISSUED_RE log lines, ties going to the one first to install
         the most certificates.  Returns (index, claims held or None).
         owners: owners() if the caller has it (one `leec list` less)."""
@@ -648,6 +673,13 @@ class Fleet:
             i = max(among, key=lambda i: held[i])
             if held[i]:
                 return i, held[i]
+        done = set(self.installed_anywhere(list(self.cert_keys)))
+        held = {i: len({c for c in self.nodes[i].in_hand()
+                        if c not in done and (names is None or c in names)})
+                for i in among}
+        i = max(among, key=lambda i: held[i])
+        if held[i]:
+            return i, held[i]
         with self.lock:
             firsts = {i: 0 for i in among}
             seen = set()
@@ -681,13 +713,18 @@ class Fleet:
         """The certificates of names the node victim was working on when
         killed at t_kill (monotonic), before being the set installed
         anywhere then: its claims when `leec list` named them (owners, from
-        owners() just before the kill), else every certificate with an
+        owners() just before the kill), else those its log says it held
+        (Node.in_hand: a killed node's log is final), else every
+        certificate with an
         order created before the kill (the proxy's timeline), whoever made
         it."""
         left = set(names) - set(before)
         if owners:
             return {c for c, o in owners.items()
                     if o == self.nodes[victim].name and c in left}
+        logged = self.nodes[victim].in_hand() & left
+        if logged:
+            return logged
         keys = {k for t, e, k, _ in self.proxy.timeline
                 if e == "order" and t <= t_kill}
         return {c for c in left if self.cert_keys.get(c) in keys}
@@ -697,6 +734,30 @@ class Fleet:
         survivor (None if work is empty)."""
         ts = [self.first_install(c, survivors) for c in work]
         return max(ts) - t_kill if ts else None
+
+    def hit_holder(self, sig, names, tries=100):
+        """Send sig (SIGKILL or SIGSTOP) to the node holding the most
+        claims on names not yet installed (busiest()).  When only its log
+        tells, the node is stopped first and its log read again (a stopped
+        node's log is final): one that finished in between is let go
+        (SIGCONT) and the pick made again, every 0.1 s, up to tries times.
+        Returns (index, owners, before: the names installed anywhere at
+        the hit, monotonic time of the hit)."""
+        for _ in range(tries):
+            owners = self.owners()
+            victim, held = self.busiest(names=names, owners=owners)
+            if held:
+                before = set(self.installed_anywhere(names))
+                t = time.monotonic()
+                self.signal(victim, signal.SIGSTOP)
+                if owners or self.nodes[victim].in_hand() - before:
+                    if sig == signal.SIGKILL:
+                        self.kill(victim)
+                    return victim, owners, before, t
+                self.signal(victim, signal.SIGCONT)
+            time.sleep(0.1)
+        raise AssertionError("no node held a claim to be hit within %d "
+                             "tries\n%s" % (tries, self.describe()))
 
     # -------------------------------------------------------- checks
     def backwards(self):

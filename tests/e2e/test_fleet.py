@@ -363,12 +363,8 @@ class FleetTest(LeecCase, FleetChecks):
         names = list(certs)
         self.queue_and_start(certs)
         f.wait_fraction(names, 0.4, deadline(N))
-        owners = f.owners()
-        victim, held = f.busiest(names=names, owners=owners)
-        before = set(f.installed_anywhere(names))
+        victim, owners, before, t_kill = f.hit_holder(signal.SIGKILL, names)
         orders_before = f.proxy.snapshot()["orders_created"]
-        t_kill = time.monotonic()
-        f.kill(victim)
         self.mid_run(before, names, "the kill")
         left = [n for n in names if n not in before]
         survivors = [i for i in range(f.n) if i != victim]
@@ -386,7 +382,7 @@ class FleetTest(LeecCase, FleetChecks):
             "hands (%s); takeover %s s (bound %d s); %d orders wasted "
             "(bound %d); %d orders before the kill"
             % (f.nodes[victim].name, len(before), len(names), len(work),
-               "its claims" if owners else "ordered before the kill",
+               "its claims in leec list" if owners else "its log",
                "%.1f" % takeover if takeover is not None else "-",
                LEASE_TTL + CLAIM_INTERVAL + ISSUE_SLACK, wasted, in_flight,
                orders_before))
@@ -412,9 +408,8 @@ class FleetTest(LeecCase, FleetChecks):
         names = list(certs)
         self.queue_and_start(certs)
         f.wait_fraction(names, 0.25, deadline(N))
-        victim, held = f.busiest(names=names)
-        before = set(f.installed_anywhere(names))
-        f.signal(victim, signal.SIGSTOP)
+        victim, owners, before, _ = f.hit_holder(signal.SIGSTOP, names)
+        held = len(f.victim_work(victim, owners, names, before, 0))
         self.mid_run(before, names, "the stop")
         pause = LEASE_TTL + 2 * CLAIM_INTERVAL + 2
         time.sleep(pause)
