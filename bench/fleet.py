@@ -28,10 +28,11 @@ proxy that counts orders and finalizes per certificate.  Phases:
      --batch` of min(N, 1000) certificates on a folder store: the figure
      per-node throughput is compared with.
 
-pebble 2.4 deadlocks now and then under load (bench/RESULTS.md): when no
-request reaches it for STALL seconds with certificates missing, it is
-replaced by a new one behind the same proxy URL (its accounts and orders
-gone: the orders made again show in the counts) and the table says so.
+pebble 2.4 deadlocks now and then under load (bench/RESULTS.md): when a
+request has waited STALL seconds for its answer, pebble is replaced by a
+new one behind the same proxy URL (its accounts and orders gone: the
+orders made again show in the counts), the time lost is left out of the
+wall times and the notes say so.
 
 The table goes to stdout and is appended to bench/RESULTS.md under
 "## Fleet" (--out FILE elsewhere, --no-write not at all).  Exit status 0
@@ -60,7 +61,7 @@ from fleet_env import Fleet, cert_key  # noqa: E402
 LEASE_TTL = 10              # seconds
 CLAIM_INTERVAL = 2
 IDLE_INTERVALS = 10         # claim intervals the idle cost is measured over
-STALL = 20                  # seconds without a request to pebble: stuck
+STALL = 20                  # seconds a request waits for pebble: stuck
 SAMPLE = 50                 # certificates per node whose chain is verified
 
 
@@ -88,42 +89,47 @@ class Bench:
 
     def note(self, s):
         self.notes.append(s)
-        print("fleet bench: " + s, flush=True)
+        print("fleet bench: " + s, file=sys.stderr, flush=True)
 
     def row(self, label, value):
         self.rows.append((label, value))
-        print("  %-58s %s" % (label, value), flush=True)
+        print("  %-58s %s" % (label, value), file=sys.stderr, flush=True)
 
     # --------------------------------------------------------- waiting
+    def unstick(self, f, what):
+        """Replace pebble if a request has waited STALL seconds for it;
+        the seconds lost (0 if not stuck)."""
+        age = f.proxy.oldest_inflight()
+        if age < STALL:
+            return 0.0
+        self.note("pebble stuck (a request unanswered for %.0f s) during "
+                  "%s: SIGQUIT (goroutines in its log), replaced" % (age,
+                                                                    what))
+        try:
+            os.kill(f.pebble.pebble.pid, signal.SIGQUIT)
+            time.sleep(1)
+        except (OSError, AttributeError):
+            pass
+        f.restart_pebble()
+        return age
+
     def wait_all(self, f, names, among, timeout):
         """Every name on every node among; pebble replaced when stuck.
-        True when done."""
+        True when done; self.lost: the seconds lost to a stuck pebble."""
         end = time.monotonic() + timeout
-        last_req, last_t = -1, time.monotonic()
+        self.lost = 0.0
         while True:
             if all(len(f.installed(i, names)) == len(names) for i in among):
                 f._poll_once()
                 return True
-            now = time.monotonic()
-            if now > end:
+            if time.monotonic() > end:
                 self.note("timed out after %.0f s: %s" % (timeout,
                                                          f.describe()))
                 return False
-            req = f.proxy.snapshot()["requests"]
-            if req != last_req:
-                last_req, last_t = req, now
-            elif now - last_t > STALL:
-                got = len(f.installed_anywhere(names))
-                self.note("pebble stuck (no request for %d s) at %d/%d "
-                          "certificates installed: replaced" % (
-                              STALL, got, len(names)))
-                try:
-                    os.kill(f.pebble.pebble.pid, signal.SIGQUIT)
-                    time.sleep(1)       # its goroutine dump, into its log
-                except (OSError, AttributeError):
-                    pass
-                f.restart_pebble()
-                last_t = time.monotonic()
+            lost = self.unstick(f, "%d certificates, %d installed" % (
+                len(names), len(f.installed_anywhere(names))))
+            self.lost += lost
+            end += lost
             time.sleep(0.2)
 
     def idle_cost(self, f, label):
@@ -228,7 +234,7 @@ class Bench:
             raise SystemExit("leec issue --queue: exit %d\n%s%s"
                              % (r.returncode, r.stdout, r.stderr))
         done = self.wait_all(f, list(big), every, 300 + n_total)
-        wall = time.monotonic() - t0
+        wall = time.monotonic() - t0 - self.lost
         stmts = fleet_env.pg_statements(f.store_uri)
         after = f.proxy.snapshot()
         orders = after["orders_created"] - before["orders_created"]
@@ -303,15 +309,35 @@ class Bench:
         port = fleet_env.free_ports(1)[0]
         # pebble validates on the balancer's port: point it at this one
         f.balancer.set_backends([port])
-        t0 = time.monotonic()
-        r = subprocess.run([a.leec, "issue", "--batch", batch, "--server",
-                            f.proxy.directory_url, "--ca-bundle",
-                            f.proxy.ca_bundle, "--agree-tos", "--dir", d,
-                            "--http-port", "127.0.0.1:%d" % port, "-q"],
-                           stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, env=fleet_env.child_env(),
-                           timeout=600)
-        wall1 = time.monotonic() - t0
+        argv = [a.leec, "issue", "--batch", batch, "--server",
+                f.proxy.directory_url, "--ca-bundle", f.proxy.ca_bundle,
+                "--agree-tos", "--dir", d, "--http-port",
+                "127.0.0.1:%d" % port, "-q"]
+        t0, lost = time.monotonic(), 0.0
+        errf = open(os.path.join(self.work, "single.err"), "w+")
+        for attempt in range(4):
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=errf,
+                                 env=fleet_env.child_env(),
+                                 start_new_session=True)
+            end = time.monotonic() + 600
+            stuck = 0.0
+            while p.poll() is None and time.monotonic() < end:
+                stuck = self.unstick(f, "the single-process run")
+                if stuck:
+                    break
+                time.sleep(0.2)
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)      # not reaped: still ours
+                p.wait()
+            lost += stuck
+            if not stuck:
+                break
+            self.note("single process: run again on the same folder")
+        wall1 = time.monotonic() - t0 - lost
+        errf.seek(0)
+        rc, err_text = p.returncode, errf.read()
+        errf.close()
         got = len(os.listdir(os.path.join(d, "live"))) \
             if os.path.isdir(os.path.join(d, "live")) else 0
         self.row("single process `issue --batch`, folder store: %d certs "
@@ -319,8 +345,8 @@ class Bench:
                                                 else " (%d issued)" % got))
         if got != m:
             self.ok = False
-            self.note("single process: exit %d, %s" % (
-                r.returncode, r.stderr.strip()[-300:]))
+            self.note("single process: exit %s, %s" % (
+                rc, err_text.strip()[-300:]))
         if per_node is not None:
             self.row("per-node throughput / single process",
                      "%.2f" % (per_node / (got / wall1)) if got else "n/a")

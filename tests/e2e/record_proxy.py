@@ -63,6 +63,7 @@ class RecordProxy(KillProxy):
 
     def __init__(self, workdir, upstream_directory_url, upstream_ca_bundle):
         self.rec_lock = threading.Lock()
+        self.inflight = {}          # request: monotonic time sent
         self.order_key = {}         # order URL path: cert key
         self.finalize_order = {}    # finalize URL path: order URL path
         self._reset_counts()
@@ -113,8 +114,25 @@ class RecordProxy(KillProxy):
         return c
 
     # ---------------------------------------------------------- watching
+    def oldest_inflight(self):
+        """Seconds the oldest request still waiting for pebble's answer
+        has waited (0 when none): a pebble that stopped answering (2.4's
+        MemoryStore deadlock) shows here, a fleet with nothing to do
+        does not."""
+        with self.rec_lock:
+            ts = list(self.inflight.values())
+        return time.monotonic() - min(ts) if ts else 0.0
+
     def _upstream(self, method, path, body=None, headers=(), host=None):
-        st, hdrs, data = super()._upstream(method, path, body, headers, host)
+        key = object()
+        with self.rec_lock:
+            self.inflight[key] = time.monotonic()
+        try:
+            st, hdrs, data = super()._upstream(method, path, body, headers,
+                                               host)
+        finally:
+            with self.rec_lock:
+                self.inflight.pop(key, None)
         if host is not None:            # a client's request, not our own
             try:
                 self._record(method, urllib.parse.urlsplit(path).path, body,
