@@ -237,6 +237,19 @@ LEEC_API leec_code leec_store_heartbeat(leec_store *store, unsigned ttl_s);
 LEEC_API leec_code leec_store_claim(leec_store *store, unsigned max,
                                     unsigned ttl_s, char ***names,
                                     uint64_t **tokens, size_t *n);
+/* A fleet's certificate without a version whose order failed is looked at
+ * again after this many seconds (one with a version follows its renewal
+ * plan, whose back-off grows). */
+#define LEEC_FLEET_RETRY_S 60
+/* A lease taken on a shared store lasts at most the time given to the last
+ * leec_store_heartbeat() or leec_store_claim() on it, or this many seconds
+ * before either: a holder's heartbeat keeps it up, and one that died holds
+ * it no longer. */
+#define LEEC_FLEET_TTL_S 30
+
+/* Lets go of the lease of a certificate claimed through store and not
+ * worked on (an agent lets its own go when it ends). */
+LEEC_API void leec_store_unclaim(leec_store *store, const char *name);
 /* When certificate name next needs a look (Unix time), under the lease of
  * token (0: none). LEEC_OK, nothing done, for a store that is not shared. */
 LEEC_API leec_code leec_store_schedule(leec_store *store, const char *name,
@@ -260,6 +273,10 @@ LEEC_API leec_code leec_store_unwant(leec_store *store, const char *name);
 LEEC_API int leec_store_changes_fd(leec_store *store);
 LEEC_API leec_code leec_store_changes(leec_store *store, char ***names,
                                       size_t *n);
+/* The certificates with a current version and its number (*numbers, free
+ * it), in one read where the store can (else one per certificate). */
+LEEC_API leec_code leec_store_list_numbers(leec_store *store, char ***names,
+                                           uint64_t **numbers, size_t *n);
 /* Seals every secret again with the store's current master key (those
  * sealed with an old key given when opening it); *count how many.
  * LEEC_E_INVALID_ARG for a store that seals nothing. */
@@ -466,6 +483,11 @@ typedef struct leec_store_ops {
      * through s returns the same token. */
     leec_code (*claim)(leec_store *s, unsigned max, unsigned ttl_s,
                        char ***names, uint64_t **tokens, size_t *n);
+    /* Lets go of a lease claim granted and no lease() took (an agent's
+     * lease is let go by unlock): forgotten here even when the store
+     * cannot be told, so that the heartbeat no longer keeps it up and it
+     * expires. */
+    void (*unclaim)(leec_store *s, const char *name);
     /* Sets when certificate name next needs a look (Unix time); fenced by
      * token as journal_write (0: no lease presented). */
     leec_code (*schedule)(leec_store *s, const char *name, int64_t when,
@@ -486,6 +508,24 @@ typedef struct leec_store_ops {
      * a reader also looks periodically. */
     int (*changes_fd)(leec_store *s);
     leec_code (*changes)(leec_store *s, char ***names, size_t *n);
+    /* The names with a current version, as list, and (*numbers)[i] that
+     * version's number (malloc'd array): one read for a node comparing
+     * its copy with the store. Optional. */
+    leec_code (*list_numbers)(leec_store *s, char ***names, uint64_t **numbers,
+                              size_t *n);
+    /* Looking a token up without waiting, for a responder on the loop
+     * (optional; without them token_get, which waits, is used).
+     * token_ask sends the question and returns at once; token_fd is a
+     * descriptor that becomes readable when answers may have come (-1:
+     * none); token_answers calls fn for each question answered since
+     * (key_auth NULL: unknown, or the store could not answer), without
+     * waiting. */
+    leec_code (*token_ask)(leec_store *s, const char *token);
+    int (*token_fd)(leec_store *s);
+    leec_code (*token_answers)(leec_store *s,
+                               void (*fn)(void *ud, const char *token,
+                                          const char *key_auth),
+                               void *ud);
     /* Seals again, with the store's current master key, every secret
      * sealed with another (an old key the store was opened with); *count
      * how many. */

@@ -296,6 +296,27 @@ static bool order_dead(leec_code err)
     }
 }
 
+/* A store shared by a fleet: when the certificate next needs a look
+ * (its renewal plan; one without a version, after a failure, in
+ * LEEC_FLEET_RETRY_S), written under its lease before the lease is let go,
+ * so that no node claims it again at once. */
+static void schedule_next(leec_agent *a)
+{
+    leec_store *st = leec_ctx_get_store(a->ctx);
+    if (!leec_store_is_shared(st))
+        return;
+    leec_renewal_plan *pl = NULL;
+    int64_t when = (int64_t)time(NULL) + LEEC_FLEET_RETRY_S;
+    if (leec_store_renewal_plan(st, a->cert_name, &pl) == LEEC_OK)
+        when = (int64_t)pl->wake;
+    leec_renewal_plan_free(pl);
+    leec_code rc = leec_store_schedule(st, a->cert_name, when, a->lease_token);
+    if (rc != LEEC_OK)
+        Leec_log(a->ctx, LEEC_LOG_WARN,
+                 "%s: cannot record when to look at it next: %s", a->cert_name,
+                 leec_strerror(rc));
+}
+
 /* DONE or FAILED: what the agent holds goes back, then the hooks and the
  * done callback, which may free the agent (the context defers that). */
 static void ending(leec_agent *a)
@@ -323,6 +344,8 @@ static void ending(leec_agent *a)
     if (a->journalled && outcome == LEEC_OUTCOME_FAILED && a->lock &&
         order_dead(a->err))
         journal_drop(a);
+    if (a->lock)
+        schedule_next(a);
     Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->deadline = -1;

@@ -24,6 +24,8 @@ struct leec_ctx {
     leec_store *store;
     leec_http *http; /* created on first use (Leec_ctx_http) */
     struct leec_http01_server *http01;
+    int token_fd; /* the store's descriptor for token answers, watched;
+                     -1: none */
     leec_governor *gov;
     struct leec_workers *workers;           /* threads, or NULL */
     struct leec_x509_cache *x509_cache;     /* issuers already parsed */
@@ -53,11 +55,19 @@ const char *leec_server_url(const char *s)
     return s;
 }
 
+static void unwatch_token_fd(leec_ctx *ctx)
+{
+    if (ctx->token_fd >= 0)
+        Leec_loop_unwatch(ctx, ctx->token_fd);
+    ctx->token_fd = -1;
+}
+
 leec_ctx *Leec_ctx_alloc(void)
 {
     leec_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
+    ctx->token_fd = -1;
     ctx->base.log = Leec_logger_new();
     ctx->base.loop = Leec_loop_new();
     ctx->server = strdup(LEEC_LETSENCRYPT_URL);
@@ -82,6 +92,7 @@ void Leec_ctx_dealloc(leec_ctx *ctx)
     Leec_http_free(ctx->http);
     Leec_http01_server_free(ctx->http01);
     Leec_ctx_tokens_free(ctx);
+    unwatch_token_fd(ctx);
     leec_store_free(ctx->store);
     Leec_gov_free(ctx->gov);
     Leec_x509_cache_free(ctx->x509_cache);
@@ -217,12 +228,15 @@ leec_code leec_ctx_set_ca_bundle(leec_ctx *ctx, const char *path)
 
 void leec_ctx_set_store(leec_ctx *ctx, leec_store *store)
 {
-    if (ctx->store != store)
+    if (ctx->store != store) {
+        unwatch_token_fd(ctx);
         leec_store_free(ctx->store);
+    }
     ctx->store = store;
     /* What the store refuses (an unsafe state folder) is logged. */
     if (store)
         Leec_store_set_log_ctx(store, ctx);
+    Leec_tokens_set_store(Leec_ctx_tokens(ctx), store);
 }
 
 leec_store *leec_ctx_get_store(leec_ctx *ctx)
@@ -236,13 +250,62 @@ void leec_ctx_set_log(leec_ctx *ctx, leec_log_fn fn, void *userdata,
     Leec_logger_set(ctx->base.log, fn, userdata, level);
 }
 
-static const char *http01_lookup(void *ud, const char *token)
+static void token_answered(void *ud, const char *token, const char *key_auth)
 {
     leec_ctx *ctx = ud;
-    const char *ka = Leec_tokens_find(Leec_ctx_tokens(ctx), token);
     Leec_log(ctx, LEEC_LOG_DEBUG, "http-01 responder: token %s %s", token,
-             ka ? "served" : "unknown");
-    return ka;
+             key_auth ? "served (from the store)" : "unknown");
+    Leec_http01_server_answer(ctx->http01, token, key_auth);
+}
+
+static void watch_token_fd(leec_ctx *ctx);
+
+/* The store's answers came (or its connection changed): passed on to the
+ * responder's waiting requests. */
+static void on_token_fd(void *ud, int fd, unsigned events)
+{
+    leec_ctx *ctx = ud;
+    (void)fd;
+    (void)events;
+    (void)Leec_store_token_answers(ctx->store, token_answered, ctx);
+    watch_token_fd(ctx);
+}
+
+/* Keeps the store's current descriptor for token answers in the loop. */
+static void watch_token_fd(leec_ctx *ctx)
+{
+    int fd = Leec_store_token_fd(ctx->store);
+    if (fd == ctx->token_fd)
+        return;
+    unwatch_token_fd(ctx);
+    if (fd >= 0 &&
+        Leec_loop_watch(ctx, fd, EPOLLIN, on_token_fd, ctx) == LEEC_OK)
+        ctx->token_fd = fd;
+}
+
+/* A token not of this context: on a shared store, another node's. The
+ * question is sent and the request waits, suspended, for its answer:
+ * the loop never waits for the database. */
+static leec_http01_lookup_result http01_lookup(void *ud, const char *token,
+                                               char **key_auth)
+{
+    leec_ctx *ctx = ud;
+    const char *mine = Leec_tokens_find(Leec_ctx_tokens(ctx), token);
+    if (!mine && leec_store_is_shared(ctx->store) &&
+        Leec_store_can_ask(ctx->store)) {
+        if (Leec_store_token_ask(ctx->store, token) == LEEC_OK) {
+            watch_token_fd(ctx);
+            return LEEC_HTTP01_LATER;
+        }
+        Leec_log(ctx, LEEC_LOG_WARN,
+                 "http-01 responder: cannot ask the store for token %s", token);
+        return LEEC_HTTP01_UNKNOWN;
+    }
+    *key_auth =
+        mine ? strdup(mine) : Leec_tokens_lookup(Leec_ctx_tokens(ctx), token);
+    Leec_log(ctx, LEEC_LOG_DEBUG, "http-01 responder: token %s %s", token,
+             *key_auth ? "served" : "unknown");
+    return *key_auth ? LEEC_HTTP01_FOUND : LEEC_HTTP01_UNKNOWN;
 }
 
 leec_code leec_ctx_listen_http01(leec_ctx *ctx, const char *addr)
@@ -268,10 +331,10 @@ leec_code leec_ctx_http01_key_authorization(leec_ctx *ctx, const char *token,
     *out = NULL;
     if (!Leec_token_valid(token))
         return LEEC_E_NOT_FOUND;
-    const char *ka = Leec_tokens_find(Leec_ctx_tokens(ctx), token);
-    if (!ka)
-        return LEEC_E_NOT_FOUND;
-    return (*out = strdup(ka)) ? LEEC_OK : LEEC_E_NOMEM;
+    /* A host web server in a fleet asks for any node's token. */
+    return (*out = Leec_tokens_lookup(Leec_ctx_tokens(ctx), token))
+               ? LEEC_OK
+               : LEEC_E_NOT_FOUND;
 }
 
 /* The transport is created on first use, so that settings made before the

@@ -7,9 +7,18 @@
 
 typedef struct leec_http01_server leec_http01_server;
 
-/* Returns the key authorization for a token (borrowed, valid until the next
- * event loop step), or NULL if the token is not live. */
-typedef const char *(*leec_http01_lookup_fn)(void *userdata, const char *token);
+/* What a lookup found: the key authorization (*key_auth, malloc'd, freed
+ * by the responder), nothing, or nothing yet: the answer comes later
+ * through Leec_http01_server_answer() (from the loop; the request's
+ * connection waits, suspended, at most 5 s, then gets 404). */
+typedef enum leec_http01_lookup_result {
+    LEEC_HTTP01_FOUND,
+    LEEC_HTTP01_UNKNOWN,
+    LEEC_HTTP01_LATER,
+} leec_http01_lookup_result;
+typedef leec_http01_lookup_result (*leec_http01_lookup_fn)(void *userdata,
+                                                           const char *token,
+                                                           char **key_auth);
 
 /*
  * Listens on "[ADDR:]PORT" (IPv4 "127.0.0.1:80", IPv6 "[::1]:80", or just
@@ -31,6 +40,13 @@ long Leec_http01_server_timeout_ms(leec_http01_server *srv);
 
 /* Does all pending work without blocking. */
 void Leec_http01_server_run(leec_http01_server *srv);
+
+/* The answer to the lookups of token that said LEEC_HTTP01_LATER (key_auth
+ * NULL: unknown, 404); copied. */
+void Leec_http01_server_answer(leec_http01_server *srv, const char *token,
+                               const char *key_auth);
+/* True while a request waits for such an answer. */
+bool Leec_http01_server_waiting(const leec_http01_server *srv);
 
 /* The port actually bound (useful when asked for port 0). */
 int Leec_http01_server_port(leec_http01_server *srv);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "solver/http01_tokens.h"
+#include "store/store.h"
 #include "util/ctx_base.h"
 
 /* A flat array: a few tokens per agent in flight; lookups are rare (one per
@@ -21,6 +22,13 @@ leec_code Leec_tokens_add(leec_token_table *t, const char *token,
         t->v = v;
         t->cap = cap;
     }
+    /* Committed to a shared store before the CA is told to look: the
+     * node its validation request reaches may be another. */
+    if (t->shared) {
+        leec_code rc = Leec_store_token_put(t->shared, token, key_auth);
+        if (rc != LEEC_OK)
+            return rc;
+    }
     leec_token *e = &t->v[t->n];
     e->token = strdup(token);
     e->key_auth = strdup(key_auth);
@@ -28,6 +36,8 @@ leec_code Leec_tokens_add(leec_token_table *t, const char *token,
     if (!e->token || !e->key_auth) {
         free(e->token);
         free(e->key_auth);
+        if (t->shared)
+            (void)Leec_store_token_delete(t->shared, token);
         return LEEC_E_NOMEM;
     }
     t->n++;
@@ -48,6 +58,10 @@ void Leec_tokens_remove(leec_token_table *t, const char *token,
     for (size_t i = 0; t && i < t->n;) {
         leec_token *e = &t->v[i];
         if (e->owner == owner && (!token || strcmp(e->token, token) == 0)) {
+            /* A failure leaves a row that answers nothing harmful (a key
+             * authorization is public) until the next removal of it. */
+            if (t->shared)
+                (void)Leec_store_token_delete(t->shared, e->token);
             free(e->token);
             free(e->key_auth);
             t->v[i] = t->v[--t->n];
@@ -55,6 +69,24 @@ void Leec_tokens_remove(leec_token_table *t, const char *token,
             i++;
         }
     }
+}
+
+void Leec_tokens_set_store(leec_token_table *t, leec_store *store)
+{
+    if (t)
+        t->shared = leec_store_is_shared(store) ? store : NULL;
+}
+
+char *Leec_tokens_lookup(const leec_token_table *t, const char *token)
+{
+    const char *ka = Leec_tokens_find(t, token);
+    if (ka)
+        return strdup(ka);
+    char *out = NULL;
+    if (t && t->shared &&
+        Leec_store_token_get(t->shared, token, &out) != LEEC_OK)
+        out = NULL;
+    return out;
 }
 
 void Leec_tokens_free(leec_token_table *t)

@@ -13,10 +13,21 @@ typedef struct leec_token {
 typedef struct leec_token_table {
     leec_token *v;
     size_t n, cap;
+    /* A store shared by a fleet (leec_store_is_shared), or NULL: every
+     * token added is committed to it first, so that any node's responder
+     * finds it, and removed from it with its entry. */
+    leec_store *shared;
 } leec_token_table;
+/* Mirrors the table's tokens into store from now on when it is shared
+ * (NULL or a store of one machine: the table alone). */
+void Leec_tokens_set_store(leec_token_table *t, leec_store *store);
 leec_code Leec_tokens_add(leec_token_table *t, const char *token,
                           const char *key_auth, const void *owner);
 const char *Leec_tokens_find(const leec_token_table *t, const char *token);
+/* The key authorization for token as a new string the caller frees: the
+ * table's, else the shared store's (another node's token; one indexed
+ * lookup). NULL when unknown (or out of memory). */
+char *Leec_tokens_lookup(const leec_token_table *t, const char *token);
 void Leec_tokens_remove(leec_token_table *t, const char *token,
                         const void *owner);
 void Leec_tokens_free(leec_token_table *t);

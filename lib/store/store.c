@@ -55,6 +55,8 @@ struct leec_store {
     void *impl;         /* the backend's, freed by ops->destroy */
     char *why;          /* why the last LEEC_E_STORE was returned, or NULL */
     leec_ctx *log_ctx;  /* refusals are also logged there (set_store) */
+    unsigned fleet_ttl; /* a shared store: the lease its holder's heartbeat
+                           keeps up (the last heartbeat's or claim's) */
 };
 
 const leec_store_ops *Leec_store_ops(const leec_store *s)
@@ -455,6 +457,33 @@ leec_code Leec_store_token_delete(leec_store *s, const char *token)
     return s->ops->token_delete(s, token);
 }
 
+bool Leec_store_can_ask(const leec_store *s)
+{
+    return s && s->ops->token_ask && s->ops->token_fd && s->ops->token_answers;
+}
+
+leec_code Leec_store_token_ask(leec_store *s, const char *token)
+{
+    if (!Leec_store_can_ask(s) || !Leec_token_valid(token))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->token_ask(s, token);
+}
+
+int Leec_store_token_fd(leec_store *s)
+{
+    return Leec_store_can_ask(s) ? s->ops->token_fd(s) : -1;
+}
+
+leec_code Leec_store_token_answers(leec_store *s,
+                                   void (*fn)(void *ud, const char *token,
+                                              const char *key_auth),
+                                   void *ud)
+{
+    if (!Leec_store_can_ask(s) || !fn)
+        return LEEC_E_INVALID_ARG;
+    return s->ops->token_answers(s, fn, ud);
+}
+
 /* ------------------------------------------------------------------ */
 /* Locks                                                               */
 /* ------------------------------------------------------------------ */
@@ -477,6 +506,12 @@ leec_code Leec_store_lease(leec_store *s, const char *kind, const char *name,
     if (!s || !Leec_store_name_valid(kind) || !Leec_store_name_valid(name) ||
         ttl_s == 0)
         return LEEC_E_INVALID_ARG;
+    /* On a shared store a lease lasts what the holder's heartbeat keeps
+     * up, not an hour: a node that dies holds nothing for long. */
+    if (leec_store_is_shared(s)) {
+        unsigned fleet = s->fleet_ttl ? s->fleet_ttl : LEEC_FLEET_TTL_S;
+        ttl_s = ttl_s < fleet ? ttl_s : fleet;
+    }
     leec_code rc = s->ops->lease
                        ? s->ops->lease(s, kind, name, ttl_s, handle, &t)
                        : s->ops->lock(s, kind, name, handle);
@@ -749,6 +784,7 @@ leec_code leec_store_heartbeat(leec_store *s, unsigned ttl_s)
 {
     if (!s || ttl_s == 0)
         return LEEC_E_INVALID_ARG;
+    s->fleet_ttl = ttl_s;
     return s->ops->heartbeat ? s->ops->heartbeat(s, ttl_s) : LEEC_OK;
 }
 
@@ -762,6 +798,7 @@ leec_code leec_store_claim(leec_store *s, unsigned max, unsigned ttl_s,
     *n = 0;
     if (!s || !s->ops->claim || max == 0 || ttl_s == 0)
         return LEEC_E_INVALID_ARG;
+    s->fleet_ttl = ttl_s;
     leec_code rc = s->ops->claim(s, max, ttl_s, names, tokens, n);
     if (rc != LEEC_OK || *n > max) {
         leec_store_list_free(*names, *n);
@@ -773,6 +810,22 @@ leec_code leec_store_claim(leec_store *s, unsigned max, unsigned ttl_s,
             rc = LEEC_E_IO;
     }
     return rc;
+}
+
+void leec_store_unclaim(leec_store *s, const char *name)
+{
+    void *h = NULL;
+    uint64_t t = 0;
+    if (!leec_store_is_shared(s) || !Leec_store_name_valid(name))
+        return;
+    if (s->ops->unclaim) {
+        s->ops->unclaim(s, name);
+        return;
+    }
+    /* A lease this store holds is granted again with the same token, and
+     * its handle lets it go. */
+    if (s->ops->lease(s, "cert", name, 1, &h, &t) == LEEC_OK && h)
+        s->ops->unlock(s, h);
 }
 
 leec_code leec_store_schedule(leec_store *s, const char *name, int64_t when,
@@ -841,6 +894,42 @@ leec_code leec_store_changes(leec_store *s, char ***names, size_t *n)
     if (!s)
         return LEEC_E_INVALID_ARG;
     return s->ops->changes ? s->ops->changes(s, names, n) : LEEC_OK;
+}
+
+leec_code leec_store_list_numbers(leec_store *s, char ***names,
+                                  uint64_t **numbers, size_t *n)
+{
+    if (!names || !numbers || !n)
+        return LEEC_E_INVALID_ARG;
+    *names = NULL;
+    *numbers = NULL;
+    *n = 0;
+    if (!s)
+        return LEEC_E_INVALID_ARG;
+    leec_code rc;
+    if (s->ops->list_numbers) {
+        rc = s->ops->list_numbers(s, names, numbers, n);
+    } else if ((rc = s->ops->list(s, names, n)) == LEEC_OK && *n &&
+               !(*numbers = calloc(*n, sizeof **numbers))) {
+        rc = LEEC_E_NOMEM;
+    } else {
+        /* A store without it: one read of each number. */
+        for (size_t i = 0; rc == LEEC_OK && i < *n; i++) {
+            leec_store_version v;
+            memset(&v, 0, sizeof v);
+            leec_code r = s->ops->version_read(s, (*names)[i], 0, &v);
+            (*numbers)[i] = r == LEEC_OK ? v.number : 0;
+            leec_store_version_clear(&v);
+        }
+    }
+    if (rc != LEEC_OK) {
+        leec_store_list_free(*names, *n);
+        free(*numbers);
+        *names = NULL;
+        *numbers = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 leec_code leec_store_rekey(leec_store *s, size_t *count)

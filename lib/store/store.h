@@ -53,6 +53,15 @@ leec_code Leec_store_token_put(leec_store *s, const char *token,
 leec_code Leec_store_token_get(leec_store *s, const char *token,
                                char **key_auth);
 leec_code Leec_store_token_delete(leec_store *s, const char *token);
+/* The asynchronous lookup (leec_store_ops token_ask, token_fd,
+ * token_answers): false when the store has none (use token_get). */
+bool Leec_store_can_ask(const leec_store *s);
+leec_code Leec_store_token_ask(leec_store *s, const char *token);
+int Leec_store_token_fd(leec_store *s);
+leec_code Leec_store_token_answers(leec_store *s,
+                                   void (*fn)(void *ud, const char *token,
+                                              const char *key_auth),
+                                   void *ud);
 
 /* Locks (lock, unlock). Unlocking NULL does nothing. */
 leec_code Leec_store_lock(leec_store *s, const char *kind, const char *name,

@@ -123,6 +123,13 @@ typedef struct pg_held {
     bool lost;     /* the heartbeat found it gone: renewed no more */
 } pg_held;
 
+/* A token asked for by the responder, answered in order. */
+typedef struct pg_ask {
+    struct pg_ask *next;
+    char *token;
+    bool sent, answered;
+} pg_ask;
+
 typedef struct pg_store {
     leec_store *s; /* for messages; set once made */
     PGconn *conn;
@@ -139,6 +146,10 @@ typedef struct pg_store {
     bool broken;     /* the connection must be made again */
     pg_held **held;
     size_t nheld;
+    PGconn *tq;   /* token lookups without waiting, or NULL */
+    bool tq_busy; /* a question is out on tq */
+    pg_ask *asks; /* the questions, the one out first */
+    pg_ask **asks_tail;
 } pg_store;
 
 static const leec_store_ops pg_ops;
@@ -444,12 +455,16 @@ static leec_code pg_unseal(pg_store *p, const char *aad, const char *what,
     case LEEC_E_NOMEM:
         return rc;
     case LEEC_E_BAD_KEY:
-        return leec_store_refuse(
+        /* Not damage: the wrong key given. LEEC_E_BAD_KEY (its message
+         * kept for leec_store_errmsg), so that nobody takes the version
+         * for broken and orders a new one. */
+        (void)leec_store_refuse(
             p->s,
             "PostgreSQL store: %s is sealed with a master key this store was "
             "not opened with (key id %.16s); give that key as the old one "
             "(--store-old-key FILE) and run leec store rekey",
             what, strchr(sealed, ':') ? strchr(sealed, ':') + 1 : "?");
+        return LEEC_E_BAD_KEY;
     default:
         return leec_store_refuse(
             p->s,
@@ -831,6 +846,27 @@ static leec_code pg_version_install(leec_store *s, const char *name,
     return rc;
 }
 
+static leec_code pg_list_numbers(leec_store *s, char ***names,
+                                 uint64_t **numbers, size_t *n)
+{
+    pg_store *p = impl(s);
+    leec_code rc = LEEC_OK;
+    PGresult *r = pg_q(p, &rc,
+                       "SELECT name, current FROM leec_certs"
+                       " WHERE current IS NOT NULL ORDER BY name COLLATE \"C\"",
+                       0, NULL);
+    if (!r)
+        return rc;
+    rc = names_of(r, names, n);
+    if (rc == LEEC_OK && *n && !(*numbers = calloc(*n, sizeof **numbers)))
+        rc = LEEC_E_NOMEM;
+    for (size_t i = 0; rc == LEEC_OK && i < *n; i++)
+        if (!col_u64(r, (int)i, 1, &(*numbers)[i]))
+            rc = LEEC_E_IO;
+    PQclear(r);
+    return rc;
+}
+
 static leec_code pg_list(leec_store *s, char ***names, size_t *n)
 {
     return pg_names(impl(s),
@@ -1086,6 +1122,24 @@ static void pg_unlock(leec_store *s, void *handle)
     held_drop(p, h);
 }
 
+static void pg_unclaim(leec_store *s, const char *name)
+{
+    pg_store *p = impl(s);
+    pg_held *h = held_find(p, "cert", name);
+    if (!h || h->refs > 0)
+        return; /* not claimed, or leased: unlock lets it go */
+    char tok[24];
+    u64s(tok, sizeof tok, h->token);
+    const char *v[] = {"cert", name, tok};
+    /* A failure leaves the row, which no heartbeat renews any more: it
+     * expires. */
+    pg_q_do(p,
+            "DELETE FROM leec_leases WHERE kind = $1 AND name = $2"
+            " AND token = $3::bigint",
+            3, v);
+    held_drop(p, h);
+}
+
 static leec_code pg_fence(leec_store *s, const char *kind, const char *name,
                           uint64_t token)
 {
@@ -1138,6 +1192,8 @@ typedef struct pg_journal {
     bool durable;
 } pg_journal;
 
+/* A later step of the journal (not durable): a transaction, for its
+ * SET LOCAL. */
 static leec_code journal_body(pg_store *p, void *arg)
 {
     pg_journal *a = arg;
@@ -1149,15 +1205,53 @@ static leec_code journal_body(pg_store *p, void *arg)
     if (!a->durable && !pg_do(p, "SET LOCAL synchronous_commit = off", 0, NULL))
         return LEEC_E_IO;
     const char *v[] = {a->name, a->sealed};
-    bool ok = a->sealed
-                  ? pg_do(p,
-                          "INSERT INTO leec_journal (name, entry_sealed)"
-                          " VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET"
-                          " entry_sealed = EXCLUDED.entry_sealed,"
-                          " updated = now()",
-                          2, v)
-                  : pg_do(p, "DELETE FROM leec_journal WHERE name = $1", 1, v);
-    return ok ? LEEC_OK : LEEC_E_IO;
+    return pg_do(p,
+                 "INSERT INTO leec_journal (name, entry_sealed)"
+                 " VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET"
+                 " entry_sealed = EXCLUDED.entry_sealed, updated = now()",
+                 2, v)
+               ? LEEC_OK
+               : LEEC_E_IO;
+}
+
+/* The journal write (or removal) as one statement, its own transaction:
+ * the lease row read FOR SHARE in a CTE, the write made only when it
+ * carries the token (or none was presented). A round trip, not four, for
+ * the writes that wait for the WAL anyway (a removal need not, store.h,
+ * but one statement costs less than a transaction that skips the wait).
+ * Repeated once after a broken connection: both are idempotent. */
+static leec_code journal_one(pg_store *p, const pg_journal *a)
+{
+    char t[24];
+    u64s(t, sizeof t, a->token);
+    const char *v[] = {a->name, t, a->sealed};
+    leec_code rc = LEEC_OK;
+    PGresult *r = pg_q(
+        p, &rc,
+        a->sealed
+            ? "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+              " AND name = $1 AND token = $2::bigint AND expires > now()"
+              " FOR SHARE) INSERT INTO leec_journal (name, entry_sealed)"
+              " SELECT $1, $3 WHERE $2::bigint = 0 OR EXISTS (SELECT 1 FROM"
+              " ok) ON CONFLICT (name) DO UPDATE SET"
+              " entry_sealed = EXCLUDED.entry_sealed, updated = now()"
+              " RETURNING 1"
+            : "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+              " AND name = $1 AND token = $2::bigint AND expires > now()"
+              " FOR SHARE), d AS (DELETE FROM leec_journal WHERE name = $1"
+              " AND ($2::bigint = 0 OR EXISTS (SELECT 1 FROM ok)) RETURNING"
+              " 1) SELECT $2::bigint = 0 OR EXISTS (SELECT 1 FROM ok)",
+        a->sealed ? 3 : 2, v);
+    if (!r)
+        return rc;
+    if (a->sealed)
+        rc = PQntuples(r) == 1 ? LEEC_OK : LEEC_E_FENCED;
+    else
+        rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0
+                 ? LEEC_OK
+                 : LEEC_E_FENCED;
+    PQclear(r);
+    return rc;
 }
 
 static leec_code pg_journal_write(leec_store *s, const char *name,
@@ -1175,7 +1269,7 @@ static leec_code pg_journal_write(leec_store *s, const char *name,
                     .sealed = sealed,
                     .token = cert_token(p, name, token),
                     .durable = durable};
-    rc = pg_tx(p, journal_body, &a);
+    rc = durable ? journal_one(p, &a) : pg_tx(p, journal_body, &a);
     free(sealed);
     return rc;
 }
@@ -1210,7 +1304,7 @@ static leec_code pg_journal_remove(leec_store *s, const char *name,
     pg_store *p = impl(s);
     pg_journal a = {
         .name = name, .token = cert_token(p, name, token), .durable = false};
-    return pg_tx(p, journal_body, &a);
+    return journal_one(p, &a);
 }
 
 static leec_code pg_journal_list(leec_store *s, char ***names, size_t *n)
@@ -1595,6 +1689,14 @@ static void pg_free(pg_store *p)
     while (p->nheld)
         held_drop(p, p->held[0]);
     free(p->held);
+    while (p->asks) {
+        pg_ask *a = p->asks;
+        p->asks = a->next;
+        free(a->token);
+        free(a);
+    }
+    if (p->tq)
+        PQfinish(p->tq);
     if (p->conn)
         PQfinish(p->conn);
     Leec_seal_key_clear(&p->key);
@@ -1614,6 +1716,144 @@ static void pg_destroy(leec_store *s)
         pg_do(p, "DELETE FROM leec_leases WHERE holder = $1", 1, v);
     }
     pg_free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Token lookups without waiting, on a connection of their own         */
+/* ------------------------------------------------------------------ */
+
+/* The responder asks here for another node's token and does not wait: the
+ * question goes out non-blocking, the answer is read when the connection's
+ * descriptor is readable. One question at a time, in order. */
+static bool tq_open(pg_store *p)
+{
+    if (p->tq && PQstatus(p->tq) == CONNECTION_OK)
+        return true;
+    if (p->tq)
+        PQfinish(p->tq);
+    /* Made once (and again after a failure), with the store's
+     * connect_timeout; then never waited on. */
+    p->tq = PQconnectdb(p->conninfo);
+    if (PQstatus(p->tq) != CONNECTION_OK || PQsetnonblocking(p->tq, 1) != 0) {
+        if (p->s)
+            Leec_store_log(p->s, LEEC_LOG_ERROR,
+                           "PostgreSQL store: token lookups: %s",
+                           PQerrorMessage(p->tq));
+        PQfinish(p->tq);
+        p->tq = NULL;
+        return false;
+    }
+    return true;
+}
+
+static bool tq_send(pg_store *p)
+{
+    if (p->tq_busy || !p->asks)
+        return true;
+    const char *v[] = {p->asks->token};
+    if (!PQsendQueryParams(p->tq,
+                           "SELECT key_auth FROM leec_tokens WHERE token = $1",
+                           1, NULL, v, NULL, NULL, 0))
+        return false;
+    p->tq_busy = true;
+    p->asks->sent = true;
+    return PQflush(p->tq) >= 0;
+}
+
+static void ask_pop(pg_store *p)
+{
+    pg_ask *a = p->asks;
+    if (!a)
+        return;
+    p->asks = a->next;
+    if (!p->asks)
+        p->asks_tail = &p->asks;
+    free(a->token);
+    free(a);
+}
+
+static void tq_close(pg_store *p)
+{
+    if (p->tq)
+        PQfinish(p->tq);
+    p->tq = NULL;
+    p->tq_busy = false;
+}
+
+static leec_code pg_token_ask(leec_store *s, const char *token)
+{
+    pg_store *p = impl(s);
+    pg_ask *a = calloc(1, sizeof *a);
+    if (!a || !(a->token = strdup(token))) {
+        free(a);
+        return LEEC_E_NOMEM;
+    }
+    if (!p->asks_tail)
+        p->asks_tail = &p->asks;
+    *p->asks_tail = a;
+    p->asks_tail = &a->next;
+    if (!tq_open(p) || !tq_send(p)) {
+        /* Unasked questions are not answered: the caller says unknown. */
+        tq_close(p);
+        while (p->asks)
+            ask_pop(p);
+        return LEEC_E_IO;
+    }
+    return LEEC_OK;
+}
+
+static int pg_token_fd(leec_store *s)
+{
+    pg_store *p = impl(s);
+    return p->tq ? PQsocket(p->tq) : -1;
+}
+
+static leec_code pg_token_answers(leec_store *s,
+                                  void (*fn)(void *ud, const char *token,
+                                             const char *key_auth),
+                                  void *ud)
+{
+    pg_store *p = impl(s);
+    if (!p->tq)
+        return LEEC_OK;
+    if (!PQconsumeInput(p->tq)) {
+        /* The connection broke: every question is answered "unknown" (the
+         * CA retries), and the next question connects again. */
+        while (p->asks) {
+            if (!p->asks->answered)
+                fn(ud, p->asks->token, NULL);
+            ask_pop(p);
+        }
+        tq_close(p);
+        return LEEC_E_IO;
+    }
+    while (p->tq_busy && !PQisBusy(p->tq)) {
+        PGresult *r = PQgetResult(p->tq);
+        if (!r) {
+            /* That question is done: the next one goes out. */
+            p->tq_busy = false;
+            ask_pop(p);
+            if (!tq_send(p)) {
+                tq_close(p);
+                while (p->asks) {
+                    fn(ud, p->asks->token, NULL);
+                    ask_pop(p);
+                }
+                return LEEC_E_IO;
+            }
+            continue;
+        }
+        const char *ka = NULL;
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+            !PQgetisnull(r, 0, 0) && PQgetlength(r, 0, 0) <= 1024)
+            ka = PQgetvalue(r, 0, 0);
+        if (p->asks && !p->asks->answered) {
+            p->asks->answered = true;
+            fn(ud, p->asks->token, ka);
+        }
+        PQclear(r);
+    }
+    return LEEC_OK;
 }
 
 static const leec_store_ops pg_ops = {
@@ -1649,6 +1889,11 @@ static const leec_store_ops pg_ops = {
     .changes_fd = pg_changes_fd,
     .changes = pg_changes,
     .rekey = pg_rekey_op,
+    .list_numbers = pg_list_numbers,
+    .unclaim = pg_unclaim,
+    .token_ask = pg_token_ask,
+    .token_fd = pg_token_fd,
+    .token_answers = pg_token_answers,
 };
 
 static leec_code fail_why(char **why, leec_code rc, const char *fmt, ...)

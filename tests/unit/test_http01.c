@@ -29,13 +29,30 @@
 typedef struct fixture {
     leec_http01_server *srv;
     int lookups; /* how many times the server asked for a token */
+    int turns;   /* loop turns since a lookup said "later" */
+    bool later;  /* a lookup said "later": answered a few turns on */
+    const char *later_answer;
 } fixture;
 
-static const char *lookup(void *userdata, const char *token)
+static fixture *current; /* the test's, for the answers that come later */
+
+/* Tokens whose answer comes later, as from a shared store. */
+#define LATER_TOKEN   "later-token_0123456789"
+#define LATER_UNKNOWN "later-unknown_0123456789"
+
+static leec_http01_lookup_result lookup(void *userdata, const char *token,
+                                        char **key_auth)
 {
     fixture *f = userdata;
     f->lookups++;
-    return strcmp(token, TOKEN) == 0 ? KEYAUTH : NULL;
+    if (strcmp(token, LATER_TOKEN) == 0 || strcmp(token, LATER_UNKNOWN) == 0) {
+        f->later = true;
+        f->turns = 0;
+        f->later_answer = strcmp(token, LATER_TOKEN) == 0 ? KEYAUTH : NULL;
+        return LEEC_HTTP01_LATER;
+    }
+    *key_auth = strcmp(token, TOKEN) == 0 ? strdup(KEYAUTH) : NULL;
+    return *key_auth ? LEEC_HTTP01_FOUND : LEEC_HTTP01_UNKNOWN;
 }
 
 static int setup(void **state)
@@ -46,6 +63,7 @@ static int setup(void **state)
     if (Leec_http01_server_new("127.0.0.1:0", lookup, f, &f->srv) != LEEC_OK)
         return -1;
     *state = f;
+    current = f;
     return 0;
 }
 
@@ -54,6 +72,7 @@ static int teardown(void **state)
     fixture *f = *state;
     Leec_http01_server_free(f->srv);
     free(f);
+    current = NULL;
     return 0;
 }
 
@@ -94,6 +113,15 @@ static char *exchange_on(leec_http01_server *srv, int family, const char *req)
         assert_true(pfd[0].fd >= 0);
         assert_true(poll(pfd, 2, wait) >= 0);
         Leec_http01_server_run(srv);
+        /* The store answers a few turns later; the server waits. */
+        if (current && current->later && ++current->turns == 3) {
+            assert_true(Leec_http01_server_waiting(srv));
+            current->later = false;
+            Leec_http01_server_answer(
+                srv, current->later_answer ? LATER_TOKEN : LATER_UNKNOWN,
+                current->later_answer);
+            assert_false(Leec_http01_server_waiting(srv));
+        }
         for (;;) {
             ssize_t n = recv(fd, resp + len, cap - len, 0);
             if (n > 0) {
@@ -167,6 +195,24 @@ static void test_get_live_token(void **state)
     assert_int_equal(status_of(resp), 200);
     assert_string_equal(body_of(resp), KEYAUTH);
     free(resp);
+}
+
+/* A lookup that answers later (another node's token in a shared store):
+ * the request waits, suspended, and gets the answer; an answer of
+ * "unknown" is a 404. */
+static void test_answer_later(void **state)
+{
+    fixture *f = *state;
+    char *resp = get(f->srv, "GET", "/.well-known/acme-challenge/" LATER_TOKEN);
+    assert_int_equal(status_of(resp), 200);
+    assert_string_equal(body_of(resp), KEYAUTH);
+    assert_true(f->turns >= 3);
+    free(resp);
+    resp = get(f->srv, "GET", "/.well-known/acme-challenge/" LATER_UNKNOWN);
+    assert_int_equal(status_of(resp), 404);
+    free(resp);
+    /* Nothing left waiting. */
+    assert_false(Leec_http01_server_waiting(f->srv));
 }
 
 static void test_unknown_token(void **state)
@@ -335,6 +381,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_get_live_token),
+        T(test_answer_later),
         T(test_unknown_token),
         T(test_bad_paths),
         T(test_post_and_others),
