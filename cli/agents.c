@@ -163,3 +163,58 @@ char *agents_failure_text(const leec_agent *agent)
           : asprintf(&s, "%s%s", leec_agent_error_message(agent), when);
     return n < 0 ? NULL : s;
 }
+
+struct agents_solver {
+    char *key; /* the configuration, as compact JSON */
+    leec_solver *s;
+};
+
+int agents_solver_set(leec_ctx *ctx, leec_agent *agent, const ca_opts *o,
+                      agents_solvers *cache)
+{
+    if (o->http_port || o->webroot)
+        return 0; /* the responder, or agents_setup's webroot */
+    json_t *k = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
+                          "s:s?, s:i, s:i}",
+                          "tls", o->tls_port, "hook", o->hook, "dns", o->dns,
+                          "srv", o->dns_server, "tsig", o->tsig_key, "zone",
+                          o->dns_zone, "cred", o->dns_credentials, "dnshook",
+                          o->dns_hook, "res", o->dns_resolver, "prop",
+                          o->dns_propagation, "port", (int)o->dns_auth_port);
+    char *key = k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(k);
+    if (!key)
+        return 1;
+    leec_solver *s = NULL;
+    for (size_t i = 0; i < cache->n && !s; i++)
+        if (strcmp(cache->v[i].key, key) == 0)
+            s = cache->v[i].s;
+    leec_code rc = LEEC_OK;
+    if (!s) {
+        if (!(s = agents_make_solver(ctx, o, &rc))) {
+            fprintf(stderr, "leec: %s: cannot set up its solver: %s\n",
+                    leec_agent_cert_name(agent), leec_strerror(rc));
+            free(key);
+            return 1;
+        }
+        struct agents_solver *v = realloc(cache->v, (cache->n + 1) * sizeof *v);
+        if (!v) {
+            free(key);
+            return 1;
+        }
+        cache->v = v;
+        v[cache->n++] = (struct agents_solver){key, s};
+        key = NULL;
+    }
+    free(key);
+    return leec_agent_set_solver(agent, s) == LEEC_OK ? 0 : 1;
+}
+
+void agents_solvers_clear(agents_solvers *cache)
+{
+    for (size_t i = 0; i < cache->n; i++)
+        free(cache->v[i].key);
+    free(cache->v);
+    cache->v = NULL;
+    cache->n = 0;
+}

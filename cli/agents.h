@@ -16,6 +16,20 @@ int agents_setup(leec_agent *agent, const ca_opts *o);
  * http-01 one); the library logs why it fails. */
 leec_solver *agents_make_solver(leec_ctx *ctx, const ca_opts *o, leec_code *rc);
 
+/* The solvers of a run, one per distinct configuration (the solvers are
+ * the context's: freed with it). */
+typedef struct agents_solvers {
+    struct agents_solver *v;
+    size_t n;
+} agents_solvers;
+/* Sets agent's solver from o (nothing for http-01: the responder, or
+ * agents_setup's webroot), made once per configuration in cache. 0, or 1
+ * after a message. */
+int agents_solver_set(leec_ctx *ctx, leec_agent *agent, const ca_opts *o,
+                      agents_solvers *cache);
+/* Forgets cache (before or after its context is freed). */
+void agents_solvers_clear(agents_solvers *cache);
+
 /* lc_settings_json(o) as compact JSON text, malloc'd (NULL: no memory). */
 char *agents_settings_text(const ca_opts *o);
 

@@ -36,4 +36,9 @@ struct batch {
 /* leec issue --batch FILE (o->batch): the whole run, its status. */
 int batch_issue(const ca_opts *o);
 
+/* leec issue --queue (queue.c): records o's certificate (-d) or those of
+ * its --batch file as wanted in the shared store, with o's settings, and
+ * returns. 0, or a status after a message. */
+int queue_issue(const ca_opts *o);
+
 #endif

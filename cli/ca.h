@@ -73,6 +73,7 @@ typedef struct ca_opts {
     const char *pre_hook;        /* --pre-hook CMD */
     const char *post_hook;       /* --post-hook CMD */
     const char *deploy_hook;     /* --deploy-hook CMD */
+    bool queue;                  /* --queue: record for the fleet */
     ca_waits waits;
     char *settings; /* the renewal settings as JSON text, made once per run
                        (agents_settings_text) and owned by its maker; NULL:

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "leec/leec.h"
+#include "leec/store.h"
 
 #define EXIT_USAGE 2
 
@@ -20,6 +21,9 @@ int cmd_ca_cert(int argc, char **argv);
 int cmd_account(int argc, char **argv);
 int cmd_renew(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+/* leec daemon on a store shared by a fleet (fleet.c). */
+int fleet_daemon(int argc, char **argv);
 
 /* A command's options, for cli_getopt: each command states them, one loop
  * reads them (and --help, and an unknown option, the same way for all). */
@@ -53,6 +57,20 @@ typedef struct cli_dir_json {
 } cli_dir_json;
 extern const struct option cli_dir_json_options[];
 int cli_take_dir_json(void *ud, int c, const char *arg);
+
+/* --store SPEC and --store-key FILE (taken by main for every command;
+ * NULL leaves one as it is), and the node name a PostgreSQL store's leases
+ * carry (leec daemon --node). */
+void cli_set_store(const char *spec, const char *key_file);
+void cli_set_node(const char *node);
+/* --store-old-key: the previous master key, still read (rotation). */
+void cli_set_old_store_key(const char *file);
+const char *cli_old_store_key(void);
+/* The store spec in force: --store, else $LEEC_STORE, else NULL (the
+ * state folder). */
+const char *cli_store_spec(void);
+/* True when the store in force is shared by a fleet (PostgreSQL). */
+bool cli_store_shared(void);
 
 /* --dir DIR: *dir becomes a copy of arg. 0, or EXIT_USAGE after a
  * message (out of memory). */

@@ -109,6 +109,7 @@ enum {
     OPT_PRE_HOOK,
     OPT_POST_HOOK,
     OPT_DEPLOY_HOOK,
+    OPT_QUEUE,
 };
 
 static const struct option long_opts[] = {
@@ -145,6 +146,7 @@ static const struct option long_opts[] = {
     {"pre-hook", required_argument, NULL, OPT_PRE_HOOK},
     {"post-hook", required_argument, NULL, OPT_POST_HOOK},
     {"deploy-hook", required_argument, NULL, OPT_DEPLOY_HOOK},
+    {"queue", no_argument, NULL, OPT_QUEUE},
     CA_OPTIONS,
     CA_WAIT_OPTIONS,
     {"json", no_argument, NULL, OPT_JSON},
@@ -288,18 +290,28 @@ static int take(void *ud, int c, const char *arg)
     case OPT_DEPLOY_HOOK:
         o->deploy_hook = arg;
         break;
+    case OPT_QUEUE:
+        o->queue = true;
+        break;
     default:
         return ca_option(c, arg, o);
     }
     return 0;
 }
 
-static const cli_cmd issue_cmd = {.shortopts = "d:vqh",
-                                  .longopts = long_opts,
-                                  .take = take,
-                                  .usage = issue_usage,
-                                  .usage_more = CA_USAGE_WAITS(60),
-                                  .usage_on_error = true};
+static const cli_cmd issue_cmd = {
+    .shortopts = "d:vqh",
+    .longopts = long_opts,
+    .take = take,
+    .usage = issue_usage,
+    .usage_more = "      --queue              with a "
+                  "PostgreSQL --store: record the\n"
+                  "                           certificates "
+                  "(and these settings) as\n"
+                  "                           wanted and "
+                  "return; the fleet's daemons\n"
+                  "                           order them\n" CA_USAGE_WAITS(60),
+    .usage_on_error = true};
 
 /* 0, -1 after --help, or a status after a message. */
 static int parse(int argc, char **argv, ca_opts *o)
@@ -327,6 +339,16 @@ static int parse(int argc, char **argv, ca_opts *o)
     }
     if (o->dns_hook && !o->dns)
         o->dns = "hook";
+    if (o->queue && !cli_store_shared()) {
+        fputs("leec: --queue records certificates for a fleet: it needs "
+              "--store postgresql://... (or LEEC_STORE)\n",
+              stderr);
+        return EXIT_USAGE;
+    }
+    /* A fleet's nodes answer http-01 on their own --http-listen. */
+    if (o->queue && !o->http_port && !o->webroot && !o->dns && !o->hook &&
+        !o->tls_port)
+        o->http_port = "80";
     int solvers =
         !!o->http_port + !!o->webroot + !!o->dns + !!o->hook + !!o->tls_port;
     if (solvers != 1) {
@@ -393,7 +415,8 @@ static void report(const ca_opts *o, leec_ctx *ctx, leec_agent *agent,
             printf("resumed order %s (made by an earlier run)\n",
                    leec_agent_order_url(agent));
         if (out == LEEC_OUTCOME_ISSUED)
-            printf("issued %s -> %s\n", name, live ? live : "");
+            printf("issued %s%s%s\n", name, live ? " -> " : "",
+                   live ? live : "");
         else if (out == LEEC_OUTCOME_DEFERRED)
             printf("%s: backing off after failed renewals; nothing sent "
                    "(--force tries now)\n",
@@ -469,6 +492,8 @@ int cmd_issue(int argc, char **argv)
     }
     if (status != 0)
         status = status < 0 ? 0 : status;
+    else if (o.queue)
+        status = queue_issue(&o);
     else if (o.batch)
         status = batch_issue(&o);
     else

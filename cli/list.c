@@ -85,6 +85,67 @@ static json_t *order_json(const leec_store_order *o)
                      o->step, "since", since, "updated", updated);
 }
 
+static bool has_row(json_t *arr, const char *name)
+{
+    for (size_t k = 0; k < json_array_size(arr); k++) {
+        const char *nm =
+            json_string_value(json_object_get(json_array_get(arr, k), "name"));
+        if (nm && strcmp(nm, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A shared store's certificates queued (leec issue --queue) and not yet
+ * issued: a row each, status "queued", and for the table a list after it.
+ * false after a message. */
+static bool list_queued(leec_store *store, json_t *arr, bool table)
+{
+    char **names = NULL;
+    size_t n = 0;
+    bool said = false;
+    leec_code rc = leec_store_wanted_list(store, &names, &n);
+    if (rc != LEEC_OK) {
+        fprintf(stderr, "leec: cannot list the queued certificates: %s\n",
+                cli_store_error(store, rc));
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        leec_store_version v;
+        rc = leec_store_read_version(store, names[i], 0, &v);
+        leec_store_version_clear(&v);
+        char *text = NULL;
+        json_error_t jerr;
+        json_t *doc = NULL;
+        if (rc != LEEC_E_NOT_FOUND ||
+            leec_store_wanted_read(store, names[i], &text) != LEEC_OK ||
+            !(doc = json_loads(text, 0, &jerr))) {
+            free(text);
+            continue; /* issued, or gone meanwhile */
+        }
+        free(text);
+        json_t *sans = json_object_get(doc, "names");
+        if (table) {
+            if (!said)
+                printf("\nQUEUED (a node of the fleet orders them)\n");
+            said = true;
+            printf("%s ", names[i]);
+            for (size_t k = 0; k < json_array_size(sans); k++) {
+                const char *nm = json_string_value(json_array_get(sans, k));
+                printf(" %s", nm ? nm : "?");
+            }
+            putchar('\n');
+        } else if (!has_row(arr, names[i])) {
+            json_array_append_new(arr,
+                                  json_pack("{s:s, s:O, s:s}", "name", names[i],
+                                            "names", sans, "status", "queued"));
+        }
+        json_decref(doc);
+    }
+    leec_store_list_free(names, n);
+    return true;
+}
+
 /* Adds the orders in progress to the rows of arr (a row of its own for a
  * certificate without a version yet, status "ordering") and, for the
  * table, prints them after it. false after a message. */
@@ -301,7 +362,7 @@ int cmd_list(int argc, char **argv)
         leec_cert_info_free(ci);
     }
     if (a.json) {
-        if (!list_orders(store, arr, false))
+        if (!list_orders(store, arr, false) || !list_queued(store, arr, false))
             failed = true;
         cli_print_json(arr);
     } else {
@@ -325,7 +386,7 @@ int cmd_list(int argc, char **argv)
                    rows[i].days, rows[i].status, rows[i].renew, rows[i].why,
                    rows[i].ca ? rows[i].ca : "-");
         }
-        if (!list_orders(store, arr, true))
+        if (!list_orders(store, arr, true) || !list_queued(store, arr, true))
             failed = true;
     }
     status = failed ? 1 : 0;

@@ -130,7 +130,7 @@ static int load_cert(leec_store *store, rn_cert *c)
     leec_code rc = leec_store_renewal_plan(store, c->name, &c->plan);
     /* Refused as unsafe: the store says which file and the fix. Nothing of
      * it is used, its hooks least of all. */
-    if (rc == LEEC_E_STORE)
+    if (rc == LEEC_E_STORE || rc == LEEC_E_BAD_KEY)
         c->why = strdup(cli_store_error(store, rc));
     if (rc != LEEC_OK)
         return rc == LEEC_E_NOT_FOUND ? 2 : 1;
@@ -250,15 +250,10 @@ static bool same_group(const rn_cert *a, const rn_cert *b)
            EQ(a->o.http_port, b->o.http_port);
 }
 
-typedef struct rn_solver {
-    char *key;
-    leec_solver *s;
-} rn_solver;
-
 /* The solver of c's settings, one per distinct configuration. The group
  * shares one http-01 port (same_group): its responder is started once. */
-static int solver_for(leec_ctx *ctx, rn_cert *c, rn_solver **cache,
-                      size_t *ncache, bool *listening)
+static int solver_for(leec_ctx *ctx, rn_cert *c, agents_solvers *cache,
+                      bool *listening)
 {
     const ca_opts *o = &c->o;
     if (o->http_port) {
@@ -272,42 +267,7 @@ static int solver_for(leec_ctx *ctx, rn_cert *c, rn_solver **cache,
         *listening = true;
         return 0;
     }
-    if (o->webroot)
-        return 0; /* agents_setup sets it */
-    json_t *k = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
-                          "s:s?, s:i, s:i}",
-                          "tls", o->tls_port, "hook", o->hook, "dns", o->dns,
-                          "srv", o->dns_server, "tsig", o->tsig_key, "zone",
-                          o->dns_zone, "cred", o->dns_credentials, "dnshook",
-                          o->dns_hook, "res", o->dns_resolver, "prop",
-                          o->dns_propagation, "port", (int)o->dns_auth_port);
-    char *key = k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(k);
-    if (!key)
-        return 1;
-    leec_solver *s = NULL;
-    for (size_t i = 0; i < *ncache && !s; i++)
-        if (strcmp((*cache)[i].key, key) == 0)
-            s = (*cache)[i].s;
-    leec_code rc = LEEC_OK;
-    if (!s) {
-        if (!(s = agents_make_solver(ctx, o, &rc))) {
-            fprintf(stderr, "leec: %s: cannot set up its solver: %s\n", c->name,
-                    leec_strerror(rc));
-            free(key);
-            return 1;
-        }
-        rn_solver *v = realloc(*cache, (*ncache + 1) * sizeof *v);
-        if (!v) {
-            free(key);
-            return 1;
-        }
-        *cache = v;
-        v[(*ncache)++] = (rn_solver){key, s};
-        key = NULL;
-    }
-    free(key);
-    return leec_agent_set_solver(c->agent, s) == LEEC_OK ? 0 : 1;
+    return agents_solver_set(ctx, c->agent, o, cache);
 }
 
 static void report(rn_pass *p, rn_cert *c, leec_store *store)
@@ -321,7 +281,8 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
         if (c->agent && leec_agent_resumed(c->agent))
             say(ro, LOG_NOTICE, "%s: resumed order %s (made by an earlier run)",
                 c->name, leec_agent_order_url(c->agent));
-        say(ro, LOG_NOTICE, "renewed %s -> %s", c->name, live ? live : "");
+        say(ro, LOG_NOTICE, "renewed %s%s%s", c->name, live ? " -> " : "",
+            live ? live : "");
         free(live);
         p->issued++;
         break;
@@ -367,8 +328,7 @@ static int run_group(rn_pass *p, rn_group *g)
     go.rate_limit = ro->rate_limit;
     go.waits = ro->waits;
     int status = 1;
-    rn_solver *cache = NULL;
-    size_t ncache = 0;
+    agents_solvers cache = {NULL, 0};
     bool listening = false;
     lc_hooks hooks;
     lc_hooks_init(&hooks, NULL, opts_of, g);
@@ -391,7 +351,7 @@ static int run_group(rn_pass *p, rn_group *g)
         }
         leec_agent_set_callbacks(c->agent, NULL, on_done, c);
         if (agents_setup(c->agent, &c->o) != 0 ||
-            solver_for(ctx, c, &cache, &ncache, &listening) != 0 ||
+            solver_for(ctx, c, &cache, &listening) != 0 ||
             leec_agent_start(c->agent) != LEEC_OK) {
             leec_agent_free(c->agent);
             c->agent = NULL;
@@ -412,9 +372,7 @@ out:
     leec_ctx_free(ctx);
     lc_hooks_finish(&hooks);
     p->hookfail += hooks.failed;
-    for (size_t i = 0; i < ncache; i++)
-        free(cache[i].key);
-    free(cache);
+    agents_solvers_clear(&cache);
     for (size_t i = 0; i < g->n; i++)
         g->c[i]->agent = NULL; /* freed with the context */
     return status;
@@ -523,9 +481,15 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     memset(&p, 0, sizeof p);
     p.ro = ro;
     *wake = time(NULL) + WAKE_RETRY_S;
-    leec_code rc;
+    leec_code rc = LEEC_E_STORE;
     char *why = NULL;
-    leec_store *store = leec_store_fs_open(ro->dir, &rc, &why);
+    /* --store: a PostgreSQL store or another folder (cli_store_open says
+     * why it cannot be opened). */
+    leec_store *store = cli_store_spec()
+                            ? cli_store_open(ro->dir)
+                            : leec_store_fs_open(ro->dir, &rc, &why);
+    if (!store && cli_store_spec())
+        return 1;
     if (!store) {
         if (why)
             say(ro, LOG_ERR, "%s", why);
@@ -806,6 +770,9 @@ int cmd_daemon(int argc, char **argv)
                                 .take = take,
                                 .usage = daemon_usage,
                                 .usage_on_error = true};
+    /* On a store shared by a fleet, a node of it. */
+    if (cli_store_shared())
+        return fleet_daemon(argc, argv);
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.daemon = true;

@@ -117,10 +117,67 @@ bool cli_state_dir(char **dir)
     return true;
 }
 
+/* Set once from main's arguments (and leec daemon's --node) before any
+ * store is opened; read by cli_store_open. */
+static struct {
+    const char *spec, *key_file, *old_key_file, *node;
+} store_opts;
+
+void cli_set_old_store_key(const char *file)
+{
+    store_opts.old_key_file = file;
+}
+
+const char *cli_old_store_key(void)
+{
+    return store_opts.old_key_file;
+}
+
+void cli_set_store(const char *spec, const char *key_file)
+{
+    if (spec)
+        store_opts.spec = spec;
+    if (key_file)
+        store_opts.key_file = key_file;
+}
+
+void cli_set_node(const char *node)
+{
+    store_opts.node = node;
+}
+
+const char *cli_store_spec(void)
+{
+    if (store_opts.spec)
+        return store_opts.spec;
+    const char *env = getenv("LEEC_STORE");
+    return env && *env ? env : NULL;
+}
+
+bool cli_store_shared(void)
+{
+    return leec_store_spec_is_pg(cli_store_spec());
+}
+
 leec_store *cli_store_open(const char *dir)
 {
     leec_code rc;
     char *why = NULL;
+    const char *spec = cli_store_spec();
+    if (leec_store_spec_is_pg(spec)) {
+        leec_store_pg_options po = {.node = store_opts.node,
+                                    .key_file = store_opts.key_file,
+                                    .old_key_file = store_opts.old_key_file};
+        leec_store *store = leec_store_pg_open(spec, &po, &rc, &why);
+        if (!store)
+            fprintf(stderr, "leec: cannot open the store: %s\n",
+                    why ? why : leec_strerror(rc));
+        free(why);
+        return store;
+    }
+    /* --store DIR names the state folder, as --dir does. */
+    if (spec)
+        dir = spec;
     leec_store *store = leec_store_fs_open(dir, &rc, &why);
     if (!store && why)
         fprintf(stderr, "leec: %s\n", why);
@@ -132,7 +189,10 @@ leec_store *cli_store_open(const char *dir)
 
 const char *cli_store_error(leec_store *store, leec_code rc)
 {
-    const char *why = rc == LEEC_E_STORE ? leec_store_errmsg(store) : NULL;
+    /* LEEC_E_BAD_KEY: a shared store's record sealed with another key. */
+    const char *why = rc == LEEC_E_STORE || rc == LEEC_E_BAD_KEY
+                          ? leec_store_errmsg(store)
+                          : NULL;
     return why ? why : leec_strerror(rc);
 }
 

@@ -1,0 +1,731 @@
+#define _GNU_SOURCE
+/* leec daemon on a store shared by a fleet (--store postgresql://...): one
+ * node of several. It claims the certificates that are due (wanted ones
+ * without a version, renewals whose time has come) in batches under
+ * leases, orders them through one context, answers any node's http-01
+ * token on --http-listen, renews all its leases with one heartbeat, stops
+ * working on its certificates when it cannot reach the store before their
+ * leases can expire, and keeps DIR/live/ (a folder store) in sync with the
+ * shared store for the web server on this machine, running --deploy-hook
+ * when its copy changes. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agents.h"
+#include "hookrun.h"
+#include "lifecycle.h"
+
+#define FL_LEASE_TTL_S      30
+#define FL_CLAIM_INTERVAL_S 5
+#define FL_SYNC_INTERVAL_S  60
+#define FL_POLL_MAX_MS      250 /* a signal is noticed promptly */
+#define FL_HOOK_TIMEOUT_S   600
+#define FL_SKIP_S           3600 /* a certificate this node cannot order */
+
+typedef struct fl_opts {
+    ca_opts o; /* the context's: --server, --ca-bundle, limits, waits */
+    const char *node;
+    const char *http_listen;
+    const char *deploy_hook;
+    unsigned lease_ttl, claim_interval, claim_batch, sync_interval;
+} fl_opts;
+
+typedef struct fleet fleet;
+
+/* A certificate this node claimed. */
+typedef struct fl_cert {
+    fleet *f;
+    char *name;
+    uint64_t token; /* the claim's fencing token */
+    json_t *doc;    /* {"names", "settings"}: owns the strings of o */
+    ca_opts o;
+    const char **names;
+    size_t nnames;
+    leec_agent *agent;
+} fl_cert;
+
+struct fleet {
+    fl_opts *fo;
+    leec_ctx *ctx;
+    leec_store *store; /* the context's, shared */
+    leec_store *local; /* DIR: this machine's copy */
+    fl_cert **work;    /* claimed, in flight */
+    size_t nwork, capwork;
+    agents_solvers solvers;
+    json_t *synced; /* name -> the shared version number copied */
+    double last_ok; /* the last heartbeat that succeeded (monotonic) */
+    bool more;      /* the last claim filled its room: more is due */
+    bool paused;    /* self-fenced: the store cannot be reached */
+    unsigned issued, failed;
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int verbosity;
+
+static void fl_log(void *ud, leec_log_level level, const char *msg)
+{
+    (void)ud;
+    static const char *const tag[] = {"error: ", "warning: ", "", ""};
+    fprintf(stderr, "leec: %s%s\n", tag[level], msg);
+}
+
+static void say(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say(int level, const char *fmt, ...)
+{
+    /* 0 error, 1 warning, 2 notice, 3 info, 4 debug */
+    if (level > 2 + verbosity)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(level == 0   ? "leec: error: "
+          : level == 1 ? "leec: warning: "
+                       : "leec: ",
+          stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void sync_one(fleet *f, const char *name);
+
+/* ---- the work: claimed certificates ---- */
+
+static void cert_free(fl_cert *c)
+{
+    if (!c)
+        return;
+    leec_agent_free(c->agent);
+    json_decref(c->doc);
+    free(c->names);
+    free(c->name);
+    free(c);
+}
+
+static void work_remove(fleet *f, fl_cert *c)
+{
+    for (size_t i = 0; i < f->nwork; i++)
+        if (f->work[i] == c) {
+            f->work[i] = f->work[--f->nwork];
+            break;
+        }
+}
+
+/* When c next needs a look, written under its claim (when the agent still
+ * held its own lease, the engine wrote it before letting it go, and this
+ * one is refused: no harm), then the claim let go. */
+static void finish(fleet *f, fl_cert *c, int64_t when)
+{
+    leec_code rc = leec_store_schedule(f->store, c->name, when, c->token);
+    if (rc != LEEC_OK && rc != LEEC_E_FENCED)
+        say(1, "%s: cannot record when to look at it next: %s", c->name,
+            leec_strerror(rc));
+    leec_store_unclaim(f->store, c->name);
+}
+
+static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
+{
+    fl_cert *c = ud;
+    fleet *f = c->f;
+    /* A failure of the store (it restarted, the network) is not the CA's:
+     * looked at again soon, not after the usual wait. */
+    bool store_failed = outcome == LEEC_OUTCOME_FAILED &&
+                        (leec_agent_error(agent) == LEEC_E_IO ||
+                         leec_agent_error(agent) == LEEC_E_FENCED);
+    int64_t when =
+        (int64_t)time(NULL) +
+        (store_failed ? (int64_t)f->fo->claim_interval : LEEC_FLEET_RETRY_S);
+    leec_renewal_plan *pl = NULL;
+    if (outcome != LEEC_OUTCOME_ISSUED && !store_failed &&
+        leec_store_renewal_plan(f->store, c->name, &pl) == LEEC_OK)
+        when = (int64_t)pl->wake;
+    leec_renewal_plan_free(pl);
+    switch (outcome) {
+    case LEEC_OUTCOME_ISSUED:
+        f->issued++;
+        say(2, "%s: issued%s", c->name,
+            leec_agent_resumed(agent) ? " (resumed a journalled order)" : "");
+        break;
+    case LEEC_OUTCOME_FRESH:
+        say(3, "%s is not due", c->name);
+        break;
+    case LEEC_OUTCOME_DEFERRED:
+        say(1, "%s: backing off after failed renewals", c->name);
+        break;
+    default: {
+        char *text = agents_failure_text(agent);
+        f->failed++;
+        say(0, "%s: failed: %s", c->name, text ? text : "?");
+        free(text);
+        break;
+    }
+    }
+    /* An install is made under the agent's lease, and the engine wrote the
+     * next look under it: only the claim is left to let go. */
+    if (outcome == LEEC_OUTCOME_ISSUED)
+        leec_store_unclaim(f->store, c->name);
+    else
+        finish(f, c, when);
+    work_remove(f, c);
+    /* The store announces other nodes' installs, not ours. */
+    if (outcome == LEEC_OUTCOME_ISSUED)
+        sync_one(f, c->name);
+    cert_free(c); /* the agent with it: allowed from its done callback */
+}
+
+/* Reads what c should be: the wanted record (leec issue --queue), else the
+ * settings kept with its current version. 0, or a reason. */
+static const char *load(fleet *f, fl_cert *c)
+{
+    char *text = NULL;
+    json_error_t jerr;
+    json_t *settings = NULL;
+    if (leec_store_wanted_read(f->store, c->name, &text) == LEEC_OK) {
+        c->doc = json_loads(text, 0, &jerr);
+    } else if (leec_store_read_meta(f->store, c->name, &text) == LEEC_OK) {
+        c->doc = json_loads(text, 0, &jerr);
+    } else {
+        free(text);
+        return "neither wanted nor issued (removed meanwhile?)";
+    }
+    free(text);
+    if (!json_is_object(c->doc))
+        return "its record is not a JSON object";
+    json_t *names = json_object_get(c->doc, "names");
+    size_t n = json_array_size(names);
+    if (n == 0 || !(c->names = calloc(n, sizeof *c->names)))
+        return "its record lists no names";
+    for (size_t i = 0; i < n; i++)
+        if (!(c->names[c->nnames++] =
+                  json_string_value(json_array_get(names, i))))
+            return "its record lists a name that is not a string";
+    settings = json_object_get(c->doc, "settings");
+    const char *why = NULL;
+    c->o.dns_propagation = -1;
+    if (lc_opts_from_settings(settings, &c->o, &why) != 0)
+        return why;
+    const char *mine =
+        leec_server_url(f->fo->o.server ? f->fo->o.server : "letsencrypt");
+    const char *its =
+        leec_server_url(c->o.server ? c->o.server : "letsencrypt");
+    if (!mine || !its || strcmp(mine, its) != 0)
+        return "it is ordered from another CA than this node's --server";
+    if (c->o.http_port && !f->fo->http_listen)
+        return "it is validated by http-01 and this node has no "
+               "--http-listen";
+    if (!(c->o.settings = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS)))
+        return "out of memory";
+    return NULL;
+}
+
+/* Starts the agent of a claimed certificate; on failure the claim is let
+ * go with a later look. */
+static void start(fleet *f, const char *name, uint64_t token)
+{
+    fl_cert *c = calloc(1, sizeof *c);
+    const char *why = "out of memory";
+    leec_code rc = LEEC_E_NOMEM;
+    if (!c || !(c->name = strdup(name)))
+        goto fail;
+    c->f = f;
+    c->token = token;
+    if ((why = load(f, c)))
+        goto fail;
+    why = "its names or certificate name are refused";
+    if (!(c->agent = leec_agent_new(f->ctx, c->name, c->names, c->nnames, &rc)))
+        goto fail;
+    why = "its settings are refused";
+    leec_agent_set_callbacks(c->agent, NULL, on_done, c);
+    if (agents_setup(c->agent, &c->o) != 0 ||
+        agents_solver_set(f->ctx, c->agent, &c->o, &f->solvers) != 0)
+        goto fail;
+    if (f->nwork == f->capwork) {
+        size_t cap = f->capwork ? 2 * f->capwork : 64;
+        fl_cert **v = realloc(f->work, cap * sizeof *v);
+        if (!v)
+            goto fail;
+        f->work = v;
+        f->capwork = cap;
+    }
+    if ((rc = leec_agent_start(c->agent)) != LEEC_OK) {
+        why = leec_strerror(rc);
+        goto fail;
+    }
+    f->work[f->nwork++] = c;
+    say(3, "%s: claimed (token %llu)", name, (unsigned long long)token);
+    return;
+fail:
+    say(0, "%s: cannot be ordered by this node: %s", name, why);
+    if (c) {
+        c->token = token;
+        if (!c->name)
+            c->name = strdup(name);
+        if (c->name)
+            finish(f, c, (int64_t)time(NULL) + FL_SKIP_S);
+    }
+    cert_free(c);
+}
+
+static void claim(fleet *f)
+{
+    unsigned room = f->fo->claim_batch > f->nwork
+                        ? f->fo->claim_batch - (unsigned)f->nwork
+                        : 0;
+    if (room == 0)
+        return;
+    char **names = NULL;
+    uint64_t *tokens = NULL;
+    size_t n = 0;
+    leec_code rc =
+        leec_store_claim(f->store, room, f->fo->lease_ttl, &names, &tokens, &n);
+    if (rc != LEEC_OK) {
+        say(1, "cannot claim work: %s", cli_store_error(f->store, rc));
+        return;
+    }
+    if (n)
+        say(3, "claimed %zu certificate%s", n, n == 1 ? "" : "s");
+    f->more = n == room;
+    for (size_t i = 0; i < n; i++)
+        start(f, names[i], tokens[i]);
+    leec_store_list_free(names, n);
+    free(tokens);
+}
+
+/* Stops working on every claimed certificate: its journalled order is
+ * taken up by whichever node claims it next. */
+static void drop_all(fleet *f, const char *why)
+{
+    if (f->nwork)
+        say(1, "%s: stopping work on %zu certificate%s", why, f->nwork,
+            f->nwork == 1 ? "" : "s");
+    while (f->nwork) {
+        fl_cert *c = f->work[--f->nwork];
+        leec_store_unclaim(f->store, c->name);
+        cert_free(c);
+    }
+}
+
+static void heartbeat(fleet *f, double now)
+{
+    leec_code rc = leec_store_heartbeat(f->store, f->fo->lease_ttl);
+    if (rc == LEEC_OK) {
+        if (f->paused)
+            say(2, "the store answers again: claiming work again");
+        f->paused = false;
+        f->last_ok = now;
+        return;
+    }
+    if (rc == LEEC_E_FENCED) {
+        /* Stopped or cut off longer than a lease: another node has taken
+         * over; every write of ours would be refused anyway. */
+        f->last_ok = now;
+        drop_all(f, "leases lost (fenced: another node took them over)");
+        return;
+    }
+    say(1, "heartbeat failed: %s", cli_store_error(f->store, rc));
+    /* Self-fencing: before the leases can expire (judged by the store's
+     * clock, which a cut-off node cannot read), stop talking to the CA
+     * for these certificates; a third of the lease is the margin. */
+    if (!f->paused && now - f->last_ok >= (double)f->fo->lease_ttl * 2 / 3) {
+        f->paused = true;
+        drop_all(f, "the store cannot be reached");
+    }
+}
+
+/* ---- this machine's copy ---- */
+
+static void deploy_hook(fleet *f, const char *name)
+{
+    if (!f->fo->deploy_hook)
+        return;
+    char *live = leec_store_live_path(f->local, name);
+    char *e1 = NULL, *e2 = NULL;
+    if (asprintf(&e1, "LEEC_CERT_NAME=%s", name) < 0)
+        e1 = NULL;
+    if (asprintf(&e2, "LEEC_LIVE_DIR=%s", live ? live : "") < 0)
+        e2 = NULL;
+    const char *env[] = {e1, e2, NULL};
+    if (e1 && e2) {
+        int st = cli_hook_run("deploy hook", f->fo->deploy_hook, env,
+                              FL_HOOK_TIMEOUT_S);
+        if (st != 0)
+            say(1, "%s: deploy hook exited with %d", name, st);
+    }
+    free(e1);
+    free(e2);
+    free(live);
+}
+
+/* Copies the shared current version of name into DIR when it is newer
+ * than what was copied. */
+static void sync_one(fleet *f, const char *name)
+{
+    /* One read of the parts a web server needs, whose number says whether
+     * it is news. */
+    leec_store_version v;
+    leec_code rc = leec_store_read_version(
+        f->store, name,
+        LEEC_PARTS(LEEC_PART_PRIVKEY) | LEEC_PARTS(LEEC_PART_CERT) |
+            LEEC_PARTS(LEEC_PART_CHAIN) | LEEC_PARTS(LEEC_PART_META),
+        &v);
+    json_t *had = json_object_get(f->synced, name);
+    if (rc == LEEC_E_NOT_FOUND ||
+        (rc == LEEC_OK && had &&
+         (uint64_t)json_integer_value(had) >= v.number)) {
+        leec_store_version_clear(&v);
+        return;
+    }
+    if (rc != LEEC_OK || !v.text[LEEC_PART_PRIVKEY] ||
+        !v.text[LEEC_PART_CERT]) {
+        say(1, "%s: cannot read its current version: %s", name,
+            rc == LEEC_OK ? "parts missing" : cli_store_error(f->store, rc));
+        leec_store_version_clear(&v);
+        return;
+    }
+    /* Already there (this node's own copy, or a restart): same leaf. */
+    char *mine = NULL;
+    bool same = leec_store_read_part(f->local, name, LEEC_PART_CERT, &mine,
+                                     NULL) == LEEC_OK &&
+                strcmp(mine, v.text[LEEC_PART_CERT]) == 0;
+    free(mine);
+    if (!same) {
+        leec_store_new_version nv = {.privkey = v.text[LEEC_PART_PRIVKEY],
+                                     .cert = v.text[LEEC_PART_CERT],
+                                     .chain = v.text[LEEC_PART_CHAIN],
+                                     .meta_json = v.text[LEEC_PART_META]};
+        rc = leec_store_install_version(f->local, name, &nv, NULL);
+        if (rc != LEEC_OK) {
+            say(0, "%s: cannot install version %llu here: %s", name,
+                (unsigned long long)v.number, cli_store_error(f->local, rc));
+            leec_store_version_clear(&v);
+            return;
+        }
+        say(2, "%s: version %llu installed here", name,
+            (unsigned long long)v.number);
+    }
+    json_object_set_new(f->synced, name, json_integer((json_int_t)v.number));
+    leec_store_version_clear(&v);
+    if (!same)
+        deploy_hook(f, name);
+}
+
+/* The periodic look: one read of every current version's number, and a
+ * copy of those newer than this machine's. */
+static void sync_all(fleet *f)
+{
+    char **names = NULL;
+    uint64_t *numbers = NULL;
+    size_t n = 0;
+    leec_code rc = leec_store_list_numbers(f->store, &names, &numbers, &n);
+    if (rc != LEEC_OK) {
+        say(1, "cannot list the certificates: %s",
+            cli_store_error(f->store, rc));
+        return;
+    }
+    for (size_t i = 0; i < n && !ca_stop_signal; i++) {
+        json_t *had = json_object_get(f->synced, names[i]);
+        if (!had || (uint64_t)json_integer_value(had) < numbers[i])
+            sync_one(f, names[i]);
+    }
+    leec_store_list_free(names, n);
+    free(numbers);
+}
+
+static void sync_changes(fleet *f)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (leec_store_changes(f->store, &names, &n) != LEEC_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        sync_one(f, names[i]);
+    leec_store_list_free(names, n);
+}
+
+/* ---- the loop ---- */
+
+static volatile sig_atomic_t fl_hup;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    fl_hup = 1;
+}
+
+static int run(fleet *f)
+{
+    fl_opts *fo = f->fo;
+    double now = mono();
+    double t_hb = now + (double)fo->lease_ttl / 3;
+    double t_claim = now, t_sync = now + fo->sync_interval;
+    f->last_ok = now;
+    int running = 1;
+    while (!ca_stop_signal) {
+        now = mono();
+        if (now >= t_hb) {
+            heartbeat(f, now);
+            /* A third of the lease between beats: two may fail before the
+             * leases are at risk. */
+            t_hb = now + (double)fo->lease_ttl / 3;
+        }
+        if (fl_hup) {
+            fl_hup = 0;
+            say(2, "SIGHUP: claiming and syncing now");
+            t_claim = t_sync = now;
+        }
+        /* While there is more to do, claim again as soon as half the
+         * batch is done rather than at the next interval: the interval
+         * bounds an idle node's cost, not a busy node's pace. */
+        if (!f->paused &&
+            (now >= t_claim || (f->more && f->nwork <= fo->claim_batch / 2))) {
+            claim(f);
+            t_claim = now + fo->claim_interval;
+        }
+        if (now >= t_sync) {
+            sync_all(f);
+            t_sync = mono() + fo->sync_interval;
+        }
+        struct pollfd pfd[2] = {{leec_ctx_get_fd(f->ctx), POLLIN, 0},
+                                {leec_store_changes_fd(f->store), POLLIN, 0}};
+        long ms = leec_ctx_timeout_ms(f->ctx);
+        double next = t_hb < t_claim ? t_hb : t_claim;
+        next = next < t_sync ? next : t_sync;
+        long until = (long)((next - mono()) * 1000) + 1;
+        if (ms < 0 || ms > until)
+            ms = until < 0 ? 0 : until;
+        if (ms > FL_POLL_MAX_MS)
+            ms = FL_POLL_MAX_MS;
+        int r = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, (int)ms);
+        if (r < 0 && errno != EINTR) {
+            say(0, "poll: %s", strerror(errno));
+            return 1;
+        }
+        /* Every turn, not only when the descriptor is readable: the
+         * client library may have read a notification along with the
+         * answer to another statement (no round trip: what was read). */
+        (void)r;
+        sync_changes(f);
+        leec_code rc = leec_ctx_perform(f->ctx, &running);
+        if (rc != LEEC_OK) {
+            say(0, "event loop: %s", leec_strerror(rc));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- options ---- */
+
+enum {
+    OPT_NODE = 300,
+    OPT_HTTP_LISTEN,
+    OPT_LEASE_TTL,
+    OPT_CLAIM_INTERVAL,
+    OPT_CLAIM_BATCH,
+    OPT_SYNC_INTERVAL,
+    OPT_DEPLOY,
+    OPT_MAXPAR,
+    OPT_RATE,
+};
+
+static const struct option fleet_options[] = {
+    {"node", required_argument, NULL, OPT_NODE},
+    {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
+    {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
+    {"claim-interval", required_argument, NULL, OPT_CLAIM_INTERVAL},
+    {"claim-batch", required_argument, NULL, OPT_CLAIM_BATCH},
+    {"sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL},
+    {"deploy-hook", required_argument, NULL, OPT_DEPLOY},
+    {"max-parallel", required_argument, NULL, OPT_MAXPAR},
+    {"rate-limit", required_argument, NULL, OPT_RATE},
+    CA_OPTIONS,
+    CA_WAIT_OPTIONS,
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int take(void *ud, int c, const char *arg)
+{
+    fl_opts *fo = ud;
+    switch (c) {
+    case OPT_NODE:
+        fo->node = arg;
+        return 0;
+    case OPT_HTTP_LISTEN:
+        fo->http_listen = arg;
+        return 0;
+    case OPT_DEPLOY:
+        fo->deploy_hook = arg;
+        return 0;
+    case OPT_LEASE_TTL:
+        return cli_parse_unsigned("--lease-ttl", arg, &fo->lease_ttl) &&
+                       fo->lease_ttl >= 3
+                   ? 0
+                   : (fputs("leec: --lease-ttl: at least 3 seconds\n", stderr),
+                      EXIT_USAGE);
+    case OPT_CLAIM_INTERVAL:
+        return cli_parse_unsigned("--claim-interval", arg,
+                                  &fo->claim_interval) &&
+                       fo->claim_interval >= 1
+                   ? 0
+                   : EXIT_USAGE;
+    case OPT_CLAIM_BATCH:
+        return cli_parse_unsigned("--claim-batch", arg, &fo->claim_batch) &&
+                       fo->claim_batch >= 1
+                   ? 0
+                   : EXIT_USAGE;
+    case OPT_SYNC_INTERVAL:
+        return cli_parse_unsigned("--sync-interval", arg, &fo->sync_interval) &&
+                       fo->sync_interval >= 1
+                   ? 0
+                   : EXIT_USAGE;
+    case OPT_MAXPAR:
+        return cli_parse_unsigned("--max-parallel", arg, &fo->o.max_parallel)
+                   ? 0
+                   : EXIT_USAGE;
+    case OPT_RATE:
+        if (!cli_parse_rate("--rate-limit", arg, &fo->o.rate_limit))
+            return EXIT_USAGE;
+        fo->o.rate_set = true;
+        return 0;
+    default: {
+        int r = ca_wait_option(c, arg, &fo->o.waits);
+        return r == CLI_OPT_OTHER ? ca_option(c, arg, &fo->o) : r;
+    }
+    }
+}
+
+static const char fleet_usage[] =
+    "usage: leec daemon --store postgresql://... --node NAME --dir DIR "
+    "[options]\n"
+    "  one node of a fleet sharing the store: claims the certificates that\n"
+    "  are due (queued by leec issue --queue, or renewals), orders them,\n"
+    "  answers any node's http-01 token and keeps DIR/live/ in sync with\n"
+    "  the store. SIGHUP: claim and sync now; SIGTERM: stop\n"
+    "      --node NAME          this node's name (leases, messages)\n"
+    "      --dir DIR            this machine's copy (DIR/live/NAME/...)\n"
+    "      --http-listen ADDR:PORT  answer http-01 here (behind the load\n"
+    "                           balancer that receives port 80)\n"
+    "      --deploy-hook CMD    run when this machine's copy of a\n"
+    "                           certificate changes (LEEC_CERT_NAME,\n"
+    "                           LEEC_LIVE_DIR)\n"
+    "      --lease-ttl S        a claim lasts S seconds unless renewed by\n"
+    "                           the heartbeat (every S/3; default 30)\n"
+    "      --claim-interval S   look for due certificates every S seconds\n"
+    "                           (default 5)\n"
+    "      --claim-batch N      at most N certificates in flight (default\n"
+    "                           twice --max-parallel)\n"
+    "      --sync-interval S    compare DIR with the store every S seconds\n"
+    "                           besides its notifications (default 60)\n"
+    "      --max-parallel N     at most N orders in flight (default 10)\n"
+    "      --rate-limit N       at most N requests per second to the "
+    "CA\n" CA_USAGE_SERVER CA_USAGE_VERBOSE;
+
+int fleet_daemon(int argc, char **argv)
+{
+    static const cli_cmd cmd = {.shortopts = "vqh",
+                                .longopts = fleet_options,
+                                .take = take,
+                                .usage = fleet_usage,
+                                .usage_more = CA_USAGE_WAITS(600),
+                                .usage_on_error = true};
+    fl_opts fo;
+    memset(&fo, 0, sizeof fo);
+    ca_opts_init(&fo.o);
+    fo.o.waits = CA_WAITS(CA_DAEMON_MAX_WAIT_S);
+    fo.lease_ttl = FL_LEASE_TTL_S;
+    fo.claim_interval = FL_CLAIM_INTERVAL_S;
+    fo.sync_interval = FL_SYNC_INTERVAL_S;
+    int status = cli_getopt(&cmd, argc, argv, &fo);
+    if (status != 0) {
+        free(fo.o.dir);
+        return status < 0 ? 0 : status;
+    }
+    status = EXIT_USAGE;
+    if (optind < argc)
+        fprintf(stderr, "leec: unexpected argument '%s'\n", argv[optind]);
+    else if (!fo.node || !leec_store_name_valid(fo.node))
+        fputs("leec: a fleet's daemon needs --node NAME (letters, digits, "
+              "'.', '_', '-'), unique in the fleet\n",
+              stderr);
+    else if (!fo.o.dir)
+        fputs("leec: a fleet's daemon needs --dir DIR: this machine's copy "
+              "of the certificates\n",
+              stderr);
+    else
+        status = 0;
+    if (status != 0) {
+        free(fo.o.dir);
+        return status;
+    }
+    if (!fo.claim_batch)
+        fo.claim_batch = fo.o.max_parallel ? 2 * fo.o.max_parallel : 20;
+    verbosity = fo.o.quiet ? -1 : fo.o.verbose;
+    fo.o.agree_tos = true; /* agreed when the certificates were queued */
+    cli_set_node(fo.node);
+    ca_signals();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+
+    fleet f;
+    memset(&f, 0, sizeof f);
+    f.fo = &fo;
+    status = 1;
+    leec_code rc;
+    char *why = NULL;
+    if (!(f.synced = json_object()))
+        goto out;
+    if (!(f.ctx = ca_ctx_new(&fo.o, fl_log, NULL, &status)))
+        goto out;
+    status = 1;
+    if (!(f.store = cli_store_open(fo.o.dir)))
+        goto out;
+    leec_ctx_set_store(f.ctx, f.store);
+    if ((rc = leec_store_heartbeat(f.store, fo.lease_ttl)) != LEEC_OK) {
+        say(0, "the store does not answer: %s", cli_store_error(f.store, rc));
+        goto out;
+    }
+    if (!(f.local = leec_store_fs_open(fo.o.dir, &rc, &why))) {
+        say(0, "%s", why ? why : leec_strerror(rc));
+        free(why);
+        goto out;
+    }
+    if (fo.http_listen &&
+        (rc = leec_ctx_listen_http01(f.ctx, fo.http_listen)) != LEEC_OK) {
+        say(0, "cannot listen on %s for http-01: %s", fo.http_listen,
+            leec_strerror(rc));
+        goto out;
+    }
+    say(2, "node %s started (copy in %s%s%s)", fo.node, fo.o.dir,
+        fo.http_listen ? ", http-01 on " : "",
+        fo.http_listen ? fo.http_listen : "");
+    sync_all(&f);
+    status = run(&f);
+    say(2, "node %s stopping (signal %d): %u issued, %u failed", fo.node,
+        (int)ca_stop_signal, f.issued, f.failed);
+    drop_all(&f, "stopping");
+out:
+    free(f.work);
+    leec_ctx_free(f.ctx); /* the shared store with it */
+    agents_solvers_clear(&f.solvers);
+    leec_store_free(f.local);
+    json_decref(f.synced);
+    free(fo.o.dir);
+    return ca_stop_signal ? 0 : status;
+}
