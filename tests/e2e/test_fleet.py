@@ -27,17 +27,14 @@ on a chosen http-01 port, with today's `leec issue --batch`.
 N: LEEC_FLEET_N (default 30; 300 is the bigger check).  Loaded by run.py;
 run alone with
     python3 tests/e2e/run.py --leec build/cli/leec test_fleet
-Every option name of the fleet CLI is in fleet_env.OPT.  Before the fleet
-CLI existed these tests were checked against tests/e2e/fleet_fake.py, a
-stand-in built from psql and today's leec (see its docstring):
-    LEEC_REAL=build/cli/leec python3 tests/e2e/run.py \
-        --leec tests/e2e/fleet_fake.py test_fleet
+Every option name of the fleet CLI is in fleet_env.OPT.
 """
 
 import http.server
 import json
 import os
 import re
+import subprocess
 import signal
 import ssl
 import threading
@@ -49,7 +46,7 @@ import run
 from run import LeecCase, describe
 from balancer import Balancer
 import fleet_env
-from fleet_env import Fleet, cert_key
+from fleet_env import OPT, Fleet, cert_key
 
 N = int(os.environ.get("LEEC_FLEET_N") or 30)
 BIG_N = 300                 # LEEC_FLEET_N=300: the bigger check
@@ -306,7 +303,9 @@ class FleetTest(LeecCase, FleetChecks):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        why = fleet_env.fleet_cli_missing(run.LEEC) or fleet_env.pg_missing()
+        # The fleet CLI is this tree's own: only a missing PostgreSQL (not
+        # installed, not root) skips.
+        why = fleet_env.pg_missing()
         if why:
             raise unittest.SkipTest("fleet: " + why)
 
@@ -480,3 +479,57 @@ class FleetTest(LeecCase, FleetChecks):
         self.check_counts(f, certs, extra_allowed=in_flight)
         self.check_fleet_certs(f, certs)
         self.assertEqual(f.backwards(), [])
+
+    def test_e_commands_on_the_shared_store(self):
+        """issue, show, renew, revoke, reset, list and store rekey on the
+        PostgreSQL store (no daemon), and a dump without a key in clear."""
+        f = self.fleet
+        ca = [OPT["server"], f.proxy.directory_url, OPT["ca_bundle"],
+              f.proxy.ca_bundle]
+
+        def leec(*argv, key=None):
+            args = list(argv)
+            store = [OPT["store"], f.store_uri, OPT["store_key"],
+                     key or f.store_key]
+            return f.run(args[:1] + store + args[1:])
+
+        for n in ("a", "b"):
+            # The balancer skips the nodes' ports, closed: no daemon runs.
+            port = f.nodes[0].port
+            r = leec("issue", "-d", "%s.e.fleet.test" % n, "--http-port",
+                     "127.0.0.1:%d" % port, OPT["agree_tos"], *ca)
+            self.assertEqual(r.returncode, 0, describe(r))
+            self.assertIn("issued %s.e.fleet.test\n" % n, r.stdout)
+        r = leec("show", "a.e.fleet.test")
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("a.e.fleet.test", r.stdout)
+        r = leec("renew", "--force", "a.e.fleet.test")
+        self.assertEqual(r.returncode, 0, describe(r))
+        r = leec("revoke", "b.e.fleet.test", *ca)
+        self.assertEqual(r.returncode, 0, describe(r))
+        r = leec("reset", "--yes", "b.e.fleet.test")
+        self.assertEqual(r.returncode, 0, describe(r))
+        rows = {x["name"]: x for x in f.list_json()}
+        self.assertEqual(sorted(rows), ["a.e.fleet.test"])
+        self.assertEqual(rows["a.e.fleet.test"]["status"], "valid")
+        # Rotation: a new key, the old one given to rekey, then alone.
+        new_key = os.path.join(self.tmp, "new.key")
+        fd = os.open(new_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(32))
+        r = leec("store", "rekey", "--store-old-key", f.store_key,
+                 key=new_key)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertRegex(r.stdout, r"sealed [1-9][0-9]* secrets? again")
+        r = leec("show", "a.e.fleet.test", key=new_key)
+        self.assertEqual(r.returncode, 0, describe(r))
+        # The old key alone: refused, naming the fix, nothing re-ordered.
+        r = leec("renew", "--force", "a.e.fleet.test")
+        self.assertNotEqual(r.returncode, 0, describe(r))
+        self.assertIn("--store-old-key", r.stderr)
+        self.assertNotIn("ordering a new one", r.stderr)
+        dump = subprocess.run(["pg_dump", self.pg.conninfo],
+                              capture_output=True, text=True)
+        self.assertEqual(dump.returncode, 0, dump.stderr)
+        self.assertIn("leec_versions", dump.stdout)
+        self.assertNotIn("PRIVATE KEY", dump.stdout)
