@@ -41,6 +41,12 @@ struct leec_session {
     unsigned acct_gen;    /* bumped each time an account becomes ready */
     bool acct_skip_saved; /* the saved account is gone at the CA */
     leec_key *acct_key;
+    /* Keys replaced while requests signed with them may still be queued
+     * (a request borrows the key and signs when it is sent, again after a
+     * badNonce): freed with the session, never before. One per account
+     * lost or deactivated: a handful at most. */
+    leec_key **retired;
+    size_t nretired;
     char *acct_url;
     char *acct_ca_id;
     leec_acme_req *acct_req;
@@ -52,6 +58,23 @@ struct leec_session {
     char *acct_errmsg;
     leec_problem *acct_problem;
 };
+
+/* Takes the session's key out of use without freeing it (see retired);
+ * freed at once when it cannot be kept (out of memory, which the requests
+ * signed with it then risk: never seen in practice). */
+static void retire_key(leec_session *ss)
+{
+    if (!ss->acct_key)
+        return;
+    leec_key **v = realloc(ss->retired, (ss->nretired + 1) * sizeof *v);
+    if (v) {
+        ss->retired = v;
+        v[ss->nretired++] = ss->acct_key;
+    } else {
+        Leec_key_free(ss->acct_key);
+    }
+    ss->acct_key = NULL;
+}
 
 /* The agents waiting look again from perform, each in its own driver:
  * never from inside another agent's step. */
@@ -414,8 +437,7 @@ static leec_code load_saved(leec_ctx *ctx, bool *found)
         return LEEC_OK;
     if (rc != LEEC_OK)
         goto out;
-    Leec_key_free(ss->acct_key);
-    ss->acct_key = NULL;
+    retire_key(ss);
     if (!js) {
         /* Only the key: kept for newAccount, which finds the account. */
         if ((rc = Leec_key_load_pem(pem, strlen(pem), &ss->acct_key)) ==
@@ -638,8 +660,8 @@ void Leec_account_forget(leec_ctx *ctx, unsigned gen)
     Leec_log(ctx, LEEC_LOG_WARN,
              "the CA no longer knows account %s; creating a new one",
              ss->acct_url);
-    Leec_key_free(ss->acct_key);
-    ss->acct_key = NULL;
+    /* Other agents' requests signed with it may be queued still. */
+    retire_key(ss);
     free(ss->acct_url);
     ss->acct_url = NULL;
     ss->acct_state = RES_NONE;
@@ -672,6 +694,11 @@ void Leec_account_clear(leec_ctx *ctx)
     Leec_directory_clear(&ss->dir);
     Leec_key_free(ss->acct_key);
     ss->acct_key = NULL;
+    for (size_t i = 0; i < ss->nretired; i++)
+        Leec_key_free(ss->retired[i]);
+    free(ss->retired);
+    ss->retired = NULL;
+    ss->nretired = 0;
     free(ss->acct_url);
     free(ss->acct_ca_id);
     free(ss->acct_errmsg);
@@ -687,8 +714,7 @@ void Leec_account_clear(leec_ctx *ctx)
 void Leec_account_drop(leec_ctx *ctx)
 {
     leec_session *ss = Leec_ctx_session(ctx);
-    Leec_key_free(ss->acct_key);
-    ss->acct_key = NULL;
+    retire_key(ss);
     free(ss->acct_url);
     ss->acct_url = NULL;
     ss->acct_state = RES_NONE;

@@ -114,6 +114,10 @@ typedef struct fake_ca_knobs {
     int limit_count;
     long limit_status;
     const char *limit_retry_after;
+    /* When the N-th newOrder comes (1: the first), forget every account
+     * first, as a CA that restarted: requests signed with their keys get
+     * accountDoesNotExist. 0: never. */
+    int forget_accounts_at_order;
 } fake_ca_knobs;
 
 typedef struct fake_ca_stats {

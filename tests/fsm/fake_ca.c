@@ -63,6 +63,8 @@ struct fake_ca_state {
     size_t nonce_cap;
     ca_account acct[MAX_ACCOUNTS];
     size_t nacct;
+    size_t acct_made;   /* accounts made so far: their URLs never repeat */
+    int new_order_seen; /* newOrder requests, refused ones included */
     ca_order order[MAX_ORDERS];
     size_t norder;
 };
@@ -560,7 +562,7 @@ static void on_new_account(fake_ca *ca, jws_in *in, leec_http_resp *resp)
     if (st->nacct == MAX_ACCOUNTS)
         abort();
     ca_account *a = &st->acct[st->nacct];
-    if (asprintf(&a->url, FAKE_CA_BASE "/acct/%zu", st->nacct + 1) < 0)
+    if (asprintf(&a->url, FAKE_CA_BASE "/acct/%zu", ++st->acct_made) < 0)
         abort();
     a->key = in->jwk;
     a->thumbprint = in->thumbprint;
@@ -997,6 +999,19 @@ void fake_ca_respond(void *ud, const fake_request *req, leec_http_resp *resp)
     memset(&in, 0, sizeof in);
     resp->err = LEEC_OK;
 
+    /* Counted here, before the JWS is checked (a refused one is not in
+     * stats.new_order), and once. */
+    if (ca->knobs.forget_accounts_at_order &&
+        strcmp(req->url, FAKE_CA_BASE "/new-order") == 0 &&
+        ++ca->st->new_order_seen == ca->knobs.forget_accounts_at_order) {
+        struct fake_ca_state *st = ca->st;
+        for (size_t i = 0; i < st->nacct; i++) {
+            free(st->acct[i].url);
+            EVP_PKEY_free(st->acct[i].key);
+            free(st->acct[i].thumbprint);
+        }
+        st->nacct = 0;
+    }
     if (strcmp(req->url, FAKE_CA_DIR) == 0 && strcmp(req->method, "GET") == 0) {
         ca->stats.dir++;
         if (!ca->knobs.dir_without_nonce)

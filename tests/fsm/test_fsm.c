@@ -406,6 +406,43 @@ static void test_two_agents_share_account(void **state)
     }
 }
 
+/* The CA forgets the account while four agents order with it (a CA that
+ * restarted): each request signed with the old key is refused, the
+ * context makes one new account and the agents that were ordering order
+ * again. The old key
+ * stays alive for the requests still queued with it (it was freed under
+ * them once, and a daemon crashed). */
+static void test_account_lost_mid_flight(void **state)
+{
+    env *e = *state;
+    static const char *const names[4][1] = {
+        {"a.example"}, {"b.example"}, {"c.example"}, {"d.example"}};
+    rec r[4];
+    leec_agent *a[4];
+    memset(r, 0, sizeof r);
+    e->ca->knobs.forget_accounts_at_order = 2;
+    for (int i = 0; i < 4; i++) {
+        a[i] = agent_new(e, e->ctx, names[i], 1, &r[i]);
+        assert_int_equal(leec_agent_start(a[i]), LEEC_OK);
+    }
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    /* The order made before the loss belongs to the lost account: its
+     * agent fails (the next run orders again); the others are issued. */
+    int issued = 0;
+    for (int i = 0; i < 4; i++) {
+        issued += leec_agent_get_outcome(a[i]) == LEEC_OUTCOME_ISSUED;
+        if (leec_agent_get_outcome(a[i]) != LEEC_OUTCOME_ISSUED)
+            fprintf(stderr, "agent %d: %s\n", i,
+                    leec_agent_error_message(a[i]));
+    }
+    assert_int_equal(issued, 3);
+    assert_int_equal(e->ca->stats.new_account, 2);
+    assert_int_equal(e->ca->stats.verify_failures, 0);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 2; k++)
+            free(r[i].ka[k]);
+}
+
 static void test_bad_nonce_retried(void **state)
 {
     env *e = *state;
@@ -1760,6 +1797,7 @@ int main(void)
         T(test_rsa_account_ec384_cert),
         T(test_fresh_then_force),
         T(test_two_agents_share_account),
+        T(test_account_lost_mid_flight),
         T(test_bad_nonce_retried),
         T(test_bad_nonce_storm),
         T(test_bad_nonce_exhausted),
