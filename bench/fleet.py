@@ -273,10 +273,20 @@ class Bench:
         if r.returncode == 0:
             f.wait_until(lambda: f.fraction_installed(names) >= 0.4,
                          120 + k, "40 % of the takeover batch")
-            victim, owners, before_k, t_kill = f.hit_holder(signal.SIGKILL,
-                                                            names)
+            try:
+                victim, owners, before_k, t_kill = f.hit_holder(
+                    signal.SIGKILL, names)
+            except AssertionError:
+                # The live/ poller reads every certificate of every node:
+                # with thousands it lags, and the batch can be done before
+                # it sees 40 % of it.
+                victim = None
+                self.note("takeover: no node held a claim when looked at "
+                          "(the batch finished first): not measured")
             survivors = [i for i in every if i != victim]
-            if self.wait_all(f, names, survivors, 120 + k):
+            if victim is None:
+                self.row("takeover after SIGKILL", "not measured")
+            elif self.wait_all(f, names, survivors, 120 + k):
                 work = f.victim_work(victim, owners, names, before_k,
                                      t_kill)
                 takeover = f.takeover(work, survivors, t_kill)
