@@ -111,6 +111,7 @@ static void cert_free(fl_cert *c)
         return;
     leec_agent_free(c->agent);
     json_decref(c->doc);
+    free(c->o.settings);
     free(c->names);
     free(c->name);
     free(c);
@@ -125,16 +126,16 @@ static void work_remove(fleet *f, fl_cert *c)
         }
 }
 
-/* When c next needs a look, written under its claim (when the agent still
- * held its own lease, the engine wrote it before letting it go, and this
- * one is refused: no harm), then the claim let go. */
-static void finish(fleet *f, fl_cert *c, int64_t when)
+/* When name next needs a look, written under its claim of token (when the
+ * agent still held its own lease, the engine wrote it before letting it
+ * go, and this one is refused: no harm), then the claim let go. */
+static void finish(fleet *f, const char *name, uint64_t token, int64_t when)
 {
-    leec_code rc = leec_store_schedule(f->store, c->name, when, c->token);
+    leec_code rc = leec_store_schedule(f->store, name, when, token);
     if (rc != LEEC_OK && rc != LEEC_E_FENCED)
-        say(1, "%s: cannot record when to look at it next: %s", c->name,
+        say(1, "%s: cannot record when to look at it next: %s", name,
             leec_strerror(rc));
-    leec_store_unclaim(f->store, c->name);
+    leec_store_unclaim(f->store, name);
 }
 
 static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
@@ -179,7 +180,7 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     if (outcome == LEEC_OUTCOME_ISSUED)
         leec_store_unclaim(f->store, c->name);
     else
-        finish(f, c, when);
+        finish(f, c->name, c->token, when);
     work_remove(f, c);
     /* The store announces other nodes' installs, not ours. */
     if (outcome == LEEC_OUTCOME_ISSUED)
@@ -270,13 +271,7 @@ static void start(fleet *f, const char *name, uint64_t token)
     return;
 fail:
     say(0, "%s: cannot be ordered by this node: %s", name, why);
-    if (c) {
-        c->token = token;
-        if (!c->name)
-            c->name = strdup(name);
-        if (c->name)
-            finish(f, c, (int64_t)time(NULL) + FL_SKIP_S);
-    }
+    finish(f, name, token, (int64_t)time(NULL) + FL_SKIP_S);
     cert_free(c);
 }
 

@@ -146,7 +146,9 @@ typedef struct leec_store_new_version {
  * leec_store_version_clear(), also after an error (it holds nothing then).
  * Errors: LEEC_E_NOT_FOUND (no current version), LEEC_E_INVALID_ARG,
  * LEEC_E_IO, LEEC_E_TOO_LARGE, LEEC_E_STORE (a part refused as unsafe:
- * leec_store_errmsg()), LEEC_E_NOMEM.
+ * leec_store_errmsg()), LEEC_E_BAD_KEY (a shared store's secret sealed
+ * with a master key the store was not opened with: leec_store_errmsg()
+ * names it; not damage), LEEC_E_NOMEM.
  */
 LEEC_API leec_code leec_store_read_version(leec_store *store,
                                            const char *cert_name, unsigned want,
