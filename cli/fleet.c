@@ -471,12 +471,6 @@ static int run(fleet *f)
     int running = 1;
     while (!ca_stop_signal) {
         now = mono();
-        if (now >= t_hb) {
-            heartbeat(f, now);
-            /* A third of the lease between beats: two may fail before the
-             * leases are at risk. */
-            t_hb = now + (double)fo->lease_ttl / 3;
-        }
         if (fl_hup) {
             fl_hup = 0;
             say(2, "SIGHUP: claiming and syncing now");
@@ -513,6 +507,16 @@ static int run(fleet *f)
          * client library may have read a notification along with the
          * answer to another statement (no round trip: what was read). */
         (void)r;
+        /* The beat comes between the wait and the agents' turn: after a
+         * stop (SIGSTOP, a paused VM) longer than the lease, another node
+         * may hold these certificates, and none of ours may act before
+         * knowing. A third of the lease between beats: two may fail
+         * before the leases are at risk. */
+        now = mono();
+        if (now >= t_hb) {
+            heartbeat(f, now);
+            t_hb = now + (double)fo->lease_ttl / 3;
+        }
         sync_changes(f);
         leec_code rc = leec_ctx_perform(f->ctx, &running);
         if (rc != LEEC_OK) {

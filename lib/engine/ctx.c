@@ -271,6 +271,12 @@ static void on_token_fd(void *ud, int fd, unsigned events)
     watch_token_fd(ctx);
 }
 
+void Leec_ctx_token_answers(leec_ctx *ctx)
+{
+    if (ctx->token_fd >= 0)
+        on_token_fd(ctx, ctx->token_fd, 0);
+}
+
 /* Keeps the store's current descriptor for token answers in the loop. */
 static void watch_token_fd(leec_ctx *ctx)
 {

@@ -53,8 +53,14 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
     Leec_ctx_depth_add(ctx, 1);
     if (Leec_ctx_transport(ctx))
         rc = Leec_http_perform(Leec_ctx_transport(ctx));
-    if (Leec_ctx_http01_server(ctx))
+    if (Leec_ctx_http01_server(ctx)) {
+        /* Answers that came are given before any deadline is judged:
+         * after a stop (SIGSTOP, a paused VM) every deadline has passed at
+         * once, and the answer may be waiting unread. */
+        if (Leec_http01_server_waiting(Leec_ctx_http01_server(ctx)))
+            Leec_ctx_token_answers(ctx);
         Leec_http01_server_run(Leec_ctx_http01_server(ctx));
+    }
     Leec_loop_run(ctx);
     int64_t now = Leec_now_ms(ctx);
     int64_t retry_at = Leec_account_retry_at(ctx);
