@@ -438,8 +438,11 @@ typedef struct leec_store_ops {
                        unsigned ttl_s, void **handle, uint64_t *token);
     /* LEEC_OK while no lease of kind/name newer than token has been
      * granted, else LEEC_E_FENCED. The library calls it before
-     * version_install and renewal_write when the writer holds a lease; a
-     * backend whose writes are transactions checks in the write too. */
+     * version_install and renewal_write when the writer holds a lease,
+     * except on a shared store (one with heartbeat): its writes check the
+     * token themselves (leec_store_write_token(), else the instance's own
+     * "cert" lease) in the same transaction, and the library spares the
+     * round trip. */
     leec_code (*fence)(leec_store *s, const char *kind, const char *name,
                        uint64_t token);
 
@@ -491,7 +494,11 @@ typedef struct leec_store_ops {
      * expires. */
     void (*unclaim)(leec_store *s, const char *name);
     /* Sets when certificate name next needs a look (Unix time); fenced by
-     * token as journal_write (0: no lease presented). */
+     * token as journal_write (0: no lease presented). Under a lease the
+     * caller holds through a handle still out, a backend may keep it back
+     * and write it with that handle's unlock, in the same statement (the
+     * library schedules, then lets go): then LEEC_OK here, and a refusal
+     * at the unlock is logged. */
     leec_code (*schedule)(leec_store *s, const char *name, int64_t when,
                           uint64_t token);
     /* Records certificate name as wanted, with its settings (a JSON
@@ -532,6 +539,11 @@ typedef struct leec_store_ops {
      * sealed with another (an old key the store was opened with); *count
      * how many. */
     leec_code (*rekey)(leec_store *s, size_t *count);
+    /* A token's key authorization as far as the instance knows without a
+     * round trip (what other nodes announced, PostgreSQL: NOTIFY): *key_auth
+     * (malloc'd), or LEEC_E_NOT_FOUND, and then the responder asks
+     * (token_ask). Optional: it only spares round trips. */
+    leec_code (*token_known)(leec_store *s, const char *token, char **key_auth);
 } leec_store_ops;
 
 /*
@@ -547,6 +559,11 @@ LEEC_API leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
                                     leec_code *err);
 /* The impl given to leec_store_new(). */
 LEEC_API void *leec_store_impl(const leec_store *store);
+/* For a shared store's backend, inside version_install and renewal_write:
+ * the fencing token the writer presented (0: none), which the write
+ * checks in its own transaction (the library calls no fence before it).
+ * 0 outside those calls. */
+LEEC_API uint64_t leec_store_write_token(const leec_store *store);
 
 /*
  * For backends: records why an operation is refused (a message naming the

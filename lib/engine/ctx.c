@@ -297,6 +297,15 @@ static leec_http01_lookup_result http01_lookup(void *ud, const char *token,
 {
     leec_ctx *ctx = ud;
     const char *mine = Leec_tokens_find(Leec_ctx_tokens(ctx), token);
+    char *known = NULL;
+    /* Another node's token it announced: served without a question. */
+    if (!mine && leec_store_is_shared(ctx->store) &&
+        (known = Leec_store_token_known(ctx->store, token))) {
+        Leec_log(ctx, LEEC_LOG_DEBUG,
+                 "http-01 responder: token %s served (announced)", token);
+        *key_auth = known;
+        return LEEC_HTTP01_FOUND;
+    }
     if (!mine && leec_store_is_shared(ctx->store) &&
         Leec_store_can_ask(ctx->store)) {
         if (Leec_store_token_ask(ctx->store, token) == LEEC_OK) {

@@ -51,12 +51,13 @@ static void free_secret(char *s)
 struct leec_store {
     const leec_store_ops *ops;   /* &own */
     const leec_store_ops *given; /* the backend's, for Leec_store_impl */
-    leec_store_ops own; /* a copy, the operations of a later ABI NULL */
-    void *impl;         /* the backend's, freed by ops->destroy */
-    char *why;          /* why the last LEEC_E_STORE was returned, or NULL */
-    leec_ctx *log_ctx;  /* refusals are also logged there (set_store) */
-    unsigned fleet_ttl; /* a shared store: the lease its holder's heartbeat
-                           keeps up (the last heartbeat's or claim's) */
+    leec_store_ops own;   /* a copy, the operations of a later ABI NULL */
+    void *impl;           /* the backend's, freed by ops->destroy */
+    char *why;            /* why the last LEEC_E_STORE was returned, or NULL */
+    leec_ctx *log_ctx;    /* refusals are also logged there (set_store) */
+    unsigned fleet_ttl;   /* a shared store: the lease its holder's heartbeat
+                             keeps up (the last heartbeat's or claim's) */
+    uint64_t write_token; /* during a shared store's fenced write */
 };
 
 const leec_store_ops *Leec_store_ops(const leec_store *s)
@@ -133,6 +134,11 @@ out:
 void *leec_store_impl(const leec_store *store)
 {
     return store ? store->impl : NULL;
+}
+
+uint64_t leec_store_write_token(const leec_store *store)
+{
+    return store ? store->write_token : 0;
 }
 
 void leec_store_free(leec_store *store)
@@ -273,11 +279,17 @@ leec_code Leec_store_install_fenced(leec_store *store, const char *cert_name,
     if (!full)
         return LEEC_E_NOMEM;
     v.fullchain = full;
-    leec_code rc = too_large(full)
-                       ? LEEC_E_TOO_LARGE
+    /* A shared store checks the token in the write's own transaction
+     * (store.h): no separate round trip before it. */
+    leec_code rc = too_large(full) ? LEEC_E_TOO_LARGE
+                   : leec_store_is_shared(store)
+                       ? LEEC_OK
                        : Leec_store_fence(store, "cert", cert_name, token);
-    if (rc == LEEC_OK)
+    if (rc == LEEC_OK) {
+        store->write_token = token;
         rc = store->ops->version_install(store, cert_name, &v, &n);
+        store->write_token = 0;
+    }
     free(full);
     if (rc == LEEC_OK && number)
         *number = n;
@@ -368,8 +380,15 @@ leec_code Leec_store_renewal_write_fenced(leec_store *s, const char *name,
         return LEEC_E_INVALID_ARG;
     if (too_large(json))
         return LEEC_E_TOO_LARGE;
-    leec_code rc = Leec_store_fence(s, "cert", name, token);
-    return rc != LEEC_OK ? rc : s->ops->renewal_write(s, name, number, json);
+    leec_code rc = leec_store_is_shared(s)
+                       ? LEEC_OK
+                       : Leec_store_fence(s, "cert", name, token);
+    if (rc != LEEC_OK)
+        return rc;
+    s->write_token = token;
+    rc = s->ops->renewal_write(s, name, number, json);
+    s->write_token = 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -467,6 +486,15 @@ leec_code Leec_store_token_ask(leec_store *s, const char *token)
     if (!Leec_store_can_ask(s) || !Leec_token_valid(token))
         return LEEC_E_INVALID_ARG;
     return s->ops->token_ask(s, token);
+}
+
+char *Leec_store_token_known(leec_store *s, const char *token)
+{
+    char *ka = NULL;
+    if (!s || !s->ops->token_known || !Leec_token_valid(token) ||
+        s->ops->token_known(s, token, &ka) != LEEC_OK)
+        return NULL;
+    return ka;
 }
 
 int Leec_store_token_fd(leec_store *s)

@@ -57,6 +57,9 @@ leec_code Leec_store_token_delete(leec_store *s, const char *token);
  * token_answers): false when the store has none (use token_get). */
 bool Leec_store_can_ask(const leec_store *s);
 leec_code Leec_store_token_ask(leec_store *s, const char *token);
+/* The key authorization of token known without a round trip (ops
+ * token_known), malloc'd, or NULL. */
+char *Leec_store_token_known(leec_store *s, const char *token);
 int Leec_store_token_fd(leec_store *s);
 leec_code Leec_store_token_answers(leec_store *s,
                                    void (*fn)(void *ud, const char *token,

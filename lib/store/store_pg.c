@@ -119,9 +119,25 @@ static const char *const migrations[] = {
 typedef struct pg_held {
     char *kind, *name;
     uint64_t token;
-    unsigned refs; /* handles given by lease(); 0: claimed, not leased */
-    bool lost;     /* the heartbeat found it gone: renewed no more */
+    unsigned refs;        /* handles given by lease(); 0: claimed, not leased */
+    bool lost;            /* the heartbeat found it gone: renewed no more */
+    bool journal_gone;    /* its install under this token dropped the
+                           * journal's entry, and nothing wrote one since; or
+                           * the claim found none */
+    bool no_version;      /* the claim found no version, and none was
+                           * installed through this instance since */
+    char *wanted;         /* the settings the claim read, for one wanted_read */
+    uint64_t last_number; /* the last version number allocated, when */
+    bool last_known;      /* known: the claim read it, or an install since */
+    bool sched;           /* schedule() kept back for unlock: at sched_when */
+    int64_t sched_when;
 } pg_held;
+
+/* A token another node announced (NOTIFY leec_tokens). */
+typedef struct pg_known {
+    char *token, *key_auth;
+} pg_known;
+#define PG_KNOWN_MAX 4096 /* the newest announced tokens kept */
 
 /* A token asked for by the responder, answered in order. */
 typedef struct pg_ask {
@@ -150,6 +166,22 @@ typedef struct pg_store {
     bool tq_busy; /* a question is out on tq */
     pg_ask *asks; /* the questions, the one out first */
     pg_ask **asks_tail;
+    pg_known *known; /* a ring of PG_KNOWN_MAX, the next to replace at */
+    size_t known_next;
+    char **changed; /* versions other nodes announced, not yet handed out */
+    size_t nchanged;
+    /* The version this instance installed last, read back without a round
+     * trip (the renewal plan, the node's own copy) until another node
+     * announces one of that certificate or it changes here. */
+    char *mine_name;
+    leec_store_version mine;
+    uint64_t mine_token;     /* the lease it was installed under (0: none) */
+    struct timespec mine_at; /* when (CLOCK_MONOTONIC) */
+    /* Tokens deleted, not yet told to the database: they ride along with
+     * the next heartbeat (a finished challenge's token harms nobody for
+     * a few seconds), or go at destroy. */
+    char **gone;
+    size_t ngone;
 } pg_store;
 
 static const leec_store_ops pg_ops;
@@ -246,7 +278,8 @@ static bool pg_session(pg_store *p)
                " set_config('client_min_messages', 'warning', false)",
                0, NULL))
         return false;
-    return !p->listening || pg_do(p, "LISTEN leec_versions", 0, NULL);
+    return !p->listening || (pg_do(p, "LISTEN leec_versions", 0, NULL) &&
+                             pg_do(p, "LISTEN leec_tokens", 0, NULL));
 }
 
 static void pg_notice(void *arg, const char *message)
@@ -508,6 +541,12 @@ static pg_held *held_add(pg_store *p, const char *kind, const char *name,
 {
     pg_held *h = held_find(p, kind, name);
     if (h) {
+        if (h->token != token) {
+            /* Another grant: what the last one knew is not known. */
+            h->journal_gone = h->no_version = h->last_known = h->sched = false;
+            free(h->wanted);
+            h->wanted = NULL;
+        }
         h->token = token;
         h->lost = false;
         h->refs += refs;
@@ -539,7 +578,80 @@ static void held_drop(pg_store *p, pg_held *h)
         }
     free(h->kind);
     free(h->name);
+    free(h->wanted);
     free(h);
+}
+
+static void mine_forget(pg_store *p, const char *name)
+{
+    if (p->mine_name && (!name || strcmp(p->mine_name, name) == 0)) {
+        free(p->mine_name);
+        p->mine_name = NULL;
+        leec_store_version_clear(&p->mine);
+    }
+}
+
+/* Keeps what was just installed (the key too: the caller has it in
+ * memory anyway, and it is cleared as any version's). */
+static void mine_keep(pg_store *p, const char *name, uint64_t number,
+                      uint64_t token, const leec_store_new_version *in)
+{
+    const char *parts[LEEC_PART_COUNT] = {[LEEC_PART_PRIVKEY] = in->privkey,
+                                          [LEEC_PART_CERT] = in->cert,
+                                          [LEEC_PART_CHAIN] =
+                                              in->chain ? in->chain : "",
+                                          [LEEC_PART_FULLCHAIN] = in->fullchain,
+                                          [LEEC_PART_META] = in->meta_json};
+    mine_forget(p, NULL);
+    if (!(p->mine_name = strdup(name)))
+        return;
+    p->mine.number = number;
+    p->mine_token = token;
+    clock_gettime(CLOCK_MONOTONIC, &p->mine_at);
+    for (int i = 0; i < LEEC_PART_COUNT; i++) {
+        if (!parts[i])
+            continue;
+        if (!(p->mine.text[i] = strdup(parts[i]))) {
+            mine_forget(p, NULL);
+            return;
+        }
+        p->mine.len[i] = strlen(parts[i]);
+    }
+}
+
+/* Whether the version kept is still the current one of name, as far as
+ * can be told without a round trip: while the lease it was installed
+ * under is held (only a holder installs), or for a few seconds when the
+ * other nodes' installs are heard (LISTEN; the node reading back its own
+ * copy right after the lease went). */
+#define PG_MINE_HEARD_S 5
+static bool mine_valid(pg_store *p, const char *name)
+{
+    if (!p->mine_name || strcmp(p->mine_name, name) != 0)
+        return false;
+    pg_held *h = held_find(p, "cert", name);
+    if (p->mine_token && h && h->token == p->mine_token && !h->lost)
+        return true;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return p->listening && now.tv_sec - p->mine_at.tv_sec < PG_MINE_HEARD_S;
+}
+
+/* The parts of want of the version kept, as version_read gives them. */
+static leec_code mine_read(pg_store *p, unsigned want, leec_store_version *out)
+{
+    leec_store_version got = {.number = p->mine.number};
+    for (int i = 0; i < LEEC_PART_COUNT; i++) {
+        if (!(want & (1u << i)) || !p->mine.text[i])
+            continue;
+        if (!(got.text[i] = strdup(p->mine.text[i]))) {
+            leec_store_version_clear(&got);
+            return LEEC_E_NOMEM;
+        }
+        got.len[i] = p->mine.len[i];
+    }
+    *out = got;
+    return LEEC_OK;
 }
 
 /* The token this instance holds for the "cert" lease of name, or 0: what
@@ -665,6 +777,13 @@ static leec_code pg_version_read(leec_store *s, const char *name, unsigned want,
     pg_store *p = impl(s);
     leec_code rc = LEEC_OK;
     char w[16];
+    /* None at the claim, and none installed through this instance since,
+     * under a lease still held: only its holder installs one. */
+    pg_held *h = held_find(p, "cert", name);
+    if (h && h->no_version && !h->lost)
+        return LEEC_E_NOT_FOUND;
+    if (mine_valid(p, name))
+        return mine_read(p, want, out);
     snprintf(w, sizeof w, "%u", want);
     const char *v[] = {name, w};
     /* One statement: every part from the one version current then. */
@@ -722,62 +841,154 @@ typedef struct pg_install {
     uint64_t number; /* out */
 } pg_install;
 
-static leec_code install_body(pg_store *p, void *arg)
+/* Two statements, no transaction: the version's number first (its own
+ * transaction: a failed install leaves a gap, never a reused number),
+ * then, in one statement, the lease checked (FOR SHARE), the version
+ * written, made current unless a newer one is, the order's journal entry
+ * dropped (its order is done: the library drops it next, and finds it
+ * gone) and the nodes told (NOTIFY, sent at COMMIT). The key is sealed
+ * between the two, its additional data naming the number. */
+static leec_code pg_install_number(pg_store *p, const char *name,
+                                   uint64_t *number)
 {
-    pg_install *a = arg;
-    leec_code rc;
-    const char *v1[] = {a->name};
-    /* The row of the certificate, locked until COMMIT: installs of one
-     * certificate take their numbers one after the other. Locked before
-     * the lease row, as claim does, so that the two never deadlock. */
-    PGresult *r = pg_exec(p,
-                          "INSERT INTO leec_certs (name, last_number)"
-                          " VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET"
-                          " last_number = leec_certs.last_number + 1"
-                          " RETURNING last_number",
-                          1, v1);
+    leec_code rc = LEEC_OK;
+    const char *v[] = {name};
+    PGresult *r = pg_q(p, &rc,
+                       "INSERT INTO leec_certs (name, last_number)"
+                       " VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET"
+                       " last_number = leec_certs.last_number + 1"
+                       " RETURNING last_number",
+                       1, v);
     if (!r)
-        return LEEC_E_IO;
-    uint64_t number = 0;
-    bool ok = PQntuples(r) == 1 && col_u64(r, 0, 0, &number);
-    PQclear(r);
-    if (!ok)
-        return LEEC_E_IO;
-    if ((rc = fence_in_tx(p, a->name, a->token)) != LEEC_OK)
         return rc;
-    char *aad = aad_version(a->name, number), *sealed = NULL, num[24];
+    if (PQntuples(r) != 1 || !col_u64(r, 0, 0, number))
+        rc = LEEC_E_IO;
+    PQclear(r);
+    return rc;
+}
+
+/* The install as one statement when the number is known ahead (the
+ * claim read the last one, and only the lease's holder installs): the
+ * number taken only if it is still the next, the rest as install_one.
+ * LEEC_E_NOT_FOUND when it was not the next (install_one then). */
+static leec_code install_predicted(pg_store *p, pg_install *a)
+{
+    leec_code rc;
+    char *aad = aad_version(a->name, a->number), *sealed = NULL, num[24],
+         tok[24];
     rc = aad ? Leec_seal(&p->key, aad, a->in->privkey, strlen(a->in->privkey),
                          &sealed)
              : LEEC_E_NOMEM;
     free(aad);
     if (rc != LEEC_OK)
         return rc;
-    u64s(num, sizeof num, number);
-    const char *v2[] = {a->name,
-                        num,
-                        sealed,
-                        a->in->cert,
-                        a->in->chain ? a->in->chain : "",
-                        a->in->fullchain,
-                        a->in->meta_json,
-                        a->names,
-                        a->not_after,
-                        a->next};
-    ok = pg_do(p,
-               "WITH v AS (INSERT INTO leec_versions (name, number,"
-               " privkey_sealed, cert, chain, fullchain, meta, names,"
-               " not_after) VALUES ($1, $2::bigint, $3, $4, $5, $6, $7,"
-               " COALESCE(string_to_array($8, E'\\n'), '{}'),"
-               " to_timestamp($9::double precision)) RETURNING name, number)"
-               " UPDATE leec_certs c SET current = v.number, updated = now(),"
-               " next_check = COALESCE(to_timestamp($10::double precision),"
-               " now() + interval '1 hour') FROM v WHERE c.name = v.name",
-               10, v2);
+    u64s(num, sizeof num, a->number);
+    u64s(tok, sizeof tok, a->token);
+    const char *v[] = {a->name,
+                       num,
+                       sealed,
+                       a->in->cert,
+                       a->in->chain ? a->in->chain : "",
+                       a->in->fullchain,
+                       a->in->meta_json,
+                       a->names,
+                       a->not_after,
+                       a->next,
+                       tok};
+    PGresult *r =
+        pg_q(p, &rc,
+             "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $1 FOR UPDATE),"
+             " ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+             " AND name = $1 AND token = $11::bigint AND expires > now()"
+             " AND EXISTS (SELECT 1 FROM lk) FOR SHARE),"
+             " c AS (UPDATE leec_certs SET last_number = $2::bigint,"
+             "  current = $2::bigint, updated = now(),"
+             "  next_check = COALESCE(to_timestamp($10::double precision),"
+             "  now() + interval '1 hour') WHERE name = $1"
+             "  AND last_number = $2::bigint - 1 AND EXISTS (SELECT 1 FROM ok)"
+             "  RETURNING name),"
+             " v AS (INSERT INTO leec_versions (name, number, privkey_sealed,"
+             "  cert, chain, fullchain, meta, names, not_after)"
+             "  SELECT $1, $2::bigint, $3, $4, $5, $6, $7,"
+             "  COALESCE(string_to_array($8, E'\\n'), '{}'),"
+             "  to_timestamp($9::double precision) FROM c RETURNING 1),"
+             " j AS (DELETE FROM leec_journal WHERE name = $1"
+             "  AND EXISTS (SELECT 1 FROM c) RETURNING 1),"
+             " n AS (SELECT pg_notify('leec_versions', $1) FROM c)"
+             " SELECT EXISTS (SELECT 1 FROM ok), (SELECT count(*) FROM v),"
+             " (SELECT count(*) FROM n)",
+             11, v);
     free(sealed);
-    if (!ok || !pg_do(p, "SELECT pg_notify('leec_versions', $1)", 1, v1))
-        return LEEC_E_IO;
-    a->number = number;
-    return LEEC_OK;
+    if (!r)
+        return rc;
+    if (PQntuples(r) != 1)
+        rc = LEEC_E_IO;
+    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        rc = LEEC_E_FENCED;
+    else if (strcmp(PQgetvalue(r, 0, 1), "1") != 0)
+        rc = LEEC_E_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+static leec_code install_one(pg_store *p, pg_install *a)
+{
+    leec_code rc = pg_install_number(p, a->name, &a->number);
+    if (rc != LEEC_OK)
+        return rc;
+    char *aad = aad_version(a->name, a->number), *sealed = NULL, num[24],
+         tok[24];
+    rc = aad ? Leec_seal(&p->key, aad, a->in->privkey, strlen(a->in->privkey),
+                         &sealed)
+             : LEEC_E_NOMEM;
+    free(aad);
+    if (rc != LEEC_OK)
+        return rc;
+    u64s(num, sizeof num, a->number);
+    u64s(tok, sizeof tok, a->token);
+    const char *v[] = {a->name,
+                       num,
+                       sealed,
+                       a->in->cert,
+                       a->in->chain ? a->in->chain : "",
+                       a->in->fullchain,
+                       a->in->meta_json,
+                       a->names,
+                       a->not_after,
+                       a->next,
+                       tok};
+    PGresult *r = pg_q(
+        p, &rc,
+        "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $1 FOR UPDATE),"
+        " ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+        " AND name = $1 AND token = $11::bigint AND expires > now()"
+        " AND EXISTS (SELECT 1 FROM lk) FOR SHARE),"
+        " go AS (SELECT 1 AS one WHERE $11::bigint = 0"
+        "  OR EXISTS (SELECT 1 FROM ok)),"
+        " v AS (INSERT INTO leec_versions (name, number, privkey_sealed,"
+        "  cert, chain, fullchain, meta, names, not_after)"
+        "  SELECT $1, $2::bigint, $3, $4, $5, $6, $7,"
+        "  COALESCE(string_to_array($8, E'\\n'), '{}'),"
+        "  to_timestamp($9::double precision) FROM go"
+        "  RETURNING name, number),"
+        " c AS (UPDATE leec_certs c SET current = v.number, updated = now(),"
+        "  next_check = COALESCE(to_timestamp($10::double precision),"
+        "  now() + interval '1 hour') FROM v WHERE c.name = v.name"
+        "  AND (c.current IS NULL OR c.current < v.number) RETURNING 1),"
+        " j AS (DELETE FROM leec_journal WHERE name = $1"
+        "  AND $11::bigint <> 0 AND EXISTS (SELECT 1 FROM v) RETURNING 1),"
+        " n AS (SELECT pg_notify('leec_versions', $1) FROM c)"
+        " SELECT EXISTS (SELECT 1 FROM go), (SELECT count(*) FROM n)",
+        11, v);
+    free(sealed);
+    if (!r)
+        return rc;
+    if (PQntuples(r) != 1)
+        rc = LEEC_E_IO;
+    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        rc = LEEC_E_FENCED;
+    PQclear(r);
+    return rc;
 }
 
 /* The identifiers, one a line (none may hold a line break). */
@@ -838,11 +1049,29 @@ static leec_code pg_version_install(leec_store *s, const char *name,
                     .names = names,
                     .next = *next ? next : NULL,
                     .not_after = *na ? na : NULL,
-                    .token = cert_token(p, name, 0)};
-    rc = pg_tx(p, install_body, &a);
+                    .token = cert_token(p, name, leec_store_write_token(s))};
+    pg_held *held = a.token ? held_find(p, "cert", name) : NULL;
+    rc = LEEC_E_NOT_FOUND;
+    if (held && held->token == a.token && held->last_known && !held->lost) {
+        a.number = held->last_number + 1;
+        rc = install_predicted(p, &a);
+    }
+    if (rc == LEEC_E_NOT_FOUND)
+        rc = install_one(p, &a);
     free(names);
-    if (rc == LEEC_OK)
+    if (rc == LEEC_OK) {
         *number = a.number;
+        pg_held *h = held_find(p, "cert", name);
+        if (h)
+            h->no_version = false;
+        if (h && a.token && h->token == a.token) {
+            h->last_number = a.number;
+            h->last_known = true;
+        }
+        mine_keep(p, name, a.number, a.token, in);
+        if (h && a.token && h->token == a.token)
+            h->journal_gone = true;
+    }
     return rc;
 }
 
@@ -923,6 +1152,7 @@ static leec_code reset_body(pg_store *p, void *arg)
 static leec_code pg_reset_op(leec_store *s, const char *name)
 {
     pg_reset a = {.name = name};
+    mine_forget(impl(s), name);
     return pg_tx(impl(s), reset_body, &a);
 }
 
@@ -960,7 +1190,8 @@ static leec_code pg_renewal_write(leec_store *s, const char *name,
     pg_renewal a = {.name = name,
                     .json = json,
                     .number = number,
-                    .token = cert_token(p, name, 0)};
+                    .token = cert_token(p, name, leec_store_write_token(s))};
+    mine_forget(p, name);
     return pg_tx(p, renewal_body, &a);
 }
 
@@ -968,14 +1199,81 @@ static leec_code pg_renewal_write(leec_store *s, const char *name,
 /* http-01 tokens                                                      */
 /* ------------------------------------------------------------------ */
 
+/* The index of token among those deleted and not yet told, or -1. */
+static long gone_find(pg_store *p, const char *token)
+{
+    for (size_t i = 0; i < p->ngone; i++)
+        if (strcmp(p->gone[i], token) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* The tokens deleted as a text[] literal (base64url: nothing to quote),
+ * or NULL; "{}" for none. */
+static char *gone_array(pg_store *p)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < p->ngone; i++)
+        len += strlen(p->gone[i]) + 1;
+    char *a = malloc(len), *w = a;
+    if (!a)
+        return NULL;
+    *w++ = '{';
+    for (size_t i = 0; i < p->ngone; i++) {
+        size_t l = strlen(p->gone[i]);
+        if (i)
+            *w++ = ',';
+        memcpy(w, p->gone[i], l);
+        w += l;
+    }
+    memcpy(w, "}", 2);
+    return a;
+}
+
+static void gone_clear(pg_store *p)
+{
+    leec_store_list_free(p->gone, p->ngone);
+    p->gone = NULL;
+    p->ngone = 0;
+}
+
+/* The deletes told at last, by a statement of their own. */
+static leec_code gone_flush(pg_store *p)
+{
+    if (!p->ngone)
+        return LEEC_OK;
+    char *arr = gone_array(p);
+    if (!arr)
+        return LEEC_E_NOMEM;
+    const char *v[] = {arr};
+    leec_code rc = pg_q_do(
+        p, "DELETE FROM leec_tokens WHERE token = ANY ($1::text[])", 1, v);
+    free(arr);
+    if (rc == LEEC_OK)
+        gone_clear(p);
+    return rc;
+}
+
+#define PG_GONE_MAX 512 /* deletes kept back at most */
+
 static leec_code pg_token_put(leec_store *s, const char *token,
                               const char *key_auth)
 {
+    pg_store *p = impl(s);
+    long g = gone_find(p, token);
+    if (g >= 0) {
+        free(p->gone[g]);
+        p->gone[g] = p->gone[--p->ngone];
+    }
     const char *v[] = {token, key_auth};
-    return pg_q_do(impl(s),
-                   "INSERT INTO leec_tokens (token, key_auth) VALUES ($1, $2)"
-                   " ON CONFLICT (token) DO UPDATE SET"
-                   " key_auth = EXCLUDED.key_auth, created = now()",
+    /* Announced in the same statement (at COMMIT): the other nodes'
+     * responders know it before the CA asks them, most of the time. */
+    return pg_q_do(p,
+                   "WITH i AS (INSERT INTO leec_tokens (token, key_auth)"
+                   " VALUES ($1, $2) ON CONFLICT (token) DO UPDATE SET"
+                   " key_auth = EXCLUDED.key_auth, created = now()"
+                   " RETURNING token)"
+                   " SELECT pg_notify('leec_tokens', $1 || ' ' || $2) FROM i",
                    2, v);
 }
 
@@ -983,6 +1281,8 @@ static leec_code pg_token_get(leec_store *s, const char *token, char **key_auth)
 {
     pg_store *p = impl(s);
     leec_code rc = LEEC_OK;
+    if (gone_find(p, token) >= 0)
+        return LEEC_E_NOT_FOUND;
     const char *v[] = {token};
     PGresult *r =
         pg_q(p, &rc, "SELECT key_auth FROM leec_tokens WHERE token = $1", 1, v);
@@ -998,8 +1298,17 @@ static leec_code pg_token_get(leec_store *s, const char *token, char **key_auth)
 
 static leec_code pg_token_delete(leec_store *s, const char *token)
 {
-    const char *v[] = {token};
-    return pg_q_do(impl(s), "DELETE FROM leec_tokens WHERE token = $1", 1, v);
+    pg_store *p = impl(s);
+    if (gone_find(p, token) >= 0)
+        return LEEC_OK;
+    char **v = realloc(p->gone, (p->ngone + 1) * sizeof *v);
+    if (!v)
+        return LEEC_E_NOMEM;
+    p->gone = v;
+    if (!(v[p->ngone] = strdup(token)))
+        return LEEC_E_NOMEM;
+    p->ngone++;
+    return p->ngone >= PG_GONE_MAX ? gone_flush(p) : LEEC_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1074,6 +1383,17 @@ static leec_code pg_lease(leec_store *s, const char *kind, const char *name,
     pg_store *p = impl(s);
     uint64_t t = 0;
     leec_code rc = LEEC_OK;
+    /* Held already (claimed, or leased by another handle) and not known
+     * lost: the same grant, without a round trip. Should the database
+     * have expired it since the last heartbeat, the first write under it
+     * is refused (every write checks the token in its statement). */
+    pg_held *mine = held_find(p, kind, name);
+    if (mine && !mine->lost) {
+        mine->refs++;
+        *handle = mine;
+        *token = mine->token;
+        return LEEC_OK;
+    }
     /* A release between the two statements of lease_grant: once more. */
     for (int i = 0; i < 2 && rc == LEEC_OK && !t; i++)
         rc = lease_grant(p, kind, name, ttl_s, &t);
@@ -1112,13 +1432,47 @@ static void pg_unlock(leec_store *s, void *handle)
     if (!h || h->refs == 0 || --h->refs > 0)
         return;
     u64s(tok, sizeof tok, h->token);
-    const char *v[] = {h->kind, h->name, tok};
+    const char *v[] = {h->kind, h->name, tok, NULL};
     /* Only ours: a lease lost and granted again is the new holder's. A
      * failure leaves the row to expire. */
-    pg_q_do(p,
-            "DELETE FROM leec_leases WHERE kind = $1 AND name = $2"
-            " AND token = $3::bigint",
-            3, v);
+    if (!h->sched) {
+        pg_q_do(p,
+                "DELETE FROM leec_leases WHERE kind = $1 AND name = $2"
+                " AND token = $3::bigint",
+                3, v);
+        held_drop(p, h);
+        return;
+    }
+    /* The next look kept back by schedule(), written while the lease is
+     * still ours, and the lease let go: one statement. */
+    char w[24];
+    snprintf(w, sizeof w, "%" PRId64, h->sched_when);
+    v[3] = w;
+    leec_code rc = LEEC_OK;
+    PGresult *r =
+        pg_q(p, &rc,
+             "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $2 FOR UPDATE),"
+             " ok AS (SELECT 1 FROM leec_leases WHERE kind = $1 AND name = $2"
+             " AND token = $3::bigint AND expires > now()"
+             " AND EXISTS (SELECT 1 FROM lk) FOR UPDATE),"
+             " u AS (UPDATE leec_certs SET next_check ="
+             " to_timestamp($4::double precision) WHERE name = $2"
+             " AND EXISTS (SELECT 1 FROM ok) RETURNING 1),"
+             /* After u (which reads ok): the row checked, then let go. */
+             " d AS (DELETE FROM leec_leases WHERE kind = $1 AND name = $2"
+             " AND token = $3::bigint AND (SELECT count(*) FROM u) >= 0"
+             " RETURNING 1)"
+             " SELECT EXISTS (SELECT 1 FROM u)",
+             4, v);
+    if (rc == LEEC_OK &&
+        (!r || PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0))
+        rc = LEEC_E_FENCED;
+    PQclear(r);
+    if (rc != LEEC_OK && p->s)
+        Leec_store_log(p->s, LEEC_LOG_WARN,
+                       "PostgreSQL store: %s: when to look at it next was not "
+                       "recorded: %s",
+                       h->name, leec_strerror(rc));
     held_drop(p, h);
 }
 
@@ -1192,34 +1546,13 @@ typedef struct pg_journal {
     bool durable;
 } pg_journal;
 
-/* A later step of the journal (not durable): a transaction, for its
- * SET LOCAL. */
-static leec_code journal_body(pg_store *p, void *arg)
-{
-    pg_journal *a = arg;
-    leec_code rc = fence_in_tx(p, a->name, a->token);
-    if (rc != LEEC_OK)
-        return rc;
-    /* A later step may be lost with the machine (store.h): no wait for
-     * the WAL's flush. */
-    if (!a->durable && !pg_do(p, "SET LOCAL synchronous_commit = off", 0, NULL))
-        return LEEC_E_IO;
-    const char *v[] = {a->name, a->sealed};
-    return pg_do(p,
-                 "INSERT INTO leec_journal (name, entry_sealed)"
-                 " VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET"
-                 " entry_sealed = EXCLUDED.entry_sealed, updated = now()",
-                 2, v)
-               ? LEEC_OK
-               : LEEC_E_IO;
-}
-
 /* The journal write (or removal) as one statement, its own transaction:
  * the lease row read FOR SHARE in a CTE, the write made only when it
- * carries the token (or none was presented). A round trip, not four, for
- * the writes that wait for the WAL anyway (a removal need not, store.h,
- * but one statement costs less than a transaction that skips the wait).
- * Repeated once after a broken connection: both are idempotent. */
+ * carries the token (or none was presented). A later step, which may be
+ * lost with the machine (store.h), sets synchronous_commit off for that
+ * transaction alone in the same statement (set_config's is_local), so it
+ * waits for no WAL flush either. Repeated once after a broken connection:
+ * both are idempotent. */
 static leec_code journal_one(pg_store *p, const pg_journal *a)
 {
     char t[24];
@@ -1228,12 +1561,22 @@ static leec_code journal_one(pg_store *p, const pg_journal *a)
     leec_code rc = LEEC_OK;
     PGresult *r = pg_q(
         p, &rc,
-        a->sealed
+        a->sealed && a->durable
             ? "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
               " AND name = $1 AND token = $2::bigint AND expires > now()"
               " FOR SHARE) INSERT INTO leec_journal (name, entry_sealed)"
               " SELECT $1, $3 WHERE $2::bigint = 0 OR EXISTS (SELECT 1 FROM"
               " ok) ON CONFLICT (name) DO UPDATE SET"
+              " entry_sealed = EXCLUDED.entry_sealed, updated = now()"
+              " RETURNING 1"
+        : a->sealed
+            ? "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+              " AND name = $1 AND token = $2::bigint AND expires > now()"
+              " FOR SHARE), nf AS (SELECT set_config('synchronous_commit',"
+              " 'off', true) AS v) INSERT INTO leec_journal (name,"
+              " entry_sealed) SELECT $1, $3 FROM nf WHERE nf.v = 'off' AND"
+              " ($2::bigint = 0 OR EXISTS (SELECT 1 FROM ok))"
+              " ON CONFLICT (name) DO UPDATE SET"
               " entry_sealed = EXCLUDED.entry_sealed, updated = now()"
               " RETURNING 1"
             : "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
@@ -1269,8 +1612,11 @@ static leec_code pg_journal_write(leec_store *s, const char *name,
                     .sealed = sealed,
                     .token = cert_token(p, name, token),
                     .durable = durable};
-    rc = durable ? journal_one(p, &a) : pg_tx(p, journal_body, &a);
+    rc = journal_one(p, &a);
     free(sealed);
+    pg_held *h = held_find(p, "cert", name);
+    if (h)
+        h->journal_gone = false;
     return rc;
 }
 
@@ -1278,6 +1624,11 @@ static leec_code pg_journal_read(leec_store *s, const char *name, char **entry)
 {
     pg_store *p = impl(s);
     leec_code rc = LEEC_OK;
+    /* None at the claim, or dropped since, under a lease still held: only
+     * its holder writes one. */
+    pg_held *h = held_find(p, "cert", name);
+    if (h && h->journal_gone && !h->lost)
+        return LEEC_E_NOT_FOUND;
     const char *v[] = {name};
     PGresult *r = pg_q(
         p, &rc, "SELECT entry_sealed FROM leec_journal WHERE name = $1", 1, v);
@@ -1304,7 +1655,14 @@ static leec_code pg_journal_remove(leec_store *s, const char *name,
     pg_store *p = impl(s);
     pg_journal a = {
         .name = name, .token = cert_token(p, name, token), .durable = false};
-    return journal_one(p, &a);
+    /* Dropped by the install under this very lease: no round trip. */
+    pg_held *h = held_find(p, "cert", name);
+    if (h && h->token == a.token && h->journal_gone && !h->lost)
+        return LEEC_OK;
+    leec_code rc = journal_one(p, &a);
+    if (rc == LEEC_OK && h && h->token == a.token)
+        h->journal_gone = true;
+    return rc;
 }
 
 static leec_code pg_journal_list(leec_store *s, char ***names, size_t *n)
@@ -1328,7 +1686,7 @@ static leec_code pg_heartbeat(leec_store *s, unsigned ttl_s)
             len += 21;
         }
     if (!live)
-        return LEEC_OK;
+        return gone_flush(p);
     /* The tokens held, as an array literal of numbers: only the leases
      * this instance knows it holds are renewed (one lost in a broken
      * round trip expires). */
@@ -1343,17 +1701,27 @@ static leec_code pg_heartbeat(leec_store *s, unsigned ttl_s)
                                   w > 1 ? "," : "", p->held[i]->token);
     snprintf(arr + w, len - w, "}");
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    const char *v[] = {p->holder, ttl, arr};
+    char *gone = gone_array(p);
+    if (!gone) {
+        free(arr);
+        return LEEC_E_NOMEM;
+    }
+    const char *v[] = {p->holder, ttl, arr, gone};
     leec_code rc = LEEC_OK;
+    /* With the tokens deleted since the last beat: one statement. */
     PGresult *r = pg_q(p, &rc,
-                       "UPDATE leec_leases SET expires = greatest(expires,"
+                       "WITH d AS (DELETE FROM leec_tokens"
+                       " WHERE token = ANY ($4::text[]))"
+                       " UPDATE leec_leases SET expires = greatest(expires,"
                        " now() + make_interval(secs => $2::double precision))"
                        " WHERE holder = $1 AND token = ANY ($3::bigint[])"
                        " AND expires > now() RETURNING token",
-                       3, v);
+                       4, v);
     free(arr);
+    free(gone);
     if (!r)
         return rc;
+    gone_clear(p);
     /* Those not renewed are lost: forgotten (a handle still given out
      * stays until unlock, marked lost). */
     for (size_t i = p->nheld; i-- > 0;) {
@@ -1407,7 +1775,14 @@ static leec_code claim_body(pg_store *p, void *arg)
         " host = EXCLUDED.host, pid = EXCLUDED.pid,"
         " expires = EXCLUDED.expires WHERE l.expires <= now()"
         " RETURNING name, token)"
-        " SELECT name, token FROM granted ORDER BY name COLLATE \"C\"",
+        /* With what the new holder reads first: the settings, whether
+         * there is a version, whether there is a journal entry (stable
+         * while it holds the lease: only a holder writes them). */
+        " SELECT g.name, g.token, c.wanted, c.current IS NULL,"
+        " NOT EXISTS (SELECT 1 FROM leec_journal j WHERE j.name = g.name),"
+        " c.last_number"
+        " FROM granted g JOIN leec_certs c ON c.name = g.name"
+        " ORDER BY g.name COLLATE \"C\"",
         6, v);
     return a->r ? LEEC_OK : LEEC_E_IO;
 }
@@ -1427,47 +1802,76 @@ static leec_code pg_claim_op(leec_store *s, unsigned max, unsigned ttl_s,
     if (rc == LEEC_OK && rows > 0 &&
         !(*tokens = calloc((size_t)rows, sizeof **tokens)))
         rc = LEEC_E_NOMEM;
-    for (int i = 0; rc == LEEC_OK && i < rows; i++)
+    for (int i = 0; rc == LEEC_OK && i < rows; i++) {
+        pg_held *h = NULL;
         if (!col_u64(a.r, i, 1, &(*tokens)[i]))
             rc = LEEC_E_IO;
-        else if (!held_add(p, "cert", (*names)[i], (*tokens)[i], 0))
+        else if (!(h = held_add(p, "cert", (*names)[i], (*tokens)[i], 0)))
             rc = LEEC_E_NOMEM;
+        else {
+            free(h->wanted);
+            h->wanted = NULL;
+            h->no_version = strcmp(PQgetvalue(a.r, i, 3), "t") == 0;
+            h->journal_gone = strcmp(PQgetvalue(a.r, i, 4), "t") == 0;
+            h->last_known = col_u64(a.r, i, 5, &h->last_number);
+            if (!PQgetisnull(a.r, i, 2))
+                rc = col_dup(a.r, i, 2, LEEC_STORE_PART_MAX, &h->wanted, NULL);
+        }
+    }
     PQclear(a.r);
     /* Granted but not given (out of memory): they expire unrenewed. */
     return rc;
-}
-
-typedef struct pg_sched {
-    const char *name, *when;
-    uint64_t token;
-} pg_sched;
-
-static leec_code schedule_body(pg_store *p, void *arg)
-{
-    pg_sched *a = arg;
-    const char *v[] = {a->name, a->when};
-    /* The certificate's row before the lease's, as claim locks them. */
-    PGresult *r = pg_exec(p,
-                          "UPDATE leec_certs SET next_check ="
-                          " to_timestamp($2::double precision)"
-                          " WHERE name = $1",
-                          2, v);
-    if (!r)
-        return LEEC_E_IO;
-    leec_code rc =
-        strcmp(PQcmdTuples(r), "1") == 0 ? LEEC_OK : LEEC_E_NOT_FOUND;
-    PQclear(r);
-    return rc == LEEC_OK ? fence_in_tx(p, a->name, a->token) : rc;
 }
 
 static leec_code pg_schedule(leec_store *s, const char *name, int64_t when,
                              uint64_t token)
 {
     pg_store *p = impl(s);
-    char w[24];
+    char w[24], t[24];
+    uint64_t tk = cert_token(p, name, token);
+    /* Under a lease a handle of which is still out: written with the
+     * lease's release, in its statement (the engine schedules, then lets
+     * go). Lost with the process, the lease expires and the next holder
+     * finds the certificate as it is. */
+    pg_held *h = held_find(p, "cert", name);
+    if (h && h->refs > 0 && !h->lost && tk && h->token == tk) {
+        h->sched = true;
+        h->sched_when = when;
+        return LEEC_OK;
+    }
     snprintf(w, sizeof w, "%" PRId64, when);
-    pg_sched a = {.name = name, .when = w, .token = cert_token(p, name, token)};
-    return pg_tx(p, schedule_body, &a);
+    u64s(t, sizeof t, tk);
+    const char *v[] = {name, w, t};
+    leec_code rc = LEEC_OK;
+    /* One statement: the certificate's row updated only while the lease
+     * (read FOR SHARE in the same statement) carries the token; the
+     * answer says which of the two failed. */
+    PGresult *r =
+        pg_q(p, &rc,
+             "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $1 FOR UPDATE),"
+             " ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+             " AND name = $1 AND token = $3::bigint AND expires > now()"
+             " AND EXISTS (SELECT 1 FROM lk) FOR SHARE),"
+             " u AS (UPDATE leec_certs SET next_check ="
+             " to_timestamp($2::double precision) WHERE name = $1"
+             " AND EXISTS (SELECT 1 FROM lk)"
+             " AND ($3::bigint = 0 OR EXISTS (SELECT 1 FROM ok)) RETURNING 1)"
+             " SELECT EXISTS (SELECT 1 FROM u),"
+             " $3::bigint = 0 OR EXISTS (SELECT 1 FROM ok),"
+             " EXISTS (SELECT 1 FROM lk)",
+             3, v);
+    if (!r)
+        return rc;
+    if (PQntuples(r) != 1)
+        rc = LEEC_E_IO;
+    else if (strcmp(PQgetvalue(r, 0, 2), "t") != 0)
+        rc = LEEC_E_NOT_FOUND;
+    else if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+        rc = LEEC_E_FENCED;
+    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        rc = LEEC_E_NOT_FOUND;
+    PQclear(r);
+    return rc;
 }
 
 static leec_code pg_want(leec_store *s, const char *name, const char *settings)
@@ -1486,6 +1890,13 @@ static leec_code pg_wanted_read(leec_store *s, const char *name,
 {
     pg_store *p = impl(s);
     leec_code rc = LEEC_OK;
+    /* Read by the claim a moment ago: given once, without a round trip. */
+    pg_held *h = held_find(p, "cert", name);
+    if (h && h->wanted) {
+        *settings = h->wanted;
+        h->wanted = NULL;
+        return LEEC_OK;
+    }
     const char *v[] = {name};
     PGresult *r = pg_q(p, &rc,
                        "SELECT wanted FROM leec_certs WHERE name = $1"
@@ -1525,7 +1936,8 @@ static int pg_changes_fd(leec_store *s)
     pg_store *p = impl(s);
     if (!p->listening) {
         p->listening = true;
-        if (pg_q_do(p, "LISTEN leec_versions", 0, NULL) != LEEC_OK) {
+        if (pg_q_do(p, "LISTEN leec_versions", 0, NULL) != LEEC_OK ||
+            pg_q_do(p, "LISTEN leec_tokens", 0, NULL) != LEEC_OK) {
             p->listening = false;
             return -1;
         }
@@ -1538,15 +1950,69 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A token announced by another node, kept in the ring (the oldest
+ * replaced). */
+static void known_add(pg_store *p, const char *extra)
+{
+    const char *sp = strchr(extra, ' ');
+    if (!sp || sp == extra || !sp[1] || (size_t)(sp - extra) > 256 ||
+        strlen(sp + 1) > 1024)
+        return;
+    if (!p->known && !(p->known = calloc(PG_KNOWN_MAX, sizeof *p->known)))
+        return;
+    pg_known *k = &p->known[p->known_next];
+    char *t = strndup(extra, (size_t)(sp - extra)), *ka = strdup(sp + 1);
+    if (!t || !ka) {
+        free(t);
+        free(ka);
+        return;
+    }
+    free(k->token);
+    free(k->key_auth);
+    k->token = t;
+    k->key_auth = ka;
+    p->known_next = (p->known_next + 1) % PG_KNOWN_MAX;
+}
+
+/* Reads what came on the connection without waiting: versions other
+ * nodes installed (kept for changes()), tokens they announced (kept for
+ * token_known()). false when the connection broke. */
+static bool drain_notes(pg_store *p)
+{
+    if (!p->listening || !p->conn)
+        return true;
+    if (!PQconsumeInput(p->conn))
+        return false;
+    PGnotify *note;
+    while ((note = PQnotifies(p->conn))) {
+        /* Our own installs and tokens are not news. */
+        if (note->be_pid == PQbackendPID(p->conn))
+            ;
+        else if (strcmp(note->relname, "leec_tokens") == 0)
+            known_add(p, note->extra);
+        else if (strcmp(note->relname, "leec_versions") == 0 &&
+                 leec_store_name_valid(note->extra) && p->nchanged < 100000) {
+            mine_forget(p, note->extra);
+            /* A name not a name is dropped; so is one that finds no room
+             * (the periodic look makes up for it). */
+            char **nv = realloc(p->changed, (p->nchanged + 1) * sizeof *nv);
+            if (nv) {
+                p->changed = nv;
+                if ((nv[p->nchanged] = strdup(note->extra)))
+                    p->nchanged++;
+            }
+        }
+        PQfreemem(note);
+    }
+    return true;
+}
+
 static leec_code pg_changes(leec_store *s, char ***names, size_t *n)
 {
     pg_store *p = impl(s);
-    char **v = NULL;
-    size_t k = 0;
-    leec_code rc = LEEC_OK;
     if (!p->listening)
         return LEEC_OK;
-    if (!PQconsumeInput(p->conn)) {
+    if (!drain_notes(p)) {
         /* Connected again (and listening again, on another descriptor:
          * changes_fd tells which); what was announced meanwhile is lost,
          * which the periodic look makes up for. */
@@ -1554,28 +2020,10 @@ static leec_code pg_changes(leec_store *s, char ***names, size_t *n)
         pg_log_error(p, "reading notifications", NULL);
         return pg_ready(p);
     }
-    PGnotify *note;
-    while ((note = PQnotifies(p->conn))) {
-        /* Our own installs are not news; a name not a name is dropped. */
-        if (rc == LEEC_OK && note->be_pid != PQbackendPID(p->conn) &&
-            strcmp(note->relname, "leec_versions") == 0 &&
-            leec_store_name_valid(note->extra) && k < 100000) {
-            char **nv = realloc(v, (k + 1) * sizeof *nv);
-            if (!nv || !(nv[k] = strdup(note->extra))) {
-                rc = LEEC_E_NOMEM;
-                if (nv)
-                    v = nv;
-            } else {
-                v = nv;
-                k++;
-            }
-        }
-        PQfreemem(note);
-    }
-    if (rc != LEEC_OK) {
-        leec_store_list_free(v, k);
-        return rc;
-    }
+    char **v = p->changed;
+    size_t k = p->nchanged;
+    p->changed = NULL;
+    p->nchanged = 0;
     if (k > 1) {
         size_t w = 1;
         qsort(v, k, sizeof *v, cmp_names);
@@ -1589,6 +2037,26 @@ static leec_code pg_changes(leec_store *s, char ***names, size_t *n)
     *names = v;
     *n = k;
     return LEEC_OK;
+}
+
+static leec_code pg_token_known(leec_store *s, const char *token,
+                                char **key_auth)
+{
+    pg_store *p = impl(s);
+    /* What came already, never a wait: a broken connection is made again
+     * by the next call that may wait. */
+    if (!drain_notes(p))
+        p->broken = true;
+    for (size_t i = 0; p->known && i < PG_KNOWN_MAX; i++) {
+        /* Newest first: a token announced again wins. */
+        pg_known *k =
+            &p->known[(p->known_next + PG_KNOWN_MAX - 1 - i) % PG_KNOWN_MAX];
+        if (!k->token)
+            break;
+        if (strcmp(k->token, token) == 0)
+            return (*key_auth = strdup(k->key_auth)) ? LEEC_OK : LEEC_E_NOMEM;
+    }
+    return LEEC_E_NOT_FOUND;
 }
 
 /* The rows of one table sealed with another key than the current one:
@@ -1695,6 +2163,14 @@ static void pg_free(pg_store *p)
         free(a->token);
         free(a);
     }
+    for (size_t i = 0; p->known && i < PG_KNOWN_MAX; i++) {
+        free(p->known[i].token);
+        free(p->known[i].key_auth);
+    }
+    free(p->known);
+    leec_store_list_free(p->changed, p->nchanged);
+    leec_store_list_free(p->gone, p->ngone);
+    mine_forget(p, NULL);
     if (p->tq)
         PQfinish(p->tq);
     if (p->conn)
@@ -1710,10 +2186,13 @@ static void pg_destroy(leec_store *s)
     pg_store *p = impl(s);
     /* Leases die with their holder: given back now rather than at their
      * expiry. */
-    if (p->nheld && PQstatus(p->conn) == CONNECTION_OK &&
+    if (PQstatus(p->conn) == CONNECTION_OK &&
         PQtransactionStatus(p->conn) == PQTRANS_IDLE) {
-        const char *v[] = {p->holder};
-        pg_do(p, "DELETE FROM leec_leases WHERE holder = $1", 1, v);
+        if (p->nheld) {
+            const char *v[] = {p->holder};
+            pg_do(p, "DELETE FROM leec_leases WHERE holder = $1", 1, v);
+        }
+        (void)gone_flush(p);
     }
     pg_free(p);
 }
@@ -1894,6 +2373,7 @@ static const leec_store_ops pg_ops = {
     .token_ask = pg_token_ask,
     .token_fd = pg_token_fd,
     .token_answers = pg_token_answers,
+    .token_known = pg_token_known,
 };
 
 static leec_code fail_why(char **why, leec_code rc, const char *fmt, ...)

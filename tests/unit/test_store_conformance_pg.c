@@ -607,7 +607,9 @@ static void test_lease_expiry_fences(void **state)
     assert_int_equal(
         Leec_store_ops(a)->journal_write(a, "x.example", 0, e, false),
         LEEC_E_FENCED);
-    assert_int_equal(leec_store_schedule(a, "x.example", 1, ta), LEEC_E_FENCED);
+    /* Under a handle still out, the schedule waits for the unlock's
+     * statement, which checks the lease (below). */
+    assert_int_equal(leec_store_schedule(a, "x.example", 1, ta), LEEC_OK);
     assert_int_equal(Leec_store_renewal_write(a, "x.example", 1, "{}"),
                      LEEC_E_FENCED);
     char *n = admin_value("SELECT count(*) FROM leec_versions");
@@ -621,6 +623,12 @@ static void test_lease_expiry_fences(void **state)
     assert_int_equal(install(b, "x.example", KEY2), LEEC_OK);
     Leec_store_unlock(a, ha);
     assert_int_equal(Leec_store_fence(b, "cert", "x.example", tb), LEEC_OK);
+    n = admin_value("SELECT next_check = to_timestamp(1) FROM leec_certs"
+                    " WHERE name = 'x.example'");
+    assert_string_equal(n, "f"); /* a's kept-back schedule: refused */
+    free(n);
+    /* Without a handle out, refused at once. */
+    assert_int_equal(leec_store_schedule(a, "x.example", 1, ta), LEEC_E_FENCED);
     /* reset respects a live lease of another. */
     assert_int_equal(leec_store_reset(a, "x.example"), LEEC_E_LOCKED);
     assert_int_equal(leec_store_reset(a, NULL), LEEC_E_LOCKED);
