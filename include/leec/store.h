@@ -345,6 +345,9 @@ LEEC_API bool leec_store_name_valid(const char *name);
  * Return LEEC_E_STORE only through leec_store_refuse(), so the refusal has
  * its message. Every operation is required unless it says otherwise.
  */
+/* The outcome of a write that did not wait (journal_write_async). */
+typedef void (*leec_store_done_fn)(void *ud, leec_code rc);
+
 typedef struct leec_store_ops {
     unsigned abi; /* LEEC_STORE_ABI */
 
@@ -544,6 +547,29 @@ typedef struct leec_store_ops {
      * (malloc'd), or LEEC_E_NOT_FOUND, and then the responder asks
      * (token_ask). Optional: it only spares round trips. */
     leec_code (*token_known)(leec_store *s, const char *token, char **key_auth);
+    /* Writes that do not wait (optional, all five or none: a store whose
+     * round trips would hold up the caller's event loop, a database).
+     * Each sends its write and returns at once. LEEC_OK: done(ud, rc) is
+     * called exactly once, from async_perform, never from within the
+     * call, with what the waiting operation (journal_write, token_put)
+     * would have returned; an error: nothing was sent, done is never
+     * called. Writes are applied in the order sent, each its own
+     * transaction. async_fd: the descriptor to watch while writes are in
+     * flight, *events the poll(2) events (POLLOUT too while some are
+     * still to be sent), or -1 when none is; async_perform sends what is
+     * left and reads the answers that came, without waiting. */
+    leec_code (*journal_write_async)(leec_store *s, const char *name,
+                                     uint64_t token, const char *entry,
+                                     bool durable, leec_store_done_fn done,
+                                     void *ud);
+    leec_code (*token_put_async)(leec_store *s, const char *token,
+                                 const char *key_auth, leec_store_done_fn done,
+                                 void *ud);
+    int (*async_fd)(leec_store *s, short *events);
+    void (*async_perform)(leec_store *s);
+    /* The writer of ud is gone: done is no longer called for its writes
+     * (still applied). */
+    void (*async_forget)(leec_store *s, void *ud);
 } leec_store_ops;
 
 /*

@@ -173,14 +173,94 @@ static void enter(leec_agent *a)
  * brings the key); a later step need only survive the process, which a
  * rename without fsync does. Fails the agent when the record cannot be
  * made: nothing is sent for an order the next run could not find. */
-static bool journal_step(leec_agent *a, const char *step, bool durable)
+/* What comes after a journal write that did not wait. */
+enum {
+    JOURNAL_THEN_NONE,
+    JOURNAL_THEN_FOLLOW,   /* follow_order(jview) */
+    JOURNAL_THEN_POLL,     /* AUTHZ_POLL */
+    JOURNAL_THEN_FINALIZE, /* POST finalize with jpayload */
+};
+typedef enum { JOURNAL_DONE, JOURNAL_SENT, JOURNAL_FAILED } journal_res;
+#define JOURNAL_WAIT_MS 30000 /* for the store's answer, at most */
+
+static void journal_failed(leec_agent *a, leec_code rc)
+{
+    Leec_agent_fail(a, rc, NULL,
+                    "cannot record the order %s in the store's journal",
+                    a->order_url);
+}
+
+static void follow_order(leec_agent *a, leec_order_view *v, leec_code prc);
+static void post(leec_agent *a, const char *url, const char *payload,
+                 const char *accept);
+
+void Leec_agent_journal_forget(leec_agent *a)
+{
+    if (a->jthen != JOURNAL_THEN_NONE)
+        Leec_store_async_forget(leec_ctx_get_store(a->ctx), a);
+    a->jthen = JOURNAL_THEN_NONE;
+    Leec_order_view_clear(&a->jview);
+    memset(&a->jview, 0, sizeof a->jview);
+    free(a->jpayload);
+    a->jpayload = NULL;
+}
+
+/* The store answered the journal write the agent waits for: what was to
+ * follow it, now. */
+static void journal_written(void *ud, leec_code rc)
+{
+    leec_agent *a = ud;
+    int then = a->jthen;
+    a->jthen = JOURNAL_THEN_NONE;
+    a->deadline = -1;
+    if (rc != LEEC_OK) {
+        journal_failed(a, rc);
+    } else {
+        a->journalled = true;
+        a->key_journalled = a->key_journalled || a->jkey;
+        switch (then) {
+        case JOURNAL_THEN_FOLLOW:
+            follow_order(a, &a->jview, a->jprc);
+            break;
+        case JOURNAL_THEN_POLL:
+            Leec_agent_set_state(a, LEEC_ST_AUTHZ_POLL);
+            break;
+        case JOURNAL_THEN_FINALIZE:
+            post(a, a->finalize_url, a->jpayload, NULL);
+            break;
+        default:
+            break;
+        }
+    }
+    Leec_order_view_clear(&a->jview);
+    memset(&a->jview, 0, sizeof a->jview);
+    free(a->jpayload);
+    a->jpayload = NULL;
+    Leec_agent_run(a);
+}
+
+/* Records the order in progress and the step reached, under the
+ * certificate's lease: once when the CA made it (before any other request
+ * for it), then once per step, the key with it from the step that has
+ * one (it must be there before finalize is sent). durable: on disk before
+ * anything else is sent (the order's first record, and the one that
+ * brings the key); a later step need only survive the process, which a
+ * rename without fsync does. Fails the agent when the record cannot be
+ * made: nothing is sent for an order the next run could not find.
+ * JOURNAL_DONE: recorded, go on; JOURNAL_SENT: the store's writes do not
+ * wait (a database on the loop), the agent waits for the answer and then
+ * does what then says (the caller leaves what it needs in jview or
+ * jpayload); JOURNAL_FAILED: the agent failed. */
+static journal_res journal_step(leec_agent *a, const char *step, bool durable,
+                                int then)
 {
     leec_ctx *ctx = a->ctx;
     leec_store *st = leec_ctx_get_store(ctx);
     char *key = NULL;
     if (!Leec_store_has_journal(st))
-        return true;
+        return JOURNAL_DONE;
     leec_code rc = a->cert_key ? Leec_key_to_pem(a->cert_key, &key) : LEEC_OK;
+    bool async = Leec_store_has_async(st);
     if (rc == LEEC_OK) {
         leec_store_order o = {.order_url = a->order_url,
                               .ca_id = (char *)Leec_account_ca_id(ctx),
@@ -190,23 +270,32 @@ static bool journal_step(leec_agent *a, const char *step, bool durable)
                               .key_pem = key,
                               .step = (char *)step,
                               .since = a->order_since};
-        rc =
-            o.ca_id
-                ? Leec_store_order_write(st, a->cert_name, a->lease_token, &o,
-                                         durable || (key && !a->key_journalled))
-                : LEEC_E_STATE;
+        bool dur = durable || (key && !a->key_journalled);
+        if (!o.ca_id)
+            rc = LEEC_E_STATE;
+        else if (async)
+            rc = Leec_store_order_write_async(st, a->cert_name, a->lease_token,
+                                              &o, dur, journal_written, a);
+        else
+            rc = Leec_store_order_write(st, a->cert_name, a->lease_token, &o,
+                                        dur);
     }
     if (key)
         Leec_secure_free(key);
     if (rc != LEEC_OK) {
-        Leec_agent_fail(a, rc, NULL,
-                        "cannot record the order %s in the store's journal",
-                        a->order_url);
-        return false;
+        journal_failed(a, rc);
+        return JOURNAL_FAILED;
+    }
+    if (async) {
+        a->jthen = then;
+        a->jkey = a->cert_key != NULL;
+        a->deadline = Leec_now_ms(ctx) + JOURNAL_WAIT_MS;
+        Leec_ctx_store_async_watch(ctx);
+        return JOURNAL_SENT;
     }
     a->journalled = true;
-    a->key_journalled = a->key_journalled || key;
-    return true;
+    a->key_journalled = a->key_journalled || a->cert_key;
+    return JOURNAL_DONE;
 }
 
 /* Forgets the journal's entry (the certificate installed, or the order
@@ -328,6 +417,7 @@ static void ending(leec_agent *a)
     a->req = NULL;
     Leec_job_cancel(ctx, a->keygen);
     a->keygen = NULL;
+    Leec_agent_journal_forget(a);
     Leec_agent_solvers_cleanup(a);
     /* Under the certificate's lock (taken now if the failure came before
      * it was): no other process has installed a version the failure could
@@ -679,7 +769,12 @@ static void send_current(leec_agent *a)
 void Leec_agent_on_timer(leec_agent *a)
 {
     a->deadline = -1;
-    if (a->state == LEEC_ST_IDLE)
+    if (a->jthen != JOURNAL_THEN_NONE) {
+        /* The store never answered (statement_timeout bounds a statement,
+         * not a connection that went silent). */
+        Leec_agent_journal_forget(a);
+        journal_failed(a, LEEC_E_TIMEOUT);
+    } else if (a->state == LEEC_ST_IDLE)
         Leec_agent_set_state(a, LEEC_ST_CHECK_EXISTING);
     else if (a->state == LEEC_ST_QUEUED)
         enter_queued(a);
@@ -954,8 +1049,19 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         }
     }
     a->key_journalled = false;
-    if (journal_step(a, "ordered", true))
+    switch (journal_step(a, "ordered", true, JOURNAL_THEN_FOLLOW)) {
+    case JOURNAL_DONE:
         follow_order(a, &v, prc);
+        break;
+    case JOURNAL_SENT:
+        /* Kept for after the write: the view's parts are the agent's. */
+        a->jview = v;
+        a->jprc = prc;
+        memset(&v, 0, sizeof v);
+        break;
+    case JOURNAL_FAILED:
+        break;
+    }
 out:
     Leec_order_view_clear(&v);
 }
@@ -1281,7 +1387,8 @@ static void on_respond(leec_agent *a, leec_acme_resp *r)
         a->cursor++;
     if (a->cursor < a->naz)
         send_current(a);
-    else if (journal_step(a, "answered", false))
+    else if (journal_step(a, "answered", false, JOURNAL_THEN_POLL) ==
+             JOURNAL_DONE)
         Leec_agent_set_state(a, LEEC_ST_AUTHZ_POLL);
 }
 
@@ -1334,8 +1441,17 @@ static void send_finalize(leec_agent *a)
     }
     /* The key before finalize: an order finalized with it is completed
      * only with it. */
-    if (journal_step(a, "finalized", false))
+    switch (journal_step(a, "finalized", false, JOURNAL_THEN_FINALIZE)) {
+    case JOURNAL_DONE:
         post(a, a->finalize_url, payload, NULL);
+        break;
+    case JOURNAL_SENT:
+        a->jpayload = payload;
+        payload = NULL;
+        break;
+    case JOURNAL_FAILED:
+        break;
+    }
 out:
     free(csr);
     free(payload);

@@ -132,6 +132,7 @@ void Leec_agent_destroy(leec_agent *a)
     struct leec_agents *as = Leec_ctx_agents(ctx);
     Leec_acme_cancel(ctx, a->req);
     Leec_job_cancel(ctx, a->keygen);
+    Leec_agent_journal_forget(a);
     Leec_agent_solvers_cleanup(a);
     Leec_agent_release(a, false);
     Leec_agent_stop_ordering(a);

@@ -5,6 +5,7 @@
 #ifndef LEEC_AGENT_INTERNAL_H
 #define LEEC_AGENT_INTERNAL_H
 
+#include "acme/order.h"
 #include "engine/internal.h"
 #include "engine/renewal.h"
 
@@ -65,8 +66,15 @@ struct leec_agent {
     bool journalled;      /* the store's journal holds this order */
     bool resumed;         /* the order is an earlier run's, taken up */
     bool key_journalled;  /* cert_key is in the journal's entry */
-    int64_t order_since;  /* when the order was made (Unix time) */
-    char *seen_serial;    /* the installed certificate at the first look */
+    /* A journal write in flight on a store whose writes do not wait: the
+     * agent waits for it, then does what jthen says (JOURNAL_THEN_*). */
+    int jthen;             /* 0: none in flight */
+    bool jkey;             /* it carries cert_key */
+    leec_order_view jview; /* JOURNAL_THEN_FOLLOW: the order's view */
+    leec_code jprc;        /* and what its parse returned */
+    char *jpayload;        /* JOURNAL_THEN_FINALIZE: the request's body */
+    int64_t order_since;   /* when the order was made (Unix time) */
+    char *seen_serial;     /* the installed certificate at the first look */
     bool lock_logged;
     int64_t lock_since; /* waiting for the lock since (ms): once
                            lock_logged */
@@ -122,6 +130,9 @@ void Leec_agent_stop_ordering(leec_agent *a);
 void Leec_agent_solvers_cleanup(leec_agent *a);
 /* Frees the authorizations (after the clean-ups). */
 void Leec_agent_authz_clear(leec_agent *a);
+/* agent.c. A journal write in flight is no longer waited for (the agent
+ * ends, or is freed); what it was to be followed by is dropped. */
+void Leec_agent_journal_forget(leec_agent *a);
 
 /* agent_core.c. Transitions, for every step (agent_due.c's too): each only
  * records the next state; Leec_agent_run, the driver, makes it. */

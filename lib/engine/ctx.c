@@ -6,7 +6,9 @@
  * of the engine above it; the public calls that drive everything (new,
  * free, perform, timeout, run) are in ctx_api.c. */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <string.h>
 
 #include "util/b64url.h"
@@ -25,6 +27,8 @@ struct leec_ctx {
     leec_http *http; /* created on first use (Leec_ctx_http) */
     struct leec_http01_server *http01;
     int token_fd; /* the store's descriptor for token answers, watched;
+                     -1: none */
+    int async_fd; /* the store's descriptor for writes in flight, watched;
                      -1: none */
     leec_governor *gov;
     struct leec_workers *workers;           /* threads, or NULL */
@@ -60,6 +64,9 @@ static void unwatch_token_fd(leec_ctx *ctx)
     if (ctx->token_fd >= 0)
         Leec_loop_unwatch(ctx, ctx->token_fd);
     ctx->token_fd = -1;
+    if (ctx->async_fd >= 0)
+        Leec_loop_unwatch(ctx, ctx->async_fd);
+    ctx->async_fd = -1;
 }
 
 leec_ctx *Leec_ctx_alloc(void)
@@ -67,7 +74,7 @@ leec_ctx *Leec_ctx_alloc(void)
     leec_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
-    ctx->token_fd = -1;
+    ctx->token_fd = ctx->async_fd = -1;
     ctx->base.log = Leec_logger_new();
     ctx->base.loop = Leec_loop_new();
     ctx->server = strdup(LEEC_LETSENCRYPT_URL);
@@ -275,6 +282,43 @@ void Leec_ctx_token_answers(leec_ctx *ctx)
 {
     if (ctx->token_fd >= 0)
         on_token_fd(ctx, ctx->token_fd, 0);
+}
+
+static void on_async_fd(void *ud, int fd, unsigned events)
+{
+    leec_ctx *ctx = ud;
+    (void)fd;
+    (void)events;
+    Leec_ctx_store_async(ctx);
+}
+
+void Leec_ctx_store_async(leec_ctx *ctx)
+{
+    if (!Leec_store_has_async(ctx->store))
+        return;
+    Leec_store_async_perform(ctx->store);
+    Leec_ctx_store_async_watch(ctx);
+}
+
+void Leec_ctx_store_async_watch(leec_ctx *ctx)
+{
+    short ev = 0;
+    int fd = Leec_store_async_fd(ctx->store, &ev);
+    if (ctx->async_fd >= 0 && fd != ctx->async_fd)
+        Leec_loop_unwatch(ctx, ctx->async_fd);
+    ctx->async_fd = -1;
+    if (fd < 0)
+        return;
+    unsigned want =
+        ((ev & POLLIN) ? EPOLLIN : 0u) | ((ev & POLLOUT) ? EPOLLOUT : 0u);
+    /* Watched again every time (one epoll_ctl): after a reconnection the
+     * descriptor may have the old number but be another socket. */
+    if (Leec_loop_watch(ctx, fd, want, on_async_fd, ctx) != LEEC_OK) {
+        Leec_loop_unwatch(ctx, fd);
+        if (Leec_loop_watch(ctx, fd, want, on_async_fd, ctx) != LEEC_OK)
+            return; /* looked at again at the next perform */
+    }
+    ctx->async_fd = fd;
 }
 
 /* Keeps the store's current descriptor for token answers in the loop. */

@@ -62,6 +62,9 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
         Leec_http01_server_run(Leec_ctx_http01_server(ctx));
     }
     Leec_loop_run(ctx);
+    /* Also when its descriptor did not wake us: a connection that broke
+     * is found here, and its writers told. */
+    Leec_ctx_store_async(ctx);
     int64_t now = Leec_now_ms(ctx);
     int64_t retry_at = Leec_account_retry_at(ctx);
     if (retry_at >= 0 && retry_at <= now)
@@ -82,6 +85,9 @@ leec_code leec_ctx_perform(leec_ctx *ctx, int *running)
         rc = Leec_http_perform(Leec_ctx_transport(ctx));
     if (Leec_ctx_depth_add(ctx, -1) == 0)
         Leec_agents_reap(ctx);
+    /* Writes sent above (a solver's token, a journal entry): watched
+     * before the program waits. */
+    Leec_ctx_store_async_watch(ctx);
     if (running) {
         int n = 0;
         for (size_t i = 0; i < Leec_agents_count(ctx); i++)

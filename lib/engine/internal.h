@@ -74,6 +74,11 @@ leec_http *Leec_ctx_transport(const leec_ctx *ctx); /* NULL before that */
 struct leec_http01_server *Leec_ctx_http01_server(const leec_ctx *ctx);
 /* Passes on the store's token answers already arrived (never waits). */
 void Leec_ctx_token_answers(leec_ctx *ctx);
+/* The store's writes that do not wait: what came is handed to the
+ * writers, what is left sent, and the descriptor watched (after a write
+ * was sent: _watch alone). */
+void Leec_ctx_store_async(leec_ctx *ctx);
+void Leec_ctx_store_async_watch(leec_ctx *ctx);
 leec_governor *Leec_ctx_gov(const leec_ctx *ctx);
 struct leec_x509_cache *Leec_ctx_x509_cache(const leec_ctx *ctx);
 const char *Leec_ctx_server(const leec_ctx *ctx);

@@ -12,6 +12,7 @@
 #include "util/log.h"
 #include "solver/providers.h"
 #include "solver/webroot.h"
+#include "store/store.h"
 
 typedef struct http_solver {
     leec_ctx *ctx;
@@ -20,22 +21,37 @@ typedef struct http_solver {
 
 typedef struct http_op {
     char *token;
+    leec_store *pending;      /* the store the token is being written to */
+    leec_solver_done_fn done; /* then: present's */
+    void *ud;
 } http_op;
+
+/* The token is in the shared store: the CA may look (at any node). */
+static void put_done(void *ud, leec_code rc)
+{
+    http_op *o = ud;
+    o->pending = NULL;
+    o->done(o->ud, rc,
+            rc == LEEC_OK ? NULL : "cannot record the token in the store");
+}
 
 static leec_status http_present(void *impl, const leec_challenge *ch,
                                 leec_solver_done_fn done, void *ud, void **op)
 {
     http_solver *hs = impl;
     http_op *o = calloc(1, sizeof *o);
-    (void)done;
-    (void)ud;
     if (!o || !(o->token = strdup(ch->token))) {
         free(o);
         return LEEC_STATUS_FAILED;
     }
+    /* A shared store whose writes do not wait: the token is served here at
+     * once, and reported ready when the store has it (another node may
+     * answer the CA). */
+    leec_store *st = Leec_tokens_store(Leec_ctx_tokens(hs->ctx));
+    bool async = st && Leec_store_has_async(st) && done;
     /* Owner: the op, so that several agents' tokens never collide. */
-    leec_code rc =
-        Leec_tokens_add(Leec_ctx_tokens(hs->ctx), ch->token, ch->key_auth, o);
+    leec_code rc = Leec_tokens_add_local(Leec_ctx_tokens(hs->ctx), ch->token,
+                                         ch->key_auth, o, !async);
     if (rc == LEEC_OK && hs->webroot) {
         char *why = NULL;
         rc = Leec_webroot_present(hs->webroot, ch->token, ch->key_auth, &why);
@@ -46,13 +62,26 @@ static leec_status http_present(void *impl, const leec_challenge *ch,
         }
         free(why);
     }
+    if (rc == LEEC_OK && async) {
+        o->done = done;
+        o->ud = ud;
+        o->pending = st;
+        rc = Leec_store_token_put_async(st, ch->token, ch->key_auth, put_done,
+                                        o);
+        if (rc != LEEC_OK) {
+            o->pending = NULL;
+            Leec_tokens_remove(Leec_ctx_tokens(hs->ctx), ch->token, o);
+            if (hs->webroot)
+                (void)Leec_webroot_cleanup(hs->webroot, ch->token, NULL);
+        }
+    }
     if (rc != LEEC_OK) {
         free(o->token);
         free(o);
         return LEEC_STATUS_FAILED;
     }
     *op = o;
-    return LEEC_STATUS_DONE;
+    return o->pending ? LEEC_STATUS_PENDING : LEEC_STATUS_DONE;
 }
 
 static leec_status http_cleanup(void *impl, void *op, bool valid,
@@ -63,6 +92,9 @@ static leec_status http_cleanup(void *impl, void *op, bool valid,
     http_op *o = op;
     leec_code rc = LEEC_OK;
     char *why = NULL;
+    /* Taken down before the store answered: nobody waits for it now. */
+    if (o->pending)
+        Leec_store_async_forget(o->pending, o);
     Leec_tokens_remove(Leec_ctx_tokens(hs->ctx), o->token, o);
     if (hs->webroot)
         rc = Leec_webroot_cleanup(hs->webroot, o->token, &why);

@@ -9,8 +9,20 @@
 /* A flat array: a few tokens per agent in flight; lookups are rare (one per
  * validation request from the CA). */
 
+leec_store *Leec_tokens_store(const leec_token_table *t)
+{
+    return t ? t->shared : NULL;
+}
+
 leec_code Leec_tokens_add(leec_token_table *t, const char *token,
                           const char *key_auth, const void *owner)
+{
+    return Leec_tokens_add_local(t, token, key_auth, owner, true);
+}
+
+leec_code Leec_tokens_add_local(leec_token_table *t, const char *token,
+                                const char *key_auth, const void *owner,
+                                bool to_store)
 {
     if (!t)
         return LEEC_E_NOMEM; /* the table could not be made */
@@ -24,7 +36,7 @@ leec_code Leec_tokens_add(leec_token_table *t, const char *token,
     }
     /* Committed to a shared store before the CA is told to look: the
      * node its validation request reaches may be another. */
-    if (t->shared) {
+    if (t->shared && to_store) {
         leec_code rc = Leec_store_token_put(t->shared, token, key_auth);
         if (rc != LEEC_OK)
             return rc;
@@ -36,7 +48,7 @@ leec_code Leec_tokens_add(leec_token_table *t, const char *token,
     if (!e->token || !e->key_auth) {
         free(e->token);
         free(e->key_auth);
-        if (t->shared)
+        if (t->shared && to_store)
             (void)Leec_store_token_delete(t->shared, token);
         return LEEC_E_NOMEM;
     }

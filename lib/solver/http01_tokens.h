@@ -23,6 +23,13 @@ typedef struct leec_token_table {
 void Leec_tokens_set_store(leec_token_table *t, leec_store *store);
 leec_code Leec_tokens_add(leec_token_table *t, const char *token,
                           const char *key_auth, const void *owner);
+/* The same; to_store false: the shared store is not written (the caller
+ * writes it without waiting), only the table. */
+leec_code Leec_tokens_add_local(leec_token_table *t, const char *token,
+                                const char *key_auth, const void *owner,
+                                bool to_store);
+/* The shared store tokens are mirrored into, or NULL. */
+leec_store *Leec_tokens_store(const leec_token_table *t);
 const char *Leec_tokens_find(const leec_token_table *t, const char *token);
 /* The key authorization for token as a new string the caller frees: the
  * table's, else the shared store's (another node's token; one indexed

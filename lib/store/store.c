@@ -698,6 +698,63 @@ leec_code Leec_store_order_write(leec_store *s, const char *name,
     return rc;
 }
 
+bool Leec_store_has_async(const leec_store *s)
+{
+    return s && s->ops->journal_write_async && s->ops->token_put_async &&
+           s->ops->async_fd && s->ops->async_perform && s->ops->async_forget;
+}
+
+leec_code Leec_store_order_write_async(leec_store *s, const char *name,
+                                       uint64_t token,
+                                       const leec_store_order *o, bool durable,
+                                       leec_store_done_fn done, void *ud)
+{
+    if (!s || !Leec_store_name_valid(name) || !o || !o->order_url ||
+        !o->ca_id || !o->nnames || !o->names || !done ||
+        !Leec_store_has_async(s) || !Leec_store_has_journal(s))
+        return LEEC_E_INVALID_ARG;
+    for (size_t i = 0; i < o->nnames; i++)
+        if (!o->names[i])
+            return LEEC_E_INVALID_ARG;
+    char *text = order_entry(o, (int64_t)time(NULL));
+    if (!text)
+        return LEEC_E_NOMEM;
+    leec_code rc = too_large(text)
+                       ? LEEC_E_TOO_LARGE
+                       : s->ops->journal_write_async(s, name, token, text,
+                                                     durable, done, ud);
+    free_secret(text);
+    return rc;
+}
+
+leec_code Leec_store_token_put_async(leec_store *s, const char *token,
+                                     const char *key_auth,
+                                     leec_store_done_fn done, void *ud)
+{
+    if (!Leec_store_has_async(s) || !Leec_token_valid(token) || !key_auth ||
+        strlen(key_auth) > 1024 || !done)
+        return LEEC_E_INVALID_ARG;
+    return s->ops->token_put_async(s, token, key_auth, done, ud);
+}
+
+int Leec_store_async_fd(leec_store *s, short *events)
+{
+    *events = 0;
+    return Leec_store_has_async(s) ? s->ops->async_fd(s, events) : -1;
+}
+
+void Leec_store_async_perform(leec_store *s)
+{
+    if (Leec_store_has_async(s))
+        s->ops->async_perform(s);
+}
+
+void Leec_store_async_forget(leec_store *s, void *ud)
+{
+    if (Leec_store_has_async(s))
+        s->ops->async_forget(s, ud);
+}
+
 leec_code Leec_store_order_remove(leec_store *s, const char *name,
                                   uint64_t token)
 {

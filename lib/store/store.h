@@ -60,6 +60,22 @@ leec_code Leec_store_token_ask(leec_store *s, const char *token);
 /* The key authorization of token known without a round trip (ops
  * token_known), malloc'd, or NULL. */
 char *Leec_store_token_known(leec_store *s, const char *token);
+
+/* Writes that do not wait (ops journal_write_async ...): whether the store
+ * has them; the journal write and the token put sent, done called later
+ * from Leec_store_async_perform (see store.h); the descriptor to watch
+ * (-1: nothing in flight) and its poll(2) events. */
+bool Leec_store_has_async(const leec_store *s);
+leec_code Leec_store_order_write_async(leec_store *s, const char *name,
+                                       uint64_t token,
+                                       const leec_store_order *o, bool durable,
+                                       leec_store_done_fn done, void *ud);
+leec_code Leec_store_token_put_async(leec_store *s, const char *token,
+                                     const char *key_auth,
+                                     leec_store_done_fn done, void *ud);
+int Leec_store_async_fd(leec_store *s, short *events);
+void Leec_store_async_perform(leec_store *s);
+void Leec_store_async_forget(leec_store *s, void *ud);
 int Leec_store_token_fd(leec_store *s);
 leec_code Leec_store_token_answers(leec_store *s,
                                    void (*fn)(void *ud, const char *token,

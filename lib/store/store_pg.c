@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -182,9 +183,22 @@ typedef struct pg_store {
      * a few seconds), or go at destroy. */
     char **gone;
     size_t ngone;
+    /* Writes that do not wait (journal_write_async ...): a third
+     * connection, non-blocking, in pipeline mode, the writes sent one
+     * after the other without waiting for each answer (each followed by a
+     * sync point: its own transaction), answered in order. */
+    PGconn *aq;
+    struct pg_job *jobs; /* in the order sent, the first answered next */
+    struct pg_job **jobs_tail;
+    bool aq_flush; /* some of what was sent is still in libpq's buffer */
+    bool async_on; /* the loop watches async_fd: unlocks go there too */
 } pg_store;
 
 static const leec_store_ops pg_ops;
+typedef struct pg_job pg_job; /* a write without waiting, in flight */
+struct pg_store;
+static void jobs_free(struct pg_store *p);
+static void aq_drain(struct pg_store *p);
 
 static pg_store *impl(leec_store *s)
 {
@@ -1199,6 +1213,12 @@ static leec_code pg_renewal_write(leec_store *s, const char *name,
 /* http-01 tokens                                                      */
 /* ------------------------------------------------------------------ */
 
+#define PG_TOKEN_PUT_SQL                                                       \
+    "WITH i AS (INSERT INTO leec_tokens (token, key_auth)"                     \
+    " VALUES ($1, $2) ON CONFLICT (token) DO UPDATE SET"                       \
+    " key_auth = EXCLUDED.key_auth, created = now() RETURNING token)"          \
+    " SELECT pg_notify('leec_tokens', $1 || ' ' || $2) FROM i"
+
 /* The index of token among those deleted and not yet told, or -1. */
 static long gone_find(pg_store *p, const char *token)
 {
@@ -1268,13 +1288,7 @@ static leec_code pg_token_put(leec_store *s, const char *token,
     const char *v[] = {token, key_auth};
     /* Announced in the same statement (at COMMIT): the other nodes'
      * responders know it before the CA asks them, most of the time. */
-    return pg_q_do(p,
-                   "WITH i AS (INSERT INTO leec_tokens (token, key_auth)"
-                   " VALUES ($1, $2) ON CONFLICT (token) DO UPDATE SET"
-                   " key_auth = EXCLUDED.key_auth, created = now()"
-                   " RETURNING token)"
-                   " SELECT pg_notify('leec_tokens', $1 || ' ' || $2) FROM i",
-                   2, v);
+    return pg_q_do(p, PG_TOKEN_PUT_SQL, 2, v);
 }
 
 static leec_code pg_token_get(leec_store *s, const char *token, char **key_auth)
@@ -1424,6 +1438,27 @@ static leec_code pg_lock(leec_store *s, const char *kind, const char *name,
     return pg_lease(s, kind, name, LEEC_LEASE_TTL_S, handle, &t);
 }
 
+#define PG_UNLOCK_SQL                                                          \
+    "DELETE FROM leec_leases WHERE kind = $1 AND name = $2"                    \
+    " AND token = $3::bigint"
+/* The next look written and the lease let go: d after u (which reads ok):
+ * the row checked, then deleted. */
+#define PG_UNLOCK_SCHED_SQL                                                    \
+    "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $2 FOR UPDATE),"        \
+    " ok AS (SELECT 1 FROM leec_leases WHERE kind = $1 AND name = $2"          \
+    " AND token = $3::bigint AND expires > now()"                              \
+    " AND EXISTS (SELECT 1 FROM lk) FOR UPDATE),"                              \
+    " u AS (UPDATE leec_certs SET next_check ="                                \
+    " to_timestamp($4::double precision) WHERE name = $2"                      \
+    " AND EXISTS (SELECT 1 FROM ok) RETURNING 1),"                             \
+    " d AS (DELETE FROM leec_leases WHERE kind = $1 AND name = $2"             \
+    " AND token = $3::bigint AND (SELECT count(*) FROM u) >= 0"                \
+    " RETURNING 1)"                                                            \
+    " SELECT EXISTS (SELECT 1 FROM u)"
+
+static leec_code aq_unlock(pg_store *p, const char *name, const char *sql,
+                           int n, const char *const *v);
+
 static void pg_unlock(leec_store *s, void *handle)
 {
     pg_store *p = impl(s);
@@ -1436,10 +1471,9 @@ static void pg_unlock(leec_store *s, void *handle)
     /* Only ours: a lease lost and granted again is the new holder's. A
      * failure leaves the row to expire. */
     if (!h->sched) {
-        pg_q_do(p,
-                "DELETE FROM leec_leases WHERE kind = $1 AND name = $2"
-                " AND token = $3::bigint",
-                3, v);
+        if (!p->async_on ||
+            aq_unlock(p, h->name, PG_UNLOCK_SQL, 3, v) != LEEC_OK)
+            pg_q_do(p, PG_UNLOCK_SQL, 3, v);
         held_drop(p, h);
         return;
     }
@@ -1448,22 +1482,14 @@ static void pg_unlock(leec_store *s, void *handle)
     char w[24];
     snprintf(w, sizeof w, "%" PRId64, h->sched_when);
     v[3] = w;
+    /* On the loop: sent without waiting; the answer is only logged. */
+    if (p->async_on &&
+        aq_unlock(p, h->name, PG_UNLOCK_SCHED_SQL, 4, v) == LEEC_OK) {
+        held_drop(p, h);
+        return;
+    }
     leec_code rc = LEEC_OK;
-    PGresult *r =
-        pg_q(p, &rc,
-             "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $2 FOR UPDATE),"
-             " ok AS (SELECT 1 FROM leec_leases WHERE kind = $1 AND name = $2"
-             " AND token = $3::bigint AND expires > now()"
-             " AND EXISTS (SELECT 1 FROM lk) FOR UPDATE),"
-             " u AS (UPDATE leec_certs SET next_check ="
-             " to_timestamp($4::double precision) WHERE name = $2"
-             " AND EXISTS (SELECT 1 FROM ok) RETURNING 1),"
-             /* After u (which reads ok): the row checked, then let go. */
-             " d AS (DELETE FROM leec_leases WHERE kind = $1 AND name = $2"
-             " AND token = $3::bigint AND (SELECT count(*) FROM u) >= 0"
-             " RETURNING 1)"
-             " SELECT EXISTS (SELECT 1 FROM u)",
-             4, v);
+    PGresult *r = pg_q(p, &rc, PG_UNLOCK_SCHED_SQL, 4, v);
     if (rc == LEEC_OK &&
         (!r || PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0))
         rc = LEEC_E_FENCED;
@@ -1553,46 +1579,53 @@ typedef struct pg_journal {
  * transaction alone in the same statement (set_config's is_local), so it
  * waits for no WAL flush either. Repeated once after a broken connection:
  * both are idempotent. */
+static const char *journal_sql(const pg_journal *a)
+{
+    return a->sealed && a->durable
+               ? "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+                 " AND name = $1 AND token = $2::bigint AND expires > now()"
+                 " FOR SHARE) INSERT INTO leec_journal (name, entry_sealed)"
+                 " SELECT $1, $3 WHERE $2::bigint = 0 OR EXISTS (SELECT 1 FROM"
+                 " ok) ON CONFLICT (name) DO UPDATE SET"
+                 " entry_sealed = EXCLUDED.entry_sealed, updated = now()"
+                 " RETURNING 1"
+           : a->sealed
+               ? "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+                 " AND name = $1 AND token = $2::bigint AND expires > now()"
+                 " FOR SHARE), nf AS (SELECT set_config('synchronous_commit',"
+                 " 'off', true) AS v) INSERT INTO leec_journal (name,"
+                 " entry_sealed) SELECT $1, $3 FROM nf WHERE nf.v = 'off' AND"
+                 " ($2::bigint = 0 OR EXISTS (SELECT 1 FROM ok))"
+                 " ON CONFLICT (name) DO UPDATE SET"
+                 " entry_sealed = EXCLUDED.entry_sealed, updated = now()"
+                 " RETURNING 1"
+               : "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
+                 " AND name = $1 AND token = $2::bigint AND expires > now()"
+                 " FOR SHARE), d AS (DELETE FROM leec_journal WHERE name = $1"
+                 " AND ($2::bigint = 0 OR EXISTS (SELECT 1 FROM ok)) RETURNING"
+                 " 1) SELECT $2::bigint = 0 OR EXISTS (SELECT 1 FROM ok)";
+}
+
+/* What journal_sql's statement answered. */
+static leec_code journal_result(bool write, const PGresult *r)
+{
+    if (write)
+        return PQntuples(r) == 1 ? LEEC_OK : LEEC_E_FENCED;
+    return PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0
+               ? LEEC_OK
+               : LEEC_E_FENCED;
+}
+
 static leec_code journal_one(pg_store *p, const pg_journal *a)
 {
     char t[24];
     u64s(t, sizeof t, a->token);
     const char *v[] = {a->name, t, a->sealed};
     leec_code rc = LEEC_OK;
-    PGresult *r = pg_q(
-        p, &rc,
-        a->sealed && a->durable
-            ? "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
-              " AND name = $1 AND token = $2::bigint AND expires > now()"
-              " FOR SHARE) INSERT INTO leec_journal (name, entry_sealed)"
-              " SELECT $1, $3 WHERE $2::bigint = 0 OR EXISTS (SELECT 1 FROM"
-              " ok) ON CONFLICT (name) DO UPDATE SET"
-              " entry_sealed = EXCLUDED.entry_sealed, updated = now()"
-              " RETURNING 1"
-        : a->sealed
-            ? "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
-              " AND name = $1 AND token = $2::bigint AND expires > now()"
-              " FOR SHARE), nf AS (SELECT set_config('synchronous_commit',"
-              " 'off', true) AS v) INSERT INTO leec_journal (name,"
-              " entry_sealed) SELECT $1, $3 FROM nf WHERE nf.v = 'off' AND"
-              " ($2::bigint = 0 OR EXISTS (SELECT 1 FROM ok))"
-              " ON CONFLICT (name) DO UPDATE SET"
-              " entry_sealed = EXCLUDED.entry_sealed, updated = now()"
-              " RETURNING 1"
-            : "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
-              " AND name = $1 AND token = $2::bigint AND expires > now()"
-              " FOR SHARE), d AS (DELETE FROM leec_journal WHERE name = $1"
-              " AND ($2::bigint = 0 OR EXISTS (SELECT 1 FROM ok)) RETURNING"
-              " 1) SELECT $2::bigint = 0 OR EXISTS (SELECT 1 FROM ok)",
-        a->sealed ? 3 : 2, v);
+    PGresult *r = pg_q(p, &rc, journal_sql(a), a->sealed ? 3 : 2, v);
     if (!r)
         return rc;
-    if (a->sealed)
-        rc = PQntuples(r) == 1 ? LEEC_OK : LEEC_E_FENCED;
-    else
-        rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0
-                 ? LEEC_OK
-                 : LEEC_E_FENCED;
+    rc = journal_result(a->sealed != NULL, r);
     PQclear(r);
     return rc;
 }
@@ -2171,6 +2204,9 @@ static void pg_free(pg_store *p)
     leec_store_list_free(p->changed, p->nchanged);
     leec_store_list_free(p->gone, p->ngone);
     mine_forget(p, NULL);
+    jobs_free(p);
+    if (p->aq)
+        PQfinish(p->aq);
     if (p->tq)
         PQfinish(p->tq);
     if (p->conn)
@@ -2184,6 +2220,7 @@ static void pg_free(pg_store *p)
 static void pg_destroy(leec_store *s)
 {
     pg_store *p = impl(s);
+    aq_drain(p);
     /* Leases die with their holder: given back now rather than at their
      * expiry. */
     if (PQstatus(p->conn) == CONNECTION_OK &&
@@ -2335,6 +2372,334 @@ static leec_code pg_token_answers(leec_store *s,
     return LEEC_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* Writes without waiting, pipelined on a connection of their own      */
+/* ------------------------------------------------------------------ */
+
+/* The engine's writes on its loop (the journal, tokens, a lease let go)
+ * go out without waiting: each is sent at once, followed by a sync point
+ * (its own transaction), and the next one does not wait for its answer;
+ * the answers come back in order and are handed to each writer's done.
+ * A write of one certificate so never waits for another's round trip. */
+
+enum { PG_JOB_JOURNAL, PG_JOB_TOKEN, PG_JOB_UNLOCK };
+
+struct pg_job {
+    struct pg_job *next;
+    int kind;
+    bool write; /* PG_JOB_JOURNAL: an entry written (else removed) */
+    char *v[4]; /* the statement's values (copies) */
+    int nv;
+    char *name;              /* what it is about, for the log */
+    leec_store_done_fn done; /* NULL: nobody waits (a lease let go) */
+    void *ud;
+    int phase; /* 0: its result, 1: its end, 2: its sync point */
+    leec_code rc;
+};
+
+static void job_free(pg_job *j)
+{
+    if (!j)
+        return;
+    for (int i = 0; i < j->nv; i++)
+        free(j->v[i]);
+    free(j->name);
+    free(j);
+}
+
+/* Forgotten unanswered (the store is destroyed): done is not called. */
+static void jobs_free(pg_store *p)
+{
+    while (p->jobs) {
+        pg_job *j = p->jobs;
+        p->jobs = j->next;
+        job_free(j);
+    }
+    p->jobs_tail = &p->jobs;
+}
+
+static void pg_async_perform(leec_store *s);
+
+/* At destroy: the writes sent (a lease let go) are waited for, a few
+ * seconds at most, their writers no longer told. */
+static void aq_drain(pg_store *p)
+{
+    for (pg_job *j = p->jobs; j; j = j->next)
+        j->done = NULL;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (p->jobs && p->aq && p->s) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = 5000 - ((long)(now.tv_sec - t0.tv_sec) * 1000 +
+                            (long)(now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {PQsocket(p->aq),
+                             (short)(POLLIN | (p->aq_flush ? POLLOUT : 0)), 0};
+        if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+            break;
+        pg_async_perform(p->s);
+    }
+}
+
+static pg_job *job_new(int kind, const char *name, int n, const char *const *v)
+{
+    pg_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->kind = kind;
+    j->nv = n;
+    for (int i = 0; i < n; i++)
+        if (v[i] && !(j->v[i] = strdup(v[i]))) {
+            job_free(j);
+            return NULL;
+        }
+    if (!(j->name = strdup(name))) {
+        job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Made at the first write (waiting once, with the store's
+ * connect_timeout), then never waited on. */
+static bool aq_open(pg_store *p)
+{
+    if (p->aq && PQstatus(p->aq) == CONNECTION_OK)
+        return true;
+    if (p->aq)
+        PQfinish(p->aq);
+    p->aq = PQconnectdb(p->conninfo);
+    p->aq_flush = false;
+    bool ok = PQstatus(p->aq) == CONNECTION_OK;
+    if (ok) {
+        PGresult *r = PQexec(
+            p->aq, "SELECT set_config('statement_timeout', '15s', false),"
+                   " set_config('lock_timeout', '10s', false),"
+                   " set_config('client_min_messages', 'warning', false)");
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+    }
+    ok = ok && PQsetnonblocking(p->aq, 1) == 0 && PQenterPipelineMode(p->aq);
+    if (!ok) {
+        if (p->s)
+            Leec_store_log(p->s, LEEC_LOG_ERROR,
+                           "PostgreSQL store: writes without waiting: %.*s",
+                           (int)strcspn(PQerrorMessage(p->aq), "\n"),
+                           PQerrorMessage(p->aq));
+        PQfinish(p->aq);
+        p->aq = NULL;
+    }
+    return ok;
+}
+
+/* The connection broke: every write in flight has an unknown outcome,
+ * which its writer hears as LEEC_E_IO; the next write connects again. */
+static void aq_fail_all(pg_store *p)
+{
+    if (p->s && p->aq)
+        Leec_store_log(p->s, LEEC_LOG_ERROR,
+                       "PostgreSQL store: writes without waiting: %.*s",
+                       (int)strcspn(PQerrorMessage(p->aq), "\n"),
+                       PQerrorMessage(p->aq));
+    if (p->aq)
+        PQfinish(p->aq);
+    p->aq = NULL;
+    p->aq_flush = false;
+    pg_job *j = p->jobs;
+    p->jobs = NULL;
+    p->jobs_tail = &p->jobs;
+    while (j) {
+        pg_job *next = j->next;
+        if (j->done)
+            j->done(j->ud, LEEC_E_IO);
+        job_free(j);
+        j = next;
+    }
+}
+
+/* Sends j (taken: freed on failure). LEEC_OK: queued, answered later. */
+static leec_code aq_send(pg_store *p, pg_job *j, const char *sql)
+{
+    if (!aq_open(p)) {
+        job_free(j);
+        return LEEC_E_IO;
+    }
+    const char *v[4] = {0};
+    for (int i = 0; i < j->nv; i++)
+        v[i] = j->v[i];
+    if (!PQsendQueryParams(p->aq, sql, j->nv, NULL, v, NULL, NULL, 0) ||
+        !PQpipelineSync(p->aq)) {
+        job_free(j);
+        /* What was sent before is answered, or fails, in async_perform:
+         * never a callback from within the call. */
+        return LEEC_E_IO;
+    }
+    if (!p->jobs_tail)
+        p->jobs_tail = &p->jobs;
+    *p->jobs_tail = j;
+    p->jobs_tail = &j->next;
+    /* -1 too: async_perform finds the connection broken. */
+    p->aq_flush = PQflush(p->aq) != 0;
+    return LEEC_OK;
+}
+
+static leec_code aq_unlock(pg_store *p, const char *name, const char *sql,
+                           int n, const char *const *v)
+{
+    pg_job *j = job_new(PG_JOB_UNLOCK, name, n, v);
+    return j ? aq_send(p, j, sql) : LEEC_E_NOMEM;
+}
+
+static leec_code pg_journal_write_async(leec_store *s, const char *name,
+                                        uint64_t token, const char *entry,
+                                        bool durable, leec_store_done_fn done,
+                                        void *ud)
+{
+    pg_store *p = impl(s);
+    char *aad = aad_of("journal", name), *sealed = NULL, t[24];
+    leec_code rc = aad ? Leec_seal(&p->key, aad, entry, strlen(entry), &sealed)
+                       : LEEC_E_NOMEM;
+    free(aad);
+    if (rc != LEEC_OK)
+        return rc;
+    pg_journal a = {.name = name,
+                    .sealed = sealed,
+                    .token = cert_token(p, name, token),
+                    .durable = durable};
+    u64s(t, sizeof t, a.token);
+    const char *v[] = {name, t, sealed};
+    pg_job *j = job_new(PG_JOB_JOURNAL, name, 3, v);
+    free(sealed);
+    if (!j)
+        return LEEC_E_NOMEM;
+    a.sealed = j->v[2];
+    j->write = true;
+    j->done = done;
+    j->ud = ud;
+    pg_held *h = held_find(p, "cert", name);
+    if (h)
+        h->journal_gone = false;
+    return aq_send(p, j, journal_sql(&a));
+}
+
+static leec_code pg_token_put_async(leec_store *s, const char *token,
+                                    const char *key_auth,
+                                    leec_store_done_fn done, void *ud)
+{
+    pg_store *p = impl(s);
+    long g = gone_find(p, token);
+    if (g >= 0) {
+        free(p->gone[g]);
+        p->gone[g] = p->gone[--p->ngone];
+    }
+    const char *v[] = {token, key_auth};
+    pg_job *j = job_new(PG_JOB_TOKEN, token, 2, v);
+    if (!j)
+        return LEEC_E_NOMEM;
+    j->done = done;
+    j->ud = ud;
+    return aq_send(p, j, PG_TOKEN_PUT_SQL);
+}
+
+static int pg_async_fd(leec_store *s, short *events)
+{
+    pg_store *p = impl(s);
+    p->async_on = true;
+    *events = 0;
+    if (!p->jobs || !p->aq)
+        return -1;
+    *events = (short)(POLLIN | (p->aq_flush ? POLLOUT : 0));
+    return PQsocket(p->aq);
+}
+
+/* What a job's statement answered. */
+static leec_code job_result(pg_store *p, pg_job *j, PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        pg_log_error(p, j->name, r);
+        return LEEC_E_IO;
+    }
+    switch (j->kind) {
+    case PG_JOB_JOURNAL:
+        return journal_result(j->write, r);
+    case PG_JOB_UNLOCK:
+        if (j->nv == 4 &&
+            (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0)) {
+            if (p->s)
+                Leec_store_log(p->s, LEEC_LOG_WARN,
+                               "PostgreSQL store: %s: when to look at it next "
+                               "was not recorded: lease lost",
+                               j->name);
+            return LEEC_E_FENCED;
+        }
+        return LEEC_OK;
+    default:
+        return LEEC_OK;
+    }
+}
+
+static void pg_async_perform(leec_store *s)
+{
+    pg_store *p = impl(s);
+    if (!p->jobs)
+        return;
+    if (!p->aq) {
+        aq_fail_all(p);
+        return;
+    }
+    if (p->aq_flush) {
+        int f = PQflush(p->aq);
+        if (f < 0) {
+            aq_fail_all(p);
+            return;
+        }
+        p->aq_flush = f == 1;
+    }
+    if (!PQconsumeInput(p->aq)) {
+        aq_fail_all(p);
+        return;
+    }
+    while (p->jobs && !PQisBusy(p->aq)) {
+        pg_job *j = p->jobs;
+        PGresult *r = PQgetResult(p->aq);
+        if (j->phase == 0) {
+            if (!r)
+                break; /* nothing yet */
+            j->rc = job_result(p, j, r);
+            PQclear(r);
+            j->phase = 1;
+        } else if (j->phase == 1) {
+            if (r)
+                PQclear(r); /* a second result: none is expected */
+            else
+                j->phase = 2;
+        } else {
+            if (!r)
+                break;
+            ExecStatusType st = PQresultStatus(r);
+            PQclear(r);
+            if (st != PGRES_PIPELINE_SYNC)
+                continue;
+            /* Taken off before done runs: done may send the next. */
+            p->jobs = j->next;
+            if (!p->jobs)
+                p->jobs_tail = &p->jobs;
+            if (j->done)
+                j->done(j->ud, j->rc);
+            job_free(j);
+        }
+    }
+}
+
+static void pg_async_forget(leec_store *s, void *ud)
+{
+    for (pg_job *j = impl(s)->jobs; j; j = j->next)
+        if (j->ud == ud)
+            j->done = NULL;
+}
+
 static const leec_store_ops pg_ops = {
     .abi = LEEC_STORE_ABI,
     .account_load = pg_account_load,
@@ -2374,6 +2739,11 @@ static const leec_store_ops pg_ops = {
     .token_fd = pg_token_fd,
     .token_answers = pg_token_answers,
     .token_known = pg_token_known,
+    .journal_write_async = pg_journal_write_async,
+    .token_put_async = pg_token_put_async,
+    .async_fd = pg_async_fd,
+    .async_perform = pg_async_perform,
+    .async_forget = pg_async_forget,
 };
 
 static leec_code fail_why(char **why, leec_code rc, const char *fmt, ...)

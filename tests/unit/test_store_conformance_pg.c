@@ -638,6 +638,164 @@ static void test_lease_expiry_fences(void **state)
     leec_store_free(b);
 }
 
+/* ---- writes that do not wait ---- */
+
+typedef struct async_res {
+    int calls;
+    leec_code rc;
+} async_res;
+
+static void async_done(void *ud, leec_code rc)
+{
+    async_res *r = ud;
+    r->calls++;
+    r->rc = rc;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+/* The loop a program runs: waits on the store's descriptor for at most
+ * ms, hands over what came. Returns when done is true or the time is up. */
+static void pump(leec_store *s, const bool *done, int ms)
+{
+    double end = now_ms() + ms;
+    while (!*done && now_ms() < end) {
+        short ev = 0;
+        int fd = Leec_store_async_fd(s, &ev);
+        if (fd >= 0) {
+            struct pollfd pfd = {fd, ev, 0};
+            (void)poll(&pfd, 1, 50);
+        } else {
+            usleep(10 * 1000);
+        }
+        Leec_store_async_perform(s);
+    }
+}
+
+static void test_async_writes(void **state)
+{
+    leec_store *s = *state, *b = pg_again(NULL);
+    void *h = NULL;
+    uint64_t t = 0;
+    assert_non_null(b);
+    assert_true(Leec_store_has_async(s));
+    assert_int_equal(install(s, "x.example", KEY1), LEEC_OK);
+    assert_int_equal(Leec_store_lease(s, "cert", "x.example", 60, &h, &t),
+                     LEEC_OK);
+    leec_store_order o = {.order_url = "https://ca.example/order/1",
+                          .ca_id = "ca",
+                          .names = (char *[]){"x.example"},
+                          .nnames = 1,
+                          .step = "ordered"};
+    async_res j = {0}, k = {0}, f = {0};
+    bool jdone = false;
+    /* Sent, answered later: never from within the call. */
+    assert_int_equal(Leec_store_order_write_async(s, "x.example", t, &o, true,
+                                                  async_done, &j),
+                     LEEC_OK);
+    assert_int_equal(Leec_store_token_put_async(s, "tok-A_1", "tok-A_1.thumb",
+                                                async_done, &k),
+                     LEEC_OK);
+    /* A token another lease holds: refused, as journal_write would. */
+    assert_int_equal(Leec_store_order_write_async(s, "x.example", t + 1000, &o,
+                                                  false, async_done, &f),
+                     LEEC_OK);
+    assert_int_equal(j.calls + k.calls + f.calls, 0);
+    bool *all = &jdone;
+    for (int i = 0; i < 200 && !(j.calls && k.calls && f.calls); i++)
+        pump(s, all, 20);
+    assert_int_equal(j.calls, 1);
+    assert_int_equal(j.rc, LEEC_OK);
+    assert_int_equal(k.calls, 1);
+    assert_int_equal(k.rc, LEEC_OK);
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(f.rc, LEEC_E_FENCED);
+    leec_store_order back;
+    assert_int_equal(leec_store_order_read(b, "x.example", &back), LEEC_OK);
+    assert_string_equal(back.order_url, "https://ca.example/order/1");
+    leec_store_order_clear(&back);
+    char *ka = NULL;
+    assert_int_equal(Leec_store_token_get(b, "tok-A_1", &ka), LEEC_OK);
+    assert_string_equal(ka, "tok-A_1.thumb");
+    free(ka);
+
+    /* The database holds the lease row (another transaction): the write
+     * waits there, not in the call, nor in async_perform. */
+    admin_do("BEGIN");
+    admin_do("SELECT 1 FROM leec_leases WHERE name = 'x.example' FOR UPDATE");
+    async_res w = {0}, y = {0};
+    double t0 = now_ms();
+    assert_int_equal(Leec_store_order_write_async(s, "x.example", t, &o, false,
+                                                  async_done, &w),
+                     LEEC_OK);
+    assert_int_equal(Leec_store_token_put_async(s, "tok-B_2", "tok-B_2.thumb",
+                                                async_done, &y),
+                     LEEC_OK);
+    bool never = false;
+    pump(s, &never, 300);
+    double spent = now_ms() - t0;
+    assert_int_equal(w.calls, 0);
+    /* 300 ms of the loop's own waits, nothing blocked beyond them. */
+    assert_true(spent < 1000);
+    admin_do("COMMIT");
+    for (int i = 0; i < 200 && !(w.calls && y.calls); i++)
+        pump(s, &never, 20);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(w.rc, LEEC_OK);
+    assert_int_equal(y.calls, 1);
+
+    /* A writer gone: its done is no longer called; the write still lands. */
+    async_res g = {0};
+    assert_int_equal(Leec_store_token_put_async(s, "tok-C_3", "tok-C_3.thumb",
+                                                async_done, &g),
+                     LEEC_OK);
+    Leec_store_async_forget(s, &g);
+    for (int i = 0; i < 100; i++) {
+        short ev = 0;
+        if (Leec_store_async_fd(s, &ev) < 0)
+            break;
+        pump(s, &never, 20);
+    }
+    assert_int_equal(g.calls, 0);
+    assert_int_equal(Leec_store_token_get(b, "tok-C_3", &ka), LEEC_OK);
+    free(ka);
+
+    /* The connection cut: the writes in flight fail (LEEC_E_IO), the next
+     * one connects again. */
+    async_res c = {0}, d = {0};
+    assert_int_equal(Leec_store_token_put_async(s, "tok-D_4", "tok-D_4.thumb",
+                                                async_done, &c),
+                     LEEC_OK);
+    admin_do("BEGIN");
+    admin_do("LOCK TABLE leec_tokens IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(Leec_store_token_put_async(s, "tok-E_5", "tok-E_5.thumb",
+                                                async_done, &c),
+                     LEEC_OK);
+    pump(s, &never, 200);
+    admin_do("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             " WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'");
+    admin_do("ROLLBACK");
+    for (int i = 0; i < 200 && c.calls < 2; i++)
+        pump(s, &never, 20);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.rc, LEEC_E_IO);
+    assert_int_equal(Leec_store_token_put_async(s, "tok-F_6", "tok-F_6.thumb",
+                                                async_done, &d),
+                     LEEC_OK);
+    for (int i = 0; i < 200 && !d.calls; i++)
+        pump(s, &never, 20);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.rc, LEEC_OK);
+
+    Leec_store_unlock(s, h);
+    leec_store_free(b);
+}
+
 static void want_n(leec_store *s, const char *prefix, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -941,6 +1099,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_want_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_writes, setup, teardown),
     };
     failed += cmocka_run_group_tests_name("store: pg", tests, NULL, NULL);
     PQfinish(F.admin);
