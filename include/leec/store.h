@@ -570,6 +570,13 @@ typedef struct leec_store_ops {
     /* The writer of ud is gone: done is no longer called for its writes
      * (still applied). */
     void (*async_forget)(leec_store *s, void *ud);
+    /* version_install, not waiting (optional, with the five above),
+     * fenced by token as the journal's writes (0: the instance's own
+     * "cert" lease of name, if any). in is copied. */
+    leec_code (*version_install_async)(leec_store *s, const char *name,
+                                       const leec_store_new_version *in,
+                                       uint64_t token, leec_store_done_fn done,
+                                       void *ud);
 } leec_store_ops;
 
 /*

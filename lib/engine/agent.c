@@ -179,6 +179,7 @@ enum {
     JOURNAL_THEN_FOLLOW,   /* follow_order(jview) */
     JOURNAL_THEN_POLL,     /* AUTHZ_POLL */
     JOURNAL_THEN_FINALIZE, /* POST finalize with jpayload */
+    STORE_THEN_INSTALLED,  /* not a journal write: the install, done */
 };
 typedef enum { JOURNAL_DONE, JOURNAL_SENT, JOURNAL_FAILED } journal_res;
 #define JOURNAL_WAIT_MS 30000 /* for the store's answer, at most */
@@ -191,6 +192,7 @@ static void journal_failed(leec_agent *a, leec_code rc)
 }
 
 static void follow_order(leec_agent *a, leec_order_view *v, leec_code prc);
+static void installed_now(leec_agent *a);
 static void post(leec_agent *a, const char *url, const char *payload,
                  const char *accept);
 
@@ -213,8 +215,13 @@ static void journal_written(void *ud, leec_code rc)
     int then = a->jthen;
     a->jthen = JOURNAL_THEN_NONE;
     a->deadline = -1;
-    if (rc != LEEC_OK) {
+    if (rc != LEEC_OK && then == STORE_THEN_INSTALLED) {
+        Leec_agent_fail(a, rc, NULL,
+                        "cannot install the certificate in the store");
+    } else if (rc != LEEC_OK) {
         journal_failed(a, rc);
+    } else if (then == STORE_THEN_INSTALLED) {
+        installed_now(a);
     } else {
         a->journalled = true;
         a->key_journalled = a->key_journalled || a->jkey;
@@ -772,8 +779,13 @@ void Leec_agent_on_timer(leec_agent *a)
     if (a->jthen != JOURNAL_THEN_NONE) {
         /* The store never answered (statement_timeout bounds a statement,
          * not a connection that went silent). */
+        bool install = a->jthen == STORE_THEN_INSTALLED;
         Leec_agent_journal_forget(a);
-        journal_failed(a, LEEC_E_TIMEOUT);
+        if (install)
+            Leec_agent_fail(a, LEEC_E_TIMEOUT, NULL,
+                            "the store did not answer the install");
+        else
+            journal_failed(a, LEEC_E_TIMEOUT);
     } else if (a->state == LEEC_ST_IDLE)
         Leec_agent_set_state(a, LEEC_ST_CHECK_EXISTING);
     else if (a->state == LEEC_ST_QUEUED)
@@ -1707,6 +1719,16 @@ out:
     return s;
 }
 
+/* INSTALL, the version in the store: the journal's entry goes, done. */
+static void installed_now(leec_agent *a)
+{
+    Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
+             a->id, a->cert_name);
+    if (a->journalled)
+        journal_drop(a);
+    Leec_agent_finish(a, LEEC_OUTCOME_ISSUED);
+}
+
 static void enter_install(leec_agent *a)
 {
     char *key = NULL, *meta = NULL;
@@ -1722,18 +1744,27 @@ static void enter_install(leec_agent *a)
                                 .meta_json = meta,
                                 .names = (const char *const *)a->names,
                                 .nnames = a->nnames};
-    rc = Leec_store_install_fenced(leec_ctx_get_store(a->ctx), a->cert_name, &f,
-                                   a->lease_token, NULL);
+    leec_store *st = leec_ctx_get_store(a->ctx);
+    if (Leec_store_can_install_async(st)) {
+        /* The store's answer wakes the agent (journal_written). */
+        rc = Leec_store_install_async(st, a->cert_name, &f, a->lease_token,
+                                      journal_written, a);
+        if (rc == LEEC_OK) {
+            a->jthen = STORE_THEN_INSTALLED;
+            a->deadline = Leec_now_ms(a->ctx) + JOURNAL_WAIT_MS;
+            Leec_ctx_store_async_watch(a->ctx);
+            goto out;
+        }
+    } else {
+        rc = Leec_store_install_fenced(st, a->cert_name, &f, a->lease_token,
+                                       NULL);
+    }
     if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc, NULL,
                         "cannot install the certificate in the store");
         goto out;
     }
-    Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): certificate installed",
-             a->id, a->cert_name);
-    if (a->journalled)
-        journal_drop(a);
-    Leec_agent_finish(a, LEEC_OUTCOME_ISSUED);
+    installed_now(a);
 out:
     Leec_secure_free(key);
     free(meta);

@@ -296,6 +296,41 @@ leec_code Leec_store_install_fenced(leec_store *store, const char *cert_name,
     return rc;
 }
 
+bool Leec_store_can_install_async(const leec_store *s)
+{
+    return Leec_store_has_async(s) && s->ops->version_install_async;
+}
+
+leec_code Leec_store_install_async(leec_store *store, const char *cert_name,
+                                   const leec_store_new_version *in,
+                                   uint64_t token, leec_store_done_fn done,
+                                   void *ud)
+{
+    leec_store_new_version v;
+    if (!Leec_store_can_install_async(store) ||
+        !Leec_store_name_valid(cert_name) || !in || !in->privkey || !in->cert ||
+        (in->nnames && !in->names) || !done)
+        return LEEC_E_INVALID_ARG;
+    for (size_t i = 0; i < in->nnames; i++)
+        if (!in->names[i])
+            return LEEC_E_INVALID_ARG;
+    v = *in;
+    if (!v.chain)
+        v.chain = "";
+    if (too_large(v.privkey) || too_large(v.cert) || too_large(v.chain) ||
+        too_large(v.meta_json))
+        return LEEC_E_TOO_LARGE;
+    char *full = make_fullchain(v.cert, v.chain);
+    if (!full)
+        return LEEC_E_NOMEM;
+    v.fullchain = full;
+    leec_code rc = too_large(full) ? LEEC_E_TOO_LARGE
+                                   : store->ops->version_install_async(
+                                         store, cert_name, &v, token, done, ud);
+    free(full);
+    return rc;
+}
+
 /* The public readers of one part (leec.h). */
 leec_code leec_store_read_cert(leec_store *store, const char *cert_name,
                                char **pem)

@@ -76,6 +76,12 @@ leec_code Leec_store_token_put_async(leec_store *s, const char *token,
 int Leec_store_async_fd(leec_store *s, short *events);
 void Leec_store_async_perform(leec_store *s);
 void Leec_store_async_forget(leec_store *s, void *ud);
+/* Leec_store_install_fenced, not waiting (ops version_install_async). */
+bool Leec_store_can_install_async(const leec_store *s);
+leec_code Leec_store_install_async(leec_store *store, const char *cert_name,
+                                   const leec_store_new_version *in,
+                                   uint64_t token, leec_store_done_fn done,
+                                   void *ud);
 int Leec_store_token_fd(leec_store *s);
 leec_code Leec_store_token_answers(leec_store *s,
                                    void (*fn)(void *ud, const char *token,

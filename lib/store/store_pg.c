@@ -861,18 +861,63 @@ typedef struct pg_install {
  * written, made current unless a newer one is, the order's journal entry
  * dropped (its order is done: the library drops it next, and finds it
  * gone) and the nodes told (NOTIFY, sent at COMMIT). The key is sealed
- * between the two, its additional data naming the number. */
+ * between the two, its additional data naming the number. When the number
+ * is known ahead (the claim read the last one, and only the lease's holder
+ * installs), one statement: the number taken only if it is still the
+ * next, else the two. */
+#define PG_NUMBER_SQL                                                          \
+    "INSERT INTO leec_certs (name, last_number)"                               \
+    " VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET"                         \
+    " last_number = leec_certs.last_number + 1 RETURNING last_number"
+#define PG_INSTALL_PREDICTED_SQL                                               \
+    "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $1 FOR UPDATE),"        \
+    " ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"                    \
+    " AND name = $1 AND token = $11::bigint AND expires > now()"               \
+    " AND EXISTS (SELECT 1 FROM lk) FOR SHARE),"                               \
+    " c AS (UPDATE leec_certs SET last_number = $2::bigint,"                   \
+    "  current = $2::bigint, updated = now(),"                                 \
+    "  next_check = COALESCE(to_timestamp($10::double precision),"             \
+    "  now() + interval '1 hour') WHERE name = $1"                             \
+    "  AND last_number = $2::bigint - 1 AND EXISTS (SELECT 1 FROM ok)"         \
+    "  RETURNING name),"                                                       \
+    " v AS (INSERT INTO leec_versions (name, number, privkey_sealed,"          \
+    "  cert, chain, fullchain, meta, names, not_after)"                        \
+    "  SELECT $1, $2::bigint, $3, $4, $5, $6, $7,"                             \
+    "  COALESCE(string_to_array($8, E'\\n'), '{}'),"                           \
+    "  to_timestamp($9::double precision) FROM c RETURNING 1),"                \
+    " j AS (DELETE FROM leec_journal WHERE name = $1"                          \
+    "  AND EXISTS (SELECT 1 FROM c) RETURNING 1),"                             \
+    " n AS (SELECT pg_notify('leec_versions', $1) FROM c)"                     \
+    " SELECT EXISTS (SELECT 1 FROM ok), (SELECT count(*) FROM v),"             \
+    " (SELECT count(*) FROM n)"
+#define PG_INSTALL_SQL                                                         \
+    "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $1 FOR UPDATE),"        \
+    " ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"                    \
+    " AND name = $1 AND token = $11::bigint AND expires > now()"               \
+    " AND EXISTS (SELECT 1 FROM lk) FOR SHARE),"                               \
+    " go AS (SELECT 1 AS one WHERE $11::bigint = 0"                            \
+    "  OR EXISTS (SELECT 1 FROM ok)),"                                         \
+    " v AS (INSERT INTO leec_versions (name, number, privkey_sealed,"          \
+    "  cert, chain, fullchain, meta, names, not_after)"                        \
+    "  SELECT $1, $2::bigint, $3, $4, $5, $6, $7,"                             \
+    "  COALESCE(string_to_array($8, E'\\n'), '{}'),"                           \
+    "  to_timestamp($9::double precision) FROM go"                             \
+    "  RETURNING name, number),"                                               \
+    " c AS (UPDATE leec_certs c SET current = v.number, updated = now(),"      \
+    "  next_check = COALESCE(to_timestamp($10::double precision),"             \
+    "  now() + interval '1 hour') FROM v WHERE c.name = v.name"                \
+    "  AND (c.current IS NULL OR c.current < v.number) RETURNING 1),"          \
+    " j AS (DELETE FROM leec_journal WHERE name = $1"                          \
+    "  AND $11::bigint <> 0 AND EXISTS (SELECT 1 FROM v) RETURNING 1),"        \
+    " n AS (SELECT pg_notify('leec_versions', $1) FROM c)"                     \
+    " SELECT EXISTS (SELECT 1 FROM go), (SELECT count(*) FROM n)"
+
 static leec_code pg_install_number(pg_store *p, const char *name,
                                    uint64_t *number)
 {
     leec_code rc = LEEC_OK;
     const char *v[] = {name};
-    PGresult *r = pg_q(p, &rc,
-                       "INSERT INTO leec_certs (name, last_number)"
-                       " VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET"
-                       " last_number = leec_certs.last_number + 1"
-                       " RETURNING last_number",
-                       1, v);
+    PGresult *r = pg_q(p, &rc, PG_NUMBER_SQL, 1, v);
     if (!r)
         return rc;
     if (PQntuples(r) != 1 || !col_u64(r, 0, 0, number))
@@ -881,66 +926,61 @@ static leec_code pg_install_number(pg_store *p, const char *name,
     return rc;
 }
 
-/* The install as one statement when the number is known ahead (the
- * claim read the last one, and only the lease's holder installs): the
- * number taken only if it is still the next, the rest as install_one.
- * LEEC_E_NOT_FOUND when it was not the next (install_one then). */
-static leec_code install_predicted(pg_store *p, pg_install *a)
+/* The key sealed for a->number (*sealed, the caller frees it) and the 11
+ * values of either install statement in v (num, tok: the caller's). */
+static leec_code install_values(pg_store *p, const pg_install *a, char **sealed,
+                                char num[24], char tok[24], const char *v[11])
 {
-    leec_code rc;
-    char *aad = aad_version(a->name, a->number), *sealed = NULL, num[24],
-         tok[24];
-    rc = aad ? Leec_seal(&p->key, aad, a->in->privkey, strlen(a->in->privkey),
-                         &sealed)
-             : LEEC_E_NOMEM;
+    char *aad = aad_version(a->name, a->number);
+    leec_code rc = aad ? Leec_seal(&p->key, aad, a->in->privkey,
+                                   strlen(a->in->privkey), sealed)
+                       : LEEC_E_NOMEM;
     free(aad);
     if (rc != LEEC_OK)
         return rc;
-    u64s(num, sizeof num, a->number);
-    u64s(tok, sizeof tok, a->token);
-    const char *v[] = {a->name,
-                       num,
-                       sealed,
-                       a->in->cert,
-                       a->in->chain ? a->in->chain : "",
-                       a->in->fullchain,
-                       a->in->meta_json,
-                       a->names,
-                       a->not_after,
-                       a->next,
-                       tok};
-    PGresult *r =
-        pg_q(p, &rc,
-             "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $1 FOR UPDATE),"
-             " ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
-             " AND name = $1 AND token = $11::bigint AND expires > now()"
-             " AND EXISTS (SELECT 1 FROM lk) FOR SHARE),"
-             " c AS (UPDATE leec_certs SET last_number = $2::bigint,"
-             "  current = $2::bigint, updated = now(),"
-             "  next_check = COALESCE(to_timestamp($10::double precision),"
-             "  now() + interval '1 hour') WHERE name = $1"
-             "  AND last_number = $2::bigint - 1 AND EXISTS (SELECT 1 FROM ok)"
-             "  RETURNING name),"
-             " v AS (INSERT INTO leec_versions (name, number, privkey_sealed,"
-             "  cert, chain, fullchain, meta, names, not_after)"
-             "  SELECT $1, $2::bigint, $3, $4, $5, $6, $7,"
-             "  COALESCE(string_to_array($8, E'\\n'), '{}'),"
-             "  to_timestamp($9::double precision) FROM c RETURNING 1),"
-             " j AS (DELETE FROM leec_journal WHERE name = $1"
-             "  AND EXISTS (SELECT 1 FROM c) RETURNING 1),"
-             " n AS (SELECT pg_notify('leec_versions', $1) FROM c)"
-             " SELECT EXISTS (SELECT 1 FROM ok), (SELECT count(*) FROM v),"
-             " (SELECT count(*) FROM n)",
-             11, v);
+    u64s(num, 24, a->number);
+    u64s(tok, 24, a->token);
+    const char *w[11] = {a->name,
+                         num,
+                         *sealed,
+                         a->in->cert,
+                         a->in->chain ? a->in->chain : "",
+                         a->in->fullchain,
+                         a->in->meta_json,
+                         a->names,
+                         a->not_after,
+                         a->next,
+                         tok};
+    memcpy(v, w, sizeof w);
+    return LEEC_OK;
+}
+
+/* What an install statement answered: LEEC_E_FENCED, and for the
+ * predicted one LEEC_E_NOT_FOUND when the number was not the next. */
+static leec_code install_result(const PGresult *r, bool predicted)
+{
+    if (PQntuples(r) != 1)
+        return LEEC_E_IO;
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        return LEEC_E_FENCED;
+    if (predicted && strcmp(PQgetvalue(r, 0, 1), "1") != 0)
+        return LEEC_E_NOT_FOUND;
+    return LEEC_OK;
+}
+
+static leec_code install_stmt(pg_store *p, pg_install *a, bool predicted)
+{
+    char *sealed = NULL, num[24], tok[24];
+    const char *v[11];
+    leec_code rc = install_values(p, a, &sealed, num, tok, v);
+    if (rc != LEEC_OK)
+        return rc;
+    PGresult *r = pg_q(
+        p, &rc, predicted ? PG_INSTALL_PREDICTED_SQL : PG_INSTALL_SQL, 11, v);
     free(sealed);
     if (!r)
         return rc;
-    if (PQntuples(r) != 1)
-        rc = LEEC_E_IO;
-    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
-        rc = LEEC_E_FENCED;
-    else if (strcmp(PQgetvalue(r, 0, 1), "1") != 0)
-        rc = LEEC_E_NOT_FOUND;
+    rc = install_result(r, predicted);
     PQclear(r);
     return rc;
 }
@@ -948,61 +988,22 @@ static leec_code install_predicted(pg_store *p, pg_install *a)
 static leec_code install_one(pg_store *p, pg_install *a)
 {
     leec_code rc = pg_install_number(p, a->name, &a->number);
-    if (rc != LEEC_OK)
-        return rc;
-    char *aad = aad_version(a->name, a->number), *sealed = NULL, num[24],
-         tok[24];
-    rc = aad ? Leec_seal(&p->key, aad, a->in->privkey, strlen(a->in->privkey),
-                         &sealed)
-             : LEEC_E_NOMEM;
-    free(aad);
-    if (rc != LEEC_OK)
-        return rc;
-    u64s(num, sizeof num, a->number);
-    u64s(tok, sizeof tok, a->token);
-    const char *v[] = {a->name,
-                       num,
-                       sealed,
-                       a->in->cert,
-                       a->in->chain ? a->in->chain : "",
-                       a->in->fullchain,
-                       a->in->meta_json,
-                       a->names,
-                       a->not_after,
-                       a->next,
-                       tok};
-    PGresult *r = pg_q(
-        p, &rc,
-        "WITH lk AS (SELECT 1 FROM leec_certs WHERE name = $1 FOR UPDATE),"
-        " ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"
-        " AND name = $1 AND token = $11::bigint AND expires > now()"
-        " AND EXISTS (SELECT 1 FROM lk) FOR SHARE),"
-        " go AS (SELECT 1 AS one WHERE $11::bigint = 0"
-        "  OR EXISTS (SELECT 1 FROM ok)),"
-        " v AS (INSERT INTO leec_versions (name, number, privkey_sealed,"
-        "  cert, chain, fullchain, meta, names, not_after)"
-        "  SELECT $1, $2::bigint, $3, $4, $5, $6, $7,"
-        "  COALESCE(string_to_array($8, E'\\n'), '{}'),"
-        "  to_timestamp($9::double precision) FROM go"
-        "  RETURNING name, number),"
-        " c AS (UPDATE leec_certs c SET current = v.number, updated = now(),"
-        "  next_check = COALESCE(to_timestamp($10::double precision),"
-        "  now() + interval '1 hour') FROM v WHERE c.name = v.name"
-        "  AND (c.current IS NULL OR c.current < v.number) RETURNING 1),"
-        " j AS (DELETE FROM leec_journal WHERE name = $1"
-        "  AND $11::bigint <> 0 AND EXISTS (SELECT 1 FROM v) RETURNING 1),"
-        " n AS (SELECT pg_notify('leec_versions', $1) FROM c)"
-        " SELECT EXISTS (SELECT 1 FROM go), (SELECT count(*) FROM n)",
-        11, v);
-    free(sealed);
-    if (!r)
-        return rc;
-    if (PQntuples(r) != 1)
-        rc = LEEC_E_IO;
-    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
-        rc = LEEC_E_FENCED;
-    PQclear(r);
-    return rc;
+    return rc == LEEC_OK ? install_stmt(p, a, false) : rc;
+}
+
+/* What the instance knows after an install of name under token, number. */
+static void installed(pg_store *p, const char *name, uint64_t token,
+                      uint64_t number, const leec_store_new_version *in)
+{
+    pg_held *h = held_find(p, "cert", name);
+    if (h)
+        h->no_version = false;
+    if (h && token && h->token == token) {
+        h->last_number = number;
+        h->last_known = true;
+        h->journal_gone = true;
+    }
+    mine_keep(p, name, number, token, in);
 }
 
 /* The identifiers, one a line (none may hold a line break). */
@@ -1033,31 +1034,42 @@ static leec_code names_text(const leec_store_new_version *in, char **out)
     return LEEC_OK;
 }
 
+/* What both installs compute first: the names one a line (*names), and
+ * from the leaf, a safe first guess of when to look again (two thirds of
+ * its life; the library schedules the precise time right after) and its
+ * end, as Unix times ("" when the leaf cannot be read). */
+static leec_code install_prep(const leec_store_new_version *in, char **names,
+                              char next[24], char na[24])
+{
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    time_t nb = 0, nafter = 0;
+    char *serial = NULL;
+    leec_code rc = names_text(in, names);
+    if (rc != LEEC_OK)
+        return rc;
+    if (Leec_pem_cert_der(in->cert, strlen(in->cert), &der, &derlen) ==
+            LEEC_OK &&
+        Leec_der_cert_basics(der, derlen, &nb, &nafter, &serial) == LEEC_OK &&
+        nafter > nb) {
+        snprintf(next, 24, "%lld",
+                 (long long)nb + ((long long)nafter - (long long)nb) * 2 / 3);
+        snprintf(na, 24, "%lld", (long long)nafter);
+    }
+    free(der);
+    free(serial);
+    return LEEC_OK;
+}
+
 static leec_code pg_version_install(leec_store *s, const char *name,
                                     const leec_store_new_version *in,
                                     uint64_t *number)
 {
     pg_store *p = impl(s);
     char next[24] = "", na[24] = "", *names = NULL;
-    unsigned char *der = NULL;
-    size_t derlen = 0;
-    time_t nb = 0, nafter = 0;
-    char *serial = NULL;
-    leec_code rc = names_text(in, &names);
+    leec_code rc = install_prep(in, &names, next, na);
     if (rc != LEEC_OK)
         return rc;
-    /* A safe first guess of when to look again (two thirds of the leaf's
-     * life); the library schedules the precise time right after. */
-    if (Leec_pem_cert_der(in->cert, strlen(in->cert), &der, &derlen) ==
-            LEEC_OK &&
-        Leec_der_cert_basics(der, derlen, &nb, &nafter, &serial) == LEEC_OK &&
-        nafter > nb) {
-        snprintf(next, sizeof next, "%lld",
-                 (long long)nb + ((long long)nafter - (long long)nb) * 2 / 3);
-        snprintf(na, sizeof na, "%lld", (long long)nafter);
-    }
-    free(der);
-    free(serial);
     pg_install a = {.name = name,
                     .in = in,
                     .names = names,
@@ -1068,23 +1080,14 @@ static leec_code pg_version_install(leec_store *s, const char *name,
     rc = LEEC_E_NOT_FOUND;
     if (held && held->token == a.token && held->last_known && !held->lost) {
         a.number = held->last_number + 1;
-        rc = install_predicted(p, &a);
+        rc = install_stmt(p, &a, true);
     }
     if (rc == LEEC_E_NOT_FOUND)
         rc = install_one(p, &a);
     free(names);
     if (rc == LEEC_OK) {
         *number = a.number;
-        pg_held *h = held_find(p, "cert", name);
-        if (h)
-            h->no_version = false;
-        if (h && a.token && h->token == a.token) {
-            h->last_number = a.number;
-            h->last_known = true;
-        }
-        mine_keep(p, name, a.number, a.token, in);
-        if (h && a.token && h->token == a.token)
-            h->journal_gone = true;
+        installed(p, name, a.token, a.number, in);
     }
     return rc;
 }
@@ -2018,8 +2021,10 @@ static bool drain_notes(pg_store *p)
         return false;
     PGnotify *note;
     while ((note = PQnotifies(p->conn))) {
-        /* Our own installs and tokens are not news. */
-        if (note->be_pid == PQbackendPID(p->conn))
+        /* Our own installs and tokens are not news (sent on this
+         * connection, or on the one of the writes that do not wait). */
+        if (note->be_pid == PQbackendPID(p->conn) ||
+            (p->aq && note->be_pid == PQbackendPID(p->aq)))
             ;
         else if (strcmp(note->relname, "leec_tokens") == 0)
             known_add(p, note->extra);
@@ -2382,19 +2387,65 @@ static leec_code pg_token_answers(leec_store *s,
  * the answers come back in order and are handed to each writer's done.
  * A write of one certificate so never waits for another's round trip. */
 
-enum { PG_JOB_JOURNAL, PG_JOB_TOKEN, PG_JOB_UNLOCK };
+enum {
+    PG_JOB_JOURNAL,
+    PG_JOB_TOKEN,
+    PG_JOB_UNLOCK,
+    PG_JOB_NUMBER,       /* an install's number, then PG_JOB_INSTALL */
+    PG_JOB_INSTALL,      /* an install with its number */
+    PG_JOB_INSTALL_PRED, /* one with the number known ahead, else NUMBER */
+};
+
+/* An install in flight: copies of what it writes. */
+typedef struct pg_ins {
+    char *name, *privkey, *cert, *chain, *fullchain, *meta, *names;
+    char next[24], na[24];
+    uint64_t token, number;
+} pg_ins;
+
+static void ins_free(pg_ins *i)
+{
+    if (!i)
+        return;
+    free_secret_str(i->privkey);
+    free(i->name);
+    free(i->cert);
+    free(i->chain);
+    free(i->fullchain);
+    free(i->meta);
+    free(i->names);
+    free(i);
+}
+
+/* The version it writes, and pg_install's view of it (borrowing i). */
+static void ins_view(const pg_ins *i, leec_store_new_version *in, pg_install *a)
+{
+    *in = (leec_store_new_version){.privkey = i->privkey,
+                                   .cert = i->cert,
+                                   .chain = i->chain,
+                                   .fullchain = i->fullchain,
+                                   .meta_json = i->meta};
+    *a = (pg_install){.name = i->name,
+                      .in = in,
+                      .names = i->names,
+                      .next = *i->next ? i->next : NULL,
+                      .not_after = *i->na ? i->na : NULL,
+                      .token = i->token,
+                      .number = i->number};
+}
 
 struct pg_job {
     struct pg_job *next;
     int kind;
-    bool write; /* PG_JOB_JOURNAL: an entry written (else removed) */
-    char *v[4]; /* the statement's values (copies) */
+    bool write;  /* PG_JOB_JOURNAL: an entry written (else removed) */
+    char *v[11]; /* the statement's values (copies) */
     int nv;
     char *name;              /* what it is about, for the log */
     leec_store_done_fn done; /* NULL: nobody waits (a lease let go) */
     void *ud;
     int phase; /* 0: its result, 1: its end, 2: its sync point */
     leec_code rc;
+    pg_ins *ins; /* PG_JOB_NUMBER, PG_JOB_INSTALL*: the install */
 };
 
 static void job_free(pg_job *j)
@@ -2404,6 +2455,7 @@ static void job_free(pg_job *j)
     for (int i = 0; i < j->nv; i++)
         free(j->v[i]);
     free(j->name);
+    ins_free(j->ins);
     free(j);
 }
 
@@ -2525,7 +2577,7 @@ static leec_code aq_send(pg_store *p, pg_job *j, const char *sql)
         job_free(j);
         return LEEC_E_IO;
     }
-    const char *v[4] = {0};
+    const char *v[11] = {0};
     for (int i = 0; i < j->nv; i++)
         v[i] = j->v[i];
     if (!PQsendQueryParams(p->aq, sql, j->nv, NULL, v, NULL, NULL, 0) ||
@@ -2549,6 +2601,83 @@ static leec_code aq_unlock(pg_store *p, const char *name, const char *sql,
 {
     pg_job *j = job_new(PG_JOB_UNLOCK, name, n, v);
     return j ? aq_send(p, j, sql) : LEEC_E_NOMEM;
+}
+
+/* Sends the install of ins (taken) with its number, or (number 0) the
+ * statement taking its number first; done and ud go with it. */
+static leec_code ins_send(pg_store *p, pg_ins *ins, bool predicted,
+                          leec_store_done_fn done, void *ud)
+{
+    pg_job *j = NULL;
+    leec_code rc = LEEC_OK;
+    if (!ins->number) {
+        const char *v[] = {ins->name};
+        if (!(j = job_new(PG_JOB_NUMBER, ins->name, 1, v))) {
+            ins_free(ins);
+            return LEEC_E_NOMEM;
+        }
+    } else {
+        leec_store_new_version in;
+        pg_install a;
+        char *sealed = NULL, num[24], tok[24];
+        const char *v[11];
+        ins_view(ins, &in, &a);
+        if ((rc = install_values(p, &a, &sealed, num, tok, v)) == LEEC_OK &&
+            !(j = job_new(predicted ? PG_JOB_INSTALL_PRED : PG_JOB_INSTALL,
+                          ins->name, 11, v)))
+            rc = LEEC_E_NOMEM;
+        free(sealed);
+        if (rc != LEEC_OK) {
+            ins_free(ins);
+            return rc;
+        }
+    }
+    j->ins = ins;
+    j->done = done;
+    j->ud = ud;
+    return aq_send(p, j,
+                   !ins->number ? PG_NUMBER_SQL
+                   : predicted  ? PG_INSTALL_PREDICTED_SQL
+                                : PG_INSTALL_SQL);
+}
+
+static char *dup_or_empty(const char *t)
+{
+    return strdup(t ? t : "");
+}
+
+static leec_code pg_version_install_async(leec_store *s, const char *name,
+                                          const leec_store_new_version *in,
+                                          uint64_t token,
+                                          leec_store_done_fn done, void *ud)
+{
+    pg_store *p = impl(s);
+    pg_ins *ins = calloc(1, sizeof *ins);
+    if (!ins)
+        return LEEC_E_NOMEM;
+    leec_code rc = install_prep(in, &ins->names, ins->next, ins->na);
+    if (rc == LEEC_OK &&
+        (!(ins->name = strdup(name)) || !(ins->privkey = strdup(in->privkey)) ||
+         !(ins->cert = strdup(in->cert)) ||
+         !(ins->chain = dup_or_empty(in->chain)) ||
+         !(ins->fullchain = dup_or_empty(in->fullchain)) ||
+         !(ins->meta = dup_or_empty(in->meta_json))))
+        rc = LEEC_E_NOMEM;
+    if (rc != LEEC_OK) {
+        ins_free(ins);
+        return rc;
+    }
+    if (!in->meta_json) {
+        free(ins->meta);
+        ins->meta = NULL;
+    }
+    ins->token = cert_token(p, name, token);
+    pg_held *held = ins->token ? held_find(p, "cert", name) : NULL;
+    bool predicted =
+        held && held->token == ins->token && held->last_known && !held->lost;
+    if (predicted)
+        ins->number = held->last_number + 1;
+    return ins_send(p, ins, predicted, done, ud);
 }
 
 static leec_code pg_journal_write_async(leec_store *s, const char *name,
@@ -2624,6 +2753,13 @@ static leec_code job_result(pg_store *p, pg_job *j, PGresult *r)
     switch (j->kind) {
     case PG_JOB_JOURNAL:
         return journal_result(j->write, r);
+    case PG_JOB_NUMBER:
+        return PQntuples(r) == 1 && col_u64(r, 0, 0, &j->ins->number)
+                   ? LEEC_OK
+                   : LEEC_E_IO;
+    case PG_JOB_INSTALL:
+    case PG_JOB_INSTALL_PRED:
+        return install_result(r, j->kind == PG_JOB_INSTALL_PRED);
     case PG_JOB_UNLOCK:
         if (j->nv == 4 &&
             (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0)) {
@@ -2638,6 +2774,37 @@ static leec_code job_result(pg_store *p, pg_job *j, PGresult *r)
     default:
         return LEEC_OK;
     }
+}
+
+/* A job answered: an install goes on to its next statement (the number
+ * taken; or it was not the one predicted), else its writer is told. */
+static void job_done(pg_store *p, pg_job *j)
+{
+    leec_code rc = j->rc;
+    bool next = false;
+    if (j->kind == PG_JOB_NUMBER && rc == LEEC_OK)
+        next = true;
+    else if (j->kind == PG_JOB_INSTALL_PRED && rc == LEEC_E_NOT_FOUND) {
+        j->ins->number = 0;
+        next = true;
+    }
+    if (next) {
+        pg_ins *ins = j->ins;
+        j->ins = NULL;
+        rc = ins_send(p, ins, false, j->done, j->ud);
+        if (rc == LEEC_OK) {
+            job_free(j);
+            return;
+        }
+    } else if (rc == LEEC_OK && j->ins) {
+        leec_store_new_version in;
+        pg_install a;
+        ins_view(j->ins, &in, &a);
+        installed(p, j->ins->name, j->ins->token, j->ins->number, &in);
+    }
+    if (j->done)
+        j->done(j->ud, rc);
+    job_free(j);
 }
 
 static void pg_async_perform(leec_store *s)
@@ -2686,9 +2853,7 @@ static void pg_async_perform(leec_store *s)
             p->jobs = j->next;
             if (!p->jobs)
                 p->jobs_tail = &p->jobs;
-            if (j->done)
-                j->done(j->ud, j->rc);
-            job_free(j);
+            job_done(p, j);
         }
     }
 }
@@ -2744,6 +2909,7 @@ static const leec_store_ops pg_ops = {
     .async_fd = pg_async_fd,
     .async_perform = pg_async_perform,
     .async_forget = pg_async_forget,
+    .version_install_async = pg_version_install_async,
 };
 
 static leec_code fail_why(char **why, leec_code rc, const char *fmt, ...)

@@ -792,6 +792,40 @@ static void test_async_writes(void **state)
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.rc, LEEC_OK);
 
+    /* An install that does not wait: under the lease, the version and
+     * its number as the waiting one's, the journal's entry gone. */
+    assert_true(Leec_store_can_install_async(s));
+    async_res ia = {0};
+    leec_store_new_version in = {
+        .privkey = KEY2, .cert = leaf_pem, .meta_json = "{\"names\":[\"x\"]}"};
+    assert_int_equal(
+        Leec_store_install_async(s, "x.example", &in, t, async_done, &ia),
+        LEEC_OK);
+    assert_int_equal(ia.calls, 0);
+    for (int i = 0; i < 200 && !ia.calls; i++)
+        pump(s, &never, 20);
+    assert_int_equal(ia.calls, 1);
+    assert_int_equal(ia.rc, LEEC_OK);
+    leec_store_version got;
+    assert_int_equal(
+        leec_store_read_version(b, "x.example", LEEC_PARTS_ALL, &got), LEEC_OK);
+    assert_int_equal(got.number, 2);
+    assert_string_equal(got.text[LEEC_PART_PRIVKEY], KEY2);
+    leec_store_version_clear(&got);
+    assert_int_equal(leec_store_order_read(b, "x.example", &back),
+                     LEEC_E_NOT_FOUND);
+    /* Under a token another holds: refused, nothing installed. */
+    async_res ib = {0};
+    assert_int_equal(Leec_store_install_async(s, "x.example", &in, t + 1000,
+                                              async_done, &ib),
+                     LEEC_OK);
+    for (int i = 0; i < 200 && !ib.calls; i++)
+        pump(s, &never, 20);
+    assert_int_equal(ib.rc, LEEC_E_FENCED);
+    char *n = admin_value("SELECT count(*) FROM leec_versions");
+    assert_string_equal(n, "2");
+    free(n);
+
     Leec_store_unlock(s, h);
     leec_store_free(b);
 }
