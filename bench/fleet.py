@@ -176,9 +176,11 @@ class Bench:
         f = None
         try:
             fleet_env.enable_pg_stat_statements(pg)
+            # No deploy hook: the single process it is compared with has
+            # none either.
             f = Fleet(os.path.join(work, "fleet"), a.leec, pg.conninfo,
                       nodes=a.nodes, lease_ttl=LEASE_TTL,
-                      claim_interval=CLAIM_INTERVAL)
+                      claim_interval=CLAIM_INTERVAL, deploy_hook=False)
             f.start()
             self.phases(f, pg)
         finally:

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agents.h"
+#include "fleet_sync.h"
 #include "hookrun.h"
 #include "lifecycle.h"
 
@@ -56,11 +57,10 @@ struct fleet {
     fl_opts *fo;
     leec_ctx *ctx;
     leec_store *store; /* the context's, shared */
-    leec_store *local; /* DIR: this machine's copy */
+    fl_sync *sync;     /* DIR: this machine's copy, kept by its thread */
     fl_cert **work;    /* claimed, in flight */
     size_t nwork, capwork;
     agents_solvers solvers;
-    json_t *synced; /* name -> the shared version number copied */
     double last_ok; /* the last heartbeat that succeeded (monotonic) */
     bool more;      /* the last claim filled its room: more is due */
     bool paused;    /* self-fenced: the store cannot be reached */
@@ -92,16 +92,17 @@ static void say(int level, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
+    /* One line at a time: the copy's thread says things too. */
+    flockfile(stderr);
     fputs(level == 0   ? "leec: error: "
           : level == 1 ? "leec: warning: "
                        : "leec: ",
           stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    funlockfile(stderr);
     va_end(ap);
 }
-
-static void sync_one(fleet *f, const char *name);
 
 /* ---- the work: claimed certificates ---- */
 
@@ -182,9 +183,19 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     else
         finish(f, c->name, c->token, when);
     work_remove(f, c);
-    /* The store announces other nodes' installs, not ours. */
-    if (outcome == LEEC_OUTCOME_ISSUED)
-        sync_one(f, c->name);
+    /* The store announces other nodes' installs, not ours: what was just
+     * installed is read back (from memory: no round trip) and copied. */
+    if (outcome == LEEC_OUTCOME_ISSUED) {
+        leec_store_version v;
+        if (leec_store_read_version(
+                f->store, c->name,
+                LEEC_PARTS(LEEC_PART_PRIVKEY) | LEEC_PARTS(LEEC_PART_CERT) |
+                    LEEC_PARTS(LEEC_PART_CHAIN) | LEEC_PARTS(LEEC_PART_META),
+                &v) == LEEC_OK)
+            fl_sync_version(f->sync, c->name, &v);
+        else
+            fl_sync_name(f->sync, c->name);
+    }
     cert_free(c); /* the agent with it: allowed from its done callback */
 }
 
@@ -341,104 +352,7 @@ static void heartbeat(fleet *f, double now)
     }
 }
 
-/* ---- this machine's copy ---- */
-
-static void deploy_hook(fleet *f, const char *name)
-{
-    if (!f->fo->deploy_hook)
-        return;
-    char *live = leec_store_live_path(f->local, name);
-    char *e1 = NULL, *e2 = NULL;
-    if (asprintf(&e1, "LEEC_CERT_NAME=%s", name) < 0)
-        e1 = NULL;
-    if (asprintf(&e2, "LEEC_LIVE_DIR=%s", live ? live : "") < 0)
-        e2 = NULL;
-    const char *env[] = {e1, e2, NULL};
-    if (e1 && e2) {
-        int st = cli_hook_run("deploy hook", f->fo->deploy_hook, env,
-                              FL_HOOK_TIMEOUT_S);
-        if (st != 0)
-            say(1, "%s: deploy hook exited with %d", name, st);
-    }
-    free(e1);
-    free(e2);
-    free(live);
-}
-
-/* Copies the shared current version of name into DIR when it is newer
- * than what was copied. */
-static void sync_one(fleet *f, const char *name)
-{
-    /* One read of the parts a web server needs, whose number says whether
-     * it is news. */
-    leec_store_version v;
-    leec_code rc = leec_store_read_version(
-        f->store, name,
-        LEEC_PARTS(LEEC_PART_PRIVKEY) | LEEC_PARTS(LEEC_PART_CERT) |
-            LEEC_PARTS(LEEC_PART_CHAIN) | LEEC_PARTS(LEEC_PART_META),
-        &v);
-    json_t *had = json_object_get(f->synced, name);
-    if (rc == LEEC_E_NOT_FOUND ||
-        (rc == LEEC_OK && had &&
-         (uint64_t)json_integer_value(had) >= v.number)) {
-        leec_store_version_clear(&v);
-        return;
-    }
-    if (rc != LEEC_OK || !v.text[LEEC_PART_PRIVKEY] ||
-        !v.text[LEEC_PART_CERT]) {
-        say(1, "%s: cannot read its current version: %s", name,
-            rc == LEEC_OK ? "parts missing" : cli_store_error(f->store, rc));
-        leec_store_version_clear(&v);
-        return;
-    }
-    /* Already there (this node's own copy, or a restart): same leaf. */
-    char *mine = NULL;
-    bool same = leec_store_read_part(f->local, name, LEEC_PART_CERT, &mine,
-                                     NULL) == LEEC_OK &&
-                strcmp(mine, v.text[LEEC_PART_CERT]) == 0;
-    free(mine);
-    if (!same) {
-        leec_store_new_version nv = {.privkey = v.text[LEEC_PART_PRIVKEY],
-                                     .cert = v.text[LEEC_PART_CERT],
-                                     .chain = v.text[LEEC_PART_CHAIN],
-                                     .meta_json = v.text[LEEC_PART_META]};
-        rc = leec_store_install_version(f->local, name, &nv, NULL);
-        if (rc != LEEC_OK) {
-            say(0, "%s: cannot install version %llu here: %s", name,
-                (unsigned long long)v.number, cli_store_error(f->local, rc));
-            leec_store_version_clear(&v);
-            return;
-        }
-        say(2, "%s: version %llu installed here", name,
-            (unsigned long long)v.number);
-    }
-    json_object_set_new(f->synced, name, json_integer((json_int_t)v.number));
-    leec_store_version_clear(&v);
-    if (!same)
-        deploy_hook(f, name);
-}
-
-/* The periodic look: one read of every current version's number, and a
- * copy of those newer than this machine's. */
-static void sync_all(fleet *f)
-{
-    char **names = NULL;
-    uint64_t *numbers = NULL;
-    size_t n = 0;
-    leec_code rc = leec_store_list_numbers(f->store, &names, &numbers, &n);
-    if (rc != LEEC_OK) {
-        say(1, "cannot list the certificates: %s",
-            cli_store_error(f->store, rc));
-        return;
-    }
-    for (size_t i = 0; i < n && !ca_stop_signal; i++) {
-        json_t *had = json_object_get(f->synced, names[i]);
-        if (!had || (uint64_t)json_integer_value(had) < numbers[i])
-            sync_one(f, names[i]);
-    }
-    leec_store_list_free(names, n);
-    free(numbers);
-}
+/* ---- this machine's copy (fleet_sync.c, on its thread) ---- */
 
 static void sync_changes(fleet *f)
 {
@@ -447,7 +361,7 @@ static void sync_changes(fleet *f)
     if (leec_store_changes(f->store, &names, &n) != LEEC_OK)
         return;
     for (size_t i = 0; i < n; i++)
-        sync_one(f, names[i]);
+        fl_sync_name(f->sync, names[i]);
     leec_store_list_free(names, n);
 }
 
@@ -466,7 +380,7 @@ static int run(fleet *f)
     fl_opts *fo = f->fo;
     double now = mono();
     double t_hb = now + (double)fo->lease_ttl / 3;
-    double t_claim = now, t_sync = now + fo->sync_interval;
+    double t_claim = now;
     f->last_ok = now;
     int running = 1;
     while (!ca_stop_signal) {
@@ -474,7 +388,8 @@ static int run(fleet *f)
         if (fl_hup) {
             fl_hup = 0;
             say(2, "SIGHUP: claiming and syncing now");
-            t_claim = t_sync = now;
+            t_claim = now;
+            fl_sync_all(f->sync);
         }
         /* While there is more to do, claim again as soon as half the
          * batch is done rather than at the next interval: the interval
@@ -484,15 +399,10 @@ static int run(fleet *f)
             claim(f);
             t_claim = now + fo->claim_interval;
         }
-        if (now >= t_sync) {
-            sync_all(f);
-            t_sync = mono() + fo->sync_interval;
-        }
         struct pollfd pfd[2] = {{leec_ctx_get_fd(f->ctx), POLLIN, 0},
                                 {leec_store_changes_fd(f->store), POLLIN, 0}};
         long ms = leec_ctx_timeout_ms(f->ctx);
         double next = t_hb < t_claim ? t_hb : t_claim;
-        next = next < t_sync ? next : t_sync;
         long until = (long)((next - mono()) * 1000) + 1;
         if (ms < 0 || ms > until)
             ms = until < 0 ? 0 : until;
@@ -688,8 +598,6 @@ int fleet_daemon(int argc, char **argv)
     status = 1;
     leec_code rc;
     char *why = NULL;
-    if (!(f.synced = json_object()))
-        goto out;
     if (!(f.ctx = ca_ctx_new(&fo.o, fl_log, NULL, &status)))
         goto out;
     status = 1;
@@ -700,9 +608,20 @@ int fleet_daemon(int argc, char **argv)
         say(0, "the store does not answer: %s", cli_store_error(f.store, rc));
         goto out;
     }
-    if (!(f.local = leec_store_fs_open(fo.o.dir, &rc, &why))) {
+    /* The copy's thread: DIR's store and a connection of its own. */
+    leec_store *local = leec_store_fs_open(fo.o.dir, &rc, &why), *mirror = NULL;
+    if (!local) {
         say(0, "%s", why ? why : leec_strerror(rc));
         free(why);
+        goto out;
+    }
+    if (!(mirror = cli_store_open(fo.o.dir))) {
+        leec_store_free(local);
+        goto out;
+    }
+    if (!(f.sync = fl_sync_start(mirror, local, fo.sync_interval,
+                                 fo.deploy_hook, say))) {
+        say(0, "cannot start the thread keeping %s", fo.o.dir);
         goto out;
     }
     if (fo.http_listen &&
@@ -714,7 +633,6 @@ int fleet_daemon(int argc, char **argv)
     say(2, "node %s started (copy in %s%s%s)", fo.node, fo.o.dir,
         fo.http_listen ? ", http-01 on " : "",
         fo.http_listen ? fo.http_listen : "");
-    sync_all(&f);
     status = run(&f);
     say(2, "node %s stopping (signal %d): %u issued, %u failed", fo.node,
         (int)ca_stop_signal, f.issued, f.failed);
@@ -723,8 +641,7 @@ out:
     free(f.work);
     leec_ctx_free(f.ctx); /* the shared store with it */
     agents_solvers_clear(&f.solvers);
-    leec_store_free(f.local);
-    json_decref(f.synced);
+    fl_sync_stop(f.sync);
     free(fo.o.dir);
     return ca_stop_signal ? 0 : status;
 }

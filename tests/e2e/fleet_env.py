@@ -32,6 +32,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import threading
@@ -65,6 +66,7 @@ OPT = {
     "max_parallel": "--max-parallel",
     "json": "--json",
     "verbose": "-v",
+    "deploy_hook": "--deploy-hook",  # daemon: run when its copy changes
 }
 # What `leec daemon --help` says once the fleet mode is there.
 DAEMON_HELP_MARK = OPT["node"]
@@ -296,8 +298,19 @@ class Node:
         self.base = os.path.join(fleet.workdir, self.name)
         self.dir = os.path.join(self.base, "state")
         self.log = os.path.join(self.base, "daemon.log")
+        # one line per run of the deploy hook: "<cert name> <live dir>"
+        self.deployed = os.path.join(self.base, "deployed.txt")
         self.proc = None
         self.stopped = False        # SIGSTOPped
+
+    def deploys(self):
+        """[(cert name, live dir)] of the deploy hook's runs, in order."""
+        try:
+            with open(self.deployed) as f:
+                return [tuple(l.split(" ", 1)) for l in f.read().splitlines()
+                        if l.strip()]
+        except OSError:
+            return []
 
     def log_text(self):
         try:
@@ -333,7 +346,8 @@ class Node:
 class Fleet:
     def __init__(self, workdir, leec, store_uri, nodes=3, lease_ttl=6,
                  claim_interval=1, claim_batch=None, max_parallel=None,
-                 daemon_args=(), pebble_env=None, verbose=True):
+                 daemon_args=(), pebble_env=None, verbose=True,
+                 deploy_hook=True):
         self.workdir = workdir
         self.leec = leec
         self.store_uri = store_uri
@@ -344,6 +358,7 @@ class Fleet:
         self.daemon_args = list(daemon_args)
         self.pebble_env = dict(pebble_env or {})
         self.verbose = verbose
+        self.deploy_hook = deploy_hook  # each node logs its hook's runs
         self.n = nodes
         self.nodes = []
         self.pebble = self.proxy = self.balancer = None
@@ -474,6 +489,10 @@ class Fleet:
             OPT["ca_bundle"], self.proxy.ca_bundle,
             OPT["lease_ttl"], str(self.lease_ttl),
             OPT["claim_interval"], str(self.claim_interval)]
+        if self.deploy_hook:
+            argv += [OPT["deploy_hook"],
+                     'printf "%%s %%s\\n" "$LEEC_CERT_NAME" '
+                     '"$LEEC_LIVE_DIR" >> %s' % shlex.quote(nd.deployed)]
         if self.claim_batch is not None:
             argv += [OPT["claim_batch"], str(self.claim_batch)]
         if self.max_parallel is not None:

@@ -350,6 +350,20 @@ class FleetTest(LeecCase, FleetChecks):
         self.check_counts(f, certs)
         self.check_fleet_certs(f, certs)
         self.assertEqual(f.backwards(), [])
+        # Each node's deploy hook ran once per certificate its copy got,
+        # with the absolute live folder of that copy (run on the copy's
+        # thread, not the loop's).
+        for nd in f.nodes:
+            f.wait_until(lambda: len(nd.deploys()) >= len(certs), 10,
+                         "%s's deploy hook for every certificate" % nd.name)
+            runs = nd.deploys()
+            self.assertEqual(sorted(c for c, _ in runs), sorted(certs),
+                             "%s: deploy hook runs" % nd.name)
+            for c, live in runs:
+                self.assertTrue(os.path.isabs(live), live)
+                self.assertTrue(os.path.isfile(os.path.join(live,
+                                                            "fullchain.pem")),
+                                "%s: %s" % (nd.name, live))
         b = f.balancer.snapshot()["counts"]
         REPORT.append("fleet a: %d certificates, %d nodes, %.1f s; "
                       "validations per node %s; issued lines per node %s"
