@@ -19,6 +19,7 @@
 #include "hookrun.h"
 
 #define FL_HOOK_TIMEOUT_S 600
+#define FL_RETRY_S        3 /* a copy that failed (the store restarting) */
 
 typedef struct fl_item {
     struct fl_item *next;
@@ -73,8 +74,8 @@ static void deploy_hook(fl_sync *s, const char *name)
 
 /* Copies v (the shared current version of name, read by the caller, or
  * by this function when its number is 0) into DIR when it is newer than
- * what was copied. */
-static void sync_one(fl_sync *s, const char *name, leec_store_version *v)
+ * what was copied. false when it could not (looked at again soon). */
+static bool sync_one(fl_sync *s, const char *name, leec_store_version *v)
 {
     leec_code rc = LEEC_OK;
     /* One read of the parts a web server needs, whose number says whether
@@ -89,13 +90,13 @@ static void sync_one(fl_sync *s, const char *name, leec_store_version *v)
     if (rc == LEEC_E_NOT_FOUND ||
         (rc == LEEC_OK && had &&
          (uint64_t)json_integer_value(had) >= v->number))
-        return;
+        return true;
     if (rc != LEEC_OK || !v->text[LEEC_PART_PRIVKEY] ||
         !v->text[LEEC_PART_CERT]) {
         s->say(1, "%s: cannot read its current version: %s", name,
                rc == LEEC_OK ? "parts missing"
                              : cli_store_error(s->shared, rc));
-        return;
+        return false;
     }
     /* Already there (this node's own copy, or a restart): same leaf. */
     char *mine = NULL;
@@ -113,7 +114,7 @@ static void sync_one(fl_sync *s, const char *name, leec_store_version *v)
             s->say(0, "%s: cannot install version %llu here: %s", name,
                    (unsigned long long)v->number,
                    cli_store_error(s->local, rc));
-            return;
+            return false;
         }
         s->say(2, "%s: version %llu installed here", name,
                (unsigned long long)v->number);
@@ -121,26 +122,29 @@ static void sync_one(fl_sync *s, const char *name, leec_store_version *v)
     json_object_set_new(s->synced, name, json_integer((json_int_t)v->number));
     if (!same)
         deploy_hook(s, name);
+    return true;
 }
 
 /* The periodic look: one read of every current version's number, and a
- * copy of those newer than this machine's. */
-static void sync_all(fl_sync *s)
+ * copy of those newer than this machine's. false when some could not be
+ * made. */
+static bool sync_all(fl_sync *s)
 {
     char **names = NULL;
     uint64_t *numbers = NULL;
     size_t n = 0;
+    bool ok = true;
     leec_code rc = leec_store_list_numbers(s->shared, &names, &numbers, &n);
     if (rc != LEEC_OK) {
         s->say(1, "cannot list the certificates: %s",
                cli_store_error(s->shared, rc));
-        return;
+        return false;
     }
     for (size_t i = 0; i < n && !ca_stop_signal; i++) {
         json_t *had = json_object_get(s->synced, names[i]);
         if (!had || (uint64_t)json_integer_value(had) < numbers[i]) {
             leec_store_version v = {0};
-            sync_one(s, names[i], &v);
+            ok = sync_one(s, names[i], &v) && ok;
             leec_store_version_clear(&v);
         }
         pthread_mutex_lock(&s->mu);
@@ -151,6 +155,7 @@ static void sync_all(fl_sync *s)
     }
     leec_store_list_free(names, n);
     free(numbers);
+    return ok;
 }
 
 static void deadline_in(struct timespec *t, unsigned s)
@@ -177,16 +182,21 @@ static void *sync_main(void *arg)
         s->tail = &s->head;
         s->all = false;
         pthread_mutex_unlock(&s->mu);
+        bool ok = true;
         while (list) {
             fl_item *it = list;
             list = it->next;
-            sync_one(s, it->name, &it->v);
+            ok = sync_one(s, it->name, &it->v) && ok;
             item_free(it);
         }
-        if (all) {
-            sync_all(s);
+        if (all)
+            ok = sync_all(s) && ok;
+        /* A copy that failed (the store restarting, a full disk): the
+         * whole look again soon, not at the next interval. */
+        if (!ok)
+            deadline_in(&next, FL_RETRY_S);
+        else if (all)
             deadline_in(&next, s->interval_s);
-        }
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
