@@ -199,6 +199,8 @@ typedef struct pg_job pg_job; /* a write without waiting, in flight */
 struct pg_store;
 static void jobs_free(struct pg_store *p);
 static void aq_drain(struct pg_store *p);
+static bool aq_unlocking(struct pg_store *p, const char *kind,
+                         const char *name);
 
 static pg_store *impl(leec_store *s)
 {
@@ -1343,7 +1345,12 @@ static leec_code lease_grant(pg_store *p, const char *kind, const char *name,
     *token = 0;
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    const char *v[] = {kind, name, p->holder, p->node, p->host, pid, ttl};
+    /* A release of ours still on its way (sent without waiting): our row
+     * gets a new token, so that the release, which deletes the row of the
+     * old one, cannot take this grant with it, whichever lands first. */
+    const char *fresh = aq_unlocking(p, kind, name) ? "t" : "f";
+    const char *v[] = {kind,    name, p->holder, p->node,
+                       p->host, pid,  ttl,       fresh};
     PGresult *r = pg_q(
         p, &rc,
         "INSERT INTO leec_leases AS l (kind, name, token, holder, node, host,"
@@ -1351,7 +1358,7 @@ static leec_code lease_grant(pg_store *p, const char *kind, const char *name,
         " $6::bigint, now() + make_interval(secs => $7::double precision))"
         " ON CONFLICT (kind, name) DO UPDATE SET"
         " token = CASE WHEN l.holder = EXCLUDED.holder AND l.expires > now()"
-        "  THEN l.token ELSE EXCLUDED.token END,"
+        "  AND NOT $8::boolean THEN l.token ELSE EXCLUDED.token END,"
         " expires = CASE WHEN l.holder = EXCLUDED.holder AND l.expires > now()"
         "  THEN greatest(l.expires, EXCLUDED.expires) ELSE EXCLUDED.expires"
         "  END,"
@@ -1359,7 +1366,7 @@ static leec_code lease_grant(pg_store *p, const char *kind, const char *name,
         " host = EXCLUDED.host, pid = EXCLUDED.pid"
         " WHERE l.expires <= now() OR l.holder = EXCLUDED.holder"
         " RETURNING token",
-        7, v);
+        8, v);
     if (!r)
         return rc;
     if (PQntuples(r) == 1 && !col_u64(r, 0, 0, token))
@@ -2594,6 +2601,16 @@ static leec_code aq_send(pg_store *p, pg_job *j, const char *sql)
     /* -1 too: async_perform finds the connection broken. */
     p->aq_flush = PQflush(p->aq) != 0;
     return LEEC_OK;
+}
+
+/* Whether a release of kind/name is in flight. */
+static bool aq_unlocking(pg_store *p, const char *kind, const char *name)
+{
+    for (pg_job *j = p->jobs; j; j = j->next)
+        if (j->kind == PG_JOB_UNLOCK && j->v[0] && j->v[1] &&
+            strcmp(j->v[0], kind) == 0 && strcmp(j->v[1], name) == 0)
+            return true;
+    return false;
 }
 
 static leec_code aq_unlock(pg_store *p, const char *name, const char *sql,

@@ -827,6 +827,27 @@ static void test_async_writes(void **state)
     free(n);
 
     Leec_store_unlock(s, h);
+    /* A lease let go without waiting (a loop watches the store), taken
+     * again at once: a new token, so that the release on its way cannot
+     * take the new grant with it. */
+    short ev = 0;
+    (void)Leec_store_async_fd(s, &ev);
+    void *h1 = NULL, *h2 = NULL;
+    uint64_t t1 = 0, t2 = 0;
+    assert_int_equal(Leec_store_lease(s, "cert", "z.example", 60, &h1, &t1),
+                     LEEC_OK);
+    Leec_store_unlock(s, h1);
+    assert_int_equal(Leec_store_lease(s, "cert", "z.example", 60, &h2, &t2),
+                     LEEC_OK);
+    assert_true(t2 > t1);
+    for (int i = 0; i < 100 && Leec_store_async_fd(s, &ev) >= 0; i++)
+        pump(s, &never, 20);
+    assert_int_equal(Leec_store_fence(b, "cert", "z.example", t2), LEEC_OK);
+    void *h3 = NULL;
+    uint64_t t3 = 0;
+    assert_int_equal(Leec_store_lease(b, "cert", "z.example", 60, &h3, &t3),
+                     LEEC_E_LOCKED);
+    Leec_store_unlock(s, h2);
     leec_store_free(b);
 }
 
