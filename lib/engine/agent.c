@@ -65,7 +65,8 @@
  * certificate's lease as soon as newOrder answers, before any other
  * request for it (on disk, with the certificate's key when it is made
  * then), then once per step (challenges answered; finalize about to be
- * sent), and dropped once installed or dead. A run killed in between
+ * sent; on a shared store only a step that brings the key), and dropped
+ * once installed or dead. A run killed in between
  * leaves it to the next, which takes it up (RESUME).
  */
 // clang-format on
@@ -265,6 +266,13 @@ static journal_res journal_step(leec_agent *a, const char *step, bool durable,
     leec_store *st = leec_ctx_get_store(ctx);
     char *key = NULL;
     if (!Leec_store_has_journal(st))
+        return JOURNAL_DONE;
+    /* On a shared store each write is a round trip to the database: a
+     * later step that brings nothing a takeover needs (the order's URL is
+     * there, and its key when it has one) is not written. A run taking the
+     * order up asks the CA where it stands anyway. */
+    if (leec_store_is_shared(st) && !durable && a->journalled &&
+        (!a->cert_key || a->key_journalled))
         return JOURNAL_DONE;
     leec_code rc = a->cert_key ? Leec_key_to_pem(a->cert_key, &key) : LEEC_OK;
     bool async = Leec_store_has_async(st);
