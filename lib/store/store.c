@@ -255,36 +255,45 @@ leec_code leec_store_install_version(leec_store *store, const char *cert_name,
     return Leec_store_install_fenced(store, cert_name, in, 0, number);
 }
 
-leec_code Leec_store_install_fenced(leec_store *store, const char *cert_name,
-                                    const leec_store_new_version *in,
-                                    uint64_t token, uint64_t *number)
+/* What an install checks before the backend sees it: *v is in with its
+ * chain ("" for none) and *full its fullchain (the caller frees it). */
+static leec_code install_checked(leec_store *store, const char *cert_name,
+                                 const leec_store_new_version *in,
+                                 leec_store_new_version *v, char **full)
 {
-    leec_store_new_version v;
-    uint64_t n = 0;
-    if (number)
-        *number = 0;
+    *full = NULL;
     if (!store || !Leec_store_name_valid(cert_name) || !in || !in->privkey ||
         !in->cert || (in->nnames && !in->names))
         return LEEC_E_INVALID_ARG;
     for (size_t i = 0; i < in->nnames; i++)
         if (!in->names[i])
             return LEEC_E_INVALID_ARG;
-    v = *in;
-    if (!v.chain)
-        v.chain = "";
-    if (too_large(v.privkey) || too_large(v.cert) || too_large(v.chain) ||
-        too_large(v.meta_json))
+    *v = *in;
+    if (!v->chain)
+        v->chain = "";
+    if (too_large(v->privkey) || too_large(v->cert) || too_large(v->chain) ||
+        too_large(v->meta_json))
         return LEEC_E_TOO_LARGE;
-    char *full = make_fullchain(v.cert, v.chain);
-    if (!full)
+    if (!(*full = make_fullchain(v->cert, v->chain)))
         return LEEC_E_NOMEM;
-    v.fullchain = full;
+    v->fullchain = *full;
+    return too_large(*full) ? LEEC_E_TOO_LARGE : LEEC_OK;
+}
+
+leec_code Leec_store_install_fenced(leec_store *store, const char *cert_name,
+                                    const leec_store_new_version *in,
+                                    uint64_t token, uint64_t *number)
+{
+    leec_store_new_version v;
+    uint64_t n = 0;
+    char *full = NULL;
+    if (number)
+        *number = 0;
+    leec_code rc = install_checked(store, cert_name, in, &v, &full);
     /* A shared store checks the token in the write's own transaction
      * (store.h): no separate round trip before it. */
-    leec_code rc = too_large(full) ? LEEC_E_TOO_LARGE
-                   : leec_store_is_shared(store)
-                       ? LEEC_OK
-                       : Leec_store_fence(store, "cert", cert_name, token);
+    if (rc == LEEC_OK && !leec_store_is_shared(store))
+        rc = Leec_store_fence(store, "cert", cert_name, token);
     if (rc == LEEC_OK) {
         store->write_token = token;
         rc = store->ops->version_install(store, cert_name, &v, &n);
@@ -307,26 +316,13 @@ leec_code Leec_store_install_async(leec_store *store, const char *cert_name,
                                    void *ud)
 {
     leec_store_new_version v;
-    if (!Leec_store_can_install_async(store) ||
-        !Leec_store_name_valid(cert_name) || !in || !in->privkey || !in->cert ||
-        (in->nnames && !in->names) || !done)
+    char *full = NULL;
+    if (!Leec_store_can_install_async(store) || !done)
         return LEEC_E_INVALID_ARG;
-    for (size_t i = 0; i < in->nnames; i++)
-        if (!in->names[i])
-            return LEEC_E_INVALID_ARG;
-    v = *in;
-    if (!v.chain)
-        v.chain = "";
-    if (too_large(v.privkey) || too_large(v.cert) || too_large(v.chain) ||
-        too_large(v.meta_json))
-        return LEEC_E_TOO_LARGE;
-    char *full = make_fullchain(v.cert, v.chain);
-    if (!full)
-        return LEEC_E_NOMEM;
-    v.fullchain = full;
-    leec_code rc = too_large(full) ? LEEC_E_TOO_LARGE
-                                   : store->ops->version_install_async(
-                                         store, cert_name, &v, token, done, ud);
+    leec_code rc = install_checked(store, cert_name, in, &v, &full);
+    if (rc == LEEC_OK)
+        rc = store->ops->version_install_async(store, cert_name, &v, token,
+                                               done, ud);
     free(full);
     return rc;
 }

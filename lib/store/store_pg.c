@@ -1640,15 +1640,24 @@ static leec_code journal_one(pg_store *p, const pg_journal *a)
     return rc;
 }
 
+/* The journal's entry of name sealed (*sealed, the caller frees it). */
+static leec_code journal_seal(pg_store *p, const char *name, const char *entry,
+                              char **sealed)
+{
+    char *aad = aad_of("journal", name);
+    leec_code rc = aad ? Leec_seal(&p->key, aad, entry, strlen(entry), sealed)
+                       : LEEC_E_NOMEM;
+    free(aad);
+    return rc;
+}
+
 static leec_code pg_journal_write(leec_store *s, const char *name,
                                   uint64_t token, const char *entry,
                                   bool durable)
 {
     pg_store *p = impl(s);
-    char *aad = aad_of("journal", name), *sealed = NULL;
-    leec_code rc = aad ? Leec_seal(&p->key, aad, entry, strlen(entry), &sealed)
-                       : LEEC_E_NOMEM;
-    free(aad);
+    char *sealed = NULL;
+    leec_code rc = journal_seal(p, name, entry, &sealed);
     if (rc != LEEC_OK)
         return rc;
     pg_journal a = {.name = name,
@@ -2703,10 +2712,8 @@ static leec_code pg_journal_write_async(leec_store *s, const char *name,
                                         void *ud)
 {
     pg_store *p = impl(s);
-    char *aad = aad_of("journal", name), *sealed = NULL, t[24];
-    leec_code rc = aad ? Leec_seal(&p->key, aad, entry, strlen(entry), &sealed)
-                       : LEEC_E_NOMEM;
-    free(aad);
+    char *sealed = NULL, t[24];
+    leec_code rc = journal_seal(p, name, entry, &sealed);
     if (rc != LEEC_OK)
         return rc;
     pg_journal a = {.name = name,
