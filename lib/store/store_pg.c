@@ -120,14 +120,17 @@ static const char *const migrations[] = {
 typedef struct pg_held {
     char *kind, *name;
     uint64_t token;
-    unsigned refs;        /* handles given by lease(); 0: claimed, not leased */
-    bool lost;            /* the heartbeat found it gone: renewed no more */
-    bool journal_gone;    /* its install under this token dropped the
-                           * journal's entry, and nothing wrote one since; or
-                           * the claim found none */
-    bool no_version;      /* the claim found no version, and none was
-                           * installed through this instance since */
-    char *wanted;         /* the settings the claim read, for one wanted_read */
+    unsigned refs;     /* handles given by lease(); 0: claimed, not leased */
+    bool lost;         /* the heartbeat found it gone: renewed no more */
+    bool journal_gone; /* its install under this token dropped the
+                        * journal's entry, and nothing wrote one since; or
+                        * the claim found none */
+    bool no_version;   /* the claim found no version, and none was
+                        * installed through this instance since */
+    char *wanted;      /* the settings the claim read, for one wanted_read */
+    /* The current version the claim read (the key still sealed), while
+     * the lease is held: only its holder installs another. */
+    leec_store_version *ver;
     uint64_t last_number; /* the last version number allocated, when */
     bool last_known;      /* known: the claim read it, or an install since */
     bool sched;           /* schedule() kept back for unlock: at sched_when */
@@ -542,6 +545,8 @@ static char *aad_of(const char *kind, const char *name)
 /* Leases held                                                         */
 /* ------------------------------------------------------------------ */
 
+static void held_ver_forget(pg_held *h);
+
 static pg_held *held_find(pg_store *p, const char *kind, const char *name)
 {
     for (size_t i = 0; i < p->nheld; i++)
@@ -562,6 +567,7 @@ static pg_held *held_add(pg_store *p, const char *kind, const char *name,
             h->journal_gone = h->no_version = h->last_known = h->sched = false;
             free(h->wanted);
             h->wanted = NULL;
+            held_ver_forget(h);
         }
         h->token = token;
         h->lost = false;
@@ -595,7 +601,19 @@ static void held_drop(pg_store *p, pg_held *h)
     free(h->kind);
     free(h->name);
     free(h->wanted);
+    if (h->ver)
+        leec_store_version_clear(h->ver);
+    free(h->ver);
     free(h);
+}
+
+static void held_ver_forget(pg_held *h)
+{
+    if (h && h->ver) {
+        leec_store_version_clear(h->ver);
+        free(h->ver);
+        h->ver = NULL;
+    }
 }
 
 static void mine_forget(pg_store *p, const char *name)
@@ -651,6 +669,39 @@ static bool mine_valid(pg_store *p, const char *name)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return p->listening && now.tv_sec - p->mine_at.tv_sec < PG_MINE_HEARD_S;
+}
+
+/* The parts of want of the version the claim read, the key opened. */
+static leec_code claimed_read(pg_store *p, const char *name,
+                              const leec_store_version *ver, unsigned want,
+                              leec_store_version *out)
+{
+    leec_store_version got = {.number = ver->number};
+    leec_code rc = LEEC_OK;
+    for (int i = 0; rc == LEEC_OK && i < LEEC_PART_COUNT; i++) {
+        if (!(want & (1u << i)) || !ver->text[i])
+            continue;
+        if (i == LEEC_PART_PRIVKEY) {
+            char *aad = aad_version(name, ver->number), what[64];
+            snprintf(what, sizeof what, "the private key of version %" PRIu64,
+                     ver->number);
+            rc = aad ? pg_unseal(p, aad, what, ver->text[i], &got.text[i],
+                                 &got.len[i])
+                     : LEEC_E_NOMEM;
+            free(aad);
+            if (rc == LEEC_OK && got.len[i] > LEEC_STORE_PART_MAX)
+                rc = LEEC_E_TOO_LARGE;
+        } else if (!(got.text[i] = strdup(ver->text[i]))) {
+            rc = LEEC_E_NOMEM;
+        } else {
+            got.len[i] = ver->len[i];
+        }
+    }
+    if (rc != LEEC_OK)
+        leec_store_version_clear(&got);
+    else
+        *out = got;
+    return rc;
 }
 
 /* The parts of want of the version kept, as version_read gives them. */
@@ -800,6 +851,8 @@ static leec_code pg_version_read(leec_store *s, const char *name, unsigned want,
         return LEEC_E_NOT_FOUND;
     if (mine_valid(p, name))
         return mine_read(p, want, out);
+    if (h && h->ver && !h->lost)
+        return claimed_read(p, name, h->ver, want, out);
     snprintf(w, sizeof w, "%u", want);
     const char *v[] = {name, w};
     /* One statement: every part from the one version current then. */
@@ -1000,6 +1053,7 @@ static void installed(pg_store *p, const char *name, uint64_t token,
     pg_held *h = held_find(p, "cert", name);
     if (h)
         h->no_version = false;
+    held_ver_forget(h);
     if (h && token && h->token == token) {
         h->last_number = number;
         h->last_known = true;
@@ -1172,6 +1226,7 @@ static leec_code pg_reset_op(leec_store *s, const char *name)
 {
     pg_reset a = {.name = name};
     mine_forget(impl(s), name);
+    held_ver_forget(held_find(impl(s), "cert", name));
     return pg_tx(impl(s), reset_body, &a);
 }
 
@@ -1211,6 +1266,7 @@ static leec_code pg_renewal_write(leec_store *s, const char *name,
                     .number = number,
                     .token = cert_token(p, name, leec_store_write_token(s))};
     mine_forget(p, name);
+    held_ver_forget(held_find(p, "cert", name));
     return pg_tx(p, renewal_body, &a);
 }
 
@@ -1832,11 +1888,36 @@ static leec_code claim_body(pg_store *p, void *arg)
          * while it holds the lease: only a holder writes them). */
         " SELECT g.name, g.token, c.wanted, c.current IS NULL,"
         " NOT EXISTS (SELECT 1 FROM leec_journal j WHERE j.name = g.name),"
-        " c.last_number"
+        " c.last_number, v.number, v.privkey_sealed, v.cert, v.chain,"
+        " v.fullchain, v.meta, v.renewal"
         " FROM granted g JOIN leec_certs c ON c.name = g.name"
+        " LEFT JOIN leec_versions v ON v.name = c.name AND v.number = c.current"
         " ORDER BY g.name COLLATE \"C\"",
         6, v);
     return a->r ? LEEC_OK : LEEC_E_IO;
+}
+
+/* The current version the claim read, from column col on (number, then
+ * the parts in their order, the key sealed), kept with h. A version that
+ * cannot be kept is read when asked for. */
+static leec_code claim_version(const PGresult *r, int row, int col, pg_held *h)
+{
+    leec_store_version *v = calloc(1, sizeof *v);
+    if (!v)
+        return LEEC_E_NOMEM;
+    leec_code rc = col_u64(r, row, col, &v->number) ? LEEC_OK : LEEC_E_IO;
+    for (int part = 0; rc == LEEC_OK && part < LEEC_PART_COUNT; part++)
+        rc = col_dup(r, row, col + 1 + part,
+                     part == LEEC_PART_PRIVKEY ? PG_SEALED_MAX
+                                               : LEEC_STORE_PART_MAX,
+                     &v->text[part], &v->len[part]);
+    if (rc != LEEC_OK) {
+        leec_store_version_clear(v);
+        free(v);
+        return rc == LEEC_E_NOMEM ? rc : LEEC_OK;
+    }
+    h->ver = v;
+    return LEEC_OK;
 }
 
 static leec_code pg_claim_op(leec_store *s, unsigned max, unsigned ttl_s,
@@ -1868,6 +1949,9 @@ static leec_code pg_claim_op(leec_store *s, unsigned max, unsigned ttl_s,
             h->last_known = col_u64(a.r, i, 5, &h->last_number);
             if (!PQgetisnull(a.r, i, 2))
                 rc = col_dup(a.r, i, 2, LEEC_STORE_PART_MAX, &h->wanted, NULL);
+            held_ver_forget(h);
+            if (rc == LEEC_OK && !PQgetisnull(a.r, i, 6))
+                rc = claim_version(a.r, i, 6, h);
         }
     }
     PQclear(a.r);
