@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 /* Signed ACME requests: nonces, JWS, badNonce retries, response parsing.
  * The agent sees one callback per logical request, whatever happened below. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,9 @@ static leec_code send_signed(leec_acme_req *r, char *nonce)
 }
 
 static leec_code dispatch(leec_acme_req *r);
+static bool paused_by(leec_acme_req *r, const leec_http_resp *hr,
+                      long retry_after, const leec_problem *problem);
+static void nonce_pause(leec_acme_req *r, const char *why);
 
 static void on_nonce(void *ud, leec_http_resp *hr)
 {
@@ -91,7 +95,24 @@ static void on_nonce(void *ud, leec_http_resp *hr)
         return;
     }
     if (!hr->replay_nonce) {
-        deliver_error(r, LEEC_E_PROTOCOL, "newNonce gave no Replay-Nonce");
+        char why[96];
+        /* Nothing was sent yet. A CA pausing (503, 429) pauses this
+         * request with every other; one failing (5xx: overloaded, a proxy
+         * that lost it) is asked again after a growing delay, in rounds,
+         * as a run of badNonce answers is. */
+        if (hr->status >= 400 &&
+            paused_by(r, hr,
+                      Leec_retry_after_seconds(hr->retry_after, time(NULL)),
+                      NULL))
+            return;
+        snprintf(why, sizeof why, "newNonce answered HTTP %ld%s", hr->status,
+                 hr->status < 400 ? " without a Replay-Nonce" : "");
+        if (hr->status >= 500 && r->nonce_rounds < LEEC_BADNONCE_ROUNDS) {
+            nonce_pause(r, why);
+            return;
+        }
+        deliver_error(r, hr->status >= 500 ? LEEC_E_HTTP : LEEC_E_PROTOCOL,
+                      why);
         return;
     }
     Leec_nonce_put(&q->nonces, hr->replay_nonce);
@@ -275,7 +296,7 @@ static void after_nonce_pause(void *ud)
 
 /* The request met LEEC_BADNONCE_RETRIES badNonce answers in a row: it goes
  * again, as new, after a pause that doubles with each round. */
-static void nonce_pause(leec_acme_req *r)
+static void nonce_pause(leec_acme_req *r, const char *why)
 {
     leec_ctx *ctx = r->ctx;
     int64_t wait = (int64_t)LEEC_BADNONCE_PAUSE_MS << r->nonce_rounds;
@@ -283,10 +304,8 @@ static void nonce_pause(leec_acme_req *r)
     r->nonce_tries = 0;
     r->nonce_fetches = 0;
     Leec_log(ctx, LEEC_LOG_INFO,
-             "%s: %d badNonce answers in a row; sending it again in %lld ms "
-             "(round %d of %d)",
-             r->url, LEEC_BADNONCE_RETRIES, (long long)wait, r->nonce_rounds,
-             LEEC_BADNONCE_ROUNDS);
+             "%s: %s; sending it again in %lld ms (round %d of %d)", r->url,
+             why, (long long)wait, r->nonce_rounds, LEEC_BADNONCE_ROUNDS);
     if (!(r->nonce_timer = Leec_loop_timer(ctx, Leec_now_ms(ctx) + wait,
                                            after_nonce_pause, r)))
         deliver_error(r, LEEC_E_NOMEM, NULL);
@@ -340,7 +359,10 @@ static void on_response(void *ud, leec_http_resp *hr)
                     deliver_error(r, rc, NULL);
                 return;
             }
-            nonce_pause(r);
+            char why[64];
+            snprintf(why, sizeof why, "%d badNonce answers in a row",
+                     LEEC_BADNONCE_RETRIES);
+            nonce_pause(r, why);
             return;
         }
     }

@@ -118,6 +118,10 @@ typedef struct fake_ca_knobs {
      * first, as a CA that restarted: requests signed with their keys get
      * accountDoesNotExist. 0: never. */
     int forget_accounts_at_order;
+    /* Answer the next N newNonce requests with this status (a proxy that
+     * lost the CA: 502), no Replay-Nonce. */
+    int nonce_fail_count;
+    long nonce_fail_status;
 } fake_ca_knobs;
 
 typedef struct fake_ca_stats {

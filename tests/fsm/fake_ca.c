@@ -1022,6 +1022,11 @@ void fake_ca_respond(void *ud, const fake_request *req, leec_http_resp *resp)
     if (strcmp(req->url, FAKE_CA_BASE "/nonce") == 0 &&
         strcmp(req->method, "POST") != 0) {
         ca->stats.nonce++;
+        if (ca->knobs.nonce_fail_count > 0) {
+            ca->knobs.nonce_fail_count--;
+            resp->status = ca->knobs.nonce_fail_status;
+            return;
+        }
         fresh_nonce(ca, resp);
         resp->status = strcmp(req->method, "HEAD") == 0 ? 200 : 204;
         return;

@@ -459,6 +459,36 @@ static void test_bad_nonce_retried(void **state)
     assert_int_equal(fake_http_count("POST", FAKE_CA_BASE "/new-acct"), 4);
 }
 
+/* newNonce failing (a proxy that lost the CA answers 502) is asked again
+ * after a pause, in rounds: nothing was sent, the order is made once. */
+static void test_new_nonce_failing(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.dir_without_nonce = true; /* so a HEAD newNonce comes first */
+    e->ca->knobs.nonce_fail_count = 2;
+    e->ca->knobs.nonce_fail_status = 502;
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    assert_int_equal(e->ca->stats.new_order, 1);
+    assert_int_equal(fake_http_count("HEAD", FAKE_CA_BASE "/nonce"), 3);
+}
+
+/* ... and after its rounds, the certificate fails with what the CA said,
+ * no order made. */
+static void test_new_nonce_failing_for_good(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.dir_without_nonce = true;
+    e->ca->knobs.nonce_fail_count = 1000;
+    e->ca->knobs.nonce_fail_status = 500;
+    leec_agent *a = run_one(e);
+    assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_FAILED);
+    assert_int_equal(leec_agent_error(a), LEEC_E_HTTP);
+    assert_non_null(
+        strstr(leec_agent_error_message(a), "newNonce answered HTTP 500"));
+    assert_int_equal(e->ca->stats.new_order, 0);
+}
+
 /* A storm of badNonce answers (a CA rejecting half its nonces makes runs
  * of ten likely in a batch): the request goes again after a pause, in
  * rounds, and the certificate is issued. */
@@ -1798,6 +1828,8 @@ int main(void)
         T(test_fresh_then_force),
         T(test_two_agents_share_account),
         T(test_account_lost_mid_flight),
+        T(test_new_nonce_failing),
+        T(test_new_nonce_failing_for_good),
         T(test_bad_nonce_retried),
         T(test_bad_nonce_storm),
         T(test_bad_nonce_exhausted),
