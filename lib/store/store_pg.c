@@ -731,28 +731,6 @@ static uint64_t cert_token(pg_store *p, const char *name, uint64_t given)
     return h && !h->lost ? h->token : 0;
 }
 
-/* Inside a transaction: LEEC_OK while the lease of token is the newest of
- * "cert"/name and unexpired, held so (FOR SHARE: a takeover waits for
- * this transaction's end) until COMMIT; token 0: nothing to check. */
-static leec_code fence_in_tx(pg_store *p, const char *name, uint64_t token)
-{
-    char t[24];
-    if (!token)
-        return LEEC_OK;
-    u64s(t, sizeof t, token);
-    const char *v[] = {name, t};
-    PGresult *r = pg_exec(p,
-                          "SELECT 1 FROM leec_leases WHERE kind = 'cert'"
-                          " AND name = $1 AND token = $2::bigint"
-                          " AND expires > now() FOR SHARE",
-                          2, v);
-    if (!r)
-        return LEEC_E_IO;
-    leec_code rc = PQntuples(r) == 1 ? LEEC_OK : LEEC_E_FENCED;
-    PQclear(r);
-    return rc;
-}
-
 /* A holder on this host whose process is gone: its lease need not be
  * waited for (store.h). */
 static bool holder_dead(pg_store *p, const char *host, const char *pid)
@@ -1230,44 +1208,79 @@ static leec_code pg_reset_op(leec_store *s, const char *name)
     return pg_tx(impl(s), reset_body, &a);
 }
 
-typedef struct pg_renewal {
-    const char *name, *json;
-    uint64_t number, token;
-} pg_renewal;
+/* The renewal state of the current version, one statement: written only
+ * while the lease (read FOR SHARE) carries the token (0: none presented);
+ * the answer says which of the two failed. */
+#define PG_RENEWAL_SQL                                                         \
+    "WITH ok AS (SELECT 1 FROM leec_leases WHERE kind = 'cert'"                \
+    " AND name = $1 AND token = $4::bigint AND expires > now() FOR SHARE),"    \
+    " u AS (UPDATE leec_versions v SET renewal = $3 FROM leec_certs c"         \
+    " WHERE c.name = $1 AND c.current = $2::bigint AND v.name = c.name"        \
+    " AND v.number = c.current"                                                \
+    " AND ($4::bigint = 0 OR EXISTS (SELECT 1 FROM ok)) RETURNING 1)"          \
+    " SELECT EXISTS (SELECT 1 FROM u),"                                        \
+    " $4::bigint = 0 OR EXISTS (SELECT 1 FROM ok)"
 
-static leec_code renewal_body(pg_store *p, void *arg)
+static leec_code renewal_result(const PGresult *r)
 {
-    pg_renewal *a = arg;
-    char num[24];
-    leec_code rc = fence_in_tx(p, a->name, a->token);
-    if (rc != LEEC_OK)
-        return rc;
-    u64s(num, sizeof num, a->number);
-    const char *v[] = {a->name, num, a->json};
-    PGresult *r = pg_exec(p,
-                          "UPDATE leec_versions v SET renewal = $3"
-                          " FROM leec_certs c WHERE c.name = $1"
-                          " AND c.current = $2::bigint AND v.name = c.name"
-                          " AND v.number = c.current",
-                          3, v);
-    if (!r)
+    if (PQntuples(r) != 1)
         return LEEC_E_IO;
-    rc = strcmp(PQcmdTuples(r), "1") == 0 ? LEEC_OK : LEEC_E_NOT_FOUND;
-    PQclear(r);
-    return rc;
+    if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+        return LEEC_E_FENCED;
+    return strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? LEEC_OK : LEEC_E_NOT_FOUND;
 }
+
+/* What this instance keeps of a version (the claim's, its own last
+ * install) takes the new renewal state when it is of that version, else
+ * is forgotten. */
+static void keep_renewal(pg_store *p, const char *name, uint64_t number,
+                         const char *json)
+{
+    pg_held *h = held_find(p, "cert", name);
+    leec_store_version *kept[] = {
+        h ? h->ver : NULL,
+        p->mine_name && strcmp(p->mine_name, name) == 0 ? &p->mine : NULL};
+    for (size_t i = 0; i < 2; i++) {
+        if (!kept[i])
+            continue;
+        char *copy = kept[i]->number == number ? strdup(json) : NULL;
+        if (!copy) {
+            if (i == 0)
+                held_ver_forget(h);
+            else
+                mine_forget(p, name);
+            continue;
+        }
+        free(kept[i]->text[LEEC_PART_RENEWAL]);
+        kept[i]->text[LEEC_PART_RENEWAL] = copy;
+        kept[i]->len[LEEC_PART_RENEWAL] = strlen(copy);
+    }
+}
+
+static leec_code aq_renewal(pg_store *p, const char *name,
+                            const char *const *v);
 
 static leec_code pg_renewal_write(leec_store *s, const char *name,
                                   uint64_t number, const char *json)
 {
     pg_store *p = impl(s);
-    pg_renewal a = {.name = name,
-                    .json = json,
-                    .number = number,
-                    .token = cert_token(p, name, leec_store_write_token(s))};
-    mine_forget(p, name);
-    held_ver_forget(held_find(p, "cert", name));
-    return pg_tx(p, renewal_body, &a);
+    char num[24], tok[24];
+    u64s(num, sizeof num, number);
+    u64s(tok, sizeof tok, cert_token(p, name, leec_store_write_token(s)));
+    const char *v[] = {name, num, json, tok};
+    keep_renewal(p, name, number, json);
+    /* On the loop (the library only logs a failure here): sent without
+     * waiting, a refusal logged when it comes; the reads through this
+     * instance see it at once (above). */
+    if (p->async_on && aq_renewal(p, name, v) == LEEC_OK)
+        return LEEC_OK;
+    leec_code rc = LEEC_OK;
+    PGresult *r = pg_q(p, &rc, PG_RENEWAL_SQL, 4, v);
+    if (!r)
+        return rc;
+    rc = renewal_result(r);
+    PQclear(r);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2494,6 +2507,7 @@ enum {
     PG_JOB_NUMBER,       /* an install's number, then PG_JOB_INSTALL */
     PG_JOB_INSTALL,      /* an install with its number */
     PG_JOB_INSTALL_PRED, /* one with the number known ahead, else NUMBER */
+    PG_JOB_RENEWAL,      /* a renewal state nobody waits for */
 };
 
 /* An install in flight: copies of what it writes. */
@@ -2706,6 +2720,12 @@ static bool aq_unlocking(pg_store *p, const char *kind, const char *name)
     return false;
 }
 
+static leec_code aq_renewal(pg_store *p, const char *name, const char *const *v)
+{
+    pg_job *j = job_new(PG_JOB_RENEWAL, name, 4, v);
+    return j ? aq_send(p, j, PG_RENEWAL_SQL) : LEEC_E_NOMEM;
+}
+
 static leec_code aq_unlock(pg_store *p, const char *name, const char *sql,
                            int n, const char *const *v)
 {
@@ -2868,6 +2888,15 @@ static leec_code job_result(pg_store *p, pg_job *j, PGresult *r)
     case PG_JOB_INSTALL:
     case PG_JOB_INSTALL_PRED:
         return install_result(r, j->kind == PG_JOB_INSTALL_PRED);
+    case PG_JOB_RENEWAL: {
+        leec_code rc = renewal_result(r);
+        if (rc != LEEC_OK && p->s)
+            Leec_store_log(p->s, LEEC_LOG_WARN,
+                           "PostgreSQL store: %s: the renewal state was not "
+                           "recorded: %s",
+                           j->name, leec_strerror(rc));
+        return rc;
+    }
     case PG_JOB_UNLOCK:
         if (j->nv == 4 &&
             (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0)) {

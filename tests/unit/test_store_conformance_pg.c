@@ -848,6 +848,23 @@ static void test_async_writes(void **state)
     assert_int_equal(Leec_store_lease(b, "cert", "z.example", 60, &h3, &t3),
                      LEEC_E_LOCKED);
     Leec_store_unlock(s, h2);
+    /* A renewal state, sent without waiting once a loop watches: read back
+     * at once here, in the database once sent. */
+    assert_int_equal(
+        Leec_store_renewal_write(s, "x.example", 2, "{\"next_check\":7}"),
+        LEEC_OK);
+    char *rt = NULL;
+    assert_int_equal(
+        leec_store_read_part(s, "x.example", LEEC_PART_RENEWAL, &rt, NULL),
+        LEEC_OK);
+    assert_string_equal(rt, "{\"next_check\":7}");
+    free(rt);
+    for (int i = 0; i < 100 && Leec_store_async_fd(s, &ev) >= 0; i++)
+        pump(s, &never, 20);
+    rt = admin_value("SELECT renewal FROM leec_versions WHERE name ="
+                     " 'x.example' AND number = 2");
+    assert_string_equal(rt, "{\"next_check\":7}");
+    free(rt);
     leec_store_free(b);
 }
 
