@@ -1269,10 +1269,14 @@ static leec_code pg_renewal_write(leec_store *s, const char *name,
     u64s(tok, sizeof tok, cert_token(p, name, leec_store_write_token(s)));
     const char *v[] = {name, num, json, tok};
     keep_renewal(p, name, number, json);
-    /* On the loop (the library only logs a failure here): sent without
-     * waiting, a refusal logged when it comes; the reads through this
-     * instance see it at once (above). */
-    if (p->async_on && aq_renewal(p, name, v) == LEEC_OK)
+    /* On the loop (the library only logs a failure here), when what this
+     * instance keeps of the version took the new state (the reads through
+     * it see the write at once): sent without waiting, a refusal logged
+     * when it comes. Otherwise a read could overtake it: written now. */
+    pg_held *h = held_find(p, "cert", name);
+    bool kept = (h && h->ver && !h->lost && h->ver->number == number) ||
+                (mine_valid(p, name) && p->mine.number == number);
+    if (p->async_on && kept && aq_renewal(p, name, v) == LEEC_OK)
         return LEEC_OK;
     leec_code rc = LEEC_OK;
     PGresult *r = pg_q(p, &rc, PG_RENEWAL_SQL, 4, v);

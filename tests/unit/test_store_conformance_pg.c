@@ -848,8 +848,23 @@ static void test_async_writes(void **state)
     assert_int_equal(Leec_store_lease(b, "cert", "z.example", 60, &h3, &t3),
                      LEEC_E_LOCKED);
     Leec_store_unlock(s, h2);
-    /* A renewal state, sent without waiting once a loop watches: read back
-     * at once here, in the database once sent. */
+    /* A renewal state, sent without waiting once a loop watches and the
+     * version is kept here (its lease held): read back at once here, in
+     * the database once sent. Without it, written at once. */
+    admin_do("UPDATE leec_certs SET next_check = now() - interval '1 second'"
+             " WHERE name = 'x.example'");
+    char **cn = NULL;
+    uint64_t *ct = NULL;
+    size_t cnn = 0;
+    assert_int_equal(leec_store_claim(s, 10, 60, &cn, &ct, &cnn), LEEC_OK);
+    assert_int_equal(cnn, 1);
+    assert_string_equal(cn[0], "x.example");
+    leec_store_list_free(cn, cnn);
+    free(ct);
+    short evx = 0;
+    for (int i = 0; i < 100 && Leec_store_async_fd(s, &evx) >= 0; i++)
+        pump(s, &never, 20);
+    assert_int_equal(Leec_store_async_fd(s, &evx), -1);
     assert_int_equal(
         Leec_store_renewal_write(s, "x.example", 2, "{\"next_check\":7}"),
         LEEC_OK);
@@ -859,11 +874,21 @@ static void test_async_writes(void **state)
         LEEC_OK);
     assert_string_equal(rt, "{\"next_check\":7}");
     free(rt);
+    /* Sent, not yet answered: the write is in flight. */
+    assert_true(Leec_store_async_fd(s, &evx) >= 0);
     for (int i = 0; i < 100 && Leec_store_async_fd(s, &ev) >= 0; i++)
         pump(s, &never, 20);
     rt = admin_value("SELECT renewal FROM leec_versions WHERE name ="
                      " 'x.example' AND number = 2");
     assert_string_equal(rt, "{\"next_check\":7}");
+    free(rt);
+    leec_store_unclaim(s, "x.example");
+    assert_int_equal(
+        Leec_store_renewal_write(s, "x.example", 2, "{\"next_check\":8}"),
+        LEEC_OK);
+    rt = admin_value("SELECT renewal FROM leec_versions WHERE name ="
+                     " 'x.example' AND number = 2");
+    assert_string_equal(rt, "{\"next_check\":8}");
     free(rt);
     leec_store_free(b);
 }
