@@ -95,6 +95,8 @@ enum {
     OPT_TSIG_KEY,
     OPT_DNS_ZONE,
     OPT_DNS_CREDENTIALS,
+    OPT_DNS_OVH,
+    OPT_DNS_OVH_CREDENTIALS,
     OPT_DNS_HOOK,
     OPT_DNS_RESOLVER,
     OPT_DNS_PROPAGATION,
@@ -131,6 +133,9 @@ static const struct option long_opts[] = {
     {"tsig-key", required_argument, NULL, OPT_TSIG_KEY},
     {"dns-zone", required_argument, NULL, OPT_DNS_ZONE},
     {"dns-credentials", required_argument, NULL, OPT_DNS_CREDENTIALS},
+    /* certbot's names, as the LEEC manual uses them */
+    {"dns-ovh", no_argument, NULL, OPT_DNS_OVH},
+    {"dns-ovh-credentials", required_argument, NULL, OPT_DNS_OVH_CREDENTIALS},
     {"dns-hook", required_argument, NULL, OPT_DNS_HOOK},
     {"dns-resolver", required_argument, NULL, OPT_DNS_RESOLVER},
     {"dns-propagation-timeout", required_argument, NULL, OPT_DNS_PROPAGATION},
@@ -240,6 +245,13 @@ static int take(void *ud, int c, const char *arg)
         o->dns_zone = arg;
         break;
     case OPT_DNS_CREDENTIALS:
+        o->dns_credentials = arg;
+        break;
+    case OPT_DNS_OVH:
+        o->dns = "ovh";
+        break;
+    case OPT_DNS_OVH_CREDENTIALS:
+        o->dns = "ovh";
         o->dns_credentials = arg;
         break;
     case OPT_DNS_HOOK:

@@ -988,7 +988,39 @@ out:
     return rc;
 }
 
-/* Parses key = value lines into p. Values are never logged. */
+/* The API names OVH's own libraries take for endpoint (python-ovh's, which
+ * certbot's OVH credentials file uses), and their URLs. */
+static const struct {
+    const char *name, *url;
+} ovh_endpoints[] = {
+    {"ovh-eu", "https://eu.api.ovh.com/1.0"},
+    {"ovh-ca", "https://ca.api.ovh.com/1.0"},
+    {"ovh-us", "https://api.us.ovhcloud.com/1.0"},
+    {"kimsufi-eu", "https://eu.api.kimsufi.com/1.0"},
+    {"kimsufi-ca", "https://ca.api.kimsufi.com/1.0"},
+    {"soyoustart-eu", "https://eu.api.soyoustart.com/1.0"},
+    {"soyoustart-ca", "https://ca.api.soyoustart.com/1.0"},
+};
+
+/* endpoint given by name: its URL instead. */
+static leec_code endpoint_named(ovh *p)
+{
+    for (size_t i = 0; i < sizeof ovh_endpoints / sizeof *ovh_endpoints; i++)
+        if (strcmp(p->endpoint, ovh_endpoints[i].name) == 0) {
+            char *url = strdup(ovh_endpoints[i].url);
+            if (!url)
+                return LEEC_E_NOMEM;
+            free(p->endpoint);
+            p->endpoint = url;
+            break;
+        }
+    return LEEC_OK;
+}
+
+/* Parses key = value lines into p: leec's keys, or certbot's OVH plugin's
+ * (dns_ovh_endpoint, dns_ovh_application_key, ...: the same with a
+ * prefix), so that the file the LEEC manual has one write serves as it
+ * is. Values are never logged. */
 static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
                              ovh *p)
 {
@@ -1019,6 +1051,8 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
         }
         char *k = trim(s, eq);
         char *v = trim(eq + 1, eq + 1 + strlen(eq + 1));
+        if (strncmp(k, "dns_ovh_", 8) == 0 && strcmp(k + 8, "ca_bundle") != 0)
+            k += 8;
         size_t i = 0;
         while (i < sizeof keys / sizeof *keys && strcmp(k, keys[i]) != 0)
             i++;
@@ -1069,14 +1103,19 @@ static leec_code parse_creds(leec_ctx *ctx, const char *file, char *text,
             }
         }
     }
+    leec_code rc = endpoint_named(p);
+    if (rc != LEEC_OK)
+        return rc;
     size_t el = strlen(p->endpoint);
     while (el > 8 && p->endpoint[el - 1] == '/')
         p->endpoint[--el] = '\0';
     if (!Leec_url_ok(p->endpoint) || strchr(p->endpoint, '?') ||
         strchr(p->endpoint, '#')) {
         Leec_log(ctx, LEEC_LOG_ERROR,
-                 "OVH: %s: endpoint must be an https "
-                 "URL (e.g. https://eu.api.ovh.com/1.0)",
+                 "OVH: %s: endpoint must be an https URL (e.g. "
+                 "https://eu.api.ovh.com/1.0) or one of ovh-eu, ovh-ca, "
+                 "ovh-us, kimsufi-eu, kimsufi-ca, soyoustart-eu, "
+                 "soyoustart-ca",
                  file);
         return LEEC_E_INVALID_ARG;
     }

@@ -540,6 +540,29 @@ class OvhTest(Dns01Case):
                       "+time=2", "+tries=2", "+short", fqdn, "TXT"], timeout=15)
         self.assertEqual(r2.stdout.strip(), "", "TXT left in the DNS\n" + info)
 
+    def test_g_ovh_certbot_file(self):
+        """The certbot OVH plugin's credentials file as the LEEC manual
+        writes it (dns_ovh_ keys, mode 0400) and certbot's flag."""
+        path = os.path.join(self.tmp, "certbot-ovh.ini")
+        with open(path, "w") as f:
+            f.write("dns_ovh_endpoint = %s\n" % self.ovh.url)
+            f.write("dns_ovh_application_key = %s\n" % self.ovh.app_key)
+            f.write("dns_ovh_application_secret = %s\n"
+                    % self.ovh.app_secret)
+            f.write("dns_ovh_consumer_key = %s\n" % self.ovh.consumer_key)
+            f.write("ca_bundle = %s\n" % self.ovh.ca_file)
+        os.chmod(path, 0o400)
+        r = self.issue_with(
+            run.ENV, ["*.certbot.leec.test"], "--dns-ovh-credentials", path,
+            "--dns-zone", self.ZONE,
+            "--dns-resolver", "127.0.0.1:%d" % run.ENV.dns_port,
+            "--dns-propagation-timeout", "0",
+            "--cert-name", "certbot.leec.test")
+        self.assert_issued(r, "certbot.leec.test")
+        self.check_cert("certbot.leec.test", ["*.certbot.leec.test"])
+        self.assertEqual(self.ovh.bad_signatures, 0)
+        self.assertEqual(self.ovh.records, {})
+
     def test_g_ovh_credentials_mode(self):
         creds = self.ovh.write_credentials(os.path.join(self.tmp, "ovh.conf"),
                                            mode=0o644)

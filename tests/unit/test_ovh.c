@@ -244,6 +244,56 @@ static void test_creds_ok(void **state)
     assert_no_secret(f);
 }
 
+/* certbot's OVH credentials file, as the LEEC manual has one write it:
+ * dns_ovh_ keys, the endpoint by name. */
+static void test_creds_certbot(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *name, *url;
+    } names[] = {{"ovh-eu", "https://eu.api.ovh.com/1.0"},
+                 {"ovh-ca", "https://ca.api.ovh.com/1.0"},
+                 {"ovh-us", "https://api.us.ovhcloud.com/1.0"},
+                 {"kimsufi-eu", "https://eu.api.kimsufi.com/1.0"},
+                 {"kimsufi-ca", "https://ca.api.kimsufi.com/1.0"},
+                 {"soyoustart-eu", "https://eu.api.soyoustart.com/1.0"},
+                 {"soyoustart-ca", "https://ca.api.soyoustart.com/1.0"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "# OVH API credentials used by Certbot\n"
+                 "dns_ovh_endpoint = %s\n"
+                 "dns_ovh_application_key = " APPKEY "\n"
+                 "dns_ovh_application_secret = " SECRET "\n"
+                 "dns_ovh_consumer_key = " CONSUMER "\n",
+                 names[i].name);
+        write_file(f, text, 0600);
+        leec_code err = LEEC_E_IO;
+        leec_dns_provider *p = Leec_ovh_new(f->ctx, f->file, &err);
+        assert_int_equal(err, LEEC_OK);
+        assert_non_null(p);
+        assert_string_equal(Leec_ovh_cred(p, "endpoint"), names[i].url);
+        assert_string_equal(Leec_ovh_cred(p, "application_key"), APPKEY);
+        assert_string_equal(Leec_ovh_cred(p, "application_secret"), SECRET);
+        assert_string_equal(Leec_ovh_cred(p, "consumer_key"), CONSUMER);
+        Leec_dns_provider_free(p);
+    }
+    /* leec's own keys take a name too. */
+    write_file(f,
+               "endpoint = ovh-ca\n"
+               "application_key = " APPKEY "\n"
+               "application_secret = " SECRET "\n"
+               "consumer_key = " CONSUMER "\n",
+               0600);
+    leec_code err = LEEC_E_IO;
+    leec_dns_provider *p = Leec_ovh_new(f->ctx, f->file, &err);
+    assert_non_null(p);
+    assert_string_equal(Leec_ovh_cred(p, "endpoint"),
+                        "https://ca.api.ovh.com/1.0");
+    Leec_dns_provider_free(p);
+    assert_no_secret(f);
+}
+
 static void test_creds_mode(void **state)
 {
     fixture *f = *state;
@@ -325,6 +375,14 @@ static void test_creds_bad(void **state)
                    "consumer_key = " CONSUMER "\n",
                    "application_secret contains spaces");
     expect_refused(f, "", "endpoint missing");
+    expect_refused(f,
+                   "dns_ovh_endpoint = ovh-mars\n"
+                   "dns_ovh_application_key = " APPKEY "\n"
+                   "dns_ovh_application_secret = " SECRET "\n"
+                   "dns_ovh_consumer_key = " CONSUMER "\n",
+                   "or one of ovh-eu, ovh-ca, ovh-us");
+    expect_refused(f, GOOD_CREDS "dns_ovh_consumer_key = " CONSUMER "\n",
+                   "consumer_key given twice");
 
     /* A missing file is an I/O error, named. */
     char *missing = NULL;
@@ -346,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_split),
         cmocka_unit_test_setup_teardown(test_creds_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_creds_certbot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_creds_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_creds_bad, setup, teardown),
     };
