@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ca.h"
 
@@ -34,6 +35,8 @@ static const char account_usage[] =
     CA_USAGE_SERVER
     CA_USAGE_DIR
     "      --json               print the account as JSON\n"
+    "      --yes                deactivate without asking (needed when\n"
+    "                           not on a terminal)\n"
     CA_USAGE_VERBOSE;
 /* clang-format on */
 
@@ -43,6 +46,7 @@ enum {
     OPT_EAB_HMAC_KEY,
     OPT_KEY_TYPE,
     OPT_JSON,
+    OPT_YES,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +56,7 @@ static const struct option long_opts[] = {
     CA_EAB_KEY_FILE_OPTION,
     {"key-type", required_argument, NULL, OPT_KEY_TYPE},
     {"json", no_argument, NULL, OPT_JSON},
+    {"yes", no_argument, NULL, OPT_YES},
     CA_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -73,6 +78,7 @@ typedef struct account_args {
     const char *action;
     leec_account_op op;
     bool key_type_set;
+    bool yes; /* deactivate without asking */
 } account_args;
 
 /* One of account's own options into the account_args ud (as cli_cmd's
@@ -102,6 +108,9 @@ static int take(void *ud, int c, const char *arg)
         return 0;
     case OPT_JSON:
         o->json = true;
+        return 0;
+    case OPT_YES:
+        a->yes = true;
         return 0;
     default:
         return ca_option(c, arg, o);
@@ -234,6 +243,25 @@ int cmd_account(int argc, char **argv)
         goto out;
     }
     res.op.what = a.action;
+    /* Final at the CA: asked first, as reset does. */
+    if (a.op == LEEC_ACCOUNT_OP_DEACTIVATE && !a.yes) {
+        if (!isatty(STDIN_FILENO)) {
+            fputs("leec: deactivating an account is final at the CA: confirm "
+                  "with --yes when not on a terminal\n",
+                  stderr);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        fprintf(stderr,
+                "Deactivate the account saved in %s at the CA? It cannot be "
+                "undone. [y/N] ",
+                o.dir);
+        if (!cli_confirm_answer()) {
+            fputs("leec: account not deactivated\n", stderr);
+            status = 1;
+            goto out;
+        }
+    }
     if (!(ctx = ca_ctx_new(&o, cli_log, NULL, &status)))
         goto out;
     status = 1;

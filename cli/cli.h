@@ -121,6 +121,9 @@ bool cli_parse_rate(const char *opt, const char *s, double *out);
 /* Writes a string from user input to stderr for a message: at most 200
  * bytes, control and non-ASCII bytes as '?'. */
 void cli_put_safe(const char *s);
+/* The answer to a [y/N] question just asked on stderr: true for "y" or
+ * "yes" read from stdin. */
+bool cli_confirm_answer(void);
 
 /* A set of names compared without regard to ASCII case, each with the line
  * it was first seen on. Zero-initialise; free with cli_nameset_free. */

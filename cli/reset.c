@@ -25,7 +25,6 @@ static const char reset_help[] =
 /* Asks on the terminal; true for "y" or "yes". */
 static bool confirm(int argc, char **argv, bool all, const char *dir)
 {
-    char line[64];
     if (all) {
         fprintf(stderr,
                 "Forget every certificate, key and account in %s? "
@@ -39,12 +38,7 @@ static bool confirm(int argc, char **argv, bool all, const char *dir)
         }
         fprintf(stderr, " and their keys in %s? [y/N] ", dir);
     }
-    fflush(stderr);
-    if (!fgets(line, sizeof line, stdin))
-        return false;
-    line[strcspn(line, "\r\n")] = '\0';
-    return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 ||
-           strcmp(line, "yes") == 0;
+    return cli_confirm_answer();
 }
 
 /* The URL of name's order in progress (malloc'd), or NULL. */

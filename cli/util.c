@@ -278,6 +278,17 @@ bool cli_parse_rate(const char *opt, const char *s, double *out)
     return true;
 }
 
+bool cli_confirm_answer(void)
+{
+    char line[64];
+    fflush(stderr);
+    if (!fgets(line, sizeof line, stdin))
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 ||
+           strcmp(line, "yes") == 0;
+}
+
 void cli_put_safe(const char *s)
 {
     size_t i = 0;

@@ -101,7 +101,13 @@ class AccountTest(LeecCase):
     def test_d_deactivate(self):
         self.account_ok("register", "--agree-tos")
         url = self.saved()["url"]
-        r = self.account_ok("deactivate", "--json")
+        # Final at the CA: refused without --yes when not on a terminal
+        # (stdin is not one here), nothing done.
+        r = self.account("deactivate", "--json")
+        self.assertEqual(r.returncode, 2, describe(r))
+        self.assertIn("--yes", r.stderr, describe(r))
+        self.assertEqual(self.show_json()["status"], "valid")
+        r = self.account_ok("deactivate", "--json", "--yes")
         out = json.loads(r.stdout)
         self.assertEqual(out["account"]["status"], "deactivated", r.stdout)
         self.assertFalse(os.path.exists(self.account_dir()),
