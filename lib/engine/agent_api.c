@@ -93,7 +93,7 @@ leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
     const char *cn = cert_name ? cert_name : a->names[0];
     if (!cert_name && strncmp(cn, "*.", 2) == 0)
         cn += 2; /* "*.example.com" is stored as example.com */
-    if (!(a->cert_name = strdup(cn)))
+    if (!(a->cert_name = cert_name ? strdup(cn) : Leec_name_store_default(cn)))
         goto fail;
     if (!Leec_store_name_valid(a->cert_name)) {
         rc = LEEC_E_INVALID_ARG;

@@ -42,7 +42,29 @@ bool Leec_dns_name_ok(const char *s)
         }
         prev = c;
     }
-    return label > 0 && prev != '-';
+    if (label == 0 || prev == '-')
+        return false;
+    /* The last label never all digits (RFC 3696 §2: no top-level domain
+     * is): "127.000.000.001", "2130706433" or "1.2.3.04" are addresses in
+     * another spelling, not host names. */
+    const char *last = strrchr(s, '.');
+    last = last ? last + 1 : s;
+    return strspn(last, "0123456789") != strlen(last);
+}
+
+char *Leec_name_store_default(const char *ident)
+{
+    unsigned char b[16];
+    if (inet_pton(AF_INET6, ident, b) != 1)
+        return strdup(ident);
+    /* An IPv6 address's store name: its eight groups, '-' between them
+     * (a store name has no ':'): ::1 is 0-0-0-0-0-0-0-1. */
+    char out[8 * 5];
+    size_t w = 0;
+    for (int g = 0; g < 8; g++)
+        w += (size_t)snprintf(out + w, sizeof out - w, "%s%x", g ? "-" : "",
+                              (unsigned)(b[2 * g] << 8 | b[2 * g + 1]));
+    return strdup(out);
 }
 
 void Leec_names_free(char **v, size_t n)

@@ -13,6 +13,10 @@ bool Leec_name_is_ip(const char *s);
 /* A DNS name as CAs accept it: LDH labels of 1-63, at most 253 characters,
  * an optional leading "*." (wildcard). Lower case expected. */
 bool Leec_dns_name_ok(const char *s);
+/* The store name a certificate gets from its first identifier when none is
+ * given: the identifier itself, an IPv6 address spelled with '-' for its
+ * store name has no ':' (malloc'd; NULL on OOM). */
+char *Leec_name_store_default(const char *ident);
 
 /*
  * Normalises names for an order: lower-cased, a trailing dot dropped,

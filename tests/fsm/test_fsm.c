@@ -443,6 +443,22 @@ static void test_account_lost_mid_flight(void **state)
             free(r[i].ka[k]);
 }
 
+/* -d ::1 alone: a store name without ':' (its eight groups, '-' between);
+ * an address in another spelling is no DNS name. */
+static void test_default_names(void **state)
+{
+    env *e = *state;
+    const char *v6[] = {"::1"};
+    leec_code rc = LEEC_OK;
+    leec_agent *a = leec_agent_new(e->ctx, NULL, v6, 1, &rc);
+    assert_non_null(a);
+    assert_string_equal(leec_agent_cert_name(a), "0-0-0-0-0-0-0-1");
+    leec_agent_free(a);
+    const char *odd[] = {"127.000.000.001"};
+    assert_null(leec_agent_new(e->ctx, NULL, odd, 1, &rc));
+    assert_int_equal(rc, LEEC_E_BAD_NAME);
+}
+
 static void test_bad_nonce_retried(void **state)
 {
     env *e = *state;
@@ -1828,6 +1844,7 @@ int main(void)
         T(test_fresh_then_force),
         T(test_two_agents_share_account),
         T(test_account_lost_mid_flight),
+        T(test_default_names),
         T(test_new_nonce_failing),
         T(test_new_nonce_failing_for_good),
         T(test_bad_nonce_retried),
