@@ -16,10 +16,13 @@
 
 static const char usage_text[] =
     "usage: leec ca-cert [CERT-NAME] [--dir DIR] [--out FILE]\n"
+    "                    [--allow-intermediate]\n"
     "  writes the CA certificate at the top of CERT-NAME's chain (default:\n"
     "  the only certificate of the store) to FILE (default: stdout); when the\n"
     "  chain stops short of its root, fetches the root over the AIA caIssuers\n"
-    "  URLs of the chain's top certificate and its issuers, and writes it\n";
+    "  URLs of the chain's top certificate and its issuers, and writes it;\n"
+    "  when the root cannot be reached, fails, unless --allow-intermediate,\n"
+    "  which writes the top certificate of the chain then\n";
 
 /* The certificate name given, or the store's only one (malloc'd). */
 static char *pick_name(leec_store *store, const char *given)
@@ -41,12 +44,17 @@ static char *pick_name(leec_store *store, const char *given)
 typedef struct cacert_args {
     cli_dir_json d; /* --dir (no --json here) */
     const char *out;
+    bool allow_intermediate; /* no root reached: the top one will do */
 } cacert_args;
 
 /* One of ca-cert's options into the cacert_args ud (as cli_cmd's take). */
 static int take(void *ud, int c, const char *arg)
 {
     cacert_args *a = ud;
+    if (c == 'I') {
+        a->allow_intermediate = true;
+        return 0;
+    }
     if (c != 'o')
         return cli_take_dir_json(&a->d, c, arg);
     a->out = arg;
@@ -58,6 +66,7 @@ int cmd_ca_cert(int argc, char **argv)
     static const struct option opts[] = {
         {"dir", required_argument, NULL, 'D'},
         {"out", required_argument, NULL, 'o'},
+        {"allow-intermediate", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -112,14 +121,22 @@ int cmd_ca_cert(int argc, char **argv)
         rc = leec_ctx_fetch_root(ctx, chain, strlen(chain), &root, &why);
         if (rc != LEEC_OK) {
             fprintf(stderr,
-                    "leec: the chain of %s stops short of its root (the top "
+                    "leec: %sthe chain of %s stops short of its root (the top "
                     "certificate, %s, is issued by %s), and the root could "
-                    "not be fetched: %s%s%s\n",
-                    name, subject ? subject : "?", issuer ? issuer : "?",
+                    "not be fetched: %s%s%s%s\n",
+                    a.allow_intermediate ? "warning: " : "", name,
+                    subject ? subject : "?", issuer ? issuer : "?",
                     why ? "" : aia, why ? "" : ": ",
-                    why ? why : leec_strerror(rc));
-            goto out;
+                    why ? why : leec_strerror(rc),
+                    a.allow_intermediate
+                        ? "; writing the top certificate (--allow-intermediate)"
+                        : "; nothing written (--allow-intermediate writes the "
+                          "top certificate)");
+            if (!a.allow_intermediate)
+                goto out;
         }
+    }
+    if (root) {
         free(top);
         top = root;
         root = NULL;
@@ -132,12 +149,20 @@ int cmd_ca_cert(int argc, char **argv)
         }
         self_signed = true;
     }
-    if (!self_signed)
+    if (!self_signed && !aia) {
         fprintf(stderr,
-                "leec: the chain of %s stops short of its root (the top "
+                "leec: %sthe chain of %s stops short of its root (the top "
                 "certificate, %s, is issued by %s, which the chain does not "
-                "include nor locate); writing the top certificate\n",
-                name, subject ? subject : "?", issuer ? issuer : "?");
+                "include nor locate); %s\n",
+                a.allow_intermediate ? "warning: " : "", name,
+                subject ? subject : "?", issuer ? issuer : "?",
+                a.allow_intermediate
+                    ? "writing the top certificate (--allow-intermediate)"
+                    : "nothing written (--allow-intermediate writes the top "
+                      "certificate)");
+        if (!a.allow_intermediate)
+            goto out;
+    }
     if (a.out) {
         rc = leec_write_file_atomic(a.out, top, strlen(top), 0644);
         if (rc != LEEC_OK) {

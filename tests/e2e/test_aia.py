@@ -302,6 +302,17 @@ class AiaTest(LeecCase):
         self.assert_refused(r, out, "/root.der", "could not be fetched",
                             "HTTP transport error")
 
+    def test_h_server_down_allow_intermediate(self):
+        """--allow-intermediate: the root out of reach, the top certificate
+        of the chain is written, with the reason as a warning."""
+        self.make_store("leaf_dead", ["int_dead"])
+        r, out = self.ca_cert("--allow-intermediate")
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("could not be fetched", r.stderr, describe(r))
+        self.assertIn("writing the top certificate", r.stderr, describe(r))
+        self.assertIn("wrote the top CA certificate", r.stderr, describe(r))
+        self.assertTrue(os.path.exists(out), describe(r))
+
     def test_i_too_large(self):
         self.make_store("leaf", ["int"])
         SERVED.files["/root.der"] = ("application/pkix-cert",

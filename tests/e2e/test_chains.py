@@ -111,7 +111,15 @@ class IpAndCaCertTest(LeecCase):
         name = "ca-cert.leec.test"
         self.issue_ok([name])
         out = os.path.join(self.tmp, "ca.pem")
+        # pebble's chain stops short of its root and names no issuer URL:
+        # no root reached, nothing written, unless --allow-intermediate.
         r = self.leec("ca-cert", name, "--dir", self.dir, "--out", out)
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("stops short", r.stderr, describe(r))
+        self.assertIn("--allow-intermediate", r.stderr, describe(r))
+        self.assertFalse(os.path.exists(out), describe(r))
+        r = self.leec("ca-cert", name, "--dir", self.dir, "--out", out,
+                      "--allow-intermediate")
         self.assertEqual(r.returncode, 0, describe(r))
         self.assertIn("stops short", r.stderr, describe(r))
         with open(out) as f:
@@ -123,9 +131,12 @@ class IpAndCaCertTest(LeecCase):
         self.assertEqual(issuer_cn_of_file(out),
                          subject_cn(run.ENV.root_pem(0)))
         # stdout form, and the only certificate of the store by default
-        r = self.leec("ca-cert", "--dir", self.dir)
+        r = self.leec("ca-cert", "--dir", self.dir, "--allow-intermediate")
         self.assertEqual(r.returncode, 0, describe(r))
         self.assertEqual(run.pem_blocks(r.stdout), [chain[-1]])
+        r = self.leec("ca-cert", "--dir", self.dir)
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertEqual(r.stdout, "", describe(r))
         r = self.leec("ca-cert", "nope", "--dir", self.dir)
         self.assertEqual(r.returncode, 1, describe(r))
 
