@@ -254,9 +254,10 @@ LEEC_API const char *leec_store_errmsg(const leec_store *store);
 
 /*
  * Path of the live folder of a certificate in a filesystem store (live/ is
- * that backend's export for web servers), as a newly allocated string the
- * caller frees; NULL for other backends or on error. The folder may not
- * exist yet.
+ * that backend's export for web servers), from the root (a store opened on
+ * a relative folder: from the working folder of then), as a newly
+ * allocated string the caller frees; NULL for other backends or on error.
+ * The folder may not exist yet.
  */
 LEEC_API char *leec_store_live_path(leec_store *store, const char *cert_name);
 

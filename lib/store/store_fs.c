@@ -82,6 +82,8 @@ typedef struct fs_token {
 typedef struct fs_store {
     leec_store *st; /* the handle this is the state of: for refusals */
     char *dir;      /* as given, without trailing slashes: for messages */
+    char *abs_dir;  /* dir from the root (the working folder at open before
+                       a relative one), for paths handed to others */
     int root, live, archive, locks, journal; /* checked folders, open */
     uid_t uid; /* the effective user when opened: who must own it all */
     fs_token *tokens;
@@ -1702,6 +1704,7 @@ static void fs_free(fs_store *fs)
     }
     free(fs->tokens);
     free(fs->dir);
+    free(fs->abs_dir);
     free(fs);
 }
 
@@ -1740,7 +1743,9 @@ char *leec_store_live_path(leec_store *store, const char *cert_name)
 {
     if (!Leec_store_impl(store, &fs_ops) || !Leec_store_name_valid(cert_name))
         return NULL;
-    return pathf("%s/live/%s", fs_of(store)->dir, cert_name);
+    /* From the root, as certbot's RENEWED_LINEAGE: a hook runs in a folder
+     * of its own choosing. */
+    return pathf("%s/live/%s", fs_of(store)->abs_dir, cert_name);
 }
 
 /* The root, reached the usual way (links in the path given are the
@@ -1780,7 +1785,22 @@ leec_store *leec_store_fs_open(const char *dir, leec_code *err, char **why)
     while (len > 1 && dir[len - 1] == '/')
         len--;
     fs->dir = strndup(dir, len);
-    if (!fs->dir || !(st = leec_store_new(&fs_ops, fs, &rc)))
+    if (!fs->dir)
+        goto out;
+    if (fs->dir[0] == '/') {
+        fs->abs_dir = strdup(fs->dir);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        if (cwd && asprintf(&fs->abs_dir, "%s%s%s", cwd,
+                            strcmp(cwd, "/") == 0 ? "" : "/", fs->dir) < 0)
+            fs->abs_dir = NULL;
+        if (!cwd) {
+            rc = LEEC_E_IO;
+            goto out;
+        }
+        free(cwd);
+    }
+    if (!fs->abs_dir || !(st = leec_store_new(&fs_ops, fs, &rc)))
         goto out;
     fs->st = st;
     /* The store owns fs now. */

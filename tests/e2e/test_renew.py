@@ -109,6 +109,29 @@ class RenewTest(LeecCase):
                                "privkey.pem")).read()
         self.assertNotEqual(k1, k2)
 
+    def test_a_hook_live_dir_absolute(self):
+        """A state folder given relative: the hooks' LEEC_LIVE_DIR is
+        still from the root (a hook runs wherever it likes), as certbot's
+        RENEWED_LINEAGE."""
+        name = "renew-rel.leec.test"
+        script, log = hook_script(self.tmp, "rel")
+        argv = [run.LEEC, "issue", "-d", name, "--server",
+                run.ENV.directory_url, "--ca-bundle", run.ENV.ca_bundle,
+                "--agree-tos", "--dir", "rel-state", "--http-port",
+                "127.0.0.1:%d" % run.ENV.http_port,
+                "--deploy-hook", script + " deploy"]
+        r = subprocess.run(argv, cwd=self.tmp, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60,
+                           env=run.child_env())
+        self.assertEqual(r.returncode, 0, describe(r))
+        ev = hook_events(log)
+        self.assertEqual([e["event"] for e in ev], ["deploy"], describe(r))
+        live = ev[0]["live"]
+        self.assertTrue(os.path.isabs(live), live)
+        self.assertEqual(os.path.realpath(live), os.path.realpath(
+            os.path.join(self.tmp, "rel-state", "live", name)))
+        self.assertTrue(os.path.isfile(os.path.join(live, "fullchain.pem")))
+
     def test_a_batch_hooks_once_per_run(self):
         """A batch: the pre-hook once, each certificate's deploy hook (when
         the orders are over, so a slow hook holds up no request), then the
