@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "agents.h"
@@ -119,6 +120,12 @@ json_t *agents_result_json(leec_agent *agent, leec_store *store, json_t *names,
     leec_outcome out = leec_agent_get_outcome(agent);
     const char *name = leec_agent_cert_name(agent);
     char *live = leec_store_live_path(store, name);
+    /* Only a folder that is there: a certificate that failed before its
+     * first version has none. */
+    if (live && access(live, F_OK) != 0) {
+        free(live);
+        live = NULL;
+    }
     json_t *j =
         json_pack("{s:s, s:s, s:o, s:s?}", "cert_name", name, "outcome",
                   agents_outcome_name(out), "names", names, "live", live);
