@@ -2363,25 +2363,42 @@ static void pg_destroy(leec_store *s)
 /* The responder asks here for another node's token and does not wait: the
  * question goes out non-blocking, the answer is read when the connection's
  * descriptor is readable. One question at a time, in order. */
+/* A connection of the store's that is never waited on once made (made
+ * once, and again after a failure, waiting with the store's
+ * connect_timeout): the session's bounds, non-blocking, in pipeline mode
+ * when asked. false, *c NULL and the reason logged, when it cannot be. */
+static bool side_open(pg_store *p, PGconn **c, const char *what, bool pipeline)
+{
+    if (*c && PQstatus(*c) == CONNECTION_OK)
+        return true;
+    if (*c)
+        PQfinish(*c);
+    *c = PQconnectdb(p->conninfo);
+    bool ok = PQstatus(*c) == CONNECTION_OK;
+    if (ok) {
+        PGresult *r =
+            PQexec(*c, "SELECT set_config('statement_timeout', '15s', false),"
+                       " set_config('lock_timeout', '10s', false),"
+                       " set_config('client_min_messages', 'warning', false)");
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+    }
+    ok = ok && PQsetnonblocking(*c, 1) == 0 &&
+         (!pipeline || PQenterPipelineMode(*c));
+    if (!ok) {
+        if (p->s)
+            Leec_store_log(p->s, LEEC_LOG_ERROR, "PostgreSQL store: %s: %.*s",
+                           what, (int)strcspn(PQerrorMessage(*c), "\n"),
+                           PQerrorMessage(*c));
+        PQfinish(*c);
+        *c = NULL;
+    }
+    return ok;
+}
+
 static bool tq_open(pg_store *p)
 {
-    if (p->tq && PQstatus(p->tq) == CONNECTION_OK)
-        return true;
-    if (p->tq)
-        PQfinish(p->tq);
-    /* Made once (and again after a failure), with the store's
-     * connect_timeout; then never waited on. */
-    p->tq = PQconnectdb(p->conninfo);
-    if (PQstatus(p->tq) != CONNECTION_OK || PQsetnonblocking(p->tq, 1) != 0) {
-        if (p->s)
-            Leec_store_log(p->s, LEEC_LOG_ERROR,
-                           "PostgreSQL store: token lookups: %s",
-                           PQerrorMessage(p->tq));
-        PQfinish(p->tq);
-        p->tq = NULL;
-        return false;
-    }
-    return true;
+    return side_open(p, &p->tq, "token lookups", false);
 }
 
 static bool tq_send(pg_store *p)
@@ -2637,30 +2654,8 @@ static bool aq_open(pg_store *p)
 {
     if (p->aq && PQstatus(p->aq) == CONNECTION_OK)
         return true;
-    if (p->aq)
-        PQfinish(p->aq);
-    p->aq = PQconnectdb(p->conninfo);
     p->aq_flush = false;
-    bool ok = PQstatus(p->aq) == CONNECTION_OK;
-    if (ok) {
-        PGresult *r = PQexec(
-            p->aq, "SELECT set_config('statement_timeout', '15s', false),"
-                   " set_config('lock_timeout', '10s', false),"
-                   " set_config('client_min_messages', 'warning', false)");
-        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-        PQclear(r);
-    }
-    ok = ok && PQsetnonblocking(p->aq, 1) == 0 && PQenterPipelineMode(p->aq);
-    if (!ok) {
-        if (p->s)
-            Leec_store_log(p->s, LEEC_LOG_ERROR,
-                           "PostgreSQL store: writes without waiting: %.*s",
-                           (int)strcspn(PQerrorMessage(p->aq), "\n"),
-                           PQerrorMessage(p->aq));
-        PQfinish(p->aq);
-        p->aq = NULL;
-    }
-    return ok;
+    return side_open(p, &p->aq, "writes without waiting", true);
 }
 
 /* The connection broke: every write in flight has an unknown outcome,
