@@ -18,10 +18,13 @@
  * checks the writer's lease row (SELECT ... FOR SHARE): a holder that lost
  * its lease writes nothing, even if it lost it a moment before.
  *
- * The store is used from one thread at a time and every call blocks for
- * its round trips (statement_timeout bounds each). When the connection
- * broke (the server restarted), the call reconnects once and repeats what
- * is safe to repeat: a read, a write that may be made twice, or a
+ * The store is used from one thread at a time. Its operations block for
+ * their round trips (statement_timeout bounds each), except the writes
+ * that do not wait (journal_write_async ...), which go pipelined on a
+ * connection of their own and are answered from async_perform, and the
+ * token lookups (token_ask), on a third. When the main connection broke
+ * (the server restarted), the call reconnects once and repeats what is
+ * safe to repeat: a read, a write that may be made twice, or a
  * transaction whose COMMIT was never sent. */
 #define _GNU_SOURCE
 #include "store/store.h"
