@@ -571,9 +571,9 @@ typedef struct leec_store_ops {
      * (still applied). */
     void (*async_forget)(leec_store *s, void *ud);
     /* A store with these may also send renewal_write, schedule and a
-     * lease's release without waiting once a loop watches it (async_fd
-     * was called): LEEC_OK then means sent, the instance's own reads see
-     * the write at once, and a refusal is logged when it comes (the
+     * lease's release without waiting once a loop performs it
+     * (async_perform was called): LEEC_OK then means sent, the instance's own
+     * reads see the write at once, and a refusal is logged when it comes (the
      * library only logs those failures anyway). */
     /* version_install, not waiting (optional, with the five above),
      * fenced by token as the journal's writes (0: the instance's own

@@ -208,9 +208,9 @@ void Leec_agent_journal_forget(leec_agent *a)
     a->jpayload = NULL;
 }
 
-/* The store answered the journal write the agent waits for: what was to
- * follow it, now. */
-static void journal_written(void *ud, leec_code rc)
+/* The store answered the write the agent waits for (a journal entry, or
+ * the install): what was to follow it, now. */
+static void store_answered(void *ud, leec_code rc)
 {
     leec_agent *a = ud;
     int then = a->jthen;
@@ -290,7 +290,7 @@ static journal_res journal_step(leec_agent *a, const char *step, bool durable,
             rc = LEEC_E_STATE;
         else if (async)
             rc = Leec_store_order_write_async(st, a->cert_name, a->lease_token,
-                                              &o, dur, journal_written, a);
+                                              &o, dur, store_answered, a);
         else
             rc = Leec_store_order_write(st, a->cert_name, a->lease_token, &o,
                                         dur);
@@ -1754,9 +1754,9 @@ static void enter_install(leec_agent *a)
                                 .nnames = a->nnames};
     leec_store *st = leec_ctx_get_store(a->ctx);
     if (Leec_store_can_install_async(st)) {
-        /* The store's answer wakes the agent (journal_written). */
+        /* The store's answer wakes the agent (store_answered). */
         rc = Leec_store_install_async(st, a->cert_name, &f, a->lease_token,
-                                      journal_written, a);
+                                      store_answered, a);
         if (rc == LEEC_OK) {
             a->jthen = STORE_THEN_INSTALLED;
             a->deadline = Leec_now_ms(a->ctx) + JOURNAL_WAIT_MS;

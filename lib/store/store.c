@@ -707,24 +707,36 @@ static char *order_entry(const leec_store_order *o, int64_t now)
     return text;
 }
 
-leec_code Leec_store_order_write(leec_store *s, const char *name,
-                                 uint64_t token, const leec_store_order *o,
-                                 bool durable)
+/* What a journal write checks before the backend sees it, and *text the
+ * entry (secret: free_secret it) unless text is NULL (a store without a
+ * journal: nothing to make). */
+static leec_code order_checked(leec_store *s, const char *name,
+                               const leec_store_order *o, char **text)
 {
+    if (text)
+        *text = NULL;
     if (!s || !Leec_store_name_valid(name) || !o || !o->order_url ||
         !o->ca_id || !o->nnames || !o->names)
         return LEEC_E_INVALID_ARG;
     for (size_t i = 0; i < o->nnames; i++)
         if (!o->names[i])
             return LEEC_E_INVALID_ARG;
-    if (!Leec_store_has_journal(s))
-        return LEEC_OK;
-    char *text = order_entry(o, (int64_t)time(NULL));
     if (!text)
+        return LEEC_OK;
+    if (!(*text = order_entry(o, (int64_t)time(NULL))))
         return LEEC_E_NOMEM;
-    leec_code rc = too_large(text)
-                       ? LEEC_E_TOO_LARGE
-                       : s->ops->journal_write(s, name, token, text, durable);
+    return too_large(*text) ? LEEC_E_TOO_LARGE : LEEC_OK;
+}
+
+leec_code Leec_store_order_write(leec_store *s, const char *name,
+                                 uint64_t token, const leec_store_order *o,
+                                 bool durable)
+{
+    char *text = NULL;
+    bool journal = Leec_store_has_journal(s);
+    leec_code rc = order_checked(s, name, o, journal ? &text : NULL);
+    if (rc == LEEC_OK && journal)
+        rc = s->ops->journal_write(s, name, token, text, durable);
     free_secret(text);
     return rc;
 }
@@ -740,20 +752,13 @@ leec_code Leec_store_order_write_async(leec_store *s, const char *name,
                                        const leec_store_order *o, bool durable,
                                        leec_store_done_fn done, void *ud)
 {
-    if (!s || !Leec_store_name_valid(name) || !o || !o->order_url ||
-        !o->ca_id || !o->nnames || !o->names || !done ||
-        !Leec_store_has_async(s) || !Leec_store_has_journal(s))
+    if (!done || !Leec_store_has_async(s) || !Leec_store_has_journal(s))
         return LEEC_E_INVALID_ARG;
-    for (size_t i = 0; i < o->nnames; i++)
-        if (!o->names[i])
-            return LEEC_E_INVALID_ARG;
-    char *text = order_entry(o, (int64_t)time(NULL));
-    if (!text)
-        return LEEC_E_NOMEM;
-    leec_code rc = too_large(text)
-                       ? LEEC_E_TOO_LARGE
-                       : s->ops->journal_write_async(s, name, token, text,
-                                                     durable, done, ud);
+    char *text = NULL;
+    leec_code rc = order_checked(s, name, o, &text);
+    if (rc == LEEC_OK)
+        rc = s->ops->journal_write_async(s, name, token, text, durable, done,
+                                         ud);
     free_secret(text);
     return rc;
 }

@@ -197,7 +197,8 @@ typedef struct pg_store {
     struct pg_job *jobs; /* in the order sent, the first answered next */
     struct pg_job **jobs_tail;
     bool aq_flush; /* some of what was sent is still in libpq's buffer */
-    bool async_on; /* the loop watches async_fd: unlocks go there too */
+    bool async_on; /* a loop performs the writes that do not wait: a
+                      lease's release and the renewal state go there too */
 } pg_store;
 
 static const leec_store_ops pg_ops;
@@ -1653,7 +1654,7 @@ static leec_code pg_lock_holder(leec_store *s, const char *kind,
 
 typedef struct pg_journal {
     const char *name;
-    const char *sealed; /* NULL: remove */
+    char *sealed; /* NULL: remove */
     uint64_t token;
     bool durable;
 } pg_journal;
@@ -1716,14 +1717,23 @@ static leec_code journal_one(pg_store *p, const pg_journal *a)
     return rc;
 }
 
-/* The journal's entry of name sealed (*sealed, the caller frees it). */
-static leec_code journal_seal(pg_store *p, const char *name, const char *entry,
-                              char **sealed)
+/* A journal write made ready: the entry sealed (a->sealed, the caller
+ * frees it), the token it is checked against, and what this instance knew
+ * of the entry forgotten (one is being written). */
+static leec_code journal_prepare(pg_store *p, const char *name, uint64_t token,
+                                 const char *entry, bool durable, pg_journal *a)
 {
-    char *aad = aad_of("journal", name);
-    leec_code rc = aad ? Leec_seal(&p->key, aad, entry, strlen(entry), sealed)
+    char *aad = aad_of("journal", name), *sealed = NULL;
+    leec_code rc = aad ? Leec_seal(&p->key, aad, entry, strlen(entry), &sealed)
                        : LEEC_E_NOMEM;
     free(aad);
+    *a = (pg_journal){.name = name,
+                      .sealed = sealed,
+                      .token = cert_token(p, name, token),
+                      .durable = durable};
+    pg_held *h = held_find(p, "cert", name);
+    if (h)
+        h->journal_gone = false;
     return rc;
 }
 
@@ -1732,19 +1742,11 @@ static leec_code pg_journal_write(leec_store *s, const char *name,
                                   bool durable)
 {
     pg_store *p = impl(s);
-    char *sealed = NULL;
-    leec_code rc = journal_seal(p, name, entry, &sealed);
-    if (rc != LEEC_OK)
-        return rc;
-    pg_journal a = {.name = name,
-                    .sealed = sealed,
-                    .token = cert_token(p, name, token),
-                    .durable = durable};
-    rc = journal_one(p, &a);
-    free(sealed);
-    pg_held *h = held_find(p, "cert", name);
-    if (h)
-        h->journal_gone = false;
+    pg_journal a;
+    leec_code rc = journal_prepare(p, name, token, entry, durable, &a);
+    if (rc == LEEC_OK)
+        rc = journal_one(p, &a);
+    free(a.sealed);
     return rc;
 }
 
@@ -2818,27 +2820,23 @@ static leec_code pg_journal_write_async(leec_store *s, const char *name,
                                         void *ud)
 {
     pg_store *p = impl(s);
-    char *sealed = NULL, t[24];
-    leec_code rc = journal_seal(p, name, entry, &sealed);
-    if (rc != LEEC_OK)
+    char t[24];
+    pg_journal a;
+    leec_code rc = journal_prepare(p, name, token, entry, durable, &a);
+    if (rc != LEEC_OK) {
+        free(a.sealed);
         return rc;
-    pg_journal a = {.name = name,
-                    .sealed = sealed,
-                    .token = cert_token(p, name, token),
-                    .durable = durable};
+    }
     u64s(t, sizeof t, a.token);
-    const char *v[] = {name, t, sealed};
+    const char *v[] = {name, t, a.sealed};
     pg_job *j = job_new(PG_JOB_JOURNAL, name, 3, v);
-    free(sealed);
+    free(a.sealed);
     if (!j)
         return LEEC_E_NOMEM;
     a.sealed = j->v[2];
     j->write = true;
     j->done = done;
     j->ud = ud;
-    pg_held *h = held_find(p, "cert", name);
-    if (h)
-        h->journal_gone = false;
     return aq_send(p, j, journal_sql(&a));
 }
 
@@ -2864,7 +2862,6 @@ static leec_code pg_token_put_async(leec_store *s, const char *token,
 static int pg_async_fd(leec_store *s, short *events)
 {
     pg_store *p = impl(s);
-    p->async_on = true;
     *events = 0;
     if (!p->jobs || !p->aq)
         return -1;
@@ -2949,6 +2946,7 @@ static void job_done(pg_store *p, pg_job *j)
 static void pg_async_perform(leec_store *s)
 {
     pg_store *p = impl(s);
+    p->async_on = true;
     if (!p->jobs)
         return;
     if (!p->aq) {

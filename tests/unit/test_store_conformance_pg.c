@@ -827,11 +827,11 @@ static void test_async_writes(void **state)
     free(n);
 
     Leec_store_unlock(s, h);
-    /* A lease let go without waiting (a loop watches the store), taken
+    /* A lease let go without waiting (a loop performs the store), taken
      * again at once: a new token, so that the release on its way cannot
      * take the new grant with it. */
     short ev = 0;
-    (void)Leec_store_async_fd(s, &ev);
+    Leec_store_async_perform(s);
     void *h1 = NULL, *h2 = NULL;
     uint64_t t1 = 0, t2 = 0;
     assert_int_equal(Leec_store_lease(s, "cert", "z.example", 60, &h1, &t1),
@@ -848,7 +848,7 @@ static void test_async_writes(void **state)
     assert_int_equal(Leec_store_lease(b, "cert", "z.example", 60, &h3, &t3),
                      LEEC_E_LOCKED);
     Leec_store_unlock(s, h2);
-    /* A renewal state, sent without waiting once a loop watches and the
+    /* A renewal state, sent without waiting once a loop performs and the
      * version is kept here (its lease held): read back at once here, in
      * the database once sent. Without it, written at once. */
     admin_do("UPDATE leec_certs SET next_check = now() - interval '1 second'"
