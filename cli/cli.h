@@ -22,6 +22,8 @@ int cmd_account(int argc, char **argv);
 int cmd_renew(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_apply(int argc, char **argv);  /* apply.c */
+int cmd_config(int argc, char **argv); /* config.c */
 /* leec daemon on a store shared by a fleet (fleet.c). */
 int fleet_daemon(int argc, char **argv);
 
