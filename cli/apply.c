@@ -588,7 +588,9 @@ int cmd_apply(int argc, char **argv)
         fprintf(stderr, "leec: unexpected argument '%s'\n", argv[optind]);
         status = EXIT_USAGE;
     }
-    if (status == 0 && (status = cfg_locate(a.config, &path)) == 0 && !path) {
+    if (status == 0 && cfg_locate(a.config, &path) != 0)
+        status = EXIT_USAGE;
+    else if (status == 0 && !path) {
         char *def = cfg_default_path();
         fprintf(stderr,
                 "leec: no configuration file: %s does not exist (--config "
