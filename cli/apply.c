@@ -499,16 +499,16 @@ static void to_stderr(void *ud, const char *msg)
     fprintf(stderr, "leec: %s\n", msg);
 }
 
-/* The file's store (defaults: store, store-key) unless --store or
- * $LEEC_STORE names one: the strings must outlive every use. */
+/* The file's store and master key (defaults: store, store-key) unless
+ * --store or $LEEC_STORE, --store-key name others: the strings must
+ * outlive every use. */
 static void use_store_of(const cfg *cf, char **spec, char **key)
 {
-    if (cli_store_spec() || !cf->store)
-        return;
-    *spec = strdup(cf->store);
-    *key = cf->store_key ? strdup(cf->store_key) : NULL;
-    if (*spec)
-        cli_set_store(*spec, *key);
+    if (!cli_store_spec() && cf->store && (*spec = strdup(cf->store)))
+        cli_set_store(*spec, NULL);
+    if (!cli_store_key_file() && cf->store_key &&
+        (*key = strdup(cf->store_key)))
+        cli_set_store(NULL, *key);
 }
 
 enum { OPT_CONFIG = 256, OPT_DRY_RUN, OPT_JSON, OPT_DIR };

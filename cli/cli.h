@@ -65,6 +65,8 @@ int cli_take_dir_json(void *ud, int c, const char *arg);
  * carry (leec daemon --node). */
 void cli_set_store(const char *spec, const char *key_file);
 void cli_set_node(const char *node);
+/* --store-key's file as given (NULL: none). */
+const char *cli_store_key_file(void);
 /* --store-old-key: the previous master key, still read (rotation). */
 void cli_set_old_store_key(const char *file);
 const char *cli_old_store_key(void);

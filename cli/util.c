@@ -141,6 +141,11 @@ void cli_set_store(const char *spec, const char *key_file)
         store_opts.key_file = key_file;
 }
 
+const char *cli_store_key_file(void)
+{
+    return store_opts.key_file;
+}
+
 void cli_set_node(const char *node)
 {
     store_opts.node = node;
