@@ -52,6 +52,7 @@ typedef struct ap_run {
     ap_cert *v;
     size_t n;
     unsigned issued, renewed, unchanged, deferred, failed, queued, kept;
+    bool hook_failed; /* a run failed with none of its certificates */
 } ap_run;
 
 __attribute__((format(printf, 3, 4))) static void
@@ -61,16 +62,7 @@ say(const ap_opts *ao, int prio, const char *fmt, ...)
     if ((ao->quiet || ao->json) && prio > LOG_WARNING)
         return;
     va_start(ap, fmt);
-    if (ao->syslog) {
-        vsyslog(prio, fmt, ap);
-    } else {
-        FILE *f = prio <= LOG_WARNING || ao->daemon ? stderr : stdout;
-        if (f == stderr)
-            fputs("leec: ", f);
-        vfprintf(f, fmt, ap);
-        fputc('\n', f);
-        fflush(f);
-    }
+    cli_vsay(ao->syslog, ao->daemon, prio, fmt, ap);
     va_end(ap);
 }
 
@@ -447,9 +439,11 @@ static int apply(const cfg *cf, const ap_opts *ao)
         if (queue && st == 0)
             for (size_t k = first; k < r.n; k++)
                 r.v[k].done |= in[k];
+        unsigned failed = r.failed;
         for (size_t k = first; k < r.n; k++)
             if (in[k])
                 tell(&r, &r.v[k], queue);
+        r.hook_failed |= st == 1 && r.failed == failed; /* a hook's exit */
         /* Told: not taken again by a later batch. */
         for (size_t k = first; k < r.n; k++)
             r.v[k].done |= in[k];
@@ -479,7 +473,7 @@ static int apply(const cfg *cf, const ap_opts *ao)
             cf->path, r.issued, r.renewed, r.unchanged, r.deferred, r.failed,
             r.kept);
     }
-    status = r.failed ? 1 : 0;
+    status = r.failed || r.hook_failed ? 1 : 0;
 out:
     for (size_t i = 0; i < r.n; i++) {
         free(r.v[i].reason);

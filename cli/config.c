@@ -597,6 +597,7 @@ static int make_args(cfg_cert *c, const layer *const *ls, size_t nl)
 static void take_names(chk *k, leec_ctx *ctx, cfg_cert *c, const cnode *d)
 {
     size_t n = d->kind == CN_SEQ ? d->n : 1;
+    cli_nameset seen = {NULL, 0, 0};
     for (size_t i = 0; i < n; i++) {
         const cnode *v = d->kind == CN_SEQ ? d->kids[i] : d;
         leec_code rc = LEEC_OK;
@@ -609,13 +610,19 @@ static void take_names(chk *k, leec_ctx *ctx, cfg_cert *c, const cnode *d)
         leec_agent *a =
             ctx ? leec_agent_new(ctx, "probe", &name, 1, &rc) : NULL;
         leec_agent_free(a);
+        unsigned prev = 0;
+        int added = a ? cli_nameset_add(&seen, name, v->line, &prev) : 1;
         if (!a && rc == LEEC_E_BAD_NAME)
             fail(k, v->line, v->col, "'%s' is not a DNS name", name);
         else if (!a)
             fail(k, v->line, v->col, "%s", leec_strerror(rc));
-        else if (push(&c->names, &c->nnames, name) != 0)
+        else if (added == 0) /* else compared with the store as changed */
+            fail(k, v->line, v->col, "'%s' given twice (first on line %u)",
+                 name, prev);
+        else if (added < 0 || push(&c->names, &c->nnames, name) != 0)
             fail(k, v->line, v->col, "out of memory");
     }
+    cli_nameset_free(&seen);
 }
 
 /* What leec issue says of a certificate's options taken together (one way

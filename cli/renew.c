@@ -78,16 +78,7 @@ say(const rn_opts *ro, int prio, const char *fmt, ...)
     if (ro->quiet && prio > LOG_WARNING)
         return;
     va_start(ap, fmt);
-    if (use_syslog) {
-        vsyslog(prio, fmt, ap);
-    } else {
-        FILE *f = prio <= LOG_WARNING || ro->daemon ? stderr : stdout;
-        if (f == stderr)
-            fputs("leec: ", f);
-        vfprintf(f, fmt, ap);
-        fputc('\n', f);
-        fflush(f);
-    }
+    cli_vsay(use_syslog, ro->daemon, prio, fmt, ap);
     va_end(ap);
 }
 

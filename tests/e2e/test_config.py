@@ -77,7 +77,8 @@ class ConfigCheckTest(LeecCase):
             "    tls-port: '5001'\n"
             "    http-port: '5002'\n"
             "  - cert-name: a.leec.test\n"
-            "    domains: [e.leec.test]\n")
+            "    domains: [e.leec.test]\n"
+            "  - domains: [f.leec.test, F.leec.test]\n")
         self.assertEqual(r.returncode, 1, describe(r))
         err = r.stderr
         self.assertIn("%s:4:5: certificate 'a.leec.test': --dns rfc2136 "
@@ -86,6 +87,8 @@ class ConfigCheckTest(LeecCase):
                       % path, err)
         self.assertIn("%s:9:16: certificate 'a.leec.test' is already on "
                       "line 4" % path, err)
+        self.assertIn("%s:11:28: 'F.leec.test' given twice (first on line "
+                      "11)" % path, err)
 
     def test_yaml_syntax_and_ok(self):
         path, r = self.check("certificates:\n  - cert-name: [a\n")
