@@ -32,7 +32,10 @@ static const char *const reorder_keys[] = {"server", "key_type", "profile",
 typedef struct ap_opts {
     const char *dir; /* the state folder (resolved) */
     bool dry_run, json, quiet, syslog;
-    bool daemon; /* its output on stderr, as the daemon's */
+    bool daemon;     /* its output on stderr, as the daemon's; its summary
+                        only when something happened */
+    bool quiet_kept; /* certificates not in the file not told (the
+                        daemon's passes but the first after a load) */
     int verbose;
 } ap_opts;
 
@@ -339,6 +342,8 @@ static void tell_kept(ap_run *r, leec_store *store)
         if (find(r, names[i]))
             continue;
         r->kept++;
+        if (r->ao->quiet_kept)
+            continue;
         if (r->ao->json) {
             json_t *j = json_pack("{s:s, s:s, s:s}", "cert_name", names[i],
                                   "action", "not-in-config", "reason",
@@ -463,6 +468,9 @@ static int apply(const cfg *cf, const ap_opts *ao)
             "seconds", cli_now_s() - t0);
         print_line(j);
         json_decref(j);
+    } else if (ao->daemon && !r.issued && !r.renewed && !r.failed &&
+               !r.deferred && !r.queued) {
+        /* said by the daemon's own pass: nothing more here */
     } else if (queue) {
         say(ao, LOG_NOTICE, "%s: %u queued for the fleet, %u failed", cf->path,
             r.queued, r.failed);
@@ -644,10 +652,14 @@ static void reload(config_daemon *d)
         d->mtime = -1;
         return;
     }
-    if (d->loaded && st.st_mtime == d->mtime && st.st_size == d->size &&
+    /* To the nanosecond, and the inode: an editor's quick rewrite, or a
+     * new file renamed over it, is seen. */
+    if (d->loaded && st.st_mtim.tv_sec == d->mtime &&
+        st.st_mtim.tv_nsec == d->mtime_ns && st.st_size == d->size &&
         st.st_ino == d->ino)
         return;
-    d->mtime = st.st_mtime;
+    d->mtime = st.st_mtim.tv_sec;
+    d->mtime_ns = st.st_mtim.tv_nsec;
     d->size = st.st_size;
     d->ino = st.st_ino;
     d->loaded = true;
@@ -666,6 +678,7 @@ static void reload(config_daemon *d)
     cfg_free(&d->cur);
     d->cur = next;
     d->have = true;
+    d->fresh = true;
     const char *s = d->cur.n == 1 ? "" : "s";
     if (d->syslog)
         syslog(LOG_NOTICE, "%s: %zu certificate%s", d->path, d->cur.n, s);
@@ -719,7 +732,6 @@ int config_daemon_start(int *argc, char ***argv, config_daemon *d)
             return 1;
         d->argv[2] = d->dir;
         *argc = out + 2;
-        d->dir_from_file = true;
     }
     /* A fleet's daemons order what is queued: the file's certificates are
      * queued once here (SIGHUP does not read the file again there). */
@@ -747,8 +759,10 @@ void config_daemon_pass(config_daemon *d, const char *dir, int verbose,
     ap_opts ao = {.dir = dir,
                   .syslog = d->syslog,
                   .daemon = true,
+                  .quiet_kept = !d->fresh,
                   .quiet = quiet,
                   .verbose = verbose};
+    d->fresh = false;
     /* A certificate that could not be ordered is tried again in an hour
      * (the renewal plan schedules those in the store). */
     if (apply(&d->cur, &ao) == 1)

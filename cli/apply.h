@@ -14,8 +14,10 @@
 typedef struct config_daemon {
     char *path; /* NULL: no file (none given, no default one) */
     cfg cur;    /* the last valid file */
-    bool have, loaded, syslog, dir_from_file;
+    bool have, loaded, syslog;
+    bool fresh;   /* loaded since the last pass */
     time_t mtime; /* of the file last read (-1: none) */
+    long mtime_ns;
     off_t size;
     ino_t ino;
     time_t retry;            /* a pass when ordering failed (-1: none) */
