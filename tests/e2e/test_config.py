@@ -3,7 +3,8 @@ FILE:LINE:COLUMN), `leec apply` against pebble (orders what is missing,
 changes nothing the second time, orders again a certificate whose names
 changed, reports and keeps one that left the file, --json lines, --dry-run)
 and `leec daemon --config` taking up a certificate added to the file after
-SIGHUP, and keeping its file when the new one is invalid.
+SIGHUP, and keeping its file when the new one is invalid; on a PostgreSQL
+store (skipped without one), apply queues the certificates for the fleet.
 
 Loaded by run.py; run alone with
     python3 tests/e2e/run.py --leec build/cli/leec test_config
@@ -260,3 +261,50 @@ class DaemonConfigTest(LeecCase):
                 p.wait()
             errf.close()
         self.check_cert("two", ["two.daemon.leec.test"])
+
+
+class FleetQueueTest(LeecCase):
+    """On a store shared by a fleet, apply queues the file's certificates
+    (as issue --queue does); nothing is sent to a CA."""
+    needs_pebble = False
+
+    def test_apply_queues(self):
+        import fleet_env
+        mod = fleet_env.load_pg_env()
+        if mod is None or not mod.available():
+            self.skipTest("no PostgreSQL 15")
+        pg = mod.PgEnv()
+        pg.start()
+        try:
+            key = os.path.join(self.tmp, "store.key")
+            with open(key, "wb") as f:
+                f.write(os.urandom(32))
+            os.chmod(key, 0o600)
+            path = os.path.join(self.tmp, "leec.conf")
+            write(path, "ca:\n"
+                        "  server: https://127.0.0.1:1/dir\n"
+                        "  agree-tos: true\n"
+                        "defaults:\n"
+                        "  store: '%s'\n"
+                        "  store-key: %s\n"
+                        "  http-port: 80\n"
+                        "certificates:\n"
+                        "  - cert-name: q1\n"
+                        "    domains: [q1.leec.test]\n"
+                        "  - cert-name: q2\n"
+                        "    domains: [q2.leec.test]\n"
+                        "    key-type: rsa2048\n" % (pg.conninfo, key))
+            r = self.leec("apply", "--config", path, "--dir", self.dir,
+                          "--json")
+            self.assertEqual(r.returncode, 0, describe(r))
+            lines = [json.loads(l) for l in r.stdout.splitlines()]
+            self.assertEqual([(l.get("cert_name"), l["action"])
+                              for l in lines],
+                             [("q1", "queued"), ("q2", "queued"),
+                              (None, "summary")], r.stdout)
+            self.assertEqual(lines[-1]["queued"], 2)
+            r = self.leec("list", "--store", pg.conninfo, "--store-key", key,
+                          "--dir", self.dir)
+            self.assertRegex(r.stdout, r"(?s)QUEUED.*q1 .*q2 ", describe(r))
+        finally:
+            pg.stop()
