@@ -202,6 +202,17 @@ static bool same_args(const ap_cert *a, const ap_cert *b)
     return true;
 }
 
+/* The library's messages of a run in leec daemon --syslog. */
+static void to_syslog(void *ud, leec_log_level level, const char *msg)
+{
+    (void)ud;
+    syslog(level == LEEC_LOG_ERROR  ? LOG_ERR
+           : level == LEEC_LOG_WARN ? LOG_WARNING
+           : level == LEEC_LOG_INFO ? LOG_INFO
+                                    : LOG_DEBUG,
+           "%s", msg);
+}
+
 /* One batch: the certificates of r with the arguments of lead, through
  * leec issue --batch (from memory). Its exit status. */
 static int run_batch(ap_run *r, ap_cert *lead, bool *in, bool queue)
@@ -245,7 +256,7 @@ static int run_batch(ap_run *r, ap_cert *lead, bool *in, bool queue)
             argv[argc++] = "-q";
         for (int v = 0; v < ao->verbose && v < 2; v++)
             argv[argc++] = "-v";
-        issue_feed feed = {batch, on_result, r};
+        issue_feed feed = {batch, on_result, r, ao->syslog ? to_syslog : NULL};
         status = issue_run(argc, argv, &feed, false);
         fclose(batch);
     }

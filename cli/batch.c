@@ -123,7 +123,10 @@ static void batch_log(void *ud, leec_log_level level, const char *msg)
     const batch *b = ud;
     if (b->pv)
         progress_clear(b->pv);
-    cli_log(NULL, level, msg);
+    if (b->o->feed && b->o->feed->log) /* leec daemon --syslog's */
+        b->o->feed->log(b->o->feed->ud, level, msg);
+    else
+        cli_log(NULL, level, msg);
 }
 
 static json_t *names_json(const leec_agent *a)

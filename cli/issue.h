@@ -18,6 +18,7 @@ typedef struct issue_feed {
                     names it in messages) */
     issue_result_fn on_result; /* NULL: printed as leec issue does */
     void *ud;
+    leec_log_fn log; /* the library's messages (NULL: cli_log) */
 } issue_feed;
 
 /* leec issue's long options ({NULL} ends them). */
