@@ -269,6 +269,8 @@ static int run_batch(ap_run *r, ap_cert *lead, bool *in, bool queue)
 
 static const char *action_of(const ap_cert *a, bool queue)
 {
+    if (queue && !a->reason)
+        return "unchanged"; /* the fleet renews it */
     if (queue)
         return a->done ? "queued" : "failed";
     if (!a->done)
@@ -443,6 +445,13 @@ static int apply(const cfg *cf, const ap_opts *ao)
         tell_kept(&r, store);
         goto out;
     }
+    /* A fleet renews what it holds: only the new and the changed are
+     * queued (again). */
+    for (size_t i = 0; queue && i < r.n; i++)
+        if (!r.v[i].reason) {
+            r.v[i].done = true;
+            tell(&r, &r.v[i], queue);
+        }
     /* One batch per distinct set of options, in the file's order. */
     for (size_t i = 0; i < r.n && !ca_stop_signal; i++) {
         if (r.v[i].done || in[i])
@@ -483,8 +492,9 @@ static int apply(const cfg *cf, const ap_opts *ao)
                !r.deferred && !r.queued) {
         /* said by the daemon's own pass: nothing more here */
     } else if (queue) {
-        say(ao, LOG_NOTICE, "%s: %u queued for the fleet, %u failed", cf->path,
-            r.queued, r.failed);
+        say(ao, LOG_NOTICE,
+            "%s: %u queued for the fleet, %u unchanged, %u failed", cf->path,
+            r.queued, r.unchanged, r.failed);
     } else {
         say(ao, r.failed ? LOG_WARNING : LOG_INFO,
             "%s: %u issued, %u renewed, %u unchanged, %u deferred, %u "
