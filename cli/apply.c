@@ -257,7 +257,7 @@ static int run_batch(ap_run *r, ap_cert *lead, bool *in, bool queue)
         for (int v = 0; v < ao->verbose && v < 2; v++)
             argv[argc++] = "-v";
         issue_feed feed = {batch, on_result, r, ao->syslog ? to_syslog : NULL};
-        status = issue_run(argc, argv, &feed, false);
+        status = issue_run(argc, argv, &feed);
         fclose(batch);
     }
     free(argv);

@@ -494,10 +494,10 @@ out:
 
 int cmd_issue(int argc, char **argv)
 {
-    return issue_run(argc, argv, NULL, false);
+    return issue_run(argc, argv, NULL);
 }
 
-int issue_run(int argc, char **argv, const issue_feed *feed, bool check_only)
+int issue_run(int argc, char **argv, const issue_feed *feed)
 {
     ca_opts o;
     ca_opts_init(&o);
@@ -511,8 +511,6 @@ int issue_run(int argc, char **argv, const issue_feed *feed, bool check_only)
     }
     if (status != 0)
         status = status < 0 ? 0 : status;
-    else if (check_only)
-        status = 0;
     else if (o.queue)
         status = queue_issue(&o);
     else if (o.batch)

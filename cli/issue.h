@@ -25,13 +25,12 @@ typedef struct issue_feed {
 extern const struct option issue_options[];
 
 /* leec issue ARGV (argv[0] the command's name), with feed (NULL: as the
- * command). check_only: the options read and checked, nothing run. Its exit
- * status (0 after --help). */
-int issue_run(int argc, char **argv, const issue_feed *feed, bool check_only);
+ * command). Its exit status (0 after --help). */
+int issue_run(int argc, char **argv, const issue_feed *feed);
 
 /* The options of argv read into *o (ca_opts_init'd, its strings argv's)
- * and checked as leec issue does. 0, or a status after a message. Free
- * o->names and o->dir after. */
+ * and checked as leec issue does. 0, -1 after --help, or a status after a
+ * message. Free o->names and o->dir after. */
 int issue_parse(int argc, char **argv, ca_opts *o);
 
 #endif
