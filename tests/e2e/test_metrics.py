@@ -15,6 +15,7 @@ Loaded by run.py; run alone with
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -127,6 +128,7 @@ class MetricsTest(LeecCase):
                              "version=1.0.0; charset=utf-8")
             self.assertTrue(text.endswith("# EOF\n"))
             self.check_metrics(fams, good, bad, started)
+            self.check_contrib(fams)
             self.check_status(good, bad)
             self.check_refusals()
             p.send_signal(signal.SIGTERM)
@@ -206,6 +208,19 @@ class MetricsTest(LeecCase):
         dur = self.samples(fams,
                            "leec_daemon_last_pass_duration_seconds")[0][2]
         self.assertTrue(0 < dur <= now - started + 1)
+
+    def check_contrib(self, fams):
+        """The alert rules and the dashboard name only metrics that exist."""
+        names = set()
+        for f in fams.values():
+            names.update(s[0] for s in f["samples"])
+            names.add(f["name"])
+        for path in ("contrib/prometheus/leec-alerts.yml",
+                     "contrib/grafana/leec-dashboard.json"):
+            with open(os.path.join(run.REPO, path)) as fh:
+                used = set(re.findall(r"\bleec_[a-z_]+", fh.read()))
+            self.assertTrue(used, path)
+            self.assertEqual(used - names, set(), path)
 
     def check_status(self, good, bad):
         status, ctype, text = self.get("/status")
