@@ -577,8 +577,8 @@ void metrics_cert(cli_metrics *m, const char *name, const char *ca,
             free(c->ca);
             c->ca = ca ? strdup(ca) : NULL;
         }
-        c->planned = plan != NULL;
         if (plan) {
+            c->planned = true;
             c->not_after = plan->not_after;
             /* As leec list says it: the end of a back-off when later. */
             c->next_renewal =
@@ -590,8 +590,11 @@ void metrics_cert(cli_metrics *m, const char *name, const char *ca,
                     plan->last_error ? strdup(plan->last_error) : NULL;
             }
         }
-        c->result = result;
-        c->result_at = now;
+        /* Without a result, one of its own keeps; else the plan's. */
+        if (result || !c->result) {
+            c->result = result ? result : metrics_result(false, false, 0, plan);
+            c->result_at = now;
+        }
     }
     pthread_mutex_unlock(&m->mu);
 }
@@ -620,7 +623,8 @@ static void on_count(void *ud, leec_endpoint ep, long status, uint64_t n)
     req_add(ud, ep, status, n);
 }
 
-void metrics_add_ctx(cli_metrics *m, const char *url, leec_ctx *ctx)
+/* The counters of ctx, added to url's (add) or in their place. */
+static void take_ctx(cli_metrics *m, const char *url, leec_ctx *ctx, bool add)
 {
     if (!m || !ctx || !url)
         return;
@@ -645,12 +649,26 @@ void metrics_add_ctx(cli_metrics *m, const char *url, leec_ctx *ctx)
         else
             ca = NULL;
     }
+    if (ca && !add) {
+        memset(ca->stat, 0, sizeof ca->stat);
+        ca->nreq = 0;
+    }
     if (ca) {
         for (int s = 0; s < LEEC_STAT_COUNT; s++)
             ca->stat[s] += leec_ctx_stat(ctx, (leec_stat)s);
         leec_ctx_foreach_request_count(ctx, on_count, ca);
     }
     pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_add_ctx(cli_metrics *m, const char *url, leec_ctx *ctx)
+{
+    take_ctx(m, url, ctx, true);
+}
+
+void metrics_set_ctx(cli_metrics *m, const char *url, leec_ctx *ctx)
+{
+    take_ctx(m, url, ctx, false);
 }
 
 void metrics_pass_end(cli_metrics *m, double seconds, time_t next)

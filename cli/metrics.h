@@ -35,9 +35,11 @@ void metrics_stop(cli_metrics *m);
 void metrics_pass_begin(cli_metrics *m);
 
 /* One certificate as the pass left it: plan is its renewal plan (read
- * from the store; NULL when unreadable), ca the CA's directory URL (may be
- * NULL), result what the pass did with it (metrics_result), now the time
- * of that result. m NULL: nothing. */
+ * from the store; NULL: the times known so far are kept), ca the CA's
+ * directory URL (may be NULL), result what the pass did with it
+ * (metrics_result; NULL: the last one is kept, or for a certificate new to
+ * the table, what its plan says), now the time of that result. m NULL:
+ * nothing. */
 void metrics_cert(cli_metrics *m, const char *name, const char *ca,
                   const leec_renewal_plan *plan, const char *result,
                   time_t now);
@@ -53,6 +55,10 @@ const char *metrics_result(bool skipped, bool ran, leec_outcome outcome,
  * to those kept for the CA ca (its directory URL): called once per context,
  * before it is freed. m or ctx NULL: nothing. */
 void metrics_add_ctx(cli_metrics *m, const char *ca, leec_ctx *ctx);
+
+/* The same for a context that lives on (the fleet's): its counters
+ * replace those kept for ca. */
+void metrics_set_ctx(cli_metrics *m, const char *ca, leec_ctx *ctx);
 
 /* The pass ended after seconds (monotonic), next: when the daemon looks
  * again (-1: at a signal). */
