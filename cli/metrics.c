@@ -157,8 +157,9 @@ static void ca_labels(FILE *f, const char *name, const m_ca *ca)
     fputc('"', f);
 }
 
-/* A per-certificate family whose value is a time (0: not known, left
- * out), or, with count, the failures. */
+/* A per-certificate family: a time or the failures. What the store's plan
+ * says is left out until there is one, and an expiry of 0 (a broken
+ * version, whose certificate cannot be read) is unknown, not 1970. */
 enum cert_field { F_NOT_AFTER, F_NEXT, F_RESULT_AT, F_FAILURES };
 
 static void cert_family(FILE *f, const cli_metrics *m, const char *name,
@@ -172,7 +173,8 @@ static void cert_family(FILE *f, const cli_metrics *m, const char *name,
                       : fld == F_NEXT      ? (long long)c->next_renewal
                       : fld == F_RESULT_AT ? (long long)c->result_at
                                            : (long long)c->failures;
-        if ((fld == F_NOT_AFTER || fld == F_NEXT) && !c->planned)
+        if ((fld != F_RESULT_AT && !c->planned) ||
+            (fld == F_NOT_AFTER && !c->not_after))
             continue;
         cert_labels(f, name, c);
         fprintf(f, "} %lld\n", v);
@@ -287,14 +289,15 @@ static json_t *iso_or_null(time_t t)
 
 static json_t *cert_json(const m_cert *c)
 {
-    return json_pack("{s:s, s:s?, s:o, s:o, s:I, s:s?, s:s, s:o}", "name",
-                     c->name, "ca", c->ca, "not_after",
-                     c->planned ? iso_or_null(c->not_after) : json_null(),
-                     "next_renewal",
-                     c->planned ? iso_or_null(c->next_renewal) : json_null(),
-                     "consecutive_failures", (json_int_t)c->failures,
-                     "last_error", c->last_error, "last_result", c->result,
-                     "last_result_time", iso_or_null(c->result_at));
+    return json_pack(
+        "{s:s, s:s?, s:o, s:o, s:o, s:s?, s:s, s:o}", "name", c->name, "ca",
+        c->ca, "not_after",
+        c->planned ? iso_or_null(c->not_after) : json_null(), "next_renewal",
+        c->planned ? iso_or_null(c->next_renewal) : json_null(),
+        "consecutive_failures",
+        c->planned ? json_integer((json_int_t)c->failures) : json_null(),
+        "last_error", c->last_error, "last_result", c->result,
+        "last_result_time", iso_or_null(c->result_at));
 }
 
 static json_t *ca_json(const m_ca *ca)
@@ -496,6 +499,19 @@ void metrics_stop(cli_metrics *m)
 
 /* ---- fed by the daemon ---- */
 
+/* v (n used of *cap elements of size bytes) with room for one more,
+ * moved when it doubles; NULL out of memory (v unchanged). */
+static void *grow(void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *nv = realloc(v, c * size);
+    if (nv)
+        *cap = c;
+    return nv;
+}
+
 void metrics_pass_begin(cli_metrics *m)
 {
     if (!m)
@@ -543,14 +559,10 @@ static m_cert *cert_slot(cli_metrics *m, const char *name)
             return &m->c[i];
         }
     }
-    if (m->nc == m->capc) {
-        size_t cap = m->capc ? m->capc * 2 : 16;
-        m_cert *c = realloc(m->c, cap * sizeof *c);
-        if (!c)
-            return NULL;
-        m->c = c;
-        m->capc = cap;
-    }
+    m_cert *v = grow(m->c, m->nc, &m->capc, sizeof *v);
+    if (!v)
+        return NULL;
+    m->c = v;
     m_cert *c = &m->c[m->nc];
     memset(c, 0, sizeof *c);
     if (!(c->name = strdup(name)))
@@ -607,14 +619,10 @@ static void req_add(m_ca *ca, leec_endpoint ep, long status, uint64_t n)
             return;
         }
     }
-    if (ca->nreq == ca->capreq) {
-        size_t cap = ca->capreq ? ca->capreq * 2 : 16;
-        m_req *r = realloc(ca->req, cap * sizeof *r);
-        if (!r)
-            return; /* a lost count, not a lost daemon */
-        ca->req = r;
-        ca->capreq = cap;
-    }
+    m_req *v = grow(ca->req, ca->nreq, &ca->capreq, sizeof *v);
+    if (!v)
+        return; /* a lost count, not a lost daemon */
+    ca->req = v;
     ca->req[ca->nreq++] = (m_req){ep, status, n};
 }
 
@@ -633,15 +641,9 @@ static void take_ctx(cli_metrics *m, const char *url, leec_ctx *ctx, bool add)
     for (size_t i = 0; i < m->nca && !ca; i++)
         if (strcmp(m->ca[i].url, url) == 0)
             ca = &m->ca[i];
-    if (!ca && m->nca == m->capca) {
-        size_t cap = m->capca ? m->capca * 2 : 4;
-        m_ca *v = realloc(m->ca, cap * sizeof *v);
-        if (v) {
-            m->ca = v;
-            m->capca = cap;
-        }
-    }
-    if (!ca && m->nca < m->capca) {
+    m_ca *v = ca ? NULL : grow(m->ca, m->nca, &m->capca, sizeof *v);
+    if (v) {
+        m->ca = v;
         ca = &m->ca[m->nca];
         memset(ca, 0, sizeof *ca);
         if ((ca->url = strdup(url)))
