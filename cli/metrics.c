@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +452,12 @@ cli_metrics *metrics_start(const char *addr)
                 strerror(errno));
         goto fail;
     }
+    /* The server's thread takes no signal: the daemon's SIGTERM, SIGINT
+     * and SIGHUP must reach its own thread, whose sleep they end (a
+     * handler run here would set the flag and leave that sleep alone). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     m->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, m,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
@@ -458,6 +465,7 @@ cli_metrics *metrics_start(const char *addr)
         (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)32768, MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL,
         MHD_OPTION_END);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!m->mhd) {
         fprintf(stderr, "leec: --metrics-listen %s: cannot start the server\n",
                 addr);
