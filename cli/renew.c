@@ -35,8 +35,8 @@ typedef struct rn_opts {
     bool rate_set;
     double rate_limit;
     ca_waits waits;
-    char *metrics_listen; /* --metrics-listen ADDR:PORT, or NULL */
-    cli_metrics *metrics; /* its server, fed by each pass */
+    const char *metrics_listen; /* --metrics-listen ADDR:PORT, or NULL */
+    cli_metrics *metrics;       /* its server, fed by each pass */
 } rn_opts;
 
 typedef struct rn_cert {
@@ -324,12 +324,11 @@ static void to_metrics(const rn_opts *ro, const rn_cert *c,
 {
     if (!ro->metrics)
         return;
+    /* The CA as leec list names it (unknown when meta.json is unreadable) */
     const char *ca = json_string_value(json_object_get(c->meta, "server"));
-    time_t now = time(NULL);
-    metrics_cert(
-        ro->metrics, c->name,
-        ca ? ca : leec_server_url(c->o.server ? c->o.server : "letsencrypt"),
-        pl, metrics_result(c->skip != NULL, c->selected, c->outcome, pl), now);
+    metrics_cert(ro->metrics, c->name, ca, pl,
+                 metrics_result(c->skip != NULL, c->selected, c->outcome, pl),
+                 time(NULL));
 }
 
 static int run_group(rn_pass *p, rn_group *g)
@@ -680,7 +679,7 @@ static int take(void *ud, int c, const char *arg)
         ro->syslog = true;
         return 0;
     case OPT_METRICS_LISTEN:
-        ro->metrics_listen = (char *)arg; /* argv's: lives as long */
+        ro->metrics_listen = arg; /* argv's: lives as long */
         return metrics_listen_ok("--metrics-listen", arg) ? 0 : EXIT_USAGE;
     case OPT_DIR:
         return cli_set_dir(&ro->dir, arg);
