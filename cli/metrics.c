@@ -29,7 +29,7 @@
 typedef struct m_cert {
     char *name, *ca;
     bool planned; /* the store gave a plan: the times below are set */
-    time_t not_after, next_renewal;
+    time_t not_before, not_after, next_renewal;
     unsigned failures;
     char *last_error;
     const char *result; /* static (metrics_result) */
@@ -161,7 +161,7 @@ static void ca_labels(FILE *f, const char *name, const m_ca *ca)
 /* A per-certificate family: a time or the failures. What the store's plan
  * says is left out until there is one, and an expiry of 0 (a broken
  * version, whose certificate cannot be read) is unknown, not 1970. */
-enum cert_field { F_NOT_AFTER, F_NEXT, F_RESULT_AT, F_FAILURES };
+enum cert_field { F_NOT_BEFORE, F_NOT_AFTER, F_NEXT, F_RESULT_AT, F_FAILURES };
 
 static void cert_family(FILE *f, const cli_metrics *m, const char *name,
                         enum cert_field fld, const char *help)
@@ -170,12 +170,13 @@ static void cert_family(FILE *f, const cli_metrics *m, const char *name,
     family(f, name, "gauge", ts ? "seconds" : NULL, help);
     for (size_t i = 0; i < m->nc; i++) {
         const m_cert *c = &m->c[i];
-        long long v = fld == F_NOT_AFTER   ? (long long)c->not_after
+        long long v = fld == F_NOT_BEFORE  ? (long long)c->not_before
+                      : fld == F_NOT_AFTER ? (long long)c->not_after
                       : fld == F_NEXT      ? (long long)c->next_renewal
                       : fld == F_RESULT_AT ? (long long)c->result_at
                                            : (long long)c->failures;
         if ((fld != F_RESULT_AT && !c->planned) ||
-            (fld == F_NOT_AFTER && !c->not_after))
+            ((fld == F_NOT_AFTER || fld == F_NOT_BEFORE) && !c->not_after))
             continue;
         cert_labels(f, name, c);
         fprintf(f, "} %lld\n", v);
@@ -184,6 +185,9 @@ static void cert_family(FILE *f, const cli_metrics *m, const char *name,
 
 static void render_metrics(const cli_metrics *m, FILE *f)
 {
+    cert_family(f, m, "leec_certificate_not_before_timestamp_seconds",
+                F_NOT_BEFORE,
+                "When the installed certificate became valid (Unix time).");
     cert_family(f, m, "leec_certificate_not_after_timestamp_seconds",
                 F_NOT_AFTER,
                 "When the installed certificate expires (Unix time).");
@@ -599,6 +603,7 @@ void metrics_cert(cli_metrics *m, const char *name, const char *ca,
         }
         if (plan) {
             c->planned = true;
+            c->not_before = plan->not_before;
             c->not_after = plan->not_after;
             /* As leec list says it: the end of a back-off when later. */
             c->next_renewal =

@@ -158,8 +158,11 @@ class MetricsTest(LeecCase):
         self.assertEqual(
             fams["leec_certificate_not_after_timestamp_seconds"]["unit"],
             "seconds")
+        nb = self.by_cert(fams,
+                          "leec_certificate_not_before_timestamp_seconds")
         for name, row in rows.items():
             self.assertEqual(na[name][1]["ca"], row["ca"])
+            self.assertEqual(nb[name][2], iso(row["not_before"]), name)
             self.assertEqual(na[name][2], iso(row["not_after"]), name)
             self.assertEqual(nxt[name][2], iso(row["next_renewal"]), name)
             self.assertEqual(fail[name][2],
