@@ -23,6 +23,7 @@
 #include "fleet_sync.h"
 #include "hookrun.h"
 #include "lifecycle.h"
+#include "metrics.h"
 
 #define FL_LEASE_TTL_S      30
 #define FL_CLAIM_INTERVAL_S 5
@@ -36,6 +37,7 @@ typedef struct fl_opts {
     const char *node;
     const char *http_listen;
     const char *deploy_hook;
+    const char *metrics_listen;
     unsigned lease_ttl, claim_interval, claim_batch, sync_interval;
 } fl_opts;
 
@@ -65,6 +67,7 @@ struct fleet {
     bool more;      /* the last claim filled its room: more is due */
     bool paused;    /* self-fenced: the store cannot be reached */
     unsigned issued, failed;
+    cli_metrics *metrics; /* --metrics-listen, or NULL */
 };
 
 static double mono(void)
@@ -183,6 +186,9 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     else
         finish(f, c->name, c->token, when);
     work_remove(f, c);
+    metrics_cert(f->metrics, c->name,
+                 leec_server_url(c->o.server ? c->o.server : "letsencrypt"),
+                 NULL, metrics_result(false, true, outcome, NULL), time(NULL));
     /* The store announces other nodes' installs, not ours: what was just
      * installed is read back (from memory: no round trip) and copied. */
     if (outcome == LEEC_OUTCOME_ISSUED) {
@@ -365,6 +371,44 @@ static void sync_changes(fleet *f)
     leec_store_list_free(names, n);
 }
 
+/* ---- --metrics-listen ---- */
+
+/* What the metrics server shows: every certificate of the shared store as
+ * leec list reads it (its plan, its CA), and this node's counters. On the
+ * loop's thread, every --sync-interval: a store of thousands takes a few
+ * round trips per certificate. */
+static void metrics_refresh(fleet *f)
+{
+    double t0 = mono();
+    char **names = NULL;
+    size_t n = 0;
+    if (leec_store_list(f->store, &names, &n) == LEEC_OK) {
+        metrics_pass_begin(f->metrics);
+        for (size_t i = 0; i < n; i++) {
+            leec_renewal_plan *pl = NULL;
+            char *text = NULL;
+            json_t *meta = NULL;
+            if (leec_store_renewal_plan(f->store, names[i], &pl) != LEEC_OK)
+                continue; /* gone meanwhile, or unreadable: kept as it was */
+            if (leec_store_read_meta(f->store, names[i], &text) == LEEC_OK)
+                meta = json_loads(text, 0, NULL);
+            metrics_cert(f->metrics, names[i],
+                         json_string_value(json_object_get(meta, "server")), pl,
+                         NULL, time(NULL));
+            json_decref(meta);
+            free(text);
+            leec_renewal_plan_free(pl);
+        }
+        leec_store_list_free(names, n);
+    }
+    metrics_set_ctx(
+        f->metrics,
+        leec_server_url(f->fo->o.server ? f->fo->o.server : "letsencrypt"),
+        f->ctx);
+    metrics_pass_end(f->metrics, mono() - t0,
+                     time(NULL) + (time_t)f->fo->sync_interval);
+}
+
 /* ---- the loop ---- */
 
 static volatile sig_atomic_t fl_hup;
@@ -380,7 +424,7 @@ static int run(fleet *f)
     fl_opts *fo = f->fo;
     double now = mono();
     double t_hb = now + (double)fo->lease_ttl / 3;
-    double t_claim = now;
+    double t_claim = now, t_metrics = now;
     f->last_ok = now;
     int running = 1;
     while (!ca_stop_signal) {
@@ -428,6 +472,10 @@ static int run(fleet *f)
             t_hb = now + (double)fo->lease_ttl / 3;
         }
         sync_changes(f);
+        if (f->metrics && now >= t_metrics) {
+            metrics_refresh(f);
+            t_metrics = now + fo->sync_interval;
+        }
         leec_code rc = leec_ctx_perform(f->ctx, &running);
         if (rc != LEEC_OK) {
             say(0, "event loop: %s", leec_strerror(rc));
@@ -449,6 +497,7 @@ enum {
     OPT_DEPLOY,
     OPT_MAXPAR,
     OPT_RATE,
+    OPT_METRICS_LISTEN,
 };
 
 static const struct option fleet_options[] = {
@@ -461,6 +510,7 @@ static const struct option fleet_options[] = {
     {"deploy-hook", required_argument, NULL, OPT_DEPLOY},
     {"max-parallel", required_argument, NULL, OPT_MAXPAR},
     {"rate-limit", required_argument, NULL, OPT_RATE},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
     CA_OPTIONS,
     CA_WAIT_OPTIONS,
     {"help", no_argument, NULL, 'h'},
@@ -480,6 +530,9 @@ static int take(void *ud, int c, const char *arg)
     case OPT_DEPLOY:
         fo->deploy_hook = arg;
         return 0;
+    case OPT_METRICS_LISTEN:
+        fo->metrics_listen = arg;
+        return metrics_listen_ok("--metrics-listen", arg) ? 0 : EXIT_USAGE;
     case OPT_LEASE_TTL:
         return cli_parse_unsigned("--lease-ttl", arg, &fo->lease_ttl) &&
                        fo->lease_ttl >= 3
@@ -532,6 +585,9 @@ static const char fleet_usage[] =
     "      --deploy-hook CMD    run when this machine's copy of a\n"
     "                           certificate changes (LEEC_CERT_NAME,\n"
     "                           LEEC_LIVE_DIR)\n"
+    "      --metrics-listen ADDR:PORT  serve OpenMetrics at /metrics and\n"
+    "                           JSON at /status (the shared store's\n"
+    "                           certificates, read every --sync-interval)\n"
     "      --lease-ttl S        a claim lasts S seconds unless renewed by\n"
     "                           the heartbeat (every S/3; default 30)\n"
     "      --claim-interval S   look for due certificates every S seconds\n"
@@ -630,6 +686,8 @@ int fleet_daemon(int argc, char **argv)
             leec_strerror(rc));
         goto out;
     }
+    if (fo.metrics_listen && !(f.metrics = metrics_start(fo.metrics_listen)))
+        goto out;
     say(2, "node %s started (copy in %s%s%s)", fo.node, fo.o.dir,
         fo.http_listen ? ", http-01 on " : "",
         fo.http_listen ? fo.http_listen : "");
@@ -642,6 +700,7 @@ out:
     leec_ctx_free(f.ctx); /* the shared store with it */
     agents_solvers_clear(&f.solvers);
     fl_sync_stop(f.sync);
+    metrics_stop(f.metrics);
     free(fo.o.dir);
     return ca_stop_signal ? 0 : status;
 }

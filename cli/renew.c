@@ -21,6 +21,7 @@
 #include "agents.h"
 #include "apply.h"
 #include "lifecycle.h"
+#include "metrics.h"
 
 #define NEVER        ((time_t)-1)
 #define WAKE_MIN_S   60   /* never two passes closer than this */
@@ -35,6 +36,8 @@ typedef struct rn_opts {
     bool rate_set;
     double rate_limit;
     ca_waits waits;
+    const char *metrics_listen; /* --metrics-listen ADDR:PORT, or NULL */
+    cli_metrics *metrics;       /* its server, fed by each pass */
 } rn_opts;
 
 typedef struct rn_cert {
@@ -307,6 +310,19 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
     }
 }
 
+/* The certificate as the store now plans it, to the metrics server. */
+static void to_metrics(const rn_opts *ro, const rn_cert *c,
+                       const leec_renewal_plan *pl)
+{
+    if (!ro->metrics)
+        return;
+    /* The CA as leec list names it (unknown when meta.json is unreadable) */
+    const char *ca = json_string_value(json_object_get(c->meta, "server"));
+    metrics_cert(ro->metrics, c->name, ca, pl,
+                 metrics_result(c->skip != NULL, c->selected, c->outcome, pl),
+                 time(NULL));
+}
+
 static int run_group(rn_pass *p, rn_group *g)
 {
     const rn_opts *ro = p->ro;
@@ -357,10 +373,20 @@ static int run_group(rn_pass *p, rn_group *g)
     }
     if (rc != LEEC_OK)
         say(ro, LOG_ERR, "event loop: %s", leec_strerror(rc));
-    for (size_t i = 0; i < g->n; i++)
+    for (size_t i = 0; i < g->n; i++) {
         report(p, g->c[i], hooks.store);
+        leec_renewal_plan *pl = NULL;
+        if (ro->metrics &&
+            leec_store_renewal_plan(hooks.store, g->c[i]->name, &pl) == LEEC_OK)
+            to_metrics(ro, g->c[i], pl);
+        leec_renewal_plan_free(pl);
+    }
     status = 0;
 out:
+    if (ctx)
+        metrics_add_ctx(ro->metrics,
+                        leec_server_url(go.server ? go.server : "letsencrypt"),
+                        ctx);
     leec_ctx_free(ctx);
     lc_hooks_finish(&hooks);
     p->hookfail += hooks.failed;
@@ -472,6 +498,7 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     rn_pass p;
     memset(&p, 0, sizeof p);
     p.ro = ro;
+    double started = cli_now_s();
     *wake = time(NULL) + WAKE_RETRY_S;
     leec_code rc = LEEC_E_STORE;
     char *why = NULL;
@@ -492,6 +519,8 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
         return 1;
     }
     int status = load(&p, store, only, nonly);
+    if (status == 0)
+        metrics_pass_begin(ro->metrics);
     time_t now = time(NULL);
     for (size_t i = 0; i < p.n; i++) {
         rn_cert *c = &p.c[i];
@@ -583,7 +612,10 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     }
     if (*wake != NEVER && *wake < time(NULL) + gap)
         *wake = time(NULL) + gap;
+    for (size_t i = 0; i < p.n; i++)
+        to_metrics(ro, &p.c[i], p.c[i].plan);
 out:
+    metrics_pass_end(ro->metrics, cli_now_s() - started, *wake);
     for (size_t i = 0; i < p.n; i++)
         cert_clear(&p.c[i]);
     free(p.c);
@@ -600,6 +632,7 @@ enum {
     OPT_SYSLOG,
     OPT_MAX_PARALLEL,
     OPT_RATE_LIMIT,
+    OPT_METRICS_LISTEN,
 };
 
 #define RN_COMMON_OPTIONS                                                      \
@@ -620,6 +653,7 @@ static const struct option renew_options[] = {
 
 static const struct option daemon_options[] = {
     {"syslog", no_argument, NULL, OPT_SYSLOG},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
     RN_COMMON_OPTIONS,
 };
 
@@ -636,6 +670,9 @@ static int take(void *ud, int c, const char *arg)
     case OPT_SYSLOG:
         ro->syslog = true;
         return 0;
+    case OPT_METRICS_LISTEN:
+        ro->metrics_listen = arg; /* argv's: lives as long */
+        return metrics_listen_ok("--metrics-listen", arg) ? 0 : EXIT_USAGE;
     case OPT_DIR:
         return cli_set_dir(&ro->dir, arg);
     case OPT_MAX_PARALLEL:
@@ -718,6 +755,9 @@ static const char daemon_usage[] =
     "                           leec.conf when it exists; see leec apply)\n"
     "      --syslog             log to syslog (daemon facility) instead of\n"
     "                           stderr\n"
+    "      --metrics-listen ADDR:PORT\n"
+    "                           serve OpenMetrics at /metrics and JSON at\n"
+    "                           /status (e.g. 127.0.0.1:9464)\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
     "      --rate-limit N       at most N requests per second to the "
     "CA\n" CA_USAGE_WAITS(
@@ -782,6 +822,11 @@ int cmd_daemon(int argc, char **argv)
         free(ro.dir);
         return status < 0 ? 0 : status;
     }
+    if (ro.metrics_listen && !(ro.metrics = metrics_start(ro.metrics_listen))) {
+        free(ro.dir);
+        config_daemon_free(&cd);
+        return 1;
+    }
     if (ro.syslog) {
         openlog("leec", LOG_PID, LOG_DAEMON);
         use_syslog = true;
@@ -819,6 +864,7 @@ int cmd_daemon(int argc, char **argv)
         leec_store_free(st);
         free(ro.dir);
         config_daemon_free(&cd);
+        metrics_stop(ro.metrics);
         if (use_syslog)
             closelog();
         return 1;
@@ -869,6 +915,7 @@ int cmd_daemon(int argc, char **argv)
     say(&ro, LOG_NOTICE, "stopping (signal %d)", (int)ca_stop_signal);
     leec_store_lock_release(one);
     leec_store_free(st);
+    metrics_stop(ro.metrics);
     if (use_syslog)
         closelog();
     free(ro.dir);

@@ -11,6 +11,7 @@ PACKAGES=(
     libssl-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev
     libldns-dev libpsl-dev libpq-dev libcmocka-dev libyaml-dev scdoc
     pebble bind9 bind9-dnsutils postgresql python3 openssl curl
+    python3-prometheus-client
 )
 
 missing=()

@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -611,6 +612,74 @@ LEEC_API unsigned long leec_ctx_request_count(leec_ctx *ctx);
 
 /* Number of connections (TCP, and so TLS handshakes) the context opened. */
 LEEC_API unsigned long leec_ctx_connection_count(leec_ctx *ctx);
+
+/* --------------------------------------------------------------------- */
+/* Counters: what the context asked of its CA (for metrics)               */
+/* --------------------------------------------------------------------- */
+
+/* The kind of ACME resource a request went to (RFC 8555 §7.1). */
+typedef enum leec_endpoint {
+    LEEC_EP_DIRECTORY,    /* GET of the directory */
+    LEEC_EP_NEW_NONCE,    /* HEAD newNonce */
+    LEEC_EP_NEW_ACCOUNT,  /* newAccount (registration, or looking it up) */
+    LEEC_EP_ACCOUNT,      /* the account's URL (show, update, deactivate) */
+    LEEC_EP_NEW_ORDER,    /* newOrder */
+    LEEC_EP_ORDER,        /* an order's URL (polls, resuming) */
+    LEEC_EP_AUTHZ,        /* an authorization's URL */
+    LEEC_EP_CHALLENGE,    /* a challenge's URL (the response) */
+    LEEC_EP_FINALIZE,     /* an order's finalize URL */
+    LEEC_EP_CERTIFICATE,  /* a certificate's URL (download) */
+    LEEC_EP_RENEWAL_INFO, /* renewalInfo (RFC 9773) */
+    LEEC_EP_REVOKE_CERT,  /* revokeCert */
+    LEEC_EP_KEY_CHANGE,   /* keyChange */
+    LEEC_EP_OTHER,        /* anything else (AIA fetches are not counted) */
+    LEEC_EP_COUNT         /* the number of kinds; not a kind */
+} leec_endpoint;
+
+/* The endpoint's name as the directory spells it ("directory", "newNonce",
+ * "newAccount", "account", "newOrder", "order", "authz", "challenge",
+ * "finalize", "certificate", "renewalInfo", "revokeCert", "keyChange",
+ * "other"); "other" for a value out of range. A static string. */
+LEEC_API const char *leec_endpoint_name(leec_endpoint ep);
+
+/* The context's counters, read with leec_ctx_stat(). They start at 0 when
+ * the context is made and only grow. */
+typedef enum leec_stat {
+    LEEC_STAT_BADNONCE_RETRIES, /* requests sent again after a badNonce */
+    LEEC_STAT_ORDERS_CREATED,   /* orders the CA created (newOrder 201) */
+    LEEC_STAT_ORDERS_WASTED,    /* orders that ended without a certificate
+                                   and will not be taken up again (failed,
+                                   invalid, or of an earlier run found
+                                   unusable); one cut short by a stop or
+                                   the network, kept in the store's journal
+                                   for the next run, is not counted */
+    LEEC_STAT_GOVERNOR_WAITS,   /* times the governor held a request (rate,
+                                   CA-wide pause) or an order (parallel
+                                   limit, budgets, pause) */
+    LEEC_STAT_GOVERNOR_WAIT_MS, /* the milliseconds those waits lasted (a
+                                   wait is added when it ends) */
+    LEEC_STAT_COUNT             /* the number of counters; not a counter */
+} leec_stat;
+
+/* The value of counter which; 0 for a value out of range. A getter: it
+ * sends nothing and runs no callback. Not thread-safe: call it from the
+ * thread that drives the context (between leec_ctx_perform() calls, or from
+ * a callback), and copy what another thread is to read. */
+LEEC_API uint64_t leec_ctx_stat(leec_ctx *ctx, leec_stat which);
+
+/* Called once per (endpoint, HTTP status) pair met so far, with how many
+ * answers came with that status; http_status is 0 for requests that got no
+ * HTTP answer (connection, TLS or timeout errors). Every answer counts, also
+ * those the library handled itself (a badNonce retried, a 503 waited
+ * out), so the sum is the number of exchanges with the CA. */
+typedef void (*leec_request_count_fn)(void *userdata, leec_endpoint ep,
+                                      long http_status, uint64_t count);
+
+/* Calls fn for each pair counted by ctx, in no particular order. fn must
+ * not call into ctx. The same thread rule as leec_ctx_stat(). */
+LEEC_API void leec_ctx_foreach_request_count(leec_ctx *ctx,
+                                             leec_request_count_fn fn,
+                                             void *userdata);
 
 /* --------------------------------------------------------------------- */
 /* The governor: keeping a whole process within the CA's limits           */

@@ -337,8 +337,9 @@ static void send_new_account(leec_ctx *ctx, bool lookup)
         account_fail(ctx, rc, "cannot save the account key in the store", NULL);
         return;
     }
-    rc = Leec_acme_post(ctx, ss->dir.new_account, payload, ss->acct_key, NULL,
-                        NULL, on_new_account, ctx, &ss->acct_req);
+    rc = Leec_acme_post(ctx, LEEC_EP_NEW_ACCOUNT, ss->dir.new_account, payload,
+                        ss->acct_key, NULL, NULL, on_new_account, ctx,
+                        &ss->acct_req);
     if (rc != LEEC_OK)
         goto fail;
     Leec_json_free(p);
@@ -616,8 +617,8 @@ static void fetch_directory(leec_ctx *ctx)
     ss->dir_state = RES_PENDING;
     Leec_log(ctx, LEEC_LOG_DEBUG, "fetching directory %s",
              Leec_ctx_server(ctx));
-    leec_code rc = Leec_acme_get(ctx, Leec_ctx_server(ctx), on_directory, ctx,
-                                 &ss->dir_req);
+    leec_code rc = Leec_acme_get(ctx, LEEC_EP_DIRECTORY, Leec_ctx_server(ctx),
+                                 on_directory, ctx, &ss->dir_req);
     if (rc != LEEC_OK) {
         ss->dir_state = RES_FAILED;
         account_fail(ctx, rc, "cannot request the directory", NULL);

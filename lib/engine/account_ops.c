@@ -192,7 +192,8 @@ static leec_code start_rollover(struct leec_acct_job *j)
                             Leec_session_dir(ctx)->key_change, payload,
                             &inner)) != LEEC_OK)
         goto out;
-    rc = Leec_acme_post(ctx, Leec_session_dir(ctx)->key_change, inner,
+    rc = Leec_acme_post(ctx, LEEC_EP_KEY_CHANGE,
+                        Leec_session_dir(ctx)->key_change, inner,
                         Leec_account_key(ctx), Leec_account_url(ctx), NULL,
                         on_rollover, j, &j->base.req);
 out:
@@ -222,12 +223,12 @@ static leec_code job_send(leec_op *base)
     switch (j->op) {
     case LEEC_ACCOUNT_OP_REGISTER:
         j->created = Leec_account_created(ctx);
-        rc = Leec_acme_post(ctx, Leec_account_url(ctx), NULL,
+        rc = Leec_acme_post(ctx, LEEC_EP_ACCOUNT, Leec_account_url(ctx), NULL,
                             Leec_account_key(ctx), Leec_account_url(ctx), NULL,
                             on_account, j, &j->base.req);
         break;
     case LEEC_ACCOUNT_OP_SHOW:
-        rc = Leec_acme_post(ctx, Leec_account_url(ctx), NULL,
+        rc = Leec_acme_post(ctx, LEEC_EP_ACCOUNT, Leec_account_url(ctx), NULL,
                             Leec_account_key(ctx), Leec_account_url(ctx), NULL,
                             on_account, j, &j->base.req);
         break;
@@ -247,16 +248,17 @@ static leec_code job_send(leec_op *base)
         }
         if (!(payload = Leec_json_dump(o, false)))
             break;
-        rc = Leec_acme_post(ctx, Leec_account_url(ctx), payload,
-                            Leec_account_key(ctx), Leec_account_url(ctx), NULL,
-                            on_account, j, &j->base.req);
+        rc =
+            Leec_acme_post(ctx, LEEC_EP_ACCOUNT, Leec_account_url(ctx), payload,
+                           Leec_account_key(ctx), Leec_account_url(ctx), NULL,
+                           on_account, j, &j->base.req);
         break;
     }
     case LEEC_ACCOUNT_OP_ROLLOVER:
         rc = agents_running(ctx) ? LEEC_E_STATE : start_rollover(j);
         break;
     case LEEC_ACCOUNT_OP_DEACTIVATE:
-        rc = Leec_acme_post(ctx, Leec_account_url(ctx),
+        rc = Leec_acme_post(ctx, LEEC_EP_ACCOUNT, Leec_account_url(ctx),
                             "{\"status\":\"deactivated\"}",
                             Leec_account_key(ctx), Leec_account_url(ctx), NULL,
                             on_account, j, &j->base.req);

@@ -421,6 +421,17 @@ static void schedule_next(leec_agent *a)
                  leec_strerror(rc));
 }
 
+/* The governor let the order go, or the agent ended while held: the
+ * wait's length goes to the context's counters. */
+static void gov_wait_end(leec_agent *a)
+{
+    if (!a->gov_waiting)
+        return;
+    a->gov_waiting = false;
+    int64_t d = Leec_now_ms(a->ctx) - a->gov_wait_since;
+    Leec_stat_add(a->ctx, LEEC_STAT_GOVERNOR_WAIT_MS, d > 0 ? (uint64_t)d : 0);
+}
+
 /* DONE or FAILED: what the agent holds goes back, then the hooks and the
  * done callback, which may free the agent (the context defers that). */
 static void ending(leec_agent *a)
@@ -428,6 +439,7 @@ static void ending(leec_agent *a)
     leec_ctx *ctx = a->ctx;
     bool ordered = a->ordering;
     leec_outcome outcome = a->outcome;
+    gov_wait_end(a);
     Leec_acme_cancel(ctx, a->req);
     a->req = NULL;
     Leec_job_cancel(ctx, a->keygen);
@@ -449,6 +461,10 @@ static void ending(leec_agent *a)
     if (a->journalled && outcome == LEEC_OUTCOME_FAILED && a->lock &&
         order_dead(a->err))
         journal_drop(a);
+    /* An order made and left without a certificate, not kept for the next
+     * run to take up: spent for nothing (the CA counted it). */
+    if (a->order_url && outcome != LEEC_OUTCOME_ISSUED && !a->journalled)
+        Leec_stat_add(ctx, LEEC_STAT_ORDERS_WASTED, 1);
     if (a->lock)
         schedule_next(a);
     Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
@@ -622,6 +638,7 @@ static void enter_queued(leec_agent *a)
         Leec_ctx_gov(ctx), Leec_now_ms(ctx), (const char *const *)a->regdoms,
         a->nregdoms, &until);
     if (why == LEEC_WAIT_NONE) {
+        gov_wait_end(a);
         a->admitted = true;
         a->admitted_at = Leec_now_ms(ctx);
         a->wait = LEEC_WAIT_NONE;
@@ -632,6 +649,11 @@ static void enter_queued(leec_agent *a)
     if (why != a->wait)
         Leec_log(ctx, LEEC_LOG_DEBUG, "agent %u (%s): waiting (%s)", a->id,
                  a->cert_name, leec_wait_reason_name(why));
+    if (!a->gov_waiting) {
+        a->gov_waiting = true;
+        a->gov_wait_since = Leec_now_ms(ctx);
+        Leec_stat_add(ctx, LEEC_STAT_GOVERNOR_WAITS, 1);
+    }
     a->wait = why;
     a->wait_until = until;
     a->deadline = until; /* -1: woken when an order finishes */
@@ -661,13 +683,31 @@ void Leec_agent_wake(leec_agent *a)
 /* Requests                                                            */
 /* ------------------------------------------------------------------ */
 
+/* What url is to the CA, for the context's counters: the agent knows the
+ * URLs it was given. */
+static leec_endpoint endpoint_of(const leec_agent *a, const char *url,
+                                 const char *payload, const char *accept)
+{
+    const char *nw = Leec_session_dir(a->ctx)->new_order;
+    if (nw && strcmp(url, nw) == 0)
+        return LEEC_EP_NEW_ORDER;
+    if (a->finalize_url && strcmp(url, a->finalize_url) == 0)
+        return LEEC_EP_FINALIZE;
+    if (a->order_url && strcmp(url, a->order_url) == 0)
+        return LEEC_EP_ORDER;
+    if (accept) /* only the download asks for PEM */
+        return LEEC_EP_CERTIFICATE;
+    return payload ? LEEC_EP_CHALLENGE : LEEC_EP_AUTHZ;
+}
+
 static void post(leec_agent *a, const char *url, const char *payload,
                  const char *accept)
 {
     leec_ctx *ctx = a->ctx;
-    leec_code rc = Leec_acme_post(ctx, url, payload, Leec_account_key(ctx),
-                                  Leec_account_url(ctx), accept,
-                                  Leec_agent_on_response, a, &a->req);
+    leec_code rc =
+        Leec_acme_post(ctx, endpoint_of(a, url, payload, accept), url, payload,
+                       Leec_account_key(ctx), Leec_account_url(ctx), accept,
+                       Leec_agent_on_response, a, &a->req);
     if (rc != LEEC_OK)
         Leec_agent_fail(a, rc, NULL, "cannot send a request to %s", url);
 }
@@ -954,6 +994,8 @@ static void resume_anew(leec_agent *a, const char *why)
              "agent %u (%s): the order %s of an earlier run %s; ordering anew",
              a->id, a->cert_name, a->order_url, why);
     journal_drop(a);
+    /* Made by an earlier run, never to give a certificate now. */
+    Leec_stat_add(a->ctx, LEEC_STAT_ORDERS_WASTED, 1);
     free(a->order_url);
     a->order_url = NULL;
     Leec_key_free(a->cert_key);
@@ -1032,6 +1074,8 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         Leec_agent_set_state(a, LEEC_ST_NEW_ORDER);
         return;
     }
+    if (r->status == 201) /* made at the CA, whatever follows */
+        Leec_stat_add(a->ctx, LEEC_STAT_ORDERS_CREATED, 1);
     if (r->status != 201 || !r->json) {
         Leec_agent_fail(a, refusal_code(r), steal_problem(r),
                         "newOrder refused (HTTP %ld)", r->status);

@@ -286,7 +286,8 @@ void Leec_agent_renewal_info_step(leec_agent *a, leec_acme_fn on_response)
         Leec_agent_fail(a, LEEC_E_NOMEM, NULL, "out of memory");
         return;
     }
-    leec_code rc = Leec_acme_get(ctx, url, on_response, a, &a->req);
+    leec_code rc =
+        Leec_acme_get(ctx, LEEC_EP_RENEWAL_INFO, url, on_response, a, &a->req);
     free(url);
     if (rc != LEEC_OK)
         Leec_agent_fail(a, rc, NULL, "cannot ask for the renewal information");

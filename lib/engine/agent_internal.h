@@ -83,9 +83,11 @@ struct leec_agent {
     int64_t admitted_at;
     char **regdoms; /* registered domains, for the budgets */
     size_t nregdoms;
-    leec_wait_reason wait; /* QUEUED or waiting for the lock: why */
-    int64_t wait_until;    /* ms, or -1 */
-    bool account_renewed;  /* accountDoesNotExist is recovered from once */
+    leec_wait_reason wait;  /* QUEUED or waiting for the lock: why */
+    bool gov_waiting;       /* the governor holds the order back ... */
+    int64_t gov_wait_since; /* ... since then (ms), for the counters */
+    int64_t wait_until;     /* ms, or -1 */
+    bool account_renewed;   /* accountDoesNotExist is recovered from once */
 
     char *order_url;
     char *finalize_url;

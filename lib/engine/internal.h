@@ -42,13 +42,18 @@ typedef struct leec_acme_req leec_acme_req;
  * pool (fetching one first when empty) and retries badNonce transparently
  * with the fresh nonce. fn runs exactly once unless cancelled.
  */
-leec_code Leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
-                         const leec_key *key, const char *kid,
-                         const char *accept, leec_acme_fn fn, void *userdata,
-                         leec_acme_req **handle);
-/* A plain GET (the directory). */
-leec_code Leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
-                        void *userdata, leec_acme_req **handle);
+leec_code Leec_acme_post(leec_ctx *ctx, leec_endpoint ep, const char *url,
+                         const char *payload, const leec_key *key,
+                         const char *kid, const char *accept, leec_acme_fn fn,
+                         void *userdata, leec_acme_req **handle);
+/* A plain GET (the directory, renewalInfo). ep: what url is, for the
+ * counters (leec_ctx_foreach_request_count). */
+leec_code Leec_acme_get(leec_ctx *ctx, leec_endpoint ep, const char *url,
+                        leec_acme_fn fn, void *userdata,
+                        leec_acme_req **handle);
+/* Adds n to the context's counter which (leec_ctx_stat): the callers that
+ * know an order was created or wasted, or a wait of an order ended. */
+void Leec_stat_add(leec_ctx *ctx, leec_stat which, uint64_t n);
 void Leec_acme_cancel(leec_ctx *ctx, leec_acme_req *req);
 /* Sends the requests the governor now allows; returns the time (monotonic
  * ms) the next held request may go, or -1 when none is held. */

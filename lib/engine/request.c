@@ -21,10 +21,18 @@ struct leec_queue {
     unsigned max_pause_s;
     leec_nonce_pool nonces;
     const char *new_nonce; /* the directory's, owned by the session */
+    uint64_t stat[LEEC_STAT_COUNT];
+    struct req_count {
+        leec_endpoint ep;
+        long status;
+        uint64_t n;
+    } * counts; /* answers per (endpoint, status): a few dozen pairs */
+    size_t ncounts, capcounts;
 };
 
 struct leec_acme_req {
     leec_ctx *ctx;
+    leec_endpoint ep;
     bool post;
     char *url;
     char *payload; /* NULL: POST-as-GET */
@@ -39,6 +47,7 @@ struct leec_acme_req {
     leec_timer *nonce_timer; /* the pause before the next round */
     int pause_tries;
     bool held;                  /* waiting in the governor's queue */
+    int64_t held_at;            /* since then (ms) */
     struct leec_acme_req *next; /* in that queue */
 };
 
@@ -54,6 +63,35 @@ static void req_free(leec_acme_req *r)
 }
 
 static void on_response(void *ud, leec_http_resp *hr);
+
+/* One more answer from ep with this status (0: none came). Counters are
+ * best effort: a pair that cannot be added for want of memory is lost. */
+static void count_answer(struct leec_queue *q, leec_endpoint ep, long status)
+{
+    for (size_t i = 0; i < q->ncounts; i++) {
+        if (q->counts[i].ep == ep && q->counts[i].status == status) {
+            q->counts[i].n++;
+            return;
+        }
+    }
+    if (q->ncounts == q->capcounts) {
+        size_t cap = q->capcounts ? q->capcounts * 2 : 16;
+        struct req_count *c = realloc(q->counts, cap * sizeof *c);
+        if (!c)
+            return;
+        q->counts = c;
+        q->capcounts = cap;
+    }
+    q->counts[q->ncounts++] = (struct req_count){ep, status, 1};
+}
+
+/* A held request leaves the governor's queue: its wait ends. */
+static void wait_ended(leec_acme_req *r)
+{
+    int64_t d = Leec_now_ms(r->ctx) - r->held_at;
+    Leec_ctx_queue(r->ctx)->stat[LEEC_STAT_GOVERNOR_WAIT_MS] +=
+        d > 0 ? (uint64_t)d : 0;
+}
 
 static void deliver_error(leec_acme_req *r, leec_code err, const char *msg)
 {
@@ -90,6 +128,7 @@ static void on_nonce(void *ud, leec_http_resp *hr)
     leec_acme_req *r = ud;
     leec_ctx *ctx = r->ctx;
     struct leec_queue *q = Leec_ctx_queue(ctx);
+    count_answer(q, LEEC_EP_NEW_NONCE, hr->err == LEEC_OK ? hr->status : 0);
     if (hr->err != LEEC_OK) {
         deliver_error(r, hr->err, hr->errmsg);
         return;
@@ -147,6 +186,8 @@ static void hold(leec_acme_req *r)
     leec_ctx *ctx = r->ctx;
     struct leec_queue *q = Leec_ctx_queue(ctx);
     r->held = true;
+    r->held_at = Leec_now_ms(ctx);
+    q->stat[LEEC_STAT_GOVERNOR_WAITS]++;
     r->next = NULL;
     if (q->deferred_tail)
         q->deferred_tail->next = r;
@@ -181,6 +222,7 @@ int64_t Leec_acme_release(leec_ctx *ctx)
         if (!q->deferred)
             q->deferred_tail = NULL;
         r->held = false;
+        wait_ended(r);
         leec_code rc = send_now(r);
         if (rc != LEEC_OK)
             deliver_error(r, rc, NULL);
@@ -211,6 +253,7 @@ static void unhold(leec_ctx *ctx, leec_acme_req *r)
         if (qu->deferred_tail == q)
             qu->deferred_tail = prev;
         r->held = false;
+        wait_ended(r);
         return;
     }
 }
@@ -235,6 +278,7 @@ void Leec_acme_drop_deferred(leec_ctx *ctx)
     while (q->deferred) {
         leec_acme_req *r = q->deferred;
         q->deferred = r->next;
+        wait_ended(r);
         req_free(r);
     }
     q->deferred_tail = NULL;
@@ -316,6 +360,7 @@ static void on_response(void *ud, leec_http_resp *hr)
     leec_acme_req *r = ud;
     leec_ctx *ctx = r->ctx;
     struct leec_queue *q = Leec_ctx_queue(ctx);
+    count_answer(q, r->ep, hr->err == LEEC_OK ? hr->status : 0);
     if (hr->err != LEEC_OK) {
         Leec_log(ctx, LEEC_LOG_DEBUG, "%s: transport error: %s", r->url,
                  hr->errmsg ? hr->errmsg : leec_strerror(hr->err));
@@ -350,6 +395,7 @@ static void on_response(void *ud, leec_http_resp *hr)
              r->nonce_rounds < LEEC_BADNONCE_ROUNDS)) {
             Leec_problem_free(resp.problem);
             Leec_json_free(resp.json);
+            q->stat[LEEC_STAT_BADNONCE_RETRIES]++;
             if (r->nonce_tries < LEEC_BADNONCE_RETRIES) {
                 r->nonce_tries++;
                 Leec_log(ctx, LEEC_LOG_DEBUG, "badNonce on %s, retrying (%d)",
@@ -373,10 +419,10 @@ static void on_response(void *ud, leec_http_resp *hr)
     req_free(r);
 }
 
-static leec_code start(leec_ctx *ctx, bool post, const char *url,
-                       const char *payload, const leec_key *key,
-                       const char *kid, const char *accept, leec_acme_fn fn,
-                       void *userdata, leec_acme_req **handle)
+static leec_code start(leec_ctx *ctx, leec_endpoint ep, bool post,
+                       const char *url, const char *payload,
+                       const leec_key *key, const char *kid, const char *accept,
+                       leec_acme_fn fn, void *userdata, leec_acme_req **handle)
 {
     if (!Leec_url_ok(url))
         return LEEC_E_INSECURE_URL;
@@ -384,6 +430,7 @@ static leec_code start(leec_ctx *ctx, bool post, const char *url,
     if (!r)
         return LEEC_E_NOMEM;
     r->ctx = ctx;
+    r->ep = ep;
     r->post = post;
     r->key = key;
     r->fn = fn;
@@ -405,19 +452,19 @@ static leec_code start(leec_ctx *ctx, bool post, const char *url,
     return LEEC_OK;
 }
 
-leec_code Leec_acme_post(leec_ctx *ctx, const char *url, const char *payload,
-                         const leec_key *key, const char *kid,
-                         const char *accept, leec_acme_fn fn, void *userdata,
-                         leec_acme_req **handle)
+leec_code Leec_acme_post(leec_ctx *ctx, leec_endpoint ep, const char *url,
+                         const char *payload, const leec_key *key,
+                         const char *kid, const char *accept, leec_acme_fn fn,
+                         void *userdata, leec_acme_req **handle)
 {
-    return start(ctx, true, url, payload, key, kid, accept, fn, userdata,
+    return start(ctx, ep, true, url, payload, key, kid, accept, fn, userdata,
                  handle);
 }
 
-leec_code Leec_acme_get(leec_ctx *ctx, const char *url, leec_acme_fn fn,
-                        void *userdata, leec_acme_req **handle)
+leec_code Leec_acme_get(leec_ctx *ctx, leec_endpoint ep, const char *url,
+                        leec_acme_fn fn, void *userdata, leec_acme_req **handle)
 {
-    return start(ctx, false, url, NULL, NULL, NULL, "application/json", fn,
+    return start(ctx, ep, false, url, NULL, NULL, NULL, "application/json", fn,
                  userdata, handle);
 }
 
@@ -451,6 +498,7 @@ void Leec_queue_detach(leec_ctx *ctx)
         return;
     Leec_acme_drop_deferred(ctx);
     Leec_nonce_clear(&q->nonces);
+    free(q->counts);
     free(q);
     Leec_ctx_set_queue(ctx, NULL);
 }
@@ -474,4 +522,48 @@ time_t leec_ctx_paused_until(leec_ctx *ctx)
     return Leec_gov_paused_until(Leec_ctx_gov(ctx), Leec_now_ms(ctx))
                ? Leec_ctx_queue(ctx)->pause_wall
                : 0;
+}
+
+/* ---- counters ---- */
+
+const char *leec_endpoint_name(leec_endpoint ep)
+{
+    static const char *const names[LEEC_EP_COUNT] = {
+        [LEEC_EP_DIRECTORY] = "directory",
+        [LEEC_EP_NEW_NONCE] = "newNonce",
+        [LEEC_EP_NEW_ACCOUNT] = "newAccount",
+        [LEEC_EP_ACCOUNT] = "account",
+        [LEEC_EP_NEW_ORDER] = "newOrder",
+        [LEEC_EP_ORDER] = "order",
+        [LEEC_EP_AUTHZ] = "authz",
+        [LEEC_EP_CHALLENGE] = "challenge",
+        [LEEC_EP_FINALIZE] = "finalize",
+        [LEEC_EP_CERTIFICATE] = "certificate",
+        [LEEC_EP_RENEWAL_INFO] = "renewalInfo",
+        [LEEC_EP_REVOKE_CERT] = "revokeCert",
+        [LEEC_EP_KEY_CHANGE] = "keyChange",
+        [LEEC_EP_OTHER] = "other",
+    };
+    return (unsigned)ep < LEEC_EP_COUNT ? names[ep] : "other";
+}
+
+void Leec_stat_add(leec_ctx *ctx, leec_stat which, uint64_t n)
+{
+    struct leec_queue *q = Leec_ctx_queue(ctx);
+    if (q && (unsigned)which < LEEC_STAT_COUNT)
+        q->stat[which] += n;
+}
+
+uint64_t leec_ctx_stat(leec_ctx *ctx, leec_stat which)
+{
+    struct leec_queue *q = ctx ? Leec_ctx_queue(ctx) : NULL;
+    return q && (unsigned)which < LEEC_STAT_COUNT ? q->stat[which] : 0;
+}
+
+void leec_ctx_foreach_request_count(leec_ctx *ctx, leec_request_count_fn fn,
+                                    void *userdata)
+{
+    struct leec_queue *q = ctx ? Leec_ctx_queue(ctx) : NULL;
+    for (size_t i = 0; q && fn && i < q->ncounts; i++)
+        fn(userdata, q->counts[i].ep, q->counts[i].status, q->counts[i].n);
 }

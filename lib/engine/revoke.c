@@ -56,8 +56,9 @@ static leec_code revoke_send(leec_op *base)
     Leec_log(ctx, LEEC_LOG_DEBUG, "revoking %s (signed by the %s)",
              op->serial ? op->serial : "?",
              kid ? "account" : "certificate key");
-    return Leec_acme_post(ctx, Leec_session_dir(ctx)->revoke_cert, op->payload,
-                          key, kid, NULL, on_response, op, &base->req);
+    return Leec_acme_post(ctx, LEEC_EP_REVOKE_CERT,
+                          Leec_session_dir(ctx)->revoke_cert, op->payload, key,
+                          kid, NULL, on_response, op, &base->req);
 }
 
 static void revoke_report(leec_op *base)

@@ -542,6 +542,111 @@ static void test_bad_nonce_exhausted(void **state)
     assert_int_equal(e->ca->stats.new_order, 0);
 }
 
+/* ---- the context's counters (leec_ctx_stat, request counts) ---- */
+
+typedef struct counts {
+    uint64_t n[LEEC_EP_COUNT][6]; /* by status class: 0 (none), 1xx..5xx */
+    uint64_t total;
+} counts;
+
+static void count_fn(void *ud, leec_endpoint ep, long status, uint64_t n)
+{
+    counts *c = ud;
+    assert_true((unsigned)ep < LEEC_EP_COUNT);
+    assert_true(status == 0 || (status >= 100 && status < 600));
+    c->n[ep][status / 100] += n;
+    c->total += n;
+}
+
+static counts counts_of(leec_ctx *ctx)
+{
+    counts c;
+    memset(&c, 0, sizeof c);
+    leec_ctx_foreach_request_count(ctx, count_fn, &c);
+    return c;
+}
+
+/* Every answer counted once under the endpoint it came from. */
+static void test_counters_happy_path(void **state)
+{
+    env *e = *state;
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    counts c = counts_of(e->ctx);
+    assert_int_equal(c.total, leec_ctx_request_count(e->ctx));
+    assert_int_equal(c.n[LEEC_EP_DIRECTORY][2], 1);
+    assert_int_equal(c.n[LEEC_EP_NEW_ACCOUNT][2], 1);
+    assert_int_equal(c.n[LEEC_EP_NEW_ORDER][2], 1);
+    assert_int_equal(c.n[LEEC_EP_AUTHZ][2], 6);
+    assert_int_equal(c.n[LEEC_EP_CHALLENGE][2], 2);
+    assert_int_equal(c.n[LEEC_EP_FINALIZE][2], 1);
+    assert_int_equal(c.n[LEEC_EP_ORDER][2], 2);
+    assert_int_equal(c.n[LEEC_EP_CERTIFICATE][2], 1);
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_ORDERS_CREATED), 1);
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_ORDERS_WASTED), 0);
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_BADNONCE_RETRIES), 0);
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_GOVERNOR_WAITS), 0);
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_COUNT), 0);
+    assert_string_equal(leec_endpoint_name(LEEC_EP_NEW_NONCE), "newNonce");
+    assert_string_equal(leec_endpoint_name(LEEC_EP_COUNT), "other");
+}
+
+/* badNonce answers are counted with their status, and as retries. */
+static void test_counters_bad_nonce(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.bad_nonces = 3;
+    e->ca->knobs.dir_without_nonce = true; /* so a HEAD newNonce comes first */
+    leec_agent *a = run_one(e);
+    assert_issued(e, a);
+    counts c = counts_of(e->ctx);
+    assert_int_equal(c.total, leec_ctx_request_count(e->ctx));
+    assert_int_equal(c.n[LEEC_EP_NEW_NONCE][2], 1);
+    assert_int_equal(c.n[LEEC_EP_NEW_ACCOUNT][4], 3);
+    assert_int_equal(c.n[LEEC_EP_NEW_ACCOUNT][2], 1);
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_BADNONCE_RETRIES), 3);
+}
+
+/* An order the CA invalidated is made and wasted. */
+static void test_counters_order_wasted(void **state)
+{
+    env *e = *state;
+    e->ca->knobs.authz_fail = true;
+    leec_agent *a = run_one(e);
+    assert_failed(e, a, LEEC_E_INVALID_ORDER);
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_ORDERS_CREATED), 1);
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_ORDERS_WASTED), 1);
+}
+
+/* One request a second: the governor holds most of them, and the time
+ * they waited adds up to about the run's length. Two orders with one
+ * slot: the second waits for the first. */
+static void test_counters_governor_waits(void **state)
+{
+    env *e = *state;
+    static const char *const other[] = {"example.net"};
+    rec r2;
+    memset(&r2, 0, sizeof r2);
+    leec_ctx_set_rate_limit(e->ctx, 1);
+    leec_ctx_set_max_parallel(e->ctx, 1);
+    int64_t t0 = fake_clock_now();
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    leec_agent *b = agent_new(e, e->ctx, other, 1, &r2);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_issued(e, a);
+    assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_ISSUED);
+    uint64_t waits = leec_ctx_stat(e->ctx, LEEC_STAT_GOVERNOR_WAITS);
+    uint64_t ms = leec_ctx_stat(e->ctx, LEEC_STAT_GOVERNOR_WAIT_MS);
+    assert_true(waits >= 10);
+    assert_true(ms >= 10000);
+    /* Waits overlap (an order held while its requests are), but none
+     * lasts longer than the run. */
+    assert_true(ms <= waits * (uint64_t)(fake_clock_now() - t0));
+    assert_int_equal(leec_ctx_stat(e->ctx, LEEC_STAT_ORDERS_CREATED), 2);
+}
+
 static void test_retry_after_honoured(void **state)
 {
     env *e = *state;
@@ -1850,6 +1955,10 @@ int main(void)
         T(test_bad_nonce_retried),
         T(test_bad_nonce_storm),
         T(test_bad_nonce_exhausted),
+        T(test_counters_happy_path),
+        T(test_counters_bad_nonce),
+        T(test_counters_order_wasted),
+        T(test_counters_governor_waits),
         T(test_retry_after_honoured),
         T(test_invalid_authorization),
         T(test_authz_for_another_name),
