@@ -71,22 +71,27 @@ static void on_hup(int sig)
 
 static bool use_syslog; /* set once by cmd_daemon before any pass */
 
-/* With --json, an error is an "error" event too, unless a certificate
- * event tells it (event false). */
-static void vsay(const rn_opts *ro, int prio, bool event, const char *fmt,
-                 va_list ap)
+/* Or'ed into say's prio: with --json, a certificate event tells it. Else
+ * an error is an "error" event too. */
+#define TOLD_BY_EVENT 0x100
+
+__attribute__((format(printf, 3, 4))) static void
+say(const rn_opts *ro, int prio, const char *fmt, ...)
 {
-    va_list again;
-    va_copy(again, ap);
+    va_list ap;
+    bool event = !(prio & TOLD_BY_EVENT);
+    prio &= ~TOLD_BY_EVENT;
     if (ro->json && event && prio <= LOG_ERR) {
         char *msg = NULL;
-        if (vasprintf(&msg, fmt, again) >= 0)
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) >= 0)
             jo_event("error", json_pack("{s:s}", "error", msg));
+        va_end(ap);
         free(msg);
     }
-    va_end(again);
     if (ro->quiet && prio > LOG_WARNING)
         return;
+    va_start(ap, fmt);
     if (use_syslog) {
         vsyslog(prio, fmt, ap);
     } else {
@@ -99,24 +104,6 @@ static void vsay(const rn_opts *ro, int prio, bool event, const char *fmt,
         fputc('\n', f);
         fflush(f);
     }
-}
-
-__attribute__((format(printf, 3, 4))) static void
-say(const rn_opts *ro, int prio, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsay(ro, prio, true, fmt, ap);
-    va_end(ap);
-}
-
-/* say, for what a certificate event tells with --json. */
-__attribute__((format(printf, 3, 4))) static void
-say_cert(const rn_opts *ro, int prio, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsay(ro, prio, false, fmt, ap);
     va_end(ap);
 }
 
@@ -348,8 +335,8 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store, double seconds)
         break;
     default: {
         char *text = c->agent ? agents_failure_text(c->agent) : NULL;
-        say_cert(ro, LOG_ERR, "%s: renewal failed: %s", c->name,
-                 text ? text : "not started");
+        say(ro, LOG_ERR | TOLD_BY_EVENT, "%s: renewal failed: %s", c->name,
+            text ? text : "not started");
         free(text);
         p->failed++;
         cert_event(ro, store, c, "failed", "not started", seconds);
@@ -566,8 +553,8 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     for (size_t i = 0; i < p.n; i++) {
         rn_cert *c = &p.c[i];
         if (c->skip) {
-            say_cert(ro, LOG_ERR, "%s: cannot be renewed: %s", c->name,
-                     c->skip);
+            say(ro, LOG_ERR | TOLD_BY_EVENT, "%s: cannot be renewed: %s",
+                c->name, c->skip);
             p.skipped++;
             if (!ro->dry_run)
                 cert_event(ro, store, c, "skipped", c->skip, 0);
@@ -577,9 +564,9 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
         /* An error even when this run replaces it: something damaged the
          * state folder, and the exit status tells a monitor so. */
         if (c->plan->broken && !ro->dry_run) {
-            say_cert(ro, LOG_ERR, "%s: the installed version is broken (%s)%s",
-                     c->name, c->plan->broken,
-                     c->selected ? "; ordering a new one" : "");
+            say(ro, LOG_ERR | TOLD_BY_EVENT,
+                "%s: the installed version is broken (%s)%s", c->name,
+                c->plan->broken, c->selected ? "; ordering a new one" : "");
             p.broken++;
         }
         if (!c->selected && !ro->dry_run) {
