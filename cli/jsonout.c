@@ -10,9 +10,12 @@ void jo_line(json_t *v)
 {
     char *s = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (s) {
+        /* One line at a time: a fleet node's copy thread writes too. */
+        flockfile(stdout);
         fputs(s, stdout);
         fputc('\n', stdout);
         fflush(stdout);
+        funlockfile(stdout);
         free(s);
     }
 }

@@ -12,6 +12,8 @@ and refuses any other.
   names no issuer URL; then with it), dhparam, reset --yes, and the daemon
   (started, a pass, the next wake, a reload on SIGHUP, stopping on SIGTERM
   sent to its PID): stdout holds only JSON, every document or line valid;
+* a fleet node (a throwaway PostgreSQL, skipped without one): a
+  certificate queued with issue --queue --json, then the node's events;
 * the validator refuses wrong documents (a negative check of it).
 
 Run alone with
@@ -187,11 +189,8 @@ class ValidatorTest(unittest.TestCase):
         self.assertNotEqual(V.errors("list.schema.json", {}), [])
 
 
-class JsonTest(LeecCase):
-
-    def ca(self):
-        return ["--server", run.ENV.directory_url, "--ca-bundle",
-                run.ENV.ca_bundle, "--dir", self.dir]
+class JsonCase(LeecCase):
+    """What checks the output of a command."""
 
     def valid(self, schema, doc):
         errs = V.errors(schema, doc)
@@ -217,6 +216,13 @@ class JsonTest(LeecCase):
             except ValueError:
                 self.fail("not a JSON line: %r\n%s" % (line, describe(r)))
         return out
+
+
+class JsonTest(JsonCase):
+
+    def ca(self):
+        return ["--server", run.ENV.directory_url, "--ca-bundle",
+                run.ENV.ca_bundle, "--dir", self.dir]
 
     def test_every_command(self):
         name = "json.leec.test"
@@ -304,57 +310,127 @@ class JsonTest(LeecCase):
         p = subprocess.Popen([run.LEEC, "daemon", "--dir", self.dir, "-v",
                               "--json"], stdout=subprocess.PIPE, stderr=errf,
                              text=True, env=run.child_env())
-        got = queue.Queue()
-
-        def read():
-            for line in p.stdout:
-                got.put(line)
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        seen = []
-
-        def until(event):
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                try:
-                    line = got.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                try:
-                    doc = json.loads(line)
-                except ValueError:
-                    self.fail("not a JSON line: %r" % line)
-                seen.append(self.valid("daemon.schema.json", doc))
-                if doc["event"] == event:
-                    return doc
-            self.fail("no %s event; had %r" % (event, seen))
+        ev = Events(self, p, "daemon.schema.json")
         try:
-            self.assertEqual(until("started")["pid"], p.pid)
-            until("pass_begun")
+            self.assertEqual(ev.until("started")["pid"], p.pid)
+            ev.until("pass_begun")
             # Revoked just before: due at once, so renewed.
-            cert = until("certificate")
+            cert = ev.until("certificate")
             self.assertEqual((cert["cert_name"], cert["outcome"]),
                              (name, "issued"), cert)
-            until("pass_ended")
-            until("next_wake")
+            ev.until("pass_ended")
+            ev.until("next_wake")
             p.send_signal(signal.SIGHUP)
-            self.assertEqual(until("reload")["reason"], "sighup")
-            until("next_wake")
-            p.send_signal(signal.SIGTERM)
-            self.assertEqual(until("stopping")["signal"], signal.SIGTERM)
-            self.assertEqual(p.wait(timeout=20), 0)
-            reader.join(timeout=10)
-            while not got.empty():
-                self.valid("daemon.schema.json", json.loads(got.get()))
+            self.assertEqual(ev.until("reload")["reason"], "sighup")
+            ev.until("next_wake")
+            ev.stop()
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stdout.close()
+            ev.close()
             errf.seek(0)
             err = errf.read()
             errf.close()
         self.assertIn("daemon started", err)
+
+
+class Events:
+    """The JSON lines of a running process's stdout, each checked against
+    schema as it is read (a thread reads the pipe)."""
+
+    def __init__(self, case, proc, schema):
+        self.case, self.proc, self.schema = case, proc, schema
+        self.got = queue.Queue()
+        self.seen = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.got.put(line)
+
+    def _take(self, line):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            self.case.fail("not a JSON line: %r" % line)
+        self.seen.append(self.case.valid(self.schema, doc))
+        return doc
+
+    def until(self, event, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                doc = self._take(self.got.get(timeout=0.2))
+            except queue.Empty:
+                continue
+            if doc["event"] == event:
+                return doc
+        self.case.fail("no %s event; had %r" % (event, self.seen))
+
+    def stop(self):
+        """SIGTERM to its PID: a stopping event, exit status 0, and every
+        line after it valid."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.case.assertEqual(self.until("stopping")["signal"],
+                              signal.SIGTERM)
+        self.case.assertEqual(self.proc.wait(timeout=20), 0)
+        self.rest()
+
+    def rest(self):
+        """The lines after the process ended."""
+        self.reader.join(timeout=10)
+        while not self.got.empty():
+            self._take(self.got.get())
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+class FleetJsonTest(JsonCase):
+    """A fleet node (leec daemon --store postgresql://...) with --json: a
+    certificate queued with issue --queue --json, then the node's events.
+    Skipped without PostgreSQL."""
+
+    def test_fleet_node(self):
+        import fleet_env
+        why = fleet_env.pg_missing()
+        if why:
+            self.skipTest("fleet: " + why)
+        pg = fleet_env.make_pg(os.path.join(self.tmp, "pg"))
+        pg.start()
+        self.addCleanup(pg.stop)
+        key = os.path.join(self.tmp, "store.key")
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+        store = ["--store", pg.conninfo, "--store-key", key]
+        ca = ["--server", run.ENV.directory_url, "--ca-bundle",
+              run.ENV.ca_bundle]
+        name = "fleet-json.leec.test"
+        r = self.leec("issue", *store, *ca, "--queue", "--agree-tos",
+                      "-d", name, "--json")
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(self.one("issue.schema.json", r)["queued"], [name])
+        errf = open(os.path.join(self.tmp, "node.err"), "w+")
+        p = subprocess.Popen(
+            [run.LEEC, "daemon", *store, *ca, "--node", "n1", "--dir",
+             self.dir, "--http-listen", "127.0.0.1:%d" % run.ENV.http_port,
+             "--claim-interval", "1", "--json"],
+            stdout=subprocess.PIPE, stderr=errf, text=True,
+            env=run.child_env())
+        ev = Events(self, p, "daemon.schema.json")
+        try:
+            started = ev.until("started")
+            self.assertEqual((started["pid"], started["node"]), (p.pid, "n1"))
+            cert = ev.until("certificate")
+            self.assertEqual((cert["cert_name"], cert["outcome"]),
+                             (name, "issued"), cert)
+            ev.stop()
+        finally:
+            ev.close()
+            errf.close()
 
 
 if __name__ == "__main__":
