@@ -102,7 +102,7 @@ int cmd_ca_cert(int argc, char **argv)
     err = "cannot open the store";
     if (!cli_state_dir(&a.d.dir) || !(store = cli_store_open(a.d.dir)))
         goto out;
-    err = "name the certificate";
+    err = "name the certificate: the store has none or several";
     if (!(name = pick_name(store, optind < argc ? argv[optind] : NULL)))
         goto out;
     err = "no such certificate in the store";
