@@ -11,6 +11,7 @@
 #include "agents.h"
 #include "batch.h"
 #include "batchfile.h"
+#include "issue.h"
 #include "lifecycle.h"
 #include "progress.h"
 
@@ -73,6 +74,9 @@ static int read_batch(batch *b)
 {
     const char *path = b->o->batch;
     bool std = strcmp(path, "-") == 0;
+    const issue_feed *feed = b->o->feed;
+    if (feed && feed->batch)
+        return batch_file_read(feed->batch, b->file, add_cert, b);
     FILE *f = std ? stdin : fopen(path, "r");
     if (!f) {
         fprintf(stderr, "leec: cannot read %s: %s\n", path, strerror(errno));
@@ -119,7 +123,10 @@ static void batch_log(void *ud, leec_log_level level, const char *msg)
     const batch *b = ud;
     if (b->pv)
         progress_clear(b->pv);
-    cli_log(NULL, level, msg);
+    if (b->o->feed && b->o->feed->log) /* leec daemon --syslog's */
+        b->o->feed->log(b->o->feed->ud, level, msg);
+    else
+        cli_log(NULL, level, msg);
 }
 
 static json_t *names_json(const leec_agent *a)
@@ -140,6 +147,14 @@ static void report_done(batch *b)
     while (b->nreported < b->ndone) {
         batch_cert *c = &b->certs[b->done_order[b->nreported++]];
         const char *name = leec_agent_cert_name(c->agent);
+        if (o->feed && o->feed->on_result) { /* its caller tells it */
+            json_t *j =
+                agents_result_json(c->agent, store, names_json(c->agent), -1,
+                                   c->t_done - c->t_start);
+            o->feed->on_result(o->feed->ud, c->agent, c->outcome, j);
+            json_decref(j);
+            continue;
+        }
         if (o->json) {
             json_t *j =
                 agents_result_json(c->agent, store, names_json(c->agent), -1,
@@ -273,7 +288,7 @@ int batch_issue(const ca_opts *o)
     lc_hooks_init(&hooks, leec_ctx_get_store(b->ctx), agents_opts_of,
                   (void *)o);
     leec_ctx_set_hook_fn(b->ctx, lc_hook_fn, &hooks);
-    if (isatty(STDERR_FILENO) && !o->quiet && !o->json)
+    if (isatty(STDERR_FILENO) && !o->quiet && !o->json && !o->feed)
         b->pv = progress_new(STDERR_FILENO);
     ca_signals();
     double t = cli_now_s();
@@ -295,7 +310,7 @@ int batch_issue(const ca_opts *o)
     if ((status = ca_run_status(rc)) != 0)
         goto out;
     report_done(b);
-    if (!o->json && !o->quiet)
+    if (!o->json && !o->quiet && !o->feed)
         summary(b, cli_now_s() - b->t0);
     status = b->failed == 0 && b->ndone == b->n ? 0 : 1;
 out:

@@ -78,6 +78,7 @@ typedef struct ca_opts {
     char *settings; /* the renewal settings as JSON text, made once per run
                        (agents_settings_text) and owned by its maker; NULL:
                        agents_setup makes them for each agent */
+    const struct issue_feed *feed; /* issue.h: leec apply's batch, or NULL */
 } ca_opts;
 
 /* Set by SIGINT/SIGTERM once ca_signals() ran: the signal number. */

@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 
 #include "leec/leec.h"
@@ -22,6 +23,8 @@ int cmd_account(int argc, char **argv);
 int cmd_renew(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_apply(int argc, char **argv);  /* apply.c */
+int cmd_config(int argc, char **argv); /* config.c */
 /* leec daemon on a store shared by a fleet (fleet.c). */
 int fleet_daemon(int argc, char **argv);
 
@@ -63,6 +66,8 @@ int cli_take_dir_json(void *ud, int c, const char *arg);
  * carry (leec daemon --node). */
 void cli_set_store(const char *spec, const char *key_file);
 void cli_set_node(const char *node);
+/* --store-key's file as given (NULL: none). */
+const char *cli_store_key_file(void);
 /* --store-old-key: the previous master key, still read (rotation). */
 void cli_set_old_store_key(const char *file);
 const char *cli_old_store_key(void);
@@ -100,6 +105,12 @@ char *cli_default_dir(void);
 
 /* Log callback writing "leec: msg" lines to stderr. */
 void cli_log(void *userdata, leec_log_level level, const char *msg);
+
+/* A message of a run (renew, apply, the daemon) at a syslog priority:
+ * to syslog, else on stderr after "leec: " (warnings and worse, or all
+ * when on_stderr), else on stdout; a newline added. */
+void cli_vsay(bool to_syslog, bool on_stderr, int prio, const char *fmt,
+              va_list ap);
 
 /* Prints a JSON value to stdout followed by a newline. */
 void cli_print_json(json_t *v);

@@ -11,6 +11,7 @@
 
 #include "agents.h"
 #include "batch.h"
+#include "issue.h"
 #include "lifecycle.h"
 
 /* One help line a line, as printed. */
@@ -114,7 +115,7 @@ enum {
     OPT_QUEUE,
 };
 
-static const struct option long_opts[] = {
+const struct option issue_options[] = {
     {"domain", required_argument, NULL, 'd'},
     {"cert-name", required_argument, NULL, OPT_CERT_NAME},
     {"batch", required_argument, NULL, OPT_BATCH},
@@ -313,7 +314,7 @@ static int take(void *ud, int c, const char *arg)
 
 static const cli_cmd issue_cmd = {
     .shortopts = "d:vqh",
-    .longopts = long_opts,
+    .longopts = issue_options,
     .take = take,
     .usage = issue_usage,
     .usage_more = "      --queue              with a "
@@ -326,7 +327,7 @@ static const cli_cmd issue_cmd = {
     .usage_on_error = true};
 
 /* 0, -1 after --help, or a status after a message. */
-static int parse(int argc, char **argv, ca_opts *o)
+int issue_parse(int argc, char **argv, ca_opts *o)
 {
     int r = cli_getopt(&issue_cmd, argc, argv, o);
     if (r != 0)
@@ -493,9 +494,15 @@ out:
 
 int cmd_issue(int argc, char **argv)
 {
+    return issue_run(argc, argv, NULL);
+}
+
+int issue_run(int argc, char **argv, const issue_feed *feed)
+{
     ca_opts o;
     ca_opts_init(&o);
-    int status = parse(argc, argv, &o);
+    o.feed = feed;
+    int status = issue_parse(argc, argv, &o);
     /* The same settings for every certificate of the run: made once (the
      * paths in them resolved once). */
     if (status == 0 && !(o.settings = agents_settings_text(&o))) {

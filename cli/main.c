@@ -22,6 +22,8 @@ static const struct command {
     {"ca-cert", cmd_ca_cert, "write the CA certificate atop a chain"},
     {"account", cmd_account, "manage the account at the CA"},
     {"store", cmd_store, "set up or rekey a shared (PostgreSQL) store"},
+    {"apply", cmd_apply, "keep the certificates of the configuration file"},
+    {"config", cmd_config, "check the configuration file (config check)"},
 };
 
 static void usage(FILE *f)

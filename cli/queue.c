@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "batchfile.h"
+#include "issue.h"
 
 typedef struct queue {
     const ca_opts *o;
@@ -83,7 +84,9 @@ int queue_issue(const ca_opts *o)
     if (!(q.settings = json_loads(o->settings, 0, &jerr)) ||
         !(q.queued = json_array()))
         goto out;
-    if (o->batch) {
+    if (o->feed && o->feed->batch) {
+        status = batch_file_read(o->feed->batch, q.file, add_line, &q);
+    } else if (o->batch) {
         bool std = strcmp(o->batch, "-") == 0;
         FILE *f = std ? stdin : fopen(o->batch, "r");
         if (!f) {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agents.h"
+#include "apply.h"
 #include "events.h"
 #include "lifecycle.h"
 
@@ -92,18 +93,8 @@ say(const rn_opts *ro, int prio, const char *fmt, ...)
     if (ro->quiet && prio > LOG_WARNING)
         return;
     va_start(ap, fmt);
-    if (use_syslog) {
-        vsyslog(prio, fmt, ap);
-    } else {
-        /* --json: stdout holds only the events. */
-        FILE *f =
-            prio <= LOG_WARNING || ro->daemon || ro->json ? stderr : stdout;
-        if (f == stderr)
-            fputs("leec: ", f);
-        vfprintf(f, fmt, ap);
-        fputc('\n', f);
-        fflush(f);
-    }
+    /* --json: stdout holds only the events. */
+    cli_vsay(use_syslog, ro->daemon || ro->json, prio, fmt, ap);
     va_end(ap);
 }
 
@@ -790,6 +781,8 @@ static const char daemon_usage[] =
     "  renewal information is to be fetched again. SIGHUP: look again now;\n"
     "  SIGTERM: stop (cleaning up a renewal under way)\n"
     "      --dir DIR            state folder\n"
+    "      --config FILE        also order the certificates of FILE (default:\n"
+    "                           leec.conf when it exists; see leec apply)\n"
     "      --syslog             log to syslog (daemon facility) instead of\n"
     "                           stderr\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
@@ -863,14 +856,21 @@ int cmd_daemon(int argc, char **argv)
                                 .take = take,
                                 .usage = daemon_usage,
                                 .usage_on_error = true};
+    config_daemon cd; /* the configuration file (apply.c) */
+    int status = config_daemon_start(&argc, &argv, &cd);
+    if (status != 0) {
+        config_daemon_free(&cd);
+        return status;
+    }
     /* On a store shared by a fleet, a node of it. */
     if (cli_store_shared())
         return fleet_daemon(argc, argv);
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.daemon = true;
-    int status = parse(argc, argv, &ro, &cmd);
+    status = parse(argc, argv, &ro, &cmd);
     if (status != 0) {
+        config_daemon_free(&cd);
         free(ro.dir);
         return status < 0 ? 0 : status;
     }
@@ -910,6 +910,7 @@ int cmd_daemon(int argc, char **argv)
         free(holder);
         leec_store_free(st);
         free(ro.dir);
+        config_daemon_free(&cd);
         if (use_syslog)
             closelog();
         return 1;
@@ -936,7 +937,9 @@ int cmd_daemon(int argc, char **argv)
     while (!ca_stop_signal) {
         reload_requested = 0;
         time_t wake = NEVER;
+        config_daemon_pass(&cd, ro.dir, ro.verbose, ro.quiet);
         int r = pass(&ro, NULL, 0, &wake);
+        wake = config_daemon_wake(&cd, wake);
         drain(ifd); /* the pass's own installs */
         if (r > 1)
             break; /* interrupted by SIGTERM/SIGINT */
@@ -965,5 +968,6 @@ int cmd_daemon(int argc, char **argv)
     if (use_syslog)
         closelog();
     free(ro.dir);
+    config_daemon_free(&cd);
     return status;
 }

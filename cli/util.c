@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,6 +142,11 @@ void cli_set_store(const char *spec, const char *key_file)
         store_opts.key_file = key_file;
 }
 
+const char *cli_store_key_file(void)
+{
+    return store_opts.key_file;
+}
+
 void cli_set_node(const char *node)
 {
     store_opts.node = node;
@@ -201,6 +207,21 @@ void cli_log(void *userdata, leec_log_level level, const char *msg)
     (void)userdata;
     static const char *const tag[] = {"error: ", "warning: ", "", ""};
     fprintf(stderr, "leec: %s%s\n", tag[level], msg);
+}
+
+void cli_vsay(bool to_syslog, bool on_stderr, int prio, const char *fmt,
+              va_list ap)
+{
+    if (to_syslog) {
+        vsyslog(prio, fmt, ap);
+        return;
+    }
+    FILE *f = prio <= LOG_WARNING || on_stderr ? stderr : stdout;
+    if (f == stderr)
+        fputs("leec: ", f);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    fflush(f);
 }
 
 void cli_print_json(json_t *v)

@@ -52,6 +52,7 @@ have -f "$DEST$includedir/leec/solver.h" "header (solver interface)"
 have -f "$DEST$includedir/leec/dns_provider.h" "header (DNS-provider interface)"
 have -f "$lib/pkgconfig/libleec.pc" "pkg-config file"
 have -f "$DEST$datadir/bash-completion/completions/leec" "bash completion"
+have -f "$DEST$datadir/doc/leec/leec.conf.sample" "sample configuration file"
 
 soname=$(readelf -d "$lib/libleec.so.0" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 if [ "$soname" = "libleec.so.0" ]; then ok "soname $soname"; else bad "soname is '$soname'"; fi

@@ -9,7 +9,7 @@ set -euo pipefail
 PACKAGES=(
     gcc make pkg-config meson ninja-build
     libssl-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev
-    libldns-dev libpsl-dev libpq-dev libcmocka-dev scdoc
+    libldns-dev libpsl-dev libpq-dev libcmocka-dev libyaml-dev scdoc
     pebble bind9 bind9-dnsutils postgresql python3 openssl curl
 )
 
