@@ -11,7 +11,8 @@ and refuses any other.
   without --allow-intermediate: pebble's chain stops short of its root and
   names no issuer URL; then with it), dhparam, reset --yes, and the daemon
   (started, a pass, the next wake, a reload on SIGHUP, stopping on SIGTERM
-  sent to its PID): stdout holds only JSON, every document or line valid;
+  sent to its PID), apply (and apply --dry-run) of a file naming one
+  certificate: stdout holds only JSON, every document or line valid;
 * a fleet node (a throwaway PostgreSQL, skipped without one): a
   certificate queued with issue --queue --json, then the node's events;
 * the validator refuses wrong documents (a negative check of it).
@@ -295,6 +296,7 @@ class JsonTest(JsonCase):
 
         # The daemon: events as they happen, on a pipe.
         self.daemon(name)
+        self.apply()
 
         doc = self.one("reset.schema.json",
                        self.leec("reset", name, "--yes", "--json",
@@ -303,6 +305,25 @@ class JsonTest(JsonCase):
                          [{"cert_name": name, "ok": True,
                            "order_abandoned": None}], doc)
         self.assertFalse(os.path.exists(self.live(name)))
+
+    def apply(self):
+        """leec apply --json (and --dry-run) of a file naming one
+        certificate, in a state folder of its own."""
+        conf = os.path.join(self.tmp, "leec.conf")
+        with open(conf, "w") as f:
+            f.write("ca:\n  server: %s\n  ca-bundle: %s\n  agree-tos: true\n"
+                    "defaults:\n  dir: %s\n  http-port: 127.0.0.1:%d\n"
+                    "certificates:\n  - cert-name: apply\n"
+                    "    domains: [apply.json.leec.test]\n"
+                    % (run.ENV.directory_url, run.ENV.ca_bundle,
+                       os.path.join(self.tmp, "apply"), run.ENV.http_port))
+        ev = self.lines("apply.schema.json",
+                        self.leec("apply", "--config", conf, "--json",
+                                  "--dry-run"))
+        self.assertEqual([e["action"] for e in ev], ["would-issue"], ev)
+        ev = self.lines("apply.schema.json",
+                        self.leec("apply", "--config", conf, "--json"))
+        self.assertEqual([e["action"] for e in ev], ["issued", "summary"], ev)
 
     def daemon(self, name):
         # stderr in a file: a pipe nobody reads could fill and block it.
