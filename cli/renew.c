@@ -862,9 +862,12 @@ int cmd_daemon(int argc, char **argv)
         config_daemon_free(&cd);
         return status;
     }
-    /* On a store shared by a fleet, a node of it. */
-    if (cli_store_shared())
-        return fleet_daemon(argc, argv);
+    /* On a store shared by a fleet, a node of it (argv is cd's). */
+    if (cli_store_shared()) {
+        status = fleet_daemon(argc, argv);
+        config_daemon_free(&cd);
+        return status;
+    }
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.daemon = true;
