@@ -13,16 +13,18 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "jsonout.h"
 
 static const char usage_text[] =
     "usage: leec ca-cert [CERT-NAME] [--dir DIR] [--out FILE]\n"
-    "                    [--allow-intermediate]\n"
+    "                    [--allow-intermediate] [--json]\n"
     "  writes the CA certificate at the top of CERT-NAME's chain (default:\n"
     "  the only certificate of the store) to FILE (default: stdout); when the\n"
     "  chain stops short of its root, fetches the root over the AIA caIssuers\n"
     "  URLs of the chain's top certificate and its issuers, and writes it;\n"
     "  when the root cannot be reached, fails, unless --allow-intermediate,\n"
-    "  which writes the top certificate of the chain then\n";
+    "  which writes the top certificate of the chain then; --json prints\n"
+    "  the result as JSON (with the PEM text when there is no --out)\n";
 
 /* The certificate name given, or the store's only one (malloc'd). */
 static char *pick_name(leec_store *store, const char *given)
@@ -42,7 +44,7 @@ static char *pick_name(leec_store *store, const char *given)
 }
 
 typedef struct cacert_args {
-    cli_dir_json d; /* --dir (no --json here) */
+    cli_dir_json d; /* --dir, --json */
     const char *out;
     bool allow_intermediate; /* no root reached: the top one will do */
 } cacert_args;
@@ -67,6 +69,7 @@ int cmd_ca_cert(int argc, char **argv)
         {"dir", required_argument, NULL, 'D'},
         {"out", required_argument, NULL, 'o'},
         {"allow-intermediate", no_argument, NULL, 'I'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -83,6 +86,9 @@ int cmd_ca_cert(int argc, char **argv)
     leec_store *store = NULL;
     leec_ctx *ctx = NULL;
     leec_code rc;
+    const char *err = NULL;     /* --json: the failure, in short */
+    const char *warning = NULL; /* --json: why not the root */
+    bool fetched = false;
     if ((status = cli_getopt(&cmd, argc, argv, &a)) != 0) {
         status = status < 0 ? 0 : status;
         goto out;
@@ -93,10 +99,13 @@ int cmd_ca_cert(int argc, char **argv)
         goto out;
     }
     status = 1;
+    err = "cannot open the store";
     if (!cli_state_dir(&a.d.dir) || !(store = cli_store_open(a.d.dir)))
         goto out;
+    err = "name the certificate: the store has none or several";
     if (!(name = pick_name(store, optind < argc ? argv[optind] : NULL)))
         goto out;
+    err = "no such certificate in the store";
     /* Through the store: its live link is checked, not followed. */
     if ((rc = leec_store_read_chain(store, name, &chain)) != LEEC_OK) {
         fprintf(stderr, "leec: %s: %s\n", name,
@@ -105,6 +114,7 @@ int cmd_ca_cert(int argc, char **argv)
                     : cli_store_error(store, rc));
         goto out;
     }
+    err = "no CA certificate in its chain";
     rc = leec_chain_top(chain, strlen(chain), &top, &subject, &issuer,
                         &self_signed, &aia);
     if (rc != LEEC_OK) {
@@ -119,7 +129,10 @@ int cmd_ca_cert(int argc, char **argv)
         }
         leec_ctx_set_log(ctx, cli_log, NULL, LEEC_LOG_WARN);
         rc = leec_ctx_fetch_root(ctx, chain, strlen(chain), &root, &why);
+        fetched = rc == LEEC_OK;
         if (rc != LEEC_OK) {
+            err = warning = "the chain stops short of its root, and the root "
+                            "could not be fetched";
             fprintf(stderr,
                     "leec: %sthe chain of %s stops short of its root (the top "
                     "certificate, %s, is issued by %s), and the root could "
@@ -150,6 +163,8 @@ int cmd_ca_cert(int argc, char **argv)
         self_signed = true;
     }
     if (!self_signed && !aia) {
+        err = warning = "the chain stops short of its root and does not "
+                        "locate its issuer";
         fprintf(stderr,
                 "leec: %sthe chain of %s stops short of its root (the top "
                 "certificate, %s, is issued by %s, which the chain does not "
@@ -164,6 +179,7 @@ int cmd_ca_cert(int argc, char **argv)
             goto out;
     }
     if (a.out) {
+        err = "cannot write the file";
         rc = leec_write_file_atomic(a.out, top, strlen(top), 0644);
         if (rc != LEEC_OK) {
             fprintf(stderr, "leec: cannot write %s: %s\n", a.out,
@@ -173,11 +189,23 @@ int cmd_ca_cert(int argc, char **argv)
         fprintf(stderr, "leec: wrote %s (%s) to %s\n",
                 self_signed ? "the root" : "the top CA certificate",
                 subject ? subject : "?", a.out);
-    } else {
+    } else if (!a.d.json) {
         fputs(top, stdout);
     }
     status = 0;
+    if (a.d.json) {
+        json_t *j =
+            json_pack("{s:b, s:s, s:s?, s:b, s:b, s:s?, s:s?, s:s?}", "ok",
+                      true, "cert_name", name, "subject", subject, "root",
+                      self_signed, "fetched", fetched, "path", a.out, "pem",
+                      a.out ? NULL : top, "warning", warning);
+        cli_print_json(j);
+        json_decref(j);
+    }
 out:
+    if (a.d.json && status == 1)
+        jo_failure(json_pack("{s:b, s:s?}", "ok", false, "cert_name", name),
+                   err, NULL);
     free(a.d.dir);
     free(name);
     free(chain);

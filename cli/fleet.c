@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agents.h"
+#include "events.h"
 #include "fleet_sync.h"
 #include "hookrun.h"
 #include "lifecycle.h"
@@ -39,6 +40,7 @@ typedef struct fl_opts {
     const char *deploy_hook;
     const char *metrics_listen;
     unsigned lease_ttl, claim_interval, claim_batch, sync_interval;
+    bool json;
 } fl_opts;
 
 typedef struct fleet fleet;
@@ -53,6 +55,7 @@ typedef struct fl_cert {
     const char **names;
     size_t nnames;
     leec_agent *agent;
+    double t0; /* started (monotonic) */
 } fl_cert;
 
 struct fleet {
@@ -78,6 +81,11 @@ static double mono(void)
 }
 
 static int verbosity;
+/* --json (set before the loop and the copy's thread start): an error is an
+ * "error" event too, unless FL_TOLD is or'ed into its level (a
+ * certificate event tells it). */
+static bool json_events;
+#define FL_TOLD 0x10
 
 static void fl_log(void *ud, leec_log_level level, const char *msg)
 {
@@ -91,9 +99,17 @@ static void say(int level, const char *fmt, ...)
 static void say(int level, const char *fmt, ...)
 {
     /* 0 error, 1 warning, 2 notice, 3 info, 4 debug */
+    bool event = json_events && level == 0;
+    level &= ~FL_TOLD;
     if (level > 2 + verbosity)
         return;
     va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (event && vasprintf(&msg, fmt, ap) >= 0)
+        jo_event("error", json_pack("{s:s}", "error", msg));
+    free(msg);
+    va_end(ap);
     va_start(ap, fmt);
     /* One line at a time: the copy's thread says things too. */
     flockfile(stderr);
@@ -174,11 +190,14 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     default: {
         char *text = agents_failure_text(agent);
         f->failed++;
-        say(0, "%s: failed: %s", c->name, text ? text : "?");
+        say(0 | FL_TOLD, "%s: failed: %s", c->name, text ? text : "?");
         free(text);
         break;
     }
     }
+    if (json_events)
+        ev_cert(f->store, c->name, c->names, c->nnames, agent, NULL, NULL,
+                mono() - c->t0);
     /* An install is made under the agent's lease, and the engine wrote the
      * next look under it: only the claim is left to let go. */
     if (outcome == LEEC_OUTCOME_ISSUED)
@@ -261,6 +280,7 @@ static void start(fleet *f, const char *name, uint64_t token)
         goto fail;
     c->f = f;
     c->token = token;
+    c->t0 = mono();
     if ((why = load(f, c)))
         goto fail;
     why = "its names or certificate name are refused";
@@ -287,7 +307,10 @@ static void start(fleet *f, const char *name, uint64_t token)
     say(3, "%s: claimed (token %llu)", name, (unsigned long long)token);
     return;
 fail:
-    say(0, "%s: cannot be ordered by this node: %s", name, why);
+    say(0 | FL_TOLD, "%s: cannot be ordered by this node: %s", name, why);
+    if (json_events)
+        ev_cert(f->store, name, c ? c->names : NULL, c ? c->nnames : 0, NULL,
+                "skipped", why, 0);
     finish(f, name, token, (int64_t)time(NULL) + FL_SKIP_S);
     cert_free(c);
 }
@@ -432,6 +455,8 @@ static int run(fleet *f)
         if (fl_hup) {
             fl_hup = 0;
             say(2, "SIGHUP: claiming and syncing now");
+            if (json_events)
+                jo_event("reload", json_pack("{s:s}", "reason", "sighup"));
             t_claim = now;
             fl_sync_all(f->sync);
         }
@@ -498,6 +523,7 @@ enum {
     OPT_MAXPAR,
     OPT_RATE,
     OPT_METRICS_LISTEN,
+    OPT_JSON,
 };
 
 static const struct option fleet_options[] = {
@@ -511,6 +537,7 @@ static const struct option fleet_options[] = {
     {"max-parallel", required_argument, NULL, OPT_MAXPAR},
     {"rate-limit", required_argument, NULL, OPT_RATE},
     {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+    {"json", no_argument, NULL, OPT_JSON},
     CA_OPTIONS,
     CA_WAIT_OPTIONS,
     {"help", no_argument, NULL, 'h'},
@@ -533,6 +560,9 @@ static int take(void *ud, int c, const char *arg)
     case OPT_METRICS_LISTEN:
         fo->metrics_listen = arg;
         return metrics_listen_ok("--metrics-listen", arg) ? 0 : EXIT_USAGE;
+    case OPT_JSON:
+        fo->json = true;
+        return 0;
     case OPT_LEASE_TTL:
         return cli_parse_unsigned("--lease-ttl", arg, &fo->lease_ttl) &&
                        fo->lease_ttl >= 3
@@ -598,7 +628,9 @@ static const char fleet_usage[] =
     "                           besides its notifications (default 60)\n"
     "      --max-parallel N     at most N orders in flight (default 10)\n"
     "      --rate-limit N       at most N requests per second to the "
-    "CA\n" CA_USAGE_SERVER CA_USAGE_VERBOSE;
+    "CA\n"
+    "      --json               one JSON line per event on "
+    "stdout\n" CA_USAGE_SERVER CA_USAGE_VERBOSE;
 
 int fleet_daemon(int argc, char **argv)
 {
@@ -640,6 +672,7 @@ int fleet_daemon(int argc, char **argv)
     if (!fo.claim_batch)
         fo.claim_batch = fo.o.max_parallel ? 2 * fo.o.max_parallel : 20;
     verbosity = fo.o.quiet ? -1 : fo.o.verbose;
+    json_events = fo.json;
     fo.o.agree_tos = true; /* agreed when the certificates were queued */
     cli_set_node(fo.node);
     ca_signals();
@@ -691,9 +724,14 @@ int fleet_daemon(int argc, char **argv)
     say(2, "node %s started (copy in %s%s%s)", fo.node, fo.o.dir,
         fo.http_listen ? ", http-01 on " : "",
         fo.http_listen ? fo.http_listen : "");
+    if (json_events)
+        jo_event("started", json_pack("{s:s, s:I, s:s}", "dir", fo.o.dir, "pid",
+                                      (json_int_t)getpid(), "node", fo.node));
     status = run(&f);
     say(2, "node %s stopping (signal %d): %u issued, %u failed", fo.node,
         (int)ca_stop_signal, f.issued, f.failed);
+    if (json_events)
+        jo_event("stopping", json_pack("{s:i}", "signal", (int)ca_stop_signal));
     drop_all(&f, "stopping");
 out:
     free(f.work);

@@ -20,6 +20,7 @@
 
 #include "agents.h"
 #include "apply.h"
+#include "events.h"
 #include "lifecycle.h"
 #include "metrics.h"
 
@@ -30,7 +31,7 @@
 
 typedef struct rn_opts {
     char *dir;
-    bool force, dry_run, quiet, syslog, daemon;
+    bool force, dry_run, quiet, syslog, daemon, json;
     int verbose;
     unsigned max_parallel;
     bool rate_set;
@@ -74,15 +75,39 @@ static void on_hup(int sig)
 
 static bool use_syslog; /* set once by cmd_daemon before any pass */
 
+/* Or'ed into say's prio: with --json, a certificate event tells it. Else
+ * an error is an "error" event too. */
+#define TOLD_BY_EVENT 0x100
+
 __attribute__((format(printf, 3, 4))) static void
 say(const rn_opts *ro, int prio, const char *fmt, ...)
 {
     va_list ap;
+    bool event = !(prio & TOLD_BY_EVENT);
+    prio &= ~TOLD_BY_EVENT;
+    if (ro->json && event && prio <= LOG_ERR) {
+        char *msg = NULL;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) >= 0)
+            jo_event("error", json_pack("{s:s}", "error", msg));
+        va_end(ap);
+        free(msg);
+    }
     if (ro->quiet && prio > LOG_WARNING)
         return;
     va_start(ap, fmt);
-    cli_vsay(use_syslog, ro->daemon, prio, fmt, ap);
+    /* --json: stdout holds only the events. */
+    cli_vsay(use_syslog, ro->daemon || ro->json, prio, fmt, ap);
     va_end(ap);
+}
+
+/* --json: c's "certificate" event (its agent's outcome, or outcome). */
+static void cert_event(const rn_opts *ro, leec_store *store, const rn_cert *c,
+                       const char *outcome, const char *error, double seconds)
+{
+    if (ro->json)
+        ev_cert(store, c->name, c->names, c->nnames, c->agent, outcome, error,
+                seconds);
 }
 
 static void rn_log(void *ud, leec_log_level level, const char *msg)
@@ -265,7 +290,7 @@ static int solver_for(leec_ctx *ctx, rn_cert *c, agents_solvers *cache,
     return agents_solver_set(ctx, c->agent, o, cache);
 }
 
-static void report(rn_pass *p, rn_cert *c, leec_store *store)
+static void report(rn_pass *p, rn_cert *c, leec_store *store, double seconds)
 {
     char when[32] = "";
     const rn_opts *ro = p->ro;
@@ -280,6 +305,7 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
             live ? live : "");
         free(live);
         p->issued++;
+        cert_event(ro, store, c, NULL, NULL, seconds);
         break;
     }
     case LEEC_OUTCOME_FRESH: {
@@ -290,6 +316,7 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
             leec_renewal_plan_rule(pl));
         leec_renewal_plan_free(pl);
         p->fresh++;
+        cert_event(ro, store, c, NULL, NULL, seconds);
         break;
     }
     case LEEC_OUTCOME_DEFERRED:
@@ -298,13 +325,15 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store)
         say(ro, LOG_WARNING, "%s: backing off after failed renewals until %s",
             c->name, when);
         p->deferred++;
+        cert_event(ro, store, c, "deferred", NULL, seconds);
         break;
     default: {
         char *text = c->agent ? agents_failure_text(c->agent) : NULL;
-        say(ro, LOG_ERR, "%s: renewal failed: %s", c->name,
+        say(ro, LOG_ERR | TOLD_BY_EVENT, "%s: renewal failed: %s", c->name,
             text ? text : "not started");
         free(text);
         p->failed++;
+        cert_event(ro, store, c, "failed", "not started", seconds);
         break;
     }
     }
@@ -365,6 +394,7 @@ static int run_group(rn_pass *p, rn_group *g)
             c->agent = NULL;
         }
     }
+    double t0 = cli_now_s();
     leec_code rc = ca_run(ctx);
     if (ca_stop_signal) {
         say(ro, LOG_WARNING, "interrupted; challenge answers removed");
@@ -374,7 +404,7 @@ static int run_group(rn_pass *p, rn_group *g)
     if (rc != LEEC_OK)
         say(ro, LOG_ERR, "event loop: %s", leec_strerror(rc));
     for (size_t i = 0; i < g->n; i++) {
-        report(p, g->c[i], hooks.store);
+        report(p, g->c[i], hooks.store, cli_now_s() - t0);
         leec_renewal_plan *pl = NULL;
         if (ro->metrics &&
             leec_store_renewal_plan(hooks.store, g->c[i]->name, &pl) == LEEC_OK)
@@ -420,13 +450,18 @@ static int dry_run(rn_pass *p)
 {
     time_t now = time(NULL);
     int status = 0;
+    /* --json: the words to stderr, a "plan" event each to stdout. */
+    FILE *out = p->ro->json ? stderr : stdout;
     for (size_t i = 0; i < p->n; i++) {
         rn_cert *c = &p->c[i];
         char due[32], exp[32], ign[128];
         if (c->skip) {
-            printf("%s: cannot be renewed: %s\n", c->name, c->skip);
+            fprintf(out, "%s: cannot be renewed: %s\n", c->name, c->skip);
+            if (p->ro->json)
+                ev_plan(c->name, "skip", NULL, c->skip);
             continue;
         }
+        const char *action = "renew";
         const leec_renewal_plan *pl = c->plan;
         fmt_when(pl->due, due, sizeof due);
         fmt_when(pl->not_after, exp, sizeof exp);
@@ -437,37 +472,47 @@ static int dry_run(rn_pass *p)
             status = 1;
         if (pl->broken &&
             !(pl->failures && pl->retry_at > now && !p->ro->force)) {
-            printf("%s: BROKEN (%s): would order a new version\n", c->name,
-                   pl->broken);
+            fprintf(out, "%s: BROKEN (%s): would order a new version\n",
+                    c->name, pl->broken);
         } else if (pl->broken) {
             char r[32];
+            action = "back_off";
             fmt_when(pl->retry_at, r, sizeof r);
-            printf("%s: BROKEN (%s); backing off after %u failed "
-                   "renewal%s until %s (last: %s)\n",
-                   c->name, pl->broken, pl->failures,
-                   pl->failures == 1 ? "" : "s", r,
-                   pl->last_error ? pl->last_error : "?");
+            fprintf(out,
+                    "%s: BROKEN (%s); backing off after %u failed "
+                    "renewal%s until %s (last: %s)\n",
+                    c->name, pl->broken, pl->failures,
+                    pl->failures == 1 ? "" : "s", r,
+                    pl->last_error ? pl->last_error : "?");
         } else if (pl->failures && pl->retry_at > now && !p->ro->force) {
             char r[32];
+            action = "back_off";
             fmt_when(pl->retry_at, r, sizeof r);
-            printf("%s: %sbacking off after %u failed renewal%s until %s "
-                   "(last: %s); due %s (%s)\n",
-                   c->name, expired, pl->failures, pl->failures == 1 ? "" : "s",
-                   r, pl->last_error ? pl->last_error : "?", due, why);
+            fprintf(out,
+                    "%s: %sbacking off after %u failed renewal%s until %s "
+                    "(last: %s); due %s (%s)\n",
+                    c->name, expired, pl->failures,
+                    pl->failures == 1 ? "" : "s", r,
+                    pl->last_error ? pl->last_error : "?", due, why);
         } else if (p->ro->force) {
-            printf("%s: %swould renew (forced; expires %s)\n", c->name, expired,
-                   exp);
+            fprintf(out, "%s: %swould renew (forced; expires %s)\n", c->name,
+                    expired, exp);
         } else if (pl->due <= now) {
-            printf("%s: %sdue since %s (%s; expires %s%s)\n", c->name, expired,
-                   due, why, exp, ign);
+            fprintf(out, "%s: %sdue since %s (%s; expires %s%s)\n", c->name,
+                    expired, due, why, exp, ign);
         } else if (pl->ari && pl->next_check <= now) {
-            printf("%s: would ask the CA for its renewal window (due %s by "
-                   "%s so far)\n",
-                   c->name, due, why);
+            action = "ask_ari";
+            fprintf(out,
+                    "%s: would ask the CA for its renewal window (due %s by "
+                    "%s so far)\n",
+                    c->name, due, why);
         } else {
-            printf("%s: not due until %s (%s; expires %s%s)\n", c->name, due,
-                   why, exp, ign);
+            action = "wait";
+            fprintf(out, "%s: not due until %s (%s; expires %s%s)\n", c->name,
+                    due, why, exp, ign);
         }
+        if (p->ro->json)
+            ev_plan(c->name, action, pl, NULL);
     }
     return status;
 }
@@ -522,20 +567,25 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
     if (status == 0)
         metrics_pass_begin(ro->metrics);
     time_t now = time(NULL);
+    if (ro->json && !ro->dry_run)
+        ev_pass_begun(p.n);
     for (size_t i = 0; i < p.n; i++) {
         rn_cert *c = &p.c[i];
         if (c->skip) {
-            say(ro, LOG_ERR, "%s: cannot be renewed: %s", c->name, c->skip);
+            say(ro, LOG_ERR | TOLD_BY_EVENT, "%s: cannot be renewed: %s",
+                c->name, c->skip);
             p.skipped++;
+            if (!ro->dry_run)
+                cert_event(ro, store, c, "skipped", c->skip, 0);
             continue;
         }
         c->selected = ro->force || c->plan->wake <= now;
         /* An error even when this run replaces it: something damaged the
          * state folder, and the exit status tells a monitor so. */
         if (c->plan->broken && !ro->dry_run) {
-            say(ro, LOG_ERR, "%s: the installed version is broken (%s)%s",
-                c->name, c->plan->broken,
-                c->selected ? "; ordering a new one" : "");
+            say(ro, LOG_ERR | TOLD_BY_EVENT,
+                "%s: the installed version is broken (%s)%s", c->name,
+                c->plan->broken, c->selected ? "; ordering a new one" : "");
             p.broken++;
         }
         if (!c->selected && !ro->dry_run) {
@@ -551,12 +601,16 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
                     c->plan->failures == 1 ? "" : "s", when,
                     c->plan->last_error ? c->plan->last_error : "?");
                 p.deferred++;
+                cert_event(ro, store, c, "deferred", NULL, 0);
                 continue;
             }
             if (ro->verbose)
                 say(ro, LOG_INFO, "%s is not due (next look at %s)", c->name,
                     when);
             p.fresh++;
+            /* The daemon's passes would repeat them all: with -v only. */
+            if (!ro->daemon || ro->verbose)
+                cert_event(ro, store, c, "fresh", NULL, 0);
         }
     }
     if (ro->dry_run) {
@@ -588,6 +642,10 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
             p.issued, p.failed, p.deferred, p.fresh);
     if (report_expired(&p) || p.failed || p.skipped || p.hookfail || p.broken)
         status = status ? status : 1;
+    if (ro->json)
+        ev_pass_ended(&(ev_counts){(unsigned)p.n, p.issued, p.fresh, p.deferred,
+                                   p.failed, p.skipped, p.hookfail, p.broken},
+                      status, cli_now_s() - started);
     /* The next pass (the daemon's): the earliest time a certificate wants
      * looking at. Only those that ran can have a new plan. */
     *wake = NEVER;
@@ -633,6 +691,7 @@ enum {
     OPT_MAX_PARALLEL,
     OPT_RATE_LIMIT,
     OPT_METRICS_LISTEN,
+    OPT_JSON,
 };
 
 #define RN_COMMON_OPTIONS                                                      \
@@ -641,6 +700,7 @@ enum {
         {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},               \
         CA_WAIT_OPTIONS, {"verbose", no_argument, NULL, 'v'},                  \
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},   \
+        {"json", no_argument, NULL, OPT_JSON},                                 \
     {                                                                          \
         NULL, 0, NULL, 0                                                       \
     }
@@ -690,6 +750,9 @@ static int take(void *ud, int c, const char *arg)
     case 'q':
         ro->quiet = true;
         return 0;
+    case OPT_JSON:
+        ro->json = true;
+        return 0;
     default:
         return ca_wait_option(c, arg, &ro->waits);
     }
@@ -723,7 +786,10 @@ static const char renew_usage[] =
     "      --rate-limit N       at most N requests per second to the "
     "CA\n" CA_USAGE_WAITS(
         60) "  -v, --verbose            more output (twice: debug)\n"
-            "  -q, --quiet              errors only\n";
+            "  -q, --quiet              errors only\n"
+            "      --json               one JSON line per event on stdout\n"
+            "                           (each certificate, the pass's "
+            "counts)\n";
 
 int cmd_renew(int argc, char **argv)
 {
@@ -762,7 +828,8 @@ static const char daemon_usage[] =
     "      --rate-limit N       at most N requests per second to the "
     "CA\n" CA_USAGE_WAITS(
         600) "  -v, --verbose            more output (twice: debug)\n"
-             "  -q, --quiet              errors only\n";
+             "  -q, --quiet              errors only\n"
+             "      --json               one JSON line per event on stdout\n";
 
 /* Reads every pending event of the live/ watch; true if there was one. */
 static bool drain(int ifd)
@@ -797,6 +864,30 @@ static bool nap(time_t wake, const sigset_t *open_mask, int ifd)
     return false;
 }
 
+/* --json: the daemon's own events (what passes say is pass's):
+ * "started", "next_wake" (at arg, NEVER: a signal), "reload" (arg: a
+ * change of live/ rather than SIGHUP; nothing without either) and
+ * "stopping". */
+static void daemon_event(const rn_opts *ro, const char *event, time_t arg)
+{
+    json_t *f = NULL;
+    if (!ro->json)
+        return;
+    if (strcmp(event, "started") == 0)
+        f = json_pack("{s:s, s:I}", "dir", ro->dir, "pid",
+                      (json_int_t)getpid());
+    else if (strcmp(event, "next_wake") == 0)
+        f = json_pack("{s:o}", "at", arg == NEVER ? json_null() : jo_time(arg));
+    else if (strcmp(event, "stopping") == 0)
+        f = json_pack("{s:i}", "signal", (int)ca_stop_signal);
+    else if (ca_stop_signal || (!reload_requested && !arg))
+        return; /* no reload: woken to stop, or at the time */
+    else
+        f = json_pack("{s:s}", "reason",
+                      reload_requested ? "sighup" : "certificates_changed");
+    jo_event(event, f);
+}
+
 int cmd_daemon(int argc, char **argv)
 {
     static const cli_cmd cmd = {.shortopts = "vqh",
@@ -810,9 +901,12 @@ int cmd_daemon(int argc, char **argv)
         config_daemon_free(&cd);
         return status;
     }
-    /* On a store shared by a fleet, a node of it. */
-    if (cli_store_shared())
-        return fleet_daemon(argc, argv);
+    /* On a store shared by a fleet, a node of it (argv is cd's). */
+    if (cli_store_shared()) {
+        status = fleet_daemon(argc, argv);
+        config_daemon_free(&cd);
+        return status;
+    }
     rn_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.daemon = true;
@@ -870,6 +964,7 @@ int cmd_daemon(int argc, char **argv)
         return 1;
     }
     say(&ro, LOG_NOTICE, "daemon started (state folder %s)", ro.dir);
+    daemon_event(&ro, "started", 0);
     /* Watching live/ (the store makes it): certificates added meanwhile are
      * seen at once, not at the next wake. Without it, SIGHUP does it. */
     char *live = NULL;
@@ -902,6 +997,7 @@ int cmd_daemon(int argc, char **argv)
             if (wake != NEVER)
                 fmt_when(wake, when, sizeof when);
             say(&ro, LOG_INFO, "next look at %s", when);
+            daemon_event(&ro, "next_wake", wake);
         }
         bool changed = nap(wake, &open_mask, ifd);
         sigprocmask(SIG_SETMASK, &open_mask, NULL);
@@ -909,10 +1005,12 @@ int cmd_daemon(int argc, char **argv)
             say(&ro, LOG_NOTICE, "SIGHUP: reading the certificates again");
         else if (changed && !ca_stop_signal)
             say(&ro, LOG_INFO, "certificates added or removed: looking again");
+        daemon_event(&ro, "reload", changed);
     }
     if (ifd >= 0)
         close(ifd);
     say(&ro, LOG_NOTICE, "stopping (signal %d)", (int)ca_stop_signal);
+    daemon_event(&ro, "stopping", 0);
     leec_store_lock_release(one);
     leec_store_free(st);
     metrics_stop(ro.metrics);

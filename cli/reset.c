@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jsonout.h"
 #include "leec/store.h"
 
 #define RESET_USAGE                                                            \
-    "usage: leec reset [--dir DIR] [--yes] (CERT-NAME ... | --all)\n"
+    "usage: leec reset [--dir DIR] [--yes] [--json] (CERT-NAME ... | --all)\n"
 
 /* --help: one line a line, as printed. */
 /* clang-format off */
@@ -19,7 +20,8 @@ static const char reset_help[] =
     "\n"
     "Forgets every version of the named certificates (their live link first,\n"
     "then their archive) and their orders in progress (abandoned at the CA);\n"
-    "--all also forgets the accounts. Asks first unless --yes.\n";
+    "--all also forgets the accounts. Asks first unless --yes. --json prints\n"
+    "what was forgotten as JSON.\n";
 /* clang-format on */
 
 /* Asks on the terminal; true for "y" or "yes". */
@@ -65,8 +67,36 @@ static void abandoned(const char *name, const char *url)
     fputs(" abandoned at the CA (it expires there unused)\n", stderr);
 }
 
-/* 0, or 1 after a message. */
-static int reset_one(leec_store *store, const char *name)
+/* --json: a row of rows for name (when rows is not NULL), or the row
+ * already there; NULL when out of memory. */
+static json_t *row_of(json_t *rows, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        if (strcmp(json_string_value(json_object_get(r, "cert_name")), name) ==
+            0)
+            return r;
+    }
+    json_t *r = json_pack("{s:s, s:b, s:n}", "cert_name", name, "ok", true,
+                          "order_abandoned");
+    return r && json_array_append_new(rows, r) == 0 ? r : NULL;
+}
+
+/* --all with --json: a row for each certificate there is (each one with
+ * an order in progress gets its own from reset_one). */
+static void rows_of_all(leec_store *store, json_t *rows)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (leec_store_list(store, &names, &n) == LEEC_OK)
+        for (size_t i = 0; i < n; i++)
+            row_of(rows, names[i]);
+    leec_store_list_free(names, n);
+}
+
+/* 0, or 1 after a message; with rows (--json), what happened to each
+ * certificate added to it. */
+static int reset_one(leec_store *store, const char *name, json_t *rows)
 {
     char **onames = NULL, **urls = NULL;
     size_t on = 0;
@@ -79,16 +109,38 @@ static int reset_one(leec_store *store, const char *name)
         for (size_t i = 0; i < on; i++)
             urls[i] = order_of(store, onames[i]);
     }
+    if (rows && !name)
+        rows_of_all(store, rows);
+    else if (rows)
+        row_of(rows, name);
     leec_code rc = leec_store_reset(store, name);
     for (size_t i = 0; urls && i < on; i++) {
+        const char *who = name ? name : onames[i];
         if (rc == LEEC_OK && urls[i])
-            abandoned(name ? name : onames[i], urls[i]);
+            abandoned(who, urls[i]);
+        json_t *r = rows && rc == LEEC_OK && urls[i] ? row_of(rows, who) : NULL;
+        if (r)
+            json_object_set_new(r, "order_abandoned", json_string(urls[i]));
         free(urls[i]);
     }
     free(urls);
     leec_store_list_free(onames, on);
     if (rc == LEEC_OK)
         return 0;
+    const char *why = rc == LEEC_E_INVALID_ARG && name
+                          ? "not a certificate name"
+                      : rc == LEEC_E_LOCKED
+                          ? "in use by another leec process; nothing removed"
+                          : cli_store_error(store, rc);
+    /* --all: not said which were removed, so none is said to be. */
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        const char *rn = json_string_value(json_object_get(r, "cert_name"));
+        if (name && strcmp(rn, name) != 0)
+            continue;
+        json_object_set_new(r, "ok", json_false());
+        json_object_set_new(r, "error", json_string(why));
+    }
     fputs("leec: ", stderr);
     if (name)
         cli_put_safe(name);
@@ -107,7 +159,7 @@ static int reset_one(leec_store *store, const char *name)
 
 typedef struct reset_args {
     char *dir; /* malloc'd; NULL: none given */
-    bool all, yes;
+    bool all, yes, json;
 } reset_args;
 
 /* One of reset's options into the reset_args ud (as cli_cmd's take). */
@@ -123,6 +175,9 @@ static int take(void *ud, int c, const char *arg)
     case 'y':
         a->yes = true;
         return 0;
+    case 'j':
+        a->json = true;
+        return 0;
     default:
         return CLI_OPT_OTHER;
     }
@@ -131,11 +186,9 @@ static int take(void *ud, int c, const char *arg)
 int cmd_reset(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'D'},
-        {"all", no_argument, NULL, 'a'},
-        {"yes", no_argument, NULL, 'y'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"dir", required_argument, NULL, 'D'}, {"all", no_argument, NULL, 'a'},
+        {"yes", no_argument, NULL, 'y'},       {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
     };
     /* Names or --all: checked here, the operand count is not fixed. */
     static const cli_cmd cmd = {
@@ -147,6 +200,8 @@ int cmd_reset(int argc, char **argv)
     reset_args a = {0};
     int status;
     leec_store *store = NULL;
+    json_t *rows = NULL;
+    const char *err = NULL; /* --json: the failure, in short */
 
     if ((status = cli_getopt(&cmd, argc, argv, &a)) != 0) {
         status = status < 0 ? 0 : status;
@@ -164,6 +219,7 @@ int cmd_reset(int argc, char **argv)
         goto done;
     }
     /* Not cli_state_dir: reset's message says "(set --dir)". */
+    err = "no state folder";
     if (!a.dir && !(a.dir = cli_default_dir())) {
         fputs("leec: no state folder (set --dir)\n", stderr);
         goto done;
@@ -178,21 +234,42 @@ int cmd_reset(int argc, char **argv)
         }
         if (!confirm(nnames, names, a.all, a.dir)) {
             fputs("leec: nothing reset\n", stderr);
+            err = "not confirmed: nothing reset";
             goto done;
         }
     }
+    err = "cannot open the store";
     if (!(store = cli_store_open(a.dir)))
+        goto done;
+    err = "out of memory";
+    if (a.json && !(rows = json_array()))
         goto done;
     status = 0;
     if (a.all) {
-        status = reset_one(store, NULL);
+        status = reset_one(store, NULL, rows);
     } else {
         for (int i = 0; i < nnames; i++) {
-            if (reset_one(store, names[i]) != 0)
+            if (reset_one(store, names[i], rows) != 0)
                 status = 1;
         }
     }
+    if (a.json) {
+        json_t *j = json_pack("{s:b, s:b, s:O}", "ok", status == 0, "all",
+                              a.all, "certificates", rows);
+        if (j && status != 0)
+            json_object_set_new(j, "error",
+                                json_string(a.all ? "the reset failed"
+                                                  : "a certificate could "
+                                                    "not be reset"));
+        cli_print_json(j);
+        json_decref(j);
+    }
 done:
+    if (a.json && status == 1 && !rows)
+        jo_failure(json_pack("{s:b, s:b, s:[]}", "ok", false, "all", a.all,
+                             "certificates"),
+                   err, NULL);
+    json_decref(rows);
     leec_store_free(store);
     free(a.dir);
     return status;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "ca.h"
+#include "jsonout.h"
 
 #define PEM_MAX (1024 * 1024)
 
@@ -31,7 +32,8 @@ static const char revoke_usage[] =
     CA_USAGE_DIR
     "      --agree-tos          accepted for symmetry with issue (no\n"
     "                           account is ever created here)\n"
-    CA_USAGE_VERBOSE;
+    CA_USAGE_VERBOSE
+    "      --json               print the result as JSON\n";
 /* clang-format on */
 
 static const struct {
@@ -49,12 +51,14 @@ enum {
     OPT_REASON = 256,
     OPT_WITH_CERT_KEY,
     OPT_KEY,
+    OPT_JSON,
 };
 
 static const struct option long_opts[] = {
     {"reason", required_argument, NULL, OPT_REASON},
     {"with-cert-key", no_argument, NULL, OPT_WITH_CERT_KEY},
     {"key", required_argument, NULL, OPT_KEY},
+    {"json", no_argument, NULL, OPT_JSON},
     CA_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -95,6 +99,9 @@ static int take(void *ud, int c, const char *arg)
     case OPT_KEY:
         a->key_file = arg;
         a->with_key = true;
+        return 0;
+    case OPT_JSON:
+        a->o->json = true;
         return 0;
     default:
         return ca_option(c, arg, a->o);
@@ -228,6 +235,29 @@ out:
     return status;
 }
 
+/* The --json document of a revocation: what was revoked, and how. */
+static json_t *result_json(const revoke_args *a, bool file,
+                           const leec_cert_info *info)
+{
+    const char *reason = NULL;
+    for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
+        if (reasons[i].code == a->reason)
+            reason = reasons[i].name;
+    json_t *j = json_pack(
+        "{s:b, s:s?, s:s?, s:s?, s:s}", "ok", true, "cert_name",
+        file ? NULL : a->target, "file", file ? a->target : NULL, "reason",
+        reason, "signed_with", a->with_key ? "certificate_key" : "account");
+    if (j && info) {
+        json_t *names = json_array();
+        for (size_t i = 0; i < info->nnames; i++)
+            json_array_append_new(names, json_string(info->names[i]));
+        json_object_set_new(j, "names", names);
+        json_object_set_new(j, "serial", json_string(info->serial));
+        json_object_set_new(j, "not_after", jo_time(info->not_after));
+    }
+    return j;
+}
+
 int cmd_revoke(int argc, char **argv)
 {
     ca_opts o;
@@ -236,6 +266,8 @@ int cmd_revoke(int argc, char **argv)
     leec_ctx *ctx = NULL;
     leec_cert_info *info = NULL;
     char *cert = NULL, *key = NULL;
+    const char *err = NULL; /* --json: the failure, in short */
+    bool file = false;
     int status;
     ca_opts_init(&o);
 
@@ -244,7 +276,7 @@ int cmd_revoke(int argc, char **argv)
         goto out;
     }
     res.what = a.target;
-    bool file = is_file_target(a.target);
+    file = is_file_target(a.target);
     status = EXIT_USAGE;
     if (file && a.with_key && !a.key_file) {
         fputs("leec: --with-cert-key with FILE.pem needs --key FILE\n", stderr);
@@ -256,17 +288,23 @@ int cmd_revoke(int argc, char **argv)
               stderr);
         goto out;
     }
+    err = "cannot set up the CA's context";
     if (!(ctx = ca_ctx_new(&o, cli_log, NULL, &status)))
         goto out;
     status = 1;
     /* The store holds the account, and CERT-NAME's files; a file revoked
      * with its own key needs none. */
+    err = "cannot open the store";
     if ((!file || !a.with_key) && ca_open_store(ctx, &o) != 0)
         goto out;
+    err = "the CA recorded with the certificate cannot be used";
     if (!file && use_recorded_ca(ctx, &a) != 0)
         goto out;
+    err = file ? "cannot read the certificate or its key"
+               : "no such certificate in the store";
     if (load_target(ctx, &a, file, &cert, &key) != 0)
         goto out;
+    err = "no certificate found";
     if (leec_cert_info_from_pem(cert, strlen(cert), &info) != LEEC_OK) {
         fputs("leec: no certificate in ", stderr);
         cli_put_safe(a.target);
@@ -278,6 +316,7 @@ int cmd_revoke(int argc, char **argv)
     free_secret(key);
     key = NULL;
     if (rc == LEEC_E_NOT_FOUND) {
+        err = "no saved account for this CA";
         fprintf(stderr,
                 "leec: no saved account for this CA in %s: revoke with "
                 "--with-cert-key (the certificate's private key), or with "
@@ -286,33 +325,51 @@ int cmd_revoke(int argc, char **argv)
         goto out;
     }
     if (rc == LEEC_E_CERT_MISMATCH) {
+        err = "the key is not the certificate's";
         fputs("leec: the key is not the certificate's\n", stderr);
         goto out;
     }
+    err = leec_strerror(rc);
     if (rc != LEEC_OK) {
         ca_op_failure(&res, rc);
         goto out;
     }
+    err = "the revocation did not complete";
     if (ca_op_run(ctx, &res) != 0)
         goto out;
+    err = leec_strerror(res.rc);
     if (res.rc != LEEC_OK) {
         ca_op_failure(&res, res.rc);
         goto out;
     }
-    fputs("revoked ", stdout);
-    fputs(a.target, stdout);
-    printf(" (serial %s)\n", info->serial ? info->serial : "?");
+    /* With --json, the words go to stderr: stdout holds the document. */
+    FILE *said = o.json ? stderr : stdout;
+    fprintf(said, "%srevoked ", o.json ? "leec: " : "");
+    fputs(a.target, said);
+    fprintf(said, " (serial %s)\n", info->serial ? info->serial : "?");
     status = 0;
     /* A certificate of the store that is revoked is due at once: leec
      * renew (or the daemon) replaces it. */
-    if (!file &&
-        (rc = leec_store_note_revoked(leec_ctx_get_store(ctx), a.target, cert,
-                                      time(NULL))) != LEEC_OK)
+    bool noted = !file && (rc = leec_store_note_revoked(leec_ctx_get_store(ctx),
+                                                        a.target, cert,
+                                                        time(NULL))) == LEEC_OK;
+    if (!file && !noted)
         fprintf(stderr,
                 "leec: warning: cannot record the revocation with the "
                 "certificate (%s): leec renew --force replaces it\n",
                 leec_strerror(rc));
+    if (o.json) {
+        json_t *j = result_json(&a, file, info);
+        if (j && !file)
+            json_object_set_new(j, "renewal_due", json_boolean(noted));
+        cli_print_json(j);
+        json_decref(j);
+    }
 out:
+    /* Every failure after the options were read (usage errors, exit
+     * status 2, print nothing on stdout). */
+    if (o.json && status == 1)
+        jo_failure(result_json(&a, file, info), err, res.problem);
     free_secret(key);
     free(cert);
     ca_op_clear(&res);

@@ -98,7 +98,8 @@ count_e2e() { # label, then the arguments of tests/e2e/run.py
 echo "== end to end against pebble"
 count_e2e e2e --leec "$BUILD/cli/leec"
 
-# The command line's own paths (renew, the daemon, revoke, ca-cert, list)
+# The command line's own paths (renew, the daemon, revoke, ca-cert, list,
+# every --json)
 # under the sanitizers: a leak or undefined behaviour fails the exit status
 # the tests check.
 echo "== end to end under AddressSanitizer and UBSan (a sample)"
@@ -107,7 +108,7 @@ if [ -x "$ASAN/cli/leec" ]; then
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     count_e2e e2e-asan --leec "$ASAN/cli/leec" test_renew.RenewTest \
         test_renew.AriTest test_renew.DaemonSignalsTest test_revoke test_aia \
-        test_admin
+        test_admin test_json
     unset ASAN_OPTIONS UBSAN_OPTIONS
 else
     failed=$((failed + 1)); failures+=("e2e-asan: no sanitized leec")

@@ -2,8 +2,9 @@
 # make check's install test: `meson install` of a build into a temporary
 # DESTDIR, then checks that every file is there (program, shared library with
 # its soname, headers, pkg-config file, man pages when scdoc is installed, bash
-# completion, systemd units) and that a small program builds against the
-# installed headers and library through pkg-config, links and runs. Exits 1 if
+# completion, systemd units, the JSON Schemas of --json) and that a small
+# program builds against the installed headers and library through
+# pkg-config, links and runs. Exits 1 if
 # anything fails.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -114,6 +115,16 @@ if [ -f "$comp" ] && bash -c 'source "$1" && complete -p leec' _ "$comp" >/dev/n
 else
     bad "completion does not load"
 fi
+
+# The JSON Schemas of --json (doc/json/): every one, each valid JSON.
+for f in doc/json/*.schema.json; do
+    g="$DEST$datadir/doc/leec/json/${f#doc/json/}"
+    if python3 -m json.tool "$g" >/dev/null 2>&1; then
+        ok "JSON Schema ${g#"$DEST"}"
+    else
+        bad "JSON Schema missing or not JSON: ${g#"$DEST"}"
+    fi
+done
 
 out=$(LD_LIBRARY_PATH="$lib" "$DEST$bindir/leec" version 2>&1)
 if [ "$out" = "leec $(sed -n 's/^#define LEEC_VERSION "\(.*\)"/\1/p' include/leec/leec.h)" ]; then
