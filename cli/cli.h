@@ -109,8 +109,8 @@ void cli_log(void *userdata, leec_log_level level, const char *msg);
 /* A message of a run (renew, apply, the daemon) at a syslog priority:
  * to syslog, else on stderr after "leec: " (warnings and worse, or all
  * when on_stderr), else on stdout; a newline added. */
-void cli_vsay(bool to_syslog, bool on_stderr, int prio, const char *fmt,
-              va_list ap);
+__attribute__((format(printf, 4, 0))) void
+cli_vsay(bool to_syslog, bool on_stderr, int prio, const char *fmt, va_list ap);
 
 /* Prints a JSON value to stdout followed by a newline. */
 void cli_print_json(json_t *v);

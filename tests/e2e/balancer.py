@@ -16,6 +16,7 @@ usually not the node that ordered the certificate.
         b.refused               # {backend port: connections it refused}
         b.turned_away           # connections no backend took
         b.set_backends([p4])    # other backends from now on
+        b.delay = 0.3           # each connection waits that long first
 
     python3 tests/e2e/balancer.py [--listen [127.0.0.1:]PORT] BACKEND_PORT...
         runs until SIGINT/SIGTERM, then prints the counts as JSON.
@@ -31,6 +32,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 __all__ = ["Balancer"]
 
@@ -54,6 +56,9 @@ class Balancer:
         self.thread = None
         self.open = set()           # sockets of live connections
         self.stopping = False
+        # Seconds each connection waits before it is forwarded: a test
+        # that must catch a node with work in hand slows the validations.
+        self.delay = 0.0
 
     # ----------------------------------------------------------- lifecycle
     def start(self):
@@ -149,6 +154,8 @@ class Balancer:
         return None
 
     def _serve(self, client):
+        if self.delay > 0:
+            time.sleep(self.delay)
         up = self._connect()
         if up is None:
             client.close()

@@ -419,6 +419,9 @@ class FleetTest(LeecCase, FleetChecks):
         f = self.fleet
         certs = fleet_certs("c")
         names = list(certs)
+        # Validations slowed down: 30 certificates take well under a
+        # second otherwise, too quick to catch a node with work in hand.
+        f.balancer.delay = 0.3
         self.queue_and_start(certs)
         f.wait_fraction(names, 0.25, deadline(N))
         victim, owners, before, _ = f.hit_holder(signal.SIGSTOP, names)
