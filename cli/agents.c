@@ -78,6 +78,8 @@ leec_solver *agents_make_solver(leec_ctx *ctx, const ca_opts *o, leec_code *rc)
                                            rc);
     if (strcmp(o->dns, "ovh") == 0)
         return leec_ctx_solver_dns_ovh(ctx, &d, o->dns_credentials, rc);
+    if (strcmp(o->dns, "persist") == 0)
+        return leec_ctx_solver_dns_persist(ctx, &d, rc);
     return leec_ctx_solver_dns_hook(ctx, &d, o->dns_hook, rc);
 }
 

@@ -31,6 +31,7 @@ static const char issue_usage[] =
     "      --dns rfc2136|ovh    answer dns-01 (wildcards) through RFC 2136\n"
     "                           (--dns-server HOST[:PORT] --tsig-key FILE)\n"
     "                           or the OVH API (--dns-credentials FILE)\n"
+    "      --dns-persist        dns-persist-01 (leec(1))\n"
     "      --dns-hook CMD       answer dns-01 with `CMD present|cleanup\n"
     "                           FQDN VALUE`\n"
     "      --dns-zone ZONE      the zone of the records (default: SOA lookup)\n"
@@ -98,6 +99,7 @@ enum {
     OPT_DNS_OVH,
     OPT_DNS_OVH_CREDENTIALS,
     OPT_DNS_HOOK,
+    OPT_DNS_PERSIST,
     OPT_DNS_RESOLVER,
     OPT_DNS_PROPAGATION,
     OPT_DNS_AUTH_PORT,
@@ -137,6 +139,7 @@ static const struct option long_opts[] = {
     {"dns-ovh", no_argument, NULL, OPT_DNS_OVH},
     {"dns-ovh-credentials", required_argument, NULL, OPT_DNS_OVH_CREDENTIALS},
     {"dns-hook", required_argument, NULL, OPT_DNS_HOOK},
+    {"dns-persist", no_argument, NULL, OPT_DNS_PERSIST},
     {"dns-resolver", required_argument, NULL, OPT_DNS_RESOLVER},
     {"dns-propagation-timeout", required_argument, NULL, OPT_DNS_PROPAGATION},
     {"dns-auth-port", required_argument, NULL, OPT_DNS_AUTH_PORT},
@@ -257,6 +260,9 @@ static int take(void *ud, int c, const char *arg)
     case OPT_DNS_HOOK:
         o->dns_hook = arg;
         break;
+    case OPT_DNS_PERSIST:
+        o->dns = "persist"; /* kept so in the renewal settings */
+        break;
     case OPT_DNS_RESOLVER:
         o->dns_resolver = arg;
         break;
@@ -365,7 +371,8 @@ static int parse(int argc, char **argv, ca_opts *o)
         !!o->http_port + !!o->webroot + !!o->dns + !!o->hook + !!o->tls_port;
     if (solvers != 1) {
         fputs("leec: choose one way to answer challenges: --http-port, "
-              "--webroot, --tls-port, --dns (or --dns-hook), or --hook\n",
+              "--webroot, --tls-port, --dns (or --dns-hook), --dns-persist, "
+              "or --hook\n",
               stderr);
         return EXIT_USAGE;
     }
@@ -385,8 +392,10 @@ static int parse(int argc, char **argv, ca_opts *o)
         return EXIT_USAGE;
     }
     if (o->dns && strcmp(o->dns, "rfc2136") != 0 &&
-        strcmp(o->dns, "ovh") != 0 && strcmp(o->dns, "hook") != 0) {
-        fprintf(stderr, "leec: --dns %s: rfc2136, ovh or hook\n", o->dns);
+        strcmp(o->dns, "ovh") != 0 && strcmp(o->dns, "hook") != 0 &&
+        strcmp(o->dns, "persist") != 0) {
+        fprintf(stderr, "leec: --dns %s: rfc2136, ovh, hook or persist\n",
+                o->dns);
         return EXIT_USAGE;
     }
     return cli_state_dir(&o->dir) ? 0 : EXIT_USAGE;

@@ -960,6 +960,16 @@ static leec_code system_resolver(struct sockaddr_storage *sa, socklen_t *len)
     return rc;
 }
 
+leec_code Leec_dns01_resolver(const char *text, struct sockaddr_storage *sa,
+                              socklen_t *len, char *buf, size_t size)
+{
+    leec_code rc = text && *text ? Leec_dns_parse_addr(text, 53, sa, len)
+                                 : system_resolver(sa, len);
+    if (rc == LEEC_OK)
+        addr_text((const struct sockaddr *)sa, buf, size);
+    return rc;
+}
+
 leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
                                    const leec_dns01_opts *opts, leec_code *err)
 {

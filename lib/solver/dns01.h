@@ -10,6 +10,8 @@
 #ifndef LEEC_SOLVER_DNS01_H
 #define LEEC_SOLVER_DNS01_H
 
+#include <sys/socket.h>
+
 #include "leec/dns_provider.h"
 #include "solver/solver.h"
 
@@ -44,5 +46,12 @@ typedef struct leec_dns01_opts {
  * NULL with *err: LEEC_E_INVALID_ARG (resolver address), LEEC_E_NOMEM. */
 leec_solver *Leec_dns01_solver_new(leec_ctx *ctx, leec_dns_provider *provider,
                                    const leec_dns01_opts *opts, leec_code *err);
+
+/* The recursive resolver to ask: text "ADDR[:PORT]" (numeric), or the
+ * system's (the first nameserver of /etc/resolv.conf, else 127.0.0.1)
+ * when text is NULL or empty; "ADDR:PORT" written to buf for messages.
+ * LEEC_E_INVALID_ARG for a text that is no numeric address. */
+leec_code Leec_dns01_resolver(const char *text, struct sockaddr_storage *sa,
+                              socklen_t *len, char *buf, size_t size);
 
 #endif

@@ -1018,6 +1018,10 @@ static leec_status hook_present(void *impl, const leec_challenge *ch,
 
     if (!ch || !done || !opp || !arg_ok(ch->type))
         goto out;
+    /* A type without a token (dns-persist-01) has nothing for the hook's
+     * arguments: the next challenge is offered. */
+    if (!ch->token)
+        return LEEC_STATUS_DECLINED;
     if (strcmp(ch->type, "http-01") == 0)
         auth = ch->key_auth;
     else

@@ -1,0 +1,196 @@
+"""e2e tests of dns-persist-01 (draft-ietf-acme-dns-persist-01): `leec
+account dns-persist-record` prints the record; with it set once, `leec
+issue --dns-persist` gets certificates (a wildcard too) with no record per
+order; a missing record, one for another account, and a wildcard without
+policy=wildcard fail with the record to create; the record is never
+removed.
+
+The CA is tests/e2e/persist_proxy.py (dns-persist-01 over a pebble of this
+class's own, PEBBLE_VA_ALWAYS_VALID=1 and no authorization reuse, so the
+proxy's DNS check is the validation); the records live in that pebble's
+challtestsrv, which both leec (--dns-resolver) and the proxy ask.
+
+Run alone with
+    python3 tests/e2e/run.py --leec build/cli/leec test_persist
+"""
+
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from run import OwnPebbleCase, cert_sans, describe, run  # noqa: E402
+from persist_proxy import PersistProxy, txt_lookup  # noqa: E402
+
+ISSUER = "ca.leec.test"
+
+
+class Persist(OwnPebbleCase):
+    needs_pebble = False
+    pebble_env = {"PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_AUTHZREUSE": "0"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ca = PersistProxy(os.path.join(cls.base, "proxy"),
+                              cls.pebble.directory_url, cls.pebble.ca_bundle,
+                              cls.pebble.dns_port, issuer=ISSUER)
+        cls.ca.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ca.stop()
+        super().tearDownClass()
+
+    # -- helpers
+    def ca_args(self):
+        return ["--server", self.ca.directory_url, "--ca-bundle",
+                self.ca.ca_bundle, "--dir", self.dir]
+
+    def account_url(self):
+        r = self.leec("account", "register", "--agree-tos", *self.ca_args())
+        self.assertEqual(r.returncode, 0, describe(r))
+        r = self.leec("account", "show", "--json", *self.ca_args())
+        self.assertEqual(r.returncode, 0, describe(r))
+        return json.loads(r.stdout)["account"]["url"]
+
+    def record(self, domain, *extra):
+        r = self.leec("account", "dns-persist-record", domain, *extra,
+                      *self.ca_args())
+        self.assertEqual(r.returncode, 0, describe(r))
+        return r.stdout.strip()
+
+    def set_txt(self, name, value):
+        self.pebble.challtest("/set-txt", {"host": name, "value": value})
+
+    def txt(self, name):
+        return txt_lookup(self.pebble.dns_port, name)
+
+    def issue_persist(self, *names_and_extra):
+        argv = ["issue", "--agree-tos", "--dns-persist", "--dns-resolver",
+                "127.0.0.1:%d" % self.pebble.dns_port] + self.ca_args()
+        argv += list(names_and_extra)
+        return self.leec(*argv)
+
+    def validated(self, name):
+        return [v for v in self.ca.validations if v[0] == name]
+
+    def check_issued(self, name, names):
+        cert = os.path.join(self.live(name), "cert.pem")
+        chain = os.path.join(self.live(name), "chain.pem")
+        self.assertEqual(cert_sans(cert), set(names))
+        root = os.path.join(self.tmp, "root.pem")
+        with open(root, "w") as f:
+            f.write(self.pebble.root_pem())
+        r = run(["openssl", "verify", "-CAfile", root, "-untrusted", chain,
+                 cert])
+        self.assertEqual(r.returncode, 0, describe(r))
+
+    # -- the tests
+    def test_record_printed(self):
+        url = self.account_url()
+        self.assertEqual(
+            self.record("Print.Leec.Test"),
+            '_validation-persist.print.leec.test. IN TXT "%s; accounturi=%s"'
+            % (ISSUER, url))
+        self.assertEqual(
+            self.record("*.print.leec.test", "--persist-until", "2030-01-02"),
+            '_validation-persist.print.leec.test. IN TXT "%s; accounturi=%s; '
+            'policy=wildcard; persistUntil=1893542400"' % (ISSUER, url))
+        self.assertIn('"other.example; accounturi=%s; policy=wildcard"' % url,
+                      self.record("print.leec.test", "--wildcard", "--issuer",
+                                  "other.example"))
+        r = self.leec("account", "dns-persist-record", "print.leec.test",
+                      "--json", *self.ca_args())
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(json.loads(r.stdout), {
+            "name": "_validation-persist.print.leec.test.", "type": "TXT",
+            "value": "%s; accounturi=%s" % (ISSUER, url), "issuer": ISSUER,
+            "account": url, "wildcard": False, "persist_until": None})
+        for bad in (["bad..name"], ["x.leec.test", "--persist-until", "soon"],
+                    ["x.leec.test", "--issuer", "Not A Name"], []):
+            r = self.leec("account", "dns-persist-record", *bad,
+                          *self.ca_args())
+            self.assertEqual(r.returncode, 2, describe(r))
+
+    def test_issue_with_record(self):
+        """One record, set once: two orders (the second forced) and a
+        wildcard order validate with it; no record is added or removed."""
+        self.account_url()
+        line = self.record("one.leec.test")
+        name, value = re.fullmatch(r'(\S+) IN TXT "(.*)"', line).groups()
+        self.set_txt(name, value)
+        for extra in ([], ["--force"]):
+            r = self.issue_persist("-d", "one.leec.test", *extra)
+            self.assertEqual(r.returncode, 0, describe(r))
+        self.check_issued("one.leec.test", ["one.leec.test"])
+        self.assertEqual([ok for _, ok, _ in self.validated("one.leec.test")],
+                         [True, True])
+        self.assertEqual(self.txt(name), [value])
+        self.assertEqual(self.txt("_acme-challenge.one.leec.test."), [])
+
+        # A wildcard and its base name: one record with policy=wildcard.
+        line = self.record("*.wild.leec.test")
+        name, value = re.fullmatch(r'(\S+) IN TXT "(.*)"', line).groups()
+        self.assertIn("policy=wildcard", value)
+        self.set_txt(name, value)
+        r = self.issue_persist("-d", "*.wild.leec.test", "-d",
+                               "wild.leec.test", "--cert-name", "wild")
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.check_issued("wild", ["*.wild.leec.test", "wild.leec.test"])
+        self.assertEqual([ok for _, ok, _ in self.validated("wild.leec.test")],
+                         [True, True])
+        self.assertEqual(self.txt(name), [value])
+        self.assertEqual(self.txt("_acme-challenge.wild.leec.test."), [])
+
+    def test_missing_record(self):
+        url = self.account_url()
+        r = self.issue_persist("-d", "none.leec.test")
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn('_validation-persist.none.leec.test. IN TXT "%s; '
+                      'accounturi=%s"' % (ISSUER, url), r.stderr, describe(r))
+        self.assertIn("leec account dns-persist-record none.leec.test",
+                      r.stderr)
+        self.assertEqual(self.validated("none.leec.test"), [])
+
+    def test_other_account_refused(self):
+        url = self.account_url()
+        name = "_validation-persist.other.leec.test."
+        value = "%s; accounturi=%s0" % (ISSUER, url)
+        self.set_txt(name, value)
+        r = self.issue_persist("-d", "other.leec.test")
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("for another account", r.stderr, describe(r))
+        self.assertIn('IN TXT "%s; accounturi=%s"' % (ISSUER, url), r.stderr)
+        self.assertEqual(self.validated("other.leec.test"), [])
+        # The CA refuses it too, when asked (the proxy's own check).
+        ok, why = self.ca._check("other.leec.test", False, url)
+        self.assertFalse(ok)
+        self.assertIn("another account", why)
+        self.assertEqual(self.txt(name), [value])      # left alone
+
+    def test_wildcard_needs_policy(self):
+        url = self.account_url()
+        name = "_validation-persist.nopolicy.leec.test."
+        value = "%s; accounturi=%s" % (ISSUER, url)
+        self.set_txt(name, value)
+        r = self.issue_persist("-d", "*.nopolicy.leec.test")
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("policy=wildcard", r.stderr, describe(r))
+        self.assertIn('IN TXT "%s; accounturi=%s; policy=wildcard"'
+                      % (ISSUER, url), r.stderr)
+        self.assertEqual(self.txt(name), [value])
+
+    def test_parent_record_covers_subdomain(self):
+        """A record with policy=wildcard at a parent name covers the names
+        under it (leec looks up the parents, as the CA does)."""
+        url = self.account_url()
+        self.set_txt("_validation-persist.parent.leec.test.",
+                     "%s; accounturi=%s; policy=wildcard" % (ISSUER, url))
+        r = self.issue_persist("-d", "a.b.parent.leec.test")
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual([ok for _, ok, _ in
+                          self.validated("a.b.parent.leec.test")], [True])
