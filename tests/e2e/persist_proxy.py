@@ -5,8 +5,9 @@ PEBBLE_VA_ALWAYS_VALID=1, so that the validation that matters is the
 proxy's own.  Python 3 standard library (+ the openssl command for its
 certificate, as every stub of tests/e2e/).
 
-Every request is forwarded to pebble as ari_proxy.AriProxy does (the
-conversation stays on the proxy's host:port, so JWS "url"s match); on top:
+Every request is forwarded to pebble by ari_proxy.AriProxy (the
+conversation stays on the proxy's host:port, so JWS "url"s match; no
+renewalInfo is added); on top:
 
   - GET /dir gets meta.caaIdentities = [issuer].
   - Every authorization pebble returns offers one challenge only, the
@@ -30,7 +31,9 @@ conversation stays on the proxy's host:port, so JWS "url"s match); on top:
                       env.dns_port, issuer="ca.leec.test") as ca:
         ca.directory_url      # https://127.0.0.1:PORT/dir
         ca.ca_bundle          # its self-signed certificate, --ca-bundle
-        ca.validations        # [(name, ok, reason), ...] in order
+        ca.validations        # [(name, ok, reason), ...] in order (a
+                              # response pebble refused for its nonce is
+                              # not counted)
 
 The proxy listens on 127.0.0.1 on a port the kernel picks, from threads of
 this process; leaving the `with` stops it.
@@ -46,7 +49,7 @@ import threading
 import time
 import urllib.parse
 
-from ari_proxy import AriProxy, ERR, HOP
+from ari_proxy import AriProxy, ERR
 
 __all__ = ["PersistProxy", "txt_lookup", "parse_value"]
 
@@ -141,6 +144,7 @@ class PersistProxy(AriProxy):
         self.issuer = issuer
         self.validations = []
         self.challs = {}    # challenge path -> (name, wildcard)
+        self.here = threading.local()   # the request this thread handles
 
     # ---------------------------------------------------- rewriting
     def _chall(self, c, name, wildcard):
@@ -205,39 +209,36 @@ class PersistProxy(AriProxy):
             return []
 
     # ---------------------------------------------------- answers
-    def _handle(self, h, method):
-        path = h.path
-        bare = urllib.parse.urlsplit(path).path
-        body = None
-        n = int(h.headers.get("Content-Length") or 0)
-        if n:
-            body = h.rfile.read(n)
+    serves_ari = False
+
+    def _intercept(self, h, method, bare, body):
+        self.here.judged = None
         with self.lock:
             target = self.challs.get(bare)
-        if method == "POST" and target is not None and body:
-            refused = self._validate(h, body, target)
-            if refused:
-                return
-        host = h.headers.get("Host") or "127.0.0.1:%d" % self.port
-        fwd = [(k, v) for k, v in h.headers.items()
-               if k.lower() not in HOP and k.lower() != "host"]
-        try:
-            st, hdrs, data = self._upstream(method, path, body, fwd, host)
-        except (OSError, http.client.HTTPException) as e:
-            return self._send(h, method, 502, json.dumps({
-                "type": ERR + "serverInternal", "status": 502,
-                "detail": "persist proxy: pebble unreachable: %s" % e})
-                .encode(), [("Content-Type", "application/problem+json")])
-        if st == 200 and method == "GET" and bare == self.dir_path:
+        return method == "POST" and target is not None and bool(body) \
+            and self._validate(h, body, target)
+
+    def _rewrite_answer(self, method, bare, status, data):
+        with self.lock:
+            target = self.challs.get(bare)
+            judged = getattr(self.here, "judged", None)
+            self.here.judged = None
+            if judged is not None and status == 400 and b"badNonce" in data:
+                # pebble refused the nonce (5 %) of a response judged
+                # here: the client sends it again, judged again then.
+                self.validations.remove(judged)
+        if status != 200:
+            return data
+        if method == "GET" and bare == self.dir_path:
             d = json.loads(data)
             d.setdefault("meta", {})["caaIdentities"] = [self.issuer]
-            data = json.dumps(d, indent=2).encode()
-        elif st == 200 and bare.startswith("/authZ/"):
-            data = json.dumps(self._authz(json.loads(data)), indent=2).encode()
-        elif st == 200 and target is not None:
-            data = json.dumps(self._chall(json.loads(data), *target),
-                              indent=2).encode()
-        self._send(h, method, st, data, hdrs)
+        elif bare.startswith("/authZ/"):
+            d = self._authz(json.loads(data))
+        elif target is not None:
+            d = self._chall(json.loads(data), *target)
+        else:
+            return data
+        return json.dumps(d, indent=2).encode()
 
     def _validate(self, h, body, target):
         """Judges a challenge response; True when it answered (refused)."""
@@ -253,6 +254,7 @@ class PersistProxy(AriProxy):
         ok, why = self._check(name, wildcard, prot.get("kid"))
         with self.lock:
             self.validations.append((name, ok, why))
+        self.here.judged = (name, ok, why)
         if ok:
             return False
         chall = {"type": "dns-persist-01", "url": prot.get("url"),

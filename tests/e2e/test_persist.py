@@ -110,6 +110,20 @@ class Persist(OwnPebbleCase):
             "name": "_validation-persist.print.leec.test.", "type": "TXT",
             "value": "%s; accounturi=%s" % (ISSUER, url), "issuer": ISSUER,
             "account": url, "wildcard": False, "persist_until": None})
+        # A CA whose directory has no caaIdentities (pebble itself): the
+        # issuer must be given.
+        pebble = ["--server", self.pebble.directory_url, "--ca-bundle",
+                  self.pebble.ca_bundle, "--dir", self.dir]
+        r = self.leec("account", "register", "--agree-tos", *pebble)
+        self.assertEqual(r.returncode, 0, describe(r))
+        r = self.leec("account", "dns-persist-record", "x.leec.test", *pebble)
+        self.assertEqual(r.returncode, 2, describe(r))
+        self.assertIn("--issuer", r.stderr)
+        r = self.leec("account", "dns-persist-record", "x.leec.test",
+                      "--issuer", ISSUER, *pebble)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn('IN TXT "%s; accounturi=' % ISSUER, r.stdout)
+        self.assertNotIn(url, r.stdout)     # another account, at pebble
         for bad in (["bad..name"], ["x.leec.test", "--persist-until", "soon"],
                     ["x.leec.test", "--issuer", "Not A Name"], []):
             r = self.leec("account", "dns-persist-record", *bad,
@@ -123,9 +137,13 @@ class Persist(OwnPebbleCase):
         line = self.record("one.leec.test")
         name, value = re.fullmatch(r'(\S+) IN TXT "(.*)"', line).groups()
         self.set_txt(name, value)
-        for extra in ([], ["--force"]):
-            r = self.issue_persist("-d", "one.leec.test", *extra)
-            self.assertEqual(r.returncode, 0, describe(r))
+        r = self.issue_persist("-d", "one.leec.test")
+        self.assertEqual(r.returncode, 0, describe(r))
+        # The renewal finds --dns-persist in the certificate's settings.
+        r = self.leec("renew", "one.leec.test", "--force", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertTrue(os.readlink(self.live("one.leec.test"))
+                        .rstrip("/").endswith("/2"), describe(r))
         self.check_issued("one.leec.test", ["one.leec.test"])
         self.assertEqual([ok for _, ok, _ in self.validated("one.leec.test")],
                          [True, True])
@@ -156,33 +174,35 @@ class Persist(OwnPebbleCase):
                       r.stderr)
         self.assertEqual(self.validated("none.leec.test"), [])
 
+    def refused(self, base, value, ident, reason, wanted):
+        """A record at _validation-persist.BASE that does not fit: leec
+        fails saying why, with the record wanted; the CA is not asked and
+        the record stays."""
+        name = "_validation-persist.%s." % base
+        self.set_txt(name, value)
+        r = self.issue_persist("-d", ident)
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn(reason, r.stderr, describe(r))
+        self.assertIn('%s IN TXT "%s"' % (name, wanted), r.stderr)
+        self.assertEqual(self.validated(base), [])
+        self.assertEqual(self.txt(name), [value])
+
     def test_other_account_refused(self):
         url = self.account_url()
-        name = "_validation-persist.other.leec.test."
-        value = "%s; accounturi=%s0" % (ISSUER, url)
-        self.set_txt(name, value)
-        r = self.issue_persist("-d", "other.leec.test")
-        self.assertEqual(r.returncode, 1, describe(r))
-        self.assertIn("for another account", r.stderr, describe(r))
-        self.assertIn('IN TXT "%s; accounturi=%s"' % (ISSUER, url), r.stderr)
-        self.assertEqual(self.validated("other.leec.test"), [])
+        self.refused("other.leec.test", "%s; accounturi=%s0" % (ISSUER, url),
+                     "other.leec.test", "for another account",
+                     "%s; accounturi=%s" % (ISSUER, url))
         # The CA refuses it too, when asked (the proxy's own check).
         ok, why = self.ca._check("other.leec.test", False, url)
         self.assertFalse(ok)
         self.assertIn("another account", why)
-        self.assertEqual(self.txt(name), [value])      # left alone
 
     def test_wildcard_needs_policy(self):
         url = self.account_url()
-        name = "_validation-persist.nopolicy.leec.test."
-        value = "%s; accounturi=%s" % (ISSUER, url)
-        self.set_txt(name, value)
-        r = self.issue_persist("-d", "*.nopolicy.leec.test")
-        self.assertEqual(r.returncode, 1, describe(r))
-        self.assertIn("policy=wildcard", r.stderr, describe(r))
-        self.assertIn('IN TXT "%s; accounturi=%s; policy=wildcard"'
-                      % (ISSUER, url), r.stderr)
-        self.assertEqual(self.txt(name), [value])
+        self.refused("nopolicy.leec.test",
+                     "%s; accounturi=%s" % (ISSUER, url),
+                     "*.nopolicy.leec.test", "policy=wildcard",
+                     "%s; accounturi=%s; policy=wildcard" % (ISSUER, url))
 
     def test_parent_record_covers_subdomain(self):
         """A record with policy=wildcard at a parent name covers the names
