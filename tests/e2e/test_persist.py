@@ -174,6 +174,18 @@ class Persist(OwnPebbleCase):
                       r.stderr)
         self.assertEqual(self.validated("none.leec.test"), [])
 
+    def test_ca_without_dns_persist(self):
+        """pebble itself offers no dns-persist-01: said, with what it
+        offers."""
+        r = self.leec("issue", "-d", "plain.leec.test", "--dns-persist",
+                      "--dns-resolver", "127.0.0.1:%d" % self.pebble.dns_port,
+                      "--server", self.pebble.directory_url, "--ca-bundle",
+                      self.pebble.ca_bundle, "--agree-tos", "--dir", self.dir)
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertRegex(r.stderr, r"no dns-persist-01 challenge for "
+                         r"plain\.leec\.test \(offered: [a-z0-9 -]*dns-01",
+                         describe(r))
+
     def refused(self, base, value, ident, reason, wanted):
         """A record at _validation-persist.BASE that does not fit: leec
         fails saying why, with the record wanted; the CA is not asked and
