@@ -261,7 +261,7 @@ static int take(void *ud, int c, const char *arg)
         o->dns_hook = arg;
         break;
     case OPT_DNS_PERSIST:
-        o->dns = "persist"; /* kept so in the renewal settings */
+        o->dns_persist = true;
         break;
     case OPT_DNS_RESOLVER:
         o->dns_resolver = arg;
@@ -365,10 +365,15 @@ static int parse(int argc, char **argv, ca_opts *o)
     }
     /* A fleet's nodes answer http-01 on their own --http-listen. */
     if (o->queue && !o->http_port && !o->webroot && !o->dns && !o->hook &&
-        !o->tls_port)
+        !o->tls_port && !o->dns_persist)
         o->http_port = "80";
-    int solvers =
-        !!o->http_port + !!o->webroot + !!o->dns + !!o->hook + !!o->tls_port;
+    if (o->dns && strcmp(o->dns, "persist") == 0) {
+        o->dns_persist = true; /* --dns persist, as --dns-persist */
+        o->dns = NULL;
+    }
+    /* --dns with --dns-persist: its provider creates missing records. */
+    int solvers = !!o->http_port + !!o->webroot + !!(o->dns || o->dns_persist) +
+                  !!o->hook + !!o->tls_port;
     if (solvers != 1) {
         fputs("leec: choose one way to answer challenges: --http-port, "
               "--webroot, --tls-port, --dns (or --dns-hook), --dns-persist, "
@@ -392,8 +397,7 @@ static int parse(int argc, char **argv, ca_opts *o)
         return EXIT_USAGE;
     }
     if (o->dns && strcmp(o->dns, "rfc2136") != 0 &&
-        strcmp(o->dns, "ovh") != 0 && strcmp(o->dns, "hook") != 0 &&
-        strcmp(o->dns, "persist") != 0) {
+        strcmp(o->dns, "ovh") != 0 && strcmp(o->dns, "hook") != 0) {
         fprintf(stderr, "leec: --dns %s: rfc2136, ovh, hook or persist\n",
                 o->dns);
         return EXIT_USAGE;

@@ -906,13 +906,20 @@ LEEC_API leec_solver *leec_ctx_solver_tls_alpn(leec_ctx *ctx, const char *addr,
  * name of a wildcard) and answers only when one names this account and
  * the CA, with policy=wildcard for a wildcard, and has not passed its
  * persistUntil; a record at a parent name with policy=wildcard also
- * covers NAME. Otherwise the agent fails (LEEC_E_SOLVER) with a message
- * giving the record to create. It never adds nor removes a record.
+ * covers NAME. When none does: with creator (a solver of this context
+ * made by leec_ctx_solver_dns_rfc2136, _ovh or _hook; their options
+ * apply), the record for this account and the CA's first issuer name is
+ * created through its DNS provider (its value without blanks; with
+ * policy=wildcard for a wildcard) and waited for as dns-01's is, then
+ * kept: it is never removed, not even when the order fails or leec is
+ * stopped. Without creator, the agent fails (LEEC_E_SOLVER) with a
+ * message giving the record to create. The solver never removes a record.
  * NULL with *err: LEEC_E_INVALID_ARG (a resolver that is not a numeric
- * ADDR[:PORT]), LEEC_E_NOMEM.
+ * ADDR[:PORT]; a creator that is not one of those), LEEC_E_NOMEM.
  */
 LEEC_API leec_solver *leec_ctx_solver_dns_persist(leec_ctx *ctx,
                                                   const leec_dns_options *o,
+                                                  leec_solver *creator,
                                                   leec_code *err);
 
 /*

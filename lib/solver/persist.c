@@ -34,6 +34,8 @@
 
 typedef struct persist_solver {
     leec_ctx *ctx;
+    leec_solver *creator; /* a dns-01 solver that creates missing records;
+                             NULL: none (the context owns it) */
     struct sockaddr_storage res;
     socklen_t reslen;
     char res_text[INET6_ADDRSTRLEN + 16];
@@ -52,6 +54,7 @@ typedef struct persist_op {
     size_t level;      /* labels dropped from ident: 0 is the name itself */
     char *seen;        /* the first record that did not fit, and why */
     char *asked_first; /* _validation-persist.<ident>. */
+    void *keep_op;     /* the creation through s->creator, once started */
 } persist_op;
 
 static void op_free(persist_op *op)
@@ -60,6 +63,9 @@ static void op_free(persist_op *op)
         return;
     if (op->q)
         Leec_dns_cancel(op->s->ctx, op->q);
+    /* A record created stays, even when this ends its creation early. */
+    if (op->keep_op)
+        Leec_dns01_keep_end(op->s->creator, op->keep_op);
     free(op->ident);
     free(op->account);
     for (size_t i = 0; i < op->nissuers; i++)
@@ -193,14 +199,54 @@ static bool record_fits(persist_op *op, const ldns_rr *rr)
     return ok;
 }
 
-/* Nothing fits at any level: the record to create, in a zone file's
- * words. */
+/* The creator's report: the record is served (or why not). */
+static void created(void *ud, leec_code rc, const char *msg)
+{
+    persist_op *op = ud;
+    if (rc == LEEC_OK)
+        report(op, LEEC_OK, "created %s for this account (it stays)",
+               op->asked_first);
+    else
+        report(op, rc, "could not create %s: %s", op->asked_first,
+               msg ? msg : leec_strerror(rc));
+}
+
+/* The value to create: without blanks, which RFC 8659 allows and some
+ * DNS providers refuse. */
+static void compact(char *v)
+{
+    char *w = v;
+    for (char *r = v; *r; r++)
+        if (*r != ' ')
+            *w++ = *r;
+    *w = '\0';
+}
+
+/* Nothing fits at any level: created through the DNS provider when there
+ * is one, else the record to create, in a zone file's words. */
 static void missing(persist_op *op)
 {
     char *value = NULL;
     if (Leec_persist_value(op->issuers[0], op->account, op->wildcard, 0,
                            &value) != LEEC_OK)
         value = NULL;
+    if (value && op->s->creator) {
+        compact(value);
+        Leec_log(op->s->ctx, LEEC_LOG_INFO,
+                 "dns-persist-01: no record for this account at %s (%s): "
+                 "creating it",
+                 op->asked_first, op->seen ? op->seen : "none found");
+        if (Leec_dns01_keep(op->s->creator, op->ident, value, created, op,
+                            &op->keep_op) == LEEC_STATUS_PENDING) {
+            free(value);
+            return;
+        }
+        op->keep_op = NULL;
+        report(op, LEEC_E_SOLVER, "could not start creating %s",
+               op->asked_first);
+        free(value);
+        return;
+    }
     report(op, LEEC_E_SOLVER,
            "no record for this account at %s (%s); create: %s IN TXT \"%s\" "
            "(`leec account dns-persist-record%s %s` prints it)",
@@ -334,13 +380,21 @@ static const struct leec_solver_ops persist_ops = {
 };
 
 leec_solver *Leec_persist_solver_new(leec_ctx *ctx, const char *resolver,
-                                     leec_code *err)
+                                     leec_solver *creator, leec_code *err)
 {
     persist_solver *s = calloc(1, sizeof *s);
     leec_code rc = LEEC_E_NOMEM;
     if (!s)
         goto fail;
     s->ctx = ctx;
+    rc = LEEC_E_INVALID_ARG;
+    if (creator && !Leec_dns01_can_keep(creator)) {
+        Leec_log(ctx, LEEC_LOG_ERROR,
+                 "dns-persist-01: records are created only through the "
+                 "built-in DNS solvers (RFC 2136, OVH, dns hook)");
+        goto fail;
+    }
+    s->creator = creator;
     if ((rc = Leec_dns01_resolver(resolver, &s->res, &s->reslen, s->res_text,
                                   sizeof s->res_text)) != LEEC_OK) {
         Leec_log(ctx, LEEC_LOG_ERROR,

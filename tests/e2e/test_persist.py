@@ -27,6 +27,20 @@ from persist_proxy import PersistProxy, txt_lookup  # noqa: E402
 
 ISSUER = "ca.leec.test"
 
+# leec --dns-hook (present|cleanup FQDN VALUE): logs its calls, and puts
+# what it presents into challtestsrv.
+HOOK = r"""#!/usr/bin/python3
+import json, sys, urllib.request
+with open(%(log)r, "a") as f:
+    f.write(" ".join(sys.argv[1:]) + "\n")
+if sys.argv[1] == "present":
+    req = urllib.request.Request(
+        %(api)r + "/set-txt", method="POST",
+        data=json.dumps({"host": sys.argv[2], "value": sys.argv[3]}).encode())
+    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+        req, timeout=5).read()
+"""
+
 
 class Persist(OwnPebbleCase):
     needs_pebble = False
@@ -215,6 +229,33 @@ class Persist(OwnPebbleCase):
                      "%s; accounturi=%s" % (ISSUER, url),
                      "*.nopolicy.leec.test", "policy=wildcard",
                      "%s; accounturi=%s; policy=wildcard" % (ISSUER, url))
+
+    def test_created_once_never_removed(self):
+        """With a DNS provider too (--dns-hook here), a missing record is
+        created once, and never removed: the renewal finds it and calls
+        the provider no more."""
+        url = self.account_url()
+        log = os.path.join(self.tmp, "hook.log")
+        hook = os.path.join(self.tmp, "dns-hook.py")
+        with open(hook, "w") as f:
+            f.write(HOOK % {"log": log, "api": self.pebble.challtest_mgmt_url})
+        os.chmod(hook, 0o700)
+        r = self.issue_persist("-d", "new.leec.test", "--dns-hook", hook,
+                               "--dns-propagation-timeout", "0")
+        self.assertEqual(r.returncode, 0, describe(r))
+        name = "_validation-persist.new.leec.test."
+        value = "%s;accounturi=%s" % (ISSUER, url)
+        with open(log) as f:
+            self.assertEqual(f.read(), "present %s %s\n" % (name, value))
+        self.assertEqual(self.txt(name), [value])
+        self.assertEqual([ok for _, ok, _ in self.validated("new.leec.test")],
+                         [True])
+        r = self.leec("renew", "new.leec.test", "--force", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, describe(r))
+        with open(log) as f:
+            self.assertEqual(f.read(), "present %s %s\n" % (name, value))
+        self.assertEqual(self.txt(name), [value])
+        self.assertEqual(len(self.validated("new.leec.test")), 2)
 
     def test_parent_record_covers_subdomain(self):
         """A record with policy=wildcard at a parent name covers the names
