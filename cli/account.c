@@ -21,6 +21,8 @@ static const char account_usage[] =
     "  rollover                 replace its key by a new one (--key-type)\n"
     "  deactivate               deactivate it at the CA (final) and\n"
     "                           remove it from the state folder\n"
+    "  dns-persist-record DOMAIN  the dns-persist-01 record to set for\n"
+    "                           DOMAIN (see its --help)\n"
     "options:\n"
     "      --email ADDR         contact (register, update-contact)\n"
     "      --eab-kid KID        External Account Binding key id\n"
@@ -124,7 +126,7 @@ static const cli_cmd account_cmd = {
     .usage = account_usage,
     .usage_on_error = true,
     .missing = "leec: which action? register, show, update-contact, "
-               "rollover or deactivate\n",
+               "rollover, deactivate or dns-persist-record\n",
     .extra = "leec: one action at a time\n",
 };
 
@@ -238,6 +240,10 @@ int cmd_account(int argc, char **argv)
     int status;
     ca_opts_init(&o);
 
+    /* An action with its own operand and options (cli/persist.c). */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "dns-persist-record") == 0)
+            return cmd_account_persist(argc, argv);
     if ((status = parse(argc, argv, &a)) != 0) {
         status = status < 0 ? 0 : status;
         goto out;

@@ -58,6 +58,18 @@ const ca_opts *agents_opts_of(void *ud, leec_agent *agent)
     return ud;
 }
 
+/* The dns-01 solver of --dns. */
+static leec_solver *dns_solver(leec_ctx *ctx, const ca_opts *o,
+                               const leec_dns_options *d, leec_code *rc)
+{
+    if (strcmp(o->dns, "rfc2136") == 0)
+        return leec_ctx_solver_dns_rfc2136(ctx, d, o->dns_server, o->tsig_key,
+                                           rc);
+    if (strcmp(o->dns, "ovh") == 0)
+        return leec_ctx_solver_dns_ovh(ctx, d, o->dns_credentials, rc);
+    return leec_ctx_solver_dns_hook(ctx, d, o->dns_hook, rc);
+}
+
 /* The solver chosen by the options, made once for all the run's agents
  * (NULL: the default http-01 one). */
 leec_solver *agents_make_solver(leec_ctx *ctx, const ca_opts *o, leec_code *rc)
@@ -71,14 +83,16 @@ leec_solver *agents_make_solver(leec_ctx *ctx, const ca_opts *o, leec_code *rc)
         return leec_ctx_solver_tls_alpn(ctx, o->tls_port, rc);
     if (o->hook)
         return leec_ctx_solver_hook(ctx, o->hook, rc);
+    if (o->dns_persist) {
+        /* With --dns too, that provider creates a missing record. */
+        leec_solver *creator = NULL;
+        if (o->dns && !(creator = dns_solver(ctx, o, &d, rc)))
+            return NULL;
+        return leec_ctx_solver_dns_persist(ctx, &d, creator, rc);
+    }
     if (!o->dns)
         return NULL;
-    if (strcmp(o->dns, "rfc2136") == 0)
-        return leec_ctx_solver_dns_rfc2136(ctx, &d, o->dns_server, o->tsig_key,
-                                           rc);
-    if (strcmp(o->dns, "ovh") == 0)
-        return leec_ctx_solver_dns_ovh(ctx, &d, o->dns_credentials, rc);
-    return leec_ctx_solver_dns_hook(ctx, &d, o->dns_hook, rc);
+    return dns_solver(ctx, o, &d, rc);
 }
 
 int agents_listen(leec_ctx *ctx, const ca_opts *o, leec_agent *const *agents,
@@ -95,9 +109,10 @@ int agents_listen(leec_ctx *ctx, const ca_opts *o, leec_agent *const *agents,
     if (!s && rc != LEEC_OK) {
         /* The library logged why; say what it was about. */
         fprintf(stderr, "leec: cannot set up the %s: %s\n",
-                o->tls_port ? "tls-alpn-01 responder"
-                : o->hook   ? "hook"
-                            : "dns-01 solver",
+                o->tls_port      ? "tls-alpn-01 responder"
+                : o->hook        ? "hook"
+                : o->dns_persist ? "dns-persist-01 solver"
+                                 : "dns-01 solver",
                 leec_strerror(rc));
         return 1;
     }
@@ -181,13 +196,14 @@ int agents_solver_set(leec_ctx *ctx, leec_agent *agent, const ca_opts *o,
 {
     if (o->http_port || o->webroot)
         return 0; /* the responder, or agents_setup's webroot */
-    json_t *k = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
-                          "s:s?, s:i, s:i}",
-                          "tls", o->tls_port, "hook", o->hook, "dns", o->dns,
-                          "srv", o->dns_server, "tsig", o->tsig_key, "zone",
-                          o->dns_zone, "cred", o->dns_credentials, "dnshook",
-                          o->dns_hook, "res", o->dns_resolver, "prop",
-                          o->dns_propagation, "port", (int)o->dns_auth_port);
+    json_t *k =
+        json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
+                  "s:s?, s:i, s:i, s:b}",
+                  "tls", o->tls_port, "hook", o->hook, "dns", o->dns, "srv",
+                  o->dns_server, "tsig", o->tsig_key, "zone", o->dns_zone,
+                  "cred", o->dns_credentials, "dnshook", o->dns_hook, "res",
+                  o->dns_resolver, "prop", o->dns_propagation, "port",
+                  (int)o->dns_auth_port, "persist", o->dns_persist);
     char *key = k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(k);
     if (!key)

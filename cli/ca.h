@@ -38,6 +38,8 @@ typedef struct ca_opts {
     const char *http_port;
     const char *webroot;
     const char *dns; /* --dns rfc2136|ovh|hook */
+    /* --dns-persist (with --dns, that provider creates missing records) */
+    bool dns_persist;
     const char *dns_server;
     const char *tsig_key;
     const char *dns_zone;

@@ -20,6 +20,8 @@ int cmd_dhparam(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_ca_cert(int argc, char **argv);
 int cmd_account(int argc, char **argv);
+/* leec account dns-persist-record (cli/persist.c). */
+int cmd_account_persist(int argc, char **argv);
 int cmd_renew(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_store(int argc, char **argv);

@@ -32,6 +32,7 @@ static const char issue_usage[] =
     "      --dns rfc2136|ovh    answer dns-01 (wildcards) through RFC 2136\n"
     "                           (--dns-server HOST[:PORT] --tsig-key FILE)\n"
     "                           or the OVH API (--dns-credentials FILE)\n"
+    "      --dns-persist        dns-persist-01 (leec(1))\n"
     "      --dns-hook CMD       answer dns-01 with `CMD present|cleanup\n"
     "                           FQDN VALUE`\n"
     "      --dns-zone ZONE      the zone of the records (default: SOA lookup)\n"
@@ -99,6 +100,7 @@ enum {
     OPT_DNS_OVH,
     OPT_DNS_OVH_CREDENTIALS,
     OPT_DNS_HOOK,
+    OPT_DNS_PERSIST,
     OPT_DNS_RESOLVER,
     OPT_DNS_PROPAGATION,
     OPT_DNS_AUTH_PORT,
@@ -138,6 +140,7 @@ const struct option issue_options[] = {
     {"dns-ovh", no_argument, NULL, OPT_DNS_OVH},
     {"dns-ovh-credentials", required_argument, NULL, OPT_DNS_OVH_CREDENTIALS},
     {"dns-hook", required_argument, NULL, OPT_DNS_HOOK},
+    {"dns-persist", no_argument, NULL, OPT_DNS_PERSIST},
     {"dns-resolver", required_argument, NULL, OPT_DNS_RESOLVER},
     {"dns-propagation-timeout", required_argument, NULL, OPT_DNS_PROPAGATION},
     {"dns-auth-port", required_argument, NULL, OPT_DNS_AUTH_PORT},
@@ -258,6 +261,9 @@ static int take(void *ud, int c, const char *arg)
     case OPT_DNS_HOOK:
         o->dns_hook = arg;
         break;
+    case OPT_DNS_PERSIST:
+        o->dns_persist = true;
+        break;
     case OPT_DNS_RESOLVER:
         o->dns_resolver = arg;
         break;
@@ -360,13 +366,19 @@ int issue_parse(int argc, char **argv, ca_opts *o)
     }
     /* A fleet's nodes answer http-01 on their own --http-listen. */
     if (o->queue && !o->http_port && !o->webroot && !o->dns && !o->hook &&
-        !o->tls_port)
+        !o->tls_port && !o->dns_persist)
         o->http_port = "80";
-    int solvers =
-        !!o->http_port + !!o->webroot + !!o->dns + !!o->hook + !!o->tls_port;
+    if (o->dns && strcmp(o->dns, "persist") == 0) {
+        o->dns_persist = true; /* --dns persist, as --dns-persist */
+        o->dns = NULL;
+    }
+    /* --dns with --dns-persist: its provider creates missing records. */
+    int solvers = !!o->http_port + !!o->webroot + !!(o->dns || o->dns_persist) +
+                  !!o->hook + !!o->tls_port;
     if (solvers != 1) {
         fputs("leec: choose one way to answer challenges: --http-port, "
-              "--webroot, --tls-port, --dns (or --dns-hook), or --hook\n",
+              "--webroot, --tls-port, --dns (or --dns-hook), --dns-persist, "
+              "or --hook\n",
               stderr);
         return EXIT_USAGE;
     }
@@ -387,7 +399,8 @@ int issue_parse(int argc, char **argv, ca_opts *o)
     }
     if (o->dns && strcmp(o->dns, "rfc2136") != 0 &&
         strcmp(o->dns, "ovh") != 0 && strcmp(o->dns, "hook") != 0) {
-        fprintf(stderr, "leec: --dns %s: rfc2136, ovh or hook\n", o->dns);
+        fprintf(stderr, "leec: --dns %s: rfc2136, ovh, hook or persist\n",
+                o->dns);
         return EXIT_USAGE;
     }
     return cli_state_dir(&o->dir) ? 0 : EXIT_USAGE;

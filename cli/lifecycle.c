@@ -33,6 +33,8 @@ json_t *lc_settings_json(const ca_opts *o)
     put_path(j, "webroot", o->webroot);
     put_str(j, "tls_port", o->tls_port);
     put_str(j, "dns", o->dns);
+    if (o->dns_persist)
+        json_object_set_new(j, "dns_persist", json_true());
     put_str(j, "dns_server", o->dns_server);
     put_path(j, "tsig_key", o->tsig_key);
     put_str(j, "dns_zone", o->dns_zone);
@@ -82,6 +84,7 @@ int lc_opts_from_settings(const json_t *j, ca_opts *o, const char **why)
     o->webroot = get_str(j, "webroot");
     o->tls_port = get_str(j, "tls_port");
     o->dns = get_str(j, "dns");
+    o->dns_persist = json_is_true(json_object_get(j, "dns_persist"));
     o->dns_server = get_str(j, "dns_server");
     o->tsig_key = get_str(j, "tsig_key");
     o->dns_zone = get_str(j, "dns_zone");
@@ -112,8 +115,8 @@ int lc_opts_from_settings(const json_t *j, ca_opts *o, const char **why)
     o->pre_hook = get_str(j, "pre_hook");
     o->post_hook = get_str(j, "post_hook");
     o->deploy_hook = get_str(j, "deploy_hook");
-    int solvers =
-        !!o->http_port + !!o->webroot + !!o->dns + !!o->hook + !!o->tls_port;
+    int solvers = !!o->http_port + !!o->webroot + !!(o->dns || o->dns_persist) +
+                  !!o->hook + !!o->tls_port;
     if (solvers != 1) {
         *why = "the renewal settings name no way to answer challenges";
         return 1;

@@ -964,6 +964,47 @@ LEEC_API leec_solver *leec_ctx_solver_hook(leec_ctx *ctx, const char *cmd,
 LEEC_API leec_solver *leec_ctx_solver_tls_alpn(leec_ctx *ctx, const char *addr,
                                                leec_code *err);
 
+/*
+ * dns-persist-01 (draft-ietf-acme-dns-persist-01): validation by a TXT
+ * record set once per account instead of one per order,
+ *   _validation-persist.NAME. TXT "ISSUER; accounturi=URL[; policy=wildcard]
+ *                                  [; persistUntil=T]"
+ * ISSUER one of the CA's names (the challenge's issuer-domain-names), URL
+ * the account URL. Before answering, the solver asks o->resolver (NULL: the
+ * system's; the other options are unused) for the record at NAME (the base
+ * name of a wildcard) and answers only when one names this account and
+ * the CA, with policy=wildcard for a wildcard, and has not passed its
+ * persistUntil; a record at a parent name with policy=wildcard also
+ * covers NAME. When none does: with creator (a solver of this context
+ * made by leec_ctx_solver_dns_rfc2136, _ovh or _hook; their options
+ * apply), the record for this account and the CA's first issuer name is
+ * created through its DNS provider (its value without blanks; with
+ * policy=wildcard for a wildcard) and waited for as dns-01's is, then
+ * kept: it is never removed, not even when the order fails or leec is
+ * stopped. Without creator, the agent fails (LEEC_E_SOLVER) with a
+ * message giving the record to create. The solver never removes a record.
+ * NULL with *err: LEEC_E_INVALID_ARG (a resolver that is not a numeric
+ * ADDR[:PORT]; a creator that is not one of those), LEEC_E_NOMEM.
+ */
+LEEC_API leec_solver *leec_ctx_solver_dns_persist(leec_ctx *ctx,
+                                                  const leec_dns_options *o,
+                                                  leec_solver *creator,
+                                                  leec_code *err);
+
+/*
+ * The value of a dns-persist-01 record (see leec_ctx_solver_dns_persist)
+ * for issuer (a lower case domain name, e.g. "letsencrypt.org") and
+ * account_uri, with "; policy=wildcard" when wildcard and
+ * "; persistUntil=T" when persist_until > 0 (seconds since the epoch).
+ * *out malloc'd (free() it). LEEC_E_INVALID_ARG (issuer not a domain
+ * name, account_uri empty or with blanks, ';' or control bytes),
+ * LEEC_E_NOMEM.
+ */
+LEEC_API leec_code leec_dns_persist_value(const char *issuer,
+                                          const char *account_uri,
+                                          bool wildcard,
+                                          long long persist_until, char **out);
+
 /* Chooses the agent's solver (one of its context's). Before start only:
  * LEEC_E_STATE; LEEC_E_INVALID_ARG for another context's solver. */
 LEEC_API leec_code leec_agent_set_solver(leec_agent *agent,
@@ -1177,6 +1218,11 @@ typedef struct leec_account_info {
     size_t ncontact;
     const char *orders; /* the orders list URL */
     bool created;       /* REGISTER: created by this call */
+    /* The CA's directory meta.caaIdentities that are domain names (at most
+     * 10): the issuer domain names a dns-persist-01 record may name
+     * (leec_dns_persist_value). */
+    const char *const *caa_identities;
+    size_t ncaa_identities;
 } leec_account_info;
 
 /*

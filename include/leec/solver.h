@@ -92,7 +92,8 @@ typedef void (*leec_solver_done_fn)(void *done_arg, leec_code rc,
 /* A challenge to answer. Every string is NUL-terminated; the structure
  * may grow at its end in later versions. */
 typedef struct leec_challenge {
-    const char *type;       /* "http-01", "dns-01", "tls-alpn-01", ... */
+    const char *type;       /* "http-01", "dns-01", "tls-alpn-01",
+                               "dns-persist-01", ... */
     const char *ident_type; /* "dns", or "ip" (RFC 8738) */
     const char *ident;      /* the identifier's value, lower case, never
                                with "*." (see wildcard) */
@@ -104,6 +105,12 @@ typedef struct leec_challenge {
                                of dns-01 at _acme-challenge.<ident>; for
                                tls-alpn-01, the acmeIdentifier extension
                                holds the 32 bytes it encodes */
+    /* dns-persist-01 (which has no token: token, key_auth and digest are
+     * NULL): the CA's issuer-domain-names (1 to 10 lower case domain
+     * names); NULL and 0 for the other types. */
+    const char *const *issuer_domain_names;
+    size_t nissuer_domain_names;
+    const char *account_uri; /* the account URL, for every type */
 } leec_challenge;
 
 typedef struct leec_solver_ops {

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "acme/directory.h"
+#include "acme/persist.h"
 #include "util/names.h"
 #include "acme/limits.h"
 #include "util/json.h"
@@ -32,6 +33,9 @@ void Leec_directory_clear(leec_directory *d)
     for (size_t i = 0; i < d->nprofiles; i++)
         free(d->profiles[i]);
     free(d->profiles);
+    for (size_t i = 0; i < d->ncaa; i++)
+        free(d->caa[i]);
+    free(d->caa);
     memset(d, 0, sizeof *d);
 }
 
@@ -94,6 +98,30 @@ static leec_code take_profiles(const leec_json *meta, leec_directory *d)
     return acc.rc;
 }
 
+/* meta.caaIdentities (RFC 8555 §7.1.1): the CA's domain names, as CAA
+ * records and dns-persist-01 records name it; those that are not domain
+ * names are skipped, at most LEEC_PERSIST_MAX_ISSUERS kept. */
+static leec_code take_caa(const leec_json *meta, leec_directory *d)
+{
+    const leec_json *a = Leec_json_array(meta, "caaIdentities");
+    size_t n = Leec_json_len(a);
+    if (n == 0)
+        return LEEC_OK;
+    if (n > LEEC_PERSIST_MAX_ISSUERS)
+        n = LEEC_PERSIST_MAX_ISSUERS;
+    if (!(d->caa = calloc(n, sizeof *d->caa)))
+        return LEEC_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = Leec_json_as_str(Leec_json_at(a, i));
+        if (!Leec_persist_issuer_ok(s))
+            continue;
+        if (!(d->caa[d->ncaa] = strdup(s)))
+            return LEEC_E_NOMEM;
+        d->ncaa++;
+    }
+    return LEEC_OK;
+}
+
 leec_code Leec_directory_parse(const leec_json *obj, leec_directory *d,
                                char **why)
 {
@@ -117,6 +145,8 @@ leec_code Leec_directory_parse(const leec_json *obj, leec_directory *d,
         rc = LEEC_E_NOMEM;
     if (rc == LEEC_OK)
         rc = take_profiles(Leec_json_object(obj, "meta"), d);
+    if (rc == LEEC_OK)
+        rc = take_caa(Leec_json_object(obj, "meta"), d);
 out:
     if (rc != LEEC_OK)
         Leec_directory_clear(d);

@@ -18,6 +18,8 @@ typedef struct leec_directory {
     char *terms;        /* meta.termsOfService, may be NULL */
     char **profiles;    /* meta.profiles' names (draft-ietf-acme-profiles) */
     size_t nprofiles;
+    char **caa; /* meta.caaIdentities that are domain names, at most 10 */
+    size_t ncaa;
 } leec_directory;
 
 /* Parses and validates a directory object: the required URLs must be https

@@ -10,6 +10,7 @@
 #include "acme/directory.h"
 #include "acme/limits.h"
 #include "acme/ari.h"
+#include "acme/persist.h"
 #include "acme/problem.h"
 
 static const char *const order_status[] = {[LEEC_ORDER_PENDING] = "pending",
@@ -28,7 +29,8 @@ static const char *const authz_status[] = {
 static const char *const chall_status[] = {"pending", "processing", "valid",
                                            "invalid"};
 
-static const char *const known_types[] = {"http-01", "dns-01", "tls-alpn-01"};
+static const char *const known_types[] = {"http-01", "dns-01", "tls-alpn-01",
+                                          "dns-persist-01"};
 
 #define N(a) (sizeof(a) / sizeof *(a))
 
@@ -174,6 +176,39 @@ static leec_chall_status chall_status_of(const leec_json *c)
                  : (leec_chall_status)(LEEC_CHALL_PENDING + i);
 }
 
+/* dns-persist-01's "issuer-domain-names": 1 to 10 normalized domain names
+ * (the draft: a challenge otherwise malformed), joined by spaces into *out. */
+static leec_code take_issuers(const leec_json *c, char **out, const char **why)
+{
+    const leec_json *a = Leec_json_array(c, "issuer-domain-names");
+    size_t n = a ? Leec_json_len(a) : 0, len = 0;
+    *out = NULL;
+    if (n < 1 || n > LEEC_PERSIST_MAX_ISSUERS)
+        return bad(why, "a dns-persist-01 challenge without 1 to 10 "
+                        "issuer-domain-names");
+    for (size_t i = 0; i < n; i++) {
+        const char *s = Leec_json_as_str(Leec_json_at(a, i));
+        if (!Leec_persist_issuer_ok(s))
+            return bad(why, "an issuer-domain-name is not a lower case "
+                            "domain name");
+        len += strlen(s) + 1;
+    }
+    char *j = malloc(len);
+    if (!j)
+        return LEEC_E_NOMEM;
+    j[0] = '\0';
+    for (size_t i = 0, off = 0; i < n; i++) {
+        const char *s = Leec_json_as_str(Leec_json_at(a, i));
+        size_t l = strlen(s);
+        if (off)
+            j[off++] = ' ';
+        memcpy(j + off, s, l + 1);
+        off += l;
+    }
+    *out = j;
+    return LEEC_OK;
+}
+
 /* One challenge: the first error document is kept whatever the type; a
  * known type is checked and copied, the others skipped. */
 static leec_code take_chall(const leec_json *c, leec_authz_view *v)
@@ -188,17 +223,28 @@ static leec_code take_chall(const leec_json *c, leec_authz_view *v)
         return LEEC_OK;
     const char *url = Leec_json_str(c, "url");
     const char *tok = Leec_json_str(c, "token");
+    char *issuers = NULL;
+    bool persist = strcmp(known_types[t], "dns-persist-01") == 0;
     if (!Leec_url_ok(url))
         return bad(&v->why, "a challenge URL is not an https URL");
-    if (!Leec_token_valid(tok))
+    if (persist) {
+        /* No token: the record names the account and the CA instead. */
+        leec_code rc = take_issuers(c, &issuers, &v->why);
+        if (rc != LEEC_OK)
+            return rc;
+        tok = NULL;
+    } else if (!Leec_token_valid(tok)) {
         return bad(&v->why, "a challenge token is not base64url of 1 to 256 "
                             "characters");
+    }
     leec_chall_view *ch = &v->chall[v->nchall];
     ch->status = chall_status_of(c);
+    ch->issuers = issuers;
     if (!(ch->type = strdup(known_types[t])) || !(ch->url = strdup(url)) ||
-        !(ch->token = strdup(tok))) {
+        (tok && !(ch->token = strdup(tok)))) {
         free(ch->type);
         free(ch->url);
+        free(ch->issuers);
         memset(ch, 0, sizeof *ch);
         return LEEC_E_NOMEM;
     }
@@ -247,6 +293,7 @@ void Leec_authz_view_clear(leec_authz_view *v)
         free(v->chall[i].type);
         free(v->chall[i].url);
         free(v->chall[i].token);
+        free(v->chall[i].issuers);
     }
     Leec_problem_free(v->error);
     memset(v, 0, sizeof *v);

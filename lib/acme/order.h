@@ -73,12 +73,16 @@ typedef enum leec_chall_status {
     LEEC_CHALL_OTHER
 } leec_chall_status;
 
-/* A challenge of a type leec knows, with a valid url and token. The
- * strings are the view's; a taker moves them out (NULLs them). */
+/* A challenge of a type leec knows, with a valid url and token (none for
+ * dns-persist-01, which has issuer names instead). The strings are the
+ * view's; a taker moves them out (NULLs them). */
 typedef struct leec_chall_view {
-    char *type;  /* "http-01", "dns-01" or "tls-alpn-01" */
-    char *url;   /* https URL */
-    char *token; /* base64url, at most LEEC_TOKEN_MAX characters */
+    char *type;    /* "http-01", "dns-01", "tls-alpn-01", "dns-persist-01" */
+    char *url;     /* https URL */
+    char *token;   /* base64url, at most LEEC_TOKEN_MAX characters; NULL for
+                      dns-persist-01 */
+    char *issuers; /* dns-persist-01: its issuer-domain-names (1 to 10,
+                      checked), joined by spaces; NULL for the others */
     leec_chall_status status;
 } leec_chall_view;
 

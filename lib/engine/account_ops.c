@@ -287,6 +287,11 @@ static void job_report(leec_op *base)
     info.created = j->created;
     info.contact = (const char *const *)j->account.contact;
     info.ncontact = j->account.ncontact;
+    const leec_directory *d = Leec_session_dir(base->ctx);
+    if (d) {
+        info.caa_identities = (const char *const *)d->caa;
+        info.ncaa_identities = d->ncaa;
+    }
     j->done(j->userdata, LEEC_OK, &info, NULL);
 }
 

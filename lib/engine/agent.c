@@ -84,6 +84,7 @@
 #include "util/json.h"
 #include "util/names.h"
 #include "acme/order.h"
+#include "acme/persist.h"
 #include "acme/problem.h"
 #include "engine/renewal.h"
 #include "engine/workers.h"
@@ -1184,6 +1185,7 @@ static bool take_challenges(leec_agent *a, authz *z, leec_authz_view *v)
         take_str(&k->type, &c->type);
         take_str(&k->url, &c->url);
         take_str(&k->token, &c->token);
+        take_str(&k->issuers, &c->issuers);
     }
     if (!z->ncand) {
         Leec_agent_fail(a, LEEC_E_NO_CHALLENGE, NULL,
@@ -1384,14 +1386,29 @@ static void presented(void *ud, leec_code rc, const char *msg)
 static void present_one(leec_agent *a, authz *z)
 {
     chall_cand *c = &z->cand[z->ci];
-    char *ka = NULL, *digest = NULL;
+    char *ka = NULL, *digest = NULL, *names = NULL;
+    const char *issuers[LEEC_PERSIST_MAX_ISSUERS];
+    size_t nissuers = 0;
     unsigned char sum[32];
-    leec_code rc =
-        Leec_key_authorization(Leec_account_key(a->ctx), c->token, &ka);
-    if (rc == LEEC_OK) {
-        Leec_sha256(ka, strlen(ka), sum);
-        if (!(digest = Leec_b64url_encode(sum, sizeof sum)))
+    leec_code rc = LEEC_OK;
+    if (c->token) {
+        rc = Leec_key_authorization(Leec_account_key(a->ctx), c->token, &ka);
+        if (rc == LEEC_OK) {
+            Leec_sha256(ka, strlen(ka), sum);
+            if (!(digest = Leec_b64url_encode(sum, sizeof sum)))
+                rc = LEEC_E_NOMEM;
+        }
+    } else if (c->issuers) {
+        /* dns-persist-01: the names, split at their spaces (checked when
+         * parsed). */
+        if (!(names = strdup(c->issuers)))
             rc = LEEC_E_NOMEM;
+        for (char *p = names; p && *p && nissuers < LEEC_PERSIST_MAX_ISSUERS;) {
+            issuers[nissuers++] = p;
+            p = strchr(p, ' ');
+            if (p)
+                *p++ = '\0';
+        }
     }
     if (rc == LEEC_OK) {
         leec_challenge ch = {.type = c->type,
@@ -1401,7 +1418,10 @@ static void present_one(leec_agent *a, authz *z)
                              .wildcard = z->wildcard,
                              .token = c->token,
                              .key_auth = ka,
-                             .digest = digest};
+                             .digest = digest,
+                             .issuer_domain_names = nissuers ? issuers : NULL,
+                             .nissuer_domain_names = nissuers,
+                             .account_uri = Leec_account_url(a->ctx)};
         z->presenting = true;
         z->presented = false;
         z->ready = false;
@@ -1413,6 +1433,7 @@ static void present_one(leec_agent *a, authz *z)
     }
     free(ka);
     free(digest);
+    free(names);
     if (rc != LEEC_OK && !a->moving)
         Leec_agent_fail(a, LEEC_E_SOLVER, NULL,
                         "cannot present the %s challenge for %s", c->type,

@@ -110,6 +110,7 @@ void Leec_agent_authz_clear(leec_agent *a)
             free(a->az[i].cand[k].type);
             free(a->az[i].cand[k].url);
             free(a->az[i].cand[k].token);
+            free(a->az[i].cand[k].issuers);
         }
     }
     free(a->az);

@@ -16,7 +16,8 @@
 typedef struct chall_cand {
     char *type;
     char *url;
-    char *token;
+    char *token;   /* NULL for dns-persist-01 */
+    char *issuers; /* dns-persist-01: issuer names joined by spaces */
 } chall_cand;
 
 typedef struct authz {

@@ -84,6 +84,7 @@ typedef struct dns01_op {
     char *zone;
     char *walk; /* SOA walk: the name asked */
     int walked;
+    bool keep; /* a persistent record: never removed (Leec_dns01_keep) */
     bool add_called, added, in_add;
     bool add_pending;  /* add's done ran inside add() */
     bool add_reported; /* add's result is known */
@@ -831,52 +832,60 @@ out:
 
 /* ---- the solver ---- */
 
-static leec_status dns01_present(void *impl, const leec_challenge *ch,
-                                 leec_solver_done_fn done, void *userdata,
-                                 void **opp)
+/* A presentation of value at prefix + ident: the CNAME step first. */
+static leec_status start(dns01_solver *s, const char *prefix, const char *ident,
+                         const char *value, bool keep, leec_solver_done_fn done,
+                         void *userdata, void **opp)
 {
-    dns01_solver *s = impl;
     dns01_op *op = NULL;
     ldns_rdf *check = NULL;
-    leec_code rc = LEEC_E_INVALID_ARG;
     size_t il = 0;
 
-    if (!ch || !ch->ident || !ch->digest || !done || !opp)
+    if (!ident || !value || !done || !opp)
         goto fail;
-    il = strlen(ch->ident);
-    rc = LEEC_E_NOMEM;
+    il = strlen(ident);
     if (!(op = calloc(1, sizeof *op)))
         goto fail;
     op->s = s;
     op->done = done;
     op->ud = userdata;
+    op->keep = keep;
     /* The identifier never carries "*." (a wildcard's record is the base
      * name's); a trailing dot is tolerated. */
-    if (asprintf(&op->target, "_acme-challenge.%s%s", ch->ident,
-                 il && ch->ident[il - 1] == '.' ? "" : ".") < 0) {
+    if (asprintf(&op->target, "%s%s%s", prefix, ident,
+                 il && ident[il - 1] == '.' ? "" : ".") < 0) {
         op->target = NULL;
         goto fail;
     }
-    if (!(op->value = strdup(ch->digest)))
+    if (!(op->value = strdup(value)))
         goto fail;
     if (s->zone && !(op->zone = strdup(s->zone)))
         goto fail;
-    rc = LEEC_E_BAD_NAME;
     if (!(check = ldns_dname_new_frm_str(op->target)))
         goto fail;
     ldns_rdf_deep_free(check);
-    Leec_log(s->ctx, LEEC_LOG_INFO, "dns-01: presenting %s via %s", op->target,
+    Leec_log(s->ctx, LEEC_LOG_INFO, "dns-01: %s %s via %s",
+             keep ? "creating the persistent record" : "presenting", op->target,
              s->prov->ops->name);
-    if ((rc = ask_resolver(op, op->target, LDNS_RR_TYPE_CNAME, K_CNAME, 0)) !=
-        LEEC_OK)
+    if (ask_resolver(op, op->target, LDNS_RR_TYPE_CNAME, K_CNAME, 0) != LEEC_OK)
         goto fail;
     *opp = op;
     return LEEC_STATUS_PENDING;
 fail:
     if (op)
         op_free(op);
-    (void)rc; /* the agent says it could not present the challenge */
+    /* the agent says it could not present the challenge */
     return LEEC_STATUS_FAILED;
+}
+
+static leec_status dns01_present(void *impl, const leec_challenge *ch,
+                                 leec_solver_done_fn done, void *userdata,
+                                 void **opp)
+{
+    if (!ch)
+        return LEEC_STATUS_FAILED;
+    return start(impl, "_acme-challenge.", ch->ident, ch->digest, false, done,
+                 userdata, opp);
 }
 
 static leec_status dns01_cleanup(void *impl, void *opv, bool valid,
@@ -888,6 +897,14 @@ static leec_status dns01_cleanup(void *impl, void *opv, bool valid,
     bool added = false;
 
     (void)valid; /* the record goes either way */
+    if (op && op->keep) {
+        /* A persistent record (Leec_dns01_keep) stays: the provider only
+         * lets its handle go. */
+        if (op->add_called)
+            s->prov->forget(s->prov->impl, op->prov_op);
+        op_free(op);
+        return LEEC_STATUS_DONE;
+    }
     if (op) {
         /* Also cancels a presentation still in flight: its done is never
          * called. */
@@ -957,6 +974,40 @@ static leec_code system_resolver(struct sockaddr_storage *sa, socklen_t *len)
         fclose(f);
     if (rc != LEEC_OK)
         rc = Leec_dns_parse_addr("127.0.0.1", 53, sa, len);
+    return rc;
+}
+
+bool Leec_dns01_can_keep(const leec_solver *s)
+{
+    const dns01_solver *d = Leec_solver_impl(s, &dns01_ops);
+    return d && d->prov->forget;
+}
+
+leec_status Leec_dns01_keep(leec_solver *s, const char *ident,
+                            const char *value, leec_solver_done_fn done,
+                            void *userdata, void **op)
+{
+    dns01_solver *d = Leec_solver_impl(s, &dns01_ops);
+    if (!d || !d->prov->forget)
+        return LEEC_STATUS_FAILED;
+    return start(d, "_validation-persist.", ident, value, true, done, userdata,
+                 op);
+}
+
+void Leec_dns01_keep_end(leec_solver *s, void *op)
+{
+    dns01_solver *d = Leec_solver_impl(s, &dns01_ops);
+    if (d && op)
+        (void)dns01_cleanup(d, op, false, NULL, NULL);
+}
+
+leec_code Leec_dns01_resolver(const char *text, struct sockaddr_storage *sa,
+                              socklen_t *len, char *buf, size_t size)
+{
+    leec_code rc = text && *text ? Leec_dns_parse_addr(text, 53, sa, len)
+                                 : system_resolver(sa, len);
+    if (rc == LEEC_OK)
+        addr_text((const struct sockaddr *)sa, buf, size);
     return rc;
 }
 

@@ -873,6 +873,18 @@ static leec_status dns_hook_remove(void *impl, void *opv,
     return LEEC_STATUS_PENDING;
 }
 
+/* dns-persist-01's record stays (dns01.h): no cleanup is run; a present
+ * still running is stopped. */
+static void dns_hook_forget(void *impl, void *opv)
+{
+    dns_hook_op *op = opv;
+    (void)impl;
+    if (!op)
+        return;
+    proc_cancel(op->proc);
+    dns_op_free(op);
+}
+
 static void dns_hook_destroy(void *impl)
 {
     dns_hook *h = impl;
@@ -904,7 +916,11 @@ leec_dns_provider *Leec_dns_hook_new(leec_ctx *ctx, const char *cmd,
     rc = runner_init(&h->r, ctx, cmd, "dns hook");
     if (rc != LEEC_OK)
         goto out;
-    return Leec_dns_provider_new(ctx, &dns_hook_ops, h, err); /* h is taken */
+    leec_dns_provider *dp =
+        Leec_dns_provider_new(ctx, &dns_hook_ops, h, err); /* h is taken */
+    if (dp)
+        dp->forget = dns_hook_forget;
+    return dp;
 
 out:
     if (h) {
@@ -1018,6 +1034,10 @@ static leec_status hook_present(void *impl, const leec_challenge *ch,
 
     if (!ch || !done || !opp || !arg_ok(ch->type))
         goto out;
+    /* A type without a token (dns-persist-01) has nothing for the hook's
+     * arguments: the next challenge is offered. */
+    if (!ch->token)
+        return LEEC_STATUS_DECLINED;
     if (strcmp(ch->type, "http-01") == 0)
         auth = ch->key_auth;
     else

@@ -857,6 +857,13 @@ static leec_status ovh_remove(void *impl, void *op, leec_solver_done_fn done,
     return LEEC_STATUS_PENDING;
 }
 
+/* dns-persist-01's record stays (dns01.h): only the handle goes. */
+static void ovh_forget(void *impl, void *op)
+{
+    (void)impl;
+    op_free(op);
+}
+
 static void provider_free(ovh *p)
 {
     while (p->ops) {
@@ -1195,5 +1202,9 @@ out:
             *err = rc;
         return NULL;
     }
-    return Leec_dns_provider_new(ctx, &ovh_ops, p, err); /* p is taken */
+    leec_dns_provider *dp =
+        Leec_dns_provider_new(ctx, &ovh_ops, p, err); /* p is taken */
+    if (dp)
+        dp->forget = ovh_forget;
+    return dp;
 }

@@ -49,6 +49,13 @@ leec_solver *Leec_hook_solver_new(leec_ctx *ctx, const char *cmd,
 leec_solver *Leec_tlsalpn01_solver_new(leec_ctx *ctx, const char *addr,
                                        leec_code *err);
 
+/* dns-persist-01 (solver/persist.c): checks that the persistent record
+ * for the account and the CA is there, through resolver ("ADDR[:PORT]";
+ * NULL: the system's); creates a missing one through creator (a built-in
+ * dns-01 solver of the context, or NULL: none), never removes one. */
+leec_solver *Leec_persist_solver_new(leec_ctx *ctx, const char *resolver,
+                                     leec_solver *creator, leec_code *err);
+
 /* http-01 (solver/http01.c, solver/webroot.c): the context's token table
  * (served by the built-in responder, leec_ctx_listen_http01, or by the host
  * through leec_ctx_http01_key_authorization), or files under a webroot. */

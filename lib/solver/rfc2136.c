@@ -806,6 +806,22 @@ static void inflight_unlink(rfc2136 *p, rec *r)
     r->prev = r->next = NULL;
 }
 
+/* dns-persist-01's record stays (dns01.h): only the handle goes, and an
+ * update still in flight is no longer listened to. */
+static void rfc_forget(void *impl, void *op)
+{
+    rfc2136 *p = impl;
+    rec *r = op;
+    if (!r)
+        return;
+    if (r->q) {
+        Leec_dns_cancel(p->ctx, r->q);
+        r->q = NULL;
+        inflight_unlink(p, r);
+    }
+    rec_free(r);
+}
+
 static void on_answer(void *userdata, leec_code rc, const unsigned char *wire,
                       size_t len)
 {
@@ -1116,5 +1132,9 @@ out:
             *err = rc;
         return NULL;
     }
-    return Leec_dns_provider_new(ctx, &rfc2136_ops, p, err); /* p is taken */
+    leec_dns_provider *dp =
+        Leec_dns_provider_new(ctx, &rfc2136_ops, p, err); /* p is taken */
+    if (dp)
+        dp->forget = rfc_forget;
+    return dp;
 }

@@ -146,3 +146,12 @@ leec_solver *leec_ctx_solver_tls_alpn(leec_ctx *ctx, const char *addr,
 {
     return adopt(ctx, Leec_tlsalpn01_solver_new(ctx, addr, err), err);
 }
+
+leec_solver *leec_ctx_solver_dns_persist(leec_ctx *ctx,
+                                         const leec_dns_options *o,
+                                         leec_solver *creator, leec_code *err)
+{
+    return adopt(
+        ctx, Leec_persist_solver_new(ctx, o ? o->resolver : NULL, creator, err),
+        err);
+}

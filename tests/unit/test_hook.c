@@ -673,6 +673,23 @@ static void test_uacme_sequence(void **state)
                            .key_auth = KEYAUTH,
                            .digest = TXT};
 
+    /* dns-persist-01 has no token for the hook's arguments: declined
+     * without running it. */
+    static const char *const issuers[] = {"ca.example"};
+    leec_challenge persist = {.type = "dns-persist-01",
+                              .ident = "example.com",
+                              .issuer_domain_names = issuers,
+                              .nissuer_domain_names = 1,
+                              .account_uri = "https://ca.example/acct/1"};
+    assert_int_equal(Leec_solver_present(s, &persist, done_cb, &r, &op),
+                     LEEC_OK);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.rc, LEEC_E_NO_CHALLENGE);
+    result_reset(&r);
+    Leec_solver_cleanup(s, op, false, done_cb, &r);
+    assert_int_equal(r.rc, LEEC_OK);
+    result_reset(&r);
+
     /* http-01 declined: the next type is to be tried; nothing to undo. */
     assert_int_equal(Leec_solver_present(s, &http, done_cb, &r, &op), LEEC_OK);
     run_until(f, &r, 10000);
