@@ -228,15 +228,19 @@ int cmd_account_persist(int argc, char **argv)
         goto out;
     }
     if (o.json) {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name", name,
-                              "type", "TXT", "value", value, "issuer", issuer,
-                              "account", res.url, "wildcard", a.wildcard);
-        if (j) {
-            json_object_set_new(j, "persist_until",
+        /* As every account action's: action and ok, then what it made. */
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o}", "name",
+                                name, "type", "TXT", "value", value, "issuer",
+                                issuer, "account", res.url, "wildcard",
+                                a.wildcard, "persist_until",
                                 a.until ? json_integer(a.until) : json_null());
+        json_t *j =
+            rec ? json_pack("{s:s, s:b, s:o}", "action", "dns-persist-record",
+                            "ok", 1, "record", rec)
+                : NULL;
+        if (j)
             cli_print_json(j);
-            json_decref(j);
-        }
+        json_decref(j);
     } else {
         /* The value has no '"' nor '\\' (checked): quoted as it is. */
         printf("%s IN TXT \"%s\"\n", name, value);

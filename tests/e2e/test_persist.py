@@ -24,6 +24,7 @@ sys.path.insert(0, HERE)
 
 from run import OwnPebbleCase, cert_sans, describe, run  # noqa: E402
 from persist_proxy import PersistProxy, txt_lookup  # noqa: E402
+import test_json  # noqa: E402  (its schema validator)
 
 ISSUER = "ca.leec.test"
 
@@ -120,10 +121,14 @@ class Persist(OwnPebbleCase):
         r = self.leec("account", "dns-persist-record", "print.leec.test",
                       "--json", *self.ca_args())
         self.assertEqual(r.returncode, 0, describe(r))
-        self.assertEqual(json.loads(r.stdout), {
-            "name": "_validation-persist.print.leec.test.", "type": "TXT",
-            "value": "%s; accounturi=%s" % (ISSUER, url), "issuer": ISSUER,
-            "account": url, "wildcard": False, "persist_until": None})
+        doc = json.loads(r.stdout)
+        self.assertEqual(test_json.V.errors("account.schema.json", doc), [])
+        self.assertEqual(doc, {
+            "action": "dns-persist-record", "ok": True, "record": {
+                "name": "_validation-persist.print.leec.test.", "type": "TXT",
+                "value": "%s; accounturi=%s" % (ISSUER, url),
+                "issuer": ISSUER, "account": url, "wildcard": False,
+                "persist_until": None}})
         # A CA whose directory has no caaIdentities (pebble itself): the
         # issuer must be given.
         pebble = ["--server", self.pebble.directory_url, "--ca-bundle",
