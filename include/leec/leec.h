@@ -631,12 +631,17 @@ LEEC_API void leec_ctx_set_max_parallel(leec_ctx *ctx, unsigned n);
 LEEC_API void leec_ctx_set_rate_limit(leec_ctx *ctx, double per_second);
 
 /*
- * Budgets modelled on Let's Encrypt's limits, counted by this context:
+ * Budgets modelled on Let's Encrypt's limits, counted by this context and,
+ * when its store keeps a budget log (the filesystem and PostgreSQL stores
+ * do; include/leec/store.h), across runs: each new order and certificate
+ * is recorded there, and before its first order the context counts what
+ * the log holds within the windows. The budgets:
  * at most orders new orders per window_s seconds (LE: 300 per 3 hours), and
  * at most certs certificates per registered domain (the public-suffix
  * registrable domain, e.g. example.co.uk) per window_s (LE: 50 per 7 days).
  * An agent over budget waits (LEEC_WAIT_ORDER_BUDGET,
- * LEEC_WAIT_DOMAIN_BUDGET) until the window allows it, rather than failing.
+ * LEEC_WAIT_DOMAIN_BUDGET) until the window allows it, rather than failing;
+ * the wait is logged (LEEC_LOG_WARN) once with its end in UTC.
  * 0 turns a budget off (the default, except for the Let's Encrypt URLs).
  */
 LEEC_API void leec_ctx_set_order_budget(leec_ctx *ctx, unsigned orders,

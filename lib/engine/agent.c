@@ -451,6 +451,9 @@ static void ending(leec_agent *a)
         journal_drop(a);
     if (a->lock)
         schedule_next(a);
+    if (outcome == LEEC_OUTCOME_ISSUED && a->nregdoms)
+        Leec_budget_note(ctx, true, (const char *const *)a->regdoms,
+                         a->nregdoms);
     Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->deadline = -1;
@@ -617,6 +620,7 @@ static void enter_queued(leec_agent *a)
             a->nregdoms++;
         }
     }
+    Leec_budget_seed(ctx);
     int64_t until = -1;
     leec_wait_reason why = Leec_gov_order_admit(
         Leec_ctx_gov(ctx), Leec_now_ms(ctx), (const char *const *)a->regdoms,
@@ -632,6 +636,9 @@ static void enter_queued(leec_agent *a)
     if (why != a->wait)
         Leec_log(ctx, LEEC_LOG_DEBUG, "agent %u (%s): waiting (%s)", a->id,
                  a->cert_name, leec_wait_reason_name(why));
+    /* Said whatever the output is: a budget wait may last hours. */
+    if (why == LEEC_WAIT_ORDER_BUDGET || why == LEEC_WAIT_DOMAIN_BUDGET)
+        Leec_budget_say(ctx, a->cert_name, why, until);
     a->wait = why;
     a->wait_until = until;
     a->deadline = until; /* -1: woken when an order finishes */
@@ -1056,6 +1063,9 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
              a->cert_name, a->order_url);
     a->order_since = (int64_t)time(NULL);
+    if (!a->resumed)
+        Leec_budget_note(a->ctx, false, (const char *const *)a->regdoms,
+                         a->nregdoms);
     /* The certificate's key now (it was to be made at FINALIZE anyway), so
      * that the order's one durable record holds it; a slow one (RSA), or
      * the installed one to be reused, is recorded at FINALIZE instead. */

@@ -34,6 +34,7 @@ struct leec_ctx {
     struct leec_workers *workers;           /* threads, or NULL */
     struct leec_x509_cache *x509_cache;     /* issuers already parsed */
     bool rate_set, orders_set, domains_set; /* else the CA's defaults */
+    struct leec_budget_log budget;          /* budget.c */
     unsigned order_timeout_s; /* an order or authorization stuck */
     unsigned lock_timeout_s;  /* waiting for another process's lock */
     leec_hook_fn hook_fn;     /* pre/deploy/post hooks, or NULL */
@@ -439,6 +440,11 @@ struct leec_http01_server *Leec_ctx_http01_server(const leec_ctx *ctx)
 leec_governor *Leec_ctx_gov(const leec_ctx *ctx)
 {
     return ctx->gov;
+}
+
+struct leec_budget_log *Leec_ctx_budget(leec_ctx *ctx)
+{
+    return &ctx->budget;
 }
 
 struct leec_x509_cache *Leec_ctx_x509_cache(const leec_ctx *ctx)

@@ -80,6 +80,33 @@ void Leec_ctx_token_answers(leec_ctx *ctx);
 void Leec_ctx_store_async(leec_ctx *ctx);
 void Leec_ctx_store_async_watch(leec_ctx *ctx);
 leec_governor *Leec_ctx_gov(const leec_ctx *ctx);
+
+/* ---- the budgets across runs (budget.c) ---- */
+/* What the context knows of the store's budget log: whether the governor
+ * was seeded from it, when it was last pruned (Unix time), and the last
+ * budget wait reported (reason, end on the context's clock), so that a
+ * batch waiting for one window says it once. Zeroed with the context. */
+struct leec_budget_log {
+    bool seeded;
+    int64_t pruned;
+    int said_why;
+    int64_t said_until;
+};
+struct leec_budget_log *Leec_ctx_budget(leec_ctx *ctx);
+/* Once per context, before its first order is admitted: counts in the
+ * governor what the store's budget log holds within the budget windows
+ * (other runs, other processes). Nothing for a store without a log. */
+void Leec_budget_seed(leec_ctx *ctx);
+/* Records in the store's budget log a new order (cert false) or a
+ * certificate issued (cert true) for these registered domains, now. A
+ * failure is logged, never fatal: the budgets then count less. */
+void Leec_budget_note(leec_ctx *ctx, bool cert, const char *const *regdoms,
+                      size_t n);
+/* Reports (WARN, once per wait end) that an order waits for a budget
+ * (why LEEC_WAIT_ORDER_BUDGET or LEEC_WAIT_DOMAIN_BUDGET) until until_ms
+ * on the context's clock, with that end as a UTC time. */
+void Leec_budget_say(leec_ctx *ctx, const char *cert_name, leec_wait_reason why,
+                     int64_t until_ms);
 struct leec_x509_cache *Leec_ctx_x509_cache(const leec_ctx *ctx);
 const char *Leec_ctx_server(const leec_ctx *ctx);
 unsigned Leec_ctx_order_timeout_s(const leec_ctx *ctx);
