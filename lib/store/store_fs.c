@@ -1752,6 +1752,57 @@ static int64_t budget_when(const char *name)
     return (int64_t)w;
 }
 
+/* Writes a new entry file (a temporary renamed, as replace_file, but
+ * flocked while it is written: no lock covers the folder, so the sweep
+ * below tells a killed writer's temporary from one being written). */
+static leec_code budget_write(int dfd, const char *file, const char *text)
+{
+    leec_code rc = LEEC_E_NOMEM;
+    size_t len = strlen(text);
+    char *tmp = pathf(".%s.tmp-00000000", file);
+    int fd = -1;
+    if (!tmp)
+        goto out;
+    rc = LEEC_E_IO;
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                0600);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0 ||
+        write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 ||
+        renameat(dfd, tmp, dfd, file) != 0)
+        goto out;
+    free(tmp);
+    tmp = NULL;
+    rc = Leec_fsync_fd(dfd);
+out:
+    close_fd(&fd);
+    if (tmp)
+        unlinkat(dfd, tmp, 0);
+    free(tmp);
+    return rc;
+}
+
+/* Removes entries made before forget_before and the temporaries of killed
+ * writers (whose flock went with them). Best effort. */
+static void budget_sweep(int dfd, int64_t forget_before)
+{
+    DIR *d = open_stream(dfd);
+    struct dirent *e = NULL;
+    while (d && (e = readdir(d))) {
+        int64_t w = budget_when(e->d_name);
+        if (w >= 0 && w < forget_before) {
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+        } else if (w < 0 && is_temp_of(e->d_name, NULL, false)) {
+            int fd = openat(dirfd(d), e->d_name,
+                            O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+                (void)unlinkat(dirfd(d), e->d_name, 0);
+            close_fd(&fd);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
 static leec_code fs_budget_add(leec_store *s, const char *ca_id, int64_t when,
                                const char *entry, int64_t forget_before)
 {
@@ -1766,18 +1817,11 @@ static leec_code fs_budget_add(leec_store *s, const char *ca_id, int64_t when,
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    if ((rc = replace_file(cfd, file, entry, strlen(entry), true)) != LEEC_OK)
+    if ((rc = budget_write(cfd, file, entry)) != LEEC_OK)
         goto out;
-    /* Forgetting is housekeeping: an entry left is only read and skipped. */
-    DIR *d = open_stream(cfd);
-    struct dirent *e = NULL;
-    while (d && (e = readdir(d))) {
-        int64_t w = budget_when(e->d_name);
-        if (w >= 0 && w < forget_before)
-            (void)unlinkat(dirfd(d), e->d_name, 0);
-    }
-    if (d)
-        closedir(d);
+    /* Housekeeping: an entry left is only read and skipped. */
+    if (forget_before > 0)
+        budget_sweep(cfd, forget_before);
 out:
     free(file);
     close_fd(&cfd);
