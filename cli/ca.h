@@ -49,6 +49,8 @@ typedef struct ca_opts {
     const char *hook;       /* uacme's hook, any challenge type */
     const char *tls_port;   /* tls-alpn-01 responder */
     leec_key_type key_type;
+    bool key_type_set; /* given (--key-type, the renewal settings): a
+                          certificate of another type is ordered again */
     const char *email;
     const char *eab_kid;           /* --eab-kid: External Account Binding */
     const char *eab_hmac_key;      /* --eab-hmac-key (base64url, secret) */

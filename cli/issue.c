@@ -203,6 +203,7 @@ static int take(void *ud, int c, const char *arg)
             fprintf(stderr, "leec: unknown key type '%s'\n", arg);
             return EXIT_USAGE;
         }
+        o->key_type_set = true;
         break;
     case OPT_EMAIL:
         o->email = arg;

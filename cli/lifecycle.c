@@ -104,6 +104,7 @@ int lc_opts_from_settings(const json_t *j, ca_opts *o, const char **why)
         *why = "unknown key type in the renewal settings";
         return 1;
     }
+    o->key_type_set = kt != NULL;
     o->email = get_str(j, "email");
     o->throwaway = json_is_true(json_object_get(j, "throwaway_account"));
     o->preferred_chain = get_str(j, "preferred_chain");

@@ -793,7 +793,11 @@ LEEC_API leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
 /* Frees the agent, undoing its solvers' side effects if it is running. */
 LEEC_API void leec_agent_free(leec_agent *agent);
 
-/* Key type of the certificate key (default ec256). Before start only. */
+/* Key type of the certificate key (default ec256). Once set (even to
+ * ec256), an installed certificate whose key is of another type is ordered
+ * again although fresh, as one for other names is; left unset, the
+ * installed one's type does not matter until it is due. Before start
+ * only. */
 LEEC_API leec_code leec_agent_set_key_type(leec_agent *agent,
                                            leec_key_type type);
 
@@ -825,7 +829,10 @@ LEEC_API leec_code leec_agent_set_preferred_chain(leec_agent *agent,
  * "profile": name. The CA's directory must list name in meta.profiles;
  * otherwise the agent fails before newOrder with LEEC_E_INVALID_ARG and a
  * message naming the profiles the CA offers ("the CA offers profiles:
- * classic, tlsserver"). NULL: the CA's default (the default). Before start
+ * classic, tlsserver"). An installed certificate of another profile (or
+ * of none: meta.json "profile") is ordered again although fresh, as one for
+ * other names is. NULL: the CA's default (the default); the installed
+ * one's profile then does not matter until it is due. Before start
  * only. Errors: LEEC_E_STATE, LEEC_E_INVALID_ARG (empty, over 256 bytes or
  * control characters), LEEC_E_NOMEM.
  */

@@ -195,6 +195,7 @@ leec_code leec_agent_set_key_type(leec_agent *a, leec_key_type type)
     if (!leec_key_type_name(type))
         return LEEC_E_INVALID_ARG;
     a->key_type = type;
+    a->key_type_set = true;
     return LEEC_OK;
 }
 

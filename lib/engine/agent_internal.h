@@ -106,6 +106,7 @@ struct leec_agent {
     leec_json *settings;     /* the application's, kept in meta.json */
     bool had_cert;           /* a certificate was installed at the first look */
     bool names_same;         /* ... for the same names */
+    bool key_type_set;       /* leec_agent_set_key_type was called */
     bool repairing;          /* the installed version is broken: replaced */
     bool ordering;           /* decided to order: counted in ctx->ordering */
     char *ari_id;            /* the installed certificate's ARI id, or NULL */

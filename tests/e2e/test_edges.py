@@ -8,14 +8,17 @@ Run alone with
 """
 
 import datetime
+import json
 import os
 import re
 import select
 import signal
 import subprocess
 import time
+import urllib.parse
 
 import run
+from record_proxy import RecordProxy
 from run import LeecCase, describe
 
 
@@ -97,3 +100,68 @@ class BudgetAcrossRuns(LeecCase):
         # Without the budgets, the next run orders at once.
         r = self.issue(["d.budget.leec.test"])
         self.assertEqual(r.returncode, 0, describe(r))
+
+
+class ProfileProxy(RecordProxy):
+    """The record proxy, with meta.profiles added to pebble's directory
+    (pebble 2.4 offers none; it takes the newOrder "profile" field and
+    ignores it)."""
+    PROFILES = {"classic": "the usual", "shortlived": "6 days"}
+
+    def _upstream(self, method, path, body=None, headers=(), host=None):
+        st, hdrs, data = super()._upstream(method, path, body, headers, host)
+        if host is not None and method == "GET" and st == 200 and \
+                urllib.parse.urlsplit(path).path == self.dir_path:
+            d = json.loads(data)
+            d.setdefault("meta", {})["profiles"] = self.PROFILES
+            data = json.dumps(d).encode()
+        return st, hdrs, data
+
+
+class ReorderOnChange(LeecCase):
+    """A fresh certificate is ordered again for a key type asked for that
+    differs from its own, or another profile, as for other names; the
+    default key type never re-orders it."""
+
+    def test_key_type_and_profile_changes(self):
+        name = "change.leec.test"
+        with ProfileProxy(os.path.join(self.tmp, "proxy"),
+                          run.ENV.directory_url, run.ENV.ca_bundle) as rp:
+            def issue(*extra):
+                r = self.leec("issue", "-d", name, "--server",
+                              rp.directory_url, "--ca-bundle", rp.ca_bundle,
+                              "--agree-tos", "--dir", self.dir,
+                              "--http-port",
+                              "127.0.0.1:%d" % run.ENV.http_port, "-v",
+                              *extra)
+                self.assertEqual(r.returncode, 0, describe(r))
+                return r
+
+            def orders():
+                return rp.counts().get(name, {}).get("orders", 0)
+
+            issue()
+            self.assertEqual(orders(), 1)
+            r = issue()
+            self.assertEqual(orders(), 1, "fresh: no order\n" + describe(r))
+            r = issue("--key-type", "rsa2048")
+            self.assertEqual(orders(), 2, describe(r))
+            self.assertIn("ordering (key type changed)", r.stderr)
+            self.check_cert(name, [name], key_type="rsa2048")
+            # The same type again, or none given: nothing to do.
+            r = issue("--key-type", "rsa2048")
+            self.assertEqual(orders(), 2, describe(r))
+            r = issue()
+            self.assertEqual(orders(), 2, "the default key type re-ordered "
+                             "an RSA certificate\n" + describe(r))
+            # A profile where there was none, the same again, another one.
+            r = issue("--key-type", "rsa2048", "--profile", "classic")
+            self.assertEqual(orders(), 3, describe(r))
+            self.assertIn("ordering (profile changed)", r.stderr)
+            r = issue("--key-type", "rsa2048", "--profile", "classic")
+            self.assertEqual(orders(), 3, describe(r))
+            r = issue("--key-type", "rsa2048", "--profile", "shortlived")
+            self.assertEqual(orders(), 4, describe(r))
+            self.assertIn("ordering (profile changed)", r.stderr)
+            with open(os.path.join(self.live(name), "meta.json")) as f:
+                self.assertEqual(json.load(f).get("profile"), "shortlived")
