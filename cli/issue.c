@@ -475,6 +475,7 @@ static int issue_single(const ca_opts *o)
         goto out;
     lc_hooks_init(&hooks, store, agents_opts_of, (void *)o);
     leec_ctx_set_hook_fn(ctx, lc_hook_fn, &hooks);
+    ca_stop_describe(o);
     ca_signals();
     if ((rc = leec_agent_start(agent)) != LEEC_OK) {
         fprintf(stderr, "leec: %s\n", leec_strerror(rc));

@@ -359,7 +359,7 @@ static int run_group(rn_pass *p, rn_group *g)
     }
     leec_code rc = ca_run(ctx);
     if (ca_stop_signal) {
-        say(ro, LOG_WARNING, "interrupted; challenge answers removed");
+        say(ro, LOG_WARNING, "%s", ca_stop_text());
         status = 128 + ca_stop_signal;
         goto out;
     }

@@ -657,6 +657,27 @@ LEEC_API void leec_ctx_set_domain_budget(leec_ctx *ctx, unsigned certs,
 LEEC_API time_t leec_ctx_paused_until(leec_ctx *ctx);
 
 /*
+ * Stops the run (an interrupt): every running agent fails with
+ * LEEC_E_CANCELLED ("interrupted"; its done callback runs from the next
+ * leec_ctx_perform(), not from this call), and what their solvers put up
+ * (challenge files, DNS records, a hook's begin) starts being taken down
+ * at once, without waiting: leec_ctx_perform() reports running until it
+ * is done (each removal bounded by its solver's timeouts), and
+ * leec_ctx_cleanups() tells how it went. An interrupted order stays in the
+ * store's journal for the next run; no renewal failure is recorded.
+ * Returns the number of removals started (0: nothing was up). Calling it
+ * again stops only agents started since. Not from a callback.
+ */
+LEEC_API size_t leec_ctx_stop(leec_ctx *ctx);
+
+/*
+ * The challenge removals under way (a validated challenge's, or those
+ * leec_ctx_stop() started), and in *failed (when not NULL) how many have
+ * failed since the context was made, each logged with its reason (WARN).
+ */
+LEEC_API unsigned leec_ctx_cleanups(const leec_ctx *ctx, unsigned *failed);
+
+/*
  * How long one run waits for a CA pause at most (default 3600 s): a longer
  * Retry-After fails the affected agents with LEEC_E_RATE_LIMITED, the
  * problem document kept.

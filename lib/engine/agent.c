@@ -438,7 +438,7 @@ static void ending(leec_agent *a)
      * it was): no other process has installed a version the failure could
      * be written into. One that holds it is working on the certificate:
      * its outcome, not ours, is the news. */
-    if (ordered && outcome == LEEC_OUTCOME_FAILED &&
+    if (ordered && outcome == LEEC_OUTCOME_FAILED && !a->stopping &&
         ((a->had_cert && a->names_same) || a->repairing) &&
         (a->lock || Leec_store_lease(leec_ctx_get_store(ctx), "cert",
                                      a->cert_name, LEEC_LEASE_TTL_S, &a->lock,
@@ -475,6 +475,9 @@ void Leec_agent_run(leec_agent *a)
         return;
     a->driving = true;
     while (a->moving && !a->zombie) {
+        /* Stopped: whatever came meanwhile (a response), no next step. */
+        if (a->stopping && a->next != LEEC_ST_DONE && a->next != LEEC_ST_FAILED)
+            Leec_agent_fail(a, LEEC_E_CANCELLED, NULL, "interrupted");
         leec_agent_state from = a->state, to = a->next;
         a->moving = false;
         a->state = to;
@@ -791,7 +794,9 @@ static void send_current(leec_agent *a)
 void Leec_agent_on_timer(leec_agent *a)
 {
     a->deadline = -1;
-    if (a->jthen != JOURNAL_THEN_NONE) {
+    if (a->stopping) {
+        Leec_agent_fail(a, LEEC_E_CANCELLED, NULL, "interrupted");
+    } else if (a->jthen != JOURNAL_THEN_NONE) {
         /* The store never answered (statement_timeout bounds a statement,
          * not a connection that went silent). */
         bool install = a->jthen == STORE_THEN_INSTALLED;
@@ -1106,9 +1111,41 @@ static void cleaned(void *ud, leec_code rc, const char *msg)
 {
     leec_ctx *ctx = ud;
     Leec_ctx_cleanups_add(ctx, -1);
-    if (rc != LEEC_OK)
+    if (rc != LEEC_OK) {
+        Leec_ctx_cleanup_failed(ctx);
         Leec_log(ctx, LEEC_LOG_WARN, "challenge clean-up failed: %s",
                  msg ? msg : leec_strerror(rc));
+    }
+}
+
+/* Takes down, without waiting, every challenge the agent's solver put up
+ * or is putting up (leec_ctx_stop); the number started. */
+static size_t cleanup_async(leec_agent *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->naz; i++) {
+        authz *z = &a->az[i];
+        if (!z->presented && !z->presenting)
+            continue;
+        void *op = z->op;
+        z->presented = z->presenting = false;
+        z->op = NULL;
+        Leec_ctx_cleanups_add(a->ctx, 1);
+        Leec_solver_cleanup(a->solver, op, z->valid, cleaned, a->ctx);
+        n++;
+    }
+    return n;
+}
+
+size_t Leec_agent_stop(leec_agent *a)
+{
+    if (a->stopping)
+        return 0;
+    size_t n = cleanup_async(a);
+    /* It fails from perform (its done callback runs there), at once. */
+    a->stopping = true;
+    a->deadline = Leec_now_ms(a->ctx);
+    return n;
 }
 
 static void authz_done(leec_agent *a, authz *z)

@@ -362,3 +362,12 @@ size_t leec_agent_names(const leec_agent *a, const char *const **names)
         *names = (const char *const *)a->names;
     return a->nnames;
 }
+
+size_t leec_ctx_stop(leec_ctx *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < Leec_agents_count(ctx); i++)
+        if (Leec_agent_running(Leec_agents_at(ctx, i)))
+            n += Leec_agent_stop(Leec_agents_at(ctx, i));
+    return n;
+}

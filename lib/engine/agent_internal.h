@@ -107,6 +107,7 @@ struct leec_agent {
     bool had_cert;           /* a certificate was installed at the first look */
     bool names_same;         /* ... for the same names */
     bool key_type_set;       /* leec_agent_set_key_type was called */
+    bool stopping;           /* leec_ctx_stop: fails at its next step */
     bool repairing;          /* the installed version is broken: replaced */
     bool ordering;           /* decided to order: counted in ctx->ordering */
     char *ari_id;            /* the installed certificate's ARI id, or NULL */
@@ -129,6 +130,9 @@ void Leec_agent_release(leec_agent *a, bool issued);
 void Leec_agent_stop_ordering(leec_agent *a);
 /* Undoes every side effect of the solvers, on every path. */
 void Leec_agent_solvers_cleanup(leec_agent *a);
+/* leec_ctx_stop for one running agent: its challenges taken down without waiting
+ * (the number started), and it fails at once from perform. */
+size_t Leec_agent_stop(leec_agent *a);
 /* Frees the authorizations (after the clean-ups). */
 void Leec_agent_authz_clear(leec_agent *a);
 /* agent.c. A journal write in flight is no longer waited for (the agent

@@ -119,6 +119,7 @@ void Leec_ctx_ordering_add(leec_ctx *ctx, int delta);
 /* Solver clean-ups under way: perform keeps reporting running. */
 unsigned Leec_ctx_cleanups(const leec_ctx *ctx);
 void Leec_ctx_cleanups_add(leec_ctx *ctx, int delta);
+void Leec_ctx_cleanup_failed(leec_ctx *ctx); /* one more that failed */
 /* The account, the directory or an order slot came: the agents look again
  * from perform (ctx_api.c), never from inside the step that said so. */
 void Leec_ctx_wake_agents(leec_ctx *ctx);

@@ -365,6 +365,62 @@ class Rfc2136Test(Dns01Case):
         self.assertEqual(ns.txt(rr), [], "record left after SIGTERM\n" + err)
         self.assertFalse(os.path.exists(self.live("sig.stale.test")))
 
+    def test_e_sigint_says_records_removed(self):
+        """SIGINT while waiting for propagation: stderr says the DNS records
+        are being removed, and that they were only once they were."""
+        rr = "_acme-challenge.int.stale.test"
+        with NamedEnv(default_zones=False, zones={"stale.test": []},
+                      zone_ns={"stale.test": STALE_NS}, updates=False) as ns2:
+            try:
+                proxy = DnsProxy(("127.0.0.2", self.port),
+                                 ("127.0.0.1", ns2.port))
+            except OSError as e:
+                self.skipTest("cannot listen on 127.0.0.2:%d: %s"
+                              % (self.port, e))
+            ns = self.named
+            argv = [run.LEEC, "issue", "-v", "-d", "int.stale.test",
+                    "--server", self.pebble.directory_url,
+                    "--ca-bundle", self.pebble.ca_bundle, "--agree-tos",
+                    "--dir", self.dir, "--dns", "rfc2136",
+                    "--dns-server", ns.server, "--tsig-key", ns.key_file,
+                    "--dns-resolver", ns.server,
+                    "--dns-auth-port", str(ns.port),
+                    "--dns-propagation-timeout", "60"]
+            with proxy:
+                p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     stdin=subprocess.DEVNULL)
+                try:
+                    deadline = time.monotonic() + 20
+                    while not ns.txt(rr) and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                    self.assertTrue(ns.txt(rr), "the record never appeared")
+                    p.send_signal(signal.SIGINT)
+                    out, err = p.communicate(timeout=30)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+        self.assertEqual(p.returncode, 128 + signal.SIGINT, err)
+        self.assertEqual(ns.txt(rr), [], "record left after SIGINT\n" + err)
+        self.assertNotIn("challenge files", err)
+        lines = err.splitlines()
+
+        def at(pattern):
+            for i, l in enumerate(lines):
+                if re.search(pattern, l):
+                    return i
+            self.fail("no line matches %r\n%s" % (pattern, err))
+        removing = at(r"^leec: interrupted; removing the DNS records")
+        removed = at(r"rfc2136: removed TXT _acme-challenge\.int\.stale\.test")
+        done = at(r"^leec: interrupted; the DNS records were removed$")
+        self.assertLess(removing, removed, err)
+        self.assertLess(removed, done, err)
+        self.assertEqual(done, len(lines) - 1, err)
+        # The order stays in the journal for the next run.
+        self.assertTrue(os.path.exists(os.path.join(
+            self.dir, "journal", "int.stale.test.json")), err)
+
 # ------------------------------------------------------------- hooks
 DNS_HOOK = r"""#!/bin/sh
 # leec --dns-hook: present|cleanup FQDN VALUE.  Keeps the values per name
