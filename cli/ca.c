@@ -249,8 +249,10 @@ leec_ctx *ca_ctx_new(const ca_opts *o, leec_log_fn log, void *logud,
         *status = EXIT_USAGE;
         goto fail;
     }
-    leec_ctx_set_account_mode(ctx, o->throwaway ? LEEC_ACCOUNT_THROWAWAY
-                                                : LEEC_ACCOUNT_SAVED);
+    leec_ctx_set_account_mode(ctx, o->throwaway_per_cert
+                                       ? LEEC_ACCOUNT_PER_CERTIFICATE
+                                   : o->throwaway ? LEEC_ACCOUNT_THROWAWAY
+                                                  : LEEC_ACCOUNT_SAVED);
     leec_ctx_set_max_pause(ctx, o->waits.max_wait);
     leec_ctx_set_order_timeout(ctx, o->waits.order_timeout);
     leec_ctx_set_lock_timeout(ctx, o->waits.lock_timeout);

@@ -57,6 +57,7 @@ typedef struct ca_opts {
     const char *eab_hmac_key_file; /* --eab-hmac-key-file FILE */
     bool agree_tos;
     bool throwaway;
+    bool throwaway_per_cert; /* --throwaway-account=per-certificate */
     bool force;
     char *dir;
     int verbose;

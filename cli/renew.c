@@ -247,6 +247,7 @@ static bool same_group(const rn_cert *a, const rn_cert *b)
 #define EQ(x, y) ((x) == (y) || ((x) && (y) && strcmp((x), (y)) == 0))
     return EQ(sa, sb) && EQ(a->o.ca_bundle, b->o.ca_bundle) &&
            EQ(a->o.email, b->o.email) && a->o.throwaway == b->o.throwaway &&
+           a->o.throwaway_per_cert == b->o.throwaway_per_cert &&
            EQ(a->o.http_port, b->o.http_port);
 }
 

@@ -508,7 +508,14 @@ typedef enum leec_account_mode {
      * Created on first use. */
     LEEC_ACCOUNT_SAVED = 0,
     /* A fresh account for this context only, never written anywhere. */
-    LEEC_ACCOUNT_THROWAWAY = 1
+    LEEC_ACCOUNT_THROWAWAY = 1,
+    /* A fresh account for each certificate (each agent makes its own key
+     * and account, and signs its every request with it), never written
+     * anywhere: the certificates of a run are not linked by their account
+     * at the CA. Each costs a newAccount (the CA's limits on new accounts
+     * apply). The context's own operations (revocation, account
+     * management) still use the context's account. */
+    LEEC_ACCOUNT_PER_CERTIFICATE = 2
 } leec_account_mode;
 
 /* Which account agents use (default LEEC_ACCOUNT_SAVED). Before the first

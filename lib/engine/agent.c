@@ -279,7 +279,7 @@ static journal_res journal_step(leec_agent *a, const char *step, bool durable,
     if (rc == LEEC_OK) {
         leec_store_order o = {.order_url = a->order_url,
                               .ca_id = (char *)Leec_account_ca_id(ctx),
-                              .account_url = (char *)Leec_account_url(ctx),
+                              .account_url = (char *)Leec_agent_acct_url(a),
                               .names = a->names,
                               .nnames = a->nnames,
                               .key_pem = key,
@@ -333,7 +333,7 @@ static void journal_drop(leec_agent *a)
 static bool journal_take(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
-    const char *acct = Leec_account_url(ctx), *ca = Leec_account_ca_id(ctx);
+    const char *acct = Leec_agent_acct_url(a), *ca = Leec_account_ca_id(ctx);
     const char *why = NULL;
     leec_store_order o;
     leec_key *k = NULL;
@@ -582,6 +582,10 @@ static void lock_then_order(leec_agent *a)
 static void check_account(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
+    if (Leec_agent_own_account(a)) {
+        Leec_agent_account_step(a, Leec_agent_run);
+        return;
+    }
     if (Leec_account_state(ctx) == RES_READY) {
         a->acct_gen = Leec_account_gen(ctx);
         Leec_agent_set_state(a,
@@ -598,7 +602,8 @@ static void check_account(leec_agent *a)
 static void enter_wait_account(leec_agent *a)
 {
     /* It may be known at once (a saved account), else a wake comes. */
-    Leec_account_ensure(a->ctx);
+    if (!Leec_agent_own_account(a))
+        Leec_account_ensure(a->ctx);
     check_account(a);
 }
 
@@ -675,8 +680,8 @@ static void post(leec_agent *a, const char *url, const char *payload,
                  const char *accept)
 {
     leec_ctx *ctx = a->ctx;
-    leec_code rc = Leec_acme_post(ctx, url, payload, Leec_account_key(ctx),
-                                  Leec_account_url(ctx), accept,
+    leec_code rc = Leec_acme_post(ctx, url, payload, Leec_agent_acct_key(a),
+                                  Leec_agent_acct_url(a), accept,
                                   Leec_agent_on_response, a, &a->req);
     if (rc != LEEC_OK)
         Leec_agent_fail(a, rc, NULL, "cannot send a request to %s", url);
@@ -1025,7 +1030,10 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         /* A saved account deactivated or lost by the CA (a test CA that
          * restarted): make a new one once, then order again. */
         a->account_renewed = true;
-        Leec_account_forget(a->ctx, a->acct_gen);
+        if (Leec_agent_own_account(a))
+            Leec_agent_account_forget(a);
+        else
+            Leec_account_forget(a->ctx, a->acct_gen);
         Leec_agent_set_state(a, LEEC_ST_WAIT_ACCOUNT);
         return;
     }
@@ -1390,7 +1398,7 @@ static void present_one(leec_agent *a, authz *z)
     char *ka = NULL, *digest = NULL;
     unsigned char sum[32];
     leec_code rc =
-        Leec_key_authorization(Leec_account_key(a->ctx), c->token, &ka);
+        Leec_key_authorization(Leec_agent_acct_key(a), c->token, &ka);
     if (rc == LEEC_OK) {
         Leec_sha256(ka, strlen(ka), sum);
         if (!(digest = Leec_b64url_encode(sum, sizeof sum)))

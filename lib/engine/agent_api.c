@@ -145,6 +145,7 @@ void Leec_agent_destroy(leec_agent *a)
         }
     }
     Leec_agent_authz_clear(a);
+    Leec_agent_account_free(a);
     Leec_names_free(a->names, a->nnames);
     Leec_names_free(a->regdoms, a->nregdoms);
     free(a->cert_name);

@@ -187,6 +187,11 @@ leec_code Leec_account_error(leec_ctx *ctx, leec_problem **problem);
  * forget it, so the next Leec_account_ensure creates (and saves) a new one.
  * Does nothing when another agent has already done so. */
 void Leec_account_forget(leec_ctx *ctx, unsigned gen);
+/* The payload of a newAccount for a new account with key (the terms
+ * agreed, the contact, External Account Binding): *payload, the caller's.
+ * LEEC_E_TOS (with *why) when the CA's terms are not agreed to. */
+leec_code Leec_account_new_payload(leec_ctx *ctx, const leec_key *key,
+                                   char **payload, const char **why);
 /* Saves the account key and account.json (url, directory, contact) in
  * the store under acct_ca_id, replacing what is there (key first). */
 leec_code Leec_account_save(leec_ctx *ctx);

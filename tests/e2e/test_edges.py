@@ -7,6 +7,7 @@ Run alone with
     python3 tests/e2e/run.py --leec build/cli/leec test_edges
 """
 
+import base64
 import datetime
 import json
 import os
@@ -18,6 +19,7 @@ import time
 import urllib.parse
 
 import run
+from pebble_env import PATHS
 from record_proxy import RecordProxy
 from run import LeecCase, describe
 
@@ -165,3 +167,72 @@ class ReorderOnChange(LeecCase):
             self.assertIn("ordering (profile changed)", r.stderr)
             with open(os.path.join(self.live(name), "meta.json")) as f:
                 self.assertEqual(json.load(f).get("profile"), "shortlived")
+
+
+class AccountProxy(RecordProxy):
+    """The record proxy, also noting the accounts pebble created (newAccount
+    answered 201: their URLs) and the account (JWS "kid") of each newOrder
+    it answered 201, by the identifiers ordered."""
+
+    def __init__(self, *a, **kw):
+        self.accounts_made = []
+        self.order_kids = {}
+        super().__init__(*a, **kw)
+
+    def _upstream(self, method, path, body=None, headers=(), host=None):
+        st, hdrs, data = super()._upstream(method, path, body, headers, host)
+        bare = urllib.parse.urlsplit(path).path
+        if host is None or method != "POST" or st != 201:
+            return st, hdrs, data
+        try:
+            jws = json.loads(body)
+            p64 = jws["protected"]
+            prot = json.loads(base64.urlsafe_b64decode(p64 + "=" * (-len(p64) % 4)))
+        except (ValueError, KeyError, TypeError):
+            return st, hdrs, data
+        if bare == PATHS["newAccount"]:
+            loc = next((v for k, v in hdrs if k.lower() == "location"), None)
+            with self.rec_lock:
+                self.accounts_made.append(loc)
+        elif bare == self.new_order_path:
+            payload = self._payload(body) or {}
+            key = ",".join(sorted(i["value"]
+                                  for i in payload.get("identifiers", [])))
+            with self.rec_lock:
+                self.order_kids[key] = prot.get("kid")
+        return st, hdrs, data
+
+
+class ThrowawayPerCertificate(LeecCase):
+    """--throwaway-account=per-certificate: each certificate of a --batch
+    run registers an account of its own and signs its order with it."""
+
+    def test_three_certificates_three_accounts(self):
+        names = ["pc%d.leec.test" % i for i in range(3)]
+        batch = os.path.join(self.tmp, "batch.txt")
+        with open(batch, "w") as f:
+            for n in names:
+                f.write("%s %s\n" % (n, n))
+        with AccountProxy(os.path.join(self.tmp, "proxy"),
+                          run.ENV.directory_url, run.ENV.ca_bundle) as rp:
+            r = self.leec("issue", "--batch", batch, "--server",
+                          rp.directory_url, "--ca-bundle", rp.ca_bundle,
+                          "--agree-tos", "--dir", self.dir,
+                          "--http-port", "127.0.0.1:%d" % run.ENV.http_port,
+                          "--throwaway-account=per-certificate")
+            self.assertEqual(r.returncode, 0, describe(r))
+            made = list(rp.accounts_made)
+            kids = dict(rp.order_kids)
+        self.assertEqual(len(made), 3, "newAccounts: %s\n%s" % (made,
+                                                                describe(r)))
+        self.assertEqual(sorted(kids), sorted(names), kids)
+        self.assertEqual(len(set(kids.values())), 3, kids)
+        self.assertEqual(set(kids.values()), set(made))
+        for n in names:
+            self.check_cert(n, [n])
+        # Saved nowhere, as --throwaway-account.
+        self.assertEqual(os.listdir(os.path.join(self.dir, "accounts")), [])
+        # A bad value is a usage error.
+        r = self.leec("issue", "-d", "x.leec.test",
+                      "--throwaway-account=per-planet")
+        self.assertEqual(r.returncode, 2, describe(r))
