@@ -388,38 +388,16 @@ fail:
 }
 
 /* An RSA account key comes from a worker thread (seconds of CPU). */
-typedef struct acct_keygen {
-    leec_ctx *ctx;
-    leec_key_type type;
-    leec_key *key;
-    leec_code rc;
-} acct_keygen;
-
-static void keygen_run(void *arg)
+static void keygen_done(void *ud, leec_code rc, leec_key *key)
 {
-    acct_keygen *k = arg;
-    k->rc = Leec_key_generate(k->type, &k->key);
-}
-
-static void keygen_free(void *arg)
-{
-    acct_keygen *k = arg;
-    Leec_key_free(k->key);
-    free(k);
-}
-
-static void keygen_done(void *arg)
-{
-    acct_keygen *k = arg;
-    leec_ctx *ctx = k->ctx;
+    leec_ctx *ctx = ud;
     leec_session *ss = Leec_ctx_session(ctx);
     ss->acct_keygen = NULL;
-    if (k->rc != LEEC_OK) {
-        account_fail(ctx, k->rc, "cannot generate the account key", NULL);
+    if (rc != LEEC_OK) {
+        account_fail(ctx, rc, "cannot generate the account key", NULL);
         return;
     }
-    ss->acct_key = k->key;
-    k->key = NULL;
+    ss->acct_key = key;
     send_new_account(ctx, false);
 }
 
@@ -442,18 +420,11 @@ static void create_account(leec_ctx *ctx)
         free(msg);
         return;
     }
-    if (Leec_key_type_is_slow(ss->account_key_type)) {
-        acct_keygen *k = calloc(1, sizeof *k);
-        if (k) {
-            k->ctx = ctx;
-            k->type = ss->account_key_type;
-            if (Leec_job_submit(ctx, keygen_run, keygen_done, keygen_free, k,
-                                &ss->acct_keygen) == LEEC_OK)
-                return; /* keygen_done goes on */
-            free(k);
-        }
-        /* No thread to be had: generated here, as before. */
-    }
+    if (Leec_key_type_is_slow(ss->account_key_type) &&
+        Leec_key_job(ctx, ss->account_key_type, keygen_done, ctx,
+                     &ss->acct_keygen) == LEEC_OK)
+        return; /* keygen_done goes on */
+    /* Fast, or no thread to be had: generated here. */
     if ((rc = Leec_key_generate(ss->account_key_type, &ss->acct_key)) !=
         LEEC_OK) {
         account_fail(ctx, rc, "cannot start the account request", NULL);

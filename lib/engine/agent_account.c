@@ -77,36 +77,14 @@ static void send_new_account(leec_agent *a)
                         why ? why : "cannot send the newAccount request");
 }
 
-typedef struct own_keygen {
-    leec_agent *a;
-    leec_key_type type;
-    leec_key *key;
-    leec_code rc;
-} own_keygen;
-
-static void keygen_run(void *arg)
+static void keygen_done(void *ud, leec_code rc, leec_key *key)
 {
-    own_keygen *k = arg;
-    k->rc = Leec_key_generate(k->type, &k->key);
-}
-
-static void keygen_free(void *arg)
-{
-    own_keygen *k = arg;
-    Leec_key_free(k->key);
-    free(k);
-}
-
-static void keygen_done(void *arg)
-{
-    own_keygen *k = arg;
-    leec_agent *a = k->a;
+    leec_agent *a = ud;
     a->keygen = NULL;
-    if (k->rc != LEEC_OK) {
-        Leec_agent_fail(a, k->rc, NULL, "cannot generate the account key");
+    if (rc != LEEC_OK) {
+        Leec_agent_fail(a, rc, NULL, "cannot generate the account key");
     } else {
-        a->own_key = k->key;
-        k->key = NULL;
+        a->own_key = key;
         send_new_account(a);
     }
     a->own_drive(a);
@@ -146,18 +124,10 @@ void Leec_agent_account_step(leec_agent *a, void (*drive)(leec_agent *))
         return;
     }
     leec_key_type type = Leec_account_key_type(ctx);
-    if (Leec_key_type_is_slow(type)) {
-        own_keygen *k = calloc(1, sizeof *k);
-        if (k) {
-            k->a = a;
-            k->type = type;
-            if (Leec_job_submit(ctx, keygen_run, keygen_done, keygen_free, k,
-                                &a->keygen) == LEEC_OK)
-                return; /* keygen_done goes on */
-            free(k);
-        }
-        /* No thread to be had: generated here, as the shared account's. */
-    }
+    if (Leec_key_type_is_slow(type) &&
+        Leec_key_job(ctx, type, keygen_done, a, &a->keygen) == LEEC_OK)
+        return; /* keygen_done goes on */
+    /* Fast, or no thread to be had: generated here. */
     leec_code rc = Leec_key_generate(type, &a->own_key);
     if (rc != LEEC_OK) {
         Leec_agent_fail(a, rc, NULL, "cannot generate the account key");

@@ -1175,7 +1175,10 @@ static leec_code replace_file(int dfd, const char *file, const char *text,
     (void)unlinkat(dfd, tmp, 0);
     fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len)
+    /* Flocked while written: where no lock covers the file (the budget
+     * log), a sweep tells a killed writer's temporary by its free flock. */
+    if (fd < 0 || flock(fd, LOCK_EX) != 0 || fchmod(fd, 0600) != 0 ||
+        write(fd, text, len) != (ssize_t)len)
         goto out;
     if (durable && fsync(fd) != 0)
         goto out;
@@ -1752,35 +1755,6 @@ static int64_t budget_when(const char *name)
     return (int64_t)w;
 }
 
-/* Writes a new entry file (a temporary renamed, as replace_file, but
- * flocked while it is written: no lock covers the folder, so the sweep
- * below tells a killed writer's temporary from one being written). */
-static leec_code budget_write(int dfd, const char *file, const char *text)
-{
-    leec_code rc = LEEC_E_NOMEM;
-    size_t len = strlen(text);
-    char *tmp = pathf(".%s.tmp-00000000", file);
-    int fd = -1;
-    if (!tmp)
-        goto out;
-    rc = LEEC_E_IO;
-    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                0600);
-    if (fd < 0 || flock(fd, LOCK_EX) != 0 ||
-        write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 ||
-        renameat(dfd, tmp, dfd, file) != 0)
-        goto out;
-    free(tmp);
-    tmp = NULL;
-    rc = Leec_fsync_fd(dfd);
-out:
-    close_fd(&fd);
-    if (tmp)
-        unlinkat(dfd, tmp, 0);
-    free(tmp);
-    return rc;
-}
-
 /* Removes entries made before forget_before and the temporaries of killed
  * writers (whose flock went with them). Best effort. */
 static void budget_sweep(int dfd, int64_t forget_before)
@@ -1817,7 +1791,7 @@ static leec_code fs_budget_add(leec_store *s, const char *ca_id, int64_t when,
         rc = LEEC_E_NOMEM;
         goto out;
     }
-    if ((rc = budget_write(cfd, file, entry)) != LEEC_OK)
+    if ((rc = replace_file(cfd, file, entry, strlen(entry), true)) != LEEC_OK)
         goto out;
     /* Housekeeping: an entry left is only read and skipped. */
     if (forget_before > 0)
