@@ -20,7 +20,10 @@ char *agents_settings_text(const ca_opts *o)
 
 int agents_setup(leec_agent *agent, const ca_opts *o)
 {
-    leec_code rc = leec_agent_set_key_type(agent, o->key_type);
+    /* Only a type asked for: the default must not order again a fresh
+     * certificate of another type. */
+    leec_code rc =
+        o->key_type_set ? leec_agent_set_key_type(agent, o->key_type) : LEEC_OK;
     leec_agent_set_force(agent, o->force);
     leec_agent_set_reuse_key(agent, o->reuse_key);
     if (rc == LEEC_OK && o->webroot &&

@@ -226,7 +226,7 @@ static leec_code run(batch *b)
     leec_code rc = LEEC_OK;
     double next_draw = 0;
     int running = 1;
-    while (!ca_stop_signal) {
+    while (!ca_stop_turn(b->ctx)) {
         if ((rc = leec_ctx_perform(b->ctx, &running)) != LEEC_OK)
             break;
         report_done(b);
@@ -290,6 +290,7 @@ int batch_issue(const ca_opts *o)
     leec_ctx_set_hook_fn(b->ctx, lc_hook_fn, &hooks);
     if (isatty(STDERR_FILENO) && !o->quiet && !o->json && !o->feed)
         b->pv = progress_new(STDERR_FILENO);
+    ca_stop_describe(o);
     ca_signals();
     double t = cli_now_s();
     for (size_t i = 0; i < b->n; i++) {

@@ -13,11 +13,82 @@
 #define ORDERS_WINDOW_S (3u * 3600u)       /* --budget-orders: per 3 hours */
 #define DOMAIN_WINDOW_S (7u * 24u * 3600u) /* --budget-domain: per 7 days */
 
+#define STOP_MAX_S 30 /* the removals after a stop signal, at most */
+
 volatile sig_atomic_t ca_stop_signal;
+static volatile sig_atomic_t stop_signals; /* how many came */
+
+/* A run being stopped: what its solvers put up, and how the removal went.
+ * The CLI runs one loop at a time. */
+static struct {
+    const char *what; /* "the DNS records", ... */
+    leec_ctx *ctx;    /* stopped (leec_ctx_stop), still alive */
+    size_t started;   /* removals started */
+    unsigned failed_before;
+    sig_atomic_t signals_at;
+    double until;
+    bool cut; /* ended before they were done */
+} stop = {.what = "the challenge answers"};
 
 static void on_signal(int sig)
 {
     ca_stop_signal = sig;
+    stop_signals++;
+}
+
+void ca_stop_describe(const ca_opts *o)
+{
+    stop.what = o->dns       ? "the DNS records"
+                : o->webroot ? "the challenge files"
+                : o->hook    ? "the challenges (the hook's cleanup)"
+                             : "the challenge answers";
+}
+
+bool ca_stop_turn(leec_ctx *ctx)
+{
+    if (!ca_stop_signal)
+        return false;
+    if (stop.ctx != ctx) {
+        /* The first turn after the signal: stop, and say what is removed
+         * (said done only once it is: ca_run_status). */
+        stop.ctx = ctx;
+        (void)leec_ctx_cleanups(ctx, &stop.failed_before);
+        stop.started = leec_ctx_stop(ctx);
+        stop.signals_at = stop_signals;
+        stop.until = cli_now_s() + STOP_MAX_S;
+        if (stop.started) {
+            fprintf(stderr, "leec: interrupted; removing %s...\n", stop.what);
+            fflush(stderr);
+        }
+        return false;
+    }
+    /* Another signal, or too long: end now (freeing the context makes one
+     * last bounded attempt). */
+    stop.cut = stop_signals != stop.signals_at || cli_now_s() > stop.until;
+    return stop.cut;
+}
+
+const char *ca_stop_text(void)
+{
+    static char text[160];
+    unsigned failed = 0;
+    if (stop.ctx)
+        (void)leec_ctx_cleanups(stop.ctx, &failed);
+    failed -= stop.failed_before;
+    if (!stop.ctx || !stop.started)
+        snprintf(text, sizeof text, "interrupted");
+    else if (stop.cut)
+        snprintf(text, sizeof text,
+                 "interrupted again; removing %s was cut short (some may be "
+                 "left)",
+                 stop.what);
+    else if (failed)
+        snprintf(text, sizeof text,
+                 "interrupted; %u of %s could not be removed (see above)",
+                 failed, stop.what);
+    else
+        snprintf(text, sizeof text, "interrupted; %s were removed", stop.what);
+    return text;
 }
 
 void ca_signals(void)
@@ -33,7 +104,7 @@ leec_code ca_run(leec_ctx *ctx)
 {
     leec_code rc = LEEC_OK;
     int running = 1;
-    while (!ca_stop_signal) {
+    while (!ca_stop_turn(ctx)) {
         if ((rc = leec_ctx_perform(ctx, &running)) != LEEC_OK || !running)
             break;
         /* Bounded wait so a signal is noticed promptly. */
@@ -46,8 +117,7 @@ leec_code ca_run(leec_ctx *ctx)
 int ca_run_status(leec_code rc)
 {
     if (ca_stop_signal) {
-        /* Freeing the context undoes every solver's side effect. */
-        fprintf(stderr, "leec: interrupted; challenge files removed\n");
+        fprintf(stderr, "leec: %s\n", ca_stop_text());
         return 128 + ca_stop_signal;
     }
     if (rc != LEEC_OK) {
@@ -179,8 +249,10 @@ leec_ctx *ca_ctx_new(const ca_opts *o, leec_log_fn log, void *logud,
         *status = EXIT_USAGE;
         goto fail;
     }
-    leec_ctx_set_account_mode(ctx, o->throwaway ? LEEC_ACCOUNT_THROWAWAY
-                                                : LEEC_ACCOUNT_SAVED);
+    leec_ctx_set_account_mode(ctx, o->throwaway_per_cert
+                                       ? LEEC_ACCOUNT_PER_CERTIFICATE
+                                   : o->throwaway ? LEEC_ACCOUNT_THROWAWAY
+                                                  : LEEC_ACCOUNT_SAVED);
     leec_ctx_set_max_pause(ctx, o->waits.max_wait);
     leec_ctx_set_order_timeout(ctx, o->waits.order_timeout);
     leec_ctx_set_lock_timeout(ctx, o->waits.lock_timeout);

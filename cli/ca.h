@@ -51,12 +51,15 @@ typedef struct ca_opts {
     const char *hook;       /* uacme's hook, any challenge type */
     const char *tls_port;   /* tls-alpn-01 responder */
     leec_key_type key_type;
+    bool key_type_set; /* given (--key-type, the renewal settings): a
+                          certificate of another type is ordered again */
     const char *email;
     const char *eab_kid;           /* --eab-kid: External Account Binding */
     const char *eab_hmac_key;      /* --eab-hmac-key (base64url, secret) */
     const char *eab_hmac_key_file; /* --eab-hmac-key-file FILE */
     bool agree_tos;
     bool throwaway;
+    bool throwaway_per_cert; /* --throwaway-account=per-certificate */
     bool force;
     char *dir;
     int verbose;
@@ -87,9 +90,19 @@ typedef struct ca_opts {
 extern volatile sig_atomic_t ca_stop_signal;
 void ca_signals(void);
 
-/* Runs the context's loop until its work is done or a stop signal came;
- * the loop's error, or LEEC_OK. */
+/* Runs the context's loop until its work is done; after a stop signal,
+ * until what the solvers put up is removed (leec_ctx_stop), at most 30 s
+ * or until another signal. The loop's error, or LEEC_OK. */
 leec_code ca_run(leec_ctx *ctx);
+/* What a stop removes, for its messages, from the run's options. */
+void ca_stop_describe(const ca_opts *o);
+/* For a run's own loop, at each turn: false to go on; on the first turn
+ * after a stop signal, stops the run (and says what it removes); true
+ * when the loop must end now (another signal, or 30 s). */
+bool ca_stop_turn(leec_ctx *ctx);
+/* After a stopped run: "interrupted; the DNS records were removed", or
+ * what went wrong (static text). */
+const char *ca_stop_text(void);
 
 /* How a run that ended with rc went: 0, or the status after a message
  * (128 + the signal when one stopped it, 1 after a loop error). */

@@ -51,7 +51,7 @@ static const char issue_usage[] =
     "      --eab-hmac-key KEY   its MAC key, base64url\n"
     CA_USAGE_EAB_KEY_FILE
     "      --agree-tos          agree to the CA's terms of service\n"
-    "      --throwaway-account  use a fresh account for this run only\n"
+    "      --throwaway-account[=per-certificate]  unsaved account(s)\n"
     "      --force              order even if the certificate is fresh\n"
     CA_USAGE_DIR
     "      --max-parallel N     at most N orders in flight (default 10;\n"
@@ -125,7 +125,7 @@ const struct option issue_options[] = {
     {"webroot", required_argument, NULL, OPT_WEBROOT},
     {"key-type", required_argument, NULL, OPT_KEY_TYPE},
     {"email", required_argument, NULL, OPT_EMAIL},
-    {"throwaway-account", no_argument, NULL, OPT_THROWAWAY},
+    {"throwaway-account", optional_argument, NULL, OPT_THROWAWAY},
     {"force", no_argument, NULL, OPT_FORCE},
     {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
     {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
@@ -207,12 +207,22 @@ static int take(void *ud, int c, const char *arg)
             fprintf(stderr, "leec: unknown key type '%s'\n", arg);
             return EXIT_USAGE;
         }
+        o->key_type_set = true;
         break;
     case OPT_EMAIL:
         o->email = arg;
         break;
     case OPT_THROWAWAY:
+        if (arg && strcmp(arg, "per-certificate") != 0 &&
+            strcmp(arg, "per-run") != 0) {
+            fprintf(stderr,
+                    "leec: --throwaway-account=%s: per-run or "
+                    "per-certificate\n",
+                    arg);
+            return EXIT_USAGE;
+        }
         o->throwaway = true;
+        o->throwaway_per_cert = arg && strcmp(arg, "per-certificate") == 0;
         break;
     case OPT_FORCE:
         o->force = true;
@@ -488,6 +498,7 @@ static int issue_single(const ca_opts *o)
         goto out;
     lc_hooks_init(&hooks, store, agents_opts_of, (void *)o);
     leec_ctx_set_hook_fn(ctx, lc_hook_fn, &hooks);
+    ca_stop_describe(o);
     ca_signals();
     if ((rc = leec_agent_start(agent)) != LEEC_OK) {
         fprintf(stderr, "leec: %s\n", leec_strerror(rc));

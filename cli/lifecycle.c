@@ -50,6 +50,9 @@ json_t *lc_settings_json(const ca_opts *o)
     put_str(j, "key_type", leec_key_type_name(o->key_type));
     put_str(j, "email", o->email);
     json_object_set_new(j, "throwaway_account", json_boolean(o->throwaway));
+    if (o->throwaway_per_cert)
+        json_object_set_new(j, "throwaway_account_per_certificate",
+                            json_true());
     put_str(j, "preferred_chain", o->preferred_chain);
     put_str(j, "profile", o->profile);
     json_object_set_new(j, "reuse_key", json_boolean(o->reuse_key));
@@ -107,8 +110,11 @@ int lc_opts_from_settings(const json_t *j, ca_opts *o, const char **why)
         *why = "unknown key type in the renewal settings";
         return 1;
     }
+    o->key_type_set = kt != NULL;
     o->email = get_str(j, "email");
     o->throwaway = json_is_true(json_object_get(j, "throwaway_account"));
+    o->throwaway_per_cert =
+        json_is_true(json_object_get(j, "throwaway_account_per_certificate"));
     o->preferred_chain = get_str(j, "preferred_chain");
     o->profile = get_str(j, "profile");
     o->reuse_key = json_is_true(json_object_get(j, "reuse_key"));

@@ -267,6 +267,7 @@ static bool same_group(const rn_cert *a, const rn_cert *b)
 #define EQ(x, y) ((x) == (y) || ((x) && (y) && strcmp((x), (y)) == 0))
     return EQ(sa, sb) && EQ(a->o.ca_bundle, b->o.ca_bundle) &&
            EQ(a->o.email, b->o.email) && a->o.throwaway == b->o.throwaway &&
+           a->o.throwaway_per_cert == b->o.throwaway_per_cert &&
            EQ(a->o.http_port, b->o.http_port);
 }
 
@@ -397,7 +398,7 @@ static int run_group(rn_pass *p, rn_group *g)
     double t0 = cli_now_s();
     leec_code rc = ca_run(ctx);
     if (ca_stop_signal) {
-        say(ro, LOG_WARNING, "interrupted; challenge answers removed");
+        say(ro, LOG_WARNING, "%s", ca_stop_text());
         status = 128 + ca_stop_signal;
         goto out;
     }

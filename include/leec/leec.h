@@ -509,7 +509,14 @@ typedef enum leec_account_mode {
      * Created on first use. */
     LEEC_ACCOUNT_SAVED = 0,
     /* A fresh account for this context only, never written anywhere. */
-    LEEC_ACCOUNT_THROWAWAY = 1
+    LEEC_ACCOUNT_THROWAWAY = 1,
+    /* A fresh account for each certificate (each agent makes its own key
+     * and account, and signs its every request with it), never written
+     * anywhere: the certificates of a run are not linked by their account
+     * at the CA. Each costs a newAccount (the CA's limits on new accounts
+     * apply). The context's own operations (revocation, account
+     * management) still use the context's account. */
+    LEEC_ACCOUNT_PER_CERTIFICATE = 2
 } leec_account_mode;
 
 /* Which account agents use (default LEEC_ACCOUNT_SAVED). Before the first
@@ -700,12 +707,17 @@ LEEC_API void leec_ctx_set_max_parallel(leec_ctx *ctx, unsigned n);
 LEEC_API void leec_ctx_set_rate_limit(leec_ctx *ctx, double per_second);
 
 /*
- * Budgets modelled on Let's Encrypt's limits, counted by this context:
+ * Budgets modelled on Let's Encrypt's limits, counted by this context and,
+ * when its store keeps a budget log (the filesystem and PostgreSQL stores
+ * do; include/leec/store.h), across runs: each new order and certificate
+ * is recorded there, and before its first order the context counts what
+ * the log holds within the windows. The budgets:
  * at most orders new orders per window_s seconds (LE: 300 per 3 hours), and
  * at most certs certificates per registered domain (the public-suffix
  * registrable domain, e.g. example.co.uk) per window_s (LE: 50 per 7 days).
  * An agent over budget waits (LEEC_WAIT_ORDER_BUDGET,
- * LEEC_WAIT_DOMAIN_BUDGET) until the window allows it, rather than failing.
+ * LEEC_WAIT_DOMAIN_BUDGET) until the window allows it, rather than failing;
+ * the wait is logged (LEEC_LOG_WARN) once with its end in UTC.
  * 0 turns a budget off (the default, except for the Let's Encrypt URLs).
  */
 LEEC_API void leec_ctx_set_order_budget(leec_ctx *ctx, unsigned orders,
@@ -719,6 +731,27 @@ LEEC_API void leec_ctx_set_domain_budget(leec_ctx *ctx, unsigned certs,
  * then carries on. Returns the wall-clock end of the current pause, or 0.
  */
 LEEC_API time_t leec_ctx_paused_until(leec_ctx *ctx);
+
+/*
+ * Stops the run (an interrupt): every running agent fails with
+ * LEEC_E_CANCELLED ("interrupted"; its done callback runs from the next
+ * leec_ctx_perform(), not from this call), and what their solvers put up
+ * (challenge files, DNS records, a hook's begin) starts being taken down
+ * at once, without waiting: leec_ctx_perform() reports running until it
+ * is done (each removal bounded by its solver's timeouts), and
+ * leec_ctx_cleanups() tells how it went. An interrupted order stays in the
+ * store's journal for the next run; no renewal failure is recorded.
+ * Returns the number of removals started (0: nothing was up). Calling it
+ * again stops only agents started since. Not from a callback.
+ */
+LEEC_API size_t leec_ctx_stop(leec_ctx *ctx);
+
+/*
+ * The challenge removals under way (a validated challenge's, or those
+ * leec_ctx_stop() started), and in *failed (when not NULL) how many have
+ * failed since the context was made, each logged with its reason (WARN).
+ */
+LEEC_API unsigned leec_ctx_cleanups(const leec_ctx *ctx, unsigned *failed);
 
 /*
  * How long one run waits for a CA pause at most (default 3600 s): a longer
@@ -857,7 +890,11 @@ LEEC_API leec_agent *leec_agent_new(leec_ctx *ctx, const char *cert_name,
 /* Frees the agent, undoing its solvers' side effects if it is running. */
 LEEC_API void leec_agent_free(leec_agent *agent);
 
-/* Key type of the certificate key (default ec256). Before start only. */
+/* Key type of the certificate key (default ec256). Once set (even to
+ * ec256), an installed certificate whose key is of another type is ordered
+ * again although fresh, as one for other names is; left unset, the
+ * installed one's type does not matter until it is due. Before start
+ * only. */
 LEEC_API leec_code leec_agent_set_key_type(leec_agent *agent,
                                            leec_key_type type);
 
@@ -889,7 +926,10 @@ LEEC_API leec_code leec_agent_set_preferred_chain(leec_agent *agent,
  * "profile": name. The CA's directory must list name in meta.profiles;
  * otherwise the agent fails before newOrder with LEEC_E_INVALID_ARG and a
  * message naming the profiles the CA offers ("the CA offers profiles:
- * classic, tlsserver"). NULL: the CA's default (the default). Before start
+ * classic, tlsserver"). An installed certificate of another profile (or
+ * of none: meta.json "profile") is ordered again although fresh, as one for
+ * other names is. NULL: the CA's default (the default); the installed
+ * one's profile then does not matter until it is due. Before start
  * only. Errors: LEEC_E_STATE, LEEC_E_INVALID_ARG (empty, over 256 bytes or
  * control characters), LEEC_E_NOMEM.
  */

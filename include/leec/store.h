@@ -33,7 +33,11 @@
  *                  the CSR (secret) and the step reached, written as soon
  *                  as the CA creates the order and removed when the
  *                  certificate is installed or the order is dead, so that
- *                  a run killed in between is taken up by the next one.
+ *                  a run killed in between is taken up by the next one;
+ *   budget log     per CA (since ABI 4, optional): when each new order was
+ *                  made and each certificate issued, with their registered
+ *                  domains, for the budgets of leec_ctx_set_order_budget()
+ *                  and leec_ctx_set_domain_budget() across runs.
  *
  * The library comes with one backend, the filesystem store
  * (leec_store_fs_open() in leec.h), whose live/ folder is its export for
@@ -329,11 +333,12 @@ LEEC_API bool leec_store_name_valid(const char *name);
 /* The version of struct leec_store_ops this header describes. 2 added the
  * leases (lease, fence) and the order journal (journal_*) at the end of
  * the struct; 3 the optional operations of a store shared by a fleet
- * (heartbeat ... rekey). A backend written for 1 (abi = 1, the operations up to
+ * (heartbeat ... rekey); 4 the optional budget log (budget_add,
+ * budget_read). A backend written for 1 (abi = 1, the operations up to
  * destroy) keeps working: its locks carry no token (every write is
  * accepted) and it keeps no journal (a killed run's order is not taken up
  * again). */
-#define LEEC_STORE_ABI 3
+#define LEEC_STORE_ABI 4
 
 /*
  * A backend's operations. Each receives its store; leec_store_impl(s) is
@@ -582,14 +587,34 @@ typedef struct leec_store_ops {
                                        const leec_store_new_version *in,
                                        uint64_t token, leec_store_done_fn done,
                                        void *ud);
+
+    /* ABI 4. The governor's budget log (optional, both or neither): the
+     * new orders and the certificates issued through the CA of ca_id, so
+     * that --budget-orders and --budget-domain count across runs and
+     * processes. entry is the library's own text (one line of JSON, at most
+     * LEEC_STORE_BUDGET_ENTRY_MAX bytes), kept as given. budget_add keeps
+     * entry as made at when (Unix time) beside the others (two processes
+     * adding at once both keep theirs) and forgets those made before
+     * forget_before; a failure of the forgetting is not an error.
+     * budget_read gives the entries made at or after since, oldest first:
+     * *entries an array of *n malloc'd strings (as list), (*whens)[i] when
+     * entries[i] was made (malloc'd array); none is LEEC_OK with *n 0.
+     * Without them, the budgets count what one context saw. */
+    leec_code (*budget_add)(leec_store *s, const char *ca_id, int64_t when,
+                            const char *entry, int64_t forget_before);
+    leec_code (*budget_read)(leec_store *s, const char *ca_id, int64_t since,
+                             char ***entries, int64_t **whens, size_t *n);
 } leec_store_ops;
+
+/* The largest entry of the budget log (budget_add). */
+#define LEEC_STORE_BUDGET_ENTRY_MAX ((size_t)4096)
 
 /*
  * A store made of a backend's operations and its state impl. ops must stay
  * valid as long as the store (usually a static const). On success the
  * store owns impl: leec_store_free() calls ops->destroy once (also when
  * the store belongs to a context that frees it). On failure (*err, when err
- * is not NULL: LEEC_E_INVALID_ARG for ops of an unknown abi (1 and 2 are
+ * is not NULL: LEEC_E_INVALID_ARG for ops of an unknown abi (1 to 4 are
  * known) or without a required operation, LEEC_E_NOMEM) NULL, and the caller
  * keeps impl.
  */

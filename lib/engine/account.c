@@ -252,12 +252,12 @@ static void on_new_account(void *ud, leec_acme_resp *r)
 
 /* RFC 8555 §7.3.4: the externalAccountBinding member, an HS256 JWS over
  * the new account's public JWK. */
-static leec_code add_eab(leec_ctx *ctx, leec_json *payload)
+static leec_code add_eab(leec_ctx *ctx, const leec_key *key, leec_json *payload)
 {
     leec_session *ss = Leec_ctx_session(ctx);
     char *jwk = NULL, *jws = NULL;
     leec_json *o = NULL;
-    leec_code rc = Leec_key_jwk_json(ss->acct_key, &jwk);
+    leec_code rc = Leec_key_jwk_json(key, &jwk);
     if (rc == LEEC_OK)
         rc = Leec_jws_sign_hmac(ss->eab_key, ss->eab_keylen, ss->eab_kid,
                                 ss->dir.new_account, jwk, &jws);
@@ -298,6 +298,54 @@ static leec_code save_pending(leec_ctx *ctx)
     return rc;
 }
 
+/* The newAccount payload of a new account with key: the terms agreed,
+ * the contact, External Account Binding. */
+static leec_code new_account_payload(leec_ctx *ctx, const leec_key *key,
+                                     leec_json **out)
+{
+    leec_session *ss = Leec_ctx_session(ctx);
+    leec_code rc = LEEC_E_NOMEM;
+    leec_json *p = Leec_json_new_object();
+    *out = NULL;
+    if (!p)
+        return rc;
+    if (ss->agree_tos)
+        (void)Leec_json_set_bool(p, "termsOfServiceAgreed", true);
+    if (ss->contact) {
+        char *m = NULL;
+        if (asprintf(&m, "mailto:%s", ss->contact) < 0)
+            goto fail;
+        (void)Leec_json_set(p, "contact", contact_list(m));
+        free(m);
+    }
+    if (ss->eab_kid && (rc = add_eab(ctx, key, p)) != LEEC_OK)
+        goto fail;
+    *out = p;
+    return LEEC_OK;
+fail:
+    Leec_json_free(p);
+    return rc;
+}
+
+leec_code Leec_account_new_payload(leec_ctx *ctx, const leec_key *key,
+                                   char **payload, const char **why)
+{
+    leec_session *ss = Leec_ctx_session(ctx);
+    leec_json *p = NULL;
+    *payload = NULL;
+    *why = NULL;
+    if (ss->dir.terms && !ss->agree_tos) {
+        *why = "creating an account requires agreeing to the CA's terms of "
+               "service";
+        return LEEC_E_TOS;
+    }
+    leec_code rc = new_account_payload(ctx, key, &p);
+    if (rc == LEEC_OK && !(*payload = Leec_json_dump(p, false)))
+        rc = LEEC_E_NOMEM;
+    Leec_json_free(p);
+    return rc;
+}
+
 /* newAccount with ss->acct_key: a lookup of the saved key's account
  * (RFC 8555 §7.3.1: its account.json was lost, never a new one made with
  * it), or a new account. */
@@ -313,18 +361,7 @@ static void send_new_account(leec_ctx *ctx, bool lookup)
             !Leec_json_set_bool(p, "onlyReturnExisting", true))
             goto fail;
     } else {
-        if (!(p = Leec_json_new_object()))
-            goto fail;
-        if (ss->agree_tos)
-            (void)Leec_json_set_bool(p, "termsOfServiceAgreed", true);
-        if (ss->contact) {
-            char *m = NULL;
-            if (asprintf(&m, "mailto:%s", ss->contact) < 0)
-                goto fail;
-            (void)Leec_json_set(p, "contact", contact_list(m));
-            free(m);
-        }
-        if (ss->eab_kid && (rc = add_eab(ctx, p)) != LEEC_OK)
+        if ((rc = new_account_payload(ctx, ss->acct_key, &p)) != LEEC_OK)
             goto fail;
         rc = LEEC_E_NOMEM;
     }
@@ -352,38 +389,16 @@ fail:
 }
 
 /* An RSA account key comes from a worker thread (seconds of CPU). */
-typedef struct acct_keygen {
-    leec_ctx *ctx;
-    leec_key_type type;
-    leec_key *key;
-    leec_code rc;
-} acct_keygen;
-
-static void keygen_run(void *arg)
+static void keygen_done(void *ud, leec_code rc, leec_key *key)
 {
-    acct_keygen *k = arg;
-    k->rc = Leec_key_generate(k->type, &k->key);
-}
-
-static void keygen_free(void *arg)
-{
-    acct_keygen *k = arg;
-    Leec_key_free(k->key);
-    free(k);
-}
-
-static void keygen_done(void *arg)
-{
-    acct_keygen *k = arg;
-    leec_ctx *ctx = k->ctx;
+    leec_ctx *ctx = ud;
     leec_session *ss = Leec_ctx_session(ctx);
     ss->acct_keygen = NULL;
-    if (k->rc != LEEC_OK) {
-        account_fail(ctx, k->rc, "cannot generate the account key", NULL);
+    if (rc != LEEC_OK) {
+        account_fail(ctx, rc, "cannot generate the account key", NULL);
         return;
     }
-    ss->acct_key = k->key;
-    k->key = NULL;
+    ss->acct_key = key;
     send_new_account(ctx, false);
 }
 
@@ -406,18 +421,11 @@ static void create_account(leec_ctx *ctx)
         free(msg);
         return;
     }
-    if (Leec_key_type_is_slow(ss->account_key_type)) {
-        acct_keygen *k = calloc(1, sizeof *k);
-        if (k) {
-            k->ctx = ctx;
-            k->type = ss->account_key_type;
-            if (Leec_job_submit(ctx, keygen_run, keygen_done, keygen_free, k,
-                                &ss->acct_keygen) == LEEC_OK)
-                return; /* keygen_done goes on */
-            free(k);
-        }
-        /* No thread to be had: generated here, as before. */
-    }
+    if (Leec_key_type_is_slow(ss->account_key_type) &&
+        Leec_key_job(ctx, ss->account_key_type, keygen_done, ctx,
+                     &ss->acct_keygen) == LEEC_OK)
+        return; /* keygen_done goes on */
+    /* Fast, or no thread to be had: generated here. */
     if ((rc = Leec_key_generate(ss->account_key_type, &ss->acct_key)) !=
         LEEC_OK) {
         account_fail(ctx, rc, "cannot start the account request", NULL);
@@ -628,6 +636,9 @@ static void fetch_directory(leec_ctx *ctx)
 void Leec_directory_ensure(leec_ctx *ctx)
 {
     leec_session *ss = Leec_ctx_session(ctx);
+    /* Agents with accounts of their own journal their orders under it. */
+    if (!ss->acct_ca_id)
+        ss->acct_ca_id = Leec_ca_id(Leec_ctx_server(ctx));
     if (ss->dir_state == RES_NONE && ss->acct_state == RES_NONE)
         fetch_directory(ctx);
 }

@@ -280,7 +280,7 @@ static journal_res journal_step(leec_agent *a, const char *step, bool durable,
     if (rc == LEEC_OK) {
         leec_store_order o = {.order_url = a->order_url,
                               .ca_id = (char *)Leec_account_ca_id(ctx),
-                              .account_url = (char *)Leec_account_url(ctx),
+                              .account_url = (char *)Leec_agent_acct_url(a),
                               .names = a->names,
                               .nnames = a->nnames,
                               .key_pem = key,
@@ -334,7 +334,7 @@ static void journal_drop(leec_agent *a)
 static bool journal_take(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
-    const char *acct = Leec_account_url(ctx), *ca = Leec_account_ca_id(ctx);
+    const char *acct = Leec_agent_acct_url(a), *ca = Leec_account_ca_id(ctx);
     const char *why = NULL;
     leec_store_order o;
     leec_key *k = NULL;
@@ -451,7 +451,7 @@ static void ending(leec_agent *a)
      * it was): no other process has installed a version the failure could
      * be written into. One that holds it is working on the certificate:
      * its outcome, not ours, is the news. */
-    if (ordered && outcome == LEEC_OUTCOME_FAILED &&
+    if (ordered && outcome == LEEC_OUTCOME_FAILED && !a->stopping &&
         ((a->had_cert && a->names_same) || a->repairing) &&
         (a->lock || Leec_store_lease(leec_ctx_get_store(ctx), "cert",
                                      a->cert_name, LEEC_LEASE_TTL_S, &a->lock,
@@ -468,6 +468,9 @@ static void ending(leec_agent *a)
         Leec_stat_add(ctx, LEEC_STAT_ORDERS_WASTED, 1);
     if (a->lock)
         schedule_next(a);
+    if (outcome == LEEC_OUTCOME_ISSUED && a->nregdoms)
+        Leec_budget_note(ctx, true, (const char *const *)a->regdoms,
+                         a->nregdoms);
     Leec_agent_release(a, outcome == LEEC_OUTCOME_ISSUED);
     a->wait = LEEC_WAIT_NONE;
     a->deadline = -1;
@@ -489,6 +492,9 @@ void Leec_agent_run(leec_agent *a)
         return;
     a->driving = true;
     while (a->moving && !a->zombie) {
+        /* Stopped: whatever came meanwhile (a response), no next step. */
+        if (a->stopping && a->next != LEEC_ST_DONE && a->next != LEEC_ST_FAILED)
+            Leec_agent_fail(a, LEEC_E_CANCELLED, NULL, "interrupted");
         leec_agent_state from = a->state, to = a->next;
         a->moving = false;
         a->state = to;
@@ -593,6 +599,10 @@ static void lock_then_order(leec_agent *a)
 static void check_account(leec_agent *a)
 {
     leec_ctx *ctx = a->ctx;
+    if (Leec_agent_own_account(a)) {
+        Leec_agent_account_step(a, Leec_agent_run);
+        return;
+    }
     if (Leec_account_state(ctx) == RES_READY) {
         a->acct_gen = Leec_account_gen(ctx);
         Leec_agent_set_state(a,
@@ -609,7 +619,8 @@ static void check_account(leec_agent *a)
 static void enter_wait_account(leec_agent *a)
 {
     /* It may be known at once (a saved account), else a wake comes. */
-    Leec_account_ensure(a->ctx);
+    if (!Leec_agent_own_account(a))
+        Leec_account_ensure(a->ctx);
     check_account(a);
 }
 
@@ -634,6 +645,7 @@ static void enter_queued(leec_agent *a)
             a->nregdoms++;
         }
     }
+    Leec_budget_seed(ctx);
     int64_t until = -1;
     leec_wait_reason why = Leec_gov_order_admit(
         Leec_ctx_gov(ctx), Leec_now_ms(ctx), (const char *const *)a->regdoms,
@@ -655,6 +667,9 @@ static void enter_queued(leec_agent *a)
         a->gov_wait_since = Leec_now_ms(ctx);
         Leec_stat_add(ctx, LEEC_STAT_GOVERNOR_WAITS, 1);
     }
+    /* Said whatever the output is: a budget wait may last hours. */
+    if (why == LEEC_WAIT_ORDER_BUDGET || why == LEEC_WAIT_DOMAIN_BUDGET)
+        Leec_budget_say(ctx, a->cert_name, why, until);
     a->wait = why;
     a->wait_until = until;
     a->deadline = until; /* -1: woken when an order finishes */
@@ -707,7 +722,7 @@ static void post(leec_agent *a, const char *url, const char *payload,
     leec_ctx *ctx = a->ctx;
     leec_code rc =
         Leec_acme_post(ctx, endpoint_of(a, url, payload, accept), url, payload,
-                       Leec_account_key(ctx), Leec_account_url(ctx), accept,
+                       Leec_agent_acct_key(a), Leec_agent_acct_url(a), accept,
                        Leec_agent_on_response, a, &a->req);
     if (rc != LEEC_OK)
         Leec_agent_fail(a, rc, NULL, "cannot send a request to %s", url);
@@ -825,7 +840,9 @@ static void send_current(leec_agent *a)
 void Leec_agent_on_timer(leec_agent *a)
 {
     a->deadline = -1;
-    if (a->jthen != JOURNAL_THEN_NONE) {
+    if (a->stopping) {
+        Leec_agent_fail(a, LEEC_E_CANCELLED, NULL, "interrupted");
+    } else if (a->jthen != JOURNAL_THEN_NONE) {
         /* The store never answered (statement_timeout bounds a statement,
          * not a connection that went silent). */
         bool install = a->jthen == STORE_THEN_INSTALLED;
@@ -1056,7 +1073,10 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
         /* A saved account deactivated or lost by the CA (a test CA that
          * restarted): make a new one once, then order again. */
         a->account_renewed = true;
-        Leec_account_forget(a->ctx, a->acct_gen);
+        if (Leec_agent_own_account(a))
+            Leec_agent_account_forget(a);
+        else
+            Leec_account_forget(a->ctx, a->acct_gen);
         Leec_agent_set_state(a, LEEC_ST_WAIT_ACCOUNT);
         return;
     }
@@ -1101,6 +1121,9 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
              a->cert_name, a->order_url);
     a->order_since = (int64_t)time(NULL);
+    if (!a->resumed)
+        Leec_budget_note(a->ctx, false, (const char *const *)a->regdoms,
+                         a->nregdoms);
     /* The certificate's key now (it was to be made at FINALIZE anyway), so
      * that the order's one durable record holds it; a slow one (RSA), or
      * the installed one to be reused, is recorded at FINALIZE instead. */
@@ -1141,9 +1164,41 @@ static void cleaned(void *ud, leec_code rc, const char *msg)
 {
     leec_ctx *ctx = ud;
     Leec_ctx_cleanups_add(ctx, -1);
-    if (rc != LEEC_OK)
+    if (rc != LEEC_OK) {
+        Leec_ctx_cleanup_failed(ctx);
         Leec_log(ctx, LEEC_LOG_WARN, "challenge clean-up failed: %s",
                  msg ? msg : leec_strerror(rc));
+    }
+}
+
+/* Takes down, without waiting, every challenge the agent's solver put up
+ * or is putting up (leec_ctx_stop); the number started. */
+static size_t cleanup_async(leec_agent *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->naz; i++) {
+        authz *z = &a->az[i];
+        if (!z->presented && !z->presenting)
+            continue;
+        void *op = z->op;
+        z->presented = z->presenting = false;
+        z->op = NULL;
+        Leec_ctx_cleanups_add(a->ctx, 1);
+        Leec_solver_cleanup(a->solver, op, z->valid, cleaned, a->ctx);
+        n++;
+    }
+    return n;
+}
+
+size_t Leec_agent_stop(leec_agent *a)
+{
+    if (a->stopping)
+        return 0;
+    size_t n = cleanup_async(a);
+    /* It fails from perform (its done callback runs there), at once. */
+    a->stopping = true;
+    a->deadline = Leec_now_ms(a->ctx);
+    return n;
 }
 
 static void authz_done(leec_agent *a, authz *z)
@@ -1392,7 +1447,7 @@ static void present_one(leec_agent *a, authz *z)
     unsigned char sum[32];
     leec_code rc = LEEC_OK;
     if (c->token) {
-        rc = Leec_key_authorization(Leec_account_key(a->ctx), c->token, &ka);
+        rc = Leec_key_authorization(Leec_agent_acct_key(a), c->token, &ka);
         if (rc == LEEC_OK) {
             Leec_sha256(ka, strlen(ka), sum);
             if (!(digest = Leec_b64url_encode(sum, sizeof sum)))
@@ -1421,7 +1476,7 @@ static void present_one(leec_agent *a, authz *z)
                              .digest = digest,
                              .issuer_domain_names = nissuers ? issuers : NULL,
                              .nissuer_domain_names = nissuers,
-                             .account_uri = Leec_account_url(a->ctx)};
+                             .account_uri = Leec_agent_acct_url(a)};
         z->presenting = true;
         z->presented = false;
         z->ready = false;
@@ -1543,38 +1598,15 @@ out:
     Leec_json_free(o);
 }
 
-/* A key generated by a worker thread: the job's own data, nothing of the
- * agent but where to bring the key back to (on the loop). */
-typedef struct keygen {
-    leec_agent *agent;
-    leec_key_type type;
-    leec_key *key;
-    leec_code rc;
-} keygen;
-
-static void keygen_run(void *arg)
+/* The certificate's key, from a worker thread. */
+static void keygen_done(void *ud, leec_code rc, leec_key *key)
 {
-    keygen *k = arg;
-    k->rc = Leec_key_generate(k->type, &k->key);
-}
-
-static void keygen_free(void *arg)
-{
-    keygen *k = arg;
-    Leec_key_free(k->key);
-    free(k);
-}
-
-static void keygen_done(void *arg)
-{
-    keygen *k = arg;
-    leec_agent *a = k->agent;
+    leec_agent *a = ud;
     a->keygen = NULL;
-    if (k->rc != LEEC_OK) {
-        Leec_agent_fail(a, k->rc, NULL, "cannot generate the certificate key");
+    if (rc != LEEC_OK) {
+        Leec_agent_fail(a, rc, NULL, "cannot generate the certificate key");
     } else {
-        a->cert_key = k->key;
-        k->key = NULL;
+        a->cert_key = key;
         send_finalize(a);
     }
     Leec_agent_run(a);
@@ -1590,20 +1622,11 @@ static void enter_finalize(leec_agent *a)
         return; /* on its way */
     if (!a->cert_key && a->reuse_key && a->had_cert)
         reuse_installed_key(a);
-    if (!a->cert_key && Leec_key_type_is_slow(a->key_type)) {
-        keygen *k = calloc(1, sizeof *k);
-        if (k) {
-            k->agent = a;
-            k->type = a->key_type;
-        }
-        rc = k ? Leec_job_submit(a->ctx, keygen_run, keygen_done, keygen_free,
-                                 k, &a->keygen)
-               : LEEC_E_NOMEM;
-        if (rc == LEEC_OK)
-            return; /* keygen_done goes on */
-        free(k);
-        /* No thread to be had: generated here, as before. */
-    }
+    if (!a->cert_key && Leec_key_type_is_slow(a->key_type) &&
+        Leec_key_job(a->ctx, a->key_type, keygen_done, a, &a->keygen) ==
+            LEEC_OK)
+        return; /* keygen_done goes on */
+    /* Fast, or no thread to be had: generated here. */
     if (!a->cert_key &&
         (rc = Leec_key_generate(a->key_type, &a->cert_key)) != LEEC_OK) {
         Leec_agent_fail(a, rc, NULL, "cannot generate the certificate key");

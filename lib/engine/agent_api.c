@@ -145,6 +145,7 @@ void Leec_agent_destroy(leec_agent *a)
         }
     }
     Leec_agent_authz_clear(a);
+    Leec_agent_account_free(a);
     Leec_names_free(a->names, a->nnames);
     Leec_names_free(a->regdoms, a->nregdoms);
     free(a->cert_name);
@@ -195,6 +196,7 @@ leec_code leec_agent_set_key_type(leec_agent *a, leec_key_type type)
     if (!leec_key_type_name(type))
         return LEEC_E_INVALID_ARG;
     a->key_type = type;
+    a->key_type_set = true;
     return LEEC_OK;
 }
 
@@ -360,4 +362,13 @@ size_t leec_agent_names(const leec_agent *a, const char *const **names)
     if (names)
         *names = (const char *const *)a->names;
     return a->nnames;
+}
+
+size_t leec_ctx_stop(leec_ctx *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < Leec_agents_count(ctx); i++)
+        if (Leec_agent_running(Leec_agents_at(ctx, i)))
+            n += Leec_agent_stop(Leec_agents_at(ctx, i));
+    return n;
 }

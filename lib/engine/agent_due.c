@@ -138,6 +138,35 @@ static void decide(leec_agent *a, bool fetched)
     }
 }
 
+/* Why the installed version no longer fits what the agent asks for,
+ * beyond its names: a key type asked for (leec_agent_set_key_type) or a
+ * profile other than the one it was issued with, as its meta.json says.
+ * NULL when it fits (or says nothing: an older version); a static text. */
+static const char *settings_changed(leec_agent *a)
+{
+    char *meta = NULL;
+    leec_json *m = NULL;
+    const char *why = NULL;
+    if (!a->key_type_set && !a->profile)
+        return NULL;
+    if (leec_store_read_meta(leec_ctx_get_store(a->ctx), a->cert_name, &meta) !=
+            LEEC_OK ||
+        Leec_json_parse_object(meta, strlen(meta), &m) != LEEC_OK) {
+        free(meta);
+        return NULL;
+    }
+    const char *kt = Leec_json_str(m, "key_type");
+    const char *prof = Leec_json_str(m, "profile");
+    if (a->key_type_set && kt &&
+        strcmp(kt, leec_key_type_name(a->key_type)) != 0)
+        why = "key type changed";
+    else if (a->profile && (!prof || strcmp(prof, a->profile) != 0))
+        why = "profile changed";
+    Leec_json_free(m);
+    free(meta);
+    return why;
+}
+
 /*
  * CHECK_EXISTING: looks at the installed certificate and its renewal state.
  * New names, force, or no certificate: order. Backing off after failed
@@ -196,8 +225,11 @@ void Leec_agent_check_existing(leec_agent *a)
         return;
     }
     time_t now = time(NULL);
+    const char *changed = a->had_cert && !broken ? settings_changed(a) : NULL;
     if (a->had_cert && !a->names_same) {
         order_because(a, "names changed");
+    } else if (changed) {
+        order_because(a, changed);
     } else if (a->force) {
         order_because(a, "forced");
     } else if (a->rs.failures && a->rs.retry_at > now) {

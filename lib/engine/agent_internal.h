@@ -1,7 +1,8 @@
 /* The agent's structure, shared by the agent's files only: agent_core.c
  * (transitions, clean-ups; calls none of the others), agent_due.c (whether
- * to order), agent.c (the state machine, the driver) and agent_api.c (the
- * object and the context's list of agents). Not installed. */
+ * to order), agent_account.c (an account of its own), agent.c (the state
+ * machine, the driver) and agent_api.c (the object and the context's list
+ * of agents). Not installed. */
 #ifndef LEEC_AGENT_INTERNAL_H
 #define LEEC_AGENT_INTERNAL_H
 
@@ -58,7 +59,14 @@ struct leec_agent {
     bool started;
     int64_t deadline;
     leec_acme_req *req;
-    struct leec_job *keygen; /* the certificate key, on a worker thread */
+    struct leec_job *keygen; /* the certificate key (or the agent's account
+                                key), on a worker thread */
+    /* Its own account (LEEC_ACCOUNT_PER_CERTIFICATE), agent_account.c. */
+    leec_key *own_key;
+    char *own_url;
+    leec_key **own_retired; /* keys of accounts the CA lost: requests */
+    size_t nown_retired;    /* signed with them may still be queued */
+    void (*own_drive)(leec_agent *); /* Leec_agent_run, after an answer */
     int retries;
     unsigned acct_gen;    /* the account generation orders are signed by */
     void *lock;           /* the certificate's lease in the store */
@@ -109,6 +117,8 @@ struct leec_agent {
     leec_json *settings;     /* the application's, kept in meta.json */
     bool had_cert;           /* a certificate was installed at the first look */
     bool names_same;         /* ... for the same names */
+    bool key_type_set;       /* leec_agent_set_key_type was called */
+    bool stopping;           /* leec_ctx_stop: fails at its next step */
     bool repairing;          /* the installed version is broken: replaced */
     bool ordering;           /* decided to order: counted in ctx->ordering */
     char *ari_id;            /* the installed certificate's ARI id, or NULL */
@@ -131,6 +141,21 @@ void Leec_agent_release(leec_agent *a, bool issued);
 void Leec_agent_stop_ordering(leec_agent *a);
 /* Undoes every side effect of the solvers, on every path. */
 void Leec_agent_solvers_cleanup(leec_agent *a);
+/* leec_ctx_stop for one running agent: its challenges taken down without
+ * waiting (the number started), and it fails at once from perform. */
+size_t Leec_agent_stop(leec_agent *a);
+/* agent_account.c: the agent's own account (LEEC_ACCOUNT_PER_CERTIFICATE).
+ * Whether the agent has one to make; the step of WAIT_ACCOUNT then (the
+ * directory, the key on a worker, newAccount; moves on like the shared
+ * account's, or fails); forgetting it (the CA lost it: the next step makes
+ * another); freeing it. The key and URL every request of the agent is
+ * signed with: its own, else the context's. */
+bool Leec_agent_own_account(const leec_agent *a);
+void Leec_agent_account_step(leec_agent *a, void (*drive)(leec_agent *));
+void Leec_agent_account_forget(leec_agent *a);
+void Leec_agent_account_free(leec_agent *a);
+leec_key *Leec_agent_acct_key(const leec_agent *a);
+const char *Leec_agent_acct_url(const leec_agent *a);
 /* Frees the authorizations (after the clean-ups). */
 void Leec_agent_authz_clear(leec_agent *a);
 /* agent.c. A journal write in flight is no longer waited for (the agent

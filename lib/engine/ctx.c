@@ -34,14 +34,16 @@ struct leec_ctx {
     struct leec_workers *workers;           /* threads, or NULL */
     struct leec_x509_cache *x509_cache;     /* issuers already parsed */
     bool rate_set, orders_set, domains_set; /* else the CA's defaults */
+    struct leec_budget_log budget;          /* budget.c */
     unsigned order_timeout_s; /* an order or authorization stuck */
     unsigned lock_timeout_s;  /* waiting for another process's lock */
     leec_hook_fn hook_fn;     /* pre/deploy/post hooks, or NULL */
     void *hook_ud;
-    unsigned ordering; /* agents that decided to order, not finished */
-    unsigned cleanups; /* solver clean-ups under way */
-    bool wake_agents;  /* the account, the directory or an order slot came */
-    int depth;         /* > 0 while inside perform: frees are deferred */
+    unsigned ordering;        /* agents that decided to order, not finished */
+    unsigned cleanups;        /* solver clean-ups under way */
+    unsigned cleanups_failed; /* ... and those that failed, in all */
+    bool wake_agents; /* the account, the directory or an order slot came */
+    int depth;        /* > 0 while inside perform: frees are deferred */
     struct leec_session *session; /* account.c */
     struct leec_queue *queue;     /* request.c */
     struct leec_ops *ops;         /* ctx_ops.c */
@@ -441,6 +443,11 @@ leec_governor *Leec_ctx_gov(const leec_ctx *ctx)
     return ctx->gov;
 }
 
+struct leec_budget_log *Leec_ctx_budget(leec_ctx *ctx)
+{
+    return &ctx->budget;
+}
+
 struct leec_x509_cache *Leec_ctx_x509_cache(const leec_ctx *ctx)
 {
     return ctx->x509_cache;
@@ -481,6 +488,18 @@ void Leec_ctx_ordering_add(leec_ctx *ctx, int delta)
 
 unsigned Leec_ctx_cleanups(const leec_ctx *ctx)
 {
+    return ctx->cleanups;
+}
+
+void Leec_ctx_cleanup_failed(leec_ctx *ctx)
+{
+    ctx->cleanups_failed++;
+}
+
+unsigned leec_ctx_cleanups(const leec_ctx *ctx, unsigned *failed)
+{
+    if (failed)
+        *failed = ctx->cleanups_failed;
     return ctx->cleanups;
 }
 

@@ -244,6 +244,21 @@ leec_wait_reason Leec_gov_order_admit(leec_governor *g, int64_t now,
     return LEEC_WAIT_NONE;
 }
 
+bool Leec_gov_note(leec_governor *g, int64_t at, bool cert,
+                   const char *const *domains, size_t n)
+{
+    if (!cert)
+        return stamps_push(&g->orders, at);
+    for (size_t i = 0; i < n; i++) {
+        if (seen_before(domains, i))
+            continue;
+        domain_entry *e = dom_find(g, domains[i], true);
+        if (!e || !stamps_push(&e->s, at))
+            return false;
+    }
+    return true;
+}
+
 void Leec_gov_order_done(leec_governor *g, int64_t admitted,
                          const char *const *domains, size_t n, bool ordered,
                          bool issued)

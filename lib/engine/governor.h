@@ -56,6 +56,14 @@ void Leec_gov_order_done(leec_governor *g, int64_t admitted_ms,
                          const char *const *domains, size_t n, bool ordered,
                          bool issued);
 
+/* Counts what happened elsewhere (another run, another process: the
+ * store's budget log) at at_ms on this governor's clock: a new order
+ * (cert false) against the order budget, or a certificate issued for
+ * these registered domains (cert true) against the per-domain budget.
+ * Stamps outside the windows drop out as usual. false on OOM. */
+bool Leec_gov_note(leec_governor *g, int64_t at_ms, bool cert,
+                   const char *const *domains, size_t n);
+
 /* May a request go out at now_ms? 0: yes (a token is taken); else the
  * milliseconds to wait. *why (if not NULL) is PAUSED or RATE. */
 int64_t Leec_gov_request_admit(leec_governor *g, int64_t now_ms,

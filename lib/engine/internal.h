@@ -85,6 +85,33 @@ void Leec_ctx_token_answers(leec_ctx *ctx);
 void Leec_ctx_store_async(leec_ctx *ctx);
 void Leec_ctx_store_async_watch(leec_ctx *ctx);
 leec_governor *Leec_ctx_gov(const leec_ctx *ctx);
+
+/* ---- the budgets across runs (budget.c) ---- */
+/* What the context knows of the store's budget log: whether the governor
+ * was seeded from it, when it was last pruned (Unix time), and the last
+ * budget wait reported (reason, end on the context's clock), so that a
+ * batch waiting for one window says it once. Zeroed with the context. */
+struct leec_budget_log {
+    bool seeded;
+    int64_t pruned;
+    int said_why;
+    int64_t said_until;
+};
+struct leec_budget_log *Leec_ctx_budget(leec_ctx *ctx);
+/* Once per context, before its first order is admitted: counts in the
+ * governor what the store's budget log holds within the budget windows
+ * (other runs, other processes). Nothing for a store without a log. */
+void Leec_budget_seed(leec_ctx *ctx);
+/* Records in the store's budget log a new order (cert false) or a
+ * certificate issued (cert true) for these registered domains, now. A
+ * failure is logged, never fatal: the budgets then count less. */
+void Leec_budget_note(leec_ctx *ctx, bool cert, const char *const *regdoms,
+                      size_t n);
+/* Reports (WARN, once per wait end) that an order waits for a budget
+ * (why LEEC_WAIT_ORDER_BUDGET or LEEC_WAIT_DOMAIN_BUDGET) until until_ms
+ * on the context's clock, with that end as a UTC time. */
+void Leec_budget_say(leec_ctx *ctx, const char *cert_name, leec_wait_reason why,
+                     int64_t until_ms);
 struct leec_x509_cache *Leec_ctx_x509_cache(const leec_ctx *ctx);
 const char *Leec_ctx_server(const leec_ctx *ctx);
 unsigned Leec_ctx_order_timeout_s(const leec_ctx *ctx);
@@ -97,6 +124,7 @@ void Leec_ctx_ordering_add(leec_ctx *ctx, int delta);
 /* Solver clean-ups under way: perform keeps reporting running. */
 unsigned Leec_ctx_cleanups(const leec_ctx *ctx);
 void Leec_ctx_cleanups_add(leec_ctx *ctx, int delta);
+void Leec_ctx_cleanup_failed(leec_ctx *ctx); /* one more that failed */
 /* The account, the directory or an order slot came: the agents look again
  * from perform (ctx_api.c), never from inside the step that said so. */
 void Leec_ctx_wake_agents(leec_ctx *ctx);
@@ -164,6 +192,11 @@ leec_code Leec_account_error(leec_ctx *ctx, leec_problem **problem);
  * forget it, so the next Leec_account_ensure creates (and saves) a new one.
  * Does nothing when another agent has already done so. */
 void Leec_account_forget(leec_ctx *ctx, unsigned gen);
+/* The payload of a newAccount for a new account with key (the terms
+ * agreed, the contact, External Account Binding): *payload, the caller's.
+ * LEEC_E_TOS (with *why) when the CA's terms are not agreed to. */
+leec_code Leec_account_new_payload(leec_ctx *ctx, const leec_key *key,
+                                   char **payload, const char **why);
 /* Saves the account key and account.json (url, directory, contact) in
  * the store under acct_ca_id, replacing what is there (key first). */
 leec_code Leec_account_save(leec_ctx *ctx);

@@ -217,3 +217,49 @@ void Leec_workers_free(leec_workers *w)
     pthread_mutex_destroy(&w->mu);
     free(w);
 }
+
+/* A key job's own data: nothing of its caller but where the key goes. */
+typedef struct key_job {
+    leec_key_type type;
+    leec_key *key;
+    leec_code rc;
+    leec_key_done_fn done;
+    void *ud;
+} key_job;
+
+static void key_job_run(void *arg)
+{
+    key_job *k = arg;
+    k->rc = Leec_key_generate(k->type, &k->key);
+}
+
+static void key_job_free(void *arg)
+{
+    key_job *k = arg;
+    Leec_key_free(k->key);
+    free(k);
+}
+
+static void key_job_done(void *arg)
+{
+    key_job *k = arg;
+    leec_key *key = k->key;
+    k->key = NULL;
+    k->done(k->ud, k->rc, k->rc == LEEC_OK ? key : NULL);
+    if (k->rc != LEEC_OK)
+        Leec_key_free(key);
+}
+
+leec_code Leec_key_job(leec_ctx *ctx, leec_key_type type, leec_key_done_fn done,
+                       void *ud, leec_job **handle)
+{
+    key_job *k = calloc(1, sizeof *k);
+    if (!k)
+        return LEEC_E_NOMEM;
+    *k = (key_job){.type = type, .done = done, .ud = ud};
+    leec_code rc = Leec_job_submit(ctx, key_job_run, key_job_done, key_job_free,
+                                   k, handle);
+    if (rc != LEEC_OK)
+        free(k);
+    return rc;
+}

@@ -7,6 +7,7 @@
 #ifndef LEEC_ENGINE_WORKERS_H
 #define LEEC_ENGINE_WORKERS_H
 
+#include "crypto/crypto.h"
 #include "leec/leec.h"
 
 typedef struct leec_workers leec_workers;
@@ -28,6 +29,15 @@ leec_code Leec_job_submit(leec_ctx *ctx, leec_job_run_fn run,
 /* Cancels a job (NULL does nothing): done will not run; its arg is freed
  * now if the job had not started, else when its work ends. */
 void Leec_job_cancel(leec_ctx *ctx, leec_job *job);
+
+/* A key of type generated on a worker (RSA takes seconds): done(ud, rc,
+ * key) runs on the loop, key (NULL on an error) then the callee's.
+ * LEEC_OK: queued, *handle as Leec_job_submit's; an error (no thread to
+ * be had, LEEC_E_NOMEM): nothing queued, the caller generates it in
+ * place. */
+typedef void (*leec_key_done_fn)(void *ud, leec_code rc, leec_key *key);
+leec_code Leec_key_job(leec_ctx *ctx, leec_key_type type, leec_key_done_fn done,
+                       void *ud, leec_job **handle);
 
 /* Stops the threads (waiting for the work under way) and frees every job
  * left without calling done. */

@@ -118,7 +118,8 @@ leec_store *leec_store_new(const leec_store_ops *ops, void *impl,
     if (!(s = calloc(1, sizeof *s)))
         goto out;
     memcpy(&s->own, ops,
-           ops->abi >= 3   ? sizeof *ops
+           ops->abi >= 4   ? sizeof *ops
+           : ops->abi == 3 ? offsetof(leec_store_ops, budget_add)
            : ops->abi == 2 ? offsetof(leec_store_ops, heartbeat)
                            : offsetof(leec_store_ops, lease));
     s->ops = &s->own;
@@ -890,6 +891,39 @@ leec_code leec_store_order_list(leec_store *store, char ***names, size_t *n)
     if (!Leec_store_has_journal(store))
         return LEEC_OK;
     return store->ops->journal_list(store, names, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* The budget log (ABI 4, optional operations)                         */
+/* ------------------------------------------------------------------ */
+
+bool Leec_store_has_budget(const leec_store *s)
+{
+    return s && s->ops->budget_add && s->ops->budget_read;
+}
+
+leec_code Leec_store_budget_add(leec_store *s, const char *ca_id, int64_t when,
+                                const char *entry, int64_t forget_before)
+{
+    if (!Leec_store_has_budget(s) || !Leec_store_name_valid(ca_id) || !entry ||
+        !*entry || strlen(entry) > LEEC_STORE_BUDGET_ENTRY_MAX ||
+        strchr(entry, '\n') || when < 0)
+        return LEEC_E_INVALID_ARG;
+    return s->ops->budget_add(s, ca_id, when, entry, forget_before);
+}
+
+leec_code Leec_store_budget_read(leec_store *s, const char *ca_id,
+                                 int64_t since, char ***entries,
+                                 int64_t **whens, size_t *n)
+{
+    if (!entries || !whens || !n)
+        return LEEC_E_INVALID_ARG;
+    *entries = NULL;
+    *whens = NULL;
+    *n = 0;
+    if (!Leec_store_has_budget(s) || !Leec_store_name_valid(ca_id))
+        return LEEC_E_INVALID_ARG;
+    return s->ops->budget_read(s, ca_id, since, entries, whens, n);
 }
 
 /* ------------------------------------------------------------------ */

@@ -126,6 +126,17 @@ leec_code Leec_store_order_write(leec_store *s, const char *name,
 leec_code Leec_store_order_remove(leec_store *s, const char *name,
                                   uint64_t token);
 
+/* The budget log (budget_add, budget_read; ABI 4, optional). Whether the
+ * store keeps one; adding and reading check the CA id and the entry (one
+ * line, at most LEEC_STORE_BUDGET_ENTRY_MAX) and give LEEC_E_INVALID_ARG
+ * for a store without one. */
+bool Leec_store_has_budget(const leec_store *s);
+leec_code Leec_store_budget_add(leec_store *s, const char *ca_id, int64_t when,
+                                const char *entry, int64_t forget_before);
+leec_code Leec_store_budget_read(leec_store *s, const char *ca_id,
+                                 int64_t since, char ***entries,
+                                 int64_t **whens, size_t *n);
+
 /* "PID 1234" or "PID 1234 on host" of whoever holds the lock kind/name,
  * or "another process" when unknown: for messages (malloc'd, NULL on
  * OOM). */

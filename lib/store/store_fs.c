@@ -1175,7 +1175,10 @@ static leec_code replace_file(int dfd, const char *file, const char *text,
     (void)unlinkat(dfd, tmp, 0);
     fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len)
+    /* Flocked while written: where no lock covers the file (the budget
+     * log), a sweep tells a killed writer's temporary by its free flock. */
+    if (fd < 0 || flock(fd, LOCK_EX) != 0 || fchmod(fd, 0600) != 0 ||
+        write(fd, text, len) != (ssize_t)len)
         goto out;
     if (durable && fsync(fd) != 0)
         goto out;
@@ -1713,6 +1716,179 @@ static void fs_destroy(leec_store *s)
     fs_free(fs_of(s));
 }
 
+/* ------------------------------------------------------------------ */
+/* The budget log: budget/<ca_id>/<when>-<random>, one file per entry  */
+/* ------------------------------------------------------------------ */
+
+/* One file per entry, made whole by a rename: two processes adding at
+ * once never lose each other's, and no lock is needed. Old ones are
+ * removed by whoever adds next. */
+
+/* budget/<ca_id>, opened (created when create). */
+static leec_code open_budget(fs_store *fs, const char *ca_id, bool create,
+                             int *out)
+{
+    int bfd = -1;
+    char *rel = pathf("budget/%s", ca_id);
+    leec_code rc =
+        rel ? open_dir(fs, fs->root, "budget", "budget", create, &bfd)
+            : LEEC_E_NOMEM;
+    if (rc == LEEC_OK)
+        rc = open_dir(fs, bfd, ca_id, rel, create, out);
+    close_fd(&bfd);
+    free(rel);
+    return rc;
+}
+
+/* The time an entry's file name says ("<when>-<8 hex digits>"), or -1 for
+ * another name (a temporary, a stranger). */
+static int64_t budget_when(const char *name)
+{
+    char *end = NULL;
+    if (name[0] < '0' || name[0] > '9')
+        return -1;
+    errno = 0;
+    long long w = strtoll(name, &end, 10);
+    if (errno || *end != '-' || strlen(end + 1) != 8 ||
+        strspn(end + 1, "0123456789abcdef") != 8)
+        return -1;
+    return (int64_t)w;
+}
+
+/* Removes entries made before forget_before and the temporaries of killed
+ * writers (whose flock went with them). Best effort. */
+static void budget_sweep(int dfd, int64_t forget_before)
+{
+    DIR *d = open_stream(dfd);
+    struct dirent *e = NULL;
+    while (d && (e = readdir(d))) {
+        int64_t w = budget_when(e->d_name);
+        if (w >= 0 && w < forget_before) {
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+        } else if (w < 0 && is_temp_of(e->d_name, NULL, false)) {
+            int fd = openat(dirfd(d), e->d_name,
+                            O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+                (void)unlinkat(dirfd(d), e->d_name, 0);
+            close_fd(&fd);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+static leec_code fs_budget_add(leec_store *s, const char *ca_id, int64_t when,
+                               const char *entry, int64_t forget_before)
+{
+    fs_store *fs = fs_of(s);
+    int cfd = -1;
+    char rnd[9], *file = NULL;
+    leec_code rc = open_budget(fs, ca_id, true, &cfd);
+    if (rc != LEEC_OK)
+        return rc;
+    random_suffix(rnd);
+    if (!(file = pathf("%lld-%s", (long long)when, rnd))) {
+        rc = LEEC_E_NOMEM;
+        goto out;
+    }
+    if ((rc = replace_file(cfd, file, entry, strlen(entry), true)) != LEEC_OK)
+        goto out;
+    /* Housekeeping: an entry left is only read and skipped. */
+    if (forget_before > 0)
+        budget_sweep(cfd, forget_before);
+out:
+    free(file);
+    close_fd(&cfd);
+    return rc;
+}
+
+typedef struct budget_vec {
+    char **entries;
+    int64_t *whens;
+    size_t n, cap;
+} budget_vec;
+
+static leec_code budget_vec_add(budget_vec *v, int64_t when, char *entry)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        char **e = realloc(v->entries, cap * sizeof *e);
+        if (e)
+            v->entries = e;
+        int64_t *w = e ? realloc(v->whens, cap * sizeof *w) : NULL;
+        if (!w)
+            return LEEC_E_NOMEM;
+        v->whens = w;
+        v->cap = cap;
+    }
+    /* Insertion keeps them oldest first; a few hundred at most. */
+    size_t i = v->n++;
+    for (; i > 0 && v->whens[i - 1] > when; i--) {
+        v->whens[i] = v->whens[i - 1];
+        v->entries[i] = v->entries[i - 1];
+    }
+    v->whens[i] = when;
+    v->entries[i] = entry;
+    return LEEC_OK;
+}
+
+static leec_code fs_budget_read(leec_store *s, const char *ca_id, int64_t since,
+                                char ***entries, int64_t **whens, size_t *n)
+{
+    fs_store *fs = fs_of(s);
+    budget_vec v = {0};
+    int cfd = -1;
+    DIR *d = NULL;
+    char *rel = pathf("budget/%s", ca_id);
+    leec_code rc = rel ? open_budget(fs, ca_id, false, &cfd) : LEEC_E_NOMEM;
+    if (rc == LEEC_E_NOT_FOUND) {
+        rc = LEEC_OK; /* nothing recorded yet */
+        goto out;
+    }
+    if (rc != LEEC_OK)
+        goto out;
+    if (!(d = open_stream(cfd))) {
+        rc = LEEC_E_IO;
+        goto out;
+    }
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            rc = errno ? LEEC_E_IO : LEEC_OK;
+            break;
+        }
+        int64_t w = budget_when(e->d_name);
+        char *text = NULL;
+        size_t len = 0;
+        if (w < 0 || w < since)
+            continue;
+        rc = read_trusted(fs, cfd, rel, e->d_name, false, &text, &len);
+        if (rc == LEEC_E_NOT_FOUND)
+            continue; /* forgotten meanwhile */
+        if (rc == LEEC_OK && (rc = budget_vec_add(&v, w, text)) != LEEC_OK)
+            free(text);
+        if (rc != LEEC_OK)
+            break;
+    }
+out:
+    if (d)
+        closedir(d);
+    close_fd(&cfd);
+    free(rel);
+    if (rc != LEEC_OK) {
+        for (size_t i = 0; i < v.n; i++)
+            free(v.entries[i]);
+        free(v.entries);
+        free(v.whens);
+        return rc;
+    }
+    *entries = v.entries;
+    *whens = v.whens;
+    *n = v.n;
+    return LEEC_OK;
+}
+
 static const leec_store_ops fs_ops = {
     .abi = LEEC_STORE_ABI,
     .account_load = fs_account_load,
@@ -1736,6 +1912,8 @@ static const leec_store_ops fs_ops = {
     .journal_read = fs_journal_read,
     .journal_remove = fs_journal_remove,
     .journal_list = fs_journal_list,
+    .budget_add = fs_budget_add,
+    .budget_read = fs_budget_read,
 };
 
 /* The filesystem store's export: live/<name>, where web servers read. */

@@ -114,7 +114,14 @@ static const char *const migrations[] = {
     " expires timestamptz NOT NULL,"
     " PRIMARY KEY (kind, name));"
     "CREATE INDEX leec_leases_holder ON leec_leases (holder);",
+    /* 2: the governor's budget log (store ABI 4). */
+    "CREATE TABLE leec_budget ("
+    " ca_id text NOT NULL,"
+    " made bigint NOT NULL,"
+    " entry text NOT NULL CHECK (octet_length(entry) <= 4096));"
+    "CREATE INDEX leec_budget_made ON leec_budget (ca_id, made);",
 };
+_Static_assert(LEEC_STORE_BUDGET_ENTRY_MAX == 4096, "leec_budget.entry");
 #define PG_SCHEMA_VERSION (sizeof migrations / sizeof *migrations)
 
 /* A lease this store instance holds (or claimed): shared by the handles
@@ -1803,6 +1810,67 @@ static leec_code pg_journal_list(leec_store *s, char ***names, size_t *n)
 }
 
 /* ------------------------------------------------------------------ */
+/* The budget log                                                      */
+/* ------------------------------------------------------------------ */
+
+static leec_code pg_budget_add(leec_store *s, const char *ca_id, int64_t when,
+                               const char *entry, int64_t forget_before)
+{
+    pg_store *p = impl(s);
+    char w[24], f[24];
+    snprintf(w, sizeof w, "%lld", (long long)when);
+    snprintf(f, sizeof f, "%lld", (long long)forget_before);
+    const char *v[] = {ca_id, w, entry};
+    leec_code rc = pg_q_do(p,
+                           "INSERT INTO leec_budget (ca_id, made, entry) "
+                           "VALUES ($1, $2, $3)",
+                           3, v);
+    const char *fv[] = {ca_id, f};
+    if (rc == LEEC_OK)
+        (void)pg_q_do(p,
+                      "DELETE FROM leec_budget WHERE ca_id = $1 AND "
+                      "made < $2",
+                      2, fv);
+    return rc;
+}
+
+static leec_code pg_budget_read(leec_store *s, const char *ca_id, int64_t since,
+                                char ***entries, int64_t **whens, size_t *n)
+{
+    pg_store *p = impl(s);
+    leec_code rc = LEEC_OK;
+    char f[24];
+    snprintf(f, sizeof f, "%lld", (long long)since);
+    const char *v[] = {ca_id, f};
+    PGresult *r = pg_q(p, &rc,
+                       "SELECT made, entry FROM leec_budget WHERE ca_id = $1 "
+                       "AND made >= $2 ORDER BY made",
+                       2, v);
+    if (!r)
+        return rc;
+    size_t rows = (size_t)PQntuples(r), k = 0;
+    char **e = rows ? calloc(rows, sizeof *e) : NULL;
+    int64_t *w = rows ? calloc(rows, sizeof *w) : NULL;
+    rc = rows && (!e || !w) ? LEEC_E_NOMEM : LEEC_OK;
+    for (; rc == LEEC_OK && k < rows; k++) {
+        w[k] = (int64_t)strtoll(PQgetvalue(r, (int)k, 0), NULL, 10);
+        rc = col_dup(r, (int)k, 1, LEEC_STORE_BUDGET_ENTRY_MAX, &e[k], NULL);
+    }
+    PQclear(r);
+    if (rc != LEEC_OK) {
+        for (size_t i = 0; e && i < rows; i++)
+            free(e[i]);
+        free(e);
+        free(w);
+        return rc;
+    }
+    *entries = e;
+    *whens = w;
+    *n = rows;
+    return LEEC_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* A store shared by a fleet                                           */
 /* ------------------------------------------------------------------ */
 
@@ -3047,6 +3115,8 @@ static const leec_store_ops pg_ops = {
     .async_perform = pg_async_perform,
     .async_forget = pg_async_forget,
     .version_install_async = pg_version_install_async,
+    .budget_add = pg_budget_add,
+    .budget_read = pg_budget_read,
 };
 
 static leec_code fail_why(char **why, leec_code rc, const char *fmt, ...)

@@ -326,9 +326,11 @@ class Rfc2136Test(Dns01Case):
         self.assertEqual(self.named.txt(rr), [], "record not cleaned up")
 
 
-    def test_e_sigterm_removes_records(self):
-        """SIGTERM while waiting for propagation: the record goes anyway."""
-        rr = "_acme-challenge.sig.stale.test"
+    def _interrupted(self, label, sig):
+        """Runs leec -v for LABEL.stale.test, sends sig once the record is
+        in named (leec then waits for ns2, which never serves it): (exit
+        status, stderr, whether the record is still there)."""
+        rr = "_acme-challenge.%s.stale.test" % label
         with NamedEnv(default_zones=False, zones={"stale.test": []},
                       zone_ns={"stale.test": STALE_NS}, updates=False) as ns2:
             try:
@@ -338,7 +340,7 @@ class Rfc2136Test(Dns01Case):
                 self.skipTest("cannot listen on 127.0.0.2:%d: %s"
                               % (self.port, e))
             ns = self.named
-            argv = [run.LEEC, "issue", "-d", "sig.stale.test",
+            argv = [run.LEEC, "issue", "-v", "-d", "%s.stale.test" % label,
                     "--server", self.pebble.directory_url,
                     "--ca-bundle", self.pebble.ca_bundle, "--agree-tos",
                     "--dir", self.dir, "--dns", "rfc2136",
@@ -355,15 +357,44 @@ class Rfc2136Test(Dns01Case):
                     while not ns.txt(rr) and time.monotonic() < deadline:
                         time.sleep(0.1)
                     self.assertTrue(ns.txt(rr), "the record never appeared")
-                    p.send_signal(signal.SIGTERM)
+                    p.send_signal(sig)
                     out, err = p.communicate(timeout=30)
                 finally:
                     if p.poll() is None:
                         p.kill()
                         p.wait()
-        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
-        self.assertEqual(ns.txt(rr), [], "record left after SIGTERM\n" + err)
+        return p.returncode, err, ns.txt(rr)
+
+    def test_e_sigterm_removes_records(self):
+        """SIGTERM while waiting for propagation: the record goes anyway."""
+        rc, err, left = self._interrupted("sig", signal.SIGTERM)
+        self.assertEqual(rc, 128 + signal.SIGTERM, err)
+        self.assertEqual(left, [], "record left after SIGTERM\n" + err)
         self.assertFalse(os.path.exists(self.live("sig.stale.test")))
+
+    def test_e_sigint_says_records_removed(self):
+        """SIGINT while waiting for propagation: stderr says the DNS records
+        are being removed, and that they were only once they were."""
+        rc, err, left = self._interrupted("int", signal.SIGINT)
+        self.assertEqual(rc, 128 + signal.SIGINT, err)
+        self.assertEqual(left, [], "record left after SIGINT\n" + err)
+        self.assertNotIn("challenge files", err)
+        lines = err.splitlines()
+
+        def at(pattern):
+            for i, l in enumerate(lines):
+                if re.search(pattern, l):
+                    return i
+            self.fail("no line matches %r\n%s" % (pattern, err))
+        removing = at(r"^leec: interrupted; removing the DNS records")
+        removed = at(r"rfc2136: removed TXT _acme-challenge\.int\.stale\.test")
+        done = at(r"^leec: interrupted; the DNS records were removed$")
+        self.assertLess(removing, removed, err)
+        self.assertLess(removed, done, err)
+        self.assertEqual(done, len(lines) - 1, err)
+        # The order stays in the journal for the next run.
+        self.assertTrue(os.path.exists(os.path.join(
+            self.dir, "journal", "int.stale.test.json")), err)
 
 # ------------------------------------------------------------- hooks
 DNS_HOOK = r"""#!/bin/sh

@@ -19,6 +19,7 @@
 #include "fake.h"
 #include "../unit/testutil.h"
 #include "crypto/jws.h"
+#include "acme/directory.h"
 #include "acme/problem.h"
 #include "crypto/crypto.h"
 #include "leec/solver.h"
@@ -381,14 +382,16 @@ static void test_fresh_then_force(void **state)
     e->ca->client = e->ctx;
 }
 
-static void test_two_agents_share_account(void **state)
+/* Two agents of one context, for a.example and b.example, in account
+ * mode; both issued, the directory fetched once. */
+static void two_agents(env *e, leec_account_mode mode)
 {
-    env *e = *state;
     static const char *const n1[] = {"a.example"};
     static const char *const n2[] = {"b.example"};
     rec r1, r2;
     memset(&r1, 0, sizeof r1);
     memset(&r2, 0, sizeof r2);
+    leec_ctx_set_account_mode(e->ctx, mode);
     leec_agent *a = agent_new(e, e->ctx, n1, 1, &r1);
     leec_agent *b = agent_new(e, e->ctx, n2, 1, &r2);
     assert_int_equal(leec_agent_start(a), LEEC_OK);
@@ -397,13 +400,20 @@ static void test_two_agents_share_account(void **state)
     assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_ISSUED);
     assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_ISSUED);
     assert_int_equal(e->ca->stats.dir, 1);
-    assert_int_equal(e->ca->stats.new_account, 1);
     assert_int_equal(e->ca->stats.new_order, 2);
     assert_int_equal(e->ca->stats.verify_failures, 0);
+    assert_int_equal(e->ca->stats.keyauth_failures, 0);
     for (int i = 0; i < 2; i++) {
         free(r1.ka[i]);
         free(r2.ka[i]);
     }
+}
+
+static void test_two_agents_share_account(void **state)
+{
+    env *e = *state;
+    two_agents(e, LEEC_ACCOUNT_SAVED);
+    assert_int_equal(e->ca->stats.new_account, 1);
 }
 
 /* The CA forgets the account while four agents order with it (a CA that
@@ -1939,6 +1949,85 @@ static void test_fenced_writer(void **state)
     leec_store_free(other);
 }
 
+/* --throwaway-account=per-certificate: each agent makes an account of its
+ * own, signs its order with it and answers with its key authorization
+ * (the fake CA checks both against the order's account); none is saved. */
+static void test_per_certificate_accounts(void **state)
+{
+    env *e = *state;
+    two_agents(e, LEEC_ACCOUNT_PER_CERTIFICATE);
+    assert_int_equal(e->ca->stats.new_account, 2);
+    char *pem = NULL, *js = NULL;
+    char *id = Leec_ca_id(FAKE_CA_DIR);
+    assert_int_equal(
+        Leec_store_account_load(leec_ctx_get_store(e->ctx), id, &pem, &js),
+        LEEC_E_NOT_FOUND);
+    free(id);
+}
+
+static bool waits_for_budget(void *ud)
+{
+    return leec_agent_wait(ud, NULL) == LEEC_WAIT_ORDER_BUDGET;
+}
+
+/* The order budget counts the orders of an earlier context on the same
+ * store (its budget log): a second context over budget waits until the
+ * window that began with the first order has passed, then orders. */
+static void test_budget_across_contexts(void **state)
+{
+    env *e = *state;
+    leec_ctx_set_order_budget(e->ctx, 1, 3600);
+    leec_agent *a = run_one(e);
+    assert_int_equal(leec_agent_get_outcome(a), LEEC_OUTCOME_ISSUED);
+    assert_int_equal(e->ca->stats.new_order, 1);
+    leec_ctx *ctx2 = new_ctx(e);
+    e->ca->client = ctx2;
+    leec_ctx_set_order_budget(ctx2, 1, 3600);
+    static const char *const n[] = {"other.example"};
+    rec r;
+    memset(&r, 0, sizeof r);
+    leec_agent *b = agent_new(e, ctx2, n, 1, &r);
+    assert_int_equal(leec_agent_start(b), LEEC_OK);
+    assert_true(fake_drive_until(ctx2, MAX_ITER, waits_for_budget, b) >= 0);
+    time_t until = 0;
+    assert_int_equal(leec_agent_wait(b, &until), LEEC_WAIT_ORDER_BUDGET);
+    /* About an hour from now (the first order was made seconds ago). */
+    assert_true(until > time(NULL) + 3500 && until <= time(NULL) + 3601);
+    assert_int_equal(e->ca->stats.new_order, 1);
+    assert_true(fake_drive(ctx2, MAX_ITER) > 0);
+    assert_int_equal(leec_agent_get_outcome(b), LEEC_OUTCOME_ISSUED);
+    assert_int_equal(e->ca->stats.new_order, 2);
+    for (int i = 0; i < 2; i++)
+        free(r.ka[i]);
+    leec_ctx_free(ctx2);
+    e->ca->client = e->ctx;
+}
+
+/* leec_ctx_stop while an authorization is polled: the challenge answer is
+ * taken down at once, the agent fails (cancelled) from the next perform,
+ * not from the call, and the loop then ends. */
+static void test_stop_takes_challenges_down(void **state)
+{
+    env *e = *state;
+    e->r.hold_on_state = LEEC_ST_AUTHZ_POLL;
+    leec_agent *a = agent_new(e, e->ctx, NAMES2, 2, &e->r);
+    assert_int_equal(leec_agent_start(a), LEEC_OK);
+    assert_true(fake_drive_until(e->ctx, MAX_ITER, held, NULL) > 0);
+    assert_int_equal(leec_agent_get_state(a), LEEC_ST_AUTHZ_POLL);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 2);
+    assert_int_equal(leec_ctx_stop(e->ctx), 2);
+    assert_int_equal(e->r.done, 0); /* not from the call */
+    assert_int_equal(leec_ctx_stop(e->ctx), 0);
+    fake_http_hold(false);
+    assert_true(fake_drive(e->ctx, MAX_ITER) > 0);
+    assert_int_equal(e->r.done, 1);
+    assert_int_equal(leec_agent_error(a), LEEC_E_CANCELLED);
+    assert_int_equal(Leec_ctx_tokens(e->ctx)->n, 0);
+    unsigned failed = 9;
+    assert_int_equal(leec_ctx_cleanups(e->ctx, &failed), 0);
+    assert_int_equal(failed, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1948,6 +2037,9 @@ int main(void)
         T(test_rsa_account_ec384_cert),
         T(test_fresh_then_force),
         T(test_two_agents_share_account),
+        T(test_per_certificate_accounts),
+        T(test_budget_across_contexts),
+        T(test_stop_takes_challenges_down),
         T(test_account_lost_mid_flight),
         T(test_default_names),
         T(test_new_nonce_failing),

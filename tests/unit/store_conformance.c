@@ -829,6 +829,68 @@ static void test_journal(void **state)
     sc_clean(NULL, 0);
 }
 
+/* The budget log: entries kept as given with their time, read from a
+ * time on, oldest first, by another store too; old ones forgotten. */
+static void test_budget_log(void **state)
+{
+    sc_fixture *f = *state;
+    leec_store *s = f->s;
+    char **e = NULL;
+    int64_t *w = NULL;
+    size_t n = 9;
+    if (!Leec_store_has_budget(s)) {
+        skip();
+        return;
+    }
+    assert_int_equal(Leec_store_budget_read(s, "ca.budget", 0, &e, &w, &n),
+                     LEEC_OK);
+    assert_int_equal(n, 0);
+    assert_null(e);
+    assert_null(w);
+    assert_int_equal(
+        Leec_store_budget_add(s, "ca.budget", 2000, "{\"b\":2}", 0), LEEC_OK);
+    assert_int_equal(
+        Leec_store_budget_add(s, "ca.budget", 1000, "{\"a\":1}", 0), LEEC_OK);
+    /* Two entries of one second both kept. */
+    assert_int_equal(
+        Leec_store_budget_add(s, "ca.budget", 3000, "{\"c\":3}", 0), LEEC_OK);
+    assert_int_equal(
+        Leec_store_budget_add(s, "ca.budget", 3000, "{\"c\":3}", 0), LEEC_OK);
+    assert_int_equal(Leec_store_budget_add(s, "ca.other", 3000, "{}", 0),
+                     LEEC_OK);
+    leec_store *other = B->again(B->ud);
+    assert_non_null(other);
+    assert_int_equal(
+        Leec_store_budget_read(other, "ca.budget", 1500, &e, &w, &n), LEEC_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(w[0], 2000);
+    assert_string_equal(e[0], "{\"b\":2}");
+    assert_int_equal(w[1], 3000);
+    assert_int_equal(w[2], 3000);
+    assert_string_equal(e[2], "{\"c\":3}");
+    leec_store_list_free(e, n);
+    free(w);
+    /* Forgotten before 2500 (by the next add). */
+    assert_int_equal(
+        Leec_store_budget_add(s, "ca.budget", 4000, "{\"d\":4}", 2500),
+        LEEC_OK);
+    assert_int_equal(Leec_store_budget_read(other, "ca.budget", 0, &e, &w, &n),
+                     LEEC_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(w[0], 3000);
+    assert_int_equal(w[2], 4000);
+    leec_store_list_free(e, n);
+    free(w);
+    /* What the library refuses before a backend sees it. */
+    assert_int_equal(Leec_store_budget_add(s, "../x", 1, "{}", 0),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(Leec_store_budget_add(s, "ca.budget", 1, "{}\n{}", 0),
+                     LEEC_E_INVALID_ARG);
+    assert_int_equal(Leec_store_budget_add(s, "ca.budget", 1, "", 0),
+                     LEEC_E_INVALID_ARG);
+    leec_store_free(other);
+}
+
 /* Names become keys (file names in the filesystem store): only the rule's
  * are taken, by every operation, before a backend sees them. */
 static void test_names_refused(void **state)
@@ -1454,6 +1516,7 @@ int sc_run(const sc_backend *b)
         cmocka_unit_test_setup_teardown(test_lease_of_dead_holder, sc_setup,
                                         sc_teardown),
         cmocka_unit_test_setup_teardown(test_journal, sc_setup, sc_teardown),
+        cmocka_unit_test_setup_teardown(test_budget_log, sc_setup, sc_teardown),
         cmocka_unit_test_setup_teardown(test_lease_fails, sc_setup,
                                         sc_teardown),
         cmocka_unit_test_setup_teardown(test_journal_write_fails, sc_setup,

@@ -540,7 +540,7 @@ static void test_schema_made_once(void **state)
     }
     char *v = admin_value("SELECT string_agg(version::text, ',') FROM "
                           "leec_schema");
-    assert_string_equal(v, "1");
+    assert_string_equal(v, "1,2");
     free(v);
     v = admin_value("SELECT max(number) FROM leec_versions");
     assert_string_equal(v, "4");
