@@ -410,7 +410,12 @@ static void take_value(chk *k, layer *l, const cnode *key, const cnode *v)
     long i = opt_index(key->value);
     const char *name = key->value;
     const char *val = NULL;
-    if (issue_options[i].has_arg == no_argument) {
+    int opt_b = issue_options[i].has_arg == optional_argument ? boolean(v) : -1;
+    if (opt_b >= 0) {
+        /* An option whose value may be left out (throwaway-account): true
+         * is the option alone, false leaves it out, else its value. */
+        val = opt_b ? "" : NULL;
+    } else if (issue_options[i].has_arg == no_argument) {
         int b = boolean(v);
         if (b < 0) {
             fail(k, v->line, v->col, "%s takes true or false, not %s%s%s%s",
@@ -580,12 +585,15 @@ static int make_args(cfg_cert *c, const layer *const *ls, size_t nl)
             }
         if (!on || strcmp(name, "dir") == 0)
             continue;
+        /* getopt takes an optional value only as --name=value. */
+        bool joined = issue_options[i].has_arg == optional_argument;
         char *opt = NULL;
-        if (asprintf(&opt, "--%s", name) < 0)
+        if (asprintf(&opt, "--%s%s%s", name, joined && *val ? "=" : "",
+                     joined ? val : "") < 0)
             return 1;
         int r = push(&c->args, &c->nargs, opt);
         free(opt);
-        if (r != 0 || (issue_options[i].has_arg != no_argument &&
+        if (r != 0 || (issue_options[i].has_arg == required_argument &&
                        push(&c->args, &c->nargs, val) != 0))
             return 1;
     }

@@ -106,6 +106,23 @@ class ConfigCheckTest(LeecCase):
         r = self.leec("config", "check", "--config",
                       os.path.join(self.tmp, "missing.conf"))
         self.assertEqual(r.returncode, 1, describe(r))
+        # An option whose value may be left out: true, false or its value.
+        path, r = self.check(
+            "defaults:\n"
+            "  http-port: 5002\n"
+            "  throwaway-account: per-certificate\n"
+            "certificates:\n"
+            "  - domains: [a.leec.test]\n"
+            "  - domains: [b.leec.test]\n"
+            "    throwaway-account: true\n"
+            "  - domains: [c.leec.test]\n"
+            "    throwaway-account: false\n"
+            "  - domains: [d.leec.test]\n"
+            "    throwaway-account: sometimes\n")
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertEqual(r.stderr.count("throwaway-account"), 1, describe(r))
+        self.assertIn("%s:10:5: certificate 'd.leec.test': "
+                      "--throwaway-account=sometimes" % path, r.stderr)
 
     def test_sample_is_valid(self):
         sample = os.path.join(run.REPO, "doc", "leec.conf.sample")
