@@ -23,9 +23,12 @@
 #include "lifecycle.h"
 
 /* Settings that make another certificate, not only another way to get
- * it: a change orders again (as a changed set of names does). The others
- * (solver, hooks, contact) are used from the next order on. Keys of the
- * settings (lifecycle.c). */
+ * it: a change orders again (as a changed set of names does), with
+ * --force, unless the certificate is backing off after failed attempts.
+ * A changed key type or profile needs no --force: leec issue orders again
+ * by itself (and waits out a back-off too). The others (solver, hooks,
+ * contact) are used from the next order on. Keys of the settings
+ * (lifecycle.c). */
 static const char *const reorder_keys[] = {"server", "key_type", "profile",
                                            "preferred_chain", NULL};
 
@@ -158,7 +161,7 @@ static int compare(ap_cert *a, leec_store *store, const char *dir)
             if (str_eq(json_object_get(kept, k), json_object_get(now, k),
                        i == 0))
                 continue;
-            a->force = true;
+            a->force = strcmp(k, "key_type") != 0 && strcmp(k, "profile") != 0;
             if (asprintf(&a->reason, "%s changed", k) < 0) {
                 a->reason = NULL;
                 status = 1;
@@ -167,6 +170,13 @@ static int compare(ap_cert *a, leec_store *store, const char *dir)
     }
     json_decref(now);
     json_decref(meta);
+    /* Backing off: the next attempt waits as a renewal's would. */
+    leec_renewal_plan *pl = NULL;
+    if (a->force &&
+        leec_store_renewal_plan(store, a->c->cert_name, &pl) == LEEC_OK &&
+        pl->failures && pl->retry_at > time(NULL))
+        a->force = false;
+    leec_renewal_plan_free(pl);
     return status;
 }
 

@@ -228,7 +228,10 @@ void Leec_agent_check_existing(leec_agent *a)
     const char *changed = a->had_cert && !broken ? settings_changed(a) : NULL;
     if (a->had_cert && !a->names_same) {
         order_because(a, "names changed");
-    } else if (changed) {
+    } else if (changed && !(a->rs.failures && a->rs.retry_at > now)) {
+        /* Not while backing off: a key type or profile the CA keeps
+         * refusing must not spend its failed-validation limit run after
+         * run (the failure is recorded with the installed version). */
         order_because(a, changed);
     } else if (a->force) {
         order_because(a, "forced");
