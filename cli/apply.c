@@ -717,6 +717,20 @@ static void reload(config_daemon *d)
         fprintf(stderr, "leec: %s: %zu certificate%s\n", d->path, d->cur.n, s);
 }
 
+/* A fleet's daemon: the file's new and changed certificates queued on
+ * the shared store (apply queues there). Its exit status. */
+static int queue_file(config_daemon *d)
+{
+    char *dir = NULL;
+    if (!cli_state_dir(&dir))
+        return EXIT_USAGE;
+    ap_opts ao = {.dir = dir, .syslog = d->syslog, .daemon = true};
+    d->fresh = false;
+    int r = apply(&d->cur, &ao);
+    free(dir);
+    return r;
+}
+
 int config_daemon_start(int *argc, char ***argv, config_daemon *d)
 {
     const char *given = NULL;
@@ -765,17 +779,18 @@ int config_daemon_start(int *argc, char ***argv, config_daemon *d)
         *argc = out + 2;
     }
     /* A fleet's daemons order what is queued: the file's certificates are
-     * queued once here (SIGHUP does not read the file again there). */
-    if (cli_store_shared()) {
-        char *dir = NULL;
-        if (!cli_state_dir(&dir))
-            return EXIT_USAGE;
-        ap_opts ao = {.dir = dir, .syslog = d->syslog, .daemon = true};
-        r = apply(&d->cur, &ao);
-        free(dir);
-        return r;
-    }
-    return 0;
+     * queued here, and again on SIGHUP when the file changed. */
+    return cli_store_shared() ? queue_file(d) : 0;
+}
+
+void config_daemon_requeue(void *ud)
+{
+    config_daemon *d = ud;
+    if (!d->path)
+        return;
+    reload(d);
+    if (d->have && d->fresh)
+        queue_file(d);
 }
 
 void config_daemon_pass(config_daemon *d, const char *dir, int verbose,

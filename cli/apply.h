@@ -42,6 +42,11 @@ void config_daemon_pass(config_daemon *d, const char *dir, int verbose,
  * (tried again an hour later). -1: never. */
 time_t config_daemon_wake(const config_daemon *d, time_t wake);
 
+/* On a fleet node's SIGHUP (ud: the config_daemon): the file read again
+ * when it changed and, when it did, its new and changed certificates
+ * queued as at the start (an invalid file told, the last valid one kept). */
+void config_daemon_requeue(void *ud);
+
 void config_daemon_free(config_daemon *d);
 
 #endif

@@ -27,8 +27,10 @@ int cmd_daemon(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_apply(int argc, char **argv);  /* apply.c */
 int cmd_config(int argc, char **argv); /* config.c */
-/* leec daemon on a store shared by a fleet (fleet.c). */
-int fleet_daemon(int argc, char **argv);
+/* leec daemon on a store shared by a fleet (fleet.c). on_hup, when not
+ * NULL, is called with ud from the node's loop on each SIGHUP, before it
+ * claims (the daemon's configuration file queued again). */
+int fleet_daemon(int argc, char **argv, void (*on_hup)(void *ud), void *ud);
 
 /* A command's options, for cli_getopt: each command states them, one loop
  * reads them (and --help, and an unknown option, the same way for all). */

@@ -70,7 +70,9 @@ struct fleet {
     bool more;      /* the last claim filled its room: more is due */
     bool paused;    /* self-fenced: the store cannot be reached */
     unsigned issued, failed;
-    cli_metrics *metrics; /* --metrics-listen, or NULL */
+    cli_metrics *metrics;     /* --metrics-listen, or NULL */
+    void (*on_hup)(void *ud); /* SIGHUP: the caller's (its config file) */
+    void *hup_ud;
 };
 
 static double mono(void)
@@ -458,6 +460,8 @@ static int run(fleet *f)
             if (json_events)
                 jo_event("reload", json_pack("{s:s}", "reason", "sighup"));
             t_claim = now;
+            if (f->on_hup)
+                f->on_hup(f->hup_ud);
             fl_sync_all(f->sync);
         }
         /* While there is more to do, claim again as soon as half the
@@ -632,7 +636,7 @@ static const char fleet_usage[] =
     "      --json               one JSON line per event on "
     "stdout\n" CA_USAGE_SERVER CA_USAGE_VERBOSE;
 
-int fleet_daemon(int argc, char **argv)
+int fleet_daemon(int argc, char **argv, void (*hup_fn)(void *ud), void *ud)
 {
     static const cli_cmd cmd = {.shortopts = "vqh",
                                 .longopts = fleet_options,
@@ -684,6 +688,8 @@ int fleet_daemon(int argc, char **argv)
     fleet f;
     memset(&f, 0, sizeof f);
     f.fo = &fo;
+    f.on_hup = hup_fn;
+    f.hup_ud = ud;
     status = 1;
     leec_code rc;
     char *why = NULL;

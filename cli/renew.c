@@ -904,7 +904,7 @@ int cmd_daemon(int argc, char **argv)
     }
     /* On a store shared by a fleet, a node of it (argv is cd's). */
     if (cli_store_shared()) {
-        status = fleet_daemon(argc, argv);
+        status = fleet_daemon(argc, argv, config_daemon_requeue, &cd);
         config_daemon_free(&cd);
         return status;
     }

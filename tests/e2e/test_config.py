@@ -323,5 +323,48 @@ class FleetQueueTest(LeecCase):
             r = self.leec("list", "--store", pg.conninfo, "--store-key", key,
                           "--dir", self.dir)
             self.assertRegex(r.stdout, r"(?s)QUEUED.*q1 .*q2 ", describe(r))
+            self.fleet_daemon_sighup(pg, key, path)
         finally:
             pg.stop()
+
+    def fleet_daemon_sighup(self, pg, key, path):
+        """A fleet node started with --config queues the file again on
+        SIGHUP: a certificate added to the file shows in the shared store.
+        Its CA (port 1) refuses: nothing leaves the machine."""
+        with open(path) as f:
+            text = f.read()
+        err = open(os.path.join(self.tmp, "node.err"), "w+")
+        p = subprocess.Popen(
+            [run.LEEC, "daemon", "--config", path, "--node", "n1", "--dir",
+             os.path.join(self.tmp, "node"), "--server",
+             "https://127.0.0.1:1/dir", "--claim-interval", "1"],
+            stdout=subprocess.DEVNULL, stderr=err, env=run.child_env())
+        try:
+            # SIGHUP before its handler is set would end it.
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and p.poll() is None:
+                err.seek(0)
+                if "node n1 started" in err.read():
+                    break
+                time.sleep(0.1)
+            write(path, text + "  - cert-name: q3\n"
+                               "    domains: [q3.leec.test]\n")
+            names = set()
+            deadline = time.monotonic() + 15
+            while "q3" not in names and time.monotonic() < deadline:
+                p.send_signal(signal.SIGHUP)
+                time.sleep(0.5)
+                r = self.leec("list", "--store", pg.conninfo, "--store-key",
+                              key, "--dir", self.dir, "--json")
+                try:
+                    rows = json.loads(r.stdout or "[]")
+                except ValueError:
+                    rows = []
+                names = {x.get("name") for x in rows}
+            err.seek(0)
+            self.assertIn("q3", names, err.read())
+            self.assertIsNone(p.poll(), "the node stopped")
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+            err.close()
