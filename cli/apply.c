@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "jsonout.h"
 #include "issue.h"
 #include "lifecycle.h"
 
@@ -72,8 +73,13 @@ say(const ap_opts *ao, int prio, const char *fmt, ...)
     va_end(ap);
 }
 
-static void print_line(json_t *j)
+static void print_line(const ap_opts *ao, json_t *j)
 {
+    if (ao->daemon) { /* leec daemon --json: an event of its stream */
+        if (j)
+            jo_event("apply", json_pack("{s:O}", "result", j));
+        return;
+    }
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (s) {
         puts(s);
@@ -337,7 +343,10 @@ static void tell(ap_run *r, ap_cert *a, bool queue)
             json_object_set_new(j, "error",
                                 json_string("not started (see the messages "
                                             "above)"));
-        print_line(j);
+        /* The daemon's stream tells what happened, not every pass's
+         * unchanged certificates (unless -v). */
+        if (!ao->daemon || strcmp(action, "unchanged") != 0 || ao->verbose)
+            print_line(ao, j);
         json_decref(j);
         return;
     }
@@ -371,7 +380,7 @@ static void tell_kept(ap_run *r, leec_store *store)
             json_t *j = json_pack("{s:s, s:s, s:s}", "cert_name", names[i],
                                   "action", "not-in-config", "reason",
                                   "kept; leec reset forgets it");
-            print_line(j);
+            print_line(r->ao, j);
             json_decref(j);
         } else {
             say(r->ao, LOG_NOTICE,
@@ -414,7 +423,7 @@ static void tell_plan(ap_run *r, ap_cert *a, leec_store *store)
             json_object_set_new(
                 j, strcmp(action, "deferred") == 0 ? "retry_at" : "due",
                 json_string(when));
-        print_line(j);
+        print_line(r->ao, j);
         json_decref(j);
     } else {
         printf("%s: %s (%s%s%s)\n", name, action, reason, *when ? "; " : "",
@@ -496,7 +505,9 @@ static int apply(const cfg *cf, const ap_opts *ao)
             r.renewed, "unchanged", r.unchanged, "deferred", r.deferred,
             "failed", r.failed, "queued", r.queued, "not_in_config", r.kept,
             "seconds", cli_now_s() - t0);
-        print_line(j);
+        if (!ao->daemon || r.issued || r.renewed || r.failed || r.deferred ||
+            r.queued)
+            print_line(ao, j);
         json_decref(j);
     } else if (ao->daemon && !r.issued && !r.renewed && !r.failed &&
                !r.deferred && !r.queued) {
@@ -794,7 +805,7 @@ void config_daemon_requeue(void *ud)
 }
 
 void config_daemon_pass(config_daemon *d, const char *dir, int verbose,
-                        bool quiet)
+                        bool quiet, bool json)
 {
     d->retry = (time_t)-1;
     if (!d->path)
@@ -807,6 +818,7 @@ void config_daemon_pass(config_daemon *d, const char *dir, int verbose,
                   .daemon = true,
                   .quiet_kept = !d->fresh,
                   .quiet = quiet,
+                  .json = json,
                   .verbose = verbose};
     d->fresh = false;
     /* A certificate that could not be ordered is tried again in an hour

@@ -34,9 +34,12 @@ typedef struct config_daemon {
 int config_daemon_start(int *argc, char ***argv, config_daemon *d);
 
 /* Before each pass of the daemon: the file read again if it changed, its
- * certificates applied as leec apply does (into the state folder dir). */
+ * certificates applied as leec apply does (into the state folder dir).
+ * json: each certificate that was ordered, failed or deferred (all with
+ * verbose), and the summary when something happened, as an "apply" event
+ * of the daemon's --json stream ("result": apply's --json line). */
 void config_daemon_pass(config_daemon *d, const char *dir, int verbose,
-                        bool quiet);
+                        bool quiet, bool json);
 
 /* wake, or earlier when a certificate of the file could not be ordered
  * (tried again an hour later). -1: never. */

@@ -986,7 +986,7 @@ int cmd_daemon(int argc, char **argv)
     while (!ca_stop_signal) {
         reload_requested = 0;
         time_t wake = NEVER;
-        config_daemon_pass(&cd, ro.dir, ro.verbose, ro.quiet);
+        config_daemon_pass(&cd, ro.dir, ro.verbose, ro.quiet, ro.json);
         int r = pass(&ro, NULL, 0, &wake);
         wake = config_daemon_wake(&cd, wake);
         drain(ifd); /* the pass's own installs */

@@ -18,6 +18,7 @@ import time
 
 import run
 from run import LeecCase, describe
+import test_json  # noqa: E402  (its schema validator)
 
 
 def write(path, text):
@@ -241,10 +242,10 @@ class DaemonConfigTest(LeecCase):
                    run.ENV.http_port))
         write(path, head)
         errf = open(os.path.join(self.tmp, "daemon.err"), "w+")
+        outf = open(os.path.join(self.tmp, "daemon.out"), "w+")
         p = subprocess.Popen([run.LEEC, "daemon", "--config", path,
-                              "--dir", self.dir, "-v"],
-                             stdout=subprocess.DEVNULL, stderr=errf,
-                             env=run.child_env())
+                              "--dir", self.dir, "-v", "--json"],
+                             stdout=outf, stderr=errf, env=run.child_env())
 
         def log():
             errf.seek(0)
@@ -272,11 +273,24 @@ class DaemonConfigTest(LeecCase):
                      "the added certificate was not ordered")
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=20), 0, log())
+            # --json: the file's certificates are "apply" events of the
+            # daemon's stream, each line valid by daemon.schema.json.
+            outf.seek(0)
+            events = [json.loads(line) for line in outf.read().splitlines()]
+            for e in events:
+                self.assertEqual(
+                    test_json.V.errors("daemon.schema.json", e), [], e)
+            applied = [(e["result"].get("cert_name"), e["result"]["action"])
+                       for e in events if e["event"] == "apply"]
+            self.assertIn(("one", "issued"), applied, events)
+            self.assertIn(("two", "issued"), applied, events)
+            self.assertIn((None, "summary"), applied, events)
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait()
             errf.close()
+            outf.close()
         self.check_cert("two", ["two.daemon.leec.test"])
 
 
