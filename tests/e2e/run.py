@@ -44,6 +44,7 @@ from pebble_env import PebbleEnv, PATHS  # noqa: E402
 
 TIMEOUT = 60                # seconds, for every subprocess
 VALIDITY_DAYS = 90          # pebble 2.4 defaults to 5 years; be like a real CA
+SLOWEST = 10                # the slowest tests named after a whole run
 
 LEEC = None                 # path of the binary under test
 ENV = None                  # the PebbleEnv
@@ -604,6 +605,17 @@ class Result(unittest.TextTestResult):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.outcome = {}
+        self.seconds = {}           # test id -> wall time (make check's
+        self._t0 = None             # budget: the slowest are printed)
+
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        if self._t0 is not None:
+            self.seconds[test.id()] = time.monotonic() - self._t0
 
     def _mark(self, test, what):
         key = test.id()
@@ -730,6 +742,10 @@ def main():
         print("scratch directory (state dirs, pebble logs): %s" % SCRATCH)
     if args.verbose:
         print("%.1f s" % (time.monotonic() - t0))
+    slow = sorted(result.seconds.items(), key=lambda kv: -kv[1])[:SLOWEST]
+    if len(result.seconds) > SLOWEST:
+        print("slowest: " + ", ".join("%s %.1f s" % (k.split(".", 1)[-1], v)
+                                      for k, v in slow))
     line = "%d passed, %d failed" % (counts["passed"], counts["failed"])
     if counts["skipped"]:
         line += ", %d skipped" % counts["skipped"]
