@@ -211,6 +211,8 @@ leec_ctx *ca_ctx_new(const ca_opts *o, leec_log_fn log, void *logud,
     }
     if (o->ca_bundle)
         leec_ctx_set_ca_bundle(ctx, o->ca_bundle);
+    if (o->account_key_type_set)
+        leec_ctx_set_account_key_type(ctx, o->account_key_type);
     if (o->email && (rc = leec_ctx_set_contact(ctx, o->email)) != LEEC_OK) {
         fprintf(stderr, "leec: --email %s: %s\n", o->email, leec_strerror(rc));
         *status = EXIT_USAGE;

@@ -54,6 +54,8 @@ typedef struct ca_opts {
     bool key_type_set; /* given (--key-type, the renewal settings): a
                           certificate of another type is ordered again */
     const char *email;
+    leec_key_type account_key_type; /* --account-key-type: a new account's */
+    bool account_key_type_set;
     const char *eab_kid;           /* --eab-kid: External Account Binding */
     const char *eab_hmac_key;      /* --eab-hmac-key (base64url, secret) */
     const char *eab_hmac_key_file; /* --eab-hmac-key-file FILE */

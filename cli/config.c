@@ -199,6 +199,7 @@ static const char *const ca_keys[] = {
     "server",
     "ca-bundle",
     "email",
+    "account-key-type",
     "agree-tos",
     "eab-kid",
     "eab-hmac-key",
@@ -441,12 +442,12 @@ static void take_value(chk *k, layer *l, const cnode *key, const cnode *v)
             if (end == val || *end || !(d >= 0 && d <= 1e6))
                 fail(k, v->line, v->col,
                      "rate-limit takes a number 0 to 1000000, not '%s'", val);
-        } else if (strcmp(name, "key-type") == 0 &&
+        } else if ((strcmp(name, "key-type") == 0 ||
+                    strcmp(name, "account-key-type") == 0) &&
                    leec_key_type_parse(val, &kt) != LEEC_OK)
             fail(k, v->line, v->col,
-                 "unknown key-type '%s' (ec256, ec384, rsa2048, rsa3072, "
-                 "rsa4096)",
-                 val);
+                 "unknown %s '%s' (ec256, ec384, rsa2048, rsa3072, rsa4096)",
+                 name, val);
         else if ((strcmp(name, "server") == 0 || strcmp(name, "email") == 0) &&
                  !ctx_accepts(name, val))
             fail(k, v->line, v->col, "%s: '%s' is not %s", name, val,

@@ -84,6 +84,7 @@ enum {
     OPT_WEBROOT,
     OPT_KEY_TYPE,
     OPT_EMAIL,
+    OPT_ACCOUNT_KEY_TYPE,
     OPT_THROWAWAY,
     OPT_FORCE,
     OPT_JSON,
@@ -125,6 +126,7 @@ const struct option issue_options[] = {
     {"webroot", required_argument, NULL, OPT_WEBROOT},
     {"key-type", required_argument, NULL, OPT_KEY_TYPE},
     {"email", required_argument, NULL, OPT_EMAIL},
+    {"account-key-type", required_argument, NULL, OPT_ACCOUNT_KEY_TYPE},
     {"throwaway-account", optional_argument, NULL, OPT_THROWAWAY},
     {"force", no_argument, NULL, OPT_FORCE},
     {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
@@ -211,6 +213,13 @@ static int take(void *ud, int c, const char *arg)
         break;
     case OPT_EMAIL:
         o->email = arg;
+        break;
+    case OPT_ACCOUNT_KEY_TYPE:
+        if (leec_key_type_parse(arg, &o->account_key_type) != LEEC_OK) {
+            fprintf(stderr, "leec: unknown key type '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        o->account_key_type_set = true;
         break;
     case OPT_THROWAWAY:
         if (arg && strcmp(arg, "per-certificate") != 0 &&
@@ -333,7 +342,10 @@ static const cli_cmd issue_cmd = {
     .longopts = issue_options,
     .take = take,
     .usage = issue_usage,
-    .usage_more = "      --queue              with a "
+    /* issue_usage is at the compiler's 4095-byte limit for one string. */
+    .usage_more = "      --account-key-type TYPE  key of a new account (as\n"
+                  "                           --key-type; default ec256)\n"
+                  "      --queue              with a "
                   "PostgreSQL --store: record the\n"
                   "                           certificates "
                   "(and these settings) as\n"

@@ -71,6 +71,20 @@ class AccountTest(LeecCase):
         self.assertEqual(run.run(["stat", "-c", "%a", os.path.join(
             self.account_dir(), "account.key.pem")]).stdout.strip(), "600")
 
+    def test_a2_issue_account_key_type(self):
+        """issue --account-key-type: the key of the account a first issue
+        creates; the certificate's own key type is another option."""
+        self.issue_ok(["acct-keytype.leec.test"], "--account-key-type",
+                      "rsa2048")
+        self.assertEqual(run.key_info(os.path.join(
+            self.account_dir(), "account.key.pem"))[0], "RSA")
+        self.assertEqual(run.key_info(os.path.join(
+            self.live("acct-keytype.leec.test"), "privkey.pem"))[0], "EC")
+        r = self.issue(["acct-keytype2.leec.test"], "--account-key-type",
+                       "dsa")
+        self.assertEqual(r.returncode, 2, describe(r))
+        self.assertIn("unknown key type 'dsa'", r.stderr)
+
     def test_b_update_contact(self):
         self.account_ok("register", "--agree-tos", "--email", "old@leec.test")
         r = self.account_ok("update-contact", "--email", "new@leec.test")

@@ -124,6 +124,22 @@ class ConfigCheckTest(LeecCase):
         self.assertEqual(r.stderr.count("throwaway-account"), 1, describe(r))
         self.assertIn("%s:10:5: certificate 'd.leec.test': "
                       "--throwaway-account=sometimes" % path, r.stderr)
+        # The account's key type goes with the account, under ca.
+        path, r = self.check("ca:\n"
+                             "  account-key-type: rsa2048\n"
+                             "defaults:\n"
+                             "  http-port: 5002\n"
+                             "certificates:\n"
+                             "  - domains: [a.leec.test]\n")
+        self.assertEqual(r.returncode, 0, describe(r))
+        path, r = self.check("ca:\n"
+                             "  account-key-type: dsa\n"
+                             "certificates:\n"
+                             "  - domains: [a.leec.test]\n"
+                             "    http-port: 5002\n")
+        self.assertEqual(r.returncode, 1, describe(r))
+        self.assertIn("%s:2:21: unknown account-key-type 'dsa'" % path,
+                      r.stderr)
 
     def test_sample_is_valid(self):
         sample = os.path.join(run.REPO, "doc", "leec.conf.sample")
