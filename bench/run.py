@@ -877,8 +877,29 @@ def write_results(path, summaries, info, args, started, elapsed, notes,
                                            fresh=args.fresh_pebble_at,
                                            stall=args.stall,
                                            attempts=args.attempts, big=BIG)]
+    text = "\n".join(parts).rstrip("\n") + "\n"
+    kept = kept_sections(path)
     with open(path, "w") as f:
-        f.write("\n".join(parts).rstrip("\n") + "\n")
+        f.write(text + ("\n" + kept if kept else ""))
+
+
+OWN_SECTIONS = ("Results", "Renewal check", "Against the targets", "Machine",
+                "Method")
+
+
+def kept_sections(path):
+    """What the file holds from its first section this script does not
+    write (bench/crash.py's and bench/fleet.py's tables, measurements
+    added by hand) to its end: kept as it is, after the new results."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines(keepends=True)
+    except OSError:
+        return ""
+    for i, line in enumerate(lines):
+        if line.startswith("## ") and line[3:].strip() not in OWN_SECTIONS:
+            return "".join(lines[i:])
+    return ""
 
 
 # ---------------------------------------------------------------- main
