@@ -1121,9 +1121,6 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     Leec_log(a->ctx, LEEC_LOG_INFO, "agent %u (%s): order %s", a->id,
              a->cert_name, a->order_url);
     a->order_since = (int64_t)time(NULL);
-    if (!a->resumed)
-        Leec_budget_note(a->ctx, false, (const char *const *)a->regdoms,
-                         a->nregdoms);
     /* The certificate's key now (it was to be made at FINALIZE anyway), so
      * that the order's one durable record holds it; a slow one (RSA), or
      * the installed one to be reused, is recorded at FINALIZE instead. */
@@ -1150,6 +1147,13 @@ static void on_new_order(leec_agent *a, leec_acme_resp *r)
     case JOURNAL_FAILED:
         break;
     }
+    /* Counted in the budget log after the journal entry went out: that
+     * entry is what a run killed now needs to take the order up, and the
+     * log's write (a file and its fsync) must not delay it. A transition
+     * only sets the state: the agent is still here. */
+    if (!a->resumed)
+        Leec_budget_note(a->ctx, false, (const char *const *)a->regdoms,
+                         a->nregdoms);
 out:
     Leec_order_view_clear(&v);
 }

@@ -110,9 +110,13 @@ void Leec_budget_note(leec_ctx *ctx, bool cert, const char *const *regdoms,
                       size_t n)
 {
     struct leec_budget_log *b = Leec_ctx_budget(ctx);
+    const leec_gov_limits *l = Leec_gov_limits_get(Leec_ctx_gov(ctx));
     leec_store *st = NULL;
     char *ca_id = NULL, *text = NULL;
-    if (!log_of(ctx, &st, &ca_id))
+    /* A run without budgets spares the write (a file and its fsync, or a
+     * statement): only runs with budgets count, and are counted. */
+    if ((!l->orders_per_window && !l->certs_per_domain) ||
+        !log_of(ctx, &st, &ca_id))
         return;
     leec_json *o = Leec_json_new_object(), *d = Leec_json_new_array();
     bool ok =
@@ -130,7 +134,7 @@ void Leec_budget_note(leec_ctx *ctx, bool cert, const char *const *regdoms,
     int64_t now = (int64_t)time(NULL), forget = 0;
     /* Forgetting reads the whole log: once an hour is enough. */
     if (now - b->pruned >= PRUNE_EVERY_S) {
-        forget = now - keep_s(Leec_gov_limits_get(Leec_ctx_gov(ctx)));
+        forget = now - keep_s(l);
         b->pruned = now;
     }
     leec_code rc = text ? Leec_store_budget_add(st, ca_id, now, text, forget)
