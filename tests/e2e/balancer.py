@@ -2,10 +2,12 @@
 """A small round-robin TCP balancer on 127.0.0.1.  Python 3 standard library.
 
 Each connection accepted on the listening port goes to the next backend of
-the list (round robin); a backend that refuses the connection (a stopped
-node) is skipped for that connection and the one after it is tried, so a
-client is turned away only when every backend refuses.  Bytes are copied
-both ways until either side closes.  Used by the fleet tests: pebble's
+the list (round robin).  The client's first bytes (an HTTP request) are
+sent to it; a backend that refuses the connection, or closes it or stays
+silent (3 s) before its first byte (a node killed or stopped), is passed
+over and the request sent to the next one, as a load balancer retrying an
+empty response does; a client is turned away only when no backend answers.
+Then bytes are copied both ways until either side closes.  Used by the fleet tests: pebble's
 http-01 validator connects to the balancer, which spreads the validations
 over the nodes' http-01 responders, so the node that answers a challenge is
 usually not the node that ordered the certificate.
@@ -14,6 +16,7 @@ usually not the node that ordered the certificate.
         b.port                  # where it listens
         b.counts                # {backend port: connections forwarded}
         b.refused               # {backend port: connections it refused}
+        b.dropped               # {backend port: requests left unanswered}
         b.turned_away           # connections no backend took
         b.set_backends([p4])    # other backends from now on
         b.delay = 0.3           # each connection waits that long first
@@ -37,6 +40,8 @@ import time
 __all__ = ["Balancer"]
 
 CONNECT_TIMEOUT = 2.0       # seconds to connect to one backend
+REQUEST_TIMEOUT = 5.0       # seconds for a client's first bytes
+ANSWER_TIMEOUT = 3.0        # seconds for a backend's first bytes
 BUF = 65536
 
 
@@ -52,6 +57,7 @@ class Balancer:
         self.counts = {p: 0 for p in self.backends}
         self.refused = {p: 0 for p in self.backends}
         self.turned_away = 0
+        self.dropped = {p: 0 for p in self.backends}
         self.sock = None
         self.thread = None
         self.open = set()           # sockets of live connections
@@ -112,11 +118,14 @@ class Balancer:
             for p in self.backends:
                 self.counts.setdefault(p, 0)
                 self.refused.setdefault(p, 0)
+                self.dropped.setdefault(p, 0)
 
     def snapshot(self):
-        """A copy of the counters: {"counts", "refused", "turned_away"}."""
+        """A copy of the counters: {"counts", "refused", "dropped",
+        "turned_away"}."""
         with self.lock:
             return {"counts": dict(self.counts), "refused": dict(self.refused),
+                    "dropped": dict(self.dropped),
                     "turned_away": self.turned_away}
 
     # ----------------------------------------------------------- internals
@@ -136,7 +145,13 @@ class Balancer:
             threading.Thread(target=self._serve, args=(client,),
                              daemon=True).start()
 
-    def _connect(self):
+    def _connect(self, first):
+        """A backend that answered first (the client's first bytes) and
+        its first bytes, or (None, None).  A backend that refuses the
+        connection, or accepts it and closes or stays silent without a byte
+        (killed or stopped while the connection was made), is passed over
+        for the next one, as a load balancer retrying an empty response
+        does: the request is sent again, nothing has reached the client."""
         for port in self._order():
             try:
                 up = socket.create_connection((self.host, port),
@@ -145,20 +160,43 @@ class Balancer:
                 with self.lock:
                     self.refused[port] += 1
                 continue
+            try:
+                up.sendall(first)
+                up.settimeout(ANSWER_TIMEOUT)
+                answer = up.recv(BUF)
+            except OSError:
+                answer = b""
+            if not answer:
+                up.close()
+                with self.lock:
+                    self.dropped[port] += 1
+                continue
             up.settimeout(None)
             with self.lock:
                 self.counts[port] += 1
-            return up
+            return up, answer
         with self.lock:
             self.turned_away += 1
-        return None
+        return None, None
 
     def _serve(self, client):
         if self.delay > 0:
             time.sleep(self.delay)
-        up = self._connect()
+        try:
+            client.settimeout(REQUEST_TIMEOUT)
+            first = client.recv(BUF)
+            client.settimeout(None)
+        except OSError:
+            first = b""
+        up, answer = self._connect(first) if first else (None, None)
         if up is None:
             client.close()
+            return
+        try:
+            client.sendall(answer)
+        except OSError:
+            client.close()
+            up.close()
             return
         for s in (client, up):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
