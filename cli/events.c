@@ -29,7 +29,7 @@ static void plan_members(json_t *j, const leec_renewal_plan *pl)
 
 void ev_cert(leec_store *store, const char *cert_name, const char *const *names,
              size_t nnames, leec_agent *agent, const char *outcome,
-             const char *error, double seconds)
+             const char *error, double seconds, const leec_renewal_plan *pl)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < nnames; i++)
@@ -52,10 +52,8 @@ void ev_cert(leec_store *store, const char *cert_name, const char *const *names,
     }
     if (!j)
         return;
-    leec_renewal_plan *pl = NULL;
-    if (leec_store_renewal_plan(store, cert_name, &pl) == LEEC_OK)
+    if (pl)
         plan_members(j, pl);
-    leec_renewal_plan_free(pl);
     jo_event("certificate", j);
 }
 

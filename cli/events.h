@@ -19,13 +19,14 @@ typedef struct ev_counts {
 
 /* "certificate": what became of one certificate, as leec issue --json
  * tells it (cert_name, outcome, names, live, ...), with its renewal plan
- * read again from store (not_after, next_renewal, renewal_rule, failures,
- * broken). agent (NULL: none ran) gives the outcome, the order and the
- * error; else outcome ("fresh", "deferred", "failed", "skipped") and
- * error (NULL: none) do. */
+ * pl as the store has it now (not_after, next_renewal, renewal_rule,
+ * failures, broken; NULL: none known), read by the caller, who has it
+ * already for its own message. agent (NULL: none ran) gives the outcome,
+ * the order and the error; else outcome ("fresh", "deferred", "failed",
+ * "skipped") and error (NULL: none) do. */
 void ev_cert(leec_store *store, const char *cert_name, const char *const *names,
              size_t nnames, leec_agent *agent, const char *outcome,
-             const char *error, double seconds);
+             const char *error, double seconds, const leec_renewal_plan *pl);
 
 /* "plan" (renew --dry-run): what a run would do with cert_name, action
  * "renew", "wait", "back_off", "ask_ari" or "skip" (why: skip's reason),

@@ -172,11 +172,14 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     int64_t when =
         (int64_t)time(NULL) +
         (store_failed ? (int64_t)f->fo->claim_interval : LEEC_FLEET_RETRY_S);
+    /* Read once, for the next look and the event. */
+    bool wake_of_plan = outcome != LEEC_OUTCOME_ISSUED && !store_failed;
     leec_renewal_plan *pl = NULL;
-    if (outcome != LEEC_OUTCOME_ISSUED && !store_failed &&
-        leec_store_renewal_plan(f->store, c->name, &pl) == LEEC_OK)
+    if ((wake_of_plan || json_events) &&
+        leec_store_renewal_plan(f->store, c->name, &pl) != LEEC_OK)
+        pl = NULL;
+    if (wake_of_plan && pl)
         when = (int64_t)pl->wake;
-    leec_renewal_plan_free(pl);
     switch (outcome) {
     case LEEC_OUTCOME_ISSUED:
         f->issued++;
@@ -199,7 +202,8 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     }
     if (json_events)
         ev_cert(f->store, c->name, c->names, c->nnames, agent, NULL, NULL,
-                mono() - c->t0);
+                mono() - c->t0, pl);
+    leec_renewal_plan_free(pl);
     /* An install is made under the agent's lease, and the engine wrote the
      * next look under it: only the claim is left to let go. */
     if (outcome == LEEC_OUTCOME_ISSUED)
@@ -310,9 +314,14 @@ static void start(fleet *f, const char *name, uint64_t token)
     return;
 fail:
     say(0 | FL_TOLD, "%s: cannot be ordered by this node: %s", name, why);
-    if (json_events)
+    if (json_events) {
+        leec_renewal_plan *pl = NULL;
+        if (leec_store_renewal_plan(f->store, name, &pl) != LEEC_OK)
+            pl = NULL;
         ev_cert(f->store, name, c ? c->names : NULL, c ? c->nnames : 0, NULL,
-                "skipped", why, 0);
+                "skipped", why, 0, pl);
+        leec_renewal_plan_free(pl);
+    }
     finish(f, name, token, (int64_t)time(NULL) + FL_SKIP_S);
     cert_free(c);
 }

@@ -103,11 +103,12 @@ say(const rn_opts *ro, int prio, const char *fmt, ...)
 
 /* --json: c's "certificate" event (its agent's outcome, or outcome). */
 static void cert_event(const rn_opts *ro, leec_store *store, const rn_cert *c,
-                       const char *outcome, const char *error, double seconds)
+                       const char *outcome, const char *error, double seconds,
+                       const leec_renewal_plan *pl)
 {
     if (ro->json)
         ev_cert(store, c->name, c->names, c->nnames, c->agent, outcome, error,
-                seconds);
+                seconds, pl);
 }
 
 static void rn_log(void *ud, leec_log_level level, const char *msg)
@@ -291,7 +292,10 @@ static int solver_for(leec_ctx *ctx, rn_cert *c, agents_solvers *cache,
     return agents_solver_set(ctx, c->agent, o, cache);
 }
 
-static void report(rn_pass *p, rn_cert *c, leec_store *store, double seconds)
+/* What became of c in the run; pl: its renewal plan as the run left it
+ * (NULL: unreadable). */
+static void report(rn_pass *p, rn_cert *c, leec_store *store, double seconds,
+                   const leec_renewal_plan *pl)
 {
     char when[32] = "";
     const rn_opts *ro = p->ro;
@@ -306,27 +310,24 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store, double seconds)
             live ? live : "");
         free(live);
         p->issued++;
-        cert_event(ro, store, c, NULL, NULL, seconds);
+        cert_event(ro, store, c, NULL, NULL, seconds, pl);
         break;
     }
-    case LEEC_OUTCOME_FRESH: {
-        leec_renewal_plan *pl = NULL;
-        if (leec_store_renewal_plan(store, c->name, &pl) == LEEC_OK)
+    case LEEC_OUTCOME_FRESH:
+        if (pl)
             fmt_when(pl->due, when, sizeof when);
         say(ro, LOG_INFO, "%s is not due (renewal from %s, %s)", c->name, when,
             leec_renewal_plan_rule(pl));
-        leec_renewal_plan_free(pl);
         p->fresh++;
-        cert_event(ro, store, c, NULL, NULL, seconds);
+        cert_event(ro, store, c, NULL, NULL, seconds, pl);
         break;
-    }
     case LEEC_OUTCOME_DEFERRED:
         if (c->plan->retry_at)
             fmt_when(c->plan->retry_at, when, sizeof when);
         say(ro, LOG_WARNING, "%s: backing off after failed renewals until %s",
             c->name, when);
         p->deferred++;
-        cert_event(ro, store, c, "deferred", NULL, seconds);
+        cert_event(ro, store, c, "deferred", NULL, seconds, pl);
         break;
     default: {
         char *text = c->agent ? agents_failure_text(c->agent) : NULL;
@@ -334,7 +335,7 @@ static void report(rn_pass *p, rn_cert *c, leec_store *store, double seconds)
             text ? text : "not started");
         free(text);
         p->failed++;
-        cert_event(ro, store, c, "failed", "not started", seconds);
+        cert_event(ro, store, c, "failed", "not started", seconds, pl);
         break;
     }
     }
@@ -405,10 +406,15 @@ static int run_group(rn_pass *p, rn_group *g)
     if (rc != LEEC_OK)
         say(ro, LOG_ERR, "event loop: %s", leec_strerror(rc));
     for (size_t i = 0; i < g->n; i++) {
-        report(p, g->c[i], hooks.store, cli_now_s() - t0);
+        /* Read once, for the message, the event and the metrics, and only
+         * when one of them wants it. */
         leec_renewal_plan *pl = NULL;
-        if (ro->metrics &&
-            leec_store_renewal_plan(hooks.store, g->c[i]->name, &pl) == LEEC_OK)
+        if ((g->c[i]->outcome == LEEC_OUTCOME_FRESH || ro->json ||
+             ro->metrics) &&
+            leec_store_renewal_plan(hooks.store, g->c[i]->name, &pl) != LEEC_OK)
+            pl = NULL;
+        report(p, g->c[i], hooks.store, cli_now_s() - t0, pl);
+        if (pl)
             to_metrics(ro, g->c[i], pl);
         leec_renewal_plan_free(pl);
     }
@@ -577,7 +583,7 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
                 c->name, c->skip);
             p.skipped++;
             if (!ro->dry_run)
-                cert_event(ro, store, c, "skipped", c->skip, 0);
+                cert_event(ro, store, c, "skipped", c->skip, 0, c->plan);
             continue;
         }
         c->selected = ro->force || c->plan->wake <= now;
@@ -602,7 +608,7 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
                     c->plan->failures == 1 ? "" : "s", when,
                     c->plan->last_error ? c->plan->last_error : "?");
                 p.deferred++;
-                cert_event(ro, store, c, "deferred", NULL, 0);
+                cert_event(ro, store, c, "deferred", NULL, 0, c->plan);
                 continue;
             }
             if (ro->verbose)
@@ -611,7 +617,7 @@ static int pass(const rn_opts *ro, char **only, size_t nonly, time_t *wake)
             p.fresh++;
             /* The daemon's passes would repeat them all: with -v only. */
             if (!ro->daemon || ro->verbose)
-                cert_event(ro, store, c, "fresh", NULL, 0);
+                cert_event(ro, store, c, "fresh", NULL, 0, c->plan);
         }
     }
     if (ro->dry_run) {
