@@ -3,10 +3,12 @@
 
 Each connection accepted on the listening port goes to the next backend of
 the list (round robin).  The client's first bytes (an HTTP request) are
-sent to it; a backend that refuses the connection, or closes it or stays
-silent (3 s) before its first byte (a node killed or stopped), is passed
-over and the request sent to the next one, as a load balancer retrying an
-empty response does; a client is turned away only when no backend answers.
+sent to it; a backend that refuses the connection, or closes it before its
+first byte (a node killed as the connection was made), is passed over and
+the request sent to the next one, as a load balancer retrying an empty
+response does; a client is turned away only when no backend answers.  A
+slow backend is waited for: a node's http-01 responder may look a token up
+in the shared store first.
 Then bytes are copied both ways until either side closes.  Used by the fleet tests: pebble's
 http-01 validator connects to the balancer, which spreads the validations
 over the nodes' http-01 responders, so the node that answers a challenge is
@@ -16,7 +18,7 @@ usually not the node that ordered the certificate.
         b.port                  # where it listens
         b.counts                # {backend port: connections forwarded}
         b.refused               # {backend port: connections it refused}
-        b.dropped               # {backend port: requests left unanswered}
+        b.dropped               # {backend port: requests closed unanswered}
         b.turned_away           # connections no backend took
         b.set_backends([p4])    # other backends from now on
         b.delay = 0.3           # each connection waits that long first
@@ -41,7 +43,6 @@ __all__ = ["Balancer"]
 
 CONNECT_TIMEOUT = 2.0       # seconds to connect to one backend
 REQUEST_TIMEOUT = 5.0       # seconds for a client's first bytes
-ANSWER_TIMEOUT = 3.0        # seconds for a backend's first bytes
 BUF = 65536
 
 
@@ -148,10 +149,10 @@ class Balancer:
     def _connect(self, first):
         """A backend that answered first (the client's first bytes) and
         its first bytes, or (None, None).  A backend that refuses the
-        connection, or accepts it and closes or stays silent without a byte
-        (killed or stopped while the connection was made), is passed over
-        for the next one, as a load balancer retrying an empty response
-        does: the request is sent again, nothing has reached the client."""
+        connection, or accepts it and closes it without a byte (killed while
+        the connection was made), is passed over for the next one, as a load
+        balancer retrying an empty response does: the request is sent
+        again, nothing has reached the client."""
         for port in self._order():
             try:
                 up = socket.create_connection((self.host, port),
@@ -160,18 +161,21 @@ class Balancer:
                 with self.lock:
                     self.refused[port] += 1
                 continue
+            up.settimeout(None)
+            with self.lock:
+                self.open.add(up)   # stop() ends a wait for a slow one
             try:
                 up.sendall(first)
-                up.settimeout(ANSWER_TIMEOUT)
                 answer = up.recv(BUF)
             except OSError:
                 answer = b""
+            with self.lock:
+                self.open.discard(up)
             if not answer:
                 up.close()
                 with self.lock:
                     self.dropped[port] += 1
                 continue
-            up.settimeout(None)
             with self.lock:
                 self.counts[port] += 1
             return up, answer
