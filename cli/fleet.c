@@ -407,26 +407,30 @@ static void sync_changes(fleet *f)
 
 /* ---- --metrics-listen ---- */
 
-/* What the metrics server shows: every certificate of the shared store as
- * leec list reads it (its plan, its CA), and this node's counters. On the
- * loop's thread, every --sync-interval: a store of thousands takes a few
- * round trips per certificate. */
-static void metrics_refresh(fleet *f)
+/* What the metrics server shows of the shared store: every certificate as
+ * leec list reads it (its plan, its CA). On the copy's thread after each
+ * full look, with its connection (a store of thousands takes a few round
+ * trips per certificate: never on the loop). ud: the fleet, of which only
+ * what is set before the thread starts is read; the metrics table takes
+ * its own lock. */
+static void metrics_refresh(void *ud, leec_store *st)
 {
+    const fleet *f = ud;
+    cli_metrics *m = f->metrics;
     double t0 = mono();
     char **names = NULL;
     size_t n = 0;
-    if (leec_store_list(f->store, &names, &n) == LEEC_OK) {
-        metrics_pass_begin(f->metrics);
+    if (leec_store_list(st, &names, &n) == LEEC_OK) {
+        metrics_pass_begin(m);
         for (size_t i = 0; i < n; i++) {
             leec_renewal_plan *pl = NULL;
             char *text = NULL;
             json_t *meta = NULL;
-            if (leec_store_renewal_plan(f->store, names[i], &pl) != LEEC_OK)
+            if (leec_store_renewal_plan(st, names[i], &pl) != LEEC_OK)
                 continue; /* gone meanwhile, or unreadable: kept as it was */
-            if (leec_store_read_meta(f->store, names[i], &text) == LEEC_OK)
+            if (leec_store_read_meta(st, names[i], &text) == LEEC_OK)
                 meta = json_loads(text, 0, NULL);
-            metrics_cert(f->metrics, names[i],
+            metrics_cert(m, names[i],
                          json_string_value(json_object_get(meta, "server")), pl,
                          NULL, time(NULL));
             json_decref(meta);
@@ -435,12 +439,16 @@ static void metrics_refresh(fleet *f)
         }
         leec_store_list_free(names, n);
     }
+    metrics_pass_end(m, mono() - t0, time(NULL) + (time_t)f->fo->sync_interval);
+}
+
+/* This node's counters, on the loop's thread (the context's own). */
+static void metrics_counters(fleet *f)
+{
     metrics_set_ctx(
         f->metrics,
         leec_server_url(f->fo->o.server ? f->fo->o.server : "letsencrypt"),
         f->ctx);
-    metrics_pass_end(f->metrics, mono() - t0,
-                     time(NULL) + (time_t)f->fo->sync_interval);
 }
 
 /* ---- the loop ---- */
@@ -511,7 +519,7 @@ static int run(fleet *f)
         }
         sync_changes(f);
         if (f->metrics && now >= t_metrics) {
-            metrics_refresh(f);
+            metrics_counters(f);
             t_metrics = now + fo->sync_interval;
         }
         leec_code rc = leec_ctx_perform(f->ctx, &running);
@@ -712,6 +720,9 @@ int fleet_daemon(int argc, char **argv, void (*hup_fn)(void *ud), void *ud)
         say(0, "the store does not answer: %s", cli_store_error(f.store, rc));
         goto out;
     }
+    /* Before the copy's thread, which fills its table. */
+    if (fo.metrics_listen && !(f.metrics = metrics_start(fo.metrics_listen)))
+        goto out;
     /* The copy's thread: DIR's store and a connection of its own. */
     leec_store *local = leec_store_fs_open(fo.o.dir, &rc, &why), *mirror = NULL;
     if (!local) {
@@ -723,8 +734,9 @@ int fleet_daemon(int argc, char **argv, void (*hup_fn)(void *ud), void *ud)
         leec_store_free(local);
         goto out;
     }
-    if (!(f.sync = fl_sync_start(mirror, local, fo.sync_interval,
-                                 fo.deploy_hook, say))) {
+    if (!(f.sync =
+              fl_sync_start(mirror, local, fo.sync_interval, fo.deploy_hook,
+                            say, f.metrics ? metrics_refresh : NULL, &f))) {
         say(0, "cannot start the thread keeping %s", fo.o.dir);
         goto out;
     }
@@ -734,8 +746,6 @@ int fleet_daemon(int argc, char **argv, void (*hup_fn)(void *ud), void *ud)
             leec_strerror(rc));
         goto out;
     }
-    if (fo.metrics_listen && !(f.metrics = metrics_start(fo.metrics_listen)))
-        goto out;
     say(2, "node %s started (copy in %s%s%s)", fo.node, fo.o.dir,
         fo.http_listen ? ", http-01 on " : "",
         fo.http_listen ? fo.http_listen : "");

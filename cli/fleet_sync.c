@@ -39,6 +39,8 @@ struct fl_sync {
     unsigned interval_s;
     const char *deploy_hook;
     fl_sync_say_fn say;
+    fl_sync_after_fn after;
+    void *after_ud;
 };
 
 static void item_free(fl_item *it)
@@ -189,8 +191,11 @@ static void *sync_main(void *arg)
             ok = sync_one(s, it->name, &it->v) && ok;
             item_free(it);
         }
-        if (all)
+        if (all) {
             ok = sync_all(s) && ok;
+            if (s->after)
+                s->after(s->after_ud, s->shared);
+        }
         /* A copy that failed (the store restarting, a full disk): the
          * whole look again soon, not at the next interval. */
         if (!ok)
@@ -205,7 +210,7 @@ static void *sync_main(void *arg)
 
 fl_sync *fl_sync_start(leec_store *shared, leec_store *local,
                        unsigned interval_s, const char *deploy_hook,
-                       fl_sync_say_fn say)
+                       fl_sync_say_fn say, fl_sync_after_fn after, void *ud)
 {
     fl_sync *s = calloc(1, sizeof *s);
     pthread_condattr_t ca;
@@ -217,6 +222,8 @@ fl_sync *fl_sync_start(leec_store *shared, leec_store *local,
     s->interval_s = interval_s ? interval_s : 1;
     s->deploy_hook = deploy_hook;
     s->say = say;
+    s->after = after;
+    s->after_ud = ud;
     s->tail = &s->head;
     s->all = true; /* the first look, at once */
     if (pthread_condattr_init(&ca) != 0)
