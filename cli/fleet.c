@@ -148,6 +148,17 @@ static void work_remove(fleet *f, fl_cert *c)
         }
 }
 
+/* This node's counters, on the loop's thread (the context's own): after
+ * each certificate, so that its result and its requests show together,
+ * and every --sync-interval. */
+static void metrics_counters(fleet *f)
+{
+    metrics_set_ctx(
+        f->metrics,
+        leec_server_url(f->fo->o.server ? f->fo->o.server : "letsencrypt"),
+        f->ctx);
+}
+
 /* When name next needs a look, written under its claim of token (when the
  * agent still held its own lease, the engine wrote it before letting it
  * go, and this one is refused: no harm), then the claim let go. */
@@ -214,6 +225,8 @@ static void on_done(void *ud, leec_agent *agent, leec_outcome outcome)
     metrics_cert(f->metrics, c->name,
                  leec_server_url(c->o.server ? c->o.server : "letsencrypt"),
                  NULL, metrics_result(false, true, outcome, NULL), time(NULL));
+    if (f->metrics)
+        metrics_counters(f);
     /* The store announces other nodes' installs, not ours: what was just
      * installed is read back (from memory: no round trip) and copied. */
     if (outcome == LEEC_OUTCOME_ISSUED) {
@@ -440,15 +453,6 @@ static void metrics_refresh(void *ud, leec_store *st)
         leec_store_list_free(names, n);
     }
     metrics_pass_end(m, mono() - t0, time(NULL) + (time_t)f->fo->sync_interval);
-}
-
-/* This node's counters, on the loop's thread (the context's own). */
-static void metrics_counters(fleet *f)
-{
-    metrics_set_ctx(
-        f->metrics,
-        leec_server_url(f->fo->o.server ? f->fo->o.server : "letsencrypt"),
-        f->ctx);
 }
 
 /* ---- the loop ---- */
